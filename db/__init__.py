@@ -1,0 +1,1 @@
+"""Persistence: tortoise models, configuration, migrations and shared queries."""

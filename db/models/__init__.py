@@ -1,0 +1,58 @@
+"""Tortoise models of the inbox domain, one module per domain (see ``shared/design/domain.md``)."""
+
+from db.models.activity import Activity, ActivityKind
+from db.models.call import Call, CallDirection, CallStatus, RecordingState
+from db.models.channel import Channel, ChannelType
+from db.models.contact import ChannelIdentity, Contact
+from db.models.conversation import (
+    Conversation,
+    ConversationStatus,
+    DeliveryStatus,
+    Message,
+    MessageDirection,
+)
+from db.models.event import Event
+from db.models.inbox import CustomInbox, CustomInboxShare, CustomInboxSharing, InboxSeenState
+from db.models.workspace import (
+    AccessToken,
+    AccessTokenKind,
+    ClosingNotesMode,
+    ContactVisibility,
+    Role,
+    Team,
+    TeamMembership,
+    User,
+    Workspace,
+)
+
+__all__ = [
+    "AccessToken",
+    "AccessTokenKind",
+    "Activity",
+    "ActivityKind",
+    "Call",
+    "CallDirection",
+    "CallStatus",
+    "Channel",
+    "ChannelIdentity",
+    "ChannelType",
+    "ClosingNotesMode",
+    "Contact",
+    "ContactVisibility",
+    "Conversation",
+    "ConversationStatus",
+    "CustomInbox",
+    "CustomInboxShare",
+    "CustomInboxSharing",
+    "DeliveryStatus",
+    "Event",
+    "InboxSeenState",
+    "Message",
+    "MessageDirection",
+    "RecordingState",
+    "Role",
+    "Team",
+    "TeamMembership",
+    "User",
+    "Workspace",
+]

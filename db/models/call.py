@@ -1,0 +1,72 @@
+"""Voice calls on calling channels (``domain.md`` section 5)."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from tortoise import fields
+from tortoise.indexes import Index
+from tortoise.models import Model
+
+
+class CallDirection(str, Enum):
+    INBOUND = "INBOUND"
+    OUTBOUND = "OUTBOUND"
+
+
+class CallStatus(str, Enum):
+    RINGING = "RINGING"
+    ONGOING = "ONGOING"
+    ENDED = "ENDED"
+    MISSED = "MISSED"
+    DECLINED = "DECLINED"
+    FAILED = "FAILED"
+
+
+class RecordingState(str, Enum):
+    NONE = "NONE"
+    RECORDING = "RECORDING"
+    READY = "READY"
+    FAILED = "FAILED"
+
+
+class Call(Model):
+    """A call. ``ongoing_user_id`` is the answering user while ONGOING, else null; unique, so a
+    user is on at most one call at a time."""
+
+    id = fields.IntField(primary_key=True)
+    workspace = fields.ForeignKeyField(
+        "models.Workspace", related_name="calls", on_delete=fields.CASCADE
+    )
+    contact = fields.ForeignKeyField(
+        "models.Contact", related_name="calls", on_delete=fields.CASCADE
+    )
+    channel = fields.ForeignKeyField(
+        "models.Channel", related_name="calls", on_delete=fields.CASCADE
+    )
+    direction = fields.CharEnumField(CallDirection)
+    status = fields.CharEnumField(CallStatus, default=CallStatus.RINGING)
+    answered_by = fields.ForeignKeyField(
+        "models.User", related_name="answered_calls", null=True, on_delete=fields.SET_NULL
+    )
+    ongoing_user_id = fields.IntField(null=True, unique=True)
+    from_number = fields.CharField(max_length=20, null=True)
+    to_number = fields.CharField(max_length=20, null=True)
+    external_call_id = fields.CharField(max_length=255, null=True)
+    ringing_at = fields.DatetimeField()
+    answered_at = fields.DatetimeField(null=True)
+    ended_at = fields.DatetimeField(null=True)
+    recording_state = fields.CharEnumField(RecordingState, default=RecordingState.NONE)
+    recording_id = fields.CharField(max_length=64, null=True)
+
+    class Meta:
+        table = "call"
+        unique_together = (("channel", "external_call_id"),)
+        indexes = (
+            Index(fields=("workspace_id", "status", "ringing_at")),
+            Index(fields=("workspace_id", "ringing_at", "id")),
+            Index(fields=("contact_id", "ringing_at")),
+        )
+
+
+__all__ = ["Call", "CallDirection", "CallStatus", "RecordingState"]

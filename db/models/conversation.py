@@ -1,0 +1,106 @@
+"""Conversations and messages (``domain.md``, terms and section 4)."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from tortoise import fields
+from tortoise.indexes import Index
+from tortoise.models import Model
+
+
+class ConversationStatus(str, Enum):
+    OPEN = "OPEN"
+    CLOSED = "CLOSED"
+
+
+class MessageDirection(str, Enum):
+    INBOUND = "INBOUND"
+    OUTBOUND = "OUTBOUND"
+
+
+class DeliveryStatus(str, Enum):
+    RECEIVED = "RECEIVED"
+    QUEUED = "QUEUED"
+    SENT = "SENT"
+    DELIVERED = "DELIVERED"
+    READ = "READ"
+    FAILED = "FAILED"
+
+
+class Conversation(Model):
+    """The thread with one contact.
+
+    ``open_contact_id`` equals ``contact_id`` while the conversation is open and is null once
+    closed; its unique constraint makes "at most one open conversation per contact" a rule
+    of the database, whatever the number of concurrent writers.
+    ``last_activity_at`` orders the lists (newest activity first).
+    """
+
+    id = fields.IntField(primary_key=True)
+    workspace = fields.ForeignKeyField(
+        "models.Workspace", related_name="conversations", on_delete=fields.CASCADE
+    )
+    contact = fields.ForeignKeyField(
+        "models.Contact", related_name="conversations", on_delete=fields.CASCADE
+    )
+    open_contact_id = fields.IntField(null=True, unique=True)
+    status = fields.CharEnumField(ConversationStatus, default=ConversationStatus.OPEN)
+    last_message_id = fields.IntField(null=True)
+    last_channel_id = fields.IntField(null=True)
+    last_activity_at = fields.DatetimeField()
+    last_inbound_at = fields.DatetimeField(null=True)
+    closing_category = fields.CharField(max_length=120, null=True)
+    closing_summary = fields.TextField(null=True)
+    opened_at = fields.DatetimeField()
+    closed_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "conversation"
+        indexes = (
+            Index(fields=("workspace_id", "status", "last_activity_at", "id")),
+            Index(fields=("contact_id", "opened_at")),
+        )
+
+
+class Message(Model):
+    """A message on one channel; inbound from the contact, outbound from a user (``author``)."""
+
+    id = fields.IntField(primary_key=True)
+    workspace = fields.ForeignKeyField(
+        "models.Workspace", related_name="messages", on_delete=fields.CASCADE
+    )
+    conversation = fields.ForeignKeyField(
+        "models.Conversation", related_name="messages", on_delete=fields.CASCADE
+    )
+    contact = fields.ForeignKeyField(
+        "models.Contact", related_name="messages", on_delete=fields.CASCADE
+    )
+    channel = fields.ForeignKeyField(
+        "models.Channel", related_name="messages", on_delete=fields.CASCADE
+    )
+    direction = fields.CharEnumField(MessageDirection)
+    author = fields.ForeignKeyField(
+        "models.User", related_name="messages", null=True, on_delete=fields.SET_NULL
+    )
+    text = fields.TextField(null=True)
+    delivery_status = fields.CharEnumField(DeliveryStatus, default=DeliveryStatus.RECEIVED)
+    external_message_id = fields.CharField(max_length=255, null=True)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "message"
+        unique_together = (("channel", "external_message_id"),)
+        indexes = (
+            Index(fields=("conversation_id", "created_at", "id")),
+            Index(fields=("contact_id", "created_at")),
+        )
+
+
+__all__ = [
+    "Conversation",
+    "ConversationStatus",
+    "DeliveryStatus",
+    "Message",
+    "MessageDirection",
+]

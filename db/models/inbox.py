@@ -1,0 +1,71 @@
+"""Custom inboxes and per-user inbox seen-state (``domain.md`` sections 2 and 3)."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class CustomInboxSharing(str, Enum):
+    PRIVATE = "PRIVATE"
+    EVERYONE = "EVERYONE"
+    CHOSEN = "CHOSEN"
+
+
+class CustomInbox(Model):
+    """A saved filtered view. ``filter_spec`` is structured data (never SQL text)."""
+
+    id = fields.IntField(primary_key=True)
+    workspace = fields.ForeignKeyField(
+        "models.Workspace", related_name="custom_inboxes", on_delete=fields.CASCADE
+    )
+    creator = fields.ForeignKeyField(
+        "models.User", related_name="custom_inboxes", on_delete=fields.CASCADE
+    )
+    name = fields.CharField(max_length=120)
+    filter_spec = fields.JSONField(default=dict)
+    sharing = fields.CharEnumField(CustomInboxSharing, default=CustomInboxSharing.PRIVATE)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "custom_inbox"
+
+
+class CustomInboxShare(Model):
+    """One chosen user or team a CHOSEN custom inbox is shared with."""
+
+    id = fields.IntField(primary_key=True)
+    custom_inbox = fields.ForeignKeyField(
+        "models.CustomInbox", related_name="shares", on_delete=fields.CASCADE
+    )
+    user = fields.ForeignKeyField(
+        "models.User", related_name="custom_inbox_shares", null=True, on_delete=fields.CASCADE
+    )
+    team = fields.ForeignKeyField(
+        "models.Team", related_name="custom_inbox_shares", null=True, on_delete=fields.CASCADE
+    )
+
+    class Meta:
+        table = "custom_inbox_share"
+
+
+class InboxSeenState(Model):
+    """When a user last opened an inbox. ``inbox_key`` is ``ALL``, ``MINE``, ``UNASSIGNED``
+    or ``team:<id>``."""
+
+    id = fields.IntField(primary_key=True)
+    user = fields.ForeignKeyField(
+        "models.User", related_name="inbox_seen_states", on_delete=fields.CASCADE
+    )
+    inbox_key = fields.CharField(max_length=40)
+    seen_at = fields.DatetimeField()
+
+    class Meta:
+        table = "inbox_seen_state"
+        unique_together = (("user", "inbox_key"),)
+
+
+__all__ = ["CustomInbox", "CustomInboxShare", "CustomInboxSharing", "InboxSeenState"]
