@@ -71,7 +71,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
                 ('workspace', fields.ForeignKeyField('models.Workspace', source_field='workspace_id', db_constraint=True, to_field='id', related_name='users', on_delete=OnDelete.CASCADE)),
-                ('email', fields.CharField(unique=True, description='lower-cased; logs in', max_length=254)),
+                ('email', fields.CharField(unique=True, description='lower-cased, used to log in', max_length=254)),
                 ('name', fields.CharField(max_length=120)),
                 ('password_hash', fields.CharField(null=True, max_length=255)),
                 ('role', fields.CharEnumField(default=Role.AGENT, description='OWNER: OWNER\nMANAGER: MANAGER\nAGENT: AGENT', enum_type=Role, max_length=7)),
@@ -97,7 +97,7 @@ class Migration(migrations.Migration):
                 ('expires_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
                 ('revoked_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'access_token', 'app': 'models', 'pk_attr': 'id', 'table_description': "An opaque bearer token; only its SHA-256 is stored. Acts with its user's permissions."},
+            options={'table': 'access_token', 'app': 'models', 'pk_attr': 'id', 'table_description': "An opaque bearer token. Only its SHA-256 is stored. Acts with its user's permissions."},
             bases=['Model'],
         ),
         ops.CreateModel(
@@ -140,7 +140,7 @@ class Migration(migrations.Migration):
                 ('recording_state', fields.CharEnumField(default=RecordingState.NONE, description='NONE: NONE\nRECORDING: RECORDING\nREADY: READY\nFAILED: FAILED', enum_type=RecordingState, max_length=9)),
                 ('recording_id', fields.CharField(null=True, max_length=64)),
             ],
-            options={'table': 'call', 'app': 'models', 'unique_together': (('channel', 'external_call_id'),), 'indexes': [Index(fields=['workspace_id', 'status', 'ringing_at']), Index(fields=['workspace_id', 'ringing_at', 'id']), Index(fields=['contact_id', 'ringing_at'])], 'pk_attr': 'id', 'table_description': 'A call. ``ongoing_user_id`` is the answering user while ONGOING, else null; unique, so a'},
+            options={'table': 'call', 'app': 'models', 'unique_together': (('channel', 'external_call_id'),), 'indexes': [Index(fields=['workspace_id', 'status', 'ringing_at']), Index(fields=['workspace_id', 'ringing_at', 'id']), Index(fields=['contact_id', 'ringing_at'])], 'pk_attr': 'id', 'table_description': 'A call. ``ongoing_user_id`` is the answering user while ONGOING, else null. Unique, so a'},
             bases=['Model'],
         ),
         ops.CreateModel(
@@ -244,7 +244,7 @@ class Migration(migrations.Migration):
                 ('external_message_id', fields.CharField(null=True, max_length=255)),
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'message', 'app': 'models', 'unique_together': (('channel', 'external_message_id'),), 'indexes': [Index(fields=['conversation_id', 'created_at', 'id']), Index(fields=['contact_id', 'created_at'])], 'pk_attr': 'id', 'table_description': 'A message on one channel; inbound from the contact, outbound from a user (``author``).'},
+            options={'table': 'message', 'app': 'models', 'unique_together': (('channel', 'external_message_id'),), 'indexes': [Index(fields=['conversation_id', 'created_at', 'id']), Index(fields=['contact_id', 'created_at'])], 'pk_attr': 'id', 'table_description': 'A message on one channel: inbound from the contact, outbound from a user (``author``).'},
             bases=['Model'],
         ),
         ops.CreateModel(

@@ -31,7 +31,7 @@ class RecordingState(str, Enum):
 
 
 class Call(Model):
-    """A call. ``ongoing_user_id`` is the answering user while ONGOING, else null; unique, so a
+    """A call. ``ongoing_user_id`` is the answering user while ONGOING, else null. Unique, so a
     user is on at most one call at a time."""
 
     id = fields.IntField(primary_key=True)

@@ -10,7 +10,7 @@ from tortoise.models import Model
 class Contact(Model):
     """A customer. The assignee belongs to the contact, not to a conversation.
 
-    ``phone`` is E.164; ``email_normalized`` is the lower-cased e-mail, indexed with
+    ``phone`` is E.164. ``email_normalized`` is the lower-cased e-mail, indexed with
     ``phone`` for merge suggestions.
     """
 

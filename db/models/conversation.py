@@ -32,7 +32,7 @@ class Conversation(Model):
     """The thread with one contact.
 
     ``open_contact_id`` equals ``contact_id`` while the conversation is open and is null once
-    closed; its unique constraint makes "at most one open conversation per contact" a rule
+    closed. Its unique constraint makes "at most one open conversation per contact" a rule
     of the database, whatever the number of concurrent writers.
     ``last_activity_at`` orders the lists (newest activity first).
     """
@@ -64,7 +64,7 @@ class Conversation(Model):
 
 
 class Message(Model):
-    """A message on one channel; inbound from the contact, outbound from a user (``author``)."""
+    """A message on one channel: inbound from the contact, outbound from a user (``author``)."""
 
     id = fields.IntField(primary_key=True)
     workspace = fields.ForeignKeyField(

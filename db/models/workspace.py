@@ -59,7 +59,7 @@ class User(Model):
     workspace: fields.ForeignKeyRelation[Workspace] = fields.ForeignKeyField(
         "models.Workspace", related_name="users", on_delete=fields.CASCADE
     )
-    email = fields.CharField(max_length=254, unique=True, description="lower-cased; logs in")
+    email = fields.CharField(max_length=254, unique=True, description="lower-cased, used to log in")
     name = fields.CharField(max_length=120)
     password_hash = fields.CharField(max_length=255, null=True)
     role = fields.CharEnumField(Role, default=Role.AGENT)
@@ -103,7 +103,7 @@ class TeamMembership(Model):
 
 
 class AccessToken(Model):
-    """An opaque bearer token; only its SHA-256 is stored. Acts with its user's permissions."""
+    """An opaque bearer token. Only its SHA-256 is stored. Acts with its user's permissions."""
 
     id = fields.IntField(primary_key=True)
     workspace: fields.ForeignKeyRelation[Workspace] = fields.ForeignKeyField(

@@ -1,0 +1,1 @@
+"""inbox-graph: the GraphQL API of an omnichannel customer inbox."""

@@ -1,0 +1,123 @@
+"""The Starlette application: ``/graphql`` (POST, GET, WebSocket) and ``/healthz``.
+
+Request path (``architecture.md``): bearer token → viewer → strawberry → resolvers →
+visibility policy → tortoise. WebSockets speak graphql-transport-ws only; the
+``connection_init`` payload carries ``{"authorization": "Bearer …"}`` and a missing or bad
+token closes the socket with 4403. Browser handshakes from origins outside
+``INBOX_GRAPH_ALLOWED_ORIGINS`` are refused (HTTP 403).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import TYPE_CHECKING, Any
+
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse
+from starlette.routing import Route, WebSocketRoute
+from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from tortoise import connections
+from tortoise.contrib.starlette import RegisterTortoise
+
+from db.config import tortoise_config
+from graph.auth import bearer_token, viewer_for_token
+from graph.context import Context
+from graph.extensions import add_code
+from graph.live import EventBus
+from graph.schema import build_schema
+from graph.settings import Settings
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from starlette.requests import Request
+
+log = logging.getLogger(__name__)
+
+
+class InboxGraphQL(GraphQL):
+    """strawberry's ASGI view with our context and authentication."""
+
+    def __init__(self, settings: Settings, bus: EventBus) -> None:
+        super().__init__(
+            build_schema(settings),
+            graphql_ide="graphiql" if settings.graphql_ide else None,
+            allow_queries_via_get=True,
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            keep_alive=True,
+            keep_alive_interval=20,
+            max_subscriptions_per_connection=100,
+            allowed_origins=settings.allowed_origins,
+        )
+        self.settings = settings
+        self.bus = bus
+
+    async def get_context(self, request: Any, response: Any = None) -> Context:
+        context = Context(settings=self.settings, bus=self.bus, request=request, response=response)
+        headers = getattr(request, "headers", None)
+        if headers is not None and request.scope.get("type") == "http":
+            token = bearer_token(headers.get("authorization"))
+            context.current_viewer = await viewer_for_token(token)
+        return context
+
+    async def process_result(self, request: Any, result: Any) -> Any:
+        """Errors that bypass the schema extensions (syntax errors) still get their code."""
+        for error in getattr(result, "errors", None) or ():
+            if error.original_error is None:
+                add_code(error)
+        return await super().process_result(request, result)
+
+    async def on_ws_connect(self, context: Context) -> Any:
+        params = context.connection_params
+        token = bearer_token(params.get("authorization")) if isinstance(params, dict) else None
+        viewer = await viewer_for_token(token)
+        if viewer is None:
+            raise ConnectionRejectionError()
+        context.current_viewer = viewer
+        return None
+
+
+async def healthz(request: Request) -> JSONResponse:
+    """Liveness and readiness: the database answers."""
+    try:
+        await connections.get("default").execute_query("SELECT 1")
+    except Exception:  # noqa: BLE001 - any failure means not ready
+        return JSONResponse({"status": "unavailable", "database": "down"}, status_code=503)
+    return JSONResponse({"status": "ok"})
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    """Build the ASGI application (``uvicorn graph.app:create_app --factory``).
+
+    The database schema must be migrated first (``inbox-graph serve`` does it).
+    """
+    settings = settings or Settings.from_env()
+    bus = EventBus(settings.broadcast_url, queue_size=settings.subscriber_queue_size)
+    graphql = InboxGraphQL(settings, bus)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with RegisterTortoise(app, config=tortoise_config(settings.database_url)):
+            await bus.start()
+            try:
+                yield
+            finally:
+                await bus.stop()
+
+    app = Starlette(
+        routes=[
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.bus = bus
+    return app
+
+
+__all__ = ["InboxGraphQL", "create_app"]

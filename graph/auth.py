@@ -1,0 +1,82 @@
+"""Who is calling: bearer tokens to viewers.
+
+HTTP requests carry ``Authorization: Bearer <token>``; WebSocket connections carry
+``{"authorization": "Bearer <token>"}`` in the ``connection_init`` payload
+(``architecture.md``, defaults). Tokens are looked up by their SHA-256
+(:mod:`db.security`); revoked, expired and deactivated users' tokens resolve to no viewer.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from db.models import AccessToken, AccessTokenKind, Team, TeamMembership, User
+from db.security import hash_token
+from graph.permissions.visibility import Viewer, team_ids_of
+
+
+def bearer_token(value: object) -> str | None:
+    """The token of an ``Authorization`` value ``"Bearer <token>"``, else ``None``."""
+    if not isinstance(value, str):
+        return None
+    scheme, _, token = value.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or len(token) > 200:
+        return None
+    return token
+
+
+async def load_viewer(user: User, token: AccessToken | None = None) -> Viewer:
+    """Build the :class:`Viewer` of ``user``: role, visibility, permissions and the member ids
+    of every team of the workspace (two queries)."""
+    team_ids = await Team.filter(workspace_id=user.workspace_id).values_list("id", flat=True)
+    rows = await TeamMembership.filter(team__workspace_id=user.workspace_id).values_list(
+        "team_id", "user_id"
+    )
+    members: dict[int, set[int]] = {team_id: set() for team_id in team_ids}
+    for team_id, user_id in rows:
+        members.setdefault(team_id, set()).add(user_id)
+    frozen = {team_id: frozenset(ids) for team_id, ids in members.items()}
+    return Viewer(
+        user_id=user.id,
+        workspace_id=user.workspace_id,
+        role=user.role,
+        contact_visibility=user.contact_visibility,
+        can_view_blocked_contacts=user.can_view_blocked_contacts,
+        has_call_access=user.has_call_access,
+        team_ids=team_ids_of(frozen, user.id),
+        team_members=frozen,
+        token_id=token.id if token else None,
+        is_integration=bool(token and token.kind is AccessTokenKind.INTEGRATION),
+    )
+
+
+async def viewer_for_token(token: str | None) -> Viewer | None:
+    """The viewer a bearer token acts as, or ``None`` when it is unknown, revoked, expired or
+    its user is deactivated."""
+    if not token:
+        return None
+    row = await AccessToken.filter(token_hash=hash_token(token), revoked_at__isnull=True).first()
+    if row is None or (row.expires_at is not None and row.expires_at <= datetime.now(UTC)):
+        return None
+    user = await User.filter(id=row.user_id, is_active=True).first()
+    if user is None:
+        return None
+    return await load_viewer(user, row)
+
+
+async def refresh_viewer(viewer: Viewer) -> Viewer | None:
+    """Reload ``viewer`` after a user, team or token change; ``None`` if it lost access."""
+    if viewer.token_id is not None:
+        token = await AccessToken.filter(id=viewer.token_id, revoked_at__isnull=True).first()
+        if token is None or (token.expires_at is not None and token.expires_at <= datetime.now(UTC)):
+            return None
+    else:
+        token = None
+    user = await User.filter(id=viewer.user_id, is_active=True).first()
+    if user is None:
+        return None
+    return await load_viewer(user, token)
+
+
+__all__ = ["bearer_token", "load_viewer", "refresh_viewer", "viewer_for_token"]

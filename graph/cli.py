@@ -1,0 +1,164 @@
+"""The ``inbox-graph`` command.
+
+- ``inbox-graph serve [--host] [--port] [--workers] [--seed-demo-if-empty]``: migrate, then serve.
+- ``inbox-graph seed-demo [--contacts N]``: build the demo workspace; print its logins.
+- ``inbox-graph create-workspace --name --owner-email --owner-password``: a real tenant.
+- ``inbox-graph export-schema [--output schema.graphql]``: write the SDL.
+- ``inbox-graph migrate``: apply migrations only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from pathlib import Path
+
+from db.config import database_url, tortoise_config
+
+
+async def _with_orm(coro_factory):
+    from tortoise import Tortoise
+
+    from db.migrate import apply_migrations
+
+    await apply_migrations()
+    await Tortoise.init(config=tortoise_config())
+    try:
+        return await coro_factory()
+    finally:
+        await Tortoise.close_connections()
+
+
+def _print_logins(logins) -> None:
+    print(f"{'email':<38} {'password':<18} {'role':<8} {'visibility':<10} blocked calls teams")
+    for login in logins:
+        print(
+            f"{login.email:<38} {login.password:<18} {login.role:<8} {login.contact_visibility:<10} "
+            f"{'yes' if login.can_view_blocked_contacts else 'no':<7} "
+            f"{'yes' if login.has_call_access else 'no':<5} {', '.join(login.teams)}"
+        )
+
+
+def cmd_seed_demo(args: argparse.Namespace) -> int:
+    from db.seed import seed_demo
+
+    started = time.monotonic()
+
+    async def run():
+        return await seed_demo(args.contacts, progress=lambda text: print(text, file=sys.stderr))
+
+    logins = asyncio.run(_with_orm(run))
+    print(f"Demo workspace ready in {time.monotonic() - started:.1f} s ({database_url()}).")
+    _print_logins(logins)
+    return 0
+
+
+def cmd_create_workspace(args: argparse.Namespace) -> int:
+    from db.tenants import create_workspace
+
+    async def run():
+        return await create_workspace(args.name, args.owner_email, args.owner_password)
+
+    try:
+        workspace, owner = asyncio.run(_with_orm(run))
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"Workspace {workspace.name!r} created; owner {owner.email} can log in.")
+    return 0
+
+
+def cmd_export_schema(args: argparse.Namespace) -> int:
+    from graph.schema import schema
+
+    text = schema.as_str() + "\n"
+    if args.output == "-":
+        sys.stdout.write(text)
+    else:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"Wrote {args.output}.")
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from db.migrate import apply_migrations
+
+    asyncio.run(apply_migrations())
+    print("Migrations applied.")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from db.migrate import apply_migrations
+
+    asyncio.run(apply_migrations())
+    if args.seed_demo_if_empty:
+        from db.models import Workspace
+        from db.seed import seed_demo
+
+        async def seed_if_empty():
+            if await Workspace.all().exists():
+                return None
+            return await seed_demo(args.contacts, progress=lambda t: print(t, file=sys.stderr))
+
+        logins = asyncio.run(_with_orm(seed_if_empty))
+        if logins:
+            _print_logins(logins)
+    uvicorn.run(
+        "graph.app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level=args.log_level,
+        proxy_headers=True,
+        timeout_graceful_shutdown=10,
+    )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="inbox-graph", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="apply migrations and serve the API")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--log-level", default="info")
+    serve.add_argument("--seed-demo-if-empty", action="store_true", help="seed the demo workspace first when the database has none")
+    serve.add_argument("--contacts", type=int, default=2000, help="demo contacts when seeding")
+    serve.set_defaults(func=cmd_serve)
+
+    seed = commands.add_parser("seed-demo", help="build the demo workspace and print its logins")
+    seed.add_argument("--contacts", type=int, default=2000)
+    seed.set_defaults(func=cmd_seed_demo)
+
+    create = commands.add_parser("create-workspace", help="bootstrap a tenant and its owner")
+    create.add_argument("--name", required=True)
+    create.add_argument("--owner-email", required=True)
+    create.add_argument("--owner-password", required=True)
+    create.set_defaults(func=cmd_create_workspace)
+
+    export = commands.add_parser("export-schema", help="write the GraphQL SDL")
+    export.add_argument("--output", default="schema.graphql")
+    export.set_defaults(func=cmd_export_schema)
+
+    migrate = commands.add_parser("migrate", help="apply database migrations")
+    migrate.set_defaults(func=cmd_migrate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+__all__ = ["build_parser", "main"]

@@ -1,0 +1,63 @@
+"""The per-request (per-connection for WebSockets) GraphQL context."""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from graph.errors import Unauthenticated
+from graph.loaders import Loaders
+
+if TYPE_CHECKING:
+    from graph.live import EventBus
+    from graph.permissions.visibility import Viewer
+    from graph.settings import Settings
+
+
+# Loaders of the subscription event being resolved. Every subscription runs in its own task,
+# so this is per subscription even when several share one WebSocket connection.
+_event_loaders: ContextVar[Loaders | None] = ContextVar("event_loaders", default=None)
+
+
+@dataclass
+class Context:
+    """What resolvers see as ``info.context``.
+
+    ``viewer`` raises ``UNAUTHENTICATED`` when the request carries no valid token: every
+    field but ``login`` reads it. ``loaders`` are fresh per HTTP request; subscriptions call
+    :meth:`fresh_loaders` for each event.
+    """
+
+    settings: Settings
+    bus: EventBus
+    request: Any = None
+    response: Any = None
+    connection_params: Any = None
+    current_viewer: Viewer | None = None
+    _loaders: Loaders | None = None
+    settings_cache: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def viewer(self) -> Viewer:
+        if self.current_viewer is None:
+            raise Unauthenticated()
+        return self.current_viewer
+
+    @property
+    def loaders(self) -> Loaders:
+        event_loaders = _event_loaders.get()
+        if event_loaders is not None:
+            return event_loaders
+        if self._loaders is None:
+            self._loaders = Loaders(self.viewer.workspace_id)
+        return self._loaders
+
+    def fresh_loaders(self) -> Loaders:
+        """Start a new loader set (subscriptions: one per event, never a stale cache)."""
+        loaders = Loaders(self.viewer.workspace_id)
+        _event_loaders.set(loaders)
+        return loaders
+
+
+__all__ = ["Context"]

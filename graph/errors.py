@@ -1,0 +1,66 @@
+"""Errors a client branches on, each carrying ``extensions.code`` (``contract.graphql``).
+
+Raise these from resolvers; anything else is masked as ``INTERNAL_SERVER_ERROR`` by
+:class:`graph.extensions.CodedErrors` and logged with its traceback on the server only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from graphql import GraphQLError
+
+
+class CodedError(GraphQLError):
+    """A GraphQL error with ``extensions.code`` (and ``extensions.field`` when given)."""
+
+    code = "INTERNAL_SERVER_ERROR"
+
+    def __init__(self, message: str, *, field: str | None = None, **extensions: Any) -> None:
+        ext: dict[str, Any] = {"code": self.code, **extensions}
+        if field is not None:
+            ext["field"] = field
+        super().__init__(message, extensions=ext)
+
+
+class Unauthenticated(CodedError):
+    code = "UNAUTHENTICATED"
+
+    def __init__(self, message: str = "Authentication required: send a valid bearer token.") -> None:
+        super().__init__(message)
+
+
+class Forbidden(CodedError):
+    code = "FORBIDDEN"
+
+
+class NotFound(CodedError):
+    """Something that does not exist, or that the viewer may not see (``domain.md`` section 1)."""
+
+    code = "NOT_FOUND"
+
+    def __init__(self, what: str = "Object", *, field: str | None = None) -> None:
+        super().__init__(f"{what} not found.", field=field)
+
+
+class Conflict(CodedError):
+    code = "CONFLICT"
+
+
+class BadUserInput(CodedError):
+    code = "BAD_USER_INPUT"
+
+
+class RateLimited(CodedError):
+    code = "RATE_LIMITED"
+
+
+__all__ = [
+    "BadUserInput",
+    "CodedError",
+    "Conflict",
+    "Forbidden",
+    "NotFound",
+    "RateLimited",
+    "Unauthenticated",
+]

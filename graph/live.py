@@ -1,0 +1,279 @@
+"""The live path: transactional outbox, publication and per-process fan-out.
+
+``architecture.md`` (live path):
+
+1. :func:`write` runs a domain operation in one database transaction and, just before the
+   commit, appends the events it emitted to the outbox (:class:`db.models.Event`) with the
+   workspace's next sequence numbers. The workspace row is updated to draw them, so
+   sequences are gapless and in commit order per workspace.
+2. After the commit each event is published as JSON on the workspace's broadcaster channel.
+3. :class:`EventBus` listens once per workspace and process, decodes each event once, and
+   hands it to every local :class:`Subscriber` through a bounded queue; a subscriber whose
+   queue is full is cut off (:class:`SlowConsumer`) instead of growing memory.
+
+Subscriptions authorise each event themselves, with the visibility policy, from the facts in
+the event's payload (:mod:`graph.permissions.visibility`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from broadcaster import Broadcast
+from tortoise.exceptions import IntegrityError, OperationalError, TransactionManagementError
+from tortoise.expressions import F
+from tortoise.transactions import in_transaction
+
+from db.models import Event, Workspace
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Awaitable, Callable
+
+    from tortoise.backends.base.client import BaseDBAsyncClient
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+RETRYABLE_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock detected
+
+
+@dataclass(frozen=True)
+class LiveEvent:
+    """One committed event: its workspace, sequence, type and the facts to authorise it."""
+
+    workspace_id: int
+    sequence: int
+    type: str
+    payload: dict[str, Any]
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {"w": self.workspace_id, "s": self.sequence, "t": self.type, "p": self.payload},
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> LiveEvent:
+        data = json.loads(text)
+        return cls(workspace_id=data["w"], sequence=data["s"], type=data["t"], payload=data["p"])
+
+
+@dataclass
+class Transaction:
+    """A write in progress: its connection, and the events it will commit."""
+
+    connection: BaseDBAsyncClient
+    workspace_id: int
+    pending: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+    def emit(self, type: str, **facts: Any) -> None:
+        """Record an event to commit with this transaction (JSON-serialisable facts)."""
+        self.pending.append((type, facts))
+
+    async def _append_to_outbox(self) -> list[LiveEvent]:
+        if not self.pending:
+            return []
+        count = len(self.pending)
+        await Workspace.filter(id=self.workspace_id).using_db(self.connection).update(
+            event_sequence=F("event_sequence") + count
+        )
+        last = await (
+            Workspace.filter(id=self.workspace_id)
+            .using_db(self.connection)
+            .first()
+            .values_list("event_sequence", flat=True)
+        )
+        first = int(last) - count + 1
+        now = datetime.now(UTC)
+        events = [
+            LiveEvent(self.workspace_id, first + i, type, facts)
+            for i, (type, facts) in enumerate(self.pending)
+        ]
+        await Event.bulk_create(
+            [
+                Event(
+                    workspace_id=e.workspace_id,
+                    sequence=e.sequence,
+                    type=e.type,
+                    payload=e.payload,
+                    created_at=now,
+                )
+                for e in events
+            ],
+            using_db=self.connection,
+        )
+        return events
+
+
+def _is_retryable(exc: BaseException) -> bool:
+    if isinstance(exc, IntegrityError):
+        return True
+    cause = exc.__cause__ or exc.__context__
+    sqlstate = getattr(cause, "sqlstate", None) or getattr(exc, "sqlstate", None)
+    return sqlstate in RETRYABLE_SQLSTATES
+
+
+async def write(
+    bus: EventBus | None,
+    workspace_id: int,
+    operation: Callable[[Transaction], Awaitable[T]],
+    *,
+    attempts: int = 6,
+) -> T:
+    """Run ``operation`` in one transaction, commit its events with it, then publish them.
+
+    A unique-constraint violation, deadlock or serialization failure (a concurrent writer won
+    a race) rolls the whole transaction back and runs ``operation`` again, so it sees the
+    winner's rows: operations must read before they write.
+
+    Args:
+        bus: where to publish after the commit (``None``: commit to the outbox only).
+        workspace_id: the workspace whose sequence numbers the events take.
+        operation: the domain operation; it receives the :class:`Transaction`.
+        attempts: how many times to try before giving up.
+
+    Returns:
+        What ``operation`` returned on the attempt that committed.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            async with in_transaction() as connection:
+                tx = Transaction(connection, workspace_id)
+                result = await operation(tx)
+                events = await tx._append_to_outbox()
+            break
+        except (IntegrityError, OperationalError, TransactionManagementError) as exc:
+            if attempt == attempts or not _is_retryable(exc):
+                raise
+            log.debug("retrying write after %r (attempt %s)", exc, attempt)
+            await asyncio.sleep(random.uniform(0.005, 0.03) * attempt)
+    if bus is not None:
+        for event in events:
+            await bus.publish(event)
+    return result
+
+
+class SlowConsumer(Exception):
+    """The subscriber fell too far behind and was cut off; it resumes from its last sequence."""
+
+
+_OVERFLOW = object()
+
+
+class Subscriber:
+    """One local consumer of a workspace's events, with a bounded queue."""
+
+    def __init__(self, workspace_id: int, maxsize: int) -> None:
+        self.workspace_id = workspace_id
+        self._queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=maxsize)
+        self.overflowed = False
+
+    def _offer(self, event: LiveEvent) -> None:
+        if self.overflowed:
+            return
+        try:
+            self._queue.put_nowait(event)
+        except asyncio.QueueFull:
+            self.overflowed = True
+            while not self._queue.empty():
+                self._queue.get_nowait()
+            self._queue.put_nowait(_OVERFLOW)
+
+    async def get(self) -> LiveEvent:
+        """The next event. Raises :class:`SlowConsumer` once the queue has overflowed."""
+        item = await self._queue.get()
+        if item is _OVERFLOW:
+            raise SlowConsumer("Too many undelivered events: resubscribe with afterSequence.")
+        return item
+
+    def __aiter__(self) -> Subscriber:
+        return self
+
+    async def __anext__(self) -> LiveEvent:
+        return await self.get()
+
+
+class EventBus:
+    """Publishes committed events and fans them out to this process's subscribers.
+
+    One broadcaster subscription per workspace with local subscribers; each event is decoded
+    once per process, whatever the number of subscribers.
+    """
+
+    def __init__(self, url: str = "memory://", *, queue_size: int = 1000) -> None:
+        self.url = url
+        self.queue_size = queue_size
+        self._broadcast = Broadcast(url)
+        self._subscribers: dict[int, set[Subscriber]] = {}
+        self._listeners: dict[int, asyncio.Task[None]] = {}
+        self._ready: dict[int, asyncio.Event] = {}
+
+    @staticmethod
+    def channel(workspace_id: int) -> str:
+        return f"inbox-graph:workspace:{workspace_id}"
+
+    async def start(self) -> None:
+        await self._broadcast.connect()
+
+    async def stop(self) -> None:
+        for task in list(self._listeners.values()):
+            task.cancel()
+        for task in list(self._listeners.values()):
+            with contextlib.suppress(BaseException):
+                await task
+        self._listeners.clear()
+        with contextlib.suppress(Exception):
+            await self._broadcast.disconnect()
+
+    async def publish(self, event: LiveEvent) -> None:
+        """Publish a committed event; a failure is logged, never raised (the write stands and
+        the outbox keeps the event for subscribers that resume)."""
+        try:
+            await self._broadcast.publish(channel=self.channel(event.workspace_id), message=event.to_json())
+        except Exception:  # noqa: BLE001 - the write has committed; resume covers the gap
+            log.exception("could not publish event %s/%s", event.workspace_id, event.sequence)
+
+    async def _listen(self, workspace_id: int) -> None:
+        ready = self._ready[workspace_id]
+        async with self._broadcast.subscribe(channel=self.channel(workspace_id)) as messages:
+            ready.set()
+            async for message in messages:  # type: ignore[union-attr]
+                try:
+                    event = LiveEvent.from_json(message.message)
+                except (ValueError, KeyError, TypeError):
+                    log.warning("ignoring malformed event on %s", message.channel)
+                    continue
+                for subscriber in tuple(self._subscribers.get(workspace_id, ())):
+                    subscriber._offer(event)
+
+    @contextlib.asynccontextmanager
+    async def subscribe(self, workspace_id: int) -> AsyncIterator[Subscriber]:
+        """Receive every event of ``workspace_id`` published from now on."""
+        subscriber = Subscriber(workspace_id, self.queue_size)
+        self._subscribers.setdefault(workspace_id, set()).add(subscriber)
+        if workspace_id not in self._listeners:
+            self._ready[workspace_id] = asyncio.Event()
+            self._listeners[workspace_id] = asyncio.create_task(self._listen(workspace_id))
+        await self._ready[workspace_id].wait()
+        try:
+            yield subscriber
+        finally:
+            subscribers = self._subscribers.get(workspace_id)
+            if subscribers is not None:
+                subscribers.discard(subscriber)
+                if not subscribers:
+                    del self._subscribers[workspace_id]
+                    task = self._listeners.pop(workspace_id, None)
+                    self._ready.pop(workspace_id, None)
+                    if task is not None:
+                        task.cancel()
+
+
+__all__ = ["EventBus", "LiveEvent", "SlowConsumer", "Subscriber", "Transaction", "write"]

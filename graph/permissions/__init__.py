@@ -1,0 +1,2 @@
+"""Permissions: THE visibility policy (:mod:`.visibility`) and field-level rules
+(:mod:`.fields`)."""

@@ -1,0 +1,77 @@
+"""Field-level rules: fields whose value or presence differs by viewer.
+
+- Phone numbers are masked when the workspace masks numbers, except for owners
+  (``domain.md`` section 5, call entries; the same rule for ``Contact.phone``).
+- Call fields need call access (``domain.md`` section 5).
+- Administration fields of a user (role, visibility, permissions) are shown to that user and
+  to owners and managers only.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import phonenumbers
+from strawberry.permission import BasePermission
+
+from db.models import Role
+
+if TYPE_CHECKING:
+    from strawberry.types import Info
+
+    from graph.permissions.visibility import Viewer
+
+MASK = "\u2022"  # •
+
+
+def sees_unmasked_numbers(viewer: Viewer, workspace_masks_numbers: bool) -> bool:
+    """Whether ``viewer`` reads phone numbers in full."""
+    return not workspace_masks_numbers or viewer.role is Role.OWNER
+
+
+def mask_phone(e164: str | None) -> str | None:
+    """Mask an E.164 number, keeping its country code, two digits and the last three.
+
+    Example: ``+447911123456`` becomes ``+44 79•• •••456``.
+    """
+    if not e164:
+        return e164
+    try:
+        number = phonenumbers.parse(e164, None)
+        country = f"+{number.country_code}"
+        national = phonenumbers.national_significant_number(number)
+    except phonenumbers.NumberParseException:
+        country, national = "", e164.lstrip("+")
+    if len(national) <= 5:
+        return f"{country} {MASK * len(national)}".strip()
+    hidden = len(national) - 5
+    head, tail = national[:2], national[-3:]
+    middle = MASK * hidden
+    # group as "79•• •••456": split the hidden run after two characters, like a rendered number
+    first, rest = middle[:2], middle[2:]
+    return f"{country} {head}{first} {rest}{tail}".replace("  ", " ").strip()
+
+
+class IsSelfOrAdmin(BasePermission):
+    """Administration fields of a user: the user themself, owners and managers."""
+
+    message = "Only the user and workspace administrators may read this field."
+    error_extensions = {"code": "FORBIDDEN"}
+
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        viewer = info.context.viewer
+        row = getattr(source, "row", None)
+        return viewer.is_admin or getattr(row, "id", None) == viewer.user_id
+
+
+class HasCallAccess(BasePermission):
+    """Calls are seen and handled only by users with call access (``domain.md`` section 5)."""
+
+    message = "Call access is required."
+    error_extensions = {"code": "FORBIDDEN"}
+
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        return info.context.viewer.has_call_access
+
+
+__all__ = ["HasCallAccess", "IsSelfOrAdmin", "mask_phone", "sees_unmasked_numbers"]

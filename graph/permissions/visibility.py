@@ -1,0 +1,239 @@
+"""THE visibility policy: who may see which contact, and what each inbox holds.
+
+Implements ``domain.md`` section 1 (who can see which contact) and section 2 (which standard
+and team inboxes a user sees, and what they contain). Every list, count, ``node(id)`` lookup,
+mutation target and subscription event goes through :func:`contact_scope`, combined with
+:func:`inbox_scope` for inbox lists: a rule lives here and nowhere else.
+
+A :class:`Scope` is a pure value: ``allows(assignee_id, blocked)`` decides one contact from its
+facts (used for subscription events, without a query), and ``q()`` turns the same value into
+a tortoise filter (used by every query). Both read the same two fields, so they cannot
+disagree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import TYPE_CHECKING
+
+from tortoise.expressions import Q
+
+from db.models import ContactVisibility, Role
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
+
+class StandardInboxKind(str, Enum):
+    ALL = "ALL"
+    MINE = "MINE"
+    UNASSIGNED = "UNASSIGNED"
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """The authenticated user, with everything the policy needs (cached per connection).
+
+    ``team_members`` maps every team of the workspace to its member ids; ``team_ids`` are the
+    teams the viewer belongs to.
+    """
+
+    user_id: int
+    workspace_id: int
+    role: Role
+    contact_visibility: ContactVisibility
+    can_view_blocked_contacts: bool
+    has_call_access: bool
+    team_ids: frozenset[int]
+    team_members: Mapping[int, frozenset[int]]
+    token_id: int | None = None
+    is_integration: bool = False
+
+    @property
+    def is_admin(self) -> bool:
+        """Owners and managers administer users and teams."""
+        return self.role in (Role.OWNER, Role.MANAGER)
+
+    @property
+    def effective_visibility(self) -> ContactVisibility:
+        """Owners and managers are always ``ALL`` (``domain.md``, terms)."""
+        if self.role is not Role.AGENT:
+            return ContactVisibility.ALL
+        return self.contact_visibility
+
+    @property
+    def is_restricted(self) -> bool:
+        return self.effective_visibility is not ContactVisibility.ALL
+
+    @property
+    def teammate_ids(self) -> frozenset[int]:
+        """The viewer and every member of a team the viewer belongs to."""
+        ids = {self.user_id}
+        for team_id in self.team_ids:
+            ids |= self.team_members.get(team_id, frozenset())
+        return frozenset(ids)
+
+
+ANY: None = None
+"""``Scope.assignees`` value meaning every assignee, unassigned contacts included."""
+
+
+@dataclass(frozen=True)
+class Scope:
+    """A set of contacts described by their facts.
+
+    Attributes:
+        assignees: allowed assignee ids (``None`` inside the set means "unassigned"); ``ANY``
+            (``None``) allows every contact whatever its assignee.
+        blocked: ``None`` allows blocked and unblocked contacts, ``False`` only unblocked,
+            ``True`` only blocked ones.
+        empty: nothing at all.
+    """
+
+    assignees: frozenset[int | None] | None = ANY
+    blocked: bool | None = None
+    empty: bool = False
+
+    def __and__(self, other: Scope) -> Scope:
+        if self.empty or other.empty:
+            return NOTHING
+        if self.assignees is None:
+            assignees = other.assignees
+        elif other.assignees is None:
+            assignees = self.assignees
+        else:
+            assignees = self.assignees & other.assignees
+        if self.blocked is None or other.blocked is None or self.blocked == other.blocked:
+            blocked = self.blocked if self.blocked is not None else other.blocked
+        else:
+            return NOTHING
+        if assignees is not None and not assignees:
+            return NOTHING
+        return Scope(assignees=assignees, blocked=blocked)
+
+    def allows(self, assignee_id: int | None, blocked: bool) -> bool:
+        """Whether a contact with these facts is in the scope (pure; no query)."""
+        if self.empty:
+            return False
+        if self.blocked is not None and blocked != self.blocked:
+            return False
+        return self.assignees is None or assignee_id in self.assignees
+
+    def q(self, prefix: str = "") -> Q:
+        """The scope as a tortoise filter on a contact, reached through ``prefix``.
+
+        Args:
+            prefix: the relation path to the contact, e.g. ``"contact__"`` from a conversation,
+                ``""`` on the contact itself.
+        """
+        if self.empty:
+            return Q(**{f"{prefix}id": -1})
+        conditions = Q()
+        if self.blocked is not None:
+            conditions &= Q(**{f"{prefix}blocked": self.blocked})
+        if self.assignees is not None:
+            ids = sorted(a for a in self.assignees if a is not None)
+            parts = []
+            if ids:
+                parts.append(Q(**{f"{prefix}assignee_id__in": ids}))
+            if None in self.assignees:
+                parts.append(Q(**{f"{prefix}assignee_id__isnull": True}))
+            conditions &= Q(*parts, join_type="OR") if len(parts) > 1 else parts[0]
+        return conditions
+
+
+EVERYTHING = Scope()
+NOTHING = Scope(assignees=frozenset(), empty=True)
+
+
+def contact_scope(viewer: Viewer) -> Scope:
+    """The contacts ``viewer`` may see at all (``domain.md`` section 1).
+
+    - owners, managers and unrestricted agents: every contact;
+    - ``TEAM`` agents: contacts assigned to themselves or to a member of one of their teams
+      (never unassigned ones);
+    - ``SELF`` agents: contacts assigned to themselves;
+    - blocked contacts only for users with "may view blocked contacts".
+    """
+    blocked = None if viewer.can_view_blocked_contacts else False
+    visibility = viewer.effective_visibility
+    if visibility is ContactVisibility.ALL:
+        return Scope(assignees=ANY, blocked=blocked)
+    if visibility is ContactVisibility.TEAM:
+        return Scope(assignees=frozenset(viewer.teammate_ids), blocked=blocked)
+    return Scope(assignees=frozenset({viewer.user_id}), blocked=blocked)
+
+
+def visible_standard_inboxes(viewer: Viewer) -> list[StandardInboxKind]:
+    """Standard inboxes listed for ``viewer``: restricted agents see ``MINE`` only."""
+    if viewer.is_restricted:
+        return [StandardInboxKind.MINE]
+    return [StandardInboxKind.ALL, StandardInboxKind.MINE, StandardInboxKind.UNASSIGNED]
+
+
+def visible_team_ids(viewer: Viewer) -> list[int]:
+    """Team inboxes listed for ``viewer`` (``domain.md`` section 2): owners and managers see
+    every team; ``TEAM`` and unrestricted agents their own teams; ``SELF`` agents none."""
+    if viewer.is_admin:
+        return sorted(viewer.team_members)
+    if viewer.effective_visibility is ContactVisibility.SELF:
+        return []
+    return sorted(t for t in viewer.team_ids if t in viewer.team_members)
+
+
+def standard_inbox_scope(viewer: Viewer, kind: StandardInboxKind) -> Scope:
+    """What a standard inbox holds for ``viewer``, within their visibility.
+
+    Blocked contacts appear in no standard inbox (``domain.md`` section 2).
+    """
+    if kind is StandardInboxKind.MINE:
+        inbox = Scope(assignees=frozenset({viewer.user_id}), blocked=False)
+    elif kind is StandardInboxKind.UNASSIGNED:
+        inbox = Scope(assignees=frozenset({None}), blocked=False)
+    else:
+        inbox = Scope(assignees=ANY, blocked=False)
+    return contact_scope(viewer) & inbox
+
+
+def team_inbox_scope(viewer: Viewer, team_id: int) -> Scope:
+    """What a team inbox holds: contacts assigned to a member of the team, not blocked."""
+    members = viewer.team_members.get(team_id, frozenset())
+    return contact_scope(viewer) & Scope(assignees=frozenset(members), blocked=False)
+
+
+def blocked_inbox_scope(viewer: Viewer) -> Scope:
+    """The blocked-contacts inbox: blocked contacts, for users who may view them."""
+    return contact_scope(viewer) & Scope(assignees=ANY, blocked=True)
+
+
+def may_see_standard_inbox(viewer: Viewer, kind: StandardInboxKind) -> bool:
+    return kind in visible_standard_inboxes(viewer)
+
+
+def may_see_team_inbox(viewer: Viewer, team_id: int) -> bool:
+    return team_id in visible_team_ids(viewer)
+
+
+def team_ids_of(members: Mapping[int, Iterable[int]], user_id: int) -> frozenset[int]:
+    """The teams ``user_id`` belongs to, from a team → members mapping."""
+    return frozenset(t for t, ids in members.items() if user_id in ids)
+
+
+__all__ = [
+    "ANY",
+    "EVERYTHING",
+    "NOTHING",
+    "Scope",
+    "StandardInboxKind",
+    "Viewer",
+    "blocked_inbox_scope",
+    "contact_scope",
+    "may_see_standard_inbox",
+    "may_see_team_inbox",
+    "standard_inbox_scope",
+    "team_ids_of",
+    "team_inbox_scope",
+    "visible_standard_inboxes",
+    "visible_team_ids",
+]

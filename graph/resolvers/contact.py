@@ -1,0 +1,133 @@
+"""Contacts: visible lookups and assignment (``domain.md`` sections 1 and 4)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from db.models import Activity, ActivityKind, Contact, User
+from graph.errors import NotFound
+from graph.live import write
+from graph.permissions.visibility import Viewer, contact_scope
+
+if TYPE_CHECKING:
+    from tortoise.backends.base.client import BaseDBAsyncClient
+
+    from graph.live import EventBus, Transaction
+
+
+def contact_facts(contact: Contact) -> dict[str, object]:
+    """The facts of a contact that events carry so subscribers authorise them without a query."""
+    return {
+        "contact_id": contact.id,
+        "assignee_id": contact.assignee_id,
+        "blocked": contact.blocked,
+    }
+
+
+def may_see(viewer: Viewer, contact: Contact | None) -> bool:
+    """Whether ``viewer`` may see ``contact`` (``domain.md`` section 1)."""
+    return (
+        contact is not None
+        and contact.workspace_id == viewer.workspace_id
+        and contact_scope(viewer).allows(contact.assignee_id, contact.blocked)
+    )
+
+
+async def visible_contact(
+    viewer: Viewer,
+    contact_id: int,
+    *,
+    connection: BaseDBAsyncClient | None = None,
+    for_update: bool = False,
+    field: str = "contactId",
+) -> Contact:
+    """The contact ``contact_id`` if ``viewer`` may see it.
+
+    Args:
+        connection: the transaction to read in; with ``for_update`` the row stays locked
+            until it ends (PostgreSQL; SQLite serialises writers instead).
+
+    Raises:
+        NotFound: it does not exist, is in another workspace, or the viewer may not see it.
+    """
+    query = Contact.filter(id=contact_id, workspace_id=viewer.workspace_id)
+    if connection is not None:
+        query = query.using_db(connection)
+    if for_update:
+        query = query.select_for_update()
+    contact = await query.first()
+    if not may_see(viewer, contact):
+        raise NotFound("Contact", field=field)
+    return contact
+
+
+async def record_assignment(
+    tx: Transaction,
+    contact: Contact,
+    assignee_id: int | None,
+    *,
+    author_id: int | None,
+    reason: str,
+    conversation_id: int | None = None,
+) -> bool:
+    """Set the contact's assignee in ``tx``, with one activity and one event per real change.
+
+    Returns:
+        Whether anything changed (a no-op writes nothing).
+    """
+    previous = contact.assignee_id
+    if previous == assignee_id:
+        return False
+    contact.assignee_id = assignee_id
+    await contact.save(using_db=tx.connection, update_fields=["assignee_id", "updated_at"])
+    kind = ActivityKind.CONTACT_ASSIGNED if assignee_id else ActivityKind.CONTACT_UNASSIGNED
+    activity = await Activity.create(
+        workspace_id=contact.workspace_id,
+        contact_id=contact.id,
+        conversation_id=conversation_id,
+        kind=kind,
+        author_id=author_id,
+        data={"assignee_id": assignee_id, "previous_assignee_id": previous, "reason": reason},
+        created_at=datetime.now(UTC),
+        using_db=tx.connection,
+    )
+    tx.emit(
+        "contact.assigned",
+        **contact_facts(contact),
+        previous_assignee_id=previous,
+        activity_id=activity.id,
+    )
+    return True
+
+
+async def assign_contact(
+    bus: EventBus, viewer: Viewer, contact_id: int, assignee_id: int | None
+) -> Contact:
+    """Assign a contact to a user of the workspace, or to nobody.
+
+    Raises:
+        NotFound: the contact is not visible to the viewer (``contactId``), or the assignee is
+            not an active user of the workspace (``assigneeId``).
+    """
+    await visible_contact(viewer, contact_id)
+    if assignee_id is not None:
+        exists = await User.filter(
+            id=assignee_id, workspace_id=viewer.workspace_id, is_active=True
+        ).exists()
+        if not exists:
+            raise NotFound("User", field="assigneeId")
+
+    async def operation(tx: Transaction) -> Contact:
+        contact = await visible_contact(
+            viewer, contact_id, connection=tx.connection, for_update=True
+        )
+        await record_assignment(
+            tx, contact, assignee_id, author_id=viewer.user_id, reason="manual"
+        )
+        return contact
+
+    return await write(bus, viewer.workspace_id, operation)
+
+
+__all__ = ["assign_contact", "contact_facts", "may_see", "record_assignment", "visible_contact"]

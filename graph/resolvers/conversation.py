@@ -1,0 +1,383 @@
+"""Conversations and messages: ingestion, replies, message lists and the timeline
+(``domain.md`` section 4)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import phonenumbers
+
+from db.models import (
+    Activity,
+    ActivityKind,
+    Channel,
+    ChannelIdentity,
+    Contact,
+    Conversation,
+    ConversationStatus,
+    DeliveryStatus,
+    Message,
+    MessageDirection,
+)
+from db.normalize import normalise_email
+from db.queries import keyset_after, ordering
+from graph.errors import BadUserInput, Forbidden, NotFound
+from graph.live import write
+from graph.resolvers.contact import contact_facts, record_assignment, visible_contact
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from graph.live import EventBus, Transaction
+    from graph.permissions.visibility import Viewer
+
+MAX_TEXT_LENGTH = 10_000
+MESSAGE_ORDER = (("created_at", True), ("id", True))
+
+
+@dataclass
+class MessageResult:
+    """What ``receiveMessage`` and ``sendMessage`` return."""
+
+    message: Message
+    conversation: Conversation
+    contact: Contact
+    duplicate: bool = False
+
+
+def normalise_handle(channel: Channel, raw: str) -> tuple[str, dict[str, Any]]:
+    """The canonical handle of a sender on ``channel``, and contact fields it implies.
+
+    Phone channels take E.164 numbers (parsed with phonenumbers), e-mail channels a valid
+    address (lower-cased), other channels an opaque id.
+
+    Raises:
+        BadUserInput: naming ``from`` when the handle is not valid for the channel.
+    """
+    raw = (raw or "").strip()
+    if not raw or len(raw) > 254:
+        raise BadUserInput("`from` must be 1 to 254 characters.", field="from")
+    if channel.type.handle_is_phone:
+        try:
+            number = phonenumbers.parse(raw if raw.startswith("+") else f"+{raw}", None)
+        except phonenumbers.NumberParseException:
+            number = None
+        if number is None or not phonenumbers.is_valid_number(number):
+            raise BadUserInput("`from` is not a valid international phone number.", field="from")
+        e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        return e164, {
+            "phone": e164,
+            "country_code": phonenumbers.region_code_for_number(number),
+        }
+    if channel.type.handle_is_email:
+        try:
+            address = normalise_email(raw)
+        except ValueError as exc:
+            raise BadUserInput(f"`from` is not a valid e-mail address: {exc}", field="from") from None
+        return address, {"email": raw, "email_normalized": address}
+    return raw, {}
+
+
+def _check_text(text: str | None) -> str | None:
+    if text is not None and len(text) > MAX_TEXT_LENGTH:
+        raise BadUserInput(f"`text` must be at most {MAX_TEXT_LENGTH} characters.", field="text")
+    return text
+
+
+async def open_conversation_for(
+    tx: Transaction, contact: Contact, *, now: datetime, author_id: int | None
+) -> Conversation:
+    """The contact's open conversation, opened (with its activity and event) when none is.
+
+    The unique ``open_contact_id`` makes a concurrent second opening fail and retry.
+    """
+    conversation = await Conversation.filter(open_contact_id=contact.id).using_db(tx.connection).first()
+    if conversation is not None:
+        return conversation
+    conversation = await Conversation.create(
+        workspace_id=contact.workspace_id,
+        contact_id=contact.id,
+        open_contact_id=contact.id,
+        status=ConversationStatus.OPEN,
+        last_activity_at=now,
+        opened_at=now,
+        using_db=tx.connection,
+    )
+    activity = await Activity.create(
+        workspace_id=contact.workspace_id,
+        contact_id=contact.id,
+        conversation_id=conversation.id,
+        kind=ActivityKind.CONVERSATION_OPENED,
+        author_id=author_id,
+        data={},
+        created_at=now,
+        using_db=tx.connection,
+    )
+    tx.emit(
+        "conversation.opened",
+        **contact_facts(contact),
+        conversation_id=conversation.id,
+        activity_id=activity.id,
+    )
+    return conversation
+
+
+async def _add_message(
+    tx: Transaction,
+    contact: Contact,
+    conversation: Conversation,
+    channel_id: int,
+    *,
+    direction: MessageDirection,
+    text: str | None,
+    author_id: int | None,
+    external_message_id: str | None,
+    now: datetime,
+) -> Message:
+    message = await Message.create(
+        workspace_id=contact.workspace_id,
+        conversation_id=conversation.id,
+        contact_id=contact.id,
+        channel_id=channel_id,
+        direction=direction,
+        author_id=author_id,
+        text=text,
+        delivery_status=(
+            DeliveryStatus.RECEIVED if direction is MessageDirection.INBOUND else DeliveryStatus.QUEUED
+        ),
+        external_message_id=external_message_id,
+        created_at=now,
+        using_db=tx.connection,
+    )
+    conversation.last_message_id = message.id
+    conversation.last_channel_id = channel_id
+    conversation.last_activity_at = now
+    fields = ["last_message_id", "last_channel_id", "last_activity_at"]
+    if direction is MessageDirection.INBOUND:
+        conversation.last_inbound_at = now
+        fields.append("last_inbound_at")
+    await conversation.save(using_db=tx.connection, update_fields=fields)
+    tx.emit(
+        "message.created",
+        **contact_facts(contact),
+        conversation_id=conversation.id,
+        message_id=message.id,
+        direction=direction.value,
+    )
+    return message
+
+
+async def receive_message(
+    bus: EventBus,
+    viewer: Viewer,
+    *,
+    channel_id: int,
+    sender: str,
+    external_message_id: str,
+    text: str | None,
+    first_name: str | None = None,
+    last_name: str | None = None,
+) -> MessageResult:
+    """Ingest an inbound message from a channel connector.
+
+    Idempotent on ``(channel, externalMessageId)``: a repeat returns the stored message with
+    ``duplicate`` set and changes nothing. A new sender becomes a contact; a contact without an
+    open conversation gets one. Concurrent deliveries from one new sender create exactly one
+    contact and one open conversation (unique constraints, retried transaction).
+
+    Raises:
+        Forbidden: the caller is not an owner or manager (or their integration token).
+        NotFound: the channel is not in the workspace (``channelId``).
+        BadUserInput: a malformed sender, id or text, naming the field.
+    """
+    if not viewer.is_admin:
+        raise Forbidden("Only owners, managers and their integration tokens may ingest messages.")
+    channel = await Channel.filter(id=channel_id, workspace_id=viewer.workspace_id).first()
+    if channel is None:
+        raise NotFound("Channel", field="channelId")
+    external_message_id = (external_message_id or "").strip()
+    if not external_message_id or len(external_message_id) > 255:
+        raise BadUserInput("`externalMessageId` must be 1 to 255 characters.", field="externalMessageId")
+    text = _check_text(text)
+    for name, value in (("firstName", first_name), ("lastName", last_name)):
+        if value is not None and len(value) > 120:
+            raise BadUserInput(f"`{name}` must be at most 120 characters.", field=name)
+    handle, implied = normalise_handle(channel, sender)
+
+    async def operation(tx: Transaction) -> MessageResult:
+        conn = tx.connection
+        existing = await Message.filter(
+            channel_id=channel.id, external_message_id=external_message_id
+        ).using_db(conn).first()
+        if existing is not None:
+            conversation = await Conversation.get(id=existing.conversation_id).using_db(conn)
+            contact = await Contact.get(id=existing.contact_id).using_db(conn)
+            return MessageResult(existing, conversation, contact, duplicate=True)
+        now = datetime.now(UTC)
+        identity = await ChannelIdentity.filter(channel_id=channel.id, handle=handle).using_db(conn).first()
+        if identity is None:
+            contact = await Contact.create(
+                workspace_id=viewer.workspace_id,
+                first_name=first_name,
+                last_name=last_name,
+                using_db=conn,
+                **implied,
+            )
+            await ChannelIdentity.create(
+                workspace_id=viewer.workspace_id,
+                contact_id=contact.id,
+                channel_id=channel.id,
+                handle=handle,
+                using_db=conn,
+            )
+        else:
+            contact = (
+                await Contact.filter(id=identity.contact_id).using_db(conn).select_for_update().first()
+            )
+        conversation = await open_conversation_for(tx, contact, now=now, author_id=None)
+        message = await _add_message(
+            tx,
+            contact,
+            conversation,
+            channel.id,
+            direction=MessageDirection.INBOUND,
+            text=text,
+            author_id=None,
+            external_message_id=external_message_id,
+            now=now,
+        )
+        return MessageResult(message, conversation, contact)
+
+    return await write(bus, viewer.workspace_id, operation)
+
+
+async def send_message(
+    bus: EventBus, viewer: Viewer, *, contact_id: int, text: str, channel_id: int | None
+) -> MessageResult:
+    """An agent's reply to a contact, on ``channel_id`` or the conversation's last channel.
+
+    The first reply to an unassigned contact assigns it to the sender (``domain.md``
+    section 4: first reply wins, decided under the contact's row lock). A contact without an
+    open conversation gets one.
+
+    Raises:
+        NotFound: the contact is not visible (``contactId``) or the channel unknown.
+        BadUserInput: empty or over-long text, a blocked contact, or a channel the contact has
+            no identity on.
+    """
+    if not text or not text.strip():
+        raise BadUserInput("`text` must not be empty.", field="text")
+    _check_text(text)
+    contact = await visible_contact(viewer, contact_id)
+    if contact.blocked:
+        raise BadUserInput("This contact is blocked: unblock it to reply.", field="contactId")
+    identities = await ChannelIdentity.filter(contact_id=contact.id).values_list("channel_id", flat=True)
+    if channel_id is not None:
+        if not await Channel.filter(id=channel_id, workspace_id=viewer.workspace_id).exists():
+            raise NotFound("Channel", field="channelId")
+        if channel_id not in identities:
+            raise BadUserInput("The contact has no identity on this channel.", field="channelId")
+    else:
+        last = await Conversation.filter(contact_id=contact.id).order_by("-last_activity_at").first()
+        if last is not None and last.last_channel_id in identities:
+            channel_id = last.last_channel_id
+        elif identities:
+            channel_id = identities[0]
+        else:
+            raise BadUserInput("The contact has no channel to reply on.", field="channelId")
+
+    async def operation(tx: Transaction) -> MessageResult:
+        locked = await visible_contact(viewer, contact_id, connection=tx.connection, for_update=True)
+        now = datetime.now(UTC)
+        conversation = await open_conversation_for(tx, locked, now=now, author_id=viewer.user_id)
+        if locked.assignee_id is None:
+            await record_assignment(
+                tx,
+                locked,
+                viewer.user_id,
+                author_id=viewer.user_id,
+                reason="first_reply",
+                conversation_id=conversation.id,
+            )
+        message = await _add_message(
+            tx,
+            locked,
+            conversation,
+            channel_id,
+            direction=MessageDirection.OUTBOUND,
+            text=text,
+            author_id=viewer.user_id,
+            external_message_id=None,
+            now=now,
+        )
+        return MessageResult(message, conversation, locked)
+
+    return await write(bus, viewer.workspace_id, operation)
+
+
+@dataclass
+class Page:
+    rows: list[Any]
+    cursors: list[list[Any]]
+    has_next: bool
+    has_previous: bool
+
+
+async def list_messages(conversation: Conversation, first: int, after: Sequence[Any] | None) -> Page:
+    """A conversation's messages, newest first."""
+    query = Message.filter(conversation_id=conversation.id)
+    if after is not None:
+        query = query.filter(keyset_after(MESSAGE_ORDER, after))
+    rows = await query.order_by(*ordering(MESSAGE_ORDER)).limit(first + 1)
+    page = rows[:first]
+    return Page(page, [[m.created_at, m.id] for m in page], len(rows) > first, after is not None)
+
+
+MESSAGE_RANK, ACTIVITY_RANK = 0, 1
+
+
+async def timeline(conversation: Conversation, first: int, after: Sequence[Any] | None) -> Page:
+    """Messages and activities of a conversation interleaved, oldest first.
+
+    Ordered by ``(created_at, rank, id)`` with messages before activities at the same instant,
+    so cursors stay stable when rows are added later.
+    """
+    order = (("created_at", False), ("id", False))
+    messages = Message.filter(conversation_id=conversation.id)
+    activities = Activity.filter(conversation_id=conversation.id)
+    if after is not None:
+        at, rank, row_id = after
+        if rank == MESSAGE_RANK:
+            messages = messages.filter(keyset_after(order, [at, row_id]))
+            activities = activities.filter(created_at__gte=at)
+        else:
+            messages = messages.filter(created_at__gt=at)
+            activities = activities.filter(keyset_after(order, [at, row_id]))
+    found_messages = await messages.order_by(*ordering(order)).limit(first + 1)
+    found_activities = await activities.order_by(*ordering(order)).limit(first + 1)
+    merged = sorted(
+        [(m.created_at, MESSAGE_RANK, m.id, m) for m in found_messages]
+        + [(a.created_at, ACTIVITY_RANK, a.id, a) for a in found_activities],
+        key=lambda item: item[:3],
+    )
+    page = merged[:first]
+    return Page(
+        [item[3] for item in page],
+        [[at, rank, row_id] for at, rank, row_id, _ in page],
+        len(merged) > first,
+        after is not None,
+    )
+
+
+__all__ = [
+    "MessageResult",
+    "Page",
+    "list_messages",
+    "normalise_handle",
+    "open_conversation_for",
+    "receive_message",
+    "send_message",
+    "timeline",
+]

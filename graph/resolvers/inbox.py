@@ -1,0 +1,185 @@
+"""Inboxes: which the viewer sees, what each holds, and their conversation lists
+(``domain.md`` sections 2 and 4)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import strawberry
+
+from db.models import Contact, Conversation, ConversationStatus, CustomInbox
+from db.queries import keyset_after, ordering
+from graph.errors import BadUserInput, Forbidden, NotFound
+from graph.permissions.visibility import (
+    Scope,
+    StandardInboxKind,
+    Viewer,
+    blocked_inbox_scope,
+    contact_scope,
+    may_see_standard_inbox,
+    may_see_team_inbox,
+    standard_inbox_scope,
+    team_inbox_scope,
+    visible_standard_inboxes,
+    visible_team_ids,
+)
+from graph.schema.core import decode_id
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+CONVERSATION_ORDER = (("last_activity_at", True), ("id", True))
+
+
+@dataclass(frozen=True)
+class InboxRef:
+    """A resolved inbox selector."""
+
+    key: str  # ALL, MINE, UNASSIGNED, team:<id>, blocked, custom:<id>
+    scope: Scope
+    team_id: int | None = None
+    custom_inbox_id: int | None = None
+
+
+def _selected(selector: Any) -> list[str]:
+    names = ("standard", "team_id", "custom_inbox_id", "blocked")
+    return [
+        n for n in names if getattr(selector, n, None) not in (None, False, strawberry.UNSET)
+    ]
+
+
+async def resolve_inbox(viewer: Viewer, selector: Any, *, field: str = "inbox") -> InboxRef:
+    """The inbox a selector names, with what it holds for ``viewer``.
+
+    Raises:
+        BadUserInput: not exactly one member set, or a malformed id.
+        Forbidden: a standard, team or blocked inbox the viewer's restriction hides.
+        NotFound: a team or custom inbox that does not exist in the viewer's workspace.
+    """
+    chosen = _selected(selector)
+    if len(chosen) != 1:
+        raise BadUserInput(
+            f"`{field}` must set exactly one of standard, teamId, customInboxId or blocked: true.",
+            field=field,
+        )
+    member = chosen[0]
+    if member == "standard":
+        kind = StandardInboxKind(selector.standard.value)
+        if not may_see_standard_inbox(viewer, kind):
+            raise Forbidden(
+                f"The {kind.value} inbox is not available with your contact visibility.",
+                field=field,
+            )
+        return InboxRef(kind.value, standard_inbox_scope(viewer, kind))
+    if member == "team_id":
+        team_id = decode_id(selector.team_id, "Team", field=f"{field}.teamId")
+        if team_id not in viewer.team_members:
+            raise NotFound("Team", field=f"{field}.teamId")
+        if not may_see_team_inbox(viewer, team_id):
+            raise Forbidden("You may not see this team's inbox.", field=f"{field}.teamId")
+        return InboxRef(f"team:{team_id}", team_inbox_scope(viewer, team_id), team_id=team_id)
+    if member == "blocked":
+        if not viewer.can_view_blocked_contacts:
+            raise Forbidden("You may not view blocked contacts.", field=field)
+        return InboxRef("blocked", blocked_inbox_scope(viewer))
+    custom_id = decode_id(selector.custom_inbox_id, "CustomInbox", field=f"{field}.customInboxId")
+    custom = await CustomInbox.filter(id=custom_id, workspace_id=viewer.workspace_id).first()
+    if custom is None:
+        raise NotFound("Custom inbox", field=f"{field}.customInboxId")
+    # Custom inbox filters arrive with their own issue; until then a custom inbox holds what
+    # its viewer may see.
+    return InboxRef(f"custom:{custom_id}", contact_scope(viewer), custom_inbox_id=custom_id)
+
+
+def conversations_in(viewer: Viewer, scope: Scope, status: ConversationStatus | None):
+    """The conversations of ``viewer``'s workspace whose contact is in ``scope``."""
+    query = Conversation.filter(workspace_id=viewer.workspace_id).filter(scope.q("contact__"))
+    if status is not None:
+        query = query.filter(status=status)
+    return query
+
+
+@dataclass
+class ConversationPage:
+    rows: list[Conversation]
+    has_next: bool
+    has_previous: bool
+    refreshed_at: datetime
+
+
+async def list_conversations(
+    viewer: Viewer,
+    inbox: InboxRef,
+    status: ConversationStatus | None,
+    first: int,
+    after: Sequence[Any] | None,
+) -> ConversationPage:
+    """One page of an inbox's conversations, newest activity first (keyset pagination)."""
+    refreshed_at = datetime.now(UTC)
+    query = conversations_in(viewer, inbox.scope, status)
+    if after is not None:
+        query = query.filter(keyset_after(CONVERSATION_ORDER, after))
+    rows = await query.order_by(*ordering(CONVERSATION_ORDER)).limit(first + 1)
+    return ConversationPage(rows[:first], len(rows) > first, after is not None, refreshed_at)
+
+
+def conversation_cursor_values(row: Conversation) -> list[Any]:
+    return [row.last_activity_at, row.id]
+
+
+async def open_conversation_count(viewer: Viewer, scope: Scope) -> int:
+    """How many open conversations an inbox holds for ``viewer`` (``domain.md`` section 3);
+    the same filter as the list, counted."""
+    return await conversations_in(viewer, scope, ConversationStatus.OPEN).count()
+
+
+@dataclass
+class SidebarEntry:
+    key: str
+    scope: Scope
+    kind: StandardInboxKind | None = None
+    team_id: int | None = None
+
+
+@dataclass
+class Sidebar:
+    standard: list[SidebarEntry]
+    teams: list[SidebarEntry]
+    blocked: SidebarEntry | None
+
+
+async def sidebar(viewer: Viewer) -> Sidebar:
+    """The inboxes ``viewer`` may see (``domain.md`` section 2). The blocked inbox is listed
+    only for users who may view blocked contacts, while at least one blocked contact exists."""
+    standard = [
+        SidebarEntry(kind.value, standard_inbox_scope(viewer, kind), kind=kind)
+        for kind in visible_standard_inboxes(viewer)
+    ]
+    teams = [
+        SidebarEntry(f"team:{team_id}", team_inbox_scope(viewer, team_id), team_id=team_id)
+        for team_id in visible_team_ids(viewer)
+    ]
+    blocked = None
+    if viewer.can_view_blocked_contacts:
+        scope = blocked_inbox_scope(viewer)
+        exists = await Contact.filter(workspace_id=viewer.workspace_id).filter(scope.q()).exists()
+        if exists:
+            blocked = SidebarEntry("blocked", scope)
+    return Sidebar(standard, teams, blocked)
+
+
+__all__ = [
+    "CONVERSATION_ORDER",
+    "ConversationPage",
+    "InboxRef",
+    "Sidebar",
+    "SidebarEntry",
+    "conversation_cursor_values",
+    "conversations_in",
+    "list_conversations",
+    "open_conversation_count",
+    "resolve_inbox",
+    "sidebar",
+]

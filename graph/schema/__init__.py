@@ -1,0 +1,419 @@
+"""The root schema: queries, mutations and subscriptions over the domain modules.
+
+Resolvers stay thin: they read arguments, call the domain operation in ``graph.resolvers``
+and wrap the returned rows in types.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from datetime import datetime
+
+import strawberry
+from strawberry.extensions import (
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
+from strawberry.schema.config import StrawberryConfig
+from strawberry.types import Info
+
+from db import models as m
+from graph import auth
+from graph.errors import BadUserInput, Forbidden, Unauthenticated
+from graph.extensions import CodedErrors
+from graph.live import SlowConsumer
+from graph.permissions.visibility import contact_scope
+from graph.resolvers import contact as contact_resolvers
+from graph.resolvers import conversation as conversation_resolvers
+from graph.resolvers import inbox as inbox_resolvers
+from graph.resolvers import user as user_resolvers
+from graph.resolvers.node import find_node
+from graph.schema.channel import Channel, ChannelType
+from graph.schema.contact import Contact
+from graph.schema.conversation import (
+    Activity,
+    Conversation,
+    ConversationConnection,
+    ConversationEdge,
+    ConversationStatus,
+    Message,
+    MessageEvent,
+    ReceiveMessageInput,
+    ReceiveMessagePayload,
+    SendMessageInput,
+    SendMessagePayload,
+)
+from graph.schema.core import (
+    Node,
+    decode_cursor,
+    decode_id,
+    encode_cursor,
+    page_info,
+    page_size,
+    parse_global_id,
+    to_global_id,
+)
+from graph.schema.inbox import CustomInbox, InboxSelector, InboxSidebar
+from graph.schema.user import (
+    AccessToken,
+    AccessTokenPayload,
+    AuthPayload,
+    CreateUserInput,
+    Team,
+    UpdateUserInput,
+    User,
+    Workspace,
+    WorkspaceSettingsInput,
+)
+from graph.settings import Settings
+
+_TYPES = {
+    "Contact": Contact,
+    "Conversation": Conversation,
+    "Message": Message,
+    "Activity": Activity,
+    "User": User,
+    "Team": Team,
+    "Channel": Channel,
+    "Workspace": Workspace,
+    "AccessToken": AccessToken,
+    "CustomInbox": CustomInbox,
+}
+
+
+def _ids(values: list[strawberry.ID] | None, type_name: str, field: str) -> list[int] | None:
+    if values is None:
+        return None
+    return [decode_id(v, type_name, field=field) for v in values]
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="Any object by global id; null when it does not exist or the viewer may not see it.")
+    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+        info.context.viewer  # noqa: B018 - authentication first
+        parsed = parse_global_id(id)
+        if parsed is None:
+            raise BadUserInput("`id` is not a valid global id.", field="id")
+        found = await find_node(info.context, *parsed)
+        if found is None:
+            return None
+        type_name, row = found
+        return _TYPES[type_name].from_row(row)
+
+    @strawberry.field(description="The authenticated user.")
+    async def me(self, info: Info) -> User:
+        return User.from_row(await info.context.loaders.user.load(info.context.viewer.user_id))
+
+    @strawberry.field(description="The viewer's workspace and its settings.")
+    async def workspace(self, info: Info) -> Workspace:
+        return Workspace.from_row(await info.context.loaders.workspace())
+
+    @strawberry.field(description="The users of the workspace, by name.")
+    async def users(self, info: Info) -> list[User]:
+        rows = await m.User.filter(workspace_id=info.context.viewer.workspace_id).order_by("name", "id")
+        return [User.from_row(r) for r in rows]
+
+    @strawberry.field(description="The teams of the workspace, by name.")
+    async def teams(self, info: Info) -> list[Team]:
+        rows = await m.Team.filter(workspace_id=info.context.viewer.workspace_id).order_by("name", "id")
+        return [Team.from_row(r) for r in rows]
+
+    @strawberry.field(description="The connected channels of the workspace.")
+    async def channels(self, info: Info) -> list[Channel]:
+        rows = await m.Channel.filter(workspace_id=info.context.viewer.workspace_id).order_by("id")
+        return [Channel.from_row(r) for r in rows]
+
+    @strawberry.field(description="The left panel for the viewer: only the inboxes they may see, with indicators.")
+    async def inbox_sidebar(self, info: Info) -> InboxSidebar:
+        return InboxSidebar.from_sidebar(await inbox_resolvers.sidebar(info.context.viewer))
+
+    @strawberry.field(
+        description="The conversations of one inbox, newest activity first. `first` is 1 to 100. "
+        "Errors: FORBIDDEN for an inbox the viewer's restriction hides, NOT_FOUND for an unknown "
+        "team or custom inbox, BAD_USER_INPUT for a malformed selector or cursor."
+    )
+    async def conversations(
+        self,
+        info: Info,
+        inbox: InboxSelector,
+        status: ConversationStatus | None = m.ConversationStatus.OPEN,
+        first: int = 25,
+        after: str | None = None,
+    ) -> ConversationConnection:
+        viewer = info.context.viewer
+        size = page_size(first)
+        cursor = decode_cursor(after, (datetime, int)) if after else None
+        ref = await inbox_resolvers.resolve_inbox(viewer, inbox)
+        page = await inbox_resolvers.list_conversations(viewer, ref, status, size, cursor)
+        cursors = [encode_cursor(inbox_resolvers.conversation_cursor_values(r)) for r in page.rows]
+        return ConversationConnection(
+            edges=[
+                ConversationEdge(cursor=c, node=Conversation.from_row(r))
+                for c, r in zip(cursors, page.rows, strict=True)
+            ],
+            page_info=page_info(cursors, page.has_next, page.has_previous),
+            refreshed_at=page.refreshed_at,
+        )
+
+    @strawberry.field(description="A contact by id; null when unknown or not visible to the viewer.")
+    async def contact(self, info: Info, id: strawberry.ID) -> Contact | None:
+        found = await find_node(info.context, "Contact", decode_id(id, "Contact"))
+        return Contact.from_row(found[1]) if found else None
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(description="Exchange e-mail and password for a bearer token. Errors: UNAUTHENTICATED.")
+    async def login(self, info: Info, email: str, password: str) -> AuthPayload:
+        issued = await user_resolvers.login(
+            email, password, ttl_seconds=info.context.settings.session_ttl_seconds
+        )
+        return AuthPayload(
+            token=issued.token, expires_at=issued.row.expires_at, user=User.from_row(issued.user)
+        )
+
+    @strawberry.mutation(description="Workspace administration (owners; managers for users and teams).")
+    async def create_user(self, info: Info, input: CreateUserInput) -> User:
+        ctx = info.context
+        data = {
+            "email": input.email,
+            "name": input.name,
+            "password": input.password,
+            "role": input.role,
+            "contact_visibility": input.contact_visibility,
+            "team_ids": _ids(input.team_ids, "Team", "teamIds"),
+            "can_view_blocked_contacts": input.can_view_blocked_contacts,
+            "has_call_access": input.has_call_access,
+        }
+        return User.from_row(await user_resolvers.create_user(ctx.bus, ctx.viewer, data))
+
+    @strawberry.mutation(description="Change a teammate; only the fields given change.")
+    async def update_user(self, info: Info, id: strawberry.ID, input: UpdateUserInput) -> User:
+        ctx = info.context
+        data = {
+            "name": input.name,
+            "role": input.role,
+            "contact_visibility": input.contact_visibility,
+            "team_ids": _ids(input.team_ids, "Team", "teamIds"),
+            "can_view_blocked_contacts": input.can_view_blocked_contacts,
+            "has_call_access": input.has_call_access,
+            "is_active": input.is_active,
+        }
+        user_id = decode_id(id, "User")
+        return User.from_row(await user_resolvers.update_user(ctx.bus, ctx.viewer, user_id, data))
+
+    @strawberry.mutation
+    async def create_team(
+        self, info: Info, name: str, member_ids: list[strawberry.ID] | None = None
+    ) -> Team:
+        ctx = info.context
+        members = _ids(member_ids, "User", "memberIds")
+        return Team.from_row(await user_resolvers.create_team(ctx.bus, ctx.viewer, name, members))
+
+    @strawberry.mutation(description="Rename a team or replace its members.")
+    async def update_team(
+        self,
+        info: Info,
+        id: strawberry.ID,
+        name: str | None = None,
+        member_ids: list[strawberry.ID] | None = None,
+    ) -> Team:
+        ctx = info.context
+        team = await user_resolvers.update_team(
+            ctx.bus, ctx.viewer, decode_id(id, "Team"), name, _ids(member_ids, "User", "memberIds")
+        )
+        return Team.from_row(team)
+
+    @strawberry.mutation(description="Connect a channel (owners).")
+    async def connect_channel(self, info: Info, type: ChannelType, name: str) -> Channel:
+        ctx = info.context
+        return Channel.from_row(await user_resolvers.connect_channel(ctx.bus, ctx.viewer, type, name))
+
+    @strawberry.mutation(description="Change workspace settings (owners); only the fields given change.")
+    async def update_workspace_settings(self, info: Info, input: WorkspaceSettingsInput) -> Workspace:
+        ctx = info.context
+        data = {
+            "phone_number_masking": input.phone_number_masking,
+            "call_ring_timeout_seconds": input.call_ring_timeout_seconds,
+            "closing_notes_mode": input.closing_notes_mode,
+        }
+        return Workspace.from_row(await user_resolvers.update_workspace_settings(ctx.bus, ctx.viewer, data))
+
+    @strawberry.mutation(description="Personal or integration access token; the secret is returned once.")
+    async def create_access_token(self, info: Info, name: str) -> AccessTokenPayload:
+        ctx = info.context
+        issued = await user_resolvers.create_access_token(ctx.bus, ctx.viewer, name)
+        return AccessTokenPayload(token=issued.token, access_token=AccessToken.from_row(issued.row))
+
+    @strawberry.mutation(description="Revoke an access token; returns its id. Open subscriptions using it end.")
+    async def revoke_access_token(self, info: Info, id: strawberry.ID) -> strawberry.ID:
+        ctx = info.context
+        row = await user_resolvers.revoke_access_token(ctx.bus, ctx.viewer, decode_id(id, "AccessToken"))
+        return to_global_id("AccessToken", row.id)
+
+    @strawberry.mutation(description="Agent reply. Assigns an unassigned contact to the sender (first reply wins).")
+    async def send_message(self, info: Info, input: SendMessageInput) -> SendMessagePayload:
+        ctx = info.context
+        result = await conversation_resolvers.send_message(
+            ctx.bus,
+            ctx.viewer,
+            contact_id=decode_id(input.contact_id, "Contact", field="contactId"),
+            text=input.text,
+            channel_id=decode_id(input.channel_id, "Channel", field="channelId") if input.channel_id else None,
+        )
+        return SendMessagePayload(
+            message=Message.from_row(result.message),
+            conversation=Conversation.from_row(result.conversation),
+            contact=Contact.from_row(result.contact),
+        )
+
+    @strawberry.mutation(description="Channel ingestion (connectors, partners). Idempotent on (channelId, externalMessageId).")
+    async def receive_message(self, info: Info, input: ReceiveMessageInput) -> ReceiveMessagePayload:
+        ctx = info.context
+        result = await conversation_resolvers.receive_message(
+            ctx.bus,
+            ctx.viewer,
+            channel_id=decode_id(input.channel_id, "Channel", field="channelId"),
+            sender=input.from_,
+            external_message_id=input.external_message_id,
+            text=input.text,
+            first_name=input.first_name,
+            last_name=input.last_name,
+        )
+        return ReceiveMessagePayload(
+            message=Message.from_row(result.message),
+            conversation=Conversation.from_row(result.conversation),
+            contact=Contact.from_row(result.contact),
+            duplicate=result.duplicate,
+        )
+
+    @strawberry.mutation(description="Assign a contact to a user, or to nobody with a null assigneeId.")
+    async def assign_contact(
+        self, info: Info, contact_id: strawberry.ID, assignee_id: strawberry.ID | None = None
+    ) -> Contact:
+        ctx = info.context
+        contact = await contact_resolvers.assign_contact(
+            ctx.bus,
+            ctx.viewer,
+            decode_id(contact_id, "Contact", field="contactId"),
+            decode_id(assignee_id, "User", field="assigneeId") if assignee_id else None,
+        )
+        return Contact.from_row(contact)
+
+
+VIEWER_EVENTS = {"user.changed", "team.changed", "access_token.revoked"}
+MAX_REPLAY = 10_000
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(
+        description="New messages in conversations the subscriber can see (optionally one inbox). "
+        "Pass the last `sequence` received as `afterSequence` to replay what was missed."
+    )
+    async def new_message(
+        self,
+        info: Info,
+        inbox: InboxSelector | None = None,
+        after_sequence: int | None = None,
+    ) -> AsyncGenerator[MessageEvent, None]:
+        ctx = info.context
+        viewer = ctx.viewer
+
+        async def scope_of(current):
+            if inbox is None:
+                return contact_scope(current)
+            return (await inbox_resolvers.resolve_inbox(current, inbox)).scope
+
+        scope = await scope_of(viewer)
+        if after_sequence is not None and after_sequence < 0:
+            raise BadUserInput("`afterSequence` must not be negative.", field="afterSequence")
+        async with ctx.bus.subscribe(viewer.workspace_id) as live:
+            backlog: list[m.Event] = []
+            if after_sequence is not None:
+                backlog = await m.Event.filter(
+                    workspace_id=viewer.workspace_id, sequence__gt=after_sequence
+                ).order_by("sequence").limit(MAX_REPLAY + 1)
+                if len(backlog) > MAX_REPLAY:
+                    raise BadUserInput(
+                        "Too many events to replay: reload instead of resuming.", field="afterSequence"
+                    )
+            last = after_sequence or 0
+
+            async def stream():
+                from graph.live import LiveEvent
+
+                for row in backlog:
+                    yield LiveEvent(row.workspace_id, row.sequence, row.type, row.payload)
+                async for event in live:
+                    yield event
+
+            try:
+                async for event in stream():
+                    if event.sequence <= last:
+                        continue
+                    last = event.sequence
+                    if event.type in VIEWER_EVENTS:
+                        refreshed = await auth.refresh_viewer(viewer)
+                        if refreshed is None:
+                            raise Unauthenticated("The access token was revoked or the user deactivated.")
+                        viewer = ctx.current_viewer = refreshed
+                        try:
+                            scope = await scope_of(viewer)
+                        except Forbidden:
+                            raise
+                        continue
+                    if event.type != "message.created":
+                        continue
+                    facts = event.payload
+                    if not scope.allows(facts.get("assignee_id"), bool(facts.get("blocked"))):
+                        continue
+                    loaders = ctx.fresh_loaders()
+                    message = await loaders.message.load(facts["message_id"])
+                    conversation = await loaders.conversation.load(facts["conversation_id"])
+                    if message is None or conversation is None:
+                        continue
+                    yield MessageEvent(
+                        sequence=event.sequence,
+                        message=Message.from_row(message),
+                        conversation=Conversation.from_row(conversation),
+                    )
+            except SlowConsumer as exc:
+                raise BadUserInput(str(exc), code_detail="SLOW_CONSUMER") from None
+
+
+def build_schema(settings: Settings | None = None) -> strawberry.Schema:
+    """The executable schema with the production defaults of ``architecture.md``: depth, alias
+    and token limits, bounded parser and validation caches, coded masked errors."""
+    settings = settings or Settings(database_url="")
+    # Factories: strawberry builds fresh extension instances per operation (the parser and
+    # validation caches themselves are shared per maxsize by strawberry).
+    extensions = [
+        lambda: QueryDepthLimiter(max_depth=settings.max_depth),
+        lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+        lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
+        lambda: ParserCache(maxsize=settings.parser_cache_size),
+        lambda: ValidationCache(maxsize=settings.validation_cache_size),
+        CodedErrors,
+    ]
+    if not settings.introspection:
+        from strawberry.extensions import DisableIntrospection
+
+        extensions.append(DisableIntrospection)
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        extensions=extensions,
+        config=StrawberryConfig(auto_camel_case=True),
+        types=[Activity, CustomInbox],
+    )
+
+
+schema = build_schema()
+
+__all__ = ["Mutation", "Query", "Subscription", "build_schema", "schema"]

@@ -1,0 +1,35 @@
+"""Channels: types."""
+
+from __future__ import annotations
+
+import strawberry
+
+from db import models as m
+from graph.schema.core import Node, to_global_id
+
+ChannelType = strawberry.enum(m.ChannelType, name="ChannelType")
+
+
+@strawberry.type(description="A connected messaging or calling channel.")
+class Channel(Node):
+    id: strawberry.ID
+    row: strawberry.Private[m.Channel]
+
+    @classmethod
+    def from_row(cls, row: m.Channel) -> Channel:
+        return cls(id=to_global_id("Channel", row.id), row=row)
+
+    @strawberry.field
+    def type(self) -> ChannelType:
+        return self.row.type
+
+    @strawberry.field
+    def name(self) -> str:
+        return self.row.name
+
+    @strawberry.field(description="Whether the channel carries voice calls (WhatsApp, VoIP).")
+    def supports_calls(self) -> bool:
+        return self.row.type.supports_calls
+
+
+__all__ = ["Channel", "ChannelType"]

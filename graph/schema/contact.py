@@ -1,0 +1,80 @@
+"""Contacts: types."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import strawberry
+from strawberry.types import Info
+
+from db import models as m
+from graph.permissions.fields import mask_phone, sees_unmasked_numbers
+from graph.schema.core import Node, to_global_id
+from graph.schema.user import User
+
+if TYPE_CHECKING:
+    pass
+
+
+@strawberry.type(description="A customer.")
+class Contact(Node):
+    id: strawberry.ID
+    row: strawberry.Private[m.Contact]
+
+    @classmethod
+    def from_row(cls, row: m.Contact) -> Contact:
+        return cls(id=to_global_id("Contact", row.id), row=row)
+
+    @strawberry.field
+    def first_name(self) -> str | None:
+        return self.row.first_name
+
+    @strawberry.field
+    def last_name(self) -> str | None:
+        return self.row.last_name
+
+    @strawberry.field(description="The full name, else the e-mail, else 'Unknown contact'.")
+    def name(self) -> str:
+        full = " ".join(p for p in (self.row.first_name, self.row.last_name) if p)
+        return full or self.row.email or "Unknown contact"
+
+    @strawberry.field(
+        description="E.164. Masked (e.g. `+44 79•• •••456`) when the workspace masks numbers and "
+        "the viewer is not an owner."
+    )
+    async def phone(self, info: Info) -> str | None:
+        workspace = await info.context.loaders.workspace()
+        if sees_unmasked_numbers(info.context.viewer, workspace.phone_number_masking):
+            return self.row.phone
+        return mask_phone(self.row.phone)
+
+    @strawberry.field
+    def email(self) -> str | None:
+        return self.row.email
+
+    @strawberry.field(description="ISO 3166-1 alpha-2.")
+    def country_code(self) -> str | None:
+        return self.row.country_code
+
+    @strawberry.field(description="BCP 47.")
+    def language(self) -> str | None:
+        return self.row.language
+
+    @strawberry.field
+    async def assignee(self, info: Info) -> User | None:
+        if self.row.assignee_id is None:
+            return None
+        user = await info.context.loaders.user.load(self.row.assignee_id)
+        return User.from_row(user) if user else None
+
+    @strawberry.field
+    def blocked(self) -> bool:
+        return self.row.blocked
+
+    @strawberry.field
+    def created_at(self) -> datetime:
+        return self.row.created_at
+
+
+__all__ = ["Contact"]

@@ -1,0 +1,285 @@
+"""Conversations, messages, activities and the timeline: types, inputs, payloads."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import strawberry
+from strawberry.types import Info
+
+from db import models as m
+from graph.resolvers import conversation as resolvers
+from graph.schema.channel import Channel
+from graph.schema.contact import Contact
+from graph.schema.core import (
+    Node,
+    PageInfo,
+    decode_cursor,
+    encode_cursor,
+    page_info,
+    page_size,
+    to_global_id,
+)
+from graph.schema.user import User
+
+ConversationStatus = strawberry.enum(m.ConversationStatus, name="ConversationStatus")
+MessageDirection = strawberry.enum(m.MessageDirection, name="MessageDirection")
+DeliveryStatus = strawberry.enum(m.DeliveryStatus, name="DeliveryStatus")
+ActivityKind = strawberry.enum(
+    m.ActivityKind,
+    name="ActivityKind",
+    description="A comment, or the conversation event an activity records.",
+)
+
+
+@strawberry.type(description="A message on one channel, inbound from the contact or outbound from a user.")
+class Message(Node):
+    id: strawberry.ID
+    row: strawberry.Private[m.Message]
+
+    @classmethod
+    def from_row(cls, row: m.Message) -> Message:
+        return cls(id=to_global_id("Message", row.id), row=row)
+
+    @strawberry.field
+    async def conversation(self, info: Info) -> Conversation:
+        row = await info.context.loaders.conversation.load(self.row.conversation_id)
+        return Conversation.from_row(row)
+
+    @strawberry.field
+    def direction(self) -> MessageDirection:
+        return self.row.direction
+
+    @strawberry.field
+    async def channel(self, info: Info) -> Channel:
+        return Channel.from_row(await info.context.loaders.channel.load(self.row.channel_id))
+
+    @strawberry.field
+    def text(self) -> str | None:
+        return self.row.text
+
+    @strawberry.field
+    def delivery_status(self) -> DeliveryStatus:
+        return self.row.delivery_status
+
+    @strawberry.field(description="The sending user of an outbound message.")
+    async def author(self, info: Info) -> User | None:
+        if self.row.author_id is None:
+            return None
+        user = await info.context.loaders.user.load(self.row.author_id)
+        return User.from_row(user) if user else None
+
+    @strawberry.field(description="UTC.")
+    def created_at(self) -> datetime:
+        return self.row.created_at
+
+
+@strawberry.type(description="A team-only record on a contact's timeline: a comment or an event.")
+class Activity(Node):
+    id: strawberry.ID
+    row: strawberry.Private[m.Activity]
+
+    @classmethod
+    def from_row(cls, row: m.Activity) -> Activity:
+        return cls(id=to_global_id("Activity", row.id), row=row)
+
+    @strawberry.field
+    def kind(self) -> ActivityKind:
+        return self.row.kind
+
+    @strawberry.field
+    async def author(self, info: Info) -> User | None:
+        if self.row.author_id is None:
+            return None
+        user = await info.context.loaders.user.load(self.row.author_id)
+        return User.from_row(user) if user else None
+
+    @strawberry.field
+    def text(self) -> str | None:
+        return self.row.text
+
+    @strawberry.field(description="For assignment events: the new assignee (null: unassigned).")
+    async def assignee(self, info: Info) -> User | None:
+        user_id = (self.row.data or {}).get("assignee_id")
+        if not isinstance(user_id, int):
+            return None
+        user = await info.context.loaders.user.load(user_id)
+        return User.from_row(user) if user else None
+
+    @strawberry.field(description="UTC.")
+    def created_at(self) -> datetime:
+        return self.row.created_at
+
+
+TimelineItem = Annotated[Message | Activity, strawberry.union("TimelineItem")]
+
+
+@strawberry.type
+class MessageEdge:
+    cursor: str
+    node: Message
+
+
+@strawberry.type
+class MessageConnection:
+    edges: list[MessageEdge]
+    page_info: PageInfo
+
+
+@strawberry.type
+class TimelineEdge:
+    cursor: str
+    node: TimelineItem
+
+
+@strawberry.type
+class TimelineConnection:
+    edges: list[TimelineEdge]
+    page_info: PageInfo
+
+
+@strawberry.type(description="The thread with one contact.")
+class Conversation(Node):
+    id: strawberry.ID
+    row: strawberry.Private[m.Conversation]
+
+    @classmethod
+    def from_row(cls, row: m.Conversation) -> Conversation:
+        return cls(id=to_global_id("Conversation", row.id), row=row)
+
+    @strawberry.field
+    async def contact(self, info: Info) -> Contact:
+        return Contact.from_row(await info.context.loaders.contact.load(self.row.contact_id))
+
+    @strawberry.field
+    def status(self) -> ConversationStatus:
+        return self.row.status
+
+    @strawberry.field
+    async def last_message(self, info: Info) -> Message | None:
+        if self.row.last_message_id is None:
+            return None
+        row = await info.context.loaders.message.load(self.row.last_message_id)
+        return Message.from_row(row) if row else None
+
+    @strawberry.field(description="When the conversation last had activity (UTC); lists sort by it.")
+    def last_activity_at(self) -> datetime:
+        return self.row.last_activity_at
+
+    @strawberry.field(description="UTC.")
+    def opened_at(self) -> datetime:
+        return self.row.opened_at
+
+    @strawberry.field(description="UTC; null while open.")
+    def closed_at(self) -> datetime | None:
+        return self.row.closed_at
+
+    @strawberry.field(description="Messages, newest first.")
+    async def messages(self, first: int = 25, after: str | None = None) -> MessageConnection:
+        size = page_size(first)
+        cursor = decode_cursor(after, (datetime, int)) if after else None
+        page = await resolvers.list_messages(self.row, size, cursor)
+        cursors = [encode_cursor(values) for values in page.cursors]
+        return MessageConnection(
+            edges=[MessageEdge(cursor=c, node=Message.from_row(r)) for c, r in zip(cursors, page.rows, strict=True)],
+            page_info=page_info(cursors, page.has_next, page.has_previous),
+        )
+
+    @strawberry.field(description="Messages and activities interleaved, oldest first.")
+    async def timeline(self, first: int = 50, after: str | None = None) -> TimelineConnection:
+        size = page_size(first)
+        cursor = decode_cursor(after, (datetime, int, int)) if after else None
+        page = await resolvers.timeline(self.row, size, cursor)
+        cursors = [encode_cursor(values) for values in page.cursors]
+        edges = [
+            TimelineEdge(
+                cursor=c,
+                node=Message.from_row(r) if isinstance(r, m.Message) else Activity.from_row(r),
+            )
+            for c, r in zip(cursors, page.rows, strict=True)
+        ]
+        return TimelineConnection(edges=edges, page_info=page_info(cursors, page.has_next, page.has_previous))
+
+
+@strawberry.type
+class ConversationEdge:
+    cursor: str
+    node: Conversation
+
+
+@strawberry.type
+class ConversationConnection:
+    edges: list[ConversationEdge]
+    page_info: PageInfo
+    refreshed_at: datetime = strawberry.field(
+        description="Server time at which this page was computed (custom inboxes show it as "
+        "'last updated X ago')."
+    )
+
+
+@strawberry.input(description="An agent's reply to a contact.")
+class SendMessageInput:
+    contact_id: strawberry.ID
+    text: str
+    channel_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Default: the channel of the contact's latest conversation."
+    )
+
+
+@strawberry.type
+class SendMessagePayload:
+    message: Message
+    conversation: Conversation
+    contact: Contact
+
+
+@strawberry.input(description="An inbound message from a channel connector.")
+class ReceiveMessageInput:
+    channel_id: strawberry.ID
+    from_: str = strawberry.field(
+        name="from",
+        description="The sender's handle on the channel: E.164 phone, e-mail or channel id.",
+    )
+    external_message_id: str
+    text: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+
+
+@strawberry.type
+class ReceiveMessagePayload:
+    message: Message
+    conversation: Conversation
+    contact: Contact
+    duplicate: bool = strawberry.field(
+        description="True when this externalMessageId was received before (nothing changed)."
+    )
+
+
+@strawberry.type(description="A new message in a conversation the subscriber can see.")
+class MessageEvent:
+    sequence: int = strawberry.field(description="The event's sequence in the workspace; resume after it.")
+    message: Message
+    conversation: Conversation
+
+
+__all__ = [
+    "Activity",
+    "ActivityKind",
+    "Conversation",
+    "ConversationConnection",
+    "ConversationEdge",
+    "ConversationStatus",
+    "DeliveryStatus",
+    "Message",
+    "MessageConnection",
+    "MessageDirection",
+    "MessageEvent",
+    "ReceiveMessageInput",
+    "ReceiveMessagePayload",
+    "SendMessageInput",
+    "SendMessagePayload",
+    "TimelineConnection",
+    "TimelineItem",
+]

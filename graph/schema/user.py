@@ -1,0 +1,211 @@
+"""Users, teams, the workspace and access tokens: types, inputs and administration fields."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+
+import strawberry
+from strawberry.types import Info
+
+from db import models as m
+from graph.permissions.fields import IsSelfOrAdmin
+from graph.schema.core import Node, to_global_id
+
+Role = strawberry.enum(m.Role, name="Role")
+ContactVisibility = strawberry.enum(m.ContactVisibility, name="ContactVisibility")
+ClosingNotesMode = strawberry.enum(
+    m.ClosingNotesMode,
+    name="ClosingNotesMode",
+    description="What closing a conversation asks for.",
+)
+
+
+@strawberry.enum(description="Session tokens come from `login`; integration tokens from `createAccessToken`.")
+class AccessTokenKind(Enum):
+    SESSION = "SESSION"
+    INTEGRATION = "INTEGRATION"
+
+
+@strawberry.type(description="A teammate of the workspace.")
+class User(Node):
+    id: strawberry.ID
+    row: strawberry.Private[m.User]
+
+    @classmethod
+    def from_row(cls, row: m.User) -> User:
+        return cls(id=to_global_id("User", row.id), row=row)
+
+    @strawberry.field
+    def name(self) -> str:
+        return self.row.name
+
+    @strawberry.field
+    def email(self) -> str:
+        return self.row.email
+
+    @strawberry.field
+    def role(self) -> Role:
+        return self.row.role
+
+    @strawberry.field
+    def is_active(self) -> bool:
+        return self.row.is_active
+
+    @strawberry.field(
+        permission_classes=[IsSelfOrAdmin],
+        description="The agent's restriction (always ALL for owners and managers).",
+    )
+    def contact_visibility(self) -> ContactVisibility | None:
+        return self.row.contact_visibility
+
+    @strawberry.field(permission_classes=[IsSelfOrAdmin])
+    def can_view_blocked_contacts(self) -> bool | None:
+        return self.row.can_view_blocked_contacts
+
+    @strawberry.field(permission_classes=[IsSelfOrAdmin])
+    def has_call_access(self) -> bool | None:
+        return self.row.has_call_access
+
+    @strawberry.field(description="The teams the user belongs to.")
+    async def teams(self, info: Info) -> list[Team]:
+        viewer = info.context.viewer
+        ids = [t for t, members in viewer.team_members.items() if self.row.id in members]
+        rows = await info.context.loaders.team.load_many(sorted(ids))
+        return [Team.from_row(r) for r in rows if r is not None]
+
+
+@strawberry.type(description="A named group of users.")
+class Team(Node):
+    id: strawberry.ID
+    row: strawberry.Private[m.Team]
+
+    @classmethod
+    def from_row(cls, row: m.Team) -> Team:
+        return cls(id=to_global_id("Team", row.id), row=row)
+
+    @strawberry.field
+    def name(self) -> str:
+        return self.row.name
+
+    @strawberry.field
+    async def members(self, info: Info) -> list[User]:
+        ids = await m.TeamMembership.filter(team_id=self.row.id).values_list("user_id", flat=True)
+        rows = await info.context.loaders.user.load_many(sorted(ids))
+        return [User.from_row(r) for r in rows if r is not None]
+
+
+@strawberry.type(description="The tenant and its settings.")
+class Workspace(Node):
+    id: strawberry.ID
+    row: strawberry.Private[m.Workspace]
+
+    @classmethod
+    def from_row(cls, row: m.Workspace) -> Workspace:
+        return cls(id=to_global_id("Workspace", row.id), row=row)
+
+    @strawberry.field
+    def name(self) -> str:
+        return self.row.name
+
+    @strawberry.field(description="Whether phone numbers are masked for everyone but owners.")
+    def phone_number_masking(self) -> bool:
+        return self.row.phone_number_masking
+
+    @strawberry.field(description="Seconds a call rings before it is MISSED.")
+    def call_ring_timeout_seconds(self) -> int:
+        return self.row.call_ring_timeout_seconds
+
+    @strawberry.field
+    def closing_notes_mode(self) -> ClosingNotesMode:
+        return self.row.closing_notes_mode
+
+
+@strawberry.type(description="A bearer token. Its secret is never readable after creation.")
+class AccessToken(Node):
+    id: strawberry.ID
+    row: strawberry.Private[m.AccessToken]
+
+    @classmethod
+    def from_row(cls, row: m.AccessToken) -> AccessToken:
+        return cls(id=to_global_id("AccessToken", row.id), row=row)
+
+    @strawberry.field
+    def name(self) -> str:
+        return self.row.name
+
+    @strawberry.field
+    def kind(self) -> AccessTokenKind:
+        return AccessTokenKind(self.row.kind.value)
+
+    @strawberry.field
+    def created_at(self) -> datetime:
+        return self.row.created_at
+
+    @strawberry.field(description="UTC; null for tokens that do not expire.")
+    def expires_at(self) -> datetime | None:
+        return self.row.expires_at
+
+    @strawberry.field
+    def revoked_at(self) -> datetime | None:
+        return self.row.revoked_at
+
+
+@strawberry.type(description="A session: the bearer token to send as `Authorization: Bearer <token>`.")
+class AuthPayload:
+    token: str
+    expires_at: datetime | None
+    user: User
+
+
+@strawberry.type(description="A new access token; `token` is shown this once only.")
+class AccessTokenPayload:
+    token: str
+    access_token: AccessToken
+
+
+@strawberry.input
+class CreateUserInput:
+    email: str
+    name: str
+    password: str
+    role: Role = m.Role.AGENT
+    contact_visibility: ContactVisibility = m.ContactVisibility.ALL
+    team_ids: list[strawberry.ID] | None = None
+    can_view_blocked_contacts: bool = False
+    has_call_access: bool = False
+
+
+@strawberry.input(description="Only the fields given change.")
+class UpdateUserInput:
+    name: str | None = None
+    role: Role | None = None
+    contact_visibility: ContactVisibility | None = None
+    team_ids: list[strawberry.ID] | None = None
+    can_view_blocked_contacts: bool | None = None
+    has_call_access: bool | None = None
+    is_active: bool | None = None
+
+
+@strawberry.input(description="Only the fields given change.")
+class WorkspaceSettingsInput:
+    phone_number_masking: bool | None = None
+    call_ring_timeout_seconds: int | None = None
+    closing_notes_mode: ClosingNotesMode | None = None
+
+
+__all__ = [
+    "AccessToken",
+    "AccessTokenKind",
+    "AccessTokenPayload",
+    "AuthPayload",
+    "ClosingNotesMode",
+    "ContactVisibility",
+    "CreateUserInput",
+    "Role",
+    "Team",
+    "UpdateUserInput",
+    "User",
+    "Workspace",
+    "WorkspaceSettingsInput",
+]

@@ -1,0 +1,71 @@
+"""Settings from the environment, in one place.
+
+| variable | default | meaning |
+| --- | --- | --- |
+| ``DATABASE_URL`` | ``sqlite://inbox-graph.db`` | SQLite file or ``postgres://…`` |
+| ``BROADCAST_URL`` | ``memory://`` | broadcaster backend; ``redis://…`` to share events across workers |
+| ``INBOX_GRAPH_ENV`` | ``development`` | ``production`` turns introspection and the IDE off by default |
+| ``INBOX_GRAPH_ALLOWED_ORIGINS`` | ``http://localhost:3000`` | comma-separated origins allowed to open a WebSocket (``*`` for any) |
+| ``INBOX_GRAPH_INTROSPECTION`` | on in development | ``0``/``1`` |
+| ``INBOX_GRAPH_IDE`` | on in development | ``0``/``1``: GraphiQL on ``GET /graphql`` |
+| ``INBOX_GRAPH_SESSION_TTL_SECONDS`` | ``2592000`` (30 days) | lifetime of a login token |
+| ``INBOX_GRAPH_SUBSCRIBER_QUEUE`` | ``1000`` | events buffered per subscription before it is cut off |
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from db.config import database_url
+
+
+def _flag(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The API's settings; :meth:`from_env` reads them from the environment."""
+
+    database_url: str
+    broadcast_url: str = "memory://"
+    production: bool = False
+    allowed_origins: tuple[str, ...] = ("http://localhost:3000",)
+    introspection: bool = True
+    graphql_ide: bool = True
+    session_ttl_seconds: int = 30 * 24 * 3600
+    subscriber_queue_size: int = 1000
+    max_depth: int = 12
+    max_aliases: int = 30
+    max_tokens: int = 4000
+    max_page_size: int = 100
+    parser_cache_size: int = 1000
+    validation_cache_size: int = 1000
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        production = os.environ.get("INBOX_GRAPH_ENV", "development").lower() == "production"
+        origins = os.environ.get("INBOX_GRAPH_ALLOWED_ORIGINS", "http://localhost:3000")
+        return cls(
+            database_url=database_url(),
+            broadcast_url=os.environ.get("BROADCAST_URL") or "memory://",
+            production=production,
+            allowed_origins=tuple(o.strip() for o in origins.split(",") if o.strip()),
+            introspection=_flag("INBOX_GRAPH_INTROSPECTION", not production),
+            graphql_ide=_flag("INBOX_GRAPH_IDE", not production),
+            session_ttl_seconds=_int("INBOX_GRAPH_SESSION_TTL_SECONDS", 30 * 24 * 3600),
+            subscriber_queue_size=_int("INBOX_GRAPH_SUBSCRIBER_QUEUE", 1000),
+        )
+
+
+__all__ = ["Settings"]

@@ -1,0 +1,171 @@
+"""Fixtures: a fresh database (SQLite file, or a new PostgreSQL database when
+``DATABASE_URL`` points at a server), the app served by ``inbox-graph serve`` on a loopback
+port, and a small workspace built through the public API."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import uuid
+from dataclasses import dataclass, field
+from urllib.parse import urlparse, urlunparse
+
+import pytest
+
+from tests.support import Client, Served, cli, serve
+
+ALLOWED_ORIGIN = "http://app.inbox.test"
+
+
+def _postgres_admin_url(url: str) -> tuple[str, str]:
+    parsed = urlparse(url)
+    name = f"inbox_graph_test_{uuid.uuid4().hex[:10]}"
+    return name, urlunparse(parsed._replace(path=f"/{name}"))
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory):
+    """A fresh, empty database for the session."""
+    configured = os.environ.get("DATABASE_URL", "")
+    if configured.startswith(("postgres://", "postgresql://")):
+        name, url = _postgres_admin_url(configured)
+        parsed = urlparse(configured)
+        psql = ["psql", "-h", parsed.hostname or "127.0.0.1", "-p", str(parsed.port or 5432),
+                "-U", parsed.username or "postgres", "-d", "postgres", "-qc"]
+        subprocess.run([*psql, f'CREATE DATABASE "{name}"'], check=True)
+        yield url
+        subprocess.run([*psql, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'], check=False)
+    else:
+        yield f"sqlite://{tmp_path_factory.mktemp('db') / 'inbox-graph.db'}"
+
+
+@pytest.fixture(scope="session")
+def server_env(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    return {
+        "DATABASE_URL": database_url,
+        "BROADCAST_URL": os.environ.get("BROADCAST_URL") or "memory://",
+        "INBOX_GRAPH_ALLOWED_ORIGINS": ALLOWED_ORIGIN,
+        "TEST_LOG_DIR": str(tmp_path_factory.mktemp("logs")),
+    }
+
+
+@pytest.fixture(scope="session")
+def served(server_env: dict[str, str]):
+    server = serve(server_env)
+    yield server
+    server.stop()
+
+
+@dataclass
+class World:
+    """A workspace built through the API: who is who, and their tokens."""
+
+    served: Served
+    tokens: dict[str, str] = field(default_factory=dict)
+    user_ids: dict[str, str] = field(default_factory=dict)
+    team_ids: dict[str, str] = field(default_factory=dict)
+    channel_ids: dict[str, str] = field(default_factory=dict)
+    contact_ids: dict[str, str] = field(default_factory=dict)
+    integration_token: str = ""
+
+    def client(self, who: str | None) -> Client:
+        return Client(self.served, self.tokens[who] if who else None)
+
+
+OWNER_EMAIL = "owner@acme.test"
+PASSWORD = "correct horse battery"
+
+# name: (role, visibility, teams, can view blocked)
+PEOPLE = {
+    "manager": ("MANAGER", "ALL", ["Alpha"], False),
+    "agent_all": ("AGENT", "ALL", ["Alpha"], False),
+    "agent_team": ("AGENT", "TEAM", ["Alpha"], False),
+    "agent_self": ("AGENT", "SELF", ["Alpha"], False),
+    "agent_beta": ("AGENT", "TEAM", ["Beta"], False),
+    "agent_free": ("AGENT", "ALL", [], False),
+}
+
+# contact: assignee
+CONTACTS = {
+    "c_all": "agent_all",
+    "c_team": "agent_team",
+    "c_self": "agent_self",
+    "c_beta": "agent_beta",
+    "c_manager": "manager",
+    "c_free": "agent_free",
+    "c_none": None,
+}
+
+
+async def login(served: Served, email: str, password: str) -> str:
+    client = Client(served)
+    data = await client(
+        "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token } }",
+        {"e": email, "p": password},
+    )
+    await client.aclose()
+    return data["login"]["token"]
+
+
+@pytest.fixture(scope="session")
+async def world(served: Served) -> World:
+    """Owner (from ``inbox-graph create-workspace``), a manager, agents of each visibility,
+    two teams, three channels, an integration token and one contact per assignee."""
+    cli(served.env, "create-workspace", "--name", "Acme", "--owner-email", OWNER_EMAIL, "--owner-password", PASSWORD)
+    w = World(served)
+    w.tokens["owner"] = await login(served, OWNER_EMAIL, PASSWORD)
+    owner = w.client("owner")
+    for team in ("Alpha", "Beta"):
+        data = await owner("mutation($n: String!) { createTeam(name: $n) { id } }", {"n": team})
+        w.team_ids[team] = data["createTeam"]["id"]
+    for name, (role, visibility, teams, blocked) in PEOPLE.items():
+        data = await owner(
+            "mutation($i: CreateUserInput!) { createUser(input: $i) { id } }",
+            {"i": {
+                "email": f"{name}@acme.test", "name": name.replace("_", " ").title(), "password": PASSWORD,
+                "role": role, "contactVisibility": visibility,
+                "teamIds": [w.team_ids[t] for t in teams], "canViewBlockedContacts": blocked,
+            }},
+        )
+        w.user_ids[name] = data["createUser"]["id"]
+        w.tokens[name] = await login(served, f"{name}@acme.test", PASSWORD)
+    me = await owner("{ me { id } }")
+    w.user_ids["owner"] = me["me"]["id"]
+    for channel_type, name in (("WHATSAPP", "WhatsApp UK"), ("EMAIL", "Support mail"), ("WEBCHAT", "Site chat")):
+        data = await owner(
+            "mutation($t: ChannelType!, $n: String!) { connectChannel(type: $t, name: $n) { id } }",
+            {"t": channel_type, "n": name},
+        )
+        w.channel_ids[channel_type] = data["connectChannel"]["id"]
+    data = await owner('mutation { createAccessToken(name: "connector") { token } }')
+    w.integration_token = data["createAccessToken"]["token"]
+    w.tokens["integration"] = w.integration_token
+    integration = w.client("integration")
+    for index, (contact, assignee) in enumerate(CONTACTS.items()):
+        data = await integration(
+            RECEIVE,
+            {"i": {"channelId": w.channel_ids["WEBCHAT"], "from": f"visitor-{contact}",
+                   "externalMessageId": f"seed-{contact}", "text": f"Hello from {contact}",
+                   "firstName": contact}},
+        )
+        contact_id = data["receiveMessage"]["contact"]["id"]
+        w.contact_ids[contact] = contact_id
+        if assignee:
+            await owner(ASSIGN, {"c": contact_id, "a": w.user_ids[assignee]})
+    await owner.aclose()
+    await integration.aclose()
+    return w
+
+
+RECEIVE = """
+mutation($i: ReceiveMessageInput!) {
+  receiveMessage(input: $i) {
+    duplicate
+    message { id text direction }
+    conversation { id status }
+    contact { id name }
+  }
+}"""
+
+ASSIGN = """
+mutation($c: ID!, $a: ID) { assignContact(contactId: $c, assigneeId: $a) { id assignee { id } } }"""

@@ -1,0 +1,206 @@
+"""Black-box clients: GraphQL over HTTP (httpx) and over graphql-transport-ws (websockets),
+and a served app in a subprocess (``inbox-graph serve``)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import websockets
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Served:
+    """A running ``inbox-graph serve`` process."""
+
+    process: subprocess.Popen
+    port: int
+    env: dict[str, str]
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/graphql"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/graphql"
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+def cli(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """Run ``inbox-graph <args>`` with ``env``."""
+    return subprocess.run(
+        [sys.executable, "-m", "graph.cli", *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=check,
+        timeout=600,
+    )
+
+
+def serve(env: dict[str, str], *extra: str) -> Served:
+    """Start the API on a free loopback port and wait until ``/healthz`` answers."""
+    port = free_port()
+    full_env = {**os.environ, **env}
+    log = open(os.path.join(env.get("TEST_LOG_DIR", "/tmp"), f"inbox-graph-{port}.log"), "w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "graph.cli", "serve", "--port", str(port), "--log-level", "warning", *extra],
+        env=full_env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}; see {log.name}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return Served(process, port, env)
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    process.kill()
+    raise RuntimeError("server did not become healthy")
+
+
+class GraphQLError(AssertionError):
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        super().__init__(json.dumps(errors, indent=1))
+        self.errors = errors
+
+    @property
+    def codes(self) -> list[str | None]:
+        return [e.get("extensions", {}).get("code") for e in self.errors]
+
+
+class Client:
+    """GraphQL over HTTP as one user (or anonymous)."""
+
+    def __init__(self, served: Served, token: str | None = None) -> None:
+        self.served = served
+        self.token = token
+        self.http = httpx.AsyncClient(timeout=30)
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
+    async def raw(self, query: str, variables: dict[str, Any] | None = None) -> httpx.Response:
+        return await self.http.post(
+            self.served.http_url,
+            json={"query": query, "variables": variables or {}},
+            headers=self.headers(),
+        )
+
+    async def execute(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The full response body (``data`` and ``errors``)."""
+        response = await self.raw(query, variables)
+        assert response.status_code in (200, 400), response.text
+        return response.json()
+
+    async def __call__(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        """``data`` of a successful operation; raises :class:`GraphQLError` otherwise."""
+        body = await self.execute(query, variables)
+        if body.get("errors"):
+            raise GraphQLError(body["errors"])
+        return body["data"]
+
+    async def error_codes(self, query: str, variables: dict[str, Any] | None = None) -> list[str]:
+        body = await self.execute(query, variables)
+        assert body.get("errors"), f"expected an error, got {body}"
+        return [e.get("extensions", {}).get("code") for e in body["errors"]]
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+
+class Subscription:
+    """One graphql-transport-ws subscription on its own socket."""
+
+    def __init__(self, socket: Any, operation_id: str) -> None:
+        self.socket = socket
+        self.operation_id = operation_id
+
+    async def next(self, timeout: float = 5.0) -> dict[str, Any]:
+        """The next ``next`` payload (raises on ``error``/``complete`` or timeout)."""
+        while True:
+            message = json.loads(await asyncio.wait_for(self.socket.recv(), timeout))
+            if message["type"] == "ping":
+                await self.socket.send(json.dumps({"type": "pong"}))
+                continue
+            if message["type"] == "pong":
+                continue
+            if message.get("id") != self.operation_id:
+                continue
+            if message["type"] == "next":
+                return message["payload"]
+            raise AssertionError(f"subscription ended: {message}")
+
+    async def nothing(self, within: float = 0.7) -> None:
+        """Assert that no event arrives within ``within`` seconds."""
+        with contextlib.suppress(asyncio.TimeoutError):
+            payload = await self.next(timeout=within)
+            raise AssertionError(f"unexpected event: {payload}")
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.socket.send(json.dumps({"id": self.operation_id, "type": "complete"}))
+        with contextlib.suppress(Exception):
+            await self.socket.close()
+
+
+async def connect_ws(served: Served, token: str | None, *, origin: str | None = None, payload: Any = "default"):
+    """Open a graphql-transport-ws socket and send ``connection_init`` with the token."""
+    headers = {"Origin": origin} if origin else None
+    socket = await websockets.connect(
+        served.ws_url, subprotocols=["graphql-transport-ws"], additional_headers=headers, open_timeout=10
+    )
+    init_payload = {"authorization": f"Bearer {token}"} if payload == "default" else payload
+    await socket.send(json.dumps({"type": "connection_init", "payload": init_payload}))
+    return socket
+
+
+async def subscribe(
+    served: Served, token: str, query: str, variables: dict[str, Any] | None = None
+) -> Subscription:
+    """Connect, authenticate and start one subscription; returns once acknowledged."""
+    socket = await connect_ws(served, token)
+    ack = json.loads(await asyncio.wait_for(socket.recv(), 10))
+    assert ack["type"] == "connection_ack", ack
+    operation_id = uuid.uuid4().hex
+    await socket.send(
+        json.dumps({"id": operation_id, "type": "subscribe", "payload": {"query": query, "variables": variables or {}}})
+    )
+    # the server has registered the subscription once a ping round-trips after it
+    await socket.send(json.dumps({"type": "ping"}))
+    while True:
+        message = json.loads(await asyncio.wait_for(socket.recv(), 10))
+        if message["type"] == "pong":
+            break
+        if message.get("id") == operation_id and message["type"] == "error":
+            raise GraphQLError(message["payload"])
+    await asyncio.sleep(0.15)
+    return Subscription(socket, operation_id)
