@@ -200,6 +200,48 @@ class Subscriber:
         return await self.get()
 
 
+def _backend(url: str) -> Any:
+    """broadcaster's backend for ``url``; Redis gets :class:`_RedisBackend`."""
+    if url.startswith(("redis://", "rediss://")):
+        return _RedisBackend(url)
+    return None
+
+
+try:
+    from broadcaster._backends.redis import RedisBackend as _BroadcasterRedisBackend
+except ImportError:  # pragma: no cover - redis extra not installed
+    _BroadcasterRedisBackend = object  # type: ignore[assignment,misc]
+
+
+class _RedisBackend(_BroadcasterRedisBackend):  # type: ignore[misc,valid-type]
+    """broadcaster's Redis backend with its subscribe race fixed.
+
+    Upstream wakes its listener before the SUBSCRIBE is acknowledged; the listener then finds
+    no channel, stops listening and waits for a wake-up that already happened, so the first
+    subscription of a process may never receive anything. Here the listener is woken only
+    once the channel is subscribed, and sleeps again only while nothing is subscribed.
+    """
+
+    async def subscribe(self, channel: str) -> None:
+        await self._pubsub.subscribe(channel)
+        self._ready.set()
+
+    async def _pubsub_listener(self) -> None:
+        while True:
+            await self._ready.wait()
+            async for message in self._pubsub.listen():
+                if message["type"] == "message":
+                    from broadcaster._base import Event as BroadcastEvent
+
+                    await self._queue.put(
+                        BroadcastEvent(channel=message["channel"].decode(), message=message["data"].decode())
+                    )
+            if not self._pubsub.channels:
+                self._ready.clear()
+            else:
+                await asyncio.sleep(0.01)
+
+
 class EventBus:
     """Publishes committed events and fans them out to this process's subscribers.
 
@@ -210,7 +252,8 @@ class EventBus:
     def __init__(self, url: str = "memory://", *, queue_size: int = 1000) -> None:
         self.url = url
         self.queue_size = queue_size
-        self._broadcast = Broadcast(url)
+        backend = _backend(url)
+        self._broadcast = Broadcast(backend=backend) if backend is not None else Broadcast(url)
         self._subscribers: dict[int, set[Subscriber]] = {}
         self._listeners: dict[int, asyncio.Task[None]] = {}
         self._ready: dict[int, asyncio.Event] = {}

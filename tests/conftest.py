@@ -67,6 +67,7 @@ class World:
     channel_ids: dict[str, str] = field(default_factory=dict)
     contact_ids: dict[str, str] = field(default_factory=dict)
     integration_token: str = ""
+    domain: str = "acme.test"
 
     def client(self, who: str | None) -> Client:
         return Client(self.served, self.tokens[who] if who else None)
@@ -107,13 +108,17 @@ async def login(served: Served, email: str, password: str) -> str:
     return data["login"]["token"]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 async def world(served: Served) -> World:
-    """Owner (from ``inbox-graph create-workspace``), a manager, agents of each visibility,
-    two teams, three channels, an integration token and one contact per assignee."""
-    cli(served.env, "create-workspace", "--name", "Acme", "--owner-email", OWNER_EMAIL, "--owner-password", PASSWORD)
+    """A new workspace per test module: owner (from ``inbox-graph create-workspace``), a
+    manager, agents of each visibility, two teams, three channels, an integration token and
+    one contact per assignee."""
+    domain = f"{uuid.uuid4().hex[:8]}.acme.test"
+    owner_email = OWNER_EMAIL.replace("acme.test", domain)
+    cli(served.env, "create-workspace", "--name", "Acme", "--owner-email", owner_email, "--owner-password", PASSWORD)
     w = World(served)
-    w.tokens["owner"] = await login(served, OWNER_EMAIL, PASSWORD)
+    w.domain = domain
+    w.tokens["owner"] = await login(served, owner_email, PASSWORD)
     owner = w.client("owner")
     for team in ("Alpha", "Beta"):
         data = await owner("mutation($n: String!) { createTeam(name: $n) { id } }", {"n": team})
@@ -122,13 +127,13 @@ async def world(served: Served) -> World:
         data = await owner(
             "mutation($i: CreateUserInput!) { createUser(input: $i) { id } }",
             {"i": {
-                "email": f"{name}@acme.test", "name": name.replace("_", " ").title(), "password": PASSWORD,
+                "email": f"{name}@{domain}", "name": name.replace("_", " ").title(), "password": PASSWORD,
                 "role": role, "contactVisibility": visibility,
                 "teamIds": [w.team_ids[t] for t in teams], "canViewBlockedContacts": blocked,
             }},
         )
         w.user_ids[name] = data["createUser"]["id"]
-        w.tokens[name] = await login(served, f"{name}@acme.test", PASSWORD)
+        w.tokens[name] = await login(served, f"{name}@{domain}", PASSWORD)
     me = await owner("{ me { id } }")
     w.user_ids["owner"] = me["me"]["id"]
     for channel_type, name in (("WHATSAPP", "WhatsApp UK"), ("EMAIL", "Support mail"), ("WEBCHAT", "Site chat")):

@@ -156,6 +156,8 @@ class Subscription:
             if message.get("id") != self.operation_id:
                 continue
             if message["type"] == "next":
+                if message["payload"].get("errors"):
+                    raise GraphQLError(message["payload"]["errors"])
                 return message["payload"]
             raise AssertionError(f"subscription ended: {message}")
 
@@ -200,7 +202,11 @@ async def subscribe(
         message = json.loads(await asyncio.wait_for(socket.recv(), 10))
         if message["type"] == "pong":
             break
-        if message.get("id") == operation_id and message["type"] == "error":
-            raise GraphQLError(message["payload"])
+        if message.get("id") == operation_id:
+            if message["type"] == "error":
+                raise GraphQLError(message["payload"])
+            if message["type"] == "next" and message["payload"].get("errors"):
+                raise GraphQLError(message["payload"]["errors"])
+            raise AssertionError(f"unexpected message before the subscription started: {message}")
     await asyncio.sleep(0.15)
     return Subscription(socket, operation_id)

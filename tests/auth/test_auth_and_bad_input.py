@@ -26,6 +26,9 @@ async def test_every_operation_but_login_needs_a_token(world):
     codes = await anonymous.error_codes(
         'mutation { login(email: "owner@acme.test", password: "wrong password") { token } }'
     )
+    cli_result = cli(world.served.env, "create-workspace", "--name", "Dup", "--owner-email",
+                     OWNER_EMAIL.replace("acme.test", world.domain), "--owner-password", PASSWORD, check=False)
+    assert cli_result.returncode == 2 and "already in use" in cli_result.stderr
     assert codes == ["UNAUTHENTICATED"]
     await anonymous.aclose()
     await bad.aclose()
@@ -37,7 +40,7 @@ async def test_login_returns_a_working_token_and_revocation_ends_it(world):
     token = data["createAccessToken"]["token"]
     assert data["createAccessToken"]["accessToken"]["kind"] == "INTEGRATION"
     temporary = Client(world.served, token)
-    assert (await temporary("{ me { email } }"))["me"]["email"] == OWNER_EMAIL
+    assert (await temporary("{ me { email } }"))["me"]["email"] == OWNER_EMAIL.replace("acme.test", world.domain)
     revoked = await owner(
         "mutation($id: ID!) { revokeAccessToken(id: $id) }",
         {"id": data["createAccessToken"]["accessToken"]["id"]},
@@ -61,9 +64,9 @@ async def test_malformed_and_foreign_ids(world):
     )
     assert codes == ["NOT_FOUND"]
     # a second workspace's objects never resolve
-    cli(world.served.env, "create-workspace", "--name", "Other", "--owner-email", "boss@other.test",
-        "--owner-password", PASSWORD)
-    other = Client(world.served, await login(world.served, "boss@other.test", PASSWORD))
+    boss = f"boss@other.{world.domain}"
+    cli(world.served.env, "create-workspace", "--name", "Other", "--owner-email", boss, "--owner-password", PASSWORD)
+    other = Client(world.served, await login(world.served, boss, PASSWORD))
     for object_id in [*world.contact_ids.values(), *world.user_ids.values(), *world.team_ids.values()]:
         assert (await other("query($id: ID!) { node(id: $id) { id } }", {"id": object_id}))["node"] is None
     codes = await other.error_codes(

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# One-command set-ups for a newcomer (see README.md).
+#   scripts/dev.sh demo   create .venv, install, seed the demo workspace if empty, serve on :8000
+#   scripts/dev.sh test   create .venv, install with test extras, run the test suite
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV="${VENV:-.venv}"
+PYTHON="${PYTHON:-python3}"
+if [ ! -x "$VENV/bin/python" ]; then
+  "$PYTHON" -m venv "$VENV"
+fi
+"$VENV/bin/python" -m pip install --quiet --upgrade pip
+case "${1:-}" in
+  demo)
+    "$VENV/bin/python" -m pip install --quiet -e .
+    exec "$VENV/bin/inbox-graph" serve --seed-demo-if-empty --host "${HOST:-127.0.0.1}" --port "${PORT:-8000}"
+    ;;
+  test)
+    "$VENV/bin/python" -m pip install --quiet -e '.[test]'
+    shift
+    exec "$VENV/bin/python" -m pytest "$@"
+    ;;
+  *)
+    echo "usage: scripts/dev.sh demo|test [pytest args]" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,122 @@
+"""``newMessage`` over graphql-transport-ws: each event reaches exactly the subscribers allowed
+to see its conversation, authorised at delivery time, and resumes after a sequence."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+
+from tests.conftest import ASSIGN, RECEIVE
+from tests.inbox.test_visibility import VIEWERS, expected_visible
+from tests.support import subscribe
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+NEW_MESSAGE = """subscription($inbox: InboxSelector, $after: Int) {
+  newMessage(inbox: $inbox, afterSequence: $after) {
+    sequence
+    message { id text direction }
+    conversation { contact { name } }
+  } }"""
+
+
+async def receive(world, contact: str, text: str) -> dict:
+    integration = world.client("integration")
+    data = await integration(
+        RECEIVE,
+        {"i": {"channelId": world.channel_ids["WEBCHAT"], "from": f"visitor-{contact}",
+               "externalMessageId": uuid.uuid4().hex, "text": text}},
+    )
+    await integration.aclose()
+    return data["receiveMessage"]
+
+
+async def test_new_message_reaches_exactly_the_allowed_subscribers(world):
+    subscriptions = {user: await subscribe(world.served, world.tokens[user], NEW_MESSAGE) for user in VIEWERS}
+    try:
+        for contact in ("c_team", "c_self", "c_none", "c_beta"):
+            text = f"live {contact} {uuid.uuid4().hex[:6]}"
+            await receive(world, contact, text)
+            for user, subscription in subscriptions.items():
+                if contact in expected_visible(user):
+                    payload = await subscription.next(timeout=5)
+                    event = payload["data"]["newMessage"]
+                    assert event["message"]["text"] == text, (user, event)
+                    assert event["conversation"]["contact"]["name"] == contact
+                else:
+                    await subscription.nothing(within=0.3)
+    finally:
+        for subscription in subscriptions.values():
+            await subscription.close()
+
+
+async def test_reassignment_takes_effect_on_open_subscriptions(world):
+    owner = world.client("owner")
+    contact_id = world.contact_ids["c_free"]
+    subscription = await subscribe(world.served, world.tokens["agent_self"], NEW_MESSAGE)
+    try:
+        await receive(world, "c_free", "not for agent self")
+        await subscription.nothing(within=0.5)
+        await owner(ASSIGN, {"c": contact_id, "a": world.user_ids["agent_self"]})
+        await receive(world, "c_free", "now visible")
+        event = (await subscription.next())["data"]["newMessage"]
+        assert event["message"]["text"] == "now visible"
+        await owner(ASSIGN, {"c": contact_id, "a": world.user_ids["agent_free"]})
+        await receive(world, "c_free", "hidden again")
+        await subscription.nothing(within=0.5)
+    finally:
+        await owner(ASSIGN, {"c": contact_id, "a": world.user_ids["agent_free"]})
+        await owner.aclose()
+        await subscription.close()
+
+
+async def test_inbox_filter_and_resume_after_sequence(world):
+    mine = await subscribe(world.served, world.tokens["agent_all"], NEW_MESSAGE, {"inbox": {"standard": "MINE"}})
+    try:
+        await receive(world, "c_none", "unassigned, not mine")
+        await receive(world, "c_all", "mine one")
+        first = (await mine.next())["data"]["newMessage"]
+        assert first["message"]["text"] == "mine one"
+        await mine.close()
+        # missed while disconnected
+        await receive(world, "c_all", "mine two")
+        await receive(world, "c_team", "team, not mine")
+        await receive(world, "c_all", "mine three")
+        resumed = await subscribe(
+            world.served, world.tokens["agent_all"], NEW_MESSAGE,
+            {"inbox": {"standard": "MINE"}, "after": first["sequence"]},
+        )
+        texts = [(await resumed.next())["data"]["newMessage"]["message"]["text"] for _ in range(2)]
+        assert texts == ["mine two", "mine three"]
+        await receive(world, "c_all", "mine live")
+        live = (await resumed.next())["data"]["newMessage"]
+        assert live["message"]["text"] == "mine live" and live["sequence"] > first["sequence"]
+        await resumed.nothing(within=0.3)
+        await resumed.close()
+    finally:
+        await mine.close()
+
+
+async def test_restricted_agent_cannot_subscribe_to_a_hidden_inbox(world):
+    from tests.support import GraphQLError
+
+    with pytest.raises((GraphQLError, AssertionError)) as raised:
+        subscription = await subscribe(
+            world.served, world.tokens["agent_self"], NEW_MESSAGE, {"inbox": {"standard": "ALL"}}
+        )
+        await subscription.next(timeout=3)
+    assert "FORBIDDEN" in str(raised.value)
+
+
+async def test_integration_message_arrives_within_a_second(world):
+    subscription = await subscribe(world.served, world.tokens["agent_all"], NEW_MESSAGE, {"inbox": {"standard": "MINE"}})
+    try:
+        started = asyncio.get_running_loop().time()
+        await receive(world, "c_all", "quick")
+        event = (await subscription.next(timeout=1.0))["data"]["newMessage"]
+        assert event["message"]["text"] == "quick"
+        assert asyncio.get_running_loop().time() - started < 1.0
+    finally:
+        await subscription.close()
