@@ -209,14 +209,14 @@ async def seed_demo(
 
     contacts_by_id = {c.id: c for c in contact_rows}
     total = int(contacts * messages_per_contact)
-    per_conversation = max(1, total // max(1, len(conversation_rows)))
+    share = total / max(1, len(conversation_rows))
     message_rows, activity_rows = [], []
     for conversation in conversation_rows:
         contact = contacts_by_id[conversation.contact_id]
         at = conversation.opened_at
         author = contact.assignee_id or rng.choice(agents).id
         channel_id = conversation.last_channel_id
-        for n in range(max(1, per_conversation + rng.randint(-2, 2))):
+        for n in range(max(1, round(share + rng.uniform(-2, 2)))):
             inbound = n % 2 == 0 or rng.random() < 0.3
             at = at + timedelta(minutes=rng.uniform(1, 180))
             message_rows.append(Message(
