@@ -42,7 +42,7 @@ def _print_logins(logins) -> None:
 
 
 def cmd_seed_demo(args: argparse.Namespace) -> int:
-    from db.demo import seed_demo
+    from db.seed import seed_demo
 
     started = time.monotonic()
 
@@ -98,7 +98,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     asyncio.run(apply_migrations())
     if args.seed_demo_if_empty:
         from db.models import Workspace
-        from db.demo import seed_demo
+        from db.seed import seed_demo
 
         async def seed_if_empty():
             if await Workspace.all().exists():
