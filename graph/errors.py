@@ -55,6 +55,12 @@ class RateLimited(CodedError):
     code = "RATE_LIMITED"
 
 
+class SlowConsumerError(CodedError):
+    """A subscription fell too far behind and was ended; resubscribe with ``afterSequence``."""
+
+    code = "SLOW_CONSUMER"
+
+
 __all__ = [
     "BadUserInput",
     "CodedError",
@@ -62,5 +68,6 @@ __all__ = [
     "Forbidden",
     "NotFound",
     "RateLimited",
+    "SlowConsumerError",
     "Unauthenticated",
 ]

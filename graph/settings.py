@@ -15,7 +15,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from db.config import database_url
 
@@ -50,7 +50,6 @@ class Settings:
     max_page_size: int = 100
     parser_cache_size: int = 1000
     validation_cache_size: int = 1000
-    extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls) -> Settings:

@@ -22,9 +22,9 @@ from strawberry.types import Info
 
 from db import models as m
 from graph import auth
-from graph.errors import BadUserInput, Forbidden, Unauthenticated
+from graph.errors import BadUserInput, SlowConsumerError, Unauthenticated
 from graph.extensions import CodedErrors
-from graph.live import SlowConsumer
+from graph.live import LiveEvent, SlowConsumer
 from graph.permissions.visibility import contact_scope
 from graph.resolvers import contact as contact_resolvers
 from graph.resolvers import conversation as conversation_resolvers
@@ -345,8 +345,6 @@ class Subscription:
             last = after_sequence or 0
 
             async def stream():
-                from graph.live import LiveEvent
-
                 for row in backlog:
                     yield LiveEvent(row.workspace_id, row.sequence, row.type, row.payload)
                 async for event in live:
@@ -362,10 +360,7 @@ class Subscription:
                         if refreshed is None:
                             raise Unauthenticated("The access token was revoked or the user deactivated.")
                         viewer = ctx.current_viewer = refreshed
-                        try:
-                            scope = await scope_of(viewer)
-                        except Forbidden:
-                            raise
+                        scope = await scope_of(viewer)  # FORBIDDEN ends it if the inbox is gone
                         continue
                     if event.type != "message.created":
                         continue
@@ -383,7 +378,7 @@ class Subscription:
                         conversation=Conversation.from_row(conversation),
                     )
             except SlowConsumer as exc:
-                raise BadUserInput(str(exc), code_detail="SLOW_CONSUMER") from None
+                raise SlowConsumerError(str(exc)) from None
 
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
