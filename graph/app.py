@@ -4,7 +4,8 @@ Request path (``architecture.md``): bearer token → viewer → strawberry → r
 visibility policy → tortoise. WebSockets speak graphql-transport-ws only; the
 ``connection_init`` payload carries ``{"authorization": "Bearer …"}`` and a missing or bad
 token closes the socket with 4403. Browser handshakes from origins outside
-``INBOX_GRAPH_ALLOWED_ORIGINS`` are refused (HTTP 403).
+``INBOX_GRAPH_ALLOWED_ORIGINS`` are refused (HTTP 403); the same origins get CORS headers on
+HTTP.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 from strawberry.asgi import GraphQL
@@ -114,6 +117,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
             WebSocketRoute("/graphql", graphql),
         ],
         lifespan=lifespan,
+        middleware=[
+            # Browser apps on the allowed origins may call the API over HTTP too (bearer tokens,
+            # no cookies); the same list guards WebSocket handshakes.
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(settings.allowed_origins),
+                allow_methods=["GET", "POST"],
+                allow_headers=["Authorization", "Content-Type"],
+                max_age=600,
+            )
+        ],
     )
     app.state.settings = settings
     app.state.bus = bus

@@ -64,10 +64,24 @@ class CodedErrors(MaskErrors):
                 processed.append(error)
             elif isinstance(original, GraphQLError) and (original.extensions or {}).get("code"):
                 processed.append(_with_code(error, original.extensions["code"]))
+            elif isinstance(original, GraphQLError) and error.path is None:
+                # variable coercion: a missing, null or mistyped variable is the client's input
+                processed.append(_with_code(error, "BAD_USER_INPUT"))
             else:
                 log.error("unexpected error at %s", error.path, exc_info=original)
                 processed.append(_with_code(error, "INTERNAL_SERVER_ERROR", self.error_message))
         return processed
 
 
-__all__ = ["CodedErrors", "add_code"]
+def is_expected(error: GraphQLError) -> bool:
+    """Whether an error is the client's doing (coded, parse, validation or variable error),
+    which the server log need not report with a traceback."""
+    original = error.original_error
+    if original is None:
+        return True
+    return isinstance(original, GraphQLError) and (
+        bool((original.extensions or {}).get("code")) or error.path is None
+    )
+
+
+__all__ = ["CodedErrors", "add_code", "is_expected"]

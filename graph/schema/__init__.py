@@ -23,7 +23,7 @@ from strawberry.types import Info
 from db import models as m
 from graph import auth
 from graph.errors import BadUserInput, SlowConsumerError, Unauthenticated
-from graph.extensions import CodedErrors
+from graph.extensions import CodedErrors, is_expected
 from graph.live import LiveEvent, SlowConsumer
 from graph.permissions.visibility import contact_scope
 from graph.resolvers import contact as contact_resolvers
@@ -381,6 +381,13 @@ class Subscription:
                 raise SlowConsumerError(str(exc)) from None
 
 
+class InboxSchema(strawberry.Schema):
+    """The schema, logging only unexpected errors (client errors are answered, not logged)."""
+
+    def process_errors(self, errors, execution_context=None) -> None:
+        super().process_errors([e for e in errors if not is_expected(e)], execution_context)
+
+
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     """The executable schema with the production defaults of ``architecture.md``: depth, alias
     and token limits, bounded parser and validation caches, coded masked errors."""
@@ -399,7 +406,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         from strawberry.extensions import DisableIntrospection
 
         extensions.append(DisableIntrospection)
-    return strawberry.Schema(
+    return InboxSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,

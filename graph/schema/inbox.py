@@ -27,7 +27,10 @@ class StandardInbox:
     kind: StandardInboxKind
     entry: strawberry.Private[resolvers.SidebarEntry]
 
-    @strawberry.field(description="Conversations with inbound messages unseen in this inbox.")
+    @strawberry.field(
+        description="Conversations with inbound messages unseen in this inbox. Not computed yet: "
+        "always 0 until the indicators land."
+    )
     def new_message_count(self) -> int:
         return 0
 
@@ -44,7 +47,10 @@ class TeamInbox:
     async def team(self, info: Info) -> Team:
         return Team.from_row(await info.context.loaders.team.load(self.entry.team_id))
 
-    @strawberry.field(description="Conversations with inbound messages unseen in this inbox.")
+    @strawberry.field(
+        description="Conversations with inbound messages unseen in this inbox. Not computed yet: "
+        "always 0 until the indicators land."
+    )
     def new_message_count(self) -> int:
         return 0
 

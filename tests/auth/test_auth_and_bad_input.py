@@ -201,3 +201,31 @@ async def test_schema_file_matches_the_code():
 async def test_graphql_error_helper_reports_codes():
     error = GraphQLError([{"message": "x", "extensions": {"code": "NOT_FOUND"}}])
     assert error.codes == ["NOT_FOUND"]
+
+
+async def test_bad_variables_are_the_clients_input_not_a_server_error(world):
+    owner = world.client("owner")
+    cases = [
+        ("query($id: ID!) { node(id: $id) { id } }", {}),
+        ("query($id: ID!) { node(id: $id) { id } }", {"id": None}),
+        ("query($n: Int!) { conversations(inbox: {standard: ALL}, first: $n) { edges { cursor } } }", {"n": "ten"}),
+        ("query($i: InboxSelector!) { conversations(inbox: $i) { edges { cursor } } }", {"i": {"standard": "NOPE"}}),
+        ("mutation($i: CreateUserInput!) { createUser(input: $i) { id } }", {"i": {"email": "x@y.test"}}),
+    ]
+    for query, variables in cases:
+        body = await owner.execute(query, variables)
+        codes = [e["extensions"]["code"] for e in body["errors"]]
+        assert codes and set(codes) <= {"BAD_USER_INPUT", "GRAPHQL_VALIDATION_FAILED"}, (variables, body)
+        assert "Internal server error" not in body["errors"][0]["message"]
+    await owner.aclose()
+
+
+async def test_cors_allows_the_configured_origins_only(world):
+    async with httpx.AsyncClient() as http:
+        preflight = {"Access-Control-Request-Method": "POST",
+                     "Access-Control-Request-Headers": "authorization, content-type"}
+        allowed = await http.options(world.served.http_url, headers={"Origin": ALLOWED_ORIGIN, **preflight})
+        assert allowed.status_code == 200
+        assert allowed.headers["access-control-allow-origin"] == ALLOWED_ORIGIN
+        other = await http.options(world.served.http_url, headers={"Origin": "http://evil.test", **preflight})
+        assert "access-control-allow-origin" not in other.headers
