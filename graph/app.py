@@ -32,6 +32,7 @@ from graph.extensions import add_code
 from graph.live import EventBus
 from graph.schema import build_schema
 from graph.settings import Settings
+from graph.websocket import InboxTransportWSHandler
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -43,6 +44,8 @@ log = logging.getLogger(__name__)
 
 class InboxGraphQL(GraphQL):
     """strawberry's ASGI view with our context and authentication."""
+
+    graphql_transport_ws_handler_class = InboxTransportWSHandler
 
     def __init__(self, settings: Settings, bus: EventBus) -> None:
         super().__init__(

@@ -48,6 +48,7 @@ async def load_viewer(user: User, token: AccessToken | None = None) -> Viewer:
         team_members=frozen,
         token_id=token.id if token else None,
         is_integration=bool(token and token.kind is AccessTokenKind.INTEGRATION),
+        token_expires_at=token.expires_at if token else None,
     )
 
 

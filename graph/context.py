@@ -20,6 +20,13 @@ if TYPE_CHECKING:
 _event_loaders: ContextVar[Loaders | None] = ContextVar("event_loaders", default=None)
 
 
+def start_operation_loaders(workspace_id: int) -> Loaders:
+    """Fresh loaders for the operation about to start in this task (or in tasks it creates)."""
+    loaders = Loaders(workspace_id)
+    _event_loaders.set(loaders)
+    return loaders
+
+
 @dataclass
 class Context:
     """What resolvers see as ``info.context``.
@@ -55,9 +62,7 @@ class Context:
 
     def fresh_loaders(self) -> Loaders:
         """Start a new loader set (subscriptions: one per event, never a stale cache)."""
-        loaders = Loaders(self.viewer.workspace_id)
-        _event_loaders.set(loaders)
-        return loaders
+        return start_operation_loaders(self.viewer.workspace_id)
 
 
-__all__ = ["Context"]
+__all__ = ["Context", "start_operation_loaders"]

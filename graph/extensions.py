@@ -12,6 +12,8 @@ Every error a client receives carries ``extensions.code``:
 from __future__ import annotations
 
 import logging
+import re
+from typing import Any
 
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
@@ -73,6 +75,71 @@ class CodedErrors(MaskErrors):
         return processed
 
 
+_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
+
+
+def _text_problem(text: str) -> str | None:
+    if "\x00" in text:
+        return "contains a NUL character"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "contains an unpaired surrogate"
+    return None
+
+
+def _escape_problem(query: str) -> str | None:
+    """NUL or unpaired surrogates written as ``\\uXXXX`` escapes inside the document."""
+    codes = [(m.start(), int(m.group(1), 16)) for m in _ESCAPE.finditer(query)]
+    for index, (position, code) in enumerate(codes):
+        if code == 0:
+            return "contains a NUL character"
+        if 0xD800 <= code <= 0xDBFF:
+            following = codes[index + 1] if index + 1 < len(codes) else None
+            if following is None or following[0] != position + 6 or not 0xDC00 <= following[1] <= 0xDFFF:
+                return "contains an unpaired surrogate"
+        if 0xDC00 <= code <= 0xDFFF:
+            previous = codes[index - 1] if index else None
+            if previous is None or previous[0] != position - 6 or not 0xD800 <= previous[1] <= 0xDBFF:
+                return "contains an unpaired surrogate"
+    return None
+
+
+def unstorable_input(query: str | None, variables: Any) -> GraphQLError | None:
+    """A ``BAD_USER_INPUT`` error when the document or a variable holds text no database
+    stores (NUL characters, unpaired surrogates), naming the variable; else ``None``."""
+
+    def walk(value: Any, path: str) -> GraphQLError | None:
+        if isinstance(value, str):
+            problem = _text_problem(value)
+            if problem:
+                return GraphQLError(
+                    f"`{path}` {problem}.", extensions={"code": "BAD_USER_INPUT", "field": path}
+                )
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                found = walk(item, f"{path}.{key}")
+                if found:
+                    return found
+        elif isinstance(value, list):
+            for position, item in enumerate(value):
+                found = walk(item, f"{path}[{position}]")
+                if found:
+                    return found
+        return None
+
+    if isinstance(query, str):
+        problem = _text_problem(query) or _escape_problem(query)
+        if problem:
+            return GraphQLError(f"The document {problem}.", extensions={"code": "BAD_USER_INPUT"})
+    if isinstance(variables, dict):
+        for name, value in variables.items():
+            found = walk(value, f"${name}")
+            if found:
+                return found
+    return None
+
+
 def is_expected(error: GraphQLError) -> bool:
     """Whether an error is the client's doing (coded, parse, validation or variable error),
     which the server log need not report with a traceback."""
@@ -84,4 +151,4 @@ def is_expected(error: GraphQLError) -> bool:
     )
 
 
-__all__ = ["CodedErrors", "add_code", "is_expected"]
+__all__ = ["CodedErrors", "add_code", "is_expected", "unstorable_input"]

@@ -146,7 +146,7 @@ async def world(served: Served) -> World:
     w.integration_token = data["createAccessToken"]["token"]
     w.tokens["integration"] = w.integration_token
     integration = w.client("integration")
-    for index, (contact, assignee) in enumerate(CONTACTS.items()):
+    for contact, assignee in CONTACTS.items():
         data = await integration(
             RECEIVE,
             {"i": {"channelId": w.channel_ids["WEBCHAT"], "from": f"visitor-{contact}",

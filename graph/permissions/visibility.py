@@ -14,6 +14,7 @@ disagree.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import Enum
 from typing import TYPE_CHECKING
 
@@ -49,6 +50,7 @@ class Viewer:
     team_members: Mapping[int, frozenset[int]]
     token_id: int | None = None
     is_integration: bool = False
+    token_expires_at: datetime | None = None
 
     @property
     def is_admin(self) -> bool:

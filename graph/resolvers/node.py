@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from db.models import AccessToken, Activity, CustomInbox
+from db.models import Activity, CustomInbox
 from graph.resolvers.contact import may_see
+from graph.resolvers.user import tokens_visible_to
 
 if TYPE_CHECKING:
     from graph.context import Context
@@ -41,10 +42,7 @@ async def find_node(ctx: Context, type_name: str, pk: int) -> tuple[str, Any] | 
         row = await loaders.workspace() if pk == viewer.workspace_id else None
         visible = row is not None
     elif type_name == "AccessToken":
-        query = AccessToken.filter(id=pk, workspace_id=viewer.workspace_id)
-        if not viewer.is_admin:
-            query = query.filter(user_id=viewer.user_id)
-        row = await query.first()
+        row = await tokens_visible_to(viewer).filter(id=pk).first()
         visible = row is not None
     elif type_name == "CustomInbox":
         row = await CustomInbox.filter(id=pk, workspace_id=viewer.workspace_id, creator_id=viewer.user_id).first()

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
 
 from db.models import (
     AccessToken,
@@ -22,7 +23,7 @@ from db.models import (
 )
 from db.normalize import normalise_email
 from db.security import hash_password, hash_token, new_token, verify_password
-from graph.errors import BadUserInput, Forbidden, NotFound, Unauthenticated
+from graph.errors import BadUserInput, Conflict, Forbidden, NotFound, Unauthenticated
 from graph.live import write
 
 if TYPE_CHECKING:
@@ -88,15 +89,12 @@ async def create_access_token(bus: EventBus, viewer: Viewer, name: str) -> Issue
 
 
 async def revoke_access_token(bus: EventBus, viewer: Viewer, token_id: int) -> AccessToken:
-    """Revoke a token: the viewer's own, or any of the workspace for owners and managers.
+    """Revoke a token the viewer may manage (:func:`tokens_visible_to`).
 
     Raises:
         NotFound: not a token the viewer may revoke.
     """
-    query = AccessToken.filter(id=token_id, workspace_id=viewer.workspace_id)
-    if not viewer.is_admin:
-        query = query.filter(user_id=viewer.user_id)
-    row = await query.first()
+    row = await tokens_visible_to(viewer).filter(id=token_id).first()
     if row is None:
         raise NotFound("Access token", field="id")
 
@@ -108,6 +106,17 @@ async def revoke_access_token(bus: EventBus, viewer: Viewer, token_id: int) -> A
         return row
 
     return await write(bus, viewer.workspace_id, operation)
+
+
+def tokens_visible_to(viewer: Viewer):
+    """The access tokens ``viewer`` may see and revoke: their own; for managers, those of
+    non-owners too; for owners, every token of the workspace."""
+    query = AccessToken.filter(workspace_id=viewer.workspace_id)
+    if viewer.role is Role.OWNER:
+        return query
+    if viewer.is_admin:
+        return query.filter(Q(user_id=viewer.user_id) | Q(user__role__not=Role.OWNER))
+    return query.filter(user_id=viewer.user_id)
 
 
 def _require_admin(viewer: Viewer) -> None:
@@ -223,9 +232,18 @@ async def update_user(bus: EventBus, viewer: Viewer, user_id: int, data: dict[st
         raise BadUserInput("You cannot deactivate yourself.", field="isActive")
 
     async def operation(tx: Transaction) -> User:
+        # the workspace row serialises owner changes, so two owners cannot demote each other
+        await Workspace.filter(id=viewer.workspace_id).using_db(tx.connection).select_for_update().first()
         user = await User.filter(id=user_id).using_db(tx.connection).select_for_update().first()
+        was_active_owner = user.role is Role.OWNER and user.is_active
         for key, value in changes.items():
             setattr(user, key, value)
+        if was_active_owner and (user.role is not Role.OWNER or not user.is_active):
+            others = await User.filter(
+                workspace_id=viewer.workspace_id, role=Role.OWNER, is_active=True
+            ).exclude(id=user.id).using_db(tx.connection).count()
+            if others == 0:
+                raise Conflict("A workspace needs at least one active owner: appoint another first.")
         if user.role is not Role.AGENT:
             user.contact_visibility = ContactVisibility.ALL
         if user.role is Role.OWNER:
@@ -336,6 +354,7 @@ __all__ = [
     "create_team",
     "create_user",
     "login",
+    "tokens_visible_to",
     "revoke_access_token",
     "update_team",
     "update_user",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from datetime import datetime
+from typing import Any
 
 import strawberry
 from strawberry.extensions import (
@@ -18,13 +19,13 @@ from strawberry.extensions import (
     ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
+from strawberry.types.execution import PreExecutionError
+from strawberry.types.graphql import OperationType
 from strawberry.types import Info
 
 from db import models as m
-from graph import auth
-from graph.errors import BadUserInput, SlowConsumerError, Unauthenticated
-from graph.extensions import CodedErrors, is_expected
-from graph.live import LiveEvent, SlowConsumer
+from graph.errors import BadUserInput
+from graph.extensions import CodedErrors, is_expected, unstorable_input
 from graph.permissions.visibility import contact_scope
 from graph.resolvers import contact as contact_resolvers
 from graph.resolvers import conversation as conversation_resolvers
@@ -69,6 +70,7 @@ from graph.schema.user import (
     WorkspaceSettingsInput,
 )
 from graph.settings import Settings
+from graph.subscriptions import workspace_events
 
 _TYPES = {
     "Contact": Contact,
@@ -146,7 +148,7 @@ class Query:
     ) -> ConversationConnection:
         viewer = info.context.viewer
         size = page_size(first)
-        cursor = decode_cursor(after, (datetime, int)) if after else None
+        cursor = decode_cursor(after, (datetime, int)) if after is not None else None
         ref = await inbox_resolvers.resolve_inbox(viewer, inbox)
         page = await inbox_resolvers.list_conversations(viewer, ref, status, size, cursor)
         cursors = [encode_cursor(inbox_resolvers.conversation_cursor_values(r)) for r in page.rows]
@@ -263,7 +265,11 @@ class Mutation:
             ctx.viewer,
             contact_id=decode_id(input.contact_id, "Contact", field="contactId"),
             text=input.text,
-            channel_id=decode_id(input.channel_id, "Channel", field="channelId") if input.channel_id else None,
+            channel_id=(
+                decode_id(input.channel_id, "Channel", field="channelId")
+                if input.channel_id is not None
+                else None
+            ),
         )
         return SendMessagePayload(
             message=Message.from_row(result.message),
@@ -300,13 +306,9 @@ class Mutation:
             ctx.bus,
             ctx.viewer,
             decode_id(contact_id, "Contact", field="contactId"),
-            decode_id(assignee_id, "User", field="assigneeId") if assignee_id else None,
+            decode_id(assignee_id, "User", field="assigneeId") if assignee_id is not None else None,
         )
         return Contact.from_row(contact)
-
-
-VIEWER_EVENTS = {"user.changed", "team.changed", "access_token.revoked"}
-MAX_REPLAY = 10_000
 
 
 @strawberry.type
@@ -322,67 +324,68 @@ class Subscription:
         after_sequence: int | None = None,
     ) -> AsyncGenerator[MessageEvent, None]:
         ctx = info.context
-        viewer = ctx.viewer
 
-        async def scope_of(current):
+        async def scope_of(viewer):
             if inbox is None:
-                return contact_scope(current)
-            return (await inbox_resolvers.resolve_inbox(current, inbox)).scope
+                return contact_scope(viewer)
+            return (await inbox_resolvers.resolve_inbox(viewer, inbox)).scope
 
-        scope = await scope_of(viewer)
-        if after_sequence is not None and after_sequence < 0:
-            raise BadUserInput("`afterSequence` must not be negative.", field="afterSequence")
-        async with ctx.bus.subscribe(viewer.workspace_id) as live:
-            backlog: list[m.Event] = []
-            if after_sequence is not None:
-                backlog = await m.Event.filter(
-                    workspace_id=viewer.workspace_id, sequence__gt=after_sequence
-                ).order_by("sequence").limit(MAX_REPLAY + 1)
-                if len(backlog) > MAX_REPLAY:
-                    raise BadUserInput(
-                        "Too many events to replay: reload instead of resuming.", field="afterSequence"
-                    )
-            last = after_sequence or 0
+        scope = await scope_of(ctx.viewer)
 
-            async def stream():
-                for row in backlog:
-                    yield LiveEvent(row.workspace_id, row.sequence, row.type, row.payload)
-                async for event in live:
-                    yield event
+        async def on_viewer_change(viewer) -> None:
+            nonlocal scope
+            scope = await scope_of(viewer)  # FORBIDDEN ends it if the inbox is no longer allowed
 
-            try:
-                async for event in stream():
-                    if event.sequence <= last:
-                        continue
-                    last = event.sequence
-                    if event.type in VIEWER_EVENTS:
-                        refreshed = await auth.refresh_viewer(viewer)
-                        if refreshed is None:
-                            raise Unauthenticated("The access token was revoked or the user deactivated.")
-                        viewer = ctx.current_viewer = refreshed
-                        scope = await scope_of(viewer)  # FORBIDDEN ends it if the inbox is gone
-                        continue
-                    if event.type != "message.created":
-                        continue
-                    facts = event.payload
-                    if not scope.allows(facts.get("assignee_id"), bool(facts.get("blocked"))):
-                        continue
-                    loaders = ctx.fresh_loaders()
-                    message = await loaders.message.load(facts["message_id"])
-                    conversation = await loaders.conversation.load(facts["conversation_id"])
-                    if message is None or conversation is None:
-                        continue
-                    yield MessageEvent(
-                        sequence=event.sequence,
-                        message=Message.from_row(message),
-                        conversation=Conversation.from_row(conversation),
-                    )
-            except SlowConsumer as exc:
-                raise SlowConsumerError(str(exc)) from None
+        async for delivery in workspace_events(
+            ctx, after_sequence=after_sequence, on_viewer_change=on_viewer_change
+        ):
+            event, facts = delivery.event, delivery.facts
+            if event.type != "message.created":
+                continue
+            if not scope.allows(facts.get("assignee_id"), bool(facts.get("blocked"))):
+                continue
+            loaders = ctx.fresh_loaders()
+            message = await loaders.message.load(event.payload["message_id"])
+            conversation = await loaders.conversation.load(event.payload["conversation_id"])
+            if message is None or conversation is None:
+                continue
+            yield MessageEvent(
+                sequence=event.sequence,
+                message=Message.from_row(message),
+                conversation=Conversation.from_row(conversation),
+            )
 
 
 class InboxSchema(strawberry.Schema):
-    """The schema, logging only unexpected errors (client errors are answered, not logged)."""
+    """The schema, with two guards before any execution, over HTTP and WebSocket alike:
+
+    - text no database stores (NUL, unpaired surrogates) is refused with ``BAD_USER_INPUT``;
+    - subscriptions run only over WebSocket (over HTTP they are refused, not half-run).
+
+    Only unexpected errors are logged (client errors are answered, not logged).
+    """
+
+    async def execute(self, query, variable_values=None, *args: Any, **kwargs: Any):
+        error = unstorable_input(query, variable_values)
+        if error is not None:
+            return PreExecutionError(data=None, errors=[error])
+        allowed = kwargs.get("allowed_operation_types")
+        if allowed is not None:
+            kwargs["allowed_operation_types"] = {t for t in allowed if t is not OperationType.SUBSCRIPTION}
+        return await super().execute(query, variable_values, *args, **kwargs)
+
+    async def stream(self, query, variable_values=None, *args: Any, **kwargs: Any):
+        error = unstorable_input(query, variable_values)
+        if error is not None:
+
+            async def refused():
+                yield PreExecutionError(data=None, errors=[error])
+
+            return refused()
+        allowed = kwargs.get("allowed_operation_types")
+        if allowed is not None:  # an HTTP transport (multipart): no subscriptions there
+            kwargs["allowed_operation_types"] = {t for t in allowed if t is not OperationType.SUBSCRIPTION}
+        return await super().stream(query, variable_values, *args, **kwargs)
 
     def process_errors(self, errors, execution_context=None) -> None:
         super().process_errors([e for e in errors if not is_expected(e)], execution_context)

@@ -178,7 +178,7 @@ class Conversation(Node):
     @strawberry.field(description="Messages, newest first.")
     async def messages(self, first: int = 25, after: str | None = None) -> MessageConnection:
         size = page_size(first)
-        cursor = decode_cursor(after, (datetime, int)) if after else None
+        cursor = decode_cursor(after, (datetime, int)) if after is not None else None
         page = await resolvers.list_messages(self.row, size, cursor)
         cursors = [encode_cursor(values) for values in page.cursors]
         return MessageConnection(
@@ -189,7 +189,7 @@ class Conversation(Node):
     @strawberry.field(description="Messages and activities interleaved, oldest first.")
     async def timeline(self, first: int = 50, after: str | None = None) -> TimelineConnection:
         size = page_size(first)
-        cursor = decode_cursor(after, (datetime, int, int)) if after else None
+        cursor = decode_cursor(after, (datetime, int, int)) if after is not None else None
         page = await resolvers.timeline(self.row, size, cursor)
         cursors = [encode_cursor(values) for values in page.cursors]
         edges = [

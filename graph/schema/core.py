@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import strawberry
@@ -19,6 +19,8 @@ import strawberry
 from graph.errors import BadUserInput
 
 MAX_PAGE_SIZE = 100
+MAX_KEY = 2**31 - 1  # primary keys are 32-bit integers on every database
+MAX_SEQUENCE = 2**53  # sequences and other cursor integers
 
 
 @strawberry.interface(description="An object with a global id, fetchable with `node(id:)`.")
@@ -51,14 +53,21 @@ def to_global_id(type_name: str, pk: int) -> strawberry.ID:
 
 
 def parse_global_id(value: str) -> tuple[str, int] | None:
-    """``(type name, primary key)`` of a global id, or ``None`` when malformed."""
+    """``(type name, primary key)`` of a global id, or ``None`` when malformed.
+
+    Only the canonical encoding is accepted. A key beyond the 32-bit range is well formed but
+    names nothing: it comes back as ``0``, which no row has.
+    """
     try:
-        type_name, _, pk = _b64decode(value).partition(":")
+        text = _b64decode(value)
+        type_name, _, pk = text.partition(":")
         number = int(pk)
     except (ValueError, UnicodeError, binascii.Error):
         return None
-    if not type_name.isidentifier() or number <= 0 or number > 2**62 or str(number) != pk:
+    if not type_name.isidentifier() or number <= 0 or str(number) != pk or _b64encode(text) != value:
         return None
+    if number > MAX_KEY:
+        return type_name, 0  # well formed, but no such object can exist
     return type_name, number
 
 
@@ -96,9 +105,12 @@ def decode_cursor(cursor: str, shape: tuple[type, ...], *, field: str = "after")
                 parsed = datetime.fromisoformat(value)
                 if parsed.tzinfo is None:
                     raise ValueError
+                parsed = parsed.astimezone(UTC)
+                if not 1970 <= parsed.year <= 9998:
+                    raise ValueError
                 out.append(parsed)
             elif kind is int:
-                if not isinstance(value, int) or isinstance(value, bool):
+                if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_KEY:
                     raise ValueError
                 out.append(value)
             else:
@@ -106,7 +118,7 @@ def decode_cursor(cursor: str, shape: tuple[type, ...], *, field: str = "after")
                     raise ValueError
                 out.append(value)
         return out
-    except (ValueError, TypeError, UnicodeError, binascii.Error):
+    except (ValueError, TypeError, UnicodeError, OverflowError, binascii.Error):
         raise BadUserInput(f"`{field}` is not a valid cursor for this list.", field=field) from None
 
 

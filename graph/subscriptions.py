@@ -1,0 +1,154 @@
+"""The event stream every subscription is built on (``architecture.md``, live path).
+
+:func:`workspace_events` yields the viewer's workspace events in sequence order, exactly once:
+
+- from ``afterSequence`` on, replayed from the outbox, then live with no gap and no duplicate
+  at the seam; without it, from the workspace's current sequence on;
+- a live event whose sequence jumps ahead (publication order differs from commit order
+  across writers) first brings the missing events from the outbox, so none is lost;
+- each yielded event comes with the *current* facts of its contact: the latest facts among
+  the events of the same batch, so a replayed message of a contact reassigned since is
+  authorised against its new assignee (``domain.md`` section 7), without a query;
+- user, team and token events reload the viewer (role, visibility, teams); a revoked or
+  expired token, or a deactivated user, closes the WebSocket with 4403.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from db.models import Event, Workspace
+from graph.auth import refresh_viewer
+from graph.errors import BadUserInput, SlowConsumerError, Unauthenticated
+from graph.live import LiveEvent, SlowConsumer
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Awaitable, Callable
+
+    from graph.context import Context
+    from graph.permissions.visibility import Viewer
+
+VIEWER_EVENTS = frozenset({"user.changed", "team.changed", "access_token.revoked"})
+MAX_REPLAY = 10_000
+CLOSE_FORBIDDEN = 4403
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """An event to consider for delivery, with its contact's current facts."""
+
+    event: LiveEvent
+    facts: dict[str, Any]
+
+
+def _rows_to_events(rows: list[Event]) -> list[LiveEvent]:
+    return [LiveEvent(r.workspace_id, r.sequence, r.type, r.payload) for r in rows]
+
+
+def _with_current_facts(batch: list[LiveEvent]) -> list[Delivery]:
+    """Pair each event with the latest facts of its contact within ``batch``."""
+    latest: dict[int, dict[str, Any]] = {}
+    for event in batch:
+        contact_id = event.payload.get("contact_id")
+        if contact_id is not None and "assignee_id" in event.payload:
+            latest[contact_id] = event.payload
+    return [
+        Delivery(event, latest.get(event.payload.get("contact_id"), event.payload))
+        for event in batch
+    ]
+
+
+async def _outbox(workspace_id: int, after: int, up_to: int | None = None) -> list[LiveEvent]:
+    query = Event.filter(workspace_id=workspace_id, sequence__gt=after)
+    if up_to is not None:
+        query = query.filter(sequence__lt=up_to)
+    rows = await query.order_by("sequence").limit(MAX_REPLAY + 1)
+    if len(rows) > MAX_REPLAY:
+        raise BadUserInput(
+            "Too many events to replay: reload the data instead of resuming.", field="afterSequence"
+        )
+    return _rows_to_events(rows)
+
+
+async def end_connection(context: Context, reason: str) -> None:
+    """Close the subscriber's WebSocket with 4403 (over HTTP: answer UNAUTHENTICATED)."""
+    socket = context.request
+    if socket is not None and getattr(socket, "scope", {}).get("type") == "websocket":
+        try:
+            await socket.close(code=CLOSE_FORBIDDEN, reason=reason)
+        except RuntimeError:
+            pass  # already closed
+        return
+    raise Unauthenticated(reason)
+
+
+def _expired(viewer: Viewer) -> bool:
+    return viewer.token_expires_at is not None and viewer.token_expires_at <= datetime.now(UTC)
+
+
+async def workspace_events(
+    context: Context,
+    *,
+    after_sequence: int | None,
+    on_viewer_change: Callable[[Viewer], Awaitable[None]],
+) -> AsyncIterator[Delivery]:
+    """The viewer's workspace events, in order and exactly once (see the module docstring).
+
+    Args:
+        context: the subscription's context; its viewer is refreshed in place.
+        after_sequence: the last sequence the client saw, or ``None`` for "from now on".
+        on_viewer_change: awaited after the viewer was reloaded (recompute scopes there; raise
+            a coded error to end the subscription).
+
+    Raises:
+        BadUserInput: a negative or future ``afterSequence``, or too much to replay.
+        SlowConsumerError: the subscriber fell too far behind (resume with afterSequence).
+    """
+    viewer = context.viewer
+    if after_sequence is not None and after_sequence < 0:
+        raise BadUserInput("`afterSequence` must not be negative.", field="afterSequence")
+    async with context.bus.subscribe(viewer.workspace_id) as live:
+        current = await Workspace.filter(id=viewer.workspace_id).first().values_list(
+            "event_sequence", flat=True
+        )
+        current = int(current or 0)
+        if after_sequence is not None and after_sequence > current:
+            raise BadUserInput(
+                f"`afterSequence` {after_sequence} is ahead of the latest event ({current}).",
+                field="afterSequence",
+            )
+        last = current if after_sequence is None else after_sequence
+        pending = _with_current_facts(await _outbox(viewer.workspace_id, last)) if after_sequence is not None else []
+        try:
+            while True:
+                if not pending:
+                    event = await live.get()
+                    if event.sequence <= last:
+                        continue
+                    batch = [event]
+                    if event.sequence > last + 1:
+                        batch = await _outbox(viewer.workspace_id, last, event.sequence) + batch
+                    pending = _with_current_facts(batch)
+                delivery = pending.pop(0)
+                if delivery.event.sequence <= last:
+                    continue
+                last = delivery.event.sequence
+                if _expired(viewer):
+                    await end_connection(context, "The session expired.")
+                    return
+                if delivery.event.type in VIEWER_EVENTS:
+                    refreshed = await refresh_viewer(viewer)
+                    if refreshed is None:
+                        await end_connection(context, "The access token was revoked or the user deactivated.")
+                        return
+                    viewer = context.current_viewer = refreshed
+                    await on_viewer_change(viewer)
+                    continue
+                yield delivery
+        except SlowConsumer as exc:
+            raise SlowConsumerError(str(exc)) from None
+
+
+__all__ = ["Delivery", "end_connection", "workspace_events"]

@@ -1,0 +1,74 @@
+"""The graphql-transport-ws handler: frame validation and per-operation authentication.
+
+strawberry's handler trusts frame shapes and authenticates once, at ``connection_init``. Here:
+
+- a frame that is not a JSON object of the protocol's shape closes the socket with 4400
+  (the protocol's "invalid message"), never a crash;
+- every ``subscribe`` frame (queries and mutations over the socket included) re-checks the
+  token and the user: a revoked or expired token, or a deactivated user, closes the socket
+  with 4403; a changed role, visibility or team is used from then on;
+- every operation gets fresh DataLoaders, so nothing is served from a connection-wide cache.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+)
+
+from graph.auth import refresh_viewer
+from graph.context import start_operation_loaders
+
+MAX_OPERATION_ID_LENGTH = 128
+CLOSE_INVALID_MESSAGE = 4400
+CLOSE_FORBIDDEN = 4403
+
+
+def frame_problem(message: Any) -> str | None:
+    """Why a decoded frame is not a valid graphql-transport-ws message, or ``None``."""
+    if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+        return "Messages must be JSON objects with a string `type`."
+    kind = message["type"]
+    payload = message.get("payload")
+    if kind == "connection_init" and payload is not None and not isinstance(payload, dict):
+        return "`connection_init` payload must be an object."
+    if kind in ("subscribe", "complete"):
+        operation_id = message.get("id")
+        if not isinstance(operation_id, str) or not 0 < len(operation_id) <= MAX_OPERATION_ID_LENGTH:
+            return f"`{kind}` needs a string `id` of 1 to {MAX_OPERATION_ID_LENGTH} characters."
+    if kind == "subscribe":
+        if not isinstance(payload, dict) or not isinstance(payload.get("query"), str):
+            return "`subscribe` payload must be an object with a string `query`."
+        if payload.get("variables") is not None and not isinstance(payload["variables"], dict):
+            return "`variables` must be an object."
+        if payload.get("operationName") is not None and not isinstance(payload["operationName"], str):
+            return "`operationName` must be a string."
+    return None
+
+
+class InboxTransportWSHandler(BaseGraphQLTransportWSHandler):
+    """graphql-transport-ws with validated frames and per-operation authentication."""
+
+    async def handle_message(self, message: Any) -> None:
+        problem = frame_problem(message)
+        if problem is not None:
+            await self.handle_invalid_message(problem)
+            return
+        await super().handle_message(message)
+
+    async def handle_subscribe(self, message: Any) -> None:
+        if self.connection_acknowledged and message["id"] not in self.operations:
+            context = self.context
+            viewer = await refresh_viewer(context.current_viewer) if context.current_viewer else None
+            if viewer is None:
+                await self.websocket.close(code=CLOSE_FORBIDDEN, reason="Forbidden")
+                return
+            context.current_viewer = viewer
+            # the operation task copies this context variable when it is created
+            start_operation_loaders(viewer.workspace_id)
+        await super().handle_subscribe(message)
+
+
+__all__ = ["InboxTransportWSHandler", "frame_problem"]
