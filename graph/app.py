@@ -17,8 +17,10 @@ from typing import TYPE_CHECKING, Any
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
+from cross_web import HTTPException
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
@@ -36,8 +38,6 @@ from graph.websocket import InboxTransportWSHandler
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
-
-    from starlette.requests import Request
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,23 @@ class InboxGraphQL(GraphQL):
         )
         self.settings = settings
         self.bus = bus
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """strawberry answers request-level errors (malformed JSON, no query, a mutation over
+        GET, an unknown operation name) in plain text; here they are GraphQL JSON errors with a
+        code, like every other error."""
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        try:
+            response = await self.run(Request(scope=scope, receive=receive))
+        except HTTPException as exc:
+            code = "NOT_FOUND" if exc.status_code == 404 else "BAD_USER_INPUT"
+            response = JSONResponse(
+                {"errors": [{"message": exc.reason, "extensions": {"code": code}}]},
+                status_code=exc.status_code,
+            )
+        await response(scope, receive, send)
 
     async def get_context(self, request: Any, response: Any = None) -> Context:
         context = Context(settings=self.settings, bus=self.bus, request=request, response=response)

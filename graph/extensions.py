@@ -12,11 +12,12 @@ Every error a client receives carries ``extensions.code``:
 from __future__ import annotations
 
 import logging
+from contextvars import ContextVar
 import re
 from typing import Any
 
-from graphql import GraphQLError
-from strawberry.extensions import MaskErrors
+from graphql import GraphQLError, OperationDefinitionNode
+from strawberry.extensions import MaskErrors, SchemaExtension
 
 log = logging.getLogger("graph.errors")
 
@@ -140,6 +141,30 @@ def unstorable_input(query: str | None, variables: Any) -> GraphQLError | None:
     return None
 
 
+operation_name_given: ContextVar[bool] = ContextVar("operation_name_given", default=True)
+"""Whether the request named its operation (set by the schema before executing; strawberry
+fills ``operation_name`` in itself, so the extension cannot tell from the context)."""
+
+
+class SingleOperation(SchemaExtension):
+    """A document with several operations must name the one to run (GraphQL spec,
+    "GetOperation"); strawberry would otherwise run the first one silently."""
+
+    def on_validate(self):
+        context = self.execution_context
+        document = context.graphql_document
+        if document is not None and not operation_name_given.get() and not context.pre_execution_errors:
+            operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+            if len(operations) > 1:
+                context.pre_execution_errors = [
+                    GraphQLError(
+                        "The document holds several operations: say which with `operationName`.",
+                        extensions={"code": "GRAPHQL_VALIDATION_FAILED"},
+                    )
+                ]
+        yield
+
+
 def is_expected(error: GraphQLError) -> bool:
     """Whether an error is the client's doing (coded, parse, validation or variable error),
     which the server log need not report with a traceback."""
@@ -151,4 +176,4 @@ def is_expected(error: GraphQLError) -> bool:
     )
 
 
-__all__ = ["CodedErrors", "add_code", "is_expected", "unstorable_input"]
+__all__ = ["CodedErrors", "SingleOperation", "operation_name_given", "add_code", "is_expected", "unstorable_input"]

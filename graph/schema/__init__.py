@@ -25,7 +25,13 @@ from strawberry.types import Info
 
 from db import models as m
 from graph.errors import BadUserInput
-from graph.extensions import CodedErrors, is_expected, unstorable_input
+from graph.extensions import (
+    CodedErrors,
+    SingleOperation,
+    is_expected,
+    operation_name_given,
+    unstorable_input,
+)
 from graph.permissions.visibility import contact_scope
 from graph.resolvers import contact as contact_resolvers
 from graph.resolvers import conversation as conversation_resolvers
@@ -366,6 +372,7 @@ class InboxSchema(strawberry.Schema):
     """
 
     async def execute(self, query, variable_values=None, *args: Any, **kwargs: Any):
+        operation_name_given.set(bool(kwargs.get("operation_name") or (args[2] if len(args) > 2 else None)))
         error = unstorable_input(query, variable_values)
         if error is not None:
             return PreExecutionError(data=None, errors=[error])
@@ -375,6 +382,7 @@ class InboxSchema(strawberry.Schema):
         return await super().execute(query, variable_values, *args, **kwargs)
 
     async def stream(self, query, variable_values=None, *args: Any, **kwargs: Any):
+        operation_name_given.set(bool(kwargs.get("operation_name") or (args[2] if len(args) > 2 else None)))
         error = unstorable_input(query, variable_values)
         if error is not None:
 
@@ -403,6 +411,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
         lambda: ParserCache(maxsize=settings.parser_cache_size),
         lambda: ValidationCache(maxsize=settings.validation_cache_size),
+        SingleOperation,  # after the validation cache, which sets the validation errors
         CodedErrors,
     ]
     if not settings.introspection:

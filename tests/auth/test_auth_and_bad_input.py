@@ -229,3 +229,23 @@ async def test_cors_allows_the_configured_origins_only(world):
         assert allowed.headers["access-control-allow-origin"] == ALLOWED_ORIGIN
         other = await http.options(world.served.http_url, headers={"Origin": "http://evil.test", **preflight})
         assert "access-control-allow-origin" not in other.headers
+
+
+async def test_request_level_errors_are_graphql_json_with_a_code(world):
+    owner = world.client("owner")
+    async with httpx.AsyncClient() as http:
+        cases = [
+            ("POST", b"{", {"Content-Type": "application/json"}),
+            ("POST", b'{"variables": {}}', {"Content-Type": "application/json"}),
+            ("POST", b'{"query": "query A { me { id } } query B { me { name } }"}', {"Content-Type": "application/json"}),
+            ("POST", b'{"query": "query A { me { id } }", "operationName": "Nope"}', {"Content-Type": "application/json"}),
+        ]
+        for method, body, headers in cases:
+            response = await http.request(method, world.served.http_url, content=body, headers={**headers, **owner.headers()})
+            assert response.status_code in (200, 400), (body, response.status_code)
+            error = response.json()["errors"][0]
+            assert error["extensions"]["code"] in {"BAD_USER_INPUT", "GRAPHQL_VALIDATION_FAILED"}, (body, error)
+        response = await http.get(world.served.http_url, params={"query": 'mutation { createAccessToken(name: "x") { token } }'},
+                                  headers=owner.headers())
+        assert response.status_code in (400, 405) and response.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    await owner.aclose()
