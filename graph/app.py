@@ -10,6 +10,7 @@ HTTP.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from typing import TYPE_CHECKING, Any
@@ -28,6 +29,7 @@ from tortoise import connections
 from tortoise.contrib.starlette import RegisterTortoise
 
 from db.config import tortoise_config
+from db.outbox import prune_events
 from graph.auth import bearer_token, viewer_for_token
 from graph.context import Context
 from graph.extensions import add_code
@@ -121,13 +123,27 @@ def create_app(settings: Settings | None = None) -> Starlette:
     bus = EventBus(settings.broadcast_url, queue_size=settings.subscriber_queue_size)
     graphql = InboxGraphQL(settings, bus)
 
+    async def prune_outbox_forever() -> None:
+        while True:
+            try:
+                removed = await prune_events(settings.event_retention_seconds)
+                if removed:
+                    log.info("pruned %s outbox events", removed)
+            except Exception:  # noqa: BLE001 - retried at the next interval
+                log.exception("outbox pruning failed")
+            await asyncio.sleep(settings.prune_interval_seconds)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with RegisterTortoise(app, config=tortoise_config(settings.database_url)):
             await bus.start()
+            pruner = asyncio.create_task(prune_outbox_forever())
             try:
                 yield
             finally:
+                pruner.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await pruner
                 await bus.stop()
 
     app = Starlette(

@@ -55,6 +55,13 @@ class RateLimited(CodedError):
     code = "RATE_LIMITED"
 
 
+class HistoryPruned(CodedError):
+    """The events after the client's ``afterSequence`` are no longer kept: reload, then
+    subscribe again from the current state."""
+
+    code = "HISTORY_PRUNED"
+
+
 class SlowConsumerError(CodedError):
     """A subscription fell too far behind and was ended; resubscribe with ``afterSequence``."""
 
@@ -67,6 +74,7 @@ __all__ = [
     "Conflict",
     "Forbidden",
     "NotFound",
+    "HistoryPruned",
     "RateLimited",
     "SlowConsumerError",
     "Unauthenticated",

@@ -10,6 +10,7 @@
 | ``INBOX_GRAPH_IDE`` | on in development | ``0``/``1``: GraphiQL on ``GET /graphql`` |
 | ``INBOX_GRAPH_SESSION_TTL_SECONDS`` | ``2592000`` (30 days) | lifetime of a login token |
 | ``INBOX_GRAPH_SUBSCRIBER_QUEUE`` | ``1000`` | events buffered per subscription before it is cut off |
+| ``INBOX_GRAPH_EVENT_RETENTION_SECONDS`` | ``86400`` | how long the outbox keeps events for resuming |
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ class Settings:
     graphql_ide: bool = True
     session_ttl_seconds: int = 30 * 24 * 3600
     subscriber_queue_size: int = 1000
+    event_retention_seconds: int = 24 * 3600
+    prune_interval_seconds: int = 300
     max_depth: int = 12
     max_aliases: int = 30
     max_tokens: int = 4000
@@ -64,6 +67,8 @@ class Settings:
             graphql_ide=_flag("INBOX_GRAPH_IDE", not production),
             session_ttl_seconds=_int("INBOX_GRAPH_SESSION_TTL_SECONDS", 30 * 24 * 3600),
             subscriber_queue_size=_int("INBOX_GRAPH_SUBSCRIBER_QUEUE", 1000),
+            event_retention_seconds=_int("INBOX_GRAPH_EVENT_RETENTION_SECONDS", 24 * 3600),
+            prune_interval_seconds=_int("INBOX_GRAPH_PRUNE_INTERVAL_SECONDS", 300),
         )
 
 

@@ -10,7 +10,9 @@
   the events of the same batch, so a replayed message of a contact reassigned since is
   authorised against its new assignee (``domain.md`` section 7), without a query;
 - user, team and token events reload the viewer (role, visibility, teams); a revoked or
-  expired token, or a deactivated user, closes the WebSocket with 4403.
+  expired token, or a deactivated user, closes the WebSocket with 4403;
+- a subscriber more than the queue size behind is closed with 4413 (it resumes with
+  ``afterSequence``); a resume point older than the outbox keeps is ``HISTORY_PRUNED``.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from db.models import Event, Workspace
 from graph.auth import refresh_viewer
-from graph.errors import BadUserInput, SlowConsumerError, Unauthenticated
+from graph.errors import BadUserInput, CodedError, HistoryPruned, SlowConsumerError, Unauthenticated
 from graph.live import LiveEvent, SlowConsumer
 
 if TYPE_CHECKING:
@@ -33,6 +35,9 @@ if TYPE_CHECKING:
 VIEWER_EVENTS = frozenset({"user.changed", "team.changed", "access_token.revoked"})
 MAX_REPLAY = 10_000
 CLOSE_FORBIDDEN = 4403
+CLOSE_SLOW_CONSUMER = 4413
+"""Close code for a subscriber that fell more than ``INBOX_GRAPH_SUBSCRIBER_QUEUE`` events
+behind: reconnect and resubscribe with ``afterSequence`` to receive the rest."""
 
 
 @dataclass(frozen=True)
@@ -72,16 +77,22 @@ async def _outbox(workspace_id: int, after: int, up_to: int | None = None) -> li
     return _rows_to_events(rows)
 
 
-async def end_connection(context: Context, reason: str) -> None:
-    """Close the subscriber's WebSocket with 4403 (over HTTP: answer UNAUTHENTICATED)."""
+async def end_connection(
+    context: Context,
+    reason: str,
+    *,
+    code: int = CLOSE_FORBIDDEN,
+    error: type[CodedError] = Unauthenticated,
+) -> None:
+    """Close the subscriber's WebSocket with ``code`` (default 4403); elsewhere raise ``error``."""
     socket = context.request
     if socket is not None and getattr(socket, "scope", {}).get("type") == "websocket":
         try:
-            await socket.close(code=CLOSE_FORBIDDEN, reason=reason)
+            await socket.close(code=code, reason=reason[:120])
         except RuntimeError:
             pass  # already closed
         return
-    raise Unauthenticated(reason)
+    raise error(reason)
 
 
 def _expired(viewer: Viewer) -> bool:
@@ -120,7 +131,16 @@ async def workspace_events(
                 field="afterSequence",
             )
         last = current if after_sequence is None else after_sequence
-        pending = _with_current_facts(await _outbox(viewer.workspace_id, last)) if after_sequence is not None else []
+        pending: list[Delivery] = []
+        if after_sequence is not None and after_sequence < current:
+            backlog = await _outbox(viewer.workspace_id, last)
+            if not backlog or backlog[0].sequence != after_sequence + 1:
+                raise HistoryPruned(
+                    f"Events after {after_sequence} are no longer kept: reload, then subscribe "
+                    "without afterSequence (or with the sequence the reload returned).",
+                    field="afterSequence",
+                )
+            pending = _with_current_facts(backlog)
         try:
             while True:
                 if not pending:
@@ -148,7 +168,7 @@ async def workspace_events(
                     continue
                 yield delivery
         except SlowConsumer as exc:
-            raise SlowConsumerError(str(exc)) from None
+            await end_connection(context, str(exc), code=CLOSE_SLOW_CONSUMER, error=SlowConsumerError)
 
 
-__all__ = ["Delivery", "end_connection", "workspace_events"]
+__all__ = ["CLOSE_FORBIDDEN", "CLOSE_SLOW_CONSUMER", "Delivery", "end_connection", "workspace_events"]
