@@ -32,6 +32,7 @@ from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from db.models import Event, Workspace
+from graph.redis_backend import RESYNC
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable
@@ -201,45 +202,17 @@ class Subscriber:
 
 
 def _backend(url: str) -> Any:
-    """broadcaster's backend for ``url``; Redis gets :class:`_RedisBackend`."""
+    """broadcaster's backend for ``url``; Redis gets the reconnecting backend."""
     if url.startswith(("redis://", "rediss://")):
-        return _RedisBackend(url)
+        from graph.redis_backend import ResilientRedisBackend
+
+        return ResilientRedisBackend(url)
     return None
 
 
-try:
-    from broadcaster._backends.redis import RedisBackend as _BroadcasterRedisBackend
-except ImportError:  # pragma: no cover - redis extra not installed
-    _BroadcasterRedisBackend = object  # type: ignore[assignment,misc]
-
-
-class _RedisBackend(_BroadcasterRedisBackend):  # type: ignore[misc,valid-type]
-    """broadcaster's Redis backend with its subscribe race fixed.
-
-    Upstream wakes its listener before the SUBSCRIBE is acknowledged; the listener then finds
-    no channel, stops listening and waits for a wake-up that already happened, so the first
-    subscription of a process may never receive anything. Here the listener is woken only
-    once the channel is subscribed, and sleeps again only while nothing is subscribed.
-    """
-
-    async def subscribe(self, channel: str) -> None:
-        await self._pubsub.subscribe(channel)
-        self._ready.set()
-
-    async def _pubsub_listener(self) -> None:
-        while True:
-            await self._ready.wait()
-            async for message in self._pubsub.listen():
-                if message["type"] == "message":
-                    from broadcaster._base import Event as BroadcastEvent
-
-                    await self._queue.put(
-                        BroadcastEvent(channel=message["channel"].decode(), message=message["data"].decode())
-                    )
-            if not self._pubsub.channels:
-                self._ready.clear()
-            else:
-                await asyncio.sleep(0.01)
+RESYNC_MARKER = "resync"
+"""The type of the marker :class:`Subscriber` receives after the broadcast connection was
+re-established: events may have been missed, read them from the outbox."""
 
 
 class EventBus:
@@ -288,6 +261,11 @@ class EventBus:
         async with self._broadcast.subscribe(channel=self.channel(workspace_id)) as messages:
             ready.set()
             async for message in messages:  # type: ignore[union-attr]
+                if message.message == RESYNC:
+                    marker = LiveEvent(workspace_id, 0, RESYNC_MARKER, {})
+                    for subscriber in tuple(self._subscribers.get(workspace_id, ())):
+                        subscriber._offer(marker)
+                    continue
                 try:
                     event = LiveEvent.from_json(message.message)
                 except (ValueError, KeyError, TypeError):
@@ -319,4 +297,4 @@ class EventBus:
                         task.cancel()
 
 
-__all__ = ["EventBus", "LiveEvent", "SlowConsumer", "Subscriber", "Transaction", "write"]
+__all__ = ["RESYNC_MARKER", "EventBus", "LiveEvent", "SlowConsumer", "Subscriber", "Transaction", "write"]

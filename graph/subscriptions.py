@@ -4,6 +4,8 @@
 
 - from ``afterSequence`` on, replayed from the outbox, then live with no gap and no duplicate
   at the seam; without it, from the workspace's current sequence on;
+- after the broadcast connection (Redis) was lost and re-established, the events committed
+  meanwhile are read from the outbox;
 - a live event whose sequence jumps ahead (publication order differs from commit order
   across writers) first brings the missing events from the outbox, so none is lost;
 - each yielded event comes with the *current* facts of its contact: the latest facts among
@@ -24,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from db.models import Event, Workspace
 from graph.auth import refresh_viewer
 from graph.errors import BadUserInput, CodedError, HistoryPruned, SlowConsumerError, Unauthenticated
-from graph.live import LiveEvent, SlowConsumer
+from graph.live import RESYNC_MARKER, LiveEvent, SlowConsumer
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable
@@ -145,6 +147,10 @@ async def workspace_events(
             while True:
                 if not pending:
                     event = await live.get()
+                    if event.type == RESYNC_MARKER:
+                        # the broadcast connection came back: read whatever was missed
+                        pending = _with_current_facts(await _outbox(viewer.workspace_id, last))
+                        continue
                     if event.sequence <= last:
                         continue
                     batch = [event]

@@ -1,0 +1,119 @@
+"""A broadcaster backend for Redis that notices a lost connection and reconnects.
+
+broadcaster's own Redis backend neither reconnects nor reports a lost connection (its issue
+#144), and wakes its listener before SUBSCRIBE is acknowledged. This one:
+
+- publishes on a connection with short timeouts, so a write never hangs on a dead Redis (the
+  caller logs the failure; the event is in the outbox);
+- listens from a supervisor task that resubscribes every channel after reconnecting, with
+  exponential backoff (0.2 s doubling to 5 s);
+- after every (re)connection puts :data:`RESYNC` on each subscribed channel, so consumers
+  read what they missed from the outbox (``graph.subscriptions``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from broadcaster._backends.base import BroadcastBackend
+from broadcaster._base import Event
+from redis import asyncio as redis
+from redis.exceptions import RedisError
+
+log = logging.getLogger(__name__)
+
+RESYNC = "\x00resync"
+"""Message put on every subscribed channel after a (re)connection."""
+
+MIN_BACKOFF, MAX_BACKOFF = 0.2, 5.0
+
+
+class ResilientRedisBackend(BroadcastBackend):
+    def __init__(self, url: str) -> None:
+        self._url = url
+        self._publisher = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+        self._channels: set[str] = set()
+        self._queue: asyncio.Queue[Event] = asyncio.Queue()
+        self._pubsub: Any = None
+        self._supervisor: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self.connected = False
+
+    async def connect(self) -> None:
+        self._supervisor = asyncio.create_task(self._supervise())
+
+    async def disconnect(self) -> None:
+        if self._supervisor is not None:
+            self._supervisor.cancel()
+            with contextlib.suppress(BaseException):
+                await self._supervisor
+        await self._close_pubsub()
+        with contextlib.suppress(Exception):
+            await self._publisher.aclose()
+
+    async def subscribe(self, channel: str) -> None:
+        self._channels.add(channel)
+        if self._pubsub is not None and self.connected:
+            try:
+                await self._pubsub.subscribe(channel)
+            except (RedisError, OSError):
+                log.warning("subscribe to %s failed; it is retried on reconnection", channel)
+        self._wake.set()
+
+    async def unsubscribe(self, channel: str) -> None:
+        self._channels.discard(channel)
+        if self._pubsub is not None and self.connected:
+            with contextlib.suppress(RedisError, OSError):
+                await self._pubsub.unsubscribe(channel)
+
+    async def publish(self, channel: str, message: Any) -> None:
+        await self._publisher.publish(channel, message)
+
+    async def next_published(self) -> Event:
+        return await self._queue.get()
+
+    async def _close_pubsub(self) -> None:
+        pubsub, self._pubsub = self._pubsub, None
+        self.connected = False
+        if pubsub is not None:
+            with contextlib.suppress(Exception):
+                await pubsub.aclose()
+
+    async def _supervise(self) -> None:
+        backoff = MIN_BACKOFF
+        while True:
+            if not self._channels:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            try:
+                client = redis.Redis.from_url(self._url, socket_connect_timeout=2, health_check_interval=5)
+                self._pubsub = client.pubsub(ignore_subscribe_messages=True)
+                await self._pubsub.subscribe(*sorted(self._channels))
+                self.connected = True
+                if backoff > MIN_BACKOFF:
+                    log.warning("reconnected to Redis; subscribers resynchronise from the outbox")
+                backoff = MIN_BACKOFF
+                for channel in list(self._channels):
+                    self._queue.put_nowait(Event(channel=channel, message=RESYNC))
+                while self._channels:
+                    message = await self._pubsub.get_message(timeout=1.0)
+                    if message and message.get("type") == "message":
+                        self._queue.put_nowait(
+                            Event(channel=message["channel"].decode(), message=message["data"].decode())
+                        )
+                await self._close_pubsub()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - any failure: reconnect with backoff
+                if self.connected or backoff == MIN_BACKOFF:
+                    log.warning("lost the Redis connection (%s); reconnecting", exc)
+                await self._close_pubsub()
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF)
+
+
+__all__ = ["RESYNC", "ResilientRedisBackend"]

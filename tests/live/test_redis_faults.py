@@ -1,0 +1,82 @@
+"""Redis going away: writes keep working, the workers reconnect, and open subscriptions
+receive what was committed meanwhile from the outbox, in order, once Redis is back.
+
+Runs a private ``redis-server`` on a free port (the machine's binary), so restarting it
+disturbs nothing else."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+import time
+
+import pytest
+
+from tests.live.helpers import NEW_MESSAGE, receive
+from tests.support import Client, free_port, serve, subscribe
+
+pytestmark = [
+    pytest.mark.asyncio(loop_scope="session"),
+    pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs the redis-server binary"),
+]
+
+
+def start_redis(port: int) -> subprocess.Popen:
+    process = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        probe = subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True, text=True)
+        if probe.stdout.strip() == "PONG":
+            return process
+        time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("redis-server did not start")
+
+
+@pytest.fixture(scope="module")
+def private_redis():
+    port = free_port()
+    state = {"port": port, "process": start_redis(port)}
+    yield state
+    state["process"].kill()
+
+
+@pytest.fixture(scope="module")
+def served(server_env, private_redis):
+    server = serve({**server_env, "BROADCAST_URL": f"redis://127.0.0.1:{private_redis['port']}"})
+    yield server
+    server.stop()
+
+
+async def test_a_redis_restart_loses_no_event(world, served, private_redis):
+    server, redis, redis_port = served, private_redis["process"], private_redis["port"]
+    ingest = Client(server, world.integration_token)
+    subscription = await subscribe(server, world.tokens["owner"], NEW_MESSAGE)
+    await receive(world, "c_all", "before", client=ingest)
+    assert (await subscription.next())["data"]["newMessage"]["message"]["text"] == "before"
+
+    redis.kill()
+    redis.wait(5)
+    # queries and mutations keep working while Redis is away
+    for text in ("during 1", "during 2"):
+        await receive(world, "c_all", text, client=ingest)
+    me = await Client(server, world.tokens["owner"])("{ me { id } }")
+    assert me["me"]["id"] == world.user_ids["owner"]
+
+    private_redis["process"] = start_redis(redis_port)
+    try:
+        # the reconnection resynchronises from the outbox, even if nothing new is written
+        texts = [(await subscription.next(timeout=15))["data"]["newMessage"]["message"]["text"] for _ in range(2)]
+        assert texts == ["during 1", "during 2"]
+        await asyncio.sleep(0.5)
+        await receive(world, "c_all", "after", client=ingest)
+        assert (await subscription.next(timeout=5))["data"]["newMessage"]["message"]["text"] == "after"
+        await subscription.nothing(within=0.5)
+    finally:
+        await subscription.close()
+        await ingest.aclose()
