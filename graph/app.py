@@ -120,7 +120,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
     The database schema must be migrated first (``inbox-graph serve`` does it).
     """
     settings = settings or Settings.from_env()
-    bus = EventBus(settings.broadcast_url, queue_size=settings.subscriber_queue_size)
+    bus = EventBus(
+        settings.broadcast_url,
+        queue_size=settings.subscriber_queue_size,
+        share_event_loaders=settings.share_event_loaders,
+    )
     graphql = InboxGraphQL(settings, bus)
 
     async def prune_outbox_forever() -> None:

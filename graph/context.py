@@ -10,7 +10,7 @@ from graph.errors import Unauthenticated
 from graph.loaders import Loaders
 
 if TYPE_CHECKING:
-    from graph.live import EventBus
+    from graph.live import EventBus, LiveEvent
     from graph.permissions.visibility import Viewer
     from graph.settings import Settings
 
@@ -33,7 +33,7 @@ class Context:
 
     ``viewer`` raises ``UNAUTHENTICATED`` when the request carries no valid token: every
     field but ``login`` reads it. ``loaders`` are fresh per HTTP request; subscriptions call
-    :meth:`fresh_loaders` for each event.
+    :meth:`loaders_for_event` for each event.
     """
 
     settings: Settings
@@ -60,9 +60,12 @@ class Context:
             self._loaders = Loaders(self.viewer.workspace_id)
         return self._loaders
 
-    def fresh_loaders(self) -> Loaders:
-        """Start a new loader set (subscriptions: one per event, never a stale cache)."""
-        return start_operation_loaders(self.viewer.workspace_id)
+    def loaders_for_event(self, event: LiveEvent) -> Loaders:
+        """The loaders to resolve a subscription event with: shared by every subscriber of the
+        event in this process, never reused for another event."""
+        loaders = self.bus.loaders_for(event)
+        _event_loaders.set(loaders)
+        return loaders
 
 
 __all__ = ["Context", "start_operation_loaders"]

@@ -9,7 +9,8 @@
 2. After the commit each event is published as JSON on the workspace's broadcaster channel.
 3. :class:`EventBus` listens once per workspace and process, decodes each event once, and
    hands it to every local :class:`Subscriber` through a bounded queue; a subscriber whose
-   queue is full is cut off (:class:`SlowConsumer`) instead of growing memory.
+   queue is full is cut off (:class:`SlowConsumer`) instead of growing memory. The rows an
+   event's subscribers resolve are loaded once per process (:meth:`EventBus.loaders_for`).
 
 Subscriptions authorise each event themselves, with the visibility policy, from the facts in
 the event's payload (:mod:`graph.permissions.visibility`).
@@ -22,6 +23,7 @@ import contextlib
 import json
 import logging
 import random
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -32,6 +34,7 @@ from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from db.models import Event, Workspace
+from graph.loaders import Loaders
 from graph.redis_backend import RESYNC
 
 if TYPE_CHECKING:
@@ -215,6 +218,9 @@ RESYNC_MARKER = "resync"
 re-established: events may have been missed, read them from the outbox."""
 
 
+EVENT_LOADER_CACHE = 256
+
+
 class EventBus:
     """Publishes committed events and fans them out to this process's subscribers.
 
@@ -222,14 +228,36 @@ class EventBus:
     once per process, whatever the number of subscribers.
     """
 
-    def __init__(self, url: str = "memory://", *, queue_size: int = 1000) -> None:
+    def __init__(
+        self, url: str = "memory://", *, queue_size: int = 1000, share_event_loaders: bool = True
+    ) -> None:
         self.url = url
         self.queue_size = queue_size
+        self.share_event_loaders = share_event_loaders
+        self._event_loaders: OrderedDict[tuple[int, int], Loaders] = OrderedDict()
         backend = _backend(url)
         self._broadcast = Broadcast(backend=backend) if backend is not None else Broadcast(url)
         self._subscribers: dict[int, set[Subscriber]] = {}
         self._listeners: dict[int, asyncio.Task[None]] = {}
         self._ready: dict[int, asyncio.Event] = {}
+
+    def loaders_for(self, event: LiveEvent) -> Loaders:
+        """The DataLoaders every subscriber of this process uses to resolve ``event``.
+
+        Rows are loaded once per event, not once per subscriber: loaders only batch and cache
+        rows of the workspace; what each subscriber may see is decided by the policy before
+        and by the field rules during resolution. ``share_event_loaders=False`` gives every
+        subscriber its own (the naive baseline of ``bench/fanout``).
+        """
+        if not self.share_event_loaders:
+            return Loaders(event.workspace_id)
+        key = (event.workspace_id, event.sequence)
+        loaders = self._event_loaders.get(key)
+        if loaders is None:
+            loaders = self._event_loaders[key] = Loaders(event.workspace_id)
+            while len(self._event_loaders) > EVENT_LOADER_CACHE:
+                self._event_loaders.popitem(last=False)
+        return loaders
 
     @staticmethod
     def channel(workspace_id: int) -> str:

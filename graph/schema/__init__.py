@@ -350,7 +350,7 @@ class Subscription:
                 continue
             if not scope.allows(facts.get("assignee_id"), bool(facts.get("blocked"))):
                 continue
-            loaders = ctx.fresh_loaders()
+            loaders = ctx.loaders_for_event(event)
             message = await loaders.message.load(event.payload["message_id"])
             conversation = await loaders.conversation.load(event.payload["conversation_id"])
             if message is None or conversation is None:
