@@ -32,6 +32,7 @@ from graph.extensions import (
     operation_name_given,
     unstorable_input,
 )
+from graph.fanout import SharedEventExecutionContext, shareable
 from graph.permissions.visibility import contact_scope
 from graph.resolvers import contact as contact_resolvers
 from graph.resolvers import conversation as conversation_resolvers
@@ -355,11 +356,12 @@ class Subscription:
             conversation = await loaders.conversation.load(event.payload["conversation_id"])
             if message is None or conversation is None:
                 continue
-            yield MessageEvent(
+            payload = MessageEvent(
                 sequence=event.sequence,
                 message=Message.from_row(message),
                 conversation=Conversation.from_row(conversation),
             )
+            yield shareable(payload, event.sequence, ctx.viewer)
 
 
 class InboxSchema(strawberry.Schema):
@@ -424,6 +426,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         subscription=Subscription,
         extensions=extensions,
         config=StrawberryConfig(auto_camel_case=True),
+        execution_context_class=SharedEventExecutionContext,
         types=[Activity, CustomInbox],
     )
 

@@ -6,6 +6,7 @@ import strawberry
 from strawberry.types import Info
 
 from db import models as m
+from graph.fanout import depends_on_identity
 from graph.permissions.visibility import StandardInboxKind as _StandardInboxKind
 from graph.resolvers import inbox as resolvers
 from graph.schema.core import Node, to_global_id
@@ -88,6 +89,7 @@ class CustomInbox(Node):
 
     @strawberry.field(description="Whether the viewer may edit, re-share or delete it (its creator).")
     def can_edit(self, info: Info) -> bool:
+        depends_on_identity()
         return self.row.creator_id == info.context.viewer.user_id
 
 

@@ -4,6 +4,7 @@ to see its conversation, authorised at delivery time, and resumes after a sequen
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 
 import pytest
@@ -120,3 +121,44 @@ async def test_integration_message_arrives_within_a_second(world):
         assert asyncio.get_running_loop().time() - started < 1.0
     finally:
         await subscription.close()
+
+
+PERSONAL = """subscription { newMessage { message { text } conversation { contact {
+  phone assignee { name contactVisibility } } } } }"""
+
+
+async def test_shared_event_results_never_cross_views_or_identities(world):
+    """Subscribers with the same document share one execution per event, but only with the
+    same view: the owner reads numbers in full, a manager masked; an agent reads their own
+    administration fields, another agent with the same view does not."""
+    owner = world.client("owner")
+    await owner("mutation { updateWorkspaceSettings(input: {phoneNumberMasking: true}) { phoneNumberMasking } }")
+    try:
+        integration = world.client("integration")
+        phone = "+447911123999"
+        received = (await integration(RECEIVE, {"i": {
+            "channelId": world.channel_ids["WHATSAPP"], "from": phone,
+            "externalMessageId": uuid.uuid4().hex, "text": "first"}}))["receiveMessage"]
+        await owner(ASSIGN, {"c": received["contact"]["id"], "a": world.user_ids["agent_all"]})
+        subscribers = {who: await subscribe(world.served, world.tokens[who], PERSONAL)
+                       for who in ("owner", "manager", "agent_all", "agent_free")}
+        await integration(RECEIVE, {"i": {"channelId": world.channel_ids["WHATSAPP"], "from": phone,
+                                          "externalMessageId": uuid.uuid4().hex, "text": "shared"}})
+        seen = {}
+        for who, subscription in subscribers.items():
+            message = json.loads(await asyncio.wait_for(subscription.socket.recv(), 5))
+            while message.get("type") != "next":
+                message = json.loads(await asyncio.wait_for(subscription.socket.recv(), 5))
+            seen[who] = message["payload"]
+            await subscription.close()
+        contact = {who: p["data"]["newMessage"]["conversation"]["contact"] for who, p in seen.items()}
+        assert contact["owner"]["phone"] == phone
+        assert contact["manager"]["phone"] != phone and "\u2022" in contact["manager"]["phone"]
+        assert contact["agent_all"]["assignee"]["contactVisibility"] == "ALL"
+        assert contact["agent_free"]["assignee"]["contactVisibility"] is None
+        assert seen["agent_free"]["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+        assert "errors" not in seen["agent_all"] or not seen["agent_all"]["errors"]
+        await integration.aclose()
+    finally:
+        await owner("mutation { updateWorkspaceSettings(input: {phoneNumberMasking: false}) { phoneNumberMasking } }")
+        await owner.aclose()
