@@ -162,3 +162,31 @@ async def test_shared_event_results_never_cross_views_or_identities(world):
     finally:
         await owner("mutation { updateWorkspaceSettings(input: {phoneNumberMasking: false}) { phoneNumberMasking } }")
         await owner.aclose()
+
+
+async def test_team_and_visibility_changes_apply_to_open_subscriptions(world):
+    owner = world.client("owner")
+    alpha = world.team_ids["Alpha"]
+    alpha_members = [world.user_ids[n] for n in ("manager", "agent_all", "agent_team", "agent_self")]
+    beta_agent = await subscribe(world.served, world.tokens["agent_beta"], NEW_MESSAGE)
+    free_agent = await subscribe(world.served, world.tokens["agent_free"], NEW_MESSAGE)
+    try:
+        await receive(world, "c_all", "alpha only")
+        await beta_agent.nothing(within=0.5)
+        assert (await free_agent.next())["data"]["newMessage"]["message"]["text"] == "alpha only"
+
+        await owner("mutation($t: ID!, $m: [ID!]) { updateTeam(id: $t, memberIds: $m) { id } }",
+                    {"t": alpha, "m": [*alpha_members, world.user_ids["agent_beta"]]})
+        await owner("mutation($u: ID!) { updateUser(id: $u, input: {contactVisibility: SELF}) { id } }",
+                    {"u": world.user_ids["agent_free"]})
+        await receive(world, "c_all", "now in alpha")
+        assert (await beta_agent.next())["data"]["newMessage"]["message"]["text"] == "now in alpha"
+        await free_agent.nothing(within=0.5)
+    finally:
+        await owner("mutation($t: ID!, $m: [ID!]) { updateTeam(id: $t, memberIds: $m) { id } }",
+                    {"t": alpha, "m": alpha_members})
+        await owner("mutation($u: ID!) { updateUser(id: $u, input: {contactVisibility: ALL}) { id } }",
+                    {"u": world.user_ids["agent_free"]})
+        await beta_agent.close()
+        await free_agent.close()
+        await owner.aclose()
