@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from db.models import Activity, ActivityKind, Contact, User
+from db.models import Activity, ActivityKind, Contact, Conversation, User
 from graph.errors import NotFound
 from graph.live import write
 from graph.permissions.visibility import Viewer, contact_scope
@@ -62,6 +62,18 @@ async def visible_contact(
     return contact
 
 
+async def current_conversation_id(tx: Transaction, contact: Contact) -> int | None:
+    """The conversation a contact-level activity shows in: the open one, else the latest."""
+    row = await (
+        Conversation.filter(contact_id=contact.id)
+        .using_db(tx.connection)
+        .order_by("-opened_at", "-id")
+        .first()
+        .values_list("id", flat=True)
+    )
+    return row
+
+
 async def record_assignment(
     tx: Transaction,
     contact: Contact,
@@ -82,6 +94,8 @@ async def record_assignment(
     contact.assignee_id = assignee_id
     await contact.save(using_db=tx.connection, update_fields=["assignee_id", "updated_at"])
     kind = ActivityKind.CONTACT_ASSIGNED if assignee_id else ActivityKind.CONTACT_UNASSIGNED
+    if conversation_id is None:
+        conversation_id = await current_conversation_id(tx, contact)
     activity = await Activity.create(
         workspace_id=contact.workspace_id,
         contact_id=contact.id,
@@ -130,4 +144,41 @@ async def assign_contact(
     return await write(bus, viewer.workspace_id, operation)
 
 
-__all__ = ["assign_contact", "contact_facts", "may_see", "record_assignment", "visible_contact"]
+async def set_blocked(bus: EventBus, viewer: Viewer, contact_id: int, blocked: bool) -> Contact:
+    """Block or unblock a contact (``domain.md`` section 2, blocked-contacts inbox).
+
+    A real change writes one activity and one event; a no-op writes nothing. Blocked contacts
+    are visible only to users who may view them, so only they can unblock.
+
+    Raises:
+        NotFound: the contact is not visible to the viewer.
+    """
+    await visible_contact(viewer, contact_id)
+
+    async def operation(tx: Transaction) -> Contact:
+        contact = await visible_contact(viewer, contact_id, connection=tx.connection, for_update=True)
+        if contact.blocked == blocked:
+            return contact
+        contact.blocked = blocked
+        await contact.save(using_db=tx.connection, update_fields=["blocked", "updated_at"])
+        activity = await Activity.create(
+            workspace_id=contact.workspace_id,
+            contact_id=contact.id,
+            conversation_id=await current_conversation_id(tx, contact),
+            kind=ActivityKind.CONTACT_BLOCKED if blocked else ActivityKind.CONTACT_UNBLOCKED,
+            author_id=viewer.user_id,
+            data={},
+            created_at=datetime.now(UTC),
+            using_db=tx.connection,
+        )
+        tx.emit(
+            "contact.blocked" if blocked else "contact.unblocked",
+            **contact_facts(contact),
+            activity_id=activity.id,
+        )
+        return contact
+
+    return await write(bus, viewer.workspace_id, operation)
+
+
+__all__ = ["assign_contact", "set_blocked", "contact_facts", "may_see", "record_assignment", "visible_contact"]

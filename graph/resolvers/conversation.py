@@ -14,12 +14,14 @@ from db.models import (
     ActivityKind,
     Channel,
     ChannelIdentity,
+    ClosingNotesMode,
     Contact,
     Conversation,
     ConversationStatus,
     DeliveryStatus,
     Message,
     MessageDirection,
+    Workspace,
 )
 from db.normalize import normalise_email
 from db.queries import keyset_after, ordering
@@ -317,6 +319,120 @@ async def send_message(
     return await write(bus, viewer.workspace_id, operation)
 
 
+MAX_CATEGORY_LENGTH = 120
+MAX_SUMMARY_LENGTH = 2000
+
+
+def _not_blocked(contact: Contact, action: str) -> None:
+    if contact.blocked:
+        raise BadUserInput(
+            f"This contact is blocked: its conversations cannot be {action}. Unblock it first.",
+            field="contactId",
+        )
+
+
+async def open_conversation(bus: EventBus, viewer: Viewer, contact_id: int) -> Conversation:
+    """Open a conversation with a contact; the open one if it has one already (a no-op).
+
+    Raises:
+        NotFound: the contact is not visible. BadUserInput: the contact is blocked.
+    """
+    _not_blocked(await visible_contact(viewer, contact_id), "opened")
+
+    async def operation(tx: Transaction) -> Conversation:
+        contact = await visible_contact(viewer, contact_id, connection=tx.connection, for_update=True)
+        _not_blocked(contact, "opened")
+        return await open_conversation_for(tx, contact, now=datetime.now(UTC), author_id=viewer.user_id)
+
+    return await write(bus, viewer.workspace_id, operation)
+
+
+def clean_closing_notes(
+    mode: ClosingNotesMode, category: str | None, summary: str | None
+) -> tuple[str | None, str | None]:
+    """Closing notes checked against the workspace's mode (off, optional, category required,
+    category and summary required).
+
+    Raises:
+        BadUserInput: naming ``category`` or ``summary``.
+    """
+    category = (category or "").strip() or None
+    summary = (summary or "").strip() or None
+    if mode is ClosingNotesMode.OFF and (category or summary):
+        raise BadUserInput("Closing notes are turned off in this workspace.", field="category" if category else "summary")
+    if category and len(category) > MAX_CATEGORY_LENGTH:
+        raise BadUserInput(f"`category` must be at most {MAX_CATEGORY_LENGTH} characters.", field="category")
+    if summary and len(summary) > MAX_SUMMARY_LENGTH:
+        raise BadUserInput(f"`summary` must be at most {MAX_SUMMARY_LENGTH} characters.", field="summary")
+    needs_category = mode in (ClosingNotesMode.CATEGORY_REQUIRED, ClosingNotesMode.CATEGORY_AND_SUMMARY_REQUIRED)
+    if needs_category and not category:
+        raise BadUserInput("A closing category is required in this workspace.", field="category")
+    if mode is ClosingNotesMode.CATEGORY_AND_SUMMARY_REQUIRED and not summary:
+        raise BadUserInput("A closing summary is required in this workspace.", field="summary")
+    return category, summary
+
+
+async def close_conversation(
+    bus: EventBus, viewer: Viewer, contact_id: int, category: str | None, summary: str | None
+) -> Conversation:
+    """Close the contact's open conversation with optional closing notes (``domain.md``,
+    terms). Closing a closed conversation is a no-op returning the latest one.
+
+    Raises:
+        NotFound: the contact is not visible.
+        BadUserInput: the contact is blocked or has no conversation, or the notes do not
+            satisfy the workspace's closing-notes mode.
+    """
+    contact = await visible_contact(viewer, contact_id)
+    _not_blocked(contact, "closed")
+    workspace = await Workspace.get(id=viewer.workspace_id)
+    category, summary = clean_closing_notes(workspace.closing_notes_mode, category, summary)
+
+    async def operation(tx: Transaction) -> Conversation:
+        locked = await visible_contact(viewer, contact_id, connection=tx.connection, for_update=True)
+        _not_blocked(locked, "closed")
+        conversation = await Conversation.filter(open_contact_id=locked.id).using_db(tx.connection).first()
+        if conversation is None:
+            latest = await (
+                Conversation.filter(contact_id=locked.id).using_db(tx.connection).order_by("-opened_at", "-id").first()
+            )
+            if latest is None:
+                raise BadUserInput("This contact has no conversation to close.", field="contactId")
+            return latest
+        now = datetime.now(UTC)
+        conversation.status = ConversationStatus.CLOSED
+        conversation.open_contact_id = None
+        conversation.closed_at = now
+        conversation.last_activity_at = now
+        conversation.closing_category = category
+        conversation.closing_summary = summary
+        await conversation.save(
+            using_db=tx.connection,
+            update_fields=["status", "open_contact_id", "closed_at", "last_activity_at",
+                           "closing_category", "closing_summary"],
+        )
+        activity = await Activity.create(
+            workspace_id=locked.workspace_id,
+            contact_id=locked.id,
+            conversation_id=conversation.id,
+            kind=ActivityKind.CONVERSATION_CLOSED,
+            author_id=viewer.user_id,
+            text=summary,
+            data={"category": category, "summary": summary},
+            created_at=now,
+            using_db=tx.connection,
+        )
+        tx.emit(
+            "conversation.closed",
+            **contact_facts(locked),
+            conversation_id=conversation.id,
+            activity_id=activity.id,
+        )
+        return conversation
+
+    return await write(bus, viewer.workspace_id, operation)
+
+
 @dataclass
 class Page:
     rows: list[Any]
@@ -373,6 +489,9 @@ async def timeline(conversation: Conversation, first: int, after: Sequence[Any] 
 
 __all__ = [
     "MessageResult",
+    "clean_closing_notes",
+    "close_conversation",
+    "open_conversation",
     "Page",
     "list_messages",
     "normalise_handle",

@@ -317,6 +317,42 @@ class Mutation:
         )
         return Contact.from_row(contact)
 
+    @strawberry.mutation(description="Block a contact: its conversations leave every inbox but the blocked one.")
+    async def block_contact(self, info: Info, contact_id: strawberry.ID) -> Contact:
+        ctx = info.context
+        contact_pk = decode_id(contact_id, "Contact", field="contactId")
+        return Contact.from_row(await contact_resolvers.set_blocked(ctx.bus, ctx.viewer, contact_pk, True))
+
+    @strawberry.mutation(description="Unblock a contact (users who may view blocked contacts).")
+    async def unblock_contact(self, info: Info, contact_id: strawberry.ID) -> Contact:
+        ctx = info.context
+        contact_pk = decode_id(contact_id, "Contact", field="contactId")
+        return Contact.from_row(await contact_resolvers.set_blocked(ctx.bus, ctx.viewer, contact_pk, False))
+
+    @strawberry.mutation(description="Open a conversation with a contact (its open one if any). BAD_USER_INPUT for a blocked contact.")
+    async def open_conversation(self, info: Info, contact_id: strawberry.ID) -> Conversation:
+        ctx = info.context
+        contact_pk = decode_id(contact_id, "Contact", field="contactId")
+        return Conversation.from_row(await conversation_resolvers.open_conversation(ctx.bus, ctx.viewer, contact_pk))
+
+    @strawberry.mutation(
+        description="Close the contact's open conversation, with closing notes as the workspace's "
+        "closingNotesMode asks. BAD_USER_INPUT for a blocked contact or missing notes."
+    )
+    async def close_conversation(
+        self,
+        info: Info,
+        contact_id: strawberry.ID,
+        category: str | None = None,
+        summary: str | None = None,
+    ) -> Conversation:
+        ctx = info.context
+        contact_pk = decode_id(contact_id, "Contact", field="contactId")
+        conversation = await conversation_resolvers.close_conversation(
+            ctx.bus, ctx.viewer, contact_pk, category, summary
+        )
+        return Conversation.from_row(conversation)
+
 
 @strawberry.type
 class Subscription:

@@ -175,6 +175,14 @@ class Conversation(Node):
     def closed_at(self) -> datetime | None:
         return self.row.closed_at
 
+    @strawberry.field(description="Closing note: the category chosen when closing.")
+    def closing_category(self) -> str | None:
+        return self.row.closing_category
+
+    @strawberry.field(description="Closing note: the summary written when closing.")
+    def closing_summary(self) -> str | None:
+        return self.row.closing_summary
+
     @strawberry.field(description="Messages, newest first.")
     async def messages(self, first: int = 25, after: str | None = None) -> MessageConnection:
         size = page_size(first)
