@@ -31,6 +31,7 @@ CACHE_SIZE = 4096
 @dataclass(frozen=True)
 class ShareKey:
     sequence: int
+    variant: Any
     view: tuple[Any, ...]
     user_id: int
 
@@ -46,9 +47,15 @@ def view_key(viewer: Viewer) -> tuple[Any, ...]:
     )
 
 
-def shareable(payload: Any, sequence: int, viewer: Viewer) -> Any:
-    """Mark a subscription payload as resolvable once for every subscriber of the same view."""
-    payload.__dict__["_share_key"] = ShareKey(sequence, view_key(viewer), viewer.user_id)
+def shareable(payload: Any, sequence: int, viewer: Viewer, variant: Any = None) -> Any:
+    """Mark a subscription payload as resolvable once for every subscriber of the same view.
+
+    Args:
+        sequence: the event the payload is about.
+        variant: whatever else distinguishes this payload from another subscriber's for the
+            same event (e.g. ENTERED for one list, LEFT for another).
+    """
+    payload.__dict__["_share_key"] = ShareKey(sequence, variant, view_key(viewer), viewer.user_id)
     return payload
 
 
@@ -85,7 +92,7 @@ class SharedEventExecutionContext(StrawberryGraphQLCoreExecutionContext):
         share: ShareKey | None = getattr(self.root_value, "__dict__", {}).get("_share_key")
         if share is None:
             return super().execute_operation(serially)
-        key = (share.sequence, share.view, id(self.operation), _variables_key(self.variable_values))
+        key = (share.sequence, share.variant, share.view, id(self.operation), _variables_key(self.variable_values))
         return self._shared(key, share, serially)
 
     async def _shared(self, key: tuple[Any, ...], share: ShareKey, serially: bool | None) -> Any:

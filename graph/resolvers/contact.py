@@ -62,16 +62,21 @@ async def visible_contact(
     return contact
 
 
-async def current_conversation_id(tx: Transaction, contact: Contact) -> int | None:
-    """The conversation a contact-level activity shows in: the open one, else the latest."""
-    row = await (
+async def current_conversation(tx: Transaction, contact: Contact) -> Conversation | None:
+    """The conversation a contact-level change shows in: the open one, else the latest."""
+    return await (
         Conversation.filter(contact_id=contact.id)
         .using_db(tx.connection)
         .order_by("-opened_at", "-id")
         .first()
-        .values_list("id", flat=True)
     )
-    return row
+
+
+def conversation_facts(conversation: Conversation | None) -> dict[str, object]:
+    """The conversation facts list subscriptions need (``conversationUpdated``)."""
+    if conversation is None:
+        return {"conversation_id": None, "status": None}
+    return {"conversation_id": conversation.id, "status": conversation.status.value}
 
 
 async def record_assignment(
@@ -81,7 +86,6 @@ async def record_assignment(
     *,
     author_id: int | None,
     reason: str,
-    conversation_id: int | None = None,
 ) -> bool:
     """Set the contact's assignee in ``tx``, with one activity and one event per real change.
 
@@ -94,12 +98,11 @@ async def record_assignment(
     contact.assignee_id = assignee_id
     await contact.save(using_db=tx.connection, update_fields=["assignee_id", "updated_at"])
     kind = ActivityKind.CONTACT_ASSIGNED if assignee_id else ActivityKind.CONTACT_UNASSIGNED
-    if conversation_id is None:
-        conversation_id = await current_conversation_id(tx, contact)
+    conversation = await current_conversation(tx, contact)
     activity = await Activity.create(
         workspace_id=contact.workspace_id,
         contact_id=contact.id,
-        conversation_id=conversation_id,
+        conversation_id=conversation.id if conversation else None,
         kind=kind,
         author_id=author_id,
         data={"assignee_id": assignee_id, "previous_assignee_id": previous, "reason": reason},
@@ -109,6 +112,7 @@ async def record_assignment(
     tx.emit(
         "contact.assigned",
         **contact_facts(contact),
+        **conversation_facts(conversation),
         previous_assignee_id=previous,
         activity_id=activity.id,
     )
@@ -161,10 +165,11 @@ async def set_blocked(bus: EventBus, viewer: Viewer, contact_id: int, blocked: b
             return contact
         contact.blocked = blocked
         await contact.save(using_db=tx.connection, update_fields=["blocked", "updated_at"])
+        conversation = await current_conversation(tx, contact)
         activity = await Activity.create(
             workspace_id=contact.workspace_id,
             contact_id=contact.id,
-            conversation_id=await current_conversation_id(tx, contact),
+            conversation_id=conversation.id if conversation else None,
             kind=ActivityKind.CONTACT_BLOCKED if blocked else ActivityKind.CONTACT_UNBLOCKED,
             author_id=viewer.user_id,
             data={},
@@ -174,6 +179,8 @@ async def set_blocked(bus: EventBus, viewer: Viewer, contact_id: int, blocked: b
         tx.emit(
             "contact.blocked" if blocked else "contact.unblocked",
             **contact_facts(contact),
+            **conversation_facts(conversation),
+            previous_blocked=not blocked,
             activity_id=activity.id,
         )
         return contact
@@ -181,4 +188,9 @@ async def set_blocked(bus: EventBus, viewer: Viewer, contact_id: int, blocked: b
     return await write(bus, viewer.workspace_id, operation)
 
 
-__all__ = ["assign_contact", "set_blocked", "contact_facts", "may_see", "record_assignment", "visible_contact"]
+__all__ = [
+    "assign_contact",
+    "contact_facts",
+    "conversation_facts",
+    "current_conversation",
+    "set_blocked", "may_see", "record_assignment", "visible_contact"]

@@ -27,7 +27,12 @@ from db.normalize import normalise_email
 from db.queries import keyset_after, ordering
 from graph.errors import BadUserInput, Forbidden, NotFound
 from graph.live import write
-from graph.resolvers.contact import contact_facts, record_assignment, visible_contact
+from graph.resolvers.contact import (
+    contact_facts,
+    conversation_facts,
+    record_assignment,
+    visible_contact,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -120,7 +125,8 @@ async def open_conversation_for(
     tx.emit(
         "conversation.opened",
         **contact_facts(contact),
-        conversation_id=conversation.id,
+        **conversation_facts(conversation),
+        previous_status=None,
         activity_id=activity.id,
     )
     return conversation
@@ -164,7 +170,7 @@ async def _add_message(
     tx.emit(
         "message.created",
         **contact_facts(contact),
-        conversation_id=conversation.id,
+        **conversation_facts(conversation),
         message_id=message.id,
         direction=direction.value,
     )
@@ -301,7 +307,6 @@ async def send_message(
                 viewer.user_id,
                 author_id=viewer.user_id,
                 reason="first_reply",
-                conversation_id=conversation.id,
             )
         message = await _add_message(
             tx,
@@ -425,7 +430,8 @@ async def close_conversation(
         tx.emit(
             "conversation.closed",
             **contact_facts(locked),
-            conversation_id=conversation.id,
+            **conversation_facts(conversation),
+            previous_status=ConversationStatus.OPEN.value,
             activity_id=activity.id,
         )
         return conversation

@@ -170,8 +170,56 @@ async def sidebar(viewer: Viewer) -> Sidebar:
     return Sidebar(standard, teams, blocked)
 
 
+LIST_EVENTS = {
+    "message.created": "NEW_MESSAGE",
+    "conversation.opened": "OPENED",
+    "conversation.closed": "CLOSED",
+    "contact.assigned": "ASSIGNED",
+    "contact.blocked": "BLOCKED",
+    "contact.unblocked": "UNBLOCKED",
+}
+"""Events that may move a conversation into, out of or within a list, and why."""
+
+
+def _in_list(scope: Scope, status: str | None, assignee_id: Any, blocked: Any, row_status: Any) -> bool:
+    if row_status is None or (status is not None and row_status != status):
+        return False
+    return scope.allows(assignee_id, bool(blocked))
+
+
+def list_change(scope: Scope, status: str | None, event_type: str, facts: dict[str, Any]) -> str | None:
+    """How an event changes a conversation list (``domain.md`` section 4, live lists).
+
+    Args:
+        scope: what the list holds for its viewer (:func:`resolve_inbox`).
+        status: the list's conversation status (``None``: any).
+        event_type: the event's type; facts: its payload, with the ``previous_*`` values of
+            what it changed.
+
+    Returns:
+        ``"ENTERED"``, ``"LEFT"``, ``"CHANGED"``, or ``None`` when the list is not concerned.
+    """
+    if event_type not in LIST_EVENTS or facts.get("conversation_id") is None:
+        return None
+    after = _in_list(scope, status, facts.get("assignee_id"), facts.get("blocked"), facts.get("status"))
+    before = _in_list(
+        scope,
+        status,
+        facts.get("previous_assignee_id", facts.get("assignee_id")),
+        facts.get("previous_blocked", facts.get("blocked")),
+        facts["previous_status"] if "previous_status" in facts else facts.get("status"),
+    )
+    if after and not before:
+        return "ENTERED"
+    if before and not after:
+        return "LEFT"
+    return "CHANGED" if after else None
+
+
 __all__ = [
     "CONVERSATION_ORDER",
+    "LIST_EVENTS",
+    "list_change",
     "ConversationPage",
     "InboxRef",
     "Sidebar",

@@ -44,7 +44,10 @@ from graph.schema.contact import Contact
 from graph.schema.conversation import (
     Activity,
     Conversation,
+    ConversationChange,
+    ConversationChangeReason,
     ConversationConnection,
+    ConversationEvent,
     ConversationEdge,
     ConversationStatus,
     Message,
@@ -398,6 +401,62 @@ class Subscription:
                 conversation=Conversation.from_row(conversation),
             )
             yield shareable(payload, event.sequence, ctx.viewer)
+
+    @strawberry.subscription(
+        description="Conversations entering, leaving or changing in a standard, team or blocked "
+        "inbox list (all the subscriber may see when no inbox is given), for conversations of "
+        "`status` (default OPEN, like the list; null for any). Custom inboxes do not update live "
+        "(BAD_USER_INPUT). Resume with `afterSequence`."
+    )
+    async def conversation_updated(
+        self,
+        info: Info,
+        inbox: InboxSelector | None = None,
+        status: ConversationStatus | None = m.ConversationStatus.OPEN,
+        after_sequence: int | None = None,
+    ) -> AsyncGenerator[ConversationEvent, None]:
+        ctx = info.context
+        if inbox is not None and getattr(inbox, "custom_inbox_id", None):
+            raise BadUserInput(
+                "Custom inboxes do not update live: refresh the list instead.", field="inbox"
+            )
+        status_value = status.value if status is not None else None
+
+        async def scope_of(viewer):
+            if inbox is None:
+                return contact_scope(viewer)
+            return (await inbox_resolvers.resolve_inbox(viewer, inbox)).scope
+
+        scope = await scope_of(ctx.viewer)
+
+        async def on_viewer_change(viewer) -> None:
+            nonlocal scope
+            scope = await scope_of(viewer)
+
+        async for delivery in workspace_events(
+            ctx, after_sequence=after_sequence, on_viewer_change=on_viewer_change
+        ):
+            event = delivery.event
+            change = inbox_resolvers.list_change(scope, status_value, event.type, event.payload)
+            if change is None:
+                continue
+            conversation = None
+            if change != "LEFT":
+                current = delivery.facts
+                if not scope.allows(current.get("assignee_id"), bool(current.get("blocked"))):
+                    continue  # it has left since: the later event says so
+                row = await ctx.loaders_for_event(event).conversation.load(event.payload["conversation_id"])
+                if row is None:
+                    continue
+                conversation = Conversation.from_row(row)
+            payload = ConversationEvent(
+                sequence=event.sequence,
+                change=ConversationChange(change),
+                reason=ConversationChangeReason(inbox_resolvers.LIST_EVENTS[event.type]),
+                conversation_id=to_global_id("Conversation", event.payload["conversation_id"]),
+                conversation=conversation,
+            )
+            yield shareable(payload, event.sequence, ctx.viewer, variant=change)
 
 
 class InboxSchema(strawberry.Schema):

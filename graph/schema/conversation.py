@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import Enum
 from typing import Annotated
 
 import strawberry
@@ -265,6 +266,35 @@ class ReceiveMessagePayload:
     )
 
 
+@strawberry.enum(description="How a conversation moved in a live list.")
+class ConversationChange(Enum):
+    ENTERED = "ENTERED"
+    LEFT = "LEFT"
+    CHANGED = "CHANGED"
+
+
+@strawberry.enum(description="What happened to the conversation.")
+class ConversationChangeReason(Enum):
+    NEW_MESSAGE = "NEW_MESSAGE"
+    OPENED = "OPENED"
+    CLOSED = "CLOSED"
+    ASSIGNED = "ASSIGNED"
+    BLOCKED = "BLOCKED"
+    UNBLOCKED = "UNBLOCKED"
+
+
+@strawberry.type(
+    description="A conversation entered, left or changed in a live list. `conversation` is null "
+    "when it LEFT: the subscriber may no longer be allowed to read it."
+)
+class ConversationEvent:
+    sequence: int = strawberry.field(description="The event's sequence in the workspace; resume after it.")
+    change: ConversationChange
+    reason: ConversationChangeReason
+    conversation_id: strawberry.ID
+    conversation: Conversation | None
+
+
 @strawberry.type(description="A new message in a conversation the subscriber can see.")
 class MessageEvent:
     sequence: int = strawberry.field(description="The event's sequence in the workspace; resume after it.")
@@ -274,6 +304,9 @@ class MessageEvent:
 
 __all__ = [
     "Activity",
+    "ConversationChange",
+    "ConversationChangeReason",
+    "ConversationEvent",
     "ActivityKind",
     "Conversation",
     "ConversationConnection",
