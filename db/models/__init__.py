@@ -12,7 +12,13 @@ from db.models.conversation import (
     MessageDirection,
 )
 from db.models.event import Event
-from db.models.inbox import CustomInbox, CustomInboxShare, CustomInboxSharing, InboxSeenState
+from db.models.inbox import (
+    CustomInbox,
+    CustomInboxShare,
+    CustomInboxSharing,
+    InboxSeenState,
+    UnseenMark,
+)
 from db.models.workspace import (
     AccessToken,
     AccessTokenKind,
@@ -53,6 +59,7 @@ __all__ = [
     "Role",
     "Team",
     "TeamMembership",
+    "UnseenMark",
     "User",
     "Workspace",
 ]

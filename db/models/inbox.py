@@ -68,4 +68,25 @@ class InboxSeenState(Model):
         unique_together = (("user", "inbox_key"),)
 
 
-__all__ = ["CustomInbox", "CustomInboxShare", "CustomInboxSharing", "InboxSeenState"]
+class UnseenMark(Model):
+    """A conversation with an inbound message a user has not seen in one inbox yet.
+
+    Written for each user when an inbound message arrives, in the one tier the indicator
+    rules pick (``domain.md`` section 3, ``graph.resolvers.indicators``), and deleted when
+    the user marks that inbox seen. ``inbox_key`` as in :class:`InboxSeenState`.
+    """
+
+    id = fields.BigIntField(primary_key=True)
+    user = fields.ForeignKeyField("models.User", related_name="unseen_marks", on_delete=fields.CASCADE)
+    inbox_key = fields.CharField(max_length=40)
+    conversation = fields.ForeignKeyField(
+        "models.Conversation", related_name="unseen_marks", on_delete=fields.CASCADE
+    )
+    marked_at = fields.DatetimeField()
+
+    class Meta:
+        table = "unseen_mark"
+        unique_together = (("user", "inbox_key", "conversation"),)
+
+
+__all__ = ["CustomInbox", "CustomInboxShare", "CustomInboxSharing", "InboxSeenState", "UnseenMark"]

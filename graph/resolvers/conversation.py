@@ -27,6 +27,7 @@ from db.normalize import normalise_email
 from db.queries import keyset_after, ordering
 from graph.errors import BadUserInput, Forbidden, NotFound
 from graph.live import write
+from graph.resolvers.indicators import mark_inbound
 from graph.resolvers.contact import (
     contact_facts,
     conversation_facts,
@@ -167,6 +168,8 @@ async def _add_message(
         conversation.last_inbound_at = now
         fields.append("last_inbound_at")
     await conversation.save(using_db=tx.connection, update_fields=fields)
+    if direction is MessageDirection.INBOUND:
+        await mark_inbound(tx, conversation.id, contact.assignee_id, contact.blocked, now)
     tx.emit(
         "message.created",
         **contact_facts(contact),

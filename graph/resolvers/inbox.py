@@ -25,6 +25,7 @@ from graph.permissions.visibility import (
     visible_standard_inboxes,
     visible_team_ids,
 )
+from graph.resolvers.indicators import unseen_filter
 from graph.schema.core import decode_id
 
 if TYPE_CHECKING:
@@ -115,10 +116,15 @@ async def list_conversations(
     status: ConversationStatus | None,
     first: int,
     after: Sequence[Any] | None,
+    *,
+    unseen: bool = False,
 ) -> ConversationPage:
-    """One page of an inbox's conversations, newest activity first (keyset pagination)."""
+    """One page of an inbox's conversations, newest activity first (keyset pagination);
+    with ``unseen``, only those with inbound messages the viewer has not seen in it."""
     refreshed_at = datetime.now(UTC)
     query = conversations_in(viewer, inbox.scope, status)
+    if unseen:
+        query = query.filter(**unseen_filter(viewer, inbox.key))
     if after is not None:
         query = query.filter(keyset_after(CONVERSATION_ORDER, after))
     rows = await query.order_by(*ordering(CONVERSATION_ORDER)).limit(first + 1)
@@ -141,6 +147,7 @@ class SidebarEntry:
     scope: Scope
     kind: StandardInboxKind | None = None
     team_id: int | None = None
+    counts: tuple[int, int] | None = None  # (new message, open conversation) once computed
 
 
 @dataclass
@@ -216,8 +223,38 @@ def list_change(scope: Scope, status: str | None, event_type: str, facts: dict[s
     return "CHANGED" if after else None
 
 
+async def sidebar_with_counts(viewer: Viewer) -> Sidebar:
+    """The sidebar with every count computed now (for pushes and comparisons)."""
+    from graph.resolvers.indicators import new_message_count
+
+    result = await sidebar(viewer)
+    for entry in (*result.standard, *result.teams):
+        entry.counts = (
+            await new_message_count(viewer, entry),
+            await open_conversation_count(viewer, entry.scope),
+        )
+    if result.blocked is not None:
+        result.blocked.counts = (0, await conversations_in(viewer, result.blocked.scope, None).count())
+    return result
+
+
+def sidebar_snapshot(result: Sidebar) -> tuple[Any, ...]:
+    """What a sidebar shows, comparable between two computations."""
+    entries = [*result.standard, *result.teams, *([result.blocked] if result.blocked else [])]
+    return tuple((entry.key, entry.counts) for entry in entries)
+
+
+def touches(result: Sidebar, event_type: str, facts: dict[str, Any]) -> bool:
+    """Whether an event may change a count of this sidebar (pure: no query)."""
+    entries = [*result.standard, *result.teams, *([result.blocked] if result.blocked else [])]
+    return any(list_change(entry.scope, None, event_type, facts) for entry in entries)
+
+
 __all__ = [
     "CONVERSATION_ORDER",
+    "sidebar_snapshot",
+    "sidebar_with_counts",
+    "touches",
     "LIST_EVENTS",
     "list_change",
     "ConversationPage",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.extensions import (
@@ -37,6 +37,7 @@ from graph.permissions.visibility import contact_scope
 from graph.resolvers import contact as contact_resolvers
 from graph.resolvers import conversation as conversation_resolvers
 from graph.resolvers import inbox as inbox_resolvers
+from graph.resolvers import indicators
 from graph.resolvers import user as user_resolvers
 from graph.resolvers.node import find_node
 from graph.schema.channel import Channel, ChannelType
@@ -79,6 +80,7 @@ from graph.schema.user import (
     Workspace,
     WorkspaceSettingsInput,
 )
+from graph.live import write
 from graph.settings import Settings
 from graph.subscriptions import workspace_events
 
@@ -155,12 +157,19 @@ class Query:
         status: ConversationStatus | None = m.ConversationStatus.OPEN,
         first: int = 25,
         after: str | None = None,
+        unseen: Annotated[
+            bool,
+            strawberry.argument(
+                description="Only conversations with inbound messages the viewer has not seen in "
+                "this standard or team inbox (what its newMessageCount counts, for status OPEN)."
+            ),
+        ] = False,
     ) -> ConversationConnection:
         viewer = info.context.viewer
         size = page_size(first)
         cursor = decode_cursor(after, (datetime, int)) if after is not None else None
         ref = await inbox_resolvers.resolve_inbox(viewer, inbox)
-        page = await inbox_resolvers.list_conversations(viewer, ref, status, size, cursor)
+        page = await inbox_resolvers.list_conversations(viewer, ref, status, size, cursor, unseen=unseen)
         cursors = [encode_cursor(inbox_resolvers.conversation_cursor_values(r)) for r in page.rows]
         return ConversationConnection(
             edges=[
@@ -320,6 +329,23 @@ class Mutation:
         )
         return Contact.from_row(contact)
 
+    @strawberry.mutation(
+        description="Clear the viewer's new-message dot of a standard or team inbox (theirs "
+        "alone); returns the sidebar."
+    )
+    async def mark_inbox_seen(self, info: Info, inbox: InboxSelector) -> InboxSidebar:
+        ctx = info.context
+        viewer = ctx.viewer
+        ref = await inbox_resolvers.resolve_inbox(viewer, inbox)
+        if ref.key == "blocked" or ref.custom_inbox_id is not None:
+            raise BadUserInput("Only standard and team inboxes have a new-message dot.", field="inbox")
+
+        async def operation(tx):
+            await indicators.mark_seen(tx, viewer, ref.key)
+
+        await write(ctx.bus, viewer.workspace_id, operation)
+        return InboxSidebar.from_sidebar(await inbox_resolvers.sidebar(viewer))
+
     @strawberry.mutation(description="Block a contact: its conversations leave every inbox but the blocked one.")
     async def block_contact(self, info: Info, contact_id: strawberry.ID) -> Contact:
         ctx = info.context
@@ -401,6 +427,37 @@ class Subscription:
                 conversation=Conversation.from_row(conversation),
             )
             yield shareable(payload, event.sequence, ctx.viewer)
+
+    @strawberry.subscription(
+        description="The subscriber's left panel: sent once at the start, then whenever one of its "
+        "counts changes (or an inbox appears or disappears)."
+    )
+    async def inbox_sidebar_changed(
+        self, info: Info, after_sequence: int | None = None
+    ) -> AsyncGenerator[InboxSidebar, None]:
+        ctx = info.context
+        current = await inbox_resolvers.sidebar_with_counts(ctx.viewer)
+        shown = inbox_resolvers.sidebar_snapshot(current)
+        yield InboxSidebar.from_sidebar(current)
+        stale = False
+
+        async def on_viewer_change(viewer) -> None:
+            nonlocal stale
+            stale = True
+
+        async for delivery in workspace_events(
+            ctx, after_sequence=after_sequence, on_viewer_change=on_viewer_change
+        ):
+            event = delivery.event
+            mine = event.type == "inbox.seen" and event.payload.get("user_id") == ctx.viewer.user_id
+            if not (stale or mine or inbox_resolvers.touches(current, event.type, event.payload)):
+                continue
+            stale = False
+            current = await inbox_resolvers.sidebar_with_counts(ctx.viewer)
+            snapshot = inbox_resolvers.sidebar_snapshot(current)
+            if snapshot != shown:
+                shown = snapshot
+                yield InboxSidebar.from_sidebar(current)
 
     @strawberry.subscription(
         description="Conversations entering, leaving or changing in a standard, team or blocked "

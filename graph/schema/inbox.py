@@ -8,6 +8,7 @@ from strawberry.types import Info
 from db import models as m
 from graph.fanout import depends_on_identity
 from graph.permissions.visibility import StandardInboxKind as _StandardInboxKind
+from graph.resolvers import indicators
 from graph.resolvers import inbox as resolvers
 from graph.schema.core import Node, to_global_id
 from graph.schema.user import Team, User
@@ -29,14 +30,18 @@ class StandardInbox:
     entry: strawberry.Private[resolvers.SidebarEntry]
 
     @strawberry.field(
-        description="Conversations with inbound messages unseen in this inbox. Not computed yet: "
-        "always 0 until the indicators land."
+        description="The dot: open conversations of this inbox with inbound messages the viewer "
+        "has not seen in it (conversations, never messages). `markInboxSeen` clears it."
     )
-    def new_message_count(self) -> int:
-        return 0
+    async def new_message_count(self, info: Info) -> int:
+        if self.entry.counts is not None:
+            return self.entry.counts[0]
+        return await indicators.new_message_count(info.context.viewer, self.entry)
 
     @strawberry.field(description="Open conversations of this inbox for the viewer.")
     async def open_conversation_count(self, info: Info) -> int:
+        if self.entry.counts is not None:
+            return self.entry.counts[1]
         return await resolvers.open_conversation_count(info.context.viewer, self.entry.scope)
 
 
@@ -49,14 +54,18 @@ class TeamInbox:
         return Team.from_row(await info.context.loaders.team.load(self.entry.team_id))
 
     @strawberry.field(
-        description="Conversations with inbound messages unseen in this inbox. Not computed yet: "
-        "always 0 until the indicators land."
+        description="The dot: open conversations of this inbox with inbound messages the viewer "
+        "has not seen in it (conversations, never messages). `markInboxSeen` clears it."
     )
-    def new_message_count(self) -> int:
-        return 0
+    async def new_message_count(self, info: Info) -> int:
+        if self.entry.counts is not None:
+            return self.entry.counts[0]
+        return await indicators.new_message_count(info.context.viewer, self.entry)
 
     @strawberry.field(description="Open conversations of this inbox for the viewer.")
     async def open_conversation_count(self, info: Info) -> int:
+        if self.entry.counts is not None:
+            return self.entry.counts[1]
         return await resolvers.open_conversation_count(info.context.viewer, self.entry.scope)
 
 
@@ -66,6 +75,8 @@ class BlockedInbox:
 
     @strawberry.field
     async def conversation_count(self, info: Info) -> int:
+        if self.entry.counts is not None:
+            return self.entry.counts[1]
         viewer = info.context.viewer
         return await resolvers.conversations_in(viewer, self.entry.scope, None).count()
 

@@ -1,0 +1,102 @@
+"""Indicators of the left panel (``domain.md`` section 3), computed here and nowhere else.
+
+**New-message dot.** Each inbound message marks, for each user, exactly one tier among the
+inboxes that user can see that contain the conversation, by priority ``MINE`` > ``TEAM``
+(every visible team inbox containing it) > ``UNASSIGNED`` > ``ALL``. A mark is a row
+(:class:`db.models.UnseenMark`) for (user, inbox, conversation); ``markInboxSeen`` deletes
+that user's marks of that inbox. An inbox's count is the number of its *open* conversations,
+as the viewer's list shows them now, that carry a mark: the same filter as
+``conversations(inbox, unseen: true)``, so the two always agree.
+
+**Open-conversation count.** The open conversations of the inbox for the viewer: the list
+query, counted.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from tortoise.expressions import Subquery
+
+from db.models import ConversationStatus, InboxSeenState, UnseenMark
+from graph.auth import viewers_of_workspace
+from graph.permissions.visibility import (
+    StandardInboxKind,
+    Viewer,
+    standard_inbox_scope,
+    team_inbox_scope,
+    visible_standard_inboxes,
+    visible_team_ids,
+)
+
+if TYPE_CHECKING:
+    from graph.live import Transaction
+    from graph.resolvers.inbox import InboxRef
+
+MINE, UNASSIGNED, ALL = StandardInboxKind.MINE, StandardInboxKind.UNASSIGNED, StandardInboxKind.ALL
+
+
+def team_key(team_id: int) -> str:
+    return f"team:{team_id}"
+
+
+def marked_tiers(viewer: Viewer, assignee_id: int | None, blocked: bool) -> list[str]:
+    """The inbox keys an inbound message marks for ``viewer`` (one tier, by priority)."""
+    standard = visible_standard_inboxes(viewer)
+    if MINE in standard and standard_inbox_scope(viewer, MINE).allows(assignee_id, blocked):
+        return [MINE.value]
+    teams = [
+        team_key(team_id)
+        for team_id in visible_team_ids(viewer)
+        if team_inbox_scope(viewer, team_id).allows(assignee_id, blocked)
+    ]
+    if teams:
+        return teams
+    for kind in (UNASSIGNED, ALL):
+        if kind in standard and standard_inbox_scope(viewer, kind).allows(assignee_id, blocked):
+            return [kind.value]
+    return []
+
+
+async def mark_inbound(
+    tx: Transaction, conversation_id: int, assignee_id: int | None, blocked: bool, at: datetime
+) -> None:
+    """Mark an inbound message of ``conversation_id`` unseen for every user, in ``tx``."""
+    marks = [
+        UnseenMark(user_id=viewer.user_id, inbox_key=key, conversation_id=conversation_id, marked_at=at)
+        for viewer in await viewers_of_workspace(tx.workspace_id, tx.connection)
+        for key in marked_tiers(viewer, assignee_id, blocked)
+    ]
+    if marks:
+        await UnseenMark.bulk_create(marks, ignore_conflicts=True, using_db=tx.connection)
+
+
+def unseen_filter(viewer: Viewer, inbox_key: str) -> dict[str, Any]:
+    """Filter keeping the conversations ``viewer`` has unseen inbound messages in, in that inbox."""
+    marked = UnseenMark.filter(user_id=viewer.user_id, inbox_key=inbox_key).values("conversation_id")
+    return {"id__in": Subquery(marked)}
+
+
+async def new_message_count(viewer: Viewer, inbox: InboxRef) -> int:
+    """The dot of an inbox: its open conversations with unseen inbound messages."""
+    from graph.resolvers.inbox import conversations_in
+
+    query = conversations_in(viewer, inbox.scope, ConversationStatus.OPEN)
+    return await query.filter(**unseen_filter(viewer, inbox.key)).count()
+
+
+async def mark_seen(tx: Transaction, viewer: Viewer, inbox_key: str) -> int:
+    """Clear ``viewer``'s dot of one inbox (theirs alone); returns how many marks went."""
+    removed = await UnseenMark.filter(user_id=viewer.user_id, inbox_key=inbox_key).using_db(tx.connection).delete()
+    now = datetime.now(UTC)
+    updated = await InboxSeenState.filter(user_id=viewer.user_id, inbox_key=inbox_key).using_db(
+        tx.connection
+    ).update(seen_at=now)
+    if not updated:
+        await InboxSeenState.create(user_id=viewer.user_id, inbox_key=inbox_key, seen_at=now, using_db=tx.connection)
+    tx.emit("inbox.seen", user_id=viewer.user_id, inbox_key=inbox_key, removed=removed)
+    return removed
+
+
+__all__ = ["mark_inbound", "mark_seen", "marked_tiers", "new_message_count", "team_key", "unseen_filter"]
