@@ -1,0 +1,209 @@
+"""Indicators (``domain.md`` section 3) against a reference model written here from the spec.
+
+A property-based test (hypothesis) runs random sequences of inbound and outbound messages,
+assignments, closes, blocks and ``markInboxSeen`` calls through the served API and checks,
+after every step and for every user: each count equals the length of the matching list
+query, and the dots match the model's tiers.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.conftest import ASSIGN, CONTACTS, PEOPLE, RECEIVE
+from tests.inbox.test_visibility import expected_standard, expected_teams, members, visibility_of
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+USERS = ["owner", *PEOPLE]
+ASSIGNEES = [None, "agent_all", "agent_team", "agent_self", "agent_beta", "manager"]
+SIDEBAR = """{ inboxSidebar { standard { kind newMessageCount openConversationCount }
+  teams { team { name } newMessageCount openConversationCount } } }"""
+LIST = """query($inbox: InboxSelector!, $unseen: Boolean!) {
+  conversations(inbox: $inbox, first: 100, unseen: $unseen) { edges { node { id } } } }"""
+
+
+class Model:
+    """The reference model: assignees, blocked flags, open conversations and unseen marks."""
+
+    def __init__(self, world) -> None:
+        self.world = world
+        self.assignee = dict(CONTACTS)
+        self.blocked = dict.fromkeys(CONTACTS, False)
+        self.open_conversation: dict[str, str | None] = {}
+        self.marks: dict[str, dict[str, set[str]]] = {u: {} for u in USERS}
+
+    def visible(self, user: str, contact: str) -> bool:
+        if self.blocked[contact]:
+            return False  # no test user may view blocked contacts except the owner, never in these inboxes
+        assignee, visibility = self.assignee[contact], visibility_of(user)
+        if visibility == "ALL":
+            return True
+        if visibility == "SELF":
+            return assignee == user
+        teams = PEOPLE[user][2]
+        return assignee == user or any(assignee in members(t) for t in teams)
+
+    def inboxes_containing(self, user: str, contact: str) -> dict[str, bool]:
+        assignee = self.assignee[contact]
+        shown = self.visible(user, contact)
+        result = {}
+        for kind in expected_standard(user):
+            result[kind] = shown and (
+                kind == "ALL" or (kind == "MINE" and assignee == user) or (kind == "UNASSIGNED" and assignee is None)
+            )
+        for team in expected_teams(user):
+            result[team] = shown and assignee in members(team)
+        return result
+
+    def tier(self, user: str, contact: str) -> list[str]:
+        inside = self.inboxes_containing(user, contact)
+        if inside.get("MINE"):
+            return ["MINE"]
+        teams = [k for k, v in inside.items() if v and k not in ("ALL", "MINE", "UNASSIGNED")]
+        if teams:
+            return teams
+        for kind in ("UNASSIGNED", "ALL"):
+            if inside.get(kind):
+                return [kind]
+        return []
+
+    def inbound(self, contact: str, conversation_id: str) -> None:
+        self.open_conversation[contact] = conversation_id
+        for user in USERS:
+            for key in self.tier(user, contact):
+                self.marks[user].setdefault(key, set()).add(conversation_id)
+
+    def expected_dot(self, user: str, key: str) -> int:
+        count = 0
+        for contact, conversation_id in self.open_conversation.items():
+            if conversation_id and conversation_id in self.marks[user].get(key, set()):
+                count += self.inboxes_containing(user, contact).get(key, False)
+        return count
+
+
+async def check(world, model: Model) -> None:
+    for user in USERS:
+        client = world.client(user)
+        sidebar = (await client(SIDEBAR))["inboxSidebar"]
+        inboxes = [(s["kind"], {"standard": s["kind"]}, s) for s in sidebar["standard"]]
+        inboxes += [(t["team"]["name"], {"teamId": world.team_ids[t["team"]["name"]]}, t) for t in sidebar["teams"]]
+        for key, selector, shown in inboxes:
+            unseen = await client(LIST, {"inbox": selector, "unseen": True})
+            listed = await client(LIST, {"inbox": selector, "unseen": False})
+            assert shown["newMessageCount"] == len(unseen["conversations"]["edges"]), (user, key)
+            assert shown["openConversationCount"] == len(listed["conversations"]["edges"]), (user, key)
+            assert shown["newMessageCount"] == model.expected_dot(user, key), (user, key, model.marks[user])
+        await client.aclose()
+
+
+step = st.one_of(
+    st.tuples(st.just("inbound"), st.sampled_from(sorted(CONTACTS))),
+    st.tuples(st.just("reply"), st.sampled_from(sorted(CONTACTS)), st.sampled_from(["agent_all", "manager"])),
+    st.tuples(st.just("assign"), st.sampled_from(sorted(CONTACTS)), st.sampled_from(ASSIGNEES)),
+    st.tuples(st.just("close"), st.sampled_from(sorted(CONTACTS))),
+    st.tuples(st.just("block"), st.sampled_from(sorted(CONTACTS))),
+    st.tuples(st.just("seen"), st.sampled_from(USERS), st.sampled_from(["ALL", "MINE", "UNASSIGNED", "Alpha", "Beta"])),
+)
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck))
+@given(steps=st.lists(step, min_size=3, max_size=7))
+async def test_counts_equal_lists_and_dots_follow_the_tiers(world, steps):
+    owner, integration = world.client("owner"), world.client("integration")
+    model = Model(world)
+    # a clean slate: everything unblocked, assignees as the world made them, every dot seen
+    for contact, assignee in CONTACTS.items():
+        await owner("mutation($c: ID!) { unblockContact(contactId: $c) { id } }", {"c": world.contact_ids[contact]})
+        await owner(ASSIGN, {"c": world.contact_ids[contact], "a": world.user_ids[assignee] if assignee else None})
+        data = await owner("mutation($c: ID!) { openConversation(contactId: $c) { id } }", {"c": world.contact_ids[contact]})
+        model.open_conversation[contact] = data["openConversation"]["id"]
+    for user in USERS:
+        client = world.client(user)
+        for kind in expected_standard(user):
+            await client("mutation($i: InboxSelector!) { markInboxSeen(inbox: $i) { teams { newMessageCount } } }", {"i": {"standard": kind}})
+        for team in expected_teams(user):
+            await client("mutation($i: InboxSelector!) { markInboxSeen(inbox: $i) { teams { newMessageCount } } }", {"i": {"teamId": world.team_ids[team]}})
+        await client.aclose()
+    for action, *args in steps:
+        if action == "inbound":
+            (contact,) = args
+            data = await integration(RECEIVE, {"i": {"channelId": world.channel_ids["WEBCHAT"], "from": f"visitor-{contact}",
+                                                     "externalMessageId": uuid.uuid4().hex, "text": "hello"}})
+            if not model.blocked[contact]:
+                model.inbound(contact, data["receiveMessage"]["conversation"]["id"])
+            else:
+                model.open_conversation[contact] = data["receiveMessage"]["conversation"]["id"]
+        elif action == "reply":
+            contact, user = args
+            if model.blocked[contact]:
+                continue
+            data = await world.client(user)(
+                "mutation($i: SendMessageInput!) { sendMessage(input: $i) { conversation { id } } }",
+                {"i": {"contactId": world.contact_ids[contact], "text": "on it"}},
+            )
+            model.open_conversation[contact] = data["sendMessage"]["conversation"]["id"]
+            if model.assignee[contact] is None:
+                model.assignee[contact] = user
+        elif action == "assign":
+            contact, assignee = args
+            await owner(ASSIGN, {"c": world.contact_ids[contact], "a": world.user_ids[assignee] if assignee else None})
+            model.assignee[contact] = assignee
+        elif action == "close":
+            (contact,) = args
+            if model.blocked[contact]:
+                continue
+            await owner("mutation($c: ID!) { closeConversation(contactId: $c) { id } }", {"c": world.contact_ids[contact]})
+            model.open_conversation[contact] = None
+        elif action == "block":
+            (contact,) = args
+            await owner("mutation($c: ID!) { blockContact(contactId: $c) { id } }", {"c": world.contact_ids[contact]})
+            model.blocked[contact] = True
+        elif action == "seen":
+            user, key = args
+            if key in ("Alpha", "Beta"):
+                if key not in expected_teams(user):
+                    continue
+                selector = {"teamId": world.team_ids[key]}
+            else:
+                if key not in expected_standard(user):
+                    continue
+                selector = {"standard": key}
+            client = world.client(user)
+            await client("mutation($i: InboxSelector!) { markInboxSeen(inbox: $i) { teams { newMessageCount } } }", {"i": selector})
+            await client.aclose()
+            model.marks[user].pop(key, None)
+        await check(world, model)
+    await owner.aclose()
+    await integration.aclose()
+
+
+async def test_mark_seen_clears_one_inbox_for_one_user_and_the_sidebar_is_pushed(world):
+    from tests.support import subscribe
+
+    pushed = await subscribe(world.served, world.tokens["agent_all"], """subscription { inboxSidebarChanged {
+        standard { kind newMessageCount openConversationCount } teams { team { name } newMessageCount openConversationCount } } }""")
+    first = (await pushed.next())["data"]["inboxSidebarChanged"]
+    integration = world.client("integration")
+    await integration(RECEIVE, {"i": {"channelId": world.channel_ids["WEBCHAT"], "from": "visitor-c_all",
+                                      "externalMessageId": uuid.uuid4().hex, "text": "ping"}})
+    second = (await pushed.next())["data"]["inboxSidebarChanged"]
+    assert second != first
+    agent, manager = world.client("agent_all"), world.client("manager")
+    fresh = (await agent(SIDEBAR))["inboxSidebar"]
+    assert second == fresh
+    mine = next(s for s in fresh["standard"] if s["kind"] == "MINE")
+    assert mine["newMessageCount"] >= 1
+    manager_before = (await manager(SIDEBAR))["inboxSidebar"]
+    await agent("mutation { markInboxSeen(inbox: {standard: MINE}) { standard { kind newMessageCount } } }")
+    third = (await pushed.next())["data"]["inboxSidebarChanged"]
+    assert next(s for s in third["standard"] if s["kind"] == "MINE")["newMessageCount"] == 0
+    assert third == (await agent(SIDEBAR))["inboxSidebar"]
+    assert (await manager(SIDEBAR))["inboxSidebar"] == manager_before  # the manager's dots are theirs
+    await pushed.close()
+    for client in (integration, agent, manager):
+        await client.aclose()
