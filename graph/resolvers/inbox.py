@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import strawberry
 
-from db.models import Contact, Conversation, ConversationStatus, CustomInbox
+from db.models import Contact, Conversation, ConversationStatus
 from db.queries import keyset_after, ordering
 from graph.errors import BadUserInput, Forbidden, NotFound
 from graph.permissions.visibility import (
@@ -42,6 +42,7 @@ class InboxRef:
     scope: Scope
     team_id: int | None = None
     custom_inbox_id: int | None = None
+    filter: Any = None  # a custom inbox's filter, as a tortoise Q
 
 
 def _selected(selector: Any) -> list[str]:
@@ -85,13 +86,16 @@ async def resolve_inbox(viewer: Viewer, selector: Any, *, field: str = "inbox") 
         if not viewer.can_view_blocked_contacts:
             raise Forbidden("You may not view blocked contacts.", field=field)
         return InboxRef("blocked", blocked_inbox_scope(viewer))
+    from graph.resolvers.custom_inbox import custom_scope, filter_q, now_utc, visible_custom_inbox
+
     custom_id = decode_id(selector.custom_inbox_id, "CustomInbox", field=f"{field}.customInboxId")
-    custom = await CustomInbox.filter(id=custom_id, workspace_id=viewer.workspace_id).first()
-    if custom is None:
-        raise NotFound("Custom inbox", field=f"{field}.customInboxId")
-    # Custom inbox filters arrive with their own issue; until then a custom inbox holds what
-    # its viewer may see.
-    return InboxRef(f"custom:{custom_id}", contact_scope(viewer), custom_inbox_id=custom_id)
+    custom = await visible_custom_inbox(viewer, custom_id, field=f"{field}.customInboxId")
+    return InboxRef(
+        f"custom:{custom_id}",
+        custom_scope(viewer, contact_scope(viewer), custom),
+        custom_inbox_id=custom_id,
+        filter=filter_q(viewer, custom.filter_spec, now_utc()),
+    )
 
 
 def conversations_in(viewer: Viewer, scope: Scope, status: ConversationStatus | None):
@@ -123,6 +127,8 @@ async def list_conversations(
     with ``unseen``, only those with inbound messages the viewer has not seen in it."""
     refreshed_at = datetime.now(UTC)
     query = conversations_in(viewer, inbox.scope, status)
+    if inbox.filter is not None:
+        query = query.filter(inbox.filter)
     if unseen:
         query = query.filter(**unseen_filter(viewer, inbox.key))
     if after is not None:
@@ -155,6 +161,7 @@ class Sidebar:
     standard: list[SidebarEntry]
     teams: list[SidebarEntry]
     blocked: SidebarEntry | None
+    custom: list[Any] = field(default_factory=list)
 
 
 async def sidebar(viewer: Viewer) -> Sidebar:
@@ -174,7 +181,9 @@ async def sidebar(viewer: Viewer) -> Sidebar:
         exists = await Contact.filter(workspace_id=viewer.workspace_id).filter(scope.q()).exists()
         if exists:
             blocked = SidebarEntry("blocked", scope)
-    return Sidebar(standard, teams, blocked)
+    from graph.resolvers.custom_inbox import list_custom_inboxes
+
+    return Sidebar(standard, teams, blocked, await list_custom_inboxes(viewer, "ALL"))
 
 
 LIST_EVENTS = {

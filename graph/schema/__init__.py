@@ -35,6 +35,7 @@ from graph.extensions import (
 from graph.fanout import SharedEventExecutionContext, shareable
 from graph.permissions.visibility import contact_scope
 from graph.resolvers import contact as contact_resolvers
+from graph.resolvers import custom_inbox as custom_resolvers
 from graph.resolvers import conversation as conversation_resolvers
 from graph.resolvers import inbox as inbox_resolvers
 from graph.resolvers import indicators
@@ -68,7 +69,14 @@ from graph.schema.core import (
     parse_global_id,
     to_global_id,
 )
-from graph.schema.inbox import CustomInbox, InboxSelector, InboxSidebar
+from graph.schema.inbox import (
+    CustomInbox,
+    CustomInboxInput,
+    CustomInboxOwnership,
+    InboxSelector,
+    InboxSidebar,
+    filter_spec,
+)
 from graph.schema.user import (
     AccessToken,
     AccessTokenPayload,
@@ -179,6 +187,13 @@ class Query:
             page_info=page_info(cursors, page.has_next, page.has_previous),
             refreshed_at=page.refreshed_at,
         )
+
+    @strawberry.field(description="Custom inboxes: ALL (mine and shared with me), BY_ME or BY_OTHERS, by name.")
+    async def custom_inboxes(
+        self, info: Info, ownership: CustomInboxOwnership = CustomInboxOwnership.ALL
+    ) -> list[CustomInbox]:
+        rows = await custom_resolvers.list_custom_inboxes(info.context.viewer, ownership.value)
+        return [CustomInbox.from_row(r) for r in rows]
 
     @strawberry.field(description="A contact by id; null when unknown or not visible to the viewer.")
     async def contact(self, info: Info, id: strawberry.ID) -> Contact | None:
@@ -345,6 +360,24 @@ class Mutation:
 
         await write(ctx.bus, viewer.workspace_id, operation)
         return InboxSidebar.from_sidebar(await inbox_resolvers.sidebar(viewer))
+
+    @strawberry.mutation(
+        description="Save a filtered view of conversations. Errors: BAD_USER_INPUT (naming the "
+        "filter path) for an empty, contradictory, too deep or invalid filter; NOT_FOUND for ids "
+        "outside the workspace."
+    )
+    async def create_custom_inbox(self, info: Info, input: CustomInboxInput) -> CustomInbox:
+        return CustomInbox.from_row(await _save_custom_inbox(info, None, input))
+
+    @strawberry.mutation(description="Replace a custom inbox's name, filter and sharing (its creator only: FORBIDDEN otherwise).")
+    async def update_custom_inbox(self, info: Info, id: strawberry.ID, input: CustomInboxInput) -> CustomInbox:
+        return CustomInbox.from_row(await _save_custom_inbox(info, decode_id(id, "CustomInbox"), input))
+
+    @strawberry.mutation(description="Delete a custom inbox (its creator only); returns its id.")
+    async def delete_custom_inbox(self, info: Info, id: strawberry.ID) -> strawberry.ID:
+        ctx = info.context
+        deleted = await custom_resolvers.delete_custom_inbox(ctx.bus, ctx.viewer, decode_id(id, "CustomInbox"))
+        return to_global_id("CustomInbox", deleted)
 
     @strawberry.mutation(description="Block a contact: its conversations leave every inbox but the blocked one.")
     async def block_contact(self, info: Info, contact_id: strawberry.ID) -> Contact:
@@ -514,6 +547,20 @@ class Subscription:
                 conversation=conversation,
             )
             yield shareable(payload, event.sequence, ctx.viewer, variant=change)
+
+
+async def _save_custom_inbox(info: Info, custom_id: int | None, input: CustomInboxInput):
+    ctx = info.context
+    return await custom_resolvers.save_custom_inbox(
+        ctx.bus,
+        ctx.viewer,
+        custom_id,
+        name=input.name,
+        filter_spec=filter_spec(input.filter),
+        sharing=input.sharing,
+        user_ids=_ids(input.shared_with_user_ids, "User", "sharedWithUserIds"),
+        team_ids=_ids(input.shared_with_team_ids, "Team", "sharedWithTeamIds"),
+    )
 
 
 class InboxSchema(strawberry.Schema):

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from enum import Enum
+
 import strawberry
+from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from db import models as m
 from graph.fanout import depends_on_identity
 from graph.permissions.visibility import StandardInboxKind as _StandardInboxKind
 from graph.resolvers import indicators
+from graph.resolvers import custom_inbox as custom_resolvers
 from graph.resolvers import inbox as resolvers
-from graph.schema.core import Node, to_global_id
+from graph.errors import BadUserInput
+from graph.schema.conversation import ConversationStatus
+from graph.schema.core import Node, decode_id, to_global_id
 from graph.schema.user import Team, User
 
 StandardInboxKind = strawberry.enum(_StandardInboxKind, name="StandardInboxKind")
@@ -81,6 +87,105 @@ class BlockedInbox:
         return await resolvers.conversations_in(viewer, self.entry.scope, None).count()
 
 
+CustomInboxSharing = strawberry.enum(
+    m.CustomInboxSharing,
+    name="CustomInboxSharing",
+    description="PRIVATE (its creator), EVERYONE in the workspace, or CHOSEN users and teams.",
+)
+
+
+@strawberry.enum
+class CustomInboxOwnership(Enum):
+    ALL = "ALL"
+    BY_ME = "BY_ME"
+    BY_OTHERS = "BY_OTHERS"
+
+
+@strawberry.input(one_of=True, description="Exactly one of userIds, me: true or none: true.")
+class AssigneeFilter:
+    user_ids: list[strawberry.ID] | None = strawberry.UNSET
+    me: bool | None = strawberry.UNSET
+    none: bool | None = strawberry.UNSET
+
+
+@strawberry.input(
+    one_of=True,
+    description="A custom inbox filter node: exactly one of a group (`all`, `any`; nest at most "
+    "5 deep, 50 nodes in all) or one condition.",
+)
+class ConversationFilter:
+    all: list[ConversationFilter] | None = strawberry.UNSET
+    any: list[ConversationFilter] | None = strawberry.UNSET
+    assignee: AssigneeFilter | None = strawberry.UNSET
+    status: list[ConversationStatus] | None = strawberry.UNSET
+    channel_ids: list[strawberry.ID] | None = strawberry.field(
+        default=strawberry.UNSET, description="The contact has an identity on one of these channels."
+    )
+    last_channel_ids: list[strawberry.ID] | None = strawberry.field(
+        default=strawberry.UNSET, description="The last message was on one of these channels."
+    )
+    country_codes: list[str] | None = strawberry.field(default=strawberry.UNSET, description="ISO 3166-1 alpha-2.")
+    languages: list[str] | None = strawberry.field(default=strawberry.UNSET, description="BCP 47.")
+    blocked: bool | None = strawberry.UNSET
+    last_incoming_older_than_seconds: int | None = strawberry.UNSET
+    last_incoming_within_seconds: int | None = strawberry.UNSET
+
+
+@strawberry.input
+class CustomInboxInput:
+    name: str
+    filter: ConversationFilter
+    sharing: CustomInboxSharing = m.CustomInboxSharing.PRIVATE
+    shared_with_user_ids: list[strawberry.ID] | None = None
+    shared_with_team_ids: list[strawberry.ID] | None = None
+
+
+_SIMPLE = {
+    "status": "status",
+    "country_codes": "country_codes",
+    "languages": "languages",
+    "blocked": "blocked",
+    "last_incoming_older_than_seconds": "last_incoming_older_than",
+    "last_incoming_within_seconds": "last_incoming_within",
+}
+
+
+def filter_spec(node: ConversationFilter, path: str = "filter", depth: int = 1) -> dict:
+    """The stored shape of a filter input (ids decoded; checked by the resolver)."""
+    if depth > custom_resolvers.MAX_DEPTH:
+        raise BadUserInput(f"Filter groups nest at most {custom_resolvers.MAX_DEPTH} deep.", field=path)
+    chosen = {k: v for k, v in vars(node).items() if v is not None and v is not strawberry.UNSET}
+    if len(chosen) != 1:
+        raise BadUserInput("Each filter node sets exactly one of all, any or a condition.", field=path)
+    (key, value), = chosen.items()
+    if key in ("all", "any"):
+        return {key: [filter_spec(child, f"{path}.{key}[{i}]", depth + 1) for i, child in enumerate(value)]}
+    if key == "assignee":
+        picked = {k: v for k, v in vars(value).items() if v is not None and v is not strawberry.UNSET}
+        if "user_ids" in picked:
+            return {"assignee": {"user_ids": [decode_id(i, "User", field=f"{path}.assignee.userIds") for i in picked["user_ids"]]}}
+        return {"assignee": picked}
+    if key in ("channel_ids", "last_channel_ids"):
+        return {key: [decode_id(i, "Channel", field=f"{path}.{key}") for i in value]}
+    if key == "status":
+        return {"status": [s.value for s in value]}
+    return {_SIMPLE[key]: value}
+
+
+def filter_output(spec: dict) -> dict:
+    """A stored filter with global ids, as the API shows it."""
+    (key, value), = spec.items()
+    if key in ("all", "any"):
+        return {key: [filter_output(child) for child in value]}
+    if key == "assignee" and "user_ids" in value:
+        return {"assignee": {"userIds": [to_global_id("User", i) for i in value["user_ids"]]}}
+    if key in ("channel_ids", "last_channel_ids"):
+        return {"channelIds" if key == "channel_ids" else "lastChannelIds": [to_global_id("Channel", i) for i in value]}
+    names = {"country_codes": "countryCodes", "last_incoming_older_than": "lastIncomingOlderThanSeconds",
+             "last_incoming_within": "lastIncomingWithinSeconds"}
+    return {names.get(key, key): value}
+
+
 @strawberry.type(description="A saved filtered view of conversations.")
 class CustomInbox(Node):
     id: strawberry.ID
@@ -97,6 +202,26 @@ class CustomInbox(Node):
     @strawberry.field
     async def creator(self, info: Info) -> User:
         return User.from_row(await info.context.loaders.user.load(self.row.creator_id))
+
+    @strawberry.field
+    def sharing(self) -> CustomInboxSharing:
+        return self.row.sharing
+
+    @strawberry.field(description="The filter, in the shape of ConversationFilter (global ids).")
+    def filter(self) -> JSON:
+        return filter_output(self.row.filter_spec)
+
+    @strawberry.field(description="Users it is shared with (sharing CHOSEN).")
+    async def shared_with_users(self, info: Info) -> list[User]:
+        users, _ = await custom_resolvers.shares_of(self.row)
+        rows = await info.context.loaders.user.load_many(users)
+        return [User.from_row(r) for r in rows if r]
+
+    @strawberry.field(description="Teams it is shared with (sharing CHOSEN).")
+    async def shared_with_teams(self, info: Info) -> list[Team]:
+        _, teams = await custom_resolvers.shares_of(self.row)
+        rows = await info.context.loaders.team.load_many(teams)
+        return [Team.from_row(r) for r in rows if r]
 
     @strawberry.field(description="Whether the viewer may edit, re-share or delete it (its creator).")
     def can_edit(self, info: Info) -> bool:
@@ -118,13 +243,19 @@ class InboxSidebar:
         return cls(
             standard=[StandardInbox(kind=e.kind, entry=e) for e in sidebar.standard],
             teams=[TeamInbox(entry=e) for e in sidebar.teams],
-            custom=[],
+            custom=[CustomInbox.from_row(row) for row in sidebar.custom],
             blocked=BlockedInbox(entry=sidebar.blocked) if sidebar.blocked else None,
         )
 
 
 __all__ = [
+    "AssigneeFilter",
     "BlockedInbox",
+    "ConversationFilter",
+    "CustomInboxInput",
+    "CustomInboxOwnership",
+    "CustomInboxSharing",
+    "filter_spec",
     "CustomInbox",
     "InboxSelector",
     "InboxSidebar",
