@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import ASSIGN, CONTACTS, PEOPLE, RECEIVE
-from tests.inbox.test_visibility import expected_standard, expected_teams, members, visibility_of
+from tests.inbox.test_visibility import expected_standard, expected_teams, visibility_of
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -36,6 +36,15 @@ class Model:
         self.blocked = dict.fromkeys(CONTACTS, False)
         self.open_conversation: dict[str, str | None] = {}
         self.marks: dict[str, dict[str, set[str]]] = {u: {} for u in USERS}
+        self.teams = {u: set(PEOPLE[u][2]) if u in PEOPLE else set() for u in USERS}
+
+    def members(self, team: str) -> set[str]:
+        return {u for u, teams in self.teams.items() if team in teams}
+
+    def visible_teams(self, user: str) -> set[str]:
+        if user in ("owner", "manager"):
+            return {"Alpha", "Beta"}
+        return set() if visibility_of(user) == "SELF" else set(self.teams[user])
 
     def visible(self, user: str, contact: str) -> bool:
         if self.blocked[contact]:
@@ -45,8 +54,7 @@ class Model:
             return True
         if visibility == "SELF":
             return assignee == user
-        teams = PEOPLE[user][2]
-        return assignee == user or any(assignee in members(t) for t in teams)
+        return assignee == user or any(assignee in self.members(t) for t in self.teams[user])
 
     def inboxes_containing(self, user: str, contact: str) -> dict[str, bool]:
         assignee = self.assignee[contact]
@@ -56,8 +64,8 @@ class Model:
             result[kind] = shown and (
                 kind == "ALL" or (kind == "MINE" and assignee == user) or (kind == "UNASSIGNED" and assignee is None)
             )
-        for team in expected_teams(user):
-            result[team] = shown and assignee in members(team)
+        for team in self.visible_teams(user):
+            result[team] = shown and assignee in self.members(team)
         return result
 
     def tier(self, user: str, contact: str) -> list[str]:
@@ -108,7 +116,16 @@ step = st.one_of(
     st.tuples(st.just("close"), st.sampled_from(sorted(CONTACTS))),
     st.tuples(st.just("block"), st.sampled_from(sorted(CONTACTS))),
     st.tuples(st.just("seen"), st.sampled_from(USERS), st.sampled_from(["ALL", "MINE", "UNASSIGNED", "Alpha", "Beta"])),
+    st.tuples(st.just("open"), st.sampled_from(sorted(CONTACTS))),
+    st.tuples(st.just("team"), st.booleans()),
 )
+ALPHA = ["manager", "agent_all", "agent_team", "agent_self"]
+
+
+async def set_alpha(world, owner, with_beta_agent: bool) -> None:
+    ids = [world.user_ids[u] for u in (*ALPHA, *(["agent_beta"] if with_beta_agent else []))]
+    await owner("mutation($t: ID!, $m: [ID!]) { updateTeam(id: $t, memberIds: $m) { id } }",
+                {"t": world.team_ids["Alpha"], "m": ids})
 
 
 @settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck))
@@ -116,6 +133,7 @@ step = st.one_of(
 async def test_counts_equal_lists_and_dots_follow_the_tiers(world, steps):
     owner, integration = world.client("owner"), world.client("integration")
     model = Model(world)
+    await set_alpha(world, owner, False)
     # a clean slate: everything unblocked, assignees as the world made them, every dot seen
     for contact, assignee in CONTACTS.items():
         await owner("mutation($c: ID!) { unblockContact(contactId: $c) { id } }", {"c": world.contact_ids[contact]})
@@ -159,6 +177,19 @@ async def test_counts_equal_lists_and_dots_follow_the_tiers(world, steps):
                 continue
             await owner("mutation($c: ID!) { closeConversation(contactId: $c) { id } }", {"c": world.contact_ids[contact]})
             model.open_conversation[contact] = None
+        elif action == "open":
+            (contact,) = args
+            if model.blocked[contact]:
+                continue
+            data = await owner("mutation($c: ID!) { openConversation(contactId: $c) { id } }", {"c": world.contact_ids[contact]})
+            model.open_conversation[contact] = data["openConversation"]["id"]
+        elif action == "team":
+            (with_beta_agent,) = args
+            await set_alpha(world, owner, with_beta_agent)
+            if with_beta_agent:
+                model.teams["agent_beta"].add("Alpha")
+            else:
+                model.teams["agent_beta"].discard("Alpha")
         elif action == "block":
             (contact,) = args
             await owner("mutation($c: ID!) { blockContact(contactId: $c) { id } }", {"c": world.contact_ids[contact]})
@@ -166,7 +197,7 @@ async def test_counts_equal_lists_and_dots_follow_the_tiers(world, steps):
         elif action == "seen":
             user, key = args
             if key in ("Alpha", "Beta"):
-                if key not in expected_teams(user):
+                if key not in model.visible_teams(user):
                     continue
                 selector = {"teamId": world.team_ids[key]}
             else:
@@ -178,6 +209,7 @@ async def test_counts_equal_lists_and_dots_follow_the_tiers(world, steps):
             await client.aclose()
             model.marks[user].pop(key, None)
         await check(world, model)
+    await set_alpha(world, owner, False)
     await owner.aclose()
     await integration.aclose()
 
