@@ -210,3 +210,65 @@ async def subscribe(
             raise AssertionError(f"unexpected message before the subscription started: {message}")
     await asyncio.sleep(0.15)
     return Subscription(socket, operation_id)
+
+
+class RawWebSocket:
+    """A bare-bones blocking WebSocket client over a plain socket with a small, fixed receive
+    buffer: it reads nothing until asked, so a server writing to it really fills up (client
+    libraries read ahead into memory). For back-pressure tests only."""
+
+    def __init__(self, served: Served, *, receive_buffer: int = 8192) -> None:
+        import base64
+        import os
+        import socket as stdlib_socket
+
+        self.sock = stdlib_socket.socket()
+        self.sock.setsockopt(stdlib_socket.SOL_SOCKET, stdlib_socket.SO_RCVBUF, receive_buffer)
+        self.sock.settimeout(15)
+        self.sock.connect(("127.0.0.1", served.port))
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.sock.sendall(
+            (
+                f"GET /graphql HTTP/1.1\r\nHost: 127.0.0.1:{served.port}\r\nUpgrade: websocket\r\n"
+                f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+                "Sec-WebSocket-Protocol: graphql-transport-ws\r\n\r\n"
+            ).encode()
+        )
+        response = b""
+        while b"\r\n\r\n" not in response:
+            response += self.sock.recv(1)
+        assert response.startswith(b"HTTP/1.1 101"), response
+        self.buffer = b""
+
+    def send(self, message: dict[str, Any]) -> None:
+        import os
+
+        data = json.dumps(message).encode()
+        mask = os.urandom(4)
+        length = len(data)
+        header = bytes([0x81]) + (
+            bytes([0x80 | length]) if length < 126 else bytes([0x80 | 126]) + length.to_bytes(2, "big")
+        )
+        self.sock.sendall(header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data)))
+
+    def _read(self, count: int) -> bytes:
+        while len(self.buffer) < count:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("connection closed without a close frame")
+            self.buffer += chunk
+        data, self.buffer = self.buffer[:count], self.buffer[count:]
+        return data
+
+    def frame(self) -> tuple[int, bytes]:
+        """The next frame's opcode and payload (1 text, 8 close: payload starts with the code)."""
+        first, second = self._read(2)
+        length = second & 0x7F
+        if length == 126:
+            length = int.from_bytes(self._read(2), "big")
+        elif length == 127:
+            length = int.from_bytes(self._read(8), "big")
+        return first & 0x0F, self._read(length)
+
+    def close(self) -> None:
+        self.sock.close()
