@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from db.models import AccessToken, AccessTokenKind, Team, TeamMembership, User
+from db.models import AccessToken, Team, TeamMembership, User
 from db.security import hash_token
 from graph.permissions.visibility import Viewer, team_ids_of
 
@@ -26,17 +26,20 @@ def bearer_token(value: object) -> str | None:
     return token
 
 
-async def load_viewer(user: User, token: AccessToken | None = None) -> Viewer:
-    """Build the :class:`Viewer` of ``user``: role, visibility, permissions and the member ids
-    of every team of the workspace (two queries)."""
-    team_ids = await Team.filter(workspace_id=user.workspace_id).values_list("id", flat=True)
-    rows = await TeamMembership.filter(team__workspace_id=user.workspace_id).values_list(
-        "team_id", "user_id"
-    )
-    members: dict[int, set[int]] = {team_id: set() for team_id in team_ids}
-    for team_id, user_id in rows:
+async def team_members(workspace_id: int, connection=None) -> dict[int, frozenset[int]]:
+    """Every team of the workspace, with its member ids (two queries)."""
+    teams = Team.filter(workspace_id=workspace_id)
+    memberships = TeamMembership.filter(team__workspace_id=workspace_id)
+    if connection is not None:
+        teams, memberships = teams.using_db(connection), memberships.using_db(connection)
+    members: dict[int, set[int]] = {team_id: set() for team_id in await teams.values_list("id", flat=True)}
+    for team_id, user_id in await memberships.values_list("team_id", "user_id"):
         members.setdefault(team_id, set()).add(user_id)
-    frozen = {team_id: frozenset(ids) for team_id, ids in members.items()}
+    return {team_id: frozenset(ids) for team_id, ids in members.items()}
+
+
+def viewer_of(user: User, members: dict[int, frozenset[int]], token: AccessToken | None = None) -> Viewer:
+    """The :class:`Viewer` of ``user``, given the workspace's teams (:func:`team_members`)."""
     return Viewer(
         user_id=user.id,
         workspace_id=user.workspace_id,
@@ -44,39 +47,32 @@ async def load_viewer(user: User, token: AccessToken | None = None) -> Viewer:
         contact_visibility=user.contact_visibility,
         can_view_blocked_contacts=user.can_view_blocked_contacts,
         has_call_access=user.has_call_access,
-        team_ids=team_ids_of(frozen, user.id),
-        team_members=frozen,
+        team_ids=team_ids_of(members, user.id),
+        team_members=members,
         token_id=token.id if token else None,
-        is_integration=bool(token and token.kind is AccessTokenKind.INTEGRATION),
         token_expires_at=token.expires_at if token else None,
     )
+
+
+async def load_viewer(user: User, token: AccessToken | None = None) -> Viewer:
+    """Build the :class:`Viewer` of ``user``: role, visibility, permissions and the member ids
+    of every team of the workspace (two queries)."""
+    return viewer_of(user, await team_members(user.workspace_id), token)
 
 
 async def viewers_of_workspace(workspace_id: int, connection=None) -> list[Viewer]:
     """A :class:`Viewer` for every active user of the workspace, in three queries (the
     indicator rules evaluate each user for each inbound message)."""
+    members = await team_members(workspace_id, connection)
     users = User.filter(workspace_id=workspace_id, is_active=True)
-    teams = Team.filter(workspace_id=workspace_id)
-    memberships = TeamMembership.filter(team__workspace_id=workspace_id)
     if connection is not None:
-        users, teams, memberships = users.using_db(connection), teams.using_db(connection), memberships.using_db(connection)
-    members: dict[int, set[int]] = {team_id: set() for team_id in await teams.values_list("id", flat=True)}
-    for team_id, user_id in await memberships.values_list("team_id", "user_id"):
-        members.setdefault(team_id, set()).add(user_id)
-    frozen = {team_id: frozenset(ids) for team_id, ids in members.items()}
-    return [
-        Viewer(
-            user_id=user.id,
-            workspace_id=workspace_id,
-            role=user.role,
-            contact_visibility=user.contact_visibility,
-            can_view_blocked_contacts=user.can_view_blocked_contacts,
-            has_call_access=user.has_call_access,
-            team_ids=team_ids_of(frozen, user.id),
-            team_members=frozen,
-        )
-        for user in await users
-    ]
+        users = users.using_db(connection)
+    return [viewer_of(user, members) for user in await users]
+
+
+def _usable(token: AccessToken | None) -> bool:
+    """A token that exists, is not revoked (callers filter on that) and has not expired."""
+    return token is not None and (token.expires_at is None or token.expires_at > datetime.now(UTC))
 
 
 async def viewer_for_token(token: str | None) -> Viewer | None:
@@ -85,7 +81,7 @@ async def viewer_for_token(token: str | None) -> Viewer | None:
     if not token:
         return None
     row = await AccessToken.filter(token_hash=hash_token(token), revoked_at__isnull=True).first()
-    if row is None or (row.expires_at is not None and row.expires_at <= datetime.now(UTC)):
+    if not _usable(row):
         return None
     user = await User.filter(id=row.user_id, is_active=True).first()
     if user is None:
@@ -97,7 +93,7 @@ async def refresh_viewer(viewer: Viewer) -> Viewer | None:
     """Reload ``viewer`` after a user, team or token change; ``None`` if it lost access."""
     if viewer.token_id is not None:
         token = await AccessToken.filter(id=viewer.token_id, revoked_at__isnull=True).first()
-        if token is None or (token.expires_at is not None and token.expires_at <= datetime.now(UTC)):
+        if not _usable(token):
             return None
     else:
         token = None
@@ -107,4 +103,12 @@ async def refresh_viewer(viewer: Viewer) -> Viewer | None:
     return await load_viewer(user, token)
 
 
-__all__ = ["bearer_token", "load_viewer", "refresh_viewer", "viewer_for_token", "viewers_of_workspace"]
+__all__ = [
+    "bearer_token",
+    "load_viewer",
+    "refresh_viewer",
+    "team_members",
+    "viewer_for_token",
+    "viewer_of",
+    "viewers_of_workspace",
+]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from graph.errors import Unauthenticated
@@ -43,7 +43,6 @@ class Context:
     connection_params: Any = None
     current_viewer: Viewer | None = None
     _loaders: Loaders | None = None
-    settings_cache: dict[str, Any] = field(default_factory=dict)
 
     @property
     def viewer(self) -> Viewer:

@@ -49,7 +49,6 @@ class Viewer:
     team_ids: frozenset[int]
     team_members: Mapping[int, frozenset[int]]
     token_id: int | None = None
-    is_integration: bool = False
     token_expires_at: datetime | None = None
 
     @property
