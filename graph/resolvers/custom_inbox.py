@@ -43,6 +43,7 @@ from db.models import (
 )
 from graph.errors import BadUserInput, Forbidden, NotFound
 from graph.live import write
+from graph.resolvers.lookup import ids_in_workspace
 from graph.permissions.visibility import Scope, Viewer
 
 if TYPE_CHECKING:
@@ -108,19 +109,14 @@ async def _clean_condition(viewer: Viewer, key: str, value: Any, path: str) -> A
         if value.get("me") is True or value.get("none") is True:
             return value
         ids = _values(value.get("user_ids"), f"{path}.userIds")
-        if await User.filter(workspace_id=ws, id__in=ids).count() != len(ids):
-            raise NotFound("User", field=f"{path}.userIds")
-        return {"user_ids": ids}
+        return {"user_ids": await ids_in_workspace(User, ws, ids, field=f"{path}.userIds")}
     if key == "status":
         statuses = _values(value, path)
         if any(s not in ConversationStatus.__members__ for s in statuses):
             raise BadUserInput("Unknown conversation status.", field=path)
         return statuses
     if key in ("channel_ids", "last_channel_ids"):
-        ids = _values(value, path)
-        if await Channel.filter(workspace_id=ws, id__in=ids).count() != len(ids):
-            raise NotFound("Channel", field=path)
-        return ids
+        return await ids_in_workspace(Channel, ws, _values(value, path), field=path)
     if key == "country_codes":
         codes = [str(c).upper() for c in _values(value, path)]
         if any(len(c) != 2 or pycountry.countries.get(alpha_2=c) is None for c in codes):
@@ -244,11 +240,9 @@ async def _clean_sharing(
         return [], []
     if not user_ids and not team_ids:
         raise BadUserInput("Sharing CHOSEN needs at least one user or team.", field="sharedWithUserIds")
-    if await User.filter(workspace_id=viewer.workspace_id, id__in=user_ids).count() != len(user_ids):
-        raise NotFound("User", field="sharedWithUserIds")
-    if await Team.filter(workspace_id=viewer.workspace_id, id__in=team_ids).count() != len(team_ids):
-        raise NotFound("Team", field="sharedWithTeamIds")
-    return user_ids, team_ids
+    users = await ids_in_workspace(User, viewer.workspace_id, user_ids, field="sharedWithUserIds")
+    teams = await ids_in_workspace(Team, viewer.workspace_id, team_ids, field="sharedWithTeamIds")
+    return users, teams
 
 
 async def save_custom_inbox(

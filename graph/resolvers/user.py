@@ -25,6 +25,7 @@ from db.normalize import normalise_email
 from db.security import hash_password, hash_token, new_token, verify_password
 from graph.errors import BadUserInput, Conflict, Forbidden, NotFound, Unauthenticated
 from graph.live import write
+from graph.resolvers.lookup import ids_in_workspace
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -129,26 +130,6 @@ def _require_owner(viewer: Viewer) -> None:
         raise Forbidden("Only owners change channels and workspace settings.")
 
 
-async def _team_ids(viewer: Viewer, ids: Sequence[int] | None, field: str) -> list[int] | None:
-    if ids is None:
-        return None
-    unique = sorted(set(ids))
-    found = await Team.filter(workspace_id=viewer.workspace_id, id__in=unique).count()
-    if found != len(unique):
-        raise NotFound("Team", field=field)
-    return unique
-
-
-async def _user_ids(viewer: Viewer, ids: Sequence[int] | None, field: str) -> list[int] | None:
-    if ids is None:
-        return None
-    unique = sorted(set(ids))
-    found = await User.filter(workspace_id=viewer.workspace_id, id__in=unique).count()
-    if found != len(unique):
-        raise NotFound("User", field=field)
-    return unique
-
-
 def _check_role_change(viewer: Viewer, role: Role | None, target: User | None) -> None:
     if viewer.role is Role.OWNER:
         return
@@ -177,7 +158,7 @@ async def create_user(bus: EventBus, viewer: Viewer, data: dict[str, Any]) -> Us
         raise BadUserInput(
             f"`password` must be {MIN_PASSWORD_LENGTH} to 1024 characters.", field="password"
         )
-    team_ids = await _team_ids(viewer, data.get("team_ids"), "teamIds") or []
+    team_ids = await ids_in_workspace(Team, viewer.workspace_id, data.get("team_ids"), field="teamIds") or []
     if await User.filter(email=email).exists():
         raise BadUserInput("This e-mail address is already in use.", field="email")
     password_hash = hash_password(password)
@@ -221,7 +202,7 @@ async def update_user(bus: EventBus, viewer: Viewer, user_id: int, data: dict[st
     if target is None:
         raise NotFound("User", field="id")
     _check_role_change(viewer, data.get("role"), target)
-    team_ids = await _team_ids(viewer, data.get("team_ids"), "teamIds")
+    team_ids = await ids_in_workspace(Team, viewer.workspace_id, data.get("team_ids"), field="teamIds")
     changes: dict[str, Any] = {}
     if data.get("name") is not None:
         changes["name"] = _clean_name(data["name"], "name")
@@ -263,7 +244,7 @@ async def create_team(bus: EventBus, viewer: Viewer, name: str, member_ids: Sequ
     """A new team with its members. Raises ``BAD_USER_INPUT`` for a duplicate name."""
     _require_admin(viewer)
     name = _clean_name(name, "name")
-    members = await _user_ids(viewer, member_ids, "memberIds") or []
+    members = await ids_in_workspace(User, viewer.workspace_id, member_ids, field="memberIds") or []
     if await Team.filter(workspace_id=viewer.workspace_id, name=name).exists():
         raise BadUserInput("A team with this name exists already.", field="name")
 
@@ -290,7 +271,7 @@ async def update_team(
         workspace_id=viewer.workspace_id, name=new_name
     ).exists():
         raise BadUserInput("A team with this name exists already.", field="name")
-    members = await _user_ids(viewer, member_ids, "memberIds")
+    members = await ids_in_workspace(User, viewer.workspace_id, member_ids, field="memberIds")
 
     async def operation(tx: Transaction) -> Team:
         if new_name:
