@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from db.models import Activity, ActivityKind, Contact, Conversation, User
 from graph.errors import NotFound
@@ -79,6 +79,46 @@ def conversation_facts(conversation: Conversation | None) -> dict[str, object]:
     return {"conversation_id": conversation.id, "status": conversation.status.value}
 
 
+async def record_change(
+    tx: Transaction,
+    contact: Contact,
+    conversation: Conversation | None,
+    kind: ActivityKind,
+    event: str,
+    *,
+    author_id: int | None,
+    data: dict[str, Any],
+    text: str | None = None,
+    at: datetime | None = None,
+    **previous: Any,
+) -> Activity:
+    """Write the one activity of a real change and its event, in ``tx``.
+
+    The event carries the contact's and conversation's facts after the change and, in
+    ``previous``, the values it changed (``previous_assignee_id``, ``previous_blocked``,
+    ``previous_status``), which live lists compare (``graph.resolvers.inbox.list_change``).
+    """
+    activity = await Activity.create(
+        workspace_id=contact.workspace_id,
+        contact_id=contact.id,
+        conversation_id=conversation.id if conversation else None,
+        kind=kind,
+        author_id=author_id,
+        text=text,
+        data=data,
+        created_at=at or datetime.now(UTC),
+        using_db=tx.connection,
+    )
+    tx.emit(
+        event,
+        **contact_facts(contact),
+        **conversation_facts(conversation),
+        **previous,
+        activity_id=activity.id,
+    )
+    return activity
+
+
 async def record_assignment(
     tx: Transaction,
     contact: Contact,
@@ -99,22 +139,15 @@ async def record_assignment(
     await contact.save(using_db=tx.connection, update_fields=["assignee_id", "updated_at"])
     kind = ActivityKind.CONTACT_ASSIGNED if assignee_id else ActivityKind.CONTACT_UNASSIGNED
     conversation = await current_conversation(tx, contact)
-    activity = await Activity.create(
-        workspace_id=contact.workspace_id,
-        contact_id=contact.id,
-        conversation_id=conversation.id if conversation else None,
-        kind=kind,
+    await record_change(
+        tx,
+        contact,
+        conversation,
+        kind,
+        "contact.assigned",
         author_id=author_id,
         data={"assignee_id": assignee_id, "previous_assignee_id": previous, "reason": reason},
-        created_at=datetime.now(UTC),
-        using_db=tx.connection,
-    )
-    tx.emit(
-        "contact.assigned",
-        **contact_facts(contact),
-        **conversation_facts(conversation),
         previous_assignee_id=previous,
-        activity_id=activity.id,
     )
     return True
 
@@ -166,22 +199,15 @@ async def set_blocked(bus: EventBus, viewer: Viewer, contact_id: int, blocked: b
         contact.blocked = blocked
         await contact.save(using_db=tx.connection, update_fields=["blocked", "updated_at"])
         conversation = await current_conversation(tx, contact)
-        activity = await Activity.create(
-            workspace_id=contact.workspace_id,
-            contact_id=contact.id,
-            conversation_id=conversation.id if conversation else None,
-            kind=ActivityKind.CONTACT_BLOCKED if blocked else ActivityKind.CONTACT_UNBLOCKED,
+        await record_change(
+            tx,
+            contact,
+            conversation,
+            ActivityKind.CONTACT_BLOCKED if blocked else ActivityKind.CONTACT_UNBLOCKED,
+            "contact.blocked" if blocked else "contact.unblocked",
             author_id=viewer.user_id,
             data={},
-            created_at=datetime.now(UTC),
-            using_db=tx.connection,
-        )
-        tx.emit(
-            "contact.blocked" if blocked else "contact.unblocked",
-            **contact_facts(contact),
-            **conversation_facts(conversation),
             previous_blocked=not blocked,
-            activity_id=activity.id,
         )
         return contact
 

@@ -32,6 +32,7 @@ from graph.resolvers.contact import (
     contact_facts,
     conversation_facts,
     record_assignment,
+    record_change,
     visible_contact,
 )
 
@@ -113,22 +114,16 @@ async def open_conversation_for(
         opened_at=now,
         using_db=tx.connection,
     )
-    activity = await Activity.create(
-        workspace_id=contact.workspace_id,
-        contact_id=contact.id,
-        conversation_id=conversation.id,
-        kind=ActivityKind.CONVERSATION_OPENED,
+    await record_change(
+        tx,
+        contact,
+        conversation,
+        ActivityKind.CONVERSATION_OPENED,
+        "conversation.opened",
         author_id=author_id,
         data={},
-        created_at=now,
-        using_db=tx.connection,
-    )
-    tx.emit(
-        "conversation.opened",
-        **contact_facts(contact),
-        **conversation_facts(conversation),
+        at=now,
         previous_status=None,
-        activity_id=activity.id,
     )
     return conversation
 
@@ -419,23 +414,17 @@ async def close_conversation(
             update_fields=["status", "open_contact_id", "closed_at", "last_activity_at",
                            "closing_category", "closing_summary"],
         )
-        activity = await Activity.create(
-            workspace_id=locked.workspace_id,
-            contact_id=locked.id,
-            conversation_id=conversation.id,
-            kind=ActivityKind.CONVERSATION_CLOSED,
+        await record_change(
+            tx,
+            locked,
+            conversation,
+            ActivityKind.CONVERSATION_CLOSED,
+            "conversation.closed",
             author_id=viewer.user_id,
             text=summary,
             data={"category": category, "summary": summary},
-            created_at=now,
-            using_db=tx.connection,
-        )
-        tx.emit(
-            "conversation.closed",
-            **contact_facts(locked),
-            **conversation_facts(conversation),
+            at=now,
             previous_status=ConversationStatus.OPEN.value,
-            activity_id=activity.id,
         )
         return conversation
 
