@@ -27,19 +27,34 @@ from db.models import Event, Workspace
 from graph.auth import refresh_viewer
 from graph.errors import BadUserInput, CodedError, HistoryPruned, SlowConsumerError, Unauthenticated
 from graph.live import RESYNC_MARKER, LiveEvent, SlowConsumer
+from graph.websocket import CLOSE_FORBIDDEN
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable
 
     from graph.context import Context
-    from graph.permissions.visibility import Viewer
+    from graph.permissions.visibility import Scope, Viewer
 
 VIEWER_EVENTS = frozenset({"user.changed", "team.changed", "access_token.revoked"})
 MAX_REPLAY = 10_000
-CLOSE_FORBIDDEN = 4403
 CLOSE_SLOW_CONSUMER = 4413
 """Close code for a subscriber that fell more than ``INBOX_GRAPH_SUBSCRIBER_QUEUE`` events
 behind: reconnect and resubscribe with ``afterSequence`` to receive the rest."""
+
+
+@dataclass
+class LiveScope:
+    """The scope a subscription filters events with, recomputed whenever the viewer changes.
+
+    Pass :meth:`refresh` as ``on_viewer_change`` to :func:`workspace_events`; a coded error it
+    raises (a FORBIDDEN inbox) ends the subscription.
+    """
+
+    compute: Callable[[Viewer], Awaitable[Scope]]
+    current: Scope | None = None
+
+    async def refresh(self, viewer: Viewer) -> None:
+        self.current = await self.compute(viewer)
 
 
 @dataclass(frozen=True)
@@ -177,4 +192,4 @@ async def workspace_events(
             await end_connection(context, str(exc), code=CLOSE_SLOW_CONSUMER, error=SlowConsumerError)
 
 
-__all__ = ["CLOSE_FORBIDDEN", "CLOSE_SLOW_CONSUMER", "Delivery", "end_connection", "workspace_events"]
+__all__ = ["CLOSE_SLOW_CONSUMER", "Delivery", "LiveScope", "end_connection", "workspace_events"]

@@ -22,8 +22,8 @@ from graph.auth import refresh_viewer
 from graph.context import start_operation_loaders
 
 MAX_OPERATION_ID_LENGTH = 128
-CLOSE_INVALID_MESSAGE = 4400
 CLOSE_FORBIDDEN = 4403
+"""Close code when the token or user no longer authorises the connection."""
 
 
 def frame_problem(message: Any) -> str | None:
@@ -71,4 +71,4 @@ class InboxTransportWSHandler(BaseGraphQLTransportWSHandler):
         await super().handle_subscribe(message)
 
 
-__all__ = ["InboxTransportWSHandler", "frame_problem"]
+__all__ = ["CLOSE_FORBIDDEN", "InboxTransportWSHandler", "frame_problem"]

@@ -98,6 +98,14 @@ async def resolve_inbox(viewer: Viewer, selector: Any, *, field: str = "inbox") 
     )
 
 
+async def subscription_scope(viewer: Viewer, selector: Any | None) -> Scope:
+    """What a live subscription on ``selector`` may deliver: the inbox's scope, or everything
+    the viewer may see when no inbox is given."""
+    if selector is None:
+        return contact_scope(viewer)
+    return (await resolve_inbox(viewer, selector)).scope
+
+
 def conversations_in(viewer: Viewer, scope: Scope, status: ConversationStatus | None):
     """The conversations of ``viewer``'s workspace whose contact is in ``scope``."""
     query = Conversation.filter(workspace_id=viewer.workspace_id).filter(scope.q("contact__"))
@@ -262,6 +270,7 @@ def touches(result: Sidebar, event_type: str, facts: dict[str, Any]) -> bool:
 __all__ = [
     "CONVERSATION_ORDER",
     "sidebar_snapshot",
+    "subscription_scope",
     "sidebar_with_counts",
     "touches",
     "LIST_EVENTS",

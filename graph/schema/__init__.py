@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from datetime import datetime
+from functools import partial
 from typing import Annotated, Any
 
 import strawberry
@@ -33,7 +34,6 @@ from graph.extensions import (
     unstorable_input,
 )
 from graph.fanout import SharedEventExecutionContext, shareable
-from graph.permissions.visibility import contact_scope
 from graph.resolvers import contact as contact_resolvers
 from graph.resolvers import custom_inbox as custom_resolvers
 from graph.resolvers import conversation as conversation_resolvers
@@ -90,7 +90,7 @@ from graph.schema.user import (
 )
 from graph.live import write
 from graph.settings import Settings
-from graph.subscriptions import workspace_events
+from graph.subscriptions import LiveScope, workspace_events
 
 _TYPES = {
     "Contact": Contact,
@@ -429,25 +429,15 @@ class Subscription:
         after_sequence: int | None = None,
     ) -> AsyncGenerator[MessageEvent, None]:
         ctx = info.context
-
-        async def scope_of(viewer):
-            if inbox is None:
-                return contact_scope(viewer)
-            return (await inbox_resolvers.resolve_inbox(viewer, inbox)).scope
-
-        scope = await scope_of(ctx.viewer)
-
-        async def on_viewer_change(viewer) -> None:
-            nonlocal scope
-            scope = await scope_of(viewer)  # FORBIDDEN ends it if the inbox is no longer allowed
-
+        scope = LiveScope(partial(inbox_resolvers.subscription_scope, selector=inbox))
+        await scope.refresh(ctx.viewer)
         async for delivery in workspace_events(
-            ctx, after_sequence=after_sequence, on_viewer_change=on_viewer_change
+            ctx, after_sequence=after_sequence, on_viewer_change=scope.refresh
         ):
             event, facts = delivery.event, delivery.facts
             if event.type != "message.created":
                 continue
-            if not scope.allows(facts.get("assignee_id"), bool(facts.get("blocked"))):
+            if not scope.current.allows(facts.get("assignee_id"), bool(facts.get("blocked"))):
                 continue
             loaders = ctx.loaders_for_event(event)
             message = await loaders.message.load(event.payload["message_id"])
@@ -511,29 +501,19 @@ class Subscription:
                 "Custom inboxes do not update live: refresh the list instead.", field="inbox"
             )
         status_value = status.value if status is not None else None
-
-        async def scope_of(viewer):
-            if inbox is None:
-                return contact_scope(viewer)
-            return (await inbox_resolvers.resolve_inbox(viewer, inbox)).scope
-
-        scope = await scope_of(ctx.viewer)
-
-        async def on_viewer_change(viewer) -> None:
-            nonlocal scope
-            scope = await scope_of(viewer)
-
+        scope = LiveScope(partial(inbox_resolvers.subscription_scope, selector=inbox))
+        await scope.refresh(ctx.viewer)
         async for delivery in workspace_events(
-            ctx, after_sequence=after_sequence, on_viewer_change=on_viewer_change
+            ctx, after_sequence=after_sequence, on_viewer_change=scope.refresh
         ):
             event = delivery.event
-            change = inbox_resolvers.list_change(scope, status_value, event.type, event.payload)
+            change = inbox_resolvers.list_change(scope.current, status_value, event.type, event.payload)
             if change is None:
                 continue
             conversation = None
             if change != "LEFT":
                 current = delivery.facts
-                if not scope.allows(current.get("assignee_id"), bool(current.get("blocked"))):
+                if not scope.current.allows(current.get("assignee_id"), bool(current.get("blocked"))):
                     continue  # it has left since: the later event says so
                 row = await ctx.loaders_for_event(event).conversation.load(event.payload["conversation_id"])
                 if row is None:

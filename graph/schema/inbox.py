@@ -30,9 +30,11 @@ class InboxSelector:
     blocked: bool | None = strawberry.UNSET
 
 
-@strawberry.type(description="ALL, MINE or UNASSIGNED, as the viewer sees it.")
-class StandardInbox:
-    kind: StandardInboxKind
+@strawberry.type
+class _InboxIndicators:
+    """The two indicators of standard and team inboxes (``domain.md`` section 3); counts the
+    sidebar subscription computed already are reused."""
+
     entry: strawberry.Private[resolvers.SidebarEntry]
 
     @strawberry.field(
@@ -49,30 +51,18 @@ class StandardInbox:
         if self.entry.counts is not None:
             return self.entry.counts[1]
         return await resolvers.open_conversation_count(info.context.viewer, self.entry.scope)
+
+
+@strawberry.type(description="ALL, MINE or UNASSIGNED, as the viewer sees it.")
+class StandardInbox(_InboxIndicators):
+    kind: StandardInboxKind
 
 
 @strawberry.type(description="A team's inbox: conversations whose contact is assigned to a member.")
-class TeamInbox:
-    entry: strawberry.Private[resolvers.SidebarEntry]
-
+class TeamInbox(_InboxIndicators):
     @strawberry.field
     async def team(self, info: Info) -> Team:
         return Team.from_row(await info.context.loaders.team.load(self.entry.team_id))
-
-    @strawberry.field(
-        description="The dot: open conversations of this inbox with inbound messages the viewer "
-        "has not seen in it (conversations, never messages). `markInboxSeen` clears it."
-    )
-    async def new_message_count(self, info: Info) -> int:
-        if self.entry.counts is not None:
-            return self.entry.counts[0]
-        return await indicators.new_message_count(info.context.viewer, self.entry)
-
-    @strawberry.field(description="Open conversations of this inbox for the viewer.")
-    async def open_conversation_count(self, info: Info) -> int:
-        if self.entry.counts is not None:
-            return self.entry.counts[1]
-        return await resolvers.open_conversation_count(info.context.viewer, self.entry.scope)
 
 
 @strawberry.type(description="Conversations of blocked contacts.")
