@@ -35,7 +35,7 @@ from tortoise.transactions import in_transaction
 
 from db.models import Event, Workspace
 from graph.loaders import Loaders
-from graph.redis_backend import RESYNC
+from graph.redis_backend import RESYNC, ResilientRedisBackend
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable
@@ -197,18 +197,11 @@ class Subscriber:
             raise SlowConsumer("Too many undelivered events: resubscribe with afterSequence.")
         return item
 
-    def __aiter__(self) -> Subscriber:
-        return self
-
-    async def __anext__(self) -> LiveEvent:
-        return await self.get()
 
 
 def _backend(url: str) -> Any:
     """broadcaster's backend for ``url``; Redis gets the reconnecting backend."""
     if url.startswith(("redis://", "rediss://")):
-        from graph.redis_backend import ResilientRedisBackend
-
         return ResilientRedisBackend(url)
     return None
 
