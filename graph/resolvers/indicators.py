@@ -31,6 +31,8 @@ from graph.permissions.visibility import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from graph.live import Transaction
     from graph.resolvers.inbox import InboxRef
 
@@ -72,6 +74,20 @@ async def mark_inbound(
         await UnseenMark.bulk_create(marks, ignore_conflicts=True, using_db=tx.connection)
 
 
+async def forget_left_teams(tx: Transaction, left: Iterable[tuple[int, int]]) -> None:
+    """Drop the team dots of members who left: ``left`` holds ``(user_id, team_id)`` pairs.
+
+    A team inbox's dot counts what arrived while the user could see it (``domain.md``
+    section 3), so a user who leaves a team and rejoins later starts from a clean dot, like
+    any new member, instead of finding marks from before they left.
+    """
+    by_team: dict[int, list[int]] = {}
+    for user_id, team_id in left:
+        by_team.setdefault(team_id, []).append(user_id)
+    for team_id, user_ids in by_team.items():
+        await UnseenMark.filter(inbox_key=team_key(team_id), user_id__in=user_ids).using_db(tx.connection).delete()
+
+
 def unseen_filter(viewer: Viewer, inbox_key: str) -> dict[str, Any]:
     """Filter keeping the conversations ``viewer`` has unseen inbound messages in, in that inbox."""
     marked = UnseenMark.filter(user_id=viewer.user_id, inbox_key=inbox_key).values("conversation_id")
@@ -99,4 +115,4 @@ async def mark_seen(tx: Transaction, viewer: Viewer, inbox_key: str) -> int:
     return removed
 
 
-__all__ = ["mark_inbound", "mark_seen", "marked_tiers", "new_message_count", "team_key", "unseen_filter"]
+__all__ = ["forget_left_teams", "mark_inbound", "mark_seen", "marked_tiers", "new_message_count", "team_key", "unseen_filter"]

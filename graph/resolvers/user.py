@@ -25,6 +25,7 @@ from db.normalize import normalise_email
 from db.security import hash_password, hash_token, new_token, verify_password
 from graph.errors import BadUserInput, Conflict, Forbidden, NotFound, Unauthenticated
 from graph.live import write
+from graph.resolvers.indicators import forget_left_teams
 from graph.resolvers.lookup import ids_in_workspace
 
 if TYPE_CHECKING:
@@ -231,6 +232,8 @@ async def update_user(bus: EventBus, viewer: Viewer, user_id: int, data: dict[st
             user.can_view_blocked_contacts = True
         await user.save(using_db=tx.connection)
         if team_ids is not None:
+            before = await TeamMembership.filter(user_id=user.id).using_db(tx.connection).values_list("team_id", flat=True)
+            await forget_left_teams(tx, [(user.id, t) for t in set(before) - set(team_ids)])
             await TeamMembership.filter(user_id=user.id).using_db(tx.connection).delete()
             for team_id in team_ids:
                 await TeamMembership.create(team_id=team_id, user_id=user.id, using_db=tx.connection)
@@ -278,6 +281,8 @@ async def update_team(
             team.name = new_name
             await team.save(using_db=tx.connection, update_fields=["name"])
         if members is not None:
+            before = await TeamMembership.filter(team_id=team.id).using_db(tx.connection).values_list("user_id", flat=True)
+            await forget_left_teams(tx, [(u, team.id) for u in set(before) - set(members)])
             await TeamMembership.filter(team_id=team.id).using_db(tx.connection).delete()
             for user_id in members:
                 await TeamMembership.create(team_id=team.id, user_id=user_id, using_db=tx.connection)

@@ -214,6 +214,30 @@ async def test_counts_equal_lists_and_dots_follow_the_tiers(world, steps):
     await integration.aclose()
 
 
+async def test_a_member_who_leaves_a_team_and_rejoins_starts_from_a_clean_dot(world):
+    owner, beta, integration = world.client("owner"), world.client("agent_beta"), world.client("integration")
+
+    async def alpha_dot() -> int:
+        teams = (await beta(SIDEBAR))["inboxSidebar"]["teams"]
+        return next(t["newMessageCount"] for t in teams if t["team"]["name"] == "Alpha")
+
+    await owner("mutation($c: ID!) { unblockContact(contactId: $c) { id } }", {"c": world.contact_ids["c_team"]})
+    await owner(ASSIGN, {"c": world.contact_ids["c_team"], "a": world.user_ids["agent_team"]})
+    await set_alpha(world, owner, True)
+    await beta("mutation($i: InboxSelector!) { markInboxSeen(inbox: $i) { teams { newMessageCount } } }",
+               {"i": {"teamId": world.team_ids["Alpha"]}})
+    assert await alpha_dot() == 0
+    await integration(RECEIVE, {"i": {"channelId": world.channel_ids["WEBCHAT"], "from": "visitor-c_team",
+                                      "externalMessageId": uuid.uuid4().hex, "text": "anyone?"}})
+    assert await alpha_dot() == 1
+    await set_alpha(world, owner, False)
+    await set_alpha(world, owner, True)
+    assert await alpha_dot() == 0  # what arrived before they left is not theirs to see as new
+    await set_alpha(world, owner, False)
+    for client in (owner, beta, integration):
+        await client.aclose()
+
+
 async def test_mark_seen_clears_one_inbox_for_one_user_and_the_sidebar_is_pushed(world):
     from tests.support import subscribe
 
