@@ -81,7 +81,9 @@ class InboxGraphQL(GraphQL):
         await response(scope, receive, send)
 
     async def get_context(self, request: Any, response: Any = None) -> Context:
-        context = Context(settings=self.settings, bus=self.bus, request=request, response=response)
+        context = Context(
+            settings=self.settings, bus=self.bus, schema=self.schema, request=request, response=response
+        )
         headers = getattr(request, "headers", None)
         if headers is not None and request.scope.get("type") == "http":
             token = bearer_token(headers.get("authorization"))

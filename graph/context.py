@@ -38,6 +38,7 @@ class Context:
 
     settings: Settings
     bus: EventBus
+    schema: Any = None
     request: Any = None
     response: Any = None
     connection_params: Any = None

@@ -55,6 +55,12 @@ class CodedErrors(MaskErrors):
             if error.original_error is None:
                 add_code(error)
 
+    def _process_result(self, result: object) -> None:
+        # strawberry checks a runtime Protocol here, which costs ~0.1 ms a result
+        errors = getattr(result, "errors", None)
+        if errors:
+            result.errors = self._process_errors(errors)  # type: ignore[attr-defined]
+
     def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
         processed: list[GraphQLError] = []
         for error in errors:

@@ -8,9 +8,12 @@
    sequences are gapless and in commit order per workspace.
 2. After the commit each event is published as JSON on the workspace's broadcaster channel.
 3. :class:`EventBus` listens once per workspace and process, decodes each event once, and
-   hands it to every local :class:`Subscriber` through a bounded queue; a subscriber whose
-   queue is full is cut off (:class:`SlowConsumer`) instead of growing memory. The rows an
-   event's subscribers resolve are loaded once per process (:meth:`EventBus.loaders_for`).
+   hands it to every local :class:`Subscriber`: subscribers in step are served by one
+   dispatch per event (:func:`graph.fanout.dispatch`: one execution and one JSON text per
+   selection and view, written to each socket); the others get it through their bounded
+   queue, and a subscriber whose queue is full is cut off (:class:`SlowConsumer`) instead of
+   growing memory. The rows an event's subscribers resolve are loaded once per process
+   (:meth:`EventBus.loaders_for`).
 
 Subscriptions authorise each event themselves, with the visibility policy, from the facts in
 the event's payload (:mod:`graph.permissions.visibility`).
@@ -34,6 +37,7 @@ from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from db.models import Event, Workspace
+from graph.fanout import dispatch
 from graph.loaders import Loaders
 from graph.redis_backend import RESYNC, ResilientRedisBackend
 
@@ -172,31 +176,54 @@ _OVERFLOW = object()
 
 
 class Subscriber:
-    """One local consumer of a workspace's events, with a bounded queue."""
+    """One local consumer of a workspace's events, with a bounded queue.
+
+    A subscriber whose task is idle and in step with the stream may hand the bus a
+    :attr:`fast_path`: the bus then delivers the next events itself
+    (:func:`graph.fanout.dispatch`) instead of queueing them and waking the task. Anything
+    the fast path cannot handle goes to the queue, and the subscriber stays on its task until
+    it has caught up again.
+    """
 
     def __init__(self, workspace_id: int, maxsize: int) -> None:
         self.workspace_id = workspace_id
         self._queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=maxsize)
         self.overflowed = False
+        self.closed = False
+        self.last = 0
+        """The last sequence handled, by the task or the fast path."""
+        self.fast_path: Any = None
+        """Set by the subscriber's task while it waits, idle and in step (``last`` current);
+        cleared as soon as something is queued."""
 
-    def _offer(self, event: LiveEvent) -> None:
+    def _offer(self, item: Any) -> None:
+        self.fast_path = None
         if self.overflowed:
             return
         try:
-            self._queue.put_nowait(event)
+            self._queue.put_nowait(item)
         except asyncio.QueueFull:
             self.overflowed = True
             while not self._queue.empty():
                 self._queue.get_nowait()
             self._queue.put_nowait(_OVERFLOW)
 
-    async def get(self) -> LiveEvent:
-        """The next event. Raises :class:`SlowConsumer` once the queue has overflowed."""
-        item = await self._queue.get()
-        if item is _OVERFLOW:
-            raise SlowConsumer("Too many undelivered events: resubscribe with afterSequence.")
-        return item
+    def idle(self) -> bool:
+        """Whether nothing is queued (the task may hand over a fast path)."""
+        return self._queue.empty()
 
+    async def get(self) -> LiveEvent:
+        """The next queued event, after finishing the sends the fast path left to this task.
+
+        Raises :class:`SlowConsumer` once the queue has overflowed.
+        """
+        while True:
+            item = await self._queue.get()
+            if item is _OVERFLOW:
+                raise SlowConsumer("Too many undelivered events: resubscribe with afterSequence.")
+            if isinstance(item, LiveEvent):
+                return item
+            await item  # a send the socket could not take at once
 
 
 def _backend(url: str) -> Any:
@@ -292,8 +319,7 @@ class EventBus:
                 except (ValueError, KeyError, TypeError):
                     log.warning("ignoring malformed event on %s", message.channel)
                     continue
-                for subscriber in tuple(self._subscribers.get(workspace_id, ())):
-                    subscriber._offer(event)
+                await dispatch(event, tuple(self._subscribers.get(workspace_id, ())))
 
     @contextlib.asynccontextmanager
     async def subscribe(self, workspace_id: int) -> AsyncIterator[Subscriber]:
@@ -307,6 +333,8 @@ class EventBus:
         try:
             yield subscriber
         finally:
+            subscriber.closed = True
+            subscriber.fast_path = None
             subscribers = self._subscribers.get(workspace_id)
             if subscribers is not None:
                 subscribers.discard(subscriber)

@@ -20,12 +20,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from db.models import Event, Workspace
 from graph.auth import refresh_viewer
 from graph.errors import BadUserInput, CodedError, HistoryPruned, SlowConsumerError, Unauthenticated
+from graph.fanout import Candidate, FastPath, current_operation, fan_out
 from graph.live import RESYNC_MARKER, LiveEvent, SlowConsumer
 from graph.websocket import CLOSE_FORBIDDEN
 
@@ -121,6 +123,7 @@ async def workspace_events(
     *,
     after_sequence: int | None,
     on_viewer_change: Callable[[Viewer], Awaitable[None]],
+    fast_path: FastPath | None = None,
 ) -> AsyncIterator[Delivery]:
     """The viewer's workspace events, in order and exactly once (see the module docstring).
 
@@ -129,6 +132,8 @@ async def workspace_events(
         after_sequence: the last sequence the client saw, or ``None`` for "from now on".
         on_viewer_change: awaited after the viewer was reloaded (recompute scopes there; raise
             a coded error to end the subscription).
+        fast_path: handed to the bus whenever this subscriber is idle and in step, so that
+            the bus delivers the next events without waking this task (:func:`deliver`).
 
     Raises:
         BadUserInput: a negative or future ``afterSequence``, or too much to replay.
@@ -161,7 +166,11 @@ async def workspace_events(
         try:
             while True:
                 if not pending:
+                    if fast_path is not None and live.idle():
+                        live.last = last
+                        live.fast_path = fast_path.ready()
                     event = await live.get()
+                    last = max(last, live.last)  # what the bus delivered meanwhile
                     if event.type == RESYNC_MARKER:
                         # the broadcast connection came back: read whatever was missed
                         pending = _with_current_facts(await _outbox(viewer.workspace_id, last))
@@ -192,4 +201,51 @@ async def workspace_events(
             await end_connection(context, str(exc), code=CLOSE_SLOW_CONSUMER, error=SlowConsumerError)
 
 
-__all__ = ["CLOSE_SLOW_CONSUMER", "Delivery", "LiveScope", "end_connection", "workspace_events"]
+def _fast_accepts(context: Context, event: LiveEvent) -> bool:
+    """Whether the bus may deliver ``event`` without the subscriber's task: not when the
+    viewer must be reloaded, nor once the session has expired (the task closes it)."""
+    viewer = context.current_viewer
+    return event.type not in VIEWER_EVENTS and viewer is not None and not _expired(viewer)
+
+
+async def deliver(
+    context: Context,
+    *,
+    after_sequence: int | None,
+    on_viewer_change: Callable[[Viewer], Awaitable[None]],
+    select: Callable[[LiveEvent, dict[str, Any]], Candidate | None],
+) -> AsyncIterator[Any]:
+    """A subscription's events, delivered (see :func:`workspace_events` for the guarantees).
+
+    ``select(event, facts)`` authorises an event by pure computation, from the event and its
+    contact's current facts, and returns its :class:`~graph.fanout.Candidate` or ``None``.
+    Over graphql-transport-ws the frames are written directly and nothing is yielded: while
+    the subscriber is in step, the bus delivers for it (one execution per selection and
+    view, :func:`graph.fanout.dispatch`); otherwise its own task does. Elsewhere the payloads
+    are yielded for strawberry to send.
+    """
+    operation = current_operation()
+    fast_path = None
+    if operation is not None:
+        fast_path = FastPath(context, operation, accepts=partial(_fast_accepts, context), select=select)
+
+    async def candidates() -> AsyncIterator[Candidate]:
+        async for delivery in workspace_events(
+            context, after_sequence=after_sequence, on_viewer_change=on_viewer_change, fast_path=fast_path
+        ):
+            candidate = select(delivery.event, delivery.facts)
+            if candidate is not None:
+                yield candidate
+
+    async for payload in fan_out(context, candidates()):
+        yield payload
+
+
+__all__ = [
+    "CLOSE_SLOW_CONSUMER",
+    "Delivery",
+    "LiveScope",
+    "deliver",
+    "end_connection",
+    "workspace_events",
+]

@@ -7,7 +7,9 @@ strawberry's handler trusts frame shapes and authenticates once, at ``connection
 - every ``subscribe`` frame (queries and mutations over the socket included) re-checks the
   token and the user: a revoked or expired token, or a deactivated user, closes the socket
   with 4403; a changed role, visibility or team is used from then on;
-- every operation gets fresh DataLoaders, so nothing is served from a connection-wide cache.
+- every operation gets fresh DataLoaders, so nothing is served from a connection-wide cache;
+- every operation knows its id and socket, so subscription events are written to it directly
+  (:func:`graph.fanout.fan_out`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 
 from graph.auth import refresh_viewer
 from graph.context import start_operation_loaders
+from graph.fanout import LiveOperation, start_live_operation
 
 MAX_OPERATION_ID_LENGTH = 128
 CLOSE_FORBIDDEN = 4403
@@ -68,6 +71,16 @@ class InboxTransportWSHandler(BaseGraphQLTransportWSHandler):
             context.current_viewer = viewer
             # the operation task copies this context variable when it is created
             start_operation_loaders(viewer.workspace_id)
+            payload = message["payload"]
+            start_live_operation(
+                LiveOperation(
+                    id=message["id"],
+                    query=payload["query"],
+                    variables=payload.get("variables"),
+                    operation_name=payload.get("operationName"),
+                    send_text=self.websocket.ws.send_text,
+                )
+            )
         await super().handle_subscribe(message)
 
 

@@ -261,14 +261,21 @@ class RawWebSocket:
         return data
 
     def frame(self) -> tuple[int, bytes]:
-        """The next frame's opcode and payload (1 text, 8 close: payload starts with the code)."""
-        first, second = self._read(2)
-        length = second & 0x7F
-        if length == 126:
-            length = int.from_bytes(self._read(2), "big")
-        elif length == 127:
-            length = int.from_bytes(self._read(8), "big")
-        return first & 0x0F, self._read(length)
+        """The next frame's opcode and payload (1 text, 8 close: payload starts with the code).
+
+        The server's keep-alive pings (opcode 9) are skipped, unanswered, like a client that
+        stopped reading would.
+        """
+        while True:
+            first, second = self._read(2)
+            length = second & 0x7F
+            if length == 126:
+                length = int.from_bytes(self._read(2), "big")
+            elif length == 127:
+                length = int.from_bytes(self._read(8), "big")
+            opcode, payload = first & 0x0F, self._read(length)
+            if opcode != 9:
+                return opcode, payload
 
     def close(self) -> None:
         self.sock.close()

@@ -33,7 +33,7 @@ from graph.extensions import (
     operation_name_given,
     unstorable_input,
 )
-from graph.fanout import SharedEventExecutionContext, shareable
+from graph.fanout import Candidate
 from graph.resolvers import contact as contact_resolvers
 from graph.resolvers import custom_inbox as custom_resolvers
 from graph.resolvers import conversation as conversation_resolvers
@@ -88,9 +88,9 @@ from graph.schema.user import (
     Workspace,
     WorkspaceSettingsInput,
 )
-from graph.live import write
+from graph.live import LiveEvent, write
 from graph.settings import Settings
-from graph.subscriptions import LiveScope, workspace_events
+from graph.subscriptions import LiveScope, deliver, workspace_events
 
 _TYPES = {
     "Contact": Contact,
@@ -431,25 +431,30 @@ class Subscription:
         ctx = info.context
         scope = LiveScope(partial(inbox_resolvers.subscription_scope, selector=inbox))
         await scope.refresh(ctx.viewer)
-        async for delivery in workspace_events(
-            ctx, after_sequence=after_sequence, on_viewer_change=scope.refresh
-        ):
-            event, facts = delivery.event, delivery.facts
-            if event.type != "message.created":
-                continue
-            if not scope.current.allows(facts.get("assignee_id"), bool(facts.get("blocked"))):
-                continue
+
+        async def build(event: LiveEvent) -> MessageEvent | None:
             loaders = ctx.loaders_for_event(event)
             message = await loaders.message.load(event.payload["message_id"])
             conversation = await loaders.conversation.load(event.payload["conversation_id"])
             if message is None or conversation is None:
-                continue
-            payload = MessageEvent(
+                return None
+            return MessageEvent(
                 sequence=event.sequence,
                 message=Message.from_row(message),
                 conversation=Conversation.from_row(conversation),
             )
-            yield shareable(payload, event.sequence, ctx.viewer)
+
+        def select(event: LiveEvent, facts: dict[str, Any]) -> Candidate | None:
+            if event.type != "message.created":
+                return None
+            if not scope.current.allows(facts.get("assignee_id"), bool(facts.get("blocked"))):
+                return None
+            return Candidate(event.sequence, partial(build, event))
+
+        async for payload in deliver(
+            ctx, after_sequence=after_sequence, on_viewer_change=scope.refresh, select=select
+        ):
+            yield payload
 
     @strawberry.subscription(
         description="The subscriber's left panel: sent once at the start, then whenever one of its "
@@ -503,30 +508,34 @@ class Subscription:
         status_value = status.value if status is not None else None
         scope = LiveScope(partial(inbox_resolvers.subscription_scope, selector=inbox))
         await scope.refresh(ctx.viewer)
-        async for delivery in workspace_events(
-            ctx, after_sequence=after_sequence, on_viewer_change=scope.refresh
-        ):
-            event = delivery.event
-            change = inbox_resolvers.list_change(scope.current, status_value, event.type, event.payload)
-            if change is None:
-                continue
+
+        async def build(event: LiveEvent, change: str) -> ConversationEvent | None:
             conversation = None
             if change != "LEFT":
-                current = delivery.facts
-                if not scope.current.allows(current.get("assignee_id"), bool(current.get("blocked"))):
-                    continue  # it has left since: the later event says so
                 row = await ctx.loaders_for_event(event).conversation.load(event.payload["conversation_id"])
                 if row is None:
-                    continue
+                    return None
                 conversation = Conversation.from_row(row)
-            payload = ConversationEvent(
+            return ConversationEvent(
                 sequence=event.sequence,
                 change=ConversationChange(change),
                 reason=ConversationChangeReason(inbox_resolvers.LIST_EVENTS[event.type]),
                 conversation_id=to_global_id("Conversation", event.payload["conversation_id"]),
                 conversation=conversation,
             )
-            yield shareable(payload, event.sequence, ctx.viewer, variant=change)
+
+        def select(event: LiveEvent, facts: dict[str, Any]) -> Candidate | None:
+            change = inbox_resolvers.list_change(scope.current, status_value, event.type, event.payload)
+            if change is None:
+                return None
+            if change != "LEFT" and not scope.current.allows(facts.get("assignee_id"), bool(facts.get("blocked"))):
+                return None  # it has left since: the later event says so
+            return Candidate(event.sequence, partial(build, event, change), variant=change)
+
+        async for payload in deliver(
+            ctx, after_sequence=after_sequence, on_viewer_change=scope.refresh, select=select
+        ):
+            yield payload
 
 
 async def _save_custom_inbox(info: Info, custom_id: int | None, input: CustomInboxInput):
@@ -605,7 +614,6 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         subscription=Subscription,
         extensions=extensions,
         config=StrawberryConfig(auto_camel_case=True),
-        execution_context_class=SharedEventExecutionContext,
         types=[Activity, CustomInbox],
     )
 

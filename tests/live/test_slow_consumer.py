@@ -13,6 +13,15 @@ from tests.support import RawWebSocket, serve, subscribe
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
+COPIES = 20
+# a dashboard selecting each message's text 20 times (aliases): about 200 KB a frame, so that
+# the server's socket buffers (a few MB) fill after a few dozen events
+HEAVY = (
+    "subscription { newMessage { sequence message { text "
+    + " ".join(f"t{i}: text" for i in range(1, COPIES))
+    + " } } }"
+)
+
 
 @pytest.fixture(scope="module")
 def served(server_env):
@@ -25,11 +34,11 @@ async def test_a_slow_subscriber_is_closed_and_resumes_without_loss(world, serve
     client = await asyncio.to_thread(RawWebSocket, served)
     client.send({"type": "connection_init", "payload": {"authorization": f"Bearer {world.tokens['owner']}"}})
     assert json.loads((await asyncio.to_thread(client.frame))[1])["type"] == "connection_ack"
-    client.send({"id": "slow", "type": "subscribe", "payload": {"query": NEW_MESSAGE}})
+    client.send({"id": "slow", "type": "subscribe", "payload": {"query": HEAVY}})
     await asyncio.sleep(0.5)
-    # from here on the client reads nothing: the server's socket buffer (about 4 MB) fills,
-    # then its bounded queue of 8 events overflows
-    texts = [f"{i:04d} " + "x" * 9000 for i in range(600)]  # about 5.4 MB
+    # from here on the client reads nothing: the server's socket buffers fill, its sends
+    # wait, then its bounded queue of 8 events overflows
+    texts = [f"{i:04d} " + "x" * 9995 for i in range(150)]  # about 30 MB of frames
     integration = world.client("integration")
     semaphore = asyncio.Semaphore(6)
 
