@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
@@ -58,6 +59,8 @@ class InboxGraphQL(GraphQL):
             keep_alive=True,
             keep_alive_interval=20,
             max_subscriptions_per_connection=100,
+            # a socket that does not send connection_init in time is closed with 4408
+            connection_init_wait_timeout=timedelta(seconds=10),
             allowed_origins=settings.allowed_origins,
         )
         self.settings = settings

@@ -187,7 +187,10 @@ class Subscriber:
 
     def __init__(self, workspace_id: int, maxsize: int) -> None:
         self.workspace_id = workspace_id
-        self._queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=maxsize)
+        # a plain list and one future instead of an asyncio.Queue: thousands are open at once
+        self._items: list[Any] = []
+        self._maxsize = maxsize
+        self._waiter: asyncio.Future[None] | None = None
         self.overflowed = False
         self.closed = False
         self.last = 0
@@ -200,17 +203,18 @@ class Subscriber:
         self.fast_path = None
         if self.overflowed:
             return
-        try:
-            self._queue.put_nowait(item)
-        except asyncio.QueueFull:
+        if len(self._items) >= self._maxsize:
             self.overflowed = True
-            while not self._queue.empty():
-                self._queue.get_nowait()
-            self._queue.put_nowait(_OVERFLOW)
+            self._items = [_OVERFLOW]  # what was queued is dropped: the subscriber resumes
+        else:
+            self._items.append(item)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     def idle(self) -> bool:
         """Whether nothing is queued (the task may hand over a fast path)."""
-        return self._queue.empty()
+        return not self._items
 
     async def get(self) -> LiveEvent:
         """The next queued event, after finishing the sends the fast path left to this task.
@@ -218,7 +222,13 @@ class Subscriber:
         Raises :class:`SlowConsumer` once the queue has overflowed.
         """
         while True:
-            item = await self._queue.get()
+            while not self._items:
+                self._waiter = asyncio.get_running_loop().create_future()
+                try:
+                    await self._waiter
+                finally:
+                    self._waiter = None
+            item = self._items.pop(0)
             if item is _OVERFLOW:
                 raise SlowConsumer("Too many undelivered events: resubscribe with afterSequence.")
             if isinstance(item, LiveEvent):

@@ -27,18 +27,39 @@ def _by_id(model: type[Model], workspace_id: int) -> DataLoader[int, Any]:
     return DataLoader(load_fn=load)
 
 
+_MODELS: dict[str, type[Model]] = {
+    "user": User,
+    "team": Team,
+    "channel": Channel,
+    "contact": Contact,
+    "conversation": Conversation,
+    "message": Message,
+}
+
+
 class Loaders:
-    """Batching loaders by primary key for the workspace ``workspace_id``."""
+    """Batching loaders by primary key for the workspace ``workspace_id``: ``user``, ``team``,
+    ``channel``, ``contact``, ``conversation``, ``message``. Each is made on first use (an
+    open subscription holds a set it may never use)."""
+
+    user: DataLoader[int, Any]
+    team: DataLoader[int, Any]
+    channel: DataLoader[int, Any]
+    contact: DataLoader[int, Any]
+    conversation: DataLoader[int, Any]
+    message: DataLoader[int, Any]
 
     def __init__(self, workspace_id: int) -> None:
         self.workspace_id = workspace_id
-        self.user = _by_id(User, workspace_id)
-        self.team = _by_id(Team, workspace_id)
-        self.channel = _by_id(Channel, workspace_id)
-        self.contact = _by_id(Contact, workspace_id)
-        self.conversation = _by_id(Conversation, workspace_id)
-        self.message = _by_id(Message, workspace_id)
         self._workspace: Workspace | None = None
+
+    def __getattr__(self, name: str) -> DataLoader[int, Any]:
+        model = _MODELS.get(name)
+        if model is None:
+            raise AttributeError(name)
+        loader = _by_id(model, self.workspace_id)
+        setattr(self, name, loader)
+        return loader
 
     async def workspace(self) -> Workspace:
         """The viewer's workspace row (settings such as phone-number masking), once."""

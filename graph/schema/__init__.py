@@ -13,12 +13,13 @@ from typing import Annotated, Any
 
 import strawberry
 from strawberry.extensions import (
-    MaxAliasesLimiter,
+    AddValidationRules,
     MaxTokensLimiter,
     ParserCache,
-    QueryDepthLimiter,
     ValidationCache,
 )
+from strawberry.extensions.max_aliases import create_validator as aliases_rule
+from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
@@ -595,9 +596,14 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     settings = settings or Settings(database_url="")
     # Factories: strawberry builds fresh extension instances per operation (the parser and
     # validation caches themselves are shared per maxsize by strawberry).
+    # strawberry's depth and alias limiters build a new rule class per operation, which an
+    # open subscription keeps (about 8 KB each): build the rules once per schema instead
+    limits = [
+        depth_rule(settings.max_depth, should_ignore=None),
+        aliases_rule(settings.max_aliases),
+    ]
     extensions = [
-        lambda: QueryDepthLimiter(max_depth=settings.max_depth),
-        lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+        lambda: AddValidationRules(limits),
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
         lambda: ParserCache(maxsize=settings.parser_cache_size),
         lambda: ValidationCache(maxsize=settings.validation_cache_size),
