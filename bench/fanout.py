@@ -10,8 +10,8 @@ dashboard does) as the workspace owner, who sees every message, measures the ser
 resident memory before and after they are all open and idle, then ingests ``--events``
 messages with ``receiveMessage`` at ``--rate`` per second and records when each subscriber
 receives each one. The naive baseline is the same run with
-``INBOX_GRAPH_SHARE_EVENT_LOADERS=0`` (every subscription loads each event's rows itself with
-its own database reads), at ``--baseline-subscribers`` on one worker.
+``INBOX_GRAPH_SHARED_FANOUT=0`` (every subscription resolves, serialises and sends each event
+on its own task, with its own database reads), at ``--baseline-subscribers`` on one worker.
 
 Latency is measured from the write's commit to delivery: ``message.createdAt`` is the server's
 UTC clock taken inside the write's transaction just before its commit (so the figures slightly
@@ -755,7 +755,7 @@ async def run_scenario(scenario: Scenario, args: argparse.Namespace, resources: 
             "INBOX_GRAPH_ENV": "production",
             "INBOX_GRAPH_ALLOWED_ORIGINS": "*",
             "INBOX_GRAPH_SUBSCRIBER_QUEUE": str(args.queue),
-            "INBOX_GRAPH_SHARE_EVENT_LOADERS": "1" if scenario.mode == "shared" else "0",
+            "INBOX_GRAPH_SHARED_FANOUT": "1" if scenario.mode == "shared" else "0",
         }
         log(f"[{scenario.name}] database {result.database}: creating the workspace")
         run_cli(env, "create-workspace", "--name", "Bench", "--owner-email", OWNER_EMAIL,

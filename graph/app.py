@@ -128,7 +128,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     bus = EventBus(
         settings.broadcast_url,
         queue_size=settings.subscriber_queue_size,
-        share_event_loaders=settings.share_event_loaders,
+        shared_fanout=settings.shared_fanout,
     )
     graphql = InboxGraphQL(settings, bus)
 

@@ -20,7 +20,7 @@ import json
 import logging
 from collections import OrderedDict
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from starlette.websockets import WebSocketDisconnect
@@ -34,7 +34,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CACHE_SIZE = 4096
-"""Payloads kept per process: enough for every (event, view, document) of a burst."""
+"""Payloads kept per process: enough for every (event, view, document) of a burst..."""
+CACHE_CHARS = 32_000_000
+"""... within about 32 MB of JSON text."""
 
 
 def view_key(viewer: Viewer) -> tuple[Any, ...]:
@@ -51,7 +53,8 @@ def view_key(viewer: Viewer) -> tuple[Any, ...]:
 @dataclass(frozen=True)
 class LiveOperation:
     """The graphql-transport-ws operation a subscription runs in: what it asked for, and the
-    WebSocket its ``next`` frames are written to."""
+    WebSocket its ``next`` frames are written to. ``completed`` is set, synchronously, when
+    the client sends ``complete`` (no ``next`` may follow it)."""
 
     id: str
     query: str
@@ -60,6 +63,7 @@ class LiveOperation:
     send_text: Callable[[str], Awaitable[None]]
     document_key: tuple[str, str | None, str] = field(init=False)
     frame_prefix: str = field(init=False)
+    completed: list[bool] = field(init=False, default_factory=lambda: [False])
 
     def __post_init__(self) -> None:
         object.__setattr__(
@@ -98,6 +102,10 @@ def depends_on_identity() -> None:
         marker[0] = True
 
 
+class _LeaderGone(Exception):
+    """The subscriber computing a shared payload failed or was cancelled: execute on your own."""
+
+
 @dataclass
 class _Shared:
     future: asyncio.Future[tuple[str | None, bool]]
@@ -105,6 +113,25 @@ class _Shared:
 
 
 _payloads: OrderedDict[tuple[Any, ...], _Shared] = OrderedDict()
+_sizes: dict[tuple[Any, ...], int] = {}
+_cached_chars = [0]
+
+
+def _remember(key: tuple[Any, ...], payload: str | None) -> None:
+    """Account for a computed payload; the oldest go once over the count or size budget."""
+    size = len(payload or "")
+    _sizes[key] = size
+    _cached_chars[0] += size
+    while len(_payloads) > CACHE_SIZE or _cached_chars[0] > CACHE_CHARS:
+        oldest = next(iter(_payloads))
+        if oldest == key:
+            break
+        _forget(oldest)
+
+
+def _forget(key: tuple[Any, ...]) -> None:
+    _payloads.pop(key, None)
+    _cached_chars[0] -= _sizes.pop(key, 0)
 
 
 def _variables_key(values: Any) -> str:
@@ -154,20 +181,19 @@ async def _shared_payload(
         return payload, personal, found.user_id
     future: asyncio.Future[tuple[str | None, bool]] = asyncio.get_running_loop().create_future()
     _payloads[key] = _Shared(future, viewer.user_id)
-    while len(_payloads) > CACHE_SIZE:
-        _payloads.popitem(last=False)
     marker = [False]
     token = _identity_read.set(marker)
     try:
         payload = await _execute(operation, context, candidate)
-    except BaseException as exc:
-        _payloads.pop(key, None)
-        future.set_exception(exc)
+    except BaseException:
+        _forget(key)
+        future.set_exception(_LeaderGone())  # never the leader's CancelledError
         future.exception()  # retrieved: followers execute on their own
         raise
     finally:
         _identity_read.reset(token)
     future.set_result((payload, marker[0]))
+    _remember(key, payload)
     return payload, marker[0], viewer.user_id
 
 
@@ -179,22 +205,30 @@ async def payload_for(operation: LiveOperation, context: Context, candidate: Can
     return payload
 
 
-async def fan_out(context: Context, candidates: AsyncIterator[Candidate]) -> AsyncIterator[Any]:
+async def fan_out(
+    context_of: Callable[[], Context], candidates: AsyncIterator[Candidate]
+) -> AsyncIterator[Any]:
     """Deliver ``candidates`` to the subscription's WebSocket, each executed and serialised
-    once per (event, variant, view, document, variables) in the process.
+    once per (event, variant, view, document, variables) in the process. ``context_of()``
+    gives the context to execute with: the connection's, with the operation's own viewer.
 
     Frames are written directly; outside a graphql-transport-ws operation (no
     :class:`LiveOperation` started) the payloads are yielded for strawberry to send.
     """
     operation = _operation.get()
     async for candidate in candidates:
+        context = context_of()
+        shared = context.bus.shared_fanout
         if operation is None:
             root = await candidate.build()
             if root is not None:
                 yield root
             continue
-        payload = await payload_for(operation, context, candidate)
-        if payload is None:
+        if shared:
+            payload = await payload_for(operation, context, candidate)
+        else:
+            payload = await _execute(operation, context, candidate)
+        if payload is None or operation.completed[0]:
             continue
         try:
             await operation.send_text(operation.frame_prefix + payload + "}")
@@ -211,23 +245,27 @@ def current_operation() -> LiveOperation | None:
 class FastPath:
     """What the bus needs to deliver a subscription's next events without waking its task.
 
-    ``accepts(event)`` says whether the event may be handled here at all (anything that needs
-    the database or the connection, such as reloading the viewer, goes to the task);
-    ``select(event, facts)`` authorises it and makes its :class:`Candidate`, or ``None``.
+    ``accepts(event, viewer)`` says whether the event may be handled here at all (anything
+    that needs the database or the connection, such as reloading the viewer, goes to the task);
+    ``select(event, facts)`` authorises it and makes its :class:`Candidate`, or ``None``. The
+    payload is executed with the operation's own viewer, never the connection's latest (another
+    operation on the socket may have reloaded it first).
     """
 
     context: Context
     operation: LiveOperation
-    accepts: Callable[[Any], bool]
+    accepts: Callable[[Any, Viewer], bool]
     select: Callable[[Any, dict[str, Any]], Candidate | None]
+    viewer: Viewer | None = None
     view: tuple[Any, ...] = ()
-    user_id: int = 0
+    execution_context: Context | None = None
 
-    def ready(self) -> FastPath:
-        """Take the viewer's current view; call before each hand-over to the bus."""
-        viewer = self.context.viewer
-        self.view = view_key(viewer)
-        self.user_id = viewer.user_id
+    def ready(self, viewer: Viewer) -> FastPath:
+        """Take the operation's current viewer; call before each hand-over to the bus."""
+        if viewer is not self.viewer:
+            self.viewer = viewer
+            self.view = view_key(viewer)
+            self.execution_context = replace(self.context, current_viewer=viewer)
         return self
 
 
@@ -265,8 +303,9 @@ def _send_now(subscriber: Any, send: Coroutine[Any, Any, Any]) -> None:
         waiting_on = send.send(None)
     except StopIteration:
         return
-    except (WebSocketDisconnect, RuntimeError, OSError):
-        return  # the connection is gone: its handler cleans up
+    except Exception:  # noqa: BLE001 - the connection is gone: its handler cleans up
+        log.debug("send failed", exc_info=True)
+        return
     subscriber._offer(_Unfinished(send, waiting_on))
 
 
@@ -279,38 +318,66 @@ async def dispatch(event: Any, subscribers: tuple[Any, ...]) -> None:
     per group and serialised once, and the same JSON text is written to each socket. Every
     other subscriber gets the event through its queue (``Subscriber._offer``).
     """
-    groups: dict[tuple[Any, ...], list[tuple[Any, FastPath, Candidate]]] = {}
+    # per group: its first subscriber's candidate, then the subscribers (kept as plain lists:
+    # thousands of short-lived tuples per event would survive the await below and fill the
+    # garbage collector's oldest generation, whose full collections stall the process)
+    groups: dict[tuple[Any, ...], tuple[Candidate, FastPath, list[Any]]] = {}
     for subscriber in subscribers:
         fast = subscriber.fast_path
-        if fast is None or event.sequence != subscriber.last + 1 or not fast.accepts(event):
-            subscriber._offer(event)
+        try:
+            if fast is not None and fast.operation.completed[0]:
+                continue  # the client completed it: its task is being cancelled
+            if fast is None or event.sequence != subscriber.last + 1 or not fast.accepts(event, fast.viewer):
+                subscriber._offer(event)
+                continue
+            candidate = fast.select(event, event.payload)
+        except Exception:  # noqa: BLE001 - a bug in one subscription must not stop the others
+            log.exception("selecting event %s failed", event.sequence)
+            subscriber._offer(event)  # its task selects again, and fails on its own
             continue
         subscriber.last = event.sequence
-        candidate = fast.select(event, event.payload)
         if candidate is None:
             continue
         key = (candidate.variant, fast.view, fast.operation.document_key)
-        groups.setdefault(key, []).append((subscriber, fast, candidate))
-    for members in groups.values():
-        subscriber, fast, candidate = members[0]
-        try:
-            payload, personal, user_id = await _shared_payload(fast.operation, fast.context, candidate)
-        except Exception:  # noqa: BLE001 - let each subscriber's task try, and report, on its own
-            log.warning("shared execution of event %s failed", event.sequence, exc_info=True)
-            for subscriber, _, _ in members:
+        group = groups.get(key)
+        if group is None:
+            groups[key] = (candidate, fast, [subscriber])
+        else:
+            group[2].append(subscriber)
+    if not groups:
+        return
+    planned = list(groups.values())
+    # each group's payload at once (they are independent), within a time budget: a slow
+    # selection must not hold up the workspace's stream; its subscribers catch up on their own
+    outcomes = await asyncio.gather(*(_payload_within_budget(fast, candidate) for candidate, fast, _ in planned))
+    for (_, _, members), outcome in zip(planned, outcomes, strict=True):
+        for subscriber in members:
+            fast = subscriber.fast_path
+            if subscriber.closed or (fast is not None and fast.operation.completed[0]):
+                continue
+            if outcome is None or fast is None or (outcome[1] and fast.viewer.user_id != outcome[2]):
+                # failed or too slow, or personal to another user: the task executes it itself
                 subscriber.last = event.sequence - 1
                 subscriber._offer(event)
-            continue
-        for subscriber, fast, candidate in members:
-            if subscriber.closed:
                 continue
-            text = payload
-            if personal and fast.user_id != user_id:
-                subscriber.last = event.sequence - 1  # the task executes it for its own user
-                subscriber._offer(event)
-                continue
-            if text is not None:
-                _send_now(subscriber, fast.operation.send_text(fast.operation.frame_prefix + text + "}"))
+            if outcome[0] is not None:
+                _send_now(subscriber, fast.operation.send_text(fast.operation.frame_prefix + outcome[0] + "}"))
+
+
+DISPATCH_BUDGET_SECONDS = 5.0
+"""How long the bus waits for one event's shared payloads before leaving them to the
+subscribers' own tasks."""
+
+
+async def _payload_within_budget(fast: FastPath, candidate: Candidate) -> tuple[str | None, bool, int] | None:
+    """A group's shared payload, or ``None`` when it failed or took too long."""
+    try:
+        return await asyncio.wait_for(
+            _shared_payload(fast.operation, fast.execution_context, candidate), DISPATCH_BUDGET_SECONDS
+        )
+    except Exception:  # noqa: BLE001 - each subscriber's task tries, and reports, on its own
+        log.warning("shared execution of event %s failed", candidate.sequence, exc_info=True)
+        return None
 
 
 __all__ = [

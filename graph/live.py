@@ -233,7 +233,10 @@ class Subscriber:
                 raise SlowConsumer("Too many undelivered events: resubscribe with afterSequence.")
             if isinstance(item, LiveEvent):
                 return item
-            await item  # a send the socket could not take at once
+            try:
+                await item  # a send the socket could not take at once
+            except Exception:  # noqa: BLE001 - the socket is gone: its handler ends the operation
+                log.debug("unfinished send failed", exc_info=True)
 
 
 def _backend(url: str) -> Any:
@@ -259,11 +262,13 @@ class EventBus:
     """
 
     def __init__(
-        self, url: str = "memory://", *, queue_size: int = 1000, share_event_loaders: bool = True
+        self, url: str = "memory://", *, queue_size: int = 1000, shared_fanout: bool = True
     ) -> None:
         self.url = url
         self.queue_size = queue_size
-        self.share_event_loaders = share_event_loaders
+        self.shared_fanout = shared_fanout
+        """``False``: no fast path, no shared execution or loaders: every subscription resolves
+        each event on its own (the naive baseline of ``bench/fanout``)."""
         self._event_loaders: OrderedDict[tuple[int, int], Loaders] = OrderedDict()
         backend = _backend(url)
         self._broadcast = Broadcast(backend=backend) if backend is not None else Broadcast(url)
@@ -276,10 +281,10 @@ class EventBus:
 
         Rows are loaded once per event, not once per subscriber: loaders only batch and cache
         rows of the workspace; what each subscriber may see is decided by the policy before
-        and by the field rules during resolution. ``share_event_loaders=False`` gives every
+        and by the field rules during resolution. ``shared_fanout=False`` gives every
         subscriber its own (the naive baseline of ``bench/fanout``).
         """
-        if not self.share_event_loaders:
+        if not self.shared_fanout:
             return Loaders(event.workspace_id)
         key = (event.workspace_id, event.sequence)
         loaders = self._event_loaders.get(key)
@@ -329,14 +334,18 @@ class EventBus:
                 except (ValueError, KeyError, TypeError):
                     log.warning("ignoring malformed event on %s", message.channel)
                     continue
-                await dispatch(event, tuple(self._subscribers.get(workspace_id, ())))
+                try:
+                    await dispatch(event, tuple(self._subscribers.get(workspace_id, ())))
+                except Exception:  # noqa: BLE001 - the stream of the workspace must go on
+                    log.exception("dispatching event %s/%s failed", workspace_id, event.sequence)
 
     @contextlib.asynccontextmanager
     async def subscribe(self, workspace_id: int) -> AsyncIterator[Subscriber]:
         """Receive every event of ``workspace_id`` published from now on."""
         subscriber = Subscriber(workspace_id, self.queue_size)
         self._subscribers.setdefault(workspace_id, set()).add(subscriber)
-        if workspace_id not in self._listeners:
+        listener = self._listeners.get(workspace_id)
+        if listener is None or listener.done():  # none yet, or it died: (re)start it
             self._ready[workspace_id] = asyncio.Event()
             self._listeners[workspace_id] = asyncio.create_task(self._listen(workspace_id))
         await self._ready[workspace_id].wait()

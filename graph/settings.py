@@ -11,7 +11,7 @@
 | ``INBOX_GRAPH_SESSION_TTL_SECONDS`` | ``2592000`` (30 days) | lifetime of a login token |
 | ``INBOX_GRAPH_SUBSCRIBER_QUEUE`` | ``1000`` | events buffered per subscription before it is cut off |
 | ``INBOX_GRAPH_EVENT_RETENTION_SECONDS`` | ``86400`` | how long the outbox keeps events for resuming |
-| ``INBOX_GRAPH_SHARE_EVENT_LOADERS`` | ``1`` | ``0`` loads each event's rows per subscriber (a baseline for benchmarks) |
+| ``INBOX_GRAPH_SHARED_FANOUT`` | ``1`` | ``0``: every subscription resolves, serialises and sends each event on its own, with its own database reads (the naive baseline of ``bench/fanout``) |
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ class Settings:
     subscriber_queue_size: int = 1000
     event_retention_seconds: int = 24 * 3600
     prune_interval_seconds: int = 300
-    share_event_loaders: bool = True
+    shared_fanout: bool = True
     max_depth: int = 12
     max_aliases: int = 30
     max_tokens: int = 4000
@@ -71,7 +71,7 @@ class Settings:
             subscriber_queue_size=_int("INBOX_GRAPH_SUBSCRIBER_QUEUE", 1000),
             event_retention_seconds=_int("INBOX_GRAPH_EVENT_RETENTION_SECONDS", 24 * 3600),
             prune_interval_seconds=_int("INBOX_GRAPH_PRUNE_INTERVAL_SECONDS", 300),
-            share_event_loaders=_flag("INBOX_GRAPH_SHARE_EVENT_LOADERS", True),
+            shared_fanout=_flag("INBOX_GRAPH_SHARED_FANOUT", True),
         )
 
 

@@ -19,8 +19,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import partial
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -168,7 +167,7 @@ async def workspace_events(
                 if not pending:
                     if fast_path is not None and live.idle():
                         live.last = last
-                        live.fast_path = fast_path.ready()
+                        live.fast_path = fast_path.ready(viewer)
                     event = await live.get()
                     last = max(last, live.last)  # what the bus delivered meanwhile
                     if event.type == RESYNC_MARKER:
@@ -201,11 +200,10 @@ async def workspace_events(
             await end_connection(context, str(exc), code=CLOSE_SLOW_CONSUMER, error=SlowConsumerError)
 
 
-def _fast_accepts(context: Context, event: LiveEvent) -> bool:
+def _fast_accepts(event: LiveEvent, viewer: Viewer) -> bool:
     """Whether the bus may deliver ``event`` without the subscriber's task: not when the
     viewer must be reloaded, nor once the session has expired (the task closes it)."""
-    viewer = context.current_viewer
-    return event.type not in VIEWER_EVENTS and viewer is not None and not _expired(viewer)
+    return event.type not in VIEWER_EVENTS and not _expired(viewer)
 
 
 async def deliver(
@@ -222,22 +220,30 @@ async def deliver(
     Over graphql-transport-ws the frames are written directly and nothing is yielded: while
     the subscriber is in step, the bus delivers for it (one execution per selection and
     view, :func:`graph.fanout.dispatch`); otherwise its own task does. Elsewhere the payloads
-    are yielded for strawberry to send.
+    are yielded for strawberry to send. Payloads are executed with this operation's viewer:
+    several operations share the connection's context, and one may reload the viewer before
+    another has reached the same event.
     """
     operation = current_operation()
+    own_viewer = [context.viewer]
+
+    async def viewer_changed(viewer: Viewer) -> None:
+        own_viewer[0] = viewer
+        await on_viewer_change(viewer)
+
     fast_path = None
-    if operation is not None:
-        fast_path = FastPath(context, operation, accepts=partial(_fast_accepts, context), select=select)
+    if operation is not None and context.bus.shared_fanout:
+        fast_path = FastPath(context, operation, accepts=_fast_accepts, select=select)
 
     async def candidates() -> AsyncIterator[Candidate]:
         async for delivery in workspace_events(
-            context, after_sequence=after_sequence, on_viewer_change=on_viewer_change, fast_path=fast_path
+            context, after_sequence=after_sequence, on_viewer_change=viewer_changed, fast_path=fast_path
         ):
             candidate = select(delivery.event, delivery.facts)
             if candidate is not None:
                 yield candidate
 
-    async for payload in fan_out(context, candidates()):
+    async for payload in fan_out(lambda: replace(context, current_viewer=own_viewer[0]), candidates()):
         yield payload
 
 

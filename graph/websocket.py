@@ -72,16 +72,32 @@ class InboxTransportWSHandler(BaseGraphQLTransportWSHandler):
             # the operation task copies this context variable when it is created
             start_operation_loaders(viewer.workspace_id)
             payload = message["payload"]
-            start_live_operation(
-                LiveOperation(
-                    id=message["id"],
-                    query=payload["query"],
-                    variables=payload.get("variables"),
-                    operation_name=payload.get("operationName"),
-                    send_text=self.websocket.ws.send_text,
-                )
+            live = LiveOperation(
+                id=message["id"],
+                query=payload["query"],
+                variables=payload.get("variables"),
+                operation_name=payload.get("operationName"),
+                send_text=self.websocket.ws.send_text,
             )
+            start_live_operation(live)
+            known = self._live_operations()
+            for ended in [i for i in known if i not in self.operations]:
+                del known[ended]
+            known[live.id] = live
         await super().handle_subscribe(message)
+
+    def _live_operations(self) -> dict[str, LiveOperation]:
+        found = self.__dict__.get("_live")
+        if found is None:
+            found = self.__dict__["_live"] = {}
+        return found
+
+    async def cleanup_operation(self, operation_id: str) -> None:
+        # from ``complete`` on, no ``next`` of this operation may be written, even by the bus
+        live = self._live_operations().pop(operation_id, None)
+        if live is not None:
+            live.completed[0] = True
+        await super().cleanup_operation(operation_id)
 
 
 __all__ = ["CLOSE_FORBIDDEN", "InboxTransportWSHandler", "frame_problem"]

@@ -159,3 +159,12 @@ async def test_malformed_frames_close_with_4400_not_a_crash(world, frame):
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 4400, (
         frame, closed.value.rcvd,
     )
+
+
+async def test_a_socket_that_never_sends_connection_init_is_closed_with_4408(world):
+    """graphql-transport-ws: without connection_init in time (10 s here) the server closes the
+    socket with 4408 instead of holding it open for ever."""
+    socket = await websockets.connect(world.served.ws_url, subprotocols=["graphql-transport-ws"], open_timeout=10)
+    with pytest.raises(websockets.ConnectionClosed) as closed:
+        await asyncio.wait_for(socket.recv(), 20)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4408
