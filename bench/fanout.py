@@ -1110,7 +1110,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--subscribers", type=int, nargs="+", default=[1000, 5000, 10000])
     p.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     p.add_argument("--events", type=int, default=20, help="messages ingested per scenario")
-    p.add_argument("--rate", type=float, default=5.0, help="messages per second")
+    p.add_argument("--rate", type=float, default=1.0, help="messages per second")
     p.add_argument("--baseline-subscribers", type=int, nargs="*", default=[1000],
                    help="subscriber counts of the naive baseline (1 worker); none to skip it")
     p.add_argument("--client-procs", type=int, default=2, help="subscriber processes")

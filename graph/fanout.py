@@ -258,15 +258,17 @@ class FastPath:
     select: Callable[[Any, dict[str, Any]], Candidate | None]
     viewer: Viewer | None = None
     view: tuple[Any, ...] = ()
-    execution_context: Context | None = None
 
     def ready(self, viewer: Viewer) -> FastPath:
         """Take the operation's current viewer; call before each hand-over to the bus."""
         if viewer is not self.viewer:
             self.viewer = viewer
             self.view = view_key(viewer)
-            self.execution_context = replace(self.context, current_viewer=viewer)
         return self
+
+    def execution_context(self) -> Context:
+        """The connection's context with the operation's viewer, to execute a payload with."""
+        return replace(self.context, current_viewer=self.viewer)
 
 
 class _Unfinished:
@@ -373,7 +375,7 @@ async def _payload_within_budget(fast: FastPath, candidate: Candidate) -> tuple[
     """A group's shared payload, or ``None`` when it failed or took too long."""
     try:
         return await asyncio.wait_for(
-            _shared_payload(fast.operation, fast.execution_context, candidate), DISPATCH_BUDGET_SECONDS
+            _shared_payload(fast.operation, fast.execution_context(), candidate), DISPATCH_BUDGET_SECONDS
         )
     except Exception:  # noqa: BLE001 - each subscriber's task tries, and reports, on its own
         log.warning("shared execution of event %s failed", candidate.sequence, exc_info=True)
