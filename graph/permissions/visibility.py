@@ -267,6 +267,14 @@ def incoming_call_scope(viewer: Viewer, tab: IncomingCallTab) -> Scope:
     return standard_inbox_scope(viewer, _TAB_CONTENTS[tab])
 
 
+def incoming_call_subscription_scope(viewer: Viewer) -> Scope:
+    """Whose new ringing calls are pushed to ``viewer`` (``incomingCall``): those of the widest
+    tab they may open (``ALL``, or ``ASSIGNED_TO_ME`` for ``SELF`` agents); nothing without
+    call access."""
+    tabs = visible_incoming_call_tabs(viewer)
+    return incoming_call_scope(viewer, tabs[0]) if tabs else NOTHING
+
+
 def team_ids_of(members: Mapping[int, Iterable[int]], user_id: int) -> frozenset[int]:
     """The teams ``user_id`` belongs to, from a team → members mapping."""
     return frozenset(t for t, ids in members.items() if user_id in ids)
@@ -283,6 +291,7 @@ __all__ = [
     "blocked_inbox_scope",
     "contact_scope",
     "incoming_call_scope",
+    "incoming_call_subscription_scope",
     "may_see_incoming_call_tab",
     "may_see_standard_inbox",
     "may_see_team_inbox",

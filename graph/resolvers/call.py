@@ -54,7 +54,9 @@ from graph.errors import BadUserInput, Conflict, Forbidden, NotFound
 from graph.live import write
 from graph.permissions.visibility import (
     IncomingCallTab,
+    contact_scope,
     incoming_call_scope,
+    incoming_call_subscription_scope,
     may_see_incoming_call_tab,
 )
 from graph.resolvers.contact import (
@@ -71,7 +73,7 @@ if TYPE_CHECKING:
     from tortoise.backends.base.client import BaseDBAsyncClient
 
     from graph.live import EventBus, Transaction
-    from graph.permissions.visibility import Viewer
+    from graph.permissions.visibility import Scope, Viewer
 
 TRANSITIONS: dict[CallStatus, frozenset[CallStatus]] = {
     CallStatus.RINGING: frozenset(
@@ -655,10 +657,33 @@ async def incoming_calls(viewer: Viewer, tab: IncomingCallTab) -> list[Call]:
     )
 
 
+async def incoming_call_live_scope(viewer: Viewer) -> Scope:
+    """The contacts whose new ringing calls ``incomingCall`` pushes to ``viewer``.
+
+    Raises:
+        Forbidden: no call access (ends the subscription when the access is withdrawn).
+    """
+    _require_call_access(viewer)
+    return incoming_call_subscription_scope(viewer)
+
+
+async def call_update_live_scope(viewer: Viewer) -> Scope:
+    """The contacts whose call changes ``callUpdated`` pushes to ``viewer``: every contact
+    they may see (``domain.md`` sections 1 and 7).
+
+    Raises:
+        Forbidden: no call access.
+    """
+    _require_call_access(viewer)
+    return contact_scope(viewer)
+
+
 __all__ = [
     "TRANSITIONS",
     "answer_call",
     "call_facts",
+    "call_update_live_scope",
+    "incoming_call_live_scope",
     "decline_call",
     "duration_seconds",
     "end_call",

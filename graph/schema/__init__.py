@@ -559,6 +559,46 @@ class Subscription:
             yield payload
 
     @strawberry.subscription(
+        description="Ringing inbound calls the subscriber can see, as they start ringing: those "
+        "of their widest incoming-calls tab (ALL, or ASSIGNED_TO_ME for SELF agents); blocked "
+        "contacts' calls ring for nobody. FORBIDDEN without call access."
+    )
+    async def incoming_call(self, info: Info) -> AsyncGenerator[Call, None]:
+        ctx = info.context
+        scope = LiveScope(call_resolvers.incoming_call_live_scope)
+        await scope.refresh(ctx.viewer)
+
+        def select(event: LiveEvent, facts: dict[str, Any]) -> Candidate | None:
+            if event.type != "call.received":
+                return None
+            if not scope.current.allows(facts.get("assignee_id"), bool(facts.get("blocked"))):
+                return None
+            return Candidate(event.sequence, partial(_call_of_event, ctx, event))
+
+        async for payload in deliver(ctx, after_sequence=None, on_viewer_change=scope.refresh, select=select):
+            yield payload
+
+    @strawberry.subscription(
+        description="Status and recording changes of calls the subscriber can see (answered by "
+        "someone, so it leaves the incoming lists; declined, ended, missed, failed), with the "
+        "call as it is now. FORBIDDEN without call access."
+    )
+    async def call_updated(self, info: Info) -> AsyncGenerator[Call, None]:
+        ctx = info.context
+        scope = LiveScope(call_resolvers.call_update_live_scope)
+        await scope.refresh(ctx.viewer)
+
+        def select(event: LiveEvent, facts: dict[str, Any]) -> Candidate | None:
+            if event.type != "call.updated":
+                return None
+            if not scope.current.allows(facts.get("assignee_id"), bool(facts.get("blocked"))):
+                return None
+            return Candidate(event.sequence, partial(_call_of_event, ctx, event))
+
+        async for payload in deliver(ctx, after_sequence=None, on_viewer_change=scope.refresh, select=select):
+            yield payload
+
+    @strawberry.subscription(
         description="The subscriber's left panel: sent once at the start, then whenever one of its "
         "counts changes (or an inbox appears or disappears)."
     )
@@ -638,6 +678,12 @@ class Subscription:
             ctx, after_sequence=after_sequence, on_viewer_change=scope.refresh, select=select
         ):
             yield payload
+
+
+async def _call_of_event(ctx, event: LiveEvent) -> Call | None:
+    """The call a call event is about, as it is now (``None``: it no longer exists)."""
+    row = await ctx.loaders_for_event(event).call.load(event.payload["call_id"])
+    return Call.from_row(row) if row is not None else None
 
 
 async def _save_custom_inbox(info: Info, custom_id: int | None, input: CustomInboxInput):
