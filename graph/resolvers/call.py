@@ -34,7 +34,7 @@ All times are server times in UTC; durations are whole seconds.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from db.models import (
@@ -48,6 +48,7 @@ from db.models import (
     Contact,
     RecordingState,
     User,
+    Workspace,
 )
 from db.normalize import normalise_phone
 from graph.errors import BadUserInput, Conflict, Forbidden, NotFound
@@ -83,13 +84,6 @@ TRANSITIONS: dict[CallStatus, frozenset[CallStatus]] = {
 }
 """The legal moves of the lifecycle; ``ENDED``, ``MISSED``, ``DECLINED`` and ``FAILED`` are
 final."""
-
-
-def duration_seconds(call: Call) -> int | None:
-    """Whole seconds between answering and ending; ``None`` until both happened."""
-    if call.answered_at is None or call.ended_at is None:
-        return None
-    return max(0, round((call.ended_at - call.answered_at).total_seconds()))
 
 
 def call_facts(call: Call) -> dict[str, Any]:
@@ -195,7 +189,7 @@ async def _record(
         conversation = await current_conversation(tx, contact)
         data: dict[str, Any] = {"call_id": call.id, "direction": call.direction.value}
         if activity is ActivityKind.CALL_ENDED:
-            data["duration_seconds"] = duration_seconds(call)
+            data["duration_seconds"] = call.duration_seconds
         row = await Activity.create(
             workspace_id=contact.workspace_id,
             contact_id=contact.id,
@@ -657,6 +651,60 @@ async def incoming_calls(viewer: Viewer, tab: IncomingCallTab) -> list[Call]:
     )
 
 
+MIN_RING_TIMEOUT_SECONDS = 5
+"""The shortest ring timeout a workspace may set (``updateWorkspaceSettings``)."""
+
+
+async def miss_unanswered_calls(bus: EventBus | None, *, limit: int = 500) -> int:
+    """The ring-timeout sweep (``domain.md`` section 5): every inbound call still ``RINGING``
+    after its workspace's ``callRingTimeoutSeconds`` (default 45) becomes ``MISSED``
+    (``endedAt`` = the sweep's server time, UTC), with one ``CALL_MISSED`` activity and one
+    ``call.updated`` event.
+
+    Safe with several server workers sweeping at once: each move is a conditional UPDATE, so
+    exactly one sweep (or one answer, decline or connector report) moves a call; the others
+    write nothing.
+
+    Returns:
+        How many calls this sweep moved.
+    """
+    now = datetime.now(UTC)
+    workspace_ids = await Call.filter(
+        status=CallStatus.RINGING,
+        direction=CallDirection.INBOUND,
+        ringing_at__lte=now - timedelta(seconds=MIN_RING_TIMEOUT_SECONDS),
+    ).distinct().values_list("workspace_id", flat=True)
+    timeouts = dict(
+        await Workspace.filter(id__in=set(workspace_ids)).values_list("id", "call_ring_timeout_seconds")
+    )
+    missed = 0
+    for workspace_id, timeout in sorted(timeouts.items()):
+        expired = await Call.filter(
+            workspace_id=workspace_id,
+            status=CallStatus.RINGING,
+            direction=CallDirection.INBOUND,
+            ringing_at__lte=now - timedelta(seconds=timeout),
+        ).order_by("ringing_at", "id").limit(limit).values_list("id", flat=True)
+        for call_id in expired:
+
+            async def operation(tx: Transaction, call_id: int = call_id) -> bool:
+                call = await Call.filter(id=call_id).using_db(tx.connection).first()
+                if call is None:
+                    return False
+                ended_at = datetime.now(UTC)
+                if not await _move(tx, call, CallStatus.RINGING, status=CallStatus.MISSED, ended_at=ended_at):
+                    return False  # answered, declined or swept elsewhere meanwhile
+                contact = await Contact.filter(id=call.contact_id).using_db(tx.connection).first()
+                await _record(
+                    tx, await _reload(tx, call_id), contact, "call.updated",
+                    previous_status=CallStatus.RINGING, activity=ActivityKind.CALL_MISSED, at=ended_at,
+                )
+                return True
+
+            missed += await write(bus, workspace_id, operation)
+    return missed
+
+
 async def incoming_call_live_scope(viewer: Viewer) -> Scope:
     """The contacts whose new ringing calls ``incomingCall`` pushes to ``viewer``.
 
@@ -684,8 +732,8 @@ __all__ = [
     "call_facts",
     "call_update_live_scope",
     "incoming_call_live_scope",
+    "miss_unanswered_calls",
     "decline_call",
-    "duration_seconds",
     "end_call",
     "incoming_calls",
     "place_call",

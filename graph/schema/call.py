@@ -10,7 +10,6 @@ from strawberry.types import Info
 from db import models as m
 from graph.permissions import visibility
 from graph.permissions.fields import mask_phone, sees_unmasked_numbers
-from graph.resolvers.call import duration_seconds
 from graph.schema.channel import Channel
 from graph.schema.contact import Contact
 from graph.schema.core import Node, to_global_id
@@ -103,7 +102,7 @@ class Call(Node):
 
     @strawberry.field(description="Whole seconds from answeredAt to endedAt; null until the call ended.")
     def duration_seconds(self) -> int | None:
-        return duration_seconds(self.row)
+        return self.row.duration_seconds
 
     @strawberry.field(description="null when the call was never recorded.")
     def recording(self) -> CallRecording | None:
