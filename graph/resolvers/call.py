@@ -6,6 +6,7 @@ The lifecycle (section 5, call lifecycle)::
     RINGING --answerCall--------------------> ONGOING --endCall / reportCallEnded--> ENDED
     RINGING --declineCall-------------------> DECLINED
     RINGING --reportCallEnded---------------> MISSED   (the caller hung up)
+    RINGING --ring timeout sweep------------> MISSED   (nobody answered in time)
     RINGING --reportCallEnded(failed: true)--> FAILED
 
 Any other move is refused with ``CONFLICT`` naming the call's current status
