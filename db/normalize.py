@@ -1,7 +1,8 @@
-"""Canonical forms of values users type: e-mail addresses."""
+"""Canonical forms of values users type: e-mail addresses and phone numbers."""
 
 from __future__ import annotations
 
+import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
 
@@ -20,4 +21,26 @@ def normalise_email(value: str) -> str:
     return result.normalized.lower()
 
 
-__all__ = ["normalise_email"]
+def normalise_phone(value: str) -> tuple[str, str | None]:
+    """The E.164 form of an international number (``+`` optional, spaces allowed), and the
+    ISO 3166-1 region it belongs to (``None`` for non-geographic numbers).
+
+    Example: ``"+44 7911 123456"`` gives ``("+447911123456", "GB")``.
+
+    Raises:
+        ValueError: the number is not a valid international phone number.
+    """
+    raw = (value or "").strip()
+    try:
+        number = phonenumbers.parse(raw if raw.startswith("+") else f"+{raw}", None)
+    except phonenumbers.NumberParseException as exc:
+        raise ValueError(str(exc)) from None
+    if not phonenumbers.is_valid_number(number):
+        raise ValueError("not a valid phone number")
+    region = phonenumbers.region_code_for_number(number)
+    if not (region and len(region) == 2 and region.isalpha()):
+        region = None  # "001": a non-geographic number
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), region
+
+
+__all__ = ["normalise_email", "normalise_phone"]

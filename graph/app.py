@@ -31,6 +31,7 @@ from tortoise.contrib.starlette import RegisterTortoise
 
 from db.config import tortoise_config
 from db.outbox import prune_events
+from graph.resolvers.call import miss_unanswered_calls
 from graph.auth import bearer_token, viewer_for_token
 from graph.context import Context
 from graph.extensions import add_code
@@ -142,17 +143,31 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 log.exception("outbox pruning failed")
             await asyncio.sleep(settings.prune_interval_seconds)
 
+    async def miss_unanswered_calls_forever() -> None:
+        # every worker sweeps: each call is moved once (a conditional UPDATE), see the resolver
+        while True:
+            try:
+                await miss_unanswered_calls(bus)
+            except Exception:  # noqa: BLE001 - retried at the next interval
+                log.exception("ring-timeout sweep failed")
+            await asyncio.sleep(settings.ring_sweep_interval_seconds)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with RegisterTortoise(app, config=tortoise_config(settings.database_url)):
             await bus.start()
-            pruner = asyncio.create_task(prune_outbox_forever())
+            background = [
+                asyncio.create_task(prune_outbox_forever()),
+                asyncio.create_task(miss_unanswered_calls_forever()),
+            ]
             try:
                 yield
             finally:
-                pruner.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await pruner
+                for task in background:
+                    task.cancel()
+                for task in background:
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
                 await bus.stop()
 
     app = Starlette(

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from strawberry.dataloader import DataLoader
 
-from db.models import Channel, Contact, Conversation, Message, Team, User, Workspace
+from db.models import Call, Channel, Contact, Conversation, Message, Team, User, Workspace
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -28,6 +28,7 @@ def _by_id(model: type[Model], workspace_id: int) -> DataLoader[int, Any]:
 
 
 _MODELS: dict[str, type[Model]] = {
+    "call": Call,
     "user": User,
     "team": Team,
     "channel": Channel,
@@ -39,7 +40,7 @@ _MODELS: dict[str, type[Model]] = {
 
 class Loaders:
     """Batching loaders by primary key for the workspace ``workspace_id``: ``user``, ``team``,
-    ``channel``, ``contact``, ``conversation``, ``message``. Each is made on first use (an
+    ``channel``, ``contact``, ``conversation``, ``message``, ``call``. Each is made on first use (an
     open subscription holds a set it may never use)."""
 
     user: DataLoader[int, Any]
@@ -48,6 +49,7 @@ class Loaders:
     contact: DataLoader[int, Any]
     conversation: DataLoader[int, Any]
     message: DataLoader[int, Any]
+    call: DataLoader[int, Any]
 
     def __init__(self, workspace_id: int) -> None:
         self.workspace_id = workspace_id

@@ -48,6 +48,7 @@ class Settings:
     subscriber_queue_size: int = 1000
     event_retention_seconds: int = 24 * 3600
     prune_interval_seconds: int = 300
+    ring_sweep_interval_seconds: int = 1
     shared_fanout: bool = True
     max_depth: int = 12
     max_aliases: int = 30
@@ -71,6 +72,7 @@ class Settings:
             subscriber_queue_size=_int("INBOX_GRAPH_SUBSCRIBER_QUEUE", 1000),
             event_retention_seconds=_int("INBOX_GRAPH_EVENT_RETENTION_SECONDS", 24 * 3600),
             prune_interval_seconds=_int("INBOX_GRAPH_PRUNE_INTERVAL_SECONDS", 300),
+            ring_sweep_interval_seconds=_int("INBOX_GRAPH_RING_SWEEP_INTERVAL_SECONDS", 1),
             shared_fanout=_flag("INBOX_GRAPH_SHARED_FANOUT", True),
         )
 

@@ -59,6 +59,13 @@ class Call(Model):
     recording_state = fields.CharEnumField(RecordingState, default=RecordingState.NONE)
     recording_id = fields.CharField(max_length=64, null=True)
 
+    @property
+    def duration_seconds(self) -> int | None:
+        """Whole seconds from answering to ending; ``None`` until both happened."""
+        if self.answered_at is None or self.ended_at is None:
+            return None
+        return max(0, round((self.ended_at - self.answered_at).total_seconds()))
+
     class Meta:
         table = "call"
         unique_together = (("channel", "external_call_id"),)

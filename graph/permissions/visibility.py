@@ -3,7 +3,9 @@
 Implements ``domain.md`` section 1 (who can see which contact) and section 2 (which standard
 and team inboxes a user sees, and what they contain). Every list, count, ``node(id)`` lookup,
 mutation target and subscription event goes through :func:`contact_scope`, combined with
-:func:`inbox_scope` for inbox lists: a rule lives here and nowhere else.
+:func:`standard_inbox_scope` (and its siblings) for inbox lists and with
+:func:`incoming_call_scope` for the incoming calls of ``domain.md`` section 5: a rule lives
+here and nowhere else.
 
 A :class:`Scope` is a pure value: ``allows(assignee_id, blocked)`` decides one contact from its
 facts (used for subscription events, without a query), and ``q()`` turns the same value into
@@ -29,6 +31,14 @@ if TYPE_CHECKING:
 class StandardInboxKind(str, Enum):
     ALL = "ALL"
     MINE = "MINE"
+    UNASSIGNED = "UNASSIGNED"
+
+
+class IncomingCallTab(str, Enum):
+    """The tabs of the incoming-calls list (``domain.md`` section 5)."""
+
+    ALL = "ALL"
+    ASSIGNED_TO_ME = "ASSIGNED_TO_ME"
     UNASSIGNED = "UNASSIGNED"
 
 
@@ -216,6 +226,55 @@ def may_see_team_inbox(viewer: Viewer, team_id: int) -> bool:
     return team_id in visible_team_ids(viewer)
 
 
+_TAB_CONTENTS = {
+    IncomingCallTab.ALL: StandardInboxKind.ALL,
+    IncomingCallTab.ASSIGNED_TO_ME: StandardInboxKind.MINE,
+    IncomingCallTab.UNASSIGNED: StandardInboxKind.UNASSIGNED,
+}
+
+
+def visible_incoming_call_tabs(viewer: Viewer) -> list[IncomingCallTab]:
+    """The incoming-call tabs ``viewer`` may open (``domain.md`` section 5).
+
+    Only users with call access have any. Unrestricted users have all three; ``TEAM`` agents
+    ``ALL`` (their own and their teams' contacts) and ``ASSIGNED_TO_ME`` (they never see
+    unassigned contacts); ``SELF`` agents ``ASSIGNED_TO_ME`` only.
+    """
+    if not viewer.has_call_access:
+        return []
+    visibility = viewer.effective_visibility
+    if visibility is ContactVisibility.SELF:
+        return [IncomingCallTab.ASSIGNED_TO_ME]
+    if visibility is ContactVisibility.TEAM:
+        return [IncomingCallTab.ALL, IncomingCallTab.ASSIGNED_TO_ME]
+    return [IncomingCallTab.ALL, IncomingCallTab.ASSIGNED_TO_ME, IncomingCallTab.UNASSIGNED]
+
+
+def may_see_incoming_call_tab(viewer: Viewer, tab: IncomingCallTab) -> bool:
+    return tab in visible_incoming_call_tabs(viewer)
+
+
+def incoming_call_scope(viewer: Viewer, tab: IncomingCallTab) -> Scope:
+    """Whose ringing calls a tab lists for ``viewer``: the contacts of the standard inbox of
+    the same content (``ALL``, ``MINE``, ``UNASSIGNED``) within the viewer's visibility.
+
+    So ``TEAM`` agents see their own and their teams' callers, ``SELF`` agents their own, and
+    blocked contacts ring in no tab (like blocked contacts appear in no inbox but the blocked
+    one, ``domain.md`` section 2). A tab the viewer may not open holds nothing.
+    """
+    if not may_see_incoming_call_tab(viewer, tab):
+        return NOTHING
+    return standard_inbox_scope(viewer, _TAB_CONTENTS[tab])
+
+
+def incoming_call_subscription_scope(viewer: Viewer) -> Scope:
+    """Whose new ringing calls are pushed to ``viewer`` (``incomingCall``): those of the widest
+    tab they may open (``ALL``, or ``ASSIGNED_TO_ME`` for ``SELF`` agents); nothing without
+    call access."""
+    tabs = visible_incoming_call_tabs(viewer)
+    return incoming_call_scope(viewer, tabs[0]) if tabs else NOTHING
+
+
 def team_ids_of(members: Mapping[int, Iterable[int]], user_id: int) -> frozenset[int]:
     """The teams ``user_id`` belongs to, from a team → members mapping."""
     return frozenset(t for t, ids in members.items() if user_id in ids)
@@ -224,17 +283,22 @@ def team_ids_of(members: Mapping[int, Iterable[int]], user_id: int) -> frozenset
 __all__ = [
     "ANY",
     "EVERYTHING",
+    "IncomingCallTab",
     "NOTHING",
     "Scope",
     "StandardInboxKind",
     "Viewer",
     "blocked_inbox_scope",
     "contact_scope",
+    "incoming_call_scope",
+    "incoming_call_subscription_scope",
+    "may_see_incoming_call_tab",
     "may_see_standard_inbox",
     "may_see_team_inbox",
     "standard_inbox_scope",
     "team_ids_of",
     "team_inbox_scope",
+    "visible_incoming_call_tabs",
     "visible_standard_inboxes",
     "visible_team_ids",
 ]

@@ -7,8 +7,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-import phonenumbers
-
 from db.models import (
     Activity,
     ActivityKind,
@@ -23,7 +21,7 @@ from db.models import (
     MessageDirection,
     Workspace,
 )
-from db.normalize import normalise_email
+from db.normalize import normalise_email, normalise_phone
 from db.queries import keyset_after, ordering
 from graph.errors import BadUserInput, Forbidden, NotFound
 from graph.live import write
@@ -70,16 +68,10 @@ def normalise_handle(channel: Channel, raw: str) -> tuple[str, dict[str, Any]]:
         raise BadUserInput("`from` must be 1 to 254 characters.", field="from")
     if channel.type.handle_is_phone:
         try:
-            number = phonenumbers.parse(raw if raw.startswith("+") else f"+{raw}", None)
-        except phonenumbers.NumberParseException:
-            number = None
-        if number is None or not phonenumbers.is_valid_number(number):
-            raise BadUserInput("`from` is not a valid international phone number.", field="from")
-        e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-        return e164, {
-            "phone": e164,
-            "country_code": phonenumbers.region_code_for_number(number),
-        }
+            e164, region = normalise_phone(raw)
+        except ValueError:
+            raise BadUserInput("`from` is not a valid international phone number.", field="from") from None
+        return e164, {"phone": e164, "country_code": region}
     if channel.type.handle_is_email:
         try:
             address = normalise_email(raw)
@@ -93,6 +85,43 @@ def _check_text(text: str | None) -> str | None:
     if text is not None and len(text) > MAX_TEXT_LENGTH:
         raise BadUserInput(f"`text` must be at most {MAX_TEXT_LENGTH} characters.", field="text")
     return text
+
+
+async def contact_for_handle(
+    tx: Transaction,
+    channel: Channel,
+    handle: str,
+    implied: dict[str, Any],
+    *,
+    first_name: str | None = None,
+    last_name: str | None = None,
+) -> Contact:
+    """The contact behind ``handle`` on ``channel`` (its row locked in ``tx``), created with
+    its channel identity when the handle is new.
+
+    ``implied`` are the fields the handle gives a new contact (:func:`normalise_handle`). The
+    unique ``(channel, handle)`` makes a concurrent second creation fail, and :func:`write`
+    retries it into finding the first.
+    """
+    conn = tx.connection
+    identity = await ChannelIdentity.filter(channel_id=channel.id, handle=handle).using_db(conn).first()
+    if identity is not None:
+        return await Contact.filter(id=identity.contact_id).using_db(conn).select_for_update().first()
+    contact = await Contact.create(
+        workspace_id=channel.workspace_id,
+        first_name=first_name,
+        last_name=last_name,
+        using_db=conn,
+        **implied,
+    )
+    await ChannelIdentity.create(
+        workspace_id=channel.workspace_id,
+        contact_id=contact.id,
+        channel_id=channel.id,
+        handle=handle,
+        using_db=conn,
+    )
+    return contact
 
 
 async def open_conversation_for(
@@ -222,26 +251,9 @@ async def receive_message(
             contact = await Contact.get(id=existing.contact_id).using_db(conn)
             return MessageResult(existing, conversation, contact, duplicate=True)
         now = datetime.now(UTC)
-        identity = await ChannelIdentity.filter(channel_id=channel.id, handle=handle).using_db(conn).first()
-        if identity is None:
-            contact = await Contact.create(
-                workspace_id=viewer.workspace_id,
-                first_name=first_name,
-                last_name=last_name,
-                using_db=conn,
-                **implied,
-            )
-            await ChannelIdentity.create(
-                workspace_id=viewer.workspace_id,
-                contact_id=contact.id,
-                channel_id=channel.id,
-                handle=handle,
-                using_db=conn,
-            )
-        else:
-            contact = (
-                await Contact.filter(id=identity.contact_id).using_db(conn).select_for_update().first()
-            )
+        contact = await contact_for_handle(
+            tx, channel, handle, implied, first_name=first_name, last_name=last_name
+        )
         conversation = await open_conversation_for(tx, contact, now=now, author_id=None)
         message = await _add_message(
             tx,
@@ -488,6 +500,7 @@ async def timeline(conversation: Conversation, first: int, after: Sequence[Any] 
 __all__ = [
     "MessageResult",
     "clean_closing_notes",
+    "contact_for_handle",
     "close_conversation",
     "open_conversation",
     "Page",

@@ -1,7 +1,7 @@
 """``node(id)``: any object by global id, if the viewer may see it (``domain.md`` section 1).
 
 Objects hanging off a contact (conversations, messages, activities) are visible exactly when
-their contact is; users, teams and channels when they belong to the viewer's workspace.
+their contact is, calls also only to users with call access (section 5); users, teams and channels when they belong to the viewer's workspace.
 """
 
 from __future__ import annotations
@@ -32,6 +32,11 @@ async def find_node(ctx: Context, type_name: str, pk: int) -> tuple[str, Any] | 
         loader = loaders.conversation if type_name == "Conversation" else loaders.message
         row = await loader.load(pk)
         visible = row is not None and await _contact_visible(ctx, row.contact_id)
+    elif type_name == "Call":
+        row = await loaders.call.load(pk)
+        visible = (
+            row is not None and viewer.has_call_access and await _contact_visible(ctx, row.contact_id)
+        )
     elif type_name == "Activity":
         row = await Activity.filter(id=pk, workspace_id=viewer.workspace_id).first()
         visible = row is not None and await _contact_visible(ctx, row.contact_id)

@@ -35,6 +35,7 @@ from graph.extensions import (
     unstorable_input,
 )
 from graph.fanout import Candidate
+from graph.resolvers import call as call_resolvers
 from graph.resolvers import contact as contact_resolvers
 from graph.resolvers import custom_inbox as custom_resolvers
 from graph.resolvers import conversation as conversation_resolvers
@@ -42,6 +43,7 @@ from graph.resolvers import inbox as inbox_resolvers
 from graph.resolvers import indicators
 from graph.resolvers import user as user_resolvers
 from graph.resolvers.node import find_node
+from graph.schema.call import Call, IncomingCallTab, ReceiveCallInput, ReportCallEndedInput
 from graph.schema.channel import Channel, ChannelType
 from graph.schema.contact import Contact
 from graph.schema.conversation import (
@@ -94,6 +96,7 @@ from graph.settings import Settings
 from graph.subscriptions import LiveScope, deliver, workspace_events
 
 _TYPES = {
+    "Call": Call,
     "Contact": Contact,
     "Conversation": Conversation,
     "Message": Message,
@@ -195,6 +198,17 @@ class Query:
     ) -> list[CustomInbox]:
         rows = await custom_resolvers.list_custom_inboxes(info.context.viewer, ownership.value)
         return [CustomInbox.from_row(r) for r in rows]
+
+    @strawberry.field(
+        description="Ringing inbound calls of one tab, longest ringing first (at most 100), within "
+        "the viewer's visibility; blocked contacts' calls ring in no tab. Errors: FORBIDDEN without "
+        "call access or for a tab the viewer's restriction does not allow."
+    )
+    async def incoming_calls(
+        self, info: Info, tab: IncomingCallTab = IncomingCallTab.ALL
+    ) -> list[Call]:
+        rows = await call_resolvers.incoming_calls(info.context.viewer, tab)
+        return [Call.from_row(r) for r in rows]
 
     @strawberry.field(description="A contact by id; null when unknown or not visible to the viewer.")
     async def contact(self, info: Info, id: strawberry.ID) -> Contact | None:
@@ -416,6 +430,93 @@ class Mutation:
         )
         return Conversation.from_row(conversation)
 
+    @strawberry.mutation(
+        description="Channel ingestion of a ringing inbound call (owners', managers' and their "
+        "integration tokens). Idempotent on (channelId, externalCallId): a repeat returns the same "
+        "call. A new number becomes a contact. Errors: BAD_USER_INPUT for a channel that carries no "
+        "calls (channelId) or a malformed field; NOT_FOUND for an unknown channel; FORBIDDEN."
+    )
+    async def receive_call(self, info: Info, input: ReceiveCallInput) -> Call:
+        ctx = info.context
+        call = await call_resolvers.receive_call(
+            ctx.bus,
+            ctx.viewer,
+            channel_id=decode_id(input.channel_id, "Channel", field="channelId"),
+            sender=input.from_,
+            external_call_id=input.external_call_id,
+            to=input.to,
+            first_name=input.first_name,
+            last_name=input.last_name,
+        )
+        return Call.from_row(call)
+
+    @strawberry.mutation(
+        description="Channel ingestion: the far end hung up or the call failed. RINGING becomes "
+        "MISSED (FAILED with `failed`), ONGOING becomes ENDED; a finished call is returned "
+        "unchanged (webhooks may be retried). Errors: NOT_FOUND for an unknown call "
+        "(externalCallId) or channel; FORBIDDEN."
+    )
+    async def report_call_ended(self, info: Info, input: ReportCallEndedInput) -> Call:
+        ctx = info.context
+        call = await call_resolvers.report_call_ended(
+            ctx.bus,
+            ctx.viewer,
+            channel_id=decode_id(input.channel_id, "Channel", field="channelId"),
+            external_call_id=input.external_call_id,
+            failed=input.failed,
+        )
+        return Call.from_row(call)
+
+    @strawberry.mutation(
+        description="Answer a ringing inbound call; assigns an unassigned caller to the viewer. "
+        "Errors: CONFLICT when it is no longer ringing (naming who took it) or the viewer is on "
+        "another call; NOT_FOUND for a call the viewer may not see; FORBIDDEN without call access."
+    )
+    async def answer_call(self, info: Info, call_id: strawberry.ID) -> Call:
+        ctx = info.context
+        pk = decode_id(call_id, "Call", field="callId")
+        return Call.from_row(await call_resolvers.answer_call(ctx.bus, ctx.viewer, pk))
+
+    @strawberry.mutation(description="Decline a ringing inbound call. Errors: CONFLICT when it is no longer ringing.")
+    async def decline_call(self, info: Info, call_id: strawberry.ID) -> Call:
+        ctx = info.context
+        pk = decode_id(call_id, "Call", field="callId")
+        return Call.from_row(await call_resolvers.decline_call(ctx.bus, ctx.viewer, pk))
+
+    @strawberry.mutation(
+        description="End the viewer's ongoing call. Errors: CONFLICT when it is not ongoing; "
+        "FORBIDDEN when someone else is on it."
+    )
+    async def end_call(self, info: Info, call_id: strawberry.ID) -> Call:
+        ctx = info.context
+        pk = decode_id(call_id, "Call", field="callId")
+        return Call.from_row(await call_resolvers.end_call(ctx.bus, ctx.viewer, pk))
+
+    @strawberry.mutation(
+        description="Record the viewer's ongoing call (ready when it ends). Errors: CONFLICT when it "
+        "is not ongoing or already recorded; FORBIDDEN when someone else is on it."
+    )
+    async def start_call_recording(self, info: Info, call_id: strawberry.ID) -> Call:
+        ctx = info.context
+        pk = decode_id(call_id, "Call", field="callId")
+        return Call.from_row(await call_resolvers.start_call_recording(ctx.bus, ctx.viewer, pk))
+
+    @strawberry.mutation(
+        description="Call a contact on a WhatsApp or VoIP channel: the call is OUTBOUND and ONGOING "
+        "at once, with the viewer on it; assigns an unassigned contact to the viewer. Errors: "
+        "BAD_USER_INPUT for a messaging-only channel, a blocked contact or one without a number; "
+        "CONFLICT when the viewer is on another call; NOT_FOUND; FORBIDDEN without call access."
+    )
+    async def place_call(self, info: Info, contact_id: strawberry.ID, channel_id: strawberry.ID) -> Call:
+        ctx = info.context
+        call = await call_resolvers.place_call(
+            ctx.bus,
+            ctx.viewer,
+            decode_id(contact_id, "Contact", field="contactId"),
+            decode_id(channel_id, "Channel", field="channelId"),
+        )
+        return Call.from_row(call)
+
 
 @strawberry.type
 class Subscription:
@@ -455,6 +556,46 @@ class Subscription:
         async for payload in deliver(
             ctx, after_sequence=after_sequence, on_viewer_change=scope.refresh, select=select
         ):
+            yield payload
+
+    @strawberry.subscription(
+        description="Ringing inbound calls the subscriber can see, as they start ringing: those "
+        "of their widest incoming-calls tab (ALL, or ASSIGNED_TO_ME for SELF agents); blocked "
+        "contacts' calls ring for nobody. FORBIDDEN without call access."
+    )
+    async def incoming_call(self, info: Info) -> AsyncGenerator[Call, None]:
+        ctx = info.context
+        scope = LiveScope(call_resolvers.incoming_call_live_scope)
+        await scope.refresh(ctx.viewer)
+
+        def select(event: LiveEvent, facts: dict[str, Any]) -> Candidate | None:
+            if event.type != "call.received":
+                return None
+            if not scope.current.allows(facts.get("assignee_id"), bool(facts.get("blocked"))):
+                return None
+            return Candidate(event.sequence, partial(_call_of_event, ctx, event))
+
+        async for payload in deliver(ctx, after_sequence=None, on_viewer_change=scope.refresh, select=select):
+            yield payload
+
+    @strawberry.subscription(
+        description="Status and recording changes of calls the subscriber can see (answered by "
+        "someone, so it leaves the incoming lists; declined, ended, missed, failed), with the "
+        "call as it is now. FORBIDDEN without call access."
+    )
+    async def call_updated(self, info: Info) -> AsyncGenerator[Call, None]:
+        ctx = info.context
+        scope = LiveScope(call_resolvers.call_update_live_scope)
+        await scope.refresh(ctx.viewer)
+
+        def select(event: LiveEvent, facts: dict[str, Any]) -> Candidate | None:
+            if event.type != "call.updated":
+                return None
+            if not scope.current.allows(facts.get("assignee_id"), bool(facts.get("blocked"))):
+                return None
+            return Candidate(event.sequence, partial(_call_of_event, ctx, event))
+
+        async for payload in deliver(ctx, after_sequence=None, on_viewer_change=scope.refresh, select=select):
             yield payload
 
     @strawberry.subscription(
@@ -537,6 +678,12 @@ class Subscription:
             ctx, after_sequence=after_sequence, on_viewer_change=scope.refresh, select=select
         ):
             yield payload
+
+
+async def _call_of_event(ctx, event: LiveEvent) -> Call | None:
+    """The call a call event is about, as it is now (``None``: it no longer exists)."""
+    row = await ctx.loaders_for_event(event).call.load(event.payload["call_id"])
+    return Call.from_row(row) if row is not None else None
 
 
 async def _save_custom_inbox(info: Info, custom_id: int | None, input: CustomInboxInput):

@@ -1,0 +1,745 @@
+"""Calls: ingestion, THE call state machine, automatic assignment and the incoming-calls list
+(``domain.md`` section 5).
+
+The lifecycle (section 5, call lifecycle)::
+
+    RINGING --answerCall--------------------> ONGOING --endCall / reportCallEnded--> ENDED
+    RINGING --declineCall-------------------> DECLINED
+    RINGING --reportCallEnded---------------> MISSED   (the caller hung up)
+    RINGING --ring timeout sweep------------> MISSED   (nobody answered in time)
+    RINGING --reportCallEnded(failed: true)--> FAILED
+
+Any other move is refused with ``CONFLICT`` naming the call's current status
+(``extensions.status``). ``placeCall`` creates an ``OUTBOUND`` call that is ``ONGOING`` at once:
+the agent is on the line from the moment it is placed (``answeredAt`` is that moment).
+
+Races are decided by the database, not by reads: every transition is a conditional
+``UPDATE ... WHERE status = <expected>`` whose row count says whether it happened, inside a
+:func:`graph.live.write` transaction that first locks the contact row (PostgreSQL
+``SELECT ... FOR UPDATE``; SQLite serialises writers). The unique ``call.ongoing_user_id``
+keeps a user on at most one call: a concurrent second answer or placement fails the
+constraint, and the retried transaction reports the call the user is on.
+
+Every change emits one event, committed with it (``domain.md`` section 7), carrying what a
+subscription needs to authorise it without a query: ``call_id``, ``status``,
+``previous_status``, ``direction``, ``channel_id``, ``answered_by_id``, ``recording_state``
+and the contact's ``contact_id``, ``assignee_id`` and ``blocked``. Types: ``call.received``
+(a new ringing inbound call), ``call.placed`` (a new outbound call) and ``call.updated``
+(a status or recording change of an existing call). Automatic assignment also emits the
+``contact.assigned`` event of :func:`graph.resolvers.contact.record_assignment`, so live
+conversation lists see it like any other assignment.
+
+All times are server times in UTC; durations are whole seconds.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from db.models import (
+    Activity,
+    ActivityKind,
+    Call,
+    CallDirection,
+    CallStatus,
+    Channel,
+    ChannelIdentity,
+    Contact,
+    RecordingState,
+    User,
+    Workspace,
+)
+from db.normalize import normalise_phone
+from graph.errors import BadUserInput, Conflict, Forbidden, NotFound
+from graph.live import write
+from graph.permissions.visibility import (
+    IncomingCallTab,
+    contact_scope,
+    incoming_call_scope,
+    incoming_call_subscription_scope,
+    may_see_incoming_call_tab,
+)
+from graph.resolvers.contact import (
+    contact_facts,
+    current_conversation,
+    may_see,
+    record_assignment,
+    visible_contact,
+)
+from graph.resolvers.conversation import contact_for_handle, normalise_handle
+from graph.schema.core import MAX_PAGE_SIZE, to_global_id
+
+if TYPE_CHECKING:
+    from tortoise.backends.base.client import BaseDBAsyncClient
+
+    from graph.live import EventBus, Transaction
+    from graph.permissions.visibility import Scope, Viewer
+
+TRANSITIONS: dict[CallStatus, frozenset[CallStatus]] = {
+    CallStatus.RINGING: frozenset(
+        {CallStatus.ONGOING, CallStatus.DECLINED, CallStatus.MISSED, CallStatus.FAILED}
+    ),
+    CallStatus.ONGOING: frozenset({CallStatus.ENDED}),
+}
+"""The legal moves of the lifecycle; ``ENDED``, ``MISSED``, ``DECLINED`` and ``FAILED`` are
+final."""
+
+
+def call_facts(call: Call) -> dict[str, Any]:
+    """The facts of a call that its events carry (see the module docstring)."""
+    return {
+        "call_id": call.id,
+        "status": call.status.value,
+        "direction": call.direction.value,
+        "channel_id": call.channel_id,
+        "answered_by_id": call.answered_by_id,
+        "recording_state": call.recording_state.value,
+    }
+
+
+async def _user_name(user_id: int | None, connection: BaseDBAsyncClient | None) -> str:
+    query = User.filter(id=user_id)
+    if connection is not None:
+        query = query.using_db(connection)
+    user = await query.first()
+    return user.name if user else "another user"
+
+
+async def _conflict(
+    call: Call, action: str, connection: BaseDBAsyncClient | None = None
+) -> Conflict:
+    """The CONFLICT for acting on ``call`` in a status that does not allow ``action``; names
+    who took the call when someone answered it."""
+    extensions: dict[str, Any] = {"status": call.status.value}
+    if call.answered_by_id is not None and call.status in (CallStatus.ONGOING, CallStatus.ENDED):
+        who = await _user_name(call.answered_by_id, connection)
+        extensions["answeredBy"] = to_global_id("User", call.answered_by_id)
+        verb = "is on" if call.status is CallStatus.ONGOING else "answered"
+        return Conflict(
+            f"This call cannot be {action}: {who} {verb} it (it is {call.status.value}).",
+            **extensions,
+        )
+    return Conflict(f"This call is {call.status.value}: it cannot be {action}.", **extensions)
+
+
+async def ensure_transition(call: Call, target: CallStatus, action: str) -> None:
+    """Refuse a move the lifecycle does not allow from the call's current status.
+
+    Raises:
+        Conflict: naming the current status (``extensions.status``), and who took the call
+            when someone answered it.
+    """
+    if target not in TRANSITIONS.get(call.status, frozenset()):
+        raise await _conflict(call, action)
+
+
+def _require_call_access(viewer: Viewer) -> None:
+    if not viewer.has_call_access:
+        raise Forbidden("Call access is required.")
+
+
+async def visible_call(
+    viewer: Viewer,
+    call_id: int,
+    *,
+    connection: BaseDBAsyncClient | None = None,
+    field: str = "callId",
+) -> tuple[Call, Contact]:
+    """The call ``call_id`` and its contact, if ``viewer`` may see them.
+
+    A call is visible exactly when its contact is (``domain.md`` section 1) and the viewer has
+    call access (section 5).
+
+    Raises:
+        Forbidden: the viewer has no call access.
+        NotFound: naming ``field``: the call does not exist, is in another workspace, or its
+            contact is hidden from the viewer.
+    """
+    _require_call_access(viewer)
+    query = Call.filter(id=call_id, workspace_id=viewer.workspace_id)
+    if connection is not None:
+        query = query.using_db(connection)
+    call = await query.first()
+    contact = None
+    if call is not None:
+        contacts = Contact.filter(id=call.contact_id)
+        if connection is not None:
+            contacts = contacts.using_db(connection)
+        contact = await contacts.first()
+    if call is None or not may_see(viewer, contact):
+        raise NotFound("Call", field=field)
+    return call, contact
+
+
+async def _record(
+    tx: Transaction,
+    call: Call,
+    contact: Contact,
+    event: str,
+    *,
+    previous_status: CallStatus | None,
+    activity: ActivityKind | None = None,
+    author_id: int | None = None,
+    at: datetime,
+) -> None:
+    """Write a call change's timeline activity (answered, ended, missed) and its one event."""
+    activity_id = None
+    if activity is not None:
+        conversation = await current_conversation(tx, contact)
+        data: dict[str, Any] = {"call_id": call.id, "direction": call.direction.value}
+        if activity is ActivityKind.CALL_ENDED:
+            data["duration_seconds"] = call.duration_seconds
+        row = await Activity.create(
+            workspace_id=contact.workspace_id,
+            contact_id=contact.id,
+            conversation_id=conversation.id if conversation else None,
+            kind=activity,
+            author_id=author_id,
+            data=data,
+            created_at=at,
+            using_db=tx.connection,
+        )
+        activity_id = row.id
+    tx.emit(
+        event,
+        **contact_facts(contact),
+        **call_facts(call),
+        previous_status=previous_status.value if previous_status else None,
+        activity_id=activity_id,
+    )
+
+
+async def _reload(tx: Transaction, call_id: int) -> Call:
+    return await Call.get(id=call_id).using_db(tx.connection)
+
+
+async def _move(tx: Transaction, call: Call, expected: CallStatus, **changes: Any) -> bool:
+    """Apply ``changes`` to ``call`` only if it is still ``expected`` (a conditional UPDATE):
+    whether this transaction made the move."""
+    return bool(
+        await Call.filter(id=call.id, status=expected).using_db(tx.connection).update(**changes)
+    )
+
+
+async def _ensure_free(tx: Transaction, viewer: Viewer, except_call_id: int | None = None) -> None:
+    """Refuse when the viewer is already on an ongoing call (``domain.md`` section 5)."""
+    busy = Call.filter(ongoing_user_id=viewer.user_id).using_db(tx.connection)
+    if except_call_id is not None:
+        busy = busy.exclude(id=except_call_id)
+    current = await busy.first()
+    if current is not None:
+        raise Conflict(
+            "You are already on a call: end it before taking another.",
+            callId=to_global_id("Call", current.id),
+        )
+
+
+def _phone(raw: str, field: str) -> str:
+    """``raw`` as an E.164 number.
+
+    Raises:
+        BadUserInput: naming ``field`` when it is not a valid international number.
+    """
+    try:
+        return normalise_phone(raw)[0]
+    except ValueError:
+        raise BadUserInput(f"`{field}` is not a valid international phone number.", field=field) from None
+
+
+async def _calling_channel(viewer: Viewer, channel_id: int) -> Channel:
+    channel = await Channel.filter(id=channel_id, workspace_id=viewer.workspace_id).first()
+    if channel is None:
+        raise NotFound("Channel", field="channelId")
+    if not channel.type.supports_calls:
+        raise BadUserInput(
+            f"{channel.type.value} channels carry no calls: use a WhatsApp or VoIP channel.",
+            field="channelId",
+        )
+    return channel
+
+
+def _external_id(value: str | None) -> str:
+    value = (value or "").strip()
+    if not value or len(value) > 255:
+        raise BadUserInput("`externalCallId` must be 1 to 255 characters.", field="externalCallId")
+    return value
+
+
+async def receive_call(
+    bus: EventBus,
+    viewer: Viewer,
+    *,
+    channel_id: int,
+    sender: str,
+    external_call_id: str,
+    to: str | None = None,
+    first_name: str | None = None,
+    last_name: str | None = None,
+) -> Call:
+    """Ingest a ringing inbound call from a channel connector (``domain.md`` section 5).
+
+    Idempotent on ``(channel, externalCallId)``: a repeat returns the stored call, whatever
+    its status, and changes nothing. A new caller number becomes a contact (its phone in
+    E.164, country from the number). Concurrent deliveries are safe: the unique constraints
+    on the call and the channel identity fail the later writer, whose transaction is retried
+    and finds the first one's rows.
+
+    Args:
+        sender: the caller's number (E.164, spaces allowed), ``from`` in the API.
+        to: the workspace number called, if the connector knows it (E.164).
+
+    Returns:
+        The ``RINGING`` ``INBOUND`` call (``ringingAt`` is the server time, UTC).
+
+    Raises:
+        Forbidden: the caller is not an owner or manager (or their integration token).
+        NotFound: the channel is not in the workspace (``channelId``).
+        BadUserInput: a channel that carries no calls (``channelId``), a malformed number
+            (``from``, ``to``), id (``externalCallId``) or name.
+    """
+    if not viewer.is_admin:
+        raise Forbidden("Only owners, managers and their integration tokens may ingest calls.")
+    channel = await _calling_channel(viewer, channel_id)
+    external_call_id = _external_id(external_call_id)
+    for name, value in (("firstName", first_name), ("lastName", last_name)):
+        if value is not None and len(value) > 120:
+            raise BadUserInput(f"`{name}` must be at most 120 characters.", field=name)
+    handle, implied = normalise_handle(channel, sender)
+    to_number = _phone(to, "to") if to else None
+
+    async def operation(tx: Transaction) -> Call:
+        conn = tx.connection
+        existing = await Call.filter(
+            channel_id=channel.id, external_call_id=external_call_id
+        ).using_db(conn).first()
+        if existing is not None:
+            return existing
+        contact = await contact_for_handle(
+            tx, channel, handle, implied, first_name=first_name, last_name=last_name
+        )
+        now = datetime.now(UTC)
+        call = await Call.create(
+            workspace_id=viewer.workspace_id,
+            contact_id=contact.id,
+            channel_id=channel.id,
+            direction=CallDirection.INBOUND,
+            status=CallStatus.RINGING,
+            from_number=handle,
+            to_number=to_number,
+            external_call_id=external_call_id,
+            ringing_at=now,
+            using_db=conn,
+        )
+        await _record(tx, call, contact, "call.received", previous_status=None, at=now)
+        return call
+
+    return await write(bus, viewer.workspace_id, operation)
+
+
+async def report_call_ended(
+    bus: EventBus,
+    viewer: Viewer,
+    *,
+    channel_id: int,
+    external_call_id: str,
+    failed: bool = False,
+) -> Call:
+    """The channel connector reports that the far end hung up, or that the call failed.
+
+    A ``RINGING`` call becomes ``MISSED`` (the caller hung up before anyone answered;
+    ``FAILED`` with ``failed``); an ``ONGOING`` call becomes ``ENDED`` (its duration counts
+    until now) and frees the user who was on it. A call already final is returned unchanged,
+    so connectors may retry their webhooks. ``endedAt`` is the server time, UTC.
+
+    Raises:
+        Forbidden: the caller is not an owner or manager (or their integration token).
+        NotFound: the channel (``channelId``) or no call with this ``externalCallId`` on it.
+        BadUserInput: a channel that carries no calls, a malformed ``externalCallId``.
+    """
+    if not viewer.is_admin:
+        raise Forbidden("Only owners, managers and their integration tokens may report calls.")
+    channel = await _calling_channel(viewer, channel_id)
+    external_call_id = _external_id(external_call_id)
+
+    async def operation(tx: Transaction) -> Call:
+        conn = tx.connection
+        call = await Call.filter(
+            channel_id=channel.id, external_call_id=external_call_id
+        ).using_db(conn).first()
+        if call is None:
+            raise NotFound("Call", field="externalCallId")
+        contact = await Contact.filter(id=call.contact_id).using_db(conn).select_for_update().first()
+        now = datetime.now(UTC)
+        previous = call.status
+        if previous is CallStatus.RINGING:
+            target = CallStatus.FAILED if failed else CallStatus.MISSED
+            moved = await _move(tx, call, previous, status=target, ended_at=now)
+        elif previous is CallStatus.ONGOING:
+            target = CallStatus.ENDED
+            moved = await _move(tx, call, previous, **_ending(call, now))
+        else:
+            return call
+        call = await _reload(tx, call.id)
+        if not moved:
+            return call  # another writer finished it first
+        activity = {
+            CallStatus.MISSED: ActivityKind.CALL_MISSED,
+            CallStatus.ENDED: ActivityKind.CALL_ENDED,
+        }.get(target)
+        await _record(
+            tx, call, contact, "call.updated", previous_status=previous, activity=activity,
+            author_id=call.answered_by_id if target is CallStatus.ENDED else None, at=now,
+        )
+        return call
+
+    return await write(bus, viewer.workspace_id, operation)
+
+
+def _ending(call: Call, now: datetime) -> dict[str, Any]:
+    """The changes that end an ongoing call: a recording in progress is then ready."""
+    changes: dict[str, Any] = {"status": CallStatus.ENDED, "ended_at": now, "ongoing_user_id": None}
+    if call.recording_state is RecordingState.RECORDING:
+        changes["recording_state"] = RecordingState.READY
+    return changes
+
+
+async def answer_call(bus: EventBus, viewer: Viewer, call_id: int) -> Call:
+    """Answer a ringing inbound call (``domain.md`` section 5).
+
+    Exactly one of several users answering at once wins: the contact row is locked, then the
+    call moves only if it is still ``RINGING`` (conditional UPDATE). The winner is on the call
+    (``answeredBy``, ``answeredAt`` = server time, UTC); an unassigned contact is assigned to
+    them in the same transaction (one ``CONTACT_ASSIGNED`` activity, one ``contact.assigned``
+    event); an assigned contact keeps its assignee.
+
+    Raises:
+        Forbidden: no call access.
+        NotFound: the call is unknown, foreign, or its contact hidden from the viewer
+            (``callId``).
+        BadUserInput: the caller is a blocked contact (``callId``).
+        Conflict: the call is no longer ringing (``extensions.status``; when someone answered
+            it, the message names them and ``extensions.answeredBy`` is their id), or the viewer
+            is already on a call (``extensions.callId``).
+    """
+    call, _ = await visible_call(viewer, call_id)
+    if call.direction is not CallDirection.INBOUND:
+        raise BadUserInput("Only inbound calls are answered.", field="callId")
+    await ensure_transition(call, CallStatus.ONGOING, "answered")
+
+    async def operation(tx: Transaction) -> Call:
+        conn = tx.connection
+        locked = await Contact.filter(id=call.contact_id).using_db(conn).select_for_update().first()
+        if not may_see(viewer, locked):
+            raise NotFound("Call", field="callId")
+        if locked.blocked:
+            raise BadUserInput("The caller is a blocked contact: unblock it to answer.", field="callId")
+        await _ensure_free(tx, viewer, except_call_id=call.id)
+        now = datetime.now(UTC)
+        moved = await _move(
+            tx, call, CallStatus.RINGING,
+            status=CallStatus.ONGOING,
+            answered_by_id=viewer.user_id,
+            ongoing_user_id=viewer.user_id,
+            answered_at=now,
+        )
+        current = await _reload(tx, call.id)
+        if not moved:
+            raise await _conflict(current, "answered", tx.connection)
+        if locked.assignee_id is None:
+            await record_assignment(
+                tx, locked, viewer.user_id, author_id=viewer.user_id, reason="call_answered"
+            )
+        await _record(
+            tx, current, locked, "call.updated", previous_status=CallStatus.RINGING,
+            activity=ActivityKind.CALL_ANSWERED, author_id=viewer.user_id, at=now,
+        )
+        return current
+
+    return await write(bus, viewer.workspace_id, operation)
+
+
+async def decline_call(bus: EventBus, viewer: Viewer, call_id: int) -> Call:
+    """Decline a ringing inbound call: it becomes ``DECLINED`` (``endedAt`` = server time, UTC).
+
+    Raises:
+        Forbidden: no call access. NotFound: as :func:`answer_call`.
+        Conflict: the call is no longer ringing (``extensions.status``).
+    """
+    call, _ = await visible_call(viewer, call_id)
+    await ensure_transition(call, CallStatus.DECLINED, "declined")
+
+    async def operation(tx: Transaction) -> Call:
+        _, contact = await visible_call(viewer, call_id, connection=tx.connection)
+        now = datetime.now(UTC)
+        moved = await _move(tx, call, CallStatus.RINGING, status=CallStatus.DECLINED, ended_at=now)
+        current = await _reload(tx, call.id)
+        if not moved:
+            raise await _conflict(current, "declined", tx.connection)
+        await _record(tx, current, contact, "call.updated", previous_status=CallStatus.RINGING, at=now)
+        return current
+
+    return await write(bus, viewer.workspace_id, operation)
+
+
+async def _own_ongoing(
+    viewer: Viewer, call: Call, action: str, connection: BaseDBAsyncClient | None = None
+) -> None:
+    """Only the user on an ongoing call may end or record it."""
+    if call.status is not CallStatus.ONGOING:
+        raise await _conflict(call, action, connection)
+    if call.ongoing_user_id != viewer.user_id:
+        who = await _user_name(call.answered_by_id, connection)
+        raise Forbidden(f"Only {who}, who is on this call, may have it {action}.")
+
+
+async def end_call(bus: EventBus, viewer: Viewer, call_id: int) -> Call:
+    """End the viewer's ongoing call: ``ENDED``, ``endedAt`` = server time (UTC),
+    ``durationSeconds`` from ``answeredAt``; a recording in progress becomes ``READY``.
+
+    Raises:
+        Forbidden: no call access, or someone else is on the call.
+        NotFound: as :func:`answer_call`.
+        Conflict: the call is not ongoing (``extensions.status``).
+    """
+    call, _ = await visible_call(viewer, call_id)
+    await _own_ongoing(viewer, call, "ended")
+
+    async def operation(tx: Transaction) -> Call:
+        current, contact = await visible_call(viewer, call_id, connection=tx.connection)
+        await _own_ongoing(viewer, current, "ended", tx.connection)
+        now = datetime.now(UTC)
+        moved = await _move(tx, current, CallStatus.ONGOING, **_ending(current, now))
+        current = await _reload(tx, call.id)
+        if not moved:
+            raise await _conflict(current, "ended", tx.connection)
+        await _record(
+            tx, current, contact, "call.updated", previous_status=CallStatus.ONGOING,
+            activity=ActivityKind.CALL_ENDED, author_id=viewer.user_id, at=now,
+        )
+        return current
+
+    return await write(bus, viewer.workspace_id, operation)
+
+
+async def start_call_recording(bus: EventBus, viewer: Viewer, call_id: int) -> Call:
+    """Start recording the viewer's ongoing call: ``recording { state: RECORDING, id }``; the
+    recording is ``READY`` when the call ends.
+
+    Raises:
+        Forbidden: no call access, or someone else is on the call.
+        NotFound: as :func:`answer_call`.
+        Conflict: the call is not ongoing (``extensions.status``), or already recorded
+            (``extensions.recordingState``).
+    """
+    call, _ = await visible_call(viewer, call_id)
+    await _own_ongoing(viewer, call, "recorded")
+
+    async def operation(tx: Transaction) -> Call:
+        current, contact = await visible_call(viewer, call_id, connection=tx.connection)
+        await _own_ongoing(viewer, current, "recorded", tx.connection)
+        if current.recording_state is not RecordingState.NONE:
+            raise Conflict(
+                f"This call's recording is already {current.recording_state.value}.",
+                status=current.status.value,
+                recordingState=current.recording_state.value,
+            )
+        moved = await Call.filter(
+            id=current.id, status=CallStatus.ONGOING, recording_state=RecordingState.NONE
+        ).using_db(tx.connection).update(
+            recording_state=RecordingState.RECORDING, recording_id=f"REC{uuid.uuid4().hex}"
+        )
+        current = await _reload(tx, call.id)
+        if not moved:
+            raise await _conflict(current, "recorded", tx.connection)
+        await _record(
+            tx, current, contact, "call.updated", previous_status=CallStatus.ONGOING,
+            at=datetime.now(UTC),
+        )
+        return current
+
+    return await write(bus, viewer.workspace_id, operation)
+
+
+async def _number_to_call(contact: Contact, channel: Channel) -> str:
+    handle = await ChannelIdentity.filter(contact_id=contact.id, channel_id=channel.id).values_list(
+        "handle", flat=True
+    )
+    number = handle[0] if handle else contact.phone
+    if not number:
+        raise BadUserInput("The contact has no phone number to call.", field="contactId")
+    return number
+
+
+async def place_call(bus: EventBus, viewer: Viewer, contact_id: int, channel_id: int) -> Call:
+    """Call a contact on a calling channel (``domain.md`` section 5).
+
+    The call is ``OUTBOUND`` and ``ONGOING`` at once, with the viewer on it (``answeredAt`` =
+    ``ringingAt`` = server time, UTC). The number called is the contact's handle on that
+    channel, else its phone. An unassigned contact is assigned to the viewer in the same
+    transaction (one activity, one event); an assigned one keeps its assignee.
+
+    Raises:
+        Forbidden: no call access.
+        NotFound: the contact is hidden or unknown (``contactId``), the channel unknown
+            (``channelId``).
+        BadUserInput: a messaging-only channel (``channelId``), a blocked contact or one
+            without a phone number (``contactId``).
+        Conflict: the viewer is already on a call (``extensions.callId``).
+    """
+    _require_call_access(viewer)
+    contact = await visible_contact(viewer, contact_id)
+    channel = await _calling_channel(viewer, channel_id)
+    if contact.blocked:
+        raise BadUserInput("This contact is blocked: unblock it to call.", field="contactId")
+    number = await _number_to_call(contact, channel)
+
+    async def operation(tx: Transaction) -> Call:
+        locked = await visible_contact(viewer, contact_id, connection=tx.connection, for_update=True)
+        if locked.blocked:
+            raise BadUserInput("This contact is blocked: unblock it to call.", field="contactId")
+        await _ensure_free(tx, viewer)
+        now = datetime.now(UTC)
+        call = await Call.create(
+            workspace_id=viewer.workspace_id,
+            contact_id=locked.id,
+            channel_id=channel.id,
+            direction=CallDirection.OUTBOUND,
+            status=CallStatus.ONGOING,
+            answered_by_id=viewer.user_id,
+            ongoing_user_id=viewer.user_id,
+            to_number=number,
+            ringing_at=now,
+            answered_at=now,
+            using_db=tx.connection,
+        )
+        if locked.assignee_id is None:
+            await record_assignment(
+                tx, locked, viewer.user_id, author_id=viewer.user_id, reason="call_placed"
+            )
+        await _record(
+            tx, call, locked, "call.placed", previous_status=None,
+            activity=ActivityKind.CALL_ANSWERED, author_id=viewer.user_id, at=now,
+        )
+        return call
+
+    return await write(bus, viewer.workspace_id, operation)
+
+
+async def incoming_calls(viewer: Viewer, tab: IncomingCallTab) -> list[Call]:
+    """The ringing inbound calls of one tab, longest ringing first, at most 100
+    (``domain.md`` section 5), within the visibility policy
+    (:func:`graph.permissions.visibility.incoming_call_scope`).
+
+    Raises:
+        Forbidden: no call access, or a tab the viewer's restriction does not allow
+            (``SELF`` agents: only ``ASSIGNED_TO_ME``; ``TEAM`` agents: not ``UNASSIGNED``).
+    """
+    _require_call_access(viewer)
+    if not may_see_incoming_call_tab(viewer, tab):
+        raise Forbidden(f"The {tab.value} tab of incoming calls is not available to you.", field="tab")
+    scope = incoming_call_scope(viewer, tab)
+    return await (
+        Call.filter(
+            workspace_id=viewer.workspace_id,
+            status=CallStatus.RINGING,
+            direction=CallDirection.INBOUND,
+        )
+        .filter(scope.q("contact__"))
+        .order_by("ringing_at", "id")
+        .limit(MAX_PAGE_SIZE)
+    )
+
+
+MIN_RING_TIMEOUT_SECONDS = 5
+"""The shortest ring timeout a workspace may set (``updateWorkspaceSettings``)."""
+
+
+async def miss_unanswered_calls(bus: EventBus | None, *, limit: int = 500) -> int:
+    """The ring-timeout sweep (``domain.md`` section 5): every inbound call still ``RINGING``
+    after its workspace's ``callRingTimeoutSeconds`` (default 45) becomes ``MISSED``
+    (``endedAt`` = the sweep's server time, UTC), with one ``CALL_MISSED`` activity and one
+    ``call.updated`` event.
+
+    Safe with several server workers sweeping at once: each move is a conditional UPDATE, so
+    exactly one sweep (or one answer, decline or connector report) moves a call; the others
+    write nothing.
+
+    Returns:
+        How many calls this sweep moved.
+    """
+    now = datetime.now(UTC)
+    workspace_ids = await Call.filter(
+        status=CallStatus.RINGING,
+        direction=CallDirection.INBOUND,
+        ringing_at__lte=now - timedelta(seconds=MIN_RING_TIMEOUT_SECONDS),
+    ).distinct().values_list("workspace_id", flat=True)
+    timeouts = dict(
+        await Workspace.filter(id__in=set(workspace_ids)).values_list("id", "call_ring_timeout_seconds")
+    )
+    missed = 0
+    for workspace_id, timeout in sorted(timeouts.items()):
+        expired = await Call.filter(
+            workspace_id=workspace_id,
+            status=CallStatus.RINGING,
+            direction=CallDirection.INBOUND,
+            ringing_at__lte=now - timedelta(seconds=timeout),
+        ).order_by("ringing_at", "id").limit(limit).values_list("id", flat=True)
+        for call_id in expired:
+
+            async def operation(tx: Transaction, call_id: int = call_id) -> bool:
+                call = await Call.filter(id=call_id).using_db(tx.connection).first()
+                if call is None:
+                    return False
+                ended_at = datetime.now(UTC)
+                if not await _move(tx, call, CallStatus.RINGING, status=CallStatus.MISSED, ended_at=ended_at):
+                    return False  # answered, declined or swept elsewhere meanwhile
+                contact = await Contact.filter(id=call.contact_id).using_db(tx.connection).first()
+                await _record(
+                    tx, await _reload(tx, call_id), contact, "call.updated",
+                    previous_status=CallStatus.RINGING, activity=ActivityKind.CALL_MISSED, at=ended_at,
+                )
+                return True
+
+            missed += await write(bus, workspace_id, operation)
+    return missed
+
+
+async def incoming_call_live_scope(viewer: Viewer) -> Scope:
+    """The contacts whose new ringing calls ``incomingCall`` pushes to ``viewer``.
+
+    Raises:
+        Forbidden: no call access (ends the subscription when the access is withdrawn).
+    """
+    _require_call_access(viewer)
+    return incoming_call_subscription_scope(viewer)
+
+
+async def call_update_live_scope(viewer: Viewer) -> Scope:
+    """The contacts whose call changes ``callUpdated`` pushes to ``viewer``: every contact
+    they may see (``domain.md`` sections 1 and 7).
+
+    Raises:
+        Forbidden: no call access.
+    """
+    _require_call_access(viewer)
+    return contact_scope(viewer)
+
+
+__all__ = [
+    "TRANSITIONS",
+    "answer_call",
+    "call_facts",
+    "call_update_live_scope",
+    "incoming_call_live_scope",
+    "miss_unanswered_calls",
+    "decline_call",
+    "end_call",
+    "incoming_calls",
+    "place_call",
+    "receive_call",
+    "report_call_ended",
+    "start_call_recording",
+    "visible_call",
+]

@@ -1,0 +1,145 @@
+"""Calls: types, enums and inputs (``domain.md`` section 5)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+from strawberry.types import Info
+
+from db import models as m
+from graph.permissions import visibility
+from graph.permissions.fields import mask_phone, sees_unmasked_numbers
+from graph.schema.channel import Channel
+from graph.schema.contact import Contact
+from graph.schema.core import Node, to_global_id
+from graph.schema.user import User
+
+CallDirection = strawberry.enum(m.CallDirection, name="CallDirection")
+CallStatus = strawberry.enum(
+    m.CallStatus,
+    name="CallStatus",
+    description="RINGING → ONGOING (answered) → ENDED; or RINGING → DECLINED, MISSED (the caller "
+    "hung up or nobody answered) or FAILED.",
+)
+RecordingState = strawberry.enum(m.RecordingState, name="RecordingState")
+IncomingCallTab = strawberry.enum(
+    visibility.IncomingCallTab,
+    name="IncomingCallTab",
+    description="Tabs of the incoming-calls list. Unrestricted users have all three, TEAM agents "
+    "ALL and ASSIGNED_TO_ME, SELF agents ASSIGNED_TO_ME only.",
+)
+
+
+@strawberry.type(description="The recording of a call.")
+class CallRecording:
+    state: RecordingState = strawberry.field(
+        description="RECORDING while the call goes on, READY once it ended, or FAILED."
+    )
+    id: str | None = strawberry.field(description="The recording's id at the call provider.")
+
+
+@strawberry.type(description="A voice call on a WhatsApp or VoIP channel.")
+class Call(Node):
+    id: strawberry.ID
+    row: strawberry.Private[m.Call]
+
+    @classmethod
+    def from_row(cls, row: m.Call) -> Call:
+        return cls(id=to_global_id("Call", row.id), row=row)
+
+    @strawberry.field(description="The caller, or the contact called.")
+    async def contact(self, info: Info) -> Contact:
+        return Contact.from_row(await info.context.loaders.contact.load(self.row.contact_id))
+
+    @strawberry.field
+    async def channel(self, info: Info) -> Channel:
+        return Channel.from_row(await info.context.loaders.channel.load(self.row.channel_id))
+
+    @strawberry.field
+    def direction(self) -> CallDirection:
+        return self.row.direction
+
+    @strawberry.field
+    def status(self) -> CallStatus:
+        return self.row.status
+
+    @strawberry.field(description="The user who answered (inbound) or placed (outbound) the call.")
+    async def answered_by(self, info: Info) -> User | None:
+        if self.row.answered_by_id is None:
+            return None
+        user = await info.context.loaders.user.load(self.row.answered_by_id)
+        return User.from_row(user) if user else None
+
+    async def _number(self, info: Info, number: str | None) -> str | None:
+        workspace = await info.context.loaders.workspace()
+        if sees_unmasked_numbers(info.context.viewer, workspace.phone_number_masking):
+            return number
+        return mask_phone(number)
+
+    @strawberry.field(description="E.164 number of the calling side; masked like Contact.phone.")
+    async def from_number(self, info: Info) -> str | None:
+        return await self._number(info, self.row.from_number)
+
+    @strawberry.field(description="E.164 number of the called side; masked like Contact.phone.")
+    async def to_number(self, info: Info) -> str | None:
+        return await self._number(info, self.row.to_number)
+
+    @strawberry.field(description="When the call started ringing (server time, UTC).")
+    def ringing_at(self) -> datetime:
+        return self.row.ringing_at
+
+    @strawberry.field(
+        description="When the call was answered or placed (server time, UTC): clients render the "
+        "running timer from it."
+    )
+    def answered_at(self) -> datetime | None:
+        return self.row.answered_at
+
+    @strawberry.field(description="When the call ended, was declined, missed or failed (server time, UTC).")
+    def ended_at(self) -> datetime | None:
+        return self.row.ended_at
+
+    @strawberry.field(description="Whole seconds from answeredAt to endedAt; null until the call ended.")
+    def duration_seconds(self) -> int | None:
+        return self.row.duration_seconds
+
+    @strawberry.field(description="null when the call was never recorded.")
+    def recording(self) -> CallRecording | None:
+        if self.row.recording_state is m.RecordingState.NONE:
+            return None
+        return CallRecording(state=self.row.recording_state, id=self.row.recording_id)
+
+
+@strawberry.input(description="A ringing inbound call reported by a channel connector.")
+class ReceiveCallInput:
+    channel_id: strawberry.ID = strawberry.field(description="A WhatsApp or VoIP channel.")
+    from_: str = strawberry.field(name="from", description="The caller's number, E.164.")
+    external_call_id: str = strawberry.field(
+        description="The provider's call id; (channelId, externalCallId) identifies the call."
+    )
+    to: str | None = strawberry.field(default=None, description="The workspace number called, E.164.")
+    first_name: str | None = strawberry.field(default=None, description="For a new contact.")
+    last_name: str | None = strawberry.field(default=None, description="For a new contact.")
+
+
+@strawberry.input(description="The far end of a call hung up, or the call failed.")
+class ReportCallEndedInput:
+    channel_id: strawberry.ID
+    external_call_id: str
+    failed: bool = strawberry.field(
+        default=False,
+        description="The call failed (a ringing call becomes FAILED instead of MISSED).",
+    )
+
+
+__all__ = [
+    "Call",
+    "CallDirection",
+    "CallRecording",
+    "CallStatus",
+    "IncomingCallTab",
+    "ReceiveCallInput",
+    "RecordingState",
+    "ReportCallEndedInput",
+]

@@ -1,0 +1,201 @@
+"""The call lifecycle (``domain.md`` section 5): RINGING → ONGOING → ENDED, RINGING →
+DECLINED; recording; server times; illegal moves and bad input get a coded error and change
+nothing; only users with call access handle calls, only calls they may see."""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime
+
+import pytest
+
+from tests.calls.common import (
+    ANSWER,
+    DECLINE,
+    END,
+    NODE_CALL,
+    PLACE,
+    RECORD,
+    as_user,
+    call_as_owner,
+    errors_of,
+    ring,
+)
+from tests.conftest import PASSWORD, login
+from tests.support import Client, cli
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+
+def _at(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+async def test_answer_record_end(call_world):
+    call = await ring(call_world, assignee="agent_team")
+    before = datetime.now(UTC)
+    answered = (await as_user(call_world, "agent_team", ANSWER, {"c": call["id"]}))["answerCall"]
+    assert answered["status"] == "ONGOING"
+    assert answered["answeredBy"]["id"] == call_world.user_ids["agent_team"]
+    assert _at(answered["answeredAt"]).utcoffset().total_seconds() == 0  # UTC
+    assert _at(call["ringingAt"]) <= _at(answered["answeredAt"])
+    assert abs((_at(answered["answeredAt"]) - before).total_seconds()) < 30
+    assert answered["endedAt"] is None and answered["durationSeconds"] is None
+
+    recorded = (await as_user(call_world, "agent_team", RECORD, {"c": call["id"]}))["startCallRecording"]
+    assert recorded["recording"]["state"] == "RECORDING" and recorded["recording"]["id"]
+    assert recorded["status"] == "ONGOING"
+    # recording twice is a conflict
+    errors = await errors_of(call_world, "agent_team", RECORD, {"c": call["id"]})
+    assert errors[0]["extensions"]["code"] == "CONFLICT"
+    # someone else cannot end it
+    errors = await errors_of(call_world, "agent_all", END, {"c": call["id"]})
+    assert errors[0]["extensions"]["code"] == "FORBIDDEN" and "Agent Team" in errors[0]["message"]
+
+    ended = (await as_user(call_world, "agent_team", END, {"c": call["id"]}))["endCall"]
+    assert ended["status"] == "ENDED"
+    assert _at(ended["endedAt"]) >= _at(ended["answeredAt"])
+    expected = round((_at(ended["endedAt"]) - _at(ended["answeredAt"])).total_seconds())
+    assert ended["durationSeconds"] == expected
+    assert ended["recording"] == {"state": "READY", "id": recorded["recording"]["id"]}
+    assert await call_as_owner(call_world, call["id"]) == ended
+
+
+async def test_decline(call_world):
+    call = await ring(call_world)
+    declined = (await as_user(call_world, "agent_all", DECLINE, {"c": call["id"]}))["declineCall"]
+    assert declined["status"] == "DECLINED" and declined["endedAt"] and declined["answeredBy"] is None
+    assert declined["contact"]["assignee"] is None  # declining assigns nobody
+
+
+@pytest.mark.parametrize(
+    ("setup", "mutation", "status"),
+    [
+        ("ended", ANSWER, "ENDED"),
+        ("ended", DECLINE, "ENDED"),
+        ("ended", END, "ENDED"),
+        ("ended", RECORD, "ENDED"),
+        ("ringing", END, "RINGING"),
+        ("ringing", RECORD, "RINGING"),
+        ("declined", ANSWER, "DECLINED"),
+        ("ongoing", DECLINE, "ONGOING"),
+        ("ongoing", ANSWER, "ONGOING"),
+    ],
+)
+async def test_illegal_transitions_conflict_and_change_nothing(call_world, setup, mutation, status):
+    call = await ring(call_world)
+    if setup in ("ongoing", "ended"):
+        await as_user(call_world, "manager", ANSWER, {"c": call["id"]})
+    if setup == "ended":
+        await as_user(call_world, "manager", END, {"c": call["id"]})
+    if setup == "declined":
+        await as_user(call_world, "manager", DECLINE, {"c": call["id"]})
+    before = await call_as_owner(call_world, call["id"])
+    assert before["status"] == status
+    errors = await errors_of(call_world, "manager", mutation, {"c": call["id"]})
+    assert errors[0]["extensions"]["code"] == "CONFLICT"
+    assert errors[0]["extensions"]["status"] == status and status in errors[0]["message"]
+    if setup in ("ongoing", "ended") and mutation in (ANSWER, DECLINE):
+        assert "Manager" in errors[0]["message"]  # who took it
+    assert await call_as_owner(call_world, call["id"]) == before
+    if setup == "ongoing":
+        await as_user(call_world, "manager", END, {"c": call["id"]})
+
+
+async def test_a_user_on_a_call_cannot_take_another(call_world):
+    first, second = await ring(call_world), await ring(call_world)
+    await as_user(call_world, "agent_all", ANSWER, {"c": first["id"]})
+    errors = await errors_of(call_world, "agent_all", ANSWER, {"c": second["id"]})
+    assert errors[0]["extensions"]["code"] == "CONFLICT"
+    assert errors[0]["extensions"]["callId"] == first["id"]
+    contact_id = (await call_as_owner(call_world, second["id"]))["contact"]["id"]
+    errors = await errors_of(call_world, "agent_all", PLACE,
+                             {"c": contact_id, "ch": call_world.channel_ids["VOIP"]})
+    assert errors[0]["extensions"]["code"] == "CONFLICT"
+    assert (await call_as_owner(call_world, second["id"]))["status"] == "RINGING"
+    await as_user(call_world, "agent_all", END, {"c": first["id"]})
+    assert (await as_user(call_world, "agent_all", ANSWER, {"c": second["id"]}))["answerCall"]["status"] == "ONGOING"
+    await as_user(call_world, "agent_all", END, {"c": second["id"]})
+
+
+async def test_place_call(call_world):
+    incoming = await ring(call_world, assignee="agent_beta")
+    await as_user(call_world, "owner", DECLINE, {"c": incoming["id"]})
+    contact_id = incoming["contact"]["id"]
+    placed = (await as_user(call_world, "agent_beta", PLACE,
+                            {"c": contact_id, "ch": call_world.channel_ids["VOIP"]}))["placeCall"]
+    assert placed["direction"] == "OUTBOUND" and placed["status"] == "ONGOING"
+    assert placed["answeredBy"]["id"] == call_world.user_ids["agent_beta"]
+    assert placed["toNumber"] == incoming["fromNumber"] and placed["answeredAt"] == placed["ringingAt"]
+    assert placed["channel"]["type"] == "VOIP"
+    ended = (await as_user(call_world, "agent_beta", END, {"c": placed["id"]}))["endCall"]
+    assert ended["status"] == "ENDED" and ended["durationSeconds"] is not None
+
+
+async def test_bad_input_gives_a_coded_error_and_changes_nothing(call_world):
+    call = await ring(call_world, assignee="agent_all")
+    contact_id = call["contact"]["id"]
+    before = await call_as_owner(call_world, call["id"])
+    # placing on a messaging-only channel
+    for channel in ("EMAIL", "WEBCHAT"):
+        errors = await errors_of(call_world, "agent_all", PLACE,
+                                 {"c": contact_id, "ch": call_world.channel_ids[channel]})
+        assert errors[0]["extensions"] == {"code": "BAD_USER_INPUT", "field": "channelId"}
+    # placing to a contact without a number (the world's webchat visitors)
+    errors = await errors_of(call_world, "agent_all", PLACE,
+                             {"c": call_world.contact_ids["c_all"], "ch": call_world.channel_ids["VOIP"]})
+    assert errors[0]["extensions"] == {"code": "BAD_USER_INPUT", "field": "contactId"}
+    # malformed ids, and ids of another type
+    for bad in ("nonsense", "", contact_id, base64.urlsafe_b64encode(b"Call:abc").decode()):
+        errors = await errors_of(call_world, "agent_all", ANSWER, {"c": bad})
+        assert errors[0]["extensions"] == {"code": "BAD_USER_INPUT", "field": "callId"}, bad
+    unknown = base64.urlsafe_b64encode(b"Call:999999").decode().rstrip("=")
+    errors = await errors_of(call_world, "agent_all", ANSWER, {"c": unknown})
+    assert errors[0]["extensions"] == {"code": "NOT_FOUND", "field": "callId"}
+    # placing a call to a blocked contact (as an owner, who may see blocked contacts)
+    await as_user(call_world, "owner", "mutation($c: ID!) { blockContact(contactId: $c) { id } }", {"c": contact_id})
+    errors = await errors_of(call_world, "owner", PLACE, {"c": contact_id, "ch": call_world.channel_ids["VOIP"]})
+    assert errors[0]["extensions"] == {"code": "BAD_USER_INPUT", "field": "contactId"}
+    errors = await errors_of(call_world, "owner", ANSWER, {"c": call["id"]})
+    assert errors[0]["extensions"] == {"code": "BAD_USER_INPUT", "field": "callId"}
+    await as_user(call_world, "owner", "mutation($c: ID!) { unblockContact(contactId: $c) { id } }", {"c": contact_id})
+    after = await call_as_owner(call_world, call["id"])
+    assert after == before
+    owner_view = await as_user(call_world, "owner", "query($id: ID!) { node(id: $id) { ... on Contact { assignee { id } } } }",
+                               {"id": contact_id})
+    assert owner_view["node"]["assignee"]["id"] == call_world.user_ids["agent_all"]
+
+
+async def test_call_access_and_visibility(call_world):
+    hidden = await ring(call_world, assignee="agent_beta")  # not agent_team's team
+    unassigned = await ring(call_world)
+    before = await call_as_owner(call_world, hidden["id"])
+    # without call access: FORBIDDEN for everything, and node() shows nothing
+    for mutation in (ANSWER, DECLINE, END, RECORD):
+        errors = await errors_of(call_world, "agent_free", mutation, {"c": hidden["id"]})
+        assert errors[0]["extensions"]["code"] == "FORBIDDEN"
+    errors = await errors_of(call_world, "agent_free", PLACE,
+                             {"c": hidden["contact"]["id"], "ch": call_world.channel_ids["VOIP"]})
+    assert errors[0]["extensions"]["code"] == "FORBIDDEN"
+    assert (await as_user(call_world, "agent_free", NODE_CALL, {"id": hidden["id"]}))["node"] is None
+    errors = await errors_of(call_world, "agent_free", "{ incomingCalls { id } }")
+    assert errors[0]["extensions"]["code"] == "FORBIDDEN"
+    # with call access, a call of a contact one may not see does not exist
+    for who, call in (("agent_team", hidden), ("agent_self", hidden), ("agent_team", unassigned)):
+        for mutation in (ANSWER, DECLINE, END, RECORD):
+            errors = await errors_of(call_world, who, mutation, {"c": call["id"]})
+            assert errors[0]["extensions"] == {"code": "NOT_FOUND", "field": "callId"}, (who, mutation)
+        assert (await as_user(call_world, who, NODE_CALL, {"id": call["id"]}))["node"] is None
+    # another workspace's users never reach it
+    boss = f"boss@calls.{call_world.domain}"
+    cli(call_world.served.env, "create-workspace", "--name", "Other", "--owner-email", boss,
+        "--owner-password", PASSWORD)
+    other = Client(call_world.served, await login(call_world.served, boss, PASSWORD))
+    for mutation in (ANSWER, DECLINE):
+        body = await other.execute(mutation, {"c": hidden["id"]})
+        assert body["errors"][0]["extensions"] == {"code": "NOT_FOUND", "field": "callId"}
+    assert (await other(NODE_CALL, {"id": hidden["id"]}))["node"] is None
+    await other.aclose()
+    assert await call_as_owner(call_world, hidden["id"]) == before
+    # the teammate who may see it does
+    assert (await as_user(call_world, "agent_beta", NODE_CALL, {"id": hidden["id"]}))["node"]["id"] == hidden["id"]

@@ -1,0 +1,54 @@
+"""``incomingCall`` and ``callUpdated`` (``domain.md`` sections 5 and 7): a ringing call
+reaches every subscriber allowed to see it and no one else; when one agent answers, the
+others are told at once."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.calls.common import ANSWER, END, as_user, ring
+from tests.support import GraphQLError, subscribe
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+INCOMING_CALL = "subscription { incomingCall { id status fromNumber contact { name assignee { id } } } }"
+CALL_UPDATED = "subscription { callUpdated { id status answeredBy { id } } }"
+
+
+async def test_a_ringing_call_reaches_those_who_may_see_it_and_an_answer_updates_the_others(call_world):
+    served, tokens = call_world.served, call_world.tokens
+    # a contact of agent_self's, who called before
+    earlier = await ring(call_world, assignee="agent_self")
+    await as_user(call_world, "owner", "mutation($c: ID!) { declineCall(callId: $c) { id } }", {"c": earlier["id"]})
+    incoming = {who: await subscribe(served, tokens[who], INCOMING_CALL)
+                for who in ("agent_all", "manager", "agent_team", "agent_self")}
+    updated = {who: await subscribe(served, tokens[who], CALL_UPDATED) for who in ("manager", "agent_beta")}
+    try:
+        call = await ring(call_world)  # an unassigned caller
+        for who in ("agent_all", "manager"):
+            pushed = (await incoming[who].next())["data"]["incomingCall"]
+            assert (pushed["id"], pushed["status"]) == (call["id"], "RINGING")
+        await incoming["agent_team"].nothing(within=0.4)  # TEAM agents never see unassigned callers
+        await incoming["agent_self"].nothing(within=0.1)
+
+        own = await ring(call_world, number=earlier["fromNumber"])
+        pushed = (await incoming["agent_self"].next())["data"]["incomingCall"]
+        assert pushed["id"] == own["id"]
+
+        await as_user(call_world, "agent_all", ANSWER, {"c": call["id"]})
+        change = (await updated["manager"].next())["data"]["callUpdated"]
+        assert change == {"id": call["id"], "status": "ONGOING",
+                          "answeredBy": {"id": call_world.user_ids["agent_all"]}}
+        await updated["agent_beta"].nothing(within=0.4)  # the caller is now agent_all's, not Beta's
+    finally:
+        for subscription in (*incoming.values(), *updated.values()):
+            await subscription.close()
+    await as_user(call_world, "agent_all", END, {"c": call["id"]})
+
+
+async def test_no_call_access_no_call_subscriptions(call_world):
+    for query in (INCOMING_CALL, CALL_UPDATED):
+        with pytest.raises(GraphQLError) as raised:
+            subscription = await subscribe(call_world.served, call_world.tokens["agent_free"], query)
+            await subscription.next(timeout=2)
+        assert raised.value.codes == ["FORBIDDEN"]
