@@ -36,6 +36,8 @@ if TYPE_CHECKING:
     from graph.context import Context
     from graph.permissions.visibility import Scope, Viewer
 
+STREAM_STARTED = "stream.started"
+"""The type of the delivery ``workspace_events(announce_start=True)`` yields first."""
 VIEWER_EVENTS = frozenset({"user.changed", "team.changed", "access_token.revoked"})
 MAX_REPLAY = 10_000
 CLOSE_SLOW_CONSUMER = 4413
@@ -123,6 +125,7 @@ async def workspace_events(
     after_sequence: int | None,
     on_viewer_change: Callable[[Viewer], Awaitable[None]],
     fast_path: FastPath | None = None,
+    announce_start: bool = False,
 ) -> AsyncIterator[Delivery]:
     """The viewer's workspace events, in order and exactly once (see the module docstring).
 
@@ -133,6 +136,8 @@ async def workspace_events(
             a coded error to end the subscription).
         fast_path: handed to the bus whenever this subscriber is idle and in step, so that
             the bus delivers the next events without waking this task (:func:`deliver`).
+        announce_start: first yield a :data:`STREAM_STARTED` delivery once the stream's
+            starting point is fixed: a snapshot read then misses no later event.
 
     Raises:
         BadUserInput: a negative or future ``afterSequence``, or too much to replay.
@@ -162,6 +167,8 @@ async def workspace_events(
                     field="afterSequence",
                 )
             pending = _with_current_facts(backlog)
+        if announce_start:
+            yield Delivery(LiveEvent(viewer.workspace_id, last, STREAM_STARTED, {}), {})
         try:
             while True:
                 if not pending:
@@ -249,6 +256,7 @@ async def deliver(
 
 __all__ = [
     "CLOSE_SLOW_CONSUMER",
+    "STREAM_STARTED",
     "Delivery",
     "LiveScope",
     "deliver",

@@ -93,7 +93,7 @@ from graph.schema.user import (
 )
 from graph.live import LiveEvent, write
 from graph.settings import Settings
-from graph.subscriptions import LiveScope, deliver, workspace_events
+from graph.subscriptions import STREAM_STARTED, LiveScope, deliver, workspace_events
 
 _TYPES = {
     "Call": Call,
@@ -606,9 +606,6 @@ class Subscription:
         self, info: Info, after_sequence: int | None = None
     ) -> AsyncGenerator[InboxSidebar, None]:
         ctx = info.context
-        current = await inbox_resolvers.sidebar_with_counts(ctx.viewer)
-        shown = inbox_resolvers.sidebar_snapshot(current)
-        yield InboxSidebar.from_sidebar(current)
         stale = False
 
         async def on_viewer_change(viewer) -> None:
@@ -616,9 +613,15 @@ class Subscription:
             stale = True
 
         async for delivery in workspace_events(
-            ctx, after_sequence=after_sequence, on_viewer_change=on_viewer_change
+            ctx, after_sequence=after_sequence, on_viewer_change=on_viewer_change, announce_start=True
         ):
             event = delivery.event
+            if event.type == STREAM_STARTED:
+                # the first panel is read once the stream's start is fixed: nothing falls between
+                current = await inbox_resolvers.sidebar_with_counts(ctx.viewer)
+                shown = inbox_resolvers.sidebar_snapshot(current)
+                yield InboxSidebar.from_sidebar(current)
+                continue
             mine = event.type == "inbox.seen" and event.payload.get("user_id") == ctx.viewer.user_id
             if not (stale or mine or inbox_resolvers.touches(current, event.type, event.payload)):
                 continue
