@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import partial
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -254,8 +255,37 @@ async def deliver(
         yield payload
 
 
+async def contact_events(
+    context: Context,
+    *,
+    event_type: str,
+    compute_scope: Callable[[Viewer], Awaitable[Scope]],
+    build: Callable[[LiveEvent], Awaitable[Any]],
+    after_sequence: int | None = None,
+) -> AsyncIterator[Any]:
+    """The events of ``event_type`` whose contact the subscriber's scope allows (from the
+    event's current facts, ``domain.md`` section 7), each built by ``build(event)`` and
+    delivered by :func:`deliver`. ``compute_scope`` is recomputed whenever the viewer changes.
+    """
+    scope = LiveScope(compute_scope)
+    await scope.refresh(context.viewer)
+
+    def select(event: LiveEvent, facts: dict[str, Any]) -> Candidate | None:
+        if event.type != event_type:
+            return None
+        if not scope.current.allows(facts.get("assignee_id"), bool(facts.get("blocked"))):
+            return None
+        return Candidate(event.sequence, partial(build, event))
+
+    async for payload in deliver(
+        context, after_sequence=after_sequence, on_viewer_change=scope.refresh, select=select
+    ):
+        yield payload
+
+
 __all__ = [
     "CLOSE_SLOW_CONSUMER",
+    "contact_events",
     "STREAM_STARTED",
     "Delivery",
     "LiveScope",

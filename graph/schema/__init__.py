@@ -93,7 +93,7 @@ from graph.schema.user import (
 )
 from graph.live import LiveEvent, write
 from graph.settings import Settings
-from graph.subscriptions import STREAM_STARTED, LiveScope, deliver, workspace_events
+from graph.subscriptions import STREAM_STARTED, LiveScope, contact_events, deliver, workspace_events
 
 _TYPES = {
     "Call": Call,
@@ -531,8 +531,6 @@ class Subscription:
         after_sequence: int | None = None,
     ) -> AsyncGenerator[MessageEvent, None]:
         ctx = info.context
-        scope = LiveScope(partial(inbox_resolvers.subscription_scope, selector=inbox))
-        await scope.refresh(ctx.viewer)
 
         async def build(event: LiveEvent) -> MessageEvent | None:
             loaders = ctx.loaders_for_event(event)
@@ -546,15 +544,12 @@ class Subscription:
                 conversation=Conversation.from_row(conversation),
             )
 
-        def select(event: LiveEvent, facts: dict[str, Any]) -> Candidate | None:
-            if event.type != "message.created":
-                return None
-            if not scope.current.allows(facts.get("assignee_id"), bool(facts.get("blocked"))):
-                return None
-            return Candidate(event.sequence, partial(build, event))
-
-        async for payload in deliver(
-            ctx, after_sequence=after_sequence, on_viewer_change=scope.refresh, select=select
+        async for payload in contact_events(
+            ctx,
+            event_type="message.created",
+            compute_scope=partial(inbox_resolvers.subscription_scope, selector=inbox),
+            build=build,
+            after_sequence=after_sequence,
         ):
             yield payload
 
@@ -565,17 +560,12 @@ class Subscription:
     )
     async def incoming_call(self, info: Info) -> AsyncGenerator[Call, None]:
         ctx = info.context
-        scope = LiveScope(call_resolvers.incoming_call_live_scope)
-        await scope.refresh(ctx.viewer)
-
-        def select(event: LiveEvent, facts: dict[str, Any]) -> Candidate | None:
-            if event.type != "call.received":
-                return None
-            if not scope.current.allows(facts.get("assignee_id"), bool(facts.get("blocked"))):
-                return None
-            return Candidate(event.sequence, partial(_call_of_event, ctx, event))
-
-        async for payload in deliver(ctx, after_sequence=None, on_viewer_change=scope.refresh, select=select):
+        async for payload in contact_events(
+            ctx,
+            event_type="call.received",
+            compute_scope=call_resolvers.incoming_call_live_scope,
+            build=partial(_call_of_event, ctx),
+        ):
             yield payload
 
     @strawberry.subscription(
@@ -585,17 +575,12 @@ class Subscription:
     )
     async def call_updated(self, info: Info) -> AsyncGenerator[Call, None]:
         ctx = info.context
-        scope = LiveScope(call_resolvers.call_update_live_scope)
-        await scope.refresh(ctx.viewer)
-
-        def select(event: LiveEvent, facts: dict[str, Any]) -> Candidate | None:
-            if event.type != "call.updated":
-                return None
-            if not scope.current.allows(facts.get("assignee_id"), bool(facts.get("blocked"))):
-                return None
-            return Candidate(event.sequence, partial(_call_of_event, ctx, event))
-
-        async for payload in deliver(ctx, after_sequence=None, on_viewer_change=scope.refresh, select=select):
+        async for payload in contact_events(
+            ctx,
+            event_type="call.updated",
+            compute_scope=call_resolvers.call_update_live_scope,
+            build=partial(_call_of_event, ctx),
+        ):
             yield payload
 
     @strawberry.subscription(
