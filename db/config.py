@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from typing import Any
+from urllib.parse import urlsplit
 
 DEFAULT_DATABASE_URL = "sqlite://inbox-graph.db"
 MODELS_MODULE = "db.models"
@@ -17,6 +18,11 @@ MIGRATIONS_MODULE = "db.migrations"
 def database_url() -> str:
     """The configured database URL (``DATABASE_URL``, else the SQLite default)."""
     return os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
+
+
+def database_name(url: str) -> str:
+    """The database's name in ``url``: the PostgreSQL database, or the SQLite file's path."""
+    return urlsplit(url).path.lstrip("/") or urlsplit(url).netloc
 
 
 def tortoise_config(url: str | None = None) -> dict[str, Any]:
@@ -40,4 +46,4 @@ def tortoise_config(url: str | None = None) -> dict[str, Any]:
 
 TORTOISE_ORM = tortoise_config()
 
-__all__ = ["DEFAULT_DATABASE_URL", "TORTOISE_ORM", "database_url", "tortoise_config"]
+__all__ = ["DEFAULT_DATABASE_URL", "TORTOISE_ORM", "database_name", "database_url", "tortoise_config"]

@@ -130,6 +130,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         settings.broadcast_url,
         queue_size=settings.subscriber_queue_size,
         shared_fanout=settings.shared_fanout,
+        namespace=settings.channel_namespace,
     )
     graphql = InboxGraphQL(settings, bus)
 

@@ -262,9 +262,17 @@ class EventBus:
     """
 
     def __init__(
-        self, url: str = "memory://", *, queue_size: int = 1000, shared_fanout: bool = True
+        self,
+        url: str = "memory://",
+        *,
+        queue_size: int = 1000,
+        shared_fanout: bool = True,
+        namespace: str = "",
     ) -> None:
         self.url = url
+        self.namespace = namespace
+        """Part of every channel name: buses of different databases sharing one Redis never
+        hear each other."""
         self.queue_size = queue_size
         self.shared_fanout = shared_fanout
         """``False``: no fast path, no shared execution or loaders: every subscription resolves
@@ -294,9 +302,9 @@ class EventBus:
                 self._event_loaders.popitem(last=False)
         return loaders
 
-    @staticmethod
-    def channel(workspace_id: int) -> str:
-        return f"inbox-graph:workspace:{workspace_id}"
+    def channel(self, workspace_id: int) -> str:
+        """The broadcaster channel of a workspace's events."""
+        return f"inbox-graph:{self.namespace}:workspace:{workspace_id}"
 
     async def start(self) -> None:
         await self._broadcast.connect()

@@ -11,6 +11,7 @@
 | ``INBOX_GRAPH_SESSION_TTL_SECONDS`` | ``2592000`` (30 days) | lifetime of a login token |
 | ``INBOX_GRAPH_SUBSCRIBER_QUEUE`` | ``1000`` | events buffered per subscription before it is cut off |
 | ``INBOX_GRAPH_EVENT_RETENTION_SECONDS`` | ``86400`` | how long the outbox keeps events for resuming |
+| ``INBOX_GRAPH_CHANNEL_NAMESPACE`` | the database's name | prefix of the broadcaster channels, so deployments (or test runs) sharing one Redis with different databases never receive each other's events |
 | ``INBOX_GRAPH_SHARED_FANOUT`` | ``1`` | ``0``: every subscription resolves, serialises and sends each event on its own, with its own database reads (the naive baseline of ``bench/fanout``) |
 """
 
@@ -19,7 +20,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from db.config import database_url
+from db.config import database_name, database_url
 
 
 def _flag(name: str, default: bool) -> bool:
@@ -50,6 +51,7 @@ class Settings:
     prune_interval_seconds: int = 300
     ring_sweep_interval_seconds: int = 1
     shared_fanout: bool = True
+    channel_namespace: str = ""
     max_depth: int = 12
     max_aliases: int = 30
     max_tokens: int = 4000
@@ -74,6 +76,7 @@ class Settings:
             prune_interval_seconds=_int("INBOX_GRAPH_PRUNE_INTERVAL_SECONDS", 300),
             ring_sweep_interval_seconds=_int("INBOX_GRAPH_RING_SWEEP_INTERVAL_SECONDS", 1),
             shared_fanout=_flag("INBOX_GRAPH_SHARED_FANOUT", True),
+            channel_namespace=os.environ.get("INBOX_GRAPH_CHANNEL_NAMESPACE") or database_name(database_url()),
         )
 
 
