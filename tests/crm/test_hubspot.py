@@ -124,3 +124,134 @@ async def test_each_edit_writes_an_activity_on_the_contact(hubspot_world: World,
         1 for e in data["node"]["timeline"]["edges"] if e["node"].get("kind") == "CRM_RECORD_UPDATED"
     ) == 1
     await agent.aclose()
+
+
+async def test_a_contact_is_matched_by_phone_across_search_pages(hubspot_world: World, fake: FakeCrm) -> None:
+    w = hubspot_world
+    tail = f"{uuid.uuid4().int % 10**6:06d}"
+    phone = f"+447400{tail}"
+    # numbers typed in other formats and other numbers ending alike come first (oldest)
+    fake.add_hubspot_contact(firstname="Wrong", phone=f"+1 202 55{tail[:1]} {tail[1:]}")
+    fake.add_hubspot_contact(firstname="Wrong too", mobilephone=f"+33 6 12{tail}")
+    right = fake.add_hubspot_contact(firstname="Right", phone=f"07400 {tail}")
+    contact_id = await contact_from(w, "WHATSAPP", phone)
+    agent = w.client("agent_all")
+    data = await agent(CONTACT_CRM, {"id": contact_id, "p": "HUBSPOT"})
+    assert data["contact"]["crm"]["recordId"] == right
+    assert values_of(data["contact"]["crm"])["firstname"] == "Right"
+    searches = [r.body for r in fake.seen("/search")]
+    assert len(searches) == 2 and "after" not in searches[0] and searches[1]["after"] == "2"
+    assert searches[0]["filterGroups"][0] == {
+        "filters": [{"propertyName": "phone", "operator": "IN",
+                     "values": [phone, f"+44 7400 {tail}", f"07400 {tail}"]}]
+    }
+    await agent.aclose()
+
+
+async def test_no_match_gives_no_record(hubspot_world: World, fake: FakeCrm) -> None:
+    contact_id = await contact_from(hubspot_world, "EMAIL", unique_email())
+    agent = hubspot_world.client("agent_all")
+    data = await agent(CONTACT_CRM, {"id": contact_id, "p": "HUBSPOT"})
+    assert data["contact"]["crm"] is None
+    codes = await agent.error_codes(UPDATE, {"c": contact_id, "p": "HUBSPOT", "f": [{"name": "jobtitle", "value": "x"}]})
+    assert codes == ["NOT_FOUND"]
+    assert fake.writes("PATCH") == []
+    await agent.aclose()
+
+
+async def test_rate_limited_twice_then_the_edit_succeeds_after_the_waits(hubspot_world: World, fake: FakeCrm) -> None:
+    email = unique_email()
+    record_id = fake.add_hubspot_contact(email=email, jobtitle="Engineer")
+    contact_id = await contact_from(hubspot_world, "EMAIL", email)
+    agent = hubspot_world.client("agent_all")
+    await agent(CONTACT_CRM, {"id": contact_id, "p": "HUBSPOT"})
+    fake.reset()
+    fake.fail("PATCH /crm/v3/objects/contacts", 429, times=2, retry_after="1", body={
+        "status": "error", "message": "You have reached your secondly limit.", "errorType": "RATE_LIMIT",
+        "correlationId": str(uuid.uuid4()), "policyName": "SECONDLY", "category": "RATE_LIMITS",
+    })
+    data = await agent(UPDATE, {"c": contact_id, "p": "HUBSPOT", "f": [{"name": "jobtitle", "value": "Head of Ops"}]})
+    assert values_of(data["updateCrmRecord"])["jobtitle"] == "Head of Ops"
+    patches = fake.writes("PATCH")
+    assert len(patches) == 3
+    assert all(p.body == {"properties": {"jobtitle": "Head of Ops"}} for p in patches)
+    assert patches[1].at - patches[0].at >= 0.95 and patches[2].at - patches[1].at >= 0.95
+    assert fake.hubspot_contacts[record_id]["properties"]["jobtitle"] == "Head of Ops"
+    await agent.aclose()
+
+
+async def test_a_hubspot_that_keeps_failing_fails_the_crm_field_alone(hubspot_world: World, fake: FakeCrm) -> None:
+    email = unique_email()
+    fake.add_hubspot_contact(email=email)
+    contact_id = await contact_from(hubspot_world, "EMAIL", email, first_name="Robin")
+    fake.fail("/crm/v3/objects/contacts", 500, body={"status": "error", "message": "internal error",
+                                                       "category": "INTERNAL_ERROR"})
+    agent = hubspot_world.client("agent_all")
+    body = await agent.execute(CONTACT_CRM, {"id": contact_id, "p": "HUBSPOT"})
+    assert body["data"]["contact"]["name"] == "Robin"
+    assert body["data"]["contact"]["email"] == email
+    assert body["data"]["contact"]["crm"] is None
+    [error] = body["errors"]
+    assert error["extensions"]["code"] == "CRM_UNAVAILABLE" and error["path"] == ["contact", "crm"]
+    assert "HubSpot" in error["message"]
+    assert len(fake.seen("/search")) == 3  # tried three times in all
+    codes = await agent.error_codes(UPDATE, {"c": contact_id, "p": "HUBSPOT", "f": [{"name": "jobtitle", "value": "x"}]})
+    assert codes == ["CRM_UNAVAILABLE"]
+    assert fake.writes("PATCH") == []
+    await agent.aclose()
+
+
+async def test_a_slow_hubspot_fails_the_crm_field_alone(hubspot_world: World, fake: FakeCrm) -> None:
+    email = unique_email()
+    fake.add_hubspot_contact(email=email)
+    contact_id = await contact_from(hubspot_world, "EMAIL", email, first_name="Sam")
+    fake.fail("/search", 200, delay=3.5)  # the server waits 2 s (INBOX_GRAPH_CRM_TIMEOUT_SECONDS)
+    agent = hubspot_world.client("agent_all")
+    body = await agent.execute(CONTACT_CRM, {"id": contact_id, "p": "HUBSPOT"})
+    assert body["data"]["contact"]["name"] == "Sam"
+    assert body["data"]["contact"]["crm"] is None
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["CRM_UNAVAILABLE"]
+    await agent.aclose()
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("lifecyclestage", "evangelist"),  # outside the options
+        ("lifecyclestage", "legacy"),  # a hidden option
+        ("favourite_colour", "blue"),  # not a supported field
+        ("jobtitle", "x" * 65_537),  # over HubSpot's 65,536 characters
+        ("email", "not an address"),
+    ],
+)
+async def test_bad_input_names_the_field_and_sends_nothing(
+    hubspot_world: World, fake: FakeCrm, name: str, value: str
+) -> None:
+    email = unique_email()
+    record_id = fake.add_hubspot_contact(email=email, jobtitle="Engineer", lifecyclestage="lead")
+    contact_id = await contact_from(hubspot_world, "EMAIL", email)
+    agent = hubspot_world.client("agent_all")
+    body = await agent.execute(UPDATE, {"c": contact_id, "p": "HUBSPOT", "f": [
+        {"name": "jobtitle", "value": "Boss"}, {"name": name, "value": value},
+    ]})
+    [error] = body["errors"]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert error["extensions"]["field"] == name and name in error["message"]
+    assert fake.writes("PATCH") == []
+    assert fake.hubspot_contacts[record_id]["properties"]["jobtitle"] == "Engineer"
+    await agent.aclose()
+
+
+async def test_a_contact_the_viewer_may_not_see_is_not_found_and_nothing_is_sent(
+    hubspot_world: World, fake: FakeCrm
+) -> None:
+    w = hubspot_world
+    email = unique_email()
+    fake.add_hubspot_contact(email=email)
+    contact_id = await contact_from(w, "EMAIL", email)  # unassigned: a SELF agent may not see it
+    agent = w.client("agent_self")
+    assert (await agent(CONTACT_CRM, {"id": contact_id, "p": "HUBSPOT"}))["contact"] is None
+    codes = await agent.error_codes(UPDATE, {"c": contact_id, "p": "HUBSPOT", "f": [{"name": "jobtitle", "value": "x"}]})
+    assert codes == ["NOT_FOUND"]
+    assert fake.requests == []
+    await agent.aclose()
