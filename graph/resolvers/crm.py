@@ -12,18 +12,20 @@ written back to the CRM (``domain.md`` section 6, CRM tabs).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from tortoise.exceptions import IntegrityError
 
-from db.models import ActivityKind, Contact, CrmConnection, CrmLink, CrmProvider
+from db.models import ActivityKind, Contact, CrmConnection, CrmLink, CrmProvider, Workspace
 from graph.crm import LABELS, check_instance_url, crm_for
-from graph.crm.base import Record, RecordGone, validate_edit
+from graph.crm.base import FieldKind, Record, RecordGone, validate_edit
 from graph.crm.hubspot import HubSpot
 from graph.crm.salesforce import Salesforce
 from graph.errors import BadUserInput, CrmAuthFailed, NotFound
 from graph.live import write
+from graph.permissions.fields import mask_phone, sees_unmasked_numbers
 from graph.resolvers.contact import current_conversation, record_change, visible_contact
 from graph.resolvers.user import require_owner
 from graph.secrets import SecretBox, SecretUnreadable
@@ -197,6 +199,21 @@ async def _linked_record(crm: Crm, contact: Contact, provider: CrmProvider) -> R
     return record
 
 
+async def _as_seen_by(viewer: Viewer, record: Record) -> Record:
+    """The record as ``viewer`` may see it: phone numbers follow the masking rule of
+    ``Contact.phone`` (``graph.permissions.fields``), and a number the viewer sees masked is
+    read-only for them (a masked value must never be written back)."""
+    workspace = await Workspace.get(id=viewer.workspace_id)
+    if sees_unmasked_numbers(viewer, workspace.phone_number_masking):
+        return record
+    phones = {s.name for s in record.specs if s.kind is FieldKind.PHONE}
+    return replace(
+        record,
+        specs=tuple(replace(s, editable=False) if s.name in phones else s for s in record.specs),
+        values={k: mask_phone(v) if k in phones else v for k, v in record.values.items()},
+    )
+
+
 async def contact_record(
     settings: Settings, viewer: Viewer, contact: Contact, provider: CrmProvider
 ) -> Record | None:
@@ -208,11 +225,14 @@ async def contact_record(
 
     Raises:
         CrmUnavailable, CrmAuthFailed: the CRM is down, slow, or refuses the stored token.
+
+    Phone numbers are masked as for ``Contact.phone`` (:func:`_as_seen_by`).
     """
     crm = await _crm(settings, viewer.workspace_id, provider)
     if crm is None:
         return None
-    return await _linked_record(crm, contact, provider)
+    record = await _linked_record(crm, contact, provider)
+    return await _as_seen_by(viewer, record) if record is not None else None
 
 
 async def update_crm_record(
@@ -245,10 +265,10 @@ async def update_crm_record(
     record = await _linked_record(crm, contact, provider)
     if record is None:
         raise NotFound(f"{LABELS[provider]} record of this contact", field="contactId")
-    cleaned = validate_edit(record.specs, changes)
+    cleaned = validate_edit((await _as_seen_by(viewer, record)).specs, changes)
     changed = {k: v for k, v in cleaned.items() if record.values.get(k) != v}
     if not changed:
-        return record
+        return await _as_seen_by(viewer, record)
     try:
         await crm.update(record.object_type, record.record_id, changed)
         after = await crm.fetch(record.object_type, record.record_id)
@@ -278,7 +298,7 @@ async def update_crm_record(
         )
 
     await write(bus, viewer.workspace_id, operation)
-    return after
+    return await _as_seen_by(viewer, after)
 
 
 __all__ = ["connect_crm", "connections", "contact_record", "disconnect_crm", "update_crm_record"]

@@ -573,7 +573,7 @@ class Mutation:
             provider,
             [(f.name, f.value) for f in fields],
         )
-        return await CrmRecord.build(info, provider, record)
+        return CrmRecord.from_record(provider, record)
 
 
 @strawberry.type

@@ -87,7 +87,7 @@ class Contact(Node):
     async def crm(self, info: Info, provider: CrmProvider) -> CrmRecord | None:
         ctx = info.context
         record = await crm_resolvers.contact_record(ctx.settings, ctx.viewer, self.row, provider)
-        return await CrmRecord.build(info, provider, record) if record is not None else None
+        return CrmRecord.from_record(provider, record) if record is not None else None
 
 
 __all__ = ["Contact"]

@@ -9,7 +9,6 @@ from strawberry.types import Info
 
 from db import models as m
 from graph.crm.base import FieldKind, Record
-from graph.permissions.fields import mask_phone, sees_unmasked_numbers
 from graph.schema.user import User
 
 CrmProvider = strawberry.enum(m.CrmProvider, name="CrmProvider")
@@ -34,7 +33,8 @@ class CrmField:
     label: str = strawberry.field(description="The CRM's label for it.")
     type: CrmFieldType
     value: str | None = strawberry.field(
-        description="The value, as text. PHONE values are masked like `Contact.phone`."
+        description="The value, as text. PHONE values are masked like `Contact.phone` (and then "
+        "not editable)."
     )
     editable: bool = strawberry.field(description="Whether `updateCrmRecord` may change it.")
     max_length: int | None = strawberry.field(description="Characters; null when the CRM states none.")
@@ -54,20 +54,15 @@ class CrmRecord:
     fields: list[CrmField] = strawberry.field(description="The supported fields, in display order.")
 
     @classmethod
-    async def build(cls, info: Info, provider: m.CrmProvider, record: Record) -> CrmRecord:
-        workspace = await info.context.loaders.workspace()
-        unmasked = sees_unmasked_numbers(info.context.viewer, workspace.phone_number_masking)
+    def from_record(cls, provider: m.CrmProvider, record: Record) -> CrmRecord:
         fields = []
         for spec in record.specs:
-            value = record.values.get(spec.name)
-            if spec.kind is FieldKind.PHONE and not unmasked:
-                value = mask_phone(value)
             fields.append(
                 CrmField(
                     name=spec.name,
                     label=spec.label,
                     type=spec.kind,
-                    value=value,
+                    value=record.values.get(spec.name),
                     editable=spec.editable,
                     max_length=spec.max_length,
                     options=[CrmFieldOption(value=o.value, label=o.label) for o in spec.options]

@@ -182,3 +182,21 @@ async def test_without_a_secret_key_connecting_is_refused_and_nothing_is_sent(
         await owner.aclose()
     finally:
         server.stop()
+
+
+async def test_in_production_only_https_salesforce_domains_are_called(
+    world: World, fake: FakeCrm, crm_env: dict[str, str]
+) -> None:
+    server = serve({**crm_env, "INBOX_GRAPH_ENV": "production"})
+    try:
+        fake.salesforce_tokens.add(SALESFORCE_TOKEN)
+        owner = Client(server, world.tokens["owner"])
+        body = await owner.execute(
+            CONNECT, {"i": {"provider": "SALESFORCE", "accessToken": SALESFORCE_TOKEN, "instanceUrl": fake.url}}
+        )
+        [error] = body["errors"]
+        assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "instanceUrl"}
+        assert fake.requests == []
+        await owner.aclose()
+    finally:
+        server.stop()

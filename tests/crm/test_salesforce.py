@@ -178,3 +178,28 @@ async def test_salesforce_rate_limited_then_available(sf_world: World, fake: Fak
     record = (await agent(CONTACT_CRM, {"id": contact_id, "p": "SALESFORCE"}))["contact"]["crm"]
     assert record["recordId"] == record_id
     await agent.aclose()
+
+
+async def test_masked_numbers_are_masked_and_read_only_in_the_crm_tab(sf_world: World, fake: FakeCrm) -> None:
+    w = sf_world
+    email = f"masked.{uuid.uuid4().hex[:8]}@acme.example"
+    phone, tail = new_phone()
+    fake.add_salesforce("Contact", LastName="Kay", Email=email, Phone=phone)
+    contact_id = await contact_from(w, "EMAIL", email)
+    owner, agent = w.client("owner"), w.client("agent_all")
+    settings = "mutation($m: Boolean) { updateWorkspaceSettings(input: {phoneNumberMasking: $m}) { phoneNumberMasking } }"
+    await owner(settings, {"m": True})
+    try:
+        seen = fields_of((await agent(CONTACT_CRM, {"id": contact_id, "p": "SALESFORCE"}))["contact"]["crm"])["Phone"]
+        assert seen["value"] == f"+44 74•• •••{tail[-3:]}" and seen["editable"] is False
+        body = await agent.execute(UPDATE, {"c": contact_id, "p": "SALESFORCE", "f": [{"name": "Phone", "value": "+44 1"}]})
+        assert body["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT", "field": "Phone"}
+        assert fake.writes("PATCH") == []
+        data = await agent(UPDATE, {"c": contact_id, "p": "SALESFORCE", "f": [{"name": "Title", "value": "Chief"}]})
+        assert fields_of(data["updateCrmRecord"])["Phone"]["value"] == seen["value"]
+        by_owner = fields_of((await owner(CONTACT_CRM, {"id": contact_id, "p": "SALESFORCE"}))["contact"]["crm"])
+        assert by_owner["Phone"] | {"value": phone, "editable": True} == by_owner["Phone"]
+    finally:
+        await owner(settings, {"m": False})
+        await owner.aclose()
+        await agent.aclose()
