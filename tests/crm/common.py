@@ -88,7 +88,7 @@ def sql(database_url: str, statement: str, params: tuple = ()) -> list[tuple]:
         statement = statement.replace("?", literal, 1)
     out = subprocess.run(
         ["psql", "-h", parsed.hostname or "127.0.0.1", "-p", str(parsed.port or 5432),
-         "-U", parsed.username or "postgres", "-d", parsed.path.lstrip("/"), "-At", "-F", "\t", "-c", statement],
+         "-U", parsed.username or "postgres", "-d", parsed.path.lstrip("/"), "-qAt", "-F", "\t", "-c", statement],
         check=True, capture_output=True, text=True,
     ).stdout
     return [tuple(line.split("\t")) for line in out.splitlines() if line]
