@@ -89,6 +89,7 @@ async def test_contact_with_matching_email_shows_its_record_and_edits_go_back(hu
     data = await agent(CONTACT_CRM, {"id": contact_id, "p": "HUBSPOT"})
     assert values_of(data["contact"]["crm"])["jobtitle"] == "CTO"
     assert fake.seen("/search") == []
+    assert fake.seen("/crm/v3/properties") == []  # labels and options are cached
     await agent.aclose()
 
 
