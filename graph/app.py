@@ -34,6 +34,7 @@ from db.outbox import prune_events
 from graph.resolvers.call import miss_unanswered_calls
 from graph.auth import bearer_token, viewer_for_token
 from graph.context import Context
+from graph.crm.base import close_http as close_crm_http
 from graph.extensions import add_code
 from graph.live import EventBus
 from graph.schema import build_schema
@@ -170,6 +171,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
                 await bus.stop()
+                await close_crm_http()
 
     app = Starlette(
         routes=[

@@ -51,6 +51,24 @@ class BadUserInput(CodedError):
     code = "BAD_USER_INPUT"
 
 
+class NotConfigured(CodedError):
+    """The deployment lacks a setting the operation needs (e.g. ``INBOX_GRAPH_SECRET_KEY``)."""
+
+    code = "NOT_CONFIGURED"
+
+
+class CrmUnavailable(CodedError):
+    """A CRM did not answer in time, kept failing (5xx) or kept rate-limiting (429)."""
+
+    code = "CRM_UNAVAILABLE"
+
+
+class CrmAuthFailed(CodedError):
+    """A CRM refused the stored (or offered) credentials: reconnect the integration."""
+
+    code = "CRM_AUTH_FAILED"
+
+
 class RateLimited(CodedError):
     code = "RATE_LIMITED"
 
@@ -72,9 +90,12 @@ __all__ = [
     "BadUserInput",
     "CodedError",
     "Conflict",
+    "CrmAuthFailed",
+    "CrmUnavailable",
     "Forbidden",
     "NotFound",
     "HistoryPruned",
+    "NotConfigured",
     "RateLimited",
     "SlowConsumerError",
     "Unauthenticated",

@@ -12,6 +12,11 @@
 | ``INBOX_GRAPH_SUBSCRIBER_QUEUE`` | ``1000`` | events buffered per subscription before it is cut off |
 | ``INBOX_GRAPH_EVENT_RETENTION_SECONDS`` | ``86400`` | how long the outbox keeps events for resuming |
 | ``INBOX_GRAPH_CHANNEL_NAMESPACE`` | the database's name | prefix of the broadcaster channels, so deployments (or test runs) sharing one Redis with different databases never receive each other's events |
+| ``INBOX_GRAPH_SECRET_KEY`` | none | Fernet key(s) encrypting integration secrets (CRM tokens) at rest; comma-separated for rotation (the first encrypts, all decrypt). Without it connecting a CRM is refused (``NOT_CONFIGURED``); ``python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"`` makes one |
+| ``INBOX_GRAPH_HUBSPOT_URL`` | ``https://api.hubapi.com`` | HubSpot's API base URL |
+| ``INBOX_GRAPH_CRM_TIMEOUT_SECONDS`` | ``10`` | how long one CRM request may take before the CRM counts as unavailable |
+| ``INBOX_GRAPH_CRM_MAX_ATTEMPTS`` | ``3`` | tries of one CRM request answered 429 or 5xx (backoff, or the CRM's ``Retry-After``) |
+| ``INBOX_GRAPH_CRM_METADATA_TTL_SECONDS`` | ``600`` | how long field labels and picklist options read from a CRM are cached (per worker) |
 | ``INBOX_GRAPH_SHARED_FANOUT`` | ``1`` | ``0``: every subscription resolves, serialises and sends each event on its own, with its own database reads (the naive baseline of ``bench/fanout``) |
 """
 
@@ -35,6 +40,27 @@ def _int(name: str, default: int) -> int:
     return int(value) if value else default
 
 
+def _float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    return float(value) if value else default
+
+
+def _secret_keys(name: str) -> tuple[str, ...]:
+    """The Fernet keys in ``name`` (comma-separated), checked now: a malformed key stops the
+    server at start, not at the first connection."""
+    from cryptography.fernet import Fernet
+
+    keys = tuple(k.strip() for k in (os.environ.get(name) or "").split(",") if k.strip())
+    for key in keys:
+        try:
+            Fernet(key)
+        except ValueError:
+            raise ValueError(
+                f"{name} must hold Fernet keys (32 url-safe base64-encoded bytes each)."
+            ) from None
+    return keys
+
+
 @dataclass(frozen=True)
 class Settings:
     """The API's settings; :meth:`from_env` reads them from the environment."""
@@ -51,6 +77,12 @@ class Settings:
     prune_interval_seconds: int = 300
     ring_sweep_interval_seconds: int = 1
     shared_fanout: bool = True
+    secret_keys: tuple[str, ...] = ()
+    hubspot_url: str = "https://api.hubapi.com"
+    crm_timeout_seconds: float = 10.0
+    crm_max_attempts: int = 3
+    crm_retry_max_wait_seconds: float = 10.0
+    crm_metadata_ttl_seconds: int = 600
     channel_namespace: str = ""
     max_depth: int = 12
     max_aliases: int = 30
@@ -76,6 +108,11 @@ class Settings:
             prune_interval_seconds=_int("INBOX_GRAPH_PRUNE_INTERVAL_SECONDS", 300),
             ring_sweep_interval_seconds=_int("INBOX_GRAPH_RING_SWEEP_INTERVAL_SECONDS", 1),
             shared_fanout=_flag("INBOX_GRAPH_SHARED_FANOUT", True),
+            secret_keys=_secret_keys("INBOX_GRAPH_SECRET_KEY"),
+            hubspot_url=(os.environ.get("INBOX_GRAPH_HUBSPOT_URL") or "https://api.hubapi.com").rstrip("/"),
+            crm_timeout_seconds=_float("INBOX_GRAPH_CRM_TIMEOUT_SECONDS", 10.0),
+            crm_max_attempts=max(1, _int("INBOX_GRAPH_CRM_MAX_ATTEMPTS", 3)),
+            crm_metadata_ttl_seconds=_int("INBOX_GRAPH_CRM_METADATA_TTL_SECONDS", 600),
             channel_namespace=os.environ.get("INBOX_GRAPH_CHANNEL_NAMESPACE") or database_name(database_url()),
         )
 

@@ -4,6 +4,7 @@ from db.models.activity import Activity, ActivityKind
 from db.models.call import Call, CallDirection, CallStatus, RecordingState
 from db.models.channel import Channel, ChannelType
 from db.models.contact import ChannelIdentity, Contact
+from db.models.crm import CrmConnection, CrmLink, CrmProvider
 from db.models.conversation import (
     Conversation,
     ConversationStatus,
@@ -47,6 +48,9 @@ __all__ = [
     "ContactVisibility",
     "Conversation",
     "ConversationStatus",
+    "CrmConnection",
+    "CrmLink",
+    "CrmProvider",
     "CustomInbox",
     "CustomInboxShare",
     "CustomInboxSharing",

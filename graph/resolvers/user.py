@@ -126,9 +126,14 @@ def _require_admin(viewer: Viewer) -> None:
         raise Forbidden("Only owners and managers administer users and teams.")
 
 
-def _require_owner(viewer: Viewer) -> None:
+def require_owner(viewer: Viewer, message: str = "Only owners change channels and workspace settings.") -> None:
+    """Workspace configuration (channels, settings, integrations) is for owners.
+
+    Raises:
+        Forbidden: with ``message``, when the viewer is not an owner.
+    """
     if viewer.role is not Role.OWNER:
-        raise Forbidden("Only owners change channels and workspace settings.")
+        raise Forbidden(message)
 
 
 def _check_role_change(viewer: Viewer, role: Role | None, target: User | None) -> None:
@@ -294,7 +299,7 @@ async def update_team(
 
 async def connect_channel(bus: EventBus, viewer: Viewer, type: ChannelType, name: str) -> Channel:
     """Connect a channel (owners)."""
-    _require_owner(viewer)
+    require_owner(viewer)
     name = _clean_name(name, "name")
 
     async def operation(tx: Transaction) -> Channel:
@@ -310,7 +315,7 @@ async def connect_channel(bus: EventBus, viewer: Viewer, type: ChannelType, name
 async def update_workspace_settings(bus: EventBus, viewer: Viewer, data: dict[str, Any]) -> Workspace:
     """Change phone-number masking, the call ring timeout (5 to 600 seconds) or the closing
     notes mode (owners)."""
-    _require_owner(viewer)
+    require_owner(viewer)
     timeout = data.get("call_ring_timeout_seconds")
     if timeout is not None and not 5 <= timeout <= 600:
         raise BadUserInput(
@@ -340,6 +345,7 @@ __all__ = [
     "create_team",
     "create_user",
     "login",
+    "require_owner",
     "tokens_visible_to",
     "revoke_access_token",
     "update_team",

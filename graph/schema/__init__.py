@@ -37,6 +37,7 @@ from graph.extensions import (
 from graph.fanout import Candidate
 from graph.resolvers import call as call_resolvers
 from graph.resolvers import contact as contact_resolvers
+from graph.resolvers import crm as crm_resolvers
 from graph.resolvers import custom_inbox as custom_resolvers
 from graph.resolvers import conversation as conversation_resolvers
 from graph.resolvers import inbox as inbox_resolvers
@@ -46,6 +47,7 @@ from graph.resolvers.node import find_node
 from graph.schema.call import Call, IncomingCallTab, ReceiveCallInput, ReportCallEndedInput
 from graph.schema.channel import Channel, ChannelType
 from graph.schema.contact import Contact
+from graph.schema.crm import ConnectCrmInput, CrmFieldInput, CrmIntegration, CrmProvider, CrmRecord
 from graph.schema.conversation import (
     Activity,
     Conversation,
@@ -152,6 +154,14 @@ class Query:
     async def channels(self, info: Info) -> list[Channel]:
         rows = await m.Channel.filter(workspace_id=info.context.viewer.workspace_id).order_by("id")
         return [Channel.from_row(r) for r in rows]
+
+    @strawberry.field(
+        description="The CRMs the workspace connected: the CRM tabs to show in the contact panel "
+        "(`Contact.crm`), for every user."
+    )
+    async def crm_integrations(self, info: Info) -> list[CrmIntegration]:
+        rows = await crm_resolvers.connections(info.context.viewer.workspace_id)
+        return [CrmIntegration(row=r) for r in rows]
 
     @strawberry.field(description="The left panel for the viewer: only the inboxes they may see, with indicators.")
     async def inbox_sidebar(self, info: Info) -> InboxSidebar:
@@ -516,6 +526,54 @@ class Mutation:
             decode_id(channel_id, "Channel", field="channelId"),
         )
         return Call.from_row(call)
+
+    @strawberry.mutation(
+        description="Connect (or reconnect) HubSpot or Salesforce (owners). The token is checked "
+        "against the CRM, then stored encrypted; it is never returned. Errors: FORBIDDEN; "
+        "BAD_USER_INPUT (accessToken, instanceUrl: https Salesforce domains only); "
+        "CRM_AUTH_FAILED when the CRM refuses the token; CRM_UNAVAILABLE; NOT_CONFIGURED when "
+        "the server has no INBOX_GRAPH_SECRET_KEY. Nothing is stored on error."
+    )
+    async def connect_crm(self, info: Info, input: ConnectCrmInput) -> CrmIntegration:
+        ctx = info.context
+        row = await crm_resolvers.connect_crm(
+            ctx.settings, ctx.viewer, input.provider, input.access_token, input.instance_url
+        )
+        return CrmIntegration(row=row)
+
+    @strawberry.mutation(
+        description="Disconnect a CRM (owners): its token and record links are deleted and its "
+        "tab disappears. Returns whether it was connected. Errors: FORBIDDEN."
+    )
+    async def disconnect_crm(self, info: Info, provider: CrmProvider) -> bool:
+        return await crm_resolvers.disconnect_crm(info.context.viewer, provider)
+
+    @strawberry.mutation(
+        description="Edit the contact's record in a connected CRM and return it as the CRM has "
+        "it now; records a CRM_RECORD_UPDATED activity. Values are checked first (nothing is "
+        "sent otherwise): BAD_USER_INPUT naming the field (`extensions.field`) for an unknown, "
+        "read-only or repeated field, a string over `maxLength`, a malformed e-mail, a value "
+        "outside an ENUMERATION's options, or a value the CRM refuses; BAD_USER_INPUT "
+        "(provider) when that CRM is not connected. NOT_FOUND for a contact the viewer may "
+        "not see or without a CRM record. CRM_UNAVAILABLE, CRM_AUTH_FAILED."
+    )
+    async def update_crm_record(
+        self,
+        info: Info,
+        contact_id: strawberry.ID,
+        provider: CrmProvider,
+        fields: list[CrmFieldInput],
+    ) -> CrmRecord:
+        ctx = info.context
+        record = await crm_resolvers.update_crm_record(
+            ctx.bus,
+            ctx.settings,
+            ctx.viewer,
+            decode_id(contact_id, "Contact", field="contactId"),
+            provider,
+            [(f.name, f.value) for f in fields],
+        )
+        return CrmRecord.from_record(provider, record)
 
 
 @strawberry.type

@@ -10,7 +10,9 @@ from strawberry.types import Info
 
 from db import models as m
 from graph.permissions.fields import mask_phone, sees_unmasked_numbers
+from graph.resolvers import crm as crm_resolvers
 from graph.schema.core import Node, to_global_id
+from graph.schema.crm import CrmProvider, CrmRecord
 from graph.schema.user import User
 
 if TYPE_CHECKING:
@@ -75,6 +77,17 @@ class Contact(Node):
     @strawberry.field
     def created_at(self) -> datetime:
         return self.row.created_at
+
+    @strawberry.field(
+        description="The contact's record in a connected CRM (a CRM tab), found by e-mail, then "
+        "phone, and remembered. Null when the workspace has not connected that CRM (no tab) or "
+        "no record matches. Errors on this field alone: CRM_UNAVAILABLE (the CRM is down, slow "
+        "or rate-limiting), CRM_AUTH_FAILED (it refuses the stored token: reconnect)."
+    )
+    async def crm(self, info: Info, provider: CrmProvider) -> CrmRecord | None:
+        ctx = info.context
+        record = await crm_resolvers.contact_record(ctx.settings, ctx.viewer, self.row, provider)
+        return CrmRecord.from_record(provider, record) if record is not None else None
 
 
 __all__ = ["Contact"]
