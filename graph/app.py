@@ -190,6 +190,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
             )
         ],
     )
+    if settings.count_sql_statements:
+        from graph.statement_count import StatementCounter, attach_handler
+
+        attach_handler()
+        app.add_middleware(StatementCounter)
     app.state.settings = settings
     app.state.bus = bus
     return app
