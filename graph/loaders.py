@@ -21,8 +21,10 @@ if TYPE_CHECKING:
 
 def _by_id(model: type[Model], workspace_id: int) -> DataLoader[int, Any]:
     async def load(ids: Sequence[int]) -> list[Any]:
-        rows = await model.filter(workspace_id=workspace_id, id__in=list(set(ids)))
-        found = {row.pk: row for row in rows}
+        # by primary key alone, so that no planner ever prefers a workspace index and scans
+        # the workspace; rows of another workspace are dropped here
+        rows = await model.filter(id__in=list(set(ids)))
+        found = {row.pk: row for row in rows if row.workspace_id == workspace_id}
         return [found.get(i) for i in ids]
 
     return DataLoader(load_fn=load)

@@ -264,3 +264,35 @@ async def test_node_statements_do_not_grow_with_the_number_of_ids(busy):
         assert all(found[f"n{i}"] is not None for i in range(len(chosen))), type_name
         assert large == small, f"2 {type_name} nodes ran {small} statements, 12 ran {large}"
     await client.aclose()
+
+
+PAGE = """
+query($inbox: InboxSelector!, $first: Int, $after: String) {
+  conversations(inbox: $inbox, first: $first, after: $after) {
+    edges { cursor node { id lastActivityAt } }
+    pageInfo { hasNextPage endCursor }
+  }
+}"""
+
+
+async def test_small_pages_walk_an_inbox_exactly_like_large_ones(busy):
+    """Keyset pagination (issue 7): following ``endCursor`` seven at a time visits every
+    conversation once, in the order the large pages give, newest activity first."""
+    client = busy.client("owner")
+
+    async def walk(size: int) -> list[str]:
+        seen, after = [], None
+        while True:
+            page = (await client(PAGE, {"inbox": {"standard": "ALL"}, "first": size, "after": after}))["conversations"]
+            seen += [e["node"]["id"] for e in page["edges"]]
+            if not page["pageInfo"]["hasNextPage"]:
+                return seen
+            after = page["pageInfo"]["endCursor"]
+
+    small, large = await walk(7), await walk(100)
+    first_page = (await client(PAGE, {"inbox": {"standard": "ALL"}, "first": 100}))["conversations"]["edges"]
+    await client.aclose()
+    times = [e["node"]["lastActivityAt"] for e in first_page]
+    assert len(large) > BIG and len(set(large)) == len(large)
+    assert small == large
+    assert times == sorted(times, reverse=True)
