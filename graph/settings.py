@@ -13,6 +13,7 @@
 | ``INBOX_GRAPH_EVENT_RETENTION_SECONDS`` | ``86400`` | how long the outbox keeps events for resuming |
 | ``INBOX_GRAPH_CHANNEL_NAMESPACE`` | the database's name | prefix of the broadcaster channels, so deployments (or test runs) sharing one Redis with different databases never receive each other's events |
 | ``INBOX_GRAPH_COUNT_SQL_STATEMENTS`` | ``0`` | test hook: ``1`` answers every HTTP response with an ``X-SQL-Statements`` header (``graph.statement_count``); for the query-count tests and ``bench/queries``, never in production |
+| ``INBOX_GRAPH_BENCH_BASELINE`` | ``0`` | ``1`` also serves ``POST /bench/raw/<operation>``, the raw-SQL baseline of ``bench/queries`` (``bench.raw_sql``, importable from a checkout only); never in production |
 | ``INBOX_GRAPH_SHARED_FANOUT`` | ``1`` | ``0``: every subscription resolves, serialises and sends each event on its own, with its own database reads (the naive baseline of ``bench/fanout``) |
 """
 
@@ -53,6 +54,7 @@ class Settings:
     ring_sweep_interval_seconds: int = 1
     shared_fanout: bool = True
     count_sql_statements: bool = False
+    bench_baseline: bool = False
     channel_namespace: str = ""
     max_depth: int = 12
     max_aliases: int = 30
@@ -79,6 +81,7 @@ class Settings:
             ring_sweep_interval_seconds=_int("INBOX_GRAPH_RING_SWEEP_INTERVAL_SECONDS", 1),
             shared_fanout=_flag("INBOX_GRAPH_SHARED_FANOUT", True),
             count_sql_statements=_flag("INBOX_GRAPH_COUNT_SQL_STATEMENTS", False),
+            bench_baseline=_flag("INBOX_GRAPH_BENCH_BASELINE", False),
             channel_namespace=os.environ.get("INBOX_GRAPH_CHANNEL_NAMESPACE") or database_name(database_url()),
         )
 
