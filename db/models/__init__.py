@@ -6,6 +6,7 @@ from db.models.channel import Channel, ChannelType
 from db.models.contact import ChannelIdentity, Contact
 from db.models.conversation import (
     Conversation,
+    OpenConversationCount,
     ConversationStatus,
     DeliveryStatus,
     Message,
@@ -46,6 +47,7 @@ __all__ = [
     "Contact",
     "ContactVisibility",
     "Conversation",
+    "OpenConversationCount",
     "ConversationStatus",
     "CustomInbox",
     "CustomInboxShare",

@@ -110,8 +110,31 @@ class Message(Model):
         )
 
 
+class OpenConversationCount(Model):
+    """How many open conversations a workspace holds per (contact's assignee, blocked flag):
+    the counters the sidebar's open-conversation counts are summed from
+    (``graph.resolvers.indicators``). ``assignee_key`` is the assignee's id, ``0`` for
+    unassigned. Kept by database triggers on ``conversation`` in the same transaction as every
+    write that opens, closes, moves or deletes a conversation or changes its contact's facts
+    (``db/migrations/0005_query_indexes.py``); never written by the application.
+    """
+
+    id = fields.IntField(primary_key=True)
+    workspace = fields.ForeignKeyField(
+        "models.Workspace", related_name="open_conversation_counts", on_delete=fields.CASCADE
+    )
+    assignee_key = fields.IntField()
+    blocked = fields.BooleanField()
+    count = fields.IntField()
+
+    class Meta:
+        table = "open_conversation_count"
+        unique_together = (("workspace", "assignee_key", "blocked"),)
+
+
 __all__ = [
     "Conversation",
+    "OpenConversationCount",
     "ConversationStatus",
     "DeliveryStatus",
     "Message",

@@ -11,12 +11,13 @@ as the viewer's list shows them now, that carry a mark: the same filter as
 **Open-conversation count.** The open conversations of the inbox for the viewer: the list
 query, counted.
 
-**Without scans** (issue 7). Both counts of every inbox of a sidebar come from two grouped
-queries, whatever the number of inboxes and the size of the workspace: the workspace's open
-conversations counted by their contact's assignee and blocked flag (copies kept on the
-conversation row, read through one index: ``db/migrations/0005_query_indexes.py``), and the
-viewer's unseen marks on open conversations counted by inbox and the same two facts. An inbox's
-count is the sum of the groups its scope allows (:meth:`Scope.allows`, the very value its list
+**Without scans** (issue 7). Both counts of every inbox of a sidebar come from two queries,
+whatever the number of inboxes and the size of the workspace: the workspace's counters of open
+conversations per contact's assignee and blocked flag (:class:`db.models.OpenConversationCount`,
+a few dozen rows kept by database triggers in the same transaction as every write:
+``db/migrations/0005_query_indexes.py``), and the viewer's unseen marks on open conversations
+grouped by inbox and the same two facts (copies kept on the conversation row). An inbox's count
+is the sum of the groups its scope allows (:meth:`Scope.allows`, the very value its list
 filters with), so counts and lists cannot disagree.
 """
 
@@ -28,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from tortoise.expressions import Subquery
 from tortoise.functions import Count
 
-from db.models import Conversation, ConversationStatus, InboxSeenState, UnseenMark
+from db.models import ConversationStatus, InboxSeenState, OpenConversationCount, UnseenMark
 from graph.auth import viewers_of_workspace
 from graph.permissions.visibility import (
     StandardInboxKind,
@@ -116,12 +117,12 @@ async def inbox_counts(viewer: Viewer, inboxes: Sequence[InboxRef | SidebarEntry
         inboxes: resolved inboxes (``key``: ``ALL``, ``MINE``, ``UNASSIGNED`` or
             ``team:<id>``; ``scope``: what the inbox holds for the viewer).
     """
-    open_groups = await (
-        Conversation.filter(workspace_id=viewer.workspace_id, status=ConversationStatus.OPEN)
-        .annotate(n=Count("id"))
-        .group_by("contact_assignee_id", "contact_blocked")
-        .values_list("contact_assignee_id", "contact_blocked", "n")
-    )
+    open_groups = [
+        (assignee_key or None, blocked, n)
+        for assignee_key, blocked, n in await OpenConversationCount.filter(
+            workspace_id=viewer.workspace_id
+        ).values_list("assignee_key", "blocked", "count")
+    ]
     unseen: dict[str, list[tuple[Any, Any, int]]] = {}
     if inboxes:
         for key, assignee_id, blocked, n in await (
