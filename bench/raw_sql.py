@@ -116,10 +116,9 @@ async def viewer_of(db: Db, request: Request) -> RawViewer | None:
 async def sidebar(db: Db, viewer: RawViewer, variables: dict[str, Any]) -> dict[str, Any]:
     ws = viewer.workspace_id
     open_by_assignee = {
-        row["contact_assignee_id"]: row["n"]
+        row["assignee_key"] or None: row["count"]
         for row in await db.rows(
-            "SELECT contact_assignee_id, COUNT(*) AS n FROM conversation "
-            "WHERE workspace_id = ? AND status = 'OPEN' AND contact_blocked = ? GROUP BY contact_assignee_id",
+            "SELECT assignee_key, count FROM open_conversation_count WHERE workspace_id = ? AND blocked = ?",
             ws, False,
         )
     }
