@@ -703,8 +703,11 @@ class _Writer:
             )
 
     async def analyze(self) -> None:
-        """Give PostgreSQL's planner statistics now rather than at the next autovacuum."""
+        """Give the planner statistics now (PostgreSQL would wait for the next autovacuum,
+        SQLite has none until asked): without them SQLite may walk a workspace index instead of
+        seeking a primary key on a 100,000-contact workspace."""
         if self.dialect != "postgres":
+            await self.connection.execute_script("ANALYZE")
             return
         for table in _TABLE_ORDER:
             await self.connection.execute_script(f'ANALYZE "{table}"')

@@ -192,6 +192,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
             )
         ],
     )
+    if settings.bench_baseline:
+        from bench.raw_sql import routes as baseline_routes  # a checkout's bench/, never installed
+
+        app.router.routes.extend(baseline_routes)
+    if settings.count_sql_statements:
+        from graph.statement_count import StatementCounter, attach_handler
+
+        attach_handler()
+        app.add_middleware(StatementCounter)
     app.state.settings = settings
     app.state.bus = bus
     return app

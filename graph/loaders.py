@@ -6,22 +6,25 @@ Visibility is decided by the caller with the policy; loaders only batch.
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 from strawberry.dataloader import DataLoader
 
-from db.models import Call, Channel, Contact, Conversation, Message, Team, User, Workspace
+from db.models import Activity, Call, Channel, Contact, Conversation, Message, Team, User, Workspace
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterable, Sequence
 
     from tortoise.models import Model
 
 
 def _by_id(model: type[Model], workspace_id: int) -> DataLoader[int, Any]:
     async def load(ids: Sequence[int]) -> list[Any]:
-        rows = await model.filter(workspace_id=workspace_id, id__in=list(set(ids)))
-        found = {row.pk: row for row in rows}
+        # by primary key alone, so that no planner ever prefers a workspace index and scans
+        # the workspace; rows of another workspace are dropped here
+        rows = await model.filter(id__in=list(set(ids)))
+        found = {row.pk: row for row in rows if row.workspace_id == workspace_id}
         return [found.get(i) for i in ids]
 
     return DataLoader(load_fn=load)
@@ -35,12 +38,13 @@ _MODELS: dict[str, type[Model]] = {
     "contact": Contact,
     "conversation": Conversation,
     "message": Message,
+    "activity": Activity,
 }
 
 
 class Loaders:
     """Batching loaders by primary key for the workspace ``workspace_id``: ``user``, ``team``,
-    ``channel``, ``contact``, ``conversation``, ``message``, ``call``. Each is made on first use (an
+    ``channel``, ``contact``, ``conversation``, ``message``, ``activity``, ``call``. Each is made on first use (an
     open subscription holds a set it may never use)."""
 
     user: DataLoader[int, Any]
@@ -49,11 +53,12 @@ class Loaders:
     contact: DataLoader[int, Any]
     conversation: DataLoader[int, Any]
     message: DataLoader[int, Any]
+    activity: DataLoader[int, Any]
     call: DataLoader[int, Any]
 
     def __init__(self, workspace_id: int) -> None:
         self.workspace_id = workspace_id
-        self._workspace: Workspace | None = None
+        self._workspace: asyncio.Future[Workspace] | None = None
 
     def __getattr__(self, name: str) -> DataLoader[int, Any]:
         model = _MODELS.get(name)
@@ -63,11 +68,30 @@ class Loaders:
         setattr(self, name, loader)
         return loader
 
+    async def preload(self, **ids: Iterable[int | None]) -> None:
+        """Load a page's relations now, one batch per loader, all started together:
+        ``await loaders.preload(contact=[...], message=[...])`` (``None`` ids are skipped).
+
+        A list resolver calls it before returning its rows. Without it, sibling relations
+        (a conversation's contact and last message) come back from the database at different
+        moments, and what hangs off each of them (the contact's assignee, the message's author,
+        both users) would be read in two batches or one depending on timing. Preloaded, every
+        field of the page finds its relation cached, and the next level forms one batch per
+        loader: the statements of a request depend on what it selects, never on the page size
+        or on timing.
+        """
+        loads = [
+            getattr(self, name).load_many(list({i for i in keys if i is not None}))
+            for name, keys in ids.items()
+        ]
+        await asyncio.gather(*loads)
+
     async def workspace(self) -> Workspace:
-        """The viewer's workspace row (settings such as phone-number masking), once."""
+        """The viewer's workspace row (settings such as phone-number masking), read once
+        however many fields ask for it at the same time."""
         if self._workspace is None:
-            self._workspace = await Workspace.get(id=self.workspace_id)
-        return self._workspace
+            self._workspace = asyncio.ensure_future(Workspace.get(id=self.workspace_id))
+        return await asyncio.shield(self._workspace)
 
 
 __all__ = ["Loaders"]

@@ -17,6 +17,8 @@
 | ``INBOX_GRAPH_CRM_TIMEOUT_SECONDS`` | ``10`` | how long one CRM request may take before the CRM counts as unavailable |
 | ``INBOX_GRAPH_CRM_MAX_ATTEMPTS`` | ``3`` | tries of one CRM request answered 429 or 5xx (backoff, or the CRM's ``Retry-After``) |
 | ``INBOX_GRAPH_CRM_METADATA_TTL_SECONDS`` | ``600`` | how long field labels and picklist options read from a CRM are cached (per worker) |
+| ``INBOX_GRAPH_COUNT_SQL_STATEMENTS`` | ``0`` | test hook: ``1`` answers every HTTP response with an ``X-SQL-Statements`` header (``graph.statement_count``); for the query-count tests and ``bench/queries``, never in production |
+| ``INBOX_GRAPH_BENCH_BASELINE`` | ``0`` | ``1`` also serves ``POST /bench/raw/<operation>``, the raw-SQL baseline of ``bench/queries`` (``bench.raw_sql``, importable from a checkout only); never in production |
 | ``INBOX_GRAPH_SHARED_FANOUT`` | ``1`` | ``0``: every subscription resolves, serialises and sends each event on its own, with its own database reads (the naive baseline of ``bench/fanout``) |
 """
 
@@ -83,6 +85,8 @@ class Settings:
     crm_max_attempts: int = 3
     crm_retry_max_wait_seconds: float = 10.0
     crm_metadata_ttl_seconds: int = 600
+    count_sql_statements: bool = False
+    bench_baseline: bool = False
     channel_namespace: str = ""
     max_depth: int = 12
     max_aliases: int = 30
@@ -113,6 +117,8 @@ class Settings:
             crm_timeout_seconds=_float("INBOX_GRAPH_CRM_TIMEOUT_SECONDS", 10.0),
             crm_max_attempts=max(1, _int("INBOX_GRAPH_CRM_MAX_ATTEMPTS", 3)),
             crm_metadata_ttl_seconds=_int("INBOX_GRAPH_CRM_METADATA_TTL_SECONDS", 600),
+            count_sql_statements=_flag("INBOX_GRAPH_COUNT_SQL_STATEMENTS", False),
+            bench_baseline=_flag("INBOX_GRAPH_BENCH_BASELINE", False),
             channel_namespace=os.environ.get("INBOX_GRAPH_CHANNEL_NAMESPACE") or database_name(database_url()),
         )
 

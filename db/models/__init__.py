@@ -7,6 +7,7 @@ from db.models.contact import ChannelIdentity, Contact
 from db.models.crm import CrmConnection, CrmLink, CrmProvider
 from db.models.conversation import (
     Conversation,
+    OpenConversationCount,
     ConversationStatus,
     DeliveryStatus,
     Message,
@@ -47,6 +48,7 @@ __all__ = [
     "Contact",
     "ContactVisibility",
     "Conversation",
+    "OpenConversationCount",
     "ConversationStatus",
     "CrmConnection",
     "CrmLink",

@@ -35,6 +35,12 @@ class Conversation(Model):
     closed. Its unique constraint makes "at most one open conversation per contact" a rule
     of the database, whatever the number of concurrent writers.
     ``last_activity_at`` orders the lists (newest activity first).
+
+    ``contact_assignee_id`` and ``contact_blocked`` are copies of the contact's assignee and
+    blocked flag, kept by database triggers in the same transaction as every write
+    (``db/migrations/0005_query_indexes.py``): inbox lists and sidebar counts filter on them
+    through one index, without joining ``contact``. Query them; never set them, and do not
+    trust them on an object held in memory across a change of its contact.
     """
 
     id = fields.IntField(primary_key=True)
@@ -54,12 +60,19 @@ class Conversation(Model):
     closing_summary = fields.TextField(null=True)
     opened_at = fields.DatetimeField()
     closed_at = fields.DatetimeField(null=True)
+    contact_assignee_id = fields.IntField(null=True)
+    contact_blocked = fields.BooleanField(default=False, db_default=False)
 
     class Meta:
         table = "conversation"
         indexes = (
             Index(fields=("workspace_id", "status", "last_activity_at", "id")),
             Index(fields=("contact_id", "opened_at")),
+            # sidebar counts (index-only, by status and facts); MINE and UNASSIGNED lists
+            Index(fields=("workspace_id", "status", "contact_blocked", "contact_assignee_id", "last_activity_at", "id")),
+            # ALL, team and custom inbox lists; the blocked inbox (any status)
+            Index(fields=("workspace_id", "status", "contact_blocked", "last_activity_at", "id")),
+            Index(fields=("workspace_id", "contact_blocked", "last_activity_at", "id")),
         )
 
 
@@ -97,8 +110,31 @@ class Message(Model):
         )
 
 
+class OpenConversationCount(Model):
+    """How many open conversations a workspace holds per (contact's assignee, blocked flag):
+    the counters the sidebar's open-conversation counts are summed from
+    (``graph.resolvers.indicators``). ``assignee_key`` is the assignee's id, ``0`` for
+    unassigned. Kept by database triggers on ``conversation`` in the same transaction as every
+    write that opens, closes, moves or deletes a conversation or changes its contact's facts
+    (``db/migrations/0005_query_indexes.py``); never written by the application.
+    """
+
+    id = fields.IntField(primary_key=True)
+    workspace = fields.ForeignKeyField(
+        "models.Workspace", related_name="open_conversation_counts", on_delete=fields.CASCADE
+    )
+    assignee_key = fields.IntField()
+    blocked = fields.BooleanField()
+    count = fields.IntField()
+
+    class Meta:
+        table = "open_conversation_count"
+        unique_together = (("workspace", "assignee_key", "blocked"),)
+
+
 __all__ = [
     "Conversation",
+    "OpenConversationCount",
     "ConversationStatus",
     "DeliveryStatus",
     "Message",

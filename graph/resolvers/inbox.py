@@ -107,8 +107,9 @@ async def subscription_scope(viewer: Viewer, selector: Any | None) -> Scope:
 
 
 def conversations_in(viewer: Viewer, scope: Scope, status: ConversationStatus | None):
-    """The conversations of ``viewer``'s workspace whose contact is in ``scope``."""
-    query = Conversation.filter(workspace_id=viewer.workspace_id).filter(scope.q("contact__"))
+    """The conversations of ``viewer``'s workspace whose contact is in ``scope`` (read from the
+    copies of the contact's facts on the conversation: one index, no join)."""
+    query = Conversation.filter(workspace_id=viewer.workspace_id).filter(scope.q("contact_"))
     if status is not None:
         query = query.filter(status=status)
     return query
@@ -147,12 +148,6 @@ async def list_conversations(
 
 def conversation_cursor_values(row: Conversation) -> list[Any]:
     return [row.last_activity_at, row.id]
-
-
-async def open_conversation_count(viewer: Viewer, scope: Scope) -> int:
-    """How many open conversations an inbox holds for ``viewer`` (``domain.md`` section 3);
-    the same filter as the list, counted."""
-    return await conversations_in(viewer, scope, ConversationStatus.OPEN).count()
 
 
 @dataclass
@@ -241,15 +236,14 @@ def list_change(scope: Scope, status: str | None, event_type: str, facts: dict[s
 
 
 async def sidebar_with_counts(viewer: Viewer) -> Sidebar:
-    """The sidebar with every count computed now (for pushes and comparisons)."""
-    from graph.resolvers.indicators import new_message_count
+    """The sidebar with every count computed now, in a fixed number of statements
+    (:func:`graph.resolvers.indicators.inbox_counts`)."""
+    from graph.resolvers.indicators import inbox_counts
 
     result = await sidebar(viewer)
-    for entry in (*result.standard, *result.teams):
-        entry.counts = (
-            await new_message_count(viewer, entry),
-            await open_conversation_count(viewer, entry.scope),
-        )
+    entries = [*result.standard, *result.teams]
+    for entry, counts in zip(entries, await inbox_counts(viewer, entries), strict=True):
+        entry.counts = counts
     if result.blocked is not None:
         result.blocked.counts = (0, await conversations_in(viewer, result.blocked.scope, None).count())
     return result
@@ -282,7 +276,6 @@ __all__ = [
     "conversation_cursor_values",
     "conversations_in",
     "list_conversations",
-    "open_conversation_count",
     "resolve_inbox",
     "sidebar",
 ]

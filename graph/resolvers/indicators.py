@@ -10,6 +10,15 @@ as the viewer's list shows them now, that carry a mark: the same filter as
 
 **Open-conversation count.** The open conversations of the inbox for the viewer: the list
 query, counted.
+
+**Without scans** (issue 7). Both counts of every inbox of a sidebar come from two queries,
+whatever the number of inboxes and the size of the workspace: the workspace's counters of open
+conversations per contact's assignee and blocked flag (:class:`db.models.OpenConversationCount`,
+a few dozen rows kept by database triggers in the same transaction as every write:
+``db/migrations/0005_query_indexes.py``), and the viewer's unseen marks on open conversations
+grouped by inbox and the same two facts (copies kept on the conversation row). An inbox's count
+is the sum of the groups its scope allows (:meth:`Scope.allows`, the very value its list
+filters with), so counts and lists cannot disagree.
 """
 
 from __future__ import annotations
@@ -18,8 +27,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from tortoise.expressions import Subquery
+from tortoise.functions import Count
 
-from db.models import ConversationStatus, InboxSeenState, UnseenMark
+from db.models import ConversationStatus, InboxSeenState, OpenConversationCount, UnseenMark
 from graph.auth import viewers_of_workspace
 from graph.permissions.visibility import (
     StandardInboxKind,
@@ -31,10 +41,11 @@ from graph.permissions.visibility import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Sequence
 
     from graph.live import Transaction
-    from graph.resolvers.inbox import InboxRef
+    from graph.permissions.visibility import Scope
+    from graph.resolvers.inbox import InboxRef, SidebarEntry
 
 MINE, UNASSIGNED, ALL = StandardInboxKind.MINE, StandardInboxKind.UNASSIGNED, StandardInboxKind.ALL
 
@@ -94,12 +105,52 @@ def unseen_filter(viewer: Viewer, inbox_key: str) -> dict[str, Any]:
     return {"id__in": Subquery(marked)}
 
 
-async def new_message_count(viewer: Viewer, inbox: InboxRef) -> int:
-    """The dot of an inbox: its open conversations with unseen inbound messages."""
-    from graph.resolvers.inbox import conversations_in
+def _allowed(groups: Iterable[tuple[Any, Any, int]], scope: Scope) -> int:
+    return sum(n for assignee_id, blocked, n in groups if scope.allows(assignee_id, bool(blocked)))
 
-    query = conversations_in(viewer, inbox.scope, ConversationStatus.OPEN)
-    return await query.filter(**unseen_filter(viewer, inbox.key)).count()
+
+async def inbox_counts(viewer: Viewer, inboxes: Sequence[InboxRef | SidebarEntry]) -> list[tuple[int, int]]:
+    """``(new-message count, open-conversation count)`` of each standard or team inbox for
+    ``viewer`` (``domain.md`` section 3), in two statements however many inboxes there are.
+
+    Args:
+        inboxes: resolved inboxes (``key``: ``ALL``, ``MINE``, ``UNASSIGNED`` or
+            ``team:<id>``; ``scope``: what the inbox holds for the viewer).
+    """
+    open_groups = [
+        (assignee_key or None, blocked, n)
+        for assignee_key, blocked, n in await OpenConversationCount.filter(
+            workspace_id=viewer.workspace_id
+        ).values_list("assignee_key", "blocked", "count")
+    ]
+    unseen: dict[str, list[tuple[Any, Any, int]]] = {}
+    if inboxes:
+        for key, assignee_id, blocked, n in await (
+            UnseenMark.filter(
+                user_id=viewer.user_id,
+                inbox_key__in=sorted({inbox.key for inbox in inboxes}),
+                conversation__workspace_id=viewer.workspace_id,
+                conversation__status=ConversationStatus.OPEN,
+            )
+            .annotate(n=Count("id"))
+            .group_by("inbox_key", "conversation__contact_assignee_id", "conversation__contact_blocked")
+            .values_list("inbox_key", "conversation__contact_assignee_id", "conversation__contact_blocked", "n")
+        ):
+            unseen.setdefault(key, []).append((assignee_id, blocked, n))
+    return [
+        (_allowed(unseen.get(inbox.key, ()), inbox.scope), _allowed(open_groups, inbox.scope))
+        for inbox in inboxes
+    ]
+
+
+async def new_message_count(viewer: Viewer, inbox: InboxRef | SidebarEntry) -> int:
+    """The dot of an inbox: its open conversations with unseen inbound messages."""
+    return (await inbox_counts(viewer, [inbox]))[0][0]
+
+
+async def open_conversation_count(viewer: Viewer, inbox: InboxRef | SidebarEntry) -> int:
+    """How many open conversations an inbox holds for ``viewer``: its list, counted."""
+    return (await inbox_counts(viewer, [inbox]))[0][1]
 
 
 async def mark_seen(tx: Transaction, viewer: Viewer, inbox_key: str) -> int:
@@ -115,4 +166,14 @@ async def mark_seen(tx: Transaction, viewer: Viewer, inbox_key: str) -> int:
     return removed
 
 
-__all__ = ["forget_left_teams", "mark_inbound", "mark_seen", "marked_tiers", "new_message_count", "team_key", "unseen_filter"]
+__all__ = [
+    "forget_left_teams",
+    "inbox_counts",
+    "mark_inbound",
+    "mark_seen",
+    "marked_tiers",
+    "new_message_count",
+    "open_conversation_count",
+    "team_key",
+    "unseen_filter",
+]

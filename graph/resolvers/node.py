@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from db.models import Activity, CustomInbox
+from db.models import CustomInbox
 from graph.resolvers.contact import may_see
 from graph.resolvers.user import tokens_visible_to
 
@@ -38,7 +38,7 @@ async def find_node(ctx: Context, type_name: str, pk: int) -> tuple[str, Any] | 
             row is not None and viewer.has_call_access and await _contact_visible(ctx, row.contact_id)
         )
     elif type_name == "Activity":
-        row = await Activity.filter(id=pk, workspace_id=viewer.workspace_id).first()
+        row = await loaders.activity.load(pk)
         visible = row is not None and await _contact_visible(ctx, row.contact_id)
     elif type_name in ("User", "Team", "Channel"):
         row = await getattr(loaders, type_name.lower()).load(pk)

@@ -165,7 +165,7 @@ class Query:
 
     @strawberry.field(description="The left panel for the viewer: only the inboxes they may see, with indicators.")
     async def inbox_sidebar(self, info: Info) -> InboxSidebar:
-        return InboxSidebar.from_sidebar(await inbox_resolvers.sidebar(info.context.viewer))
+        return InboxSidebar.from_sidebar(await inbox_resolvers.sidebar_with_counts(info.context.viewer))
 
     @strawberry.field(
         description="The conversations of one inbox, newest activity first. `first` is 1 to 100. "
@@ -192,6 +192,9 @@ class Query:
         cursor = decode_cursor(after, (datetime, int)) if after is not None else None
         ref = await inbox_resolvers.resolve_inbox(viewer, inbox)
         page = await inbox_resolvers.list_conversations(viewer, ref, status, size, cursor, unseen=unseen)
+        await info.context.loaders.preload(
+            contact=[r.contact_id for r in page.rows], message=[r.last_message_id for r in page.rows]
+        )
         cursors = [encode_cursor(inbox_resolvers.conversation_cursor_values(r)) for r in page.rows]
         return ConversationConnection(
             edges=[
@@ -218,6 +221,9 @@ class Query:
         self, info: Info, tab: IncomingCallTab = IncomingCallTab.ALL
     ) -> list[Call]:
         rows = await call_resolvers.incoming_calls(info.context.viewer, tab)
+        await info.context.loaders.preload(
+            contact=[r.contact_id for r in rows], channel=[r.channel_id for r in rows]
+        )
         return [Call.from_row(r) for r in rows]
 
     @strawberry.field(description="A contact by id; null when unknown or not visible to the viewer.")
@@ -384,7 +390,7 @@ class Mutation:
             await indicators.mark_seen(tx, viewer, ref.key)
 
         await write(ctx.bus, viewer.workspace_id, operation)
-        return InboxSidebar.from_sidebar(await inbox_resolvers.sidebar(viewer))
+        return InboxSidebar.from_sidebar(await inbox_resolvers.sidebar_with_counts(viewer))
 
     @strawberry.mutation(
         description="Save a filtered view of conversations. Errors: BAD_USER_INPUT (naming the "

@@ -50,7 +50,7 @@ class _InboxIndicators:
     async def open_conversation_count(self, info: Info) -> int:
         if self.entry.counts is not None:
             return self.entry.counts[1]
-        return await resolvers.open_conversation_count(info.context.viewer, self.entry.scope)
+        return await indicators.open_conversation_count(info.context.viewer, self.entry)
 
 
 @strawberry.type(description="ALL, MINE or UNASSIGNED, as the viewer sees it.")

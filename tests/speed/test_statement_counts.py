@@ -1,0 +1,298 @@
+"""No N+1 (issue 7): the number of SQL statements a request runs does not grow with what it
+returns. Each main operation runs twice, on a small and on a large page (or a small and a large
+result), selecting the relations a frontend shows; the ``X-SQL-Statements`` header of the test
+hook (``graph.statement_count``) must be the same both times."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from tests.calls.common import RECEIVE_CALL, grant_call_access, new_number
+from tests.conftest import ASSIGN, RECEIVE
+from tests.support import Client, GraphQLError
+
+HEADER = "x-sql-statements"
+BIG = 100  # more than the large page size: the large page is full
+# every assignee is in a team: whatever two contacts a small request shows, it shows teams too
+ASSIGNEES = ("manager", "agent_all", "agent_team", "agent_self", "agent_beta", None)
+
+USER = "id name teams { id name }"
+CONTACT = f"id name phone email countryCode assignee {{ {USER} }}"
+MESSAGE = "id text direction createdAt channel { id type name } author { id name }"
+
+CONVERSATIONS = f"""
+query($inbox: InboxSelector!, $first: Int) {{
+  conversations(inbox: $inbox, first: $first) {{
+    edges {{ cursor node {{
+      id status lastActivityAt
+      contact {{ {CONTACT} }}
+      lastMessage {{ {MESSAGE} conversation {{ id }} }}
+    }} }}
+    pageInfo {{ hasNextPage endCursor }}
+  }}
+}}"""
+
+SIDEBAR = f"""{{
+  inboxSidebar {{
+    standard {{ kind newMessageCount openConversationCount }}
+    teams {{ team {{ id name members {{ {USER} }} }} newMessageCount openConversationCount }}
+    custom {{ id name creator {{ {USER} }} }}
+    blocked {{ conversationCount }}
+  }}
+}}"""
+
+TIMELINE = f"""
+query($id: ID!, $first: Int) {{
+  node(id: $id) {{ ... on Conversation {{
+    timeline(first: $first) {{
+      edges {{ cursor node {{
+        ... on Message {{ {MESSAGE} }}
+        ... on Activity {{ id kind text createdAt author {{ {USER} }} assignee {{ {USER} }} }}
+      }} }}
+      pageInfo {{ hasNextPage endCursor }}
+    }}
+  }} }}
+}}"""
+
+MESSAGES = f"""
+query($id: ID!, $first: Int) {{
+  node(id: $id) {{ ... on Conversation {{ messages(first: $first) {{ edges {{ node {{ {MESSAGE} }} }} }} }} }}
+}}"""
+
+INCOMING = f"""{{
+  incomingCalls(tab: ALL) {{
+    id status fromNumber toNumber ringingAt answeredBy {{ {USER} }}
+    channel {{ id type name }}
+    contact {{ {CONTACT} }}
+  }}
+}}"""
+
+NODE_FIELDS = f"""
+  id
+  ... on Contact {{ {CONTACT} }}
+  ... on Conversation {{ status contact {{ {CONTACT} }} lastMessage {{ {MESSAGE} }} }}
+  ... on Message {{ {MESSAGE} conversation {{ id contact {{ {CONTACT} }} }} }}
+  ... on Call {{ ringingAt fromNumber channel {{ id name }} contact {{ {CONTACT} }} }}
+  ... on Activity {{ kind author {{ {USER} }} }}
+"""
+
+
+async def statements(client: Client, query: str, variables: dict | None = None) -> tuple[int, dict]:
+    """The statement count of one request, and its ``data``."""
+    response = await client.raw(query, variables)
+    body = response.json()
+    if body.get("errors"):
+        raise GraphQLError(body["errors"])
+    return int(response.headers[HEADER]), body["data"]
+
+
+@pytest.fixture(scope="module")
+async def small_sidebar(world) -> int:
+    """The manager's sidebar statement count on the module's small world (a handful of
+    conversations), before ``busy`` grows it."""
+    client = world.client("manager")
+    count, data = await statements(client, SIDEBAR)
+    await client.aclose()
+    assert {s["kind"]: s["openConversationCount"] for s in data["inboxSidebar"]["standard"]}["ALL"] < 10
+    return count
+
+
+@pytest.fixture(scope="module")
+async def busy(world, small_sidebar):
+    """The world with more than ``BIG`` open conversations of contacts assigned round-robin
+    (unassigned ones too), one conversation with more than ``BIG`` timeline items (messages
+    both ways from several agents, assignment activities), and ringing calls."""
+    await grant_call_access(world)
+    owner, integration = world.client("owner"), world.client("integration")
+    await owner("mutation { updateWorkspaceSettings(input: {callRingTimeoutSeconds: 600}) { callRingTimeoutSeconds } }")
+    channels = itertools.cycle(world.channel_ids[t] for t in ("WEBCHAT", "WHATSAPP", "EMAIL"))
+    assignees = itertools.cycle(ASSIGNEES)
+    for i in range(BIG + 5):
+        channel = next(channels)
+        sender = {
+            world.channel_ids["WEBCHAT"]: f"speed-visitor-{i}",
+            world.channel_ids["WHATSAPP"]: new_number(),
+            world.channel_ids["EMAIL"]: f"speed-{i}@example.com",
+        }[channel]
+        data = await integration(RECEIVE, {"i": {
+            "channelId": channel, "from": sender, "externalMessageId": f"speed-{i}",
+            "text": f"Hello {i}", "firstName": f"Speed {i}"}})
+        assignee = next(assignees)
+        if assignee is not None:
+            await owner(ASSIGN, {"c": data["receiveMessage"]["contact"]["id"], "a": world.user_ids[assignee]})
+
+    data = await integration(RECEIVE, {"i": {
+        "channelId": world.channel_ids["WEBCHAT"], "from": "speed-chatty", "externalMessageId": "chatty-0",
+        "text": "Hi", "firstName": "Chatty"}})
+    chatty = data["receiveMessage"]["contact"]["id"]
+    world.speed_conversation = data["receiveMessage"]["conversation"]["id"]
+    # the manager (in a team) answers first: the first page of the timeline shows every relation
+    repliers = ["manager", "owner", "agent_all", "agent_free"]
+    for i in range(BIG // 2 + 5):
+        await integration(RECEIVE, {"i": {
+            "channelId": world.channel_ids["WEBCHAT"], "from": "speed-chatty",
+            "externalMessageId": f"chatty-{i + 1}", "text": f"Question {i}"}})
+        who = repliers[i % len(repliers)]
+        if i % 4 == 3:
+            await owner(ASSIGN, {"c": chatty, "a": world.user_ids[repliers[(i // 4) % len(repliers)]]})
+        else:
+            replier = world.client(who)
+            await replier("mutation($c: ID!, $t: String!) { sendMessage(input: {contactId: $c, text: $t}) { message { id } } }",
+                          {"c": chatty, "t": f"Answer {i}"})
+            await replier.aclose()
+    await owner.aclose()
+    await integration.aclose()
+    return world
+
+
+async def ring_calls(world, count: int) -> None:
+    integration = world.client("integration")
+    assignees = itertools.cycle(ASSIGNEES)
+    owner = world.client("owner")
+    for _ in range(count):
+        data = await integration(RECEIVE_CALL, {"i": {
+            "channelId": world.channel_ids["WHATSAPP"], "from": new_number(),
+            "externalCallId": f"speed.{new_number()}"}})
+        assignee = next(assignees)
+        if assignee is not None:
+            await owner(ASSIGN, {"c": data["receiveCall"]["contact"]["id"], "a": world.user_ids[assignee]})
+    await integration.aclose()
+    await owner.aclose()
+
+
+async def test_sidebar_statements_do_not_grow_with_the_workspace(small_sidebar, busy):
+    before = small_sidebar
+    client = busy.client("manager")
+    after, large = await statements(client, SIDEBAR)
+    await client.aclose()
+    counts = {s["kind"]: s["openConversationCount"] for s in large["inboxSidebar"]["standard"]}
+    assert counts["ALL"] > BIG and len(large["inboxSidebar"]["teams"]) == 2
+    assert after == before, f"{before} statements on the small workspace, {after} on the large one"
+
+
+@pytest.mark.parametrize("who, inbox", [
+    ("owner", {"standard": "ALL"}),
+    ("owner", {"standard": "UNASSIGNED"}),
+    ("agent_team", {"standard": "MINE"}),
+    ("manager", {"teamId": "Alpha"}),
+])
+async def test_conversation_list_statements_do_not_grow_with_the_page(busy, who, inbox):
+    if "teamId" in inbox:
+        inbox = {"teamId": busy.team_ids[inbox["teamId"]]}
+    client = busy.client(who)
+    small, small_data = await statements(client, CONVERSATIONS, {"inbox": inbox, "first": 5})
+    large, large_data = await statements(client, CONVERSATIONS, {"inbox": inbox, "first": 100})
+    await client.aclose()
+    sizes = len(small_data["conversations"]["edges"]), len(large_data["conversations"]["edges"])
+    assert sizes[0] <= 5 and sizes[1] > sizes[0], sizes
+    assert large == small, f"first: 5 ran {small} statements, first: 100 ({sizes[1]} rows) ran {large}"
+
+
+async def test_the_full_inbox_list_really_shows_a_hundred_conversations(busy):
+    client = busy.client("owner")
+    _, data = await statements(client, CONVERSATIONS, {"inbox": {"standard": "ALL"}, "first": 100})
+    await client.aclose()
+    edges = data["conversations"]["edges"]
+    assert len(edges) == 100 and data["conversations"]["pageInfo"]["hasNextPage"]
+    assignees = {e["node"]["contact"]["assignee"]["id"] for e in edges if e["node"]["contact"]["assignee"]}
+    channels = {e["node"]["lastMessage"]["channel"]["type"] for e in edges}
+    assert len(assignees) >= 5 and len(channels) == 3
+
+
+async def test_timeline_statements_do_not_grow_with_the_page(busy):
+    client = busy.client("owner")
+    variables = {"id": busy.speed_conversation}
+    small, _ = await statements(client, TIMELINE, {**variables, "first": 5})
+    large, data = await statements(client, TIMELINE, {**variables, "first": 100})
+    small_messages, _ = await statements(client, MESSAGES, {**variables, "first": 5})
+    large_messages, messages = await statements(client, MESSAGES, {**variables, "first": 100})
+    await client.aclose()
+    assert len(messages["node"]["messages"]["edges"]) > 50
+    assert large_messages == small_messages, f"messages: {small_messages} then {large_messages}"
+    edges = data["node"]["timeline"]["edges"]
+    kinds = {("Message" if "direction" in e["node"] else "Activity") for e in edges}
+    authors = {e["node"]["author"]["id"] for e in edges if e["node"].get("author")}
+    assert len(edges) == 100 and kinds == {"Message", "Activity"} and len(authors) >= 3
+    assert large == small, f"first: 5 ran {small} statements, first: 100 ran {large}"
+
+
+async def test_incoming_calls_statements_do_not_grow_with_the_list(busy):
+    await ring_calls(busy, 2)
+    client = busy.client("owner")
+    small, small_data = await statements(client, INCOMING)
+    await ring_calls(busy, 30)
+    large, large_data = await statements(client, INCOMING)
+    await client.aclose()
+    assert len(large_data["incomingCalls"]) >= len(small_data["incomingCalls"]) + 30
+    assert large == small, f"{small} statements for {len(small_data['incomingCalls'])} calls, {large} for more"
+
+
+async def node_ids(world) -> dict[str, list[str]]:
+    """Twelve ids of each type a frontend opens with ``node(id)``: conversations, contacts and
+    messages of the contacts who wrote once, the busy conversation's activities, calls."""
+    await ring_calls(world, 12)
+    client = world.client("owner")
+    _, data = await statements(client, CONVERSATIONS, {"inbox": {"standard": "ALL"}, "first": 40})
+    _, timeline = await statements(client, TIMELINE, {"id": world.speed_conversation, "first": 100})
+    _, calls = await statements(client, INCOMING)
+    await client.aclose()
+    edges = [e["node"] for e in data["conversations"]["edges"] if e["node"]["id"] != world.speed_conversation]
+    return {
+        "Conversation": [e["id"] for e in edges[:12]],
+        "Contact": [e["contact"]["id"] for e in edges[12:24]],
+        "Message": [e["lastMessage"]["id"] for e in edges[24:36]],
+        "Activity": [e["node"]["id"] for e in timeline["node"]["timeline"]["edges"] if "kind" in e["node"]][:12],
+        "Call": [c["id"] for c in calls["incomingCalls"]][-12:],
+    }
+
+
+def nodes_query(ids: list[str]) -> str:
+    return "query {" + " ".join(
+        f'n{i}: node(id: "{node_id}") {{ {NODE_FIELDS} }}' for i, node_id in enumerate(ids)
+    ) + "}"
+
+
+async def test_node_statements_do_not_grow_with_the_number_of_ids(busy):
+    ids = await node_ids(busy)
+    client = busy.client("owner")
+    for type_name, chosen in ids.items():
+        assert len(chosen) == 12, type_name
+        small, _ = await statements(client, nodes_query(chosen[:2]))
+        large, found = await statements(client, nodes_query(chosen))
+        assert all(found[f"n{i}"] is not None for i in range(len(chosen))), type_name
+        assert large == small, f"2 {type_name} nodes ran {small} statements, 12 ran {large}"
+    await client.aclose()
+
+
+PAGE = """
+query($inbox: InboxSelector!, $first: Int, $after: String) {
+  conversations(inbox: $inbox, first: $first, after: $after) {
+    edges { cursor node { id lastActivityAt } }
+    pageInfo { hasNextPage endCursor }
+  }
+}"""
+
+
+async def test_small_pages_walk_an_inbox_exactly_like_large_ones(busy):
+    """Keyset pagination (issue 7): following ``endCursor`` seven at a time visits every
+    conversation once, in the order the large pages give, newest activity first."""
+    client = busy.client("owner")
+
+    async def walk(size: int) -> list[str]:
+        seen, after = [], None
+        while True:
+            page = (await client(PAGE, {"inbox": {"standard": "ALL"}, "first": size, "after": after}))["conversations"]
+            seen += [e["node"]["id"] for e in page["edges"]]
+            if not page["pageInfo"]["hasNextPage"]:
+                return seen
+            after = page["pageInfo"]["endCursor"]
+
+    small, large = await walk(7), await walk(100)
+    first_page = (await client(PAGE, {"inbox": {"standard": "ALL"}, "first": 100}))["conversations"]["edges"]
+    await client.aclose()
+    times = [e["node"]["lastActivityAt"] for e in first_page]
+    assert len(large) > BIG and len(set(large)) == len(large)
+    assert small == large
+    assert times == sorted(times, reverse=True)
