@@ -35,10 +35,14 @@ All times are server times in UTC; durations are whole seconds.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from tortoise.expressions import Subquery
+
 from db.models import (
+    CALL_ORDER,
     Activity,
     ActivityKind,
     Call,
@@ -47,11 +51,13 @@ from db.models import (
     Channel,
     ChannelIdentity,
     Contact,
+    Conversation,
     RecordingState,
     User,
     Workspace,
 )
 from db.normalize import normalise_phone
+from db.queries import keyset_after, ordering
 from graph.errors import BadUserInput, Conflict, Forbidden, NotFound
 from graph.live import write
 from graph.permissions.visibility import (
@@ -72,7 +78,11 @@ from graph.resolvers.conversation import contact_for_handle, normalise_handle
 from graph.schema.core import MAX_PAGE_SIZE, to_global_id
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from tortoise.backends.base.client import BaseDBAsyncClient
+
+    from graph.loaders import Loaders
 
     from graph.live import EventBus, Transaction
     from graph.permissions.visibility import Scope, Viewer
@@ -652,6 +662,71 @@ async def incoming_calls(viewer: Viewer, tab: IncomingCallTab) -> list[Call]:
     )
 
 
+@dataclass(frozen=True)
+class CallPage:
+    """One page of calls, newest first (:data:`db.models.CALL_ORDER`)."""
+
+    rows: list[Call]
+    has_next: bool
+    has_previous: bool
+
+
+def call_cursor_values(row: Call) -> list[Any]:
+    """A call's keyset values in :data:`db.models.CALL_ORDER` (what its cursor encodes)."""
+    return [row.ringing_at, row.id]
+
+
+async def call_log(
+    viewer: Viewer, inbox: Any | None, first: int, after: Sequence[Any] | None
+) -> CallPage:
+    """The call log of the ``CALLS`` view (``domain.md`` sections 4 and 5): every call, inbound
+    and outbound, whatever its status, newest first (``ringingAt``, then id), paginated by
+    keyset (``after`` holds the last row's values), within the selected inbox.
+
+    An inbox holds the calls of the contacts it holds for the viewer
+    (:func:`graph.resolvers.inbox.resolve_inbox`, the same policy as the ``CHATS`` view): a
+    standard or team inbox by assignee and never a blocked contact, the blocked inbox only
+    blocked contacts, a custom inbox the contacts with a conversation its filter matches;
+    without an inbox, every contact the viewer may see (``domain.md`` section 1).
+
+    Raises:
+        Forbidden: no call access; an inbox the viewer's restriction hides.
+        NotFound: an unknown team or custom inbox.
+        BadUserInput: a malformed selector.
+    """
+    _require_call_access(viewer)
+    query = Call.filter(workspace_id=viewer.workspace_id)
+    if inbox is None:
+        query = query.filter(contact_scope(viewer).q("contact__"))
+    else:
+        from graph.resolvers.inbox import resolve_inbox  # it imports the schema, which imports this
+
+        ref = await resolve_inbox(viewer, inbox)
+        query = query.filter(ref.scope.q("contact__"))
+        if ref.filter is not None:
+            matching = Conversation.filter(workspace_id=viewer.workspace_id).filter(ref.filter)
+            query = query.filter(contact_id__in=Subquery(matching.values("contact_id")))
+    if after is not None:
+        query = query.filter(keyset_after(CALL_ORDER, after))
+    rows = await query.order_by(*ordering(CALL_ORDER)).limit(first + 1)
+    return CallPage(rows[:first], len(rows) > first, after is not None)
+
+
+async def contact_calls(
+    viewer: Viewer, loaders: Loaders, contact: Contact, first: int, after: Sequence[Any] | None
+) -> CallPage:
+    """Every call of a contact the viewer sees, newest first, one page (``domain.md``
+    section 5, call activities: each with its outcome, direction, times and duration).
+    Batched: the contacts of one response share one query (:meth:`Loaders.calls_of_contact`).
+
+    Users without call access see no calls (an empty page), like ``node(id)`` shows them no call.
+    """
+    if not viewer.has_call_access:
+        return CallPage([], False, after is not None)
+    rows = await loaders.calls_of_contact(first + 1, after).load(contact.id)
+    return CallPage(rows[:first], len(rows) > first, after is not None)
+
+
 MIN_RING_TIMEOUT_SECONDS = 5
 """The shortest ring timeout a workspace may set (``updateWorkspaceSettings``)."""
 
@@ -730,7 +805,11 @@ async def call_update_live_scope(viewer: Viewer) -> Scope:
 __all__ = [
     "TRANSITIONS",
     "answer_call",
+    "CallPage",
+    "call_cursor_values",
     "call_facts",
+    "call_log",
+    "contact_calls",
     "call_update_live_scope",
     "incoming_call_live_scope",
     "miss_unanswered_calls",

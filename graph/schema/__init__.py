@@ -43,7 +43,7 @@ from graph.resolvers import inbox as inbox_resolvers
 from graph.resolvers import indicators
 from graph.resolvers import user as user_resolvers
 from graph.resolvers.node import find_node
-from graph.schema.call import Call, IncomingCallTab, ReceiveCallInput, ReportCallEndedInput
+from graph.schema.call import Call, CallConnection, IncomingCallTab, ReceiveCallInput, ReportCallEndedInput
 from graph.schema.channel import Channel, ChannelType
 from graph.schema.contact import Contact
 from graph.schema.conversation import (
@@ -209,6 +209,25 @@ class Query:
     ) -> list[Call]:
         rows = await call_resolvers.incoming_calls(info.context.viewer, tab)
         return [Call.from_row(r) for r in rows]
+
+    @strawberry.field(
+        description="The call log (the CALLS view): calls of every direction and outcome, newest "
+        "first (ringingAt), within the selected inbox (its contacts, as in the CHATS view), or "
+        "every call the viewer may see without one. `first` is 1 to 100. Errors: FORBIDDEN "
+        "without call access or for an inbox the viewer's restriction hides, NOT_FOUND for an "
+        "unknown team or custom inbox, BAD_USER_INPUT for a malformed selector or cursor."
+    )
+    async def calls(
+        self,
+        info: Info,
+        inbox: InboxSelector | None = None,
+        first: int = 25,
+        after: str | None = None,
+    ) -> CallConnection:
+        size = page_size(first)
+        cursor = decode_cursor(after, (datetime, int)) if after is not None else None
+        page = await call_resolvers.call_log(info.context.viewer, inbox, size, cursor)
+        return CallConnection.from_page(page)
 
     @strawberry.field(description="A contact by id; null when unknown or not visible to the viewer.")
     async def contact(self, info: Info, id: strawberry.ID) -> Contact | None:
