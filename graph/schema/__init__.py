@@ -575,30 +575,39 @@ class Subscription:
     @strawberry.subscription(
         description="Ringing inbound calls the subscriber can see, as they start ringing: those "
         "of their widest incoming-calls tab (ALL, or ASSIGNED_TO_ME for SELF agents); blocked "
-        "contacts' calls ring for nobody. FORBIDDEN without call access."
+        "contacts' calls ring for nobody. Each call comes as it is at delivery, with the event's "
+        "`sequence`: pass the last one received (of this or any subscription) as `afterSequence` "
+        "to replay what was missed. FORBIDDEN without call access."
     )
-    async def incoming_call(self, info: Info) -> AsyncGenerator[Call, None]:
+    async def incoming_call(
+        self, info: Info, after_sequence: int | None = None
+    ) -> AsyncGenerator[Call, None]:
         ctx = info.context
         async for payload in contact_events(
             ctx,
             event_type="call.received",
             compute_scope=call_resolvers.incoming_call_live_scope,
             build=partial(_call_of_event, ctx),
+            after_sequence=after_sequence,
         ):
             yield payload
 
     @strawberry.subscription(
         description="Status and recording changes of calls the subscriber can see (answered by "
         "someone, so it leaves the incoming lists; declined, ended, missed, failed), with the "
-        "call as it is now. FORBIDDEN without call access."
+        "call as it is at delivery and the event's `sequence`: pass the last one received as "
+        "`afterSequence` to replay what was missed. FORBIDDEN without call access."
     )
-    async def call_updated(self, info: Info) -> AsyncGenerator[Call, None]:
+    async def call_updated(
+        self, info: Info, after_sequence: int | None = None
+    ) -> AsyncGenerator[Call, None]:
         ctx = info.context
         async for payload in contact_events(
             ctx,
             event_type="call.updated",
             compute_scope=call_resolvers.call_update_live_scope,
             build=partial(_call_of_event, ctx),
+            after_sequence=after_sequence,
         ):
             yield payload
 
@@ -688,9 +697,10 @@ class Subscription:
 
 
 async def _call_of_event(ctx, event: LiveEvent) -> Call | None:
-    """The call a call event is about, as it is now (``None``: it no longer exists)."""
+    """The call a call event is about, as it is now (``None``: it no longer exists), carrying
+    the event's sequence (``Call.sequence``)."""
     row = await ctx.loaders_for_event(event).call.load(event.payload["call_id"])
-    return Call.from_row(row) if row is not None else None
+    return Call.from_row(row, sequence=event.sequence) if row is not None else None
 
 
 async def _save_custom_inbox(info: Info, custom_id: int | None, input: CustomInboxInput):
