@@ -20,6 +20,11 @@ Races are decided by the database, not by reads: every transition is a condition
 keeps a user on at most one call: a concurrent second answer or placement fails the
 constraint, and the retried transaction reports the call the user is on.
 
+Every move writes one activity on the contact's timeline (``domain.md``, terms: "call
+answered …"), in the same transaction: ``CALL_ANSWERED`` (answered, or placed), then
+``CALL_ENDED`` (with ``duration_seconds``), or ``CALL_DECLINED``, ``CALL_MISSED``,
+``CALL_FAILED``; its ``data`` holds ``call_id`` and ``direction``. Starting a recording writes none.
+
 Every change emits one event, committed with it (``domain.md`` section 7), carrying what a
 subscription needs to authorise it without a query: ``call_id``, ``status``,
 ``previous_status``, ``direction``, ``channel_id``, ``answered_by_id``, ``recording_state``
@@ -194,7 +199,8 @@ async def _record(
     author_id: int | None = None,
     at: datetime,
 ) -> None:
-    """Write a call change's timeline activity (answered, ended, missed) and its one event."""
+    """Write a call change's timeline activity (answered, declined, missed, failed, ended) and
+    its one event."""
     activity_id = None
     if activity is not None:
         conversation = await current_conversation(tx, contact)
@@ -225,12 +231,34 @@ async def _reload(tx: Transaction, call_id: int) -> Call:
     return await Call.get(id=call_id).using_db(tx.connection)
 
 
-async def _move(tx: Transaction, call: Call, expected: CallStatus, **changes: Any) -> bool:
-    """Apply ``changes`` to ``call`` only if it is still ``expected`` (a conditional UPDATE):
-    whether this transaction made the move."""
-    return bool(
-        await Call.filter(id=call.id, status=expected).using_db(tx.connection).update(**changes)
-    )
+async def _move(
+    tx: Transaction, call: Call, expected: CallStatus, *, when: dict[str, Any] | None = None, **changes: Any
+) -> bool:
+    """Apply ``changes`` to ``call`` only if it is still ``expected`` (and its columns still
+    hold the values in ``when``): a conditional UPDATE. Whether this transaction made the move."""
+    query = Call.filter(id=call.id, status=expected, **(when or {})).using_db(tx.connection)
+    return bool(await query.update(**changes))
+
+
+async def _move_or_conflict(
+    tx: Transaction,
+    call: Call,
+    expected: CallStatus,
+    action: str,
+    *,
+    when: dict[str, Any] | None = None,
+    **changes: Any,
+) -> Call:
+    """:func:`_move`, then the call as it is now.
+
+    Raises:
+        Conflict: another writer moved the call first (see :func:`_conflict`).
+    """
+    moved = await _move(tx, call, expected, when=when, **changes)
+    current = await _reload(tx, call.id)
+    if not moved:
+        raise await _conflict(current, action, tx.connection)
+    return current
 
 
 async def _ensure_free(tx: Transaction, viewer: Viewer, except_call_id: int | None = None) -> None:
@@ -396,8 +424,9 @@ async def report_call_ended(
             return call  # another writer finished it first
         activity = {
             CallStatus.MISSED: ActivityKind.CALL_MISSED,
+            CallStatus.FAILED: ActivityKind.CALL_FAILED,
             CallStatus.ENDED: ActivityKind.CALL_ENDED,
-        }.get(target)
+        }[target]
         await _record(
             tx, call, contact, "call.updated", previous_status=previous, activity=activity,
             author_id=call.answered_by_id if target is CallStatus.ENDED else None, at=now,
@@ -447,16 +476,13 @@ async def answer_call(bus: EventBus, viewer: Viewer, call_id: int) -> Call:
             raise BadUserInput("The caller is a blocked contact: unblock it to answer.", field="callId")
         await _ensure_free(tx, viewer, except_call_id=call.id)
         now = datetime.now(UTC)
-        moved = await _move(
-            tx, call, CallStatus.RINGING,
+        current = await _move_or_conflict(
+            tx, call, CallStatus.RINGING, "answered",
             status=CallStatus.ONGOING,
             answered_by_id=viewer.user_id,
             ongoing_user_id=viewer.user_id,
             answered_at=now,
         )
-        current = await _reload(tx, call.id)
-        if not moved:
-            raise await _conflict(current, "answered", tx.connection)
         if locked.assignee_id is None:
             await record_assignment(
                 tx, locked, viewer.user_id, author_id=viewer.user_id, reason="call_answered"
@@ -483,11 +509,13 @@ async def decline_call(bus: EventBus, viewer: Viewer, call_id: int) -> Call:
     async def operation(tx: Transaction) -> Call:
         _, contact = await visible_call(viewer, call_id, connection=tx.connection)
         now = datetime.now(UTC)
-        moved = await _move(tx, call, CallStatus.RINGING, status=CallStatus.DECLINED, ended_at=now)
-        current = await _reload(tx, call.id)
-        if not moved:
-            raise await _conflict(current, "declined", tx.connection)
-        await _record(tx, current, contact, "call.updated", previous_status=CallStatus.RINGING, at=now)
+        current = await _move_or_conflict(
+            tx, call, CallStatus.RINGING, "declined", status=CallStatus.DECLINED, ended_at=now
+        )
+        await _record(
+            tx, current, contact, "call.updated", previous_status=CallStatus.RINGING,
+            activity=ActivityKind.CALL_DECLINED, author_id=viewer.user_id, at=now,
+        )
         return current
 
     return await write(bus, viewer.workspace_id, operation)
@@ -520,10 +548,7 @@ async def end_call(bus: EventBus, viewer: Viewer, call_id: int) -> Call:
         current, contact = await visible_call(viewer, call_id, connection=tx.connection)
         await _own_ongoing(viewer, current, "ended", tx.connection)
         now = datetime.now(UTC)
-        moved = await _move(tx, current, CallStatus.ONGOING, **_ending(current, now))
-        current = await _reload(tx, call.id)
-        if not moved:
-            raise await _conflict(current, "ended", tx.connection)
+        current = await _move_or_conflict(tx, current, CallStatus.ONGOING, "ended", **_ending(current, now))
         await _record(
             tx, current, contact, "call.updated", previous_status=CallStatus.ONGOING,
             activity=ActivityKind.CALL_ENDED, author_id=viewer.user_id, at=now,
@@ -555,14 +580,12 @@ async def start_call_recording(bus: EventBus, viewer: Viewer, call_id: int) -> C
                 status=current.status.value,
                 recordingState=current.recording_state.value,
             )
-        moved = await Call.filter(
-            id=current.id, status=CallStatus.ONGOING, recording_state=RecordingState.NONE
-        ).using_db(tx.connection).update(
-            recording_state=RecordingState.RECORDING, recording_id=f"REC{uuid.uuid4().hex}"
+        current = await _move_or_conflict(
+            tx, current, CallStatus.ONGOING, "recorded",
+            when={"recording_state": RecordingState.NONE},
+            recording_state=RecordingState.RECORDING,
+            recording_id=f"REC{uuid.uuid4().hex}",
         )
-        current = await _reload(tx, call.id)
-        if not moved:
-            raise await _conflict(current, "recorded", tx.connection)
         await _record(
             tx, current, contact, "call.updated", previous_status=CallStatus.ONGOING,
             at=datetime.now(UTC),

@@ -199,3 +199,24 @@ async def test_call_access_and_visibility(call_world):
     assert await call_as_owner(call_world, hidden["id"]) == before
     # the teammate who may see it does
     assert (await as_user(call_world, "agent_beta", NODE_CALL, {"id": hidden["id"]}))["node"]["id"] == hidden["id"]
+
+
+async def test_every_outcome_leaves_one_activity_on_the_timeline(call_world):
+    from tests.calls.common import REPORT_ENDED, activity_kinds, ring_with_conversation
+
+    declined, declined_conversation = await ring_with_conversation(call_world, assignee="agent_all")
+    await as_user(call_world, "agent_all", DECLINE, {"c": declined["id"]})
+    failed, failed_conversation = await ring_with_conversation(call_world, external_id="failing-call")
+    report = {"i": {"channelId": call_world.channel_ids["WHATSAPP"], "externalCallId": "failing-call", "failed": True}}
+    assert (await as_user(call_world, "integration", REPORT_ENDED, report))["reportCallEnded"]["status"] == "FAILED"
+    assert (await as_user(call_world, "integration", REPORT_ENDED, report))["reportCallEnded"]["status"] == "FAILED"
+    call_kinds = [k for k, _ in await activity_kinds(call_world, declined_conversation) if k.startswith("CALL_")]
+    assert call_kinds == ["CALL_DECLINED"]
+    call_kinds = [k for k, _ in await activity_kinds(call_world, failed_conversation) if k.startswith("CALL_")]
+    assert call_kinds == ["CALL_FAILED"]
+    timeline = await as_user(call_world, "owner", """query($id: ID!) { node(id: $id) { ... on Conversation {
+        timeline(first: 100) { edges { node { ... on Activity { kind author { id } } } } } } } }""",
+                             {"id": declined_conversation})
+    authors = [e["node"]["author"] for e in timeline["node"]["timeline"]["edges"]
+               if e["node"] and e["node"].get("kind") == "CALL_DECLINED"]
+    assert authors == [{"id": call_world.user_ids["agent_all"]}]
