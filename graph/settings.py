@@ -12,6 +12,8 @@
 | ``INBOX_GRAPH_SUBSCRIBER_QUEUE`` | ``1000`` | events buffered per subscription before it is cut off |
 | ``INBOX_GRAPH_EVENT_RETENTION_SECONDS`` | ``86400`` | how long the outbox keeps events for resuming |
 | ``INBOX_GRAPH_CHANNEL_NAMESPACE`` | the database's name | prefix of the broadcaster channels, so deployments (or test runs) sharing one Redis with different databases never receive each other's events |
+| ``INBOX_GRAPH_RING_SWEEP_INTERVAL_SECONDS`` | ``1`` | how often each worker turns calls ringing past their workspace's ring timeout into ``MISSED`` |
+| ``INBOX_GRAPH_MIN_RING_TIMEOUT_SECONDS`` | ``5`` | the shortest ``callRingTimeoutSeconds`` a workspace may set (at least 1) |
 | ``INBOX_GRAPH_SHARED_FANOUT`` | ``1`` | ``0``: every subscription resolves, serialises and sends each event on its own, with its own database reads (the naive baseline of ``bench/fanout``) |
 """
 
@@ -50,6 +52,7 @@ class Settings:
     event_retention_seconds: int = 24 * 3600
     prune_interval_seconds: int = 300
     ring_sweep_interval_seconds: int = 1
+    min_ring_timeout_seconds: int = 5
     shared_fanout: bool = True
     channel_namespace: str = ""
     max_depth: int = 12
@@ -75,6 +78,7 @@ class Settings:
             event_retention_seconds=_int("INBOX_GRAPH_EVENT_RETENTION_SECONDS", 24 * 3600),
             prune_interval_seconds=_int("INBOX_GRAPH_PRUNE_INTERVAL_SECONDS", 300),
             ring_sweep_interval_seconds=_int("INBOX_GRAPH_RING_SWEEP_INTERVAL_SECONDS", 1),
+            min_ring_timeout_seconds=max(1, _int("INBOX_GRAPH_MIN_RING_TIMEOUT_SECONDS", 5)),
             shared_fanout=_flag("INBOX_GRAPH_SHARED_FANOUT", True),
             channel_namespace=os.environ.get("INBOX_GRAPH_CHANNEL_NAMESPACE") or database_name(database_url()),
         )

@@ -750,15 +750,39 @@ async def contact_calls(
     return CallPage(rows[:first], len(rows) > first, after is not None)
 
 
-MIN_RING_TIMEOUT_SECONDS = 5
-"""The shortest ring timeout a workspace may set (``updateWorkspaceSettings``)."""
+MAX_RING_TIMEOUT_SECONDS = 600
+"""The longest ring timeout a workspace may set. The shortest is a deployment setting
+(``INBOX_GRAPH_MIN_RING_TIMEOUT_SECONDS``, 5 by default, :class:`graph.settings.Settings`)."""
 
 
-async def miss_unanswered_calls(bus: EventBus | None, *, limit: int = 500) -> int:
+def clean_ring_timeout(seconds: int, shortest: int) -> int:
+    """A workspace's ``callRingTimeoutSeconds`` (``domain.md`` section 5), checked.
+
+    Args:
+        seconds: the timeout asked for.
+        shortest: the deployment's shortest allowed timeout, in seconds.
+
+    Raises:
+        BadUserInput: outside ``shortest`` to :data:`MAX_RING_TIMEOUT_SECONDS` seconds
+            (``callRingTimeoutSeconds``).
+    """
+    if not shortest <= seconds <= MAX_RING_TIMEOUT_SECONDS:
+        raise BadUserInput(
+            f"`callRingTimeoutSeconds` must be between {shortest} and {MAX_RING_TIMEOUT_SECONDS} seconds.",
+            field="callRingTimeoutSeconds",
+        )
+    return seconds
+
+
+async def miss_unanswered_calls(bus: EventBus | None, *, shortest_timeout: int, limit: int = 500) -> int:
     """The ring-timeout sweep (``domain.md`` section 5): every inbound call still ``RINGING``
     after its workspace's ``callRingTimeoutSeconds`` (default 45) becomes ``MISSED``
     (``endedAt`` = the sweep's server time, UTC), with one ``CALL_MISSED`` activity and one
     ``call.updated`` event.
+
+    Args:
+        shortest_timeout: the shortest timeout a workspace may have (the deployment's
+            setting, seconds): calls ringing for less are not looked at.
 
     Safe with several server workers sweeping at once: each move is a conditional UPDATE, so
     exactly one sweep (or one answer, decline or connector report) moves a call; the others
@@ -771,7 +795,7 @@ async def miss_unanswered_calls(bus: EventBus | None, *, limit: int = 500) -> in
     workspace_ids = await Call.filter(
         status=CallStatus.RINGING,
         direction=CallDirection.INBOUND,
-        ringing_at__lte=now - timedelta(seconds=MIN_RING_TIMEOUT_SECONDS),
+        ringing_at__lte=now - timedelta(seconds=shortest_timeout),
     ).distinct().values_list("workspace_id", flat=True)
     timeouts = dict(
         await Workspace.filter(id__in=set(workspace_ids)).values_list("id", "call_ring_timeout_seconds")
@@ -830,7 +854,9 @@ __all__ = [
     "answer_call",
     "CallPage",
     "call_cursor_values",
+    "MAX_RING_TIMEOUT_SECONDS",
     "call_facts",
+    "clean_ring_timeout",
     "call_log",
     "contact_calls",
     "call_update_live_scope",

@@ -311,7 +311,10 @@ class Mutation:
             "call_ring_timeout_seconds": input.call_ring_timeout_seconds,
             "closing_notes_mode": input.closing_notes_mode,
         }
-        return Workspace.from_row(await user_resolvers.update_workspace_settings(ctx.bus, ctx.viewer, data))
+        workspace = await user_resolvers.update_workspace_settings(
+            ctx.bus, ctx.viewer, data, shortest_ring_timeout=ctx.settings.min_ring_timeout_seconds
+        )
+        return Workspace.from_row(workspace)
 
     @strawberry.mutation(description="Personal or integration access token; the secret is returned once.")
     async def create_access_token(self, info: Info, name: str) -> AccessTokenPayload:
