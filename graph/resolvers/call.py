@@ -1,5 +1,5 @@
-"""Calls: ingestion, THE call state machine, automatic assignment and the incoming-calls list
-(``domain.md`` section 5).
+"""Calls: ingestion, THE call state machine, automatic assignment, the incoming-calls list and
+the call log (``domain.md`` section 5).
 
 The lifecycle (section 5, call lifecycle)::
 
@@ -87,9 +87,8 @@ if TYPE_CHECKING:
 
     from tortoise.backends.base.client import BaseDBAsyncClient
 
-    from graph.loaders import Loaders
-
     from graph.live import EventBus, Transaction
+    from graph.loaders import Loaders
     from graph.permissions.visibility import Scope, Viewer
 
 TRANSITIONS: dict[CallStatus, frozenset[CallStatus]] = {
@@ -497,7 +496,8 @@ async def answer_call(bus: EventBus, viewer: Viewer, call_id: int) -> Call:
 
 
 async def decline_call(bus: EventBus, viewer: Viewer, call_id: int) -> Call:
-    """Decline a ringing inbound call: it becomes ``DECLINED`` (``endedAt`` = server time, UTC).
+    """Decline a ringing inbound call: it becomes ``DECLINED`` (``endedAt`` = server time, UTC),
+    with a ``CALL_DECLINED`` activity authored by the viewer.
 
     Raises:
         Forbidden: no call access. NotFound: as :func:`answer_call`.
