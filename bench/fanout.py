@@ -766,7 +766,7 @@ async def run_scenario(scenario: Scenario, args: argparse.Namespace, resources: 
         url = f"http://127.0.0.1:{server.port}/graphql"
         log(f"[{scenario.name}] serving on port {server.port} (pids {server.pids()})")
 
-        http = httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=20))
+        http = httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=20, keepalive_expiry=2))
         try:
             owner = (await gql(http, url, "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token } }",
                                {"e": OWNER_EMAIL, "p": OWNER_PASSWORD}))["login"]["token"]

@@ -117,6 +117,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         log_level=args.log_level,
         proxy_headers=True,
         timeout_graceful_shutdown=10,
+        # websockets' Sans-I/O protocol: uvicorn's legacy ``websockets`` one is deprecated, and
+        # this one holds about 7 KB less per open connection (README, "Measured")
+        ws="websockets-sansio",
     )
     return 0
 

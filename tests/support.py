@@ -103,7 +103,9 @@ class Client:
     def __init__(self, served: Served, token: str | None = None) -> None:
         self.served = served
         self.token = token
-        self.http = httpx.AsyncClient(timeout=30)
+        # uvicorn closes a keep-alive connection idle for 5 s; reusing one at that moment fails
+        # the request (a reset), so this client lets its idle connections go sooner
+        self.http = httpx.AsyncClient(timeout=30, limits=httpx.Limits(keepalive_expiry=2))
 
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"} if self.token else {}
