@@ -1,13 +1,17 @@
-"""Query helpers shared by the domains: keyset pagination."""
+"""Query helpers shared by the domains: keyset pagination, and the first rows of each group
+(a page per parent for DataLoaders)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from tortoise.expressions import Q
+from tortoise.expressions import Q, RawSQL
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+
+    from tortoise.models import Model
+    from tortoise.queryset import QuerySet
 
 
 def keyset_after(order: Sequence[tuple[str, bool]], values: Sequence[Any]) -> Q:
@@ -40,4 +44,42 @@ def ordering(order: Sequence[tuple[str, bool]]) -> list[str]:
     return [("-" if descending else "") + field for field, descending in order]
 
 
-__all__ = ["keyset_after", "ordering"]
+def _order_sql(order: Sequence[tuple[str, bool]]) -> str:
+    for field, _ in order:
+        if not field.isidentifier():
+            raise ValueError(f"not a column name: {field!r}")
+    return ", ".join(f"{field} {'DESC' if descending else 'ASC'}" for field, descending in order)
+
+
+async def first_per_group(
+    query: QuerySet[Model], group: str, order: Sequence[tuple[str, bool]], limit: int
+) -> list[Model]:
+    """The first ``limit`` rows of ``query`` in ``order`` for each value of ``group``, in one
+    statement (``ROW_NUMBER() OVER (PARTITION BY group ...)``, on SQLite and PostgreSQL): a
+    page per parent for a DataLoader, without a query per parent nor reading whole groups.
+
+    Args:
+        query: the filtered rows (a keyset condition from :func:`keyset_after` included).
+        group: the column to group by, e.g. ``"contact_id"``.
+        order: ``(column, descending)`` pairs, the last one unique (usually ``id``).
+        limit: rows per group (ask for one more than a page to know whether another follows).
+
+    Returns:
+        The rows, grouped by ``group`` and in ``order`` within each group.
+    """
+    if not group.isidentifier():
+        raise ValueError(f"not a column name: {group!r}")
+    window = f"ROW_NUMBER() OVER (PARTITION BY {group} ORDER BY {_order_sql(order)})"
+    ranked = query.annotate(group_rank=RawSQL(window))
+    ranked._choose_db_if_not_chosen()
+    ranked._make_query()
+    sql, params = ranked.query.get_parameterized_sql()
+    statement = (
+        f"SELECT * FROM ({sql}) ranked WHERE ranked.group_rank <= {int(limit)} "
+        f"ORDER BY {_order_sql([(group, False), *order])}"
+    )
+    executor = ranked._db.executor_class(model=query.model, db=ranked._db)
+    return await executor.execute_select(statement, params, custom_fields=["group_rank"])
+
+
+__all__ = ["first_per_group", "keyset_after", "ordering"]

@@ -1339,6 +1339,13 @@ class _DemoBuilder:
         elif status is CallStatus.MISSED:
             self._activity(candidate.contact_id, conversation_id, ActivityKind.CALL_MISSED,
                            None, ended_at, data)
+        elif status is CallStatus.DECLINED:
+            decliner = handler.id if handler is not None and not outbound else None
+            self._activity(candidate.contact_id, conversation_id, ActivityKind.CALL_DECLINED,
+                           decliner, ended_at, data)
+        else:
+            self._activity(candidate.contact_id, conversation_id, ActivityKind.CALL_FAILED,
+                           None, ended_at, data)
 
     def _write_call(self, candidate: _CallCandidate, channel: _ChannelInfo, outbound: bool,
                     status: CallStatus, answered_by: _Member | None, ongoing_user_id: int | None,

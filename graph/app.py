@@ -149,7 +149,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         # every worker sweeps: each call is moved once (a conditional UPDATE), see the resolver
         while True:
             try:
-                await miss_unanswered_calls(bus)
+                await miss_unanswered_calls(bus, shortest_timeout=settings.min_ring_timeout_seconds)
             except Exception:  # noqa: BLE001 - retried at the next interval
                 log.exception("ring-timeout sweep failed")
             await asyncio.sleep(settings.ring_sweep_interval_seconds)

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from strawberry.dataloader import DataLoader
 
-from db.models import Activity, Call, Channel, Contact, Conversation, Message, Team, User, Workspace
+from db.models import CALL_ORDER, Activity, Call, Channel, Contact, Conversation, Message, Team, User, Workspace
+from db.queries import first_per_group, keyset_after
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -44,8 +45,9 @@ _MODELS: dict[str, type[Model]] = {
 
 class Loaders:
     """Batching loaders by primary key for the workspace ``workspace_id``: ``user``, ``team``,
-    ``channel``, ``contact``, ``conversation``, ``message``, ``activity``, ``call``. Each is made on first use (an
-    open subscription holds a set it may never use)."""
+    ``channel``, ``contact``, ``conversation``, ``message``, ``activity``, ``call``; and pages of rows per parent
+    (:meth:`calls_of_contact`). Each is made on first use (an open subscription holds a set it
+    may never use)."""
 
     user: DataLoader[int, Any]
     team: DataLoader[int, Any]
@@ -59,6 +61,7 @@ class Loaders:
     def __init__(self, workspace_id: int) -> None:
         self.workspace_id = workspace_id
         self._workspace: asyncio.Future[Workspace] | None = None
+        self._calls_of_contact: dict[tuple[int, tuple[Any, ...] | None], DataLoader[int, list[Call]]] = {}
 
     def __getattr__(self, name: str) -> DataLoader[int, Any]:
         model = _MODELS.get(name)
@@ -85,6 +88,25 @@ class Loaders:
             for name, keys in ids.items()
         ]
         await asyncio.gather(*loads)
+    def calls_of_contact(self, limit: int, after: Sequence[Any] | None) -> DataLoader[int, list[Call]]:
+        """Per contact id, its first ``limit`` calls newest first (:data:`db.models.CALL_ORDER`),
+        after the keyset values ``after`` if given: one query for every contact of a batch
+        (e.g. the ``callActivities`` of each contact in a list)."""
+        key = (limit, tuple(after) if after is not None else None)
+        loader = self._calls_of_contact.get(key)
+        if loader is None:
+
+            async def load(contact_ids: Sequence[int]) -> list[list[Call]]:
+                query = Call.filter(workspace_id=self.workspace_id, contact_id__in=sorted(set(contact_ids)))
+                if after is not None:
+                    query = query.filter(keyset_after(CALL_ORDER, after))
+                found: dict[int, list[Call]] = {}
+                for row in await first_per_group(query, "contact_id", CALL_ORDER, limit):
+                    found.setdefault(row.contact_id, []).append(row)
+                return [found.get(i, []) for i in contact_ids]
+
+            loader = self._calls_of_contact[key] = DataLoader(load_fn=load)
+        return loader
 
     async def workspace(self) -> Workspace:
         """The viewer's workspace row (settings such as phone-number masking), read once

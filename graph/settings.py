@@ -19,6 +19,8 @@
 | ``INBOX_GRAPH_CRM_METADATA_TTL_SECONDS`` | ``600`` | how long field labels and picklist options read from a CRM are cached (per worker) |
 | ``INBOX_GRAPH_COUNT_SQL_STATEMENTS`` | ``0`` | test hook: ``1`` answers every HTTP response with an ``X-SQL-Statements`` header (``graph.statement_count``); for the query-count tests and ``bench/queries``, never in production |
 | ``INBOX_GRAPH_BENCH_BASELINE`` | ``0`` | ``1`` also serves ``POST /bench/raw/<operation>``, the raw-SQL baseline of ``bench/queries`` (``bench.raw_sql``, importable from a checkout only); never in production |
+| ``INBOX_GRAPH_RING_SWEEP_INTERVAL_SECONDS`` | ``1`` | how often each worker turns calls ringing past their workspace's ring timeout into ``MISSED`` |
+| ``INBOX_GRAPH_MIN_RING_TIMEOUT_SECONDS`` | ``5`` | the shortest ``callRingTimeoutSeconds`` a workspace may set (at least 1) |
 | ``INBOX_GRAPH_SHARED_FANOUT`` | ``1`` | ``0``: every subscription resolves, serialises and sends each event on its own, with its own database reads (the naive baseline of ``bench/fanout``) |
 """
 
@@ -78,6 +80,7 @@ class Settings:
     event_retention_seconds: int = 24 * 3600
     prune_interval_seconds: int = 300
     ring_sweep_interval_seconds: int = 1
+    min_ring_timeout_seconds: int = 5
     shared_fanout: bool = True
     secret_keys: tuple[str, ...] = ()
     hubspot_url: str = "https://api.hubapi.com"
@@ -111,6 +114,7 @@ class Settings:
             event_retention_seconds=_int("INBOX_GRAPH_EVENT_RETENTION_SECONDS", 24 * 3600),
             prune_interval_seconds=_int("INBOX_GRAPH_PRUNE_INTERVAL_SECONDS", 300),
             ring_sweep_interval_seconds=_int("INBOX_GRAPH_RING_SWEEP_INTERVAL_SECONDS", 1),
+            min_ring_timeout_seconds=max(1, _int("INBOX_GRAPH_MIN_RING_TIMEOUT_SECONDS", 5)),
             shared_fanout=_flag("INBOX_GRAPH_SHARED_FANOUT", True),
             secret_keys=_secret_keys("INBOX_GRAPH_SECRET_KEY"),
             hubspot_url=(os.environ.get("INBOX_GRAPH_HUBSPOT_URL") or "https://api.hubapi.com").rstrip("/"),

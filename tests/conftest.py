@@ -45,6 +45,8 @@ def server_env(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> d
         "DATABASE_URL": database_url,
         "BROADCAST_URL": os.environ.get("BROADCAST_URL") or "memory://",
         "INBOX_GRAPH_ALLOWED_ORIGINS": ALLOWED_ORIGIN,
+        # this deployment lets a workspace ring for 1 second (tests/calls/test_ring_timeout.py)
+        "INBOX_GRAPH_MIN_RING_TIMEOUT_SECONDS": "1",
         "TEST_LOG_DIR": str(tmp_path_factory.mktemp("logs")),
     }
 

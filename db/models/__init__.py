@@ -1,7 +1,7 @@
 """Tortoise models of the inbox domain, one module per domain (see ``shared/design/domain.md``)."""
 
 from db.models.activity import Activity, ActivityKind
-from db.models.call import Call, CallDirection, CallStatus, RecordingState
+from db.models.call import CALL_ORDER, Call, CallDirection, CallStatus, RecordingState
 from db.models.channel import Channel, ChannelType
 from db.models.contact import ChannelIdentity, Contact
 from db.models.crm import CrmConnection, CrmLink, CrmProvider
@@ -34,6 +34,7 @@ from db.models.workspace import (
 )
 
 __all__ = [
+    "CALL_ORDER",
     "AccessToken",
     "AccessTokenKind",
     "Activity",

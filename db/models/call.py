@@ -30,6 +30,11 @@ class RecordingState(str, Enum):
     FAILED = "FAILED"
 
 
+CALL_ORDER: tuple[tuple[str, bool], ...] = (("ringing_at", True), ("id", True))
+"""Newest first: the order of the call log and of a contact's calls (``(field, descending)``
+pairs for :func:`db.queries.keyset_after`)."""
+
+
 class Call(Model):
     """A call. ``ongoing_user_id`` is the answering user while ONGOING, else null. Unique, so a
     user is on at most one call at a time."""
@@ -76,4 +81,4 @@ class Call(Model):
         )
 
 
-__all__ = ["Call", "CallDirection", "CallStatus", "RecordingState"]
+__all__ = ["CALL_ORDER", "Call", "CallDirection", "CallStatus", "RecordingState"]

@@ -1,5 +1,5 @@
-"""Calls: ingestion, THE call state machine, automatic assignment and the incoming-calls list
-(``domain.md`` section 5).
+"""Calls: ingestion, THE call state machine, automatic assignment, the incoming-calls list and
+the call log (``domain.md`` section 5).
 
 The lifecycle (section 5, call lifecycle)::
 
@@ -20,6 +20,11 @@ Races are decided by the database, not by reads: every transition is a condition
 keeps a user on at most one call: a concurrent second answer or placement fails the
 constraint, and the retried transaction reports the call the user is on.
 
+Every move writes one activity on the contact's timeline (``domain.md``, terms: "call
+answered …"), in the same transaction: ``CALL_ANSWERED`` (answered, or placed), then
+``CALL_ENDED`` (with ``duration_seconds``), or ``CALL_DECLINED``, ``CALL_MISSED``,
+``CALL_FAILED``; its ``data`` holds ``call_id`` and ``direction``. Starting a recording writes none.
+
 Every change emits one event, committed with it (``domain.md`` section 7), carrying what a
 subscription needs to authorise it without a query: ``call_id``, ``status``,
 ``previous_status``, ``direction``, ``channel_id``, ``answered_by_id``, ``recording_state``
@@ -35,10 +40,14 @@ All times are server times in UTC; durations are whole seconds.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from tortoise.expressions import Subquery
+
 from db.models import (
+    CALL_ORDER,
     Activity,
     ActivityKind,
     Call,
@@ -47,11 +56,13 @@ from db.models import (
     Channel,
     ChannelIdentity,
     Contact,
+    Conversation,
     RecordingState,
     User,
     Workspace,
 )
 from db.normalize import normalise_phone
+from db.queries import keyset_after, ordering
 from graph.errors import BadUserInput, Conflict, Forbidden, NotFound
 from graph.live import write
 from graph.permissions.visibility import (
@@ -72,9 +83,12 @@ from graph.resolvers.conversation import contact_for_handle, normalise_handle
 from graph.schema.core import MAX_PAGE_SIZE, to_global_id
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from tortoise.backends.base.client import BaseDBAsyncClient
 
     from graph.live import EventBus, Transaction
+    from graph.loaders import Loaders
     from graph.permissions.visibility import Scope, Viewer
 
 TRANSITIONS: dict[CallStatus, frozenset[CallStatus]] = {
@@ -184,7 +198,8 @@ async def _record(
     author_id: int | None = None,
     at: datetime,
 ) -> None:
-    """Write a call change's timeline activity (answered, ended, missed) and its one event."""
+    """Write a call change's timeline activity (answered, declined, missed, failed, ended) and
+    its one event."""
     activity_id = None
     if activity is not None:
         conversation = await current_conversation(tx, contact)
@@ -215,12 +230,34 @@ async def _reload(tx: Transaction, call_id: int) -> Call:
     return await Call.get(id=call_id).using_db(tx.connection)
 
 
-async def _move(tx: Transaction, call: Call, expected: CallStatus, **changes: Any) -> bool:
-    """Apply ``changes`` to ``call`` only if it is still ``expected`` (a conditional UPDATE):
-    whether this transaction made the move."""
-    return bool(
-        await Call.filter(id=call.id, status=expected).using_db(tx.connection).update(**changes)
-    )
+async def _move(
+    tx: Transaction, call: Call, expected: CallStatus, *, when: dict[str, Any] | None = None, **changes: Any
+) -> bool:
+    """Apply ``changes`` to ``call`` only if it is still ``expected`` (and its columns still
+    hold the values in ``when``): a conditional UPDATE. Whether this transaction made the move."""
+    query = Call.filter(id=call.id, status=expected, **(when or {})).using_db(tx.connection)
+    return bool(await query.update(**changes))
+
+
+async def _move_or_conflict(
+    tx: Transaction,
+    call: Call,
+    expected: CallStatus,
+    action: str,
+    *,
+    when: dict[str, Any] | None = None,
+    **changes: Any,
+) -> Call:
+    """:func:`_move`, then the call as it is now.
+
+    Raises:
+        Conflict: another writer moved the call first (see :func:`_conflict`).
+    """
+    moved = await _move(tx, call, expected, when=when, **changes)
+    current = await _reload(tx, call.id)
+    if not moved:
+        raise await _conflict(current, action, tx.connection)
+    return current
 
 
 async def _ensure_free(tx: Transaction, viewer: Viewer, except_call_id: int | None = None) -> None:
@@ -386,8 +423,9 @@ async def report_call_ended(
             return call  # another writer finished it first
         activity = {
             CallStatus.MISSED: ActivityKind.CALL_MISSED,
+            CallStatus.FAILED: ActivityKind.CALL_FAILED,
             CallStatus.ENDED: ActivityKind.CALL_ENDED,
-        }.get(target)
+        }[target]
         await _record(
             tx, call, contact, "call.updated", previous_status=previous, activity=activity,
             author_id=call.answered_by_id if target is CallStatus.ENDED else None, at=now,
@@ -437,16 +475,13 @@ async def answer_call(bus: EventBus, viewer: Viewer, call_id: int) -> Call:
             raise BadUserInput("The caller is a blocked contact: unblock it to answer.", field="callId")
         await _ensure_free(tx, viewer, except_call_id=call.id)
         now = datetime.now(UTC)
-        moved = await _move(
-            tx, call, CallStatus.RINGING,
+        current = await _move_or_conflict(
+            tx, call, CallStatus.RINGING, "answered",
             status=CallStatus.ONGOING,
             answered_by_id=viewer.user_id,
             ongoing_user_id=viewer.user_id,
             answered_at=now,
         )
-        current = await _reload(tx, call.id)
-        if not moved:
-            raise await _conflict(current, "answered", tx.connection)
         if locked.assignee_id is None:
             await record_assignment(
                 tx, locked, viewer.user_id, author_id=viewer.user_id, reason="call_answered"
@@ -461,7 +496,8 @@ async def answer_call(bus: EventBus, viewer: Viewer, call_id: int) -> Call:
 
 
 async def decline_call(bus: EventBus, viewer: Viewer, call_id: int) -> Call:
-    """Decline a ringing inbound call: it becomes ``DECLINED`` (``endedAt`` = server time, UTC).
+    """Decline a ringing inbound call: it becomes ``DECLINED`` (``endedAt`` = server time, UTC),
+    with a ``CALL_DECLINED`` activity authored by the viewer.
 
     Raises:
         Forbidden: no call access. NotFound: as :func:`answer_call`.
@@ -473,11 +509,13 @@ async def decline_call(bus: EventBus, viewer: Viewer, call_id: int) -> Call:
     async def operation(tx: Transaction) -> Call:
         _, contact = await visible_call(viewer, call_id, connection=tx.connection)
         now = datetime.now(UTC)
-        moved = await _move(tx, call, CallStatus.RINGING, status=CallStatus.DECLINED, ended_at=now)
-        current = await _reload(tx, call.id)
-        if not moved:
-            raise await _conflict(current, "declined", tx.connection)
-        await _record(tx, current, contact, "call.updated", previous_status=CallStatus.RINGING, at=now)
+        current = await _move_or_conflict(
+            tx, call, CallStatus.RINGING, "declined", status=CallStatus.DECLINED, ended_at=now
+        )
+        await _record(
+            tx, current, contact, "call.updated", previous_status=CallStatus.RINGING,
+            activity=ActivityKind.CALL_DECLINED, author_id=viewer.user_id, at=now,
+        )
         return current
 
     return await write(bus, viewer.workspace_id, operation)
@@ -510,10 +548,7 @@ async def end_call(bus: EventBus, viewer: Viewer, call_id: int) -> Call:
         current, contact = await visible_call(viewer, call_id, connection=tx.connection)
         await _own_ongoing(viewer, current, "ended", tx.connection)
         now = datetime.now(UTC)
-        moved = await _move(tx, current, CallStatus.ONGOING, **_ending(current, now))
-        current = await _reload(tx, call.id)
-        if not moved:
-            raise await _conflict(current, "ended", tx.connection)
+        current = await _move_or_conflict(tx, current, CallStatus.ONGOING, "ended", **_ending(current, now))
         await _record(
             tx, current, contact, "call.updated", previous_status=CallStatus.ONGOING,
             activity=ActivityKind.CALL_ENDED, author_id=viewer.user_id, at=now,
@@ -545,14 +580,12 @@ async def start_call_recording(bus: EventBus, viewer: Viewer, call_id: int) -> C
                 status=current.status.value,
                 recordingState=current.recording_state.value,
             )
-        moved = await Call.filter(
-            id=current.id, status=CallStatus.ONGOING, recording_state=RecordingState.NONE
-        ).using_db(tx.connection).update(
-            recording_state=RecordingState.RECORDING, recording_id=f"REC{uuid.uuid4().hex}"
+        current = await _move_or_conflict(
+            tx, current, CallStatus.ONGOING, "recorded",
+            when={"recording_state": RecordingState.NONE},
+            recording_state=RecordingState.RECORDING,
+            recording_id=f"REC{uuid.uuid4().hex}",
         )
-        current = await _reload(tx, call.id)
-        if not moved:
-            raise await _conflict(current, "recorded", tx.connection)
         await _record(
             tx, current, contact, "call.updated", previous_status=CallStatus.ONGOING,
             at=datetime.now(UTC),
@@ -652,15 +685,104 @@ async def incoming_calls(viewer: Viewer, tab: IncomingCallTab) -> list[Call]:
     )
 
 
-MIN_RING_TIMEOUT_SECONDS = 5
-"""The shortest ring timeout a workspace may set (``updateWorkspaceSettings``)."""
+@dataclass(frozen=True)
+class CallPage:
+    """One page of calls, newest first (:data:`db.models.CALL_ORDER`)."""
+
+    rows: list[Call]
+    has_next: bool
+    has_previous: bool
 
 
-async def miss_unanswered_calls(bus: EventBus | None, *, limit: int = 500) -> int:
+def call_cursor_values(row: Call) -> list[Any]:
+    """A call's keyset values in :data:`db.models.CALL_ORDER` (what its cursor encodes)."""
+    return [row.ringing_at, row.id]
+
+
+async def call_log(
+    viewer: Viewer, inbox: Any | None, first: int, after: Sequence[Any] | None
+) -> CallPage:
+    """The call log of the ``CALLS`` view (``domain.md`` sections 4 and 5): every call, inbound
+    and outbound, whatever its status, newest first (``ringingAt``, then id), paginated by
+    keyset (``after`` holds the last row's values), within the selected inbox.
+
+    An inbox holds the calls of the contacts it holds for the viewer
+    (:func:`graph.resolvers.inbox.resolve_inbox`, the same policy as the ``CHATS`` view): a
+    standard or team inbox by assignee and never a blocked contact, the blocked inbox only
+    blocked contacts, a custom inbox the contacts with a conversation its filter matches;
+    without an inbox, every contact the viewer may see (``domain.md`` section 1).
+
+    Raises:
+        Forbidden: no call access; an inbox the viewer's restriction hides.
+        NotFound: an unknown team or custom inbox.
+        BadUserInput: a malformed selector.
+    """
+    _require_call_access(viewer)
+    query = Call.filter(workspace_id=viewer.workspace_id)
+    if inbox is None:
+        query = query.filter(contact_scope(viewer).q("contact__"))
+    else:
+        from graph.resolvers.inbox import resolve_inbox  # it imports the schema, which imports this
+
+        ref = await resolve_inbox(viewer, inbox)
+        query = query.filter(ref.scope.q("contact__"))
+        if ref.filter is not None:
+            matching = Conversation.filter(workspace_id=viewer.workspace_id).filter(ref.filter)
+            query = query.filter(contact_id__in=Subquery(matching.values("contact_id")))
+    if after is not None:
+        query = query.filter(keyset_after(CALL_ORDER, after))
+    rows = await query.order_by(*ordering(CALL_ORDER)).limit(first + 1)
+    return CallPage(rows[:first], len(rows) > first, after is not None)
+
+
+async def contact_calls(
+    viewer: Viewer, loaders: Loaders, contact: Contact, first: int, after: Sequence[Any] | None
+) -> CallPage:
+    """Every call of a contact the viewer sees, newest first, one page (``domain.md``
+    section 5, call activities: each with its outcome, direction, times and duration).
+    Batched: the contacts of one response share one query (:meth:`Loaders.calls_of_contact`).
+
+    Users without call access see no calls (an empty page), like ``node(id)`` shows them no call.
+    """
+    if not viewer.has_call_access:
+        return CallPage([], False, after is not None)
+    rows = await loaders.calls_of_contact(first + 1, after).load(contact.id)
+    return CallPage(rows[:first], len(rows) > first, after is not None)
+
+
+MAX_RING_TIMEOUT_SECONDS = 600
+"""The longest ring timeout a workspace may set. The shortest is a deployment setting
+(``INBOX_GRAPH_MIN_RING_TIMEOUT_SECONDS``, 5 by default, :class:`graph.settings.Settings`)."""
+
+
+def clean_ring_timeout(seconds: int, shortest: int) -> int:
+    """A workspace's ``callRingTimeoutSeconds`` (``domain.md`` section 5), checked.
+
+    Args:
+        seconds: the timeout asked for.
+        shortest: the deployment's shortest allowed timeout, in seconds.
+
+    Raises:
+        BadUserInput: outside ``shortest`` to :data:`MAX_RING_TIMEOUT_SECONDS` seconds
+            (``callRingTimeoutSeconds``).
+    """
+    if not shortest <= seconds <= MAX_RING_TIMEOUT_SECONDS:
+        raise BadUserInput(
+            f"`callRingTimeoutSeconds` must be between {shortest} and {MAX_RING_TIMEOUT_SECONDS} seconds.",
+            field="callRingTimeoutSeconds",
+        )
+    return seconds
+
+
+async def miss_unanswered_calls(bus: EventBus | None, *, shortest_timeout: int, limit: int = 500) -> int:
     """The ring-timeout sweep (``domain.md`` section 5): every inbound call still ``RINGING``
     after its workspace's ``callRingTimeoutSeconds`` (default 45) becomes ``MISSED``
     (``endedAt`` = the sweep's server time, UTC), with one ``CALL_MISSED`` activity and one
     ``call.updated`` event.
+
+    Args:
+        shortest_timeout: the shortest timeout a workspace may have (the deployment's
+            setting, seconds): calls ringing for less are not looked at.
 
     Safe with several server workers sweeping at once: each move is a conditional UPDATE, so
     exactly one sweep (or one answer, decline or connector report) moves a call; the others
@@ -673,7 +795,7 @@ async def miss_unanswered_calls(bus: EventBus | None, *, limit: int = 500) -> in
     workspace_ids = await Call.filter(
         status=CallStatus.RINGING,
         direction=CallDirection.INBOUND,
-        ringing_at__lte=now - timedelta(seconds=MIN_RING_TIMEOUT_SECONDS),
+        ringing_at__lte=now - timedelta(seconds=shortest_timeout),
     ).distinct().values_list("workspace_id", flat=True)
     timeouts = dict(
         await Workspace.filter(id__in=set(workspace_ids)).values_list("id", "call_ring_timeout_seconds")
@@ -730,7 +852,13 @@ async def call_update_live_scope(viewer: Viewer) -> Scope:
 __all__ = [
     "TRANSITIONS",
     "answer_call",
+    "CallPage",
+    "call_cursor_values",
+    "MAX_RING_TIMEOUT_SECONDS",
     "call_facts",
+    "clean_ring_timeout",
+    "call_log",
+    "contact_calls",
     "call_update_live_scope",
     "incoming_call_live_scope",
     "miss_unanswered_calls",

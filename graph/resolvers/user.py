@@ -312,16 +312,22 @@ async def connect_channel(bus: EventBus, viewer: Viewer, type: ChannelType, name
     return await write(bus, viewer.workspace_id, operation)
 
 
-async def update_workspace_settings(bus: EventBus, viewer: Viewer, data: dict[str, Any]) -> Workspace:
-    """Change phone-number masking, the call ring timeout (5 to 600 seconds) or the closing
-    notes mode (owners)."""
+async def update_workspace_settings(
+    bus: EventBus, viewer: Viewer, data: dict[str, Any], *, shortest_ring_timeout: int
+) -> Workspace:
+    """Change phone-number masking, the call ring timeout (``shortest_ring_timeout``, the
+    deployment's setting, to 600 seconds) or the closing notes mode (owners).
+
+    Raises:
+        Forbidden: the viewer is not an owner.
+        BadUserInput: a ring timeout out of range (``callRingTimeoutSeconds``).
+    """
+    from graph.resolvers.call import clean_ring_timeout  # it imports the schema, which imports this
+
     require_owner(viewer)
     timeout = data.get("call_ring_timeout_seconds")
-    if timeout is not None and not 5 <= timeout <= 600:
-        raise BadUserInput(
-            "`callRingTimeoutSeconds` must be between 5 and 600 seconds.",
-            field="callRingTimeoutSeconds",
-        )
+    if timeout is not None:
+        clean_ring_timeout(timeout, shortest_ring_timeout)
 
     async def operation(tx: Transaction) -> Workspace:
         workspace = await Workspace.get(id=viewer.workspace_id).using_db(tx.connection)

@@ -44,7 +44,7 @@ from graph.resolvers import inbox as inbox_resolvers
 from graph.resolvers import indicators
 from graph.resolvers import user as user_resolvers
 from graph.resolvers.node import find_node
-from graph.schema.call import Call, IncomingCallTab, ReceiveCallInput, ReportCallEndedInput
+from graph.schema.call import Call, CallConnection, IncomingCallTab, ReceiveCallInput, ReportCallEndedInput
 from graph.schema.channel import Channel, ChannelType
 from graph.schema.contact import Contact
 from graph.schema.crm import ConnectCrmInput, CrmFieldInput, CrmIntegration, CrmProvider, CrmRecord
@@ -226,6 +226,25 @@ class Query:
         )
         return [Call.from_row(r) for r in rows]
 
+    @strawberry.field(
+        description="The call log (the CALLS view): calls of every direction and outcome, newest "
+        "first (ringingAt), within the selected inbox (its contacts, as in the CHATS view), or "
+        "every call the viewer may see without one. `first` is 1 to 100. Errors: FORBIDDEN "
+        "without call access or for an inbox the viewer's restriction hides, NOT_FOUND for an "
+        "unknown team or custom inbox, BAD_USER_INPUT for a malformed selector or cursor."
+    )
+    async def calls(
+        self,
+        info: Info,
+        inbox: InboxSelector | None = None,
+        first: int = 25,
+        after: str | None = None,
+    ) -> CallConnection:
+        size = page_size(first)
+        cursor = decode_cursor(after, (datetime, int)) if after is not None else None
+        page = await call_resolvers.call_log(info.context.viewer, inbox, size, cursor)
+        return CallConnection.from_page(page)
+
     @strawberry.field(description="A contact by id; null when unknown or not visible to the viewer.")
     async def contact(self, info: Info, id: strawberry.ID) -> Contact | None:
         found = await find_node(info.context, "Contact", decode_id(id, "Contact"))
@@ -308,7 +327,10 @@ class Mutation:
             "call_ring_timeout_seconds": input.call_ring_timeout_seconds,
             "closing_notes_mode": input.closing_notes_mode,
         }
-        return Workspace.from_row(await user_resolvers.update_workspace_settings(ctx.bus, ctx.viewer, data))
+        workspace = await user_resolvers.update_workspace_settings(
+            ctx.bus, ctx.viewer, data, shortest_ring_timeout=ctx.settings.min_ring_timeout_seconds
+        )
+        return Workspace.from_row(workspace)
 
     @strawberry.mutation(description="Personal or integration access token; the secret is returned once.")
     async def create_access_token(self, info: Info, name: str) -> AccessTokenPayload:
@@ -620,30 +642,39 @@ class Subscription:
     @strawberry.subscription(
         description="Ringing inbound calls the subscriber can see, as they start ringing: those "
         "of their widest incoming-calls tab (ALL, or ASSIGNED_TO_ME for SELF agents); blocked "
-        "contacts' calls ring for nobody. FORBIDDEN without call access."
+        "contacts' calls ring for nobody. Each call comes as it is at delivery, with the event's "
+        "`sequence`: pass the last one received (of this or any subscription) as `afterSequence` "
+        "to replay what was missed. FORBIDDEN without call access."
     )
-    async def incoming_call(self, info: Info) -> AsyncGenerator[Call, None]:
+    async def incoming_call(
+        self, info: Info, after_sequence: int | None = None
+    ) -> AsyncGenerator[Call, None]:
         ctx = info.context
         async for payload in contact_events(
             ctx,
             event_type="call.received",
             compute_scope=call_resolvers.incoming_call_live_scope,
             build=partial(_call_of_event, ctx),
+            after_sequence=after_sequence,
         ):
             yield payload
 
     @strawberry.subscription(
         description="Status and recording changes of calls the subscriber can see (answered by "
         "someone, so it leaves the incoming lists; declined, ended, missed, failed), with the "
-        "call as it is now. FORBIDDEN without call access."
+        "call as it is at delivery and the event's `sequence`: pass the last one received as "
+        "`afterSequence` to replay what was missed. FORBIDDEN without call access."
     )
-    async def call_updated(self, info: Info) -> AsyncGenerator[Call, None]:
+    async def call_updated(
+        self, info: Info, after_sequence: int | None = None
+    ) -> AsyncGenerator[Call, None]:
         ctx = info.context
         async for payload in contact_events(
             ctx,
             event_type="call.updated",
             compute_scope=call_resolvers.call_update_live_scope,
             build=partial(_call_of_event, ctx),
+            after_sequence=after_sequence,
         ):
             yield payload
 
@@ -733,9 +764,10 @@ class Subscription:
 
 
 async def _call_of_event(ctx, event: LiveEvent) -> Call | None:
-    """The call a call event is about, as it is now (``None``: it no longer exists)."""
+    """The call a call event is about, as it is now (``None``: it no longer exists), carrying
+    the event's sequence (``Call.sequence``)."""
     row = await ctx.loaders_for_event(event).call.load(event.payload["call_id"])
-    return Call.from_row(row) if row is not None else None
+    return Call.from_row(row, sequence=event.sequence) if row is not None else None
 
 
 async def _save_custom_inbox(info: Info, custom_id: int | None, input: CustomInboxInput):

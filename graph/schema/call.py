@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import strawberry
 from strawberry.types import Info
@@ -12,8 +13,11 @@ from graph.permissions import visibility
 from graph.permissions.fields import mask_phone, sees_unmasked_numbers
 from graph.schema.channel import Channel
 from graph.schema.contact import Contact
-from graph.schema.core import Node, to_global_id
+from graph.schema.core import Node, PageInfo, encode_cursor, page_info, to_global_id
 from graph.schema.user import User
+
+if TYPE_CHECKING:
+    from graph.resolvers.call import CallPage
 
 CallDirection = strawberry.enum(m.CallDirection, name="CallDirection")
 CallStatus = strawberry.enum(
@@ -43,10 +47,20 @@ class CallRecording:
 class Call(Node):
     id: strawberry.ID
     row: strawberry.Private[m.Call]
+    event_sequence: strawberry.Private[int | None] = None
 
     @classmethod
-    def from_row(cls, row: m.Call) -> Call:
-        return cls(id=to_global_id("Call", row.id), row=row)
+    def from_row(cls, row: m.Call, *, sequence: int | None = None) -> Call:
+        """The call of ``row``; ``sequence``: the live event that delivers it, if any."""
+        return cls(id=to_global_id("Call", row.id), row=row, event_sequence=sequence)
+
+    @strawberry.field(
+        description="In `incomingCall` and `callUpdated`: the sequence of the event that "
+        "delivered this call in the workspace's event stream; pass the last one received as "
+        "`afterSequence` to resume. null in queries and mutations."
+    )
+    def sequence(self) -> int | None:
+        return self.event_sequence
 
     @strawberry.field(description="The caller, or the contact called.")
     async def contact(self, info: Info) -> Contact:
@@ -111,6 +125,28 @@ class Call(Node):
         return CallRecording(state=self.row.recording_state, id=self.row.recording_id)
 
 
+@strawberry.type
+class CallEdge:
+    cursor: str
+    node: Call
+
+
+@strawberry.type(description="A page of calls, newest first.")
+class CallConnection:
+    edges: list[CallEdge]
+    page_info: PageInfo
+
+    @classmethod
+    def from_page(cls, page: CallPage) -> CallConnection:
+        from graph.resolvers.call import call_cursor_values  # the resolvers import the schema core
+
+        cursors = [encode_cursor(call_cursor_values(row)) for row in page.rows]
+        return cls(
+            edges=[CallEdge(cursor=c, node=Call.from_row(r)) for c, r in zip(cursors, page.rows, strict=True)],
+            page_info=page_info(cursors, page.has_next, page.has_previous),
+        )
+
+
 @strawberry.input(description="A ringing inbound call reported by a channel connector.")
 class ReceiveCallInput:
     channel_id: strawberry.ID = strawberry.field(description="A WhatsApp or VoIP channel.")
@@ -135,6 +171,8 @@ class ReportCallEndedInput:
 
 __all__ = [
     "Call",
+    "CallConnection",
+    "CallEdge",
     "CallDirection",
     "CallRecording",
     "CallStatus",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry.types import Info
@@ -11,12 +11,12 @@ from strawberry.types import Info
 from db import models as m
 from graph.permissions.fields import mask_phone, sees_unmasked_numbers
 from graph.resolvers import crm as crm_resolvers
-from graph.schema.core import Node, to_global_id
+from graph.schema.core import Node, decode_cursor, page_size, to_global_id
 from graph.schema.crm import CrmProvider, CrmRecord
 from graph.schema.user import User
 
 if TYPE_CHECKING:
-    pass
+    from graph.schema.call import CallConnection
 
 
 @strawberry.type(description="A customer.")
@@ -88,6 +88,22 @@ class Contact(Node):
         ctx = info.context
         record = await crm_resolvers.contact_record(ctx.settings, ctx.viewer, self.row, provider)
         return CrmRecord.from_record(provider, record) if record is not None else None
+
+    @strawberry.field(
+        description="Every call with this contact, inbound and outbound, newest first, with its "
+        "outcome (status), direction, times, duration and who handled it. `first` is 1 to 100. "
+        "Empty for users without call access. Errors: BAD_USER_INPUT for a malformed cursor."
+    )
+    async def call_activities(
+        self, info: Info, first: int = 25, after: str | None = None
+    ) -> Annotated[CallConnection, strawberry.lazy("graph.schema.call")]:
+        from graph.resolvers.call import contact_calls
+        from graph.schema.call import CallConnection
+
+        size = page_size(first)
+        cursor = decode_cursor(after, (datetime, int)) if after is not None else None
+        ctx = info.context
+        return CallConnection.from_page(await contact_calls(ctx.viewer, ctx.loaders, self.row, size, cursor))
 
 
 __all__ = ["Contact"]

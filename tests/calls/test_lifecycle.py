@@ -136,6 +136,8 @@ async def test_bad_input_gives_a_coded_error_and_changes_nothing(call_world):
     call = await ring(call_world, assignee="agent_all")
     contact_id = call["contact"]["id"]
     before = await call_as_owner(call_world, call["id"])
+    calls_of_contact = """query($id: ID!) { contact(id: $id) { callActivities { edges { node { id status } } } } }"""
+    calls_before = await as_user(call_world, "owner", calls_of_contact, {"id": contact_id})
     # placing on a messaging-only channel
     for channel in ("EMAIL", "WEBCHAT"):
         errors = await errors_of(call_world, "agent_all", PLACE,
@@ -161,6 +163,7 @@ async def test_bad_input_gives_a_coded_error_and_changes_nothing(call_world):
     await as_user(call_world, "owner", "mutation($c: ID!) { unblockContact(contactId: $c) { id } }", {"c": contact_id})
     after = await call_as_owner(call_world, call["id"])
     assert after == before
+    assert await as_user(call_world, "owner", calls_of_contact, {"id": contact_id}) == calls_before  # no call placed
     owner_view = await as_user(call_world, "owner", "query($id: ID!) { node(id: $id) { ... on Contact { assignee { id } } } }",
                                {"id": contact_id})
     assert owner_view["node"]["assignee"]["id"] == call_world.user_ids["agent_all"]
@@ -199,3 +202,63 @@ async def test_call_access_and_visibility(call_world):
     assert await call_as_owner(call_world, hidden["id"]) == before
     # the teammate who may see it does
     assert (await as_user(call_world, "agent_beta", NODE_CALL, {"id": hidden["id"]}))["node"]["id"] == hidden["id"]
+
+
+async def test_every_outcome_leaves_one_activity_on_the_timeline(call_world):
+    from tests.calls.common import REPORT_ENDED, activity_kinds, ring_with_conversation
+
+    declined, declined_conversation = await ring_with_conversation(call_world, assignee="agent_all")
+    await as_user(call_world, "agent_all", DECLINE, {"c": declined["id"]})
+    failed, failed_conversation = await ring_with_conversation(call_world, external_id="failing-call")
+    report = {"i": {"channelId": call_world.channel_ids["WHATSAPP"], "externalCallId": "failing-call", "failed": True}}
+    assert (await as_user(call_world, "integration", REPORT_ENDED, report))["reportCallEnded"]["status"] == "FAILED"
+    assert (await as_user(call_world, "integration", REPORT_ENDED, report))["reportCallEnded"]["status"] == "FAILED"
+    call_kinds = [k for k, _ in await activity_kinds(call_world, declined_conversation) if k.startswith("CALL_")]
+    assert call_kinds == ["CALL_DECLINED"]
+    call_kinds = [k for k, _ in await activity_kinds(call_world, failed_conversation) if k.startswith("CALL_")]
+    assert call_kinds == ["CALL_FAILED"]
+    timeline = await as_user(call_world, "owner", """query($id: ID!) { node(id: $id) { ... on Conversation {
+        timeline(first: 100) { edges { node { ... on Activity { kind author { id } } } } } } } }""",
+                             {"id": declined_conversation})
+    authors = [e["node"]["author"] for e in timeline["node"]["timeline"]["edges"]
+               if e["node"] and e["node"].get("kind") == "CALL_DECLINED"]
+    assert authors == [{"id": call_world.user_ids["agent_all"]}]
+
+
+async def test_ids_of_another_workspace_are_not_found_and_nothing_changes(call_world):
+    from tests.calls.common import RECEIVE_CALL, REPORT_ENDED, new_number
+
+    boss = f"boss@foreign.{call_world.domain}"
+    cli(call_world.served.env, "create-workspace", "--name", "Foreign", "--owner-email", boss,
+        "--owner-password", PASSWORD)
+    other = Client(call_world.served, await login(call_world.served, boss, PASSWORD))
+    try:
+        channel = (await other('mutation { connectChannel(type: VOIP, name: "Their line") { id } }'))["connectChannel"]["id"]
+        theirs = (await other(RECEIVE_CALL, {"i": {"channelId": channel, "from": new_number(),
+                                                   "externalCallId": "theirs-1"}}))["receiveCall"]
+        before = (await other(NODE_CALL, {"id": theirs["id"]}))["node"]
+        ours = await ring(call_world, assignee="agent_all")
+        activities = """query($id: ID!) { contact(id: $id) { callActivities { edges { node { id status } } } } }"""
+        our_calls = await as_user(call_world, "agent_all", activities, {"id": ours["contact"]["id"]})
+        for mutation in (ANSWER, DECLINE, END, RECORD):
+            errors = await errors_of(call_world, "agent_all", mutation, {"c": theirs["id"]})
+            assert errors[0]["extensions"] == {"code": "NOT_FOUND", "field": "callId"}
+        errors = await errors_of(call_world, "agent_all", PLACE, {"c": ours["contact"]["id"], "ch": channel})
+        assert errors[0]["extensions"] == {"code": "NOT_FOUND", "field": "channelId"}
+        errors = await errors_of(call_world, "agent_all", PLACE,
+                                 {"c": theirs["contact"]["id"], "ch": call_world.channel_ids["VOIP"]})
+        assert errors[0]["extensions"] == {"code": "NOT_FOUND", "field": "contactId"}
+        errors = await errors_of(call_world, "integration", RECEIVE_CALL, {"i": {
+            "channelId": channel, "from": new_number(), "externalCallId": "ours-on-theirs"}})
+        assert errors[0]["extensions"] == {"code": "NOT_FOUND", "field": "channelId"}
+        errors = await errors_of(call_world, "integration", REPORT_ENDED, {"i": {
+            "channelId": channel, "externalCallId": "theirs-1"}})
+        assert errors[0]["extensions"] == {"code": "NOT_FOUND", "field": "channelId"}
+        # nothing changed on either side
+        assert (await other(NODE_CALL, {"id": theirs["id"]}))["node"] == before
+        assert await as_user(call_world, "agent_all", activities, {"id": ours["contact"]["id"]}) == our_calls
+        assert (await call_as_owner(call_world, ours["id"]))["status"] == "RINGING"
+        assert (await other("{ calls { edges { node { id } } } }"))["calls"]["edges"] == [{"node": {"id": theirs["id"]}}]
+    finally:
+        await other.aclose()
+    await as_user(call_world, "owner", DECLINE, {"c": ours["id"]})

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.calls.common import ANSWER, END, as_user, ring
+from tests.calls.common import ANSWER, DECLINE, END, as_user, ring
 from tests.support import GraphQLError, subscribe
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -52,3 +52,63 @@ async def test_no_call_access_no_call_subscriptions(call_world):
             subscription = await subscribe(call_world.served, call_world.tokens["agent_free"], query)
             await subscription.next(timeout=2)
         assert raised.value.codes == ["FORBIDDEN"]
+
+
+INCOMING_FROM = """subscription($after: Int) { incomingCall(afterSequence: $after) { sequence id status } }"""
+UPDATED_FROM = """subscription($after: Int) { callUpdated(afterSequence: $after) { sequence id status } }"""
+
+
+async def test_a_client_reconnecting_with_after_sequence_gets_the_missed_call_events_once(call_world):
+    served, token = call_world.served, call_world.tokens["manager"]
+    incoming = await subscribe(served, token, INCOMING_FROM)
+    updated = await subscribe(served, token, UPDATED_FROM)
+    try:
+        first = await ring(call_world)
+        rang = (await incoming.next())["data"]["incomingCall"]
+        assert rang["id"] == first["id"] and isinstance(rang["sequence"], int)
+        await as_user(call_world, "agent_all", DECLINE, {"c": first["id"]})
+        declined = (await updated.next())["data"]["callUpdated"]
+        assert (declined["id"], declined["status"]) == (first["id"], "DECLINED")
+        assert declined["sequence"] > rang["sequence"]
+    finally:
+        await incoming.close()
+        await updated.close()
+    # while the dashboard is away: two calls ring, one is answered
+    second = await ring(call_world)
+    await as_user(call_world, "agent_all", ANSWER, {"c": second["id"]})
+    third = await ring(call_world, assignee="agent_beta")
+    incoming = await subscribe(served, token, INCOMING_FROM, {"after": rang["sequence"]})
+    updated = await subscribe(served, token, UPDATED_FROM, {"after": declined["sequence"]})
+    try:
+        replayed = [(await incoming.next())["data"]["incomingCall"] for _ in range(2)]
+        # each as it is now, in the order they rang
+        assert [(c["id"], c["status"]) for c in replayed] == [(second["id"], "ONGOING"), (third["id"], "RINGING")]
+        assert rang["sequence"] < replayed[0]["sequence"] < replayed[1]["sequence"]
+        answered = (await updated.next())["data"]["callUpdated"]
+        assert (answered["id"], answered["status"]) == (second["id"], "ONGOING")
+        assert replayed[0]["sequence"] < answered["sequence"] < replayed[1]["sequence"]
+        await incoming.nothing(within=0.4)
+        await updated.nothing(within=0.1)
+        # then live, with nothing lost or repeated at the seam
+        await as_user(call_world, "agent_all", END, {"c": second["id"]})
+        ended = (await updated.next())["data"]["callUpdated"]
+        assert (ended["id"], ended["status"]) == (second["id"], "ENDED") and ended["sequence"] > replayed[1]["sequence"]
+        fourth = await ring(call_world)
+        live = (await incoming.next())["data"]["incomingCall"]
+        assert (live["id"], live["status"]) == (fourth["id"], "RINGING") and live["sequence"] > ended["sequence"]
+        await updated.nothing(within=0.4)
+        await incoming.nothing(within=0.1)
+    finally:
+        await incoming.close()
+        await updated.close()
+    for call in (third, fourth):
+        await as_user(call_world, "owner", DECLINE, {"c": call["id"]})
+
+
+async def test_a_resume_point_ahead_of_the_stream_is_refused(call_world):
+    for query in (INCOMING_FROM, UPDATED_FROM):
+        with pytest.raises(GraphQLError) as raised:
+            subscription = await subscribe(call_world.served, call_world.tokens["manager"], query,
+                                           {"after": 10**9})
+            await subscription.next(timeout=2)
+        assert raised.value.codes == ["BAD_USER_INPUT"]
