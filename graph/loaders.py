@@ -10,7 +10,17 @@ from typing import TYPE_CHECKING, Any
 
 from strawberry.dataloader import DataLoader
 
-from db.models import Call, Channel, Contact, Conversation, Message, Team, User, Workspace
+from db.models import (
+    ActivityMention,
+    Call,
+    Channel,
+    Contact,
+    Conversation,
+    Message,
+    Team,
+    User,
+    Workspace,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -23,6 +33,21 @@ def _by_id(model: type[Model], workspace_id: int) -> DataLoader[int, Any]:
         rows = await model.filter(workspace_id=workspace_id, id__in=list(set(ids)))
         found = {row.pk: row for row in rows}
         return [found.get(i) for i in ids]
+
+    return DataLoader(load_fn=load)
+
+
+def _mentions(workspace_id: int) -> DataLoader[int, list[int]]:
+    """Activity id -> the ids of the users it mentions, in mention order."""
+
+    async def load(ids: Sequence[int]) -> list[list[int]]:
+        rows = await ActivityMention.filter(
+            activity_id__in=list(set(ids)), activity__workspace_id=workspace_id
+        ).order_by("id").values_list("activity_id", "user_id")
+        found: dict[int, list[int]] = {}
+        for activity_id, user_id in rows:
+            found.setdefault(activity_id, []).append(user_id)
+        return [found.get(i, []) for i in ids]
 
     return DataLoader(load_fn=load)
 
@@ -40,7 +65,8 @@ _MODELS: dict[str, type[Model]] = {
 
 class Loaders:
     """Batching loaders by primary key for the workspace ``workspace_id``: ``user``, ``team``,
-    ``channel``, ``contact``, ``conversation``, ``message``, ``call``. Each is made on first use (an
+    ``channel``, ``contact``, ``conversation``, ``message``, ``call``; ``mentions`` maps an activity id
+    to the ids of the users it mentions. Each is made on first use (an
     open subscription holds a set it may never use)."""
 
     user: DataLoader[int, Any]
@@ -56,6 +82,10 @@ class Loaders:
         self._workspace: Workspace | None = None
 
     def __getattr__(self, name: str) -> DataLoader[int, Any]:
+        if name == "mentions":
+            loader = _mentions(self.workspace_id)
+            setattr(self, name, loader)
+            return loader
         model = _MODELS.get(name)
         if model is None:
             raise AttributeError(name)

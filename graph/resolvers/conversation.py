@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from tortoise.exceptions import IntegrityError
+
 from db.models import (
     Activity,
     ActivityKind,
@@ -105,8 +107,16 @@ async def contact_for_handle(
     """
     conn = tx.connection
     identity = await ChannelIdentity.filter(channel_id=channel.id, handle=handle).using_db(conn).first()
+    for _ in range(3):
+        if identity is None:
+            break
+        contact = await Contact.filter(id=identity.contact_id).using_db(conn).select_for_update().first()
+        if contact is not None:
+            return contact
+        # merged away while we waited for its lock: the identity has moved to the survivor
+        identity = await ChannelIdentity.filter(channel_id=channel.id, handle=handle).using_db(conn).first()
     if identity is not None:
-        return await Contact.filter(id=identity.contact_id).using_db(conn).select_for_update().first()
+        raise IntegrityError("the contact of this handle keeps changing")  # write() retries
     contact = await Contact.create(
         workspace_id=channel.workspace_id,
         first_name=first_name,
