@@ -74,7 +74,13 @@ async def visible_contact(
 
 
 async def current_conversation(tx: Transaction, contact: Contact) -> Conversation | None:
-    """The conversation a contact-level change shows in: the open one, else the latest."""
+    """The conversation a contact-level change shows in: the open one, else the latest.
+
+    After a merge, the open conversation need not be the latest opened one.
+    """
+    conversation = await Conversation.filter(open_contact_id=contact.id).using_db(tx.connection).first()
+    if conversation is not None:
+        return conversation
     return await (
         Conversation.filter(contact_id=contact.id)
         .using_db(tx.connection)
@@ -361,10 +367,11 @@ async def merge_suggestions(viewer: Viewer, contact: Contact) -> list[Contact]:
 
 @dataclass
 class ContactChannel:
-    """A channel of the workspace, and the contact's identity on it (``None``: none)."""
+    """A channel of the workspace, and the contact's identities on it, oldest first (a
+    merged contact may have several on one channel)."""
 
     channel: Channel
-    identity: ChannelIdentity | None
+    identities: list[ChannelIdentity]
 
 
 async def contact_channels(contact: Contact) -> list[ContactChannel]:
@@ -372,10 +379,10 @@ async def contact_channels(contact: Contact) -> list[ContactChannel]:
     identity on it if it has one (``domain.md`` section 6, connected channels)."""
     channels = await Channel.filter(workspace_id=contact.workspace_id).order_by("id")
     identities = await ChannelIdentity.filter(contact_id=contact.id).order_by("id")
-    by_channel: dict[int, ChannelIdentity] = {}
+    by_channel: dict[int, list[ChannelIdentity]] = {}
     for identity in identities:
-        by_channel.setdefault(identity.channel_id, identity)
-    return [ContactChannel(channel, by_channel.get(channel.id)) for channel in channels]
+        by_channel.setdefault(identity.channel_id, []).append(identity)
+    return [ContactChannel(channel, by_channel.get(channel.id, [])) for channel in channels]
 
 
 __all__ = [

@@ -471,6 +471,20 @@ async def list_messages(conversation: Conversation, first: int, after: Sequence[
     return Page(page, [[m.created_at, m.id] for m in page], len(rows) > first, after is not None)
 
 
+CONTACT_CONVERSATION_ORDER = (("opened_at", True), ("id", True))
+
+
+async def list_contact_conversations(contact: Contact, first: int, after: Sequence[Any] | None) -> Page:
+    """A contact's conversations, open and closed, newest opened first (``domain.md``, terms:
+    closed ones stay as history)."""
+    query = Conversation.filter(contact_id=contact.id)
+    if after is not None:
+        query = query.filter(keyset_after(CONTACT_CONVERSATION_ORDER, after))
+    rows = await query.order_by(*ordering(CONTACT_CONVERSATION_ORDER)).limit(first + 1)
+    page = rows[:first]
+    return Page(page, [[c.opened_at, c.id] for c in page], len(rows) > first, after is not None)
+
+
 MESSAGE_RANK, ACTIVITY_RANK = 0, 1
 
 
@@ -514,6 +528,7 @@ __all__ = [
     "close_conversation",
     "open_conversation",
     "Page",
+    "list_contact_conversations",
     "list_messages",
     "normalise_handle",
     "open_conversation_for",

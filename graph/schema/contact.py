@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import Enum
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry.types import Info
@@ -17,6 +18,9 @@ from graph.schema.channel import Channel
 from graph.schema.core import Node, decode_cursor, encode_cursor, page_info, page_size, to_global_id
 from graph.schema.user import User
 
+if TYPE_CHECKING:
+    from graph.schema.conversation import ConversationConnection
+
 
 async def _number_as_seen(info: Info, e164: str | None) -> str | None:
     """A phone number as the viewer may read it (masked per workspace setting)."""
@@ -29,19 +33,26 @@ async def _number_as_seen(info: Info, e164: str | None) -> str | None:
 @strawberry.type(description="A channel of the workspace, and the contact's identity on it.")
 class ContactChannel:
     channel: Channel
-    has_identity: bool = strawberry.field(description="Whether the contact has an identity on this channel.")
-    row: strawberry.Private[m.ChannelIdentity | None]
+    rows: strawberry.Private[list[m.ChannelIdentity]]
+
+    @strawberry.field(description="Whether the contact has an identity on this channel.")
+    def has_identity(self) -> bool:
+        return bool(self.rows)
 
     @strawberry.field(
         description="The contact's handle on the channel (E.164 number, e-mail address or the "
-        "channel's id); null without an identity. Numbers are masked like Contact.phone."
+        "channel's id), its first when a merge gave it several; null without an identity. "
+        "Numbers are masked like Contact.phone."
     )
     async def handle(self, info: Info) -> str | None:
-        if self.row is None:
-            return None
+        handles = await self.handles(info)
+        return handles[0] if handles else None
+
+    @strawberry.field(description="Every handle of the contact on the channel, oldest first.")
+    async def handles(self, info: Info) -> list[str]:
         if self.channel.row.type.handle_is_phone:
-            return await _number_as_seen(info, self.row.handle)
-        return self.row.handle
+            return [await _number_as_seen(info, r.handle) for r in self.rows]
+        return [r.handle for r in self.rows]
 
 
 @strawberry.type(description="A customer.")
@@ -105,7 +116,7 @@ class Contact(Node):
     )
     async def channels(self) -> list[ContactChannel]:
         return [
-            ContactChannel(channel=Channel.from_row(c.channel), has_identity=c.identity is not None, row=c.identity)
+            ContactChannel(channel=Channel.from_row(c.channel), rows=c.identities)
             for c in await resolvers.contact_channels(self.row)
         ]
 
@@ -117,6 +128,26 @@ class Contact(Node):
     async def merge_suggestions(self, info: Info) -> list[Contact]:
         rows = await resolvers.merge_suggestions(info.context.viewer, self.row)
         return [Contact.from_row(r) for r in rows]
+
+    @strawberry.field(
+        description="The contact's conversations, open and closed, newest opened first. `first` "
+        "is 1 to 100."
+    )
+    async def conversations(
+        self, first: int = 25, after: str | None = None
+    ) -> Annotated[ConversationConnection, strawberry.lazy("graph.schema.conversation")]:
+        from graph.resolvers.conversation import list_contact_conversations
+        from graph.schema.conversation import Conversation, ConversationConnection, ConversationEdge
+
+        size = page_size(first)
+        cursor = decode_cursor(after, (datetime, int)) if after is not None else None
+        page = await list_contact_conversations(self.row, size, cursor)
+        cursors = [encode_cursor(values) for values in page.cursors]
+        return ConversationConnection(
+            edges=[ConversationEdge(cursor=c, node=Conversation.from_row(r)) for c, r in zip(cursors, page.rows, strict=True)],
+            page_info=page_info(cursors, page.has_next, page.has_previous),
+            refreshed_at=datetime.now(UTC),
+        )
 
     @strawberry.field(
         description="Comments and conversation events of this contact, newest first. `first` is "
