@@ -23,6 +23,6 @@ class Migration(migrations.Migration):
         ops.AddField(
             model_name='User',
             name='can_edit_contacts',
-            field=fields.BooleanField(default=True, description='may edit and merge contacts (owners and managers always may)'),
+            field=fields.BooleanField(default=True, db_default=True, description='may edit and merge contacts (owners and managers always may)'),
         ),
     ]

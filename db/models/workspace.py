@@ -67,7 +67,9 @@ class User(Model):
     can_view_blocked_contacts = fields.BooleanField(default=False)
     has_call_access = fields.BooleanField(default=False)
     can_edit_contacts = fields.BooleanField(
-        default=True, description="may edit and merge contacts (owners and managers always may)"
+        default=True,
+        db_default=True,  # existing teammates keep editing contacts
+        description="may edit and merge contacts (owners and managers always may)",
     )
     is_active = fields.BooleanField(default=True)
     created_at = fields.DatetimeField(auto_now_add=True)
