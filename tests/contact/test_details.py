@@ -85,3 +85,25 @@ async def test_connected_channels_list_every_channel_with_the_contacts_handles(w
     channels = {c["channel"]["type"]: (c["hasIdentity"], c["handle"]) for c in data["contact"]["channels"]}
     assert channels == {"WHATSAPP": (True, number), "EMAIL": (False, None), "WEBCHAT": (False, None),
                         **({"VOIP": (False, None)} if "VOIP" in world.channel_ids else {})}
+
+
+async def test_an_edit_shows_live_in_conversation_lists(world):
+    from tests.support import subscribe
+
+    message = await inbound(world, channel="WEBCHAT", assignee="agent_team")
+    contact, conversation = message["contact"]["id"], message["conversation"]["id"]
+    query = ("subscription { conversationUpdated(inbox: {standard: MINE}) "
+             "{ change reason conversationId conversation { contact { name } } } }")
+    mine, other = [await subscribe(world.served, world.tokens[who], query) for who in ("agent_team", "agent_self")]
+    try:
+        await as_user(world, "agent_team", UPDATE, {"i": {"contactId": contact, "firstName": "Renamed"}})
+        event = (await mine.next())["data"]["conversationUpdated"]
+        assert event == {"change": "CHANGED", "reason": "CONTACT_UPDATED", "conversationId": conversation,
+                         "conversation": {"contact": {"name": "Renamed"}}}
+        await other.nothing(within=0.5)  # not in agent_self's list
+        # a no-op edit is no event
+        await as_user(world, "agent_team", UPDATE, {"i": {"contactId": contact, "firstName": "Renamed"}})
+        await mine.nothing(within=0.5)
+    finally:
+        await mine.close()
+        await other.close()
