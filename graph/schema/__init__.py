@@ -668,7 +668,7 @@ class Subscription:
     ) -> AsyncGenerator[MentionEvent, None]:
         ctx = info.context
 
-        async def everyone_visible(viewer):
+        async def visible_contacts(viewer):
             return contact_scope(viewer)
 
         async def build(event: LiveEvent) -> MentionEvent | None:
@@ -687,7 +687,7 @@ class Subscription:
         async for payload in contact_events(
             ctx,
             event_type="user.mentioned",
-            compute_scope=everyone_visible,
+            compute_scope=visible_contacts,
             build=build,
             after_sequence=after_sequence,
             addressee="user_id",

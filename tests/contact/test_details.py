@@ -86,6 +86,18 @@ async def test_connected_channels_list_every_channel_with_the_contacts_handles(w
     assert channels == {"WHATSAPP": (True, number), "EMAIL": (False, None), "WEBCHAT": (False, None),
                         **({"VOIP": (False, None)} if "VOIP" in world.channel_ids else {})}
 
+    # numbers are masked like Contact.phone when the workspace masks them (owners see them)
+    masking = "mutation($m: Boolean!) { updateWorkspaceSettings(input: {phoneNumberMasking: $m}) { id } }"
+    await as_user(world, "owner", masking, {"m": True})
+    try:
+        data = await as_user(world, "agent_all", CHANNELS, {"id": contact})
+        handle = next(c["handle"] for c in data["contact"]["channels"] if c["channel"]["type"] == "WHATSAPP")
+        assert handle != number and "\u2022" in handle and handle.endswith(number[-3:])
+        data = await as_user(world, "owner", CHANNELS, {"id": contact})
+        assert number in [c["handle"] for c in data["contact"]["channels"]]
+    finally:
+        await as_user(world, "owner", masking, {"m": False})
+
 
 async def test_an_edit_shows_live_in_conversation_lists(world):
     from tests.support import subscribe
