@@ -47,6 +47,7 @@ def viewer_of(user: User, members: dict[int, frozenset[int]], token: AccessToken
         contact_visibility=user.contact_visibility,
         can_view_blocked_contacts=user.can_view_blocked_contacts,
         has_call_access=user.has_call_access,
+        can_edit_contacts=user.can_edit_contacts,
         team_ids=team_ids_of(members, user.id),
         team_members=members,
         token_id=token.id if token else None,

@@ -11,7 +11,19 @@ from typing import TYPE_CHECKING, Any
 
 from strawberry.dataloader import DataLoader
 
-from db.models import CALL_ORDER, Activity, Call, Channel, Contact, Conversation, Message, Team, User, Workspace
+from db.models import (
+    CALL_ORDER,
+    Activity,
+    ActivityMention,
+    Call,
+    Channel,
+    Contact,
+    Conversation,
+    Message,
+    Team,
+    User,
+    Workspace,
+)
 from db.queries import first_per_group, keyset_after
 
 if TYPE_CHECKING:
@@ -31,6 +43,21 @@ def _by_id(model: type[Model], workspace_id: int) -> DataLoader[int, Any]:
     return DataLoader(load_fn=load)
 
 
+def _mentions(workspace_id: int) -> DataLoader[int, list[int]]:
+    """Activity id -> the ids of the users it mentions, in mention order."""
+
+    async def load(ids: Sequence[int]) -> list[list[int]]:
+        rows = await ActivityMention.filter(
+            activity_id__in=list(set(ids)), activity__workspace_id=workspace_id
+        ).order_by("id").values_list("activity_id", "user_id")
+        found: dict[int, list[int]] = {}
+        for activity_id, user_id in rows:
+            found.setdefault(activity_id, []).append(user_id)
+        return [found.get(i, []) for i in ids]
+
+    return DataLoader(load_fn=load)
+
+
 _MODELS: dict[str, type[Model]] = {
     "call": Call,
     "user": User,
@@ -45,7 +72,8 @@ _MODELS: dict[str, type[Model]] = {
 
 class Loaders:
     """Batching loaders by primary key for the workspace ``workspace_id``: ``user``, ``team``,
-    ``channel``, ``contact``, ``conversation``, ``message``, ``activity``, ``call``; and pages of rows per parent
+    ``channel``, ``contact``, ``conversation``, ``message``, ``activity``, ``call``; ``mentions`` maps an
+    activity id to the ids of the users it mentions; and pages of rows per parent
     (:meth:`calls_of_contact`). Each is made on first use (an open subscription holds a set it
     may never use)."""
 
@@ -64,6 +92,10 @@ class Loaders:
         self._calls_of_contact: dict[tuple[int, tuple[Any, ...] | None], DataLoader[int, list[Call]]] = {}
 
     def __getattr__(self, name: str) -> DataLoader[int, Any]:
+        if name == "mentions":
+            loader = _mentions(self.workspace_id)
+            setattr(self, name, loader)
+            return loader
         model = _MODELS.get(name)
         if model is None:
             raise AttributeError(name)

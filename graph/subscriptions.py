@@ -262,16 +262,22 @@ async def contact_events(
     compute_scope: Callable[[Viewer], Awaitable[Scope]],
     build: Callable[[LiveEvent], Awaitable[Any]],
     after_sequence: int | None = None,
+    addressee: str | None = None,
 ) -> AsyncIterator[Any]:
     """The events of ``event_type`` whose contact the subscriber's scope allows (from the
     event's current facts, ``domain.md`` section 7), each built by ``build(event)`` and
     delivered by :func:`deliver`. ``compute_scope`` is recomputed whenever the viewer changes.
+
+    With ``addressee``, only events whose payload names the subscriber under that key (e.g.
+    ``"user_id"`` of a mention) are delivered: events meant for one user.
     """
     scope = LiveScope(compute_scope)
     await scope.refresh(context.viewer)
 
     def select(event: LiveEvent, facts: dict[str, Any]) -> Candidate | None:
         if event.type != event_type:
+            return None
+        if addressee is not None and event.payload.get(addressee) != context.viewer.user_id:
             return None
         if not scope.current.allows(facts.get("assignee_id"), bool(facts.get("blocked"))):
             return None

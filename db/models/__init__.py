@@ -1,6 +1,6 @@
 """Tortoise models of the inbox domain, one module per domain (see ``shared/design/domain.md``)."""
 
-from db.models.activity import Activity, ActivityKind
+from db.models.activity import Activity, ActivityKind, ActivityMention
 from db.models.call import CALL_ORDER, Call, CallDirection, CallStatus, RecordingState
 from db.models.channel import Channel, ChannelType
 from db.models.contact import ChannelIdentity, Contact
@@ -39,6 +39,7 @@ __all__ = [
     "AccessTokenKind",
     "Activity",
     "ActivityKind",
+    "ActivityMention",
     "Call",
     "CallDirection",
     "CallStatus",

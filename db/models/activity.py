@@ -59,4 +59,21 @@ class Activity(Model):
         )
 
 
-__all__ = ["Activity", "ActivityKind"]
+class ActivityMention(Model):
+    """A user ``@``-mentioned in a comment: a reference, not text (``domain.md`` section 6)."""
+
+    id = fields.IntField(primary_key=True)
+    activity = fields.ForeignKeyField(
+        "models.Activity", related_name="mentions", on_delete=fields.CASCADE
+    )
+    user = fields.ForeignKeyField(
+        "models.User", related_name="mentions", on_delete=fields.CASCADE
+    )
+
+    class Meta:
+        table = "activity_mention"
+        unique_together = (("activity", "user"),)
+        indexes = (Index(fields=("user_id",)),)
+
+
+__all__ = ["Activity", "ActivityKind", "ActivityMention"]

@@ -66,6 +66,11 @@ class User(Model):
     contact_visibility = fields.CharEnumField(ContactVisibility, default=ContactVisibility.ALL)
     can_view_blocked_contacts = fields.BooleanField(default=False)
     has_call_access = fields.BooleanField(default=False)
+    can_edit_contacts = fields.BooleanField(
+        default=True,
+        db_default=True,  # existing teammates keep editing contacts
+        description="may edit and merge contacts (owners and managers always may)",
+    )
     is_active = fields.BooleanField(default=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 

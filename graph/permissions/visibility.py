@@ -60,6 +60,13 @@ class Viewer:
     team_members: Mapping[int, frozenset[int]]
     token_id: int | None = None
     token_expires_at: datetime | None = None
+    can_edit_contacts: bool = True
+
+    @property
+    def may_edit_contacts(self) -> bool:
+        """Whether the viewer may edit and merge contacts (``domain.md`` section 6): owners and
+        managers always, agents with the per-user permission."""
+        return self.is_admin or self.can_edit_contacts
 
     @property
     def is_admin(self) -> bool:

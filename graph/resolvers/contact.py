@@ -1,12 +1,17 @@
-"""Contacts: visible lookups and assignment (``domain.md`` sections 1 and 4)."""
+"""Contacts: visible lookups, assignment, and the details of the contact panel
+(``domain.md`` sections 1, 4 and 6)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from db.models import Activity, ActivityKind, Contact, Conversation, User
-from graph.errors import NotFound
+from tortoise.expressions import Q
+
+from db.models import Activity, ActivityKind, Channel, ChannelIdentity, Contact, Conversation, User
+from db.normalize import normalise_country, normalise_email, normalise_language, normalise_phone
+from graph.errors import BadUserInput, Forbidden, NotFound
 from graph.live import write
 from graph.permissions.visibility import Viewer, contact_scope
 
@@ -23,6 +28,12 @@ def contact_facts(contact: Contact) -> dict[str, object]:
         "assignee_id": contact.assignee_id,
         "blocked": contact.blocked,
     }
+
+
+def display_name(contact: Contact) -> str:
+    """How a contact is named to users: the full name, else the e-mail, else "Unknown contact"."""
+    full = " ".join(p for p in (contact.first_name, contact.last_name) if p)
+    return full or contact.email or "Unknown contact"
 
 
 def may_see(viewer: Viewer, contact: Contact | None) -> bool:
@@ -63,7 +74,13 @@ async def visible_contact(
 
 
 async def current_conversation(tx: Transaction, contact: Contact) -> Conversation | None:
-    """The conversation a contact-level change shows in: the open one, else the latest."""
+    """The conversation a contact-level change shows in: the open one, else the latest.
+
+    After a merge, the open conversation need not be the latest opened one.
+    """
+    conversation = await Conversation.filter(open_contact_id=contact.id).using_db(tx.connection).first()
+    if conversation is not None:
+        return conversation
     return await (
         Conversation.filter(contact_id=contact.id)
         .using_db(tx.connection)
@@ -214,8 +231,169 @@ async def set_blocked(bus: EventBus, viewer: Viewer, contact_id: int, blocked: b
     return await write(bus, viewer.workspace_id, operation)
 
 
+MAX_NAME_LENGTH = 120
+MAX_EMAIL_LENGTH = 254
+MAX_MERGE_SUGGESTIONS = 20
+
+
+def require_contact_editor(viewer: Viewer) -> None:
+    """Raises :class:`Forbidden` unless ``viewer`` may edit contacts (``Viewer.may_edit_contacts``)."""
+    if not viewer.may_edit_contacts:
+        raise Forbidden("You do not have the permission to edit contacts.")
+
+
+def _clean_name(value: str | None, field: str) -> str | None:
+    value = (value or "").strip() or None
+    if value is not None and len(value) > MAX_NAME_LENGTH:
+        raise BadUserInput(f"`{field}` must be at most {MAX_NAME_LENGTH} characters.", field=field)
+    return value
+
+
+def clean_contact_details(contact: Contact, given: dict[str, Any]) -> dict[str, Any]:
+    """The model values of the contact details in ``given`` (keys ``first_name``,
+    ``last_name``, ``phone``, ``email``, ``country_code``, ``language``; a missing key changes
+    nothing, ``None`` or blank clears), validated and in their stored forms.
+
+    Phones become E.164, parsed with the contact's country (the new one when it is given too)
+    as the default region; e-mails are checked as RFC 5322 addresses without a DNS look-up and
+    their lower-cased form kept for merge suggestions; countries are ISO 3166-1 alpha-2 codes,
+    languages BCP 47 tags (``domain.md`` section 6, details). All rules live in
+    :mod:`db.normalize`.
+
+    Raises:
+        BadUserInput: the first invalid value, ``extensions.field`` naming it (``firstName``,
+            ``lastName``, ``phone``, ``email``, ``countryCode``, ``language``).
+    """
+    values: dict[str, Any] = {}
+    for key, field in (("first_name", "firstName"), ("last_name", "lastName")):
+        if key in given:
+            values[key] = _clean_name(given[key], field)
+    if "country_code" in given:
+        raw = (given["country_code"] or "").strip()
+        try:
+            values["country_code"] = normalise_country(raw) if raw else None
+        except ValueError:
+            raise BadUserInput(
+                f"`countryCode` {raw[:40]!r} is not an ISO 3166-1 alpha-2 country code.", field="countryCode"
+            ) from None
+    if "language" in given:
+        raw = (given["language"] or "").strip()
+        try:
+            values["language"] = normalise_language(raw) if raw else None
+        except ValueError:
+            raise BadUserInput(
+                f"`language` {raw[:40]!r} is not a valid BCP 47 language tag.", field="language"
+            ) from None
+    if "phone" in given:
+        raw = (given["phone"] or "").strip()
+        region = values.get("country_code", contact.country_code)
+        try:
+            values["phone"] = normalise_phone(raw, region)[0] if raw else None
+        except ValueError:
+            where = f" for the country {region}" if region else " (give it with its country code)"
+            raise BadUserInput(f"`phone` is not a valid phone number{where}.", field="phone") from None
+    if "email" in given:
+        raw = (given["email"] or "").strip()
+        if len(raw) > MAX_EMAIL_LENGTH:
+            raise BadUserInput(f"`email` must be at most {MAX_EMAIL_LENGTH} characters.", field="email")
+        try:
+            values["email_normalized"] = normalise_email(raw) if raw else None
+        except ValueError as exc:
+            raise BadUserInput(f"`email` is not a valid e-mail address: {exc}", field="email") from None
+        values["email"] = raw or None
+    return values
+
+
+async def update_contact(bus: EventBus, viewer: Viewer, contact_id: int, given: dict[str, Any]) -> Contact:
+    """Edit a contact's names, phone, e-mail, country and language (``domain.md`` section 6).
+
+    Only the keys in ``given`` change (see :func:`clean_contact_details`); everything is
+    validated before anything is written, so a bad value changes nothing. A real change emits
+    ``contact.updated`` (live lists show the contact's name).
+
+    Raises:
+        NotFound: the contact is not visible to the viewer (``contactId``).
+        Forbidden: the viewer may not edit contacts.
+        BadUserInput: an invalid value, naming its field.
+    """
+    contact = await visible_contact(viewer, contact_id)
+    require_contact_editor(viewer)
+    clean_contact_details(contact, given)  # fail fast, before the transaction
+
+    async def operation(tx: Transaction) -> Contact:
+        locked = await visible_contact(viewer, contact_id, connection=tx.connection, for_update=True)
+        values = clean_contact_details(locked, given)  # again: the country may have changed
+        changed = [k for k, v in values.items() if getattr(locked, k) != v]
+        if not changed:
+            return locked
+        for key in changed:
+            setattr(locked, key, values[key])
+        await locked.save(using_db=tx.connection, update_fields=[*changed, "updated_at"])
+        conversation = await current_conversation(tx, locked)
+        tx.emit(
+            "contact.updated",
+            **contact_facts(locked),
+            **conversation_facts(conversation),
+            fields=sorted(changed),
+        )
+        return locked
+
+    return await write(bus, viewer.workspace_id, operation)
+
+
+async def merge_suggestions(viewer: Viewer, contact: Contact) -> list[Contact]:
+    """Other contacts of the workspace sharing ``contact``'s phone (E.164) or lower-cased
+    e-mail, that ``viewer`` may see (``domain.md`` sections 1 and 6), oldest first, at most 20.
+
+    Served by the ``(workspace_id, phone)`` and ``(workspace_id, email_normalized)`` indexes:
+    both columns hold the normalised values (:mod:`db.normalize`) on every write path.
+    """
+    shared = []
+    if contact.phone:
+        shared.append(Q(phone=contact.phone))
+    if contact.email_normalized:
+        shared.append(Q(email_normalized=contact.email_normalized))
+    if not shared:
+        return []
+    return await (
+        Contact.filter(workspace_id=contact.workspace_id)
+        .filter(Q(*shared, join_type="OR"))
+        .filter(contact_scope(viewer).q())
+        .exclude(id=contact.id)
+        .order_by("created_at", "id")
+        .limit(MAX_MERGE_SUGGESTIONS)
+    )
+
+
+@dataclass
+class ContactChannel:
+    """A channel of the workspace, and the contact's identities on it, oldest first (a
+    merged contact may have several on one channel)."""
+
+    channel: Channel
+    identities: list[ChannelIdentity]
+
+
+async def contact_channels(contact: Contact) -> list[ContactChannel]:
+    """Every channel of the contact's workspace, oldest first, each with the contact's
+    identity on it if it has one (``domain.md`` section 6, connected channels)."""
+    channels = await Channel.filter(workspace_id=contact.workspace_id).order_by("id")
+    identities = await ChannelIdentity.filter(contact_id=contact.id).order_by("id")
+    by_channel: dict[int, list[ChannelIdentity]] = {}
+    for identity in identities:
+        by_channel.setdefault(identity.channel_id, []).append(identity)
+    return [ContactChannel(channel, by_channel.get(channel.id, [])) for channel in channels]
+
+
 __all__ = [
+    "ContactChannel",
     "assign_contact",
+    "clean_contact_details",
+    "contact_channels",
+    "display_name",
+    "merge_suggestions",
+    "require_contact_editor",
+    "update_contact",
     "contact_facts",
     "conversation_facts",
     "current_conversation",

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from tortoise.exceptions import IntegrityError
+
 from db.models import (
     Activity,
     ActivityKind,
@@ -105,8 +107,16 @@ async def contact_for_handle(
     """
     conn = tx.connection
     identity = await ChannelIdentity.filter(channel_id=channel.id, handle=handle).using_db(conn).first()
+    for _ in range(3):
+        if identity is None:
+            break
+        contact = await Contact.filter(id=identity.contact_id).using_db(conn).select_for_update().first()
+        if contact is not None:
+            return contact
+        # merged away while we waited for its lock: the identity has moved to the survivor
+        identity = await ChannelIdentity.filter(channel_id=channel.id, handle=handle).using_db(conn).first()
     if identity is not None:
-        return await Contact.filter(id=identity.contact_id).using_db(conn).select_for_update().first()
+        raise IntegrityError("the contact of this handle keeps changing")  # write() retries
     contact = await Contact.create(
         workspace_id=channel.workspace_id,
         first_name=first_name,
@@ -461,6 +471,20 @@ async def list_messages(conversation: Conversation, first: int, after: Sequence[
     return Page(page, [[m.created_at, m.id] for m in page], len(rows) > first, after is not None)
 
 
+CONTACT_CONVERSATION_ORDER = (("opened_at", True), ("id", True))
+
+
+async def list_contact_conversations(contact: Contact, first: int, after: Sequence[Any] | None) -> Page:
+    """A contact's conversations, open and closed, newest opened first (``domain.md``, terms:
+    closed ones stay as history)."""
+    query = Conversation.filter(contact_id=contact.id)
+    if after is not None:
+        query = query.filter(keyset_after(CONTACT_CONVERSATION_ORDER, after))
+    rows = await query.order_by(*ordering(CONTACT_CONVERSATION_ORDER)).limit(first + 1)
+    page = rows[:first]
+    return Page(page, [[c.opened_at, c.id] for c in page], len(rows) > first, after is not None)
+
+
 MESSAGE_RANK, ACTIVITY_RANK = 0, 1
 
 
@@ -504,6 +528,7 @@ __all__ = [
     "close_conversation",
     "open_conversation",
     "Page",
+    "list_contact_conversations",
     "list_messages",
     "normalise_handle",
     "open_conversation_for",

@@ -196,6 +196,8 @@ LIST_EVENTS = {
     "contact.assigned": "ASSIGNED",
     "contact.blocked": "BLOCKED",
     "contact.unblocked": "UNBLOCKED",
+    "contact.updated": "CONTACT_UPDATED",
+    "contact.merged": "MERGED",
 }
 """Events that may move a conversation into, out of or within a list, and why."""
 

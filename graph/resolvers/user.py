@@ -185,6 +185,7 @@ async def create_user(bus: EventBus, viewer: Viewer, data: dict[str, Any]) -> Us
                 can_view_blocked_contacts=bool(data.get("can_view_blocked_contacts"))
                 or role is Role.OWNER,
                 has_call_access=bool(data.get("has_call_access")),
+                can_edit_contacts=data.get("can_edit_contacts") is not False,
                 using_db=tx.connection,
             )
         except IntegrityError:
@@ -212,7 +213,7 @@ async def update_user(bus: EventBus, viewer: Viewer, user_id: int, data: dict[st
     changes: dict[str, Any] = {}
     if data.get("name") is not None:
         changes["name"] = _clean_name(data["name"], "name")
-    for key in ("role", "contact_visibility", "can_view_blocked_contacts", "has_call_access", "is_active"):
+    for key in ("role", "contact_visibility", "can_view_blocked_contacts", "has_call_access", "can_edit_contacts", "is_active"):
         if data.get(key) is not None:
             changes[key] = data[key]
     if changes.get("is_active") is False and target.id == viewer.user_id:

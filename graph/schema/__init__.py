@@ -36,17 +36,19 @@ from graph.extensions import (
 )
 from graph.fanout import Candidate
 from graph.resolvers import call as call_resolvers
+from graph.resolvers import activity as activity_resolvers
 from graph.resolvers import contact as contact_resolvers
 from graph.resolvers import crm as crm_resolvers
 from graph.resolvers import custom_inbox as custom_resolvers
 from graph.resolvers import conversation as conversation_resolvers
 from graph.resolvers import inbox as inbox_resolvers
+from graph.resolvers import merge as merge_resolvers
 from graph.resolvers import indicators
 from graph.resolvers import user as user_resolvers
 from graph.resolvers.node import find_node
 from graph.schema.call import Call, CallConnection, IncomingCallTab, ReceiveCallInput, ReportCallEndedInput
 from graph.schema.channel import Channel, ChannelType
-from graph.schema.contact import Contact
+from graph.schema.contact import Contact, ContactField, MentionEvent, UpdateContactInput
 from graph.schema.crm import ConnectCrmInput, CrmFieldInput, CrmIntegration, CrmProvider, CrmRecord
 from graph.schema.conversation import (
     Activity,
@@ -94,6 +96,7 @@ from graph.schema.user import (
     WorkspaceSettingsInput,
 )
 from graph.live import LiveEvent, write
+from graph.permissions.visibility import contact_scope
 from graph.settings import Settings
 from graph.subscriptions import STREAM_STARTED, LiveScope, contact_events, deliver, workspace_events
 
@@ -274,6 +277,7 @@ class Mutation:
             "team_ids": _ids(input.team_ids, "Team", "teamIds"),
             "can_view_blocked_contacts": input.can_view_blocked_contacts,
             "has_call_access": input.has_call_access,
+            "can_edit_contacts": input.can_edit_contacts,
         }
         return User.from_row(await user_resolvers.create_user(ctx.bus, ctx.viewer, data))
 
@@ -287,6 +291,7 @@ class Mutation:
             "team_ids": _ids(input.team_ids, "Team", "teamIds"),
             "can_view_blocked_contacts": input.can_view_blocked_contacts,
             "has_call_access": input.has_call_access,
+            "can_edit_contacts": input.can_edit_contacts,
             "is_active": input.is_active,
         }
         user_id = decode_id(id, "User")
@@ -431,6 +436,77 @@ class Mutation:
         ctx = info.context
         deleted = await custom_resolvers.delete_custom_inbox(ctx.bus, ctx.viewer, decode_id(id, "CustomInbox"))
         return to_global_id("CustomInbox", deleted)
+
+    @strawberry.mutation(
+        description="Edit a contact's names, phone, e-mail, country and language; only the fields "
+        "given change. Errors: BAD_USER_INPUT naming the first invalid field in "
+        "`extensions.field` (nothing is changed); NOT_FOUND for a contact the viewer may not see; "
+        "FORBIDDEN without the permission to edit contacts."
+    )
+    async def update_contact(self, info: Info, input: UpdateContactInput) -> Contact:
+        ctx = info.context
+        contact_pk = decode_id(input.contact_id, "Contact", field="contactId")
+        given = {
+            key: value
+            for key, value in (
+                ("first_name", input.first_name),
+                ("last_name", input.last_name),
+                ("phone", input.phone),
+                ("email", input.email),
+                ("country_code", input.country_code),
+                ("language", input.language),
+            )
+            if value is not strawberry.UNSET
+        }
+        return Contact.from_row(await contact_resolvers.update_contact(ctx.bus, ctx.viewer, contact_pk, given))
+
+    @strawberry.mutation(
+        description="Fold the secondary contact into the primary, in one transaction: channel "
+        "identities, conversations (two open ones become one), messages, calls and activities "
+        "move; the primary's empty fields (and those in `takeFromSecondary`) take the "
+        "secondary's values; the secondary is deleted; one CONTACTS_MERGED activity records it. "
+        "Errors: BAD_USER_INPUT for a contact merged with itself (secondaryId) or a blocked and "
+        "an unblocked contact without `blocked`; NOT_FOUND for a contact the viewer may not see "
+        "or one merged meanwhile; FORBIDDEN without the permission to edit contacts."
+    )
+    async def merge_contacts(
+        self,
+        info: Info,
+        primary_id: strawberry.ID,
+        secondary_id: strawberry.ID,
+        blocked: Annotated[
+            bool | None,
+            strawberry.argument(
+                description="Whether the merged contact is blocked: required when exactly one "
+                "of the two is."
+            ),
+        ] = None,
+        take_from_secondary: Annotated[
+            list[ContactField] | None,
+            strawberry.argument(description="Fields where the secondary's value wins (when it has one)."),
+        ] = None,
+    ) -> Contact:
+        ctx = info.context
+        contact = await merge_resolvers.merge_contacts(
+            ctx.bus,
+            ctx.viewer,
+            decode_id(primary_id, "Contact", field="primaryId"),
+            decode_id(secondary_id, "Contact", field="secondaryId"),
+            blocked=blocked,
+            take_from_secondary=[f.value for f in take_from_secondary or ()],
+        )
+        return Contact.from_row(contact)
+
+    @strawberry.mutation(
+        description="An internal comment on a contact (never sent to the contact or a channel). "
+        "Mention users as `@[Name](<User id>)`; each gets a `mentioned` event. Errors: "
+        "BAD_USER_INPUT (field `text`) for empty or over-long text or a mention of anyone but an "
+        "active user of the workspace; NOT_FOUND for a contact the viewer may not see."
+    )
+    async def add_comment(self, info: Info, contact_id: strawberry.ID, text: str) -> Activity:
+        ctx = info.context
+        contact_pk = decode_id(contact_id, "Contact", field="contactId")
+        return Activity.from_row(await activity_resolvers.add_comment(ctx.bus, ctx.viewer, contact_pk, text))
 
     @strawberry.mutation(description="Block a contact: its conversations leave every inbox but the blocked one.")
     async def block_contact(self, info: Info, contact_id: strawberry.ID) -> Contact:
@@ -675,6 +751,41 @@ class Subscription:
             compute_scope=call_resolvers.call_update_live_scope,
             build=partial(_call_of_event, ctx),
             after_sequence=after_sequence,
+        ):
+            yield payload
+
+    @strawberry.subscription(
+        description="Comments mentioning the subscriber, as they are written, while the "
+        "subscriber may see the contact. Resume with `afterSequence`."
+    )
+    async def mentioned(
+        self, info: Info, after_sequence: int | None = None
+    ) -> AsyncGenerator[MentionEvent, None]:
+        ctx = info.context
+
+        async def visible_contacts(viewer):
+            return contact_scope(viewer)
+
+        async def build(event: LiveEvent) -> MentionEvent | None:
+            activity = await m.Activity.filter(
+                id=event.payload["activity_id"], workspace_id=event.workspace_id
+            ).first()
+            if activity is None:
+                return None
+            contact = await ctx.loaders_for_event(event).contact.load(activity.contact_id)
+            if contact is None:
+                return None
+            return MentionEvent(
+                sequence=event.sequence, activity=Activity.from_row(activity), contact=Contact.from_row(contact)
+            )
+
+        async for payload in contact_events(
+            ctx,
+            event_type="user.mentioned",
+            compute_scope=visible_contacts,
+            build=build,
+            after_sequence=after_sequence,
+            addressee="user_id",
         ):
             yield payload
 

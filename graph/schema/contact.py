@@ -1,8 +1,9 @@
-"""Contacts: types."""
+"""Contacts and the contact panel (``domain.md`` section 6): types and inputs."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
+from enum import Enum
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
@@ -10,13 +11,51 @@ from strawberry.types import Info
 
 from db import models as m
 from graph.permissions.fields import mask_phone, sees_unmasked_numbers
+from graph.resolvers import activity as activity_resolvers
+from graph.resolvers import contact as resolvers
 from graph.resolvers import crm as crm_resolvers
-from graph.schema.core import Node, decode_cursor, page_size, to_global_id
+from graph.schema.activity import Activity, ActivityConnection, ActivityEdge
+from graph.schema.channel import Channel
+from graph.schema.core import Node, decode_cursor, encode_cursor, page_info, page_size, to_global_id
 from graph.schema.crm import CrmProvider, CrmRecord
 from graph.schema.user import User
 
 if TYPE_CHECKING:
     from graph.schema.call import CallConnection
+    from graph.schema.conversation import ConversationConnection
+
+
+async def _number_as_seen(info: Info, e164: str | None) -> str | None:
+    """A phone number as the viewer may read it (masked per workspace setting)."""
+    workspace = await info.context.loaders.workspace()
+    if sees_unmasked_numbers(info.context.viewer, workspace.phone_number_masking):
+        return e164
+    return mask_phone(e164)
+
+
+@strawberry.type(description="A channel of the workspace, and the contact's identity on it.")
+class ContactChannel:
+    channel: Channel
+    rows: strawberry.Private[list[m.ChannelIdentity]]
+
+    @strawberry.field(description="Whether the contact has an identity on this channel.")
+    def has_identity(self) -> bool:
+        return bool(self.rows)
+
+    @strawberry.field(
+        description="The contact's handle on the channel (E.164 number, e-mail address or the "
+        "channel's id), its first when a merge gave it several; null without an identity. "
+        "Numbers are masked like Contact.phone."
+    )
+    async def handle(self, info: Info) -> str | None:
+        handles = await self.handles(info)
+        return handles[0] if handles else None
+
+    @strawberry.field(description="Every handle of the contact on the channel, oldest first.")
+    async def handles(self, info: Info) -> list[str]:
+        if self.channel.row.type.handle_is_phone:
+            return [await _number_as_seen(info, r.handle) for r in self.rows]
+        return [r.handle for r in self.rows]
 
 
 @strawberry.type(description="A customer.")
@@ -38,18 +77,14 @@ class Contact(Node):
 
     @strawberry.field(description="The full name, else the e-mail, else 'Unknown contact'.")
     def name(self) -> str:
-        full = " ".join(p for p in (self.row.first_name, self.row.last_name) if p)
-        return full or self.row.email or "Unknown contact"
+        return resolvers.display_name(self.row)
 
     @strawberry.field(
         description="E.164. Masked (e.g. `+44 79•• •••456`) when the workspace masks numbers and "
         "the viewer is not an owner."
     )
     async def phone(self, info: Info) -> str | None:
-        workspace = await info.context.loaders.workspace()
-        if sees_unmasked_numbers(info.context.viewer, workspace.phone_number_masking):
-            return self.row.phone
-        return mask_phone(self.row.phone)
+        return await _number_as_seen(info, self.row.phone)
 
     @strawberry.field
     def email(self) -> str | None:
@@ -105,5 +140,93 @@ class Contact(Node):
         ctx = info.context
         return CallConnection.from_page(await contact_calls(ctx.viewer, ctx.loaders, self.row, size, cursor))
 
+    @strawberry.field(
+        description="Every channel of the workspace (oldest first), with whether this contact "
+        "has an identity on it and its handle there."
+    )
+    async def channels(self) -> list[ContactChannel]:
+        return [
+            ContactChannel(channel=Channel.from_row(c.channel), rows=c.identities)
+            for c in await resolvers.contact_channels(self.row)
+        ]
 
-__all__ = ["Contact"]
+    @strawberry.field(
+        description="Other contacts of the workspace sharing this contact's phone number or "
+        "e-mail address (compared normalised: E.164, case-insensitive), that the viewer may "
+        "see; oldest first, at most 20."
+    )
+    async def merge_suggestions(self, info: Info) -> list[Contact]:
+        rows = await resolvers.merge_suggestions(info.context.viewer, self.row)
+        return [Contact.from_row(r) for r in rows]
+
+    @strawberry.field(
+        description="The contact's conversations, open and closed, newest opened first. `first` "
+        "is 1 to 100."
+    )
+    async def conversations(
+        self, first: int = 25, after: str | None = None
+    ) -> Annotated[ConversationConnection, strawberry.lazy("graph.schema.conversation")]:
+        from graph.resolvers.conversation import list_contact_conversations
+        from graph.schema.conversation import Conversation, ConversationConnection, ConversationEdge
+
+        size = page_size(first)
+        cursor = decode_cursor(after, (datetime, int)) if after is not None else None
+        page = await list_contact_conversations(self.row, size, cursor)
+        cursors = [encode_cursor(values) for values in page.cursors]
+        return ConversationConnection(
+            edges=[ConversationEdge(cursor=c, node=Conversation.from_row(r)) for c, r in zip(cursors, page.rows, strict=True)],
+            page_info=page_info(cursors, page.has_next, page.has_previous),
+            refreshed_at=datetime.now(UTC),
+        )
+
+    @strawberry.field(
+        description="Comments and conversation events of this contact, newest first. `first` is "
+        "1 to 100. Errors: BAD_USER_INPUT for a bad `first` or cursor."
+    )
+    async def activities(self, first: int = 25, after: str | None = None) -> ActivityConnection:
+        size = page_size(first)
+        cursor = decode_cursor(after, (datetime, int)) if after is not None else None
+        page = await activity_resolvers.list_activities(self.row, size, cursor)
+        cursors = [encode_cursor(values) for values in page.cursors]
+        return ActivityConnection(
+            edges=[ActivityEdge(cursor=c, node=Activity.from_row(r)) for c, r in zip(cursors, page.rows, strict=True)],
+            page_info=page_info(cursors, page.has_next, page.has_previous),
+        )
+
+
+@strawberry.input(
+    description="Edit a contact's details. Only the fields given change; null or an empty "
+    "string clears one. Nothing changes when one value is invalid."
+)
+class UpdateContactInput:
+    contact_id: strawberry.ID
+    first_name: str | None = strawberry.field(default=strawberry.UNSET, description="At most 120 characters.")
+    last_name: str | None = strawberry.field(default=strawberry.UNSET, description="At most 120 characters.")
+    phone: str | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Stored as E.164; a national number is read in the contact's country.",
+    )
+    email: str | None = strawberry.field(default=strawberry.UNSET, description="An RFC 5322 address.")
+    country_code: str | None = strawberry.field(default=strawberry.UNSET, description="ISO 3166-1 alpha-2.")
+    language: str | None = strawberry.field(default=strawberry.UNSET, description="A BCP 47 tag, e.g. `en-GB`.")
+
+
+@strawberry.enum(description="A contact field a merge may take from the secondary contact.")
+class ContactField(Enum):
+    FIRST_NAME = "first_name"
+    LAST_NAME = "last_name"
+    PHONE = "phone"
+    EMAIL = "email"
+    COUNTRY_CODE = "country_code"
+    LANGUAGE = "language"
+    ASSIGNEE = "assignee_id"
+
+
+@strawberry.type(description="A comment mentioning the subscriber.")
+class MentionEvent:
+    sequence: int = strawberry.field(description="The event's sequence in the workspace; resume after it.")
+    activity: Activity
+    contact: Contact
+
+
+__all__ = ["Contact", "ContactChannel", "ContactField", "MentionEvent", "UpdateContactInput"]

@@ -11,6 +11,7 @@ from strawberry.types import Info
 
 from db import models as m
 from graph.resolvers import conversation as resolvers
+from graph.schema.activity import Activity, ActivityKind
 from graph.schema.channel import Channel
 from graph.schema.contact import Contact
 from graph.schema.core import (
@@ -27,11 +28,6 @@ from graph.schema.user import User
 ConversationStatus = strawberry.enum(m.ConversationStatus, name="ConversationStatus")
 MessageDirection = strawberry.enum(m.MessageDirection, name="MessageDirection")
 DeliveryStatus = strawberry.enum(m.DeliveryStatus, name="DeliveryStatus")
-ActivityKind = strawberry.enum(
-    m.ActivityKind,
-    name="ActivityKind",
-    description="A comment, or the conversation event an activity records.",
-)
 
 
 @strawberry.type(description="A message on one channel, inbound from the contact or outbound from a user.")
@@ -69,43 +65,6 @@ class Message(Node):
         if self.row.author_id is None:
             return None
         user = await info.context.loaders.user.load(self.row.author_id)
-        return User.from_row(user) if user else None
-
-    @strawberry.field(description="UTC.")
-    def created_at(self) -> datetime:
-        return self.row.created_at
-
-
-@strawberry.type(description="A team-only record on a contact's timeline: a comment or an event.")
-class Activity(Node):
-    id: strawberry.ID
-    row: strawberry.Private[m.Activity]
-
-    @classmethod
-    def from_row(cls, row: m.Activity) -> Activity:
-        return cls(id=to_global_id("Activity", row.id), row=row)
-
-    @strawberry.field
-    def kind(self) -> ActivityKind:
-        return self.row.kind
-
-    @strawberry.field
-    async def author(self, info: Info) -> User | None:
-        if self.row.author_id is None:
-            return None
-        user = await info.context.loaders.user.load(self.row.author_id)
-        return User.from_row(user) if user else None
-
-    @strawberry.field
-    def text(self) -> str | None:
-        return self.row.text
-
-    @strawberry.field(description="For assignment events: the new assignee (null: unassigned).")
-    async def assignee(self, info: Info) -> User | None:
-        user_id = (self.row.data or {}).get("assignee_id")
-        if not isinstance(user_id, int):
-            return None
-        user = await info.context.loaders.user.load(user_id)
         return User.from_row(user) if user else None
 
     @strawberry.field(description="UTC.")
@@ -281,6 +240,8 @@ class ConversationChangeReason(Enum):
     ASSIGNED = "ASSIGNED"
     BLOCKED = "BLOCKED"
     UNBLOCKED = "UNBLOCKED"
+    CONTACT_UPDATED = "CONTACT_UPDATED"
+    MERGED = "MERGED"
 
 
 @strawberry.type(

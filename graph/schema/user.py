@@ -67,6 +67,13 @@ class User(Node):
     def has_call_access(self) -> bool | None:
         return self.row.has_call_access
 
+    @strawberry.field(
+        permission_classes=[IsSelfOrAdmin],
+        description="May edit and merge contacts (always true for owners and managers).",
+    )
+    def can_edit_contacts(self) -> bool | None:
+        return self.row.can_edit_contacts or self.row.role is not m.Role.AGENT
+
     @strawberry.field(description="The teams the user belongs to.")
     async def teams(self, info: Info) -> list[Team]:
         viewer = info.context.viewer
@@ -175,6 +182,7 @@ class CreateUserInput:
     team_ids: list[strawberry.ID] | None = None
     can_view_blocked_contacts: bool = False
     has_call_access: bool = False
+    can_edit_contacts: bool = True
 
 
 @strawberry.input(description="Only the fields given change.")
@@ -185,6 +193,7 @@ class UpdateUserInput:
     team_ids: list[strawberry.ID] | None = None
     can_view_blocked_contacts: bool | None = None
     has_call_access: bool | None = None
+    can_edit_contacts: bool | None = None
     is_active: bool | None = None
 
 

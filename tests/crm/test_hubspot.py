@@ -256,3 +256,31 @@ async def test_a_contact_the_viewer_may_not_see_is_not_found_and_nothing_is_sent
     assert codes == ["NOT_FOUND"]
     assert fake.requests == []
     await agent.aclose()
+
+
+MERGE = "mutation($p: ID!, $s: ID!) { mergeContacts(primaryId: $p, secondaryId: $s) { id } }"
+
+
+async def test_a_merge_keeps_one_crm_link_per_crm(hubspot_world: World, fake: FakeCrm) -> None:
+    """domain.md section 6: a merge moves the secondary's CRM links to the primary; where both
+    are linked to the same CRM, the primary's record stays the one its tab shows."""
+    w = hubspot_world
+    owner = w.client("owner")
+    emails = [unique_email() for _ in range(4)]
+    linked_primary, linked_secondary, _, lone_secondary = (
+        fake.add_hubspot_contact(firstname="Pat", email=e) if i != 2 else None for i, e in enumerate(emails)
+    )
+    ids = [await contact_from(w, "EMAIL", e) for e in emails]
+    for contact_id in ids:  # each contact's tab is opened once: the links are remembered
+        await owner(CONTACT_CRM, {"id": contact_id, "p": "HUBSPOT"})
+
+    await owner(MERGE, {"p": ids[0], "s": ids[1]})  # both linked: the primary's link stands
+    await owner(MERGE, {"p": ids[2], "s": ids[3]})  # only the secondary linked: its link moves
+
+    fake.reset()
+    first = (await owner(CONTACT_CRM, {"id": ids[0], "p": "HUBSPOT"}))["contact"]["crm"]
+    second = (await owner(CONTACT_CRM, {"id": ids[2], "p": "HUBSPOT"}))["contact"]["crm"]
+    assert first["recordId"] == linked_primary and first["recordId"] != linked_secondary
+    assert second["recordId"] == lone_secondary
+    assert fake.seen("POST /crm/v3/objects/contacts/search") == []  # read through the links
+    await owner.aclose()

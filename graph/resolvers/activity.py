@@ -1,0 +1,139 @@
+"""Activities of the contact panel: internal comments with ``@``-mentions, and the contact's
+activity list (``domain.md`` section 6, activities).
+
+An activity is team-only: it is never visible to the contact and never sent to a channel.
+Nothing here writes a message or calls a channel; comments reach users through the
+``Contact.activities`` list, the conversation ``timeline`` and the ``mentioned``
+subscription only.
+
+**Mentions** are written in a comment's text with the markup of mention-aware editors
+(react-mentions and the like): ``@[Display name](<User id>)``, where the id is the user's
+global id. Each mention is checked to name an active user of the viewer's workspace and
+stored as a reference (:class:`db.models.ActivityMention`); the text is kept as written.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from db.models import Activity, ActivityKind, ActivityMention, User
+from db.queries import keyset_after, ordering
+from graph.errors import BadUserInput
+from graph.live import write
+from graph.resolvers.contact import contact_facts, current_conversation, record_change, visible_contact
+from graph.resolvers.conversation import Page
+from graph.schema.core import parse_global_id
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from db.models import Contact
+    from graph.live import EventBus, Transaction
+    from graph.permissions.visibility import Viewer
+
+MAX_COMMENT_LENGTH = 10_000
+MAX_MENTIONS = 50
+MENTION = re.compile(r"@\[([^\[\]\n]{1,200})\]\(([^()\s]{1,200})\)")
+"""``@[Display name](<User global id>)``."""
+ACTIVITY_ORDER = (("created_at", True), ("id", True))
+"""Newest first; ``id`` breaks ties, so cursors are stable."""
+
+
+def mentioned_ids(text: str) -> list[str]:
+    """The global ids mentioned in ``text``, in order of first appearance, without repeats."""
+    seen: dict[str, None] = {}
+    for match in MENTION.finditer(text):
+        seen.setdefault(match.group(2), None)
+    return list(seen)
+
+
+async def _mentioned_users(viewer: Viewer, text: str) -> list[int]:
+    """The user ids ``text`` mentions, each an active user of the viewer's workspace.
+
+    Raises:
+        BadUserInput: (``text``, with the offending id in ``extensions.mention``) a mention
+            that is not a user id, or names a user of another workspace or a deactivated one.
+    """
+    ids = mentioned_ids(text)
+    if len(ids) > MAX_MENTIONS:
+        raise BadUserInput(f"A comment mentions at most {MAX_MENTIONS} users.", field="text")
+    keys: dict[str, int] = {}
+    for global_id in ids:
+        parsed = parse_global_id(global_id)
+        if parsed is None or parsed[0] != "User":
+            raise BadUserInput(f"The mention {global_id!r} is not a user id.", field="text", mention=global_id)
+        keys[global_id] = parsed[1]
+    found = set(
+        await User.filter(
+            id__in=list(keys.values()), workspace_id=viewer.workspace_id, is_active=True
+        ).values_list("id", flat=True)
+    )
+    for global_id, pk in keys.items():
+        if pk not in found:
+            raise BadUserInput(
+                "A comment may only mention active users of this workspace.", field="text", mention=global_id
+            )
+    return list(keys.values())
+
+
+async def add_comment(bus: EventBus, viewer: Viewer, contact_id: int, text: str) -> Activity:
+    """An internal comment on a contact, shown in its activities and in the timeline of its
+    current conversation (``domain.md`` section 6). Anyone who may see the contact may comment.
+
+    Emits ``activity.created`` (facts of the contact) and one ``user.mentioned`` per mentioned
+    user other than the author, which the ``mentioned`` subscription delivers to that user
+    alone, while they may see the contact.
+
+    Raises:
+        NotFound: the contact is not visible to the viewer (``contactId``).
+        BadUserInput: (``text``) empty or longer than 10,000 characters, or a bad mention.
+    """
+    text = (text or "").strip()
+    if not text:
+        raise BadUserInput("`text` must not be empty.", field="text")
+    if len(text) > MAX_COMMENT_LENGTH:
+        raise BadUserInput(f"`text` must be at most {MAX_COMMENT_LENGTH} characters.", field="text")
+    await visible_contact(viewer, contact_id)
+    mentioned = await _mentioned_users(viewer, text)
+
+    async def operation(tx: Transaction) -> Activity:
+        # the lock orders the comment with a concurrent merge, which moves it or refuses it
+        contact = await visible_contact(viewer, contact_id, connection=tx.connection, for_update=True)
+        activity = await record_change(
+            tx,
+            contact,
+            await current_conversation(tx, contact),
+            ActivityKind.COMMENT,
+            "activity.created",
+            author_id=viewer.user_id,
+            text=text,
+            data={"mentioned_user_ids": mentioned},
+            at=datetime.now(UTC),
+        )
+        if mentioned:
+            await ActivityMention.bulk_create(
+                [ActivityMention(activity_id=activity.id, user_id=user_id) for user_id in mentioned],
+                using_db=tx.connection,
+            )
+        for user_id in mentioned:
+            if user_id != viewer.user_id:
+                tx.emit("user.mentioned", **contact_facts(contact), activity_id=activity.id, user_id=user_id)
+        return activity
+
+    return await write(bus, viewer.workspace_id, operation)
+
+
+async def list_activities(contact: Contact, first: int, after: Sequence[Any] | None) -> Page:
+    """A contact's activities (comments and events), newest first, ``first`` per page after
+    the keyset cursor ``after`` (``[created_at, id]``)."""
+    query = Activity.filter(contact_id=contact.id)
+    if after is not None:
+        query = query.filter(keyset_after(ACTIVITY_ORDER, after))
+    rows = await query.order_by(*ordering(ACTIVITY_ORDER)).limit(first + 1)
+    page = rows[:first]
+    return Page(page, [[a.created_at, a.id] for a in page], len(rows) > first, after is not None)
+
+
+__all__ = ["MENTION", "add_comment", "list_activities", "mentioned_ids"]

@@ -1,0 +1,89 @@
+"""Activities (comments and conversation events) and their connection: types."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+from strawberry.types import Info
+
+from db import models as m
+from graph.schema.core import Node, PageInfo, to_global_id
+from graph.schema.user import User
+
+ActivityKind = strawberry.enum(
+    m.ActivityKind,
+    name="ActivityKind",
+    description="A comment, or the conversation event an activity records.",
+)
+
+
+@strawberry.type(description="A team-only record on a contact's timeline: a comment or an event.")
+class Activity(Node):
+    id: strawberry.ID
+    row: strawberry.Private[m.Activity]
+
+    @classmethod
+    def from_row(cls, row: m.Activity) -> Activity:
+        return cls(id=to_global_id("Activity", row.id), row=row)
+
+    @strawberry.field
+    def kind(self) -> ActivityKind:
+        return self.row.kind
+
+    @strawberry.field
+    async def author(self, info: Info) -> User | None:
+        if self.row.author_id is None:
+            return None
+        user = await info.context.loaders.user.load(self.row.author_id)
+        return User.from_row(user) if user else None
+
+    @strawberry.field(
+        description="A comment's text as written (mentions as `@[Name](<User id>)`); the "
+        "closing summary of a closing; a sentence naming both contacts of a merge."
+    )
+    def text(self) -> str | None:
+        return self.row.text
+
+    @strawberry.field(description="For assignment events: the new assignee (null: unassigned).")
+    async def assignee(self, info: Info) -> User | None:
+        user_id = (self.row.data or {}).get("assignee_id")
+        if not isinstance(user_id, int):
+            return None
+        user = await info.context.loaders.user.load(user_id)
+        return User.from_row(user) if user else None
+
+    @strawberry.field(description="For comments: the users it @-mentions, in mention order.")
+    async def mentions(self, info: Info) -> list[User]:
+        if self.row.kind is not m.ActivityKind.COMMENT:
+            return []
+        ids = await info.context.loaders.mentions.load(self.row.id)
+        rows = await info.context.loaders.user.load_many(ids)
+        return [User.from_row(r) for r in rows if r is not None]
+
+    @strawberry.field(
+        description="For CONTACTS_MERGED: the name the merged-away (secondary) contact had."
+    )
+    def merged_contact_name(self) -> str | None:
+        if self.row.kind is not m.ActivityKind.CONTACTS_MERGED:
+            return None
+        return (self.row.data or {}).get("secondary_name")
+
+    @strawberry.field(description="UTC.")
+    def created_at(self) -> datetime:
+        return self.row.created_at
+
+
+@strawberry.type
+class ActivityEdge:
+    cursor: str
+    node: Activity
+
+
+@strawberry.type
+class ActivityConnection:
+    edges: list[ActivityEdge]
+    page_info: PageInfo
+
+
+__all__ = ["Activity", "ActivityConnection", "ActivityEdge", "ActivityKind"]

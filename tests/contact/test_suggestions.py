@@ -1,0 +1,51 @@
+"""Merge suggestions (``domain.md`` sections 1 and 6): contacts sharing the normalised phone
+number or e-mail address, within what the viewer may see."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from tests.calls.common import as_user
+from tests.contact.common import SUGGESTIONS, UPDATE, inbound, new_number
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+
+async def suggested(world, who: str, contact_id: str) -> list[str]:
+    data = await as_user(world, who, SUGGESTIONS, {"id": contact_id})
+    return [c["id"] for c in data["contact"]["mergeSuggestions"]]
+
+
+async def test_a_shared_phone_in_another_format_is_suggested(world):
+    stored = (await inbound(world, channel="WHATSAPP", sender="447911123456"))["contact"]["id"]
+    typed = (await inbound(world, channel="WEBCHAT"))["contact"]["id"]
+    unrelated = (await inbound(world, channel="WHATSAPP"))["contact"]["id"]
+    assert await suggested(world, "owner", typed) == []
+    await as_user(world, "owner", UPDATE, {"i": {"contactId": typed, "phone": "+44 7911 123456"}})
+    assert await suggested(world, "owner", typed) == [stored]
+    assert await suggested(world, "owner", stored) == [typed]
+    assert unrelated not in await suggested(world, "owner", stored)
+
+
+async def test_an_email_differing_only_in_case_is_suggested(world):
+    local = f"sam.{uuid.uuid4().hex[:6]}"
+    by_mail = (await inbound(world, channel="EMAIL", sender=f"{local}@Example.com"))["contact"]["id"]
+    typed = (await inbound(world, channel="WEBCHAT"))["contact"]["id"]
+    await as_user(world, "owner", UPDATE, {"i": {"contactId": typed, "email": f"{local.upper()}@EXAMPLE.COM"}})
+    assert await suggested(world, "agent_all", typed) == [by_mail]
+    assert await suggested(world, "agent_all", by_mail) == [typed]
+
+
+async def test_contacts_the_viewer_may_not_see_are_not_offered(world):
+    number = new_number()
+    own = (await inbound(world, channel="WHATSAPP", sender=number, assignee="agent_self"))["contact"]["id"]
+    others = (await inbound(world, channel="WEBCHAT", assignee="agent_beta"))["contact"]["id"]
+    blocked = (await inbound(world, channel="WEBCHAT", assignee="agent_self"))["contact"]["id"]
+    for contact in (others, blocked):
+        await as_user(world, "owner", UPDATE, {"i": {"contactId": contact, "phone": number}})
+    await as_user(world, "owner", "mutation($c: ID!) { blockContact(contactId: $c) { id } }", {"c": blocked})
+    assert sorted(await suggested(world, "owner", own)) == sorted([others, blocked])
+    assert await suggested(world, "manager", own) == [others]  # may not view blocked contacts
+    assert await suggested(world, "agent_self", own) == []  # neither is theirs to see
