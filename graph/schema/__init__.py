@@ -767,12 +767,11 @@ class Subscription:
             return contact_scope(viewer)
 
         async def build(event: LiveEvent) -> MentionEvent | None:
-            activity = await m.Activity.filter(
-                id=event.payload["activity_id"], workspace_id=event.workspace_id
-            ).first()
+            loaders = ctx.loaders_for_event(event)
+            activity = await loaders.activity.load(event.payload["activity_id"])
             if activity is None:
                 return None
-            contact = await ctx.loaders_for_event(event).contact.load(activity.contact_id)
+            contact = await loaders.contact.load(activity.contact_id)
             if contact is None:
                 return None
             return MentionEvent(
