@@ -78,6 +78,7 @@ class Call(Model):
             Index(fields=("workspace_id", "status", "ringing_at")),
             Index(fields=("workspace_id", "ringing_at", "id")),
             Index(fields=("contact_id", "ringing_at")),
+            Index(fields=("status", "ringing_at")),  # the ring-timeout sweep, across workspaces
         )
 
 

@@ -296,3 +296,28 @@ async def test_small_pages_walk_an_inbox_exactly_like_large_ones(busy):
     assert len(large) > BIG and len(set(large)) == len(large)
     assert small == large
     assert times == sorted(times, reverse=True)
+
+
+CALL_LOG = f"""
+query($first: Int) {{
+  calls(first: $first) {{
+    edges {{ cursor node {{
+      id status direction ringingAt durationSeconds answeredBy {{ {USER} }}
+      channel {{ id type name }}
+      contact {{ {CONTACT} callActivities(first: 3) {{ edges {{ node {{ id status durationSeconds }} }} }} }}
+    }} }}
+    pageInfo {{ hasNextPage endCursor }}
+  }}
+}}"""
+
+
+async def test_call_log_statements_do_not_grow_with_the_page(busy):
+    """The call log, with each call's contact and that contact's own latest calls."""
+    await ring_calls(busy, 40)
+    client = busy.client("owner")
+    small, small_data = await statements(client, CALL_LOG, {"first": 5})
+    large, large_data = await statements(client, CALL_LOG, {"first": 40})
+    await client.aclose()
+    assert len(small_data["calls"]["edges"]) == 5 and len(large_data["calls"]["edges"]) == 40
+    assert all(e["node"]["contact"]["callActivities"]["edges"] for e in large_data["calls"]["edges"])
+    assert large == small, f"first: 5 ran {small} statements, first: 40 ran {large}"
