@@ -44,6 +44,18 @@ def ordering(order: Sequence[tuple[str, bool]]) -> list[str]:
     return [("-" if descending else "") + field for field, descending in order]
 
 
+async def keyset_page(
+    query: QuerySet[Model], order: Sequence[tuple[str, bool]], first: int, after: Sequence[Any] | None
+) -> tuple[list[Model], bool]:
+    """One page of ``query`` in ``order``: its first ``first`` rows after the cursor values
+    ``after`` (from the start without), and whether more follow (one row more is read to know).
+    """
+    if after is not None:
+        query = query.filter(keyset_after(order, after))
+    rows = await query.order_by(*ordering(order)).limit(first + 1)
+    return rows[:first], len(rows) > first
+
+
 def _order_sql(order: Sequence[tuple[str, bool]]) -> str:
     for field, _ in order:
         if not field.isidentifier():

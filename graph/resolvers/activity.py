@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from db.models import Activity, ActivityKind, ActivityMention, User
-from db.queries import keyset_after, ordering
+from db.queries import keyset_page
 from graph.errors import BadUserInput
 from graph.live import write
 from graph.resolvers.contact import contact_facts, current_conversation, record_change, visible_contact
@@ -129,11 +129,8 @@ async def list_activities(contact: Contact, first: int, after: Sequence[Any] | N
     """A contact's activities (comments and events), newest first, ``first`` per page after
     the keyset cursor ``after`` (``[created_at, id]``)."""
     query = Activity.filter(contact_id=contact.id)
-    if after is not None:
-        query = query.filter(keyset_after(ACTIVITY_ORDER, after))
-    rows = await query.order_by(*ordering(ACTIVITY_ORDER)).limit(first + 1)
-    page = rows[:first]
-    return Page(page, [[a.created_at, a.id] for a in page], len(rows) > first, after is not None)
+    page, has_next = await keyset_page(query, ACTIVITY_ORDER, first, after)
+    return Page(page, [[a.created_at, a.id] for a in page], has_next, after is not None)
 
 
 __all__ = ["MENTION", "add_comment", "list_activities", "mentioned_ids"]

@@ -62,7 +62,7 @@ from db.models import (
     Workspace,
 )
 from db.normalize import normalise_phone
-from db.queries import keyset_after, ordering
+from db.queries import keyset_page
 from graph.errors import BadUserInput, Conflict, Forbidden, NotFound
 from graph.live import write
 from graph.permissions.visibility import (
@@ -729,10 +729,8 @@ async def call_log(
         if ref.filter is not None:
             matching = Conversation.filter(workspace_id=viewer.workspace_id).filter(ref.filter)
             query = query.filter(contact_id__in=Subquery(matching.values("contact_id")))
-    if after is not None:
-        query = query.filter(keyset_after(CALL_ORDER, after))
-    rows = await query.order_by(*ordering(CALL_ORDER)).limit(first + 1)
-    return CallPage(rows[:first], len(rows) > first, after is not None)
+    rows, has_next = await keyset_page(query, CALL_ORDER, first, after)
+    return CallPage(rows, has_next, after is not None)
 
 
 async def contact_calls(

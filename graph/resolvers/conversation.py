@@ -24,7 +24,7 @@ from db.models import (
     Workspace,
 )
 from db.normalize import normalise_email, normalise_phone
-from db.queries import keyset_after, ordering
+from db.queries import keyset_after, keyset_page, ordering
 from graph.errors import BadUserInput, Forbidden, NotFound
 from graph.live import write
 from graph.resolvers.indicators import mark_inbound
@@ -464,11 +464,8 @@ class Page:
 async def list_messages(conversation: Conversation, first: int, after: Sequence[Any] | None) -> Page:
     """A conversation's messages, newest first."""
     query = Message.filter(conversation_id=conversation.id)
-    if after is not None:
-        query = query.filter(keyset_after(MESSAGE_ORDER, after))
-    rows = await query.order_by(*ordering(MESSAGE_ORDER)).limit(first + 1)
-    page = rows[:first]
-    return Page(page, [[m.created_at, m.id] for m in page], len(rows) > first, after is not None)
+    page, has_next = await keyset_page(query, MESSAGE_ORDER, first, after)
+    return Page(page, [[m.created_at, m.id] for m in page], has_next, after is not None)
 
 
 CONTACT_CONVERSATION_ORDER = (("opened_at", True), ("id", True))
@@ -478,11 +475,8 @@ async def list_contact_conversations(contact: Contact, first: int, after: Sequen
     """A contact's conversations, open and closed, newest opened first (``domain.md``, terms:
     closed ones stay as history)."""
     query = Conversation.filter(contact_id=contact.id)
-    if after is not None:
-        query = query.filter(keyset_after(CONTACT_CONVERSATION_ORDER, after))
-    rows = await query.order_by(*ordering(CONTACT_CONVERSATION_ORDER)).limit(first + 1)
-    page = rows[:first]
-    return Page(page, [[c.opened_at, c.id] for c in page], len(rows) > first, after is not None)
+    page, has_next = await keyset_page(query, CONTACT_CONVERSATION_ORDER, first, after)
+    return Page(page, [[c.opened_at, c.id] for c in page], has_next, after is not None)
 
 
 MESSAGE_RANK, ACTIVITY_RANK = 0, 1

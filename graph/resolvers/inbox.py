@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import strawberry
 
 from db.models import Contact, Conversation, ConversationStatus
-from db.queries import keyset_after, ordering
+from db.queries import keyset_page
 from graph.errors import BadUserInput, Forbidden, NotFound
 from graph.permissions.visibility import (
     Scope,
@@ -140,10 +140,8 @@ async def list_conversations(
         query = query.filter(inbox.filter)
     if unseen:
         query = query.filter(**unseen_filter(viewer, inbox.key))
-    if after is not None:
-        query = query.filter(keyset_after(CONVERSATION_ORDER, after))
-    rows = await query.order_by(*ordering(CONVERSATION_ORDER)).limit(first + 1)
-    return ConversationPage(rows[:first], len(rows) > first, after is not None, refreshed_at)
+    rows, has_next = await keyset_page(query, CONVERSATION_ORDER, first, after)
+    return ConversationPage(rows, has_next, after is not None, refreshed_at)
 
 
 def conversation_cursor_values(row: Conversation) -> list[Any]:
