@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from db.models import AccessToken, Team, TeamMembership, User
+from db.models import AccessToken, Team, User
 from db.security import hash_token
 from graph.permissions.visibility import Viewer, team_ids_of
 
@@ -27,14 +27,16 @@ def bearer_token(value: object) -> str | None:
 
 
 async def team_members(workspace_id: int, connection=None) -> dict[int, frozenset[int]]:
-    """Every team of the workspace, with its member ids (two queries)."""
+    """Every team of the workspace, with its member ids (one query: teams left-joined to their
+    memberships, so a team without members is there too)."""
     teams = Team.filter(workspace_id=workspace_id)
-    memberships = TeamMembership.filter(team__workspace_id=workspace_id)
     if connection is not None:
-        teams, memberships = teams.using_db(connection), memberships.using_db(connection)
-    members: dict[int, set[int]] = {team_id: set() for team_id in await teams.values_list("id", flat=True)}
-    for team_id, user_id in await memberships.values_list("team_id", "user_id"):
-        members.setdefault(team_id, set()).add(user_id)
+        teams = teams.using_db(connection)
+    members: dict[int, set[int]] = {}
+    for team_id, user_id in await teams.values_list("id", "memberships__user_id"):
+        found = members.setdefault(team_id, set())
+        if user_id is not None:
+            found.add(user_id)
     return {team_id: frozenset(ids) for team_id, ids in members.items()}
 
 
@@ -81,13 +83,13 @@ async def viewer_for_token(token: str | None) -> Viewer | None:
     its user is deactivated."""
     if not token:
         return None
-    row = await AccessToken.filter(token_hash=hash_token(token), revoked_at__isnull=True).first()
+    # the token with its user, in one query
+    row = await AccessToken.filter(
+        token_hash=hash_token(token), revoked_at__isnull=True, user__is_active=True
+    ).select_related("user").first()
     if not _usable(row):
         return None
-    user = await User.filter(id=row.user_id, is_active=True).first()
-    if user is None:
-        return None
-    return await load_viewer(user, row)
+    return await load_viewer(row.user, row)
 
 
 async def refresh_viewer(viewer: Viewer) -> Viewer | None:
