@@ -18,6 +18,8 @@ from db.models import Role
 from graph.fanout import depends_on_identity
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable
+
     from strawberry.types import Info
 
     from graph.permissions.visibility import Viewer
@@ -53,6 +55,21 @@ def mask_phone(e164: str | None) -> str | None:
     return f"{country} {head}{first} {rest}{tail}".replace("  ", " ").strip()
 
 
+def number_as_seen(info: Info, e164: str | None) -> str | None | Awaitable[str | None]:
+    """A phone number as the viewer of ``info`` may read it: in full, or masked
+    (:func:`mask_phone`) when the workspace masks numbers and the viewer is not an owner
+    (``domain.md``, contact panel). Every field showing a number (``Contact.phone``, channel
+    handles, a call's numbers) returns this; it is a value once the request has read the
+    workspace, else an awaitable (:func:`graph.loaders.then`)."""
+    from graph.loaders import then
+
+    viewer = info.context.viewer
+    return then(
+        info.context.loaders.workspace_future(),
+        lambda workspace: e164 if sees_unmasked_numbers(viewer, workspace.phone_number_masking) else mask_phone(e164),
+    )
+
+
 class IsSelfOrAdmin(BasePermission):
     """Administration fields of a user: the user themself, owners and managers."""
 
@@ -78,4 +95,4 @@ class HasCallAccess(BasePermission):
         return info.context.viewer.has_call_access
 
 
-__all__ = ["HasCallAccess", "IsSelfOrAdmin", "mask_phone", "sees_unmasked_numbers"]
+__all__ = ["HasCallAccess", "IsSelfOrAdmin", "mask_phone", "number_as_seen", "sees_unmasked_numbers"]

@@ -8,6 +8,7 @@ import strawberry
 from strawberry.types import Info
 
 from db import models as m
+from graph.loaders import related
 from graph.schema.core import Node, PageInfo, to_global_id
 from graph.schema.user import User
 
@@ -25,33 +26,25 @@ class Activity(Node):
 
     @classmethod
     def from_row(cls, row: m.Activity) -> Activity:
-        return cls(id=to_global_id("Activity", row.id), row=row)
+        return cls(
+            id=to_global_id("Activity", row.id), row=row, kind=row.kind, text=row.text, created_at=row.created_at
+        )
+
+    kind: ActivityKind
 
     @strawberry.field
-    def kind(self) -> ActivityKind:
-        return self.row.kind
+    def author(self, info: Info) -> User | None:
+        return related(info.context.loaders.user, self.row.author_id, User.from_row)
 
-    @strawberry.field
-    async def author(self, info: Info) -> User | None:
-        if self.row.author_id is None:
-            return None
-        user = await info.context.loaders.user.load(self.row.author_id)
-        return User.from_row(user) if user else None
-
-    @strawberry.field(
+    text: str | None = strawberry.field(
         description="A comment's text as written (mentions as `@[Name](<User id>)`); the "
         "closing summary of a closing; a sentence naming both contacts of a merge."
     )
-    def text(self) -> str | None:
-        return self.row.text
 
     @strawberry.field(description="For assignment events: the new assignee (null: unassigned).")
-    async def assignee(self, info: Info) -> User | None:
+    def assignee(self, info: Info) -> User | None:
         user_id = (self.row.data or {}).get("assignee_id")
-        if not isinstance(user_id, int):
-            return None
-        user = await info.context.loaders.user.load(user_id)
-        return User.from_row(user) if user else None
+        return related(info.context.loaders.user, user_id if isinstance(user_id, int) else None, User.from_row)
 
     @strawberry.field(description="For comments: the users it @-mentions, in mention order.")
     async def mentions(self, info: Info) -> list[User]:
@@ -69,9 +62,7 @@ class Activity(Node):
             return None
         return (self.row.data or {}).get("secondary_name")
 
-    @strawberry.field(description="UTC.")
-    def created_at(self) -> datetime:
-        return self.row.created_at
+    created_at: datetime = strawberry.field(description="UTC.")
 
 
 @strawberry.type

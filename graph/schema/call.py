@@ -9,8 +9,9 @@ import strawberry
 from strawberry.types import Info
 
 from db import models as m
+from graph.loaders import related
 from graph.permissions import visibility
-from graph.permissions.fields import mask_phone, sees_unmasked_numbers
+from graph.permissions.fields import number_as_seen
 from graph.schema.channel import Channel
 from graph.schema.contact import Contact
 from graph.schema.core import Node, PageInfo, encode_cursor, page_info, to_global_id
@@ -63,12 +64,12 @@ class Call(Node):
         return self.event_sequence
 
     @strawberry.field(description="The caller, or the contact called.")
-    async def contact(self, info: Info) -> Contact:
-        return Contact.from_row(await info.context.loaders.contact.load(self.row.contact_id))
+    def contact(self, info: Info) -> Contact:
+        return related(info.context.loaders.contact, self.row.contact_id, Contact.from_row)
 
     @strawberry.field
-    async def channel(self, info: Info) -> Channel:
-        return Channel.from_row(await info.context.loaders.channel.load(self.row.channel_id))
+    def channel(self, info: Info) -> Channel:
+        return related(info.context.loaders.channel, self.row.channel_id, Channel.from_row)
 
     @strawberry.field
     def direction(self) -> CallDirection:
@@ -79,25 +80,16 @@ class Call(Node):
         return self.row.status
 
     @strawberry.field(description="The user who answered (inbound) or placed (outbound) the call.")
-    async def answered_by(self, info: Info) -> User | None:
-        if self.row.answered_by_id is None:
-            return None
-        user = await info.context.loaders.user.load(self.row.answered_by_id)
-        return User.from_row(user) if user else None
-
-    async def _number(self, info: Info, number: str | None) -> str | None:
-        workspace = await info.context.loaders.workspace()
-        if sees_unmasked_numbers(info.context.viewer, workspace.phone_number_masking):
-            return number
-        return mask_phone(number)
+    def answered_by(self, info: Info) -> User | None:
+        return related(info.context.loaders.user, self.row.answered_by_id, User.from_row)
 
     @strawberry.field(description="E.164 number of the calling side; masked like Contact.phone.")
-    async def from_number(self, info: Info) -> str | None:
-        return await self._number(info, self.row.from_number)
+    def from_number(self, info: Info) -> str | None:
+        return number_as_seen(info, self.row.from_number)
 
     @strawberry.field(description="E.164 number of the called side; masked like Contact.phone.")
-    async def to_number(self, info: Info) -> str | None:
-        return await self._number(info, self.row.to_number)
+    def to_number(self, info: Info) -> str | None:
+        return number_as_seen(info, self.row.to_number)
 
     @strawberry.field(description="When the call started ringing (server time, UTC).")
     def ringing_at(self) -> datetime:

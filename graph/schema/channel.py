@@ -17,19 +17,13 @@ class Channel(Node):
 
     @classmethod
     def from_row(cls, row: m.Channel) -> Channel:
-        return cls(id=to_global_id("Channel", row.id), row=row)
+        return cls(
+            id=to_global_id("Channel", row.id), row=row, type=row.type, name=row.name, supports_calls=row.type.supports_calls
+        )
 
-    @strawberry.field
-    def type(self) -> ChannelType:
-        return self.row.type
-
-    @strawberry.field
-    def name(self) -> str:
-        return self.row.name
-
-    @strawberry.field(description="Whether the channel carries voice calls (WhatsApp, VoIP).")
-    def supports_calls(self) -> bool:
-        return self.row.type.supports_calls
+    type: ChannelType
+    name: str
+    supports_calls: bool = strawberry.field(description="Whether the channel carries voice calls (WhatsApp, VoIP).")
 
 
 __all__ = ["Channel", "ChannelType"]

@@ -8,9 +8,11 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry.types import Info
+from strawberry.utils.await_maybe import await_maybe
 
 from db import models as m
-from graph.permissions.fields import mask_phone, sees_unmasked_numbers
+from graph.loaders import related
+from graph.permissions.fields import number_as_seen
 from graph.resolvers import activity as activity_resolvers
 from graph.resolvers import contact as resolvers
 from graph.resolvers import crm as crm_resolvers
@@ -23,14 +25,6 @@ from graph.schema.user import User
 if TYPE_CHECKING:
     from graph.schema.call import CallConnection
     from graph.schema.conversation import ConversationConnection
-
-
-async def _number_as_seen(info: Info, e164: str | None) -> str | None:
-    """A phone number as the viewer may read it (masked per workspace setting)."""
-    workspace = await info.context.loaders.workspace()
-    if sees_unmasked_numbers(info.context.viewer, workspace.phone_number_masking):
-        return e164
-    return mask_phone(e164)
 
 
 @strawberry.type(description="A channel of the workspace, and the contact's identity on it.")
@@ -54,7 +48,7 @@ class ContactChannel:
     @strawberry.field(description="Every handle of the contact on the channel, oldest first.")
     async def handles(self, info: Info) -> list[str]:
         if self.channel.row.type.handle_is_phone:
-            return [await _number_as_seen(info, r.handle) for r in self.rows]
+            return [await await_maybe(number_as_seen(info, r.handle)) for r in self.rows]
         return [r.handle for r in self.rows]
 
 
@@ -65,53 +59,40 @@ class Contact(Node):
 
     @classmethod
     def from_row(cls, row: m.Contact) -> Contact:
-        return cls(id=to_global_id("Contact", row.id), row=row)
+        return cls(
+            id=to_global_id("Contact", row.id),
+            row=row,
+            first_name=row.first_name,
+            last_name=row.last_name,
+            name=resolvers.display_name(row),
+            email=row.email,
+            country_code=row.country_code,
+            language=row.language,
+            blocked=row.blocked,
+            created_at=row.created_at,
+        )
 
-    @strawberry.field
-    def first_name(self) -> str | None:
-        return self.row.first_name
-
-    @strawberry.field
-    def last_name(self) -> str | None:
-        return self.row.last_name
-
-    @strawberry.field(description="The full name, else the e-mail, else 'Unknown contact'.")
-    def name(self) -> str:
-        return resolvers.display_name(self.row)
+    first_name: str | None
+    last_name: str | None
+    name: str = strawberry.field(description="The full name, else the e-mail, else 'Unknown contact'.")
 
     @strawberry.field(
         description="E.164. Masked (e.g. `+44 79•• •••456`) when the workspace masks numbers and "
         "the viewer is not an owner."
     )
-    async def phone(self, info: Info) -> str | None:
-        return await _number_as_seen(info, self.row.phone)
+    def phone(self, info: Info) -> str | None:
+        return number_as_seen(info, self.row.phone)
+
+    email: str | None
+    country_code: str | None = strawberry.field(description="ISO 3166-1 alpha-2.")
+    language: str | None = strawberry.field(description="BCP 47.")
 
     @strawberry.field
-    def email(self) -> str | None:
-        return self.row.email
+    def assignee(self, info: Info) -> User | None:
+        return related(info.context.loaders.user, self.row.assignee_id, User.from_row)
 
-    @strawberry.field(description="ISO 3166-1 alpha-2.")
-    def country_code(self) -> str | None:
-        return self.row.country_code
-
-    @strawberry.field(description="BCP 47.")
-    def language(self) -> str | None:
-        return self.row.language
-
-    @strawberry.field
-    async def assignee(self, info: Info) -> User | None:
-        if self.row.assignee_id is None:
-            return None
-        user = await info.context.loaders.user.load(self.row.assignee_id)
-        return User.from_row(user) if user else None
-
-    @strawberry.field
-    def blocked(self) -> bool:
-        return self.row.blocked
-
-    @strawberry.field
-    def created_at(self) -> datetime:
-        return self.row.created_at
+    blocked: bool
+    created_at: datetime
 
     @strawberry.field(
         description="The contact's record in a connected CRM (a CRM tab), found by e-mail, then "

@@ -10,6 +10,7 @@ import strawberry
 from strawberry.types import Info
 
 from db import models as m
+from graph.loaders import related
 from graph.resolvers import conversation as resolvers
 from graph.schema.activity import Activity, ActivityKind
 from graph.schema.channel import Channel
@@ -37,39 +38,33 @@ class Message(Node):
 
     @classmethod
     def from_row(cls, row: m.Message) -> Message:
-        return cls(id=to_global_id("Message", row.id), row=row)
+        return cls(
+            id=to_global_id("Message", row.id),
+            row=row,
+            direction=row.direction,
+            text=row.text,
+            delivery_status=row.delivery_status,
+            created_at=row.created_at,
+        )
 
     @strawberry.field
-    async def conversation(self, info: Info) -> Conversation:
-        row = await info.context.loaders.conversation.load(self.row.conversation_id)
-        return Conversation.from_row(row)
+    def conversation(self, info: Info) -> Conversation:
+        return related(info.context.loaders.conversation, self.row.conversation_id, Conversation.from_row)
+
+    direction: MessageDirection
 
     @strawberry.field
-    def direction(self) -> MessageDirection:
-        return self.row.direction
+    def channel(self, info: Info) -> Channel:
+        return related(info.context.loaders.channel, self.row.channel_id, Channel.from_row)
 
-    @strawberry.field
-    async def channel(self, info: Info) -> Channel:
-        return Channel.from_row(await info.context.loaders.channel.load(self.row.channel_id))
-
-    @strawberry.field
-    def text(self) -> str | None:
-        return self.row.text
-
-    @strawberry.field
-    def delivery_status(self) -> DeliveryStatus:
-        return self.row.delivery_status
+    text: str | None
+    delivery_status: DeliveryStatus
 
     @strawberry.field(description="The sending user of an outbound message.")
-    async def author(self, info: Info) -> User | None:
-        if self.row.author_id is None:
-            return None
-        user = await info.context.loaders.user.load(self.row.author_id)
-        return User.from_row(user) if user else None
+    def author(self, info: Info) -> User | None:
+        return related(info.context.loaders.user, self.row.author_id, User.from_row)
 
-    @strawberry.field(description="UTC.")
-    def created_at(self) -> datetime:
-        return self.row.created_at
+    created_at: datetime = strawberry.field(description="UTC.")
 
 
 TimelineItem = Annotated[Message | Activity, strawberry.union("TimelineItem")]
@@ -106,42 +101,34 @@ class Conversation(Node):
 
     @classmethod
     def from_row(cls, row: m.Conversation) -> Conversation:
-        return cls(id=to_global_id("Conversation", row.id), row=row)
+        return cls(
+            id=to_global_id("Conversation", row.id),
+            row=row,
+            status=row.status,
+            last_activity_at=row.last_activity_at,
+            opened_at=row.opened_at,
+            closed_at=row.closed_at,
+            closing_category=row.closing_category,
+            closing_summary=row.closing_summary,
+        )
 
     @strawberry.field
-    async def contact(self, info: Info) -> Contact:
-        return Contact.from_row(await info.context.loaders.contact.load(self.row.contact_id))
+    def contact(self, info: Info) -> Contact:
+        return related(info.context.loaders.contact, self.row.contact_id, Contact.from_row)
+
+    status: ConversationStatus
 
     @strawberry.field
-    def status(self) -> ConversationStatus:
-        return self.row.status
+    def last_message(self, info: Info) -> Message | None:
+        return related(info.context.loaders.message, self.row.last_message_id, Message.from_row)
 
-    @strawberry.field
-    async def last_message(self, info: Info) -> Message | None:
-        if self.row.last_message_id is None:
-            return None
-        row = await info.context.loaders.message.load(self.row.last_message_id)
-        return Message.from_row(row) if row else None
-
-    @strawberry.field(description="When the conversation last had activity (UTC); lists sort by it.")
-    def last_activity_at(self) -> datetime:
-        return self.row.last_activity_at
-
-    @strawberry.field(description="UTC.")
-    def opened_at(self) -> datetime:
-        return self.row.opened_at
-
-    @strawberry.field(description="UTC; null while open.")
-    def closed_at(self) -> datetime | None:
-        return self.row.closed_at
-
-    @strawberry.field(description="Closing note: the category chosen when closing.")
-    def closing_category(self) -> str | None:
-        return self.row.closing_category
-
-    @strawberry.field(description="Closing note: the summary written when closing.")
-    def closing_summary(self) -> str | None:
-        return self.row.closing_summary
+    last_activity_at: datetime = strawberry.field(
+        description="When the conversation last had activity (UTC); lists sort by it."
+    )
+    opened_at: datetime = strawberry.field(description="UTC.")
+    closed_at: datetime | None = strawberry.field(description="UTC; null while open.")
+    closing_category: str | None = strawberry.field(description="Closing note: the category chosen when closing.")
+    closing_summary: str | None = strawberry.field(description="Closing note: the summary written when closing.")
 
     @strawberry.field(description="Messages, newest first.")
     async def messages(self, first: int = 25, after: str | None = None) -> MessageConnection:

@@ -9,6 +9,7 @@ from strawberry.types import Info
 
 from db import models as m
 from graph.crm.base import FieldKind, Record
+from graph.loaders import related
 from graph.schema.user import User
 
 CrmProvider = strawberry.enum(m.CrmProvider, name="CrmProvider")
@@ -100,11 +101,8 @@ class CrmIntegration:
         return self.row.connected_at
 
     @strawberry.field
-    async def connected_by(self, info: Info) -> User | None:
-        if self.row.connected_by_id is None:
-            return None
-        user = await info.context.loaders.user.load(self.row.connected_by_id)
-        return User.from_row(user) if user else None
+    def connected_by(self, info: Info) -> User | None:
+        return related(info.context.loaders.user, self.row.connected_by_id, User.from_row)
 
 
 @strawberry.input(description="A new value for one CRM field; null or \"\" clears it.")

@@ -10,6 +10,7 @@ from strawberry.types import Info
 
 from db import models as m
 from graph.fanout import depends_on_identity
+from graph.loaders import related
 from graph.permissions.visibility import StandardInboxKind as _StandardInboxKind
 from graph.resolvers import indicators
 from graph.resolvers import custom_inbox as custom_resolvers
@@ -61,8 +62,8 @@ class StandardInbox(_InboxIndicators):
 @strawberry.type(description="A team's inbox: conversations whose contact is assigned to a member.")
 class TeamInbox(_InboxIndicators):
     @strawberry.field
-    async def team(self, info: Info) -> Team:
-        return Team.from_row(await info.context.loaders.team.load(self.entry.team_id))
+    def team(self, info: Info) -> Team:
+        return related(info.context.loaders.team, self.entry.team_id, Team.from_row)
 
 
 @strawberry.type(description="Conversations of blocked contacts.")
@@ -190,8 +191,8 @@ class CustomInbox(Node):
         return self.row.name
 
     @strawberry.field
-    async def creator(self, info: Info) -> User:
-        return User.from_row(await info.context.loaders.user.load(self.row.creator_id))
+    def creator(self, info: Info) -> User:
+        return related(info.context.loaders.user, self.row.creator_id, User.from_row)
 
     @strawberry.field
     def sharing(self) -> CustomInboxSharing:

@@ -34,23 +34,19 @@ class User(Node):
 
     @classmethod
     def from_row(cls, row: m.User) -> User:
-        return cls(id=to_global_id("User", row.id), row=row)
+        return cls(
+            id=to_global_id("User", row.id),
+            row=row,
+            name=row.name,
+            email=row.email,
+            role=row.role,
+            is_active=row.is_active,
+        )
 
-    @strawberry.field
-    def name(self) -> str:
-        return self.row.name
-
-    @strawberry.field
-    def email(self) -> str:
-        return self.row.email
-
-    @strawberry.field
-    def role(self) -> Role:
-        return self.row.role
-
-    @strawberry.field
-    def is_active(self) -> bool:
-        return self.row.is_active
+    name: str
+    email: str
+    role: Role
+    is_active: bool
 
     @strawberry.field(
         permission_classes=[IsSelfOrAdmin],
@@ -89,11 +85,9 @@ class Team(Node):
 
     @classmethod
     def from_row(cls, row: m.Team) -> Team:
-        return cls(id=to_global_id("Team", row.id), row=row)
+        return cls(id=to_global_id("Team", row.id), row=row, name=row.name)
 
-    @strawberry.field
-    def name(self) -> str:
-        return self.row.name
+    name: str
 
     @strawberry.field
     async def members(self, info: Info) -> list[User]:
