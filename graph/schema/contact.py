@@ -10,6 +10,7 @@ import strawberry
 from strawberry.types import Info
 
 from db import models as m
+from graph.fanout import depends_on_identity
 from graph.permissions.fields import mask_phone, sees_unmasked_numbers
 from graph.resolvers import activity as activity_resolvers
 from graph.resolvers import contact as resolvers
@@ -156,6 +157,8 @@ class Contact(Node):
         "see; oldest first, at most 20."
     )
     async def merge_suggestions(self, info: Info) -> list[Contact]:
+        if info.context.viewer.is_restricted:
+            depends_on_identity()  # what a TEAM or SELF agent sees depends on who they are
         rows = await resolvers.merge_suggestions(info.context.viewer, info.context.loaders, self.row)
         return [Contact.from_row(r) for r in rows]
 
