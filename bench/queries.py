@@ -20,8 +20,9 @@ that both return the same JSON (``same`` column); a difference is printed and fa
 
 Operations: ``inboxSidebar``; ``conversations`` (MINE and ALL, first 25 and 100) with contact,
 assignee and last message; a conversation's ``timeline(first: 50)`` (the longest of the newest
-100 conversations); the contact panel of that conversation's contact (details now: add the
-other sections to :data:`CONTACT_PANEL` here and to ``PANEL_SECTIONS`` in ``bench.raw_sql``).
+100 conversations); the contact panel of that conversation's contact: details, channels,
+activities (first 10) and merge suggestions (a section is one entry in :data:`CONTACT_PANEL`
+here and one in ``PANEL_SECTIONS`` in ``bench.raw_sql``).
 
 The machine's load (``/proc/loadavg``) is printed before and after each database's run: on a
 shared machine the figures are only as quiet as it was. Nothing here is part of ``pytest``.
@@ -87,6 +88,12 @@ TIMELINE = f"""query($id: ID!, $first: Int) {{
 # answers the same sections (bench.raw_sql.PANEL_SECTIONS).
 CONTACT_PANEL = {
     "details": f"id firstName lastName name phone email countryCode language blocked assignee {{ {USER} }}",
+    "channels": "channels { channel { id type name } hasIdentity handle handles }",
+    "activities": f"""activities(first: 10) {{
+      edges {{ cursor node {{ id kind text createdAt author {{ {USER} }} }} }}
+      pageInfo {{ hasNextPage endCursor }}
+    }}""",
+    "mergeSuggestions": "mergeSuggestions { id name }",
 }
 
 

@@ -29,6 +29,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from tortoise import connections
 
+from db.models.channel import ChannelType
 from db.security import hash_token
 from graph.permissions.fields import mask_phone
 from graph.schema.core import encode_cursor, parse_global_id, to_global_id
@@ -291,8 +292,65 @@ async def _details(db: Db, viewer: RawViewer, contact_id: int) -> dict[str, Any]
     }
 
 
+async def _channels(db: Db, viewer: RawViewer, contact_id: int) -> dict[str, Any]:
+    rows = await db.rows(
+        "SELECT c.id, c.type, c.name, i.handle, w.phone_number_masking FROM channel c "
+        "JOIN workspace w ON w.id = c.workspace_id "
+        "LEFT JOIN channel_identity i ON i.channel_id = c.id AND i.contact_id = ? "
+        "WHERE c.workspace_id = ? ORDER BY c.id, i.id", contact_id, viewer.workspace_id,
+    )
+    channels: dict[int, dict[str, Any]] = {}
+    for r in rows:
+        channel = channels.setdefault(r["id"], {
+            "channel": {"id": gid("Channel", r["id"]), "type": r["type"], "name": r["name"]},
+            "hasIdentity": False, "handle": None, "handles": [],
+        })
+        if r["handle"] is None:
+            continue
+        masked = bool(r["phone_number_masking"]) and viewer.role != "OWNER" and ChannelType(r["type"]).handle_is_phone
+        channel["handles"].append(mask_phone(r["handle"]) if masked else r["handle"])
+        channel["hasIdentity"], channel["handle"] = True, channel["handles"][0]
+    return {"channels": list(channels.values())}
+
+
+async def _activities(db: Db, viewer: RawViewer, contact_id: int) -> dict[str, Any]:
+    first = 10
+    rows = await db.rows(
+        'SELECT a.id, a.kind, a.text, a.created_at, a.author_id, u.name AS author_name FROM activity a '
+        'LEFT JOIN "user" u ON u.id = a.author_id WHERE a.contact_id = ? AND a.workspace_id = ? '
+        "ORDER BY a.created_at DESC, a.id DESC LIMIT ?", contact_id, viewer.workspace_id, first + 1,
+    )
+    edges = [
+        {"cursor": encode_cursor([moment(r["created_at"]), r["id"]]), "node": {
+            "id": gid("Activity", r["id"]), "kind": r["kind"], "text": r["text"], "createdAt": iso(r["created_at"]),
+            "author": {"id": gid("User", r["author_id"]), "name": r["author_name"]}
+            if r["author_id"] is not None else None,
+        }}
+        for r in rows[:first]
+    ]
+    return {"activities": {"edges": edges, "pageInfo": {
+        "hasNextPage": len(rows) > first, "endCursor": edges[-1]["cursor"] if edges else None}}}
+
+
+async def _merge_suggestions(db: Db, viewer: RawViewer, contact_id: int) -> dict[str, Any]:
+    # the viewer sees every contact (RawViewer): no visibility condition
+    rows = await db.rows(
+        "SELECT o.id, o.first_name, o.last_name, o.email FROM contact k JOIN contact o "
+        "ON o.workspace_id = k.workspace_id AND o.id <> k.id "
+        "AND (o.phone = k.phone OR o.email_normalized = k.email_normalized) "
+        "WHERE k.id = ? AND k.workspace_id = ? ORDER BY o.created_at, o.id LIMIT 20",
+        contact_id, viewer.workspace_id,
+    )
+    return {"mergeSuggestions": [
+        {"id": gid("Contact", r["id"]), "name": name_of(r["first_name"], r["last_name"], r["email"])} for r in rows
+    ]}
+
+
 PANEL_SECTIONS = {
     "details": _details,
+    "channels": _channels,
+    "activities": _activities,
+    "mergeSuggestions": _merge_suggestions,
 }
 """The contact panel's sections (``bench.queries.CONTACT_PANEL`` selects the same): each
 returns its fields of the contact, ``details`` first (``None``: no such contact)."""

@@ -17,6 +17,7 @@ from db.models import (
     ActivityMention,
     Call,
     Channel,
+    ChannelIdentity,
     Contact,
     Conversation,
     Message,
@@ -24,12 +25,15 @@ from db.models import (
     User,
     Workspace,
 )
-from db.queries import first_per_group, keyset_after
+from db.queries import first_per_group, keyset_after, ordering
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable, Sequence
 
     from tortoise.models import Model
+    from tortoise.queryset import QuerySet
+
+    from graph.permissions.visibility import Scope
 
 R = TypeVar("R")
 T = TypeVar("T")
@@ -88,6 +92,28 @@ def _mentions(workspace_id: int) -> DataLoader[int, list[int]]:
     return DataLoader(load_fn=load)
 
 
+def _identities(workspace_id: int) -> DataLoader[int, list[ChannelIdentity]]:
+    """Contact id -> its channel identities, oldest first (a merged contact may have several
+    on one channel)."""
+
+    async def load(ids: Sequence[int]) -> list[list[ChannelIdentity]]:
+        rows = await ChannelIdentity.filter(
+            workspace_id=workspace_id, contact_id__in=sorted(set(ids))
+        ).order_by("id")
+        found: dict[int, list[ChannelIdentity]] = {}
+        for row in rows:
+            found.setdefault(row.contact_id, []).append(row)
+        return [found.get(i, []) for i in ids]
+
+    return DataLoader(load_fn=load)
+
+
+SharingKey = tuple[int, str | None, str | None]
+"""A contact as :meth:`Loaders.contacts_sharing` looks it up: ``(id, phone, email_normalized)``."""
+
+_PER_PARENT = {"mentions": _mentions, "identities": _identities}
+"""Loaders of the rows of a parent, by parent id, made by name like those by primary key."""
+
 _MODELS: dict[str, type[Model]] = {
     "call": Call,
     "user": User,
@@ -103,9 +129,11 @@ _MODELS: dict[str, type[Model]] = {
 class Loaders:
     """Batching loaders by primary key for the workspace ``workspace_id``: ``user``, ``team``,
     ``channel``, ``contact``, ``conversation``, ``message``, ``activity``, ``call``; ``mentions`` maps an
-    activity id to the ids of the users it mentions; and pages of rows per parent
-    (:meth:`calls_of_contact`). Each is made on first use (an open subscription holds a set it
-    may never use)."""
+    activity id to the ids of the users it mentions, ``identities`` a contact id to its channel
+    identities; pages of rows per parent (:meth:`rows_of_contact`, :meth:`calls_of_contact`);
+    the contacts a merge would join (:meth:`contacts_sharing`); and the workspace's row and
+    channels (:meth:`workspace`, :meth:`channels`). Each is made on first use (an open
+    subscription holds a set it may never use)."""
 
     user: DataLoader[int, Any]
     team: DataLoader[int, Any]
@@ -115,15 +143,19 @@ class Loaders:
     message: DataLoader[int, Any]
     activity: DataLoader[int, Any]
     call: DataLoader[int, Any]
+    mentions: DataLoader[int, list[int]]
+    identities: DataLoader[int, list[ChannelIdentity]]
 
     def __init__(self, workspace_id: int) -> None:
         self.workspace_id = workspace_id
         self._workspace: asyncio.Future[Workspace] | None = None
-        self._calls_of_contact: dict[tuple[int, tuple[Any, ...] | None], DataLoader[int, list[Call]]] = {}
+        self._channels: asyncio.Future[list[Channel]] | None = None
+        self._rows_of_contact: dict[tuple[Any, ...], DataLoader[int, list[Any]]] = {}
+        self._contacts_sharing: dict[tuple[Scope, int], DataLoader[SharingKey, list[Contact]]] = {}
 
     def __getattr__(self, name: str) -> DataLoader[int, Any]:
-        if name == "mentions":
-            loader = _mentions(self.workspace_id)
+        if name in _PER_PARENT:
+            loader = _PER_PARENT[name](self.workspace_id)
             setattr(self, name, loader)
             return loader
         model = _MODELS.get(name)
@@ -150,24 +182,92 @@ class Loaders:
             for name, keys in ids.items()
         ]
         await asyncio.gather(*loads)
-    def calls_of_contact(self, limit: int, after: Sequence[Any] | None) -> DataLoader[int, list[Call]]:
-        """Per contact id, its first ``limit`` calls newest first (:data:`db.models.CALL_ORDER`),
-        after the keyset values ``after`` if given: one query for every contact of a batch
-        (e.g. the ``callActivities`` of each contact in a list)."""
-        key = (limit, tuple(after) if after is not None else None)
-        loader = self._calls_of_contact.get(key)
+
+    def rows_of_contact(
+        self, model: type[Model], order: Sequence[tuple[str, bool]], limit: int, after: Sequence[Any] | None
+    ) -> DataLoader[int, list[Any]]:
+        """Per contact id, its first ``limit`` rows of ``model`` (a table with ``contact_id`` and
+        ``workspace_id``) in ``order`` (``(field, descending)`` pairs, the last one unique), after
+        the keyset values ``after`` if given: one query for every contact of a batch (e.g. the
+        ``activities`` of each contact in a list). Ask for one row more than a page to know
+        whether another follows.
+
+        A batch of several contacts reads them with :func:`db.queries.first_per_group`; a batch
+        of one (a contact panel) with a plain ``ORDER BY ... LIMIT``, which stops at ``limit``
+        rows of the index where a window would rank the contact's whole history: one statement
+        either way.
+        """
+        key = (model, tuple(order), limit, tuple(after) if after is not None else None)
+        loader = self._rows_of_contact.get(key)
         if loader is None:
 
-            async def load(contact_ids: Sequence[int]) -> list[list[Call]]:
-                query = Call.filter(workspace_id=self.workspace_id, contact_id__in=sorted(set(contact_ids)))
+            async def load(contact_ids: Sequence[int]) -> list[list[Any]]:
+                wanted = sorted(set(contact_ids))
+                query: QuerySet[Any] = model.filter(workspace_id=self.workspace_id, contact_id__in=wanted)
                 if after is not None:
-                    query = query.filter(keyset_after(CALL_ORDER, after))
-                found: dict[int, list[Call]] = {}
-                for row in await first_per_group(query, "contact_id", CALL_ORDER, limit):
+                    query = query.filter(keyset_after(order, after))
+                if len(wanted) == 1:
+                    rows = await query.order_by(*ordering(order)).limit(limit)
+                else:
+                    rows = await first_per_group(query, "contact_id", order, limit)
+                found: dict[int, list[Any]] = {}
+                for row in rows:
                     found.setdefault(row.contact_id, []).append(row)
                 return [found.get(i, []) for i in contact_ids]
 
-            loader = self._calls_of_contact[key] = DataLoader(load_fn=load)
+            loader = self._rows_of_contact[key] = DataLoader(load_fn=load)
+        return loader
+
+    def calls_of_contact(self, limit: int, after: Sequence[Any] | None) -> DataLoader[int, list[Call]]:
+        """Per contact id, its first ``limit`` calls newest first (:data:`db.models.CALL_ORDER`),
+        after the keyset values ``after`` if given (:meth:`rows_of_contact`)."""
+        return self.rows_of_contact(Call, CALL_ORDER, limit, after)
+
+    def contacts_sharing(self, scope: Scope, limit: int) -> DataLoader[SharingKey, list[Contact]]:
+        """Per ``(contact id, phone, email_normalized)``: the other contacts of the workspace in
+        ``scope`` (the viewer's :func:`graph.permissions.visibility.contact_scope`) with that
+        phone or that normalised e-mail, oldest first (``created_at``, then ``id``), at most
+        ``limit`` (``domain.md`` section 6, merge suggestions).
+
+        Two statements for a whole batch, one per column: the first ``limit + 1`` contacts in
+        scope of each phone and of each e-mail of the batch (:func:`db.queries.first_per_group`,
+        over the ``(workspace_id, phone)`` and ``(workspace_id, email_normalized)`` indexes).
+        That is enough: each of a contact's first ``limit`` suggestions is among the first
+        ``limit + 1`` of the phone or e-mail group it shares with it (the contact itself may be
+        one of them). A batch without phones (or e-mails) skips that statement.
+
+        Keyed by scope: one set of loaders may serve several viewers (a subscription event).
+        """
+        cache_key = (scope, limit)
+        loader = self._contacts_sharing.get(cache_key)
+        if loader is None:
+            order = (("created_at", False), ("id", False))
+
+            async def group(column: str, values: set[str]) -> list[Contact]:
+                if not values:
+                    return []
+                query = Contact.filter(workspace_id=self.workspace_id, **{f"{column}__in": sorted(values)})
+                return await first_per_group(query.filter(scope.q()), column, order, limit + 1)
+
+            async def load(keys: Sequence[SharingKey]) -> list[list[Contact]]:
+                by_phone, by_email = await asyncio.gather(
+                    group("phone", {phone for _, phone, _ in keys if phone}),
+                    group("email_normalized", {email for _, _, email in keys if email}),
+                )
+                phones: dict[str, list[Contact]] = {}
+                for row in by_phone:
+                    phones.setdefault(row.phone, []).append(row)
+                emails: dict[str, list[Contact]] = {}
+                for row in by_email:
+                    emails.setdefault(row.email_normalized, []).append(row)
+                found = []
+                for contact_id, phone, email in keys:
+                    rows = (phones.get(phone, []) if phone else []) + (emails.get(email, []) if email else [])
+                    shared = {row.id: row for row in rows if row.id != contact_id}
+                    found.append(sorted(shared.values(), key=lambda row: (row.created_at, row.id))[:limit])
+                return found
+
+            loader = self._contacts_sharing[cache_key] = DataLoader(load_fn=load)
         return loader
 
     def workspace_future(self) -> asyncio.Future[Workspace]:
@@ -180,6 +280,13 @@ class Loaders:
     async def workspace(self) -> Workspace:
         """:meth:`workspace_future`, awaited."""
         return await asyncio.shield(self.workspace_future())
+
+    async def channels(self) -> list[Channel]:
+        """Every channel of the workspace, oldest first, read once per request however many
+        contacts list them (``Contact.channels``)."""
+        if self._channels is None:
+            self._channels = asyncio.ensure_future(Channel.filter(workspace_id=self.workspace_id).order_by("id"))
+        return await asyncio.shield(self._channels)
 
 
 __all__ = ["Loaders", "related", "then"]

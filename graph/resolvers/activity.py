@@ -19,7 +19,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from db.models import Activity, ActivityKind, ActivityMention, User
-from db.queries import keyset_page
 from graph.errors import BadUserInput
 from graph.live import write
 from graph.resolvers.contact import contact_facts, current_conversation, record_change, visible_contact
@@ -31,6 +30,7 @@ if TYPE_CHECKING:
 
     from db.models import Contact
     from graph.live import EventBus, Transaction
+    from graph.loaders import Loaders
     from graph.permissions.visibility import Viewer
 
 MAX_COMMENT_LENGTH = 10_000
@@ -125,12 +125,13 @@ async def add_comment(bus: EventBus, viewer: Viewer, contact_id: int, text: str)
     return await write(bus, viewer.workspace_id, operation)
 
 
-async def list_activities(contact: Contact, first: int, after: Sequence[Any] | None) -> Page:
+async def list_activities(loaders: Loaders, contact: Contact, first: int, after: Sequence[Any] | None) -> Page:
     """A contact's activities (comments and events), newest first, ``first`` per page after
-    the keyset cursor ``after`` (``[created_at, id]``)."""
-    query = Activity.filter(contact_id=contact.id)
-    page, has_next = await keyset_page(query, ACTIVITY_ORDER, first, after)
-    return Page(page, [[a.created_at, a.id] for a in page], has_next, after is not None)
+    the keyset cursor ``after`` (``[created_at, id]``). Batched: the contacts of one response
+    share one query (:meth:`graph.loaders.Loaders.rows_of_contact`)."""
+    rows = await loaders.rows_of_contact(Activity, ACTIVITY_ORDER, first + 1, after).load(contact.id)
+    page = rows[:first]
+    return Page(page, [[a.created_at, a.id] for a in page], len(rows) > first, after is not None)
 
 
 __all__ = ["MENTION", "add_comment", "list_activities", "mentioned_ids"]

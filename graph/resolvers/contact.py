@@ -3,11 +3,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
-
-from tortoise.expressions import Q
 
 from db.models import Activity, ActivityKind, Channel, ChannelIdentity, Contact, Conversation, User
 from db.normalize import normalise_country, normalise_email, normalise_language, normalise_phone
@@ -19,6 +18,7 @@ if TYPE_CHECKING:
     from tortoise.backends.base.client import BaseDBAsyncClient
 
     from graph.live import EventBus, Transaction
+    from graph.loaders import Loaders
 
 
 def contact_facts(contact: Contact) -> dict[str, object]:
@@ -341,28 +341,19 @@ async def update_contact(bus: EventBus, viewer: Viewer, contact_id: int, given: 
     return await write(bus, viewer.workspace_id, operation)
 
 
-async def merge_suggestions(viewer: Viewer, contact: Contact) -> list[Contact]:
+async def merge_suggestions(viewer: Viewer, loaders: Loaders, contact: Contact) -> list[Contact]:
     """Other contacts of the workspace sharing ``contact``'s phone (E.164) or lower-cased
     e-mail, that ``viewer`` may see (``domain.md`` sections 1 and 6), oldest first, at most 20.
 
-    Served by the ``(workspace_id, phone)`` and ``(workspace_id, email_normalized)`` indexes:
-    both columns hold the normalised values (:mod:`db.normalize`) on every write path.
+    Batched: the contacts of one response share two statements
+    (:meth:`graph.loaders.Loaders.contacts_sharing`, within :func:`contact_scope`), served by
+    the ``(workspace_id, phone)`` and ``(workspace_id, email_normalized)`` indexes: both
+    columns hold the normalised values (:mod:`db.normalize`) on every write path.
     """
-    shared = []
-    if contact.phone:
-        shared.append(Q(phone=contact.phone))
-    if contact.email_normalized:
-        shared.append(Q(email_normalized=contact.email_normalized))
-    if not shared:
+    if not contact.phone and not contact.email_normalized:
         return []
-    return await (
-        Contact.filter(workspace_id=contact.workspace_id)
-        .filter(Q(*shared, join_type="OR"))
-        .filter(contact_scope(viewer).q())
-        .exclude(id=contact.id)
-        .order_by("created_at", "id")
-        .limit(MAX_MERGE_SUGGESTIONS)
-    )
+    loader = loaders.contacts_sharing(contact_scope(viewer), MAX_MERGE_SUGGESTIONS)
+    return await loader.load((contact.id, contact.phone, contact.email_normalized))
 
 
 @dataclass
@@ -374,11 +365,15 @@ class ContactChannel:
     identities: list[ChannelIdentity]
 
 
-async def contact_channels(contact: Contact) -> list[ContactChannel]:
+async def contact_channels(loaders: Loaders, contact: Contact) -> list[ContactChannel]:
     """Every channel of the contact's workspace, oldest first, each with the contact's
-    identity on it if it has one (``domain.md`` section 6, connected channels)."""
-    channels = await Channel.filter(workspace_id=contact.workspace_id).order_by("id")
-    identities = await ChannelIdentity.filter(contact_id=contact.id).order_by("id")
+    identity on it if it has one (``domain.md`` section 6, connected channels).
+
+    Batched: the workspace's channels are read once per request and the identities of the
+    contacts of one response in one statement (:meth:`graph.loaders.Loaders.channels`,
+    ``Loaders.identities``).
+    """
+    channels, identities = await asyncio.gather(loaders.channels(), loaders.identities.load(contact.id))
     by_channel: dict[int, list[ChannelIdentity]] = {}
     for identity in identities:
         by_channel.setdefault(identity.channel_id, []).append(identity)

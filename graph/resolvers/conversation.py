@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from graph.live import EventBus, Transaction
+    from graph.loaders import Loaders
     from graph.permissions.visibility import Viewer
 
 MAX_TEXT_LENGTH = 10_000
@@ -471,12 +472,16 @@ async def list_messages(conversation: Conversation, first: int, after: Sequence[
 CONTACT_CONVERSATION_ORDER = (("opened_at", True), ("id", True))
 
 
-async def list_contact_conversations(contact: Contact, first: int, after: Sequence[Any] | None) -> Page:
+async def list_contact_conversations(
+    loaders: Loaders, contact: Contact, first: int, after: Sequence[Any] | None
+) -> Page:
     """A contact's conversations, open and closed, newest opened first (``domain.md``, terms:
-    closed ones stay as history)."""
-    query = Conversation.filter(contact_id=contact.id)
-    page, has_next = await keyset_page(query, CONTACT_CONVERSATION_ORDER, first, after)
-    return Page(page, [[c.opened_at, c.id] for c in page], has_next, after is not None)
+    closed ones stay as history). Batched: the contacts of one response share one query
+    (:meth:`graph.loaders.Loaders.rows_of_contact`)."""
+    loader = loaders.rows_of_contact(Conversation, CONTACT_CONVERSATION_ORDER, first + 1, after)
+    rows = await loader.load(contact.id)
+    page = rows[:first]
+    return Page(page, [[c.opened_at, c.id] for c in page], len(rows) > first, after is not None)
 
 
 MESSAGE_RANK, ACTIVITY_RANK = 0, 1

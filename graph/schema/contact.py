@@ -11,6 +11,7 @@ from strawberry.types import Info
 from strawberry.utils.await_maybe import await_maybe
 
 from db import models as m
+from graph.fanout import depends_on_identity
 from graph.loaders import related
 from graph.permissions.fields import number_as_seen
 from graph.resolvers import activity as activity_resolvers
@@ -125,10 +126,10 @@ class Contact(Node):
         description="Every channel of the workspace (oldest first), with whether this contact "
         "has an identity on it and its handle there."
     )
-    async def channels(self) -> list[ContactChannel]:
+    async def channels(self, info: Info) -> list[ContactChannel]:
         return [
             ContactChannel(channel=Channel.from_row(c.channel), rows=c.identities)
-            for c in await resolvers.contact_channels(self.row)
+            for c in await resolvers.contact_channels(info.context.loaders, self.row)
         ]
 
     @strawberry.field(
@@ -137,7 +138,9 @@ class Contact(Node):
         "see; oldest first, at most 20."
     )
     async def merge_suggestions(self, info: Info) -> list[Contact]:
-        rows = await resolvers.merge_suggestions(info.context.viewer, self.row)
+        if info.context.viewer.is_restricted:
+            depends_on_identity()  # what a TEAM or SELF agent sees depends on who they are
+        rows = await resolvers.merge_suggestions(info.context.viewer, info.context.loaders, self.row)
         return [Contact.from_row(r) for r in rows]
 
     @strawberry.field(
@@ -145,14 +148,14 @@ class Contact(Node):
         "is 1 to 100."
     )
     async def conversations(
-        self, first: int = 25, after: str | None = None
+        self, info: Info, first: int = 25, after: str | None = None
     ) -> Annotated[ConversationConnection, strawberry.lazy("graph.schema.conversation")]:
         from graph.resolvers.conversation import list_contact_conversations
         from graph.schema.conversation import Conversation, ConversationConnection, ConversationEdge
 
         size = page_size(first)
         cursor = decode_cursor(after, (datetime, int)) if after is not None else None
-        page = await list_contact_conversations(self.row, size, cursor)
+        page = await list_contact_conversations(info.context.loaders, self.row, size, cursor)
         cursors = [encode_cursor(values) for values in page.cursors]
         return ConversationConnection(
             edges=[ConversationEdge(cursor=c, node=Conversation.from_row(r)) for c, r in zip(cursors, page.rows, strict=True)],
@@ -164,10 +167,10 @@ class Contact(Node):
         description="Comments and conversation events of this contact, newest first. `first` is "
         "1 to 100. Errors: BAD_USER_INPUT for a bad `first` or cursor."
     )
-    async def activities(self, first: int = 25, after: str | None = None) -> ActivityConnection:
+    async def activities(self, info: Info, first: int = 25, after: str | None = None) -> ActivityConnection:
         size = page_size(first)
         cursor = decode_cursor(after, (datetime, int)) if after is not None else None
-        page = await activity_resolvers.list_activities(self.row, size, cursor)
+        page = await activity_resolvers.list_activities(info.context.loaders, self.row, size, cursor)
         cursors = [encode_cursor(values) for values in page.cursors]
         return ActivityConnection(
             edges=[ActivityEdge(cursor=c, node=Activity.from_row(r)) for c, r in zip(cursors, page.rows, strict=True)],

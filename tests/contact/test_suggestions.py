@@ -49,3 +49,33 @@ async def test_contacts_the_viewer_may_not_see_are_not_offered(world):
     assert sorted(await suggested(world, "owner", own)) == sorted([others, blocked])
     assert await suggested(world, "manager", own) == [others]  # may not view blocked contacts
     assert await suggested(world, "agent_self", own) == []  # neither is theirs to see
+
+
+async def test_at_most_twenty_oldest_first_alone_or_batched_with_others(world):
+    """A contact sharing its phone with some contacts and its e-mail with others (one shares
+    both, and is named once): the 20 oldest of them, whether its panel is read alone or
+    together with other contacts (one batch for every contact of a response)."""
+    number, address = new_number(), f"many.{uuid.uuid4().hex[:6]}@example.com"
+    centre = (await inbound(world, channel="WEBCHAT"))["contact"]["id"]
+    await as_user(world, "owner", UPDATE, {"i": {"contactId": centre, "phone": number, "email": address}})
+    sharing = []  # oldest first
+    for i in range(24):
+        contact = (await inbound(world, channel="WEBCHAT"))["contact"]["id"]
+        given = {"phone": number} if i % 2 else {"email": address.upper()}
+        if i == 5:
+            given = {"phone": number, "email": address}
+        await as_user(world, "owner", UPDATE, {"i": {"contactId": contact, **given}})
+        sharing.append(contact)
+    by_phone = [c for i, c in enumerate(sharing) if i % 2 or i == 5]
+    by_email = [c for i, c in enumerate(sharing) if i % 2 == 0 or i == 5]
+    assert await suggested(world, "owner", centre) == sharing[:20]
+    assert await suggested(world, "owner", by_phone[0]) == [centre, *by_phone[1:]][:20]
+
+    together = await as_user(world, "owner", """query($a: ID!, $b: ID!, $c: ID!) {
+      a: contact(id: $a) { mergeSuggestions { id } }
+      b: contact(id: $b) { mergeSuggestions { id } }
+      c: contact(id: $c) { mergeSuggestions { id } } }""", {"a": centre, "b": by_phone[0], "c": sharing[0]})
+    found = {k: [s["id"] for s in v["mergeSuggestions"]] for k, v in together.items()}
+    assert found["a"] == sharing[:20]
+    assert found["b"] == [centre, *by_phone[1:]][:20]
+    assert found["c"] == [centre, *by_email[1:]]

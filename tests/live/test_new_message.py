@@ -164,6 +164,51 @@ async def test_shared_event_results_never_cross_views_or_identities(world):
         await owner.aclose()
 
 
+SUGGESTED = """subscription { newMessage { message { text } conversation { contact {
+  name mergeSuggestions { name } } } } }"""
+
+
+async def test_merge_suggestions_of_a_shared_event_follow_each_subscribers_teams(world):
+    """Two TEAM agents of different teams both see a contact assigned to someone in both
+    teams, with the same view: its merge suggestions still differ (a contact of one team only
+    shares its number) and neither receives the other's."""
+    owner, integration = world.client("owner"), world.client("integration")
+    beta = world.team_ids["Beta"]
+    beta_members = [world.user_ids["agent_beta"]]
+    number = f"+447402{uuid.uuid4().int % 1_000_000:06d}"
+    subscribers = {}
+    try:
+        await owner("mutation($t: ID!, $m: [ID!]) { updateTeam(id: $t, memberIds: $m) { id } }",
+                    {"t": beta, "m": [*beta_members, world.user_ids["manager"]]})
+        shared = (await integration(RECEIVE, {"i": {
+            "channelId": world.channel_ids["WHATSAPP"], "from": number, "externalMessageId": uuid.uuid4().hex,
+            "text": "first", "firstName": "Both teams"}}))["receiveMessage"]["contact"]["id"]
+        alpha_only = (await integration(RECEIVE, {"i": {
+            "channelId": world.channel_ids["WEBCHAT"], "from": f"visitor-{uuid.uuid4().hex[:8]}",
+            "externalMessageId": uuid.uuid4().hex, "text": "hi", "firstName": "Alpha only"}}))["receiveMessage"]["contact"]["id"]
+        await owner(ASSIGN, {"c": shared, "a": world.user_ids["manager"]})
+        await owner(ASSIGN, {"c": alpha_only, "a": world.user_ids["agent_all"]})
+        await owner("mutation($i: UpdateContactInput!) { updateContact(input: $i) { id } }",
+                    {"i": {"contactId": alpha_only, "phone": number}})
+        for who in ("agent_team", "agent_beta"):
+            subscribers[who] = await subscribe(world.served, world.tokens[who], SUGGESTED)
+        await integration(RECEIVE, {"i": {"channelId": world.channel_ids["WHATSAPP"], "from": number,
+                                          "externalMessageId": uuid.uuid4().hex, "text": "to both"}})
+        contact = {}
+        for who, subscription in subscribers.items():
+            data = (await subscription.next())["data"]["newMessage"]
+            assert data["message"]["text"] == "to both", who
+            contact[who] = data["conversation"]["contact"]
+        assert contact["agent_team"] == {"name": "Both teams", "mergeSuggestions": [{"name": "Alpha only"}]}
+        assert contact["agent_beta"] == {"name": "Both teams", "mergeSuggestions": []}
+    finally:
+        await owner("mutation($t: ID!, $m: [ID!]) { updateTeam(id: $t, memberIds: $m) { id } }",
+                    {"t": beta, "m": beta_members})
+        for subscription in subscribers.values():
+            await subscription.close()
+        await owner.aclose()
+        await integration.aclose()
+
 async def test_team_and_visibility_changes_apply_to_open_subscriptions(world):
     owner = world.client("owner")
     alpha = world.team_ids["Alpha"]

@@ -6,6 +6,7 @@ hook (``graph.statement_count``) must be the same both times."""
 from __future__ import annotations
 
 import itertools
+import uuid
 
 import pytest
 
@@ -321,3 +322,123 @@ async def test_call_log_statements_do_not_grow_with_the_page(busy):
     assert len(small_data["calls"]["edges"]) == 5 and len(large_data["calls"]["edges"]) == 40
     assert all(e["node"]["contact"]["callActivities"]["edges"] for e in large_data["calls"]["edges"])
     assert large == small, f"first: 5 ran {small} statements, first: 40 ran {large}"
+
+
+PANEL_LIST = """
+query($inbox: InboxSelector!, $first: Int) {
+  conversations(inbox: $inbox, first: $first) {
+    edges { node { id contact {
+      id name
+      channels { channel { id type } hasIdentity handle handles }
+      mergeSuggestions { id name }
+      activities(first: 2) {
+        edges { cursor node { id kind text author { id name } } }
+        pageInfo { hasNextPage endCursor }
+      }
+      conversations(first: 2) {
+        edges { cursor node { id status } }
+        pageInfo { hasNextPage endCursor }
+      }
+    } } }
+  }
+}"""
+
+PANEL_OF = """
+query($id: ID!) {
+  contact(id: $id) {
+    id name
+    channels { channel { id type } hasIdentity handle handles }
+    mergeSuggestions { id name }
+    activities(first: 2) {
+      edges { cursor node { id kind text author { id name } } }
+      pageInfo { hasNextPage endCursor }
+    }
+    conversations(first: 2) {
+      edges { cursor node { id status } }
+      pageInfo { hasNextPage endCursor }
+    }
+  }
+}"""
+
+UPDATE_CONTACT = "mutation($i: UpdateContactInput!) { updateContact(input: $i) { id } }"
+COMMENT = "mutation($c: ID!, $t: String!) { addComment(contactId: $c, text: $t) { id } }"
+
+
+async def panel_pairs(world) -> dict[str, str]:
+    """Four new contacts, the newest conversations of the workspace, in two pairs a merge
+    would join: ``phone_a`` (WhatsApp) and ``phone_b`` (e-mail, then given the same number),
+    ``mail_a`` (webchat, then given the e-mail in capitals) and ``mail_b`` (e-mail). Each has
+    two comments; ``phone_b`` is assigned outside the Alpha team, the others to ``agent_team``."""
+    owner, integration = world.client("owner"), world.client("integration")
+    number, local = new_number(), f"panel.{uuid.uuid4().hex[:8]}"
+    senders = {
+        "phone_a": ("WHATSAPP", number),
+        "phone_b": ("EMAIL", f"{local}.b@example.com"),
+        "mail_a": ("WEBCHAT", f"panel-visitor-{local}"),
+        "mail_b": ("EMAIL", f"{local}@example.com"),
+    }
+    assignees = {"phone_a": "agent_team", "phone_b": "agent_beta", "mail_a": "agent_team", "mail_b": "agent_team"}
+    ids = {}
+    for key, (channel, sender) in senders.items():
+        data = await integration(RECEIVE, {"i": {
+            "channelId": world.channel_ids[channel], "from": sender, "externalMessageId": f"panel-{local}-{key}",
+            "text": "Hello", "firstName": f"Panel {key}"}})
+        ids[key] = data["receiveMessage"]["contact"]["id"]
+        await owner(ASSIGN, {"c": ids[key], "a": world.user_ids[assignees[key]]})
+    await owner(UPDATE_CONTACT, {"i": {"contactId": ids["phone_b"], "phone": number}})
+    await owner(UPDATE_CONTACT, {"i": {"contactId": ids["mail_a"], "email": f"{local.upper()}@EXAMPLE.COM"}})
+    for key in ids:
+        for n in range(2):
+            await owner(COMMENT, {"c": ids[key], "t": f"Note {n} on {key}"})
+    for key, (channel, sender) in senders.items():  # newest activity: the first page holds all four
+        await integration(RECEIVE, {"i": {
+            "channelId": world.channel_ids[channel], "from": sender, "externalMessageId": f"panel-{local}-{key}-2",
+            "text": "Again"}})
+    await owner.aclose()
+    await integration.aclose()
+    return ids
+
+
+@pytest.mark.parametrize("who, inbox", [("owner", {"standard": "ALL"}), ("agent_team", {"standard": "MINE"})])
+async def test_contact_panel_fields_of_a_list_do_not_grow_with_the_page(busy, who, inbox):
+    """Every contact of a list with its panel (channels, merge suggestions, activities,
+    conversations): one batch per field, and each contact's answer as its own panel gives it."""
+    if not hasattr(busy, "panel_pairs"):
+        busy.panel_pairs = await panel_pairs(busy)
+    ids = busy.panel_pairs
+    client = busy.client(who)
+    small, small_data = await statements(client, PANEL_LIST, {"inbox": inbox, "first": 5})
+    large, large_data = await statements(client, PANEL_LIST, {"inbox": inbox, "first": 100})
+    contacts = [e["node"]["contact"] for e in large_data["conversations"]["edges"]]
+    alone = [(await client(PANEL_OF, {"id": c["id"]}))["contact"] for c in contacts[:12]]
+    await client.aclose()
+    small_contacts = [e["node"]["contact"] for e in small_data["conversations"]["edges"]]
+    assert len(small_contacts) == 5 and len(contacts) > 15, (len(small_contacts), len(contacts))
+    assert large == small, f"first: 5 ran {small} statements, first: 100 ({len(contacts)} rows) ran {large}"
+
+    # the batched answers are each contact's own
+    assert small_contacts == contacts[:5]
+    assert contacts[:12] == alone
+    by_id = {c["id"]: c for c in contacts}
+    names = {key: f"Panel {key}" for key in ids}
+    suggestions = {key: [s["name"] for s in by_id[ids[key]]["mergeSuggestions"]] for key in ids if ids[key] in by_id}
+    if who == "owner":
+        assert suggestions == {"phone_a": [names["phone_b"]], "phone_b": [names["phone_a"]],
+                               "mail_a": [names["mail_b"]], "mail_b": [names["mail_a"]]}
+    else:  # phone_b is assigned outside agent_team's team: neither listed nor suggested
+        assert suggestions == {"phone_a": [], "mail_a": [names["mail_b"]], "mail_b": [names["mail_a"]]}
+    phone_a = by_id[ids["phone_a"]]
+    on = {c["channel"]["type"]: c for c in phone_a["channels"]}
+    assert on["WHATSAPP"]["hasIdentity"] and on["WHATSAPP"]["handle"] and len(on["WHATSAPP"]["handles"]) == 1
+    assert not on["EMAIL"]["hasIdentity"] and on["EMAIL"]["handles"] == []
+    assert {c["channel"]["type"] for c in phone_a["channels"]} >= {"WHATSAPP", "EMAIL", "WEBCHAT"}
+    activities = phone_a["activities"]
+    assert [e["node"]["text"] for e in activities["edges"]] == ["Note 1 on phone_a", "Note 0 on phone_a"]
+    assert activities["pageInfo"]["hasNextPage"]  # the assignment came before
+    assert {e["node"]["author"]["id"] for e in activities["edges"]} == {busy.user_ids["owner"]}
+    assert all(len(c["activities"]["edges"]) == 2 for c in contacts if c["id"] in ids.values())
+    assert all(len(c["channels"]) == len(contacts[0]["channels"]) for c in contacts)
+    assert all(sum(ch["hasIdentity"] for ch in c["channels"]) == 1 for c in contacts)
+    for contact in contacts:
+        conversations = contact["conversations"]["edges"]
+        assert [e["node"]["status"] for e in conversations] == ["OPEN"], contact["name"]
