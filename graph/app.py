@@ -16,6 +16,7 @@ import logging
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -84,6 +85,13 @@ class InboxGraphQL(GraphQL):
                 status_code=exc.status_code,
             )
         await response(scope, receive, send)
+
+    def encode_json(self, data: object) -> str:
+        """Responses and WebSocket frames are encoded by orjson (installed with tortoise's
+        ``accel`` extra): compact JSON, several times faster than the standard library for a
+        page of results. Text, not bytes: strawberry would send bytes as binary WebSocket
+        frames, which graphql-transport-ws clients do not read."""
+        return orjson.dumps(data).decode()
 
     async def get_context(self, request: Any, response: Any = None) -> Context:
         context = Context(
