@@ -10,6 +10,7 @@ from tortoise.expressions import Q, RawSQL
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from tortoise.backends.base.client import BaseDBAsyncClient
     from tortoise.models import Model
     from tortoise.queryset import QuerySet
 
@@ -94,4 +95,34 @@ async def first_per_group(
     return await executor.execute_select(statement, params, custom_fields=["group_rank"])
 
 
-__all__ = ["first_per_group", "keyset_after", "ordering"]
+def _marks(db: BaseDBAsyncClient, count: int) -> list[str]:
+    if db.capabilities.dialect == "postgres":
+        return [f"${i}" for i in range(1, count + 1)]
+    return ["?"] * count
+
+
+async def select_rows(
+    model: type[Model], sql: str, *params: Any, connection: BaseDBAsyncClient | None = None
+) -> list[Model]:
+    """Rows of ``model`` from a hand-written statement whose parameters are written ``{}``
+    (``?`` on SQLite, ``$1``... on PostgreSQL), converted as tortoise reads them.
+
+    For the few short statements every request runs (authentication): tortoise builds a
+    statement through pypika in about half a millisecond, several times what running one of
+    them costs. Everything else is written with tortoise's query builder.
+    """
+    db = connection or model._meta.db
+    executor = db.executor_class(model=model, db=db)
+    return await executor.execute_select(sql.format(*_marks(db, len(params))), list(params))
+
+
+async def select_values(
+    model: type[Model], sql: str, *params: Any, connection: BaseDBAsyncClient | None = None
+) -> list[dict[str, Any]]:
+    """Rows as dicts from a hand-written statement on ``model``'s database, parameters as in
+    :func:`select_rows` (for plain values: ids, no conversion)."""
+    db = connection or model._meta.db
+    return list(await db.execute_query_dict(sql.format(*_marks(db, len(params))), list(params)))
+
+
+__all__ = ["first_per_group", "keyset_after", "ordering", "select_rows", "select_values"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from db.models import AccessToken, Team, User
+from db.queries import select_rows, select_values
 from db.security import hash_token
 from graph.permissions.visibility import Viewer, team_ids_of
 
@@ -26,17 +27,23 @@ def bearer_token(value: object) -> str | None:
     return token
 
 
+# Every request runs these (as a hand-written statement each: db.queries.select_rows)
+_TOKEN_SQL = "SELECT * FROM access_token WHERE token_hash = {} AND revoked_at IS NULL"
+_USER_SQL = 'SELECT * FROM "user" WHERE id = {} AND is_active = {}'
+# teams left-joined to their memberships, so that a team without members is there too
+_TEAMS_SQL = (
+    "SELECT team.id AS team_id, team_membership.user_id AS user_id FROM team "
+    "LEFT JOIN team_membership ON team_membership.team_id = team.id WHERE team.workspace_id = {}"
+)
+
+
 async def team_members(workspace_id: int, connection=None) -> dict[int, frozenset[int]]:
-    """Every team of the workspace, with its member ids (one query: teams left-joined to their
-    memberships, so a team without members is there too)."""
-    teams = Team.filter(workspace_id=workspace_id)
-    if connection is not None:
-        teams = teams.using_db(connection)
+    """Every team of the workspace, with its member ids (one query)."""
     members: dict[int, set[int]] = {}
-    for team_id, user_id in await teams.values_list("id", "memberships__user_id"):
-        found = members.setdefault(team_id, set())
-        if user_id is not None:
-            found.add(user_id)
+    for row in await select_values(Team, _TEAMS_SQL, workspace_id, connection=connection):
+        found = members.setdefault(row["team_id"], set())
+        if row["user_id"] is not None:
+            found.add(row["user_id"])
     return {team_id: frozenset(ids) for team_id, ids in members.items()}
 
 
@@ -83,13 +90,14 @@ async def viewer_for_token(token: str | None) -> Viewer | None:
     its user is deactivated."""
     if not token:
         return None
-    # the token with its user, in one query
-    row = await AccessToken.filter(
-        token_hash=hash_token(token), revoked_at__isnull=True, user__is_active=True
-    ).select_related("user").first()
+    tokens = await select_rows(AccessToken, _TOKEN_SQL, hash_token(token))
+    row = tokens[0] if tokens else None
     if not _usable(row):
         return None
-    return await load_viewer(row.user, row)
+    users = await select_rows(User, _USER_SQL, row.user_id, True)
+    if not users:
+        return None
+    return await load_viewer(users[0], row)
 
 
 async def refresh_viewer(viewer: Viewer) -> Viewer | None:
