@@ -7,6 +7,9 @@ from typing import TYPE_CHECKING, Any
 
 from tortoise.expressions import Q, RawSQL
 
+MAX_KEY = 2**31 - 1
+"""The largest primary key: they are 32-bit integers on every database."""
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
@@ -125,4 +128,4 @@ async def select_values(
     return list(await db.execute_query_dict(sql.format(*_marks(db, len(params))), list(params)))
 
 
-__all__ = ["first_per_group", "keyset_after", "ordering", "select_rows", "select_values"]
+__all__ = ["MAX_KEY", "first_per_group", "keyset_after", "ordering", "select_rows", "select_values"]

@@ -133,7 +133,7 @@ class Loaders:
     """Batching loaders by primary key for the workspace ``workspace_id``: ``user``, ``team``,
     ``channel``, ``contact``, ``conversation``, ``message``, ``activity``, ``call``; ``mentions`` maps an
     activity id to the ids of the users it mentions, ``identities`` a contact id to its channel
-    identities; pages of rows per parent (:meth:`rows_of_contact`, :meth:`calls_of_contact`);
+    identities; pages of rows per parent (:meth:`rows_of`, :meth:`calls_of_contact`);
     the contacts a merge would join (:meth:`contacts_sharing`); and the workspace's row and
     channels (:meth:`workspace`, :meth:`channels`). Each is made on first use (an open
     subscription holds a set it may never use)."""
@@ -153,7 +153,7 @@ class Loaders:
         self.workspace_id = workspace_id
         self._workspace: asyncio.Future[Workspace] | None = None
         self._channels: asyncio.Future[list[Channel]] | None = None
-        self._rows_of_contact: dict[tuple[Any, ...], DataLoader[int, list[Any]]] = {}
+        self._rows_of: dict[tuple[Any, ...], DataLoader[int, list[Any]]] = {}
         self._contacts_sharing: dict[tuple[Scope, int], DataLoader[SharingKey, list[Contact]]] = {}
 
     def __getattr__(self, name: str) -> DataLoader[int, Any]:
@@ -186,45 +186,53 @@ class Loaders:
         ]
         await asyncio.gather(*loads)
 
-    def rows_of_contact(
-        self, model: type[Model], order: Sequence[tuple[str, bool]], limit: int, after: Sequence[Any] | None
+    def rows_of(
+        self,
+        model: type[Model],
+        parent: str,
+        order: Sequence[tuple[str, bool]],
+        limit: int,
+        after: Sequence[Any] | None,
     ) -> DataLoader[int, list[Any]]:
-        """Per contact id, its first ``limit`` rows of ``model`` (a table with ``contact_id`` and
-        ``workspace_id``) in ``order`` (``(field, descending)`` pairs, the last one unique), after
-        the keyset values ``after`` if given: one query for every contact of a batch (e.g. the
-        ``activities`` of each contact in a list). Ask for one row more than a page to know
-        whether another follows.
+        """Per parent id, its first ``limit`` rows of ``model`` (a table with the column
+        ``parent``, e.g. ``"contact_id"`` or ``"conversation_id"``, and ``workspace_id``) in
+        ``order`` (``(field, descending)`` pairs, the last one unique), after the keyset values
+        ``after`` if given: one query for every parent of a batch (e.g. the ``activities`` of
+        each contact in a list, the ``messages`` of each conversation). Ask for one row more
+        than a page to know whether another follows.
 
-        A batch of several contacts reads them with :func:`db.queries.first_per_group`; a batch
-        of one (a contact panel) with a plain ``ORDER BY ... LIMIT``, which stops at ``limit``
-        rows of the index where a window would rank the contact's whole history: one statement
-        either way.
+        A batch of several parents reads them with :func:`db.queries.first_per_group`; a batch
+        of one (a contact panel, one conversation) with a plain ``ORDER BY ... LIMIT``, which
+        stops at ``limit`` rows of the index where a window would rank the parent's whole
+        history: one statement either way.
         """
-        key = (model, tuple(order), limit, tuple(after) if after is not None else None)
-        loader = self._rows_of_contact.get(key)
+        if not parent.isidentifier():
+            raise ValueError(f"not a column name: {parent!r}")
+        key = (model, parent, tuple(order), limit, tuple(after) if after is not None else None)
+        loader = self._rows_of.get(key)
         if loader is None:
 
-            async def load(contact_ids: Sequence[int]) -> list[list[Any]]:
-                wanted = sorted(set(contact_ids))
-                query: QuerySet[Any] = model.filter(workspace_id=self.workspace_id, contact_id__in=wanted)
+            async def load(parent_ids: Sequence[int]) -> list[list[Any]]:
+                wanted = sorted(set(parent_ids))
+                query: QuerySet[Any] = model.filter(workspace_id=self.workspace_id, **{f"{parent}__in": wanted})
                 if after is not None:
                     query = query.filter(keyset_after(order, after))
                 if len(wanted) == 1:
                     rows = await query.order_by(*ordering(order)).limit(limit)
                 else:
-                    rows = await first_per_group(query, "contact_id", order, limit)
+                    rows = await first_per_group(query, parent, order, limit)
                 found: dict[int, list[Any]] = {}
                 for row in rows:
-                    found.setdefault(row.contact_id, []).append(row)
-                return [found.get(i, []) for i in contact_ids]
+                    found.setdefault(getattr(row, parent), []).append(row)
+                return [found.get(i, []) for i in parent_ids]
 
-            loader = self._rows_of_contact[key] = DataLoader(load_fn=load)
+            loader = self._rows_of[key] = DataLoader(load_fn=load)
         return loader
 
     def calls_of_contact(self, limit: int, after: Sequence[Any] | None) -> DataLoader[int, list[Call]]:
         """Per contact id, its first ``limit`` calls newest first (:data:`db.models.CALL_ORDER`),
-        after the keyset values ``after`` if given (:meth:`rows_of_contact`)."""
-        return self.rows_of_contact(Call, CALL_ORDER, limit, after)
+        after the keyset values ``after`` if given (:meth:`rows_of`)."""
+        return self.rows_of(Call, "contact_id", CALL_ORDER, limit, after)
 
     def contacts_sharing(self, scope: Scope, limit: int) -> DataLoader[SharingKey, list[Contact]]:
         """Per ``(contact id, phone, email_normalized)``: the other contacts of the workspace in

@@ -128,8 +128,8 @@ async def add_comment(bus: EventBus, viewer: Viewer, contact_id: int, text: str)
 async def list_activities(loaders: Loaders, contact: Contact, first: int, after: Sequence[Any] | None) -> Page:
     """A contact's activities (comments and events), newest first, ``first`` per page after
     the keyset cursor ``after`` (``[created_at, id]``). Batched: the contacts of one response
-    share one query (:meth:`graph.loaders.Loaders.rows_of_contact`)."""
-    rows = await loaders.rows_of_contact(Activity, ACTIVITY_ORDER, first + 1, after).load(contact.id)
+    share one query (:meth:`graph.loaders.Loaders.rows_of`)."""
+    rows = await loaders.rows_of(Activity, "contact_id", ACTIVITY_ORDER, first + 1, after).load(contact.id)
     page = rows[:first]
     return Page(page, [[a.created_at, a.id] for a in page], len(rows) > first, after is not None)
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -24,7 +25,7 @@ from db.models import (
     Workspace,
 )
 from db.normalize import normalise_email, normalise_phone
-from db.queries import keyset_after, keyset_page, ordering
+from db.queries import MAX_KEY
 from graph.errors import BadUserInput, Forbidden, NotFound
 from graph.live import write
 from graph.resolvers.indicators import mark_inbound
@@ -462,11 +463,14 @@ class Page:
     has_previous: bool
 
 
-async def list_messages(conversation: Conversation, first: int, after: Sequence[Any] | None) -> Page:
-    """A conversation's messages, newest first."""
-    query = Message.filter(conversation_id=conversation.id)
-    page, has_next = await keyset_page(query, MESSAGE_ORDER, first, after)
-    return Page(page, [[m.created_at, m.id] for m in page], has_next, after is not None)
+async def list_messages(
+    loaders: Loaders, conversation: Conversation, first: int, after: Sequence[Any] | None
+) -> Page:
+    """A conversation's messages, newest first. Batched: the conversations of one response
+    share one query (:meth:`graph.loaders.Loaders.rows_of`)."""
+    rows = await loaders.rows_of(Message, "conversation_id", MESSAGE_ORDER, first + 1, after).load(conversation.id)
+    page = rows[:first]
+    return Page(page, [[m.created_at, m.id] for m in page], len(rows) > first, after is not None)
 
 
 CONTACT_CONVERSATION_ORDER = (("opened_at", True), ("id", True))
@@ -477,8 +481,8 @@ async def list_contact_conversations(
 ) -> Page:
     """A contact's conversations, open and closed, newest opened first (``domain.md``, terms:
     closed ones stay as history). Batched: the contacts of one response share one query
-    (:meth:`graph.loaders.Loaders.rows_of_contact`)."""
-    loader = loaders.rows_of_contact(Conversation, CONTACT_CONVERSATION_ORDER, first + 1, after)
+    (:meth:`graph.loaders.Loaders.rows_of`)."""
+    loader = loaders.rows_of(Conversation, "contact_id", CONTACT_CONVERSATION_ORDER, first + 1, after)
     rows = await loader.load(contact.id)
     page = rows[:first]
     return Page(page, [[c.opened_at, c.id] for c in page], len(rows) > first, after is not None)
@@ -487,25 +491,31 @@ async def list_contact_conversations(
 MESSAGE_RANK, ACTIVITY_RANK = 0, 1
 
 
-async def timeline(conversation: Conversation, first: int, after: Sequence[Any] | None) -> Page:
+TIMELINE_ORDER = (("created_at", False), ("id", False))
+
+
+async def timeline(loaders: Loaders, conversation: Conversation, first: int, after: Sequence[Any] | None) -> Page:
     """Messages and activities of a conversation interleaved, oldest first.
 
     Ordered by ``(created_at, rank, id)`` with messages before activities at the same instant,
-    so cursors stay stable when rows are added later.
+    so cursors stay stable when rows are added later. Batched: the conversations of one
+    response share one query for messages and one for activities
+    (:meth:`graph.loaders.Loaders.rows_of`).
     """
-    order = (("created_at", False), ("id", False))
-    messages = Message.filter(conversation_id=conversation.id)
-    activities = Activity.filter(conversation_id=conversation.id)
+    messages_after = activities_after = None
     if after is not None:
         at, rank, row_id = after
+        # at the cursor's instant, messages come before activities: after a message, the
+        # activities of that instant follow (ids are positive); after an activity, no message of
+        # that instant does (none has an id beyond MAX_KEY)
         if rank == MESSAGE_RANK:
-            messages = messages.filter(keyset_after(order, [at, row_id]))
-            activities = activities.filter(created_at__gte=at)
+            messages_after, activities_after = [at, row_id], [at, 0]
         else:
-            messages = messages.filter(created_at__gt=at)
-            activities = activities.filter(keyset_after(order, [at, row_id]))
-    found_messages = await messages.order_by(*ordering(order)).limit(first + 1)
-    found_activities = await activities.order_by(*ordering(order)).limit(first + 1)
+            messages_after, activities_after = [at, MAX_KEY], [at, row_id]
+    found_messages, found_activities = await asyncio.gather(
+        loaders.rows_of(Message, "conversation_id", TIMELINE_ORDER, first + 1, messages_after).load(conversation.id),
+        loaders.rows_of(Activity, "conversation_id", TIMELINE_ORDER, first + 1, activities_after).load(conversation.id),
+    )
     merged = sorted(
         [(m.created_at, MESSAGE_RANK, m.id, m) for m in found_messages]
         + [(a.created_at, ACTIVITY_RANK, a.id, a) for a in found_activities],

@@ -131,10 +131,10 @@ class Conversation(Node):
     closing_summary: str | None = strawberry.field(description="Closing note: the summary written when closing.")
 
     @strawberry.field(description="Messages, newest first.")
-    async def messages(self, first: int = 25, after: str | None = None) -> MessageConnection:
+    async def messages(self, info: Info, first: int = 25, after: str | None = None) -> MessageConnection:
         size = page_size(first)
         cursor = decode_cursor(after, (datetime, int)) if after is not None else None
-        page = await resolvers.list_messages(self.row, size, cursor)
+        page = await resolvers.list_messages(info.context.loaders, self.row, size, cursor)
         cursors = [encode_cursor(values) for values in page.cursors]
         return MessageConnection(
             edges=[MessageEdge(cursor=c, node=Message.from_row(r)) for c, r in zip(cursors, page.rows, strict=True)],
@@ -142,10 +142,10 @@ class Conversation(Node):
         )
 
     @strawberry.field(description="Messages and activities interleaved, oldest first.")
-    async def timeline(self, first: int = 50, after: str | None = None) -> TimelineConnection:
+    async def timeline(self, info: Info, first: int = 50, after: str | None = None) -> TimelineConnection:
         size = page_size(first)
         cursor = decode_cursor(after, (datetime, int, int)) if after is not None else None
-        page = await resolvers.timeline(self.row, size, cursor)
+        page = await resolvers.timeline(info.context.loaders, self.row, size, cursor)
         cursors = [encode_cursor(values) for values in page.cursors]
         edges = [
             TimelineEdge(

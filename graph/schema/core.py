@@ -16,10 +16,10 @@ from typing import Any
 
 import strawberry
 
+from db.queries import MAX_KEY
 from graph.errors import BadUserInput
 
 MAX_PAGE_SIZE = 100
-MAX_KEY = 2**31 - 1  # primary keys are 32-bit integers on every database
 MAX_SEQUENCE = 2**53  # sequences and other cursor integers
 
 

@@ -219,6 +219,66 @@ async def test_timeline_statements_do_not_grow_with_the_page(busy):
     assert large == small, f"first: 5 ran {small} statements, first: 100 ran {large}"
 
 
+THREADS = """
+query($first: Int) {
+  conversations(inbox: {standard: ALL}, first: $first) {
+    edges { node {
+      id
+      messages(first: 3) { edges { cursor node { id text } } pageInfo { hasNextPage endCursor } }
+      timeline(first: 4) {
+        edges { cursor node { __typename ... on Message { id } ... on Activity { id kind } } }
+        pageInfo { hasNextPage endCursor }
+      }
+    } }
+  }
+}"""
+
+ONE_THREAD = """
+query($id: ID!, $after: String, $afterMessage: String) {
+  node(id: $id) { ... on Conversation {
+    messages(first: 3, after: $afterMessage) { edges { cursor node { id text } } pageInfo { hasNextPage endCursor } }
+    timeline(first: 4, after: $after) {
+      edges { cursor node { __typename ... on Message { id } ... on Activity { id kind } } }
+      pageInfo { hasNextPage endCursor }
+    }
+  } }
+}"""
+
+
+async def test_each_conversations_messages_and_timeline_in_a_list_do_not_grow_with_the_page(busy):
+    client = busy.client("owner")
+    small, small_data = await statements(client, THREADS, {"first": 5})
+    large, large_data = await statements(client, THREADS, {"first": 100})
+    nodes = [e["node"] for e in large_data["conversations"]["edges"]]
+    # each conversation's pages, read in the list, are what reading it alone gives
+    alone = []
+    for node in nodes[:8] + nodes[-4:]:
+        _, data = await statements(client, ONE_THREAD, {"id": node["id"]})
+        alone.append(data["node"])
+    await client.aclose()
+    assert len(nodes) == 100
+    assert large == small, f"first: 5 ran {small} statements, first: 100 ran {large}"
+    assert [{"messages": n["messages"], "timeline": n["timeline"]} for n in nodes[:8] + nodes[-4:]] == alone
+    assert all(n["messages"]["edges"] for n in nodes)
+    assert any(e["node"]["__typename"] == "Activity" for n in nodes for e in n["timeline"]["edges"])
+
+
+async def test_a_timeline_read_in_small_pages_is_the_timeline_read_at_once(busy):
+    client = busy.client("owner")
+    _, whole = await statements(client, TIMELINE, {"id": busy.speed_conversation, "first": 100})
+    wanted = [e["node"]["id"] for e in whole["node"]["timeline"]["edges"]]
+    walked, after = [], None
+    while len(walked) < len(wanted):
+        _, data = await statements(client, ONE_THREAD, {"id": busy.speed_conversation, "after": after})
+        page = data["node"]["timeline"]
+        walked += [e["node"]["id"] for e in page["edges"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    await client.aclose()
+    assert walked[: len(wanted)] == wanted
+
+
 async def test_incoming_calls_statements_do_not_grow_with_the_list(busy):
     await ring_calls(busy, 2)
     client = busy.client("owner")
