@@ -19,6 +19,7 @@ from db.models import (
     Channel,
     ChannelIdentity,
     Contact,
+    CustomInboxShare,
     Conversation,
     Message,
     Team,
@@ -114,7 +115,26 @@ def _identities(workspace_id: int) -> DataLoader[int, list[ChannelIdentity]]:
 SharingKey = tuple[int, str | None, str | None]
 """A contact as :meth:`Loaders.contacts_sharing` looks it up: ``(id, phone, email_normalized)``."""
 
-_PER_PARENT = {"mentions": _mentions, "identities": _identities}
+def _shares(workspace_id: int) -> DataLoader[int, tuple[list[int], list[int]]]:
+    """Custom inbox id -> the ids of the users and of the teams it is shared with, each sorted."""
+
+    async def load(ids: Sequence[int]) -> list[tuple[list[int], list[int]]]:
+        rows = await CustomInboxShare.filter(
+            custom_inbox_id__in=sorted(set(ids)), custom_inbox__workspace_id=workspace_id
+        ).values_list("custom_inbox_id", "user_id", "team_id")
+        users: dict[int, list[int]] = {}
+        teams: dict[int, list[int]] = {}
+        for custom_id, user_id, team_id in rows:
+            if user_id:
+                users.setdefault(custom_id, []).append(user_id)
+            if team_id:
+                teams.setdefault(custom_id, []).append(team_id)
+        return [(sorted(users.get(i, [])), sorted(teams.get(i, []))) for i in ids]
+
+    return DataLoader(load_fn=load)
+
+
+_PER_PARENT = {"mentions": _mentions, "identities": _identities, "shares": _shares}
 """Loaders of the rows of a parent, by parent id, made by name like those by primary key."""
 
 _MODELS: dict[str, type[Model]] = {
@@ -133,7 +153,7 @@ class Loaders:
     """Batching loaders by primary key for the workspace ``workspace_id``: ``user``, ``team``,
     ``channel``, ``contact``, ``conversation``, ``message``, ``activity``, ``call``; ``mentions`` maps an
     activity id to the ids of the users it mentions, ``identities`` a contact id to its channel
-    identities; pages of rows per parent (:meth:`rows_of`, :meth:`calls_of_contact`);
+    identities, ``shares`` a custom inbox id to the user and team ids it is shared with; pages of rows per parent (:meth:`rows_of`, :meth:`calls_of_contact`);
     the contacts a merge would join (:meth:`contacts_sharing`); and the workspace's row and
     channels (:meth:`workspace`, :meth:`channels`). Each is made on first use (an open
     subscription holds a set it may never use)."""

@@ -279,6 +279,33 @@ async def test_a_timeline_read_in_small_pages_is_the_timeline_read_at_once(busy)
     assert walked[: len(wanted)] == wanted
 
 
+CUSTOM_INBOXES = f"""{{
+  inboxSidebar {{ custom {{ id name sharing creator {{ {USER} }} sharedWithUsers {{ {USER} }} sharedWithTeams {{ id name }} }} }}
+}}"""
+CREATE_CUSTOM = "mutation($i: CustomInboxInput!) { createCustomInbox(input: $i) { id } }"
+
+
+async def test_custom_inbox_statements_do_not_grow_with_their_number(world):
+    manager = world.client("manager")
+
+    async def create(count: int, start: int) -> None:
+        for i in range(start, start + count):
+            await manager(CREATE_CUSTOM, {"i": {
+                "name": f"Shared {i}", "filter": {"status": ["OPEN"]}, "sharing": "CHOSEN",
+                "sharedWithUserIds": [world.user_ids["agent_all"], world.user_ids[("agent_team", "agent_self")[i % 2]]],
+                "sharedWithTeamIds": [world.team_ids["Beta"]]}})
+
+    await create(2, 0)
+    small, small_data = await statements(manager, CUSTOM_INBOXES)
+    await create(12, 2)
+    large, large_data = await statements(manager, CUSTOM_INBOXES)
+    await manager.aclose()
+    shared = [c for c in large_data["inboxSidebar"]["custom"] if c["name"].startswith("Shared ")]
+    assert len(shared) == 14
+    assert all(len(c["sharedWithUsers"]) == 2 and [t["name"] for t in c["sharedWithTeams"]] == ["Beta"] for c in shared)
+    assert large == small, f"{small} statements for {len(small_data['inboxSidebar']['custom'])} inboxes, {large} for 14 more"
+
+
 async def test_incoming_calls_statements_do_not_grow_with_the_list(busy):
     await ring_calls(busy, 2)
     client = busy.client("owner")
