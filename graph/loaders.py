@@ -149,6 +149,11 @@ _MODELS: dict[str, type[Model]] = {
 }
 
 
+USER_COLUMNS = ("assignee_id", "author_id", "answered_by_id")
+"""The attributes by which a row names a user: a contact's assignee, a message's or an
+activity's author, an assignment activity's new assignee, a call's answerer."""
+
+
 class Loaders:
     """Batching loaders by primary key for the workspace ``workspace_id``: ``user``, ``team``,
     ``channel``, ``contact``, ``conversation``, ``message``, ``activity``, ``call``; ``mentions`` maps an
@@ -189,22 +194,34 @@ class Loaders:
         return loader
 
     async def preload(self, **ids: Iterable[int | None]) -> None:
-        """Load a page's relations now, one batch per loader, all started together:
+        """Load a page's relations now, one batch per loader, all started together, and then
+        the users those rows name (:meth:`preload_users`):
         ``await loaders.preload(contact=[...], message=[...])`` (``None`` ids are skipped).
 
         A list resolver calls it before returning its rows. Without it, sibling relations
         (a conversation's contact and last message) come back from the database at different
         moments, and what hangs off each of them (the contact's assignee, the message's author,
         both users) would be read in two batches or one depending on timing. Preloaded, every
-        field of the page finds its relation cached, and the next level forms one batch per
-        loader: the statements of a request depend on what it selects, never on the page size
-        or on timing.
+        relation field of the page resolves at once (:func:`related`): the statements of a
+        request depend on what it selects, never on the page size or on timing, and no field of
+        the page costs an awaitable. The users are read even when the request shows none of
+        them: one statement by primary key, which every inbox screen spends anyway.
         """
         loads = [
             getattr(self, name).load_many(list({i for i in keys if i is not None}))
             for name, keys in ids.items()
         ]
-        await asyncio.gather(*loads)
+        found = await asyncio.gather(*loads)
+        await self.preload_users([row for rows in found for row in rows if row is not None])
+
+    async def preload_users(self, rows: Iterable[Any]) -> None:
+        """Load the users ``rows`` name (a contact's assignee, a message's or an activity's
+        author, a call's answerer: :data:`USER_COLUMNS`) in one batch, so that those fields
+        resolve at once."""
+        wanted = {getattr(row, column, None) for row in rows for column in USER_COLUMNS}
+        wanted.discard(None)
+        if wanted:
+            await self.user.load_many(sorted(wanted))
 
     def rows_of(
         self,
@@ -320,4 +337,4 @@ class Loaders:
         return await asyncio.shield(self._channels)
 
 
-__all__ = ["Loaders", "related", "then"]
+__all__ = ["USER_COLUMNS", "Loaders", "related", "then"]

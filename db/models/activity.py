@@ -51,6 +51,12 @@ class Activity(Model):
     data = fields.JSONField(default=dict)
     created_at = fields.DatetimeField()
 
+    @property
+    def assignee_id(self) -> int | None:
+        """For assignment events: the id of the new assignee (``data``), else ``None``."""
+        user_id = (self.data or {}).get("assignee_id")
+        return user_id if isinstance(user_id, int) and not isinstance(user_id, bool) else None
+
     class Meta:
         table = "activity"
         indexes = (

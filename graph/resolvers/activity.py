@@ -131,6 +131,7 @@ async def list_activities(loaders: Loaders, contact: Contact, first: int, after:
     share one query (:meth:`graph.loaders.Loaders.rows_of`)."""
     rows = await loaders.rows_of(Activity, "contact_id", ACTIVITY_ORDER, first + 1, after).load(contact.id)
     page = rows[:first]
+    await loaders.preload_users(page)
     return Page(page, [[a.created_at, a.id] for a in page], len(rows) > first, after is not None)
 
 

@@ -745,6 +745,7 @@ async def contact_calls(
     if not viewer.has_call_access:
         return CallPage([], False, after is not None)
     rows = await loaders.calls_of_contact(first + 1, after).load(contact.id)
+    await loaders.preload_users(rows[:first])
     return CallPage(rows[:first], len(rows) > first, after is not None)
 
 

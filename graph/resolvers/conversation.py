@@ -470,6 +470,7 @@ async def list_messages(
     share one query (:meth:`graph.loaders.Loaders.rows_of`)."""
     rows = await loaders.rows_of(Message, "conversation_id", MESSAGE_ORDER, first + 1, after).load(conversation.id)
     page = rows[:first]
+    await loaders.preload_users(page)
     return Page(page, [[m.created_at, m.id] for m in page], len(rows) > first, after is not None)
 
 
@@ -522,6 +523,7 @@ async def timeline(loaders: Loaders, conversation: Conversation, first: int, aft
         key=lambda item: item[:3],
     )
     page = merged[:first]
+    await loaders.preload_users(item[3] for item in page)
     return Page(
         [item[3] for item in page],
         [[at, rank, row_id] for at, rank, row_id, _ in page],

@@ -246,6 +246,10 @@ class Query:
         size = page_size(first)
         cursor = decode_cursor(after, (datetime, int)) if after is not None else None
         page = await call_resolvers.call_log(info.context.viewer, inbox, size, cursor)
+        await info.context.loaders.preload(
+            contact=[r.contact_id for r in page.rows], channel=[r.channel_id for r in page.rows]
+        )
+        await info.context.loaders.preload_users(page.rows)
         return CallConnection.from_page(page)
 
     @strawberry.field(description="A contact by id; null when unknown or not visible to the viewer.")

@@ -43,8 +43,7 @@ class Activity(Node):
 
     @strawberry.field(description="For assignment events: the new assignee (null: unassigned).")
     def assignee(self, info: Info) -> User | None:
-        user_id = (self.row.data or {}).get("assignee_id")
-        return related(info.context.loaders.user, user_id if isinstance(user_id, int) else None, User.from_row)
+        return related(info.context.loaders.user, self.row.assignee_id, User.from_row)
 
     @strawberry.field(description="For comments: the users it @-mentions, in mention order.")
     async def mentions(self, info: Info) -> list[User]:
