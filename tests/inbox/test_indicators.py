@@ -241,6 +241,22 @@ async def test_a_member_who_leaves_a_team_and_rejoins_starts_from_a_clean_dot(wo
 async def test_mark_seen_clears_one_inbox_for_one_user_and_the_sidebar_is_pushed(world):
     from tests.support import subscribe
 
+    # the property-based test leaves the world in a random state: start from a known one, c_all
+    # unblocked, open and assigned as the world made it, and every dot of agent.all seen, so
+    # that the inbound message below changes agent.all's sidebar
+    owner, seer = world.client("owner"), world.client("agent_all")
+    contact = world.contact_ids["c_all"]
+    await owner("mutation($c: ID!) { unblockContact(contactId: $c) { id } }", {"c": contact})
+    await owner(ASSIGN, {"c": contact, "a": world.user_ids[CONTACTS["c_all"]] if CONTACTS["c_all"] else None})
+    await owner("mutation($c: ID!) { openConversation(contactId: $c) { id } }", {"c": contact})
+    seen = "mutation($i: InboxSelector!) { markInboxSeen(inbox: $i) { teams { newMessageCount } } }"
+    for kind in expected_standard("agent_all"):
+        await seer(seen, {"i": {"standard": kind}})
+    for team in expected_teams("agent_all"):
+        await seer(seen, {"i": {"teamId": world.team_ids[team]}})
+    await owner.aclose()
+    await seer.aclose()
+
     pushed = await subscribe(world.served, world.tokens["agent_all"], """subscription { inboxSidebarChanged {
         standard { kind newMessageCount openConversationCount } teams { team { name } newMessageCount openConversationCount } } }""")
     first = (await pushed.next())["data"]["inboxSidebarChanged"]
