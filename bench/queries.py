@@ -15,7 +15,9 @@ The baseline is measured in the same run, by the same clients, against the same 
 with ``INBOX_GRAPH_BENCH_BASELINE=1`` the app also serves ``POST /bench/raw/<operation>``
 (:mod:`bench.raw_sql`), a plain Starlette endpoint answering the same JSON from hand-written
 SQL on the same driver (a token lookup, the viewer's teams, then the operation's statements).
-Each operation's ratio is its p50 over the baseline's p50. Before measuring, the bench checks
+Each client alternates an operation's request and its baseline's, so that both are timed at
+the same moments of a machine whose speed drifts; each operation's ratio is its p50 over the
+baseline's p50 (its req/s: requests over the time spent on them). Before measuring, the bench checks
 that both return the same JSON (``same`` column); a difference is printed and fails the run.
 
 Operations: ``inboxSidebar``; ``conversations`` (MINE and ALL, first 25 and 100) with contact,
@@ -154,25 +156,36 @@ class Row:
         return self.graph.p50 / self.raw.p50 if self.raw.p50 else math.nan
 
 
-async def measure(send, requests: int, warmup: int, concurrency: int) -> Figures:
-    """Latencies of ``requests`` calls of ``send`` from ``concurrency`` closed-loop clients."""
+async def measure(sends, requests: int, warmup: int, concurrency: int) -> list[Figures]:
+    """Latencies of ``requests`` calls of each of ``sends`` from ``concurrency`` closed-loop
+    clients, interleaved: every client calls them in turn (GraphQL, then its baseline, ...), so
+    that both see the same moments of a machine whose speed drifts, and their ratio is not
+    the drift's."""
     for _ in range(warmup):
-        await send()
-    latencies: list[float] = []
+        for send in sends:
+            await send()
+    latencies: list[list[float]] = [[] for _ in sends]
     remaining = requests
 
     async def client() -> None:
         nonlocal remaining
         while remaining > 0:
             remaining -= 1
-            started = time.perf_counter()
-            await send()
-            latencies.append(time.perf_counter() - started)
+            for i, send in enumerate(sends):
+                started = time.perf_counter()
+                await send()
+                latencies[i].append(time.perf_counter() - started)
 
     began = time.perf_counter()
     await asyncio.gather(*(client() for _ in range(concurrency)))
     elapsed = time.perf_counter() - began
-    return Figures(percentile(latencies, 50), percentile(latencies, 99), len(latencies) / elapsed)
+    # requests per second of one operation alone: its share of the elapsed time
+    total = [sum(found) for found in latencies]
+    return [
+        Figures(percentile(found, 50), percentile(found, 99),
+                len(found) / (elapsed * share / sum(total)) if sum(total) else math.nan)
+        for found, share in zip(latencies, total, strict=True)
+    ]
 
 
 class Api:
@@ -322,10 +335,9 @@ async def bench_database(database: str, args: argparse.Namespace, workdir: Path)
                 response = await http.post(f"{api.base}/graphql", headers=api.headers,
                                            json={"query": op.query, "variables": op.variables})
                 statements = int(response.headers.get("x-sql-statements", "0")) or None
-                graph_figures = await measure(lambda op=op: api.graph(op.query, op.variables),
-                                              args.requests, args.warmup, args.concurrency)
-                raw_figures = await measure(lambda op=op: api.raw(op.raw, op.variables),
-                                            args.requests, args.warmup, args.concurrency)
+                graph_figures, raw_figures = await measure(
+                    [lambda op=op: api.graph(op.query, op.variables), lambda op=op: api.raw(op.raw, op.variables)],
+                    args.requests, args.warmup, args.concurrency)
                 graph_figures.statements = statements
                 rows.append(Row(database, op.name, graph_figures, raw_figures, difference is None, op.target_p50))
                 log(f"[{database}] {op.name}: p50 {ms(graph_figures.p50)} ms (raw {ms(raw_figures.p50)} ms)")
@@ -359,7 +371,7 @@ def targets(rows: list[Row], databases: list[str]) -> list[tuple[str, str, str]]
 
 def report(rows: list[Row], notes: dict[str, dict[str, str]], args: argparse.Namespace) -> str:
     out = [f"Latency per request as the client sees it (ms), {args.requests} requests per operation after "
-           f"{args.warmup} warm-up, {args.concurrency} client(s) in a closed loop; one uvicorn worker"]
+           f"{args.warmup} warm-up, {args.concurrency} client(s) in a closed loop, each alternating GraphQL and raw; one uvicorn worker"]
     out.append(table([[
         r.database, r.operation, ms(r.graph.p50), ms(r.graph.p99), f"{r.graph.per_second:.0f}",
         r.graph.statements or "-", ms(r.raw.p50), ms(r.raw.p99), f"{r.raw.per_second:.0f}",
