@@ -411,41 +411,26 @@ async def test_call_log_statements_do_not_grow_with_the_page(busy):
     assert large == small, f"first: 5 ran {small} statements, first: 40 ran {large}"
 
 
-PANEL_LIST = """
-query($inbox: InboxSelector!, $first: Int) {
-  conversations(inbox: $inbox, first: $first) {
-    edges { node { id contact {
-      id name
-      channels { channel { id type } hasIdentity handle handles }
-      mergeSuggestions { id name }
-      activities(first: 2) {
-        edges { cursor node { id kind text author { id name } } }
-        pageInfo { hasNextPage endCursor }
-      }
-      conversations(first: 2) {
-        edges { cursor node { id status } }
-        pageInfo { hasNextPage endCursor }
-      }
-    } } }
+PANEL_FIELDS = """
+  id name
+  channels { channel { id type } hasIdentity handle handles }
+  mergeSuggestions { id name }
+  activities(first: 2) {
+    edges { cursor node { id kind text author { id name } } }
+    pageInfo { hasNextPage endCursor }
   }
-}"""
+  conversations(first: 2) {
+    edges { cursor node { id status } }
+    pageInfo { hasNextPage endCursor }
+  }
+"""
 
-PANEL_OF = """
-query($id: ID!) {
-  contact(id: $id) {
-    id name
-    channels { channel { id type } hasIdentity handle handles }
-    mergeSuggestions { id name }
-    activities(first: 2) {
-      edges { cursor node { id kind text author { id name } } }
-      pageInfo { hasNextPage endCursor }
-    }
-    conversations(first: 2) {
-      edges { cursor node { id status } }
-      pageInfo { hasNextPage endCursor }
-    }
-  }
-}"""
+PANEL_LIST = f"""
+query($inbox: InboxSelector!, $first: Int) {{
+  conversations(inbox: $inbox, first: $first) {{ edges {{ node {{ id contact {{ {PANEL_FIELDS} }} }} }} }}
+}}"""
+
+PANEL_OF = f"""query($id: ID!) {{ contact(id: $id) {{ {PANEL_FIELDS} }} }}"""
 
 UPDATE_CONTACT = "mutation($i: UpdateContactInput!) { updateContact(input: $i) { id } }"
 COMMENT = "mutation($c: ID!, $t: String!) { addComment(contactId: $c, text: $t) { id } }"
