@@ -67,6 +67,14 @@ def related(loader: DataLoader[int, Any], key: int | None, build: Callable[[Any]
     return then(loader.load(key), lambda row: build(row) if row is not None else None)
 
 
+def _group(rows: Iterable[Any], attribute: str) -> dict[Any, list[Any]]:
+    """``rows`` by the value of their ``attribute``, in their order."""
+    found: dict[Any, list[Any]] = {}
+    for row in rows:
+        found.setdefault(getattr(row, attribute), []).append(row)
+    return found
+
+
 def _by_id(model: type[Model], workspace_id: int) -> DataLoader[int, Any]:
     async def load(ids: Sequence[int]) -> list[Any]:
         # by primary key alone, so that no planner ever prefers a workspace index and scans
@@ -104,16 +112,11 @@ def _identities(workspace_id: int) -> DataLoader[int, list[ChannelIdentity]]:
         rows = await ChannelIdentity.filter(
             workspace_id=workspace_id, contact_id__in=sorted(set(ids))
         ).order_by("id")
-        found: dict[int, list[ChannelIdentity]] = {}
-        for row in rows:
-            found.setdefault(row.contact_id, []).append(row)
+        found = _group(rows, "contact_id")
         return [found.get(i, []) for i in ids]
 
     return DataLoader(load_fn=load)
 
-
-SharingKey = tuple[int, str | None, str | None]
-"""A contact as :meth:`Loaders.contacts_sharing` looks it up: ``(id, phone, email_normalized)``."""
 
 def _shares(workspace_id: int) -> DataLoader[int, tuple[list[int], list[int]]]:
     """Custom inbox id -> the ids of the users and of the teams it is shared with, each sorted."""
@@ -136,6 +139,10 @@ def _shares(workspace_id: int) -> DataLoader[int, tuple[list[int], list[int]]]:
 
 _PER_PARENT = {"mentions": _mentions, "identities": _identities, "shares": _shares}
 """Loaders of the rows of a parent, by parent id, made by name like those by primary key."""
+
+
+SharingKey = tuple[int, str | None, str | None]
+"""A contact as :meth:`Loaders.contacts_sharing` looks it up: ``(id, phone, email_normalized)``."""
 
 _MODELS: dict[str, type[Model]] = {
     "call": Call,
@@ -171,8 +178,8 @@ class Loaders:
     """Batching loaders by primary key for the workspace ``workspace_id``: ``user``, ``team``,
     ``channel``, ``contact``, ``conversation``, ``message``, ``activity``, ``call``; ``mentions`` maps an
     activity id to the ids of the users it mentions, ``identities`` a contact id to its channel
-    identities, ``shares`` a custom inbox id to the user and team ids it is shared with; pages of rows per parent (:meth:`rows_of`, :meth:`calls_of_contact`);
-    the contacts a merge would join (:meth:`contacts_sharing`); and the workspace's row and
+    identities, ``shares`` a custom inbox id to the user and team ids it is shared with; pages
+    of rows per parent (:meth:`rows_of`, :meth:`calls_of_contact`); the contacts a merge would join (:meth:`contacts_sharing`); and the workspace's row and
     channels (:meth:`workspace`, :meth:`channels`). Each is made on first use (an open
     subscription holds a set it may never use)."""
 
@@ -269,9 +276,7 @@ class Loaders:
                     rows = await query.order_by(*ordering(order)).limit(limit)
                 else:
                     rows = await first_per_group(query, parent, order, limit)
-                found: dict[int, list[Any]] = {}
-                for row in rows:
-                    found.setdefault(getattr(row, parent), []).append(row)
+                found = _group(rows, parent)
                 return [found.get(i, []) for i in parent_ids]
 
             loader = self._rows_of[key] = DataLoader(load_fn=load)
@@ -313,12 +318,7 @@ class Loaders:
                     group("phone", {phone for _, phone, _ in keys if phone}),
                     group("email_normalized", {email for _, _, email in keys if email}),
                 )
-                phones: dict[str, list[Contact]] = {}
-                for row in by_phone:
-                    phones.setdefault(row.phone, []).append(row)
-                emails: dict[str, list[Contact]] = {}
-                for row in by_email:
-                    emails.setdefault(row.email_normalized, []).append(row)
+                phones, emails = _group(by_phone, "phone"), _group(by_email, "email_normalized")
                 found = []
                 for contact_id, phone, email in keys:
                     rows = (phones.get(phone, []) if phone else []) + (emails.get(email, []) if email else [])

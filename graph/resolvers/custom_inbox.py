@@ -48,7 +48,6 @@ from graph.permissions.visibility import Scope, Viewer
 
 if TYPE_CHECKING:
     from graph.live import EventBus, Transaction
-    from graph.loaders import Loaders
 
 MAX_DEPTH = 5
 MAX_NODES = 50
@@ -309,12 +308,6 @@ async def delete_custom_inbox(bus: EventBus, viewer: Viewer, custom_id: int) -> 
     return await write(bus, viewer.workspace_id, operation)
 
 
-async def shares_of(loaders: Loaders, custom: CustomInbox) -> tuple[list[int], list[int]]:
-    """The ids of the users and of the teams ``custom`` is shared with (sharing CHOSEN), each
-    sorted; the custom inboxes of one response share one query."""
-    return await loaders.shares.load(custom.id)
-
-
 def now_utc() -> datetime:
     return datetime.now(UTC)
 
@@ -327,6 +320,5 @@ __all__ = [
     "list_custom_inboxes",
     "now_utc",
     "save_custom_inbox",
-    "shares_of",
     "visible_custom_inbox",
 ]

@@ -204,13 +204,13 @@ class CustomInbox(Node):
 
     @strawberry.field(description="Users it is shared with (sharing CHOSEN).")
     async def shared_with_users(self, info: Info) -> list[User]:
-        users, _ = await custom_resolvers.shares_of(info.context.loaders, self.row)
+        users, _ = await info.context.loaders.shares.load(self.row.id)
         rows = await info.context.loaders.user.load_many(users)
         return [User.from_row(r) for r in rows if r]
 
     @strawberry.field(description="Teams it is shared with (sharing CHOSEN).")
     async def shared_with_teams(self, info: Info) -> list[Team]:
-        _, teams = await custom_resolvers.shares_of(info.context.loaders, self.row)
+        _, teams = await info.context.loaders.shares.load(self.row.id)
         rows = await info.context.loaders.team.load_many(teams)
         return [Team.from_row(r) for r in rows if r]
 
