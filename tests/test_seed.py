@@ -230,3 +230,20 @@ async def test_create_workspace(seeded) -> None:
         await create_workspace("Acme 2", "boss@acme.test", "long enough")
     with pytest.raises(ValueError, match="8"):
         await create_workspace("Acme 3", "other@acme.test", "short")
+
+
+async def test_rows_read_by_hand_equal_what_tortoise_reads(seeded) -> None:
+    """``db.queries.model_rows`` builds instances as tortoise's own ``_init_from_db`` does:
+    the same attributes, values and types, for every model (a tortoise upgrade that changes
+    how it reads rows fails here)."""
+    from db.queries import model_rows
+
+    client = connections.get("default")
+    for model in Tortoise.apps["models"].values():
+        _, rows = await client.execute_query(f'SELECT * FROM "{model._meta.db_table}" LIMIT 50')
+        theirs = [model._init_from_db(**dict(row)) for row in rows]
+        ours = model_rows(model, rows)
+        assert [vars(o) for o in ours] == [vars(t) for t in theirs], model.__name__
+        assert [{k: type(v) for k, v in vars(o).items()} for o in ours] == [
+            {k: type(v) for k, v in vars(t).items()} for t in theirs
+        ], model.__name__
