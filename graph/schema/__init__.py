@@ -48,6 +48,7 @@ from graph.resolvers import user as user_resolvers
 from graph.resolvers.node import find_node
 from graph.schema.call import Call, CallConnection, IncomingCallTab, ReceiveCallInput, ReportCallEndedInput
 from graph.schema.channel import Channel, ChannelType
+from graph.schema.direct import resolve_directly
 from graph.schema.contact import Contact, ContactField, MentionEvent, UpdateContactInput
 from graph.schema.crm import ConnectCrmInput, CrmFieldInput, CrmIntegration, CrmProvider, CrmRecord
 from graph.schema.conversation import (
@@ -959,7 +960,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         from strawberry.extensions import DisableIntrospection
 
         extensions.append(DisableIntrospection)
-    return InboxSchema(
+    built = InboxSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
@@ -967,6 +968,8 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         config=StrawberryConfig(auto_camel_case=True),
         types=[Activity, CustomInbox],
     )
+    resolve_directly(built)
+    return built
 
 
 schema = build_schema()
