@@ -22,7 +22,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Route
 from cross_web import HTTPException
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
@@ -120,6 +120,30 @@ class InboxGraphQL(GraphQL):
         return None
 
 
+class InboxApp(Starlette):
+    """The Starlette application, with WebSockets on ``/graphql`` handed to strawberry's view
+    directly.
+
+    HTTP requests go through the middleware and the router as usual. An open WebSocket, though,
+    keeps every frame of its call chain alive for as long as it is open: the error, CORS and
+    exception middleware, the router and the route (about 3 KB per connection, for nothing: CORS
+    does not apply to WebSockets and strawberry's view answers its own errors). Thousands of
+    idle subscriptions are a dashboard's normal state (issue 3, memory per subscription).
+    """
+
+    graphql_socket: Any = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "websocket" and self.graphql_socket is not None:
+            root = scope.get("root_path", "")
+            path = scope["path"]
+            if (path[len(root):] if root and path.startswith(root) else path) == "/graphql":
+                scope["app"] = self
+                await self.graphql_socket(scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
+
+
 async def healthz(request: Request) -> JSONResponse:
     """Liveness and readiness: the database answers."""
     try:
@@ -181,11 +205,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 await bus.stop()
                 await close_crm_http()
 
-    app = Starlette(
+    app = InboxApp(
         routes=[
             Route("/healthz", healthz, methods=["GET"]),
             Route("/graphql", graphql, methods=["GET", "POST"]),
-            WebSocketRoute("/graphql", graphql),
         ],
         lifespan=lifespan,
         middleware=[
@@ -209,9 +232,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
         attach_handler()
         app.add_middleware(StatementCounter)
+    app.graphql_socket = graphql
     app.state.settings = settings
     app.state.bus = bus
     return app
 
 
-__all__ = ["InboxGraphQL", "create_app"]
+__all__ = ["InboxApp", "InboxGraphQL", "create_app"]
