@@ -12,12 +12,9 @@ from functools import partial
 from typing import Annotated, Any
 
 import strawberry
-from strawberry.extensions import (
-    AddValidationRules,
-    MaxTokensLimiter,
-    ParserCache,
-    ValidationCache,
-)
+from graphql import specified_rules
+from graphql.validation import NoSchemaIntrospectionCustomRule
+from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.extensions.max_aliases import create_validator as aliases_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.schema.config import StrawberryConfig
@@ -906,7 +903,23 @@ class InboxSchema(strawberry.Schema):
     - subscriptions run only over WebSocket (over HTTP they are refused, not half-run).
 
     Only unexpected errors are logged (client errors are answered, not logged).
+
+    Every operation is validated with :attr:`operation_rules` and parsed with at most
+    :attr:`max_token_count` tokens, set on its execution context when strawberry creates it
+    rather than by extensions (``AddValidationRules``, ``MaxTokensLimiter``): an extension's
+    hook lives as long as its operation, which for a subscription is as long as it is open.
     """
+
+    operation_rules: tuple[Any, ...] = tuple(specified_rules)
+    """The validation rules of every operation (graphql-core's, then ours)."""
+    max_token_count: int | None = None
+
+    def _create_execution_context(self, *args: Any, **kwargs: Any) -> Any:
+        context = super()._create_execution_context(*args, **kwargs)
+        context.validation_rules = self.operation_rules
+        if self.max_token_count is not None:
+            context.parse_options["max_tokens"] = self.max_token_count
+        return context
 
     async def execute(self, query, variable_values=None, *args: Any, **kwargs: Any):
         operation_name_given.set(bool(kwargs.get("operation_name") or (args[2] if len(args) > 2 else None)))
@@ -944,22 +957,19 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     # validation caches themselves are shared per maxsize by strawberry).
     # strawberry's depth and alias limiters build a new rule class per operation, which an
     # open subscription keeps (about 8 KB each): build the rules once per schema instead
-    limits = [
+    rules = [
+        *specified_rules,
         depth_rule(settings.max_depth, should_ignore=None),
         aliases_rule(settings.max_aliases),
     ]
+    if not settings.introspection:
+        rules.append(NoSchemaIntrospectionCustomRule)
     extensions = [
-        lambda: AddValidationRules(limits),
-        lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
         lambda: ParserCache(maxsize=settings.parser_cache_size),
         lambda: ValidationCache(maxsize=settings.validation_cache_size),
         SingleOperation,  # after the validation cache, which sets the validation errors
         CodedErrors,
     ]
-    if not settings.introspection:
-        from strawberry.extensions import DisableIntrospection
-
-        extensions.append(DisableIntrospection)
     built = InboxSchema(
         query=Query,
         mutation=Mutation,
@@ -968,6 +978,8 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         config=StrawberryConfig(auto_camel_case=True),
         types=[Activity, CustomInbox],
     )
+    built.operation_rules = tuple(rules)
+    built.max_token_count = settings.max_tokens
     resolve_directly(built)
     return built
 
