@@ -214,7 +214,7 @@ def _fast_accepts(event: LiveEvent, viewer: Viewer) -> bool:
     return event.type not in VIEWER_EVENTS and not _expired(viewer)
 
 
-async def deliver(
+def deliver(
     context: Context,
     *,
     after_sequence: int | None,
@@ -251,8 +251,8 @@ async def deliver(
             if candidate is not None:
                 yield candidate
 
-    async for payload in fan_out(lambda: replace(context, current_viewer=own_viewer[0]), candidates()):
-        yield payload
+    # the stream itself, not a generator re-yielding it: an open subscription holds one frame less
+    return fan_out(lambda: replace(context, current_viewer=own_viewer[0]), candidates())
 
 
 async def contact_events(

@@ -708,14 +708,13 @@ class Subscription:
                 conversation=Conversation.from_row(conversation),
             )
 
-        async for payload in contact_events(
+        return contact_events(
             ctx,
             event_type="message.created",
             compute_scope=partial(inbox_resolvers.subscription_scope, selector=inbox),
             build=build,
             after_sequence=after_sequence,
-        ):
-            yield payload
+        )
 
     @strawberry.subscription(
         description="Ringing inbound calls the subscriber can see, as they start ringing: those "
@@ -728,14 +727,13 @@ class Subscription:
         self, info: Info, after_sequence: int | None = None
     ) -> AsyncGenerator[Call, None]:
         ctx = info.context
-        async for payload in contact_events(
+        return contact_events(
             ctx,
             event_type="call.received",
             compute_scope=call_resolvers.incoming_call_live_scope,
             build=partial(_call_of_event, ctx),
             after_sequence=after_sequence,
-        ):
-            yield payload
+        )
 
     @strawberry.subscription(
         description="Status and recording changes of calls the subscriber can see (answered by "
@@ -747,14 +745,13 @@ class Subscription:
         self, info: Info, after_sequence: int | None = None
     ) -> AsyncGenerator[Call, None]:
         ctx = info.context
-        async for payload in contact_events(
+        return contact_events(
             ctx,
             event_type="call.updated",
             compute_scope=call_resolvers.call_update_live_scope,
             build=partial(_call_of_event, ctx),
             after_sequence=after_sequence,
-        ):
-            yield payload
+        )
 
     @strawberry.subscription(
         description="Comments mentioning the subscriber, as they are written, while the "
@@ -780,15 +777,14 @@ class Subscription:
                 sequence=event.sequence, activity=Activity.from_row(activity), contact=Contact.from_row(contact)
             )
 
-        async for payload in contact_events(
+        return contact_events(
             ctx,
             event_type="user.mentioned",
             compute_scope=visible_contacts,
             build=build,
             after_sequence=after_sequence,
             addressee="user_id",
-        ):
-            yield payload
+        )
 
     @strawberry.subscription(
         description="The subscriber's left panel: sent once at the start, then whenever one of its "
