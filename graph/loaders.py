@@ -138,6 +138,9 @@ def _shares(workspace_id: int) -> DataLoader[int, tuple[list[int], list[int]]]:
 
 
 _PER_PARENT = {"mentions": _mentions, "identities": _identities, "shares": _shares}
+
+_SHARED = {"shared_users": (0, "user"), "shared_teams": (1, "team")}
+"""Custom inbox id -> the user or team rows it is shared with (:meth:`Loaders._shared`)."""
 """Loaders of the rows of a parent, by parent id, made by name like those by primary key."""
 
 
@@ -178,7 +181,8 @@ class Loaders:
     """Batching loaders by primary key for the workspace ``workspace_id``: ``user``, ``team``,
     ``channel``, ``contact``, ``conversation``, ``message``, ``activity``, ``call``; ``mentions`` maps an
     activity id to the ids of the users it mentions, ``identities`` a contact id to its channel
-    identities, ``shares`` a custom inbox id to the user and team ids it is shared with; pages
+    identities, ``shares`` a custom inbox id to the user and team ids it is shared with and
+    ``shared_users`` / ``shared_teams`` to those users' and teams' rows; pages
     of rows per parent (:meth:`rows_of`, :meth:`calls_of_contact`); the contacts a merge would join (:meth:`contacts_sharing`); and the workspace's row and
     channels (:meth:`workspace`, :meth:`channels`). Each is made on first use (an open
     subscription holds a set it may never use)."""
@@ -202,6 +206,11 @@ class Loaders:
         self._contacts_sharing: dict[tuple[Scope, int], DataLoader[SharingKey, list[Contact]]] = {}
 
     def __getattr__(self, name: str) -> DataLoader[int, Any]:
+        if name in _SHARED:
+            position, target = _SHARED[name]
+            loader = self._shared(position, target)
+            setattr(self, name, loader)
+            return loader
         if name in _PER_PARENT:
             loader = _PER_PARENT[name](self.workspace_id)
             setattr(self, name, loader)
@@ -212,6 +221,21 @@ class Loaders:
         loader = _by_id(model, self.workspace_id)
         setattr(self, name, loader)
         return loader
+
+    def _shared(self, position: int, target: str) -> DataLoader[int, list[Any]]:
+        """Custom inbox id -> the rows of the users (``position`` 0, ``target`` ``"user"``) or
+        teams (1, ``"team"``) it is shared with. One batch reads the shares of every inbox
+        asked for, then all their users or teams at once: a field that read its inbox's shares
+        and then its rows would batch the second read with its siblings' or not, depending on
+        when each resumed (the statements of a request must not depend on timing)."""
+
+        async def load(ids: Sequence[int]) -> list[list[Any]]:
+            shares = await self.shares.load_many(list(ids))
+            wanted = sorted({key for share in shares for key in share[position]})
+            found = dict(zip(wanted, await getattr(self, target).load_many(wanted), strict=True)) if wanted else {}
+            return [[found[key] for key in share[position] if found.get(key) is not None] for share in shares]
+
+        return DataLoader(load_fn=load)
 
     async def preload(self, **ids: Iterable[int | None]) -> None:
         """Load a page's relations now, one batch per loader, all started together, and then

@@ -204,15 +204,11 @@ class CustomInbox(Node):
 
     @strawberry.field(description="Users it is shared with (sharing CHOSEN).")
     async def shared_with_users(self, info: Info) -> list[User]:
-        users, _ = await info.context.loaders.shares.load(self.row.id)
-        rows = await info.context.loaders.user.load_many(users)
-        return [User.from_row(r) for r in rows if r]
+        return [User.from_row(r) for r in await info.context.loaders.shared_users.load(self.row.id)]
 
     @strawberry.field(description="Teams it is shared with (sharing CHOSEN).")
     async def shared_with_teams(self, info: Info) -> list[Team]:
-        _, teams = await info.context.loaders.shares.load(self.row.id)
-        rows = await info.context.loaders.team.load_many(teams)
-        return [Team.from_row(r) for r in rows if r]
+        return [Team.from_row(r) for r in await info.context.loaders.shared_teams.load(self.row.id)]
 
     @strawberry.field(description="Whether the viewer may edit, re-share or delete it (its creator).")
     def can_edit(self, info: Info) -> bool:
