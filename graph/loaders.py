@@ -138,10 +138,10 @@ def _shares(workspace_id: int) -> DataLoader[int, tuple[list[int], list[int]]]:
 
 
 _PER_PARENT = {"mentions": _mentions, "identities": _identities, "shares": _shares}
+"""Loaders of the rows of a parent, by parent id, made by name like those by primary key."""
 
 _SHARED = {"shared_users": (0, "user"), "shared_teams": (1, "team")}
 """Custom inbox id -> the user or team rows it is shared with (:meth:`Loaders._shared`)."""
-"""Loaders of the rows of a parent, by parent id, made by name like those by primary key."""
 
 
 SharingKey = tuple[int, str | None, str | None]
@@ -207,18 +207,13 @@ class Loaders:
 
     def __getattr__(self, name: str) -> DataLoader[int, Any]:
         if name in _SHARED:
-            position, target = _SHARED[name]
-            loader = self._shared(position, target)
-            setattr(self, name, loader)
-            return loader
-        if name in _PER_PARENT:
+            loader = self._shared(*_SHARED[name])
+        elif name in _PER_PARENT:
             loader = _PER_PARENT[name](self.workspace_id)
-            setattr(self, name, loader)
-            return loader
-        model = _MODELS.get(name)
-        if model is None:
+        elif name in _MODELS:
+            loader = _by_id(_MODELS[name], self.workspace_id)
+        else:
             raise AttributeError(name)
-        loader = _by_id(model, self.workspace_id)
         setattr(self, name, loader)
         return loader
 
