@@ -80,12 +80,6 @@ class HistoryPruned(CodedError):
     code = "HISTORY_PRUNED"
 
 
-class SlowConsumerError(CodedError):
-    """A subscription fell too far behind and was ended; resubscribe with ``afterSequence``."""
-
-    code = "SLOW_CONSUMER"
-
-
 __all__ = [
     "BadUserInput",
     "CodedError",
@@ -97,6 +91,5 @@ __all__ = [
     "HistoryPruned",
     "NotConfigured",
     "RateLimited",
-    "SlowConsumerError",
     "Unauthenticated",
 ]

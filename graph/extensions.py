@@ -47,7 +47,7 @@ class CodedErrors(MaskErrors):
     """Masks unexpected errors and gives every error an ``extensions.code``."""
 
     def __init__(self) -> None:
-        super().__init__(error_message="Internal server error.")
+        super().__init__(error_message=MASKED_MESSAGE)
 
     def on_operation(self):
         yield from super().on_operation()
@@ -62,24 +62,38 @@ class CodedErrors(MaskErrors):
             result.errors = self._process_errors(errors)  # type: ignore[attr-defined]
 
     def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
-        processed: list[GraphQLError] = []
-        for error in errors:
-            original = error.original_error
-            code = (error.extensions or {}).get("code")
-            if code:
-                processed.append(error)
-            elif original is None:
-                add_code(error)
-                processed.append(error)
-            elif isinstance(original, GraphQLError) and (original.extensions or {}).get("code"):
-                processed.append(_with_code(error, original.extensions["code"]))
-            elif isinstance(original, GraphQLError) and error.path is None:
-                # variable coercion: a missing, null or mistyped variable is the client's input
-                processed.append(_with_code(error, "BAD_USER_INPUT"))
-            else:
-                log.error("unexpected error at %s", error.path, exc_info=original)
-                processed.append(_with_code(error, "INTERNAL_SERVER_ERROR", self.error_message))
-        return processed
+        return coded_errors(errors, self.error_message)
+
+
+MASKED_MESSAGE = "Internal server error."
+
+
+def as_graphql_error(error: Exception) -> GraphQLError:
+    """``error`` as the GraphQL error strawberry would report for it."""
+    return error if isinstance(error, GraphQLError) else GraphQLError(str(error), original_error=error)
+
+
+def coded_errors(errors: list[GraphQLError], masked_message: str = MASKED_MESSAGE) -> list[GraphQLError]:
+    """``errors`` as clients receive them: each with ``extensions.code``; unexpected ones
+    logged with their traceback and masked as ``INTERNAL_SERVER_ERROR``."""
+    processed: list[GraphQLError] = []
+    for error in errors:
+        original = error.original_error
+        code = (error.extensions or {}).get("code")
+        if code:
+            processed.append(error)
+        elif original is None:
+            add_code(error)
+            processed.append(error)
+        elif isinstance(original, GraphQLError) and (original.extensions or {}).get("code"):
+            processed.append(_with_code(error, original.extensions["code"]))
+        elif isinstance(original, GraphQLError) and error.path is None:
+            # variable coercion: a missing, null or mistyped variable is the client's input
+            processed.append(_with_code(error, "BAD_USER_INPUT"))
+        else:
+            log.error("unexpected error at %s", error.path, exc_info=original)
+            processed.append(_with_code(error, "INTERNAL_SERVER_ERROR", masked_message))
+    return processed
 
 
 _ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
@@ -182,4 +196,4 @@ def is_expected(error: GraphQLError) -> bool:
     )
 
 
-__all__ = ["CodedErrors", "SingleOperation", "operation_name_given", "add_code", "is_expected", "unstorable_input"]
+__all__ = ["CodedErrors", "as_graphql_error", "coded_errors", "SingleOperation", "operation_name_given", "add_code", "is_expected", "unstorable_input"]

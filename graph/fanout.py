@@ -6,8 +6,9 @@ whose document, variables and *view* are the same would compute the same ``next`
 the process executes the selection once, serialises it to JSON once, and writes the same text
 to each of their WebSockets (only the operation id in front differs).
 
-A subscription resolver turns its authorised events into :class:`Candidate` s and passes them
-through :func:`fan_out`. The view key is the viewer facts any resolver may read (workspace,
+A subscription selects its authorised events as :class:`Candidate` s
+(:class:`graph.subscriptions.LiveStream`); :func:`dispatch` and :func:`payload_for` execute
+them once per (event, variant, view, document, variables). The view key is the viewer facts any resolver may read (workspace,
 role, visibility, permissions). A resolver whose answer depends on *who* the viewer is
 (``User`` administration fields for a non-administrator, ``canEdit`` ...) calls
 :func:`depends_on_identity`; such a payload is shared only with the same user.
@@ -18,15 +19,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sys
 from collections import OrderedDict
 from contextvars import ContextVar
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from starlette.websockets import WebSocketDisconnect
-
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Generator
+    from collections.abc import Awaitable, Callable, Coroutine, Generator
 
     from graph.context import Context
     from graph.permissions.visibility import Viewer
@@ -50,26 +50,52 @@ def view_key(viewer: Viewer) -> tuple[Any, ...]:
     )
 
 
-@dataclass(frozen=True)
 class LiveOperation:
     """The graphql-transport-ws operation a subscription runs in: what it asked for, and the
-    WebSocket its ``next`` frames are written to. ``completed`` is set, synchronously, when
-    the client sends ``complete`` (no ``next`` may follow it)."""
+    WebSocket its ``next`` frames are written to.
 
-    id: str
-    query: str
-    variables: dict[str, Any] | None
-    operation_name: str | None
-    send_text: Callable[[str], Awaitable[None]]
-    document_key: tuple[str, str | None, str] = field(init=False)
-    frame_prefix: str = field(init=False)
-    completed: list[bool] = field(init=False, default_factory=lambda: [False])
+    ``completed`` is set, synchronously, when the client sends ``complete`` (no ``next`` may
+    follow it). ``owner`` is the connection's handler: :meth:`detach` tells it that the
+    subscription now runs on its own (``stream``), :meth:`finish` that it has ended by itself.
+    """
 
-    def __post_init__(self) -> None:
-        object.__setattr__(
-            self, "document_key", (self.query, self.operation_name, _variables_key(self.variables))
-        )
-        object.__setattr__(self, "frame_prefix", '{"id":' + json.dumps(self.id) + ',"type":"next","payload":')
+    __slots__ = (
+        "id", "query", "variables", "operation_name", "send_text", "document_key", "frame_prefix",
+        "completed", "stream", "owner",
+    )
+
+    def __init__(
+        self,
+        id: str,
+        query: str,
+        variables: dict[str, Any] | None,
+        operation_name: str | None,
+        send_text: Callable[[str], Awaitable[None]],
+        owner: Any = None,
+    ) -> None:
+        self.id = id
+        self.query = query
+        self.variables = variables
+        self.operation_name = operation_name
+        self.send_text = send_text
+        # equal documents of many subscribers share one key (and one copy of their text)
+        self.document_key = (sys.intern(query), operation_name, sys.intern(_variables_key(variables)))
+        self.frame_prefix = '{"id":' + json.dumps(id) + ',"type":"next","payload":'
+        self.completed = False
+        self.stream: Any = None
+        self.owner = owner
+
+    def detach(self, stream: Any) -> None:
+        """``stream`` delivers this operation's events from now on, without its task."""
+        self.stream = stream
+        if self.owner is not None:
+            self.owner.detached(self)
+
+    def finish(self) -> None:
+        """The subscription ended by itself (its last frames are sent)."""
+        self.completed = True
+        if self.owner is not None:
+            self.owner.finished(self)
 
 
 _operation: ContextVar[LiveOperation | None] = ContextVar("live_operation", default=None)
@@ -141,7 +167,7 @@ def _variables_key(values: Any) -> str:
         return repr(values)
 
 
-async def _execute(operation: LiveOperation, context: Context, candidate: Candidate) -> str | None:
+async def execute_payload(operation: LiveOperation, context: Context, candidate: Candidate) -> str | None:
     """The ``next`` payload of ``candidate`` for this document and viewer, as JSON text."""
     root = await candidate.build()
     if root is None:
@@ -177,14 +203,14 @@ async def _shared_payload(
         try:
             payload, personal = await future
         except Exception:  # noqa: BLE001 - the leader failed: execute on our own
-            return await _execute(operation, context, candidate), False, viewer.user_id
+            return await execute_payload(operation, context, candidate), False, viewer.user_id
         return payload, personal, found.user_id
     future: asyncio.Future[tuple[str | None, bool]] = asyncio.get_running_loop().create_future()
     _payloads[key] = _Shared(future, viewer.user_id)
     marker = [False]
     token = _identity_read.set(marker)
     try:
-        payload = await _execute(operation, context, candidate)
+        payload = await execute_payload(operation, context, candidate)
     except BaseException:
         _forget(key)
         future.set_exception(_LeaderGone())  # never the leader's CancelledError
@@ -201,39 +227,8 @@ async def payload_for(operation: LiveOperation, context: Context, candidate: Can
     """The JSON text of ``candidate``'s ``next`` payload for this subscriber."""
     payload, personal, user_id = await _shared_payload(operation, context, candidate)
     if personal and user_id != context.viewer.user_id:
-        return await _execute(operation, context, candidate)  # the leader's answer was personal
+        return await execute_payload(operation, context, candidate)  # the leader's answer was personal
     return payload
-
-
-async def fan_out(
-    context_of: Callable[[], Context], candidates: AsyncIterator[Candidate]
-) -> AsyncIterator[Any]:
-    """Deliver ``candidates`` to the subscription's WebSocket, each executed and serialised
-    once per (event, variant, view, document, variables) in the process. ``context_of()``
-    gives the context to execute with: the connection's, with the operation's own viewer.
-
-    Frames are written directly; outside a graphql-transport-ws operation (no
-    :class:`LiveOperation` started) the payloads are yielded for strawberry to send.
-    """
-    operation = _operation.get()
-    async for candidate in candidates:
-        context = context_of()
-        shared = context.bus.shared_fanout
-        if operation is None:
-            root = await candidate.build()
-            if root is not None:
-                yield root
-            continue
-        if shared:
-            payload = await payload_for(operation, context, candidate)
-        else:
-            payload = await _execute(operation, context, candidate)
-        if payload is None or operation.completed[0]:
-            continue
-        try:
-            await operation.send_text(operation.frame_prefix + payload + "}")
-        except (WebSocketDisconnect, RuntimeError):
-            return  # the connection is gone: its handler cleans up
 
 
 def current_operation() -> LiveOperation | None:
@@ -327,7 +322,7 @@ async def dispatch(event: Any, subscribers: tuple[Any, ...]) -> None:
     for subscriber in subscribers:
         fast = subscriber.fast_path
         try:
-            if fast is not None and fast.operation.completed[0]:
+            if fast is not None and fast.operation.completed:
                 continue  # the client completed it: its task is being cancelled
             if fast is None or event.sequence != subscriber.last + 1 or not fast.accepts(event, fast.viewer):
                 subscriber._offer(event)
@@ -355,7 +350,7 @@ async def dispatch(event: Any, subscribers: tuple[Any, ...]) -> None:
     for (_, _, members), outcome in zip(planned, outcomes, strict=True):
         for subscriber in members:
             fast = subscriber.fast_path
-            if subscriber.closed or (fast is not None and fast.operation.completed[0]):
+            if subscriber.closed or (fast is not None and fast.operation.completed):
                 continue
             if outcome is None or fast is None or (outcome[1] and fast.viewer.user_id != outcome[2]):
                 # failed or too slow, or personal to another user: the task executes it itself
@@ -389,7 +384,8 @@ __all__ = [
     "current_operation",
     "dispatch",
     "depends_on_identity",
-    "fan_out",
+    "execute_payload",
+    "payload_for",
     "start_live_operation",
     "view_key",
 ]

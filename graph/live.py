@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import json
 import logging
 import random
@@ -42,7 +43,7 @@ from graph.loaders import Loaders
 from graph.redis_backend import RESYNC, ResilientRedisBackend
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Awaitable, Callable
+    from collections.abc import Awaitable, Callable
 
     from tortoise.backends.base.client import BaseDBAsyncClient
 
@@ -176,28 +177,30 @@ _OVERFLOW = object()
 
 
 class Subscriber:
-    """One local consumer of a workspace's events, with a bounded queue.
+    """One local consumer of a workspace's events: a registration with the bus, not a task.
 
-    A subscriber whose task is idle and in step with the stream may hand the bus a
+    While its subscription is idle and in step with the stream, it hands the bus a
     :attr:`fast_path`: the bus then delivers the next events itself
-    (:func:`graph.fanout.dispatch`) instead of queueing them and waking the task. Anything
-    the fast path cannot handle goes to the queue, and the subscriber stays on its task until
-    it has caught up again.
+    (:func:`graph.fanout.dispatch`) and no task of the subscription exists. Anything the fast
+    path cannot handle goes to the bounded queue and calls :attr:`wake`, which starts the
+    subscription's task until it has caught up again (:class:`graph.subscriptions.LiveStream`).
     """
+
+    __slots__ = ("workspace_id", "_items", "_maxsize", "overflowed", "closed", "last", "fast_path", "wake")
 
     def __init__(self, workspace_id: int, maxsize: int) -> None:
         self.workspace_id = workspace_id
-        # a plain list and one future instead of an asyncio.Queue: thousands are open at once
         self._items: list[Any] = []
         self._maxsize = maxsize
-        self._waiter: asyncio.Future[None] | None = None
         self.overflowed = False
         self.closed = False
         self.last = 0
         """The last sequence handled, by the task or the fast path."""
         self.fast_path: Any = None
-        """Set by the subscriber's task while it waits, idle and in step (``last`` current);
-        cleared as soon as something is queued."""
+        """Set while the subscription is idle and in step (``last`` current); cleared as soon
+        as something is queued."""
+        self.wake: Callable[[], None] | None = None
+        """Called whenever something is queued."""
 
     def _offer(self, item: Any) -> None:
         self.fast_path = None
@@ -208,26 +211,20 @@ class Subscriber:
             self._items = [_OVERFLOW]  # what was queued is dropped: the subscriber resumes
         else:
             self._items.append(item)
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        if self.wake is not None:
+            self.wake()
 
     def idle(self) -> bool:
-        """Whether nothing is queued (the task may hand over a fast path)."""
+        """Whether nothing is queued (the subscription may hand over a fast path)."""
         return not self._items
 
-    async def get(self) -> LiveEvent:
-        """The next queued event, after finishing the sends the fast path left to this task.
+    async def take(self) -> LiveEvent | None:
+        """The next queued event, or ``None`` once the queue is empty, after finishing the
+        sends the fast path left to the subscription's task.
 
         Raises :class:`SlowConsumer` once the queue has overflowed.
         """
-        while True:
-            while not self._items:
-                self._waiter = asyncio.get_running_loop().create_future()
-                try:
-                    await self._waiter
-                finally:
-                    self._waiter = None
+        while self._items:
             item = self._items.pop(0)
             if item is _OVERFLOW:
                 raise SlowConsumer("Too many undelivered events: resubscribe with afterSequence.")
@@ -237,6 +234,7 @@ class Subscriber:
                 await item  # a send the socket could not take at once
             except Exception:  # noqa: BLE001 - the socket is gone: its handler ends the operation
                 log.debug("unfinished send failed", exc_info=True)
+        return None
 
 
 def _backend(url: str) -> Any:
@@ -347,30 +345,41 @@ class EventBus:
                 except Exception:  # noqa: BLE001 - the stream of the workspace must go on
                     log.exception("dispatching event %s/%s failed", workspace_id, event.sequence)
 
-    @contextlib.asynccontextmanager
-    async def subscribe(self, workspace_id: int) -> AsyncIterator[Subscriber]:
-        """Receive every event of ``workspace_id`` published from now on."""
+    async def add(self, workspace_id: int) -> Subscriber:
+        """Register a subscriber of every event of ``workspace_id`` published from now on;
+        :meth:`remove` it when done."""
         subscriber = Subscriber(workspace_id, self.queue_size)
         self._subscribers.setdefault(workspace_id, set()).add(subscriber)
         listener = self._listeners.get(workspace_id)
         if listener is None or listener.done():  # none yet, or it died: (re)start it
             self._ready[workspace_id] = asyncio.Event()
-            self._listeners[workspace_id] = asyncio.create_task(self._listen(workspace_id))
-        await self._ready[workspace_id].wait()
+            # the listener outlives this subscriber: it must not keep its context variables
+            self._listeners[workspace_id] = asyncio.create_task(
+                self._listen(workspace_id), context=contextvars.Context()
+            )
         try:
-            yield subscriber
-        finally:
-            subscriber.closed = True
-            subscriber.fast_path = None
-            subscribers = self._subscribers.get(workspace_id)
-            if subscribers is not None:
-                subscribers.discard(subscriber)
-                if not subscribers:
-                    del self._subscribers[workspace_id]
-                    task = self._listeners.pop(workspace_id, None)
-                    self._ready.pop(workspace_id, None)
-                    if task is not None:
-                        task.cancel()
+            await self._ready[workspace_id].wait()
+        except BaseException:
+            self.remove(subscriber)
+            raise
+        return subscriber
+
+    def remove(self, subscriber: Subscriber) -> None:
+        """End a subscriber: nothing is offered to it any more (idempotent)."""
+        subscriber.closed = True
+        subscriber.fast_path = None
+        subscriber.wake = None
+        workspace_id = subscriber.workspace_id
+        subscribers = self._subscribers.get(workspace_id)
+        if subscribers is None or subscriber not in subscribers:
+            return
+        subscribers.discard(subscriber)
+        if not subscribers:
+            del self._subscribers[workspace_id]
+            task = self._listeners.pop(workspace_id, None)
+            self._ready.pop(workspace_id, None)
+            if task is not None:
+                task.cancel()
 
 
 __all__ = ["RESYNC_MARKER", "EventBus", "LiveEvent", "SlowConsumer", "Subscriber", "Transaction", "write"]

@@ -1,6 +1,6 @@
 """The event stream every subscription is built on (``architecture.md``, live path).
 
-:func:`workspace_events` yields the viewer's workspace events in sequence order, exactly once:
+A :class:`LiveStream` delivers the viewer's workspace events in sequence order, exactly once:
 
 - from ``afterSequence`` on, replayed from the outbox, then live with no gap and no duplicate
   at the seam; without it, from the workspace's current sequence on;
@@ -8,7 +8,7 @@
   meanwhile are read from the outbox;
 - a live event whose sequence jumps ahead (publication order differs from commit order
   across writers) first brings the missing events from the outbox, so none is lost;
-- each yielded event comes with the *current* facts of its contact: the latest facts among
+- each event is selected with the *current* facts of its contact: the latest facts among
   the events of the same batch, so a replayed message of a contact reassigned since is
   authorised against its new assignee (``domain.md`` section 7), without a query;
 - user, team and token events reload the viewer (role, visibility, teams); a revoked or
@@ -19,26 +19,35 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
+import json
 from dataclasses import dataclass, replace
 from functools import partial
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from starlette.websockets import WebSocketDisconnect
+
 from db.models import Event, Workspace
 from graph.auth import refresh_viewer
-from graph.errors import BadUserInput, CodedError, HistoryPruned, SlowConsumerError, Unauthenticated
-from graph.fanout import Candidate, FastPath, current_operation, fan_out
+from graph.context import start_operation_loaders
+from graph.errors import BadUserInput, HistoryPruned
+from graph.extensions import as_graphql_error, coded_errors
+from graph.fanout import Candidate, FastPath, current_operation, execute_payload, payload_for
 from graph.live import RESYNC_MARKER, LiveEvent, SlowConsumer
 from graph.websocket import CLOSE_FORBIDDEN
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Awaitable, Callable
+    from collections.abc import Awaitable, Callable
 
     from graph.context import Context
+    from graph.fanout import LiveOperation
+    from graph.live import Subscriber
     from graph.permissions.visibility import Scope, Viewer
 
 STREAM_STARTED = "stream.started"
-"""The type of the delivery ``workspace_events(announce_start=True)`` yields first."""
+"""The type of the event a ``LiveStream(announce_start=True)`` selects first."""
 VIEWER_EVENTS = frozenset({"user.changed", "team.changed", "access_token.revoked"})
 MAX_REPLAY = 10_000
 CLOSE_SLOW_CONSUMER = 4413
@@ -50,8 +59,8 @@ behind: reconnect and resubscribe with ``afterSequence`` to receive the rest."""
 class LiveScope:
     """The scope a subscription filters events with, recomputed whenever the viewer changes.
 
-    Pass :meth:`refresh` as ``on_viewer_change`` to :func:`workspace_events`; a coded error it
-    raises (a FORBIDDEN inbox) ends the subscription.
+    Pass :meth:`refresh` as ``on_viewer_change`` to :func:`deliver`; a coded error it raises
+    (a FORBIDDEN inbox) ends the subscription.
     """
 
     compute: Callable[[Viewer], Awaitable[Scope]]
@@ -98,114 +107,16 @@ async def _outbox(workspace_id: int, after: int, up_to: int | None = None) -> li
     return _rows_to_events(rows)
 
 
-async def end_connection(
-    context: Context,
-    reason: str,
-    *,
-    code: int = CLOSE_FORBIDDEN,
-    error: type[CodedError] = Unauthenticated,
-) -> None:
-    """Close the subscriber's WebSocket with ``code`` (default 4403); elsewhere raise ``error``."""
-    socket = context.request
-    if socket is not None and getattr(socket, "scope", {}).get("type") == "websocket":
-        try:
-            await socket.close(code=code, reason=reason[:120])
-        except RuntimeError:
-            pass  # already closed
-        return
-    raise error(reason)
+async def end_connection(context: Context, reason: str, *, code: int = CLOSE_FORBIDDEN) -> None:
+    """Close the subscriber's WebSocket with ``code`` (default 4403) and ``reason``."""
+    try:
+        await context.request.close(code=code, reason=reason[:120])
+    except RuntimeError:
+        pass  # already closed
 
 
 def _expired(viewer: Viewer) -> bool:
     return viewer.token_expires_at is not None and viewer.token_expires_at <= datetime.now(UTC)
-
-
-async def workspace_events(
-    context: Context,
-    *,
-    after_sequence: int | None,
-    on_viewer_change: Callable[[Viewer], Awaitable[None]],
-    fast_path: FastPath | None = None,
-    announce_start: bool = False,
-) -> AsyncIterator[Delivery]:
-    """The viewer's workspace events, in order and exactly once (see the module docstring).
-
-    Args:
-        context: the subscription's context; its viewer is refreshed in place.
-        after_sequence: the last sequence the client saw, or ``None`` for "from now on".
-        on_viewer_change: awaited after the viewer was reloaded (recompute scopes there; raise
-            a coded error to end the subscription).
-        fast_path: handed to the bus whenever this subscriber is idle and in step, so that
-            the bus delivers the next events without waking this task (:func:`deliver`).
-        announce_start: first yield a :data:`STREAM_STARTED` delivery once the stream's
-            starting point is fixed: a snapshot read then misses no later event.
-
-    Raises:
-        BadUserInput: a negative or future ``afterSequence``, or too much to replay.
-        SlowConsumerError: the subscriber fell too far behind (resume with afterSequence).
-    """
-    viewer = context.viewer
-    if after_sequence is not None and after_sequence < 0:
-        raise BadUserInput("`afterSequence` must not be negative.", field="afterSequence")
-    async with context.bus.subscribe(viewer.workspace_id) as live:
-        current = await Workspace.filter(id=viewer.workspace_id).first().values_list(
-            "event_sequence", flat=True
-        )
-        current = int(current or 0)
-        if after_sequence is not None and after_sequence > current:
-            raise BadUserInput(
-                f"`afterSequence` {after_sequence} is ahead of the latest event ({current}).",
-                field="afterSequence",
-            )
-        last = current if after_sequence is None else after_sequence
-        pending: list[Delivery] = []
-        if after_sequence is not None and after_sequence < current:
-            backlog = await _outbox(viewer.workspace_id, last)
-            if not backlog or backlog[0].sequence != after_sequence + 1:
-                raise HistoryPruned(
-                    f"Events after {after_sequence} are no longer kept: reload, then subscribe "
-                    "without afterSequence (or with the sequence the reload returned).",
-                    field="afterSequence",
-                )
-            pending = _with_current_facts(backlog)
-        if announce_start:
-            yield Delivery(LiveEvent(viewer.workspace_id, last, STREAM_STARTED, {}), {})
-        try:
-            while True:
-                if not pending:
-                    if fast_path is not None and live.idle():
-                        live.last = last
-                        live.fast_path = fast_path.ready(viewer)
-                    event = await live.get()
-                    last = max(last, live.last)  # what the bus delivered meanwhile
-                    if event.type == RESYNC_MARKER:
-                        # the broadcast connection came back: read whatever was missed
-                        pending = _with_current_facts(await _outbox(viewer.workspace_id, last))
-                        continue
-                    if event.sequence <= last:
-                        continue
-                    batch = [event]
-                    if event.sequence > last + 1:
-                        batch = await _outbox(viewer.workspace_id, last, event.sequence) + batch
-                    pending = _with_current_facts(batch)
-                delivery = pending.pop(0)
-                if delivery.event.sequence <= last:
-                    continue
-                last = delivery.event.sequence
-                if _expired(viewer):
-                    await end_connection(context, "The session expired.")
-                    return
-                if delivery.event.type in VIEWER_EVENTS:
-                    refreshed = await refresh_viewer(viewer)
-                    if refreshed is None:
-                        await end_connection(context, "The access token was revoked or the user deactivated.")
-                        return
-                    viewer = context.current_viewer = refreshed
-                    await on_viewer_change(viewer)
-                    continue
-                yield delivery
-        except SlowConsumer as exc:
-            await end_connection(context, str(exc), code=CLOSE_SLOW_CONSUMER, error=SlowConsumerError)
 
 
 def _fast_accepts(event: LiveEvent, viewer: Viewer) -> bool:
@@ -214,48 +125,260 @@ def _fast_accepts(event: LiveEvent, viewer: Viewer) -> bool:
     return event.type not in VIEWER_EVENTS and not _expired(viewer)
 
 
+class _Gone(Exception):
+    """The subscription ended while delivering (its socket closed, or it closed it)."""
+
+
+class LiveStream:
+    """One subscription's events, delivered to its graphql-transport-ws operation, in order
+    and exactly once (``architecture.md``, live path; guarantees in the module docstring).
+
+    A subscription field returns it. strawberry iterates it once: that first step checks the
+    arguments, computes the scope, registers with the bus and reads the replay (errors raised
+    there end the operation as any resolver error does), then ends the iteration: from then on
+    the subscription lives here, detached from strawberry's and graphql-core's execution
+    (:meth:`graph.fanout.LiveOperation.detach`). An idle subscription in step is a registration
+    with the bus (a fast path), with no task: the bus delivers for it. Whatever the fast path
+    cannot handle (a replay, a gap, a viewer reload, a send the socket could not take at once,
+    an event without a fast path) wakes a task that catches up and ends once in step again.
+
+    ``select(event, facts)`` authorises an event by pure computation, from the event and its
+    contact's current facts, and returns its :class:`~graph.fanout.Candidate` or ``None``.
+    ``on_viewer(viewer)`` is awaited at the start and after every viewer reload (recompute
+    scopes there; a coded error it raises ends the subscription with that error).
+    ``shared=False`` executes every payload for this subscriber alone and never hands the bus
+    a fast path (payloads that read per-user state as they are built). ``announce_start``
+    first selects a :data:`STREAM_STARTED` event once the stream's starting point is fixed:
+    a snapshot read then misses no later event.
+
+    Raises (on strawberry's first iteration): ``BadUserInput`` for a negative or future
+    ``afterSequence`` or too much to replay, ``HistoryPruned`` when the outbox no longer holds
+    the events after it, and whatever ``on_viewer`` raises. Later, a coded error ends the
+    operation with a ``next`` carrying it, then ``complete``; a revoked token or expired
+    session closes the socket with 4403, a subscriber too far behind with 4413.
+    """
+
+    __slots__ = (
+        "context", "viewer", "after_sequence", "on_viewer", "select", "shared", "announce_start",
+        "operation", "subscriber", "fast", "last", "pending", "task", "ended", "started",
+    )
+
+    def __init__(
+        self,
+        context: Context,
+        *,
+        after_sequence: int | None,
+        on_viewer: Callable[[Viewer], Awaitable[None]],
+        select: Callable[[LiveEvent, dict[str, Any]], Candidate | None],
+        shared: bool = True,
+        announce_start: bool = False,
+    ) -> None:
+        self.context = context
+        self.viewer: Viewer | None = None
+        self.after_sequence = after_sequence
+        self.on_viewer = on_viewer
+        self.select = select
+        self.shared = shared
+        self.announce_start = announce_start
+        self.operation: LiveOperation | None = None
+        self.subscriber: Subscriber | None = None
+        self.fast: FastPath | None = None
+        self.last = 0
+        self.pending: list[Delivery] = []
+        self.task: asyncio.Task[None] | None = None
+        self.ended = False
+        self.started = False
+
+    def __aiter__(self) -> LiveStream:
+        return self
+
+    async def __anext__(self) -> Any:
+        if not self.started:
+            self.started = True
+            operation = current_operation()
+            if operation is None:
+                raise RuntimeError("Subscriptions run over graphql-transport-ws only.")
+            await self._start(operation)
+        raise StopAsyncIteration
+
+    async def _start(self, operation: LiveOperation) -> None:
+        context = self.context
+        viewer = self.viewer = context.viewer
+        after_sequence = self.after_sequence
+        if after_sequence is not None and after_sequence < 0:
+            raise BadUserInput("`afterSequence` must not be negative.", field="afterSequence")
+        await self.on_viewer(viewer)
+        bus = context.bus
+        subscriber = await bus.add(viewer.workspace_id)
+        try:
+            current = await Workspace.filter(id=viewer.workspace_id).first().values_list(
+                "event_sequence", flat=True
+            )
+            current = int(current or 0)
+            if after_sequence is not None and after_sequence > current:
+                raise BadUserInput(
+                    f"`afterSequence` {after_sequence} is ahead of the latest event ({current}).",
+                    field="afterSequence",
+                )
+            last = current if after_sequence is None else after_sequence
+            if after_sequence is not None and after_sequence < current:
+                backlog = await _outbox(viewer.workspace_id, last)
+                if not backlog or backlog[0].sequence != after_sequence + 1:
+                    raise HistoryPruned(
+                        f"Events after {after_sequence} are no longer kept: reload, then subscribe "
+                        "without afterSequence (or with the sequence the reload returned).",
+                        field="afterSequence",
+                    )
+                self.pending = _with_current_facts(backlog)
+        except BaseException:
+            bus.remove(subscriber)
+            raise
+        if self.announce_start:
+            self.pending.insert(0, Delivery(LiveEvent(viewer.workspace_id, last, STREAM_STARTED, {}), {}))
+        self.last = last
+        self.subscriber = subscriber
+        self.operation = operation
+        if self.shared and bus.shared_fanout:
+            self.fast = FastPath(context, operation, accepts=_fast_accepts, select=self.select)
+        operation.detach(self)
+        subscriber.wake = self._wake
+        self._wake()
+
+    def stop(self) -> None:
+        """End the subscription: it leaves the bus and writes nothing more (idempotent)."""
+        if self.ended:
+            return
+        self.ended = True
+        if self.subscriber is not None:
+            self.context.bus.remove(self.subscriber)
+        task = self.task
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+
+    def _wake(self) -> None:
+        """Catch up in a task, unless one runs or there is nothing to catch up with."""
+        if self.task is not None or self.ended:
+            return
+        subscriber = self.subscriber
+        if not self.pending and subscriber.idle():
+            self._hand_over()
+            return
+        # a fresh context: the task must not keep the variables of whoever queued the event
+        self.task = asyncio.create_task(self._run(), context=contextvars.Context())
+
+    def _hand_over(self) -> None:
+        """In step and idle: the bus delivers the next events (through the fast path, if any)."""
+        subscriber = self.subscriber
+        subscriber.last = self.last
+        if self.fast is not None:
+            subscriber.fast_path = self.fast.ready(self.viewer)
+
+    async def _run(self) -> None:
+        try:
+            start_operation_loaders(self.viewer.workspace_id)
+            while True:
+                if not self.pending:
+                    if not await self._take():
+                        self._hand_over()
+                        return
+                    continue
+                await self._handle(self.pending.pop(0))
+        except _Gone:
+            pass
+        except SlowConsumer as exc:
+            await self._close(str(exc), CLOSE_SLOW_CONSUMER)
+        except Exception as exc:  # noqa: BLE001 - coded errors end the operation; others are masked
+            await self._fail(exc)
+        finally:
+            self.task = None
+
+    async def _take(self) -> bool:
+        """Queue the next events to handle; ``False`` when nothing is queued."""
+        subscriber = self.subscriber
+        event = await subscriber.take()
+        if event is None:
+            return False
+        workspace_id = subscriber.workspace_id
+        last = self.last = max(self.last, subscriber.last)  # what the bus delivered meanwhile
+        if event.type == RESYNC_MARKER:
+            # the broadcast connection came back: read whatever was missed
+            self.pending = _with_current_facts(await _outbox(workspace_id, last))
+        elif event.sequence > last:
+            batch = [event]
+            if event.sequence > last + 1:
+                batch = await _outbox(workspace_id, last, event.sequence) + batch
+            self.pending = _with_current_facts(batch)
+        return True
+
+    async def _handle(self, delivery: Delivery) -> None:
+        event = delivery.event
+        if event.type != STREAM_STARTED:
+            if event.sequence <= self.last:
+                return
+            self.last = event.sequence
+            if _expired(self.viewer):
+                await self._close("The session expired.")
+                raise _Gone
+            if event.type in VIEWER_EVENTS:
+                refreshed = await refresh_viewer(self.viewer)
+                if refreshed is None:
+                    await self._close("The access token was revoked or the user deactivated.")
+                    raise _Gone
+                self.viewer = self.context.current_viewer = refreshed
+                await self.on_viewer(refreshed)
+                return
+        candidate = self.select(event, delivery.facts)
+        if candidate is not None:
+            await self._send(candidate)
+
+    async def _send(self, candidate: Candidate) -> None:
+        operation = self.operation
+        # the operation's own viewer: another operation of the socket may have reloaded the
+        # connection's viewer before this one reached the same event
+        context = replace(self.context, current_viewer=self.viewer)
+        if self.fast is not None:
+            payload = await payload_for(operation, context, candidate)
+        else:
+            payload = await execute_payload(operation, context, candidate)
+        if payload is None or self.ended:
+            return
+        try:
+            await operation.send_text(operation.frame_prefix + payload + "}")
+        except (WebSocketDisconnect, RuntimeError) as exc:
+            raise _Gone from exc  # the connection is gone: its handler ends the operation
+
+    async def _close(self, reason: str, code: int = CLOSE_FORBIDDEN) -> None:
+        """End here and close the socket (:func:`end_connection`)."""
+        self.stop()
+        await end_connection(self.context, reason, code=code)
+
+    async def _fail(self, error: Exception) -> None:
+        """End the operation with ``error`` in a ``next`` (coded; anything else masked), then
+        ``complete``, as strawberry ends an operation whose stream raised."""
+        operation = self.operation
+        self.stop()
+        errors = [e.formatted for e in coded_errors([as_graphql_error(error)])]
+        try:
+            await operation.send_text(operation.frame_prefix + json.dumps({"data": None, "errors": errors}) + "}")
+            await operation.send_text(json.dumps({"id": operation.id, "type": "complete"}))
+        except (WebSocketDisconnect, RuntimeError):
+            pass
+        operation.finish()
+
+
 def deliver(
     context: Context,
     *,
     after_sequence: int | None,
     on_viewer_change: Callable[[Viewer], Awaitable[None]],
     select: Callable[[LiveEvent, dict[str, Any]], Candidate | None],
-) -> AsyncIterator[Any]:
-    """A subscription's events, delivered (see :func:`workspace_events` for the guarantees).
-
-    ``select(event, facts)`` authorises an event by pure computation, from the event and its
-    contact's current facts, and returns its :class:`~graph.fanout.Candidate` or ``None``.
-    Over graphql-transport-ws the frames are written directly and nothing is yielded: while
-    the subscriber is in step, the bus delivers for it (one execution per selection and
-    view, :func:`graph.fanout.dispatch`); otherwise its own task does. Elsewhere the payloads
-    are yielded for strawberry to send. Payloads are executed with this operation's viewer:
-    several operations share the connection's context, and one may reload the viewer before
-    another has reached the same event.
-    """
-    operation = current_operation()
-    own_viewer = [context.viewer]
-
-    async def viewer_changed(viewer: Viewer) -> None:
-        own_viewer[0] = viewer
-        await on_viewer_change(viewer)
-
-    fast_path = None
-    if operation is not None and context.bus.shared_fanout:
-        fast_path = FastPath(context, operation, accepts=_fast_accepts, select=select)
-
-    async def candidates() -> AsyncIterator[Candidate]:
-        async for delivery in workspace_events(
-            context, after_sequence=after_sequence, on_viewer_change=viewer_changed, fast_path=fast_path
-        ):
-            candidate = select(delivery.event, delivery.facts)
-            if candidate is not None:
-                yield candidate
-
-    # the stream itself, not a generator re-yielding it: an open subscription holds one frame less
-    return fan_out(lambda: replace(context, current_viewer=own_viewer[0]), candidates())
+) -> LiveStream:
+    """A subscription's events, selected by ``select`` and delivered (:class:`LiveStream`);
+    ``on_viewer_change`` is awaited at the start and whenever the viewer is reloaded."""
+    return LiveStream(context, after_sequence=after_sequence, on_viewer=on_viewer_change, select=select)
 
 
-async def contact_events(
+def contact_events(
     context: Context,
     *,
     event_type: str,
@@ -263,7 +386,7 @@ async def contact_events(
     build: Callable[[LiveEvent], Awaitable[Any]],
     after_sequence: int | None = None,
     addressee: str | None = None,
-) -> AsyncIterator[Any]:
+) -> LiveStream:
     """The events of ``event_type`` whose contact the subscriber's scope allows (from the
     event's current facts, ``domain.md`` section 7), each built by ``build(event)`` and
     delivered by :func:`deliver`. ``compute_scope`` is recomputed whenever the viewer changes.
@@ -272,21 +395,18 @@ async def contact_events(
     ``"user_id"`` of a mention) are delivered: events meant for one user.
     """
     scope = LiveScope(compute_scope)
-    await scope.refresh(context.viewer)
+    user_id = context.viewer.user_id
 
     def select(event: LiveEvent, facts: dict[str, Any]) -> Candidate | None:
         if event.type != event_type:
             return None
-        if addressee is not None and event.payload.get(addressee) != context.viewer.user_id:
+        if addressee is not None and event.payload.get(addressee) != user_id:
             return None
         if not scope.current.allows(facts.get("assignee_id"), bool(facts.get("blocked"))):
             return None
         return Candidate(event.sequence, partial(build, event))
 
-    async for payload in deliver(
-        context, after_sequence=after_sequence, on_viewer_change=scope.refresh, select=select
-    ):
-        yield payload
+    return deliver(context, after_sequence=after_sequence, on_viewer_change=scope.refresh, select=select)
 
 
 __all__ = [
@@ -295,7 +415,7 @@ __all__ = [
     "STREAM_STARTED",
     "Delivery",
     "LiveScope",
+    "LiveStream",
     "deliver",
     "end_connection",
-    "workspace_events",
 ]

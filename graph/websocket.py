@@ -9,11 +9,14 @@ strawberry's handler trusts frame shapes and authenticates once, at ``connection
   with 4403; a changed role, visibility or team is used from then on;
 - every operation gets fresh DataLoaders, so nothing is served from a connection-wide cache;
 - every operation knows its id and socket, so subscription events are written to it directly
-  (:func:`graph.fanout.fan_out`).
+  (:class:`graph.fanout.LiveOperation`), and an open subscription outlives its operation task
+  (:meth:`InboxTransportWSHandler.detached`).
 """
 
 from __future__ import annotations
 
+import asyncio
+import sys
 from typing import Any
 
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
@@ -52,7 +55,19 @@ def frame_problem(message: Any) -> str | None:
 
 
 class InboxTransportWSHandler(BaseGraphQLTransportWSHandler):
-    """graphql-transport-ws with validated frames and per-operation authentication."""
+    """graphql-transport-ws with validated frames and per-operation authentication.
+
+    A subscription runs in strawberry's operation task only until its stream is set up; then
+    it detaches (:meth:`detached`): the task ends without a ``complete`` and the subscription
+    stays registered here under its id, delivered by its :class:`~graph.subscriptions.LiveStream`
+    (an open subscription holds no task, no execution context, no extension hooks). A
+    ``complete`` from the client, or the socket closing, stops it.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._live: dict[str, LiveOperation] = {}
+        self._finishing: set[asyncio.Task[Any]] = set()
 
     async def handle_message(self, message: Any) -> None:
         problem = frame_problem(message)
@@ -62,42 +77,64 @@ class InboxTransportWSHandler(BaseGraphQLTransportWSHandler):
         await super().handle_message(message)
 
     async def handle_subscribe(self, message: Any) -> None:
-        if self.connection_acknowledged and message["id"] not in self.operations:
+        operation_id = message["id"]
+        live = None
+        if self.connection_acknowledged and operation_id not in self.operations:
             context = self.context
             viewer = await refresh_viewer(context.current_viewer) if context.current_viewer else None
             if viewer is None:
                 await self.websocket.close(code=CLOSE_FORBIDDEN, reason="Forbidden")
                 return
             context.current_viewer = viewer
-            # the operation task copies this context variable when it is created
+            # the operation task copies these context variables when it is created
             start_operation_loaders(viewer.workspace_id)
             payload = message["payload"]
+            # thousands of dashboards send the same document: keep one copy of its text
+            payload["query"] = sys.intern(payload["query"])
             live = LiveOperation(
-                id=message["id"],
+                id=operation_id,
                 query=payload["query"],
                 variables=payload.get("variables"),
                 operation_name=payload.get("operationName"),
                 send_text=self.websocket.ws.send_text,
+                owner=self,
             )
             start_live_operation(live)
-            known = self._live_operations()
-            for ended in [i for i in known if i not in self.operations]:
-                del known[ended]
-            known[live.id] = live
         await super().handle_subscribe(message)
+        if live is not None and operation_id in self.operations:  # not refused (limit)
+            self._live[operation_id] = live
 
-    def _live_operations(self) -> dict[str, LiveOperation]:
-        found = self.__dict__.get("_live")
-        if found is None:
-            found = self.__dict__["_live"] = {}
-        return found
+    def detached(self, live: LiveOperation) -> None:
+        """The subscription of ``live`` now runs on its own: its strawberry operation stays
+        registered (its id is taken until ``complete``) but ends without a ``complete``."""
+        operation = self.operations.get(live.id)
+        if operation is None:
+            return
+        operation.completed = True  # strawberry sends nothing more for it
+        task, operation.task = operation.task, None
+        if task is not None and not task.done():
+            self._finishing.add(task)  # held until it has unwound
+            task.add_done_callback(self._finishing.discard)
+
+    def finished(self, live: LiveOperation) -> None:
+        """The subscription of ``live`` ended by itself (it sent its last frames)."""
+        self._live.pop(live.id, None)
+        self.operations.pop(live.id, None)
+
+    def forget_id(self, id: str) -> None:
+        super().forget_id(id)
+        self._live.pop(id, None)
 
     async def cleanup_operation(self, operation_id: str) -> None:
         # from ``complete`` on, no ``next`` of this operation may be written, even by the bus
-        live = self._live_operations().pop(operation_id, None)
+        live = self._live.pop(operation_id, None)
         if live is not None:
-            live.completed[0] = True
-        await super().cleanup_operation(operation_id)
+            live.completed = True
+            if live.stream is not None:
+                live.stream.stop()
+        operation = self.operations.pop(operation_id, None)
+        if operation is not None and operation.task is not None:
+            operation.task.cancel()
 
 
 __all__ = ["CLOSE_FORBIDDEN", "InboxTransportWSHandler", "frame_problem"]

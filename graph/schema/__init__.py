@@ -96,7 +96,7 @@ from graph.schema.user import (
 from graph.live import LiveEvent, write
 from graph.permissions.visibility import contact_scope
 from graph.settings import Settings
-from graph.subscriptions import STREAM_STARTED, LiveScope, contact_events, deliver, workspace_events
+from graph.subscriptions import STREAM_STARTED, LiveScope, LiveStream, contact_events, deliver
 
 _TYPES = {
     "Call": Call,
@@ -794,31 +794,36 @@ class Subscription:
         self, info: Info, after_sequence: int | None = None
     ) -> AsyncGenerator[InboxSidebar, None]:
         ctx = info.context
+        current = shown = None
         stale = False
 
-        async def on_viewer_change(viewer) -> None:
+        async def on_viewer(viewer) -> None:
             nonlocal stale
             stale = True
 
-        async for delivery in workspace_events(
-            ctx, after_sequence=after_sequence, on_viewer_change=on_viewer_change, announce_start=True
-        ):
-            event = delivery.event
-            if event.type == STREAM_STARTED:
-                # the first panel is read once the stream's start is fixed: nothing falls between
-                current = await inbox_resolvers.sidebar_with_counts(ctx.viewer)
-                shown = inbox_resolvers.sidebar_snapshot(current)
-                yield InboxSidebar.from_sidebar(current)
-                continue
-            mine = event.type == "inbox.seen" and event.payload.get("user_id") == ctx.viewer.user_id
-            if not (stale or mine or inbox_resolvers.touches(current, event.type, event.payload)):
-                continue
+        async def build() -> InboxSidebar | None:
+            # the panel as it is now, when it differs from the last one sent
+            nonlocal current, shown, stale
             stale = False
             current = await inbox_resolvers.sidebar_with_counts(ctx.viewer)
             snapshot = inbox_resolvers.sidebar_snapshot(current)
-            if snapshot != shown:
-                shown = snapshot
-                yield InboxSidebar.from_sidebar(current)
+            if snapshot == shown:
+                return None
+            shown = snapshot
+            return InboxSidebar.from_sidebar(current)
+
+        def select(event: LiveEvent, facts: dict[str, Any]) -> Candidate | None:
+            # the first panel is read once the stream's start is fixed: nothing falls between
+            if event.type != STREAM_STARTED and not stale:
+                mine = event.type == "inbox.seen" and event.payload.get("user_id") == ctx.viewer.user_id
+                if not (mine or inbox_resolvers.touches(current, event.type, event.payload)):
+                    return None
+            return Candidate(event.sequence, build)
+
+        # each panel is read for this subscriber alone, in order: no shared payloads
+        return LiveStream(
+            ctx, after_sequence=after_sequence, on_viewer=on_viewer, select=select, shared=False, announce_start=True
+        )
 
     @strawberry.subscription(
         description="Conversations entering, leaving or changing in a standard, team or blocked "
@@ -834,13 +839,16 @@ class Subscription:
         after_sequence: int | None = None,
     ) -> AsyncGenerator[ConversationEvent, None]:
         ctx = info.context
-        if inbox is not None and getattr(inbox, "custom_inbox_id", None):
-            raise BadUserInput(
-                "Custom inboxes do not update live: refresh the list instead.", field="inbox"
-            )
         status_value = status.value if status is not None else None
-        scope = LiveScope(partial(inbox_resolvers.subscription_scope, selector=inbox))
-        await scope.refresh(ctx.viewer)
+
+        async def scope_of(viewer):
+            if inbox is not None and getattr(inbox, "custom_inbox_id", None):
+                raise BadUserInput(
+                    "Custom inboxes do not update live: refresh the list instead.", field="inbox"
+                )
+            return await inbox_resolvers.subscription_scope(viewer, selector=inbox)
+
+        scope = LiveScope(scope_of)
 
         async def build(event: LiveEvent, change: str) -> ConversationEvent | None:
             conversation = None
@@ -865,10 +873,7 @@ class Subscription:
                 return None  # it has left since: the later event says so
             return Candidate(event.sequence, partial(build, event, change), variant=change)
 
-        async for payload in deliver(
-            ctx, after_sequence=after_sequence, on_viewer_change=scope.refresh, select=select
-        ):
-            yield payload
+        return deliver(ctx, after_sequence=after_sequence, on_viewer_change=scope.refresh, select=select)
 
 
 async def _call_of_event(ctx, event: LiveEvent) -> Call | None:

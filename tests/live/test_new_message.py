@@ -235,3 +235,34 @@ async def test_team_and_visibility_changes_apply_to_open_subscriptions(world):
         await beta_agent.close()
         await free_agent.close()
         await owner.aclose()
+
+
+async def test_leaving_the_team_ends_a_team_inbox_subscription_with_forbidden(world):
+    """A subscription to a team's inbox ends once the subscriber leaves the team: a ``next``
+    carrying FORBIDDEN, then ``complete``. The socket stays open and the id may be used again."""
+    from tests.support import GraphQLError
+
+    owner = world.client("owner")
+    alpha = world.team_ids["Alpha"]
+    alpha_members = [world.user_ids[n] for n in ("manager", "agent_all", "agent_team", "agent_self")]
+    team_inbox = await subscribe(world.served, world.tokens["agent_team"], NEW_MESSAGE, {"inbox": {"teamId": alpha}})
+    try:
+        await receive(world, "c_all", "to alpha's inbox")
+        assert (await team_inbox.next())["data"]["newMessage"]["message"]["text"] == "to alpha's inbox"
+        await owner("mutation($t: ID!, $m: [ID!]) { updateTeam(id: $t, memberIds: $m) { id } }",
+                    {"t": alpha, "m": [m for m in alpha_members if m != world.user_ids["agent_team"]]})
+        with pytest.raises(GraphQLError) as ended:
+            await team_inbox.next()
+        assert ended.value.codes == ["FORBIDDEN"]
+        assert json.loads(await asyncio.wait_for(team_inbox.socket.recv(), 5)) == {
+            "id": team_inbox.operation_id, "type": "complete"}
+        await team_inbox.socket.send(json.dumps({"id": team_inbox.operation_id, "type": "subscribe",
+                                                 "payload": {"query": NEW_MESSAGE}}))
+        await asyncio.sleep(0.3)
+        await receive(world, "c_team", "after leaving")
+        assert (await team_inbox.next())["data"]["newMessage"]["message"]["text"] == "after leaving"
+    finally:
+        await owner("mutation($t: ID!, $m: [ID!]) { updateTeam(id: $t, memberIds: $m) { id } }",
+                    {"t": alpha, "m": alpha_members})
+        await team_inbox.close()
+        await owner.aclose()
