@@ -27,7 +27,7 @@ def start_operation_loaders(workspace_id: int) -> Loaders:
     return loaders
 
 
-@dataclass
+@dataclass(slots=True)  # one per open WebSocket: thousands at once
 class Context:
     """What resolvers see as ``info.context``.
 

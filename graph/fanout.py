@@ -236,7 +236,7 @@ def current_operation() -> LiveOperation | None:
     return _operation.get()
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class FastPath:
     """What the bus needs to deliver a subscription's next events without waking its task.
 

@@ -55,7 +55,7 @@ CLOSE_SLOW_CONSUMER = 4413
 behind: reconnect and resubscribe with ``afterSequence`` to receive the rest."""
 
 
-@dataclass
+@dataclass(slots=True)
 class LiveScope:
     """The scope a subscription filters events with, recomputed whenever the viewer changes.
 

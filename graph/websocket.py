@@ -54,6 +54,10 @@ def frame_problem(message: Any) -> str | None:
     return None
 
 
+_finishing: set[asyncio.Task[Any]] = set()
+"""Operation tasks of detached subscriptions, held until they have unwound."""
+
+
 class InboxTransportWSHandler(BaseGraphQLTransportWSHandler):
     """graphql-transport-ws with validated frames and per-operation authentication.
 
@@ -67,7 +71,12 @@ class InboxTransportWSHandler(BaseGraphQLTransportWSHandler):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._live: dict[str, LiveOperation] = {}
-        self._finishing: set[asyncio.Task[Any]] = set()
+
+    async def handle_connection_init(self, message: Any) -> None:
+        await super().handle_connection_init(message)
+        if self.connection_init_received:
+            # cancelled by now: the socket need not keep the timer's task for as long as it is open
+            self.connection_init_timeout_task = None
 
     async def handle_message(self, message: Any) -> None:
         problem = frame_problem(message)
@@ -113,8 +122,8 @@ class InboxTransportWSHandler(BaseGraphQLTransportWSHandler):
         operation.completed = True  # strawberry sends nothing more for it
         task, operation.task = operation.task, None
         if task is not None and not task.done():
-            self._finishing.add(task)  # held until it has unwound
-            task.add_done_callback(self._finishing.discard)
+            _finishing.add(task)  # held until it has unwound
+            task.add_done_callback(_finishing.discard)
 
     def finished(self, live: LiveOperation) -> None:
         """The subscription of ``live`` ended by itself (it sent its last frames)."""
