@@ -8,8 +8,8 @@ to each of their WebSockets (only the operation id in front differs).
 
 A subscription selects its authorised events as :class:`Candidate` s
 (:class:`graph.subscriptions.LiveStream`); :func:`dispatch` and :func:`payload_for` execute
-them once per (event, variant, view, document, variables). The view key is the viewer facts any resolver may read (workspace,
-role, visibility, permissions). A resolver whose answer depends on *who* the viewer is
+them once per (event, variant, view, document, variables). The view key is the viewer facts
+any resolver may read (workspace, role, visibility, permissions). A resolver whose answer depends on *who* the viewer is
 (``User`` administration fields for a non-administrator, ``canEdit`` ...) calls
 :func:`depends_on_identity`; such a payload is shared only with the same user.
 """
