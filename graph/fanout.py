@@ -85,11 +85,13 @@ class LiveOperation:
         self.stream: Any = None
         self.owner = owner
 
-    def detach(self, stream: Any) -> None:
-        """``stream`` delivers this operation's events from now on, without its task."""
+    def detach(self, stream: Any) -> bool:
+        """``stream`` delivers this operation's events from now on, without its task;
+        ``False`` when the operation is over already (``stream`` must not start)."""
+        if self.completed or (self.owner is not None and not self.owner.detached(self)):
+            return False
         self.stream = stream
-        if self.owner is not None:
-            self.owner.detached(self)
+        return True
 
     def finish(self) -> None:
         """The subscription ended by itself (its last frames are sent)."""

@@ -329,6 +329,12 @@ class EventBus:
         ready = self._ready[workspace_id]
         async with self._broadcast.subscribe(channel=self.channel(workspace_id)) as messages:
             ready.set()
+            if not self._subscribers.get(workspace_id):
+                # every subscriber left while this was subscribing (see ``remove``): end here
+                if self._listeners.get(workspace_id) is asyncio.current_task():
+                    del self._listeners[workspace_id]
+                    del self._ready[workspace_id]
+                return
             async for message in messages:  # type: ignore[union-attr]
                 if message.message == RESYNC:
                     marker = LiveEvent(workspace_id, 0, RESYNC_MARKER, {})
@@ -376,6 +382,11 @@ class EventBus:
         subscribers.discard(subscriber)
         if not subscribers:
             del self._subscribers[workspace_id]
+            ready = self._ready.get(workspace_id)
+            if ready is not None and not ready.is_set():
+                # still subscribing: cancelled now, broadcaster's bookkeeping of the channel
+                # would break; it ends by itself once subscribed (``_listen``)
+                return
             task = self._listeners.pop(workspace_id, None)
             self._ready.pop(workspace_id, None)
             if task is not None:

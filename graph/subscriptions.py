@@ -240,17 +240,20 @@ class LiveStream:
         self.operation = operation
         if self.shared and bus.shared_fanout:
             self.fast = FastPath(context, operation, accepts=_fast_accepts, select=self.select)
-        operation.detach(self)
+        if not operation.detach(self):  # completed by the client meanwhile
+            self.ended = True
+            bus.remove(subscriber)
+            return
         subscriber.wake = self._wake
         self._wake()
 
     def stop(self) -> None:
-        """End the subscription: it leaves the bus and writes nothing more (idempotent)."""
-        if self.ended:
-            return
-        self.ended = True
-        if self.subscriber is not None:
-            self.context.bus.remove(self.subscriber)
+        """End the subscription: it leaves the bus and writes nothing more (idempotent). Its
+        task, if one runs elsewhere, is cancelled, even while it ends on its own (``_fail``)."""
+        if not self.ended:
+            self.ended = True
+            if self.subscriber is not None:
+                self.context.bus.remove(self.subscriber)
         task = self.task
         if task is not None and task is not asyncio.current_task():
             task.cancel()
@@ -358,9 +361,15 @@ class LiveStream:
         operation = self.operation
         self.stop()
         errors = [e.formatted for e in coded_errors([as_graphql_error(error)])]
+        frames = (
+            operation.frame_prefix + json.dumps({"data": None, "errors": errors}) + "}",
+            json.dumps({"id": operation.id, "type": "complete"}),
+        )
         try:
-            await operation.send_text(operation.frame_prefix + json.dumps({"data": None, "errors": errors}) + "}")
-            await operation.send_text(json.dumps({"id": operation.id, "type": "complete"}))
+            for frame in frames:
+                if operation.completed:
+                    return  # the client completed it meanwhile (and may reuse its id)
+                await operation.send_text(frame)
         except (WebSocketDisconnect, RuntimeError):
             pass
         operation.finish()

@@ -113,22 +113,25 @@ class InboxTransportWSHandler(BaseGraphQLTransportWSHandler):
         if live is not None and operation_id in self.operations:  # not refused (limit)
             self._live[operation_id] = live
 
-    def detached(self, live: LiveOperation) -> None:
+    def detached(self, live: LiveOperation) -> bool:
         """The subscription of ``live`` now runs on its own: its strawberry operation stays
-        registered (its id is taken until ``complete``) but ends without a ``complete``."""
+        registered (its id is taken until ``complete``) but ends without a ``complete``.
+        ``False`` when the operation is over already (the subscription must not start)."""
         operation = self.operations.get(live.id)
-        if operation is None:
-            return
+        if operation is None or live.completed or self._live.get(live.id) is not live:
+            return False
         operation.completed = True  # strawberry sends nothing more for it
         task, operation.task = operation.task, None
         if task is not None and not task.done():
             _finishing.add(task)  # held until it has unwound
             task.add_done_callback(_finishing.discard)
+        return True
 
     def finished(self, live: LiveOperation) -> None:
         """The subscription of ``live`` ended by itself (it sent its last frames)."""
-        self._live.pop(live.id, None)
-        self.operations.pop(live.id, None)
+        if self._live.get(live.id) is live:  # not a later operation the client gave the same id
+            del self._live[live.id]
+            self.operations.pop(live.id, None)
 
     def forget_id(self, id: str) -> None:
         super().forget_id(id)
