@@ -59,7 +59,7 @@ behind: reconnect and resubscribe with ``afterSequence`` to receive the rest."""
 class LiveScope:
     """The scope a subscription filters events with, recomputed whenever the viewer changes.
 
-    Pass :meth:`refresh` as ``on_viewer_change`` to :func:`deliver`; a coded error it raises
+    Pass :meth:`refresh` as ``on_viewer`` to :class:`LiveStream`; a coded error it raises
     (a FORBIDDEN inbox) ends the subscription.
     """
 
@@ -105,14 +105,6 @@ async def _outbox(workspace_id: int, after: int, up_to: int | None = None) -> li
             "Too many events to replay: reload the data instead of resuming.", field="afterSequence"
         )
     return _rows_to_events(rows)
-
-
-async def end_connection(context: Context, reason: str, *, code: int = CLOSE_FORBIDDEN) -> None:
-    """Close the subscriber's WebSocket with ``code`` (default 4403) and ``reason``."""
-    try:
-        await context.request.close(code=code, reason=reason[:120])
-    except RuntimeError:
-        pass  # already closed
 
 
 def _expired(viewer: Viewer) -> bool:
@@ -351,9 +343,12 @@ class LiveStream:
             raise _Gone from exc  # the connection is gone: its handler ends the operation
 
     async def _close(self, reason: str, code: int = CLOSE_FORBIDDEN) -> None:
-        """End here and close the socket (:func:`end_connection`)."""
+        """End here and close the subscriber's WebSocket with ``code`` and ``reason``."""
         self.stop()
-        await end_connection(self.context, reason, code=code)
+        try:
+            await self.context.request.close(code=code, reason=reason[:120])
+        except RuntimeError:
+            pass  # already closed
 
     async def _fail(self, error: Exception) -> None:
         """End the operation with ``error`` in a ``next`` (coded; anything else masked), then
@@ -375,18 +370,6 @@ class LiveStream:
         operation.finish()
 
 
-def deliver(
-    context: Context,
-    *,
-    after_sequence: int | None,
-    on_viewer_change: Callable[[Viewer], Awaitable[None]],
-    select: Callable[[LiveEvent, dict[str, Any]], Candidate | None],
-) -> LiveStream:
-    """A subscription's events, selected by ``select`` and delivered (:class:`LiveStream`);
-    ``on_viewer_change`` is awaited at the start and whenever the viewer is reloaded."""
-    return LiveStream(context, after_sequence=after_sequence, on_viewer=on_viewer_change, select=select)
-
-
 def contact_events(
     context: Context,
     *,
@@ -398,7 +381,7 @@ def contact_events(
 ) -> LiveStream:
     """The events of ``event_type`` whose contact the subscriber's scope allows (from the
     event's current facts, ``domain.md`` section 7), each built by ``build(event)`` and
-    delivered by :func:`deliver`. ``compute_scope`` is recomputed whenever the viewer changes.
+    delivered by a :class:`LiveStream`. ``compute_scope`` is recomputed whenever the viewer changes.
 
     With ``addressee``, only events whose payload names the subscriber under that key (e.g.
     ``"user_id"`` of a mention) are delivered: events meant for one user.
@@ -415,7 +398,7 @@ def contact_events(
             return None
         return Candidate(event.sequence, partial(build, event))
 
-    return deliver(context, after_sequence=after_sequence, on_viewer_change=scope.refresh, select=select)
+    return LiveStream(context, after_sequence=after_sequence, on_viewer=scope.refresh, select=select)
 
 
 __all__ = [
@@ -425,6 +408,4 @@ __all__ = [
     "Delivery",
     "LiveScope",
     "LiveStream",
-    "deliver",
-    "end_connection",
 ]

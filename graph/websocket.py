@@ -118,7 +118,7 @@ class InboxTransportWSHandler(BaseGraphQLTransportWSHandler):
         registered (its id is taken until ``complete``) but ends without a ``complete``.
         ``False`` when the operation is over already (the subscription must not start)."""
         operation = self.operations.get(live.id)
-        if operation is None or live.completed or self._live.get(live.id) is not live:
+        if operation is None or self._live.get(live.id) is not live:
             return False
         operation.completed = True  # strawberry sends nothing more for it
         task, operation.task = operation.task, None

@@ -96,7 +96,7 @@ from graph.schema.user import (
 from graph.live import LiveEvent, write
 from graph.permissions.visibility import contact_scope
 from graph.settings import Settings
-from graph.subscriptions import STREAM_STARTED, LiveScope, LiveStream, contact_events, deliver
+from graph.subscriptions import STREAM_STARTED, LiveScope, LiveStream, contact_events
 
 _TYPES = {
     "Call": Call,
@@ -873,7 +873,7 @@ class Subscription:
                 return None  # it has left since: the later event says so
             return Candidate(event.sequence, partial(build, event, change), variant=change)
 
-        return deliver(ctx, after_sequence=after_sequence, on_viewer_change=scope.refresh, select=select)
+        return LiveStream(ctx, after_sequence=after_sequence, on_viewer=scope.refresh, select=select)
 
 
 async def _call_of_event(ctx, event: LiveEvent) -> Call | None:
