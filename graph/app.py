@@ -30,13 +30,20 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from tortoise import connections
 from tortoise.contrib.starlette import RegisterTortoise
 
+from db.availability import (
+    RETRY_AFTER_SECONDS,
+    QuietConnectionErrors,
+    is_unavailable,
+    report_available,
+    report_unavailable,
+)
 from db.config import tortoise_config
 from db.outbox import prune_events
 from graph.resolvers.call import miss_unanswered_calls
 from graph.auth import bearer_token, viewer_for_token
 from graph.context import Context
 from graph.crm.base import close_http as close_crm_http
-from graph.extensions import add_code
+from graph.extensions import MASKED_MESSAGE, add_code, unavailable_error
 from graph.live import EventBus
 from graph.schema import build_schema
 from graph.settings import Settings
@@ -72,7 +79,9 @@ class InboxGraphQL(GraphQL):
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         """strawberry answers request-level errors (malformed JSON, no query, a mutation over
         GET, an unknown operation name) in plain text; here they are GraphQL JSON errors with a
-        code, like every other error."""
+        code, like every other error. So is a failure outside execution (the viewer's lookup):
+        503 ``SERVICE_UNAVAILABLE`` with ``Retry-After`` while the database cannot be reached,
+        else a masked 500 ``INTERNAL_SERVER_ERROR``, never a plain-text traceback page."""
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
@@ -84,7 +93,31 @@ class InboxGraphQL(GraphQL):
                 {"errors": [{"message": exc.reason, "extensions": {"code": code}}]},
                 status_code=exc.status_code,
             )
+        except Exception as exc:  # noqa: BLE001 - answered as GraphQL JSON, never a 500 page
+            if is_unavailable(exc):
+                report_unavailable(exc)
+                response = _unavailable_response({"errors": [unavailable_error().formatted]})
+            else:
+                log.exception("request failed outside execution")
+                response = JSONResponse(
+                    {"errors": [{"message": MASKED_MESSAGE, "extensions": {"code": "INTERNAL_SERVER_ERROR"}}]},
+                    status_code=500,
+                )
         await response(scope, receive, send)
+
+    def create_response(self, response_data: Any, sub_response: Any) -> Any:
+        """A result with a ``SERVICE_UNAVAILABLE`` error is answered 503 with ``Retry-After``
+        (``db.availability``): nothing was changed, the client retries."""
+        response = super().create_response(response_data, sub_response)
+        results = response_data if isinstance(response_data, list) else [response_data]
+        if any(
+            (error.get("extensions") or {}).get("code") == "SERVICE_UNAVAILABLE"
+            for result in results
+            for error in result.get("errors") or ()
+        ):
+            response.status_code = 503
+            response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
 
     def encode_json(self, data: object) -> str:
         """Responses and WebSocket frames are encoded by orjson (installed with tortoise's
@@ -111,6 +144,8 @@ class InboxGraphQL(GraphQL):
         return await super().process_result(request, result)
 
     async def on_ws_connect(self, context: Context) -> Any:
+        """Authenticate ``connection_init`` (4403 without a valid token; an unreachable
+        database: :meth:`graph.websocket.InboxTransportWSHandler.handle_connection_init`)."""
         params = context.connection_params
         token = bearer_token(params.get("authorization")) if isinstance(params, dict) else None
         viewer = await viewer_for_token(token)
@@ -144,12 +179,24 @@ class InboxApp(Starlette):
         await super().__call__(scope, receive, send)
 
 
+def _report_failure(what: str, error: Exception) -> None:
+    """Log a background task's failure: one line per outage for an unreachable database."""
+    if is_unavailable(error):
+        report_unavailable(error)
+    else:
+        log.error(what, exc_info=error)
+
+
+def _unavailable_response(body: Any) -> JSONResponse:
+    return JSONResponse(body, status_code=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
 async def healthz(request: Request) -> JSONResponse:
-    """Liveness and readiness: the database answers."""
+    """Liveness and readiness: the database answers (503 with ``Retry-After`` when not)."""
     try:
         await connections.get("default").execute_query("SELECT 1")
     except Exception:  # noqa: BLE001 - any failure means not ready
-        return JSONResponse({"status": "unavailable", "database": "down"}, status_code=503)
+        return _unavailable_response({"status": "unavailable", "database": "down"})
     return JSONResponse({"status": "ok"})
 
 
@@ -173,8 +220,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 removed = await prune_events(settings.event_retention_seconds)
                 if removed:
                     log.info("pruned %s outbox events", removed)
-            except Exception:  # noqa: BLE001 - retried at the next interval
-                log.exception("outbox pruning failed")
+            except Exception as exc:  # noqa: BLE001 - retried at the next interval
+                _report_failure("outbox pruning failed", exc)
             await asyncio.sleep(settings.prune_interval_seconds)
 
     async def miss_unanswered_calls_forever() -> None:
@@ -182,9 +229,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
         while True:
             try:
                 await miss_unanswered_calls(bus, shortest_timeout=settings.min_ring_timeout_seconds)
-            except Exception:  # noqa: BLE001 - retried at the next interval
-                log.exception("ring-timeout sweep failed")
+                report_available()  # it reads the database every second: notices the return
+            except Exception as exc:  # noqa: BLE001 - retried at the next interval
+                _report_failure("ring-timeout sweep failed", exc)
             await asyncio.sleep(settings.ring_sweep_interval_seconds)
+
+    # asyncpg's pool logs a traceback per failed reconnection while the database is away
+    logging.getLogger("asyncpg.pool").addFilter(QuietConnectionErrors())
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -10,6 +10,8 @@ from typing import Any
 
 from graphql import GraphQLError
 
+from db.availability import RETRY_AFTER_SECONDS
+
 
 class CodedError(GraphQLError):
     """A GraphQL error with ``extensions.code`` (and ``extensions.field`` when given)."""
@@ -73,6 +75,17 @@ class RateLimited(CodedError):
     code = "RATE_LIMITED"
 
 
+class ServiceUnavailable(CodedError):
+    """The database cannot be reached right now (:func:`db.availability.is_unavailable`):
+    nothing was changed; retry after ``extensions.retryAfter`` seconds (HTTP: status 503 and
+    ``Retry-After``)."""
+
+    code = "SERVICE_UNAVAILABLE"
+
+    def __init__(self, message: str = "The service is unavailable for a moment: retry shortly.") -> None:
+        super().__init__(message, retryAfter=RETRY_AFTER_SECONDS)
+
+
 class HistoryPruned(CodedError):
     """The events after the client's ``afterSequence`` are no longer kept: reload, then
     subscribe again from the current state."""
@@ -91,5 +104,6 @@ __all__ = [
     "HistoryPruned",
     "NotConfigured",
     "RateLimited",
+    "ServiceUnavailable",
     "Unauthenticated",
 ]

@@ -5,6 +5,8 @@ Every error a client receives carries ``extensions.code``:
 - errors raised on purpose (:class:`graph.errors.CodedError`, permission classes) keep theirs;
 - syntax errors get ``GRAPHQL_PARSE_FAILED``; validation errors (unknown fields, wrong
   argument types, depth/alias/token limits) ``GRAPHQL_VALIDATION_FAILED``;
+- an unreachable database (:func:`db.availability.is_unavailable`) is
+  ``SERVICE_UNAVAILABLE`` with ``extensions.retryAfter`` (seconds), logged once per outage;
 - anything unexpected is logged with its traceback and answered as
   ``INTERNAL_SERVER_ERROR`` with a generic message: nothing internal leaks.
 """
@@ -18,6 +20,9 @@ from typing import Any
 
 from graphql import GraphQLError, OperationDefinitionNode
 from strawberry.extensions import MaskErrors, SchemaExtension
+
+from db.availability import is_unavailable, report_unavailable
+from graph.errors import ServiceUnavailable
 
 log = logging.getLogger("graph.errors")
 
@@ -68,6 +73,22 @@ class CodedErrors(MaskErrors):
 MASKED_MESSAGE = "Internal server error."
 
 
+def unavailable_error(error: GraphQLError | None = None) -> GraphQLError:
+    """The ``SERVICE_UNAVAILABLE`` error a client receives for ``error`` (at its path), when
+    the database could not be reached (:func:`db.availability.is_unavailable`)."""
+    coded = ServiceUnavailable()
+    if error is None:
+        return coded
+    return GraphQLError(
+        coded.message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        extensions=coded.extensions,
+    )
+
+
 def as_graphql_error(error: Exception) -> GraphQLError:
     """``error`` as the GraphQL error strawberry would report for it."""
     return error if isinstance(error, GraphQLError) else GraphQLError(str(error), original_error=error)
@@ -90,6 +111,9 @@ def coded_errors(errors: list[GraphQLError], masked_message: str = MASKED_MESSAG
         elif isinstance(original, GraphQLError) and error.path is None:
             # variable coercion: a missing, null or mistyped variable is the client's input
             processed.append(_with_code(error, "BAD_USER_INPUT"))
+        elif is_unavailable(original):
+            report_unavailable(original)
+            processed.append(unavailable_error(error))
         else:
             log.error("unexpected error at %s", error.path, exc_info=original)
             processed.append(_with_code(error, "INTERNAL_SERVER_ERROR", masked_message))
@@ -186,14 +210,15 @@ class SingleOperation(SchemaExtension):
 
 
 def is_expected(error: GraphQLError) -> bool:
-    """Whether an error is the client's doing (coded, parse, validation or variable error),
-    which the server log need not report with a traceback."""
+    """Whether an error is the client's doing (coded, parse, validation or variable error) or
+    an unreachable database (logged once per outage), which the server log need not report
+    with a traceback."""
     original = error.original_error
-    if original is None:
+    if original is None or is_unavailable(original):
         return True
     return isinstance(original, GraphQLError) and (
         bool((original.extensions or {}).get("code")) or error.path is None
     )
 
 
-__all__ = ["CodedErrors", "as_graphql_error", "coded_errors", "SingleOperation", "operation_name_given", "add_code", "is_expected", "unstorable_input"]
+__all__ = ["CodedErrors", "as_graphql_error", "coded_errors", "unavailable_error", "SingleOperation", "operation_name_given", "add_code", "is_expected", "unstorable_input"]

@@ -25,6 +25,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from graph.errors import ServiceUnavailable
+
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Coroutine, Generator
 
@@ -170,7 +172,12 @@ def _variables_key(values: Any) -> str:
 
 
 async def execute_payload(operation: LiveOperation, context: Context, candidate: Candidate) -> str | None:
-    """The ``next`` payload of ``candidate`` for this document and viewer, as JSON text."""
+    """The ``next`` payload of ``candidate`` for this document and viewer, as JSON text.
+
+    Raises:
+        ServiceUnavailable: the database could not be reached while resolving it (such a
+            payload is never delivered: the subscription retries the event).
+    """
     root = await candidate.build()
     if root is None:
         return None
@@ -183,6 +190,10 @@ async def execute_payload(operation: LiveOperation, context: Context, candidate:
     )
     payload: dict[str, Any] = {"data": result.data}
     if result.errors:
+        for error in result.errors:
+            if (error.extensions or {}).get("code") == "SERVICE_UNAVAILABLE":
+                # not an answer to deliver: the subscriber retries the event once it is back
+                raise ServiceUnavailable()
         payload["errors"] = [error.formatted for error in result.errors]
     if result.extensions:
         payload["extensions"] = result.extensions

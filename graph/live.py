@@ -30,6 +30,7 @@ import random
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from broadcaster import Broadcast
@@ -218,23 +219,29 @@ class Subscriber:
         """Whether nothing is queued (the subscription may hand over a fast path)."""
         return not self._items
 
+    async def settle(self) -> None:
+        """Finish the sends the fast path left to the subscription's task: a frame the bus
+        began writing must end before any other is written (they precede anything queued)."""
+        items = self._items
+        while items and items[0] is not _OVERFLOW and not isinstance(items[0], LiveEvent):
+            try:
+                await items.pop(0)  # a send the socket could not take at once
+            except Exception:  # noqa: BLE001 - the socket is gone: its handler ends the operation
+                log.debug("unfinished send failed", exc_info=True)
+
     async def take(self) -> LiveEvent | None:
         """The next queued event, or ``None`` once the queue is empty, after finishing the
-        sends the fast path left to the subscription's task.
+        sends the fast path left to the subscription's task (:meth:`settle`).
 
         Raises :class:`SlowConsumer` once the queue has overflowed.
         """
-        while self._items:
-            item = self._items.pop(0)
-            if item is _OVERFLOW:
-                raise SlowConsumer("Too many undelivered events: resubscribe with afterSequence.")
-            if isinstance(item, LiveEvent):
-                return item
-            try:
-                await item  # a send the socket could not take at once
-            except Exception:  # noqa: BLE001 - the socket is gone: its handler ends the operation
-                log.debug("unfinished send failed", exc_info=True)
-        return None
+        await self.settle()
+        if not self._items:
+            return None
+        item = self._items.pop(0)
+        if item is _OVERFLOW:
+            raise SlowConsumer("Too many undelivered events: resubscribe with afterSequence.")
+        return item
 
 
 def _backend(url: str) -> Any:
@@ -250,6 +257,10 @@ re-established: events may have been missed, read them from the outbox."""
 
 
 EVENT_LOADER_CACHE = 256
+PUBLISH_RETRY_MIN_SECONDS, PUBLISH_RETRY_MAX_SECONDS = 0.5, 5.0
+"""Backoff of the publication of events that failed to publish (doubling)."""
+LISTENER_RESTART_SECONDS = 0.5
+"""Pause before a failed workspace listener subscribes again."""
 
 
 class EventBus:
@@ -281,6 +292,11 @@ class EventBus:
         self._subscribers: dict[int, set[Subscriber]] = {}
         self._listeners: dict[int, asyncio.Task[None]] = {}
         self._ready: dict[int, asyncio.Event] = {}
+        self._unpublished: dict[int, LiveEvent] = {}
+        """Per workspace, the latest event whose publication failed (:meth:`publish`)."""
+        self._publish_failing = False
+        self._republisher: asyncio.Task[None] | None = None
+        self._stopping = False
 
     def loaders_for(self, event: LiveEvent) -> Loaders:
         """The DataLoaders every subscriber of this process uses to resolve ``event``.
@@ -308,6 +324,9 @@ class EventBus:
         await self._broadcast.connect()
 
     async def stop(self) -> None:
+        self._stopping = True
+        if self._republisher is not None:
+            self._republisher.cancel()
         for task in list(self._listeners.values()):
             task.cancel()
         for task in list(self._listeners.values()):
@@ -318,15 +337,48 @@ class EventBus:
             await self._broadcast.disconnect()
 
     async def publish(self, event: LiveEvent) -> None:
-        """Publish a committed event; a failure is logged, never raised (the write stands and
-        the outbox keeps the event for subscribers that resume)."""
+        """Publish a committed event; a failure is never raised (the write stands and the
+        outbox keeps the event). While publishing fails (Redis away), one line is logged when
+        it starts and one when it ends, and the latest event of each workspace is published
+        again in the background until it goes through: subscribers elsewhere then read what
+        they missed from the outbox (a sequence that jumps ahead brings the events before it),
+        even if nothing else is written meanwhile."""
+        if self._unpublished:  # not in order before the ones still waiting
+            self._unpublished[event.workspace_id] = event
+            return
+        if not await self._try_publish(event):
+            self._unpublished[event.workspace_id] = event
+            if self._republisher is None or self._republisher.done():
+                self._republisher = asyncio.create_task(self._republish(), context=contextvars.Context())
+
+    async def _try_publish(self, event: LiveEvent) -> bool:
         try:
             await self._broadcast.publish(channel=self.channel(event.workspace_id), message=event.to_json())
-        except Exception:  # noqa: BLE001 - the write has committed; resume covers the gap
-            log.exception("could not publish event %s/%s", event.workspace_id, event.sequence)
+        except Exception as exc:  # noqa: BLE001 - the write has committed; resume covers the gap
+            if not self._publish_failing:
+                self._publish_failing = True
+                log.warning("publishing events failed (%s: %s); retrying in the background", type(exc).__name__, exc)
+            return False
+        if self._publish_failing:
+            self._publish_failing = False
+            log.warning("publishing events works again")
+        return True
 
-    async def _listen(self, workspace_id: int) -> None:
+    async def _republish(self) -> None:
+        delay = PUBLISH_RETRY_MIN_SECONDS
+        while self._unpublished:
+            await asyncio.sleep(delay)
+            for workspace_id, event in list(self._unpublished.items()):
+                if not await self._try_publish(event):
+                    break
+                if self._unpublished.get(workspace_id) is event:
+                    del self._unpublished[workspace_id]
+            delay = min(delay * 2, PUBLISH_RETRY_MAX_SECONDS)
+
+    async def _listen(self, workspace_id: int, restarted: bool = False) -> None:
         ready = self._ready[workspace_id]
+        if restarted:
+            await asyncio.sleep(LISTENER_RESTART_SECONDS)
         async with self._broadcast.subscribe(channel=self.channel(workspace_id)) as messages:
             ready.set()
             if not self._subscribers.get(workspace_id):
@@ -335,11 +387,11 @@ class EventBus:
                     del self._listeners[workspace_id]
                     del self._ready[workspace_id]
                 return
+            if restarted:
+                self._resync(workspace_id)  # what was published while nobody listened
             async for message in messages:  # type: ignore[union-attr]
                 if message.message == RESYNC:
-                    marker = LiveEvent(workspace_id, 0, RESYNC_MARKER, {})
-                    for subscriber in tuple(self._subscribers.get(workspace_id, ())):
-                        subscriber._offer(marker)
+                    self._resync(workspace_id)
                     continue
                 try:
                     event = LiveEvent.from_json(message.message)
@@ -358,17 +410,40 @@ class EventBus:
         self._subscribers.setdefault(workspace_id, set()).add(subscriber)
         listener = self._listeners.get(workspace_id)
         if listener is None or listener.done():  # none yet, or it died: (re)start it
-            self._ready[workspace_id] = asyncio.Event()
-            # the listener outlives this subscriber: it must not keep its context variables
-            self._listeners[workspace_id] = asyncio.create_task(
-                self._listen(workspace_id), context=contextvars.Context()
-            )
+            self._start_listener(workspace_id)
         try:
             await self._ready[workspace_id].wait()
         except BaseException:
             self.remove(subscriber)
             raise
         return subscriber
+
+    def _start_listener(self, workspace_id: int, restarted: bool = False) -> None:
+        self._ready[workspace_id] = asyncio.Event()
+        # the listener outlives this subscriber: it must not keep its context variables
+        task = self._listeners[workspace_id] = asyncio.create_task(
+            self._listen(workspace_id, restarted), context=contextvars.Context()
+        )
+        task.add_done_callback(partial(self._listener_ended, workspace_id))
+
+    def _listener_ended(self, workspace_id: int, task: asyncio.Task[None]) -> None:
+        """A workspace's listener must not end while it has subscribers: they would wait in
+        silence. One that failed (or whose stream ended) is started again; its subscribers
+        then read from the outbox whatever was published meanwhile."""
+        error = None if task.cancelled() else task.exception()
+        if self._stopping or self._listeners.get(workspace_id) is not task:
+            return
+        del self._listeners[workspace_id]
+        self._ready.pop(workspace_id, None)
+        if self._subscribers.get(workspace_id):
+            log.error("the event listener of workspace %s ended (%r); restarting it", workspace_id, error)
+            self._start_listener(workspace_id, restarted=True)
+
+    def _resync(self, workspace_id: int) -> None:
+        """Tell the workspace's subscribers to read what they may have missed from the outbox."""
+        marker = LiveEvent(workspace_id, 0, RESYNC_MARKER, {})
+        for subscriber in tuple(self._subscribers.get(workspace_id, ())):
+            subscriber._offer(marker)
 
     def remove(self, subscriber: Subscriber) -> None:
         """End a subscriber: nothing is offered to it any more (idempotent)."""

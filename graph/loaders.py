@@ -40,6 +40,41 @@ R = TypeVar("R")
 T = TypeVar("T")
 
 
+class Loader(DataLoader[Any, Any]):
+    """strawberry's :class:`~strawberry.dataloader.DataLoader`, whose loads may be shared by
+    tasks that are cancelled independently and retried (every subscriber of an event in the
+    process uses the same loaders, :meth:`graph.live.EventBus.loaders_for`).
+
+    - A task awaiting a future directly cancels that future when the task is cancelled, and
+      so fails every other task awaiting it with ``CancelledError`` (a subscriber closing its
+      socket mid-replay stalled the others: issue 16). :meth:`load` therefore hands out the
+      shared future itself only once it is done, else a shield of it: cancelling a caller
+      never cancels the load.
+    - A batch that failed (the database went away) is not cached: its keys are loaded again
+      by the next caller, instead of failing every retry of the event with the old error.
+    """
+
+    def __init__(self, load_fn: Callable[[Sequence[Any]], Awaitable[Sequence[Any]]]) -> None:
+        async def load_or_forget(keys: Sequence[Any]) -> Sequence[Any]:
+            try:
+                return await load_fn(keys)
+            except BaseException:
+                for key in keys:
+                    self.cache_map.cache_map.pop(key, None)
+                raise
+
+        super().__init__(load_fn=load_or_forget)
+
+    def load(self, key: Any) -> Awaitable[Any]:
+        future = super().load(key)
+        return future if future.done() else asyncio.shield(future)
+
+
+def _reusable(future: asyncio.Future[Any] | None) -> bool:
+    """Whether a cached future may be awaited again: not one that failed."""
+    return future is not None and not (future.done() and (future.cancelled() or future.exception()))
+
+
 def then(future: asyncio.Future[R], build: Callable[[R], T]) -> T | Awaitable[T]:
     """``build(result)`` of ``future`` (a loader's :meth:`~DataLoader.load`, or
     :meth:`Loaders.workspace_future`): at once when it is already done, as it is for every row a
@@ -86,7 +121,7 @@ def _by_id(model: type[Model], workspace_id: int) -> DataLoader[int, Any]:
         found = {row.pk: row for row in rows if row.workspace_id == workspace_id}
         return [found.get(i) for i in ids]
 
-    return DataLoader(load_fn=load)
+    return Loader(load_fn=load)
 
 
 def _mentions(workspace_id: int) -> DataLoader[int, list[int]]:
@@ -101,7 +136,7 @@ def _mentions(workspace_id: int) -> DataLoader[int, list[int]]:
             found.setdefault(activity_id, []).append(user_id)
         return [found.get(i, []) for i in ids]
 
-    return DataLoader(load_fn=load)
+    return Loader(load_fn=load)
 
 
 def _identities(workspace_id: int) -> DataLoader[int, list[ChannelIdentity]]:
@@ -115,7 +150,7 @@ def _identities(workspace_id: int) -> DataLoader[int, list[ChannelIdentity]]:
         found = _group(rows, "contact_id")
         return [found.get(i, []) for i in ids]
 
-    return DataLoader(load_fn=load)
+    return Loader(load_fn=load)
 
 
 def _shares(workspace_id: int) -> DataLoader[int, tuple[list[int], list[int]]]:
@@ -134,7 +169,7 @@ def _shares(workspace_id: int) -> DataLoader[int, tuple[list[int], list[int]]]:
                 teams.setdefault(custom_id, []).append(team_id)
         return [(sorted(users.get(i, [])), sorted(teams.get(i, []))) for i in ids]
 
-    return DataLoader(load_fn=load)
+    return Loader(load_fn=load)
 
 
 _PER_PARENT = {"mentions": _mentions, "identities": _identities, "shares": _shares}
@@ -169,7 +204,10 @@ async def _fill(loader: DataLoader[int, Any], keys: Iterable[int | None]) -> lis
     missing = [k for k in wanted if loader.cache_map.get(k) is None]
     if missing:
         loader.prime_many(dict(zip(missing, await loader.load_fn(missing), strict=True)))
-    return [await future if not future.done() else future.result() for future in map(loader.cache_map.get, wanted)]
+    return [
+        future.result() if future.done() else await asyncio.shield(future)
+        for future in map(loader.cache_map.get, wanted)
+    ]
 
 
 USER_COLUMNS = ("assignee_id", "author_id", "answered_by_id")
@@ -230,7 +268,7 @@ class Loaders:
             found = dict(zip(wanted, await getattr(self, target).load_many(wanted), strict=True)) if wanted else {}
             return [[found[key] for key in share[position] if found.get(key) is not None] for share in shares]
 
-        return DataLoader(load_fn=load)
+        return Loader(load_fn=load)
 
     async def preload(self, **ids: Iterable[int | None]) -> None:
         """Load a page's relations now, one batch per loader, all started together, and then
@@ -298,7 +336,7 @@ class Loaders:
                 found = _group(rows, parent)
                 return [found.get(i, []) for i in parent_ids]
 
-            loader = self._rows_of[key] = DataLoader(load_fn=load)
+            loader = self._rows_of[key] = Loader(load_fn=load)
         return loader
 
     def calls_of_contact(self, limit: int, after: Sequence[Any] | None) -> DataLoader[int, list[Call]]:
@@ -345,13 +383,13 @@ class Loaders:
                     found.append(sorted(shared.values(), key=lambda row: (row.created_at, row.id))[:limit])
                 return found
 
-            loader = self._contacts_sharing[cache_key] = DataLoader(load_fn=load)
+            loader = self._contacts_sharing[cache_key] = Loader(load_fn=load)
         return loader
 
     def workspace_future(self) -> asyncio.Future[Workspace]:
         """The viewer's workspace row (settings such as phone-number masking), read once
         however many fields ask for it at the same time (see :func:`then`)."""
-        if self._workspace is None:
+        if not _reusable(self._workspace):
             self._workspace = asyncio.ensure_future(Workspace.get(id=self.workspace_id))
         return self._workspace
 
@@ -362,7 +400,7 @@ class Loaders:
     async def channels(self) -> list[Channel]:
         """Every channel of the workspace, oldest first, read once per request however many
         contacts list them (``Contact.channels``)."""
-        if self._channels is None:
+        if not _reusable(self._channels):
             self._channels = asyncio.ensure_future(Channel.filter(workspace_id=self.workspace_id).order_by("id"))
         return await asyncio.shield(self._channels)
 

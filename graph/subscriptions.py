@@ -22,6 +22,8 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import json
+import logging
+import random
 from dataclasses import dataclass, replace
 from functools import partial
 from datetime import UTC, datetime
@@ -29,10 +31,11 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.websockets import WebSocketDisconnect
 
+from db.availability import is_unavailable, report_unavailable
 from db.models import Event, Workspace
 from graph.auth import refresh_viewer
 from graph.context import start_operation_loaders
-from graph.errors import BadUserInput, HistoryPruned
+from graph.errors import BadUserInput, HistoryPruned, ServiceUnavailable
 from graph.extensions import as_graphql_error, coded_errors
 from graph.fanout import Candidate, FastPath, current_operation, execute_payload, payload_for
 from graph.live import RESYNC_MARKER, LiveEvent, SlowConsumer
@@ -46,10 +49,14 @@ if TYPE_CHECKING:
     from graph.live import Subscriber
     from graph.permissions.visibility import Scope, Viewer
 
+log = logging.getLogger(__name__)
+
 STREAM_STARTED = "stream.started"
 """The type of the event a ``LiveStream(announce_start=True)`` selects first."""
 VIEWER_EVENTS = frozenset({"user.changed", "team.changed", "access_token.revoked"})
 MAX_REPLAY = 10_000
+RETRY_MIN_SECONDS, RETRY_MAX_SECONDS = 0.2, 5.0
+"""Backoff of a subscription waiting for the database to come back (doubling, jittered)."""
 CLOSE_SLOW_CONSUMER = 4413
 """Close code for a subscriber that fell more than ``INBOX_GRAPH_SUBSCRIBER_QUEUE`` events
 behind: reconnect and resubscribe with ``afterSequence`` to receive the rest."""
@@ -152,7 +159,7 @@ class LiveStream:
 
     __slots__ = (
         "context", "viewer", "after_sequence", "on_viewer", "select", "shared", "announce_start",
-        "operation", "subscriber", "fast", "last", "pending", "task", "ended", "started",
+        "operation", "subscriber", "fast", "last", "pending", "task", "ended", "started", "resync",
     )
 
     def __init__(
@@ -180,6 +187,8 @@ class LiveStream:
         self.task: asyncio.Task[None] | None = None
         self.ended = False
         self.started = False
+        self.resync = False
+        """Read the outbox after ``last`` before taking from the queue (after a failure)."""
 
     def __aiter__(self) -> LiveStream:
         return self
@@ -269,15 +278,30 @@ class LiveStream:
             subscriber.fast_path = self.fast.ready(self.viewer)
 
     async def _run(self) -> None:
+        """Catch up, then hand over to the bus. Every way out of here delivers, resumes from
+        the outbox, or ends the subscription visibly (a close code, or an error and
+        ``complete``): an unreachable database, or a shared step cancelled by another task
+        (a load shared with a subscriber that left), is waited out and the events since the
+        last delivered one are read again from the outbox (:meth:`_pause`)."""
+        delay = RETRY_MIN_SECONDS
         try:
             start_operation_loaders(self.viewer.workspace_id)
             while True:
-                if not self.pending:
-                    if not await self._take():
+                try:
+                    if not await self._step():
                         self._hand_over()
                         return
-                    continue
-                await self._handle(self.pending.pop(0))
+                    delay = RETRY_MIN_SECONDS
+                except asyncio.CancelledError:
+                    if self.ended or asyncio.current_task().cancelling():
+                        raise  # stopped: the client completed it, or the socket closed
+                    log.warning("a shared step of event delivery was cancelled; resuming from the outbox")
+                    delay = await self._pause(delay)
+                except Exception as exc:  # noqa: BLE001 - sorted below
+                    if not is_unavailable(exc) and not isinstance(exc, ServiceUnavailable):
+                        raise
+                    report_unavailable(exc)
+                    delay = await self._pause(delay)
         except _Gone:
             pass
         except SlowConsumer as exc:
@@ -287,17 +311,42 @@ class LiveStream:
         finally:
             self.task = None
 
+    async def _pause(self, delay: float) -> float:
+        """Wait before retrying (``delay`` seconds with jitter), then resume from the outbox
+        after the last event delivered; returns the next delay (doubling, capped)."""
+        # what was in hand is read again; only the snapshot announcement is not in the outbox
+        self.pending = [d for d in self.pending if d.event.type == STREAM_STARTED]
+        self.resync = True
+        await asyncio.sleep(delay * random.uniform(0.5, 1.0))
+        return min(delay * 2, RETRY_MAX_SECONDS)
+
+    async def _step(self) -> bool:
+        """Handle the next pending event (taking more from the queue first if none is
+        pending); ``False`` when there is nothing left to catch up with."""
+        if not self.pending and not await self._take():
+            return False
+        if self.pending:
+            await self._handle(self.pending[0])
+            # handled: ``last`` has moved past it (a failure above leaves it pending)
+            self.pending.pop(0)
+        return True
+
     async def _take(self) -> bool:
         """Queue the next events to handle; ``False`` when nothing is queued."""
         subscriber = self.subscriber
+        workspace_id = subscriber.workspace_id
+        if self.resync:
+            await subscriber.settle()  # a frame the bus began must end before any other
+            self.last = max(self.last, subscriber.last)
+            self.pending += _with_current_facts(await _outbox(workspace_id, self.last))
+            self.resync = False
+            return True
         event = await subscriber.take()
         if event is None:
             return False
-        workspace_id = subscriber.workspace_id
         last = self.last = max(self.last, subscriber.last)  # what the bus delivered meanwhile
         if event.type == RESYNC_MARKER:
-            # the broadcast connection came back: read whatever was missed
-            self.pending = _with_current_facts(await _outbox(workspace_id, last))
+            self.resync = True  # the broadcast connection came back: read whatever was missed
         elif event.sequence > last:
             batch = [event]
             if event.sequence > last + 1:
@@ -306,11 +355,11 @@ class LiveStream:
         return True
 
     async def _handle(self, delivery: Delivery) -> None:
+        """Deliver one event (or reload the viewer); ``last`` moves past it only once done."""
         event = delivery.event
         if event.type != STREAM_STARTED:
             if event.sequence <= self.last:
                 return
-            self.last = event.sequence
             if _expired(self.viewer):
                 await self._close("The session expired.")
                 raise _Gone
@@ -319,12 +368,15 @@ class LiveStream:
                 if refreshed is None:
                     await self._close("The access token was revoked or the user deactivated.")
                     raise _Gone
-                self.viewer = self.context.current_viewer = refreshed
                 await self.on_viewer(refreshed)
+                self.viewer = self.context.current_viewer = refreshed
+                self.last = event.sequence
                 return
         candidate = self.select(event, delivery.facts)
         if candidate is not None:
             await self._send(candidate)
+        if event.type != STREAM_STARTED:
+            self.last = event.sequence
 
     async def _send(self, candidate: Candidate) -> None:
         operation = self.operation
@@ -339,7 +391,7 @@ class LiveStream:
             return
         try:
             await operation.send_text(operation.frame_prefix + payload + "}")
-        except (WebSocketDisconnect, RuntimeError) as exc:
+        except (WebSocketDisconnect, RuntimeError, OSError) as exc:
             raise _Gone from exc  # the connection is gone: its handler ends the operation
 
     async def _close(self, reason: str, code: int = CLOSE_FORBIDDEN) -> None:

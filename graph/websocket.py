@@ -7,6 +7,9 @@ strawberry's handler trusts frame shapes and authenticates once, at ``connection
 - every ``subscribe`` frame (queries and mutations over the socket included) re-checks the
   token and the user: a revoked or expired token, or a deactivated user, closes the socket
   with 4403; a changed role, visibility or team is used from then on;
+- while the database cannot be reached, ``connection_init`` closes the socket with 1013 (try
+  again later) and a ``subscribe`` gets an ``error`` coded ``SERVICE_UNAVAILABLE`` (the socket
+  and its other operations stay open);
 - every operation gets fresh DataLoaders, so nothing is served from a connection-wide cache;
 - every operation knows its id and socket, so subscription events are written to it directly
   (:class:`graph.fanout.LiveOperation`), and an open subscription outlives its operation task
@@ -23,13 +26,18 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
 )
 
+from db.availability import is_unavailable, report_unavailable
 from graph.auth import refresh_viewer
+from graph.extensions import unavailable_error
 from graph.context import start_operation_loaders
 from graph.fanout import LiveOperation, start_live_operation
 
 MAX_OPERATION_ID_LENGTH = 128
 CLOSE_FORBIDDEN = 4403
 """Close code when the token or user no longer authorises the connection."""
+CLOSE_TRY_AGAIN_LATER = 1013
+"""Close code (RFC 6455's "Try Again Later") when ``connection_init`` cannot be checked because
+the database is unreachable: reconnect with backoff (graphql-ws clients retry it)."""
 
 
 def frame_problem(message: Any) -> str | None:
@@ -73,7 +81,14 @@ class InboxTransportWSHandler(BaseGraphQLTransportWSHandler):
         self._live: dict[str, LiveOperation] = {}
 
     async def handle_connection_init(self, message: Any) -> None:
-        await super().handle_connection_init(message)
+        try:
+            await super().handle_connection_init(message)
+        except Exception as exc:
+            if not is_unavailable(exc):
+                raise
+            report_unavailable(exc)
+            await self.websocket.close(code=CLOSE_TRY_AGAIN_LATER, reason="Service unavailable: retry shortly")
+            return
         if self.connection_init_received:
             # cancelled by now: the socket need not keep the timer's task for as long as it is open
             self.connection_init_timeout_task = None
@@ -90,7 +105,16 @@ class InboxTransportWSHandler(BaseGraphQLTransportWSHandler):
         live = None
         if self.connection_acknowledged and operation_id not in self.operations:
             context = self.context
-            viewer = await refresh_viewer(context.current_viewer) if context.current_viewer else None
+            try:
+                viewer = await refresh_viewer(context.current_viewer) if context.current_viewer else None
+            except Exception as exc:
+                if not is_unavailable(exc):
+                    raise
+                # the operation never started: a coded ``error`` for it, the socket stays open
+                report_unavailable(exc)
+                error = {"id": operation_id, "type": "error", "payload": [unavailable_error().formatted]}
+                await self.send_message(error)
+                return
             if viewer is None:
                 await self.websocket.close(code=CLOSE_FORBIDDEN, reason="Forbidden")
                 return
@@ -149,4 +173,4 @@ class InboxTransportWSHandler(BaseGraphQLTransportWSHandler):
             operation.task.cancel()
 
 
-__all__ = ["CLOSE_FORBIDDEN", "InboxTransportWSHandler", "frame_problem"]
+__all__ = ["CLOSE_FORBIDDEN", "CLOSE_TRY_AGAIN_LATER", "InboxTransportWSHandler", "frame_problem"]
