@@ -14,7 +14,11 @@ A :class:`LiveStream` delivers the viewer's workspace events in sequence order, 
 - user, team and token events reload the viewer (role, visibility, teams); a revoked or
   expired token, or a deactivated user, closes the WebSocket with 4403;
 - a subscriber more than the queue size behind is closed with 4413 (it resumes with
-  ``afterSequence``); a resume point older than the outbox keeps is ``HISTORY_PRUNED``.
+  ``afterSequence``); a resume point older than the outbox keeps is ``HISTORY_PRUNED``;
+- while the database cannot be reached (or when a step it shares with other subscribers is
+  cancelled under it), a subscription keeps its place and retries with backoff, then delivers
+  from the outbox what it had not delivered: an event's position advances only once the event
+  is delivered, and a payload resolved without the database is never sent.
 """
 
 from __future__ import annotations
@@ -399,7 +403,7 @@ class LiveStream:
         self.stop()
         try:
             await self.context.request.close(code=code, reason=reason[:120])
-        except RuntimeError:
+        except (RuntimeError, WebSocketDisconnect, OSError):
             pass  # already closed
 
     async def _fail(self, error: Exception) -> None:
@@ -417,7 +421,7 @@ class LiveStream:
                 if operation.completed:
                     return  # the client completed it meanwhile (and may reuse its id)
                 await operation.send_text(frame)
-        except (WebSocketDisconnect, RuntimeError):
+        except (WebSocketDisconnect, RuntimeError, OSError):
             pass
         operation.finish()
 
