@@ -38,7 +38,7 @@ from db.availability import (
     report_unavailable,
 )
 from db.config import tortoise_config
-from db.outbox import prune_events
+from db.outbox import prune_events, prune_idempotency_keys
 from graph.resolvers.call import miss_unanswered_calls
 from graph.auth import bearer_token, viewer_for_token
 from graph.context import Context
@@ -220,6 +220,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 removed = await prune_events(settings.event_retention_seconds)
                 if removed:
                     log.info("pruned %s outbox events", removed)
+                expired = await prune_idempotency_keys(settings.idempotency_key_ttl_seconds)
+                if expired:
+                    log.info("pruned %s expired idempotency keys", expired)
             except Exception as exc:  # noqa: BLE001 - retried at the next interval
                 _report_failure("outbox pruning failed", exc)
             await asyncio.sleep(settings.prune_interval_seconds)

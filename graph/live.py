@@ -48,6 +48,8 @@ if TYPE_CHECKING:
 
     from tortoise.backends.base.client import BaseDBAsyncClient
 
+    from graph.idempotency import Once
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
@@ -136,6 +138,7 @@ async def write(
     operation: Callable[[Transaction], Awaitable[T]],
     *,
     attempts: int = 6,
+    once: Once | None = None,
 ) -> T:
     """Run ``operation`` in one transaction, commit its events with it, then publish them.
 
@@ -148,15 +151,23 @@ async def write(
         workspace_id: the workspace whose sequence numbers the events take.
         operation: the domain operation; it receives the :class:`Transaction`.
         attempts: how many times to try before giving up.
+        once: the idempotency key of a creating mutation (:mod:`graph.idempotency`): claimed
+            in the transaction before ``operation`` runs, and its result recorded with it.
 
     Returns:
         What ``operation`` returned on the attempt that committed.
+
+    Raises:
+        graph.idempotency.Recorded: ``once``'s key is recorded already; nothing was written.
     """
     for attempt in range(1, attempts + 1):
         try:
             async with in_transaction() as connection:
                 tx = Transaction(connection, workspace_id)
+                claimed = await once.claim(connection) if once is not None else None
                 result = await operation(tx)
+                if claimed is not None:
+                    await once.remember(connection, claimed, result)
                 events = await tx._append_to_outbox()
             break
         except (IntegrityError, OperationalError, TransactionManagementError) as exc:

@@ -24,6 +24,11 @@ class SecretBox:
     def __init__(self, keys: tuple[str, ...]) -> None:
         self._fernet = MultiFernet([Fernet(k) for k in keys]) if keys else None
 
+    @property
+    def configured(self) -> bool:
+        """Whether a key is configured (else :meth:`encrypt` and :meth:`decrypt` raise)."""
+        return self._fernet is not None
+
     def _require(self) -> MultiFernet:
         if self._fernet is None:
             raise NotConfigured(

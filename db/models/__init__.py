@@ -14,6 +14,7 @@ from db.models.conversation import (
     MessageDirection,
 )
 from db.models.event import Event
+from db.models.idempotency import IdempotencyKey
 from db.models.inbox import (
     CustomInbox,
     CustomInboxShare,
@@ -60,6 +61,7 @@ __all__ = [
     "CustomInboxSharing",
     "DeliveryStatus",
     "Event",
+    "IdempotencyKey",
     "InboxSeenState",
     "Message",
     "MessageDirection",

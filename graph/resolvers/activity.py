@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from db.models import Contact
+    from graph.idempotency import Once
     from graph.live import EventBus, Transaction
     from graph.loaders import Loaders
     from graph.permissions.visibility import Viewer
@@ -78,13 +79,16 @@ async def _mentioned_users(viewer: Viewer, text: str) -> list[int]:
     return list(keys.values())
 
 
-async def add_comment(bus: EventBus, viewer: Viewer, contact_id: int, text: str) -> Activity:
+async def add_comment(
+    bus: EventBus, viewer: Viewer, contact_id: int, text: str, *, once: Once | None = None
+) -> Activity:
     """An internal comment on a contact, shown in its activities and in the timeline of its
     current conversation (``domain.md`` section 6). Anyone who may see the contact may comment.
 
     Emits ``activity.created`` (facts of the contact) and one ``user.mentioned`` per mentioned
     user other than the author, which the ``mentioned`` subscription delivers to that user
-    alone, while they may see the contact.
+    alone, while they may see the contact. ``once``: the request's idempotency key
+    (:mod:`graph.idempotency`).
 
     Raises:
         NotFound: the contact is not visible to the viewer (``contactId``).
@@ -122,7 +126,7 @@ async def add_comment(bus: EventBus, viewer: Viewer, contact_id: int, text: str)
                 tx.emit("user.mentioned", **contact_facts(contact), activity_id=activity.id, user_id=user_id)
         return activity
 
-    return await write(bus, viewer.workspace_id, operation)
+    return await write(bus, viewer.workspace_id, operation, once=once)
 
 
 async def list_activities(loaders: Loaders, contact: Contact, first: int, after: Sequence[Any] | None) -> Page:

@@ -87,6 +87,7 @@ if TYPE_CHECKING:
 
     from tortoise.backends.base.client import BaseDBAsyncClient
 
+    from graph.idempotency import Once
     from graph.live import EventBus, Transaction
     from graph.loaders import Loaders
     from graph.permissions.visibility import Scope, Viewer
@@ -605,13 +606,16 @@ async def _number_to_call(contact: Contact, channel: Channel) -> str:
     return number
 
 
-async def place_call(bus: EventBus, viewer: Viewer, contact_id: int, channel_id: int) -> Call:
+async def place_call(
+    bus: EventBus, viewer: Viewer, contact_id: int, channel_id: int, *, once: Once | None = None
+) -> Call:
     """Call a contact on a calling channel (``domain.md`` section 5).
 
     The call is ``OUTBOUND`` and ``ONGOING`` at once, with the viewer on it (``answeredAt`` =
     ``ringingAt`` = server time, UTC). The number called is the contact's handle on that
     channel, else its phone. An unassigned contact is assigned to the viewer in the same
-    transaction (one activity, one event); an assigned one keeps its assignee.
+    transaction (one activity, one event); an assigned one keeps its assignee. ``once``: the
+    request's idempotency key (:mod:`graph.idempotency`).
 
     Raises:
         Forbidden: no call access.
@@ -657,7 +661,7 @@ async def place_call(bus: EventBus, viewer: Viewer, contact_id: int, channel_id:
         )
         return call
 
-    return await write(bus, viewer.workspace_id, operation)
+    return await write(bus, viewer.workspace_id, operation, once=once)
 
 
 async def incoming_calls(viewer: Viewer, tab: IncomingCallTab) -> list[Call]:

@@ -73,6 +73,16 @@ async def visible_contact(
     return contact
 
 
+async def visible_contact_of(viewer: Viewer, row: Any) -> Contact:
+    """The contact of ``row`` (a call, an activity, anything with a ``contact_id``) if
+    ``viewer`` may see it.
+
+    Raises:
+        NotFound: as :func:`visible_contact`.
+    """
+    return await visible_contact(viewer, row.contact_id)
+
+
 async def current_conversation(tx: Transaction, contact: Contact) -> Conversation | None:
     """The conversation a contact-level change shows in: the open one, else the latest.
 
@@ -392,4 +402,4 @@ __all__ = [
     "contact_facts",
     "conversation_facts",
     "current_conversation",
-    "set_blocked", "may_see", "record_assignment", "visible_contact"]
+    "set_blocked", "may_see", "record_assignment", "visible_contact", "visible_contact_of"]

@@ -40,6 +40,7 @@ from graph.resolvers.contact import (
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from graph.idempotency import Once
     from graph.live import EventBus, Transaction
     from graph.loaders import Loaders
     from graph.permissions.visibility import Viewer
@@ -284,13 +285,20 @@ async def receive_message(
 
 
 async def send_message(
-    bus: EventBus, viewer: Viewer, *, contact_id: int, text: str, channel_id: int | None
+    bus: EventBus,
+    viewer: Viewer,
+    *,
+    contact_id: int,
+    text: str,
+    channel_id: int | None,
+    once: Once | None = None,
 ) -> MessageResult:
     """An agent's reply to a contact, on ``channel_id`` or the conversation's last channel.
 
     The first reply to an unassigned contact assigns it to the sender (``domain.md``
     section 4: first reply wins, decided under the contact's row lock). A contact without an
-    open conversation gets one.
+    open conversation gets one. ``once``: the request's idempotency key
+    (:mod:`graph.idempotency`; :data:`SENT_MESSAGE` brings a retry its result).
 
     Raises:
         NotFound: the contact is not visible (``contactId``) or the channel unknown.
@@ -343,7 +351,30 @@ async def send_message(
         )
         return MessageResult(message, conversation, locked)
 
-    return await write(bus, viewer.workspace_id, operation)
+    return await write(bus, viewer.workspace_id, operation, once=once)
+
+
+class SentMessageOutcome:
+    """How ``sendMessage``'s result is kept with its idempotency key (the message's id) and
+    restored: the message as it is now, with its current conversation and contact (a merge
+    may have moved it)."""
+
+    def keep(self, result: MessageResult) -> dict[str, Any]:
+        return {"message": result.message.id}
+
+    async def restore(self, kept: dict[str, Any], viewer: Viewer) -> MessageResult:
+        """Raises:
+            NotFound: the message was deleted, or its contact is hidden from the viewer now.
+        """
+        message = await Message.filter(id=kept["message"], workspace_id=viewer.workspace_id).first()
+        if message is None:
+            raise NotFound("Message")
+        contact = await visible_contact(viewer, message.contact_id)
+        conversation = await Conversation.get(id=message.conversation_id)
+        return MessageResult(message, conversation, contact)
+
+
+SENT_MESSAGE = SentMessageOutcome()
 
 
 MAX_CATEGORY_LENGTH = 120
@@ -533,7 +564,9 @@ async def timeline(loaders: Loaders, conversation: Conversation, first: int, aft
 
 
 __all__ = [
+    "SENT_MESSAGE",
     "MessageResult",
+    "SentMessageOutcome",
     "clean_closing_notes",
     "contact_for_handle",
     "close_conversation",

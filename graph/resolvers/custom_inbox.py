@@ -47,6 +47,7 @@ from graph.resolvers.lookup import ids_in_workspace
 from graph.permissions.visibility import Scope, Viewer
 
 if TYPE_CHECKING:
+    from graph.idempotency import Once
     from graph.live import EventBus, Transaction
 
 MAX_DEPTH = 5
@@ -255,8 +256,10 @@ async def save_custom_inbox(
     sharing: CustomInboxSharing,
     user_ids: list[int] | None,
     team_ids: list[int] | None,
+    once: Once | None = None,
 ) -> CustomInbox:
     """Create (``custom_id`` None) or replace a custom inbox. Validates everything first.
+    ``once``: the idempotency key of a creation (:mod:`graph.idempotency`).
 
     Raises:
         NotFound: not visible to the viewer. Forbidden: not its creator.
@@ -291,7 +294,7 @@ async def save_custom_inbox(
         tx.emit("custom_inbox.changed", custom_inbox_id=row.id)
         return row
 
-    return await write(bus, viewer.workspace_id, operation)
+    return await write(bus, viewer.workspace_id, operation, once=once)
 
 
 async def delete_custom_inbox(bus: EventBus, viewer: Viewer, custom_id: int) -> int:

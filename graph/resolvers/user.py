@@ -23,16 +23,20 @@ from db.models import (
 )
 from db.normalize import normalise_email
 from db.security import hash_password, hash_token, new_token, verify_password
-from graph.errors import BadUserInput, Conflict, Forbidden, NotFound, Unauthenticated
+from graph.errors import BadUserInput, Conflict, Forbidden, NotConfigured, NotFound, Unauthenticated
 from graph.live import write
 from graph.resolvers.indicators import forget_left_teams
 from graph.resolvers.lookup import ids_in_workspace
+from graph.schema.core import to_global_id
+from graph.secrets import SecretUnreadable
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from graph.idempotency import Once
     from graph.live import EventBus, Transaction
     from graph.permissions.visibility import Viewer
+    from graph.secrets import SecretBox
 
 MIN_PASSWORD_LENGTH = 8
 MAX_NAME_LENGTH = 120
@@ -75,19 +79,71 @@ def _clean_name(value: str | None, field: str) -> str:
     return value
 
 
-async def create_access_token(bus: EventBus, viewer: Viewer, name: str) -> IssuedToken:
-    """A personal or integration token acting as the viewer; the secret is returned once."""
+async def create_access_token(
+    bus: EventBus, viewer: Viewer, name: str, *, once: Once | None = None
+) -> IssuedToken:
+    """A personal or integration token acting as the viewer; the secret is returned once
+    (and to a retry with the request's idempotency key ``once``: :class:`IssuedTokenOutcome`).
+
+    Raises:
+        BadUserInput: a name of 0 or more than 120 characters (``name``).
+    """
     name = _clean_name(name, "name")
     token = new_token()
-    row = await AccessToken.create(
-        workspace_id=viewer.workspace_id,
-        user_id=viewer.user_id,
-        name=name,
-        kind=AccessTokenKind.INTEGRATION,
-        token_hash=hash_token(token),
-    )
-    user = await User.get(id=viewer.user_id)
-    return IssuedToken(token, row, user)
+
+    async def operation(tx: Transaction) -> IssuedToken:
+        row = await AccessToken.create(
+            workspace_id=viewer.workspace_id,
+            user_id=viewer.user_id,
+            name=name,
+            kind=AccessTokenKind.INTEGRATION,
+            token_hash=hash_token(token),
+            using_db=tx.connection,
+        )
+        user = await User.get(id=viewer.user_id).using_db(tx.connection)
+        return IssuedToken(token, row, user)
+
+    return await write(bus, viewer.workspace_id, operation, once=once)
+
+
+@dataclass(frozen=True)
+class IssuedTokenOutcome:
+    """How ``createAccessToken``'s result is kept with its idempotency key: the token's id
+    and, when the server has ``INBOX_GRAPH_SECRET_KEY``, its secret encrypted with it (deleted
+    with the key when it expires). A retry gets the token as it is now with its secret; without
+    a stored secret (no key configured, or none that decrypts it) the secret cannot be shown
+    twice: ``CONFLICT``."""
+
+    box: SecretBox
+
+    def keep(self, result: IssuedToken) -> dict[str, Any]:
+        kept: dict[str, Any] = {"id": result.row.id}
+        if self.box.configured:
+            kept["secret"] = self.box.encrypt(result.token)
+        return kept
+
+    async def restore(self, kept: dict[str, Any], viewer: Viewer) -> IssuedToken:
+        """Raises:
+            NotFound: the token was deleted (its user's workspace is gone).
+            Conflict: its secret was not kept (``extensions.accessTokenId``: the token's id).
+        """
+        row = await AccessToken.filter(id=kept["id"], workspace_id=viewer.workspace_id).first()
+        if row is None:
+            raise NotFound("Access token")
+        token = None
+        if kept.get("secret"):
+            try:
+                token = self.box.decrypt(kept["secret"])
+            except (NotConfigured, SecretUnreadable):
+                token = None
+        if token is None:
+            raise Conflict(
+                "This idempotencyKey created an access token already; its secret is shown once "
+                "only. Revoke that token (extensions.accessTokenId) and create another.",
+                field="idempotencyKey",
+                accessTokenId=to_global_id("AccessToken", row.id),
+            )
+        return IssuedToken(token, row, await User.get(id=row.user_id))
 
 
 async def revoke_access_token(bus: EventBus, viewer: Viewer, token_id: int) -> AccessToken:
@@ -143,8 +199,10 @@ def _check_role_change(viewer: Viewer, role: Role | None, target: User | None) -
         raise Forbidden("Only owners grant or change the owner role.")
 
 
-async def create_user(bus: EventBus, viewer: Viewer, data: dict[str, Any]) -> User:
-    """Add a teammate.
+async def create_user(
+    bus: EventBus, viewer: Viewer, data: dict[str, Any], *, once: Once | None = None
+) -> User:
+    """Add a teammate. ``once``: the request's idempotency key (:mod:`graph.idempotency`).
 
     Raises:
         Forbidden: the viewer is an agent, or a manager granting the owner role.
@@ -195,7 +253,7 @@ async def create_user(bus: EventBus, viewer: Viewer, data: dict[str, Any]) -> Us
         tx.emit("user.changed", user_id=user.id)
         return user
 
-    return await write(bus, viewer.workspace_id, operation)
+    return await write(bus, viewer.workspace_id, operation, once=once)
 
 
 async def update_user(bus: EventBus, viewer: Viewer, user_id: int, data: dict[str, Any]) -> User:
@@ -249,8 +307,16 @@ async def update_user(bus: EventBus, viewer: Viewer, user_id: int, data: dict[st
     return await write(bus, viewer.workspace_id, operation)
 
 
-async def create_team(bus: EventBus, viewer: Viewer, name: str, member_ids: Sequence[int] | None) -> Team:
-    """A new team with its members. Raises ``BAD_USER_INPUT`` for a duplicate name."""
+async def create_team(
+    bus: EventBus,
+    viewer: Viewer,
+    name: str,
+    member_ids: Sequence[int] | None,
+    *,
+    once: Once | None = None,
+) -> Team:
+    """A new team with its members. Raises ``BAD_USER_INPUT`` for a duplicate name.
+    ``once``: the request's idempotency key (:mod:`graph.idempotency`)."""
     _require_admin(viewer)
     name = _clean_name(name, "name")
     members = await ids_in_workspace(User, viewer.workspace_id, member_ids, field="memberIds") or []
@@ -264,7 +330,7 @@ async def create_team(bus: EventBus, viewer: Viewer, name: str, member_ids: Sequ
         tx.emit("team.changed", team_id=team.id)
         return team
 
-    return await write(bus, viewer.workspace_id, operation)
+    return await write(bus, viewer.workspace_id, operation, once=once)
 
 
 async def update_team(
@@ -298,8 +364,11 @@ async def update_team(
     return await write(bus, viewer.workspace_id, operation)
 
 
-async def connect_channel(bus: EventBus, viewer: Viewer, type: ChannelType, name: str) -> Channel:
-    """Connect a channel (owners)."""
+async def connect_channel(
+    bus: EventBus, viewer: Viewer, type: ChannelType, name: str, *, once: Once | None = None
+) -> Channel:
+    """Connect a channel (owners). ``once``: the request's idempotency key
+    (:mod:`graph.idempotency`)."""
     require_owner(viewer)
     name = _clean_name(name, "name")
 
@@ -310,7 +379,7 @@ async def connect_channel(bus: EventBus, viewer: Viewer, type: ChannelType, name
         tx.emit("channel.connected", channel_id=channel.id)
         return channel
 
-    return await write(bus, viewer.workspace_id, operation)
+    return await write(bus, viewer.workspace_id, operation, once=once)
 
 
 async def update_workspace_settings(
@@ -347,6 +416,7 @@ async def update_workspace_settings(
 
 __all__ = [
     "IssuedToken",
+    "IssuedTokenOutcome",
     "connect_channel",
     "create_access_token",
     "create_team",

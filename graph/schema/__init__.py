@@ -6,6 +6,7 @@ and wrap the returned rows in types.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncGenerator
 from datetime import datetime
 from functools import partial
@@ -32,6 +33,7 @@ from graph.extensions import (
     unstorable_input,
 )
 from graph.fanout import Candidate
+from graph.idempotency import CreatedRow, IdempotencyKeyArgument, idempotent
 from graph.resolvers import call as call_resolvers
 from graph.resolvers import activity as activity_resolvers
 from graph.resolvers import contact as contact_resolvers
@@ -95,6 +97,7 @@ from graph.schema.user import (
 )
 from graph.live import LiveEvent, write
 from graph.permissions.visibility import contact_scope
+from graph.secrets import SecretBox
 from graph.settings import Settings
 from graph.subscriptions import STREAM_STARTED, LiveScope, LiveStream, contact_events
 
@@ -267,8 +270,13 @@ class Mutation:
             token=issued.token, expires_at=issued.row.expires_at, user=User.from_row(issued.user)
         )
 
-    @strawberry.mutation(description="Workspace administration (owners; managers for users and teams).")
-    async def create_user(self, info: Info, input: CreateUserInput) -> User:
+    @strawberry.mutation(
+        description="Workspace administration (owners; managers for users and teams). A retry "
+        "with the same idempotencyKey is compared on every field but the password."
+    )
+    async def create_user(
+        self, info: Info, input: CreateUserInput, idempotency_key: IdempotencyKeyArgument = None
+    ) -> User:
         ctx = info.context
         data = {
             "email": input.email,
@@ -281,7 +289,15 @@ class Mutation:
             "has_call_access": input.has_call_access,
             "can_edit_contacts": input.can_edit_contacts,
         }
-        return User.from_row(await user_resolvers.create_user(ctx.bus, ctx.viewer, data))
+        user = await idempotent(
+            info,
+            idempotency_key,
+            # the password stays out of the kept fingerprint (a fast hash)
+            {"input": dataclasses.replace(input, password="")},
+            CreatedRow(m.User),
+            lambda once: user_resolvers.create_user(ctx.bus, ctx.viewer, data, once=once),
+        )
+        return User.from_row(user)
 
     @strawberry.mutation(description="Change a teammate; only the fields given change.")
     async def update_user(self, info: Info, id: strawberry.ID, input: UpdateUserInput) -> User:
@@ -299,13 +315,24 @@ class Mutation:
         user_id = decode_id(id, "User")
         return User.from_row(await user_resolvers.update_user(ctx.bus, ctx.viewer, user_id, data))
 
-    @strawberry.mutation
+    @strawberry.mutation(description="A new team with its members (owners and managers).")
     async def create_team(
-        self, info: Info, name: str, member_ids: list[strawberry.ID] | None = None
+        self,
+        info: Info,
+        name: str,
+        member_ids: list[strawberry.ID] | None = None,
+        idempotency_key: IdempotencyKeyArgument = None,
     ) -> Team:
         ctx = info.context
         members = _ids(member_ids, "User", "memberIds")
-        return Team.from_row(await user_resolvers.create_team(ctx.bus, ctx.viewer, name, members))
+        team = await idempotent(
+            info,
+            idempotency_key,
+            {"name": name, "memberIds": member_ids},
+            CreatedRow(m.Team),
+            lambda once: user_resolvers.create_team(ctx.bus, ctx.viewer, name, members, once=once),
+        )
+        return Team.from_row(team)
 
     @strawberry.mutation(description="Rename a team or replace its members.")
     async def update_team(
@@ -322,9 +349,22 @@ class Mutation:
         return Team.from_row(team)
 
     @strawberry.mutation(description="Connect a channel (owners).")
-    async def connect_channel(self, info: Info, type: ChannelType, name: str) -> Channel:
+    async def connect_channel(
+        self,
+        info: Info,
+        type: ChannelType,
+        name: str,
+        idempotency_key: IdempotencyKeyArgument = None,
+    ) -> Channel:
         ctx = info.context
-        return Channel.from_row(await user_resolvers.connect_channel(ctx.bus, ctx.viewer, type, name))
+        channel = await idempotent(
+            info,
+            idempotency_key,
+            {"type": type, "name": name},
+            CreatedRow(m.Channel),
+            lambda once: user_resolvers.connect_channel(ctx.bus, ctx.viewer, type, name, once=once),
+        )
+        return Channel.from_row(channel)
 
     @strawberry.mutation(description="Change workspace settings (owners); only the fields given change.")
     async def update_workspace_settings(self, info: Info, input: WorkspaceSettingsInput) -> Workspace:
@@ -339,10 +379,24 @@ class Mutation:
         )
         return Workspace.from_row(workspace)
 
-    @strawberry.mutation(description="Personal or integration access token; the secret is returned once.")
-    async def create_access_token(self, info: Info, name: str) -> AccessTokenPayload:
+    @strawberry.mutation(
+        description="Personal or integration access token; the secret is returned once. A retry "
+        "with the same idempotencyKey returns it again only when the server has "
+        "INBOX_GRAPH_SECRET_KEY (it keeps the secret encrypted until the key expires); "
+        "otherwise it gets CONFLICT with the token's id in `extensions.accessTokenId`: revoke "
+        "that token and create another. Errors: BAD_USER_INPUT (name)."
+    )
+    async def create_access_token(
+        self, info: Info, name: str, idempotency_key: IdempotencyKeyArgument = None
+    ) -> AccessTokenPayload:
         ctx = info.context
-        issued = await user_resolvers.create_access_token(ctx.bus, ctx.viewer, name)
+        issued = await idempotent(
+            info,
+            idempotency_key,
+            {"name": name},
+            user_resolvers.IssuedTokenOutcome(SecretBox(ctx.settings.secret_keys)),
+            lambda once: user_resolvers.create_access_token(ctx.bus, ctx.viewer, name, once=once),
+        )
         return AccessTokenPayload(token=issued.token, access_token=AccessToken.from_row(issued.row))
 
     @strawberry.mutation(description="Revoke an access token; returns its id. Open subscriptions using it end.")
@@ -352,17 +406,24 @@ class Mutation:
         return to_global_id("AccessToken", row.id)
 
     @strawberry.mutation(description="Agent reply. Assigns an unassigned contact to the sender (first reply wins).")
-    async def send_message(self, info: Info, input: SendMessageInput) -> SendMessagePayload:
+    async def send_message(
+        self, info: Info, input: SendMessageInput, idempotency_key: IdempotencyKeyArgument = None
+    ) -> SendMessagePayload:
         ctx = info.context
-        result = await conversation_resolvers.send_message(
-            ctx.bus,
-            ctx.viewer,
-            contact_id=decode_id(input.contact_id, "Contact", field="contactId"),
-            text=input.text,
-            channel_id=(
-                decode_id(input.channel_id, "Channel", field="channelId")
-                if input.channel_id is not None
-                else None
+        contact_id = decode_id(input.contact_id, "Contact", field="contactId")
+        channel_id = (
+            decode_id(input.channel_id, "Channel", field="channelId")
+            if input.channel_id is not None
+            else None
+        )
+        result = await idempotent(
+            info,
+            idempotency_key,
+            {"input": input},
+            conversation_resolvers.SENT_MESSAGE,
+            lambda once: conversation_resolvers.send_message(
+                ctx.bus, ctx.viewer, contact_id=contact_id, text=input.text, channel_id=channel_id,
+                once=once,
             ),
         )
         return SendMessagePayload(
@@ -426,8 +487,17 @@ class Mutation:
         "filter path) for an empty, contradictory, too deep or invalid filter; NOT_FOUND for ids "
         "outside the workspace."
     )
-    async def create_custom_inbox(self, info: Info, input: CustomInboxInput) -> CustomInbox:
-        return CustomInbox.from_row(await _save_custom_inbox(info, None, input))
+    async def create_custom_inbox(
+        self, info: Info, input: CustomInboxInput, idempotency_key: IdempotencyKeyArgument = None
+    ) -> CustomInbox:
+        row = await idempotent(
+            info,
+            idempotency_key,
+            {"input": input},
+            CreatedRow(m.CustomInbox),
+            lambda once: _save_custom_inbox(info, None, input, once=once),
+        )
+        return CustomInbox.from_row(row)
 
     @strawberry.mutation(description="Replace a custom inbox's name, filter and sharing (its creator only: FORBIDDEN otherwise).")
     async def update_custom_inbox(self, info: Info, id: strawberry.ID, input: CustomInboxInput) -> CustomInbox:
@@ -505,10 +575,23 @@ class Mutation:
         "BAD_USER_INPUT (field `text`) for empty or over-long text or a mention of anyone but an "
         "active user of the workspace; NOT_FOUND for a contact the viewer may not see."
     )
-    async def add_comment(self, info: Info, contact_id: strawberry.ID, text: str) -> Activity:
+    async def add_comment(
+        self,
+        info: Info,
+        contact_id: strawberry.ID,
+        text: str,
+        idempotency_key: IdempotencyKeyArgument = None,
+    ) -> Activity:
         ctx = info.context
         contact_pk = decode_id(contact_id, "Contact", field="contactId")
-        return Activity.from_row(await activity_resolvers.add_comment(ctx.bus, ctx.viewer, contact_pk, text))
+        activity = await idempotent(
+            info,
+            idempotency_key,
+            {"contactId": contact_id, "text": text},
+            CreatedRow(m.Activity, visible_if=contact_resolvers.visible_contact_of),
+            lambda once: activity_resolvers.add_comment(ctx.bus, ctx.viewer, contact_pk, text, once=once),
+        )
+        return Activity.from_row(activity)
 
     @strawberry.mutation(description="Block a contact: its conversations leave every inbox but the blocked one.")
     async def block_contact(self, info: Info, contact_id: strawberry.ID) -> Contact:
@@ -623,13 +706,22 @@ class Mutation:
         "BAD_USER_INPUT for a messaging-only channel, a blocked contact or one without a number; "
         "CONFLICT when the viewer is on another call; NOT_FOUND; FORBIDDEN without call access."
     )
-    async def place_call(self, info: Info, contact_id: strawberry.ID, channel_id: strawberry.ID) -> Call:
+    async def place_call(
+        self,
+        info: Info,
+        contact_id: strawberry.ID,
+        channel_id: strawberry.ID,
+        idempotency_key: IdempotencyKeyArgument = None,
+    ) -> Call:
         ctx = info.context
-        call = await call_resolvers.place_call(
-            ctx.bus,
-            ctx.viewer,
-            decode_id(contact_id, "Contact", field="contactId"),
-            decode_id(channel_id, "Channel", field="channelId"),
+        contact_pk = decode_id(contact_id, "Contact", field="contactId")
+        channel_pk = decode_id(channel_id, "Channel", field="channelId")
+        call = await idempotent(
+            info,
+            idempotency_key,
+            {"contactId": contact_id, "channelId": channel_id},
+            CreatedRow(m.Call, visible_if=contact_resolvers.visible_contact_of),
+            lambda once: call_resolvers.place_call(ctx.bus, ctx.viewer, contact_pk, channel_pk, once=once),
         )
         return Call.from_row(call)
 
@@ -883,7 +975,7 @@ async def _call_of_event(ctx, event: LiveEvent) -> Call | None:
     return Call.from_row(row, sequence=event.sequence) if row is not None else None
 
 
-async def _save_custom_inbox(info: Info, custom_id: int | None, input: CustomInboxInput):
+async def _save_custom_inbox(info: Info, custom_id: int | None, input: CustomInboxInput, *, once=None):
     ctx = info.context
     return await custom_resolvers.save_custom_inbox(
         ctx.bus,
@@ -894,6 +986,7 @@ async def _save_custom_inbox(info: Info, custom_id: int | None, input: CustomInb
         sharing=input.sharing,
         user_ids=_ids(input.shared_with_user_ids, "User", "sharedWithUserIds"),
         team_ids=_ids(input.shared_with_team_ids, "Team", "sharedWithTeamIds"),
+        once=once,
     )
 
 
