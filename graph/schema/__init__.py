@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import strawberry
 from graphql import specified_rules
 from graphql.validation import NoSchemaIntrospectionCustomRule
-from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.extensions import ValidationCache
 from strawberry.extensions.max_aliases import create_validator as aliases_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.schema.config import StrawberryConfig
@@ -25,6 +25,7 @@ from strawberry.types import Info
 from db import models as m
 from graph.errors import BadUserInput
 from graph.extensions import (
+    AnsweringParserCache,
     CodedErrors,
     SingleOperation,
     is_expected,
@@ -966,7 +967,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     if not settings.introspection:
         rules.append(NoSchemaIntrospectionCustomRule)
     extensions = [
-        lambda: ParserCache(maxsize=settings.parser_cache_size),
+        lambda: AnsweringParserCache(maxsize=settings.parser_cache_size),
         lambda: ValidationCache(maxsize=settings.validation_cache_size),
         SingleOperation,  # after the validation cache, which sets the validation errors
         CodedErrors,

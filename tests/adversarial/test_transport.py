@@ -1,6 +1,7 @@
 """Hostile transport input (issue 16, part 4): JSON nested deeper than the limit
 (``graph.app.MAX_JSON_DEPTH``) is refused on every transport with a code (400 over HTTP,
-4400 over WebSocket), and nothing reaches the server log as a traceback."""
+4400 over WebSocket), deep GraphQL documents get coded errors, and nothing reaches the server
+log as a traceback."""
 
 from __future__ import annotations
 
@@ -20,6 +21,9 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 LIMIT = 64  # graph.app.MAX_JSON_DEPTH
 TYPENAME = "{ __typename }"
+CREATE_INBOX = (
+    'mutation($f: ConversationFilter!) { createCustomInbox(input: {name: "x", filter: $f}) { id } }'
+)
 
 
 @pytest.fixture(scope="module")
@@ -98,6 +102,81 @@ async def test_a_nested_json_frame_closes_the_websocket_with_4400(guarded, world
         assert json.loads(await asyncio.wait_for(socket.recv(), 10)) == {"type": "pong"}
     finally:
         await socket.close()
+
+
+def filter_nested(groups: int) -> dict:
+    """A custom inbox filter of ``groups`` nested ``all`` groups."""
+    node: dict = {"blocked": True}
+    for _ in range(groups):
+        node = {"all": [node]}
+    return node
+
+
+def create_inbox_literal(groups: int) -> str:
+    """``createCustomInbox`` with a literal filter of ``groups`` nested ``all`` groups."""
+    node = "{all: [" * groups + "{blocked: true}" + "]}" * groups
+    return f'mutation {{ createCustomInbox(input: {{name: "x", filter: {node}}}) {{ id }} }}'
+
+
+@pytest.mark.parametrize(
+    ("query", "code"),
+    [
+        ("{" + "a {" * 1000 + "b" + "}" * 1000 + "}", "GRAPHQL_PARSE_FAILED"),
+        ("{ node(id: " + "[" * 1000 + "]" * 1000 + ") { id } }", "GRAPHQL_PARSE_FAILED"),
+        ("{ node(id: " + "{a: " * 500 + "1" + "}" * 500 + ") { id } }", "GRAPHQL_PARSE_FAILED"),
+        (create_inbox_literal(300), "GRAPHQL_PARSE_FAILED"),
+        (create_inbox_literal(60), "BAD_USER_INPUT"),
+        ("{" + "a {" * 150 + "b" + "}" * 150 + "}", "GRAPHQL_VALIDATION_FAILED"),
+    ],
+    ids=[
+        "selections",
+        "list-literal",
+        "object-literal",
+        "input-literal",
+        "input-literal-60",
+        "selections-150",
+    ],
+)
+async def test_deep_graphql_documents_get_coded_errors(guarded, world, query, code):
+    """graphql-core's parser stops nesting at 200 levels (below the limit of 4,000 tokens,
+    which would stop it too): every such document is a coded error, over HTTP and over
+    WebSocket, where a syntax error used to leave a traceback in the log and a bare
+    ``complete``."""
+    response = await post(guarded, json.dumps({"query": query}), world.tokens["owner"])
+    assert response.status_code in (200, 400), response.text
+    assert set(codes(response.json())) == {code}, response.text[:500]
+
+    socket = await open_socket(guarded, world.tokens["owner"])
+    try:
+        await socket.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": query}}))
+        try:
+            message = json.loads(await asyncio.wait_for(socket.recv(), 10))
+        except websockets.ConnectionClosed as closed:
+            # strawberry answers a syntax error in `subscribe` by closing with 4400
+            assert code == "GRAPHQL_PARSE_FAILED", closed
+            assert closed.rcvd is not None and closed.rcvd.code == 4400, closed
+            assert "Syntax Error" in closed.rcvd.reason, closed.rcvd
+        else:
+            assert message["type"] in ("error", "next"), message
+            errors = (
+                message["payload"] if message["type"] == "error" else message["payload"]["errors"]
+            )
+            assert {e["extensions"]["code"] for e in errors} == {code}, message
+    finally:
+        await socket.close()
+
+
+@pytest.mark.parametrize("groups", [6, LIMIT // 2 - 3])
+async def test_deeply_nested_input_variables_are_bad_user_input(guarded, world, groups):
+    """Variables as deep as the JSON limit allows reach the input coercion and the filter's
+    own limit (5 groups): BAD_USER_INPUT, never a crash."""
+    response = await post(
+        guarded,
+        json.dumps({"query": CREATE_INBOX, "variables": {"f": filter_nested(groups)}}),
+        world.tokens["owner"],
+    )
+    assert response.status_code == 200, response.text
+    assert codes(response.json()) == ["BAD_USER_INPUT"], response.text[:500]
 
 
 async def test_the_server_log_has_no_traceback(guarded):
