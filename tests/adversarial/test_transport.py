@@ -127,6 +127,12 @@ def create_inbox_literal(groups: int) -> str:
         (create_inbox_literal(300), "GRAPHQL_PARSE_FAILED"),
         (create_inbox_literal(60), "BAD_USER_INPUT"),
         ("{" + "a {" * 150 + "b" + "}" * 150 + "}", "GRAPHQL_VALIDATION_FAILED"),
+        (
+            "{ ...f0 } "
+            + " ".join(f"fragment f{i} on Query {{ ...f{i + 1} }}" for i in range(300))
+            + " fragment f300 on Query { __typename }",
+            "GRAPHQL_VALIDATION_FAILED",
+        ),
     ],
     ids=[
         "selections",
@@ -135,13 +141,14 @@ def create_inbox_literal(groups: int) -> str:
         "input-literal",
         "input-literal-60",
         "selections-150",
+        "fragment-chain",
     ],
 )
 async def test_deep_graphql_documents_get_coded_errors(guarded, world, query, code):
-    """graphql-core's parser stops nesting at 200 levels (below the limit of 4,000 tokens,
-    which would stop it too): every such document is a coded error, over HTTP and over
-    WebSocket, where a syntax error used to leave a traceback in the log and a bare
-    ``complete``."""
+    """graphql-core's parser stops nesting at 200 levels and its validation at fragment chains
+    as long (below the limit of 4,000 tokens, which would stop them too): every such document
+    is a coded error, over HTTP and over WebSocket, where a syntax error used to leave a
+    traceback in the log and a bare ``complete``."""
     response = await post(guarded, json.dumps({"query": query}), world.tokens["owner"])
     assert response.status_code in (200, 400), response.text
     assert set(codes(response.json())) == {code}, response.text[:500]
