@@ -1,12 +1,15 @@
 """Hostile transport input (issue 16, part 4): JSON nested deeper than the limit
 (``graph.app.MAX_JSON_DEPTH``) is refused on every transport with a code (400 over HTTP,
-4400 over WebSocket), deep GraphQL documents get coded errors, and nothing reaches the server
-log as a traceback."""
+4400 over WebSocket), deep GraphQL documents get coded errors; idle and slow connections are
+closed after the header timeout and connections beyond the maximum are refused at once
+(``graph.server``), so that they cannot starve other clients; nothing reaches the server log
+as a traceback."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import time
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -26,10 +29,23 @@ CREATE_INBOX = (
 )
 
 
+HEADER_TIMEOUT = 1.5
+KEEP_ALIVE = 1
+MAX_CONNECTIONS = 20
+
+
 @pytest.fixture(scope="module")
 def guarded(server_env):
-    """A server of its own, so that its log holds only what this module did."""
-    server = serve(server_env)
+    """A server of its own, with short timeouts and few connections, so that its log holds
+    only what this module did."""
+    server = serve(
+        {
+            **server_env,
+            "INBOX_GRAPH_HEADER_TIMEOUT_SECONDS": str(HEADER_TIMEOUT),
+            "INBOX_GRAPH_KEEP_ALIVE_SECONDS": str(KEEP_ALIVE),
+            "INBOX_GRAPH_MAX_CONNECTIONS": str(MAX_CONNECTIONS),
+        }
+    )
     yield server
     server.stop()
 
@@ -184,6 +200,124 @@ async def test_deeply_nested_input_variables_are_bad_user_input(guarded, world, 
     )
     assert response.status_code == 200, response.text
     assert codes(response.json()) == ["BAD_USER_INPUT"], response.text[:500]
+
+
+async def served_normally(served) -> float:
+    """Seconds a plain client took to get ``{ __typename }`` answered."""
+    started = time.monotonic()
+    async with httpx.AsyncClient(timeout=10) as http:
+        response = await http.post(served.http_url, json={"query": TYPENAME})
+    assert response.json() == {"data": {"__typename": "Query"}}, response.text
+    return time.monotonic() - started
+
+
+async def closed_after(reader: asyncio.StreamReader, limit: float = 10) -> tuple[bytes, float]:
+    """What the server sent until it closed the connection, and after how many seconds."""
+    started = time.monotonic()
+    received = await asyncio.wait_for(reader.read(), limit)
+    return received, time.monotonic() - started
+
+
+async def test_a_connection_that_sends_nothing_is_closed_after_the_header_timeout(guarded):
+    """uvicorn started no timer on a new connection: an idle socket stayed open for ever."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", guarded.port)
+    try:
+        closing = asyncio.create_task(closed_after(reader))
+        assert await served_normally(guarded) < 1
+        received, seconds = await closing
+        assert received == b""
+        assert HEADER_TIMEOUT - 0.2 < seconds < HEADER_TIMEOUT + 2, seconds
+    finally:
+        writer.close()
+
+
+async def test_a_slowloris_sender_is_closed_after_the_header_timeout(guarded):
+    """A client sending a header line every half second never completes its request head:
+    it is closed after the header timeout however much it keeps sending."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", guarded.port)
+
+    async def dribble() -> None:
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        for line in range(20):
+            await asyncio.sleep(0.5)
+            writer.write(b"X-Slow-%d: 1\r\n" % line)
+            await writer.drain()
+
+    dribbling = asyncio.create_task(dribble())
+    try:
+        closing = asyncio.create_task(closed_after(reader))
+        await asyncio.sleep(0.6)
+        assert await served_normally(guarded) < 1
+        received, seconds = await closing
+        assert received == b""
+        assert seconds < HEADER_TIMEOUT + 2, seconds
+        assert not dribbling.done(), "the slow client had stopped sending before"
+    finally:
+        dribbling.cancel()
+        writer.close()
+
+
+async def test_an_idle_keep_alive_connection_is_closed_after_the_keep_alive_timeout(guarded):
+    reader, writer = await asyncio.open_connection("127.0.0.1", guarded.port)
+    try:
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        assert head.startswith(b"HTTP/1.1 200"), head
+        length = int(
+            next(line for line in head.split(b"\r\n") if line.startswith(b"content-length")).split(
+                b":"
+            )[1]
+        )
+        await reader.readexactly(length)
+        received, seconds = await closed_after(reader)
+        assert received == b""
+        assert KEEP_ALIVE - 0.2 < seconds < KEEP_ALIVE + 2, seconds
+    finally:
+        writer.close()
+
+
+async def test_connections_over_the_maximum_are_refused_and_idle_ones_do_not_lock_others_out(
+    guarded,
+):
+    """With 1,024 descriptors, 1,100 idle sockets locked every other client out. Here the
+    sockets over the maximum are answered 503 at once and closed; the others are closed after
+    the header timeout, and then a plain client is served."""
+    sockets = [
+        await asyncio.open_connection("127.0.0.1", guarded.port) for _ in range(2 * MAX_CONNECTIONS)
+    ]
+    try:
+        outcomes = await asyncio.gather(*(closed_after(reader) for reader, _ in sockets))
+        refused = [received for received, seconds in outcomes if seconds < HEADER_TIMEOUT - 0.5]
+        timed_out = [received for received, seconds in outcomes if seconds >= HEADER_TIMEOUT - 0.5]
+        assert len(refused) >= MAX_CONNECTIONS and len(timed_out) <= MAX_CONNECTIONS, outcomes
+        assert all(received == b"" for received in timed_out), timed_out
+        for received in refused:
+            head, _, body = received.partition(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 503"), received
+            assert b"retry-after: 1" in head.lower(), received
+            assert json.loads(body)["errors"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"
+    finally:
+        for _, writer in sockets:
+            writer.close()
+    assert await served_normally(guarded) < 1
+
+
+async def test_a_request_head_over_the_limit_is_refused_with_431(guarded):
+    """httptools has no limit on the size of a request head (16 MB of headers were read)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", guarded.port)
+    try:
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        for line in range(100):
+            writer.write(b"X-Pad-%d: %s\r\n" % (line, b"a" * 1000))
+        await writer.drain()
+        received, _ = await closed_after(reader)
+        assert received.startswith(b"HTTP/1.1 431"), received
+        assert json.loads(received.partition(b"\r\n\r\n")[2])["errors"][0]["extensions"][
+            "code"
+        ] == ("BAD_USER_INPUT")
+    finally:
+        writer.close()
+    assert await served_normally(guarded) < 1
 
 
 async def test_the_server_log_has_no_traceback(guarded):
