@@ -21,7 +21,7 @@ import orjson
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 from cross_web import HTTPException
@@ -106,12 +106,15 @@ class InboxGraphQL(GraphQL):
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         """strawberry answers request-level errors (malformed JSON, no query, a mutation over
         GET, an unknown operation name) in plain text; here they are GraphQL JSON errors with a
-        code, like every other error."""
+        code, like every other error. A client that disconnects before its body has arrived
+        gets nothing (it logged a traceback)."""
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
         try:
             response = await self.run(Request(scope=scope, receive=receive))
+        except ClientDisconnect:
+            return  # the client left before its request was read: nobody to answer
         except HTTPException as exc:
             code = "NOT_FOUND" if exc.status_code == 404 else "BAD_USER_INPUT"
             # strawberry says "Unable to parse request body as JSON" of any JSON it refused

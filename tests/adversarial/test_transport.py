@@ -320,6 +320,20 @@ async def test_a_request_head_over_the_limit_is_refused_with_431(guarded):
     assert await served_normally(guarded) < 1
 
 
+async def test_a_client_leaving_before_its_body_has_arrived_is_not_a_crash(guarded):
+    """Its request could not be read: this logged a traceback (starlette's ClientDisconnect)."""
+    _, writer = await asyncio.open_connection("127.0.0.1", guarded.port)
+    writer.write(
+        b"POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        b'Content-Length: 1000\r\n\r\n{"query": '
+    )
+    await writer.drain()
+    await asyncio.sleep(0.3)
+    writer.close()
+    await asyncio.sleep(0.3)
+    assert await served_normally(guarded) < 1
+
+
 async def test_the_server_log_has_no_traceback(guarded):
     """Last in this module: nothing above was logged as a crash."""
     await asyncio.sleep(0.5)
