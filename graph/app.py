@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -20,7 +21,7 @@ import orjson
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 from cross_web import HTTPException
@@ -54,6 +55,39 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+MAX_JSON_DEPTH = 64
+"""The deepest nesting of arrays and objects allowed in the JSON of a request body, of a GET's
+``variables`` or ``extensions``, and of a WebSocket frame. The deepest request the schema has a
+use for nests under 20 levels (a custom inbox filter of 5 nested groups, each a list and an
+object, inside its input, the variables and the body)."""
+
+
+class JSONTooDeep(json.JSONDecodeError):
+    """A JSON text nested deeper than :data:`MAX_JSON_DEPTH`. A :class:`json.JSONDecodeError`,
+    so strawberry refuses it like malformed JSON: 400 over HTTP, close 4400 over WebSocket."""
+
+    def __init__(self) -> None:
+        super().__init__(f"The JSON is nested deeper than {MAX_JSON_DEPTH} levels", "", 0)
+
+    def __str__(self) -> str:
+        return f"{self.msg}."
+
+
+def _nests_deeper(value: object, limit: int) -> bool:
+    """Whether arrays and objects nest more than ``limit`` levels deep in ``value`` (decoded
+    JSON), without recursion."""
+    if not isinstance(value, (dict, list)):
+        return False
+    pending = [(value, 1)]
+    while pending:
+        container, depth = pending.pop()
+        for item in container.values() if isinstance(container, dict) else container:
+            if isinstance(item, (dict, list)):
+                if depth == limit:
+                    return True
+                pending.append((item, depth + 1))
+    return False
+
 
 class InboxGraphQL(GraphQL):
     """strawberry's ASGI view with our context and authentication."""
@@ -81,16 +115,23 @@ class InboxGraphQL(GraphQL):
         GET, an unknown operation name) in plain text; here they are GraphQL JSON errors with a
         code, like every other error. So is a failure outside execution (the viewer's lookup):
         503 ``SERVICE_UNAVAILABLE`` with ``Retry-After`` while the database cannot be reached,
-        else a masked 500 ``INTERNAL_SERVER_ERROR``, never a plain-text traceback page."""
+        else a masked 500 ``INTERNAL_SERVER_ERROR``, never a plain-text traceback page. A
+        client that disconnects before its body has arrived gets nothing (it logged a
+        traceback)."""
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
         try:
             response = await self.run(Request(scope=scope, receive=receive))
+        except ClientDisconnect:
+            return  # the client left before its request was read: nobody to answer
         except HTTPException as exc:
             code = "NOT_FOUND" if exc.status_code == 404 else "BAD_USER_INPUT"
+            # strawberry says "Unable to parse request body as JSON" of any JSON it refused
+            too_deep = isinstance(exc.__cause__, JSONTooDeep)
             response = JSONResponse(
-                {"errors": [{"message": exc.reason, "extensions": {"code": code}}]},
+                {"errors": [{"message": str(exc.__cause__) if too_deep else exc.reason,
+                             "extensions": {"code": code}}]},
                 status_code=exc.status_code,
             )
         except Exception as exc:  # noqa: BLE001 - answered as GraphQL JSON, never a 500 page
@@ -118,6 +159,34 @@ class InboxGraphQL(GraphQL):
             response.status_code = 503
             response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
+
+    def decode_json(self, data: str | bytes) -> object:
+        """Decode the JSON of a request body, a GET's ``variables`` or ``extensions``, or a
+        WebSocket frame (strawberry decodes them all here).
+
+        Args:
+            data: the JSON text.
+
+        Returns:
+            The decoded value.
+
+        Raises:
+            JSONTooDeep: when arrays and objects nest deeper than :data:`MAX_JSON_DEPTH`
+                (the standard library's decoder would raise :class:`RecursionError` at about
+                1,000 levels, which strawberry does not catch: a 500 or a dropped socket).
+            json.JSONDecodeError: when ``data`` is not JSON.
+        """
+        try:
+            value = json.loads(data)
+        except RecursionError:
+            raise JSONTooDeep() from None
+        # a text with no more brackets than the limit cannot nest deeper: skip the walk
+        brackets = data.count("[") + data.count("{") if isinstance(data, str) else (
+            data.count(b"[") + data.count(b"{")
+        )
+        if brackets > MAX_JSON_DEPTH and _nests_deeper(value, MAX_JSON_DEPTH):
+            raise JSONTooDeep()
+        return value
 
     def encode_json(self, data: object) -> str:
         """Responses and WebSocket frames are encoded by orjson (installed with tortoise's
@@ -292,4 +361,4 @@ def create_app(settings: Settings | None = None) -> Starlette:
     return app
 
 
-__all__ = ["InboxApp", "InboxGraphQL", "create_app"]
+__all__ = ["MAX_JSON_DEPTH", "InboxApp", "InboxGraphQL", "JSONTooDeep", "create_app"]

@@ -91,9 +91,22 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from functools import partial
+
     import uvicorn
 
     from db.migrate import apply_migrations
+    from graph.server import GuardedHttpProtocol, connection_limit, raise_open_files_limit
+    from graph.settings import Settings
+
+    settings = Settings.from_env()
+    # idle and slow clients: header timeout, keep-alive timeout, open connections per worker
+    max_connections = connection_limit(settings.max_connections, raise_open_files_limit())
+    http = partial(
+        GuardedHttpProtocol,
+        header_timeout=settings.header_timeout_seconds,
+        max_connections=max_connections,
+    )
 
     asyncio.run(apply_migrations())
     if args.seed_demo_if_empty:
@@ -115,6 +128,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         port=args.port,
         workers=args.workers,
         log_level=args.log_level,
+        http=http,
+        timeout_keep_alive=settings.keep_alive_seconds,
         proxy_headers=True,
         timeout_graceful_shutdown=10,
         # wsproto holds the least per open connection of uvicorn's WebSocket protocols: about

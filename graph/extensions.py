@@ -19,7 +19,7 @@ import re
 from typing import Any
 
 from graphql import GraphQLError, OperationDefinitionNode
-from strawberry.extensions import MaskErrors, SchemaExtension
+from strawberry.extensions import MaskErrors, ParserCache, SchemaExtension
 
 from db.availability import is_unavailable, report_unavailable
 from graph.errors import ServiceUnavailable
@@ -185,6 +185,29 @@ def unstorable_input(query: str | None, variables: Any) -> GraphQLError | None:
     return None
 
 
+class AnsweringParserCache(ParserCache):
+    """strawberry's ``ParserCache``, except that a document that does not parse is left to
+    strawberry's own parse, which answers it.
+
+    ``ParserCache`` parses in its hook, outside the error handling around strawberry's own
+    parse (strawberry issue #1439). Over HTTP strawberry catches the syntax error further out;
+    over WebSocket it escaped: a traceback in the server log and a bare ``complete`` for the
+    operation. Now the client gets strawberry's answer to a syntax error there, a close with
+    4400 (over HTTP, ``GRAPHQL_PARSE_FAILED`` as before). An invalid document is parsed twice;
+    valid ones come from the cache as before.
+    """
+
+    def on_parse(self):
+        context = self.execution_context
+        try:
+            context.graphql_document = self.cached_parse_document(
+                context.query, **context.parse_options
+            )
+        except GraphQLError:
+            pass  # strawberry parses it again, inside its error handling
+        yield
+
+
 operation_name_given: ContextVar[bool] = ContextVar("operation_name_given", default=True)
 """Whether the request named its operation (set by the schema before executing; strawberry
 fills ``operation_name`` in itself, so the extension cannot tell from the context)."""
@@ -221,4 +244,4 @@ def is_expected(error: GraphQLError) -> bool:
     )
 
 
-__all__ = ["CodedErrors", "as_graphql_error", "coded_errors", "unavailable_error", "SingleOperation", "operation_name_given", "add_code", "is_expected", "unstorable_input"]
+__all__ = ["AnsweringParserCache", "CodedErrors", "as_graphql_error", "coded_errors", "unavailable_error", "SingleOperation", "operation_name_given", "add_code", "is_expected", "unstorable_input"]

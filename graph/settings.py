@@ -23,10 +23,14 @@
 | ``INBOX_GRAPH_RING_SWEEP_INTERVAL_SECONDS`` | ``1`` | how often each worker turns calls ringing past their workspace's ring timeout into ``MISSED`` |
 | ``INBOX_GRAPH_MIN_RING_TIMEOUT_SECONDS`` | ``5`` | the shortest ``callRingTimeoutSeconds`` a workspace may set (at least 1) |
 | ``INBOX_GRAPH_SHARED_FANOUT`` | ``1`` | ``0``: every subscription resolves, serialises and sends each event on its own, with its own database reads (the naive baseline of ``bench/fanout``) |
+| ``INBOX_GRAPH_HEADER_TIMEOUT_SECONDS`` | ``10`` | seconds a connection has to send a complete request head (request line and headers), from its opening or from its next byte after a response; otherwise it is closed (idle and slowloris clients). Read by ``inbox-graph serve`` (``graph.server``) |
+| ``INBOX_GRAPH_KEEP_ALIVE_SECONDS`` | ``5`` | seconds an idle keep-alive HTTP connection stays open after a response (uvicorn's ``timeout_keep_alive``). Read by ``inbox-graph serve`` |
+| ``INBOX_GRAPH_MAX_CONNECTIONS`` | the open files limit less 256 | open connections (HTTP and WebSocket) per worker; beyond it a new connection is answered 503 (``SERVICE_UNAVAILABLE``) and closed at once. ``inbox-graph serve`` raises the process's open files limit to its hard limit and lowers a value that would not fit under it. Read by ``inbox-graph serve`` |
 """
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 
@@ -48,6 +52,38 @@ def _int(name: str, default: int) -> int:
 def _float(name: str, default: float) -> float:
     value = os.environ.get(name)
     return float(value) if value else default
+
+
+def _seconds(name: str, default: float) -> float:
+    """A positive, finite number of seconds from ``name``.
+
+    Raises:
+        ValueError: when the value is not a finite number above 0.
+    """
+    try:
+        value = _float(name, default)
+    except ValueError:
+        value = 0
+    if not 0 < value < math.inf:
+        raise ValueError(f"{name} must be a number of seconds above 0.")
+    return value
+
+
+def _limit(name: str) -> int | None:
+    """A positive whole number from ``name``, or ``None`` when it is not set.
+
+    Raises:
+        ValueError: when the value is not a whole number above 0.
+    """
+    if not os.environ.get(name):
+        return None
+    try:
+        value = _int(name, 0)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValueError(f"{name} must be a whole number above 0.")
+    return value
 
 
 def _secret_keys(name: str) -> tuple[str, ...]:
@@ -99,6 +135,10 @@ class Settings:
     max_page_size: int = 100
     parser_cache_size: int = 1000
     validation_cache_size: int = 1000
+    header_timeout_seconds: float = 10.0
+    keep_alive_seconds: float = 5.0
+    max_connections: int | None = None
+    """``None``: as many as the process's open files limit allows (``graph.server``)."""
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -127,6 +167,9 @@ class Settings:
             count_sql_statements=_flag("INBOX_GRAPH_COUNT_SQL_STATEMENTS", False),
             bench_baseline=_flag("INBOX_GRAPH_BENCH_BASELINE", False),
             channel_namespace=os.environ.get("INBOX_GRAPH_CHANNEL_NAMESPACE") or database_name(database_url()),
+            header_timeout_seconds=_seconds("INBOX_GRAPH_HEADER_TIMEOUT_SECONDS", 10.0),
+            keep_alive_seconds=_seconds("INBOX_GRAPH_KEEP_ALIVE_SECONDS", 5.0),
+            max_connections=_limit("INBOX_GRAPH_MAX_CONNECTIONS"),
         )
 
 

@@ -41,6 +41,11 @@ class Served:
     def ws_url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/graphql"
 
+    @property
+    def log_path(self) -> str:
+        """The file the server writes its log to (stdout and stderr)."""
+        return log_path(self.env, self.port)
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.terminate()
@@ -62,11 +67,16 @@ def cli(env: dict[str, str], *args: str, check: bool = True) -> subprocess.Compl
     )
 
 
+def log_path(env: dict[str, str], port: int) -> str:
+    """Where the server on ``port`` started with ``env`` writes its log (``TEST_LOG_DIR``)."""
+    return os.path.join(env.get("TEST_LOG_DIR", "/tmp"), f"inbox-graph-{port}.log")
+
+
 def serve(env: dict[str, str], *extra: str) -> Served:
     """Start the API on a free loopback port and wait until ``/healthz`` answers."""
     port = free_port()
     full_env = {**os.environ, **env}
-    log = open(os.path.join(env.get("TEST_LOG_DIR", "/tmp"), f"inbox-graph-{port}.log"), "w")
+    log = open(log_path(env, port), "w")
     process = subprocess.Popen(
         [sys.executable, "-m", "graph.cli", "serve", "--port", str(port), "--log-level", "warning", *extra],
         env=full_env,

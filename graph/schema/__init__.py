@@ -13,9 +13,9 @@ from functools import partial
 from typing import Annotated, Any
 
 import strawberry
-from graphql import specified_rules
+from graphql import GraphQLError, ValidationContext, ValidationRule, specified_rules
 from graphql.validation import NoSchemaIntrospectionCustomRule
-from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.extensions import ValidationCache
 from strawberry.extensions.max_aliases import create_validator as aliases_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.schema.config import StrawberryConfig
@@ -26,6 +26,7 @@ from strawberry.types import Info
 from db import models as m
 from graph.errors import BadUserInput
 from graph.extensions import (
+    AnsweringParserCache,
     CodedErrors,
     SingleOperation,
     is_expected,
@@ -1043,6 +1044,32 @@ class InboxSchema(strawberry.Schema):
         super().process_errors([e for e in errors if not is_expected(e)], execution_context)
 
 
+def _depth_limit(max_depth: int) -> type[ValidationRule]:
+    """strawberry's depth limit rule, refusing documents it cannot measure.
+
+    strawberry measures the depth when the rule is created, following fragment spreads by
+    recursion, before graphql-core's own guard against long fragment chains runs: a chain of
+    about 300 spreads overflowed the stack, answered with an uncoded, unmasked error and a
+    traceback in the log. Such a document is now a validation error.
+    """
+    measured = depth_rule(max_depth, should_ignore=None)
+
+    class DepthLimit(measured):  # type: ignore[misc, valid-type]
+        def __init__(self, context: ValidationContext) -> None:
+            try:
+                super().__init__(context)
+            except RecursionError:
+                ValidationRule.__init__(self, context)
+                context.report_error(
+                    GraphQLError(
+                        "The document's fragments nest too deeply.",
+                        extensions={"code": "GRAPHQL_VALIDATION_FAILED"},
+                    )
+                )
+
+    return DepthLimit
+
+
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     """The executable schema with the production defaults of ``architecture.md``: depth, alias
     and token limits, bounded parser and validation caches, coded masked errors."""
@@ -1053,13 +1080,13 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     # open subscription keeps (about 8 KB each): build the rules once per schema instead
     rules = [
         *specified_rules,
-        depth_rule(settings.max_depth, should_ignore=None),
+        _depth_limit(settings.max_depth),
         aliases_rule(settings.max_aliases),
     ]
     if not settings.introspection:
         rules.append(NoSchemaIntrospectionCustomRule)
     extensions = [
-        lambda: ParserCache(maxsize=settings.parser_cache_size),
+        lambda: AnsweringParserCache(maxsize=settings.parser_cache_size),
         lambda: ValidationCache(maxsize=settings.validation_cache_size),
         SingleOperation,  # after the validation cache, which sets the validation errors
         CodedErrors,

@@ -1,0 +1,233 @@
+"""The HTTP protocol uvicorn serves with, and the process's descriptor limit.
+
+uvicorn's httptools protocol lets a connection hold its descriptor for as long as the client
+likes before it has sent a request: it starts no timer on a new connection (its keep-alive
+timeout runs only between requests, and the first byte of the next request stops it), and
+its ``limit_concurrency`` answers 503 only once a complete request head has arrived. Idle and
+slow (slowloris) clients could take every descriptor and lock everyone else out. Nor does
+httptools limit the size of a request head. :class:`GuardedHttpProtocol` adds, per
+connection:
+
+- a header timeout: a request head (request line and headers) must be complete within
+  ``header_timeout`` seconds of the connection opening, or of the next byte after a response
+  on a kept-alive connection; otherwise the connection is closed. This closes sockets that
+  send nothing and slowloris senders alike; WebSockets are upgraded once their handshake's
+  head is in, and from then on strawberry's ``connection_init`` timeout and uvicorn's pings
+  take over;
+- a limit on the size of a request head (:data:`MAX_HEAD_BYTES`): beyond it, the answer is
+  431, and what the client still sends is dropped until it closes or the header timeout
+  closes the connection;
+- a maximum of ``max_connections`` open connections per worker, HTTP and WebSocket alike: a
+  connection beyond it is answered 503 and closed as soon as it is accepted, before anything
+  is read, so its descriptor is freed at once.
+
+``inbox-graph serve`` raises the process's descriptor limit (:func:`raise_open_files_limit`)
+and keeps the maximum below it (:func:`connection_limit`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import time
+from typing import Any
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+log = logging.getLogger(__name__)
+
+MAX_HEAD_BYTES = 64 * 1024
+"""The largest request head (request line and headers) accepted, in bytes."""
+
+RESERVED_DESCRIPTORS = 256
+"""Descriptors kept for what is not a client connection: the listening socket, database,
+Redis and CRM connections, log files."""
+
+
+def _response(status: str, message: str, code: str, *headers: str) -> bytes:
+    """A complete HTTP response closing the connection, with a GraphQL-shaped error body."""
+    error = {"message": message, "extensions": {"code": code}}
+    body = json.dumps({"errors": [error]}, separators=(",", ":")).encode()
+    head = [
+        f"HTTP/1.1 {status}",
+        "content-type: application/json",
+        *headers,
+        "connection: close",
+        f"content-length: {len(body)}",
+    ]
+    return "\r\n".join(head).encode() + b"\r\n\r\n" + body
+
+
+_REFUSED = _response(
+    "503 Service Unavailable",
+    "Too many open connections; retry shortly.",
+    "SERVICE_UNAVAILABLE",
+    "retry-after: 1",
+)
+_HEAD_TOO_LARGE = _response(
+    "431 Request Header Fields Too Large",
+    f"The request line and headers exceed {MAX_HEAD_BYTES} bytes.",
+    "BAD_USER_INPUT",
+)
+
+
+class GuardedHttpProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with a header timeout, a head size limit and a maximum
+    number of open connections (see the module's docstring).
+
+    ``inbox-graph serve`` passes it to uvicorn with its two settings bound
+    (``functools.partial``: uvicorn creates one per connection with its own arguments).
+
+    Args:
+        header_timeout: seconds a request head may take to arrive complete.
+        max_connections: open connections (HTTP and WebSocket) of this worker beyond which a
+            new one is refused with 503.
+    """
+
+    _refused = 0
+    _refusal_logged = -math.inf
+
+    def __init__(self, *args: Any, header_timeout: float, max_connections: int, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.header_timeout = header_timeout
+        self.max_connections = max_connections
+        self.head_timer: asyncio.TimerHandle | None = None
+        self.head_bytes: int | None = 0  # None: a request is being served, no head awaited
+        self.discarding = False  # answered: what the client still sends is dropped
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        if len(self.connections) >= self.max_connections:
+            self.transport = transport  # for connection_lost
+            transport.write(_REFUSED)
+            transport.close()
+            self._log_refusal()
+            return
+        super().connection_made(transport)
+        self._await_head()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_head_timer()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if self.discarding:
+            return
+        if self.head_bytes is not None:
+            self.head_bytes += len(data)
+            if self.head_timer is None and (self.cycle is None or self.cycle.response_complete):
+                # bytes of the next request on a kept-alive connection (uvicorn has just
+                # stopped its keep-alive timer)
+                self._await_head()
+        super().data_received(data)
+        # checked once the parser has seen the data: a head that ended in it is complete
+        # whatever followed it (httptools holds an unfinished header in memory until its end)
+        too_large = self.head_bytes is not None and self.head_bytes > MAX_HEAD_BYTES
+        if too_large and not self.transport.is_closing():
+            self.transport.write(_HEAD_TOO_LARGE)
+            if self.transport.can_write_eof():
+                # the client may still be sending: closing now, with its bytes unread, would
+                # reset the connection and lose the answer. What it sends is discarded until
+                # it closes, or the header timeout closes the connection.
+                self.transport.write_eof()
+                self.discarding = True
+            else:
+                self.transport.close()
+
+    def on_headers_complete(self) -> None:
+        self._stop_head_timer()
+        self.head_bytes = None
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        self.head_bytes = 0  # what follows is the next request's head
+        super().on_message_complete()
+
+    def _await_head(self) -> None:
+        self.head_timer = self.loop.call_later(self.header_timeout, self._head_timed_out)
+
+    def _stop_head_timer(self) -> None:
+        if self.head_timer is not None:
+            self.head_timer.cancel()
+            self.head_timer = None
+
+    def _head_timed_out(self) -> None:
+        self.head_timer = None
+        if not self.transport.is_closing():
+            self.transport.close()
+
+    def _log_refusal(self) -> None:
+        """One warning a minute at most, with the number refused since the previous one."""
+        cls = type(self)
+        cls._refused += 1
+        now = time.monotonic()
+        if now - cls._refusal_logged >= 60:
+            log.warning(
+                "at its maximum of %d open connections (INBOX_GRAPH_MAX_CONNECTIONS), this "
+                "worker refuses new ones with 503 (%d since the previous warning)",
+                self.max_connections,
+                cls._refused,
+            )
+            cls._refused = 0
+            cls._refusal_logged = now
+
+
+def raise_open_files_limit() -> int | None:
+    """Raise this process's soft limit of open descriptors to its hard limit (workers inherit
+    it).
+
+    Returns:
+        The soft limit now in force, or ``None`` where the platform has none to read.
+    """
+    try:
+        import resource
+    except ImportError:  # not a POSIX system
+        return None
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and (soft == resource.RLIM_INFINITY or soft < hard):
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+        except (ValueError, OSError):
+            log.warning("could not raise the open files limit from %d to %d", soft, hard)
+    return None if soft == resource.RLIM_INFINITY else soft
+
+
+def connection_limit(configured: int | None, open_files: int | None) -> int:
+    """The maximum of open connections per worker.
+
+    Args:
+        configured: ``INBOX_GRAPH_MAX_CONNECTIONS``, or ``None`` for the default.
+        open_files: the process's limit of open descriptors (``None``: unknown).
+
+    Returns:
+        ``configured``, or by default ``open_files`` less :data:`RESERVED_DESCRIPTORS` (a
+        quarter of them under 1,024); a configured value that would not fit under
+        ``open_files`` is lowered to that, with a warning: past it, accepting fails and
+        nobody is served.
+    """
+    if open_files is None:
+        return configured or 10_000
+    fits = open_files - min(RESERVED_DESCRIPTORS, open_files // 4)
+    if configured is None:
+        return fits
+    if configured > fits:
+        log.warning(
+            "INBOX_GRAPH_MAX_CONNECTIONS=%d does not fit under this process's limit of %d open "
+            "files: using %d (raise the limit, e.g. `ulimit -n`, to allow more)",
+            configured,
+            open_files,
+            fits,
+        )
+        return fits
+    return configured
+
+
+__all__ = [
+    "MAX_HEAD_BYTES",
+    "RESERVED_DESCRIPTORS",
+    "GuardedHttpProtocol",
+    "connection_limit",
+    "raise_open_files_limit",
+]

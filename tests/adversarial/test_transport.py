@@ -1,0 +1,341 @@
+"""Hostile transport input (issue 16, part 4): JSON nested deeper than the limit
+(``graph.app.MAX_JSON_DEPTH``) is refused on every transport with a code (400 over HTTP,
+4400 over WebSocket), deep GraphQL documents get coded errors; idle and slow connections are
+closed after the header timeout and connections beyond the maximum are refused at once
+(``graph.server``), so that they cannot starve other clients; nothing reaches the server log
+as a traceback."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+import websockets
+
+from tests.adversarial.common import open_socket
+from tests.support import serve
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+LIMIT = 64  # graph.app.MAX_JSON_DEPTH
+TYPENAME = "{ __typename }"
+CREATE_INBOX = (
+    'mutation($f: ConversationFilter!) { createCustomInbox(input: {name: "x", filter: $f}) { id } }'
+)
+
+
+HEADER_TIMEOUT = 1.5
+KEEP_ALIVE = 1
+MAX_CONNECTIONS = 20
+
+
+@pytest.fixture(scope="module")
+def guarded(server_env):
+    """A server of its own, with short timeouts and few connections, so that its log holds
+    only what this module did."""
+    server = serve(
+        {
+            **server_env,
+            "INBOX_GRAPH_HEADER_TIMEOUT_SECONDS": str(HEADER_TIMEOUT),
+            "INBOX_GRAPH_KEEP_ALIVE_SECONDS": str(KEEP_ALIVE),
+            "INBOX_GRAPH_MAX_CONNECTIONS": str(MAX_CONNECTIONS),
+        }
+    )
+    yield server
+    server.stop()
+
+
+def nested(levels: int) -> str:
+    """A JSON array nested ``levels`` deep."""
+    return "[" * levels + "]" * levels
+
+
+def codes(body: dict) -> list[str | None]:
+    return [e.get("extensions", {}).get("code") for e in body.get("errors") or []]
+
+
+async def post(served, content: str, token: str | None = None) -> httpx.Response:
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    async with httpx.AsyncClient(timeout=30) as http:
+        return await http.post(served.http_url, content=content.encode(), headers=headers)
+
+
+def assert_refused_as_too_deep(response: httpx.Response) -> None:
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"].startswith("application/json"), response.headers
+    body = response.json()
+    assert codes(body) == ["BAD_USER_INPUT"], body
+    assert f"deeper than {LIMIT} levels" in body["errors"][0]["message"], body
+
+
+@pytest.mark.parametrize("levels", [LIMIT - 1, 1000, 100_000])
+async def test_nested_json_in_a_post_body_is_a_coded_400(guarded, levels):
+    """About 1,000 levels made the standard library's decoder raise RecursionError: 500
+    text/plain and a traceback."""
+    # the body object and `variables` are two levels
+    body = f'{{"query": "{TYPENAME}", "variables": {{"a": {nested(levels)}}}}}'
+    assert_refused_as_too_deep(await post(guarded, body))
+    assert_refused_as_too_deep(await post(guarded, nested(levels + 2)))
+
+
+async def test_json_as_deep_as_the_limit_is_served(guarded):
+    body = f'{{"query": "{TYPENAME}", "variables": {{"a": {nested(LIMIT - 2)}}}}}'
+    response = await post(guarded, body)
+    assert response.status_code == 200, response.text
+    assert response.json() == {"data": {"__typename": "Query"}}
+
+
+@pytest.mark.parametrize("parameter", ["variables", "extensions"])
+async def test_nested_json_in_a_get_is_a_coded_400(guarded, parameter):
+    query = urlencode({"query": TYPENAME, parameter: f'{{"a": {nested(1000)}}}'})
+    async with httpx.AsyncClient(timeout=30) as http:
+        response = await http.get(f"{guarded.http_url}?{query}")
+    assert_refused_as_too_deep(response)
+
+
+@pytest.mark.parametrize("levels", [1000, 100_000])
+async def test_a_nested_json_frame_closes_the_websocket_with_4400(guarded, world, levels):
+    """About 1,000 levels dropped the socket without a close frame (1006)."""
+    socket = await open_socket(guarded, world.tokens["owner"])
+    try:
+        await socket.send(f'{{"type": "ping", "payload": {{"a": {nested(levels)}}}}}')
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await asyncio.wait_for(socket.recv(), 10)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4400, closed.value
+    finally:
+        await socket.close()
+    # a frame as deep as the limit is answered
+    socket = await open_socket(guarded, world.tokens["owner"])
+    try:
+        await socket.send(f'{{"type": "ping", "payload": {{"a": {nested(LIMIT - 2)}}}}}')
+        assert json.loads(await asyncio.wait_for(socket.recv(), 10)) == {"type": "pong"}
+    finally:
+        await socket.close()
+
+
+def filter_nested(groups: int) -> dict:
+    """A custom inbox filter of ``groups`` nested ``all`` groups."""
+    node: dict = {"blocked": True}
+    for _ in range(groups):
+        node = {"all": [node]}
+    return node
+
+
+def create_inbox_literal(groups: int) -> str:
+    """``createCustomInbox`` with a literal filter of ``groups`` nested ``all`` groups."""
+    node = "{all: [" * groups + "{blocked: true}" + "]}" * groups
+    return f'mutation {{ createCustomInbox(input: {{name: "x", filter: {node}}}) {{ id }} }}'
+
+
+@pytest.mark.parametrize(
+    ("query", "code"),
+    [
+        ("{" + "a {" * 1000 + "b" + "}" * 1000 + "}", "GRAPHQL_PARSE_FAILED"),
+        ("{ node(id: " + "[" * 1000 + "]" * 1000 + ") { id } }", "GRAPHQL_PARSE_FAILED"),
+        ("{ node(id: " + "{a: " * 500 + "1" + "}" * 500 + ") { id } }", "GRAPHQL_PARSE_FAILED"),
+        (create_inbox_literal(300), "GRAPHQL_PARSE_FAILED"),
+        (create_inbox_literal(60), "BAD_USER_INPUT"),
+        ("{" + "a {" * 150 + "b" + "}" * 150 + "}", "GRAPHQL_VALIDATION_FAILED"),
+        (
+            "{ ...f0 } "
+            + " ".join(f"fragment f{i} on Query {{ ...f{i + 1} }}" for i in range(300))
+            + " fragment f300 on Query { __typename }",
+            "GRAPHQL_VALIDATION_FAILED",
+        ),
+    ],
+    ids=[
+        "selections",
+        "list-literal",
+        "object-literal",
+        "input-literal",
+        "input-literal-60",
+        "selections-150",
+        "fragment-chain",
+    ],
+)
+async def test_deep_graphql_documents_get_coded_errors(guarded, world, query, code):
+    """graphql-core's parser stops nesting at 200 levels and its validation at fragment chains
+    as long (below the limit of 4,000 tokens, which would stop them too): every such document
+    is a coded error, over HTTP and over WebSocket, where a syntax error used to leave a
+    traceback in the log and a bare ``complete``."""
+    response = await post(guarded, json.dumps({"query": query}), world.tokens["owner"])
+    assert response.status_code in (200, 400), response.text
+    assert set(codes(response.json())) == {code}, response.text[:500]
+
+    socket = await open_socket(guarded, world.tokens["owner"])
+    try:
+        await socket.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": query}}))
+        try:
+            message = json.loads(await asyncio.wait_for(socket.recv(), 10))
+        except websockets.ConnectionClosed as closed:
+            # strawberry answers a syntax error in `subscribe` by closing with 4400
+            assert code == "GRAPHQL_PARSE_FAILED", closed
+            assert closed.rcvd is not None and closed.rcvd.code == 4400, closed
+            assert "Syntax Error" in closed.rcvd.reason, closed.rcvd
+        else:
+            assert message["type"] in ("error", "next"), message
+            errors = (
+                message["payload"] if message["type"] == "error" else message["payload"]["errors"]
+            )
+            assert {e["extensions"]["code"] for e in errors} == {code}, message
+    finally:
+        await socket.close()
+
+
+@pytest.mark.parametrize("groups", [6, LIMIT // 2 - 3])
+async def test_deeply_nested_input_variables_are_bad_user_input(guarded, world, groups):
+    """Variables as deep as the JSON limit allows reach the input coercion and the filter's
+    own limit (5 groups): BAD_USER_INPUT, never a crash."""
+    response = await post(
+        guarded,
+        json.dumps({"query": CREATE_INBOX, "variables": {"f": filter_nested(groups)}}),
+        world.tokens["owner"],
+    )
+    assert response.status_code == 200, response.text
+    assert codes(response.json()) == ["BAD_USER_INPUT"], response.text[:500]
+
+
+async def served_normally(served) -> float:
+    """Seconds a plain client took to get ``{ __typename }`` answered."""
+    started = time.monotonic()
+    async with httpx.AsyncClient(timeout=10) as http:
+        response = await http.post(served.http_url, json={"query": TYPENAME})
+    assert response.json() == {"data": {"__typename": "Query"}}, response.text
+    return time.monotonic() - started
+
+
+async def closed_after(reader: asyncio.StreamReader, limit: float = 10) -> tuple[bytes, float]:
+    """What the server sent until it closed the connection, and after how many seconds."""
+    started = time.monotonic()
+    received = await asyncio.wait_for(reader.read(), limit)
+    return received, time.monotonic() - started
+
+
+async def test_a_connection_that_sends_nothing_is_closed_after_the_header_timeout(guarded):
+    """uvicorn started no timer on a new connection: an idle socket stayed open for ever."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", guarded.port)
+    try:
+        closing = asyncio.create_task(closed_after(reader))
+        assert await served_normally(guarded) < 1
+        received, seconds = await closing
+        assert received == b""
+        assert HEADER_TIMEOUT - 0.2 < seconds < HEADER_TIMEOUT + 2, seconds
+    finally:
+        writer.close()
+
+
+async def test_a_slowloris_sender_is_closed_after_the_header_timeout(guarded):
+    """A client sending a header line every half second never completes its request head:
+    it is closed after the header timeout however much it keeps sending."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", guarded.port)
+
+    async def dribble() -> None:
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        for line in range(20):
+            await asyncio.sleep(0.5)
+            writer.write(b"X-Slow-%d: 1\r\n" % line)
+            await writer.drain()
+
+    dribbling = asyncio.create_task(dribble())
+    try:
+        closing = asyncio.create_task(closed_after(reader))
+        await asyncio.sleep(0.6)
+        assert await served_normally(guarded) < 1
+        received, seconds = await closing
+        assert received == b""
+        assert seconds < HEADER_TIMEOUT + 2, seconds
+        assert not dribbling.done(), "the slow client had stopped sending before"
+    finally:
+        dribbling.cancel()
+        writer.close()
+
+
+async def test_an_idle_keep_alive_connection_is_closed_after_the_keep_alive_timeout(guarded):
+    reader, writer = await asyncio.open_connection("127.0.0.1", guarded.port)
+    try:
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        assert head.startswith(b"HTTP/1.1 200"), head
+        length = int(
+            next(line for line in head.split(b"\r\n") if line.startswith(b"content-length")).split(
+                b":"
+            )[1]
+        )
+        await reader.readexactly(length)
+        received, seconds = await closed_after(reader)
+        assert received == b""
+        assert KEEP_ALIVE - 0.2 < seconds < KEEP_ALIVE + 2, seconds
+    finally:
+        writer.close()
+
+
+async def test_connections_over_the_maximum_are_refused_and_idle_ones_do_not_lock_others_out(
+    guarded,
+):
+    """With 1,024 descriptors, 1,100 idle sockets locked every other client out. Here the
+    sockets over the maximum are answered 503 at once and closed; the others are closed after
+    the header timeout, and then a plain client is served."""
+    sockets = [
+        await asyncio.open_connection("127.0.0.1", guarded.port) for _ in range(2 * MAX_CONNECTIONS)
+    ]
+    try:
+        outcomes = await asyncio.gather(*(closed_after(reader) for reader, _ in sockets))
+        refused = [received for received, seconds in outcomes if seconds < HEADER_TIMEOUT - 0.5]
+        timed_out = [received for received, seconds in outcomes if seconds >= HEADER_TIMEOUT - 0.5]
+        assert len(refused) >= MAX_CONNECTIONS and len(timed_out) <= MAX_CONNECTIONS, outcomes
+        assert all(received == b"" for received in timed_out), timed_out
+        for received in refused:
+            head, _, body = received.partition(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 503"), received
+            assert b"retry-after: 1" in head.lower(), received
+            assert json.loads(body)["errors"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"
+    finally:
+        for _, writer in sockets:
+            writer.close()
+    assert await served_normally(guarded) < 1
+
+
+async def test_a_request_head_over_the_limit_is_refused_with_431(guarded):
+    """httptools has no limit on the size of a request head (16 MB of headers were read)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", guarded.port)
+    try:
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        for line in range(100):
+            writer.write(b"X-Pad-%d: %s\r\n" % (line, b"a" * 1000))
+        await writer.drain()
+        received, _ = await closed_after(reader)
+        assert received.startswith(b"HTTP/1.1 431"), received
+        assert json.loads(received.partition(b"\r\n\r\n")[2])["errors"][0]["extensions"][
+            "code"
+        ] == ("BAD_USER_INPUT")
+    finally:
+        writer.close()
+    assert await served_normally(guarded) < 1
+
+
+async def test_a_client_leaving_before_its_body_has_arrived_is_not_a_crash(guarded):
+    """Its request could not be read: this logged a traceback (starlette's ClientDisconnect)."""
+    _, writer = await asyncio.open_connection("127.0.0.1", guarded.port)
+    writer.write(
+        b"POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        b'Content-Length: 1000\r\n\r\n{"query": '
+    )
+    await writer.drain()
+    await asyncio.sleep(0.3)
+    writer.close()
+    await asyncio.sleep(0.3)
+    assert await served_normally(guarded) < 1
+
+
+async def test_the_server_log_has_no_traceback(guarded):
+    """Last in this module: nothing above was logged as a crash."""
+    await asyncio.sleep(0.5)
+    text = await asyncio.to_thread(Path(guarded.log_path).read_text)
+    assert "Traceback" not in text and "Exception in" not in text, text[-5000:]
