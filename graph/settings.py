@@ -11,6 +11,7 @@
 | ``INBOX_GRAPH_SESSION_TTL_SECONDS`` | ``2592000`` (30 days) | lifetime of a login token |
 | ``INBOX_GRAPH_SUBSCRIBER_QUEUE`` | ``1000`` | events buffered per subscription before it is cut off |
 | ``INBOX_GRAPH_EVENT_RETENTION_SECONDS`` | ``86400`` | how long the outbox keeps events for resuming |
+| ``INBOX_GRAPH_PRUNE_INTERVAL_SECONDS`` | ``300`` | how often each worker deletes outbox events and idempotency keys past their retention |
 | ``INBOX_GRAPH_IDEMPOTENCY_KEY_TTL_SECONDS`` | ``86400`` | how long a creating mutation's ``idempotencyKey`` is remembered (:mod:`graph.idempotency`); pruned with the outbox, at least 1 |
 | ``INBOX_GRAPH_CHANNEL_NAMESPACE`` | the database's name | prefix of the broadcaster channels, so deployments (or test runs) sharing one Redis with different databases never receive each other's events |
 | ``INBOX_GRAPH_SECRET_KEY`` | none | Fernet key(s) encrypting integration secrets (CRM tokens) at rest; comma-separated for rotation (the first encrypts, all decrypt). Without it connecting a CRM is refused (``NOT_CONFIGURED``); ``python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"`` makes one |
