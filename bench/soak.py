@@ -1341,6 +1341,7 @@ def checks(result: dict[str, Any]) -> list[tuple[str, str, str]]:
     if result.get("error"):
         return [("the run completed", "FAIL", result["error"])]
     d, h, lg = result["deliveries"], result["http"], result["log"]
+    failed_faults = [f for f in result["faults"] if re.search("FAILED|NOT RESTARTED", f["detail"])]
     found = [
         (
             "lost = 0",
@@ -1359,12 +1360,22 @@ def checks(result: dict[str, Any]) -> list[tuple[str, str, str]]:
                 f"{h['503_during_database_restart']} during the database restart)"
             ),
         ),
+        (
+            "503 only while the database is down",
+            not h["503_outside"],
+            f"{h['503'] - h['503_during_database_restart']} outside",
+        ),
         ("out of order = 0", d["out_of_order"] == 0, f"{d['out_of_order']:,}"),
         ("no message seen by a user who may not see it", d["leaks"] == 0, f"{d['leaks']:,}"),
         (
             "no traceback in the server log",
             lg["tracebacks"] == 0,
             f"{lg['tracebacks']} tracebacks, {lg['error_lines']} ERROR lines",
+        ),
+        (
+            "every fault recovered",
+            not failed_faults,
+            "; ".join(f["detail"] for f in failed_faults) or "yes",
         ),
     ]
     return [(label, "PASS" if ok else "FAIL", detail) for label, ok, detail in found]
