@@ -1110,9 +1110,12 @@ async def run_backend(backend: str, args: argparse.Namespace, workdir: Path) -> 
             t_start = time.monotonic()
             http.t0 = t_start
 
+            ongoing: list[str] = []  # the fault under way, if any
+
             async def sample(label: str) -> None:
                 t = time.monotonic() - t_start
                 rss = deployment.server.rss_kib()
+                label = label or "; ".join(f"during the {what}" for what in ongoing)
                 stats = await client_stats()
                 row = {
                     "t": round(t),
@@ -1130,7 +1133,7 @@ async def run_backend(backend: str, args: argparse.Namespace, workdir: Path) -> 
                     f"messages acked {row['acked']} | delivered {stats['received']} | "
                     f"sockets open {stats['connected']}/{len(specs)} | "
                     f"reconnections {stats['closes']} | 5xx {row['5xx']} | 503 {row['503']} | "
-                    f"transport errors {row['transport_errors']}"
+                    f"transport errors {row['transport_errors']}" + (f" | {label}" if label else "")
                 )
 
             stop_sampling = asyncio.Event()
@@ -1181,10 +1184,13 @@ async def run_backend(backend: str, args: argparse.Namespace, workdir: Path) -> 
                         result["faults"].append({"at": round(at), "what": what, "detail": detail})
                         continue
                     log(f"[{backend}] +{at:.0f}s {what}")
+                    ongoing.append(what)
                     try:
                         detail = await action()
                     except Exception as exc:  # noqa: BLE001 - reported; the run goes on
                         detail = f"FAILED: {type(exc).__name__}: {exc}"
+                    finally:
+                        ongoing.remove(what)
                     end = time.monotonic() - t_start
                     log(f"[{backend}] +{end:.0f}s {what}: {detail}")
                     result["faults"].append(
