@@ -987,6 +987,46 @@ def subscriber_specs(world: World, args: argparse.Namespace) -> list[SubSpec]:
     return specs
 
 
+FAULTS = ("kill", "restart", "redis", "database")
+NO_DATABASE_SERVER = "none: SQLite is a file in the server's process, there is no database server"
+
+
+def fault_plan(backend: str, deployment: Deployment, args: argparse.Namespace) -> list[tuple]:
+    """(what, the coroutine function doing it, or why there is nothing to do) per fault of
+    ``--faults``, or the backend's default: kill, redis, database on scaleout; kill, restart,
+    database on embedded (which has no database server and no Redis)."""
+    names = args.faults or (
+        ["kill", "restart", "database"] if backend == "embedded" else ["kill", "redis", "database"]
+    )
+    down = args.fault_seconds
+    plan = []
+    for name in names:
+        if name == "kill":
+            what = "kill -9 of the server" if deployment.workers == 1 else "kill -9 of a worker"
+            plan.append((what, deployment.kill_worker))
+        elif name == "restart":
+            plan.append(("graceful restart", deployment.graceful_restart))
+        elif name == "redis":
+            plan.append(
+                (
+                    "Redis restart",
+                    (lambda: deployment.restart_redis(down))
+                    if deployment.redis is not None
+                    else "none: events go through memory://, no Redis",
+                )
+            )
+        elif name == "database":
+            plan.append(
+                (
+                    "database restart",
+                    (lambda: deployment.restart_database(down))
+                    if deployment.postgres is not None
+                    else NO_DATABASE_SERVER,
+                )
+            )
+    return plan
+
+
 def _copy(source: Path, target: Path) -> None:
     with contextlib.suppress(OSError):
         shutil.copy(source, target)
@@ -1152,36 +1192,14 @@ async def run_backend(backend: str, args: argparse.Namespace, workdir: Path) -> 
                     await sample("")
 
             async def faults() -> None:
-                if backend == "embedded":
-                    plan = [
-                        (0.25, "kill -9 of the server", deployment.kill_worker),
-                        (0.5, "graceful restart", deployment.graceful_restart),
-                        (0.75, "database restart", None),
-                    ]
-                else:
-                    plan = [
-                        (0.25, "kill -9 of a worker", deployment.kill_worker),
-                        (
-                            0.5,
-                            "Redis restart",
-                            lambda: deployment.restart_redis(args.fault_seconds),
-                        ),
-                        (
-                            0.75,
-                            "database restart",
-                            lambda: deployment.restart_database(args.fault_seconds),
-                        ),
-                    ]
-                for fraction, what, action in plan:
+                plan = fault_plan(backend, deployment, args)
+                for n, (what, action) in enumerate(plan, 1):
+                    fraction = n / (len(plan) + 1)
                     await asyncio.sleep(max(0.0, t_start + fraction * seconds - time.monotonic()))
                     at = time.monotonic() - t_start
-                    if action is None:
-                        detail = (
-                            "none: SQLite is a file in the server's process, "
-                            "there is no database server"
-                        )
-                        log(f"[{backend}] +{at:.0f}s {what}: {detail}")
-                        result["faults"].append({"at": round(at), "what": what, "detail": detail})
+                    if isinstance(action, str):  # nothing to do on this backend: say why
+                        log(f"[{backend}] +{at:.0f}s {what}: {action}")
+                        result["faults"].append({"at": round(at), "what": what, "detail": action})
                         continue
                     log(f"[{backend}] +{at:.0f}s {what}")
                     ongoing.append(what)
@@ -1504,6 +1522,8 @@ def reproduce(args: argparse.Namespace) -> str:
         "--seed": args.seed,
     }
     parts = ["python", "-m", "bench.soak", "--backends", *args.backends]
+    if args.faults:
+        parts += ["--faults", *args.faults]
     for option, value in options.items():
         parts += [option, str(value)]
     checkout = shlex.quote(str(Path(__file__).resolve().parents[1]))
@@ -1533,6 +1553,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--client-procs", type=int, default=2, help="subscriber processes")
     p.add_argument(
         "--connect-rate", type=float, default=100.0, help="new subscribers per second at the start"
+    )
+    p.add_argument(
+        "--faults",
+        nargs="+",
+        choices=FAULTS,
+        default=None,
+        help="faults, spaced evenly over the run (default: kill redis database on scaleout, "
+        "kill restart database on embedded)",
     )
     p.add_argument(
         "--fault-seconds", type=float, default=5.0, help="how long Redis and the database stay down"
