@@ -36,6 +36,7 @@ import asyncio
 import collections
 import contextlib
 import json
+import math
 import multiprocessing as mp
 import os
 import random
@@ -56,6 +57,8 @@ from bench.fanout import (
     Server,
     SetupFailed,
     Subscriber,
+    cpu_seconds,
+    descendants,
     free_port,
     launch_redis,
     log,
@@ -435,6 +438,7 @@ async def _client(pipe: Any, config: ClientConfig) -> None:
             "duplicates": sum(s.duplicates for s in subs),
             "closes": sum(sum(s.closes.values()) for s in subs),
             "errors": sum(sum(s.errors.values()) for s in subs),
+            "cpu_ms": round(time.process_time() * 1000),
         }
 
     while True:
@@ -1027,6 +1031,10 @@ def fault_plan(backend: str, deployment: Deployment, args: argparse.Namespace) -
     return plan
 
 
+def _percent(value: float) -> str:
+    return "-" if math.isnan(value) else f"{value:.0f}"
+
+
 def _copy(source: Path, target: Path) -> None:
     with contextlib.suppress(OSError):
         shutil.copy(source, target)
@@ -1152,17 +1160,34 @@ async def run_backend(backend: str, args: argparse.Namespace, workdir: Path) -> 
 
             ongoing: list[str] = []  # the fault under way, if any
 
+            previous: dict[str, Any] = {}
+
             async def sample(label: str) -> None:
                 t = time.monotonic() - t_start
-                rss = deployment.server.rss_kib()
+                server = deployment.server
+                rss = server.rss_kib()
+                pids = [server.process.pid, *descendants(server.process.pid)]
+                server_cpu = {pid: cpu_seconds(pid) for pid in pids}
                 label = label or "; ".join(f"during the {what}" for what in ongoing)
                 stats = await client_stats()
+                # CPU since the previous sample, in % of one core (the server's per process: a
+                # process that died meanwhile is left out, a new one counted from its start)
+                elapsed = t - previous.get("t", 0.0)
+                server_share = client_share = math.nan
+                if previous and elapsed > 0:
+                    client_share = (stats["cpu_ms"] / 1000 - previous["client"]) / elapsed * 100
+                    before = previous["server"]
+                    used = sum(cpu - before.get(pid, 0.0) for pid, cpu in server_cpu.items())
+                    server_share = used / elapsed * 100
+                previous.update(t=t, client=stats["cpu_ms"] / 1000, server=server_cpu)
                 row = {
                     "t": round(t),
                     "label": label,
                     "rss_kib": rss,
                     "acked": len(workload.acked),
                     **stats,
+                    "server_cpu_percent": _percent(server_share),
+                    "client_cpu_percent": _percent(client_share),
                     "5xx": len(http.server_errors),
                     "503": len(http.unavailable_at),
                     "transport_errors": sum(http.transport_errors.values()),
@@ -1173,7 +1198,9 @@ async def run_backend(backend: str, args: argparse.Namespace, workdir: Path) -> 
                     f"messages acked {row['acked']} | delivered {stats['received']} | "
                     f"sockets open {stats['connected']}/{len(specs)} | "
                     f"reconnections {stats['closes']} | 5xx {row['5xx']} | 503 {row['503']} | "
-                    f"transport errors {row['transport_errors']}" + (f" | {label}" if label else "")
+                    f"transport errors {row['transport_errors']} | CPU % of a core: server "
+                    f"{_percent(server_share)}, subscribers {_percent(client_share)}"
+                    + (f" | {label}" if label else "")
                 )
 
             stop_sampling = asyncio.Event()
@@ -1479,6 +1506,8 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
                     s.get("closes", ""),
                     s.get("5xx", ""),
                     s.get("503", ""),
+                    s.get("server_cpu_percent", ""),
+                    s.get("client_cpu_percent", ""),
                     s.get("label", ""),
                 ]
                 for s in r["rss"]
@@ -1496,6 +1525,8 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
                         "reconnections",
                         "5xx",
                         "503",
+                        "server CPU %",
+                        "subscribers CPU %",
                         "",
                     ],
                 ).replace("\n", "\n  ")
