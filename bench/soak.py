@@ -282,7 +282,6 @@ class Sub:
                 ack = await sock.receive_json(timeout)
                 if ack.get("type") != "connection_ack":
                     raise SetupFailed(f"no connection_ack: {str(ack)[:80]}")
-                attempt = 0
                 sock.send_json(
                     {
                         "id": "nm",
@@ -307,7 +306,10 @@ class Sub:
                     )
                 self.subscribed += 1
                 self.connected = True
+                opened = loop.time()
                 await sock.done
+                if loop.time() - opened > 5:  # it worked for a while: back to a short backoff
+                    attempt = 0
             except (TimeoutError, OSError) as exc:
                 failure = (
                     "refused" if isinstance(exc, ConnectionRefusedError) else type(exc).__name__
