@@ -613,23 +613,31 @@ def stop_process_group(process: subprocess.Popen, grace: float = 15.0) -> None:
 def start_redis(resources: Resources) -> str:
     """A private redis-server on a free loopback port (pub/sub is global to a server, so a
     shared Redis would mix our channels with another run's)."""
+    port = free_port()
+    process = launch_redis(port, resources.workdir)
+    resources.stack.callback(stop_process_group, process, 5.0)
+    return f"redis://127.0.0.1:{port}"
+
+
+def launch_redis(port: int, directory: Path) -> subprocess.Popen:
+    """Start a redis-server on ``port`` (its own process group; no persistence) and return
+    once it answers PING; the caller stops it (``stop_process_group``)."""
     binary = shutil.which("redis-server")
     if binary is None:
         raise RuntimeError("redis-server not found: pass --redis-url")
-    port = free_port()
     process = subprocess.Popen(
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(resources.workdir)],
+         "--dir", str(directory)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )
-    resources.stack.callback(stop_process_group, process, 5.0)
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1) as s:
             s.sendall(b"PING\r\n")
             if s.recv(16).startswith(b"+PONG"):
-                return f"redis://127.0.0.1:{port}"
+                return process
         time.sleep(0.1)
+    stop_process_group(process, 1.0)
     raise RuntimeError("private redis-server did not start")
 
 
@@ -677,10 +685,12 @@ class Server:
 
 
 def start_server(stack: contextlib.ExitStack, env: dict[str, str], workers: int, workdir: Path,
-                 name: str, cpus: list[int] | None) -> Server:
+                 name: str, cpus: list[int] | None, port: int | None = None) -> Server:
+    """``inbox-graph serve`` on ``port`` (a free one by default), logging to
+    ``workdir/server-<name>.log``; returns once it is healthy with all its workers."""
     import httpx
 
-    port = free_port()
+    port = port or free_port()
     log = workdir / f"server-{name}.log"
     handle = open(log, "w")  # noqa: SIM115 - closed by the stack
     stack.callback(handle.close)
