@@ -94,7 +94,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from db.migrate import apply_migrations
+    from graph.settings import Settings
+    from graph.ws_compression import uvicorn_options
 
+    websocket = uvicorn_options(Settings.from_env().ws_compression)
     asyncio.run(apply_migrations())
     if args.seed_demo_if_empty:
         from db.models import Workspace
@@ -117,10 +120,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         log_level=args.log_level,
         proxy_headers=True,
         timeout_graceful_shutdown=10,
-        # wsproto holds the least per open connection of uvicorn's WebSocket protocols: about
-        # 17.5 KB for an idle socket, against 20 KB for websockets' Sans-I/O one and 28 KB for
-        # the legacy websockets one (README, "Measured")
-        ws="wsproto",
+        # uvicorn's wsproto protocol, with permessage-deflate off or bounded
+        # (INBOX_GRAPH_WS_COMPRESSION, graph.ws_compression)
+        **websocket,
     )
     return 0
 
