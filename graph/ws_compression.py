@@ -7,6 +7,18 @@ to message with 15-bit windows, so every open socket holds a zlib compressor (2^
 decompressor for as long as it is open. Measured with a browser's handshake, that made an idle
 subscription cost 134 KB instead of 26 KB (README, "Measured (bench/fanout ...)").
 
+It also ratcheted the server's memory over rounds of opening and closing sockets (5,000:
+714 MiB open, 734 closed, 1,071 and 1,305 after two more rounds). A closed socket is a set of
+reference cycles (uvicorn's protocol and transport, graphql-core's execution context, the
+subscription's operation and stream), freed by the cyclic garbage collector only at a full
+collection, which Python runs when the objects promoted since the last one reach a quarter of
+all long-lived ones: in practice while the next round's sockets open. Until then every dead
+socket kept its zlib buffers, which the collector does not see (a few hundred bytes of Python
+objects holding 130 KB of C memory), and the next round allocated its own beside them. Without
+context takeover (or compression) an idle or dead socket holds no zlib state, and open/close
+rounds no longer ratchet (README). ``malloc_trim`` or a lower mmap threshold would not have
+helped: the memory was not free, only unreachable.
+
 ``INBOX_GRAPH_WS_COMPRESSION`` (:class:`graph.settings.Settings`) chooses, in
 :func:`graph.cli.cmd_serve`:
 
