@@ -98,6 +98,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from db.migrate import apply_migrations
     from graph.server import GuardedHttpProtocol, connection_limit, raise_open_files_limit
     from graph.settings import Settings
+    from graph.ws_compression import uvicorn_options
 
     settings = Settings.from_env()
     # idle and slow clients: header timeout, keep-alive timeout, open connections per worker
@@ -107,7 +108,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         header_timeout=settings.header_timeout_seconds,
         max_connections=max_connections,
     )
-
+    websocket = uvicorn_options(settings.ws_compression)
     asyncio.run(apply_migrations())
     if args.seed_demo_if_empty:
         from db.models import Workspace
@@ -132,10 +133,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         timeout_keep_alive=settings.keep_alive_seconds,
         proxy_headers=True,
         timeout_graceful_shutdown=10,
-        # wsproto holds the least per open connection of uvicorn's WebSocket protocols: about
-        # 17.5 KB for an idle socket, against 20 KB for websockets' Sans-I/O one and 28 KB for
-        # the legacy websockets one (README, "Measured")
-        ws="wsproto",
+        # uvicorn's wsproto protocol, with permessage-deflate off or bounded
+        # (INBOX_GRAPH_WS_COMPRESSION, graph.ws_compression)
+        **websocket,
     )
     return 0
 

@@ -186,11 +186,17 @@ class Subscription:
             await self.socket.close()
 
 
-async def connect_ws(served: Served, token: str | None, *, origin: str | None = None, payload: Any = "default"):
-    """Open a graphql-transport-ws socket and send ``connection_init`` with the token."""
+async def connect_ws(
+    served: Served, token: str | None, *, origin: str | None = None, payload: Any = "default", **options: Any
+):
+    """Open a graphql-transport-ws socket and send ``connection_init`` with the token.
+
+    ``options`` go to ``websockets.connect``; by default it offers permessage-deflate exactly
+    as Chromium does (``permessage-deflate; client_max_window_bits``)."""
     headers = {"Origin": origin} if origin else None
     socket = await websockets.connect(
-        served.ws_url, subprotocols=["graphql-transport-ws"], additional_headers=headers, open_timeout=10
+        served.ws_url, subprotocols=["graphql-transport-ws"], additional_headers=headers, open_timeout=10,
+        **options,
     )
     init_payload = {"authorization": f"Bearer {token}"} if payload == "default" else payload
     await socket.send(json.dumps({"type": "connection_init", "payload": init_payload}))
@@ -198,10 +204,11 @@ async def connect_ws(served: Served, token: str | None, *, origin: str | None = 
 
 
 async def subscribe(
-    served: Served, token: str, query: str, variables: dict[str, Any] | None = None
+    served: Served, token: str, query: str, variables: dict[str, Any] | None = None, **options: Any
 ) -> Subscription:
-    """Connect, authenticate and start one subscription; returns once acknowledged."""
-    socket = await connect_ws(served, token)
+    """Connect, authenticate and start one subscription; returns once acknowledged
+    (``options``: see :func:`connect_ws`)."""
+    socket = await connect_ws(served, token, **options)
     ack = json.loads(await asyncio.wait_for(socket.recv(), 10))
     assert ack["type"] == "connection_ack", ack
     operation_id = uuid.uuid4().hex
@@ -227,9 +234,10 @@ async def subscribe(
 class RawWebSocket:
     """A bare-bones blocking WebSocket client over a plain socket with a small, fixed receive
     buffer: it reads nothing until asked, so a server writing to it really fills up (client
-    libraries read ahead into memory). For back-pressure tests only."""
+    libraries read ahead into memory). For back-pressure tests, and for frame bits no client
+    library shows (``headers``: extra handshake lines; :attr:`compressed`)."""
 
-    def __init__(self, served: Served, *, receive_buffer: int = 8192) -> None:
+    def __init__(self, served: Served, *, receive_buffer: int = 8192, headers: str = "") -> None:
         import base64
         import os
         import socket as stdlib_socket
@@ -243,14 +251,16 @@ class RawWebSocket:
             (
                 f"GET /graphql HTTP/1.1\r\nHost: 127.0.0.1:{served.port}\r\nUpgrade: websocket\r\n"
                 f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-                "Sec-WebSocket-Protocol: graphql-transport-ws\r\n\r\n"
+                f"Sec-WebSocket-Protocol: graphql-transport-ws\r\n{headers}\r\n"
             ).encode()
         )
         response = b""
         while b"\r\n\r\n" not in response:
             response += self.sock.recv(1)
         assert response.startswith(b"HTTP/1.1 101"), response
+        self.response = response.decode("latin-1")
         self.buffer = b""
+        self.compressed = False  # whether the last frame read had RSV1 (permessage-deflate) set
 
     def send(self, message: dict[str, Any]) -> None:
         import os
@@ -286,6 +296,7 @@ class RawWebSocket:
             elif length == 127:
                 length = int.from_bytes(self._read(8), "big")
             opcode, payload = first & 0x0F, self._read(length)
+            self.compressed = bool(first & 0x40)
             if opcode != 9:
                 return opcode, payload
 

@@ -1,0 +1,147 @@
+"""WebSocket compression (``permessage-deflate``, RFC 7692) with bounded memory.
+
+Every browser offers ``permessage-deflate`` when it opens a WebSocket. uvicorn's ``wsproto``
+protocol accepts it with wsproto's defaults: both sides keep their LZ77 context from message
+to message with 15-bit windows, so every open socket holds a zlib compressor (2^(15+2) +
+2^(8+9) bytes, 256 KB, allocated; about 100 KB of it touched by the first frame) and a
+decompressor for as long as it is open. Measured with a browser's handshake, that made an idle
+subscription cost 134 KB instead of 26 KB (README, "Measured (bench/fanout ...)").
+
+It also ratcheted the server's memory over rounds of opening and closing sockets (5,000:
+714 MiB open, 734 closed, 1,071 and 1,305 after two more rounds). A closed socket is a set of
+reference cycles (uvicorn's protocol and transport, graphql-core's execution context, the
+subscription's operation and stream), freed by the cyclic garbage collector only at a full
+collection, which Python runs when the objects promoted since the last one reach a quarter of
+all long-lived ones: in practice while the next round's sockets open. Until then every dead
+socket kept its zlib buffers, which the collector does not see (a few hundred bytes of Python
+objects holding 130 KB of C memory), and the next round allocated its own beside them. Without
+context takeover (or compression) an idle or dead socket holds no zlib state, and open/close
+rounds no longer ratchet (README). ``malloc_trim`` or a lower mmap threshold would not have
+helped: the memory was not free, only unreachable.
+
+``INBOX_GRAPH_WS_COMPRESSION`` (:class:`graph.settings.Settings`) chooses, in
+:func:`graph.cli.cmd_serve`:
+
+- ``off`` (the default): the extension is declined (uvicorn's ``ws_per_message_deflate``
+  off); browsers send and receive uncompressed frames. Subscription frames are small (a few
+  hundred bytes), so this costs little bandwidth and saves compressing every event once per
+  socket.
+- ``bounded``: :class:`BoundedDeflateWSProtocol` accepts the extension with
+  :class:`BoundedPerMessageDeflate`: no context takeover either way, so an idle socket holds
+  no zlib state at all, and each frame sent is compressed with a fresh compressor of
+  ``SERVER_MAX_WINDOW_BITS`` / ``MEMORY_LEVEL`` (2^(12+2) + 2^(5+9) = 32 KB, freed right
+  after the frame).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import zlib
+from typing import Any
+
+import wsproto
+from uvicorn.protocols.websockets.wsproto_impl import WSProtocol
+from wsproto import ConnectionType
+from wsproto.events import AcceptConnection, Event
+from wsproto.extensions import PerMessageDeflate
+from wsproto.frame_protocol import Opcode
+
+from graph.settings import WS_COMPRESSION_MODES
+
+SERVER_MAX_WINDOW_BITS = 12
+"""The server's LZ77 window (4 KB): larger than a typical frame, since with no context
+takeover a frame can only refer back within itself."""
+
+MEMORY_LEVEL = 5
+"""zlib's ``memLevel`` for the server's compressor (8 is zlib's default): a 4,096-entry hash
+table instead of 32,768 (which zlib clears for every new compressor)."""
+
+COMPRESSION_LEVEL = 1
+"""zlib's fastest level: on this API's frames (JSON of 0.2 to 3 KB) it compresses within 3% of
+level 6 at a third of the CPU, and every socket compresses each event on its own."""
+
+
+class BoundedPerMessageDeflate(PerMessageDeflate):
+    """``permessage-deflate`` that holds no state between messages.
+
+    The response always carries ``client_no_context_takeover`` and
+    ``server_no_context_takeover`` (RFC 7692 7.1.1: a server may include both whatever the
+    offer says), so wsproto drops its compressor and decompressor after every message. The
+    server compresses with a window of ``SERVER_MAX_WINDOW_BITS`` or the smaller one the client
+    asks for with ``server_max_window_bits`` (7.1.2.1; an offer of 8 bits, which zlib cannot
+    produce, is declined). The client's window is not limited (``client_max_window_bits`` is
+    left out of the response, as 7.1.2.2 allows): the decompressor takes any window, and lives
+    for one message only.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(
+            client_no_context_takeover=True,
+            server_no_context_takeover=True,
+            server_max_window_bits=SERVER_MAX_WINDOW_BITS,
+        )
+
+    def accept(self, offer: str) -> bool | str | None:
+        offered = {part.split("=", 1)[0].strip() for part in offer.split(";")[1:]}
+        if super().accept(offer) is None:  # wsproto declines windows outside 9..15 bits
+            return None
+        # the decompressor is made with client_max_window_bits: 15 decodes any client window
+        self.client_max_window_bits = self.DEFAULT_CLIENT_MAX_WINDOW_BITS
+        parameters = ["client_no_context_takeover", "server_no_context_takeover"]
+        self.server_max_window_bits = min(self.server_max_window_bits, SERVER_MAX_WINDOW_BITS)
+        if "server_max_window_bits" in offered:
+            parameters.append(f"server_max_window_bits={self.server_max_window_bits}")
+        return "; ".join(parameters)
+
+    def frame_outbound(
+        self, proto: Any, opcode: Opcode, rsv: Any, data: bytes, fin: bool
+    ) -> tuple[Any, bytes]:
+        if self._compressor is None and opcode in (Opcode.TEXT, Opcode.BINARY):
+            # wsproto would make it with zlib's default level and memLevel; dropped after the
+            # message's last frame (server_no_context_takeover)
+            self._compressor = zlib.compressobj(
+                COMPRESSION_LEVEL, zlib.DEFLATED, -self.server_max_window_bits, MEMORY_LEVEL
+            )
+        return super().frame_outbound(proto, opcode, rsv, data, fin)
+
+
+class _BoundedDeflateConnection(wsproto.WSConnection):
+    """A server connection that accepts ``permessage-deflate`` on bounded terms: uvicorn
+    builds its accept with wsproto's ``PerMessageDeflate()``; this swaps it on its way."""
+
+    def send(self, event: Event) -> bytes:
+        if isinstance(event, AcceptConnection) and event.extensions:
+            event = dataclasses.replace(
+                event,
+                extensions=[
+                    BoundedPerMessageDeflate() if isinstance(e, PerMessageDeflate) else e
+                    for e in event.extensions
+                ],
+            )
+        return super().send(event)
+
+
+class BoundedDeflateWSProtocol(WSProtocol):
+    """uvicorn's ``wsproto`` protocol, accepting ``permessage-deflate`` with
+    :class:`BoundedPerMessageDeflate` (``INBOX_GRAPH_WS_COMPRESSION=bounded``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.conn = _BoundedDeflateConnection(connection_type=ConnectionType.SERVER)
+
+
+def uvicorn_options(mode: str) -> dict[str, Any]:
+    """The ``uvicorn.run`` options that serve WebSockets with compression ``mode``."""
+    if mode == "bounded":
+        return {"ws": f"{__name__}:BoundedDeflateWSProtocol", "ws_per_message_deflate": True}
+    if mode == "off":
+        # wsproto holds the least per open connection of uvicorn's WebSocket protocols: about
+        # 17.5 KB for an idle socket, against 20 KB for websockets' Sans-I/O one and 28 KB for
+        # the legacy websockets one (README, "Measured")
+        return {"ws": "wsproto", "ws_per_message_deflate": False}
+    raise ValueError(
+        f"INBOX_GRAPH_WS_COMPRESSION must be one of {', '.join(WS_COMPRESSION_MODES)}, not {mode!r}"
+    )
+
+
+__all__ = ["BoundedDeflateWSProtocol", "BoundedPerMessageDeflate", "uvicorn_options"]
