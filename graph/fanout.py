@@ -319,20 +319,24 @@ def _send_now(subscriber: Any, send: Coroutine[Any, Any, Any]) -> None:
     subscriber._offer(_Unfinished(send, waiting_on))
 
 
-async def dispatch(event: Any, subscribers: tuple[Any, ...]) -> None:
+async def dispatch(event: Any, subscribers: tuple[Any, ...], facts: dict[str, Any] | None = None) -> None:
     """Hand ``event`` to this process's subscribers of its workspace (``architecture.md``, live
     path, step 3).
 
     Subscribers with a fast path that accepts the event are authorised by pure computation
-    (their ``select``), grouped by (event, variant, view, document, variables), executed once
+    (their ``select``, with ``facts``: the contact's current facts when the event is read late,
+    else its own payload), grouped by (event, variant, view, document, variables), executed once
     per group and serialised once, and the same JSON text is written to each socket. Every
-    other subscriber gets the event through its queue (``Subscriber._offer``).
+    other subscriber gets the event through its queue (``Subscriber._offer``), but one that has
+    handled it already (a catch-up reads events some subscribers have).
     """
     # per group: its first subscriber's candidate, then the subscribers (kept as plain lists:
     # thousands of short-lived tuples per event would survive the await below and fill the
     # garbage collector's oldest generation, whose full collections stall the process)
     groups: dict[tuple[Any, ...], tuple[Candidate, FastPath, list[Any]]] = {}
     for subscriber in subscribers:
+        if event.sequence <= subscriber.last:
+            continue  # handled already (``last`` never runs ahead of what was handled)
         fast = subscriber.fast_path
         try:
             if fast is not None and fast.operation.completed:
@@ -340,7 +344,7 @@ async def dispatch(event: Any, subscribers: tuple[Any, ...]) -> None:
             if fast is None or event.sequence != subscriber.last + 1 or not fast.accepts(event, fast.viewer):
                 subscriber._offer(event)
                 continue
-            candidate = fast.select(event, event.payload)
+            candidate = fast.select(event, event.payload if facts is None else facts)
         except Exception:  # noqa: BLE001 - a bug in one subscription must not stop the others
             log.exception("selecting event %s failed", event.sequence)
             subscriber._offer(event)  # its task selects again, and fails on its own

@@ -34,14 +34,16 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from broadcaster import Broadcast
+from broadcaster._base import Unsubscribed
 from tortoise.exceptions import IntegrityError, OperationalError, TransactionManagementError
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
+from db.availability import is_unavailable, report_unavailable
 from db.models import Event, Workspace
 from graph.fanout import dispatch
 from graph.loaders import Loaders
-from graph.redis_backend import RESYNC, ResilientRedisBackend
+from graph.redis_backend import LOST, RESYNC, ResilientRedisBackend
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -181,6 +183,41 @@ async def write(
     return result
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """An event to consider for delivery, with its contact's current facts."""
+
+    event: LiveEvent
+    facts: dict[str, Any]
+
+
+def with_current_facts(batch: list[LiveEvent]) -> list[Delivery]:
+    """Pair each event with the latest facts of its contact within ``batch``: an event read
+    late (a replay, a catch-up) is authorised against its contact as it is now, e.g. its new
+    assignee (``domain.md`` section 7), without a query."""
+    latest: dict[int, dict[str, Any]] = {}
+    for event in batch:
+        contact_id = event.payload.get("contact_id")
+        if contact_id is not None and "assignee_id" in event.payload:
+            latest[contact_id] = event.payload
+    return [
+        Delivery(event, latest.get(event.payload.get("contact_id"), event.payload))
+        for event in batch
+    ]
+
+
+async def read_outbox(
+    workspace_id: int, after: int, up_to: int | None = None, *, limit: int
+) -> list[LiveEvent]:
+    """The committed events of a workspace after ``after`` (and before ``up_to``), in sequence
+    order, at most ``limit``."""
+    query = Event.filter(workspace_id=workspace_id, sequence__gt=after)
+    if up_to is not None:
+        query = query.filter(sequence__lt=up_to)
+    rows = await query.order_by("sequence").limit(limit)
+    return [LiveEvent(r.workspace_id, r.sequence, r.type, r.payload) for r in rows]
+
+
 class SlowConsumer(Exception):
     """The subscriber fell too far behind and was cut off; it resumes from its last sequence."""
 
@@ -272,6 +309,10 @@ PUBLISH_RETRY_MIN_SECONDS, PUBLISH_RETRY_MAX_SECONDS = 0.5, 5.0
 """Backoff of the publication of events that failed to publish (doubling)."""
 LISTENER_RESTART_SECONDS = 0.5
 """Pause before a failed workspace listener subscribes again."""
+POLL_SECONDS = 1.0
+"""How often the outbox is read while the broadcast connection (Redis) is lost."""
+CATCH_UP_PAGE = 1000
+"""Events read from the outbox at a time when the bus catches up."""
 
 
 class EventBus:
@@ -387,6 +428,10 @@ class EventBus:
             delay = min(delay * 2, PUBLISH_RETRY_MAX_SECONDS)
 
     async def _listen(self, workspace_id: int, restarted: bool = False) -> None:
+        """Dispatch the workspace's published events to its subscribers, in the order they
+        arrive. While the broadcast connection is lost (:data:`LOST`), read the outbox every
+        :data:`POLL_SECONDS` instead; once it is back (:data:`RESYNC`), read what was missed
+        (:meth:`_catch_up`)."""
         ready = self._ready[workspace_id]
         if restarted:
             await asyncio.sleep(LISTENER_RESTART_SECONDS)
@@ -399,10 +444,25 @@ class EventBus:
                     del self._ready[workspace_id]
                 return
             if restarted:
-                self._resync(workspace_id)  # what was published while nobody listened
-            async for message in messages:  # type: ignore[union-attr]
+                await self._catch_up(workspace_id)  # what was published while nobody listened
+            lost = False
+            while True:
+                try:
+                    if lost:
+                        message = await asyncio.wait_for(messages.get(), POLL_SECONDS)
+                    else:
+                        message = await messages.get()
+                except TimeoutError:
+                    await self._catch_up(workspace_id)
+                    continue
+                except Unsubscribed:
+                    return
+                if message.message == LOST:
+                    lost = True
+                    continue
                 if message.message == RESYNC:
-                    self._resync(workspace_id)
+                    lost = False
+                    await self._catch_up(workspace_id)
                     continue
                 try:
                     event = LiveEvent.from_json(message.message)
@@ -413,6 +473,43 @@ class EventBus:
                     await dispatch(event, tuple(self._subscribers.get(workspace_id, ())))
                 except Exception:  # noqa: BLE001 - the stream of the workspace must go on
                     log.exception("dispatching event %s/%s failed", workspace_id, event.sequence)
+
+    async def _catch_up(self, workspace_id: int) -> None:
+        """Dispatch the committed events the workspace's subscribers have not been handed
+        (the broadcast connection was lost, or the listener restarted).
+
+        Subscribers idle and in step rely on the bus alone: for them the outbox is read once,
+        after the earliest of their positions, in pages of :data:`CATCH_UP_PAGE`, each event
+        with its contact's current facts (:func:`with_current_facts`), and dispatched as a live
+        event is (shared payloads; each subscriber takes only what is past its position).
+        Subscribers catching up on their own task are told to read the outbox themselves
+        (:data:`RESYNC_MARKER`). If the outbox cannot be read, everyone is told so.
+        """
+        subscribers = tuple(self._subscribers.get(workspace_id, ()))
+        marker = LiveEvent(workspace_id, 0, RESYNC_MARKER, {})
+        positions = [s.last for s in subscribers if s.fast_path is not None]
+        for subscriber in subscribers:
+            if subscriber.fast_path is None:
+                subscriber._offer(marker)
+        if not positions:
+            return
+        after = min(positions)
+        try:
+            while True:
+                events = await read_outbox(workspace_id, after, limit=CATCH_UP_PAGE)
+                for delivery in with_current_facts(events):
+                    await dispatch(
+                        delivery.event, tuple(self._subscribers.get(workspace_id, ())), delivery.facts
+                    )
+                if len(events) < CATCH_UP_PAGE:
+                    return
+                after = events[-1].sequence
+        except Exception as exc:  # noqa: BLE001 - the subscribers' own tasks retry
+            if is_unavailable(exc):
+                report_unavailable(exc)
+            else:
+                log.exception("catching up workspace %s from the outbox failed", workspace_id)
+            self._resync(workspace_id)
 
     async def add(self, workspace_id: int) -> Subscriber:
         """Register a subscriber of every event of ``workspace_id`` published from now on;
@@ -479,4 +576,15 @@ class EventBus:
                 task.cancel()
 
 
-__all__ = ["RESYNC_MARKER", "EventBus", "LiveEvent", "SlowConsumer", "Subscriber", "Transaction", "write"]
+__all__ = [
+    "RESYNC_MARKER",
+    "Delivery",
+    "EventBus",
+    "LiveEvent",
+    "SlowConsumer",
+    "Subscriber",
+    "Transaction",
+    "read_outbox",
+    "with_current_facts",
+    "write",
+]

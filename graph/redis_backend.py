@@ -7,8 +7,9 @@ broadcaster's own Redis backend neither reconnects nor reports a lost connection
   caller logs the failure; the event is in the outbox);
 - listens from a supervisor task that resubscribes every channel after reconnecting, with
   exponential backoff (0.2 s doubling to 5 s);
-- after every (re)connection puts :data:`RESYNC` on each subscribed channel, so consumers
-  read what they missed from the outbox (``graph.subscriptions``).
+- puts :data:`LOST` on each subscribed channel when the connection goes, and :data:`RESYNC`
+  after every (re)connection, so consumers read the outbox meanwhile and what they missed
+  (``graph.live.EventBus``).
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ log = logging.getLogger(__name__)
 
 RESYNC = "\x00resync"
 """Message put on every subscribed channel after a (re)connection."""
+LOST = "\x00lost"
+"""Message put on every subscribed channel when the connection is lost: until :data:`RESYNC`,
+nothing published arrives (the bus reads the outbox instead)."""
 
 MIN_BACKOFF, MAX_BACKOFF = 0.2, 5.0
 
@@ -111,9 +115,11 @@ class ResilientRedisBackend(BroadcastBackend):
             except Exception as exc:  # noqa: BLE001 - any failure: reconnect with backoff
                 if self.connected or backoff == MIN_BACKOFF:
                     log.warning("lost the Redis connection (%s); reconnecting", exc)
+                    for channel in list(self._channels):
+                        self._queue.put_nowait(Event(channel=channel, message=LOST))
                 await self._close_pubsub()
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF)
 
 
-__all__ = ["RESYNC", "ResilientRedisBackend"]
+__all__ = ["LOST", "RESYNC", "ResilientRedisBackend"]

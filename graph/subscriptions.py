@@ -36,13 +36,20 @@ from typing import TYPE_CHECKING, Any
 from starlette.websockets import WebSocketDisconnect
 
 from db.availability import is_unavailable, report_unavailable
-from db.models import Event, Workspace
+from db.models import Workspace
 from graph.auth import refresh_viewer
 from graph.context import start_operation_loaders
 from graph.errors import BadUserInput, HistoryPruned, ServiceUnavailable
 from graph.extensions import as_graphql_error, coded_errors
 from graph.fanout import Candidate, FastPath, current_operation, execute_payload, payload_for
-from graph.live import RESYNC_MARKER, LiveEvent, SlowConsumer
+from graph.live import (
+    RESYNC_MARKER,
+    Delivery,
+    LiveEvent,
+    SlowConsumer,
+    read_outbox,
+    with_current_facts,
+)
 from graph.websocket import CLOSE_FORBIDDEN
 
 if TYPE_CHECKING:
@@ -81,41 +88,18 @@ class LiveScope:
         self.current = await self.compute(viewer)
 
 
-@dataclass(frozen=True)
-class Delivery:
-    """An event to consider for delivery, with its contact's current facts."""
-
-    event: LiveEvent
-    facts: dict[str, Any]
-
-
-def _rows_to_events(rows: list[Event]) -> list[LiveEvent]:
-    return [LiveEvent(r.workspace_id, r.sequence, r.type, r.payload) for r in rows]
-
-
-def _with_current_facts(batch: list[LiveEvent]) -> list[Delivery]:
-    """Pair each event with the latest facts of its contact within ``batch``."""
-    latest: dict[int, dict[str, Any]] = {}
-    for event in batch:
-        contact_id = event.payload.get("contact_id")
-        if contact_id is not None and "assignee_id" in event.payload:
-            latest[contact_id] = event.payload
-    return [
-        Delivery(event, latest.get(event.payload.get("contact_id"), event.payload))
-        for event in batch
-    ]
-
-
 async def _outbox(workspace_id: int, after: int, up_to: int | None = None) -> list[LiveEvent]:
-    query = Event.filter(workspace_id=workspace_id, sequence__gt=after)
-    if up_to is not None:
-        query = query.filter(sequence__lt=up_to)
-    rows = await query.order_by("sequence").limit(MAX_REPLAY + 1)
-    if len(rows) > MAX_REPLAY:
+    """The events after ``after`` (and before ``up_to``) for one subscription to replay.
+
+    Raises:
+        BadUserInput: more than :data:`MAX_REPLAY` of them (reload instead of resuming).
+    """
+    events = await read_outbox(workspace_id, after, up_to, limit=MAX_REPLAY + 1)
+    if len(events) > MAX_REPLAY:
         raise BadUserInput(
             "Too many events to replay: reload the data instead of resuming.", field="afterSequence"
         )
-    return _rows_to_events(rows)
+    return events
 
 
 def _expired(viewer: Viewer) -> bool:
@@ -234,7 +218,7 @@ class LiveStream:
                         "without afterSequence (or with the sequence the reload returned).",
                         field="afterSequence",
                     )
-                self.pending = _with_current_facts(backlog)
+                self.pending = with_current_facts(backlog)
         except BaseException:
             bus.remove(subscriber)
             raise
@@ -342,7 +326,7 @@ class LiveStream:
         if self.resync:
             await subscriber.settle()  # a frame the bus began must end before any other
             self.last = max(self.last, subscriber.last)
-            self.pending += _with_current_facts(await _outbox(workspace_id, self.last))
+            self.pending += with_current_facts(await _outbox(workspace_id, self.last))
             self.resync = False
             return True
         event = await subscriber.take()
@@ -355,7 +339,7 @@ class LiveStream:
             batch = [event]
             if event.sequence > last + 1:
                 batch = await _outbox(workspace_id, last, event.sequence) + batch
-            self.pending = _with_current_facts(batch)
+            self.pending = with_current_facts(batch)
         return True
 
     async def _handle(self, delivery: Delivery) -> None:
@@ -461,7 +445,6 @@ __all__ = [
     "CLOSE_SLOW_CONSUMER",
     "contact_events",
     "STREAM_STARTED",
-    "Delivery",
     "LiveScope",
     "LiveStream",
 ]
