@@ -48,8 +48,14 @@ async def _ingest(world, count: int) -> None:
         contact = CONTACTS[i % len(CONTACTS)]
         data = await client(
             RECEIVE,
-            {"i": {"channelId": world.channel_ids["WEBCHAT"], "from": f"visitor-{contact}",
-                   "externalMessageId": uuid.uuid4().hex, "text": f"replayed {i}"}},
+            {
+                "i": {
+                    "channelId": world.channel_ids["WEBCHAT"],
+                    "from": f"visitor-{contact}",
+                    "externalMessageId": uuid.uuid4().hex,
+                    "text": f"replayed {i}",
+                }
+            },
         )
         assert not data["receiveMessage"]["duplicate"]
 
@@ -58,15 +64,24 @@ async def _ingest(world, count: int) -> None:
     await client.aclose()
 
 
-async def _subscriber(world, user: str, after: int, abort_after: int | None, expected: int) -> list[int]:
+async def _subscriber(
+    world, user: str, after: int, abort_after: int | None, expected: int
+) -> list[int]:
     """Replay from ``after``; abort the TCP connection (no close frame) after ``abort_after``
     frames, or read until ``expected`` events arrived. Returns the sequences received."""
     socket = await connect_ws(world.served, world.tokens[user])
     received: list[int] = []
     try:
         assert json.loads(await asyncio.wait_for(socket.recv(), 10))["type"] == "connection_ack"
-        await socket.send(json.dumps({"id": "1", "type": "subscribe",
-                                      "payload": {"query": DOCUMENT, "variables": {"after": after}}}))
+        await socket.send(
+            json.dumps(
+                {
+                    "id": "1",
+                    "type": "subscribe",
+                    "payload": {"query": DOCUMENT, "variables": {"after": after}},
+                }
+            )
+        )
         while len(received) < expected:
             if abort_after is not None and len(received) >= abort_after:
                 socket.transport.abort()
@@ -117,8 +132,15 @@ async def _sequence_of_latest_message(world) -> int:
     socket = await connect_ws(world.served, world.tokens["owner"])
     try:
         assert json.loads(await asyncio.wait_for(socket.recv(), 10))["type"] == "connection_ack"
-        await socket.send(json.dumps({"id": "s", "type": "subscribe", "payload": {
-            "query": "subscription { newMessage { sequence } }"}}))
+        await socket.send(
+            json.dumps(
+                {
+                    "id": "s",
+                    "type": "subscribe",
+                    "payload": {"query": "subscription { newMessage { sequence } }"},
+                }
+            )
+        )
         await socket.send(json.dumps({"type": "ping"}))
         while json.loads(await asyncio.wait_for(socket.recv(), 10))["type"] != "pong":
             pass
@@ -126,8 +148,14 @@ async def _sequence_of_latest_message(world) -> int:
         client = world.client("integration")
         await client(
             RECEIVE,
-            {"i": {"channelId": world.channel_ids["WEBCHAT"], "from": "visitor-c_team",
-                   "externalMessageId": uuid.uuid4().hex, "text": "sequence probe"}},
+            {
+                "i": {
+                    "channelId": world.channel_ids["WEBCHAT"],
+                    "from": "visitor-c_team",
+                    "externalMessageId": uuid.uuid4().hex,
+                    "text": "sequence probe",
+                }
+            },
         )
         await client.aclose()
         while True:

@@ -43,12 +43,14 @@ def private_postgres():
 
 @pytest.fixture(scope="module")
 def served(server_env, private_postgres):
-    server = serve({
-        **server_env,
-        "DATABASE_URL": private_postgres.url,
-        # this cluster's database is called "postgres", like others sharing the machine's Redis
-        "INBOX_GRAPH_CHANNEL_NAMESPACE": f"outage-{uuid.uuid4().hex[:8]}",
-    })
+    server = serve(
+        {
+            **server_env,
+            "DATABASE_URL": private_postgres.url,
+            # this cluster's database is called "postgres", like others sharing the machine's Redis
+            "INBOX_GRAPH_CHANNEL_NAMESPACE": f"outage-{uuid.uuid4().hex[:8]}",
+        }
+    )
     yield server
     server.stop()
 
@@ -76,17 +78,30 @@ class Writer:
         while self.running:
             text, external = f"outage {index}", uuid.uuid4().hex
             while True:
-                response = await self.client.raw(RECEIVE, {"i": {
-                    "channelId": self.world.channel_ids["WEBCHAT"], "from": "visitor-c_all",
-                    "externalMessageId": external, "text": text}})
+                response = await self.client.raw(
+                    RECEIVE,
+                    {
+                        "i": {
+                            "channelId": self.world.channel_ids["WEBCHAT"],
+                            "from": "visitor-c_all",
+                            "externalMessageId": external,
+                            "text": text,
+                        }
+                    },
+                )
                 self.statuses.append(response.status_code)
                 if response.status_code == 200:
                     body = response.json()
                     assert not body.get("errors"), body
                     self.acknowledged.append(text)
                     break
-                self.bodies.append({"status": response.status_code, "headers": dict(response.headers),
-                                    "body": response.json()})
+                self.bodies.append(
+                    {
+                        "status": response.status_code,
+                        "headers": dict(response.headers),
+                        "body": response.json(),
+                    }
+                )
                 await asyncio.sleep(0.2)
             index += 1
             await asyncio.sleep(0.05)
@@ -142,16 +157,27 @@ async def _ingest(world, count: int) -> list[str]:
     texts = [f"history {i}" for i in range(count)]
 
     async def one(text: str) -> None:
-        await client(RECEIVE, {"i": {"channelId": world.channel_ids["WEBCHAT"], "from": "visitor-c_all",
-                                     "externalMessageId": uuid.uuid4().hex, "text": text}})
+        await client(
+            RECEIVE,
+            {
+                "i": {
+                    "channelId": world.channel_ids["WEBCHAT"],
+                    "from": "visitor-c_all",
+                    "externalMessageId": uuid.uuid4().hex,
+                    "text": text,
+                }
+            },
+        )
 
     for start in range(0, count, 8):
-        await asyncio.gather(*(one(text) for text in texts[start:start + 8]))
+        await asyncio.gather(*(one(text) for text in texts[start : start + 8]))
     await client.aclose()
     return texts
 
 
-async def test_a_database_restart_under_load_loses_nothing_and_answers_no_500(world, served, private_postgres):
+async def test_a_database_restart_under_load_loses_nothing_and_answers_no_500(
+    world, served, private_postgres
+):
     # the history replaying subscribers read while the database goes away
     probe = await _open(served, world.tokens["owner"])
     await _ingest(world, 1)
@@ -164,8 +190,10 @@ async def test_a_database_restart_under_load_loses_nothing_and_answers_no_500(wo
     assert json.loads(await asyncio.wait_for(socket.recv(), 10))["type"] == "connection_ack"
     writer = Writer(world)
     writing = asyncio.create_task(writer.run())
-    replaying = [await _open(served, world.tokens[user], after=start)
-                 for user in ("owner", "agent_all", "manager", "agent_free", "agent_team", "owner")]
+    replaying = [
+        await _open(served, world.tokens[user], after=start)
+        for user in ("owner", "agent_all", "manager", "agent_free", "agent_team", "owner")
+    ]
     try:
         while len(writer.acknowledged) < 5:
             await asyncio.sleep(0.05)
@@ -180,9 +208,13 @@ async def test_a_database_restart_under_load_loses_nothing_and_answers_no_500(wo
         assert response.status_code == 503, response.text
         assert response.headers["content-type"].startswith("application/json")
         assert int(response.headers["retry-after"]) >= 1
-        assert [e["extensions"]["code"] for e in response.json()["errors"]] == ["SERVICE_UNAVAILABLE"]
+        assert [e["extensions"]["code"] for e in response.json()["errors"]] == [
+            "SERVICE_UNAVAILABLE"
+        ]
         # a subscribe on an open socket gets a coded error; the socket stays usable
-        await socket.send(json.dumps({"id": "during", "type": "subscribe", "payload": {"query": DOCUMENT}}))
+        await socket.send(
+            json.dumps({"id": "during", "type": "subscribe", "payload": {"query": DOCUMENT}})
+        )
         await socket.send(json.dumps({"type": "ping"}))
         refused = None
         while True:
@@ -223,7 +255,9 @@ async def test_a_database_restart_under_load_loses_nothing_and_answers_no_500(wo
         await reader.close()
     assert 500 not in writer.statuses
     assert {b["status"] for b in writer.bodies} <= {503}, writer.bodies[:3]
-    assert all(b["body"]["errors"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE" for b in writer.bodies)
+    assert all(
+        b["body"]["errors"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE" for b in writer.bodies
+    )
     log = _log_of(served)
     assert "Traceback" not in log, log[-3000:]
     assert log.count("database unavailable") <= 2, log[-3000:]
