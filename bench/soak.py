@@ -375,7 +375,7 @@ class SoakSocket(Subscriber):
     operations' messages to its :class:`Sub`."""
 
     def __init__(self, port: int, sub: Sub) -> None:
-        super().__init__(port, deflate=False)
+        super().__init__(port, "browser")  # dashboards are browsers (bench.fanout)
         self.sub = sub
         self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.reason: str | None = None
@@ -951,7 +951,7 @@ async def pin_contacts(workload: Workload) -> None:
 async def resume_point(world: World, http: Http) -> int:
     """The sequence of a warm-up message: every subscriber starts after it."""
     probe = await open_subscription(
-        world.port, world.tokens["owner"], NEW_MESSAGE, {"after": None}, deflate=False, timeout=30
+        world.port, world.tokens["owner"], NEW_MESSAGE, {"after": None}, client="browser", timeout=30
     )
     try:
         await asyncio.sleep(0.5)
