@@ -240,6 +240,7 @@ class Loaders:
         self.workspace_id = workspace_id
         self._workspace: asyncio.Future[Workspace] | None = None
         self._channels: asyncio.Future[list[Channel]] | None = None
+        self._teams: asyncio.Future[list[Team]] | None = None
         self._rows_of: dict[tuple[Any, ...], DataLoader[int, list[Any]]] = {}
         self._contacts_sharing: dict[tuple[Scope, int], DataLoader[SharingKey, list[Contact]]] = {}
 
@@ -248,6 +249,8 @@ class Loaders:
             loader = self._shared(*_SHARED[name])
         elif name in _PER_PARENT:
             loader = _PER_PARENT[name](self.workspace_id)
+        elif name == "team":
+            loader = Loader(load_fn=self._teams_by_id)
         elif name in _MODELS:
             loader = _by_id(_MODELS[name], self.workspace_id)
         else:
@@ -396,6 +399,16 @@ class Loaders:
     async def workspace(self) -> Workspace:
         """:meth:`workspace_future`, awaited."""
         return await asyncio.shield(self.workspace_future())
+
+    async def _teams_by_id(self, ids: Sequence[int]) -> list[Team | None]:
+        """The ``team`` loader's batches: a workspace has a handful of teams, read all at once
+        (one statement per request, however many batches ask: a user's ``teams`` and a custom
+        inbox's ``sharedWithTeams`` resolve at moments that depend on other statements, and
+        read their teams in one batch or two depending on timing)."""
+        if not _reusable(self._teams):
+            self._teams = asyncio.ensure_future(Team.filter(workspace_id=self.workspace_id).order_by("id"))
+        found = {row.id: row for row in await asyncio.shield(self._teams)}
+        return [found.get(i) for i in ids]
 
     async def channels(self) -> list[Channel]:
         """Every channel of the workspace, oldest first, read once per request however many

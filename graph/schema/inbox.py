@@ -10,7 +10,7 @@ from strawberry.types import Info
 
 from db import models as m
 from graph.fanout import depends_on_identity
-from graph.loaders import related
+from graph.loaders import related, then
 from graph.permissions.visibility import StandardInboxKind as _StandardInboxKind
 from graph.resolvers import indicators
 from graph.resolvers import custom_inbox as custom_resolvers
@@ -19,6 +19,14 @@ from graph.errors import BadUserInput
 from graph.schema.conversation import ConversationStatus
 from graph.schema.core import Node, decode_id, to_global_id
 from graph.schema.user import Team, User
+
+
+def _users(rows: list[m.User]) -> list[User]:
+    return [User.from_row(row) for row in rows]
+
+
+def _teams(rows: list[m.Team]) -> list[Team]:
+    return [Team.from_row(row) for row in rows]
 
 StandardInboxKind = strawberry.enum(_StandardInboxKind, name="StandardInboxKind")
 
@@ -202,13 +210,16 @@ class CustomInbox(Node):
     def filter(self) -> JSON:
         return filter_output(self.row.filter_spec)
 
+    # plain resolvers returning an awaitable (``then``), not ``async``: graphql-core calls them
+    # for every inbox of a list in one pass, so their loads form one batch whatever the
+    # timing (as coroutines, some started a tick later and read their teams apart)
     @strawberry.field(description="Users it is shared with (sharing CHOSEN).")
-    async def shared_with_users(self, info: Info) -> list[User]:
-        return [User.from_row(r) for r in await info.context.loaders.shared_users.load(self.row.id)]
+    def shared_with_users(self, info: Info) -> list[User]:
+        return then(info.context.loaders.shared_users.load(self.row.id), _users)
 
     @strawberry.field(description="Teams it is shared with (sharing CHOSEN).")
-    async def shared_with_teams(self, info: Info) -> list[Team]:
-        return [Team.from_row(r) for r in await info.context.loaders.shared_teams.load(self.row.id)]
+    def shared_with_teams(self, info: Info) -> list[Team]:
+        return then(info.context.loaders.shared_teams.load(self.row.id), _teams)
 
     @strawberry.field(description="Whether the viewer may edit, re-share or delete it (its creator).")
     def can_edit(self, info: Info) -> bool:
