@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from db.models import CustomInbox
 from graph.resolvers.contact import may_see
-from graph.resolvers.user import tokens_visible_to
+from graph.resolvers.access_token import tokens_visible_to
 
 if TYPE_CHECKING:
     from graph.context import Context
