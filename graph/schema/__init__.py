@@ -46,7 +46,7 @@ from graph.resolvers import inbox as inbox_resolvers
 from graph.resolvers import merge as merge_resolvers
 from graph.resolvers import indicators
 from graph.resolvers import user as user_resolvers
-from graph.resolvers.node import find_node
+from graph.resolvers.node import find_node, shows
 from graph.schema.call import Call, CallConnection, IncomingCallTab, ReceiveCallInput, ReportCallEndedInput
 from graph.schema.channel import Channel, ChannelType
 from graph.schema.direct import resolve_directly
@@ -531,7 +531,9 @@ class Mutation:
 
     @strawberry.mutation(
         description="Channel ingestion (connectors, partners: an INGEST token; owners' and "
-        "managers' sessions and tokens). Idempotent on (channelId, externalMessageId)."
+        "managers' sessions and tokens). Idempotent on (channelId, externalMessageId). The "
+        "message, conversation and contact are null (their ids given) when the caller may not "
+        "see the contact: always for a token without READ."
     )
     async def receive_message(self, info: Info, input: ReceiveMessageInput) -> ReceiveMessagePayload:
         ctx = info.context
@@ -545,10 +547,14 @@ class Mutation:
             first_name=input.first_name,
             last_name=input.last_name,
         )
+        shown = shows(ctx.viewer, "Message", result.contact)  # duplicates as much as new ones
         return ReceiveMessagePayload(
-            message=Message.from_row(result.message),
-            conversation=Conversation.from_row(result.conversation),
-            contact=Contact.from_row(result.contact),
+            message_id=to_global_id("Message", result.message.id),
+            conversation_id=to_global_id("Conversation", result.conversation.id),
+            contact_id=to_global_id("Contact", result.contact.id),
+            message=Message.from_row(result.message) if shown else None,
+            conversation=Conversation.from_row(result.conversation) if shown else None,
+            contact=Contact.from_row(result.contact) if shown else None,
             duplicate=result.duplicate,
         )
 
@@ -732,8 +738,11 @@ class Mutation:
     @strawberry.mutation(
         description="Channel ingestion of a ringing inbound call (owners', managers' and their "
         "integration tokens). Idempotent on (channelId, externalCallId): a repeat returns the same "
-        "call. A new number becomes a contact. Errors: BAD_USER_INPUT for a channel that carries "
-        "no calls (channelId) or a malformed field; NOT_FOUND for an unknown channel; FORBIDDEN."
+        "call. A new number becomes a contact. A caller who may not see the call (a token "
+        "without READ, no call access, a blocked contact without the permission) gets it "
+        "without its contact, numbers and recording (`contactId` is given). Errors: "
+        "BAD_USER_INPUT for a channel that carries no calls (channelId) or a malformed field; "
+        "NOT_FOUND for an unknown channel; FORBIDDEN."
     )
     async def receive_call(self, info: Info, input: ReceiveCallInput) -> Call:
         ctx = info.context
@@ -747,13 +756,13 @@ class Mutation:
             first_name=input.first_name,
             last_name=input.last_name,
         )
-        return Call.from_row(call)
+        return await _ingested_call(ctx, call)
 
     @strawberry.mutation(
         description="Channel ingestion: the far end hung up or the call failed. RINGING becomes "
         "MISSED (FAILED with `failed`), ONGOING becomes ENDED; a finished call is returned "
-        "unchanged (webhooks may be retried). Errors: NOT_FOUND for an unknown call "
-        "(externalCallId) or channel; FORBIDDEN."
+        "unchanged (webhooks may be retried). The call comes back as receiveCall's does. "
+        "Errors: NOT_FOUND for an unknown call (externalCallId) or channel; FORBIDDEN."
     )
     async def report_call_ended(self, info: Info, input: ReportCallEndedInput) -> Call:
         ctx = info.context
@@ -764,7 +773,7 @@ class Mutation:
             external_call_id=input.external_call_id,
             failed=input.failed,
         )
-        return Call.from_row(call)
+        return await _ingested_call(ctx, call)
 
     @strawberry.mutation(
         description="Answer a ringing inbound call; assigns an unassigned caller to the viewer. "
@@ -1066,6 +1075,13 @@ class Subscription:
             return Candidate(event.sequence, partial(build, event, change), variant=change)
 
         return LiveStream(ctx, after_sequence=after_sequence, on_viewer=scope.refresh, select=select)
+
+
+async def _ingested_call(ctx, row: m.Call) -> Call:
+    """An ingested call as the caller may see it: without its contact, numbers and recording
+    when ``node(id)`` would not show the call (:func:`graph.resolvers.node.shows`)."""
+    contact = await ctx.loaders.contact.load(row.contact_id)
+    return Call.from_row(row, hidden=not shows(ctx.viewer, "Call", contact))
 
 
 async def _call_of_event(ctx, event: LiveEvent) -> Call | None:
