@@ -20,6 +20,7 @@ from db.normalize import normalise_email
 from db.security import hash_password, verify_password
 from graph.errors import BadUserInput, Conflict, Forbidden, NotFound, Unauthenticated
 from graph.live import write
+from graph.permissions.grants import check_grants
 from graph.resolvers.access_token import (
     MIN_PASSWORD_LENGTH,
     IssuedToken,
@@ -90,13 +91,16 @@ async def create_user(
     """Add a teammate. ``once``: the request's idempotency key (:mod:`graph.idempotency`).
 
     Raises:
-        Forbidden: the viewer is an agent, or a manager granting the owner role.
+        Forbidden: the viewer is an agent, or grants what they may not
+            (:func:`graph.permissions.grants.check_grants`: a manager granting the owner role
+            or a permission they lack), naming the field.
         BadUserInput: invalid e-mail, name or password, or an e-mail already in use.
         NotFound: a team id not in the workspace (``teamIds``).
     """
     _require_admin(viewer)
     role = data.get("role") or Role.AGENT
     _check_role_change(viewer, role, None)
+    check_grants(viewer, None, {**data, "role": role})
     try:
         email = normalise_email(data.get("email") or "")
     except ValueError as exc:
@@ -144,13 +148,15 @@ async def update_user(bus: EventBus, viewer: Viewer, user_id: int, data: dict[st
     access token of the user in the same transaction, for good: reactivating it does not bring
     them back (``domain.md`` section 8; the user logs in again).
 
-    Raises like :func:`create_user`; ``NotFound`` for a user outside the workspace.
+    Raises like :func:`create_user` (``FORBIDDEN`` too for a change of the viewer's own role,
+    visibility or permissions); ``NotFound`` for a user outside the workspace.
     """
     _require_admin(viewer)
     target = await User.filter(id=user_id, workspace_id=viewer.workspace_id).first()
     if target is None:
         raise NotFound("User", field="id")
     _check_role_change(viewer, data.get("role"), target)
+    check_grants(viewer, target, data)
     team_ids = await ids_in_workspace(Team, viewer.workspace_id, data.get("team_ids"), field="teamIds")
     changes: dict[str, Any] = {}
     if data.get("name") is not None:

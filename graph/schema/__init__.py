@@ -342,8 +342,10 @@ class Mutation:
         )
 
     @strawberry.mutation(
-        description="Workspace administration (owners; managers for users and teams). A retry "
-        "with the same idempotencyKey is compared on every field but the password."
+        description="Workspace administration (owners; managers for users and teams). Managers "
+        "grant no role, visibility or permission beyond their own (owners grant any): "
+        "FORBIDDEN naming the field. A retry with the same idempotencyKey is compared on every "
+        "field but the password."
     )
     async def create_user(
         self, info: Info, input: CreateUserInput, idempotency_key: IdempotencyKeyArgument = None
@@ -370,7 +372,12 @@ class Mutation:
         )
         return User.from_row(user)
 
-    @strawberry.mutation(description="Change a teammate; only the fields given change.")
+    @strawberry.mutation(
+        description="Change a teammate; only the fields given change. Nobody changes their own "
+        "role, visibility or permissions, and managers grant nothing beyond their own: "
+        "FORBIDDEN naming the field. Deactivating a user ends every session and access token "
+        "of the user for good (reactivation does not revive them)."
+    )
     async def update_user(self, info: Info, id: strawberry.ID, input: UpdateUserInput) -> User:
         ctx = info.context
         data = {
