@@ -74,7 +74,8 @@ def check_grants(viewer: Viewer, target: User | None, changes: dict[str, Any]) -
         raise Forbidden(f"You cannot grant the {Role(role).value} role.", field="role")
     visibility = given.get("contact_visibility")
     if visibility is not None and (
-        VISIBILITY_RANK[ContactVisibility(visibility)] > VISIBILITY_RANK[viewer.effective_visibility]
+        VISIBILITY_RANK[ContactVisibility(visibility)]
+        > VISIBILITY_RANK[viewer.effective_visibility]
     ):
         raise Forbidden(
             "You cannot grant a contact visibility wider than your own.", field="contactVisibility"

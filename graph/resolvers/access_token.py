@@ -124,7 +124,9 @@ def _clean_name(value: str | None) -> str:
     return value
 
 
-def _clean_scopes(viewer: Viewer, scopes: Iterable[AccessTokenScope] | None) -> frozenset[AccessTokenScope]:
+def _clean_scopes(
+    viewer: Viewer, scopes: Iterable[AccessTokenScope] | None
+) -> frozenset[AccessTokenScope]:
     if scopes is None:
         wanted = DEFAULT_SCOPES
     else:
@@ -134,15 +136,11 @@ def _clean_scopes(viewer: Viewer, scopes: Iterable[AccessTokenScope] | None) -> 
     beyond = granted(wanted) - viewer.granted_scopes
     if beyond:
         names = ", ".join(sorted(s.value for s in beyond))
-        raise Forbidden(
-            f"A token cannot grant scopes it does not hold: {names}.", field="scopes"
-        )
+        raise Forbidden(f"A token cannot grant scopes it does not hold: {names}.", field="scopes")
     return wanted
 
 
-def _clean_expiry(
-    viewer: Viewer, expires_at: datetime | None, now: datetime
-) -> datetime | None:
+def _clean_expiry(viewer: Viewer, expires_at: datetime | None, now: datetime) -> datetime | None:
     if expires_at is not None:
         if expires_at.tzinfo is None:
             expires_at = expires_at.replace(tzinfo=UTC)
@@ -200,7 +198,12 @@ async def create_access_token(
         if user is None:
             raise Unauthenticated()
         if parent_id is not None:
-            parent = await AccessToken.filter(id=parent_id).using_db(tx.connection).select_for_update().first()
+            parent = (
+                await AccessToken.filter(id=parent_id)
+                .using_db(tx.connection)
+                .select_for_update()
+                .first()
+            )
             if parent is None or parent.revoked_at is not None:
                 raise Unauthenticated()
         row = await AccessToken.create(
@@ -236,7 +239,9 @@ class IssuedTokenOutcome:
         return kept
 
     async def restore(self, kept: dict[str, Any], viewer: Viewer) -> IssuedToken:
-        """Raises:
+        """The token a recorded key created, with its secret.
+
+        Raises:
             NotFound: the token was deleted (its user's workspace is gone).
             Conflict: its secret was not kept (``extensions.accessTokenId``: the token's id).
         """
@@ -310,14 +315,18 @@ async def _revoke_with_descendants(
     revoked: list[int] = []
     frontier = sorted(set(token_ids))
     while frontier:
-        live = await AccessToken.filter(id__in=frontier, revoked_at__isnull=True).using_db(
-            connection
-        ).values_list("id", flat=True)
+        live = (
+            await AccessToken.filter(id__in=frontier, revoked_at__isnull=True)
+            .using_db(connection)
+            .values_list("id", flat=True)
+        )
         if live:
             await AccessToken.filter(id__in=live).using_db(connection).update(revoked_at=now)
             revoked += live
-        frontier = await AccessToken.filter(parent_id__in=frontier).using_db(connection).values_list(
-            "id", flat=True
+        frontier = (
+            await AccessToken.filter(parent_id__in=frontier)
+            .using_db(connection)
+            .values_list("id", flat=True)
         )
     return revoked
 
@@ -339,7 +348,12 @@ async def revoke_access_token(bus: EventBus, viewer: Viewer, token_id: int) -> A
 
     async def operation(tx: Transaction) -> AccessToken:
         # the row lock makes a child minted meanwhile wait, then see its parent revoked
-        row = await AccessToken.filter(id=token_id).using_db(tx.connection).select_for_update().first()
+        row = (
+            await AccessToken.filter(id=token_id)
+            .using_db(tx.connection)
+            .select_for_update()
+            .first()
+        )
         _announce(tx, row.user_id, await _revoke_with_descendants(tx, [row.id], datetime.now(UTC)))
         return await AccessToken.get(id=token_id).using_db(tx.connection)
 
@@ -353,7 +367,12 @@ async def logout(bus: EventBus, viewer: Viewer) -> bool:
         return False
 
     async def operation(tx: Transaction) -> bool:
-        await AccessToken.filter(id=viewer.token_id).using_db(tx.connection).select_for_update().first()
+        await (
+            AccessToken.filter(id=viewer.token_id)
+            .using_db(tx.connection)
+            .select_for_update()
+            .first()
+        )
         revoked = await _revoke_with_descendants(tx, [viewer.token_id], datetime.now(UTC))
         _announce(tx, viewer.user_id, revoked)
         return bool(revoked)
@@ -367,11 +386,17 @@ async def revoke_tokens_of_user(tx: Transaction, user_id: int) -> None:
     The caller holds the user's row locked, as minting and logging in do
     (:func:`start_session`, :func:`create_access_token`): no token of the user appears after.
     """
-    live = await AccessToken.filter(user_id=user_id, revoked_at__isnull=True).using_db(
-        tx.connection
-    ).values_list("id", flat=True)
+    live = (
+        await AccessToken.filter(user_id=user_id, revoked_at__isnull=True)
+        .using_db(tx.connection)
+        .values_list("id", flat=True)
+    )
     if live:
-        await AccessToken.filter(id__in=live).using_db(tx.connection).update(revoked_at=datetime.now(UTC))
+        await (
+            AccessToken.filter(id__in=live)
+            .using_db(tx.connection)
+            .update(revoked_at=datetime.now(UTC))
+        )
     _announce(tx, user_id, list(live))
 
 
@@ -400,9 +425,14 @@ async def change_password(
             raise Conflict("The password was changed meanwhile: log in again.")
         locked.password_hash = new_hash
         await locked.save(using_db=tx.connection, update_fields=["password_hash"])
-        others = await AccessToken.filter(
-            user_id=viewer.user_id, kind=AccessTokenKind.SESSION, revoked_at__isnull=True
-        ).exclude(id=viewer.token_id or 0).using_db(tx.connection).values_list("id", flat=True)
+        others = (
+            await AccessToken.filter(
+                user_id=viewer.user_id, kind=AccessTokenKind.SESSION, revoked_at__isnull=True
+            )
+            .exclude(id=viewer.token_id or 0)
+            .using_db(tx.connection)
+            .values_list("id", flat=True)
+        )
         _announce(tx, viewer.user_id, await _revoke_with_descendants(tx, others, datetime.now(UTC)))
         return True
 
