@@ -747,7 +747,8 @@ class Mutation:
         "integration tokens). Idempotent on (channelId, externalCallId): a repeat returns the same "
         "call. A new number becomes a contact. A caller who may not see the call (a token "
         "without READ, no call access, a blocked contact without the permission) gets it "
-        "without its contact, numbers and recording (`contactId` is given). Errors: "
+        "without its numbers and recording, and its contact is NOT_FOUND (select `contactId`). "
+        "Errors: "
         "BAD_USER_INPUT for a channel that carries no calls (channelId) or a malformed field; "
         "NOT_FOUND for an unknown channel; FORBIDDEN."
     )
@@ -1085,8 +1086,9 @@ class Subscription:
 
 
 async def _ingested_call(ctx, row: m.Call) -> Call:
-    """An ingested call as the caller may see it: without its contact, numbers and recording
-    when ``node(id)`` would not show the call (:func:`graph.resolvers.node.shows`)."""
+    """An ingested call as the caller may see it: without its numbers and recording, its
+    contact ``NOT_FOUND``, when ``node(id)`` would not show the call
+    (:func:`graph.resolvers.node.shows`)."""
     contact = await ctx.loaders.contact.load(row.contact_id)
     return Call.from_row(row, hidden=not shows(ctx.viewer, "Call", contact))
 

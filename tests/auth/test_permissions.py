@@ -20,9 +20,7 @@ RECEIVE = """mutation($i: ReceiveMessageInput!) { receiveMessage(input: $i) {
   message { id text conversation { contact { name } } }
   conversation { id contact { name } timeline(first: 10) { edges { node { __typename } } } }
   contact { id name phone activities(first: 10) { edges { node { text } } } } } }"""
-CALL_FIELDS = (
-    "id status contactId fromNumber toNumber recording { state } contact { id name phone }"
-)
+CALL_FIELDS = "id status contactId fromNumber toNumber recording { state }"
 RECEIVE_CALL = f"mutation($i: ReceiveCallInput!) {{ receiveCall(input: $i) {{ {CALL_FIELDS} }} }}"
 REPORT_ENDED = (
     f"mutation($i: ReportCallEndedInput!) {{ reportCallEnded(input: $i) {{ {CALL_FIELDS} }} }}"
@@ -101,7 +99,7 @@ async def test_blocked_contact_ingestion_answers_a_manager_without_the_permissio
             )
             assert answer["message"] is answer["conversation"] is answer["contact"] is None, answer
 
-        # calls: no contact, numbers or recording
+        # calls: no numbers or recording, and the contact does not exist for them
         call_input = {
             "channelId": world.channel_ids["WHATSAPP"],
             "from": number,
@@ -118,10 +116,12 @@ async def test_blocked_contact_ingestion_answers_a_manager_without_the_permissio
         ):
             call = (await manager(document, {"i": variables}))[name]
             assert call["contactId"] == contact_id and call["id"]
-            assert (
-                call["contact"] is None and call["fromNumber"] is None and call["toNumber"] is None
-            ), call
+            assert call["fromNumber"] is None and call["toNumber"] is None, call
             assert (await manager(NODE, {"id": call["id"]}))["node"] is None
+            with_contact = document.replace("recording { state }", "contact { id name phone }")
+            body = await manager.execute(with_contact, {"i": variables})
+            assert body["data"] is None and body["errors"][0]["path"] == [name, "contact"], body
+            assert [e["extensions"]["code"] for e in body["errors"]] == ["NOT_FOUND"], body
 
         # the owner, who may view blocked contacts, gets everything
         whole = (await owner(RECEIVE, {"i": later}))["receiveMessage"]

@@ -36,9 +36,11 @@ RECEIVE_IDS = """mutation($i: ReceiveMessageInput!) { receiveMessage(input: $i) 
   duplicate messageId conversationId contactId
   message { id text } conversation { id } contact { id name } } }"""
 RECEIVE_CALL = """mutation($i: ReceiveCallInput!) { receiveCall(input: $i) {
-  id status contactId fromNumber contact { id name } } }"""
+  id status contactId fromNumber recording { state } } }"""
 REPORT_ENDED = """mutation($i: ReportCallEndedInput!) { reportCallEnded(input: $i) {
-  id status contactId fromNumber contact { id } } }"""
+  id status contactId fromNumber } }"""
+RECEIVE_CALL_CONTACT = """mutation($i: ReceiveCallInput!) { receiveCall(input: $i) {
+  id contact { id name } } }"""
 
 
 async def mint(
@@ -274,18 +276,20 @@ async def test_the_connector_flow_works_end_to_end_with_an_ingest_only_token(wor
         for _ in range(2):
             call = (await connector(RECEIVE_CALL, {"i": call_input}))["receiveCall"]
             assert call["status"] == "RINGING" and call["contactId"]
-            assert call["contact"] is None and call["fromNumber"] is None, call
+            assert call["fromNumber"] is None, call
+        # its contact does not exist for it (Call.contact is non-null: the error says so)
+        body = await connector.execute(RECEIVE_CALL_CONTACT, {"i": call_input})
+        assert [e["extensions"]["code"] for e in body["errors"]] == ["NOT_FOUND"], body
+        assert body["errors"][0]["path"] == ["receiveCall", "contact"] and body["data"] is None
         ended = await connector(
             REPORT_ENDED, {"i": {"channelId": channels["WHATSAPP"], "externalCallId": call_id}}
         )
         assert ended["reportCallEnded"]["status"] == "MISSED"
-        assert (
-            ended["reportCallEnded"]["contact"] is None
-            and ended["reportCallEnded"]["fromNumber"] is None
-        )
+        assert ended["reportCallEnded"]["fromNumber"] is None
         # the owner's session gets the whole call
-        again = (await owner(RECEIVE_CALL, {"i": call_input}))["receiveCall"]
-        assert again["contact"]["id"] == call["contactId"] and again["fromNumber"]
+        again = (await owner(RECEIVE_CALL_CONTACT, {"i": call_input}))["receiveCall"]
+        assert again["contact"]["id"] == call["contactId"]
+        assert (await owner(RECEIVE_CALL, {"i": call_input}))["receiveCall"]["fromNumber"]
     finally:
         await connector.aclose()
         await owner.aclose()
