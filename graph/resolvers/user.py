@@ -1,4 +1,5 @@
-"""Login, access tokens and workspace administration (users, teams, channels, settings)."""
+"""Login and workspace administration (users, teams, channels, settings); sessions and access
+tokens live in :mod:`graph.resolvers.access_token`."""
 
 from __future__ import annotations
 
