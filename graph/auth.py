@@ -4,16 +4,32 @@ HTTP requests carry ``Authorization: Bearer <token>``; WebSocket connections car
 ``{"authorization": "Bearer <token>"}`` in the ``connection_init`` payload
 (``architecture.md``, defaults). Tokens are looked up by their SHA-256
 (:mod:`db.security`); revoked, expired and deactivated users' tokens resolve to no viewer.
+A viewer carries its token's scopes (:mod:`graph.permissions.scopes`). A token's
+``last_used_at`` is written at most once a minute (:data:`LAST_USED_RESOLUTION`), after the
+request's authentication and outside it (:func:`note_use`).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import asyncio
+import logging
+from datetime import UTC, datetime, timedelta
 
-from db.models import AccessToken, Team, User
+from tortoise.expressions import Q
+
+from db.availability import is_unavailable, report_unavailable
+from db.models import AccessToken, AccessTokenKind, Team, User
 from db.queries import select_rows, select_values
 from db.security import hash_token
+from graph.permissions.scopes import granted, parse_scopes
 from graph.permissions.visibility import Viewer, team_ids_of
+from graph.statement_count import stop_counting
+
+log = logging.getLogger(__name__)
+
+LAST_USED_RESOLUTION = timedelta(seconds=60)
+"""``AccessToken.lastUsedAt`` is at most this old while a token is in use: a token's use
+writes it only when the stored time is older (one write a minute per token at most)."""
 
 
 def bearer_token(value: object) -> str | None:
@@ -61,6 +77,8 @@ def viewer_of(user: User, members: dict[int, frozenset[int]], token: AccessToken
         team_members=members,
         token_id=token.id if token else None,
         token_expires_at=token.expires_at if token else None,
+        scopes=granted(parse_scopes(token.scopes)) if token else None,
+        is_session=token is None or token.kind is AccessTokenKind.SESSION,
     )
 
 
@@ -80,6 +98,42 @@ async def viewers_of_workspace(workspace_id: int, connection=None) -> list[Viewe
     return [viewer_of(user, members) for user in await users]
 
 
+_touching: set[int] = set()
+"""Tokens whose ``last_used_at`` this process is writing now."""
+_touches: set[asyncio.Task[None]] = set()
+
+
+async def _touch(token_id: int, now: datetime) -> None:
+    stop_counting()
+    try:
+        # conditional: of concurrent uses on every worker, one writes per minute
+        await AccessToken.filter(
+            Q(id=token_id) & (Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_RESOLUTION))
+        ).update(last_used_at=now)
+    except Exception as exc:  # noqa: BLE001 - a use not recorded is no reason to fail anything
+        if is_unavailable(exc):
+            report_unavailable(exc)
+        else:
+            log.warning("could not record the use of access token %s", token_id, exc_info=exc)
+    finally:
+        _touching.discard(token_id)
+
+
+def note_use(token: AccessToken) -> None:
+    """Record that ``token`` was used now, when its ``last_used_at`` is older than
+    :data:`LAST_USED_RESOLUTION`: in a task of its own, so that the request neither waits for
+    the write nor counts it (``X-SQL-Statements``)."""
+    now = datetime.now(UTC)
+    if token.last_used_at is not None and now - token.last_used_at < LAST_USED_RESOLUTION:
+        return
+    if token.id in _touching:
+        return
+    _touching.add(token.id)
+    task = asyncio.get_running_loop().create_task(_touch(token.id, now))
+    _touches.add(task)
+    task.add_done_callback(_touches.discard)
+
+
 def _usable(token: AccessToken | None) -> bool:
     """A token that exists, is not revoked (callers filter on that) and has not expired."""
     return token is not None and (token.expires_at is None or token.expires_at > datetime.now(UTC))
@@ -97,6 +151,7 @@ async def viewer_for_token(token: str | None) -> Viewer | None:
     users = await select_rows(User, _USER_SQL, row.user_id, True)
     if not users:
         return None
+    note_use(row)
     return await load_viewer(users[0], row)
 
 
@@ -116,7 +171,9 @@ async def refresh_viewer(viewer: Viewer) -> Viewer | None:
 
 __all__ = [
     "bearer_token",
+    "LAST_USED_RESOLUTION",
     "load_viewer",
+    "note_use",
     "refresh_viewer",
     "team_members",
     "viewer_for_token",

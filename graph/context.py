@@ -33,7 +33,9 @@ class Context:
 
     ``viewer`` raises ``UNAUTHENTICATED`` when the request carries no valid token: every
     field but ``login`` reads it. ``loaders`` are fresh per HTTP request; subscriptions call
-    :meth:`loaders_for_event` for each event.
+    :meth:`loaders_for_event` for each event. ``session_ended`` is set by ``logout``: a
+    WebSocket that ran it closes with 4403 once it has answered
+    (:class:`graph.websocket.InboxTransportWSHandler`).
     """
 
     settings: Settings
@@ -44,6 +46,7 @@ class Context:
     connection_params: Any = None
     current_viewer: Viewer | None = None
     _loaders: Loaders | None = None
+    session_ended: bool = False
 
     @property
     def viewer(self) -> Viewer:

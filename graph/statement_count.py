@@ -58,6 +58,13 @@ class StatementCounter:
             _counter.reset(token)
 
 
+def stop_counting() -> None:
+    """Count none of the statements run from here on in the current context: for a task a
+    request starts but does not wait for (it copied the request's context, counter included),
+    whose statements would land in the count or not depending on timing."""
+    _counter.set(None)
+
+
 def attach_handler() -> None:
     """Count the statements of requests wrapped in :class:`StatementCounter` from now on."""
     db_log = logging.getLogger("tortoise.db_client")
@@ -67,4 +74,4 @@ def attach_handler() -> None:
         db_log.propagate = False  # the statements themselves stay out of the server log
 
 
-__all__ = ["HEADER", "StatementCounter", "attach_handler"]
+__all__ = ["HEADER", "StatementCounter", "attach_handler", "stop_counting"]

@@ -10,6 +10,7 @@ strawberry's handler trusts frame shapes and authenticates once, at ``connection
 - while the database cannot be reached, ``connection_init`` closes the socket with 1013 (try
   again later) and a ``subscribe`` gets an ``error`` coded ``SERVICE_UNAVAILABLE`` (the socket
   and its other operations stay open);
+- ``logout`` over the socket closes it with 4403 once the operation has answered;
 - every operation gets fresh DataLoaders, so nothing is served from a connection-wide cache;
 - every operation knows its id and socket, so subscription events are written to it directly
   (:class:`graph.fanout.LiveOperation`), and an open subscription outlives its operation task
@@ -19,6 +20,7 @@ strawberry's handler trusts frame shapes and authenticates once, at ``connection
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 from typing import Any
 
@@ -136,6 +138,12 @@ class InboxTransportWSHandler(BaseGraphQLTransportWSHandler):
         await super().handle_subscribe(message)
         if live is not None and operation_id in self.operations:  # not refused (limit)
             self._live[operation_id] = live
+
+    async def run_operation(self, operation: Any) -> None:
+        await super().run_operation(operation)
+        if self.context.session_ended:  # ``logout`` ran over this socket and has answered
+            with contextlib.suppress(RuntimeError, OSError):  # closed already
+                await self.websocket.close(code=CLOSE_FORBIDDEN, reason="Logged out")
 
     def detached(self, live: LiveOperation) -> bool:
         """The subscription of ``live`` now runs on its own: its strawberry operation stays

@@ -25,6 +25,7 @@ from db.models.inbox import (
 from db.models.workspace import (
     AccessToken,
     AccessTokenKind,
+    AccessTokenScope,
     ClosingNotesMode,
     ContactVisibility,
     Role,
@@ -38,6 +39,7 @@ __all__ = [
     "CALL_ORDER",
     "AccessToken",
     "AccessTokenKind",
+    "AccessTokenScope",
     "Activity",
     "ActivityKind",
     "ActivityMention",

@@ -37,6 +37,20 @@ class AccessTokenKind(str, Enum):
     INTEGRATION = "INTEGRATION"
 
 
+class AccessTokenScope(str, Enum):
+    """What an access token may do, on top of what its user may do (``domain.md`` section 8).
+
+    ``ADMIN`` includes every other scope and ``READ_WRITE`` includes ``READ``
+    (:func:`graph.permissions.scopes.granted`); ``INGEST`` is channel ingestion only.
+    Sessions (from ``login``) hold ``ADMIN``.
+    """
+
+    INGEST = "INGEST"
+    READ = "READ"
+    READ_WRITE = "READ_WRITE"
+    ADMIN = "ADMIN"
+
+
 class Workspace(Model):
     """The tenant. ``event_sequence`` is the last sequence number given to an outbox event."""
 
@@ -108,7 +122,15 @@ class TeamMembership(Model):
 
 
 class AccessToken(Model):
-    """An opaque bearer token. Only its SHA-256 is stored. Acts with its user's permissions."""
+    """A bearer token (its SHA-256 only) acting as its user, narrowed to its scopes.
+
+    ``domain.md`` section 8: what a token may do is what its user may do now, narrowed to its
+    ``scopes``.
+    ``scopes`` holds :class:`AccessTokenScope` names separated by spaces (sessions: ``ADMIN``).
+    ``parent`` is the token that minted it (an ``ADMIN`` integration token), ``None`` when its
+    user made it from a session or logged in: revoking a token revokes its descendants in the
+    same transaction. ``last_used_at`` is written at most once a minute per token.
+    """
 
     id = fields.IntField(primary_key=True)
     workspace: fields.ForeignKeyRelation[Workspace] = fields.ForeignKeyField(
@@ -117,20 +139,36 @@ class AccessToken(Model):
     user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
         "models.User", related_name="access_tokens", on_delete=fields.CASCADE
     )
+    parent: fields.ForeignKeyNullableRelation[AccessToken] = fields.ForeignKeyField(
+        "models.AccessToken", related_name="children", null=True, on_delete=fields.CASCADE
+    )
     name = fields.CharField(max_length=120)
     kind = fields.CharEnumField(AccessTokenKind, default=AccessTokenKind.SESSION)
+    scopes = fields.CharField(
+        max_length=100,
+        default=AccessTokenScope.ADMIN.value,
+        db_default=AccessTokenScope.ADMIN.value,  # tokens made before scopes keep their power
+        description="AccessTokenScope names separated by spaces",
+    )
     token_hash = fields.CharField(max_length=64, unique=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     expires_at = fields.DatetimeField(null=True)
+    last_used_at = fields.DatetimeField(null=True)
     revoked_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "access_token"
+        indexes = (
+            Index(fields=("workspace_id", "id")),
+            Index(fields=("user_id", "revoked_at")),
+            Index(fields=("parent_id",)),
+        )
 
 
 __all__ = [
     "AccessToken",
     "AccessTokenKind",
+    "AccessTokenScope",
     "ClosingNotesMode",
     "ContactVisibility",
     "Role",

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from tortoise.expressions import Q
 
-from db.models import ContactVisibility, Role
+from db.models import AccessTokenScope, ContactVisibility, Role
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -47,7 +47,10 @@ class Viewer:
     """The authenticated user, with everything the policy needs (cached per connection).
 
     ``team_members`` maps every team of the workspace to its member ids; ``team_ids`` are the
-    teams the viewer belongs to.
+    teams the viewer belongs to. ``scopes`` are the scopes of the request's token with those
+    they include (:func:`graph.permissions.scopes.granted`), ``None`` for a viewer built
+    without a token (evaluating a user's own visibility, e.g. for the indicators);
+    ``is_session`` whether that token came from ``login``.
     """
 
     user_id: int
@@ -61,6 +64,17 @@ class Viewer:
     token_id: int | None = None
     token_expires_at: datetime | None = None
     can_edit_contacts: bool = True
+    scopes: frozenset[AccessTokenScope] | None = None
+    is_session: bool = True
+
+    def has_scope(self, scope: AccessTokenScope) -> bool:
+        """Whether the request's token holds ``scope`` (always, without a token)."""
+        return self.scopes is None or scope in self.scopes
+
+    @property
+    def granted_scopes(self) -> frozenset[AccessTokenScope]:
+        """The scopes the viewer acts with: its token's, or every scope without a token."""
+        return frozenset(AccessTokenScope) if self.scopes is None else self.scopes
 
     @property
     def may_edit_contacts(self) -> bool:
@@ -172,8 +186,12 @@ def contact_scope(viewer: Viewer) -> Scope:
     - ``TEAM`` agents: contacts assigned to themselves or to a member of one of their teams
       (never unassigned ones);
     - ``SELF`` agents: contacts assigned to themselves;
-    - blocked contacts only for users with "may view blocked contacts".
+    - blocked contacts only for users with "may view blocked contacts";
+    - none through a token without the ``READ`` scope (an ``INGEST`` token ingests contacts,
+      its responses carry their ids only: section 1, "what a mutation returns").
     """
+    if not viewer.has_scope(AccessTokenScope.READ):
+        return NOTHING
     blocked = None if viewer.can_view_blocked_contacts else False
     visibility = viewer.effective_visibility
     if visibility is ContactVisibility.ALL:

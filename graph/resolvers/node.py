@@ -10,14 +10,30 @@ from typing import TYPE_CHECKING, Any
 
 from db.models import CustomInbox
 from graph.resolvers.contact import may_see
-from graph.resolvers.user import tokens_visible_to
+from graph.resolvers.access_token import tokens_visible_to
 
 if TYPE_CHECKING:
+    from db.models import Contact
     from graph.context import Context
+    from graph.permissions.visibility import Viewer
 
 
-async def _contact_visible(ctx: Context, contact_id: int) -> bool:
-    return may_see(ctx.viewer, await ctx.loaders.contact.load(contact_id))
+CONTACT_TYPES = ("Contact", "Conversation", "Message", "Activity", "Call")
+"""The types whose objects belong to a contact, visible with it."""
+
+
+def shows(viewer: Viewer, type_name: str, contact: Contact | None) -> bool:
+    """Whether ``viewer`` may see an object of ``type_name`` (one of :data:`CONTACT_TYPES`)
+    belonging to ``contact``: exactly when ``node(id)`` returns it. Mutations that return an
+    object the caller may not see (ingestion: ``receiveMessage``, ``receiveCall``,
+    ``reportCallEnded``) return its ids only (``domain.md`` section 1)."""
+    if not may_see(viewer, contact):
+        return False
+    return type_name != "Call" or viewer.has_call_access
+
+
+async def _contact_visible(ctx: Context, contact_id: int, type_name: str) -> bool:
+    return shows(ctx.viewer, type_name, await ctx.loaders.contact.load(contact_id))
 
 
 async def find_node(ctx: Context, type_name: str, pk: int) -> tuple[str, Any] | None:
@@ -27,19 +43,10 @@ async def find_node(ctx: Context, type_name: str, pk: int) -> tuple[str, Any] | 
     row: Any = None
     if type_name == "Contact":
         row = await loaders.contact.load(pk)
-        visible = row is not None and may_see(viewer, row)
-    elif type_name in ("Conversation", "Message"):
-        loader = loaders.conversation if type_name == "Conversation" else loaders.message
-        row = await loader.load(pk)
-        visible = row is not None and await _contact_visible(ctx, row.contact_id)
-    elif type_name == "Call":
-        row = await loaders.call.load(pk)
-        visible = (
-            row is not None and viewer.has_call_access and await _contact_visible(ctx, row.contact_id)
-        )
-    elif type_name == "Activity":
-        row = await loaders.activity.load(pk)
-        visible = row is not None and await _contact_visible(ctx, row.contact_id)
+        visible = row is not None and shows(viewer, type_name, row)
+    elif type_name in ("Conversation", "Message", "Call", "Activity"):
+        row = await getattr(loaders, type_name.lower()).load(pk)
+        visible = row is not None and await _contact_visible(ctx, row.contact_id, type_name)
     elif type_name in ("User", "Team", "Channel"):
         row = await getattr(loaders, type_name.lower()).load(pk)
         visible = row is not None
@@ -57,4 +64,4 @@ async def find_node(ctx: Context, type_name: str, pk: int) -> tuple[str, Any] | 
     return (type_name, row) if visible else None
 
 
-__all__ = ["find_node"]
+__all__ = ["CONTACT_TYPES", "find_node", "shows"]

@@ -1,17 +1,13 @@
-"""Login, access tokens and workspace administration (users, teams, channels, settings)."""
+"""Login and workspace administration (users, teams, channels, settings); sessions and access
+tokens live in :mod:`graph.resolvers.access_token`."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import Q
 
 from db.models import (
-    AccessToken,
-    AccessTokenKind,
     Channel,
     ChannelType,
     ContactVisibility,
@@ -22,13 +18,19 @@ from db.models import (
     Workspace,
 )
 from db.normalize import normalise_email
-from db.security import hash_password, hash_token, new_token, verify_password
-from graph.errors import BadUserInput, Conflict, Forbidden, NotConfigured, NotFound, Unauthenticated
+from db.security import hash_password, verify_password
+from graph.errors import BadUserInput, Conflict, Forbidden, NotFound, Unauthenticated
 from graph.live import write
+from graph.permissions.grants import check_grants
+from graph.resolvers.access_token import (
+    MIN_PASSWORD_LENGTH,
+    IssuedToken,
+    clean_password,
+    revoke_tokens_of_user,
+    start_session,
+)
 from graph.resolvers.indicators import forget_left_teams
 from graph.resolvers.lookup import ids_in_workspace
-from graph.schema.core import to_global_id
-from graph.secrets import SecretUnreadable
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -36,21 +38,13 @@ if TYPE_CHECKING:
     from graph.idempotency import Once
     from graph.live import EventBus, Transaction
     from graph.permissions.visibility import Viewer
-    from graph.secrets import SecretBox
 
-MIN_PASSWORD_LENGTH = 8
 MAX_NAME_LENGTH = 120
 
 
-@dataclass
-class IssuedToken:
-    token: str
-    row: AccessToken
-    user: User
-
-
 async def login(email: str, password: str, *, ttl_seconds: int) -> IssuedToken:
-    """Exchange credentials for a session bearer token (stored hashed).
+    """Exchange credentials for a session bearer token (stored hashed;
+    :func:`graph.resolvers.access_token.start_session`).
 
     Raises:
         Unauthenticated: unknown e-mail, wrong password or deactivated user (one message for
@@ -60,16 +54,7 @@ async def login(email: str, password: str, *, ttl_seconds: int) -> IssuedToken:
     ok = verify_password(user.password_hash if user else None, password or "")
     if user is None or not ok or not user.is_active:
         raise Unauthenticated("Invalid e-mail or password.")
-    token = new_token()
-    row = await AccessToken.create(
-        workspace_id=user.workspace_id,
-        user_id=user.id,
-        name="session",
-        kind=AccessTokenKind.SESSION,
-        token_hash=hash_token(token),
-        expires_at=datetime.now(UTC) + timedelta(seconds=ttl_seconds),
-    )
-    return IssuedToken(token, row, user)
+    return await start_session(user, ttl_seconds=ttl_seconds)
 
 
 def _clean_name(value: str | None, field: str) -> str:
@@ -77,104 +62,6 @@ def _clean_name(value: str | None, field: str) -> str:
     if not value or len(value) > MAX_NAME_LENGTH:
         raise BadUserInput(f"`{field}` must be 1 to {MAX_NAME_LENGTH} characters.", field=field)
     return value
-
-
-async def create_access_token(
-    bus: EventBus, viewer: Viewer, name: str, *, once: Once | None = None
-) -> IssuedToken:
-    """A personal or integration token acting as the viewer; the secret is returned once
-    (and to a retry with the request's idempotency key ``once``: :class:`IssuedTokenOutcome`).
-
-    Raises:
-        BadUserInput: a name of 0 or more than 120 characters (``name``).
-    """
-    name = _clean_name(name, "name")
-    token = new_token()
-
-    async def operation(tx: Transaction) -> IssuedToken:
-        row = await AccessToken.create(
-            workspace_id=viewer.workspace_id,
-            user_id=viewer.user_id,
-            name=name,
-            kind=AccessTokenKind.INTEGRATION,
-            token_hash=hash_token(token),
-            using_db=tx.connection,
-        )
-        user = await User.get(id=viewer.user_id).using_db(tx.connection)
-        return IssuedToken(token, row, user)
-
-    return await write(bus, viewer.workspace_id, operation, once=once)
-
-
-@dataclass(frozen=True)
-class IssuedTokenOutcome:
-    """How ``createAccessToken``'s result is kept with its idempotency key: the token's id
-    and, when the server has ``INBOX_GRAPH_SECRET_KEY``, its secret encrypted with it (deleted
-    with the key when it expires). A retry gets the token as it is now with its secret; without
-    a stored secret (no key configured, or none that decrypts it) the secret cannot be shown
-    twice: ``CONFLICT``."""
-
-    box: SecretBox
-
-    def keep(self, result: IssuedToken) -> dict[str, Any]:
-        kept: dict[str, Any] = {"id": result.row.id}
-        if self.box.configured:
-            kept["secret"] = self.box.encrypt(result.token)
-        return kept
-
-    async def restore(self, kept: dict[str, Any], viewer: Viewer) -> IssuedToken:
-        """Raises:
-            NotFound: the token was deleted (its user's workspace is gone).
-            Conflict: its secret was not kept (``extensions.accessTokenId``: the token's id).
-        """
-        row = await AccessToken.filter(id=kept["id"], workspace_id=viewer.workspace_id).first()
-        if row is None:
-            raise NotFound("Access token")
-        token = None
-        if kept.get("secret"):
-            try:
-                token = self.box.decrypt(kept["secret"])
-            except (NotConfigured, SecretUnreadable):
-                token = None
-        if token is None:
-            raise Conflict(
-                "This idempotencyKey created an access token already; its secret is shown once "
-                "only. Revoke that token (extensions.accessTokenId) and create another.",
-                field="idempotencyKey",
-                accessTokenId=to_global_id("AccessToken", row.id),
-            )
-        return IssuedToken(token, row, await User.get(id=row.user_id))
-
-
-async def revoke_access_token(bus: EventBus, viewer: Viewer, token_id: int) -> AccessToken:
-    """Revoke a token the viewer may manage (:func:`tokens_visible_to`).
-
-    Raises:
-        NotFound: not a token the viewer may revoke.
-    """
-    row = await tokens_visible_to(viewer).filter(id=token_id).first()
-    if row is None:
-        raise NotFound("Access token", field="id")
-
-    async def operation(tx: Transaction) -> AccessToken:
-        if row.revoked_at is None:
-            row.revoked_at = datetime.now(UTC)
-            await row.save(using_db=tx.connection, update_fields=["revoked_at"])
-            tx.emit("access_token.revoked", token_id=row.id, user_id=row.user_id)
-        return row
-
-    return await write(bus, viewer.workspace_id, operation)
-
-
-def tokens_visible_to(viewer: Viewer):
-    """The access tokens ``viewer`` may see and revoke: their own; for managers, those of
-    non-owners too; for owners, every token of the workspace."""
-    query = AccessToken.filter(workspace_id=viewer.workspace_id)
-    if viewer.role is Role.OWNER:
-        return query
-    if viewer.is_admin:
-        return query.filter(Q(user_id=viewer.user_id) | Q(user__role__not=Role.OWNER))
-    return query.filter(user_id=viewer.user_id)
 
 
 def _require_admin(viewer: Viewer) -> None:
@@ -205,23 +92,22 @@ async def create_user(
     """Add a teammate. ``once``: the request's idempotency key (:mod:`graph.idempotency`).
 
     Raises:
-        Forbidden: the viewer is an agent, or a manager granting the owner role.
+        Forbidden: the viewer is an agent, or grants what they may not
+            (:func:`graph.permissions.grants.check_grants`: a manager granting the owner role
+            or a permission they lack), naming the field.
         BadUserInput: invalid e-mail, name or password, or an e-mail already in use.
         NotFound: a team id not in the workspace (``teamIds``).
     """
     _require_admin(viewer)
     role = data.get("role") or Role.AGENT
     _check_role_change(viewer, role, None)
+    check_grants(viewer, None, {**data, "role": role})
     try:
         email = normalise_email(data.get("email") or "")
     except ValueError as exc:
         raise BadUserInput(f"`email` is not a valid e-mail address: {exc}", field="email") from None
     name = _clean_name(data.get("name"), "name")
-    password = data.get("password") or ""
-    if len(password) < MIN_PASSWORD_LENGTH or len(password) > 1024:
-        raise BadUserInput(
-            f"`password` must be {MIN_PASSWORD_LENGTH} to 1024 characters.", field="password"
-        )
+    password = clean_password(data.get("password"), "password")
     team_ids = await ids_in_workspace(Team, viewer.workspace_id, data.get("team_ids"), field="teamIds") or []
     if await User.filter(email=email).exists():
         raise BadUserInput("This e-mail address is already in use.", field="email")
@@ -259,14 +145,19 @@ async def create_user(
 async def update_user(bus: EventBus, viewer: Viewer, user_id: int, data: dict[str, Any]) -> User:
     """Change a teammate's name, role, visibility, permissions, teams or active flag.
 
-    Only fields present in ``data`` change. Raises like :func:`create_user`; ``NotFound`` for
-    a user outside the workspace.
+    Only fields present in ``data`` change. Deactivating a user revokes every session and
+    access token of the user in the same transaction, for good: reactivating it does not bring
+    them back (``domain.md`` section 8; the user logs in again).
+
+    Raises like :func:`create_user` (``FORBIDDEN`` too for a change of the viewer's own role,
+    visibility or permissions); ``NotFound`` for a user outside the workspace.
     """
     _require_admin(viewer)
     target = await User.filter(id=user_id, workspace_id=viewer.workspace_id).first()
     if target is None:
         raise NotFound("User", field="id")
     _check_role_change(viewer, data.get("role"), target)
+    check_grants(viewer, target, data)
     team_ids = await ids_in_workspace(Team, viewer.workspace_id, data.get("team_ids"), field="teamIds")
     changes: dict[str, Any] = {}
     if data.get("name") is not None:
@@ -295,6 +186,8 @@ async def update_user(bus: EventBus, viewer: Viewer, user_id: int, data: dict[st
         if user.role is Role.OWNER:
             user.can_view_blocked_contacts = True
         await user.save(using_db=tx.connection)
+        if not user.is_active:
+            await revoke_tokens_of_user(tx, user.id)
         if team_ids is not None:
             before = await TeamMembership.filter(user_id=user.id).using_db(tx.connection).values_list("team_id", flat=True)
             await forget_left_teams(tx, [(user.id, t) for t in set(before) - set(team_ids)])
@@ -415,16 +308,13 @@ async def update_workspace_settings(
 
 
 __all__ = [
+    "MIN_PASSWORD_LENGTH",
     "IssuedToken",
-    "IssuedTokenOutcome",
     "connect_channel",
-    "create_access_token",
     "create_team",
     "create_user",
     "login",
     "require_owner",
-    "tokens_visible_to",
-    "revoke_access_token",
     "update_team",
     "update_user",
     "update_workspace_settings",

@@ -35,6 +35,7 @@ from graph.extensions import (
 )
 from graph.fanout import Candidate
 from graph.idempotency import CreatedRow, IdempotencyKeyArgument, idempotent
+from graph.resolvers import access_token as token_resolvers
 from graph.resolvers import call as call_resolvers
 from graph.resolvers import activity as activity_resolvers
 from graph.resolvers import contact as contact_resolvers
@@ -45,7 +46,7 @@ from graph.resolvers import inbox as inbox_resolvers
 from graph.resolvers import merge as merge_resolvers
 from graph.resolvers import indicators
 from graph.resolvers import user as user_resolvers
-from graph.resolvers.node import find_node
+from graph.resolvers.node import find_node, shows
 from graph.schema.call import Call, CallConnection, IncomingCallTab, ReceiveCallInput, ReportCallEndedInput
 from graph.schema.channel import Channel, ChannelType
 from graph.schema.direct import resolve_directly
@@ -87,7 +88,11 @@ from graph.schema.inbox import (
 )
 from graph.schema.user import (
     AccessToken,
+    AccessTokenConnection,
+    AccessTokenEdge,
+    AccessTokenKind,
     AccessTokenPayload,
+    AccessTokenScope,
     AuthPayload,
     CreateUserInput,
     Team,
@@ -97,6 +102,7 @@ from graph.schema.user import (
     WorkspaceSettingsInput,
 )
 from graph.live import LiveEvent, write
+from graph.permissions.scopes import require_scopes
 from graph.permissions.visibility import contact_scope
 from graph.secrets import SecretBox
 from graph.settings import Settings
@@ -259,6 +265,46 @@ class Query:
         found = await find_node(info.context, "Contact", decode_id(id, "Contact"))
         return Contact.from_row(found[1]) if found else None
 
+    @strawberry.field(
+        description="Access tokens, newest first: every session and integration token of the "
+        "workspace for owners, the viewer's own for everyone else; never their secrets. "
+        "`first` is 1 to 100. Errors: BAD_USER_INPUT for a malformed `first` or cursor."
+    )
+    async def access_tokens(
+        self,
+        info: Info,
+        first: int = 25,
+        after: str | None = None,
+        active: Annotated[
+            bool | None,
+            strawberry.argument(
+                description="true (the default): tokens that work now; false: revoked or "
+                "expired ones; null: all."
+            ),
+        ] = True,
+        kind: Annotated[
+            AccessTokenKind | None,
+            strawberry.argument(description="Only sessions or only integration tokens."),
+        ] = None,
+    ) -> AccessTokenConnection:
+        size = page_size(first)
+        cursor = decode_cursor(after, (int,)) if after is not None else None
+        rows, has_next = await token_resolvers.list_access_tokens(
+            info.context.viewer,
+            size,
+            cursor,
+            active=active,
+            kind=m.AccessTokenKind(kind.value) if kind is not None else None,
+        )
+        cursors = [encode_cursor([r.id]) for r in rows]
+        return AccessTokenConnection(
+            edges=[
+                AccessTokenEdge(cursor=c, node=AccessToken.from_row(r))
+                for c, r in zip(cursors, rows, strict=True)
+            ],
+            page_info=page_info(cursors, has_next, after is not None),
+        )
+
 
 @strawberry.type
 class Mutation:
@@ -272,8 +318,34 @@ class Mutation:
         )
 
     @strawberry.mutation(
-        description="Workspace administration (owners; managers for users and teams). A retry "
-        "with the same idempotencyKey is compared on every field but the password."
+        description="End the current session: revoke the token of this request (an integration "
+        "token revokes itself), and the tokens it minted; its open WebSockets close with 4403. "
+        "Returns whether a token was revoked now."
+    )
+    async def logout(self, info: Info) -> bool:
+        ctx = info.context
+        revoked = await token_resolvers.logout(ctx.bus, ctx.viewer)
+        ctx.session_ended = True
+        return revoked
+
+    @strawberry.mutation(
+        description="Change the viewer's password (sessions only: FORBIDDEN for access tokens) "
+        "and end every other session of the user, whose WebSockets close with 4403; this "
+        "session and integration tokens stay. Errors: BAD_USER_INPUT for a wrong "
+        "`currentPassword` or a `newPassword` not 8 to 1024 characters (nothing changes); "
+        "CONFLICT when the password changed meanwhile."
+    )
+    async def change_password(self, info: Info, current_password: str, new_password: str) -> bool:
+        ctx = info.context
+        return await token_resolvers.change_password(
+            ctx.bus, ctx.viewer, current_password, new_password
+        )
+
+    @strawberry.mutation(
+        description="Workspace administration (owners; managers for users and teams). Managers "
+        "grant no role, visibility or permission beyond their own (owners grant any): "
+        "FORBIDDEN naming the field. A retry with the same idempotencyKey is compared on every "
+        "field but the password."
     )
     async def create_user(
         self, info: Info, input: CreateUserInput, idempotency_key: IdempotencyKeyArgument = None
@@ -300,7 +372,12 @@ class Mutation:
         )
         return User.from_row(user)
 
-    @strawberry.mutation(description="Change a teammate; only the fields given change.")
+    @strawberry.mutation(
+        description="Change a teammate; only the fields given change. Nobody changes their own "
+        "role, visibility or permissions, and managers grant nothing beyond their own: "
+        "FORBIDDEN naming the field. Deactivating a user ends every session and access token "
+        "of the user for good (reactivation does not revive them)."
+    )
     async def update_user(self, info: Info, id: strawberry.ID, input: UpdateUserInput) -> User:
         ctx = info.context
         data = {
@@ -381,29 +458,55 @@ class Mutation:
         return Workspace.from_row(workspace)
 
     @strawberry.mutation(
-        description="Personal or integration access token; the secret is returned once. A retry "
-        "with the same idempotencyKey returns it again only when the server has "
+        description="An integration access token acting as the viewer's user within `scopes`; "
+        "the secret is returned once. Without `scopes`: INGEST and READ_WRITE (no "
+        "administration, no minting). A token minted by a token (which needs ADMIN) is its "
+        "child: it dies with it, holds no scope it lacks and expires no later. A retry "
+        "with the same idempotencyKey returns the secret again only when the server has "
         "INBOX_GRAPH_SECRET_KEY (it keeps the secret encrypted until the key expires); "
         "otherwise it gets CONFLICT with the token's id in `extensions.accessTokenId`: revoke "
-        "that token and create another. Errors: BAD_USER_INPUT (name)."
+        "that token and create another. Errors: BAD_USER_INPUT (name, scopes: an empty list, "
+        "expiresAt: in the past or after the minting token's expiry)."
     )
     async def create_access_token(
-        self, info: Info, name: str, idempotency_key: IdempotencyKeyArgument = None
+        self,
+        info: Info,
+        name: str,
+        scopes: Annotated[
+            list[AccessTokenScope] | None,
+            strawberry.argument(description="What the token may do; INGEST and READ_WRITE when omitted."),
+        ] = None,
+        expires_at: Annotated[
+            datetime | None,
+            strawberry.argument(description="When it stops working (UTC); never when omitted."),
+        ] = None,
+        idempotency_key: IdempotencyKeyArgument = None,
     ) -> AccessTokenPayload:
         ctx = info.context
+        arguments: dict[str, Any] = {"name": name}  # as before scopes: keys recorded then match
+        if scopes is not None:
+            arguments["scopes"] = sorted(s.value for s in scopes)
+        if expires_at is not None:
+            arguments["expiresAt"] = expires_at.isoformat()
         issued = await idempotent(
             info,
             idempotency_key,
-            {"name": name},
-            user_resolvers.IssuedTokenOutcome(SecretBox(ctx.settings.secret_keys)),
-            lambda once: user_resolvers.create_access_token(ctx.bus, ctx.viewer, name, once=once),
+            arguments,
+            token_resolvers.IssuedTokenOutcome(SecretBox(ctx.settings.secret_keys)),
+            lambda once: token_resolvers.create_access_token(
+                ctx.bus, ctx.viewer, name, scopes=scopes, expires_at=expires_at, once=once
+            ),
         )
         return AccessTokenPayload(token=issued.token, access_token=AccessToken.from_row(issued.row))
 
-    @strawberry.mutation(description="Revoke an access token; returns its id. Open subscriptions using it end.")
+    @strawberry.mutation(
+        description="Revoke an access token and the tokens it minted; returns its id. Owners "
+        "revoke any token of the workspace, others their own. Their open subscriptions end "
+        "(4403). Errors: NOT_FOUND for a token the viewer may not see."
+    )
     async def revoke_access_token(self, info: Info, id: strawberry.ID) -> strawberry.ID:
         ctx = info.context
-        row = await user_resolvers.revoke_access_token(ctx.bus, ctx.viewer, decode_id(id, "AccessToken"))
+        row = await token_resolvers.revoke_access_token(ctx.bus, ctx.viewer, decode_id(id, "AccessToken"))
         return to_global_id("AccessToken", row.id)
 
     @strawberry.mutation(description="Agent reply. Assigns an unassigned contact to the sender (first reply wins).")
@@ -433,7 +536,12 @@ class Mutation:
             contact=Contact.from_row(result.contact),
         )
 
-    @strawberry.mutation(description="Channel ingestion (connectors, partners). Idempotent on (channelId, externalMessageId).")
+    @strawberry.mutation(
+        description="Channel ingestion (connectors, partners: an INGEST token; owners' and "
+        "managers' sessions and tokens). Idempotent on (channelId, externalMessageId). The "
+        "message, conversation and contact are null (their ids given) when the caller may not "
+        "see the contact: always for a token without READ."
+    )
     async def receive_message(self, info: Info, input: ReceiveMessageInput) -> ReceiveMessagePayload:
         ctx = info.context
         result = await conversation_resolvers.receive_message(
@@ -446,10 +554,14 @@ class Mutation:
             first_name=input.first_name,
             last_name=input.last_name,
         )
+        shown = shows(ctx.viewer, "Message", result.contact)  # duplicates as much as new ones
         return ReceiveMessagePayload(
-            message=Message.from_row(result.message),
-            conversation=Conversation.from_row(result.conversation),
-            contact=Contact.from_row(result.contact),
+            message_id=to_global_id("Message", result.message.id),
+            conversation_id=to_global_id("Conversation", result.conversation.id),
+            contact_id=to_global_id("Contact", result.contact.id),
+            message=Message.from_row(result.message) if shown else None,
+            conversation=Conversation.from_row(result.conversation) if shown else None,
+            contact=Contact.from_row(result.contact) if shown else None,
             duplicate=result.duplicate,
         )
 
@@ -633,8 +745,12 @@ class Mutation:
     @strawberry.mutation(
         description="Channel ingestion of a ringing inbound call (owners', managers' and their "
         "integration tokens). Idempotent on (channelId, externalCallId): a repeat returns the same "
-        "call. A new number becomes a contact. Errors: BAD_USER_INPUT for a channel that carries no "
-        "calls (channelId) or a malformed field; NOT_FOUND for an unknown channel; FORBIDDEN."
+        "call. A new number becomes a contact. A caller who may not see the call (a token "
+        "without READ, no call access, a blocked contact without the permission) gets it "
+        "without its numbers and recording, and its contact is NOT_FOUND (select `contactId`). "
+        "Errors: "
+        "BAD_USER_INPUT for a channel that carries no calls (channelId) or a malformed field; "
+        "NOT_FOUND for an unknown channel; FORBIDDEN."
     )
     async def receive_call(self, info: Info, input: ReceiveCallInput) -> Call:
         ctx = info.context
@@ -648,13 +764,13 @@ class Mutation:
             first_name=input.first_name,
             last_name=input.last_name,
         )
-        return Call.from_row(call)
+        return await _ingested_call(ctx, call)
 
     @strawberry.mutation(
         description="Channel ingestion: the far end hung up or the call failed. RINGING becomes "
         "MISSED (FAILED with `failed`), ONGOING becomes ENDED; a finished call is returned "
-        "unchanged (webhooks may be retried). Errors: NOT_FOUND for an unknown call "
-        "(externalCallId) or channel; FORBIDDEN."
+        "unchanged (webhooks may be retried). The call comes back as receiveCall's does. "
+        "Errors: NOT_FOUND for an unknown call (externalCallId) or channel; FORBIDDEN."
     )
     async def report_call_ended(self, info: Info, input: ReportCallEndedInput) -> Call:
         ctx = info.context
@@ -665,7 +781,7 @@ class Mutation:
             external_call_id=input.external_call_id,
             failed=input.failed,
         )
-        return Call.from_row(call)
+        return await _ingested_call(ctx, call)
 
     @strawberry.mutation(
         description="Answer a ringing inbound call; assigns an unassigned caller to the viewer. "
@@ -969,6 +1085,14 @@ class Subscription:
         return LiveStream(ctx, after_sequence=after_sequence, on_viewer=scope.refresh, select=select)
 
 
+async def _ingested_call(ctx, row: m.Call) -> Call:
+    """An ingested call as the caller may see it: without its numbers and recording, its
+    contact ``NOT_FOUND``, when ``node(id)`` would not show the call
+    (:func:`graph.resolvers.node.shows`)."""
+    contact = await ctx.loaders.contact.load(row.contact_id)
+    return Call.from_row(row, hidden=not shows(ctx.viewer, "Call", contact))
+
+
 async def _call_of_event(ctx, event: LiveEvent) -> Call | None:
     """The call a call event is about, as it is now (``None``: it no longer exists), carrying
     the event's sequence (``Call.sequence``)."""
@@ -1102,6 +1226,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     built.operation_rules = tuple(rules)
     built.max_token_count = settings.max_tokens
     resolve_directly(built)
+    require_scopes(built)
     return built
 
 

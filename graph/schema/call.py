@@ -9,6 +9,7 @@ import strawberry
 from strawberry.types import Info
 
 from db import models as m
+from graph.errors import NotFound
 from graph.loaders import related
 from graph.permissions import visibility
 from graph.permissions.fields import number_as_seen
@@ -49,11 +50,14 @@ class Call(Node):
     id: strawberry.ID
     row: strawberry.Private[m.Call]
     event_sequence: strawberry.Private[int | None] = None
+    hidden: strawberry.Private[bool] = False
 
     @classmethod
-    def from_row(cls, row: m.Call, *, sequence: int | None = None) -> Call:
-        """The call of ``row``; ``sequence``: the live event that delivers it, if any."""
-        return cls(id=to_global_id("Call", row.id), row=row, event_sequence=sequence)
+    def from_row(cls, row: m.Call, *, sequence: int | None = None, hidden: bool = False) -> Call:
+        """The call of ``row``; ``sequence``: the live event that delivers it, if any;
+        ``hidden``: the caller may not see it (an ingestion's answer, ``domain.md`` section 1):
+        its numbers and recording read null, its contact ``NOT_FOUND``."""
+        return cls(id=to_global_id("Call", row.id), row=row, event_sequence=sequence, hidden=hidden)
 
     @strawberry.field(
         description="In `incomingCall` and `callUpdated`: the sequence of the event that "
@@ -63,9 +67,19 @@ class Call(Node):
     def sequence(self) -> int | None:
         return self.event_sequence
 
-    @strawberry.field(description="The caller, or the contact called.")
+    @strawberry.field(
+        description="The caller, or the contact called. In what an ingestion (receiveCall, "
+        "reportCallEnded) returns to a caller who may not see the contact (domain.md section "
+        "1), it does not exist for them: NOT_FOUND (select contactId instead)."
+    )
     def contact(self, info: Info) -> Contact:
+        if self.hidden:
+            raise NotFound("The call's contact")
         return related(info.context.loaders.contact, self.row.contact_id, Contact.from_row)
+
+    @strawberry.field(description="The id of the caller, or of the contact called.")
+    def contact_id(self) -> strawberry.ID:
+        return to_global_id("Contact", self.row.contact_id)
 
     @strawberry.field
     def channel(self, info: Info) -> Channel:
@@ -83,13 +97,19 @@ class Call(Node):
     def answered_by(self, info: Info) -> User | None:
         return related(info.context.loaders.user, self.row.answered_by_id, User.from_row)
 
-    @strawberry.field(description="E.164 number of the calling side; masked like Contact.phone.")
+    @strawberry.field(
+        description="E.164 number of the calling side; masked like Contact.phone; null when "
+        "the caller may not see the contact."
+    )
     def from_number(self, info: Info) -> str | None:
-        return number_as_seen(info, self.row.from_number)
+        return None if self.hidden else number_as_seen(info, self.row.from_number)
 
-    @strawberry.field(description="E.164 number of the called side; masked like Contact.phone.")
+    @strawberry.field(
+        description="E.164 number of the called side; masked like Contact.phone; null when "
+        "the caller may not see the contact."
+    )
     def to_number(self, info: Info) -> str | None:
-        return number_as_seen(info, self.row.to_number)
+        return None if self.hidden else number_as_seen(info, self.row.to_number)
 
     @strawberry.field(description="When the call started ringing (server time, UTC).")
     def ringing_at(self) -> datetime:
@@ -110,9 +130,11 @@ class Call(Node):
     def duration_seconds(self) -> int | None:
         return self.row.duration_seconds
 
-    @strawberry.field(description="null when the call was never recorded.")
+    @strawberry.field(
+        description="null when the call was never recorded, or the caller may not see the contact."
+    )
     def recording(self) -> CallRecording | None:
-        if self.row.recording_state is m.RecordingState.NONE:
+        if self.hidden or self.row.recording_state is m.RecordingState.NONE:
             return None
         return CallRecording(state=self.row.recording_state, id=self.row.recording_id)
 

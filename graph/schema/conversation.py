@@ -202,11 +202,19 @@ class ReceiveMessageInput:
     last_name: str | None = None
 
 
-@strawberry.type
+@strawberry.type(
+    description="What an ingestion returns. The message, its conversation and its contact are "
+    "null when the caller may not see the contact (domain.md section 1): a token without the "
+    "READ scope (INGEST), or a caller without the permission to view blocked contacts for a "
+    "blocked contact; the ids are always given."
+)
 class ReceiveMessagePayload:
-    message: Message
-    conversation: Conversation
-    contact: Contact
+    message_id: strawberry.ID
+    conversation_id: strawberry.ID
+    contact_id: strawberry.ID
+    message: Message | None
+    conversation: Conversation | None
+    contact: Contact | None
     duplicate: bool = strawberry.field(
         description="True when this externalMessageId was received before (nothing changed)."
     )

@@ -9,8 +9,10 @@ import strawberry
 from strawberry.types import Info
 
 from db import models as m
+from graph.loaders import related
 from graph.permissions.fields import IsSelfOrAdmin
-from graph.schema.core import Node, to_global_id
+from graph.permissions.scopes import parse_scopes
+from graph.schema.core import Node, PageInfo, to_global_id
 
 Role = strawberry.enum(m.Role, name="Role")
 ContactVisibility = strawberry.enum(m.ContactVisibility, name="ContactVisibility")
@@ -25,6 +27,16 @@ ClosingNotesMode = strawberry.enum(
 class AccessTokenKind(Enum):
     SESSION = "SESSION"
     INTEGRATION = "INTEGRATION"
+
+
+AccessTokenScope = strawberry.enum(
+    m.AccessTokenScope,
+    name="AccessTokenScope",
+    description="What an access token may do, within what its user may do: INGEST channel "
+    "ingestion only (receiveMessage, receiveCall, reportCallEnded, and `channels`); READ every "
+    "query and subscription; READ_WRITE those and the inbox's mutations; ADMIN everything its "
+    "user may do, administration and access tokens included. Sessions hold ADMIN.",
+)
 
 
 @strawberry.type(description="A teammate of the workspace.")
@@ -123,7 +135,10 @@ class Workspace(Node):
         return self.row.closing_notes_mode
 
 
-@strawberry.type(description="A bearer token. Its secret is never readable after creation.")
+@strawberry.type(
+    description="A session (from `login`) or integration token (from `createAccessToken`). Its "
+    "secret is never readable after creation."
+)
 class AccessToken(Node):
     id: strawberry.ID
     row: strawberry.Private[m.AccessToken]
@@ -140,6 +155,27 @@ class AccessToken(Node):
     def kind(self) -> AccessTokenKind:
         return AccessTokenKind(self.row.kind.value)
 
+    @strawberry.field(
+        description="The scopes it was given (ADMIN includes the others, READ_WRITE includes "
+        "READ); sessions hold ADMIN."
+    )
+    def scopes(self) -> list[AccessTokenScope]:
+        return sorted(parse_scopes(self.row.scopes), key=lambda s: list(m.AccessTokenScope).index(s))
+
+    @strawberry.field(description="The user it acts as, who made it.")
+    def created_by(self, info: Info) -> User:
+        return related(info.context.loaders.user, self.row.user_id, User.from_row)
+
+    @strawberry.field(
+        description="The token that minted it (an ADMIN integration token), null when its user "
+        "made it from a session or logged in. It is revoked with its parent."
+    )
+    async def parent(self, info: Info) -> AccessToken | None:
+        if self.row.parent_id is None:
+            return None
+        row = await m.AccessToken.filter(id=self.row.parent_id).first()
+        return AccessToken.from_row(row) if row is not None else None
+
     @strawberry.field
     def created_at(self) -> datetime:
         return self.row.created_at
@@ -148,9 +184,37 @@ class AccessToken(Node):
     def expires_at(self) -> datetime | None:
         return self.row.expires_at
 
+    @strawberry.field(
+        description="When it was last used to authenticate (UTC, to the minute: written at most "
+        "once a minute); null when never used."
+    )
+    def last_used_at(self) -> datetime | None:
+        return self.row.last_used_at
+
+    @strawberry.field(description="Whether it was revoked (logout, revokeAccessToken, its "
+                      "parent's revocation, its user's deactivation or password change).")
+    def revoked(self) -> bool:
+        return self.row.revoked_at is not None
+
     @strawberry.field
     def revoked_at(self) -> datetime | None:
         return self.row.revoked_at
+
+    @strawberry.field(description="Whether this is the token of the request reading it.")
+    def current(self, info: Info) -> bool:
+        return info.context.viewer.token_id == self.row.id
+
+
+@strawberry.type
+class AccessTokenEdge:
+    cursor: str
+    node: AccessToken
+
+
+@strawberry.type(description="A page of access tokens, newest first.")
+class AccessTokenConnection:
+    edges: list[AccessTokenEdge]
+    page_info: PageInfo
 
 
 @strawberry.type(description="A session: the bearer token to send as `Authorization: Bearer <token>`.")
@@ -200,8 +264,11 @@ class WorkspaceSettingsInput:
 
 __all__ = [
     "AccessToken",
+    "AccessTokenConnection",
+    "AccessTokenEdge",
     "AccessTokenKind",
     "AccessTokenPayload",
+    "AccessTokenScope",
     "AuthPayload",
     "ClosingNotesMode",
     "ContactVisibility",
