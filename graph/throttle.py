@@ -297,7 +297,7 @@ def _wait(
 
 def client_address(request: Any) -> str:
     """The client's address of an HTTP request or WebSocket (uvicorn takes it from
-    ``X-Forwarded-For`` when the proxy is trusted: ``--forwarded-allow-ips``)."""
+    ``X-Forwarded-For`` when the proxy is trusted: its ``FORWARDED_ALLOW_IPS``)."""
     client = getattr(request, "client", None)
     return getattr(client, "host", None) or "unknown"
 
