@@ -269,7 +269,10 @@ class CostBudget(SchemaExtension):
         document = context.graphql_document
         if throttle is not None and document is not None and not context.pre_execution_errors:
             operation = find_operation(document, context.operation_name)
-            if operation is not None:
+            # a subscription's event is executed with the event as its root value
+            # (graph.fanout.execute_payload): charged when it started, not per event
+            event = context.root_value is not None
+            if operation is not None and not event:
                 error = await self._charge(throttle, document, operation)
                 if error is not None:
                     context.pre_execution_errors = [error]

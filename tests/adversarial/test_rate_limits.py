@@ -413,6 +413,59 @@ async def test_each_subscribe_is_charged_to_the_budget(limited, people):
         await caller.aclose()
 
 
+async def test_a_subscription_is_charged_when_it_starts_not_per_event(limited, people):
+    owner = Caller(limited.http_url, "127.0.0.2", token=people["owner"])
+    subscriber = await token_of(limited, people["owner_email"], "127.0.0.2")
+    socket = await open_socket(limited, subscriber)
+    try:
+        channel = (
+            await owner.patiently(
+                'mutation { connectChannel(type: WEBCHAT, name: "Limits chat") { id } }'
+            )
+        )["connectChannel"]["id"]
+        connector = Caller(
+            limited.http_url,
+            "127.0.0.2",
+            token=(
+                await owner.patiently('mutation { createAccessToken(name: "connector") { token } }')
+            )["createAccessToken"]["token"],
+        )
+        # 10 + 3 × 12 = 46 points: five events would cost 230, four times the budget
+        query = """subscription { newMessage { sequence
+          a: conversation { contact { channels { handle } } }
+          b: conversation { contact { channels { handle } } }
+          c: conversation { contact { channels { handle } } } } }"""
+        operation_id = uuid.uuid4().hex
+        await socket.send(
+            json.dumps({"id": operation_id, "type": "subscribe", "payload": {"query": query}})
+        )
+        await asyncio.sleep(0.5)
+        for n in range(5):
+            await connector.patiently(
+                "mutation($i: ReceiveMessageInput!) { receiveMessage(input: $i) { duplicate } }",
+                {
+                    "i": {
+                        "channelId": channel,
+                        "from": "visitor-limits",
+                        "externalMessageId": f"limits-{n}",
+                        "text": f"hello {n}",
+                    }
+                },
+            )
+        received = []
+        while len(received) < 5:
+            message = json.loads(await asyncio.wait_for(socket.recv(), 10))
+            if message.get("id") == operation_id:
+                assert message["type"] == "next", message
+                assert not message["payload"].get("errors"), message
+                received.append(message["payload"]["data"]["newMessage"]["sequence"])
+        assert received == sorted(received)
+        await connector.aclose()
+    finally:
+        await socket.close()
+        await owner.aclose()
+
+
 @pytest.mark.skipif(
     not os.environ.get("BROADCAST_URL", "").startswith("redis"),
     reason="budgets are shared between workers through Redis only",
