@@ -220,7 +220,7 @@ class _Walk:
         argument = field.args.get("first")
         if argument is None:
             return None
-        given = next((a.value for a in node.arguments if a.name.value == "first"), None)
+        given = next((a.value for a in node.arguments or () if a.name.value == "first"), None)
         value: Any = Undefined
         if given is not None:
             if isinstance(given, VariableNode) and given.name.value not in self.variables:

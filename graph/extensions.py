@@ -273,7 +273,11 @@ class CostBudget(SchemaExtension):
             # (graph.fanout.execute_payload): charged when it started, not per event
             event = context.root_value is not None
             if operation is not None and not event:
-                error = await self._charge(throttle, document, operation)
+                try:
+                    error = await self._charge(throttle, document, operation)
+                except Exception:  # noqa: BLE001 - a bug here must not refuse every operation
+                    log.exception("charging the operation's cost failed; it runs uncharged")
+                    error = None
                 if error is not None:
                     context.pre_execution_errors = [error]
         yield
@@ -325,7 +329,12 @@ class CostBudget(SchemaExtension):
         actual = None
         data = getattr(context.result, "data", None)
         if self.requested is not None and operation is not None and isinstance(data, dict):
-            actual = operation_cost(context.schema._schema, document, operation, context.variables, data)
+            try:
+                actual = operation_cost(
+                    context.schema._schema, document, operation, context.variables, data
+                )
+            except Exception:  # noqa: BLE001 - reported as unknown rather than failing the answer
+                log.exception("computing the actual cost failed")
         return {"cost": self._extension(actual)}
 
 
