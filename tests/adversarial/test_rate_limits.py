@@ -152,6 +152,64 @@ async def token_of(served, email: str, address: str = "127.0.0.3") -> str:
         await caller.aclose()
 
 
+COSTS = [
+    ("{ __typename }", {}, 1),  # at least 1
+    ("{ me { id name } }", {}, 1),
+    ("{ users { id teams { name } } }", {}, 10 * (1 + 10)),  # lists outside connections: 10
+    (PAGE_25, {}, 51),
+    # `first` from a variable; the schema's default (25) without one
+    (
+        "query($n: Int!) { calls(first: $n) { edges { node { id contact { name } } } } }",
+        {"n": 40},
+        1 + 40 * 3,
+    ),
+    (
+        "query($id: ID!) { contact(id: $id) { callActivities { edges { node { id } } } } }",
+        {"id": "x"},
+        1 + 1 + 25 * 2,
+    ),
+    # fragments (named and inline) count where they are spread, each time
+    (
+        "fragment F on User { teams { id } } { me { ...F ...F ... on User { teams { id } } } }",
+        {},
+        1 + 3 * 10,
+    ),
+    (
+        # createTeam refuses the empty name (nothing is created): its cost is charged all the same
+        (
+            'mutation { a: createTeam(name: "") { id } b: markInboxSeen(inbox: {standard: MINE}) '
+            "{ standard { kind } } }"
+        ),
+        {},
+        10 + 10 + 10,
+    ),
+    ("{ __schema { types { name fields { name } } } }", {}, 1),
+]
+
+
+@pytest.mark.parametrize(("query", "variables", "points"), COSTS)
+async def test_the_cost_of_an_operation(world, query, variables, points):
+    """The README's cost model, on the suite's server (generous budgets)."""
+    caller = Caller(world.served.http_url, token=world.tokens["owner"])
+    try:
+        body = (await caller.post(query, variables)).json()
+        assert body["extensions"]["cost"]["requestedQueryCost"] == points, body
+    finally:
+        await caller.aclose()
+
+
+async def test_the_actual_cost_counts_what_came_back(world):
+    caller = Caller(world.served.http_url, token=world.tokens["owner"])
+    try:
+        body = (await caller.post(PAGE_25)).json()
+        edges = body["data"]["conversations"]["edges"]
+        cost = body["extensions"]["cost"]
+        assert cost["requestedQueryCost"] == 51
+        assert cost["actualQueryCost"] == 1 + 2 * len(edges)
+    finally:
+        await caller.aclose()
+
+
 async def test_every_answer_reports_its_cost_and_budget(limited, people):
     caller = Caller(limited.http_url, token=await token_of(limited, people["ada"]))
     try:
