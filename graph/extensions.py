@@ -324,7 +324,8 @@ class CostBudget(SchemaExtension):
         if not self.charged:
             self.status = await throttle.status(budget_key(context.context))
         request, response = context.context.request, context.context.response
-        if self.status is not None and response is not None and request.scope["type"] == "http":
+        http = getattr(request, "scope", {}).get("type") == "http"
+        if self.status is not None and response is not None and http:
             response.headers.update(self.status.headers())
         actual = None
         data = getattr(context.result, "data", None)
