@@ -61,6 +61,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench import UNTHROTTLED
+
 SUBSCRIPTION = (
     "subscription($after: Int) { newMessage(afterSequence: $after) "
     "{ sequence message { id text createdAt } } }"
@@ -835,6 +837,7 @@ async def run_scenario(scenario: Scenario, args: argparse.Namespace, resources: 
             "INBOX_GRAPH_ALLOWED_ORIGINS": "*",
             "INBOX_GRAPH_SUBSCRIBER_QUEUE": str(args.queue),
             "INBOX_GRAPH_SHARED_FANOUT": "1" if scenario.mode == "shared" else "0",
+            **UNTHROTTLED,
         }
         if args.ws_compression:
             env["INBOX_GRAPH_WS_COMPRESSION"] = args.ws_compression

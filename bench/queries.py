@@ -49,6 +49,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench import UNTHROTTLED
 from bench.fanout import free_port, log, ms, percentile, stop_process_group, table
 
 VIEWER_EMAIL = "agent.all@demo.inbox-graph.test"
@@ -288,7 +289,7 @@ def start_server(stack: contextlib.ExitStack, url: str, workdir: Path, name: str
     handle = open(log_path, "w")  # noqa: SIM115 - closed by the stack
     stack.callback(handle.close)
     env = {**os.environ, "DATABASE_URL": url, "BROADCAST_URL": "memory://", "INBOX_GRAPH_ENV": "production",
-           "INBOX_GRAPH_BENCH_BASELINE": "1", "INBOX_GRAPH_COUNT_SQL_STATEMENTS": "1"}
+           "INBOX_GRAPH_BENCH_BASELINE": "1", "INBOX_GRAPH_COUNT_SQL_STATEMENTS": "1", **UNTHROTTLED}
     process = subprocess.Popen(
         [sys.executable, "-m", "graph.cli", "serve", "--port", str(port), "--log-level", "warning"],
         env=env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True,

@@ -53,6 +53,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench import UNTHROTTLED
 from bench.fanout import (
     Server,
     SetupFailed,
@@ -1072,7 +1073,7 @@ async def run_backend(backend: str, args: argparse.Namespace, workdir: Path) -> 
     result: dict[str, Any] = {"backend": backend, "faults": [], "rss": []}
     rng = random.Random(args.seed)
     with contextlib.ExitStack() as stack:
-        env = {**os.environ, "INBOX_GRAPH_ENV": "production", "INBOX_GRAPH_ALLOWED_ORIGINS": "*"}
+        env = {**os.environ, "INBOX_GRAPH_ENV": "production", "INBOX_GRAPH_ALLOWED_ORIGINS": "*", **UNTHROTTLED}
         if backend == "embedded":
             deployment = Deployment(backend, 1, env, stack, workdir)
             env["DATABASE_URL"] = f"sqlite://{workdir / 'embedded.db'}"

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +49,7 @@ from graph.extensions import MASKED_MESSAGE, add_code, unavailable_error
 from graph.live import EventBus
 from graph.schema import build_schema
 from graph.settings import Settings
+from graph.throttle import Throttle
 from graph.websocket import InboxTransportWSHandler
 
 if TYPE_CHECKING:
@@ -94,7 +96,7 @@ class InboxGraphQL(GraphQL):
 
     graphql_transport_ws_handler_class = InboxTransportWSHandler
 
-    def __init__(self, settings: Settings, bus: EventBus) -> None:
+    def __init__(self, settings: Settings, bus: EventBus, throttle: Throttle | None = None) -> None:
         super().__init__(
             build_schema(settings),
             graphql_ide="graphiql" if settings.graphql_ide else None,
@@ -102,13 +104,15 @@ class InboxGraphQL(GraphQL):
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
             keep_alive=True,
             keep_alive_interval=20,
-            max_subscriptions_per_connection=100,
+            # InboxTransportWSHandler refuses the subscribe over it with a coded error first
+            max_subscriptions_per_connection=settings.max_subscriptions_per_socket,
             # a socket that does not send connection_init in time is closed with 4408
             connection_init_wait_timeout=timedelta(seconds=10),
             allowed_origins=settings.allowed_origins,
         )
         self.settings = settings
         self.bus = bus
+        self.throttle = throttle
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         """strawberry answers request-level errors (malformed JSON, no query, a mutation over
@@ -148,16 +152,25 @@ class InboxGraphQL(GraphQL):
 
     def create_response(self, response_data: Any, sub_response: Any) -> Any:
         """A result with a ``SERVICE_UNAVAILABLE`` error is answered 503 with ``Retry-After``
-        (``db.availability``): nothing was changed, the client retries."""
+        (``db.availability``): nothing was changed, the client retries. One with a
+        ``RATE_LIMITED`` error is answered 429 with ``Retry-After`` (whole seconds, rounded up
+        from ``extensions.retryAfter``). The ``RateLimit-*`` headers come with the
+        sub-response (:class:`graph.extensions.CostBudget`)."""
         response = super().create_response(response_data, sub_response)
         results = response_data if isinstance(response_data, list) else [response_data]
-        if any(
-            (error.get("extensions") or {}).get("code") == "SERVICE_UNAVAILABLE"
-            for result in results
-            for error in result.get("errors") or ()
-        ):
+        errors = [error for result in results for error in result.get("errors") or ()]
+        codes = [(error.get("extensions") or {}).get("code") for error in errors]
+        if "SERVICE_UNAVAILABLE" in codes:
             response.status_code = 503
             response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        elif "RATE_LIMITED" in codes:
+            waits = [
+                (error.get("extensions") or {}).get("retryAfter") or 0
+                for error, code in zip(errors, codes, strict=True)
+                if code == "RATE_LIMITED"
+            ]
+            response.status_code = 429
+            response.headers["Retry-After"] = str(max(1, math.ceil(max(waits))))
         return response
 
     def decode_json(self, data: str | bytes) -> object:
@@ -197,7 +210,12 @@ class InboxGraphQL(GraphQL):
 
     async def get_context(self, request: Any, response: Any = None) -> Context:
         context = Context(
-            settings=self.settings, bus=self.bus, schema=self.schema, request=request, response=response
+            settings=self.settings,
+            bus=self.bus,
+            schema=self.schema,
+            request=request,
+            response=response,
+            throttle=self.throttle,
         )
         headers = getattr(request, "headers", None)
         if headers is not None and request.scope.get("type") == "http":
@@ -281,7 +299,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         shared_fanout=settings.shared_fanout,
         namespace=settings.channel_namespace,
     )
-    graphql = InboxGraphQL(settings, bus)
+    throttle = Throttle(settings)
+    graphql = InboxGraphQL(settings, bus, throttle)
 
     async def prune_outbox_forever() -> None:
         while True:
@@ -358,7 +377,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.graphql_socket = graphql
     app.state.settings = settings
     app.state.bus = bus
+    app.state.throttle = throttle
     return app
 
 
-__all__ = ["MAX_JSON_DEPTH", "InboxApp", "InboxGraphQL", "JSONTooDeep", "create_app"]
+__all__ = [
+    "MAX_JSON_DEPTH",
+    "InboxApp",
+    "InboxGraphQL",
+    "JSONTooDeep",
+    "create_app",
+]

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from graph.live import EventBus, LiveEvent
     from graph.permissions.visibility import Viewer
     from graph.settings import Settings
+    from graph.throttle import Throttle
 
 
 # Loaders of the subscription event being resolved. Every subscription runs in its own task,
@@ -45,6 +46,7 @@ class Context:
     response: Any = None
     connection_params: Any = None
     current_viewer: Viewer | None = None
+    throttle: Throttle | None = None
     _loaders: Loaders | None = None
     session_ended: bool = False
 

@@ -9,6 +9,9 @@ Every error a client receives carries ``extensions.code``:
   ``SERVICE_UNAVAILABLE`` with ``extensions.retryAfter`` (seconds), logged once per outage;
 - anything unexpected is logged with its traceback and answered as
   ``INTERNAL_SERVER_ERROR`` with a generic message: nothing internal leaks.
+
+:class:`CostBudget` charges each valid operation's cost (:mod:`graph.cost`) to its budget
+(:mod:`graph.throttle`) before it runs, and reports both in ``extensions.cost``.
 """
 
 from __future__ import annotations
@@ -19,10 +22,13 @@ import re
 from typing import Any
 
 from graphql import GraphQLError, OperationDefinitionNode
+from graphql import OperationType as GraphQLOperationType
 from strawberry.extensions import MaskErrors, ParserCache, SchemaExtension
 
 from db.availability import is_unavailable, report_unavailable
-from graph.errors import ServiceUnavailable
+from graph.cost import find_operation, operation_cost
+from graph.errors import RateLimited, ServiceUnavailable
+from graph.throttle import budget_key
 
 log = logging.getLogger("graph.errors")
 
@@ -232,6 +238,107 @@ class SingleOperation(SchemaExtension):
         yield
 
 
+class CostBudget(SchemaExtension):
+    """Charges every valid operation's requested cost to its budget once validated, before it
+    runs (``domain.md`` section 8; the README's "Rate limits and query cost").
+
+    An operation the budget cannot pay for now is refused with ``RATE_LIMITED`` and
+    ``extensions.retryAfter`` (seconds until it can), one that costs more than the whole budget
+    with ``GRAPHQL_VALIDATION_FAILED``; neither runs (over WebSocket: an ``error`` frame, the
+    socket stays open). Every query and mutation answer carries ``extensions.cost``::
+
+        {"requestedQueryCost": 76, "actualQueryCost": 12,
+         "throttleStatus": {"maximumAvailable": 1000, "currentlyAvailable": 924, "restoreRate": 50.0}}
+
+    (points; ``restoreRate`` in points a second). ``requestedQueryCost`` and ``actualQueryCost``
+    are null when the document did not validate, ``actualQueryCost`` when the operation did not
+    run; ``throttleStatus`` is null while the rate-limit storage is unreachable (nothing is
+    enforced then). A subscription is charged once, when it starts; its events carry no cost.
+    HTTP answers carry the budget in ``RateLimit-*`` headers as well
+    (:meth:`graph.throttle.ThrottleStatus.headers`).
+    """
+
+    def __init__(self) -> None:
+        self.requested: int | None = None
+        self.status: Any = None
+        self.charged = False
+
+    async def on_validate(self):
+        context = self.execution_context
+        throttle = getattr(context.context, "throttle", None)
+        document = context.graphql_document
+        if throttle is not None and document is not None and not context.pre_execution_errors:
+            operation = find_operation(document, context.operation_name)
+            # a subscription's event is executed with the event as its root value
+            # (graph.fanout.execute_payload): charged when it started, not per event
+            event = context.root_value is not None
+            if operation is not None and not event:
+                try:
+                    error = await self._charge(throttle, document, operation)
+                except Exception:  # noqa: BLE001 - a bug here must not refuse every operation
+                    log.exception("charging the operation's cost failed; it runs uncharged")
+                    error = None
+                if error is not None:
+                    context.pre_execution_errors = [error]
+        yield
+
+    async def _charge(self, throttle: Any, document: Any, operation: Any) -> GraphQLError | None:
+        context = self.execution_context
+        self.requested = operation_cost(context.schema._schema, document, operation, context.variables)
+        charge = await throttle.charge(budget_key(context.context), self.requested)
+        self.status, self.charged = charge.status, True
+        if charge.allowed:
+            return None
+        cost = self._extension(None)
+        if charge.retry_after is None:
+            return GraphQLError(
+                f"The operation costs {self.requested} points, more than the budget of "
+                f"{charge.status.maximum_available if charge.status else 'this client'}: select "
+                "fewer fields or smaller pages.",
+                extensions={"code": "GRAPHQL_VALIDATION_FAILED", "cost": cost},
+            )
+        return RateLimited(
+            f"The operation costs {self.requested} points, more than the budget has now: retry "
+            "after `retryAfter` seconds.",
+            retryAfter=charge.retry_after,
+            limit="cost",
+            cost=cost,
+        )
+
+    def _extension(self, actual: int | None) -> dict[str, Any]:
+        return {
+            "requestedQueryCost": self.requested,
+            "actualQueryCost": actual,
+            "throttleStatus": self.status.as_extension() if self.status is not None else None,
+        }
+
+    async def get_results(self) -> dict[str, Any]:
+        context = self.execution_context
+        throttle = getattr(context.context, "throttle", None)
+        if throttle is None:
+            return {}
+        document = context.graphql_document
+        operation = find_operation(document, context.operation_name) if document is not None else None
+        if operation is not None and operation.operation is GraphQLOperationType.SUBSCRIPTION:
+            return {}
+        if not self.charged:
+            self.status = await throttle.status(budget_key(context.context))
+        request, response = context.context.request, context.context.response
+        http = getattr(request, "scope", {}).get("type") == "http"
+        if self.status is not None and response is not None and http:
+            response.headers.update(self.status.headers())
+        actual = None
+        data = getattr(context.result, "data", None)
+        if self.requested is not None and operation is not None and isinstance(data, dict):
+            try:
+                actual = operation_cost(
+                    context.schema._schema, document, operation, context.variables, data
+                )
+            except Exception:  # noqa: BLE001 - reported as unknown rather than failing the answer
+                log.exception("computing the actual cost failed")
+        return {"cost": self._extension(actual)}
+
+
 def is_expected(error: GraphQLError) -> bool:
     """Whether an error is the client's doing (coded, parse, validation or variable error) or
     an unreachable database (logged once per outage), which the server log need not report
@@ -244,4 +351,4 @@ def is_expected(error: GraphQLError) -> bool:
     )
 
 
-__all__ = ["AnsweringParserCache", "CodedErrors", "as_graphql_error", "coded_errors", "unavailable_error", "SingleOperation", "operation_name_given", "add_code", "is_expected", "unstorable_input"]
+__all__ = ["AnsweringParserCache", "CodedErrors", "CostBudget", "as_graphql_error", "coded_errors", "unavailable_error", "SingleOperation", "operation_name_given", "add_code", "is_expected", "unstorable_input"]

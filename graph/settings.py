@@ -28,6 +28,17 @@
 | ``INBOX_GRAPH_HEADER_TIMEOUT_SECONDS`` | ``10`` | seconds a connection has to send a complete request head (request line and headers), from its opening or from its next byte after a response; otherwise it is closed (idle and slowloris clients). Read by ``inbox-graph serve`` (``graph.server``) |
 | ``INBOX_GRAPH_KEEP_ALIVE_SECONDS`` | ``5`` | seconds an idle keep-alive HTTP connection stays open after a response (uvicorn's ``timeout_keep_alive``). Read by ``inbox-graph serve`` |
 | ``INBOX_GRAPH_MAX_CONNECTIONS`` | the open files limit less 256 | open connections (HTTP and WebSocket) per worker; beyond it a new connection is answered 503 (``SERVICE_UNAVAILABLE``) and closed at once. ``inbox-graph serve`` raises the process's open files limit to its hard limit and lowers a value that would not fit under it. Read by ``inbox-graph serve`` |
+| ``INBOX_GRAPH_RATE_LIMIT_URL`` | ``BROADCAST_URL`` when it is ``redis://…``, else ``memory://`` | where the rate-limit budgets live (:mod:`graph.throttle`): ``memory://`` per worker, ``redis://host:6379`` shared by every worker and host. While it cannot be reached, limits are not enforced (one log line when it goes, one when it is back) |
+| ``INBOX_GRAPH_RATE_LIMIT_POINTS`` | ``1000`` | a token's budget of query cost points (``throttleStatus.maximumAvailable``; :mod:`graph.cost`); no operation may cost more |
+| ``INBOX_GRAPH_ANONYMOUS_RATE_LIMIT_POINTS`` | ``200`` | the budget of each client address for calls without a valid token (``login``) |
+| ``INBOX_GRAPH_RATE_LIMIT_WINDOW_SECONDS`` | ``20`` | whole seconds over which a spent budget comes back: restore rate = points / window (50 points a second for a token, 10 for an address) |
+| ``INBOX_GRAPH_MAX_SUBSCRIPTIONS_PER_SOCKET`` | ``100`` | operations open at once on one WebSocket (subscriptions, and queries or mutations still running) |
+| ``INBOX_GRAPH_MAX_SUBSCRIPTIONS_PER_USER`` | ``500`` | operations open at once over WebSockets per user, per worker |
+| ``INBOX_GRAPH_LOGIN_FAILURES_BEFORE_BACKOFF`` | ``5`` | failed ``login`` calls for one account from one client address before each next try waits (1 s, doubling) |
+| ``INBOX_GRAPH_LOGIN_ADDRESS_FAILURES`` | ``20`` | failed ``login`` calls from one client address (any account) before it backs off, except for accounts that logged in from it before |
+| ``INBOX_GRAPH_LOGIN_ACCOUNT_FAILURES`` | ``50`` | failed ``login`` calls for one account (any address) before it backs off, except from addresses it logged in from before |
+| ``INBOX_GRAPH_LOGIN_FAILURE_WINDOW_SECONDS`` | ``900`` | how long a failed ``login`` is counted |
+| ``INBOX_GRAPH_LOGIN_MAX_BACKOFF_SECONDS`` | ``900`` | the longest wait a login backoff imposes |
 """
 
 from __future__ import annotations
@@ -86,6 +97,32 @@ def _limit(name: str) -> int | None:
     if value < 1:
         raise ValueError(f"{name} must be a whole number above 0.")
     return value
+
+
+def _whole(name: str, default: int) -> int:
+    """A whole number above 0 from ``name``, or ``default`` when it is not set.
+
+    Raises:
+        ValueError: when the value is not a whole number above 0.
+    """
+    value = _limit(name)
+    return default if value is None else value
+
+
+def _rate_limit_url() -> str:
+    """``INBOX_GRAPH_RATE_LIMIT_URL``, else ``BROADCAST_URL`` when it points at Redis, else
+    ``memory://``.
+
+    Raises:
+        ValueError: for a URL that is neither ``memory://`` nor ``redis://``/``rediss://``.
+    """
+    explicit = (os.environ.get("INBOX_GRAPH_RATE_LIMIT_URL") or "").strip()
+    if not explicit:
+        broadcast = (os.environ.get("BROADCAST_URL") or "").strip()
+        return broadcast if broadcast.startswith(("redis://", "rediss://")) else "memory://"
+    if explicit != "memory://" and not explicit.startswith(("redis://", "rediss://")):
+        raise ValueError("INBOX_GRAPH_RATE_LIMIT_URL must be memory:// or a redis:// URL.")
+    return explicit
 
 
 WS_COMPRESSION_MODES = ("off", "bounded")
@@ -153,6 +190,17 @@ class Settings:
     keep_alive_seconds: float = 5.0
     max_connections: int | None = None
     """``None``: as many as the process's open files limit allows (``graph.server``)."""
+    rate_limit_url: str = "memory://"
+    rate_limit_points: int = 1000
+    anonymous_rate_limit_points: int = 200
+    rate_limit_window_seconds: int = 20
+    max_subscriptions_per_socket: int = 100
+    max_subscriptions_per_user: int = 500
+    login_failures_before_backoff: int = 5
+    login_address_failures: int = 20
+    login_account_failures: int = 50
+    login_failure_window_seconds: int = 900
+    login_max_backoff_seconds: int = 900
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -185,6 +233,17 @@ class Settings:
             header_timeout_seconds=_seconds("INBOX_GRAPH_HEADER_TIMEOUT_SECONDS", 10.0),
             keep_alive_seconds=_seconds("INBOX_GRAPH_KEEP_ALIVE_SECONDS", 5.0),
             max_connections=_limit("INBOX_GRAPH_MAX_CONNECTIONS"),
+            rate_limit_url=_rate_limit_url(),
+            rate_limit_points=_whole("INBOX_GRAPH_RATE_LIMIT_POINTS", 1000),
+            anonymous_rate_limit_points=_whole("INBOX_GRAPH_ANONYMOUS_RATE_LIMIT_POINTS", 200),
+            rate_limit_window_seconds=_whole("INBOX_GRAPH_RATE_LIMIT_WINDOW_SECONDS", 20),
+            max_subscriptions_per_socket=_whole("INBOX_GRAPH_MAX_SUBSCRIPTIONS_PER_SOCKET", 100),
+            max_subscriptions_per_user=_whole("INBOX_GRAPH_MAX_SUBSCRIPTIONS_PER_USER", 500),
+            login_failures_before_backoff=_whole("INBOX_GRAPH_LOGIN_FAILURES_BEFORE_BACKOFF", 5),
+            login_address_failures=_whole("INBOX_GRAPH_LOGIN_ADDRESS_FAILURES", 20),
+            login_account_failures=_whole("INBOX_GRAPH_LOGIN_ACCOUNT_FAILURES", 50),
+            login_failure_window_seconds=_whole("INBOX_GRAPH_LOGIN_FAILURE_WINDOW_SECONDS", 900),
+            login_max_backoff_seconds=_whole("INBOX_GRAPH_LOGIN_MAX_BACKOFF_SECONDS", 900),
         )
 
 

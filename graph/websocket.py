@@ -12,6 +12,12 @@ strawberry's handler trusts frame shapes and authenticates once, at ``connection
   and its other operations stay open);
 - ``logout`` over the socket closes it with 4403 once the operation has answered;
 - every operation gets fresh DataLoaders, so nothing is served from a connection-wide cache;
+- a ``subscribe`` over ``INBOX_GRAPH_MAX_SUBSCRIPTIONS_PER_SOCKET`` operations open on the
+  socket, or ``INBOX_GRAPH_MAX_SUBSCRIPTIONS_PER_USER`` open over all the user's sockets on this
+  worker (subscriptions, and queries or mutations still running), gets an ``error`` coded
+  ``RATE_LIMITED`` with ``extensions.limit`` (``subscriptionsPerSocket`` or
+  ``subscriptionsPerUser``) and ``extensions.maximum``, and no ``retryAfter``: complete one
+  first. Each ``subscribe`` is charged its cost (:class:`graph.extensions.CostBudget`);
 - every operation knows its id and socket, so subscription events are written to it directly
   (:class:`graph.fanout.LiveOperation`), and an open subscription outlives its operation task
   (:meth:`InboxTransportWSHandler.detached`).
@@ -22,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
+from collections import Counter
 from typing import Any
 
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
@@ -30,6 +37,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 
 from db.availability import is_unavailable, report_unavailable
 from graph.auth import refresh_viewer
+from graph.errors import RateLimited
 from graph.extensions import unavailable_error
 from graph.context import start_operation_loaders
 from graph.fanout import LiveOperation, start_live_operation
@@ -67,6 +75,9 @@ def frame_problem(message: Any) -> str | None:
 _finishing: set[asyncio.Task[Any]] = set()
 """Operation tasks of detached subscriptions, held until they have unwound."""
 
+_open_per_user: Counter[int] = Counter()
+"""Operations open over WebSockets in this worker, per user id."""
+
 
 class InboxTransportWSHandler(BaseGraphQLTransportWSHandler):
     """graphql-transport-ws with validated frames and per-operation authentication.
@@ -81,6 +92,35 @@ class InboxTransportWSHandler(BaseGraphQLTransportWSHandler):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._live: dict[str, LiveOperation] = {}
+        self._user_id: int | None = None  # whose operations ``_live`` holds
+
+    def _too_many(self, user_id: int) -> RateLimited | None:
+        """The error for a new operation over this socket's or its user's bound, else ``None``."""
+        settings = self.view.settings
+        if len(self.operations) >= settings.max_subscriptions_per_socket:
+            limit, maximum, where = "subscriptionsPerSocket", settings.max_subscriptions_per_socket, "socket"
+        elif _open_per_user[user_id] >= settings.max_subscriptions_per_user:
+            limit, maximum, where = "subscriptionsPerUser", settings.max_subscriptions_per_user, "user"
+        else:
+            return None
+        return RateLimited(
+            f"Too many operations open on this {where} (at most {maximum}): complete one first.",
+            limit=limit,
+            maximum=maximum,
+        )
+
+    def _register(self, live: LiveOperation, user_id: int) -> None:
+        self._live[live.id] = live
+        self._user_id = user_id
+        _open_per_user[user_id] += 1
+
+    def _unregister(self, operation_id: str) -> LiveOperation | None:
+        live = self._live.pop(operation_id, None)
+        if live is not None and self._user_id is not None:
+            _open_per_user[self._user_id] -= 1
+            if _open_per_user[self._user_id] <= 0:
+                del _open_per_user[self._user_id]
+        return live
 
     async def handle_connection_init(self, message: Any) -> None:
         try:
@@ -120,6 +160,10 @@ class InboxTransportWSHandler(BaseGraphQLTransportWSHandler):
             if viewer is None:
                 await self.websocket.close(code=CLOSE_FORBIDDEN, reason="Forbidden")
                 return
+            refused = self._too_many(viewer.user_id)
+            if refused is not None:
+                await self.send_message({"id": operation_id, "type": "error", "payload": [refused.formatted]})
+                return
             context.current_viewer = viewer
             # the operation task copies these context variables when it is created
             start_operation_loaders(viewer.workspace_id)
@@ -137,7 +181,7 @@ class InboxTransportWSHandler(BaseGraphQLTransportWSHandler):
             start_live_operation(live)
         await super().handle_subscribe(message)
         if live is not None and operation_id in self.operations:  # not refused (limit)
-            self._live[operation_id] = live
+            self._register(live, context.current_viewer.user_id)
 
     async def run_operation(self, operation: Any) -> None:
         await super().run_operation(operation)
@@ -162,16 +206,16 @@ class InboxTransportWSHandler(BaseGraphQLTransportWSHandler):
     def finished(self, live: LiveOperation) -> None:
         """The subscription of ``live`` ended by itself (it sent its last frames)."""
         if self._live.get(live.id) is live:  # not a later operation the client gave the same id
-            del self._live[live.id]
+            self._unregister(live.id)
             self.operations.pop(live.id, None)
 
     def forget_id(self, id: str) -> None:
         super().forget_id(id)
-        self._live.pop(id, None)
+        self._unregister(id)
 
     async def cleanup_operation(self, operation_id: str) -> None:
         # from ``complete`` on, no ``next`` of this operation may be written, even by the bus
-        live = self._live.pop(operation_id, None)
+        live = self._unregister(operation_id)
         if live is not None:
             live.completed = True
             if live.stream is not None:

@@ -39,6 +39,16 @@ def database_url(tmp_path_factory: pytest.TempPathFactory):
         yield f"sqlite://{tmp_path_factory.mktemp('db') / 'inbox-graph.db'}"
 
 
+GENEROUS_LIMITS = {
+    "INBOX_GRAPH_RATE_LIMIT_POINTS": "10000000",
+    "INBOX_GRAPH_ANONYMOUS_RATE_LIMIT_POINTS": "10000000",
+    "INBOX_GRAPH_MAX_SUBSCRIPTIONS_PER_USER": "100000",
+    "INBOX_GRAPH_LOGIN_ADDRESS_FAILURES": "100000",
+    "INBOX_GRAPH_LOGIN_ACCOUNT_FAILURES": "100000",
+}
+"""Rate limits no test of the suite reaches but those that test them."""
+
+
 @pytest.fixture(scope="session")
 def server_env(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     return {
@@ -47,6 +57,9 @@ def server_env(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> d
         "INBOX_GRAPH_ALLOWED_ORIGINS": ALLOWED_ORIGIN,
         # this deployment lets a workspace ring for 1 second (tests/calls/test_ring_timeout.py)
         "INBOX_GRAPH_MIN_RING_TIMEOUT_SECONDS": "1",
+        # the suite's servers answer many requests quickly with a few tokens and one address;
+        # tests/adversarial/test_rate_limits.py serves its own with small budgets
+        **GENEROUS_LIMITS,
         "TEST_LOG_DIR": str(tmp_path_factory.mktemp("logs")),
     }
 

@@ -28,6 +28,7 @@ from graph.errors import BadUserInput
 from graph.extensions import (
     AnsweringParserCache,
     CodedErrors,
+    CostBudget,
     SingleOperation,
     is_expected,
     operation_name_given,
@@ -106,6 +107,7 @@ from graph.permissions.scopes import require_scopes
 from graph.permissions.visibility import contact_scope
 from graph.secrets import SecretBox
 from graph.settings import Settings
+from graph.throttle import login_attempt
 from graph.subscriptions import STREAM_STARTED, LiveScope, LiveStream, contact_events
 
 _TYPES = {
@@ -308,11 +310,16 @@ class Query:
 
 @strawberry.type
 class Mutation:
-    @strawberry.mutation(description="Exchange e-mail and password for a bearer token. Errors: UNAUTHENTICATED.")
+    @strawberry.mutation(
+        description="Exchange e-mail and password for a bearer token. Errors: UNAUTHENTICATED; "
+        "RATE_LIMITED (with `retryAfter` seconds) after repeated failures for the account or from "
+        "the client's address, before the password is checked."
+    )
     async def login(self, info: Info, email: str, password: str) -> AuthPayload:
-        issued = await user_resolvers.login(
-            email, password, ttl_seconds=info.context.settings.session_ttl_seconds
-        )
+        async with login_attempt(info.context, email):  # RATE_LIMITED while backing off
+            issued = await user_resolvers.login(
+                email, password, ttl_seconds=info.context.settings.session_ttl_seconds
+            )
         return AuthPayload(
             token=issued.token, expires_at=issued.row.expires_at, user=User.from_row(issued.user)
         )
@@ -1213,6 +1220,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         lambda: AnsweringParserCache(maxsize=settings.parser_cache_size),
         lambda: ValidationCache(maxsize=settings.validation_cache_size),
         SingleOperation,  # after the validation cache, which sets the validation errors
+        CostBudget,  # valid documents only: after the validation cache and SingleOperation
         CodedErrors,
     ]
     built = InboxSchema(

@@ -1,0 +1,260 @@
+"""The cost of an operation in points, computed from its document before execution.
+
+``domain.md`` section 8: "Every operation has a cost; budgets per token restore over time; the
+response reports both". The budgets are :mod:`graph.throttle`'s; what a client sees and does is
+the README's "Rate limits and query cost". The model follows Shopify's calculated query cost and
+GitHub's node count: a point per object the response can hold.
+
+- A scalar or enum field costs 0 points; ``__typename`` too.
+- An object (interface, union) field costs 1 point plus the cost of its selection.
+- A list of objects costs its length times (1 plus the cost of its selection). Inside a
+  connection (a field with a ``first`` argument: ``conversations``, ``calls``,
+  ``Contact.activities``, ``Conversation.messages``…) its lists (``edges``) are ``first`` long:
+  the argument, its variable, or the schema's default, at most :data:`MAX_PAGE_SIZE`. Any other
+  list of objects (``users``, ``Contact.channels``, ``Message.mentions``…) counts as
+  :data:`UNPAGED_LIST_SIZE` items.
+- Each root field of a mutation costs :data:`MUTATION_COST` points, of a subscription
+  :data:`SUBSCRIPTION_COST`, plus the cost of its selection (a subscription is charged once,
+  when it starts, not per event).
+- Introspection (``__schema``, ``__type``) costs 1 point a field, whatever it selects (the
+  schema is answered from memory).
+- Every selection counts, fragments included, even when it repeats another one.
+- An operation costs at least 1 point.
+
+The *requested* cost is the most the operation can return; the *actual* cost walks the same
+document over the response, counting the items lists really held and nothing for a null or
+missing object.
+
+Example: ``{ conversations(first: 25) { edges { node { id contact { name } } } } }`` costs
+1 (the connection) + 25 × (1 (the edge) + 1 (the node) + 1 (the contact)) = 76 points.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    OperationType,
+    VariableNode,
+    get_named_type,
+    is_leaf_type,
+    is_list_type,
+    is_non_null_type,
+    value_from_ast,
+)
+from graphql.pyutils import Undefined
+
+if TYPE_CHECKING:
+    from graphql import (
+        DocumentNode,
+        GraphQLField,
+        GraphQLNamedType,
+        GraphQLSchema,
+        SelectionSetNode,
+    )
+
+MUTATION_COST = 10
+"""Points of each root field of a mutation (before its selection)."""
+SUBSCRIPTION_COST = 10
+"""Points of each root field of a subscription (before its selection), charged once."""
+UNPAGED_LIST_SIZE = 10
+"""Items a list of objects outside a connection is counted as."""
+DEFAULT_PAGE_SIZE = 25
+"""Items of a connection whose ``first`` has no value and no default in the schema."""
+MAX_PAGE_SIZE = 100
+"""The longest page a connection returns (``contract.graphql``); a larger ``first`` counts as
+this (the field refuses it with ``BAD_USER_INPUT``)."""
+_INTROSPECTION = frozenset({"__schema", "__type"})
+
+
+def find_operation(
+    document: DocumentNode, operation_name: str | None
+) -> OperationDefinitionNode | None:
+    """The operation of ``document`` that runs: the one named ``operation_name``, else the only
+    one; ``None`` when there is no such operation."""
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if operation_name:
+        return next((o for o in operations if o.name and o.name.value == operation_name), None)
+    return operations[0] if len(operations) == 1 else None
+
+
+def operation_cost(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation: OperationDefinitionNode,
+    variables: dict[str, Any] | None = None,
+    data: dict[str, Any] | None = None,
+) -> int:
+    """The cost of ``operation`` in points (module docstring).
+
+    Args:
+        schema: the graphql-core schema the document was validated against.
+        document: the parsed, valid document (its fragments are read from it).
+        operation: the operation of ``document`` that runs (:func:`find_operation`).
+        variables: the request's variables (``first: $n`` reads them).
+        data: the response's ``data``: given, the actual cost (lists as long as they came
+            back, nothing for null objects); ``None``, the requested cost.
+
+    Returns:
+        Points, at least 1.
+    """
+    root = schema.get_root_type(operation.operation)
+    if root is None:
+        return 1
+    walk = _Walk(schema, document, variables or {})
+    fixed = {OperationType.MUTATION: MUTATION_COST, OperationType.SUBSCRIPTION: SUBSCRIPTION_COST}
+    cost = walk.selection_cost(
+        operation.selection_set, root, None, data, root_field_cost=fixed.get(operation.operation)
+    )
+    return max(1, cost)
+
+
+class _Walk:
+    """One walk over a document; fragments are costed once per (fragment, page, data)."""
+
+    def __init__(
+        self, schema: GraphQLSchema, document: DocumentNode, variables: dict[str, Any]
+    ) -> None:
+        self.schema = schema
+        self.variables = variables
+        self.fragments = {
+            d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+        }
+        self.memo: dict[tuple[str, int | None, int], int] = {}
+        self.entered: set[str] = set()
+
+    def selection_cost(
+        self,
+        selection_set: SelectionSetNode,
+        parent: GraphQLNamedType,
+        page: int | None,
+        data: Any,
+        *,
+        root_field_cost: int | None = None,
+    ) -> int:
+        """The cost of ``selection_set`` on ``parent``; ``page`` is the length of its lists
+        when it is a connection's selection (else ``None``); ``data`` the object it returned
+        (actual cost) or ``None`` (requested cost)."""
+        total = 0
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                total += self.field_cost(selection, parent, page, data, root_field_cost)
+            elif isinstance(selection, InlineFragmentNode):
+                condition = selection.type_condition
+                target = self.schema.get_type(condition.name.value) if condition else parent
+                if target is not None:
+                    total += self.selection_cost(
+                        selection.selection_set, target, page, data, root_field_cost=root_field_cost
+                    )
+            elif isinstance(selection, FragmentSpreadNode):
+                total += self.spread_cost(selection.name.value, page, data, root_field_cost)
+        return total
+
+    def spread_cost(
+        self, name: str, page: int | None, data: Any, root_field_cost: int | None
+    ) -> int:
+        fragment = self.fragments.get(name)
+        if fragment is None or name in self.entered:  # validation refuses both; never loop
+            return 0
+        key = (name, page, id(data))
+        if key not in self.memo:
+            target = self.schema.get_type(fragment.type_condition.name.value)
+            self.entered.add(name)
+            try:
+                self.memo[key] = (
+                    0
+                    if target is None
+                    else self.selection_cost(
+                        fragment.selection_set, target, page, data, root_field_cost=root_field_cost
+                    )
+                )
+            finally:
+                self.entered.discard(name)
+        return self.memo[key]
+
+    def field_cost(
+        self,
+        node: FieldNode,
+        parent: GraphQLNamedType,
+        page: int | None,
+        data: Any,
+        root_field_cost: int | None,
+    ) -> int:
+        name = node.name.value
+        key = node.alias.value if node.alias else name
+        if data is not None:
+            value = data.get(key) if isinstance(data, dict) else None
+            if value is None:
+                return root_field_cost or 0
+        else:
+            value = None
+        if name in _INTROSPECTION:
+            return 1
+        field = getattr(parent, "fields", {}).get(name)
+        if field is None:  # __typename, or a field validation would have refused
+            return root_field_cost or 0
+        item_cost = root_field_cost or 1
+        named = get_named_type(field.type)
+        if is_leaf_type(named) or node.selection_set is None:
+            return root_field_cost or 0
+        child_page = self.page_size(field, node)
+        if not _is_list(field.type):
+            return item_cost + self.selection_cost(node.selection_set, named, child_page, value)
+        if data is None:
+            length = page if page is not None else UNPAGED_LIST_SIZE
+            return length * (
+                item_cost + self.selection_cost(node.selection_set, named, child_page, None)
+            )
+        return sum(
+            item_cost + self.selection_cost(node.selection_set, named, child_page, item)
+            for item in _items(value)
+        )
+
+    def page_size(self, field: GraphQLField, node: FieldNode) -> int | None:
+        """The ``first`` of a connection field (``None`` for other fields)."""
+        argument = field.args.get("first")
+        if argument is None:
+            return None
+        given = next((a.value for a in node.arguments or () if a.name.value == "first"), None)
+        value: Any = Undefined
+        if given is not None:
+            if isinstance(given, VariableNode) and given.name.value not in self.variables:
+                value = Undefined
+            else:
+                value = value_from_ast(given, argument.type, self.variables)
+        if value is Undefined or value is None:
+            value = argument.default_value
+        if not isinstance(value, int) or isinstance(value, bool):
+            return DEFAULT_PAGE_SIZE
+        return max(0, min(value, MAX_PAGE_SIZE))
+
+
+def _is_list(type_: Any) -> bool:
+    while is_non_null_type(type_):
+        type_ = type_.of_type
+    return is_list_type(type_)
+
+
+def _items(value: Any):
+    """The objects of a (possibly nested) list in a response."""
+    if isinstance(value, list):
+        for item in value:
+            yield from _items(item)
+    elif value is not None:
+        yield value
+
+
+__all__ = [
+    "DEFAULT_PAGE_SIZE",
+    "MAX_PAGE_SIZE",
+    "MUTATION_COST",
+    "SUBSCRIPTION_COST",
+    "UNPAGED_LIST_SIZE",
+    "find_operation",
+    "operation_cost",
+]

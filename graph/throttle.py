@@ -1,0 +1,352 @@
+"""Rate limits: query cost budgets per token (or client address) and login backoff, kept by the
+``limits`` library in memory or in Redis.
+
+``domain.md`` section 8: "Every operation has a cost; budgets per token restore over time; the
+response reports both". The cost of an operation is :mod:`graph.cost`'s; what a client sees and
+does is the README's "Rate limits and query cost".
+
+**Budgets.** Each token has ``INBOX_GRAPH_RATE_LIMIT_POINTS`` points (each client address
+``INBOX_GRAPH_ANONYMOUS_RATE_LIMIT_POINTS`` for calls without a valid token), spent by every
+operation's requested cost before it runs and restored over
+``INBOX_GRAPH_RATE_LIMIT_WINDOW_SECONDS``: ``limits``' sliding window counter, which weighs the
+previous window's spending by how much of it still overlaps, so points come back steadily (at
+about points / window a second) instead of all at once. An operation the budget cannot pay for
+is refused with ``RATE_LIMITED`` and the seconds after which it can (``retryAfter``); one that
+costs more than the whole budget never can, and is refused as invalid.
+
+**Login.** Failed logins are counted per (account, client address), per address and per
+account over ``INBOX_GRAPH_LOGIN_FAILURE_WINDOW_SECONDS``. Past each threshold every further
+try waits 1 second, doubling with each further failure, up to
+``INBOX_GRAPH_LOGIN_MAX_BACKOFF_SECONDS``; a try during the wait is answered ``RATE_LIMITED``
+before the password is checked (a right password waits too: no oracle) and is not counted. The
+per-address and per-account counts spare the (account, address) pairs that logged in before
+(for a session's lifetime): an attacker elsewhere cannot lock the real user out, nor an
+attacker sharing an address its users. A successful login clears its pair's count.
+
+**Storage.** ``memory://`` keeps the counters in the worker; ``redis://…`` shares them between
+every worker and host (keys prefixed with the channel namespace, so deployments sharing a Redis
+do not share budgets). While the storage cannot be reached nothing is enforced (the API must not
+fail because Redis did): one log line when it goes away, one when it answers again; it is tried
+again at most every :data:`RETRY_STORAGE_SECONDS`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import math
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from limits import RateLimitItemPerSecond
+from limits.aio.storage import MemoryStorage, RedisStorage
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
+from limits.errors import StorageError
+
+from graph.errors import RateLimited, Unauthenticated
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Awaitable
+
+    from graph.settings import Settings
+
+log = logging.getLogger("graph.throttle")
+
+RETRY_STORAGE_SECONDS = 1.0
+"""While the storage is unreachable, how often a request tries it again (seconds)."""
+STORAGE_TIMEOUT_SECONDS = 0.5
+"""How long one Redis call may take before the storage counts as unreachable (seconds)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ThrottleStatus:
+    """A budget as the response reports it (Shopify's ``throttleStatus``).
+
+    Attributes:
+        maximum_available: the budget, in points.
+        currently_available: points left now.
+        restore_rate: points restored a second (on average: the budget over the window).
+        full_in: seconds until the budget is whole again, if nothing more is spent.
+        window: the window's length in seconds.
+    """
+
+    maximum_available: int
+    currently_available: int
+    restore_rate: float
+    full_in: float
+    window: int
+
+    def as_extension(self) -> dict[str, Any]:
+        """``{"maximumAvailable", "currentlyAvailable", "restoreRate"}``."""
+        return {
+            "maximumAvailable": self.maximum_available,
+            "currentlyAvailable": self.currently_available,
+            "restoreRate": self.restore_rate,
+        }
+
+    def headers(self) -> dict[str, str]:
+        """The IETF draft's ``RateLimit-*`` headers (draft-ietf-httpapi-ratelimit-headers-07):
+        ``RateLimit-Limit`` and ``RateLimit-Remaining`` (points), ``RateLimit-Reset`` (whole
+        seconds until the budget is whole again) and ``RateLimit-Policy``
+        (``<points>;w=<window seconds>``)."""
+        return {
+            "RateLimit-Limit": str(self.maximum_available),
+            "RateLimit-Remaining": str(self.currently_available),
+            "RateLimit-Reset": str(math.ceil(self.full_in)),
+            "RateLimit-Policy": f"{self.maximum_available};w={self.window}",
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Charge:
+    """The outcome of charging an operation's cost to a budget.
+
+    Attributes:
+        allowed: whether the operation may run (always, while the storage is unreachable).
+        status: the budget after the charge; ``None`` while the storage is unreachable.
+        retry_after: when refused, seconds until the budget can pay the cost; ``None`` when it
+            never can (the cost exceeds the whole budget).
+    """
+
+    allowed: bool
+    status: ThrottleStatus | None
+    retry_after: float | None = None
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+class Throttle:
+    """The budgets and login counters of one worker, on the storage of
+    ``settings.rate_limit_url``."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        url = settings.rate_limit_url
+        if url.startswith(("redis://", "rediss://")):
+            self.storage: Any = RedisStorage(
+                f"async+{url}",
+                implementation="redispy",
+                wrap_exceptions=True,
+                key_prefix=f"inbox-graph:{settings.channel_namespace}:limits",
+                socket_timeout=STORAGE_TIMEOUT_SECONDS,
+                socket_connect_timeout=STORAGE_TIMEOUT_SECONDS,
+            )
+        else:
+            self.storage = MemoryStorage(wrap_exceptions=True)
+        self.limiter = SlidingWindowCounterRateLimiter(self.storage)
+        window = settings.rate_limit_window_seconds
+        self.token_budget = RateLimitItemPerSecond(settings.rate_limit_points, window)
+        self.address_budget = RateLimitItemPerSecond(settings.anonymous_rate_limit_points, window)
+        self._down = False
+        self._retry_at = 0.0
+
+    # storage availability
+
+    async def _call(self, call: Awaitable[Any]) -> Any:
+        """Run a storage call; ``None`` (and a log line when it starts) while the storage is
+        unreachable, so that limits fail open."""
+        if self._down and time.monotonic() < self._retry_at:
+            call.close()  # type: ignore[attr-defined] - a coroutine never awaited
+            return None
+        try:
+            result = await call
+        except (StorageError, OSError, TimeoutError) as exc:
+            self._retry_at = time.monotonic() + RETRY_STORAGE_SECONDS
+            if not self._down:
+                self._down = True
+                log.warning("rate-limit storage unreachable (%s); limits are not enforced", exc)
+            return None
+        if self._down:
+            self._down = False
+            log.warning("rate-limit storage reachable again; limits are enforced")
+        return result
+
+    # budgets
+
+    def _budget(self, key: str) -> Any:
+        return self.address_budget if key.startswith("address:") else self.token_budget
+
+    async def charge(self, key: str, cost: int) -> Charge:
+        """Spend ``cost`` points of the budget ``key`` (:func:`budget_key`), if it has them.
+
+        Args:
+            key: ``token:<id>`` or ``address:<client address>``.
+            cost: the operation's requested cost in points (:mod:`graph.cost`).
+
+        Returns:
+            Whether the operation may run, the budget after the charge and, when refused, the
+            seconds to wait.
+        """
+        budget = self._budget(key)
+        if cost > budget.amount:
+            return Charge(False, await self.status(key), None)
+        allowed = await self._call(self.limiter.hit(budget, key, cost=cost))
+        if allowed is None:
+            return Charge(True, None)
+        window = await self._call(
+            self.storage.get_sliding_window(budget.key_for(key), budget.get_expiry())
+        )
+        if window is None:
+            return Charge(bool(allowed), None, None if allowed else float(budget.get_expiry()))
+        status = _status(budget, *window)
+        return Charge(bool(allowed), status, None if allowed else _wait(budget, cost, *window))
+
+    async def status(self, key: str) -> ThrottleStatus | None:
+        """The budget ``key`` as it is now (``None`` while the storage is unreachable)."""
+        budget = self._budget(key)
+        window = await self._call(
+            self.storage.get_sliding_window(budget.key_for(key), budget.get_expiry())
+        )
+        return None if window is None else _status(budget, *window)
+
+    # login
+
+    def _login_keys(self, email: str, address: str) -> dict[str, str]:
+        account = _digest((email or "").strip().lower())
+        where = _digest(address)
+        return {
+            "pair": f"login:pair:{account}:{where}",
+            "address": f"login:address:{where}",
+            "account": f"login:account:{account}",
+            "known": f"login:known:{account}:{where}",
+        }
+
+    def _thresholds(self) -> dict[str, int]:
+        s = self.settings
+        return {
+            "pair": s.login_failures_before_backoff,
+            "address": s.login_address_failures,
+            "account": s.login_account_failures,
+        }
+
+    async def login_wait(self, email: str, address: str) -> float | None:
+        """Seconds the next ``login`` for ``email`` from ``address`` must still wait, or ``None``."""
+        keys = self._login_keys(email, address)
+        known = await self._call(self.storage.get(keys["known"]))
+        waits = []
+        for scope in ("pair", "address", "account") if not known else ("pair",):
+            failures = await self._call(self.storage.get(keys[scope]))
+            if not failures or failures < self._thresholds()[scope]:
+                continue
+            until_ms = await self._call(self.storage.get(f"{keys[scope]}:until:{failures}"))
+            if until_ms:
+                waits.append(until_ms / 1000 - time.time())
+        wait = max(waits, default=0.0)
+        return wait if wait > 0 else None
+
+    async def login_failed(self, email: str, address: str) -> None:
+        """Count a failed ``login``; past a threshold, start (or double) its backoff."""
+        keys = self._login_keys(email, address)
+        window = self.settings.login_failure_window_seconds
+        for scope, threshold in self._thresholds().items():
+            failures = await self._call(self.storage.incr(keys[scope], window))
+            if failures is None or failures < threshold:
+                continue
+            backoff = min(2.0 ** (failures - threshold), self.settings.login_max_backoff_seconds)
+            until_ms = int((time.time() + backoff) * 1000)
+            # a key per failure count: concurrent failures never add up their deadlines
+            await self._call(
+                self.storage.incr(
+                    f"{keys[scope]}:until:{failures}", math.ceil(backoff) + 1, until_ms
+                )
+            )
+
+    async def login_succeeded(self, email: str, address: str) -> None:
+        """Clear the (account, address) count and remember the pair as known."""
+        keys = self._login_keys(email, address)
+        await self._call(self.storage.clear(keys["pair"]))
+        if not await self._call(self.storage.get(keys["known"])):
+            await self._call(self.storage.incr(keys["known"], self.settings.session_ttl_seconds))
+
+
+def _status(
+    budget: Any, previous: int, previous_ttl: float, current: int, current_ttl: float
+) -> ThrottleStatus:
+    window = budget.get_expiry()
+    spent = math.floor(previous * previous_ttl / window) + current
+    left = max(0.0, current_ttl - window)  # of the current window
+    return ThrottleStatus(
+        maximum_available=budget.amount,
+        currently_available=max(0, budget.amount - spent),
+        restore_rate=round(budget.amount / window, 3),
+        full_in=left + window if current else (left if previous else 0.0),
+        window=window,
+    )
+
+
+def _wait(
+    budget: Any, cost: int, previous: int, previous_ttl: float, current: int, current_ttl: float
+) -> float:
+    """Seconds until the sliding window (``limits``' counts: the previous window's hits and
+    the current one's, with the seconds left of each) can pay ``cost``, if nothing else is
+    spent meanwhile."""
+    limit, window = budget.amount, budget.get_expiry()
+    left = max(0.0, current_ttl - window)  # of the current window
+    if current + cost <= limit:
+        # the previous window's weight fades until its share fits
+        wait = left - (limit - cost - current) * window / previous if previous else 0.0
+    else:
+        # once the current window is the previous one, its weight fades in turn
+        wait = left + (window - (limit - cost) * window / current if current else 0.0)
+    return math.ceil(max(wait, 0.0) * 1000 + 10) / 1000
+
+
+def client_address(request: Any) -> str:
+    """The client's address of an HTTP request or WebSocket (uvicorn takes it from
+    ``X-Forwarded-For`` when the proxy is trusted: its ``FORWARDED_ALLOW_IPS``)."""
+    client = getattr(request, "client", None)
+    return getattr(client, "host", None) or "unknown"
+
+
+def budget_key(context: Any) -> str:
+    """The budget an operation is charged to: its token's, else its client address's."""
+    viewer = getattr(context, "current_viewer", None)
+    if viewer is not None:
+        return (
+            f"token:{viewer.token_id}" if viewer.token_id is not None else f"user:{viewer.user_id}"
+        )
+    return f"address:{client_address(getattr(context, 'request', None))}"
+
+
+@contextlib.asynccontextmanager
+async def login_attempt(context: Any, email: str) -> AsyncIterator[None]:
+    """Guard one ``login``: refuse it while its backoff runs, count it when it fails with
+    ``UNAUTHENTICATED``, clear its count when it succeeds.
+
+    Raises:
+        RateLimited: while a backoff of this account and client address runs (``retryAfter``
+            seconds); the password is not checked.
+    """
+    throttle: Throttle | None = getattr(context, "throttle", None)
+    if throttle is None:
+        yield
+        return
+    address = client_address(getattr(context, "request", None))
+    wait = await throttle.login_wait(email, address)
+    if wait is not None:
+        raise RateLimited(
+            "Too many failed logins: retry after `retryAfter` seconds.",
+            retryAfter=math.ceil(wait * 1000) / 1000,
+            limit="login",
+        )
+    try:
+        yield
+    except Unauthenticated:
+        await throttle.login_failed(email, address)
+        raise
+    await throttle.login_succeeded(email, address)
+
+
+__all__ = [
+    "RETRY_STORAGE_SECONDS",
+    "Charge",
+    "Throttle",
+    "ThrottleStatus",
+    "budget_key",
+    "client_address",
+    "login_attempt",
+]
