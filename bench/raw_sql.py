@@ -32,7 +32,7 @@ from tortoise import connections
 from db.models.channel import ChannelType
 from db.security import hash_token
 from graph.permissions.fields import mask_phone
-from graph.schema.core import encode_cursor, parse_global_id, to_global_id
+from graph.relay import encode_cursor, parse_global_id, to_global_id
 
 
 @dataclass

@@ -16,6 +16,7 @@ from strawberry.permission import BasePermission
 
 from db.models import Role
 from graph.fanout import depends_on_identity
+from graph.loaders import then
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable
@@ -61,8 +62,6 @@ def number_as_seen(info: Info, e164: str | None) -> str | None | Awaitable[str |
     (``domain.md``, contact panel). Every field showing a number (``Contact.phone``, channel
     handles, a call's numbers) returns this; it is a value once the request has read the
     workspace, else an awaitable (:func:`graph.loaders.then`)."""
-    from graph.loaders import then
-
     viewer = info.context.viewer
     return then(
         info.context.loaders.workspace_future(),

@@ -34,7 +34,7 @@ from db.security import hash_password, hash_token, new_token, verify_password
 from graph.errors import BadUserInput, Conflict, Forbidden, NotConfigured, NotFound, Unauthenticated
 from graph.live import write
 from graph.permissions.scopes import DEFAULT_SCOPES, format_scopes, granted
-from graph.schema.core import to_global_id
+from graph.relay import to_global_id
 from graph.secrets import SecretUnreadable
 
 if TYPE_CHECKING:

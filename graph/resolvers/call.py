@@ -72,6 +72,7 @@ from graph.permissions.visibility import (
     incoming_call_subscription_scope,
     may_see_incoming_call_tab,
 )
+from graph.relay import MAX_PAGE_SIZE, to_global_id
 from graph.resolvers.contact import (
     contact_facts,
     current_conversation,
@@ -80,7 +81,7 @@ from graph.resolvers.contact import (
     visible_contact,
 )
 from graph.resolvers.conversation import contact_for_handle, normalise_handle
-from graph.schema.core import MAX_PAGE_SIZE, to_global_id
+from graph.resolvers.inbox import resolve_inbox
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -726,8 +727,6 @@ async def call_log(
     if inbox is None:
         query = query.filter(contact_scope(viewer).q("contact__"))
     else:
-        from graph.resolvers.inbox import resolve_inbox  # it imports the schema, which imports this
-
         ref = await resolve_inbox(viewer, inbox)
         query = query.filter(ref.scope.q("contact__"))
         if ref.filter is not None:

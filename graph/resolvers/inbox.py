@@ -25,8 +25,15 @@ from graph.permissions.visibility import (
     visible_standard_inboxes,
     visible_team_ids,
 )
-from graph.resolvers.indicators import unseen_filter
-from graph.schema.core import decode_id
+from graph.relay import decode_id
+from graph.resolvers.custom_inbox import (
+    custom_scope,
+    filter_q,
+    list_custom_inboxes,
+    now_utc,
+    visible_custom_inbox,
+)
+from graph.resolvers.indicators import inbox_counts, unseen_filter
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -86,8 +93,6 @@ async def resolve_inbox(viewer: Viewer, selector: Any, *, field: str = "inbox") 
         if not viewer.can_view_blocked_contacts:
             raise Forbidden("You may not view blocked contacts.", field=field)
         return InboxRef("blocked", blocked_inbox_scope(viewer))
-    from graph.resolvers.custom_inbox import custom_scope, filter_q, now_utc, visible_custom_inbox
-
     custom_id = decode_id(selector.custom_inbox_id, "CustomInbox", field=f"{field}.customInboxId")
     custom = await visible_custom_inbox(viewer, custom_id, field=f"{field}.customInboxId")
     return InboxRef(
@@ -182,8 +187,6 @@ async def sidebar(viewer: Viewer) -> Sidebar:
         exists = await Contact.filter(workspace_id=viewer.workspace_id).filter(scope.q()).exists()
         if exists:
             blocked = SidebarEntry("blocked", scope)
-    from graph.resolvers.custom_inbox import list_custom_inboxes
-
     return Sidebar(standard, teams, blocked, await list_custom_inboxes(viewer, "ALL"))
 
 
@@ -238,8 +241,6 @@ def list_change(scope: Scope, status: str | None, event_type: str, facts: dict[s
 async def sidebar_with_counts(viewer: Viewer) -> Sidebar:
     """The sidebar with every count computed now, in a fixed number of statements
     (:func:`graph.resolvers.indicators.inbox_counts`)."""
-    from graph.resolvers.indicators import inbox_counts
-
     result = await sidebar(viewer)
     entries = [*result.standard, *result.teams]
     for entry, counts in zip(entries, await inbox_counts(viewer, entries), strict=True):

@@ -29,6 +29,7 @@ from graph.resolvers.access_token import (
     revoke_tokens_of_user,
     start_session,
 )
+from graph.resolvers.call import clean_ring_timeout
 from graph.resolvers.indicators import forget_left_teams
 from graph.resolvers.lookup import ids_in_workspace
 
@@ -285,8 +286,6 @@ async def update_workspace_settings(
         Forbidden: the viewer is not an owner.
         BadUserInput: a ring timeout out of range (``callRingTimeoutSeconds``).
     """
-    from graph.resolvers.call import clean_ring_timeout  # it imports the schema, which imports this
-
     require_owner(viewer)
     timeout = data.get("call_ring_timeout_seconds")
     if timeout is not None:

@@ -19,9 +19,9 @@ from strawberry.extensions import ValidationCache
 from strawberry.extensions.max_aliases import create_validator as aliases_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.schema.config import StrawberryConfig
+from strawberry.types import Info
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
-from strawberry.types import Info
 
 from db import models as m
 from graph.errors import BadUserInput
@@ -36,31 +36,46 @@ from graph.extensions import (
 )
 from graph.fanout import Candidate
 from graph.idempotency import CreatedRow, IdempotencyKeyArgument, idempotent
+from graph.live import LiveEvent, write
+from graph.permissions.scopes import require_scopes
+from graph.permissions.visibility import contact_scope
+from graph.relay import (
+    decode_cursor,
+    decode_id,
+    encode_cursor,
+    page_size,
+    parse_global_id,
+    to_global_id,
+)
 from graph.resolvers import access_token as token_resolvers
-from graph.resolvers import call as call_resolvers
 from graph.resolvers import activity as activity_resolvers
+from graph.resolvers import call as call_resolvers
 from graph.resolvers import contact as contact_resolvers
+from graph.resolvers import conversation as conversation_resolvers
 from graph.resolvers import crm as crm_resolvers
 from graph.resolvers import custom_inbox as custom_resolvers
-from graph.resolvers import conversation as conversation_resolvers
 from graph.resolvers import inbox as inbox_resolvers
-from graph.resolvers import merge as merge_resolvers
 from graph.resolvers import indicators
+from graph.resolvers import merge as merge_resolvers
 from graph.resolvers import user as user_resolvers
 from graph.resolvers.node import find_node, shows
-from graph.schema.call import Call, CallConnection, IncomingCallTab, ReceiveCallInput, ReportCallEndedInput
+from graph.schema.call import (
+    Call,
+    CallConnection,
+    IncomingCallTab,
+    ReceiveCallInput,
+    ReportCallEndedInput,
+)
 from graph.schema.channel import Channel, ChannelType
-from graph.schema.direct import resolve_directly
 from graph.schema.contact import Contact, ContactField, MentionEvent, UpdateContactInput
-from graph.schema.crm import ConnectCrmInput, CrmFieldInput, CrmIntegration, CrmProvider, CrmRecord
 from graph.schema.conversation import (
     Activity,
     Conversation,
     ConversationChange,
     ConversationChangeReason,
     ConversationConnection,
-    ConversationEvent,
     ConversationEdge,
+    ConversationEvent,
     ConversationStatus,
     Message,
     MessageEvent,
@@ -69,16 +84,9 @@ from graph.schema.conversation import (
     SendMessageInput,
     SendMessagePayload,
 )
-from graph.schema.core import (
-    Node,
-    decode_cursor,
-    decode_id,
-    encode_cursor,
-    page_info,
-    page_size,
-    parse_global_id,
-    to_global_id,
-)
+from graph.schema.core import Node, page_info
+from graph.schema.crm import ConnectCrmInput, CrmFieldInput, CrmIntegration, CrmProvider, CrmRecord
+from graph.schema.direct import resolve_directly
 from graph.schema.inbox import (
     CustomInbox,
     CustomInboxInput,
@@ -102,13 +110,10 @@ from graph.schema.user import (
     Workspace,
     WorkspaceSettingsInput,
 )
-from graph.live import LiveEvent, write
-from graph.permissions.scopes import require_scopes
-from graph.permissions.visibility import contact_scope
 from graph.secrets import SecretBox
 from graph.settings import Settings
-from graph.throttle import login_attempt
 from graph.subscriptions import STREAM_STARTED, LiveScope, LiveStream, contact_events
+from graph.throttle import login_attempt
 
 _TYPES = {
     "Call": Call,

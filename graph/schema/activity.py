@@ -9,7 +9,8 @@ from strawberry.types import Info
 
 from db import models as m
 from graph.loaders import related
-from graph.schema.core import Node, PageInfo, to_global_id
+from graph.relay import to_global_id
+from graph.schema.core import Node, PageInfo
 from graph.schema.user import User
 
 ActivityKind = strawberry.enum(

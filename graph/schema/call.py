@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 import strawberry
 from strawberry.types import Info
@@ -13,13 +12,12 @@ from graph.errors import NotFound
 from graph.loaders import related
 from graph.permissions import visibility
 from graph.permissions.fields import number_as_seen
+from graph.relay import encode_cursor, to_global_id
+from graph.resolvers.call import CallPage, call_cursor_values
 from graph.schema.channel import Channel
 from graph.schema.contact import Contact
-from graph.schema.core import Node, PageInfo, encode_cursor, page_info, to_global_id
+from graph.schema.core import Node, PageInfo, page_info
 from graph.schema.user import User
-
-if TYPE_CHECKING:
-    from graph.resolvers.call import CallPage
 
 CallDirection = strawberry.enum(m.CallDirection, name="CallDirection")
 CallStatus = strawberry.enum(
@@ -152,8 +150,6 @@ class CallConnection:
 
     @classmethod
     def from_page(cls, page: CallPage) -> CallConnection:
-        from graph.resolvers.call import call_cursor_values  # the resolvers import the schema core
-
         cursors = [encode_cursor(call_cursor_values(row)) for row in page.rows]
         return cls(
             edges=[CallEdge(cursor=c, node=Call.from_row(r)) for c, r in zip(cursors, page.rows, strict=True)],

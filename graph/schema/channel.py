@@ -5,7 +5,8 @@ from __future__ import annotations
 import strawberry
 
 from db import models as m
-from graph.schema.core import Node, to_global_id
+from graph.relay import to_global_id
+from graph.schema.core import Node
 
 ChannelType = strawberry.enum(m.ChannelType, name="ChannelType")
 

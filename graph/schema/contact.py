@@ -8,24 +8,35 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry.types import Info
+from strawberry.types.lazy_type import LazyType
 from strawberry.utils.await_maybe import await_maybe
 
 from db import models as m
 from graph.fanout import depends_on_identity
 from graph.loaders import related
 from graph.permissions.fields import number_as_seen
+from graph.relay import decode_cursor, encode_cursor, page_size, to_global_id
 from graph.resolvers import activity as activity_resolvers
+from graph.resolvers import call as call_resolvers
 from graph.resolvers import contact as resolvers
+from graph.resolvers import conversation as conversation_resolvers
 from graph.resolvers import crm as crm_resolvers
 from graph.schema.activity import Activity, ActivityConnection, ActivityEdge
 from graph.schema.channel import Channel
-from graph.schema.core import Node, decode_cursor, encode_cursor, page_info, page_size, to_global_id
+from graph.schema.core import Node, page_info
 from graph.schema.crm import CrmProvider, CrmRecord
 from graph.schema.user import User
 
 if TYPE_CHECKING:
     from graph.schema.call import CallConnection
     from graph.schema.conversation import ConversationConnection
+
+# A contact's calls and conversations are types of modules that import this one: the fields
+# name them lazily (strawberry resolves them when it builds the schema), and so do the resolvers.
+_CALL_CONNECTION = LazyType("CallConnection", "graph.schema.call")
+_CONVERSATION = LazyType("Conversation", "graph.schema.conversation")
+_CONVERSATION_CONNECTION = LazyType("ConversationConnection", "graph.schema.conversation")
+_CONVERSATION_EDGE = LazyType("ConversationEdge", "graph.schema.conversation")
 
 
 @strawberry.type(description="A channel of the workspace, and the contact's identity on it.")
@@ -114,13 +125,11 @@ class Contact(Node):
     async def call_activities(
         self, info: Info, first: int = 25, after: str | None = None
     ) -> Annotated[CallConnection, strawberry.lazy("graph.schema.call")]:
-        from graph.resolvers.call import contact_calls
-        from graph.schema.call import CallConnection
-
         size = page_size(first)
         cursor = decode_cursor(after, (datetime, int)) if after is not None else None
         ctx = info.context
-        return CallConnection.from_page(await contact_calls(ctx.viewer, ctx.loaders, self.row, size, cursor))
+        page = await call_resolvers.contact_calls(ctx.viewer, ctx.loaders, self.row, size, cursor)
+        return _CALL_CONNECTION.resolve_type().from_page(page)
 
     @strawberry.field(
         description="Every channel of the workspace (oldest first), with whether this contact "
@@ -150,15 +159,16 @@ class Contact(Node):
     async def conversations(
         self, info: Info, first: int = 25, after: str | None = None
     ) -> Annotated[ConversationConnection, strawberry.lazy("graph.schema.conversation")]:
-        from graph.resolvers.conversation import list_contact_conversations
-        from graph.schema.conversation import Conversation, ConversationConnection, ConversationEdge
-
         size = page_size(first)
         cursor = decode_cursor(after, (datetime, int)) if after is not None else None
-        page = await list_contact_conversations(info.context.loaders, self.row, size, cursor)
+        page = await conversation_resolvers.list_contact_conversations(info.context.loaders, self.row, size, cursor)
         cursors = [encode_cursor(values) for values in page.cursors]
-        return ConversationConnection(
-            edges=[ConversationEdge(cursor=c, node=Conversation.from_row(r)) for c, r in zip(cursors, page.rows, strict=True)],
+        conversation = _CONVERSATION.resolve_type()
+        return _CONVERSATION_CONNECTION.resolve_type()(
+            edges=[
+                _CONVERSATION_EDGE.resolve_type()(cursor=c, node=conversation.from_row(r))
+                for c, r in zip(cursors, page.rows, strict=True)
+            ],
             page_info=page_info(cursors, page.has_next, page.has_previous),
             refreshed_at=datetime.now(UTC),
         )

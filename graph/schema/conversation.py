@@ -11,19 +11,12 @@ from strawberry.types import Info
 
 from db import models as m
 from graph.loaders import related
+from graph.relay import decode_cursor, encode_cursor, page_size, to_global_id
 from graph.resolvers import conversation as resolvers
 from graph.schema.activity import Activity, ActivityKind
 from graph.schema.channel import Channel
 from graph.schema.contact import Contact
-from graph.schema.core import (
-    Node,
-    PageInfo,
-    decode_cursor,
-    encode_cursor,
-    page_info,
-    page_size,
-    to_global_id,
-)
+from graph.schema.core import Node, PageInfo, page_info
 from graph.schema.user import User
 
 ConversationStatus = strawberry.enum(m.ConversationStatus, name="ConversationStatus")

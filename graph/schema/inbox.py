@@ -9,15 +9,16 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from db import models as m
+from graph.errors import BadUserInput
 from graph.fanout import depends_on_identity
 from graph.loaders import related, then
 from graph.permissions.visibility import StandardInboxKind as _StandardInboxKind
-from graph.resolvers import indicators
+from graph.relay import decode_id, to_global_id
 from graph.resolvers import custom_inbox as custom_resolvers
 from graph.resolvers import inbox as resolvers
-from graph.errors import BadUserInput
+from graph.resolvers import indicators
 from graph.schema.conversation import ConversationStatus
-from graph.schema.core import Node, decode_id, to_global_id
+from graph.schema.core import Node
 from graph.schema.user import Team, User
 
 

@@ -12,7 +12,8 @@ from db import models as m
 from graph.loaders import related
 from graph.permissions.fields import IsSelfOrAdmin
 from graph.permissions.scopes import parse_scopes
-from graph.schema.core import Node, PageInfo, to_global_id
+from graph.relay import to_global_id
+from graph.schema.core import Node, PageInfo
 
 Role = strawberry.enum(m.Role, name="Role")
 ContactVisibility = strawberry.enum(m.ContactVisibility, name="ContactVisibility")
