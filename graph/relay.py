@@ -77,6 +77,17 @@ def decode_id(value: str, expected: str, *, field: str = "id") -> int:
     return parsed[1]
 
 
+def decode_ids(values: list[str] | None, expected: str, *, field: str) -> list[int] | None:
+    """The primary keys of a list of global ids of type ``expected`` (``None`` stays ``None``).
+
+    Raises:
+        BadUserInput: when one of ``values`` is not a global id of an ``expected`` object.
+    """
+    if values is None:
+        return None
+    return [decode_id(value, expected, field=field) for value in values]
+
+
 def encode_cursor(values: list[Any]) -> str:
     """An opaque cursor for a row's keyset values (datetimes as ISO 8601)."""
     plain = [v.isoformat() if isinstance(v, datetime) else v for v in values]
@@ -137,6 +148,7 @@ __all__ = [
     "MAX_PAGE_SIZE",
     "decode_cursor",
     "decode_id",
+    "decode_ids",
     "encode_cursor",
     "page_size",
     "parse_global_id",

@@ -439,6 +439,13 @@ async def change_password(
     return await write(bus, viewer.workspace_id, operation)
 
 
+async def parent_token(token: AccessToken) -> AccessToken | None:
+    """The token that minted ``token``, if any (``AccessToken.parent``)."""
+    if token.parent_id is None:
+        return None
+    return await AccessToken.filter(id=token.parent_id).first()
+
+
 __all__ = [
     "MAX_PASSWORD_LENGTH",
     "MIN_PASSWORD_LENGTH",
@@ -449,6 +456,7 @@ __all__ = [
     "create_access_token",
     "list_access_tokens",
     "logout",
+    "parent_token",
     "revoke_access_token",
     "revoke_tokens_of_user",
     "start_session",

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from db.models import Activity, ActivityKind, ActivityMention, User
 from graph.errors import BadUserInput
 from graph.live import write
+from graph.permissions.visibility import contact_scope
 from graph.relay import parse_global_id
 from graph.resolvers.contact import (
     contact_facts,
@@ -29,15 +30,20 @@ from graph.resolvers.contact import (
     visible_contact,
 )
 from graph.resolvers.conversation import Page
+from graph.subscriptions import contact_events
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     from db.models import Contact
+    from graph.context import Context
     from graph.idempotency import Once
-    from graph.live import EventBus, Transaction
+    from graph.live import EventBus, LiveEvent, Transaction
     from graph.loaders import Loaders
-    from graph.permissions.visibility import Viewer
+    from graph.permissions.visibility import Scope, Viewer
+    from graph.subscriptions import LiveStream
+
+T = TypeVar("T")
 
 MAX_COMMENT_LENGTH = 10_000
 MAX_MENTIONS = 50
@@ -144,4 +150,35 @@ async def list_activities(loaders: Loaders, contact: Contact, first: int, after:
     return Page(page, [[a.created_at, a.id] for a in page], len(rows) > first, after is not None)
 
 
-__all__ = ["MENTION", "add_comment", "list_activities", "mentioned_ids"]
+def mention_events(
+    context: Context,
+    after_sequence: int | None,
+    present: Callable[[int, Activity, Contact], T],
+) -> LiveStream:
+    """``mentioned``: each comment mentioning the subscriber while they may see its contact,
+    presented by ``present(sequence, comment, contact)``."""
+
+    async def visible_contacts(viewer: Viewer) -> Scope:
+        return contact_scope(viewer)
+
+    async def build(event: LiveEvent) -> T | None:
+        loaders = context.loaders_for_event(event)
+        activity = await loaders.activity.load(event.payload["activity_id"])
+        if activity is None:
+            return None
+        contact = await loaders.contact.load(activity.contact_id)
+        if contact is None:
+            return None
+        return present(event.sequence, activity, contact)
+
+    return contact_events(
+        context,
+        event_type="user.mentioned",
+        compute_scope=visible_contacts,
+        build=build,
+        after_sequence=after_sequence,
+        addressee="user_id",
+    )
+
+
+__all__ = ["MENTION", "add_comment", "list_activities", "mention_events", "mentioned_ids"]

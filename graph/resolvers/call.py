@@ -42,7 +42,8 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from functools import partial
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from tortoise.expressions import Subquery
 
@@ -82,16 +83,21 @@ from graph.resolvers.contact import (
 )
 from graph.resolvers.conversation import contact_for_handle, normalise_handle
 from graph.resolvers.inbox import resolve_inbox
+from graph.subscriptions import contact_events
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     from tortoise.backends.base.client import BaseDBAsyncClient
 
+    from graph.context import Context
     from graph.idempotency import Once
-    from graph.live import EventBus, Transaction
+    from graph.live import EventBus, LiveEvent, Transaction
     from graph.loaders import Loaders
     from graph.permissions.visibility import Scope, Viewer
+    from graph.subscriptions import LiveStream
+
+T = TypeVar("T")
 
 TRANSITIONS: dict[CallStatus, frozenset[CallStatus]] = {
     CallStatus.RINGING: frozenset(
@@ -851,7 +857,47 @@ async def call_update_live_scope(viewer: Viewer) -> Scope:
     return contact_scope(viewer)
 
 
+def incoming_call_events(
+    context: Context, after_sequence: int | None, present: Callable[[Call, int], T]
+) -> LiveStream:
+    """``incomingCall``: each new ringing call the subscriber may see
+    (:func:`incoming_call_live_scope`), as it is at delivery, presented by
+    ``present(call, sequence)``."""
+    return contact_events(
+        context,
+        event_type="call.received",
+        compute_scope=incoming_call_live_scope,
+        build=partial(_call_of_event, context, present),
+        after_sequence=after_sequence,
+    )
+
+
+def call_update_events(
+    context: Context, after_sequence: int | None, present: Callable[[Call, int], T]
+) -> LiveStream:
+    """``callUpdated``: each change of a call the subscriber may see
+    (:func:`call_update_live_scope`), with the call as it is at delivery, presented by
+    ``present(call, sequence)``."""
+    return contact_events(
+        context,
+        event_type="call.updated",
+        compute_scope=call_update_live_scope,
+        build=partial(_call_of_event, context, present),
+        after_sequence=after_sequence,
+    )
+
+
+async def _call_of_event(
+    context: Context, present: Callable[[Call, int], T], event: LiveEvent
+) -> T | None:
+    """The call a call event is about, as it is now (``None``: it no longer exists)."""
+    row = await context.loaders_for_event(event).call.load(event.payload["call_id"])
+    return present(row, event.sequence) if row is not None else None
+
+
 __all__ = [
+    "call_update_events",
+    "incoming_call_events",
     "TRANSITIONS",
     "answer_call",
     "CallPage",

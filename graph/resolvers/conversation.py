@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from functools import partial
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from tortoise.exceptions import IntegrityError
 
@@ -28,7 +29,6 @@ from db.normalize import normalise_email, normalise_phone
 from db.queries import MAX_KEY
 from graph.errors import BadUserInput, Forbidden, NotFound
 from graph.live import write
-from graph.resolvers.indicators import mark_inbound
 from graph.resolvers.contact import (
     contact_facts,
     conversation_facts,
@@ -36,14 +36,21 @@ from graph.resolvers.contact import (
     record_change,
     visible_contact,
 )
+from graph.resolvers.inbox import subscription_scope
+from graph.resolvers.indicators import mark_inbound
+from graph.subscriptions import contact_events
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
+    from graph.context import Context
     from graph.idempotency import Once
-    from graph.live import EventBus, Transaction
+    from graph.live import EventBus, LiveEvent, Transaction
     from graph.loaders import Loaders
     from graph.permissions.visibility import Viewer
+    from graph.subscriptions import LiveStream
+
+T = TypeVar("T")
 
 MAX_TEXT_LENGTH = 10_000
 MESSAGE_ORDER = (("created_at", True), ("id", True))
@@ -563,7 +570,35 @@ async def timeline(loaders: Loaders, conversation: Conversation, first: int, aft
     )
 
 
+def new_message_events(
+    context: Context,
+    selector: Any | None,
+    after_sequence: int | None,
+    present: Callable[[int, Message, Conversation], T],
+) -> LiveStream:
+    """``newMessage``: each new message in a conversation the subscriber may see, within the
+    inbox of ``selector`` when given (:func:`graph.resolvers.inbox.subscription_scope`),
+    presented by ``present(sequence, message, conversation)``."""
+
+    async def build(event: LiveEvent) -> T | None:
+        loaders = context.loaders_for_event(event)
+        message = await loaders.message.load(event.payload["message_id"])
+        conversation = await loaders.conversation.load(event.payload["conversation_id"])
+        if message is None or conversation is None:
+            return None
+        return present(event.sequence, message, conversation)
+
+    return contact_events(
+        context,
+        event_type="message.created",
+        compute_scope=partial(subscription_scope, selector=selector),
+        build=build,
+        after_sequence=after_sequence,
+    )
+
+
 __all__ = [
+    "new_message_events",
     "SENT_MESSAGE",
     "MessageResult",
     "SentMessageOutcome",

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from functools import partial
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import strawberry
 
 from db.models import Contact, Conversation, ConversationStatus
 from db.queries import keyset_page
 from graph.errors import BadUserInput, Forbidden, NotFound
+from graph.fanout import Candidate
+from graph.live import write
 from graph.permissions.visibility import (
     Scope,
     StandardInboxKind,
@@ -33,10 +36,16 @@ from graph.resolvers.custom_inbox import (
     now_utc,
     visible_custom_inbox,
 )
-from graph.resolvers.indicators import inbox_counts, unseen_filter
+from graph.resolvers.indicators import inbox_counts, mark_seen, unseen_filter
+from graph.subscriptions import STREAM_STARTED, LiveScope, LiveStream
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
+
+    from graph.context import Context
+    from graph.live import EventBus, LiveEvent, Transaction
+
+T = TypeVar("T")
 
 CONVERSATION_ORDER = (("last_activity_at", True), ("id", True))
 
@@ -246,7 +255,7 @@ async def sidebar_with_counts(viewer: Viewer) -> Sidebar:
     for entry, counts in zip(entries, await inbox_counts(viewer, entries), strict=True):
         entry.counts = counts
     if result.blocked is not None:
-        result.blocked.counts = (0, await conversations_in(viewer, result.blocked.scope, None).count())
+        result.blocked.counts = (0, await count_conversations(viewer, result.blocked.scope))
     return result
 
 
@@ -262,7 +271,148 @@ def touches(result: Sidebar, event_type: str, facts: dict[str, Any]) -> bool:
     return any(list_change(entry.scope, None, event_type, facts) for entry in entries)
 
 
+async def count_conversations(viewer: Viewer, scope: Scope) -> int:
+    """How many conversations, of any status, ``scope`` holds for ``viewer``."""
+    return await conversations_in(viewer, scope, None).count()
+
+
+async def mark_inbox_seen(bus: EventBus, viewer: Viewer, selector: Any) -> Sidebar:
+    """Clear ``viewer``'s new-message dot of a standard or team inbox (``domain.md`` section 3:
+    theirs alone) and return the sidebar.
+
+    Raises:
+        BadUserInput: a blocked or custom inbox (they have no dot), a malformed selector.
+        Forbidden, NotFound: as :func:`resolve_inbox`.
+    """
+    ref = await resolve_inbox(viewer, selector)
+    if ref.key == "blocked" or ref.custom_inbox_id is not None:
+        raise BadUserInput("Only standard and team inboxes have a new-message dot.", field="inbox")
+
+    async def operation(tx: Transaction) -> None:
+        await mark_seen(tx, viewer, ref.key)
+
+    await write(bus, viewer.workspace_id, operation)
+    return await sidebar_with_counts(viewer)
+
+
+def sidebar_changes(
+    context: Context, after_sequence: int | None, present: Callable[[Sidebar], T]
+) -> LiveStream:
+    """The subscriber's sidebar (``inboxSidebarChanged``): sent once at the start, then
+    whenever one of its counts changes or an inbox appears or disappears, each presented by
+    ``present``. Each sidebar is read for this subscriber alone, in order."""
+    current: Sidebar | None = None
+    shown: tuple[Any, ...] | None = None
+    stale = False
+
+    async def on_viewer(viewer: Viewer) -> None:
+        nonlocal stale
+        stale = True
+
+    async def build() -> T | None:
+        # the panel as it is now, when it differs from the last one sent
+        nonlocal current, shown, stale
+        stale = False
+        current = await sidebar_with_counts(context.viewer)
+        snapshot = sidebar_snapshot(current)
+        if snapshot == shown:
+            return None
+        shown = snapshot
+        return present(current)
+
+    def select(event: LiveEvent, facts: dict[str, Any]) -> Candidate | None:
+        # the first panel is read once the stream's start is fixed: nothing falls between
+        if event.type != STREAM_STARTED and not stale:
+            mine = event.type == "inbox.seen" and event.payload.get("user_id") == context.viewer.user_id
+            if not (mine or touches(current, event.type, event.payload)):
+                return None
+        return Candidate(event.sequence, build)
+
+    # each panel is read for this subscriber alone, in order: no shared payloads
+    return LiveStream(
+        context,
+        after_sequence=after_sequence,
+        on_viewer=on_viewer,
+        select=select,
+        shared=False,
+        announce_start=True,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ListChange:
+    """How one event changed a conversation list, for ``conversationUpdated``."""
+
+    sequence: int
+    change: str  # ENTERED, LEFT or CHANGED
+    reason: str  # a value of LIST_EVENTS
+    conversation_id: int
+    conversation: Conversation | None  # None when it LEFT
+
+
+def conversation_list_changes(
+    context: Context,
+    selector: Any | None,
+    status: ConversationStatus | None,
+    after_sequence: int | None,
+    present: Callable[[ListChange], T],
+) -> LiveStream:
+    """Conversations entering, leaving or changing in the list of a standard, team or blocked
+    inbox (all the subscriber may see without ``selector``) of ``status`` (``None``: any),
+    each presented by ``present`` (``domain.md`` section 4, live lists).
+
+    Raises (when the subscription starts):
+        BadUserInput: a custom inbox (they do not update live), a malformed selector.
+        Forbidden, NotFound: as :func:`resolve_inbox`.
+    """
+    status_value = status.value if status is not None else None
+
+    async def scope_of(viewer: Viewer) -> Scope:
+        if selector is not None and getattr(selector, "custom_inbox_id", None):
+            raise BadUserInput(
+                "Custom inboxes do not update live: refresh the list instead.", field="inbox"
+            )
+        return await subscription_scope(viewer, selector=selector)
+
+    scope = LiveScope(scope_of)
+
+    async def build(event: LiveEvent, change: str) -> T | None:
+        row = None
+        if change != "LEFT":
+            loaders = context.loaders_for_event(event)
+            row = await loaders.conversation.load(event.payload["conversation_id"])
+            if row is None:
+                return None
+        return present(
+            ListChange(
+                sequence=event.sequence,
+                change=change,
+                reason=LIST_EVENTS[event.type],
+                conversation_id=event.payload["conversation_id"],
+                conversation=row,
+            )
+        )
+
+    def select(event: LiveEvent, facts: dict[str, Any]) -> Candidate | None:
+        change = list_change(scope.current, status_value, event.type, event.payload)
+        if change is None:
+            return None
+        visible = scope.current.allows(facts.get("assignee_id"), bool(facts.get("blocked")))
+        if change != "LEFT" and not visible:
+            return None  # it has left since: the later event says so
+        return Candidate(event.sequence, partial(build, event, change), variant=change)
+
+    return LiveStream(
+        context, after_sequence=after_sequence, on_viewer=scope.refresh, select=select
+    )
+
+
 __all__ = [
+    "ListChange",
+    "conversation_list_changes",
+    "count_conversations",
+    "mark_inbox_seen",
+    "sidebar_changes",
     "CONVERSATION_ORDER",
     "sidebar_snapshot",
     "subscription_scope",

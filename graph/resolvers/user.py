@@ -306,7 +306,25 @@ async def update_workspace_settings(
     return await write(bus, viewer.workspace_id, operation)
 
 
+async def list_users(viewer: Viewer) -> list[User]:
+    """The users of the viewer's workspace, by name."""
+    return await User.filter(workspace_id=viewer.workspace_id).order_by("name", "id")
+
+
+async def list_teams(viewer: Viewer) -> list[Team]:
+    """The teams of the viewer's workspace, by name."""
+    return await Team.filter(workspace_id=viewer.workspace_id).order_by("name", "id")
+
+
+async def list_channels(viewer: Viewer) -> list[Channel]:
+    """The connected channels of the viewer's workspace, oldest first."""
+    return await Channel.filter(workspace_id=viewer.workspace_id).order_by("id")
+
+
 __all__ = [
+    "list_channels",
+    "list_teams",
+    "list_users",
     "MIN_PASSWORD_LENGTH",
     "IssuedToken",
     "connect_channel",

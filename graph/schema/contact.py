@@ -1,7 +1,8 @@
-"""Contacts and the contact panel (``domain.md`` section 6): types and inputs."""
+"""Contacts and the contact panel (``domain.md`` section 6): types, inputs and root fields."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
 from datetime import UTC, datetime
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated
@@ -13,14 +14,17 @@ from strawberry.utils.await_maybe import await_maybe
 
 from db import models as m
 from graph.fanout import depends_on_identity
+from graph.idempotency import CreatedRow, IdempotencyKeyArgument, idempotent
 from graph.loaders import related
 from graph.permissions.fields import number_as_seen
-from graph.relay import decode_cursor, encode_cursor, page_size, to_global_id
+from graph.relay import decode_cursor, decode_id, encode_cursor, page_size, to_global_id
 from graph.resolvers import activity as activity_resolvers
 from graph.resolvers import call as call_resolvers
 from graph.resolvers import contact as resolvers
 from graph.resolvers import conversation as conversation_resolvers
 from graph.resolvers import crm as crm_resolvers
+from graph.resolvers import merge as merge_resolvers
+from graph.resolvers.node import find_node
 from graph.schema.activity import Activity, ActivityConnection, ActivityEdge
 from graph.schema.channel import Channel
 from graph.schema.core import Node, page_info
@@ -223,4 +227,155 @@ class MentionEvent:
     contact: Contact
 
 
-__all__ = ["Contact", "ContactChannel", "ContactField", "MentionEvent", "UpdateContactInput"]
+
+@strawberry.type
+class ContactQueries:
+    @strawberry.field(description="A contact by id; null when unknown or not visible to the viewer.")
+    async def contact(self, info: Info, id: strawberry.ID) -> Contact | None:
+        found = await find_node(info.context, "Contact", decode_id(id, "Contact"))
+        return Contact.from_row(found[1]) if found else None
+
+
+@strawberry.type
+class AssignmentMutations:
+    @strawberry.mutation(description="Assign a contact to a user, or to nobody with a null assigneeId.")
+    async def assign_contact(
+        self, info: Info, contact_id: strawberry.ID, assignee_id: strawberry.ID | None = None
+    ) -> Contact:
+        ctx = info.context
+        contact = await resolvers.assign_contact(
+            ctx.bus,
+            ctx.viewer,
+            decode_id(contact_id, "Contact", field="contactId"),
+            decode_id(assignee_id, "User", field="assigneeId") if assignee_id is not None else None,
+        )
+        return Contact.from_row(contact)
+
+
+@strawberry.type
+class ContactMutations:
+    @strawberry.mutation(
+        description="Edit a contact's names, phone, e-mail, country and language; only the fields "
+        "given change. Errors: BAD_USER_INPUT naming the first invalid field in "
+        "`extensions.field` (nothing is changed); NOT_FOUND for a contact the viewer may not see; "
+        "FORBIDDEN without the permission to edit contacts."
+    )
+    async def update_contact(self, info: Info, input: UpdateContactInput) -> Contact:
+        ctx = info.context
+        contact_pk = decode_id(input.contact_id, "Contact", field="contactId")
+        given = {
+            key: value
+            for key, value in (
+                ("first_name", input.first_name),
+                ("last_name", input.last_name),
+                ("phone", input.phone),
+                ("email", input.email),
+                ("country_code", input.country_code),
+                ("language", input.language),
+            )
+            if value is not strawberry.UNSET
+        }
+        return Contact.from_row(await resolvers.update_contact(ctx.bus, ctx.viewer, contact_pk, given))
+
+    @strawberry.mutation(
+        description="Fold the secondary contact into the primary, in one transaction: channel "
+        "identities, conversations (two open ones become one), messages, calls and activities "
+        "move; the primary's empty fields (and those in `takeFromSecondary`) take the "
+        "secondary's values; the secondary is deleted; one CONTACTS_MERGED activity records it. "
+        "Errors: BAD_USER_INPUT for a contact merged with itself (secondaryId) or a blocked and "
+        "an unblocked contact without `blocked`; NOT_FOUND for a contact the viewer may not see "
+        "or one merged meanwhile; FORBIDDEN without the permission to edit contacts."
+    )
+    async def merge_contacts(
+        self,
+        info: Info,
+        primary_id: strawberry.ID,
+        secondary_id: strawberry.ID,
+        blocked: Annotated[
+            bool | None,
+            strawberry.argument(
+                description="Whether the merged contact is blocked: required when exactly one "
+                "of the two is."
+            ),
+        ] = None,
+        take_from_secondary: Annotated[
+            list[ContactField] | None,
+            strawberry.argument(description="Fields where the secondary's value wins (when it has one)."),
+        ] = None,
+    ) -> Contact:
+        ctx = info.context
+        contact = await merge_resolvers.merge_contacts(
+            ctx.bus,
+            ctx.viewer,
+            decode_id(primary_id, "Contact", field="primaryId"),
+            decode_id(secondary_id, "Contact", field="secondaryId"),
+            blocked=blocked,
+            take_from_secondary=[f.value for f in take_from_secondary or ()],
+        )
+        return Contact.from_row(contact)
+
+    @strawberry.mutation(
+        description="An internal comment on a contact (never sent to the contact or a channel). "
+        "Mention users as `@[Name](<User id>)`; each gets a `mentioned` event. Errors: "
+        "BAD_USER_INPUT (field `text`) for empty or over-long text or a mention of anyone but an "
+        "active user of the workspace; NOT_FOUND for a contact the viewer may not see."
+    )
+    async def add_comment(
+        self,
+        info: Info,
+        contact_id: strawberry.ID,
+        text: str,
+        idempotency_key: IdempotencyKeyArgument = None,
+    ) -> Activity:
+        ctx = info.context
+        contact_pk = decode_id(contact_id, "Contact", field="contactId")
+        activity = await idempotent(
+            info,
+            idempotency_key,
+            {"contactId": contact_id, "text": text},
+            CreatedRow(m.Activity, visible_if=resolvers.visible_contact_of),
+            lambda once: activity_resolvers.add_comment(ctx.bus, ctx.viewer, contact_pk, text, once=once),
+        )
+        return Activity.from_row(activity)
+
+    @strawberry.mutation(description="Block a contact: its conversations leave every inbox but the blocked one.")
+    async def block_contact(self, info: Info, contact_id: strawberry.ID) -> Contact:
+        ctx = info.context
+        contact_pk = decode_id(contact_id, "Contact", field="contactId")
+        return Contact.from_row(await resolvers.set_blocked(ctx.bus, ctx.viewer, contact_pk, True))
+
+    @strawberry.mutation(description="Unblock a contact (users who may view blocked contacts).")
+    async def unblock_contact(self, info: Info, contact_id: strawberry.ID) -> Contact:
+        ctx = info.context
+        contact_pk = decode_id(contact_id, "Contact", field="contactId")
+        return Contact.from_row(await resolvers.set_blocked(ctx.bus, ctx.viewer, contact_pk, False))
+
+
+@strawberry.type
+class ContactSubscriptions:
+    @strawberry.subscription(
+        description="Comments mentioning the subscriber, as they are written, while the "
+        "subscriber may see the contact. Resume with `afterSequence`."
+    )
+    async def mentioned(
+        self, info: Info, after_sequence: int | None = None
+    ) -> AsyncGenerator[MentionEvent, None]:
+        return activity_resolvers.mention_events(info.context, after_sequence, _mention_event)
+
+
+def _mention_event(sequence: int, activity: m.Activity, contact: m.Contact) -> MentionEvent:
+    return MentionEvent(
+        sequence=sequence, activity=Activity.from_row(activity), contact=Contact.from_row(contact)
+    )
+
+__all__ = [
+    "AssignmentMutations",
+    "Contact",
+    "ContactChannel",
+    "ContactField",
+    "ContactMutations",
+    "ContactQueries",
+    "ContactSubscriptions",
+    "MentionEvent",
+    "UpdateContactInput",
+]

@@ -1,23 +1,30 @@
-"""Conversations, messages, activities and the timeline: types, inputs, payloads."""
+"""Conversations, messages, activities and the timeline: types, inputs, payloads and root
+fields."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
 from datetime import datetime
 from enum import Enum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry.types import Info
 
 from db import models as m
+from graph.idempotency import IdempotencyKeyArgument, idempotent
 from graph.loaders import related
-from graph.relay import decode_cursor, encode_cursor, page_size, to_global_id
+from graph.relay import decode_cursor, decode_id, encode_cursor, page_size, to_global_id
 from graph.resolvers import conversation as resolvers
+from graph.resolvers.node import shows
 from graph.schema.activity import Activity, ActivityKind
 from graph.schema.channel import Channel
 from graph.schema.contact import Contact
 from graph.schema.core import Node, PageInfo, page_info
 from graph.schema.user import User
+
+if TYPE_CHECKING:
+    from graph.schema.inbox import InboxSelector
 
 ConversationStatus = strawberry.enum(m.ConversationStatus, name="ConversationStatus")
 MessageDirection = strawberry.enum(m.MessageDirection, name="MessageDirection")
@@ -251,6 +258,116 @@ class MessageEvent:
     conversation: Conversation
 
 
+@strawberry.type
+class MessageMutations:
+    @strawberry.mutation(description="Agent reply. Assigns an unassigned contact to the sender (first reply wins).")
+    async def send_message(
+        self, info: Info, input: SendMessageInput, idempotency_key: IdempotencyKeyArgument = None
+    ) -> SendMessagePayload:
+        ctx = info.context
+        contact_id = decode_id(input.contact_id, "Contact", field="contactId")
+        channel_id = (
+            decode_id(input.channel_id, "Channel", field="channelId")
+            if input.channel_id is not None
+            else None
+        )
+        result = await idempotent(
+            info,
+            idempotency_key,
+            {"input": input},
+            resolvers.SENT_MESSAGE,
+            lambda once: resolvers.send_message(
+                ctx.bus, ctx.viewer, contact_id=contact_id, text=input.text, channel_id=channel_id,
+                once=once,
+            ),
+        )
+        return SendMessagePayload(
+            message=Message.from_row(result.message),
+            conversation=Conversation.from_row(result.conversation),
+            contact=Contact.from_row(result.contact),
+        )
+
+    @strawberry.mutation(
+        description="Channel ingestion (connectors, partners: an INGEST token; owners' and "
+        "managers' sessions and tokens). Idempotent on (channelId, externalMessageId). The "
+        "message, conversation and contact are null (their ids given) when the caller may not "
+        "see the contact: always for a token without READ."
+    )
+    async def receive_message(self, info: Info, input: ReceiveMessageInput) -> ReceiveMessagePayload:
+        ctx = info.context
+        result = await resolvers.receive_message(
+            ctx.bus,
+            ctx.viewer,
+            channel_id=decode_id(input.channel_id, "Channel", field="channelId"),
+            sender=input.from_,
+            external_message_id=input.external_message_id,
+            text=input.text,
+            first_name=input.first_name,
+            last_name=input.last_name,
+        )
+        shown = shows(ctx.viewer, "Message", result.contact)  # duplicates as much as new ones
+        return ReceiveMessagePayload(
+            message_id=to_global_id("Message", result.message.id),
+            conversation_id=to_global_id("Conversation", result.conversation.id),
+            contact_id=to_global_id("Contact", result.contact.id),
+            message=Message.from_row(result.message) if shown else None,
+            conversation=Conversation.from_row(result.conversation) if shown else None,
+            contact=Contact.from_row(result.contact) if shown else None,
+            duplicate=result.duplicate,
+        )
+
+
+@strawberry.type
+class ConversationMutations:
+    @strawberry.mutation(description="Open a conversation with a contact (its open one if any). BAD_USER_INPUT for a blocked contact.")
+    async def open_conversation(self, info: Info, contact_id: strawberry.ID) -> Conversation:
+        ctx = info.context
+        contact_pk = decode_id(contact_id, "Contact", field="contactId")
+        return Conversation.from_row(await resolvers.open_conversation(ctx.bus, ctx.viewer, contact_pk))
+
+    @strawberry.mutation(
+        description="Close the contact's open conversation, with closing notes as the workspace's "
+        "closingNotesMode asks. BAD_USER_INPUT for a blocked contact or missing notes."
+    )
+    async def close_conversation(
+        self,
+        info: Info,
+        contact_id: strawberry.ID,
+        category: str | None = None,
+        summary: str | None = None,
+    ) -> Conversation:
+        ctx = info.context
+        contact_pk = decode_id(contact_id, "Contact", field="contactId")
+        conversation = await resolvers.close_conversation(
+            ctx.bus, ctx.viewer, contact_pk, category, summary
+        )
+        return Conversation.from_row(conversation)
+
+
+@strawberry.type
+class MessageSubscriptions:
+    @strawberry.subscription(
+        description="New messages in conversations the subscriber can see (optionally one inbox). "
+        "Pass the last `sequence` received as `afterSequence` to replay what was missed."
+    )
+    async def new_message(
+        self,
+        info: Info,
+        inbox: Annotated[InboxSelector, strawberry.lazy("graph.schema.inbox")] | None = None,
+        after_sequence: int | None = None,
+    ) -> AsyncGenerator[MessageEvent, None]:
+        return resolvers.new_message_events(
+            info.context, inbox, after_sequence, _message_event
+        )
+
+
+def _message_event(sequence: int, message: m.Message, conversation: m.Conversation) -> MessageEvent:
+    return MessageEvent(
+        sequence=sequence,
+        message=Message.from_row(message),
+        conversation=Conversation.from_row(conversation),
+    )
+
 __all__ = [
     "Activity",
     "ConversationChange",
@@ -260,12 +377,15 @@ __all__ = [
     "Conversation",
     "ConversationConnection",
     "ConversationEdge",
+    "ConversationMutations",
     "ConversationStatus",
     "DeliveryStatus",
     "Message",
     "MessageConnection",
     "MessageDirection",
     "MessageEvent",
+    "MessageMutations",
+    "MessageSubscriptions",
     "ReceiveMessageInput",
     "ReceiveMessagePayload",
     "SendMessageInput",

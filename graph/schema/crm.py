@@ -1,4 +1,4 @@
-"""CRM tabs: types (``domain.md`` section 6)."""
+"""CRM tabs: types and root fields (``domain.md`` section 6)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from strawberry.types import Info
 from db import models as m
 from graph.crm.base import FieldKind, Record
 from graph.loaders import related
+from graph.relay import decode_id
+from graph.resolvers import crm as crm_resolvers
 from graph.schema.user import User
 
 CrmProvider = strawberry.enum(m.CrmProvider, name="CrmProvider")
@@ -124,6 +126,69 @@ class ConnectCrmInput:
     )
 
 
+
+@strawberry.type
+class CrmQueries:
+    @strawberry.field(
+        description="The CRMs the workspace connected: the CRM tabs to show in the contact panel "
+        "(`Contact.crm`), for every user."
+    )
+    async def crm_integrations(self, info: Info) -> list[CrmIntegration]:
+        rows = await crm_resolvers.connections(info.context.viewer.workspace_id)
+        return [CrmIntegration(row=r) for r in rows]
+
+
+@strawberry.type
+class CrmMutations:
+    @strawberry.mutation(
+        description="Connect (or reconnect) HubSpot or Salesforce (owners). The token is checked "
+        "against the CRM, then stored encrypted; it is never returned. Errors: FORBIDDEN; "
+        "BAD_USER_INPUT (accessToken, instanceUrl: https Salesforce domains only); "
+        "CRM_AUTH_FAILED when the CRM refuses the token; CRM_UNAVAILABLE; NOT_CONFIGURED when "
+        "the server has no INBOX_GRAPH_SECRET_KEY. Nothing is stored on error."
+    )
+    async def connect_crm(self, info: Info, input: ConnectCrmInput) -> CrmIntegration:
+        ctx = info.context
+        row = await crm_resolvers.connect_crm(
+            ctx.settings, ctx.viewer, input.provider, input.access_token, input.instance_url
+        )
+        return CrmIntegration(row=row)
+
+    @strawberry.mutation(
+        description="Disconnect a CRM (owners): its token and record links are deleted and its "
+        "tab disappears. Returns whether it was connected. Errors: FORBIDDEN."
+    )
+    async def disconnect_crm(self, info: Info, provider: CrmProvider) -> bool:
+        return await crm_resolvers.disconnect_crm(info.context.viewer, provider)
+
+    @strawberry.mutation(
+        description="Edit the contact's record in a connected CRM and return it as the CRM has "
+        "it now; records a CRM_RECORD_UPDATED activity. Values are checked first (nothing is "
+        "sent otherwise): BAD_USER_INPUT naming the field (`extensions.field`) for an unknown, "
+        "read-only or repeated field, a string over `maxLength`, a malformed e-mail, a value "
+        "outside an ENUMERATION's options, or a value the CRM refuses; BAD_USER_INPUT "
+        "(provider) when that CRM is not connected. NOT_FOUND for a contact the viewer may "
+        "not see or without a CRM record. CRM_UNAVAILABLE, CRM_AUTH_FAILED."
+    )
+    async def update_crm_record(
+        self,
+        info: Info,
+        contact_id: strawberry.ID,
+        provider: CrmProvider,
+        fields: list[CrmFieldInput],
+    ) -> CrmRecord:
+        ctx = info.context
+        record = await crm_resolvers.update_crm_record(
+            ctx.bus,
+            ctx.settings,
+            ctx.viewer,
+            decode_id(contact_id, "Contact", field="contactId"),
+            provider,
+            [(f.name, f.value) for f in fields],
+        )
+        return CrmRecord.from_record(provider, record)
+
+
 __all__ = [
     "ConnectCrmInput",
     "CrmField",
@@ -131,6 +196,8 @@ __all__ = [
     "CrmFieldOption",
     "CrmFieldType",
     "CrmIntegration",
+    "CrmMutations",
     "CrmProvider",
+    "CrmQueries",
     "CrmRecord",
 ]

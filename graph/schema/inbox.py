@@ -1,8 +1,11 @@
-"""Inboxes of the left panel: types and the inbox selector."""
+"""Inboxes of the left panel: types, the inbox selector and root fields."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
+from datetime import datetime
 from enum import Enum
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry.scalars import JSON
@@ -11,15 +14,27 @@ from strawberry.types import Info
 from db import models as m
 from graph.errors import BadUserInput
 from graph.fanout import depends_on_identity
+from graph.idempotency import CreatedRow, IdempotencyKeyArgument, idempotent
 from graph.loaders import related, then
 from graph.permissions.visibility import StandardInboxKind as _StandardInboxKind
-from graph.relay import decode_id, to_global_id
+from graph.relay import decode_cursor, decode_id, decode_ids, encode_cursor, page_size, to_global_id
 from graph.resolvers import custom_inbox as custom_resolvers
 from graph.resolvers import inbox as resolvers
 from graph.resolvers import indicators
-from graph.schema.conversation import ConversationStatus
-from graph.schema.core import Node
+from graph.schema.conversation import (
+    Conversation,
+    ConversationChange,
+    ConversationChangeReason,
+    ConversationConnection,
+    ConversationEdge,
+    ConversationEvent,
+    ConversationStatus,
+)
+from graph.schema.core import Node, page_info
 from graph.schema.user import Team, User
+
+if TYPE_CHECKING:
+    from graph.idempotency import Once
 
 
 def _users(rows: list[m.User]) -> list[User]:
@@ -83,8 +98,7 @@ class BlockedInbox:
     async def conversation_count(self, info: Info) -> int:
         if self.entry.counts is not None:
             return self.entry.counts[1]
-        viewer = info.context.viewer
-        return await resolvers.conversations_in(viewer, self.entry.scope, None).count()
+        return await resolvers.count_conversations(info.context.viewer, self.entry.scope)
 
 
 CustomInboxSharing = strawberry.enum(
@@ -247,6 +261,154 @@ class InboxSidebar:
         )
 
 
+
+@strawberry.type
+class InboxQueries:
+    @strawberry.field(description="The left panel for the viewer: only the inboxes they may see, with indicators.")
+    async def inbox_sidebar(self, info: Info) -> InboxSidebar:
+        return InboxSidebar.from_sidebar(await resolvers.sidebar_with_counts(info.context.viewer))
+
+    @strawberry.field(
+        description="The conversations of one inbox, newest activity first. `first` is 1 to 100. "
+        "Errors: FORBIDDEN for an inbox the viewer's restriction hides, NOT_FOUND for an unknown "
+        "team or custom inbox, BAD_USER_INPUT for a malformed selector or cursor."
+    )
+    async def conversations(
+        self,
+        info: Info,
+        inbox: InboxSelector,
+        status: ConversationStatus | None = m.ConversationStatus.OPEN,
+        first: int = 25,
+        after: str | None = None,
+        unseen: Annotated[
+            bool,
+            strawberry.argument(
+                description="Only conversations with inbound messages the viewer has not seen in "
+                "this standard or team inbox (what its newMessageCount counts, for status OPEN)."
+            ),
+        ] = False,
+    ) -> ConversationConnection:
+        viewer = info.context.viewer
+        size = page_size(first)
+        cursor = decode_cursor(after, (datetime, int)) if after is not None else None
+        ref = await resolvers.resolve_inbox(viewer, inbox)
+        page = await resolvers.list_conversations(viewer, ref, status, size, cursor, unseen=unseen)
+        await info.context.loaders.preload(
+            contact=[r.contact_id for r in page.rows], message=[r.last_message_id for r in page.rows]
+        )
+        cursors = [encode_cursor(resolvers.conversation_cursor_values(r)) for r in page.rows]
+        return ConversationConnection(
+            edges=[
+                ConversationEdge(cursor=c, node=Conversation.from_row(r))
+                for c, r in zip(cursors, page.rows, strict=True)
+            ],
+            page_info=page_info(cursors, page.has_next, page.has_previous),
+            refreshed_at=page.refreshed_at,
+        )
+
+    @strawberry.field(description="Custom inboxes: ALL (mine and shared with me), BY_ME or BY_OTHERS, by name.")
+    async def custom_inboxes(
+        self, info: Info, ownership: CustomInboxOwnership = CustomInboxOwnership.ALL
+    ) -> list[CustomInbox]:
+        rows = await custom_resolvers.list_custom_inboxes(info.context.viewer, ownership.value)
+        return [CustomInbox.from_row(r) for r in rows]
+
+
+@strawberry.type
+class InboxMutations:
+    @strawberry.mutation(
+        description="Clear the viewer's new-message dot of a standard or team inbox (theirs "
+        "alone); returns the sidebar."
+    )
+    async def mark_inbox_seen(self, info: Info, inbox: InboxSelector) -> InboxSidebar:
+        ctx = info.context
+        sidebar = await resolvers.mark_inbox_seen(ctx.bus, ctx.viewer, inbox)
+        return InboxSidebar.from_sidebar(sidebar)
+
+    @strawberry.mutation(
+        description="Save a filtered view of conversations. Errors: BAD_USER_INPUT (naming the "
+        "filter path) for an empty, contradictory, too deep or invalid filter; NOT_FOUND for ids "
+        "outside the workspace."
+    )
+    async def create_custom_inbox(
+        self, info: Info, input: CustomInboxInput, idempotency_key: IdempotencyKeyArgument = None
+    ) -> CustomInbox:
+        row = await idempotent(
+            info,
+            idempotency_key,
+            {"input": input},
+            CreatedRow(m.CustomInbox),
+            lambda once: _save_custom_inbox(info, None, input, once=once),
+        )
+        return CustomInbox.from_row(row)
+
+    @strawberry.mutation(description="Replace a custom inbox's name, filter and sharing (its creator only: FORBIDDEN otherwise).")
+    async def update_custom_inbox(self, info: Info, id: strawberry.ID, input: CustomInboxInput) -> CustomInbox:
+        return CustomInbox.from_row(await _save_custom_inbox(info, decode_id(id, "CustomInbox"), input))
+
+    @strawberry.mutation(description="Delete a custom inbox (its creator only); returns its id.")
+    async def delete_custom_inbox(self, info: Info, id: strawberry.ID) -> strawberry.ID:
+        ctx = info.context
+        deleted = await custom_resolvers.delete_custom_inbox(ctx.bus, ctx.viewer, decode_id(id, "CustomInbox"))
+        return to_global_id("CustomInbox", deleted)
+
+
+@strawberry.type
+class InboxSubscriptions:
+    @strawberry.subscription(
+        description="The subscriber's left panel: sent once at the start, then whenever one of its "
+        "counts changes (or an inbox appears or disappears)."
+    )
+    async def inbox_sidebar_changed(
+        self, info: Info, after_sequence: int | None = None
+    ) -> AsyncGenerator[InboxSidebar, None]:
+        return resolvers.sidebar_changes(info.context, after_sequence, InboxSidebar.from_sidebar)
+
+    @strawberry.subscription(
+        description="Conversations entering, leaving or changing in a standard, team or blocked "
+        "inbox list (all the subscriber may see when no inbox is given), for conversations of "
+        "`status` (default OPEN, like the list; null for any). Custom inboxes do not update live "
+        "(BAD_USER_INPUT). Resume with `afterSequence`."
+    )
+    async def conversation_updated(
+        self,
+        info: Info,
+        inbox: InboxSelector | None = None,
+        status: ConversationStatus | None = m.ConversationStatus.OPEN,
+        after_sequence: int | None = None,
+    ) -> AsyncGenerator[ConversationEvent, None]:
+        return resolvers.conversation_list_changes(
+            info.context, inbox, status, after_sequence, _conversation_event
+        )
+
+
+def _conversation_event(change: resolvers.ListChange) -> ConversationEvent:
+    row = change.conversation
+    return ConversationEvent(
+        sequence=change.sequence,
+        change=ConversationChange(change.change),
+        reason=ConversationChangeReason(change.reason),
+        conversation_id=to_global_id("Conversation", change.conversation_id),
+        conversation=Conversation.from_row(row) if row is not None else None,
+    )
+
+
+async def _save_custom_inbox(
+    info: Info, custom_id: int | None, input: CustomInboxInput, *, once: Once | None = None
+) -> m.CustomInbox:
+    ctx = info.context
+    return await custom_resolvers.save_custom_inbox(
+        ctx.bus,
+        ctx.viewer,
+        custom_id,
+        name=input.name,
+        filter_spec=filter_spec(input.filter),
+        sharing=input.sharing,
+        user_ids=decode_ids(input.shared_with_user_ids, "User", field="sharedWithUserIds"),
+        team_ids=decode_ids(input.shared_with_team_ids, "Team", field="sharedWithTeamIds"),
+        once=once,
+    )
+
 __all__ = [
     "AssigneeFilter",
     "BlockedInbox",
@@ -256,8 +418,11 @@ __all__ = [
     "CustomInboxSharing",
     "filter_spec",
     "CustomInbox",
+    "InboxMutations",
+    "InboxQueries",
     "InboxSelector",
     "InboxSidebar",
+    "InboxSubscriptions",
     "StandardInbox",
     "StandardInboxKind",
     "TeamInbox",

@@ -1,19 +1,26 @@
-"""Users, teams, the workspace and access tokens: types, inputs and administration fields."""
+"""Users, teams, the workspace and access tokens: types, inputs and root fields."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from enum import Enum
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.types import Info
 
 from db import models as m
+from graph.idempotency import CreatedRow, IdempotencyKeyArgument, idempotent
 from graph.loaders import related
 from graph.permissions.fields import IsSelfOrAdmin
 from graph.permissions.scopes import parse_scopes
-from graph.relay import to_global_id
-from graph.schema.core import Node, PageInfo
+from graph.relay import decode_cursor, decode_id, decode_ids, encode_cursor, page_size, to_global_id
+from graph.resolvers import access_token as token_resolvers
+from graph.resolvers import user as user_resolvers
+from graph.schema.core import Node, PageInfo, page_info
+from graph.secrets import SecretBox
+from graph.throttle import login_attempt
 
 Role = strawberry.enum(m.Role, name="Role")
 ContactVisibility = strawberry.enum(m.ContactVisibility, name="ContactVisibility")
@@ -172,9 +179,7 @@ class AccessToken(Node):
         "made it from a session or logged in. It is revoked with its parent."
     )
     async def parent(self, info: Info) -> AccessToken | None:
-        if self.row.parent_id is None:
-            return None
-        row = await m.AccessToken.filter(id=self.row.parent_id).first()
+        row = await token_resolvers.parent_token(self.row)
         return AccessToken.from_row(row) if row is not None else None
 
     @strawberry.field
@@ -263,12 +268,276 @@ class WorkspaceSettingsInput:
     closing_notes_mode: ClosingNotesMode | None = None
 
 
+
+@strawberry.type
+class UserQueries:
+    @strawberry.field(description="The authenticated user.")
+    async def me(self, info: Info) -> User:
+        return User.from_row(await info.context.loaders.user.load(info.context.viewer.user_id))
+
+    @strawberry.field(description="The viewer's workspace and its settings.")
+    async def workspace(self, info: Info) -> Workspace:
+        return Workspace.from_row(await info.context.loaders.workspace())
+
+    @strawberry.field(description="The users of the workspace, by name.")
+    async def users(self, info: Info) -> list[User]:
+        rows = await user_resolvers.list_users(info.context.viewer)
+        return [User.from_row(r) for r in rows]
+
+    @strawberry.field(description="The teams of the workspace, by name.")
+    async def teams(self, info: Info) -> list[Team]:
+        rows = await user_resolvers.list_teams(info.context.viewer)
+        return [Team.from_row(r) for r in rows]
+
+
+@strawberry.type
+class AccessTokenQueries:
+    @strawberry.field(
+        description="Access tokens, newest first: every session and integration token of the "
+        "workspace for owners, the viewer's own for everyone else; never their secrets. "
+        "`first` is 1 to 100. Errors: BAD_USER_INPUT for a malformed `first` or cursor."
+    )
+    async def access_tokens(
+        self,
+        info: Info,
+        first: int = 25,
+        after: str | None = None,
+        active: Annotated[
+            bool | None,
+            strawberry.argument(
+                description="true (the default): tokens that work now; false: revoked or "
+                "expired ones; null: all."
+            ),
+        ] = True,
+        kind: Annotated[
+            AccessTokenKind | None,
+            strawberry.argument(description="Only sessions or only integration tokens."),
+        ] = None,
+    ) -> AccessTokenConnection:
+        size = page_size(first)
+        cursor = decode_cursor(after, (int,)) if after is not None else None
+        rows, has_next = await token_resolvers.list_access_tokens(
+            info.context.viewer,
+            size,
+            cursor,
+            active=active,
+            kind=m.AccessTokenKind(kind.value) if kind is not None else None,
+        )
+        cursors = [encode_cursor([r.id]) for r in rows]
+        return AccessTokenConnection(
+            edges=[
+                AccessTokenEdge(cursor=c, node=AccessToken.from_row(r))
+                for c, r in zip(cursors, rows, strict=True)
+            ],
+            page_info=page_info(cursors, has_next, after is not None),
+        )
+
+
+@strawberry.type
+class UserMutations:
+    @strawberry.mutation(
+        description="Exchange e-mail and password for a bearer token. Errors: UNAUTHENTICATED; "
+        "RATE_LIMITED (with `retryAfter` seconds) after repeated failures for the account or from "
+        "the client's address, before the password is checked."
+    )
+    async def login(self, info: Info, email: str, password: str) -> AuthPayload:
+        async with login_attempt(info.context, email):  # RATE_LIMITED while backing off
+            issued = await user_resolvers.login(
+                email, password, ttl_seconds=info.context.settings.session_ttl_seconds
+            )
+        return AuthPayload(
+            token=issued.token, expires_at=issued.row.expires_at, user=User.from_row(issued.user)
+        )
+
+    @strawberry.mutation(
+        description="End the current session: revoke the token of this request (an integration "
+        "token revokes itself), and the tokens it minted; its open WebSockets close with 4403. "
+        "Returns whether a token was revoked now."
+    )
+    async def logout(self, info: Info) -> bool:
+        ctx = info.context
+        revoked = await token_resolvers.logout(ctx.bus, ctx.viewer)
+        ctx.session_ended = True
+        return revoked
+
+    @strawberry.mutation(
+        description="Change the viewer's password (sessions only: FORBIDDEN for access tokens) "
+        "and end every other session of the user, whose WebSockets close with 4403; this "
+        "session and integration tokens stay. Errors: BAD_USER_INPUT for a wrong "
+        "`currentPassword` or a `newPassword` not 8 to 1024 characters (nothing changes); "
+        "CONFLICT when the password changed meanwhile."
+    )
+    async def change_password(self, info: Info, current_password: str, new_password: str) -> bool:
+        ctx = info.context
+        return await token_resolvers.change_password(
+            ctx.bus, ctx.viewer, current_password, new_password
+        )
+
+    @strawberry.mutation(
+        description="Workspace administration (owners; managers for users and teams). Managers "
+        "grant no role, visibility or permission beyond their own (owners grant any): "
+        "FORBIDDEN naming the field. A retry with the same idempotencyKey is compared on every "
+        "field but the password."
+    )
+    async def create_user(
+        self, info: Info, input: CreateUserInput, idempotency_key: IdempotencyKeyArgument = None
+    ) -> User:
+        ctx = info.context
+        data = {
+            "email": input.email,
+            "name": input.name,
+            "password": input.password,
+            "role": input.role,
+            "contact_visibility": input.contact_visibility,
+            "team_ids": decode_ids(input.team_ids, "Team", field="teamIds"),
+            "can_view_blocked_contacts": input.can_view_blocked_contacts,
+            "has_call_access": input.has_call_access,
+            "can_edit_contacts": input.can_edit_contacts,
+        }
+        user = await idempotent(
+            info,
+            idempotency_key,
+            # the password stays out of the kept fingerprint (a fast hash)
+            {"input": dataclasses.replace(input, password="")},
+            CreatedRow(m.User),
+            lambda once: user_resolvers.create_user(ctx.bus, ctx.viewer, data, once=once),
+        )
+        return User.from_row(user)
+
+    @strawberry.mutation(
+        description="Change a teammate; only the fields given change. Nobody changes their own "
+        "role, visibility or permissions, and managers grant nothing beyond their own: "
+        "FORBIDDEN naming the field. Deactivating a user ends every session and access token "
+        "of the user for good (reactivation does not revive them)."
+    )
+    async def update_user(self, info: Info, id: strawberry.ID, input: UpdateUserInput) -> User:
+        ctx = info.context
+        data = {
+            "name": input.name,
+            "role": input.role,
+            "contact_visibility": input.contact_visibility,
+            "team_ids": decode_ids(input.team_ids, "Team", field="teamIds"),
+            "can_view_blocked_contacts": input.can_view_blocked_contacts,
+            "has_call_access": input.has_call_access,
+            "can_edit_contacts": input.can_edit_contacts,
+            "is_active": input.is_active,
+        }
+        user_id = decode_id(id, "User")
+        return User.from_row(await user_resolvers.update_user(ctx.bus, ctx.viewer, user_id, data))
+
+    @strawberry.mutation(description="A new team with its members (owners and managers).")
+    async def create_team(
+        self,
+        info: Info,
+        name: str,
+        member_ids: list[strawberry.ID] | None = None,
+        idempotency_key: IdempotencyKeyArgument = None,
+    ) -> Team:
+        ctx = info.context
+        members = decode_ids(member_ids, "User", field="memberIds")
+        team = await idempotent(
+            info,
+            idempotency_key,
+            {"name": name, "memberIds": member_ids},
+            CreatedRow(m.Team),
+            lambda once: user_resolvers.create_team(ctx.bus, ctx.viewer, name, members, once=once),
+        )
+        return Team.from_row(team)
+
+    @strawberry.mutation(description="Rename a team or replace its members.")
+    async def update_team(
+        self,
+        info: Info,
+        id: strawberry.ID,
+        name: str | None = None,
+        member_ids: list[strawberry.ID] | None = None,
+    ) -> Team:
+        ctx = info.context
+        team = await user_resolvers.update_team(
+            ctx.bus, ctx.viewer, decode_id(id, "Team"), name, decode_ids(member_ids, "User", field="memberIds")
+        )
+        return Team.from_row(team)
+
+
+@strawberry.type
+class WorkspaceMutations:
+    @strawberry.mutation(description="Change workspace settings (owners); only the fields given change.")
+    async def update_workspace_settings(self, info: Info, input: WorkspaceSettingsInput) -> Workspace:
+        ctx = info.context
+        data = {
+            "phone_number_masking": input.phone_number_masking,
+            "call_ring_timeout_seconds": input.call_ring_timeout_seconds,
+            "closing_notes_mode": input.closing_notes_mode,
+        }
+        workspace = await user_resolvers.update_workspace_settings(
+            ctx.bus, ctx.viewer, data, shortest_ring_timeout=ctx.settings.min_ring_timeout_seconds
+        )
+        return Workspace.from_row(workspace)
+
+
+@strawberry.type
+class AccessTokenMutations:
+    @strawberry.mutation(
+        description="An integration access token acting as the viewer's user within `scopes`; "
+        "the secret is returned once. Without `scopes`: INGEST and READ_WRITE (no "
+        "administration, no minting). A token minted by a token (which needs ADMIN) is its "
+        "child: it dies with it, holds no scope it lacks and expires no later. A retry "
+        "with the same idempotencyKey returns the secret again only when the server has "
+        "INBOX_GRAPH_SECRET_KEY (it keeps the secret encrypted until the key expires); "
+        "otherwise it gets CONFLICT with the token's id in `extensions.accessTokenId`: revoke "
+        "that token and create another. Errors: BAD_USER_INPUT (name, scopes: an empty list, "
+        "expiresAt: in the past or after the minting token's expiry)."
+    )
+    async def create_access_token(
+        self,
+        info: Info,
+        name: str,
+        scopes: Annotated[
+            list[AccessTokenScope] | None,
+            strawberry.argument(description="What the token may do; INGEST and READ_WRITE when omitted."),
+        ] = None,
+        expires_at: Annotated[
+            datetime | None,
+            strawberry.argument(description="When it stops working (UTC); never when omitted."),
+        ] = None,
+        idempotency_key: IdempotencyKeyArgument = None,
+    ) -> AccessTokenPayload:
+        ctx = info.context
+        arguments: dict[str, Any] = {"name": name}  # as before scopes: keys recorded then match
+        if scopes is not None:
+            arguments["scopes"] = sorted(s.value for s in scopes)
+        if expires_at is not None:
+            arguments["expiresAt"] = expires_at.isoformat()
+        issued = await idempotent(
+            info,
+            idempotency_key,
+            arguments,
+            token_resolvers.IssuedTokenOutcome(SecretBox(ctx.settings.secret_keys)),
+            lambda once: token_resolvers.create_access_token(
+                ctx.bus, ctx.viewer, name, scopes=scopes, expires_at=expires_at, once=once
+            ),
+        )
+        return AccessTokenPayload(token=issued.token, access_token=AccessToken.from_row(issued.row))
+
+    @strawberry.mutation(
+        description="Revoke an access token and the tokens it minted; returns its id. Owners "
+        "revoke any token of the workspace, others their own. Their open subscriptions end "
+        "(4403). Errors: NOT_FOUND for a token the viewer may not see."
+    )
+    async def revoke_access_token(self, info: Info, id: strawberry.ID) -> strawberry.ID:
+        ctx = info.context
+        row = await token_resolvers.revoke_access_token(ctx.bus, ctx.viewer, decode_id(id, "AccessToken"))
+        return to_global_id("AccessToken", row.id)
+
+
 __all__ = [
     "AccessToken",
     "AccessTokenConnection",
     "AccessTokenEdge",
     "AccessTokenKind",
+    "AccessTokenMutations",
     "AccessTokenPayload",
+    "AccessTokenQueries",
     "AccessTokenScope",
     "AuthPayload",
     "ClosingNotesMode",
@@ -278,6 +547,9 @@ __all__ = [
     "Team",
     "UpdateUserInput",
     "User",
+    "UserMutations",
+    "UserQueries",
     "Workspace",
+    "WorkspaceMutations",
     "WorkspaceSettingsInput",
 ]
