@@ -110,9 +110,10 @@ def ordering(order: Sequence[tuple[str, bool]]) -> list[str]:
 
 async def keyset_page(
     query: QuerySet[Model], order: Sequence[tuple[str, bool]], first: int, after: Sequence[Any] | None
-) -> tuple[list[Model], bool]:
+) -> list[Model]:
     """One page of ``query`` in ``order``: its first ``first`` rows after the cursor values
-    ``after`` (from the start without), and whether more follow (one row more is read to know).
+    ``after`` (from the start without), and one row more when more follow
+    (:meth:`graph.relay.Page.slice` makes the page).
     """
     if after is not None:
         query = query.filter(keyset_after(order, after))
@@ -125,7 +126,7 @@ async def keyset_page(
         query._make_query()
         sql, params = query.query.get_parameterized_sql()
         rows = await _select(query._db, query.model, sql, params)
-    return rows[:first], len(rows) > first
+    return rows
 
 
 def _order_sql(order: Sequence[tuple[str, bool]]) -> str:

@@ -1,11 +1,11 @@
-"""Relay's opaque tokens: global object ids and connection cursors, and the page size of a
-connection (``first``).
+"""Relay's opaque tokens and pages: global object ids, connection cursors, the page size of a
+connection (``first``) and the page a list resolver returns (:class:`Page`).
 
 Global ids are opaque: URL-safe base64 of ``"<Type>:<primary key>"``. Cursors are opaque too:
 URL-safe base64 of the JSON list of the keyset values of a row in its ordering.
 
 Resolvers and schema types both use these; the GraphQL types of a connection (``Node``,
-``PageInfo``, ``Connection``) are in :mod:`graph.schema.core`.
+``PageInfo``, ``Edge``, ``Connection``) are in :mod:`graph.schema.core`.
 """
 
 from __future__ import annotations
@@ -13,8 +13,10 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import strawberry
 
@@ -23,6 +25,8 @@ from graph.errors import BadUserInput
 
 MAX_PAGE_SIZE = 100
 MAX_SEQUENCE = 2**53  # sequences and other cursor integers
+
+Row = TypeVar("Row")
 
 
 def _b64encode(text: str) -> str:
@@ -144,8 +148,45 @@ def page_size(first: int | None, *, field: str = "first") -> int:
     return first
 
 
+@dataclass(frozen=True, slots=True)
+class Page(Generic[Row]):
+    """One page of a list in its keyset order, as list resolvers return it; the schema makes it
+    a connection (:meth:`graph.schema.core.Connection.from_page`).
+
+    Attributes:
+        rows: the page's rows, in the list's order.
+        keys: each row's keyset values in that order: what its cursor encodes.
+        has_next: whether rows follow the page.
+        has_previous: whether rows precede it (it starts after a cursor).
+    """
+
+    rows: list[Row]
+    keys: list[list[Any]]
+    has_next: bool
+    has_previous: bool
+
+    @classmethod
+    def slice(
+        cls,
+        rows: Sequence[Row],
+        first: int,
+        after: Sequence[Any] | None,
+        key: Callable[[Row], list[Any]],
+    ) -> Page[Row]:
+        """The page of ``first`` rows after the cursor values ``after`` (``None``: from the
+        start), from ``rows`` read in the list's order with one row more than ``first``:
+        that row, when there is one, only tells that more follow.
+
+        Example:
+            ``Page.slice(await query.limit(first + 1), first, after, lambda r: [r.id])``
+        """
+        page = list(rows[:first])
+        return cls(page, [key(row) for row in page], len(rows) > first, after is not None)
+
+
 __all__ = [
     "MAX_PAGE_SIZE",
+    "Page",
     "decode_cursor",
     "decode_id",
     "decode_ids",

@@ -34,7 +34,7 @@ from db.security import hash_password, hash_token, new_token, verify_password
 from graph.errors import BadUserInput, Conflict, Forbidden, NotConfigured, NotFound, Unauthenticated
 from graph.live import write
 from graph.permissions.scopes import DEFAULT_SCOPES, format_scopes, granted
-from graph.relay import to_global_id
+from graph.relay import Page, to_global_id
 from graph.secrets import SecretUnreadable
 
 if TYPE_CHECKING:
@@ -281,7 +281,7 @@ async def list_access_tokens(
     *,
     active: bool | None,
     kind: AccessTokenKind | None,
-) -> tuple[list[AccessToken], bool]:
+) -> Page[AccessToken]:
     """A page of the tokens ``viewer`` may see (:func:`tokens_visible_to`), newest first.
 
     Args:
@@ -291,8 +291,6 @@ async def list_access_tokens(
             only revoked or expired ones; ``None``: all.
         kind: only sessions or only integration tokens; ``None``: both.
 
-    Returns:
-        The page's rows and whether more follow.
     """
     query = tokens_visible_to(viewer)
     now = datetime.now(UTC)
@@ -303,7 +301,8 @@ async def list_access_tokens(
         query = query.filter(~usable)
     if kind is not None:
         query = query.filter(kind=kind)
-    return await keyset_page(query, TOKEN_ORDER, first, after)
+    rows = await keyset_page(query, TOKEN_ORDER, first, after)
+    return Page.slice(rows, first, after, lambda token: [token.id])
 
 
 async def _revoke_with_descendants(

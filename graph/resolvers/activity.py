@@ -22,14 +22,13 @@ from db.models import Activity, ActivityKind, ActivityMention, User
 from graph.errors import BadUserInput
 from graph.live import write
 from graph.permissions.visibility import contact_scope
-from graph.relay import parse_global_id
+from graph.relay import Page, parse_global_id
 from graph.resolvers.contact import (
     contact_facts,
     current_conversation,
     record_change,
     visible_contact,
 )
-from graph.resolvers.conversation import Page
 from graph.subscriptions import contact_events
 
 if TYPE_CHECKING:
@@ -140,14 +139,16 @@ async def add_comment(
     return await write(bus, viewer.workspace_id, operation, once=once)
 
 
-async def list_activities(loaders: Loaders, contact: Contact, first: int, after: Sequence[Any] | None) -> Page:
+async def list_activities(
+    loaders: Loaders, contact: Contact, first: int, after: Sequence[Any] | None
+) -> Page[Activity]:
     """A contact's activities (comments and events), newest first, ``first`` per page after
     the keyset cursor ``after`` (``[created_at, id]``). Batched: the contacts of one response
     share one query (:meth:`graph.loaders.Loaders.rows_of`)."""
     rows = await loaders.rows_of(Activity, "contact_id", ACTIVITY_ORDER, first + 1, after).load(contact.id)
-    page = rows[:first]
-    await loaders.preload_users(page)
-    return Page(page, [[a.created_at, a.id] for a in page], len(rows) > first, after is not None)
+    page = Page.slice(rows, first, after, lambda a: [a.created_at, a.id])
+    await loaders.preload_users(page.rows)
+    return page
 
 
 def mention_events(

@@ -40,7 +40,6 @@ All times are server times in UTC; durations are whole seconds.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -73,7 +72,7 @@ from graph.permissions.visibility import (
     incoming_call_subscription_scope,
     may_see_incoming_call_tab,
 )
-from graph.relay import MAX_PAGE_SIZE, to_global_id
+from graph.relay import MAX_PAGE_SIZE, Page, to_global_id
 from graph.resolvers.contact import (
     contact_facts,
     current_conversation,
@@ -696,15 +695,6 @@ async def incoming_calls(viewer: Viewer, tab: IncomingCallTab) -> list[Call]:
     )
 
 
-@dataclass(frozen=True)
-class CallPage:
-    """One page of calls, newest first (:data:`db.models.CALL_ORDER`)."""
-
-    rows: list[Call]
-    has_next: bool
-    has_previous: bool
-
-
 def call_cursor_values(row: Call) -> list[Any]:
     """A call's keyset values in :data:`db.models.CALL_ORDER` (what its cursor encodes)."""
     return [row.ringing_at, row.id]
@@ -712,7 +702,7 @@ def call_cursor_values(row: Call) -> list[Any]:
 
 async def call_log(
     viewer: Viewer, inbox: Any | None, first: int, after: Sequence[Any] | None
-) -> CallPage:
+) -> Page[Call]:
     """The call log of the ``CALLS`` view (``domain.md`` sections 4 and 5): every call, inbound
     and outbound, whatever its status, newest first (``ringingAt``, then id), paginated by
     keyset (``after`` holds the last row's values), within the selected inbox.
@@ -738,13 +728,13 @@ async def call_log(
         if ref.filter is not None:
             matching = Conversation.filter(workspace_id=viewer.workspace_id).filter(ref.filter)
             query = query.filter(contact_id__in=Subquery(matching.values("contact_id")))
-    rows, has_next = await keyset_page(query, CALL_ORDER, first, after)
-    return CallPage(rows, has_next, after is not None)
+    rows = await keyset_page(query, CALL_ORDER, first, after)
+    return Page.slice(rows, first, after, call_cursor_values)
 
 
 async def contact_calls(
     viewer: Viewer, loaders: Loaders, contact: Contact, first: int, after: Sequence[Any] | None
-) -> CallPage:
+) -> Page[Call]:
     """Every call of a contact the viewer sees, newest first, one page (``domain.md``
     section 5, call activities: each with its outcome, direction, times and duration).
     Batched: the contacts of one response share one query (:meth:`Loaders.calls_of_contact`).
@@ -752,10 +742,11 @@ async def contact_calls(
     Users without call access see no calls (an empty page), like ``node(id)`` shows them no call.
     """
     if not viewer.has_call_access:
-        return CallPage([], False, after is not None)
+        return Page.slice([], first, after, call_cursor_values)
     rows = await loaders.calls_of_contact(first + 1, after).load(contact.id)
-    await loaders.preload_users(rows[:first])
-    return CallPage(rows[:first], len(rows) > first, after is not None)
+    page = Page.slice(rows, first, after, call_cursor_values)
+    await loaders.preload_users(page.rows)
+    return page
 
 
 MAX_RING_TIMEOUT_SECONDS = 600
@@ -900,7 +891,6 @@ __all__ = [
     "incoming_call_events",
     "TRANSITIONS",
     "answer_call",
-    "CallPage",
     "call_cursor_values",
     "MAX_RING_TIMEOUT_SECONDS",
     "call_facts",

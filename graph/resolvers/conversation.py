@@ -29,6 +29,7 @@ from db.normalize import normalise_email, normalise_phone
 from db.queries import MAX_KEY
 from graph.errors import BadUserInput, Forbidden, NotFound
 from graph.live import write
+from graph.relay import Page
 from graph.resolvers.contact import (
     contact_facts,
     conversation_facts,
@@ -493,23 +494,15 @@ async def close_conversation(
     return await write(bus, viewer.workspace_id, operation)
 
 
-@dataclass
-class Page:
-    rows: list[Any]
-    cursors: list[list[Any]]
-    has_next: bool
-    has_previous: bool
-
-
 async def list_messages(
     loaders: Loaders, conversation: Conversation, first: int, after: Sequence[Any] | None
-) -> Page:
+) -> Page[Message]:
     """A conversation's messages, newest first. Batched: the conversations of one response
     share one query (:meth:`graph.loaders.Loaders.rows_of`)."""
     rows = await loaders.rows_of(Message, "conversation_id", MESSAGE_ORDER, first + 1, after).load(conversation.id)
-    page = rows[:first]
-    await loaders.preload_users(page)
-    return Page(page, [[m.created_at, m.id] for m in page], len(rows) > first, after is not None)
+    page = Page.slice(rows, first, after, lambda m: [m.created_at, m.id])
+    await loaders.preload_users(page.rows)
+    return page
 
 
 CONTACT_CONVERSATION_ORDER = (("opened_at", True), ("id", True))
@@ -517,14 +510,13 @@ CONTACT_CONVERSATION_ORDER = (("opened_at", True), ("id", True))
 
 async def list_contact_conversations(
     loaders: Loaders, contact: Contact, first: int, after: Sequence[Any] | None
-) -> Page:
+) -> Page[Conversation]:
     """A contact's conversations, open and closed, newest opened first (``domain.md``, terms:
     closed ones stay as history). Batched: the contacts of one response share one query
     (:meth:`graph.loaders.Loaders.rows_of`)."""
     loader = loaders.rows_of(Conversation, "contact_id", CONTACT_CONVERSATION_ORDER, first + 1, after)
     rows = await loader.load(contact.id)
-    page = rows[:first]
-    return Page(page, [[c.opened_at, c.id] for c in page], len(rows) > first, after is not None)
+    return Page.slice(rows, first, after, lambda c: [c.opened_at, c.id])
 
 
 MESSAGE_RANK, ACTIVITY_RANK = 0, 1
@@ -533,7 +525,9 @@ MESSAGE_RANK, ACTIVITY_RANK = 0, 1
 TIMELINE_ORDER = (("created_at", False), ("id", False))
 
 
-async def timeline(loaders: Loaders, conversation: Conversation, first: int, after: Sequence[Any] | None) -> Page:
+async def timeline(
+    loaders: Loaders, conversation: Conversation, first: int, after: Sequence[Any] | None
+) -> Page[Message | Activity]:
     """Messages and activities of a conversation interleaved, oldest first.
 
     Ordered by ``(created_at, rank, id)`` with messages before activities at the same instant,
@@ -560,14 +554,9 @@ async def timeline(loaders: Loaders, conversation: Conversation, first: int, aft
         + [(a.created_at, ACTIVITY_RANK, a.id, a) for a in found_activities],
         key=lambda item: item[:3],
     )
-    page = merged[:first]
-    await loaders.preload_users(item[3] for item in page)
-    return Page(
-        [item[3] for item in page],
-        [[at, rank, row_id] for at, rank, row_id, _ in page],
-        len(merged) > first,
-        after is not None,
-    )
+    page = Page.slice(merged, first, after, lambda item: list(item[:3]))
+    await loaders.preload_users(item[3] for item in page.rows)
+    return Page([item[3] for item in page.rows], page.keys, page.has_next, page.has_previous)
 
 
 def new_message_events(
@@ -606,7 +595,6 @@ __all__ = [
     "contact_for_handle",
     "close_conversation",
     "open_conversation",
-    "Page",
     "list_contact_conversations",
     "list_messages",
     "normalise_handle",

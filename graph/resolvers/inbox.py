@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -28,7 +27,7 @@ from graph.permissions.visibility import (
     visible_standard_inboxes,
     visible_team_ids,
 )
-from graph.relay import decode_id
+from graph.relay import Page, decode_id
 from graph.resolvers.custom_inbox import (
     custom_scope,
     filter_q,
@@ -129,14 +128,6 @@ def conversations_in(viewer: Viewer, scope: Scope, status: ConversationStatus | 
     return query
 
 
-@dataclass
-class ConversationPage:
-    rows: list[Conversation]
-    has_next: bool
-    has_previous: bool
-    refreshed_at: datetime
-
-
 async def list_conversations(
     viewer: Viewer,
     inbox: InboxRef,
@@ -145,17 +136,16 @@ async def list_conversations(
     after: Sequence[Any] | None,
     *,
     unseen: bool = False,
-) -> ConversationPage:
+) -> Page[Conversation]:
     """One page of an inbox's conversations, newest activity first (keyset pagination);
     with ``unseen``, only those with inbound messages the viewer has not seen in it."""
-    refreshed_at = datetime.now(UTC)
     query = conversations_in(viewer, inbox.scope, status)
     if inbox.filter is not None:
         query = query.filter(inbox.filter)
     if unseen:
         query = query.filter(**unseen_filter(viewer, inbox.key))
-    rows, has_next = await keyset_page(query, CONVERSATION_ORDER, first, after)
-    return ConversationPage(rows, has_next, after is not None, refreshed_at)
+    rows = await keyset_page(query, CONVERSATION_ORDER, first, after)
+    return Page.slice(rows, first, after, conversation_cursor_values)
 
 
 def conversation_cursor_values(row: Conversation) -> list[Any]:
@@ -323,7 +313,10 @@ def sidebar_changes(
     def select(event: LiveEvent, facts: dict[str, Any]) -> Candidate | None:
         # the first panel is read once the stream's start is fixed: nothing falls between
         if event.type != STREAM_STARTED and not stale:
-            mine = event.type == "inbox.seen" and event.payload.get("user_id") == context.viewer.user_id
+            mine = (
+                event.type == "inbox.seen"
+                and event.payload.get("user_id") == context.viewer.user_id
+            )
             if not (mine or touches(current, event.type, event.payload)):
                 return None
         return Candidate(event.sequence, build)
@@ -420,7 +413,6 @@ __all__ = [
     "touches",
     "LIST_EVENTS",
     "list_change",
-    "ConversationPage",
     "InboxRef",
     "Sidebar",
     "SidebarEntry",

@@ -10,7 +10,7 @@ from strawberry.types import Info
 from db import models as m
 from graph.loaders import related
 from graph.relay import to_global_id
-from graph.schema.core import Node, PageInfo
+from graph.schema.core import Connection, Node
 from graph.schema.user import User
 
 ActivityKind = strawberry.enum(
@@ -66,15 +66,8 @@ class Activity(Node):
 
 
 @strawberry.type
-class ActivityEdge:
-    cursor: str
-    node: Activity
+class ActivityConnection(Connection[Activity]):
+    pass
 
 
-@strawberry.type
-class ActivityConnection:
-    edges: list[ActivityEdge]
-    page_info: PageInfo
-
-
-__all__ = ["Activity", "ActivityConnection", "ActivityEdge", "ActivityKind"]
+__all__ = ["Activity", "ActivityConnection", "ActivityKind"]

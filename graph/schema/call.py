@@ -15,15 +15,14 @@ from graph.idempotency import CreatedRow, IdempotencyKeyArgument, idempotent
 from graph.loaders import related
 from graph.permissions import visibility
 from graph.permissions.fields import number_as_seen
-from graph.relay import decode_cursor, decode_id, encode_cursor, page_size, to_global_id
+from graph.relay import decode_cursor, decode_id, page_size, to_global_id
 from graph.resolvers import call as call_resolvers
 from graph.resolvers import contact as contact_resolvers
-from graph.resolvers.call import CallPage, call_cursor_values
 from graph.resolvers.node import shows
 from graph.schema.channel import Channel
 from graph.schema.contact import Contact
 from graph.schema.inbox import InboxSelector
-from graph.schema.core import Node, PageInfo, page_info
+from graph.schema.core import Connection, Node
 from graph.schema.user import User
 
 if TYPE_CHECKING:
@@ -147,24 +146,9 @@ class Call(Node):
         return CallRecording(state=self.row.recording_state, id=self.row.recording_id)
 
 
-@strawberry.type
-class CallEdge:
-    cursor: str
-    node: Call
-
-
 @strawberry.type(description="A page of calls, newest first.")
-class CallConnection:
-    edges: list[CallEdge]
-    page_info: PageInfo
-
-    @classmethod
-    def from_page(cls, page: CallPage) -> CallConnection:
-        cursors = [encode_cursor(call_cursor_values(row)) for row in page.rows]
-        return cls(
-            edges=[CallEdge(cursor=c, node=Call.from_row(r)) for c, r in zip(cursors, page.rows, strict=True)],
-            page_info=page_info(cursors, page.has_next, page.has_previous),
-        )
+class CallConnection(Connection[Call]):
+    pass
 
 
 @strawberry.input(description="A ringing inbound call reported by a channel connector.")
@@ -227,7 +211,7 @@ class CallQueries:
             contact=[r.contact_id for r in page.rows], channel=[r.channel_id for r in page.rows]
         )
         await info.context.loaders.preload_users(page.rows)
-        return CallConnection.from_page(page)
+        return CallConnection.from_page(page, Call.from_row)
 
 
 @strawberry.type
@@ -283,7 +267,9 @@ class CallMutations:
         pk = decode_id(call_id, "Call", field="callId")
         return Call.from_row(await call_resolvers.answer_call(ctx.bus, ctx.viewer, pk))
 
-    @strawberry.mutation(description="Decline a ringing inbound call. Errors: CONFLICT when it is no longer ringing.")
+    @strawberry.mutation(
+        description="Decline a ringing inbound call. Errors: CONFLICT when it is no longer ringing."
+    )
     async def decline_call(self, info: Info, call_id: strawberry.ID) -> Call:
         ctx = info.context
         pk = decode_id(call_id, "Call", field="callId")
@@ -328,7 +314,9 @@ class CallMutations:
             idempotency_key,
             {"contactId": contact_id, "channelId": channel_id},
             CreatedRow(m.Call, visible_if=contact_resolvers.visible_contact_of),
-            lambda once: call_resolvers.place_call(ctx.bus, ctx.viewer, contact_pk, channel_pk, once=once),
+            lambda once: call_resolvers.place_call(
+                ctx.bus, ctx.viewer, contact_pk, channel_pk, once=once
+            ),
         )
         return Call.from_row(call)
 
@@ -359,7 +347,6 @@ class CallSubscriptions:
         return call_resolvers.call_update_events(info.context, after_sequence, _delivered_call)
 
 
-
 def _delivered_call(row: m.Call, sequence: int) -> Call:
     """A call delivered by a live event, carrying the event's sequence (``Call.sequence``)."""
     return Call.from_row(row, sequence=sequence)
@@ -372,10 +359,10 @@ async def _ingested_call(ctx: Context, row: m.Call) -> Call:
     contact = await ctx.loaders.contact.load(row.contact_id)
     return Call.from_row(row, hidden=not shows(ctx.viewer, "Call", contact))
 
+
 __all__ = [
     "Call",
     "CallConnection",
-    "CallEdge",
     "CallDirection",
     "CallMutations",
     "CallQueries",

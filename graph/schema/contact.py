@@ -17,7 +17,7 @@ from graph.fanout import depends_on_identity
 from graph.idempotency import CreatedRow, IdempotencyKeyArgument, idempotent
 from graph.loaders import related
 from graph.permissions.fields import number_as_seen
-from graph.relay import decode_cursor, decode_id, encode_cursor, page_size, to_global_id
+from graph.relay import decode_cursor, decode_id, page_size, to_global_id
 from graph.resolvers import activity as activity_resolvers
 from graph.resolvers import call as call_resolvers
 from graph.resolvers import contact as resolvers
@@ -25,9 +25,9 @@ from graph.resolvers import conversation as conversation_resolvers
 from graph.resolvers import crm as crm_resolvers
 from graph.resolvers import merge as merge_resolvers
 from graph.resolvers.node import find_node
-from graph.schema.activity import Activity, ActivityConnection, ActivityEdge
+from graph.schema.activity import Activity, ActivityConnection
 from graph.schema.channel import Channel
-from graph.schema.core import Node, page_info
+from graph.schema.core import Node
 from graph.schema.crm import CrmProvider, CrmRecord
 from graph.schema.user import User
 
@@ -37,10 +37,10 @@ if TYPE_CHECKING:
 
 # A contact's calls and conversations are types of modules that import this one: the fields
 # name them lazily (strawberry resolves them when it builds the schema), and so do the resolvers.
+_CALL = LazyType("Call", "graph.schema.call")
 _CALL_CONNECTION = LazyType("CallConnection", "graph.schema.call")
 _CONVERSATION = LazyType("Conversation", "graph.schema.conversation")
 _CONVERSATION_CONNECTION = LazyType("ConversationConnection", "graph.schema.conversation")
-_CONVERSATION_EDGE = LazyType("ConversationEdge", "graph.schema.conversation")
 
 
 @strawberry.type(description="A channel of the workspace, and the contact's identity on it.")
@@ -133,7 +133,7 @@ class Contact(Node):
         cursor = decode_cursor(after, (datetime, int)) if after is not None else None
         ctx = info.context
         page = await call_resolvers.contact_calls(ctx.viewer, ctx.loaders, self.row, size, cursor)
-        return _CALL_CONNECTION.resolve_type().from_page(page)
+        return _CALL_CONNECTION.resolve_type().from_page(page, _CALL.resolve_type().from_row)
 
     @strawberry.field(
         description="Every channel of the workspace (oldest first), with whether this contact "
@@ -166,15 +166,8 @@ class Contact(Node):
         size = page_size(first)
         cursor = decode_cursor(after, (datetime, int)) if after is not None else None
         page = await conversation_resolvers.list_contact_conversations(info.context.loaders, self.row, size, cursor)
-        cursors = [encode_cursor(values) for values in page.cursors]
-        conversation = _CONVERSATION.resolve_type()
-        return _CONVERSATION_CONNECTION.resolve_type()(
-            edges=[
-                _CONVERSATION_EDGE.resolve_type()(cursor=c, node=conversation.from_row(r))
-                for c, r in zip(cursors, page.rows, strict=True)
-            ],
-            page_info=page_info(cursors, page.has_next, page.has_previous),
-            refreshed_at=datetime.now(UTC),
+        return _CONVERSATION_CONNECTION.resolve_type().from_page(
+            page, _CONVERSATION.resolve_type().from_row, refreshed_at=datetime.now(UTC)
         )
 
     @strawberry.field(
@@ -185,11 +178,7 @@ class Contact(Node):
         size = page_size(first)
         cursor = decode_cursor(after, (datetime, int)) if after is not None else None
         page = await activity_resolvers.list_activities(info.context.loaders, self.row, size, cursor)
-        cursors = [encode_cursor(values) for values in page.cursors]
-        return ActivityConnection(
-            edges=[ActivityEdge(cursor=c, node=Activity.from_row(r)) for c, r in zip(cursors, page.rows, strict=True)],
-            page_info=page_info(cursors, page.has_next, page.has_previous),
-        )
+        return ActivityConnection.from_page(page, Activity.from_row)
 
 
 @strawberry.input(
@@ -230,7 +219,9 @@ class MentionEvent:
 
 @strawberry.type
 class ContactQueries:
-    @strawberry.field(description="A contact by id; null when unknown or not visible to the viewer.")
+    @strawberry.field(
+        description="A contact by id; null when unknown or not visible to the viewer."
+    )
     async def contact(self, info: Info, id: strawberry.ID) -> Contact | None:
         found = await find_node(info.context, "Contact", decode_id(id, "Contact"))
         return Contact.from_row(found[1]) if found else None
@@ -238,7 +229,9 @@ class ContactQueries:
 
 @strawberry.type
 class AssignmentMutations:
-    @strawberry.mutation(description="Assign a contact to a user, or to nobody with a null assigneeId.")
+    @strawberry.mutation(
+        description="Assign a contact to a user, or to nobody with a null assigneeId."
+    )
     async def assign_contact(
         self, info: Info, contact_id: strawberry.ID, assignee_id: strawberry.ID | None = None
     ) -> Contact:
@@ -275,7 +268,9 @@ class ContactMutations:
             )
             if value is not strawberry.UNSET
         }
-        return Contact.from_row(await resolvers.update_contact(ctx.bus, ctx.viewer, contact_pk, given))
+        return Contact.from_row(
+            await resolvers.update_contact(ctx.bus, ctx.viewer, contact_pk, given)
+        )
 
     @strawberry.mutation(
         description="Fold the secondary contact into the primary, in one transaction: channel "
@@ -300,7 +295,9 @@ class ContactMutations:
         ] = None,
         take_from_secondary: Annotated[
             list[ContactField] | None,
-            strawberry.argument(description="Fields where the secondary's value wins (when it has one)."),
+            strawberry.argument(
+                description="Fields where the secondary's value wins (when it has one)."
+            ),
         ] = None,
     ) -> Contact:
         ctx = info.context
@@ -334,11 +331,15 @@ class ContactMutations:
             idempotency_key,
             {"contactId": contact_id, "text": text},
             CreatedRow(m.Activity, visible_if=resolvers.visible_contact_of),
-            lambda once: activity_resolvers.add_comment(ctx.bus, ctx.viewer, contact_pk, text, once=once),
+            lambda once: activity_resolvers.add_comment(
+                ctx.bus, ctx.viewer, contact_pk, text, once=once
+            ),
         )
         return Activity.from_row(activity)
 
-    @strawberry.mutation(description="Block a contact: its conversations leave every inbox but the blocked one.")
+    @strawberry.mutation(
+        description="Block a contact: its conversations leave every inbox but the blocked one."
+    )
     async def block_contact(self, info: Info, contact_id: strawberry.ID) -> Contact:
         ctx = info.context
         contact_pk = decode_id(contact_id, "Contact", field="contactId")
@@ -367,6 +368,7 @@ def _mention_event(sequence: int, activity: m.Activity, contact: m.Contact) -> M
     return MentionEvent(
         sequence=sequence, activity=Activity.from_row(activity), contact=Contact.from_row(contact)
     )
+
 
 __all__ = [
     "AssignmentMutations",

@@ -14,13 +14,13 @@ from strawberry.types import Info
 from db import models as m
 from graph.idempotency import IdempotencyKeyArgument, idempotent
 from graph.loaders import related
-from graph.relay import decode_cursor, decode_id, encode_cursor, page_size, to_global_id
+from graph.relay import decode_cursor, decode_id, page_size, to_global_id
 from graph.resolvers import conversation as resolvers
 from graph.resolvers.node import shows
 from graph.schema.activity import Activity, ActivityKind
 from graph.schema.channel import Channel
 from graph.schema.contact import Contact
-from graph.schema.core import Node, PageInfo, page_info
+from graph.schema.core import Connection, Edge, Node
 from graph.schema.user import User
 
 if TYPE_CHECKING:
@@ -71,27 +71,18 @@ TimelineItem = Annotated[Message | Activity, strawberry.union("TimelineItem")]
 
 
 @strawberry.type
-class MessageEdge:
-    cursor: str
-    node: Message
+class MessageConnection(Connection[Message]):
+    pass
 
 
 @strawberry.type
-class MessageConnection:
-    edges: list[MessageEdge]
-    page_info: PageInfo
+class TimelineEdge(Edge[TimelineItem]):
+    """Named after the list rather than its node type (``TimelineItemEdge``)."""
 
 
 @strawberry.type
-class TimelineEdge:
-    cursor: str
-    node: TimelineItem
-
-
-@strawberry.type
-class TimelineConnection:
+class TimelineConnection(Connection[TimelineItem]):
     edges: list[TimelineEdge]
-    page_info: PageInfo
 
 
 @strawberry.type(description="The thread with one contact.")
@@ -135,38 +126,22 @@ class Conversation(Node):
         size = page_size(first)
         cursor = decode_cursor(after, (datetime, int)) if after is not None else None
         page = await resolvers.list_messages(info.context.loaders, self.row, size, cursor)
-        cursors = [encode_cursor(values) for values in page.cursors]
-        return MessageConnection(
-            edges=[MessageEdge(cursor=c, node=Message.from_row(r)) for c, r in zip(cursors, page.rows, strict=True)],
-            page_info=page_info(cursors, page.has_next, page.has_previous),
-        )
+        return MessageConnection.from_page(page, Message.from_row)
 
     @strawberry.field(description="Messages and activities interleaved, oldest first.")
     async def timeline(self, info: Info, first: int = 50, after: str | None = None) -> TimelineConnection:
         size = page_size(first)
         cursor = decode_cursor(after, (datetime, int, int)) if after is not None else None
         page = await resolvers.timeline(info.context.loaders, self.row, size, cursor)
-        cursors = [encode_cursor(values) for values in page.cursors]
-        edges = [
-            TimelineEdge(
-                cursor=c,
-                node=Message.from_row(r) if isinstance(r, m.Message) else Activity.from_row(r),
-            )
-            for c, r in zip(cursors, page.rows, strict=True)
-        ]
-        return TimelineConnection(edges=edges, page_info=page_info(cursors, page.has_next, page.has_previous))
+        return TimelineConnection.from_page(page, _timeline_item)
+
+
+def _timeline_item(row: m.Message | m.Activity) -> Message | Activity:
+    return Message.from_row(row) if isinstance(row, m.Message) else Activity.from_row(row)
 
 
 @strawberry.type
-class ConversationEdge:
-    cursor: str
-    node: Conversation
-
-
-@strawberry.type
-class ConversationConnection:
-    edges: list[ConversationEdge]
-    page_info: PageInfo
+class ConversationConnection(Connection[Conversation]):
     refreshed_at: datetime = strawberry.field(
         description="Server time at which this page was computed (custom inboxes show it as "
         "'last updated X ago')."
@@ -260,7 +235,9 @@ class MessageEvent:
 
 @strawberry.type
 class MessageMutations:
-    @strawberry.mutation(description="Agent reply. Assigns an unassigned contact to the sender (first reply wins).")
+    @strawberry.mutation(
+        description="Agent reply. Assigns an unassigned contact to the sender (first reply wins)."
+    )
     async def send_message(
         self, info: Info, input: SendMessageInput, idempotency_key: IdempotencyKeyArgument = None
     ) -> SendMessagePayload:
@@ -277,7 +254,11 @@ class MessageMutations:
             {"input": input},
             resolvers.SENT_MESSAGE,
             lambda once: resolvers.send_message(
-                ctx.bus, ctx.viewer, contact_id=contact_id, text=input.text, channel_id=channel_id,
+                ctx.bus,
+                ctx.viewer,
+                contact_id=contact_id,
+                text=input.text,
+                channel_id=channel_id,
                 once=once,
             ),
         )
@@ -293,7 +274,9 @@ class MessageMutations:
         "message, conversation and contact are null (their ids given) when the caller may not "
         "see the contact: always for a token without READ."
     )
-    async def receive_message(self, info: Info, input: ReceiveMessageInput) -> ReceiveMessagePayload:
+    async def receive_message(
+        self, info: Info, input: ReceiveMessageInput
+    ) -> ReceiveMessagePayload:
         ctx = info.context
         result = await resolvers.receive_message(
             ctx.bus,
@@ -319,11 +302,15 @@ class MessageMutations:
 
 @strawberry.type
 class ConversationMutations:
-    @strawberry.mutation(description="Open a conversation with a contact (its open one if any). BAD_USER_INPUT for a blocked contact.")
+    @strawberry.mutation(
+        description="Open a conversation with a contact (its open one if any). BAD_USER_INPUT for a blocked contact."
+    )
     async def open_conversation(self, info: Info, contact_id: strawberry.ID) -> Conversation:
         ctx = info.context
         contact_pk = decode_id(contact_id, "Contact", field="contactId")
-        return Conversation.from_row(await resolvers.open_conversation(ctx.bus, ctx.viewer, contact_pk))
+        return Conversation.from_row(
+            await resolvers.open_conversation(ctx.bus, ctx.viewer, contact_pk)
+        )
 
     @strawberry.mutation(
         description="Close the contact's open conversation, with closing notes as the workspace's "
@@ -356,9 +343,7 @@ class MessageSubscriptions:
         inbox: Annotated[InboxSelector, strawberry.lazy("graph.schema.inbox")] | None = None,
         after_sequence: int | None = None,
     ) -> AsyncGenerator[MessageEvent, None]:
-        return resolvers.new_message_events(
-            info.context, inbox, after_sequence, _message_event
-        )
+        return resolvers.new_message_events(info.context, inbox, after_sequence, _message_event)
 
 
 def _message_event(sequence: int, message: m.Message, conversation: m.Conversation) -> MessageEvent:
@@ -368,6 +353,7 @@ def _message_event(sequence: int, message: m.Message, conversation: m.Conversati
         conversation=Conversation.from_row(conversation),
     )
 
+
 __all__ = [
     "Activity",
     "ConversationChange",
@@ -376,7 +362,6 @@ __all__ = [
     "ActivityKind",
     "Conversation",
     "ConversationConnection",
-    "ConversationEdge",
     "ConversationMutations",
     "ConversationStatus",
     "DeliveryStatus",

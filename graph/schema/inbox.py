@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated
 
@@ -17,7 +17,7 @@ from graph.fanout import depends_on_identity
 from graph.idempotency import CreatedRow, IdempotencyKeyArgument, idempotent
 from graph.loaders import related, then
 from graph.permissions.visibility import StandardInboxKind as _StandardInboxKind
-from graph.relay import decode_cursor, decode_id, decode_ids, encode_cursor, page_size, to_global_id
+from graph.relay import decode_cursor, decode_id, decode_ids, page_size, to_global_id
 from graph.resolvers import custom_inbox as custom_resolvers
 from graph.resolvers import inbox as resolvers
 from graph.resolvers import indicators
@@ -26,11 +26,10 @@ from graph.schema.conversation import (
     ConversationChange,
     ConversationChangeReason,
     ConversationConnection,
-    ConversationEdge,
     ConversationEvent,
     ConversationStatus,
 )
-from graph.schema.core import Node, page_info
+from graph.schema.core import Node
 from graph.schema.user import Team, User
 
 if TYPE_CHECKING:
@@ -264,7 +263,9 @@ class InboxSidebar:
 
 @strawberry.type
 class InboxQueries:
-    @strawberry.field(description="The left panel for the viewer: only the inboxes they may see, with indicators.")
+    @strawberry.field(
+        description="The left panel for the viewer: only the inboxes they may see, with indicators."
+    )
     async def inbox_sidebar(self, info: Info) -> InboxSidebar:
         return InboxSidebar.from_sidebar(await resolvers.sidebar_with_counts(info.context.viewer))
 
@@ -289,24 +290,22 @@ class InboxQueries:
         ] = False,
     ) -> ConversationConnection:
         viewer = info.context.viewer
+        refreshed_at = datetime.now(UTC)
         size = page_size(first)
         cursor = decode_cursor(after, (datetime, int)) if after is not None else None
         ref = await resolvers.resolve_inbox(viewer, inbox)
         page = await resolvers.list_conversations(viewer, ref, status, size, cursor, unseen=unseen)
         await info.context.loaders.preload(
-            contact=[r.contact_id for r in page.rows], message=[r.last_message_id for r in page.rows]
+            contact=[r.contact_id for r in page.rows],
+            message=[r.last_message_id for r in page.rows],
         )
-        cursors = [encode_cursor(resolvers.conversation_cursor_values(r)) for r in page.rows]
-        return ConversationConnection(
-            edges=[
-                ConversationEdge(cursor=c, node=Conversation.from_row(r))
-                for c, r in zip(cursors, page.rows, strict=True)
-            ],
-            page_info=page_info(cursors, page.has_next, page.has_previous),
-            refreshed_at=page.refreshed_at,
+        return ConversationConnection.from_page(
+            page, Conversation.from_row, refreshed_at=refreshed_at
         )
 
-    @strawberry.field(description="Custom inboxes: ALL (mine and shared with me), BY_ME or BY_OTHERS, by name.")
+    @strawberry.field(
+        description="Custom inboxes: ALL (mine and shared with me), BY_ME or BY_OTHERS, by name."
+    )
     async def custom_inboxes(
         self, info: Info, ownership: CustomInboxOwnership = CustomInboxOwnership.ALL
     ) -> list[CustomInbox]:
@@ -342,14 +341,22 @@ class InboxMutations:
         )
         return CustomInbox.from_row(row)
 
-    @strawberry.mutation(description="Replace a custom inbox's name, filter and sharing (its creator only: FORBIDDEN otherwise).")
-    async def update_custom_inbox(self, info: Info, id: strawberry.ID, input: CustomInboxInput) -> CustomInbox:
-        return CustomInbox.from_row(await _save_custom_inbox(info, decode_id(id, "CustomInbox"), input))
+    @strawberry.mutation(
+        description="Replace a custom inbox's name, filter and sharing (its creator only: FORBIDDEN otherwise)."
+    )
+    async def update_custom_inbox(
+        self, info: Info, id: strawberry.ID, input: CustomInboxInput
+    ) -> CustomInbox:
+        return CustomInbox.from_row(
+            await _save_custom_inbox(info, decode_id(id, "CustomInbox"), input)
+        )
 
     @strawberry.mutation(description="Delete a custom inbox (its creator only); returns its id.")
     async def delete_custom_inbox(self, info: Info, id: strawberry.ID) -> strawberry.ID:
         ctx = info.context
-        deleted = await custom_resolvers.delete_custom_inbox(ctx.bus, ctx.viewer, decode_id(id, "CustomInbox"))
+        deleted = await custom_resolvers.delete_custom_inbox(
+            ctx.bus, ctx.viewer, decode_id(id, "CustomInbox")
+        )
         return to_global_id("CustomInbox", deleted)
 
 
@@ -408,6 +415,7 @@ async def _save_custom_inbox(
         team_ids=decode_ids(input.shared_with_team_ids, "Team", field="sharedWithTeamIds"),
         once=once,
     )
+
 
 __all__ = [
     "AssigneeFilter",

@@ -15,10 +15,10 @@ from graph.idempotency import CreatedRow, IdempotencyKeyArgument, idempotent
 from graph.loaders import related
 from graph.permissions.fields import IsSelfOrAdmin
 from graph.permissions.scopes import parse_scopes
-from graph.relay import decode_cursor, decode_id, decode_ids, encode_cursor, page_size, to_global_id
+from graph.relay import decode_cursor, decode_id, decode_ids, page_size, to_global_id
 from graph.resolvers import access_token as token_resolvers
 from graph.resolvers import user as user_resolvers
-from graph.schema.core import Node, PageInfo, page_info
+from graph.schema.core import Connection, Node
 from graph.secrets import SecretBox
 from graph.throttle import login_attempt
 
@@ -211,16 +211,9 @@ class AccessToken(Node):
         return info.context.viewer.token_id == self.row.id
 
 
-@strawberry.type
-class AccessTokenEdge:
-    cursor: str
-    node: AccessToken
-
-
 @strawberry.type(description="A page of access tokens, newest first.")
-class AccessTokenConnection:
-    edges: list[AccessTokenEdge]
-    page_info: PageInfo
+class AccessTokenConnection(Connection[AccessToken]):
+    pass
 
 
 @strawberry.type(description="A session: the bearer token to send as `Authorization: Bearer <token>`.")
@@ -316,21 +309,14 @@ class AccessTokenQueries:
     ) -> AccessTokenConnection:
         size = page_size(first)
         cursor = decode_cursor(after, (int,)) if after is not None else None
-        rows, has_next = await token_resolvers.list_access_tokens(
+        page = await token_resolvers.list_access_tokens(
             info.context.viewer,
             size,
             cursor,
             active=active,
             kind=m.AccessTokenKind(kind.value) if kind is not None else None,
         )
-        cursors = [encode_cursor([r.id]) for r in rows]
-        return AccessTokenConnection(
-            edges=[
-                AccessTokenEdge(cursor=c, node=AccessToken.from_row(r))
-                for c, r in zip(cursors, rows, strict=True)
-            ],
-            page_info=page_info(cursors, has_next, after is not None),
-        )
+        return AccessTokenConnection.from_page(page, AccessToken.from_row)
 
 
 @strawberry.type
@@ -454,15 +440,23 @@ class UserMutations:
     ) -> Team:
         ctx = info.context
         team = await user_resolvers.update_team(
-            ctx.bus, ctx.viewer, decode_id(id, "Team"), name, decode_ids(member_ids, "User", field="memberIds")
+            ctx.bus,
+            ctx.viewer,
+            decode_id(id, "Team"),
+            name,
+            decode_ids(member_ids, "User", field="memberIds"),
         )
         return Team.from_row(team)
 
 
 @strawberry.type
 class WorkspaceMutations:
-    @strawberry.mutation(description="Change workspace settings (owners); only the fields given change.")
-    async def update_workspace_settings(self, info: Info, input: WorkspaceSettingsInput) -> Workspace:
+    @strawberry.mutation(
+        description="Change workspace settings (owners); only the fields given change."
+    )
+    async def update_workspace_settings(
+        self, info: Info, input: WorkspaceSettingsInput
+    ) -> Workspace:
         ctx = info.context
         data = {
             "phone_number_masking": input.phone_number_masking,
@@ -494,7 +488,9 @@ class AccessTokenMutations:
         name: str,
         scopes: Annotated[
             list[AccessTokenScope] | None,
-            strawberry.argument(description="What the token may do; INGEST and READ_WRITE when omitted."),
+            strawberry.argument(
+                description="What the token may do; INGEST and READ_WRITE when omitted."
+            ),
         ] = None,
         expires_at: Annotated[
             datetime | None,
@@ -526,14 +522,15 @@ class AccessTokenMutations:
     )
     async def revoke_access_token(self, info: Info, id: strawberry.ID) -> strawberry.ID:
         ctx = info.context
-        row = await token_resolvers.revoke_access_token(ctx.bus, ctx.viewer, decode_id(id, "AccessToken"))
+        row = await token_resolvers.revoke_access_token(
+            ctx.bus, ctx.viewer, decode_id(id, "AccessToken")
+        )
         return to_global_id("AccessToken", row.id)
 
 
 __all__ = [
     "AccessToken",
     "AccessTokenConnection",
-    "AccessTokenEdge",
     "AccessTokenKind",
     "AccessTokenMutations",
     "AccessTokenPayload",

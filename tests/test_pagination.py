@@ -1,0 +1,56 @@
+"""The generic connection: a list resolver's page, sliced once, and its connection."""
+
+from __future__ import annotations
+
+import strawberry
+
+from graph.relay import Page, decode_cursor
+from graph.schema.core import Connection
+
+
+def test_a_page_reads_one_row_more_than_it_shows() -> None:
+    more = Page.slice([1, 2, 3], 2, None, lambda n: [n])
+    assert (more.rows, more.keys, more.has_next, more.has_previous) == (
+        [1, 2],
+        [[1], [2]],
+        True,
+        False,
+    )
+    last = Page.slice([3], 2, [2], lambda n: [n])
+    assert (last.rows, last.has_next, last.has_previous) == ([3], False, True)
+
+
+@strawberry.type
+class Thing:
+    number: int
+
+
+@strawberry.type
+class ThingConnection(Connection[Thing]):
+    pass
+
+
+def test_a_connection_is_named_after_its_node_and_carries_the_page() -> None:
+    @strawberry.type
+    class Query:
+        @strawberry.field
+        def things(self) -> ThingConnection:
+            page = Page.slice([1, 2, 3], 2, None, lambda n: [n])
+            return ThingConnection.from_page(page, lambda n: Thing(number=n))
+
+    schema = strawberry.Schema(query=Query)
+    assert "type ThingEdge {" in schema.as_str()
+    result = schema.execute_sync(
+        "{ things { edges { cursor node { number } } pageInfo { hasNextPage hasPreviousPage"
+        " startCursor endCursor } } }"
+    )
+    assert result.errors is None
+    things = result.data["things"]
+    assert [e["node"]["number"] for e in things["edges"]] == [1, 2]
+    assert [decode_cursor(e["cursor"], (int,)) for e in things["edges"]] == [[1], [2]]
+    info = things["pageInfo"]
+    assert info["hasNextPage"] is True and info["hasPreviousPage"] is False
+    assert (info["startCursor"], info["endCursor"]) == (
+        things["edges"][0]["cursor"],
+        things["edges"][1]["cursor"],
+    )
