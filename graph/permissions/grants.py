@@ -19,7 +19,7 @@ Refusals are ``FORBIDDEN`` naming the input field (``extensions.field``).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Protocol
 
 from db.models import ContactVisibility, Role
 from graph.errors import Forbidden
@@ -42,22 +42,43 @@ FIELDS = {
 """Each grantable attribute and the input field that sets it."""
 
 
+class Grants(Protocol):
+    """The grantable fields of a ``createUser`` or ``updateUser`` input (``None``: unchanged),
+    e.g. :class:`graph.resolvers.user.NewUser` and :class:`graph.resolvers.user.UserChanges`."""
+
+    @property
+    def role(self) -> Role | None: ...
+
+    @property
+    def contact_visibility(self) -> ContactVisibility | None: ...
+
+    @property
+    def can_view_blocked_contacts(self) -> bool | None: ...
+
+    @property
+    def has_call_access(self) -> bool | None: ...
+
+    @property
+    def can_edit_contacts(self) -> bool | None: ...
+
+
 def _holds(viewer: Viewer, permission: str) -> bool:
     if permission == "can_edit_contacts":
         return viewer.may_edit_contacts
     return bool(getattr(viewer, permission))
 
 
-def check_grants(viewer: Viewer, target: User | None, changes: dict[str, Any]) -> None:
-    """Refuse ``changes`` (attribute → value, ``None`` for unchanged) that ``viewer`` may not
-    make to ``target`` (``None``: a user being created, who holds nothing yet).
+def check_grants(viewer: Viewer, target: User | None, changes: Grants) -> None:
+    """Refuse ``changes`` (``None`` for unchanged) that ``viewer`` may not make to ``target``
+    (``None``: a user being created, who holds nothing yet).
 
     Raises:
         Forbidden: naming the first field refused (``extensions.field``): the viewer's own
             role, visibility or permission changed; or, for viewers other than owners, a role
             above theirs, a visibility wider than theirs, a permission they lack.
     """
-    given = {key: value for key, value in changes.items() if key in FIELDS and value is not None}
+    requested = {key: getattr(changes, key) for key in FIELDS}
+    given = {key: value for key, value in requested.items() if value is not None}
     if target is not None:
         given = {key: value for key, value in given.items() if getattr(target, key) != value}
     if target is not None and target.id == viewer.user_id:
@@ -88,4 +109,4 @@ def check_grants(viewer: Viewer, target: User | None, changes: dict[str, Any]) -
             )
 
 
-__all__ = ["FIELDS", "PERMISSIONS", "ROLE_RANK", "VISIBILITY_RANK", "check_grants"]
+__all__ = ["FIELDS", "PERMISSIONS", "ROLE_RANK", "VISIBILITY_RANK", "Grants", "check_grants"]

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from strawberry import UNSET
+
 from db.models import Activity, ActivityKind, Channel, ChannelIdentity, Contact, Conversation, User
 from db.normalize import normalise_country, normalise_email, normalise_language, normalise_phone
 from graph.errors import BadUserInput, Forbidden, NotFound
@@ -259,9 +261,21 @@ def _clean_name(value: str | None, field: str) -> str | None:
     return value
 
 
-def clean_contact_details(contact: Contact, given: dict[str, Any]) -> dict[str, Any]:
-    """The model values of the contact details in ``given`` (keys ``first_name``,
-    ``last_name``, ``phone``, ``email``, ``country_code``, ``language``; a missing key changes
+@dataclass(frozen=True, slots=True)
+class ContactDetails:
+    """The details ``updateContact`` changes: a field left ``UNSET`` stays as it is; ``None``
+    or a blank string clears it."""
+
+    first_name: str | None = UNSET
+    last_name: str | None = UNSET
+    phone: str | None = UNSET
+    email: str | None = UNSET
+    country_code: str | None = UNSET
+    language: str | None = UNSET
+
+
+def clean_contact_details(contact: Contact, given: ContactDetails) -> dict[str, Any]:
+    """The model values of the contact details ``given`` sets (a field left ``UNSET`` changes
     nothing, ``None`` or blank clears), validated and in their stored forms.
 
     Phones become E.164, parsed with the contact's country (the new one when it is given too)
@@ -275,35 +289,36 @@ def clean_contact_details(contact: Contact, given: dict[str, Any]) -> dict[str, 
             ``lastName``, ``phone``, ``email``, ``countryCode``, ``language``).
     """
     values: dict[str, Any] = {}
-    for key, field in (("first_name", "firstName"), ("last_name", "lastName")):
-        if key in given:
-            values[key] = _clean_name(given[key], field)
-    if "country_code" in given:
-        raw = (given["country_code"] or "").strip()
+    if given.first_name is not UNSET:
+        values["first_name"] = _clean_name(given.first_name, "firstName")
+    if given.last_name is not UNSET:
+        values["last_name"] = _clean_name(given.last_name, "lastName")
+    if given.country_code is not UNSET:
+        raw = (given.country_code or "").strip()
         try:
             values["country_code"] = normalise_country(raw) if raw else None
         except ValueError:
             raise BadUserInput(
                 f"`countryCode` {raw[:40]!r} is not an ISO 3166-1 alpha-2 country code.", field="countryCode"
             ) from None
-    if "language" in given:
-        raw = (given["language"] or "").strip()
+    if given.language is not UNSET:
+        raw = (given.language or "").strip()
         try:
             values["language"] = normalise_language(raw) if raw else None
         except ValueError:
             raise BadUserInput(
                 f"`language` {raw[:40]!r} is not a valid BCP 47 language tag.", field="language"
             ) from None
-    if "phone" in given:
-        raw = (given["phone"] or "").strip()
+    if given.phone is not UNSET:
+        raw = (given.phone or "").strip()
         region = values.get("country_code", contact.country_code)
         try:
             values["phone"] = normalise_phone(raw, region)[0] if raw else None
         except ValueError:
             where = f" for the country {region}" if region else " (give it with its country code)"
             raise BadUserInput(f"`phone` is not a valid phone number{where}.", field="phone") from None
-    if "email" in given:
-        raw = (given["email"] or "").strip()
+    if given.email is not UNSET:
+        raw = (given.email or "").strip()
         if len(raw) > MAX_EMAIL_LENGTH:
             raise BadUserInput(f"`email` must be at most {MAX_EMAIL_LENGTH} characters.", field="email")
         try:
@@ -314,10 +329,12 @@ def clean_contact_details(contact: Contact, given: dict[str, Any]) -> dict[str, 
     return values
 
 
-async def update_contact(bus: EventBus, viewer: Viewer, contact_id: int, given: dict[str, Any]) -> Contact:
+async def update_contact(
+    bus: EventBus, viewer: Viewer, contact_id: int, given: ContactDetails
+) -> Contact:
     """Edit a contact's names, phone, e-mail, country and language (``domain.md`` section 6).
 
-    Only the keys in ``given`` change (see :func:`clean_contact_details`); everything is
+    Only the fields ``given`` sets change (see :func:`clean_contact_details`); everything is
     validated before anything is written, so a bad value changes nothing. A real change emits
     ``contact.updated`` (live lists show the contact's name).
 
@@ -393,6 +410,7 @@ async def contact_channels(loaders: Loaders, contact: Contact) -> list[ContactCh
 __all__ = [
     "ContactChannel",
     "assign_contact",
+    "ContactDetails",
     "clean_contact_details",
     "contact_channels",
     "display_name",

@@ -3,13 +3,15 @@ tokens live in :mod:`graph.resolvers.access_token`."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING
 
 from tortoise.exceptions import IntegrityError
 
 from db.models import (
     Channel,
     ChannelType,
+    ClosingNotesMode,
     ContactVisibility,
     Role,
     Team,
@@ -87,8 +89,46 @@ def _check_role_change(viewer: Viewer, role: Role | None, target: User | None) -
         raise Forbidden("Only owners grant or change the owner role.")
 
 
+@dataclass(frozen=True, slots=True)
+class NewUser:
+    """A teammate to add (``createUser``), team ids decoded."""
+
+    email: str
+    name: str
+    password: str
+    role: Role = Role.AGENT
+    contact_visibility: ContactVisibility = ContactVisibility.ALL
+    team_ids: list[int] | None = None
+    can_view_blocked_contacts: bool = False
+    has_call_access: bool = False
+    can_edit_contacts: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class UserChanges:
+    """What ``updateUser`` changes in a teammate: ``None`` leaves a field as it is."""
+
+    name: str | None = None
+    role: Role | None = None
+    contact_visibility: ContactVisibility | None = None
+    team_ids: list[int] | None = None
+    can_view_blocked_contacts: bool | None = None
+    has_call_access: bool | None = None
+    can_edit_contacts: bool | None = None
+    is_active: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WorkspaceChanges:
+    """What ``updateWorkspaceSettings`` changes: ``None`` leaves a setting as it is."""
+
+    phone_number_masking: bool | None = None
+    call_ring_timeout_seconds: int | None = None
+    closing_notes_mode: ClosingNotesMode | None = None
+
+
 async def create_user(
-    bus: EventBus, viewer: Viewer, data: dict[str, Any], *, once: Once | None = None
+    bus: EventBus, viewer: Viewer, data: NewUser, *, once: Once | None = None
 ) -> User:
     """Add a teammate. ``once``: the request's idempotency key (:mod:`graph.idempotency`).
 
@@ -100,16 +140,16 @@ async def create_user(
         NotFound: a team id not in the workspace (``teamIds``).
     """
     _require_admin(viewer)
-    role = data.get("role") or Role.AGENT
+    role = data.role or Role.AGENT
     _check_role_change(viewer, role, None)
-    check_grants(viewer, None, {**data, "role": role})
+    check_grants(viewer, None, data)
     try:
-        email = normalise_email(data.get("email") or "")
+        email = normalise_email(data.email or "")
     except ValueError as exc:
         raise BadUserInput(f"`email` is not a valid e-mail address: {exc}", field="email") from None
-    name = _clean_name(data.get("name"), "name")
-    password = clean_password(data.get("password"), "password")
-    team_ids = await ids_in_workspace(Team, viewer.workspace_id, data.get("team_ids"), field="teamIds") or []
+    name = _clean_name(data.name, "name")
+    password = clean_password(data.password, "password")
+    team_ids = await ids_in_workspace(Team, viewer.workspace_id, data.team_ids, field="teamIds") or []
     if await User.filter(email=email).exists():
         raise BadUserInput("This e-mail address is already in use.", field="email")
     password_hash = hash_password(password)
@@ -123,14 +163,14 @@ async def create_user(
                 password_hash=password_hash,
                 role=role,
                 contact_visibility=(
-                    data.get("contact_visibility") or ContactVisibility.ALL
+                    data.contact_visibility or ContactVisibility.ALL
                     if role is Role.AGENT
                     else ContactVisibility.ALL
                 ),
-                can_view_blocked_contacts=bool(data.get("can_view_blocked_contacts"))
+                can_view_blocked_contacts=bool(data.can_view_blocked_contacts)
                 or role is Role.OWNER,
-                has_call_access=bool(data.get("has_call_access")),
-                can_edit_contacts=data.get("can_edit_contacts") is not False,
+                has_call_access=bool(data.has_call_access),
+                can_edit_contacts=data.can_edit_contacts is not False,
                 using_db=tx.connection,
             )
         except IntegrityError:
@@ -143,10 +183,10 @@ async def create_user(
     return await write(bus, viewer.workspace_id, operation, once=once)
 
 
-async def update_user(bus: EventBus, viewer: Viewer, user_id: int, data: dict[str, Any]) -> User:
+async def update_user(bus: EventBus, viewer: Viewer, user_id: int, data: UserChanges) -> User:
     """Change a teammate's name, role, visibility, permissions, teams or active flag.
 
-    Only fields present in ``data`` change. Deactivating a user revokes every session and
+    Only the fields ``data`` sets change. Deactivating a user revokes every session and
     access token of the user in the same transaction, for good: reactivating it does not bring
     them back (``domain.md`` section 8; the user logs in again).
 
@@ -157,15 +197,16 @@ async def update_user(bus: EventBus, viewer: Viewer, user_id: int, data: dict[st
     target = await User.filter(id=user_id, workspace_id=viewer.workspace_id).first()
     if target is None:
         raise NotFound("User", field="id")
-    _check_role_change(viewer, data.get("role"), target)
+    _check_role_change(viewer, data.role, target)
     check_grants(viewer, target, data)
-    team_ids = await ids_in_workspace(Team, viewer.workspace_id, data.get("team_ids"), field="teamIds")
-    changes: dict[str, Any] = {}
-    if data.get("name") is not None:
-        changes["name"] = _clean_name(data["name"], "name")
-    for key in ("role", "contact_visibility", "can_view_blocked_contacts", "has_call_access", "can_edit_contacts", "is_active"):
-        if data.get(key) is not None:
-            changes[key] = data[key]
+    team_ids = await ids_in_workspace(Team, viewer.workspace_id, data.team_ids, field="teamIds")
+    changes: dict[str, object] = {}
+    if data.name is not None:
+        changes["name"] = _clean_name(data.name, "name")
+    for change in fields(data):
+        value = getattr(data, change.name)
+        if change.name not in ("name", "team_ids") and value is not None:
+            changes[change.name] = value
     if changes.get("is_active") is False and target.id == viewer.user_id:
         raise BadUserInput("You cannot deactivate yourself.", field="isActive")
 
@@ -277,7 +318,7 @@ async def connect_channel(
 
 
 async def update_workspace_settings(
-    bus: EventBus, viewer: Viewer, data: dict[str, Any], *, shortest_ring_timeout: int
+    bus: EventBus, viewer: Viewer, data: WorkspaceChanges, *, shortest_ring_timeout: int
 ) -> Workspace:
     """Change phone-number masking, the call ring timeout (``shortest_ring_timeout``, the
     deployment's setting, to 600 seconds) or the closing notes mode (owners).
@@ -287,15 +328,15 @@ async def update_workspace_settings(
         BadUserInput: a ring timeout out of range (``callRingTimeoutSeconds``).
     """
     require_owner(viewer)
-    timeout = data.get("call_ring_timeout_seconds")
+    timeout = data.call_ring_timeout_seconds
     if timeout is not None:
         clean_ring_timeout(timeout, shortest_ring_timeout)
 
     async def operation(tx: Transaction) -> Workspace:
         workspace = await Workspace.get(id=viewer.workspace_id).using_db(tx.connection)
-        for key in ("phone_number_masking", "call_ring_timeout_seconds", "closing_notes_mode"):
-            if data.get(key) is not None:
-                setattr(workspace, key, data[key])
+        for setting in fields(data):
+            if getattr(data, setting.name) is not None:
+                setattr(workspace, setting.name, getattr(data, setting.name))
         await workspace.save(
             using_db=tx.connection,
             update_fields=["phone_number_masking", "call_ring_timeout_seconds", "closing_notes_mode"],
@@ -322,6 +363,9 @@ async def list_channels(viewer: Viewer) -> list[Channel]:
 
 
 __all__ = [
+    "NewUser",
+    "UserChanges",
+    "WorkspaceChanges",
     "list_channels",
     "list_teams",
     "list_users",

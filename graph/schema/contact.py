@@ -256,18 +256,14 @@ class ContactMutations:
     async def update_contact(self, info: Info, input: UpdateContactInput) -> Contact:
         ctx = info.context
         contact_pk = decode_id(input.contact_id, "Contact", field="contactId")
-        given = {
-            key: value
-            for key, value in (
-                ("first_name", input.first_name),
-                ("last_name", input.last_name),
-                ("phone", input.phone),
-                ("email", input.email),
-                ("country_code", input.country_code),
-                ("language", input.language),
-            )
-            if value is not strawberry.UNSET
-        }
+        given = resolvers.ContactDetails(
+            first_name=input.first_name,
+            last_name=input.last_name,
+            phone=input.phone,
+            email=input.email,
+            country_code=input.country_code,
+            language=input.language,
+        )
         return Contact.from_row(
             await resolvers.update_contact(ctx.bus, ctx.viewer, contact_pk, given)
         )

@@ -369,17 +369,17 @@ class UserMutations:
         self, info: Info, input: CreateUserInput, idempotency_key: IdempotencyKeyArgument = None
     ) -> User:
         ctx = info.context
-        data = {
-            "email": input.email,
-            "name": input.name,
-            "password": input.password,
-            "role": input.role,
-            "contact_visibility": input.contact_visibility,
-            "team_ids": decode_ids(input.team_ids, "Team", field="teamIds"),
-            "can_view_blocked_contacts": input.can_view_blocked_contacts,
-            "has_call_access": input.has_call_access,
-            "can_edit_contacts": input.can_edit_contacts,
-        }
+        data = user_resolvers.NewUser(
+            email=input.email,
+            name=input.name,
+            password=input.password,
+            role=input.role,
+            contact_visibility=input.contact_visibility,
+            team_ids=decode_ids(input.team_ids, "Team", field="teamIds"),
+            can_view_blocked_contacts=input.can_view_blocked_contacts,
+            has_call_access=input.has_call_access,
+            can_edit_contacts=input.can_edit_contacts,
+        )
         user = await idempotent(
             info,
             idempotency_key,
@@ -398,16 +398,16 @@ class UserMutations:
     )
     async def update_user(self, info: Info, id: strawberry.ID, input: UpdateUserInput) -> User:
         ctx = info.context
-        data = {
-            "name": input.name,
-            "role": input.role,
-            "contact_visibility": input.contact_visibility,
-            "team_ids": decode_ids(input.team_ids, "Team", field="teamIds"),
-            "can_view_blocked_contacts": input.can_view_blocked_contacts,
-            "has_call_access": input.has_call_access,
-            "can_edit_contacts": input.can_edit_contacts,
-            "is_active": input.is_active,
-        }
+        data = user_resolvers.UserChanges(
+            name=input.name,
+            role=input.role,
+            contact_visibility=input.contact_visibility,
+            team_ids=decode_ids(input.team_ids, "Team", field="teamIds"),
+            can_view_blocked_contacts=input.can_view_blocked_contacts,
+            has_call_access=input.has_call_access,
+            can_edit_contacts=input.can_edit_contacts,
+            is_active=input.is_active,
+        )
         user_id = decode_id(id, "User")
         return User.from_row(await user_resolvers.update_user(ctx.bus, ctx.viewer, user_id, data))
 
@@ -458,11 +458,11 @@ class WorkspaceMutations:
         self, info: Info, input: WorkspaceSettingsInput
     ) -> Workspace:
         ctx = info.context
-        data = {
-            "phone_number_masking": input.phone_number_masking,
-            "call_ring_timeout_seconds": input.call_ring_timeout_seconds,
-            "closing_notes_mode": input.closing_notes_mode,
-        }
+        data = user_resolvers.WorkspaceChanges(
+            phone_number_masking=input.phone_number_masking,
+            call_ring_timeout_seconds=input.call_ring_timeout_seconds,
+            closing_notes_mode=input.closing_notes_mode,
+        )
         workspace = await user_resolvers.update_workspace_settings(
             ctx.bus, ctx.viewer, data, shortest_ring_timeout=ctx.settings.min_ring_timeout_seconds
         )
