@@ -351,12 +351,17 @@ class UserMutations:
         "and end every other session of the user, whose WebSockets close with 4403; this "
         "session and integration tokens stay. Errors: BAD_USER_INPUT for a wrong "
         "`currentPassword` or a `newPassword` not 8 to 1024 characters (nothing changes); "
-        "CONFLICT when the password changed meanwhile."
+        "RATE_LIMITED (with `retryAfter` seconds) after repeated wrong `currentPassword`s, as for "
+        "`login`; CONFLICT when the password changed meanwhile."
     )
     async def change_password(self, info: Info, current_password: str, new_password: str) -> bool:
         ctx = info.context
         return await token_resolvers.change_password(
-            ctx.bus, ctx.viewer, current_password, new_password
+            ctx.bus,
+            ctx.viewer,
+            current_password,
+            new_password,
+            attempt=lambda email: login_attempt(ctx, email),  # RATE_LIMITED while backing off
         )
 
     @strawberry.mutation(
