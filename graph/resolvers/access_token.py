@@ -28,12 +28,13 @@ from typing import TYPE_CHECKING, Any
 
 from tortoise.expressions import Q
 
-from db.models import AccessToken, AccessTokenKind, AccessTokenScope, Role, User
+from db.models import AccessToken, AccessTokenKind, AccessTokenScope, User
 from db.queries import keyset_page
 from db.security import hash_password, hash_token, new_token, verify_password
 from graph.errors import BadUserInput, Conflict, Forbidden, NotConfigured, NotFound, Unauthenticated
 from graph.live import write
 from graph.permissions.scopes import DEFAULT_SCOPES, format_scopes, granted
+from graph.permissions.visibility import access_token_access
 from graph.schema.core import to_global_id
 from graph.secrets import SecretUnreadable
 
@@ -267,11 +268,8 @@ class IssuedTokenOutcome:
 def tokens_visible_to(viewer: Viewer) -> QuerySet[AccessToken]:
     """The access tokens ``viewer`` may see and revoke: every token of the workspace for
     owners, their own for everyone else (``domain.md`` section 8). Others' tokens do not exist
-    for them (``NOT_FOUND``)."""
-    query = AccessToken.filter(workspace_id=viewer.workspace_id)
-    if viewer.role is Role.OWNER:
-        return query
-    return query.filter(user_id=viewer.user_id)
+    for them (``NOT_FOUND``): :func:`graph.permissions.visibility.access_token_access`."""
+    return AccessToken.filter(access_token_access(viewer))
 
 
 async def list_access_tokens(

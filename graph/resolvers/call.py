@@ -67,10 +67,13 @@ from graph.errors import BadUserInput, Conflict, Forbidden, NotFound
 from graph.live import write
 from graph.permissions.visibility import (
     IncomingCallTab,
+    call_scope,
     contact_scope,
     incoming_call_scope,
     incoming_call_subscription_scope,
+    may_handle_calls,
     may_see_incoming_call_tab,
+    require_call_access,
 )
 from graph.resolvers.contact import (
     contact_facts,
@@ -150,11 +153,6 @@ async def ensure_transition(call: Call, target: CallStatus, action: str) -> None
         raise await _conflict(call, action)
 
 
-def _require_call_access(viewer: Viewer) -> None:
-    if not viewer.has_call_access:
-        raise Forbidden("Call access is required.")
-
-
 async def visible_call(
     viewer: Viewer,
     call_id: int,
@@ -172,7 +170,7 @@ async def visible_call(
         NotFound: naming ``field``: the call does not exist, is in another workspace, or its
             contact is hidden from the viewer.
     """
-    _require_call_access(viewer)
+    require_call_access(viewer)
     query = Call.filter(id=call_id, workspace_id=viewer.workspace_id)
     if connection is not None:
         query = query.using_db(connection)
@@ -625,7 +623,7 @@ async def place_call(
             without a phone number (``contactId``).
         Conflict: the viewer is already on a call (``extensions.callId``).
     """
-    _require_call_access(viewer)
+    require_call_access(viewer)
     contact = await visible_contact(viewer, contact_id)
     channel = await _calling_channel(viewer, channel_id)
     if contact.blocked:
@@ -673,7 +671,7 @@ async def incoming_calls(viewer: Viewer, tab: IncomingCallTab) -> list[Call]:
         Forbidden: no call access, or a tab the viewer's restriction does not allow
             (``SELF`` agents: only ``ASSIGNED_TO_ME``; ``TEAM`` agents: not ``UNASSIGNED``).
     """
-    _require_call_access(viewer)
+    require_call_access(viewer)
     if not may_see_incoming_call_tab(viewer, tab):
         raise Forbidden(f"The {tab.value} tab of incoming calls is not available to you.", field="tab")
     scope = incoming_call_scope(viewer, tab)
@@ -721,7 +719,7 @@ async def call_log(
         NotFound: an unknown team or custom inbox.
         BadUserInput: a malformed selector.
     """
-    _require_call_access(viewer)
+    require_call_access(viewer)
     query = Call.filter(workspace_id=viewer.workspace_id)
     if inbox is None:
         query = query.filter(contact_scope(viewer).q("contact__"))
@@ -746,7 +744,7 @@ async def contact_calls(
 
     Users without call access see no calls (an empty page), like ``node(id)`` shows them no call.
     """
-    if not viewer.has_call_access:
+    if not may_handle_calls(viewer):
         return CallPage([], False, after is not None)
     rows = await loaders.calls_of_contact(first + 1, after).load(contact.id)
     await loaders.preload_users(rows[:first])
@@ -837,7 +835,7 @@ async def incoming_call_live_scope(viewer: Viewer) -> Scope:
     Raises:
         Forbidden: no call access (ends the subscription when the access is withdrawn).
     """
-    _require_call_access(viewer)
+    require_call_access(viewer)
     return incoming_call_subscription_scope(viewer)
 
 
@@ -848,26 +846,26 @@ async def call_update_live_scope(viewer: Viewer) -> Scope:
     Raises:
         Forbidden: no call access.
     """
-    _require_call_access(viewer)
-    return contact_scope(viewer)
+    require_call_access(viewer)
+    return call_scope(viewer)
 
 
 __all__ = [
-    "TRANSITIONS",
-    "answer_call",
-    "CallPage",
-    "call_cursor_values",
     "MAX_RING_TIMEOUT_SECONDS",
+    "TRANSITIONS",
+    "CallPage",
+    "answer_call",
+    "call_cursor_values",
     "call_facts",
-    "clean_ring_timeout",
     "call_log",
-    "contact_calls",
     "call_update_live_scope",
-    "incoming_call_live_scope",
-    "miss_unanswered_calls",
+    "clean_ring_timeout",
+    "contact_calls",
     "decline_call",
     "end_call",
+    "incoming_call_live_scope",
     "incoming_calls",
+    "miss_unanswered_calls",
     "place_call",
     "receive_call",
     "report_call_ended",

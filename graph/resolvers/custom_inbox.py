@@ -43,10 +43,17 @@ from db.models import (
 )
 from graph.errors import BadUserInput, Forbidden, NotFound
 from graph.live import write
+from graph.permissions.visibility import (
+    Scope,
+    Viewer,
+    custom_inbox_access,
+    may_edit_custom_inbox,
+)
 from graph.resolvers.lookup import ids_in_workspace
-from graph.permissions.visibility import Scope, Viewer
 
 if TYPE_CHECKING:
+    from tortoise.queryset import QuerySet
+
     from graph.idempotency import Once
     from graph.live import EventBus, Transaction
 
@@ -199,18 +206,13 @@ def custom_scope(viewer: Viewer, base: Scope, custom: CustomInbox) -> Scope:
     return base & Scope(blocked=False)
 
 
-def _shared_query(viewer: Viewer):
-    team_ids = sorted(viewer.team_ids)
-    shares = CustomInboxShare.filter(Q(user_id=viewer.user_id) | Q(team_id__in=team_ids or [-1]))
-    return CustomInbox.filter(workspace_id=viewer.workspace_id).filter(
-        Q(creator_id=viewer.user_id)
-        | Q(sharing=CustomInboxSharing.EVERYONE)
-        | Q(sharing=CustomInboxSharing.CHOSEN, id__in=Subquery(shares.values("custom_inbox_id")))
-    )
+def _shared_query(viewer: Viewer) -> QuerySet[CustomInbox]:
+    return CustomInbox.filter(custom_inbox_access(viewer))
 
 
 async def visible_custom_inbox(viewer: Viewer, custom_id: int, *, field: str = "id") -> CustomInbox:
-    """A custom inbox the viewer created or that is shared with them.
+    """A custom inbox the viewer created or that is shared with them
+    (:func:`graph.permissions.visibility.custom_inbox_access`).
 
     Raises:
         NotFound: otherwise (it may exist, but not for this viewer).
@@ -268,7 +270,7 @@ async def save_custom_inbox(
     existing = None
     if custom_id is not None:
         existing = await visible_custom_inbox(viewer, custom_id)
-        if existing.creator_id != viewer.user_id:
+        if not may_edit_custom_inbox(viewer, existing):
             raise Forbidden("Only its creator may edit, re-share or delete a custom inbox.")
     name = (name or "").strip()
     if not name or len(name) > 120:
@@ -300,7 +302,7 @@ async def save_custom_inbox(
 async def delete_custom_inbox(bus: EventBus, viewer: Viewer, custom_id: int) -> int:
     """Delete a custom inbox (its creator only). Raises like :func:`save_custom_inbox`."""
     row = await visible_custom_inbox(viewer, custom_id)
-    if row.creator_id != viewer.user_id:
+    if not may_edit_custom_inbox(viewer, row):
         raise Forbidden("Only its creator may edit, re-share or delete a custom inbox.")
 
     async def operation(tx: Transaction) -> int:

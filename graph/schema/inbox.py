@@ -12,6 +12,7 @@ from db import models as m
 from graph.fanout import depends_on_identity
 from graph.loaders import related, then
 from graph.permissions.visibility import StandardInboxKind as _StandardInboxKind
+from graph.permissions.visibility import may_edit_custom_inbox
 from graph.resolvers import indicators
 from graph.resolvers import custom_inbox as custom_resolvers
 from graph.resolvers import inbox as resolvers
@@ -224,7 +225,7 @@ class CustomInbox(Node):
     @strawberry.field(description="Whether the viewer may edit, re-share or delete it (its creator).")
     def can_edit(self, info: Info) -> bool:
         depends_on_identity()
-        return self.row.creator_id == info.context.viewer.user_id
+        return may_edit_custom_inbox(info.context.viewer, self.row)
 
 
 @strawberry.type(description="The left panel: only the inboxes the viewer may see, with indicators.")
