@@ -31,8 +31,8 @@ from tortoise import connections
 
 from db.models.channel import ChannelType
 from db.security import hash_token
-from graph.ids import encode_cursor, parse_global_id, to_global_id
 from graph.permissions.fields import mask_phone
+from graph.schema.core import encode_cursor, parse_global_id, to_global_id
 
 
 @dataclass

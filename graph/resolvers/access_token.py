@@ -32,10 +32,10 @@ from db.models import AccessToken, AccessTokenKind, AccessTokenScope, User
 from db.queries import keyset_page
 from db.security import hash_password, hash_token, new_token, verify_password
 from graph.errors import BadUserInput, Conflict, Forbidden, NotConfigured, NotFound, Unauthenticated
-from graph.ids import to_global_id
 from graph.live import write
 from graph.permissions.scopes import DEFAULT_SCOPES, format_scopes, granted
 from graph.permissions.visibility import access_token_access
+from graph.schema.core import to_global_id
 from graph.secrets import SecretUnreadable
 
 if TYPE_CHECKING:

@@ -20,15 +20,10 @@ from typing import TYPE_CHECKING, Any
 
 from db.models import Activity, ActivityKind, ActivityMention, User
 from graph.errors import BadUserInput
-from graph.ids import parse_global_id
 from graph.live import write
-from graph.resolvers.contact import (
-    contact_facts,
-    current_conversation,
-    record_change,
-    visible_contact,
-)
+from graph.resolvers.contact import contact_facts, current_conversation, record_change, visible_contact
 from graph.resolvers.conversation import Page
+from graph.schema.core import parse_global_id
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

@@ -64,7 +64,6 @@ from db.models import (
 from db.normalize import normalise_phone
 from db.queries import keyset_page
 from graph.errors import BadUserInput, Conflict, Forbidden, NotFound
-from graph.ids import to_global_id
 from graph.live import write
 from graph.permissions.visibility import (
     IncomingCallTab,
@@ -84,7 +83,7 @@ from graph.resolvers.contact import (
     visible_contact,
 )
 from graph.resolvers.conversation import contact_for_handle, normalise_handle
-from graph.schema.core import MAX_PAGE_SIZE
+from graph.schema.core import MAX_PAGE_SIZE, to_global_id
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

@@ -12,7 +12,6 @@ import strawberry
 from db.models import Contact, Conversation, ConversationStatus
 from db.queries import keyset_page
 from graph.errors import BadUserInput, Forbidden, NotFound
-from graph.ids import decode_id
 from graph.permissions.visibility import (
     Scope,
     StandardInboxKind,
@@ -27,6 +26,7 @@ from graph.permissions.visibility import (
     visible_team_ids,
 )
 from graph.resolvers.indicators import unseen_filter
+from graph.schema.core import decode_id
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
