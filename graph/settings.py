@@ -183,7 +183,6 @@ class Settings:
     max_depth: int = 12
     max_aliases: int = 30
     max_tokens: int = 4000
-    max_page_size: int = 100
     parser_cache_size: int = 1000
     validation_cache_size: int = 1000
     header_timeout_seconds: float = 10.0
