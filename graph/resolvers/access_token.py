@@ -32,6 +32,7 @@ from db.models import AccessToken, AccessTokenKind, AccessTokenScope, User
 from db.queries import keyset_page
 from db.security import hash_password, hash_token, new_token, verify_password
 from graph.errors import BadUserInput, Conflict, Forbidden, NotConfigured, NotFound, Unauthenticated
+from graph.events import EventType
 from graph.live import write
 from graph.permissions.scopes import DEFAULT_SCOPES, format_scopes, granted
 from graph.permissions.visibility import access_token_access
@@ -331,7 +332,7 @@ async def _revoke_with_descendants(
 
 def _announce(tx: Transaction, user_id: int, token_ids: list[int]) -> None:
     if token_ids:
-        tx.emit("access_token.revoked", user_id=user_id, token_ids=sorted(token_ids))
+        tx.emit(EventType.ACCESS_TOKEN_REVOKED, user_id=user_id, token_ids=sorted(token_ids))
 
 
 async def revoke_access_token(bus: EventBus, viewer: Viewer, token_id: int) -> AccessToken:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from db.models import Activity, ActivityKind, ActivityMention, User
 from graph.errors import BadUserInput
+from graph.events import EventType
 from graph.live import write
 from graph.resolvers.contact import contact_facts, current_conversation, record_change, visible_contact
 from graph.resolvers.conversation import Page
@@ -110,7 +111,7 @@ async def add_comment(
             contact,
             await current_conversation(tx, contact),
             ActivityKind.COMMENT,
-            "activity.created",
+            EventType.ACTIVITY_CREATED,
             author_id=viewer.user_id,
             text=text,
             data={"mentioned_user_ids": mentioned},
@@ -123,7 +124,7 @@ async def add_comment(
             )
         for user_id in mentioned:
             if user_id != viewer.user_id:
-                tx.emit("user.mentioned", **contact_facts(contact), activity_id=activity.id, user_id=user_id)
+                tx.emit(EventType.USER_MENTIONED, **contact_facts(contact), activity_id=activity.id, user_id=user_id)
         return activity
 
     return await write(bus, viewer.workspace_id, operation, once=once)

@@ -27,6 +27,7 @@ from db.models import (
 from db.normalize import normalise_email, normalise_phone
 from db.queries import MAX_KEY
 from graph.errors import BadUserInput, Forbidden, NotFound
+from graph.events import EventType
 from graph.live import write
 from graph.resolvers.indicators import mark_inbound
 from graph.resolvers.contact import (
@@ -161,7 +162,7 @@ async def open_conversation_for(
         contact,
         conversation,
         ActivityKind.CONVERSATION_OPENED,
-        "conversation.opened",
+        EventType.CONVERSATION_OPENED,
         author_id=author_id,
         data={},
         at=now,
@@ -208,7 +209,7 @@ async def _add_message(
     if direction is MessageDirection.INBOUND:
         await mark_inbound(tx, conversation.id, contact.assignee_id, contact.blocked, now)
     tx.emit(
-        "message.created",
+        EventType.MESSAGE_CREATED,
         **contact_facts(contact),
         **conversation_facts(conversation),
         message_id=message.id,
@@ -474,7 +475,7 @@ async def close_conversation(
             locked,
             conversation,
             ActivityKind.CONVERSATION_CLOSED,
-            "conversation.closed",
+            EventType.CONVERSATION_CLOSED,
             author_id=viewer.user_id,
             text=summary,
             data={"category": category, "summary": summary},

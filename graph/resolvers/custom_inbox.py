@@ -42,6 +42,7 @@ from db.models import (
     User,
 )
 from graph.errors import BadUserInput, Forbidden, NotFound
+from graph.events import EventType
 from graph.live import write
 from graph.permissions.visibility import (
     Scope,
@@ -293,7 +294,7 @@ async def save_custom_inbox(
         shares += [CustomInboxShare(custom_inbox_id=row.id, team_id=t) for t in teams]
         if shares:
             await CustomInboxShare.bulk_create(shares, using_db=tx.connection)
-        tx.emit("custom_inbox.changed", custom_inbox_id=row.id)
+        tx.emit(EventType.CUSTOM_INBOX_CHANGED, custom_inbox_id=row.id)
         return row
 
     return await write(bus, viewer.workspace_id, operation, once=once)
@@ -307,7 +308,7 @@ async def delete_custom_inbox(bus: EventBus, viewer: Viewer, custom_id: int) -> 
 
     async def operation(tx: Transaction) -> int:
         await CustomInbox.filter(id=row.id).using_db(tx.connection).delete()
-        tx.emit("custom_inbox.changed", custom_inbox_id=row.id, deleted=True)
+        tx.emit(EventType.CUSTOM_INBOX_CHANGED, custom_inbox_id=row.id, deleted=True)
         return row.id
 
     return await write(bus, viewer.workspace_id, operation)

@@ -12,6 +12,7 @@ import strawberry
 from db.models import Contact, Conversation, ConversationStatus
 from db.queries import keyset_page
 from graph.errors import BadUserInput, Forbidden, NotFound
+from graph.events import LIST_EVENTS
 from graph.permissions.visibility import (
     Scope,
     StandardInboxKind,
@@ -187,19 +188,6 @@ async def sidebar(viewer: Viewer) -> Sidebar:
     return Sidebar(standard, teams, blocked, await list_custom_inboxes(viewer, "ALL"))
 
 
-LIST_EVENTS = {
-    "message.created": "NEW_MESSAGE",
-    "conversation.opened": "OPENED",
-    "conversation.closed": "CLOSED",
-    "contact.assigned": "ASSIGNED",
-    "contact.blocked": "BLOCKED",
-    "contact.unblocked": "UNBLOCKED",
-    "contact.updated": "CONTACT_UPDATED",
-    "contact.merged": "MERGED",
-}
-"""Events that may move a conversation into, out of or within a list, and why."""
-
-
 def _in_list(scope: Scope, status: str | None, assignee_id: Any, blocked: Any, row_status: Any) -> bool:
     if row_status is None or (status is not None and row_status != status):
         return False
@@ -207,7 +195,8 @@ def _in_list(scope: Scope, status: str | None, assignee_id: Any, blocked: Any, r
 
 
 def list_change(scope: Scope, status: str | None, event_type: str, facts: dict[str, Any]) -> str | None:
-    """How an event changes a conversation list (``domain.md`` section 4, live lists).
+    """How an event changes a conversation list (``domain.md`` section 4, live lists): only
+    the events of :data:`graph.events.LIST_EVENTS` do.
 
     Args:
         scope: what the list holds for its viewer (:func:`resolve_inbox`).

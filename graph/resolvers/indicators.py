@@ -31,6 +31,7 @@ from tortoise.functions import Count
 
 from db.models import ConversationStatus, InboxSeenState, OpenConversationCount, UnseenMark
 from graph.auth import viewers_of_workspace
+from graph.events import EventType
 from graph.permissions.visibility import (
     StandardInboxKind,
     Viewer,
@@ -162,7 +163,7 @@ async def mark_seen(tx: Transaction, viewer: Viewer, inbox_key: str) -> int:
     ).update(seen_at=now)
     if not updated:
         await InboxSeenState.create(user_id=viewer.user_id, inbox_key=inbox_key, seen_at=now, using_db=tx.connection)
-    tx.emit("inbox.seen", user_id=viewer.user_id, inbox_key=inbox_key, removed=removed)
+    tx.emit(EventType.INBOX_SEEN, user_id=viewer.user_id, inbox_key=inbox_key, removed=removed)
     return removed
 
 

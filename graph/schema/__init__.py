@@ -25,6 +25,7 @@ from strawberry.types import Info
 
 from db import models as m
 from graph.errors import BadUserInput
+from graph.events import EventType
 from graph.extensions import (
     AnsweringParserCache,
     CodedErrors,
@@ -926,7 +927,7 @@ class Subscription:
 
         return contact_events(
             ctx,
-            event_type="message.created",
+            event_type=EventType.MESSAGE_CREATED,
             compute_scope=partial(inbox_resolvers.subscription_scope, selector=inbox),
             build=build,
             after_sequence=after_sequence,
@@ -945,7 +946,7 @@ class Subscription:
         ctx = info.context
         return contact_events(
             ctx,
-            event_type="call.received",
+            event_type=EventType.CALL_RECEIVED,
             compute_scope=call_resolvers.incoming_call_live_scope,
             build=partial(_call_of_event, ctx),
             after_sequence=after_sequence,
@@ -963,7 +964,7 @@ class Subscription:
         ctx = info.context
         return contact_events(
             ctx,
-            event_type="call.updated",
+            event_type=EventType.CALL_UPDATED,
             compute_scope=call_resolvers.call_update_live_scope,
             build=partial(_call_of_event, ctx),
             after_sequence=after_sequence,
@@ -995,7 +996,7 @@ class Subscription:
 
         return contact_events(
             ctx,
-            event_type="user.mentioned",
+            event_type=EventType.USER_MENTIONED,
             compute_scope=visible_contacts,
             build=build,
             after_sequence=after_sequence,
@@ -1031,7 +1032,7 @@ class Subscription:
         def select(event: LiveEvent, facts: dict[str, Any]) -> Candidate | None:
             # the first panel is read once the stream's start is fixed: nothing falls between
             if event.type != STREAM_STARTED and not stale:
-                mine = event.type == "inbox.seen" and event.payload.get("user_id") == ctx.viewer.user_id
+                mine = event.type == EventType.INBOX_SEEN and event.payload.get("user_id") == ctx.viewer.user_id
                 if not (mine or inbox_resolvers.touches(current, event.type, event.payload)):
                     return None
             return Candidate(event.sequence, build)
