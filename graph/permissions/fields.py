@@ -14,6 +14,7 @@ import phonenumbers
 from strawberry.permission import BasePermission
 
 from db.models import Role
+from graph.errors import ErrorCode
 from graph.fanout import depends_on_identity
 
 if TYPE_CHECKING:
@@ -73,7 +74,7 @@ class IsSelfOrAdmin(BasePermission):
     """Administration fields of a user: the user themself, owners and managers."""
 
     message = "Only the user and workspace administrators may read this field."
-    error_extensions = {"code": "FORBIDDEN"}
+    error_extensions = {"code": ErrorCode.FORBIDDEN}
 
     def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
         viewer = info.context.viewer

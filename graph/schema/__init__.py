@@ -24,7 +24,7 @@ from strawberry.types.graphql import OperationType
 from strawberry.types import Info
 
 from db import models as m
-from graph.errors import BadUserInput
+from graph.errors import BadUserInput, ErrorCode
 from graph.events import EventType
 from graph.extensions import (
     AnsweringParserCache,
@@ -1195,7 +1195,7 @@ def _depth_limit(max_depth: int) -> type[ValidationRule]:
                 context.report_error(
                     GraphQLError(
                         "The document's fragments nest too deeply.",
-                        extensions={"code": "GRAPHQL_VALIDATION_FAILED"},
+                        extensions={"code": ErrorCode.GRAPHQL_VALIDATION_FAILED},
                     )
                 )
 
