@@ -44,6 +44,8 @@ class ErrorCode(StrEnum):
     """The database (or the server's capacity) is unavailable for a moment (HTTP 503)."""
     HISTORY_PRUNED = "HISTORY_PRUNED"
     """A subscription's ``afterSequence`` is older than the outbox keeps."""
+    TIMEOUT = "TIMEOUT"
+    """The request body did not arrive in time (HTTP 408), or the request ran too long (504)."""
     INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
     """Anything unexpected, masked (logged on the server)."""
     GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
@@ -91,6 +93,14 @@ class Conflict(CodedError):
 
 class BadUserInput(CodedError):
     code = ErrorCode.BAD_USER_INPUT
+
+
+class WrongPassword(BadUserInput):
+    """The current password given to confirm a change is wrong (``field``:
+    ``currentPassword``); counted by the login throttle like a failed login."""
+
+    def __init__(self, message: str = "The current password is wrong.") -> None:
+        super().__init__(message, field="currentPassword")
 
 
 class NotConfigured(CodedError):
