@@ -420,8 +420,9 @@ class CachedDocuments(SchemaExtension):
             except _OverLimit as over:
                 self.refused, context.graphql_document = over.error(), _PLACEHOLDER
                 await spend_point(context.context)
-            except GraphQLError:
-                await spend_point(context.context)  # strawberry parses it again, and answers
+            except (GraphQLError, RecursionError):  # graphql-core's parse() turns the latter
+                await spend_point(context.context)  # into a syntax error: strawberry parses it
+                # again, and answers
         yield
 
     async def on_validate(self):

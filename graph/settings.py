@@ -44,7 +44,7 @@
 | ``INBOX_GRAPH_MAX_BODY_BYTES`` | ``1048576`` | bytes of an HTTP request body; beyond it 413, before the rest is read |
 | ``INBOX_GRAPH_MAX_FRAME_BYTES`` | ``1048576`` | bytes of a WebSocket message from a client; beyond it the socket is closed with 1009. Read by ``inbox-graph serve`` |
 | ``INBOX_GRAPH_DOCUMENT_CACHE_BYTES`` | ``262144`` | bytes of document text whose parsed and validated form each worker keeps (``graph.extensions.Documents``; about 150 bytes of memory per byte of text) |
-| ``INBOX_GRAPH_REQUEST_TIMEOUT_SECONDS`` | ``30`` | seconds an HTTP request may take from its first body byte to its answer; beyond it 408 (body still arriving) or 504 (``TIMEOUT``) |
+| ``INBOX_GRAPH_REQUEST_TIMEOUT_SECONDS`` | ``30`` | seconds an HTTP request may take from its head to its answer; beyond it 408 (body still arriving) or 504, code ``TIMEOUT`` |
 """
 
 from __future__ import annotations
