@@ -15,7 +15,7 @@ query, counted.
 whatever the number of inboxes and the size of the workspace: the workspace's counters of open
 conversations per contact's assignee and blocked flag (:class:`db.models.OpenConversationCount`,
 a few dozen rows kept by database triggers in the same transaction as every write:
-``db/migrations/0005_query_indexes.py``), and the viewer's unseen marks on open conversations
+``db/migrations/0004_query_indexes.py``), and the viewer's unseen marks on open conversations
 grouped by inbox and the same two facts (copies kept on the conversation row). An inbox's count
 is the sum of the groups its scope allows (:meth:`Scope.allows`, the very value its list
 filters with), so counts and lists cannot disagree.
