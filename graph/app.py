@@ -45,6 +45,7 @@ from graph.resolvers.call import miss_unanswered_calls
 from graph.auth import bearer_token, viewer_for_token
 from graph.context import Context
 from graph.crm.base import close_http as close_crm_http
+from graph.errors import ErrorCode
 from graph.extensions import MASKED_MESSAGE, add_code, unavailable_error
 from graph.live import EventBus
 from graph.schema import build_schema
@@ -131,7 +132,7 @@ def _too_large(limit: int) -> JSONResponse:
             "errors": [
                 {
                     "message": f"The request body is larger than {limit} bytes.",
-                    "extensions": {"code": "BAD_USER_INPUT", "limit": "bodyBytes", "maximum": limit},
+                    "extensions": {"code": ErrorCode.BAD_USER_INPUT, "limit": "bodyBytes", "maximum": limit},
                 }
             ]
         },
@@ -146,7 +147,7 @@ def _timed_out(reading_body: bool, seconds: float) -> JSONResponse:
     else:
         status, message = 504, f"The request took longer than {seconds:g} seconds: it was stopped."
     return JSONResponse(
-        {"errors": [{"message": message, "extensions": {"code": "TIMEOUT"}}]},
+        {"errors": [{"message": message, "extensions": {"code": ErrorCode.TIMEOUT}}]},
         status_code=status,
         headers={"Connection": "close"},
     )
@@ -224,7 +225,7 @@ class InboxGraphQL(GraphQL):
         except ClientDisconnect:
             return  # the client left before its request was read: nobody to answer
         except HTTPException as exc:
-            code = "NOT_FOUND" if exc.status_code == 404 else "BAD_USER_INPUT"
+            code = ErrorCode.NOT_FOUND if exc.status_code == 404 else ErrorCode.BAD_USER_INPUT
             # strawberry says "Unable to parse request body as JSON" of any JSON it refused
             too_deep = isinstance(exc.__cause__, JSONTooDeep)
             response = JSONResponse(
@@ -239,7 +240,7 @@ class InboxGraphQL(GraphQL):
             else:
                 log.exception("request failed outside execution")
                 response = JSONResponse(
-                    {"errors": [{"message": MASKED_MESSAGE, "extensions": {"code": "INTERNAL_SERVER_ERROR"}}]},
+                    {"errors": [{"message": MASKED_MESSAGE, "extensions": {"code": ErrorCode.INTERNAL_SERVER_ERROR}}]},
                     status_code=500,
                 )
         await response(scope, receive, send)
@@ -254,14 +255,14 @@ class InboxGraphQL(GraphQL):
         results = response_data if isinstance(response_data, list) else [response_data]
         errors = [error for result in results for error in result.get("errors") or ()]
         codes = [(error.get("extensions") or {}).get("code") for error in errors]
-        if "SERVICE_UNAVAILABLE" in codes:
+        if ErrorCode.SERVICE_UNAVAILABLE in codes:
             response.status_code = 503
             response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
-        elif "RATE_LIMITED" in codes:
+        elif ErrorCode.RATE_LIMITED in codes:
             waits = [
                 (error.get("extensions") or {}).get("retryAfter") or 0
                 for error, code in zip(errors, codes, strict=True)
-                if code == "RATE_LIMITED"
+                if code == ErrorCode.RATE_LIMITED
             ]
             response.status_code = 429
             response.headers["Retry-After"] = str(max(1, math.ceil(max(waits))))

@@ -1,11 +1,15 @@
 """Errors a client branches on, each carrying ``extensions.code`` (``contract.graphql``).
 
-Raise these from resolvers; anything else is masked as ``INTERNAL_SERVER_ERROR`` by
-:class:`graph.extensions.CodedErrors` and logged with its traceback on the server only.
+:class:`ErrorCode` lists every code the API sends; everything that writes a code (these
+classes, permission classes, validation rules, the HTTP and WebSocket layers) takes it from
+there. Raise the classes below from resolvers; anything else is masked as
+``INTERNAL_SERVER_ERROR`` by :class:`graph.extensions.CodedErrors` and logged with its
+traceback on the server only.
 """
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any
 
 from graphql import GraphQLError
@@ -13,44 +17,82 @@ from graphql import GraphQLError
 from db.availability import RETRY_AFTER_SECONDS
 
 
+class ErrorCode(StrEnum):
+    """The ``extensions.code`` of an error: what a client branches on. Members compare equal
+    to (and serialise as) their values."""
+
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    """No valid bearer token."""
+    FORBIDDEN = "FORBIDDEN"
+    """The viewer may not do this: role, permission, token scope (``extensions.field`` names
+    the input refused, ``extensions.requiredScopes`` the scopes missing)."""
+    NOT_FOUND = "NOT_FOUND"
+    """It does not exist, or the viewer may not see it (``domain.md`` section 1)."""
+    CONFLICT = "CONFLICT"
+    """The state changed under the request (a call answered by someone else, a duplicate)."""
+    BAD_USER_INPUT = "BAD_USER_INPUT"
+    """An argument is invalid (``extensions.field`` names it)."""
+    NOT_CONFIGURED = "NOT_CONFIGURED"
+    """The deployment lacks a setting the operation needs."""
+    CRM_UNAVAILABLE = "CRM_UNAVAILABLE"
+    """A CRM did not answer in time, kept failing or kept rate-limiting."""
+    CRM_AUTH_FAILED = "CRM_AUTH_FAILED"
+    """A CRM refused the credentials."""
+    RATE_LIMITED = "RATE_LIMITED"
+    """Too many requests or points: retry after ``extensions.retryAfter`` seconds (HTTP 429)."""
+    SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
+    """The database (or the server's capacity) is unavailable for a moment (HTTP 503)."""
+    HISTORY_PRUNED = "HISTORY_PRUNED"
+    """A subscription's ``afterSequence`` is older than the outbox keeps."""
+    TIMEOUT = "TIMEOUT"
+    """The request body did not arrive in time (HTTP 408), or the request ran too long (504)."""
+    INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
+    """Anything unexpected, masked (logged on the server)."""
+    GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
+    """The document is not valid GraphQL syntax."""
+    GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+    """The document does not validate against the schema, or exceeds a limit (depth,
+    aliases, cost ...)."""
+
+
 class CodedError(GraphQLError):
     """A GraphQL error with ``extensions.code`` (and ``extensions.field`` when given)."""
 
-    code = "INTERNAL_SERVER_ERROR"
+    code: ErrorCode = ErrorCode.INTERNAL_SERVER_ERROR
 
     def __init__(self, message: str, *, field: str | None = None, **extensions: Any) -> None:
-        ext: dict[str, Any] = {"code": self.code, **extensions}
+        ext: dict[str, Any] = {"code": self.code.value, **extensions}
         if field is not None:
             ext["field"] = field
         super().__init__(message, extensions=ext)
 
 
 class Unauthenticated(CodedError):
-    code = "UNAUTHENTICATED"
+    code = ErrorCode.UNAUTHENTICATED
 
     def __init__(self, message: str = "Authentication required: send a valid bearer token.") -> None:
         super().__init__(message)
 
 
 class Forbidden(CodedError):
-    code = "FORBIDDEN"
+    code = ErrorCode.FORBIDDEN
 
 
 class NotFound(CodedError):
     """Something that does not exist, or that the viewer may not see (``domain.md`` section 1)."""
 
-    code = "NOT_FOUND"
+    code = ErrorCode.NOT_FOUND
 
     def __init__(self, what: str = "Object", *, field: str | None = None) -> None:
         super().__init__(f"{what} not found.", field=field)
 
 
 class Conflict(CodedError):
-    code = "CONFLICT"
+    code = ErrorCode.CONFLICT
 
 
 class BadUserInput(CodedError):
-    code = "BAD_USER_INPUT"
+    code = ErrorCode.BAD_USER_INPUT
 
 
 class WrongPassword(BadUserInput):
@@ -64,23 +106,23 @@ class WrongPassword(BadUserInput):
 class NotConfigured(CodedError):
     """The deployment lacks a setting the operation needs (e.g. ``INBOX_GRAPH_SECRET_KEY``)."""
 
-    code = "NOT_CONFIGURED"
+    code = ErrorCode.NOT_CONFIGURED
 
 
 class CrmUnavailable(CodedError):
     """A CRM did not answer in time, kept failing (5xx) or kept rate-limiting (429)."""
 
-    code = "CRM_UNAVAILABLE"
+    code = ErrorCode.CRM_UNAVAILABLE
 
 
 class CrmAuthFailed(CodedError):
     """A CRM refused the stored (or offered) credentials: reconnect the integration."""
 
-    code = "CRM_AUTH_FAILED"
+    code = ErrorCode.CRM_AUTH_FAILED
 
 
 class RateLimited(CodedError):
-    code = "RATE_LIMITED"
+    code = ErrorCode.RATE_LIMITED
 
 
 class ServiceUnavailable(CodedError):
@@ -88,7 +130,7 @@ class ServiceUnavailable(CodedError):
     nothing was changed; retry after ``extensions.retryAfter`` seconds (HTTP: status 503 and
     ``Retry-After``)."""
 
-    code = "SERVICE_UNAVAILABLE"
+    code = ErrorCode.SERVICE_UNAVAILABLE
 
     def __init__(self, message: str = "The service is unavailable for a moment: retry shortly.") -> None:
         super().__init__(message, retryAfter=RETRY_AFTER_SECONDS)
@@ -98,7 +140,7 @@ class HistoryPruned(CodedError):
     """The events after the client's ``afterSequence`` are no longer kept: reload, then
     subscribe again from the current state."""
 
-    code = "HISTORY_PRUNED"
+    code = ErrorCode.HISTORY_PRUNED
 
 
 __all__ = [
@@ -107,10 +149,11 @@ __all__ = [
     "Conflict",
     "CrmAuthFailed",
     "CrmUnavailable",
+    "ErrorCode",
     "Forbidden",
-    "NotFound",
     "HistoryPruned",
     "NotConfigured",
+    "NotFound",
     "RateLimited",
     "ServiceUnavailable",
     "Unauthenticated",

@@ -47,7 +47,7 @@ from strawberry.schema.schema import validate_document
 
 from db.availability import is_unavailable, report_unavailable
 from graph.cost import find_operation, operation_cost
-from graph.errors import RateLimited, ServiceUnavailable
+from graph.errors import ErrorCode, RateLimited, ServiceUnavailable
 from graph.throttle import admit_document, budget_key, spend_point
 
 log = logging.getLogger("graph.errors")
@@ -70,7 +70,7 @@ def add_code(error: GraphQLError) -> None:
     in a result that is not processed again)."""
     if (error.extensions or {}).get("code"):
         return
-    kind = "GRAPHQL_PARSE_FAILED" if error.message.startswith("Syntax Error") else "GRAPHQL_VALIDATION_FAILED"
+    kind = ErrorCode.GRAPHQL_PARSE_FAILED if error.message.startswith("Syntax Error") else ErrorCode.GRAPHQL_VALIDATION_FAILED
     error.extensions = {**(error.extensions or {}), "code": kind}
 
 
@@ -136,13 +136,13 @@ def coded_errors(errors: list[GraphQLError], masked_message: str = MASKED_MESSAG
             processed.append(_with_code(error, original.extensions["code"]))
         elif isinstance(original, GraphQLError) and error.path is None:
             # variable coercion: a missing, null or mistyped variable is the client's input
-            processed.append(_with_code(error, "BAD_USER_INPUT"))
+            processed.append(_with_code(error, ErrorCode.BAD_USER_INPUT))
         elif is_unavailable(original):
             report_unavailable(original)
             processed.append(unavailable_error(error))
         else:
             log.error("unexpected error at %s", error.path, exc_info=original)
-            processed.append(_with_code(error, "INTERNAL_SERVER_ERROR", masked_message))
+            processed.append(_with_code(error, ErrorCode.INTERNAL_SERVER_ERROR, masked_message))
     return processed
 
 
@@ -185,7 +185,7 @@ def unstorable_input(query: str | None, variables: Any) -> GraphQLError | None:
             problem = _text_problem(value)
             if problem:
                 return GraphQLError(
-                    f"`{path}` {problem}.", extensions={"code": "BAD_USER_INPUT", "field": path}
+                    f"`{path}` {problem}.", extensions={"code": ErrorCode.BAD_USER_INPUT, "field": path}
                 )
         elif isinstance(value, dict):
             for key, item in value.items():
@@ -202,7 +202,7 @@ def unstorable_input(query: str | None, variables: Any) -> GraphQLError | None:
     if isinstance(query, str):
         problem = _text_problem(query) or _escape_problem(query)
         if problem:
-            return GraphQLError(f"The document {problem}.", extensions={"code": "BAD_USER_INPUT"})
+            return GraphQLError(f"The document {problem}.", extensions={"code": ErrorCode.BAD_USER_INPUT})
     if isinstance(variables, dict):
         for name, value in variables.items():
             found = walk(value, f"${name}")
@@ -232,7 +232,7 @@ class _OverLimit(Exception):
         return GraphQLError(
             message,
             extensions={
-                "code": "GRAPHQL_VALIDATION_FAILED",
+                "code": ErrorCode.GRAPHQL_VALIDATION_FAILED,
                 "limit": self.limit,
                 "maximum": self.maximum,
             },
@@ -469,7 +469,7 @@ class SingleOperation(SchemaExtension):
                 context.pre_execution_errors = [
                     GraphQLError(
                         "The document holds several operations: say which with `operationName`.",
-                        extensions={"code": "GRAPHQL_VALIDATION_FAILED"},
+                        extensions={"code": ErrorCode.GRAPHQL_VALIDATION_FAILED},
                     )
                 ]
         yield
@@ -533,7 +533,7 @@ class CostBudget(SchemaExtension):
                 f"The operation costs {self.requested} points, more than the budget of "
                 f"{charge.status.maximum_available if charge.status else 'this client'}: select "
                 "fewer fields or smaller pages.",
-                extensions={"code": "GRAPHQL_VALIDATION_FAILED", "cost": cost},
+                extensions={"code": ErrorCode.GRAPHQL_VALIDATION_FAILED, "cost": cost},
             )
         return RateLimited(
             f"The operation costs {self.requested} points, more than the budget has now: retry "

@@ -25,7 +25,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from graph.errors import ServiceUnavailable
+from graph.errors import ErrorCode, ServiceUnavailable
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Coroutine, Generator
@@ -191,7 +191,7 @@ async def execute_payload(operation: LiveOperation, context: Context, candidate:
     payload: dict[str, Any] = {"data": result.data}
     if result.errors:
         for error in result.errors:
-            if (error.extensions or {}).get("code") == "SERVICE_UNAVAILABLE":
+            if (error.extensions or {}).get("code") == ErrorCode.SERVICE_UNAVAILABLE:
                 # not an answer to deliver: the subscriber retries the event once it is back
                 raise ServiceUnavailable()
         payload["errors"] = [error.formatted for error in result.errors]

@@ -41,6 +41,7 @@ from tortoise.transactions import in_transaction
 
 from db.availability import is_unavailable, report_unavailable
 from db.models import Event, Workspace
+from graph.events import EventType
 from graph.fanout import dispatch
 from graph.loaders import Loaders
 from graph.redis_backend import LOST, RESYNC, ResilientRedisBackend
@@ -87,9 +88,13 @@ class Transaction:
     workspace_id: int
     pending: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
-    def emit(self, type: str, **facts: Any) -> None:
-        """Record an event to commit with this transaction (JSON-serialisable facts)."""
-        self.pending.append((type, facts))
+    def emit(self, type: EventType, **facts: Any) -> None:
+        """Record an event to commit with this transaction (JSON-serialisable facts).
+
+        Raises:
+            ValueError: ``type`` is not in the event catalogue (:class:`graph.events.EventType`).
+        """
+        self.pending.append((EventType(type).value, facts))
 
     async def _append_to_outbox(self) -> list[LiveEvent]:
         if not self.pending:

@@ -19,8 +19,7 @@ import contextlib
 import logging
 from typing import Any
 
-from broadcaster._backends.base import BroadcastBackend
-from broadcaster._base import Event
+from broadcaster import BroadcastBackend, Event
 from redis import asyncio as redis
 from redis.exceptions import RedisError
 

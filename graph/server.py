@@ -36,6 +36,8 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from graph.errors import ErrorCode
+
 log = logging.getLogger(__name__)
 
 MAX_HEAD_BYTES = 64 * 1024
@@ -63,13 +65,13 @@ def _response(status: str, message: str, code: str, *headers: str) -> bytes:
 _REFUSED = _response(
     "503 Service Unavailable",
     "Too many open connections; retry shortly.",
-    "SERVICE_UNAVAILABLE",
+    ErrorCode.SERVICE_UNAVAILABLE,
     "retry-after: 1",
 )
 _HEAD_TOO_LARGE = _response(
     "431 Request Header Fields Too Large",
     f"The request line and headers exceed {MAX_HEAD_BYTES} bytes.",
-    "BAD_USER_INPUT",
+    ErrorCode.BAD_USER_INPUT,
 )
 
 

@@ -194,7 +194,6 @@ class Settings:
     max_body_bytes: int = 1024 * 1024
     max_frame_bytes: int = 1024 * 1024
     request_timeout_seconds: float = 30.0
-    max_page_size: int = 100
     document_cache_bytes: int = 256 * 1024
     header_timeout_seconds: float = 10.0
     keep_alive_seconds: float = 5.0

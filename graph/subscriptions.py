@@ -40,6 +40,7 @@ from db.models import Workspace
 from graph.auth import refresh_viewer
 from graph.context import start_operation_loaders
 from graph.errors import BadUserInput, HistoryPruned, ServiceUnavailable
+from graph.events import VIEWER_EVENTS
 from graph.extensions import as_graphql_error, coded_errors
 from graph.fanout import Candidate, FastPath, current_operation, execute_payload, payload_for
 from graph.live import (
@@ -64,7 +65,6 @@ log = logging.getLogger(__name__)
 
 STREAM_STARTED = "stream.started"
 """The type of the event a ``LiveStream(announce_start=True)`` selects first."""
-VIEWER_EVENTS = frozenset({"user.changed", "team.changed", "access_token.revoked"})
 MAX_REPLAY = 10_000
 RETRY_MIN_SECONDS, RETRY_MAX_SECONDS = 0.2, 5.0
 """Backoff of a subscription waiting for the database to come back (doubling, jittered)."""

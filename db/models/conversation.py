@@ -38,7 +38,7 @@ class Conversation(Model):
 
     ``contact_assignee_id`` and ``contact_blocked`` are copies of the contact's assignee and
     blocked flag, kept by database triggers in the same transaction as every write
-    (``db/migrations/0005_query_indexes.py``): inbox lists and sidebar counts filter on them
+    (``db/migrations/0004_query_indexes.py``): inbox lists and sidebar counts filter on them
     through one index, without joining ``contact``. Query them; never set them, and do not
     trust them on an object held in memory across a change of its contact.
     """
@@ -116,7 +116,7 @@ class OpenConversationCount(Model):
     (``graph.resolvers.indicators``). ``assignee_key`` is the assignee's id, ``0`` for
     unassigned. Kept by database triggers on ``conversation`` in the same transaction as every
     write that opens, closes, moves or deletes a conversation or changes its contact's facts
-    (``db/migrations/0005_query_indexes.py``); never written by the application.
+    (``db/migrations/0004_query_indexes.py``); never written by the application.
     """
 
     id = fields.IntField(primary_key=True)

@@ -2,7 +2,6 @@
 
 - Phone numbers are masked when the workspace masks numbers, except for owners
   (``domain.md`` section 5, call entries; the same rule for ``Contact.phone``).
-- Call fields need call access (``domain.md`` section 5).
 - Administration fields of a user (role, visibility, permissions) are shown to that user and
   to owners and managers only.
 """
@@ -15,6 +14,7 @@ import phonenumbers
 from strawberry.permission import BasePermission
 
 from db.models import Role
+from graph.errors import ErrorCode
 from graph.fanout import depends_on_identity
 from graph.loaders import then
 
@@ -73,7 +73,7 @@ class IsSelfOrAdmin(BasePermission):
     """Administration fields of a user: the user themself, owners and managers."""
 
     message = "Only the user and workspace administrators may read this field."
-    error_extensions = {"code": "FORBIDDEN"}
+    error_extensions = {"code": ErrorCode.FORBIDDEN}
 
     def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
         viewer = info.context.viewer
@@ -84,14 +84,4 @@ class IsSelfOrAdmin(BasePermission):
         return getattr(row, "id", None) == viewer.user_id
 
 
-class HasCallAccess(BasePermission):
-    """Calls are seen and handled only by users with call access (``domain.md`` section 5)."""
-
-    message = "Call access is required."
-    error_extensions = {"code": "FORBIDDEN"}
-
-    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
-        return info.context.viewer.has_call_access
-
-
-__all__ = ["HasCallAccess", "IsSelfOrAdmin", "mask_phone", "number_as_seen", "sees_unmasked_numbers"]
+__all__ = ["IsSelfOrAdmin", "mask_phone", "number_as_seen", "sees_unmasked_numbers"]

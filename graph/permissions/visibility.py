@@ -7,6 +7,15 @@ mutation target and subscription event goes through :func:`contact_scope`, combi
 :func:`incoming_call_scope` for the incoming calls of ``domain.md`` section 5: a rule lives
 here and nowhere else.
 
+The same module decides the other "who may see what" rules:
+
+- call access (section 5): :func:`may_handle_calls`, :func:`require_call_access` and
+  :func:`call_scope` (the contacts whose calls a viewer sees);
+- custom inboxes (section 2): :func:`custom_inbox_access` (created by the viewer or shared
+  with them) and :func:`may_edit_custom_inbox` (the creator only);
+- access tokens (section 8): :func:`access_token_access` (owners: every token of the
+  workspace; everyone else: their own).
+
 A :class:`Scope` is a pure value: ``allows(assignee_id, blocked)`` decides one contact from its
 facts (used for subscription events, without a query), and ``q()`` turns the same value into
 a tortoise filter (used by every query). Both read the same two fields, so they cannot
@@ -20,12 +29,21 @@ from datetime import datetime
 from enum import Enum
 from typing import TYPE_CHECKING
 
-from tortoise.expressions import Q
+from tortoise.expressions import Q, Subquery
 
-from db.models import AccessTokenScope, ContactVisibility, Role
+from db.models import (
+    AccessTokenScope,
+    ContactVisibility,
+    CustomInboxShare,
+    CustomInboxSharing,
+    Role,
+)
+from graph.errors import Forbidden
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
+
+    from db.models import CustomInbox
 
 
 class StandardInboxKind(str, Enum):
@@ -258,6 +276,32 @@ _TAB_CONTENTS = {
 }
 
 
+def may_handle_calls(viewer: Viewer) -> bool:
+    """Whether ``viewer`` sees and handles calls at all (``domain.md`` section 5): only users
+    with call access do."""
+    return viewer.has_call_access
+
+
+def require_call_access(viewer: Viewer) -> None:
+    """Refuse a call operation (answer, list, subscribe ...) to a viewer without call access.
+
+    Raises:
+        Forbidden: ``viewer`` has no call access (``domain.md`` section 5).
+    """
+    if not may_handle_calls(viewer):
+        raise Forbidden("Call access is required.")
+
+
+def call_scope(viewer: Viewer) -> Scope:
+    """The contacts whose calls ``viewer`` sees: every contact they may see
+    (:func:`contact_scope`) with call access, none without (``domain.md`` sections 1 and 5).
+    A call hidden this way does not exist for the viewer (``node(id)`` is ``null``, a
+    contact's ``calls`` are empty)."""
+    if not may_handle_calls(viewer):
+        return NOTHING
+    return contact_scope(viewer)
+
+
 def visible_incoming_call_tabs(viewer: Viewer) -> list[IncomingCallTab]:
     """The incoming-call tabs ``viewer`` may open (``domain.md`` section 5).
 
@@ -265,7 +309,7 @@ def visible_incoming_call_tabs(viewer: Viewer) -> list[IncomingCallTab]:
     ``ALL`` (their own and their teams' contacts) and ``ASSIGNED_TO_ME`` (they never see
     unassigned contacts); ``SELF`` agents ``ASSIGNED_TO_ME`` only.
     """
-    if not viewer.has_call_access:
+    if not may_handle_calls(viewer):
         return []
     visibility = viewer.effective_visibility
     if visibility is ContactVisibility.SELF:
@@ -300,6 +344,40 @@ def incoming_call_subscription_scope(viewer: Viewer) -> Scope:
     return incoming_call_scope(viewer, tabs[0]) if tabs else NOTHING
 
 
+def custom_inbox_access(viewer: Viewer) -> Q:
+    """The custom inboxes ``viewer`` may open, as a tortoise filter on ``CustomInbox``
+    (``domain.md`` section 2): those of the viewer's workspace that the viewer created, that
+    are shared with ``EVERYONE``, or shared (``CHOSEN``) with the viewer or one of the
+    viewer's teams. Any other custom inbox does not exist for the viewer (``NOT_FOUND``,
+    ``node(id)`` is ``null``)."""
+    shares = CustomInboxShare.filter(
+        Q(user_id=viewer.user_id) | Q(team_id__in=sorted(viewer.team_ids) or [-1])
+    )
+    return Q(workspace_id=viewer.workspace_id) & (
+        Q(creator_id=viewer.user_id)
+        | Q(sharing=CustomInboxSharing.EVERYONE)
+        | Q(
+            sharing=CustomInboxSharing.CHOSEN,
+            id__in=Subquery(shares.values("custom_inbox_id")),
+        )
+    )
+
+
+def may_edit_custom_inbox(viewer: Viewer, custom_inbox: CustomInbox) -> bool:
+    """Whether ``viewer`` may edit, re-share or delete ``custom_inbox``: its creator only
+    (``domain.md`` section 2)."""
+    return custom_inbox.creator_id == viewer.user_id
+
+
+def access_token_access(viewer: Viewer) -> Q:
+    """The access tokens ``viewer`` may see and revoke, as a tortoise filter on
+    ``AccessToken`` (``domain.md`` section 8): every token of the workspace for owners, their
+    own for everyone else. Others' tokens do not exist for them (``NOT_FOUND``)."""
+    if viewer.role is Role.OWNER:
+        return Q(workspace_id=viewer.workspace_id)
+    return Q(workspace_id=viewer.workspace_id, user_id=viewer.user_id)
+
+
 def team_ids_of(members: Mapping[int, Iterable[int]], user_id: int) -> frozenset[int]:
     """The teams ``user_id`` belongs to, from a team → members mapping."""
     return frozenset(t for t, ids in members.items() if user_id in ids)
@@ -308,18 +386,24 @@ def team_ids_of(members: Mapping[int, Iterable[int]], user_id: int) -> frozenset
 __all__ = [
     "ANY",
     "EVERYTHING",
-    "IncomingCallTab",
     "NOTHING",
+    "IncomingCallTab",
     "Scope",
     "StandardInboxKind",
     "Viewer",
+    "access_token_access",
     "blocked_inbox_scope",
+    "call_scope",
     "contact_scope",
+    "custom_inbox_access",
     "incoming_call_scope",
     "incoming_call_subscription_scope",
+    "may_edit_custom_inbox",
+    "may_handle_calls",
     "may_see_incoming_call_tab",
     "may_see_standard_inbox",
     "may_see_team_inbox",
+    "require_call_access",
     "standard_inbox_scope",
     "team_ids_of",
     "team_inbox_scope",

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from tortoise.expressions import Q
 
-from db.models import AccessToken, AccessTokenKind, AccessTokenScope, Role, User
+from db.models import AccessToken, AccessTokenKind, AccessTokenScope, User
 from db.queries import keyset_page
 from db.security import hash_password, hash_token, new_token, verify_password
 from graph.errors import (
@@ -41,8 +41,10 @@ from graph.errors import (
     Unauthenticated,
     WrongPassword,
 )
+from graph.events import EventType
 from graph.live import write
 from graph.permissions.scopes import DEFAULT_SCOPES, format_scopes, granted
+from graph.permissions.visibility import access_token_access
 from graph.relay import Page, to_global_id
 from graph.secrets import SecretUnreadable
 
@@ -277,11 +279,8 @@ class IssuedTokenOutcome:
 def tokens_visible_to(viewer: Viewer) -> QuerySet[AccessToken]:
     """The access tokens ``viewer`` may see and revoke: every token of the workspace for
     owners, their own for everyone else (``domain.md`` section 8). Others' tokens do not exist
-    for them (``NOT_FOUND``)."""
-    query = AccessToken.filter(workspace_id=viewer.workspace_id)
-    if viewer.role is Role.OWNER:
-        return query
-    return query.filter(user_id=viewer.user_id)
+    for them (``NOT_FOUND``): :func:`graph.permissions.visibility.access_token_access`."""
+    return AccessToken.filter(access_token_access(viewer))
 
 
 async def list_access_tokens(
@@ -342,7 +341,7 @@ async def _revoke_with_descendants(
 
 def _announce(tx: Transaction, user_id: int, token_ids: list[int]) -> None:
     if token_ids:
-        tx.emit("access_token.revoked", user_id=user_id, token_ids=sorted(token_ids))
+        tx.emit(EventType.ACCESS_TOKEN_REVOKED, user_id=user_id, token_ids=sorted(token_ids))
 
 
 async def revoke_access_token(bus: EventBus, viewer: Viewer, token_id: int) -> AccessToken:

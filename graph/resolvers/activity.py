@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from db.models import Activity, ActivityKind, ActivityMention, User
 from graph.errors import BadUserInput
+from graph.events import EventType
 from graph.live import write
 from graph.permissions.visibility import contact_scope
 from graph.relay import Page, parse_global_id
@@ -120,7 +121,7 @@ async def add_comment(
             contact,
             await current_conversation(tx, contact),
             ActivityKind.COMMENT,
-            "activity.created",
+            EventType.ACTIVITY_CREATED,
             author_id=viewer.user_id,
             text=text,
             data={"mentioned_user_ids": mentioned},
@@ -133,7 +134,7 @@ async def add_comment(
             )
         for user_id in mentioned:
             if user_id != viewer.user_id:
-                tx.emit("user.mentioned", **contact_facts(contact), activity_id=activity.id, user_id=user_id)
+                tx.emit(EventType.USER_MENTIONED, **contact_facts(contact), activity_id=activity.id, user_id=user_id)
         return activity
 
     return await write(bus, viewer.workspace_id, operation, once=once)
@@ -174,7 +175,7 @@ def mention_events(
 
     return contact_events(
         context,
-        event_type="user.mentioned",
+        event_type=EventType.USER_MENTIONED,
         compute_scope=visible_contacts,
         build=build,
         after_sequence=after_sequence,

@@ -1,38 +1,16 @@
-"""Calls: ingestion, THE call state machine, automatic assignment, the incoming-calls list and
-the call log (``domain.md`` section 5).
+"""Calls: ingestion, moves, automatic assignment, the incoming-calls list and the call log
+(``domain.md`` section 5).
 
-The lifecycle (section 5, call lifecycle)::
+Every mutation of a call is a move of THE call lifecycle (:mod:`graph.resolvers.call_lifecycle`:
+its table, its one transition function, its activities and events); this module checks who
+may make it and on which call, then makes it. ``placeCall`` creates an ``OUTBOUND`` call that
+is ``ONGOING`` at once: the agent is on the line from the moment it is placed (``answeredAt``
+is that moment).
 
-    RINGING --answerCall--------------------> ONGOING --endCall / reportCallEnded--> ENDED
-    RINGING --declineCall-------------------> DECLINED
-    RINGING --reportCallEnded---------------> MISSED   (the caller hung up)
-    RINGING --ring timeout sweep------------> MISSED   (nobody answered in time)
-    RINGING --reportCallEnded(failed: true)--> FAILED
-
-Any other move is refused with ``CONFLICT`` naming the call's current status
-(``extensions.status``). ``placeCall`` creates an ``OUTBOUND`` call that is ``ONGOING`` at once:
-the agent is on the line from the moment it is placed (``answeredAt`` is that moment).
-
-Races are decided by the database, not by reads: every transition is a conditional
-``UPDATE ... WHERE status = <expected>`` whose row count says whether it happened, inside a
-:func:`graph.live.write` transaction that first locks the contact row (PostgreSQL
-``SELECT ... FOR UPDATE``; SQLite serialises writers). The unique ``call.ongoing_user_id``
-keeps a user on at most one call: a concurrent second answer or placement fails the
-constraint, and the retried transaction reports the call the user is on.
-
-Every move writes one activity on the contact's timeline (``domain.md``, terms: "call
-answered …"), in the same transaction: ``CALL_ANSWERED`` (answered, or placed), then
-``CALL_ENDED`` (with ``duration_seconds``), or ``CALL_DECLINED``, ``CALL_MISSED``,
-``CALL_FAILED``; its ``data`` holds ``call_id`` and ``direction``. Starting a recording writes none.
-
-Every change emits one event, committed with it (``domain.md`` section 7), carrying what a
-subscription needs to authorise it without a query: ``call_id``, ``status``,
-``previous_status``, ``direction``, ``channel_id``, ``answered_by_id``, ``recording_state``
-and the contact's ``contact_id``, ``assignee_id`` and ``blocked``. Types: ``call.received``
-(a new ringing inbound call), ``call.placed`` (a new outbound call) and ``call.updated``
-(a status or recording change of an existing call). Automatic assignment also emits the
-``contact.assigned`` event of :func:`graph.resolvers.contact.record_assignment`, so live
-conversation lists see it like any other assignment.
+Answering and placing lock the contact row first (PostgreSQL ``SELECT ... FOR UPDATE``; SQLite
+serialises writers). The unique ``call.ongoing_user_id`` keeps a user on at most one call: a
+concurrent second answer or placement fails the constraint, and the retried transaction
+reports the call the user is on.
 
 All times are server times in UTC; durations are whole seconds.
 """
@@ -48,8 +26,6 @@ from tortoise.expressions import Subquery
 
 from db.models import (
     CALL_ORDER,
-    Activity,
-    ActivityKind,
     Call,
     CallDirection,
     CallStatus,
@@ -58,28 +34,32 @@ from db.models import (
     Contact,
     Conversation,
     RecordingState,
-    User,
     Workspace,
 )
 from db.normalize import normalise_phone
 from db.queries import keyset_page
 from graph.errors import BadUserInput, Conflict, Forbidden, NotFound
+from graph.events import EventType
 from graph.live import write
 from graph.permissions.visibility import (
     IncomingCallTab,
+    call_scope,
     contact_scope,
     incoming_call_scope,
     incoming_call_subscription_scope,
+    may_handle_calls,
     may_see_incoming_call_tab,
+    require_call_access,
 )
 from graph.relay import MAX_PAGE_SIZE, Page, to_global_id
-from graph.resolvers.contact import (
-    contact_facts,
-    current_conversation,
-    may_see,
-    record_assignment,
-    visible_contact,
+from graph.resolvers.call_lifecycle import (
+    TRANSITIONS,
+    Move,
+    check_move,
+    transition,
+    user_name,
 )
+from graph.resolvers.contact import may_see, visible_contact
 from graph.resolvers.conversation import contact_for_handle, normalise_handle
 from graph.resolvers.inbox import resolve_inbox
 from graph.subscriptions import contact_events
@@ -98,69 +78,6 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-TRANSITIONS: dict[CallStatus, frozenset[CallStatus]] = {
-    CallStatus.RINGING: frozenset(
-        {CallStatus.ONGOING, CallStatus.DECLINED, CallStatus.MISSED, CallStatus.FAILED}
-    ),
-    CallStatus.ONGOING: frozenset({CallStatus.ENDED}),
-}
-"""The legal moves of the lifecycle; ``ENDED``, ``MISSED``, ``DECLINED`` and ``FAILED`` are
-final."""
-
-
-def call_facts(call: Call) -> dict[str, Any]:
-    """The facts of a call that its events carry (see the module docstring)."""
-    return {
-        "call_id": call.id,
-        "status": call.status.value,
-        "direction": call.direction.value,
-        "channel_id": call.channel_id,
-        "answered_by_id": call.answered_by_id,
-        "recording_state": call.recording_state.value,
-    }
-
-
-async def _user_name(user_id: int | None, connection: BaseDBAsyncClient | None) -> str:
-    query = User.filter(id=user_id)
-    if connection is not None:
-        query = query.using_db(connection)
-    user = await query.first()
-    return user.name if user else "another user"
-
-
-async def _conflict(
-    call: Call, action: str, connection: BaseDBAsyncClient | None = None
-) -> Conflict:
-    """The CONFLICT for acting on ``call`` in a status that does not allow ``action``; names
-    who took the call when someone answered it."""
-    extensions: dict[str, Any] = {"status": call.status.value}
-    if call.answered_by_id is not None and call.status in (CallStatus.ONGOING, CallStatus.ENDED):
-        who = await _user_name(call.answered_by_id, connection)
-        extensions["answeredBy"] = to_global_id("User", call.answered_by_id)
-        verb = "is on" if call.status is CallStatus.ONGOING else "answered"
-        return Conflict(
-            f"This call cannot be {action}: {who} {verb} it (it is {call.status.value}).",
-            **extensions,
-        )
-    return Conflict(f"This call is {call.status.value}: it cannot be {action}.", **extensions)
-
-
-async def ensure_transition(call: Call, target: CallStatus, action: str) -> None:
-    """Refuse a move the lifecycle does not allow from the call's current status.
-
-    Raises:
-        Conflict: naming the current status (``extensions.status``), and who took the call
-            when someone answered it.
-    """
-    if target not in TRANSITIONS.get(call.status, frozenset()):
-        raise await _conflict(call, action)
-
-
-def _require_call_access(viewer: Viewer) -> None:
-    if not viewer.has_call_access:
-        raise Forbidden("Call access is required.")
-
-
 async def visible_call(
     viewer: Viewer,
     call_id: int,
@@ -178,7 +95,7 @@ async def visible_call(
         NotFound: naming ``field``: the call does not exist, is in another workspace, or its
             contact is hidden from the viewer.
     """
-    _require_call_access(viewer)
+    require_call_access(viewer)
     query = Call.filter(id=call_id, workspace_id=viewer.workspace_id)
     if connection is not None:
         query = query.using_db(connection)
@@ -192,79 +109,6 @@ async def visible_call(
     if call is None or not may_see(viewer, contact):
         raise NotFound("Call", field=field)
     return call, contact
-
-
-async def _record(
-    tx: Transaction,
-    call: Call,
-    contact: Contact,
-    event: str,
-    *,
-    previous_status: CallStatus | None,
-    activity: ActivityKind | None = None,
-    author_id: int | None = None,
-    at: datetime,
-) -> None:
-    """Write a call change's timeline activity (answered, declined, missed, failed, ended) and
-    its one event."""
-    activity_id = None
-    if activity is not None:
-        conversation = await current_conversation(tx, contact)
-        data: dict[str, Any] = {"call_id": call.id, "direction": call.direction.value}
-        if activity is ActivityKind.CALL_ENDED:
-            data["duration_seconds"] = call.duration_seconds
-        row = await Activity.create(
-            workspace_id=contact.workspace_id,
-            contact_id=contact.id,
-            conversation_id=conversation.id if conversation else None,
-            kind=activity,
-            author_id=author_id,
-            data=data,
-            created_at=at,
-            using_db=tx.connection,
-        )
-        activity_id = row.id
-    tx.emit(
-        event,
-        **contact_facts(contact),
-        **call_facts(call),
-        previous_status=previous_status.value if previous_status else None,
-        activity_id=activity_id,
-    )
-
-
-async def _reload(tx: Transaction, call_id: int) -> Call:
-    return await Call.get(id=call_id).using_db(tx.connection)
-
-
-async def _move(
-    tx: Transaction, call: Call, expected: CallStatus, *, when: dict[str, Any] | None = None, **changes: Any
-) -> bool:
-    """Apply ``changes`` to ``call`` only if it is still ``expected`` (and its columns still
-    hold the values in ``when``): a conditional UPDATE. Whether this transaction made the move."""
-    query = Call.filter(id=call.id, status=expected, **(when or {})).using_db(tx.connection)
-    return bool(await query.update(**changes))
-
-
-async def _move_or_conflict(
-    tx: Transaction,
-    call: Call,
-    expected: CallStatus,
-    action: str,
-    *,
-    when: dict[str, Any] | None = None,
-    **changes: Any,
-) -> Call:
-    """:func:`_move`, then the call as it is now.
-
-    Raises:
-        Conflict: another writer moved the call first (see :func:`_conflict`).
-    """
-    moved = await _move(tx, call, expected, when=when, **changes)
-    current = await _reload(tx, call.id)
-    if not moved:
-        raise await _conflict(current, action, tx.connection)
-    return current
 
 
 async def _ensure_free(tx: Transaction, viewer: Viewer, except_call_id: int | None = None) -> None:
@@ -364,19 +208,20 @@ async def receive_call(
             tx, channel, handle, implied, first_name=first_name, last_name=last_name
         )
         now = datetime.now(UTC)
-        call = await Call.create(
+        call, _ = await transition(
+            tx,
+            Move.RECEIVE,
+            contact=contact,
+            at=now,
             workspace_id=viewer.workspace_id,
             contact_id=contact.id,
             channel_id=channel.id,
             direction=CallDirection.INBOUND,
-            status=CallStatus.RINGING,
             from_number=handle,
             to_number=to_number,
             external_call_id=external_call_id,
             ringing_at=now,
-            using_db=conn,
         )
-        await _record(tx, call, contact, "call.received", previous_status=None, at=now)
         return call
 
     return await write(bus, viewer.workspace_id, operation)
@@ -416,26 +261,16 @@ async def report_call_ended(
             raise NotFound("Call", field="externalCallId")
         contact = await Contact.filter(id=call.contact_id).using_db(conn).select_for_update().first()
         now = datetime.now(UTC)
-        previous = call.status
-        if previous is CallStatus.RINGING:
-            target = CallStatus.FAILED if failed else CallStatus.MISSED
-            moved = await _move(tx, call, previous, status=target, ended_at=now)
-        elif previous is CallStatus.ONGOING:
-            target = CallStatus.ENDED
-            moved = await _move(tx, call, previous, **_ending(call, now))
+        if call.status is CallStatus.RINGING:
+            move, author_id, changes = (Move.FAIL if failed else Move.MISS), None, {"ended_at": now}
+        elif call.status is CallStatus.ONGOING:
+            move, author_id, changes = Move.END, call.answered_by_id, _ending(call, now)
         else:
             return call
-        call = await _reload(tx, call.id)
-        if not moved:
-            return call  # another writer finished it first
-        activity = {
-            CallStatus.MISSED: ActivityKind.CALL_MISSED,
-            CallStatus.FAILED: ActivityKind.CALL_FAILED,
-            CallStatus.ENDED: ActivityKind.CALL_ENDED,
-        }[target]
-        await _record(
-            tx, call, contact, "call.updated", previous_status=previous, activity=activity,
-            author_id=call.answered_by_id if target is CallStatus.ENDED else None, at=now,
+        # another writer may have finished it first: it is then returned as it is
+        call, _ = await transition(
+            tx, move, call=call, contact=contact, author_id=author_id, at=now, strict=False,
+            **changes,
         )
         return call
 
@@ -444,7 +279,7 @@ async def report_call_ended(
 
 def _ending(call: Call, now: datetime) -> dict[str, Any]:
     """The changes that end an ongoing call: a recording in progress is then ready."""
-    changes: dict[str, Any] = {"status": CallStatus.ENDED, "ended_at": now, "ongoing_user_id": None}
+    changes: dict[str, Any] = {"ended_at": now, "ongoing_user_id": None}
     if call.recording_state is RecordingState.RECORDING:
         changes["recording_state"] = RecordingState.READY
     return changes
@@ -471,7 +306,7 @@ async def answer_call(bus: EventBus, viewer: Viewer, call_id: int) -> Call:
     call, _ = await visible_call(viewer, call_id)
     if call.direction is not CallDirection.INBOUND:
         raise BadUserInput("Only inbound calls are answered.", field="callId")
-    await ensure_transition(call, CallStatus.ONGOING, "answered")
+    await check_move(call, Move.ANSWER)
 
     async def operation(tx: Transaction) -> Call:
         conn = tx.connection
@@ -482,20 +317,16 @@ async def answer_call(bus: EventBus, viewer: Viewer, call_id: int) -> Call:
             raise BadUserInput("The caller is a blocked contact: unblock it to answer.", field="callId")
         await _ensure_free(tx, viewer, except_call_id=call.id)
         now = datetime.now(UTC)
-        current = await _move_or_conflict(
-            tx, call, CallStatus.RINGING, "answered",
-            status=CallStatus.ONGOING,
+        current, _ = await transition(
+            tx,
+            Move.ANSWER,
+            call=call,
+            contact=locked,
+            author_id=viewer.user_id,
+            at=now,
             answered_by_id=viewer.user_id,
             ongoing_user_id=viewer.user_id,
             answered_at=now,
-        )
-        if locked.assignee_id is None:
-            await record_assignment(
-                tx, locked, viewer.user_id, author_id=viewer.user_id, reason="call_answered"
-            )
-        await _record(
-            tx, current, locked, "call.updated", previous_status=CallStatus.RINGING,
-            activity=ActivityKind.CALL_ANSWERED, author_id=viewer.user_id, at=now,
         )
         return current
 
@@ -511,17 +342,19 @@ async def decline_call(bus: EventBus, viewer: Viewer, call_id: int) -> Call:
         Conflict: the call is no longer ringing (``extensions.status``).
     """
     call, _ = await visible_call(viewer, call_id)
-    await ensure_transition(call, CallStatus.DECLINED, "declined")
+    await check_move(call, Move.DECLINE)
 
     async def operation(tx: Transaction) -> Call:
         _, contact = await visible_call(viewer, call_id, connection=tx.connection)
         now = datetime.now(UTC)
-        current = await _move_or_conflict(
-            tx, call, CallStatus.RINGING, "declined", status=CallStatus.DECLINED, ended_at=now
-        )
-        await _record(
-            tx, current, contact, "call.updated", previous_status=CallStatus.RINGING,
-            activity=ActivityKind.CALL_DECLINED, author_id=viewer.user_id, at=now,
+        current, _ = await transition(
+            tx,
+            Move.DECLINE,
+            call=call,
+            contact=contact,
+            author_id=viewer.user_id,
+            at=now,
+            ended_at=now,
         )
         return current
 
@@ -529,14 +362,19 @@ async def decline_call(bus: EventBus, viewer: Viewer, call_id: int) -> Call:
 
 
 async def _own_ongoing(
-    viewer: Viewer, call: Call, action: str, connection: BaseDBAsyncClient | None = None
+    viewer: Viewer, call: Call, move: Move, connection: BaseDBAsyncClient | None = None
 ) -> None:
-    """Only the user on an ongoing call may end or record it."""
-    if call.status is not CallStatus.ONGOING:
-        raise await _conflict(call, action, connection)
+    """Only the user on an ongoing call may end or record it.
+
+    Raises:
+        Conflict: ``move`` is not allowed from the call's status
+            (:func:`graph.resolvers.call_lifecycle.check_move`).
+        Forbidden: someone else is on the call.
+    """
+    await check_move(call, move, connection)
     if call.ongoing_user_id != viewer.user_id:
-        who = await _user_name(call.answered_by_id, connection)
-        raise Forbidden(f"Only {who}, who is on this call, may have it {action}.")
+        who = await user_name(call.answered_by_id, connection)
+        raise Forbidden(f"Only {who}, who is on this call, may have it {TRANSITIONS[move].action}.")
 
 
 async def end_call(bus: EventBus, viewer: Viewer, call_id: int) -> Call:
@@ -549,16 +387,20 @@ async def end_call(bus: EventBus, viewer: Viewer, call_id: int) -> Call:
         Conflict: the call is not ongoing (``extensions.status``).
     """
     call, _ = await visible_call(viewer, call_id)
-    await _own_ongoing(viewer, call, "ended")
+    await _own_ongoing(viewer, call, Move.END)
 
     async def operation(tx: Transaction) -> Call:
         current, contact = await visible_call(viewer, call_id, connection=tx.connection)
-        await _own_ongoing(viewer, current, "ended", tx.connection)
+        await _own_ongoing(viewer, current, Move.END, tx.connection)
         now = datetime.now(UTC)
-        current = await _move_or_conflict(tx, current, CallStatus.ONGOING, "ended", **_ending(current, now))
-        await _record(
-            tx, current, contact, "call.updated", previous_status=CallStatus.ONGOING,
-            activity=ActivityKind.CALL_ENDED, author_id=viewer.user_id, at=now,
+        current, _ = await transition(
+            tx,
+            Move.END,
+            call=current,
+            contact=contact,
+            author_id=viewer.user_id,
+            at=now,
+            **_ending(current, now),
         )
         return current
 
@@ -576,26 +418,26 @@ async def start_call_recording(bus: EventBus, viewer: Viewer, call_id: int) -> C
             (``extensions.recordingState``).
     """
     call, _ = await visible_call(viewer, call_id)
-    await _own_ongoing(viewer, call, "recorded")
+    await _own_ongoing(viewer, call, Move.RECORD)
 
     async def operation(tx: Transaction) -> Call:
         current, contact = await visible_call(viewer, call_id, connection=tx.connection)
-        await _own_ongoing(viewer, current, "recorded", tx.connection)
+        await _own_ongoing(viewer, current, Move.RECORD, tx.connection)
         if current.recording_state is not RecordingState.NONE:
             raise Conflict(
                 f"This call's recording is already {current.recording_state.value}.",
                 status=current.status.value,
                 recordingState=current.recording_state.value,
             )
-        current = await _move_or_conflict(
-            tx, current, CallStatus.ONGOING, "recorded",
+        current, _ = await transition(
+            tx,
+            Move.RECORD,
+            call=current,
+            contact=contact,
+            at=datetime.now(UTC),
             when={"recording_state": RecordingState.NONE},
             recording_state=RecordingState.RECORDING,
             recording_id=f"REC{uuid.uuid4().hex}",
-        )
-        await _record(
-            tx, current, contact, "call.updated", previous_status=CallStatus.ONGOING,
-            at=datetime.now(UTC),
         )
         return current
 
@@ -631,7 +473,7 @@ async def place_call(
             without a phone number (``contactId``).
         Conflict: the viewer is already on a call (``extensions.callId``).
     """
-    _require_call_access(viewer)
+    require_call_access(viewer)
     contact = await visible_contact(viewer, contact_id)
     channel = await _calling_channel(viewer, channel_id)
     if contact.blocked:
@@ -644,26 +486,21 @@ async def place_call(
             raise BadUserInput("This contact is blocked: unblock it to call.", field="contactId")
         await _ensure_free(tx, viewer)
         now = datetime.now(UTC)
-        call = await Call.create(
+        call, _ = await transition(
+            tx,
+            Move.PLACE,
+            contact=locked,
+            author_id=viewer.user_id,
+            at=now,
             workspace_id=viewer.workspace_id,
             contact_id=locked.id,
             channel_id=channel.id,
             direction=CallDirection.OUTBOUND,
-            status=CallStatus.ONGOING,
             answered_by_id=viewer.user_id,
             ongoing_user_id=viewer.user_id,
             to_number=number,
             ringing_at=now,
             answered_at=now,
-            using_db=tx.connection,
-        )
-        if locked.assignee_id is None:
-            await record_assignment(
-                tx, locked, viewer.user_id, author_id=viewer.user_id, reason="call_placed"
-            )
-        await _record(
-            tx, call, locked, "call.placed", previous_status=None,
-            activity=ActivityKind.CALL_ANSWERED, author_id=viewer.user_id, at=now,
         )
         return call
 
@@ -679,7 +516,7 @@ async def incoming_calls(viewer: Viewer, tab: IncomingCallTab) -> list[Call]:
         Forbidden: no call access, or a tab the viewer's restriction does not allow
             (``SELF`` agents: only ``ASSIGNED_TO_ME``; ``TEAM`` agents: not ``UNASSIGNED``).
     """
-    _require_call_access(viewer)
+    require_call_access(viewer)
     if not may_see_incoming_call_tab(viewer, tab):
         raise Forbidden(f"The {tab.value} tab of incoming calls is not available to you.", field="tab")
     scope = incoming_call_scope(viewer, tab)
@@ -718,7 +555,7 @@ async def call_log(
         NotFound: an unknown team or custom inbox.
         BadUserInput: a malformed selector.
     """
-    _require_call_access(viewer)
+    require_call_access(viewer)
     query = Call.filter(workspace_id=viewer.workspace_id)
     if inbox is None:
         query = query.filter(contact_scope(viewer).q("contact__"))
@@ -741,7 +578,7 @@ async def contact_calls(
 
     Users without call access see no calls (an empty page), like ``node(id)`` shows them no call.
     """
-    if not viewer.has_call_access:
+    if not may_handle_calls(viewer):
         return Page.slice([], first, after, call_cursor_values)
     rows = await loaders.calls_of_contact(first + 1, after).load(contact.id)
     page = Page.slice(rows, first, after, call_cursor_values)
@@ -814,14 +651,11 @@ async def miss_unanswered_calls(bus: EventBus | None, *, shortest_timeout: int, 
                 if call is None:
                     return False
                 ended_at = datetime.now(UTC)
-                if not await _move(tx, call, CallStatus.RINGING, status=CallStatus.MISSED, ended_at=ended_at):
-                    return False  # answered, declined or swept elsewhere meanwhile
-                contact = await Contact.filter(id=call.contact_id).using_db(tx.connection).first()
-                await _record(
-                    tx, await _reload(tx, call_id), contact, "call.updated",
-                    previous_status=CallStatus.RINGING, activity=ActivityKind.CALL_MISSED, at=ended_at,
+                # not moved: answered, declined or swept elsewhere meanwhile
+                _, moved = await transition(
+                    tx, Move.MISS, call=call, at=ended_at, strict=False, ended_at=ended_at
                 )
-                return True
+                return moved
 
             missed += await write(bus, workspace_id, operation)
     return missed
@@ -833,7 +667,7 @@ async def incoming_call_live_scope(viewer: Viewer) -> Scope:
     Raises:
         Forbidden: no call access (ends the subscription when the access is withdrawn).
     """
-    _require_call_access(viewer)
+    require_call_access(viewer)
     return incoming_call_subscription_scope(viewer)
 
 
@@ -844,8 +678,8 @@ async def call_update_live_scope(viewer: Viewer) -> Scope:
     Raises:
         Forbidden: no call access.
     """
-    _require_call_access(viewer)
-    return contact_scope(viewer)
+    require_call_access(viewer)
+    return call_scope(viewer)
 
 
 def incoming_call_events(
@@ -856,7 +690,7 @@ def incoming_call_events(
     ``present(call, sequence)``."""
     return contact_events(
         context,
-        event_type="call.received",
+        event_type=EventType.CALL_RECEIVED,
         compute_scope=incoming_call_live_scope,
         build=partial(_call_of_event, context, present),
         after_sequence=after_sequence,
@@ -871,7 +705,7 @@ def call_update_events(
     ``present(call, sequence)``."""
     return contact_events(
         context,
-        event_type="call.updated",
+        event_type=EventType.CALL_UPDATED,
         compute_scope=call_update_live_scope,
         build=partial(_call_of_event, context, present),
         after_sequence=after_sequence,
@@ -889,20 +723,18 @@ async def _call_of_event(
 __all__ = [
     "call_update_events",
     "incoming_call_events",
-    "TRANSITIONS",
+    "MAX_RING_TIMEOUT_SECONDS",
     "answer_call",
     "call_cursor_values",
-    "MAX_RING_TIMEOUT_SECONDS",
-    "call_facts",
-    "clean_ring_timeout",
     "call_log",
-    "contact_calls",
     "call_update_live_scope",
-    "incoming_call_live_scope",
-    "miss_unanswered_calls",
+    "clean_ring_timeout",
+    "contact_calls",
     "decline_call",
     "end_call",
+    "incoming_call_live_scope",
     "incoming_calls",
+    "miss_unanswered_calls",
     "place_call",
     "receive_call",
     "report_call_ended",

@@ -13,6 +13,7 @@ from strawberry import UNSET
 from db.models import Activity, ActivityKind, Channel, ChannelIdentity, Contact, Conversation, User
 from db.normalize import normalise_country, normalise_email, normalise_language, normalise_phone
 from graph.errors import BadUserInput, Forbidden, NotFound
+from graph.events import EventType
 from graph.live import write
 from graph.permissions.visibility import Viewer, contact_scope
 
@@ -173,7 +174,7 @@ async def record_assignment(
         contact,
         conversation,
         kind,
-        "contact.assigned",
+        EventType.CONTACT_ASSIGNED,
         author_id=author_id,
         data={"assignee_id": assignee_id, "previous_assignee_id": previous, "reason": reason},
         previous_assignee_id=previous,
@@ -233,7 +234,7 @@ async def set_blocked(bus: EventBus, viewer: Viewer, contact_id: int, blocked: b
             contact,
             conversation,
             ActivityKind.CONTACT_BLOCKED if blocked else ActivityKind.CONTACT_UNBLOCKED,
-            "contact.blocked" if blocked else "contact.unblocked",
+            EventType.CONTACT_BLOCKED if blocked else EventType.CONTACT_UNBLOCKED,
             author_id=viewer.user_id,
             data={},
             previous_blocked=not blocked,
@@ -358,7 +359,7 @@ async def update_contact(
         await locked.save(using_db=tx.connection, update_fields=[*changed, "updated_at"])
         conversation = await current_conversation(tx, locked)
         tx.emit(
-            "contact.updated",
+            EventType.CONTACT_UPDATED,
             **contact_facts(locked),
             **conversation_facts(conversation),
             fields=sorted(changed),

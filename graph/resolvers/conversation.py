@@ -28,6 +28,7 @@ from db.models import (
 from db.normalize import normalise_email, normalise_phone
 from db.queries import MAX_KEY
 from graph.errors import BadUserInput, Forbidden, NotFound
+from graph.events import EventType
 from graph.live import write
 from graph.relay import Page
 from graph.resolvers.contact import (
@@ -169,7 +170,7 @@ async def open_conversation_for(
         contact,
         conversation,
         ActivityKind.CONVERSATION_OPENED,
-        "conversation.opened",
+        EventType.CONVERSATION_OPENED,
         author_id=author_id,
         data={},
         at=now,
@@ -216,7 +217,7 @@ async def _add_message(
     if direction is MessageDirection.INBOUND:
         await mark_inbound(tx, conversation.id, contact.assignee_id, contact.blocked, now)
     tx.emit(
-        "message.created",
+        EventType.MESSAGE_CREATED,
         **contact_facts(contact),
         **conversation_facts(conversation),
         message_id=message.id,
@@ -482,7 +483,7 @@ async def close_conversation(
             locked,
             conversation,
             ActivityKind.CONVERSATION_CLOSED,
-            "conversation.closed",
+            EventType.CONVERSATION_CLOSED,
             author_id=viewer.user_id,
             text=summary,
             data={"category": category, "summary": summary},
@@ -579,7 +580,7 @@ def new_message_events(
 
     return contact_events(
         context,
-        event_type="message.created",
+        event_type=EventType.MESSAGE_CREATED,
         compute_scope=partial(subscription_scope, selector=selector),
         build=build,
         after_sequence=after_sequence,

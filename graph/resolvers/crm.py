@@ -24,6 +24,7 @@ from graph.crm.base import FieldKind, Record, RecordGone, validate_edit
 from graph.crm.hubspot import HubSpot
 from graph.crm.salesforce import Salesforce
 from graph.errors import BadUserInput, CrmAuthFailed, NotFound
+from graph.events import EventType
 from graph.live import write
 from graph.permissions.fields import mask_phone, sees_unmasked_numbers
 from graph.resolvers.contact import current_conversation, record_change, visible_contact
@@ -285,7 +286,7 @@ async def update_crm_record(
             current,
             conversation,
             ActivityKind.CRM_RECORD_UPDATED,
-            "contact.crm_updated",
+            EventType.CONTACT_CRM_UPDATED,
             author_id=viewer.user_id,
             data={
                 "provider": provider.value,

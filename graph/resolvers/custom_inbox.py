@@ -2,62 +2,46 @@
 
 The filter is structured data, validated here and stored as JSON, never SQL text. A filter
 node is exactly one of: ``all`` / ``any`` (a non-empty list of nodes, nested at most
-:data:`MAX_DEPTH` deep, :data:`MAX_NODES` nodes in all) or one condition:
+:data:`MAX_DEPTH` deep, :data:`MAX_NODES` nodes in all) or one condition of
+:mod:`graph.resolvers.filter_conditions` (its stored name and value).
 
-| key | value | matches conversations whose |
-| --- | --- | --- |
-| ``assignee`` | ``{"user_ids": [..]}``, ``{"me": true}`` or ``{"none": true}`` | contact's assignee |
-| ``status`` | ``["OPEN", "CLOSED"]`` | status |
-| ``channel_ids`` | channel ids | contact has an identity on one of them |
-| ``last_channel_ids`` | channel ids | last message was on one of them |
-| ``country_codes`` | ISO 3166-1 alpha-2 | contact's country |
-| ``languages`` | BCP 47 tags | contact's language |
-| ``blocked`` | boolean | contact's blocked flag |
-| ``last_incoming_older_than`` | seconds | last inbound message is at least that old |
-| ``last_incoming_within`` | seconds | last inbound message is at most that old |
-
-"me" means the viewer. Results are always intersected with the viewer's visibility; blocked
-contacts are left out unless the filter asks for ``blocked: true`` (they appear in no other
-inbox). Only the creator edits, re-shares or deletes (others: ``FORBIDDEN``); users it is not
-shared with get ``NOT_FOUND``.
+Results are always intersected with the viewer's visibility; blocked contacts are left out
+unless the filter asks for ``blocked: true`` (they appear in no other inbox). Who may open,
+edit, re-share or delete a custom inbox is :mod:`graph.permissions.visibility`'s rule: only
+the creator edits, re-shares or deletes (others: ``FORBIDDEN``); users it is not shared with
+get ``NOT_FOUND``.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-import langcodes
-import pycountry
-from tortoise.expressions import Q, Subquery
+from tortoise.expressions import Q
 
-from db.models import (
-    Channel,
-    ChannelIdentity,
-    ConversationStatus,
-    CustomInbox,
-    CustomInboxShare,
-    CustomInboxSharing,
-    Team,
-    User,
-)
+from db.models import CustomInbox, CustomInboxShare, CustomInboxSharing, Team, User
 from graph.errors import BadUserInput, Forbidden, NotFound
+from graph.events import EventType
 from graph.live import write
+from graph.permissions.visibility import (
+    Scope,
+    Viewer,
+    custom_inbox_access,
+    may_edit_custom_inbox,
+)
+from graph.resolvers.filter_conditions import BY_STORED, asks_for_blocked, check_group
 from graph.resolvers.lookup import ids_in_workspace
-from graph.permissions.visibility import Scope, Viewer
 
 if TYPE_CHECKING:
+    from tortoise.queryset import QuerySet
+
     from graph.idempotency import Once
     from graph.live import EventBus, Transaction
 
 MAX_DEPTH = 5
+"""How deep ``all`` / ``any`` groups nest, the top node counting as 1."""
 MAX_NODES = 50
-MAX_VALUES = 100
-MAX_SECONDS = 366 * 24 * 3600
-CONDITIONS = (
-    "assignee", "status", "channel_ids", "last_channel_ids", "country_codes", "languages",
-    "blocked", "last_incoming_older_than", "last_incoming_within",
-)
+"""The most nodes (groups and conditions) a filter has."""
 
 
 async def clean_filter(viewer: Viewer, node: dict[str, Any], path: str = "filter") -> dict[str, Any]:
@@ -85,80 +69,14 @@ async def clean_filter(viewer: Viewer, node: dict[str, Any], path: str = "filter
                 raise BadUserInput(f"`{key}` needs at least one filter.", field=f"{path}.{key}")
             children = [await visit(child, f"{path}.{key}[{i}]", depth + 1) for i, child in enumerate(value)]
             if key == "all":
-                _check_consistent(children, f"{path}.all")
+                check_group(children, f"{path}.all")
             return {key: children}
-        if key not in CONDITIONS:
+        condition = BY_STORED.get(key)
+        if condition is None:
             raise BadUserInput(f"Unknown filter condition `{key}`.", field=path)
-        return {key: await _clean_condition(viewer, key, value, f"{path}.{key}")}
+        return {key: await condition.clean(viewer, value, f"{path}.{key}")}
 
     return await visit(node, path, 1)
-
-
-def _values(value: Any, path: str) -> list[Any]:
-    if not isinstance(value, list) or not value:
-        raise BadUserInput("Give at least one value.", field=path)
-    if len(value) > MAX_VALUES:
-        raise BadUserInput(f"At most {MAX_VALUES} values.", field=path)
-    return sorted(set(value), key=str)
-
-
-async def _clean_condition(viewer: Viewer, key: str, value: Any, path: str) -> Any:
-    ws = viewer.workspace_id
-    if key == "assignee":
-        if not isinstance(value, dict) or len(value) != 1:
-            raise BadUserInput("`assignee` sets exactly one of userIds, me or none.", field=path)
-        if value.get("me") is True or value.get("none") is True:
-            return value
-        ids = _values(value.get("user_ids"), f"{path}.userIds")
-        return {"user_ids": await ids_in_workspace(User, ws, ids, field=f"{path}.userIds")}
-    if key == "status":
-        statuses = _values(value, path)
-        if any(s not in ConversationStatus.__members__ for s in statuses):
-            raise BadUserInput("Unknown conversation status.", field=path)
-        return statuses
-    if key in ("channel_ids", "last_channel_ids"):
-        return await ids_in_workspace(Channel, ws, _values(value, path), field=path)
-    if key == "country_codes":
-        codes = [str(c).upper() for c in _values(value, path)]
-        if any(len(c) != 2 or pycountry.countries.get(alpha_2=c) is None for c in codes):
-            raise BadUserInput("Country codes are ISO 3166-1 alpha-2, like GB or FR.", field=path)
-        return codes
-    if key == "languages":
-        tags = _values(value, path)
-        if any(not isinstance(t, str) or not langcodes.tag_is_valid(t) for t in tags):
-            raise BadUserInput("Languages are BCP 47 tags, like en, fr or pt-BR.", field=path)
-        return [langcodes.standardize_tag(t) for t in tags]
-    if key == "blocked":
-        if not isinstance(value, bool):
-            raise BadUserInput("`blocked` is true or false.", field=path)
-        return value
-    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_SECONDS:
-        raise BadUserInput(f"Seconds between 1 and {MAX_SECONDS}.", field=path)
-    return value
-
-
-def _check_consistent(children: list[dict[str, Any]], path: str) -> None:
-    """Refuse an ``all`` group that can match nothing (two different blocked values, disjoint
-    statuses, an age window that is empty)."""
-    conditions: dict[str, list[Any]] = {}
-    for child in children:
-        (key, value), = child.items()
-        conditions.setdefault(key, []).append(value)
-    if len(set(conditions.get("blocked", []))) > 1:
-        raise BadUserInput("This group asks for blocked and unblocked contacts at once.", field=path)
-    statuses = [set(v) for v in conditions.get("status", [])]
-    if statuses and not set.intersection(*statuses):
-        raise BadUserInput("This group asks for statuses that exclude each other.", field=path)
-    older, within = conditions.get("last_incoming_older_than", []), conditions.get("last_incoming_within", [])
-    if older and within and max(older) > min(within):
-        raise BadUserInput("This group's time window since the last incoming message is empty.", field=path)
-
-
-def _mentions_blocked(node: dict[str, Any]) -> bool:
-    (key, value), = node.items()
-    if key in ("all", "any"):
-        return any(_mentions_blocked(child) for child in value)
-    return key == "blocked" and value is True
 
 
 def filter_q(viewer: Viewer, node: dict[str, Any], now: datetime) -> Q:
@@ -167,50 +85,24 @@ def filter_q(viewer: Viewer, node: dict[str, Any], now: datetime) -> Q:
     if key in ("all", "any"):
         parts = [filter_q(viewer, child, now) for child in value]
         return Q(*parts, join_type="AND" if key == "all" else "OR")
-    if key == "assignee":
-        if value.get("me"):
-            return Q(contact__assignee_id=viewer.user_id)
-        if value.get("none"):
-            return Q(contact__assignee_id__isnull=True)
-        return Q(contact__assignee_id__in=value["user_ids"])
-    if key == "status":
-        return Q(status__in=value)
-    if key == "channel_ids":
-        contacts = ChannelIdentity.filter(workspace_id=viewer.workspace_id, channel_id__in=value).values("contact_id")
-        return Q(contact_id__in=Subquery(contacts))
-    if key == "last_channel_ids":
-        return Q(last_channel_id__in=value)
-    if key == "country_codes":
-        return Q(contact__country_code__in=value)
-    if key == "languages":
-        return Q(contact__language__in=value)
-    if key == "blocked":
-        return Q(contact__blocked=value)
-    if key == "last_incoming_older_than":
-        return Q(last_inbound_at__lte=now - timedelta(seconds=value))
-    return Q(last_inbound_at__gte=now - timedelta(seconds=value))
+    return BY_STORED[key].predicate(viewer, value, now)
 
 
 def custom_scope(viewer: Viewer, base: Scope, custom: CustomInbox) -> Scope:
     """What a custom inbox may hold for ``viewer`` before its filter: their visibility, and no
     blocked contact unless the filter asks for them."""
-    if _mentions_blocked(custom.filter_spec):
+    if asks_for_blocked(custom.filter_spec):
         return base
     return base & Scope(blocked=False)
 
 
-def _shared_query(viewer: Viewer):
-    team_ids = sorted(viewer.team_ids)
-    shares = CustomInboxShare.filter(Q(user_id=viewer.user_id) | Q(team_id__in=team_ids or [-1]))
-    return CustomInbox.filter(workspace_id=viewer.workspace_id).filter(
-        Q(creator_id=viewer.user_id)
-        | Q(sharing=CustomInboxSharing.EVERYONE)
-        | Q(sharing=CustomInboxSharing.CHOSEN, id__in=Subquery(shares.values("custom_inbox_id")))
-    )
+def _shared_query(viewer: Viewer) -> QuerySet[CustomInbox]:
+    return CustomInbox.filter(custom_inbox_access(viewer))
 
 
 async def visible_custom_inbox(viewer: Viewer, custom_id: int, *, field: str = "id") -> CustomInbox:
-    """A custom inbox the viewer created or that is shared with them.
+    """A custom inbox the viewer created or that is shared with them
+    (:func:`graph.permissions.visibility.custom_inbox_access`).
 
     Raises:
         NotFound: otherwise (it may exist, but not for this viewer).
@@ -268,7 +160,7 @@ async def save_custom_inbox(
     existing = None
     if custom_id is not None:
         existing = await visible_custom_inbox(viewer, custom_id)
-        if existing.creator_id != viewer.user_id:
+        if not may_edit_custom_inbox(viewer, existing):
             raise Forbidden("Only its creator may edit, re-share or delete a custom inbox.")
     name = (name or "").strip()
     if not name or len(name) > 120:
@@ -291,7 +183,7 @@ async def save_custom_inbox(
         shares += [CustomInboxShare(custom_inbox_id=row.id, team_id=t) for t in teams]
         if shares:
             await CustomInboxShare.bulk_create(shares, using_db=tx.connection)
-        tx.emit("custom_inbox.changed", custom_inbox_id=row.id)
+        tx.emit(EventType.CUSTOM_INBOX_CHANGED, custom_inbox_id=row.id)
         return row
 
     return await write(bus, viewer.workspace_id, operation, once=once)
@@ -300,12 +192,12 @@ async def save_custom_inbox(
 async def delete_custom_inbox(bus: EventBus, viewer: Viewer, custom_id: int) -> int:
     """Delete a custom inbox (its creator only). Raises like :func:`save_custom_inbox`."""
     row = await visible_custom_inbox(viewer, custom_id)
-    if row.creator_id != viewer.user_id:
+    if not may_edit_custom_inbox(viewer, row):
         raise Forbidden("Only its creator may edit, re-share or delete a custom inbox.")
 
     async def operation(tx: Transaction) -> int:
         await CustomInbox.filter(id=row.id).using_db(tx.connection).delete()
-        tx.emit("custom_inbox.changed", custom_inbox_id=row.id, deleted=True)
+        tx.emit(EventType.CUSTOM_INBOX_CHANGED, custom_inbox_id=row.id, deleted=True)
         return row.id
 
     return await write(bus, viewer.workspace_id, operation)

@@ -14,6 +14,7 @@ from db.queries import keyset_page
 from graph.errors import BadUserInput, Forbidden, NotFound
 from graph.fanout import Candidate
 from graph.live import write
+from graph.events import LIST_EVENTS, EventType
 from graph.permissions.visibility import (
     Scope,
     StandardInboxKind,
@@ -189,19 +190,6 @@ async def sidebar(viewer: Viewer) -> Sidebar:
     return Sidebar(standard, teams, blocked, await list_custom_inboxes(viewer, "ALL"))
 
 
-LIST_EVENTS = {
-    "message.created": "NEW_MESSAGE",
-    "conversation.opened": "OPENED",
-    "conversation.closed": "CLOSED",
-    "contact.assigned": "ASSIGNED",
-    "contact.blocked": "BLOCKED",
-    "contact.unblocked": "UNBLOCKED",
-    "contact.updated": "CONTACT_UPDATED",
-    "contact.merged": "MERGED",
-}
-"""Events that may move a conversation into, out of or within a list, and why."""
-
-
 def _in_list(scope: Scope, status: str | None, assignee_id: Any, blocked: Any, row_status: Any) -> bool:
     if row_status is None or (status is not None and row_status != status):
         return False
@@ -209,7 +197,8 @@ def _in_list(scope: Scope, status: str | None, assignee_id: Any, blocked: Any, r
 
 
 def list_change(scope: Scope, status: str | None, event_type: str, facts: dict[str, Any]) -> str | None:
-    """How an event changes a conversation list (``domain.md`` section 4, live lists).
+    """How an event changes a conversation list (``domain.md`` section 4, live lists): only
+    the events of :data:`graph.events.LIST_EVENTS` do.
 
     Args:
         scope: what the list holds for its viewer (:func:`resolve_inbox`).
@@ -314,7 +303,7 @@ def sidebar_changes(
         # the first panel is read once the stream's start is fixed: nothing falls between
         if event.type != STREAM_STARTED and not stale:
             mine = (
-                event.type == "inbox.seen"
+                event.type == EventType.INBOX_SEEN
                 and event.payload.get("user_id") == context.viewer.user_id
             )
             if not (mine or touches(current, event.type, event.payload)):

@@ -15,7 +15,7 @@ query, counted.
 whatever the number of inboxes and the size of the workspace: the workspace's counters of open
 conversations per contact's assignee and blocked flag (:class:`db.models.OpenConversationCount`,
 a few dozen rows kept by database triggers in the same transaction as every write:
-``db/migrations/0005_query_indexes.py``), and the viewer's unseen marks on open conversations
+``db/migrations/0004_query_indexes.py``), and the viewer's unseen marks on open conversations
 grouped by inbox and the same two facts (copies kept on the conversation row). An inbox's count
 is the sum of the groups its scope allows (:meth:`Scope.allows`, the very value its list
 filters with), so counts and lists cannot disagree.
@@ -31,6 +31,7 @@ from tortoise.functions import Count
 
 from db.models import ConversationStatus, InboxSeenState, OpenConversationCount, UnseenMark
 from graph.auth import viewers_of_workspace
+from graph.events import EventType
 from graph.permissions.visibility import (
     StandardInboxKind,
     Viewer,
@@ -162,7 +163,7 @@ async def mark_seen(tx: Transaction, viewer: Viewer, inbox_key: str) -> int:
     ).update(seen_at=now)
     if not updated:
         await InboxSeenState.create(user_id=viewer.user_id, inbox_key=inbox_key, seen_at=now, using_db=tx.connection)
-    tx.emit("inbox.seen", user_id=viewer.user_id, inbox_key=inbox_key, removed=removed)
+    tx.emit(EventType.INBOX_SEEN, user_id=viewer.user_id, inbox_key=inbox_key, removed=removed)
     return removed
 
 

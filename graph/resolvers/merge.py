@@ -37,6 +37,7 @@ from db.models import (
     UnseenMark,
 )
 from graph.errors import BadUserInput
+from graph.events import EventType
 from graph.live import write
 from graph.resolvers.contact import (
     contact_facts,
@@ -238,7 +239,7 @@ async def merge_contacts(
             primary,
             shown_in,
             ActivityKind.CONTACTS_MERGED,
-            "contact.merged",
+            EventType.CONTACT_MERGED,
             author_id=viewer.user_id,
             text=f"{secondary_name} was merged into {primary_name}.",
             data={
@@ -266,7 +267,7 @@ async def merge_contacts(
                 continue  # one of the primary's own, whose facts did not change
             was = secondary_before if conversation.id in from_secondary else before
             tx.emit(
-                "contact.merged",
+                EventType.CONTACT_MERGED,
                 **contact_facts(primary),
                 conversation_id=conversation.id,
                 status=conversation.status.value,
@@ -276,7 +277,7 @@ async def merge_contacts(
             )
         if folded is not None:
             tx.emit(
-                "contact.merged",
+                EventType.CONTACT_MERGED,
                 **contact_facts(primary),
                 conversation_id=folded.id,
                 status=None,

@@ -1,7 +1,10 @@
 """``node(id)``: any object by global id, if the viewer may see it (``domain.md`` section 1).
 
 Objects hanging off a contact (conversations, messages, activities) are visible exactly when
-their contact is, calls also only to users with call access (section 5); users, teams and channels when they belong to the viewer's workspace.
+their contact is, calls also only to users with call access (section 5); users, teams and
+channels when they belong to the viewer's workspace; custom inboxes when the viewer created
+them or they are shared with the viewer (section 2); access tokens as section 8 says. Each rule
+is :mod:`graph.permissions.visibility`'s.
 """
 
 from __future__ import annotations
@@ -9,8 +12,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from db.models import CustomInbox
-from graph.resolvers.contact import may_see
+from graph.permissions.visibility import custom_inbox_access, may_handle_calls
 from graph.resolvers.access_token import tokens_visible_to
+from graph.resolvers.contact import may_see
 
 if TYPE_CHECKING:
     from db.models import Contact
@@ -29,7 +33,7 @@ def shows(viewer: Viewer, type_name: str, contact: Contact | None) -> bool:
     ``reportCallEnded``) return its ids only (``domain.md`` section 1)."""
     if not may_see(viewer, contact):
         return False
-    return type_name != "Call" or viewer.has_call_access
+    return type_name != "Call" or may_handle_calls(viewer)
 
 
 async def _contact_visible(ctx: Context, contact_id: int, type_name: str) -> bool:
@@ -57,7 +61,7 @@ async def find_node(ctx: Context, type_name: str, pk: int) -> tuple[str, Any] | 
         row = await tokens_visible_to(viewer).filter(id=pk).first()
         visible = row is not None
     elif type_name == "CustomInbox":
-        row = await CustomInbox.filter(id=pk, workspace_id=viewer.workspace_id, creator_id=viewer.user_id).first()
+        row = await CustomInbox.filter(custom_inbox_access(viewer), id=pk).first()
         visible = row is not None
     else:
         return None

@@ -22,6 +22,7 @@ from db.models import (
 from db.normalize import normalise_email
 from db.security import hash_password, verify_password
 from graph.errors import BadUserInput, Conflict, Forbidden, NotFound, Unauthenticated
+from graph.events import EventType
 from graph.live import write
 from graph.permissions.grants import check_grants
 from graph.resolvers.access_token import (
@@ -177,7 +178,7 @@ async def create_user(
             raise BadUserInput("This e-mail address is already in use.", field="email") from None
         for team_id in team_ids:
             await TeamMembership.create(team_id=team_id, user_id=user.id, using_db=tx.connection)
-        tx.emit("user.changed", user_id=user.id)
+        tx.emit(EventType.USER_CHANGED, user_id=user.id)
         return user
 
     return await write(bus, viewer.workspace_id, operation, once=once)
@@ -236,7 +237,7 @@ async def update_user(bus: EventBus, viewer: Viewer, user_id: int, data: UserCha
             await TeamMembership.filter(user_id=user.id).using_db(tx.connection).delete()
             for team_id in team_ids:
                 await TeamMembership.create(team_id=team_id, user_id=user.id, using_db=tx.connection)
-        tx.emit("user.changed", user_id=user.id)
+        tx.emit(EventType.USER_CHANGED, user_id=user.id)
         return user
 
     return await write(bus, viewer.workspace_id, operation)
@@ -262,7 +263,7 @@ async def create_team(
         team = await Team.create(workspace_id=viewer.workspace_id, name=name, using_db=tx.connection)
         for user_id in members:
             await TeamMembership.create(team_id=team.id, user_id=user_id, using_db=tx.connection)
-        tx.emit("team.changed", team_id=team.id)
+        tx.emit(EventType.TEAM_CHANGED, team_id=team.id)
         return team
 
     return await write(bus, viewer.workspace_id, operation, once=once)
@@ -293,7 +294,7 @@ async def update_team(
             await TeamMembership.filter(team_id=team.id).using_db(tx.connection).delete()
             for user_id in members:
                 await TeamMembership.create(team_id=team.id, user_id=user_id, using_db=tx.connection)
-        tx.emit("team.changed", team_id=team.id)
+        tx.emit(EventType.TEAM_CHANGED, team_id=team.id)
         return team
 
     return await write(bus, viewer.workspace_id, operation)
@@ -311,7 +312,7 @@ async def connect_channel(
         channel = await Channel.create(
             workspace_id=viewer.workspace_id, type=type, name=name, using_db=tx.connection
         )
-        tx.emit("channel.connected", channel_id=channel.id)
+        tx.emit(EventType.CHANNEL_CONNECTED, channel_id=channel.id)
         return channel
 
     return await write(bus, viewer.workspace_id, operation, once=once)
@@ -341,7 +342,7 @@ async def update_workspace_settings(
             using_db=tx.connection,
             update_fields=["phone_number_masking", "call_ring_timeout_seconds", "closing_notes_mode"],
         )
-        tx.emit("workspace.changed")
+        tx.emit(EventType.WORKSPACE_CHANGED)
         return workspace
 
     return await write(bus, viewer.workspace_id, operation)

@@ -22,6 +22,7 @@ from strawberry.tools import merge_types
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
+from graph.errors import ErrorCode
 from graph.extensions import (
     CachedDocuments,
     Documents,
@@ -167,7 +168,7 @@ def _depth_limit(max_depth: int) -> type[ValidationRule]:
                 context.report_error(
                     GraphQLError(
                         "The document's fragments nest too deeply.",
-                        extensions={"code": "GRAPHQL_VALIDATION_FAILED"},
+                        extensions={"code": ErrorCode.GRAPHQL_VALIDATION_FAILED},
                     )
                 )
 

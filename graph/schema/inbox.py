@@ -17,8 +17,10 @@ from graph.fanout import depends_on_identity
 from graph.idempotency import CreatedRow, IdempotencyKeyArgument, idempotent
 from graph.loaders import related, then
 from graph.permissions.visibility import StandardInboxKind as _StandardInboxKind
+from graph.permissions.visibility import may_edit_custom_inbox
 from graph.relay import decode_cursor, decode_id, decode_ids, page_size, to_global_id
 from graph.resolvers import custom_inbox as custom_resolvers
+from graph.resolvers import filter_conditions as conditions
 from graph.resolvers import inbox as resolvers
 from graph.resolvers import indicators
 from graph.schema.conversation import (
@@ -153,18 +155,9 @@ class CustomInboxInput:
     shared_with_team_ids: list[strawberry.ID] | None = None
 
 
-_SIMPLE = {
-    "status": "status",
-    "country_codes": "country_codes",
-    "languages": "languages",
-    "blocked": "blocked",
-    "last_incoming_older_than_seconds": "last_incoming_older_than",
-    "last_incoming_within_seconds": "last_incoming_within",
-}
-
-
 def filter_spec(node: ConversationFilter, path: str = "filter", depth: int = 1) -> dict:
-    """The stored shape of a filter input (ids decoded; checked by the resolver)."""
+    """The stored shape of a filter input (ids decoded; checked by the resolver), condition by
+    condition as :mod:`graph.resolvers.filter_conditions` says."""
     if depth > custom_resolvers.MAX_DEPTH:
         raise BadUserInput(f"Filter groups nest at most {custom_resolvers.MAX_DEPTH} deep.", field=path)
     chosen = {k: v for k, v in vars(node).items() if v is not None and v is not strawberry.UNSET}
@@ -173,16 +166,8 @@ def filter_spec(node: ConversationFilter, path: str = "filter", depth: int = 1) 
     (key, value), = chosen.items()
     if key in ("all", "any"):
         return {key: [filter_spec(child, f"{path}.{key}[{i}]", depth + 1) for i, child in enumerate(value)]}
-    if key == "assignee":
-        picked = {k: v for k, v in vars(value).items() if v is not None and v is not strawberry.UNSET}
-        if "user_ids" in picked:
-            return {"assignee": {"user_ids": [decode_id(i, "User", field=f"{path}.assignee.userIds") for i in picked["user_ids"]]}}
-        return {"assignee": picked}
-    if key in ("channel_ids", "last_channel_ids"):
-        return {key: [decode_id(i, "Channel", field=f"{path}.{key}") for i in value]}
-    if key == "status":
-        return {"status": [s.value for s in value]}
-    return {_SIMPLE[key]: value}
+    condition = conditions.BY_ATTRIBUTE[key]
+    return {condition.stored: condition.from_input(value, path, decode_id)}
 
 
 def filter_output(spec: dict) -> dict:
@@ -190,13 +175,8 @@ def filter_output(spec: dict) -> dict:
     (key, value), = spec.items()
     if key in ("all", "any"):
         return {key: [filter_output(child) for child in value]}
-    if key == "assignee" and "user_ids" in value:
-        return {"assignee": {"userIds": [to_global_id("User", i) for i in value["user_ids"]]}}
-    if key in ("channel_ids", "last_channel_ids"):
-        return {"channelIds" if key == "channel_ids" else "lastChannelIds": [to_global_id("Channel", i) for i in value]}
-    names = {"country_codes": "countryCodes", "last_incoming_older_than": "lastIncomingOlderThanSeconds",
-             "last_incoming_within": "lastIncomingWithinSeconds"}
-    return {names.get(key, key): value}
+    condition = conditions.BY_STORED[key]
+    return {condition.api_name: condition.to_output(value, to_global_id)}
 
 
 @strawberry.type(description="A saved filtered view of conversations.")
@@ -238,7 +218,7 @@ class CustomInbox(Node):
     @strawberry.field(description="Whether the viewer may edit, re-share or delete it (its creator).")
     def can_edit(self, info: Info) -> bool:
         depends_on_identity()
-        return self.row.creator_id == info.context.viewer.user_id
+        return may_edit_custom_inbox(info.context.viewer, self.row)
 
 
 @strawberry.type(description="The left panel: only the inboxes the viewer may see, with indicators.")

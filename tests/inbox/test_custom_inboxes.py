@@ -62,6 +62,45 @@ async def test_private_and_chosen_sharing(world):
         await client.aclose()
 
 
+NODE = """query($id: ID!) { node(id: $id) { id ... on CustomInbox { name canEdit } } }"""
+
+
+async def test_node_shows_a_custom_inbox_exactly_to_those_it_is_listed_for(world):
+    """``node(id)`` of a custom inbox returns it to its creator and to every user it is shared
+    with (``EVERYONE``, or ``CHOSEN`` users and teams), as ``customInboxes`` lists it, and
+    ``null`` to everyone else (``domain.md`` sections 1 and 2)."""
+    manager = world.client("manager")
+    beta, alpha, team = world.client("agent_beta"), world.client("agent_all"), world.client("agent_team")
+    private = (await manager(CREATE, {"i": {"name": "Only mine", "filter": {"status": ["OPEN"]}}}))["createCustomInbox"]
+    everyone = (await manager(CREATE, {"i": {"name": "For all", "filter": {"status": ["OPEN"]},
+                                             "sharing": "EVERYONE"}}))["createCustomInbox"]
+    by_team = (await manager(CREATE, {"i": {"name": "For Beta", "filter": {"status": ["OPEN"]}, "sharing": "CHOSEN",
+                                            "sharedWithTeamIds": [world.team_ids["Beta"]]}}))["createCustomInbox"]
+    by_user = (await manager(CREATE, {"i": {"name": "For one", "filter": {"status": ["OPEN"]}, "sharing": "CHOSEN",
+                                            "sharedWithUserIds": [world.user_ids["agent_all"]]}}))["createCustomInbox"]
+    inboxes = (private, everyone, by_team, by_user)
+    for client in (manager, beta, alpha, team):
+        listed = {c["id"] for c in (await client(MINE, {"o": "ALL"}))["customInboxes"]}
+        for inbox in inboxes:
+            node = (await client(NODE, {"id": inbox["id"]}))["node"]
+            if inbox["id"] in listed:
+                assert node == {"id": inbox["id"], "name": inbox["name"], "canEdit": client is manager}
+            else:
+                assert node is None
+    seen = {
+        who: {c["id"] for c in (await client(MINE, {"o": "ALL"}))["customInboxes"]} & {i["id"] for i in inboxes}
+        for who, client in (("manager", manager), ("beta", beta), ("alpha", alpha), ("team", team))
+    }
+    assert seen["manager"] == {i["id"] for i in inboxes}
+    assert seen["beta"] == {everyone["id"], by_team["id"]}
+    assert seen["alpha"] == {everyone["id"], by_user["id"]}
+    assert seen["team"] == {everyone["id"]}
+    for inbox in inboxes:
+        await manager(DELETE, {"id": inbox["id"]})
+    for client in (manager, beta, alpha, team):
+        await client.aclose()
+
+
 @pytest.mark.parametrize(
     ("spec", "code"),
     [
