@@ -440,7 +440,7 @@ class CachedDocuments(SchemaExtension):
             if refused is not None:
                 context.pre_execution_errors = [refused]
             else:
-                # strawberry's: graphql-core's rules and strawberry's (@oneOf inputs, Maybe)
+                # strawberry's validation: graphql-core's, and its rule for @oneOf inputs
                 context.pre_execution_errors = validate_document(
                     context.schema._schema, context.graphql_document, context.validation_rules
                 )
