@@ -16,7 +16,7 @@ An event is ``{workspace, sequence, type, payload}`` (:class:`graph.live.LiveEve
 Events about a contact carry its facts (``contact_id``, ``assignee_id``, ``blocked``:
 :func:`graph.resolvers.contact.contact_facts`) so that each subscriber authorises them without
 a query. Adding an event type: add a member here, emit it with
-:meth:`graph.live.Transaction.emit` (which accepts members of this enum only).
+:meth:`graph.live.Transaction.emit` (which refuses a type outside this catalogue).
 """
 
 from __future__ import annotations

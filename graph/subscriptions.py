@@ -40,7 +40,7 @@ from db.models import Workspace
 from graph.auth import refresh_viewer
 from graph.context import start_operation_loaders
 from graph.errors import BadUserInput, HistoryPruned, ServiceUnavailable
-from graph.events import VIEWER_EVENTS
+from graph.events import VIEWER_EVENTS, EventType
 from graph.extensions import as_graphql_error, coded_errors
 from graph.fanout import Candidate, FastPath, current_operation, execute_payload, payload_for
 from graph.live import (
@@ -413,7 +413,7 @@ class LiveStream:
 def contact_events(
     context: Context,
     *,
-    event_type: str,
+    event_type: EventType,
     compute_scope: Callable[[Viewer], Awaitable[Scope]],
     build: Callable[[LiveEvent], Awaitable[Any]],
     after_sequence: int | None = None,
