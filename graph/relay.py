@@ -24,7 +24,6 @@ from db.queries import MAX_KEY
 from graph.errors import BadUserInput
 
 MAX_PAGE_SIZE = 100
-MAX_SEQUENCE = 2**53  # sequences and other cursor integers
 
 Row = TypeVar("Row")
 
