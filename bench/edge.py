@@ -527,13 +527,16 @@ def _ended(tally: Tally, kind: str, data: bytes, lived: float, how: str = "") ->
     tally.seconds[key].append(lived)
 
 
-async def _wait_closed(reader: Any, stopping: asyncio.Event, limit: int = 1 << 16) -> bytes | None:
-    """What the server sent until it closed the connection; None when the run stopped first."""
+async def _wait_closed(
+    reader: Any, stopping: asyncio.Event, until_frame: bool = False
+) -> bytes | None:
+    """What the server sent until it closed the connection (or, ``until_frame``, until it
+    sent something); None when the run stopped first."""
     received = b""
     stop = asyncio.create_task(stopping.wait())
     try:
         while True:
-            read = asyncio.create_task(reader.read(limit))
+            read = asyncio.create_task(reader.read(1 << 16))
             await asyncio.wait({read, stop}, return_when=asyncio.FIRST_COMPLETED)
             if not read.done():
                 read.cancel()
@@ -545,6 +548,8 @@ async def _wait_closed(reader: Any, stopping: asyncio.Event, limit: int = 1 << 1
             if not chunk:
                 return received
             received += chunk[: max(0, 4096 - len(received))]
+            if until_frame:
+                return received
     finally:
         stop.cancel()
 
@@ -637,13 +642,23 @@ async def slow_clients(config: AttackConfig, tally: Tally, stopping: asyncio.Eve
             if not head.startswith(b"HTTP/1.1 101"):
                 _ended(tally, "idle WebSocket", head, 0.0)
                 return
-            data = await _wait_closed(reader, stopping)
+            # the server's close frame, then (it waits for ours, which never comes) the end of
+            # the connection: both timed, from the upgrade
+            data = await _wait_closed(reader, stopping, until_frame=True)
             if data is None:
                 tally.open_now["idle WebSocket"] -= 1
                 return
-            how = "closed without a close frame"
             if len(data) >= 4 and data[0] == 0x88:
-                how = f"closed with {int.from_bytes(data[2:4], 'big')}"
+                key = f"idle WebSocket: close frame {int.from_bytes(data[2:4], 'big')}"
+                tally.outcomes[key] += 1
+                tally.seconds[key].append(time.monotonic() - upgraded)
+                data = await _wait_closed(reader, stopping)
+                if data is None:
+                    tally.open_now["idle WebSocket"] -= 1
+                    return
+                how = "connection closed after the close frame"
+            else:
+                how = "closed without a close frame"
             _ended(tally, "idle WebSocket", data, time.monotonic() - upgraded, how)
         except (OSError, TimeoutError, asyncio.IncompleteReadError) as exc:
             tally.open_now["idle WebSocket"] -= 1
