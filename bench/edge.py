@@ -279,6 +279,7 @@ class AttackConfig:
     bomb_connections: int
     bomb_unique: str
     login_burst: int
+    login_addresses: int
     body_mb: float
     big_body_mb: float
     body_connections: int
@@ -434,18 +435,32 @@ async def validation_bomb(config: AttackConfig, tally: Tally, stopping: asyncio.
 
 
 async def login_flood(config: AttackConfig, tally: Tally, stopping: asyncio.Event) -> None:
+    import httpx
+
     url = f"http://127.0.0.1:{config.port}/graphql"
+    spread = max(1, config.login_addresses)
+    addresses = ["127.0.0.1"] + [f"127.0.{2 + i // 250}.{2 + i % 250}" for i in range(spread - 1)]
     tally.notes.append(
-        f"bursts of {config.login_burst}, half for {config.victim}, half for random addresses"
+        f"bursts of {config.login_burst}, half for {config.victim}, half for random addresses, "
+        + (f"from {spread} loopback addresses" if spread > 1 else "from 127.0.0.1")
     )
+    clients = [
+        httpx.AsyncClient(
+            timeout=120,
+            trust_env=False,
+            transport=httpx.AsyncHTTPTransport(local_address=address),
+            limits=httpx.Limits(max_connections=config.login_burst),
+        )
+        for address in addresses
+    ]
     bursts = 0
-    async with _http(config.login_burst) as client:
+    try:
         tally.ready.set()
         while not stopping.is_set():
             await asyncio.gather(
                 *(
                     _post(
-                        client,
+                        clients[(bursts * config.login_burst + i) % len(clients)],
                         url,
                         tally,
                         json_body={
@@ -464,6 +479,9 @@ async def login_flood(config: AttackConfig, tally: Tally, stopping: asyncio.Even
                 )
             )
             bursts += 1
+    finally:
+        for client in clients:
+            await client.aclose()
     tally.notes.append(f"{bursts} bursts")
 
 
@@ -773,6 +791,7 @@ def attack_config(args: argparse.Namespace, attack: str, port: int) -> AttackCon
         bomb_connections=args.bomb_connections,
         bomb_unique=args.bomb_unique,
         login_burst=args.login_burst,
+        login_addresses=args.login_addresses,
         body_mb=args.body_mb,
         big_body_mb=args.big_body_mb,
         body_connections=args.body_connections,
@@ -1171,6 +1190,7 @@ def reproduce(args: argparse.Namespace) -> str:
         "bomb_fields",
         "bomb_connections",
         "login_burst",
+        "login_addresses",
         "body_mb",
         "big_body_mb",
         "body_connections",
@@ -1220,6 +1240,13 @@ def build_parser() -> argparse.ArgumentParser:
         "or the comment alone (the validation cache answers)",
     )
     p.add_argument("--login-burst", type=int, default=16, help="concurrent logins per burst")
+    p.add_argument(
+        "--login-addresses",
+        type=int,
+        default=1,
+        help="spread the login flood over this many loopback source addresses (127.0.0.1, "
+        "127.0.0.2, ...): a distributed flood, which per-address limits do not stop",
+    )
     p.add_argument("--body-mb", type=float, default=20.0)
     p.add_argument(
         "--big-body-mb", type=float, default=60.0, help="one request this large (0: none)"
