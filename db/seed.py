@@ -1473,7 +1473,7 @@ async def seed_demo(
         raise ValueError(f"Demo e-mails already in use: {', '.join(sorted(taken))}.")
 
     rng = random.Random(random_seed)
-    password_hash = hash_password(DEMO_PASSWORD)
+    password_hash = await hash_password(DEMO_PASSWORD)
     pools = _build_pools(rng, random_seed)
     report(f"{DEMO_WORKSPACE_NAME}: name, phone and text pools ready")
     now = datetime.now(UTC)

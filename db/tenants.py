@@ -31,13 +31,14 @@ async def create_workspace(
         raise ValueError(f"The owner password must be at least {MIN_PASSWORD_LENGTH} characters.")
     if await User.filter(email=email).exists():
         raise ValueError(f"The e-mail {email} is already in use.")
+    password_hash = await hash_password(owner_password)
     async with in_transaction() as connection:
         workspace = await Workspace.create(name=name, using_db=connection)
         owner = await User.create(
             workspace_id=workspace.id,
             email=email,
             name=owner_name or email.split("@")[0].replace(".", " ").title(),
-            password_hash=hash_password(owner_password),
+            password_hash=password_hash,
             role=Role.OWNER,
             contact_visibility=ContactVisibility.ALL,
             can_view_blocked_contacts=True,

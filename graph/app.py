@@ -91,6 +91,67 @@ def _nests_deeper(value: object, limit: int) -> bool:
     return False
 
 
+class _BodyTooLarge(Exception):
+    """The request body went over ``INBOX_GRAPH_MAX_BODY_BYTES`` while it was being read."""
+
+
+class _BoundedBody:
+    """An ASGI ``receive`` that stops a request body at ``limit`` bytes."""
+
+    def __init__(self, receive: Any, limit: int) -> None:
+        self._receive, self.limit = receive, limit
+        self.read = 0
+        self.waiting = False
+        """Whether the application is waiting for the client's next bytes."""
+
+    async def receive(self) -> Any:
+        self.waiting = True  # stays so when the time limit cancels the wait
+        message = await self._receive()
+        self.waiting = False
+        if message["type"] == "http.request":
+            self.read += len(message.get("body", b""))
+            if self.read > self.limit:
+                raise _BodyTooLarge()
+        return message
+
+
+def _content_length(scope: Any) -> int | None:
+    for name, value in scope.get("headers") or ():
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None  # uvicorn refuses malformed lengths before we see them
+    return None
+
+
+def _too_large(limit: int) -> JSONResponse:
+    return JSONResponse(
+        {
+            "errors": [
+                {
+                    "message": f"The request body is larger than {limit} bytes.",
+                    "extensions": {"code": "BAD_USER_INPUT", "limit": "bodyBytes", "maximum": limit},
+                }
+            ]
+        },
+        status_code=413,
+        headers={"Connection": "close"},
+    )
+
+
+def _timed_out(reading_body: bool, seconds: float) -> JSONResponse:
+    if reading_body:
+        status, message = 408, f"The request body did not arrive within {seconds:g} seconds."
+    else:
+        status, message = 504, f"The request took longer than {seconds:g} seconds: it was stopped."
+    return JSONResponse(
+        {"errors": [{"message": message, "extensions": {"code": "TIMEOUT"}}]},
+        status_code=status,
+        headers={"Connection": "close"},
+    )
+
+
 class InboxGraphQL(GraphQL):
     """strawberry's ASGI view with our context and authentication."""
 
@@ -115,6 +176,40 @@ class InboxGraphQL(GraphQL):
         self.throttle = throttle
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """Limits, then strawberry. A body over ``INBOX_GRAPH_MAX_BODY_BYTES`` is answered 413
+        as soon as its ``Content-Length`` (or, chunked, its bytes so far) says so, before the
+        rest is read; a request not answered within ``INBOX_GRAPH_REQUEST_TIMEOUT_SECONDS``
+        of its arrival is stopped (what it was writing rolls back) and answered 408 when its
+        body was still arriving (a slow client), 504 ``TIMEOUT`` otherwise; both close the
+        connection. Then :meth:`answer`."""
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        body = _BoundedBody(receive, self.settings.max_body_bytes)
+        declared = _content_length(scope)
+        if declared is not None and declared > body.limit:
+            await _too_large(body.limit)(scope, receive, send)
+            return
+        responding = False
+
+        async def sending(message: Any) -> None:
+            nonlocal responding
+            responding = True
+            await send(message)
+
+        try:
+            async with asyncio.timeout(self.settings.request_timeout_seconds):
+                await self.answer(scope, body.receive, sending)
+        except _BodyTooLarge:
+            if not responding:
+                await _too_large(body.limit)(scope, receive, send)
+        except TimeoutError:
+            if not responding:  # else the answer was on its way: nothing to add
+                await _timed_out(body.waiting, self.settings.request_timeout_seconds)(
+                    scope, receive, send
+                )
+
+    async def answer(self, scope: Any, receive: Any, send: Any) -> None:
         """strawberry answers request-level errors (malformed JSON, no query, a mutation over
         GET, an unknown operation name) in plain text; here they are GraphQL JSON errors with a
         code, like every other error. So is a failure outside execution (the viewer's lookup):
@@ -122,11 +217,10 @@ class InboxGraphQL(GraphQL):
         else a masked 500 ``INTERNAL_SERVER_ERROR``, never a plain-text traceback page. A
         client that disconnects before its body has arrived gets nothing (it logged a
         traceback)."""
-        if scope["type"] != "http":
-            await super().__call__(scope, receive, send)
-            return
         try:
             response = await self.run(Request(scope=scope, receive=receive))
+        except _BodyTooLarge:
+            raise
         except ClientDisconnect:
             return  # the client left before its request was read: nobody to answer
         except HTTPException as exc:

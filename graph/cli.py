@@ -133,6 +133,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         timeout_keep_alive=settings.keep_alive_seconds,
         proxy_headers=True,
         timeout_graceful_shutdown=10,
+        ws_max_size=settings.max_frame_bytes,  # a bigger message closes its socket with 1009
         # uvicorn's wsproto protocol, with permessage-deflate off or bounded
         # (INBOX_GRAPH_WS_COMPRESSION, graph.ws_compression)
         **websocket,

@@ -53,6 +53,14 @@ class BadUserInput(CodedError):
     code = "BAD_USER_INPUT"
 
 
+class WrongPassword(BadUserInput):
+    """The current password given to confirm a change is wrong (``field``:
+    ``currentPassword``); counted by the login throttle like a failed login."""
+
+    def __init__(self, message: str = "The current password is wrong.") -> None:
+        super().__init__(message, field="currentPassword")
+
+
 class NotConfigured(CodedError):
     """The deployment lacks a setting the operation needs (e.g. ``INBOX_GRAPH_SECRET_KEY``)."""
 

@@ -10,25 +10,45 @@ Every error a client receives carries ``extensions.code``:
 - anything unexpected is logged with its traceback and answered as
   ``INTERNAL_SERVER_ERROR`` with a generic message: nothing internal leaks.
 
+:class:`CachedDocuments` refuses documents whose validation alone would hold the event loop
+(:func:`selection_load`) before graphql-core's rules run, and keeps the valid ones parsed and
+validated (:class:`Documents`, bounded by the bytes of their texts).
+
 :class:`CostBudget` charges each valid operation's cost (:mod:`graph.cost`) to its budget
 (:mod:`graph.throttle`) before it runs, and reports both in ``extensions.cost``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from contextvars import ContextVar
 import re
+import threading
+from contextvars import ContextVar
 from typing import Any
 
-from graphql import GraphQLError, OperationDefinitionNode
+import cachetools
+
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    parse,
+    validate,
+)
+from graphql.language.parser import Parser
 from graphql import OperationType as GraphQLOperationType
-from strawberry.extensions import MaskErrors, ParserCache, SchemaExtension
+from strawberry.extensions import MaskErrors, SchemaExtension
 
 from db.availability import is_unavailable, report_unavailable
 from graph.cost import find_operation, operation_cost
 from graph.errors import RateLimited, ServiceUnavailable
-from graph.throttle import budget_key
+from graph.throttle import admit_document, budget_key, spend_point
 
 log = logging.getLogger("graph.errors")
 
@@ -191,26 +211,242 @@ def unstorable_input(query: str | None, variables: Any) -> GraphQLError | None:
     return None
 
 
-class AnsweringParserCache(ParserCache):
-    """strawberry's ``ParserCache``, except that a document that does not parse is left to
-    strawberry's own parse, which answers it.
+class _OverLimit(Exception):
+    """A document over a field limit (:func:`selection_load`); :meth:`error` is the answer."""
 
-    ``ParserCache`` parses in its hook, outside the error handling around strawberry's own
-    parse (strawberry issue #1439). Over HTTP strawberry catches the syntax error further out;
-    over WebSocket it escaped: a traceback in the server log and a bare ``complete`` for the
-    operation. Now the client gets strawberry's answer to a syntax error there, a close with
-    4400 (over HTTP, ``GRAPHQL_PARSE_FAILED`` as before). An invalid document is parsed twice;
-    valid ones come from the cache as before.
+    def __init__(self, limit: str, maximum: int) -> None:
+        super().__init__(limit)
+        self.limit, self.maximum = limit, maximum
+
+    def error(self) -> GraphQLError:
+        if self.limit == "fields":
+            message = (
+                f"The document selects more than {self.maximum} fields (a fragment's fields "
+                "count at each spread): split it into smaller operations."
+            )
+        else:
+            message = (
+                f"The document selects the same fields over and over (more than {self.maximum} "
+                "pairs of selections under one name in one selection set): select each field once."
+            )
+        return GraphQLError(
+            message,
+            extensions={
+                "code": "GRAPHQL_VALIDATION_FAILED",
+                "limit": self.limit,
+                "maximum": self.maximum,
+            },
+        )
+
+
+class _CountingParser(Parser):
+    """graphql-core's parser, counting field selections as it goes: it stops at the first
+    selection over ``max_fields``, or over ``max_overlaps`` pairs of selections sharing a
+    response name in one selection set as written (fragments are spread later, by
+    :func:`selection_load`). A validation bomb is refused after a few hundred tokens."""
+
+    def __init__(self, source: str, *, max_fields: int, max_overlaps: int, **options: Any) -> None:
+        super().__init__(source, **options)
+        self._max_fields, self._max_overlaps = max_fields, max_overlaps
+        self._fields = self._overlaps = 0
+        self._names: list[dict[str, int]] = []  # per selection set being parsed
+
+    def parse_selection_set(self) -> SelectionSetNode:
+        self._names.append({})
+        try:
+            return super().parse_selection_set()
+        finally:
+            self._names.pop()
+
+    def parse_selection(self) -> Any:
+        selection = super().parse_selection()
+        if isinstance(selection, FieldNode):
+            self._fields += 1
+            if self._fields > self._max_fields:
+                raise _OverLimit("fields", self._max_fields)
+            names = self._names[-1]
+            key = (selection.alias or selection.name).value
+            seen = names.get(key, 0)
+            names[key] = seen + 1
+            self._overlaps += seen
+            if self._overlaps > self._max_overlaps:
+                raise _OverLimit("fieldOverlaps", self._max_overlaps)
+        return selection
+
+
+def selection_load(document: DocumentNode, *, max_fields: int, max_overlaps: int) -> GraphQLError | None:
+    """Refuse a document whose validation would cost too much CPU, before it is validated.
+
+    graphql-core's validation is linear in the fields a document selects, except its "fields
+    can be merged" rule, which compares every pair of selections sharing a response name in
+    one selection set, and their sub-selections merged: ``{ me { id } me { id } … }`` with
+    1,000 repeats (10 KB, under the token limit) costs about a second of CPU on the event
+    loop. This walk counts both, spreading fragments where they are spread, and stops as soon
+    as one is over its limit, so it costs at most ``max_fields`` steps.
+
+    Args:
+        document: the parsed document.
+        max_fields: field selections allowed, a fragment's fields counted at every spread
+            (``INBOX_GRAPH_MAX_FIELDS``).
+        max_overlaps: pairs of selections sharing a response name in one selection set,
+            sub-selections of a shared name merged (``INBOX_GRAPH_MAX_FIELD_OVERLAPS``).
+
+    Returns:
+        ``None`` within both limits, else a ``GRAPHQL_VALIDATION_FAILED`` error with
+        ``extensions.limit`` (``fields`` or ``fieldOverlaps``) and ``extensions.maximum``.
+    """
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    fields = overlaps = 0
+
+    def flatten(selection_set: SelectionSetNode, into: list[FieldNode]) -> None:
+        nonlocal fields
+        pending: list[tuple[SelectionSetNode, frozenset[str]]] = [(selection_set, frozenset())]
+        while pending:
+            current, spread = pending.pop()
+            for selection in current.selections:
+                if isinstance(selection, FieldNode):
+                    fields += 1
+                    if fields > max_fields:
+                        raise _OverLimit("fields", max_fields)
+                    into.append(selection)
+                elif isinstance(selection, InlineFragmentNode):
+                    pending.append((selection.selection_set, spread))
+                elif isinstance(selection, FragmentSpreadNode):
+                    name = selection.name.value
+                    fragment = fragments.get(name)
+                    # unknown fragments and cycles are validation errors of their own
+                    if fragment is not None and name not in spread:
+                        pending.append((fragment.selection_set, spread | {name}))
+
+    roots = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    roots += fragments.values()  # validated on their own too
+    try:
+        for root in roots:
+            merged: list[list[FieldNode]] = [[]]
+            flatten(root.selection_set, merged[0])
+            while merged:
+                by_name: dict[str, list[FieldNode]] = {}
+                for field in merged.pop():
+                    by_name.setdefault((field.alias or field.name).value, []).append(field)
+                for group in by_name.values():
+                    overlaps += len(group) * (len(group) - 1) // 2
+                    if overlaps > max_overlaps:
+                        raise _OverLimit("fieldOverlaps", max_overlaps)
+                    children: list[FieldNode] = []
+                    for field in group:
+                        if field.selection_set is not None:
+                            flatten(field.selection_set, children)
+                    if children:
+                        merged.append(children)
+    except _OverLimit as over:
+        return over.error()
+    return None
+
+
+class Documents:
+    """The documents one schema validated without errors, by their text: parsed once, and
+    validated once, however often clients send them.
+
+    The cache is weighed by the length of the texts it holds, not by how many: a parsed
+    document takes about 150 bytes of memory per byte of its text (tokens and locations), so
+    a cache of 1,000 documents of 10 KB each (the token limit allows that) held 1.8 GB.
+    Only valid documents enter: refused ones (a syntax error, over a limit, invalid) are
+    parsed and refused again when sent again, and never evict what clients do send.
     """
 
-    def on_parse(self):
+    def __init__(self, max_bytes: int) -> None:
+        self._cache: cachetools.LRUCache[str, tuple[int, DocumentNode]] = cachetools.LRUCache(
+            maxsize=max_bytes, getsizeof=lambda entry: entry[0]
+        )
+        self._lock = threading.Lock()  # cachetools' caches are not thread-safe
+
+    def get(self, text: str) -> DocumentNode | None:
+        with self._lock:
+            entry = self._cache.get(text)
+        return entry[1] if entry is not None else None
+
+    def put(self, text: str, document: DocumentNode) -> None:
+        with self._lock, contextlib.suppress(ValueError):  # a text larger than the whole cache
+            self._cache[text] = (len(text), document)
+
+
+_PLACEHOLDER = parse("{ __typename }")
+"""What a refused document is replaced with until its refusal is answered, after parsing:
+strawberry reads the operation's type from the document in between."""
+
+
+class CachedDocuments(SchemaExtension):
+    """Parse and validate with :class:`Documents`, so that a document nobody sent before is
+    what costs, and refuse early what would cost too much:
+
+    - a document not in the cache is parsed only while its client's budget has a point left
+      (:func:`graph.throttle.admit_document`: ``RATE_LIMITED`` otherwise, before parsing);
+    - parsing stops at the first selection over the field limits (:class:`_CountingParser`),
+      and :func:`selection_load` checks them again with fragments spread, before
+      graphql-core's rules run (``GRAPHQL_VALIDATION_FAILED`` with ``extensions.limit``);
+    - a document refused by a limit, or invalid, spends one point of the budget.
+
+    A document that does not parse is left to strawberry's own parse, which answers it inside
+    its error handling (parsing in this hook, outside it, let the syntax error escape over
+    WebSocket: a traceback in the log and a bare ``complete``, strawberry issue #1439).
+    """
+
+    def __init__(self, documents: Documents, *, max_fields: int, max_overlaps: int) -> None:
+        super().__init__()
+        self.documents = documents
+        self.max_fields, self.max_overlaps = max_fields, max_overlaps
+        self.validated = False
+        self.refused: GraphQLError | None = None
+
+    async def on_parse(self):
         context = self.execution_context
-        try:
-            context.graphql_document = self.cached_parse_document(
-                context.query, **context.parse_options
+        document = self.documents.get(context.query) if context.query else None
+        if document is not None:
+            context.graphql_document, self.validated = document, True
+        elif context.query:
+            try:
+                # parsing costs up to ~20 ms (the token limit): not for a client out of budget
+                await admit_document(context.context)
+                context.graphql_document = _CountingParser(
+                    context.query,
+                    max_fields=self.max_fields,
+                    max_overlaps=self.max_overlaps,
+                    **context.parse_options,
+                ).parse_document()
+            except RateLimited as error:
+                self.refused, context.graphql_document = error, _PLACEHOLDER
+            except _OverLimit as over:
+                self.refused, context.graphql_document = over.error(), _PLACEHOLDER
+                await spend_point(context.context)
+            except (GraphQLError, RecursionError):  # graphql-core's parse() turns the latter
+                await spend_point(context.context)  # into a syntax error: strawberry parses it
+                # again, and answers
+        yield
+
+    async def on_validate(self):
+        context = self.execution_context
+        if self.validated:
+            context.pre_execution_errors = []
+        elif self.refused is not None:
+            context.pre_execution_errors = [self.refused]
+        else:
+            refused = selection_load(
+                context.graphql_document,
+                max_fields=self.max_fields,
+                max_overlaps=self.max_overlaps,
             )
-        except GraphQLError:
-            pass  # strawberry parses it again, inside its error handling
+            if refused is not None:
+                context.pre_execution_errors = [refused]
+            else:
+                context.pre_execution_errors = validate(
+                    context.schema._schema, context.graphql_document, context.validation_rules
+                )
+            if context.pre_execution_errors:
+                await spend_point(context.context)
+            elif context.query:
+                self.documents.put(context.query, context.graphql_document)
         yield
 
 
@@ -250,8 +486,9 @@ class CostBudget(SchemaExtension):
         {"requestedQueryCost": 76, "actualQueryCost": 12,
          "throttleStatus": {"maximumAvailable": 1000, "currentlyAvailable": 924, "restoreRate": 50.0}}
 
-    (points; ``restoreRate`` in points a second). ``requestedQueryCost`` and ``actualQueryCost``
-    are null when the document did not validate, ``actualQueryCost`` when the operation did not
+    (points; ``restoreRate`` in points a second). ``requestedQueryCost`` and
+    ``actualQueryCost`` are null when the document did not validate (it spent one point:
+    :class:`CachedDocuments`), ``actualQueryCost`` when the operation did not
     run; ``throttleStatus`` is null while the rate-limit storage is unreachable (nothing is
     enforced then). A subscription is charged once, when it starts; its events carry no cost.
     HTTP answers carry the budget in ``RateLimit-*`` headers as well
@@ -351,4 +588,18 @@ def is_expected(error: GraphQLError) -> bool:
     )
 
 
-__all__ = ["AnsweringParserCache", "CodedErrors", "CostBudget", "as_graphql_error", "coded_errors", "unavailable_error", "SingleOperation", "operation_name_given", "add_code", "is_expected", "unstorable_input"]
+__all__ = [
+    "CachedDocuments",
+    "Documents",
+    "CodedErrors",
+    "CostBudget",
+    "SingleOperation",
+    "add_code",
+    "as_graphql_error",
+    "coded_errors",
+    "is_expected",
+    "operation_name_given",
+    "selection_load",
+    "unavailable_error",
+    "unstorable_input",
+]

@@ -39,6 +39,12 @@
 | ``INBOX_GRAPH_LOGIN_ACCOUNT_FAILURES`` | ``50`` | failed ``login`` calls for one account (any address) before it backs off, except from addresses it logged in from before |
 | ``INBOX_GRAPH_LOGIN_FAILURE_WINDOW_SECONDS`` | ``900`` | how long a failed ``login`` is counted |
 | ``INBOX_GRAPH_LOGIN_MAX_BACKOFF_SECONDS`` | ``900`` | the longest wait a login backoff imposes |
+| ``INBOX_GRAPH_MAX_FIELDS`` | ``1000`` | field selections of one document, a fragment's counted at each spread; checked before validation (:func:`graph.extensions.selection_load`) |
+| ``INBOX_GRAPH_MAX_FIELD_OVERLAPS`` | ``1000`` | pairs of selections sharing a response name in one selection set, sub-selections merged (what graphql's "fields can be merged" rule compares one by one); checked before validation |
+| ``INBOX_GRAPH_MAX_BODY_BYTES`` | ``1048576`` | bytes of an HTTP request body; beyond it 413, before the rest is read |
+| ``INBOX_GRAPH_MAX_FRAME_BYTES`` | ``1048576`` | bytes of a WebSocket message from a client; beyond it the socket is closed with 1009. Read by ``inbox-graph serve`` |
+| ``INBOX_GRAPH_DOCUMENT_CACHE_BYTES`` | ``262144`` | bytes of document text whose parsed and validated form each worker keeps (``graph.extensions.Documents``; about 150 bytes of memory per byte of text) |
+| ``INBOX_GRAPH_REQUEST_TIMEOUT_SECONDS`` | ``30`` | seconds an HTTP request may take from its head to its answer; beyond it 408 (body still arriving) or 504, code ``TIMEOUT`` |
 """
 
 from __future__ import annotations
@@ -183,9 +189,13 @@ class Settings:
     max_depth: int = 12
     max_aliases: int = 30
     max_tokens: int = 4000
+    max_fields: int = 1000
+    max_field_overlaps: int = 1000
+    max_body_bytes: int = 1024 * 1024
+    max_frame_bytes: int = 1024 * 1024
+    request_timeout_seconds: float = 30.0
     max_page_size: int = 100
-    parser_cache_size: int = 1000
-    validation_cache_size: int = 1000
+    document_cache_bytes: int = 256 * 1024
     header_timeout_seconds: float = 10.0
     keep_alive_seconds: float = 5.0
     max_connections: int | None = None
@@ -244,6 +254,12 @@ class Settings:
             login_account_failures=_whole("INBOX_GRAPH_LOGIN_ACCOUNT_FAILURES", 50),
             login_failure_window_seconds=_whole("INBOX_GRAPH_LOGIN_FAILURE_WINDOW_SECONDS", 900),
             login_max_backoff_seconds=_whole("INBOX_GRAPH_LOGIN_MAX_BACKOFF_SECONDS", 900),
+            max_fields=_whole("INBOX_GRAPH_MAX_FIELDS", 1000),
+            max_field_overlaps=_whole("INBOX_GRAPH_MAX_FIELD_OVERLAPS", 1000),
+            max_body_bytes=_whole("INBOX_GRAPH_MAX_BODY_BYTES", 1024 * 1024),
+            max_frame_bytes=_whole("INBOX_GRAPH_MAX_FRAME_BYTES", 1024 * 1024),
+            request_timeout_seconds=_seconds("INBOX_GRAPH_REQUEST_TIMEOUT_SECONDS", 30.0),
+            document_cache_bytes=_whole("INBOX_GRAPH_DOCUMENT_CACHE_BYTES", 256 * 1024),
         )
 
 

@@ -45,7 +45,7 @@ from limits.aio.storage import MemoryStorage, RedisStorage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from limits.errors import StorageError
 
-from graph.errors import RateLimited, Unauthenticated
+from graph.errors import RateLimited, Unauthenticated, WrongPassword
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable
@@ -195,6 +195,19 @@ class Throttle:
         status = _status(budget, *window)
         return Charge(bool(allowed), status, None if allowed else _wait(budget, cost, *window))
 
+    async def admit(self, key: str) -> float | None:
+        """Whether the budget ``key`` has a point left for one more document: ``None`` when it
+        has (or while the storage is unreachable), else the seconds until it will. Nothing is
+        spent: a document the server has not seen yet is admitted before it is parsed, and a
+        client whose budget is spent is refused at the cost of this lookup."""
+        budget = self._budget(key)
+        if await self._call(self.limiter.test(budget, key, cost=1)) is not False:
+            return None
+        window = await self._call(
+            self.storage.get_sliding_window(budget.key_for(key), budget.get_expiry())
+        )
+        return float(budget.get_expiry()) if window is None else _wait(budget, 1, *window)
+
     async def status(self, key: str) -> ThrottleStatus | None:
         """The budget ``key`` as it is now (``None`` while the storage is unreachable)."""
         budget = self._budget(key)
@@ -312,10 +325,39 @@ def budget_key(context: Any) -> str:
     return f"address:{client_address(getattr(context, 'request', None))}"
 
 
+async def admit_document(context: Any) -> None:
+    """Admit a document the server has not parsed yet, before it is parsed: its client's
+    budget must have a point left (:meth:`Throttle.admit`).
+
+    Raises:
+        RateLimited: the budget is spent (``limit``: ``cost``; ``retryAfter`` seconds).
+    """
+    throttle: Throttle | None = getattr(context, "throttle", None)
+    if throttle is None:
+        return
+    wait = await throttle.admit(budget_key(context))
+    if wait is not None:
+        raise RateLimited(
+            "The budget is spent: retry after `retryAfter` seconds.",
+            retryAfter=wait,
+            limit="cost",
+        )
+
+
+async def spend_point(context: Any) -> None:
+    """Spend one point of the client's budget for a document that did not parse, was over a
+    limit or did not validate: sending new documents costs, valid or not."""
+    throttle: Throttle | None = getattr(context, "throttle", None)
+    if throttle is not None:
+        await throttle.charge(budget_key(context), 1)
+
+
 @contextlib.asynccontextmanager
 async def login_attempt(context: Any, email: str) -> AsyncIterator[None]:
-    """Guard one ``login``: refuse it while its backoff runs, count it when it fails with
-    ``UNAUTHENTICATED``, clear its count when it succeeds.
+    """Guard one password check of ``email``'s account (``login``, ``changePassword``):
+    refuse it while its backoff runs, count it when the password is wrong
+    (:class:`~graph.errors.Unauthenticated`, :class:`~graph.errors.WrongPassword`), clear the
+    count when it is right.
 
     Raises:
         RateLimited: while a backoff of this account and client address runs (``retryAfter``
@@ -335,7 +377,7 @@ async def login_attempt(context: Any, email: str) -> AsyncIterator[None]:
         )
     try:
         yield
-    except Unauthenticated:
+    except (Unauthenticated, WrongPassword):
         await throttle.login_failed(email, address)
         raise
     await throttle.login_succeeded(email, address)
@@ -343,10 +385,12 @@ async def login_attempt(context: Any, email: str) -> AsyncIterator[None]:
 
 __all__ = [
     "RETRY_STORAGE_SECONDS",
+    "admit_document",
     "Charge",
     "Throttle",
     "ThrottleStatus",
     "budget_key",
     "client_address",
     "login_attempt",
+    "spend_point",
 ]

@@ -87,7 +87,7 @@ async def test_teams_users_and_logins(seeded) -> None:
         assert user.can_view_blocked_contacts == login.can_view_blocked_contacts
         teams = await Team.filter(memberships__user_id=user.id).values_list("name", flat=True)
         assert set(teams) == set(login.teams)
-    assert verify_password(owner.password_hash, DEMO_PASSWORD)
+    assert await verify_password(owner.password_hash, DEMO_PASSWORD)
     memberships = await TeamMembership.filter(user_id__in=[user.id for user in users]).count()
     assert memberships > len(users)  # some users are in several teams
 

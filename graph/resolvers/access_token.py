@@ -22,6 +22,7 @@ token never holds more than its user.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -31,14 +32,23 @@ from tortoise.expressions import Q
 from db.models import AccessToken, AccessTokenKind, AccessTokenScope, Role, User
 from db.queries import keyset_page
 from db.security import hash_password, hash_token, new_token, verify_password
-from graph.errors import BadUserInput, Conflict, Forbidden, NotConfigured, NotFound, Unauthenticated
+from graph.errors import (
+    BadUserInput,
+    Conflict,
+    Forbidden,
+    NotConfigured,
+    NotFound,
+    Unauthenticated,
+    WrongPassword,
+)
 from graph.live import write
 from graph.permissions.scopes import DEFAULT_SCOPES, format_scopes, granted
 from graph.schema.core import to_global_id
 from graph.secrets import SecretUnreadable
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
+    from contextlib import AbstractAsyncContextManager
 
     from tortoise.backends.base.client import BaseDBAsyncClient
     from tortoise.queryset import QuerySet
@@ -401,21 +411,32 @@ async def revoke_tokens_of_user(tx: Transaction, user_id: int) -> None:
 
 
 async def change_password(
-    bus: EventBus, viewer: Viewer, current_password: str, new_password: str
+    bus: EventBus,
+    viewer: Viewer,
+    current_password: str,
+    new_password: str,
+    *,
+    attempt: Callable[[str], AbstractAsyncContextManager[None]] | None = None,
 ) -> bool:
     """Change the viewer's password and end every other session of the user (and their open
     sockets, 4403); the current session and integration tokens stay. Only sessions may call it
     (:mod:`graph.permissions.scopes`).
 
+    Args:
+        attempt: guards the check of the current password, given the user's e-mail
+            (:func:`graph.throttle.login_attempt`: wrong guesses back off like failed logins).
+
     Raises:
-        BadUserInput: the current password is wrong (``currentPassword``), the new one is not
-            8 to 1024 characters (``newPassword``). Nothing changes.
+        WrongPassword: the current password is wrong (``currentPassword``). Nothing changes.
+        BadUserInput: the new password is not 8 to 1024 characters (``newPassword``).
+        RateLimited: from ``attempt``, while a backoff of the account runs.
         Conflict: the password changed meanwhile (another ``changePassword``).
     """
     user = await User.get(id=viewer.user_id)
-    if not verify_password(user.password_hash, current_password or ""):
-        raise BadUserInput("The current password is wrong.", field="currentPassword")
-    new_hash = hash_password(clean_password(new_password, "newPassword"))
+    async with attempt(user.email) if attempt else contextlib.nullcontext():
+        if not await verify_password(user.password_hash, current_password or ""):
+            raise WrongPassword()
+    new_hash = await hash_password(clean_password(new_password, "newPassword"))
 
     async def operation(tx: Transaction) -> bool:
         locked = await _lock_user(tx.connection, viewer.user_id)

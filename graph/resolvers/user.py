@@ -51,7 +51,7 @@ async def login(email: str, password: str, *, ttl_seconds: int) -> IssuedToken:
             all three, answered in the same time).
     """
     user = await User.filter(email=(email or "").strip().lower()).first()
-    ok = verify_password(user.password_hash if user else None, password or "")
+    ok = await verify_password(user.password_hash if user else None, password or "")
     if user is None or not ok or not user.is_active:
         raise Unauthenticated("Invalid e-mail or password.")
     return await start_session(user, ttl_seconds=ttl_seconds)
@@ -111,7 +111,7 @@ async def create_user(
     team_ids = await ids_in_workspace(Team, viewer.workspace_id, data.get("team_ids"), field="teamIds") or []
     if await User.filter(email=email).exists():
         raise BadUserInput("This e-mail address is already in use.", field="email")
-    password_hash = hash_password(password)
+    password_hash = await hash_password(password)
 
     async def operation(tx: Transaction) -> User:
         try:

@@ -15,7 +15,6 @@ from typing import Annotated, Any
 import strawberry
 from graphql import GraphQLError, ValidationContext, ValidationRule, specified_rules
 from graphql.validation import NoSchemaIntrospectionCustomRule
-from strawberry.extensions import ValidationCache
 from strawberry.extensions.max_aliases import create_validator as aliases_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.schema.config import StrawberryConfig
@@ -26,7 +25,8 @@ from strawberry.types import Info
 from db import models as m
 from graph.errors import BadUserInput
 from graph.extensions import (
-    AnsweringParserCache,
+    CachedDocuments,
+    Documents,
     CodedErrors,
     CostBudget,
     SingleOperation,
@@ -340,12 +340,17 @@ class Mutation:
         "and end every other session of the user, whose WebSockets close with 4403; this "
         "session and integration tokens stay. Errors: BAD_USER_INPUT for a wrong "
         "`currentPassword` or a `newPassword` not 8 to 1024 characters (nothing changes); "
-        "CONFLICT when the password changed meanwhile."
+        "RATE_LIMITED (with `retryAfter` seconds) after repeated wrong `currentPassword`s, as for "
+        "`login`; CONFLICT when the password changed meanwhile."
     )
     async def change_password(self, info: Info, current_password: str, new_password: str) -> bool:
         ctx = info.context
         return await token_resolvers.change_password(
-            ctx.bus, ctx.viewer, current_password, new_password
+            ctx.bus,
+            ctx.viewer,
+            current_password,
+            new_password,
+            attempt=lambda email: login_attempt(ctx, email),  # RATE_LIMITED while backing off
         )
 
     @strawberry.mutation(
@@ -1202,11 +1207,11 @@ def _depth_limit(max_depth: int) -> type[ValidationRule]:
 
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
-    """The executable schema with the production defaults of ``architecture.md``: depth, alias
-    and token limits, bounded parser and validation caches, coded masked errors."""
+    """The executable schema with the production defaults of ``architecture.md``: depth, alias,
+    token, field and field-overlap limits, bounded parser and validation caches, coded masked errors."""
     settings = settings or Settings(database_url="")
-    # Factories: strawberry builds fresh extension instances per operation (the parser and
-    # validation caches themselves are shared per maxsize by strawberry).
+    # Factories: strawberry builds fresh extension instances per operation (sharing
+    # `documents`, the schema's cache of valid documents).
     # strawberry's depth and alias limiters build a new rule class per operation, which an
     # open subscription keeps (about 8 KB each): build the rules once per schema instead
     rules = [
@@ -1216,11 +1221,13 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     ]
     if not settings.introspection:
         rules.append(NoSchemaIntrospectionCustomRule)
+    documents = Documents(settings.document_cache_bytes)  # one per schema: its rules
     extensions = [
-        lambda: AnsweringParserCache(maxsize=settings.parser_cache_size),
-        lambda: ValidationCache(maxsize=settings.validation_cache_size),
-        SingleOperation,  # after the validation cache, which sets the validation errors
-        CostBudget,  # valid documents only: after the validation cache and SingleOperation
+        lambda: CachedDocuments(
+            documents, max_fields=settings.max_fields, max_overlaps=settings.max_field_overlaps
+        ),
+        SingleOperation,  # after CachedDocuments, which sets the validation errors
+        CostBudget,  # valid documents only: after CachedDocuments and SingleOperation
         CodedErrors,
     ]
     built = InboxSchema(

@@ -306,6 +306,52 @@ async def test_calls_without_a_token_spend_their_address_budget(limited, people)
             await caller.aclose()
 
 
+async def test_new_documents_are_refused_before_parsing_once_the_budget_is_spent(limited):
+    """Documents that do not parse or validate spend a point each; once the address's 80
+    points are spent, a document the server has never seen is refused with RATE_LIMITED before
+    it is parsed (its syntax error is not reported), and the budget comes back."""
+    caller = Caller(limited.http_url, "127.0.0.40")
+    try:
+        # faster than the 80 points a second come back
+        for i in range(400):
+            refused = await caller.post(f"{{ nothing{i} ")  # does not parse
+            if refused.status_code == 429:
+                break
+            assert codes(refused.json()) == ["GRAPHQL_PARSE_FAILED"], refused.text
+            body = (await caller.post(f"{{ nothing{i} }}")).json()
+            assert codes(body) == ["GRAPHQL_VALIDATION_FAILED"], body
+        assert refused.status_code == 429, "never refused"
+        (error,) = refused.json()["errors"]
+        assert error["extensions"]["code"] == "RATE_LIMITED"
+        assert error["extensions"]["limit"] == "cost"
+        await asyncio.sleep(error["extensions"]["retryAfter"])
+        assert codes((await caller.post("{ this does not parse")).json()) == ["GRAPHQL_PARSE_FAILED"]
+    finally:
+        await caller.aclose()
+
+
+async def test_wrong_current_passwords_back_off_like_failed_logins(limited, people):
+    token = await token_of(limited, people["bob"], "127.0.0.41")
+    caller = Caller(limited.http_url, "127.0.0.41", token=token)
+    change = (
+        "mutation($c: String!, $n: String!) { changePassword(currentPassword: $c, newPassword: $n) }"
+    )
+    try:
+        for _ in range(3):
+            body = (await caller.post(change, {"c": "guess", "n": "a new password"})).json()
+            assert codes(body) == ["BAD_USER_INPUT"], body
+            assert body["errors"][0]["extensions"]["field"] == "currentPassword"
+        refused = await caller.post(change, {"c": PASSWORD, "n": "a new password"})
+        assert refused.status_code == 429
+        (error,) = refused.json()["errors"]
+        assert error["extensions"]["code"] == "RATE_LIMITED"
+        assert error["extensions"]["limit"] == "login"
+        # nothing changed: the old password still logs in
+        assert await token_of(limited, people["bob"], "127.0.0.42")
+    finally:
+        await caller.aclose()
+
+
 async def test_login_backs_off_after_repeated_failures_without_an_oracle(limited, people):
     email = people["dee"]
     attacker = Caller(limited.http_url, "127.0.0.20")

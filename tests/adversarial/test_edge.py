@@ -1,0 +1,257 @@
+"""No single client stalls the worker (issue 17, part 1): a document built to make validation
+slow is refused before graphql-core validates it, password hashing runs off the event loop,
+bodies and WebSocket messages have size limits, and a request has a time limit. Each attack
+runs while a second client keeps asking ``{ me { id } }``: the test asserts that it keeps
+getting answers while the attack goes on, within a bound (20 s for 30 answers) that the old
+server missed by far (one bomb held the loop ~1 s; 16 failed logins ~3 s) and the new one
+meets with two orders of magnitude to spare."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import uuid
+
+import httpx
+import pytest
+import websockets
+
+from tests.support import serve
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+ME = "{ me { id } }"
+LOGIN = "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token } }"
+
+
+def bomb() -> str:
+    """About 10 KB, under the token limit, unique so that no cache helps."""
+    return f"# {uuid.uuid4()}\n{{" + " me { id }" * 990 + "}"
+
+
+async def keeps_answering(served, token: str, attack, *, answers: int = 30, within: float = 20):
+    """Run ``attack`` (a coroutine function taking a stop event) while another client asks
+    ``{ me { id } }`` one request after another; returns the attack's result once that client
+    has had ``answers`` correct answers, failing if it has not within ``within`` seconds."""
+    stop = asyncio.Event()
+    attacking = asyncio.create_task(attack(stop))
+    got = 0
+    async with httpx.AsyncClient(timeout=within) as http:
+
+        async def ask() -> None:
+            nonlocal got
+            while got < answers:
+                response = await http.post(
+                    served.http_url,
+                    json={"query": ME},
+                    headers={"Authorization": f"Bearer {token}"},
+                )
+                assert response.status_code == 200, response.text
+                assert response.json()["data"]["me"]["id"]
+                got += 1
+                assert not attacking.done(), "the attack stopped before the client was done"
+
+        try:
+            await asyncio.wait_for(ask(), within)
+        except TimeoutError:
+            raise AssertionError(f"only {got} of {answers} answers in {within} s") from None
+        finally:
+            stop.set()
+    return await attacking
+
+
+async def test_a_validation_bomb_is_refused_before_validation_while_others_get_answers(
+    served, world
+):
+    async def attack(stop: asyncio.Event) -> list[dict]:
+        refusals: list[dict] = []
+        async with httpx.AsyncClient(timeout=60) as http:
+
+            async def one_connection() -> None:
+                while not stop.is_set():
+                    response = await http.post(served.http_url, json={"query": bomb()})
+                    refusals.append(response.json())
+
+            await asyncio.gather(*(one_connection() for _ in range(4)))
+        return refusals
+
+    refusals = await keeps_answering(served, world.tokens["owner"], attack)
+    assert refusals
+    for body in refusals:
+        (error,) = body["errors"]
+        assert error["extensions"] == {
+            "code": "GRAPHQL_VALIDATION_FAILED",
+            "limit": "fieldOverlaps",
+            "maximum": 1000,
+        }, error
+
+
+@pytest.mark.parametrize(
+    ("document", "limit"),
+    [
+        ("{ me { " + " ".join(f"f{i}: id" for i in range(1001)) + " } }", "fields"),
+        ("{ me { " + " id" * 46 + " } }", "fieldOverlaps"),  # 1,035 pairs
+        # fragments spreading fragments twice over: 2^11 selections from 60 bytes of each
+        (
+            " ".join(
+                f"fragment F{i} on User {{ id ...F{i + 1} ...F{i + 1} }}" for i in range(11)
+            )
+            + " fragment F11 on User { id } { me { ...F0 } }",
+            "fields",
+        ),
+    ],
+)
+async def test_documents_over_the_field_limits_are_refused_with_the_limit(
+    served, world, document, limit
+):
+    body = await world.client("owner").execute(document)
+    (error,) = body["errors"]
+    assert error["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED", error
+    assert error["extensions"]["limit"] == limit, error
+    assert "data" not in body or body["data"] is None
+
+
+async def test_what_real_clients_send_is_within_the_limits(served, world):
+    # Apollo Client adds __typename to every selection set; Relay repeats `id` per fragment
+    fragments = " ".join(f"fragment U{i} on User {{ id __typename name }}" for i in range(20))
+    spreads = " ".join(f"...U{i}" for i in range(20))
+    document = f"{fragments} query Viewer {{ me {{ __typename id {spreads} teams {{ id __typename name }} }} }}"
+    body = await world.client("owner").execute(document)
+    assert not body.get("errors"), body
+    assert body["data"]["me"]["id"]
+
+
+async def test_a_burst_of_failed_logins_does_not_hold_the_worker(served, world):
+    async def attack(stop: asyncio.Event) -> list[list[str]]:
+        outcomes: list[list[str]] = []
+        async with httpx.AsyncClient(timeout=60) as http:
+
+            async def fail() -> None:
+                email = f"nobody-{uuid.uuid4().hex[:8]}@edge.test"
+                response = await http.post(
+                    served.http_url,
+                    json={"query": LOGIN, "variables": {"e": email, "p": "wrong password"}},
+                )
+                outcomes.append([e["extensions"]["code"] for e in response.json()["errors"]])
+
+            while not stop.is_set():
+                await asyncio.gather(*(fail() for _ in range(16)))
+        return outcomes
+
+    outcomes = await keeps_answering(served, world.tokens["owner"], attack)
+    assert len(outcomes) >= 16
+    assert all(codes == ["UNAUTHENTICATED"] for codes in outcomes), outcomes
+
+
+async def open_raw(served) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    return await asyncio.open_connection("127.0.0.1", served.port)
+
+
+async def read_response(reader: asyncio.StreamReader) -> tuple[int, dict[str, str], dict]:
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.split(": ", 1) for line in lines if ": " in line)
+    body = await asyncio.wait_for(reader.readexactly(int(headers["content-length"])), 10)
+    return int(status_line.split()[1]), {k.lower(): v for k, v in headers.items()}, json.loads(body)
+
+
+async def test_a_20_mb_body_is_refused_before_it_is_read(served):
+    reader, writer = await open_raw(served)
+    try:
+        writer.write(
+            f"POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {20 * 1024 * 1024}\r\n\r\n".encode()
+        )
+        writer.write(b'{"query": "' + b"x" * 1000)  # and not a byte more
+        await writer.drain()
+        status, headers, body = await read_response(reader)
+    finally:
+        writer.close()
+    assert status == 413
+    assert headers.get("connection") == "close"
+    (error,) = body["errors"]
+    assert error["extensions"] == {
+        "code": "BAD_USER_INPUT",
+        "limit": "bodyBytes",
+        "maximum": 1024 * 1024,
+    }
+
+
+async def test_a_chunked_body_is_cut_off_at_the_limit(served):
+    """Without a ``Content-Length`` the server reads up to the limit, answers 413 and closes
+    the connection; the bytes still on their way make the close a reset, which may reach the
+    client before the answer does (nginx does the same): either way, the server stopped
+    reading at the limit."""
+    reader, writer = await open_raw(served)
+    chunk = b"x" * (256 * 1024)
+    sent = 0
+    answer = None
+    try:
+        writer.write(
+            b"POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n"
+        )
+        reading = asyncio.create_task(read_response(reader))
+        with contextlib.suppress(ConnectionError):
+            while not reading.done() and sent < 20 * 1024 * 1024:
+                writer.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                await writer.drain()
+                sent += len(chunk)
+                await asyncio.sleep(0.02)
+        with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError):
+            answer = await reading
+    finally:
+        writer.close()
+    assert sent < 8 * 1024 * 1024, f"the server read on to {sent} bytes"
+    if answer is not None:
+        status, _headers, body = answer
+        assert status == 413
+        assert body["errors"][0]["extensions"]["limit"] == "bodyBytes"
+
+
+async def test_a_websocket_message_over_the_limit_closes_the_socket_with_1009(served, world):
+    async with websockets.connect(
+        served.ws_url, subprotocols=["graphql-transport-ws"], max_size=None
+    ) as socket:
+        await socket.send(
+            json.dumps(
+                {"type": "connection_init", "payload": {"authorization": f"Bearer {world.tokens['owner']}"}}
+            )
+        )
+        assert json.loads(await socket.recv())["type"] == "connection_ack"
+        padding = "x" * (1024 * 1024 + 1)
+        await socket.send(
+            json.dumps({"id": "1", "type": "subscribe", "payload": {"query": ME, "extensions": {"p": padding}}})
+        )
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await asyncio.wait_for(socket.recv(), 10)
+    assert closed.value.rcvd.code == 1009
+
+
+@pytest.fixture(scope="module")
+def hurried(server_env):
+    """A server of its own answering within 1.5 seconds (``INBOX_GRAPH_REQUEST_TIMEOUT_SECONDS``)."""
+    server = serve({**server_env, "INBOX_GRAPH_REQUEST_TIMEOUT_SECONDS": "1.5"})
+    yield server
+    server.stop()
+
+
+async def test_a_body_that_does_not_arrive_in_time_is_answered_408(hurried):
+    reader, writer = await open_raw(hurried)
+    try:
+        writer.write(
+            b"POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            b'Content-Length: 100\r\n\r\n{"query": "{ __typename'
+        )
+        await writer.drain()
+        status, headers, body = await read_response(reader)
+        assert await asyncio.wait_for(reader.read(), 5) == b""  # and the connection closed
+    finally:
+        writer.close()
+    assert status == 408
+    assert headers.get("connection") == "close"
+    assert body["errors"][0]["extensions"]["code"] == "TIMEOUT"
+    async with httpx.AsyncClient() as http:  # the server goes on answering
+        response = await http.post(hurried.http_url, json={"query": "{ __typename }"})
+    assert response.json()["data"] == {"__typename": "Query"}
