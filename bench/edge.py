@@ -299,6 +299,7 @@ class Tally:
     seconds: dict[str, list[float]] = field(default_factory=lambda: collections.defaultdict(list))
     opened: collections.Counter[str] = field(default_factory=collections.Counter)
     open_now: collections.Counter[str] = field(default_factory=collections.Counter)
+    written_mb: list[float] = field(default_factory=list)  # of each large body
     sent: int = 0
     answered: int = 0
     notes: list[str] = field(default_factory=list)
@@ -323,6 +324,8 @@ class Tally:
             "seconds_p50": {k: round(percentile(v, 50), 3) for k, v in self.seconds.items()},
             "opened": dict(self.opened),
             "open_at_stop": dict(self.open_now),
+            "written_mb_p50": percentile(self.written_mb, 50),
+            "written_mb_max": max(self.written_mb, default=math.nan),
             "notes": self.notes,
         }
 
@@ -366,26 +369,56 @@ async def _attacker(pipe: Any, config: AttackConfig) -> None:
     pipe.send(("stats", report))
 
 
-async def _post(
-    client: Any, url: str, tally: Tally, *, content: bytes | None = None, json_body: Any = None
-) -> str:
-    """POST and count the answer; returns its outcome (status and code, or the failure)."""
-    import httpx
+class RawHttp:
+    """A minimal HTTP/1.1 keep-alive client on one connection (asyncio streams): an attacker
+    that costs its machine far less CPU per request than httpx, so that the well-behaved
+    client competes with the server, not with its attacker, for the client machine's cores."""
 
-    tally.sent += 1
-    started = time.monotonic()
-    try:
-        response = await client.post(
-            url,
-            content=content,
-            json=json_body,
-            headers={"content-type": "application/json"},
-        )
-    except httpx.HTTPError as exc:
-        tally.failure(exc, time.monotonic() - started)
-        return type(exc).__name__
-    tally.answer(response.status_code, response.content, time.monotonic() - started)
-    return outcome_of(response.status_code, response.content)
+    def __init__(self, port: int, local_address: str | None = None) -> None:
+        self.port = port
+        self.local_address = local_address
+        self.reader: Any = None
+        self.writer: Any = None
+
+    async def post(self, payload: Any, tally: Tally) -> str:
+        """POST ``payload`` (JSON) to /graphql and count the answer; returns its outcome."""
+        body = json.dumps(payload).encode()
+        tally.sent += 1
+        started = time.monotonic()
+        try:
+            if self.writer is None:
+                local = (self.local_address, 0) if self.local_address else None
+                self.reader, self.writer = await asyncio.wait_for(
+                    asyncio.open_connection("127.0.0.1", self.port, local_addr=local), 10
+                )
+            self.writer.write(
+                f"POST /graphql HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+                + body
+            )
+            data = await asyncio.wait_for(_read_answer(self.reader), 120)
+        except (OSError, TimeoutError) as exc:
+            self.close()
+            tally.failure(exc, time.monotonic() - started)
+            return type(exc).__name__
+        seconds = time.monotonic() - started
+        head, _, content = data.partition(b"\r\n\r\n")
+        if not head.startswith(b"HTTP/1.1 "):
+            self.close()
+            key = "closed without an answer"
+            tally.outcomes[key] += 1
+            tally.seconds[key].append(seconds)
+            return key
+        if b"connection: close" in head.lower():
+            self.close()
+        status = int(head[9:12])
+        tally.answer(status, content, seconds)
+        return outcome_of(status, content)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
 
 
 async def _workers(count: int, work: Any, stopping: asyncio.Event) -> None:
@@ -394,16 +427,6 @@ async def _workers(count: int, work: Any, stopping: asyncio.Event) -> None:
             await work(index)
 
     await asyncio.gather(*(worker(i) for i in range(count)))
-
-
-def _http(connections: int, timeout: float = 120) -> Any:
-    import httpx
-
-    return httpx.AsyncClient(
-        timeout=timeout,
-        trust_env=False,
-        limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
-    )
 
 
 def bomb_document(fields: int, unique: str) -> str:
@@ -418,70 +441,57 @@ def bomb_document(fields: int, unique: str) -> str:
 
 
 async def validation_bomb(config: AttackConfig, tally: Tally, stopping: asyncio.Event) -> None:
-    url = f"http://127.0.0.1:{config.port}/graphql"
     sample = bomb_document(config.bomb_fields, config.bomb_unique)
     tally.notes.append(
         f"{config.bomb_connections} connections, documents of {len(sample):,} bytes "
         f"({config.bomb_fields} selections, unique by {config.bomb_unique})"
     )
-    async with _http(config.bomb_connections) as client:
-        tally.ready.set()
+    connections = [RawHttp(config.port) for _ in range(config.bomb_connections)]
+    tally.ready.set()
 
-        async def work(_: int) -> None:
-            document = bomb_document(config.bomb_fields, config.bomb_unique)
-            await _post(client, url, tally, json_body={"query": document})
+    async def work(index: int) -> None:
+        document = bomb_document(config.bomb_fields, config.bomb_unique)
+        await connections[index].post({"query": document}, tally)
 
+    try:
         await _workers(config.bomb_connections, work, stopping)
+    finally:
+        for connection in connections:
+            connection.close()
 
 
 async def login_flood(config: AttackConfig, tally: Tally, stopping: asyncio.Event) -> None:
-    import httpx
-
-    url = f"http://127.0.0.1:{config.port}/graphql"
     spread = max(1, config.login_addresses)
     addresses = ["127.0.0.1"] + [f"127.0.{2 + i // 250}.{2 + i % 250}" for i in range(spread - 1)]
     tally.notes.append(
         f"bursts of {config.login_burst}, half for {config.victim}, half for random addresses, "
         + (f"from {spread} loopback addresses" if spread > 1 else "from 127.0.0.1")
     )
-    clients = [
-        httpx.AsyncClient(
-            timeout=120,
-            trust_env=False,
-            transport=httpx.AsyncHTTPTransport(local_address=address),
-            limits=httpx.Limits(max_connections=config.login_burst),
-        )
-        for address in addresses
+    # one keep-alive connection per call of a burst, each from its address (round robin)
+    connections = [
+        RawHttp(config.port, addresses[i % len(addresses)]) for i in range(config.login_burst)
     ]
+
+    async def login(connection: RawHttp, real: bool) -> None:
+        address = config.victim if real else f"{uuid.uuid4().hex[:12]}@edge.example.com"
+        variables = {"e": address, "p": f"wrong-{uuid.uuid4().hex}"}
+        await connection.post({"query": LOGIN, "variables": variables}, tally)
+
     bursts = 0
+    tally.ready.set()
     try:
-        tally.ready.set()
         while not stopping.is_set():
-            await asyncio.gather(
-                *(
-                    _post(
-                        clients[(bursts * config.login_burst + i) % len(clients)],
-                        url,
-                        tally,
-                        json_body={
-                            "query": LOGIN,
-                            "variables": {
-                                "e": (
-                                    config.victim
-                                    if i % 2 == 0
-                                    else f"{uuid.uuid4().hex[:12]}@edge.example.com"
-                                ),
-                                "p": f"wrong-{uuid.uuid4().hex}",
-                            },
-                        },
-                    )
-                    for i in range(config.login_burst)
-                )
-            )
+            await asyncio.gather(*(login(c, i % 2 == 0) for i, c in enumerate(connections)))
             bursts += 1
+            if spread > len(connections):  # move the burst on to the next addresses
+                for i, connection in enumerate(connections):
+                    connection.close()
+                    connection.local_address = addresses[
+                        (bursts * len(connections) + i) % len(addresses)
+                    ]
     finally:
-        for client in clients:
-            await client.aclose()
+        for connection in connections:
+            connection.close()
     tally.notes.append(f"{bursts} bursts")
 
 
@@ -492,30 +502,99 @@ def _padded_body(megabytes: float) -> bytes:
     return head + b"x" * max(0, size - len(head) - len(tail)) + tail
 
 
+async def _read_answer(reader: Any) -> bytes:
+    """A whole HTTP response (by its content-length), or what came before the connection
+    closed."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = await reader.read(1 << 16)
+        if not chunk:
+            return data
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    while len(body) < length:
+        chunk = await reader.read(1 << 16)
+        if not chunk:
+            break
+        body += chunk
+    return head + b"\r\n\r\n" + body
+
+
+async def post_large(port: int, body: bytes, tally: Tally) -> str:
+    """POST ``body`` on a new connection, writing it while reading: a server that answers
+    before the body is in (413) is heard, and the writing stops. Returns the outcome, with how
+    much of the body went out before the answer."""
+    tally.sent += 1
+    started = time.monotonic()
+    try:
+        reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 10)
+    except (OSError, TimeoutError) as exc:
+        tally.failure(exc, time.monotonic() - started)
+        return f"connect {type(exc).__name__}"
+    answer = asyncio.create_task(_read_answer(reader))
+    sent = 0
+    try:
+        writer.write(
+            f"POST /graphql HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+            "Connection: close\r\n\r\n".encode()
+        )
+        view = memoryview(body)
+        try:
+            while sent < len(body) and not answer.done():
+                piece = view[sent : sent + (1 << 20)]
+                writer.write(piece)
+                sent += len(piece)
+                with contextlib.suppress(TimeoutError):  # drained, or the answer came first
+                    await asyncio.wait_for(asyncio.shield(writer.drain()), 5)
+        except OSError:
+            pass  # the server closed its side: its answer, if any, is read below
+        data = await asyncio.wait_for(answer, 120)
+    except (OSError, TimeoutError) as exc:
+        answer.cancel()
+        tally.failure(exc, time.monotonic() - started)
+        return type(exc).__name__
+    finally:
+        writer.close()
+    seconds = time.monotonic() - started
+    tally.written_mb.append(sent / 1e6)
+    if not data.startswith(b"HTTP/1.1 "):
+        key = "closed without an answer"
+        tally.outcomes[key] += 1
+        tally.seconds[key].append(seconds)
+        return key
+    status, content = int(data[9:12]), data.partition(b"\r\n\r\n")[2]
+    tally.answer(status, content, seconds)
+    return f"{outcome_of(status, content)}, {sent / 1e6:.1f} MB written"
+
+
 async def large_bodies(config: AttackConfig, tally: Tally, stopping: asyncio.Event) -> None:
-    url = f"http://127.0.0.1:{config.port}/graphql"
     body = _padded_body(config.body_mb)
     big = _padded_body(config.big_body_mb) if config.big_body_mb else b""
     tally.notes.append(
-        f"{config.body_connections} connections sending {len(body) / 1e6:.0f} MB bodies"
-        + (f", and one of {len(big) / 1e6:.0f} MB" if big else "")
+        f"{config.body_connections} connections sending {len(body) / 1e6:.0f} MB bodies, a new "
+        f"connection each" + (f", and one of {len(big) / 1e6:.0f} MB" if big else "")
     )
-    async with _http(config.body_connections + 1) as client:
-        tally.ready.set()
+    tally.ready.set()
 
-        async def work(_: int) -> None:
-            await _post(client, url, tally, content=body)
+    async def work(_: int) -> None:
+        await post_large(config.port, body, tally)
 
-        async def once() -> None:
-            if big:
-                started = time.monotonic()
-                outcome = await _post(client, url, tally, content=big)
-                tally.notes.append(
-                    f"the {len(big) / 1e6:.0f} MB request: {outcome} "
-                    f"after {time.monotonic() - started:.2f} s"
-                )
+    async def once() -> None:
+        if big:
+            started = time.monotonic()
+            outcome = await post_large(config.port, big, tally)
+            tally.notes.append(
+                f"the {len(big) / 1e6:.0f} MB request: {outcome}, "
+                f"after {time.monotonic() - started:.2f} s"
+            )
 
-        await asyncio.gather(once(), _workers(config.body_connections, work, stopping))
+    await asyncio.gather(once(), _workers(config.body_connections, work, stopping))
 
 
 async def _open(port: int, tally: Tally, kind: str) -> tuple[Any, Any] | None:
@@ -1146,6 +1225,11 @@ def report(result: dict[str, Any], args: argparse.Namespace) -> str:
         if a.get("seconds_p50"):
             took = ", ".join(f"{k} {v:g} s" for k, v in a["seconds_p50"].items())
             out.append(f"    median time to the answer (or to the close): {took}")
+        if a.get("written_mb_p50") is not None and not math.isnan(a["written_mb_p50"]):
+            out.append(
+                f"    body written before the answer: median {a['written_mb_p50']:.1f} MB, "
+                f"most {a['written_mb_max']:.1f} MB"
+            )
         f = phase["figures"]
         if f["http_failed"] or f["ws_failed"]:
             out.append(
