@@ -39,11 +39,11 @@ from graphql import (
     OperationDefinitionNode,
     SelectionSetNode,
     parse,
-    validate,
 )
 from graphql.language.parser import Parser
 from graphql import OperationType as GraphQLOperationType
 from strawberry.extensions import MaskErrors, SchemaExtension
+from strawberry.schema.schema import validate_document
 
 from db.availability import is_unavailable, report_unavailable
 from graph.cost import find_operation, operation_cost
@@ -440,7 +440,8 @@ class CachedDocuments(SchemaExtension):
             if refused is not None:
                 context.pre_execution_errors = [refused]
             else:
-                context.pre_execution_errors = validate(
+                # strawberry's validation: graphql-core's, and its rule for @oneOf inputs
+                context.pre_execution_errors = validate_document(
                     context.schema._schema, context.graphql_document, context.validation_rules
                 )
             if context.pre_execution_errors:

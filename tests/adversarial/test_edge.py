@@ -255,3 +255,20 @@ async def test_a_body_that_does_not_arrive_in_time_is_answered_408(hurried):
     async with httpx.AsyncClient() as http:  # the server goes on answering
         response = await http.post(hurried.http_url, json={"query": "{ __typename }"})
     assert response.json()["data"] == {"__typename": "Query"}
+
+
+async def test_over_websocket_a_validation_bomb_gets_an_error_and_the_socket_stays(served, world):
+    async with websockets.connect(served.ws_url, subprotocols=["graphql-transport-ws"]) as socket:
+        await socket.send(
+            json.dumps(
+                {"type": "connection_init", "payload": {"authorization": f"Bearer {world.tokens['owner']}"}}
+            )
+        )
+        assert json.loads(await socket.recv())["type"] == "connection_ack"
+        await socket.send(json.dumps({"id": "bomb", "type": "subscribe", "payload": {"query": bomb()}}))
+        refused = json.loads(await asyncio.wait_for(socket.recv(), 10))
+        assert refused["id"] == "bomb" and refused["type"] == "error", refused
+        assert refused["payload"][0]["extensions"]["limit"] == "fieldOverlaps"
+        await socket.send(json.dumps({"id": "me", "type": "subscribe", "payload": {"query": ME}}))
+        answer = json.loads(await asyncio.wait_for(socket.recv(), 10))
+        assert answer["type"] == "next" and answer["payload"]["data"]["me"]["id"], answer

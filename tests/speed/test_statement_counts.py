@@ -347,10 +347,12 @@ async def test_node_statements_do_not_grow_with_the_number_of_ids(busy):
     client = busy.client("owner")
     for type_name, chosen in ids.items():
         assert len(chosen) == 12, type_name
+        # 8 nodes of NODE_FIELDS select 800 fields: under the 1,000 a document may select
+        chosen = chosen[:8]
         small, _ = await statements(client, nodes_query(chosen[:2]))
         large, found = await statements(client, nodes_query(chosen))
         assert all(found[f"n{i}"] is not None for i in range(len(chosen))), type_name
-        assert large == small, f"2 {type_name} nodes ran {small} statements, 12 ran {large}"
+        assert large == small, f"2 {type_name} nodes ran {small} statements, 8 ran {large}"
     await client.aclose()
 
 
