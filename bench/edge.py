@@ -21,9 +21,9 @@ at most 2x for every attack (HTTP p50 and p99). The attacks:
 
 - ``validation``: anonymous POSTs of a ~10 KB document, ``{ me { id } me { id } ... }``
   (``--bomb-fields`` 998 selections) with a unique ``# <uuid>`` comment and a unique alias on
-  its first selection each time so no parser or validation cache helps (``--bomb-unique
-  comment``: the comment alone, which the validation cache sees through), sent back to back by
-  ``--bomb-connections`` (4) connections;
+  its first selection each time so no document cache helps (``--bomb-unique comment``: the
+  comment alone, which a validation cache keyed by the parsed document sees through), sent
+  back to back by ``--bomb-connections`` (4) connections;
 - ``login``: bursts of ``--login-burst`` (16) concurrent ``login`` mutations with wrong
   passwords, half for a real account, half for random addresses, one burst after another;
 - ``body``: POSTs of ``--body-mb`` (20) MB without a token, back to back on
