@@ -1094,6 +1094,12 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         for phase in phases:
             phase.figures = figures(samples, phase.start, phase.end)
         result["phases"] = [phase.__dict__ for phase in phases]
+        text = server.log.read_text(errors="replace")
+        result["server_log"] = {
+            "tracebacks": text.count("Traceback (most recent call last)"),
+            "error_lines": sum(1 for line in text.splitlines() if "ERROR" in line),
+            "excerpts": [line[:200] for line in text.splitlines() if "ERROR" in line][:5],
+        }
     return result
 
 
@@ -1237,6 +1243,10 @@ def report(result: dict[str, Any], args: argparse.Namespace) -> str:
             )
     out.append("")
     out.append(f"Load average at the end of each phase: {[p['load_average'] for p in phases]}")
+    if "server_log" in result:
+        lg = result["server_log"]
+        out.append(f"Server log: {lg['tracebacks']} tracebacks, {lg['error_lines']} ERROR lines")
+        out.extend(f"  {line}" for line in lg["excerpts"])
     for label, verdict, detail in checks(result):
         out.append(f"[{verdict}] {label}: {detail}")
     out.append("")
