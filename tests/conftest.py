@@ -12,7 +12,7 @@ from urllib.parse import urlparse, urlunparse
 
 import pytest
 
-from tests.support import Client, Served, cli, serve
+from tests.support import RECEIVE, Client, Served, cli, serve  # noqa: F401 - RECEIVE re-exported
 
 ALLOWED_ORIGIN = "http://app.inbox.test"
 
@@ -58,7 +58,7 @@ def server_env(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> d
         # this deployment lets a workspace ring for 1 second (tests/calls/test_ring_timeout.py)
         "INBOX_GRAPH_MIN_RING_TIMEOUT_SECONDS": "1",
         # the suite's servers answer many requests quickly with a few tokens and one address;
-        # tests/adversarial/test_rate_limits.py serves its own with small budgets
+        # tests/limits/test_rate_limits.py serves its own with small budgets
         **GENEROUS_LIMITS,
         "TEST_LOG_DIR": str(tmp_path_factory.mktemp("logs")),
     }
@@ -177,15 +177,7 @@ async def world(served: Served) -> World:
     return w
 
 
-RECEIVE = """
-mutation($i: ReceiveMessageInput!) {
-  receiveMessage(input: $i) {
-    duplicate
-    message { id text direction }
-    conversation { id status }
-    contact { id name }
-  }
-}"""
+
 
 ASSIGN = """
 mutation($c: ID!, $a: ID) { assignContact(contactId: $c, assigneeId: $a) { id assignee { id } } }"""

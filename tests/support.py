@@ -1,12 +1,16 @@
 """Black-box clients: GraphQL over HTTP (httpx) and over graphql-transport-ws (websockets),
-and a served app in a subprocess (``inbox-graph serve``)."""
+a served app in a subprocess (``inbox-graph serve``), and the helpers every test module
+shares (ingesting a message, fresh phone numbers, opaque ids and cursors)."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import itertools
 import json
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -354,3 +358,102 @@ class PrivatePostgres:
         with contextlib.suppress(Exception):
             self.stop("immediate")
         shutil.rmtree(self.directory, ignore_errors=True)
+
+
+NEW_MESSAGE = """subscription($inbox: InboxSelector, $after: Int) {
+  newMessage(inbox: $inbox, afterSequence: $after) {
+    sequence
+    message { id text }
+    conversation { contact { name } }
+  } }"""
+
+NODE_CONTACT = "query($id: ID!) { node(id: $id) { id ... on Contact { name assignee { id } } } }"
+
+
+def global_id(type_name: str, pk: int) -> str:
+    return base64.urlsafe_b64encode(f"{type_name}:{pk}".encode()).decode().rstrip("=")
+
+
+def cursor(values: list[Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+
+
+RECEIVE = """
+mutation($i: ReceiveMessageInput!) {
+  receiveMessage(input: $i) {
+    duplicate
+    message { id text direction }
+    conversation { id status }
+    contact { id name }
+  }
+}"""
+
+
+async def receive(world, contact: str, text: str, client: Client | None = None) -> dict:
+    """An inbound webchat message from the world's contact ``contact`` (``visitor-<contact>``),
+    ingested with ``client`` or the world's integration token; ``receiveMessage``'s payload."""
+    own = client is None
+    client = client or world.client("integration")
+    try:
+        data = await client(
+            RECEIVE,
+            {"i": {"channelId": world.channel_ids["WEBCHAT"], "from": f"visitor-{contact}",
+                   "externalMessageId": uuid.uuid4().hex, "text": text}},
+        )
+    finally:
+        if own:
+            await client.aclose()
+    return data["receiveMessage"]
+
+
+_numbers = itertools.count(random.randrange(0, 900_000, 1000))
+
+
+def new_number() -> str:
+    """A fresh valid UK mobile number in E.164, never the same twice in a test run (the 07400
+    range is allocated throughout)."""
+    return f"+447400{next(_numbers):06d}"
+
+
+async def open_socket(served, token: str):
+    """An acknowledged graphql-transport-ws socket."""
+    socket = await connect_ws(served, token)
+    ack = json.loads(await asyncio.wait_for(socket.recv(), 10))
+    assert ack["type"] == "connection_ack", ack
+    return socket
+
+
+async def ws_operation(socket, query: str, variables: dict | None = None, timeout: float = 5.0) -> dict:
+    """Run one query/mutation over an open socket.
+
+    Returns ``{"closed": code}`` when the server closed the socket, else
+    ``{"payload": <first next payload or error list>}``.
+    """
+    operation_id = uuid.uuid4().hex
+    try:
+        await socket.send(json.dumps(
+            {"id": operation_id, "type": "subscribe", "payload": {"query": query, "variables": variables or {}}}
+        ))
+        while True:
+            message = json.loads(await asyncio.wait_for(socket.recv(), timeout))
+            if message.get("id") != operation_id:
+                continue
+            if message["type"] == "next":
+                return {"payload": message["payload"]}
+            if message["type"] == "error":
+                return {"payload": {"errors": message["payload"]}}
+            if message["type"] == "complete":
+                return {"payload": {}}
+    except websockets.ConnectionClosed as closed:
+        return {"closed": closed.rcvd.code if closed.rcvd else None}
+
+
+def rejected(outcome: dict) -> bool:
+    """The server refused: closed the socket with an auth code, or answered UNAUTHENTICATED
+    with no data."""
+    if "closed" in outcome:
+        return outcome["closed"] in (4401, 4403, 4400, 1008)
+    payload = outcome["payload"]
+    codes = [e.get("extensions", {}).get("code") for e in payload.get("errors") or []]
+    data = payload.get("data")
+    return "UNAUTHENTICATED" in codes and not any((data or {}).values())

@@ -9,9 +9,8 @@ import uuid
 
 import pytest
 
-from tests.calls.common import new_number
 from tests.conftest import PASSWORD, login
-from tests.support import Client
+from tests.support import Client, new_number
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

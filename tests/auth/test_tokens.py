@@ -14,10 +14,17 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import websockets
 
-from tests.adversarial.common import NEW_MESSAGE, open_socket, ws_operation
-from tests.calls.common import new_number
 from tests.conftest import OWNER_EMAIL, PASSWORD, login
-from tests.support import Client, GraphQLError, cli, subscribe
+from tests.support import (
+    NEW_MESSAGE,
+    Client,
+    GraphQLError,
+    cli,
+    new_number,
+    open_socket,
+    subscribe,
+    ws_operation,
+)
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

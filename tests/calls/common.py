@@ -3,11 +3,11 @@ channel, ringing calls from new numbers, and the operations as a user would send
 
 from __future__ import annotations
 
-import itertools
 import random
 from typing import Any
 
 from tests.conftest import ASSIGN, RECEIVE
+from tests.support import new_number
 
 CALL_FIELDS = """
   id status direction fromNumber toNumber ringingAt answeredAt endedAt durationSeconds
@@ -32,12 +32,6 @@ TIMELINE = """query($id: ID!) { node(id: $id) { ... on Conversation {
 # who gets call access in the call tests (agent_free stays without it)
 CALLERS = ("manager", "agent_all", "agent_team", "agent_self", "agent_beta")
 
-_numbers = itertools.count(random.randrange(0, 900_000, 1000))
-
-
-def new_number() -> str:
-    """A fresh valid UK mobile number in E.164 (the 07400 range is allocated throughout)."""
-    return f"+447400{next(_numbers):06d}"
 
 
 async def grant_call_access(world) -> None:

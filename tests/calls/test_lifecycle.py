@@ -226,7 +226,8 @@ async def test_every_outcome_leaves_one_activity_on_the_timeline(call_world):
 
 
 async def test_ids_of_another_workspace_are_not_found_and_nothing_changes(call_world):
-    from tests.calls.common import RECEIVE_CALL, REPORT_ENDED, new_number
+    from tests.calls.common import RECEIVE_CALL, REPORT_ENDED
+    from tests.support import new_number
 
     boss = f"boss@foreign.{call_world.domain}"
     cli(call_world.served.env, "create-workspace", "--name", "Foreign", "--owner-email", boss,

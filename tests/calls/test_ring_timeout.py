@@ -12,7 +12,15 @@ from datetime import datetime
 
 import pytest
 
-from tests.calls.common import ANSWER, END, activity_kinds, as_user, call_as_owner, errors_of, ring_with_conversation
+from tests.calls.common import (
+    ANSWER,
+    END,
+    activity_kinds,
+    as_user,
+    call_as_owner,
+    errors_of,
+    ring_with_conversation,
+)
 from tests.support import Client, serve
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")

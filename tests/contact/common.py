@@ -3,12 +3,11 @@ ingestion, and the panel's operations as a user would send them."""
 
 from __future__ import annotations
 
-import itertools
-import random
 import uuid
 
 from tests.calls.common import as_user
 from tests.conftest import ASSIGN, RECEIVE
+from tests.support import new_number
 
 CONTACT_FIELDS = "id firstName lastName name phone email countryCode language blocked assignee { id }"
 UPDATE = f"mutation($i: UpdateContactInput!) {{ updateContact(input: $i) {{ {CONTACT_FIELDS} }} }}"
@@ -29,13 +28,6 @@ TIMELINE = """query($id: ID!, $first: Int, $after: String) { node(id: $id) { ...
       ... on Activity { id kind text createdAt } } }
     pageInfo { hasNextPage endCursor } } } } }"""
 
-_numbers = itertools.count(random.randrange(0, 900_000, 1000))
-
-
-def new_number() -> str:
-    """A fresh valid UK mobile number in E.164 (07700 900xxx is reserved for drama; 07400 is
-    allocated throughout)."""
-    return f"+447401{next(_numbers):06d}"
 
 
 async def inbound(world, *, channel: str = "WHATSAPP", sender: str | None = None, text: str = "Hello",

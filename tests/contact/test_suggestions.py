@@ -8,7 +8,8 @@ import uuid
 import pytest
 
 from tests.calls.common import as_user
-from tests.contact.common import SUGGESTIONS, UPDATE, inbound, new_number
+from tests.contact.common import SUGGESTIONS, UPDATE, inbound
+from tests.support import new_number
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -11,6 +11,7 @@ import pytest
 from tests.conftest import World
 from tests.crm.common import (
     CONTACT_CRM,
+    HUBSPOT_TOKEN,
     UPDATE,
     connect_hubspot,
     contact_from,
@@ -18,7 +19,6 @@ from tests.crm.common import (
     values_of,
 )
 from tests.crm.fake_crm import FakeCrm
-from tests.crm.common import HUBSPOT_TOKEN
 
 TIMELINE = """
 query($id: ID!) { node(id: $id) { ... on Conversation {

@@ -11,8 +11,7 @@ import socket as stdlib_socket
 
 import pytest
 
-from tests.live.helpers import receive
-from tests.support import RawWebSocket
+from tests.support import RawWebSocket, receive
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

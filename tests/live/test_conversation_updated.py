@@ -6,8 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import ASSIGN
-from tests.live.helpers import receive
-from tests.support import GraphQLError, subscribe
+from tests.support import GraphQLError, receive, subscribe
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

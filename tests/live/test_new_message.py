@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import ASSIGN, RECEIVE
 from tests.inbox.test_visibility import VIEWERS, expected_visible
-from tests.support import subscribe
+from tests.support import receive, subscribe
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -21,17 +21,6 @@ NEW_MESSAGE = """subscription($inbox: InboxSelector, $after: Int) {
     message { id text direction }
     conversation { contact { name } }
   } }"""
-
-
-async def receive(world, contact: str, text: str) -> dict:
-    integration = world.client("integration")
-    data = await integration(
-        RECEIVE,
-        {"i": {"channelId": world.channel_ids["WEBCHAT"], "from": f"visitor-{contact}",
-               "externalMessageId": uuid.uuid4().hex, "text": text}},
-    )
-    await integration.aclose()
-    return data["receiveMessage"]
 
 
 async def test_new_message_reaches_exactly_the_allowed_subscribers(world):

@@ -7,8 +7,8 @@ import asyncio
 
 import pytest
 
-from tests.live.helpers import NEW_MESSAGE, receive
-from tests.support import GraphQLError, serve, subscribe
+from tests.live.helpers import NEW_MESSAGE
+from tests.support import GraphQLError, receive, serve, subscribe
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -6,7 +6,6 @@ disturbs nothing else."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import subprocess
@@ -14,8 +13,8 @@ import time
 
 import pytest
 
-from tests.live.helpers import NEW_MESSAGE, receive
-from tests.support import Client, free_port, serve, subscribe
+from tests.live.helpers import NEW_MESSAGE
+from tests.support import Client, free_port, receive, serve, subscribe
 
 pytestmark = [
     pytest.mark.asyncio(loop_scope="session"),

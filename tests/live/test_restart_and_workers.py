@@ -8,8 +8,8 @@ import os
 import pytest
 import websockets
 
-from tests.live.helpers import NEW_MESSAGE, receive
-from tests.support import Client, serve, subscribe
+from tests.live.helpers import NEW_MESSAGE
+from tests.support import Client, receive, serve, subscribe
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-from tests.live.helpers import NEW_MESSAGE, receive
-from tests.support import RawWebSocket, serve, subscribe
+from tests.live.helpers import NEW_MESSAGE
+from tests.support import RawWebSocket, receive, serve, subscribe
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -10,8 +10,8 @@ import zlib
 import pytest
 from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFactory
 
-from tests.live.helpers import NEW_MESSAGE, receive
-from tests.support import Client, RawWebSocket, cli, serve, subscribe
+from tests.live.helpers import NEW_MESSAGE
+from tests.support import Client, RawWebSocket, cli, receive, serve, subscribe
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

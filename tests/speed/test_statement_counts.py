@@ -10,9 +10,9 @@ import uuid
 
 import pytest
 
-from tests.calls.common import RECEIVE_CALL, grant_call_access, new_number
+from tests.calls.common import RECEIVE_CALL, grant_call_access
 from tests.conftest import ASSIGN, RECEIVE
-from tests.support import Client, GraphQLError
+from tests.support import Client, GraphQLError, new_number
 
 HEADER = "x-sql-statements"
 BIG = 100  # more than the large page size: the large page is full

@@ -16,10 +16,9 @@ from urllib.parse import urlparse
 import pytest
 from cryptography.fernet import Fernet
 
-from tests.adversarial.common import receive
-from tests.calls.common import END, grant_call_access, new_number
+from tests.calls.common import END, grant_call_access
 from tests.conftest import ASSIGN, RECEIVE
-from tests.support import Client, serve, subscribe
+from tests.support import Client, new_number, receive, serve, subscribe
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

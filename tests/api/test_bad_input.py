@@ -9,9 +9,8 @@ import uuid
 
 import pytest
 
-from tests.adversarial.common import cursor, global_id
 from tests.conftest import ASSIGN, RECEIVE
-from tests.support import Client
+from tests.support import Client, cursor, global_id
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

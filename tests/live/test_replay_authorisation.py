@@ -10,9 +10,8 @@ import uuid
 
 import pytest
 
-from tests.adversarial.common import NEW_MESSAGE, receive
 from tests.conftest import ASSIGN, RECEIVE
-from tests.support import GraphQLError, subscribe
+from tests.support import NEW_MESSAGE, GraphQLError, receive, subscribe
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -17,8 +17,7 @@ import httpx
 import pytest
 import websockets
 
-from tests.adversarial.common import open_socket
-from tests.support import serve
+from tests.support import open_socket, serve
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

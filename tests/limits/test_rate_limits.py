@@ -21,10 +21,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.adversarial.common import open_socket, ws_operation
 from tests.conftest import PASSWORD
 from tests.live.test_redis_faults import start_redis
-from tests.support import cli, free_port, serve
+from tests.support import cli, free_port, open_socket, serve, ws_operation
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -12,16 +12,16 @@ import uuid
 import pytest
 import websockets
 
-from tests.adversarial.common import (
+from tests.conftest import ASSIGN, PASSWORD, login
+from tests.support import (
     NEW_MESSAGE,
     NODE_CONTACT,
+    Client,
     open_socket,
     receive,
     rejected,
     ws_operation,
 )
-from tests.conftest import ASSIGN, PASSWORD, login
-from tests.support import Client
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -10,9 +10,8 @@ import uuid
 import pytest
 import websockets
 
-from tests.adversarial.common import NEW_MESSAGE
 from tests.conftest import PASSWORD, RECEIVE, login
-from tests.support import Client, serve, subscribe
+from tests.support import NEW_MESSAGE, Client, serve, subscribe
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
