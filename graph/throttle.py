@@ -315,6 +315,11 @@ def client_address(request: Any) -> str:
     return getattr(client, "host", None) or "unknown"
 
 
+def address_key(request: Any) -> str:
+    """The budget of calls without a valid token from ``request``'s client address."""
+    return f"address:{client_address(request)}"
+
+
 def budget_key(context: Any) -> str:
     """The budget an operation is charged to: its token's, else its client address's."""
     viewer = getattr(context, "current_viewer", None)
@@ -322,7 +327,7 @@ def budget_key(context: Any) -> str:
         return (
             f"token:{viewer.token_id}" if viewer.token_id is not None else f"user:{viewer.user_id}"
         )
-    return f"address:{client_address(getattr(context, 'request', None))}"
+    return address_key(getattr(context, "request", None))
 
 
 async def admit_document(context: Any) -> None:
@@ -385,6 +390,7 @@ async def login_attempt(context: Any, email: str) -> AsyncIterator[None]:
 
 __all__ = [
     "RETRY_STORAGE_SECONDS",
+    "address_key",
     "admit_document",
     "Charge",
     "Throttle",
