@@ -49,7 +49,7 @@ from graph.extensions import MASKED_MESSAGE, add_code, unavailable_error
 from graph.live import EventBus
 from graph.schema import build_schema
 from graph.settings import Settings
-from graph.throttle import Throttle, address_key
+from graph.throttle import Throttle, address_key, hold
 from graph.websocket import InboxTransportWSHandler
 
 if TYPE_CHECKING:
@@ -143,7 +143,7 @@ def _spent(wait: float) -> JSONResponse:
             ]
         },
         status_code=429,
-        headers={"Retry-After": str(max(1, math.ceil(wait)))},
+        headers={"Retry-After": str(math.ceil(wait))},
     )
 
 
@@ -199,8 +199,9 @@ class InboxGraphQL(GraphQL):
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         """Limits, then strawberry. A request without a bearer token whose client address has
-        spent its budget is answered 429 ``RATE_LIMITED`` at once (:meth:`Throttle.admit`,
-        the README's "Rate limits and query cost"). A body over ``INBOX_GRAPH_MAX_BODY_BYTES`` is answered 413
+        spent its budget is answered 429 ``RATE_LIMITED`` before its body is read
+        (:meth:`Throttle.admit`, the README's "Rate limits and query cost"), held like every
+        HTTP ``RATE_LIMITED`` refusal (:func:`graph.throttle.hold`). A body over ``INBOX_GRAPH_MAX_BODY_BYTES`` is answered 413
         as soon as its ``Content-Length`` (or, chunked, its bytes so far) says so, before the
         rest is read; a request not answered within ``INBOX_GRAPH_REQUEST_TIMEOUT_SECONDS``
         of its arrival is stopped (what it was writing rolls back) and answered 408 when its
@@ -212,9 +213,10 @@ class InboxGraphQL(GraphQL):
         if self.throttle is not None and not _has_bearer(scope):
             # a spent anonymous budget is refused before the body is read or parsed: an
             # address flooding the worker costs it a lookup per request, not a GraphQL request
-            wait = await self.throttle.admit(address_key(Request(scope)))
+            request = Request(scope)
+            wait = await self.throttle.admit(address_key(request))
             if wait is not None:
-                await _spent(wait)(scope, receive, send)
+                await _spent(await hold(request, wait))(scope, receive, send)
                 return
         body = _BoundedBody(receive, self.settings.max_body_bytes)
         declared = _content_length(scope)
