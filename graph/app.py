@@ -50,7 +50,7 @@ from graph.extensions import MASKED_MESSAGE, add_code, unavailable_error
 from graph.live import EventBus
 from graph.schema import build_schema
 from graph.settings import Settings
-from graph.throttle import Throttle
+from graph.throttle import Throttle, address_key, hold
 from graph.websocket import InboxTransportWSHandler
 
 if TYPE_CHECKING:
@@ -126,6 +126,28 @@ def _content_length(scope: Any) -> int | None:
     return None
 
 
+def _has_bearer(scope: Any) -> bool:
+    for name, value in scope.get("headers") or ():
+        if name == b"authorization":
+            return bearer_token(value.decode("latin-1")) is not None
+    return False
+
+
+def _spent(wait: float) -> JSONResponse:
+    return JSONResponse(
+        {
+            "errors": [
+                {
+                    "message": "The budget is spent: retry after `retryAfter` seconds.",
+                    "extensions": {"code": "RATE_LIMITED", "limit": "cost", "retryAfter": wait},
+                }
+            ]
+        },
+        status_code=429,
+        headers={"Retry-After": str(math.ceil(wait))},
+    )
+
+
 def _too_large(limit: int) -> JSONResponse:
     return JSONResponse(
         {
@@ -177,7 +199,10 @@ class InboxGraphQL(GraphQL):
         self.throttle = throttle
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        """Limits, then strawberry. A body over ``INBOX_GRAPH_MAX_BODY_BYTES`` is answered 413
+        """Limits, then strawberry. A request without a bearer token whose client address has
+        spent its budget is answered 429 ``RATE_LIMITED`` before its body is read
+        (:meth:`Throttle.admit`, the README's "Rate limits and query cost"), held like every
+        HTTP ``RATE_LIMITED`` refusal (:func:`graph.throttle.hold`). A body over ``INBOX_GRAPH_MAX_BODY_BYTES`` is answered 413
         as soon as its ``Content-Length`` (or, chunked, its bytes so far) says so, before the
         rest is read; a request not answered within ``INBOX_GRAPH_REQUEST_TIMEOUT_SECONDS``
         of its arrival is stopped (what it was writing rolls back) and answered 408 when its
@@ -186,6 +211,14 @@ class InboxGraphQL(GraphQL):
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
+        if self.throttle is not None and not _has_bearer(scope):
+            # a spent anonymous budget is refused before the body is read or parsed: an
+            # address flooding the worker costs it a lookup per request, not a GraphQL request
+            request = Request(scope)
+            wait = await self.throttle.admit(address_key(request))
+            if wait is not None:
+                await _spent(await hold(request, wait))(scope, receive, send)
+                return
         body = _BoundedBody(receive, self.settings.max_body_bytes)
         declared = _content_length(scope)
         if declared is not None and declared > body.limit:

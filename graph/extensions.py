@@ -48,7 +48,7 @@ from strawberry.schema.schema import validate_document
 from db.availability import is_unavailable, report_unavailable
 from graph.cost import find_operation, operation_cost
 from graph.errors import ErrorCode, RateLimited, ServiceUnavailable
-from graph.throttle import admit_document, budget_key, spend_point
+from graph.throttle import admit_document, budget_key, hold, spend_point
 
 log = logging.getLogger("graph.errors")
 
@@ -538,7 +538,7 @@ class CostBudget(SchemaExtension):
         return RateLimited(
             f"The operation costs {self.requested} points, more than the budget has now: retry "
             "after `retryAfter` seconds.",
-            retryAfter=charge.retry_after,
+            retryAfter=await hold(context.context.request, charge.retry_after),
             limit="cost",
             cost=cost,
         )

@@ -32,6 +32,7 @@ again at most every :data:`RETRY_STORAGE_SECONDS`.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import logging
@@ -315,6 +316,11 @@ def client_address(request: Any) -> str:
     return getattr(client, "host", None) or "unknown"
 
 
+def address_key(request: Any) -> str:
+    """The budget of calls without a valid token from ``request``'s client address."""
+    return f"address:{client_address(request)}"
+
+
 def budget_key(context: Any) -> str:
     """The budget an operation is charged to: its token's, else its client address's."""
     viewer = getattr(context, "current_viewer", None)
@@ -322,7 +328,25 @@ def budget_key(context: Any) -> str:
         return (
             f"token:{viewer.token_id}" if viewer.token_id is not None else f"user:{viewer.user_id}"
         )
-    return f"address:{client_address(getattr(context, 'request', None))}"
+    return address_key(getattr(context, "request", None))
+
+
+HOLD_REFUSAL_SECONDS = 1.0
+"""The longest an HTTP refusal for a spent budget is held before it is answered (a login
+backoff's refusal is not held: it would wait the backoff out)."""
+
+
+async def hold(request: Any, wait: float) -> float:
+    """Wait out up to :data:`HOLD_REFUSAL_SECONDS` of ``wait`` before an HTTP request is
+    refused for its budget (``RATE_LIMITED``, ``limit: "cost"``), and return what is left of it (the ``retryAfter`` to
+    answer). A client that sends again as soon as it is answered (a flood) then sends a few
+    requests a second per connection, not thousands; a client that waits ``retryAfter`` waits
+    no longer in all. WebSocket refusals are not held (the socket's other operations go on)."""
+    if getattr(request, "scope", {}).get("type") != "http":
+        return wait
+    held = min(wait, HOLD_REFUSAL_SECONDS)
+    await asyncio.sleep(held)
+    return max(0.0, round(wait - held, 3))
 
 
 async def admit_document(context: Any) -> None:
@@ -339,7 +363,7 @@ async def admit_document(context: Any) -> None:
     if wait is not None:
         raise RateLimited(
             "The budget is spent: retry after `retryAfter` seconds.",
-            retryAfter=wait,
+            retryAfter=await hold(getattr(context, "request", None), wait),
             limit="cost",
         )
 
@@ -385,12 +409,15 @@ async def login_attempt(context: Any, email: str) -> AsyncIterator[None]:
 
 __all__ = [
     "RETRY_STORAGE_SECONDS",
+    "HOLD_REFUSAL_SECONDS",
+    "address_key",
     "admit_document",
     "Charge",
     "Throttle",
     "ThrottleStatus",
     "budget_key",
     "client_address",
+    "hold",
     "login_attempt",
     "spend_point",
 ]

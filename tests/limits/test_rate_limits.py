@@ -305,26 +305,58 @@ async def test_calls_without_a_token_spend_their_address_budget(limited, people)
             await caller.aclose()
 
 
-async def test_new_documents_are_refused_before_parsing_once_the_budget_is_spent(limited):
-    """Documents that do not parse or validate spend a point each; once the address's 80
-    points are spent, a document the server has never seen is refused with RATE_LIMITED before
-    it is parsed (its syntax error is not reported), and the budget comes back."""
-    caller = Caller(limited.http_url, "127.0.0.40")
+@pytest.fixture(scope="module")
+def stingy(server_env):
+    """A server whose anonymous budget (20 points) comes back only over a minute."""
+    server = serve(
+        _env(
+            server_env,
+            INBOX_GRAPH_ANONYMOUS_RATE_LIMIT_POINTS="20",
+            INBOX_GRAPH_RATE_LIMIT_WINDOW_SECONDS="60",
+        )
+    )
+    yield server
+    server.stop()
+
+
+async def test_new_documents_are_refused_before_parsing_once_the_budget_is_spent(stingy):
+    """Documents that do not parse or validate spend a point each; once an address's points
+    are spent, its requests are refused with RATE_LIMITED before their body is read (a
+    syntax error is not reported), each answer held for up to a second of the wait."""
+    caller = Caller(stingy.http_url, "127.0.0.40")
     try:
-        # faster than the 80 points a second come back
-        for i in range(400):
-            refused = await caller.post(f"{{ nothing{i} ")  # does not parse
-            if refused.status_code == 429:
-                break
-            assert codes(refused.json()) == ["GRAPHQL_PARSE_FAILED"], refused.text
-            body = (await caller.post(f"{{ nothing{i} }}")).json()
-            assert codes(body) == ["GRAPHQL_VALIDATION_FAILED"], body
-        assert refused.status_code == 429, "never refused"
+        for i in range(20):
+            document = f"{{ nothing{i} " if i % 2 else f"{{ nothing{i} }}"  # does not parse, or
+            body = (await caller.post(document)).json()  # does not validate
+            expected = "GRAPHQL_PARSE_FAILED" if i % 2 else "GRAPHQL_VALIDATION_FAILED"
+            assert codes(body) == [expected], body
+            assert body["extensions"]["cost"]["throttleStatus"]["currentlyAvailable"] == 19 - i
+        started = time.monotonic()
+        refused = await caller.post("{ this does not parse")
+        held = time.monotonic() - started
+        assert refused.status_code == 429
         (error,) = refused.json()["errors"]
         assert error["extensions"]["code"] == "RATE_LIMITED"
         assert error["extensions"]["limit"] == "cost"
-        await asyncio.sleep(error["extensions"]["retryAfter"])
-        assert codes((await caller.post("{ this does not parse")).json()) == ["GRAPHQL_PARSE_FAILED"]
+        assert held >= 0.9  # a second of the wait, held
+        assert 1 < error["extensions"]["retryAfter"] <= 60  # the rest of it
+        assert int(refused.headers["Retry-After"]) >= 1
+        # not even the body is waited for: a head alone is answered
+        reader, writer = await asyncio.open_connection(
+            "127.0.0.1", stingy.port, local_addr=("127.0.0.40", 0)
+        )
+        writer.write(
+            b"POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 1000\r\n\r\n"
+        )
+        await writer.drain()
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        writer.close()
+        assert head.startswith(b"HTTP/1.1 429"), head
+        # another address has its own budget
+        other = Caller(stingy.http_url, "127.0.0.43")
+        assert codes((await other.post("{ nothing }")).json()) == ["GRAPHQL_VALIDATION_FAILED"]
+        await other.aclose()
     finally:
         await caller.aclose()
 
