@@ -211,7 +211,8 @@ class InboxGraphQL(GraphQL):
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
-        if self.throttle is not None and not _has_bearer(scope):
+        anonymous = self.throttle is not None and not _has_bearer(scope)
+        if anonymous:
             # a spent anonymous budget is refused before the body is read or parsed: an
             # address flooding the worker costs it a lookup per request, not a GraphQL request
             request = Request(scope)
@@ -222,7 +223,7 @@ class InboxGraphQL(GraphQL):
         body = _BoundedBody(receive, self.settings.max_body_bytes)
         declared = _content_length(scope)
         if declared is not None and declared > body.limit:
-            await _too_large(body.limit)(scope, receive, send)
+            await self._refuse_too_large(scope, receive, send, anonymous, body.limit)
             return
         responding = False
 
@@ -236,12 +237,21 @@ class InboxGraphQL(GraphQL):
                 await self.answer(scope, body.receive, sending)
         except _BodyTooLarge:
             if not responding:
-                await _too_large(body.limit)(scope, receive, send)
+                await self._refuse_too_large(scope, receive, send, anonymous, body.limit)
         except TimeoutError:
             if not responding:  # else the answer was on its way: nothing to add
                 await _timed_out(body.waiting, self.settings.request_timeout_seconds)(
                     scope, receive, send
                 )
+
+    async def _refuse_too_large(
+        self, scope: Any, receive: Any, send: Any, anonymous: bool, limit: int
+    ) -> None:
+        """413; without a token, the refusal spends a point of the address's budget, like a
+        document that does not parse (a flood of large bodies ends in held refusals)."""
+        if anonymous:
+            await self.throttle.charge(address_key(Request(scope)), 1)
+        await _too_large(limit)(scope, receive, send)
 
     async def answer(self, scope: Any, receive: Any, send: Any) -> None:
         """strawberry answers request-level errors (malformed JSON, no query, a mutation over
