@@ -10,6 +10,7 @@ Served with small budgets of their own. Clients call from several loopback addre
 from __future__ import annotations
 
 import asyncio
+import math
 import json
 import os
 import shutil
@@ -245,6 +246,7 @@ async def test_a_token_over_its_budget_gets_rate_limited_with_the_wait_then_succ
     try:
         assert (await caller.post(PAGE_25)).status_code == 200
         team = f"never-{uuid.uuid4().hex[:6]}"
+        started = time.monotonic()
         refused = await caller.post(
             "mutation($n: String!) { createTeam(name: $n) { id } "
             'extra: createAccessToken(name: "x") { token } more: createAccessToken(name: "y") { token } }',
@@ -255,9 +257,12 @@ async def test_a_token_over_its_budget_gets_rate_limited_with_the_wait_then_succ
         assert body["data"] is None
         (error,) = body["errors"]
         assert error["extensions"]["code"] == "RATE_LIMITED"
+        # the answer was held for up to a second of the wait; retryAfter is the rest
+        held = time.monotonic() - started
         wait = error["extensions"]["retryAfter"]
-        assert 0 < wait <= 2 * WINDOW + 0.1
-        assert int(refused.headers["Retry-After"]) >= 1
+        assert 0 <= wait <= 2 * WINDOW + 0.1
+        assert held + wait > 0.05
+        assert int(refused.headers["Retry-After"]) >= math.ceil(wait)
         assert error["extensions"]["cost"]["requestedQueryCost"] == 30
         assert body["extensions"]["cost"]["throttleStatus"]["currentlyAvailable"] < 30
         assert int(refused.headers["RateLimit-Remaining"]) < 30
