@@ -117,7 +117,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def parse_time(text: str) -> float:
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    moment = datetime.fromisoformat(text)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.timestamp()
@@ -151,7 +151,9 @@ def descendants(pid: int) -> list[int]:
 
 def cmdline(pid: int) -> str:
     try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        return (
+            Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        )
     except OSError:
         return ""
 
@@ -187,7 +189,9 @@ def _mask(data: bytes, key: bytes) -> bytes:
     if not n:
         return data
     keystream = (key * (n // 4 + 1))[:n]
-    return (int.from_bytes(data, "little") ^ int.from_bytes(keystream, "little")).to_bytes(n, "little")
+    return (int.from_bytes(data, "little") ^ int.from_bytes(keystream, "little")).to_bytes(
+        n, "little"
+    )
 
 
 def ws_frame(opcode: int, payload: bytes, rsv1: bool = False) -> bytes:
@@ -271,7 +275,9 @@ class Subscriber(asyncio.Protocol):
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
-        headers = (BROWSER_HEADERS if self.browser else PLAIN_HEADERS).format(port=self.port, key=self.key)
+        headers = (BROWSER_HEADERS if self.browser else PLAIN_HEADERS).format(
+            port=self.port, key=self.key
+        )
         transport.write(  # type: ignore[attr-defined]
             (
                 f"GET /graphql HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\n{headers}"
@@ -282,7 +288,9 @@ class Subscriber(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         if not self.upgraded.done():
-            self.upgraded.set_exception(SetupFailed(f"connection lost during the handshake: {exc!r}"))
+            self.upgraded.set_exception(
+                SetupFailed(f"connection lost during the handshake: {exc!r}")
+            )
         self.inbox.put_nowait((time.time(), b"", False))  # wakes a waiting setup
 
     def data_received(self, data: bytes) -> None:
@@ -388,7 +396,9 @@ class Subscriber(asyncio.Protocol):
             self.transport.write(ws_frame(0x1, data))  # type: ignore[union-attr]
             return
         if self.deflater is None:
-            self.deflater = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -self.deflate_bits)
+            self.deflater = zlib.compressobj(
+                zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -self.deflate_bits
+            )
         body = self.deflater.compress(data) + self.deflater.flush(zlib.Z_SYNC_FLUSH)
         if self.reset_deflater:
             self.deflater = None
@@ -433,7 +443,9 @@ async def open_subscription(
         ack = await sub.receive_json(timeout)
         if ack.get("type") != "connection_ack":
             raise SetupFailed(f"no connection_ack: {ack}")
-        sub.send_json({"id": "1", "type": "subscribe", "payload": {"query": query, "variables": variables}})
+        sub.send_json(
+            {"id": "1", "type": "subscribe", "payload": {"query": query, "variables": variables}}
+        )
         sub.send_json({"type": "ping"})
         while True:
             message = await sub.receive_json(timeout)
@@ -502,10 +514,14 @@ async def _client(pipe: Any, config: ClientConfig) -> None:
                 started = time.monotonic()
                 try:
                     sub = await open_subscription(
-                        config.port, config.token, SUBSCRIPTION, variables,
-                        client=config.client, timeout=config.setup_timeout,
+                        config.port,
+                        config.token,
+                        SUBSCRIPTION,
+                        variables,
+                        client=config.client,
+                        timeout=config.setup_timeout,
                     )
-                except (OSError, SetupFailed, asyncio.TimeoutError, ValueError) as exc:
+                except (TimeoutError, OSError, SetupFailed, ValueError) as exc:
                     failures[f"{type(exc).__name__}: {str(exc)[:80]}"] += 1
                 else:
                     setup_times.append(time.monotonic() - started)
@@ -522,18 +538,20 @@ async def _client(pipe: Any, config: ClientConfig) -> None:
             await asyncio.sleep(delay)
         tasks.append(asyncio.create_task(one()))
     opened = [s for s in await asyncio.gather(*tasks) if s is not None]
-    pipe.send((
-        "ready",
-        {
-            "opened": len(opened),
-            "failed": config.count - len(opened),
-            "failures": dict(failures),
-            "setup_p50": percentile(setup_times, 50),
-            "setup_p99": percentile(setup_times, 99),
-            "connect_seconds": loop.time() - started,
-            "extensions": dict(collections.Counter(s.extensions or "none" for s in opened)),
-        },
-    ))
+    pipe.send(
+        (
+            "ready",
+            {
+                "opened": len(opened),
+                "failed": config.count - len(opened),
+                "failures": dict(failures),
+                "setup_p50": percentile(setup_times, 50),
+                "setup_p99": percentile(setup_times, 99),
+                "connect_seconds": loop.time() - started,
+                "extensions": dict(collections.Counter(s.extensions or "none" for s in opened)),
+            },
+        )
+    )
 
     usage_start = resource.getrusage(resource.RUSAGE_SELF)
     order = await loop.run_in_executor(None, pipe.recv)
@@ -697,13 +715,29 @@ def launch_redis(port: int, directory: Path) -> subprocess.Popen:
     if binary is None:
         raise RuntimeError("redis-server not found: pass --redis-url")
     process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(directory)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(directory),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+        with (
+            contextlib.suppress(OSError),
+            socket.create_connection(("127.0.0.1", port), timeout=1) as s,
+        ):
             s.sendall(b"PING\r\n")
             if s.recv(16).startswith(b"+PONG"):
                 return process
@@ -717,18 +751,36 @@ def postgres_database(stack: contextlib.ExitStack, admin_url: str) -> str:
 
     parsed = urlparse(admin_url)
     name = f"inbox_graph_bench_{uuid.uuid4().hex[:10]}"
-    psql = ["psql", "-h", parsed.hostname or "127.0.0.1", "-p", str(parsed.port or 5432),
-            "-U", parsed.username or "postgres", "-d", "postgres", "-qc"]
+    psql = [
+        "psql",
+        "-h",
+        parsed.hostname or "127.0.0.1",
+        "-p",
+        str(parsed.port or 5432),
+        "-U",
+        parsed.username or "postgres",
+        "-d",
+        "postgres",
+        "-qc",
+    ]
     subprocess.run([*psql, f'CREATE DATABASE "{name}"'], check=True, timeout=60)
     stack.callback(
-        subprocess.run, [*psql, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'], check=False, timeout=60
+        subprocess.run,
+        [*psql, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'],
+        check=False,
+        timeout=60,
     )
     return urlunparse(parsed._replace(path=f"/{name}"))
 
 
 def run_cli(env: dict[str, str], *args: str) -> str:
     done = subprocess.run(
-        [sys.executable, "-m", "graph.cli", *args], env=env, capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "graph.cli", *args],
+        env=env,
+        capture_output=True,
+        check=False,  # the return code is read below
+        text=True,
+        timeout=300,
     )
     if done.returncode != 0:
         raise RuntimeError(f"inbox-graph {args[0]} failed: {done.stderr.strip()[-800:]}")
@@ -755,8 +807,15 @@ class Server:
         return sum(cpu_seconds(p) for p in [self.process.pid, *descendants(self.process.pid)])
 
 
-def start_server(stack: contextlib.ExitStack, env: dict[str, str], workers: int, workdir: Path,
-                 name: str, cpus: list[int] | None, port: int | None = None) -> Server:
+def start_server(
+    stack: contextlib.ExitStack,
+    env: dict[str, str],
+    workers: int,
+    workdir: Path,
+    name: str,
+    cpus: list[int] | None,
+    port: int | None = None,
+) -> Server:
     """``inbox-graph serve`` on ``port`` (a free one by default), logging to
     ``workdir/server-<name>.log``; returns once it is healthy with all its workers."""
     import httpx
@@ -765,11 +824,27 @@ def start_server(stack: contextlib.ExitStack, env: dict[str, str], workers: int,
     log = workdir / f"server-{name}.log"
     handle = open(log, "w")  # noqa: SIM115 - closed by the stack
     stack.callback(handle.close)
-    command = [sys.executable, "-m", "graph.cli", "serve", "--port", str(port), "--workers",
-               str(workers), "--log-level", "warning"]
+    command = [
+        sys.executable,
+        "-m",
+        "graph.cli",
+        "serve",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--log-level",
+        "warning",
+    ]
     pin = (lambda: os.sched_setaffinity(0, cpus)) if cpus else None
-    process = subprocess.Popen(command, env=env, stdout=handle, stderr=subprocess.STDOUT,
-                               start_new_session=True, preexec_fn=pin)
+    process = subprocess.Popen(
+        command,
+        env=env,
+        stdout=handle,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        preexec_fn=pin,  # noqa: PLW1509 - sets the CPU affinity before exec; no threads yet
+    )
     stack.callback(stop_process_group, process)
     server = Server(process, port, workers, log)
     deadline = time.monotonic() + 90
@@ -777,9 +852,9 @@ def start_server(stack: contextlib.ExitStack, env: dict[str, str], workers: int,
         if process.poll() is not None:
             raise RuntimeError(f"server exited with {process.returncode}; see {log}")
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
-                if workers == 1 or len(server.pids()) >= workers:
-                    return server
+            healthy = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200
+            if healthy and (workers == 1 or len(server.pids()) >= workers):
+                return server
         except httpx.HTTPError:
             pass
         time.sleep(0.2)
@@ -794,10 +869,17 @@ class GraphQLFailure(RuntimeError):
     pass
 
 
-async def gql(http: Any, url: str, query: str, variables: dict[str, Any] | None = None,
-              token: str | None = None) -> dict[str, Any]:
+async def gql(
+    http: Any,
+    url: str,
+    query: str,
+    variables: dict[str, Any] | None = None,
+    token: str | None = None,
+) -> dict[str, Any]:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    response = await http.post(url, json={"query": query, "variables": variables or {}}, headers=headers)
+    response = await http.post(
+        url, json={"query": query, "variables": variables or {}}, headers=headers
+    )
     body = response.json()
     if body.get("errors"):
         raise GraphQLFailure(json.dumps(body["errors"])[:400])
@@ -816,8 +898,9 @@ async def recv_from(pipe: Any, timeout: float) -> Any:
     return pipe.recv()
 
 
-async def run_scenario(scenario: Scenario, args: argparse.Namespace, resources: Resources,
-                       redis_url: str | None) -> Result:
+async def run_scenario(
+    scenario: Scenario, args: argparse.Namespace, resources: Resources, redis_url: str | None
+) -> Result:
     import httpx
 
     result = Result(scenario)
@@ -842,39 +925,88 @@ async def run_scenario(scenario: Scenario, args: argparse.Namespace, resources: 
         if args.ws_compression:
             env["INBOX_GRAPH_WS_COMPRESSION"] = args.ws_compression
         log(f"[{scenario.name}] database {result.database}: creating the workspace")
-        run_cli(env, "create-workspace", "--name", "Bench", "--owner-email", OWNER_EMAIL,
-                "--owner-password", OWNER_PASSWORD)
-        server = start_server(stack, env, scenario.workers, resources.workdir, scenario.name,
-                              args.server_cpus if scenario.workers == 1 else None)
+        run_cli(
+            env,
+            "create-workspace",
+            "--name",
+            "Bench",
+            "--owner-email",
+            OWNER_EMAIL,
+            "--owner-password",
+            OWNER_PASSWORD,
+        )
+        server = start_server(
+            stack,
+            env,
+            scenario.workers,
+            resources.workdir,
+            scenario.name,
+            args.server_cpus if scenario.workers == 1 else None,
+        )
         result.log = str(server.log)
         url = f"http://127.0.0.1:{server.port}/graphql"
         log(f"[{scenario.name}] serving on port {server.port} (pids {server.pids()})")
 
-        http = httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=20, keepalive_expiry=2))
+        http = httpx.AsyncClient(
+            timeout=60, limits=httpx.Limits(max_connections=20, keepalive_expiry=2)
+        )
         try:
-            owner = (await gql(http, url, "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token } }",
-                               {"e": OWNER_EMAIL, "p": OWNER_PASSWORD}))["login"]["token"]
-            channel = (await gql(http, url, 'mutation { connectChannel(type: WEBCHAT, name: "Site chat") { id } }',
-                                 token=owner))["connectChannel"]["id"]
-            integration = (await gql(http, url, 'mutation { createAccessToken(name: "bench") { token } }',
-                                     token=owner))["createAccessToken"]["token"]
+            owner = (
+                await gql(
+                    http,
+                    url,
+                    "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token } }",
+                    {"e": OWNER_EMAIL, "p": OWNER_PASSWORD},
+                )
+            )["login"]["token"]
+            channel = (
+                await gql(
+                    http,
+                    url,
+                    'mutation { connectChannel(type: WEBCHAT, name: "Site chat") { id } }',
+                    token=owner,
+                )
+            )["connectChannel"]["id"]
+            integration = (
+                await gql(
+                    http,
+                    url,
+                    'mutation { createAccessToken(name: "bench") { token } }',
+                    token=owner,
+                )
+            )["createAccessToken"]["token"]
             run_id = uuid.uuid4().hex[:8]
 
             async def ingest(index: int) -> dict[str, Any]:
                 sent = time.time()
-                data = await gql(http, url, RECEIVE, {"i": {
-                    "channelId": channel, "from": f"bench-visitor-{run_id}",
-                    "externalMessageId": f"bench-{run_id}-{index}",
-                    "text": json.dumps({"bench": index, "sent": sent}),
-                }}, token=integration)
+                data = await gql(
+                    http,
+                    url,
+                    RECEIVE,
+                    {
+                        "i": {
+                            "channelId": channel,
+                            "from": f"bench-visitor-{run_id}",
+                            "externalMessageId": f"bench-{run_id}-{index}",
+                            "text": json.dumps({"bench": index, "sent": sent}),
+                        }
+                    },
+                    token=integration,
+                )
                 message = data["receiveMessage"]["message"]
-                return {"index": index, "id": message["id"], "sent": sent, "acked": time.time(),
-                        "committed": parse_time(message["createdAt"])}
+                return {
+                    "index": index,
+                    "id": message["id"],
+                    "sent": sent,
+                    "acked": time.time(),
+                    "committed": parse_time(message["createdAt"]),
+                }
 
             # warm up: one probe subscriber sees a message, whose sequence is the resume point
             # of every subscriber (so none misses an event, however late it registers)
-            probe = await open_subscription(server.port, owner, SUBSCRIPTION, {"after": None},
-                                            client="plain", timeout=30)
+            probe = await open_subscription(
+                server.port, owner, SUBSCRIPTION, {"after": None}, client="plain", timeout=30
+            )
             await asyncio.sleep(0.5)
             for attempt in range(3):
                 await ingest(-1 - attempt)
@@ -896,7 +1028,9 @@ async def run_scenario(scenario: Scenario, args: argparse.Namespace, resources: 
             result.rss_idle_kib = server.rss_kib()
             result.rss_open_kib.append(result.rss_idle_kib)
             if result.opened:
-                result.kib_per_subscription = (result.rss_idle_kib - result.rss_before_kib) / result.opened
+                result.kib_per_subscription = (
+                    result.rss_idle_kib - result.rss_before_kib
+                ) / result.opened
 
             # ingestion at a steady rate (open loop: each write starts on schedule)
             profiler = None
@@ -942,13 +1076,22 @@ async def run_scenario(scenario: Scenario, args: argparse.Namespace, resources: 
             await open_close_rounds(scenario, args, result, server, owner, after)
         finally:
             await http.aclose()
-        log(f"[{scenario.name}] done: p99 {result.lat_p99:.3f} s, last-subscriber p50 "
-            f"{result.ev_last_p50:.3f} s, lost {result.lost}, {result.kib_per_subscription:.1f} KiB/sub")
+        log(
+            f"[{scenario.name}] done: p99 {result.lat_p99:.3f} s, last-subscriber p50 "
+            f"{result.ev_last_p50:.3f} s, lost {result.lost}, {result.kib_per_subscription:.1f} KiB/sub"
+        )
     return result
 
 
-async def open_subscribers(stack: contextlib.ExitStack, scenario: Scenario, args: argparse.Namespace,
-                           result: Result, port: int, token: str, after: int) -> list[Any]:
+async def open_subscribers(
+    stack: contextlib.ExitStack,
+    scenario: Scenario,
+    args: argparse.Namespace,
+    result: Result,
+    port: int,
+    token: str,
+    after: int,
+) -> list[Any]:
     """Start the subscriber processes and wait until they have opened ``scenario.subscribers``
     subscriptions; adds what they report to ``result``; returns their pipes."""
     procs_count = max(1, min(args.client_procs, scenario.subscribers))
@@ -957,9 +1100,18 @@ async def open_subscribers(stack: contextlib.ExitStack, scenario: Scenario, args
     pipes, procs = [], []
     for index, count in enumerate(counts):
         parent, child = ctx.Pipe()
-        config = ClientConfig(index, port, token, count, after,
-                              args.connect_rate / procs_count, max(1, args.inflight // procs_count),
-                              args.setup_timeout, scenario.client, args.client_cpus)
+        config = ClientConfig(
+            index,
+            port,
+            token,
+            count,
+            after,
+            args.connect_rate / procs_count,
+            max(1, args.inflight // procs_count),
+            args.setup_timeout,
+            scenario.client,
+            args.client_cpus,
+        )
         process = ctx.Process(target=client_process, args=(child, config), daemon=True)
         process.start()
         pipes.append(parent)
@@ -973,8 +1125,10 @@ async def open_subscribers(stack: contextlib.ExitStack, scenario: Scenario, args
                 process.join(5)
 
     stack.callback(reap)
-    log(f"[{scenario.name}] opening {scenario.subscribers} subscriptions "
-        f"({procs_count} processes, up to {args.connect_rate:g}/s)")
+    log(
+        f"[{scenario.name}] opening {scenario.subscribers} subscriptions "
+        f"({procs_count} processes, up to {args.connect_rate:g}/s)"
+    )
     connect_budget = scenario.subscribers / args.connect_rate * 4 + 3 * args.setup_timeout + 60
     setup_times, opened, failed, seconds = [], 0, 0, 0.0
     extensions: collections.Counter[str] = collections.Counter()
@@ -993,8 +1147,10 @@ async def open_subscribers(stack: contextlib.ExitStack, scenario: Scenario, args
         result.opened, result.failed_to_open, result.connect_seconds = opened, failed, seconds
         result.setup_p99 = max((t for t in setup_times if not math.isnan(t)), default=math.nan)
         result.extensions = dict(extensions)
-    log(f"[{scenario.name}] {opened} open, {failed} failed, in {seconds:.1f} s; "
-        f"negotiated {dict(extensions)}; settling {args.settle:g} s")
+    log(
+        f"[{scenario.name}] {opened} open, {failed} failed, in {seconds:.1f} s; "
+        f"negotiated {dict(extensions)}; settling {args.settle:g} s"
+    )
     return pipes
 
 
@@ -1008,8 +1164,14 @@ async def close_subscribers(pipes: list[Any]) -> None:
             raise RuntimeError(f"subscriber process failed: {info}")
 
 
-async def open_close_rounds(scenario: Scenario, args: argparse.Namespace, result: Result,
-                            server: Server, token: str, after: int) -> None:
+async def open_close_rounds(
+    scenario: Scenario,
+    args: argparse.Namespace,
+    result: Result,
+    server: Server,
+    token: str,
+    after: int,
+) -> None:
     """RSS with none open after the first round (its subscribers have just closed), then
     ``--rounds`` - 1 more rounds of opening every subscriber, idling, and closing them all:
     the server must give the memory back, not ratchet up round after round."""
@@ -1024,11 +1186,15 @@ async def open_close_rounds(scenario: Scenario, args: argparse.Namespace, result
             await close_subscribers(pipes)
         await asyncio.sleep(args.settle)
         result.rss_closed_kib.append(server.rss_kib())
-        log(f"[{scenario.name}] round {round_number}: RSS open {result.rss_open_kib[-1] / 1024:.0f} MiB, "
-            f"closed {result.rss_closed_kib[-1] / 1024:.0f} MiB")
+        log(
+            f"[{scenario.name}] round {round_number}: RSS open {result.rss_open_kib[-1] / 1024:.0f} MiB, "
+            f"closed {result.rss_closed_kib[-1] / 1024:.0f} MiB"
+        )
 
 
-def summarise(result: Result, written: list[dict[str, Any]], reports: list[dict[str, Any]], wanted: int) -> None:
+def summarise(
+    result: Result, written: list[dict[str, Any]], reports: list[dict[str, Any]], wanted: int
+) -> None:
     deliveries: dict[str, list[float]] = collections.defaultdict(list)
     for report in reports:
         for message_id, times in report["deliveries"].items():
@@ -1046,12 +1212,16 @@ def summarise(result: Result, written: list[dict[str, Any]], reports: list[dict[
         latencies = sorted(t - write["committed"] for t in times)
         pooled.extend(latencies)
         from_send.extend(t - write["sent"] for t in times)
-        result.per_event.append({
-            "index": write["index"], "received": len(times),
-            "p50": percentile(latencies, 50), "p99": percentile(latencies, 99),
-            "last": latencies[-1] if latencies else math.nan,
-            "ack": write["acked"] - write["sent"],
-        })
+        result.per_event.append(
+            {
+                "index": write["index"],
+                "received": len(times),
+                "p50": percentile(latencies, 50),
+                "p99": percentile(latencies, 99),
+                "last": latencies[-1] if latencies else math.nan,
+                "ack": write["acked"] - write["sent"],
+            }
+        )
     result.lost = wanted * len(written) - received
     result.lat_p50, result.lat_p99 = percentile(pooled, 50), percentile(pooled, 99)
     result.lat_max = max(pooled, default=math.nan)
@@ -1065,7 +1235,9 @@ def summarise(result: Result, written: list[dict[str, Any]], reports: list[dict[
     result.ev_last_max = max(lasts, default=math.nan)
 
 
-def start_profiler(server: Server, args: argparse.Namespace, workdir: Path, name: str) -> subprocess.Popen | None:
+def start_profiler(
+    server: Server, args: argparse.Namespace, workdir: Path, name: str
+) -> subprocess.Popen | None:
     spy = shutil.which("py-spy")
     if spy is None:
         log("py-spy not found: no profile")
@@ -1075,9 +1247,26 @@ def start_profiler(server: Server, args: argparse.Namespace, workdir: Path, name
     output.parent.mkdir(parents=True, exist_ok=True)
     duration = int(args.events / args.rate + args.drain_timeout + 5)
     log(f"profiling pid {target} into {output}")
-    return subprocess.Popen([spy, "record", "--pid", str(target), "--format", "raw", "--rate", "200",
-                             "--duration", str(duration), "--nonblocking", "--output", str(output)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    return subprocess.Popen(
+        [
+            spy,
+            "record",
+            "--pid",
+            str(target),
+            "--format",
+            "raw",
+            "--rate",
+            "200",
+            "--duration",
+            str(duration),
+            "--nonblocking",
+            "--output",
+            str(output),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
 
 
 def stop_profiler(process: subprocess.Popen) -> None:
@@ -1103,15 +1292,21 @@ def ms(value: float) -> str:
 
 def table(rows: list[list[str]], header: list[str]) -> str:
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    line = lambda r: "  ".join(str(c).rjust(w) for c, w in zip(r, widths))  # noqa: E731
+    line = lambda r: "  ".join(str(c).rjust(w) for c, w in zip(r, widths))
     return "\n".join([line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)])
 
 
-def find(results: list[Result], mode: str, workers: int, subscribers: int,
-         client: str = "plain") -> Result | None:
+def find(
+    results: list[Result], mode: str, workers: int, subscribers: int, client: str = "plain"
+) -> Result | None:
     for r in results:
         s = r.scenario
-        if (s.mode, s.client, s.workers, s.subscribers) == (mode, client, workers, subscribers) and not r.error:
+        if (s.mode, s.client, s.workers, s.subscribers) == (
+            mode,
+            client,
+            workers,
+            subscribers,
+        ) and not r.error:
             return r
     return None
 
@@ -1119,39 +1314,71 @@ def find(results: list[Result], mode: str, workers: int, subscribers: int,
 def targets(results: list[Result]) -> list[tuple[str, str, str]]:
     checks = []
     label = f"{TARGET_P99_SUBSCRIBERS:,} subscribers on 1 worker, p99 <= {TARGET_P99_SECONDS:g} s"
-    bigs = [r for r in (find(results, "shared", 1, TARGET_P99_SUBSCRIBERS, c) for c in CLIENTS) if r]
+    bigs = [
+        r for r in (find(results, "shared", 1, TARGET_P99_SUBSCRIBERS, c) for c in CLIENTS) if r
+    ]
     if not bigs:
         checks.append((label, "NOT RUN", "run with --subscribers 10000 --workers 1"))
     for big in bigs:
-        ok = big.lat_p99 <= TARGET_P99_SECONDS and big.lost == 0 and big.opened == TARGET_P99_SUBSCRIBERS
-        checks.append((f"{label} ({big.scenario.client} clients)", "PASS" if ok else "FAIL",
-                       f"p99 {ms(big.lat_p99)} ms over all deliveries (worst event's p99 "
-                       f"{ms(big.ev_p99_worst)} ms), {big.opened:,} open, lost {big.lost}"))
+        ok = (
+            big.lat_p99 <= TARGET_P99_SECONDS
+            and big.lost == 0
+            and big.opened == TARGET_P99_SUBSCRIBERS
+        )
+        checks.append(
+            (
+                f"{label} ({big.scenario.client} clients)",
+                "PASS" if ok else "FAIL",
+                (
+                    f"p99 {ms(big.lat_p99)} ms over all deliveries (worst event's p99 "
+                    f"{ms(big.ev_p99_worst)} ms), {big.opened:,} open, lost {big.lost}"
+                ),
+            )
+        )
     shared = find(results, "shared", 1, TARGET_SPEEDUP_SUBSCRIBERS)
     naive = find(results, "naive", 1, TARGET_SPEEDUP_SUBSCRIBERS)
     label = f">= {TARGET_SPEEDUP:g}x faster than the naive baseline at {TARGET_SPEEDUP_SUBSCRIBERS:,} subscribers"
     if shared is None or naive is None:
-        checks.append((label, "NOT RUN", "needs --subscribers 1000 --workers 1 --baseline-subscribers 1000"))
+        checks.append(
+            (label, "NOT RUN", "needs --subscribers 1000 --workers 1 --baseline-subscribers 1000")
+        )
     else:
         # both must hold: latency alone flatters the shared path once the baseline saturates
         # (its queue grows with every event), server CPU per event does not depend on the rate
         speedup = naive.ev_last_p50 / shared.ev_last_p50
         cpu = naive.server_cpu_per_event_ms / shared.server_cpu_per_event_ms
-        checks.append((label, "PASS" if min(speedup, cpu) >= TARGET_SPEEDUP else "FAIL",
-                       f"{speedup:.1f}x on the median event's last delivery ({ms(naive.ev_last_p50)} vs "
-                       f"{ms(shared.ev_last_p50)} ms) and {cpu:.1f}x on server CPU per event "
-                       f"({naive.server_cpu_per_event_ms:.0f} vs {shared.server_cpu_per_event_ms:.0f} ms)"))
+        checks.append(
+            (
+                label,
+                "PASS" if min(speedup, cpu) >= TARGET_SPEEDUP else "FAIL",
+                (
+                    f"{speedup:.1f}x on the median event's last delivery ({ms(naive.ev_last_p50)} vs "
+                    f"{ms(shared.ev_last_p50)} ms) and {cpu:.1f}x on server CPU per event "
+                    f"({naive.server_cpu_per_event_ms:.0f} vs {shared.server_cpu_per_event_ms:.0f} ms)"
+                ),
+            )
+        )
     measured = [r for r in results if not r.error and not math.isnan(r.kib_per_subscription)]
     if not measured:
-        checks.append((f"<= {TARGET_KB_PER_SUBSCRIPTION:g} KB per idle subscription", "NOT RUN", ""))
+        checks.append(
+            (f"<= {TARGET_KB_PER_SUBSCRIPTION:g} KB per idle subscription", "NOT RUN", "")
+        )
     else:
         worst = max(measured, key=lambda r: r.kib_per_subscription)
-        checks.append((f"<= {TARGET_KB_PER_SUBSCRIPTION:g} KB per idle subscription",
-                       "PASS" if worst.kib_per_subscription * 1.024 <= TARGET_KB_PER_SUBSCRIPTION else "FAIL",
-                       f"worst {worst.kib_per_subscription * 1.024:.1f} KB ({worst.scenario.name})"))
-    label = (f"open/close rounds do not ratchet RSS (none open: last round within "
-             f"{TARGET_RATCHET_SHARE:.0%} of one round's subscribers, or {TARGET_RATCHET_MIB} MiB per "
-             f"worker, of the first)")
+        checks.append(
+            (
+                f"<= {TARGET_KB_PER_SUBSCRIPTION:g} KB per idle subscription",
+                "PASS"
+                if worst.kib_per_subscription * 1.024 <= TARGET_KB_PER_SUBSCRIPTION
+                else "FAIL",
+                f"worst {worst.kib_per_subscription * 1.024:.1f} KB ({worst.scenario.name})",
+            )
+        )
+    label = (
+        f"open/close rounds do not ratchet RSS (none open: last round within "
+        f"{TARGET_RATCHET_SHARE:.0%} of one round's subscribers, or {TARGET_RATCHET_MIB} MiB per "
+        f"worker, of the first)"
+    )
     rounds = [r for r in results if not r.error and len(r.rss_closed_kib) >= 2]
     if not rounds:
         checks.append((label, "NOT RUN", "run with --rounds 3"))
@@ -1159,15 +1386,22 @@ def targets(results: list[Result]) -> list[tuple[str, str, str]]:
         details, ok = [], True
         for r in rounds:
             growth = r.rss_closed_kib[-1] - r.rss_closed_kib[0]
-            allowed = max(TARGET_RATCHET_SHARE * (r.rss_idle_kib - r.rss_before_kib),
-                          TARGET_RATCHET_MIB * 1024 * r.scenario.workers)
+            allowed = max(
+                TARGET_RATCHET_SHARE * (r.rss_idle_kib - r.rss_before_kib),
+                TARGET_RATCHET_MIB * 1024 * r.scenario.workers,
+            )
             ok = ok and growth <= allowed
             details.append(f"{r.scenario.name} {growth / 1024:+.0f} MiB")
         checks.append((label, "PASS" if ok else "FAIL", ", ".join(details)))
     ran = [r for r in results if not r.error]
     lost = sum(r.lost for r in ran) + sum(r.duplicates for r in ran)
-    checks.append(("no event lost or duplicated", "PASS" if ran and lost == 0 else ("FAIL" if ran else "NOT RUN"),
-                   f"{sum(r.lost for r in ran)} lost, {sum(r.duplicates for r in ran)} duplicated"))
+    checks.append(
+        (
+            "no event lost or duplicated",
+            "PASS" if ran and lost == 0 else ("FAIL" if ran else "NOT RUN"),
+            f"{sum(r.lost for r in ran)} lost, {sum(r.duplicates for r in ran)} duplicated",
+        )
+    )
     failed = [r.scenario.name for r in results if r.error]
     if failed:
         checks.append(("every scenario completed", "FAIL", ", ".join(failed)))
@@ -1180,56 +1414,141 @@ def report(results: list[Result], args: argparse.Namespace) -> str:
     for r in results:
         s = r.scenario
         if r.error:
-            latency_rows.append([s.mode, s.client, s.workers, f"{s.subscribers:,}", "error: " + r.error[:90]] + [""] * 11)
+            latency_rows.append(
+                [s.mode, s.client, s.workers, f"{s.subscribers:,}", "error: " + r.error[:90]]
+                + [""] * 11
+            )
             continue
-        latency_rows.append([
-            s.mode, s.client, s.workers, f"{r.opened:,}/{s.subscribers:,}", f"{r.events_sent}@{args.rate:g}/s",
-            ms(r.lat_p50), ms(r.lat_p99), ms(r.lat_max),
-            ms(r.ev_p50_median), ms(r.ev_p99_median), ms(r.ev_p99_worst),
-            ms(r.ev_last_p50), ms(r.ev_last_p99), ms(r.ev_last_max), r.lost, r.duplicates,
-        ])
-        resource_rows.append([
-            s.mode, s.client, s.workers, f"{s.subscribers:,}", r.database,
-            f"{r.rss_before_kib / 1024:.0f}", f"{r.rss_idle_kib / 1024:.0f}", f"{r.rss_after_kib / 1024:.0f}",
-            f"{r.kib_per_subscription * 1.024:.1f}",
-            "-" if math.isnan(r.server_cpu_per_event_ms) else f"{r.server_cpu_per_event_ms:.0f}",
-            "-" if math.isnan(r.client_cpu_share) else f"{r.client_cpu_share * 100:.0f}%",
-            f"{r.connect_seconds:.0f}", ms(r.setup_p99), ms(r.ingest_ack_p50),
-        ])
-    out.append("Latency from the write's commit to delivery, ms (all = over every (event, subscriber) "
-               "delivery; per event = that event's p50/p99/last subscriber, summarised over events)")
-    out.append(table(latency_rows, [
-        "mode", "client", "workers", "subscribers", "events", "all p50", "all p99", "all max",
-        "ev p50 (med)", "ev p99 (med)", "ev p99 (worst)", "last (p50)", "last (p99)", "last (max)",
-        "lost", "dup",
-    ]))
+        latency_rows.append(
+            [
+                s.mode,
+                s.client,
+                s.workers,
+                f"{r.opened:,}/{s.subscribers:,}",
+                f"{r.events_sent}@{args.rate:g}/s",
+                ms(r.lat_p50),
+                ms(r.lat_p99),
+                ms(r.lat_max),
+                ms(r.ev_p50_median),
+                ms(r.ev_p99_median),
+                ms(r.ev_p99_worst),
+                ms(r.ev_last_p50),
+                ms(r.ev_last_p99),
+                ms(r.ev_last_max),
+                r.lost,
+                r.duplicates,
+            ]
+        )
+        resource_rows.append(
+            [
+                s.mode,
+                s.client,
+                s.workers,
+                f"{s.subscribers:,}",
+                r.database,
+                f"{r.rss_before_kib / 1024:.0f}",
+                f"{r.rss_idle_kib / 1024:.0f}",
+                f"{r.rss_after_kib / 1024:.0f}",
+                f"{r.kib_per_subscription * 1.024:.1f}",
+                "-"
+                if math.isnan(r.server_cpu_per_event_ms)
+                else f"{r.server_cpu_per_event_ms:.0f}",
+                "-" if math.isnan(r.client_cpu_share) else f"{r.client_cpu_share * 100:.0f}%",
+                f"{r.connect_seconds:.0f}",
+                ms(r.setup_p99),
+                ms(r.ingest_ack_p50),
+            ]
+        )
+    out.append(
+        "Latency from the write's commit to delivery, ms (all = over every (event, subscriber) "
+        "delivery; per event = that event's p50/p99/last subscriber, summarised over events)"
+    )
+    out.append(
+        table(
+            latency_rows,
+            [
+                "mode",
+                "client",
+                "workers",
+                "subscribers",
+                "events",
+                "all p50",
+                "all p99",
+                "all max",
+                "ev p50 (med)",
+                "ev p99 (med)",
+                "ev p99 (worst)",
+                "last (p50)",
+                "last (p99)",
+                "last (max)",
+                "lost",
+                "dup",
+            ],
+        )
+    )
     out.append("")
     out.append("Resources (RSS of the server process, or the sum of its workers; KB = 1000 bytes)")
-    out.append(table(resource_rows, [
-        "mode", "client", "workers", "subscribers", "backends", "RSS before MiB", "RSS idle MiB", "RSS after MiB",
-        "KB/idle sub", "server CPU ms/event", "client CPU", "connect s", "setup p99 ms", "write ack p50 ms",
-    ]))
+    out.append(
+        table(
+            resource_rows,
+            [
+                "mode",
+                "client",
+                "workers",
+                "subscribers",
+                "backends",
+                "RSS before MiB",
+                "RSS idle MiB",
+                "RSS after MiB",
+                "KB/idle sub",
+                "server CPU ms/event",
+                "client CPU",
+                "connect s",
+                "setup p99 ms",
+                "write ack p50 ms",
+            ],
+        )
+    )
     out.append("")
     out.append("Negotiated Sec-WebSocket-Extensions (sockets of the first round)")
     for r in results:
         if not r.error:
-            out.append(f"  {r.scenario.name}: " + "; ".join(f"{e!r} x {n:,}" for e, n in r.extensions.items()))
+            out.append(
+                f"  {r.scenario.name}: "
+                + "; ".join(f"{e!r} x {n:,}" for e, n in r.extensions.items())
+            )
     rounds = [r for r in results if not r.error and r.rss_closed_kib]
     if rounds:
         out.append("")
-        out.append(f"Open/close rounds: server RSS MiB with all open and idle / with none open "
-                   f"(--settle {args.settle:g} s after closing), per round")
+        out.append(
+            f"Open/close rounds: server RSS MiB with all open and idle / with none open "
+            f"(--settle {args.settle:g} s after closing), per round"
+        )
         count = max(len(r.rss_closed_kib) for r in rounds)
         rows = []
         for r in rounds:
-            cells = [f"{o / 1024:.0f} / {c / 1024:.0f}" for o, c in zip(r.rss_open_kib, r.rss_closed_kib)]
-            rows.append([r.scenario.name, f"{r.rss_before_kib / 1024:.0f}",
-                         *cells, *[""] * (count - len(cells))])
+            cells = [
+                f"{o / 1024:.0f} / {c / 1024:.0f}" for o, c in zip(r.rss_open_kib, r.rss_closed_kib)
+            ]
+            rows.append(
+                [
+                    r.scenario.name,
+                    f"{r.rss_before_kib / 1024:.0f}",
+                    *cells,
+                    *[""] * (count - len(cells)),
+                ]
+            )
         out.append(table(rows, ["scenario", "before", *(f"round {i + 1}" for i in range(count))]))
-    problems = [r for r in results if r.connect_failures or r.subscription_errors or r.close_codes or r.ingest_errors]
+    problems = [
+        r
+        for r in results
+        if r.connect_failures or r.subscription_errors or r.close_codes or r.ingest_errors
+    ]
     for r in problems:
-        out.append(f"  {r.scenario.name}: connect failures {r.connect_failures or '-'}; subscription errors "
-                   f"{r.subscription_errors or '-'}; close codes {r.close_codes or '-'}; ingest errors {r.ingest_errors}")
+        out.append(
+            f"  {r.scenario.name}: connect failures {r.connect_failures or '-'}; subscription errors "
+            f"{r.subscription_errors or '-'}; close codes {r.close_codes or '-'}; ingest errors {r.ingest_errors}"
+        )
     out.append("")
     out.append("Targets (2-core machine)")
     for label, verdict, detail in targets(results):
@@ -1241,12 +1560,29 @@ def report(results: list[Result], args: argparse.Namespace) -> str:
 
 
 def reproduce(args: argparse.Namespace) -> str:
-    parts = ["python", "-m", "bench.fanout",
-             "--subscribers", *map(str, args.subscribers), "--workers", *map(str, args.workers),
-             "--events", str(args.events), "--rate", f"{args.rate:g}",
-             "--baseline-subscribers", *map(str, args.baseline_subscribers),
-             "--client-procs", str(args.client_procs), "--connect-rate", f"{args.connect_rate:g}",
-             "--drain-timeout", f"{args.drain_timeout:g}", "--settle", f"{args.settle:g}"]
+    parts = [
+        "python",
+        "-m",
+        "bench.fanout",
+        "--subscribers",
+        *map(str, args.subscribers),
+        "--workers",
+        *map(str, args.workers),
+        "--events",
+        str(args.events),
+        "--rate",
+        f"{args.rate:g}",
+        "--baseline-subscribers",
+        *map(str, args.baseline_subscribers),
+        "--client-procs",
+        str(args.client_procs),
+        "--connect-rate",
+        f"{args.connect_rate:g}",
+        "--drain-timeout",
+        f"{args.drain_timeout:g}",
+        "--settle",
+        f"{args.settle:g}",
+    ]
     parts += ["--clients", *args.clients]
     if args.rounds != 1:
         parts += ["--rounds", str(args.rounds)]
@@ -1258,7 +1594,9 @@ def reproduce(args: argparse.Namespace) -> str:
         parts += ["--client-cpus", ",".join(map(str, args.client_cpus))]
     if args.postgres_for_one_worker:
         parts.append("--postgres-for-one-worker")
-    return "cd " + shlex.quote(str(Path(__file__).resolve().parents[1])) + " && " + shlex.join(parts)
+    return (
+        "cd " + shlex.quote(str(Path(__file__).resolve().parents[1])) + " && " + shlex.join(parts)
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -1275,44 +1613,88 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     p.add_argument("--events", type=int, default=20, help="messages ingested per scenario")
     p.add_argument("--rate", type=float, default=1.0, help="messages per second")
-    p.add_argument("--baseline-subscribers", type=int, nargs="*", default=[1000],
-                   help="subscriber counts of the naive baseline (1 worker); none to skip it")
+    p.add_argument(
+        "--baseline-subscribers",
+        type=int,
+        nargs="*",
+        default=[1000],
+        help="subscriber counts of the naive baseline (1 worker); none to skip it",
+    )
     p.add_argument("--client-procs", type=int, default=2, help="subscriber processes")
-    p.add_argument("--connect-rate", type=float, default=500.0, help="new connections per second, in all")
+    p.add_argument(
+        "--connect-rate", type=float, default=500.0, help="new connections per second, in all"
+    )
     p.add_argument("--inflight", type=int, default=100, help="connection setups in flight, in all")
     p.add_argument("--setup-timeout", type=float, default=30.0, help="seconds per connection setup")
     p.add_argument("--settle", type=float, default=5.0, help="idle seconds before measuring memory")
-    p.add_argument("--drain-timeout", type=float, default=60.0,
-                   help="seconds after the last write to wait for every delivery")
+    p.add_argument(
+        "--drain-timeout",
+        type=float,
+        default=60.0,
+        help="seconds after the last write to wait for every delivery",
+    )
     p.add_argument("--queue", type=int, default=1000, help="INBOX_GRAPH_SUBSCRIBER_QUEUE")
-    p.add_argument("--clients", nargs="+", choices=CLIENTS, default=list(CLIENTS),
-                   help="subscriber handshakes to run every scenario with: plain (no extension "
-                        "offered) and/or browser (Chromium's headers, permessage-deflate offered, "
-                        "data frames compressed when the server accepts)")
-    p.add_argument("--rounds", type=int, default=1,
-                   help="open and close the subscribers this many times per scenario (the first "
-                        "with the events), reading the server's RSS after each with none open")
-    p.add_argument("--ws-compression", default=None,
-                   help="INBOX_GRAPH_WS_COMPRESSION of the served API (default: the API's default)")
-    p.add_argument("--server-cpus", type=cpu_list, default=None, help="pin a 1-worker server, e.g. 0")
-    p.add_argument("--client-cpus", type=cpu_list, default=None, help="pin the subscriber processes, e.g. 1")
-    p.add_argument("--postgres-url", default=os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres"),
-                   help="PostgreSQL server for multi-worker runs (a fresh database is created and dropped)")
-    p.add_argument("--redis-url", default=None, help="use this Redis instead of a private redis-server")
-    p.add_argument("--postgres-for-one-worker", action="store_true", help="PostgreSQL + Redis for 1 worker too")
-    p.add_argument("--profile", metavar="DIR", default=None, help="py-spy raw profiles of the server into DIR")
+    p.add_argument(
+        "--clients",
+        nargs="+",
+        choices=CLIENTS,
+        default=list(CLIENTS),
+        help="subscriber handshakes to run every scenario with: plain (no extension "
+        "offered) and/or browser (Chromium's headers, permessage-deflate offered, "
+        "data frames compressed when the server accepts)",
+    )
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="open and close the subscribers this many times per scenario (the first "
+        "with the events), reading the server's RSS after each with none open",
+    )
+    p.add_argument(
+        "--ws-compression",
+        default=None,
+        help="INBOX_GRAPH_WS_COMPRESSION of the served API (default: the API's default)",
+    )
+    p.add_argument(
+        "--server-cpus", type=cpu_list, default=None, help="pin a 1-worker server, e.g. 0"
+    )
+    p.add_argument(
+        "--client-cpus", type=cpu_list, default=None, help="pin the subscriber processes, e.g. 1"
+    )
+    p.add_argument(
+        "--postgres-url",
+        default=os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres"),
+        help="PostgreSQL server for multi-worker runs (a fresh database is created and dropped)",
+    )
+    p.add_argument(
+        "--redis-url", default=None, help="use this Redis instead of a private redis-server"
+    )
+    p.add_argument(
+        "--postgres-for-one-worker", action="store_true", help="PostgreSQL + Redis for 1 worker too"
+    )
+    p.add_argument(
+        "--profile", metavar="DIR", default=None, help="py-spy raw profiles of the server into DIR"
+    )
     p.add_argument("--json", metavar="FILE", default=None, help="also write every figure as JSON")
-    p.add_argument("--keep", action="store_true", help="keep the work directory (logs, SQLite files)")
+    p.add_argument(
+        "--keep", action="store_true", help="keep the work directory (logs, SQLite files)"
+    )
     return p
 
 
 def scenarios_for(args: argparse.Namespace) -> list[Scenario]:
-    planned = [Scenario(w, n, "shared", c) for w in args.workers for n in args.subscribers
-               for c in args.clients]
+    planned = [
+        Scenario(w, n, "shared", c)
+        for w in args.workers
+        for n in args.subscribers
+        for c in args.clients
+    ]
     # the baseline is about fan-out CPU, with the plain client (as its figures always were)
     planned += [Scenario(1, n, "naive") for n in args.baseline_subscribers]
-    return sorted(planned, key=lambda s: (s.workers, s.subscribers, s.mode != "shared",
-                                          CLIENTS.index(s.client)))
+    return sorted(
+        planned,
+        key=lambda s: (s.workers, s.subscribers, s.mode != "shared", CLIENTS.index(s.client)),
+    )
 
 
 async def amain(args: argparse.Namespace) -> list[Result]:
@@ -1346,10 +1728,19 @@ def main(argv: list[str] | None = None) -> int:
     results = asyncio.run(amain(args))
     print(report(results, args))
     if args.json:
-        Path(args.json).write_text(json.dumps(
-            {"command": reproduce(args), "results": [asdict(r) for r in results],
-             "targets": [{"target": t, "verdict": v, "detail": d} for t, v, d in targets(results)]},
-            indent=1, default=str))
+        Path(args.json).write_text(
+            json.dumps(
+                {
+                    "command": reproduce(args),
+                    "results": [asdict(r) for r in results],
+                    "targets": [
+                        {"target": t, "verdict": v, "detail": d} for t, v, d in targets(results)
+                    ],
+                },
+                indent=1,
+                default=str,
+            )
+        )
     verdicts = [v for _, v, _ in targets(results)]
     return 1 if "FAIL" in verdicts else 0
 

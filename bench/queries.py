@@ -117,17 +117,39 @@ def operations(conversation_id: str, contact_id: str) -> list[Operation]:
     panel_variables = {"id": contact_id}
     return [
         Operation("inboxSidebar", "sidebar", SIDEBAR, target_p50=True),
-        Operation("conversations MINE first 25", "conversations", CONVERSATIONS,
-                  {"inbox": {"standard": "MINE"}, "first": 25}, target_p50=True),
-        Operation("conversations ALL first 25", "conversations", CONVERSATIONS,
-                  {"inbox": {"standard": "ALL"}, "first": 25}, target_p50=True),
-        Operation("conversations MINE first 100", "conversations", CONVERSATIONS,
-                  {"inbox": {"standard": "MINE"}, "first": 100}),
-        Operation("conversations ALL first 100", "conversations", CONVERSATIONS,
-                  {"inbox": {"standard": "ALL"}, "first": 100}),
+        Operation(
+            "conversations MINE first 25",
+            "conversations",
+            CONVERSATIONS,
+            {"inbox": {"standard": "MINE"}, "first": 25},
+            target_p50=True,
+        ),
+        Operation(
+            "conversations ALL first 25",
+            "conversations",
+            CONVERSATIONS,
+            {"inbox": {"standard": "ALL"}, "first": 25},
+            target_p50=True,
+        ),
+        Operation(
+            "conversations MINE first 100",
+            "conversations",
+            CONVERSATIONS,
+            {"inbox": {"standard": "MINE"}, "first": 100},
+        ),
+        Operation(
+            "conversations ALL first 100",
+            "conversations",
+            CONVERSATIONS,
+            {"inbox": {"standard": "ALL"}, "first": 100},
+        ),
         Operation("timeline first 50", "timeline", TIMELINE, {"id": conversation_id, "first": 50}),
-        Operation("contact panel (" + ", ".join(CONTACT_PANEL) + ")", "contact_panel",
-                  contact_panel_query(), panel_variables),
+        Operation(
+            "contact panel (" + ", ".join(CONTACT_PANEL) + ")",
+            "contact_panel",
+            contact_panel_query(),
+            panel_variables,
+        ),
     ]
 
 
@@ -183,8 +205,11 @@ async def measure(sends, requests: int, warmup: int, concurrency: int) -> list[F
     # requests per second of one operation alone: its share of the elapsed time
     total = [sum(found) for found in latencies]
     return [
-        Figures(percentile(found, 50), percentile(found, 99),
-                len(found) / (elapsed * share / sum(total)) if sum(total) else math.nan)
+        Figures(
+            percentile(found, 50),
+            percentile(found, 99),
+            len(found) / (elapsed * share / sum(total)) if sum(total) else math.nan,
+        )
         for found, share in zip(latencies, total, strict=True)
     ]
 
@@ -196,17 +221,24 @@ class Api:
         self.headers = {"Authorization": f"Bearer {token}"}
 
     async def graph(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
-        response = await self.http.post(f"{self.base}/graphql", json={"query": query, "variables": variables},
-                                        headers=self.headers)
+        response = await self.http.post(
+            f"{self.base}/graphql",
+            json={"query": query, "variables": variables},
+            headers=self.headers,
+        )
         body = response.json()
         if body.get("errors"):
             raise RuntimeError(json.dumps(body["errors"])[:600])
         return body
 
     async def raw(self, operation: str, variables: dict[str, Any]) -> dict[str, Any]:
-        response = await self.http.post(f"{self.base}/bench/raw/{operation}", json=variables, headers=self.headers)
+        response = await self.http.post(
+            f"{self.base}/bench/raw/{operation}", json=variables, headers=self.headers
+        )
         if response.status_code != 200:
-            raise RuntimeError(f"raw {operation}: HTTP {response.status_code}: {response.text[:300]}")
+            raise RuntimeError(
+                f"raw {operation}: HTTP {response.status_code}: {response.text[:300]}"
+            )
         return response.json()
 
 
@@ -238,8 +270,15 @@ def load() -> str:
 
 
 def run_cli(env: dict[str, str], *args: str, timeout: float = 1800) -> str:
-    done = subprocess.run([sys.executable, "-m", "graph.cli", *args], env=env, capture_output=True,
-                          text=True, timeout=timeout, cwd=Path(__file__).resolve().parents[1])
+    done = subprocess.run(
+        [sys.executable, "-m", "graph.cli", *args],
+        env=env,
+        capture_output=True,
+        check=False,  # the return code is read below
+        text=True,
+        timeout=timeout,
+        cwd=Path(__file__).resolve().parents[1],
+    )
     if done.returncode != 0:
         raise RuntimeError(f"inbox-graph {args[0]} failed: {done.stderr.strip()[-800:]}")
     return done.stdout + done.stderr
@@ -255,11 +294,28 @@ def psql(admin_url: str, sql: str) -> None:
     from urllib.parse import urlparse
 
     parsed = urlparse(admin_url)
-    subprocess.run(["psql", "-h", parsed.hostname or "127.0.0.1", "-p", str(parsed.port or 5432),
-                    "-U", parsed.username or "postgres", "-d", "postgres", "-qc", sql], check=True, timeout=120)
+    subprocess.run(
+        [
+            "psql",
+            "-h",
+            parsed.hostname or "127.0.0.1",
+            "-p",
+            str(parsed.port or 5432),
+            "-U",
+            parsed.username or "postgres",
+            "-d",
+            "postgres",
+            "-qc",
+            sql,
+        ],
+        check=True,
+        timeout=120,
+    )
 
 
-def prepare(database: str, args: argparse.Namespace, stack: contextlib.ExitStack, workdir: Path) -> tuple[str, str]:
+def prepare(
+    database: str, args: argparse.Namespace, stack: contextlib.ExitStack, workdir: Path
+) -> tuple[str, str]:
     """The database URL of a seeded workspace, and how it was obtained."""
     env = {**os.environ, "BROADCAST_URL": "memory://"}
     if database == "sqlite":
@@ -269,11 +325,15 @@ def prepare(database: str, args: argparse.Namespace, stack: contextlib.ExitStack
         url = f"sqlite://{path.resolve()}"
     else:
         if args.postgres_database:
-            return postgres_url(args.postgres_url, args.postgres_database), f"reused {args.postgres_database}"
+            return postgres_url(
+                args.postgres_url, args.postgres_database
+            ), f"reused {args.postgres_database}"
         name = f"inbox_graph_bench_queries_{uuid.uuid4().hex[:8]}"
         psql(args.postgres_url, f'CREATE DATABASE "{name}"')
         if not args.keep:
-            stack.callback(psql, args.postgres_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            stack.callback(
+                psql, args.postgres_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
+            )
         url = postgres_url(args.postgres_url, name)
     started = time.monotonic()
     log(f"[{database}] seeding {args.contacts:,} contacts ...")
@@ -288,11 +348,21 @@ def start_server(stack: contextlib.ExitStack, url: str, workdir: Path, name: str
     log_path = workdir / f"server-{name}.log"
     handle = open(log_path, "w")  # noqa: SIM115 - closed by the stack
     stack.callback(handle.close)
-    env = {**os.environ, "DATABASE_URL": url, "BROADCAST_URL": "memory://", "INBOX_GRAPH_ENV": "production",
-           "INBOX_GRAPH_BENCH_BASELINE": "1", "INBOX_GRAPH_COUNT_SQL_STATEMENTS": "1", **UNTHROTTLED}
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "BROADCAST_URL": "memory://",
+        "INBOX_GRAPH_ENV": "production",
+        "INBOX_GRAPH_BENCH_BASELINE": "1",
+        "INBOX_GRAPH_COUNT_SQL_STATEMENTS": "1",
+        **UNTHROTTLED,
+    }
     process = subprocess.Popen(
         [sys.executable, "-m", "graph.cli", "serve", "--port", str(port), "--log-level", "warning"],
-        env=env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True,
+        env=env,
+        stdout=handle,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
         cwd=Path(__file__).resolve().parents[1],
     )
     stack.callback(stop_process_group, process)
@@ -307,41 +377,76 @@ def start_server(stack: contextlib.ExitStack, url: str, workdir: Path, name: str
     raise RuntimeError(f"server did not become healthy; see {log_path}")
 
 
-async def bench_database(database: str, args: argparse.Namespace, workdir: Path) -> tuple[list[Row], dict[str, str]]:
+async def bench_database(
+    database: str, args: argparse.Namespace, workdir: Path
+) -> tuple[list[Row], dict[str, str]]:
     import httpx
 
     notes: dict[str, str] = {}
     with contextlib.ExitStack() as stack:
         url, notes["workspace"] = prepare(database, args, stack, workdir)
         port = start_server(stack, url, workdir, database)
-        limits = httpx.Limits(max_connections=args.concurrency, max_keepalive_connections=args.concurrency)
+        limits = httpx.Limits(
+            max_connections=args.concurrency, max_keepalive_connections=args.concurrency
+        )
         async with httpx.AsyncClient(timeout=60, limits=limits) as http:
-            login = await http.post(f"http://127.0.0.1:{port}/graphql", json={
-                "query": "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token } }",
-                "variables": {"e": VIEWER_EMAIL, "p": VIEWER_PASSWORD}})
+            login = await http.post(
+                f"http://127.0.0.1:{port}/graphql",
+                json={
+                    "query": "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token } }",
+                    "variables": {"e": VIEWER_EMAIL, "p": VIEWER_PASSWORD},
+                },
+            )
             api = Api(http, port, login.json()["data"]["login"]["token"])
             found = await api.graph(
                 "{ conversations(inbox: {standard: ALL}, first: 100) { edges { node { id contact { id } "
-                "timeline(first: 50) { edges { cursor } } } } } }", {})
-            longest = max((e["node"] for e in found["data"]["conversations"]["edges"]),
-                          key=lambda n: len(n["timeline"]["edges"]))
+                "timeline(first: 50) { edges { cursor } } } } } }",
+                {},
+            )
+            longest = max(
+                (e["node"] for e in found["data"]["conversations"]["edges"]),
+                key=lambda n: len(n["timeline"]["edges"]),
+            )
             notes["timeline"] = f"{len(longest['timeline']['edges'])} items"
             notes["load before"] = load()
             rows = []
             for op in operations(longest["id"], longest["contact"]["id"]):
-                graph_body, raw_body = await api.graph(op.query, op.variables), await api.raw(op.raw, op.variables)
+                graph_body, raw_body = (
+                    await api.graph(op.query, op.variables),
+                    await api.raw(op.raw, op.variables),
+                )
                 difference = first_difference(graph_body["data"], raw_body["data"])
                 if difference:
                     log(f"[{database}] {op.name}: the baseline's JSON differs: {difference}")
-                response = await http.post(f"{api.base}/graphql", headers=api.headers,
-                                           json={"query": op.query, "variables": op.variables})
+                response = await http.post(
+                    f"{api.base}/graphql",
+                    headers=api.headers,
+                    json={"query": op.query, "variables": op.variables},
+                )
                 statements = int(response.headers.get("x-sql-statements", "0")) or None
                 graph_figures, raw_figures = await measure(
-                    [lambda op=op: api.graph(op.query, op.variables), lambda op=op: api.raw(op.raw, op.variables)],
-                    args.requests, args.warmup, args.concurrency)
+                    [
+                        lambda op=op: api.graph(op.query, op.variables),
+                        lambda op=op: api.raw(op.raw, op.variables),
+                    ],
+                    args.requests,
+                    args.warmup,
+                    args.concurrency,
+                )
                 graph_figures.statements = statements
-                rows.append(Row(database, op.name, graph_figures, raw_figures, difference is None, op.target_p50))
-                log(f"[{database}] {op.name}: p50 {ms(graph_figures.p50)} ms (raw {ms(raw_figures.p50)} ms)")
+                rows.append(
+                    Row(
+                        database,
+                        op.name,
+                        graph_figures,
+                        raw_figures,
+                        difference is None,
+                        op.target_p50,
+                    )
+                )
+                log(
+                    f"[{database}] {op.name}: p50 {ms(graph_figures.p50)} ms (raw {ms(raw_figures.p50)} ms)"
+                )
             notes["load after"] = load()
     return rows, notes
 
@@ -357,28 +462,77 @@ def targets(rows: list[Row], databases: list[str]) -> list[tuple[str, str, str]]
         if not mine:
             checks.append((f"{database}: ran", "FAIL", "no figures"))
             continue
-        slow = [f"{r.operation} {ms(r.graph.p50)} ms" for r in mine if r.target_p50 and r.graph.p50 > TARGET_P50_SECONDS]
-        checks.append((f"{database}: inbox list (first 25) and sidebar p50 <= {TARGET_P50_SECONDS * 1000:.0f} ms",
-                       "FAIL" if slow else "PASS", ", ".join(slow) or "all within"))
+        slow = [
+            f"{r.operation} {ms(r.graph.p50)} ms"
+            for r in mine
+            if r.target_p50 and r.graph.p50 > TARGET_P50_SECONDS
+        ]
+        checks.append(
+            (
+                f"{database}: inbox list (first 25) and sidebar p50 <= {TARGET_P50_SECONDS * 1000:.0f} ms",
+                "FAIL" if slow else "PASS",
+                ", ".join(slow) or "all within",
+            )
+        )
         over = [f"{r.operation} {r.ratio:.1f}x" for r in mine if not r.ratio <= TARGET_RATIO]
-        checks.append((f"{database}: every operation <= {TARGET_RATIO:g}x its raw-SQL baseline (p50)",
-                       "FAIL" if over else "PASS",
-                       ", ".join(over) or f"worst {max(r.ratio for r in mine):.1f}x"))
+        checks.append(
+            (
+                f"{database}: every operation <= {TARGET_RATIO:g}x its raw-SQL baseline (p50)",
+                "FAIL" if over else "PASS",
+                ", ".join(over) or f"worst {max(r.ratio for r in mine):.1f}x",
+            )
+        )
         differing = [r.operation for r in mine if not r.same]
-        checks.append((f"{database}: the baseline answers the same JSON", "FAIL" if differing else "PASS",
-                       ", ".join(differing) or "all equal"))
+        checks.append(
+            (
+                f"{database}: the baseline answers the same JSON",
+                "FAIL" if differing else "PASS",
+                ", ".join(differing) or "all equal",
+            )
+        )
     return checks
 
 
 def report(rows: list[Row], notes: dict[str, dict[str, str]], args: argparse.Namespace) -> str:
-    out = [f"Latency per request as the client sees it (ms), {args.requests} requests per operation after "
-           f"{args.warmup} warm-up, {args.concurrency} client(s) in a closed loop, each alternating GraphQL and raw; one uvicorn worker"]
-    out.append(table([[
-        r.database, r.operation, ms(r.graph.p50), ms(r.graph.p99), f"{r.graph.per_second:.0f}",
-        r.graph.statements or "-", ms(r.raw.p50), ms(r.raw.p99), f"{r.raw.per_second:.0f}",
-        f"{r.ratio:.1f}x", "yes" if r.same else "NO",
-    ] for r in rows], ["db", "operation", "p50", "p99", "req/s", "SQL", "raw p50", "raw p99", "raw req/s",
-                       "ratio p50", "same"]))
+    out = [
+        (
+            f"Latency per request as the client sees it (ms), {args.requests} requests per operation after "
+            f"{args.warmup} warm-up, {args.concurrency} client(s) in a closed loop, each alternating GraphQL and raw; one uvicorn worker"
+        )
+    ]
+    out.append(
+        table(
+            [
+                [
+                    r.database,
+                    r.operation,
+                    ms(r.graph.p50),
+                    ms(r.graph.p99),
+                    f"{r.graph.per_second:.0f}",
+                    r.graph.statements or "-",
+                    ms(r.raw.p50),
+                    ms(r.raw.p99),
+                    f"{r.raw.per_second:.0f}",
+                    f"{r.ratio:.1f}x",
+                    "yes" if r.same else "NO",
+                ]
+                for r in rows
+            ],
+            [
+                "db",
+                "operation",
+                "p50",
+                "p99",
+                "req/s",
+                "SQL",
+                "raw p50",
+                "raw p99",
+                "raw req/s",
+                "ratio p50",
+                "same",
+            ],
+        )
+    )
     out.append("")
     for database, items in notes.items():
         out.append(f"{database}: " + "; ".join(f"{k}: {v}" for k, v in items.items()))
@@ -393,29 +547,60 @@ def report(rows: list[Row], notes: dict[str, dict[str, str]], args: argparse.Nam
 
 
 def reproduce(args: argparse.Namespace) -> str:
-    parts = ["python", "-m", "bench.queries", "--databases", *args.databases, "--contacts", str(args.contacts),
-             "--requests", str(args.requests), "--warmup", str(args.warmup), "--concurrency", str(args.concurrency)]
+    parts = [
+        "python",
+        "-m",
+        "bench.queries",
+        "--databases",
+        *args.databases,
+        "--contacts",
+        str(args.contacts),
+        "--requests",
+        str(args.requests),
+        "--warmup",
+        str(args.warmup),
+        "--concurrency",
+        str(args.concurrency),
+    ]
     if args.sqlite_file:
         parts += ["--sqlite-file", args.sqlite_file]
     if args.postgres_database:
         parts += ["--postgres-database", args.postgres_database]
-    return "cd " + shlex.quote(str(Path(__file__).resolve().parents[1])) + " && " + shlex.join(parts)
+    return (
+        "cd " + shlex.quote(str(Path(__file__).resolve().parents[1])) + " && " + shlex.join(parts)
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m bench.queries", description=__doc__.split("\n\n")[0])
-    p.add_argument("--databases", nargs="+", choices=["sqlite", "postgres"], default=["sqlite", "postgres"])
+    p = argparse.ArgumentParser(
+        prog="python -m bench.queries", description=__doc__.split("\n\n")[0]
+    )
+    p.add_argument(
+        "--databases", nargs="+", choices=["sqlite", "postgres"], default=["sqlite", "postgres"]
+    )
     p.add_argument("--contacts", type=int, default=100_000, help="demo contacts when seeding")
-    p.add_argument("--requests", type=int, default=300, help="measured requests per operation (and baseline)")
+    p.add_argument(
+        "--requests", type=int, default=300, help="measured requests per operation (and baseline)"
+    )
     p.add_argument("--warmup", type=int, default=20, help="unmeasured requests first")
     p.add_argument("--concurrency", type=int, default=1, help="closed-loop clients")
-    p.add_argument("--sqlite-file", default=None,
-                   help="reuse this seeded SQLite file (seeded there first when it does not exist)")
-    p.add_argument("--postgres-database", default=None, help="reuse this seeded PostgreSQL database")
-    p.add_argument("--postgres-url", default=os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres"),
-                   help="PostgreSQL server (a fresh database is created and dropped unless reused)")
+    p.add_argument(
+        "--sqlite-file",
+        default=None,
+        help="reuse this seeded SQLite file (seeded there first when it does not exist)",
+    )
+    p.add_argument(
+        "--postgres-database", default=None, help="reuse this seeded PostgreSQL database"
+    )
+    p.add_argument(
+        "--postgres-url",
+        default=os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres"),
+        help="PostgreSQL server (a fresh database is created and dropped unless reused)",
+    )
     p.add_argument("--json", metavar="FILE", default=None, help="also write every figure as JSON")
-    p.add_argument("--keep", action="store_true", help="keep the work directory and the PostgreSQL database")
+    p.add_argument(
+        "--keep", action="store_true", help="keep the work directory and the PostgreSQL database"
+    )
     return p
 
 
@@ -444,10 +629,21 @@ def main(argv: list[str] | None = None) -> int:
     rows, notes = asyncio.run(amain(args))
     print(report(rows, notes, args))
     if args.json:
-        Path(args.json).write_text(json.dumps(
-            {"command": reproduce(args), "notes": notes, "rows": [asdict(r) | {"ratio": r.ratio} for r in rows],
-             "targets": [{"target": t, "verdict": v, "detail": d} for t, v, d in targets(rows, args.databases)]},
-            indent=1, default=str))
+        Path(args.json).write_text(
+            json.dumps(
+                {
+                    "command": reproduce(args),
+                    "notes": notes,
+                    "rows": [asdict(r) | {"ratio": r.ratio} for r in rows],
+                    "targets": [
+                        {"target": t, "verdict": v, "detail": d}
+                        for t, v, d in targets(rows, args.databases)
+                    ],
+                },
+                indent=1,
+                default=str,
+            )
+        )
     return 1 if any(v == "FAIL" for _, v, _ in targets(rows, args.databases)) else 0
 
 

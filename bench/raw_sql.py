@@ -86,11 +86,13 @@ async def viewer_of(db: Db, request: Request) -> RawViewer | None:
     if scheme.lower() != "bearer" or not token:
         return None
     found = await db.rows(
-        'SELECT u.id, u.workspace_id, u.role, u.contact_visibility, u.can_view_blocked_contacts '
+        "SELECT u.id, u.workspace_id, u.role, u.contact_visibility, u.can_view_blocked_contacts "
         'FROM access_token t JOIN "user" u ON u.id = t.user_id '
         "WHERE t.token_hash = ? AND t.revoked_at IS NULL AND u.is_active = ? "
         "AND (t.expires_at IS NULL OR t.expires_at > ?)",
-        hash_token(token.strip()), True, datetime.now(UTC),
+        hash_token(token.strip()),
+        True,
+        datetime.now(UTC),
     )
     if not found:
         return None
@@ -100,13 +102,16 @@ async def viewer_of(db: Db, request: Request) -> RawViewer | None:
     members: dict[int, list[int]] = {}
     for row in await db.rows(
         "SELECT t.id AS team_id, m.user_id FROM team t LEFT JOIN team_membership m ON m.team_id = t.id "
-        "WHERE t.workspace_id = ?", user["workspace_id"],
+        "WHERE t.workspace_id = ?",
+        user["workspace_id"],
     ):
         members.setdefault(row["team_id"], [])
         if row["user_id"] is not None:
             members[row["team_id"]].append(row["user_id"])
     admin = user["role"] in ("OWNER", "MANAGER")
-    team_ids = sorted(members) if admin else sorted(t for t, ids in members.items() if user["id"] in ids)
+    team_ids = (
+        sorted(members) if admin else sorted(t for t, ids in members.items() if user["id"] in ids)
+    )
     return RawViewer(user["id"], user["workspace_id"], user["role"], team_ids, members)
 
 
@@ -120,7 +125,8 @@ async def sidebar(db: Db, viewer: RawViewer, variables: dict[str, Any]) -> dict[
         row["assignee_key"] or None: row["count"]
         for row in await db.rows(
             "SELECT assignee_key, count FROM open_conversation_count WHERE workspace_id = ? AND blocked = ?",
-            ws, False,
+            ws,
+            False,
         )
     }
     unseen: dict[tuple[str, Any], int] = {}
@@ -129,7 +135,9 @@ async def sidebar(db: Db, viewer: RawViewer, variables: dict[str, Any]) -> dict[
         "JOIN conversation c ON c.id = m.conversation_id "
         "WHERE m.user_id = ? AND c.workspace_id = ? AND c.status = 'OPEN' AND c.contact_blocked = ? "
         "GROUP BY m.inbox_key, c.contact_assignee_id",
-        viewer.user_id, ws, False,
+        viewer.user_id,
+        ws,
+        False,
     ):
         unseen[(row["inbox_key"], row["contact_assignee_id"])] = row["n"]
 
@@ -144,17 +152,28 @@ async def sidebar(db: Db, viewer: RawViewer, variables: dict[str, Any]) -> dict[
         {"kind": "MINE", **counts("MINE", lambda a: a == viewer.user_id)},
         {"kind": "UNASSIGNED", **counts("UNASSIGNED", lambda a: a is None)},
     ]
-    names = {
-        row["id"]: row["name"]
-        for row in await db.rows(f"SELECT id, name FROM team WHERE id IN ({in_list(viewer.team_ids)})", *viewer.team_ids)
-    } if viewer.team_ids else {}
+    names = (
+        {
+            row["id"]: row["name"]
+            for row in await db.rows(
+                f"SELECT id, name FROM team WHERE id IN ({in_list(viewer.team_ids)})",
+                *viewer.team_ids,
+            )
+        }
+        if viewer.team_ids
+        else {}
+    )
     teams = [
-        {"team": {"id": gid("Team", t), "name": names[t]},
-         **counts(f"team:{t}", lambda a, m=set(viewer.members[t]): a in m)}
+        {
+            "team": {"id": gid("Team", t), "name": names[t]},
+            **counts(f"team:{t}", lambda a, m=set(viewer.members[t]): a in m),
+        }
         for t in viewer.team_ids
     ]
     blocked = await db.rows(
-        "SELECT COUNT(*) AS n FROM conversation WHERE workspace_id = ? AND contact_blocked = ?", ws, True
+        "SELECT COUNT(*) AS n FROM conversation WHERE workspace_id = ? AND contact_blocked = ?",
+        ws,
+        True,
     )
     blocked_exists = await db.rows(
         "SELECT 1 AS x FROM contact WHERE workspace_id = ? AND blocked = ? LIMIT 1", ws, True
@@ -164,14 +183,19 @@ async def sidebar(db: Db, viewer: RawViewer, variables: dict[str, Any]) -> dict[
         "OR sharing = 'EVERYONE' OR (sharing = 'CHOSEN' AND id IN (SELECT custom_inbox_id "
         f"FROM custom_inbox_share WHERE user_id = ? OR team_id IN ({in_list(viewer.team_ids)})))) "
         "ORDER BY name, id",
-        ws, viewer.user_id, viewer.user_id, *viewer.team_ids,
+        ws,
+        viewer.user_id,
+        viewer.user_id,
+        *viewer.team_ids,
     )
-    return {"inboxSidebar": {
-        "standard": standard,
-        "teams": teams,
-        "custom": [{"id": gid("CustomInbox", r["id"]), "name": r["name"]} for r in custom],
-        "blocked": {"conversationCount": blocked[0]["n"]} if blocked_exists else None,
-    }}
+    return {
+        "inboxSidebar": {
+            "standard": standard,
+            "teams": teams,
+            "custom": [{"id": gid("CustomInbox", r["id"]), "name": r["name"]} for r in custom],
+            "blocked": {"conversationCount": blocked[0]["n"]} if blocked_exists else None,
+        }
+    }
 
 
 CONVERSATION_COLUMNS = (
@@ -195,39 +219,57 @@ async def conversations(db: Db, viewer: RawViewer, variables: dict[str, Any]) ->
         f"SELECT {CONVERSATION_COLUMNS} FROM conversation c JOIN contact k ON k.id = c.contact_id "
         'LEFT JOIN "user" u ON u.id = k.assignee_id LEFT JOIN message m ON m.id = c.last_message_id '
         f"WHERE {where} ORDER BY c.last_activity_at DESC, c.id DESC LIMIT ?",
-        *params, first + 1,
+        *params,
+        first + 1,
     )
     page = rows[:first]
     cursors = [encode_cursor([moment(r["last_activity_at"]), r["id"]]) for r in page]
     edges = [
-        {"cursor": cursor, "node": {
-            "id": gid("Conversation", r["id"]),
-            "status": r["status"],
-            "lastActivityAt": iso(r["last_activity_at"]),
-            "contact": {
-                "id": gid("Contact", r["contact_id"]),
-                "name": name_of(r["first_name"], r["last_name"], r["email"]),
-                "assignee": {"id": gid("User", r["assignee_id"]), "name": r["assignee_name"]}
-                if r["assignee_id"] is not None else None,
+        {
+            "cursor": cursor,
+            "node": {
+                "id": gid("Conversation", r["id"]),
+                "status": r["status"],
+                "lastActivityAt": iso(r["last_activity_at"]),
+                "contact": {
+                    "id": gid("Contact", r["contact_id"]),
+                    "name": name_of(r["first_name"], r["last_name"], r["email"]),
+                    "assignee": {"id": gid("User", r["assignee_id"]), "name": r["assignee_name"]}
+                    if r["assignee_id"] is not None
+                    else None,
+                },
+                "lastMessage": {
+                    "id": gid("Message", r["last_message_id"]),
+                    "text": r["message_text"],
+                    "direction": r["message_direction"],
+                    "createdAt": iso(r["message_created_at"]),
+                }
+                if r["last_message_id"] is not None
+                else None,
             },
-            "lastMessage": {
-                "id": gid("Message", r["last_message_id"]),
-                "text": r["message_text"],
-                "direction": r["message_direction"],
-                "createdAt": iso(r["message_created_at"]),
-            } if r["last_message_id"] is not None else None,
-        }}
+        }
         for cursor, r in zip(cursors, page, strict=True)
     ]
-    return {"conversations": {"edges": edges, "pageInfo": {
-        "hasNextPage": len(rows) > first, "endCursor": cursors[-1] if cursors else None}}}
+    return {
+        "conversations": {
+            "edges": edges,
+            "pageInfo": {
+                "hasNextPage": len(rows) > first,
+                "endCursor": cursors[-1] if cursors else None,
+            },
+        }
+    }
 
 
 async def _visible_conversation(db: Db, viewer: RawViewer, node_id: str) -> int | None:
     parsed = parse_global_id(node_id)
     if parsed is None or parsed[0] != "Conversation":
         return None
-    found = await db.rows("SELECT id FROM conversation WHERE id = ? AND workspace_id = ?", parsed[1], viewer.workspace_id)
+    found = await db.rows(
+        "SELECT id FROM conversation WHERE id = ? AND workspace_id = ?",
+        parsed[1],
+        viewer.workspace_id,
+    )
     return found[0]["id"] if found else None
 
 
@@ -237,14 +279,18 @@ async def timeline(db: Db, viewer: RawViewer, variables: dict[str, Any]) -> dict
         return {"node": None}
     first = variables.get("first", 50)
     messages = await db.rows(
-        'SELECT m.id, m.text, m.direction, m.created_at, m.author_id, u.name AS author_name FROM message m '
+        "SELECT m.id, m.text, m.direction, m.created_at, m.author_id, u.name AS author_name FROM message m "
         'LEFT JOIN "user" u ON u.id = m.author_id WHERE m.conversation_id = ? '
-        "ORDER BY m.created_at, m.id LIMIT ?", conversation_id, first + 1,
+        "ORDER BY m.created_at, m.id LIMIT ?",
+        conversation_id,
+        first + 1,
     )
     activities = await db.rows(
-        'SELECT a.id, a.kind, a.text, a.created_at, a.author_id, u.name AS author_name FROM activity a '
+        "SELECT a.id, a.kind, a.text, a.created_at, a.author_id, u.name AS author_name FROM activity a "
         'LEFT JOIN "user" u ON u.id = a.author_id WHERE a.conversation_id = ? '
-        "ORDER BY a.created_at, a.id LIMIT ?", conversation_id, first + 1,
+        "ORDER BY a.created_at, a.id LIMIT ?",
+        conversation_id,
+        first + 1,
     )
     merged = sorted(
         [(moment(r["created_at"]), 0, r["id"], r) for r in messages]
@@ -254,16 +300,41 @@ async def timeline(db: Db, viewer: RawViewer, variables: dict[str, Any]) -> dict
     page = merged[:first]
     edges = []
     for at, rank, row_id, r in page:
-        author = {"id": gid("User", r["author_id"]), "name": r["author_name"]} if r["author_id"] is not None else None
+        author = (
+            {"id": gid("User", r["author_id"]), "name": r["author_name"]}
+            if r["author_id"] is not None
+            else None
+        )
         if rank == 0:
-            node = {"__typename": "Message", "id": gid("Message", row_id), "text": r["text"],
-                    "direction": r["direction"], "createdAt": iso(at), "author": author}
+            node = {
+                "__typename": "Message",
+                "id": gid("Message", row_id),
+                "text": r["text"],
+                "direction": r["direction"],
+                "createdAt": iso(at),
+                "author": author,
+            }
         else:
-            node = {"__typename": "Activity", "id": gid("Activity", row_id), "kind": r["kind"],
-                    "text": r["text"], "createdAt": iso(at), "author": author}
+            node = {
+                "__typename": "Activity",
+                "id": gid("Activity", row_id),
+                "kind": r["kind"],
+                "text": r["text"],
+                "createdAt": iso(at),
+                "author": author,
+            }
         edges.append({"cursor": encode_cursor([at, rank, row_id]), "node": node})
-    return {"node": {"timeline": {"edges": edges, "pageInfo": {
-        "hasNextPage": len(merged) > first, "endCursor": edges[-1]["cursor"] if edges else None}}}}
+    return {
+        "node": {
+            "timeline": {
+                "edges": edges,
+                "pageInfo": {
+                    "hasNextPage": len(merged) > first,
+                    "endCursor": edges[-1]["cursor"] if edges else None,
+                },
+            }
+        }
+    }
 
 
 async def _details(db: Db, viewer: RawViewer, contact_id: int) -> dict[str, Any] | None:
@@ -271,7 +342,9 @@ async def _details(db: Db, viewer: RawViewer, contact_id: int) -> dict[str, Any]
         "SELECT k.id, k.first_name, k.last_name, k.phone, k.email, k.country_code, k.language, "
         "k.blocked, k.assignee_id, u.name AS assignee_name, w.phone_number_masking "
         'FROM contact k JOIN workspace w ON w.id = k.workspace_id LEFT JOIN "user" u ON u.id = k.assignee_id '
-        "WHERE k.id = ? AND k.workspace_id = ?", contact_id, viewer.workspace_id,
+        "WHERE k.id = ? AND k.workspace_id = ?",
+        contact_id,
+        viewer.workspace_id,
     )
     if not found:
         return None
@@ -288,7 +361,8 @@ async def _details(db: Db, viewer: RawViewer, contact_id: int) -> dict[str, Any]
         "language": r["language"],
         "blocked": bool(r["blocked"]),
         "assignee": {"id": gid("User", r["assignee_id"]), "name": r["assignee_name"]}
-        if r["assignee_id"] is not None else None,
+        if r["assignee_id"] is not None
+        else None,
     }
 
 
@@ -297,17 +371,28 @@ async def _channels(db: Db, viewer: RawViewer, contact_id: int) -> dict[str, Any
         "SELECT c.id, c.type, c.name, i.handle, w.phone_number_masking FROM channel c "
         "JOIN workspace w ON w.id = c.workspace_id "
         "LEFT JOIN channel_identity i ON i.channel_id = c.id AND i.contact_id = ? "
-        "WHERE c.workspace_id = ? ORDER BY c.id, i.id", contact_id, viewer.workspace_id,
+        "WHERE c.workspace_id = ? ORDER BY c.id, i.id",
+        contact_id,
+        viewer.workspace_id,
     )
     channels: dict[int, dict[str, Any]] = {}
     for r in rows:
-        channel = channels.setdefault(r["id"], {
-            "channel": {"id": gid("Channel", r["id"]), "type": r["type"], "name": r["name"]},
-            "hasIdentity": False, "handle": None, "handles": [],
-        })
+        channel = channels.setdefault(
+            r["id"],
+            {
+                "channel": {"id": gid("Channel", r["id"]), "type": r["type"], "name": r["name"]},
+                "hasIdentity": False,
+                "handle": None,
+                "handles": [],
+            },
+        )
         if r["handle"] is None:
             continue
-        masked = bool(r["phone_number_masking"]) and viewer.role != "OWNER" and ChannelType(r["type"]).handle_is_phone
+        masked = (
+            bool(r["phone_number_masking"])
+            and viewer.role != "OWNER"
+            and ChannelType(r["type"]).handle_is_phone
+        )
         channel["handles"].append(mask_phone(r["handle"]) if masked else r["handle"])
         channel["hasIdentity"], channel["handle"] = True, channel["handles"][0]
     return {"channels": list(channels.values())}
@@ -316,20 +401,37 @@ async def _channels(db: Db, viewer: RawViewer, contact_id: int) -> dict[str, Any
 async def _activities(db: Db, viewer: RawViewer, contact_id: int) -> dict[str, Any]:
     first = 10
     rows = await db.rows(
-        'SELECT a.id, a.kind, a.text, a.created_at, a.author_id, u.name AS author_name FROM activity a '
+        "SELECT a.id, a.kind, a.text, a.created_at, a.author_id, u.name AS author_name FROM activity a "
         'LEFT JOIN "user" u ON u.id = a.author_id WHERE a.contact_id = ? AND a.workspace_id = ? '
-        "ORDER BY a.created_at DESC, a.id DESC LIMIT ?", contact_id, viewer.workspace_id, first + 1,
+        "ORDER BY a.created_at DESC, a.id DESC LIMIT ?",
+        contact_id,
+        viewer.workspace_id,
+        first + 1,
     )
     edges = [
-        {"cursor": encode_cursor([moment(r["created_at"]), r["id"]]), "node": {
-            "id": gid("Activity", r["id"]), "kind": r["kind"], "text": r["text"], "createdAt": iso(r["created_at"]),
-            "author": {"id": gid("User", r["author_id"]), "name": r["author_name"]}
-            if r["author_id"] is not None else None,
-        }}
+        {
+            "cursor": encode_cursor([moment(r["created_at"]), r["id"]]),
+            "node": {
+                "id": gid("Activity", r["id"]),
+                "kind": r["kind"],
+                "text": r["text"],
+                "createdAt": iso(r["created_at"]),
+                "author": {"id": gid("User", r["author_id"]), "name": r["author_name"]}
+                if r["author_id"] is not None
+                else None,
+            },
+        }
         for r in rows[:first]
     ]
-    return {"activities": {"edges": edges, "pageInfo": {
-        "hasNextPage": len(rows) > first, "endCursor": edges[-1]["cursor"] if edges else None}}}
+    return {
+        "activities": {
+            "edges": edges,
+            "pageInfo": {
+                "hasNextPage": len(rows) > first,
+                "endCursor": edges[-1]["cursor"] if edges else None,
+            },
+        }
+    }
 
 
 async def _merge_suggestions(db: Db, viewer: RawViewer, contact_id: int) -> dict[str, Any]:
@@ -339,11 +441,18 @@ async def _merge_suggestions(db: Db, viewer: RawViewer, contact_id: int) -> dict
         "ON o.workspace_id = k.workspace_id AND o.id <> k.id "
         "AND (o.phone = k.phone OR o.email_normalized = k.email_normalized) "
         "WHERE k.id = ? AND k.workspace_id = ? ORDER BY o.created_at, o.id LIMIT 20",
-        contact_id, viewer.workspace_id,
+        contact_id,
+        viewer.workspace_id,
     )
-    return {"mergeSuggestions": [
-        {"id": gid("Contact", r["id"]), "name": name_of(r["first_name"], r["last_name"], r["email"])} for r in rows
-    ]}
+    return {
+        "mergeSuggestions": [
+            {
+                "id": gid("Contact", r["id"]),
+                "name": name_of(r["first_name"], r["last_name"], r["email"]),
+            }
+            for r in rows
+        ]
+    }
 
 
 PANEL_SECTIONS = {

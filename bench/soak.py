@@ -952,7 +952,12 @@ async def pin_contacts(workload: Workload) -> None:
 async def resume_point(world: World, http: Http) -> int:
     """The sequence of a warm-up message: every subscriber starts after it."""
     probe = await open_subscription(
-        world.port, world.tokens["owner"], NEW_MESSAGE, {"after": None}, client="browser", timeout=30
+        world.port,
+        world.tokens["owner"],
+        NEW_MESSAGE,
+        {"after": None},
+        client="browser",
+        timeout=30,
     )
     try:
         await asyncio.sleep(0.5)
@@ -1073,7 +1078,12 @@ async def run_backend(backend: str, args: argparse.Namespace, workdir: Path) -> 
     result: dict[str, Any] = {"backend": backend, "faults": [], "rss": []}
     rng = random.Random(args.seed)
     with contextlib.ExitStack() as stack:
-        env = {**os.environ, "INBOX_GRAPH_ENV": "production", "INBOX_GRAPH_ALLOWED_ORIGINS": "*", **UNTHROTTLED}
+        env = {
+            **os.environ,
+            "INBOX_GRAPH_ENV": "production",
+            "INBOX_GRAPH_ALLOWED_ORIGINS": "*",
+            **UNTHROTTLED,
+        }
         if backend == "embedded":
             deployment = Deployment(backend, 1, env, stack, workdir)
             env["DATABASE_URL"] = f"sqlite://{workdir / 'embedded.db'}"

@@ -46,4 +46,10 @@ def tortoise_config(url: str | None = None) -> dict[str, Any]:
 
 TORTOISE_ORM = tortoise_config()
 
-__all__ = ["DEFAULT_DATABASE_URL", "TORTOISE_ORM", "database_name", "database_url", "tortoise_config"]
+__all__ = [
+    "DEFAULT_DATABASE_URL",
+    "TORTOISE_ORM",
+    "database_name",
+    "database_url",
+    "tortoise_config",
+]

@@ -72,8 +72,13 @@ def model_rows(model: type[Model], rows: Sequence[Any], extra: Sequence[str] = (
     return instances
 
 
-async def _select(db: BaseDBAsyncClient, model: type[Model], sql: str, params: Sequence[Any],
-                  extra: Sequence[str] = ()) -> list[Model]:
+async def _select(
+    db: BaseDBAsyncClient,
+    model: type[Model],
+    sql: str,
+    params: Sequence[Any],
+    extra: Sequence[str] = (),
+) -> list[Model]:
     _, rows = await db.execute_query(sql, list(params))
     return model_rows(model, rows, extra)
 
@@ -109,7 +114,10 @@ def ordering(order: Sequence[tuple[str, bool]]) -> list[str]:
 
 
 async def keyset_page(
-    query: QuerySet[Model], order: Sequence[tuple[str, bool]], first: int, after: Sequence[Any] | None
+    query: QuerySet[Model],
+    order: Sequence[tuple[str, bool]],
+    first: int,
+    after: Sequence[Any] | None,
 ) -> list[Model]:
     """One page of ``query`` in ``order``: its first ``first`` rows after the cursor values
     ``after`` (from the start without), and one row more when more follow
@@ -118,8 +126,13 @@ async def keyset_page(
     if after is not None:
         query = query.filter(keyset_after(order, after))
     query = query.order_by(*ordering(order)).limit(first + 1)
-    if (query._fields_for_select or query._select_related or query._prefetch_map or query._annotations
-            or query._select_for_update):
+    if (
+        query._fields_for_select
+        or query._select_related
+        or query._prefetch_map
+        or query._annotations
+        or query._select_for_update
+    ):
         rows = await query
     else:
         query._choose_db_if_not_chosen()

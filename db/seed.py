@@ -190,8 +190,21 @@ _LOCALES = (
 )
 
 _TRANSLITERATE = str.maketrans(
-    {"ß": "ss", "ø": "o", "Ø": "O", "æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE", "ł": "l",
-     "Ł": "L", "đ": "d", "Đ": "D", "þ": "th", "ı": "i"}
+    {
+        "ß": "ss",
+        "ø": "o",
+        "Ø": "O",
+        "æ": "ae",
+        "Æ": "AE",
+        "œ": "oe",
+        "Œ": "OE",
+        "ł": "l",
+        "Ł": "L",
+        "đ": "d",
+        "Đ": "D",
+        "þ": "th",
+        "ı": "i",
+    }
 )
 
 # --------------------------------------------------------------------------------------------
@@ -199,9 +212,21 @@ _TRANSLITERATE = str.maketrans(
 # --------------------------------------------------------------------------------------------
 
 _PRODUCTS = (
-    "wireless headphones", "running shoes", "coffee grinder", "backpack", "smart watch",
-    "desk lamp", "winter jacket", "phone case", "yoga mat", "espresso machine",
-    "bluetooth speaker", "travel mug", "rain jacket", "standing desk", "kettle",
+    "wireless headphones",
+    "running shoes",
+    "coffee grinder",
+    "backpack",
+    "smart watch",
+    "desk lamp",
+    "winter jacket",
+    "phone case",
+    "yoga mat",
+    "espresso machine",
+    "bluetooth speaker",
+    "travel mug",
+    "rain jacket",
+    "standing desk",
+    "kettle",
 )
 
 _TEXTS: dict[str, dict[str, tuple[str, ...]]] = {
@@ -230,28 +255,44 @@ _TEXTS: dict[str, dict[str, tuple[str, ...]]] = {
             "I placed order {order} an hour ago, can I still add something to it?",
         ),
         "follow": (
-            "Thanks!", "Ok, thank you for the quick reply.", "It's {order}.", "Yes, that's right.",
-            "I've just sent the photos.", "Still nothing today unfortunately.",
-            "Great, that works for me.", "Could you confirm that by email as well?",
-            "Any update on this?", "Perfect, thanks a lot!",
-            "No, it's still showing the old address.", "Tomorrow morning would be best.",
-            "Here's a screenshot of the error.", "Sorry, one more question: is delivery free?",
-            "Ok, I'll wait then.", "That's not what I was told last time…", "Brilliant 👍",
-            "The postcode is correct, yes.", "Can I speak to someone on the phone?",
-            "Done, it works now!", "I'd rather have a refund than a replacement.",
+            "Thanks!",
+            "Ok, thank you for the quick reply.",
+            "It's {order}.",
+            "Yes, that's right.",
+            "I've just sent the photos.",
+            "Still nothing today unfortunately.",
+            "Great, that works for me.",
+            "Could you confirm that by email as well?",
+            "Any update on this?",
+            "Perfect, thanks a lot!",
+            "No, it's still showing the old address.",
+            "Tomorrow morning would be best.",
+            "Here's a screenshot of the error.",
+            "Sorry, one more question: is delivery free?",
+            "Ok, I'll wait then.",
+            "That's not what I was told last time…",
+            "Brilliant 👍",
+            "The postcode is correct, yes.",
+            "Can I speak to someone on the phone?",
+            "Done, it works now!",
+            "I'd rather have a refund than a replacement.",
         ),
         "greet": (
             "Hi {first}, thanks for getting in touch! Let me look into that for you.",
             "Hello {first}, sorry to hear that. Could you send me your order number?",
             "Hi {first}! Happy to help. Give me a moment to check.",
             "Good morning {first}, thanks for your message. I'm checking with our warehouse now.",
-            "Hi {first}, thanks for reaching out to Demo Co. "
-            "Can you confirm the email on your account?",
+            (
+                "Hi {first}, thanks for reaching out to Demo Co. "
+                "Can you confirm the email on your account?"
+            ),
         ),
         "reply": (
             "I've just checked: your parcel is with the courier and should arrive {day}.",
-            "Your refund has been issued. "
-            "It can take 3–5 business days to appear on your statement.",
+            (
+                "Your refund has been issued. "
+                "It can take 3–5 business days to appear on your statement."
+            ),
             "I've updated the delivery address on {order}.",
             "Could you send us a photo of the damaged item, please?",
             "I've forwarded this to our billing team; they'll get back to you within 24 hours.",
@@ -265,12 +306,20 @@ _TEXTS: dict[str, dict[str, tuple[str, ...]]] = {
             "That code expired last week, but here is a new one: DEMO{code}",
         ),
         "bye": (
-            "Is there anything else I can help you with?", "You're welcome, have a great day!",
-            "Glad we could sort it out. Take care!", "Thanks for your patience, {first}!",
+            "Is there anything else I can help you with?",
+            "You're welcome, have a great day!",
+            "Glad we could sort it out. Take care!",
+            "Thanks for your patience, {first}!",
             "I'll close this conversation for now, just reply here if you need anything.",
         ),
-        "day": ("tomorrow", "on Monday", "on Tuesday", "by Friday", "later today",
-                "early next week"),
+        "day": (
+            "tomorrow",
+            "on Monday",
+            "on Tuesday",
+            "by Friday",
+            "later today",
+            "early next week",
+        ),
     },
     "fr": {
         "open": (
@@ -284,14 +333,21 @@ _TEXTS: dict[str, dict[str, tuple[str, ...]]] = {
             "Combien de temps prend un remboursement ?",
         ),
         "follow": (
-            "Merci !", "D'accord, merci pour votre réponse rapide.", "C'est la commande {order}.",
-            "Oui, c'est bien ça.", "Toujours rien aujourd'hui…", "Parfait, merci beaucoup !",
-            "Je vous envoie les photos.", "Vous pouvez me rappeler demain matin ?",
+            "Merci !",
+            "D'accord, merci pour votre réponse rapide.",
+            "C'est la commande {order}.",
+            "Oui, c'est bien ça.",
+            "Toujours rien aujourd'hui…",
+            "Parfait, merci beaucoup !",
+            "Je vous envoie les photos.",
+            "Vous pouvez me rappeler demain matin ?",
         ),
         "greet": (
             "Bonjour {first}, merci pour votre message ! Je regarde ça tout de suite.",
-            "Bonjour {first}, désolé pour ce désagrément. "
-            "Pouvez-vous me donner votre numéro de commande ?",
+            (
+                "Bonjour {first}, désolé pour ce désagrément. "
+                "Pouvez-vous me donner votre numéro de commande ?"
+            ),
             "Bonjour {first}, je vérifie auprès de notre entrepôt.",
         ),
         "reply": (
@@ -302,8 +358,11 @@ _TEXTS: dict[str, dict[str, tuple[str, ...]]] = {
             "Voici votre étiquette de retour : https://democo.test/returns/{code}",
             "J'ai transmis votre demande au service facturation.",
         ),
-        "bye": ("Puis-je vous aider pour autre chose ?", "Avec plaisir, bonne journée !",
-                "Merci pour votre patience, {first} !"),
+        "bye": (
+            "Puis-je vous aider pour autre chose ?",
+            "Avec plaisir, bonne journée !",
+            "Merci pour votre patience, {first} !",
+        ),
         "day": ("demain", "lundi", "d'ici vendredi", "en début de semaine prochaine"),
     },
     "de": {
@@ -318,9 +377,13 @@ _TEXTS: dict[str, dict[str, tuple[str, ...]]] = {
             "Wie lange dauert eine Rückerstattung?",
         ),
         "follow": (
-            "Danke!", "Alles klar, vielen Dank für die schnelle Antwort.",
-            "Es ist die Bestellung {order}.", "Ja, genau.", "Heute ist immer noch nichts gekommen.",
-            "Super, vielen Dank!", "Ich schicke Ihnen gleich die Fotos.",
+            "Danke!",
+            "Alles klar, vielen Dank für die schnelle Antwort.",
+            "Es ist die Bestellung {order}.",
+            "Ja, genau.",
+            "Heute ist immer noch nichts gekommen.",
+            "Super, vielen Dank!",
+            "Ich schicke Ihnen gleich die Fotos.",
             "Können Sie mich morgen früh anrufen?",
         ),
         "greet": (
@@ -336,8 +399,11 @@ _TEXTS: dict[str, dict[str, tuple[str, ...]]] = {
             "Hier ist Ihr Rücksendeetikett: https://democo.test/returns/{code}",
             "Ich habe Ihre Anfrage an die Buchhaltung weitergeleitet.",
         ),
-        "bye": ("Kann ich sonst noch etwas für Sie tun?", "Gern geschehen, einen schönen Tag noch!",
-                "Danke für Ihre Geduld, {first}!"),
+        "bye": (
+            "Kann ich sonst noch etwas für Sie tun?",
+            "Gern geschehen, einen schönen Tag noch!",
+            "Danke für Ihre Geduld, {first}!",
+        ),
         "day": ("morgen", "am Montag", "bis Freitag", "Anfang nächster Woche"),
     },
     "es": {
@@ -352,9 +418,14 @@ _TEXTS: dict[str, dict[str, tuple[str, ...]]] = {
             "¿Cuánto tarda un reembolso?",
         ),
         "follow": (
-            "¡Gracias!", "Vale, gracias por la respuesta tan rápida.", "Es el pedido {order}.",
-            "Sí, eso es.", "Hoy tampoco ha llegado nada…", "¡Perfecto, muchas gracias!",
-            "Ahora os mando las fotos.", "¿Me podéis llamar mañana por la mañana?",
+            "¡Gracias!",
+            "Vale, gracias por la respuesta tan rápida.",
+            "Es el pedido {order}.",
+            "Sí, eso es.",
+            "Hoy tampoco ha llegado nada…",
+            "¡Perfecto, muchas gracias!",
+            "Ahora os mando las fotos.",
+            "¿Me podéis llamar mañana por la mañana?",
         ),
         "greet": (
             "Hola {first}, ¡gracias por escribirnos! Lo reviso ahora mismo.",
@@ -369,8 +440,11 @@ _TEXTS: dict[str, dict[str, tuple[str, ...]]] = {
             "Aquí tienes la etiqueta de devolución: https://democo.test/returns/{code}",
             "He pasado tu consulta al equipo de facturación.",
         ),
-        "bye": ("¿Puedo ayudarte en algo más?", "¡De nada, que tengas un buen día!",
-                "¡Gracias por tu paciencia, {first}!"),
+        "bye": (
+            "¿Puedo ayudarte en algo más?",
+            "¡De nada, que tengas un buen día!",
+            "¡Gracias por tu paciencia, {first}!",
+        ),
         "day": ("mañana", "el lunes", "antes del viernes", "a principios de la semana que viene"),
     },
     "pt": {
@@ -385,9 +459,14 @@ _TEXTS: dict[str, dict[str, tuple[str, ...]]] = {
             "Quanto tempo demora o reembolso?",
         ),
         "follow": (
-            "Obrigado!", "Beleza, obrigado pela resposta rápida.", "É o pedido {order}.",
-            "Isso mesmo.", "Hoje também não chegou nada…", "Perfeito, muito obrigado!",
-            "Vou mandar as fotos agora.", "Vocês podem me ligar amanhã de manhã?",
+            "Obrigado!",
+            "Beleza, obrigado pela resposta rápida.",
+            "É o pedido {order}.",
+            "Isso mesmo.",
+            "Hoje também não chegou nada…",
+            "Perfeito, muito obrigado!",
+            "Vou mandar as fotos agora.",
+            "Vocês podem me ligar amanhã de manhã?",
         ),
         "greet": (
             "Oi {first}, obrigado pela mensagem! Vou verificar agora.",
@@ -402,8 +481,11 @@ _TEXTS: dict[str, dict[str, tuple[str, ...]]] = {
             "Aqui está a etiqueta de devolução: https://democo.test/returns/{code}",
             "Encaminhei sua solicitação para o financeiro.",
         ),
-        "bye": ("Posso ajudar em mais alguma coisa?", "Por nada, tenha um ótimo dia!",
-                "Obrigado pela paciência, {first}!"),
+        "bye": (
+            "Posso ajudar em mais alguma coisa?",
+            "Por nada, tenha um ótimo dia!",
+            "Obrigado pela paciência, {first}!",
+        ),
         "day": ("amanhã", "na segunda-feira", "até sexta", "no começo da semana que vem"),
     },
     "it": {
@@ -418,9 +500,14 @@ _TEXTS: dict[str, dict[str, tuple[str, ...]]] = {
             "Quanto tempo ci vuole per un rimborso?",
         ),
         "follow": (
-            "Grazie!", "Va bene, grazie per la risposta veloce.", "È l'ordine {order}.",
-            "Sì, esatto.", "Anche oggi non è arrivato niente…", "Perfetto, grazie mille!",
-            "Vi mando subito le foto.", "Potete richiamarmi domani mattina?",
+            "Grazie!",
+            "Va bene, grazie per la risposta veloce.",
+            "È l'ordine {order}.",
+            "Sì, esatto.",
+            "Anche oggi non è arrivato niente…",
+            "Perfetto, grazie mille!",
+            "Vi mando subito le foto.",
+            "Potete richiamarmi domani mattina?",
         ),
         "greet": (
             "Ciao {first}, grazie per averci scritto! Controllo subito.",
@@ -435,8 +522,11 @@ _TEXTS: dict[str, dict[str, tuple[str, ...]]] = {
             "Ecco l'etichetta per il reso: https://democo.test/returns/{code}",
             "Ho inoltrato la richiesta all'ufficio fatturazione.",
         ),
-        "bye": ("Posso aiutarla in altro?", "Prego, buona giornata!",
-                "Grazie per la pazienza, {first}!"),
+        "bye": (
+            "Posso aiutarla in altro?",
+            "Prego, buona giornata!",
+            "Grazie per la pazienza, {first}!",
+        ),
         "day": ("domani", "lunedì", "entro venerdì", "all'inizio della prossima settimana"),
     },
     "nl": {
@@ -451,9 +541,14 @@ _TEXTS: dict[str, dict[str, tuple[str, ...]]] = {
             "Hoe lang duurt een terugbetaling?",
         ),
         "follow": (
-            "Bedankt!", "Oké, bedankt voor het snelle antwoord.", "Het is bestelling {order}.",
-            "Ja, klopt.", "Vandaag is er nog steeds niets gekomen…", "Top, heel erg bedankt!",
-            "Ik stuur de foto's zo door.", "Kunnen jullie me morgenochtend bellen?",
+            "Bedankt!",
+            "Oké, bedankt voor het snelle antwoord.",
+            "Het is bestelling {order}.",
+            "Ja, klopt.",
+            "Vandaag is er nog steeds niets gekomen…",
+            "Top, heel erg bedankt!",
+            "Ik stuur de foto's zo door.",
+            "Kunnen jullie me morgenochtend bellen?",
         ),
         "greet": (
             "Hoi {first}, bedankt voor je bericht! Ik kijk het meteen na.",
@@ -468,27 +563,44 @@ _TEXTS: dict[str, dict[str, tuple[str, ...]]] = {
             "Hier is je retourlabel: https://democo.test/returns/{code}",
             "Ik heb je vraag doorgestuurd naar de financiële afdeling.",
         ),
-        "bye": ("Kan ik je nog ergens anders mee helpen?", "Graag gedaan, fijne dag nog!",
-                "Bedankt voor je geduld, {first}!"),
+        "bye": (
+            "Kan ik je nog ergens anders mee helpen?",
+            "Graag gedaan, fijne dag nog!",
+            "Bedankt voor je geduld, {first}!",
+        ),
         "day": ("morgen", "maandag", "voor vrijdag", "begin volgende week"),
     },
 }
 
 _CLOSING_NOTES: dict[str, tuple[str, ...]] = {
-    "Order status": ("Shared the tracking link; parcel due {day}.",
-                     "Order confirmed as dispatched, customer happy."),
-    "Delivery issue": ("Parcel lost by the courier, replacement sent.",
-                       "Address corrected before dispatch."),
-    "Returns & exchanges": ("Return label sent; exchange for another size.",
-                            "Return received, exchange shipped."),
-    "Refund": ("Refund of {amount} issued to the original payment method.",
-               "Double charge refunded."),
-    "Billing": ("Invoice with company details sent by e-mail.",
-                "Explained the pro-rata charge on the last invoice."),
-    "Account access": ("Password reset link re-sent; customer logged in.",
-                       "Two-factor reset after an identity check."),
-    "Product question": ("Answered a sizing question; no order yet.",
-                         "Explained the warranty terms (2 years)."),
+    "Order status": (
+        "Shared the tracking link; parcel due {day}.",
+        "Order confirmed as dispatched, customer happy.",
+    ),
+    "Delivery issue": (
+        "Parcel lost by the courier, replacement sent.",
+        "Address corrected before dispatch.",
+    ),
+    "Returns & exchanges": (
+        "Return label sent; exchange for another size.",
+        "Return received, exchange shipped.",
+    ),
+    "Refund": (
+        "Refund of {amount} issued to the original payment method.",
+        "Double charge refunded.",
+    ),
+    "Billing": (
+        "Invoice with company details sent by e-mail.",
+        "Explained the pro-rata charge on the last invoice.",
+    ),
+    "Account access": (
+        "Password reset link re-sent; customer logged in.",
+        "Two-factor reset after an identity check.",
+    ),
+    "Product question": (
+        "Answered a sizing question; no order yet.",
+        "Explained the warranty terms (2 years).",
+    ),
     "Sales lead": ("Interested in the business plan, demo booked.", "Quote for 50 units sent."),
     "Complaint": ("Apologised and offered a 10% voucher.", "Escalated to the team lead."),
     "Spam": ("Promotional message, no action.",),
@@ -554,10 +666,13 @@ def _mobile_prefixes(region: str, rng: random.Random, count: int = 150) -> tuple
         if len(prefixes) >= count:
             break
         candidate = national[0] + "".join(str(rng.randrange(10)) for _ in national[1:])
-        number = phonenumbers.PhoneNumber(country_code=example.country_code,
-                                          national_number=int(candidate))
-        if (phonenumbers.is_valid_number_for_region(number, region)
-                and phonenumbers.number_type(number) in kinds):
+        number = phonenumbers.PhoneNumber(
+            country_code=example.country_code, national_number=int(candidate)
+        )
+        if (
+            phonenumbers.is_valid_number_for_region(number, region)
+            and phonenumbers.number_type(number) in kinds
+        ):
             prefixes.add(candidate[:-4])
     return example.country_code, sorted(prefixes)
 
@@ -568,8 +683,9 @@ def _business_number(region: str, kind: PhoneNumberType, rng: random.Random) -> 
     national = phonenumbers.national_significant_number(example)
     for _ in range(200):
         candidate = national[:-4] + f"{rng.randrange(10_000):04d}"
-        number = phonenumbers.PhoneNumber(country_code=example.country_code,
-                                          national_number=int(candidate))
+        number = phonenumbers.PhoneNumber(
+            country_code=example.country_code, national_number=int(candidate)
+        )
         if phonenumbers.is_valid_number_for_region(number, region):
             return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     return phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)
@@ -605,8 +721,18 @@ def _build_pools(rng: random.Random, seed: int) -> list[_LocalePool]:
         free_domains = sorted({fake.free_email_domain() for _ in range(40)})
         company_domains = sorted({fake.domain_name() for _ in range(30)})
         country_code, prefixes = _mobile_prefixes(locale.country, rng)
-        pools.append(_LocalePool(locale, first_names, last_names, free_domains, company_domains,
-                                 country_code, prefixes, texts[locale.text]))
+        pools.append(
+            _LocalePool(
+                locale,
+                first_names,
+                last_names,
+                free_domains,
+                company_domains,
+                country_code,
+                prefixes,
+                texts[locale.text],
+            )
+        )
     return pools
 
 
@@ -615,25 +741,91 @@ def _build_pools(rng: random.Random, seed: int) -> list[_LocalePool]:
 # --------------------------------------------------------------------------------------------
 
 _COLUMNS: dict[str, tuple[str, ...]] = {
-    "contact": ("id", "workspace_id", "first_name", "last_name", "phone", "email",
-                "email_normalized", "country_code", "language", "assignee_id", "blocked",
-                "created_at", "updated_at"),
+    "contact": (
+        "id",
+        "workspace_id",
+        "first_name",
+        "last_name",
+        "phone",
+        "email",
+        "email_normalized",
+        "country_code",
+        "language",
+        "assignee_id",
+        "blocked",
+        "created_at",
+        "updated_at",
+    ),
     "channel_identity": ("id", "workspace_id", "contact_id", "channel_id", "handle", "created_at"),
-    "conversation": ("id", "workspace_id", "contact_id", "open_contact_id", "status",
-                     "last_message_id", "last_channel_id", "last_activity_at", "last_inbound_at",
-                     "closing_category", "closing_summary", "opened_at", "closed_at"),
-    "message": ("id", "workspace_id", "conversation_id", "contact_id", "channel_id", "direction",
-                "author_id", "text", "delivery_status", "external_message_id", "created_at"),
-    "activity": ("id", "workspace_id", "contact_id", "conversation_id", "kind", "author_id",
-                 "text", "data", "created_at"),
-    "call": ("id", "workspace_id", "contact_id", "channel_id", "direction", "status",
-             "answered_by_id", "ongoing_user_id", "from_number", "to_number", "external_call_id",
-             "ringing_at", "answered_at", "ended_at", "recording_state", "recording_id"),
+    "conversation": (
+        "id",
+        "workspace_id",
+        "contact_id",
+        "open_contact_id",
+        "status",
+        "last_message_id",
+        "last_channel_id",
+        "last_activity_at",
+        "last_inbound_at",
+        "closing_category",
+        "closing_summary",
+        "opened_at",
+        "closed_at",
+    ),
+    "message": (
+        "id",
+        "workspace_id",
+        "conversation_id",
+        "contact_id",
+        "channel_id",
+        "direction",
+        "author_id",
+        "text",
+        "delivery_status",
+        "external_message_id",
+        "created_at",
+    ),
+    "activity": (
+        "id",
+        "workspace_id",
+        "contact_id",
+        "conversation_id",
+        "kind",
+        "author_id",
+        "text",
+        "data",
+        "created_at",
+    ),
+    "call": (
+        "id",
+        "workspace_id",
+        "contact_id",
+        "channel_id",
+        "direction",
+        "status",
+        "answered_by_id",
+        "ongoing_user_id",
+        "from_number",
+        "to_number",
+        "external_call_id",
+        "ringing_at",
+        "answered_at",
+        "ended_at",
+        "recording_state",
+        "recording_id",
+    ),
     "inbox_seen_state": ("id", "user_id", "inbox_key", "seen_at"),
 }
 # Parents before children (foreign keys are checked row by row).
-_TABLE_ORDER = ("contact", "channel_identity", "conversation", "message", "activity", "call",
-                "inbox_seen_state")
+_TABLE_ORDER = (
+    "contact",
+    "channel_identity",
+    "conversation",
+    "message",
+    "activity",
+    "call",
+    "inbox_seen_state",
+)
 
 
 class _Writer:
@@ -687,8 +879,9 @@ class _Writer:
                 await copy(table, records=rows, columns=_COLUMNS[table])
             else:
                 for start in range(0, len(rows), INSERT_BATCH):
-                    await self.connection.execute_many(self._sql[table],
-                                                       rows[start:start + INSERT_BATCH])
+                    await self.connection.execute_many(
+                        self._sql[table], rows[start : start + INSERT_BATCH]
+                    )
             self.counts[table] += len(rows)
             self.rows[table] = []
 
@@ -834,9 +1027,12 @@ class _DemoBuilder:
         # agents who share a team with the assignee
         self.co_handlers = {
             member.id: [
-                other for other in members
-                if other.id != member.id and (
-                    other.unrestricted or (
+                other
+                for other in members
+                if other.id != member.id
+                and (
+                    other.unrestricted
+                    or (
                         other.visibility is ContactVisibility.TEAM
                         and set(other.teams) & set(member.teams)
                     )
@@ -853,8 +1049,12 @@ class _DemoBuilder:
         total_calls = max(50, contacts // 6)
         self.live_calls = min(8, max(4, total_calls // 40))
         self.calls_left = total_calls - self.live_calls
-        self.forced_statuses = [CallStatus.ENDED, CallStatus.MISSED, CallStatus.DECLINED,
-                                CallStatus.FAILED]
+        self.forced_statuses = [
+            CallStatus.ENDED,
+            CallStatus.MISSED,
+            CallStatus.DECLINED,
+            CallStatus.FAILED,
+        ]
         self.contacts_left = contacts
         self.eligible_seen = 0
         self.seen = 0
@@ -869,13 +1069,29 @@ class _DemoBuilder:
             return f"<{self._hex()}@mail.{DEMO_EMAIL_DOMAIN}>"
         return channel.prefix + self._hex()
 
-    def _activity(self, contact_id: int, conversation_id: int | None, kind: ActivityKind,
-                  author_id: int | None, ts: float, data: dict[str, Any] | None = None,
-                  text: str | None = None) -> None:
-        self.writer.rows["activity"].append((
-            self.writer.new_id("activity"), self.workspace_id, contact_id, conversation_id,
-            kind.value, author_id, text, json.dumps(data or {}, separators=(",", ":")), _utc(ts),
-        ))
+    def _activity(
+        self,
+        contact_id: int,
+        conversation_id: int | None,
+        kind: ActivityKind,
+        author_id: int | None,
+        ts: float,
+        data: dict[str, Any] | None = None,
+        text: str | None = None,
+    ) -> None:
+        self.writer.rows["activity"].append(
+            (
+                self.writer.new_id("activity"),
+                self.workspace_id,
+                contact_id,
+                conversation_id,
+                kind.value,
+                author_id,
+                text,
+                json.dumps(data or {}, separators=(",", ":")),
+                _utc(ts),
+            )
+        )
 
     def _new_phone(self, pool: _LocalePool) -> str:
         rng = self.rng
@@ -885,8 +1101,9 @@ class _DemoBuilder:
             e164 = f"+{pool.country_code}{national}"
             if e164 in self.used_phones:
                 continue
-            number = phonenumbers.PhoneNumber(country_code=pool.country_code,
-                                              national_number=int(national))
+            number = phonenumbers.PhoneNumber(
+                country_code=pool.country_code, national_number=int(national)
+            )
             if phonenumbers.is_valid_number_for_region(number, region):
                 self.used_phones.add(e164)
                 return e164
@@ -1015,10 +1232,16 @@ class _DemoBuilder:
         locale = pool.locale
         country = locale.country if phone or rng.random() < 0.5 else None
         roll = rng.random()
-        language = None if roll < 0.02 else (locale.language if roll < 0.75
-                                             else locale.language.split("-")[0])
-        assignee = (rng.choices(self.assignees, self.assignee_weights)[0]
-                    if rng.random() < ASSIGNED_RATE else None)
+        language = (
+            None
+            if roll < 0.02
+            else (locale.language if roll < 0.75 else locale.language.split("-")[0])
+        )
+        assignee = (
+            rng.choices(self.assignees, self.assignee_weights)[0]
+            if rng.random() < ASSIGNED_RATE
+            else None
+        )
 
         identities = []
         for channel in self._pick_identities(phone, email):
@@ -1036,17 +1259,34 @@ class _DemoBuilder:
         messaging = [channel for channel, _ in identities if channel.type is not ChannelType.VOIP]
 
         history = self._history(contact_id, pool, first, assignee, blocked, messaging)
-        writer.rows["contact"].append((
-            contact_id, self.workspace_id, first, last, phone, email,
-            email.lower() if email else None, country, language,
-            assignee.id if assignee else None, blocked, _utc(history.created_at),
-            _utc(history.changed_at),
-        ))
+        writer.rows["contact"].append(
+            (
+                contact_id,
+                self.workspace_id,
+                first,
+                last,
+                phone,
+                email,
+                email.lower() if email else None,
+                country,
+                language,
+                assignee.id if assignee else None,
+                blocked,
+                _utc(history.created_at),
+                _utc(history.changed_at),
+            )
+        )
         for channel, handle in identities:
-            writer.rows["channel_identity"].append((
-                writer.new_id("channel_identity"), self.workspace_id, contact_id, channel.id,
-                handle, _utc(history.created_at),
-            ))
+            writer.rows["channel_identity"].append(
+                (
+                    writer.new_id("channel_identity"),
+                    self.workspace_id,
+                    contact_id,
+                    channel.id,
+                    handle,
+                    _utc(history.created_at),
+                )
+            )
         self.stats.contacts += 1
 
         calling = [channel for channel, _ in identities if channel.type.supports_calls]
@@ -1054,17 +1294,28 @@ class _DemoBuilder:
         self.contacts_left -= 1
         if phone and calling and not blocked:
             self.eligible_seen += 1
-            candidate = _CallCandidate(contact_id, phone, assignee.id if assignee else None,
-                                       calling, history.open_conversation_id)
+            candidate = _CallCandidate(
+                contact_id,
+                phone,
+                assignee.id if assignee else None,
+                calling,
+                history.open_conversation_id,
+            )
             self._historical_calls(candidate, history.created_at, history.intervals)
             if len(self.call_candidates) < 400:
                 self.call_candidates.append(candidate)
             elif rng.random() < 0.05:
                 self.call_candidates[rng.randrange(400)] = candidate
 
-    def _history(self, contact_id: int, pool: _LocalePool, first: str,
-                 assignee: _Member | None, blocked: bool,
-                 messaging: list[_ChannelInfo]) -> _History:
+    def _history(
+        self,
+        contact_id: int,
+        pool: _LocalePool,
+        first: str,
+        assignee: _Member | None,
+        blocked: bool,
+        messaging: list[_ChannelInfo],
+    ) -> _History:
         """Write the contact's conversations, messages and activities (1-3 conversations over
         the last 90 days, the latest open 40 % of the time)."""
         rng = self.rng
@@ -1086,28 +1337,55 @@ class _DemoBuilder:
         if assignee is not None and not history.assignee_recorded:
             # assigned by hand before anyone replied
             ts = min(self.now - MINUTE, history.created_at + rng.uniform(MINUTE, 2 * HOUR))
-            self._assignment(history, history.intervals[0][2], assignee.id, None,
-                             rng.choice(self.admins), ts, "manual")
+            self._assignment(
+                history,
+                history.intervals[0][2],
+                assignee.id,
+                None,
+                rng.choice(self.admins),
+                ts,
+                "manual",
+            )
         if blocked:
             last_at = history.last_message_at
             ts = last_at + min((self.now - last_at) * 0.9, rng.uniform(MINUTE, DAY))
-            self._activity(contact_id, history.intervals[-1][2], ActivityKind.CONTACT_BLOCKED,
-                           rng.choice(self.blockers).id, ts, {})
+            self._activity(
+                contact_id,
+                history.intervals[-1][2],
+                ActivityKind.CONTACT_BLOCKED,
+                rng.choice(self.blockers).id,
+                ts,
+                {},
+            )
             history.changed_at = max(history.changed_at, ts)
         if rng.random() < COMMENT_RATE:
             for _ in range(rng.choice((1, 1, 1, 2, 2, 3))):
                 opened, closed, conversation_id = rng.choice(history.intervals)
-                author = (assignee if assignee and rng.random() < 0.6
-                          else rng.choice(self.unrestricted))
+                author = (
+                    assignee if assignee and rng.random() < 0.6 else rng.choice(self.unrestricted)
+                )
                 self._comment(contact_id, conversation_id, author, rng.uniform(opened, closed))
         return history
 
-    def _assignment(self, history: _History, conversation_id: int, assignee_id: int | None,
-                    previous_id: int | None, author: _Member, ts: float, reason: str) -> None:
+    def _assignment(
+        self,
+        history: _History,
+        conversation_id: int,
+        assignee_id: int | None,
+        previous_id: int | None,
+        author: _Member,
+        ts: float,
+        reason: str,
+    ) -> None:
         kind = ActivityKind.CONTACT_ASSIGNED if assignee_id else ActivityKind.CONTACT_UNASSIGNED
-        self._activity(history.contact_id, conversation_id, kind, author.id, ts,
-                       {"assignee_id": assignee_id, "previous_assignee_id": previous_id,
-                        "reason": reason})
+        self._activity(
+            history.contact_id,
+            conversation_id,
+            kind,
+            author.id,
+            ts,
+            {"assignee_id": assignee_id, "previous_assignee_id": previous_id, "reason": reason},
+        )
         history.changed_at = max(history.changed_at, ts)
         if history.assignee is not None and assignee_id == history.assignee.id:
             history.assignee_recorded = True
@@ -1149,8 +1427,9 @@ class _DemoBuilder:
             status = "DELIVERED"  # no read receipts by e-mail
         return status, self._external_id(channel)
 
-    def _conversation(self, history: _History, opened: float, limit: float, *,
-                      is_open: bool) -> None:
+    def _conversation(
+        self, history: _History, opened: float, limit: float, *, is_open: bool
+    ) -> None:
         """One conversation between ``opened`` and ``limit`` (the next one, or now)."""
         rng = self.rng
         writer = self.writer
@@ -1182,8 +1461,21 @@ class _DemoBuilder:
             message_id = writer.new_id("message")
             if inbound:
                 text = rng.choice(texts["open"] if j == 0 else texts["follow"])
-                rows.append((message_id, wid, conversation_id, contact_id, channel.id, "INBOUND",
-                             None, text, "RECEIVED", self._external_id(channel), _utc(ts)))
+                rows.append(
+                    (
+                        message_id,
+                        wid,
+                        conversation_id,
+                        contact_id,
+                        channel.id,
+                        "INBOUND",
+                        None,
+                        text,
+                        "RECEIVED",
+                        self._external_id(channel),
+                        _utc(ts),
+                    )
+                )
                 last_inbound = ts
                 continue
             if assignee is None:
@@ -1201,48 +1493,92 @@ class _DemoBuilder:
             if "{first}" in text:
                 text = text.replace("{first}", history.first_name)
             status, external = self._outbound_status(ts, channel)
-            rows.append((message_id, wid, conversation_id, contact_id, channel.id, "OUTBOUND",
-                         author.id, text, status, external, _utc(ts)))
+            rows.append(
+                (
+                    message_id,
+                    wid,
+                    conversation_id,
+                    contact_id,
+                    channel.id,
+                    "OUTBOUND",
+                    author.id,
+                    text,
+                    status,
+                    external,
+                    _utc(ts),
+                )
+            )
             if first_author is None and (assignee is None or not history.assignee_recorded):
                 # the first reply to an unassigned contact assigns it to the replier
-                self._assignment(history, conversation_id, author.id, None, author, ts,
-                                 "first_reply")
+                self._assignment(
+                    history, conversation_id, author.id, None, author, ts, "first_reply"
+                )
             first_author = first_author or author
             last_author = author
         self.stats.messages += count
         history.last_message_at = ts
-        self._activity(contact_id, conversation_id, ActivityKind.CONVERSATION_OPENED,
-                       None if directions[0] else first_author.id, opened)
+        self._activity(
+            contact_id,
+            conversation_id,
+            ActivityKind.CONVERSATION_OPENED,
+            None if directions[0] else first_author.id,
+            opened,
+        )
 
         category = summary = closed_at = None
         if is_open:
             history.open_conversation_id = conversation_id
             history.intervals.append((opened, self.now, conversation_id))
         else:
-            closed_at = ts + min((limit - ts) * rng.uniform(0.05, 0.6),
-                                 rng.uniform(2 * MINUTE, 2 * DAY))
+            closed_at = ts + min(
+                (limit - ts) * rng.uniform(0.05, 0.6), rng.uniform(2 * MINUTE, 2 * DAY)
+            )
             closer = last_author or handler
             if rng.random() < 0.65:
                 category = rng.choice(tuple(_CLOSING_NOTES))
                 if rng.random() < 0.5:
                     amount = f"£{rng.randrange(8, 400)}.{rng.randrange(100):02d}"
-                    summary = _fill(rng.choice(_CLOSING_NOTES[category]), rng,
-                                    _TEXTS["en"]["day"]).replace("{amount}", amount)
-            self._activity(contact_id, conversation_id, ActivityKind.CONVERSATION_CLOSED,
-                           closer.id, closed_at, {"category": category, "summary": summary})
+                    summary = _fill(
+                        rng.choice(_CLOSING_NOTES[category]), rng, _TEXTS["en"]["day"]
+                    ).replace("{amount}", amount)
+            self._activity(
+                contact_id,
+                conversation_id,
+                ActivityKind.CONVERSATION_CLOSED,
+                closer.id,
+                closed_at,
+                {"category": category, "summary": summary},
+            )
             history.intervals.append((opened, closed_at, conversation_id))
             if assignee is None and first_author is not None:
                 # a manager handed the contact back to the unassigned pool after closing
                 unassigned_at = closed_at + min((limit - closed_at) * 0.5, rng.uniform(MINUTE, DAY))
-                self._assignment(history, conversation_id, None, first_author.id,
-                                 rng.choice(self.admins), unassigned_at, "manual")
-        writer.rows["conversation"].append((
-            conversation_id, wid, contact_id, contact_id if is_open else None,
-            ConversationStatus.OPEN.value if is_open else ConversationStatus.CLOSED.value,
-            message_id, channel.id, _utc(ts),
-            _utc(last_inbound) if last_inbound is not None else None,
-            category, summary, _utc(opened), _utc(closed_at) if closed_at is not None else None,
-        ))
+                self._assignment(
+                    history,
+                    conversation_id,
+                    None,
+                    first_author.id,
+                    rng.choice(self.admins),
+                    unassigned_at,
+                    "manual",
+                )
+        writer.rows["conversation"].append(
+            (
+                conversation_id,
+                wid,
+                contact_id,
+                contact_id if is_open else None,
+                ConversationStatus.OPEN.value if is_open else ConversationStatus.CLOSED.value,
+                message_id,
+                channel.id,
+                _utc(ts),
+                _utc(last_inbound) if last_inbound is not None else None,
+                category,
+                summary,
+                _utc(opened),
+                _utc(closed_at) if closed_at is not None else None,
+            )
+        )
 
     def _comment(self, contact_id: int, conversation_id: int, author: _Member, ts: float) -> None:
         rng = self.rng
@@ -1261,8 +1597,12 @@ class _DemoBuilder:
 
     # -- calls -------------------------------------------------------------------------------
 
-    def _historical_calls(self, candidate: _CallCandidate, created_at: float,
-                          intervals: list[tuple[float, float, int]]) -> None:
+    def _historical_calls(
+        self,
+        candidate: _CallCandidate,
+        created_at: float,
+        intervals: list[tuple[float, float, int]],
+    ) -> None:
         """Ended, missed, declined and failed calls, spread so the total lands on target."""
         rng = self.rng
         rate = self.eligible_seen / self.seen if self.seen else 0.6
@@ -1292,8 +1632,9 @@ class _DemoBuilder:
             return assignee
         return self.rng.choice(self.unrestricted_callers)
 
-    def _call(self, candidate: _CallCandidate, ringing: float,
-              intervals: list[tuple[float, float, int]]) -> None:
+    def _call(
+        self, candidate: _CallCandidate, ringing: float, intervals: list[tuple[float, float, int]]
+    ) -> None:
         rng = self.rng
         channel = rng.choice(candidate.channels)
         handler = self._answerer(candidate.assignee_id)
@@ -1320,49 +1661,112 @@ class _DemoBuilder:
             elif roll < 0.43:
                 recording = RecordingState.FAILED
         elif status is CallStatus.MISSED:
-            ended_at = ringing + (self.ring_timeout if rng.random() < 0.6
-                                  else rng.uniform(5, self.ring_timeout))
+            ended_at = ringing + (
+                self.ring_timeout if rng.random() < 0.6 else rng.uniform(5, self.ring_timeout)
+            )
         elif status is CallStatus.DECLINED:
             ended_at = ringing + rng.uniform(3, 20)
         else:
             ended_at = ringing + rng.uniform(0.2, 3)
         conversation_id = self._call_conversation(ringing, intervals)
-        call_id = self._write_call(candidate, channel, outbound, status, answered_by, None,
-                                   ringing, answered_at, ended_at, recording, recording_id)
+        call_id = self._write_call(
+            candidate,
+            channel,
+            outbound,
+            status,
+            answered_by,
+            None,
+            ringing,
+            answered_at,
+            ended_at,
+            recording,
+            recording_id,
+        )
         data = {"call_id": call_id, "direction": "OUTBOUND" if outbound else "INBOUND"}
         if status is CallStatus.ENDED:
-            self._activity(candidate.contact_id, conversation_id, ActivityKind.CALL_ANSWERED,
-                           answered_by.id, answered_at, data)
-            self._activity(candidate.contact_id, conversation_id, ActivityKind.CALL_ENDED,
-                           answered_by.id, ended_at,
-                           {**data, "duration_seconds": round(ended_at - answered_at)})
+            self._activity(
+                candidate.contact_id,
+                conversation_id,
+                ActivityKind.CALL_ANSWERED,
+                answered_by.id,
+                answered_at,
+                data,
+            )
+            self._activity(
+                candidate.contact_id,
+                conversation_id,
+                ActivityKind.CALL_ENDED,
+                answered_by.id,
+                ended_at,
+                {**data, "duration_seconds": round(ended_at - answered_at)},
+            )
         elif status is CallStatus.MISSED:
-            self._activity(candidate.contact_id, conversation_id, ActivityKind.CALL_MISSED,
-                           None, ended_at, data)
+            self._activity(
+                candidate.contact_id,
+                conversation_id,
+                ActivityKind.CALL_MISSED,
+                None,
+                ended_at,
+                data,
+            )
         elif status is CallStatus.DECLINED:
             decliner = handler.id if handler is not None and not outbound else None
-            self._activity(candidate.contact_id, conversation_id, ActivityKind.CALL_DECLINED,
-                           decliner, ended_at, data)
+            self._activity(
+                candidate.contact_id,
+                conversation_id,
+                ActivityKind.CALL_DECLINED,
+                decliner,
+                ended_at,
+                data,
+            )
         else:
-            self._activity(candidate.contact_id, conversation_id, ActivityKind.CALL_FAILED,
-                           None, ended_at, data)
+            self._activity(
+                candidate.contact_id,
+                conversation_id,
+                ActivityKind.CALL_FAILED,
+                None,
+                ended_at,
+                data,
+            )
 
-    def _write_call(self, candidate: _CallCandidate, channel: _ChannelInfo, outbound: bool,
-                    status: CallStatus, answered_by: _Member | None, ongoing_user_id: int | None,
-                    ringing: float, answered_at: float | None, ended_at: float | None,
-                    recording: RecordingState, recording_id: str | None) -> int:
+    def _write_call(
+        self,
+        candidate: _CallCandidate,
+        channel: _ChannelInfo,
+        outbound: bool,
+        status: CallStatus,
+        answered_by: _Member | None,
+        ongoing_user_id: int | None,
+        ringing: float,
+        answered_at: float | None,
+        ended_at: float | None,
+        recording: RecordingState,
+        recording_id: str | None,
+    ) -> int:
         call_id = self.writer.new_id("call")
         ours = channel.number
         from_number, to_number = (ours, candidate.phone) if outbound else (candidate.phone, ours)
         external = ("wacid." if channel.type is ChannelType.WHATSAPP else "CA") + self._hex()
-        self.writer.rows["call"].append((
-            call_id, self.workspace_id, candidate.contact_id, channel.id,
-            CallDirection.OUTBOUND.value if outbound else CallDirection.INBOUND.value,
-            status.value, answered_by.id if answered_by else None, ongoing_user_id,
-            from_number, to_number, external, _utc(ringing),
-            _utc(answered_at) if answered_at is not None else None,
-            _utc(ended_at) if ended_at is not None else None, recording.value, recording_id,
-        ))
+        self.writer.rows["call"].append(
+            (
+                call_id,
+                self.workspace_id,
+                candidate.contact_id,
+                channel.id,
+                CallDirection.OUTBOUND.value if outbound else CallDirection.INBOUND.value,
+                status.value,
+                answered_by.id if answered_by else None,
+                ongoing_user_id,
+                from_number,
+                to_number,
+                external,
+                _utc(ringing),
+                _utc(answered_at) if answered_at is not None else None,
+                _utc(ended_at) if ended_at is not None else None,
+                recording.value,
+                recording_id,
+            )
+        )
         self.stats.calls += 1
         self.stats.call_statuses[status.value] = self.stats.call_statuses.get(status.value, 0) + 1
         return call_id
@@ -1386,12 +1790,27 @@ class _DemoBuilder:
             answered_at = self.now - rng.uniform(20, 15 * MINUTE)
             ringing = answered_at - rng.uniform(3, 20)
             recording = RecordingState.RECORDING if rng.random() < 0.5 else RecordingState.NONE
-            call_id = self._write_call(candidate, rng.choice(candidate.channels), outbound,
-                                       CallStatus.ONGOING, handler, handler.id, ringing,
-                                       answered_at, None, recording, None)
-            self._activity(candidate.contact_id, candidate.open_conversation_id,
-                           ActivityKind.CALL_ANSWERED, handler.id, answered_at,
-                           {"call_id": call_id, "direction": "OUTBOUND" if outbound else "INBOUND"})
+            call_id = self._write_call(
+                candidate,
+                rng.choice(candidate.channels),
+                outbound,
+                CallStatus.ONGOING,
+                handler,
+                handler.id,
+                ringing,
+                answered_at,
+                None,
+                recording,
+                None,
+            )
+            self._activity(
+                candidate.contact_id,
+                candidate.open_conversation_id,
+                ActivityKind.CALL_ANSWERED,
+                handler.id,
+                answered_at,
+                {"call_id": call_id, "direction": "OUTBOUND" if outbound else "INBOUND"},
+            )
             busy_users.add(handler.id)
             busy_contacts.add(candidate.contact_id)
             ongoing_target -= 1
@@ -1403,8 +1822,19 @@ class _DemoBuilder:
             if candidate.contact_id in busy_contacts:
                 continue
             ringing = self.now - rng.uniform(2, min(25, self.ring_timeout - 5))
-            self._write_call(candidate, rng.choice(candidate.channels), False, CallStatus.RINGING,
-                             None, None, ringing, None, None, RecordingState.NONE, None)
+            self._write_call(
+                candidate,
+                rng.choice(candidate.channels),
+                False,
+                CallStatus.RINGING,
+                None,
+                None,
+                ringing,
+                None,
+                None,
+                RecordingState.NONE,
+                None,
+            )
             busy_contacts.add(candidate.contact_id)
             ringing_target -= 1
 
@@ -1419,10 +1849,14 @@ class _DemoBuilder:
             elif member.visibility is not ContactVisibility.SELF:
                 keys += [f"team:{team_ids[name]}" for name in member.teams]
             for key in keys:
-                self.writer.rows["inbox_seen_state"].append((
-                    self.writer.new_id("inbox_seen_state"), member.id, key,
-                    _utc(self.now - rng.uniform(10 * MINUTE, 8 * HOUR)),
-                ))
+                self.writer.rows["inbox_seen_state"].append(
+                    (
+                        self.writer.new_id("inbox_seen_state"),
+                        member.id,
+                        key,
+                        _utc(self.now - rng.uniform(10 * MINUTE, 8 * HOUR)),
+                    )
+                )
 
 
 # --------------------------------------------------------------------------------------------
@@ -1497,15 +1931,17 @@ async def seed_demo(
         teams = {}
         for offset, team_name in enumerate(TEAMS):
             teams[team_name] = await Team.create(
-                workspace_id=workspace.id, name=team_name,
+                workspace_id=workspace.id,
+                name=team_name,
                 created_at=now - timedelta(days=HISTORY_DAYS + 29, hours=offset),
                 using_db=connection,
             )
         members: list[_Member] = []
         logins: list[DemoLogin] = []
-        for offset, ((local, role, visibility, blocked, calls, team_names, weight), name) in (
-            enumerate(zip(_USERS, names, strict=True))
-        ):
+        for offset, (
+            (local, role, visibility, blocked, calls, team_names, weight),
+            name,
+        ) in enumerate(zip(_USERS, names, strict=True)):
             user = await User.create(
                 workspace_id=workspace.id,
                 email=f"{local}@{DEMO_EMAIL_DOMAIN}",
@@ -1519,36 +1955,60 @@ async def seed_demo(
                 using_db=connection,
             )
             for team_name in team_names:
-                await TeamMembership.create(team_id=teams[team_name].id, user_id=user.id,
-                                            using_db=connection)
-            members.append(_Member(user.id, name, role, visibility, blocked, calls, team_names,
-                                   weight))
-            logins.append(DemoLogin(user.email, DEMO_PASSWORD, role.value, visibility.value,
-                                    blocked, calls, team_names))
+                await TeamMembership.create(
+                    team_id=teams[team_name].id, user_id=user.id, using_db=connection
+                )
+            members.append(
+                _Member(user.id, name, role, visibility, blocked, calls, team_names, weight)
+            )
+            logins.append(
+                DemoLogin(
+                    user.email,
+                    DEMO_PASSWORD,
+                    role.value,
+                    visibility.value,
+                    blocked,
+                    calls,
+                    team_names,
+                )
+            )
         channels: list[_ChannelInfo] = []
         for offset, (channel_type, channel_name) in enumerate(_CHANNELS):
             number = None
             if channel_type in _CHANNEL_NUMBERS:
                 number = _business_number(*_CHANNEL_NUMBERS[channel_type], rng)
-                shown = phonenumbers.format_number(phonenumbers.parse(number),
-                                                   phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+                shown = phonenumbers.format_number(
+                    phonenumbers.parse(number), phonenumbers.PhoneNumberFormat.INTERNATIONAL
+                )
                 channel_name = f"{channel_name} {shown}"
             channel = await Channel.create(
-                workspace_id=workspace.id, type=channel_type, name=channel_name,
+                workspace_id=workspace.id,
+                type=channel_type,
+                name=channel_name,
                 created_at=now - timedelta(days=HISTORY_DAYS + 20 - offset),
                 using_db=connection,
             )
-            channels.append(_ChannelInfo(channel.id, channel_type, number,
-                                         _EXTERNAL_ID_PREFIX[channel_type]))
-        report(f"{DEMO_WORKSPACE_NAME}: {len(members)} users, {len(teams)} teams, "
-               f"{len(channels)} channels")
+            channels.append(
+                _ChannelInfo(channel.id, channel_type, number, _EXTERNAL_ID_PREFIX[channel_type])
+            )
+        report(
+            f"{DEMO_WORKSPACE_NAME}: {len(members)} users, {len(teams)} teams, "
+            f"{len(channels)} channels"
+        )
 
         writer = _Writer(connection)
         await writer.reserve_ids()
         builder = _DemoBuilder(
-            rng=rng, pools=pools, writer=writer, workspace_id=workspace.id, members=members,
-            channels=channels, contacts=contacts, messages_per_contact=messages_per_contact,
-            now=now, ring_timeout=workspace.call_ring_timeout_seconds,
+            rng=rng,
+            pools=pools,
+            writer=writer,
+            workspace_id=workspace.id,
+            members=members,
+            channels=channels,
+            contacts=contacts,
+            messages_per_contact=messages_per_contact,
+            now=now,
+            ring_timeout=workspace.call_ring_timeout_seconds,
         )
         done = 0
         while done < contacts:
@@ -1557,16 +2017,21 @@ async def seed_demo(
             at_least = 1 if size >= 20 else 0
             blocked = set(rng.sample(range(size), max(at_least, round(size * BLOCKED_RATE))))
             candidates = [i for i in range(size) if i not in blocked and (done or i)]
-            duplicates = rng.sample(candidates, min(len(candidates),
-                                                    max(at_least, round(size * DUPLICATE_RATE))))
-            kinds = {index: ("phone", "email_case", "phone", "email")[n % 4]
-                     for n, index in enumerate(duplicates)}
+            duplicates = rng.sample(
+                candidates, min(len(candidates), max(at_least, round(size * DUPLICATE_RATE)))
+            )
+            kinds = {
+                index: ("phone", "email_case", "phone", "email")[n % 4]
+                for n, index in enumerate(duplicates)
+            }
             for i in range(size):
                 builder.add_contact(blocked=i in blocked, duplicate_kind=kinds.get(i))
             await writer.flush()
             done += size
-            report(f"{DEMO_WORKSPACE_NAME}: {done}/{contacts} contacts, "
-                   f"{builder.stats.messages} messages, {builder.stats.calls} calls")
+            report(
+                f"{DEMO_WORKSPACE_NAME}: {done}/{contacts} contacts, "
+                f"{builder.stats.messages} messages, {builder.stats.calls} calls"
+            )
         builder.live_calls_now()
         builder.seen_states({name: team.id for name, team in teams.items()})
         await writer.flush()

@@ -19,13 +19,13 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import orjson
+from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
-from cross_web import HTTPException
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
@@ -41,13 +41,13 @@ from db.availability import (
 )
 from db.config import tortoise_config
 from db.outbox import prune_events, prune_idempotency_keys
-from graph.resolvers.call import miss_unanswered_calls
 from graph.auth import bearer_token, viewer_for_token
 from graph.context import Context
 from graph.crm.base import close_http as close_crm_http
 from graph.errors import ErrorCode
 from graph.extensions import MASKED_MESSAGE, add_code, unavailable_error
 from graph.live import EventBus
+from graph.resolvers.call import miss_unanswered_calls
 from graph.schema import build_schema
 from graph.settings import Settings
 from graph.throttle import Throttle, address_key, hold
@@ -154,7 +154,11 @@ def _too_large(limit: int) -> JSONResponse:
             "errors": [
                 {
                     "message": f"The request body is larger than {limit} bytes.",
-                    "extensions": {"code": ErrorCode.BAD_USER_INPUT, "limit": "bodyBytes", "maximum": limit},
+                    "extensions": {
+                        "code": ErrorCode.BAD_USER_INPUT,
+                        "limit": "bodyBytes",
+                        "maximum": limit,
+                    },
                 }
             ]
         },
@@ -272,18 +276,31 @@ class InboxGraphQL(GraphQL):
             # strawberry says "Unable to parse request body as JSON" of any JSON it refused
             too_deep = isinstance(exc.__cause__, JSONTooDeep)
             response = JSONResponse(
-                {"errors": [{"message": str(exc.__cause__) if too_deep else exc.reason,
-                             "extensions": {"code": code}}]},
+                {
+                    "errors": [
+                        {
+                            "message": str(exc.__cause__) if too_deep else exc.reason,
+                            "extensions": {"code": code},
+                        }
+                    ]
+                },
                 status_code=exc.status_code,
             )
-        except Exception as exc:  # noqa: BLE001 - answered as GraphQL JSON, never a 500 page
+        except Exception as exc:
             if is_unavailable(exc):
                 report_unavailable(exc)
                 response = _unavailable_response({"errors": [unavailable_error().formatted]})
             else:
                 log.exception("request failed outside execution")
                 response = JSONResponse(
-                    {"errors": [{"message": MASKED_MESSAGE, "extensions": {"code": ErrorCode.INTERNAL_SERVER_ERROR}}]},
+                    {
+                        "errors": [
+                            {
+                                "message": MASKED_MESSAGE,
+                                "extensions": {"code": ErrorCode.INTERNAL_SERVER_ERROR},
+                            }
+                        ]
+                    },
                     status_code=500,
                 )
         await response(scope, receive, send)
@@ -332,8 +349,10 @@ class InboxGraphQL(GraphQL):
         except RecursionError:
             raise JSONTooDeep() from None
         # a text with no more brackets than the limit cannot nest deeper: skip the walk
-        brackets = data.count("[") + data.count("{") if isinstance(data, str) else (
-            data.count(b"[") + data.count(b"{")
+        brackets = (
+            data.count("[") + data.count("{")
+            if isinstance(data, str)
+            else (data.count(b"[") + data.count(b"{"))
         )
         if brackets > MAX_JSON_DEPTH and _nests_deeper(value, MAX_JSON_DEPTH):
             raise JSONTooDeep()
@@ -397,7 +416,7 @@ class InboxApp(Starlette):
         if scope["type"] == "websocket" and self.graphql_socket is not None:
             root = scope.get("root_path", "")
             path = scope["path"]
-            if (path[len(root):] if root and path.startswith(root) else path) == "/graphql":
+            if (path[len(root) :] if root and path.startswith(root) else path) == "/graphql":
                 scope["app"] = self
                 await self.graphql_socket(scope, receive, send)
                 return

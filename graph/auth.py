@@ -63,7 +63,9 @@ async def team_members(workspace_id: int, connection=None) -> dict[int, frozense
     return {team_id: frozenset(ids) for team_id, ids in members.items()}
 
 
-def viewer_of(user: User, members: dict[int, frozenset[int]], token: AccessToken | None = None) -> Viewer:
+def viewer_of(
+    user: User, members: dict[int, frozenset[int]], token: AccessToken | None = None
+) -> Viewer:
     """The :class:`Viewer` of ``user``, given the workspace's teams (:func:`team_members`)."""
     return Viewer(
         user_id=user.id,
@@ -108,9 +110,10 @@ async def _touch(token_id: int, now: datetime) -> None:
     try:
         # conditional: of concurrent uses on every worker, one writes per minute
         await AccessToken.filter(
-            Q(id=token_id) & (Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_RESOLUTION))
+            Q(id=token_id)
+            & (Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_RESOLUTION))
         ).update(last_used_at=now)
-    except Exception as exc:  # noqa: BLE001 - a use not recorded is no reason to fail anything
+    except Exception as exc:
         if is_unavailable(exc):
             report_unavailable(exc)
         else:
@@ -170,8 +173,8 @@ async def refresh_viewer(viewer: Viewer) -> Viewer | None:
 
 
 __all__ = [
-    "bearer_token",
     "LAST_USED_RESOLUTION",
+    "bearer_token",
     "load_viewer",
     "note_use",
     "refresh_viewer",

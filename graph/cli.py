@@ -150,7 +150,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
     serve.add_argument("--log-level", default="info")
-    serve.add_argument("--seed-demo-if-empty", action="store_true", help="seed the demo workspace first when the database has none")
+    serve.add_argument(
+        "--seed-demo-if-empty",
+        action="store_true",
+        help="seed the demo workspace first when the database has none",
+    )
     serve.add_argument("--contacts", type=int, default=2000, help="demo contacts when seeding")
     serve.set_defaults(func=cmd_serve)
 

@@ -70,7 +70,9 @@ class CodedError(GraphQLError):
 class Unauthenticated(CodedError):
     code = ErrorCode.UNAUTHENTICATED
 
-    def __init__(self, message: str = "Authentication required: send a valid bearer token.") -> None:
+    def __init__(
+        self, message: str = "Authentication required: send a valid bearer token."
+    ) -> None:
         super().__init__(message)
 
 
@@ -132,7 +134,9 @@ class ServiceUnavailable(CodedError):
 
     code = ErrorCode.SERVICE_UNAVAILABLE
 
-    def __init__(self, message: str = "The service is unavailable for a moment: retry shortly.") -> None:
+    def __init__(
+        self, message: str = "The service is unavailable for a moment: retry shortly."
+    ) -> None:
         super().__init__(message, retryAfter=RETRY_AFTER_SECONDS)
 
 

@@ -28,7 +28,6 @@ from contextvars import ContextVar
 from typing import Any
 
 import cachetools
-
 from graphql import (
     DocumentNode,
     FieldNode,
@@ -40,8 +39,8 @@ from graphql import (
     SelectionSetNode,
     parse,
 )
-from graphql.language.parser import Parser
 from graphql import OperationType as GraphQLOperationType
+from graphql.language.parser import Parser
 from strawberry.extensions import MaskErrors, SchemaExtension
 from strawberry.schema.schema import validate_document
 
@@ -70,7 +69,11 @@ def add_code(error: GraphQLError) -> None:
     in a result that is not processed again)."""
     if (error.extensions or {}).get("code"):
         return
-    kind = ErrorCode.GRAPHQL_PARSE_FAILED if error.message.startswith("Syntax Error") else ErrorCode.GRAPHQL_VALIDATION_FAILED
+    kind = (
+        ErrorCode.GRAPHQL_PARSE_FAILED
+        if error.message.startswith("Syntax Error")
+        else ErrorCode.GRAPHQL_VALIDATION_FAILED
+    )
     error.extensions = {**(error.extensions or {}), "code": kind}
 
 
@@ -117,10 +120,14 @@ def unavailable_error(error: GraphQLError | None = None) -> GraphQLError:
 
 def as_graphql_error(error: Exception) -> GraphQLError:
     """``error`` as the GraphQL error strawberry would report for it."""
-    return error if isinstance(error, GraphQLError) else GraphQLError(str(error), original_error=error)
+    return (
+        error if isinstance(error, GraphQLError) else GraphQLError(str(error), original_error=error)
+    )
 
 
-def coded_errors(errors: list[GraphQLError], masked_message: str = MASKED_MESSAGE) -> list[GraphQLError]:
+def coded_errors(
+    errors: list[GraphQLError], masked_message: str = MASKED_MESSAGE
+) -> list[GraphQLError]:
     """``errors`` as clients receive them: each with ``extensions.code``; unexpected ones
     logged with their traceback and masked as ``INTERNAL_SERVER_ERROR``."""
     processed: list[GraphQLError] = []
@@ -167,11 +174,19 @@ def _escape_problem(query: str) -> str | None:
             return "contains a NUL character"
         if 0xD800 <= code <= 0xDBFF:
             following = codes[index + 1] if index + 1 < len(codes) else None
-            if following is None or following[0] != position + 6 or not 0xDC00 <= following[1] <= 0xDFFF:
+            if (
+                following is None
+                or following[0] != position + 6
+                or not 0xDC00 <= following[1] <= 0xDFFF
+            ):
                 return "contains an unpaired surrogate"
         if 0xDC00 <= code <= 0xDFFF:
             previous = codes[index - 1] if index else None
-            if previous is None or previous[0] != position - 6 or not 0xD800 <= previous[1] <= 0xDBFF:
+            if (
+                previous is None
+                or previous[0] != position - 6
+                or not 0xD800 <= previous[1] <= 0xDBFF
+            ):
                 return "contains an unpaired surrogate"
     return None
 
@@ -185,7 +200,8 @@ def unstorable_input(query: str | None, variables: Any) -> GraphQLError | None:
             problem = _text_problem(value)
             if problem:
                 return GraphQLError(
-                    f"`{path}` {problem}.", extensions={"code": ErrorCode.BAD_USER_INPUT, "field": path}
+                    f"`{path}` {problem}.",
+                    extensions={"code": ErrorCode.BAD_USER_INPUT, "field": path},
                 )
         elif isinstance(value, dict):
             for key, item in value.items():
@@ -202,7 +218,9 @@ def unstorable_input(query: str | None, variables: Any) -> GraphQLError | None:
     if isinstance(query, str):
         problem = _text_problem(query) or _escape_problem(query)
         if problem:
-            return GraphQLError(f"The document {problem}.", extensions={"code": ErrorCode.BAD_USER_INPUT})
+            return GraphQLError(
+                f"The document {problem}.", extensions={"code": ErrorCode.BAD_USER_INPUT}
+            )
     if isinstance(variables, dict):
         for name, value in variables.items():
             found = walk(value, f"${name}")
@@ -274,7 +292,9 @@ class _CountingParser(Parser):
         return selection
 
 
-def selection_load(document: DocumentNode, *, max_fields: int, max_overlaps: int) -> GraphQLError | None:
+def selection_load(
+    document: DocumentNode, *, max_fields: int, max_overlaps: int
+) -> GraphQLError | None:
     """Refuse a document whose validation would cost too much CPU, before it is validated.
 
     graphql-core's validation is linear in the fields a document selects, except its "fields
@@ -463,7 +483,11 @@ class SingleOperation(SchemaExtension):
     def on_validate(self):
         context = self.execution_context
         document = context.graphql_document
-        if document is not None and not operation_name_given.get() and not context.pre_execution_errors:
+        if (
+            document is not None
+            and not operation_name_given.get()
+            and not context.pre_execution_errors
+        ):
             operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
             if len(operations) > 1:
                 context.pre_execution_errors = [
@@ -513,7 +537,7 @@ class CostBudget(SchemaExtension):
             if operation is not None and not event:
                 try:
                     error = await self._charge(throttle, document, operation)
-                except Exception:  # noqa: BLE001 - a bug here must not refuse every operation
+                except Exception:
                     log.exception("charging the operation's cost failed; it runs uncharged")
                     error = None
                 if error is not None:
@@ -522,7 +546,9 @@ class CostBudget(SchemaExtension):
 
     async def _charge(self, throttle: Any, document: Any, operation: Any) -> GraphQLError | None:
         context = self.execution_context
-        self.requested = operation_cost(context.schema._schema, document, operation, context.variables)
+        self.requested = operation_cost(
+            context.schema._schema, document, operation, context.variables
+        )
         charge = await throttle.charge(budget_key(context.context), self.requested)
         self.status, self.charged = charge.status, True
         if charge.allowed:
@@ -556,7 +582,9 @@ class CostBudget(SchemaExtension):
         if throttle is None:
             return {}
         document = context.graphql_document
-        operation = find_operation(document, context.operation_name) if document is not None else None
+        operation = (
+            find_operation(document, context.operation_name) if document is not None else None
+        )
         if operation is not None and operation.operation is GraphQLOperationType.SUBSCRIPTION:
             return {}
         if not self.charged:
@@ -572,7 +600,7 @@ class CostBudget(SchemaExtension):
                 actual = operation_cost(
                     context.schema._schema, document, operation, context.variables, data
                 )
-            except Exception:  # noqa: BLE001 - reported as unknown rather than failing the answer
+            except Exception:
                 log.exception("computing the actual cost failed")
         return {"cost": self._extension(actual)}
 
@@ -591,9 +619,9 @@ def is_expected(error: GraphQLError) -> bool:
 
 __all__ = [
     "CachedDocuments",
-    "Documents",
     "CodedErrors",
     "CostBudget",
+    "Documents",
     "SingleOperation",
     "add_code",
     "as_graphql_error",

@@ -62,8 +62,16 @@ class LiveOperation:
     """
 
     __slots__ = (
-        "id", "query", "variables", "operation_name", "send_text", "document_key", "frame_prefix",
-        "completed", "stream", "owner",
+        "completed",
+        "document_key",
+        "frame_prefix",
+        "id",
+        "operation_name",
+        "owner",
+        "query",
+        "send_text",
+        "stream",
+        "variables",
     )
 
     def __init__(
@@ -81,7 +89,11 @@ class LiveOperation:
         self.operation_name = operation_name
         self.send_text = send_text
         # equal documents of many subscribers share one key (and one copy of their text)
-        self.document_key = (sys.intern(query), operation_name, sys.intern(_variables_key(variables)))
+        self.document_key = (
+            sys.intern(query),
+            operation_name,
+            sys.intern(_variables_key(variables)),
+        )
         self.frame_prefix = '{"id":' + json.dumps(id) + ',"type":"next","payload":'
         self.completed = False
         self.stream: Any = None
@@ -171,7 +183,9 @@ def _variables_key(values: Any) -> str:
         return repr(values)
 
 
-async def execute_payload(operation: LiveOperation, context: Context, candidate: Candidate) -> str | None:
+async def execute_payload(
+    operation: LiveOperation, context: Context, candidate: Candidate
+) -> str | None:
     """The ``next`` payload of ``candidate`` for this document and viewer, as JSON text.
 
     Raises:
@@ -236,11 +250,15 @@ async def _shared_payload(
     return payload, marker[0], viewer.user_id
 
 
-async def payload_for(operation: LiveOperation, context: Context, candidate: Candidate) -> str | None:
+async def payload_for(
+    operation: LiveOperation, context: Context, candidate: Candidate
+) -> str | None:
     """The JSON text of ``candidate``'s ``next`` payload for this subscriber."""
     payload, personal, user_id = await _shared_payload(operation, context, candidate)
     if personal and user_id != context.viewer.user_id:
-        return await execute_payload(operation, context, candidate)  # the leader's answer was personal
+        return await execute_payload(
+            operation, context, candidate
+        )  # the leader's answer was personal
     return payload
 
 
@@ -313,13 +331,15 @@ def _send_now(subscriber: Any, send: Coroutine[Any, Any, Any]) -> None:
         waiting_on = send.send(None)
     except StopIteration:
         return
-    except Exception:  # noqa: BLE001 - the connection is gone: its handler cleans up
+    except Exception:
         log.debug("send failed", exc_info=True)
         return
     subscriber._offer(_Unfinished(send, waiting_on))
 
 
-async def dispatch(event: Any, subscribers: tuple[Any, ...], facts: dict[str, Any] | None = None) -> None:
+async def dispatch(
+    event: Any, subscribers: tuple[Any, ...], facts: dict[str, Any] | None = None
+) -> None:
     """Hand ``event`` to this process's subscribers of its workspace (``architecture.md``, live
     path, step 3).
 
@@ -341,11 +361,15 @@ async def dispatch(event: Any, subscribers: tuple[Any, ...], facts: dict[str, An
         try:
             if fast is not None and fast.operation.completed:
                 continue  # the client completed it: its task is being cancelled
-            if fast is None or event.sequence != subscriber.last + 1 or not fast.accepts(event, fast.viewer):
+            if (
+                fast is None
+                or event.sequence != subscriber.last + 1
+                or not fast.accepts(event, fast.viewer)
+            ):
                 subscriber._offer(event)
                 continue
             candidate = fast.select(event, event.payload if facts is None else facts)
-        except Exception:  # noqa: BLE001 - a bug in one subscription must not stop the others
+        except Exception:
             log.exception("selecting event %s failed", event.sequence)
             subscriber._offer(event)  # its task selects again, and fails on its own
             continue
@@ -363,19 +387,28 @@ async def dispatch(event: Any, subscribers: tuple[Any, ...], facts: dict[str, An
     planned = list(groups.values())
     # each group's payload at once (they are independent), within a time budget: a slow
     # selection must not hold up the workspace's stream; its subscribers catch up on their own
-    outcomes = await asyncio.gather(*(_payload_within_budget(fast, candidate) for candidate, fast, _ in planned))
+    outcomes = await asyncio.gather(
+        *(_payload_within_budget(fast, candidate) for candidate, fast, _ in planned)
+    )
     for (_, _, members), outcome in zip(planned, outcomes, strict=True):
         for subscriber in members:
             fast = subscriber.fast_path
             if subscriber.closed or (fast is not None and fast.operation.completed):
                 continue
-            if outcome is None or fast is None or (outcome[1] and fast.viewer.user_id != outcome[2]):
+            if (
+                outcome is None
+                or fast is None
+                or (outcome[1] and fast.viewer.user_id != outcome[2])
+            ):
                 # failed or too slow, or personal to another user: the task executes it itself
                 subscriber.last = event.sequence - 1
                 subscriber._offer(event)
                 continue
             if outcome[0] is not None:
-                _send_now(subscriber, fast.operation.send_text(fast.operation.frame_prefix + outcome[0] + "}"))
+                _send_now(
+                    subscriber,
+                    fast.operation.send_text(fast.operation.frame_prefix + outcome[0] + "}"),
+                )
 
 
 DISPATCH_BUDGET_SECONDS = 5.0
@@ -383,13 +416,16 @@ DISPATCH_BUDGET_SECONDS = 5.0
 subscribers' own tasks."""
 
 
-async def _payload_within_budget(fast: FastPath, candidate: Candidate) -> tuple[str | None, bool, int] | None:
+async def _payload_within_budget(
+    fast: FastPath, candidate: Candidate
+) -> tuple[str | None, bool, int] | None:
     """A group's shared payload, or ``None`` when it failed or took too long."""
     try:
         return await asyncio.wait_for(
-            _shared_payload(fast.operation, fast.execution_context(), candidate), DISPATCH_BUDGET_SECONDS
+            _shared_payload(fast.operation, fast.execution_context(), candidate),
+            DISPATCH_BUDGET_SECONDS,
         )
-    except Exception:  # noqa: BLE001 - each subscriber's task tries, and reports, on its own
+    except Exception:
         log.warning("shared execution of event %s failed", candidate.sequence, exc_info=True)
         return None
 
@@ -399,8 +435,8 @@ __all__ = [
     "FastPath",
     "LiveOperation",
     "current_operation",
-    "dispatch",
     "depends_on_identity",
+    "dispatch",
     "execute_payload",
     "payload_for",
     "start_live_operation",

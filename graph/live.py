@@ -100,8 +100,10 @@ class Transaction:
         if not self.pending:
             return []
         count = len(self.pending)
-        await Workspace.filter(id=self.workspace_id).using_db(self.connection).update(
-            event_sequence=F("event_sequence") + count
+        await (
+            Workspace.filter(id=self.workspace_id)
+            .using_db(self.connection)
+            .update(event_sequence=F("event_sequence") + count)
         )
         last = await (
             Workspace.filter(id=self.workspace_id)
@@ -240,7 +242,16 @@ class Subscriber:
     subscription's task until it has caught up again (:class:`graph.subscriptions.LiveStream`).
     """
 
-    __slots__ = ("workspace_id", "_items", "_maxsize", "overflowed", "closed", "last", "fast_path", "wake")
+    __slots__ = (
+        "_items",
+        "_maxsize",
+        "closed",
+        "fast_path",
+        "last",
+        "overflowed",
+        "wake",
+        "workspace_id",
+    )
 
     def __init__(self, workspace_id: int, maxsize: int) -> None:
         self.workspace_id = workspace_id
@@ -279,7 +290,7 @@ class Subscriber:
         while items and items[0] is not _OVERFLOW and not isinstance(items[0], LiveEvent):
             try:
                 await items.pop(0)  # a send the socket could not take at once
-            except Exception:  # noqa: BLE001 - the socket is gone: its handler ends the operation
+            except Exception:
                 log.debug("unfinished send failed", exc_info=True)
 
     async def take(self) -> LiveEvent | None:
@@ -406,15 +417,23 @@ class EventBus:
         if not await self._try_publish(event):
             self._unpublished[event.workspace_id] = event
             if self._republisher is None or self._republisher.done():
-                self._republisher = asyncio.create_task(self._republish(), context=contextvars.Context())
+                self._republisher = asyncio.create_task(
+                    self._republish(), context=contextvars.Context()
+                )
 
     async def _try_publish(self, event: LiveEvent) -> bool:
         try:
-            await self._broadcast.publish(channel=self.channel(event.workspace_id), message=event.to_json())
+            await self._broadcast.publish(
+                channel=self.channel(event.workspace_id), message=event.to_json()
+            )
         except Exception as exc:  # noqa: BLE001 - the write has committed; resume covers the gap
             if not self._publish_failing:
                 self._publish_failing = True
-                log.warning("publishing events failed (%s: %s); retrying in the background", type(exc).__name__, exc)
+                log.warning(
+                    "publishing events failed (%s: %s); retrying in the background",
+                    type(exc).__name__,
+                    exc,
+                )
             return False
         if self._publish_failing:
             self._publish_failing = False
@@ -476,7 +495,7 @@ class EventBus:
                     continue
                 try:
                     await dispatch(event, tuple(self._subscribers.get(workspace_id, ())))
-                except Exception:  # noqa: BLE001 - the stream of the workspace must go on
+                except Exception:
                     log.exception("dispatching event %s/%s failed", workspace_id, event.sequence)
 
     async def _catch_up(self, workspace_id: int) -> None:
@@ -504,12 +523,14 @@ class EventBus:
                 events = await read_outbox(workspace_id, after, limit=CATCH_UP_PAGE)
                 for delivery in with_current_facts(events):
                     await dispatch(
-                        delivery.event, tuple(self._subscribers.get(workspace_id, ())), delivery.facts
+                        delivery.event,
+                        tuple(self._subscribers.get(workspace_id, ())),
+                        delivery.facts,
                     )
                 if len(events) < CATCH_UP_PAGE:
                     return
                 after = events[-1].sequence
-        except Exception as exc:  # noqa: BLE001 - the subscribers' own tasks retry
+        except Exception as exc:
             if is_unavailable(exc):
                 report_unavailable(exc)
             else:
@@ -549,7 +570,9 @@ class EventBus:
         del self._listeners[workspace_id]
         self._ready.pop(workspace_id, None)
         if self._subscribers.get(workspace_id):
-            log.error("the event listener of workspace %s ended (%r); restarting it", workspace_id, error)
+            log.error(
+                "the event listener of workspace %s ended (%r); restarting it", workspace_id, error
+            )
             self._start_listener(workspace_id, restarted=True)
 
     def _resync(self, workspace_id: int) -> None:

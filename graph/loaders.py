@@ -19,8 +19,8 @@ from db.models import (
     Channel,
     ChannelIdentity,
     Contact,
-    CustomInboxShare,
     Conversation,
+    CustomInboxShare,
     Message,
     Team,
     User,
@@ -94,7 +94,9 @@ def then(future: asyncio.Future[R], build: Callable[[R], T]) -> T | Awaitable[T]
     return later()
 
 
-def related(loader: DataLoader[int, Any], key: int | None, build: Callable[[Any], T]) -> T | None | Awaitable[T | None]:
+def related(
+    loader: DataLoader[int, Any], key: int | None, build: Callable[[Any], T]
+) -> T | None | Awaitable[T | None]:
     """The row ``key`` of ``loader`` passed to ``build`` (:func:`then`); ``None`` for no key
     or a row the loader does not find (another workspace's)."""
     if key is None:
@@ -117,7 +119,9 @@ def _by_id(model: type[Model], workspace_id: int) -> DataLoader[int, Any]:
         # few of these: hand-written, as building one through tortoise costs more than running it
         keys = sorted(set(ids))
         marks = ", ".join("{}" for _ in keys)
-        rows = await select_rows(model, f'SELECT * FROM "{model._meta.db_table}" WHERE id IN ({marks})', *keys)
+        rows = await select_rows(
+            model, f'SELECT * FROM "{model._meta.db_table}" WHERE id IN ({marks})', *keys
+        )
         found = {row.pk: row for row in rows if row.workspace_id == workspace_id}
         return [found.get(i) for i in ids]
 
@@ -128,9 +132,13 @@ def _mentions(workspace_id: int) -> DataLoader[int, list[int]]:
     """Activity id -> the ids of the users it mentions, in mention order."""
 
     async def load(ids: Sequence[int]) -> list[list[int]]:
-        rows = await ActivityMention.filter(
-            activity_id__in=list(set(ids)), activity__workspace_id=workspace_id
-        ).order_by("id").values_list("activity_id", "user_id")
+        rows = (
+            await ActivityMention.filter(
+                activity_id__in=list(set(ids)), activity__workspace_id=workspace_id
+            )
+            .order_by("id")
+            .values_list("activity_id", "user_id")
+        )
         found: dict[int, list[int]] = {}
         for activity_id, user_id in rows:
             found.setdefault(activity_id, []).append(user_id)
@@ -268,8 +276,15 @@ class Loaders:
         async def load(ids: Sequence[int]) -> list[list[Any]]:
             shares = await self.shares.load_many(list(ids))
             wanted = sorted({key for share in shares for key in share[position]})
-            found = dict(zip(wanted, await getattr(self, target).load_many(wanted), strict=True)) if wanted else {}
-            return [[found[key] for key in share[position] if found.get(key) is not None] for share in shares]
+            found = (
+                dict(zip(wanted, await getattr(self, target).load_many(wanted), strict=True))
+                if wanted
+                else {}
+            )
+            return [
+                [found[key] for key in share[position] if found.get(key) is not None]
+                for share in shares
+            ]
 
         return Loader(load_fn=load)
 
@@ -287,7 +302,9 @@ class Loaders:
         the page costs an awaitable. The users are read even when the request shows none of
         them: one statement by primary key, which every inbox screen spends anyway.
         """
-        found = await asyncio.gather(*(_fill(getattr(self, name), keys) for name, keys in ids.items()))
+        found = await asyncio.gather(
+            *(_fill(getattr(self, name), keys) for name, keys in ids.items())
+        )
         await self.preload_users([row for rows in found for row in rows if row is not None])
 
     async def preload_users(self, rows: Iterable[Any]) -> None:
@@ -329,7 +346,9 @@ class Loaders:
 
             async def load(parent_ids: Sequence[int]) -> list[list[Any]]:
                 wanted = sorted(set(parent_ids))
-                query: QuerySet[Any] = model.filter(workspace_id=self.workspace_id, **{f"{parent}__in": wanted})
+                query: QuerySet[Any] = model.filter(
+                    workspace_id=self.workspace_id, **{f"{parent}__in": wanted}
+                )
                 if after is not None:
                     query = query.filter(keyset_after(order, after))
                 if len(wanted) == 1:
@@ -342,7 +361,9 @@ class Loaders:
             loader = self._rows_of[key] = Loader(load_fn=load)
         return loader
 
-    def calls_of_contact(self, limit: int, after: Sequence[Any] | None) -> DataLoader[int, list[Call]]:
+    def calls_of_contact(
+        self, limit: int, after: Sequence[Any] | None
+    ) -> DataLoader[int, list[Call]]:
         """Per contact id, its first ``limit`` calls newest first (:data:`db.models.CALL_ORDER`),
         after the keyset values ``after`` if given (:meth:`rows_of`)."""
         return self.rows_of(Call, "contact_id", CALL_ORDER, limit, after)
@@ -370,7 +391,9 @@ class Loaders:
             async def group(column: str, values: set[str]) -> list[Contact]:
                 if not values:
                     return []
-                query = Contact.filter(workspace_id=self.workspace_id, **{f"{column}__in": sorted(values)})
+                query = Contact.filter(
+                    workspace_id=self.workspace_id, **{f"{column}__in": sorted(values)}
+                )
                 return await first_per_group(query.filter(scope.q()), column, order, limit + 1)
 
             async def load(keys: Sequence[SharingKey]) -> list[list[Contact]]:
@@ -381,9 +404,13 @@ class Loaders:
                 phones, emails = _group(by_phone, "phone"), _group(by_email, "email_normalized")
                 found = []
                 for contact_id, phone, email in keys:
-                    rows = (phones.get(phone, []) if phone else []) + (emails.get(email, []) if email else [])
+                    rows = (phones.get(phone, []) if phone else []) + (
+                        emails.get(email, []) if email else []
+                    )
                     shared = {row.id: row for row in rows if row.id != contact_id}
-                    found.append(sorted(shared.values(), key=lambda row: (row.created_at, row.id))[:limit])
+                    found.append(
+                        sorted(shared.values(), key=lambda row: (row.created_at, row.id))[:limit]
+                    )
                 return found
 
             loader = self._contacts_sharing[cache_key] = Loader(load_fn=load)
@@ -406,7 +433,9 @@ class Loaders:
         inbox's ``sharedWithTeams`` resolve at moments that depend on other statements, and
         read their teams in one batch or two depending on timing)."""
         if not _reusable(self._teams):
-            self._teams = asyncio.ensure_future(Team.filter(workspace_id=self.workspace_id).order_by("id"))
+            self._teams = asyncio.ensure_future(
+                Team.filter(workspace_id=self.workspace_id).order_by("id")
+            )
         found = {row.id: row for row in await asyncio.shield(self._teams)}
         return [found.get(i) for i in ids]
 
@@ -414,7 +443,9 @@ class Loaders:
         """Every channel of the workspace, oldest first, read once per request however many
         contacts list them (``Contact.channels``)."""
         if not _reusable(self._channels):
-            self._channels = asyncio.ensure_future(Channel.filter(workspace_id=self.workspace_id).order_by("id"))
+            self._channels = asyncio.ensure_future(
+                Channel.filter(workspace_id=self.workspace_id).order_by("id")
+            )
         return await asyncio.shield(self._channels)
 
 

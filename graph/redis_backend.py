@@ -93,7 +93,9 @@ class ResilientRedisBackend(BroadcastBackend):
                 await self._wake.wait()
                 continue
             try:
-                client = redis.Redis.from_url(self._url, socket_connect_timeout=2, health_check_interval=5)
+                client = redis.Redis.from_url(
+                    self._url, socket_connect_timeout=2, health_check_interval=5
+                )
                 self._pubsub = client.pubsub(ignore_subscribe_messages=True)
                 await self._pubsub.subscribe(*sorted(self._channels))
                 self.connected = True
@@ -106,7 +108,10 @@ class ResilientRedisBackend(BroadcastBackend):
                     message = await self._pubsub.get_message(timeout=1.0)
                     if message and message.get("type") == "message":
                         self._queue.put_nowait(
-                            Event(channel=message["channel"].decode(), message=message["data"].decode())
+                            Event(
+                                channel=message["channel"].decode(),
+                                message=message["data"].decode(),
+                            )
                         )
                 await self._close_pubsub()
             except asyncio.CancelledError:

@@ -225,20 +225,25 @@ class Settings:
             session_ttl_seconds=_int("INBOX_GRAPH_SESSION_TTL_SECONDS", 30 * 24 * 3600),
             subscriber_queue_size=_int("INBOX_GRAPH_SUBSCRIBER_QUEUE", 1000),
             event_retention_seconds=_int("INBOX_GRAPH_EVENT_RETENTION_SECONDS", 24 * 3600),
-            idempotency_key_ttl_seconds=max(1, _int("INBOX_GRAPH_IDEMPOTENCY_KEY_TTL_SECONDS", 24 * 3600)),
+            idempotency_key_ttl_seconds=max(
+                1, _int("INBOX_GRAPH_IDEMPOTENCY_KEY_TTL_SECONDS", 24 * 3600)
+            ),
             prune_interval_seconds=_int("INBOX_GRAPH_PRUNE_INTERVAL_SECONDS", 300),
             ring_sweep_interval_seconds=_int("INBOX_GRAPH_RING_SWEEP_INTERVAL_SECONDS", 1),
             min_ring_timeout_seconds=max(1, _int("INBOX_GRAPH_MIN_RING_TIMEOUT_SECONDS", 5)),
             shared_fanout=_flag("INBOX_GRAPH_SHARED_FANOUT", True),
             ws_compression=_choice("INBOX_GRAPH_WS_COMPRESSION", "off", WS_COMPRESSION_MODES),
             secret_keys=_secret_keys("INBOX_GRAPH_SECRET_KEY"),
-            hubspot_url=(os.environ.get("INBOX_GRAPH_HUBSPOT_URL") or "https://api.hubapi.com").rstrip("/"),
+            hubspot_url=(
+                os.environ.get("INBOX_GRAPH_HUBSPOT_URL") or "https://api.hubapi.com"
+            ).rstrip("/"),
             crm_timeout_seconds=_float("INBOX_GRAPH_CRM_TIMEOUT_SECONDS", 10.0),
             crm_max_attempts=max(1, _int("INBOX_GRAPH_CRM_MAX_ATTEMPTS", 3)),
             crm_metadata_ttl_seconds=_int("INBOX_GRAPH_CRM_METADATA_TTL_SECONDS", 600),
             count_sql_statements=_flag("INBOX_GRAPH_COUNT_SQL_STATEMENTS", False),
             bench_baseline=_flag("INBOX_GRAPH_BENCH_BASELINE", False),
-            channel_namespace=os.environ.get("INBOX_GRAPH_CHANNEL_NAMESPACE") or database_name(database_url()),
+            channel_namespace=os.environ.get("INBOX_GRAPH_CHANNEL_NAMESPACE")
+            or database_name(database_url()),
             header_timeout_seconds=_seconds("INBOX_GRAPH_HEADER_TIMEOUT_SECONDS", 10.0),
             keep_alive_seconds=_seconds("INBOX_GRAPH_KEEP_ALIVE_SECONDS", 5.0),
             max_connections=_limit("INBOX_GRAPH_MAX_CONNECTIONS"),

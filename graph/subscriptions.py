@@ -29,8 +29,8 @@ import json
 import logging
 import random
 from dataclasses import dataclass, replace
-from functools import partial
 from datetime import UTC, datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from starlette.websockets import WebSocketDisconnect
@@ -146,8 +146,22 @@ class LiveStream:
     """
 
     __slots__ = (
-        "context", "viewer", "after_sequence", "on_viewer", "select", "shared", "announce_start",
-        "operation", "subscriber", "fast", "last", "pending", "task", "ended", "started", "resync",
+        "after_sequence",
+        "announce_start",
+        "context",
+        "ended",
+        "fast",
+        "last",
+        "on_viewer",
+        "operation",
+        "pending",
+        "resync",
+        "select",
+        "shared",
+        "started",
+        "subscriber",
+        "task",
+        "viewer",
     )
 
     def __init__(
@@ -200,8 +214,10 @@ class LiveStream:
         bus = context.bus
         subscriber = await bus.add(viewer.workspace_id)
         try:
-            current = await Workspace.filter(id=viewer.workspace_id).first().values_list(
-                "event_sequence", flat=True
+            current = (
+                await Workspace.filter(id=viewer.workspace_id)
+                .first()
+                .values_list("event_sequence", flat=True)
             )
             current = int(current or 0)
             if after_sequence is not None and after_sequence > current:
@@ -223,7 +239,9 @@ class LiveStream:
             bus.remove(subscriber)
             raise
         if self.announce_start:
-            self.pending.insert(0, Delivery(LiveEvent(viewer.workspace_id, last, STREAM_STARTED, {}), {}))
+            self.pending.insert(
+                0, Delivery(LiveEvent(viewer.workspace_id, last, STREAM_STARTED, {}), {})
+            )
         self.last = last
         self.subscriber = subscriber
         self.operation = operation
@@ -283,9 +301,11 @@ class LiveStream:
                 except asyncio.CancelledError:
                     if self.ended or asyncio.current_task().cancelling():
                         raise  # stopped: the client completed it, or the socket closed
-                    log.warning("a shared step of event delivery was cancelled; resuming from the outbox")
+                    log.warning(
+                        "a shared step of event delivery was cancelled; resuming from the outbox"
+                    )
                     delay = await self._pause(delay)
-                except Exception as exc:  # noqa: BLE001 - sorted below
+                except Exception as exc:
                     if not is_unavailable(exc) and not isinstance(exc, ServiceUnavailable):
                         raise
                     report_unavailable(exc)
@@ -438,13 +458,15 @@ def contact_events(
             return None
         return Candidate(event.sequence, partial(build, event))
 
-    return LiveStream(context, after_sequence=after_sequence, on_viewer=scope.refresh, select=select)
+    return LiveStream(
+        context, after_sequence=after_sequence, on_viewer=scope.refresh, select=select
+    )
 
 
 __all__ = [
     "CLOSE_SLOW_CONSUMER",
-    "contact_events",
     "STREAM_STARTED",
     "LiveScope",
     "LiveStream",
+    "contact_events",
 ]

@@ -408,13 +408,13 @@ async def login_attempt(context: Any, email: str) -> AsyncIterator[None]:
 
 
 __all__ = [
-    "RETRY_STORAGE_SECONDS",
     "HOLD_REFUSAL_SECONDS",
-    "address_key",
-    "admit_document",
+    "RETRY_STORAGE_SECONDS",
     "Charge",
     "Throttle",
     "ThrottleStatus",
+    "address_key",
+    "admit_document",
     "budget_key",
     "client_address",
     "hold",

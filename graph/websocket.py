@@ -37,9 +37,9 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 
 from db.availability import is_unavailable, report_unavailable
 from graph.auth import refresh_viewer
+from graph.context import start_operation_loaders
 from graph.errors import RateLimited
 from graph.extensions import unavailable_error
-from graph.context import start_operation_loaders
 from graph.fanout import LiveOperation, start_live_operation
 
 MAX_OPERATION_ID_LENGTH = 128
@@ -60,14 +60,19 @@ def frame_problem(message: Any) -> str | None:
         return "`connection_init` payload must be an object."
     if kind in ("subscribe", "complete"):
         operation_id = message.get("id")
-        if not isinstance(operation_id, str) or not 0 < len(operation_id) <= MAX_OPERATION_ID_LENGTH:
+        if (
+            not isinstance(operation_id, str)
+            or not 0 < len(operation_id) <= MAX_OPERATION_ID_LENGTH
+        ):
             return f"`{kind}` needs a string `id` of 1 to {MAX_OPERATION_ID_LENGTH} characters."
     if kind == "subscribe":
         if not isinstance(payload, dict) or not isinstance(payload.get("query"), str):
             return "`subscribe` payload must be an object with a string `query`."
         if payload.get("variables") is not None and not isinstance(payload["variables"], dict):
             return "`variables` must be an object."
-        if payload.get("operationName") is not None and not isinstance(payload["operationName"], str):
+        if payload.get("operationName") is not None and not isinstance(
+            payload["operationName"], str
+        ):
             return "`operationName` must be a string."
     return None
 
@@ -98,9 +103,17 @@ class InboxTransportWSHandler(BaseGraphQLTransportWSHandler):
         """The error for a new operation over this socket's or its user's bound, else ``None``."""
         settings = self.view.settings
         if len(self.operations) >= settings.max_subscriptions_per_socket:
-            limit, maximum, where = "subscriptionsPerSocket", settings.max_subscriptions_per_socket, "socket"
+            limit, maximum, where = (
+                "subscriptionsPerSocket",
+                settings.max_subscriptions_per_socket,
+                "socket",
+            )
         elif _open_per_user[user_id] >= settings.max_subscriptions_per_user:
-            limit, maximum, where = "subscriptionsPerUser", settings.max_subscriptions_per_user, "user"
+            limit, maximum, where = (
+                "subscriptionsPerUser",
+                settings.max_subscriptions_per_user,
+                "user",
+            )
         else:
             return None
         return RateLimited(
@@ -129,7 +142,9 @@ class InboxTransportWSHandler(BaseGraphQLTransportWSHandler):
             if not is_unavailable(exc):
                 raise
             report_unavailable(exc)
-            await self.websocket.close(code=CLOSE_TRY_AGAIN_LATER, reason="Service unavailable: retry shortly")
+            await self.websocket.close(
+                code=CLOSE_TRY_AGAIN_LATER, reason="Service unavailable: retry shortly"
+            )
             return
         if self.connection_init_received:
             # cancelled by now: the socket need not keep the timer's task for as long as it is open
@@ -148,13 +163,19 @@ class InboxTransportWSHandler(BaseGraphQLTransportWSHandler):
         if self.connection_acknowledged and operation_id not in self.operations:
             context = self.context
             try:
-                viewer = await refresh_viewer(context.current_viewer) if context.current_viewer else None
+                viewer = (
+                    await refresh_viewer(context.current_viewer) if context.current_viewer else None
+                )
             except Exception as exc:
                 if not is_unavailable(exc):
                     raise
                 # the operation never started: a coded ``error`` for it, the socket stays open
                 report_unavailable(exc)
-                error = {"id": operation_id, "type": "error", "payload": [unavailable_error().formatted]}
+                error = {
+                    "id": operation_id,
+                    "type": "error",
+                    "payload": [unavailable_error().formatted],
+                }
                 await self.send_message(error)
                 return
             if viewer is None:
@@ -162,7 +183,9 @@ class InboxTransportWSHandler(BaseGraphQLTransportWSHandler):
                 return
             refused = self._too_many(viewer.user_id)
             if refused is not None:
-                await self.send_message({"id": operation_id, "type": "error", "payload": [refused.formatted]})
+                await self.send_message(
+                    {"id": operation_id, "type": "error", "payload": [refused.formatted]}
+                )
                 return
             context.current_viewer = viewer
             # the operation task copies these context variables when it is created

@@ -12,7 +12,7 @@ from urllib.parse import urlparse, urlunparse
 
 import pytest
 
-from tests.support import RECEIVE, Client, Served, cli, serve  # noqa: F401 - RECEIVE re-exported
+from tests.support import RECEIVE, Client, Served, cli, serve
 
 ALLOWED_ORIGIN = "http://app.inbox.test"
 
@@ -30,8 +30,18 @@ def database_url(tmp_path_factory: pytest.TempPathFactory):
     if configured.startswith(("postgres://", "postgresql://")):
         name, url = _postgres_admin_url(configured)
         parsed = urlparse(configured)
-        psql = ["psql", "-h", parsed.hostname or "127.0.0.1", "-p", str(parsed.port or 5432),
-                "-U", parsed.username or "postgres", "-d", "postgres", "-qc"]
+        psql = [
+            "psql",
+            "-h",
+            parsed.hostname or "127.0.0.1",
+            "-p",
+            str(parsed.port or 5432),
+            "-U",
+            parsed.username or "postgres",
+            "-d",
+            "postgres",
+            "-qc",
+        ]
         subprocess.run([*psql, f'CREATE DATABASE "{name}"'], check=True)
         yield url
         subprocess.run([*psql, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'], check=False)
@@ -130,7 +140,16 @@ async def world(served: Served) -> World:
     one contact per assignee."""
     domain = f"{uuid.uuid4().hex[:8]}.acme.test"
     owner_email = OWNER_EMAIL.replace("acme.test", domain)
-    cli(served.env, "create-workspace", "--name", "Acme", "--owner-email", owner_email, "--owner-password", PASSWORD)
+    cli(
+        served.env,
+        "create-workspace",
+        "--name",
+        "Acme",
+        "--owner-email",
+        owner_email,
+        "--owner-password",
+        PASSWORD,
+    )
     w = World(served)
     w.domain = domain
     w.tokens["owner"] = await login(served, owner_email, PASSWORD)
@@ -141,17 +160,27 @@ async def world(served: Served) -> World:
     for name, (role, visibility, teams, blocked) in PEOPLE.items():
         data = await owner(
             "mutation($i: CreateUserInput!) { createUser(input: $i) { id } }",
-            {"i": {
-                "email": f"{name}@{domain}", "name": name.replace("_", " ").title(), "password": PASSWORD,
-                "role": role, "contactVisibility": visibility,
-                "teamIds": [w.team_ids[t] for t in teams], "canViewBlockedContacts": blocked,
-            }},
+            {
+                "i": {
+                    "email": f"{name}@{domain}",
+                    "name": name.replace("_", " ").title(),
+                    "password": PASSWORD,
+                    "role": role,
+                    "contactVisibility": visibility,
+                    "teamIds": [w.team_ids[t] for t in teams],
+                    "canViewBlockedContacts": blocked,
+                }
+            },
         )
         w.user_ids[name] = data["createUser"]["id"]
         w.tokens[name] = await login(served, f"{name}@{domain}", PASSWORD)
     me = await owner("{ me { id } }")
     w.user_ids["owner"] = me["me"]["id"]
-    for channel_type, name in (("WHATSAPP", "WhatsApp UK"), ("EMAIL", "Support mail"), ("WEBCHAT", "Site chat")):
+    for channel_type, name in (
+        ("WHATSAPP", "WhatsApp UK"),
+        ("EMAIL", "Support mail"),
+        ("WEBCHAT", "Site chat"),
+    ):
         data = await owner(
             "mutation($t: ChannelType!, $n: String!) { connectChannel(type: $t, name: $n) { id } }",
             {"t": channel_type, "n": name},
@@ -164,9 +193,15 @@ async def world(served: Served) -> World:
     for contact, assignee in CONTACTS.items():
         data = await integration(
             RECEIVE,
-            {"i": {"channelId": w.channel_ids["WEBCHAT"], "from": f"visitor-{contact}",
-                   "externalMessageId": f"seed-{contact}", "text": f"Hello from {contact}",
-                   "firstName": contact}},
+            {
+                "i": {
+                    "channelId": w.channel_ids["WEBCHAT"],
+                    "from": f"visitor-{contact}",
+                    "externalMessageId": f"seed-{contact}",
+                    "text": f"Hello from {contact}",
+                    "firstName": contact,
+                }
+            },
         )
         contact_id = data["receiveMessage"]["contact"]["id"]
         w.contact_ids[contact] = contact_id
@@ -175,8 +210,6 @@ async def world(served: Served) -> World:
     await owner.aclose()
     await integration.aclose()
     return w
-
-
 
 
 ASSIGN = """

@@ -80,9 +80,19 @@ def serve(env: dict[str, str], *extra: str) -> Served:
     """Start the API on a free loopback port and wait until ``/healthz`` answers."""
     port = free_port()
     full_env = {**os.environ, **env}
-    log = open(log_path(env, port), "w")
+    log = open(log_path(env, port), "w")  # noqa: SIM115 - the server process writes it until it stops
     process = subprocess.Popen(
-        [sys.executable, "-m", "graph.cli", "serve", "--port", str(port), "--log-level", "warning", *extra],
+        [
+            sys.executable,
+            "-m",
+            "graph.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            *extra,
+        ],
         env=full_env,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -191,7 +201,12 @@ class Subscription:
 
 
 async def connect_ws(
-    served: Served, token: str | None, *, origin: str | None = None, payload: Any = "default", **options: Any
+    served: Served,
+    token: str | None,
+    *,
+    origin: str | None = None,
+    payload: Any = "default",
+    **options: Any,
 ):
     """Open a graphql-transport-ws socket and send ``connection_init`` with the token.
 
@@ -199,7 +214,10 @@ async def connect_ws(
     as Chromium does (``permessage-deflate; client_max_window_bits``)."""
     headers = {"Origin": origin} if origin else None
     socket = await websockets.connect(
-        served.ws_url, subprotocols=["graphql-transport-ws"], additional_headers=headers, open_timeout=10,
+        served.ws_url,
+        subprotocols=["graphql-transport-ws"],
+        additional_headers=headers,
+        open_timeout=10,
         **options,
     )
     init_payload = {"authorization": f"Bearer {token}"} if payload == "default" else payload
@@ -217,7 +235,13 @@ async def subscribe(
     assert ack["type"] == "connection_ack", ack
     operation_id = uuid.uuid4().hex
     await socket.send(
-        json.dumps({"id": operation_id, "type": "subscribe", "payload": {"query": query, "variables": variables or {}}})
+        json.dumps(
+            {
+                "id": operation_id,
+                "type": "subscribe",
+                "payload": {"query": query, "variables": variables or {}},
+            }
+        )
     )
     # the server has registered the subscription once a ping round-trips after it
     await socket.send(json.dumps({"type": "ping"}))
@@ -273,7 +297,9 @@ class RawWebSocket:
         mask = os.urandom(4)
         length = len(data)
         header = bytes([0x81]) + (
-            bytes([0x80 | length]) if length < 126 else bytes([0x80 | 126]) + length.to_bytes(2, "big")
+            bytes([0x80 | length])
+            if length < 126
+            else bytes([0x80 | 126]) + length.to_bytes(2, "big")
         )
         self.sock.sendall(header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data)))
 
@@ -330,7 +356,9 @@ class PrivatePostgres:
         self.as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
         if self.as_user:
             shutil.chown(self.directory, "postgres")
-        self._run("initdb", "-D", self.data, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8")
+        self._run(
+            "initdb", "-D", self.data, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"
+        )
         self.start()
 
     @property
@@ -339,14 +367,28 @@ class PrivatePostgres:
 
     def _run(self, tool: str, *args: str) -> None:
         done = subprocess.run(
-            [*self.as_user, os.path.join(self.bin, tool), *args], capture_output=True, text=True, timeout=120
+            [*self.as_user, os.path.join(self.bin, tool), *args],
+            capture_output=True,
+            check=False,  # the return code is read below
+            text=True,
+            timeout=120,
         )
         if done.returncode:
             raise RuntimeError(f"{tool} failed ({done.returncode}): {done.stderr or done.stdout}")
 
     def start(self) -> None:
         options = f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 -c fsync=off"
-        self._run("pg_ctl", "-D", self.data, "-o", options, "-l", os.path.join(self.directory, "log"), "-w", "start")
+        self._run(
+            "pg_ctl",
+            "-D",
+            self.data,
+            "-o",
+            options,
+            "-l",
+            os.path.join(self.directory, "log"),
+            "-w",
+            "start",
+        )
 
     def stop(self, mode: str = "fast") -> None:
         """Stop the server (``immediate``: as if it crashed)."""
@@ -397,8 +439,14 @@ async def receive(world, contact: str, text: str, client: Client | None = None) 
     try:
         data = await client(
             RECEIVE,
-            {"i": {"channelId": world.channel_ids["WEBCHAT"], "from": f"visitor-{contact}",
-                   "externalMessageId": uuid.uuid4().hex, "text": text}},
+            {
+                "i": {
+                    "channelId": world.channel_ids["WEBCHAT"],
+                    "from": f"visitor-{contact}",
+                    "externalMessageId": uuid.uuid4().hex,
+                    "text": text,
+                }
+            },
         )
     finally:
         if own:
@@ -423,7 +471,9 @@ async def open_socket(served, token: str):
     return socket
 
 
-async def ws_operation(socket, query: str, variables: dict | None = None, timeout: float = 5.0) -> dict:
+async def ws_operation(
+    socket, query: str, variables: dict | None = None, timeout: float = 5.0
+) -> dict:
     """Run one query/mutation over an open socket.
 
     Returns ``{"closed": code}`` when the server closed the socket, else
@@ -431,9 +481,15 @@ async def ws_operation(socket, query: str, variables: dict | None = None, timeou
     """
     operation_id = uuid.uuid4().hex
     try:
-        await socket.send(json.dumps(
-            {"id": operation_id, "type": "subscribe", "payload": {"query": query, "variables": variables or {}}}
-        ))
+        await socket.send(
+            json.dumps(
+                {
+                    "id": operation_id,
+                    "type": "subscribe",
+                    "payload": {"query": query, "variables": variables or {}},
+                }
+            )
+        )
         while True:
             message = json.loads(await asyncio.wait_for(socket.recv(), timeout))
             if message.get("id") != operation_id:

@@ -10,8 +10,11 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
 async def test_seed_demo_serves_a_realistic_workspace(tmp_path):
-    env = {"DATABASE_URL": f"sqlite://{tmp_path / 'demo.db'}", "BROADCAST_URL": "memory://",
-           "TEST_LOG_DIR": str(tmp_path)}
+    env = {
+        "DATABASE_URL": f"sqlite://{tmp_path / 'demo.db'}",
+        "BROADCAST_URL": "memory://",
+        "TEST_LOG_DIR": str(tmp_path),
+    }
     result = cli(env, "seed-demo", "--contacts", "150")
     rows = [line.split() for line in result.stdout.splitlines() if "@demo.inbox-graph.test" in line]
     assert len(rows) == 12
@@ -20,7 +23,9 @@ async def test_seed_demo_serves_a_realistic_workspace(tmp_path):
     served = serve(env)
     try:
         anonymous = Client(served)
-        login = await anonymous('mutation { login(email: "agent.team@demo.inbox-graph.test", password: "demo-password") { token } }')
+        login = await anonymous(
+            'mutation { login(email: "agent.team@demo.inbox-graph.test", password: "demo-password") { token } }'
+        )
         agent = Client(served, login["login"]["token"])
         data = await agent("""{ inboxSidebar { standard { kind openConversationCount } teams { team { name } } }
             conversations(inbox: {standard: MINE}, first: 5) { edges { node { contact { name phone } lastMessage { text } } } } }""")
@@ -28,9 +33,13 @@ async def test_seed_demo_serves_a_realistic_workspace(tmp_path):
         for edge in data["conversations"]["edges"]:
             assert "\u2022" in edge["node"]["contact"]["phone"]  # the demo workspace masks numbers
             assert edge["node"]["lastMessage"]["text"]
-        owner_login = await anonymous('mutation { login(email: "owner@demo.inbox-graph.test", password: "demo-password") { token } }')
+        owner_login = await anonymous(
+            'mutation { login(email: "owner@demo.inbox-graph.test", password: "demo-password") { token } }'
+        )
         owner = Client(served, owner_login["login"]["token"])
-        data = await owner("{ inboxSidebar { standard { kind openConversationCount } teams { team { name } } blocked { conversationCount } } channels { type } }")
+        data = await owner(
+            "{ inboxSidebar { standard { kind openConversationCount } teams { team { name } } blocked { conversationCount } } channels { type } }"
+        )
         assert len({c["type"] for c in data["channels"]}) == 8
         assert len(data["inboxSidebar"]["teams"]) == 3
         assert data["inboxSidebar"]["standard"][0]["openConversationCount"] > 0

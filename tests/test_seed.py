@@ -73,8 +73,11 @@ async def test_teams_users_and_logins(seeded) -> None:
     assert {user.role for user in users} == set(Role)
     agents = [user for user in users if user.role is Role.AGENT]
     assert {user.contact_visibility for user in agents} == set(ContactVisibility)
-    assert all(user.contact_visibility is ContactVisibility.ALL
-               for user in users if user.role is not Role.AGENT)
+    assert all(
+        user.contact_visibility is ContactVisibility.ALL
+        for user in users
+        if user.role is not Role.AGENT
+    )
     owner = next(user for user in users if user.role is Role.OWNER)
     assert owner.can_view_blocked_contacts and owner.has_call_access
     assert any(user.has_call_access for user in agents)
@@ -113,17 +116,20 @@ async def test_contacts(seeded) -> None:
             number = phonenumbers.parse(contact.phone)
             assert phonenumbers.is_valid_number(number), contact.phone
             assert contact.phone == phonenumbers.format_number(
-                number, phonenumbers.PhoneNumberFormat.E164)
+                number, phonenumbers.PhoneNumberFormat.E164
+            )
             assert phonenumbers.region_code_for_number(number) == contact.country_code
         if contact.email:
             assert contact.email_normalized == contact.email.lower()
         assert contact.created_at.utcoffset() == timedelta(0)
     shared_phones = await _scalar(
         "SELECT COUNT(*) FROM (SELECT phone FROM contact WHERE phone IS NOT NULL "
-        "GROUP BY phone HAVING COUNT(*) > 1) AS shared")
+        "GROUP BY phone HAVING COUNT(*) > 1) AS shared"
+    )
     case_only = await _scalar(
         "SELECT COUNT(*) FROM (SELECT email_normalized FROM contact WHERE email IS NOT NULL "
-        "GROUP BY email_normalized HAVING COUNT(DISTINCT email) > 1) AS shared")
+        "GROUP BY email_normalized HAVING COUNT(DISTINCT email) > 1) AS shared"
+    )
     assert shared_phones >= 1
     assert case_only >= 1
     contact = await Contact.filter(assignee_id__not_isnull=True).first()
@@ -144,9 +150,13 @@ async def test_channel_identities_match_contact_fields(seeded) -> None:
 
 
 async def test_conversations_and_messages(seeded) -> None:
-    assert await _scalar(
-        "SELECT COUNT(*) FROM (SELECT contact_id FROM conversation WHERE status = 'OPEN' "
-        "GROUP BY contact_id HAVING COUNT(*) > 1) AS doubled") == 0
+    assert (
+        await _scalar(
+            "SELECT COUNT(*) FROM (SELECT contact_id FROM conversation WHERE status = 'OPEN' "
+            "GROUP BY contact_id HAVING COUNT(*) > 1) AS doubled"
+        )
+        == 0
+    )
     conversations = await Conversation.all()
     assert CONTACTS <= len(conversations) <= 3 * CONTACTS
     assert {c.status for c in conversations} == set(ConversationStatus)
@@ -186,16 +196,24 @@ async def test_calls_in_every_status(seeded) -> None:
         if call.status is CallStatus.ENDED:
             assert call.ringing_at <= call.answered_at <= call.ended_at
     ringing = [call for call in calls if call.status is CallStatus.RINGING]
-    assert all(call.ringing_at.tzinfo == UTC or call.ringing_at.utcoffset() == timedelta(0)
-               for call in ringing)
+    assert all(
+        call.ringing_at.tzinfo == UTC or call.ringing_at.utcoffset() == timedelta(0)
+        for call in ringing
+    )
 
 
 async def test_activities(seeded) -> None:
-    kinds = {ActivityKind(kind) for kind in
-             await Activity.all().distinct().values_list("kind", flat=True)}
+    kinds = {
+        ActivityKind(kind)
+        for kind in await Activity.all().distinct().values_list("kind", flat=True)
+    }
     assert {
-        ActivityKind.COMMENT, ActivityKind.CONVERSATION_OPENED, ActivityKind.CONVERSATION_CLOSED,
-        ActivityKind.CONTACT_ASSIGNED, ActivityKind.CONTACT_BLOCKED, ActivityKind.CALL_MISSED,
+        ActivityKind.COMMENT,
+        ActivityKind.CONVERSATION_OPENED,
+        ActivityKind.CONVERSATION_CLOSED,
+        ActivityKind.CONTACT_ASSIGNED,
+        ActivityKind.CONTACT_BLOCKED,
+        ActivityKind.CALL_MISSED,
     } <= kinds
     comments = await Activity.filter(kind=ActivityKind.COMMENT)
     mentioned = [comment for comment in comments if comment.data.get("mentions")]

@@ -193,48 +193,78 @@ async def copy_contact_facts(apps, schema_editor) -> None:
 
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0003_crm')]
+    dependencies = [("models", "0003_crm")]
 
     initial = False
 
     operations = [
         ops.AddField(
-            model_name='Conversation',
-            name='contact_assignee_id',
+            model_name="Conversation",
+            name="contact_assignee_id",
             field=fields.IntField(null=True),
         ),
         ops.AddField(
-            model_name='Conversation',
-            name='contact_blocked',
+            model_name="Conversation",
+            name="contact_blocked",
             field=fields.BooleanField(default=False, db_default=False),
         ),
         ops.CreateModel(
-            name='OpenConversationCount',
+            name="OpenConversationCount",
             fields=[
-                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
-                ('workspace', fields.ForeignKeyField('models.Workspace', source_field='workspace_id', db_constraint=True, to_field='id', related_name='open_conversation_counts', on_delete=OnDelete.CASCADE)),
-                ('assignee_key', fields.IntField()),
-                ('blocked', fields.BooleanField()),
-                ('count', fields.IntField()),
+                (
+                    "id",
+                    fields.IntField(generated=True, primary_key=True, unique=True, db_index=True),
+                ),
+                (
+                    "workspace",
+                    fields.ForeignKeyField(
+                        "models.Workspace",
+                        source_field="workspace_id",
+                        db_constraint=True,
+                        to_field="id",
+                        related_name="open_conversation_counts",
+                        on_delete=OnDelete.CASCADE,
+                    ),
+                ),
+                ("assignee_key", fields.IntField()),
+                ("blocked", fields.BooleanField()),
+                ("count", fields.IntField()),
             ],
-            options={'table': 'open_conversation_count', 'app': 'models', 'unique_together': (('workspace', 'assignee_key', 'blocked'),), 'pk_attr': 'id', 'table_description': 'How many open conversations a workspace holds per (contact\'s assignee, blocked flag):'},
-            bases=['Model'],
+            options={
+                "table": "open_conversation_count",
+                "app": "models",
+                "unique_together": (("workspace", "assignee_key", "blocked"),),
+                "pk_attr": "id",
+                "table_description": "How many open conversations a workspace holds per (contact's assignee, blocked flag):",
+            },
+            bases=["Model"],
         ),
         ops.RunPython(copy_contact_facts),
         # counts by status and facts (an index-only range count), and the lists of one
         # assignee (MINE, UNASSIGNED) newest activity first
         ops.AddIndex(
-            model_name='Conversation',
-            index=Index(fields=['workspace_id', 'status', 'contact_blocked', 'contact_assignee_id', 'last_activity_at', 'id']),
+            model_name="Conversation",
+            index=Index(
+                fields=[
+                    "workspace_id",
+                    "status",
+                    "contact_blocked",
+                    "contact_assignee_id",
+                    "last_activity_at",
+                    "id",
+                ]
+            ),
         ),
         # the lists of every assignee (ALL, team and custom inboxes) newest activity first
         ops.AddIndex(
-            model_name='Conversation',
-            index=Index(fields=['workspace_id', 'status', 'contact_blocked', 'last_activity_at', 'id']),
+            model_name="Conversation",
+            index=Index(
+                fields=["workspace_id", "status", "contact_blocked", "last_activity_at", "id"]
+            ),
         ),
         # the blocked inbox: its conversations of any status, and their count
         ops.AddIndex(
-            model_name='Conversation',
-            index=Index(fields=['workspace_id', 'contact_blocked', 'last_activity_at', 'id']),
+            model_name="Conversation",
+            index=Index(fields=["workspace_id", "contact_blocked", "last_activity_at", "id"]),
         ),
     ]

@@ -8,13 +8,13 @@ from tortoise.migrations import operations as ops
 
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0005_contact_panel')]
+    dependencies = [("models", "0005_contact_panel")]
 
     initial = False
 
     operations = [
         ops.AddIndex(
-            model_name='Call',
-            index=Index(fields=['status', 'ringing_at']),
+            model_name="Call",
+            index=Index(fields=["status", "ringing_at"]),
         ),
     ]

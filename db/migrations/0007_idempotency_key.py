@@ -10,11 +10,11 @@ from tortoise.migrations import operations as ops
 
 
 class Migration(migrations.Migration):
-    dependencies = [("models", "0006_call_sweep_index")]  # noqa: RUF012 - read by tortoise
+    dependencies = [("models", "0006_call_sweep_index")]
 
     initial = False
 
-    operations = [  # noqa: RUF012 - read by tortoise
+    operations = [
         ops.CreateModel(
             name="IdempotencyKey",
             fields=[

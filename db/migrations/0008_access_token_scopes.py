@@ -14,11 +14,11 @@ from tortoise.migrations import operations as ops
 
 
 class Migration(migrations.Migration):
-    dependencies = [("models", "0007_idempotency_key")]  # noqa: RUF012 - read by tortoise
+    dependencies = [("models", "0007_idempotency_key")]
 
     initial = False
 
-    operations = [  # noqa: RUF012 - read by tortoise
+    operations = [
         ops.AlterModelOptions(
             name="AccessToken",
             options={

@@ -4,15 +4,15 @@ from db.models.activity import Activity, ActivityKind, ActivityMention
 from db.models.call import CALL_ORDER, Call, CallDirection, CallStatus, RecordingState
 from db.models.channel import Channel, ChannelType
 from db.models.contact import ChannelIdentity, Contact
-from db.models.crm import CrmConnection, CrmLink, CrmProvider
 from db.models.conversation import (
     Conversation,
-    OpenConversationCount,
     ConversationStatus,
     DeliveryStatus,
     Message,
     MessageDirection,
+    OpenConversationCount,
 )
+from db.models.crm import CrmConnection, CrmLink, CrmProvider
 from db.models.event import Event
 from db.models.idempotency import IdempotencyKey
 from db.models.inbox import (
@@ -53,7 +53,6 @@ __all__ = [
     "Contact",
     "ContactVisibility",
     "Conversation",
-    "OpenConversationCount",
     "ConversationStatus",
     "CrmConnection",
     "CrmLink",
@@ -67,6 +66,7 @@ __all__ = [
     "InboxSeenState",
     "Message",
     "MessageDirection",
+    "OpenConversationCount",
     "RecordingState",
     "Role",
     "Team",

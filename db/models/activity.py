@@ -72,9 +72,7 @@ class ActivityMention(Model):
     activity = fields.ForeignKeyField(
         "models.Activity", related_name="mentions", on_delete=fields.CASCADE
     )
-    user = fields.ForeignKeyField(
-        "models.User", related_name="mentions", on_delete=fields.CASCADE
-    )
+    user = fields.ForeignKeyField("models.User", related_name="mentions", on_delete=fields.CASCADE)
 
     class Meta:
         table = "activity_mention"

@@ -69,7 +69,16 @@ class Conversation(Model):
             Index(fields=("workspace_id", "status", "last_activity_at", "id")),
             Index(fields=("contact_id", "opened_at")),
             # sidebar counts (index-only, by status and facts); MINE and UNASSIGNED lists
-            Index(fields=("workspace_id", "status", "contact_blocked", "contact_assignee_id", "last_activity_at", "id")),
+            Index(
+                fields=(
+                    "workspace_id",
+                    "status",
+                    "contact_blocked",
+                    "contact_assignee_id",
+                    "last_activity_at",
+                    "id",
+                )
+            ),
             # ALL, team and custom inbox lists; the blocked inbox (any status)
             Index(fields=("workspace_id", "status", "contact_blocked", "last_activity_at", "id")),
             Index(fields=("workspace_id", "contact_blocked", "last_activity_at", "id")),
@@ -134,9 +143,9 @@ class OpenConversationCount(Model):
 
 __all__ = [
     "Conversation",
-    "OpenConversationCount",
     "ConversationStatus",
     "DeliveryStatus",
     "Message",
     "MessageDirection",
+    "OpenConversationCount",
 ]

@@ -77,7 +77,9 @@ class UnseenMark(Model):
     """
 
     id = fields.BigIntField(primary_key=True)
-    user = fields.ForeignKeyField("models.User", related_name="unseen_marks", on_delete=fields.CASCADE)
+    user = fields.ForeignKeyField(
+        "models.User", related_name="unseen_marks", on_delete=fields.CASCADE
+    )
     inbox_key = fields.CharField(max_length=40)
     conversation = fields.ForeignKeyField(
         "models.Conversation", related_name="unseen_marks", on_delete=fields.CASCADE

@@ -81,7 +81,9 @@ def crm_for(settings: Settings, connection: CrmConnection, token: str) -> Crm:
             app_url=connection.app_url,
             cache_key=cache_key,
         )
-    return Salesforce(settings, token, instance_url=connection.instance_url or "", cache_key=cache_key)
+    return Salesforce(
+        settings, token, instance_url=connection.instance_url or "", cache_key=cache_key
+    )
 
 
 __all__ = ["LABELS", "check_instance_url", "crm_for"]

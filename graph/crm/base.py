@@ -106,7 +106,9 @@ class RecordGone(Exception):
     """The linked record no longer exists in the CRM (deleted, merged away, converted)."""
 
 
-def validate_edit(specs: Iterable[FieldSpec], changes: list[tuple[str, str | None]]) -> dict[str, str | None]:
+def validate_edit(
+    specs: Iterable[FieldSpec], changes: list[tuple[str, str | None]]
+) -> dict[str, str | None]:
     """Check an edit against the CRM's field specifications before anything is sent.
 
     Args:
@@ -150,7 +152,9 @@ def validate_edit(specs: Iterable[FieldSpec], changes: list[tuple[str, str | Non
                     raise BadUserInput(
                         f"`{name}` is not a valid e-mail address: {exc}", field=name
                     ) from None
-            if spec.kind is FieldKind.ENUMERATION and value not in {o.value for o in spec.options or ()}:
+            if spec.kind is FieldKind.ENUMERATION and value not in {
+                o.value for o in spec.options or ()
+            }:
                 allowed = ", ".join(o.value for o in spec.options or ())
                 raise BadUserInput(
                     f"`{name}` ({spec.label}) must be one of: {allowed}.", field=name
@@ -363,7 +367,9 @@ class CrmHttpClient:
                             provider=self.name.upper(),
                         ) from None
                     except httpx.TransportError as exc:
-                        raise _Retryable(f"could not reach {self.name}: {type(exc).__name__}") from None
+                        raise _Retryable(
+                            f"could not reach {self.name}: {type(exc).__name__}"
+                        ) from None
                     if response.status_code == 429 or response.status_code >= 500:
                         raise _Retryable(
                             f"{self.name} answered {response.status_code}",
@@ -414,7 +420,9 @@ class Crm:
         """
         raise NotImplementedError
 
-    async def update(self, object_type: str, record_id: str, changes: dict[str, str | None]) -> None:
+    async def update(
+        self, object_type: str, record_id: str, changes: dict[str, str | None]
+    ) -> None:
         """Write validated changes (``None`` clears a field).
 
         Raises:

@@ -73,9 +73,7 @@ class HubSpotClient(CrmHttpClient):
         message = str(body.get("message") or response.reason_phrase or "error")
         category = body.get("category")
         if response.status_code == 401 or category == "INVALID_AUTHENTICATION":
-            return CrmAuthFailed(
-                f"HubSpot refused the access token: {message}", provider="HUBSPOT"
-            )
+            return CrmAuthFailed(f"HubSpot refused the access token: {message}", provider="HUBSPOT")
         if response.status_code == 403:
             return CrmAuthFailed(
                 f"HubSpot refused the request (check the private app's scopes): {message}",
@@ -86,7 +84,9 @@ class HubSpotClient(CrmHttpClient):
             return RecordGone(message)
         if response.status_code in (400, 409, 422):
             name, detail = _invalid_property(message)
-            return BadUserInput(f"HubSpot refused the value: {detail}", field=name, provider="HUBSPOT")
+            return BadUserInput(
+                f"HubSpot refused the value: {detail}", field=name, provider="HUBSPOT"
+            )
         return CrmUnavailable(
             f"HubSpot answered {response.status_code}: {message}", provider="HUBSPOT"
         )
@@ -180,9 +180,14 @@ class HubSpot(Crm):
             "limit": SEARCH_PAGE_SIZE,
         }
         for _ in range(MAX_SEARCH_PAGES):
-            page = payload(
-                await self.http.request("POST", f"/crm/v3/objects/{OBJECT_TYPE}/search", json=body)
-            ) or {}
+            page = (
+                payload(
+                    await self.http.request(
+                        "POST", f"/crm/v3/objects/{OBJECT_TYPE}/search", json=body
+                    )
+                )
+                or {}
+            )
             for result in page.get("results") or ():
                 if accept(result.get("properties") or {}):
                     return str(result["id"])
@@ -207,13 +212,23 @@ class HubSpot(Crm):
                 {"filters": [{"propertyName": p, "operator": "IN", "values": variants}]}
                 for p in ("phone", "mobilephone")
             ] + [
-                {"filters": [{"propertyName": p, "operator": "CONTAINS_TOKEN", "value": f"*{phone_tail(phone)}"}]}
+                {
+                    "filters": [
+                        {
+                            "propertyName": p,
+                            "operator": "CONTAINS_TOKEN",
+                            "value": f"*{phone_tail(phone)}",
+                        }
+                    ]
+                }
                 for p in ("phone", "mobilephone")
             ]
             found = await self._search(
                 groups,
-                lambda props: same_phone(props.get("phone"), phone, region)
-                or same_phone(props.get("mobilephone"), phone, region),
+                lambda props: (
+                    same_phone(props.get("phone"), phone, region)
+                    or same_phone(props.get("mobilephone"), phone, region)
+                ),
             )
             if found:
                 return Match(OBJECT_TYPE, found, "PHONE")
@@ -235,7 +250,9 @@ class HubSpot(Crm):
             values={s.name: _text(props.get(s.name)) for s in specs},
         )
 
-    async def update(self, object_type: str, record_id: str, changes: dict[str, str | None]) -> None:
+    async def update(
+        self, object_type: str, record_id: str, changes: dict[str, str | None]
+    ) -> None:
         await self.http.request(
             "PATCH",
             f"/crm/v3/objects/{OBJECT_TYPE}/{_safe_id(record_id)}",

@@ -57,7 +57,12 @@ _KINDS = {
     "phone": FieldKind.PHONE,
 }
 _ID = re.compile(r"^[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?$")
-_AUTH_ERRORS = {"INVALID_SESSION_ID", "INVALID_AUTH_HEADER", "API_DISABLED_FOR_ORG", "INSUFFICIENT_ACCESS"}
+_AUTH_ERRORS = {
+    "INVALID_SESSION_ID",
+    "INVALID_AUTH_HEADER",
+    "API_DISABLED_FOR_ORG",
+    "INSUFFICIENT_ACCESS",
+}
 _GONE_ERRORS = {"NOT_FOUND", "ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY", "MALFORMED_ID"}
 
 
@@ -72,11 +77,15 @@ class SalesforceClient(CrmHttpClient):
         if isinstance(body, dict):
             first = body
         code = str(first.get("errorCode") or first.get("error") or "")
-        message = str(first.get("message") or first.get("error_description") or response.reason_phrase)
+        message = str(
+            first.get("message") or first.get("error_description") or response.reason_phrase
+        )
         fields = first.get("fields") or []
         if response.status_code == 401 or code in _AUTH_ERRORS:
             return CrmAuthFailed(
-                f"Salesforce refused the access token: {message}", provider="SALESFORCE", errorCode=code
+                f"Salesforce refused the access token: {message}",
+                provider="SALESFORCE",
+                errorCode=code,
             )
         if response.status_code == 404 or code in _GONE_ERRORS:
             return RecordGone(message)
@@ -95,7 +104,9 @@ class SalesforceClient(CrmHttpClient):
 
 def soql_literal(value: str) -> str:
     """``value`` as a SOQL string literal (quotes and backslashes escaped)."""
-    escaped = value.replace("\\", "\\\\").replace("'", "\\'").replace("\n", "\\n").replace("\r", "\\r")
+    escaped = (
+        value.replace("\\", "\\\\").replace("'", "\\'").replace("\n", "\\n").replace("\r", "\\r")
+    )
     return f"'{escaped}'"
 
 
@@ -105,7 +116,9 @@ class Salesforce(Crm):
     provider = "SALESFORCE"
     object_types = (CONTACT, LEAD)
 
-    def __init__(self, settings: Settings, token: str, *, instance_url: str, cache_key: Any = None) -> None:
+    def __init__(
+        self, settings: Settings, token: str, *, instance_url: str, cache_key: Any = None
+    ) -> None:
         self.settings = settings
         self.instance_url = instance_url.rstrip("/")
         self.http = SalesforceClient(settings, self.instance_url, token)
@@ -130,11 +143,15 @@ class Salesforce(Crm):
 
     async def specs(self, object_type: str) -> tuple[FieldSpec, ...]:
         async def load() -> tuple[FieldSpec, ...]:
-            described = {f.get("name"): f for f in (await self._describe(object_type)).get("fields") or ()}
+            described = {
+                f.get("name"): f for f in (await self._describe(object_type)).get("fields") or ()
+            }
             specs = []
             for name in FIELDS[object_type]:
                 if name == ACCOUNT_NAME:
-                    specs.append(FieldSpec(ACCOUNT_NAME, "Account Name", FieldKind.TEXT, editable=False))
+                    specs.append(
+                        FieldSpec(ACCOUNT_NAME, "Account Name", FieldKind.TEXT, editable=False)
+                    )
                     continue
                 field = described.get(name)
                 if field is None:
@@ -143,7 +160,9 @@ class Salesforce(Crm):
                 options = None
                 if kind is FieldKind.ENUMERATION:
                     options = tuple(
-                        Option(value=str(p.get("value")), label=str(p.get("label") or p.get("value")))
+                        Option(
+                            value=str(p.get("value")), label=str(p.get("label") or p.get("value"))
+                        )
                         for p in field.get("picklistValues") or ()
                         if p.get("active", True)
                     )
@@ -164,7 +183,9 @@ class Salesforce(Crm):
 
     async def query(self, soql: str, limit: int = MAX_MATCH_CANDIDATES):
         """The records of a SOQL query, following ``nextRecordsUrl`` (at most ``limit``)."""
-        page = payload(await self.http.request("GET", self._data("/query"), params={"q": soql})) or {}
+        page = (
+            payload(await self.http.request("GET", self._data("/query"), params={"q": soql})) or {}
+        )
         seen = 0
         while True:
             for record in page.get("records") or ():
@@ -173,7 +194,11 @@ class Salesforce(Crm):
                 if seen >= limit:
                     return
             next_url = page.get("nextRecordsUrl")
-            if page.get("done", True) or not next_url or not str(next_url).startswith("/services/data/"):
+            if (
+                page.get("done", True)
+                or not next_url
+                or not str(next_url).startswith("/services/data/")
+            ):
                 return
             page = payload(await self.http.request("GET", str(next_url))) or {}
 
@@ -220,10 +245,14 @@ class Salesforce(Crm):
             )
         raise RecordGone(f"{object_type} {record_id} not found")
 
-    async def update(self, object_type: str, record_id: str, changes: dict[str, str | None]) -> None:
+    async def update(
+        self, object_type: str, record_id: str, changes: dict[str, str | None]
+    ) -> None:
         if not _ID.match(record_id):
             raise RecordGone(f"not a Salesforce id: {record_id!r}")
-        await self.http.request("PATCH", self._data(f"/sobjects/{object_type}/{record_id}"), json=changes)
+        await self.http.request(
+            "PATCH", self._data(f"/sobjects/{object_type}/{record_id}"), json=changes
+        )
 
     def url(self, object_type: str, record_id: str) -> str:
         """Where the record opens in Salesforce (Lightning Experience)."""

@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import phonenumbers
 from strawberry.permission import BasePermission
@@ -65,7 +65,11 @@ def number_as_seen(info: Info, e164: str | None) -> str | None | Awaitable[str |
     viewer = info.context.viewer
     return then(
         info.context.loaders.workspace_future(),
-        lambda workspace: e164 if sees_unmasked_numbers(viewer, workspace.phone_number_masking) else mask_phone(e164),
+        lambda workspace: (
+            e164
+            if sees_unmasked_numbers(viewer, workspace.phone_number_masking)
+            else mask_phone(e164)
+        ),
     )
 
 
@@ -73,7 +77,7 @@ class IsSelfOrAdmin(BasePermission):
     """Administration fields of a user: the user themself, owners and managers."""
 
     message = "Only the user and workspace administrators may read this field."
-    error_extensions = {"code": ErrorCode.FORBIDDEN}
+    error_extensions: ClassVar[dict[str, Any]] = {"code": ErrorCode.FORBIDDEN}
 
     def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
         viewer = info.context.viewer

@@ -75,7 +75,9 @@ async def _mentioned_users(viewer: Viewer, text: str) -> list[int]:
     for global_id in ids:
         parsed = parse_global_id(global_id)
         if parsed is None or parsed[0] != "User":
-            raise BadUserInput(f"The mention {global_id!r} is not a user id.", field="text", mention=global_id)
+            raise BadUserInput(
+                f"The mention {global_id!r} is not a user id.", field="text", mention=global_id
+            )
         keys[global_id] = parsed[1]
     found = set(
         await User.filter(
@@ -85,7 +87,9 @@ async def _mentioned_users(viewer: Viewer, text: str) -> list[int]:
     for global_id, pk in keys.items():
         if pk not in found:
             raise BadUserInput(
-                "A comment may only mention active users of this workspace.", field="text", mention=global_id
+                "A comment may only mention active users of this workspace.",
+                field="text",
+                mention=global_id,
             )
     return list(keys.values())
 
@@ -115,7 +119,9 @@ async def add_comment(
 
     async def operation(tx: Transaction) -> Activity:
         # the lock orders the comment with a concurrent merge, which moves it or refuses it
-        contact = await visible_contact(viewer, contact_id, connection=tx.connection, for_update=True)
+        contact = await visible_contact(
+            viewer, contact_id, connection=tx.connection, for_update=True
+        )
         activity = await record_change(
             tx,
             contact,
@@ -129,12 +135,20 @@ async def add_comment(
         )
         if mentioned:
             await ActivityMention.bulk_create(
-                [ActivityMention(activity_id=activity.id, user_id=user_id) for user_id in mentioned],
+                [
+                    ActivityMention(activity_id=activity.id, user_id=user_id)
+                    for user_id in mentioned
+                ],
                 using_db=tx.connection,
             )
         for user_id in mentioned:
             if user_id != viewer.user_id:
-                tx.emit(EventType.USER_MENTIONED, **contact_facts(contact), activity_id=activity.id, user_id=user_id)
+                tx.emit(
+                    EventType.USER_MENTIONED,
+                    **contact_facts(contact),
+                    activity_id=activity.id,
+                    user_id=user_id,
+                )
         return activity
 
     return await write(bus, viewer.workspace_id, operation, once=once)
@@ -146,7 +160,9 @@ async def list_activities(
     """A contact's activities (comments and events), newest first, ``first`` per page after
     the keyset cursor ``after`` (``[created_at, id]``). Batched: the contacts of one response
     share one query (:meth:`graph.loaders.Loaders.rows_of`)."""
-    rows = await loaders.rows_of(Activity, "contact_id", ACTIVITY_ORDER, first + 1, after).load(contact.id)
+    rows = await loaders.rows_of(Activity, "contact_id", ACTIVITY_ORDER, first + 1, after).load(
+        contact.id
+    )
     page = Page.slice(rows, first, after, lambda a: [a.created_at, a.id])
     await loaders.preload_users(page.rows)
     return page

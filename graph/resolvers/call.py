@@ -78,6 +78,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
+
 async def visible_call(
     viewer: Viewer,
     call_id: int,
@@ -133,7 +134,9 @@ def _phone(raw: str, field: str) -> str:
     try:
         return normalise_phone(raw)[0]
     except ValueError:
-        raise BadUserInput(f"`{field}` is not a valid international phone number.", field=field) from None
+        raise BadUserInput(
+            f"`{field}` is not a valid international phone number.", field=field
+        ) from None
 
 
 async def _calling_channel(viewer: Viewer, channel_id: int) -> Channel:
@@ -199,9 +202,11 @@ async def receive_call(
 
     async def operation(tx: Transaction) -> Call:
         conn = tx.connection
-        existing = await Call.filter(
-            channel_id=channel.id, external_call_id=external_call_id
-        ).using_db(conn).first()
+        existing = (
+            await Call.filter(channel_id=channel.id, external_call_id=external_call_id)
+            .using_db(conn)
+            .first()
+        )
         if existing is not None:
             return existing
         contact = await contact_for_handle(
@@ -254,12 +259,16 @@ async def report_call_ended(
 
     async def operation(tx: Transaction) -> Call:
         conn = tx.connection
-        call = await Call.filter(
-            channel_id=channel.id, external_call_id=external_call_id
-        ).using_db(conn).first()
+        call = (
+            await Call.filter(channel_id=channel.id, external_call_id=external_call_id)
+            .using_db(conn)
+            .first()
+        )
         if call is None:
             raise NotFound("Call", field="externalCallId")
-        contact = await Contact.filter(id=call.contact_id).using_db(conn).select_for_update().first()
+        contact = (
+            await Contact.filter(id=call.contact_id).using_db(conn).select_for_update().first()
+        )
         now = datetime.now(UTC)
         if call.status is CallStatus.RINGING:
             move, author_id, changes = (Move.FAIL if failed else Move.MISS), None, {"ended_at": now}
@@ -269,7 +278,13 @@ async def report_call_ended(
             return call
         # another writer may have finished it first: it is then returned as it is
         call, _ = await transition(
-            tx, move, call=call, contact=contact, author_id=author_id, at=now, strict=False,
+            tx,
+            move,
+            call=call,
+            contact=contact,
+            author_id=author_id,
+            at=now,
+            strict=False,
             **changes,
         )
         return call
@@ -314,7 +329,9 @@ async def answer_call(bus: EventBus, viewer: Viewer, call_id: int) -> Call:
         if not may_see(viewer, locked):
             raise NotFound("Call", field="callId")
         if locked.blocked:
-            raise BadUserInput("The caller is a blocked contact: unblock it to answer.", field="callId")
+            raise BadUserInput(
+                "The caller is a blocked contact: unblock it to answer.", field="callId"
+            )
         await _ensure_free(tx, viewer, except_call_id=call.id)
         now = datetime.now(UTC)
         current, _ = await transition(
@@ -481,7 +498,9 @@ async def place_call(
     number = await _number_to_call(contact, channel)
 
     async def operation(tx: Transaction) -> Call:
-        locked = await visible_contact(viewer, contact_id, connection=tx.connection, for_update=True)
+        locked = await visible_contact(
+            viewer, contact_id, connection=tx.connection, for_update=True
+        )
         if locked.blocked:
             raise BadUserInput("This contact is blocked: unblock it to call.", field="contactId")
         await _ensure_free(tx, viewer)
@@ -518,7 +537,9 @@ async def incoming_calls(viewer: Viewer, tab: IncomingCallTab) -> list[Call]:
     """
     require_call_access(viewer)
     if not may_see_incoming_call_tab(viewer, tab):
-        raise Forbidden(f"The {tab.value} tab of incoming calls is not available to you.", field="tab")
+        raise Forbidden(
+            f"The {tab.value} tab of incoming calls is not available to you.", field="tab"
+        )
     scope = incoming_call_scope(viewer, tab)
     return await (
         Call.filter(
@@ -610,7 +631,9 @@ def clean_ring_timeout(seconds: int, shortest: int) -> int:
     return seconds
 
 
-async def miss_unanswered_calls(bus: EventBus | None, *, shortest_timeout: int, limit: int = 500) -> int:
+async def miss_unanswered_calls(
+    bus: EventBus | None, *, shortest_timeout: int, limit: int = 500
+) -> int:
     """The ring-timeout sweep (``domain.md`` section 5): every inbound call still ``RINGING``
     after its workspace's ``callRingTimeoutSeconds`` (default 45) becomes ``MISSED``
     (``endedAt`` = the sweep's server time, UTC), with one ``CALL_MISSED`` activity and one
@@ -628,22 +651,33 @@ async def miss_unanswered_calls(bus: EventBus | None, *, shortest_timeout: int, 
         How many calls this sweep moved.
     """
     now = datetime.now(UTC)
-    workspace_ids = await Call.filter(
-        status=CallStatus.RINGING,
-        direction=CallDirection.INBOUND,
-        ringing_at__lte=now - timedelta(seconds=shortest_timeout),
-    ).distinct().values_list("workspace_id", flat=True)
+    workspace_ids = (
+        await Call.filter(
+            status=CallStatus.RINGING,
+            direction=CallDirection.INBOUND,
+            ringing_at__lte=now - timedelta(seconds=shortest_timeout),
+        )
+        .distinct()
+        .values_list("workspace_id", flat=True)
+    )
     timeouts = dict(
-        await Workspace.filter(id__in=set(workspace_ids)).values_list("id", "call_ring_timeout_seconds")
+        await Workspace.filter(id__in=set(workspace_ids)).values_list(
+            "id", "call_ring_timeout_seconds"
+        )
     )
     missed = 0
     for workspace_id, timeout in sorted(timeouts.items()):
-        expired = await Call.filter(
-            workspace_id=workspace_id,
-            status=CallStatus.RINGING,
-            direction=CallDirection.INBOUND,
-            ringing_at__lte=now - timedelta(seconds=timeout),
-        ).order_by("ringing_at", "id").limit(limit).values_list("id", flat=True)
+        expired = (
+            await Call.filter(
+                workspace_id=workspace_id,
+                status=CallStatus.RINGING,
+                direction=CallDirection.INBOUND,
+                ringing_at__lte=now - timedelta(seconds=timeout),
+            )
+            .order_by("ringing_at", "id")
+            .limit(limit)
+            .values_list("id", flat=True)
+        )
         for call_id in expired:
 
             async def operation(tx: Transaction, call_id: int = call_id) -> bool:
@@ -721,17 +755,17 @@ async def _call_of_event(
 
 
 __all__ = [
-    "call_update_events",
-    "incoming_call_events",
     "MAX_RING_TIMEOUT_SECONDS",
     "answer_call",
     "call_cursor_values",
     "call_log",
+    "call_update_events",
     "call_update_live_scope",
     "clean_ring_timeout",
     "contact_calls",
     "decline_call",
     "end_call",
+    "incoming_call_events",
     "incoming_call_live_scope",
     "incoming_calls",
     "miss_unanswered_calls",

@@ -47,8 +47,8 @@ from typing import TYPE_CHECKING, Any
 from db.models import Activity, ActivityKind, Call, CallStatus, Contact, User
 from graph.errors import Conflict
 from graph.events import EventType
-from graph.resolvers.contact import contact_facts, current_conversation, record_assignment
 from graph.relay import to_global_id
+from graph.resolvers.contact import contact_facts, current_conversation, record_assignment
 
 if TYPE_CHECKING:
     from datetime import datetime

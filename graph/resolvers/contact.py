@@ -91,7 +91,9 @@ async def current_conversation(tx: Transaction, contact: Contact) -> Conversatio
 
     After a merge, the open conversation need not be the latest opened one.
     """
-    conversation = await Conversation.filter(open_contact_id=contact.id).using_db(tx.connection).first()
+    conversation = (
+        await Conversation.filter(open_contact_id=contact.id).using_db(tx.connection).first()
+    )
     if conversation is not None:
         return conversation
     return await (
@@ -203,9 +205,7 @@ async def assign_contact(
         contact = await visible_contact(
             viewer, contact_id, connection=tx.connection, for_update=True
         )
-        await record_assignment(
-            tx, contact, assignee_id, author_id=viewer.user_id, reason="manual"
-        )
+        await record_assignment(tx, contact, assignee_id, author_id=viewer.user_id, reason="manual")
         return contact
 
     return await write(bus, viewer.workspace_id, operation)
@@ -223,7 +223,9 @@ async def set_blocked(bus: EventBus, viewer: Viewer, contact_id: int, blocked: b
     await visible_contact(viewer, contact_id)
 
     async def operation(tx: Transaction) -> Contact:
-        contact = await visible_contact(viewer, contact_id, connection=tx.connection, for_update=True)
+        contact = await visible_contact(
+            viewer, contact_id, connection=tx.connection, for_update=True
+        )
         if contact.blocked == blocked:
             return contact
         contact.blocked = blocked
@@ -300,7 +302,8 @@ def clean_contact_details(contact: Contact, given: ContactDetails) -> dict[str, 
             values["country_code"] = normalise_country(raw) if raw else None
         except ValueError:
             raise BadUserInput(
-                f"`countryCode` {raw[:40]!r} is not an ISO 3166-1 alpha-2 country code.", field="countryCode"
+                f"`countryCode` {raw[:40]!r} is not an ISO 3166-1 alpha-2 country code.",
+                field="countryCode",
             ) from None
     if given.language is not UNSET:
         raw = (given.language or "").strip()
@@ -317,15 +320,21 @@ def clean_contact_details(contact: Contact, given: ContactDetails) -> dict[str, 
             values["phone"] = normalise_phone(raw, region)[0] if raw else None
         except ValueError:
             where = f" for the country {region}" if region else " (give it with its country code)"
-            raise BadUserInput(f"`phone` is not a valid phone number{where}.", field="phone") from None
+            raise BadUserInput(
+                f"`phone` is not a valid phone number{where}.", field="phone"
+            ) from None
     if given.email is not UNSET:
         raw = (given.email or "").strip()
         if len(raw) > MAX_EMAIL_LENGTH:
-            raise BadUserInput(f"`email` must be at most {MAX_EMAIL_LENGTH} characters.", field="email")
+            raise BadUserInput(
+                f"`email` must be at most {MAX_EMAIL_LENGTH} characters.", field="email"
+            )
         try:
             values["email_normalized"] = normalise_email(raw) if raw else None
         except ValueError as exc:
-            raise BadUserInput(f"`email` is not a valid e-mail address: {exc}", field="email") from None
+            raise BadUserInput(
+                f"`email` is not a valid e-mail address: {exc}", field="email"
+            ) from None
         values["email"] = raw or None
     return values
 
@@ -349,7 +358,9 @@ async def update_contact(
     clean_contact_details(contact, given)  # fail fast, before the transaction
 
     async def operation(tx: Transaction) -> Contact:
-        locked = await visible_contact(viewer, contact_id, connection=tx.connection, for_update=True)
+        locked = await visible_contact(
+            viewer, contact_id, connection=tx.connection, for_update=True
+        )
         values = clean_contact_details(locked, given)  # again: the country may have changed
         changed = [k for k, v in values.items() if getattr(locked, k) != v]
         if not changed:
@@ -401,7 +412,9 @@ async def contact_channels(loaders: Loaders, contact: Contact) -> list[ContactCh
     contacts of one response in one statement (:meth:`graph.loaders.Loaders.channels`,
     ``Loaders.identities``).
     """
-    channels, identities = await asyncio.gather(loaders.channels(), loaders.identities.load(contact.id))
+    channels, identities = await asyncio.gather(
+        loaders.channels(), loaders.identities.load(contact.id)
+    )
     by_channel: dict[int, list[ChannelIdentity]] = {}
     for identity in identities:
         by_channel.setdefault(identity.channel_id, []).append(identity)
@@ -410,15 +423,20 @@ async def contact_channels(loaders: Loaders, contact: Contact) -> list[ContactCh
 
 __all__ = [
     "ContactChannel",
-    "assign_contact",
     "ContactDetails",
+    "assign_contact",
     "clean_contact_details",
     "contact_channels",
-    "display_name",
-    "merge_suggestions",
-    "require_contact_editor",
-    "update_contact",
     "contact_facts",
     "conversation_facts",
     "current_conversation",
-    "set_blocked", "may_see", "record_assignment", "visible_contact", "visible_contact_of"]
+    "display_name",
+    "may_see",
+    "merge_suggestions",
+    "record_assignment",
+    "require_contact_editor",
+    "set_blocked",
+    "update_contact",
+    "visible_contact",
+    "visible_contact_of",
+]

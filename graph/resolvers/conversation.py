@@ -84,13 +84,17 @@ def normalise_handle(channel: Channel, raw: str) -> tuple[str, dict[str, Any]]:
         try:
             e164, region = normalise_phone(raw)
         except ValueError:
-            raise BadUserInput("`from` is not a valid international phone number.", field="from") from None
+            raise BadUserInput(
+                "`from` is not a valid international phone number.", field="from"
+            ) from None
         return e164, {"phone": e164, "country_code": region}
     if channel.type.handle_is_email:
         try:
             address = normalise_email(raw)
         except ValueError as exc:
-            raise BadUserInput(f"`from` is not a valid e-mail address: {exc}", field="from") from None
+            raise BadUserInput(
+                f"`from` is not a valid e-mail address: {exc}", field="from"
+            ) from None
         return address, {"email": raw, "email_normalized": address}
     return raw, {}
 
@@ -118,15 +122,23 @@ async def contact_for_handle(
     retries it into finding the first.
     """
     conn = tx.connection
-    identity = await ChannelIdentity.filter(channel_id=channel.id, handle=handle).using_db(conn).first()
+    identity = (
+        await ChannelIdentity.filter(channel_id=channel.id, handle=handle).using_db(conn).first()
+    )
     for _ in range(3):
         if identity is None:
             break
-        contact = await Contact.filter(id=identity.contact_id).using_db(conn).select_for_update().first()
+        contact = (
+            await Contact.filter(id=identity.contact_id).using_db(conn).select_for_update().first()
+        )
         if contact is not None:
             return contact
         # merged away while we waited for its lock: the identity has moved to the survivor
-        identity = await ChannelIdentity.filter(channel_id=channel.id, handle=handle).using_db(conn).first()
+        identity = (
+            await ChannelIdentity.filter(channel_id=channel.id, handle=handle)
+            .using_db(conn)
+            .first()
+        )
     if identity is not None:
         raise IntegrityError("the contact of this handle keeps changing")  # write() retries
     contact = await Contact.create(
@@ -153,7 +165,9 @@ async def open_conversation_for(
 
     The unique ``open_contact_id`` makes a concurrent second opening fail and retry.
     """
-    conversation = await Conversation.filter(open_contact_id=contact.id).using_db(tx.connection).first()
+    conversation = (
+        await Conversation.filter(open_contact_id=contact.id).using_db(tx.connection).first()
+    )
     if conversation is not None:
         return conversation
     conversation = await Conversation.create(
@@ -200,7 +214,9 @@ async def _add_message(
         author_id=author_id,
         text=text,
         delivery_status=(
-            DeliveryStatus.RECEIVED if direction is MessageDirection.INBOUND else DeliveryStatus.QUEUED
+            DeliveryStatus.RECEIVED
+            if direction is MessageDirection.INBOUND
+            else DeliveryStatus.QUEUED
         ),
         external_message_id=external_message_id,
         created_at=now,
@@ -256,7 +272,9 @@ async def receive_message(
         raise NotFound("Channel", field="channelId")
     external_message_id = (external_message_id or "").strip()
     if not external_message_id or len(external_message_id) > 255:
-        raise BadUserInput("`externalMessageId` must be 1 to 255 characters.", field="externalMessageId")
+        raise BadUserInput(
+            "`externalMessageId` must be 1 to 255 characters.", field="externalMessageId"
+        )
     text = _check_text(text)
     for name, value in (("firstName", first_name), ("lastName", last_name)):
         if value is not None and len(value) > 120:
@@ -265,9 +283,11 @@ async def receive_message(
 
     async def operation(tx: Transaction) -> MessageResult:
         conn = tx.connection
-        existing = await Message.filter(
-            channel_id=channel.id, external_message_id=external_message_id
-        ).using_db(conn).first()
+        existing = (
+            await Message.filter(channel_id=channel.id, external_message_id=external_message_id)
+            .using_db(conn)
+            .first()
+        )
         if existing is not None:
             conversation = await Conversation.get(id=existing.conversation_id).using_db(conn)
             contact = await Contact.get(id=existing.contact_id).using_db(conn)
@@ -320,14 +340,18 @@ async def send_message(
     contact = await visible_contact(viewer, contact_id)
     if contact.blocked:
         raise BadUserInput("This contact is blocked: unblock it to reply.", field="contactId")
-    identities = await ChannelIdentity.filter(contact_id=contact.id).values_list("channel_id", flat=True)
+    identities = await ChannelIdentity.filter(contact_id=contact.id).values_list(
+        "channel_id", flat=True
+    )
     if channel_id is not None:
         if not await Channel.filter(id=channel_id, workspace_id=viewer.workspace_id).exists():
             raise NotFound("Channel", field="channelId")
         if channel_id not in identities:
             raise BadUserInput("The contact has no identity on this channel.", field="channelId")
     else:
-        last = await Conversation.filter(contact_id=contact.id).order_by("-last_activity_at").first()
+        last = (
+            await Conversation.filter(contact_id=contact.id).order_by("-last_activity_at").first()
+        )
         if last is not None and last.last_channel_id in identities:
             channel_id = last.last_channel_id
         elif identities:
@@ -336,7 +360,9 @@ async def send_message(
             raise BadUserInput("The contact has no channel to reply on.", field="channelId")
 
     async def operation(tx: Transaction) -> MessageResult:
-        locked = await visible_contact(viewer, contact_id, connection=tx.connection, for_update=True)
+        locked = await visible_contact(
+            viewer, contact_id, connection=tx.connection, for_update=True
+        )
         now = datetime.now(UTC)
         conversation = await open_conversation_for(tx, locked, now=now, author_id=viewer.user_id)
         if locked.assignee_id is None:
@@ -373,7 +399,7 @@ class SentMessageOutcome:
 
     async def restore(self, kept: dict[str, Any], viewer: Viewer) -> MessageResult:
         """Raises:
-            NotFound: the message was deleted, or its contact is hidden from the viewer now.
+        NotFound: the message was deleted, or its contact is hidden from the viewer now.
         """
         message = await Message.filter(id=kept["message"], workspace_id=viewer.workspace_id).first()
         if message is None:
@@ -407,9 +433,13 @@ async def open_conversation(bus: EventBus, viewer: Viewer, contact_id: int) -> C
     _not_blocked(await visible_contact(viewer, contact_id), "opened")
 
     async def operation(tx: Transaction) -> Conversation:
-        contact = await visible_contact(viewer, contact_id, connection=tx.connection, for_update=True)
+        contact = await visible_contact(
+            viewer, contact_id, connection=tx.connection, for_update=True
+        )
         _not_blocked(contact, "opened")
-        return await open_conversation_for(tx, contact, now=datetime.now(UTC), author_id=viewer.user_id)
+        return await open_conversation_for(
+            tx, contact, now=datetime.now(UTC), author_id=viewer.user_id
+        )
 
     return await write(bus, viewer.workspace_id, operation)
 
@@ -426,12 +456,22 @@ def clean_closing_notes(
     category = (category or "").strip() or None
     summary = (summary or "").strip() or None
     if mode is ClosingNotesMode.OFF and (category or summary):
-        raise BadUserInput("Closing notes are turned off in this workspace.", field="category" if category else "summary")
+        raise BadUserInput(
+            "Closing notes are turned off in this workspace.",
+            field="category" if category else "summary",
+        )
     if category and len(category) > MAX_CATEGORY_LENGTH:
-        raise BadUserInput(f"`category` must be at most {MAX_CATEGORY_LENGTH} characters.", field="category")
+        raise BadUserInput(
+            f"`category` must be at most {MAX_CATEGORY_LENGTH} characters.", field="category"
+        )
     if summary and len(summary) > MAX_SUMMARY_LENGTH:
-        raise BadUserInput(f"`summary` must be at most {MAX_SUMMARY_LENGTH} characters.", field="summary")
-    needs_category = mode in (ClosingNotesMode.CATEGORY_REQUIRED, ClosingNotesMode.CATEGORY_AND_SUMMARY_REQUIRED)
+        raise BadUserInput(
+            f"`summary` must be at most {MAX_SUMMARY_LENGTH} characters.", field="summary"
+        )
+    needs_category = mode in (
+        ClosingNotesMode.CATEGORY_REQUIRED,
+        ClosingNotesMode.CATEGORY_AND_SUMMARY_REQUIRED,
+    )
     if needs_category and not category:
         raise BadUserInput("A closing category is required in this workspace.", field="category")
     if mode is ClosingNotesMode.CATEGORY_AND_SUMMARY_REQUIRED and not summary:
@@ -456,12 +496,19 @@ async def close_conversation(
     category, summary = clean_closing_notes(workspace.closing_notes_mode, category, summary)
 
     async def operation(tx: Transaction) -> Conversation:
-        locked = await visible_contact(viewer, contact_id, connection=tx.connection, for_update=True)
+        locked = await visible_contact(
+            viewer, contact_id, connection=tx.connection, for_update=True
+        )
         _not_blocked(locked, "closed")
-        conversation = await Conversation.filter(open_contact_id=locked.id).using_db(tx.connection).first()
+        conversation = (
+            await Conversation.filter(open_contact_id=locked.id).using_db(tx.connection).first()
+        )
         if conversation is None:
             latest = await (
-                Conversation.filter(contact_id=locked.id).using_db(tx.connection).order_by("-opened_at", "-id").first()
+                Conversation.filter(contact_id=locked.id)
+                .using_db(tx.connection)
+                .order_by("-opened_at", "-id")
+                .first()
             )
             if latest is None:
                 raise BadUserInput("This contact has no conversation to close.", field="contactId")
@@ -475,8 +522,14 @@ async def close_conversation(
         conversation.closing_summary = summary
         await conversation.save(
             using_db=tx.connection,
-            update_fields=["status", "open_contact_id", "closed_at", "last_activity_at",
-                           "closing_category", "closing_summary"],
+            update_fields=[
+                "status",
+                "open_contact_id",
+                "closed_at",
+                "last_activity_at",
+                "closing_category",
+                "closing_summary",
+            ],
         )
         await record_change(
             tx,
@@ -500,7 +553,9 @@ async def list_messages(
 ) -> Page[Message]:
     """A conversation's messages, newest first. Batched: the conversations of one response
     share one query (:meth:`graph.loaders.Loaders.rows_of`)."""
-    rows = await loaders.rows_of(Message, "conversation_id", MESSAGE_ORDER, first + 1, after).load(conversation.id)
+    rows = await loaders.rows_of(Message, "conversation_id", MESSAGE_ORDER, first + 1, after).load(
+        conversation.id
+    )
     page = Page.slice(rows, first, after, lambda m: [m.created_at, m.id])
     await loaders.preload_users(page.rows)
     return page
@@ -515,7 +570,9 @@ async def list_contact_conversations(
     """A contact's conversations, open and closed, newest opened first (``domain.md``, terms:
     closed ones stay as history). Batched: the contacts of one response share one query
     (:meth:`graph.loaders.Loaders.rows_of`)."""
-    loader = loaders.rows_of(Conversation, "contact_id", CONTACT_CONVERSATION_ORDER, first + 1, after)
+    loader = loaders.rows_of(
+        Conversation, "contact_id", CONTACT_CONVERSATION_ORDER, first + 1, after
+    )
     rows = await loader.load(contact.id)
     return Page.slice(rows, first, after, lambda c: [c.opened_at, c.id])
 
@@ -547,8 +604,12 @@ async def timeline(
         else:
             messages_after, activities_after = [at, MAX_KEY], [at, row_id]
     found_messages, found_activities = await asyncio.gather(
-        loaders.rows_of(Message, "conversation_id", TIMELINE_ORDER, first + 1, messages_after).load(conversation.id),
-        loaders.rows_of(Activity, "conversation_id", TIMELINE_ORDER, first + 1, activities_after).load(conversation.id),
+        loaders.rows_of(Message, "conversation_id", TIMELINE_ORDER, first + 1, messages_after).load(
+            conversation.id
+        ),
+        loaders.rows_of(
+            Activity, "conversation_id", TIMELINE_ORDER, first + 1, activities_after
+        ).load(conversation.id),
     )
     merged = sorted(
         [(m.created_at, MESSAGE_RANK, m.id, m) for m in found_messages]
@@ -588,17 +649,17 @@ def new_message_events(
 
 
 __all__ = [
-    "new_message_events",
     "SENT_MESSAGE",
     "MessageResult",
     "SentMessageOutcome",
     "clean_closing_notes",
-    "contact_for_handle",
     "close_conversation",
-    "open_conversation",
+    "contact_for_handle",
     "list_contact_conversations",
     "list_messages",
+    "new_message_events",
     "normalise_handle",
+    "open_conversation",
     "open_conversation_for",
     "receive_message",
     "send_message",

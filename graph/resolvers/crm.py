@@ -110,9 +110,11 @@ async def connect_crm(
                 using_db=tx.connection,
             )
         if (existing.instance_url, existing.account_id) != (instance, facts.account_id):
-            await CrmLink.filter(workspace_id=viewer.workspace_id, provider=provider).using_db(
-                tx.connection
-            ).delete()
+            await (
+                CrmLink.filter(workspace_id=viewer.workspace_id, provider=provider)
+                .using_db(tx.connection)
+                .delete()
+            )
         existing.instance_url = instance
         existing.account_id = facts.account_id
         existing.app_url = facts.app_url
@@ -137,12 +139,16 @@ async def disconnect_crm(viewer: Viewer, provider: CrmProvider) -> bool:
     require_owner(viewer, "Only owners connect and disconnect CRM integrations.")
 
     async def operation(tx: Transaction) -> bool:
-        await CrmLink.filter(workspace_id=viewer.workspace_id, provider=provider).using_db(
-            tx.connection
-        ).delete()
-        removed = await CrmConnection.filter(
-            workspace_id=viewer.workspace_id, provider=provider
-        ).using_db(tx.connection).delete()
+        await (
+            CrmLink.filter(workspace_id=viewer.workspace_id, provider=provider)
+            .using_db(tx.connection)
+            .delete()
+        )
+        removed = (
+            await CrmConnection.filter(workspace_id=viewer.workspace_id, provider=provider)
+            .using_db(tx.connection)
+            .delete()
+        )
         return bool(removed)
 
     return await write(None, viewer.workspace_id, operation)
@@ -179,7 +185,9 @@ async def _linked_record(crm: Crm, contact: Contact, provider: CrmProvider) -> R
             return await crm.fetch(link.object_type, link.record_id)
         except RecordGone:
             await CrmLink.filter(id=link.id).delete()
-    match = await crm.find(contact.email_normalized or contact.email, contact.phone, contact.country_code)
+    match = await crm.find(
+        contact.email_normalized or contact.email, contact.phone, contact.country_code
+    )
     if match is None:
         return None
     try:

@@ -44,7 +44,9 @@ MAX_NODES = 50
 """The most nodes (groups and conditions) a filter has."""
 
 
-async def clean_filter(viewer: Viewer, node: dict[str, Any], path: str = "filter") -> dict[str, Any]:
+async def clean_filter(
+    viewer: Viewer, node: dict[str, Any], path: str = "filter"
+) -> dict[str, Any]:
     """Validate a filter tree (already in storage shape, with integer ids).
 
     Raises:
@@ -62,12 +64,16 @@ async def clean_filter(viewer: Viewer, node: dict[str, Any], path: str = "filter
         if depth > MAX_DEPTH:
             raise BadUserInput(f"Filter groups nest at most {MAX_DEPTH} deep.", field=path)
         if not isinstance(node, dict) or len(node) != 1:
-            raise BadUserInput("Each filter node sets exactly one of all, any or a condition.", field=path)
-        (key, value), = node.items()
+            raise BadUserInput(
+                "Each filter node sets exactly one of all, any or a condition.", field=path
+            )
+        ((key, value),) = node.items()
         if key in ("all", "any"):
             if not isinstance(value, list) or not value:
                 raise BadUserInput(f"`{key}` needs at least one filter.", field=f"{path}.{key}")
-            children = [await visit(child, f"{path}.{key}[{i}]", depth + 1) for i, child in enumerate(value)]
+            children = [
+                await visit(child, f"{path}.{key}[{i}]", depth + 1) for i, child in enumerate(value)
+            ]
             if key == "all":
                 check_group(children, f"{path}.all")
             return {key: children}
@@ -81,7 +87,7 @@ async def clean_filter(viewer: Viewer, node: dict[str, Any], path: str = "filter
 
 def filter_q(viewer: Viewer, node: dict[str, Any], now: datetime) -> Q:
     """A stored filter as a tortoise filter on conversations (evaluated for ``viewer``)."""
-    (key, value), = node.items()
+    ((key, value),) = node.items()
     if key in ("all", "any"):
         parts = [filter_q(viewer, child, now) for child in value]
         return Q(*parts, join_type="AND" if key == "all" else "OR")
@@ -124,15 +130,22 @@ async def list_custom_inboxes(viewer: Viewer, ownership: str) -> list[CustomInbo
 
 
 async def _clean_sharing(
-    viewer: Viewer, sharing: CustomInboxSharing, user_ids: list[int] | None, team_ids: list[int] | None
+    viewer: Viewer,
+    sharing: CustomInboxSharing,
+    user_ids: list[int] | None,
+    team_ids: list[int] | None,
 ) -> tuple[list[int], list[int]]:
     user_ids, team_ids = sorted(set(user_ids or [])), sorted(set(team_ids or []))
     if sharing is not CustomInboxSharing.CHOSEN:
         if user_ids or team_ids:
-            raise BadUserInput("Choose users or teams only with sharing CHOSEN.", field="sharedWithUserIds")
+            raise BadUserInput(
+                "Choose users or teams only with sharing CHOSEN.", field="sharedWithUserIds"
+            )
         return [], []
     if not user_ids and not team_ids:
-        raise BadUserInput("Sharing CHOSEN needs at least one user or team.", field="sharedWithUserIds")
+        raise BadUserInput(
+            "Sharing CHOSEN needs at least one user or team.", field="sharedWithUserIds"
+        )
     users = await ids_in_workspace(User, viewer.workspace_id, user_ids, field="sharedWithUserIds")
     teams = await ids_in_workspace(Team, viewer.workspace_id, team_ids, field="sharedWithTeamIds")
     return users, teams
@@ -171,13 +184,20 @@ async def save_custom_inbox(
     async def operation(tx: Transaction) -> CustomInbox:
         if existing is None:
             row = await CustomInbox.create(
-                workspace_id=viewer.workspace_id, creator_id=viewer.user_id, name=name,
-                filter_spec=cleaned, sharing=sharing, using_db=tx.connection,
+                workspace_id=viewer.workspace_id,
+                creator_id=viewer.user_id,
+                name=name,
+                filter_spec=cleaned,
+                sharing=sharing,
+                using_db=tx.connection,
             )
         else:
             row = existing
             row.name, row.filter_spec, row.sharing = name, cleaned, sharing
-            await row.save(using_db=tx.connection, update_fields=["name", "filter_spec", "sharing", "updated_at"])
+            await row.save(
+                using_db=tx.connection,
+                update_fields=["name", "filter_spec", "sharing", "updated_at"],
+            )
             await CustomInboxShare.filter(custom_inbox_id=row.id).using_db(tx.connection).delete()
         shares = [CustomInboxShare(custom_inbox_id=row.id, user_id=u) for u in users]
         shares += [CustomInboxShare(custom_inbox_id=row.id, team_id=t) for t in teams]

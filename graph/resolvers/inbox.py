@@ -12,9 +12,9 @@ import strawberry
 from db.models import Contact, Conversation, ConversationStatus
 from db.queries import keyset_page
 from graph.errors import BadUserInput, Forbidden, NotFound
+from graph.events import LIST_EVENTS, EventType
 from graph.fanout import Candidate
 from graph.live import write
-from graph.events import LIST_EVENTS, EventType
 from graph.permissions.visibility import (
     Scope,
     StandardInboxKind,
@@ -63,9 +63,7 @@ class InboxRef:
 
 def _selected(selector: Any) -> list[str]:
     names = ("standard", "team_id", "custom_inbox_id", "blocked")
-    return [
-        n for n in names if getattr(selector, n, None) not in (None, False, strawberry.UNSET)
-    ]
+    return [n for n in names if getattr(selector, n, None) not in (None, False, strawberry.UNSET)]
 
 
 async def resolve_inbox(viewer: Viewer, selector: Any, *, field: str = "inbox") -> InboxRef:
@@ -190,13 +188,17 @@ async def sidebar(viewer: Viewer) -> Sidebar:
     return Sidebar(standard, teams, blocked, await list_custom_inboxes(viewer, "ALL"))
 
 
-def _in_list(scope: Scope, status: str | None, assignee_id: Any, blocked: Any, row_status: Any) -> bool:
+def _in_list(
+    scope: Scope, status: str | None, assignee_id: Any, blocked: Any, row_status: Any
+) -> bool:
     if row_status is None or (status is not None and row_status != status):
         return False
     return scope.allows(assignee_id, bool(blocked))
 
 
-def list_change(scope: Scope, status: str | None, event_type: str, facts: dict[str, Any]) -> str | None:
+def list_change(
+    scope: Scope, status: str | None, event_type: str, facts: dict[str, Any]
+) -> str | None:
     """How an event changes a conversation list (``domain.md`` section 4, live lists): only
     the events of :data:`graph.events.LIST_EVENTS` do.
 
@@ -211,7 +213,9 @@ def list_change(scope: Scope, status: str | None, event_type: str, facts: dict[s
     """
     if event_type not in LIST_EVENTS or facts.get("conversation_id") is None:
         return None
-    after = _in_list(scope, status, facts.get("assignee_id"), facts.get("blocked"), facts.get("status"))
+    after = _in_list(
+        scope, status, facts.get("assignee_id"), facts.get("blocked"), facts.get("status")
+    )
     before = _in_list(
         scope,
         status,
@@ -390,24 +394,24 @@ def conversation_list_changes(
 
 
 __all__ = [
-    "ListChange",
-    "conversation_list_changes",
-    "count_conversations",
-    "mark_inbox_seen",
-    "sidebar_changes",
     "CONVERSATION_ORDER",
-    "sidebar_snapshot",
-    "subscription_scope",
-    "sidebar_with_counts",
-    "touches",
     "LIST_EVENTS",
-    "list_change",
     "InboxRef",
+    "ListChange",
     "Sidebar",
     "SidebarEntry",
     "conversation_cursor_values",
+    "conversation_list_changes",
     "conversations_in",
+    "count_conversations",
+    "list_change",
     "list_conversations",
+    "mark_inbox_seen",
     "resolve_inbox",
     "sidebar",
+    "sidebar_changes",
+    "sidebar_snapshot",
+    "sidebar_with_counts",
+    "subscription_scope",
+    "touches",
 ]

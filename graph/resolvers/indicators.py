@@ -78,7 +78,9 @@ async def mark_inbound(
 ) -> None:
     """Mark an inbound message of ``conversation_id`` unseen for every user, in ``tx``."""
     marks = [
-        UnseenMark(user_id=viewer.user_id, inbox_key=key, conversation_id=conversation_id, marked_at=at)
+        UnseenMark(
+            user_id=viewer.user_id, inbox_key=key, conversation_id=conversation_id, marked_at=at
+        )
         for viewer in await viewers_of_workspace(tx.workspace_id, tx.connection)
         for key in marked_tiers(viewer, assignee_id, blocked)
     ]
@@ -97,12 +99,18 @@ async def forget_left_teams(tx: Transaction, left: Iterable[tuple[int, int]]) ->
     for user_id, team_id in left:
         by_team.setdefault(team_id, []).append(user_id)
     for team_id, user_ids in by_team.items():
-        await UnseenMark.filter(inbox_key=team_key(team_id), user_id__in=user_ids).using_db(tx.connection).delete()
+        await (
+            UnseenMark.filter(inbox_key=team_key(team_id), user_id__in=user_ids)
+            .using_db(tx.connection)
+            .delete()
+        )
 
 
 def unseen_filter(viewer: Viewer, inbox_key: str) -> dict[str, Any]:
     """Filter keeping the conversations ``viewer`` has unseen inbound messages in, in that inbox."""
-    marked = UnseenMark.filter(user_id=viewer.user_id, inbox_key=inbox_key).values("conversation_id")
+    marked = UnseenMark.filter(user_id=viewer.user_id, inbox_key=inbox_key).values(
+        "conversation_id"
+    )
     return {"id__in": Subquery(marked)}
 
 
@@ -110,7 +118,9 @@ def _allowed(groups: Iterable[tuple[Any, Any, int]], scope: Scope) -> int:
     return sum(n for assignee_id, blocked, n in groups if scope.allows(assignee_id, bool(blocked)))
 
 
-async def inbox_counts(viewer: Viewer, inboxes: Sequence[InboxRef | SidebarEntry]) -> list[tuple[int, int]]:
+async def inbox_counts(
+    viewer: Viewer, inboxes: Sequence[InboxRef | SidebarEntry]
+) -> list[tuple[int, int]]:
     """``(new-message count, open-conversation count)`` of each standard or team inbox for
     ``viewer`` (``domain.md`` section 3), in two statements however many inboxes there are.
 
@@ -134,8 +144,15 @@ async def inbox_counts(viewer: Viewer, inboxes: Sequence[InboxRef | SidebarEntry
                 conversation__status=ConversationStatus.OPEN,
             )
             .annotate(n=Count("id"))
-            .group_by("inbox_key", "conversation__contact_assignee_id", "conversation__contact_blocked")
-            .values_list("inbox_key", "conversation__contact_assignee_id", "conversation__contact_blocked", "n")
+            .group_by(
+                "inbox_key", "conversation__contact_assignee_id", "conversation__contact_blocked"
+            )
+            .values_list(
+                "inbox_key",
+                "conversation__contact_assignee_id",
+                "conversation__contact_blocked",
+                "n",
+            )
         ):
             unseen.setdefault(key, []).append((assignee_id, blocked, n))
     return [
@@ -156,13 +173,21 @@ async def open_conversation_count(viewer: Viewer, inbox: InboxRef | SidebarEntry
 
 async def mark_seen(tx: Transaction, viewer: Viewer, inbox_key: str) -> int:
     """Clear ``viewer``'s dot of one inbox (theirs alone); returns how many marks went."""
-    removed = await UnseenMark.filter(user_id=viewer.user_id, inbox_key=inbox_key).using_db(tx.connection).delete()
+    removed = (
+        await UnseenMark.filter(user_id=viewer.user_id, inbox_key=inbox_key)
+        .using_db(tx.connection)
+        .delete()
+    )
     now = datetime.now(UTC)
-    updated = await InboxSeenState.filter(user_id=viewer.user_id, inbox_key=inbox_key).using_db(
-        tx.connection
-    ).update(seen_at=now)
+    updated = (
+        await InboxSeenState.filter(user_id=viewer.user_id, inbox_key=inbox_key)
+        .using_db(tx.connection)
+        .update(seen_at=now)
+    )
     if not updated:
-        await InboxSeenState.create(user_id=viewer.user_id, inbox_key=inbox_key, seen_at=now, using_db=tx.connection)
+        await InboxSeenState.create(
+            user_id=viewer.user_id, inbox_key=inbox_key, seen_at=now, using_db=tx.connection
+        )
     tx.emit(EventType.INBOX_SEEN, user_id=viewer.user_id, inbox_key=inbox_key, removed=removed)
     return removed
 

@@ -97,7 +97,9 @@ def _check_blocked_choice(primary: Contact, secondary: Contact, blocked: bool | 
     return primary.blocked
 
 
-async def _fold_open_conversation(tx: Transaction, into: Conversation, folded: Conversation) -> None:
+async def _fold_open_conversation(
+    tx: Transaction, into: Conversation, folded: Conversation
+) -> None:
     """Move the messages, activities and new-message marks of ``folded`` into ``into`` (both
     open), keep the later of their last activities on ``into``, and delete ``folded``."""
     conn = tx.connection
@@ -106,8 +108,15 @@ async def _fold_open_conversation(tx: Transaction, into: Conversation, folded: C
     marks = await UnseenMark.filter(conversation_id=folded.id).using_db(conn)
     if marks:
         await UnseenMark.bulk_create(
-            [UnseenMark(user_id=m.user_id, inbox_key=m.inbox_key, conversation_id=into.id,
-                        marked_at=m.marked_at) for m in marks],
+            [
+                UnseenMark(
+                    user_id=m.user_id,
+                    inbox_key=m.inbox_key,
+                    conversation_id=into.id,
+                    marked_at=m.marked_at,
+                )
+                for m in marks
+            ],
             ignore_conflicts=True,
             using_db=conn,
         )
@@ -119,7 +128,9 @@ async def _fold_open_conversation(tx: Transaction, into: Conversation, folded: C
             into.last_message_id = folded.last_message_id
             into.last_channel_id = folded.last_channel_id
             fields += ["last_message_id", "last_channel_id"]
-    if folded.last_inbound_at and (into.last_inbound_at is None or folded.last_inbound_at > into.last_inbound_at):
+    if folded.last_inbound_at and (
+        into.last_inbound_at is None or folded.last_inbound_at > into.last_inbound_at
+    ):
         into.last_inbound_at = folded.last_inbound_at
         fields.append("last_inbound_at")
     if folded.opened_at < into.opened_at:
@@ -200,7 +211,9 @@ async def merge_contacts(
         secondary_name, primary_name = display_name(secondary), display_name(primary)
         now = datetime.now(UTC)
 
-        conversations = await Conversation.filter(contact_id=secondary.id).using_db(conn).order_by("id")
+        conversations = (
+            await Conversation.filter(contact_id=secondary.id).using_db(conn).order_by("id")
+        )
         primary_open = await Conversation.filter(open_contact_id=primary.id).using_db(conn).first()
         secondary_open = next((c for c in conversations if c.open_contact_id is not None), None)
         folded = None
@@ -209,18 +222,34 @@ async def merge_contacts(
             folded = secondary_open
             conversations = [c for c in conversations if c.id != folded.id]
         if conversations:
-            await Conversation.filter(id__in=[c.id for c in conversations]).using_db(conn).update(
-                contact_id=primary.id
+            await (
+                Conversation.filter(id__in=[c.id for c in conversations])
+                .using_db(conn)
+                .update(contact_id=primary.id)
             )
         if secondary_open is not None and folded is None:
-            await Conversation.filter(id=secondary_open.id).using_db(conn).update(open_contact_id=primary.id)
+            await (
+                Conversation.filter(id=secondary_open.id)
+                .using_db(conn)
+                .update(open_contact_id=primary.id)
+            )
 
-        linked = await CrmLink.filter(contact_id=primary.id).using_db(conn).values_list("provider", flat=True)
-        await CrmLink.filter(contact_id=secondary.id, provider__in=list(linked)).using_db(conn).delete()
+        linked = (
+            await CrmLink.filter(contact_id=primary.id)
+            .using_db(conn)
+            .values_list("provider", flat=True)
+        )
+        await (
+            CrmLink.filter(contact_id=secondary.id, provider__in=list(linked))
+            .using_db(conn)
+            .delete()
+        )
         moved = {}
         for model in CONTACT_ROWS:
-            moved[model._meta.db_table] = await model.filter(contact_id=secondary.id).using_db(conn).update(
-                contact_id=primary.id
+            moved[model._meta.db_table] = (
+                await model.filter(contact_id=secondary.id)
+                .using_db(conn)
+                .update(contact_id=primary.id)
             )
 
         changed = _fill(primary, secondary, take_from_secondary)
@@ -233,7 +262,9 @@ async def merge_contacts(
 
         shown_in = await current_conversation(tx, primary)
         from_secondary = {c.id for c in conversations}
-        previous = secondary_before if shown_in is not None and shown_in.id in from_secondary else before
+        previous = (
+            secondary_before if shown_in is not None and shown_in.id in from_secondary else before
+        )
         await record_change(
             tx,
             primary,

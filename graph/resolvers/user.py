@@ -73,7 +73,9 @@ def _require_admin(viewer: Viewer) -> None:
         raise Forbidden("Only owners and managers administer users and teams.")
 
 
-def require_owner(viewer: Viewer, message: str = "Only owners change channels and workspace settings.") -> None:
+def require_owner(
+    viewer: Viewer, message: str = "Only owners change channels and workspace settings."
+) -> None:
     """Workspace configuration (channels, settings, integrations) is for owners.
 
     Raises:
@@ -150,7 +152,9 @@ async def create_user(
         raise BadUserInput(f"`email` is not a valid e-mail address: {exc}", field="email") from None
     name = _clean_name(data.name, "name")
     password = clean_password(data.password, "password")
-    team_ids = await ids_in_workspace(Team, viewer.workspace_id, data.team_ids, field="teamIds") or []
+    team_ids = (
+        await ids_in_workspace(Team, viewer.workspace_id, data.team_ids, field="teamIds") or []
+    )
     if await User.filter(email=email).exists():
         raise BadUserInput("This e-mail address is already in use.", field="email")
     password_hash = await hash_password(password)
@@ -213,17 +217,27 @@ async def update_user(bus: EventBus, viewer: Viewer, user_id: int, data: UserCha
 
     async def operation(tx: Transaction) -> User:
         # the workspace row serialises owner changes, so two owners cannot demote each other
-        await Workspace.filter(id=viewer.workspace_id).using_db(tx.connection).select_for_update().first()
+        await (
+            Workspace.filter(id=viewer.workspace_id)
+            .using_db(tx.connection)
+            .select_for_update()
+            .first()
+        )
         user = await User.filter(id=user_id).using_db(tx.connection).select_for_update().first()
         was_active_owner = user.role is Role.OWNER and user.is_active
         for key, value in changes.items():
             setattr(user, key, value)
         if was_active_owner and (user.role is not Role.OWNER or not user.is_active):
-            others = await User.filter(
-                workspace_id=viewer.workspace_id, role=Role.OWNER, is_active=True
-            ).exclude(id=user.id).using_db(tx.connection).count()
+            others = (
+                await User.filter(workspace_id=viewer.workspace_id, role=Role.OWNER, is_active=True)
+                .exclude(id=user.id)
+                .using_db(tx.connection)
+                .count()
+            )
             if others == 0:
-                raise Conflict("A workspace needs at least one active owner: appoint another first.")
+                raise Conflict(
+                    "A workspace needs at least one active owner: appoint another first."
+                )
         if user.role is not Role.AGENT:
             user.contact_visibility = ContactVisibility.ALL
         if user.role is Role.OWNER:
@@ -232,11 +246,17 @@ async def update_user(bus: EventBus, viewer: Viewer, user_id: int, data: UserCha
         if not user.is_active:
             await revoke_tokens_of_user(tx, user.id)
         if team_ids is not None:
-            before = await TeamMembership.filter(user_id=user.id).using_db(tx.connection).values_list("team_id", flat=True)
+            before = (
+                await TeamMembership.filter(user_id=user.id)
+                .using_db(tx.connection)
+                .values_list("team_id", flat=True)
+            )
             await forget_left_teams(tx, [(user.id, t) for t in set(before) - set(team_ids)])
             await TeamMembership.filter(user_id=user.id).using_db(tx.connection).delete()
             for team_id in team_ids:
-                await TeamMembership.create(team_id=team_id, user_id=user.id, using_db=tx.connection)
+                await TeamMembership.create(
+                    team_id=team_id, user_id=user.id, using_db=tx.connection
+                )
         tx.emit(EventType.USER_CHANGED, user_id=user.id)
         return user
 
@@ -260,7 +280,9 @@ async def create_team(
         raise BadUserInput("A team with this name exists already.", field="name")
 
     async def operation(tx: Transaction) -> Team:
-        team = await Team.create(workspace_id=viewer.workspace_id, name=name, using_db=tx.connection)
+        team = await Team.create(
+            workspace_id=viewer.workspace_id, name=name, using_db=tx.connection
+        )
         for user_id in members:
             await TeamMembership.create(team_id=team.id, user_id=user_id, using_db=tx.connection)
         tx.emit(EventType.TEAM_CHANGED, team_id=team.id)
@@ -278,9 +300,11 @@ async def update_team(
     if team is None:
         raise NotFound("Team", field="id")
     new_name = _clean_name(name, "name") if name is not None else None
-    if new_name and new_name != team.name and await Team.filter(
-        workspace_id=viewer.workspace_id, name=new_name
-    ).exists():
+    if (
+        new_name
+        and new_name != team.name
+        and await Team.filter(workspace_id=viewer.workspace_id, name=new_name).exists()
+    ):
         raise BadUserInput("A team with this name exists already.", field="name")
     members = await ids_in_workspace(User, viewer.workspace_id, member_ids, field="memberIds")
 
@@ -289,11 +313,17 @@ async def update_team(
             team.name = new_name
             await team.save(using_db=tx.connection, update_fields=["name"])
         if members is not None:
-            before = await TeamMembership.filter(team_id=team.id).using_db(tx.connection).values_list("user_id", flat=True)
+            before = (
+                await TeamMembership.filter(team_id=team.id)
+                .using_db(tx.connection)
+                .values_list("user_id", flat=True)
+            )
             await forget_left_teams(tx, [(u, team.id) for u in set(before) - set(members)])
             await TeamMembership.filter(team_id=team.id).using_db(tx.connection).delete()
             for user_id in members:
-                await TeamMembership.create(team_id=team.id, user_id=user_id, using_db=tx.connection)
+                await TeamMembership.create(
+                    team_id=team.id, user_id=user_id, using_db=tx.connection
+                )
         tx.emit(EventType.TEAM_CHANGED, team_id=team.id)
         return team
 
@@ -340,7 +370,11 @@ async def update_workspace_settings(
                 setattr(workspace, setting.name, getattr(data, setting.name))
         await workspace.save(
             using_db=tx.connection,
-            update_fields=["phone_number_masking", "call_ring_timeout_seconds", "closing_notes_mode"],
+            update_fields=[
+                "phone_number_masking",
+                "call_ring_timeout_seconds",
+                "closing_notes_mode",
+            ],
         )
         tx.emit(EventType.WORKSPACE_CHANGED)
         return workspace
@@ -364,17 +398,17 @@ async def list_channels(viewer: Viewer) -> list[Channel]:
 
 
 __all__ = [
+    "MIN_PASSWORD_LENGTH",
+    "IssuedToken",
     "NewUser",
     "UserChanges",
     "WorkspaceChanges",
-    "list_channels",
-    "list_teams",
-    "list_users",
-    "MIN_PASSWORD_LENGTH",
-    "IssuedToken",
     "connect_channel",
     "create_team",
     "create_user",
+    "list_channels",
+    "list_teams",
+    "list_users",
     "login",
     "require_owner",
     "update_team",

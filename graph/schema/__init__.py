@@ -25,9 +25,9 @@ from strawberry.types.graphql import OperationType
 from graph.errors import ErrorCode
 from graph.extensions import (
     CachedDocuments,
-    Documents,
     CodedErrors,
     CostBudget,
+    Documents,
     SingleOperation,
     is_expected,
     operation_name_given,
@@ -122,17 +122,23 @@ class InboxSchema(strawberry.Schema):
         return context
 
     async def execute(self, query, variable_values=None, *args: Any, **kwargs: Any):
-        operation_name_given.set(bool(kwargs.get("operation_name") or (args[2] if len(args) > 2 else None)))
+        operation_name_given.set(
+            bool(kwargs.get("operation_name") or (args[2] if len(args) > 2 else None))
+        )
         error = unstorable_input(query, variable_values)
         if error is not None:
             return PreExecutionError(data=None, errors=[error])
         allowed = kwargs.get("allowed_operation_types")
         if allowed is not None:
-            kwargs["allowed_operation_types"] = {t for t in allowed if t is not OperationType.SUBSCRIPTION}
+            kwargs["allowed_operation_types"] = {
+                t for t in allowed if t is not OperationType.SUBSCRIPTION
+            }
         return await super().execute(query, variable_values, *args, **kwargs)
 
     async def stream(self, query, variable_values=None, *args: Any, **kwargs: Any):
-        operation_name_given.set(bool(kwargs.get("operation_name") or (args[2] if len(args) > 2 else None)))
+        operation_name_given.set(
+            bool(kwargs.get("operation_name") or (args[2] if len(args) > 2 else None))
+        )
         error = unstorable_input(query, variable_values)
         if error is not None:
 
@@ -142,7 +148,9 @@ class InboxSchema(strawberry.Schema):
             return refused()
         allowed = kwargs.get("allowed_operation_types")
         if allowed is not None:  # an HTTP transport (multipart): no subscriptions there
-            kwargs["allowed_operation_types"] = {t for t in allowed if t is not OperationType.SUBSCRIPTION}
+            kwargs["allowed_operation_types"] = {
+                t for t in allowed if t is not OperationType.SUBSCRIPTION
+            }
         return await super().stream(query, variable_values, *args, **kwargs)
 
     def process_errors(self, errors, execution_context=None) -> None:

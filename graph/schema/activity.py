@@ -28,7 +28,11 @@ class Activity(Node):
     @classmethod
     def from_row(cls, row: m.Activity) -> Activity:
         return cls(
-            id=to_global_id("Activity", row.id), row=row, kind=row.kind, text=row.text, created_at=row.created_at
+            id=to_global_id("Activity", row.id),
+            row=row,
+            kind=row.kind,
+            text=row.text,
+            created_at=row.created_at,
         )
 
     kind: ActivityKind

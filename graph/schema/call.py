@@ -21,8 +21,8 @@ from graph.resolvers import contact as contact_resolvers
 from graph.resolvers.node import shows
 from graph.schema.channel import Channel
 from graph.schema.contact import Contact
-from graph.schema.inbox import InboxSelector
 from graph.schema.core import Connection, Node
+from graph.schema.inbox import InboxSelector
 from graph.schema.user import User
 
 if TYPE_CHECKING:
@@ -129,11 +129,15 @@ class Call(Node):
     def answered_at(self) -> datetime | None:
         return self.row.answered_at
 
-    @strawberry.field(description="When the call ended, was declined, missed or failed (server time, UTC).")
+    @strawberry.field(
+        description="When the call ended, was declined, missed or failed (server time, UTC)."
+    )
     def ended_at(self) -> datetime | None:
         return self.row.ended_at
 
-    @strawberry.field(description="Whole seconds from answeredAt to endedAt; null until the call ended.")
+    @strawberry.field(
+        description="Whole seconds from answeredAt to endedAt; null until the call ended."
+    )
     def duration_seconds(self) -> int | None:
         return self.row.duration_seconds
 
@@ -158,7 +162,9 @@ class ReceiveCallInput:
     external_call_id: str = strawberry.field(
         description="The provider's call id; (channelId, externalCallId) identifies the call."
     )
-    to: str | None = strawberry.field(default=None, description="The workspace number called, E.164.")
+    to: str | None = strawberry.field(
+        default=None, description="The workspace number called, E.164."
+    )
     first_name: str | None = strawberry.field(default=None, description="For a new contact.")
     last_name: str | None = strawberry.field(default=None, description="For a new contact.")
 
@@ -171,7 +177,6 @@ class ReportCallEndedInput:
         default=False,
         description="The call failed (a ringing call becomes FAILED instead of MISSED).",
     )
-
 
 
 @strawberry.type

@@ -22,12 +22,18 @@ class Channel(Node):
     @classmethod
     def from_row(cls, row: m.Channel) -> Channel:
         return cls(
-            id=to_global_id("Channel", row.id), row=row, type=row.type, name=row.name, supports_calls=row.type.supports_calls
+            id=to_global_id("Channel", row.id),
+            row=row,
+            type=row.type,
+            name=row.name,
+            supports_calls=row.type.supports_calls,
         )
 
     type: ChannelType
     name: str
-    supports_calls: bool = strawberry.field(description="Whether the channel carries voice calls (WhatsApp, VoIP).")
+    supports_calls: bool = strawberry.field(
+        description="Whether the channel carries voice calls (WhatsApp, VoIP)."
+    )
 
 
 @strawberry.type

@@ -90,7 +90,9 @@ class Contact(Node):
 
     first_name: str | None
     last_name: str | None
-    name: str = strawberry.field(description="The full name, else the e-mail, else 'Unknown contact'.")
+    name: str = strawberry.field(
+        description="The full name, else the e-mail, else 'Unknown contact'."
+    )
 
     @strawberry.field(
         description="E.164. Masked (e.g. `+44 79•• •••456`) when the workspace masks numbers and "
@@ -153,7 +155,9 @@ class Contact(Node):
     async def merge_suggestions(self, info: Info) -> list[Contact]:
         if info.context.viewer.is_restricted:
             depends_on_identity()  # what a TEAM or SELF agent sees depends on who they are
-        rows = await resolvers.merge_suggestions(info.context.viewer, info.context.loaders, self.row)
+        rows = await resolvers.merge_suggestions(
+            info.context.viewer, info.context.loaders, self.row
+        )
         return [Contact.from_row(r) for r in rows]
 
     @strawberry.field(
@@ -165,7 +169,9 @@ class Contact(Node):
     ) -> Annotated[ConversationConnection, strawberry.lazy("graph.schema.conversation")]:
         size = page_size(first)
         cursor = decode_cursor(after, (datetime, int)) if after is not None else None
-        page = await conversation_resolvers.list_contact_conversations(info.context.loaders, self.row, size, cursor)
+        page = await conversation_resolvers.list_contact_conversations(
+            info.context.loaders, self.row, size, cursor
+        )
         return _CONVERSATION_CONNECTION.resolve_type().from_page(
             page, _CONVERSATION.resolve_type().from_row, refreshed_at=datetime.now(UTC)
         )
@@ -174,10 +180,14 @@ class Contact(Node):
         description="Comments and conversation events of this contact, newest first. `first` is "
         "1 to 100. Errors: BAD_USER_INPUT for a bad `first` or cursor."
     )
-    async def activities(self, info: Info, first: int = 25, after: str | None = None) -> ActivityConnection:
+    async def activities(
+        self, info: Info, first: int = 25, after: str | None = None
+    ) -> ActivityConnection:
         size = page_size(first)
         cursor = decode_cursor(after, (datetime, int)) if after is not None else None
-        page = await activity_resolvers.list_activities(info.context.loaders, self.row, size, cursor)
+        page = await activity_resolvers.list_activities(
+            info.context.loaders, self.row, size, cursor
+        )
         return ActivityConnection.from_page(page, Activity.from_row)
 
 
@@ -187,15 +197,25 @@ class Contact(Node):
 )
 class UpdateContactInput:
     contact_id: strawberry.ID
-    first_name: str | None = strawberry.field(default=strawberry.UNSET, description="At most 120 characters.")
-    last_name: str | None = strawberry.field(default=strawberry.UNSET, description="At most 120 characters.")
+    first_name: str | None = strawberry.field(
+        default=strawberry.UNSET, description="At most 120 characters."
+    )
+    last_name: str | None = strawberry.field(
+        default=strawberry.UNSET, description="At most 120 characters."
+    )
     phone: str | None = strawberry.field(
         default=strawberry.UNSET,
         description="Stored as E.164; a national number is read in the contact's country.",
     )
-    email: str | None = strawberry.field(default=strawberry.UNSET, description="An RFC 5322 address.")
-    country_code: str | None = strawberry.field(default=strawberry.UNSET, description="ISO 3166-1 alpha-2.")
-    language: str | None = strawberry.field(default=strawberry.UNSET, description="A BCP 47 tag, e.g. `en-GB`.")
+    email: str | None = strawberry.field(
+        default=strawberry.UNSET, description="An RFC 5322 address."
+    )
+    country_code: str | None = strawberry.field(
+        default=strawberry.UNSET, description="ISO 3166-1 alpha-2."
+    )
+    language: str | None = strawberry.field(
+        default=strawberry.UNSET, description="A BCP 47 tag, e.g. `en-GB`."
+    )
 
 
 @strawberry.enum(description="A contact field a merge may take from the secondary contact.")
@@ -211,10 +231,11 @@ class ContactField(Enum):
 
 @strawberry.type(description="A comment mentioning the subscriber.")
 class MentionEvent:
-    sequence: int = strawberry.field(description="The event's sequence in the workspace; resume after it.")
+    sequence: int = strawberry.field(
+        description="The event's sequence in the workspace; resume after it."
+    )
     activity: Activity
     contact: Contact
-
 
 
 @strawberry.type

@@ -31,7 +31,9 @@ MessageDirection = strawberry.enum(m.MessageDirection, name="MessageDirection")
 DeliveryStatus = strawberry.enum(m.DeliveryStatus, name="DeliveryStatus")
 
 
-@strawberry.type(description="A message on one channel, inbound from the contact or outbound from a user.")
+@strawberry.type(
+    description="A message on one channel, inbound from the contact or outbound from a user."
+)
 class Message(Node):
     id: strawberry.ID
     row: strawberry.Private[m.Message]
@@ -49,7 +51,9 @@ class Message(Node):
 
     @strawberry.field
     def conversation(self, info: Info) -> Conversation:
-        return related(info.context.loaders.conversation, self.row.conversation_id, Conversation.from_row)
+        return related(
+            info.context.loaders.conversation, self.row.conversation_id, Conversation.from_row
+        )
 
     direction: MessageDirection
 
@@ -118,18 +122,26 @@ class Conversation(Node):
     )
     opened_at: datetime = strawberry.field(description="UTC.")
     closed_at: datetime | None = strawberry.field(description="UTC; null while open.")
-    closing_category: str | None = strawberry.field(description="Closing note: the category chosen when closing.")
-    closing_summary: str | None = strawberry.field(description="Closing note: the summary written when closing.")
+    closing_category: str | None = strawberry.field(
+        description="Closing note: the category chosen when closing."
+    )
+    closing_summary: str | None = strawberry.field(
+        description="Closing note: the summary written when closing."
+    )
 
     @strawberry.field(description="Messages, newest first.")
-    async def messages(self, info: Info, first: int = 25, after: str | None = None) -> MessageConnection:
+    async def messages(
+        self, info: Info, first: int = 25, after: str | None = None
+    ) -> MessageConnection:
         size = page_size(first)
         cursor = decode_cursor(after, (datetime, int)) if after is not None else None
         page = await resolvers.list_messages(info.context.loaders, self.row, size, cursor)
         return MessageConnection.from_page(page, Message.from_row)
 
     @strawberry.field(description="Messages and activities interleaved, oldest first.")
-    async def timeline(self, info: Info, first: int = 50, after: str | None = None) -> TimelineConnection:
+    async def timeline(
+        self, info: Info, first: int = 50, after: str | None = None
+    ) -> TimelineConnection:
         size = page_size(first)
         cursor = decode_cursor(after, (datetime, int, int)) if after is not None else None
         page = await resolvers.timeline(info.context.loaders, self.row, size, cursor)
@@ -219,7 +231,9 @@ class ConversationChangeReason(Enum):
     "when it LEFT: the subscriber may no longer be allowed to read it."
 )
 class ConversationEvent:
-    sequence: int = strawberry.field(description="The event's sequence in the workspace; resume after it.")
+    sequence: int = strawberry.field(
+        description="The event's sequence in the workspace; resume after it."
+    )
     change: ConversationChange
     reason: ConversationChangeReason
     conversation_id: strawberry.ID
@@ -228,7 +242,9 @@ class ConversationEvent:
 
 @strawberry.type(description="A new message in a conversation the subscriber can see.")
 class MessageEvent:
-    sequence: int = strawberry.field(description="The event's sequence in the workspace; resume after it.")
+    sequence: int = strawberry.field(
+        description="The event's sequence in the workspace; resume after it."
+    )
     message: Message
     conversation: Conversation
 
@@ -356,12 +372,12 @@ def _message_event(sequence: int, message: m.Message, conversation: m.Conversati
 
 __all__ = [
     "Activity",
-    "ConversationChange",
-    "ConversationChangeReason",
-    "ConversationEvent",
     "ActivityKind",
     "Conversation",
+    "ConversationChange",
+    "ConversationChangeReason",
     "ConversationConnection",
+    "ConversationEvent",
     "ConversationMutations",
     "ConversationStatus",
     "DeliveryStatus",

@@ -22,7 +22,9 @@ CrmFieldType = strawberry.enum(
 )
 
 
-@strawberry.type(description="An allowed value of an ENUMERATION field (HubSpot option, Salesforce picklist value).")
+@strawberry.type(
+    description="An allowed value of an ENUMERATION field (HubSpot option, Salesforce picklist value)."
+)
 class CrmFieldOption:
     value: str
     label: str
@@ -40,7 +42,9 @@ class CrmField:
         "not editable)."
     )
     editable: bool = strawberry.field(description="Whether `updateCrmRecord` may change it.")
-    max_length: int | None = strawberry.field(description="Characters; null when the CRM states none.")
+    max_length: int | None = strawberry.field(
+        description="Characters; null when the CRM states none."
+    )
     options: list[CrmFieldOption] | None = strawberry.field(
         description="The allowed values of an ENUMERATION field (null for other types)."
     )
@@ -107,7 +111,7 @@ class CrmIntegration:
         return related(info.context.loaders.user, self.row.connected_by_id, User.from_row)
 
 
-@strawberry.input(description="A new value for one CRM field; null or \"\" clears it.")
+@strawberry.input(description='A new value for one CRM field; null or "" clears it.')
 class CrmFieldInput:
     name: str = strawberry.field(description="The field's `CrmField.name`.")
     value: str | None
@@ -124,7 +128,6 @@ class ConnectCrmInput:
         default=None,
         description="Salesforce only: the org's base URL, e.g. https://acme.my.salesforce.com.",
     )
-
 
 
 @strawberry.type

@@ -45,6 +45,7 @@ def _users(rows: list[m.User]) -> list[User]:
 def _teams(rows: list[m.Team]) -> list[Team]:
     return [Team.from_row(row) for row in rows]
 
+
 StandardInboxKind = strawberry.enum(_StandardInboxKind, name="StandardInboxKind")
 
 
@@ -134,12 +135,15 @@ class ConversationFilter:
     assignee: AssigneeFilter | None = strawberry.UNSET
     status: list[ConversationStatus] | None = strawberry.UNSET
     channel_ids: list[strawberry.ID] | None = strawberry.field(
-        default=strawberry.UNSET, description="The contact has an identity on one of these channels."
+        default=strawberry.UNSET,
+        description="The contact has an identity on one of these channels.",
     )
     last_channel_ids: list[strawberry.ID] | None = strawberry.field(
         default=strawberry.UNSET, description="The last message was on one of these channels."
     )
-    country_codes: list[str] | None = strawberry.field(default=strawberry.UNSET, description="ISO 3166-1 alpha-2.")
+    country_codes: list[str] | None = strawberry.field(
+        default=strawberry.UNSET, description="ISO 3166-1 alpha-2."
+    )
     languages: list[str] | None = strawberry.field(default=strawberry.UNSET, description="BCP 47.")
     blocked: bool | None = strawberry.UNSET
     last_incoming_older_than_seconds: int | None = strawberry.UNSET
@@ -159,20 +163,28 @@ def filter_spec(node: ConversationFilter, path: str = "filter", depth: int = 1) 
     """The stored shape of a filter input (ids decoded; checked by the resolver), condition by
     condition as :mod:`graph.resolvers.filter_conditions` says."""
     if depth > custom_resolvers.MAX_DEPTH:
-        raise BadUserInput(f"Filter groups nest at most {custom_resolvers.MAX_DEPTH} deep.", field=path)
+        raise BadUserInput(
+            f"Filter groups nest at most {custom_resolvers.MAX_DEPTH} deep.", field=path
+        )
     chosen = {k: v for k, v in vars(node).items() if v is not None and v is not strawberry.UNSET}
     if len(chosen) != 1:
-        raise BadUserInput("Each filter node sets exactly one of all, any or a condition.", field=path)
-    (key, value), = chosen.items()
+        raise BadUserInput(
+            "Each filter node sets exactly one of all, any or a condition.", field=path
+        )
+    ((key, value),) = chosen.items()
     if key in ("all", "any"):
-        return {key: [filter_spec(child, f"{path}.{key}[{i}]", depth + 1) for i, child in enumerate(value)]}
+        return {
+            key: [
+                filter_spec(child, f"{path}.{key}[{i}]", depth + 1) for i, child in enumerate(value)
+            ]
+        }
     condition = conditions.BY_ATTRIBUTE[key]
     return {condition.stored: condition.from_input(value, path, decode_id)}
 
 
 def filter_output(spec: dict) -> dict:
     """A stored filter with global ids, as the API shows it."""
-    (key, value), = spec.items()
+    ((key, value),) = spec.items()
     if key in ("all", "any"):
         return {key: [filter_output(child) for child in value]}
     condition = conditions.BY_STORED[key]
@@ -215,13 +227,17 @@ class CustomInbox(Node):
     def shared_with_teams(self, info: Info) -> list[Team]:
         return then(info.context.loaders.shared_teams.load(self.row.id), _teams)
 
-    @strawberry.field(description="Whether the viewer may edit, re-share or delete it (its creator).")
+    @strawberry.field(
+        description="Whether the viewer may edit, re-share or delete it (its creator)."
+    )
     def can_edit(self, info: Info) -> bool:
         depends_on_identity()
         return may_edit_custom_inbox(info.context.viewer, self.row)
 
 
-@strawberry.type(description="The left panel: only the inboxes the viewer may see, with indicators.")
+@strawberry.type(
+    description="The left panel: only the inboxes the viewer may see, with indicators."
+)
 class InboxSidebar:
     standard: list[StandardInbox]
     teams: list[TeamInbox]
@@ -238,7 +254,6 @@ class InboxSidebar:
             custom=[CustomInbox.from_row(row) for row in sidebar.custom],
             blocked=BlockedInbox(entry=sidebar.blocked) if sidebar.blocked else None,
         )
-
 
 
 @strawberry.type
@@ -401,11 +416,10 @@ __all__ = [
     "AssigneeFilter",
     "BlockedInbox",
     "ConversationFilter",
+    "CustomInbox",
     "CustomInboxInput",
     "CustomInboxOwnership",
     "CustomInboxSharing",
-    "filter_spec",
-    "CustomInbox",
     "InboxMutations",
     "InboxQueries",
     "InboxSelector",
@@ -414,4 +428,5 @@ __all__ = [
     "StandardInbox",
     "StandardInboxKind",
     "TeamInbox",
+    "filter_spec",
 ]

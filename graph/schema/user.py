@@ -31,7 +31,9 @@ ClosingNotesMode = strawberry.enum(
 )
 
 
-@strawberry.enum(description="Session tokens come from `login`; integration tokens from `createAccessToken`.")
+@strawberry.enum(
+    description="Session tokens come from `login`; integration tokens from `createAccessToken`."
+)
 class AccessTokenKind(Enum):
     SESSION = "SESSION"
     INTEGRATION = "INTEGRATION"
@@ -168,7 +170,9 @@ class AccessToken(Node):
         "READ); sessions hold ADMIN."
     )
     def scopes(self) -> list[AccessTokenScope]:
-        return sorted(parse_scopes(self.row.scopes), key=lambda s: list(m.AccessTokenScope).index(s))
+        return sorted(
+            parse_scopes(self.row.scopes), key=lambda s: list(m.AccessTokenScope).index(s)
+        )
 
     @strawberry.field(description="The user it acts as, who made it.")
     def created_by(self, info: Info) -> User:
@@ -197,8 +201,10 @@ class AccessToken(Node):
     def last_used_at(self) -> datetime | None:
         return self.row.last_used_at
 
-    @strawberry.field(description="Whether it was revoked (logout, revokeAccessToken, its "
-                      "parent's revocation, its user's deactivation or password change).")
+    @strawberry.field(
+        description="Whether it was revoked (logout, revokeAccessToken, its "
+        "parent's revocation, its user's deactivation or password change)."
+    )
     def revoked(self) -> bool:
         return self.row.revoked_at is not None
 
@@ -216,7 +222,9 @@ class AccessTokenConnection(Connection[AccessToken]):
     pass
 
 
-@strawberry.type(description="A session: the bearer token to send as `Authorization: Bearer <token>`.")
+@strawberry.type(
+    description="A session: the bearer token to send as `Authorization: Bearer <token>`."
+)
 class AuthPayload:
     token: str
     expires_at: datetime | None
@@ -259,7 +267,6 @@ class WorkspaceSettingsInput:
     phone_number_masking: bool | None = None
     call_ring_timeout_seconds: int | None = None
     closing_notes_mode: ClosingNotesMode | None = None
-
 
 
 @strawberry.type

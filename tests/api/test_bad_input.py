@@ -14,8 +14,10 @@ from tests.support import Client, cursor, global_id
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
-LIST = "query($inbox: InboxSelector!, $first: Int, $after: String, $status: ConversationStatus) { " \
-       "conversations(inbox: $inbox, first: $first, after: $after, status: $status) { edges { cursor } } }"
+LIST = (
+    "query($inbox: InboxSelector!, $first: Int, $after: String, $status: ConversationStatus) { "
+    "conversations(inbox: $inbox, first: $first, after: $after, status: $status) { edges { cursor } } }"
+)
 
 
 def codes_of(body: dict) -> list[str | None]:
@@ -43,19 +45,28 @@ async def test_well_formed_ids_beyond_the_key_range_are_not_found(world, pk):
     client gets INTERNAL_SERVER_ERROR instead of null / NOT_FOUND. (Passes on SQLite.)"""
     owner = world.client("owner")
     try:
-        body = await owner.execute("query($id: ID!) { node(id: $id) { id } }", {"id": global_id("Contact", pk)})
+        body = await owner.execute(
+            "query($id: ID!) { node(id: $id) { id } }", {"id": global_id("Contact", pk)}
+        )
         assert "errors" not in body and body["data"] == {"node": None}, body
-        body = await owner.execute("query($id: ID!) { contact(id: $id) { id } }", {"id": global_id("Contact", pk)})
+        body = await owner.execute(
+            "query($id: ID!) { contact(id: $id) { id } }", {"id": global_id("Contact", pk)}
+        )
         assert "errors" not in body and body["data"] == {"contact": None}, body
         body = await owner.execute(ASSIGN, {"c": global_id("Contact", pk), "a": None})
         assert codes_of(body) == ["NOT_FOUND"], body
-        body = await owner.execute(ASSIGN, {"c": world.contact_ids["c_none"], "a": global_id("User", pk)})
-        assert codes_of(body) == ["NOT_FOUND"], body
-        body = await owner.execute("mutation($id: ID!) { revokeAccessToken(id: $id) }",
-                                   {"id": global_id("AccessToken", pk)})
+        body = await owner.execute(
+            ASSIGN, {"c": world.contact_ids["c_none"], "a": global_id("User", pk)}
+        )
         assert codes_of(body) == ["NOT_FOUND"], body
         body = await owner.execute(
-            RECEIVE, {"i": {"channelId": global_id("Channel", pk), "from": "x", "externalMessageId": "y"}}
+            "mutation($id: ID!) { revokeAccessToken(id: $id) }",
+            {"id": global_id("AccessToken", pk)},
+        )
+        assert codes_of(body) == ["NOT_FOUND"], body
+        body = await owner.execute(
+            RECEIVE,
+            {"i": {"channelId": global_id("Channel", pk), "from": "x", "externalMessageId": "y"}},
         )
         assert codes_of(body) == ["NOT_FOUND"], body
     finally:
@@ -80,8 +91,12 @@ async def test_forged_cursors_are_bad_user_input(world, values):
     try:
         body = await owner.execute(LIST, {"inbox": {"standard": "ALL"}, "after": cursor(values)})
         assert "INTERNAL_SERVER_ERROR" not in codes_of(body), body
-        first = (await owner(LIST.replace("edges { cursor }", "edges { node { id } }"),
-                             {"inbox": {"standard": "ALL"}}))["conversations"]["edges"][0]["node"]["id"]
+        first = (
+            await owner(
+                LIST.replace("edges { cursor }", "edges { node { id } }"),
+                {"inbox": {"standard": "ALL"}},
+            )
+        )["conversations"]["edges"][0]["node"]["id"]
         body = await owner.execute(
             "query($id: ID!, $a: String) { node(id: $id) { ... on Conversation { messages(after: $a) { edges { cursor } } } } }",
             {"id": first, "a": cursor(values)},
@@ -98,16 +113,21 @@ async def test_forged_cursors_are_bad_user_input(world, values):
 
 async def _post_raw_json(client: Client, query: str, variables: dict) -> dict:
     """POST a body whose JSON may carry escapes httpx refuses to encode (lone surrogates)."""
-    body = json.dumps({"query": query, "variables": variables})  # ensure_ascii keeps \\ud83d escaped
+    body = json.dumps(
+        {"query": query, "variables": variables}
+    )  # ensure_ascii keeps \\ud83d escaped
     response = await client.http.post(
-        client.served.http_url, content=body.encode(),
+        client.served.http_url,
+        content=body.encode(),
         headers={**client.headers(), "Content-Type": "application/json"},
     )
     assert response.status_code < 500, response.text
     return response.json()
 
 
-@pytest.mark.parametrize("bad", ["nul\u0000byte", "lone \ud83d surrogate"], ids=["nul", "lone-surrogate"])
+@pytest.mark.parametrize(
+    "bad", ["nul\u0000byte", "lone \ud83d surrogate"], ids=["nul", "lone-surrogate"]
+)
 async def test_unstorable_characters_are_bad_user_input(world, bad):
     """NUL characters (PostgreSQL text cannot hold them) and lone UTF-16 surrogates (not
     encodable as UTF-8, both databases) reach the database: login, createTeam,
@@ -116,17 +136,39 @@ async def test_unstorable_characters_are_bad_user_input(world, bad):
     anonymous = Client(world.served)
     try:
         body = await _post_raw_json(
-            anonymous, "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token } }",
+            anonymous,
+            "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token } }",
             {"e": f"{bad}@{world.domain}", "p": "whatever"},
         )
         assert codes_of(body) in (["UNAUTHENTICATED"], ["BAD_USER_INPUT"]), body
         for query, variables in [
-            ("mutation($n: String!) { createTeam(name: $n) { id } }", {"n": f"team {bad} {uuid.uuid4().hex[:4]}"}),
+            (
+                "mutation($n: String!) { createTeam(name: $n) { id } }",
+                {"n": f"team {bad} {uuid.uuid4().hex[:4]}"},
+            ),
             ("mutation($n: String!) { createAccessToken(name: $n) { token } }", {"n": bad}),
-            (RECEIVE, {"i": {"channelId": world.channel_ids["WEBCHAT"], "from": f"v-{uuid.uuid4().hex}",
-                             "externalMessageId": uuid.uuid4().hex, "text": bad}}),
-            (RECEIVE, {"i": {"channelId": world.channel_ids["WEBCHAT"], "from": f"v-{bad}-{uuid.uuid4().hex}",
-                             "externalMessageId": uuid.uuid4().hex, "text": "hello"}}),
+            (
+                RECEIVE,
+                {
+                    "i": {
+                        "channelId": world.channel_ids["WEBCHAT"],
+                        "from": f"v-{uuid.uuid4().hex}",
+                        "externalMessageId": uuid.uuid4().hex,
+                        "text": bad,
+                    }
+                },
+            ),
+            (
+                RECEIVE,
+                {
+                    "i": {
+                        "channelId": world.channel_ids["WEBCHAT"],
+                        "from": f"v-{bad}-{uuid.uuid4().hex}",
+                        "externalMessageId": uuid.uuid4().hex,
+                        "text": "hello",
+                    }
+                },
+            ),
         ]:
             body = await _post_raw_json(owner, query, variables)
             assert "INTERNAL_SERVER_ERROR" not in codes_of(body), (query[:60], body)
@@ -143,7 +185,10 @@ async def test_empty_string_assignee_id_is_rejected_not_an_unassignment(world):
     try:
         body = await owner.execute(ASSIGN, {"c": contact, "a": ""})
         assert codes_of(body) == ["BAD_USER_INPUT"], body
-        node = await owner("query($id: ID!) { node(id: $id) { ... on Contact { assignee { id } } } }", {"id": contact})
+        node = await owner(
+            "query($id: ID!) { node(id: $id) { ... on Contact { assignee { id } } } }",
+            {"id": contact},
+        )
         assert node["node"]["assignee"] == {"id": world.user_ids["agent_all"]}
     finally:
         await owner(ASSIGN, {"c": contact, "a": world.user_ids["agent_all"]})

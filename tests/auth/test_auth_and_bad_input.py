@@ -20,14 +20,25 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 async def test_every_operation_but_login_needs_a_token(world):
     anonymous = Client(world.served)
     assert await anonymous.error_codes("{ me { id } }") == ["UNAUTHENTICATED"]
-    assert await anonymous.error_codes("{ inboxSidebar { teams { openConversationCount } } }") == ["UNAUTHENTICATED"]
+    assert await anonymous.error_codes("{ inboxSidebar { teams { openConversationCount } } }") == [
+        "UNAUTHENTICATED"
+    ]
     bad = Client(world.served, "igt_not-a-real-token")
     assert await bad.error_codes("{ me { id } }") == ["UNAUTHENTICATED"]
     codes = await anonymous.error_codes(
         'mutation { login(email: "owner@acme.test", password: "wrong password") { token } }'
     )
-    cli_result = cli(world.served.env, "create-workspace", "--name", "Dup", "--owner-email",
-                     OWNER_EMAIL.replace("acme.test", world.domain), "--owner-password", PASSWORD, check=False)
+    cli_result = cli(
+        world.served.env,
+        "create-workspace",
+        "--name",
+        "Dup",
+        "--owner-email",
+        OWNER_EMAIL.replace("acme.test", world.domain),
+        "--owner-password",
+        PASSWORD,
+        check=False,
+    )
     assert cli_result.returncode == 2 and "already in use" in cli_result.stderr
     assert codes == ["UNAUTHENTICATED"]
     await anonymous.aclose()
@@ -36,11 +47,15 @@ async def test_every_operation_but_login_needs_a_token(world):
 
 async def test_login_returns_a_working_token_and_revocation_ends_it(world):
     owner = world.client("owner")
-    data = await owner('mutation { createAccessToken(name: "temporary") { token accessToken { id kind } } }')
+    data = await owner(
+        'mutation { createAccessToken(name: "temporary") { token accessToken { id kind } } }'
+    )
     token = data["createAccessToken"]["token"]
     assert data["createAccessToken"]["accessToken"]["kind"] == "INTEGRATION"
     temporary = Client(world.served, token)
-    assert (await temporary("{ me { email } }"))["me"]["email"] == OWNER_EMAIL.replace("acme.test", world.domain)
+    assert (await temporary("{ me { email } }"))["me"]["email"] == OWNER_EMAIL.replace(
+        "acme.test", world.domain
+    )
     revoked = await owner(
         "mutation($id: ID!) { revokeAccessToken(id: $id) }",
         {"id": data["createAccessToken"]["accessToken"]["id"]},
@@ -53,22 +68,45 @@ async def test_login_returns_a_working_token_and_revocation_ends_it(world):
 
 async def test_malformed_and_foreign_ids(world):
     owner = world.client("owner")
-    for bad in ("nonsense", "", "%%%", base64.urlsafe_b64encode(b"Contact:abc").decode(), "Q29udGFjdDotMQ"):
+    for bad in (
+        "nonsense",
+        "",
+        "%%%",
+        base64.urlsafe_b64encode(b"Contact:abc").decode(),
+        "Q29udGFjdDotMQ",
+    ):
         codes = await owner.error_codes("query($id: ID!) { node(id: $id) { id } }", {"id": bad})
         assert codes == ["BAD_USER_INPUT"], bad
     # well-formed but unknown: null, exactly like an invisible object
     unknown = base64.urlsafe_b64encode(b"Contact:999999").decode().rstrip("=")
-    assert (await owner("query($id: ID!) { node(id: $id) { id } }", {"id": unknown}))["node"] is None
+    assert (await owner("query($id: ID!) { node(id: $id) { id } }", {"id": unknown}))[
+        "node"
+    ] is None
     codes = await owner.error_codes(
         "mutation($c: ID!) { assignContact(contactId: $c) { id } }", {"c": unknown}
     )
     assert codes == ["NOT_FOUND"]
     # a second workspace's objects never resolve
     boss = f"boss@other.{world.domain}"
-    cli(world.served.env, "create-workspace", "--name", "Other", "--owner-email", boss, "--owner-password", PASSWORD)
+    cli(
+        world.served.env,
+        "create-workspace",
+        "--name",
+        "Other",
+        "--owner-email",
+        boss,
+        "--owner-password",
+        PASSWORD,
+    )
     other = Client(world.served, await login(world.served, boss, PASSWORD))
-    for object_id in [*world.contact_ids.values(), *world.user_ids.values(), *world.team_ids.values()]:
-        assert (await other("query($id: ID!) { node(id: $id) { id } }", {"id": object_id}))["node"] is None
+    for object_id in [
+        *world.contact_ids.values(),
+        *world.user_ids.values(),
+        *world.team_ids.values(),
+    ]:
+        assert (await other("query($id: ID!) { node(id: $id) { id } }", {"id": object_id}))[
+            "node"
+        ] is None
     codes = await other.error_codes(
         "mutation($c: ID!, $a: ID) { assignContact(contactId: $c, assigneeId: $a) { id } }",
         {"c": world.contact_ids["c_none"], "a": None},
@@ -87,11 +125,17 @@ async def test_bad_values_and_limits_get_coded_errors(world):
     owner = world.client("owner")
     assert await owner.error_codes("{ me { id ") == ["GRAPHQL_PARSE_FAILED"]
     assert await owner.error_codes("{ me { nope } }") == ["GRAPHQL_VALIDATION_FAILED"]
-    codes = await owner.error_codes("{ conversations(inbox: {standard: ALL}, first: 101) { edges { cursor } } }")
+    codes = await owner.error_codes(
+        "{ conversations(inbox: {standard: ALL}, first: 101) { edges { cursor } } }"
+    )
     assert codes == ["BAD_USER_INPUT"]
-    codes = await owner.error_codes('{ conversations(inbox: {standard: ALL}, after: "garbage") { edges { cursor } } }')
+    codes = await owner.error_codes(
+        '{ conversations(inbox: {standard: ALL}, after: "garbage") { edges { cursor } } }'
+    )
     assert codes == ["BAD_USER_INPUT"]
-    codes = await owner.error_codes("{ conversations(inbox: {standard: ALL, blocked: true}) { edges { cursor } } }")
+    codes = await owner.error_codes(
+        "{ conversations(inbox: {standard: ALL, blocked: true}) { edges { cursor } } }"
+    )
     assert set(codes) <= {"BAD_USER_INPUT", "GRAPHQL_VALIDATION_FAILED"}
     deep = "{ me { " + "teams { members { " * 7 + "id" + " } }" * 7 + " } }"
     assert await owner.error_codes(deep) == ["GRAPHQL_VALIDATION_FAILED"]
@@ -104,7 +148,7 @@ async def test_bad_values_and_limits_get_coded_errors(world):
     error = response.json()["errors"][0]
     assert error["extensions"]["code"] == "GRAPHQL_PARSE_FAILED" and "tokens" in error["message"]
     codes = await owner.error_codes(
-        'mutation($i: CreateUserInput!) { createUser(input: $i) { id } }',
+        "mutation($i: CreateUserInput!) { createUser(input: $i) { id } }",
         {"i": {"email": "not-an-email", "name": "X", "password": "long enough password"}},
     )
     assert codes == ["BAD_USER_INPUT"]
@@ -116,17 +160,19 @@ async def test_agents_cannot_administer(world):
     codes = await agent.error_codes('mutation { createTeam(name: "Rogue") { id } }')
     assert codes == ["FORBIDDEN"]
     manager = world.client("manager")
-    codes = await manager.error_codes(
-        'mutation { connectChannel(type: SMS, name: "x") { id } }'
-    )
+    codes = await manager.error_codes('mutation { connectChannel(type: SMS, name: "x") { id } }')
     assert codes == ["FORBIDDEN"]
-    body = await agent.execute("query($id: ID!) { node(id: $id) { ... on User { name contactVisibility } } }",
-                               {"id": world.user_ids["agent_self"]})
+    body = await agent.execute(
+        "query($id: ID!) { node(id: $id) { ... on User { name contactVisibility } } }",
+        {"id": world.user_ids["agent_self"]},
+    )
     assert body["data"]["node"] == {"name": "Agent Self", "contactVisibility": None}
     own = await agent("{ me { contactVisibility } }")
     assert own["me"]["contactVisibility"] == "ALL"
-    body = await agent.execute("query($id: ID!) { node(id: $id) { ... on User { contactVisibility } } }",
-                               {"id": world.user_ids["agent_self"]})
+    body = await agent.execute(
+        "query($id: ID!) { node(id: $id) { ... on User { contactVisibility } } }",
+        {"id": world.user_ids["agent_self"]},
+    )
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     await agent.aclose()
     await manager.aclose()
@@ -169,9 +215,14 @@ async def test_websocket_auth_origin_and_malformed_frames(world):
     assert closed.value.rcvd.code == 4400
     socket = await connect_ws(served, world.tokens["owner"])
     assert json.loads(await asyncio.wait_for(socket.recv(), 5))["type"] == "connection_ack"
-    await socket.send(json.dumps({"type": "subscribe", "id": "1", "payload": {"query": "subscription { nope }"}}))
+    await socket.send(
+        json.dumps({"type": "subscribe", "id": "1", "payload": {"query": "subscription { nope }"}})
+    )
     message = json.loads(await asyncio.wait_for(socket.recv(), 5))
-    assert message["type"] == "error" and message["payload"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    assert (
+        message["type"] == "error"
+        and message["payload"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    )
     await socket.close()
     # the server is still healthy after all of it
     async with httpx.AsyncClient() as http:
@@ -181,9 +232,18 @@ async def test_websocket_auth_origin_and_malformed_frames(world):
 async def test_no_input_produces_a_500(world):
     owner = world.client("owner")
     async with httpx.AsyncClient() as http:
-        for body in (b"", b"{", b"[]", b'{"query": 5}', b'{"query": "{ me { id } }", "variables": "x"}'):
-            response = await http.post(world.served.http_url, content=body,
-                                       headers={"Content-Type": "application/json", **owner.headers()})
+        for body in (
+            b"",
+            b"{",
+            b"[]",
+            b'{"query": 5}',
+            b'{"query": "{ me { id } }", "variables": "x"}',
+        ):
+            response = await http.post(
+                world.served.http_url,
+                content=body,
+                headers={"Content-Type": "application/json", **owner.headers()},
+            )
             assert response.status_code < 500, (body, response.status_code)
     await owner.aclose()
 
@@ -209,26 +269,44 @@ async def test_bad_variables_are_the_clients_input_not_a_server_error(world):
     cases = [
         ("query($id: ID!) { node(id: $id) { id } }", {}),
         ("query($id: ID!) { node(id: $id) { id } }", {"id": None}),
-        ("query($n: Int!) { conversations(inbox: {standard: ALL}, first: $n) { edges { cursor } } }", {"n": "ten"}),
-        ("query($i: InboxSelector!) { conversations(inbox: $i) { edges { cursor } } }", {"i": {"standard": "NOPE"}}),
-        ("mutation($i: CreateUserInput!) { createUser(input: $i) { id } }", {"i": {"email": "x@y.test"}}),
+        (
+            "query($n: Int!) { conversations(inbox: {standard: ALL}, first: $n) { edges { cursor } } }",
+            {"n": "ten"},
+        ),
+        (
+            "query($i: InboxSelector!) { conversations(inbox: $i) { edges { cursor } } }",
+            {"i": {"standard": "NOPE"}},
+        ),
+        (
+            "mutation($i: CreateUserInput!) { createUser(input: $i) { id } }",
+            {"i": {"email": "x@y.test"}},
+        ),
     ]
     for query, variables in cases:
         body = await owner.execute(query, variables)
         codes = [e["extensions"]["code"] for e in body["errors"]]
-        assert codes and set(codes) <= {"BAD_USER_INPUT", "GRAPHQL_VALIDATION_FAILED"}, (variables, body)
+        assert codes and set(codes) <= {"BAD_USER_INPUT", "GRAPHQL_VALIDATION_FAILED"}, (
+            variables,
+            body,
+        )
         assert "Internal server error" not in body["errors"][0]["message"]
     await owner.aclose()
 
 
 async def test_cors_allows_the_configured_origins_only(world):
     async with httpx.AsyncClient() as http:
-        preflight = {"Access-Control-Request-Method": "POST",
-                     "Access-Control-Request-Headers": "authorization, content-type"}
-        allowed = await http.options(world.served.http_url, headers={"Origin": ALLOWED_ORIGIN, **preflight})
+        preflight = {
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization, content-type",
+        }
+        allowed = await http.options(
+            world.served.http_url, headers={"Origin": ALLOWED_ORIGIN, **preflight}
+        )
         assert allowed.status_code == 200
         assert allowed.headers["access-control-allow-origin"] == ALLOWED_ORIGIN
-        other = await http.options(world.served.http_url, headers={"Origin": "http://evil.test", **preflight})
+        other = await http.options(
+            world.served.http_url, headers={"Origin": "http://evil.test", **preflight}
+        )
         assert "access-control-allow-origin" not in other.headers
 
 
@@ -238,15 +316,34 @@ async def test_request_level_errors_are_graphql_json_with_a_code(world):
         cases = [
             ("POST", b"{", {"Content-Type": "application/json"}),
             ("POST", b'{"variables": {}}', {"Content-Type": "application/json"}),
-            ("POST", b'{"query": "query A { me { id } } query B { me { name } }"}', {"Content-Type": "application/json"}),
-            ("POST", b'{"query": "query A { me { id } }", "operationName": "Nope"}', {"Content-Type": "application/json"}),
+            (
+                "POST",
+                b'{"query": "query A { me { id } } query B { me { name } }"}',
+                {"Content-Type": "application/json"},
+            ),
+            (
+                "POST",
+                b'{"query": "query A { me { id } }", "operationName": "Nope"}',
+                {"Content-Type": "application/json"},
+            ),
         ]
         for method, body, headers in cases:
-            response = await http.request(method, world.served.http_url, content=body, headers={**headers, **owner.headers()})
+            response = await http.request(
+                method, world.served.http_url, content=body, headers={**headers, **owner.headers()}
+            )
             assert response.status_code in (200, 400), (body, response.status_code)
             error = response.json()["errors"][0]
-            assert error["extensions"]["code"] in {"BAD_USER_INPUT", "GRAPHQL_VALIDATION_FAILED"}, (body, error)
-        response = await http.get(world.served.http_url, params={"query": 'mutation { createAccessToken(name: "x") { token } }'},
-                                  headers=owner.headers())
-        assert response.status_code in (400, 405) and response.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+            assert error["extensions"]["code"] in {"BAD_USER_INPUT", "GRAPHQL_VALIDATION_FAILED"}, (
+                body,
+                error,
+            )
+        response = await http.get(
+            world.served.http_url,
+            params={"query": 'mutation { createAccessToken(name: "x") { token } }'},
+            headers=owner.headers(),
+        )
+        assert (
+            response.status_code in (400, 405)
+            and response.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+        )
     await owner.aclose()

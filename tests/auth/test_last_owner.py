@@ -18,8 +18,8 @@ async def test_the_only_owner_cannot_demote_themself(world):
         body = await owner.execute(UPDATE, {"id": world.user_ids["owner"], "i": {"role": role}})
         codes = [e.get("extensions", {}).get("code") for e in body.get("errors") or []]
         me = (await owner("{ me { role } }"))["me"]["role"]
-        assert codes and codes[0] in ("BAD_USER_INPUT", "FORBIDDEN", "CONFLICT") and me == "OWNER", (
-            f"the workspace's only owner became {me}: {body}"
-        )
+        assert (
+            codes and codes[0] in ("BAD_USER_INPUT", "FORBIDDEN", "CONFLICT") and me == "OWNER"
+        ), f"the workspace's only owner became {me}: {body}"
     finally:
         await owner.aclose()

@@ -25,7 +25,7 @@ from tests.support import (
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
-CREATE_TOKEN = 'mutation($n: String!) { createAccessToken(name: $n) { token accessToken { id } } }'
+CREATE_TOKEN = "mutation($n: String!) { createAccessToken(name: $n) { token accessToken { id } } }"
 REVOKE = "mutation($id: ID!) { revokeAccessToken(id: $id) }"
 
 
@@ -59,12 +59,18 @@ async def test_deactivated_user_loses_an_open_websocket(world):
     token = await login(world.served, email, PASSWORD)
     socket = await open_socket(world.served, token)
     try:
-        await owner("mutation($id: ID!) { updateUser(id: $id, input: {isActive: false}) { id } }", {"id": user_id})
+        await owner(
+            "mutation($id: ID!) { updateUser(id: $id, input: {isActive: false}) { id } }",
+            {"id": user_id},
+        )
         assert await Client(world.served, token).error_codes("{ me { id } }") == ["UNAUTHENTICATED"]
         outcome = await ws_operation(
-            socket, "{ conversations(inbox: {standard: ALL}) { edges { node { contact { name } } } } }"
+            socket,
+            "{ conversations(inbox: {standard: ALL}) { edges { node { contact { name } } } } }",
         )
-        assert rejected(outcome), f"deactivated user still lists conversations over the socket: {outcome}"
+        assert rejected(outcome), (
+            f"deactivated user still lists conversations over the socket: {outcome}"
+        )
     finally:
         await socket.close()
         await owner.aclose()
@@ -80,23 +86,31 @@ async def test_visibility_downgrade_applies_to_queries_on_an_open_websocket(worl
     try:
         first = await ws_operation(socket, NODE_CONTACT, {"id": hidden})
         assert first["payload"]["data"]["node"]["id"] == hidden
-        await owner("mutation($id: ID!) { updateUser(id: $id, input: {contactVisibility: SELF}) { id } }",
-                    {"id": world.user_ids["agent_all"]})
+        await owner(
+            "mutation($id: ID!) { updateUser(id: $id, input: {contactVisibility: SELF}) { id } }",
+            {"id": world.user_ids["agent_all"]},
+        )
         assert (await agent(NODE_CONTACT, {"id": hidden}))["node"] is None  # HTTP is right
         over_ws = await ws_operation(socket, NODE_CONTACT, {"id": hidden})
         assert over_ws.get("payload", {}).get("data", {}).get("node") is None, (
             f"SELF agent still resolves an unassigned contact over its socket: {over_ws}"
         )
         listed = await ws_operation(
-            socket, "{ conversations(inbox: {standard: ALL}) { edges { node { contact { name } } } } }"
+            socket,
+            "{ conversations(inbox: {standard: ALL}) { edges { node { contact { name } } } } }",
         )
-        codes = [e.get("extensions", {}).get("code") for e in listed.get("payload", {}).get("errors") or []]
+        codes = [
+            e.get("extensions", {}).get("code")
+            for e in listed.get("payload", {}).get("errors") or []
+        ]
         assert "closed" in listed or codes == ["FORBIDDEN"], (
             f"SELF agent still lists the ALL inbox over its socket: {str(listed)[:300]}"
         )
     finally:
-        await owner("mutation($id: ID!) { updateUser(id: $id, input: {contactVisibility: ALL}) { id } }",
-                    {"id": world.user_ids["agent_all"]})
+        await owner(
+            "mutation($id: ID!) { updateUser(id: $id, input: {contactVisibility: ALL}) { id } }",
+            {"id": world.user_ids["agent_all"]},
+        )
         await socket.close()
         await owner.aclose()
         await agent.aclose()
@@ -129,12 +143,14 @@ async def test_subscription_started_after_revocation_on_an_open_socket_gets_no_e
         data = (await owner(CREATE_TOKEN, {"n": "ws-subscribe-after-revoke"}))["createAccessToken"]
         socket = await open_socket(world.served, data["token"])
         await owner(REVOKE, {"id": data["accessToken"]["id"]})
-        await socket.send(json.dumps({"id": "late", "type": "subscribe", "payload": {"query": NEW_MESSAGE}}))
+        await socket.send(
+            json.dumps({"id": "late", "type": "subscribe", "payload": {"query": NEW_MESSAGE}})
+        )
         await asyncio.sleep(0.3)
         await receive(world, "c_all", "must not reach a revoked token")
         try:
             message = json.loads(await asyncio.wait_for(socket.recv(), 3))
-        except (websockets.ConnectionClosed, asyncio.TimeoutError):
+        except (TimeoutError, websockets.ConnectionClosed):
             return
         payload = message.get("payload")
         has_data = message["type"] == "next" and (payload or {}).get("data")
@@ -145,8 +161,14 @@ async def test_subscription_started_after_revocation_on_an_open_socket_gets_no_e
 
 @pytest.mark.parametrize(
     "frame",
-    ["null", "42", "[]", '"text"', '{"type": "subscribe", "id": "x", "payload": null}',
-     '{"type": "subscribe", "id": "x", "payload": "query"}'],
+    [
+        "null",
+        "42",
+        "[]",
+        '"text"',
+        '{"type": "subscribe", "id": "x", "payload": null}',
+        '{"type": "subscribe", "id": "x", "payload": "query"}',
+    ],
 )
 async def test_malformed_frames_close_with_4400_not_a_crash(world, frame):
     """graphql-transport-ws: an invalid message closes the socket with 4400. Today these
@@ -157,14 +179,17 @@ async def test_malformed_frames_close_with_4400_not_a_crash(world, frame):
     with pytest.raises(websockets.ConnectionClosed) as closed:
         await asyncio.wait_for(socket.recv(), 5)
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 4400, (
-        frame, closed.value.rcvd,
+        frame,
+        closed.value.rcvd,
     )
 
 
 async def test_a_socket_that_never_sends_connection_init_is_closed_with_4408(world):
     """graphql-transport-ws: without connection_init in time (10 s here) the server closes the
     socket with 4408 instead of holding it open for ever."""
-    socket = await websockets.connect(world.served.ws_url, subprotocols=["graphql-transport-ws"], open_timeout=10)
+    socket = await websockets.connect(
+        world.served.ws_url, subprotocols=["graphql-transport-ws"], open_timeout=10
+    )
     with pytest.raises(websockets.ConnectionClosed) as closed:
         await asyncio.wait_for(socket.recv(), 20)
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 4408

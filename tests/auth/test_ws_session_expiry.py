@@ -35,8 +35,14 @@ async def test_expired_session_stops_receiving_live_events(world, served):
         assert await Client(served, token).error_codes("{ me { id } }") == ["UNAUTHENTICATED"]
         await integration(
             RECEIVE,
-            {"i": {"channelId": world.channel_ids["WEBCHAT"], "from": "visitor-c_all",
-                   "externalMessageId": uuid.uuid4().hex, "text": "after the session expired"}},
+            {
+                "i": {
+                    "channelId": world.channel_ids["WEBCHAT"],
+                    "from": "visitor-c_all",
+                    "externalMessageId": uuid.uuid4().hex,
+                    "text": "after the session expired",
+                }
+            },
         )
         with pytest.raises(websockets.ConnectionClosed) as closed:
             payload = await subscription.next(timeout=3)

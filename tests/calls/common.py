@@ -18,7 +18,9 @@ CALL_FIELDS = """
 """
 
 RECEIVE_CALL = f"mutation($i: ReceiveCallInput!) {{ receiveCall(input: $i) {{ {CALL_FIELDS} }} }}"
-REPORT_ENDED = f"mutation($i: ReportCallEndedInput!) {{ reportCallEnded(input: $i) {{ {CALL_FIELDS} }} }}"
+REPORT_ENDED = (
+    f"mutation($i: ReportCallEndedInput!) {{ reportCallEnded(input: $i) {{ {CALL_FIELDS} }} }}"
+)
 ANSWER = f"mutation($c: ID!) {{ answerCall(callId: $c) {{ {CALL_FIELDS} }} }}"
 DECLINE = f"mutation($c: ID!) {{ declineCall(callId: $c) {{ {CALL_FIELDS} }} }}"
 END = f"mutation($c: ID!) {{ endCall(callId: $c) {{ {CALL_FIELDS} }} }}"
@@ -31,7 +33,6 @@ TIMELINE = """query($id: ID!) { node(id: $id) { ... on Conversation {
 
 # who gets call access in the call tests (agent_free stays without it)
 CALLERS = ("manager", "agent_all", "agent_team", "agent_self", "agent_beta")
-
 
 
 async def grant_call_access(world) -> None:
@@ -49,16 +50,31 @@ async def grant_call_access(world) -> None:
     await owner.aclose()
 
 
-async def ring(world, *, assignee: str | None = None, channel: str = "WHATSAPP",
-               number: str | None = None, external_id: str | None = None, **extra: Any) -> dict:
+async def ring(
+    world,
+    *,
+    assignee: str | None = None,
+    channel: str = "WHATSAPP",
+    number: str | None = None,
+    external_id: str | None = None,
+    **extra: Any,
+) -> dict:
     """A new ringing inbound call (integration token), from a new contact unless ``number``
     is known; the caller is then assigned to ``assignee`` (owner)."""
     number = number or new_number()
     integration = world.client("integration")
     try:
-        data = await integration(RECEIVE_CALL, {"i": {
-            "channelId": world.channel_ids[channel], "from": number,
-            "externalCallId": external_id or f"wacid.{number}.{random.random()}", **extra}})
+        data = await integration(
+            RECEIVE_CALL,
+            {
+                "i": {
+                    "channelId": world.channel_ids[channel],
+                    "from": number,
+                    "externalCallId": external_id or f"wacid.{number}.{random.random()}",
+                    **extra,
+                }
+            },
+        )
     finally:
         await integration.aclose()
     call = data["receiveCall"]
@@ -78,7 +94,9 @@ async def as_user(world, who: str, query: str, variables: dict[str, Any] | None 
         await client.aclose()
 
 
-async def errors_of(world, who: str, query: str, variables: dict[str, Any] | None = None) -> list[dict]:
+async def errors_of(
+    world, who: str, query: str, variables: dict[str, Any] | None = None
+) -> list[dict]:
     """The errors of one operation sent as ``who`` (asserts there are some)."""
     client = world.client(who)
     try:
@@ -101,9 +119,17 @@ async def ring_with_conversation(world, **kwargs: Any) -> tuple[dict, str]:
     number = new_number()
     integration = world.client("integration")
     try:
-        data = await integration(RECEIVE, {"i": {
-            "channelId": world.channel_ids["WHATSAPP"], "from": number,
-            "externalMessageId": f"wamid.{number}.{random.random()}", "text": "Calling you now"}})
+        data = await integration(
+            RECEIVE,
+            {
+                "i": {
+                    "channelId": world.channel_ids["WHATSAPP"],
+                    "from": number,
+                    "externalMessageId": f"wamid.{number}.{random.random()}",
+                    "text": "Calling you now",
+                }
+            },
+        )
     finally:
         await integration.aclose()
     call = await ring(world, number=number, **kwargs)

@@ -38,7 +38,9 @@ async def _all_pages(world, who: str, inbox: dict | None, first: int) -> list[di
     """Every call of the log as ``who``, page by page; checks the page info on the way."""
     seen, after = [], None
     while True:
-        data = (await as_user(world, who, CALLS, {"inbox": inbox, "first": first, "after": after}))["calls"]
+        data = (await as_user(world, who, CALLS, {"inbox": inbox, "first": first, "after": after}))[
+            "calls"
+        ]
         page = data["pageInfo"]
         assert len(data["edges"]) <= first
         assert page["hasPreviousPage"] is (after is not None)
@@ -56,23 +58,37 @@ async def log(call_world) -> dict[str, dict]:
     """Calls of every outcome and both directions, oldest first, named by what happened."""
     calls: dict[str, dict] = {}
     calls["missed_unassigned"] = await ring(call_world, external_id="log-missed")
-    await as_user(call_world, "integration", REPORT_ENDED, {"i": {
-        "channelId": call_world.channel_ids["WHATSAPP"], "externalCallId": "log-missed"}})
+    await as_user(
+        call_world,
+        "integration",
+        REPORT_ENDED,
+        {"i": {"channelId": call_world.channel_ids["WHATSAPP"], "externalCallId": "log-missed"}},
+    )
     calls["declined_team"] = await ring(call_world, assignee="agent_team")
     await as_user(call_world, "agent_team", DECLINE, {"c": calls["declined_team"]["id"]})
     calls["ended_self"] = await ring(call_world, assignee="agent_self")
     await as_user(call_world, "agent_self", ANSWER, {"c": calls["ended_self"]["id"]})
     await as_user(call_world, "agent_self", END, {"c": calls["ended_self"]["id"]})
     calls["ringing_beta"] = await ring(call_world, assignee="agent_beta", channel="VOIP")
-    calls["placed_self"] = (await as_user(call_world, "agent_self", PLACE, {
-        "c": calls["ended_self"]["contact"]["id"], "ch": call_world.channel_ids["VOIP"]}))["placeCall"]
+    calls["placed_self"] = (
+        await as_user(
+            call_world,
+            "agent_self",
+            PLACE,
+            {"c": calls["ended_self"]["contact"]["id"], "ch": call_world.channel_ids["VOIP"]},
+        )
+    )["placeCall"]
     await as_user(call_world, "agent_self", END, {"c": calls["placed_self"]["id"]})
     calls["ongoing_all"] = await ring(call_world, assignee="agent_all")
     await as_user(call_world, "agent_all", ANSWER, {"c": calls["ongoing_all"]["id"]})
     calls["blocked"] = await ring(call_world)
     await as_user(call_world, "owner", DECLINE, {"c": calls["blocked"]["id"]})
-    await as_user(call_world, "owner", "mutation($c: ID!) { blockContact(contactId: $c) { id } }",
-                  {"c": calls["blocked"]["contact"]["id"]})
+    await as_user(
+        call_world,
+        "owner",
+        "mutation($c: ID!) { blockContact(contactId: $c) { id } }",
+        {"c": calls["blocked"]["contact"]["id"]},
+    )
     return calls
 
 
@@ -106,11 +122,25 @@ async def test_the_log_lists_every_call_newest_first_page_by_page(call_world, lo
         ("owner", {"standard": "MINE"}, ()),
         ("owner", {"standard": "UNASSIGNED"}, ("missed_unassigned",)),
         ("owner", {"blocked": True}, ("blocked",)),
-        ("manager", {"teamId": "Alpha"}, ("declined_team", "ended_self", "placed_self", "ongoing_all")),
+        (
+            "manager",
+            {"teamId": "Alpha"},
+            ("declined_team", "ended_self", "placed_self", "ongoing_all"),
+        ),
         ("manager", {"teamId": "Beta"}, ("ringing_beta",)),
         ("agent_all", {"standard": "MINE"}, ("ongoing_all",)),
-        ("agent_all", None, ("missed_unassigned", "declined_team", "ended_self", "ringing_beta",
-                             "placed_self", "ongoing_all")),
+        (
+            "agent_all",
+            None,
+            (
+                "missed_unassigned",
+                "declined_team",
+                "ended_self",
+                "ringing_beta",
+                "placed_self",
+                "ongoing_all",
+            ),
+        ),
         ("agent_team", None, ("declined_team", "ended_self", "placed_self", "ongoing_all")),
         ("agent_team", {"standard": "MINE"}, ("declined_team",)),
         ("agent_self", None, ("ended_self", "placed_self")),
@@ -118,24 +148,47 @@ async def test_the_log_lists_every_call_newest_first_page_by_page(call_world, lo
         ("agent_beta", {"teamId": "Beta"}, ("ringing_beta",)),
     ],
 )
-async def test_the_log_keeps_to_the_inbox_and_the_viewers_visibility(call_world, log, who, inbox, names):
+async def test_the_log_keeps_to_the_inbox_and_the_viewers_visibility(
+    call_world, log, who, inbox, names
+):
     if inbox and "teamId" in inbox:
         inbox = {"teamId": call_world.team_ids[inbox["teamId"]]}
     assert _ids(await _all_pages(call_world, who, inbox, first=2)) == _named(log, *names)
 
 
 async def test_the_log_of_a_custom_inbox_holds_the_calls_of_its_contacts(call_world, log):
-    created = await as_user(call_world, "owner", """mutation($i: CustomInboxInput!) {
-        createCustomInbox(input: $i) { id } }""", {"i": {"name": "Alpha calls", "filter": {"assignee": {
-        "userIds": [call_world.user_ids["agent_all"], call_world.user_ids["agent_self"]]}}}})
+    created = await as_user(
+        call_world,
+        "owner",
+        """mutation($i: CustomInboxInput!) {
+        createCustomInbox(input: $i) { id } }""",
+        {
+            "i": {
+                "name": "Alpha calls",
+                "filter": {
+                    "assignee": {
+                        "userIds": [
+                            call_world.user_ids["agent_all"],
+                            call_world.user_ids["agent_self"],
+                        ]
+                    }
+                },
+            }
+        },
+    )
     custom = {"customInboxId": created["createCustomInbox"]["id"]}
     # a custom inbox is a view of conversations: callers who also wrote are in it
     assert _ids(await _all_pages(call_world, "owner", custom, first=5)) == []
     for name in ("ongoing_all", "placed_self"):
-        await as_user(call_world, "owner", "mutation($c: ID!) { openConversation(contactId: $c) { id } }",
-                      {"c": log[name]["contact"]["id"]})
+        await as_user(
+            call_world,
+            "owner",
+            "mutation($c: ID!) { openConversation(contactId: $c) { id } }",
+            {"c": log[name]["contact"]["id"]},
+        )
     assert _ids(await _all_pages(call_world, "owner", custom, first=1)) == _named(
-        log, "ongoing_all", "placed_self", "ended_self")
+        log, "ongoing_all", "placed_self", "ended_self"
+    )
 
 
 @pytest.mark.parametrize(
@@ -152,7 +205,9 @@ async def test_the_log_of_a_custom_inbox_holds_the_calls_of_its_contacts(call_wo
         ("owner", {"after": "WyJ4IiwxXQ"}, "BAD_USER_INPUT", "after"),
     ],
 )
-async def test_the_log_refuses_bad_input_and_users_without_call_access(call_world, log, who, variables, code, field):
+async def test_the_log_refuses_bad_input_and_users_without_call_access(
+    call_world, log, who, variables, code, field
+):
     errors = await errors_of(call_world, who, CALLS, variables)
     assert errors[0]["extensions"]["code"] == code
     assert errors[0]["extensions"].get("field") == field
@@ -162,8 +217,14 @@ async def test_call_activities_of_a_contact_newest_first_with_outcome_and_durati
     contact_id = log["ended_self"]["contact"]["id"]
     pages, after = [], None
     while True:
-        data = (await as_user(call_world, "agent_self", CALL_ACTIVITIES,
-                              {"id": contact_id, "first": 1, "after": after}))["contact"]["callActivities"]
+        data = (
+            await as_user(
+                call_world,
+                "agent_self",
+                CALL_ACTIVITIES,
+                {"id": contact_id, "first": 1, "after": after},
+            )
+        )["contact"]["callActivities"]
         pages.append(data["edges"])
         if not data["pageInfo"]["hasNextPage"]:
             break
@@ -172,39 +233,67 @@ async def test_call_activities_of_a_contact_newest_first_with_outcome_and_durati
     placed, answered = (p[0]["node"] for p in pages)
     assert [placed["id"], answered["id"]] == _named(log, "ended_self", "placed_self")
     me = call_world.user_ids["agent_self"]
-    assert (placed["status"], placed["direction"], placed["answeredBy"]) == ("ENDED", "OUTBOUND", {"id": me})
-    assert (answered["status"], answered["direction"], answered["answeredBy"]) == ("ENDED", "INBOUND", {"id": me})
+    assert (placed["status"], placed["direction"], placed["answeredBy"]) == (
+        "ENDED",
+        "OUTBOUND",
+        {"id": me},
+    )
+    assert (answered["status"], answered["direction"], answered["answeredBy"]) == (
+        "ENDED",
+        "INBOUND",
+        {"id": me},
+    )
     for call in (placed, answered):
         assert call["ringingAt"] <= call["answeredAt"] <= call["endedAt"]
         assert isinstance(call["durationSeconds"], int) and call["durationSeconds"] >= 0
-    declined = (await as_user(call_world, "agent_team", CALL_ACTIVITIES, {
-        "id": log["declined_team"]["contact"]["id"]}))["contact"]["callActivities"]["edges"]
-    assert [(e["node"]["status"], e["node"]["durationSeconds"], e["node"]["answeredBy"]) for e in declined] == [
-        ("DECLINED", None, None)]
+    declined = (
+        await as_user(
+            call_world, "agent_team", CALL_ACTIVITIES, {"id": log["declined_team"]["contact"]["id"]}
+        )
+    )["contact"]["callActivities"]["edges"]
+    assert [
+        (e["node"]["status"], e["node"]["durationSeconds"], e["node"]["answeredBy"])
+        for e in declined
+    ] == [("DECLINED", None, None)]
     # no call access: no calls shown, the rest of the contact resolves
     hidden = await as_user(call_world, "agent_free", CALL_ACTIVITIES, {"id": contact_id})
     assert hidden["contact"]["callActivities"] == {
-        "edges": [], "pageInfo": {"hasNextPage": False, "hasPreviousPage": False, "endCursor": None}}
-    errors = await errors_of(call_world, "agent_self", CALL_ACTIVITIES, {"id": contact_id, "after": "nope"})
+        "edges": [],
+        "pageInfo": {"hasNextPage": False, "hasPreviousPage": False, "endCursor": None},
+    }
+    errors = await errors_of(
+        call_world, "agent_self", CALL_ACTIVITIES, {"id": contact_id, "after": "nope"}
+    )
     assert errors[0]["extensions"] == {"code": "BAD_USER_INPUT", "field": "after"}
 
 
 async def test_call_activities_of_every_contact_in_a_list_are_each_their_own(call_world, log):
-    for name in ("ongoing_all", "placed_self"):  # the contacts with a conversation (its open one, if any)
-        await as_user(call_world, "owner", "mutation($c: ID!) { openConversation(contactId: $c) { id } }",
-                      {"c": log[name]["contact"]["id"]})
+    for name in (
+        "ongoing_all",
+        "placed_self",
+    ):  # the contacts with a conversation (its open one, if any)
+        await as_user(
+            call_world,
+            "owner",
+            "mutation($c: ID!) { openConversation(contactId: $c) { id } }",
+            {"c": log[name]["contact"]["id"]},
+        )
     extra = await ring(call_world, number=log["ongoing_all"]["fromNumber"])  # a second call, newest
     await as_user(call_world, "owner", DECLINE, {"c": extra["id"]})
     for first in (1, 5):
         data = await as_user(call_world, "owner", LIST_WITH_CALLS, {"first": first})
-        by_contact = {e["node"]["contact"]["id"]: e["node"]["contact"]["callActivities"]
-                      for e in data["conversations"]["edges"]}
+        by_contact = {
+            e["node"]["contact"]["id"]: e["node"]["contact"]["callActivities"]
+            for e in data["conversations"]["edges"]
+        }
         for name in ("ongoing_all", "placed_self"):
             contact_id = log[name]["contact"]["id"]
             calls = by_contact[contact_id]
             assert all(e["node"]["contact"]["id"] == contact_id for e in calls["edges"])
-            expected = {"ongoing_all": [extra["id"], log["ongoing_all"]["id"]],
-                        "placed_self": _named(log, "ended_self", "placed_self")}[name]
+            expected = {
+                "ongoing_all": [extra["id"], log["ongoing_all"]["id"]],
+                "placed_self": _named(log, "ended_self", "placed_self"),
+            }[name]
             assert [e["node"]["id"] for e in calls["edges"]] == expected[:first]
             assert calls["pageInfo"]["hasNextPage"] is (first < len(expected))
     await as_user(call_world, "agent_all", END, {"c": log["ongoing_all"]["id"]})

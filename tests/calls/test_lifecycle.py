@@ -42,7 +42,9 @@ async def test_answer_record_end(call_world):
     assert abs((_at(answered["answeredAt"]) - before).total_seconds()) < 30
     assert answered["endedAt"] is None and answered["durationSeconds"] is None
 
-    recorded = (await as_user(call_world, "agent_team", RECORD, {"c": call["id"]}))["startCallRecording"]
+    recorded = (await as_user(call_world, "agent_team", RECORD, {"c": call["id"]}))[
+        "startCallRecording"
+    ]
     assert recorded["recording"]["state"] == "RECORDING" and recorded["recording"]["id"]
     assert recorded["status"] == "ONGOING"
     # recording twice is a conflict
@@ -64,7 +66,9 @@ async def test_answer_record_end(call_world):
 async def test_decline(call_world):
     call = await ring(call_world)
     declined = (await as_user(call_world, "agent_all", DECLINE, {"c": call["id"]}))["declineCall"]
-    assert declined["status"] == "DECLINED" and declined["endedAt"] and declined["answeredBy"] is None
+    assert (
+        declined["status"] == "DECLINED" and declined["endedAt"] and declined["answeredBy"] is None
+    )
     assert declined["contact"]["assignee"] is None  # declining assigns nobody
 
 
@@ -109,12 +113,15 @@ async def test_a_user_on_a_call_cannot_take_another(call_world):
     assert errors[0]["extensions"]["code"] == "CONFLICT"
     assert errors[0]["extensions"]["callId"] == first["id"]
     contact_id = (await call_as_owner(call_world, second["id"]))["contact"]["id"]
-    errors = await errors_of(call_world, "agent_all", PLACE,
-                             {"c": contact_id, "ch": call_world.channel_ids["VOIP"]})
+    errors = await errors_of(
+        call_world, "agent_all", PLACE, {"c": contact_id, "ch": call_world.channel_ids["VOIP"]}
+    )
     assert errors[0]["extensions"]["code"] == "CONFLICT"
     assert (await call_as_owner(call_world, second["id"]))["status"] == "RINGING"
     await as_user(call_world, "agent_all", END, {"c": first["id"]})
-    assert (await as_user(call_world, "agent_all", ANSWER, {"c": second["id"]}))["answerCall"]["status"] == "ONGOING"
+    assert (await as_user(call_world, "agent_all", ANSWER, {"c": second["id"]}))["answerCall"][
+        "status"
+    ] == "ONGOING"
     await as_user(call_world, "agent_all", END, {"c": second["id"]})
 
 
@@ -122,11 +129,16 @@ async def test_place_call(call_world):
     incoming = await ring(call_world, assignee="agent_beta")
     await as_user(call_world, "owner", DECLINE, {"c": incoming["id"]})
     contact_id = incoming["contact"]["id"]
-    placed = (await as_user(call_world, "agent_beta", PLACE,
-                            {"c": contact_id, "ch": call_world.channel_ids["VOIP"]}))["placeCall"]
+    placed = (
+        await as_user(
+            call_world, "agent_beta", PLACE, {"c": contact_id, "ch": call_world.channel_ids["VOIP"]}
+        )
+    )["placeCall"]
     assert placed["direction"] == "OUTBOUND" and placed["status"] == "ONGOING"
     assert placed["answeredBy"]["id"] == call_world.user_ids["agent_beta"]
-    assert placed["toNumber"] == incoming["fromNumber"] and placed["answeredAt"] == placed["ringingAt"]
+    assert (
+        placed["toNumber"] == incoming["fromNumber"] and placed["answeredAt"] == placed["ringingAt"]
+    )
     assert placed["channel"]["type"] == "VOIP"
     ended = (await as_user(call_world, "agent_beta", END, {"c": placed["id"]}))["endCall"]
     assert ended["status"] == "ENDED" and ended["durationSeconds"] is not None
@@ -140,12 +152,17 @@ async def test_bad_input_gives_a_coded_error_and_changes_nothing(call_world):
     calls_before = await as_user(call_world, "owner", calls_of_contact, {"id": contact_id})
     # placing on a messaging-only channel
     for channel in ("EMAIL", "WEBCHAT"):
-        errors = await errors_of(call_world, "agent_all", PLACE,
-                                 {"c": contact_id, "ch": call_world.channel_ids[channel]})
+        errors = await errors_of(
+            call_world, "agent_all", PLACE, {"c": contact_id, "ch": call_world.channel_ids[channel]}
+        )
         assert errors[0]["extensions"] == {"code": "BAD_USER_INPUT", "field": "channelId"}
     # placing to a contact without a number (the world's webchat visitors)
-    errors = await errors_of(call_world, "agent_all", PLACE,
-                             {"c": call_world.contact_ids["c_all"], "ch": call_world.channel_ids["VOIP"]})
+    errors = await errors_of(
+        call_world,
+        "agent_all",
+        PLACE,
+        {"c": call_world.contact_ids["c_all"], "ch": call_world.channel_ids["VOIP"]},
+    )
     assert errors[0]["extensions"] == {"code": "BAD_USER_INPUT", "field": "contactId"}
     # malformed ids, and ids of another type
     for bad in ("nonsense", "", contact_id, base64.urlsafe_b64encode(b"Call:abc").decode()):
@@ -155,17 +172,35 @@ async def test_bad_input_gives_a_coded_error_and_changes_nothing(call_world):
     errors = await errors_of(call_world, "agent_all", ANSWER, {"c": unknown})
     assert errors[0]["extensions"] == {"code": "NOT_FOUND", "field": "callId"}
     # placing a call to a blocked contact (as an owner, who may see blocked contacts)
-    await as_user(call_world, "owner", "mutation($c: ID!) { blockContact(contactId: $c) { id } }", {"c": contact_id})
-    errors = await errors_of(call_world, "owner", PLACE, {"c": contact_id, "ch": call_world.channel_ids["VOIP"]})
+    await as_user(
+        call_world,
+        "owner",
+        "mutation($c: ID!) { blockContact(contactId: $c) { id } }",
+        {"c": contact_id},
+    )
+    errors = await errors_of(
+        call_world, "owner", PLACE, {"c": contact_id, "ch": call_world.channel_ids["VOIP"]}
+    )
     assert errors[0]["extensions"] == {"code": "BAD_USER_INPUT", "field": "contactId"}
     errors = await errors_of(call_world, "owner", ANSWER, {"c": call["id"]})
     assert errors[0]["extensions"] == {"code": "BAD_USER_INPUT", "field": "callId"}
-    await as_user(call_world, "owner", "mutation($c: ID!) { unblockContact(contactId: $c) { id } }", {"c": contact_id})
+    await as_user(
+        call_world,
+        "owner",
+        "mutation($c: ID!) { unblockContact(contactId: $c) { id } }",
+        {"c": contact_id},
+    )
     after = await call_as_owner(call_world, call["id"])
     assert after == before
-    assert await as_user(call_world, "owner", calls_of_contact, {"id": contact_id}) == calls_before  # no call placed
-    owner_view = await as_user(call_world, "owner", "query($id: ID!) { node(id: $id) { ... on Contact { assignee { id } } } }",
-                               {"id": contact_id})
+    assert (
+        await as_user(call_world, "owner", calls_of_contact, {"id": contact_id}) == calls_before
+    )  # no call placed
+    owner_view = await as_user(
+        call_world,
+        "owner",
+        "query($id: ID!) { node(id: $id) { ... on Contact { assignee { id } } } }",
+        {"id": contact_id},
+    )
     assert owner_view["node"]["assignee"]["id"] == call_world.user_ids["agent_all"]
 
 
@@ -177,22 +212,39 @@ async def test_call_access_and_visibility(call_world):
     for mutation in (ANSWER, DECLINE, END, RECORD):
         errors = await errors_of(call_world, "agent_free", mutation, {"c": hidden["id"]})
         assert errors[0]["extensions"]["code"] == "FORBIDDEN"
-    errors = await errors_of(call_world, "agent_free", PLACE,
-                             {"c": hidden["contact"]["id"], "ch": call_world.channel_ids["VOIP"]})
+    errors = await errors_of(
+        call_world,
+        "agent_free",
+        PLACE,
+        {"c": hidden["contact"]["id"], "ch": call_world.channel_ids["VOIP"]},
+    )
     assert errors[0]["extensions"]["code"] == "FORBIDDEN"
-    assert (await as_user(call_world, "agent_free", NODE_CALL, {"id": hidden["id"]}))["node"] is None
+    assert (await as_user(call_world, "agent_free", NODE_CALL, {"id": hidden["id"]}))[
+        "node"
+    ] is None
     errors = await errors_of(call_world, "agent_free", "{ incomingCalls { id } }")
     assert errors[0]["extensions"]["code"] == "FORBIDDEN"
     # with call access, a call of a contact one may not see does not exist
     for who, call in (("agent_team", hidden), ("agent_self", hidden), ("agent_team", unassigned)):
         for mutation in (ANSWER, DECLINE, END, RECORD):
             errors = await errors_of(call_world, who, mutation, {"c": call["id"]})
-            assert errors[0]["extensions"] == {"code": "NOT_FOUND", "field": "callId"}, (who, mutation)
+            assert errors[0]["extensions"] == {"code": "NOT_FOUND", "field": "callId"}, (
+                who,
+                mutation,
+            )
         assert (await as_user(call_world, who, NODE_CALL, {"id": call["id"]}))["node"] is None
     # another workspace's users never reach it
     boss = f"boss@calls.{call_world.domain}"
-    cli(call_world.served.env, "create-workspace", "--name", "Other", "--owner-email", boss,
-        "--owner-password", PASSWORD)
+    cli(
+        call_world.served.env,
+        "create-workspace",
+        "--name",
+        "Other",
+        "--owner-email",
+        boss,
+        "--owner-password",
+        PASSWORD,
+    )
     other = Client(call_world.served, await login(call_world.served, boss, PASSWORD))
     for mutation in (ANSWER, DECLINE):
         body = await other.execute(mutation, {"c": hidden["id"]})
@@ -201,7 +253,9 @@ async def test_call_access_and_visibility(call_world):
     await other.aclose()
     assert await call_as_owner(call_world, hidden["id"]) == before
     # the teammate who may see it does
-    assert (await as_user(call_world, "agent_beta", NODE_CALL, {"id": hidden["id"]}))["node"]["id"] == hidden["id"]
+    assert (await as_user(call_world, "agent_beta", NODE_CALL, {"id": hidden["id"]}))["node"][
+        "id"
+    ] == hidden["id"]
 
 
 async def test_every_outcome_leaves_one_activity_on_the_timeline(call_world):
@@ -209,19 +263,44 @@ async def test_every_outcome_leaves_one_activity_on_the_timeline(call_world):
 
     declined, declined_conversation = await ring_with_conversation(call_world, assignee="agent_all")
     await as_user(call_world, "agent_all", DECLINE, {"c": declined["id"]})
-    failed, failed_conversation = await ring_with_conversation(call_world, external_id="failing-call")
-    report = {"i": {"channelId": call_world.channel_ids["WHATSAPP"], "externalCallId": "failing-call", "failed": True}}
-    assert (await as_user(call_world, "integration", REPORT_ENDED, report))["reportCallEnded"]["status"] == "FAILED"
-    assert (await as_user(call_world, "integration", REPORT_ENDED, report))["reportCallEnded"]["status"] == "FAILED"
-    call_kinds = [k for k, _ in await activity_kinds(call_world, declined_conversation) if k.startswith("CALL_")]
+    _failed, failed_conversation = await ring_with_conversation(
+        call_world, external_id="failing-call"
+    )
+    report = {
+        "i": {
+            "channelId": call_world.channel_ids["WHATSAPP"],
+            "externalCallId": "failing-call",
+            "failed": True,
+        }
+    }
+    assert (await as_user(call_world, "integration", REPORT_ENDED, report))["reportCallEnded"][
+        "status"
+    ] == "FAILED"
+    assert (await as_user(call_world, "integration", REPORT_ENDED, report))["reportCallEnded"][
+        "status"
+    ] == "FAILED"
+    call_kinds = [
+        k
+        for k, _ in await activity_kinds(call_world, declined_conversation)
+        if k.startswith("CALL_")
+    ]
     assert call_kinds == ["CALL_DECLINED"]
-    call_kinds = [k for k, _ in await activity_kinds(call_world, failed_conversation) if k.startswith("CALL_")]
+    call_kinds = [
+        k for k, _ in await activity_kinds(call_world, failed_conversation) if k.startswith("CALL_")
+    ]
     assert call_kinds == ["CALL_FAILED"]
-    timeline = await as_user(call_world, "owner", """query($id: ID!) { node(id: $id) { ... on Conversation {
+    timeline = await as_user(
+        call_world,
+        "owner",
+        """query($id: ID!) { node(id: $id) { ... on Conversation {
         timeline(first: 100) { edges { node { ... on Activity { kind author { id } } } } } } } }""",
-                             {"id": declined_conversation})
-    authors = [e["node"]["author"] for e in timeline["node"]["timeline"]["edges"]
-               if e["node"] and e["node"].get("kind") == "CALL_DECLINED"]
+        {"id": declined_conversation},
+    )
+    authors = [
+        e["node"]["author"]
+        for e in timeline["node"]["timeline"]["edges"]
+        if e["node"] and e["node"].get("kind") == "CALL_DECLINED"
+    ]
     assert authors == [{"id": call_world.user_ids["agent_all"]}]
 
 
@@ -230,36 +309,71 @@ async def test_ids_of_another_workspace_are_not_found_and_nothing_changes(call_w
     from tests.support import new_number
 
     boss = f"boss@foreign.{call_world.domain}"
-    cli(call_world.served.env, "create-workspace", "--name", "Foreign", "--owner-email", boss,
-        "--owner-password", PASSWORD)
+    cli(
+        call_world.served.env,
+        "create-workspace",
+        "--name",
+        "Foreign",
+        "--owner-email",
+        boss,
+        "--owner-password",
+        PASSWORD,
+    )
     other = Client(call_world.served, await login(call_world.served, boss, PASSWORD))
     try:
-        channel = (await other('mutation { connectChannel(type: VOIP, name: "Their line") { id } }'))["connectChannel"]["id"]
-        theirs = (await other(RECEIVE_CALL, {"i": {"channelId": channel, "from": new_number(),
-                                                   "externalCallId": "theirs-1"}}))["receiveCall"]
+        channel = (
+            await other('mutation { connectChannel(type: VOIP, name: "Their line") { id } }')
+        )["connectChannel"]["id"]
+        theirs = (
+            await other(
+                RECEIVE_CALL,
+                {"i": {"channelId": channel, "from": new_number(), "externalCallId": "theirs-1"}},
+            )
+        )["receiveCall"]
         before = (await other(NODE_CALL, {"id": theirs["id"]}))["node"]
         ours = await ring(call_world, assignee="agent_all")
         activities = """query($id: ID!) { contact(id: $id) { callActivities { edges { node { id status } } } } }"""
-        our_calls = await as_user(call_world, "agent_all", activities, {"id": ours["contact"]["id"]})
+        our_calls = await as_user(
+            call_world, "agent_all", activities, {"id": ours["contact"]["id"]}
+        )
         for mutation in (ANSWER, DECLINE, END, RECORD):
             errors = await errors_of(call_world, "agent_all", mutation, {"c": theirs["id"]})
             assert errors[0]["extensions"] == {"code": "NOT_FOUND", "field": "callId"}
-        errors = await errors_of(call_world, "agent_all", PLACE, {"c": ours["contact"]["id"], "ch": channel})
+        errors = await errors_of(
+            call_world, "agent_all", PLACE, {"c": ours["contact"]["id"], "ch": channel}
+        )
         assert errors[0]["extensions"] == {"code": "NOT_FOUND", "field": "channelId"}
-        errors = await errors_of(call_world, "agent_all", PLACE,
-                                 {"c": theirs["contact"]["id"], "ch": call_world.channel_ids["VOIP"]})
+        errors = await errors_of(
+            call_world,
+            "agent_all",
+            PLACE,
+            {"c": theirs["contact"]["id"], "ch": call_world.channel_ids["VOIP"]},
+        )
         assert errors[0]["extensions"] == {"code": "NOT_FOUND", "field": "contactId"}
-        errors = await errors_of(call_world, "integration", RECEIVE_CALL, {"i": {
-            "channelId": channel, "from": new_number(), "externalCallId": "ours-on-theirs"}})
+        errors = await errors_of(
+            call_world,
+            "integration",
+            RECEIVE_CALL,
+            {"i": {"channelId": channel, "from": new_number(), "externalCallId": "ours-on-theirs"}},
+        )
         assert errors[0]["extensions"] == {"code": "NOT_FOUND", "field": "channelId"}
-        errors = await errors_of(call_world, "integration", REPORT_ENDED, {"i": {
-            "channelId": channel, "externalCallId": "theirs-1"}})
+        errors = await errors_of(
+            call_world,
+            "integration",
+            REPORT_ENDED,
+            {"i": {"channelId": channel, "externalCallId": "theirs-1"}},
+        )
         assert errors[0]["extensions"] == {"code": "NOT_FOUND", "field": "channelId"}
         # nothing changed on either side
         assert (await other(NODE_CALL, {"id": theirs["id"]}))["node"] == before
-        assert await as_user(call_world, "agent_all", activities, {"id": ours["contact"]["id"]}) == our_calls
+        assert (
+            await as_user(call_world, "agent_all", activities, {"id": ours["contact"]["id"]})
+            == our_calls
+        )
         assert (await call_as_owner(call_world, ours["id"]))["status"] == "RINGING"
-        assert (await other("{ calls { edges { node { id } } } }"))["calls"]["edges"] == [{"node": {"id": theirs["id"]}}]
+        assert (await other("{ calls { edges { node { id } } } }"))["calls"]["edges"] == [
+            {"node": {"id": theirs["id"]}}
+        ]
     finally:
         await other.aclose()
     await as_user(call_world, "owner", DECLINE, {"c": ours["id"]})

@@ -11,18 +11,31 @@ from tests.support import GraphQLError, subscribe
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
-INCOMING_CALL = "subscription { incomingCall { id status fromNumber contact { name assignee { id } } } }"
+INCOMING_CALL = (
+    "subscription { incomingCall { id status fromNumber contact { name assignee { id } } } }"
+)
 CALL_UPDATED = "subscription { callUpdated { id status answeredBy { id } } }"
 
 
-async def test_a_ringing_call_reaches_those_who_may_see_it_and_an_answer_updates_the_others(call_world):
+async def test_a_ringing_call_reaches_those_who_may_see_it_and_an_answer_updates_the_others(
+    call_world,
+):
     served, tokens = call_world.served, call_world.tokens
     # a contact of agent_self's, who called before
     earlier = await ring(call_world, assignee="agent_self")
-    await as_user(call_world, "owner", "mutation($c: ID!) { declineCall(callId: $c) { id } }", {"c": earlier["id"]})
-    incoming = {who: await subscribe(served, tokens[who], INCOMING_CALL)
-                for who in ("agent_all", "manager", "agent_team", "agent_self")}
-    updated = {who: await subscribe(served, tokens[who], CALL_UPDATED) for who in ("manager", "agent_beta")}
+    await as_user(
+        call_world,
+        "owner",
+        "mutation($c: ID!) { declineCall(callId: $c) { id } }",
+        {"c": earlier["id"]},
+    )
+    incoming = {
+        who: await subscribe(served, tokens[who], INCOMING_CALL)
+        for who in ("agent_all", "manager", "agent_team", "agent_self")
+    }
+    updated = {
+        who: await subscribe(served, tokens[who], CALL_UPDATED) for who in ("manager", "agent_beta")
+    }
     try:
         call = await ring(call_world)  # an unassigned caller
         for who in ("agent_all", "manager"):
@@ -37,8 +50,11 @@ async def test_a_ringing_call_reaches_those_who_may_see_it_and_an_answer_updates
 
         await as_user(call_world, "agent_all", ANSWER, {"c": call["id"]})
         change = (await updated["manager"].next())["data"]["callUpdated"]
-        assert change == {"id": call["id"], "status": "ONGOING",
-                          "answeredBy": {"id": call_world.user_ids["agent_all"]}}
+        assert change == {
+            "id": call["id"],
+            "status": "ONGOING",
+            "answeredBy": {"id": call_world.user_ids["agent_all"]},
+        }
         await updated["agent_beta"].nothing(within=0.4)  # the caller is now agent_all's, not Beta's
     finally:
         for subscription in (*incoming.values(), *updated.values()):
@@ -49,16 +65,24 @@ async def test_a_ringing_call_reaches_those_who_may_see_it_and_an_answer_updates
 async def test_no_call_access_no_call_subscriptions(call_world):
     for query in (INCOMING_CALL, CALL_UPDATED):
         with pytest.raises(GraphQLError) as raised:
-            subscription = await subscribe(call_world.served, call_world.tokens["agent_free"], query)
+            subscription = await subscribe(
+                call_world.served, call_world.tokens["agent_free"], query
+            )
             await subscription.next(timeout=2)
         assert raised.value.codes == ["FORBIDDEN"]
 
 
-INCOMING_FROM = """subscription($after: Int) { incomingCall(afterSequence: $after) { sequence id status } }"""
-UPDATED_FROM = """subscription($after: Int) { callUpdated(afterSequence: $after) { sequence id status } }"""
+INCOMING_FROM = (
+    """subscription($after: Int) { incomingCall(afterSequence: $after) { sequence id status } }"""
+)
+UPDATED_FROM = (
+    """subscription($after: Int) { callUpdated(afterSequence: $after) { sequence id status } }"""
+)
 
 
-async def test_a_client_reconnecting_with_after_sequence_gets_the_missed_call_events_once(call_world):
+async def test_a_client_reconnecting_with_after_sequence_gets_the_missed_call_events_once(
+    call_world,
+):
     served, token = call_world.served, call_world.tokens["manager"]
     incoming = await subscribe(served, token, INCOMING_FROM)
     updated = await subscribe(served, token, UPDATED_FROM)
@@ -82,7 +106,10 @@ async def test_a_client_reconnecting_with_after_sequence_gets_the_missed_call_ev
     try:
         replayed = [(await incoming.next())["data"]["incomingCall"] for _ in range(2)]
         # each as it is now, in the order they rang
-        assert [(c["id"], c["status"]) for c in replayed] == [(second["id"], "ONGOING"), (third["id"], "RINGING")]
+        assert [(c["id"], c["status"]) for c in replayed] == [
+            (second["id"], "ONGOING"),
+            (third["id"], "RINGING"),
+        ]
         assert rang["sequence"] < replayed[0]["sequence"] < replayed[1]["sequence"]
         answered = (await updated.next())["data"]["callUpdated"]
         assert (answered["id"], answered["status"]) == (second["id"], "ONGOING")
@@ -92,10 +119,14 @@ async def test_a_client_reconnecting_with_after_sequence_gets_the_missed_call_ev
         # then live, with nothing lost or repeated at the seam
         await as_user(call_world, "agent_all", END, {"c": second["id"]})
         ended = (await updated.next())["data"]["callUpdated"]
-        assert (ended["id"], ended["status"]) == (second["id"], "ENDED") and ended["sequence"] > replayed[1]["sequence"]
+        assert (ended["id"], ended["status"]) == (second["id"], "ENDED") and ended[
+            "sequence"
+        ] > replayed[1]["sequence"]
         fourth = await ring(call_world)
         live = (await incoming.next())["data"]["incomingCall"]
-        assert (live["id"], live["status"]) == (fourth["id"], "RINGING") and live["sequence"] > ended["sequence"]
+        assert (live["id"], live["status"]) == (fourth["id"], "RINGING") and live[
+            "sequence"
+        ] > ended["sequence"]
         await updated.nothing(within=0.4)
         await incoming.nothing(within=0.1)
     finally:
@@ -108,7 +139,8 @@ async def test_a_client_reconnecting_with_after_sequence_gets_the_missed_call_ev
 async def test_a_resume_point_ahead_of_the_stream_is_refused(call_world):
     for query in (INCOMING_FROM, UPDATED_FROM):
         with pytest.raises(GraphQLError) as raised:
-            subscription = await subscribe(call_world.served, call_world.tokens["manager"], query,
-                                           {"after": 10**9})
+            subscription = await subscribe(
+                call_world.served, call_world.tokens["manager"], query, {"after": 10**9}
+            )
             await subscription.next(timeout=2)
         assert raised.value.codes == ["BAD_USER_INPUT"]

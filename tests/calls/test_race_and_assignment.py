@@ -34,12 +34,21 @@ async def racers(call_world) -> list[str]:
     async def make(name: str) -> None:
         data = await owner(
             "mutation($i: CreateUserInput!) { createUser(input: $i) { id } }",
-            {"i": {"email": f"{name}@{call_world.domain}", "name": name.replace("_", " ").title(),
-                   "password": PASSWORD, "role": "AGENT", "contactVisibility": "ALL",
-                   "hasCallAccess": True}},
+            {
+                "i": {
+                    "email": f"{name}@{call_world.domain}",
+                    "name": name.replace("_", " ").title(),
+                    "password": PASSWORD,
+                    "role": "AGENT",
+                    "contactVisibility": "ALL",
+                    "hasCallAccess": True,
+                }
+            },
         )
         call_world.user_ids[name] = data["createUser"]["id"]
-        call_world.tokens[name] = await login(call_world.served, f"{name}@{call_world.domain}", PASSWORD)
+        call_world.tokens[name] = await login(
+            call_world.served, f"{name}@{call_world.domain}", PASSWORD
+        )
 
     await asyncio.gather(*(make(n) for n in names))
     await owner.aclose()
@@ -55,7 +64,7 @@ async def _events(subscription, within: float = 1.0) -> list[dict]:
     while True:
         try:
             events.append((await subscription.next(timeout=within))["data"]["conversationUpdated"])
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return events
 
 
@@ -102,7 +111,9 @@ async def test_answering_assigns_an_unassigned_contact_once(call_world):
     assert answered["contact"]["assignee"]["id"] == call_world.user_ids["agent_all"]
     await as_user(call_world, "manager", END, {"c": second["id"]})
     kinds = await activity_kinds(call_world, conversation_id)
-    assert [k for k in kinds if k[0] == "CONTACT_ASSIGNED"] == [("CONTACT_ASSIGNED", call_world.user_ids["agent_all"])]
+    assert [k for k in kinds if k[0] == "CONTACT_ASSIGNED"] == [
+        ("CONTACT_ASSIGNED", call_world.user_ids["agent_all"])
+    ]
     assert [k for k, _ in kinds].count("CALL_ANSWERED") == 2
     assert [k for k, _ in kinds].count("CALL_ENDED") == 2
 
@@ -114,18 +125,29 @@ async def test_answering_never_reassigns_an_assigned_contact(call_world):
     assert answered["contact"]["assignee"]["id"] == call_world.user_ids["agent_team"]
     await as_user(call_world, "agent_all", END, {"c": call["id"]})
     after = await activity_kinds(call_world, conversation_id)
-    assert [k for k in after if k[0] == "CONTACT_ASSIGNED"] == [k for k in before if k[0] == "CONTACT_ASSIGNED"]
+    assert [k for k in after if k[0] == "CONTACT_ASSIGNED"] == [
+        k for k in before if k[0] == "CONTACT_ASSIGNED"
+    ]
 
 
 async def test_placing_a_call_assigns_an_unassigned_contact_once(call_world):
     call, conversation_id = await ring_with_conversation(call_world)
-    await as_user(call_world, "owner", "mutation($c: ID!) { declineCall(callId: $c) { id } }", {"c": call["id"]})
+    await as_user(
+        call_world,
+        "owner",
+        "mutation($c: ID!) { declineCall(callId: $c) { id } }",
+        {"c": call["id"]},
+    )
     contact_id = call["contact"]["id"]
     for who in ("agent_all", "manager"):
-        placed = (await as_user(call_world, who, PLACE,
-                                {"c": contact_id, "ch": call_world.channel_ids["WHATSAPP"]}))["placeCall"]
+        placed = (
+            await as_user(
+                call_world, who, PLACE, {"c": contact_id, "ch": call_world.channel_ids["WHATSAPP"]}
+            )
+        )["placeCall"]
         assert placed["contact"]["assignee"]["id"] == call_world.user_ids["agent_all"]
         await as_user(call_world, who, END, {"c": placed["id"]})
     kinds = await activity_kinds(call_world, conversation_id)
-    assert [k for k in kinds if k[0] == "CONTACT_ASSIGNED"] == [("CONTACT_ASSIGNED", call_world.user_ids["agent_all"])]
-
+    assert [k for k in kinds if k[0] == "CONTACT_ASSIGNED"] == [
+        ("CONTACT_ASSIGNED", call_world.user_ids["agent_all"])
+    ]

@@ -44,10 +44,16 @@ async def test_an_unanswered_call_is_missed_once_with_two_sweeping_servers(call_
                 break
             await asyncio.sleep(0.1)
         assert now["status"] == "MISSED" and now["endedAt"] and now["answeredAt"] is None
-        rang_for = (datetime.fromisoformat(now["endedAt"]) - datetime.fromisoformat(now["ringingAt"])).total_seconds()
-        assert TIMEOUT <= rang_for < TIMEOUT + SWEEP_INTERVAL + 4  # not before its time, nor long after
+        rang_for = (
+            datetime.fromisoformat(now["endedAt"]) - datetime.fromisoformat(now["ringingAt"])
+        ).total_seconds()
+        assert (
+            TIMEOUT <= rang_for < TIMEOUT + SWEEP_INTERVAL + 4
+        )  # not before its time, nor long after
         await asyncio.sleep(2.5 * SWEEP_INTERVAL)  # both servers have swept again since
-        assert [k for k, _ in await activity_kinds(call_world, conversation_id)].count("CALL_MISSED") == 1
+        assert [k for k, _ in await activity_kinds(call_world, conversation_id)].count(
+            "CALL_MISSED"
+        ) == 1
         assert await call_as_owner(call_world, unanswered["id"]) == now
         assert (await call_as_owner(call_world, answered["id"]))["status"] == "ONGOING"
         await as_user(call_world, "agent_all", END, {"c": answered["id"]})
@@ -59,20 +65,33 @@ async def test_an_unanswered_call_is_missed_once_with_two_sweeping_servers(call_
 async def test_the_ring_timeout_stays_within_its_bounds(call_world):
     for seconds in (0, -3, 601):
         errors = await errors_of(call_world, "owner", SETTINGS, {"s": seconds})
-        assert errors[0]["extensions"] == {"code": "BAD_USER_INPUT", "field": "callRingTimeoutSeconds"}
+        assert errors[0]["extensions"] == {
+            "code": "BAD_USER_INPUT",
+            "field": "callRingTimeoutSeconds",
+        }
     # a deployment without the setting keeps 5 seconds as the shortest
-    env = {k: v for k, v in call_world.served.env.items() if k != "INBOX_GRAPH_MIN_RING_TIMEOUT_SECONDS"}
+    env = {
+        k: v
+        for k, v in call_world.served.env.items()
+        if k != "INBOX_GRAPH_MIN_RING_TIMEOUT_SECONDS"
+    }
     assert "INBOX_GRAPH_MIN_RING_TIMEOUT_SECONDS" not in os.environ
     default = serve(env)
     owner = Client(default, call_world.tokens["owner"])
     try:
         body = await owner.execute(SETTINGS, {"s": 4})
-        assert body["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT", "field": "callRingTimeoutSeconds"}
+        assert body["errors"][0]["extensions"] == {
+            "code": "BAD_USER_INPUT",
+            "field": "callRingTimeoutSeconds",
+        }
         assert "between 5 and 600" in body["errors"][0]["message"]
-        assert (await owner(SETTINGS, {"s": 5}))["updateWorkspaceSettings"]["callRingTimeoutSeconds"] == 5
+        assert (await owner(SETTINGS, {"s": 5}))["updateWorkspaceSettings"][
+            "callRingTimeoutSeconds"
+        ] == 5
     finally:
         await owner(SETTINGS, {"s": 45})
         await owner.aclose()
         default.stop()
-    assert (await as_user(call_world, "owner", "{ workspace { callRingTimeoutSeconds } }"))["workspace"] == {
-        "callRingTimeoutSeconds": 45}
+    assert (await as_user(call_world, "owner", "{ workspace { callRingTimeoutSeconds } }"))[
+        "workspace"
+    ] == {"callRingTimeoutSeconds": 45}

@@ -9,7 +9,9 @@ from tests.calls.common import as_user
 from tests.conftest import ASSIGN, RECEIVE
 from tests.support import new_number
 
-CONTACT_FIELDS = "id firstName lastName name phone email countryCode language blocked assignee { id }"
+CONTACT_FIELDS = (
+    "id firstName lastName name phone email countryCode language blocked assignee { id }"
+)
 UPDATE = f"mutation($i: UpdateContactInput!) {{ updateContact(input: $i) {{ {CONTACT_FIELDS} }} }}"
 CONTACT = f"query($id: ID!) {{ contact(id: $id) {{ {CONTACT_FIELDS} }} }}"
 SUGGESTIONS = "query($id: ID!) { contact(id: $id) { mergeSuggestions { id name } } }"
@@ -29,19 +31,42 @@ TIMELINE = """query($id: ID!, $first: Int, $after: String) { node(id: $id) { ...
     pageInfo { hasNextPage endCursor } } } } }"""
 
 
-
-async def inbound(world, *, channel: str = "WHATSAPP", sender: str | None = None, text: str = "Hello",
-                  first_name: str | None = None, assignee: str | None = None) -> dict:
+async def inbound(
+    world,
+    *,
+    channel: str = "WHATSAPP",
+    sender: str | None = None,
+    text: str = "Hello",
+    first_name: str | None = None,
+    assignee: str | None = None,
+) -> dict:
     """An inbound message from ``sender`` (a new contact unless known); ``receiveMessage``'s
     payload. The contact is then assigned to ``assignee`` when given."""
     if sender is None:
-        sender = new_number() if channel in ("WHATSAPP", "SMS", "VOIP") else f"visitor-{uuid.uuid4().hex[:10]}"
-    data = await as_user(world, "integration", RECEIVE, {"i": {
-        "channelId": world.channel_ids[channel], "from": sender, "text": text,
-        "externalMessageId": f"ext.{uuid.uuid4().hex}", "firstName": first_name}})
+        sender = (
+            new_number()
+            if channel in ("WHATSAPP", "SMS", "VOIP")
+            else f"visitor-{uuid.uuid4().hex[:10]}"
+        )
+    data = await as_user(
+        world,
+        "integration",
+        RECEIVE,
+        {
+            "i": {
+                "channelId": world.channel_ids[channel],
+                "from": sender,
+                "text": text,
+                "externalMessageId": f"ext.{uuid.uuid4().hex}",
+                "firstName": first_name,
+            }
+        },
+    )
     result = data["receiveMessage"]
     if assignee is not None:
-        await as_user(world, "owner", ASSIGN, {"c": result["contact"]["id"], "a": world.user_ids[assignee]})
+        await as_user(
+            world, "owner", ASSIGN, {"c": result["contact"]["id"], "a": world.user_ids[assignee]}
+        )
     return result
 
 

@@ -8,7 +8,9 @@ import pytest
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
-ACTIVITIES = """query($id: ID!) { contact(id: $id) { blocked } conversations: node(id: $id) { id } }"""
+ACTIVITIES = (
+    """query($id: ID!) { contact(id: $id) { blocked } conversations: node(id: $id) { id } }"""
+)
 TIMELINE = """query($inbox: InboxSelector!) { conversations(inbox: $inbox, status: null, first: 100) {
   edges { node { id status closingCategory closingSummary contact { id }
     timeline(first: 100) { edges { node { __typename ... on Activity { kind } } } } } } } }"""
@@ -25,7 +27,11 @@ async def kinds_of(owner, contact_id: str) -> list[str]:
     kinds = []
     for edge in data["conversations"]["edges"]:
         if edge["node"]["contact"]["id"] == contact_id:
-            kinds += [e["node"]["kind"] for e in edge["node"]["timeline"]["edges"] if e["node"]["__typename"] == "Activity"]
+            kinds += [
+                e["node"]["kind"]
+                for e in edge["node"]["timeline"]["edges"]
+                if e["node"]["__typename"] == "Activity"
+            ]
     return kinds
 
 
@@ -33,14 +39,20 @@ async def test_close_and_open_write_one_activity_per_real_change(world):
     owner = world.client("owner")
     contact = world.contact_ids["c_none"]
     before = await kinds_of(owner, contact)
-    closed = (await owner(CLOSE, {"c": contact, "cat": "Resolved", "sum": "Answered the question"}))["closeConversation"]
+    closed = (
+        await owner(CLOSE, {"c": contact, "cat": "Resolved", "sum": "Answered the question"})
+    )["closeConversation"]
     assert closed["status"] == "CLOSED" and closed["closingCategory"] == "Resolved"
     again = (await owner(CLOSE, {"c": contact}))["closeConversation"]
     assert again["id"] == closed["id"]  # a no-op
-    assert (await kinds_of(owner, contact)).count("CONVERSATION_CLOSED") == before.count("CONVERSATION_CLOSED") + 1
+    assert (await kinds_of(owner, contact)).count("CONVERSATION_CLOSED") == before.count(
+        "CONVERSATION_CLOSED"
+    ) + 1
     opened = (await owner(OPEN, {"c": contact}))["openConversation"]
     same = (await owner(OPEN, {"c": contact}))["openConversation"]
-    assert opened["status"] == "OPEN" and same["id"] == opened["id"] and opened["id"] != closed["id"]
+    assert (
+        opened["status"] == "OPEN" and same["id"] == opened["id"] and opened["id"] != closed["id"]
+    )
     await owner.aclose()
 
 
@@ -53,15 +65,22 @@ async def test_close_and_open_write_one_activity_per_real_change(world):
         ("OPTIONAL", "x" * 121, None, "category"),
     ],
 )
-async def test_closing_notes_follow_the_workspace_setting(world, mode, category, summary, error_field):
+async def test_closing_notes_follow_the_workspace_setting(
+    world, mode, category, summary, error_field
+):
     owner = world.client("owner")
     contact = world.contact_ids["c_manager"]
     await owner(SETTINGS, {"m": mode})
     try:
         body = await owner.execute(CLOSE, {"c": contact, "cat": category, "sum": summary})
         assert body["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT", "field": error_field}
-        status = await owner("query($id: ID!) { contact(id: $id) { id } conversations(inbox: {standard: ALL}, first: 100) { edges { node { contact { id } status } } } }", {"id": contact})
-        assert any(e["node"]["contact"]["id"] == contact for e in status["conversations"]["edges"])  # still open
+        status = await owner(
+            "query($id: ID!) { contact(id: $id) { id } conversations(inbox: {standard: ALL}, first: 100) { edges { node { contact { id } status } } } }",
+            {"id": contact},
+        )
+        assert any(
+            e["node"]["contact"]["id"] == contact for e in status["conversations"]["edges"]
+        )  # still open
     finally:
         await owner(SETTINGS, {"m": "OPTIONAL"})
         await owner.aclose()
@@ -76,19 +95,36 @@ async def test_blocked_contacts_leave_every_inbox_but_the_blocked_one(world):
     await owner(BLOCK, {"c": contact})  # a no-op
     try:
         assert (await owner(sidebar))["inboxSidebar"]["blocked"] == {"conversationCount": 1}
-        assert (await agent(sidebar))["inboxSidebar"]["blocked"] is None  # may not view blocked contacts
-        for inbox in ({"standard": "ALL"}, {"standard": "MINE"}, {"teamId": world.team_ids["Alpha"]}):
-            data = await agent("query($i: InboxSelector!) { conversations(inbox: $i) { edges { node { contact { id } } } } }", {"i": inbox})
-            assert contact not in [e["node"]["contact"]["id"] for e in data["conversations"]["edges"]]
-        listed = await owner("{ conversations(inbox: {blocked: true}) { edges { node { contact { id } } } } }")
+        assert (await agent(sidebar))["inboxSidebar"][
+            "blocked"
+        ] is None  # may not view blocked contacts
+        for inbox in (
+            {"standard": "ALL"},
+            {"standard": "MINE"},
+            {"teamId": world.team_ids["Alpha"]},
+        ):
+            data = await agent(
+                "query($i: InboxSelector!) { conversations(inbox: $i) { edges { node { contact { id } } } } }",
+                {"i": inbox},
+            )
+            assert contact not in [
+                e["node"]["contact"]["id"] for e in data["conversations"]["edges"]
+            ]
+        listed = await owner(
+            "{ conversations(inbox: {blocked: true}) { edges { node { contact { id } } } } }"
+        )
         assert [e["node"]["contact"]["id"] for e in listed["conversations"]["edges"]] == [contact]
-        assert (await agent("query($id: ID!) { contact(id: $id) { id } }", {"id": contact}))["contact"] is None
+        assert (await agent("query($id: ID!) { contact(id: $id) { id } }", {"id": contact}))[
+            "contact"
+        ] is None
         for mutation in (OPEN, CLOSE):
             body = await owner.execute(mutation, {"c": contact})
             assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
             assert "blocked" in body["errors"][0]["message"]
         assert await agent.error_codes(UNBLOCK, {"c": contact}) == ["NOT_FOUND"]
-        codes = await agent.error_codes("{ conversations(inbox: {blocked: true}) { edges { cursor } } }")
+        codes = await agent.error_codes(
+            "{ conversations(inbox: {blocked: true}) { edges { cursor } } }"
+        )
         assert codes == ["FORBIDDEN"]
     finally:
         assert (await owner(UNBLOCK, {"c": contact}))["unblockContact"]["blocked"] is False
@@ -108,13 +144,23 @@ async def test_simultaneous_assignments_end_with_one_assignee_and_one_activity_p
     before = (await kinds_of(owner, contact)).count("CONTACT_ASSIGNED")
     targets = [world.user_ids["agent_all"], world.user_ids["manager"]]
     clients = [world.client("manager"), world.client("owner")]
-    await asyncio.gather(*(c(assign, {"c": contact, "a": t}) for c, t in zip(clients, targets, strict=True)))
-    final = (await owner("query($id: ID!) { contact(id: $id) { assignee { id } } }", {"id": contact}))["contact"]["assignee"]["id"]
+    await asyncio.gather(
+        *(c(assign, {"c": contact, "a": t}) for c, t in zip(clients, targets, strict=True))
+    )
+    final = (
+        await owner("query($id: ID!) { contact(id: $id) { assignee { id } } }", {"id": contact})
+    )["contact"]["assignee"]["id"]
     assert final in targets
-    data = await owner(TIMELINE.replace("... on Activity { kind }", "... on Activity { kind assignee { id } }"), {"inbox": {"standard": "ALL"}})
+    data = await owner(
+        TIMELINE.replace("... on Activity { kind }", "... on Activity { kind assignee { id } }"),
+        {"inbox": {"standard": "ALL"}},
+    )
     activities = [
-        e["node"] for edge in data["conversations"]["edges"] if edge["node"]["contact"]["id"] == contact
-        for e in edge["node"]["timeline"]["edges"] if e["node"]["__typename"] == "Activity" and e["node"]["kind"] == "CONTACT_ASSIGNED"
+        e["node"]
+        for edge in data["conversations"]["edges"]
+        if edge["node"]["contact"]["id"] == contact
+        for e in edge["node"]["timeline"]["edges"]
+        if e["node"]["__typename"] == "Activity" and e["node"]["kind"] == "CONTACT_ASSIGNED"
     ]
     assert len(activities) == before + 2  # both were real changes, applied one after the other
     assert activities[-1]["assignee"]["id"] == final

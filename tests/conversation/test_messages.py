@@ -18,18 +18,31 @@ ON_POSTGRES = os.environ.get("DATABASE_URL", "").startswith(("postgres://", "pos
 
 async def test_receive_message_is_idempotent_and_validates(world):
     integration = world.client("integration")
-    variables = {"i": {"channelId": world.channel_ids["WHATSAPP"], "from": "+44 7911 123456",
-                       "externalMessageId": "wamid.same", "text": "Hi"}}
+    variables = {
+        "i": {
+            "channelId": world.channel_ids["WHATSAPP"],
+            "from": "+44 7911 123456",
+            "externalMessageId": "wamid.same",
+            "text": "Hi",
+        }
+    }
     first = (await integration(RECEIVE, variables))["receiveMessage"]
     again = (await integration(RECEIVE, variables))["receiveMessage"]
     assert not first["duplicate"] and again["duplicate"]
     assert again["message"]["id"] == first["message"]["id"]
-    for bad, field in (({"from": "12"}, "from"), ({"externalMessageId": ""}, "externalMessageId"),
-                       ({"text": "x" * 10_001}, "text")):
-        body = await integration.execute(RECEIVE, {"i": {**variables["i"], "externalMessageId": uuid.uuid4().hex, **bad}})
+    for bad, field in (
+        ({"from": "12"}, "from"),
+        ({"externalMessageId": ""}, "externalMessageId"),
+        ({"text": "x" * 10_001}, "text"),
+    ):
+        body = await integration.execute(
+            RECEIVE, {"i": {**variables["i"], "externalMessageId": uuid.uuid4().hex, **bad}}
+        )
         assert body["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT", "field": field}
     agent = world.client("agent_all")
-    assert await agent.error_codes(RECEIVE, {"i": {**variables["i"], "externalMessageId": "x1"}}) == ["FORBIDDEN"]
+    assert await agent.error_codes(
+        RECEIVE, {"i": {**variables["i"], "externalMessageId": "x1"}}
+    ) == ["FORBIDDEN"]
     await agent.aclose()
     await integration.aclose()
 
@@ -39,9 +52,19 @@ async def test_concurrent_messages_from_a_new_contact_make_one_contact_and_one_c
     integration = world.client("integration")
 
     async def deliver(index: int):
-        return (await integration(RECEIVE, {"i": {
-            "channelId": world.channel_ids["WHATSAPP"], "from": sender,
-            "externalMessageId": f"burst-{sender}-{index % 15}", "text": f"burst {index}"}}))["receiveMessage"]
+        return (
+            await integration(
+                RECEIVE,
+                {
+                    "i": {
+                        "channelId": world.channel_ids["WHATSAPP"],
+                        "from": sender,
+                        "externalMessageId": f"burst-{sender}-{index % 15}",
+                        "text": f"burst {index}",
+                    }
+                },
+            )
+        )["receiveMessage"]
 
     results = await asyncio.gather(*(deliver(i) for i in range(20)))
     assert len({r["contact"]["id"] for r in results}) == 1
@@ -66,14 +89,29 @@ SEND = """mutation($i: SendMessageInput!) { sendMessage(input: $i) {
 async def test_first_reply_assigns_and_only_once(world):
     integration = world.client("integration")
     handle = f"first-reply-{uuid.uuid4().hex[:8]}"
-    received = (await integration(RECEIVE, {"i": {"channelId": world.channel_ids["WEBCHAT"], "from": handle,
-                                                  "externalMessageId": handle, "text": "anyone?"}}))["receiveMessage"]
+    received = (
+        await integration(
+            RECEIVE,
+            {
+                "i": {
+                    "channelId": world.channel_ids["WEBCHAT"],
+                    "from": handle,
+                    "externalMessageId": handle,
+                    "text": "anyone?",
+                }
+            },
+        )
+    )["receiveMessage"]
     contact_id = received["contact"]["id"]
     agents = [world.client("agent_all"), world.client("agent_free"), world.client("manager")]
-    replies = await asyncio.gather(*(a(SEND, {"i": {"contactId": contact_id, "text": "Hello!"}}) for a in agents))
+    replies = await asyncio.gather(
+        *(a(SEND, {"i": {"contactId": contact_id, "text": "Hello!"}}) for a in agents)
+    )
     assignees = {r["sendMessage"]["contact"]["assignee"]["id"] for r in replies}
     owner = world.client("owner")
-    final = await owner("query($id: ID!) { contact(id: $id) { assignee { id } } }", {"id": contact_id})
+    final = await owner(
+        "query($id: ID!) { contact(id: $id) { assignee { id } } }", {"id": contact_id}
+    )
     winner = final["contact"]["assignee"]["id"]
     assert winner in {world.user_ids[n] for n in ("agent_all", "agent_free", "manager")}
     timeline = await owner(
@@ -82,7 +120,9 @@ async def test_first_reply_assigns_and_only_once(world):
         {"id": received["conversation"]["id"]},
     )
     items = [e["node"] for e in timeline["node"]["timeline"]["edges"]]
-    assigned = [i for i in items if i["__typename"] == "Activity" and i["kind"] == "CONTACT_ASSIGNED"]
+    assigned = [
+        i for i in items if i["__typename"] == "Activity" and i["kind"] == "CONTACT_ASSIGNED"
+    ]
     assert len(assigned) == 1 and assigned[0]["assignee"]["id"] == winner
     if ON_POSTGRES or len(assignees) == 1:
         assert assignees == {winner}

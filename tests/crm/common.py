@@ -49,9 +49,12 @@ async def connect_hubspot(owner: Client, token: str = HUBSPOT_TOKEN) -> dict:
     return data["connectCrm"]
 
 
-async def connect_salesforce(owner: Client, instance_url: str, token: str = SALESFORCE_TOKEN) -> dict:
+async def connect_salesforce(
+    owner: Client, instance_url: str, token: str = SALESFORCE_TOKEN
+) -> dict:
     data = await owner(
-        CONNECT, {"i": {"provider": "SALESFORCE", "accessToken": token, "instanceUrl": instance_url}}
+        CONNECT,
+        {"i": {"provider": "SALESFORCE", "accessToken": token, "instanceUrl": instance_url}},
     )
     return data["connectCrm"]
 
@@ -62,8 +65,15 @@ async def contact_from(w: World, channel: str, handle: str, first_name: str = "P
     integration = w.client("integration")
     data = await integration(
         RECEIVE,
-        {"i": {"channelId": w.channel_ids[channel], "from": handle,
-               "externalMessageId": uuid.uuid4().hex, "text": "Hello", "firstName": first_name}},
+        {
+            "i": {
+                "channelId": w.channel_ids[channel],
+                "from": handle,
+                "externalMessageId": uuid.uuid4().hex,
+                "text": "Hello",
+                "firstName": first_name,
+            }
+        },
     )
     await integration.aclose()
     return data["receiveMessage"]["contact"]["id"]
@@ -84,11 +94,29 @@ def sql(database_url: str, statement: str, params: tuple = ()) -> list[tuple]:
             return list(db.execute(statement, params))
     parsed = urlparse(database_url)
     for value in params:
-        literal = "'" + str(value).replace("'", "''") + "'" if isinstance(value, str) else str(value)
+        literal = (
+            "'" + str(value).replace("'", "''") + "'" if isinstance(value, str) else str(value)
+        )
         statement = statement.replace("?", literal, 1)
     out = subprocess.run(
-        ["psql", "-h", parsed.hostname or "127.0.0.1", "-p", str(parsed.port or 5432),
-         "-U", parsed.username or "postgres", "-d", parsed.path.lstrip("/"), "-qAt", "-F", "\t", "-c", statement],
-        check=True, capture_output=True, text=True,
+        [
+            "psql",
+            "-h",
+            parsed.hostname or "127.0.0.1",
+            "-p",
+            str(parsed.port or 5432),
+            "-U",
+            parsed.username or "postgres",
+            "-d",
+            parsed.path.lstrip("/"),
+            "-qAt",
+            "-F",
+            "\t",
+            "-c",
+            statement,
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
     return [tuple(line.split("\t")) for line in out.splitlines() if line]

@@ -65,16 +65,38 @@ HUBSPOT_PROPERTIES: dict[str, dict[str, Any]] = {
 
 _PICKLIST = [
     {"active": True, "defaultValue": False, "label": "Web", "validFor": None, "value": "Web"},
-    {"active": True, "defaultValue": False, "label": "Phone Inquiry", "validFor": None, "value": "Phone Inquiry"},
-    {"active": True, "defaultValue": False, "label": "Partner Referral", "validFor": None, "value": "Partner Referral"},
+    {
+        "active": True,
+        "defaultValue": False,
+        "label": "Phone Inquiry",
+        "validFor": None,
+        "value": "Phone Inquiry",
+    },
+    {
+        "active": True,
+        "defaultValue": False,
+        "label": "Partner Referral",
+        "validFor": None,
+        "value": "Partner Referral",
+    },
     {"active": False, "defaultValue": False, "label": "Fax", "validFor": None, "value": "Fax"},
 ]
 
 
-def _sf_field(name: str, label: str, type_: str, length: int = 0, updateable: bool = True, **extra: Any):
-    return {"name": name, "label": label, "type": type_, "length": length, "updateable": updateable,
-            "nillable": True, "picklistValues": extra.pop("picklistValues", []),
-            "restrictedPicklist": extra.pop("restrictedPicklist", False), **extra}
+def _sf_field(
+    name: str, label: str, type_: str, length: int = 0, updateable: bool = True, **extra: Any
+):
+    return {
+        "name": name,
+        "label": label,
+        "type": type_,
+        "length": length,
+        "updateable": updateable,
+        "nillable": True,
+        "picklistValues": extra.pop("picklistValues", []),
+        "restrictedPicklist": extra.pop("restrictedPicklist", False),
+        **extra,
+    }
 
 
 SF_DESCRIBE: dict[str, list[dict[str, Any]]] = {
@@ -87,7 +109,14 @@ SF_DESCRIBE: dict[str, list[dict[str, Any]]] = {
         _sf_field("MobilePhone", "Mobile Phone", "phone", 40),
         _sf_field("Title", "Title", "string", 128),
         _sf_field("AccountId", "Account ID", "reference", 18),
-        _sf_field("LeadSource", "Lead Source", "picklist", 255, picklistValues=_PICKLIST, restrictedPicklist=True),
+        _sf_field(
+            "LeadSource",
+            "Lead Source",
+            "picklist",
+            255,
+            picklistValues=_PICKLIST,
+            restrictedPicklist=True,
+        ),
         _sf_field("CreatedDate", "Created Date", "datetime", updateable=False),
     ],
     "Lead": [
@@ -99,7 +128,14 @@ SF_DESCRIBE: dict[str, list[dict[str, Any]]] = {
         _sf_field("MobilePhone", "Mobile Phone", "phone", 40),
         _sf_field("Title", "Title", "string", 128),
         _sf_field("Company", "Company", "string", 255),
-        _sf_field("LeadSource", "Lead Source", "picklist", 255, picklistValues=_PICKLIST, restrictedPicklist=True),
+        _sf_field(
+            "LeadSource",
+            "Lead Source",
+            "picklist",
+            255,
+            picklistValues=_PICKLIST,
+            restrictedPicklist=True,
+        ),
         _sf_field("IsConverted", "Converted", "boolean", updateable=False),
         _sf_field("CreatedDate", "Created Date", "datetime", updateable=False),
     ],
@@ -135,7 +171,9 @@ class FakeCrm:
     hubspot_tokens: set[str] = field(default_factory=set)
     salesforce_tokens: set[str] = field(default_factory=set)
     hubspot_contacts: dict[str, dict[str, Any]] = field(default_factory=dict)
-    sf_records: dict[str, dict[str, dict[str, Any]]] = field(default_factory=lambda: {"Contact": {}, "Lead": {}})
+    sf_records: dict[str, dict[str, dict[str, Any]]] = field(
+        default_factory=lambda: {"Contact": {}, "Lead": {}}
+    )
     sf_accounts: dict[str, str] = field(default_factory=dict)
     hubspot_page_size: int = 2
     sf_batch_size: int = 2
@@ -150,8 +188,16 @@ class FakeCrm:
         self.rules.clear()
         self.requests.clear()
 
-    def fail(self, match: str, status: int, *, times: int | None = None, retry_after: str | None = None,
-             body: Any = None, delay: float = 0.0) -> None:
+    def fail(
+        self,
+        match: str,
+        status: int,
+        *,
+        times: int | None = None,
+        retry_after: str | None = None,
+        body: Any = None,
+        delay: float = 0.0,
+    ) -> None:
         headers = {"Retry-After": retry_after} if retry_after is not None else {}
         self.rules.append(Rule(match, status, times, headers, body, delay))
 
@@ -167,7 +213,11 @@ class FakeCrm:
     def add_salesforce(self, object_type: str, *, account: str | None = None, **values: Any) -> str:
         prefix = {"Contact": "003", "Lead": "00Q"}[object_type]
         record_id = f"{prefix}5g00000{next(self._ids):08d}"[:18].ljust(18, "A")
-        record = {"Id": record_id, "CreatedDate": f"2026-01-01T00:00:00.{next(self._ids):06d}+0000", **values}
+        record = {
+            "Id": record_id,
+            "CreatedDate": f"2026-01-01T00:00:00.{next(self._ids):06d}+0000",
+            **values,
+        }
         if object_type == "Lead":
             record.setdefault("IsConverted", False)
         if account is not None:
@@ -186,13 +236,22 @@ class FakeCrm:
 
 def _hubspot_error(status: int, message: str, category: str) -> JSONResponse:
     return JSONResponse(
-        {"status": "error", "message": message, "correlationId": str(uuid.uuid4()), "category": category},
+        {
+            "status": "error",
+            "message": message,
+            "correlationId": str(uuid.uuid4()),
+            "category": category,
+        },
         status_code=status,
     )
 
 
-def _sf_error(status: int, message: str, code: str, fields: list[str] | None = None) -> JSONResponse:
-    return JSONResponse([{"message": message, "errorCode": code, "fields": fields or []}], status_code=status)
+def _sf_error(
+    status: int, message: str, code: str, fields: list[str] | None = None
+) -> JSONResponse:
+    return JSONResponse(
+        [{"message": message, "errorCode": code, "fields": fields or []}], status_code=status
+    )
 
 
 def _token(request: Request) -> str:
@@ -203,9 +262,20 @@ def _token(request: Request) -> str:
 def _hubspot_object(record_id: str, stored: dict[str, Any], names: list[str]) -> dict[str, Any]:
     props = stored["properties"]
     shown = {n: props.get(n) for n in names}
-    shown.update({"hs_object_id": record_id, "createdate": stored["createdAt"], "lastmodifieddate": stored["createdAt"]})
-    return {"id": record_id, "properties": shown, "createdAt": stored["createdAt"],
-            "updatedAt": stored["createdAt"], "archived": False}
+    shown.update(
+        {
+            "hs_object_id": record_id,
+            "createdate": stored["createdAt"],
+            "lastmodifieddate": stored["createdAt"],
+        }
+    )
+    return {
+        "id": record_id,
+        "properties": shown,
+        "createdAt": stored["createdAt"],
+        "updatedAt": stored["createdAt"],
+        "archived": False,
+    }
 
 
 def _filter_matches(props: dict[str, Any], f: dict[str, Any]) -> bool:
@@ -252,7 +322,7 @@ def _condition_holds(record: dict[str, Any], name: str, operator: str, raw: str)
     if operator == "IN":
         return text in {x.lower() for x in literals}
     pattern = "^" + ".*".join(re.escape(part) for part in literals[0].lower().split("%")) + "$"
-    return re.match(pattern, text, re.S) is not None
+    return re.match(pattern, text, re.DOTALL) is not None
 
 
 def build_app(fake: FakeCrm) -> Starlette:
@@ -264,7 +334,11 @@ def build_app(fake: FakeCrm) -> Starlette:
                 body = json.loads(raw)
             except ValueError:
                 body = raw.decode(errors="replace")
-        fake.requests.append(Recorded(request.method, request.url.path, dict(request.query_params), body, time.monotonic()))
+        fake.requests.append(
+            Recorded(
+                request.method, request.url.path, dict(request.query_params), body, time.monotonic()
+            )
+        )
         line = f"{request.method} {request.url.path}"
         for rule in fake.rules:
             if rule.match in line and (rule.times is None or rule.times > 0):
@@ -274,8 +348,13 @@ def build_app(fake: FakeCrm) -> Starlette:
                     await asyncio.sleep(rule.delay)
                 if rule.status == 200:
                     return None  # only slowed down
-                return JSONResponse(rule.body if rule.body is not None else {"status": "error", "message": "scripted"},
-                                    status_code=rule.status, headers=rule.headers)
+                return JSONResponse(
+                    rule.body
+                    if rule.body is not None
+                    else {"status": "error", "message": "scripted"},
+                    status_code=rule.status,
+                    headers=rule.headers,
+                )
         return None
 
     # --- HubSpot -------------------------------------------------------------------------
@@ -293,44 +372,80 @@ def build_app(fake: FakeCrm) -> Starlette:
             )
         path = request.url.path
         if path == "/account-info/v3/details":
-            return JSONResponse({"portalId": 4242, "accountType": "STANDARD", "timeZone": "Europe/London",
-                                 "companyCurrency": "GBP", "additionalCurrencies": [], "utcOffset": "+00:00",
-                                 "utcOffsetMilliseconds": 0, "uiDomain": "app-eu1.hubspot.com",
-                                 "dataHostingLocation": "eu1"})
+            return JSONResponse(
+                {
+                    "portalId": 4242,
+                    "accountType": "STANDARD",
+                    "timeZone": "Europe/London",
+                    "companyCurrency": "GBP",
+                    "additionalCurrencies": [],
+                    "utcOffset": "+00:00",
+                    "utcOffsetMilliseconds": 0,
+                    "uiDomain": "app-eu1.hubspot.com",
+                    "dataHostingLocation": "eu1",
+                }
+            )
         if path.startswith("/crm/v3/properties/contacts/"):
             name = path.rsplit("/", 1)[1]
             definition = HUBSPOT_PROPERTIES.get(name)
             if definition is None:
                 return _hubspot_error(404, f"Unable to find property {name}", "OBJECT_NOT_FOUND")
-            return JSONResponse({"name": name, "groupName": "contactinformation", "description": "",
-                                 "options": definition.get("options", []), "displayOrder": -1, "calculated": False,
-                                 "externalOptions": False, "hasUniqueValue": False, "hidden": False,
-                                 "modificationMetadata": {"archivable": True, "readOnlyDefinition": True,
-                                                          "readOnlyValue": False},
-                                 "formField": True, **{k: v for k, v in definition.items() if k != "options"}})
+            return JSONResponse(
+                {
+                    "name": name,
+                    "groupName": "contactinformation",
+                    "description": "",
+                    "options": definition.get("options", []),
+                    "displayOrder": -1,
+                    "calculated": False,
+                    "externalOptions": False,
+                    "hasUniqueValue": False,
+                    "hidden": False,
+                    "modificationMetadata": {
+                        "archivable": True,
+                        "readOnlyDefinition": True,
+                        "readOnlyValue": False,
+                    },
+                    "formField": True,
+                    **{k: v for k, v in definition.items() if k != "options"},
+                }
+            )
         if path == "/crm/v3/objects/contacts/search" and request.method == "POST":
             body = json.loads(await request.body())
             groups = body.get("filterGroups") or []
             if len(groups) > 5:
                 return _hubspot_error(400, "Too many filter groups (max 5)", "VALIDATION_ERROR")
             found = [
-                (rid, stored) for rid, stored in fake.hubspot_contacts.items()
-                if any(all(_filter_matches(stored["properties"], f) for f in g.get("filters") or ()) for g in groups)
+                (rid, stored)
+                for rid, stored in fake.hubspot_contacts.items()
+                if any(
+                    all(_filter_matches(stored["properties"], f) for f in g.get("filters") or ())
+                    for g in groups
+                )
             ]
             found.sort(key=lambda item: item[1]["createdAt"])
             limit = min(int(body.get("limit") or 10), 200, fake.hubspot_page_size)
             start = int(body.get("after") or 0)
-            page = found[start:start + limit]
+            page = found[start : start + limit]
             answer: dict[str, Any] = {
                 "total": len(found),
-                "results": [_hubspot_object(rid, stored, body.get("properties") or []) for rid, stored in page],
+                "results": [
+                    _hubspot_object(rid, stored, body.get("properties") or [])
+                    for rid, stored in page
+                ],
             }
             if start + limit < len(found):
-                answer["paging"] = {"next": {"after": str(start + limit), "link": f"?after={start + limit}"}}
+                answer["paging"] = {
+                    "next": {"after": str(start + limit), "link": f"?after={start + limit}"}
+                }
             return JSONResponse(answer)
         if path == "/crm/v3/objects/contacts" and request.method == "GET":
-            first = list(fake.hubspot_contacts.items())[: int(request.query_params.get("limit", 10))]
-            return JSONResponse({"results": [_hubspot_object(rid, s, ["email"]) for rid, s in first]})
+            first = list(fake.hubspot_contacts.items())[
+                : int(request.query_params.get("limit", 10))
+            ]
+            return JSONResponse(
+                {"results": [_hubspot_object(rid, s, ["email"]) for rid, s in first]}
+            )
         match = re.fullmatch(r"/crm/v3/objects/contacts/([^/]+)", path)
         if match:
             record_id = match.group(1)
@@ -346,16 +461,33 @@ def build_app(fake: FakeCrm) -> Starlette:
                 for name, value in properties.items():
                     definition = HUBSPOT_PROPERTIES.get(name)
                     if definition is None:
-                        problems.append({"isValid": False, "message": f"Property \"{name}\" does not exist",
-                                         "error": "PROPERTY_DOESNT_EXIST", "name": name})
-                    elif definition["type"] == "enumeration" and value not in ("", None) and value not in {
-                        o["value"] for o in definition["options"]
-                    }:
-                        problems.append({"isValid": False, "message": f"{value} was not one of the allowed options",
-                                         "error": "INVALID_OPTION", "name": name})
+                        problems.append(
+                            {
+                                "isValid": False,
+                                "message": f'Property "{name}" does not exist',
+                                "error": "PROPERTY_DOESNT_EXIST",
+                                "name": name,
+                            }
+                        )
+                    elif (
+                        definition["type"] == "enumeration"
+                        and value not in ("", None)
+                        and value not in {o["value"] for o in definition["options"]}
+                    ):
+                        problems.append(
+                            {
+                                "isValid": False,
+                                "message": f"{value} was not one of the allowed options",
+                                "error": "INVALID_OPTION",
+                                "name": name,
+                            }
+                        )
                 if problems:
-                    return _hubspot_error(400, "Property values were not valid: " + json.dumps(problems),
-                                          "VALIDATION_ERROR")
+                    return _hubspot_error(
+                        400,
+                        "Property values were not valid: " + json.dumps(problems),
+                        "VALIDATION_ERROR",
+                    )
                 for name, value in properties.items():
                     stored["properties"][name] = None if value == "" else value
                 return JSONResponse(_hubspot_object(record_id, stored, list(properties)))
@@ -364,21 +496,37 @@ def build_app(fake: FakeCrm) -> Starlette:
     # --- Salesforce ----------------------------------------------------------------------
 
     def sf_select(object_type: str, record: dict[str, Any], columns: list[str]) -> dict[str, Any]:
-        row: dict[str, Any] = {"attributes": {"type": object_type, "url": f"{SF}/sobjects/{object_type}/{record['Id']}"}}
+        row: dict[str, Any] = {
+            "attributes": {
+                "type": object_type,
+                "url": f"{SF}/sobjects/{object_type}/{record['Id']}",
+            }
+        }
         for column in columns:
             if column == "Account.Name":
                 account = fake.sf_accounts.get(record.get("AccountId") or "")
-                row["Account"] = None if account is None else {
-                    "attributes": {"type": "Account", "url": f"{SF}/sobjects/Account/{record['AccountId']}"},
-                    "Name": account,
-                }
+                row["Account"] = (
+                    None
+                    if account is None
+                    else {
+                        "attributes": {
+                            "type": "Account",
+                            "url": f"{SF}/sobjects/Account/{record['AccountId']}",
+                        },
+                        "Name": account,
+                    }
+                )
             else:
                 row[column] = record.get(column)
         return row
 
     def sf_page(records: list[dict[str, Any]], start: int) -> dict[str, Any]:
-        batch = records[start:start + fake.sf_batch_size]
-        answer: dict[str, Any] = {"totalSize": len(records), "done": start + len(batch) >= len(records), "records": batch}
+        batch = records[start : start + fake.sf_batch_size]
+        answer: dict[str, Any] = {
+            "totalSize": len(records),
+            "done": start + len(batch) >= len(records),
+            "records": batch,
+        }
         if not answer["done"]:
             cursor = f"01g5g00000{uuid.uuid4().hex[:8]}"
             fake._cursors[cursor] = (records, start + len(batch))
@@ -397,7 +545,14 @@ def build_app(fake: FakeCrm) -> Starlette:
             fields = SF_DESCRIBE.get(match.group(1))
             if fields is None:
                 return _sf_error(404, "The requested resource does not exist", "NOT_FOUND")
-            return JSONResponse({"name": match.group(1), "label": match.group(1), "updateable": True, "fields": fields})
+            return JSONResponse(
+                {
+                    "name": match.group(1),
+                    "label": match.group(1),
+                    "updateable": True,
+                    "fields": fields,
+                }
+            )
         if path == f"{SF}/query":
             parsed = _SOQL.match(request.query_params.get("q", ""))
             if parsed is None or parsed["obj"] not in fake.sf_records:
@@ -407,11 +562,15 @@ def build_app(fake: FakeCrm) -> Starlette:
             anded = [c for c in conditions if c[0] == "IsConverted"]
             ored = [c for c in conditions if c[0] != "IsConverted"]
             rows = [
-                r for r in fake.sf_records[parsed["obj"]].values()
-                if all(_condition_holds(r, *c) for c in anded) and (not ored or any(_condition_holds(r, *c) for c in ored))
+                r
+                for r in fake.sf_records[parsed["obj"]].values()
+                if all(_condition_holds(r, *c) for c in anded)
+                and (not ored or any(_condition_holds(r, *c) for c in ored))
             ]
             if parsed["order"]:
-                rows.sort(key=lambda r: str(r.get(parsed["order"]) or ""), reverse=parsed["dir"] == "DESC")
+                rows.sort(
+                    key=lambda r: str(r.get(parsed["order"]) or ""), reverse=parsed["dir"] == "DESC"
+                )
             if parsed["limit"]:
                 rows = rows[: int(parsed["limit"])]
             return JSONResponse(sf_page([sf_select(parsed["obj"], r, columns) for r in rows], 0))
@@ -432,25 +591,46 @@ def build_app(fake: FakeCrm) -> Starlette:
             for name, value in changes.items():
                 spec = described.get(name)
                 if spec is None:
-                    return _sf_error(400, f"No such column '{name}' on sobject of type {object_type}", "INVALID_FIELD")
+                    return _sf_error(
+                        400,
+                        f"No such column '{name}' on sobject of type {object_type}",
+                        "INVALID_FIELD",
+                    )
                 if not spec["updateable"]:
-                    return _sf_error(400, f"Unable to create/update fields: {name}.", "INVALID_FIELD_FOR_INSERT_UPDATE", [name])
+                    return _sf_error(
+                        400,
+                        f"Unable to create/update fields: {name}.",
+                        "INVALID_FIELD_FOR_INSERT_UPDATE",
+                        [name],
+                    )
                 if isinstance(value, str) and spec["length"] and len(value) > spec["length"]:
-                    return _sf_error(400, f"{spec['label']}: data value too large: {value[:20]}... (max length={spec['length']})",
-                                     "STRING_TOO_LONG", [name])
-                if spec["type"] == "picklist" and value is not None and value not in {
-                    p["value"] for p in spec["picklistValues"] if p["active"]
-                }:
-                    return _sf_error(400, f"{spec['label']}: bad value for restricted picklist field: {value}",
-                                     "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST", [name])
+                    return _sf_error(
+                        400,
+                        f"{spec['label']}: data value too large: {value[:20]}... (max length={spec['length']})",
+                        "STRING_TOO_LONG",
+                        [name],
+                    )
+                if (
+                    spec["type"] == "picklist"
+                    and value is not None
+                    and value not in {p["value"] for p in spec["picklistValues"] if p["active"]}
+                ):
+                    return _sf_error(
+                        400,
+                        f"{spec['label']}: bad value for restricted picklist field: {value}",
+                        "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+                        [name],
+                    )
             record.update(changes)
             return Response(status_code=204)
         return _sf_error(404, "The requested resource does not exist", "NOT_FOUND")
 
-    return Starlette(routes=[
-        Route("/services/{rest:path}", salesforce, methods=["GET", "POST", "PATCH", "DELETE"]),
-        Route("/{rest:path}", hubspot, methods=["GET", "POST", "PATCH", "DELETE"]),
-    ])
+    return Starlette(
+        routes=[
+            Route("/services/{rest:path}", salesforce, methods=["GET", "POST", "PATCH", "DELETE"]),
+            Route("/{rest:path}", hubspot, methods=["GET", "POST", "PATCH", "DELETE"]),
+        ]
+    )
 
 
 class FakeCrmServer:
@@ -460,7 +640,9 @@ class FakeCrmServer:
         self.fake = FakeCrm()
         port = free_port()
         self.fake.url = f"http://127.0.0.1:{port}"
-        config = uvicorn.Config(build_app(self.fake), host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+        config = uvicorn.Config(
+            build_app(self.fake), host="127.0.0.1", port=port, log_level="warning", lifespan="off"
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 

@@ -54,7 +54,9 @@ async def test_agents_see_the_tabs_only_while_connected_and_no_response_holds_a_
 
     assert (await agent(TABS))["crmIntegrations"] == []
     for provider in ("HUBSPOT", "SALESFORCE"):
-        assert (await agent(CONTACT_CRM, {"id": contact_id, "p": provider}))["contact"]["crm"] is None
+        assert (await agent(CONTACT_CRM, {"id": contact_id, "p": provider}))["contact"][
+            "crm"
+        ] is None
         assert await agent.error_codes(
             UPDATE, {"c": contact_id, "p": provider, "f": [{"name": "jobtitle", "value": "x"}]}
         ) == ["BAD_USER_INPUT"]
@@ -69,7 +71,9 @@ async def test_agents_see_the_tabs_only_while_connected_and_no_response_holds_a_
     tabs = (await agent(TABS))["crmIntegrations"]
     assert [t["provider"] for t in tabs] == ["HUBSPOT", "SALESFORCE"]
     for provider in ("HUBSPOT", "SALESFORCE"):
-        assert (await agent(CONTACT_CRM, {"id": contact_id, "p": provider}))["contact"]["crm"] is not None
+        assert (await agent(CONTACT_CRM, {"id": contact_id, "p": provider}))["contact"][
+            "crm"
+        ] is not None
 
     # reconnecting (a rotated token) keeps the one connection
     await connect_hubspot(owner)
@@ -92,9 +96,9 @@ async def test_agents_see_the_tabs_only_while_connected_and_no_response_holds_a_
     assert (await agent(CONTACT_CRM, {"id": contact_id, "p": "HUBSPOT"}))["contact"]["crm"] is None
     assert fake.requests == []
     assert (await owner(DISCONNECT, {"p": "SALESFORCE"}))["disconnectCrm"] is True
-    assert sql(database_url, "SELECT count(*) FROM crm_link WHERE contact_id IN (SELECT id FROM contact)") in (
-        [(0,)], [("0",)]
-    )
+    assert sql(
+        database_url, "SELECT count(*) FROM crm_link WHERE contact_id IN (SELECT id FROM contact)"
+    ) in ([(0,)], [("0",)])
 
     for body in owner.bodies + agent.bodies:
         assert HUBSPOT_TOKEN not in body and SALESFORCE_TOKEN not in body
@@ -106,7 +110,9 @@ async def test_agents_see_the_tabs_only_while_connected_and_no_response_holds_a_
 async def test_only_owners_connect_and_disconnect(world: World, fake: FakeCrm, who: str) -> None:
     fake.hubspot_tokens.add(HUBSPOT_TOKEN)
     client = world.client(who)
-    codes = await client.error_codes(CONNECT, {"i": {"provider": "HUBSPOT", "accessToken": HUBSPOT_TOKEN}})
+    codes = await client.error_codes(
+        CONNECT, {"i": {"provider": "HUBSPOT", "accessToken": HUBSPOT_TOKEN}}
+    )
     assert codes == ["FORBIDDEN"]
     assert await client.error_codes(DISCONNECT, {"p": "HUBSPOT"}) == ["FORBIDDEN"]
     assert fake.requests == []
@@ -114,14 +120,18 @@ async def test_only_owners_connect_and_disconnect(world: World, fake: FakeCrm, w
     await client.aclose()
 
 
-async def test_a_token_the_crm_refuses_is_crm_auth_failed_and_nothing_is_stored(world: World, fake: FakeCrm) -> None:
+async def test_a_token_the_crm_refuses_is_crm_auth_failed_and_nothing_is_stored(
+    world: World, fake: FakeCrm
+) -> None:
     owner = world.client("owner")
     bad = "pat-eu1-" + uuid.uuid4().hex
     body = await owner.execute(CONNECT, {"i": {"provider": "HUBSPOT", "accessToken": bad}})
     [error] = body["errors"]
     assert error["extensions"]["code"] == "CRM_AUTH_FAILED" and "HubSpot" in error["message"]
     assert bad not in str(body)
-    body = await owner.execute(CONNECT, {"i": {"provider": "SALESFORCE", "accessToken": bad, "instanceUrl": fake.url}})
+    body = await owner.execute(
+        CONNECT, {"i": {"provider": "SALESFORCE", "accessToken": bad, "instanceUrl": fake.url}}
+    )
     assert [e["extensions"]["code"] for e in body["errors"]] == ["CRM_AUTH_FAILED"]
     assert fake.seen("/account-info/v3/details") and fake.seen("/sobjects/Contact/describe")
     assert (await owner(TABS))["crmIntegrations"] == []
@@ -132,7 +142,9 @@ async def test_a_crm_down_when_connecting_is_crm_unavailable(world: World, fake:
     fake.hubspot_tokens.add(HUBSPOT_TOKEN)
     fake.fail("/account-info", 502)
     owner = world.client("owner")
-    codes = await owner.error_codes(CONNECT, {"i": {"provider": "HUBSPOT", "accessToken": HUBSPOT_TOKEN}})
+    codes = await owner.error_codes(
+        CONNECT, {"i": {"provider": "HUBSPOT", "accessToken": HUBSPOT_TOKEN}}
+    )
     assert codes == ["CRM_UNAVAILABLE"]
     assert (await owner(TABS))["crmIntegrations"] == []
     await owner.aclose()
@@ -145,7 +157,12 @@ async def test_a_crm_down_when_connecting_is_crm_unavailable(world: World, fake:
         ("SALESFORCE", SALESFORCE_TOKEN, "https://evil.example.com", "instanceUrl"),
         ("SALESFORCE", SALESFORCE_TOKEN, "http://acme.my.salesforce.com", "instanceUrl"),
         ("SALESFORCE", SALESFORCE_TOKEN, "http://10.0.0.7", "instanceUrl"),
-        ("SALESFORCE", SALESFORCE_TOKEN, "https://acme.my.salesforce.com/services/data", "instanceUrl"),
+        (
+            "SALESFORCE",
+            SALESFORCE_TOKEN,
+            "https://acme.my.salesforce.com/services/data",
+            "instanceUrl",
+        ),
         ("SALESFORCE", SALESFORCE_TOKEN, "https://user:pw@acme.my.salesforce.com", "instanceUrl"),
         ("SALESFORCE", SALESFORCE_TOKEN, "not a url", "instanceUrl"),
         ("HUBSPOT", HUBSPOT_TOKEN, "https://acme.my.salesforce.com", "instanceUrl"),
@@ -158,7 +175,9 @@ async def test_bad_connection_input_is_refused_before_calling_the_crm(
     world: World, fake: FakeCrm, provider: str, token: str, instance_url: str | None, field: str
 ) -> None:
     owner = world.client("owner")
-    body = await owner.execute(CONNECT, {"i": {"provider": provider, "accessToken": token, "instanceUrl": instance_url}})
+    body = await owner.execute(
+        CONNECT, {"i": {"provider": provider, "accessToken": token, "instanceUrl": instance_url}}
+    )
     [error] = body["errors"]
     assert error["extensions"]["code"] == "BAD_USER_INPUT" and error["extensions"]["field"] == field
     assert fake.requests == []
@@ -174,9 +193,14 @@ async def test_without_a_secret_key_connecting_is_refused_and_nothing_is_sent(
     try:
         fake.hubspot_tokens.add(HUBSPOT_TOKEN)
         owner = Client(server, world.tokens["owner"])
-        body = await owner.execute(CONNECT, {"i": {"provider": "HUBSPOT", "accessToken": HUBSPOT_TOKEN}})
+        body = await owner.execute(
+            CONNECT, {"i": {"provider": "HUBSPOT", "accessToken": HUBSPOT_TOKEN}}
+        )
         [error] = body["errors"]
-        assert error["extensions"]["code"] == "NOT_CONFIGURED" and "INBOX_GRAPH_SECRET_KEY" in error["message"]
+        assert (
+            error["extensions"]["code"] == "NOT_CONFIGURED"
+            and "INBOX_GRAPH_SECRET_KEY" in error["message"]
+        )
         assert fake.requests == []
         assert (await owner(TABS))["crmIntegrations"] == []
         await owner.aclose()
@@ -192,7 +216,14 @@ async def test_in_production_only_https_salesforce_domains_are_called(
         fake.salesforce_tokens.add(SALESFORCE_TOKEN)
         owner = Client(server, world.tokens["owner"])
         body = await owner.execute(
-            CONNECT, {"i": {"provider": "SALESFORCE", "accessToken": SALESFORCE_TOKEN, "instanceUrl": fake.url}}
+            CONNECT,
+            {
+                "i": {
+                    "provider": "SALESFORCE",
+                    "accessToken": SALESFORCE_TOKEN,
+                    "instanceUrl": fake.url,
+                }
+            },
         )
         [error] = body["errors"]
         assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "instanceUrl"}

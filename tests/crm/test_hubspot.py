@@ -39,11 +39,17 @@ def unique_email() -> str:
     return f"pat.{uuid.uuid4().hex[:8]}@example.com"
 
 
-async def test_contact_with_matching_email_shows_its_record_and_edits_go_back(hubspot_world: World, fake: FakeCrm) -> None:
+async def test_contact_with_matching_email_shows_its_record_and_edits_go_back(
+    hubspot_world: World, fake: FakeCrm
+) -> None:
     w = hubspot_world
     email = unique_email()
     record_id = fake.add_hubspot_contact(
-        firstname="Pat", lastname="Lee", email=email, jobtitle="Engineer", lifecyclestage="lead",
+        firstname="Pat",
+        lastname="Lee",
+        email=email,
+        jobtitle="Engineer",
+        lifecyclestage="lead",
         company="Initech",
     )
     contact_id = await contact_from(w, "EMAIL", email)
@@ -56,27 +62,47 @@ async def test_contact_with_matching_email_shows_its_record_and_edits_go_back(hu
     assert record["objectType"] == "contacts"
     assert record["url"] == f"https://app-eu1.hubspot.com/contacts/4242/record/0-1/{record_id}"
     assert [f["name"] for f in record["fields"]] == [
-        "firstname", "lastname", "email", "phone", "company", "jobtitle", "lifecyclestage", "hs_lead_status",
+        "firstname",
+        "lastname",
+        "email",
+        "phone",
+        "company",
+        "jobtitle",
+        "lifecyclestage",
+        "hs_lead_status",
     ]
     fields = fields_of(record)
     assert fields["jobtitle"] == {
-        "name": "jobtitle", "label": "Job Title", "type": "TEXT", "value": "Engineer", "editable": True,
-        "maxLength": 65536, "options": None,
+        "name": "jobtitle",
+        "label": "Job Title",
+        "type": "TEXT",
+        "value": "Engineer",
+        "editable": True,
+        "maxLength": 65536,
+        "options": None,
     }
     assert fields["email"]["type"] == "EMAIL" and fields["email"]["value"] == email
     assert fields["phone"]["type"] == "PHONE" and fields["phone"]["value"] is None
     stage = fields["lifecyclestage"]
-    assert stage["type"] == "ENUMERATION" and stage["value"] == "lead" and stage["label"] == "Lifecycle Stage"
+    assert (
+        stage["type"] == "ENUMERATION"
+        and stage["value"] == "lead"
+        and stage["label"] == "Lifecycle Stage"
+    )
     assert stage["options"] == [  # the hidden option is not offered
         {"value": "subscriber", "label": "Subscriber"},
         {"value": "lead", "label": "Lead"},
         {"value": "customer", "label": "Customer"},
     ]
     search = fake.seen("POST /crm/v3/objects/contacts/search")[0].body
-    assert search["filterGroups"] == [{"filters": [{"propertyName": "email", "operator": "EQ", "value": email}]}]
+    assert search["filterGroups"] == [
+        {"filters": [{"propertyName": "email", "operator": "EQ", "value": email}]}
+    ]
 
     fake.reset()
-    data = await agent(UPDATE, {"c": contact_id, "p": "HUBSPOT", "f": [{"name": "jobtitle", "value": "CTO"}]})
+    data = await agent(
+        UPDATE, {"c": contact_id, "p": "HUBSPOT", "f": [{"name": "jobtitle", "value": "CTO"}]}
+    )
     assert values_of(data["updateCrmRecord"])["jobtitle"] == "CTO"
     patches = fake.writes("PATCH")
     assert [(p.path, p.body) for p in patches] == [
@@ -93,41 +119,78 @@ async def test_contact_with_matching_email_shows_its_record_and_edits_go_back(hu
     await agent.aclose()
 
 
-async def test_each_edit_writes_an_activity_on_the_contact(hubspot_world: World, fake: FakeCrm) -> None:
+async def test_each_edit_writes_an_activity_on_the_contact(
+    hubspot_world: World, fake: FakeCrm
+) -> None:
     w = hubspot_world
     email = unique_email()
     fake.add_hubspot_contact(email=email, lifecyclestage="lead")
     integration = w.client("integration")
     from tests.conftest import RECEIVE
 
-    received = await integration(RECEIVE, {"i": {"channelId": w.channel_ids["EMAIL"], "from": email,
-                                                 "externalMessageId": uuid.uuid4().hex, "text": "Hi"}})
+    received = await integration(
+        RECEIVE,
+        {
+            "i": {
+                "channelId": w.channel_ids["EMAIL"],
+                "from": email,
+                "externalMessageId": uuid.uuid4().hex,
+                "text": "Hi",
+            }
+        },
+    )
     await integration.aclose()
     contact_id = received["receiveMessage"]["contact"]["id"]
     conversation_id = received["receiveMessage"]["conversation"]["id"]
     agent = w.client("agent_all")
-    await agent(UPDATE, {"c": contact_id, "p": "HUBSPOT", "f": [
-        {"name": "lifecyclestage", "value": "customer"}, {"name": "hs_lead_status", "value": "CONNECTED"},
-    ]})
+    await agent(
+        UPDATE,
+        {
+            "c": contact_id,
+            "p": "HUBSPOT",
+            "f": [
+                {"name": "lifecyclestage", "value": "customer"},
+                {"name": "hs_lead_status", "value": "CONNECTED"},
+            ],
+        },
+    )
     data = await agent(TIMELINE, {"id": conversation_id})
-    activities = [e["node"] for e in data["node"]["timeline"]["edges"] if e["node"]["__typename"] == "Activity"]
+    activities = [
+        e["node"]
+        for e in data["node"]["timeline"]["edges"]
+        if e["node"]["__typename"] == "Activity"
+    ]
     crm = [a for a in activities if a["kind"] == "CRM_RECORD_UPDATED"]
     assert len(crm) == 1
     assert crm[0]["author"]["id"] == w.user_ids["agent_all"]
-    assert "HubSpot" in crm[0]["text"] and "Lifecycle Stage" in crm[0]["text"] and "Lead Status" in crm[0]["text"]
+    assert (
+        "HubSpot" in crm[0]["text"]
+        and "Lifecycle Stage" in crm[0]["text"]
+        and "Lead Status" in crm[0]["text"]
+    )
 
     # repeating the current values sends nothing and records nothing
     fake.reset()
-    await agent(UPDATE, {"c": contact_id, "p": "HUBSPOT", "f": [{"name": "lifecyclestage", "value": "customer"}]})
+    await agent(
+        UPDATE,
+        {"c": contact_id, "p": "HUBSPOT", "f": [{"name": "lifecyclestage", "value": "customer"}]},
+    )
     assert fake.writes("PATCH") == []
     data = await agent(TIMELINE, {"id": conversation_id})
-    assert sum(
-        1 for e in data["node"]["timeline"]["edges"] if e["node"].get("kind") == "CRM_RECORD_UPDATED"
-    ) == 1
+    assert (
+        sum(
+            1
+            for e in data["node"]["timeline"]["edges"]
+            if e["node"].get("kind") == "CRM_RECORD_UPDATED"
+        )
+        == 1
+    )
     await agent.aclose()
 
 
-async def test_a_contact_is_matched_by_phone_across_search_pages(hubspot_world: World, fake: FakeCrm) -> None:
+async def test_a_contact_is_matched_by_phone_across_search_pages(
+    hubspot_world: World, fake: FakeCrm
+) -> None:
     w = hubspot_world
     tail = f"{uuid.uuid4().int % 10**6:06d}"
     phone = f"+447400{tail}"
@@ -143,8 +206,13 @@ async def test_a_contact_is_matched_by_phone_across_search_pages(hubspot_world: 
     searches = [r.body for r in fake.seen("/search")]
     assert len(searches) == 2 and "after" not in searches[0] and searches[1]["after"] == "2"
     assert searches[0]["filterGroups"][0] == {
-        "filters": [{"propertyName": "phone", "operator": "IN",
-                     "values": [phone, f"+44 7400 {tail}", f"07400 {tail}"]}]
+        "filters": [
+            {
+                "propertyName": "phone",
+                "operator": "IN",
+                "values": [phone, f"+44 7400 {tail}", f"07400 {tail}"],
+            }
+        ]
     }
     await agent.aclose()
 
@@ -154,24 +222,41 @@ async def test_no_match_gives_no_record(hubspot_world: World, fake: FakeCrm) -> 
     agent = hubspot_world.client("agent_all")
     data = await agent(CONTACT_CRM, {"id": contact_id, "p": "HUBSPOT"})
     assert data["contact"]["crm"] is None
-    codes = await agent.error_codes(UPDATE, {"c": contact_id, "p": "HUBSPOT", "f": [{"name": "jobtitle", "value": "x"}]})
+    codes = await agent.error_codes(
+        UPDATE, {"c": contact_id, "p": "HUBSPOT", "f": [{"name": "jobtitle", "value": "x"}]}
+    )
     assert codes == ["NOT_FOUND"]
     assert fake.writes("PATCH") == []
     await agent.aclose()
 
 
-async def test_rate_limited_twice_then_the_edit_succeeds_after_the_waits(hubspot_world: World, fake: FakeCrm) -> None:
+async def test_rate_limited_twice_then_the_edit_succeeds_after_the_waits(
+    hubspot_world: World, fake: FakeCrm
+) -> None:
     email = unique_email()
     record_id = fake.add_hubspot_contact(email=email, jobtitle="Engineer")
     contact_id = await contact_from(hubspot_world, "EMAIL", email)
     agent = hubspot_world.client("agent_all")
     await agent(CONTACT_CRM, {"id": contact_id, "p": "HUBSPOT"})
     fake.reset()
-    fake.fail("PATCH /crm/v3/objects/contacts", 429, times=2, retry_after="1", body={
-        "status": "error", "message": "You have reached your secondly limit.", "errorType": "RATE_LIMIT",
-        "correlationId": str(uuid.uuid4()), "policyName": "SECONDLY", "category": "RATE_LIMITS",
-    })
-    data = await agent(UPDATE, {"c": contact_id, "p": "HUBSPOT", "f": [{"name": "jobtitle", "value": "Head of Ops"}]})
+    fake.fail(
+        "PATCH /crm/v3/objects/contacts",
+        429,
+        times=2,
+        retry_after="1",
+        body={
+            "status": "error",
+            "message": "You have reached your secondly limit.",
+            "errorType": "RATE_LIMIT",
+            "correlationId": str(uuid.uuid4()),
+            "policyName": "SECONDLY",
+            "category": "RATE_LIMITS",
+        },
+    )
+    data = await agent(
+        UPDATE,
+        {"c": contact_id, "p": "HUBSPOT", "f": [{"name": "jobtitle", "value": "Head of Ops"}]},
+    )
     assert values_of(data["updateCrmRecord"])["jobtitle"] == "Head of Ops"
     patches = fake.writes("PATCH")
     assert len(patches) == 3
@@ -181,12 +266,17 @@ async def test_rate_limited_twice_then_the_edit_succeeds_after_the_waits(hubspot
     await agent.aclose()
 
 
-async def test_a_hubspot_that_keeps_failing_fails_the_crm_field_alone(hubspot_world: World, fake: FakeCrm) -> None:
+async def test_a_hubspot_that_keeps_failing_fails_the_crm_field_alone(
+    hubspot_world: World, fake: FakeCrm
+) -> None:
     email = unique_email()
     fake.add_hubspot_contact(email=email)
     contact_id = await contact_from(hubspot_world, "EMAIL", email, first_name="Robin")
-    fake.fail("/crm/v3/objects/contacts", 500, body={"status": "error", "message": "internal error",
-                                                       "category": "INTERNAL_ERROR"})
+    fake.fail(
+        "/crm/v3/objects/contacts",
+        500,
+        body={"status": "error", "message": "internal error", "category": "INTERNAL_ERROR"},
+    )
     agent = hubspot_world.client("agent_all")
     body = await agent.execute(CONTACT_CRM, {"id": contact_id, "p": "HUBSPOT"})
     assert body["data"]["contact"]["name"] == "Robin"
@@ -196,13 +286,17 @@ async def test_a_hubspot_that_keeps_failing_fails_the_crm_field_alone(hubspot_wo
     assert error["extensions"]["code"] == "CRM_UNAVAILABLE" and error["path"] == ["contact", "crm"]
     assert "HubSpot" in error["message"]
     assert len(fake.seen("/search")) == 3  # tried three times in all
-    codes = await agent.error_codes(UPDATE, {"c": contact_id, "p": "HUBSPOT", "f": [{"name": "jobtitle", "value": "x"}]})
+    codes = await agent.error_codes(
+        UPDATE, {"c": contact_id, "p": "HUBSPOT", "f": [{"name": "jobtitle", "value": "x"}]}
+    )
     assert codes == ["CRM_UNAVAILABLE"]
     assert fake.writes("PATCH") == []
     await agent.aclose()
 
 
-async def test_a_slow_hubspot_fails_the_crm_field_alone(hubspot_world: World, fake: FakeCrm) -> None:
+async def test_a_slow_hubspot_fails_the_crm_field_alone(
+    hubspot_world: World, fake: FakeCrm
+) -> None:
     email = unique_email()
     fake.add_hubspot_contact(email=email)
     contact_id = await contact_from(hubspot_world, "EMAIL", email, first_name="Sam")
@@ -232,9 +326,17 @@ async def test_bad_input_names_the_field_and_sends_nothing(
     record_id = fake.add_hubspot_contact(email=email, jobtitle="Engineer", lifecyclestage="lead")
     contact_id = await contact_from(hubspot_world, "EMAIL", email)
     agent = hubspot_world.client("agent_all")
-    body = await agent.execute(UPDATE, {"c": contact_id, "p": "HUBSPOT", "f": [
-        {"name": "jobtitle", "value": "Boss"}, {"name": name, "value": value},
-    ]})
+    body = await agent.execute(
+        UPDATE,
+        {
+            "c": contact_id,
+            "p": "HUBSPOT",
+            "f": [
+                {"name": "jobtitle", "value": "Boss"},
+                {"name": name, "value": value},
+            ],
+        },
+    )
     [error] = body["errors"]
     assert error["extensions"]["code"] == "BAD_USER_INPUT"
     assert error["extensions"]["field"] == name and name in error["message"]
@@ -252,7 +354,9 @@ async def test_a_contact_the_viewer_may_not_see_is_not_found_and_nothing_is_sent
     contact_id = await contact_from(w, "EMAIL", email)  # unassigned: a SELF agent may not see it
     agent = w.client("agent_self")
     assert (await agent(CONTACT_CRM, {"id": contact_id, "p": "HUBSPOT"}))["contact"] is None
-    codes = await agent.error_codes(UPDATE, {"c": contact_id, "p": "HUBSPOT", "f": [{"name": "jobtitle", "value": "x"}]})
+    codes = await agent.error_codes(
+        UPDATE, {"c": contact_id, "p": "HUBSPOT", "f": [{"name": "jobtitle", "value": "x"}]}
+    )
     assert codes == ["NOT_FOUND"]
     assert fake.requests == []
     await agent.aclose()
@@ -268,7 +372,8 @@ async def test_a_merge_keeps_one_crm_link_per_crm(hubspot_world: World, fake: Fa
     owner = w.client("owner")
     emails = [unique_email() for _ in range(4)]
     linked_primary, linked_secondary, _, lone_secondary = (
-        fake.add_hubspot_contact(firstname="Pat", email=e) if i != 2 else None for i, e in enumerate(emails)
+        fake.add_hubspot_contact(firstname="Pat", email=e) if i != 2 else None
+        for i, e in enumerate(emails)
     )
     ids = [await contact_from(w, "EMAIL", e) for e in emails]
     for contact_id in ids:  # each contact's tab is opened once: the links are remembered

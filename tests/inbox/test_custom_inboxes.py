@@ -23,8 +23,17 @@ async def names(client, custom_id: str) -> list[str]:
 
 async def test_a_shared_inbox_never_shows_more_than_the_viewer_may_see(world):
     owner, team_agent = world.client("owner"), world.client("agent_team")
-    spec = {"any": [{"assignee": {"none": True}}, {"assignee": {"userIds": [world.user_ids["agent_self"]]}}]}
-    created = (await owner(CREATE, {"i": {"name": "Unassigned or Self", "filter": spec, "sharing": "EVERYONE"}}))["createCustomInbox"]
+    spec = {
+        "any": [
+            {"assignee": {"none": True}},
+            {"assignee": {"userIds": [world.user_ids["agent_self"]]}},
+        ]
+    }
+    created = (
+        await owner(
+            CREATE, {"i": {"name": "Unassigned or Self", "filter": spec, "sharing": "EVERYONE"}}
+        )
+    )["createCustomInbox"]
     assert created["canEdit"] and created["sharing"] == "EVERYONE"
     assert created["filter"]["any"][1]["assignee"]["userIds"] == [world.user_ids["agent_self"]]
     assert await names(owner, created["id"]) == ["c_none", "c_self"]
@@ -33,7 +42,9 @@ async def test_a_shared_inbox_never_shows_more_than_the_viewer_may_see(world):
     listed = (await team_agent(MINE, {"o": "ALL"}))["customInboxes"]
     assert [(c["name"], c["canEdit"]) for c in listed] == [("Unassigned or Self", False)]
     assert (await team_agent(MINE, {"o": "BY_ME"}))["customInboxes"] == []
-    assert [c["id"] for c in (await team_agent(MINE, {"o": "BY_OTHERS"}))["customInboxes"]] == [created["id"]]
+    assert [c["id"] for c in (await team_agent(MINE, {"o": "BY_OTHERS"}))["customInboxes"]] == [
+        created["id"]
+    ]
     sidebar = await team_agent("{ inboxSidebar { custom { id } } }")
     assert sidebar["inboxSidebar"]["custom"] == [{"id": created["id"]}]
     # only the creator edits or deletes
@@ -47,13 +58,32 @@ async def test_a_shared_inbox_never_shows_more_than_the_viewer_may_see(world):
 
 
 async def test_private_and_chosen_sharing(world):
-    manager, beta, alpha = world.client("manager"), world.client("agent_beta"), world.client("agent_all")
-    private = (await manager(CREATE, {"i": {"name": "Private", "filter": {"status": ["OPEN"]}}}))["createCustomInbox"]
-    chosen = (await manager(CREATE, {"i": {"name": "For Beta", "filter": {"assignee": {"me": True}},
-                                           "sharing": "CHOSEN", "sharedWithTeamIds": [world.team_ids["Beta"]]}}))["createCustomInbox"]
+    manager, beta, alpha = (
+        world.client("manager"),
+        world.client("agent_beta"),
+        world.client("agent_all"),
+    )
+    private = (await manager(CREATE, {"i": {"name": "Private", "filter": {"status": ["OPEN"]}}}))[
+        "createCustomInbox"
+    ]
+    chosen = (
+        await manager(
+            CREATE,
+            {
+                "i": {
+                    "name": "For Beta",
+                    "filter": {"assignee": {"me": True}},
+                    "sharing": "CHOSEN",
+                    "sharedWithTeamIds": [world.team_ids["Beta"]],
+                }
+            },
+        )
+    )["createCustomInbox"]
     for client in (beta, alpha):
         assert await client.error_codes(LIST, {"id": private["id"]}) == ["NOT_FOUND"]
-        assert await client.error_codes(UPDATE, {"id": private["id"], "i": {"name": "x", "filter": {"blocked": False}}}) == ["NOT_FOUND"]
+        assert await client.error_codes(
+            UPDATE, {"id": private["id"], "i": {"name": "x", "filter": {"blocked": False}}}
+        ) == ["NOT_FOUND"]
     # "me" is the viewer: agent_beta sees their own contact through the manager's inbox
     assert await names(beta, chosen["id"]) == ["c_beta"]
     assert await names(manager, chosen["id"]) == ["c_manager"]
@@ -70,25 +100,62 @@ async def test_node_shows_a_custom_inbox_exactly_to_those_it_is_listed_for(world
     with (``EVERYONE``, or ``CHOSEN`` users and teams), as ``customInboxes`` lists it, and
     ``null`` to everyone else (``domain.md`` sections 1 and 2)."""
     manager = world.client("manager")
-    beta, alpha, team = world.client("agent_beta"), world.client("agent_all"), world.client("agent_team")
-    private = (await manager(CREATE, {"i": {"name": "Only mine", "filter": {"status": ["OPEN"]}}}))["createCustomInbox"]
-    everyone = (await manager(CREATE, {"i": {"name": "For all", "filter": {"status": ["OPEN"]},
-                                             "sharing": "EVERYONE"}}))["createCustomInbox"]
-    by_team = (await manager(CREATE, {"i": {"name": "For Beta", "filter": {"status": ["OPEN"]}, "sharing": "CHOSEN",
-                                            "sharedWithTeamIds": [world.team_ids["Beta"]]}}))["createCustomInbox"]
-    by_user = (await manager(CREATE, {"i": {"name": "For one", "filter": {"status": ["OPEN"]}, "sharing": "CHOSEN",
-                                            "sharedWithUserIds": [world.user_ids["agent_all"]]}}))["createCustomInbox"]
+    beta, alpha, team = (
+        world.client("agent_beta"),
+        world.client("agent_all"),
+        world.client("agent_team"),
+    )
+    private = (await manager(CREATE, {"i": {"name": "Only mine", "filter": {"status": ["OPEN"]}}}))[
+        "createCustomInbox"
+    ]
+    everyone = (
+        await manager(
+            CREATE,
+            {"i": {"name": "For all", "filter": {"status": ["OPEN"]}, "sharing": "EVERYONE"}},
+        )
+    )["createCustomInbox"]
+    by_team = (
+        await manager(
+            CREATE,
+            {
+                "i": {
+                    "name": "For Beta",
+                    "filter": {"status": ["OPEN"]},
+                    "sharing": "CHOSEN",
+                    "sharedWithTeamIds": [world.team_ids["Beta"]],
+                }
+            },
+        )
+    )["createCustomInbox"]
+    by_user = (
+        await manager(
+            CREATE,
+            {
+                "i": {
+                    "name": "For one",
+                    "filter": {"status": ["OPEN"]},
+                    "sharing": "CHOSEN",
+                    "sharedWithUserIds": [world.user_ids["agent_all"]],
+                }
+            },
+        )
+    )["createCustomInbox"]
     inboxes = (private, everyone, by_team, by_user)
     for client in (manager, beta, alpha, team):
         listed = {c["id"] for c in (await client(MINE, {"o": "ALL"}))["customInboxes"]}
         for inbox in inboxes:
             node = (await client(NODE, {"id": inbox["id"]}))["node"]
             if inbox["id"] in listed:
-                assert node == {"id": inbox["id"], "name": inbox["name"], "canEdit": client is manager}
+                assert node == {
+                    "id": inbox["id"],
+                    "name": inbox["name"],
+                    "canEdit": client is manager,
+                }
             else:
                 assert node is None
     seen = {
-        who: {c["id"] for c in (await client(MINE, {"o": "ALL"}))["customInboxes"]} & {i["id"] for i in inboxes}
+        who: {c["id"] for c in (await client(MINE, {"o": "ALL"}))["customInboxes"]}
+        & {i["id"] for i in inboxes}
         for who, client in (("manager", manager), ("beta", beta), ("alpha", alpha), ("team", team))
     }
     assert seen["manager"] == {i["id"] for i in inboxes}
@@ -107,7 +174,10 @@ async def test_node_shows_a_custom_inbox_exactly_to_those_it_is_listed_for(world
         ({"all": []}, "BAD_USER_INPUT"),
         ({"all": [{"blocked": True}, {"blocked": False}]}, "BAD_USER_INPUT"),
         ({"all": [{"status": ["OPEN"]}, {"status": ["CLOSED"]}]}, "BAD_USER_INPUT"),
-        ({"all": [{"all": [{"all": [{"all": [{"all": [{"all": [{"blocked": False}]}]}]}]}]}]}, "BAD_USER_INPUT"),
+        (
+            {"all": [{"all": [{"all": [{"all": [{"all": [{"all": [{"blocked": False}]}]}]}]}]}]},
+            "BAD_USER_INPUT",
+        ),
         ({"countryCodes": ["XX"]}, "BAD_USER_INPUT"),
         ({"languages": ["not a tag!"]}, "BAD_USER_INPUT"),
         ({"lastIncomingWithinSeconds": 0}, "BAD_USER_INPUT"),
@@ -129,10 +199,27 @@ async def test_bad_filters_are_refused_and_change_nothing(world, spec, code):
 async def test_filters_on_contact_fields_channels_and_time(world):
     owner = world.client("owner")
     webchat = world.channel_ids["WEBCHAT"]
-    spec = {"all": [{"channelIds": [webchat]}, {"lastIncomingWithinSeconds": 3600}, {"lastChannelIds": [webchat]},
-                    {"any": [{"assignee": {"userIds": [world.user_ids["agent_all"]]}}, {"assignee": {"none": True}}]}]}
-    created = (await owner(CREATE, {"i": {"name": "Fresh webchat", "filter": spec}}))["createCustomInbox"]
+    spec = {
+        "all": [
+            {"channelIds": [webchat]},
+            {"lastIncomingWithinSeconds": 3600},
+            {"lastChannelIds": [webchat]},
+            {
+                "any": [
+                    {"assignee": {"userIds": [world.user_ids["agent_all"]]}},
+                    {"assignee": {"none": True}},
+                ]
+            },
+        ]
+    }
+    created = (await owner(CREATE, {"i": {"name": "Fresh webchat", "filter": spec}}))[
+        "createCustomInbox"
+    ]
     assert await names(owner, created["id"]) == ["c_all", "c_none"]
-    old = (await owner(CREATE, {"i": {"name": "Stale", "filter": {"lastIncomingOlderThanSeconds": 3600}}}))["createCustomInbox"]
+    old = (
+        await owner(
+            CREATE, {"i": {"name": "Stale", "filter": {"lastIncomingOlderThanSeconds": 3600}}}
+        )
+    )["createCustomInbox"]
     assert await names(owner, old["id"]) == []
     await owner.aclose()

@@ -62,7 +62,9 @@ class Model:
         result = {}
         for kind in expected_standard(user):
             result[kind] = shown and (
-                kind == "ALL" or (kind == "MINE" and assignee == user) or (kind == "UNASSIGNED" and assignee is None)
+                kind == "ALL"
+                or (kind == "MINE" and assignee == user)
+                or (kind == "UNASSIGNED" and assignee is None)
             )
         for team in self.visible_teams(user):
             result[team] = shown and assignee in self.members(team)
@@ -99,23 +101,41 @@ async def check(world, model: Model) -> None:
         client = world.client(user)
         sidebar = (await client(SIDEBAR))["inboxSidebar"]
         inboxes = [(s["kind"], {"standard": s["kind"]}, s) for s in sidebar["standard"]]
-        inboxes += [(t["team"]["name"], {"teamId": world.team_ids[t["team"]["name"]]}, t) for t in sidebar["teams"]]
+        inboxes += [
+            (t["team"]["name"], {"teamId": world.team_ids[t["team"]["name"]]}, t)
+            for t in sidebar["teams"]
+        ]
         for key, selector, shown in inboxes:
             unseen = await client(LIST, {"inbox": selector, "unseen": True})
             listed = await client(LIST, {"inbox": selector, "unseen": False})
             assert shown["newMessageCount"] == len(unseen["conversations"]["edges"]), (user, key)
-            assert shown["openConversationCount"] == len(listed["conversations"]["edges"]), (user, key)
-            assert shown["newMessageCount"] == model.expected_dot(user, key), (user, key, model.marks[user])
+            assert shown["openConversationCount"] == len(listed["conversations"]["edges"]), (
+                user,
+                key,
+            )
+            assert shown["newMessageCount"] == model.expected_dot(user, key), (
+                user,
+                key,
+                model.marks[user],
+            )
         await client.aclose()
 
 
 step = st.one_of(
     st.tuples(st.just("inbound"), st.sampled_from(sorted(CONTACTS))),
-    st.tuples(st.just("reply"), st.sampled_from(sorted(CONTACTS)), st.sampled_from(["agent_all", "manager"])),
+    st.tuples(
+        st.just("reply"),
+        st.sampled_from(sorted(CONTACTS)),
+        st.sampled_from(["agent_all", "manager"]),
+    ),
     st.tuples(st.just("assign"), st.sampled_from(sorted(CONTACTS)), st.sampled_from(ASSIGNEES)),
     st.tuples(st.just("close"), st.sampled_from(sorted(CONTACTS))),
     st.tuples(st.just("block"), st.sampled_from(sorted(CONTACTS))),
-    st.tuples(st.just("seen"), st.sampled_from(USERS), st.sampled_from(["ALL", "MINE", "UNASSIGNED", "Alpha", "Beta"])),
+    st.tuples(
+        st.just("seen"),
+        st.sampled_from(USERS),
+        st.sampled_from(["ALL", "MINE", "UNASSIGNED", "Alpha", "Beta"]),
+    ),
     st.tuples(st.just("open"), st.sampled_from(sorted(CONTACTS))),
     st.tuples(st.just("team"), st.booleans()),
 )
@@ -124,8 +144,10 @@ ALPHA = ["manager", "agent_all", "agent_team", "agent_self"]
 
 async def set_alpha(world, owner, with_beta_agent: bool) -> None:
     ids = [world.user_ids[u] for u in (*ALPHA, *(["agent_beta"] if with_beta_agent else []))]
-    await owner("mutation($t: ID!, $m: [ID!]) { updateTeam(id: $t, memberIds: $m) { id } }",
-                {"t": world.team_ids["Alpha"], "m": ids})
+    await owner(
+        "mutation($t: ID!, $m: [ID!]) { updateTeam(id: $t, memberIds: $m) { id } }",
+        {"t": world.team_ids["Alpha"], "m": ids},
+    )
 
 
 @settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck))
@@ -136,22 +158,46 @@ async def test_counts_equal_lists_and_dots_follow_the_tiers(world, steps):
     await set_alpha(world, owner, False)
     # a clean slate: everything unblocked, assignees as the world made them, every dot seen
     for contact, assignee in CONTACTS.items():
-        await owner("mutation($c: ID!) { unblockContact(contactId: $c) { id } }", {"c": world.contact_ids[contact]})
-        await owner(ASSIGN, {"c": world.contact_ids[contact], "a": world.user_ids[assignee] if assignee else None})
-        data = await owner("mutation($c: ID!) { openConversation(contactId: $c) { id } }", {"c": world.contact_ids[contact]})
+        await owner(
+            "mutation($c: ID!) { unblockContact(contactId: $c) { id } }",
+            {"c": world.contact_ids[contact]},
+        )
+        await owner(
+            ASSIGN,
+            {"c": world.contact_ids[contact], "a": world.user_ids[assignee] if assignee else None},
+        )
+        data = await owner(
+            "mutation($c: ID!) { openConversation(contactId: $c) { id } }",
+            {"c": world.contact_ids[contact]},
+        )
         model.open_conversation[contact] = data["openConversation"]["id"]
     for user in USERS:
         client = world.client(user)
         for kind in expected_standard(user):
-            await client("mutation($i: InboxSelector!) { markInboxSeen(inbox: $i) { teams { newMessageCount } } }", {"i": {"standard": kind}})
+            await client(
+                "mutation($i: InboxSelector!) { markInboxSeen(inbox: $i) { teams { newMessageCount } } }",
+                {"i": {"standard": kind}},
+            )
         for team in expected_teams(user):
-            await client("mutation($i: InboxSelector!) { markInboxSeen(inbox: $i) { teams { newMessageCount } } }", {"i": {"teamId": world.team_ids[team]}})
+            await client(
+                "mutation($i: InboxSelector!) { markInboxSeen(inbox: $i) { teams { newMessageCount } } }",
+                {"i": {"teamId": world.team_ids[team]}},
+            )
         await client.aclose()
     for action, *args in steps:
         if action == "inbound":
             (contact,) = args
-            data = await integration(RECEIVE, {"i": {"channelId": world.channel_ids["WEBCHAT"], "from": f"visitor-{contact}",
-                                                     "externalMessageId": uuid.uuid4().hex, "text": "hello"}})
+            data = await integration(
+                RECEIVE,
+                {
+                    "i": {
+                        "channelId": world.channel_ids["WEBCHAT"],
+                        "from": f"visitor-{contact}",
+                        "externalMessageId": uuid.uuid4().hex,
+                        "text": "hello",
+                    }
+                },
+            )
             if not model.blocked[contact]:
                 model.inbound(contact, data["receiveMessage"]["conversation"]["id"])
             else:
@@ -169,19 +215,31 @@ async def test_counts_equal_lists_and_dots_follow_the_tiers(world, steps):
                 model.assignee[contact] = user
         elif action == "assign":
             contact, assignee = args
-            await owner(ASSIGN, {"c": world.contact_ids[contact], "a": world.user_ids[assignee] if assignee else None})
+            await owner(
+                ASSIGN,
+                {
+                    "c": world.contact_ids[contact],
+                    "a": world.user_ids[assignee] if assignee else None,
+                },
+            )
             model.assignee[contact] = assignee
         elif action == "close":
             (contact,) = args
             if model.blocked[contact]:
                 continue
-            await owner("mutation($c: ID!) { closeConversation(contactId: $c) { id } }", {"c": world.contact_ids[contact]})
+            await owner(
+                "mutation($c: ID!) { closeConversation(contactId: $c) { id } }",
+                {"c": world.contact_ids[contact]},
+            )
             model.open_conversation[contact] = None
         elif action == "open":
             (contact,) = args
             if model.blocked[contact]:
                 continue
-            data = await owner("mutation($c: ID!) { openConversation(contactId: $c) { id } }", {"c": world.contact_ids[contact]})
+            data = await owner(
+                "mutation($c: ID!) { openConversation(contactId: $c) { id } }",
+                {"c": world.contact_ids[contact]},
+            )
             model.open_conversation[contact] = data["openConversation"]["id"]
         elif action == "team":
             (with_beta_agent,) = args
@@ -192,7 +250,10 @@ async def test_counts_equal_lists_and_dots_follow_the_tiers(world, steps):
                 model.teams["agent_beta"].discard("Alpha")
         elif action == "block":
             (contact,) = args
-            await owner("mutation($c: ID!) { blockContact(contactId: $c) { id } }", {"c": world.contact_ids[contact]})
+            await owner(
+                "mutation($c: ID!) { blockContact(contactId: $c) { id } }",
+                {"c": world.contact_ids[contact]},
+            )
             model.blocked[contact] = True
         elif action == "seen":
             user, key = args
@@ -205,7 +266,10 @@ async def test_counts_equal_lists_and_dots_follow_the_tiers(world, steps):
                     continue
                 selector = {"standard": key}
             client = world.client(user)
-            await client("mutation($i: InboxSelector!) { markInboxSeen(inbox: $i) { teams { newMessageCount } } }", {"i": selector})
+            await client(
+                "mutation($i: InboxSelector!) { markInboxSeen(inbox: $i) { teams { newMessageCount } } }",
+                {"i": selector},
+            )
             await client.aclose()
             model.marks[user].pop(key, None)
         await check(world, model)
@@ -215,20 +279,38 @@ async def test_counts_equal_lists_and_dots_follow_the_tiers(world, steps):
 
 
 async def test_a_member_who_leaves_a_team_and_rejoins_starts_from_a_clean_dot(world):
-    owner, beta, integration = world.client("owner"), world.client("agent_beta"), world.client("integration")
+    owner, beta, integration = (
+        world.client("owner"),
+        world.client("agent_beta"),
+        world.client("integration"),
+    )
 
     async def alpha_dot() -> int:
         teams = (await beta(SIDEBAR))["inboxSidebar"]["teams"]
         return next(t["newMessageCount"] for t in teams if t["team"]["name"] == "Alpha")
 
-    await owner("mutation($c: ID!) { unblockContact(contactId: $c) { id } }", {"c": world.contact_ids["c_team"]})
+    await owner(
+        "mutation($c: ID!) { unblockContact(contactId: $c) { id } }",
+        {"c": world.contact_ids["c_team"]},
+    )
     await owner(ASSIGN, {"c": world.contact_ids["c_team"], "a": world.user_ids["agent_team"]})
     await set_alpha(world, owner, True)
-    await beta("mutation($i: InboxSelector!) { markInboxSeen(inbox: $i) { teams { newMessageCount } } }",
-               {"i": {"teamId": world.team_ids["Alpha"]}})
+    await beta(
+        "mutation($i: InboxSelector!) { markInboxSeen(inbox: $i) { teams { newMessageCount } } }",
+        {"i": {"teamId": world.team_ids["Alpha"]}},
+    )
     assert await alpha_dot() == 0
-    await integration(RECEIVE, {"i": {"channelId": world.channel_ids["WEBCHAT"], "from": "visitor-c_team",
-                                      "externalMessageId": uuid.uuid4().hex, "text": "anyone?"}})
+    await integration(
+        RECEIVE,
+        {
+            "i": {
+                "channelId": world.channel_ids["WEBCHAT"],
+                "from": "visitor-c_team",
+                "externalMessageId": uuid.uuid4().hex,
+                "text": "anyone?",
+            }
+        },
+    )
     assert await alpha_dot() == 1
     await set_alpha(world, owner, False)
     await set_alpha(world, owner, True)
@@ -247,7 +329,10 @@ async def test_mark_seen_clears_one_inbox_for_one_user_and_the_sidebar_is_pushed
     owner, seer = world.client("owner"), world.client("agent_all")
     contact = world.contact_ids["c_all"]
     await owner("mutation($c: ID!) { unblockContact(contactId: $c) { id } }", {"c": contact})
-    await owner(ASSIGN, {"c": contact, "a": world.user_ids[CONTACTS["c_all"]] if CONTACTS["c_all"] else None})
+    await owner(
+        ASSIGN,
+        {"c": contact, "a": world.user_ids[CONTACTS["c_all"]] if CONTACTS["c_all"] else None},
+    )
     await owner("mutation($c: ID!) { openConversation(contactId: $c) { id } }", {"c": contact})
     seen = "mutation($i: InboxSelector!) { markInboxSeen(inbox: $i) { teams { newMessageCount } } }"
     for kind in expected_standard("agent_all"):
@@ -257,12 +342,25 @@ async def test_mark_seen_clears_one_inbox_for_one_user_and_the_sidebar_is_pushed
     await owner.aclose()
     await seer.aclose()
 
-    pushed = await subscribe(world.served, world.tokens["agent_all"], """subscription { inboxSidebarChanged {
-        standard { kind newMessageCount openConversationCount } teams { team { name } newMessageCount openConversationCount } } }""")
+    pushed = await subscribe(
+        world.served,
+        world.tokens["agent_all"],
+        """subscription { inboxSidebarChanged {
+        standard { kind newMessageCount openConversationCount } teams { team { name } newMessageCount openConversationCount } } }""",
+    )
     first = (await pushed.next())["data"]["inboxSidebarChanged"]
     integration = world.client("integration")
-    await integration(RECEIVE, {"i": {"channelId": world.channel_ids["WEBCHAT"], "from": "visitor-c_all",
-                                      "externalMessageId": uuid.uuid4().hex, "text": "ping"}})
+    await integration(
+        RECEIVE,
+        {
+            "i": {
+                "channelId": world.channel_ids["WEBCHAT"],
+                "from": "visitor-c_all",
+                "externalMessageId": uuid.uuid4().hex,
+                "text": "ping",
+            }
+        },
+    )
     second = (await pushed.next())["data"]["inboxSidebarChanged"]
     assert second != first
     agent, manager = world.client("agent_all"), world.client("manager")
@@ -271,11 +369,15 @@ async def test_mark_seen_clears_one_inbox_for_one_user_and_the_sidebar_is_pushed
     mine = next(s for s in fresh["standard"] if s["kind"] == "MINE")
     assert mine["newMessageCount"] >= 1
     manager_before = (await manager(SIDEBAR))["inboxSidebar"]
-    await agent("mutation { markInboxSeen(inbox: {standard: MINE}) { standard { kind newMessageCount } } }")
+    await agent(
+        "mutation { markInboxSeen(inbox: {standard: MINE}) { standard { kind newMessageCount } } }"
+    )
     third = (await pushed.next())["data"]["inboxSidebarChanged"]
     assert next(s for s in third["standard"] if s["kind"] == "MINE")["newMessageCount"] == 0
     assert third == (await agent(SIDEBAR))["inboxSidebar"]
-    assert (await manager(SIDEBAR))["inboxSidebar"] == manager_before  # the manager's dots are theirs
+    assert (await manager(SIDEBAR))[
+        "inboxSidebar"
+    ] == manager_before  # the manager's dots are theirs
     await pushed.close()
     for client in (integration, agent, manager):
         await client.aclose()

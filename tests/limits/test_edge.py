@@ -94,9 +94,7 @@ async def test_a_validation_bomb_is_refused_before_validation_while_others_get_a
         ("{ me { " + " id" * 46 + " } }", "fieldOverlaps"),  # 1,035 pairs
         # fragments spreading fragments twice over: 2^11 selections from 60 bytes of each
         (
-            " ".join(
-                f"fragment F{i} on User {{ id ...F{i + 1} ...F{i + 1} }}" for i in range(11)
-            )
+            " ".join(f"fragment F{i} on User {{ id ...F{i + 1} ...F{i + 1} }}" for i in range(11))
             + " fragment F11 on User { id } { me { ...F0 } }",
             "fields",
         ),
@@ -216,13 +214,22 @@ async def test_a_websocket_message_over_the_limit_closes_the_socket_with_1009(se
     ) as socket:
         await socket.send(
             json.dumps(
-                {"type": "connection_init", "payload": {"authorization": f"Bearer {world.tokens['owner']}"}}
+                {
+                    "type": "connection_init",
+                    "payload": {"authorization": f"Bearer {world.tokens['owner']}"},
+                }
             )
         )
         assert json.loads(await socket.recv())["type"] == "connection_ack"
         padding = "x" * (1024 * 1024 + 1)
         await socket.send(
-            json.dumps({"id": "1", "type": "subscribe", "payload": {"query": ME, "extensions": {"p": padding}}})
+            json.dumps(
+                {
+                    "id": "1",
+                    "type": "subscribe",
+                    "payload": {"query": ME, "extensions": {"p": padding}},
+                }
+            )
         )
         with pytest.raises(websockets.ConnectionClosed) as closed:
             await asyncio.wait_for(socket.recv(), 10)
@@ -261,11 +268,16 @@ async def test_over_websocket_a_validation_bomb_gets_an_error_and_the_socket_sta
     async with websockets.connect(served.ws_url, subprotocols=["graphql-transport-ws"]) as socket:
         await socket.send(
             json.dumps(
-                {"type": "connection_init", "payload": {"authorization": f"Bearer {world.tokens['owner']}"}}
+                {
+                    "type": "connection_init",
+                    "payload": {"authorization": f"Bearer {world.tokens['owner']}"},
+                }
             )
         )
         assert json.loads(await socket.recv())["type"] == "connection_ack"
-        await socket.send(json.dumps({"id": "bomb", "type": "subscribe", "payload": {"query": bomb()}}))
+        await socket.send(
+            json.dumps({"id": "bomb", "type": "subscribe", "payload": {"query": bomb()}})
+        )
         refused = json.loads(await asyncio.wait_for(socket.recv(), 10))
         assert refused["id"] == "bomb" and refused["type"] == "error", refused
         assert refused["payload"][0]["extensions"]["limit"] == "fieldOverlaps"

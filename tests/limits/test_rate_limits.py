@@ -10,8 +10,8 @@ Served with small budgets of their own. Clients call from several loopback addre
 from __future__ import annotations
 
 import asyncio
-import math
 import json
+import math
 import os
 import shutil
 import time
@@ -369,9 +369,7 @@ async def test_new_documents_are_refused_before_parsing_once_the_budget_is_spent
 async def test_wrong_current_passwords_back_off_like_failed_logins(limited, people):
     token = await token_of(limited, people["bob"], "127.0.0.41")
     caller = Caller(limited.http_url, "127.0.0.41", token=token)
-    change = (
-        "mutation($c: String!, $n: String!) { changePassword(currentPassword: $c, newPassword: $n) }"
-    )
+    change = "mutation($c: String!, $n: String!) { changePassword(currentPassword: $c, newPassword: $n) }"
     try:
         for _ in range(3):
             body = (await caller.post(change, {"c": "guess", "n": "a new password"})).json()

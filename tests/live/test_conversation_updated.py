@@ -22,9 +22,15 @@ async def event(subscription) -> dict:
 async def test_mine_sees_conversations_enter_change_and_leave(world):
     owner = world.client("owner")
     contact = world.contact_ids["c_none"]
-    mine = {who: await subscribe(world.served, world.tokens[who], UPDATED, {"inbox": {"standard": "MINE"}})
-            for who in ("agent_all", "agent_free")}
-    unassigned = await subscribe(world.served, world.tokens["manager"], UPDATED, {"inbox": {"standard": "UNASSIGNED"}})
+    mine = {
+        who: await subscribe(
+            world.served, world.tokens[who], UPDATED, {"inbox": {"standard": "MINE"}}
+        )
+        for who in ("agent_all", "agent_free")
+    }
+    unassigned = await subscribe(
+        world.served, world.tokens["manager"], UPDATED, {"inbox": {"standard": "UNASSIGNED"}}
+    )
     try:
         await owner(ASSIGN, {"c": contact, "a": world.user_ids["agent_all"]})
         entered = await event(mine["agent_all"])
@@ -40,9 +46,16 @@ async def test_mine_sees_conversations_enter_change_and_leave(world):
 
         await owner(ASSIGN, {"c": contact, "a": world.user_ids["agent_free"]})
         left = await event(mine["agent_all"])
-        assert (left["change"], left["conversation"], left["conversationId"]) == ("LEFT", None, entered["conversationId"])
+        assert (left["change"], left["conversation"], left["conversationId"]) == (
+            "LEFT",
+            None,
+            entered["conversationId"],
+        )
         entered_other = await event(mine["agent_free"])
-        assert entered_other["change"] == "ENTERED" and entered_other["conversation"]["id"] == entered["conversationId"]
+        assert (
+            entered_other["change"] == "ENTERED"
+            and entered_other["conversation"]["id"] == entered["conversationId"]
+        )
 
         await owner("mutation($c: ID!) { closeConversation(contactId: $c) { id } }", {"c": contact})
         closed = await event(mine["agent_free"])
@@ -61,8 +74,15 @@ async def test_mine_sees_conversations_enter_change_and_leave(world):
 async def test_blocking_removes_from_lists_and_custom_inboxes_are_not_live(world):
     owner = world.client("owner")
     contact = world.contact_ids["c_team"]
-    team = await subscribe(world.served, world.tokens["agent_team"], UPDATED, {"inbox": {"teamId": world.team_ids["Alpha"]}})
-    blocked = await subscribe(world.served, world.tokens["owner"], UPDATED, {"inbox": {"blocked": True}})
+    team = await subscribe(
+        world.served,
+        world.tokens["agent_team"],
+        UPDATED,
+        {"inbox": {"teamId": world.team_ids["Alpha"]}},
+    )
+    blocked = await subscribe(
+        world.served, world.tokens["owner"], UPDATED, {"inbox": {"blocked": True}}
+    )
     try:
         await owner("mutation($c: ID!) { blockContact(contactId: $c) { id } }", {"c": contact})
         left = await event(team)
@@ -77,7 +97,11 @@ async def test_blocking_removes_from_lists_and_custom_inboxes_are_not_live(world
         await blocked.close()
         await owner.aclose()
     with pytest.raises(GraphQLError) as refused:
-        custom = await subscribe(world.served, world.tokens["owner"], UPDATED,
-                                 {"inbox": {"customInboxId": "Q3VzdG9tSW5ib3g6MQ"}})
+        custom = await subscribe(
+            world.served,
+            world.tokens["owner"],
+            UPDATED,
+            {"inbox": {"customInboxId": "Q3VzdG9tSW5ib3g6MQ"}},
+        )
         await custom.next()
     assert refused.value.codes == ["BAD_USER_INPUT"]

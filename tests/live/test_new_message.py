@@ -24,7 +24,9 @@ NEW_MESSAGE = """subscription($inbox: InboxSelector, $after: Int) {
 
 
 async def test_new_message_reaches_exactly_the_allowed_subscribers(world):
-    subscriptions = {user: await subscribe(world.served, world.tokens[user], NEW_MESSAGE) for user in VIEWERS}
+    subscriptions = {
+        user: await subscribe(world.served, world.tokens[user], NEW_MESSAGE) for user in VIEWERS
+    }
     try:
         for contact in ("c_team", "c_self", "c_none", "c_beta"):
             text = f"live {contact} {uuid.uuid4().hex[:6]}"
@@ -63,7 +65,9 @@ async def test_reassignment_takes_effect_on_open_subscriptions(world):
 
 
 async def test_inbox_filter_and_resume_after_sequence(world):
-    mine = await subscribe(world.served, world.tokens["agent_all"], NEW_MESSAGE, {"inbox": {"standard": "MINE"}})
+    mine = await subscribe(
+        world.served, world.tokens["agent_all"], NEW_MESSAGE, {"inbox": {"standard": "MINE"}}
+    )
     try:
         await receive(world, "c_none", "unassigned, not mine")
         await receive(world, "c_all", "mine one")
@@ -75,7 +79,9 @@ async def test_inbox_filter_and_resume_after_sequence(world):
         await receive(world, "c_team", "team, not mine")
         await receive(world, "c_all", "mine three")
         resumed = await subscribe(
-            world.served, world.tokens["agent_all"], NEW_MESSAGE,
+            world.served,
+            world.tokens["agent_all"],
+            NEW_MESSAGE,
             {"inbox": {"standard": "MINE"}, "after": first["sequence"]},
         )
         texts = [(await resumed.next())["data"]["newMessage"]["message"]["text"] for _ in range(2)]
@@ -101,7 +107,9 @@ async def test_restricted_agent_cannot_subscribe_to_a_hidden_inbox(world):
 
 
 async def test_integration_message_arrives_within_a_second(world):
-    subscription = await subscribe(world.served, world.tokens["agent_all"], NEW_MESSAGE, {"inbox": {"standard": "MINE"}})
+    subscription = await subscribe(
+        world.served, world.tokens["agent_all"], NEW_MESSAGE, {"inbox": {"standard": "MINE"}}
+    )
     try:
         started = asyncio.get_running_loop().time()
         await receive(world, "c_all", "quick")
@@ -121,18 +129,41 @@ async def test_shared_event_results_never_cross_views_or_identities(world):
     same view: the owner reads numbers in full, a manager masked; an agent reads their own
     administration fields, another agent with the same view does not."""
     owner = world.client("owner")
-    await owner("mutation { updateWorkspaceSettings(input: {phoneNumberMasking: true}) { phoneNumberMasking } }")
+    await owner(
+        "mutation { updateWorkspaceSettings(input: {phoneNumberMasking: true}) { phoneNumberMasking } }"
+    )
     try:
         integration = world.client("integration")
         phone = "+447911123999"
-        received = (await integration(RECEIVE, {"i": {
-            "channelId": world.channel_ids["WHATSAPP"], "from": phone,
-            "externalMessageId": uuid.uuid4().hex, "text": "first"}}))["receiveMessage"]
+        received = (
+            await integration(
+                RECEIVE,
+                {
+                    "i": {
+                        "channelId": world.channel_ids["WHATSAPP"],
+                        "from": phone,
+                        "externalMessageId": uuid.uuid4().hex,
+                        "text": "first",
+                    }
+                },
+            )
+        )["receiveMessage"]
         await owner(ASSIGN, {"c": received["contact"]["id"], "a": world.user_ids["agent_all"]})
-        subscribers = {who: await subscribe(world.served, world.tokens[who], PERSONAL)
-                       for who in ("owner", "manager", "agent_all", "agent_free")}
-        await integration(RECEIVE, {"i": {"channelId": world.channel_ids["WHATSAPP"], "from": phone,
-                                          "externalMessageId": uuid.uuid4().hex, "text": "shared"}})
+        subscribers = {
+            who: await subscribe(world.served, world.tokens[who], PERSONAL)
+            for who in ("owner", "manager", "agent_all", "agent_free")
+        }
+        await integration(
+            RECEIVE,
+            {
+                "i": {
+                    "channelId": world.channel_ids["WHATSAPP"],
+                    "from": phone,
+                    "externalMessageId": uuid.uuid4().hex,
+                    "text": "shared",
+                }
+            },
+        )
         seen = {}
         for who, subscription in subscribers.items():
             message = json.loads(await asyncio.wait_for(subscription.socket.recv(), 5))
@@ -140,7 +171,9 @@ async def test_shared_event_results_never_cross_views_or_identities(world):
                 message = json.loads(await asyncio.wait_for(subscription.socket.recv(), 5))
             seen[who] = message["payload"]
             await subscription.close()
-        contact = {who: p["data"]["newMessage"]["conversation"]["contact"] for who, p in seen.items()}
+        contact = {
+            who: p["data"]["newMessage"]["conversation"]["contact"] for who, p in seen.items()
+        }
         assert contact["owner"]["phone"] == phone
         assert contact["manager"]["phone"] != phone and "\u2022" in contact["manager"]["phone"]
         assert contact["agent_all"]["assignee"]["contactVisibility"] == "ALL"
@@ -149,7 +182,9 @@ async def test_shared_event_results_never_cross_views_or_identities(world):
         assert "errors" not in seen["agent_all"] or not seen["agent_all"]["errors"]
         await integration.aclose()
     finally:
-        await owner("mutation { updateWorkspaceSettings(input: {phoneNumberMasking: false}) { phoneNumberMasking } }")
+        await owner(
+            "mutation { updateWorkspaceSettings(input: {phoneNumberMasking: false}) { phoneNumberMasking } }"
+        )
         await owner.aclose()
 
 
@@ -167,41 +202,84 @@ async def test_merge_suggestions_of_a_shared_event_follow_each_subscribers_teams
     number = f"+447402{uuid.uuid4().int % 1_000_000:06d}"
     subscribers = {}
     try:
-        await owner("mutation($t: ID!, $m: [ID!]) { updateTeam(id: $t, memberIds: $m) { id } }",
-                    {"t": beta, "m": [*beta_members, world.user_ids["manager"]]})
-        shared = (await integration(RECEIVE, {"i": {
-            "channelId": world.channel_ids["WHATSAPP"], "from": number, "externalMessageId": uuid.uuid4().hex,
-            "text": "first", "firstName": "Both teams"}}))["receiveMessage"]["contact"]["id"]
-        alpha_only = (await integration(RECEIVE, {"i": {
-            "channelId": world.channel_ids["WEBCHAT"], "from": f"visitor-{uuid.uuid4().hex[:8]}",
-            "externalMessageId": uuid.uuid4().hex, "text": "hi", "firstName": "Alpha only"}}))["receiveMessage"]["contact"]["id"]
+        await owner(
+            "mutation($t: ID!, $m: [ID!]) { updateTeam(id: $t, memberIds: $m) { id } }",
+            {"t": beta, "m": [*beta_members, world.user_ids["manager"]]},
+        )
+        shared = (
+            await integration(
+                RECEIVE,
+                {
+                    "i": {
+                        "channelId": world.channel_ids["WHATSAPP"],
+                        "from": number,
+                        "externalMessageId": uuid.uuid4().hex,
+                        "text": "first",
+                        "firstName": "Both teams",
+                    }
+                },
+            )
+        )["receiveMessage"]["contact"]["id"]
+        alpha_only = (
+            await integration(
+                RECEIVE,
+                {
+                    "i": {
+                        "channelId": world.channel_ids["WEBCHAT"],
+                        "from": f"visitor-{uuid.uuid4().hex[:8]}",
+                        "externalMessageId": uuid.uuid4().hex,
+                        "text": "hi",
+                        "firstName": "Alpha only",
+                    }
+                },
+            )
+        )["receiveMessage"]["contact"]["id"]
         await owner(ASSIGN, {"c": shared, "a": world.user_ids["manager"]})
         await owner(ASSIGN, {"c": alpha_only, "a": world.user_ids["agent_all"]})
-        await owner("mutation($i: UpdateContactInput!) { updateContact(input: $i) { id } }",
-                    {"i": {"contactId": alpha_only, "phone": number}})
+        await owner(
+            "mutation($i: UpdateContactInput!) { updateContact(input: $i) { id } }",
+            {"i": {"contactId": alpha_only, "phone": number}},
+        )
         for who in ("agent_team", "agent_beta"):
             subscribers[who] = await subscribe(world.served, world.tokens[who], SUGGESTED)
-        await integration(RECEIVE, {"i": {"channelId": world.channel_ids["WHATSAPP"], "from": number,
-                                          "externalMessageId": uuid.uuid4().hex, "text": "to both"}})
+        await integration(
+            RECEIVE,
+            {
+                "i": {
+                    "channelId": world.channel_ids["WHATSAPP"],
+                    "from": number,
+                    "externalMessageId": uuid.uuid4().hex,
+                    "text": "to both",
+                }
+            },
+        )
         contact = {}
         for who, subscription in subscribers.items():
             data = (await subscription.next())["data"]["newMessage"]
             assert data["message"]["text"] == "to both", who
             contact[who] = data["conversation"]["contact"]
-        assert contact["agent_team"] == {"name": "Both teams", "mergeSuggestions": [{"name": "Alpha only"}]}
+        assert contact["agent_team"] == {
+            "name": "Both teams",
+            "mergeSuggestions": [{"name": "Alpha only"}],
+        }
         assert contact["agent_beta"] == {"name": "Both teams", "mergeSuggestions": []}
     finally:
-        await owner("mutation($t: ID!, $m: [ID!]) { updateTeam(id: $t, memberIds: $m) { id } }",
-                    {"t": beta, "m": beta_members})
+        await owner(
+            "mutation($t: ID!, $m: [ID!]) { updateTeam(id: $t, memberIds: $m) { id } }",
+            {"t": beta, "m": beta_members},
+        )
         for subscription in subscribers.values():
             await subscription.close()
         await owner.aclose()
         await integration.aclose()
 
+
 async def test_team_and_visibility_changes_apply_to_open_subscriptions(world):
     owner = world.client("owner")
     alpha = world.team_ids["Alpha"]
-    alpha_members = [world.user_ids[n] for n in ("manager", "agent_all", "agent_team", "agent_self")]
+    alpha_members = [
+        world.user_ids[n] for n in ("manager", "agent_all", "agent_team", "agent_self")
+    ]
     beta_agent = await subscribe(world.served, world.tokens["agent_beta"], NEW_MESSAGE)
     free_agent = await subscribe(world.served, world.tokens["agent_free"], NEW_MESSAGE)
     try:
@@ -209,18 +287,26 @@ async def test_team_and_visibility_changes_apply_to_open_subscriptions(world):
         await beta_agent.nothing(within=0.5)
         assert (await free_agent.next())["data"]["newMessage"]["message"]["text"] == "alpha only"
 
-        await owner("mutation($t: ID!, $m: [ID!]) { updateTeam(id: $t, memberIds: $m) { id } }",
-                    {"t": alpha, "m": [*alpha_members, world.user_ids["agent_beta"]]})
-        await owner("mutation($u: ID!) { updateUser(id: $u, input: {contactVisibility: SELF}) { id } }",
-                    {"u": world.user_ids["agent_free"]})
+        await owner(
+            "mutation($t: ID!, $m: [ID!]) { updateTeam(id: $t, memberIds: $m) { id } }",
+            {"t": alpha, "m": [*alpha_members, world.user_ids["agent_beta"]]},
+        )
+        await owner(
+            "mutation($u: ID!) { updateUser(id: $u, input: {contactVisibility: SELF}) { id } }",
+            {"u": world.user_ids["agent_free"]},
+        )
         await receive(world, "c_all", "now in alpha")
         assert (await beta_agent.next())["data"]["newMessage"]["message"]["text"] == "now in alpha"
         await free_agent.nothing(within=0.5)
     finally:
-        await owner("mutation($t: ID!, $m: [ID!]) { updateTeam(id: $t, memberIds: $m) { id } }",
-                    {"t": alpha, "m": alpha_members})
-        await owner("mutation($u: ID!) { updateUser(id: $u, input: {contactVisibility: ALL}) { id } }",
-                    {"u": world.user_ids["agent_free"]})
+        await owner(
+            "mutation($t: ID!, $m: [ID!]) { updateTeam(id: $t, memberIds: $m) { id } }",
+            {"t": alpha, "m": alpha_members},
+        )
+        await owner(
+            "mutation($u: ID!) { updateUser(id: $u, input: {contactVisibility: ALL}) { id } }",
+            {"u": world.user_ids["agent_free"]},
+        )
         await beta_agent.close()
         await free_agent.close()
         await owner.aclose()
@@ -233,25 +319,44 @@ async def test_leaving_the_team_ends_a_team_inbox_subscription_with_forbidden(wo
 
     owner = world.client("owner")
     alpha = world.team_ids["Alpha"]
-    alpha_members = [world.user_ids[n] for n in ("manager", "agent_all", "agent_team", "agent_self")]
-    team_inbox = await subscribe(world.served, world.tokens["agent_team"], NEW_MESSAGE, {"inbox": {"teamId": alpha}})
+    alpha_members = [
+        world.user_ids[n] for n in ("manager", "agent_all", "agent_team", "agent_self")
+    ]
+    team_inbox = await subscribe(
+        world.served, world.tokens["agent_team"], NEW_MESSAGE, {"inbox": {"teamId": alpha}}
+    )
     try:
         await receive(world, "c_all", "to alpha's inbox")
-        assert (await team_inbox.next())["data"]["newMessage"]["message"]["text"] == "to alpha's inbox"
-        await owner("mutation($t: ID!, $m: [ID!]) { updateTeam(id: $t, memberIds: $m) { id } }",
-                    {"t": alpha, "m": [m for m in alpha_members if m != world.user_ids["agent_team"]]})
+        assert (await team_inbox.next())["data"]["newMessage"]["message"][
+            "text"
+        ] == "to alpha's inbox"
+        await owner(
+            "mutation($t: ID!, $m: [ID!]) { updateTeam(id: $t, memberIds: $m) { id } }",
+            {"t": alpha, "m": [m for m in alpha_members if m != world.user_ids["agent_team"]]},
+        )
         with pytest.raises(GraphQLError) as ended:
             await team_inbox.next()
         assert ended.value.codes == ["FORBIDDEN"]
         assert json.loads(await asyncio.wait_for(team_inbox.socket.recv(), 5)) == {
-            "id": team_inbox.operation_id, "type": "complete"}
-        await team_inbox.socket.send(json.dumps({"id": team_inbox.operation_id, "type": "subscribe",
-                                                 "payload": {"query": NEW_MESSAGE}}))
+            "id": team_inbox.operation_id,
+            "type": "complete",
+        }
+        await team_inbox.socket.send(
+            json.dumps(
+                {
+                    "id": team_inbox.operation_id,
+                    "type": "subscribe",
+                    "payload": {"query": NEW_MESSAGE},
+                }
+            )
+        )
         await asyncio.sleep(0.3)
         await receive(world, "c_team", "after leaving")
         assert (await team_inbox.next())["data"]["newMessage"]["message"]["text"] == "after leaving"
     finally:
-        await owner("mutation($t: ID!, $m: [ID!]) { updateTeam(id: $t, memberIds: $m) { id } }",
-                    {"t": alpha, "m": alpha_members})
+        await owner(
+            "mutation($t: ID!, $m: [ID!]) { updateTeam(id: $t, memberIds: $m) { id } }",
+            {"t": alpha, "m": alpha_members},
+        )
         await team_inbox.close()
         await owner.aclose()

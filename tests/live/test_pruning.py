@@ -15,8 +15,13 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 @pytest.fixture(scope="module")
 def served(server_env):
-    server = serve({**server_env, "INBOX_GRAPH_EVENT_RETENTION_SECONDS": "3",
-                    "INBOX_GRAPH_PRUNE_INTERVAL_SECONDS": "1"})
+    server = serve(
+        {
+            **server_env,
+            "INBOX_GRAPH_EVENT_RETENTION_SECONDS": "3",
+            "INBOX_GRAPH_PRUNE_INTERVAL_SECONDS": "1",
+        }
+    )
     yield server
     server.stop()
 

@@ -18,19 +18,33 @@ from tests.support import Client, free_port, receive, serve, subscribe
 
 pytestmark = [
     pytest.mark.asyncio(loop_scope="session"),
-    pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs the redis-server binary"),
+    pytest.mark.skipif(
+        shutil.which("redis-server") is None, reason="needs the redis-server binary"
+    ),
 ]
 
 
 def start_redis(port: int) -> subprocess.Popen:
     process = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        probe = subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True, text=True)
+        probe = subprocess.run(
+            ["redis-cli", "-p", str(port), "ping"], capture_output=True, text=True, check=False
+        )
         if probe.stdout.strip() == "PONG":
             return process
         time.sleep(0.1)
@@ -68,23 +82,31 @@ async def test_a_redis_restart_loses_no_event(world, served, private_redis):
         await receive(world, "c_all", text, client=ingest)
     me = await Client(server, world.tokens["owner"])("{ me { id } }")
     assert me["me"]["id"] == world.user_ids["owner"]
-    texts = [(await subscription.next(timeout=10))["data"]["newMessage"]["message"]["text"] for _ in range(3)]
+    texts = [
+        (await subscription.next(timeout=10))["data"]["newMessage"]["message"]["text"]
+        for _ in range(3)
+    ]
     assert texts == ["during 1", "during 2", "during 3"]
     await receive(world, "c_all", "during 4", client=ingest)
 
     private_redis["process"] = start_redis(redis_port)
     try:
         # nothing is missed or repeated across the reconnection, even if nothing new is written
-        assert (await subscription.next(timeout=15))["data"]["newMessage"]["message"]["text"] == "during 4"
+        assert (await subscription.next(timeout=15))["data"]["newMessage"]["message"][
+            "text"
+        ] == "during 4"
         await subscription.nothing(within=2.0)
         await receive(world, "c_all", "after", client=ingest)
-        assert (await subscription.next(timeout=5))["data"]["newMessage"]["message"]["text"] == "after"
+        assert (await subscription.next(timeout=5))["data"]["newMessage"]["message"][
+            "text"
+        ] == "after"
         await subscription.nothing(within=0.5)
     finally:
         await subscription.close()
         await ingest.aclose()
     # the outage is told once, not once per failed publication or reconnection attempt
-    with open(os.path.join(server.env["TEST_LOG_DIR"], f"inbox-graph-{server.port}.log")) as log:
+    log_file = os.path.join(server.env["TEST_LOG_DIR"], f"inbox-graph-{server.port}.log")
+    with open(log_file) as log:  # noqa: ASYNC230 - a small local file, read once
         lines = [line for line in log if not line.startswith("INFO")]
     assert not any("Traceback" in line for line in lines), "".join(lines)
     # (the bus and the publisher: 4 lines; the rate-limit storage, on the same Redis: 2)

@@ -31,8 +31,9 @@ async def test_replay_does_not_leak_messages_of_a_contact_reassigned_away(world)
         await receive(world, "c_free", "written while mine, read after it was taken away")
         await owner(ASSIGN, {"c": contact, "a": world.user_ids["agent_free"]})
 
-        resumed = await subscribe(world.served, world.tokens["agent_self"], NEW_MESSAGE,
-                                  {"after": marker["sequence"]})
+        resumed = await subscribe(
+            world.served, world.tokens["agent_self"], NEW_MESSAGE, {"after": marker["sequence"]}
+        )
         try:
             await resumed.nothing(within=1.5)
         finally:
@@ -51,7 +52,9 @@ async def test_after_sequence_beyond_the_latest_event_is_rejected(world):
     await live.close()
     future = latest + 1_000_000
     try:
-        resumed = await subscribe(world.served, world.tokens["owner"], NEW_MESSAGE, {"after": future})
+        resumed = await subscribe(
+            world.served, world.tokens["owner"], NEW_MESSAGE, {"after": future}
+        )
     except GraphQLError as error:
         assert "BAD_USER_INPUT" in error.codes, error.errors
         return
@@ -61,7 +64,7 @@ async def test_after_sequence_beyond_the_latest_event_is_rejected(world):
             await resumed.next(timeout=3)
         except GraphQLError as error:  # refused once the subscription started: fine too
             assert "BAD_USER_INPUT" in error.codes, error.errors
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise AssertionError(
                 f"afterSequence={future} (latest is {latest}) was accepted and now swallows every event"
             ) from None
@@ -80,11 +83,17 @@ async def test_concurrent_writes_lose_no_event_for_a_subscriber(world):
         for round_ in range(10):
             subscription = await subscribe(world.served, world.tokens["owner"], NEW_MESSAGE)
 
-            async def one(i: int) -> str:
+            async def one(i: int, round_: int = round_) -> str:
                 data = await integrations[i % len(integrations)](
                     RECEIVE,
-                    {"i": {"channelId": world.channel_ids["WEBCHAT"], "from": f"visitor-{contacts[i % 7]}",
-                           "externalMessageId": uuid.uuid4().hex, "text": f"r{round_}-{i}"}},
+                    {
+                        "i": {
+                            "channelId": world.channel_ids["WEBCHAT"],
+                            "from": f"visitor-{contacts[i % 7]}",
+                            "externalMessageId": uuid.uuid4().hex,
+                            "text": f"r{round_}-{i}",
+                        }
+                    },
                 )
                 return data["receiveMessage"]["message"]["id"]
 
@@ -94,7 +103,7 @@ async def test_concurrent_writes_lose_no_event_for_a_subscriber(world):
                 while len(received) < len(sent):
                     event = (await subscription.next(timeout=5))["data"]["newMessage"]
                     received.append((event["sequence"], event["message"]["id"]))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             finally:
                 await subscription.close()

@@ -32,7 +32,9 @@ def served(server_env):
 
 async def test_a_slow_subscriber_is_closed_and_resumes_without_loss(world, served):
     client = await asyncio.to_thread(RawWebSocket, served)
-    client.send({"type": "connection_init", "payload": {"authorization": f"Bearer {world.tokens['owner']}"}})
+    client.send(
+        {"type": "connection_init", "payload": {"authorization": f"Bearer {world.tokens['owner']}"}}
+    )
     assert json.loads((await asyncio.to_thread(client.frame))[1])["type"] == "connection_ack"
     client.send({"id": "slow", "type": "subscribe", "payload": {"query": HEAVY}})
     await asyncio.sleep(0.5)
@@ -60,7 +62,9 @@ async def test_a_slow_subscriber_is_closed_and_resumes_without_loss(world, serve
     client.close()
     assert close_code == 4413
     assert 0 < len(received) < len(texts)
-    resumed = await subscribe(served, world.tokens["owner"], NEW_MESSAGE, {"after": received[-1][0]})
+    resumed = await subscribe(
+        served, world.tokens["owner"], NEW_MESSAGE, {"after": received[-1][0]}
+    )
     while len(received) < len(texts):
         event = (await resumed.next(timeout=10))["data"]["newMessage"]
         received.append((event["sequence"], event["message"]["text"]))

@@ -96,7 +96,9 @@ async def small_sidebar(world) -> int:
     client = world.client("manager")
     count, data = await statements(client, SIDEBAR)
     await client.aclose()
-    assert {s["kind"]: s["openConversationCount"] for s in data["inboxSidebar"]["standard"]}["ALL"] < 10
+    assert {s["kind"]: s["openConversationCount"] for s in data["inboxSidebar"]["standard"]}[
+        "ALL"
+    ] < 10
     return count
 
 
@@ -107,7 +109,9 @@ async def busy(world, small_sidebar):
     both ways from several agents, assignment activities), and ringing calls."""
     await grant_call_access(world)
     owner, integration = world.client("owner"), world.client("integration")
-    await owner("mutation { updateWorkspaceSettings(input: {callRingTimeoutSeconds: 600}) { callRingTimeoutSeconds } }")
+    await owner(
+        "mutation { updateWorkspaceSettings(input: {callRingTimeoutSeconds: 600}) { callRingTimeoutSeconds } }"
+    )
     channels = itertools.cycle(world.channel_ids[t] for t in ("WEBCHAT", "WHATSAPP", "EMAIL"))
     assignees = itertools.cycle(ASSIGNEES)
     for i in range(BIG + 5):
@@ -117,31 +121,64 @@ async def busy(world, small_sidebar):
             world.channel_ids["WHATSAPP"]: new_number(),
             world.channel_ids["EMAIL"]: f"speed-{i}@example.com",
         }[channel]
-        data = await integration(RECEIVE, {"i": {
-            "channelId": channel, "from": sender, "externalMessageId": f"speed-{i}",
-            "text": f"Hello {i}", "firstName": f"Speed {i}"}})
+        data = await integration(
+            RECEIVE,
+            {
+                "i": {
+                    "channelId": channel,
+                    "from": sender,
+                    "externalMessageId": f"speed-{i}",
+                    "text": f"Hello {i}",
+                    "firstName": f"Speed {i}",
+                }
+            },
+        )
         assignee = next(assignees)
         if assignee is not None:
-            await owner(ASSIGN, {"c": data["receiveMessage"]["contact"]["id"], "a": world.user_ids[assignee]})
+            await owner(
+                ASSIGN,
+                {"c": data["receiveMessage"]["contact"]["id"], "a": world.user_ids[assignee]},
+            )
 
-    data = await integration(RECEIVE, {"i": {
-        "channelId": world.channel_ids["WEBCHAT"], "from": "speed-chatty", "externalMessageId": "chatty-0",
-        "text": "Hi", "firstName": "Chatty"}})
+    data = await integration(
+        RECEIVE,
+        {
+            "i": {
+                "channelId": world.channel_ids["WEBCHAT"],
+                "from": "speed-chatty",
+                "externalMessageId": "chatty-0",
+                "text": "Hi",
+                "firstName": "Chatty",
+            }
+        },
+    )
     chatty = data["receiveMessage"]["contact"]["id"]
     world.speed_conversation = data["receiveMessage"]["conversation"]["id"]
     # the manager (in a team) answers first: the first page of the timeline shows every relation
     repliers = ["manager", "owner", "agent_all", "agent_free"]
     for i in range(BIG // 2 + 5):
-        await integration(RECEIVE, {"i": {
-            "channelId": world.channel_ids["WEBCHAT"], "from": "speed-chatty",
-            "externalMessageId": f"chatty-{i + 1}", "text": f"Question {i}"}})
+        await integration(
+            RECEIVE,
+            {
+                "i": {
+                    "channelId": world.channel_ids["WEBCHAT"],
+                    "from": "speed-chatty",
+                    "externalMessageId": f"chatty-{i + 1}",
+                    "text": f"Question {i}",
+                }
+            },
+        )
         who = repliers[i % len(repliers)]
         if i % 4 == 3:
-            await owner(ASSIGN, {"c": chatty, "a": world.user_ids[repliers[(i // 4) % len(repliers)]]})
+            await owner(
+                ASSIGN, {"c": chatty, "a": world.user_ids[repliers[(i // 4) % len(repliers)]]}
+            )
         else:
             replier = world.client(who)
-            await replier("mutation($c: ID!, $t: String!) { sendMessage(input: {contactId: $c, text: $t}) { message { id } } }",
-                          {"c": chatty, "t": f"Answer {i}"})
+            await replier(
+                "mutation($c: ID!, $t: String!) { sendMessage(input: {contactId: $c, text: $t}) { message { id } } }",
+                {"c": chatty, "t": f"Answer {i}"},
+            )
             await replier.aclose()
     await owner.aclose()
     await integration.aclose()
@@ -153,12 +190,21 @@ async def ring_calls(world, count: int) -> None:
     assignees = itertools.cycle(ASSIGNEES)
     owner = world.client("owner")
     for _ in range(count):
-        data = await integration(RECEIVE_CALL, {"i": {
-            "channelId": world.channel_ids["WHATSAPP"], "from": new_number(),
-            "externalCallId": f"speed.{new_number()}"}})
+        data = await integration(
+            RECEIVE_CALL,
+            {
+                "i": {
+                    "channelId": world.channel_ids["WHATSAPP"],
+                    "from": new_number(),
+                    "externalCallId": f"speed.{new_number()}",
+                }
+            },
+        )
         assignee = next(assignees)
         if assignee is not None:
-            await owner(ASSIGN, {"c": data["receiveCall"]["contact"]["id"], "a": world.user_ids[assignee]})
+            await owner(
+                ASSIGN, {"c": data["receiveCall"]["contact"]["id"], "a": world.user_ids[assignee]}
+            )
     await integration.aclose()
     await owner.aclose()
 
@@ -173,12 +219,15 @@ async def test_sidebar_statements_do_not_grow_with_the_workspace(small_sidebar, 
     assert after == before, f"{before} statements on the small workspace, {after} on the large one"
 
 
-@pytest.mark.parametrize("who, inbox", [
-    ("owner", {"standard": "ALL"}),
-    ("owner", {"standard": "UNASSIGNED"}),
-    ("agent_team", {"standard": "MINE"}),
-    ("manager", {"teamId": "Alpha"}),
-])
+@pytest.mark.parametrize(
+    "who, inbox",
+    [
+        ("owner", {"standard": "ALL"}),
+        ("owner", {"standard": "UNASSIGNED"}),
+        ("agent_team", {"standard": "MINE"}),
+        ("manager", {"teamId": "Alpha"}),
+    ],
+)
 async def test_conversation_list_statements_do_not_grow_with_the_page(busy, who, inbox):
     if "teamId" in inbox:
         inbox = {"teamId": busy.team_ids[inbox["teamId"]]}
@@ -188,7 +237,9 @@ async def test_conversation_list_statements_do_not_grow_with_the_page(busy, who,
     await client.aclose()
     sizes = len(small_data["conversations"]["edges"]), len(large_data["conversations"]["edges"])
     assert sizes[0] <= 5 and sizes[1] > sizes[0], sizes
-    assert large == small, f"first: 5 ran {small} statements, first: 100 ({sizes[1]} rows) ran {large}"
+    assert large == small, (
+        f"first: 5 ran {small} statements, first: 100 ({sizes[1]} rows) ran {large}"
+    )
 
 
 async def test_the_full_inbox_list_really_shows_a_hundred_conversations(busy):
@@ -197,7 +248,9 @@ async def test_the_full_inbox_list_really_shows_a_hundred_conversations(busy):
     await client.aclose()
     edges = data["conversations"]["edges"]
     assert len(edges) == 100 and data["conversations"]["pageInfo"]["hasNextPage"]
-    assignees = {e["node"]["contact"]["assignee"]["id"] for e in edges if e["node"]["contact"]["assignee"]}
+    assignees = {
+        e["node"]["contact"]["assignee"]["id"] for e in edges if e["node"]["contact"]["assignee"]
+    }
     channels = {e["node"]["lastMessage"]["channel"]["type"] for e in edges}
     assert len(assignees) >= 5 and len(channels) == 3
 
@@ -247,7 +300,7 @@ query($id: ID!, $after: String, $afterMessage: String) {
 
 async def test_each_conversations_messages_and_timeline_in_a_list_do_not_grow_with_the_page(busy):
     client = busy.client("owner")
-    small, small_data = await statements(client, THREADS, {"first": 5})
+    small, _small_data = await statements(client, THREADS, {"first": 5})
     large, large_data = await statements(client, THREADS, {"first": 100})
     nodes = [e["node"] for e in large_data["conversations"]["edges"]]
     # each conversation's pages, read in the list, are what reading it alone gives
@@ -258,7 +311,9 @@ async def test_each_conversations_messages_and_timeline_in_a_list_do_not_grow_wi
     await client.aclose()
     assert len(nodes) == 100
     assert large == small, f"first: 5 ran {small} statements, first: 100 ran {large}"
-    assert [{"messages": n["messages"], "timeline": n["timeline"]} for n in nodes[:8] + nodes[-4:]] == alone
+    assert [
+        {"messages": n["messages"], "timeline": n["timeline"]} for n in nodes[:8] + nodes[-4:]
+    ] == alone
     assert all(n["messages"]["edges"] for n in nodes)
     assert any(e["node"]["__typename"] == "Activity" for n in nodes for e in n["timeline"]["edges"])
 
@@ -269,7 +324,9 @@ async def test_a_timeline_read_in_small_pages_is_the_timeline_read_at_once(busy)
     wanted = [e["node"]["id"] for e in whole["node"]["timeline"]["edges"]]
     walked, after = [], None
     while len(walked) < len(wanted):
-        _, data = await statements(client, ONE_THREAD, {"id": busy.speed_conversation, "after": after})
+        _, data = await statements(
+            client, ONE_THREAD, {"id": busy.speed_conversation, "after": after}
+        )
         page = data["node"]["timeline"]
         walked += [e["node"]["id"] for e in page["edges"]]
         if not page["pageInfo"]["hasNextPage"]:
@@ -290,10 +347,21 @@ async def test_custom_inbox_statements_do_not_grow_with_their_number(world):
 
     async def create(count: int, start: int) -> None:
         for i in range(start, start + count):
-            await manager(CREATE_CUSTOM, {"i": {
-                "name": f"Shared {i}", "filter": {"status": ["OPEN"]}, "sharing": "CHOSEN",
-                "sharedWithUserIds": [world.user_ids["agent_all"], world.user_ids[("agent_team", "agent_self")[i % 2]]],
-                "sharedWithTeamIds": [world.team_ids["Beta"]]}})
+            await manager(
+                CREATE_CUSTOM,
+                {
+                    "i": {
+                        "name": f"Shared {i}",
+                        "filter": {"status": ["OPEN"]},
+                        "sharing": "CHOSEN",
+                        "sharedWithUserIds": [
+                            world.user_ids["agent_all"],
+                            world.user_ids[("agent_team", "agent_self")[i % 2]],
+                        ],
+                        "sharedWithTeamIds": [world.team_ids["Beta"]],
+                    }
+                },
+            )
 
     await create(2, 0)
     small, small_data = await statements(manager, CUSTOM_INBOXES)
@@ -302,8 +370,13 @@ async def test_custom_inbox_statements_do_not_grow_with_their_number(world):
     await manager.aclose()
     shared = [c for c in large_data["inboxSidebar"]["custom"] if c["name"].startswith("Shared ")]
     assert len(shared) == 14
-    assert all(len(c["sharedWithUsers"]) == 2 and [t["name"] for t in c["sharedWithTeams"]] == ["Beta"] for c in shared)
-    assert large == small, f"{small} statements for {len(small_data['inboxSidebar']['custom'])} inboxes, {large} for 14 more"
+    assert all(
+        len(c["sharedWithUsers"]) == 2 and [t["name"] for t in c["sharedWithTeams"]] == ["Beta"]
+        for c in shared
+    )
+    assert large == small, (
+        f"{small} statements for {len(small_data['inboxSidebar']['custom'])} inboxes, {large} for 14 more"
+    )
 
 
 async def test_incoming_calls_statements_do_not_grow_with_the_list(busy):
@@ -314,7 +387,9 @@ async def test_incoming_calls_statements_do_not_grow_with_the_list(busy):
     large, large_data = await statements(client, INCOMING)
     await client.aclose()
     assert len(large_data["incomingCalls"]) >= len(small_data["incomingCalls"]) + 30
-    assert large == small, f"{small} statements for {len(small_data['incomingCalls'])} calls, {large} for more"
+    assert large == small, (
+        f"{small} statements for {len(small_data['incomingCalls'])} calls, {large} for more"
+    )
 
 
 async def node_ids(world) -> dict[str, list[str]]:
@@ -326,20 +401,30 @@ async def node_ids(world) -> dict[str, list[str]]:
     _, timeline = await statements(client, TIMELINE, {"id": world.speed_conversation, "first": 100})
     _, calls = await statements(client, INCOMING)
     await client.aclose()
-    edges = [e["node"] for e in data["conversations"]["edges"] if e["node"]["id"] != world.speed_conversation]
+    edges = [
+        e["node"]
+        for e in data["conversations"]["edges"]
+        if e["node"]["id"] != world.speed_conversation
+    ]
     return {
         "Conversation": [e["id"] for e in edges[:12]],
         "Contact": [e["contact"]["id"] for e in edges[12:24]],
         "Message": [e["lastMessage"]["id"] for e in edges[24:36]],
-        "Activity": [e["node"]["id"] for e in timeline["node"]["timeline"]["edges"] if "kind" in e["node"]][:12],
+        "Activity": [
+            e["node"]["id"] for e in timeline["node"]["timeline"]["edges"] if "kind" in e["node"]
+        ][:12],
         "Call": [c["id"] for c in calls["incomingCalls"]][-12:],
     }
 
 
 def nodes_query(ids: list[str]) -> str:
-    return "query {" + " ".join(
-        f'n{i}: node(id: "{node_id}") {{ {NODE_FIELDS} }}' for i, node_id in enumerate(ids)
-    ) + "}"
+    return (
+        "query {"
+        + " ".join(
+            f'n{i}: node(id: "{node_id}") {{ {NODE_FIELDS} }}' for i, node_id in enumerate(ids)
+        )
+        + "}"
+    )
 
 
 async def test_node_statements_do_not_grow_with_the_number_of_ids(busy):
@@ -373,14 +458,18 @@ async def test_small_pages_walk_an_inbox_exactly_like_large_ones(busy):
     async def walk(size: int) -> list[str]:
         seen, after = [], None
         while True:
-            page = (await client(PAGE, {"inbox": {"standard": "ALL"}, "first": size, "after": after}))["conversations"]
+            page = (
+                await client(PAGE, {"inbox": {"standard": "ALL"}, "first": size, "after": after})
+            )["conversations"]
             seen += [e["node"]["id"] for e in page["edges"]]
             if not page["pageInfo"]["hasNextPage"]:
                 return seen
             after = page["pageInfo"]["endCursor"]
 
     small, large = await walk(7), await walk(100)
-    first_page = (await client(PAGE, {"inbox": {"standard": "ALL"}, "first": 100}))["conversations"]["edges"]
+    first_page = (await client(PAGE, {"inbox": {"standard": "ALL"}, "first": 100}))[
+        "conversations"
+    ]["edges"]
     await client.aclose()
     times = [e["node"]["lastActivityAt"] for e in first_page]
     assert len(large) > BIG and len(set(large)) == len(large)
@@ -409,7 +498,9 @@ async def test_call_log_statements_do_not_grow_with_the_page(busy):
     large, large_data = await statements(client, CALL_LOG, {"first": 40})
     await client.aclose()
     assert len(small_data["calls"]["edges"]) == 5 and len(large_data["calls"]["edges"]) == 40
-    assert all(e["node"]["contact"]["callActivities"]["edges"] for e in large_data["calls"]["edges"])
+    assert all(
+        e["node"]["contact"]["callActivities"]["edges"] for e in large_data["calls"]["edges"]
+    )
     assert large == small, f"first: 5 ran {small} statements, first: 40 ran {large}"
 
 
@@ -451,29 +542,55 @@ async def panel_pairs(world) -> dict[str, str]:
         "mail_a": ("WEBCHAT", f"panel-visitor-{local}"),
         "mail_b": ("EMAIL", f"{local}@example.com"),
     }
-    assignees = {"phone_a": "agent_team", "phone_b": "agent_beta", "mail_a": "agent_team", "mail_b": "agent_team"}
+    assignees = {
+        "phone_a": "agent_team",
+        "phone_b": "agent_beta",
+        "mail_a": "agent_team",
+        "mail_b": "agent_team",
+    }
     ids = {}
     for key, (channel, sender) in senders.items():
-        data = await integration(RECEIVE, {"i": {
-            "channelId": world.channel_ids[channel], "from": sender, "externalMessageId": f"panel-{local}-{key}",
-            "text": "Hello", "firstName": f"Panel {key}"}})
+        data = await integration(
+            RECEIVE,
+            {
+                "i": {
+                    "channelId": world.channel_ids[channel],
+                    "from": sender,
+                    "externalMessageId": f"panel-{local}-{key}",
+                    "text": "Hello",
+                    "firstName": f"Panel {key}",
+                }
+            },
+        )
         ids[key] = data["receiveMessage"]["contact"]["id"]
         await owner(ASSIGN, {"c": ids[key], "a": world.user_ids[assignees[key]]})
     await owner(UPDATE_CONTACT, {"i": {"contactId": ids["phone_b"], "phone": number}})
-    await owner(UPDATE_CONTACT, {"i": {"contactId": ids["mail_a"], "email": f"{local.upper()}@EXAMPLE.COM"}})
-    for key in ids:
+    await owner(
+        UPDATE_CONTACT, {"i": {"contactId": ids["mail_a"], "email": f"{local.upper()}@EXAMPLE.COM"}}
+    )
+    for key, contact_id in ids.items():
         for n in range(2):
-            await owner(COMMENT, {"c": ids[key], "t": f"Note {n} on {key}"})
+            await owner(COMMENT, {"c": contact_id, "t": f"Note {n} on {key}"})
     for key, (channel, sender) in senders.items():  # newest activity: the first page holds all four
-        await integration(RECEIVE, {"i": {
-            "channelId": world.channel_ids[channel], "from": sender, "externalMessageId": f"panel-{local}-{key}-2",
-            "text": "Again"}})
+        await integration(
+            RECEIVE,
+            {
+                "i": {
+                    "channelId": world.channel_ids[channel],
+                    "from": sender,
+                    "externalMessageId": f"panel-{local}-{key}-2",
+                    "text": "Again",
+                }
+            },
+        )
     await owner.aclose()
     await integration.aclose()
     return ids
 
 
-@pytest.mark.parametrize("who, inbox", [("owner", {"standard": "ALL"}), ("agent_team", {"standard": "MINE"})])
+@pytest.mark.parametrize(
+    "who, inbox", [("owner", {"standard": "ALL"}), ("agent_team", {"standard": "MINE"})]
+)
 async def test_contact_panel_fields_of_a_list_do_not_grow_with_the_page(busy, who, inbox):
     """Every contact of a list with its panel (channels, merge suggestions, activities,
     conversations): one batch per field, and each contact's answer as its own panel gives it."""
@@ -488,26 +605,47 @@ async def test_contact_panel_fields_of_a_list_do_not_grow_with_the_page(busy, wh
     await client.aclose()
     small_contacts = [e["node"]["contact"] for e in small_data["conversations"]["edges"]]
     assert len(small_contacts) == 5 and len(contacts) > 15, (len(small_contacts), len(contacts))
-    assert large == small, f"first: 5 ran {small} statements, first: 100 ({len(contacts)} rows) ran {large}"
+    assert large == small, (
+        f"first: 5 ran {small} statements, first: 100 ({len(contacts)} rows) ran {large}"
+    )
 
     # the batched answers are each contact's own
     assert small_contacts == contacts[:5]
     assert contacts[:12] == alone
     by_id = {c["id"]: c for c in contacts}
     names = {key: f"Panel {key}" for key in ids}
-    suggestions = {key: [s["name"] for s in by_id[ids[key]]["mergeSuggestions"]] for key in ids if ids[key] in by_id}
+    suggestions = {
+        key: [s["name"] for s in by_id[ids[key]]["mergeSuggestions"]]
+        for key in ids
+        if ids[key] in by_id
+    }
     if who == "owner":
-        assert suggestions == {"phone_a": [names["phone_b"]], "phone_b": [names["phone_a"]],
-                               "mail_a": [names["mail_b"]], "mail_b": [names["mail_a"]]}
+        assert suggestions == {
+            "phone_a": [names["phone_b"]],
+            "phone_b": [names["phone_a"]],
+            "mail_a": [names["mail_b"]],
+            "mail_b": [names["mail_a"]],
+        }
     else:  # phone_b is assigned outside agent_team's team: neither listed nor suggested
-        assert suggestions == {"phone_a": [], "mail_a": [names["mail_b"]], "mail_b": [names["mail_a"]]}
+        assert suggestions == {
+            "phone_a": [],
+            "mail_a": [names["mail_b"]],
+            "mail_b": [names["mail_a"]],
+        }
     phone_a = by_id[ids["phone_a"]]
     on = {c["channel"]["type"]: c for c in phone_a["channels"]}
-    assert on["WHATSAPP"]["hasIdentity"] and on["WHATSAPP"]["handle"] and len(on["WHATSAPP"]["handles"]) == 1
+    assert (
+        on["WHATSAPP"]["hasIdentity"]
+        and on["WHATSAPP"]["handle"]
+        and len(on["WHATSAPP"]["handles"]) == 1
+    )
     assert not on["EMAIL"]["hasIdentity"] and on["EMAIL"]["handles"] == []
     assert {c["channel"]["type"] for c in phone_a["channels"]} >= {"WHATSAPP", "EMAIL", "WEBCHAT"}
     activities = phone_a["activities"]
-    assert [e["node"]["text"] for e in activities["edges"]] == ["Note 1 on phone_a", "Note 0 on phone_a"]
+    assert [e["node"]["text"] for e in activities["edges"]] == [
+        "Note 1 on phone_a",
+        "Note 0 on phone_a",
+    ]
     assert activities["pageInfo"]["hasNextPage"]  # the assignment came before
     assert {e["node"]["author"]["id"] for e in activities["edges"]} == {busy.user_ids["owner"]}
     assert all(len(c["activities"]["edges"]) == 2 for c in contacts if c["id"] in ids.values())
