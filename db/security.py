@@ -4,7 +4,8 @@ Passwords are hashed with argon2id (argon2-cffi), off the event loop: argon2 cos
 milliseconds of CPU per hash by design, which on the loop would hold every other request and
 WebSocket of the worker (16 concurrent failed logins held a worker for about 3 s). Hashing and
 verification run in a small thread pool of their own (:data:`PASSWORD_THREADS`; argon2-cffi
-releases the GIL while it hashes), so a burst of logins waits its turn there while the loop
+releases the GIL while it hashes), at a lower CPU priority than the loop
+(:data:`PASSWORD_THREAD_NICENESS`), so a burst of logins waits its turn there while the loop
 answers everyone else. Bearer tokens are random, high-entropy
 strings returned once to their owner; only their SHA-256 hex digest is stored, which makes
 lookup a single indexed equality and a leaked table useless.
@@ -13,9 +14,11 @@ lookup a single indexed equality and a leaked table useless.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
 import secrets
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from argon2 import PasswordHasher
@@ -33,7 +36,19 @@ PASSWORD_THREADS = max(1, min(4, (os.cpu_count() or 2) - 1))
 """Threads that hash and verify passwords, per worker process: one core's worth or so left
 for the event loop; logins beyond it queue in the pool, not on the loop."""
 
-_pool = ThreadPoolExecutor(max_workers=PASSWORD_THREADS, thread_name_prefix="argon2")
+PASSWORD_THREAD_NICENESS = 10
+"""How much lower than the event loop's the password threads' CPU priority is (Linux ``nice``
+of each thread): when the cores are busy, the loop answers first and hashing waits."""
+
+
+def _lower_priority() -> None:
+    with contextlib.suppress(AttributeError, OSError):  # not Linux, or not permitted
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), PASSWORD_THREAD_NICENESS)
+
+
+_pool = ThreadPoolExecutor(
+    max_workers=PASSWORD_THREADS, thread_name_prefix="argon2", initializer=_lower_priority
+)
 
 
 def _verify(password_hash: str | None, password: str) -> bool:
