@@ -25,6 +25,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from db.availability import is_unavailable, report_unavailable
 from graph.errors import ErrorCode, ServiceUnavailable
 
 if TYPE_CHECKING:
@@ -425,8 +426,11 @@ async def _payload_within_budget(
             _shared_payload(fast.operation, fast.execution_context(), candidate),
             DISPATCH_BUDGET_SECONDS,
         )
-    except Exception:
-        log.warning("shared execution of event %s failed", candidate.sequence, exc_info=True)
+    except Exception as exc:  # the subscribers' own tasks deliver it
+        if is_unavailable(exc):
+            report_unavailable(exc)  # one line per outage, not a traceback per event
+        else:
+            log.warning("shared execution of event %s failed", candidate.sequence, exc_info=True)
         return None
 
 

@@ -344,7 +344,8 @@ async def test_new_documents_are_refused_before_parsing_once_the_budget_is_spent
         assert error["extensions"]["code"] == "RATE_LIMITED"
         assert error["extensions"]["limit"] == "cost"
         assert held >= 0.9  # a second of the wait, held
-        assert 1 < error["extensions"]["retryAfter"] <= 60  # the rest of it
+        # the rest of it (the sliding window's: up to two windows)
+        assert 1 < error["extensions"]["retryAfter"] <= 120
         assert int(refused.headers["Retry-After"]) >= 1
         # not even the body is waited for: a head alone is answered
         reader, writer = await asyncio.open_connection(
