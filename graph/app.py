@@ -50,7 +50,7 @@ from graph.live import EventBus
 from graph.resolvers.call import miss_unanswered_calls
 from graph.schema import build_schema
 from graph.settings import Settings
-from graph.throttle import Throttle, address_key, hold
+from graph.throttle import Throttle, address_key, budget_spent, hold
 from graph.websocket import InboxTransportWSHandler
 
 if TYPE_CHECKING:
@@ -135,14 +135,7 @@ def _has_bearer(scope: Any) -> bool:
 
 def _spent(wait: float) -> JSONResponse:
     return JSONResponse(
-        {
-            "errors": [
-                {
-                    "message": "The budget is spent: retry after `retryAfter` seconds.",
-                    "extensions": {"code": "RATE_LIMITED", "limit": "cost", "retryAfter": wait},
-                }
-            ]
-        },
+        {"errors": [budget_spent(wait).formatted]},
         status_code=429,
         headers={"Retry-After": str(math.ceil(wait))},
     )

@@ -349,6 +349,14 @@ async def hold(request: Any, wait: float) -> float:
     return max(0.0, round(wait - held, 3))
 
 
+def budget_spent(wait: float) -> RateLimited:
+    """The refusal of a client whose budget cannot pay a point (``limit``: ``cost``), to retry
+    after ``wait`` seconds."""
+    return RateLimited(
+        "The budget is spent: retry after `retryAfter` seconds.", retryAfter=wait, limit="cost"
+    )
+
+
 async def admit_document(context: Any) -> None:
     """Admit a document the server has not parsed yet, before it is parsed: its client's
     budget must have a point left (:meth:`Throttle.admit`).
@@ -361,11 +369,7 @@ async def admit_document(context: Any) -> None:
         return
     wait = await throttle.admit(budget_key(context))
     if wait is not None:
-        raise RateLimited(
-            "The budget is spent: retry after `retryAfter` seconds.",
-            retryAfter=await hold(getattr(context, "request", None), wait),
-            limit="cost",
-        )
+        raise budget_spent(await hold(getattr(context, "request", None), wait))
 
 
 async def spend_point(context: Any) -> None:
@@ -416,6 +420,7 @@ __all__ = [
     "address_key",
     "admit_document",
     "budget_key",
+    "budget_spent",
     "client_address",
     "hold",
     "login_attempt",
