@@ -18,6 +18,7 @@ from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions.max_aliases import create_validator as aliases_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.exceptions import CannotGetOperationTypeError
 from strawberry.tools import merge_types
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
@@ -31,6 +32,7 @@ from graph.extensions import (
     SingleOperation,
     is_expected,
     operation_name_given,
+    request_mistake,
     unstorable_input,
 )
 from graph.permissions.scopes import require_scopes
@@ -102,7 +104,10 @@ class InboxSchema(strawberry.Schema):
     - text no database stores (NUL, unpaired surrogates) is refused with ``BAD_USER_INPUT``;
     - subscriptions run only over WebSocket (over HTTP they are refused, not half-run).
 
-    Only unexpected errors are logged (client errors are answered, not logged).
+    Only unexpected errors are logged (client errors are answered, not logged). An unknown
+    ``operationName`` is answered as a request error coded ``BAD_USER_INPUT``
+    (:func:`graph.extensions.request_mistake`), over HTTP as over WebSocket, instead of the
+    exception strawberry raises to its HTTP view.
 
     Every operation is validated with :attr:`operation_rules` and parsed with at most
     :attr:`max_token_count` tokens, set on its execution context when strawberry creates it
@@ -133,7 +138,10 @@ class InboxSchema(strawberry.Schema):
             kwargs["allowed_operation_types"] = {
                 t for t in allowed if t is not OperationType.SUBSCRIPTION
             }
-        return await super().execute(query, variable_values, *args, **kwargs)
+        try:
+            return await super().execute(query, variable_values, *args, **kwargs)
+        except CannotGetOperationTypeError as error:
+            return PreExecutionError(data=None, errors=[request_mistake(error)])
 
     async def stream(self, query, variable_values=None, *args: Any, **kwargs: Any):
         operation_name_given.set(
