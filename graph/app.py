@@ -341,10 +341,16 @@ class InboxGraphQL(GraphQL):
         await response(scope, receive, send)
 
     async def parse_http_body(self, request: Any) -> Any:
-        """strawberry's reading of the request's parameters, refusing an ``operationName``
-        that is neither a string nor null (not a well-formed GraphQL-over-HTTP request: 400,
-        like a ``query`` or ``variables`` of the wrong type)."""
-        data = await super().parse_http_body(request)
+        """strawberry's reading of the request's parameters, refusing a JSON body that is not
+        an object, and an ``operationName`` that is neither a string nor null (not a
+        well-formed GraphQL-over-HTTP request: 400, like a ``query`` or ``variables`` of the
+        wrong type)."""
+        try:
+            data = await super().parse_http_body(request)
+        except AttributeError as error:
+            # strawberry calls ``.get`` on the decoded body: a number, string or null (a 500
+            # and a traceback, before)
+            raise HTTPException(400, "The request body must be a JSON object.") from error
         if not isinstance(data, list) and not isinstance(data.operation_name, (str, type(None))):
             raise HTTPException(
                 400,

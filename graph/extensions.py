@@ -139,7 +139,7 @@ def request_mistake(error: Exception) -> GraphQLError:
     if isinstance(error, CannotGetOperationTypeError):
         message = error.as_http_error_reason()
     elif isinstance(error, MissingQueryError):
-        message = "No GraphQL query found in the request."
+        message = "No GraphQL query found in the request"  # as strawberry says it over HTTP
     else:
         message = str(error) or "This operation type is not allowed here."
     return GraphQLError(message, extensions={"code": ErrorCode.BAD_USER_INPUT})

@@ -195,6 +195,9 @@ async def test_a_post_body_that_is_not_json_is_415(served, content_type):
     ("body", "fragment"),
     [
         (b"{", "JSON"),
+        (b"42", "JSON object"),
+        (b"null", "JSON object"),
+        (b'"{ __typename }"', "JSON object"),
         (b'{"variables": {}}', "query"),
         (b'{"query": "{ __typename }", "operationName": 7}', "operationName"),
         (b'{"query": "{ __typename }", "variables": [7]}', "variables"),
@@ -203,6 +206,7 @@ async def test_a_post_body_that_is_not_json_is_415(served, content_type):
 async def test_a_request_that_is_not_well_formed_is_400_under_both_media_types(
     served, body, fragment
 ):
+    offset = log_size(served)
     async with httpx.AsyncClient(timeout=30) as http:
         for accept in (GQL, JSON):
             response = await http.post(
@@ -215,6 +219,7 @@ async def test_a_request_that_is_not_well_formed_is_400_under_both_media_types(
             answer = response.json()
             assert "data" not in answer and codes(answer) == ["BAD_USER_INPUT"], answer
             assert fragment in answer["errors"][0]["message"]
+    no_traceback_since(served, offset)
 
 
 async def test_the_http_layers_refusals_keep_their_status_and_code_in_the_asked_media_type(
