@@ -11,7 +11,9 @@ every rule of the protocol (https://github.com/enisdenjo/graphql-ws/blob/master/
   token limit, over a field limit, invalid, several operations and none named, an unknown
   ``operationName``, variables that cannot be coerced, a spent budget) is answered with an
   ``error`` frame for its id carrying the coded errors HTTP gives the same request
-  (:func:`graph.extensions.is_request_error`); the socket stays open and nothing is logged;
+  (:func:`graph.extensions.is_request_error`); the socket stays open and nothing is logged.
+  A subscription whose stream refuses to start (a negative ``afterSequence``, a custom inbox)
+  ran: it ends with a ``next`` carrying the error, then ``complete``, as before;
 - every ``subscribe`` frame (queries and mutations over the socket included) re-checks the
   token and the user: a revoked or expired token, or a deactivated user, closes the socket
   with 4403; a changed role, visibility or team is used from then on;
@@ -42,13 +44,12 @@ from typing import Any
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
 )
-from strawberry.types.execution import ExecutionResult, PreExecutionError
 
 from db.availability import is_unavailable, report_unavailable
 from graph.auth import refresh_viewer
 from graph.context import start_operation_loaders
 from graph.errors import RateLimited
-from graph.extensions import is_request_error, unavailable_error
+from graph.extensions import unavailable_error
 from graph.fanout import LiveOperation, start_live_operation
 
 MAX_OPERATION_ID_LENGTH = 128
@@ -231,21 +232,12 @@ class InboxTransportWSHandler(BaseGraphQLTransportWSHandler):
         if live is not None and operation_id in self.operations:  # not refused (limit)
             self._register(live, context.current_viewer.user_id)
 
-    async def _send_result_stream(self, operation: Any, result_source: Any) -> None:
-        """strawberry's, except that an operation that never ran gets an ``error`` frame with
-        its coded errors, whatever the reason (strawberry closed the socket with 4400 for a
-        syntax error or an unknown operation name, and sent a query's variable coercion
-        failure as a ``next`` with ``data: null``)."""
-        first = True
-        async for result in result_source:
-            if first and (isinstance(result, PreExecutionError) or is_request_error(result)):
-                await operation.send_initial_errors(result.errors)
-                return
-            if not isinstance(result, ExecutionResult):
-                await self._reject_incremental_delivery(operation)
-                return
-            await operation.send_next(result)
-            first = False
+    async def _handle_pre_execution_error(self, operation: Any, result: Any) -> None:
+        """An operation that never ran gets an ``error`` frame with its coded errors, whatever
+        the reason: strawberry closed the socket with 4400 for a syntax error (the token limit
+        included) or an unknown operation name. A query's or mutation's variables that cannot
+        be coerced arrive here too (:meth:`graph.schema.InboxSchema._stream_non_subscription`)."""
+        await operation.send_initial_errors(result.errors)
 
     async def run_operation(self, operation: Any) -> None:
         await super().run_operation(operation)

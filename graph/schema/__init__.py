@@ -22,6 +22,7 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError
 from strawberry.tools import merge_types
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
+from strawberry.utils.aio import aclosing
 
 from graph.errors import ErrorCode
 from graph.extensions import (
@@ -31,6 +32,7 @@ from graph.extensions import (
     Documents,
     SingleOperation,
     is_expected,
+    is_request_error,
     operation_name_given,
     request_mistake,
     unstorable_input,
@@ -160,6 +162,19 @@ class InboxSchema(strawberry.Schema):
                 t for t in allowed if t is not OperationType.SUBSCRIPTION
             }
         return await super().stream(query, variable_values, *args, **kwargs)
+
+    async def _stream_non_subscription(self, *args: Any, **kwargs: Any):
+        """strawberry's, except that a query or mutation over WebSocket whose variables could
+        not be coerced is a pre-execution error (an ``error`` frame, as its syntax and
+        validation errors are), like the request error HTTP answers it with
+        (:func:`graph.extensions.is_request_error`)."""
+        async with aclosing(super()._stream_non_subscription(*args, **kwargs)) as results:
+            async for result in results:
+                if is_request_error(result) and not isinstance(result, PreExecutionError):
+                    result = PreExecutionError(
+                        data=None, errors=result.errors, extensions=result.extensions
+                    )
+                yield result
 
     def process_errors(self, errors, execution_context=None) -> None:
         super().process_errors([e for e in errors if not is_expected(e)], execution_context)
