@@ -3,9 +3,10 @@
 Request path (``architecture.md``): bearer token → viewer → strawberry → resolvers →
 visibility policy → tortoise. HTTP answers follow GraphQL over HTTP
 (:mod:`graph.graphql_over_http`: the media type the ``Accept`` header asks for, the status
-the spec gives it; a request error has no ``data``), every refusal of this layer included. WebSockets speak graphql-transport-ws only; the
-``connection_init`` payload carries ``{"authorization": "Bearer …"}`` and a missing or bad
-token closes the socket with 4403. Browser handshakes from origins outside
+the spec gives it; a request error has no ``data``), every refusal of this layer included.
+WebSockets speak graphql-transport-ws only (:mod:`graph.websocket`); the ``connection_init``
+payload carries ``{"authorization": "Bearer …"}`` and a missing or bad token closes the
+socket with 4403. Browser handshakes from origins outside
 ``INBOX_GRAPH_ALLOWED_ORIGINS`` are refused (HTTP 403); the same origins get CORS headers on
 HTTP.
 """
