@@ -345,7 +345,8 @@ class InboxGraphQL(GraphQL):
         """strawberry's reading of the request's parameters, refusing a JSON body that is not
         an object, and an ``operationName`` that is neither a string nor null (not a
         well-formed GraphQL-over-HTTP request: 400, like a ``query`` or ``variables`` of the
-        wrong type)."""
+        wrong type). An empty ``operationName`` is no ``operationName`` (the spec says so of
+        GET's; POST's is read alike)."""
         try:
             data = await super().parse_http_body(request)
         except AttributeError as error:
@@ -357,6 +358,8 @@ class InboxGraphQL(GraphQL):
                 400,
                 "The GraphQL operation's `operationName` must be a string or null, if provided.",
             )
+        if not isinstance(data, list) and data.operation_name == "":
+            data.operation_name = None
         return data
 
     def create_response(self, response_data: Any, sub_response: Any) -> Any:

@@ -129,6 +129,7 @@ async def test_an_operation_that_ran_is_200_with_its_data_even_with_field_errors
         ("application/*", JSON),
         (f"text/html, {GQL};q=0.2", GQL),
         (f"{JSON}; charset=utf-8", JSON),
+        (f"{GQL}; charset=utf-8, {JSON}; charset=utf-8", GQL),  # the spec's recommended header
     ],
 )
 async def test_the_accept_header_picks_the_media_type(served, accept, media_type):
@@ -248,3 +249,17 @@ async def test_the_http_layers_refusals_keep_their_status_and_code_in_the_asked_
     error = json.loads(body)["errors"][0]
     assert error["extensions"]["code"] == "BAD_USER_INPUT"
     assert error["extensions"]["limit"] == "bodyBytes"
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+async def test_an_empty_operation_name_is_no_operation_name(served, method):
+    """GraphQL over HTTP: "Setting the value of the {operationName} parameter to the empty
+    string is equivalent to omitting the {operationName} parameter"."""
+    parameters = {"query": "query Only { __typename }", "operationName": ""}
+    async with httpx.AsyncClient(timeout=30) as http:
+        if method == "GET":
+            response = await http.get(served.http_url, params=parameters, headers={"Accept": GQL})
+        else:
+            response = await http.post(served.http_url, json=parameters, headers={"Accept": GQL})
+    assert response.status_code == 200, response.text
+    assert response.json()["data"] == {"__typename": "Query"}
