@@ -85,6 +85,18 @@ class JSONTooDeep(json.JSONDecodeError):
         return f"{self.msg}."
 
 
+class NotUTF8(json.JSONDecodeError):
+    """A request body that is not UTF-8 (GraphQL over HTTP: JSON bodies are UTF-8). A
+    :class:`json.JSONDecodeError`, so strawberry refuses it like malformed JSON: 400 (the
+    standard library's :class:`UnicodeDecodeError` was a 500 with a traceback)."""
+
+    def __init__(self) -> None:
+        super().__init__("The request body is not UTF-8", "", 0)
+
+    def __str__(self) -> str:
+        return f"{self.msg}."
+
+
 def _nests_deeper(value: object, limit: int) -> bool:
     """Whether arrays and objects nest more than ``limit`` levels deep in ``value`` (decoded
     JSON), without recursion."""
@@ -401,18 +413,21 @@ class InboxGraphQL(GraphQL):
             JSONTooDeep: when arrays and objects nest deeper than :data:`MAX_JSON_DEPTH`
                 (the standard library's decoder would raise :class:`RecursionError` at about
                 1,000 levels, which strawberry does not catch: a 500 or a dropped socket).
+            NotUTF8: when ``data`` is bytes that are not UTF-8 (other encodings that
+                :func:`json.loads` would guess are refused too).
             json.JSONDecodeError: when ``data`` is not JSON.
         """
+        if isinstance(data, bytes):
+            try:
+                data = data.decode("utf-8")
+            except UnicodeDecodeError:
+                raise NotUTF8() from None
         try:
             value = json.loads(data)
         except RecursionError:
             raise JSONTooDeep() from None
         # a text with no more brackets than the limit cannot nest deeper: skip the walk
-        brackets = (
-            data.count("[") + data.count("{")
-            if isinstance(data, str)
-            else (data.count(b"[") + data.count(b"{"))
-        )
+        brackets = data.count("[") + data.count("{")
         if brackets > MAX_JSON_DEPTH and _nests_deeper(value, MAX_JSON_DEPTH):
             raise JSONTooDeep()
         return value
@@ -493,7 +508,7 @@ def _request_refused(exc: HTTPException, method: str) -> Response:
             {"Allow": "POST"},
         )
     # strawberry says "Unable to parse request body as JSON" of any JSON it refused
-    message = str(cause) if isinstance(cause, JSONTooDeep) else exc.reason
+    message = str(cause) if isinstance(cause, (JSONTooDeep, NotUTF8)) else exc.reason
     return _refusal(message, ErrorCode.BAD_USER_INPUT, exc.status_code)
 
 
@@ -617,5 +632,6 @@ __all__ = [
     "InboxApp",
     "InboxGraphQL",
     "JSONTooDeep",
+    "NotUTF8",
     "create_app",
 ]

@@ -203,6 +203,8 @@ async def test_a_post_body_that_is_not_json_is_415(served, content_type):
     [
         (b"{", "JSON"),
         (b"42", "JSON object"),
+        (b'{"query": "{ __typename \xff }"}', "not UTF-8"),
+        ("{}".encode("utf-16"), "not UTF-8"),
         (b"null", "JSON object"),
         (b'"{ __typename }"', "JSON object"),
         (b'{"variables": {}}', "query"),
