@@ -495,6 +495,8 @@ def _request_refused(exc: HTTPException, method: str) -> Response:
     cause = exc.__cause__
     if exc.status_code == 404:
         return _refusal(exc.reason, ErrorCode.NOT_FOUND, 404)
+    if exc.status_code == 405 and method not in ("GET", "POST"):  # HEAD, routed with GET
+        return _refusal(exc.reason, ErrorCode.BAD_USER_INPUT, 405, {"Allow": "GET, POST"})
     if (
         isinstance(cause, InvalidOperationTypeError)
         and cause.operation_type is OperationType.MUTATION

@@ -184,6 +184,13 @@ async def test_a_mutation_over_get_is_405_and_runs_nothing(world, accept):
     assert "via GET" not in [team["name"] for team in teams.json()["data"]["teams"]]
 
 
+async def test_head_is_405_with_the_methods_allowed(served):
+    async with httpx.AsyncClient(timeout=30) as http:
+        response = await http.head(served.http_url, params={"query": "{ __typename }"})
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, POST"
+
+
 @pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
 async def test_a_post_body_that_is_not_json_is_415(served, content_type):
     headers = {"Accept": GQL}
