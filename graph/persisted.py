@@ -60,12 +60,22 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 import cachetools
-from graphql import GraphQLError, parse, validate
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    GraphQLError,
+    NameNode,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
+    parse,
+    validate,
+)
 from redis import asyncio as redis
 from redis.exceptions import RedisError
 from strawberry.extensions import SchemaExtension
 
-from graph.errors import BadUserInput, PersistedQueryNotFound, PersistedQueryOnly
+from graph.errors import BadUserInput, CodedError, PersistedQueryNotFound, PersistedQueryOnly
 from graph.throttle import admit_document, spend_point
 
 if TYPE_CHECKING:
@@ -381,25 +391,60 @@ class PersistedDocuments:
         await self.apq.aclose()
 
 
+def _refused_document(operation_name: str | None) -> DocumentNode:
+    """``query <operation_name> { __typename }``: what stands for a refused request's document
+    until its refusal is answered (strawberry reads the operation, by the request's name, from
+    the document in between). Built, not parsed: the name is the client's, any string."""
+    return DocumentNode(
+        definitions=(
+            OperationDefinitionNode(
+                operation=OperationType.QUERY,
+                name=NameNode(value=operation_name) if operation_name else None,
+                variable_definitions=(),
+                directives=(),
+                selection_set=SelectionSetNode(
+                    selections=(
+                        FieldNode(
+                            name=NameNode(value="__typename"),
+                            arguments=(),
+                            directives=(),
+                        ),
+                    )
+                ),
+            ),
+        )
+    )
+
+
 class PersistedQueries(SchemaExtension):
     """Reads the document a request names by hash before strawberry parses it, refuses what
     trusted documents do not allow, and stores automatic persisted queries once they have
     validated (the rules: this module's docstring).
 
     First of the schema's extensions: its refusals come before any parsing; its storing, after
-    every extension's validation (``on_validate`` ends in reverse order).
+    every extension's validation (``on_validate`` ends in reverse order). A refusal is not
+    raised (over WebSocket strawberry would not answer it): the request's text is dropped, a
+    placeholder stands for the document (:func:`_refused_document`) and the refusal is the
+    validation's only error, which the other extensions leave alone; nothing runs, nothing
+    is charged beyond what the refusal spent.
     """
 
     def __init__(self, documents: PersistedDocuments) -> None:
         super().__init__()
         self.documents = documents
         self.to_store: tuple[str, str] | None = None
+        self.refused: CodedError | None = None
 
     async def on_operation(self):
         context = self.execution_context
         # a subscription's event runs its (already admitted) document again: nothing to do
         if context.root_value is None:
-            await self._resolve(context)
+            try:
+                await self._resolve(context)
+            except CodedError as error:
+                self.refused = error
+                context.query = None
+                context.graphql_document = _refused_document(context.operation_name)
         yield
 
     async def _resolve(self, context: Any) -> None:
@@ -424,8 +469,10 @@ class PersistedQueries(SchemaExtension):
             self.to_store = (key, query)
 
     async def on_validate(self):
-        yield
         context = self.execution_context
+        if self.refused is not None:
+            context.pre_execution_errors = [self.refused]
+        yield
         if self.to_store is not None and not context.pre_execution_errors:
             await self.documents.apq.put(*self.to_store)
 
