@@ -39,9 +39,10 @@ hashes only).
 
 **Costs.** A document run by hash goes through everything a sent text goes through (token,
 depth, alias and field limits, validation, its cost charged to the budget: :mod:`graph.throttle`,
-:class:`graph.extensions.CachedDocuments`). A hash that is not in the worker's memory is looked
-up only while the client's budget has a point left (``RATE_LIMITED`` otherwise), and one found
-nowhere spends a point: a flood of unknown hashes ends in refusals, and grows nothing.
+:class:`graph.extensions.CachedDocuments`). A hash found neither in the APQ store nor among
+the registered documents the worker holds is looked up in the database only while the client's
+budget has a point left (``RATE_LIMITED`` otherwise), and one found nowhere spends a point: a
+flood of unknown hashes ends in refusals, and grows nothing.
 
 A manifest is the JSON object ``{"<sha256 hex>": "<document>", …}`` that GraphQL Codegen's
 client preset writes (``persistedDocuments: {hashAlgorithm: "sha256"}``,
@@ -74,7 +75,9 @@ from graphql import (
 from redis import asyncio as redis
 from redis.exceptions import RedisError
 from strawberry.extensions import SchemaExtension
+from tortoise.transactions import in_transaction
 
+from db.models import PersistedDocument
 from graph.errors import BadUserInput, CodedError, PersistedQueryNotFound, PersistedQueryOnly
 from graph.throttle import admit_document, spend_point
 
@@ -326,8 +329,6 @@ class PersistedDocuments:
         this worker's cache does not hold it)."""
         text = self._registered.get(key)
         if text is None:
-            from db.models import PersistedDocument
-
             row = await PersistedDocument.get_or_none(hash=key)
             if row is not None:
                 text = row.document
@@ -345,20 +346,19 @@ class PersistedDocuments:
             The document's text.
 
         Raises:
-            RateLimited: the hash is not in this worker's memory and the client's budget has
-                no point left to look further.
+            RateLimited: the hash is neither in the APQ store nor among the registered
+                documents this worker holds, and the client's budget has no point left to look
+                in the database.
             PersistedQueryNotFound: no document has this hash (a point of the budget spent);
                 with trusted documents on, only registered documents count.
         """
         text = self._registered.get(key)
-        if text is None and isinstance(self.apq, _LocalStore) and not self.trusted:
-            text = await self.apq.get(key)
+        if text is None and not self.trusted:
+            text = await self.apq.get(key)  # memory, or one Redis call
         if text is not None:
             return text
         await admit_document(context)
         text = await self.registered(key)
-        if text is None and not self.trusted:
-            text = await self.apq.get(key)
         if text is None:
             await spend_point(context)
             raise PersistedQueryNotFound()
@@ -537,10 +537,6 @@ async def register_documents(documents: Mapping[str, str]) -> int:
     Returns:
         How many were not registered before.
     """
-    from tortoise.transactions import in_transaction
-
-    from db.models import PersistedDocument
-
     async with in_transaction():
         known = set(
             await PersistedDocument.filter(hash__in=list(documents)).values_list("hash", flat=True)
