@@ -58,6 +58,7 @@ import json
 import logging
 import re
 import threading
+import time
 from typing import TYPE_CHECKING, Any
 
 import cachetools
@@ -79,6 +80,7 @@ from tortoise.transactions import in_transaction
 
 from db.models import PersistedDocument
 from graph.errors import BadUserInput, CodedError, PersistedQueryNotFound, PersistedQueryOnly
+from graph.extensions import as_graphql_error, coded_errors
 from graph.throttle import admit_document, spend_point
 
 if TYPE_CHECKING:
@@ -97,6 +99,8 @@ ENTRY_OVERHEAD_BYTES = 200
 1 MiB holds at most about 5,000 documents, however short."""
 STORE_TIMEOUT_SECONDS = 0.5
 """How long one Redis call of the APQ store may take before Redis counts as unreachable."""
+RETRY_STORE_SECONDS = 1.0
+"""While Redis is unreachable, how often the APQ store tries it again (seconds)."""
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _FIELD = "extensions.persistedQuery.sha256Hash"
@@ -141,7 +145,8 @@ def requested_hash(extensions: Mapping[str, Any] | None) -> str | None:
             "`extensions.persistedQuery` must be an object: {version: 1, sha256Hash}.",
             field="extensions.persistedQuery",
         )
-    if persisted.get("version") != PERSISTED_QUERY_VERSION:
+    version = persisted.get("version")
+    if isinstance(version, bool) or version != PERSISTED_QUERY_VERSION:
         raise BadUserInput(
             "Unsupported persisted query version: only version 1 is.",
             field="extensions.persistedQuery.version",
@@ -250,11 +255,17 @@ class _RedisStore:
         self._put = self._redis.register_script(_PUT)
         self._get = self._redis.register_script(_GET)
         self._down = False
+        self._retry_at = 0.0
 
     async def _call(self, script: Any, *args: Any) -> Any:
+        """Run a script; ``None`` while Redis is unreachable (tried again at most every
+        :data:`RETRY_STORE_SECONDS`, so requests do not each wait for its timeout)."""
+        if self._down and time.monotonic() < self._retry_at:
+            return None
         try:
             result = await script(keys=self._keys, args=[self._documents, *args])
         except (RedisError, OSError, TimeoutError) as exc:
+            self._retry_at = time.monotonic() + RETRY_STORE_SECONDS
             if not self._down:
                 self._down = True
                 log.warning("APQ store unreachable (%s): hash-only requests fall back", exc)
@@ -433,7 +444,7 @@ class PersistedQueries(SchemaExtension):
         super().__init__()
         self.documents = documents
         self.to_store: tuple[str, str] | None = None
-        self.refused: CodedError | None = None
+        self.refused: GraphQLError | None = None
 
     async def on_operation(self):
         context = self.execution_context
@@ -441,8 +452,14 @@ class PersistedQueries(SchemaExtension):
         if context.root_value is None:
             try:
                 await self._resolve(context)
-            except CodedError as error:
-                self.refused = error
+            except Exception as error:  # noqa: BLE001 - every failure is answered, coded
+                # the client's mistakes keep their code; an unreachable database is
+                # SERVICE_UNAVAILABLE, anything else logged and masked (graph.extensions)
+                self.refused = (
+                    error
+                    if isinstance(error, CodedError)
+                    else coded_errors([as_graphql_error(error)])[0]
+                )
                 context.query = None
                 context.graphql_document = _refused_document(context.operation_name)
         yield

@@ -160,6 +160,10 @@ async def test_an_invalid_document_is_not_stored(world, served):
         ),
         ({"persistedQuery": {"version": 1}}, "extensions.persistedQuery.sha256Hash"),
         (
+            {"persistedQuery": {"version": True, "sha256Hash": "0" * 64}},
+            "extensions.persistedQuery.version",
+        ),
+        (
             {"persistedQuery": {"version": 1, "sha256Hash": 7}},
             "extensions.persistedQuery.sha256Hash",
         ),
