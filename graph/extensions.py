@@ -46,7 +46,7 @@ from strawberry.schema.schema import validate_document
 
 from db.availability import is_unavailable, report_unavailable
 from graph.cost import find_operation, operation_cost
-from graph.errors import ErrorCode, RateLimited, ServiceUnavailable
+from graph.errors import ErrorCode, InvalidInput, RateLimited, ServiceUnavailable
 from graph.throttle import admit_document, budget_key, hold, spend_point
 
 log = logging.getLogger("graph.errors")
@@ -133,6 +133,20 @@ def coded_errors(
     processed: list[GraphQLError] = []
     for error in errors:
         original = error.original_error
+        if isinstance(original, InvalidInput):
+            # one error per invalid field, each where the whole input was refused
+            processed.extend(
+                GraphQLError(
+                    each.message,
+                    nodes=error.nodes,
+                    source=error.source,
+                    positions=error.positions,
+                    path=error.path,
+                    extensions=each.extensions,
+                )
+                for each in original.errors
+            )
+            continue
         code = (error.extensions or {}).get("code")
         if code:
             processed.append(error)

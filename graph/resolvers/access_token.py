@@ -30,7 +30,6 @@ from typing import TYPE_CHECKING, Any
 from tortoise.expressions import Q
 
 from db.models import AccessToken, AccessTokenKind, AccessTokenScope, User
-from db.queries import keyset_page
 from db.security import hash_password, hash_token, new_token, verify_password
 from graph.errors import (
     BadUserInput,
@@ -45,7 +44,7 @@ from graph.events import EventType
 from graph.live import write
 from graph.permissions.scopes import DEFAULT_SCOPES, format_scopes, granted
 from graph.permissions.visibility import access_token_access
-from graph.relay import Page, to_global_id
+from graph.relay import Page, PageRequest, to_global_id
 from graph.secrets import SecretUnreadable
 
 if TYPE_CHECKING:
@@ -285,8 +284,7 @@ def tokens_visible_to(viewer: Viewer) -> QuerySet[AccessToken]:
 
 async def list_access_tokens(
     viewer: Viewer,
-    first: int,
-    after: list[Any] | None,
+    request: PageRequest,
     *,
     active: bool | None,
     kind: AccessTokenKind | None,
@@ -294,8 +292,8 @@ async def list_access_tokens(
     """A page of the tokens ``viewer`` may see (:func:`tokens_visible_to`), newest first.
 
     Args:
-        first: the page size (1 to 100, checked by the caller).
-        after: the cursor's values (the last token's id), or ``None`` from the start.
+        request: the page asked for (keyset ``[id]``, both ways; ``totalCount`` counts the
+            same tokens).
         active: ``True``: only tokens that work now (not revoked, not expired); ``False``:
             only revoked or expired ones; ``None``: all.
         kind: only sessions or only integration tokens; ``None``: both.
@@ -310,8 +308,8 @@ async def list_access_tokens(
         query = query.filter(~usable)
     if kind is not None:
         query = query.filter(kind=kind)
-    rows = await keyset_page(query, TOKEN_ORDER, first, after)
-    return Page.slice(rows, first, after, lambda token: [token.id])
+    rows = await request.read(query, TOKEN_ORDER)
+    return Page.of(rows, request, lambda token: [token.id], query.count)
 
 
 async def _revoke_with_descendants(

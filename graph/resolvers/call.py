@@ -37,7 +37,6 @@ from db.models import (
     Workspace,
 )
 from db.normalize import normalise_phone
-from db.queries import keyset_page
 from graph.errors import BadUserInput, Conflict, Forbidden, NotFound
 from graph.events import EventType
 from graph.live import write
@@ -51,7 +50,7 @@ from graph.permissions.visibility import (
     may_see_incoming_call_tab,
     require_call_access,
 )
-from graph.relay import MAX_PAGE_SIZE, Page, to_global_id
+from graph.relay import MAX_PAGE_SIZE, Page, PageRequest, to_global_id
 from graph.resolvers.call_lifecycle import (
     TRANSITIONS,
     Move,
@@ -65,7 +64,7 @@ from graph.resolvers.inbox import resolve_inbox
 from graph.subscriptions import contact_events
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable
 
     from tortoise.backends.base.client import BaseDBAsyncClient
 
@@ -558,12 +557,11 @@ def call_cursor_values(row: Call) -> list[Any]:
     return [row.ringing_at, row.id]
 
 
-async def call_log(
-    viewer: Viewer, inbox: Any | None, first: int, after: Sequence[Any] | None
-) -> Page[Call]:
+async def call_log(viewer: Viewer, inbox: Any | None, request: PageRequest) -> Page[Call]:
     """The call log of the ``CALLS`` view (``domain.md`` sections 4 and 5): every call, inbound
-    and outbound, whatever its status, newest first (``ringingAt``, then id), paginated by
-    keyset (``after`` holds the last row's values), within the selected inbox.
+    and outbound, whatever its status, newest first (``ringingAt``, then id), the page ``request``
+    asks for (keyset, both ways), within the selected inbox; ``totalCount`` counts the
+    same rows.
 
     An inbox holds the calls of the contacts it holds for the viewer
     (:func:`graph.resolvers.inbox.resolve_inbox`, the same policy as the ``CHATS`` view): a
@@ -586,23 +584,29 @@ async def call_log(
         if ref.filter is not None:
             matching = Conversation.filter(workspace_id=viewer.workspace_id).filter(ref.filter)
             query = query.filter(contact_id__in=Subquery(matching.values("contact_id")))
-    rows = await keyset_page(query, CALL_ORDER, first, after)
-    return Page.slice(rows, first, after, call_cursor_values)
+    rows = await request.read(query, CALL_ORDER)
+    return Page.of(rows, request, call_cursor_values, query.count)
 
 
 async def contact_calls(
-    viewer: Viewer, loaders: Loaders, contact: Contact, first: int, after: Sequence[Any] | None
+    viewer: Viewer, loaders: Loaders, contact: Contact, request: PageRequest
 ) -> Page[Call]:
-    """Every call of a contact the viewer sees, newest first, one page (``domain.md``
-    section 5, call activities: each with its outcome, direction, times and duration).
-    Batched: the contacts of one response share one query (:meth:`Loaders.calls_of_contact`).
+    """Every call of a contact the viewer sees, newest first, the page ``request`` asks for
+    (``domain.md`` section 5, call activities: each with its outcome, direction, times and
+    duration). Batched: the contacts of one response share one query
+    (:meth:`Loaders.calls_of_contact`), and one count.
 
     Users without call access see no calls (an empty page), like ``node(id)`` shows them no call.
     """
     if not may_handle_calls(viewer):
-        return Page.slice([], first, after, call_cursor_values)
-    rows = await loaders.calls_of_contact(first + 1, after).load(contact.id)
-    page = Page.slice(rows, first, after, call_cursor_values)
+        return Page.empty()
+    rows = await loaders.calls_of_contact(request).load(contact.id)
+    page = Page.of(
+        rows,
+        request,
+        call_cursor_values,
+        lambda: loaders.count_of(Call, "contact_id").load(contact.id),
+    )
     await loaders.preload_users(page.rows)
     return page
 

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from graph.live import EventBus, LiveEvent, Transaction
     from graph.loaders import Loaders
     from graph.permissions.visibility import Viewer
+    from graph.relay import PageRequest
     from graph.subscriptions import LiveStream
 
 T = TypeVar("T")
@@ -549,14 +550,20 @@ async def close_conversation(
 
 
 async def list_messages(
-    loaders: Loaders, conversation: Conversation, first: int, after: Sequence[Any] | None
+    loaders: Loaders, conversation: Conversation, request: PageRequest
 ) -> Page[Message]:
-    """A conversation's messages, newest first. Batched: the conversations of one response
-    share one query (:meth:`graph.loaders.Loaders.rows_of`)."""
-    rows = await loaders.rows_of(Message, "conversation_id", MESSAGE_ORDER, first + 1, after).load(
+    """A conversation's messages, newest first, the page ``request`` asks for. Batched: the
+    conversations of one response share one query (:meth:`graph.loaders.Loaders.rows_of`),
+    and one count (:meth:`graph.loaders.Loaders.count_of`)."""
+    rows = await loaders.rows_of(Message, "conversation_id", MESSAGE_ORDER, request).load(
         conversation.id
     )
-    page = Page.slice(rows, first, after, lambda m: [m.created_at, m.id])
+    page = Page.of(
+        rows,
+        request,
+        lambda m: [m.created_at, m.id],
+        lambda: loaders.count_of(Message, "conversation_id").load(conversation.id),
+    )
     await loaders.preload_users(page.rows)
     return page
 
@@ -565,60 +572,98 @@ CONTACT_CONVERSATION_ORDER = (("opened_at", True), ("id", True))
 
 
 async def list_contact_conversations(
-    loaders: Loaders, contact: Contact, first: int, after: Sequence[Any] | None
+    loaders: Loaders, contact: Contact, request: PageRequest
 ) -> Page[Conversation]:
     """A contact's conversations, open and closed, newest opened first (``domain.md``, terms:
-    closed ones stay as history). Batched: the contacts of one response share one query
-    (:meth:`graph.loaders.Loaders.rows_of`)."""
-    loader = loaders.rows_of(
-        Conversation, "contact_id", CONTACT_CONVERSATION_ORDER, first + 1, after
-    )
+    closed ones stay as history), the page ``request`` asks for. Batched: the contacts of one
+    response share one query (:meth:`graph.loaders.Loaders.rows_of`)."""
+    loader = loaders.rows_of(Conversation, "contact_id", CONTACT_CONVERSATION_ORDER, request)
     rows = await loader.load(contact.id)
-    return Page.slice(rows, first, after, lambda c: [c.opened_at, c.id])
+    return Page.of(
+        rows,
+        request,
+        lambda c: [c.opened_at, c.id],
+        lambda: loaders.count_of(Conversation, "contact_id").load(contact.id),
+    )
 
 
 MESSAGE_RANK, ACTIVITY_RANK = 0, 1
 
 
 TIMELINE_ORDER = (("created_at", False), ("id", False))
+TIMELINE_PAGE_SIZE = 50
+"""Items of a timeline page without ``first`` or ``last``."""
+
+
+def _timeline_keys(cursor: Sequence[Any] | None) -> tuple[list[Any] | None, list[Any] | None]:
+    """The keyset values in :data:`TIMELINE_ORDER` of messages and of activities that bound
+    the timeline at ``cursor`` (``[created_at, rank, id]``), on either side of it.
+
+    At one instant messages come before activities. At a message's cursor, the activities of
+    that instant all follow it: they are bounded at id 0 (ids are positive). At an activity's
+    cursor, the messages of that instant all precede it: they are bounded beyond every id
+    (``MAX_KEY + 1``).
+    """
+    if cursor is None:
+        return None, None
+    at, rank, row_id = cursor
+    if rank == MESSAGE_RANK:
+        return [at, row_id], [at, 0]
+    return [at, MAX_KEY + 1], [at, row_id]
 
 
 async def timeline(
-    loaders: Loaders, conversation: Conversation, first: int, after: Sequence[Any] | None
+    loaders: Loaders, conversation: Conversation, request: PageRequest
 ) -> Page[Message | Activity]:
-    """Messages and activities of a conversation interleaved, oldest first.
+    """Messages and activities of a conversation interleaved, oldest first, the page
+    ``request`` asks for (forwards or backwards).
 
     Ordered by ``(created_at, rank, id)`` with messages before activities at the same instant,
-    so cursors stay stable when rows are added later. Batched: the conversations of one
-    response share one query for messages and one for activities
-    (:meth:`graph.loaders.Loaders.rows_of`).
+    so cursors stay stable when rows are added later. Each kind is read as a page of its own
+    bounded by the cursors (:func:`_timeline_keys`); the two are merged and cut to the page.
+    Batched: the conversations of one response share one query for messages and one for
+    activities (:meth:`graph.loaders.Loaders.rows_of`).
     """
-    messages_after = activities_after = None
-    if after is not None:
-        at, rank, row_id = after
-        # at the cursor's instant, messages come before activities: after a message, the
-        # activities of that instant follow (ids are positive); after an activity, no message of
-        # that instant does (none has an id beyond MAX_KEY)
-        if rank == MESSAGE_RANK:
-            messages_after, activities_after = [at, row_id], [at, 0]
-        else:
-            messages_after, activities_after = [at, MAX_KEY], [at, row_id]
+    (messages_after, activities_after), (messages_before, activities_before) = (
+        _timeline_keys(request.after),
+        _timeline_keys(request.before),
+    )
+
+    def bounded(after: list[Any] | None, before: list[Any] | None) -> PageRequest:
+        return replace(
+            request,
+            after=tuple(after) if after is not None else None,
+            before=tuple(before) if before is not None else None,
+        )
+
     found_messages, found_activities = await asyncio.gather(
-        loaders.rows_of(Message, "conversation_id", TIMELINE_ORDER, first + 1, messages_after).load(
-            conversation.id
-        ),
         loaders.rows_of(
-            Activity, "conversation_id", TIMELINE_ORDER, first + 1, activities_after
+            Message, "conversation_id", TIMELINE_ORDER, bounded(messages_after, messages_before)
+        ).load(conversation.id),
+        loaders.rows_of(
+            Activity,
+            "conversation_id",
+            TIMELINE_ORDER,
+            bounded(activities_after, activities_before),
         ).load(conversation.id),
     )
     merged = sorted(
         [(m.created_at, MESSAGE_RANK, m.id, m) for m in found_messages]
         + [(a.created_at, ACTIVITY_RANK, a.id, a) for a in found_activities],
         key=lambda item: item[:3],
+        reverse=request.backward,
     )
-    page = Page.slice(merged, first, after, lambda item: list(item[:3]))
+
+    async def total() -> int:
+        messages, activities = await asyncio.gather(
+            loaders.count_of(Message, "conversation_id").load(conversation.id),
+            loaders.count_of(Activity, "conversation_id").load(conversation.id),
+        )
+        return messages + activities
+
+    page = Page.of(merged, request, lambda item: list(item[:3]), total)
     await loaders.preload_users(item[3] for item in page.rows)
-    return Page([item[3] for item in page.rows], page.keys, page.has_next, page.has_previous)
+    return replace(page, rows=[item[3] for item in page.rows])
 
 
 def new_message_events(

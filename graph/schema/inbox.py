@@ -18,7 +18,7 @@ from graph.idempotency import CreatedRow, IdempotencyKeyArgument, idempotent
 from graph.loaders import related, then
 from graph.permissions.visibility import StandardInboxKind as _StandardInboxKind
 from graph.permissions.visibility import may_edit_custom_inbox
-from graph.relay import decode_cursor, decode_id, decode_ids, page_size, to_global_id
+from graph.relay import PageRequest, decode_id, decode_ids, to_global_id
 from graph.resolvers import custom_inbox as custom_resolvers
 from graph.resolvers import filter_conditions as conditions
 from graph.resolvers import inbox as resolvers
@@ -31,7 +31,7 @@ from graph.schema.conversation import (
     ConversationEvent,
     ConversationStatus,
 )
-from graph.schema.core import Node
+from graph.schema.core import After, Before, First, Last, Node, connection_field
 from graph.schema.user import Team, User
 
 if TYPE_CHECKING:
@@ -264,8 +264,8 @@ class InboxQueries:
     async def inbox_sidebar(self, info: Info) -> InboxSidebar:
         return InboxSidebar.from_sidebar(await resolvers.sidebar_with_counts(info.context.viewer))
 
-    @strawberry.field(
-        description="The conversations of one inbox, newest activity first. `first` is 1 to 100. "
+    @connection_field(
+        description="The conversations of one inbox, newest activity first. "
         "Errors: FORBIDDEN for an inbox the viewer's restriction hides, NOT_FOUND for an unknown "
         "team or custom inbox, BAD_USER_INPUT for a malformed selector or cursor."
     )
@@ -274,8 +274,10 @@ class InboxQueries:
         info: Info,
         inbox: InboxSelector,
         status: ConversationStatus | None = m.ConversationStatus.OPEN,
-        first: int = 25,
-        after: str | None = None,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
         unseen: Annotated[
             bool,
             strawberry.argument(
@@ -286,10 +288,9 @@ class InboxQueries:
     ) -> ConversationConnection:
         viewer = info.context.viewer
         refreshed_at = datetime.now(UTC)
-        size = page_size(first)
-        cursor = decode_cursor(after, (datetime, int)) if after is not None else None
+        request = PageRequest.parse(first, after, last, before, (datetime, int))
         ref = await resolvers.resolve_inbox(viewer, inbox)
-        page = await resolvers.list_conversations(viewer, ref, status, size, cursor, unseen=unseen)
+        page = await resolvers.list_conversations(viewer, ref, status, request, unseen=unseen)
         await info.context.loaders.preload(
             contact=[r.contact_id for r in page.rows],
             message=[r.last_message_id for r in page.rows],

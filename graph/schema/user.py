@@ -15,10 +15,10 @@ from graph.idempotency import CreatedRow, IdempotencyKeyArgument, idempotent
 from graph.loaders import related
 from graph.permissions.fields import IsSelfOrAdmin
 from graph.permissions.scopes import parse_scopes
-from graph.relay import decode_cursor, decode_id, decode_ids, page_size, to_global_id
+from graph.relay import PageRequest, decode_id, decode_ids, to_global_id
 from graph.resolvers import access_token as token_resolvers
 from graph.resolvers import user as user_resolvers
-from graph.schema.core import Connection, Node
+from graph.schema.core import After, Before, Connection, First, Last, Node, connection_field
 from graph.secrets import SecretBox
 from graph.throttle import login_attempt
 
@@ -292,16 +292,18 @@ class UserQueries:
 
 @strawberry.type
 class AccessTokenQueries:
-    @strawberry.field(
+    @connection_field(
         description="Access tokens, newest first: every session and integration token of the "
         "workspace for owners, the viewer's own for everyone else; never their secrets. "
-        "`first` is 1 to 100. Errors: BAD_USER_INPUT for a malformed `first` or cursor."
+        "Errors: BAD_USER_INPUT for a bad page size or cursor."
     )
     async def access_tokens(
         self,
         info: Info,
-        first: int = 25,
-        after: str | None = None,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
         active: Annotated[
             bool | None,
             strawberry.argument(
@@ -314,12 +316,10 @@ class AccessTokenQueries:
             strawberry.argument(description="Only sessions or only integration tokens."),
         ] = None,
     ) -> AccessTokenConnection:
-        size = page_size(first)
-        cursor = decode_cursor(after, (int,)) if after is not None else None
+        request = PageRequest.parse(first, after, last, before, (int,))
         page = await token_resolvers.list_access_tokens(
             info.context.viewer,
-            size,
-            cursor,
+            request,
             active=active,
             kind=m.AccessTokenKind(kind.value) if kind is not None else None,
         )
