@@ -120,6 +120,8 @@ class FieldErrors:
     Each check runs in :meth:`collect`, which keeps a coded error naming a field
     (``extensions.field``) and lets anything else through; :meth:`raise_if_any` then raises
     what was kept: the error itself when there is one, :class:`InvalidInput` when several.
+    A field is reported once, by its first error (a later check tripping over the same bad
+    value says nothing new).
 
     Example:
         ``errors = FieldErrors()``; ``with errors.collect(): check_email(...)``;
@@ -135,10 +137,16 @@ class FieldErrors:
         try:
             yield
         except InvalidInput as several:
-            self.errors.extend(several.errors)
+            for error in several.errors:
+                self._keep(error)
         except CodedError as error:
             if "field" not in (error.extensions or {}):
                 raise
+            self._keep(error)
+
+    def _keep(self, error: CodedError) -> None:
+        field = (error.extensions or {}).get("field")
+        if all((kept.extensions or {}).get("field") != field for kept in self.errors):
             self.errors.append(error)
 
     def raise_if_any(self) -> None:

@@ -12,7 +12,7 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from db import models as m
-from graph.errors import BadUserInput
+from graph.errors import BadUserInput, FieldErrors
 from graph.fanout import depends_on_identity
 from graph.idempotency import CreatedRow, IdempotencyKeyArgument, idempotent
 from graph.loaders import related, then
@@ -159,27 +159,44 @@ class CustomInboxInput:
     shared_with_team_ids: list[strawberry.ID] | None = None
 
 
-def filter_spec(node: ConversationFilter, path: str = "filter", depth: int = 1) -> dict:
+def filter_spec(node: ConversationFilter, path: str = "filter") -> dict:
     """The stored shape of a filter input (ids decoded; checked by the resolver), condition by
-    condition as :mod:`graph.resolvers.filter_conditions` says."""
-    if depth > custom_resolvers.MAX_DEPTH:
-        raise BadUserInput(
-            f"Filter groups nest at most {custom_resolvers.MAX_DEPTH} deep.", field=path
-        )
-    chosen = {k: v for k, v in vars(node).items() if v is not None and v is not strawberry.UNSET}
-    if len(chosen) != 1:
-        raise BadUserInput(
-            "Each filter node sets exactly one of all, any or a condition.", field=path
-        )
-    ((key, value),) = chosen.items()
-    if key in ("all", "any"):
-        return {
-            key: [
-                filter_spec(child, f"{path}.{key}[{i}]", depth + 1) for i, child in enumerate(value)
-            ]
+    condition as :mod:`graph.resolvers.filter_conditions` says.
+
+    Raises:
+        BadUserInput: every malformed node at once (:class:`graph.errors.FieldErrors`),
+            each naming its path in the API's names.
+    """
+    errors = FieldErrors()
+
+    def convert(node: ConversationFilter, path: str, depth: int) -> dict | None:
+        if depth > custom_resolvers.MAX_DEPTH:
+            raise BadUserInput(
+                f"Filter groups nest at most {custom_resolvers.MAX_DEPTH} deep.", field=path
+            )
+        chosen = {
+            k: v for k, v in vars(node).items() if v is not None and v is not strawberry.UNSET
         }
-    condition = conditions.BY_ATTRIBUTE[key]
-    return {condition.stored: condition.from_input(value, path, decode_id)}
+        if len(chosen) != 1:
+            raise BadUserInput(
+                "Each filter node sets exactly one of all, any or a condition.", field=path
+            )
+        ((key, value),) = chosen.items()
+        if key in ("all", "any"):
+            children = []
+            for i, child in enumerate(value):
+                with errors.collect():
+                    children.append(convert(child, f"{path}.{key}[{i}]", depth + 1))
+            return {key: children} if len(children) == len(value) else None
+        condition = conditions.BY_ATTRIBUTE[key]
+        return {condition.stored: condition.from_input(value, path, decode_id)}
+
+    spec = None
+    with errors.collect():
+        spec = convert(node, path, 1)
+    errors.raise_if_any()
+    assert spec is not None
+    return spec
 
 
 def filter_output(spec: dict) -> dict:
@@ -400,16 +417,25 @@ async def _save_custom_inbox(
     info: Info, custom_id: int | None, input: CustomInboxInput, *, once: Once | None = None
 ) -> m.CustomInbox:
     ctx = info.context
+    errors = FieldErrors()
+    spec = user_ids = team_ids = None
+    with errors.collect():
+        spec = filter_spec(input.filter)
+    with errors.collect():
+        user_ids = decode_ids(input.shared_with_user_ids, "User", field="sharedWithUserIds")
+    with errors.collect():
+        team_ids = decode_ids(input.shared_with_team_ids, "Team", field="sharedWithTeamIds")
     return await custom_resolvers.save_custom_inbox(
         ctx.bus,
         ctx.viewer,
         custom_id,
         name=input.name,
-        filter_spec=filter_spec(input.filter),
+        filter_spec=spec,
         sharing=input.sharing,
-        user_ids=decode_ids(input.shared_with_user_ids, "User", field="sharedWithUserIds"),
-        team_ids=decode_ids(input.shared_with_team_ids, "Team", field="sharedWithTeamIds"),
+        user_ids=user_ids,
+        team_ids=team_ids,
         once=once,
+        errors=errors,
     )
 
 
