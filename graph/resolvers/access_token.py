@@ -34,6 +34,7 @@ from db.security import hash_password, hash_token, new_token, verify_password
 from graph.errors import (
     BadUserInput,
     Conflict,
+    FieldErrors,
     Forbidden,
     NotConfigured,
     NotFound,
@@ -197,10 +198,15 @@ async def create_access_token(
         Forbidden: scopes the minting token does not hold (``scopes``).
         Unauthenticated: the minting token was revoked, or its user deactivated, meanwhile.
     """
-    name = _clean_name(name)
-    wanted = _clean_scopes(viewer, scopes)
     now = datetime.now(UTC)
-    expiry = _clean_expiry(viewer, expires_at, now)
+    errors = FieldErrors()
+    with errors.collect():
+        name = _clean_name(name)
+    with errors.collect():
+        wanted = _clean_scopes(viewer, scopes)
+    with errors.collect():
+        expiry = _clean_expiry(viewer, expires_at, now)
+    errors.raise_if_any()  # every bad field at once
     token = new_token()
     parent_id = None if viewer.is_session else viewer.token_id
 

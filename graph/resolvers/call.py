@@ -37,7 +37,7 @@ from db.models import (
     Workspace,
 )
 from db.normalize import normalise_phone
-from graph.errors import BadUserInput, Conflict, Forbidden, NotFound
+from graph.errors import BadUserInput, Conflict, FieldErrors, Forbidden, NotFound
 from graph.events import EventType
 from graph.live import write
 from graph.permissions.visibility import (
@@ -186,18 +186,25 @@ async def receive_call(
     Raises:
         Forbidden: the caller is not an owner or manager (or their integration token).
         NotFound: the channel is not in the workspace (``channelId``).
-        BadUserInput: a channel that carries no calls (``channelId``), a malformed number
-            (``from``, ``to``), id (``externalCallId``) or name.
+        BadUserInput: a channel that carries no calls (``channelId``); a malformed number
+            (``from``, ``to``), id (``externalCallId``) or name, every one at once.
     """
     if not viewer.is_admin:
         raise Forbidden("Only owners, managers and their integration tokens may ingest calls.")
     channel = await _calling_channel(viewer, channel_id)
-    external_call_id = _external_id(external_call_id)
+    errors = FieldErrors()
+    handle, implied, to_number = "", {}, None
+    with errors.collect():
+        external_call_id = _external_id(external_call_id)
     for name, value in (("firstName", first_name), ("lastName", last_name)):
-        if value is not None and len(value) > 120:
-            raise BadUserInput(f"`{name}` must be at most 120 characters.", field=name)
-    handle, implied = normalise_handle(channel, sender)
-    to_number = _phone(to, "to") if to else None
+        with errors.collect():
+            if value is not None and len(value) > 120:
+                raise BadUserInput(f"`{name}` must be at most 120 characters.", field=name)
+    with errors.collect():
+        handle, implied = normalise_handle(channel, sender)
+    with errors.collect():
+        to_number = _phone(to, "to") if to else None
+    errors.raise_if_any()
 
     async def operation(tx: Transaction) -> Call:
         conn = tx.connection

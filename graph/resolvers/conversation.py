@@ -27,7 +27,7 @@ from db.models import (
 )
 from db.normalize import normalise_email, normalise_phone
 from db.queries import MAX_KEY
-from graph.errors import BadUserInput, Forbidden, NotFound
+from graph.errors import BadUserInput, FieldErrors, Forbidden, NotFound
 from graph.events import EventType
 from graph.live import write
 from graph.relay import Page
@@ -264,23 +264,32 @@ async def receive_message(
     Raises:
         Forbidden: the caller is not an owner or manager (or their integration token).
         NotFound: the channel is not in the workspace (``channelId``).
-        BadUserInput: a malformed sender, id or text, naming the field.
+        BadUserInput: a malformed sender, id, text or name, every one at once, each naming
+            its field.
     """
     if not viewer.is_admin:
         raise Forbidden("Only owners, managers and their integration tokens may ingest messages.")
     channel = await Channel.filter(id=channel_id, workspace_id=viewer.workspace_id).first()
     if channel is None:
         raise NotFound("Channel", field="channelId")
+    errors = FieldErrors()
     external_message_id = (external_message_id or "").strip()
-    if not external_message_id or len(external_message_id) > 255:
-        raise BadUserInput(
-            "`externalMessageId` must be 1 to 255 characters.", field="externalMessageId"
-        )
-    text = _check_text(text)
+    with errors.collect():
+        if not external_message_id or len(external_message_id) > 255:
+            raise BadUserInput(
+                "`externalMessageId` must be 1 to 255 characters.", field="externalMessageId"
+            )
+    with errors.collect():
+        text = _check_text(text)
     for name, value in (("firstName", first_name), ("lastName", last_name)):
-        if value is not None and len(value) > 120:
-            raise BadUserInput(f"`{name}` must be at most 120 characters.", field=name)
-    handle, implied = normalise_handle(channel, sender)
+        with errors.collect():
+            if value is not None and len(value) > 120:
+                raise BadUserInput(f"`{name}` must be at most 120 characters.", field=name)
+    handle: str = ""
+    implied: dict[str, Any] = {}
+    with errors.collect():
+        handle, implied = normalise_handle(channel, sender)
+    errors.raise_if_any()
 
     async def operation(tx: Transaction) -> MessageResult:
         conn = tx.connection
@@ -452,31 +461,28 @@ def clean_closing_notes(
     category and summary required).
 
     Raises:
-        BadUserInput: naming ``category`` or ``summary``.
+        BadUserInput: naming ``category``, ``summary``, or both (one error each).
     """
     category = (category or "").strip() or None
     summary = (summary or "").strip() or None
-    if mode is ClosingNotesMode.OFF and (category or summary):
-        raise BadUserInput(
-            "Closing notes are turned off in this workspace.",
-            field="category" if category else "summary",
-        )
-    if category and len(category) > MAX_CATEGORY_LENGTH:
-        raise BadUserInput(
-            f"`category` must be at most {MAX_CATEGORY_LENGTH} characters.", field="category"
-        )
-    if summary and len(summary) > MAX_SUMMARY_LENGTH:
-        raise BadUserInput(
-            f"`summary` must be at most {MAX_SUMMARY_LENGTH} characters.", field="summary"
-        )
+    errors = FieldErrors()
     needs_category = mode in (
         ClosingNotesMode.CATEGORY_REQUIRED,
         ClosingNotesMode.CATEGORY_AND_SUMMARY_REQUIRED,
     )
-    if needs_category and not category:
-        raise BadUserInput("A closing category is required in this workspace.", field="category")
-    if mode is ClosingNotesMode.CATEGORY_AND_SUMMARY_REQUIRED and not summary:
-        raise BadUserInput("A closing summary is required in this workspace.", field="summary")
+    needs_summary = mode is ClosingNotesMode.CATEGORY_AND_SUMMARY_REQUIRED
+    for field, value, longest, needed in (
+        ("category", category, MAX_CATEGORY_LENGTH, needs_category),
+        ("summary", summary, MAX_SUMMARY_LENGTH, needs_summary),
+    ):
+        with errors.collect():
+            if mode is ClosingNotesMode.OFF and value:
+                raise BadUserInput("Closing notes are turned off in this workspace.", field=field)
+            if value and len(value) > longest:
+                raise BadUserInput(f"`{field}` must be at most {longest} characters.", field=field)
+            if needed and not value:
+                raise BadUserInput(f"A closing {field} is required in this workspace.", field=field)
+    errors.raise_if_any()
     return category, summary
 
 

@@ -45,9 +45,11 @@ MAX_NODES = 50
 
 
 async def clean_filter(
-    viewer: Viewer, node: dict[str, Any], path: str = "filter"
-) -> dict[str, Any]:
-    """Validate a filter tree (already in storage shape, with integer ids).
+    viewer: Viewer, node: dict[str, Any] | None, path: str = "filter"
+) -> dict[str, Any] | None:
+    """Validate a filter tree (already in storage shape, with integer ids), whose nodes the
+    caller found malformed (and reported) stand as ``None``: the rest is checked, and the
+    result is ``None`` when any was.
 
     Every invalid node is reported at once (:class:`graph.errors.FieldErrors`), each naming
     its path in the API's names (``filter.all[1].countryCodes``).
@@ -62,6 +64,8 @@ async def clean_filter(
 
     async def visit(node: Any, path: str, depth: int) -> dict[str, Any] | None:
         nonlocal count
+        if node is None:
+            return None  # reported by the caller
         count += 1
         if count > MAX_NODES:
             raise BadUserInput(f"The filter has more than {MAX_NODES} conditions.", field=path)
@@ -93,7 +97,6 @@ async def clean_filter(
     with errors.collect():
         cleaned = await visit(node, path, 1)
     errors.raise_if_any()
-    assert cleaned is not None
     return cleaned
 
 
@@ -195,15 +198,15 @@ async def save_custom_inbox(
     with errors.collect():
         if not name or len(name) > 120:
             raise BadUserInput("`name` must be 1 to 120 characters.", field="name")
-    cleaned: dict[str, Any] = {}
-    if filter_spec is not None:
-        with errors.collect():
-            cleaned = await clean_filter(viewer, filter_spec)
+    cleaned: dict[str, Any] | None = None
+    with errors.collect():
+        cleaned = await clean_filter(viewer, filter_spec)
     users: list[int] = []
     teams: list[int] = []
     with errors.collect():
         users, teams = await _clean_sharing(viewer, sharing, user_ids, team_ids)
     errors.raise_if_any()
+    assert cleaned is not None  # None only for nodes reported above
 
     async def operation(tx: Transaction) -> CustomInbox:
         if existing is None:

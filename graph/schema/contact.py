@@ -280,8 +280,8 @@ class AssignmentMutations:
 class ContactMutations:
     @strawberry.mutation(
         description="Edit a contact's names, phone, e-mail, country and language; only the fields "
-        "given change. Errors: BAD_USER_INPUT naming the first invalid field in "
-        "`extensions.field` (nothing is changed); NOT_FOUND for a contact the viewer may not see; "
+        "given change. Errors: BAD_USER_INPUT, one error per invalid field, each naming it in "
+        "`extensions.field` and `extensions.inputPath` (nothing is changed); NOT_FOUND for a contact the viewer may not see; "
         "FORBIDDEN without the permission to edit contacts."
     )
     async def update_contact(self, info: Info, input: UpdateContactInput) -> Contact:

@@ -159,15 +159,21 @@ class CustomInboxInput:
     shared_with_team_ids: list[strawberry.ID] | None = None
 
 
-def filter_spec(node: ConversationFilter, path: str = "filter") -> dict:
+def filter_spec(
+    node: ConversationFilter, path: str = "filter", errors: FieldErrors | None = None
+) -> dict:
     """The stored shape of a filter input (ids decoded; checked by the resolver), condition by
     condition as :mod:`graph.resolvers.filter_conditions` says.
 
+    With ``errors``, a malformed node is reported there and stands as ``None`` in the tree
+    (:func:`graph.resolvers.custom_inbox.clean_filter` checks the rest); without, they are
+    raised.
+
     Raises:
         BadUserInput: every malformed node at once (:class:`graph.errors.FieldErrors`),
-            each naming its path in the API's names.
+            each naming its path in the API's names, when ``errors`` is not given.
     """
-    errors = FieldErrors()
+    collected = errors if errors is not None else FieldErrors()
 
     def convert(node: ConversationFilter, path: str, depth: int) -> dict | None:
         if depth > custom_resolvers.MAX_DEPTH:
@@ -185,17 +191,19 @@ def filter_spec(node: ConversationFilter, path: str = "filter") -> dict:
         if key in ("all", "any"):
             children = []
             for i, child in enumerate(value):
-                with errors.collect():
-                    children.append(convert(child, f"{path}.{key}[{i}]", depth + 1))
-            return {key: children} if len(children) == len(value) else None
+                converted = None
+                with collected.collect():
+                    converted = convert(child, f"{path}.{key}[{i}]", depth + 1)
+                children.append(converted)
+            return {key: children}
         condition = conditions.BY_ATTRIBUTE[key]
         return {condition.stored: condition.from_input(value, path, decode_id)}
 
     spec = None
-    with errors.collect():
+    with collected.collect():
         spec = convert(node, path, 1)
-    errors.raise_if_any()
-    assert spec is not None
+    if errors is None:
+        collected.raise_if_any()
     return spec
 
 
@@ -418,9 +426,8 @@ async def _save_custom_inbox(
 ) -> m.CustomInbox:
     ctx = info.context
     errors = FieldErrors()
-    spec = user_ids = team_ids = None
-    with errors.collect():
-        spec = filter_spec(input.filter)
+    spec = filter_spec(input.filter, errors=errors)
+    user_ids = team_ids = None
     with errors.collect():
         user_ids = decode_ids(input.shared_with_user_ids, "User", field="sharedWithUserIds")
     with errors.collect():

@@ -11,6 +11,7 @@ import strawberry
 from strawberry.types import Info
 
 from db import models as m
+from graph.errors import FieldErrors
 from graph.idempotency import CreatedRow, IdempotencyKeyArgument, idempotent
 from graph.loaders import related
 from graph.permissions.fields import IsSelfOrAdmin
@@ -381,13 +382,17 @@ class UserMutations:
         self, info: Info, input: CreateUserInput, idempotency_key: IdempotencyKeyArgument = None
     ) -> User:
         ctx = info.context
+        errors = FieldErrors()
+        team_ids = None
+        with errors.collect():
+            team_ids = decode_ids(input.team_ids, "Team", field="teamIds")
         data = user_resolvers.NewUser(
             email=input.email,
             name=input.name,
             password=input.password,
             role=input.role,
             contact_visibility=input.contact_visibility,
-            team_ids=decode_ids(input.team_ids, "Team", field="teamIds"),
+            team_ids=team_ids,
             can_view_blocked_contacts=input.can_view_blocked_contacts,
             has_call_access=input.has_call_access,
             can_edit_contacts=input.can_edit_contacts,
@@ -398,7 +403,9 @@ class UserMutations:
             # the password stays out of the kept fingerprint (a fast hash)
             {"input": dataclasses.replace(input, password="")},
             CreatedRow(m.User),
-            lambda once: user_resolvers.create_user(ctx.bus, ctx.viewer, data, once=once),
+            lambda once: user_resolvers.create_user(
+                ctx.bus, ctx.viewer, data, once=once, errors=errors
+            ),
         )
         return User.from_row(user)
 
@@ -410,18 +417,24 @@ class UserMutations:
     )
     async def update_user(self, info: Info, id: strawberry.ID, input: UpdateUserInput) -> User:
         ctx = info.context
+        user_id = decode_id(id, "User")
+        errors = FieldErrors()
+        team_ids = None
+        with errors.collect():
+            team_ids = decode_ids(input.team_ids, "Team", field="teamIds")
         data = user_resolvers.UserChanges(
             name=input.name,
             role=input.role,
             contact_visibility=input.contact_visibility,
-            team_ids=decode_ids(input.team_ids, "Team", field="teamIds"),
+            team_ids=team_ids,
             can_view_blocked_contacts=input.can_view_blocked_contacts,
             has_call_access=input.has_call_access,
             can_edit_contacts=input.can_edit_contacts,
             is_active=input.is_active,
         )
-        user_id = decode_id(id, "User")
-        return User.from_row(await user_resolvers.update_user(ctx.bus, ctx.viewer, user_id, data))
+        return User.from_row(
+            await user_resolvers.update_user(ctx.bus, ctx.viewer, user_id, data, errors=errors)
+        )
 
     @strawberry.mutation(description="A new team with its members (owners and managers).")
     async def create_team(
@@ -432,13 +445,18 @@ class UserMutations:
         idempotency_key: IdempotencyKeyArgument = None,
     ) -> Team:
         ctx = info.context
-        members = decode_ids(member_ids, "User", field="memberIds")
+        errors = FieldErrors()
+        members = None
+        with errors.collect():
+            members = decode_ids(member_ids, "User", field="memberIds")
         team = await idempotent(
             info,
             idempotency_key,
             {"name": name, "memberIds": member_ids},
             CreatedRow(m.Team),
-            lambda once: user_resolvers.create_team(ctx.bus, ctx.viewer, name, members, once=once),
+            lambda once: user_resolvers.create_team(
+                ctx.bus, ctx.viewer, name, members, once=once, errors=errors
+            ),
         )
         return Team.from_row(team)
 
@@ -451,12 +469,13 @@ class UserMutations:
         member_ids: list[strawberry.ID] | None = None,
     ) -> Team:
         ctx = info.context
+        team_id = decode_id(id, "Team")
+        errors = FieldErrors()
+        members = None
+        with errors.collect():
+            members = decode_ids(member_ids, "User", field="memberIds")
         team = await user_resolvers.update_team(
-            ctx.bus,
-            ctx.viewer,
-            decode_id(id, "Team"),
-            name,
-            decode_ids(member_ids, "User", field="memberIds"),
+            ctx.bus, ctx.viewer, team_id, name, members, errors=errors
         )
         return Team.from_row(team)
 

@@ -1,0 +1,190 @@
+"""Errors people can act on (issue 19, part 6): every invalid field of an input is reported at
+once, one GraphQL error per field, each with ``extensions.code``, ``extensions.field`` and
+``extensions.inputPath`` (the path from the argument, in the API's names), and nothing
+changes."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from tests.support import Client
+
+UPDATE_CONTACT = """mutation($i: UpdateContactInput!) {
+  updateContact(input: $i) { id email countryCode } }"""
+CREATE_INBOX = """mutation($i: CustomInboxInput!) { createCustomInbox(input: $i) { id } }"""
+CREATE_USER = """mutation($i: CreateUserInput!) { createUser(input: $i) { id } }"""
+UPDATE_USER = (
+    """mutation($id: ID!, $i: UpdateUserInput!) { updateUser(id: $id, input: $i) { id name } }"""
+)
+RECEIVE = """mutation($i: ReceiveMessageInput!) { receiveMessage(input: $i) { duplicate } }"""
+
+
+async def field_errors(client: Client, query: str, variables: dict[str, Any]) -> list[dict]:
+    """``(code, field, inputPath)`` of each error of an operation that must fail as a whole."""
+    body = await client.execute(query, variables)
+    assert body.get("data") is None, body
+    errors = body["errors"]
+    assert len({e["message"] for e in errors}) == len(errors)  # one message each
+    return [
+        (e["extensions"]["code"], e["extensions"]["field"], e["extensions"]["inputPath"])
+        for e in errors
+    ]
+
+
+async def test_update_contact_names_every_bad_field_and_changes_nothing(world) -> None:
+    owner = world.client("owner")
+    try:
+        contact = world.contact_ids["c_free"]
+        before = await owner(
+            "query($id: ID!) { contact(id: $id) { firstName email countryCode language } }",
+            {"id": contact},
+        )
+        found = await field_errors(
+            owner,
+            UPDATE_CONTACT,
+            {
+                "i": {
+                    "contactId": contact,
+                    "firstName": "Ada",
+                    "email": "not an address",
+                    "countryCode": "XX",
+                    "language": "!!",
+                }
+            },
+        )
+        assert sorted(found) == [
+            ("BAD_USER_INPUT", "countryCode", ["input", "countryCode"]),
+            ("BAD_USER_INPUT", "email", ["input", "email"]),
+            ("BAD_USER_INPUT", "language", ["input", "language"]),
+        ]
+        after = await owner(
+            "query($id: ID!) { contact(id: $id) { firstName email countryCode language } }",
+            {"id": contact},
+        )
+        assert after == before
+    finally:
+        await owner.aclose()
+
+
+async def test_a_custom_inbox_filter_names_its_bad_conditions_in_the_apis_words(world) -> None:
+    owner = world.client("owner")
+    try:
+        found = await field_errors(
+            owner,
+            CREATE_INBOX,
+            {
+                "i": {
+                    "name": "",
+                    "filter": {
+                        "all": [
+                            {"countryCodes": ["XX"]},
+                            {"languages": ["!!"]},
+                            {"channelIds": ["not an id"]},
+                        ]
+                    },
+                }
+            },
+        )
+        assert found == [
+            (
+                "BAD_USER_INPUT",
+                "filter.all[2].channelIds",
+                ["input", "filter", "all", 2, "channelIds"],
+            ),
+            ("BAD_USER_INPUT", "name", ["input", "name"]),
+            (
+                "BAD_USER_INPUT",
+                "filter.all[0].countryCodes",
+                ["input", "filter", "all", 0, "countryCodes"],
+            ),
+            (
+                "BAD_USER_INPUT",
+                "filter.all[1].languages",
+                ["input", "filter", "all", 1, "languages"],
+            ),
+        ]
+        mine = await owner("{ customInboxes(ownership: BY_ME) { id } }")
+        assert mine["customInboxes"] == []
+    finally:
+        await owner.aclose()
+
+
+async def test_create_and_update_user_name_every_bad_field(world) -> None:
+    owner = world.client("owner")
+    try:
+        email = f"{uuid.uuid4().hex[:8]}@{world.domain}"
+        found = await field_errors(
+            owner,
+            CREATE_USER,
+            {
+                "i": {
+                    "email": email.replace("@", " at "),
+                    "name": " ",
+                    "password": "short",
+                    "teamIds": ["not an id"],
+                }
+            },
+        )
+        assert sorted(found) == [
+            ("BAD_USER_INPUT", "email", ["input", "email"]),
+            ("BAD_USER_INPUT", "name", ["input", "name"]),
+            ("BAD_USER_INPUT", "password", ["input", "password"]),
+            ("BAD_USER_INPUT", "teamIds", ["input", "teamIds"]),
+        ]
+        found = await field_errors(
+            owner,
+            UPDATE_USER,
+            {"id": world.user_ids["agent_free"], "i": {"name": "x" * 500, "teamIds": ["nope"]}},
+        )
+        assert sorted(found) == [
+            ("BAD_USER_INPUT", "name", ["input", "name"]),
+            ("BAD_USER_INPUT", "teamIds", ["input", "teamIds"]),
+        ]
+        users = await owner("{ users { name email } }")
+        assert "Agent Free" in {u["name"] for u in users["users"]}
+        assert all(u["email"] != email for u in users["users"])
+    finally:
+        await owner.aclose()
+
+
+async def test_ingestion_names_every_bad_field(world) -> None:
+    integration = world.client("integration")
+    try:
+        found = await field_errors(
+            integration,
+            RECEIVE,
+            {
+                "i": {
+                    "channelId": world.channel_ids["WHATSAPP"],
+                    "from": "not a number",
+                    "externalMessageId": "",
+                    "text": "Hello",
+                    "firstName": "y" * 200,
+                }
+            },
+        )
+        assert sorted(found) == [
+            ("BAD_USER_INPUT", "externalMessageId", ["input", "externalMessageId"]),
+            ("BAD_USER_INPUT", "firstName", ["input", "firstName"]),
+            ("BAD_USER_INPUT", "from", ["input", "from"]),
+        ]
+    finally:
+        await integration.aclose()
+
+
+async def test_a_single_bad_field_is_one_error_with_its_path(world) -> None:
+    owner = world.client("owner")
+    try:
+        found = await field_errors(
+            owner,
+            UPDATE_CONTACT,
+            {"i": {"contactId": world.contact_ids["c_free"], "countryCode": "XX"}},
+        )
+        assert found == [("BAD_USER_INPUT", "countryCode", ["input", "countryCode"])]
+        found = await field_errors(
+            owner, '{ conversations(inbox: {teamId: "nope"}) { totalCount } }', {}
+        )
+        assert found == [("BAD_USER_INPUT", "inbox.teamId", ["inbox", "teamId"])]
+    finally:
+        await owner.aclose()
