@@ -331,8 +331,10 @@ async def send_message(
     text: str,
     channel_id: int | None,
     once: Once | None = None,
+    errors: FieldErrors | None = None,
 ) -> MessageResult:
     """An agent's reply to a contact, on ``channel_id`` or the conversation's last channel.
+    Every invalid field is reported at once (``errors``: those the caller found already).
 
     The first reply to an unassigned contact assigns it to the sender (``domain.md``
     section 4: first reply wins, decided under the contact's row lock). A contact without an
@@ -344,30 +346,39 @@ async def send_message(
         BadUserInput: empty or over-long text, a blocked contact, or a channel the contact has
             no identity on.
     """
-    if not text or not text.strip():
-        raise BadUserInput("`text` must not be empty.", field="text")
-    _check_text(text)
-    contact = await visible_contact(viewer, contact_id)
-    if contact.blocked:
-        raise BadUserInput("This contact is blocked: unblock it to reply.", field="contactId")
+    errors = errors or FieldErrors()
+    with errors.collect():
+        if not text or not text.strip():
+            raise BadUserInput("`text` must not be empty.", field="text")
+        _check_text(text)
+    contact = await visible_contact(viewer, contact_id)  # the contact first, alone
+    with errors.collect():
+        if contact.blocked:
+            raise BadUserInput("This contact is blocked: unblock it to reply.", field="contactId")
     identities = await ChannelIdentity.filter(contact_id=contact.id).values_list(
         "channel_id", flat=True
     )
-    if channel_id is not None:
-        if not await Channel.filter(id=channel_id, workspace_id=viewer.workspace_id).exists():
-            raise NotFound("Channel", field="channelId")
-        if channel_id not in identities:
-            raise BadUserInput("The contact has no identity on this channel.", field="channelId")
-    else:
-        last = (
-            await Conversation.filter(contact_id=contact.id).order_by("-last_activity_at").first()
-        )
-        if last is not None and last.last_channel_id in identities:
-            channel_id = last.last_channel_id
-        elif identities:
-            channel_id = identities[0]
+    with errors.collect():
+        if channel_id is not None:
+            if not await Channel.filter(id=channel_id, workspace_id=viewer.workspace_id).exists():
+                raise NotFound("Channel", field="channelId")
+            if channel_id not in identities:
+                raise BadUserInput(
+                    "The contact has no identity on this channel.", field="channelId"
+                )
         else:
-            raise BadUserInput("The contact has no channel to reply on.", field="channelId")
+            last = (
+                await Conversation.filter(contact_id=contact.id)
+                .order_by("-last_activity_at")
+                .first()
+            )
+            if last is not None and last.last_channel_id in identities:
+                channel_id = last.last_channel_id
+            elif identities:
+                channel_id = identities[0]
+            else:
+                raise BadUserInput("The contact has no channel to reply on.", field="channelId")
+    errors.raise_if_any()
 
     async def operation(tx: Transaction) -> MessageResult:
         locked = await visible_contact(

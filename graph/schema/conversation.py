@@ -12,6 +12,7 @@ import strawberry
 from strawberry.types import Info
 
 from db import models as m
+from graph.errors import FieldErrors
 from graph.idempotency import IdempotencyKeyArgument, idempotent
 from graph.loaders import related
 from graph.relay import PageRequest, decode_id, to_global_id
@@ -286,11 +287,11 @@ class MessageMutations:
     ) -> SendMessagePayload:
         ctx = info.context
         contact_id = decode_id(input.contact_id, "Contact", field="contactId")
-        channel_id = (
-            decode_id(input.channel_id, "Channel", field="channelId")
-            if input.channel_id is not None
-            else None
-        )
+        errors = FieldErrors()
+        channel_id = None
+        if input.channel_id is not None:
+            with errors.collect():
+                channel_id = decode_id(input.channel_id, "Channel", field="channelId")
         result = await idempotent(
             info,
             idempotency_key,
@@ -303,6 +304,7 @@ class MessageMutations:
                 text=input.text,
                 channel_id=channel_id,
                 once=once,
+                errors=errors,
             ),
         )
         return SendMessagePayload(
