@@ -188,3 +188,41 @@ async def test_a_single_bad_field_is_one_error_with_its_path(world) -> None:
         assert found == [("BAD_USER_INPUT", "inbox.teamId", ["inbox", "teamId"])]
     finally:
         await owner.aclose()
+
+
+async def test_replies_teams_and_tokens_name_every_bad_field(world) -> None:
+    owner = world.client("owner")
+    try:
+        found = await field_errors(
+            owner,
+            """mutation($i: SendMessageInput!) { sendMessage(input: $i) { message { id } } }""",
+            {"i": {"contactId": world.contact_ids["c_none"], "text": " ", "channelId": "nope"}},
+        )
+        assert found == [
+            ("BAD_USER_INPUT", "channelId", ["input", "channelId"]),
+            ("BAD_USER_INPUT", "text", ["input", "text"]),
+        ]
+        found = await field_errors(
+            owner,
+            "mutation($n: String!, $m: [ID!]) { createTeam(name: $n, memberIds: $m) { id } }",
+            {"n": "", "m": ["nope"]},
+        )
+        assert found == [
+            ("BAD_USER_INPUT", "memberIds", ["memberIds"]),
+            ("BAD_USER_INPUT", "name", ["name"]),
+        ]
+        found = await field_errors(
+            owner,
+            """mutation($n: String!, $e: DateTime) {
+              createAccessToken(name: $n, scopes: [], expiresAt: $e) { token } }""",
+            {"n": "", "e": "2001-01-01T00:00:00+00:00"},
+        )
+        assert found == [
+            ("BAD_USER_INPUT", "name", ["name"]),
+            ("BAD_USER_INPUT", "scopes", ["scopes"]),
+            ("BAD_USER_INPUT", "expiresAt", ["expiresAt"]),
+        ]
+        teams = await owner("{ teams { name } }")
+        assert "" not in {t["name"] for t in teams["teams"]}
+    finally:
+        await owner.aclose()
