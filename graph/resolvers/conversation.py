@@ -618,15 +618,16 @@ def _timeline_keys(cursor: Sequence[Any] | None) -> tuple[list[Any] | None, list
 
     At one instant messages come before activities. At a message's cursor, the activities of
     that instant all follow it: they are bounded at id 0 (ids are positive). At an activity's
-    cursor, the messages of that instant all precede it: they are bounded beyond every id
-    (``MAX_KEY + 1``).
+    cursor, the messages of that instant all precede it: they are bounded at the largest id
+    (``MAX_KEY``, a bound the database's integer parameters hold; only a message with that
+    very id, the last a table can ever give, would be left out of a page before the cursor).
     """
     if cursor is None:
         return None, None
     at, rank, row_id = cursor
     if rank == MESSAGE_RANK:
         return [at, row_id], [at, 0]
-    return [at, MAX_KEY + 1], [at, row_id]
+    return [at, MAX_KEY], [at, row_id]
 
 
 async def timeline(
