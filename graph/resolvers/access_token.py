@@ -430,15 +430,22 @@ async def change_password(
 
     Raises:
         WrongPassword: the current password is wrong (``currentPassword``). Nothing changes.
-        BadUserInput: the new password is not 8 to 1024 characters (``newPassword``).
+        BadUserInput: the new password is not 8 to 1024 characters (``newPassword``); with a
+            wrong current password too, both (one error each).
         RateLimited: from ``attempt``, while a backoff of the account runs.
         Conflict: the password changed meanwhile (another ``changePassword``).
     """
     user = await User.get(id=viewer.user_id)
-    async with attempt(user.email) if attempt else contextlib.nullcontext():
-        if not await verify_password(user.password_hash, current_password or ""):
-            raise WrongPassword()
-    new_hash = await hash_password(clean_password(new_password, "newPassword"))
+    errors = FieldErrors()  # a wrong current password and a bad new one, reported together
+    new_plain = ""
+    with errors.collect():  # outside the attempt: the throttle counts the wrong guess
+        async with attempt(user.email) if attempt else contextlib.nullcontext():
+            if not await verify_password(user.password_hash, current_password or ""):
+                raise WrongPassword()
+    with errors.collect():
+        new_plain = clean_password(new_password, "newPassword")
+    errors.raise_if_any()
+    new_hash = await hash_password(new_plain)
 
     async def operation(tx: Transaction) -> bool:
         locked = await _lock_user(tx.connection, viewer.user_id)

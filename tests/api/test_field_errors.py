@@ -226,3 +226,20 @@ async def test_replies_teams_and_tokens_name_every_bad_field(world) -> None:
         assert "" not in {t["name"] for t in teams["teams"]}
     finally:
         await owner.aclose()
+
+
+async def test_change_password_names_a_wrong_current_and_a_short_new_password(world) -> None:
+    client = world.client("agent_beta")
+    try:
+        found = await field_errors(
+            client,
+            "mutation($c: String!, $n: String!) { changePassword(currentPassword: $c, newPassword: $n) }",
+            {"c": "not my password", "n": "short"},
+        )
+        assert found == [
+            ("BAD_USER_INPUT", "currentPassword", ["currentPassword"]),
+            ("BAD_USER_INPUT", "newPassword", ["newPassword"]),
+        ]
+        assert (await client("{ me { id } }"))["me"]["id"] == world.user_ids["agent_beta"]
+    finally:
+        await client.aclose()
