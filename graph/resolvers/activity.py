@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, TypeVar
 
 from db.models import Activity, ActivityKind, ActivityMention, User
-from graph.errors import BadUserInput
+from graph.errors import BadUserInput, FieldErrors
 from graph.events import EventType
 from graph.live import write
 from graph.permissions.visibility import contact_scope
@@ -108,13 +108,21 @@ async def add_comment(
     Raises:
         NotFound: the contact is not visible to the viewer (``contactId``).
         BadUserInput: (``text``) empty or longer than 10,000 characters, or a bad mention.
+        InvalidInput: an invisible contact and a bad text at once, one error each
+            (:class:`graph.errors.FieldErrors`).
     """
     text = (text or "").strip()
-    if not text:
-        raise BadUserInput("`text` must not be empty.", field="text")
-    if len(text) > MAX_COMMENT_LENGTH:
-        raise BadUserInput(f"`text` must be at most {MAX_COMMENT_LENGTH} characters.", field="text")
-    await visible_contact(viewer, contact_id)
+    errors = FieldErrors()  # the contact and the text reported together
+    with errors.collect():
+        await visible_contact(viewer, contact_id)
+    with errors.collect():
+        if not text:
+            raise BadUserInput("`text` must not be empty.", field="text")
+        if len(text) > MAX_COMMENT_LENGTH:
+            raise BadUserInput(
+                f"`text` must be at most {MAX_COMMENT_LENGTH} characters.", field="text"
+            )
+    errors.raise_if_any()
     mentioned = await _mentioned_users(viewer, text)
 
     async def operation(tx: Transaction) -> Activity:

@@ -256,12 +256,17 @@ async def report_call_ended(
     Raises:
         Forbidden: the caller is not an owner or manager (or their integration token).
         NotFound: the channel (``channelId``) or no call with this ``externalCallId`` on it.
-        BadUserInput: a channel that carries no calls, a malformed ``externalCallId``.
+        BadUserInput: a channel that carries no calls, a malformed ``externalCallId``; both at
+            once when both are wrong (:class:`graph.errors.FieldErrors`).
     """
     if not viewer.is_admin:
         raise Forbidden("Only owners, managers and their integration tokens may report calls.")
-    channel = await _calling_channel(viewer, channel_id)
-    external_call_id = _external_id(external_call_id)
+    errors = FieldErrors()  # the channel and the call's id reported together
+    with errors.collect():
+        channel = await _calling_channel(viewer, channel_id)
+    with errors.collect():
+        external_call_id = _external_id(external_call_id)
+    errors.raise_if_any()
 
     async def operation(tx: Transaction) -> Call:
         conn = tx.connection
@@ -494,13 +499,19 @@ async def place_call(
             (``channelId``).
         BadUserInput: a messaging-only channel (``channelId``), a blocked contact or one
             without a phone number (``contactId``).
+        InvalidInput: several of the above at once, one error per argument
+            (:class:`graph.errors.FieldErrors`).
         Conflict: the viewer is already on a call (``extensions.callId``).
     """
     require_call_access(viewer)
-    contact = await visible_contact(viewer, contact_id)
-    channel = await _calling_channel(viewer, channel_id)
-    if contact.blocked:
-        raise BadUserInput("This contact is blocked: unblock it to call.", field="contactId")
+    errors = FieldErrors()  # the contact and the channel reported together
+    with errors.collect():
+        contact = await visible_contact(viewer, contact_id)
+        if contact.blocked:
+            raise BadUserInput("This contact is blocked: unblock it to call.", field="contactId")
+    with errors.collect():
+        channel = await _calling_channel(viewer, channel_id)
+    errors.raise_if_any()
     number = await _number_to_call(contact, channel)
 
     async def operation(tx: Transaction) -> Call:

@@ -8,7 +8,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from tests.support import Client
+from tests.calls.common import grant_call_access
+from tests.support import Client, global_id
 
 UPDATE_CONTACT = """mutation($i: UpdateContactInput!) {
   updateContact(input: $i) { id email countryCode } }"""
@@ -25,7 +26,8 @@ async def field_errors(client: Client, query: str, variables: dict[str, Any]) ->
     body = await client.execute(query, variables)
     assert body.get("data") is None, body
     errors = body["errors"]
-    assert len({e["message"] for e in errors}) == len(errors)  # one message each
+    # one error per field
+    assert len({e["extensions"]["field"] for e in errors}) == len(errors)
     return [
         (e["extensions"]["code"], e["extensions"]["field"], e["extensions"]["inputPath"])
         for e in errors
@@ -243,3 +245,62 @@ async def test_change_password_names_a_wrong_current_and_a_short_new_password(wo
         assert (await client("{ me { id } }"))["me"]["id"] == world.user_ids["agent_beta"]
     finally:
         await client.aclose()
+
+
+async def test_calls_comments_and_merges_name_every_bad_argument(world) -> None:
+    await grant_call_access(world)
+    unknown = global_id("Contact", 987654321)
+    webchat = world.channel_ids["WEBCHAT"]
+    agent, owner = world.client("agent_all"), world.client("owner")
+    try:
+        assert sorted(
+            await field_errors(
+                agent,
+                "mutation($c: ID!, $ch: ID!) { placeCall(contactId: $c, channelId: $ch) { id } }",
+                {"c": unknown, "ch": webchat},
+            )
+        ) == [
+            ("BAD_USER_INPUT", "channelId", ["channelId"]),
+            ("NOT_FOUND", "contactId", ["contactId"]),
+        ]
+        assert sorted(
+            await field_errors(
+                owner,
+                "mutation($i: ReportCallEndedInput!) { reportCallEnded(input: $i) { id } }",
+                {"i": {"channelId": webchat, "externalCallId": ""}},
+            )
+        ) == [
+            ("BAD_USER_INPUT", "channelId", ["input", "channelId"]),
+            ("BAD_USER_INPUT", "externalCallId", ["input", "externalCallId"]),
+        ]
+        assert sorted(
+            await field_errors(
+                agent,
+                'mutation($c: ID!) { addComment(contactId: $c, text: "  ") { id } }',
+                {"c": unknown},
+            )
+        ) == [
+            ("BAD_USER_INPUT", "text", ["text"]),
+            ("NOT_FOUND", "contactId", ["contactId"]),
+        ]
+        assert sorted(
+            await field_errors(
+                owner,
+                "mutation($p: ID!, $s: ID!) { mergeContacts(primaryId: $p, secondaryId: $s) { id } }",
+                {"p": unknown, "s": global_id("Contact", 987654322)},
+            )
+        ) == [
+            ("NOT_FOUND", "primaryId", ["primaryId"]),
+            ("NOT_FOUND", "secondaryId", ["secondaryId"]),
+        ]
+        free = world.contact_ids["c_free"]
+        assert await field_errors(
+            owner,
+            "mutation($p: ID!) { mergeContacts(primaryId: $p, secondaryId: $p) { id } }",
+            {"p": free},
+        ) == [("BAD_USER_INPUT", "secondaryId", ["secondaryId"])]
+        calls = await agent("{ calls(first: 100) { totalCount } }")
+        assert calls["calls"]["totalCount"] == 0
+    finally:
+        await agent.aclose()
+        await owner.aclose()
