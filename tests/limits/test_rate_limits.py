@@ -416,9 +416,8 @@ async def test_login_backs_off_after_repeated_failures_without_an_oracle(limited
         assert body["data"]["login"]["token"], body
         # the success cleared this address's count for the account
         for _ in range(2):
-            assert codes((await attacker.post(LOGIN, {"e": email, "p": "guess"})).json()) == [
-                "UNAUTHENTICATED"
-            ]
+            body = (await attacker.post(LOGIN, {"e": email, "p": "guess"})).json()
+            assert codes(body) == ["UNAUTHENTICATED"], body
     finally:
         await attacker.aclose()
         await elsewhere.aclose()
