@@ -4,8 +4,8 @@ Request path (``architecture.md``): bearer token → viewer → strawberry → r
 visibility policy → tortoise. WebSockets speak graphql-transport-ws only; the
 ``connection_init`` payload carries ``{"authorization": "Bearer …"}`` and a missing or bad
 token closes the socket with 4403. Browser handshakes from origins outside
-``INBOX_GRAPH_ALLOWED_ORIGINS`` are refused (HTTP 403); the same origins get CORS headers on
-HTTP.
+``INBOX_GRAPH_ALLOWED_ORIGINS`` (and, in development, every loopback origin) are refused
+(HTTP 403); the same origins get CORS headers on HTTP (:mod:`graph.origins`, one rule).
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ import orjson
 from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -41,12 +40,14 @@ from db.availability import (
 )
 from db.config import tortoise_config
 from db.outbox import prune_events, prune_idempotency_keys
+from graph import __version__
 from graph.auth import bearer_token, viewer_for_token
 from graph.context import Context
 from graph.crm.base import close_http as close_crm_http
 from graph.errors import ErrorCode
 from graph.extensions import MASKED_MESSAGE, add_code, unavailable_error
 from graph.live import EventBus
+from graph.origins import NameTheSetting, OriginCORS, Origins
 from graph.resolvers.call import miss_unanswered_calls
 from graph.schema import build_schema
 from graph.settings import Settings
@@ -189,11 +190,16 @@ class InboxGraphQL(GraphQL):
             max_subscriptions_per_connection=settings.max_subscriptions_per_socket,
             # a socket that does not send connection_init in time is closed with 4408
             connection_init_wait_timeout=timedelta(seconds=10),
-            allowed_origins=settings.allowed_origins,
+            # handshakes from other origins: is_websocket_origin_allowed (graph.origins)
         )
         self.settings = settings
         self.bus = bus
         self.throttle = throttle
+        self.origins = Origins(settings.allowed_origins, loopback=not settings.production)
+
+    def is_websocket_origin_allowed(self, request: Any, origin: str) -> bool:
+        """The handshake of a page on another origin: :meth:`graph.origins.Origins.allows`."""
+        return self.origins.allows(origin)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         """Limits, then strawberry. A request without a bearer token whose client address has
@@ -416,6 +422,31 @@ class InboxApp(Starlette):
         await super().__call__(scope, receive, send)
 
 
+VERSION_HEADER = "X-Inbox-Graph-Version"
+"""The response header that carries the API's version (:data:`graph.__version__`, the
+release of ``CHANGELOG.md`` the schema is at) on every HTTP response."""
+
+
+class VersionHeader:
+    """ASGI middleware: :data:`VERSION_HEADER` on every HTTP response, errors included."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.header = (VERSION_HEADER.lower().encode(), __version__.encode())
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def sending(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", ()), self.header]}
+            await send(message)
+
+        await self.app(scope, receive, sending)
+
+
 def _report_failure(what: str, error: Exception) -> None:
     """Log a background task's failure: one line per outage for an unreachable database."""
     if is_unavailable(error):
@@ -475,6 +506,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 _report_failure("ring-timeout sweep failed", exc)
             await asyncio.sleep(settings.ring_sweep_interval_seconds)
 
+    # strawberry's warning about a refused WebSocket origin names our setting
+    ws_log = logging.getLogger("strawberry.ws")
+    for old in [f for f in ws_log.filters if isinstance(f, NameTheSetting)]:
+        ws_log.removeFilter(old)
+    ws_log.addFilter(NameTheSetting(graphql.origins))
     # asyncpg's pool logs a traceback per failed reconnection while the database is away
     logging.getLogger("asyncpg.pool").addFilter(QuietConnectionErrors())
 
@@ -504,15 +540,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ],
         lifespan=lifespan,
         middleware=[
+            Middleware(VersionHeader),
             # Browser apps on the allowed origins may call the API over HTTP too (bearer tokens,
             # no cookies); the same list guards WebSocket handshakes.
             Middleware(
-                CORSMiddleware,
-                allow_origins=list(settings.allowed_origins),
+                OriginCORS,
+                origins=graphql.origins,
                 allow_methods=["GET", "POST"],
                 allow_headers=["Authorization", "Content-Type"],
                 max_age=600,
-            )
+            ),
         ],
     )
     if settings.bench_baseline:
@@ -533,8 +570,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
 __all__ = [
     "MAX_JSON_DEPTH",
+    "VERSION_HEADER",
     "InboxApp",
     "InboxGraphQL",
     "JSONTooDeep",
+    "VersionHeader",
     "create_app",
 ]

@@ -5,6 +5,7 @@
 - ``inbox-graph create-workspace --name --owner-email --owner-password``: a real tenant.
 - ``inbox-graph export-schema [--output schema.graphql]``: write the SDL.
 - ``inbox-graph migrate``: apply migrations only.
+- ``inbox-graph --version``: the installed version (:data:`graph.__version__`).
 """
 
 from __future__ import annotations
@@ -142,7 +143,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from graph import __version__
+
     parser = argparse.ArgumentParser(prog="inbox-graph", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"inbox-graph {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="apply migrations and serve the API")

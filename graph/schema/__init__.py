@@ -18,6 +18,7 @@ from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions.max_aliases import create_validator as aliases_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.tools import merge_types
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
@@ -183,9 +184,23 @@ def _depth_limit(max_depth: int) -> type[ValidationRule]:
     return DepthLimit
 
 
+class _NoSuggestions(StrawberryGraphQLCoreExecutionContext):
+    """strawberry's executor, with graphql-core's ``hide_suggestions``: coercing variables
+    (an unknown enum value or input field in ``variables``) says no "Did you mean …?"."""
+
+    @classmethod
+    def build(cls, *args: Any, **kwargs: Any) -> Any:
+        kwargs["hide_suggestions"] = True
+        return super().build(*args, **kwargs)
+
+
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     """The executable schema with the production defaults of ``architecture.md``: depth, alias,
-    token, field and field-overlap limits, bounded parser and validation caches, coded masked errors."""
+    token, field and field-overlap limits, bounded parser and validation caches, coded masked errors.
+
+    With introspection off (``INBOX_GRAPH_INTROSPECTION``, off in production by default) no
+    error suggests names ("Did you mean 'contact'?"), in validation or in variables: the
+    suggestions would give away the schema that introspection hides."""
     settings = settings or Settings(database_url="")
     # Factories: strawberry builds fresh extension instances per operation (sharing
     # `documents`, the schema's cache of valid documents).
@@ -201,7 +216,10 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     documents = Documents(settings.document_cache_bytes)  # one per schema: its rules
     extensions = [
         lambda: CachedDocuments(
-            documents, max_fields=settings.max_fields, max_overlaps=settings.max_field_overlaps
+            documents,
+            max_fields=settings.max_fields,
+            max_overlaps=settings.max_field_overlaps,
+            hide_suggestions=not settings.introspection,
         ),
         SingleOperation,  # after CachedDocuments, which sets the validation errors
         CostBudget,  # valid documents only: after CachedDocuments and SingleOperation
@@ -214,6 +232,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         extensions=extensions,
         config=StrawberryConfig(auto_camel_case=True),
         types=[Activity, CustomInbox],
+        execution_context_class=None if settings.introspection else _NoSuggestions,
     )
     built.operation_rules = tuple(rules)
     built.max_token_count = settings.max_tokens
