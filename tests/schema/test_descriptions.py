@@ -52,11 +52,11 @@ def test_every_element_of_the_schema_is_described():
 def test_the_walk_finds_what_is_missing():
     from graphql import build_schema
 
-    sdl = '''
+    sdl = """
     "The root." type Query { "A thing." thing(id: ID!): Thing }
     type Thing { name: String kind: Kind }
     "Kinds." enum Kind { "A." A B }
-    '''
+    """
     assert undescribed(build_schema(sdl)) == [
         "Query.thing(id:)",
         "Thing",

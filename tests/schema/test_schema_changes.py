@@ -97,8 +97,7 @@ def test_every_breaking_change_is_in_the_changelog():
     )
     assert not unlisted, (
         "breaking changes against docs/released-schema.graphql missing from CHANGELOG.md "
-        "([Unreleased], ### Breaking); add these bullets:\n"
-        + "\n".join(f"- {d}" for d in unlisted)
+        "([Unreleased], ### Breaking); add these bullets:\n" + "\n".join(f"- {d}" for d in unlisted)
     )
 
 
@@ -113,7 +112,9 @@ def test_removals_were_deprecated_in_the_release():
 
 
 def test_the_version_is_the_changelogs_latest_release():
-    releases = re.findall(r"^## \[(\d+\.\d+\.\d+)\]", CHANGELOG.read_text(encoding="utf-8"), re.M)
+    releases = re.findall(
+        r"^## \[(\d+\.\d+\.\d+)\]", CHANGELOG.read_text(encoding="utf-8"), re.MULTILINE
+    )
     assert releases, "CHANGELOG.md lists no release"
     assert releases[0] == __version__, (
         f"the package is {__version__}, the changelog's latest release {releases[0]}"
