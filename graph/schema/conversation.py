@@ -35,7 +35,6 @@ DeliveryStatus = strawberry.enum(m.DeliveryStatus, name="DeliveryStatus")
     description="A message on one channel, inbound from the contact or outbound from a user."
 )
 class Message(Node):
-    id: strawberry.ID
     row: strawberry.Private[m.Message]
 
     @classmethod
@@ -91,7 +90,6 @@ class TimelineConnection(Connection[TimelineItem]):
 
 @strawberry.type(description="The thread with one contact.")
 class Conversation(Node):
-    id: strawberry.ID
     row: strawberry.Private[m.Conversation]
 
     @classmethod

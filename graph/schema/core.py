@@ -29,23 +29,37 @@ Row = TypeVar("Row")
 
 @strawberry.interface(description="An object with a global id, fetchable with `node(id:)`.")
 class Node:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(
+        description="The global id: opaque, stable, unique across types; pass it to "
+        "`node(id:)` and to the arguments that take this object's id."
+    )
 
 
 @strawberry.type(description="Relay page information of a connection.")
 class PageInfo:
-    has_next_page: bool
-    has_previous_page: bool
-    start_cursor: str | None
-    end_cursor: str | None
+    has_next_page: bool = strawberry.field(
+        description="Whether items follow this page: ask for them with `after: endCursor`."
+    )
+    has_previous_page: bool = strawberry.field(
+        description="Whether items precede this page (it started after a cursor)."
+    )
+    start_cursor: str | None = strawberry.field(
+        description="The first edge's cursor; null for an empty page."
+    )
+    end_cursor: str | None = strawberry.field(
+        description="The last edge's cursor (pass it as `after` for the next page); null for "
+        "an empty page."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="An item of a connection's page and its cursor (Relay).")
 class Edge(Generic[NodeType]):
     """A node of a connection and its cursor (``<Node>Edge`` in the schema)."""
 
-    cursor: str
-    node: NodeType
+    cursor: str = strawberry.field(
+        description="Opaque; pass it as `after` to list what follows this item."
+    )
+    node: NodeType = strawberry.field(description="The item.")
 
 
 @strawberry.type
@@ -53,8 +67,10 @@ class Connection(Generic[NodeType]):
     """A page of a list (``<Node>Connection`` in the schema), made from the
     :class:`~graph.relay.Page` its resolver returns with :meth:`from_page`."""
 
-    edges: list[Edge[NodeType]]
-    page_info: PageInfo
+    edges: list[Edge[NodeType]] = strawberry.field(
+        description="The page's items with their cursors, in the list's order."
+    )
+    page_info: PageInfo = strawberry.field(description="Where the page lies in the list.")
 
     @classmethod
     def from_page(cls, page: Page[Row], node: Callable[[Row], NodeType], **fields: Any) -> Self:

@@ -193,7 +193,6 @@ def filter_output(spec: dict) -> dict:
 
 @strawberry.type(description="A saved filtered view of conversations.")
 class CustomInbox(Node):
-    id: strawberry.ID
     row: strawberry.Private[m.CustomInbox]
 
     @classmethod
