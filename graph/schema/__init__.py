@@ -95,6 +95,19 @@ Subscription = merge_types(
     "Subscription",
     (MessageSubscriptions, CallSubscriptions, ContactSubscriptions, InboxSubscriptions),
 )
+Query.__strawberry_definition__.description = (
+    "What a client reads. Every field needs a valid bearer token (UNAUTHENTICATED otherwise) "
+    "and answers only what the viewer may see (domain.md section 1)."
+)
+Mutation.__strawberry_definition__.description = (
+    "What a client changes. Each mutation validates its input first (BAD_USER_INPUT naming the "
+    "field, nothing changed), then writes in one transaction with its live events; creating "
+    "mutations take an `idempotencyKey` for safe retries."
+)
+Subscription.__strawberry_definition__.description = (
+    "Live events over WebSocket (graphql-transport-ws), each authorised for the subscriber at "
+    "delivery (domain.md section 7); resume after a reconnect with `afterSequence`."
+)
 
 
 class InboxSchema(strawberry.Schema):
