@@ -6,7 +6,12 @@ WebSocket of the worker (16 concurrent failed logins held a worker for about 3 s
 verification run in a small thread pool of their own (:data:`PASSWORD_THREADS`; argon2-cffi
 releases the GIL while it hashes), at a lower CPU priority than the loop
 (:data:`PASSWORD_THREAD_NICENESS`), so a burst of logins waits its turn there while the loop
-answers everyone else. Bearer tokens are random, high-entropy
+answers everyone else. The hash parameters are OWASP's first argon2id configuration
+(:data:`PASSWORD_HASH_PARAMETERS`): one thread and 19 MiB per hash, where argon2-cffi's
+default (RFC 9106's low-memory profile) spreads each hash over four threads and 64 MiB, which
+on a small machine took both cores from the loop during a login flood. Hashes made with other
+parameters still verify, and are rehashed with these at the user's next successful login
+(:func:`password_needs_rehash`). Bearer tokens are random, high-entropy
 strings returned once to their owner; only their SHA-256 hex digest is stored, which makes
 lookup a single indexed equality and a leaked table useless.
 """
@@ -21,12 +26,26 @@ import secrets
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from argon2 import PasswordHasher
+from argon2 import Parameters, PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 TOKEN_PREFIX = "igt_"
 
-_hasher = PasswordHasher()
+PASSWORD_HASH_PARAMETERS = Parameters(
+    type=Type.ID,
+    version=19,
+    salt_len=16,
+    hash_len=32,
+    time_cost=2,
+    memory_cost=19 * 1024,
+    parallelism=1,
+)
+"""argon2id with m = 19 MiB (``memory_cost`` in KiB), t = 2 passes, p = 1 lane: the first
+configuration of the OWASP Password Storage Cheat Sheet. About 20 ms of one core per hash
+here; a single lane keeps one hash on one thread, so the pool's threads are all the CPU that
+logins can take."""
+
+_hasher = PasswordHasher.from_parameters(PASSWORD_HASH_PARAMETERS)
 # A valid hash of a random password, verified against when the e-mail is unknown so that a
 # login answers in the same time whether or not the account exists.
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
@@ -70,6 +89,15 @@ async def verify_password(password_hash: str | None, password: str) -> bool:
     return await asyncio.get_running_loop().run_in_executor(_pool, _verify, password_hash, password)
 
 
+def password_needs_rehash(password_hash: str) -> bool:
+    """Whether a stored hash was made with parameters other than
+    :data:`PASSWORD_HASH_PARAMETERS` (an older default); cheap, reads only the hash's header."""
+    try:
+        return _hasher.check_needs_rehash(password_hash)
+    except (InvalidHashError, ValueError):
+        return True
+
+
 def new_token() -> str:
     """A fresh opaque bearer token (``igt_`` and 43 URL-safe characters)."""
     return TOKEN_PREFIX + secrets.token_urlsafe(32)
@@ -80,4 +108,12 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-__all__ = ["PASSWORD_THREADS", "hash_password", "hash_token", "new_token", "verify_password"]
+__all__ = [
+    "PASSWORD_HASH_PARAMETERS",
+    "PASSWORD_THREADS",
+    "hash_password",
+    "hash_token",
+    "new_token",
+    "password_needs_rehash",
+    "verify_password",
+]

@@ -12,12 +12,14 @@ import json
 import os
 import random
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlparse
 
 import httpx
 import websockets
@@ -513,3 +515,35 @@ def rejected(outcome: dict) -> bool:
     codes = [e.get("extensions", {}).get("code") for e in payload.get("errors") or []]
     data = payload.get("data")
     return "UNAUTHENTICATED" in codes and not any((data or {}).values())
+
+
+def sql(database_url: str, statement: str) -> Any:
+    """Run one SQL statement straight on the test database (SQLite file or PostgreSQL, through
+    ``psql``); the first value of its first row, or ``None``. For checking what was stored and
+    for planting what the API cannot write (a hash made with older parameters)."""
+    if database_url.startswith("sqlite://"):
+        with sqlite3.connect(database_url.removeprefix("sqlite://")) as db:
+            row = db.execute(statement).fetchone()
+            return row[0] if row else None
+    parsed = urlparse(database_url)
+    out = subprocess.run(
+        [
+            "psql",
+            "-h",
+            parsed.hostname or "127.0.0.1",
+            "-p",
+            str(parsed.port or 5432),
+            "-U",
+            parsed.username or "postgres",
+            "-d",
+            parsed.path.lstrip("/"),
+            "-qtAc",
+            statement,
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    if not out:
+        return None
+    return int(out) if out.lstrip("-").isdigit() else out

@@ -20,7 +20,7 @@ from db.models import (
     Workspace,
 )
 from db.normalize import normalise_email
-from db.security import hash_password, verify_password
+from db.security import hash_password, password_needs_rehash, verify_password
 from graph.errors import BadUserInput, Conflict, Forbidden, NotFound, Unauthenticated
 from graph.events import EventType
 from graph.live import write
@@ -50,6 +50,9 @@ async def login(email: str, password: str, *, ttl_seconds: int) -> IssuedToken:
     """Exchange credentials for a session bearer token (stored hashed;
     :func:`graph.resolvers.access_token.start_session`).
 
+    A password hashed with older parameters is rehashed with today's
+    (:data:`db.security.PASSWORD_HASH_PARAMETERS`) once it has been checked.
+
     Raises:
         Unauthenticated: unknown e-mail, wrong password or deactivated user (one message for
             all three, answered in the same time).
@@ -58,6 +61,9 @@ async def login(email: str, password: str, *, ttl_seconds: int) -> IssuedToken:
     ok = await verify_password(user.password_hash if user else None, password or "")
     if user is None or not ok or not user.is_active:
         raise Unauthenticated("Invalid e-mail or password.")
+    if password_needs_rehash(user.password_hash):
+        user.password_hash = await hash_password(password)
+        await user.save(update_fields=["password_hash"])
     return await start_session(user, ttl_seconds=ttl_seconds)
 
 

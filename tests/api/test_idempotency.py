@@ -6,19 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sqlite3
-import subprocess
 import uuid
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlparse
 
 import pytest
 from cryptography.fernet import Fernet
 
 from tests.calls.common import END, grant_call_access
 from tests.conftest import ASSIGN, RECEIVE
-from tests.support import Client, new_number, receive, serve, subscribe
+from tests.support import Client, new_number, receive, serve, sql, subscribe
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -38,35 +35,8 @@ TOKEN = """mutation($n: String!, $k: String) {
   createAccessToken(name: $n, idempotencyKey: $k) { token accessToken { id name } } }"""
 
 
-def sql_scalar(database_url: str, sql: str) -> Any:
-    """One value read straight from the test database (SQLite file or PostgreSQL)."""
-    if database_url.startswith("sqlite://"):
-        with sqlite3.connect(database_url.removeprefix("sqlite://")) as db:
-            return db.execute(sql).fetchone()[0]
-    parsed = urlparse(database_url)
-    out = subprocess.run(
-        [
-            "psql",
-            "-h",
-            parsed.hostname or "127.0.0.1",
-            "-p",
-            str(parsed.port or 5432),
-            "-U",
-            parsed.username or "postgres",
-            "-d",
-            parsed.path.lstrip("/"),
-            "-tAc",
-            sql,
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
-    return int(out) if out.lstrip("-").isdigit() else out
-
-
 def key_rows(database_url: str, key: str) -> int:
-    return sql_scalar(database_url, f"SELECT COUNT(*) FROM idempotency_key WHERE key = '{key}'")
+    return sql(database_url, f"SELECT COUNT(*) FROM idempotency_key WHERE key = '{key}'")
 
 
 async def new_contact(world, *, assignee: str | None = None) -> dict:
@@ -418,7 +388,7 @@ async def test_create_user_is_compared_without_its_password(world):
     first = await manager(query, {**variables, "k": "user-pw"})
     retry = {"i": {**variables["i"], "password": "another long password"}, "k": "user-pw"}
     assert await manager(query, retry) == first
-    stored = sql_scalar(
+    stored = sql(
         world.served.env["DATABASE_URL"],
         "SELECT fingerprint || mutation || CAST(result AS TEXT) FROM idempotency_key WHERE key = 'user-pw'",
     )
@@ -430,7 +400,7 @@ async def test_an_access_token_retry_without_a_secret_key_conflicts_with_its_id(
     owner = world.client("owner")
     url = world.served.env["DATABASE_URL"]
     first = (await owner(TOKEN, {"n": "connector", "k": "token-no-secret"}))["createAccessToken"]
-    tokens = sql_scalar(url, "SELECT COUNT(*) FROM access_token")
+    tokens = sql(url, "SELECT COUNT(*) FROM access_token")
     error = error_of(await owner.execute(TOKEN, {"n": "connector", "k": "token-no-secret"}))
     assert error["extensions"] == {
         "code": "CONFLICT",
@@ -438,7 +408,7 @@ async def test_an_access_token_retry_without_a_secret_key_conflicts_with_its_id(
         "accessTokenId": first["accessToken"]["id"],
     }
     assert "shown once" in error["message"] and "Revoke" in error["message"]
-    assert sql_scalar(url, "SELECT COUNT(*) FROM access_token") == tokens
+    assert sql(url, "SELECT COUNT(*) FROM access_token") == tokens
     await owner.aclose()
 
 
@@ -451,7 +421,7 @@ async def test_an_access_token_retry_returns_its_secret_when_the_server_can_keep
         variables = {"n": "connector", "k": f"token-{uuid.uuid4()}"}
         first = (await owner(TOKEN, variables))["createAccessToken"]
         assert (await owner(TOKEN, variables))["createAccessToken"] == first
-        stored = sql_scalar(
+        stored = sql(
             server_env["DATABASE_URL"],
             f"SELECT CAST(result AS TEXT) FROM idempotency_key WHERE key = '{variables['k']}'",
         )
