@@ -46,6 +46,8 @@ from graph.context import Context
 from graph.crm.base import close_http as close_crm_http
 from graph.errors import ErrorCode
 from graph.extensions import MASKED_MESSAGE, add_code, unavailable_error
+from graph.ide import PREFIX as IDE_PREFIX
+from graph.ide import IdeAssets
 from graph.live import EventBus
 from graph.origins import NameTheSetting, OriginCORS, Origins
 from graph.resolvers.call import miss_unanswered_calls
@@ -196,6 +198,14 @@ class InboxGraphQL(GraphQL):
         self.bus = bus
         self.throttle = throttle
         self.origins = Origins(settings.allowed_origins, loopback=not settings.production)
+        self.ide_assets = IdeAssets.installed() if settings.graphql_ide else None
+
+    @property
+    def graphql_ide_html(self) -> str:
+        """GraphiQL's page, loading its assets from this server (:mod:`graph.ide`)."""
+        if self.ide_assets is not None:
+            return self.ide_assets.html
+        return super().graphql_ide_html
 
     def is_websocket_origin_allowed(self, request: Any, origin: str) -> bool:
         """The handshake of a page on another origin: :meth:`graph.origins.Origins.allows`."""
@@ -552,6 +562,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
             ),
         ],
     )
+    if graphql.ide_assets is not None:
+        app.router.routes.append(
+            Route(f"/{IDE_PREFIX}/{{path:path}}", graphql.ide_assets.serve, methods=["GET"])
+        )
     if settings.bench_baseline:
         from bench.raw_sql import routes as baseline_routes  # a checkout's bench/, never installed
 
