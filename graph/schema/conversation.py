@@ -294,7 +294,8 @@ class ConversationChange(Enum):
         "LEFT", description="It is no longer in the list (or no longer visible): remove it."
     )
     CHANGED = strawberry.enum_value(
-        "CHANGED", description="It stays in the list and changed: update it, move it to the top."
+        "CHANGED",
+        description="It stays in the list and changed: update it (lists sort by `lastActivityAt`).",
     )
 
 

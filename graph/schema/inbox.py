@@ -119,7 +119,7 @@ class TeamInbox(_InboxIndicators):
 class BlockedInbox:
     entry: strawberry.Private[resolvers.SidebarEntry]
 
-    @strawberry.field(description="Open conversations of blocked contacts.")
+    @strawberry.field(description="Conversations of blocked contacts, open and closed.")
     async def conversation_count(self, info: Info) -> int:
         if self.entry.counts is not None:
             return self.entry.counts[1]

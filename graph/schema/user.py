@@ -54,7 +54,7 @@ ClosingNotesMode = model_enum(
     description="What closing a conversation asks for (`closeConversation(category:, "
     "summary:)`, domain.md terms: closing notes).",
     values={
-        "OFF": "No closing notes: a category or summary given is ignored.",
+        "OFF": "No closing notes: a category or summary given is refused (BAD_USER_INPUT).",
         "OPTIONAL": "A category and a summary may be given.",
         "CATEGORY_REQUIRED": "A category is required (BAD_USER_INPUT naming `category` without "
         "one); a summary is optional.",
@@ -114,7 +114,7 @@ class User(Node):
         )
 
     name: str = strawberry.field(description="The name shown to teammates and in mentions.")
-    email: str = strawberry.field(description="The login e-mail, unique in the workspace.")
+    email: str = strawberry.field(description="The login e-mail, lower-cased; unique.")
     role: Role = strawberry.field(description="What the user may administer.")
     is_active: bool = strawberry.field(
         description="False once deactivated: the user can no longer log in and every token of "
@@ -214,7 +214,7 @@ class AccessToken(Node):
         return cls(id=to_global_id("AccessToken", row.id), row=row)
 
     @strawberry.field(
-        description="What it is for, as its maker named it (a session's: the login's client)."
+        description="What it is for, as its maker named it; sessions are named `session`."
     )
     def name(self) -> str:
         return self.row.name
@@ -309,7 +309,8 @@ class AccessTokenPayload:
 )
 class CreateUserInput:
     email: str = strawberry.field(
-        description="The login e-mail (RFC 5322), unique in the workspace (CONFLICT otherwise)."
+        description="The login e-mail (RFC 5322), not used by any user yet (BAD_USER_INPUT "
+        "otherwise)."
     )
     name: str = strawberry.field(description="The name shown to teammates, not blank.")
     password: str = strawberry.field(
@@ -560,7 +561,11 @@ class UserMutations:
         self,
         info: Info,
         name: Annotated[
-            str, strawberry.argument(description="Unique in the workspace (CONFLICT otherwise).")
+            str,
+            strawberry.argument(
+                description="1 to 120 characters, unique in the workspace (BAD_USER_INPUT "
+                "otherwise)."
+            ),
         ],
         member_ids: Annotated[
             list[strawberry.ID] | None,
