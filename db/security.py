@@ -25,9 +25,13 @@ import os
 import secrets
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 from argon2 import Parameters, PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
 
 TOKEN_PREFIX = "igt_"
 
@@ -68,6 +72,20 @@ def _lower_priority() -> None:
 _pool = ThreadPoolExecutor(
     max_workers=PASSWORD_THREADS, thread_name_prefix="argon2", initializer=_lower_priority
 )
+
+
+_turns = asyncio.Semaphore(PASSWORD_THREADS)
+
+
+@contextlib.asynccontextmanager
+async def password_turn() -> AsyncIterator[None]:
+    """Wait, on the event loop, for one of :data:`PASSWORD_THREADS` turns at a password check,
+    before reading the account it needs. The pool checks no more passwords at once than that
+    anyway; waiting here instead of in its queue keeps a burst of logins from also queueing
+    their account lookups ahead of everyone else's database reads (a single SQLite connection
+    serves them in order)."""
+    async with _turns:
+        yield
 
 
 def _verify(password_hash: str | None, password: str) -> bool:
@@ -115,5 +133,6 @@ __all__ = [
     "hash_token",
     "new_token",
     "password_needs_rehash",
+    "password_turn",
     "verify_password",
 ]

@@ -20,7 +20,7 @@ from db.models import (
     Workspace,
 )
 from db.normalize import normalise_email
-from db.security import hash_password, password_needs_rehash, verify_password
+from db.security import hash_password, password_needs_rehash, password_turn, verify_password
 from graph.errors import BadUserInput, Conflict, Forbidden, NotFound, Unauthenticated
 from graph.events import EventType
 from graph.live import write
@@ -57,8 +57,9 @@ async def login(email: str, password: str, *, ttl_seconds: int) -> IssuedToken:
         Unauthenticated: unknown e-mail, wrong password or deactivated user (one message for
             all three, answered in the same time).
     """
-    user = await User.filter(email=(email or "").strip().lower()).first()
-    ok = await verify_password(user.password_hash if user else None, password or "")
+    async with password_turn():
+        user = await User.filter(email=(email or "").strip().lower()).first()
+        ok = await verify_password(user.password_hash if user else None, password or "")
     if user is None or not ok or not user.is_active:
         raise Unauthenticated("Invalid e-mail or password.")
     if password_needs_rehash(user.password_hash):
