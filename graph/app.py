@@ -50,6 +50,7 @@ from graph.ide import PREFIX as IDE_PREFIX
 from graph.ide import IdeAssets
 from graph.live import EventBus
 from graph.origins import NameTheSetting, OriginCORS, Origins
+from graph.persisted import PersistedDocuments
 from graph.resolvers.call import miss_unanswered_calls
 from graph.schema import build_schema
 from graph.settings import Settings
@@ -180,9 +181,15 @@ class InboxGraphQL(GraphQL):
 
     graphql_transport_ws_handler_class = InboxTransportWSHandler
 
-    def __init__(self, settings: Settings, bus: EventBus, throttle: Throttle | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        bus: EventBus,
+        throttle: Throttle | None = None,
+        persisted: PersistedDocuments | None = None,
+    ) -> None:
         super().__init__(
-            build_schema(settings),
+            build_schema(settings, persisted),
             graphql_ide="graphiql" if settings.graphql_ide else None,
             allow_queries_via_get=True,
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
@@ -491,7 +498,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         namespace=settings.channel_namespace,
     )
     throttle = Throttle(settings)
-    graphql = InboxGraphQL(settings, bus, throttle)
+    persisted = PersistedDocuments(settings)  # in Redis with BROADCAST_URL=redis://…
+    graphql = InboxGraphQL(settings, bus, throttle, persisted)
 
     async def prune_outbox_forever() -> None:
         while True:
@@ -541,6 +549,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
                 await bus.stop()
+                await persisted.aclose()
                 await close_crm_http()
 
     app = InboxApp(

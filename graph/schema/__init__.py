@@ -35,6 +35,7 @@ from graph.extensions import (
     unstorable_input,
 )
 from graph.permissions.scopes import require_scopes
+from graph.persisted import PersistedDocuments, PersistedQueries
 from graph.schema.call import CallMutations, CallQueries, CallSubscriptions
 from graph.schema.channel import ChannelMutations, ChannelQueries
 from graph.schema.contact import (
@@ -207,14 +208,19 @@ class _NoSuggestions(StrawberryGraphQLCoreExecutionContext):
         return super().build(*args, **kwargs)
 
 
-def build_schema(settings: Settings | None = None) -> strawberry.Schema:
+def build_schema(
+    settings: Settings | None = None, persisted: PersistedDocuments | None = None
+) -> strawberry.Schema:
     """The executable schema with the production defaults of ``architecture.md``: depth, alias,
-    token, field and field-overlap limits, bounded parser and validation caches, coded masked errors.
+    token, field and field-overlap limits, bounded parser and validation caches, coded masked
+    errors, and documents named by hash (``persisted``, :mod:`graph.persisted`; by default a
+    store in memory built from ``settings``).
 
     With introspection off (``INBOX_GRAPH_INTROSPECTION``, off in production by default) no
     error suggests names ("Did you mean 'contact'?"), in validation or in variables: the
     suggestions would give away the schema that introspection hides."""
     settings = settings or Settings(database_url="")
+    persisted = persisted or PersistedDocuments(settings)
     # Factories: strawberry builds fresh extension instances per operation (sharing
     # `documents`, the schema's cache of valid documents).
     # strawberry's depth and alias limiters build a new rule class per operation, which an
@@ -228,6 +234,8 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         rules.append(NoSchemaIntrospectionCustomRule)
     documents = Documents(settings.document_cache_bytes)  # one per schema: its rules
     extensions = [
+        # first: a document named by hash is read (or refused) before anything parses it
+        lambda: PersistedQueries(persisted),
         lambda: CachedDocuments(
             documents,
             max_fields=settings.max_fields,
