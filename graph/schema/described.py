@@ -25,15 +25,6 @@ import strawberry
 
 E = TypeVar("E", bound=Enum)
 
-FIRST = "How many items the page holds: 1 to 100 (BAD_USER_INPUT otherwise; graph.relay.page_size)."
-"""The description of every connection's ``first`` argument."""
-
-AFTER = (
-    "The `endCursor` (or an edge's `cursor`) of the previous page: the page starts after it. "
-    "Cursors are opaque and belong to one list (BAD_USER_INPUT for another's)."
-)
-"""The description of every connection's ``after`` argument."""
-
 AFTER_SEQUENCE = (
     "Resume: the last `sequence` this client received (from any subscription). Events "
     "committed after it are replayed from the outbox first, then live ones follow; omitted, "
@@ -71,4 +62,4 @@ def model_enum(enum: type[E], *, name: str, description: str, values: dict[str, 
     return wrapped
 
 
-__all__ = ["AFTER", "AFTER_SEQUENCE", "FIRST", "model_enum"]
+__all__ = ["AFTER_SEQUENCE", "model_enum"]
