@@ -7,8 +7,8 @@ the spec gives it; a request error has no ``data``), every refusal of this layer
 WebSockets speak graphql-transport-ws only (:mod:`graph.websocket`); the ``connection_init``
 payload carries ``{"authorization": "Bearer …"}`` and a missing or bad token closes the
 socket with 4403. Browser handshakes from origins outside
-``INBOX_GRAPH_ALLOWED_ORIGINS`` are refused (HTTP 403); the same origins get CORS headers on
-HTTP.
+``INBOX_GRAPH_ALLOWED_ORIGINS`` (and, in development, every loopback origin) are refused
+(HTTP 403); the same origins get CORS headers on HTTP (:mod:`graph.origins`, one rule).
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -49,13 +48,17 @@ from db.availability import (
 )
 from db.config import tortoise_config
 from db.outbox import prune_events, prune_idempotency_keys
+from graph import __version__
 from graph.auth import bearer_token, viewer_for_token
 from graph.context import Context
 from graph.crm.base import close_http as close_crm_http
 from graph.errors import ErrorCode
 from graph.extensions import MASKED_MESSAGE, add_code, is_request_error, unavailable_error
 from graph.graphql_over_http import JSON, content_type, response_media_type, response_status
+from graph.ide import PREFIX as IDE_PREFIX
+from graph.ide import IdeAssets
 from graph.live import EventBus
+from graph.origins import NameTheSetting, OriginCORS, Origins
 from graph.persisted import PersistedDocuments
 from graph.resolvers.call import miss_unanswered_calls
 from graph.schema import build_schema
@@ -253,11 +256,24 @@ class InboxGraphQL(GraphQL):
             max_subscriptions_per_connection=settings.max_subscriptions_per_socket,
             # a socket that does not send connection_init in time is closed with 4408
             connection_init_wait_timeout=timedelta(seconds=10),
-            allowed_origins=settings.allowed_origins,
+            # handshakes from other origins: is_websocket_origin_allowed (graph.origins)
         )
         self.settings = settings
         self.bus = bus
         self.throttle = throttle
+        self.origins = Origins(settings.allowed_origins, loopback=not settings.production)
+        self.ide_assets = IdeAssets.installed() if settings.graphql_ide else None
+
+    @property
+    def graphql_ide_html(self) -> str:
+        """GraphiQL's page, loading its assets from this server (:mod:`graph.ide`)."""
+        if self.ide_assets is not None:
+            return self.ide_assets.html
+        return super().graphql_ide_html
+
+    def is_websocket_origin_allowed(self, request: Any, origin: str) -> bool:
+        """The handshake of a page on another origin: :meth:`graph.origins.Origins.allows`."""
+        return self.origins.allows(origin)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         """Limits, then strawberry. A request without a bearer token whose client address has
@@ -497,6 +513,31 @@ class InboxApp(Starlette):
         await super().__call__(scope, receive, send)
 
 
+VERSION_HEADER = "X-Inbox-Graph-Version"
+"""The response header that carries the API's version (:data:`graph.__version__`, the
+release of ``CHANGELOG.md`` the schema is at) on every HTTP response."""
+
+
+class VersionHeader:
+    """ASGI middleware: :data:`VERSION_HEADER` on every HTTP response, errors included."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.header = (VERSION_HEADER.lower().encode(), __version__.encode())
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def sending(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", ()), self.header]}
+            await send(message)
+
+        await self.app(scope, receive, sending)
+
+
 def _request_refused(exc: HTTPException, method: str) -> Response:
     """strawberry's refusal of a request it could not run, as a coded GraphQL error."""
     cause = exc.__cause__
@@ -581,6 +622,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 _report_failure("ring-timeout sweep failed", exc)
             await asyncio.sleep(settings.ring_sweep_interval_seconds)
 
+    # strawberry's warning about a refused WebSocket origin names our setting
+    ws_log = logging.getLogger("strawberry.ws")
+    for old in [f for f in ws_log.filters if isinstance(f, NameTheSetting)]:
+        ws_log.removeFilter(old)
+    ws_log.addFilter(NameTheSetting(graphql.origins))
     # asyncpg's pool logs a traceback per failed reconnection while the database is away
     logging.getLogger("asyncpg.pool").addFilter(QuietConnectionErrors())
 
@@ -611,17 +657,22 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ],
         lifespan=lifespan,
         middleware=[
+            Middleware(VersionHeader),
             # Browser apps on the allowed origins may call the API over HTTP too (bearer tokens,
             # no cookies); the same list guards WebSocket handshakes.
             Middleware(
-                CORSMiddleware,
-                allow_origins=list(settings.allowed_origins),
+                OriginCORS,
+                origins=graphql.origins,
                 allow_methods=["GET", "POST"],
                 allow_headers=["Authorization", "Content-Type"],
                 max_age=600,
-            )
+            ),
         ],
     )
+    if graphql.ide_assets is not None:
+        app.router.routes.append(
+            Route(f"/{IDE_PREFIX}/{{path:path}}", graphql.ide_assets.serve, methods=["GET"])
+        )
     if settings.bench_baseline:
         from bench.raw_sql import routes as baseline_routes  # a checkout's bench/, never installed
 
@@ -640,9 +691,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
 __all__ = [
     "MAX_JSON_DEPTH",
+    "VERSION_HEADER",
     "InboxApp",
     "InboxGraphQL",
     "JSONTooDeep",
     "NotUTF8",
+    "VersionHeader",
     "create_app",
 ]

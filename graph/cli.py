@@ -7,6 +7,7 @@
 - ``inbox-graph migrate``: apply migrations only.
 - ``inbox-graph register-documents MANIFEST [MANIFEST ...]``: register the documents of client
   manifests (``{sha256: document}``) for trusted documents (:mod:`graph.persisted`).
+- ``inbox-graph --version``: the installed version (:data:`graph.__version__`).
 """
 
 from __future__ import annotations
@@ -179,7 +180,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from graph import __version__
+
     parser = argparse.ArgumentParser(prog="inbox-graph", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"inbox-graph {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="apply migrations and serve the API")

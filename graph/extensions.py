@@ -40,13 +40,15 @@ from graphql import (
     SelectionSetNode,
     get_named_type,
     parse,
+    validate,
 )
 from graphql import OperationType as GraphQLOperationType
 from graphql.language.parser import Parser
 from strawberry.exceptions import MissingQueryError
 from strawberry.extensions import MaskErrors, SchemaExtension
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
-from strawberry.schema.schema import validate_document
+from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
+from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
 from db.availability import is_unavailable, report_unavailable
 from graph.cost import find_operation, operation_cost
@@ -515,12 +517,24 @@ class CachedDocuments(SchemaExtension):
     A document that does not parse is left to strawberry's own parse, which answers it inside
     its error handling (parsing in this hook, outside it, let the syntax error escape over
     WebSocket: a traceback in the log and a bare ``complete``, strawberry issue #1439).
+
+    With ``hide_suggestions`` (introspection off: production's default), validation errors
+    say no "Did you mean …?" (graphql-core's ``hide_suggestions``), which would otherwise
+    spell out the hidden schema name by name.
     """
 
-    def __init__(self, documents: Documents, *, max_fields: int, max_overlaps: int) -> None:
+    def __init__(
+        self,
+        documents: Documents,
+        *,
+        max_fields: int,
+        max_overlaps: int,
+        hide_suggestions: bool = False,
+    ) -> None:
         super().__init__()
         self.documents = documents
         self.max_fields, self.max_overlaps = max_fields, max_overlaps
+        self.hide_suggestions = hide_suggestions
         self.validated = False
         self.refused: GraphQLError | None = None
 
@@ -566,9 +580,17 @@ class CachedDocuments(SchemaExtension):
             if refused is not None:
                 context.pre_execution_errors = [refused]
             else:
-                # strawberry's validation: graphql-core's, and its rule for @oneOf inputs
-                context.pre_execution_errors = validate_document(
-                    context.schema._schema, context.graphql_document, context.validation_rules
+                # strawberry's validation (graphql-core's rules, and its rules for Maybe and
+                # @oneOf inputs), with or without suggestions
+                context.pre_execution_errors = validate(
+                    context.schema._schema,
+                    context.graphql_document,
+                    (
+                        *context.validation_rules,
+                        MaybeNullValidationRule,
+                        OneOfInputValidationRule,
+                    ),
+                    hide_suggestions=self.hide_suggestions,
                 )
             if context.pre_execution_errors:
                 await spend_point(context.context)

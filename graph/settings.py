@@ -4,10 +4,10 @@
 | --- | --- | --- |
 | ``DATABASE_URL`` | ``sqlite://inbox-graph.db`` | SQLite file or ``postgres://…`` |
 | ``BROADCAST_URL`` | ``memory://`` | broadcaster backend; ``redis://…`` to share events across workers |
-| ``INBOX_GRAPH_ENV`` | ``development`` | ``production`` turns introspection and the IDE off by default |
-| ``INBOX_GRAPH_ALLOWED_ORIGINS`` | ``http://localhost:3000`` | comma-separated origins allowed to open a WebSocket (``*`` for any) |
-| ``INBOX_GRAPH_INTROSPECTION`` | on in development | ``0``/``1`` |
-| ``INBOX_GRAPH_IDE`` | on in development | ``0``/``1``: GraphiQL on ``GET /graphql`` |
+| ``INBOX_GRAPH_ENV`` | ``development`` | ``production`` turns introspection and the IDE off by default, and allows no loopback origin it does not list |
+| ``INBOX_GRAPH_ALLOWED_ORIGINS`` | ``http://localhost:3000`` | comma-separated browser origins allowed to call the API (CORS) and open a WebSocket (``*`` for any); outside production every loopback origin (``http://localhost:*``, ``http://127.0.0.1:*``, ``http://[::1]:*``) is allowed too (:mod:`graph.origins`) |
+| ``INBOX_GRAPH_INTROSPECTION`` | on in development | ``0``/``1``; off, validation errors suggest no names ("Did you mean …?") either |
+| ``INBOX_GRAPH_IDE`` | on in development | ``0``/``1``: GraphiQL on ``GET /graphql``, its assets served by the API on ``/graphiql/`` (:mod:`graph.ide`; ``npm ci`` in ``graph/ide``) |
 | ``INBOX_GRAPH_SESSION_TTL_SECONDS`` | ``2592000`` (30 days) | lifetime of a login token |
 | ``INBOX_GRAPH_SUBSCRIBER_QUEUE`` | ``1000`` | events buffered per subscription before it is cut off |
 | ``INBOX_GRAPH_EVENT_RETENTION_SECONDS`` | ``86400`` | how long the outbox keeps events for resuming |

@@ -10,6 +10,14 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV"
 fi
 "$VENV/bin/python" -m pip install --quiet --upgrade pip
+# GraphiQL's assets, served by the API itself (graph/ide.py), from graph/ide/package-lock.json
+if command -v npm >/dev/null; then
+  if [ ! graph/ide/node_modules/.package-lock.json -nt graph/ide/package-lock.json ]; then
+    (cd graph/ide && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error)
+  fi
+else
+  echo "npm not found: GraphiQL will load its assets from unpkg.com (see graph/ide.py)" >&2
+fi
 case "${1:-}" in
   demo)
     "$VENV/bin/python" -m pip install --quiet -e .

@@ -19,6 +19,7 @@ from strawberry.extensions.max_aliases import create_validator as aliases_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.exceptions import CannotGetOperationTypeError
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.tools import merge_types
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
@@ -98,6 +99,19 @@ Mutation = merge_types(
 Subscription = merge_types(
     "Subscription",
     (MessageSubscriptions, CallSubscriptions, ContactSubscriptions, InboxSubscriptions),
+)
+Query.__strawberry_definition__.description = (
+    "What a client reads. Every field needs a valid bearer token (UNAUTHENTICATED otherwise) "
+    "and answers only what the viewer may see (domain.md section 1)."
+)
+Mutation.__strawberry_definition__.description = (
+    "What a client changes. Each mutation validates its input first (BAD_USER_INPUT naming the "
+    "field, nothing changed), then writes in one transaction with its live events; creating "
+    "mutations take an `idempotencyKey` for safe retries."
+)
+Subscription.__strawberry_definition__.description = (
+    "Live events over WebSocket (graphql-transport-ws), each authorised for the subscriber at "
+    "delivery (domain.md section 7); resume after a reconnect with `afterSequence`."
 )
 
 
@@ -207,13 +221,27 @@ def _depth_limit(max_depth: int) -> type[ValidationRule]:
     return DepthLimit
 
 
+class _NoSuggestions(StrawberryGraphQLCoreExecutionContext):
+    """strawberry's executor, with graphql-core's ``hide_suggestions``: coercing variables
+    (an unknown enum value or input field in ``variables``) says no "Did you mean …?"."""
+
+    @classmethod
+    def build(cls, *args: Any, **kwargs: Any) -> Any:
+        kwargs["hide_suggestions"] = True
+        return super().build(*args, **kwargs)
+
+
 def build_schema(
     settings: Settings | None = None, persisted: PersistedDocuments | None = None
 ) -> strawberry.Schema:
     """The executable schema with the production defaults of ``architecture.md``: depth, alias,
     token, field and field-overlap limits, bounded parser and validation caches, coded masked
     errors, and documents named by hash (``persisted``, :mod:`graph.persisted`; by default a
-    store in memory built from ``settings``)."""
+    store in memory built from ``settings``).
+
+    With introspection off (``INBOX_GRAPH_INTROSPECTION``, off in production by default) no
+    error suggests names ("Did you mean 'contact'?"), in validation or in variables: the
+    suggestions would give away the schema that introspection hides."""
     settings = settings or Settings(database_url="")
     persisted = persisted or PersistedDocuments(settings)
     # Factories: strawberry builds fresh extension instances per operation (sharing
@@ -232,7 +260,10 @@ def build_schema(
         # first: a document named by hash is read (or refused) before anything parses it
         lambda: PersistedQueries(persisted),
         lambda: CachedDocuments(
-            documents, max_fields=settings.max_fields, max_overlaps=settings.max_field_overlaps
+            documents,
+            max_fields=settings.max_fields,
+            max_overlaps=settings.max_field_overlaps,
+            hide_suggestions=not settings.introspection,
         ),
         SingleOperation,  # after CachedDocuments, which sets the validation errors
         CostBudget,  # valid documents only: after CachedDocuments and SingleOperation
@@ -245,6 +276,7 @@ def build_schema(
         extensions=extensions,
         config=StrawberryConfig(auto_camel_case=True),
         types=[Activity, CustomInbox],
+        execution_context_class=None if settings.introspection else _NoSuggestions,
     )
     built.operation_rules = tuple(rules)
     built.max_token_count = settings.max_tokens

@@ -11,18 +11,37 @@ from db import models as m
 from graph.loaders import related
 from graph.relay import to_global_id
 from graph.schema.core import Connection, Node
+from graph.schema.described import model_enum
 from graph.schema.user import User
 
-ActivityKind = strawberry.enum(
+ActivityKind = model_enum(
     m.ActivityKind,
     name="ActivityKind",
-    description="A comment, or the conversation event an activity records.",
+    description="A comment, or the conversation event an activity records (domain.md terms: "
+    "activity).",
+    values={
+        "COMMENT": "An internal comment (`addComment`), never sent to a channel; its `text` may "
+        "mention teammates.",
+        "CONVERSATION_OPENED": "A conversation was opened (by an inbound message or "
+        "`openConversation`).",
+        "CONVERSATION_CLOSED": "A conversation was closed; `text` holds the closing summary.",
+        "CONTACT_ASSIGNED": "The contact was assigned; `assignee` is the new assignee.",
+        "CONTACT_UNASSIGNED": "The contact lost its assignee.",
+        "CONTACT_BLOCKED": "The contact was blocked.",
+        "CONTACT_UNBLOCKED": "The contact was unblocked.",
+        "CONTACTS_MERGED": "Another contact was merged into this one (`mergedContactName`).",
+        "CALL_ANSWERED": "A call was answered, or placed, by `author`.",
+        "CALL_DECLINED": "A ringing call was declined.",
+        "CALL_MISSED": "A call rang out unanswered or the caller hung up first.",
+        "CALL_FAILED": "A call failed (reported by the channel).",
+        "CALL_ENDED": "An answered call ended.",
+        "CRM_RECORD_UPDATED": "The contact's CRM record was changed with `updateCrmRecord`.",
+    },
 )
 
 
 @strawberry.type(description="A team-only record on a contact's timeline: a comment or an event.")
 class Activity(Node):
-    id: strawberry.ID
     row: strawberry.Private[m.Activity]
 
     @classmethod
@@ -35,9 +54,12 @@ class Activity(Node):
             created_at=row.created_at,
         )
 
-    kind: ActivityKind
+    kind: ActivityKind = strawberry.field(description="A comment or which event.")
 
-    @strawberry.field
+    @strawberry.field(
+        description="Who wrote the comment or caused the event; null for the system "
+        "(an inbound message, a ring timeout) or a deleted user."
+    )
     def author(self, info: Info) -> User | None:
         return related(info.context.loaders.user, self.row.author_id, User.from_row)
 
@@ -69,7 +91,7 @@ class Activity(Node):
     created_at: datetime = strawberry.field(description="UTC.")
 
 
-@strawberry.type
+@strawberry.type(description="A page of a contact's activities, newest first.")
 class ActivityConnection(Connection[Activity]):
     pass
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry.types import Info
@@ -22,26 +22,65 @@ from graph.resolvers.node import shows
 from graph.schema.channel import Channel
 from graph.schema.contact import Contact
 from graph.schema.core import After, Before, Connection, First, Last, Node, connection_field
+from graph.schema.described import AFTER_SEQUENCE, model_enum
 from graph.schema.inbox import InboxSelector
 from graph.schema.user import User
 
 if TYPE_CHECKING:
     from graph.context import Context
 
-CallDirection = strawberry.enum(m.CallDirection, name="CallDirection")
-CallStatus = strawberry.enum(
+CallDirection = model_enum(
+    m.CallDirection,
+    name="CallDirection",
+    description="Who started the call.",
+    values={
+        "INBOUND": "The contact called the workspace (`receiveCall`).",
+        "OUTBOUND": "A user called the contact (`placeCall`).",
+    },
+)
+CallStatus = model_enum(
     m.CallStatus,
     name="CallStatus",
     description="RINGING → ONGOING (answered) → ENDED; or RINGING → DECLINED, MISSED (the caller "
-    "hung up or nobody answered) or FAILED.",
+    "hung up or nobody answered) or FAILED (domain.md section 5, the call lifecycle; a move it "
+    "does not allow is CONFLICT with `extensions.status`).",
+    values={
+        "RINGING": "Inbound and not answered yet: it shows in the incoming-calls lists.",
+        "ONGOING": "Answered (or placed): a user is on it (`answeredBy`, `answeredAt`).",
+        "ENDED": "An ongoing call ended (either side hung up).",
+        "MISSED": "Nobody answered within the workspace's `callRingTimeoutSeconds`, or the "
+        "caller hung up while it rang.",
+        "DECLINED": "A user declined it while it rang.",
+        "FAILED": "The channel reported a failure.",
+    },
 )
-RecordingState = strawberry.enum(m.RecordingState, name="RecordingState")
-IncomingCallTab = strawberry.enum(
+RecordingState = model_enum(
+    m.RecordingState,
+    name="RecordingState",
+    description="Where a call's recording is (`startCallRecording`).",
+    values={
+        "NONE": "Not recorded (`Call.recording` is null).",
+        "RECORDING": "Being recorded while the call goes on.",
+        "READY": "The call ended and the recording is available (`CallRecording.id`).",
+        "FAILED": "The recording could not be made.",
+    },
+)
+IncomingCallTab = model_enum(
     visibility.IncomingCallTab,
     name="IncomingCallTab",
-    description="Tabs of the incoming-calls list. Unrestricted users have all three, TEAM agents "
-    "ALL and ASSIGNED_TO_ME, SELF agents ASSIGNED_TO_ME only.",
+    description="Tabs of the incoming-calls list (domain.md section 5). Unrestricted users have "
+    "all three, TEAM agents ALL and ASSIGNED_TO_ME, SELF agents ASSIGNED_TO_ME only (FORBIDDEN "
+    "for another).",
+    values={
+        "ALL": "Every ringing call the viewer may see (for TEAM agents: their own and their "
+        "teams' contacts).",
+        "ASSIGNED_TO_ME": "Calls from contacts assigned to the viewer.",
+        "UNASSIGNED": "Calls from contacts with no assignee (new numbers included).",
+    },
 )
+
+
+CallIdArgument = Annotated[strawberry.ID, strawberry.argument(description="The Call's id.")]
 
 
 @strawberry.type(description="The recording of a call.")
@@ -54,7 +93,6 @@ class CallRecording:
 
 @strawberry.type(description="A voice call on a WhatsApp or VoIP channel.")
 class Call(Node):
-    id: strawberry.ID
     row: strawberry.Private[m.Call]
     event_sequence: strawberry.Private[int | None] = None
     hidden: strawberry.Private[bool] = False
@@ -88,15 +126,15 @@ class Call(Node):
     def contact_id(self) -> strawberry.ID:
         return to_global_id("Contact", self.row.contact_id)
 
-    @strawberry.field
+    @strawberry.field(description="The WhatsApp or VoIP channel the call is on.")
     def channel(self, info: Info) -> Channel:
         return related(info.context.loaders.channel, self.row.channel_id, Channel.from_row)
 
-    @strawberry.field
+    @strawberry.field(description="Inbound (the contact called) or outbound (a user called).")
     def direction(self) -> CallDirection:
         return self.row.direction
 
-    @strawberry.field
+    @strawberry.field(description="Where the call is in its lifecycle.")
     def status(self) -> CallStatus:
         return self.row.status
 
@@ -150,7 +188,7 @@ class Call(Node):
         return CallRecording(state=self.row.recording_state, id=self.row.recording_id)
 
 
-@strawberry.type(description="A page of calls, newest first.")
+@strawberry.type(description="A page of calls, newest first (by `ringingAt`).")
 class CallConnection(Connection[Call]):
     pass
 
@@ -171,8 +209,12 @@ class ReceiveCallInput:
 
 @strawberry.input(description="The far end of a call hung up, or the call failed.")
 class ReportCallEndedInput:
-    channel_id: strawberry.ID
-    external_call_id: str
+    channel_id: strawberry.ID = strawberry.field(
+        description="The Channel id the call was received on."
+    )
+    external_call_id: str = strawberry.field(
+        description="The provider's call id, as given to `receiveCall`."
+    )
     failed: bool = strawberry.field(
         default=False,
         description="The call failed (a ringing call becomes FAILED instead of MISSED).",
@@ -187,7 +229,11 @@ class CallQueries:
         "call access or for a tab the viewer's restriction does not allow."
     )
     async def incoming_calls(
-        self, info: Info, tab: IncomingCallTab = IncomingCallTab.ALL
+        self,
+        info: Info,
+        tab: Annotated[
+            IncomingCallTab, strawberry.argument(description="Which tab; ALL when omitted.")
+        ] = IncomingCallTab.ALL,
     ) -> list[Call]:
         rows = await call_resolvers.incoming_calls(info.context.viewer, tab)
         await info.context.loaders.preload(
@@ -205,7 +251,13 @@ class CallQueries:
     async def calls(
         self,
         info: Info,
-        inbox: InboxSelector | None = None,
+        inbox: Annotated[
+            InboxSelector | None,
+            strawberry.argument(
+                description="The inbox whose contacts' calls to list; every call the viewer "
+                "may see when omitted."
+            ),
+        ] = None,
         first: First = None,
         after: After = None,
         last: Last = None,
@@ -232,7 +284,11 @@ class CallMutations:
         "BAD_USER_INPUT for a channel that carries no calls (channelId) or a malformed field; "
         "NOT_FOUND for an unknown channel; FORBIDDEN."
     )
-    async def receive_call(self, info: Info, input: ReceiveCallInput) -> Call:
+    async def receive_call(
+        self,
+        info: Info,
+        input: Annotated[ReceiveCallInput, strawberry.argument(description="The ringing call.")],
+    ) -> Call:
         ctx = info.context
         call = await call_resolvers.receive_call(
             ctx.bus,
@@ -252,7 +308,13 @@ class CallMutations:
         "unchanged (webhooks may be retried). The call comes back as receiveCall's does. "
         "Errors: NOT_FOUND for an unknown call (externalCallId) or channel; FORBIDDEN."
     )
-    async def report_call_ended(self, info: Info, input: ReportCallEndedInput) -> Call:
+    async def report_call_ended(
+        self,
+        info: Info,
+        input: Annotated[
+            ReportCallEndedInput, strawberry.argument(description="Which call, and how it ended.")
+        ],
+    ) -> Call:
         ctx = info.context
         call = await call_resolvers.report_call_ended(
             ctx.bus,
@@ -268,7 +330,7 @@ class CallMutations:
         "Errors: CONFLICT when it is no longer ringing (naming who took it) or the viewer is on "
         "another call; NOT_FOUND for a call the viewer may not see; FORBIDDEN without call access."
     )
-    async def answer_call(self, info: Info, call_id: strawberry.ID) -> Call:
+    async def answer_call(self, info: Info, call_id: CallIdArgument) -> Call:
         ctx = info.context
         pk = decode_id(call_id, "Call", field="callId")
         return Call.from_row(await call_resolvers.answer_call(ctx.bus, ctx.viewer, pk))
@@ -276,7 +338,7 @@ class CallMutations:
     @strawberry.mutation(
         description="Decline a ringing inbound call. Errors: CONFLICT when it is no longer ringing."
     )
-    async def decline_call(self, info: Info, call_id: strawberry.ID) -> Call:
+    async def decline_call(self, info: Info, call_id: CallIdArgument) -> Call:
         ctx = info.context
         pk = decode_id(call_id, "Call", field="callId")
         return Call.from_row(await call_resolvers.decline_call(ctx.bus, ctx.viewer, pk))
@@ -285,7 +347,7 @@ class CallMutations:
         description="End the viewer's ongoing call. Errors: CONFLICT when it is not ongoing; "
         "FORBIDDEN when someone else is on it."
     )
-    async def end_call(self, info: Info, call_id: strawberry.ID) -> Call:
+    async def end_call(self, info: Info, call_id: CallIdArgument) -> Call:
         ctx = info.context
         pk = decode_id(call_id, "Call", field="callId")
         return Call.from_row(await call_resolvers.end_call(ctx.bus, ctx.viewer, pk))
@@ -294,7 +356,7 @@ class CallMutations:
         description="Record the viewer's ongoing call (ready when it ends). Errors: CONFLICT when it "
         "is not ongoing or already recorded; FORBIDDEN when someone else is on it."
     )
-    async def start_call_recording(self, info: Info, call_id: strawberry.ID) -> Call:
+    async def start_call_recording(self, info: Info, call_id: CallIdArgument) -> Call:
         ctx = info.context
         pk = decode_id(call_id, "Call", field="callId")
         return Call.from_row(await call_resolvers.start_call_recording(ctx.bus, ctx.viewer, pk))
@@ -308,8 +370,16 @@ class CallMutations:
     async def place_call(
         self,
         info: Info,
-        contact_id: strawberry.ID,
-        channel_id: strawberry.ID,
+        contact_id: Annotated[
+            strawberry.ID, strawberry.argument(description="The Contact's id: whom to call.")
+        ],
+        channel_id: Annotated[
+            strawberry.ID,
+            strawberry.argument(
+                description="The WhatsApp or VoIP Channel's id to call on (the contact's number "
+                "is used)."
+            ),
+        ],
         idempotency_key: IdempotencyKeyArgument = None,
     ) -> Call:
         ctx = info.context
@@ -337,7 +407,11 @@ class CallSubscriptions:
         "to replay what was missed. FORBIDDEN without call access."
     )
     async def incoming_call(
-        self, info: Info, after_sequence: int | None = None
+        self,
+        info: Info,
+        after_sequence: Annotated[
+            int | None, strawberry.argument(description=AFTER_SEQUENCE)
+        ] = None,
     ) -> AsyncGenerator[Call, None]:
         return call_resolvers.incoming_call_events(info.context, after_sequence, _delivered_call)
 
@@ -348,7 +422,11 @@ class CallSubscriptions:
         "`afterSequence` to replay what was missed. FORBIDDEN without call access."
     )
     async def call_updated(
-        self, info: Info, after_sequence: int | None = None
+        self,
+        info: Info,
+        after_sequence: Annotated[
+            int | None, strawberry.argument(description=AFTER_SEQUENCE)
+        ] = None,
     ) -> AsyncGenerator[Call, None]:
         return call_resolvers.call_update_events(info.context, after_sequence, _delivered_call)
 

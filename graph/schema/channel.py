@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 from strawberry.types import Info
 
@@ -10,13 +12,31 @@ from graph.idempotency import CreatedRow, IdempotencyKeyArgument, idempotent
 from graph.relay import to_global_id
 from graph.resolvers import user as user_resolvers
 from graph.schema.core import Node
+from graph.schema.described import model_enum
 
-ChannelType = strawberry.enum(m.ChannelType, name="ChannelType")
+ChannelType = model_enum(
+    m.ChannelType,
+    name="ChannelType",
+    description="The kind of a connected channel (domain.md terms: channel). A contact's "
+    "handle on it: an E.164 phone number on WHATSAPP, SMS and VOIP, an e-mail address on "
+    "EMAIL, the platform's opaque id elsewhere.",
+    values={
+        "WHATSAPP": "WhatsApp Business: messages and calls.",
+        "MESSENGER": "Facebook Messenger.",
+        "INSTAGRAM": "Instagram direct messages.",
+        "TELEGRAM": "Telegram.",
+        "EMAIL": "E-mail.",
+        "SMS": "SMS text messages.",
+        "WEBCHAT": "The website chat widget.",
+        "VIBER": "Viber.",
+        "LINE": "LINE.",
+        "VOIP": "Voice over IP telephony: calls.",
+    },
+)
 
 
 @strawberry.type(description="A connected messaging or calling channel.")
 class Channel(Node):
-    id: strawberry.ID
     row: strawberry.Private[m.Channel]
 
     @classmethod
@@ -29,8 +49,8 @@ class Channel(Node):
             supports_calls=row.type.supports_calls,
         )
 
-    type: ChannelType
-    name: str
+    type: ChannelType = strawberry.field(description="The platform.")
+    name: str = strawberry.field(description="The name the workspace gave it.")
     supports_calls: bool = strawberry.field(
         description="Whether the channel carries voice calls (WhatsApp, VoIP)."
     )
@@ -50,8 +70,10 @@ class ChannelMutations:
     async def connect_channel(
         self,
         info: Info,
-        type: ChannelType,
-        name: str,
+        type: Annotated[ChannelType, strawberry.argument(description="The platform.")],
+        name: Annotated[
+            str, strawberry.argument(description="A name for it, 1 to 120 characters.")
+        ],
         idempotency_key: IdempotencyKeyArgument = None,
     ) -> Channel:
         ctx = info.context

@@ -29,6 +29,7 @@ from graph.schema.activity import Activity, ActivityConnection
 from graph.schema.channel import Channel
 from graph.schema.core import After, Before, First, Last, Node, connection_field
 from graph.schema.crm import CrmProvider, CrmRecord
+from graph.schema.described import AFTER_SEQUENCE
 from graph.schema.user import User
 
 if TYPE_CHECKING:
@@ -43,9 +44,12 @@ _CONVERSATION = LazyType("Conversation", "graph.schema.conversation")
 _CONVERSATION_CONNECTION = LazyType("ConversationConnection", "graph.schema.conversation")
 
 
+ContactIdArgument = Annotated[strawberry.ID, strawberry.argument(description="The Contact's id.")]
+
+
 @strawberry.type(description="A channel of the workspace, and the contact's identity on it.")
 class ContactChannel:
-    channel: Channel
+    channel: Channel = strawberry.field(description="The workspace's channel.")
     rows: strawberry.Private[list[m.ChannelIdentity]]
 
     @strawberry.field(description="Whether the contact has an identity on this channel.")
@@ -70,7 +74,6 @@ class ContactChannel:
 
 @strawberry.type(description="A customer.")
 class Contact(Node):
-    id: strawberry.ID
     row: strawberry.Private[m.Contact]
 
     @classmethod
@@ -88,8 +91,8 @@ class Contact(Node):
             created_at=row.created_at,
         )
 
-    first_name: str | None
-    last_name: str | None
+    first_name: str | None = strawberry.field(description="The given name, if known.")
+    last_name: str | None = strawberry.field(description="The family name, if known.")
     name: str = strawberry.field(
         description="The full name, else the e-mail, else 'Unknown contact'."
     )
@@ -101,16 +104,24 @@ class Contact(Node):
     def phone(self, info: Info) -> str | None:
         return number_as_seen(info, self.row.phone)
 
-    email: str | None
+    email: str | None = strawberry.field(
+        description="An e-mail address (RFC 5322), as given; compared case-insensitively."
+    )
     country_code: str | None = strawberry.field(description="ISO 3166-1 alpha-2.")
     language: str | None = strawberry.field(description="BCP 47.")
 
-    @strawberry.field
+    @strawberry.field(
+        description="The user the contact is assigned to; null: unassigned. Assignment belongs "
+        "to the contact, not to a conversation, and survives closing (domain.md terms)."
+    )
     def assignee(self, info: Info) -> User | None:
         return related(info.context.loaders.user, self.row.assignee_id, User.from_row)
 
-    blocked: bool
-    created_at: datetime
+    blocked: bool = strawberry.field(
+        description="Blocked contacts show only in the blocked inbox, to users who may view "
+        "them (domain.md sections 1 and 2); their conversations cannot be opened or closed."
+    )
+    created_at: datetime = strawberry.field(description="When the contact was created (UTC).")
 
     @strawberry.field(
         description="The contact's record in a connected CRM (a CRM tab), found by e-mail, then "
@@ -118,7 +129,11 @@ class Contact(Node):
         "no record matches. Errors on this field alone: CRM_UNAVAILABLE (the CRM is down, slow "
         "or rate-limiting), CRM_AUTH_FAILED (it refuses the stored token: reconnect)."
     )
-    async def crm(self, info: Info, provider: CrmProvider) -> CrmRecord | None:
+    async def crm(
+        self,
+        info: Info,
+        provider: Annotated[CrmProvider, strawberry.argument(description="Which CRM's record.")],
+    ) -> CrmRecord | None:
         ctx = info.context
         record = await crm_resolvers.contact_record(ctx.settings, ctx.viewer, self.row, provider)
         return CrmRecord.from_record(provider, record) if record is not None else None
@@ -206,7 +221,7 @@ class Contact(Node):
     "string clears one. Nothing changes when one value is invalid."
 )
 class UpdateContactInput:
-    contact_id: strawberry.ID
+    contact_id: strawberry.ID = strawberry.field(description="The Contact's id.")
     first_name: str | None = strawberry.field(
         default=strawberry.UNSET, description="At most 120 characters."
     )
@@ -230,13 +245,13 @@ class UpdateContactInput:
 
 @strawberry.enum(description="A contact field a merge may take from the secondary contact.")
 class ContactField(Enum):
-    FIRST_NAME = "first_name"
-    LAST_NAME = "last_name"
-    PHONE = "phone"
-    EMAIL = "email"
-    COUNTRY_CODE = "country_code"
-    LANGUAGE = "language"
-    ASSIGNEE = "assignee_id"
+    FIRST_NAME = strawberry.enum_value("first_name", description="`firstName`.")
+    LAST_NAME = strawberry.enum_value("last_name", description="`lastName`.")
+    PHONE = strawberry.enum_value("phone", description="`phone`.")
+    EMAIL = strawberry.enum_value("email", description="`email`.")
+    COUNTRY_CODE = strawberry.enum_value("country_code", description="`countryCode`.")
+    LANGUAGE = strawberry.enum_value("language", description="`language`.")
+    ASSIGNEE = strawberry.enum_value("assignee_id", description="`assignee`.")
 
 
 @strawberry.type(description="A comment mentioning the subscriber.")
@@ -244,8 +259,8 @@ class MentionEvent:
     sequence: int = strawberry.field(
         description="The event's sequence in the workspace; resume after it."
     )
-    activity: Activity
-    contact: Contact
+    activity: Activity = strawberry.field(description="The comment (kind COMMENT).")
+    contact: Contact = strawberry.field(description="The contact the comment is about.")
 
 
 @strawberry.type
@@ -253,7 +268,11 @@ class ContactQueries:
     @strawberry.field(
         description="A contact by id; null when unknown or not visible to the viewer."
     )
-    async def contact(self, info: Info, id: strawberry.ID) -> Contact | None:
+    async def contact(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The Contact's id.")],
+    ) -> Contact | None:
         found = await find_node(info.context, "Contact", decode_id(id, "Contact"))
         return Contact.from_row(found[1]) if found else None
 
@@ -264,7 +283,16 @@ class AssignmentMutations:
         description="Assign a contact to a user, or to nobody with a null assigneeId."
     )
     async def assign_contact(
-        self, info: Info, contact_id: strawberry.ID, assignee_id: strawberry.ID | None = None
+        self,
+        info: Info,
+        contact_id: Annotated[strawberry.ID, strawberry.argument(description="The Contact's id.")],
+        assignee_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(
+                description="The User's id (an active user who may see the contact); null or "
+                "omitted: unassign."
+            ),
+        ] = None,
     ) -> Contact:
         ctx = info.context
         contact = await resolvers.assign_contact(
@@ -284,7 +312,13 @@ class ContactMutations:
         "`extensions.field` and `extensions.inputPath` (nothing is changed); NOT_FOUND for a contact the viewer may not see; "
         "FORBIDDEN without the permission to edit contacts."
     )
-    async def update_contact(self, info: Info, input: UpdateContactInput) -> Contact:
+    async def update_contact(
+        self,
+        info: Info,
+        input: Annotated[
+            UpdateContactInput, strawberry.argument(description="The contact and what changes.")
+        ],
+    ) -> Contact:
         ctx = info.context
         contact_pk = decode_id(input.contact_id, "Contact", field="contactId")
         given = resolvers.ContactDetails(
@@ -311,8 +345,13 @@ class ContactMutations:
     async def merge_contacts(
         self,
         info: Info,
-        primary_id: strawberry.ID,
-        secondary_id: strawberry.ID,
+        primary_id: Annotated[
+            strawberry.ID, strawberry.argument(description="The Contact's id that stays.")
+        ],
+        secondary_id: Annotated[
+            strawberry.ID,
+            strawberry.argument(description="The Contact's id folded in, then deleted."),
+        ],
         blocked: Annotated[
             bool | None,
             strawberry.argument(
@@ -347,8 +386,13 @@ class ContactMutations:
     async def add_comment(
         self,
         info: Info,
-        contact_id: strawberry.ID,
-        text: str,
+        contact_id: Annotated[strawberry.ID, strawberry.argument(description="The Contact's id.")],
+        text: Annotated[
+            str,
+            strawberry.argument(
+                description="The comment, 1 to 10,000 characters; mentions as `@[Name](<User id>)`."
+            ),
+        ],
         idempotency_key: IdempotencyKeyArgument = None,
     ) -> Activity:
         ctx = info.context
@@ -367,13 +411,13 @@ class ContactMutations:
     @strawberry.mutation(
         description="Block a contact: its conversations leave every inbox but the blocked one."
     )
-    async def block_contact(self, info: Info, contact_id: strawberry.ID) -> Contact:
+    async def block_contact(self, info: Info, contact_id: ContactIdArgument) -> Contact:
         ctx = info.context
         contact_pk = decode_id(contact_id, "Contact", field="contactId")
         return Contact.from_row(await resolvers.set_blocked(ctx.bus, ctx.viewer, contact_pk, True))
 
     @strawberry.mutation(description="Unblock a contact (users who may view blocked contacts).")
-    async def unblock_contact(self, info: Info, contact_id: strawberry.ID) -> Contact:
+    async def unblock_contact(self, info: Info, contact_id: ContactIdArgument) -> Contact:
         ctx = info.context
         contact_pk = decode_id(contact_id, "Contact", field="contactId")
         return Contact.from_row(await resolvers.set_blocked(ctx.bus, ctx.viewer, contact_pk, False))
@@ -386,7 +430,11 @@ class ContactSubscriptions:
         "subscriber may see the contact. Resume with `afterSequence`."
     )
     async def mentioned(
-        self, info: Info, after_sequence: int | None = None
+        self,
+        info: Info,
+        after_sequence: Annotated[
+            int | None, strawberry.argument(description=AFTER_SEQUENCE)
+        ] = None,
     ) -> AsyncGenerator[MentionEvent, None]:
         return activity_resolvers.mention_events(info.context, after_sequence, _mention_event)
 

@@ -31,21 +31,51 @@ from graph.schema.core import (
     Node,
     connection_field,
 )
+from graph.schema.described import AFTER_SEQUENCE, model_enum
 from graph.schema.user import User
 
 if TYPE_CHECKING:
     from graph.schema.inbox import InboxSelector
 
-ConversationStatus = strawberry.enum(m.ConversationStatus, name="ConversationStatus")
-MessageDirection = strawberry.enum(m.MessageDirection, name="MessageDirection")
-DeliveryStatus = strawberry.enum(m.DeliveryStatus, name="DeliveryStatus")
+ConversationStatus = model_enum(
+    m.ConversationStatus,
+    name="ConversationStatus",
+    description="Whether a conversation is going on (domain.md terms: a contact has at most "
+    "one open conversation; closed ones stay as history).",
+    values={
+        "OPEN": "Going on: it counts in `openConversationCount`.",
+        "CLOSED": "Closed (with its closing notes); an inbound message opens a new one.",
+    },
+)
+MessageDirection = model_enum(
+    m.MessageDirection,
+    name="MessageDirection",
+    description="Who wrote a message.",
+    values={
+        "INBOUND": "From the contact, received through a channel (`receiveMessage`).",
+        "OUTBOUND": "From a user to the contact (`sendMessage`).",
+    },
+)
+DeliveryStatus = model_enum(
+    m.DeliveryStatus,
+    name="DeliveryStatus",
+    description="Where a message is on its way. Inbound messages are RECEIVED; outbound ones "
+    "go QUEUED → SENT → DELIVERED → READ as the channel reports, or FAILED.",
+    values={
+        "RECEIVED": "An inbound message, received from the channel.",
+        "QUEUED": "An outbound message waiting to be handed to the channel.",
+        "SENT": "Handed to the channel.",
+        "DELIVERED": "The channel delivered it to the contact's device.",
+        "READ": "The contact read it (on channels that report reads).",
+        "FAILED": "The channel could not deliver it.",
+    },
+)
 
 
 @strawberry.type(
     description="A message on one channel, inbound from the contact or outbound from a user."
 )
 class Message(Node):
-    id: strawberry.ID
     row: strawberry.Private[m.Message]
 
     @classmethod
@@ -59,20 +89,22 @@ class Message(Node):
             created_at=row.created_at,
         )
 
-    @strawberry.field
+    @strawberry.field(description="The conversation the message belongs to.")
     def conversation(self, info: Info) -> Conversation:
         return related(
             info.context.loaders.conversation, self.row.conversation_id, Conversation.from_row
         )
 
-    direction: MessageDirection
+    direction: MessageDirection = strawberry.field(description="From the contact or to them.")
 
-    @strawberry.field
+    @strawberry.field(description="The channel it came or went through.")
     def channel(self, info: Info) -> Channel:
         return related(info.context.loaders.channel, self.row.channel_id, Channel.from_row)
 
-    text: str | None
-    delivery_status: DeliveryStatus
+    text: str | None = strawberry.field(
+        description="The text, up to 10,000 characters; null for a message without text."
+    )
+    delivery_status: DeliveryStatus = strawberry.field(description="Where it is on its way.")
 
     @strawberry.field(description="The sending user of an outbound message.")
     def author(self, info: Info) -> User | None:
@@ -81,27 +113,37 @@ class Message(Node):
     created_at: datetime = strawberry.field(description="UTC.")
 
 
-TimelineItem = Annotated[Message | Activity, strawberry.union("TimelineItem")]
+TimelineItem = Annotated[
+    Message | Activity,
+    strawberry.union(
+        "TimelineItem",
+        description="An item of a conversation's timeline: a message or an activity (domain.md "
+        "section 4).",
+    ),
+]
 
 
-@strawberry.type
+@strawberry.type(description="A page of a conversation's messages, newest first.")
 class MessageConnection(Connection[Message]):
     pass
 
 
-@strawberry.type
+@strawberry.type(description="A message or an activity of a timeline, and its cursor.")
 class TimelineEdge(Edge[TimelineItem]):
     """Named after the list rather than its node type (``TimelineItemEdge``)."""
 
 
-@strawberry.type
+@strawberry.type(
+    description="A page of a conversation's timeline: messages and activities, oldest first."
+)
 class TimelineConnection(Connection[TimelineItem]):
-    edges: list[TimelineEdge]
+    edges: list[TimelineEdge] = strawberry.field(
+        description="The page's items with their cursors, oldest first."
+    )
 
 
 @strawberry.type(description="The thread with one contact.")
 class Conversation(Node):
-    id: strawberry.ID
     row: strawberry.Private[m.Conversation]
 
     @classmethod
@@ -117,21 +159,25 @@ class Conversation(Node):
             closing_summary=row.closing_summary,
         )
 
-    @strawberry.field
+    @strawberry.field(description="The contact the conversation is with.")
     def contact(self, info: Info) -> Contact:
         return related(info.context.loaders.contact, self.row.contact_id, Contact.from_row)
 
-    status: ConversationStatus
+    status: ConversationStatus = strawberry.field(description="Open or closed.")
 
-    @strawberry.field
+    @strawberry.field(
+        description="Its newest message, inbound or outbound; null before the first one."
+    )
     def last_message(self, info: Info) -> Message | None:
         return related(info.context.loaders.message, self.row.last_message_id, Message.from_row)
 
     last_activity_at: datetime = strawberry.field(
         description="When the conversation last had activity (UTC); lists sort by it."
     )
-    opened_at: datetime = strawberry.field(description="UTC.")
-    closed_at: datetime | None = strawberry.field(description="UTC; null while open.")
+    opened_at: datetime = strawberry.field(description="When it was opened (UTC).")
+    closed_at: datetime | None = strawberry.field(
+        description="When it was closed (UTC); null while open."
+    )
     closing_category: str | None = strawberry.field(
         description="Closing note: the category chosen when closing."
     )
@@ -180,7 +226,10 @@ def _timeline_item(row: m.Message | m.Activity) -> Message | Activity:
     return Message.from_row(row) if isinstance(row, m.Message) else Activity.from_row(row)
 
 
-@strawberry.type
+@strawberry.type(
+    description="A page of conversations: of an inbox, newest activity first "
+    "(`lastActivityAt`); of a contact, newest opened first."
+)
 class ConversationConnection(Connection[Conversation]):
     refreshed_at: datetime = strawberry.field(
         description="Server time at which this page was computed (custom inboxes show it as "
@@ -190,31 +239,46 @@ class ConversationConnection(Connection[Conversation]):
 
 @strawberry.input(description="An agent's reply to a contact.")
 class SendMessageInput:
-    contact_id: strawberry.ID
-    text: str
+    contact_id: strawberry.ID = strawberry.field(description="The Contact's id to reply to.")
+    text: str = strawberry.field(description="The reply, 1 to 10,000 characters, not blank.")
     channel_id: strawberry.ID | None = strawberry.field(
         default=None, description="Default: the channel of the contact's latest conversation."
     )
 
 
-@strawberry.type
+@strawberry.type(description="What `sendMessage` returns.")
 class SendMessagePayload:
-    message: Message
-    conversation: Conversation
-    contact: Contact
+    message: Message = strawberry.field(description="The reply (OUTBOUND, QUEUED).")
+    conversation: Conversation = strawberry.field(
+        description="Its conversation: the contact's open one, opened for it if none was."
+    )
+    contact: Contact = strawberry.field(
+        description="The contact, assigned to the sender if it was unassigned."
+    )
 
 
 @strawberry.input(description="An inbound message from a channel connector.")
 class ReceiveMessageInput:
-    channel_id: strawberry.ID
+    channel_id: strawberry.ID = strawberry.field(
+        description="The Channel's id the message arrived on (see `channels`)."
+    )
     from_: str = strawberry.field(
         name="from",
         description="The sender's handle on the channel: E.164 phone, e-mail or channel id.",
     )
-    external_message_id: str
-    text: str | None = None
-    first_name: str | None = None
-    last_name: str | None = None
+    external_message_id: str = strawberry.field(
+        description="The provider's message id, 1 to 255 characters; (channelId, "
+        "externalMessageId) makes ingestion idempotent."
+    )
+    text: str | None = strawberry.field(
+        default=None, description="The message text, up to 10,000 characters."
+    )
+    first_name: str | None = strawberry.field(
+        default=None, description="For a new contact: the given name, up to 120 characters."
+    )
+    last_name: str | None = strawberry.field(
+        default=None, description="For a new contact: the family name, up to 120 characters."
+    )
 
 
 @strawberry.type(
@@ -224,12 +288,20 @@ class ReceiveMessageInput:
     "blocked contact; the ids are always given."
 )
 class ReceiveMessagePayload:
-    message_id: strawberry.ID
-    conversation_id: strawberry.ID
-    contact_id: strawberry.ID
-    message: Message | None
-    conversation: Conversation | None
-    contact: Contact | None
+    message_id: strawberry.ID = strawberry.field(description="The Message's id.")
+    conversation_id: strawberry.ID = strawberry.field(description="The Conversation's id.")
+    contact_id: strawberry.ID = strawberry.field(
+        description="The Contact's id (a new contact for a new handle)."
+    )
+    message: Message | None = strawberry.field(
+        description="The message; null when the caller may not see the contact."
+    )
+    conversation: Conversation | None = strawberry.field(
+        description="Its conversation; null when the caller may not see the contact."
+    )
+    contact: Contact | None = strawberry.field(
+        description="The sender; null when the caller may not see the contact."
+    )
     duplicate: bool = strawberry.field(
         description="True when this externalMessageId was received before (nothing changed)."
     )
@@ -237,21 +309,36 @@ class ReceiveMessagePayload:
 
 @strawberry.enum(description="How a conversation moved in a live list.")
 class ConversationChange(Enum):
-    ENTERED = "ENTERED"
-    LEFT = "LEFT"
-    CHANGED = "CHANGED"
+    ENTERED = strawberry.enum_value(
+        "ENTERED", description="It is now in the list: add it (it was not before)."
+    )
+    LEFT = strawberry.enum_value(
+        "LEFT", description="It is no longer in the list (or no longer visible): remove it."
+    )
+    CHANGED = strawberry.enum_value(
+        "CHANGED",
+        description="It stays in the list and changed: update it (lists sort by `lastActivityAt`).",
+    )
 
 
 @strawberry.enum(description="What happened to the conversation.")
 class ConversationChangeReason(Enum):
-    NEW_MESSAGE = "NEW_MESSAGE"
-    OPENED = "OPENED"
-    CLOSED = "CLOSED"
-    ASSIGNED = "ASSIGNED"
-    BLOCKED = "BLOCKED"
-    UNBLOCKED = "UNBLOCKED"
-    CONTACT_UPDATED = "CONTACT_UPDATED"
-    MERGED = "MERGED"
+    NEW_MESSAGE = strawberry.enum_value(
+        "NEW_MESSAGE", description="A message was received or sent in it."
+    )
+    OPENED = strawberry.enum_value("OPENED", description="It was opened (or reopened).")
+    CLOSED = strawberry.enum_value("CLOSED", description="It was closed.")
+    ASSIGNED = strawberry.enum_value(
+        "ASSIGNED", description="Its contact's assignee changed (or was removed)."
+    )
+    BLOCKED = strawberry.enum_value("BLOCKED", description="Its contact was blocked.")
+    UNBLOCKED = strawberry.enum_value("UNBLOCKED", description="Its contact was unblocked.")
+    CONTACT_UPDATED = strawberry.enum_value(
+        "CONTACT_UPDATED", description="Its contact's details were edited."
+    )
+    MERGED = strawberry.enum_value(
+        "MERGED", description="Its contact was merged with another contact."
+    )
 
 
 @strawberry.type(
@@ -262,10 +349,14 @@ class ConversationEvent:
     sequence: int = strawberry.field(
         description="The event's sequence in the workspace; resume after it."
     )
-    change: ConversationChange
-    reason: ConversationChangeReason
-    conversation_id: strawberry.ID
-    conversation: Conversation | None
+    change: ConversationChange = strawberry.field(description="How it moved in the list.")
+    reason: ConversationChangeReason = strawberry.field(description="What happened to it.")
+    conversation_id: strawberry.ID = strawberry.field(
+        description="The Conversation's id, also when it LEFT."
+    )
+    conversation: Conversation | None = strawberry.field(
+        description="The conversation as it is at delivery; null when it LEFT."
+    )
 
 
 @strawberry.type(description="A new message in a conversation the subscriber can see.")
@@ -273,8 +364,10 @@ class MessageEvent:
     sequence: int = strawberry.field(
         description="The event's sequence in the workspace; resume after it."
     )
-    message: Message
-    conversation: Conversation
+    message: Message = strawberry.field(description="The new message.")
+    conversation: Conversation = strawberry.field(
+        description="Its conversation, as it is at delivery."
+    )
 
 
 @strawberry.type
@@ -283,7 +376,10 @@ class MessageMutations:
         description="Agent reply. Assigns an unassigned contact to the sender (first reply wins)."
     )
     async def send_message(
-        self, info: Info, input: SendMessageInput, idempotency_key: IdempotencyKeyArgument = None
+        self,
+        info: Info,
+        input: Annotated[SendMessageInput, strawberry.argument(description="The reply.")],
+        idempotency_key: IdempotencyKeyArgument = None,
     ) -> SendMessagePayload:
         ctx = info.context
         contact_id = decode_id(input.contact_id, "Contact", field="contactId")
@@ -320,7 +416,11 @@ class MessageMutations:
         "see the contact: always for a token without READ."
     )
     async def receive_message(
-        self, info: Info, input: ReceiveMessageInput
+        self,
+        info: Info,
+        input: Annotated[
+            ReceiveMessageInput, strawberry.argument(description="The inbound message.")
+        ],
     ) -> ReceiveMessagePayload:
         ctx = info.context
         result = await resolvers.receive_message(
@@ -350,7 +450,11 @@ class ConversationMutations:
     @strawberry.mutation(
         description="Open a conversation with a contact (its open one if any). BAD_USER_INPUT for a blocked contact."
     )
-    async def open_conversation(self, info: Info, contact_id: strawberry.ID) -> Conversation:
+    async def open_conversation(
+        self,
+        info: Info,
+        contact_id: Annotated[strawberry.ID, strawberry.argument(description="The Contact's id.")],
+    ) -> Conversation:
         ctx = info.context
         contact_pk = decode_id(contact_id, "Contact", field="contactId")
         return Conversation.from_row(
@@ -364,9 +468,21 @@ class ConversationMutations:
     async def close_conversation(
         self,
         info: Info,
-        contact_id: strawberry.ID,
-        category: str | None = None,
-        summary: str | None = None,
+        contact_id: Annotated[strawberry.ID, strawberry.argument(description="The Contact's id.")],
+        category: Annotated[
+            str | None,
+            strawberry.argument(
+                description="Closing note: a category, up to 120 characters (required by "
+                "CATEGORY_REQUIRED and CATEGORY_AND_SUMMARY_REQUIRED)."
+            ),
+        ] = None,
+        summary: Annotated[
+            str | None,
+            strawberry.argument(
+                description="Closing note: a summary, up to 2,000 characters (required by "
+                "CATEGORY_AND_SUMMARY_REQUIRED)."
+            ),
+        ] = None,
     ) -> Conversation:
         ctx = info.context
         contact_pk = decode_id(contact_id, "Contact", field="contactId")
@@ -385,8 +501,16 @@ class MessageSubscriptions:
     async def new_message(
         self,
         info: Info,
-        inbox: Annotated[InboxSelector, strawberry.lazy("graph.schema.inbox")] | None = None,
-        after_sequence: int | None = None,
+        inbox: Annotated[
+            Annotated[InboxSelector, strawberry.lazy("graph.schema.inbox")] | None,
+            strawberry.argument(
+                description="Only messages of conversations this inbox holds for the "
+                "subscriber; every conversation the subscriber may see when omitted."
+            ),
+        ] = None,
+        after_sequence: Annotated[
+            int | None, strawberry.argument(description=AFTER_SEQUENCE)
+        ] = None,
     ) -> AsyncGenerator[MessageEvent, None]:
         return resolvers.new_message_events(info.context, inbox, after_sequence, _message_event)
 

@@ -83,7 +83,10 @@ def connection_field(
 
 @strawberry.interface(description="An object with a global id, fetchable with `node(id:)`.")
 class Node:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(
+        description="The global id: opaque, stable, unique across types; pass it to "
+        "`node(id:)` and to the arguments that take this object's id."
+    )
 
 
 @strawberry.type(description="Relay page information of a connection.")
@@ -106,7 +109,7 @@ class PageInfo:
     )
 
 
-@strawberry.type
+@strawberry.type(description="An item of a connection's page and its cursor (Relay).")
 class Edge(Generic[NodeType]):
     """A node of a connection and its cursor (``<Node>Edge`` in the schema)."""
 

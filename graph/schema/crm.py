@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 import strawberry
 from strawberry.types import Info
@@ -12,13 +13,29 @@ from graph.crm.base import FieldKind, Record
 from graph.loaders import related
 from graph.relay import decode_id
 from graph.resolvers import crm as crm_resolvers
+from graph.schema.described import model_enum
 from graph.schema.user import User
 
-CrmProvider = strawberry.enum(m.CrmProvider, name="CrmProvider")
-CrmFieldType = strawberry.enum(
+CrmProvider = model_enum(
+    m.CrmProvider,
+    name="CrmProvider",
+    description="A CRM the workspace may connect (domain.md section 6, CRM tabs).",
+    values={
+        "HUBSPOT": "HubSpot: its contacts, through a private-app access token.",
+        "SALESFORCE": "Salesforce: its Contacts, then Leads, through an OAuth access token and "
+        "the org's instance URL.",
+    },
+)
+CrmFieldType = model_enum(
     FieldKind,
     name="CrmFieldType",
     description="TEXT, EMAIL, PHONE (free text in the CRM), or ENUMERATION (one of `options`).",
+    values={
+        "TEXT": "Free text, at most `maxLength` characters.",
+        "EMAIL": "An e-mail address (checked before it is sent).",
+        "PHONE": "A phone number as the CRM keeps it (masked like `Contact.phone`).",
+        "ENUMERATION": "One of the field's `options` (by `value`).",
+    },
 )
 
 
@@ -26,8 +43,8 @@ CrmFieldType = strawberry.enum(
     description="An allowed value of an ENUMERATION field (HubSpot option, Salesforce picklist value)."
 )
 class CrmFieldOption:
-    value: str
-    label: str
+    value: str = strawberry.field(description="The value to send in `updateCrmRecord`.")
+    label: str = strawberry.field(description="What the CRM shows for it.")
 
 
 @strawberry.type(description="A supported field of a CRM record, described by the CRM.")
@@ -36,7 +53,7 @@ class CrmField:
         description="The CRM's API name (`jobtitle`, `Title`, `Account.Name` …): the name to edit with."
     )
     label: str = strawberry.field(description="The CRM's label for it.")
-    type: CrmFieldType
+    type: CrmFieldType = strawberry.field(description="What values it takes.")
     value: str | None = strawberry.field(
         description="The value, as text. PHONE values are masked like `Contact.phone` (and then "
         "not editable)."
@@ -52,7 +69,7 @@ class CrmField:
 
 @strawberry.type(description="The CRM record linked to a contact (found by e-mail, then phone).")
 class CrmRecord:
-    provider: CrmProvider
+    provider: CrmProvider = strawberry.field(description="The CRM it is in.")
     record_id: str = strawberry.field(description="The record's id in the CRM.")
     object_type: str = strawberry.field(
         description="`contacts` (HubSpot), `Contact` or `Lead` (Salesforce)."
@@ -90,7 +107,7 @@ class CrmRecord:
 class CrmIntegration:
     row: strawberry.Private[m.CrmConnection]
 
-    @strawberry.field
+    @strawberry.field(description="Which CRM.")
     def provider(self) -> CrmProvider:
         return self.row.provider
 
@@ -106,7 +123,7 @@ class CrmIntegration:
     def connected_at(self) -> datetime:
         return self.row.connected_at
 
-    @strawberry.field
+    @strawberry.field(description="The owner who connected it; null once that user is deleted.")
     def connected_by(self, info: Info) -> User | None:
         return related(info.context.loaders.user, self.row.connected_by_id, User.from_row)
 
@@ -114,12 +131,15 @@ class CrmIntegration:
 @strawberry.input(description='A new value for one CRM field; null or "" clears it.')
 class CrmFieldInput:
     name: str = strawberry.field(description="The field's `CrmField.name`.")
-    value: str | None
+    value: str | None = strawberry.field(
+        description="The new value as text (an ENUMERATION's option `value`); null or an empty "
+        "string clears the field."
+    )
 
 
 @strawberry.input(description="Credentials of a CRM to connect.")
 class ConnectCrmInput:
-    provider: CrmProvider
+    provider: CrmProvider = strawberry.field(description="Which CRM.")
     access_token: str = strawberry.field(
         description="HubSpot: a private-app access token (scopes crm.objects.contacts.read and "
         ".write). Salesforce: an OAuth access token. Stored encrypted, never returned."
@@ -150,7 +170,13 @@ class CrmMutations:
         "CRM_AUTH_FAILED when the CRM refuses the token; CRM_UNAVAILABLE; NOT_CONFIGURED when "
         "the server has no INBOX_GRAPH_SECRET_KEY. Nothing is stored on error."
     )
-    async def connect_crm(self, info: Info, input: ConnectCrmInput) -> CrmIntegration:
+    async def connect_crm(
+        self,
+        info: Info,
+        input: Annotated[
+            ConnectCrmInput, strawberry.argument(description="The CRM and its credentials.")
+        ],
+    ) -> CrmIntegration:
         ctx = info.context
         row = await crm_resolvers.connect_crm(
             ctx.settings, ctx.viewer, input.provider, input.access_token, input.instance_url
@@ -161,7 +187,11 @@ class CrmMutations:
         description="Disconnect a CRM (owners): its token and record links are deleted and its "
         "tab disappears. Returns whether it was connected. Errors: FORBIDDEN."
     )
-    async def disconnect_crm(self, info: Info, provider: CrmProvider) -> bool:
+    async def disconnect_crm(
+        self,
+        info: Info,
+        provider: Annotated[CrmProvider, strawberry.argument(description="Which CRM.")],
+    ) -> bool:
         return await crm_resolvers.disconnect_crm(info.context.viewer, provider)
 
     @strawberry.mutation(
@@ -176,9 +206,14 @@ class CrmMutations:
     async def update_crm_record(
         self,
         info: Info,
-        contact_id: strawberry.ID,
-        provider: CrmProvider,
-        fields: list[CrmFieldInput],
+        contact_id: Annotated[strawberry.ID, strawberry.argument(description="The Contact's id.")],
+        provider: Annotated[
+            CrmProvider, strawberry.argument(description="Which CRM's record to edit.")
+        ],
+        fields: Annotated[
+            list[CrmFieldInput],
+            strawberry.argument(description="The fields to change, each at most once."),
+        ],
     ) -> CrmRecord:
         ctx = info.context
         record = await crm_resolvers.update_crm_record(

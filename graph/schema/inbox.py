@@ -32,6 +32,7 @@ from graph.schema.conversation import (
     ConversationStatus,
 )
 from graph.schema.core import After, Before, First, Last, Node, connection_field
+from graph.schema.described import AFTER_SEQUENCE, model_enum
 from graph.schema.user import Team, User
 
 if TYPE_CHECKING:
@@ -46,15 +47,37 @@ def _teams(rows: list[m.Team]) -> list[Team]:
     return [Team.from_row(row) for row in rows]
 
 
-StandardInboxKind = strawberry.enum(_StandardInboxKind, name="StandardInboxKind")
+StandardInboxKind = model_enum(
+    _StandardInboxKind,
+    name="StandardInboxKind",
+    description="The three standard inboxes (domain.md section 2): views of the conversations "
+    "the viewer may see. TEAM and SELF agents have MINE only.",
+    values={
+        "ALL": "Every conversation the viewer may see (blocked contacts aside).",
+        "MINE": "Conversations of contacts assigned to the viewer.",
+        "UNASSIGNED": "Conversations of contacts with no assignee.",
+    },
+)
 
 
-@strawberry.input(one_of=True, description="Exactly one member is set (a @oneOf input).")
+@strawberry.input(
+    one_of=True,
+    description="Which inbox (domain.md section 2). Exactly one member is set (a @oneOf input).",
+)
 class InboxSelector:
-    standard: StandardInboxKind | None = strawberry.UNSET
-    team_id: strawberry.ID | None = strawberry.UNSET
-    custom_inbox_id: strawberry.ID | None = strawberry.UNSET
-    blocked: bool | None = strawberry.UNSET
+    standard: StandardInboxKind | None = strawberry.field(
+        default=strawberry.UNSET, description="A standard inbox."
+    )
+    team_id: strawberry.ID | None = strawberry.field(
+        default=strawberry.UNSET, description="A Team's id: that team's inbox."
+    )
+    custom_inbox_id: strawberry.ID | None = strawberry.field(
+        default=strawberry.UNSET, description="A CustomInbox's id: its saved filter."
+    )
+    blocked: bool | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="true: the blocked-contacts inbox (users who may view blocked contacts).",
+    )
 
 
 @strawberry.type
@@ -82,12 +105,12 @@ class _InboxIndicators:
 
 @strawberry.type(description="ALL, MINE or UNASSIGNED, as the viewer sees it.")
 class StandardInbox(_InboxIndicators):
-    kind: StandardInboxKind
+    kind: StandardInboxKind = strawberry.field(description="Which standard inbox.")
 
 
 @strawberry.type(description="A team's inbox: conversations whose contact is assigned to a member.")
 class TeamInbox(_InboxIndicators):
-    @strawberry.field
+    @strawberry.field(description="The team.")
     def team(self, info: Info) -> Team:
         return related(info.context.loaders.team, self.entry.team_id, Team.from_row)
 
@@ -96,32 +119,45 @@ class TeamInbox(_InboxIndicators):
 class BlockedInbox:
     entry: strawberry.Private[resolvers.SidebarEntry]
 
-    @strawberry.field
+    @strawberry.field(description="Conversations of blocked contacts, open and closed.")
     async def conversation_count(self, info: Info) -> int:
         if self.entry.counts is not None:
             return self.entry.counts[1]
         return await resolvers.count_conversations(info.context.viewer, self.entry.scope)
 
 
-CustomInboxSharing = strawberry.enum(
+CustomInboxSharing = model_enum(
     m.CustomInboxSharing,
     name="CustomInboxSharing",
-    description="PRIVATE (its creator), EVERYONE in the workspace, or CHOSEN users and teams.",
+    description="PRIVATE (its creator), EVERYONE in the workspace, or CHOSEN users and teams. "
+    "Whoever it is shared with sees only what they may see (domain.md section 2).",
+    values={
+        "PRIVATE": "Its creator only.",
+        "EVERYONE": "Every user of the workspace.",
+        "CHOSEN": "The users and teams of `sharedWithUserIds` and `sharedWithTeamIds`.",
+    },
 )
 
 
-@strawberry.enum
+@strawberry.enum(description="Which custom inboxes to list (domain.md section 2).")
 class CustomInboxOwnership(Enum):
-    ALL = "ALL"
-    BY_ME = "BY_ME"
-    BY_OTHERS = "BY_OTHERS"
+    ALL = strawberry.enum_value("ALL", description="Mine and those shared with me.")
+    BY_ME = strawberry.enum_value("BY_ME", description="Those I created.")
+    BY_OTHERS = strawberry.enum_value(
+        "BY_OTHERS", description="Those others created and shared with me."
+    )
 
 
 @strawberry.input(one_of=True, description="Exactly one of userIds, me: true or none: true.")
 class AssigneeFilter:
-    user_ids: list[strawberry.ID] | None = strawberry.UNSET
-    me: bool | None = strawberry.UNSET
-    none: bool | None = strawberry.UNSET
+    user_ids: list[strawberry.ID] | None = strawberry.field(
+        default=strawberry.UNSET, description="Assigned to one of these users (User ids)."
+    )
+    me: bool | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="true: assigned to the viewer evaluating the filter (whoever opens it).",
+    )
+    none: bool | None = strawberry.field(default=strawberry.UNSET, description="true: unassigned.")
 
 
 @strawberry.input(
@@ -130,10 +166,18 @@ class AssigneeFilter:
     "5 deep, 50 nodes in all) or one condition.",
 )
 class ConversationFilter:
-    all: list[ConversationFilter] | None = strawberry.UNSET
-    any: list[ConversationFilter] | None = strawberry.UNSET
-    assignee: AssigneeFilter | None = strawberry.UNSET
-    status: list[ConversationStatus] | None = strawberry.UNSET
+    all: list[ConversationFilter] | None = strawberry.field(
+        default=strawberry.UNSET, description="Every one of these filters matches (AND)."
+    )
+    any: list[ConversationFilter] | None = strawberry.field(
+        default=strawberry.UNSET, description="At least one of these filters matches (OR)."
+    )
+    assignee: AssigneeFilter | None = strawberry.field(
+        default=strawberry.UNSET, description="The contact's assignee."
+    )
+    status: list[ConversationStatus] | None = strawberry.field(
+        default=strawberry.UNSET, description="The conversation has one of these statuses."
+    )
     channel_ids: list[strawberry.ID] | None = strawberry.field(
         default=strawberry.UNSET,
         description="The contact has an identity on one of these channels.",
@@ -145,18 +189,35 @@ class ConversationFilter:
         default=strawberry.UNSET, description="ISO 3166-1 alpha-2."
     )
     languages: list[str] | None = strawberry.field(default=strawberry.UNSET, description="BCP 47.")
-    blocked: bool | None = strawberry.UNSET
-    last_incoming_older_than_seconds: int | None = strawberry.UNSET
-    last_incoming_within_seconds: int | None = strawberry.UNSET
+    blocked: bool | None = strawberry.field(
+        default=strawberry.UNSET, description="The contact is (true) or is not (false) blocked."
+    )
+    last_incoming_older_than_seconds: int | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="The last inbound message is at least this many seconds old (1 to "
+        "31,622,400, a leap year).",
+    )
+    last_incoming_within_seconds: int | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="The last inbound message is at most this many seconds old (1 to 31,622,400).",
+    )
 
 
-@strawberry.input
+@strawberry.input(description="A custom inbox: its name, filter and sharing.")
 class CustomInboxInput:
-    name: str
-    filter: ConversationFilter
-    sharing: CustomInboxSharing = m.CustomInboxSharing.PRIVATE
-    shared_with_user_ids: list[strawberry.ID] | None = None
-    shared_with_team_ids: list[strawberry.ID] | None = None
+    name: str = strawberry.field(description="1 to 120 characters.")
+    filter: ConversationFilter = strawberry.field(
+        description="Which conversations it holds (structured conditions, never SQL)."
+    )
+    sharing: CustomInboxSharing = strawberry.field(
+        default=m.CustomInboxSharing.PRIVATE, description="Who sees it; PRIVATE when omitted."
+    )
+    shared_with_user_ids: list[strawberry.ID] | None = strawberry.field(
+        default=None, description="With sharing CHOSEN: User ids."
+    )
+    shared_with_team_ids: list[strawberry.ID] | None = strawberry.field(
+        default=None, description="With sharing CHOSEN: Team ids."
+    )
 
 
 def filter_spec(
@@ -218,22 +279,21 @@ def filter_output(spec: dict) -> dict:
 
 @strawberry.type(description="A saved filtered view of conversations.")
 class CustomInbox(Node):
-    id: strawberry.ID
     row: strawberry.Private[m.CustomInbox]
 
     @classmethod
     def from_row(cls, row: m.CustomInbox) -> CustomInbox:
         return cls(id=to_global_id("CustomInbox", row.id), row=row)
 
-    @strawberry.field
+    @strawberry.field(description="Its name, 1 to 120 characters.")
     def name(self) -> str:
         return self.row.name
 
-    @strawberry.field
+    @strawberry.field(description="Who created it: the only user who may edit it.")
     def creator(self, info: Info) -> User:
         return related(info.context.loaders.user, self.row.creator_id, User.from_row)
 
-    @strawberry.field
+    @strawberry.field(description="Who sees it.")
     def sharing(self) -> CustomInboxSharing:
         return self.row.sharing
 
@@ -264,9 +324,16 @@ class CustomInbox(Node):
     description="The left panel: only the inboxes the viewer may see, with indicators."
 )
 class InboxSidebar:
-    standard: list[StandardInbox]
-    teams: list[TeamInbox]
-    custom: list[CustomInbox]
+    standard: list[StandardInbox] = strawberry.field(
+        description="The standard inboxes the viewer has (MINE only for TEAM and SELF agents)."
+    )
+    teams: list[TeamInbox] = strawberry.field(
+        description="Team inboxes: every team for owners and managers, the viewer's own teams "
+        "for other agents, none for SELF agents."
+    )
+    custom: list[CustomInbox] = strawberry.field(
+        description="The custom inboxes the viewer created or that are shared with them."
+    )
     blocked: BlockedInbox | None = strawberry.field(
         description="null when the viewer may not see blocked contacts or none exists."
     )
@@ -297,8 +364,11 @@ class InboxQueries:
     async def conversations(
         self,
         info: Info,
-        inbox: InboxSelector,
-        status: ConversationStatus | None = m.ConversationStatus.OPEN,
+        inbox: Annotated[InboxSelector, strawberry.argument(description="Which inbox.")],
+        status: Annotated[
+            ConversationStatus | None,
+            strawberry.argument(description="OPEN (the default) or CLOSED; null: both."),
+        ] = m.ConversationStatus.OPEN,
         first: First = None,
         after: After = None,
         last: Last = None,
@@ -328,7 +398,11 @@ class InboxQueries:
         description="Custom inboxes: ALL (mine and shared with me), BY_ME or BY_OTHERS, by name."
     )
     async def custom_inboxes(
-        self, info: Info, ownership: CustomInboxOwnership = CustomInboxOwnership.ALL
+        self,
+        info: Info,
+        ownership: Annotated[
+            CustomInboxOwnership, strawberry.argument(description="Whose; ALL when omitted.")
+        ] = CustomInboxOwnership.ALL,
     ) -> list[CustomInbox]:
         rows = await custom_resolvers.list_custom_inboxes(info.context.viewer, ownership.value)
         return [CustomInbox.from_row(r) for r in rows]
@@ -340,7 +414,16 @@ class InboxMutations:
         description="Clear the viewer's new-message dot of a standard or team inbox (theirs "
         "alone); returns the sidebar."
     )
-    async def mark_inbox_seen(self, info: Info, inbox: InboxSelector) -> InboxSidebar:
+    async def mark_inbox_seen(
+        self,
+        info: Info,
+        inbox: Annotated[
+            InboxSelector,
+            strawberry.argument(
+                description="A standard or team inbox (BAD_USER_INPUT for others)."
+            ),
+        ],
+    ) -> InboxSidebar:
         ctx = info.context
         sidebar = await resolvers.mark_inbox_seen(ctx.bus, ctx.viewer, inbox)
         return InboxSidebar.from_sidebar(sidebar)
@@ -351,7 +434,10 @@ class InboxMutations:
         "outside the workspace."
     )
     async def create_custom_inbox(
-        self, info: Info, input: CustomInboxInput, idempotency_key: IdempotencyKeyArgument = None
+        self,
+        info: Info,
+        input: Annotated[CustomInboxInput, strawberry.argument(description="The new inbox.")],
+        idempotency_key: IdempotencyKeyArgument = None,
     ) -> CustomInbox:
         row = await idempotent(
             info,
@@ -366,14 +452,23 @@ class InboxMutations:
         description="Replace a custom inbox's name, filter and sharing (its creator only: FORBIDDEN otherwise)."
     )
     async def update_custom_inbox(
-        self, info: Info, id: strawberry.ID, input: CustomInboxInput
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The CustomInbox's id.")],
+        input: Annotated[
+            CustomInboxInput, strawberry.argument(description="Its new name, filter and sharing.")
+        ],
     ) -> CustomInbox:
         return CustomInbox.from_row(
             await _save_custom_inbox(info, decode_id(id, "CustomInbox"), input)
         )
 
     @strawberry.mutation(description="Delete a custom inbox (its creator only); returns its id.")
-    async def delete_custom_inbox(self, info: Info, id: strawberry.ID) -> strawberry.ID:
+    async def delete_custom_inbox(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The CustomInbox's id.")],
+    ) -> strawberry.ID:
         ctx = info.context
         deleted = await custom_resolvers.delete_custom_inbox(
             ctx.bus, ctx.viewer, decode_id(id, "CustomInbox")
@@ -388,7 +483,11 @@ class InboxSubscriptions:
         "counts changes (or an inbox appears or disappears)."
     )
     async def inbox_sidebar_changed(
-        self, info: Info, after_sequence: int | None = None
+        self,
+        info: Info,
+        after_sequence: Annotated[
+            int | None, strawberry.argument(description=AFTER_SEQUENCE)
+        ] = None,
     ) -> AsyncGenerator[InboxSidebar, None]:
         return resolvers.sidebar_changes(info.context, after_sequence, InboxSidebar.from_sidebar)
 
@@ -401,9 +500,20 @@ class InboxSubscriptions:
     async def conversation_updated(
         self,
         info: Info,
-        inbox: InboxSelector | None = None,
-        status: ConversationStatus | None = m.ConversationStatus.OPEN,
-        after_sequence: int | None = None,
+        inbox: Annotated[
+            InboxSelector | None,
+            strawberry.argument(
+                description="A standard, team or blocked inbox; all the subscriber may see when "
+                "omitted."
+            ),
+        ] = None,
+        status: Annotated[
+            ConversationStatus | None,
+            strawberry.argument(description="OPEN (the default) or CLOSED; null: any."),
+        ] = m.ConversationStatus.OPEN,
+        after_sequence: Annotated[
+            int | None, strawberry.argument(description=AFTER_SEQUENCE)
+        ] = None,
     ) -> AsyncGenerator[ConversationEvent, None]:
         return resolvers.conversation_list_changes(
             info.context, inbox, status, after_sequence, _conversation_event

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 from strawberry.types import Info
 
@@ -37,7 +39,14 @@ class NodeQueries:
     @strawberry.field(
         description="Any object by global id; null when it does not exist or the viewer may not see it."
     )
-    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+    async def node(
+        self,
+        info: Info,
+        id: Annotated[
+            strawberry.ID,
+            strawberry.argument(description="A global id (BAD_USER_INPUT when malformed)."),
+        ],
+    ) -> Node | None:
         info.context.viewer  # noqa: B018 - authentication first
         parsed = parse_global_id(id)
         if parsed is None:

@@ -20,15 +20,48 @@ from graph.relay import PageRequest, decode_id, decode_ids, to_global_id
 from graph.resolvers import access_token as token_resolvers
 from graph.resolvers import user as user_resolvers
 from graph.schema.core import After, Before, Connection, First, Last, Node, connection_field
+from graph.schema.described import model_enum
 from graph.secrets import SecretBox
 from graph.throttle import login_attempt
 
-Role = strawberry.enum(m.Role, name="Role")
-ContactVisibility = strawberry.enum(m.ContactVisibility, name="ContactVisibility")
-ClosingNotesMode = strawberry.enum(
+Role = model_enum(
+    m.Role,
+    name="Role",
+    description="A user's role in the workspace (domain.md, terms); what each may do is "
+    "stated on each mutation.",
+    values={
+        "OWNER": "Administers the workspace: settings, channels, CRM connections, every user, "
+        "team and access token; sees every contact, blocked ones included, and unmasked numbers.",
+        "MANAGER": "Manages users and teams (granting nothing beyond their own role and "
+        "permissions); sees every contact (blocked ones with `canViewBlockedContacts`).",
+        "AGENT": "Handles conversations and calls, within their `contactVisibility`.",
+    },
+)
+ContactVisibility = model_enum(
+    m.ContactVisibility,
+    name="ContactVisibility",
+    description="Which contacts an agent sees (domain.md section 1, the visibility policy). "
+    "Owners and managers are always ALL.",
+    values={
+        "ALL": "Every contact of the workspace (blocked ones only with `canViewBlockedContacts`).",
+        "TEAM": "Contacts assigned to the user or to a member of one of the user's teams; not "
+        "unassigned ones.",
+        "SELF": "Contacts assigned to the user only.",
+    },
+)
+ClosingNotesMode = model_enum(
     m.ClosingNotesMode,
     name="ClosingNotesMode",
-    description="What closing a conversation asks for.",
+    description="What closing a conversation asks for (`closeConversation(category:, "
+    "summary:)`, domain.md terms: closing notes).",
+    values={
+        "OFF": "No closing notes: a category or summary given is refused (BAD_USER_INPUT).",
+        "OPTIONAL": "A category and a summary may be given.",
+        "CATEGORY_REQUIRED": "A category is required (BAD_USER_INPUT naming `category` without "
+        "one); a summary is optional.",
+        "CATEGORY_AND_SUMMARY_REQUIRED": "Both a category and a summary are required "
+        "(BAD_USER_INPUT naming the missing one).",
+    },
 )
 
 
@@ -36,13 +69,29 @@ ClosingNotesMode = strawberry.enum(
     description="Session tokens come from `login`; integration tokens from `createAccessToken`."
 )
 class AccessTokenKind(Enum):
-    SESSION = "SESSION"
-    INTEGRATION = "INTEGRATION"
+    SESSION = strawberry.enum_value(
+        "SESSION",
+        description="A login session (`login`): scope ADMIN, lasts "
+        "INBOX_GRAPH_SESSION_TTL_SECONDS, ended by `logout`.",
+    )
+    INTEGRATION = strawberry.enum_value(
+        "INTEGRATION",
+        description="A token for a connector or script (`createAccessToken`), with its scopes "
+        "and optional expiry.",
+    )
 
 
-AccessTokenScope = strawberry.enum(
+AccessTokenScope = model_enum(
     m.AccessTokenScope,
     name="AccessTokenScope",
+    values={
+        "INGEST": "Channel ingestion: receiveMessage, receiveCall, reportCallEnded and "
+        "`channels`; reads no contact (answers carry ids).",
+        "READ": "Every query and subscription.",
+        "READ_WRITE": "READ, and the inbox's mutations (replies, assignment, comments, "
+        "blocking, conversations, calls, contacts, custom inboxes, CRM records).",
+        "ADMIN": "Everything the token's user may do: administration and access tokens too.",
+    },
     description="What an access token may do, within what its user may do: INGEST channel "
     "ingestion only (receiveMessage, receiveCall, reportCallEnded, and `channels`); READ every "
     "query and subscription; READ_WRITE those and the inbox's mutations; ADMIN everything its "
@@ -52,7 +101,6 @@ AccessTokenScope = strawberry.enum(
 
 @strawberry.type(description="A teammate of the workspace.")
 class User(Node):
-    id: strawberry.ID
     row: strawberry.Private[m.User]
 
     @classmethod
@@ -66,10 +114,13 @@ class User(Node):
             is_active=row.is_active,
         )
 
-    name: str
-    email: str
-    role: Role
-    is_active: bool
+    name: str = strawberry.field(description="The name shown to teammates and in mentions.")
+    email: str = strawberry.field(description="The login e-mail, lower-cased; unique.")
+    role: Role = strawberry.field(description="What the user may administer.")
+    is_active: bool = strawberry.field(
+        description="False once deactivated: the user can no longer log in and every token of "
+        "theirs is revoked."
+    )
 
     @strawberry.field(
         permission_classes=[IsSelfOrAdmin],
@@ -78,11 +129,19 @@ class User(Node):
     def contact_visibility(self) -> ContactVisibility | None:
         return self.row.contact_visibility
 
-    @strawberry.field(permission_classes=[IsSelfOrAdmin])
+    @strawberry.field(
+        permission_classes=[IsSelfOrAdmin],
+        description="May see blocked contacts and their conversations (domain.md section 1). "
+        "Readable by the user and by owners and managers (FORBIDDEN for others).",
+    )
     def can_view_blocked_contacts(self) -> bool | None:
         return self.row.can_view_blocked_contacts
 
-    @strawberry.field(permission_classes=[IsSelfOrAdmin])
+    @strawberry.field(
+        permission_classes=[IsSelfOrAdmin],
+        description="May see and handle calls (domain.md section 5). Readable by the user and by "
+        "owners and managers (FORBIDDEN for others).",
+    )
     def has_call_access(self) -> bool | None:
         return self.row.has_call_access
 
@@ -103,16 +162,15 @@ class User(Node):
 
 @strawberry.type(description="A named group of users.")
 class Team(Node):
-    id: strawberry.ID
     row: strawberry.Private[m.Team]
 
     @classmethod
     def from_row(cls, row: m.Team) -> Team:
         return cls(id=to_global_id("Team", row.id), row=row, name=row.name)
 
-    name: str
+    name: str = strawberry.field(description="Unique in the workspace.")
 
-    @strawberry.field
+    @strawberry.field(description="The team's users, by name.")
     async def members(self, info: Info) -> list[User]:
         # the viewer's snapshot of every team's members, as for ``User.teams``: no query per team
         ids = info.context.viewer.team_members.get(self.row.id, frozenset())
@@ -122,14 +180,13 @@ class Team(Node):
 
 @strawberry.type(description="The tenant and its settings.")
 class Workspace(Node):
-    id: strawberry.ID
     row: strawberry.Private[m.Workspace]
 
     @classmethod
     def from_row(cls, row: m.Workspace) -> Workspace:
         return cls(id=to_global_id("Workspace", row.id), row=row)
 
-    @strawberry.field
+    @strawberry.field(description="The workspace's name.")
     def name(self) -> str:
         return self.row.name
 
@@ -141,7 +198,7 @@ class Workspace(Node):
     def call_ring_timeout_seconds(self) -> int:
         return self.row.call_ring_timeout_seconds
 
-    @strawberry.field
+    @strawberry.field(description="What closing a conversation asks for.")
     def closing_notes_mode(self) -> ClosingNotesMode:
         return self.row.closing_notes_mode
 
@@ -151,18 +208,19 @@ class Workspace(Node):
     "secret is never readable after creation."
 )
 class AccessToken(Node):
-    id: strawberry.ID
     row: strawberry.Private[m.AccessToken]
 
     @classmethod
     def from_row(cls, row: m.AccessToken) -> AccessToken:
         return cls(id=to_global_id("AccessToken", row.id), row=row)
 
-    @strawberry.field
+    @strawberry.field(
+        description="What it is for, as its maker named it; sessions are named `session`."
+    )
     def name(self) -> str:
         return self.row.name
 
-    @strawberry.field
+    @strawberry.field(description="A session or an integration token.")
     def kind(self) -> AccessTokenKind:
         return AccessTokenKind(self.row.kind.value)
 
@@ -187,7 +245,7 @@ class AccessToken(Node):
         row = await token_resolvers.parent_token(self.row)
         return AccessToken.from_row(row) if row is not None else None
 
-    @strawberry.field
+    @strawberry.field(description="When it was made (UTC).")
     def created_at(self) -> datetime:
         return self.row.created_at
 
@@ -209,7 +267,7 @@ class AccessToken(Node):
     def revoked(self) -> bool:
         return self.row.revoked_at is not None
 
-    @strawberry.field
+    @strawberry.field(description="When it was revoked (UTC); null while it is not.")
     def revoked_at(self) -> datetime | None:
         return self.row.revoked_at
 
@@ -218,7 +276,7 @@ class AccessToken(Node):
         return info.context.viewer.token_id == self.row.id
 
 
-@strawberry.type(description="A page of access tokens, newest first.")
+@strawberry.type(description="A page of access tokens, newest first (`accessTokens`).")
 class AccessTokenConnection(Connection[AccessToken]):
     pass
 
@@ -227,47 +285,100 @@ class AccessTokenConnection(Connection[AccessToken]):
     description="A session: the bearer token to send as `Authorization: Bearer <token>`."
 )
 class AuthPayload:
-    token: str
-    expires_at: datetime | None
-    user: User
+    token: str = strawberry.field(
+        description="The session's secret bearer token, shown this once; stored hashed."
+    )
+    expires_at: datetime | None = strawberry.field(
+        description="When the session ends (UTC): INBOX_GRAPH_SESSION_TTL_SECONDS after login."
+    )
+    user: User = strawberry.field(description="The user who logged in.")
 
 
 @strawberry.type(description="A new access token; `token` is shown this once only.")
 class AccessTokenPayload:
-    token: str
-    access_token: AccessToken
+    token: str = strawberry.field(
+        description="The secret bearer token (`Authorization: Bearer <token>`); never readable "
+        "again, except by a retry with the same idempotencyKey on a server with "
+        "INBOX_GRAPH_SECRET_KEY."
+    )
+    access_token: AccessToken = strawberry.field(description="The token's details.")
 
 
-@strawberry.input
+@strawberry.input(
+    description="A new teammate (`createUser`). Every invalid value is BAD_USER_INPUT naming "
+    "its field; a grant beyond the caller's own is FORBIDDEN naming its field."
+)
 class CreateUserInput:
-    email: str
-    name: str
-    password: str
-    role: Role = m.Role.AGENT
-    contact_visibility: ContactVisibility = m.ContactVisibility.ALL
-    team_ids: list[strawberry.ID] | None = None
-    can_view_blocked_contacts: bool = False
-    has_call_access: bool = False
-    can_edit_contacts: bool = True
+    email: str = strawberry.field(
+        description="The login e-mail (RFC 5322), not used by any user yet (BAD_USER_INPUT "
+        "otherwise)."
+    )
+    name: str = strawberry.field(description="The name shown to teammates, not blank.")
+    password: str = strawberry.field(
+        description="8 to 1024 characters; stored as an argon2id hash, never returned."
+    )
+    role: Role = strawberry.field(default=m.Role.AGENT, description="AGENT when omitted.")
+    contact_visibility: ContactVisibility = strawberry.field(
+        default=m.ContactVisibility.ALL,
+        description="An agent's restriction (domain.md section 1); owners and managers are "
+        "always ALL.",
+    )
+    team_ids: list[strawberry.ID] | None = strawberry.field(
+        default=None, description="Team ids the user joins; none when omitted."
+    )
+    can_view_blocked_contacts: bool = strawberry.field(
+        default=False, description="May see blocked contacts (domain.md section 1)."
+    )
+    has_call_access: bool = strawberry.field(
+        default=False, description="May see and handle calls (domain.md section 5)."
+    )
+    can_edit_contacts: bool = strawberry.field(
+        default=True,
+        description="May edit and merge contacts (owners and managers always may).",
+    )
 
 
 @strawberry.input(description="Only the fields given change.")
 class UpdateUserInput:
-    name: str | None = None
-    role: Role | None = None
-    contact_visibility: ContactVisibility | None = None
-    team_ids: list[strawberry.ID] | None = None
-    can_view_blocked_contacts: bool | None = None
-    has_call_access: bool | None = None
-    can_edit_contacts: bool | None = None
-    is_active: bool | None = None
+    name: str | None = strawberry.field(default=None, description="A new name, not blank.")
+    role: Role | None = strawberry.field(default=None, description="A new role.")
+    contact_visibility: ContactVisibility | None = strawberry.field(
+        default=None, description="A new restriction (domain.md section 1)."
+    )
+    team_ids: list[strawberry.ID] | None = strawberry.field(
+        default=None, description="The user's teams, replacing the current ones."
+    )
+    can_view_blocked_contacts: bool | None = strawberry.field(
+        default=None, description="May see blocked contacts."
+    )
+    has_call_access: bool | None = strawberry.field(
+        default=None, description="May see and handle calls."
+    )
+    can_edit_contacts: bool | None = strawberry.field(
+        default=None, description="May edit and merge contacts."
+    )
+    is_active: bool | None = strawberry.field(
+        default=None,
+        description="false deactivates the user (every session and token revoked); true "
+        "reactivates (they log in again).",
+    )
 
 
 @strawberry.input(description="Only the fields given change.")
 class WorkspaceSettingsInput:
-    phone_number_masking: bool | None = None
-    call_ring_timeout_seconds: int | None = None
-    closing_notes_mode: ClosingNotesMode | None = None
+    phone_number_masking: bool | None = strawberry.field(
+        default=None,
+        description="Mask phone numbers for everyone but owners (domain.md section 5).",
+    )
+    call_ring_timeout_seconds: int | None = strawberry.field(
+        default=None,
+        description="Seconds a call rings before it is MISSED: at least "
+        "INBOX_GRAPH_MIN_RING_TIMEOUT_SECONDS (5 by default), at most 600 (BAD_USER_INPUT "
+        "otherwise).",
+    )
+    closing_notes_mode: ClosingNotesMode | None = strawberry.field(
+        default=None, description="What closing a conversation asks for."
+    )
 
 
 @strawberry.type
@@ -334,7 +445,12 @@ class UserMutations:
         "RATE_LIMITED (with `retryAfter` seconds) after repeated failures for the account or from "
         "the client's address, before the password is checked."
     )
-    async def login(self, info: Info, email: str, password: str) -> AuthPayload:
+    async def login(
+        self,
+        info: Info,
+        email: Annotated[str, strawberry.argument(description="The user's e-mail.")],
+        password: Annotated[str, strawberry.argument(description="The user's password.")],
+    ) -> AuthPayload:
         async with login_attempt(info.context, email):  # RATE_LIMITED while backing off
             issued = await user_resolvers.login(
                 email, password, ttl_seconds=info.context.settings.session_ttl_seconds
@@ -362,7 +478,16 @@ class UserMutations:
         "RATE_LIMITED (with `retryAfter` seconds) after repeated wrong `currentPassword`s, as for "
         "`login`; CONFLICT when the password changed meanwhile."
     )
-    async def change_password(self, info: Info, current_password: str, new_password: str) -> bool:
+    async def change_password(
+        self,
+        info: Info,
+        current_password: Annotated[
+            str, strawberry.argument(description="The password the user has now.")
+        ],
+        new_password: Annotated[
+            str, strawberry.argument(description="The new password, 8 to 1024 characters.")
+        ],
+    ) -> bool:
         ctx = info.context
         return await token_resolvers.change_password(
             ctx.bus,
@@ -379,7 +504,10 @@ class UserMutations:
         "field but the password."
     )
     async def create_user(
-        self, info: Info, input: CreateUserInput, idempotency_key: IdempotencyKeyArgument = None
+        self,
+        info: Info,
+        input: Annotated[CreateUserInput, strawberry.argument(description="The new user.")],
+        idempotency_key: IdempotencyKeyArgument = None,
     ) -> User:
         ctx = info.context
         errors = FieldErrors()
@@ -415,7 +543,12 @@ class UserMutations:
         "FORBIDDEN naming the field. Deactivating a user ends every session and access token "
         "of the user for good (reactivation does not revive them)."
     )
-    async def update_user(self, info: Info, id: strawberry.ID, input: UpdateUserInput) -> User:
+    async def update_user(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The User's id.")],
+        input: Annotated[UpdateUserInput, strawberry.argument(description="What changes.")],
+    ) -> User:
         ctx = info.context
         user_id = decode_id(id, "User")
         errors = FieldErrors()
@@ -440,8 +573,17 @@ class UserMutations:
     async def create_team(
         self,
         info: Info,
-        name: str,
-        member_ids: list[strawberry.ID] | None = None,
+        name: Annotated[
+            str,
+            strawberry.argument(
+                description="1 to 120 characters, unique in the workspace (BAD_USER_INPUT "
+                "otherwise)."
+            ),
+        ],
+        member_ids: Annotated[
+            list[strawberry.ID] | None,
+            strawberry.argument(description="User ids; none when omitted."),
+        ] = None,
         idempotency_key: IdempotencyKeyArgument = None,
     ) -> Team:
         ctx = info.context
@@ -464,9 +606,16 @@ class UserMutations:
     async def update_team(
         self,
         info: Info,
-        id: strawberry.ID,
-        name: str | None = None,
-        member_ids: list[strawberry.ID] | None = None,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The Team's id.")],
+        name: Annotated[
+            str | None, strawberry.argument(description="A new name; unchanged when omitted.")
+        ] = None,
+        member_ids: Annotated[
+            list[strawberry.ID] | None,
+            strawberry.argument(
+                description="User ids replacing the members; unchanged when omitted."
+            ),
+        ] = None,
     ) -> Team:
         ctx = info.context
         team_id = decode_id(id, "Team")
@@ -486,7 +635,9 @@ class WorkspaceMutations:
         description="Change workspace settings (owners); only the fields given change."
     )
     async def update_workspace_settings(
-        self, info: Info, input: WorkspaceSettingsInput
+        self,
+        info: Info,
+        input: Annotated[WorkspaceSettingsInput, strawberry.argument(description="What changes.")],
     ) -> Workspace:
         ctx = info.context
         data = user_resolvers.WorkspaceChanges(
@@ -516,7 +667,9 @@ class AccessTokenMutations:
     async def create_access_token(
         self,
         info: Info,
-        name: str,
+        name: Annotated[
+            str, strawberry.argument(description="What the token is for, 1 to 120 characters.")
+        ],
         scopes: Annotated[
             list[AccessTokenScope] | None,
             strawberry.argument(
@@ -551,7 +704,11 @@ class AccessTokenMutations:
         "revoke any token of the workspace, others their own. Their open subscriptions end "
         "(4403). Errors: NOT_FOUND for a token the viewer may not see."
     )
-    async def revoke_access_token(self, info: Info, id: strawberry.ID) -> strawberry.ID:
+    async def revoke_access_token(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The AccessToken's id.")],
+    ) -> strawberry.ID:
         ctx = info.context
         row = await token_resolvers.revoke_access_token(
             ctx.bus, ctx.viewer, decode_id(id, "AccessToken")
