@@ -3,10 +3,28 @@
 :func:`seed_demo` builds one workspace with three teams, twelve users covering every role and
 contact visibility (``domain.md`` terms and section 1), eight channels of different types, and
 ``contacts`` customers from a dozen countries with E.164 phone numbers, e-mails, channel
-identities, conversations over the last 90 days, messages, calls in every status, comments with
-@mentions and the conversation events (opened, closed, assigned, unassigned, blocked, call
-answered/ended/missed) an inbox would have recorded. A few contacts share a phone number or an
-e-mail (merge suggestions), a few are blocked, about 60 % are assigned.
+identities, conversations over the last 90 days, messages, calls, comments and the
+conversation events (opened, closed, assigned, unassigned, blocked, call answered/ended/missed)
+an inbox would have recorded. A few contacts share a phone number or an e-mail (merge
+suggestions), a few are blocked, about 60 % are assigned.
+
+It shows every rule of ``domain.md`` on first start (issue 22), written by the API's own rules
+where the API has one, never a copy of them:
+
+- unseen marks (section 3): each user last opened each inbox they have a while ago, and every
+  open conversation with an inbound message since then carries the mark
+  :func:`graph.resolvers.indicators.marked_tiers` gives that user (the live path's rule), so
+  dots are lit for most users and tiers and equal their ``unseen`` lists;
+- custom inboxes (section 2): private, shared with everyone, shared with a team and a user, by
+  four creators, their filters checked by :func:`graph.resolvers.custom_inbox.clean_filter`;
+- comments (section 6) with mentions as :func:`graph.resolvers.activity.add_comment` writes
+  them: the markup (:func:`graph.resolvers.activity.mention`), ``data``
+  (:func:`graph.resolvers.activity.comment_data`) and ``ActivityMention`` rows;
+- blocked contacts with conversations and calls; calls of every final status (one contact
+  has one of each); nobody on a call; calls ringing now for each audience of the incoming-call
+  tabs (section 5: an unassigned contact, a contact of each restricted agent with call access,
+  a contact of a user without call access), for :data:`DEMO_RING_TIMEOUT_SECONDS`;
+- number masking on, with an owner (who sees numbers, ``graph.permissions.fields``).
 
 Everything small (workspace, users, teams, channels) goes through the ORM; the large tables are
 generated in memory in chunks of contacts and written in one transaction (``executemany`` on
