@@ -733,6 +733,24 @@ def _fill(template: str, rng: random.Random, days: Sequence[str]) -> str:
     )
 
 
+def demo_text(rng: random.Random, kind: str, first_name: str | None = None) -> str:
+    """One line of the demo's English texts, filled in: ``kind`` ``"open"`` or ``"follow"``
+    (a customer writes), ``"greet"``, ``"reply"`` or ``"bye"`` (an agent answers
+    ``first_name``)."""
+    source = _TEXTS["en"]
+    text = _fill(rng.choice(source[kind]), rng, source["day"])
+    return text.replace("{first}", first_name or "there")
+
+
+def closing_notes(rng: random.Random) -> tuple[str, str]:
+    """A closing category and summary like the seeded conversations'."""
+    category = rng.choice(tuple(_CLOSING_NOTES))
+    summary = _fill(rng.choice(_CLOSING_NOTES[category]), rng, _TEXTS["en"]["day"])
+    return category, summary.replace(
+        "{amount}", f"£{rng.randrange(8, 400)}.{rng.randrange(100):02d}"
+    )
+
+
 def _text_pools(lang: str, rng: random.Random) -> dict[str, list[str]]:
     source = _TEXTS[lang]
     days = source["day"]
@@ -2260,8 +2278,11 @@ async def seed_demo(
 __all__ = [
     "DEMO_EMAIL_DOMAIN",
     "DEMO_PASSWORD",
+    "DEMO_RING_TIMEOUT_SECONDS",
     "DEMO_WORKSPACE_NAME",
     "DemoLogin",
+    "closing_notes",
     "create_workspace",
+    "demo_text",
     "seed_demo",
 ]
