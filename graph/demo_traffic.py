@@ -54,6 +54,7 @@ from db.models import (
     Conversation,
     ConversationStatus,
     Role,
+    Team,
     User,
     Workspace,
 )
@@ -125,6 +126,7 @@ class DemoTraffic:
         self.workspace_id = 0
         self.viewers: dict[int, Viewer] = {}
         self.names: dict[int, str] = {}
+        self.team_names: dict[int, str] = {}
         self.connector: Viewer | None = None
         self.turns: dict[str, int] = {}
 
@@ -158,6 +160,9 @@ class DemoTraffic:
         self.names = dict(
             await User.filter(workspace_id=self.workspace_id).values_list("id", "email")
         )
+        self.team_names = dict(
+            await Team.filter(workspace_id=self.workspace_id).values_list("id", "name")
+        )
         owners = [v for v in viewers if v.role is Role.OWNER]
         if not owners:
             return None
@@ -180,7 +185,10 @@ class DemoTraffic:
         some = next(iter(self.viewers.values()))
         for team_id, members in sorted(some.team_members.items()):
             audiences.append(
-                (f"of team {team_id}", Q(contact__assignee_id__in=sorted(members) or [0]))
+                (
+                    f"of the {self.team_names.get(team_id, team_id)} team",
+                    Q(contact__assignee_id__in=sorted(members) or [0]),
+                )
             )
         return audiences
 
