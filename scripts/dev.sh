@@ -13,13 +13,13 @@ fi
 "$VENV/bin/python" -m pip install --quiet --upgrade pip
 case "${1:-}" in
   demo)
-    "$VENV/bin/python" -m pip install --quiet -e .
     traffic=(--demo-traffic)
     case "${2:-}" in
       "") ;;
       --no-traffic) traffic=() ;;
       *) echo "usage: scripts/dev.sh demo [--no-traffic]" >&2; exit 2 ;;
     esac
+    "$VENV/bin/python" -m pip install --quiet -e .
     exec "$VENV/bin/inbox-graph" serve --seed-demo-if-empty "${traffic[@]}" \
       --host "${HOST:-127.0.0.1}" --port "${PORT:-8000}"
     ;;
