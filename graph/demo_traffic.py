@@ -59,6 +59,7 @@ from db.models import (
     Workspace,
 )
 from db.seed import DEMO_EMAIL_DOMAIN, DEMO_WORKSPACE_NAME, closing_notes, demo_text
+from graph.app import create_app as create_base_app
 from graph.auth import viewers_of_workspace
 from graph.errors import CodedError
 from graph.resolvers.call import receive_call, report_call_ended
@@ -411,8 +412,6 @@ def create_app(
     """The app of :func:`graph.app.create_app`, with the demo traffic running while it serves
     (started after the app's own start-up, cancelled before its shutdown). One worker only:
     ``inbox-graph serve`` refuses ``--demo-traffic`` with ``--workers`` above 1."""
-    from graph.app import create_app as create_base_app
-
     app = create_base_app()
     inner = app.router.lifespan_context
     _log_to_stderr()
