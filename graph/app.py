@@ -47,6 +47,7 @@ from graph.crm.base import close_http as close_crm_http
 from graph.errors import ErrorCode
 from graph.extensions import MASKED_MESSAGE, add_code, unavailable_error
 from graph.live import EventBus
+from graph.persisted import PersistedDocuments
 from graph.resolvers.call import miss_unanswered_calls
 from graph.schema import build_schema
 from graph.settings import Settings
@@ -177,9 +178,15 @@ class InboxGraphQL(GraphQL):
 
     graphql_transport_ws_handler_class = InboxTransportWSHandler
 
-    def __init__(self, settings: Settings, bus: EventBus, throttle: Throttle | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        bus: EventBus,
+        throttle: Throttle | None = None,
+        persisted: PersistedDocuments | None = None,
+    ) -> None:
         super().__init__(
-            build_schema(settings),
+            build_schema(settings, persisted),
             graphql_ide="graphiql" if settings.graphql_ide else None,
             allow_queries_via_get=True,
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
@@ -450,7 +457,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         namespace=settings.channel_namespace,
     )
     throttle = Throttle(settings)
-    graphql = InboxGraphQL(settings, bus, throttle)
+    persisted = PersistedDocuments(settings)  # in Redis with BROADCAST_URL=redis://…
+    graphql = InboxGraphQL(settings, bus, throttle, persisted)
 
     async def prune_outbox_forever() -> None:
         while True:
@@ -495,6 +503,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
                 await bus.stop()
+                await persisted.aclose()
                 await close_crm_http()
 
     app = InboxApp(

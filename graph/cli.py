@@ -7,6 +7,8 @@
 - ``inbox-graph create-workspace --name --owner-email --owner-password``: a real tenant.
 - ``inbox-graph export-schema [--output schema.graphql]``: write the SDL.
 - ``inbox-graph migrate``: apply migrations only.
+- ``inbox-graph register-documents MANIFEST [MANIFEST ...]``: register the documents of client
+  manifests (``{sha256: document}``) for trusted documents (:mod:`graph.persisted`).
 """
 
 from __future__ import annotations
@@ -89,6 +91,41 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
     asyncio.run(apply_migrations())
     print("Migrations applied.")
+    return 0
+
+
+def cmd_register_documents(args: argparse.Namespace) -> int:
+    """Check every manifest first (JSON, SHA-256 keys, documents valid against the schema);
+    register nothing unless all are good (exit 2 with each problem on stderr)."""
+    from graph.persisted import ManifestError, read_manifest, register_documents
+    from graph.schema import build_schema
+    from graph.settings import Settings
+
+    graphql_schema = build_schema(Settings.from_env())._schema
+    documents: dict[str, str] = {}
+    problems: list[str] = []
+    for path in args.manifests:
+        try:
+            documents.update(read_manifest(Path(path).read_text(encoding="utf-8"), graphql_schema))
+        except OSError as exc:
+            problems.append(f"{path}: {exc.strerror or exc}")
+        except (ManifestError, UnicodeDecodeError) as exc:
+            found = exc.problems if isinstance(exc, ManifestError) else [str(exc)]
+            problems.extend(f"{path}: {problem}" for problem in found)
+    if problems:
+        for problem in problems:
+            print(f"error: {problem}", file=sys.stderr)
+        print("Nothing was registered.", file=sys.stderr)
+        return 2
+
+    async def run():
+        return await register_documents(documents)
+
+    new = asyncio.run(_with_orm(run))
+    print(
+        f"Registered {new} new documents ({len(documents) - new} already registered; "
+        f"{database_url()})."
+    )
     return 0
 
 
@@ -200,6 +237,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     migrate = commands.add_parser("migrate", help="apply database migrations")
     migrate.set_defaults(func=cmd_migrate)
+
+    register = commands.add_parser(
+        "register-documents",
+        help="register the documents of client manifests ({sha256: document} JSON) for "
+        "INBOX_GRAPH_TRUSTED_DOCUMENTS",
+    )
+    register.add_argument("manifests", nargs="+", metavar="MANIFEST")
+    register.set_defaults(func=cmd_register_documents)
     return parser
 
 

@@ -53,6 +53,14 @@ class ErrorCode(StrEnum):
     GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
     """The document does not validate against the schema, or exceeds a limit (depth,
     aliases, cost ...)."""
+    PERSISTED_QUERY_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
+    """A request named its document by hash only (``extensions.persistedQuery``) and the
+    server does not know that hash: send the document's text with the hash (Apollo's automatic
+    persisted queries, :mod:`graph.persisted`). The message is ``PersistedQueryNotFound``."""
+    PERSISTED_QUERY_ONLY = "PERSISTED_QUERY_ONLY"
+    """Trusted documents are on (``INBOX_GRAPH_TRUSTED_DOCUMENTS``): this server runs only
+    documents registered by ``inbox-graph register-documents``; the request's document is not
+    one of them (:mod:`graph.persisted`)."""
 
 
 class CodedError(GraphQLError):
@@ -147,6 +155,22 @@ class HistoryPruned(CodedError):
     code = ErrorCode.HISTORY_PRUNED
 
 
+class PersistedQueryNotFound(CodedError):
+    """The hash of a hash-only request is unknown here (the message is the one Apollo's
+    persisted-query link looks for): the client sends the document with its hash."""
+
+    code = ErrorCode.PERSISTED_QUERY_NOT_FOUND
+
+    def __init__(self) -> None:
+        super().__init__("PersistedQueryNotFound")
+
+
+class PersistedQueryOnly(CodedError):
+    """Trusted documents are on and the request's document is not registered."""
+
+    code = ErrorCode.PERSISTED_QUERY_ONLY
+
+
 __all__ = [
     "BadUserInput",
     "CodedError",
@@ -158,6 +182,8 @@ __all__ = [
     "HistoryPruned",
     "NotConfigured",
     "NotFound",
+    "PersistedQueryNotFound",
+    "PersistedQueryOnly",
     "RateLimited",
     "ServiceUnavailable",
     "Unauthenticated",

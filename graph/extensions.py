@@ -447,7 +447,9 @@ class CachedDocuments(SchemaExtension):
 
     async def on_validate(self):
         context = self.execution_context
-        if self.validated:
+        if context.pre_execution_errors:
+            pass  # refused before it, without a document (graph.persisted.PersistedQueries)
+        elif self.validated:
             context.pre_execution_errors = []
         elif self.refused is not None:
             context.pre_execution_errors = [self.refused]

@@ -44,6 +44,9 @@
 | ``INBOX_GRAPH_MAX_BODY_BYTES`` | ``1048576`` | bytes of an HTTP request body; beyond it 413, before the rest is read |
 | ``INBOX_GRAPH_MAX_FRAME_BYTES`` | ``1048576`` | bytes of a WebSocket message from a client; beyond it the socket is closed with 1009. Read by ``inbox-graph serve`` |
 | ``INBOX_GRAPH_DOCUMENT_CACHE_BYTES`` | ``262144`` | bytes of document text whose parsed and validated form each worker keeps (``graph.extensions.Documents``; about 150 bytes of memory per byte of text) |
+| ``INBOX_GRAPH_TRUSTED_DOCUMENTS`` | ``0`` | ``1`` runs only the documents registered by ``inbox-graph register-documents`` (by hash, or their exact text); anything else is refused with ``PERSISTED_QUERY_ONLY`` (:mod:`graph.persisted`). Switch it on in production once the clients' manifests are registered |
+| ``INBOX_GRAPH_APQ_STORE_BYTES`` | ``1048576`` | bound of the automatic persisted queries store (:mod:`graph.persisted`), each document weighed as its text's bytes plus 200: per worker in memory, or in total in Redis when ``BROADCAST_URL`` is ``redis://…``; the least recently used go first |
+| ``INBOX_GRAPH_APQ_TTL_SECONDS`` | ``86400`` | how long an automatic persisted query is kept after it was last used |
 | ``INBOX_GRAPH_REQUEST_TIMEOUT_SECONDS`` | ``30`` | seconds an HTTP request may take from its head to its answer; beyond it 408 (body still arriving) or 504, code ``TIMEOUT`` |
 """
 
@@ -197,6 +200,9 @@ class Settings:
     document_cache_bytes: int = 256 * 1024
     header_timeout_seconds: float = 10.0
     keep_alive_seconds: float = 5.0
+    trusted_documents: bool = False
+    apq_store_bytes: int = 1024 * 1024
+    apq_ttl_seconds: int = 24 * 3600
     max_connections: int | None = None
     """``None``: as many as the process's open files limit allows (``graph.server``)."""
     rate_limit_url: str = "memory://"
@@ -264,6 +270,9 @@ class Settings:
             max_frame_bytes=_whole("INBOX_GRAPH_MAX_FRAME_BYTES", 1024 * 1024),
             request_timeout_seconds=_seconds("INBOX_GRAPH_REQUEST_TIMEOUT_SECONDS", 30.0),
             document_cache_bytes=_whole("INBOX_GRAPH_DOCUMENT_CACHE_BYTES", 256 * 1024),
+            trusted_documents=_flag("INBOX_GRAPH_TRUSTED_DOCUMENTS", False),
+            apq_store_bytes=_whole("INBOX_GRAPH_APQ_STORE_BYTES", 1024 * 1024),
+            apq_ttl_seconds=_whole("INBOX_GRAPH_APQ_TTL_SECONDS", 24 * 3600),
         )
 
 

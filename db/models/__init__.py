@@ -22,6 +22,7 @@ from db.models.inbox import (
     InboxSeenState,
     UnseenMark,
 )
+from db.models.persisted import PersistedDocument
 from db.models.workspace import (
     AccessToken,
     AccessTokenKind,
@@ -67,6 +68,7 @@ __all__ = [
     "Message",
     "MessageDirection",
     "OpenConversationCount",
+    "PersistedDocument",
     "RecordingState",
     "Role",
     "Team",

@@ -34,6 +34,7 @@ from graph.extensions import (
     unstorable_input,
 )
 from graph.permissions.scopes import require_scopes
+from graph.persisted import PersistedDocuments, PersistedQueries
 from graph.schema.call import CallMutations, CallQueries, CallSubscriptions
 from graph.schema.channel import ChannelMutations, ChannelQueries
 from graph.schema.contact import (
@@ -183,10 +184,15 @@ def _depth_limit(max_depth: int) -> type[ValidationRule]:
     return DepthLimit
 
 
-def build_schema(settings: Settings | None = None) -> strawberry.Schema:
+def build_schema(
+    settings: Settings | None = None, persisted: PersistedDocuments | None = None
+) -> strawberry.Schema:
     """The executable schema with the production defaults of ``architecture.md``: depth, alias,
-    token, field and field-overlap limits, bounded parser and validation caches, coded masked errors."""
+    token, field and field-overlap limits, bounded parser and validation caches, coded masked
+    errors, and documents named by hash (``persisted``, :mod:`graph.persisted`; by default a
+    store in memory built from ``settings``)."""
     settings = settings or Settings(database_url="")
+    persisted = persisted or PersistedDocuments(settings)
     # Factories: strawberry builds fresh extension instances per operation (sharing
     # `documents`, the schema's cache of valid documents).
     # strawberry's depth and alias limiters build a new rule class per operation, which an
@@ -200,6 +206,8 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         rules.append(NoSchemaIntrospectionCustomRule)
     documents = Documents(settings.document_cache_bytes)  # one per schema: its rules
     extensions = [
+        # first: a document named by hash is read (or refused) before anything parses it
+        lambda: PersistedQueries(persisted),
         lambda: CachedDocuments(
             documents, max_fields=settings.max_fields, max_overlaps=settings.max_field_overlaps
         ),

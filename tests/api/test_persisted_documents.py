@@ -1,0 +1,416 @@
+"""Persisted documents (issue 19, part 4; ``graph.persisted``): Apollo's automatic persisted
+queries over POST and GET, the store's bound and time to live, shared through Redis by two
+servers, and trusted documents registered by ``inbox-graph register-documents``. Apollo
+Client's own persisted-query link runs against the served app too."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import time
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.clients import run_node
+from tests.live.helpers import NEW_MESSAGE
+from tests.support import GraphQLError, cli, serve, subscribe
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+REDIS = os.environ.get("BROADCAST_URL", "").startswith("redis")
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def unique_query(selection: str = "me { id }") -> str:
+    """A document no other test (or earlier run against the same Redis) sent."""
+    return f"query Q{uuid.uuid4().hex} {{ {selection} }}"
+
+
+def persisted(text_or_hash: str, *, is_hash: bool = False) -> dict[str, Any]:
+    return {
+        "persistedQuery": {
+            "version": 1,
+            "sha256Hash": text_or_hash if is_hash else sha256(text_or_hash),
+        }
+    }
+
+
+async def post(url: str, token: str | None, body: dict[str, Any]) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with httpx.AsyncClient(timeout=30) as http:
+        return await http.post(url, json=body, headers=headers)
+
+
+async def get(url: str, token: str | None, params: dict[str, Any]) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"} if token else {}
+    encoded = {k: json.dumps(v) if isinstance(v, dict) else v for k, v in params.items()}
+    async with httpx.AsyncClient(timeout=30) as http:
+        return await http.get(url, params=encoded, headers=headers)
+
+
+def codes(response: httpx.Response) -> list[str | None]:
+    assert response.status_code < 500, response.text
+    return [(e.get("extensions") or {}).get("code") for e in response.json().get("errors") or []]
+
+
+def no_tracebacks(served) -> None:
+    with open(served.log_path) as log:
+        text = log.read()
+    assert "Traceback" not in text and "ERROR" not in text, text[-3000:]
+
+
+async def test_apq_over_post_falls_back_then_runs_by_hash(world, served):
+    token = world.tokens["owner"]
+    query = unique_query()
+    first = await post(served.http_url, token, {"extensions": persisted(query)})
+    assert codes(first) == ["PERSISTED_QUERY_NOT_FOUND"]
+    assert first.json()["errors"][0]["message"] == "PersistedQueryNotFound"
+    assert not first.json().get("data")
+
+    registered = await post(
+        served.http_url, token, {"query": query, "extensions": persisted(query)}
+    )
+    assert registered.status_code == 200 and not codes(registered), registered.text
+    me = registered.json()["data"]["me"]
+
+    by_hash = await post(
+        served.http_url,
+        token,
+        {"extensions": persisted(query), "operationName": query.split()[1], "variables": {}},
+    )
+    assert by_hash.status_code == 200 and not codes(by_hash), by_hash.text
+    assert by_hash.json()["data"]["me"] == me
+    # the cost is charged as for the text (graph.throttle): the same requested cost
+    cost = by_hash.json()["extensions"]["cost"]
+    assert (
+        cost["requestedQueryCost"] == registered.json()["extensions"]["cost"]["requestedQueryCost"]
+    )
+    assert cost["requestedQueryCost"] >= 1
+
+
+async def test_apq_over_get(world, served):
+    token = world.tokens["owner"]
+    query = unique_query("me { name }")
+    first = await get(served.http_url, token, {"extensions": persisted(query)})
+    assert codes(first) == ["PERSISTED_QUERY_NOT_FOUND"]
+    registered = await get(served.http_url, token, {"query": query, "extensions": persisted(query)})
+    assert not codes(registered), registered.text
+    by_hash = await get(served.http_url, token, {"extensions": persisted(query)})
+    assert not codes(by_hash), by_hash.text
+    assert by_hash.json()["data"] == registered.json()["data"]
+
+
+async def test_a_mutation_named_by_hash_does_not_run_over_get(world, served):
+    token = world.tokens["owner"]
+    name = f"team {uuid.uuid4().hex[:8]}"
+    mutation = f'mutation {{ createTeam(name: "{name}") {{ id }} }}'
+    # stored over POST (it runs there once)
+    stored = await post(
+        served.http_url, token, {"query": mutation, "extensions": persisted(mutation)}
+    )
+    assert not codes(stored), stored.text
+    over_get = await get(served.http_url, token, {"extensions": persisted(mutation)})
+    assert over_get.status_code in (400, 405), over_get.text
+    assert codes(over_get) and None not in codes(over_get)
+    teams = await post(served.http_url, token, {"query": "{ teams { name } }"})
+    assert [t["name"] for t in teams.json()["data"]["teams"]].count(name) == 1
+
+
+async def test_a_hash_that_is_not_the_documents_is_refused_and_nothing_is_stored(world, served):
+    token = world.tokens["owner"]
+    query, other = unique_query(), unique_query()
+    mismatch = await post(served.http_url, token, {"query": query, "extensions": persisted(other)})
+    assert codes(mismatch) == ["BAD_USER_INPUT"]
+    error = mismatch.json()["errors"][0]
+    assert error["extensions"]["field"] == "extensions.persistedQuery.sha256Hash"
+    assert not mismatch.json().get("data")
+    for text in (query, other):  # neither stored under the hash
+        again = await post(served.http_url, token, {"extensions": persisted(text)})
+        assert codes(again) == ["PERSISTED_QUERY_NOT_FOUND"]
+
+
+async def test_an_invalid_document_is_not_stored(world, served):
+    token = world.tokens["owner"]
+    for query in (unique_query("me { nope }"), unique_query("me { id ")):
+        sent = await post(served.http_url, token, {"query": query, "extensions": persisted(query)})
+        assert codes(sent)[0] in ("GRAPHQL_VALIDATION_FAILED", "GRAPHQL_PARSE_FAILED")
+        again = await post(served.http_url, token, {"extensions": persisted(query)})
+        assert codes(again) == ["PERSISTED_QUERY_NOT_FOUND"]
+
+
+@pytest.mark.parametrize(
+    ("extensions", "field"),
+    [
+        ({"persistedQuery": "abc"}, "extensions.persistedQuery"),
+        (
+            {"persistedQuery": {"version": 2, "sha256Hash": "0" * 64}},
+            "extensions.persistedQuery.version",
+        ),
+        (
+            {"persistedQuery": {"version": 1, "sha256Hash": "xyz"}},
+            "extensions.persistedQuery.sha256Hash",
+        ),
+        ({"persistedQuery": {"version": 1}}, "extensions.persistedQuery.sha256Hash"),
+        (
+            {"persistedQuery": {"version": True, "sha256Hash": "0" * 64}},
+            "extensions.persistedQuery.version",
+        ),
+        (
+            {"persistedQuery": {"version": 1, "sha256Hash": 7}},
+            "extensions.persistedQuery.sha256Hash",
+        ),
+    ],
+)
+async def test_a_malformed_persisted_query_is_a_coded_error(world, served, extensions, field):
+    for send in (post, get):
+        response = await send(served.http_url, world.tokens["owner"], {"extensions": extensions})
+        assert codes(response) == ["BAD_USER_INPUT"], response.text
+        assert response.json()["errors"][0]["extensions"]["field"] == field
+
+
+async def test_apollo_clients_persisted_query_link(world, served):
+    """Apollo Client 4 with ``createPersistedQueryLink`` (sha256 from node:crypto): the first
+    run sends the hash alone, falls back to the text with the hash; the second run, on a new
+    client, sends the hash alone and gets its data. Over POST, and with
+    ``useGETForHashedQueries`` (the fallback is a POST, as the link does)."""
+    for method in ("POST", "GET"):
+        name = f"Me{uuid.uuid4().hex}"
+        result = await asyncio.to_thread(
+            run_node,
+            "apollo-persisted-queries.mjs",
+            served.http_url,
+            world.tokens["owner"],
+            name,
+            method,
+        )
+        first, second = result["runs"]
+        assert first["errors"] is None and second["errors"] is None, result
+        assert first["data"]["me"]["id"] == world.user_ids["owner"]
+        assert second["data"] == first["data"]
+        expected_hash = first["requests"][0]["hash"]
+        assert [(r["method"], r["query"] is None, r["hash"]) for r in first["requests"]] == [
+            (method, True, expected_hash),
+            ("POST", False, expected_hash),
+        ]
+        assert expected_hash == sha256(first["requests"][1]["query"])
+        assert [(r["method"], r["query"], r["hash"]) for r in second["requests"]] == [
+            (method, None, expected_hash)
+        ]
+
+
+@pytest.fixture(scope="module")
+def small_store(server_env):
+    """A server with an APQ store of about three short documents, a 4-second time to live and
+    a small anonymous budget (same database and Redis as ``served``)."""
+    env = {
+        **server_env,
+        "INBOX_GRAPH_APQ_STORE_BYTES": str(3 * (200 + 60)),
+        "INBOX_GRAPH_APQ_TTL_SECONDS": "4",
+        "INBOX_GRAPH_ANONYMOUS_RATE_LIMIT_POINTS": "20",
+        # its own Redis keys: the bound is the whole store's
+        "INBOX_GRAPH_CHANNEL_NAMESPACE": f"apq-small-{uuid.uuid4().hex[:8]}",
+    }
+    server = serve(env)
+    yield server
+    server.stop()
+
+
+async def test_the_store_is_bounded_least_recently_used_first(world, small_store):
+    token = world.tokens["owner"]
+    queries = [f"query Q{uuid.uuid4().hex[:20]} {{ me {{ id }} }}" for _ in range(4)]
+    assert all(len(q) < 60 for q in queries)
+    for query in queries[:3]:
+        stored = await post(
+            small_store.http_url, token, {"query": query, "extensions": persisted(query)}
+        )
+        assert not codes(stored), stored.text
+    # the first is used again: the second is now the least recently used
+    assert not codes(await post(small_store.http_url, token, {"extensions": persisted(queries[0])}))
+    await post(
+        small_store.http_url, token, {"query": queries[3], "extensions": persisted(queries[3])}
+    )
+    found = {
+        i: codes(await post(small_store.http_url, token, {"extensions": persisted(q)}))
+        for i, q in enumerate(queries)
+    }
+    assert found == {0: [], 1: ["PERSISTED_QUERY_NOT_FOUND"], 2: [], 3: []}
+
+
+async def test_stored_documents_expire(world, small_store):
+    token = world.tokens["owner"]
+    query = unique_query()
+    await post(small_store.http_url, token, {"query": query, "extensions": persisted(query)})
+    assert not codes(await post(small_store.http_url, token, {"extensions": persisted(query)}))
+    await asyncio.sleep(4.5)
+    expired = await post(small_store.http_url, token, {"extensions": persisted(query)})
+    assert codes(expired) == ["PERSISTED_QUERY_NOT_FOUND"]
+
+
+async def test_a_flood_of_unknown_hashes_is_rate_limited(small_store):
+    """Each unknown hash spends a point of the anonymous budget (20): the flood ends in
+    ``RATE_LIMITED`` refusals (429), and nothing is stored."""
+    seen: list[str | None] = []
+    started = time.monotonic()
+    for _ in range(30):
+        response = await post(
+            small_store.http_url,
+            None,
+            {"extensions": persisted(uuid.uuid4().hex * 2, is_hash=True)},
+        )
+        seen.extend(codes(response))
+        if "RATE_LIMITED" in seen:
+            assert response.status_code == 429
+            break
+    assert "RATE_LIMITED" in seen, seen
+    assert set(seen) == {"PERSISTED_QUERY_NOT_FOUND", "RATE_LIMITED"}
+    assert time.monotonic() - started < 20
+    no_tracebacks(small_store)
+
+
+@pytest.mark.skipif(not REDIS, reason="the APQ store is shared through Redis only")
+async def test_two_servers_share_the_store_through_redis(world, served, server_env):
+    other = serve(server_env)
+    try:
+        token = world.tokens["owner"]
+        query = unique_query()
+        stored = await post(
+            served.http_url, token, {"query": query, "extensions": persisted(query)}
+        )
+        assert not codes(stored)
+        elsewhere = await post(other.http_url, token, {"extensions": persisted(query)})
+        assert not codes(elsewhere), elsewhere.text
+        assert elsewhere.json()["data"] == stored.json()["data"]
+    finally:
+        other.stop()
+
+
+@pytest.mark.skipif(REDIS, reason="with Redis the servers share the store")
+async def test_without_redis_each_server_keeps_its_own_store(world, served, server_env):
+    other = serve(server_env)
+    try:
+        token = world.tokens["owner"]
+        query = unique_query()
+        assert not codes(
+            await post(served.http_url, token, {"query": query, "extensions": persisted(query)})
+        )
+        elsewhere = await post(other.http_url, token, {"extensions": persisted(query)})
+        assert codes(elsewhere) == ["PERSISTED_QUERY_NOT_FOUND"]
+    finally:
+        other.stop()
+
+
+# trusted documents
+
+REGISTERED = "query RegisteredMe { me { id name } }"
+
+
+@pytest.fixture(scope="module")
+def trusted(server_env, tmp_path_factory):
+    """A server that runs only registered documents, and a manifest registered on its
+    database before it started (``REGISTERED`` and the live tests' subscription)."""
+    manifest = tmp_path_factory.mktemp("manifests") / "persisted-documents.json"
+    manifest.write_text(
+        json.dumps({sha256(REGISTERED): REGISTERED, f"sha256:{sha256(NEW_MESSAGE)}": NEW_MESSAGE})
+    )
+    done = cli(server_env, "register-documents", str(manifest))
+    assert "Registered" in done.stdout
+    server = serve({**server_env, "INBOX_GRAPH_TRUSTED_DOCUMENTS": "1"})
+    yield server
+    server.stop()
+
+
+async def test_trusted_documents_run_by_hash_or_exact_text(world, trusted):
+    token = world.tokens["owner"]
+    by_hash = await post(trusted.http_url, token, {"extensions": persisted(REGISTERED)})
+    assert not codes(by_hash), by_hash.text
+    assert by_hash.json()["data"]["me"]["id"] == world.user_ids["owner"]
+    by_get = await get(trusted.http_url, token, {"extensions": persisted(REGISTERED)})
+    assert by_get.json()["data"] == by_hash.json()["data"]
+    by_text = await post(trusted.http_url, token, {"query": REGISTERED})
+    assert by_text.json()["data"] == by_hash.json()["data"]
+
+
+async def test_trusted_documents_refuse_everything_else(world, trusted):
+    token = world.tokens["owner"]
+    query = unique_query()
+    free_text = await post(
+        trusted.http_url, token, {"query": query, "operationName": query.split()[1]}
+    )
+    assert codes(free_text) == ["PERSISTED_QUERY_ONLY"]
+    assert not free_text.json().get("data")
+    registering = await post(
+        trusted.http_url, token, {"query": query, "extensions": persisted(query)}
+    )
+    assert codes(registering) == ["PERSISTED_QUERY_ONLY"]
+    unknown = await post(trusted.http_url, token, {"extensions": persisted(query)})
+    assert codes(unknown) == ["PERSISTED_QUERY_NOT_FOUND"]
+    # a text with whitespace changed is another document
+    changed = await post(trusted.http_url, token, {"query": REGISTERED + " "})
+    assert codes(changed) == ["PERSISTED_QUERY_ONLY"]
+    no_tracebacks(trusted)
+
+
+async def test_trusted_documents_over_websocket(world, trusted):
+    """Subscriptions send their text (graphql-transport-ws has no hash): a registered one
+    runs, any other is answered with an ``error`` frame."""
+    token = world.tokens["owner"]
+    subscription = await subscribe(trusted, token, NEW_MESSAGE)
+    await subscription.close()
+    with pytest.raises((GraphQLError, AssertionError)) as refused:
+        # the refusal may come after the ping that ``subscribe`` waits for
+        unregistered = await subscribe(trusted, token, "subscription { newMessage { sequence } }")
+        try:
+            await unregistered.next()
+        finally:
+            await unregistered.close()
+    assert "PERSISTED_QUERY_ONLY" in str(refused.value), refused.value
+    # an ``error`` frame: before the ping's pong (GraphQLError) or after it
+    assert isinstance(refused.value, GraphQLError) or "'type': 'error'" in str(refused.value)
+    no_tracebacks(trusted)
+
+
+async def test_documents_registered_while_serving_run_at_once(world, trusted, tmp_path):
+    token = world.tokens["owner"]
+    query = unique_query("me { email }")
+    assert codes(await post(trusted.http_url, token, {"extensions": persisted(query)})) == [
+        "PERSISTED_QUERY_NOT_FOUND"
+    ]
+    manifest = tmp_path / "more.json"
+    manifest.write_text(json.dumps({sha256(query): query}))
+    done = cli(trusted.env, "register-documents", str(manifest))
+    assert "Registered 1 new documents" in done.stdout
+    again = cli(trusted.env, "register-documents", str(manifest))
+    assert "Registered 0 new documents (1 already registered" in again.stdout
+    by_hash = await post(trusted.http_url, token, {"extensions": persisted(query)})
+    assert not codes(by_hash), by_hash.text
+
+
+async def test_a_bad_manifest_registers_nothing(world, trusted, tmp_path):
+    good = unique_query()
+    bad_hash = unique_query()
+    invalid = unique_query("me { nope }")
+    manifest = tmp_path / "bad.json"
+    manifest.write_text(
+        json.dumps({sha256(good): good, "0" * 64: bad_hash, sha256(invalid): invalid})
+    )
+    done = cli(trusted.env, "register-documents", str(manifest), check=False)
+    assert done.returncode == 2
+    assert "not the SHA-256 of its document" in done.stderr
+    assert "Cannot query field 'nope'" in done.stderr
+    assert "Nothing was registered." in done.stderr
+    for path, content in (("notjson.json", "{"), ("list.json", "[]")):
+        (tmp_path / path).write_text(content)
+        done = cli(trusted.env, "register-documents", str(tmp_path / path), check=False)
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    missing = cli(trusted.env, "register-documents", str(tmp_path / "missing.json"), check=False)
+    assert missing.returncode == 2 and "Traceback" not in missing.stderr
+    response = await post(trusted.http_url, world.tokens["owner"], {"extensions": persisted(good)})
+    assert codes(response) == ["PERSISTED_QUERY_NOT_FOUND"]
