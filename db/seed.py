@@ -3,10 +3,28 @@
 :func:`seed_demo` builds one workspace with three teams, twelve users covering every role and
 contact visibility (``domain.md`` terms and section 1), eight channels of different types, and
 ``contacts`` customers from a dozen countries with E.164 phone numbers, e-mails, channel
-identities, conversations over the last 90 days, messages, calls in every status, comments with
-@mentions and the conversation events (opened, closed, assigned, unassigned, blocked, call
-answered/ended/missed) an inbox would have recorded. A few contacts share a phone number or an
-e-mail (merge suggestions), a few are blocked, about 60 % are assigned.
+identities, conversations over the last 90 days, messages, calls, comments and the
+conversation events (opened, closed, assigned, unassigned, blocked, call answered/ended/missed)
+an inbox would have recorded. A few contacts share a phone number or an e-mail (merge
+suggestions), a few are blocked, about 60 % are assigned.
+
+It shows every rule of ``domain.md`` on first start (issue 22), written by the API's own rules
+where the API has one, never a copy of them:
+
+- unseen marks (section 3): each user last opened each inbox they have a while ago, and every
+  open conversation with an inbound message since then carries the mark
+  :func:`graph.resolvers.indicators.marked_tiers` gives that user (the live path's rule), so
+  dots are lit for most users and tiers and equal their ``unseen`` lists;
+- custom inboxes (section 2): private, shared with everyone, shared with a team and a user, by
+  four creators, their filters checked by :func:`graph.resolvers.custom_inbox.clean_filter`;
+- comments (section 6) with mentions as :func:`graph.resolvers.activity.add_comment` writes
+  them: the markup (:func:`graph.resolvers.activity.mention`), ``data``
+  (:func:`graph.resolvers.activity.comment_data`) and ``ActivityMention`` rows;
+- blocked contacts with conversations and calls; calls of every final status (one contact
+  has one of each); nobody on a call; calls ringing now for each audience of the incoming-call
+  tabs (section 5: an unassigned contact, a contact of each restricted agent with call access,
+  a contact of a user without call access), for :data:`DEMO_RING_TIMEOUT_SECONDS`;
+- number masking on, with an owner (who sees numbers, ``graph.permissions.fields``).
 
 Everything small (workspace, users, teams, channels) goes through the ORM; the large tables are
 generated in memory in chunks of contacts and written in one transaction (``executemany`` on
@@ -46,6 +64,9 @@ from db.models import (
     ChannelType,
     ContactVisibility,
     ConversationStatus,
+    CustomInbox,
+    CustomInboxShare,
+    CustomInboxSharing,
     RecordingState,
     Role,
     Team,
@@ -55,11 +76,18 @@ from db.models import (
 )
 from db.security import hash_password
 from db.tenants import create_workspace
+from graph.auth import viewers_of_workspace
+from graph.permissions.visibility import visible_standard_inboxes, visible_team_ids
+from graph.resolvers.activity import comment_data, mention
+from graph.resolvers.custom_inbox import clean_filter
+from graph.resolvers.indicators import marked_tiers, team_key
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
     from tortoise.backends.base.client import BaseDBAsyncClient
+
+    from graph.permissions.visibility import Viewer
 
 DEMO_WORKSPACE_NAME = "Demo Co"
 DEMO_EMAIL_DOMAIN = "demo.inbox-graph.test"
@@ -77,6 +105,11 @@ BLOCKED_RATE = 0.02
 DUPLICATE_RATE = 0.02
 OPEN_RATE = 0.40
 COMMENT_RATE = 0.12
+DEMO_RING_TIMEOUT_SECONDS = 300
+"""The demo workspace's ring timeout: its seeded calls ring five minutes, long enough for a
+newcomer to log in and answer one (any workspace may set up to 600 s)."""
+SEEN_WINDOW = 8 * HOUR
+"""Each demo user last opened each of their inboxes up to this many seconds before the seed."""
 
 
 @dataclass(frozen=True)
@@ -700,6 +733,24 @@ def _fill(template: str, rng: random.Random, days: Sequence[str]) -> str:
     )
 
 
+def demo_text(rng: random.Random, kind: str, first_name: str | None = None) -> str:
+    """One line of the demo's English texts, filled in: ``kind`` ``"open"`` or ``"follow"``
+    (a customer writes), ``"greet"``, ``"reply"`` or ``"bye"`` (an agent answers
+    ``first_name``)."""
+    source = _TEXTS["en"]
+    text = _fill(rng.choice(source[kind]), rng, source["day"])
+    return text.replace("{first}", first_name or "there")
+
+
+def closing_notes(rng: random.Random) -> tuple[str, str]:
+    """A closing category and summary like the seeded conversations'."""
+    category = rng.choice(tuple(_CLOSING_NOTES))
+    summary = _fill(rng.choice(_CLOSING_NOTES[category]), rng, _TEXTS["en"]["day"])
+    return category, summary.replace(
+        "{amount}", f"£{rng.randrange(8, 400)}.{rng.randrange(100):02d}"
+    )
+
+
 def _text_pools(lang: str, rng: random.Random) -> dict[str, list[str]]:
     source = _TEXTS[lang]
     days = source["day"]
@@ -814,7 +865,9 @@ _COLUMNS: dict[str, tuple[str, ...]] = {
         "recording_state",
         "recording_id",
     ),
+    "activity_mention": ("id", "activity_id", "user_id"),
     "inbox_seen_state": ("id", "user_id", "inbox_key", "seen_at"),
+    "unseen_mark": ("id", "user_id", "inbox_key", "conversation_id", "marked_at"),
 }
 # Parents before children (foreign keys are checked row by row).
 _TABLE_ORDER = (
@@ -823,8 +876,10 @@ _TABLE_ORDER = (
     "conversation",
     "message",
     "activity",
+    "activity_mention",
     "call",
     "inbox_seen_state",
+    "unseen_mark",
 )
 
 
@@ -921,6 +976,7 @@ class _Member:
     has_call_access: bool
     teams: tuple[str, ...]
     weight: int
+    viewer: Viewer | None = None  # the user as the policy sees them (set once teams exist)
 
     @property
     def unrestricted(self) -> bool:
@@ -964,6 +1020,7 @@ class _History:
     texts: dict[str, list[str]]
     assignee: _Member | None
     messaging: list[_ChannelInfo]
+    blocked: bool = False
     created_at: float = 0.0
     changed_at: float = 0.0  # the contact row's updated_at
     assignee_recorded: bool = False  # the current assignee's CONTACT_ASSIGNED is written
@@ -1047,8 +1104,11 @@ class _DemoBuilder:
         self.call_candidates: list[_CallCandidate] = []
         self.stats = _Stats()
         total_calls = max(50, contacts // 6)
-        self.live_calls = min(8, max(4, total_calls // 40))
-        self.calls_left = total_calls - self.live_calls
+        self.calls_left = total_calls  # plus the ringing ones (:meth:`ringing_calls_now`)
+        self.blocked_with_calls = 0
+        # open conversations with an inbound message since the earliest "last seen" of any
+        # inbox: (conversation id, assignee id, blocked, last inbound message time)
+        self.unread: list[tuple[int, int | None, bool, float]] = []
         self.forced_statuses = [
             CallStatus.ENDED,
             CallStatus.MISSED,
@@ -1078,10 +1138,11 @@ class _DemoBuilder:
         ts: float,
         data: dict[str, Any] | None = None,
         text: str | None = None,
-    ) -> None:
+    ) -> int:
+        activity_id = self.writer.new_id("activity")
         self.writer.rows["activity"].append(
             (
-                self.writer.new_id("activity"),
+                activity_id,
                 self.workspace_id,
                 contact_id,
                 conversation_id,
@@ -1092,6 +1153,7 @@ class _DemoBuilder:
                 _utc(ts),
             )
         )
+        return activity_id
 
     def _new_phone(self, pool: _LocalePool) -> str:
         rng = self.rng
@@ -1251,6 +1313,13 @@ class _DemoBuilder:
                 continue
             self.used_handles.add(key)
             identities.append((channel, handle))
+        if blocked and phone and not any(c.type.supports_calls for c, _ in identities):
+            # blocked callers are what the blocked inbox's call log is for
+            for calling in (self.by_type[ChannelType.WHATSAPP], self.by_type[ChannelType.VOIP]):
+                if (calling.id, phone) not in self.used_handles:
+                    self.used_handles.add((calling.id, phone))
+                    identities.append((calling, phone))
+                    break
         if not any(channel.type is not ChannelType.VOIP for channel, _ in identities):
             webchat = self.by_type[ChannelType.WEBCHAT]
             handle = self._handle(webchat, phone, email)
@@ -1292,7 +1361,7 @@ class _DemoBuilder:
         calling = [channel for channel, _ in identities if channel.type.supports_calls]
         self.seen += 1
         self.contacts_left -= 1
-        if phone and calling and not blocked:
+        if phone and calling:
             self.eligible_seen += 1
             candidate = _CallCandidate(
                 contact_id,
@@ -1301,8 +1370,10 @@ class _DemoBuilder:
                 calling,
                 history.open_conversation_id,
             )
-            self._historical_calls(candidate, history.created_at, history.intervals)
-            if len(self.call_candidates) < 400:
+            self._historical_calls(candidate, history.created_at, history.intervals, blocked)
+            if blocked:
+                pass  # a blocked contact rings in no tab: no live call
+            elif len(self.call_candidates) < 400:
                 self.call_candidates.append(candidate)
             elif rng.random() < 0.05:
                 self.call_candidates[rng.randrange(400)] = candidate
@@ -1319,7 +1390,7 @@ class _DemoBuilder:
         """Write the contact's conversations, messages and activities (1-3 conversations over
         the last 90 days, the latest open 40 % of the time)."""
         rng = self.rng
-        history = _History(contact_id, first, pool.texts, assignee, messaging)
+        history = _History(contact_id, first, pool.texts, assignee, messaging, blocked)
         count = rng.choices((1, 2, 3), cum_weights=(55, 85, 100))[0]
         latest_open = rng.random() < OPEN_RATE
         span = self.now - self.start - 15 * MINUTE
@@ -1529,6 +1600,15 @@ class _DemoBuilder:
         if is_open:
             history.open_conversation_id = conversation_id
             history.intervals.append((opened, self.now, conversation_id))
+            if last_inbound is not None and last_inbound > self.now - SEEN_WINDOW:
+                self.unread.append(
+                    (
+                        conversation_id,
+                        assignee.id if assignee else None,
+                        history.blocked,
+                        last_inbound,
+                    )
+                )
         else:
             closed_at = ts + min(
                 (limit - ts) * rng.uniform(0.05, 0.6), rng.uniform(2 * MINUTE, 2 * DAY)
@@ -1583,17 +1663,25 @@ class _DemoBuilder:
     def _comment(self, contact_id: int, conversation_id: int, author: _Member, ts: float) -> None:
         rng = self.rng
         others = [member for member in self.members if member.id != author.id]
+        mentioned: list[_Member] = []
         if rng.random() < 0.35:
             template = rng.choice(_MENTION_COMMENTS)
             mentioned = rng.sample(others, 2 if "{mention2}" in template else 1)
-            text = template.replace("{mention}", mentioned[0].name)
+            # the markup and references the app's own comment path writes
+            text = template.replace("{mention}", mention(mentioned[0].name, mentioned[0].id))
             if len(mentioned) > 1:
-                text = text.replace("{mention2}", mentioned[1].name)
-            data = {"mentions": [member.id for member in mentioned]}
+                text = text.replace("{mention2}", mention(mentioned[1].name, mentioned[1].id))
         else:
-            text, data = rng.choice(_COMMENTS), {}
+            text = rng.choice(_COMMENTS)
         text = _fill(text, rng, _TEXTS["en"]["day"])
-        self._activity(contact_id, conversation_id, ActivityKind.COMMENT, author.id, ts, data, text)
+        data = comment_data([member.id for member in mentioned])
+        activity_id = self._activity(
+            contact_id, conversation_id, ActivityKind.COMMENT, author.id, ts, data, text
+        )
+        for member in mentioned:
+            self.writer.rows["activity_mention"].append(
+                (self.writer.new_id("activity_mention"), activity_id, member.id)
+            )
 
     # -- calls -------------------------------------------------------------------------------
 
@@ -1602,8 +1690,14 @@ class _DemoBuilder:
         candidate: _CallCandidate,
         created_at: float,
         intervals: list[tuple[float, float, int]],
+        blocked: bool,
     ) -> None:
-        """Ended, missed, declined and failed calls, spread so the total lands on target."""
+        """Ended, missed, declined and failed calls, spread so the total lands on target.
+
+        The first assigned contact old enough gets one call of each outcome (a contact mixing
+        outcomes), and the first two blocked callers two calls each (the blocked inbox's call
+        log); later contacts make up for it.
+        """
         rng = self.rng
         rate = self.eligible_seen / self.seen if self.seen else 0.6
         expected_eligible = max(1.0, (self.contacts_left + 1) * max(rate, 0.05))
@@ -1612,8 +1706,16 @@ class _DemoBuilder:
         latest = self.now - 2 * HOUR  # long enough for any call to have ended
         if created_at > latest - HOUR:
             return  # a brand-new contact has no call history (later contacts make up for it)
-        for _ in range(min(count, self.calls_left)):
-            self._call(candidate, rng.uniform(created_at, latest), intervals)
+        forced: list[CallStatus] = []
+        if self.forced_statuses and candidate.assignee_id is not None and not blocked:
+            forced, self.forced_statuses = self.forced_statuses, []
+            count = max(count, len(forced))
+        if blocked and self.blocked_with_calls < 2:
+            self.blocked_with_calls += 1
+            count = max(count, 2)
+        for index in range(min(count, max(self.calls_left, len(forced)))):
+            status = forced[index] if index < len(forced) else None
+            self._call(candidate, rng.uniform(created_at, latest), intervals, status)
             self.calls_left -= 1
 
     @staticmethod
@@ -1633,14 +1735,16 @@ class _DemoBuilder:
         return self.rng.choice(self.unrestricted_callers)
 
     def _call(
-        self, candidate: _CallCandidate, ringing: float, intervals: list[tuple[float, float, int]]
+        self,
+        candidate: _CallCandidate,
+        ringing: float,
+        intervals: list[tuple[float, float, int]],
+        status: CallStatus | None = None,
     ) -> None:
         rng = self.rng
         channel = rng.choice(candidate.channels)
         handler = self._answerer(candidate.assignee_id)
-        if self.forced_statuses:
-            status = self.forced_statuses.pop(0)
-        else:
+        if status is None:
             status = rng.choices(
                 (CallStatus.ENDED, CallStatus.MISSED, CallStatus.DECLINED, CallStatus.FAILED),
                 (55, 25, 12, 8),
@@ -1771,57 +1875,37 @@ class _DemoBuilder:
         self.stats.call_statuses[status.value] = self.stats.call_statuses.get(status.value, 0) + 1
         return call_id
 
-    def live_calls_now(self) -> None:
-        """A few calls ringing right now and a few in progress (one per answering user)."""
+    def ringing_calls_now(self) -> None:
+        """Calls ringing right now, one per audience of the incoming-calls tabs
+        (``domain.md`` section 5): a contact of each restricted agent with call access (their
+        "Assigned to me" tab, and their team's ``ALL`` tab for a ``TEAM`` agent), a contact
+        assigned to a user without call access (for unrestricted users to pick up) and an
+        unassigned contact. Nobody is on a call, so every demo user with call access who sees
+        one may answer it; unanswered, they are missed after the ring timeout.
+        """
         rng = self.rng
         candidates = list(self.call_candidates)
         rng.shuffle(candidates)
-        busy_users: set[int] = set()
-        busy_contacts: set[int] = set()
-        ongoing_target = max(1, self.live_calls // 2)
-        ringing_target = self.live_calls - ongoing_target
-        for candidate in candidates:
-            if ongoing_target == 0:
-                break
-            handler = self._answerer(candidate.assignee_id)
-            if handler is None or handler.id in busy_users:
-                continue
-            outbound = rng.random() < 0.25
-            answered_at = self.now - rng.uniform(20, 15 * MINUTE)
-            ringing = answered_at - rng.uniform(3, 20)
-            recording = RecordingState.RECORDING if rng.random() < 0.5 else RecordingState.NONE
-            call_id = self._write_call(
-                candidate,
-                rng.choice(candidate.channels),
-                outbound,
-                CallStatus.ONGOING,
-                handler,
-                handler.id,
-                ringing,
-                answered_at,
-                None,
-                recording,
+        audiences: list[Callable[[int | None], bool]] = [
+            (lambda assignee_id, member=member: assignee_id == member.id)
+            for member in self.members
+            if member.has_call_access and not member.unrestricted
+        ]
+        no_call_access = {member.id for member in self.members if not member.has_call_access}
+        audiences.append(lambda assignee_id: assignee_id in no_call_access)
+        audiences.append(lambda assignee_id: assignee_id is None)
+        ringing_contacts: set[int] = set()
+        for audience in audiences:
+            candidate = next(
+                (
+                    c
+                    for c in candidates
+                    if c.contact_id not in ringing_contacts and audience(c.assignee_id)
+                ),
                 None,
             )
-            self._activity(
-                candidate.contact_id,
-                candidate.open_conversation_id,
-                ActivityKind.CALL_ANSWERED,
-                handler.id,
-                answered_at,
-                {"call_id": call_id, "direction": "OUTBOUND" if outbound else "INBOUND"},
-            )
-            busy_users.add(handler.id)
-            busy_contacts.add(candidate.contact_id)
-            ongoing_target -= 1
-        # ring one unassigned contact first, so every incoming-call tab can show something
-        unassigned = [c for c in candidates if c.assignee_id is None][:1]
-        for candidate in unassigned + candidates:
-            if ringing_target == 0:
-                break
-            if candidate.contact_id in busy_contacts:
+            if candidate is None:
                 continue
-            ringing = self.now - rng.uniform(2, min(25, self.ring_timeout - 5))
             self._write_call(
                 candidate,
                 rng.choice(candidate.channels),
@@ -1829,34 +1913,164 @@ class _DemoBuilder:
                 CallStatus.RINGING,
                 None,
                 None,
-                ringing,
+                self.now - rng.uniform(2, 20),
                 None,
                 None,
                 RecordingState.NONE,
                 None,
             )
-            busy_contacts.add(candidate.contact_id)
-            ringing_target -= 1
+            ringing_contacts.add(candidate.contact_id)
 
-    def seen_states(self, team_ids: dict[str, int]) -> None:
-        """When each user last opened each inbox they have, so new-message dots look lived-in."""
+    def indicators(self) -> None:
+        """When each user last opened each inbox they have, and the unseen marks that leaves.
+
+        Every user opened each of their inboxes a while ago (up to :data:`SEEN_WINDOW`); each
+        open conversation with an inbound message since then carries the mark the live path
+        would have written for that user (:func:`graph.resolvers.indicators.marked_tiers`:
+        one tier, by priority, for the contact's present assignee and blocked flag), so the
+        new-message dots and the ``unseen`` lists agree from the first start.
+        """
         rng = self.rng
+        writer = self.writer
         for member in self.members:
-            restricted = not member.unrestricted
-            keys = ["MINE"] if restricted else ["ALL", "MINE", "UNASSIGNED"]
-            if member.role is not Role.AGENT:
-                keys += [f"team:{team_id}" for team_id in team_ids.values()]
-            elif member.visibility is not ContactVisibility.SELF:
-                keys += [f"team:{team_ids[name]}" for name in member.teams]
+            viewer = member.viewer
+            assert viewer is not None
+            keys = [kind.value for kind in visible_standard_inboxes(viewer)]
+            keys += [team_key(team_id) for team_id in visible_team_ids(viewer)]
+            seen_at: dict[str, float] = {}
             for key in keys:
-                self.writer.rows["inbox_seen_state"].append(
-                    (
-                        self.writer.new_id("inbox_seen_state"),
-                        member.id,
-                        key,
-                        _utc(self.now - rng.uniform(10 * MINUTE, 8 * HOUR)),
-                    )
+                seen_at[key] = self.now - rng.uniform(10 * MINUTE, SEEN_WINDOW)
+                writer.rows["inbox_seen_state"].append(
+                    (writer.new_id("inbox_seen_state"), member.id, key, _utc(seen_at[key]))
                 )
+            tiers: dict[tuple[int | None, bool], list[str]] = {}
+            for conversation_id, assignee_id, blocked, inbound_at in self.unread:
+                situation = (assignee_id, blocked)
+                if situation not in tiers:
+                    tiers[situation] = marked_tiers(viewer, assignee_id, blocked)
+                for key in tiers[situation]:
+                    if inbound_at > seen_at[key]:
+                        writer.rows["unseen_mark"].append(
+                            (
+                                writer.new_id("unseen_mark"),
+                                member.id,
+                                key,
+                                conversation_id,
+                                _utc(inbound_at),
+                            )
+                        )
+
+
+# (creator, name, sharing, teams shared with, users shared with, filter in storage shape with
+# "{WHATSAPP}"-style channel names, "{team:Sales}" member lists resolved by _custom_inboxes)
+_CUSTOM_INBOXES: tuple[
+    tuple[str, str, CustomInboxSharing, tuple[str, ...], tuple[str, ...], Any], ...
+] = (
+    (
+        "agent.all",
+        "My open WhatsApp chats",
+        CustomInboxSharing.PRIVATE,
+        (),
+        (),
+        {"all": [{"assignee": {"me": True}}, {"status": ["OPEN"]}, {"channel_ids": ["WHATSAPP"]}]},
+    ),
+    (
+        "manager",
+        "Unassigned from France and Belgium",
+        CustomInboxSharing.EVERYONE,
+        (),
+        (),
+        {"all": [{"assignee": {"none": True}}, {"country_codes": ["FR", "BE"]}]},
+    ),
+    (
+        "manager.sales",
+        "Sales: waiting more than a day",
+        CustomInboxSharing.CHOSEN,
+        ("Sales",),
+        (),
+        {
+            "all": [
+                {"status": ["OPEN"]},
+                {"last_incoming_older_than": 86_400},
+                {"assignee": {"user_ids": "team:Sales"}},
+            ]
+        },
+    ),
+    (
+        "owner",
+        "German speakers",
+        CustomInboxSharing.CHOSEN,
+        ("Support",),
+        ("agent.billing",),
+        {"any": [{"languages": ["de", "de-DE", "de-AT"]}, {"country_codes": ["DE", "AT"]}]},
+    ),
+    (
+        "agent.team",
+        "Social media, this week",
+        CustomInboxSharing.EVERYONE,
+        (),
+        (),
+        {
+            "all": [
+                {"last_channel_ids": ["INSTAGRAM", "MESSENGER"]},
+                {"last_incoming_within": 7 * 86_400},
+            ]
+        },
+    ),
+    (
+        "owner",
+        "Blocked callers",
+        CustomInboxSharing.PRIVATE,
+        (),
+        (),
+        {"all": [{"blocked": True}, {"channel_ids": ["WHATSAPP", "VOIP"]}]},
+    ),
+)
+
+
+async def _custom_inboxes(
+    connection: BaseDBAsyncClient,
+    members: dict[str, _Member],
+    team_ids: dict[str, int],
+    channel_ids: dict[ChannelType, int],
+    now: datetime,
+) -> int:
+    """The demo's custom inboxes (``domain.md`` section 2): private, shared with everyone and
+    shared with teams and users, by different creators (a restricted agent's included), each
+    filter checked by the API's own :func:`graph.resolvers.custom_inbox.clean_filter` as its
+    creator. Returns how many were written."""
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {key: resolve(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [resolve(value) for value in node]
+        if isinstance(node, str) and node in ChannelType.__members__:
+            return channel_ids[ChannelType[node]]
+        if isinstance(node, str) and node.startswith("team:"):
+            team = node.removeprefix("team:")
+            return sorted(m.id for m in members.values() if team in m.teams)
+        return node
+
+    for offset, (creator, name, sharing, teams, users, spec) in enumerate(_CUSTOM_INBOXES):
+        viewer = members[creator].viewer
+        assert viewer is not None
+        created_at = now - timedelta(days=HISTORY_DAYS - 10 * offset)
+        row = await CustomInbox.create(
+            workspace_id=viewer.workspace_id,
+            creator_id=viewer.user_id,
+            name=name,
+            filter_spec=await clean_filter(viewer, resolve(spec)),
+            sharing=sharing,
+            created_at=created_at,
+            updated_at=created_at,
+            using_db=connection,
+        )
+        shares = [CustomInboxShare(custom_inbox_id=row.id, team_id=team_ids[t]) for t in teams]
+        shares += [CustomInboxShare(custom_inbox_id=row.id, user_id=members[u].id) for u in users]
+        if shares:
+            await CustomInboxShare.bulk_create(shares, using_db=connection)
+    return len(_CUSTOM_INBOXES)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1923,7 +2137,7 @@ async def seed_demo(
         workspace = await Workspace.create(
             name=DEMO_WORKSPACE_NAME,
             phone_number_masking=True,
-            call_ring_timeout_seconds=45,
+            call_ring_timeout_seconds=DEMO_RING_TIMEOUT_SECONDS,
             event_sequence=0,
             created_at=now - timedelta(days=HISTORY_DAYS + 30),
             using_db=connection,
@@ -1937,6 +2151,7 @@ async def seed_demo(
                 using_db=connection,
             )
         members: list[_Member] = []
+        by_local: dict[str, _Member] = {}
         logins: list[DemoLogin] = []
         for offset, (
             (local, role, visibility, blocked, calls, team_names, weight),
@@ -1961,6 +2176,7 @@ async def seed_demo(
             members.append(
                 _Member(user.id, name, role, visibility, blocked, calls, team_names, weight)
             )
+            by_local[local] = members[-1]
             logins.append(
                 DemoLogin(
                     user.email,
@@ -1991,9 +2207,22 @@ async def seed_demo(
             channels.append(
                 _ChannelInfo(channel.id, channel_type, number, _EXTERNAL_ID_PREFIX[channel_type])
             )
+        viewers = {
+            viewer.user_id: viewer
+            for viewer in await viewers_of_workspace(workspace.id, connection)
+        }
+        for member in members:
+            member.viewer = viewers[member.id]
+        custom = await _custom_inboxes(
+            connection,
+            by_local,
+            {name: team.id for name, team in teams.items()},
+            {channel.type: channel.id for channel in channels},
+            now,
+        )
         report(
             f"{DEMO_WORKSPACE_NAME}: {len(members)} users, {len(teams)} teams, "
-            f"{len(channels)} channels"
+            f"{len(channels)} channels, {custom} custom inboxes"
         )
 
         writer = _Writer(connection)
@@ -2032,15 +2261,16 @@ async def seed_demo(
                 f"{DEMO_WORKSPACE_NAME}: {done}/{contacts} contacts, "
                 f"{builder.stats.messages} messages, {builder.stats.calls} calls"
             )
-        builder.live_calls_now()
-        builder.seen_states({name: team.id for name, team in teams.items()})
+        builder.ringing_calls_now()
+        builder.indicators()
         await writer.flush()
         await writer.reset_sequences()
         await writer.analyze()
     report(
         f"{DEMO_WORKSPACE_NAME}: done: {writer.counts['contact']} contacts, "
         f"{writer.counts['conversation']} conversations, {writer.counts['message']} messages, "
-        f"{writer.counts['call']} calls, {writer.counts['activity']} activities"
+        f"{writer.counts['call']} calls, {writer.counts['activity']} activities, "
+        f"{writer.counts['activity_mention']} mentions, {writer.counts['unseen_mark']} unseen marks"
     )
     return logins
 
@@ -2048,8 +2278,11 @@ async def seed_demo(
 __all__ = [
     "DEMO_EMAIL_DOMAIN",
     "DEMO_PASSWORD",
+    "DEMO_RING_TIMEOUT_SECONDS",
     "DEMO_WORKSPACE_NAME",
     "DemoLogin",
+    "closing_notes",
     "create_workspace",
+    "demo_text",
     "seed_demo",
 ]

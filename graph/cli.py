@@ -1,6 +1,8 @@
 """The ``inbox-graph`` command.
 
-- ``inbox-graph serve [--host] [--port] [--workers] [--seed-demo-if-empty]``: migrate, then serve.
+- ``inbox-graph serve [--host] [--port] [--workers] [--seed-demo-if-empty] [--demo-traffic
+  [--demo-traffic-every SECONDS]]``: migrate, then serve (with the demo's live traffic,
+  :mod:`graph.demo_traffic`).
 - ``inbox-graph seed-demo [--contacts N]``: build the demo workspace; print its logins.
 - ``inbox-graph create-workspace --name --owner-email --owner-password``: a real tenant.
 - ``inbox-graph export-schema [--output schema.graphql]``: write the SDL.
@@ -138,6 +140,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from graph.settings import Settings
     from graph.ws_compression import uvicorn_options
 
+    if args.demo_traffic and args.workers != 1:
+        print("error: --demo-traffic runs in one worker; drop --workers.", file=sys.stderr)
+        return 2
+    if args.demo_traffic and not args.demo_traffic_every > 0:
+        print("error: --demo-traffic-every takes a number of seconds above 0.", file=sys.stderr)
+        return 2
     settings = Settings.from_env()
     # idle and slow clients: header timeout, keep-alive timeout, open connections per worker
     max_connections = connection_limit(settings.max_connections, raise_open_files_limit())
@@ -160,8 +168,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
         logins = asyncio.run(_with_orm(seed_if_empty))
         if logins:
             _print_logins(logins)
+    app: object = "graph.app:create_app"
+    if args.demo_traffic:
+        from graph import demo_traffic
+
+        app = partial(demo_traffic.create_app, every=args.demo_traffic_every)
     uvicorn.run(
-        "graph.app:create_app",
+        app,
         factory=True,
         host=args.host,
         port=args.port,
@@ -197,6 +210,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="seed the demo workspace first when the database has none",
     )
     serve.add_argument("--contacts", type=int, default=2000, help="demo contacts when seeding")
+    serve.add_argument(
+        "--demo-traffic",
+        action="store_true",
+        help="keep the demo workspace alive: messages, replies, assignments, closes and calls "
+        "through the API's own paths, one log line each (graph/demo_traffic.py; one worker)",
+    )
+    serve.add_argument(
+        "--demo-traffic-every",
+        type=float,
+        default=4.0,
+        metavar="SECONDS",
+        help="average pause between two demo-traffic actions (default: 4)",
+    )
     serve.set_defaults(func=cmd_serve)
 
     seed = commands.add_parser("seed-demo", help="build the demo workspace and print its logins")

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One-command set-ups for a newcomer (see README.md).
 #   scripts/dev.sh demo   create .venv, install, seed the demo workspace if empty, serve on :8000
+#                         with live demo traffic (scripts/dev.sh demo --no-traffic: without)
 #   scripts/dev.sh test   create .venv, install with test extras, run the test suite
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,8 +21,15 @@ else
 fi
 case "${1:-}" in
   demo)
+    traffic=(--demo-traffic)
+    case "${2:-}" in
+      "") ;;
+      --no-traffic) traffic=() ;;
+      *) echo "usage: scripts/dev.sh demo [--no-traffic]" >&2; exit 2 ;;
+    esac
     "$VENV/bin/python" -m pip install --quiet -e .
-    exec "$VENV/bin/inbox-graph" serve --seed-demo-if-empty --host "${HOST:-127.0.0.1}" --port "${PORT:-8000}"
+    exec "$VENV/bin/inbox-graph" serve --seed-demo-if-empty "${traffic[@]}" \
+      --host "${HOST:-127.0.0.1}" --port "${PORT:-8000}"
     ;;
   test)
     "$VENV/bin/python" -m pip install --quiet -e '.[test]'
@@ -29,7 +37,7 @@ case "${1:-}" in
     exec "$VENV/bin/python" -m pytest "$@"
     ;;
   *)
-    echo "usage: scripts/dev.sh demo|test [pytest args]" >&2
+    echo "usage: scripts/dev.sh demo [--no-traffic] | test [pytest args]" >&2
     exit 2
     ;;
 esac

@@ -7,7 +7,10 @@ from __future__ import annotations
 import os
 import subprocess
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
 import pytest
@@ -23,9 +26,10 @@ def _postgres_admin_url(url: str) -> tuple[str, str]:
     return name, urlunparse(parsed._replace(path=f"/{name}"))
 
 
-@pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory):
-    """A fresh, empty database for the session."""
+@contextmanager
+def fresh_database(folder: Path) -> Iterator[str]:
+    """A new, empty database: a SQLite file in ``folder``, or a new PostgreSQL database
+    (dropped afterwards) when ``DATABASE_URL`` points at a server."""
     configured = os.environ.get("DATABASE_URL", "")
     if configured.startswith(("postgres://", "postgresql://")):
         name, url = _postgres_admin_url(configured)
@@ -43,10 +47,19 @@ def database_url(tmp_path_factory: pytest.TempPathFactory):
             "-qc",
         ]
         subprocess.run([*psql, f'CREATE DATABASE "{name}"'], check=True)
-        yield url
-        subprocess.run([*psql, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'], check=False)
+        try:
+            yield url
+        finally:
+            subprocess.run([*psql, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'], check=False)
     else:
-        yield f"sqlite://{tmp_path_factory.mktemp('db') / 'inbox-graph.db'}"
+        yield f"sqlite://{folder / 'inbox-graph.db'}"
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory):
+    """A fresh, empty database for the session."""
+    with fresh_database(tmp_path_factory.mktemp("db")) as url:
+        yield url
 
 
 GENEROUS_LIMITS = {

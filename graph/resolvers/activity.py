@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from db.models import Activity, ActivityKind, ActivityMention, User
 from graph.errors import BadUserInput, FieldErrors
 from graph.events import EventType
 from graph.live import write
 from graph.permissions.visibility import contact_scope
-from graph.relay import Page, PageRequest, parse_global_id
+from graph.relay import Page, PageRequest, parse_global_id, to_global_id
 from graph.resolvers.contact import (
     contact_facts,
     current_conversation,
@@ -33,7 +33,7 @@ from graph.resolvers.contact import (
 from graph.subscriptions import contact_events
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
     from db.models import Contact
     from graph.context import Context
@@ -51,6 +51,18 @@ MENTION = re.compile(r"@\[([^\[\]\n]{1,200})\]\(([^()\s]{1,200})\)")
 """``@[Display name](<User global id>)``."""
 ACTIVITY_ORDER = (("created_at", True), ("id", True))
 """Newest first; ``id`` breaks ties, so cursors are stable."""
+
+
+def mention(name: str, user_id: int) -> str:
+    """The markup of one ``@``-mention of user ``user_id`` shown as ``name`` (what a
+    mention-aware editor writes, :data:`MENTION`): ``@[Ada Lovelace](VXNlcjox)``."""
+    return f"@[{name}]({to_global_id('User', user_id)})"
+
+
+def comment_data(mentioned_user_ids: Sequence[int]) -> dict[str, Any]:
+    """A comment's ``Activity.data``: the ids of the users it mentions, in mention order
+    (also stored as :class:`db.models.ActivityMention` rows, which the API reads)."""
+    return {"mentioned_user_ids": list(mentioned_user_ids)}
 
 
 def mentioned_ids(text: str) -> list[str]:
@@ -138,7 +150,7 @@ async def add_comment(
             EventType.ACTIVITY_CREATED,
             author_id=viewer.user_id,
             text=text,
-            data={"mentioned_user_ids": mentioned},
+            data=comment_data(mentioned),
             at=datetime.now(UTC),
         )
         if mentioned:
@@ -210,4 +222,12 @@ def mention_events(
     )
 
 
-__all__ = ["MENTION", "add_comment", "list_activities", "mention_events", "mentioned_ids"]
+__all__ = [
+    "MENTION",
+    "add_comment",
+    "comment_data",
+    "list_activities",
+    "mention",
+    "mention_events",
+    "mentioned_ids",
+]
