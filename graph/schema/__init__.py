@@ -60,6 +60,7 @@ from graph.schema.user import (
     UserQueries,
     WorkspaceMutations,
 )
+from graph.schema.webhook import WebhookEndpoint, WebhookMutations, WebhookQueries
 from graph.settings import Settings
 
 Query = merge_types(
@@ -73,6 +74,7 @@ Query = merge_types(
         CallQueries,
         ContactQueries,
         AccessTokenQueries,
+        WebhookQueries,
     ),
 )
 Mutation = merge_types(
@@ -89,6 +91,7 @@ Mutation = merge_types(
         ConversationMutations,
         CallMutations,
         CrmMutations,
+        WebhookMutations,
     ),
 )
 Subscription = merge_types(
@@ -221,7 +224,7 @@ def build_schema(
         subscription=Subscription,
         extensions=extensions,
         config=StrawberryConfig(auto_camel_case=True),
-        types=[Activity, CustomInbox],
+        types=[Activity, CustomInbox, WebhookEndpoint],
     )
     built.operation_rules = tuple(rules)
     built.max_token_count = settings.max_tokens
