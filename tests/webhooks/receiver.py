@@ -37,13 +37,14 @@ class Received:
 
 
 class Receiver:
-    """Answers 200 to every verified request unless :attr:`script` holds statuses to answer
-    first (one per request); 400 to a request that does not verify with :attr:`secret`."""
+    """Answers 200 to every verified request unless :attr:`script` holds answers to give
+    first, one per request: a status, or ``(status, headers)``; 400 to a request that does not
+    verify with :attr:`secret`."""
 
     def __init__(self) -> None:
         self.port = free_port()
         self.secret: str | None = None
-        self.script: list[int] = []
+        self.script: list[int | tuple[int, dict[str, str]]] = []
         self.requests: list[Received] = []
         self.server: uvicorn.Server | None = None
         self.task: asyncio.Task[None] | None = None
@@ -67,9 +68,16 @@ class Receiver:
             verified = True
         except WebhookVerificationError:
             verified = False
-        status = (self.script.pop(0) if self.script else 200) if verified else 400
+        answer = (self.script.pop(0) if self.script else 200) if verified else 400
+        status, extra = answer if isinstance(answer, tuple) else (answer, {})
         self.requests.append(Received(headers, body, status, verified))
-        await send({"type": "http.response.start", "status": status, "headers": []})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(k.encode(), v.encode()) for k, v in extra.items()],
+            }
+        )
         await send({"type": "http.response.body", "body": b""})
 
     async def start(self) -> None:
