@@ -4,6 +4,7 @@ their endpoints), with short delivery timeouts and retry waits, and a local rece
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 from urllib.parse import urlparse
@@ -42,17 +43,26 @@ def _psql(url: str, statement: str, check: bool = True) -> None:
     )
 
 
-@pytest.fixture(scope="package")
-def webhook_database_url(tmp_path_factory: pytest.TempPathFactory):
-    """A fresh, empty database for the webhook tests."""
+@contextlib.contextmanager
+def fresh_database(tmp_path_factory: pytest.TempPathFactory):
+    """A new, empty database (SQLite file, or a PostgreSQL database dropped afterwards)."""
     configured = os.environ.get("DATABASE_URL", "")
     if configured.startswith(("postgres://", "postgresql://")):
         name, url = _postgres_admin_url(configured)
         _psql(configured, f'CREATE DATABASE "{name}"')
-        yield url
-        _psql(configured, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', check=False)
+        try:
+            yield url
+        finally:
+            _psql(configured, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', check=False)
     else:
         yield f"sqlite://{tmp_path_factory.mktemp('webhooks-db') / 'inbox-graph.db'}"
+
+
+@pytest.fixture(scope="package")
+def webhook_database_url(tmp_path_factory: pytest.TempPathFactory):
+    """A fresh, empty database for the webhook tests."""
+    with fresh_database(tmp_path_factory) as url:
+        yield url
 
 
 @pytest.fixture(scope="package")
