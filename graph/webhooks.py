@@ -388,6 +388,13 @@ class WebhookDeliverer:
     async def _deliver_page(self, endpoint_id: int) -> bool:
         """Deliver the next page of the endpoint's events; whether there were any."""
         endpoint = await self._mine(endpoint_id)
+        # every event up to the workspace's head is committed (sequences are drawn under its
+        # row's lock, in commit order): read it first, so the cursor may pass what was not due
+        head = await (
+            WorkspaceRow.filter(id=endpoint.workspace_id)
+            .first()
+            .values_list("event_sequence", flat=True)
+        )
         types = endpoint.event_types.split()
         events = (
             await Event.filter(
@@ -397,6 +404,10 @@ class WebhookDeliverer:
             .limit(PAGE)
         )
         if not events:
+            if head is not None and int(head) > endpoint.cursor:
+                # none of its types up to the head: later reads start there, and pruning
+                # does not keep those events for it
+                await self._mine(endpoint_id, cursor=int(head))
             return False
         audience = await audience_of(endpoint)
         for event in events:

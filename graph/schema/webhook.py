@@ -190,7 +190,11 @@ class WebhookMutations:
         f"this once. {_ERRORS} BAD_USER_INPUT (url, eventTypes, description)."
     )
     async def create_webhook_endpoint(
-        self, info: Info, input: CreateWebhookEndpointInput
+        self,
+        info: Info,
+        input: Annotated[
+            CreateWebhookEndpointInput, strawberry.argument(description="The new endpoint.")
+        ],
     ) -> WebhookEndpointSecretPayload:
         ctx = info.context
         issued = await webhook_resolvers.create_endpoint(
@@ -210,7 +214,12 @@ class WebhookMutations:
         f"and disable it. {_ERRORS} BAD_USER_INPUT as on creation."
     )
     async def update_webhook_endpoint(
-        self, info: Info, id: strawberry.ID, input: UpdateWebhookEndpointInput
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The endpoint's global id.")],
+        input: Annotated[
+            UpdateWebhookEndpointInput, strawberry.argument(description="What changes.")
+        ],
     ) -> WebhookEndpoint:
         ctx = info.context
         row = await webhook_resolvers.update_endpoint(
@@ -234,7 +243,9 @@ class WebhookMutations:
         f"INBOX_GRAPH_WEBHOOK_SECRET_GRACE_SECONDS (a day by default). {_ERRORS}"
     )
     async def rotate_webhook_endpoint_secret(
-        self, info: Info, id: strawberry.ID
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The endpoint's global id.")],
     ) -> WebhookEndpointSecretPayload:
         ctx = info.context
         issued = await webhook_resolvers.rotate_secret(
@@ -250,7 +261,11 @@ class WebhookMutations:
         description="Delete a webhook endpoint: nothing more is delivered to it (a delivery in "
         f"flight may still arrive). Returns its id. {_ERRORS}"
     )
-    async def delete_webhook_endpoint(self, info: Info, id: strawberry.ID) -> strawberry.ID:
+    async def delete_webhook_endpoint(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The endpoint's global id.")],
+    ) -> strawberry.ID:
         endpoint_id = await webhook_resolvers.delete_endpoint(
             info.context.viewer, decode_id(id, "WebhookEndpoint")
         )

@@ -159,3 +159,17 @@ async def test_a_visibility_limited_creator_never_receives_a_contact_it_may_not_
     await owner(DELETE, {"id": endpoint})
     await owner.aclose()
     await creator.aclose()
+
+
+async def test_events_of_other_types_are_passed_not_delivered(world, receiver):
+    owner = world.client("owner")
+    endpoint = await endpoint_for(owner, receiver, ("CALL_RECEIVED",))
+    before = (await owner(ENDPOINT, {"id": endpoint}))["node"]["lastDeliveredSequence"]
+    await receive(world, "c_all", "not a call")
+    deadline = asyncio.get_running_loop().time() + 10
+    while (await owner(ENDPOINT, {"id": endpoint}))["node"]["lastDeliveredSequence"] <= before:
+        assert asyncio.get_running_loop().time() < deadline, "the cursor stayed behind"
+        await asyncio.sleep(0.1)
+    assert receiver.requests == []
+    await owner(DELETE, {"id": endpoint})
+    await owner.aclose()
