@@ -20,7 +20,8 @@ the same moments of a machine whose speed drifts; each operation's ratio is its 
 baseline's p50 (its req/s: requests over the time spent on them). Before measuring, the bench checks
 that both return the same JSON (``same`` column); a difference is printed and fails the run.
 
-Operations: ``inboxSidebar``; ``conversations`` (MINE and ALL, first 25 and 100) with contact,
+Operations: ``inboxSidebar``; ``conversations`` (MINE and ALL, first 25 and 100, and ALL's
+oldest page read backwards with ``last: 25``) with contact,
 assignee and last message; a conversation's ``timeline(first: 50)`` (the longest of the newest
 100 conversations); the contact panel of that conversation's contact: details, channels,
 activities (first 10) and merge suggestions (a section is one entry in :data:`CONTACT_PANEL`
@@ -73,6 +74,16 @@ CONVERSATIONS = f"""query($inbox: InboxSelector!, $first: Int) {{
       lastMessage {{ id text direction createdAt }}
     }} }}
     pageInfo {{ hasNextPage endCursor }}
+  }}
+}}"""
+CONVERSATIONS_BACKWARDS = f"""query($inbox: InboxSelector!, $last: Int) {{
+  conversations(inbox: $inbox, last: $last) {{
+    edges {{ cursor node {{
+      id status lastActivityAt
+      contact {{ id name assignee {{ {USER} }} }}
+      lastMessage {{ id text direction createdAt }}
+    }} }}
+    pageInfo {{ hasPreviousPage startCursor }}
   }}
 }}"""
 TIMELINE = f"""query($id: ID!, $first: Int) {{
@@ -142,6 +153,12 @@ def operations(conversation_id: str, contact_id: str) -> list[Operation]:
             "conversations",
             CONVERSATIONS,
             {"inbox": {"standard": "ALL"}, "first": 100},
+        ),
+        Operation(
+            "conversations ALL last 25 (the oldest page)",
+            "conversations",
+            CONVERSATIONS_BACKWARDS,
+            {"inbox": {"standard": "ALL"}, "last": 25},
         ),
         Operation("timeline first 50", "timeline", TIMELINE, {"id": conversation_id, "first": 50}),
         Operation(

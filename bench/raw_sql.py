@@ -206,8 +206,11 @@ CONVERSATION_COLUMNS = (
 
 
 async def conversations(db: Db, viewer: RawViewer, variables: dict[str, Any]) -> dict[str, Any]:
+    """A standard inbox's page: ``first`` from the start, or ``last`` from the end (read
+    backwards: ``ORDER BY`` reversed, ``LIMIT``, then reversed here)."""
     kind = variables["inbox"]["standard"]
-    first = variables.get("first", 25)
+    backward = variables.get("last") is not None
+    size = variables["last"] if backward else variables.get("first", 25)
     where = "c.workspace_id = ? AND c.status = 'OPEN' AND c.contact_blocked = ?"
     params: list[Any] = [viewer.workspace_id, False]
     if kind == "MINE":
@@ -215,14 +218,17 @@ async def conversations(db: Db, viewer: RawViewer, variables: dict[str, Any]) ->
         params.append(viewer.user_id)
     elif kind == "UNASSIGNED":
         where += " AND c.contact_assignee_id IS NULL"
+    direction = "ASC" if backward else "DESC"
     rows = await db.rows(
         f"SELECT {CONVERSATION_COLUMNS} FROM conversation c JOIN contact k ON k.id = c.contact_id "
         'LEFT JOIN "user" u ON u.id = k.assignee_id LEFT JOIN message m ON m.id = c.last_message_id '
-        f"WHERE {where} ORDER BY c.last_activity_at DESC, c.id DESC LIMIT ?",
+        f"WHERE {where} ORDER BY c.last_activity_at {direction}, c.id {direction} LIMIT ?",
         *params,
-        first + 1,
+        size + 1,
     )
-    page = rows[:first]
+    page = rows[:size]
+    if backward:
+        page.reverse()
     cursors = [encode_cursor([moment(r["last_activity_at"]), r["id"]]) for r in page]
     edges = [
         {
@@ -250,15 +256,14 @@ async def conversations(db: Db, viewer: RawViewer, variables: dict[str, Any]) ->
         }
         for cursor, r in zip(cursors, page, strict=True)
     ]
-    return {
-        "conversations": {
-            "edges": edges,
-            "pageInfo": {
-                "hasNextPage": len(rows) > first,
-                "endCursor": cursors[-1] if cursors else None,
-            },
+    if backward:
+        page_info = {
+            "hasPreviousPage": len(rows) > size,
+            "startCursor": cursors[0] if cursors else None,
         }
-    }
+    else:
+        page_info = {"hasNextPage": len(rows) > size, "endCursor": cursors[-1] if cursors else None}
+    return {"conversations": {"edges": edges, "pageInfo": page_info}}
 
 
 async def _visible_conversation(db: Db, viewer: RawViewer, node_id: str) -> int | None:

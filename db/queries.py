@@ -83,6 +83,12 @@ async def _select(
     return model_rows(model, rows, extra)
 
 
+def reverse(order: Sequence[tuple[str, bool]]) -> tuple[tuple[str, bool], ...]:
+    """``order`` read the other way (each field's direction flipped): how a page before a
+    cursor is read, backwards from it."""
+    return tuple((field, not descending) for field, descending in order)
+
+
 def keyset_after(order: Sequence[tuple[str, bool]], values: Sequence[Any]) -> Q:
     """The rows strictly after ``values`` in ``order`` (no OFFSET scan).
 
@@ -108,6 +114,28 @@ def keyset_after(order: Sequence[tuple[str, bool]], values: Sequence[Any]) -> Q:
     return bound & Q(*alternatives, join_type="OR")
 
 
+def keyset_between(
+    order: Sequence[tuple[str, bool]],
+    after: Sequence[Any] | None,
+    before: Sequence[Any] | None,
+) -> Q | None:
+    """The rows strictly after the cursor values ``after`` and strictly before ``before`` in
+    ``order`` (either may be ``None``: unbounded on that side); ``None`` when both are.
+
+    Example:
+        ``keyset_between([("id", True)], [90], [40])`` is ``id < 90 AND id > 40`` (with the
+        bounds of :func:`keyset_after` on each side).
+    """
+    conditions = []
+    if after is not None:
+        conditions.append(keyset_after(order, after))
+    if before is not None:
+        conditions.append(keyset_after(reverse(order), before))
+    if not conditions:
+        return None
+    return conditions[0] if len(conditions) == 1 else conditions[0] & conditions[1]
+
+
 def ordering(order: Sequence[tuple[str, bool]]) -> list[str]:
     """``order`` as tortoise ``order_by`` arguments."""
     return [("-" if descending else "") + field for field, descending in order]
@@ -116,16 +144,28 @@ def ordering(order: Sequence[tuple[str, bool]]) -> list[str]:
 async def keyset_page(
     query: QuerySet[Model],
     order: Sequence[tuple[str, bool]],
-    first: int,
-    after: Sequence[Any] | None,
+    size: int,
+    after: Sequence[Any] | None = None,
+    before: Sequence[Any] | None = None,
+    *,
+    backward: bool = False,
 ) -> list[Model]:
-    """One page of ``query`` in ``order``: its first ``first`` rows after the cursor values
-    ``after`` (from the start without), and one row more when more follow
-    (:meth:`graph.relay.Page.slice` makes the page).
+    """One page of ``query`` in ``order``, by keyset (never an OFFSET), with one row more
+    than ``size`` when more follow in the reading direction
+    (:meth:`graph.relay.Page.of` makes the page).
+
+    Args:
+        query: the list's rows.
+        order: the list's ``(field, descending)`` pairs, the last one unique.
+        size: rows of the page.
+        after, before: cursor values bounding the rows (exclusive), or ``None``.
+        backward: read the last ``size`` rows: ``ORDER BY`` reversed and ``LIMIT``, so the
+            rows come back in reverse list order, nearest ``before`` (or the end) first.
     """
-    if after is not None:
-        query = query.filter(keyset_after(order, after))
-    query = query.order_by(*ordering(order)).limit(first + 1)
+    condition = keyset_between(order, after, before)
+    if condition is not None:
+        query = query.filter(condition)
+    query = query.order_by(*ordering(reverse(order) if backward else order)).limit(size + 1)
     if (
         query._fields_for_select
         or query._select_related
@@ -208,4 +248,14 @@ async def select_values(
     return list(await db.execute_query_dict(sql.format(*_marks(db, len(params))), list(params)))
 
 
-__all__ = ["MAX_KEY", "first_per_group", "keyset_after", "ordering", "select_rows", "select_values"]
+__all__ = [
+    "MAX_KEY",
+    "first_per_group",
+    "keyset_after",
+    "keyset_between",
+    "keyset_page",
+    "ordering",
+    "reverse",
+    "select_rows",
+    "select_values",
+]

@@ -8,9 +8,10 @@ GitHub's node count: a point per object the response can hold.
 - A scalar or enum field costs 0 points; ``__typename`` too.
 - An object (interface, union) field costs 1 point plus the cost of its selection.
 - A list of objects costs its length times (1 plus the cost of its selection). Inside a
-  connection (a field with a ``first`` argument: ``conversations``, ``calls``,
-  ``Contact.activities``, ``Conversation.messages``…) its lists (``edges``) are ``first`` long:
-  the argument, its variable, or the schema's default, at most :data:`MAX_PAGE_SIZE`. Any other
+  connection (a field with ``first`` and ``last`` arguments: ``conversations``, ``calls``,
+  ``Contact.activities``, ``Conversation.messages``…) its lists (``edges``, ``nodes``) are a
+  page long: ``first`` or ``last`` (the argument or its variable), without either the field's
+  default page (25, 50 for ``Conversation.timeline``), at most :data:`MAX_PAGE_SIZE`. Any other
   list of objects (``users``, ``Contact.channels``, ``Message.mentions``…) counts as
   :data:`UNPAGED_LIST_SIZE` items.
 - Each root field of a mutation costs :data:`MUTATION_COST` points, of a subscription
@@ -48,6 +49,9 @@ from graphql import (
     value_from_ast,
 )
 from graphql.pyutils import Undefined
+from strawberry.schema.schema_converter import GraphQLCoreConverter
+
+from graph.relay import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PAGE_SIZE_METADATA
 
 if TYPE_CHECKING:
     from graphql import (
@@ -64,11 +68,6 @@ SUBSCRIPTION_COST = 10
 """Points of each root field of a subscription (before its selection), charged once."""
 UNPAGED_LIST_SIZE = 10
 """Items a list of objects outside a connection is counted as."""
-DEFAULT_PAGE_SIZE = 25
-"""Items of a connection whose ``first`` has no value and no default in the schema."""
-MAX_PAGE_SIZE = 100
-"""The longest page a connection returns (``contract.graphql``); a larger ``first`` counts as
-this (the field refuses it with ``BAD_USER_INPUT``)."""
 _INTROSPECTION = frozenset({"__schema", "__type"})
 
 
@@ -216,11 +215,27 @@ class _Walk:
         )
 
     def page_size(self, field: GraphQLField, node: FieldNode) -> int | None:
-        """The ``first`` of a connection field (``None`` for other fields)."""
-        argument = field.args.get("first")
+        """The page of a connection field (``None`` for other fields): its ``last`` counts
+        like its ``first`` (the larger when a document gives both, which the field refuses);
+        without either, the field's default page (:func:`graph.schema.core.connection_field`)."""
+        if "first" not in field.args and "last" not in field.args:
+            return None
+        given = [
+            size
+            for size in (self.argument(field, node, name) for name in ("first", "last"))
+            if size is not None
+        ]
+        if not given:
+            return default_page_size(field)
+        return max(0, min(max(given), MAX_PAGE_SIZE))
+
+    def argument(self, field: GraphQLField, node: FieldNode, name: str) -> int | None:
+        """The integer value of the argument ``name`` of ``node`` (its variable's, its
+        default's), or ``None`` when it has none (or one that is not an integer)."""
+        argument = field.args.get(name)
         if argument is None:
             return None
-        given = next((a.value for a in node.arguments or () if a.name.value == "first"), None)
+        given = next((a.value for a in node.arguments or () if a.name.value == name), None)
         value: Any = Undefined
         if given is not None:
             if isinstance(given, VariableNode) and given.name.value not in self.variables:
@@ -230,8 +245,17 @@ class _Walk:
         if value is Undefined or value is None:
             value = argument.default_value
         if not isinstance(value, int) or isinstance(value, bool):
-            return DEFAULT_PAGE_SIZE
-        return max(0, min(value, MAX_PAGE_SIZE))
+            return None
+        return value
+
+
+def default_page_size(field: GraphQLField) -> int:
+    """The items of a connection field given neither ``first`` nor ``last``: what its
+    strawberry definition's metadata says (:data:`graph.relay.PAGE_SIZE_METADATA`), else
+    :data:`DEFAULT_PAGE_SIZE`."""
+    definition = (field.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
+    size = getattr(definition, "metadata", {}).get(PAGE_SIZE_METADATA)
+    return size if isinstance(size, int) else DEFAULT_PAGE_SIZE
 
 
 def _is_list(type_: Any) -> bool:

@@ -9,12 +9,16 @@ traceback on the server only.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from graphql import GraphQLError
 
 from db.availability import RETRY_AFTER_SECONDS
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 
 class ErrorCode(StrEnum):
@@ -105,6 +109,67 @@ class BadUserInput(CodedError):
     code = ErrorCode.BAD_USER_INPUT
 
 
+class InvalidInput(BadUserInput):
+    """Several fields of a request's input are invalid: each is reported as an error of its
+    own (:func:`graph.extensions.coded_errors` spreads them into the response's ``errors``,
+    one per field, each with its ``extensions.code`` and ``extensions.field``). Raised by
+    :meth:`FieldErrors.raise_if_any`, never directly."""
+
+    def __init__(self, errors: list[CodedError]) -> None:
+        self.errors = errors
+        fields = ", ".join(str((e.extensions or {}).get("field")) for e in errors)
+        super().__init__(f"{len(errors)} invalid fields: {fields}.")
+
+
+class FieldErrors:
+    """The one place that gathers the field errors of a request's input, so that every
+    invalid field is reported at once instead of only the first.
+
+    Each check runs in :meth:`collect`, which keeps a coded error naming a field
+    (``extensions.field``) and lets anything else through; :meth:`raise_if_any` then raises
+    what was kept: the error itself when there is one, :class:`InvalidInput` when several.
+    A field is reported once, by its first error (a later check tripping over the same bad
+    value says nothing new).
+
+    Example:
+        ``errors = FieldErrors()``; ``with errors.collect(): check_email(...)``;
+        ``with errors.collect(): check_country(...)``; ``errors.raise_if_any()``
+    """
+
+    def __init__(self) -> None:
+        self.errors: list[CodedError] = []
+
+    @contextmanager
+    def collect(self) -> Iterator[None]:
+        """Run a check; keep the field error it raises (others propagate)."""
+        try:
+            yield
+        except InvalidInput as several:
+            for error in several.errors:
+                self._keep(error)
+        except CodedError as error:
+            if "field" not in (error.extensions or {}):
+                raise
+            self._keep(error)
+
+    def _keep(self, error: CodedError) -> None:
+        field = (error.extensions or {}).get("field")
+        if all((kept.extensions or {}).get("field") != field for kept in self.errors):
+            self.errors.append(error)
+
+    def raise_if_any(self) -> None:
+        """Raise the errors kept, if any (nothing happens otherwise).
+
+        Raises:
+            CodedError: the one error kept.
+            InvalidInput: several, one per field.
+        """
+        if len(self.errors) == 1:
+            raise self.errors[0]
+        if self.errors:
+            raise InvalidInput(list(self.errors))
+
+
 class WrongPassword(BadUserInput):
     """The current password given to confirm a change is wrong (``field``:
     ``currentPassword``); counted by the login throttle like a failed login."""
@@ -178,8 +243,10 @@ __all__ = [
     "CrmAuthFailed",
     "CrmUnavailable",
     "ErrorCode",
+    "FieldErrors",
     "Forbidden",
     "HistoryPruned",
+    "InvalidInput",
     "NotConfigured",
     "NotFound",
     "PersistedQueryNotFound",

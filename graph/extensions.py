@@ -34,9 +34,11 @@ from graphql import (
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
+    GraphQLObjectType,
     InlineFragmentNode,
     OperationDefinitionNode,
     SelectionSetNode,
+    get_named_type,
     parse,
 )
 from graphql import OperationType as GraphQLOperationType
@@ -46,7 +48,7 @@ from strawberry.schema.schema import validate_document
 
 from db.availability import is_unavailable, report_unavailable
 from graph.cost import find_operation, operation_cost
-from graph.errors import ErrorCode, RateLimited, ServiceUnavailable
+from graph.errors import ErrorCode, InvalidInput, RateLimited, ServiceUnavailable
 from graph.throttle import admit_document, budget_key, hold, spend_point
 
 log = logging.getLogger("graph.errors")
@@ -96,7 +98,11 @@ class CodedErrors(MaskErrors):
             result.errors = self._process_errors(errors)  # type: ignore[attr-defined]
 
     def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
-        return coded_errors(errors, self.error_message)
+        root = None
+        with contextlib.suppress(Exception):  # no operation: errors before execution
+            kind = GraphQLOperationType(self.execution_context.operation_type.value)
+            root = self.execution_context.schema._schema.get_root_type(kind)
+        return coded_errors(errors, self.error_message, root)
 
 
 MASKED_MESSAGE = "Internal server error."
@@ -125,14 +131,74 @@ def as_graphql_error(error: Exception) -> GraphQLError:
     )
 
 
+_PATH_STEP = re.compile(r"\[(\d+)\]|([^.\[\]]+)")
+
+
+def input_path(field: str, node: FieldNode | None, root: GraphQLObjectType | None) -> list[Any]:
+    """The path of an input value in the API's names, from the argument that holds it, as
+    ``extensions.inputPath`` gives it: ``"filter.all[0].countryCodes"`` of ``createCustomInbox``
+    is ``["input", "filter", "all", 0, "countryCodes"]``.
+
+    ``field`` (``extensions.field``) names the value from the argument (``first``,
+    ``inbox.teamId``) or from the input object of the field's one input-object argument
+    holding it (``countryCode`` of ``updateContact(input:)``); ``node`` is the field that
+    failed, ``root`` the operation's root type, when the field is a root field: the
+    arguments are read from the schema.
+    """
+    steps: list[Any] = [int(index) if index else name for index, name in _PATH_STEP.findall(field)]
+    definition = root.fields.get(node.name.value) if root is not None and node else None
+    if definition is None or not steps or steps[0] in definition.args:
+        return steps
+    holders = [
+        name
+        for name, argument in definition.args.items()
+        if steps[0] in getattr(get_named_type(argument.type), "fields", {})
+    ]
+    return [holders[0], *steps] if len(holders) == 1 else steps
+
+
+def _with_input_path(error: GraphQLError, root: GraphQLObjectType | None) -> GraphQLError:
+    field = (error.extensions or {}).get("field")
+    if not isinstance(field, str) or "inputPath" in error.extensions:
+        return error
+    node = error.nodes[0] if error.nodes and isinstance(error.nodes[0], FieldNode) else None
+    if error.path is not None and len(error.path) != 1:
+        root = None  # a nested field: its arguments are named as they are
+    error.extensions = {**error.extensions, "inputPath": input_path(field, node, root)}
+    return error
+
+
 def coded_errors(
-    errors: list[GraphQLError], masked_message: str = MASKED_MESSAGE
+    errors: list[GraphQLError],
+    masked_message: str = MASKED_MESSAGE,
+    root: GraphQLObjectType | None = None,
 ) -> list[GraphQLError]:
     """``errors`` as clients receive them: each with ``extensions.code``; unexpected ones
-    logged with their traceback and masked as ``INTERNAL_SERVER_ERROR``."""
+    logged with their traceback and masked as ``INTERNAL_SERVER_ERROR``; several invalid
+    fields (:class:`graph.errors.InvalidInput`) one error each; each error naming a field
+    (``extensions.field``) with its ``extensions.inputPath`` (:func:`input_path`; ``root``:
+    the operation's root type)."""
+    return [_with_input_path(error, root) for error in _coded(errors, masked_message)]
+
+
+def _coded(errors: list[GraphQLError], masked_message: str) -> list[GraphQLError]:
     processed: list[GraphQLError] = []
     for error in errors:
         original = error.original_error
+        if isinstance(original, InvalidInput):
+            # one error per invalid field, each where the whole input was refused
+            processed.extend(
+                GraphQLError(
+                    each.message,
+                    nodes=error.nodes,
+                    source=error.source,
+                    positions=error.positions,
+                    path=error.path,
+                    extensions=each.extensions,
+                )
+                for each in original.errors
+            )
+            continue
         code = (error.extensions or {}).get("code")
         if code:
             processed.append(error)

@@ -10,6 +10,7 @@ import asyncio
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from strawberry.dataloader import DataLoader
+from tortoise.functions import Count
 
 from db.models import (
     CALL_ORDER,
@@ -26,7 +27,7 @@ from db.models import (
     User,
     Workspace,
 )
-from db.queries import first_per_group, keyset_after, ordering, select_rows
+from db.queries import first_per_group, keyset_between, ordering, select_rows
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from tortoise.queryset import QuerySet
 
     from graph.permissions.visibility import Scope
+    from graph.relay import PageRequest
 
 R = TypeVar("R")
 T = TypeVar("T")
@@ -323,50 +325,77 @@ class Loaders:
         model: type[Model],
         parent: str,
         order: Sequence[tuple[str, bool]],
-        limit: int,
-        after: Sequence[Any] | None,
+        request: PageRequest,
     ) -> DataLoader[int, list[Any]]:
-        """Per parent id, its first ``limit`` rows of ``model`` (a table with the column
-        ``parent``, e.g. ``"contact_id"`` or ``"conversation_id"``, and ``workspace_id``) in
-        ``order`` (``(field, descending)`` pairs, the last one unique), after the keyset values
-        ``after`` if given: one query for every parent of a batch (e.g. the ``activities`` of
-        each contact in a list, the ``messages`` of each conversation). Ask for one row more
-        than a page to know whether another follows.
+        """Per parent id, the page ``request`` asks for of its rows of ``model`` (a table with
+        the column ``parent``, e.g. ``"contact_id"`` or ``"conversation_id"``, and
+        ``workspace_id``) in ``order`` (``(field, descending)`` pairs, the last one unique):
+        one query for every parent of a batch (e.g. the ``activities`` of each contact in a
+        list, the ``messages`` of each conversation). The rows come in the request's reading
+        order (reversed when it pages backwards), one more than its size when more follow:
+        :meth:`graph.relay.Page.of` makes each page.
 
         A batch of several parents reads them with :func:`db.queries.first_per_group`; a batch
         of one (a contact panel, one conversation) with a plain ``ORDER BY ... LIMIT``, which
-        stops at ``limit`` rows of the index where a window would rank the parent's whole
-        history: one statement either way.
+        stops at the page's rows of the index where a window would rank the parent's whole
+        history: one statement either way, by keyset both ways.
         """
         if not parent.isidentifier():
             raise ValueError(f"not a column name: {parent!r}")
-        key = (model, parent, tuple(order), limit, tuple(after) if after is not None else None)
+        key = (model, parent, tuple(order), request)
         loader = self._rows_of.get(key)
         if loader is None:
+            reading = request.reading(order)
+            condition = keyset_between(order, request.after, request.before)
+            limit = request.size + 1
 
             async def load(parent_ids: Sequence[int]) -> list[list[Any]]:
                 wanted = sorted(set(parent_ids))
                 query: QuerySet[Any] = model.filter(
                     workspace_id=self.workspace_id, **{f"{parent}__in": wanted}
                 )
-                if after is not None:
-                    query = query.filter(keyset_after(order, after))
+                if condition is not None:
+                    query = query.filter(condition)
                 if len(wanted) == 1:
-                    rows = await query.order_by(*ordering(order)).limit(limit)
+                    rows = await query.order_by(*ordering(reading)).limit(limit)
                 else:
-                    rows = await first_per_group(query, parent, order, limit)
+                    rows = await first_per_group(query, parent, reading, limit)
                 found = _group(rows, parent)
                 return [found.get(i, []) for i in parent_ids]
 
             loader = self._rows_of[key] = Loader(load_fn=load)
         return loader
 
-    def calls_of_contact(
-        self, limit: int, after: Sequence[Any] | None
-    ) -> DataLoader[int, list[Call]]:
-        """Per contact id, its first ``limit`` calls newest first (:data:`db.models.CALL_ORDER`),
-        after the keyset values ``after`` if given (:meth:`rows_of`)."""
-        return self.rows_of(Call, "contact_id", CALL_ORDER, limit, after)
+    def count_of(self, model: type[Model], parent: str) -> DataLoader[int, int]:
+        """Per parent id, how many rows of ``model`` it has (``totalCount`` of a list per
+        parent): one ``COUNT(*) ... GROUP BY parent`` for every parent of a batch, over the
+        ``(parent, ...)`` index every such list pages by."""
+        if not parent.isidentifier():
+            raise ValueError(f"not a column name: {parent!r}")
+        key = ("count", model, parent)
+        loader = self._rows_of.get(key)
+        if loader is None:
+
+            async def load(parent_ids: Sequence[int]) -> list[int]:
+                rows = (
+                    await model.filter(
+                        workspace_id=self.workspace_id,
+                        **{f"{parent}__in": sorted(set(parent_ids))},
+                    )
+                    .group_by(parent)
+                    .annotate(rows=Count("id"))
+                    .values(parent, "rows")
+                )
+                counts = {row[parent]: row["rows"] for row in rows}
+                return [counts.get(i, 0) for i in parent_ids]
+
+            loader = self._rows_of[key] = Loader(load_fn=load)
+        return loader
+
+    def calls_of_contact(self, request: PageRequest) -> DataLoader[int, list[Call]]:
+        """Per contact id, the page ``request`` asks for of its calls, newest first
+        (:data:`db.models.CALL_ORDER`, :meth:`rows_of`)."""
+        return self.rows_of(Call, "contact_id", CALL_ORDER, request)
 
     def contacts_sharing(self, scope: Scope, limit: int) -> DataLoader[SharingKey, list[Contact]]:
         """Per ``(contact id, phone, email_normalized)``: the other contacts of the workspace in

@@ -1,5 +1,6 @@
-"""Relay's opaque tokens and pages: global object ids, connection cursors, the page size of a
-connection (``first``) and the page a list resolver returns (:class:`Page`).
+"""Relay's opaque tokens and pages: global object ids, connection cursors, what a connection's
+arguments ask for (:class:`PageRequest`: ``first``/``after`` forwards, ``last``/``before``
+backwards, both by keyset) and the page a list resolver returns (:class:`Page`).
 
 Global ids are opaque: URL-safe base64 of ``"<Type>:<primary key>"``. Cursors are opaque too:
 URL-safe base64 of the JSON list of the keyset values of a row in its ordering.
@@ -13,17 +14,25 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 import strawberry
 
-from db.queries import MAX_KEY
-from graph.errors import BadUserInput
+from db.queries import MAX_KEY, keyset_page, reverse
+from graph.errors import BadUserInput, FieldErrors
 
 MAX_PAGE_SIZE = 100
+"""The longest page of a connection (``contract.graphql``)."""
+DEFAULT_PAGE_SIZE = 25
+"""The page size of a connection given neither ``first`` nor ``last`` (unless it says
+otherwise, e.g. ``Conversation.timeline``)."""
+PAGE_SIZE_METADATA = "default_page_size"
+"""The key of a connection field's strawberry metadata holding its page size when neither
+``first`` nor ``last`` is given (:func:`graph.schema.core.connection_field`; read by
+:mod:`graph.cost`)."""
 
 Row = TypeVar("Row")
 
@@ -135,16 +144,99 @@ def decode_cursor(cursor: str, shape: tuple[type, ...], *, field: str = "after")
 
 
 def page_size(first: int | None, *, field: str = "first") -> int:
-    """``first`` checked to lie within 1..100 (``contract.graphql``: capped at 100).
+    """``first`` (or ``last``, named by ``field``) checked to lie within 1..100
+    (``contract.graphql``: capped at 100); ``None`` is :data:`DEFAULT_PAGE_SIZE`.
 
     Raises:
         BadUserInput: outside that range.
     """
     if first is None:
-        return 25
+        return DEFAULT_PAGE_SIZE
     if first < 1 or first > MAX_PAGE_SIZE:
         raise BadUserInput(f"`{field}` must be between 1 and {MAX_PAGE_SIZE}.", field=field)
     return first
+
+
+@dataclass(frozen=True, slots=True)
+class PageRequest:
+    """What a connection's ``first``/``after``/``last``/``before`` ask for, checked
+    (:meth:`parse`), in the terms of the list's keyset order.
+
+    Forwards (``first``, or neither ``first`` nor ``last``): the first ``size`` rows after
+    ``after``; backwards (``last``): the last ``size`` rows before ``before``. Either way the
+    other cursor, when given, bounds the rows too (the Relay cursor spec's
+    ``ApplyCursorsToEdges``). ``first`` and ``last`` together are refused.
+
+    Attributes:
+        size: rows of the page (1 to 100).
+        after: the keyset values of the ``after`` cursor, or ``None``.
+        before: the keyset values of the ``before`` cursor, or ``None``.
+        backward: ``last`` was given: the page is read from its end.
+    """
+
+    size: int
+    after: tuple[Any, ...] | None = None
+    before: tuple[Any, ...] | None = None
+    backward: bool = False
+
+    @classmethod
+    def parse(
+        cls,
+        first: int | None,
+        after: str | None,
+        last: int | None,
+        before: str | None,
+        shape: tuple[type, ...],
+        *,
+        default: int = DEFAULT_PAGE_SIZE,
+    ) -> PageRequest:
+        """The request of a connection field's arguments.
+
+        Args:
+            first, after, last, before: the field's arguments as the client gave them.
+            shape: the types of the list's keyset values (:func:`decode_cursor`).
+            default: the page size when neither ``first`` nor ``last`` is given.
+
+        Raises:
+            BadUserInput: ``first`` or ``last`` outside 1..100, both given (``field``:
+                ``last``), or a cursor this list did not produce (``field``: ``after`` or
+                ``before``). Every bad argument is reported at once (:class:`FieldErrors`).
+        """
+        errors = FieldErrors()
+        size = default
+        with errors.collect():
+            if first is not None and last is not None:
+                raise BadUserInput(
+                    "Give `first` or `last`, not both: `first` pages forwards, `last` backwards.",
+                    field="last",
+                )
+        for name, value in (("first", first), ("last", last)):
+            if value is not None:
+                with errors.collect():
+                    size = page_size(value, field=name)
+        cursors: dict[str, tuple[Any, ...] | None] = {"after": None, "before": None}
+        for name, value in (("after", after), ("before", before)):
+            if value is not None:
+                with errors.collect():
+                    cursors[name] = tuple(decode_cursor(value, shape, field=name))
+        errors.raise_if_any()
+        return cls(size, cursors["after"], cursors["before"], last is not None)
+
+    def reading(self, order: Sequence[tuple[str, bool]]) -> tuple[tuple[str, bool], ...]:
+        """The order the page's rows are read in: the list's ``order``, reversed backwards."""
+        return reverse(order) if self.backward else tuple(order)
+
+    async def read(self, query: Any, order: Sequence[tuple[str, bool]]) -> list[Any]:
+        """The rows of the page from the tortoise ``query`` in the list's ``order``, in reading
+        order, with one row more when more follow (:func:`db.queries.keyset_page`);
+        :meth:`Page.of` makes the page of them."""
+        return await keyset_page(
+            query, order, self.size, self.after, self.before, backward=self.backward
+        )
+
+
+async def _no_rows() -> int:
+    return 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,36 +248,58 @@ class Page(Generic[Row]):
         rows: the page's rows, in the list's order.
         keys: each row's keyset values in that order: what its cursor encodes.
         has_next: whether rows follow the page.
-        has_previous: whether rows precede it (it starts after a cursor).
+        has_previous: whether rows precede it.
+        total: ``await total()`` counts the whole list (every page; cursors ignored), for
+            ``totalCount``; it runs only when a client selects that field.
     """
 
     rows: list[Row]
     keys: list[list[Any]]
     has_next: bool
     has_previous: bool
+    total: Callable[[], Awaitable[int]] = _no_rows
 
     @classmethod
-    def slice(
+    def of(
         cls,
         rows: Sequence[Row],
-        first: int,
-        after: Sequence[Any] | None,
+        request: PageRequest,
         key: Callable[[Row], list[Any]],
+        total: Callable[[], Awaitable[int]] = _no_rows,
     ) -> Page[Row]:
-        """The page of ``first`` rows after the cursor values ``after`` (``None``: from the
-        start), from ``rows`` read in the list's order with one row more than ``first``:
-        that row, when there is one, only tells that more follow.
+        """The page ``request`` asks for, from ``rows`` read in its reading order
+        (:meth:`PageRequest.reading`) with one row more than its size: that row, when there
+        is one, only tells that more follow in the reading direction.
+
+        ``hasNextPage`` forwards and ``hasPreviousPage`` backwards are exact (within the
+        other cursor's bound, as the Relay cursor spec says); the other side is true when the
+        request starts from a cursor (``after`` forwards, ``before`` backwards): that cursor's
+        row preceded (or followed) the page when it was read.
 
         Example:
-            ``Page.slice(await query.limit(first + 1), first, after, lambda r: [r.id])``
+            ``Page.of(await request.read(query, ORDER), request, lambda r: [r.id])``
         """
-        page = list(rows[:first])
-        return cls(page, [key(row) for row in page], len(rows) > first, after is not None)
+        more = len(rows) > request.size
+        page = list(rows[: request.size])
+        if request.backward:
+            page.reverse()
+            has_previous, has_next = more, request.before is not None
+        else:
+            has_previous, has_next = request.after is not None, more
+        return cls(page, [key(row) for row in page], has_next, has_previous, total)
+
+    @classmethod
+    def empty(cls) -> Page[Row]:
+        """A list without rows."""
+        return cls([], [], False, False)
 
 
 __all__ = [
+    "DEFAULT_PAGE_SIZE",
     "MAX_PAGE_SIZE",
+    "PAGE_SIZE_METADATA",
     "Page",
+    "PageRequest",
     "decode_cursor",
     "decode_id",
     "decode_ids",

@@ -4,20 +4,28 @@ from __future__ import annotations
 
 import strawberry
 
-from graph.relay import Page, decode_cursor
+from graph.relay import Page, PageRequest, decode_cursor
 from graph.schema.core import Connection
 
 
 def test_a_page_reads_one_row_more_than_it_shows() -> None:
-    more = Page.slice([1, 2, 3], 2, None, lambda n: [n])
+    more = Page.of([1, 2, 3], PageRequest(2), lambda n: [n])
     assert (more.rows, more.keys, more.has_next, more.has_previous) == (
         [1, 2],
         [[1], [2]],
         True,
         False,
     )
-    last = Page.slice([3], 2, [2], lambda n: [n])
+    last = Page.of([3], PageRequest(2, after=(2,)), lambda n: [n])
     assert (last.rows, last.has_next, last.has_previous) == ([3], False, True)
+
+
+def test_a_page_read_backwards_comes_back_in_the_list_order() -> None:
+    # the last two before 9, read nearest first with one more: 8, 7, 6
+    page = Page.of([8, 7, 6], PageRequest(2, before=(9,), backward=True), lambda n: [n])
+    assert (page.rows, page.has_next, page.has_previous) == ([7, 8], True, True)
+    start = Page.of([2, 1], PageRequest(2, backward=True), lambda n: [n])
+    assert (start.rows, start.has_next, start.has_previous) == ([1, 2], False, False)
 
 
 @strawberry.type
@@ -35,7 +43,7 @@ def test_a_connection_is_named_after_its_node_and_carries_the_page() -> None:
     class Query:
         @strawberry.field
         def things(self) -> ThingConnection:
-            page = Page.slice([1, 2, 3], 2, None, lambda n: [n])
+            page = Page.of([1, 2, 3], PageRequest(2), lambda n: [n])
             return ThingConnection.from_page(page, lambda n: Thing(number=n))
 
     schema = strawberry.Schema(query=Query)

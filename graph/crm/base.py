@@ -27,7 +27,7 @@ from tenacity import (
 )
 
 from db.normalize import normalise_email
-from graph.errors import BadUserInput, CrmUnavailable
+from graph.errors import BadUserInput, CrmUnavailable, FieldErrors
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable
@@ -119,9 +119,11 @@ def validate_edit(
         The changes by field name, values trimmed (e-mail addresses normalised).
 
     Raises:
-        BadUserInput: naming the field (``extensions.field``) for an empty edit, a field given
-            twice, an unknown or read-only field, a string over the field's maximum length, a
-            malformed e-mail address, or a value outside an enumeration's options.
+        BadUserInput: naming the field (``extensions.field``, the CRM's name;
+            ``extensions.inputPath`` ``["fields", i, "name" or "value"]``) for an empty edit, a
+            field given twice, an unknown or read-only field, a string over the field's maximum
+            length, a malformed e-mail address, or a value outside an enumeration's options;
+            every bad field at once (:class:`graph.errors.FieldErrors`).
     """
     by_name = {s.name: s for s in specs}
     if not changes:
@@ -129,38 +131,49 @@ def validate_edit(
     if len(changes) > MAX_FIELDS_PER_EDIT:
         raise BadUserInput(f"At most {MAX_FIELDS_PER_EDIT} fields per edit.", field="fields")
     cleaned: dict[str, str | None] = {}
-    for name, raw in changes:
-        spec = by_name.get(name)
-        if spec is None:
-            known = ", ".join(s.name for s in by_name.values())
-            raise BadUserInput(f"`{name}` is not a supported field (one of: {known}).", field=name)
-        if name in cleaned:
-            raise BadUserInput(f"`{name}` is given twice.", field=name)
-        if not spec.editable:
-            raise BadUserInput(f"`{name}` ({spec.label}) is read-only.", field=name)
-        value = raw.strip() if raw is not None else None
-        value = value or None
-        if value is not None:
-            if spec.max_length is not None and len(value) > spec.max_length:
-                raise BadUserInput(
-                    f"`{name}` ({spec.label}) is at most {spec.max_length} characters.", field=name
-                )
-            if spec.kind is FieldKind.EMAIL:
-                try:
-                    value = normalise_email(value)
-                except ValueError as exc:
-                    raise BadUserInput(
-                        f"`{name}` is not a valid e-mail address: {exc}", field=name
-                    ) from None
-            if spec.kind is FieldKind.ENUMERATION and value not in {
-                o.value for o in spec.options or ()
-            }:
-                allowed = ", ".join(o.value for o in spec.options or ())
-                raise BadUserInput(
-                    f"`{name}` ({spec.label}) must be one of: {allowed}.", field=name
-                )
-        cleaned[name] = value
+    errors = FieldErrors()
+    for position, (name, raw) in enumerate(changes):
+        with errors.collect():
+            cleaned[name] = _checked(by_name, cleaned, position, name, raw)
+    errors.raise_if_any()
     return cleaned
+
+
+def _checked(
+    by_name: dict[str, FieldSpec],
+    cleaned: dict[str, str | None],
+    position: int,
+    name: str,
+    raw: str | None,
+) -> str | None:
+    """The value of the ``position``-th change of an edit (:func:`validate_edit`), checked."""
+
+    def refuse(message: str, part: str = "value") -> BadUserInput:
+        return BadUserInput(message, field=name, inputPath=["fields", position, part])
+
+    spec = by_name.get(name)
+    if spec is None:
+        known = ", ".join(s.name for s in by_name.values())
+        raise refuse(f"`{name}` is not a supported field (one of: {known}).", "name")
+    if name in cleaned:
+        raise refuse(f"`{name}` is given twice.", "name")
+    if not spec.editable:
+        raise refuse(f"`{name}` ({spec.label}) is read-only.", "name")
+    value = raw.strip() if raw is not None else None
+    value = value or None
+    if value is None:
+        return None
+    if spec.max_length is not None and len(value) > spec.max_length:
+        raise refuse(f"`{name}` ({spec.label}) is at most {spec.max_length} characters.")
+    if spec.kind is FieldKind.EMAIL:
+        try:
+            value = normalise_email(value)
+        except ValueError as exc:
+            raise refuse(f"`{name}` is not a valid e-mail address: {exc}") from None
+    if spec.kind is FieldKind.ENUMERATION and value not in {o.value for o in spec.options or ()}:
+        allowed = ", ".join(o.value for o in spec.options or ())
+        raise refuse(f"`{name}` ({spec.label}) must be one of: {allowed}.")
+    return value
 
 
 # --- phone matching ---------------------------------------------------------------------

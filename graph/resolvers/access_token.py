@@ -30,11 +30,11 @@ from typing import TYPE_CHECKING, Any
 from tortoise.expressions import Q
 
 from db.models import AccessToken, AccessTokenKind, AccessTokenScope, User
-from db.queries import keyset_page
 from db.security import hash_password, hash_token, new_token, verify_password
 from graph.errors import (
     BadUserInput,
     Conflict,
+    FieldErrors,
     Forbidden,
     NotConfigured,
     NotFound,
@@ -45,7 +45,7 @@ from graph.events import EventType
 from graph.live import write
 from graph.permissions.scopes import DEFAULT_SCOPES, format_scopes, granted
 from graph.permissions.visibility import access_token_access
-from graph.relay import Page, to_global_id
+from graph.relay import Page, PageRequest, to_global_id
 from graph.secrets import SecretUnreadable
 
 if TYPE_CHECKING:
@@ -198,10 +198,15 @@ async def create_access_token(
         Forbidden: scopes the minting token does not hold (``scopes``).
         Unauthenticated: the minting token was revoked, or its user deactivated, meanwhile.
     """
-    name = _clean_name(name)
-    wanted = _clean_scopes(viewer, scopes)
     now = datetime.now(UTC)
-    expiry = _clean_expiry(viewer, expires_at, now)
+    errors = FieldErrors()
+    with errors.collect():
+        name = _clean_name(name)
+    with errors.collect():
+        wanted = _clean_scopes(viewer, scopes)
+    with errors.collect():
+        expiry = _clean_expiry(viewer, expires_at, now)
+    errors.raise_if_any()  # every bad field at once
     token = new_token()
     parent_id = None if viewer.is_session else viewer.token_id
 
@@ -285,8 +290,7 @@ def tokens_visible_to(viewer: Viewer) -> QuerySet[AccessToken]:
 
 async def list_access_tokens(
     viewer: Viewer,
-    first: int,
-    after: list[Any] | None,
+    request: PageRequest,
     *,
     active: bool | None,
     kind: AccessTokenKind | None,
@@ -294,8 +298,8 @@ async def list_access_tokens(
     """A page of the tokens ``viewer`` may see (:func:`tokens_visible_to`), newest first.
 
     Args:
-        first: the page size (1 to 100, checked by the caller).
-        after: the cursor's values (the last token's id), or ``None`` from the start.
+        request: the page asked for (keyset ``[id]``, both ways; ``totalCount`` counts the
+            same tokens).
         active: ``True``: only tokens that work now (not revoked, not expired); ``False``:
             only revoked or expired ones; ``None``: all.
         kind: only sessions or only integration tokens; ``None``: both.
@@ -310,8 +314,8 @@ async def list_access_tokens(
         query = query.filter(~usable)
     if kind is not None:
         query = query.filter(kind=kind)
-    rows = await keyset_page(query, TOKEN_ORDER, first, after)
-    return Page.slice(rows, first, after, lambda token: [token.id])
+    rows = await request.read(query, TOKEN_ORDER)
+    return Page.of(rows, request, lambda token: [token.id], query.count)
 
 
 async def _revoke_with_descendants(
@@ -426,15 +430,22 @@ async def change_password(
 
     Raises:
         WrongPassword: the current password is wrong (``currentPassword``). Nothing changes.
-        BadUserInput: the new password is not 8 to 1024 characters (``newPassword``).
+        BadUserInput: the new password is not 8 to 1024 characters (``newPassword``); with a
+            wrong current password too, both (one error each).
         RateLimited: from ``attempt``, while a backoff of the account runs.
         Conflict: the password changed meanwhile (another ``changePassword``).
     """
     user = await User.get(id=viewer.user_id)
-    async with attempt(user.email) if attempt else contextlib.nullcontext():
-        if not await verify_password(user.password_hash, current_password or ""):
-            raise WrongPassword()
-    new_hash = await hash_password(clean_password(new_password, "newPassword"))
+    errors = FieldErrors()  # a wrong current password and a bad new one, reported together
+    new_plain = ""
+    with errors.collect():  # outside the attempt: the throttle counts the wrong guess
+        async with attempt(user.email) if attempt else contextlib.nullcontext():
+            if not await verify_password(user.password_hash, current_password or ""):
+                raise WrongPassword()
+    with errors.collect():
+        new_plain = clean_password(new_password, "newPassword")
+    errors.raise_if_any()
+    new_hash = await hash_password(new_plain)
 
     async def operation(tx: Transaction) -> bool:
         locked = await _lock_user(tx.connection, viewer.user_id)

@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from db.models import Activity, ActivityKind, ActivityMention, User
-from graph.errors import BadUserInput
+from graph.errors import BadUserInput, FieldErrors
 from graph.events import EventType
 from graph.live import write
 from graph.permissions.visibility import contact_scope
-from graph.relay import Page, parse_global_id
+from graph.relay import Page, PageRequest, parse_global_id
 from graph.resolvers.contact import (
     contact_facts,
     current_conversation,
@@ -33,7 +33,7 @@ from graph.resolvers.contact import (
 from graph.subscriptions import contact_events
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable
 
     from db.models import Contact
     from graph.context import Context
@@ -108,13 +108,21 @@ async def add_comment(
     Raises:
         NotFound: the contact is not visible to the viewer (``contactId``).
         BadUserInput: (``text``) empty or longer than 10,000 characters, or a bad mention.
+        InvalidInput: an invisible contact and a bad text at once, one error each
+            (:class:`graph.errors.FieldErrors`).
     """
     text = (text or "").strip()
-    if not text:
-        raise BadUserInput("`text` must not be empty.", field="text")
-    if len(text) > MAX_COMMENT_LENGTH:
-        raise BadUserInput(f"`text` must be at most {MAX_COMMENT_LENGTH} characters.", field="text")
-    await visible_contact(viewer, contact_id)
+    errors = FieldErrors()  # the contact and the text reported together
+    with errors.collect():
+        await visible_contact(viewer, contact_id)
+    with errors.collect():
+        if not text:
+            raise BadUserInput("`text` must not be empty.", field="text")
+        if len(text) > MAX_COMMENT_LENGTH:
+            raise BadUserInput(
+                f"`text` must be at most {MAX_COMMENT_LENGTH} characters.", field="text"
+            )
+    errors.raise_if_any()
     mentioned = await _mentioned_users(viewer, text)
 
     async def operation(tx: Transaction) -> Activity:
@@ -155,15 +163,18 @@ async def add_comment(
 
 
 async def list_activities(
-    loaders: Loaders, contact: Contact, first: int, after: Sequence[Any] | None
+    loaders: Loaders, contact: Contact, request: PageRequest
 ) -> Page[Activity]:
-    """A contact's activities (comments and events), newest first, ``first`` per page after
-    the keyset cursor ``after`` (``[created_at, id]``). Batched: the contacts of one response
-    share one query (:meth:`graph.loaders.Loaders.rows_of`)."""
-    rows = await loaders.rows_of(Activity, "contact_id", ACTIVITY_ORDER, first + 1, after).load(
-        contact.id
+    """A contact's activities (comments and events), newest first, the page ``request`` asks
+    for (keyset ``[created_at, id]``). Batched: the contacts of one response share one query
+    (:meth:`graph.loaders.Loaders.rows_of`), and one count."""
+    rows = await loaders.rows_of(Activity, "contact_id", ACTIVITY_ORDER, request).load(contact.id)
+    page = Page.of(
+        rows,
+        request,
+        lambda a: [a.created_at, a.id],
+        lambda: loaders.count_of(Activity, "contact_id").load(contact.id),
     )
-    page = Page.slice(rows, first, after, lambda a: [a.created_at, a.id])
     await loaders.preload_users(page.rows)
     return page
 

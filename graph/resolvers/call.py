@@ -37,8 +37,7 @@ from db.models import (
     Workspace,
 )
 from db.normalize import normalise_phone
-from db.queries import keyset_page
-from graph.errors import BadUserInput, Conflict, Forbidden, NotFound
+from graph.errors import BadUserInput, Conflict, FieldErrors, Forbidden, NotFound
 from graph.events import EventType
 from graph.live import write
 from graph.permissions.visibility import (
@@ -51,7 +50,7 @@ from graph.permissions.visibility import (
     may_see_incoming_call_tab,
     require_call_access,
 )
-from graph.relay import MAX_PAGE_SIZE, Page, to_global_id
+from graph.relay import MAX_PAGE_SIZE, Page, PageRequest, to_global_id
 from graph.resolvers.call_lifecycle import (
     TRANSITIONS,
     Move,
@@ -65,7 +64,7 @@ from graph.resolvers.inbox import resolve_inbox
 from graph.subscriptions import contact_events
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable
 
     from tortoise.backends.base.client import BaseDBAsyncClient
 
@@ -187,18 +186,25 @@ async def receive_call(
     Raises:
         Forbidden: the caller is not an owner or manager (or their integration token).
         NotFound: the channel is not in the workspace (``channelId``).
-        BadUserInput: a channel that carries no calls (``channelId``), a malformed number
-            (``from``, ``to``), id (``externalCallId``) or name.
+        BadUserInput: a channel that carries no calls (``channelId``); a malformed number
+            (``from``, ``to``), id (``externalCallId``) or name, every one at once.
     """
     if not viewer.is_admin:
         raise Forbidden("Only owners, managers and their integration tokens may ingest calls.")
     channel = await _calling_channel(viewer, channel_id)
-    external_call_id = _external_id(external_call_id)
+    errors = FieldErrors()
+    handle, implied, to_number = "", {}, None
+    with errors.collect():
+        external_call_id = _external_id(external_call_id)
     for name, value in (("firstName", first_name), ("lastName", last_name)):
-        if value is not None and len(value) > 120:
-            raise BadUserInput(f"`{name}` must be at most 120 characters.", field=name)
-    handle, implied = normalise_handle(channel, sender)
-    to_number = _phone(to, "to") if to else None
+        with errors.collect():
+            if value is not None and len(value) > 120:
+                raise BadUserInput(f"`{name}` must be at most 120 characters.", field=name)
+    with errors.collect():
+        handle, implied = normalise_handle(channel, sender)
+    with errors.collect():
+        to_number = _phone(to, "to") if to else None
+    errors.raise_if_any()
 
     async def operation(tx: Transaction) -> Call:
         conn = tx.connection
@@ -250,12 +256,17 @@ async def report_call_ended(
     Raises:
         Forbidden: the caller is not an owner or manager (or their integration token).
         NotFound: the channel (``channelId``) or no call with this ``externalCallId`` on it.
-        BadUserInput: a channel that carries no calls, a malformed ``externalCallId``.
+        BadUserInput: a channel that carries no calls, a malformed ``externalCallId``; both at
+            once when both are wrong (:class:`graph.errors.FieldErrors`).
     """
     if not viewer.is_admin:
         raise Forbidden("Only owners, managers and their integration tokens may report calls.")
-    channel = await _calling_channel(viewer, channel_id)
-    external_call_id = _external_id(external_call_id)
+    errors = FieldErrors()  # the channel and the call's id reported together
+    with errors.collect():
+        channel = await _calling_channel(viewer, channel_id)
+    with errors.collect():
+        external_call_id = _external_id(external_call_id)
+    errors.raise_if_any()
 
     async def operation(tx: Transaction) -> Call:
         conn = tx.connection
@@ -488,13 +499,19 @@ async def place_call(
             (``channelId``).
         BadUserInput: a messaging-only channel (``channelId``), a blocked contact or one
             without a phone number (``contactId``).
+        InvalidInput: several of the above at once, one error per argument
+            (:class:`graph.errors.FieldErrors`).
         Conflict: the viewer is already on a call (``extensions.callId``).
     """
     require_call_access(viewer)
-    contact = await visible_contact(viewer, contact_id)
-    channel = await _calling_channel(viewer, channel_id)
-    if contact.blocked:
-        raise BadUserInput("This contact is blocked: unblock it to call.", field="contactId")
+    errors = FieldErrors()  # the contact and the channel reported together
+    with errors.collect():
+        contact = await visible_contact(viewer, contact_id)
+        if contact.blocked:
+            raise BadUserInput("This contact is blocked: unblock it to call.", field="contactId")
+    with errors.collect():
+        channel = await _calling_channel(viewer, channel_id)
+    errors.raise_if_any()
     number = await _number_to_call(contact, channel)
 
     async def operation(tx: Transaction) -> Call:
@@ -558,12 +575,11 @@ def call_cursor_values(row: Call) -> list[Any]:
     return [row.ringing_at, row.id]
 
 
-async def call_log(
-    viewer: Viewer, inbox: Any | None, first: int, after: Sequence[Any] | None
-) -> Page[Call]:
+async def call_log(viewer: Viewer, inbox: Any | None, request: PageRequest) -> Page[Call]:
     """The call log of the ``CALLS`` view (``domain.md`` sections 4 and 5): every call, inbound
-    and outbound, whatever its status, newest first (``ringingAt``, then id), paginated by
-    keyset (``after`` holds the last row's values), within the selected inbox.
+    and outbound, whatever its status, newest first (``ringingAt``, then id), the page ``request``
+    asks for (keyset, both ways), within the selected inbox; ``totalCount`` counts the
+    same rows.
 
     An inbox holds the calls of the contacts it holds for the viewer
     (:func:`graph.resolvers.inbox.resolve_inbox`, the same policy as the ``CHATS`` view): a
@@ -586,23 +602,29 @@ async def call_log(
         if ref.filter is not None:
             matching = Conversation.filter(workspace_id=viewer.workspace_id).filter(ref.filter)
             query = query.filter(contact_id__in=Subquery(matching.values("contact_id")))
-    rows = await keyset_page(query, CALL_ORDER, first, after)
-    return Page.slice(rows, first, after, call_cursor_values)
+    rows = await request.read(query, CALL_ORDER)
+    return Page.of(rows, request, call_cursor_values, query.count)
 
 
 async def contact_calls(
-    viewer: Viewer, loaders: Loaders, contact: Contact, first: int, after: Sequence[Any] | None
+    viewer: Viewer, loaders: Loaders, contact: Contact, request: PageRequest
 ) -> Page[Call]:
-    """Every call of a contact the viewer sees, newest first, one page (``domain.md``
-    section 5, call activities: each with its outcome, direction, times and duration).
-    Batched: the contacts of one response share one query (:meth:`Loaders.calls_of_contact`).
+    """Every call of a contact the viewer sees, newest first, the page ``request`` asks for
+    (``domain.md`` section 5, call activities: each with its outcome, direction, times and
+    duration). Batched: the contacts of one response share one query
+    (:meth:`Loaders.calls_of_contact`), and one count.
 
     Users without call access see no calls (an empty page), like ``node(id)`` shows them no call.
     """
     if not may_handle_calls(viewer):
-        return Page.slice([], first, after, call_cursor_values)
-    rows = await loaders.calls_of_contact(first + 1, after).load(contact.id)
-    page = Page.slice(rows, first, after, call_cursor_values)
+        return Page.empty()
+    rows = await loaders.calls_of_contact(request).load(contact.id)
+    page = Page.of(
+        rows,
+        request,
+        call_cursor_values,
+        lambda: loaders.count_of(Call, "contact_id").load(contact.id),
+    )
     await loaders.preload_users(page.rows)
     return page
 

@@ -12,7 +12,7 @@ from strawberry import UNSET
 
 from db.models import Activity, ActivityKind, Channel, ChannelIdentity, Contact, Conversation, User
 from db.normalize import normalise_country, normalise_email, normalise_language, normalise_phone
-from graph.errors import BadUserInput, Forbidden, NotFound
+from graph.errors import BadUserInput, FieldErrors, Forbidden, NotFound
 from graph.events import EventType
 from graph.live import write
 from graph.permissions.visibility import Viewer, contact_scope
@@ -288,54 +288,65 @@ def clean_contact_details(contact: Contact, given: ContactDetails) -> dict[str, 
     :mod:`db.normalize`.
 
     Raises:
-        BadUserInput: the first invalid value, ``extensions.field`` naming it (``firstName``,
-            ``lastName``, ``phone``, ``email``, ``countryCode``, ``language``).
+        BadUserInput: every invalid value at once (:class:`graph.errors.FieldErrors`), each
+            naming its field (``firstName``, ``lastName``, ``phone``, ``email``,
+            ``countryCode``, ``language``).
     """
     values: dict[str, Any] = {}
-    if given.first_name is not UNSET:
-        values["first_name"] = _clean_name(given.first_name, "firstName")
-    if given.last_name is not UNSET:
-        values["last_name"] = _clean_name(given.last_name, "lastName")
+    errors = FieldErrors()
+    for attribute, field in (("first_name", "firstName"), ("last_name", "lastName")):
+        if getattr(given, attribute) is not UNSET:
+            with errors.collect():
+                values[attribute] = _clean_name(getattr(given, attribute), field)
     if given.country_code is not UNSET:
         raw = (given.country_code or "").strip()
-        try:
-            values["country_code"] = normalise_country(raw) if raw else None
-        except ValueError:
-            raise BadUserInput(
-                f"`countryCode` {raw[:40]!r} is not an ISO 3166-1 alpha-2 country code.",
-                field="countryCode",
-            ) from None
+        with errors.collect():
+            try:
+                values["country_code"] = normalise_country(raw) if raw else None
+            except ValueError:
+                raise BadUserInput(
+                    f"`countryCode` {raw[:40]!r} is not an ISO 3166-1 alpha-2 country code.",
+                    field="countryCode",
+                ) from None
     if given.language is not UNSET:
         raw = (given.language or "").strip()
-        try:
-            values["language"] = normalise_language(raw) if raw else None
-        except ValueError:
-            raise BadUserInput(
-                f"`language` {raw[:40]!r} is not a valid BCP 47 language tag.", field="language"
-            ) from None
+        with errors.collect():
+            try:
+                values["language"] = normalise_language(raw) if raw else None
+            except ValueError:
+                raise BadUserInput(
+                    f"`language` {raw[:40]!r} is not a valid BCP 47 language tag.",
+                    field="language",
+                ) from None
     if given.phone is not UNSET:
         raw = (given.phone or "").strip()
+        # read in the new country when it is valid, else in the contact's
         region = values.get("country_code", contact.country_code)
-        try:
-            values["phone"] = normalise_phone(raw, region)[0] if raw else None
-        except ValueError:
-            where = f" for the country {region}" if region else " (give it with its country code)"
-            raise BadUserInput(
-                f"`phone` is not a valid phone number{where}.", field="phone"
-            ) from None
+        with errors.collect():
+            try:
+                values["phone"] = normalise_phone(raw, region)[0] if raw else None
+            except ValueError:
+                where = (
+                    f" for the country {region}" if region else " (give it with its country code)"
+                )
+                raise BadUserInput(
+                    f"`phone` is not a valid phone number{where}.", field="phone"
+                ) from None
     if given.email is not UNSET:
         raw = (given.email or "").strip()
-        if len(raw) > MAX_EMAIL_LENGTH:
-            raise BadUserInput(
-                f"`email` must be at most {MAX_EMAIL_LENGTH} characters.", field="email"
-            )
-        try:
-            values["email_normalized"] = normalise_email(raw) if raw else None
-        except ValueError as exc:
-            raise BadUserInput(
-                f"`email` is not a valid e-mail address: {exc}", field="email"
-            ) from None
-        values["email"] = raw or None
+        with errors.collect():
+            if len(raw) > MAX_EMAIL_LENGTH:
+                raise BadUserInput(
+                    f"`email` must be at most {MAX_EMAIL_LENGTH} characters.", field="email"
+                )
+            try:
+                values["email_normalized"] = normalise_email(raw) if raw else None
+            except ValueError as exc:
+                raise BadUserInput(
+                    f"`email` is not a valid e-mail address: {exc}", field="email"
+                ) from None
+            values["email"] = raw or None
+    errors.raise_if_any()
     return values
 
 

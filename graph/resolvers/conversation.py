@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -27,7 +27,7 @@ from db.models import (
 )
 from db.normalize import normalise_email, normalise_phone
 from db.queries import MAX_KEY
-from graph.errors import BadUserInput, Forbidden, NotFound
+from graph.errors import BadUserInput, FieldErrors, Forbidden, NotFound
 from graph.events import EventType
 from graph.live import write
 from graph.relay import Page
@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from graph.live import EventBus, LiveEvent, Transaction
     from graph.loaders import Loaders
     from graph.permissions.visibility import Viewer
+    from graph.relay import PageRequest
     from graph.subscriptions import LiveStream
 
 T = TypeVar("T")
@@ -263,23 +264,32 @@ async def receive_message(
     Raises:
         Forbidden: the caller is not an owner or manager (or their integration token).
         NotFound: the channel is not in the workspace (``channelId``).
-        BadUserInput: a malformed sender, id or text, naming the field.
+        BadUserInput: a malformed sender, id, text or name, every one at once, each naming
+            its field.
     """
     if not viewer.is_admin:
         raise Forbidden("Only owners, managers and their integration tokens may ingest messages.")
     channel = await Channel.filter(id=channel_id, workspace_id=viewer.workspace_id).first()
     if channel is None:
         raise NotFound("Channel", field="channelId")
+    errors = FieldErrors()
     external_message_id = (external_message_id or "").strip()
-    if not external_message_id or len(external_message_id) > 255:
-        raise BadUserInput(
-            "`externalMessageId` must be 1 to 255 characters.", field="externalMessageId"
-        )
-    text = _check_text(text)
+    with errors.collect():
+        if not external_message_id or len(external_message_id) > 255:
+            raise BadUserInput(
+                "`externalMessageId` must be 1 to 255 characters.", field="externalMessageId"
+            )
+    with errors.collect():
+        text = _check_text(text)
     for name, value in (("firstName", first_name), ("lastName", last_name)):
-        if value is not None and len(value) > 120:
-            raise BadUserInput(f"`{name}` must be at most 120 characters.", field=name)
-    handle, implied = normalise_handle(channel, sender)
+        with errors.collect():
+            if value is not None and len(value) > 120:
+                raise BadUserInput(f"`{name}` must be at most 120 characters.", field=name)
+    handle: str = ""
+    implied: dict[str, Any] = {}
+    with errors.collect():
+        handle, implied = normalise_handle(channel, sender)
+    errors.raise_if_any()
 
     async def operation(tx: Transaction) -> MessageResult:
         conn = tx.connection
@@ -321,8 +331,10 @@ async def send_message(
     text: str,
     channel_id: int | None,
     once: Once | None = None,
+    errors: FieldErrors | None = None,
 ) -> MessageResult:
     """An agent's reply to a contact, on ``channel_id`` or the conversation's last channel.
+    Every invalid field is reported at once (``errors``: those the caller found already).
 
     The first reply to an unassigned contact assigns it to the sender (``domain.md``
     section 4: first reply wins, decided under the contact's row lock). A contact without an
@@ -334,30 +346,39 @@ async def send_message(
         BadUserInput: empty or over-long text, a blocked contact, or a channel the contact has
             no identity on.
     """
-    if not text or not text.strip():
-        raise BadUserInput("`text` must not be empty.", field="text")
-    _check_text(text)
-    contact = await visible_contact(viewer, contact_id)
-    if contact.blocked:
-        raise BadUserInput("This contact is blocked: unblock it to reply.", field="contactId")
+    errors = errors or FieldErrors()
+    with errors.collect():
+        if not text or not text.strip():
+            raise BadUserInput("`text` must not be empty.", field="text")
+        _check_text(text)
+    contact = await visible_contact(viewer, contact_id)  # the contact first, alone
+    with errors.collect():
+        if contact.blocked:
+            raise BadUserInput("This contact is blocked: unblock it to reply.", field="contactId")
     identities = await ChannelIdentity.filter(contact_id=contact.id).values_list(
         "channel_id", flat=True
     )
-    if channel_id is not None:
-        if not await Channel.filter(id=channel_id, workspace_id=viewer.workspace_id).exists():
-            raise NotFound("Channel", field="channelId")
-        if channel_id not in identities:
-            raise BadUserInput("The contact has no identity on this channel.", field="channelId")
-    else:
-        last = (
-            await Conversation.filter(contact_id=contact.id).order_by("-last_activity_at").first()
-        )
-        if last is not None and last.last_channel_id in identities:
-            channel_id = last.last_channel_id
-        elif identities:
-            channel_id = identities[0]
+    with errors.collect():
+        if channel_id is not None:
+            if not await Channel.filter(id=channel_id, workspace_id=viewer.workspace_id).exists():
+                raise NotFound("Channel", field="channelId")
+            if channel_id not in identities:
+                raise BadUserInput(
+                    "The contact has no identity on this channel.", field="channelId"
+                )
         else:
-            raise BadUserInput("The contact has no channel to reply on.", field="channelId")
+            last = (
+                await Conversation.filter(contact_id=contact.id)
+                .order_by("-last_activity_at")
+                .first()
+            )
+            if last is not None and last.last_channel_id in identities:
+                channel_id = last.last_channel_id
+            elif identities:
+                channel_id = identities[0]
+            else:
+                raise BadUserInput("The contact has no channel to reply on.", field="channelId")
+    errors.raise_if_any()
 
     async def operation(tx: Transaction) -> MessageResult:
         locked = await visible_contact(
@@ -451,31 +472,28 @@ def clean_closing_notes(
     category and summary required).
 
     Raises:
-        BadUserInput: naming ``category`` or ``summary``.
+        BadUserInput: naming ``category``, ``summary``, or both (one error each).
     """
     category = (category or "").strip() or None
     summary = (summary or "").strip() or None
-    if mode is ClosingNotesMode.OFF and (category or summary):
-        raise BadUserInput(
-            "Closing notes are turned off in this workspace.",
-            field="category" if category else "summary",
-        )
-    if category and len(category) > MAX_CATEGORY_LENGTH:
-        raise BadUserInput(
-            f"`category` must be at most {MAX_CATEGORY_LENGTH} characters.", field="category"
-        )
-    if summary and len(summary) > MAX_SUMMARY_LENGTH:
-        raise BadUserInput(
-            f"`summary` must be at most {MAX_SUMMARY_LENGTH} characters.", field="summary"
-        )
+    errors = FieldErrors()
     needs_category = mode in (
         ClosingNotesMode.CATEGORY_REQUIRED,
         ClosingNotesMode.CATEGORY_AND_SUMMARY_REQUIRED,
     )
-    if needs_category and not category:
-        raise BadUserInput("A closing category is required in this workspace.", field="category")
-    if mode is ClosingNotesMode.CATEGORY_AND_SUMMARY_REQUIRED and not summary:
-        raise BadUserInput("A closing summary is required in this workspace.", field="summary")
+    needs_summary = mode is ClosingNotesMode.CATEGORY_AND_SUMMARY_REQUIRED
+    for field, value, longest, needed in (
+        ("category", category, MAX_CATEGORY_LENGTH, needs_category),
+        ("summary", summary, MAX_SUMMARY_LENGTH, needs_summary),
+    ):
+        with errors.collect():
+            if mode is ClosingNotesMode.OFF and value:
+                raise BadUserInput("Closing notes are turned off in this workspace.", field=field)
+            if value and len(value) > longest:
+                raise BadUserInput(f"`{field}` must be at most {longest} characters.", field=field)
+            if needed and not value:
+                raise BadUserInput(f"A closing {field} is required in this workspace.", field=field)
+    errors.raise_if_any()
     return category, summary
 
 
@@ -549,14 +567,20 @@ async def close_conversation(
 
 
 async def list_messages(
-    loaders: Loaders, conversation: Conversation, first: int, after: Sequence[Any] | None
+    loaders: Loaders, conversation: Conversation, request: PageRequest
 ) -> Page[Message]:
-    """A conversation's messages, newest first. Batched: the conversations of one response
-    share one query (:meth:`graph.loaders.Loaders.rows_of`)."""
-    rows = await loaders.rows_of(Message, "conversation_id", MESSAGE_ORDER, first + 1, after).load(
+    """A conversation's messages, newest first, the page ``request`` asks for. Batched: the
+    conversations of one response share one query (:meth:`graph.loaders.Loaders.rows_of`),
+    and one count (:meth:`graph.loaders.Loaders.count_of`)."""
+    rows = await loaders.rows_of(Message, "conversation_id", MESSAGE_ORDER, request).load(
         conversation.id
     )
-    page = Page.slice(rows, first, after, lambda m: [m.created_at, m.id])
+    page = Page.of(
+        rows,
+        request,
+        lambda m: [m.created_at, m.id],
+        lambda: loaders.count_of(Message, "conversation_id").load(conversation.id),
+    )
     await loaders.preload_users(page.rows)
     return page
 
@@ -565,60 +589,99 @@ CONTACT_CONVERSATION_ORDER = (("opened_at", True), ("id", True))
 
 
 async def list_contact_conversations(
-    loaders: Loaders, contact: Contact, first: int, after: Sequence[Any] | None
+    loaders: Loaders, contact: Contact, request: PageRequest
 ) -> Page[Conversation]:
     """A contact's conversations, open and closed, newest opened first (``domain.md``, terms:
-    closed ones stay as history). Batched: the contacts of one response share one query
-    (:meth:`graph.loaders.Loaders.rows_of`)."""
-    loader = loaders.rows_of(
-        Conversation, "contact_id", CONTACT_CONVERSATION_ORDER, first + 1, after
-    )
+    closed ones stay as history), the page ``request`` asks for. Batched: the contacts of one
+    response share one query (:meth:`graph.loaders.Loaders.rows_of`)."""
+    loader = loaders.rows_of(Conversation, "contact_id", CONTACT_CONVERSATION_ORDER, request)
     rows = await loader.load(contact.id)
-    return Page.slice(rows, first, after, lambda c: [c.opened_at, c.id])
+    return Page.of(
+        rows,
+        request,
+        lambda c: [c.opened_at, c.id],
+        lambda: loaders.count_of(Conversation, "contact_id").load(contact.id),
+    )
 
 
 MESSAGE_RANK, ACTIVITY_RANK = 0, 1
 
 
 TIMELINE_ORDER = (("created_at", False), ("id", False))
+TIMELINE_PAGE_SIZE = 50
+"""Items of a timeline page without ``first`` or ``last``."""
+
+
+def _timeline_keys(cursor: Sequence[Any] | None) -> tuple[list[Any] | None, list[Any] | None]:
+    """The keyset values in :data:`TIMELINE_ORDER` of messages and of activities that bound
+    the timeline at ``cursor`` (``[created_at, rank, id]``), on either side of it.
+
+    At one instant messages come before activities. At a message's cursor, the activities of
+    that instant all follow it: they are bounded at id 0 (ids are positive). At an activity's
+    cursor, the messages of that instant all precede it: they are bounded at the largest id
+    (``MAX_KEY``, a bound the database's integer parameters hold; only a message with that
+    very id, the last a table can ever give, would be left out of a page before the cursor).
+    """
+    if cursor is None:
+        return None, None
+    at, rank, row_id = cursor
+    if rank == MESSAGE_RANK:
+        return [at, row_id], [at, 0]
+    return [at, MAX_KEY], [at, row_id]
 
 
 async def timeline(
-    loaders: Loaders, conversation: Conversation, first: int, after: Sequence[Any] | None
+    loaders: Loaders, conversation: Conversation, request: PageRequest
 ) -> Page[Message | Activity]:
-    """Messages and activities of a conversation interleaved, oldest first.
+    """Messages and activities of a conversation interleaved, oldest first, the page
+    ``request`` asks for (forwards or backwards).
 
     Ordered by ``(created_at, rank, id)`` with messages before activities at the same instant,
-    so cursors stay stable when rows are added later. Batched: the conversations of one
-    response share one query for messages and one for activities
-    (:meth:`graph.loaders.Loaders.rows_of`).
+    so cursors stay stable when rows are added later. Each kind is read as a page of its own
+    bounded by the cursors (:func:`_timeline_keys`); the two are merged and cut to the page.
+    Batched: the conversations of one response share one query for messages and one for
+    activities (:meth:`graph.loaders.Loaders.rows_of`).
     """
-    messages_after = activities_after = None
-    if after is not None:
-        at, rank, row_id = after
-        # at the cursor's instant, messages come before activities: after a message, the
-        # activities of that instant follow (ids are positive); after an activity, no message of
-        # that instant does (none has an id beyond MAX_KEY)
-        if rank == MESSAGE_RANK:
-            messages_after, activities_after = [at, row_id], [at, 0]
-        else:
-            messages_after, activities_after = [at, MAX_KEY], [at, row_id]
+    (messages_after, activities_after), (messages_before, activities_before) = (
+        _timeline_keys(request.after),
+        _timeline_keys(request.before),
+    )
+
+    def bounded(after: list[Any] | None, before: list[Any] | None) -> PageRequest:
+        return replace(
+            request,
+            after=tuple(after) if after is not None else None,
+            before=tuple(before) if before is not None else None,
+        )
+
     found_messages, found_activities = await asyncio.gather(
-        loaders.rows_of(Message, "conversation_id", TIMELINE_ORDER, first + 1, messages_after).load(
-            conversation.id
-        ),
         loaders.rows_of(
-            Activity, "conversation_id", TIMELINE_ORDER, first + 1, activities_after
+            Message, "conversation_id", TIMELINE_ORDER, bounded(messages_after, messages_before)
+        ).load(conversation.id),
+        loaders.rows_of(
+            Activity,
+            "conversation_id",
+            TIMELINE_ORDER,
+            bounded(activities_after, activities_before),
         ).load(conversation.id),
     )
     merged = sorted(
         [(m.created_at, MESSAGE_RANK, m.id, m) for m in found_messages]
         + [(a.created_at, ACTIVITY_RANK, a.id, a) for a in found_activities],
         key=lambda item: item[:3],
+        reverse=request.backward,
     )
-    page = Page.slice(merged, first, after, lambda item: list(item[:3]))
+
+    async def total() -> int:
+        messages, activities = await asyncio.gather(
+            loaders.count_of(Message, "conversation_id").load(conversation.id),
+            loaders.count_of(Activity, "conversation_id").load(conversation.id),
+        )
+        return messages + activities
+
+    page = Page.of(merged, request, lambda item: list(item[:3]), total)
     await loaders.preload_users(item[3] for item in page.rows)
-    return Page([item[3] for item in page.rows], page.keys, page.has_next, page.has_previous)
+    return replace(page, rows=[item[3] for item in page.rows])
 
 
 def new_message_events(

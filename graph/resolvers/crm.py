@@ -23,7 +23,7 @@ from graph.crm import LABELS, check_instance_url, crm_for
 from graph.crm.base import FieldKind, Record, RecordGone, validate_edit
 from graph.crm.hubspot import HubSpot
 from graph.crm.salesforce import Salesforce
-from graph.errors import BadUserInput, CrmAuthFailed, NotFound
+from graph.errors import BadUserInput, CrmAuthFailed, FieldErrors, NotFound
 from graph.events import EventType
 from graph.live import write
 from graph.permissions.fields import mask_phone, sees_unmasked_numbers
@@ -77,15 +77,22 @@ async def connect_crm(
         CrmUnavailable: the CRM could not be reached (nothing is stored).
     """
     require_owner(viewer, "Only owners connect and disconnect CRM integrations.")
-    token = _clean_token(access_token)
-    if provider is CrmProvider.SALESFORCE:
-        instance = check_instance_url(settings, instance_url)
-        crm: Crm = Salesforce(settings, token, instance_url=instance)
-    else:
-        if instance_url:
+    errors = FieldErrors()  # the token and the instance reported together
+    token = instance = None
+    with errors.collect():
+        token = _clean_token(access_token)
+    with errors.collect():
+        if provider is CrmProvider.SALESFORCE:
+            instance = check_instance_url(settings, instance_url)
+        elif instance_url:
             raise BadUserInput("HubSpot takes no `instanceUrl`.", field="instanceUrl")
-        instance = None
-        crm = HubSpot(settings, token)
+    errors.raise_if_any()
+    assert token is not None
+    crm: Crm = (
+        Salesforce(settings, token, instance_url=instance)
+        if provider is CrmProvider.SALESFORCE
+        else HubSpot(settings, token)
+    )
     encrypted = SecretBox(settings.secret_keys).encrypt(token)
     facts = await crm.verify()
 

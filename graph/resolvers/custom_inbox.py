@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from tortoise.expressions import Q
 
 from db.models import CustomInbox, CustomInboxShare, CustomInboxSharing, Team, User
-from graph.errors import BadUserInput, Forbidden, NotFound
+from graph.errors import BadUserInput, FieldErrors, Forbidden, NotFound
 from graph.events import EventType
 from graph.live import write
 from graph.permissions.visibility import (
@@ -45,9 +45,14 @@ MAX_NODES = 50
 
 
 async def clean_filter(
-    viewer: Viewer, node: dict[str, Any], path: str = "filter"
-) -> dict[str, Any]:
-    """Validate a filter tree (already in storage shape, with integer ids).
+    viewer: Viewer, node: dict[str, Any] | None, path: str = "filter"
+) -> dict[str, Any] | None:
+    """Validate a filter tree (already in storage shape, with integer ids), whose nodes the
+    caller found malformed (and reported) stand as ``None``: the rest is checked, and the
+    result is ``None`` when any was.
+
+    Every invalid node is reported at once (:class:`graph.errors.FieldErrors`), each naming
+    its path in the API's names (``filter.all[1].countryCodes``).
 
     Raises:
         BadUserInput: an empty, contradictory, too deep or too large filter, or a bad value,
@@ -55,9 +60,12 @@ async def clean_filter(
         NotFound: a user, team or channel id not in the viewer's workspace.
     """
     count = 0
+    errors = FieldErrors()
 
-    async def visit(node: Any, path: str, depth: int) -> dict[str, Any]:
+    async def visit(node: Any, path: str, depth: int) -> dict[str, Any] | None:
         nonlocal count
+        if node is None:
+            return None  # reported by the caller
         count += 1
         if count > MAX_NODES:
             raise BadUserInput(f"The filter has more than {MAX_NODES} conditions.", field=path)
@@ -71,18 +79,25 @@ async def clean_filter(
         if key in ("all", "any"):
             if not isinstance(value, list) or not value:
                 raise BadUserInput(f"`{key}` needs at least one filter.", field=f"{path}.{key}")
-            children = [
-                await visit(child, f"{path}.{key}[{i}]", depth + 1) for i, child in enumerate(value)
-            ]
+            children = []
+            for i, child in enumerate(value):
+                with errors.collect():
+                    children.append(await visit(child, f"{path}.{key}[{i}]", depth + 1))
+            if len(children) < len(value) or None in children:
+                return None  # reported
             if key == "all":
                 check_group(children, f"{path}.all")
             return {key: children}
         condition = BY_STORED.get(key)
         if condition is None:
             raise BadUserInput(f"Unknown filter condition `{key}`.", field=path)
-        return {key: await condition.clean(viewer, value, f"{path}.{key}")}
+        return {key: await condition.clean(viewer, value, f"{path}.{condition.api_name}")}
 
-    return await visit(node, path, 1)
+    cleaned = None
+    with errors.collect():
+        cleaned = await visit(node, path, 1)
+    errors.raise_if_any()
+    return cleaned
 
 
 def filter_q(viewer: Viewer, node: dict[str, Any], now: datetime) -> Q:
@@ -157,14 +172,17 @@ async def save_custom_inbox(
     custom_id: int | None,
     *,
     name: str,
-    filter_spec: dict[str, Any],
+    filter_spec: dict[str, Any] | None,
     sharing: CustomInboxSharing,
     user_ids: list[int] | None,
     team_ids: list[int] | None,
     once: Once | None = None,
+    errors: FieldErrors | None = None,
 ) -> CustomInbox:
-    """Create (``custom_id`` None) or replace a custom inbox. Validates everything first.
-    ``once``: the idempotency key of a creation (:mod:`graph.idempotency`).
+    """Create (``custom_id`` None) or replace a custom inbox. Validates everything first and
+    reports every invalid field at once. ``once``: the idempotency key of a creation
+    (:mod:`graph.idempotency`); ``errors``: those the caller found already (ids it could not
+    decode; ``filter_spec`` is then ``None`` when the filter was one of them).
 
     Raises:
         NotFound: not visible to the viewer. Forbidden: not its creator.
@@ -175,11 +193,20 @@ async def save_custom_inbox(
         existing = await visible_custom_inbox(viewer, custom_id)
         if not may_edit_custom_inbox(viewer, existing):
             raise Forbidden("Only its creator may edit, re-share or delete a custom inbox.")
+    errors = errors or FieldErrors()
     name = (name or "").strip()
-    if not name or len(name) > 120:
-        raise BadUserInput("`name` must be 1 to 120 characters.", field="name")
-    cleaned = await clean_filter(viewer, filter_spec)
-    users, teams = await _clean_sharing(viewer, sharing, user_ids, team_ids)
+    with errors.collect():
+        if not name or len(name) > 120:
+            raise BadUserInput("`name` must be 1 to 120 characters.", field="name")
+    cleaned: dict[str, Any] | None = None
+    with errors.collect():
+        cleaned = await clean_filter(viewer, filter_spec)
+    users: list[int] = []
+    teams: list[int] = []
+    with errors.collect():
+        users, teams = await _clean_sharing(viewer, sharing, user_ids, team_ids)
+    errors.raise_if_any()
+    assert cleaned is not None  # None only for nodes reported above
 
     async def operation(tx: Transaction) -> CustomInbox:
         if existing is None:

@@ -152,9 +152,9 @@ async def _clean_channels(viewer: Viewer, value: Any, path: str) -> Any:
     return await ids_in_workspace(Channel, viewer.workspace_id, _values(value, path), field=path)
 
 
-def _channel_ids_from_input(stored: str) -> Callable[[Any, str, Decode], Any]:
+def _channel_ids_from_input(api_name: str) -> Callable[[Any, str, Decode], Any]:
     def from_input(value: Any, path: str, decode: Decode) -> Any:
-        return [decode(i, "Channel", field=f"{path}.{stored}") for i in value]
+        return [decode(i, "Channel", field=f"{path}.{api_name}") for i in value]
 
     return from_input
 
@@ -222,7 +222,7 @@ CHANNELS = Condition(
     "channel_ids",
     _clean_channels,
     _identity_q,
-    _channel_ids_from_input("channel_ids"),
+    _channel_ids_from_input("channelIds"),
     _channel_ids_to_output,
 )
 LAST_CHANNELS = Condition(
@@ -230,7 +230,7 @@ LAST_CHANNELS = Condition(
     "last_channel_ids",
     _clean_channels,
     lambda viewer, value, now: Q(last_channel_id__in=value),
-    _channel_ids_from_input("last_channel_ids"),
+    _channel_ids_from_input("lastChannelIds"),
     _channel_ids_to_output,
 )
 COUNTRIES = Condition(

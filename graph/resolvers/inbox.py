@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import strawberry
 
 from db.models import Contact, Conversation, ConversationStatus
-from db.queries import keyset_page
 from graph.errors import BadUserInput, Forbidden, NotFound
 from graph.events import LIST_EVENTS, EventType
 from graph.fanout import Candidate
@@ -28,7 +27,7 @@ from graph.permissions.visibility import (
     visible_standard_inboxes,
     visible_team_ids,
 )
-from graph.relay import Page, decode_id
+from graph.relay import Page, PageRequest, decode_id
 from graph.resolvers.custom_inbox import (
     custom_scope,
     filter_q,
@@ -40,7 +39,7 @@ from graph.resolvers.indicators import inbox_counts, mark_seen, unseen_filter
 from graph.subscriptions import STREAM_STARTED, LiveScope, LiveStream
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable
 
     from graph.context import Context
     from graph.live import EventBus, LiveEvent, Transaction
@@ -131,20 +130,21 @@ async def list_conversations(
     viewer: Viewer,
     inbox: InboxRef,
     status: ConversationStatus | None,
-    first: int,
-    after: Sequence[Any] | None,
+    request: PageRequest,
     *,
     unseen: bool = False,
 ) -> Page[Conversation]:
-    """One page of an inbox's conversations, newest activity first (keyset pagination);
-    with ``unseen``, only those with inbound messages the viewer has not seen in it."""
+    """The page ``request`` asks for of an inbox's conversations, newest activity first, by
+    keyset both ways (backwards: the index read in reverse from ``before``); with
+    ``unseen``, only those with inbound messages the viewer has not seen in it. Its
+    ``totalCount`` is a count of the same rows (the inbox's index, as the sidebar's counts)."""
     query = conversations_in(viewer, inbox.scope, status)
     if inbox.filter is not None:
         query = query.filter(inbox.filter)
     if unseen:
         query = query.filter(**unseen_filter(viewer, inbox.key))
-    rows = await keyset_page(query, CONVERSATION_ORDER, first, after)
-    return Page.slice(rows, first, after, conversation_cursor_values)
+    rows = await request.read(query, CONVERSATION_ORDER)
+    return Page.of(rows, request, conversation_cursor_values, query.count)
 
 
 def conversation_cursor_values(row: Conversation) -> list[Any]:

@@ -36,7 +36,7 @@ from db.models import (
     Message,
     UnseenMark,
 )
-from graph.errors import BadUserInput
+from graph.errors import BadUserInput, FieldErrors
 from graph.events import EventType
 from graph.live import write
 from graph.resolvers.contact import (
@@ -185,16 +185,29 @@ async def merge_contacts(
         Forbidden: the viewer may not edit contacts.
         BadUserInput: a contact merged with itself (``secondaryId``); a blocked and an
             unblocked contact without a choice (``blocked``).
+        InvalidInput: several of the above at once, one error per argument
+            (:class:`graph.errors.FieldErrors`): the arguments naming contacts first, then
+            the choices between them.
     """
-    unknown = set(take_from_secondary) - set(MERGEABLE_FIELDS)
-    if unknown:
-        raise BadUserInput(f"Unknown contact fields: {sorted(unknown)}.", field="takeFromSecondary")
-    primary = await visible_contact(viewer, primary_id, field="primaryId")
-    secondary = await visible_contact(viewer, secondary_id, field="secondaryId")
+    errors = FieldErrors()  # every bad argument reported together
+    with errors.collect():
+        unknown = set(take_from_secondary) - set(MERGEABLE_FIELDS)
+        if unknown:
+            raise BadUserInput(
+                f"Unknown contact fields: {sorted(unknown)}.", field="takeFromSecondary"
+            )
+    with errors.collect():
+        primary = await visible_contact(viewer, primary_id, field="primaryId")
+    with errors.collect():
+        secondary = await visible_contact(viewer, secondary_id, field="secondaryId")
+    errors.raise_if_any()
     require_contact_editor(viewer)
-    if primary.id == secondary.id:
-        raise BadUserInput("A contact cannot be merged with itself.", field="secondaryId")
-    _check_blocked_choice(primary, secondary, blocked)
+    with errors.collect():
+        if primary.id == secondary.id:
+            raise BadUserInput("A contact cannot be merged with itself.", field="secondaryId")
+    with errors.collect():
+        _check_blocked_choice(primary, secondary, blocked)
+    errors.raise_if_any()
 
     async def operation(tx: Transaction) -> Contact:
         conn = tx.connection

@@ -21,7 +21,7 @@ from db.models import (
 )
 from db.normalize import normalise_email
 from db.security import hash_password, password_needs_rehash, password_turn, verify_password
-from graph.errors import BadUserInput, Conflict, Forbidden, NotFound, Unauthenticated
+from graph.errors import BadUserInput, Conflict, FieldErrors, Forbidden, NotFound, Unauthenticated
 from graph.events import EventType
 from graph.live import write
 from graph.permissions.grants import check_grants
@@ -138,9 +138,16 @@ class WorkspaceChanges:
 
 
 async def create_user(
-    bus: EventBus, viewer: Viewer, data: NewUser, *, once: Once | None = None
+    bus: EventBus,
+    viewer: Viewer,
+    data: NewUser,
+    *,
+    once: Once | None = None,
+    errors: FieldErrors | None = None,
 ) -> User:
-    """Add a teammate. ``once``: the request's idempotency key (:mod:`graph.idempotency`).
+    """Add a teammate. ``once``: the request's idempotency key (:mod:`graph.idempotency`);
+    ``errors``: the input's errors the caller found already. Every invalid field is reported
+    at once (:class:`graph.errors.FieldErrors`).
 
     Raises:
         Forbidden: the viewer is an agent, or grants what they may not
@@ -150,20 +157,31 @@ async def create_user(
         NotFound: a team id not in the workspace (``teamIds``).
     """
     _require_admin(viewer)
+    errors = errors or FieldErrors()
     role = data.role or Role.AGENT
     _check_role_change(viewer, role, None)
-    check_grants(viewer, None, data)
-    try:
-        email = normalise_email(data.email or "")
-    except ValueError as exc:
-        raise BadUserInput(f"`email` is not a valid e-mail address: {exc}", field="email") from None
-    name = _clean_name(data.name, "name")
-    password = clean_password(data.password, "password")
-    team_ids = (
-        await ids_in_workspace(Team, viewer.workspace_id, data.team_ids, field="teamIds") or []
-    )
-    if await User.filter(email=email).exists():
-        raise BadUserInput("This e-mail address is already in use.", field="email")
+    with errors.collect():
+        check_grants(viewer, None, data)
+    email = name = password = ""
+    team_ids: list[int] = []
+    with errors.collect():
+        try:
+            email = normalise_email(data.email or "")
+        except ValueError as exc:
+            raise BadUserInput(
+                f"`email` is not a valid e-mail address: {exc}", field="email"
+            ) from None
+        if await User.filter(email=email).exists():
+            raise BadUserInput("This e-mail address is already in use.", field="email")
+    with errors.collect():
+        name = _clean_name(data.name, "name")
+    with errors.collect():
+        password = clean_password(data.password, "password")
+    with errors.collect():
+        team_ids = (
+            await ids_in_workspace(Team, viewer.workspace_id, data.team_ids, field="teamIds") or []
+        )
+    errors.raise_if_any()
     password_hash = await hash_password(password)
 
     async def operation(tx: Transaction) -> User:
@@ -195,8 +213,16 @@ async def create_user(
     return await write(bus, viewer.workspace_id, operation, once=once)
 
 
-async def update_user(bus: EventBus, viewer: Viewer, user_id: int, data: UserChanges) -> User:
-    """Change a teammate's name, role, visibility, permissions, teams or active flag.
+async def update_user(
+    bus: EventBus,
+    viewer: Viewer,
+    user_id: int,
+    data: UserChanges,
+    *,
+    errors: FieldErrors | None = None,
+) -> User:
+    """Change a teammate's name, role, visibility, permissions, teams or active flag; every
+    invalid field reported at once (``errors``: those the caller found already).
 
     Only the fields ``data`` sets change. Deactivating a user revokes every session and
     access token of the user in the same transaction, for good: reactivating it does not bring
@@ -210,17 +236,24 @@ async def update_user(bus: EventBus, viewer: Viewer, user_id: int, data: UserCha
     if target is None:
         raise NotFound("User", field="id")
     _check_role_change(viewer, data.role, target)
-    check_grants(viewer, target, data)
-    team_ids = await ids_in_workspace(Team, viewer.workspace_id, data.team_ids, field="teamIds")
+    errors = errors or FieldErrors()
+    with errors.collect():
+        check_grants(viewer, target, data)
+    team_ids = None
+    with errors.collect():
+        team_ids = await ids_in_workspace(Team, viewer.workspace_id, data.team_ids, field="teamIds")
     changes: dict[str, object] = {}
     if data.name is not None:
-        changes["name"] = _clean_name(data.name, "name")
+        with errors.collect():
+            changes["name"] = _clean_name(data.name, "name")
     for change in fields(data):
         value = getattr(data, change.name)
         if change.name not in ("name", "team_ids") and value is not None:
             changes[change.name] = value
-    if changes.get("is_active") is False and target.id == viewer.user_id:
-        raise BadUserInput("You cannot deactivate yourself.", field="isActive")
+    with errors.collect():
+        if changes.get("is_active") is False and target.id == viewer.user_id:
+            raise BadUserInput("You cannot deactivate yourself.", field="isActive")
+    errors.raise_if_any()
 
     async def operation(tx: Transaction) -> User:
         # the workspace row serialises owner changes, so two owners cannot demote each other
@@ -277,14 +310,23 @@ async def create_team(
     member_ids: Sequence[int] | None,
     *,
     once: Once | None = None,
+    errors: FieldErrors | None = None,
 ) -> Team:
-    """A new team with its members. Raises ``BAD_USER_INPUT`` for a duplicate name.
-    ``once``: the request's idempotency key (:mod:`graph.idempotency`)."""
+    """A new team with its members. Raises ``BAD_USER_INPUT`` for a bad or duplicate name,
+    ``NOT_FOUND`` for members outside the workspace, both at once (``errors``: those the
+    caller found already). ``once``: the request's idempotency key (:mod:`graph.idempotency`)."""
     _require_admin(viewer)
-    name = _clean_name(name, "name")
-    members = await ids_in_workspace(User, viewer.workspace_id, member_ids, field="memberIds") or []
-    if await Team.filter(workspace_id=viewer.workspace_id, name=name).exists():
-        raise BadUserInput("A team with this name exists already.", field="name")
+    errors = errors or FieldErrors()
+    members: list[int] = []
+    with errors.collect():
+        name = _clean_name(name, "name")
+        if await Team.filter(workspace_id=viewer.workspace_id, name=name).exists():
+            raise BadUserInput("A team with this name exists already.", field="name")
+    with errors.collect():
+        members = (
+            await ids_in_workspace(User, viewer.workspace_id, member_ids, field="memberIds") or []
+        )
+    errors.raise_if_any()
 
     async def operation(tx: Transaction) -> Team:
         team = await Team.create(
@@ -299,21 +341,33 @@ async def create_team(
 
 
 async def update_team(
-    bus: EventBus, viewer: Viewer, team_id: int, name: str | None, member_ids: Sequence[int] | None
+    bus: EventBus,
+    viewer: Viewer,
+    team_id: int,
+    name: str | None,
+    member_ids: Sequence[int] | None,
+    *,
+    errors: FieldErrors | None = None,
 ) -> Team:
-    """Rename a team or replace its members."""
+    """Rename a team or replace its members; a bad name and bad members are reported at once
+    (``errors``: those the caller found already)."""
     _require_admin(viewer)
     team = await Team.filter(id=team_id, workspace_id=viewer.workspace_id).first()
     if team is None:
         raise NotFound("Team", field="id")
-    new_name = _clean_name(name, "name") if name is not None else None
-    if (
-        new_name
-        and new_name != team.name
-        and await Team.filter(workspace_id=viewer.workspace_id, name=new_name).exists()
-    ):
-        raise BadUserInput("A team with this name exists already.", field="name")
-    members = await ids_in_workspace(User, viewer.workspace_id, member_ids, field="memberIds")
+    errors = errors or FieldErrors()
+    new_name = members = None
+    with errors.collect():
+        new_name = _clean_name(name, "name") if name is not None else None
+        if (
+            new_name
+            and new_name != team.name
+            and await Team.filter(workspace_id=viewer.workspace_id, name=new_name).exists()
+        ):
+            raise BadUserInput("A team with this name exists already.", field="name")
+    with errors.collect():
+        members = await ids_in_workspace(User, viewer.workspace_id, member_ids, field="memberIds")
+    errors.raise_if_any()
 
     async def operation(tx: Transaction) -> Team:
         if new_name:

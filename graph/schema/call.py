@@ -15,13 +15,13 @@ from graph.idempotency import CreatedRow, IdempotencyKeyArgument, idempotent
 from graph.loaders import related
 from graph.permissions import visibility
 from graph.permissions.fields import number_as_seen
-from graph.relay import decode_cursor, decode_id, page_size, to_global_id
+from graph.relay import PageRequest, decode_id, to_global_id
 from graph.resolvers import call as call_resolvers
 from graph.resolvers import contact as contact_resolvers
 from graph.resolvers.node import shows
 from graph.schema.channel import Channel
 from graph.schema.contact import Contact
-from graph.schema.core import Connection, Node
+from graph.schema.core import After, Before, Connection, First, Last, Node, connection_field
 from graph.schema.inbox import InboxSelector
 from graph.schema.user import User
 
@@ -195,10 +195,10 @@ class CallQueries:
         )
         return [Call.from_row(r) for r in rows]
 
-    @strawberry.field(
+    @connection_field(
         description="The call log (the CALLS view): calls of every direction and outcome, newest "
         "first (ringingAt), within the selected inbox (its contacts, as in the CHATS view), or "
-        "every call the viewer may see without one. `first` is 1 to 100. Errors: FORBIDDEN "
+        "every call the viewer may see without one. Errors: FORBIDDEN "
         "without call access or for an inbox the viewer's restriction hides, NOT_FOUND for an "
         "unknown team or custom inbox, BAD_USER_INPUT for a malformed selector or cursor."
     )
@@ -206,12 +206,13 @@ class CallQueries:
         self,
         info: Info,
         inbox: InboxSelector | None = None,
-        first: int = 25,
-        after: str | None = None,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
     ) -> CallConnection:
-        size = page_size(first)
-        cursor = decode_cursor(after, (datetime, int)) if after is not None else None
-        page = await call_resolvers.call_log(info.context.viewer, inbox, size, cursor)
+        request = PageRequest.parse(first, after, last, before, (datetime, int))
+        page = await call_resolvers.call_log(info.context.viewer, inbox, request)
         await info.context.loaders.preload(
             contact=[r.contact_id for r in page.rows], channel=[r.channel_id for r in page.rows]
         )

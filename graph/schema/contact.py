@@ -17,7 +17,7 @@ from graph.fanout import depends_on_identity
 from graph.idempotency import CreatedRow, IdempotencyKeyArgument, idempotent
 from graph.loaders import related
 from graph.permissions.fields import number_as_seen
-from graph.relay import decode_cursor, decode_id, page_size, to_global_id
+from graph.relay import PageRequest, decode_id, to_global_id
 from graph.resolvers import activity as activity_resolvers
 from graph.resolvers import call as call_resolvers
 from graph.resolvers import contact as resolvers
@@ -27,7 +27,7 @@ from graph.resolvers import merge as merge_resolvers
 from graph.resolvers.node import find_node
 from graph.schema.activity import Activity, ActivityConnection
 from graph.schema.channel import Channel
-from graph.schema.core import Node
+from graph.schema.core import After, Before, First, Last, Node, connection_field
 from graph.schema.crm import CrmProvider, CrmRecord
 from graph.schema.user import User
 
@@ -123,18 +123,22 @@ class Contact(Node):
         record = await crm_resolvers.contact_record(ctx.settings, ctx.viewer, self.row, provider)
         return CrmRecord.from_record(provider, record) if record is not None else None
 
-    @strawberry.field(
+    @connection_field(
         description="Every call with this contact, inbound and outbound, newest first, with its "
-        "outcome (status), direction, times, duration and who handled it. `first` is 1 to 100. "
-        "Empty for users without call access. Errors: BAD_USER_INPUT for a malformed cursor."
+        "outcome (status), direction, times, duration and who handled it. Empty for users "
+        "without call access. Errors: BAD_USER_INPUT for a bad page size or cursor."
     )
     async def call_activities(
-        self, info: Info, first: int = 25, after: str | None = None
+        self,
+        info: Info,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
     ) -> Annotated[CallConnection, strawberry.lazy("graph.schema.call")]:
-        size = page_size(first)
-        cursor = decode_cursor(after, (datetime, int)) if after is not None else None
+        request = PageRequest.parse(first, after, last, before, (datetime, int))
         ctx = info.context
-        page = await call_resolvers.contact_calls(ctx.viewer, ctx.loaders, self.row, size, cursor)
+        page = await call_resolvers.contact_calls(ctx.viewer, ctx.loaders, self.row, request)
         return _CALL_CONNECTION.resolve_type().from_page(page, _CALL.resolve_type().from_row)
 
     @strawberry.field(
@@ -160,34 +164,40 @@ class Contact(Node):
         )
         return [Contact.from_row(r) for r in rows]
 
-    @strawberry.field(
-        description="The contact's conversations, open and closed, newest opened first. `first` "
-        "is 1 to 100."
+    @connection_field(
+        description="The contact's conversations, open and closed, newest opened first. "
+        "Errors: BAD_USER_INPUT for a bad page size or cursor."
     )
     async def conversations(
-        self, info: Info, first: int = 25, after: str | None = None
+        self,
+        info: Info,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
     ) -> Annotated[ConversationConnection, strawberry.lazy("graph.schema.conversation")]:
-        size = page_size(first)
-        cursor = decode_cursor(after, (datetime, int)) if after is not None else None
+        request = PageRequest.parse(first, after, last, before, (datetime, int))
         page = await conversation_resolvers.list_contact_conversations(
-            info.context.loaders, self.row, size, cursor
+            info.context.loaders, self.row, request
         )
         return _CONVERSATION_CONNECTION.resolve_type().from_page(
             page, _CONVERSATION.resolve_type().from_row, refreshed_at=datetime.now(UTC)
         )
 
-    @strawberry.field(
-        description="Comments and conversation events of this contact, newest first. `first` is "
-        "1 to 100. Errors: BAD_USER_INPUT for a bad `first` or cursor."
+    @connection_field(
+        description="Comments and conversation events of this contact, newest first. Errors: "
+        "BAD_USER_INPUT for a bad page size or cursor."
     )
     async def activities(
-        self, info: Info, first: int = 25, after: str | None = None
+        self,
+        info: Info,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
     ) -> ActivityConnection:
-        size = page_size(first)
-        cursor = decode_cursor(after, (datetime, int)) if after is not None else None
-        page = await activity_resolvers.list_activities(
-            info.context.loaders, self.row, size, cursor
-        )
+        request = PageRequest.parse(first, after, last, before, (datetime, int))
+        page = await activity_resolvers.list_activities(info.context.loaders, self.row, request)
         return ActivityConnection.from_page(page, Activity.from_row)
 
 
@@ -270,8 +280,8 @@ class AssignmentMutations:
 class ContactMutations:
     @strawberry.mutation(
         description="Edit a contact's names, phone, e-mail, country and language; only the fields "
-        "given change. Errors: BAD_USER_INPUT naming the first invalid field in "
-        "`extensions.field` (nothing is changed); NOT_FOUND for a contact the viewer may not see; "
+        "given change. Errors: BAD_USER_INPUT, one error per invalid field, each naming it in "
+        "`extensions.field` and `extensions.inputPath` (nothing is changed); NOT_FOUND for a contact the viewer may not see; "
         "FORBIDDEN without the permission to edit contacts."
     )
     async def update_contact(self, info: Info, input: UpdateContactInput) -> Contact:

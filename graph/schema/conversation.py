@@ -12,15 +12,25 @@ import strawberry
 from strawberry.types import Info
 
 from db import models as m
+from graph.errors import FieldErrors
 from graph.idempotency import IdempotencyKeyArgument, idempotent
 from graph.loaders import related
-from graph.relay import decode_cursor, decode_id, page_size, to_global_id
+from graph.relay import PageRequest, decode_id, to_global_id
 from graph.resolvers import conversation as resolvers
 from graph.resolvers.node import shows
 from graph.schema.activity import Activity, ActivityKind
 from graph.schema.channel import Channel
 from graph.schema.contact import Contact
-from graph.schema.core import Connection, Edge, Node
+from graph.schema.core import (
+    After,
+    Before,
+    Connection,
+    Edge,
+    First,
+    Last,
+    Node,
+    connection_field,
+)
 from graph.schema.user import User
 
 if TYPE_CHECKING:
@@ -129,22 +139,40 @@ class Conversation(Node):
         description="Closing note: the summary written when closing."
     )
 
-    @strawberry.field(description="Messages, newest first.")
+    @connection_field(description="Messages, newest first.")
     async def messages(
-        self, info: Info, first: int = 25, after: str | None = None
+        self,
+        info: Info,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
     ) -> MessageConnection:
-        size = page_size(first)
-        cursor = decode_cursor(after, (datetime, int)) if after is not None else None
-        page = await resolvers.list_messages(info.context.loaders, self.row, size, cursor)
+        request = PageRequest.parse(first, after, last, before, (datetime, int))
+        page = await resolvers.list_messages(info.context.loaders, self.row, request)
         return MessageConnection.from_page(page, Message.from_row)
 
-    @strawberry.field(description="Messages and activities interleaved, oldest first.")
+    @connection_field(
+        description="Messages and activities interleaved, oldest first.",
+        default_page_size=resolvers.TIMELINE_PAGE_SIZE,
+    )
     async def timeline(
-        self, info: Info, first: int = 50, after: str | None = None
+        self,
+        info: Info,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
     ) -> TimelineConnection:
-        size = page_size(first)
-        cursor = decode_cursor(after, (datetime, int, int)) if after is not None else None
-        page = await resolvers.timeline(info.context.loaders, self.row, size, cursor)
+        request = PageRequest.parse(
+            first,
+            after,
+            last,
+            before,
+            (datetime, int, int),
+            default=resolvers.TIMELINE_PAGE_SIZE,
+        )
+        page = await resolvers.timeline(info.context.loaders, self.row, request)
         return TimelineConnection.from_page(page, _timeline_item)
 
 
@@ -259,11 +287,11 @@ class MessageMutations:
     ) -> SendMessagePayload:
         ctx = info.context
         contact_id = decode_id(input.contact_id, "Contact", field="contactId")
-        channel_id = (
-            decode_id(input.channel_id, "Channel", field="channelId")
-            if input.channel_id is not None
-            else None
-        )
+        errors = FieldErrors()
+        channel_id = None
+        if input.channel_id is not None:
+            with errors.collect():
+                channel_id = decode_id(input.channel_id, "Channel", field="channelId")
         result = await idempotent(
             info,
             idempotency_key,
@@ -276,6 +304,7 @@ class MessageMutations:
                 text=input.text,
                 channel_id=channel_id,
                 once=once,
+                errors=errors,
             ),
         )
         return SendMessagePayload(

@@ -12,13 +12,13 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from db import models as m
-from graph.errors import BadUserInput
+from graph.errors import BadUserInput, FieldErrors
 from graph.fanout import depends_on_identity
 from graph.idempotency import CreatedRow, IdempotencyKeyArgument, idempotent
 from graph.loaders import related, then
 from graph.permissions.visibility import StandardInboxKind as _StandardInboxKind
 from graph.permissions.visibility import may_edit_custom_inbox
-from graph.relay import decode_cursor, decode_id, decode_ids, page_size, to_global_id
+from graph.relay import PageRequest, decode_id, decode_ids, to_global_id
 from graph.resolvers import custom_inbox as custom_resolvers
 from graph.resolvers import filter_conditions as conditions
 from graph.resolvers import inbox as resolvers
@@ -31,7 +31,7 @@ from graph.schema.conversation import (
     ConversationEvent,
     ConversationStatus,
 )
-from graph.schema.core import Node
+from graph.schema.core import After, Before, First, Last, Node, connection_field
 from graph.schema.user import Team, User
 
 if TYPE_CHECKING:
@@ -159,27 +159,52 @@ class CustomInboxInput:
     shared_with_team_ids: list[strawberry.ID] | None = None
 
 
-def filter_spec(node: ConversationFilter, path: str = "filter", depth: int = 1) -> dict:
+def filter_spec(
+    node: ConversationFilter, path: str = "filter", errors: FieldErrors | None = None
+) -> dict:
     """The stored shape of a filter input (ids decoded; checked by the resolver), condition by
-    condition as :mod:`graph.resolvers.filter_conditions` says."""
-    if depth > custom_resolvers.MAX_DEPTH:
-        raise BadUserInput(
-            f"Filter groups nest at most {custom_resolvers.MAX_DEPTH} deep.", field=path
-        )
-    chosen = {k: v for k, v in vars(node).items() if v is not None and v is not strawberry.UNSET}
-    if len(chosen) != 1:
-        raise BadUserInput(
-            "Each filter node sets exactly one of all, any or a condition.", field=path
-        )
-    ((key, value),) = chosen.items()
-    if key in ("all", "any"):
-        return {
-            key: [
-                filter_spec(child, f"{path}.{key}[{i}]", depth + 1) for i, child in enumerate(value)
-            ]
+    condition as :mod:`graph.resolvers.filter_conditions` says.
+
+    With ``errors``, a malformed node is reported there and stands as ``None`` in the tree
+    (:func:`graph.resolvers.custom_inbox.clean_filter` checks the rest); without, they are
+    raised.
+
+    Raises:
+        BadUserInput: every malformed node at once (:class:`graph.errors.FieldErrors`),
+            each naming its path in the API's names, when ``errors`` is not given.
+    """
+    collected = errors if errors is not None else FieldErrors()
+
+    def convert(node: ConversationFilter, path: str, depth: int) -> dict | None:
+        if depth > custom_resolvers.MAX_DEPTH:
+            raise BadUserInput(
+                f"Filter groups nest at most {custom_resolvers.MAX_DEPTH} deep.", field=path
+            )
+        chosen = {
+            k: v for k, v in vars(node).items() if v is not None and v is not strawberry.UNSET
         }
-    condition = conditions.BY_ATTRIBUTE[key]
-    return {condition.stored: condition.from_input(value, path, decode_id)}
+        if len(chosen) != 1:
+            raise BadUserInput(
+                "Each filter node sets exactly one of all, any or a condition.", field=path
+            )
+        ((key, value),) = chosen.items()
+        if key in ("all", "any"):
+            children = []
+            for i, child in enumerate(value):
+                converted = None
+                with collected.collect():
+                    converted = convert(child, f"{path}.{key}[{i}]", depth + 1)
+                children.append(converted)
+            return {key: children}
+        condition = conditions.BY_ATTRIBUTE[key]
+        return {condition.stored: condition.from_input(value, path, decode_id)}
+
+    spec = None
+    with collected.collect():
+        spec = convert(node, path, 1)
+    if errors is None:
+        collected.raise_if_any()
+    return spec
 
 
 def filter_output(spec: dict) -> dict:
@@ -264,8 +289,8 @@ class InboxQueries:
     async def inbox_sidebar(self, info: Info) -> InboxSidebar:
         return InboxSidebar.from_sidebar(await resolvers.sidebar_with_counts(info.context.viewer))
 
-    @strawberry.field(
-        description="The conversations of one inbox, newest activity first. `first` is 1 to 100. "
+    @connection_field(
+        description="The conversations of one inbox, newest activity first. "
         "Errors: FORBIDDEN for an inbox the viewer's restriction hides, NOT_FOUND for an unknown "
         "team or custom inbox, BAD_USER_INPUT for a malformed selector or cursor."
     )
@@ -274,8 +299,10 @@ class InboxQueries:
         info: Info,
         inbox: InboxSelector,
         status: ConversationStatus | None = m.ConversationStatus.OPEN,
-        first: int = 25,
-        after: str | None = None,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
         unseen: Annotated[
             bool,
             strawberry.argument(
@@ -286,10 +313,9 @@ class InboxQueries:
     ) -> ConversationConnection:
         viewer = info.context.viewer
         refreshed_at = datetime.now(UTC)
-        size = page_size(first)
-        cursor = decode_cursor(after, (datetime, int)) if after is not None else None
+        request = PageRequest.parse(first, after, last, before, (datetime, int))
         ref = await resolvers.resolve_inbox(viewer, inbox)
-        page = await resolvers.list_conversations(viewer, ref, status, size, cursor, unseen=unseen)
+        page = await resolvers.list_conversations(viewer, ref, status, request, unseen=unseen)
         await info.context.loaders.preload(
             contact=[r.contact_id for r in page.rows],
             message=[r.last_message_id for r in page.rows],
@@ -399,16 +425,24 @@ async def _save_custom_inbox(
     info: Info, custom_id: int | None, input: CustomInboxInput, *, once: Once | None = None
 ) -> m.CustomInbox:
     ctx = info.context
+    errors = FieldErrors()
+    spec = filter_spec(input.filter, errors=errors)
+    user_ids = team_ids = None
+    with errors.collect():
+        user_ids = decode_ids(input.shared_with_user_ids, "User", field="sharedWithUserIds")
+    with errors.collect():
+        team_ids = decode_ids(input.shared_with_team_ids, "Team", field="sharedWithTeamIds")
     return await custom_resolvers.save_custom_inbox(
         ctx.bus,
         ctx.viewer,
         custom_id,
         name=input.name,
-        filter_spec=filter_spec(input.filter),
+        filter_spec=spec,
         sharing=input.sharing,
-        user_ids=decode_ids(input.shared_with_user_ids, "User", field="sharedWithUserIds"),
-        team_ids=decode_ids(input.shared_with_team_ids, "Team", field="sharedWithTeamIds"),
+        user_ids=user_ids,
+        team_ids=team_ids,
         once=once,
+        errors=errors,
     )
 
 

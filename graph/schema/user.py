@@ -11,14 +11,15 @@ import strawberry
 from strawberry.types import Info
 
 from db import models as m
+from graph.errors import FieldErrors
 from graph.idempotency import CreatedRow, IdempotencyKeyArgument, idempotent
 from graph.loaders import related
 from graph.permissions.fields import IsSelfOrAdmin
 from graph.permissions.scopes import parse_scopes
-from graph.relay import decode_cursor, decode_id, decode_ids, page_size, to_global_id
+from graph.relay import PageRequest, decode_id, decode_ids, to_global_id
 from graph.resolvers import access_token as token_resolvers
 from graph.resolvers import user as user_resolvers
-from graph.schema.core import Connection, Node
+from graph.schema.core import After, Before, Connection, First, Last, Node, connection_field
 from graph.secrets import SecretBox
 from graph.throttle import login_attempt
 
@@ -292,16 +293,18 @@ class UserQueries:
 
 @strawberry.type
 class AccessTokenQueries:
-    @strawberry.field(
+    @connection_field(
         description="Access tokens, newest first: every session and integration token of the "
         "workspace for owners, the viewer's own for everyone else; never their secrets. "
-        "`first` is 1 to 100. Errors: BAD_USER_INPUT for a malformed `first` or cursor."
+        "Errors: BAD_USER_INPUT for a bad page size or cursor."
     )
     async def access_tokens(
         self,
         info: Info,
-        first: int = 25,
-        after: str | None = None,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
         active: Annotated[
             bool | None,
             strawberry.argument(
@@ -314,12 +317,10 @@ class AccessTokenQueries:
             strawberry.argument(description="Only sessions or only integration tokens."),
         ] = None,
     ) -> AccessTokenConnection:
-        size = page_size(first)
-        cursor = decode_cursor(after, (int,)) if after is not None else None
+        request = PageRequest.parse(first, after, last, before, (int,))
         page = await token_resolvers.list_access_tokens(
             info.context.viewer,
-            size,
-            cursor,
+            request,
             active=active,
             kind=m.AccessTokenKind(kind.value) if kind is not None else None,
         )
@@ -381,13 +382,17 @@ class UserMutations:
         self, info: Info, input: CreateUserInput, idempotency_key: IdempotencyKeyArgument = None
     ) -> User:
         ctx = info.context
+        errors = FieldErrors()
+        team_ids = None
+        with errors.collect():
+            team_ids = decode_ids(input.team_ids, "Team", field="teamIds")
         data = user_resolvers.NewUser(
             email=input.email,
             name=input.name,
             password=input.password,
             role=input.role,
             contact_visibility=input.contact_visibility,
-            team_ids=decode_ids(input.team_ids, "Team", field="teamIds"),
+            team_ids=team_ids,
             can_view_blocked_contacts=input.can_view_blocked_contacts,
             has_call_access=input.has_call_access,
             can_edit_contacts=input.can_edit_contacts,
@@ -398,7 +403,9 @@ class UserMutations:
             # the password stays out of the kept fingerprint (a fast hash)
             {"input": dataclasses.replace(input, password="")},
             CreatedRow(m.User),
-            lambda once: user_resolvers.create_user(ctx.bus, ctx.viewer, data, once=once),
+            lambda once: user_resolvers.create_user(
+                ctx.bus, ctx.viewer, data, once=once, errors=errors
+            ),
         )
         return User.from_row(user)
 
@@ -410,18 +417,24 @@ class UserMutations:
     )
     async def update_user(self, info: Info, id: strawberry.ID, input: UpdateUserInput) -> User:
         ctx = info.context
+        user_id = decode_id(id, "User")
+        errors = FieldErrors()
+        team_ids = None
+        with errors.collect():
+            team_ids = decode_ids(input.team_ids, "Team", field="teamIds")
         data = user_resolvers.UserChanges(
             name=input.name,
             role=input.role,
             contact_visibility=input.contact_visibility,
-            team_ids=decode_ids(input.team_ids, "Team", field="teamIds"),
+            team_ids=team_ids,
             can_view_blocked_contacts=input.can_view_blocked_contacts,
             has_call_access=input.has_call_access,
             can_edit_contacts=input.can_edit_contacts,
             is_active=input.is_active,
         )
-        user_id = decode_id(id, "User")
-        return User.from_row(await user_resolvers.update_user(ctx.bus, ctx.viewer, user_id, data))
+        return User.from_row(
+            await user_resolvers.update_user(ctx.bus, ctx.viewer, user_id, data, errors=errors)
+        )
 
     @strawberry.mutation(description="A new team with its members (owners and managers).")
     async def create_team(
@@ -432,13 +445,18 @@ class UserMutations:
         idempotency_key: IdempotencyKeyArgument = None,
     ) -> Team:
         ctx = info.context
-        members = decode_ids(member_ids, "User", field="memberIds")
+        errors = FieldErrors()
+        members = None
+        with errors.collect():
+            members = decode_ids(member_ids, "User", field="memberIds")
         team = await idempotent(
             info,
             idempotency_key,
             {"name": name, "memberIds": member_ids},
             CreatedRow(m.Team),
-            lambda once: user_resolvers.create_team(ctx.bus, ctx.viewer, name, members, once=once),
+            lambda once: user_resolvers.create_team(
+                ctx.bus, ctx.viewer, name, members, once=once, errors=errors
+            ),
         )
         return Team.from_row(team)
 
@@ -451,12 +469,13 @@ class UserMutations:
         member_ids: list[strawberry.ID] | None = None,
     ) -> Team:
         ctx = info.context
+        team_id = decode_id(id, "Team")
+        errors = FieldErrors()
+        members = None
+        with errors.collect():
+            members = decode_ids(member_ids, "User", field="memberIds")
         team = await user_resolvers.update_team(
-            ctx.bus,
-            ctx.viewer,
-            decode_id(id, "Team"),
-            name,
-            decode_ids(member_ids, "User", field="memberIds"),
+            ctx.bus, ctx.viewer, team_id, name, members, errors=errors
         )
         return Team.from_row(team)
 

@@ -104,7 +104,11 @@ async def test_a_key_reused_with_other_arguments_or_on_another_mutation_conflict
         (COMMENT, {"c": contact, "t": "First", "k": key}),
     ):
         error = error_of(await agent.execute(query, variables))
-        assert error["extensions"] == {"code": "CONFLICT", "field": "idempotencyKey"}, error
+        assert error["extensions"] == {
+            "code": "CONFLICT",
+            "field": "idempotencyKey",
+            "inputPath": ["idempotencyKey"],
+        }, error
     assert await message_ids(agent, conversation) == messages
     assert (await agent(ACTIVITIES, {"id": contact}))["contact"]["activities"][
         "edges"
@@ -124,7 +128,11 @@ async def test_a_malformed_key_is_bad_user_input_and_writes_nothing(world, key):
         SEND, {"i": {"contactId": received["contact"]["id"], "text": "Hi"}, "k": key}
     )
     error = error_of(body)
-    assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "idempotencyKey"}, error
+    assert error["extensions"] == {
+        "code": "BAD_USER_INPUT",
+        "field": "idempotencyKey",
+        "inputPath": ["idempotencyKey"],
+    }, error
     assert len(await message_ids(agent, received["conversation"]["id"])) == 1
     await agent.aclose()
 
@@ -170,7 +178,11 @@ async def test_a_failed_first_attempt_records_nothing(world):
     body = await agent.execute(
         SEND, {"i": {"contactId": contact, "text": "  "}, "k": "after-a-failure"}
     )
-    assert error_of(body)["extensions"] == {"code": "BAD_USER_INPUT", "field": "text"}
+    assert error_of(body)["extensions"] == {
+        "code": "BAD_USER_INPUT",
+        "field": "text",
+        "inputPath": ["input", "text"],
+    }
     sent = await agent(SEND, {"i": {"contactId": contact, "text": "Fixed"}, "k": "after-a-failure"})
     assert sent["sendMessage"]["message"]["text"] == "Fixed"
     await agent.aclose()
@@ -405,6 +417,7 @@ async def test_an_access_token_retry_without_a_secret_key_conflicts_with_its_id(
     assert error["extensions"] == {
         "code": "CONFLICT",
         "field": "idempotencyKey",
+        "inputPath": ["idempotencyKey"],
         "accessTokenId": first["accessToken"]["id"],
     }
     assert "shown once" in error["message"] and "Revoke" in error["message"]

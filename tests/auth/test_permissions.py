@@ -149,7 +149,11 @@ async def test_nobody_changes_their_own_role_or_permissions(world):
             ("contactVisibility", "SELF"),
         ):
             body = await manager.execute(UPDATE_USER, {"id": manager_id, "i": {field: value}})
-            assert refusal(body) == {"code": "FORBIDDEN", "field": field}, body
+            assert refusal(body) == {
+                "code": "FORBIDDEN",
+                "field": field,
+                "inputPath": ["input", field],
+            }, body
         # the same values, or a name, are no change of permission
         same = await manager(
             UPDATE_USER,
@@ -167,7 +171,11 @@ async def test_nobody_changes_their_own_role_or_permissions(world):
         body = await owner.execute(
             UPDATE_USER, {"id": world.user_ids["owner"], "i": {"hasCallAccess": False}}
         )
-        assert refusal(body) == {"code": "FORBIDDEN", "field": "hasCallAccess"}
+        assert refusal(body) == {
+            "code": "FORBIDDEN",
+            "field": "hasCallAccess",
+            "inputPath": ["input", "hasCallAccess"],
+        }
         me = await manager("{ me { role canViewBlockedContacts hasCallAccess } }")
         assert me["me"] == {
             "role": "MANAGER",
@@ -209,7 +217,11 @@ async def test_managers_grant_nothing_they_do_not_hold(world):
                 UPDATE_USER,
                 {"id": world.user_ids["agent_free"], "i": {"canViewBlockedContacts": True}},
             )
-            assert refusal(body) == {"code": "FORBIDDEN", "field": "canViewBlockedContacts"}
+            assert refusal(body) == {
+                "code": "FORBIDDEN",
+                "field": "canViewBlockedContacts",
+                "inputPath": ["input", "canViewBlockedContacts"],
+            }
 
         # what they hold, they grant; withdrawing is no grant; their own rank is theirs to give
         plain = await manager(

@@ -353,7 +353,11 @@ async def test_a_child_expires_no_later_than_its_parent(world):
         assert inherited["accessToken"]["expiresAt"] == parent["accessToken"]["expiresAt"]
         body = await parent_client.execute(CREATE, {"n": "outlives", "e": later})
         error = errors_of(body)[0]
-        assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "expiresAt"}, error
+        assert error["extensions"] == {
+            "code": "BAD_USER_INPUT",
+            "field": "expiresAt",
+            "inputPath": ["expiresAt"],
+        }, error
         past = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
         assert (await owner.execute(CREATE, {"n": "past", "e": past}))["errors"][0]["extensions"][
             "field"
@@ -456,7 +460,11 @@ async def test_owners_list_every_token_others_their_own_and_foreign_ids_are_not_
             (agent, managers_token),
         ):
             body = await client.execute(REVOKE, {"id": foreign})
-            assert errors_of(body)[0]["extensions"] == {"code": "NOT_FOUND", "field": "id"}, body
+            assert errors_of(body)[0]["extensions"] == {
+                "code": "NOT_FOUND",
+                "field": "id",
+                "inputPath": ["id"],
+            }, body
             node = await client("query($id: ID!) { node(id: $id) { id } }", {"id": foreign})
             assert node["node"] is None
         assert await authenticated(world.served, owner.token)
@@ -548,11 +556,13 @@ async def test_change_password_ends_other_sessions_and_their_sockets(world):
         assert errors_of(wrong)[0]["extensions"] == {
             "code": "BAD_USER_INPUT",
             "field": "currentPassword",
+            "inputPath": ["currentPassword"],
         }
         short = await client.execute(CHANGE_PASSWORD, {"c": PASSWORD, "n": "short"})
         assert errors_of(short)[0]["extensions"] == {
             "code": "BAD_USER_INPUT",
             "field": "newPassword",
+            "inputPath": ["newPassword"],
         }
         assert await authenticated(world.served, other)  # refused: nothing changed
         token_client = Client(world.served, admin_token)

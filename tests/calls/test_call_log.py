@@ -264,7 +264,11 @@ async def test_call_activities_of_a_contact_newest_first_with_outcome_and_durati
     errors = await errors_of(
         call_world, "agent_self", CALL_ACTIVITIES, {"id": contact_id, "after": "nope"}
     )
-    assert errors[0]["extensions"] == {"code": "BAD_USER_INPUT", "field": "after"}
+    assert errors[0]["extensions"] == {
+        "code": "BAD_USER_INPUT",
+        "field": "after",
+        "inputPath": ["after"],
+    }
 
 
 async def test_call_activities_of_every_contact_in_a_list_are_each_their_own(call_world, log):

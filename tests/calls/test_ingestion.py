@@ -78,7 +78,11 @@ async def test_receive_call_refuses_channels_without_calls_and_bad_input(call_wo
             RECEIVE_CALL,
             {"i": {**base, "channelId": call_world.channel_ids[channel]}},
         )
-        assert errors[0]["extensions"] == {"code": "BAD_USER_INPUT", "field": "channelId"}
+        assert errors[0]["extensions"] == {
+            "code": "BAD_USER_INPUT",
+            "field": "channelId",
+            "inputPath": ["input", "channelId"],
+        }
         assert channel in errors[0]["message"]
     for bad, field in (
         ({"from": "12"}, "from"),
@@ -87,7 +91,11 @@ async def test_receive_call_refuses_channels_without_calls_and_bad_input(call_wo
         ({"to": "not a number"}, "to"),
     ):
         errors = await errors_of(call_world, "integration", RECEIVE_CALL, {"i": {**base, **bad}})
-        assert errors[0]["extensions"] == {"code": "BAD_USER_INPUT", "field": field}, bad
+        assert errors[0]["extensions"] == {
+            "code": "BAD_USER_INPUT",
+            "field": field,
+            "inputPath": ["input", field],
+        }, bad
     # only owners, managers and their tokens ingest
     errors = await errors_of(call_world, "agent_all", RECEIVE_CALL, {"i": base})
     assert errors[0]["extensions"]["code"] == "FORBIDDEN"
@@ -137,5 +145,9 @@ async def test_connector_reports_hang_up_and_failure(call_world):
         REPORT_ENDED,
         {"i": {"channelId": channel, "externalCallId": "wacid.never"}},
     )
-    assert errors[0]["extensions"] == {"code": "NOT_FOUND", "field": "externalCallId"}
+    assert errors[0]["extensions"] == {
+        "code": "NOT_FOUND",
+        "field": "externalCallId",
+        "inputPath": ["input", "externalCallId"],
+    }
     assert (await call_as_owner(call_world, missed["id"]))["status"] == "MISSED"

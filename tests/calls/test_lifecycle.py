@@ -155,7 +155,11 @@ async def test_bad_input_gives_a_coded_error_and_changes_nothing(call_world):
         errors = await errors_of(
             call_world, "agent_all", PLACE, {"c": contact_id, "ch": call_world.channel_ids[channel]}
         )
-        assert errors[0]["extensions"] == {"code": "BAD_USER_INPUT", "field": "channelId"}
+        assert errors[0]["extensions"] == {
+            "code": "BAD_USER_INPUT",
+            "field": "channelId",
+            "inputPath": ["channelId"],
+        }
     # placing to a contact without a number (the world's webchat visitors)
     errors = await errors_of(
         call_world,
@@ -163,14 +167,26 @@ async def test_bad_input_gives_a_coded_error_and_changes_nothing(call_world):
         PLACE,
         {"c": call_world.contact_ids["c_all"], "ch": call_world.channel_ids["VOIP"]},
     )
-    assert errors[0]["extensions"] == {"code": "BAD_USER_INPUT", "field": "contactId"}
+    assert errors[0]["extensions"] == {
+        "code": "BAD_USER_INPUT",
+        "field": "contactId",
+        "inputPath": ["contactId"],
+    }
     # malformed ids, and ids of another type
     for bad in ("nonsense", "", contact_id, base64.urlsafe_b64encode(b"Call:abc").decode()):
         errors = await errors_of(call_world, "agent_all", ANSWER, {"c": bad})
-        assert errors[0]["extensions"] == {"code": "BAD_USER_INPUT", "field": "callId"}, bad
+        assert errors[0]["extensions"] == {
+            "code": "BAD_USER_INPUT",
+            "field": "callId",
+            "inputPath": ["callId"],
+        }, bad
     unknown = base64.urlsafe_b64encode(b"Call:999999").decode().rstrip("=")
     errors = await errors_of(call_world, "agent_all", ANSWER, {"c": unknown})
-    assert errors[0]["extensions"] == {"code": "NOT_FOUND", "field": "callId"}
+    assert errors[0]["extensions"] == {
+        "code": "NOT_FOUND",
+        "field": "callId",
+        "inputPath": ["callId"],
+    }
     # placing a call to a blocked contact (as an owner, who may see blocked contacts)
     await as_user(
         call_world,
@@ -181,9 +197,17 @@ async def test_bad_input_gives_a_coded_error_and_changes_nothing(call_world):
     errors = await errors_of(
         call_world, "owner", PLACE, {"c": contact_id, "ch": call_world.channel_ids["VOIP"]}
     )
-    assert errors[0]["extensions"] == {"code": "BAD_USER_INPUT", "field": "contactId"}
+    assert errors[0]["extensions"] == {
+        "code": "BAD_USER_INPUT",
+        "field": "contactId",
+        "inputPath": ["contactId"],
+    }
     errors = await errors_of(call_world, "owner", ANSWER, {"c": call["id"]})
-    assert errors[0]["extensions"] == {"code": "BAD_USER_INPUT", "field": "callId"}
+    assert errors[0]["extensions"] == {
+        "code": "BAD_USER_INPUT",
+        "field": "callId",
+        "inputPath": ["callId"],
+    }
     await as_user(
         call_world,
         "owner",
@@ -228,7 +252,11 @@ async def test_call_access_and_visibility(call_world):
     for who, call in (("agent_team", hidden), ("agent_self", hidden), ("agent_team", unassigned)):
         for mutation in (ANSWER, DECLINE, END, RECORD):
             errors = await errors_of(call_world, who, mutation, {"c": call["id"]})
-            assert errors[0]["extensions"] == {"code": "NOT_FOUND", "field": "callId"}, (
+            assert errors[0]["extensions"] == {
+                "code": "NOT_FOUND",
+                "field": "callId",
+                "inputPath": ["callId"],
+            }, (
                 who,
                 mutation,
             )
@@ -248,7 +276,11 @@ async def test_call_access_and_visibility(call_world):
     other = Client(call_world.served, await login(call_world.served, boss, PASSWORD))
     for mutation in (ANSWER, DECLINE):
         body = await other.execute(mutation, {"c": hidden["id"]})
-        assert body["errors"][0]["extensions"] == {"code": "NOT_FOUND", "field": "callId"}
+        assert body["errors"][0]["extensions"] == {
+            "code": "NOT_FOUND",
+            "field": "callId",
+            "inputPath": ["callId"],
+        }
     assert (await other(NODE_CALL, {"id": hidden["id"]}))["node"] is None
     await other.aclose()
     assert await call_as_owner(call_world, hidden["id"]) == before
@@ -338,32 +370,52 @@ async def test_ids_of_another_workspace_are_not_found_and_nothing_changes(call_w
         )
         for mutation in (ANSWER, DECLINE, END, RECORD):
             errors = await errors_of(call_world, "agent_all", mutation, {"c": theirs["id"]})
-            assert errors[0]["extensions"] == {"code": "NOT_FOUND", "field": "callId"}
+            assert errors[0]["extensions"] == {
+                "code": "NOT_FOUND",
+                "field": "callId",
+                "inputPath": ["callId"],
+            }
         errors = await errors_of(
             call_world, "agent_all", PLACE, {"c": ours["contact"]["id"], "ch": channel}
         )
-        assert errors[0]["extensions"] == {"code": "NOT_FOUND", "field": "channelId"}
+        assert errors[0]["extensions"] == {
+            "code": "NOT_FOUND",
+            "field": "channelId",
+            "inputPath": ["channelId"],
+        }
         errors = await errors_of(
             call_world,
             "agent_all",
             PLACE,
             {"c": theirs["contact"]["id"], "ch": call_world.channel_ids["VOIP"]},
         )
-        assert errors[0]["extensions"] == {"code": "NOT_FOUND", "field": "contactId"}
+        assert errors[0]["extensions"] == {
+            "code": "NOT_FOUND",
+            "field": "contactId",
+            "inputPath": ["contactId"],
+        }
         errors = await errors_of(
             call_world,
             "integration",
             RECEIVE_CALL,
             {"i": {"channelId": channel, "from": new_number(), "externalCallId": "ours-on-theirs"}},
         )
-        assert errors[0]["extensions"] == {"code": "NOT_FOUND", "field": "channelId"}
+        assert errors[0]["extensions"] == {
+            "code": "NOT_FOUND",
+            "field": "channelId",
+            "inputPath": ["input", "channelId"],
+        }
         errors = await errors_of(
             call_world,
             "integration",
             REPORT_ENDED,
             {"i": {"channelId": channel, "externalCallId": "theirs-1"}},
         )
-        assert errors[0]["extensions"] == {"code": "NOT_FOUND", "field": "channelId"}
+        assert errors[0]["extensions"] == {
+            "code": "NOT_FOUND",
+            "field": "channelId",
+            "inputPath": ["input", "channelId"],
+        }
         # nothing changed on either side
         assert (await other(NODE_CALL, {"id": theirs["id"]}))["node"] == before
         assert (

@@ -68,6 +68,7 @@ async def test_the_ring_timeout_stays_within_its_bounds(call_world):
         assert errors[0]["extensions"] == {
             "code": "BAD_USER_INPUT",
             "field": "callRingTimeoutSeconds",
+            "inputPath": ["input", "callRingTimeoutSeconds"],
         }
     # a deployment without the setting keeps 5 seconds as the shortest
     env = {
@@ -83,6 +84,7 @@ async def test_the_ring_timeout_stays_within_its_bounds(call_world):
         assert body["errors"][0]["extensions"] == {
             "code": "BAD_USER_INPUT",
             "field": "callRingTimeoutSeconds",
+            "inputPath": ["input", "callRingTimeoutSeconds"],
         }
         assert "between 5 and 600" in body["errors"][0]["message"]
         assert (await owner(SETTINGS, {"s": 5}))["updateWorkspaceSettings"][

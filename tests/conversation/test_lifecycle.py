@@ -73,7 +73,11 @@ async def test_closing_notes_follow_the_workspace_setting(
     await owner(SETTINGS, {"m": mode})
     try:
         body = await owner.execute(CLOSE, {"c": contact, "cat": category, "sum": summary})
-        assert body["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT", "field": error_field}
+        assert body["errors"][0]["extensions"] == {
+            "code": "BAD_USER_INPUT",
+            "field": error_field,
+            "inputPath": [error_field],
+        }
         status = await owner(
             "query($id: ID!) { contact(id: $id) { id } conversations(inbox: {standard: ALL}, first: 100) { edges { node { contact { id } status } } } }",
             {"id": contact},

@@ -38,7 +38,11 @@ async def test_receive_message_is_idempotent_and_validates(world):
         body = await integration.execute(
             RECEIVE, {"i": {**variables["i"], "externalMessageId": uuid.uuid4().hex, **bad}}
         )
-        assert body["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT", "field": field}
+        assert body["errors"][0]["extensions"] == {
+            "code": "BAD_USER_INPUT",
+            "field": field,
+            "inputPath": ["input", field],
+        }
     agent = world.client("agent_all")
     assert await agent.error_codes(
         RECEIVE, {"i": {**variables["i"], "externalMessageId": "x1"}}

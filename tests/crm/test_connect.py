@@ -226,7 +226,11 @@ async def test_in_production_only_https_salesforce_domains_are_called(
             },
         )
         [error] = body["errors"]
-        assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "instanceUrl"}
+        assert error["extensions"] == {
+            "code": "BAD_USER_INPUT",
+            "field": "instanceUrl",
+            "inputPath": ["input", "instanceUrl"],
+        }
         assert fake.requests == []
         await owner.aclose()
     finally:

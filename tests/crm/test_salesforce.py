@@ -275,7 +275,11 @@ async def test_masked_numbers_are_masked_and_read_only_in_the_crm_tab(
         body = await agent.execute(
             UPDATE, {"c": contact_id, "p": "SALESFORCE", "f": [{"name": "Phone", "value": "+44 1"}]}
         )
-        assert body["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT", "field": "Phone"}
+        assert body["errors"][0]["extensions"] == {
+            "code": "BAD_USER_INPUT",
+            "field": "Phone",
+            "inputPath": ["fields", 0, "name"],
+        }
         assert fake.writes("PATCH") == []
         data = await agent(
             UPDATE, {"c": contact_id, "p": "SALESFORCE", "f": [{"name": "Title", "value": "Chief"}]}

@@ -654,3 +654,61 @@ async def test_contact_panel_fields_of_a_list_do_not_grow_with_the_page(busy, wh
     for contact in contacts:
         conversations = contact["conversations"]["edges"]
         assert [e["node"]["status"] for e in conversations] == ["OPEN"], contact["name"]
+
+
+BOTH_WAYS = f"""
+query($inbox: InboxSelector!, $first: Int, $after: String, $last: Int, $before: String) {{
+  conversations(inbox: $inbox, first: $first, after: $after, last: $last, before: $before) {{
+    edges {{ cursor node {{
+      id status lastActivityAt
+      contact {{ {CONTACT} }}
+      lastMessage {{ {MESSAGE} conversation {{ id }} }}
+      messages(last: 3) {{ nodes {{ id }} }}
+    }} }}
+    pageInfo {{ hasNextPage hasPreviousPage startCursor endCursor }}
+  }}
+}}"""
+
+TIMELINE_BACKWARDS = f"""
+query($id: ID!, $last: Int, $before: String) {{
+  node(id: $id) {{ ... on Conversation {{
+    timeline(last: $last, before: $before) {{
+      edges {{ cursor node {{
+        ... on Message {{ {MESSAGE} }}
+        ... on Activity {{ id kind text createdAt author {{ {USER} }} assignee {{ {USER} }} }}
+      }} }}
+      pageInfo {{ hasPreviousPage startCursor }}
+    }}
+  }} }}
+}}"""
+
+
+async def test_backward_pages_run_the_statements_of_forward_pages(busy):
+    """``last``/``before`` is the same keyset read in reverse: as many statements as
+    ``first``/``after``, whatever the page size."""
+    client = busy.client("owner")
+    inbox = {"standard": "ALL"}
+    forward, data = await statements(client, BOTH_WAYS, {"inbox": inbox, "first": 100})
+    middle = data["conversations"]["edges"][60]["cursor"]
+    small, small_data = await statements(
+        client, BOTH_WAYS, {"inbox": inbox, "last": 5, "before": middle}
+    )
+    large, large_data = await statements(client, BOTH_WAYS, {"inbox": inbox, "last": 100})
+    variables = {"id": busy.speed_conversation}
+    timeline_forward, _ = await statements(client, TIMELINE, {**variables, "first": 100})
+    timeline_small, _ = await statements(client, TIMELINE_BACKWARDS, {**variables, "last": 5})
+    timeline_large, timeline = await statements(
+        client, TIMELINE_BACKWARDS, {**variables, "last": 100}
+    )
+    await client.aclose()
+    edges = data["conversations"]["edges"]
+    assert [e["cursor"] for e in small_data["conversations"]["edges"]] == [
+        e["cursor"] for e in edges[55:60]
+    ]
+    assert len(large_data["conversations"]["edges"]) == 100
+    assert small == large == forward, f"first: 100 {forward}, last: 5 {small}, last: 100 {large}"
+    assert len(timeline["node"]["timeline"]["edges"]) == 100
+    # the last five items may name no user (inbound messages): one statement fewer, never more
+    assert timeline_small <= timeline_large == timeline_forward, (
+        f"first: 100 {timeline_forward}, last: 5 {timeline_small}, last: 100 {timeline_large}"
+    )
