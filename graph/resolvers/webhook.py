@@ -29,8 +29,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from db.models import WebhookEndpoint, Workspace
-from db.queries import keyset_page
-from graph.errors import BadUserInput, Forbidden, NotFound
+from graph.errors import BadUserInput, FieldErrors, Forbidden, NotFound
 from graph.events import WEBHOOK_EVENTS, EventType
 from graph.live import write
 from graph.permissions.visibility import webhook_endpoint_access
@@ -43,6 +42,7 @@ if TYPE_CHECKING:
 
     from graph.live import Transaction
     from graph.permissions.visibility import Viewer
+    from graph.relay import PageRequest
 
 MAX_URL_LENGTH = 2048
 MAX_DESCRIPTION_LENGTH = 500
@@ -212,15 +212,19 @@ async def create_endpoint(
     Raises:
         Forbidden: the viewer is not an owner.
         BadUserInput: ``url``, ``eventTypes`` or ``description`` (see :func:`clean_url`,
-            :func:`clean_event_types`; description: at most 500 characters).
+            :func:`clean_event_types`; description: at most 500 characters); several bad
+            fields are reported together (:class:`graph.errors.FieldErrors`).
     """
     endpoints_visible_to(viewer)
-    values: dict[str, Any] = {
-        "url": clean_url(url, production=production),
-        "event_types": clean_event_types(event_types),
-        "description": _clean_description(description),
-        "enabled": bool(enabled),
-    }
+    values: dict[str, Any] = {"enabled": bool(enabled)}
+    errors = FieldErrors()
+    with errors.collect():
+        values["url"] = clean_url(url, production=production)
+    with errors.collect():
+        values["event_types"] = clean_event_types(event_types)
+    with errors.collect():
+        values["description"] = _clean_description(description)
+    errors.raise_if_any()  # every bad field at once
     secret = new_secret()
 
     async def operation(tx: Transaction) -> IssuedSecret:
@@ -280,12 +284,17 @@ async def update_endpoint(
     """
     await _find(viewer, endpoint_id)
     changes: dict[str, Any] = {}
+    errors = FieldErrors()
     if url is not None:
-        changes["url"] = clean_url(url, production=production)
+        with errors.collect():
+            changes["url"] = clean_url(url, production=production)
     if event_types is not None:
-        changes["event_types"] = clean_event_types(event_types)
+        with errors.collect():
+            changes["event_types"] = clean_event_types(event_types)
     if description is not None:
-        changes["description"] = _clean_description(description)
+        with errors.collect():
+            changes["description"] = _clean_description(description)
+    errors.raise_if_any()  # every bad field at once
     if enabled is not None:
         changes["enabled"] = bool(enabled)
         if enabled:
@@ -359,16 +368,16 @@ async def delete_endpoint(viewer: Viewer, endpoint_id: int) -> int:
     return endpoint_id
 
 
-async def list_endpoints(
-    viewer: Viewer, first: int, after: list[Any] | None
-) -> Page[WebhookEndpoint]:
-    """A page of the workspace's endpoints, newest first.
+async def list_endpoints(viewer: Viewer, request: PageRequest) -> Page[WebhookEndpoint]:
+    """A page of the workspace's endpoints, newest first (keyset ``[id]``, both ways;
+    ``totalCount`` counts them all).
 
     Raises:
         Forbidden: the viewer is not an owner.
     """
-    rows = await keyset_page(endpoints_visible_to(viewer), ENDPOINT_ORDER, first, after)
-    return Page.slice(rows, first, after, lambda row: [row.id])
+    query = endpoints_visible_to(viewer)
+    rows = await request.read(query, ENDPOINT_ORDER)
+    return Page.of(rows, request, lambda row: [row.id], query.count)
 
 
 __all__ = [

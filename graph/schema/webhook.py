@@ -13,9 +13,9 @@ from strawberry.types import Info
 from db import models as m
 from graph.events import WEBHOOK_EVENTS, EventType
 from graph.loaders import related
-from graph.relay import decode_cursor, decode_id, page_size, to_global_id
+from graph.relay import PageRequest, decode_id, to_global_id
 from graph.resolvers import webhook as webhook_resolvers
-from graph.schema.core import Connection, Node
+from graph.schema.core import After, Before, Connection, First, Last, Node, connection_field
 from graph.schema.user import User
 
 WebhookEventType = strawberry.enum(
@@ -164,21 +164,20 @@ _ERRORS = (
 
 @strawberry.type
 class WebhookQueries:
-    @strawberry.field(
+    @connection_field(
         description="The workspace's webhook endpoints, newest first; never their secrets. "
-        f"`first` is 1 to 100. {_ERRORS} BAD_USER_INPUT for a malformed `first` or cursor."
+        f"{_ERRORS} BAD_USER_INPUT for a bad page size or cursor."
     )
     async def webhook_endpoints(
         self,
         info: Info,
-        first: Annotated[int, strawberry.argument(description="Page size, 1 to 100.")] = 25,
-        after: Annotated[
-            str | None, strawberry.argument(description="The cursor of the last edge read.")
-        ] = None,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
     ) -> WebhookEndpointConnection:
-        size = page_size(first)
-        cursor = decode_cursor(after, (int,)) if after is not None else None
-        page = await webhook_resolvers.list_endpoints(info.context.viewer, size, cursor)
+        request = PageRequest.parse(first, after, last, before, (int,))
+        page = await webhook_resolvers.list_endpoints(info.context.viewer, request)
         return WebhookEndpointConnection.from_page(page, WebhookEndpoint.from_row)
 
 

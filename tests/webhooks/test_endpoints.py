@@ -28,6 +28,11 @@ NODE = "query($id: ID!) { node(id: $id) { id ... on WebhookEndpoint { url } } }"
 LOCAL = "http://127.0.0.1:9/hooks"
 
 
+def coded(error: dict) -> dict:
+    """An error's code and the field it names."""
+    return {k: error["extensions"].get(k) for k in ("code", "field")}
+
+
 def endpoint_input(**extra) -> dict:
     return {"url": LOCAL, "eventTypes": ["MESSAGE_CREATED"], **extra}
 
@@ -96,6 +101,11 @@ async def test_list_pages_newest_first(world):
     assert first["pageInfo"]["hasNextPage"] is True
     rest = await owner(LIST, {"first": 1, "after": first["pageInfo"]["endCursor"]})
     assert rest["webhookEndpoints"]["edges"][0]["node"]["id"] == ids[0]
+    backwards = await owner(
+        "query($l: Int) { webhookEndpoints(last: $l) { totalCount nodes { id } } }", {"l": 2}
+    )
+    assert [n["id"] for n in backwards["webhookEndpoints"]["nodes"]][-1] == ids[0]
+    assert backwards["webhookEndpoints"]["totalCount"] >= 3
     for endpoint_id in ids:
         await owner(DELETE, {"id": endpoint_id})
     await owner.aclose()
@@ -154,7 +164,7 @@ async def test_bad_urls_are_refused_and_change_nothing(world, url, field):
     before = len((await owner(LIST, {"first": 100}))["webhookEndpoints"]["edges"])
     body = await owner.execute(CREATE, {"i": endpoint_input(url=url)})
     [error] = body["errors"]
-    assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": field}
+    assert coded(error) == {"code": "BAD_USER_INPUT", "field": field}
     assert len((await owner(LIST, {"first": 100}))["webhookEndpoints"]["edges"]) == before
     await owner.aclose()
 
@@ -162,9 +172,15 @@ async def test_bad_urls_are_refused_and_change_nothing(world, url, field):
 async def test_bad_event_types_and_descriptions_are_refused(world):
     owner = world.client("owner")
     body = await owner.execute(CREATE, {"i": endpoint_input(eventTypes=[])})
-    assert body["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT", "field": "eventTypes"}
+    assert coded(body["errors"][0]) == {"code": "BAD_USER_INPUT", "field": "eventTypes"}
     body = await owner.execute(CREATE, {"i": endpoint_input(description="x" * 501)})
-    assert body["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT", "field": "description"}
+    assert coded(body["errors"][0]) == {"code": "BAD_USER_INPUT", "field": "description"}
+    body = await owner.execute(
+        CREATE, {"i": endpoint_input(url="ftp://x", eventTypes=[], description="x" * 501)}
+    )
+    fields = sorted(e["extensions"]["field"] for e in body["errors"])
+    assert {e["extensions"]["code"] for e in body["errors"]} == {"BAD_USER_INPUT"}
+    assert fields == ["description", "eventTypes", "url"]  # every bad field at once
     codes = await owner.error_codes(CREATE, {"i": endpoint_input(eventTypes=["USER_CHANGED"])})
     assert codes == ["BAD_USER_INPUT"]  # not in the webhook catalogue: a bad variable
     await owner.aclose()
@@ -186,9 +202,7 @@ async def test_production_refuses_loopback_and_private_addresses(server_env, wor
             "https://[::ffff:10.0.0.1]/in",
         ):
             body = await owner.execute(CREATE, {"i": endpoint_input(url=url)})
-            assert body["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT", "field": "url"}, (
-                url
-            )
+            assert coded(body["errors"][0]) == {"code": "BAD_USER_INPUT", "field": "url"}, url
         made = await create(owner, url="https://hooks.example.com/in")
         await owner(DELETE, {"id": made["webhookEndpoint"]["id"]})
         await owner.aclose()
