@@ -29,20 +29,30 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from db.models import WebhookEndpoint, Workspace
-from graph.errors import BadUserInput, FieldErrors, Forbidden, NotFound
+from graph.errors import (
+    BadUserInput,
+    Conflict,
+    FieldErrors,
+    Forbidden,
+    NotConfigured,
+    NotFound,
+)
 from graph.events import WEBHOOK_EVENTS, EventType
 from graph.live import write
 from graph.permissions.visibility import webhook_endpoint_access
-from graph.relay import Page
+from graph.relay import Page, to_global_id
+from graph.secrets import SecretUnreadable
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from tortoise.queryset import QuerySet
 
+    from graph.idempotency import Once
     from graph.live import Transaction
     from graph.permissions.visibility import Viewer
     from graph.relay import PageRequest
+    from graph.secrets import SecretBox
 
 MAX_URL_LENGTH = 2048
 MAX_DESCRIPTION_LENGTH = 500
@@ -197,6 +207,49 @@ class IssuedSecret:
     row: WebhookEndpoint
 
 
+@dataclass(frozen=True)
+class IssuedSecretOutcome:
+    """How ``createWebhookEndpoint``'s result is kept with its idempotency key
+    (:mod:`graph.idempotency`): the endpoint's id and, when the server has
+    ``INBOX_GRAPH_SECRET_KEY``, its secret encrypted with it, as ``createAccessToken`` keeps its
+    token (:class:`graph.resolvers.access_token.IssuedTokenOutcome`). A retry gets the endpoint
+    as it is now with its secret; without a stored secret it cannot be shown twice:
+    ``CONFLICT`` naming the endpoint (``extensions.webhookEndpointId``)."""
+
+    box: SecretBox
+
+    def keep(self, result: IssuedSecret) -> dict[str, Any]:
+        kept: dict[str, Any] = {"id": result.row.id}
+        if self.box.configured:
+            kept["secret"] = self.box.encrypt(result.secret)
+        return kept
+
+    async def restore(self, kept: dict[str, Any], viewer: Viewer) -> IssuedSecret:
+        """The endpoint a recorded key created, with its secret.
+
+        Raises:
+            NotFound: the endpoint was deleted since.
+            Conflict: its secret was not kept, or was rotated since.
+        """
+        row = await endpoints_visible_to(viewer).filter(id=kept["id"]).first()
+        if row is None:
+            raise NotFound("Webhook endpoint")
+        secret = None
+        if kept.get("secret"):
+            try:
+                secret = self.box.decrypt(kept["secret"])
+            except (NotConfigured, SecretUnreadable):
+                secret = None
+        if secret is None or secret != row.secret:
+            raise Conflict(
+                "This idempotencyKey created a webhook endpoint already; its secret is shown "
+                "once only. Rotate that endpoint's secret (extensions.webhookEndpointId).",
+                field="idempotencyKey",
+                webhookEndpointId=to_global_id("WebhookEndpoint", row.id),
+            )
+        return IssuedSecret(secret, row)
+
+
 async def create_endpoint(
     viewer: Viewer,
     *,
@@ -205,9 +258,10 @@ async def create_endpoint(
     description: str | None = None,
     enabled: bool = True,
     production: bool,
+    once: Once | None = None,
 ) -> IssuedSecret:
     """A new endpoint of the viewer's workspace, created by the viewer, receiving the events
-    committed from now on.
+    committed from now on; ``once``: the request's idempotency key (:mod:`graph.idempotency`).
 
     Raises:
         Forbidden: the viewer is not an owner.
@@ -244,7 +298,7 @@ async def create_endpoint(
         )
         return IssuedSecret(secret, row)
 
-    return await write(None, viewer.workspace_id, operation)
+    return await write(None, viewer.workspace_id, operation, once=once)
 
 
 async def _find(viewer: Viewer, endpoint_id: int) -> WebhookEndpoint:
@@ -382,6 +436,7 @@ async def list_endpoints(viewer: Viewer, request: PageRequest) -> Page[WebhookEn
 
 __all__ = [
     "IssuedSecret",
+    "IssuedSecretOutcome",
     "check_resolved",
     "clean_event_types",
     "clean_url",

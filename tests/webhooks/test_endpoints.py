@@ -5,7 +5,10 @@ production). Black-box, over HTTP."""
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
+from cryptography.fernet import Fernet
 from standardwebhooks import Webhook
 
 from tests.support import Client, global_id, serve
@@ -208,3 +211,36 @@ async def test_production_refuses_loopback_and_private_addresses(server_env, wor
         await owner.aclose()
     finally:
         production.stop()
+
+
+CREATE_ONCE = """mutation($i: CreateWebhookEndpointInput!, $k: String) {
+  createWebhookEndpoint(input: $i, idempotencyKey: $k) { secret webhookEndpoint { id } } }"""
+
+
+async def test_a_retried_creation_creates_one_endpoint(world, server_env):
+    owner = world.client("owner")
+    variables = {"i": endpoint_input(description="once"), "k": f"hook-{uuid.uuid4()}"}
+    count = "{ webhookEndpoints { totalCount } }"
+    before = (await owner(count))["webhookEndpoints"]["totalCount"]
+    first = (await owner(CREATE_ONCE, variables))["createWebhookEndpoint"]
+    # this server keeps no secret (no INBOX_GRAPH_SECRET_KEY): it cannot be shown twice
+    [error] = (await owner.execute(CREATE_ONCE, variables))["errors"]
+    assert coded(error) == {"code": "CONFLICT", "field": "idempotencyKey"}
+    assert error["extensions"]["webhookEndpointId"] == first["webhookEndpoint"]["id"]
+    assert (await owner(count))["webhookEndpoints"]["totalCount"] == before + 1
+    # other arguments with the same key conflict too, and create nothing
+    other = {**variables, "i": endpoint_input(description="other")}
+    assert await owner.error_codes(CREATE_ONCE, other) == ["CONFLICT"]
+    # a server keeping secrets encrypted returns the same endpoint and secret again
+    keeping = serve({**server_env, "INBOX_GRAPH_SECRET_KEY": Fernet.generate_key().decode()})
+    try:
+        client = Client(keeping, world.tokens["owner"])
+        kept = {"i": endpoint_input(description="kept"), "k": f"hook-{uuid.uuid4()}"}
+        made = (await client(CREATE_ONCE, kept))["createWebhookEndpoint"]
+        assert (await client(CREATE_ONCE, kept))["createWebhookEndpoint"] == made
+        await client(DELETE, {"id": made["webhookEndpoint"]["id"]})
+        await client.aclose()
+    finally:
+        keeping.stop()
+    await owner(DELETE, {"id": first["webhookEndpoint"]["id"]})
+    await owner.aclose()
