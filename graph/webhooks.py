@@ -27,9 +27,10 @@ A request (Standard Webhooks, https://www.standardwebhooks.com, signed with its 
   "sequence": <workspace sequence>, "workspaceId": "<global id>", "data": {...}}`` where
   ``data`` holds the event's objects with global ids: ``contact`` always, and
   ``conversation``, ``message``, ``call``, ``activity`` when the event is about one
-  (:func:`event_data`), as they are at delivery time.
+  (:func:`event_data`), as they are at the first attempt (read per page of events, again
+  after :data:`FRESH_SECONDS`); retries send the same body.
 
-Visibility: the data is what the endpoint's creator may see now, decided by
+Visibility: the data is what the endpoint's creator may see at the first attempt, decided by
 :func:`graph.resolvers.node.shows` (the visibility policy of
 :mod:`graph.permissions.visibility`); an event about a contact the creator may not see (or
 a call without call access, or any event once the creator is deactivated) is not delivered:
@@ -87,6 +88,10 @@ log = logging.getLogger(__name__)
 PAGE = 100
 """Events read from the outbox at a time per endpoint."""
 USER_AGENT = "inbox-graph-webhooks/1"
+FRESH_SECONDS = 1.0
+"""The creator's permissions and the rows of a page of events are read once for the page,
+and again when a delivery of it took longer than this: what is sent is what the creator may
+see at most this long before the attempt."""
 
 
 def message_id(workspace_id: int, sequence: int) -> str:
@@ -198,30 +203,62 @@ def _activity(row: Activity) -> dict[str, Any]:
     }
 
 
-async def event_data(event: Event, audience: Audience) -> dict[str, Any] | None:
-    """The ``data`` of ``event``'s delivery to ``audience``, or ``None`` when its creator may
-    not see it (then it is not delivered)."""
+@dataclass(frozen=True)
+class Rows:
+    """The rows a run of events is about, as they are now: one query per kind of row."""
+
+    contacts: dict[int, Contact]
+    conversations: dict[int, Conversation]
+    messages: dict[int, Message]
+    calls: dict[int, Call]
+    activities: dict[int, Activity]
+
+    @classmethod
+    async def load(cls, workspace_id: int, events: list[Event]) -> Rows:
+        async def by_id(model: Any, key: str) -> dict[int, Any]:
+            ids = {e.payload.get(key) for e in events if e.payload} - {None}
+            if not ids:
+                return {}
+            rows = await model.filter(id__in=sorted(ids), workspace_id=workspace_id)
+            return {row.id: row for row in rows}
+
+        return cls(
+            contacts=await by_id(Contact, "contact_id"),
+            conversations=await by_id(Conversation, "conversation_id"),
+            messages=await by_id(Message, "message_id"),
+            calls=await by_id(Call, "call_id"),
+            activities=await by_id(Activity, "activity_id"),
+        )
+
+
+def event_data(event: Event, audience: Audience, rows: Rows) -> dict[str, Any] | None:
+    """The ``data`` of ``event``'s delivery to ``audience`` from ``rows``
+    (:meth:`Rows.load`), or ``None`` when its creator may not see it (then it is not
+    delivered)."""
     payload = event.payload or {}
-    contact_id = payload.get("contact_id")
-    if audience.viewer is None or contact_id is None:
+    contact = rows.contacts.get(payload.get("contact_id"))
+    if audience.viewer is None or contact is None:
         return None
-    contact = await Contact.filter(id=contact_id, workspace_id=event.workspace_id).first()
     type_name = "Call" if payload.get("call_id") is not None else "Contact"
-    if contact is None or not shows(audience.viewer, type_name, contact):
+    if not shows(audience.viewer, type_name, contact):
         return None
     data: dict[str, Any] = {"contact": _contact(contact, audience)}
-    scoped = {"workspace_id": event.workspace_id, "contact_id": contact.id}
+
+    def belonging(found: dict[int, Any], key: str) -> Any:
+        row = found.get(payload.get(key))
+        return row if row is not None and row.contact_id == contact.id else None
+
     if payload.get("conversation_id") is not None:
-        row = await Conversation.filter(id=payload["conversation_id"], **scoped).first()
+        row = belonging(rows.conversations, "conversation_id")
         data["conversation"] = _conversation(row) if row else None
     if payload.get("message_id") is not None:
-        row = await Message.filter(id=payload["message_id"], **scoped).first()
+        row = belonging(rows.messages, "message_id")
         data["message"] = _message(row) if row else None
     if payload.get("call_id") is not None:
-        row = await Call.filter(id=payload["call_id"], **scoped).first()
+        row = belonging(rows.calls, "call_id")
         data["call"] = _call(row, audience) if row else None
     if payload.get("activity_id") is not None:
-        row = await Activity.filter(id=payload["activity_id"], **scoped).first()
+        row = belonging(rows.activities, "activity_id")
         data["activity"] = _activity(row) if row else None
     return data
 
@@ -304,20 +341,28 @@ class WebhookDeliverer:
         )
         return bool(won)
 
-    async def _mine(self, endpoint_id: int, **changes: Any) -> WebhookEndpoint:
-        """Read the endpoint, applying ``changes`` and renewing the lease when there are
-        changes or a third of the lease has passed (an idle endpoint costs one read per poll).
+    async def _commit(self, endpoint_id: int, **changes: Any) -> None:
+        """Apply ``changes`` (the cursor, or disabling) and renew the lease, as its holder.
 
         Raises:
             LeaseLost: it is gone, disabled or leased by another worker.
         """
         query = WebhookEndpoint.filter(id=endpoint_id, lease_owner=self.owner, enabled=True)
+        if not await query.update(lease_until=self._lease_until(), **changes):
+            raise LeaseLost
         loop = asyncio.get_running_loop()
-        renew_at = self.renew_at.get(endpoint_id, 0.0)
-        if changes or loop.time() >= renew_at:
-            if not await query.update(lease_until=self._lease_until(), **changes):
-                raise LeaseLost
-            self.renew_at[endpoint_id] = loop.time() + self.settings.webhook_lease_seconds / 3
+        self.renew_at[endpoint_id] = loop.time() + self.settings.webhook_lease_seconds / 3
+
+    async def _mine(self, endpoint_id: int) -> WebhookEndpoint:
+        """Read the endpoint, renewing the lease once a third of it has passed (an idle
+        endpoint costs one read per poll).
+
+        Raises:
+            LeaseLost: it is gone, disabled or leased by another worker.
+        """
+        if asyncio.get_running_loop().time() >= self.renew_at.get(endpoint_id, 0.0):
+            await self._commit(endpoint_id)
+        query = WebhookEndpoint.filter(id=endpoint_id, lease_owner=self.owner, enabled=True)
         row = await query.first()
         if row is None:
             raise LeaseLost
@@ -407,14 +452,21 @@ class WebhookDeliverer:
             if head is not None and int(head) > endpoint.cursor:
                 # none of its types up to the head: later reads start there, and pruning
                 # does not keep those events for it
-                await self._mine(endpoint_id, cursor=int(head))
+                await self._commit(endpoint_id, cursor=int(head))
             return False
+        loop = asyncio.get_running_loop()
+        read_at = loop.time()
         audience = await audience_of(endpoint)
-        for event in events:
-            data = await event_data(event, audience)
+        rows = await Rows.load(endpoint.workspace_id, events)
+        for index, event in enumerate(events):
+            if loop.time() - read_at > FRESH_SECONDS:  # a delivery took a while: read again
+                read_at = loop.time()
+                audience = await audience_of(endpoint)
+                rows = await Rows.load(endpoint.workspace_id, events[index:])
+            data = event_data(event, audience, rows)
             if data is not None:
                 await self._deliver(endpoint_id, event, body_of(event, data))
-            await self._mine(endpoint_id, cursor=event.sequence)
+            await self._commit(endpoint_id, cursor=event.sequence)
         return True
 
     async def _deliver(self, endpoint_id: int, event: Event, body: bytes) -> None:
@@ -465,7 +517,7 @@ class WebhookDeliverer:
                     f"Deliveries of event {event.sequence} failed for {int(failing_for)} s "
                     f"({failures} attempts; last: {error})."
                 )
-                await self._mine(endpoint_id, enabled=False, disabled_reason=reason[:500])
+                await self._commit(endpoint_id, enabled=False, disabled_reason=reason[:500])
                 log.warning("webhook endpoint %s disabled: %s", endpoint_id, reason)
                 raise LeaseLost
             log.info(
@@ -491,6 +543,7 @@ class WebhookDeliverer:
 __all__ = [
     "Audience",
     "LeaseLost",
+    "Rows",
     "WebhookDeliverer",
     "audience_of",
     "body_of",
