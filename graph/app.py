@@ -1,9 +1,12 @@
 """The Starlette application: ``/graphql`` (POST, GET, WebSocket) and ``/healthz``.
 
 Request path (``architecture.md``): bearer token → viewer → strawberry → resolvers →
-visibility policy → tortoise. WebSockets speak graphql-transport-ws only; the
-``connection_init`` payload carries ``{"authorization": "Bearer …"}`` and a missing or bad
-token closes the socket with 4403. Browser handshakes from origins outside
+visibility policy → tortoise. HTTP answers follow GraphQL over HTTP
+(:mod:`graph.graphql_over_http`: the media type the ``Accept`` header asks for, the status
+the spec gives it; a request error has no ``data``), every refusal of this layer included.
+WebSockets speak graphql-transport-ws only (:mod:`graph.websocket`); the ``connection_init``
+payload carries ``{"authorization": "Bearer …"}`` and a missing or bad token closes the
+socket with 4403. Browser handshakes from origins outside
 ``INBOX_GRAPH_ALLOWED_ORIGINS`` are refused (HTTP 403); the same origins get CORS headers on
 HTTP.
 """
@@ -15,20 +18,25 @@ import contextlib
 import json
 import logging
 import math
+from contextvars import ContextVar
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+import mimeparse
 import orjson
 from cross_web import HTTPException
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types.graphql import OperationType
 from tortoise import connections
 from tortoise.contrib.starlette import RegisterTortoise
 
@@ -45,7 +53,8 @@ from graph.auth import bearer_token, viewer_for_token
 from graph.context import Context
 from graph.crm.base import close_http as close_crm_http
 from graph.errors import ErrorCode
-from graph.extensions import MASKED_MESSAGE, add_code, unavailable_error
+from graph.extensions import MASKED_MESSAGE, add_code, is_request_error, unavailable_error
+from graph.graphql_over_http import JSON, content_type, response_media_type, response_status
 from graph.live import EventBus
 from graph.persisted import PersistedDocuments
 from graph.resolvers.call import miss_unanswered_calls
@@ -73,6 +82,18 @@ class JSONTooDeep(json.JSONDecodeError):
 
     def __init__(self) -> None:
         super().__init__(f"The JSON is nested deeper than {MAX_JSON_DEPTH} levels", "", 0)
+
+    def __str__(self) -> str:
+        return f"{self.msg}."
+
+
+class NotUTF8(json.JSONDecodeError):
+    """A request body that is not UTF-8 (GraphQL over HTTP: JSON bodies are UTF-8). A
+    :class:`json.JSONDecodeError`, so strawberry refuses it like malformed JSON: 400 (the
+    standard library's :class:`UnicodeDecodeError` was a 500 with a traceback)."""
+
+    def __init__(self) -> None:
+        super().__init__("The request body is not UTF-8", "", 0)
 
     def __str__(self) -> str:
         return f"{self.msg}."
@@ -135,43 +156,79 @@ def _has_bearer(scope: Any) -> bool:
     return False
 
 
-def _spent(wait: float) -> JSONResponse:
-    return JSONResponse(
-        {"errors": [budget_spent(wait).formatted]},
-        status_code=429,
-        headers={"Retry-After": str(math.ceil(wait))},
+_media_type: ContextVar[str] = ContextVar("media_type", default=JSON)
+"""The media type the HTTP request being answered is answered in (its ``Accept`` header,
+:func:`graph.graphql_over_http.response_media_type`)."""
+
+
+def _refusal(
+    message: str,
+    code: ErrorCode,
+    status: int,
+    headers: dict[str, str] | None = None,
+    **extensions: Any,
+) -> Response:
+    """A GraphQL response of one request error (no ``data``), in the request's media type."""
+    error = {"message": message, "extensions": {"code": code, **extensions}}
+    return _errors_response([error], status, headers)
+
+
+def _errors_response(
+    errors: list[Any], status: int, headers: dict[str, str] | None = None
+) -> Response:
+    response = Response(
+        orjson.dumps({"errors": errors}),
+        status_code=status,
+        headers=headers,
+        media_type=content_type(_media_type.get()),
+    )
+    response.headers.add_vary_header("Accept")
+    return response
+
+
+def _spent(wait: float) -> Response:
+    return _errors_response(
+        [budget_spent(wait).formatted], 429, {"Retry-After": str(math.ceil(wait))}
     )
 
 
-def _too_large(limit: int) -> JSONResponse:
-    return JSONResponse(
-        {
-            "errors": [
-                {
-                    "message": f"The request body is larger than {limit} bytes.",
-                    "extensions": {
-                        "code": ErrorCode.BAD_USER_INPUT,
-                        "limit": "bodyBytes",
-                        "maximum": limit,
-                    },
-                }
-            ]
-        },
-        status_code=413,
-        headers={"Connection": "close"},
+def _too_large(limit: int) -> Response:
+    return _refusal(
+        f"The request body is larger than {limit} bytes.",
+        ErrorCode.BAD_USER_INPUT,
+        413,
+        {"Connection": "close"},
+        limit="bodyBytes",
+        maximum=limit,
     )
 
 
-def _timed_out(reading_body: bool, seconds: float) -> JSONResponse:
+def _timed_out(reading_body: bool, seconds: float) -> Response:
     if reading_body:
         status, message = 408, f"The request body did not arrive within {seconds:g} seconds."
     else:
         status, message = 504, f"The request took longer than {seconds:g} seconds: it was stopped."
-    return JSONResponse(
-        {"errors": [{"message": message, "extensions": {"code": ErrorCode.TIMEOUT}}]},
-        status_code=status,
-        headers={"Connection": "close"},
+    return _refusal(message, ErrorCode.TIMEOUT, status, {"Connection": "close"})
+
+
+def _not_acceptable() -> Response:
+    return _refusal(
+        "The Accept header names no media type this API answers in: accept "
+        "application/graphql-response+json or application/json.",
+        ErrorCode.BAD_USER_INPUT,
+        406,
     )
+
+
+def _json_body(content_type_header: str | None) -> bool:
+    """Whether a POST body's ``Content-Type`` is ``application/json`` (parameters aside)."""
+    if not content_type_header:
+        return False
+    try:
+        kind, subtype, _ = mimeparse.parse_mime_type(content_type_header)
+    except (mimeparse.MimeTypeParseException, ValueError):
+        return False
+    return (kind, subtype) == ("application", "json")
 
 
 class InboxGraphQL(GraphQL):
@@ -212,9 +269,16 @@ class InboxGraphQL(GraphQL):
         rest is read; a request not answered within ``INBOX_GRAPH_REQUEST_TIMEOUT_SECONDS``
         of its arrival is stopped (what it was writing rolls back) and answered 408 when its
         body was still arriving (a slow client), 504 ``TIMEOUT`` otherwise; both close the
-        connection. Then :meth:`answer`."""
+        connection. Before all of them, the ``Accept`` header picks the response's media type
+        (:mod:`graph.graphql_over_http`): one that accepts neither GraphQL media type is
+        answered 406 (unless it asks for the IDE's page). Then :meth:`answer`."""
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
+            return
+        media_type = response_media_type(Headers(scope=scope).get("accept"))
+        _media_type.set(media_type or JSON)
+        if media_type is None and not self.should_render_graphql_ide(Request(scope)):
+            await _not_acceptable()(scope, receive, send)
             return
         anonymous = self.throttle is not None and not _has_bearer(scope)
         if anonymous:
@@ -260,73 +324,87 @@ class InboxGraphQL(GraphQL):
 
     async def answer(self, scope: Any, receive: Any, send: Any) -> None:
         """strawberry answers request-level errors (malformed JSON, no query, a mutation over
-        GET, an unknown operation name) in plain text; here they are GraphQL JSON errors with a
-        code, like every other error. So is a failure outside execution (the viewer's lookup):
-        503 ``SERVICE_UNAVAILABLE`` with ``Retry-After`` while the database cannot be reached,
-        else a masked 500 ``INTERNAL_SERVER_ERROR``, never a plain-text traceback page. A
-        client that disconnects before its body has arrived gets nothing (it logged a
-        traceback)."""
+        GET) in plain text; here they are GraphQL errors with a code, like every other error,
+        with the status GraphQL over HTTP gives them: a POST body that is not
+        ``application/json`` 415, a mutation over GET 405 (``Allow: POST``), the others 400.
+        So is a failure outside execution (the viewer's lookup): 503 ``SERVICE_UNAVAILABLE``
+        with ``Retry-After`` while the database cannot be reached, else a masked 500
+        ``INTERNAL_SERVER_ERROR``, never a plain-text traceback page. A client that
+        disconnects before its body has arrived gets nothing (it logged a traceback)."""
+        request = Request(scope=scope, receive=receive)
+        if request.method == "POST" and not _json_body(request.headers.get("content-type")):
+            response = _refusal(
+                "Send the request as JSON, with `Content-Type: application/json`.",
+                ErrorCode.BAD_USER_INPUT,
+                415,
+            )
+            await response(scope, receive, send)
+            return
         try:
-            response = await self.run(Request(scope=scope, receive=receive))
+            response = await self.run(request)
         except _BodyTooLarge:
             raise
         except ClientDisconnect:
             return  # the client left before its request was read: nobody to answer
         except HTTPException as exc:
-            code = ErrorCode.NOT_FOUND if exc.status_code == 404 else ErrorCode.BAD_USER_INPUT
-            # strawberry says "Unable to parse request body as JSON" of any JSON it refused
-            too_deep = isinstance(exc.__cause__, JSONTooDeep)
-            response = JSONResponse(
-                {
-                    "errors": [
-                        {
-                            "message": str(exc.__cause__) if too_deep else exc.reason,
-                            "extensions": {"code": code},
-                        }
-                    ]
-                },
-                status_code=exc.status_code,
-            )
+            response = _request_refused(exc, request.method)
         except Exception as exc:
             if is_unavailable(exc):
                 report_unavailable(exc)
-                response = _unavailable_response({"errors": [unavailable_error().formatted]})
+                response = _errors_response(
+                    [unavailable_error().formatted],
+                    503,
+                    {"Retry-After": str(RETRY_AFTER_SECONDS)},
+                )
             else:
                 log.exception("request failed outside execution")
-                response = JSONResponse(
-                    {
-                        "errors": [
-                            {
-                                "message": MASKED_MESSAGE,
-                                "extensions": {"code": ErrorCode.INTERNAL_SERVER_ERROR},
-                            }
-                        ]
-                    },
-                    status_code=500,
-                )
+                response = _refusal(MASKED_MESSAGE, ErrorCode.INTERNAL_SERVER_ERROR, 500)
         await response(scope, receive, send)
 
+    async def parse_http_body(self, request: Any) -> Any:
+        """strawberry's reading of the request's parameters, refusing a JSON body that is not
+        an object, and an ``operationName`` that is neither a string nor null (not a
+        well-formed GraphQL-over-HTTP request: 400, like a ``query`` or ``variables`` of the
+        wrong type). An empty ``operationName`` is no ``operationName`` (the spec says so of
+        GET's; POST's is read alike)."""
+        try:
+            data = await super().parse_http_body(request)
+        except AttributeError as error:
+            # strawberry calls ``.get`` on the decoded body: a number, string or null (a 500
+            # and a traceback, before)
+            raise HTTPException(400, "The request body must be a JSON object.") from error
+        if not isinstance(data, list) and not isinstance(data.operation_name, (str, type(None))):
+            raise HTTPException(
+                400,
+                "The GraphQL operation's `operationName` must be a string or null, if provided.",
+            )
+        if not isinstance(data, list) and data.operation_name == "":
+            data.operation_name = None
+        return data
+
     def create_response(self, response_data: Any, sub_response: Any) -> Any:
-        """A result with a ``SERVICE_UNAVAILABLE`` error is answered 503 with ``Retry-After``
-        (``db.availability``): nothing was changed, the client retries. One with a
-        ``RATE_LIMITED`` error is answered 429 with ``Retry-After`` (whole seconds, rounded up
-        from ``extensions.retryAfter``). The ``RateLimit-*`` headers come with the
-        sub-response (:class:`graph.extensions.CostBudget`)."""
+        """The response in the media type the request accepts, with the status GraphQL over
+        HTTP gives it (:func:`graph.graphql_over_http.response_status`: 503 and 429 with
+        ``Retry-After`` included). The ``RateLimit-*`` headers come with the sub-response
+        (:class:`graph.extensions.CostBudget`)."""
         response = super().create_response(response_data, sub_response)
-        results = response_data if isinstance(response_data, list) else [response_data]
-        errors = [error for result in results for error in result.get("errors") or ()]
-        codes = [(error.get("extensions") or {}).get("code") for error in errors]
-        if ErrorCode.SERVICE_UNAVAILABLE in codes:
-            response.status_code = 503
-            response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
-        elif ErrorCode.RATE_LIMITED in codes:
-            waits = [
-                (error.get("extensions") or {}).get("retryAfter") or 0
-                for error, code in zip(errors, codes, strict=True)
-                if code == ErrorCode.RATE_LIMITED
-            ]
-            response.status_code = 429
-            response.headers["Retry-After"] = str(max(1, math.ceil(max(waits))))
+        media_type = _media_type.get()
+        response.status_code, headers = response_status(response_data, media_type)
+        response.headers.update(headers)
+        response.headers["Content-Type"] = content_type(media_type)
+        response.headers.add_vary_header("Accept")
+        return response
+
+    async def process_result(self, request: Any, result: Any) -> Any:
+        """Errors that bypass the schema extensions (syntax errors) still get their code; a
+        request error (the operation never ran) has no ``data`` entry (GraphQL spec,
+        "Response")."""
+        for error in getattr(result, "errors", None) or ():
+            if error.original_error is None:
+                add_code(error)
+        response = await super().process_result(request, result)
+        if is_request_error(result):
+            response.pop("data", None)
         return response
 
     def decode_json(self, data: str | bytes) -> object:
@@ -343,18 +421,21 @@ class InboxGraphQL(GraphQL):
             JSONTooDeep: when arrays and objects nest deeper than :data:`MAX_JSON_DEPTH`
                 (the standard library's decoder would raise :class:`RecursionError` at about
                 1,000 levels, which strawberry does not catch: a 500 or a dropped socket).
+            NotUTF8: when ``data`` is bytes that are not UTF-8 (other encodings that
+                :func:`json.loads` would guess are refused too).
             json.JSONDecodeError: when ``data`` is not JSON.
         """
+        if isinstance(data, bytes):
+            try:
+                data = data.decode("utf-8")
+            except UnicodeDecodeError:
+                raise NotUTF8() from None
         try:
             value = json.loads(data)
         except RecursionError:
             raise JSONTooDeep() from None
         # a text with no more brackets than the limit cannot nest deeper: skip the walk
-        brackets = (
-            data.count("[") + data.count("{")
-            if isinstance(data, str)
-            else (data.count(b"[") + data.count(b"{"))
-        )
+        brackets = data.count("[") + data.count("{")
         if brackets > MAX_JSON_DEPTH and _nests_deeper(value, MAX_JSON_DEPTH):
             raise JSONTooDeep()
         return value
@@ -380,13 +461,6 @@ class InboxGraphQL(GraphQL):
             token = bearer_token(headers.get("authorization"))
             context.current_viewer = await viewer_for_token(token)
         return context
-
-    async def process_result(self, request: Any, result: Any) -> Any:
-        """Errors that bypass the schema extensions (syntax errors) still get their code."""
-        for error in getattr(result, "errors", None) or ():
-            if error.original_error is None:
-                add_code(error)
-        return await super().process_result(request, result)
 
     async def on_ws_connect(self, context: Context) -> Any:
         """Authenticate ``connection_init`` (4403 without a valid token; an unreachable
@@ -422,6 +496,30 @@ class InboxApp(Starlette):
                 await self.graphql_socket(scope, receive, send)
                 return
         await super().__call__(scope, receive, send)
+
+
+def _request_refused(exc: HTTPException, method: str) -> Response:
+    """strawberry's refusal of a request it could not run, as a coded GraphQL error."""
+    cause = exc.__cause__
+    if exc.status_code == 404:
+        return _refusal(exc.reason, ErrorCode.NOT_FOUND, 404)
+    if exc.status_code == 405 and method not in ("GET", "POST"):  # HEAD, routed with GET
+        return _refusal(exc.reason, ErrorCode.BAD_USER_INPUT, 405, {"Allow": "GET, POST"})
+    if (
+        isinstance(cause, InvalidOperationTypeError)
+        and cause.operation_type is OperationType.MUTATION
+        and method == "GET"
+    ):
+        # GraphQL over HTTP: a mutation over GET MUST be answered 405
+        return _refusal(
+            "Mutations are not allowed over GET: send them with POST.",
+            ErrorCode.BAD_USER_INPUT,
+            405,
+            {"Allow": "POST"},
+        )
+    # strawberry says "Unable to parse request body as JSON" of any JSON it refused
+    message = str(cause) if isinstance(cause, (JSONTooDeep, NotUTF8)) else exc.reason
+    return _refusal(message, ErrorCode.BAD_USER_INPUT, exc.status_code)
 
 
 def _report_failure(what: str, error: Exception) -> None:
@@ -547,5 +645,6 @@ __all__ = [
     "InboxApp",
     "InboxGraphQL",
     "JSONTooDeep",
+    "NotUTF8",
     "create_app",
 ]

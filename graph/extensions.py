@@ -43,7 +43,9 @@ from graphql import (
 )
 from graphql import OperationType as GraphQLOperationType
 from graphql.language.parser import Parser
+from strawberry.exceptions import MissingQueryError
 from strawberry.extensions import MaskErrors, SchemaExtension
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.schema.schema import validate_document
 
 from db.availability import is_unavailable, report_unavailable
@@ -131,6 +133,40 @@ def as_graphql_error(error: Exception) -> GraphQLError:
     )
 
 
+_REQUEST_MISTAKES = (CannotGetOperationTypeError, InvalidOperationTypeError, MissingQueryError)
+"""strawberry's errors for a request that names no runnable operation: an unknown
+``operationName``, an operation type the transport does not run, no document at all. The
+client's mistakes (``BAD_USER_INPUT``), over HTTP and WebSocket alike."""
+
+
+def request_mistake(error: Exception) -> GraphQLError:
+    """The ``BAD_USER_INPUT`` error a client receives for one of strawberry's request errors
+    (:data:`_REQUEST_MISTAKES`), e.g. ``Unknown operation named "B".``"""
+    if isinstance(error, CannotGetOperationTypeError):
+        message = error.as_http_error_reason()
+    elif isinstance(error, MissingQueryError):
+        message = "No GraphQL query found in the request"  # as strawberry says it over HTTP
+    else:
+        message = str(error) or "This operation type is not allowed here."
+    return GraphQLError(message, extensions={"code": ErrorCode.BAD_USER_INPUT})
+
+
+def is_request_error(result: Any) -> bool:
+    """Whether an execution result is a *request error* (GraphQL spec, "Response"): the
+    operation never ran (a document that did not parse or validate, an operation that could
+    not be determined, variables that could not be coerced, a limit or budget that refused
+    it), so the response has no ``data`` entry: GraphQL over HTTP answers it with a 4xx under
+    ``application/graphql-response+json``, graphql-transport-ws with an ``error`` frame.
+
+    Field errors always carry a ``path``; request errors never do."""
+    errors = getattr(result, "errors", None)
+    return (
+        bool(errors)
+        and getattr(result, "data", None) is None
+        and all(error.path is None for error in errors)
+    )
+
+
 _PATH_STEP = re.compile(r"\[(\d+)\]|([^.\[\]]+)")
 
 
@@ -202,6 +238,8 @@ def _coded(errors: list[GraphQLError], masked_message: str) -> list[GraphQLError
         code = (error.extensions or {}).get("code")
         if code:
             processed.append(error)
+        elif isinstance(original, _REQUEST_MISTAKES):
+            processed.append(request_mistake(original))
         elif original is None:
             add_code(error)
             processed.append(error)
@@ -678,7 +716,7 @@ def is_expected(error: GraphQLError) -> bool:
     an unreachable database (logged once per outage), which the server log need not report
     with a traceback."""
     original = error.original_error
-    if original is None or is_unavailable(original):
+    if original is None or is_unavailable(original) or isinstance(original, _REQUEST_MISTAKES):
         return True
     return isinstance(original, GraphQLError) and (
         bool((original.extensions or {}).get("code")) or error.path is None
@@ -695,7 +733,9 @@ __all__ = [
     "as_graphql_error",
     "coded_errors",
     "is_expected",
+    "is_request_error",
     "operation_name_given",
+    "request_mistake",
     "selection_load",
     "unavailable_error",
     "unstorable_input",

@@ -1,9 +1,19 @@
 """The graphql-transport-ws handler: frame validation and per-operation authentication.
 
-strawberry's handler trusts frame shapes and authenticates once, at ``connection_init``. Here:
+strawberry's handler trusts frame shapes and authenticates once, at ``connection_init``. Here,
+every rule of the protocol (https://github.com/enisdenjo/graphql-ws/blob/master/PROTOCOL.md):
 
 - a frame that is not a JSON object of the protocol's shape closes the socket with 4400
-  (the protocol's "invalid message"), never a crash;
+  (the protocol's "invalid message"), never a crash; ``connection_init`` with
+  ``"payload": null`` (or none) is well-formed, and authenticated like an empty payload
+  (no token: 4403);
+- a ``subscribe`` whose operation never runs (a document that does not parse or is over the
+  token limit, over a field limit, invalid, several operations and none named, an unknown
+  ``operationName``, variables that cannot be coerced, a spent budget) is answered with an
+  ``error`` frame for its id carrying the coded errors HTTP gives the same request
+  (:func:`graph.extensions.is_request_error`); the socket stays open and nothing is logged.
+  A subscription whose stream refuses to start (a negative ``afterSequence``, a custom inbox)
+  ran: it ends with a ``next`` carrying the error, then ``complete``, as before;
 - every ``subscribe`` frame (queries and mutations over the socket included) re-checks the
   token and the user: a revoked or expired token, or a deactivated user, closes the socket
   with 4403; a changed role, visibility or team is used from then on;
@@ -51,13 +61,24 @@ the database is unreachable: reconnect with backoff (graphql-ws clients retry it
 
 
 def frame_problem(message: Any) -> str | None:
-    """Why a decoded frame is not a valid graphql-transport-ws message, or ``None``."""
+    """Why a decoded frame is not a valid graphql-transport-ws message, or ``None``.
+
+    The protocol's shapes: ``connection_init``, ``ping`` and ``pong`` may carry a ``payload``
+    that is an object or null; ``subscribe`` and ``complete`` an ``id`` (here 1 to
+    :data:`MAX_OPERATION_ID_LENGTH` characters); ``subscribe`` a ``payload`` with a string
+    ``query`` and optional ``operationName`` (string or null), ``variables`` and
+    ``extensions`` (objects or null). Unknown types are refused by strawberry (4400 too).
+    """
     if not isinstance(message, dict) or not isinstance(message.get("type"), str):
         return "Messages must be JSON objects with a string `type`."
     kind = message["type"]
     payload = message.get("payload")
-    if kind == "connection_init" and payload is not None and not isinstance(payload, dict):
-        return "`connection_init` payload must be an object."
+    if (
+        kind in ("connection_init", "ping", "pong")
+        and payload is not None
+        and not isinstance(payload, dict)
+    ):
+        return f"`{kind}` payload must be an object or null."
     if kind in ("subscribe", "complete"):
         operation_id = message.get("id")
         if (
@@ -70,6 +91,8 @@ def frame_problem(message: Any) -> str | None:
             return "`subscribe` payload must be an object with a string `query`."
         if payload.get("variables") is not None and not isinstance(payload["variables"], dict):
             return "`variables` must be an object."
+        if payload.get("extensions") is not None and not isinstance(payload["extensions"], dict):
+            return "`extensions` must be an object."
         if payload.get("operationName") is not None and not isinstance(
             payload["operationName"], str
         ):
@@ -136,6 +159,9 @@ class InboxTransportWSHandler(BaseGraphQLTransportWSHandler):
         return live
 
     async def handle_connection_init(self, message: Any) -> None:
+        if message.get("payload") is None:
+            # the protocol allows a null (or no) payload: strawberry closed the socket with 4400
+            message = {**message, "payload": {}}
         try:
             await super().handle_connection_init(message)
         except Exception as exc:
@@ -205,6 +231,13 @@ class InboxTransportWSHandler(BaseGraphQLTransportWSHandler):
         await super().handle_subscribe(message)
         if live is not None and operation_id in self.operations:  # not refused (limit)
             self._register(live, context.current_viewer.user_id)
+
+    async def _handle_pre_execution_error(self, operation: Any, result: Any) -> None:
+        """An operation that never ran gets an ``error`` frame with its coded errors, whatever
+        the reason: strawberry closed the socket with 4400 for a syntax error (the token limit
+        included) or an unknown operation name. A query's or mutation's variables that cannot
+        be coerced arrive here too (:meth:`graph.schema.InboxSchema._stream_non_subscription`)."""
+        await operation.send_initial_errors(result.errors)
 
     async def run_operation(self, operation: Any) -> None:
         await super().run_operation(operation)

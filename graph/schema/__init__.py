@@ -18,9 +18,11 @@ from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions.max_aliases import create_validator as aliases_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.exceptions import CannotGetOperationTypeError
 from strawberry.tools import merge_types
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
+from strawberry.utils.aio import aclosing
 
 from graph.errors import ErrorCode
 from graph.extensions import (
@@ -30,7 +32,9 @@ from graph.extensions import (
     Documents,
     SingleOperation,
     is_expected,
+    is_request_error,
     operation_name_given,
+    request_mistake,
     unstorable_input,
 )
 from graph.permissions.scopes import require_scopes
@@ -106,7 +110,10 @@ class InboxSchema(strawberry.Schema):
     - text no database stores (NUL, unpaired surrogates) is refused with ``BAD_USER_INPUT``;
     - subscriptions run only over WebSocket (over HTTP they are refused, not half-run).
 
-    Only unexpected errors are logged (client errors are answered, not logged).
+    Only unexpected errors are logged (client errors are answered, not logged). An unknown
+    ``operationName`` is answered as a request error coded ``BAD_USER_INPUT``
+    (:func:`graph.extensions.request_mistake`), over HTTP as over WebSocket, instead of the
+    exception strawberry raises to its HTTP view.
 
     Every operation is validated with :attr:`operation_rules` and parsed with at most
     :attr:`max_token_count` tokens, set on its execution context when strawberry creates it
@@ -137,7 +144,10 @@ class InboxSchema(strawberry.Schema):
             kwargs["allowed_operation_types"] = {
                 t for t in allowed if t is not OperationType.SUBSCRIPTION
             }
-        return await super().execute(query, variable_values, *args, **kwargs)
+        try:
+            return await super().execute(query, variable_values, *args, **kwargs)
+        except CannotGetOperationTypeError as error:
+            return PreExecutionError(data=None, errors=[request_mistake(error)])
 
     async def stream(self, query, variable_values=None, *args: Any, **kwargs: Any):
         operation_name_given.set(
@@ -156,6 +166,19 @@ class InboxSchema(strawberry.Schema):
                 t for t in allowed if t is not OperationType.SUBSCRIPTION
             }
         return await super().stream(query, variable_values, *args, **kwargs)
+
+    async def _stream_non_subscription(self, *args: Any, **kwargs: Any):
+        """strawberry's, except that a query or mutation over WebSocket whose variables could
+        not be coerced is a pre-execution error (an ``error`` frame, as its syntax and
+        validation errors are), like the request error HTTP answers it with
+        (:func:`graph.extensions.is_request_error`)."""
+        async with aclosing(super()._stream_non_subscription(*args, **kwargs)) as results:
+            async for result in results:
+                if is_request_error(result) and not isinstance(result, PreExecutionError):
+                    result = PreExecutionError(
+                        data=None, errors=result.errors, extensions=result.extensions
+                    )
+                yield result
 
     def process_errors(self, errors, execution_context=None) -> None:
         super().process_errors([e for e in errors if not is_expected(e)], execution_context)

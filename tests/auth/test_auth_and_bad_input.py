@@ -342,8 +342,7 @@ async def test_request_level_errors_are_graphql_json_with_a_code(world):
             params={"query": 'mutation { createAccessToken(name: "x") { token } }'},
             headers=owner.headers(),
         )
-        assert (
-            response.status_code in (400, 405)
-            and response.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
-        )
+        # GraphQL over HTTP: a mutation over GET MUST be answered 405
+        assert response.status_code == 405 and response.headers["allow"] == "POST"
+        assert response.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
     await owner.aclose()
