@@ -487,21 +487,22 @@ class WebhookDeliverer:
             try:
                 if settings.production:
                     await check_resolved(endpoint.url)
-                response = await self.client.post(
-                    endpoint.url,
-                    content=body,
-                    headers={
-                        "content-type": "application/json",
-                        "webhook-id": msg_id,
-                        "webhook-timestamp": str(int(at.timestamp())),
-                        "webhook-signature": signature(endpoint, msg_id, at, body),
-                    },
-                )
+                async with asyncio.timeout(settings.webhook_timeout_seconds):  # the whole request
+                    response = await self.client.post(
+                        endpoint.url,
+                        content=body,
+                        headers={
+                            "content-type": "application/json",
+                            "webhook-id": msg_id,
+                            "webhook-timestamp": str(int(at.timestamp())),
+                            "webhook-signature": signature(endpoint, msg_id, at, body),
+                        },
+                    )
                 if 200 <= response.status_code < 300:
                     return
                 error = f"HTTP {response.status_code}"
                 wait = retry_after(response)
-            except (httpx.HTTPError, OSError) as exc:
+            except (httpx.HTTPError, OSError) as exc:  # OSError: TimeoutError included
                 error = f"{type(exc).__name__}: {exc}"
             failures += 1
             first_failure = first_failure or at

@@ -38,13 +38,13 @@ class Received:
 
 class Receiver:
     """Answers 200 to every verified request unless :attr:`script` holds answers to give
-    first, one per request: a status, or ``(status, headers)``; 400 to a request that does not
-    verify with :attr:`secret`."""
+    first, one per request: a status, or ``(status, headers)``, or ``(status, headers, seconds
+    to wait before answering)``; 400 to a request that does not verify with :attr:`secret`."""
 
     def __init__(self) -> None:
         self.port = free_port()
         self.secret: str | None = None
-        self.script: list[int | tuple[int, dict[str, str]]] = []
+        self.script: list[int | tuple] = []
         self.requests: list[Received] = []
         self.server: uvicorn.Server | None = None
         self.task: asyncio.Task[None] | None = None
@@ -69,8 +69,10 @@ class Receiver:
         except WebhookVerificationError:
             verified = False
         answer = (self.script.pop(0) if self.script else 200) if verified else 400
-        status, extra = answer if isinstance(answer, tuple) else (answer, {})
+        status, extra, delay = (*answer, 0)[:3] if isinstance(answer, tuple) else (answer, {}, 0)
         self.requests.append(Received(headers, body, status, verified))
+        if delay:
+            await asyncio.sleep(delay)
         await send(
             {
                 "type": "http.response.start",

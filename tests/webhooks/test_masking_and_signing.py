@@ -1,6 +1,6 @@
 """What a webhook carries for its creator (issue 20, part 2): phone numbers masked as for the
 creator; after a secret rotation both secrets verify during the grace period; a 429's
-``Retry-After`` is honoured. Against the verifying local receiver."""
+``Retry-After`` is honoured; a receiver slower than the timeout gets the event again. Against the verifying local receiver."""
 
 from __future__ import annotations
 
@@ -89,5 +89,19 @@ async def test_retry_after_is_honoured(world, receiver):
     assert (first.status, second.status) == (429, 200)
     assert second.at - first.at >= 1.0  # the backoff alone would wait 0.1 to 0.2 s
     assert texts([second]) == ["slow down"] and first.webhook_id == second.webhook_id
+    await owner(DELETE, {"id": endpoint})
+    await owner.aclose()
+
+
+async def test_a_receiver_slower_than_the_timeout_gets_the_event_again(world, receiver):
+    owner = world.client("owner")
+    endpoint = await endpoint_for(owner, receiver)
+    receiver.script = [(200, {}, 4.0)]  # answers after the 2-second timeout of these servers
+    await inbound(world, channel="WEBCHAT", text="too slow")
+    await receiver.wait_for(lambda: len(receiver.requests) >= 2, timeout=10)
+    first, second = receiver.requests[:2]
+    assert second.at - first.at >= 2.0  # the first attempt was given up after the timeout
+    assert first.webhook_id == second.webhook_id
+    assert texts([second]) == ["too slow"]
     await owner(DELETE, {"id": endpoint})
     await owner.aclose()
