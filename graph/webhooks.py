@@ -316,7 +316,7 @@ class WebhookDeliverer:
     cancelling it stops every endpoint's task and releases their leases.
     """
 
-    def __init__(self, settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None):
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.owner = f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.client = httpx.AsyncClient(
@@ -324,7 +324,6 @@ class WebhookDeliverer:
             follow_redirects=False,
             limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
             headers={"user-agent": USER_AGENT},
-            transport=transport,
         )
         self.tasks: dict[int, asyncio.Task[None]] = {}
         self.renew_at: dict[int, float] = {}
@@ -394,6 +393,8 @@ class WebhookDeliverer:
             await self.client.aclose()
 
     async def claim_endpoints(self) -> None:
+        """Take the lease of every enabled endpoint whose lease is free or ran out (its worker
+        died), and start delivering each on a task of its own."""
         now = datetime.now(UTC)
         free = Q(lease_until__isnull=True) | Q(lease_until__lt=now) | Q(lease_owner=self.owner)
         ids = await WebhookEndpoint.filter(free, enabled=True).values_list("id", flat=True)
