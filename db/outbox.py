@@ -5,16 +5,35 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from db.models import Event, IdempotencyKey
+from tortoise.functions import Min
+
+from db.models import Event, IdempotencyKey, WebhookEndpoint
 
 
 async def prune_events(retention_seconds: int) -> int:
-    """Delete events older than ``retention_seconds``; returns how many went.
+    """Delete events older than ``retention_seconds``, except those an enabled webhook
+    endpoint has not received yet (after its cursor: :mod:`graph.webhooks`); returns how many
+    went.
 
     Safe to run from several workers at once: each delete is idempotent.
     """
     cutoff = datetime.now(UTC) - timedelta(seconds=retention_seconds)
-    return await Event.filter(created_at__lt=cutoff).delete()
+    held = await (
+        WebhookEndpoint.filter(enabled=True)
+        .annotate(position=Min("cursor"))
+        .group_by("workspace_id")
+        .values_list("workspace_id", "position")
+    )
+    removed = (
+        await Event.filter(created_at__lt=cutoff)
+        .exclude(workspace_id__in=[w for w, _ in held] or [-1])
+        .delete()
+    )
+    for workspace_id, position in held:
+        removed += await Event.filter(
+            workspace_id=workspace_id, created_at__lt=cutoff, sequence__lte=position
+        ).delete()
+    return removed
 
 
 async def prune_idempotency_keys(ttl_seconds: int) -> int:

@@ -64,6 +64,7 @@ from graph.resolvers.call import miss_unanswered_calls
 from graph.schema import build_schema
 from graph.settings import Settings
 from graph.throttle import Throttle, address_key, budget_spent, hold
+from graph.webhooks import WebhookDeliverer
 from graph.websocket import InboxTransportWSHandler
 
 if TYPE_CHECKING:
@@ -637,6 +638,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             background = [
                 asyncio.create_task(prune_outbox_forever()),
                 asyncio.create_task(miss_unanswered_calls_forever()),
+                asyncio.create_task(WebhookDeliverer(settings).run()),
             ]
             try:
                 yield

@@ -98,6 +98,13 @@ LIST_EVENTS: dict[str, str] = {e.value: e.list_reason for e in EventType if e.li
 """Event type → the ``ConversationChangeReason`` of a live list change it causes."""
 VIEWER_EVENTS: frozenset[str] = frozenset(e.value for e in EventType if e.reloads_viewer)
 """The event types after which a subscription reloads its viewer."""
+WEBHOOK_DOMAINS = ("conversation", "message", "call", "contact", "activity")
+"""The domains whose events partners may receive by webhook (issue 20): an event type's value
+starts with its domain (``message.created``)."""
+WEBHOOK_EVENTS: tuple[EventType, ...] = tuple(
+    e for e in EventType if e.value.partition(".")[0] in WEBHOOK_DOMAINS
+)
+"""The webhook catalogue (``WebhookEventType`` in the schema), in the catalogue's order."""
 
 
-__all__ = ["LIST_EVENTS", "VIEWER_EVENTS", "EventType"]
+__all__ = ["LIST_EVENTS", "VIEWER_EVENTS", "WEBHOOK_DOMAINS", "WEBHOOK_EVENTS", "EventType"]

@@ -47,6 +47,13 @@
 | ``INBOX_GRAPH_TRUSTED_DOCUMENTS`` | ``0`` | ``1`` runs only the documents registered by ``inbox-graph register-documents`` (by hash, or their exact text); anything else is refused with ``PERSISTED_QUERY_ONLY`` (:mod:`graph.persisted`). Switch it on in production once the clients' manifests are registered |
 | ``INBOX_GRAPH_APQ_STORE_BYTES`` | ``1048576`` | bound of the automatic persisted queries store (:mod:`graph.persisted`), each document weighed as its text's bytes plus 200: per worker in memory, or in total in Redis when ``BROADCAST_URL`` is ``redis://…``; the least recently used go first |
 | ``INBOX_GRAPH_APQ_TTL_SECONDS`` | ``86400`` | how long an automatic persisted query is kept after it was last used |
+| ``INBOX_GRAPH_WEBHOOK_TIMEOUT_SECONDS`` | ``5`` | seconds one webhook delivery may take (connect, send, answer) before it counts as failed and is retried (:mod:`graph.webhooks`) |
+| ``INBOX_GRAPH_WEBHOOK_RETRY_MIN_SECONDS`` | ``1`` | the first wait before retrying a failed webhook delivery; it doubles per failure of one event, with jitter (a random 50 to 100 % of it) |
+| ``INBOX_GRAPH_WEBHOOK_RETRY_MAX_SECONDS`` | ``600`` | the longest wait between two tries of one webhook delivery (a receiver's ``Retry-After`` included) |
+| ``INBOX_GRAPH_WEBHOOK_RETRY_WINDOW_SECONDS`` | ``86400`` | how long one event is retried; then its endpoint is disabled (``disabledReason``) and its queue waits for re-enabling |
+| ``INBOX_GRAPH_WEBHOOK_POLL_SECONDS`` | ``0.25`` | how often the deliverer reads the outbox for endpoints with nothing in flight |
+| ``INBOX_GRAPH_WEBHOOK_LEASE_SECONDS`` | ``30`` | how long a worker's claim on an endpoint holds without renewal: another worker takes over a dead worker's endpoints after it |
+| ``INBOX_GRAPH_WEBHOOK_SECRET_GRACE_SECONDS`` | ``86400`` | how long the previous signing secret still signs deliveries after ``rotateWebhookEndpointSecret`` |
 | ``INBOX_GRAPH_REQUEST_TIMEOUT_SECONDS`` | ``30`` | seconds an HTTP request may take from its head to its answer; beyond it 408 (body still arriving) or 504, code ``TIMEOUT`` |
 """
 
@@ -216,6 +223,13 @@ class Settings:
     login_account_failures: int = 50
     login_failure_window_seconds: int = 900
     login_max_backoff_seconds: int = 900
+    webhook_timeout_seconds: float = 5.0
+    webhook_retry_min_seconds: float = 1.0
+    webhook_retry_max_seconds: float = 600.0
+    webhook_retry_window_seconds: float = 24 * 3600.0
+    webhook_poll_seconds: float = 0.25
+    webhook_lease_seconds: float = 30.0
+    webhook_secret_grace_seconds: float = 24 * 3600.0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -273,6 +287,17 @@ class Settings:
             trusted_documents=_flag("INBOX_GRAPH_TRUSTED_DOCUMENTS", False),
             apq_store_bytes=_whole("INBOX_GRAPH_APQ_STORE_BYTES", 1024 * 1024),
             apq_ttl_seconds=_whole("INBOX_GRAPH_APQ_TTL_SECONDS", 24 * 3600),
+            webhook_timeout_seconds=_seconds("INBOX_GRAPH_WEBHOOK_TIMEOUT_SECONDS", 5.0),
+            webhook_retry_min_seconds=_seconds("INBOX_GRAPH_WEBHOOK_RETRY_MIN_SECONDS", 1.0),
+            webhook_retry_max_seconds=_seconds("INBOX_GRAPH_WEBHOOK_RETRY_MAX_SECONDS", 600.0),
+            webhook_retry_window_seconds=_seconds(
+                "INBOX_GRAPH_WEBHOOK_RETRY_WINDOW_SECONDS", 24 * 3600.0
+            ),
+            webhook_poll_seconds=_seconds("INBOX_GRAPH_WEBHOOK_POLL_SECONDS", 0.25),
+            webhook_lease_seconds=_seconds("INBOX_GRAPH_WEBHOOK_LEASE_SECONDS", 30.0),
+            webhook_secret_grace_seconds=_seconds(
+                "INBOX_GRAPH_WEBHOOK_SECRET_GRACE_SECONDS", 24 * 3600.0
+            ),
         )
 
 

@@ -23,6 +23,7 @@ from db.models.inbox import (
     UnseenMark,
 )
 from db.models.persisted import PersistedDocument
+from db.models.webhook import WebhookEndpoint
 from db.models.workspace import (
     AccessToken,
     AccessTokenKind,
@@ -75,5 +76,6 @@ __all__ = [
     "TeamMembership",
     "UnseenMark",
     "User",
+    "WebhookEndpoint",
     "Workspace",
 ]

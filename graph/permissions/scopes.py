@@ -17,7 +17,7 @@ their ``read_*``:
 - ``READ_WRITE``: ``READ`` and the inbox's mutations (replies, assignment, comments, calls,
   contacts, custom inboxes);
 - ``ADMIN``: everything its user may do: the other three, workspace administration (users,
-  teams, channels, settings, CRMs) and access tokens (``createAccessToken``,
+  teams, channels, settings, CRMs, webhook endpoints and their list) and access tokens (``createAccessToken``,
   ``revokeAccessToken``). Sessions from ``login`` hold ``ADMIN``.
 
 ``me`` and ``logout`` take any valid token; ``changePassword`` only a session (an integration
@@ -86,6 +86,7 @@ ROOT_FIELD_SCOPES: dict[str, Requirement] = {
     "Query.calls": _R,
     "Query.contact": _R,
     "Query.accessTokens": _R,
+    "Query.webhookEndpoints": _A,
     # sessions
     "Mutation.login": PUBLIC,
     "Mutation.logout": ANY_TOKEN,
@@ -101,6 +102,10 @@ ROOT_FIELD_SCOPES: dict[str, Requirement] = {
     "Mutation.revokeAccessToken": _A,
     "Mutation.connectCrm": _A,
     "Mutation.disconnectCrm": _A,
+    "Mutation.createWebhookEndpoint": _A,
+    "Mutation.updateWebhookEndpoint": _A,
+    "Mutation.rotateWebhookEndpointSecret": _A,
+    "Mutation.deleteWebhookEndpoint": _A,
     # channel ingestion
     "Mutation.receiveMessage": _I,
     "Mutation.receiveCall": _I,

@@ -378,6 +378,17 @@ def access_token_access(viewer: Viewer) -> Q:
     return Q(workspace_id=viewer.workspace_id, user_id=viewer.user_id)
 
 
+def webhook_endpoint_access(viewer: Viewer) -> Q | None:
+    """The webhook endpoints ``viewer`` may see and manage, as a tortoise filter on
+    ``WebhookEndpoint`` (issue 20; ``domain.md`` section 8): every endpoint of the workspace
+    for owners acting with the ``ADMIN`` scope (sessions hold it); ``None`` for everyone else,
+    who may not manage webhooks at all (``FORBIDDEN``; ``node(id)`` is ``null``). An endpoint of
+    another workspace does not exist for anyone (``NOT_FOUND``)."""
+    if viewer.role is Role.OWNER and viewer.has_scope(AccessTokenScope.ADMIN):
+        return Q(workspace_id=viewer.workspace_id)
+    return None
+
+
 def team_ids_of(members: Mapping[int, Iterable[int]], user_id: int) -> frozenset[int]:
     """The teams ``user_id`` belongs to, from a team → members mapping."""
     return frozenset(t for t, ids in members.items() if user_id in ids)
@@ -410,4 +421,5 @@ __all__ = [
     "visible_incoming_call_tabs",
     "visible_standard_inboxes",
     "visible_team_ids",
+    "webhook_endpoint_access",
 ]

@@ -3,7 +3,8 @@
 Objects hanging off a contact (conversations, messages, activities) are visible exactly when
 their contact is, calls also only to users with call access (section 5); users, teams and
 channels when they belong to the viewer's workspace; custom inboxes when the viewer created
-them or they are shared with the viewer (section 2); access tokens as section 8 says. Each rule
+them or they are shared with the viewer (section 2); access tokens as section 8 says;
+webhook endpoints to owners (issue 20). Each rule
 is :mod:`graph.permissions.visibility`'s.
 """
 
@@ -11,8 +12,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from db.models import CustomInbox
-from graph.permissions.visibility import custom_inbox_access, may_handle_calls
+from db.models import CustomInbox, WebhookEndpoint
+from graph.permissions.visibility import (
+    custom_inbox_access,
+    may_handle_calls,
+    webhook_endpoint_access,
+)
 from graph.resolvers.access_token import tokens_visible_to
 from graph.resolvers.contact import may_see
 
@@ -62,6 +67,10 @@ async def find_node(ctx: Context, type_name: str, pk: int) -> tuple[str, Any] | 
         visible = row is not None
     elif type_name == "CustomInbox":
         row = await CustomInbox.filter(custom_inbox_access(viewer), id=pk).first()
+        visible = row is not None
+    elif type_name == "WebhookEndpoint":
+        access = webhook_endpoint_access(viewer)
+        row = await WebhookEndpoint.filter(access, id=pk).first() if access is not None else None
         visible = row is not None
     else:
         return None

@@ -65,6 +65,7 @@ from graph.schema.user import (
     UserQueries,
     WorkspaceMutations,
 )
+from graph.schema.webhook import WebhookEndpoint, WebhookMutations, WebhookQueries
 from graph.settings import Settings
 
 Query = merge_types(
@@ -78,6 +79,7 @@ Query = merge_types(
         CallQueries,
         ContactQueries,
         AccessTokenQueries,
+        WebhookQueries,
     ),
 )
 Mutation = merge_types(
@@ -94,6 +96,7 @@ Mutation = merge_types(
         ConversationMutations,
         CallMutations,
         CrmMutations,
+        WebhookMutations,
     ),
 )
 Subscription = merge_types(
@@ -275,7 +278,7 @@ def build_schema(
         subscription=Subscription,
         extensions=extensions,
         config=StrawberryConfig(auto_camel_case=True),
-        types=[Activity, CustomInbox],
+        types=[Activity, CustomInbox, WebhookEndpoint],
         execution_context_class=None if settings.introspection else _NoSuggestions,
     )
     built.operation_rules = tuple(rules)

@@ -17,6 +17,7 @@ from graph.schema.conversation import Activity, Conversation, Message
 from graph.schema.core import Node
 from graph.schema.inbox import CustomInbox
 from graph.schema.user import AccessToken, Team, User, Workspace
+from graph.schema.webhook import WebhookEndpoint
 
 _TYPES = {
     "Call": Call,
@@ -30,6 +31,7 @@ _TYPES = {
     "Workspace": Workspace,
     "AccessToken": AccessToken,
     "CustomInbox": CustomInbox,
+    "WebhookEndpoint": WebhookEndpoint,
 }
 """The types ``node(id)`` returns, by the type name of their global ids."""
 

@@ -1,0 +1,47 @@
+"""Outbound webhook endpoints (issue 20; ``domain.md`` section 8): where a workspace's outbox
+events are delivered, signed per the Standard Webhooks specification
+(:mod:`graph.webhooks`)."""
+
+from __future__ import annotations
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class WebhookEndpoint(Model):
+    """One partner's HTTPS endpoint.
+
+    ``event_types``: the outbox event types it receives (:data:`graph.events.WEBHOOK_EVENTS`
+    values), separated by spaces. ``secret``: the current signing secret (``whsec_`` + base64);
+    ``previous_secret`` still signs until ``previous_secret_expires_at`` after a rotation.
+    ``cursor``: the workspace sequence of the last event delivered (or skipped: not wanted, not
+    visible to ``created_by``). ``lease_owner``/``lease_until``: the worker delivering it now
+    and until when its lease holds. ``disabled_reason``: why the deliverer disabled it, if it did.
+    """
+
+    id = fields.BigIntField(primary_key=True)
+    workspace = fields.ForeignKeyField(
+        "models.Workspace", related_name="webhook_endpoints", on_delete=fields.CASCADE
+    )
+    created_by = fields.ForeignKeyField(
+        "models.User", related_name="webhook_endpoints", on_delete=fields.CASCADE
+    )
+    url = fields.CharField(max_length=2048)
+    description = fields.CharField(max_length=500, default="")
+    event_types = fields.TextField()
+    enabled = fields.BooleanField(default=True)
+    secret = fields.CharField(max_length=100)
+    previous_secret = fields.CharField(max_length=100, null=True)
+    previous_secret_expires_at = fields.DatetimeField(null=True)
+    cursor = fields.BigIntField(default=0)
+    lease_owner = fields.CharField(max_length=64, null=True)
+    lease_until = fields.DatetimeField(null=True)
+    disabled_reason = fields.CharField(max_length=500, null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "webhook_endpoint"
+
+
+__all__ = ["WebhookEndpoint"]

@@ -1,0 +1,556 @@
+"""Outbound webhook delivery (issue 20, part 2; ``domain.md`` section 8; ``architecture.md``:
+outbound webhooks).
+
+Source: the outbox (:class:`db.models.Event`): every committed event, numbered per workspace.
+Each enabled endpoint (:class:`db.models.WebhookEndpoint`) has a cursor, the sequence of the
+last event it received; its deliverer reads the events after it (of the endpoint's types),
+delivers them one at a time in sequence order, and commits the cursor after each success. So
+delivery is at least once (a worker that dies between a receiver's 2xx and the commit sends
+that event again, with the same ``webhook-id``) and in order per endpoint, one event in flight
+per endpoint; each endpoint has its own task, so a failing endpoint holds only its own queue.
+
+Leases: a worker delivers an endpoint only while it holds its lease (``lease_owner``,
+``lease_until``), taken and renewed by conditional ``UPDATE`` statements (atomic on SQLite and
+PostgreSQL alike): with several workers each endpoint is delivered by one worker at a time;
+when a worker dies, another takes its endpoints once the lease runs out
+(``INBOX_GRAPH_WEBHOOK_LEASE_SECONDS``) and resumes from the cursor. The cursor is committed
+only by the lease holder.
+
+A request (Standard Webhooks, https://www.standardwebhooks.com, signed with its library):
+
+- ``POST`` to the endpoint's URL, ``content-type: application/json``;
+- ``webhook-id``: ``msg_<workspace id>_<sequence>``, the same on every retry of one event;
+- ``webhook-timestamp``: the attempt's time (Unix seconds);
+- ``webhook-signature``: ``v1,<base64 HMAC-SHA256>`` with the endpoint's secret, and a second
+  one with the previous secret while a rotation's grace period runs;
+- body: ``{"type": "message.created", "timestamp": "<commit time, UTC ISO 8601>",
+  "sequence": <workspace sequence>, "workspaceId": "<global id>", "data": {...}}`` where
+  ``data`` holds the event's objects with global ids: ``contact`` always, and
+  ``conversation``, ``message``, ``call``, ``activity`` when the event is about one
+  (:func:`event_data`), as they are at the first attempt (read per page of events, again
+  after :data:`FRESH_SECONDS`); retries send the same body.
+
+Visibility: the data is what the endpoint's creator may see at the first attempt, decided by
+:func:`graph.resolvers.node.shows` (the visibility policy of
+:mod:`graph.permissions.visibility`); an event about a contact the creator may not see (or
+a call without call access, or any event once the creator is deactivated) is not delivered:
+the cursor passes it. Phone numbers are masked as for the creator
+(:mod:`graph.permissions.fields`).
+
+Retries: a timeout (``INBOX_GRAPH_WEBHOOK_TIMEOUT_SECONDS``, 5 s by default, for the whole
+request), a connection error or any answer but 2xx is retried after an exponential backoff
+with jitter (``INBOX_GRAPH_WEBHOOK_RETRY_MIN_SECONDS`` doubling per failure up to
+``…_MAX_SECONDS``, each wait a random 50 to 100 % of that); a 429 or 503's ``Retry-After``
+is honoured (up to the maximum). When one event has failed for
+``INBOX_GRAPH_WEBHOOK_RETRY_WINDOW_SECONDS`` (a day), the endpoint is disabled with a
+``disabledReason``; re-enabling it resumes from its cursor. In production every attempt first
+checks that the URL's host resolves to public addresses only (DNS rebinding).
+
+One :class:`httpx.AsyncClient` per worker carries every delivery (connections reused per
+receiver); redirects are not followed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import email.utils
+import json
+import logging
+import os
+import random
+import socket
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import httpx
+from standardwebhooks import Webhook
+from tortoise.expressions import Q
+
+from db.availability import is_unavailable, report_unavailable
+from db.models import Activity, Call, Contact, Conversation, Event, Message, User, WebhookEndpoint
+from db.models import Workspace as WorkspaceRow
+from graph.auth import load_viewer
+from graph.permissions.fields import mask_phone, sees_unmasked_numbers
+from graph.relay import to_global_id
+from graph.resolvers.contact import display_name
+from graph.resolvers.node import shows
+from graph.resolvers.webhook import check_resolved
+
+if TYPE_CHECKING:
+    from graph.permissions.visibility import Viewer
+    from graph.settings import Settings
+
+log = logging.getLogger(__name__)
+
+PAGE = 100
+"""Events read from the outbox at a time per endpoint."""
+USER_AGENT = "inbox-graph-webhooks/1"
+FRESH_SECONDS = 1.0
+"""The creator's permissions and the rows of a page of events are read once for the page,
+and again when a delivery of it took longer than this: what is sent is what the creator may
+see at most this long before the attempt."""
+
+
+def message_id(workspace_id: int, sequence: int) -> str:
+    """The ``webhook-id`` of an event: the same on every attempt and every worker."""
+    return f"msg_{workspace_id}_{sequence}"
+
+
+def _iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _gid(type_name: str, pk: int | None) -> str | None:
+    return to_global_id(type_name, pk) if pk is not None else None
+
+
+@dataclass(frozen=True)
+class Audience:
+    """Whom an endpoint's data is for: its creator's viewer (``None``: deactivated) and whether
+    phone numbers are shown to them in full."""
+
+    viewer: Viewer | None
+    unmasked: bool
+
+    def phone(self, e164: str | None) -> str | None:
+        return e164 if self.unmasked else mask_phone(e164)
+
+
+async def audience_of(endpoint: WebhookEndpoint) -> Audience:
+    """The creator of ``endpoint`` as deliveries see the workspace now."""
+    user = await User.filter(id=endpoint.created_by_id).first()
+    if user is None or not user.is_active:
+        return Audience(None, False)
+    viewer = await load_viewer(user)
+    workspace = await WorkspaceRow.get(id=endpoint.workspace_id)
+    return Audience(viewer, sees_unmasked_numbers(viewer, workspace.phone_number_masking))
+
+
+def _contact(row: Contact, audience: Audience) -> dict[str, Any]:
+    return {
+        "id": to_global_id("Contact", row.id),
+        "name": display_name(row),
+        "firstName": row.first_name,
+        "lastName": row.last_name,
+        "phone": audience.phone(row.phone),
+        "email": row.email,
+        "countryCode": row.country_code,
+        "language": row.language,
+        "assigneeId": _gid("User", row.assignee_id),
+        "blocked": row.blocked,
+        "createdAt": _iso(row.created_at),
+        "updatedAt": _iso(row.updated_at),
+    }
+
+
+def _conversation(row: Conversation) -> dict[str, Any]:
+    return {
+        "id": to_global_id("Conversation", row.id),
+        "status": row.status.value,
+        "openedAt": _iso(row.opened_at),
+        "closedAt": _iso(row.closed_at),
+        "closingCategory": row.closing_category,
+        "closingSummary": row.closing_summary,
+        "lastActivityAt": _iso(row.last_activity_at),
+    }
+
+
+def _message(row: Message) -> dict[str, Any]:
+    return {
+        "id": to_global_id("Message", row.id),
+        "conversationId": to_global_id("Conversation", row.conversation_id),
+        "channelId": to_global_id("Channel", row.channel_id),
+        "direction": row.direction.value,
+        "authorId": _gid("User", row.author_id),
+        "text": row.text,
+        "deliveryStatus": row.delivery_status.value,
+        "externalMessageId": row.external_message_id,
+        "createdAt": _iso(row.created_at),
+    }
+
+
+def _call(row: Call, audience: Audience) -> dict[str, Any]:
+    return {
+        "id": to_global_id("Call", row.id),
+        "channelId": to_global_id("Channel", row.channel_id),
+        "direction": row.direction.value,
+        "status": row.status.value,
+        "fromNumber": audience.phone(row.from_number),
+        "toNumber": audience.phone(row.to_number),
+        "answeredById": _gid("User", row.answered_by_id),
+        "ringingAt": _iso(row.ringing_at),
+        "answeredAt": _iso(row.answered_at),
+        "endedAt": _iso(row.ended_at),
+        "recordingState": row.recording_state.value,
+    }
+
+
+def _activity(row: Activity) -> dict[str, Any]:
+    return {
+        "id": to_global_id("Activity", row.id),
+        "kind": row.kind.value,
+        "conversationId": _gid("Conversation", row.conversation_id),
+        "authorId": _gid("User", row.author_id),
+        "text": row.text,
+        "createdAt": _iso(row.created_at),
+    }
+
+
+@dataclass(frozen=True)
+class Rows:
+    """The rows a run of events is about, as they are now: one query per kind of row."""
+
+    contacts: dict[int, Contact]
+    conversations: dict[int, Conversation]
+    messages: dict[int, Message]
+    calls: dict[int, Call]
+    activities: dict[int, Activity]
+
+    @classmethod
+    async def load(cls, workspace_id: int, events: list[Event]) -> Rows:
+        async def by_id(model: Any, key: str) -> dict[int, Any]:
+            ids = {e.payload.get(key) for e in events if e.payload} - {None}
+            if not ids:
+                return {}
+            rows = await model.filter(id__in=sorted(ids), workspace_id=workspace_id)
+            return {row.id: row for row in rows}
+
+        return cls(
+            contacts=await by_id(Contact, "contact_id"),
+            conversations=await by_id(Conversation, "conversation_id"),
+            messages=await by_id(Message, "message_id"),
+            calls=await by_id(Call, "call_id"),
+            activities=await by_id(Activity, "activity_id"),
+        )
+
+
+def event_data(event: Event, audience: Audience, rows: Rows) -> dict[str, Any] | None:
+    """The ``data`` of ``event``'s delivery to ``audience`` from ``rows``
+    (:meth:`Rows.load`), or ``None`` when its creator may not see it (then it is not
+    delivered)."""
+    payload = event.payload or {}
+    contact = rows.contacts.get(payload.get("contact_id"))
+    if audience.viewer is None or contact is None:
+        return None
+    type_name = "Call" if payload.get("call_id") is not None else "Contact"
+    if not shows(audience.viewer, type_name, contact):
+        return None
+    data: dict[str, Any] = {"contact": _contact(contact, audience)}
+
+    def belonging(found: dict[int, Any], key: str) -> Any:
+        row = found.get(payload.get(key))
+        return row if row is not None and row.contact_id == contact.id else None
+
+    if payload.get("conversation_id") is not None:
+        row = belonging(rows.conversations, "conversation_id")
+        data["conversation"] = _conversation(row) if row else None
+    if payload.get("message_id") is not None:
+        row = belonging(rows.messages, "message_id")
+        data["message"] = _message(row) if row else None
+    if payload.get("call_id") is not None:
+        row = belonging(rows.calls, "call_id")
+        data["call"] = _call(row, audience) if row else None
+    if payload.get("activity_id") is not None:
+        row = belonging(rows.activities, "activity_id")
+        data["activity"] = _activity(row) if row else None
+    return data
+
+
+def body_of(event: Event, data: dict[str, Any]) -> bytes:
+    """The JSON body of ``event``'s delivery (see the module docstring)."""
+    return json.dumps(
+        {
+            "type": event.type,
+            "timestamp": _iso(event.created_at),
+            "sequence": event.sequence,
+            "workspaceId": to_global_id("Workspace", event.workspace_id),
+            "data": data,
+        },
+        separators=(",", ":"),
+        ensure_ascii=False,
+    ).encode()
+
+
+def signature(endpoint: WebhookEndpoint, msg_id: str, at: datetime, body: bytes) -> str:
+    """``webhook-signature``: with the current secret, and the previous one during a
+    rotation's grace period (space-separated, as the specification allows)."""
+    signatures = [Webhook(endpoint.secret).sign(msg_id, at, body)]
+    expires = endpoint.previous_secret_expires_at
+    if endpoint.previous_secret and expires is not None and expires > at:
+        signatures.append(Webhook(endpoint.previous_secret).sign(msg_id, at, body))
+    return " ".join(signatures)
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    """Seconds a 429 or 503 answer asks to wait (``Retry-After``: seconds or an HTTP date)."""
+    value = response.headers.get("retry-after")
+    if response.status_code not in (429, 503) or not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+class LeaseLost(Exception):
+    """The endpoint was deleted, disabled, or taken by another worker: stop delivering it."""
+
+
+class WebhookDeliverer:
+    """The deliverer of one worker: claims endpoints (leases) and delivers each on its task.
+
+    :meth:`run` is the worker's background loop (started by :func:`graph.app.create_app`);
+    cancelling it stops every endpoint's task and releases their leases.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.owner = f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.client = httpx.AsyncClient(
+            timeout=settings.webhook_timeout_seconds,
+            follow_redirects=False,
+            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+            headers={"user-agent": USER_AGENT},
+        )
+        self.tasks: dict[int, asyncio.Task[None]] = {}
+        self.renew_at: dict[int, float] = {}
+        """Per endpoint held: when (event loop time) its lease is renewed next."""
+
+    def _lease_until(self) -> datetime:
+        return datetime.now(UTC) + timedelta(seconds=self.settings.webhook_lease_seconds)
+
+    async def _claim(self, endpoint_id: int) -> bool:
+        now = datetime.now(UTC)
+        free = Q(lease_until__isnull=True) | Q(lease_until__lt=now) | Q(lease_owner=self.owner)
+        won = await WebhookEndpoint.filter(free, id=endpoint_id, enabled=True).update(
+            lease_owner=self.owner, lease_until=self._lease_until()
+        )
+        return bool(won)
+
+    async def _commit(self, endpoint_id: int, **changes: Any) -> None:
+        """Apply ``changes`` (the cursor, or disabling) and renew the lease, as its holder.
+
+        Raises:
+            LeaseLost: it is gone, disabled or leased by another worker.
+        """
+        query = WebhookEndpoint.filter(id=endpoint_id, lease_owner=self.owner, enabled=True)
+        if not await query.update(lease_until=self._lease_until(), **changes):
+            raise LeaseLost
+        loop = asyncio.get_running_loop()
+        self.renew_at[endpoint_id] = loop.time() + self.settings.webhook_lease_seconds / 3
+
+    async def _mine(self, endpoint_id: int) -> WebhookEndpoint:
+        """Read the endpoint, renewing the lease once a third of it has passed (an idle
+        endpoint costs one read per poll).
+
+        Raises:
+            LeaseLost: it is gone, disabled or leased by another worker.
+        """
+        if asyncio.get_running_loop().time() >= self.renew_at.get(endpoint_id, 0.0):
+            await self._commit(endpoint_id)
+        query = WebhookEndpoint.filter(id=endpoint_id, lease_owner=self.owner, enabled=True)
+        row = await query.first()
+        if row is None:
+            raise LeaseLost
+        return row
+
+    async def _release(self, endpoint_id: int) -> None:
+        with contextlib.suppress(Exception):
+            await WebhookEndpoint.filter(id=endpoint_id, lease_owner=self.owner).update(
+                lease_owner=None, lease_until=None
+            )
+
+    async def run(self) -> None:
+        """Claim every enabled endpoint no live worker holds, every poll interval, and deliver
+        each on its own task; forever (cancel to stop)."""
+        try:
+            while True:
+                try:
+                    await self.claim_endpoints()
+                except Exception as exc:  # noqa: BLE001 - retried at the next interval
+                    self._report("claiming webhook endpoints failed", exc)
+                await asyncio.sleep(self.settings.webhook_poll_seconds)
+        finally:
+            tasks = list(self.tasks.values())
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(BaseException):
+                    await task
+            await self.client.aclose()
+
+    async def claim_endpoints(self) -> None:
+        """Take the lease of every enabled endpoint whose lease is free or ran out (its worker
+        died), and start delivering each on a task of its own."""
+        now = datetime.now(UTC)
+        free = Q(lease_until__isnull=True) | Q(lease_until__lt=now) | Q(lease_owner=self.owner)
+        ids = await WebhookEndpoint.filter(free, enabled=True).values_list("id", flat=True)
+        for endpoint_id in ids:
+            task = self.tasks.get(endpoint_id)
+            if task is not None and not task.done():
+                continue
+            if await self._claim(endpoint_id):
+                self.renew_at[endpoint_id] = (
+                    asyncio.get_running_loop().time() + self.settings.webhook_lease_seconds / 3
+                )
+                self.tasks[endpoint_id] = asyncio.create_task(self._serve(endpoint_id))
+
+    def _report(self, what: str, exc: BaseException) -> None:
+        if is_unavailable(exc):
+            report_unavailable(exc)
+        else:
+            log.error(what, exc_info=exc)
+
+    async def _serve(self, endpoint_id: int) -> None:
+        """Deliver one endpoint while this worker holds its lease."""
+        try:
+            while True:
+                try:
+                    if not await self._deliver_page(endpoint_id):
+                        await asyncio.sleep(self.settings.webhook_poll_seconds)
+                except LeaseLost:
+                    return
+                except Exception as exc:  # noqa: BLE001 - the database is away, or a bug: retry
+                    self._report(f"delivering webhook endpoint {endpoint_id} failed", exc)
+                    await asyncio.sleep(max(1.0, self.settings.webhook_poll_seconds))
+        finally:
+            self.tasks.pop(endpoint_id, None)
+            self.renew_at.pop(endpoint_id, None)
+            await asyncio.shield(self._release(endpoint_id))
+
+    async def _deliver_page(self, endpoint_id: int) -> bool:
+        """Deliver the next page of the endpoint's events; whether there were any."""
+        endpoint = await self._mine(endpoint_id)
+        # every event up to the workspace's head is committed (sequences are drawn under its
+        # row's lock, in commit order): read it first, so the cursor may pass what was not due
+        head = await (
+            WorkspaceRow.filter(id=endpoint.workspace_id)
+            .first()
+            .values_list("event_sequence", flat=True)
+        )
+        types = endpoint.event_types.split()
+        events = (
+            await Event.filter(
+                workspace_id=endpoint.workspace_id, sequence__gt=endpoint.cursor, type__in=types
+            )
+            .order_by("sequence")
+            .limit(PAGE)
+        )
+        if not events:
+            if head is not None and int(head) > endpoint.cursor:
+                # none of its types up to the head: later reads start there, and pruning
+                # does not keep those events for it
+                await self._commit(endpoint_id, cursor=int(head))
+            return False
+        loop = asyncio.get_running_loop()
+        read_at = loop.time()
+        audience = await audience_of(endpoint)
+        rows = await Rows.load(endpoint.workspace_id, events)
+        for index, event in enumerate(events):
+            if loop.time() - read_at > FRESH_SECONDS:  # a delivery took a while: read again
+                read_at = loop.time()
+                audience = await audience_of(endpoint)
+                rows = await Rows.load(endpoint.workspace_id, events[index:])
+            data = event_data(event, audience, rows)
+            if data is not None:
+                await self._deliver(endpoint_id, event, body_of(event, data))
+            await self._commit(endpoint_id, cursor=event.sequence)
+        return True
+
+    async def _deliver(self, endpoint_id: int, event: Event, body: bytes) -> None:
+        """POST ``body`` until the receiver accepts it (2xx).
+
+        Raises:
+            LeaseLost: the endpoint went away meanwhile, or was disabled (by an owner, or here
+                after the retry window).
+        """
+        settings = self.settings
+        msg_id = message_id(event.workspace_id, event.sequence)
+        first_failure: datetime | None = None
+        failures = 0
+        while True:
+            endpoint = await self._mine(endpoint_id)
+            at = datetime.now(UTC)
+            wait: float | None = None
+            try:
+                if settings.production:
+                    await check_resolved(endpoint.url)
+                async with asyncio.timeout(settings.webhook_timeout_seconds):  # the whole request
+                    response = await self.client.post(
+                        endpoint.url,
+                        content=body,
+                        headers={
+                            "content-type": "application/json",
+                            "webhook-id": msg_id,
+                            "webhook-timestamp": str(int(at.timestamp())),
+                            "webhook-signature": signature(endpoint, msg_id, at, body),
+                        },
+                    )
+                if 200 <= response.status_code < 300:
+                    return
+                error = f"HTTP {response.status_code}"
+                wait = retry_after(response)
+            except (httpx.HTTPError, OSError) as exc:  # OSError: TimeoutError included
+                error = f"{type(exc).__name__}: {exc}"
+            failures += 1
+            first_failure = first_failure or at
+            delay = min(
+                settings.webhook_retry_max_seconds,
+                settings.webhook_retry_min_seconds * 2 ** (failures - 1),
+            ) * random.uniform(0.5, 1.0)
+            if wait is not None:
+                delay = min(settings.webhook_retry_max_seconds, max(delay, wait))
+            failing_for = (datetime.now(UTC) - first_failure).total_seconds()
+            if failing_for + delay > settings.webhook_retry_window_seconds:
+                reason = (
+                    f"Deliveries of event {event.sequence} failed for {int(failing_for)} s "
+                    f"({failures} attempts; last: {error})."
+                )
+                await self._commit(endpoint_id, enabled=False, disabled_reason=reason[:500])
+                log.warning("webhook endpoint %s disabled: %s", endpoint_id, reason)
+                raise LeaseLost
+            log.info(
+                "webhook %s to endpoint %s failed (%s); retrying in %.2f s",
+                msg_id,
+                endpoint_id,
+                error,
+                delay,
+            )
+            await self._pause(endpoint_id, delay)
+
+    async def _pause(self, endpoint_id: int, seconds: float) -> None:
+        """Sleep ``seconds``, renewing the lease meanwhile."""
+        step = max(0.05, self.settings.webhook_lease_seconds / 3)
+        loop = asyncio.get_running_loop()
+        end = loop.time() + seconds
+        while (left := end - loop.time()) > 0:
+            await asyncio.sleep(min(step, left))
+            if end - loop.time() > 0:
+                await self._mine(endpoint_id)
+
+
+__all__ = [
+    "Audience",
+    "LeaseLost",
+    "Rows",
+    "WebhookDeliverer",
+    "audience_of",
+    "body_of",
+    "event_data",
+    "message_id",
+    "retry_after",
+    "signature",
+]
