@@ -44,11 +44,47 @@ def tortoise_config(url: str | None = None) -> dict[str, Any]:
     }
 
 
+SUPPORTED_SCHEMES = ("sqlite", "postgres", "postgresql")
+
+
+class DatabaseUrlError(ValueError):
+    """``DATABASE_URL`` names no database this service can use; the message says what to fix."""
+
+
+def check_database_url(url: str | None = None) -> None:
+    """Refuse at once a ``url`` (default: :func:`database_url`) that cannot work.
+
+    Raises :class:`DatabaseUrlError` for a scheme other than :data:`SUPPORTED_SCHEMES`, and for
+    a SQLite file whose folder does not exist (the folder is never created: a typo in the path
+    should not make a new, empty database somewhere; without this check the SQLite driver hangs).
+    """
+    url = url or database_url()
+    scheme = urlsplit(url).scheme
+    if scheme not in SUPPORTED_SCHEMES:
+        raise DatabaseUrlError(
+            f"DATABASE_URL {url!r} is not supported: use sqlite://PATH or "
+            "postgres://USER@HOST:PORT/NAME."
+        )
+    if scheme == "sqlite":
+        from tortoise.backends.base.config_generator import expand_db_url
+
+        path = expand_db_url(url)["credentials"]["file_path"]
+        folder = os.path.dirname(os.path.abspath(path))
+        if path != ":memory:" and not os.path.isdir(folder):
+            raise DatabaseUrlError(
+                f"The folder {folder} of the SQLite database does not exist: create it "
+                f"(mkdir -p {folder}) or fix DATABASE_URL."
+            )
+
+
 TORTOISE_ORM = tortoise_config()
 
 __all__ = [
     "DEFAULT_DATABASE_URL",
+    "SUPPORTED_SCHEMES",
     "TORTOISE_ORM",
+    "DatabaseUrlError",
+    "check_database_url",
     "database_name",
     "database_url",
     "tortoise_config",

@@ -2114,11 +2114,18 @@ async def seed_demo(
         raise ValueError("contacts must be zero or more.")
     report = progress or (lambda _text: None)
     if await Workspace.filter(name=DEMO_WORKSPACE_NAME).exists():
-        raise ValueError(f'A workspace named "{DEMO_WORKSPACE_NAME}" already exists.')
+        raise ValueError(
+            f'A workspace named "{DEMO_WORKSPACE_NAME}" already exists: the demo is seeded '
+            f"already (its logins share the password {DEMO_PASSWORD!r}); to seed afresh, point "
+            "DATABASE_URL at an empty database."
+        )
     emails = [f"{local}@{DEMO_EMAIL_DOMAIN}" for local, *_ in _USERS]
     taken = await User.filter(email__in=emails).values_list("email", flat=True)
     if taken:
-        raise ValueError(f"Demo e-mails already in use: {', '.join(sorted(taken))}.")
+        raise ValueError(
+            f"Demo e-mails already in use: {', '.join(sorted(taken))}; to seed the demo, point "
+            "DATABASE_URL at an empty database."
+        )
 
     rng = random.Random(random_seed)
     password_hash = await hash_password(DEMO_PASSWORD)

@@ -4,23 +4,33 @@
   [--demo-traffic-every SECONDS]]``: migrate, then serve (with the demo's live traffic,
   :mod:`graph.demo_traffic`).
 - ``inbox-graph seed-demo [--contacts N]``: build the demo workspace; print its logins.
-- ``inbox-graph create-workspace --name --owner-email --owner-password``: a real tenant.
+- ``inbox-graph create-workspace --name --owner-email [--owner-password]``: a real tenant; the
+  password comes from ``--owner-password``, else ``INBOX_GRAPH_OWNER_PASSWORD``, else a prompt.
 - ``inbox-graph export-schema [--output schema.graphql]``: write the SDL.
 - ``inbox-graph migrate``: apply migrations only.
 - ``inbox-graph register-documents MANIFEST [MANIFEST ...]``: register the documents of client
   manifests (``{sha256: document}``) for trusted documents (:mod:`graph.persisted`).
 - ``inbox-graph --version``: the installed version (:data:`graph.__version__`).
+
+A user mistake (a bad option, a bad ``DATABASE_URL``, a database that does not exist or cannot be
+reached, a re-seed of a non-empty database) prints one line on stderr saying what is wrong and
+what to do, and exits with code 2 (:func:`main`, :func:`user_error`); never a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
+import json
+import os
 import sys
 import time
 from pathlib import Path
 
 from db.config import database_url, tortoise_config
+
+OWNER_PASSWORD_ENV = "INBOX_GRAPH_OWNER_PASSWORD"
 
 
 async def _with_orm(coro_factory):
@@ -62,17 +72,42 @@ def cmd_seed_demo(args: argparse.Namespace) -> int:
 
 def cmd_create_workspace(args: argparse.Namespace) -> int:
     from db.tenants import create_workspace
+    from graph.relay import to_global_id
+
+    password = _owner_password(args)
 
     async def run():
-        return await create_workspace(args.name, args.owner_email, args.owner_password)
+        return await create_workspace(args.name, args.owner_email, password)
 
-    try:
-        workspace, owner = asyncio.run(_with_orm(run))
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(f"Workspace {workspace.name!r} created; owner {owner.email} can log in.")
+    workspace, owner = asyncio.run(_with_orm(run))
+    print(f"Workspace {workspace.name!r} created (id {to_global_id('Workspace', workspace.pk)}).")
+    print(f"Owner: {owner.email} (role owner).")
+    query = "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token } }"
+    body = {"query": query, "variables": {"e": owner.email, "p": "YOUR-PASSWORD"}}
+    print("Log in with the login mutation, e.g. against a server on :8000:")
+    print(
+        "  curl -s http://127.0.0.1:8000/graphql -H 'Content-Type: application/json' "
+        f"-d '{json.dumps(body)}'"
+    )
     return 0
+
+
+def _owner_password(args: argparse.Namespace) -> str:
+    """``--owner-password``, else ``INBOX_GRAPH_OWNER_PASSWORD``, else asked twice on the
+    terminal (getpass); ValueError when there is no terminal to ask on or the two differ."""
+    if args.owner_password is not None:
+        return args.owner_password
+    if os.environ.get(OWNER_PASSWORD_ENV):
+        return os.environ[OWNER_PASSWORD_ENV]
+    if not sys.stdin.isatty():
+        raise ValueError(
+            f"No owner password: give --owner-password or set {OWNER_PASSWORD_ENV} "
+            "(or run on a terminal to be asked)."
+        )
+    password = getpass.getpass("Owner password: ")
+    if getpass.getpass("Owner password again: ") != password:
+        raise ValueError("The two passwords differ; run the command again.")
+    return password
 
 
 def cmd_export_schema(args: argparse.Namespace) -> int:
@@ -143,9 +178,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.demo_traffic and args.workers != 1:
         print("error: --demo-traffic runs in one worker; drop --workers.", file=sys.stderr)
         return 2
-    if args.demo_traffic and not args.demo_traffic_every > 0:
-        print("error: --demo-traffic-every takes a number of seconds above 0.", file=sys.stderr)
-        return 2
     settings = Settings.from_env()
     # idle and slow clients: header timeout, keep-alive timeout, open connections per worker
     max_connections = connection_limit(settings.max_connections, raise_open_files_limit())
@@ -192,24 +224,71 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (what is wrong, where to read more) and defaults in help."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", argparse.ArgumentDefaultsHelpFormatter)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _integer(low: int, high: int | None = None, what: str = "a whole number"):
+    """An argparse type: an int from ``low`` to ``high`` (inclusive; no upper bound if None)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < low or (high is not None and value > high):
+            bound = f"from {low} to {high}" if high is not None else f"{low} or more"
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what} {bound}")
+        return value
+
+    return parse
+
+
+_port = _integer(0, 65535, "a port")  # 0: any free port
+_count = _integer(0)
+_workers = _integer(1)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds above 0")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     from graph import __version__
 
-    parser = argparse.ArgumentParser(prog="inbox-graph", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="inbox-graph", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"inbox-graph {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="apply migrations and serve the API")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--workers", type=int, default=1)
-    serve.add_argument("--log-level", default="info")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=_port, default=8000, help="TCP port (0: any free port)")
+    serve.add_argument("--workers", type=_workers, default=1, help="worker processes")
+    serve.add_argument(
+        "--log-level",
+        default="info",
+        choices=["critical", "error", "warning", "info", "debug", "trace"],
+        help="uvicorn's log level",
+    )
     serve.add_argument(
         "--seed-demo-if-empty",
         action="store_true",
         help="seed the demo workspace first when the database has none",
     )
-    serve.add_argument("--contacts", type=int, default=2000, help="demo contacts when seeding")
+    serve.add_argument("--contacts", type=_count, default=2000, help="demo contacts when seeding")
     serve.add_argument(
         "--demo-traffic",
         action="store_true",
@@ -218,25 +297,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--demo-traffic-every",
-        type=float,
+        type=_seconds,
         default=4.0,
         metavar="SECONDS",
-        help="average pause between two demo-traffic actions (default: 4)",
+        help="average pause between two demo-traffic actions",
     )
     serve.set_defaults(func=cmd_serve)
 
     seed = commands.add_parser("seed-demo", help="build the demo workspace and print its logins")
-    seed.add_argument("--contacts", type=int, default=2000)
+    seed.add_argument("--contacts", type=_count, default=2000, help="demo contacts")
     seed.set_defaults(func=cmd_seed_demo)
 
     create = commands.add_parser("create-workspace", help="bootstrap a tenant and its owner")
-    create.add_argument("--name", required=True)
-    create.add_argument("--owner-email", required=True)
-    create.add_argument("--owner-password", required=True)
+    create.add_argument("--name", required=True, help="the workspace's name (1 to 120 characters)")
+    create.add_argument("--owner-email", required=True, help="the owner's login e-mail")
+    create.add_argument(
+        "--owner-password",
+        help=f"the owner's password; default: ${OWNER_PASSWORD_ENV}, else asked on the terminal",
+    )
     create.set_defaults(func=cmd_create_workspace)
 
     export = commands.add_parser("export-schema", help="write the GraphQL SDL")
-    export.add_argument("--output", default="schema.graphql")
+    export.add_argument("--output", default="schema.graphql", help="file to write; - for stdout")
     export.set_defaults(func=cmd_export_schema)
 
     migrate = commands.add_parser("migrate", help="apply database migrations")
@@ -247,17 +329,61 @@ def build_parser() -> argparse.ArgumentParser:
         help="register the documents of client manifests ({sha256: document} JSON) for "
         "INBOX_GRAPH_TRUSTED_DOCUMENTS",
     )
-    register.add_argument("manifests", nargs="+", metavar="MANIFEST")
+    register.add_argument(
+        "manifests", nargs="+", metavar="MANIFEST", help="JSON files {sha256: document}"
+    )
     register.set_defaults(func=cmd_register_documents)
     return parser
 
 
+def user_error(exc: BaseException) -> str | None:
+    """The one-line message for a known user mistake ``exc``, or None for a bug.
+
+    Known: ValueError (bad input found by the code: :class:`db.config.DatabaseUrlError`,
+    :mod:`db.seed`, :mod:`db.tenants`, :mod:`graph.settings`); a PostgreSQL database that does
+    not exist; a database that cannot be reached (refused, unknown host).
+    """
+    from tortoise.exceptions import DBConnectionError
+
+    url = database_url()
+    if isinstance(exc, ValueError):
+        return str(exc)
+    cause = exc.__cause__ if isinstance(exc, DBConnectionError) else exc
+    if type(cause).__name__ == "InvalidCatalogNameError":  # asyncpg: no such database
+        from db.config import database_name
+
+        name = database_name(url)
+        return (
+            f"The database {name!r} does not exist: create it (createdb {name}) "
+            "or fix DATABASE_URL."
+        )
+    if isinstance(cause, OSError):
+        reason = cause.strerror or str(cause)
+        return (
+            f"Cannot reach the database of DATABASE_URL ({reason}): start it or fix DATABASE_URL."
+        )
+    if isinstance(exc, DBConnectionError):
+        return f"Cannot connect to the database of DATABASE_URL ({exc}): check DATABASE_URL."
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run the command; exit code 2 with one line on stderr for a user mistake
+    (:func:`user_error`), 130 on Ctrl-C."""
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        message = user_error(exc)
+        if message is None:
+            raise
+        print(f"inbox-graph: error: {message}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
     sys.exit(main())
 
-__all__ = ["build_parser", "main"]
+__all__ = ["OWNER_PASSWORD_ENV", "build_parser", "main", "user_error"]

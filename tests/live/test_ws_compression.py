@@ -103,7 +103,7 @@ async def test_bounded_compresses_each_frame_on_its_own(world, bounded_server):
 
 async def test_an_unknown_compression_setting_stops_the_server_at_start(server_env):
     done = cli(
-        {**server_env, "INBOX_GRAPH_WS_COMPRESSION": "gzip"}, "serve", "--port", "-1", check=False
+        {**server_env, "INBOX_GRAPH_WS_COMPRESSION": "gzip"}, "serve", "--port", "0", check=False
     )
     assert done.returncode != 0
     assert "INBOX_GRAPH_WS_COMPRESSION must be one of off, bounded" in done.stderr
