@@ -22,6 +22,7 @@ def run(env: dict[str, str], *args: str, stdin: str | None = None) -> subprocess
         [sys.executable, "-m", "graph.cli", *args],
         env={**os.environ, "BROADCAST_URL": "memory://", **env},
         input=stdin if stdin is not None else "",
+        check=False,
         capture_output=True,
         text=True,
         timeout=60,
