@@ -3,14 +3,33 @@
 #   scripts/dev.sh demo   create .venv, install, seed the demo workspace if empty, serve on :8000
 #                         with live demo traffic (scripts/dev.sh demo --no-traffic: without)
 #   scripts/dev.sh test   create .venv, install with test extras, run the test suite
+# The package is (re)installed only when pyproject.toml is newer than the venv's stamp file
+# ($VENV/.installed, $VENV/.installed-test), so a restart starts at once; pip is upgraded only
+# when the venv is created. pip (24+) relays setuptools' "Editable installation." notice box
+# even with --quiet; it is a UserWarning (setuptools.warnings.InformationOnly), so the install
+# runs with PYTHONWARNINGS=ignore::UserWarning (editable_mode=compat would add a
+# SetuptoolsDeprecationWarning box instead of removing it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV="${VENV:-.venv}"
 PYTHON="${PYTHON:-python3}"
 if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV"
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
 fi
-"$VENV/bin/python" -m pip install --quiet --upgrade pip
+# install TARGET STAMP...: pip install -e TARGET unless STAMP is newer than pyproject.toml;
+# then touch every STAMP (the test extras include everything the demo needs)
+install() {
+  local target="$1"
+  shift
+  if [ "$1" -nt pyproject.toml ]; then
+    return
+  fi
+  echo "Installing $target into $VENV (pyproject.toml changed since the last install)..." >&2
+  PYTHONWARNINGS=ignore::UserWarning \
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e "$target"
+  touch "$@"
+}
 # GraphiQL's assets, served by the API itself (graph/ide.py), from graph/ide/package-lock.json
 if command -v npm >/dev/null; then
   if [ ! graph/ide/node_modules/.package-lock.json -nt graph/ide/package-lock.json ]; then
@@ -27,12 +46,12 @@ case "${1:-}" in
       --no-traffic) traffic=() ;;
       *) echo "usage: scripts/dev.sh demo [--no-traffic]" >&2; exit 2 ;;
     esac
-    "$VENV/bin/python" -m pip install --quiet -e .
+    install . "$VENV/.installed"
     exec "$VENV/bin/inbox-graph" serve --seed-demo-if-empty "${traffic[@]}" \
       --host "${HOST:-127.0.0.1}" --port "${PORT:-8000}"
     ;;
   test)
-    "$VENV/bin/python" -m pip install --quiet -e '.[test]'
+    install '.[test]' "$VENV/.installed-test" "$VENV/.installed"
     shift
     exec "$VENV/bin/python" -m pytest "$@"
     ;;
