@@ -176,8 +176,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from graph.ws_compression import uvicorn_options
 
     if args.demo_traffic and args.workers != 1:
-        print("error: --demo-traffic runs in one worker; drop --workers.", file=sys.stderr)
-        return 2
+        raise ValueError("--demo-traffic runs in one worker; drop --workers.")
     settings = Settings.from_env()
     # idle and slow clients: header timeout, keep-alive timeout, open connections per worker
     max_connections = connection_limit(settings.max_connections, raise_open_files_limit())
