@@ -81,7 +81,7 @@ def cmd_create_workspace(args: argparse.Namespace) -> int:
 
     workspace, owner = asyncio.run(_with_orm(run))
     print(f"Workspace {workspace.name!r} created (id {to_global_id('Workspace', workspace.pk)}).")
-    print(f"Owner: {owner.email} (role owner).")
+    print(f"Owner: {owner.email} (role OWNER).")
     query = "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token } }"
     body = {"query": query, "variables": {"e": owner.email, "p": "YOUR-PASSWORD"}}
     print("Log in with the login mutation, e.g. against a server on :8000:")
