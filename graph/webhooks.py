@@ -46,6 +46,10 @@ is honoured (up to the maximum). When one event has failed for
 ``disabledReason``; re-enabling it resumes from its cursor. In production every attempt first
 checks that the URL's host resolves to public addresses only (DNS rebinding).
 
+Attempts log: every try is recorded (:class:`db.models.WebhookDelivery`: status code or
+error, duration, when the next try is due), listed by ``webhookDeliveries`` and pruned with
+the outbox (``INBOX_GRAPH_EVENT_RETENTION_SECONDS``).
+
 One :class:`httpx.AsyncClient` per worker carries every delivery (connections reused per
 receiver); redirects are not followed.
 """
@@ -55,6 +59,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import email.utils
+import functools
 import json
 import logging
 import os
@@ -67,10 +72,21 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 from standardwebhooks import Webhook
+from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 
 from db.availability import is_unavailable, report_unavailable
-from db.models import Activity, Call, Contact, Conversation, Event, Message, User, WebhookEndpoint
+from db.models import (
+    Activity,
+    Call,
+    Contact,
+    Conversation,
+    Event,
+    Message,
+    User,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from db.models import Workspace as WorkspaceRow
 from graph.auth import load_viewer
 from graph.permissions.fields import mask_phone, sees_unmasked_numbers
@@ -484,7 +500,12 @@ class WebhookDeliverer:
         while True:
             endpoint = await self._mine(endpoint_id)
             at = datetime.now(UTC)
+            started = asyncio.get_running_loop().time()
             wait: float | None = None
+            status: int | None = None
+            record = functools.partial(
+                self._record, endpoint_id, event, msg_id, attempt=failures + 1, at=at
+            )
             try:
                 if settings.production:
                     await check_resolved(endpoint.url)
@@ -499,22 +520,25 @@ class WebhookDeliverer:
                             "webhook-signature": signature(endpoint, msg_id, at, body),
                         },
                     )
+                status = response.status_code
                 if 200 <= response.status_code < 300:
+                    await record(status, None, started, None)
                     return
                 error = f"HTTP {response.status_code}"
                 wait = retry_after(response)
             except (httpx.HTTPError, OSError) as exc:  # OSError: TimeoutError included
                 error = f"{type(exc).__name__}: {exc}"
-            failures += 1
             first_failure = first_failure or at
             delay = min(
                 settings.webhook_retry_max_seconds,
-                settings.webhook_retry_min_seconds * 2 ** (failures - 1),
+                settings.webhook_retry_min_seconds * 2**failures,
             ) * random.uniform(0.5, 1.0)
             if wait is not None:
                 delay = min(settings.webhook_retry_max_seconds, max(delay, wait))
             failing_for = (datetime.now(UTC) - first_failure).total_seconds()
             if failing_for + delay > settings.webhook_retry_window_seconds:
+                await record(status, error, started, None)
+                failures += 1
                 reason = (
                     f"Deliveries of event {event.sequence} failed for {int(failing_for)} s "
                     f"({failures} attempts; last: {error})."
@@ -522,6 +546,8 @@ class WebhookDeliverer:
                 await self._commit(endpoint_id, enabled=False, disabled_reason=reason[:500])
                 log.warning("webhook endpoint %s disabled: %s", endpoint_id, reason)
                 raise LeaseLost
+            await record(status, error, started, datetime.now(UTC) + timedelta(seconds=delay))
+            failures += 1
             log.info(
                 "webhook %s to endpoint %s failed (%s); retrying in %.2f s",
                 msg_id,
@@ -530,6 +556,36 @@ class WebhookDeliverer:
                 delay,
             )
             await self._pause(endpoint_id, delay)
+
+    async def _record(
+        self,
+        endpoint_id: int,
+        event: Event,
+        msg_id: str,
+        status_code: int | None,
+        error: str | None,
+        started: float,
+        next_retry_at: datetime | None,
+        *,
+        attempt: int,
+        at: datetime,
+    ) -> None:
+        """Write one attempt to the log (:class:`db.models.WebhookDelivery`); an endpoint
+        deleted meanwhile keeps no log."""
+        duration_ms = int((asyncio.get_running_loop().time() - started) * 1000)
+        with contextlib.suppress(IntegrityError):  # the endpoint was deleted meanwhile
+            await WebhookDelivery.create(
+                endpoint_id=endpoint_id,
+                sequence=event.sequence,
+                event_type=event.type,
+                webhook_id=msg_id,
+                attempt=attempt,
+                status_code=status_code,
+                error=error[:500] if error else None,
+                duration_ms=duration_ms,
+                attempted_at=at,
+                next_retry_at=next_retry_at,
+            )
 
     async def _pause(self, endpoint_id: int, seconds: float) -> None:
         """Sleep ``seconds``, renewing the lease meanwhile."""

@@ -87,6 +87,7 @@ ROOT_FIELD_SCOPES: dict[str, Requirement] = {
     "Query.contact": _R,
     "Query.accessTokens": _R,
     "Query.webhookEndpoints": _A,
+    "Query.webhookDeliveries": _A,
     # sessions
     "Mutation.login": PUBLIC,
     "Mutation.logout": ANY_TOKEN,
