@@ -303,21 +303,21 @@ async def create_endpoint(
     return await write(None, viewer.workspace_id, operation, once=once)
 
 
-async def _find(viewer: Viewer, endpoint_id: int) -> WebhookEndpoint:
+async def _find(viewer: Viewer, endpoint_id: int, field: str = "id") -> WebhookEndpoint:
     row = await endpoints_visible_to(viewer).filter(id=endpoint_id).first()
     if row is None:
-        raise NotFound("Webhook endpoint", field="id")
+        raise NotFound("Webhook endpoint", field=field)
     return row
 
 
-async def get_endpoint(viewer: Viewer, endpoint_id: int) -> WebhookEndpoint:
+async def get_endpoint(viewer: Viewer, endpoint_id: int, field: str = "id") -> WebhookEndpoint:
     """The endpoint ``endpoint_id`` of the viewer's workspace.
 
     Raises:
         Forbidden: the viewer is not an owner.
-        NotFound: no such endpoint in the workspace (``id``).
+        NotFound: no such endpoint in the workspace (``field``: the argument naming it).
     """
-    return await _find(viewer, endpoint_id)
+    return await _find(viewer, endpoint_id, field)
 
 
 async def update_endpoint(
@@ -447,9 +447,7 @@ async def list_deliveries(
         Forbidden: the viewer is not an owner.
         NotFound: no such endpoint in the workspace (``endpointId``).
     """
-    row = await endpoints_visible_to(viewer).filter(id=endpoint_id).first()
-    if row is None:
-        raise NotFound("Webhook endpoint", field="endpointId")
+    await _find(viewer, endpoint_id, "endpointId")
     query = WebhookDelivery.filter(endpoint_id=endpoint_id)
     rows = await request.read(query, DELIVERY_ORDER)
     return Page.of(rows, request, lambda r: [r.id], query.count)

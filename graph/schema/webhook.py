@@ -19,6 +19,7 @@ from graph.resolvers import webhook as webhook_resolvers
 from graph.schema.core import After, Before, Connection, First, Last, Node, connection_field
 from graph.schema.user import User
 from graph.secrets import SecretBox
+from graph.webhooks import redeliver, replay, send_test
 
 WebhookEventType = strawberry.enum(
     Enum(  # type: ignore[misc]
@@ -368,6 +369,73 @@ class WebhookMutations:
             info.context.viewer, decode_id(id, "WebhookEndpoint")
         )
         return to_global_id("WebhookEndpoint", endpoint_id)
+
+    @strawberry.mutation(
+        description="Send one outbox event to the endpoint again, now, outside its ordered "
+        "queue (its lastDeliveredSequence does not move), with the same webhook-id and the "
+        "data its creator may see now; sent once, not retried. Returns the attempt. "
+        f"{_ERRORS} BAD_USER_INPUT (sequence) when the outbox no longer keeps that event "
+        "(INBOX_GRAPH_EVENT_RETENTION_SECONDS), it is not of the endpoint's types, or its "
+        "creator may not see it."
+    )
+    async def redeliver_webhook_event(
+        self,
+        info: Info,
+        endpoint_id: Annotated[
+            strawberry.ID, strawberry.argument(description="The endpoint's global id.")
+        ],
+        sequence: Annotated[
+            int,
+            strawberry.argument(description="The event's workspace sequence (the body's)."),
+        ],
+    ) -> WebhookDelivery:
+        ctx = info.context
+        endpoint = await webhook_resolvers.get_endpoint(
+            ctx.viewer, decode_id(endpoint_id, "WebhookEndpoint", field="endpointId"), "endpointId"
+        )
+        return WebhookDelivery(row=await redeliver(ctx.settings, endpoint, sequence))
+
+    @strawberry.mutation(
+        description="Deliver the endpoint's events again from `fromSequence` on, in order, "
+        "through its queue (each with its webhook-id, as before): its lastDeliveredSequence "
+        "becomes fromSequence - 1. An event in flight meanwhile may still arrive. "
+        f"{_ERRORS} BAD_USER_INPUT (fromSequence) before the oldest event the outbox keeps "
+        "(named by the message and `extensions.oldestSequence`) or after the workspace's last."
+    )
+    async def replay_webhook_endpoint(
+        self,
+        info: Info,
+        endpoint_id: Annotated[
+            strawberry.ID, strawberry.argument(description="The endpoint's global id.")
+        ],
+        from_sequence: Annotated[
+            int,
+            strawberry.argument(description="The workspace sequence of the first event to send."),
+        ],
+    ) -> WebhookEndpoint:
+        ctx = info.context
+        endpoint = await webhook_resolvers.get_endpoint(
+            ctx.viewer, decode_id(endpoint_id, "WebhookEndpoint", field="endpointId"), "endpointId"
+        )
+        return WebhookEndpoint.from_row(await replay(endpoint, from_sequence))
+
+    @strawberry.mutation(
+        description="Send the endpoint a signed `webhook.test` event now (webhook-id "
+        "`msg_test_…`, sequence 0, data `{webhookEndpointId}`), once, even while it is "
+        f"disabled; returns the attempt's outcome (status code or error). {_ERRORS}"
+    )
+    async def send_test_webhook(
+        self,
+        info: Info,
+        endpoint_id: Annotated[
+            strawberry.ID, strawberry.argument(description="The endpoint's global id.")
+        ],
+    ) -> WebhookDelivery:
+        ctx = info.context
+        endpoint = await webhook_resolvers.get_endpoint(
+            ctx.viewer, decode_id(endpoint_id, "WebhookEndpoint", field="endpointId"), "endpointId"
+        )
+        return WebhookDelivery(row=await send_test(ctx.settings, endpoint))
 
 
 __all__ = [
