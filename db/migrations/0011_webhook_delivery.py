@@ -3,6 +3,7 @@ row per try of an event to an endpoint, pruned with the outbox."""
 
 from tortoise import fields, migrations
 from tortoise.fields.base import OnDelete
+from tortoise.indexes import Index
 from tortoise.migrations import operations as ops
 
 
@@ -55,5 +56,11 @@ class Migration(migrations.Migration):
                 "table_description": "One delivery attempt of an event to an endpoint.",
             },
             bases=["Model"],
+        ),
+        # webhookDeliveries: one endpoint's attempts, newest first
+        ops.AddIndex(model_name="WebhookDelivery", index=Index(fields=["endpoint_id", "id"])),
+        # a redelivery's attempt number: the event's earlier attempts
+        ops.AddIndex(
+            model_name="WebhookDelivery", index=Index(fields=["endpoint_id", "webhook_id"])
         ),
     ]

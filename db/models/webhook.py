@@ -5,6 +5,7 @@ events are delivered, signed per the Standard Webhooks specification
 from __future__ import annotations
 
 from tortoise import fields
+from tortoise.indexes import Index
 from tortoise.models import Model
 
 
@@ -73,6 +74,12 @@ class WebhookDelivery(Model):
 
     class Meta:
         table = "webhook_delivery"
+        indexes = (
+            # webhookDeliveries: one endpoint's attempts, newest first
+            Index(fields=("endpoint_id", "id")),
+            # a redelivery's attempt number: the event's earlier attempts
+            Index(fields=("endpoint_id", "webhook_id")),
+        )
 
 
 __all__ = ["WebhookDelivery", "WebhookEndpoint"]
