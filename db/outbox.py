@@ -1,5 +1,5 @@
-"""Maintenance of rows kept for a while: outbox events (``architecture.md``, live path) and
-idempotency keys (:mod:`graph.idempotency`), pruned by age."""
+"""Maintenance of rows kept for a while: outbox events (``architecture.md``, live path) with
+the webhook delivery attempts, and idempotency keys (:mod:`graph.idempotency`), pruned by age."""
 
 from __future__ import annotations
 
@@ -7,13 +7,14 @@ from datetime import UTC, datetime, timedelta
 
 from tortoise.functions import Min
 
-from db.models import Event, IdempotencyKey, WebhookEndpoint
+from db.models import Event, IdempotencyKey, WebhookDelivery, WebhookEndpoint
 
 
 async def prune_events(retention_seconds: int) -> int:
     """Delete events older than ``retention_seconds``, except those an enabled webhook
     endpoint has not received yet (after its cursor: :mod:`graph.webhooks`); returns how many
-    went.
+    went. Webhook delivery attempts (:class:`db.models.WebhookDelivery`) older than
+    ``retention_seconds`` go too (not counted).
 
     Safe to run from several workers at once: each delete is idempotent.
     """
@@ -33,6 +34,7 @@ async def prune_events(retention_seconds: int) -> int:
         removed += await Event.filter(
             workspace_id=workspace_id, created_at__lt=cutoff, sequence__lte=position
         ).delete()
+    await WebhookDelivery.filter(attempted_at__lt=cutoff).delete()
     return removed
 
 

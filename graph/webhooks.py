@@ -46,6 +46,10 @@ is honoured (up to the maximum). When one event has failed for
 ``disabledReason``; re-enabling it resumes from its cursor. In production every attempt first
 checks that the URL's host resolves to public addresses only (DNS rebinding).
 
+Attempts log: every try is recorded (:class:`db.models.WebhookDelivery`: status code or
+error, duration, when the next try is due), listed by ``webhookDeliveries`` and pruned with
+the outbox (``INBOX_GRAPH_EVENT_RETENTION_SECONDS``).
+
 One :class:`httpx.AsyncClient` per worker carries every delivery (connections reused per
 receiver); redirects are not followed.
 """
@@ -55,6 +59,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import email.utils
+import functools
 import json
 import logging
 import os
@@ -67,12 +72,24 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 from standardwebhooks import Webhook
+from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 
 from db.availability import is_unavailable, report_unavailable
-from db.models import Activity, Call, Contact, Conversation, Event, Message, User, WebhookEndpoint
+from db.models import (
+    Activity,
+    Call,
+    Contact,
+    Conversation,
+    Event,
+    Message,
+    User,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from db.models import Workspace as WorkspaceRow
 from graph.auth import load_viewer
+from graph.errors import BadUserInput, NotFound
 from graph.permissions.fields import mask_phone, sees_unmasked_numbers
 from graph.relay import to_global_id
 from graph.resolvers.contact import display_name
@@ -305,6 +322,95 @@ def retry_after(response: httpx.Response) -> float | None:
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
+def new_client(settings: Settings) -> httpx.AsyncClient:
+    """The HTTP client deliveries go through: the timeout of
+    ``INBOX_GRAPH_WEBHOOK_TIMEOUT_SECONDS``, no redirects followed, connections reused."""
+    return httpx.AsyncClient(
+        timeout=settings.webhook_timeout_seconds,
+        follow_redirects=False,
+        limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+        headers={"user-agent": USER_AGENT},
+    )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one POST came to: the receiver's ``status`` (``None``: no answer), the ``error``
+    (``None`` on a 2xx), the seconds a ``Retry-After`` asked to wait, and the request's time
+    in milliseconds."""
+
+    status: int | None
+    error: str | None
+    wait: float | None
+    duration_ms: int
+
+
+async def post_once(
+    client: httpx.AsyncClient,
+    settings: Settings,
+    endpoint: WebhookEndpoint,
+    msg_id: str,
+    at: datetime,
+    body: bytes,
+) -> Outcome:
+    """POST ``body`` to ``endpoint`` once, signed for ``msg_id`` at ``at`` (the headers of the
+    module docstring), within ``INBOX_GRAPH_WEBHOOK_TIMEOUT_SECONDS``; never raises for the
+    receiver's failures (they are the outcome's ``error``)."""
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    status: int | None = None
+    wait: float | None = None
+    try:
+        if settings.production:
+            await check_resolved(endpoint.url)
+        async with asyncio.timeout(settings.webhook_timeout_seconds):  # the whole request
+            response = await client.post(
+                endpoint.url,
+                content=body,
+                headers={
+                    "content-type": "application/json",
+                    "webhook-id": msg_id,
+                    "webhook-timestamp": str(int(at.timestamp())),
+                    "webhook-signature": signature(endpoint, msg_id, at, body),
+                },
+            )
+        status = response.status_code
+        error = None if 200 <= status < 300 else f"HTTP {status}"
+        wait = retry_after(response)
+    except (httpx.HTTPError, OSError) as exc:  # OSError: TimeoutError included
+        error = f"{type(exc).__name__}: {exc}"
+    return Outcome(status, error, wait, int((loop.time() - started) * 1000))
+
+
+async def record_attempt(
+    endpoint_id: int,
+    *,
+    sequence: int,
+    event_type: str,
+    msg_id: str,
+    attempt: int,
+    outcome: Outcome,
+    at: datetime,
+    next_retry_at: datetime | None = None,
+) -> WebhookDelivery | None:
+    """Write one attempt to the log (:class:`db.models.WebhookDelivery`); ``None`` when the
+    endpoint was deleted meanwhile (it keeps no log)."""
+    with contextlib.suppress(IntegrityError):
+        return await WebhookDelivery.create(
+            endpoint_id=endpoint_id,
+            sequence=sequence,
+            event_type=event_type,
+            webhook_id=msg_id,
+            attempt=attempt,
+            status_code=outcome.status,
+            error=outcome.error[:500] if outcome.error else None,
+            duration_ms=outcome.duration_ms,
+            attempted_at=at,
+            next_retry_at=next_retry_at,
+        )
+    return None
+
+
 class LeaseLost(Exception):
     """The endpoint was deleted, disabled, or taken by another worker: stop delivering it."""
 
@@ -319,12 +425,7 @@ class WebhookDeliverer:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.owner = f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self.client = httpx.AsyncClient(
-            timeout=settings.webhook_timeout_seconds,
-            follow_redirects=False,
-            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
-            headers={"user-agent": USER_AGENT},
-        )
+        self.client = new_client(settings)
         self.tasks: dict[int, asyncio.Task[None]] = {}
         self.renew_at: dict[int, float] = {}
         """Per endpoint held: when (event loop time) its lease is renewed next."""
@@ -484,37 +585,32 @@ class WebhookDeliverer:
         while True:
             endpoint = await self._mine(endpoint_id)
             at = datetime.now(UTC)
-            wait: float | None = None
-            try:
-                if settings.production:
-                    await check_resolved(endpoint.url)
-                async with asyncio.timeout(settings.webhook_timeout_seconds):  # the whole request
-                    response = await self.client.post(
-                        endpoint.url,
-                        content=body,
-                        headers={
-                            "content-type": "application/json",
-                            "webhook-id": msg_id,
-                            "webhook-timestamp": str(int(at.timestamp())),
-                            "webhook-signature": signature(endpoint, msg_id, at, body),
-                        },
-                    )
-                if 200 <= response.status_code < 300:
-                    return
-                error = f"HTTP {response.status_code}"
-                wait = retry_after(response)
-            except (httpx.HTTPError, OSError) as exc:  # OSError: TimeoutError included
-                error = f"{type(exc).__name__}: {exc}"
-            failures += 1
+            outcome = await post_once(self.client, settings, endpoint, msg_id, at, body)
+            record = functools.partial(
+                record_attempt,
+                endpoint_id,
+                sequence=event.sequence,
+                event_type=event.type,
+                msg_id=msg_id,
+                attempt=failures + 1,
+                outcome=outcome,
+                at=at,
+            )
+            if outcome.error is None:
+                await record()
+                return
+            error, wait = outcome.error, outcome.wait
             first_failure = first_failure or at
             delay = min(
                 settings.webhook_retry_max_seconds,
-                settings.webhook_retry_min_seconds * 2 ** (failures - 1),
+                settings.webhook_retry_min_seconds * 2**failures,
             ) * random.uniform(0.5, 1.0)
             if wait is not None:
                 delay = min(settings.webhook_retry_max_seconds, max(delay, wait))
             failing_for = (datetime.now(UTC) - first_failure).total_seconds()
             if failing_for + delay > settings.webhook_retry_window_seconds:
+                await record()
+                failures += 1
                 reason = (
                     f"Deliveries of event {event.sequence} failed for {int(failing_for)} s "
                     f"({failures} attempts; last: {error})."
@@ -522,6 +618,8 @@ class WebhookDeliverer:
                 await self._commit(endpoint_id, enabled=False, disabled_reason=reason[:500])
                 log.warning("webhook endpoint %s disabled: %s", endpoint_id, reason)
                 raise LeaseLost
+            await record(next_retry_at=datetime.now(UTC) + timedelta(seconds=delay))
+            failures += 1
             log.info(
                 "webhook %s to endpoint %s failed (%s); retrying in %.2f s",
                 msg_id,
@@ -542,7 +640,155 @@ class WebhookDeliverer:
                 await self._mine(endpoint_id)
 
 
+TEST_EVENT_TYPE = "webhook.test"
+"""The ``type`` of ``sendTestWebhook``'s body; its ``sequence`` is 0 (no outbox event)."""
+
+
+async def _send_now(
+    settings: Settings,
+    endpoint: WebhookEndpoint,
+    *,
+    sequence: int,
+    event_type: str,
+    msg_id: str,
+    body: bytes,
+) -> WebhookDelivery:
+    """POST once, outside the endpoint's ordered queue, and record the attempt (numbered after
+    the event's earlier attempts).
+
+    Raises:
+        NotFound: the endpoint was deleted meanwhile (``endpointId``).
+    """
+    earlier = await WebhookDelivery.filter(endpoint_id=endpoint.id, webhook_id=msg_id).count()
+    at = datetime.now(UTC)
+    async with new_client(settings) as client:
+        outcome = await post_once(client, settings, endpoint, msg_id, at, body)
+    row = await record_attempt(
+        endpoint.id,
+        sequence=sequence,
+        event_type=event_type,
+        msg_id=msg_id,
+        attempt=earlier + 1,
+        outcome=outcome,
+        at=at,
+    )
+    if row is None:
+        raise NotFound("Webhook endpoint", field="endpointId")
+    return row
+
+
+async def redeliver(
+    settings: Settings, endpoint: WebhookEndpoint, sequence: int
+) -> WebhookDelivery:
+    """Send the outbox event ``sequence`` to ``endpoint`` once more, now, outside its ordered
+    queue (the cursor does not move), with its ``webhook-id`` and its data as the endpoint's
+    creator may see it now; the attempt is recorded and returned (not retried).
+
+    Raises:
+        BadUserInput: no such event is kept (pruned, or not yet committed), it is not of the
+            endpoint's types, or its creator may not see it (``sequence``).
+        NotFound: the endpoint was deleted meanwhile.
+    """
+    event = await Event.filter(workspace_id=endpoint.workspace_id, sequence=sequence).first()
+    if event is None:
+        raise BadUserInput(
+            f"No event {sequence} is kept in the outbox (pruned after "
+            "INBOX_GRAPH_EVENT_RETENTION_SECONDS, or not committed yet).",
+            field="sequence",
+        )
+    if event.type not in endpoint.event_types.split():
+        raise BadUserInput(
+            f"Event {sequence} is a `{event.type}`, which this endpoint does not receive.",
+            field="sequence",
+        )
+    audience = await audience_of(endpoint)
+    data = event_data(event, audience, await Rows.load(endpoint.workspace_id, [event]))
+    if data is None:
+        raise BadUserInput(
+            f"Event {sequence} is not delivered to this endpoint: its creator may not see it.",
+            field="sequence",
+        )
+    return await _send_now(
+        settings,
+        endpoint,
+        sequence=sequence,
+        event_type=event.type,
+        msg_id=message_id(event.workspace_id, sequence),
+        body=body_of(event, data),
+    )
+
+
+async def send_test(settings: Settings, endpoint: WebhookEndpoint) -> WebhookDelivery:
+    """Send ``endpoint`` a signed ``webhook.test`` event now (``webhook-id``
+    ``msg_test_<random>``, ``sequence`` 0, ``data``: ``{"webhookEndpointId": <global id>}``),
+    once; the attempt is recorded and returned.
+
+    Raises:
+        NotFound: the endpoint was deleted meanwhile.
+    """
+    body = json.dumps(
+        {
+            "type": TEST_EVENT_TYPE,
+            "timestamp": _iso(datetime.now(UTC)),
+            "sequence": 0,
+            "workspaceId": to_global_id("Workspace", endpoint.workspace_id),
+            "data": {"webhookEndpointId": to_global_id("WebhookEndpoint", endpoint.id)},
+        },
+        separators=(",", ":"),
+    ).encode()
+    return await _send_now(
+        settings,
+        endpoint,
+        sequence=0,
+        event_type=TEST_EVENT_TYPE,
+        msg_id=f"msg_test_{uuid.uuid4().hex}",
+        body=body,
+    )
+
+
+async def replay(endpoint: WebhookEndpoint, from_sequence: int) -> WebhookEndpoint:
+    """Move ``endpoint``'s cursor back so that its events from ``from_sequence`` on are
+    delivered again, in order, through its queue (each with its ``webhook-id``, as before). The
+    worker holding its lease loses it (an event in flight may still arrive); the next claim
+    resumes from the new cursor.
+
+    Raises:
+        BadUserInput: ``from_sequence`` is before the oldest event the outbox keeps, or after
+            the workspace's last one (``fromSequence``; ``extensions.oldestSequence`` names the
+            oldest kept).
+        NotFound: the endpoint was deleted meanwhile.
+    """
+    oldest = await (
+        Event.filter(workspace_id=endpoint.workspace_id)
+        .order_by("sequence")
+        .first()
+        .values_list("sequence", flat=True)
+    )
+    head = await (
+        WorkspaceRow.filter(id=endpoint.workspace_id)
+        .first()
+        .values_list("event_sequence", flat=True)
+    )
+    head = int(head or 0)
+    oldest = int(oldest) if oldest is not None else head + 1
+    if from_sequence < oldest or from_sequence > head + 1:
+        raise BadUserInput(
+            f"`fromSequence` must be between {oldest}, the oldest event the outbox keeps, and "
+            f"{head + 1}.",
+            field="fromSequence",
+            oldestSequence=oldest,
+        )
+    moved = await WebhookEndpoint.filter(id=endpoint.id).update(
+        cursor=from_sequence - 1, lease_owner=None, lease_until=None, updated_at=datetime.now(UTC)
+    )
+    row = await WebhookEndpoint.filter(id=endpoint.id).first() if moved else None
+    if row is None:
+        raise NotFound("Webhook endpoint", field="endpointId")
+    return row
+
+
 __all__ = [
+    "TEST_EVENT_TYPE",
     "Audience",
     "LeaseLost",
     "Rows",
@@ -551,6 +797,12 @@ __all__ = [
     "body_of",
     "event_data",
     "message_id",
+    "new_client",
+    "post_once",
+    "record_attempt",
+    "redeliver",
+    "replay",
     "retry_after",
+    "send_test",
     "signature",
 ]

@@ -23,7 +23,7 @@ from db.models.inbox import (
     UnseenMark,
 )
 from db.models.persisted import PersistedDocument
-from db.models.webhook import WebhookEndpoint
+from db.models.webhook import WebhookDelivery, WebhookEndpoint
 from db.models.workspace import (
     AccessToken,
     AccessTokenKind,
@@ -76,6 +76,7 @@ __all__ = [
     "TeamMembership",
     "UnseenMark",
     "User",
+    "WebhookDelivery",
     "WebhookEndpoint",
     "Workspace",
 ]

@@ -5,6 +5,7 @@ events are delivered, signed per the Standard Webhooks specification
 from __future__ import annotations
 
 from tortoise import fields
+from tortoise.indexes import Index
 from tortoise.models import Model
 
 
@@ -44,4 +45,41 @@ class WebhookEndpoint(Model):
         table = "webhook_endpoint"
 
 
-__all__ = ["WebhookEndpoint"]
+class WebhookDelivery(Model):
+    """One delivery attempt of an event to an endpoint, written by the deliverer
+    (:mod:`graph.webhooks`) after each try; listed by ``webhookDeliveries``, newest first.
+
+    ``sequence``/``event_type``: the event (workspace sequence, outbox type); ``webhook_id``:
+    the ``webhook-id`` header sent; ``attempt``: 1 for the event's first try, counting up per
+    retry; ``status_code``: the receiver's HTTP status (``None`` when no answer came);
+    ``error``: why the attempt failed (``None`` on a 2xx); ``duration_ms``: the request's
+    time in milliseconds; ``attempted_at``: when it started (UTC); ``next_retry_at``: when the
+    next try is due (UTC; ``None`` after a success or when the endpoint was disabled). Pruned
+    with the outbox (``INBOX_GRAPH_EVENT_RETENTION_SECONDS``, :func:`db.outbox.prune_events`).
+    """
+
+    id = fields.BigIntField(primary_key=True)
+    endpoint = fields.ForeignKeyField(
+        "models.WebhookEndpoint", related_name="deliveries", on_delete=fields.CASCADE
+    )
+    sequence = fields.BigIntField()
+    event_type = fields.CharField(max_length=64)
+    webhook_id = fields.CharField(max_length=100)
+    attempt = fields.IntField()
+    status_code = fields.IntField(null=True)
+    error = fields.CharField(max_length=500, null=True)
+    duration_ms = fields.IntField()
+    attempted_at = fields.DatetimeField(db_index=True)
+    next_retry_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "webhook_delivery"
+        indexes = (
+            # webhookDeliveries: one endpoint's attempts, newest first
+            Index(fields=("endpoint_id", "id")),
+            # a redelivery's attempt number: the event's earlier attempts
+            Index(fields=("endpoint_id", "webhook_id")),
+        )
+
+
+__all__ = ["WebhookDelivery", "WebhookEndpoint"]

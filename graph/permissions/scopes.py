@@ -87,6 +87,7 @@ ROOT_FIELD_SCOPES: dict[str, Requirement] = {
     "Query.contact": _R,
     "Query.accessTokens": _R,
     "Query.webhookEndpoints": _A,
+    "Query.webhookDeliveries": _A,
     # sessions
     "Mutation.login": PUBLIC,
     "Mutation.logout": ANY_TOKEN,
@@ -106,6 +107,9 @@ ROOT_FIELD_SCOPES: dict[str, Requirement] = {
     "Mutation.updateWebhookEndpoint": _A,
     "Mutation.rotateWebhookEndpointSecret": _A,
     "Mutation.deleteWebhookEndpoint": _A,
+    "Mutation.redeliverWebhookEvent": _A,
+    "Mutation.replayWebhookEndpoint": _A,
+    "Mutation.sendTestWebhook": _A,
     # channel ingestion
     "Mutation.receiveMessage": _I,
     "Mutation.receiveCall": _I,

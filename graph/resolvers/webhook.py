@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from db.models import WebhookEndpoint, Workspace
+from db.models import WebhookDelivery, WebhookEndpoint, Workspace
 from graph.errors import (
     BadUserInput,
     Conflict,
@@ -58,6 +58,8 @@ MAX_URL_LENGTH = 2048
 MAX_DESCRIPTION_LENGTH = 500
 ENDPOINT_ORDER = (("id", True),)
 """``webhookEndpoints`` lists the newest first."""
+DELIVERY_ORDER = (("id", True),)
+"""``webhookDeliveries`` lists the newest attempt first (ids grow with time)."""
 LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
 
 
@@ -301,21 +303,21 @@ async def create_endpoint(
     return await write(None, viewer.workspace_id, operation, once=once)
 
 
-async def _find(viewer: Viewer, endpoint_id: int) -> WebhookEndpoint:
+async def _find(viewer: Viewer, endpoint_id: int, field: str = "id") -> WebhookEndpoint:
     row = await endpoints_visible_to(viewer).filter(id=endpoint_id).first()
     if row is None:
-        raise NotFound("Webhook endpoint", field="id")
+        raise NotFound("Webhook endpoint", field=field)
     return row
 
 
-async def get_endpoint(viewer: Viewer, endpoint_id: int) -> WebhookEndpoint:
+async def get_endpoint(viewer: Viewer, endpoint_id: int, field: str = "id") -> WebhookEndpoint:
     """The endpoint ``endpoint_id`` of the viewer's workspace.
 
     Raises:
         Forbidden: the viewer is not an owner.
-        NotFound: no such endpoint in the workspace (``id``).
+        NotFound: no such endpoint in the workspace (``field``: the argument naming it).
     """
-    return await _find(viewer, endpoint_id)
+    return await _find(viewer, endpoint_id, field)
 
 
 async def update_endpoint(
@@ -434,6 +436,23 @@ async def list_endpoints(viewer: Viewer, request: PageRequest) -> Page[WebhookEn
     return Page.of(rows, request, lambda row: [row.id], query.count)
 
 
+async def list_deliveries(
+    viewer: Viewer, endpoint_id: int, request: PageRequest
+) -> Page[WebhookDelivery]:
+    """A page of the endpoint's delivery attempts (:class:`db.models.WebhookDelivery`), newest
+    first (keyset ``[id]``, both ways; ``totalCount`` counts those kept: the outbox's
+    retention, ``INBOX_GRAPH_EVENT_RETENTION_SECONDS``).
+
+    Raises:
+        Forbidden: the viewer is not an owner.
+        NotFound: no such endpoint in the workspace (``endpointId``).
+    """
+    await _find(viewer, endpoint_id, "endpointId")
+    query = WebhookDelivery.filter(endpoint_id=endpoint_id)
+    rows = await request.read(query, DELIVERY_ORDER)
+    return Page.of(rows, request, lambda r: [r.id], query.count)
+
+
 __all__ = [
     "IssuedSecret",
     "IssuedSecretOutcome",
@@ -446,6 +465,7 @@ __all__ = [
     "event_types_of",
     "get_endpoint",
     "is_public",
+    "list_deliveries",
     "list_endpoints",
     "new_secret",
     "rotate_secret",

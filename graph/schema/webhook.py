@@ -19,6 +19,7 @@ from graph.resolvers import webhook as webhook_resolvers
 from graph.schema.core import After, Before, Connection, First, Last, Node, connection_field
 from graph.schema.user import User
 from graph.secrets import SecretBox
+from graph.webhooks import redeliver, replay, send_test
 
 WebhookEventType = strawberry.enum(
     Enum(  # type: ignore[misc]
@@ -117,6 +118,71 @@ class WebhookEndpointConnection(Connection[WebhookEndpoint]):
     pass
 
 
+@strawberry.type(
+    description="One attempt to deliver an event to a webhook endpoint, as the deliverer "
+    "recorded it. Attempts are kept as long as the outbox keeps events "
+    "(INBOX_GRAPH_EVENT_RETENTION_SECONDS, a day by default)."
+)
+class WebhookDelivery:
+    row: strawberry.Private[m.WebhookDelivery]
+
+    @strawberry.field(description="The event's workspace sequence (the body's `sequence`).")
+    def sequence(self) -> int:
+        return self.row.sequence
+
+    @strawberry.field(description="The event's type (the body's `type`), e.g. `message.created`.")
+    def event_type(self) -> str:
+        return self.row.event_type
+
+    @strawberry.field(
+        description="The webhook-id header sent: the same on every attempt of one event."
+    )
+    def webhook_id(self) -> str:
+        return self.row.webhook_id
+
+    @strawberry.field(description="1 for the event's first attempt, counting up per retry.")
+    def attempt(self) -> int:
+        return self.row.attempt
+
+    @strawberry.field(
+        description="The receiver's HTTP status code; null when no answer came (timeout, "
+        "connection error: see `error`)."
+    )
+    def status_code(self) -> int | None:
+        return self.row.status_code
+
+    @strawberry.field(
+        description="Why the attempt failed (e.g. `HTTP 500`, a timeout or connection error); "
+        "null when the receiver accepted it (2xx)."
+    )
+    def error(self) -> str | None:
+        return self.row.error
+
+    @strawberry.field(description="Whether the receiver accepted it (a 2xx answer).")
+    def succeeded(self) -> bool:
+        return self.row.error is None
+
+    @strawberry.field(description="How long the request took, in milliseconds.")
+    def duration_ms(self) -> int:
+        return self.row.duration_ms
+
+    @strawberry.field(description="When the attempt started (UTC).")
+    def attempted_at(self) -> datetime:
+        return self.row.attempted_at
+
+    @strawberry.field(
+        description="When the next attempt of this event is due (UTC); null after a success, "
+        "or when the failure disabled the endpoint."
+    )
+    def next_retry_at(self) -> datetime | None:
+        return self.row.next_retry_at
+
+
+@strawberry.type(description="A page of a webhook endpoint's delivery attempts, newest first.")
+class WebhookDeliveryConnection(Connection[WebhookDelivery]):
+    pass
+
+
 @strawberry.type(description="A webhook endpoint and its new signing secret, shown this once.")
 class WebhookEndpointSecretPayload:
     secret: str = strawberry.field(
@@ -180,6 +246,28 @@ class WebhookQueries:
         request = PageRequest.parse(first, after, last, before, (int,))
         page = await webhook_resolvers.list_endpoints(info.context.viewer, request)
         return WebhookEndpointConnection.from_page(page, WebhookEndpoint.from_row)
+
+    @connection_field(
+        description="The delivery attempts of one webhook endpoint, newest first: each try of "
+        "each event with its status code or error, duration and next retry; kept as long as "
+        "the outbox keeps events (INBOX_GRAPH_EVENT_RETENTION_SECONDS). "
+        f"{_ERRORS} BAD_USER_INPUT for a bad endpointId, page size or cursor."
+    )
+    async def webhook_deliveries(
+        self,
+        info: Info,
+        endpoint_id: Annotated[
+            strawberry.ID, strawberry.argument(description="The endpoint's global id.")
+        ],
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+    ) -> WebhookDeliveryConnection:
+        endpoint = decode_id(endpoint_id, "WebhookEndpoint", field="endpointId")
+        request = PageRequest.parse(first, after, last, before, (int,))
+        page = await webhook_resolvers.list_deliveries(info.context.viewer, endpoint, request)
+        return WebhookDeliveryConnection.from_page(page, lambda row: WebhookDelivery(row=row))
 
 
 @strawberry.type
@@ -282,10 +370,79 @@ class WebhookMutations:
         )
         return to_global_id("WebhookEndpoint", endpoint_id)
 
+    @strawberry.mutation(
+        description="Send one outbox event to the endpoint again, now, outside its ordered "
+        "queue (its lastDeliveredSequence does not move), with the same webhook-id and the "
+        "data its creator may see now; sent once, not retried. Returns the attempt. "
+        f"{_ERRORS} BAD_USER_INPUT (sequence) when the outbox no longer keeps that event "
+        "(INBOX_GRAPH_EVENT_RETENTION_SECONDS), it is not of the endpoint's types, or its "
+        "creator may not see it."
+    )
+    async def redeliver_webhook_event(
+        self,
+        info: Info,
+        endpoint_id: Annotated[
+            strawberry.ID, strawberry.argument(description="The endpoint's global id.")
+        ],
+        sequence: Annotated[
+            int,
+            strawberry.argument(description="The event's workspace sequence (the body's)."),
+        ],
+    ) -> WebhookDelivery:
+        ctx = info.context
+        endpoint = await webhook_resolvers.get_endpoint(
+            ctx.viewer, decode_id(endpoint_id, "WebhookEndpoint", field="endpointId"), "endpointId"
+        )
+        return WebhookDelivery(row=await redeliver(ctx.settings, endpoint, sequence))
+
+    @strawberry.mutation(
+        description="Deliver the endpoint's events again from `fromSequence` on, in order, "
+        "through its queue (each with its webhook-id, as before): its lastDeliveredSequence "
+        "becomes fromSequence - 1. An event in flight meanwhile may still arrive. "
+        f"{_ERRORS} BAD_USER_INPUT (fromSequence) before the oldest event the outbox keeps "
+        "(named by the message and `extensions.oldestSequence`) or after the workspace's last."
+    )
+    async def replay_webhook_endpoint(
+        self,
+        info: Info,
+        endpoint_id: Annotated[
+            strawberry.ID, strawberry.argument(description="The endpoint's global id.")
+        ],
+        from_sequence: Annotated[
+            int,
+            strawberry.argument(description="The workspace sequence of the first event to send."),
+        ],
+    ) -> WebhookEndpoint:
+        ctx = info.context
+        endpoint = await webhook_resolvers.get_endpoint(
+            ctx.viewer, decode_id(endpoint_id, "WebhookEndpoint", field="endpointId"), "endpointId"
+        )
+        return WebhookEndpoint.from_row(await replay(endpoint, from_sequence))
+
+    @strawberry.mutation(
+        description="Send the endpoint a signed `webhook.test` event now (webhook-id "
+        "`msg_test_…`, sequence 0, data `{webhookEndpointId}`), once, even while it is "
+        f"disabled; returns the attempt's outcome (status code or error). {_ERRORS}"
+    )
+    async def send_test_webhook(
+        self,
+        info: Info,
+        endpoint_id: Annotated[
+            strawberry.ID, strawberry.argument(description="The endpoint's global id.")
+        ],
+    ) -> WebhookDelivery:
+        ctx = info.context
+        endpoint = await webhook_resolvers.get_endpoint(
+            ctx.viewer, decode_id(endpoint_id, "WebhookEndpoint", field="endpointId"), "endpointId"
+        )
+        return WebhookDelivery(row=await send_test(ctx.settings, endpoint))
+
 
 __all__ = [
     "CreateWebhookEndpointInput",
     "UpdateWebhookEndpointInput",
+    "WebhookDelivery",
+    "WebhookDeliveryConnection",
     "WebhookEndpoint",
     "WebhookEndpointConnection",
     "WebhookEndpointSecretPayload",

@@ -112,3 +112,19 @@ async def test_two_workers_deliver_each_event_once_and_resume_after_a_kill(
     finally:
         second.stop()
         await owner.aclose()
+
+
+async def test_delivery_attempts_are_pruned_with_the_outbox(world, served, receiver):
+    owner = world.client("owner")
+    endpoint = await endpoint_for(owner, receiver)
+    receiver.script = [500]
+    await receive(world, "c_all", "logged, then pruned")
+    await receiver.wait_for(lambda: receiver.accepted())
+    assert len(receiver.requests) == 2  # two attempts were recorded
+    await asyncio.sleep(5)  # past the retention (2 s): pruning ran several times
+    log = await owner(
+        "query($id: ID!) { webhookDeliveries(endpointId: $id) { totalCount } }", {"id": endpoint}
+    )
+    assert log["webhookDeliveries"]["totalCount"] == 0
+    await owner(DELETE, {"id": endpoint})
+    await owner.aclose()
