@@ -57,5 +57,16 @@ class SecretBox:
         except (InvalidToken, UnicodeError):
             raise SecretUnreadable() from None
 
+    def decrypt_kept(self, token: str | None) -> str | None:
+        """The secret in a token kept for a retry (an idempotency key's record), or ``None``
+        when none was kept, no key is configured, or no configured key decrypts it now: a
+        secret shown once that cannot be shown again."""
+        if not token:
+            return None
+        try:
+            return self.decrypt(token)
+        except (NotConfigured, SecretUnreadable):
+            return None
+
 
 __all__ = ["SecretBox", "SecretUnreadable"]

@@ -36,7 +36,6 @@ from graph.errors import (
     Conflict,
     FieldErrors,
     Forbidden,
-    NotConfigured,
     NotFound,
     Unauthenticated,
     WrongPassword,
@@ -46,7 +45,6 @@ from graph.live import write
 from graph.permissions.scopes import DEFAULT_SCOPES, format_scopes, granted
 from graph.permissions.visibility import access_token_access
 from graph.relay import Page, PageRequest, to_global_id
-from graph.secrets import SecretUnreadable
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -265,12 +263,7 @@ class IssuedTokenOutcome:
         row = await AccessToken.filter(id=kept["id"], workspace_id=viewer.workspace_id).first()
         if row is None:
             raise NotFound("Access token")
-        token = None
-        if kept.get("secret"):
-            try:
-                token = self.box.decrypt(kept["secret"])
-            except (NotConfigured, SecretUnreadable):
-                token = None
+        token = self.box.decrypt_kept(kept.get("secret"))
         if token is None:
             raise Conflict(
                 "This idempotencyKey created an access token already; its secret is shown once "

@@ -34,14 +34,12 @@ from graph.errors import (
     Conflict,
     FieldErrors,
     Forbidden,
-    NotConfigured,
     NotFound,
 )
 from graph.events import WEBHOOK_EVENTS, EventType
 from graph.live import write
 from graph.permissions.visibility import webhook_endpoint_access
 from graph.relay import Page, to_global_id
-from graph.secrets import SecretUnreadable
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -236,12 +234,7 @@ class IssuedSecretOutcome:
         row = await endpoints_visible_to(viewer).filter(id=kept["id"]).first()
         if row is None:
             raise NotFound("Webhook endpoint")
-        secret = None
-        if kept.get("secret"):
-            try:
-                secret = self.box.decrypt(kept["secret"])
-            except (NotConfigured, SecretUnreadable):
-                secret = None
+        secret = self.box.decrypt_kept(kept.get("secret"))
         if secret is None or secret != row.secret:
             raise Conflict(
                 "This idempotencyKey created a webhook endpoint already; its secret is shown "
