@@ -23,6 +23,7 @@ same on both databases (:func:`highlight_words`, :func:`highlight_digits`).
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -63,9 +64,13 @@ _WORD = re.compile(r"[^\W_]+")
 _FOLDED = str.maketrans({"ø": "o", "ł": "l", "đ": "d", "ð": "d", "þ": "th", "ı": "i"})
 
 
+@functools.lru_cache(maxsize=65536)
 def fold(text: str) -> str:
     """``text`` lower-cased and without accents, as the indexes store words ("Élodie" gives
-    "elodie", "Straße" gives "strasse", "Œuvre" gives "oeuvre")."""
+    "elodie", "Straße" gives "strasse", "Œuvre" gives "oeuvre"); a word's fold is cached,
+    highlighting a page folds the same words again and again."""
+    if text.isascii():
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text.casefold().translate(_FOLDED))
     plain = "".join(c for c in decomposed if not unicodedata.combining(c))
     return plain.replace("œ", "oe").replace("æ", "ae")

@@ -154,6 +154,8 @@ class SearchQueries:
         parsed = resolvers.parse_query(query)
         context = info.context
         page = await resolvers.search_contacts(context.viewer, context.loaders, parsed, request)
+        # the page's assignees at once, as lists do (graph.loaders.Loaders.preload)
+        await context.loaders.preload_users([hit.contact for hit in page.rows])
         return _connection(
             ContactSearchConnection, ContactSearchEdge, page, Contact.from_row, lambda h: h.contact
         )
@@ -176,6 +178,14 @@ class SearchQueries:
         request = PageRequest.parse(first, after, last, before, resolvers.MESSAGE_SHAPE)
         parsed = resolvers.parse_query(query)
         page = await resolvers.search_messages(info.context.viewer, parsed, request)
+        messages = [hit.message for hit in page.rows]
+        # the page's conversations, contacts and users at once, as lists do
+        # (graph.loaders.Loaders.preload)
+        await info.context.loaders.preload(
+            conversation=[m.conversation_id for m in messages],
+            contact=[m.contact_id for m in messages],
+        )
+        await info.context.loaders.preload_users(messages)
         return _connection(
             MessageSearchConnection, MessageSearchEdge, page, Message.from_row, lambda h: h.message
         )
