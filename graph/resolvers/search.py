@@ -16,8 +16,9 @@ conversation's contact. A viewer who reads phone numbers masked
 (:func:`graph.permissions.fields.sees_unmasked_numbers`) finds a contact by a whole number
 only: fragments would reveal the masked digits one guess at a time.
 
-Order: contacts by relevance (a word of the name weighs more than one of the e-mail; ties by
-id), messages newest first. Highlights are computed here for the rows of a page only, the
+Order: contacts by relevance in two tiers, those whose name holds every word first, then those
+found through their e-mail (by id within a tier: each tier is read by keyset, never sorted
+whole), messages newest first. Highlights are computed here for the rows of a page only, the
 same on both databases (:func:`highlight_words`, :func:`highlight_digits`).
 """
 
@@ -27,7 +28,7 @@ import functools
 import re
 import unicodedata
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tortoise.expressions import RawSQL
 
@@ -36,12 +37,11 @@ from db.normalize import normalise_phone
 from graph.errors import BadUserInput
 from graph.permissions.fields import sees_unmasked_numbers
 from graph.permissions.visibility import contact_scope
-from graph.relay import Page
+from graph.relay import Page, PageRequest
 
 if TYPE_CHECKING:
     from graph.loaders import Loaders
     from graph.permissions.visibility import Viewer
-    from graph.relay import PageRequest
 
 MAX_QUERY_LENGTH = 200
 """The longest query, in characters."""
@@ -52,9 +52,10 @@ MIN_PHONE_DIGITS = 3
 SNIPPET_LENGTH = 160
 """About how many characters of a message's text its highlight shows around the first match."""
 
-CONTACT_ORDER = (("search_rank", False), ("id", False))
-"""Contacts: best match first (``search_rank`` ascending), then by id."""
-CONTACT_SHAPE = (float, int)
+CONTACT_ORDER = (("search_tier", False), ("id", False))
+"""Contacts: those whose name matches every word first, then those matched through their
+e-mail too (``search_tier`` 0, then 1), by id within each."""
+CONTACT_SHAPE = (int, int)
 MESSAGE_ORDER = (("id", True),)
 """Messages: newest first."""
 MESSAGE_SHAPE = (int,)
@@ -137,9 +138,10 @@ def _fts5(words: tuple[str, ...]) -> str:
     return " AND ".join(f'"{w}"*' for w in words)
 
 
-def _tsquery(words: tuple[str, ...]) -> str:
-    """A PostgreSQL ``to_tsquery('simple', …)`` requiring every word as a prefix."""
-    return "to_tsquery('simple', '" + " & ".join(f"{w}:*" for w in words) + "')"
+def _tsquery(words: tuple[str, ...], weight: str = "") -> str:
+    """A PostgreSQL ``to_tsquery('simple', …)`` requiring every word as a prefix (of a word of
+    ``weight`` when given: ``A`` is a contact's name)."""
+    return "to_tsquery('simple', '" + " & ".join(f"{w}:*{weight}" for w in words) + "')"
 
 
 @dataclass(frozen=True)
@@ -227,8 +229,9 @@ async def search_contacts(
     """A page of the contacts ``viewer`` may see that match ``query``, best first.
 
     Words match the first name, last name and e-mail; a phone query the number (a whole number
-    only for a viewer who reads numbers masked). Two statements however long the page: the
-    workspace's settings (read once per request) and the page.
+    only for a viewer who reads numbers masked). At most three statements however long the
+    page: the workspace's settings (a phone query; read once per request) and one per tier
+    read (:func:`_read_tiers`).
 
     Returns:
         Hits in :data:`CONTACT_ORDER`, each with its highlights (name, e-mail, phone).
@@ -238,40 +241,76 @@ async def search_contacts(
     if query.digits is not None:
         masked = await _masked(viewer, loaders)
         if masked:
-            contacts = contacts.filter(phone=query.e164 or "")
+            found = contacts.filter(phone=query.e164 or "")
         elif _postgres(Contact):
-            contacts = contacts.filter(phone__contains=query.digits)
+            found = contacts.filter(phone__contains=query.digits)
         else:
-            contacts = contacts.filter(
-                id__in=RawSQL(
-                    "(SELECT rowid FROM contact_phone_search WHERE contact_phone_search "
-                    f"MATCH '\"{query.digits}\"')"
-                )
+            found = contacts.filter(
+                id__in=_fts5_rowids("contact_phone_search", f'"{query.digits}"')
             )
-        contacts = contacts.annotate(search_rank=RawSQL("0.0"))
+        tiers = [found]
     elif _postgres(Contact):
-        document = 'contact_search_document("contact"."first_name", "contact"."last_name", "contact"."email")'
-        tsquery = _tsquery(query.words)
-        contacts = contacts.annotate(
-            search_hit=RawSQL(f"{document} @@ {tsquery}"),
-            search_rank=RawSQL(f"-ts_rank({document}, {tsquery})"),
-        ).filter(search_hit=True)
-    else:
-        match = _fts5(query.words)
-        contacts = contacts.filter(
-            id__in=RawSQL(
-                f"(SELECT rowid FROM contact_search WHERE contact_search MATCH '{match}')"
-            )
-        ).annotate(
-            search_rank=RawSQL(
-                "(SELECT bm25(contact_search, 10.0, 1.0) FROM contact_search WHERE contact_search MATCH "
-                f'\'{match}\' AND rowid = "contact"."id")'
-            )
+        document = (
+            'contact_search_document("contact"."first_name", "contact"."last_name", '
+            '"contact"."email")'
         )
-    rows = await request.read(contacts, CONTACT_ORDER)
-    page = Page.of(rows, request, lambda r: [float(r.search_rank), r.id], contacts.count)
+        every, name = _tsquery(query.words), _tsquery(query.words, weight="A")
+        tiers = [
+            contacts.annotate(search_hit=RawSQL(f"{document} @@ {name}")).filter(search_hit=True),
+            contacts.annotate(
+                search_hit=RawSQL(f"{document} @@ {every} AND NOT {document} @@ {name}")
+            ).filter(search_hit=True),
+        ]
+        found = contacts.annotate(search_hit=RawSQL(f"{document} @@ {every}")).filter(
+            search_hit=True
+        )
+    else:
+        every, name = _fts5(query.words), f"name : ({_fts5(query.words)})"
+        found = contacts.filter(id__in=_fts5_rowids("contact_search", every))
+        tiers = [
+            contacts.filter(id__in=_fts5_rowids("contact_search", name)),
+            found.exclude(id__in=_fts5_rowids("contact_search", name)),
+        ]
+    rows = await _read_tiers(tiers, request)
+    page = Page.of(rows, request, lambda r: [r.search_tier, r.id], found.count)
     hits = [ContactHit(row, _contact_highlights(row, query, masked)) for row in page.rows]
     return Page(hits, page.keys, page.has_next, page.has_previous, page.total)
+
+
+def _fts5_rowids(table: str, match: str) -> RawSQL:
+    """The rowids of an FTS5 table matching ``match`` (letters, digits and FTS5 syntax of
+    this module only), as a subquery for ``id__in``."""
+    return RawSQL(f"(SELECT rowid FROM {table} WHERE {table} MATCH '{match}')")
+
+
+async def _read_tiers(tiers: list[Any], request: PageRequest) -> list[Contact]:
+    """The rows ``request`` asks for from ``tiers`` (querysets of disjoint rows, best first),
+    listed tier after tier and by id within one (:data:`CONTACT_ORDER`), each row with its
+    ``search_tier``; in reading order, with one row more when more follow
+    (:meth:`graph.relay.PageRequest.read`).
+
+    Each tier is read by keyset on its id index, only as far as the page needs: ranking by
+    relevance never sorts every match of a common prefix (a tenth of a large workspace's
+    contacts may start with "ma"). At most one statement per tier, whatever the page size."""
+    order = (("id", False),)
+    rows: list[Contact] = []
+    indices = range(len(tiers) - 1, -1, -1) if request.backward else range(len(tiers))
+    for tier in indices:
+        after, before = request.after, request.before
+        if (after is not None and tier < after[0]) or (before is not None and tier > before[0]):
+            continue
+        part = PageRequest(
+            size=request.size - len(rows),
+            after=(after[1],) if after is not None and after[0] == tier else None,
+            before=(before[1],) if before is not None and before[0] == tier else None,
+            backward=request.backward,
+        )
+        for row in await part.read(tiers[tier], order):
+            row.search_tier = tier
+            rows.append(row)
+        if len(rows) > request.size:
+            break
+    return rows
 
 
 def _contact_highlights(row: Contact, query: SearchQuery, masked: bool) -> tuple[Highlight, ...]:

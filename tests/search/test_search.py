@@ -22,6 +22,10 @@ MESSAGES = """query($q: String!, $first: Int, $after: String) {
             highlights { field text matches { start length } } }
     pageInfo { hasNextPage endCursor } totalCount } }"""
 
+BACKWARDS = """query($q: String!, $before: String) {
+  searchContacts(query: $q, last: 1, before: $before) {
+    edges { node { id } } pageInfo { hasPreviousPage startCursor } } }"""
+
 UPDATE = "mutation($i: UpdateContactInput!) { updateContact(input: $i) { id } }"
 
 
@@ -105,6 +109,14 @@ async def test_pages_follow_each_other_without_repeats(world, people):
         after = page["pageInfo"]["endCursor"]
     whole = (await owner(CONTACTS, {"q": "dup"}))["searchContacts"]["edges"]
     assert seen == [e["node"]["id"] for e in whole]
+    backwards, before = [], None
+    while True:
+        page = (await owner(BACKWARDS, {"q": "dup", "before": before}))["searchContacts"]
+        backwards = [e["node"]["id"] for e in page["edges"]] + backwards
+        if not page["pageInfo"]["hasPreviousPage"]:
+            break
+        before = page["pageInfo"]["startCursor"]
+    assert backwards == seen
     await owner.aclose()
 
 
