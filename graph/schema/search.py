@@ -135,8 +135,8 @@ def _connection(cls, edge_cls, page: Page, node, hit_row) -> object:
 class SearchQueries:
     @connection_field(
         description="Contacts the viewer may see whose name, e-mail or phone number matches "
-        "`query`, best match first (a word of the name before one of the e-mail), with "
-        "highlights. Follows the visibility policy (domain.md section 1): a contact the viewer "
+        "`query`, best match first (those whose name holds every word, then those found "
+        "through their e-mail; by id within each), with highlights. Follows the visibility policy (domain.md section 1): a contact the viewer "
         "may not see is never found, blocked contacts only with the permission to view them. "
         "A viewer who reads phone numbers masked finds a contact by its whole number only "
         "(in international form). Errors: BAD_USER_INPUT for a query or cursor it refuses."
