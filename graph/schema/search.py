@@ -4,6 +4,7 @@ finds it)."""
 
 from __future__ import annotations
 
+import asyncio
 from enum import Enum
 from typing import Annotated
 
@@ -179,13 +180,14 @@ class SearchQueries:
         parsed = resolvers.parse_query(query)
         page = await resolvers.search_messages(info.context.viewer, parsed, request)
         messages = [hit.message for hit in page.rows]
-        # the page's conversations, contacts and users at once, as lists do
-        # (graph.loaders.Loaders.preload)
-        await info.context.loaders.preload(
-            conversation=[m.conversation_id for m in messages],
-            contact=[m.contact_id for m in messages],
+        # the page's conversations and contacts at once, then every user they and the messages
+        # name in one batch, as lists do (graph.loaders.Loaders.preload)
+        loaders = info.context.loaders
+        _, contacts = await asyncio.gather(
+            loaders.conversation.load_many(sorted({m.conversation_id for m in messages})),
+            loaders.contact.load_many(sorted({m.contact_id for m in messages})),
         )
-        await info.context.loaders.preload_users(messages)
+        await loaders.preload_users([*messages, *(c for c in contacts if c is not None)])
         return _connection(
             MessageSearchConnection, MessageSearchEdge, page, Message.from_row, lambda h: h.message
         )
