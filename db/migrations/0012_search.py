@@ -16,10 +16,12 @@ SQLite: FTS5 tables ``contact_search`` (``unicode61 remove_diacritics 2``, prefi
 ``contact_phone_search`` (``trigram``) and ``message_search`` (external content: the text
 stays in ``message``), written by triggers.
 
-PostgreSQL: expression GIN indexes, so no copy to keep: ``contact_search_document(first_name,
-last_name, email)`` and ``message_search_document(text)`` (``tsvector`` of the ``simple``
-configuration over ``unaccent``ed words; a contact's name weighs ``A``, its e-mail ``B``) and
-``pg_trgm`` on ``contact.phone``. It creates the ``unaccent`` and ``pg_trgm`` extensions
+PostgreSQL: generated columns ``contact.search_document`` (``contact_search_document(first_name,
+last_name, email)``) and ``message.search_document`` (``message_search_document(text)``),
+``tsvector``s of the ``simple`` configuration over ``unaccent``ed words (a contact's name
+weighs ``A``, its e-mail ``B``), computed by the database on every write, with GIN indexes; and
+``pg_trgm`` on ``contact.phone``. The columns are not in the models: tortoise never reads or
+writes them. It creates the ``unaccent`` and ``pg_trgm`` extensions
 (shipped with PostgreSQL's contrib; creating them needs a role that may, e.g. the database's
 owner on PostgreSQL 13+ for these trusted extensions).
 """
@@ -137,15 +139,19 @@ POSTGRES = [
         SELECT to_tsvector('simple'::regconfig, COALESCE(search_words(text), ''))
     $$
     """,
+    # stored: a statement that filters on the document (rechecking a bitmap, or walking the
+    # primary key backwards for a common word) reads it instead of computing it per row
     """
-    CREATE INDEX contact_search_document_idx ON contact
-    USING gin (contact_search_document(first_name, last_name, email))
+    ALTER TABLE contact ADD COLUMN search_document tsvector
+    GENERATED ALWAYS AS (contact_search_document(first_name, last_name, email)) STORED
     """,
+    "CREATE INDEX contact_search_document_idx ON contact USING gin (search_document)",
     "CREATE INDEX contact_phone_trgm_idx ON contact USING gin (phone gin_trgm_ops)",
     """
-    CREATE INDEX message_search_document_idx ON message
-    USING gin (message_search_document(text))
+    ALTER TABLE message ADD COLUMN search_document tsvector
+    GENERATED ALWAYS AS (message_search_document(text)) STORED
     """,
+    "CREATE INDEX message_search_document_idx ON message USING gin (search_document)",
 ]
 
 

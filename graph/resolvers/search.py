@@ -251,10 +251,7 @@ async def search_contacts(
             )
         tiers = [found]
     elif _postgres(Contact):
-        document = (
-            'contact_search_document("contact"."first_name", "contact"."last_name", '
-            '"contact"."email")'
-        )
+        document = '"contact"."search_document"'
         every, name = _tsquery(query.words), _tsquery(query.words, weight="A")
         tiers = [
             contacts.annotate(search_hit=RawSQL(f"{document} @@ {name}")).filter(search_hit=True),
@@ -371,7 +368,7 @@ async def search_messages(
     )
     if _postgres(Message):
         messages = messages.annotate(
-            search_hit=RawSQL(f'message_search_document("message"."text") @@ {_tsquery(words)}')
+            search_hit=RawSQL(f'"message"."search_document" @@ {_tsquery(words)}')
         ).filter(search_hit=True)
         rows = await request.read(messages, MESSAGE_ORDER)
     else:
