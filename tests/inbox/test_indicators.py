@@ -498,3 +498,53 @@ async def test_the_dot_follows_a_reassigned_conversation(world):
     assert await dots("agent_all") == {"UNASSIGNED": [conversation]}
     assert await dots("agent_self") == {}
     await owner.aclose()
+
+
+async def test_marks_end_in_the_final_tier_when_messages_and_reassignments_race(world):
+    """Inbound messages and reassignments of one contact at the same time (the contact's row
+    lock orders them, on PostgreSQL too): every user's mark ends in the tier of the final
+    assignee, whichever write came last."""
+    import asyncio
+
+    from tests.support import receive
+
+    owner = world.client("owner")
+    contact = world.contact_ids["c_none"]
+    await owner("mutation($c: ID!) { unblockContact(contactId: $c) { id } }", {"c": contact})
+    await owner(ASSIGN, {"c": contact, "a": None})
+    await owner.execute(
+        "mutation($c: ID!) { closeConversation(contactId: $c) { id } }", {"c": contact}
+    )
+    conversation = (await receive(world, "c_none", "first"))["conversation"]["id"]
+    assignees = ["agent_self", "agent_free", "agent_team"]
+    await asyncio.gather(
+        *(receive(world, "c_none", f"message {i}") for i in range(6)),
+        *(owner(ASSIGN, {"c": contact, "a": world.user_ids[a]}) for a in assignees),
+    )
+    final = (
+        await owner("query($id: ID!) { contact(id: $id) { assignee { id } } }", {"id": contact})
+    )["contact"]["assignee"]["id"]
+    name = next(a for a in assignees if world.user_ids[a] == final)
+    in_alpha = name in ("agent_self", "agent_team")
+    expected = {
+        name: "MINE",
+        "agent_all": "Alpha" if in_alpha else "ALL",
+        "owner": "Alpha" if in_alpha else "ALL",
+        "manager": "Alpha" if in_alpha else "ALL",
+    }
+    for user, key in expected.items():
+        client = world.client(user)
+        sidebar = (await client(SIDEBAR))["inboxSidebar"]
+        dots = {s["kind"]: s["newMessageCount"] for s in sidebar["standard"]}
+        dots |= {t["team"]["name"]: t["newMessageCount"] for t in sidebar["teams"]}
+        selector = {"teamId": world.team_ids[key]} if key in world.team_ids else {"standard": key}
+        unseen = await client(LIST, {"inbox": selector, "unseen": True})
+        assert conversation in [e["node"]["id"] for e in unseen["conversations"]["edges"]], (
+            user,
+            key,
+        )
+        if "UNASSIGNED" in dots:  # nothing is left behind
+            left = await client(LIST, {"inbox": {"standard": "UNASSIGNED"}, "unseen": True})
+            assert conversation not in [e["node"]["id"] for e in left["conversations"]["edges"]]
+        await client.aclose()
+    await owner.aclose()
