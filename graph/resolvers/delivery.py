@@ -64,6 +64,7 @@ REPORTED: dict[DeliveryStatus, str] = {
 }
 """The statuses a connector may report, and the column keeping each one's time."""
 MAX_REASON_LENGTH = 500
+INBOUND = "Inbound messages are RECEIVED: they have no delivery status to report."
 
 
 @dataclass
@@ -166,14 +167,15 @@ async def _locked_message(
     )
     if message is None:
         raise NotFound("Message", field="messageId")
+    if message.direction is not MessageDirection.OUTBOUND:
+        raise BadUserInput(INBOUND, field="messageId")
     if message.external_message_id is not None:
         raise Conflict(
             "The message has another `externalMessageId` already.", field="externalMessageId"
         )
-    if message.direction is MessageDirection.OUTBOUND:
-        # bind the channel's id (unique per channel: a concurrent bind retries and conflicts)
-        message.external_message_id = external_message_id
-        await message.save(using_db=conn, update_fields=["external_message_id"])
+    # bind the channel's id (unique per channel: a concurrent bind retries and conflicts)
+    message.external_message_id = external_message_id
+    await message.save(using_db=conn, update_fields=["external_message_id"])
     return message
 
 
@@ -225,10 +227,7 @@ async def report_message_status(
         conn = tx.connection
         message = await _locked_message(tx, channel_id, external_message_id, message_id)
         if message.direction is not MessageDirection.OUTBOUND:
-            raise BadUserInput(
-                "Inbound messages have no delivery status to report.",
-                field="messageId" if message_id is not None else "externalMessageId",
-            )
+            raise BadUserInput(INBOUND, field="externalMessageId")
         contact = await Contact.get(id=message.contact_id).using_db(conn)
         previous = message.delivery_status
         changed = apply_report(message, status, at, reason)

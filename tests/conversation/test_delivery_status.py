@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from tests.support import subscribe
+from tests.support import receive, subscribe
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -150,6 +150,9 @@ async def test_bad_reports_are_coded_errors_and_change_nothing(world):
     # an inbound message has no delivery status to report
     inbound = await error(report(world, "seed-c_all", "READ"))
     assert (inbound["code"], inbound["field"]) == ("BAD_USER_INPUT", "externalMessageId")
+    received = (await receive(world, "c_all", "thanks"))["message"]["id"]
+    inbound = await error(report(world, "wamid.new", "SENT", messageId=received))
+    assert (inbound["code"], inbound["field"]) == ("BAD_USER_INPUT", "messageId")
     reason = await error(report(world, external, "DELIVERED", reason="why"))
     assert (reason["code"], reason["field"]) == ("BAD_USER_INPUT", "reason")
     future = await error(
