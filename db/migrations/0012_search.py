@@ -165,7 +165,7 @@ async def create_search_indexes(apps, schema_editor) -> None:
 
 
 class Migration(migrations.Migration):
-    dependencies = [("models", "0011_webhook_delivery")]
+    dependencies = [("models", "0013_message_delivery")]
 
     initial = False
 
