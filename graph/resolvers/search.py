@@ -232,7 +232,7 @@ async def search_contacts(
     Words match the first name, last name and e-mail; a phone query the number (a whole number
     only for a viewer who reads numbers masked). At most three statements however long the
     page: the workspace's settings (a phone query; read once per request) and one per tier
-    read (:func:`_read_tiers`).
+    (:func:`_read_tiers`).
 
     Returns:
         Hits in :data:`CONTACT_ORDER`, each with its highlights (name, e-mail, phone).
@@ -316,7 +316,9 @@ async def _read_tiers(tiers: list[Any], request: PageRequest) -> list[Contact]:
 
     Each tier is read by keyset on its id index, only as far as the page needs: ranking by
     relevance never sorts every match of a common prefix (a tenth of a large workspace's
-    contacts may start with "ma"). At most one statement per tier, whatever the page size."""
+    contacts may start with "ma"). One statement per tier the cursors leave, even when an
+    earlier tier fills the page (a row then, for ``hasNextPage``): the statements of a
+    request never depend on the page size nor on how many rows each tier holds."""
     order = (("id", False),)
     rows: list[Contact] = []
     indices = range(len(tiers) - 1, -1, -1) if request.backward else range(len(tiers))
@@ -325,7 +327,7 @@ async def _read_tiers(tiers: list[Any], request: PageRequest) -> list[Contact]:
         if (after is not None and tier < after[0]) or (before is not None and tier > before[0]):
             continue
         part = PageRequest(
-            size=request.size - len(rows),
+            size=max(0, request.size - len(rows)),
             after=(after[1],) if after is not None and after[0] == tier else None,
             before=(before[1],) if before is not None and before[0] == tier else None,
             backward=request.backward,
@@ -333,9 +335,7 @@ async def _read_tiers(tiers: list[Any], request: PageRequest) -> list[Contact]:
         for row in await part.read(tiers[tier], order):
             row.search_tier = tier
             rows.append(row)
-        if len(rows) > request.size:
-            break
-    return rows
+    return rows[: request.size + 1]
 
 
 def _contact_highlights(row: Contact, query: SearchQuery, masked: bool) -> tuple[Highlight, ...]:
