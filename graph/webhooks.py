@@ -164,6 +164,7 @@ def _contact(row: Contact, audience: Audience) -> dict[str, Any]:
         "blocked": row.blocked,
         "createdAt": _iso(row.created_at),
         "updatedAt": _iso(row.updated_at),
+        "erasedAt": _iso(row.erased_at),
     }
 
 

@@ -85,6 +85,7 @@ ROOT_FIELD_SCOPES: dict[str, Requirement] = {
     "Query.incomingCalls": _R,
     "Query.calls": _R,
     "Query.contact": _R,
+    "Query.contacts": _R,
     "Query.accessTokens": _R,
     "Query.webhookEndpoints": _A,
     "Query.webhookDeliveries": _A,
@@ -134,6 +135,10 @@ ROOT_FIELD_SCOPES: dict[str, Requirement] = {
     "Mutation.startCallRecording": _RW,
     "Mutation.placeCall": _RW,
     "Mutation.updateCrmRecord": _RW,
+    "Mutation.createContact": _RW,
+    "Mutation.upsertContact": _RW,
+    # the right to erasure: owners, acting with ADMIN
+    "Mutation.eraseContact": _A,
     # live events
     "Subscription.newMessage": _R,
     "Subscription.incomingCall": _R,

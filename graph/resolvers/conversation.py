@@ -69,24 +69,27 @@ class MessageResult:
     duplicate: bool = False
 
 
-def normalise_handle(channel: Channel, raw: str) -> tuple[str, dict[str, Any]]:
+def normalise_handle(
+    channel: Channel, raw: str, *, field: str = "from"
+) -> tuple[str, dict[str, Any]]:
     """The canonical handle of a sender on ``channel``, and contact fields it implies.
 
     Phone channels take E.164 numbers (parsed with phonenumbers), e-mail channels a valid
     address (lower-cased), other channels an opaque id.
 
     Raises:
-        BadUserInput: naming ``from`` when the handle is not valid for the channel.
+        BadUserInput: naming ``field`` when the handle is not valid for the channel.
     """
     raw = (raw or "").strip()
+    name = field.rpartition(".")[2]
     if not raw or len(raw) > 254:
-        raise BadUserInput("`from` must be 1 to 254 characters.", field="from")
+        raise BadUserInput(f"`{name}` must be 1 to 254 characters.", field=field)
     if channel.type.handle_is_phone:
         try:
             e164, region = normalise_phone(raw)
         except ValueError:
             raise BadUserInput(
-                "`from` is not a valid international phone number.", field="from"
+                f"`{name}` is not a valid international phone number.", field=field
             ) from None
         return e164, {"phone": e164, "country_code": region}
     if channel.type.handle_is_email:
@@ -94,7 +97,7 @@ def normalise_handle(channel: Channel, raw: str) -> tuple[str, dict[str, Any]]:
             address = normalise_email(raw)
         except ValueError as exc:
             raise BadUserInput(
-                f"`from` is not a valid e-mail address: {exc}", field="from"
+                f"`{name}` is not a valid e-mail address: {exc}", field=field
             ) from None
         return address, {"email": raw, "email_normalized": address}
     return raw, {}
