@@ -137,9 +137,7 @@ async def test_bad_input_is_reported_per_field_and_creates_nothing(world):
         bad = await owner.execute(LIST, {"f": where})
         assert bad["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
         assert bad["errors"][0]["extensions"]["inputPath"] == path
-    unknown = await owner.execute(
-        LIST, {"f": {"channelId": "Q2hhbm5lbDo5OTk5OTk5", "handle": "x"}}
-    )
+    unknown = await owner.execute(LIST, {"f": {"channelId": "Q2hhbm5lbDo5OTk5OTk5", "handle": "x"}})
     assert unknown["errors"][0]["extensions"]["code"] == "NOT_FOUND"
     # a handle another contact holds: CONFLICT, naming it
     taken = await owner.execute(
@@ -218,9 +216,9 @@ async def test_upsert_finds_by_phone_email_or_handle_and_sets_details(world):
     assert again["contact"]["name"] == "Ana Silva" and again["contact"]["language"] == "pt-BR"
 
     email = unique_email()
-    by_email = (
-        await as_user(world, "integration", UPSERT, {"i": {"identity": {"email": email}}})
-    )["upsertContact"]
+    by_email = (await as_user(world, "integration", UPSERT, {"i": {"identity": {"email": email}}}))[
+        "upsertContact"
+    ]
     assert by_email["created"] and by_email["contact"]["email"] == email
     same = (
         await as_user(world, "integration", UPSERT, {"i": {"identity": {"email": email.lower()}}})
@@ -231,7 +229,10 @@ async def test_upsert_finds_by_phone_email_or_handle_and_sets_details(world):
     phone = new_number()
     received = await inbound(world, channel="WHATSAPP", sender=phone)
     contact_id = received["contact"]["id"]
-    for identity in ({"phone": phone}, {"channelId": world.channel_ids["WHATSAPP"], "handle": phone}):
+    for identity in (
+        {"phone": phone},
+        {"channelId": world.channel_ids["WHATSAPP"], "handle": phone},
+    ):
         found = (await as_user(world, "integration", UPSERT, {"i": {"identity": identity}}))[
             "upsertContact"
         ]
@@ -280,7 +281,11 @@ async def test_upsert_refuses_bad_identities_and_hidden_matches(world):
 async def test_concurrent_upserts_of_one_identity_create_one_contact(world, kind):
     number, email, handle = new_number(), unique_email(), f"visitor-{uuid.uuid4().hex[:8]}"
     spellings = {
-        "phone": [{"phone": number}, {"phone": number[1:]}, {"phone": f"{number[:3]} {number[3:]}"}],
+        "phone": [
+            {"phone": number},
+            {"phone": number[1:]},
+            {"phone": f"{number[:3]} {number[3:]}"},
+        ],
         "email": [{"email": email}, {"email": email.lower()}, {"email": email.upper()}],
         "handle": [{"channelId": world.channel_ids["WEBCHAT"], "handle": handle}],
     }[kind]
