@@ -17,7 +17,8 @@ their ``read_*``:
 - ``READ_WRITE``: ``READ`` and the inbox's mutations (replies, assignment, comments, calls,
   contacts, custom inboxes);
 - ``ADMIN``: everything its user may do: the other three, workspace administration (users,
-  teams, channels, settings, CRMs, webhook endpoints and their list) and access tokens (``createAccessToken``,
+  teams, channels, settings, CRMs, webhook endpoints and their list), erasing contacts
+  (``eraseContact``) and access tokens (``createAccessToken``,
   ``revokeAccessToken``). Sessions from ``login`` hold ``ADMIN``.
 
 ``me`` and ``logout`` take any valid token; ``changePassword`` only a session (an integration
