@@ -160,3 +160,16 @@ async def test_live_lists_drop_an_erased_contact_and_nothing_replays_its_data(wo
     finally:
         await replay.close()
     await owner.aclose()
+
+
+async def test_an_erased_blocked_contact_no_longer_lists_the_blocked_inbox(world):
+    received = await inbound(world, text="spam spam")
+    contact = received["contact"]["id"]
+    owner = world.client("owner")
+    query = "{ inboxSidebar { blocked { conversationCount } } }"
+    assert (await owner(query))["inboxSidebar"]["blocked"] is None  # this module blocks no other
+    await owner("mutation($c: ID!) { blockContact(contactId: $c) { id } }", {"c": contact})
+    assert (await owner(query))["inboxSidebar"]["blocked"] == {"conversationCount": 1}
+    await owner(ERASE, {"c": contact})
+    assert (await owner(query))["inboxSidebar"]["blocked"] is None
+    await owner.aclose()
