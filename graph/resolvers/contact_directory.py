@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from strawberry import UNSET
+from tortoise.exceptions import IntegrityError
 
 from db.models import (
     Channel,
@@ -350,7 +351,12 @@ class UpsertResult:
 
 
 async def _match(tx: Transaction, viewer: Viewer, identity: _Identity) -> Contact | None:
-    """The oldest live contact of the workspace with ``identity``, locked in ``tx``."""
+    """The oldest live contact of the workspace with ``identity``, locked in ``tx``.
+
+    Raises:
+        IntegrityError: it was merged away or erased while this waited for its lock:
+            :func:`graph.live.write` runs the upsert again, which reads the identity anew.
+    """
     conn = tx.connection
     if identity.channel is not None:
         query = Contact.filter(
@@ -369,7 +375,10 @@ async def _match(tx: Transaction, viewer: Viewer, identity: _Identity) -> Contac
     )
     if found is None:
         return None
-    return await Contact.filter(id=found.id).using_db(conn).select_for_update().first()
+    locked = await Contact.filter(id=found.id).using_db(conn).select_for_update().first()
+    if locked is None or locked.erased_at is not None:
+        raise IntegrityError("the contact of this identity changed meanwhile")  # write() retries
+    return locked
 
 
 async def upsert_contact(

@@ -123,7 +123,8 @@ async def contact_for_handle(
 
     ``implied`` are the fields the handle gives a new contact (:func:`normalise_handle`). The
     unique ``(channel, handle)`` makes a concurrent second creation fail, and :func:`write`
-    retries it into finding the first.
+    retries it into finding the first. A contact erased while this waited for its lock is not
+    written to: its identity is gone, and the handle makes a new contact.
     """
     conn = tx.connection
     identity = (
@@ -135,9 +136,10 @@ async def contact_for_handle(
         contact = (
             await Contact.filter(id=identity.contact_id).using_db(conn).select_for_update().first()
         )
-        if contact is not None:
+        if contact is not None and contact.erased_at is None:
             return contact
-        # merged away while we waited for its lock: the identity has moved to the survivor
+        # merged away while we waited for its lock: the identity has moved to the survivor;
+        # erased meanwhile (``eraseContact``): the identity is gone, the sender is new
         identity = (
             await ChannelIdentity.filter(channel_id=channel.id, handle=handle)
             .using_db(conn)

@@ -4,6 +4,7 @@ anonymised counts and one activity stay; live lists drop it; nothing replays its
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest
@@ -172,4 +173,31 @@ async def test_an_erased_blocked_contact_no_longer_lists_the_blocked_inbox(world
     assert (await owner(query))["inboxSidebar"]["blocked"] == {"conversationCount": 1}
     await owner(ERASE, {"c": contact})
     assert (await owner(query))["inboxSidebar"]["blocked"] is None
+    await owner.aclose()
+
+
+async def test_a_message_racing_an_erasure_never_lands_on_the_erased_contact(world):
+    """Run together, the erasure and a message from the same number serialise on the
+    contact's row: either the message came first and is erased with it, or it makes a new
+    contact. The erased contact never holds a conversation."""
+    owner = world.client("owner")
+    for _ in range(6):
+        number = new_number()
+        contact = (await inbound(world, sender=number, text="first"))["contact"]["id"]
+        erased, received = await asyncio.gather(
+            owner(ERASE, {"c": contact}), inbound(world, sender=number, text="racing you")
+        )
+        after = await owner(
+            "query($id: ID!) { contact(id: $id) { erasedAt conversations { totalCount } } }",
+            {"id": contact},
+        )
+        assert after["contact"]["erasedAt"] and after["contact"]["conversations"]["totalCount"] == 0
+        message = await owner(
+            "query($id: ID!) { node(id: $id) { ... on Message { text } } }",
+            {"id": received["message"]["id"]},
+        )
+        if received["contact"]["id"] == contact:  # it came first: erased with the contact
+            assert message["node"] is None
+        else:
+            assert message["node"] == {"text": "racing you"}
     await owner.aclose()
