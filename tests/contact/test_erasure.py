@@ -184,7 +184,7 @@ async def test_a_message_racing_an_erasure_never_lands_on_the_erased_contact(wor
     for _ in range(6):
         number = new_number()
         contact = (await inbound(world, sender=number, text="first"))["contact"]["id"]
-        erased, received = await asyncio.gather(
+        _, received = await asyncio.gather(
             owner(ERASE, {"c": contact}), inbound(world, sender=number, text="racing you")
         )
         after = await owner(

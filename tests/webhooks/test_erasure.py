@@ -67,3 +67,36 @@ async def test_no_delivery_after_an_erasure_carries_the_contacts_data(world, rec
     await owner(DELETE, {"id": endpoint})
     await integration.aclose()
     await owner.aclose()
+
+
+async def test_a_retry_after_an_erasure_no_longer_carries_the_data(world, receiver):
+    owner = world.client("owner")
+    integration = world.client("integration")
+    endpoint = await endpoint_for(owner, receiver, ("MESSAGE_CREATED",))
+    receiver.script = [503, 503, 503, 503]  # down for a few seconds (retries from 0.2 s)
+    secret = f"my pin is {uuid.uuid4().hex[:6]}"
+    received = (
+        await integration(
+            RECEIVE,
+            {
+                "i": {
+                    "channelId": world.channel_ids["WHATSAPP"],
+                    "from": new_number(),
+                    "externalMessageId": uuid.uuid4().hex,
+                    "text": secret,
+                    "firstName": "Zoé",
+                }
+            },
+        )
+    )["receiveMessage"]
+    await receiver.wait_for(lambda: len(receiver.requests) >= 1)
+    assert secret in receiver.requests[0].body.decode()  # the first attempt, refused
+    await owner(ERASE, {"c": received["contact"]["id"]})
+    await receiver.wait_for(lambda: len(receiver.accepted()) == 1)
+    [accepted] = receiver.accepted()
+    assert accepted.webhook_id == receiver.requests[0].webhook_id  # the same event
+    assert secret not in accepted.body.decode() and "Zoé" not in accepted.body.decode()
+    assert accepted.payload["data"]["message"] is None
+    await owner(DELETE, {"id": endpoint})
+    await integration.aclose()
+    await owner.aclose()
