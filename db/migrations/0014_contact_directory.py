@@ -13,7 +13,7 @@ from db.models.contact import ContactKeyKind
 
 
 class Migration(migrations.Migration):
-    dependencies = [("models", "0011_webhook_delivery")]
+    dependencies = [("models", "0013_message_delivery")]
 
     initial = False
 
