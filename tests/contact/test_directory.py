@@ -307,3 +307,22 @@ async def test_concurrent_upserts_of_one_identity_create_one_contact(world, kind
         "handle": {"channelId": world.channel_ids["WEBCHAT"], "handle": handle},
     }[kind]
     assert await listed(world, "owner", where) == [payloads[0]["contact"]["id"]]
+
+
+async def test_concurrent_creations_with_one_handle_create_one_contact(world):
+    handle = f"visitor-{uuid.uuid4().hex[:8]}"
+    identities = [{"channelId": world.channel_ids["WEBCHAT"], "handle": handle}]
+    clients = [world.client("integration") for _ in range(6)]
+    bodies = await asyncio.gather(
+        *(
+            c.execute(CREATE, {"i": {"firstName": f"Twin {i}", "identities": identities}})
+            for i, c in enumerate(clients)
+        )
+    )
+    for client in clients:
+        await client.aclose()
+    created = [b["data"]["createContact"]["id"] for b in bodies if b.get("data")]
+    refused = [e["extensions"]["code"] for b in bodies for e in b.get("errors") or []]
+    assert len(created) == 1 and refused == ["CONFLICT"] * 5
+    where = {"channelId": world.channel_ids["WEBCHAT"], "handle": handle}
+    assert await listed(world, "owner", where) == created
