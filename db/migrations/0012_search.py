@@ -165,7 +165,7 @@ async def create_search_indexes(apps, schema_editor) -> None:
 
 
 class Migration(migrations.Migration):
-    dependencies = [("models", "0013_message_delivery")]
+    dependencies = [("models", "0014_contact_directory")]
 
     initial = False
 
