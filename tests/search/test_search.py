@@ -253,3 +253,26 @@ async def test_query_syntax_of_the_databases_is_plain_text(world, people):
         body = await owner.execute(MESSAGES, {"q": text})
         assert "errors" not in body, (text, body)
     await owner.aclose()
+
+
+async def test_an_erased_contact_is_found_by_nothing_it_held(world, people):
+    """The right to erasure (issue 21, item 4) reaches the indexes in its transaction: neither
+    the erased contact's name, e-mail, number nor its messages' words find anything."""
+    owner = world.client("owner")
+    phone = new_number()
+    contact_id = await new_contact(
+        world,
+        "Zoltán",
+        "Öblivion",
+        email="zoltan.oblivion@exemple.test",
+        phone=phone,
+        text="Mon numéro de client est quetzalcoatl",
+    )
+    assert len((await owner(CONTACTS, {"q": "zoltan oblivion"}))["searchContacts"]["edges"]) == 1
+    assert len((await owner(MESSAGES, {"q": "quetzalcoatl"}))["searchMessages"]["edges"]) == 1
+    await owner("mutation($c: ID!) { eraseContact(contactId: $c) { id } }", {"c": contact_id})
+    for text in ("zoltan", "oblivion", "zoltan.oblivion@exemple.test", phone, phone[3:10]):
+        edges = (await owner(CONTACTS, {"q": text}))["searchContacts"]["edges"]
+        assert contact_id not in [e["node"]["id"] for e in edges], text
+    assert (await owner(MESSAGES, {"q": "quetzalcoatl"}))["searchMessages"]["edges"] == []
+    await owner.aclose()
