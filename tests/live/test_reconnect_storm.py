@@ -72,10 +72,7 @@ async def test_dashboards_resuming_at_once_get_every_message_once_in_order(world
             await receive(world, "c_all", text)
 
     results = await asyncio.gather(
-        *(
-            _resume(world.served, token, after, len(missed) + len(live))
-            for _ in range(DASHBOARDS)
-        ),
+        *(_resume(world.served, token, after, len(missed) + len(live)) for _ in range(DASHBOARDS)),
         keep_writing(),
     )
     for got in results[:DASHBOARDS]:
