@@ -16,7 +16,9 @@ every rule of the protocol (https://github.com/enisdenjo/graphql-ws/blob/master/
   ran: it ends with a ``next`` carrying the error, then ``complete``, as before;
 - every ``subscribe`` frame (queries and mutations over the socket included) re-checks the
   token and the user: a revoked or expired token, or a deactivated user, closes the socket
-  with 4403; a changed role, visibility or team is used from then on;
+  with 4403; a changed role, visibility or team is used from then on. Sockets checking the
+  same token (or user) at the same time share one check that started after each asked
+  (:func:`check_token`, :func:`recheck_viewer`: a reconnect storm);
 - while the database cannot be reached, ``connection_init`` closes the socket with 1013 (try
   again later) and a ``subscribe`` gets an ``error`` coded ``SERVICE_UNAVAILABLE`` (the socket
   and its other operations stay open);
