@@ -132,7 +132,8 @@ class PlainLeavesExecution(StrawberryGraphQLCoreExecutionContext):
     ) -> Any:
         node = field_details_list[0].node
         field_def = parent_type.fields.get(node.name.value)
-        plain = field_def.extensions.get(PLAIN_LEAF) if field_def is not None else None
+        extensions = field_def.extensions if field_def is not None else None
+        plain = extensions.get(PLAIN_LEAF) if extensions else None
         middleware = self.middleware_manager
         if plain is not None and (middleware is None or not middleware.middlewares):
             read, leaf, nullable = plain
@@ -141,6 +142,8 @@ class PlainLeavesExecution(StrawberryGraphQLCoreExecutionContext):
                 if value is None:
                     if nullable:
                         return None
+                elif isinstance(value, Exception):
+                    pass  # graphql-core raises a returned error: its path below
                 elif self.is_awaitable(value):
                     close = getattr(value, "close", None)
                     if close is not None:
