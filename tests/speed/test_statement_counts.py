@@ -209,6 +209,19 @@ async def ring_calls(world, count: int) -> None:
     await owner.aclose()
 
 
+@pytest.mark.parametrize("who", ["owner", "manager", "agent_team", "agent_self", "integration"])
+async def test_authentication_is_one_statement(world, who):
+    """Issue 23: the token, its user and the workspace's teams come back in one round trip
+    (they took three); a request that reads nothing else runs that one statement."""
+    client = world.client(who)
+    count, data = await statements(client, "{ __typename }")
+    me = await client("{ me { id } }") if who != "integration" else None
+    await client.aclose()
+    assert data == {"__typename": "Query"}
+    assert me is None or me["me"]["id"] == world.user_ids[who]
+    assert count == 1, f"authenticating {who} ran {count} statements"
+
+
 async def test_sidebar_statements_do_not_grow_with_the_workspace(small_sidebar, busy):
     before = small_sidebar
     client = busy.client("manager")
