@@ -66,6 +66,7 @@ from graph.resolvers.call_lifecycle import (
     TRANSITIONS,
     Move,
     check_move,
+    conflict,
     transition,
     user_name,
 )
@@ -93,11 +94,14 @@ async def visible_call(
     *,
     connection: BaseDBAsyncClient | None = None,
     field: str = "callId",
+    for_update: bool = False,
 ) -> tuple[Call, Contact]:
     """The call ``call_id`` and its contact, if ``viewer`` may see them.
 
     A call is visible exactly when its contact is (``domain.md`` section 1) and the viewer has
-    call access (section 5).
+    call access (section 5). With ``for_update`` (in ``connection``'s transaction) the contact
+    row is locked first and the call read after it: every move that races another locks the
+    contact before the call, so that two of them never wait for each other.
 
     Raises:
         Forbidden: the viewer has no call access.
@@ -105,17 +109,23 @@ async def visible_call(
             contact is hidden from the viewer.
     """
     require_call_access(viewer)
-    query = Call.filter(id=call_id, workspace_id=viewer.workspace_id)
-    if connection is not None:
-        query = query.using_db(connection)
-    call = await query.first()
+
+    def calls() -> Any:
+        query = Call.filter(id=call_id, workspace_id=viewer.workspace_id)
+        return query.using_db(connection) if connection is not None else query
+
+    call = await calls().first()
     contact = None
     if call is not None:
         contacts = Contact.filter(id=call.contact_id)
         if connection is not None:
             contacts = contacts.using_db(connection)
+        if for_update:
+            contacts = contacts.select_for_update()
         contact = await contacts.first()
-    if call is None or not may_see(viewer, contact):
+        if for_update:
+            call = await calls().first()
+    if call is None or contact is None or not may_see(viewer, contact):
         raise NotFound("Call", field=field)
     return call, contact
 
@@ -655,12 +665,14 @@ async def decline_call(bus: EventBus, viewer: Viewer, call_id: int) -> Call:
     await check_move(call, Move.DECLINE)
 
     async def operation(tx: Transaction) -> Call:
-        _, contact = await visible_call(viewer, call_id, connection=tx.connection)
+        current, contact = await visible_call(
+            viewer, call_id, connection=tx.connection, for_update=True
+        )
         now = datetime.now(UTC)
         current, _ = await transition(
             tx,
             Move.DECLINE,
-            call=call,
+            call=current,
             contact=contact,
             author_id=viewer.user_id,
             at=now,
@@ -700,7 +712,8 @@ async def end_call(bus: EventBus, viewer: Viewer, call_id: int) -> Call:
     """Hang up the viewer's call. An ongoing call is ``ENDED``: ``endedAt`` = server time
     (UTC), ``durationSeconds`` from ``answeredAt``; a recording in progress becomes ``READY``.
     An outbound call the viewer placed that still rings is ``MISSED`` (nobody answered), with
-    a ``CALL_MISSED`` activity authored by the viewer. Either way the viewer is free.
+    a ``CALL_MISSED`` activity authored by the viewer; when the contact picks up meanwhile,
+    the call it then is is ended. Either way the viewer is free.
 
     Raises:
         Forbidden: no call access, or someone else is on the call.
@@ -712,21 +725,29 @@ async def end_call(bus: EventBus, viewer: Viewer, call_id: int) -> Call:
     await _own_ongoing(viewer, call, _hang_up(call))
 
     async def operation(tx: Transaction) -> Call:
-        current, contact = await visible_call(viewer, call_id, connection=tx.connection)
-        move = _hang_up(current)
-        await _own_ongoing(viewer, current, move, tx.connection)
-        now = datetime.now(UTC)
-        changes = _ending(current, now) if move is Move.END else {"ended_at": now}
-        current, _ = await transition(
-            tx,
-            move,
-            call=current,
-            contact=contact,
-            author_id=viewer.user_id,
-            at=now,
-            **changes,
+        current, contact = await visible_call(
+            viewer, call_id, connection=tx.connection, for_update=True
         )
-        return current
+        # twice at most: the contact may pick up while the caller hangs up, which then ends
+        # the call it finds ongoing
+        for _ in range(2):
+            move = _hang_up(current)
+            await _own_ongoing(viewer, current, move, tx.connection)
+            now = datetime.now(UTC)
+            changes = _ending(current, now) if move is Move.END else {"ended_at": now}
+            current, moved = await transition(
+                tx,
+                move,
+                call=current,
+                contact=contact,
+                author_id=viewer.user_id,
+                at=now,
+                strict=False,
+                **changes,
+            )
+            if moved:
+                return current
+        raise await conflict(current, TRANSITIONS[move].action, tx.connection)
 
     return await write(bus, viewer.workspace_id, operation)
 
@@ -1022,6 +1043,13 @@ async def miss_unanswered_calls(
                 call = await Call.filter(id=call_id).using_db(tx.connection).first()
                 if call is None:
                     return False
+                # the contact first, as every move that races this one locks it
+                await (
+                    Contact.filter(id=call.contact_id)
+                    .using_db(tx.connection)
+                    .select_for_update()
+                    .first()
+                )
                 ended_at = datetime.now(UTC)
                 # not moved: answered, declined or swept elsewhere meanwhile
                 _, moved = await transition(
