@@ -23,15 +23,16 @@ reached them.
 Races are decided by the database, not by reads: a move of an existing call is a conditional
 ``UPDATE ... WHERE status = <source>`` whose row count says whether it happened, inside a
 :func:`graph.live.write` transaction (which the callers open after locking the contact row
-where a race matters). The unique ``call.ongoing_user_id`` keeps a user on at most one call (an outbound call
-holds its caller from the moment it is placed).
+where a race matters, before the call). The unique ``call.ongoing_user_id`` keeps a user on at
+most one call (an outbound call holds its caller from the moment it is placed).
 
 Each move, in the same transaction:
 
 - writes its timeline activity (``domain.md``, terms: "call answered …"): ``CALL_ANSWERED``
-  (answered by a user, or by the far end of an outbound call), ``CALL_ENDED`` (with ``duration_seconds``), ``CALL_DECLINED``,
-  ``CALL_MISSED``, ``CALL_FAILED``; its ``data`` holds ``call_id`` and ``direction``. Receiving
-  or placing a call and recording it write none;
+  (answered by a user, or by the far end of an outbound call: authored by its caller),
+  ``CALL_ENDED`` (with ``duration_seconds``), ``CALL_DECLINED``, ``CALL_MISSED``,
+  ``CALL_FAILED``; its ``data`` holds ``call_id`` and ``direction``. Receiving or placing a
+  call and recording it write none;
 - assigns an unassigned contact to the user who answered or placed the call (automatic
   assignment, section 5), with the ``contact.assigned`` event of
   :func:`graph.resolvers.contact.record_assignment`;
