@@ -26,7 +26,7 @@ All times are server times in UTC; durations are whole seconds.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -302,11 +302,11 @@ async def _report(
     channel_id: int,
     external_call_id: str | None,
     call_id: int | None,
-    decide: Callable[[Call, datetime], Decision],
+    decide: Callable[[Call, datetime, BaseDBAsyncClient], Awaitable[Decision]],
     checks: Callable[[], None] | None = None,
 ) -> Call:
     """Apply a channel connector's report about one call of the channel (``domain.md`` section
-    5): ``decide(call, now)`` says which move it makes, made on the call as it is once its
+    5): ``decide(call, now, connection)`` says which move it makes, made on the call as it is once its
     contact is locked. When another writer moved the call meanwhile, the report is decided
     again on the call as it is then (a repeat is then a no-op, a contradiction a
     ``CONFLICT``).
@@ -345,7 +345,7 @@ async def _report(
         )
         for _ in range(2):  # the second time: another writer moved it first
             call = await Call.get(id=call.id).using_db(conn)
-            decision = decide(call, datetime.now(UTC))
+            decision = await decide(call, datetime.now(UTC), conn)
             if decision is None:
                 return call
             move, author_id, changes = decision
@@ -386,7 +386,7 @@ async def report_call_ended(
         As :func:`_report`.
     """
 
-    def decide(call: Call, now: datetime) -> Decision:
+    async def decide(call: Call, now: datetime, connection: BaseDBAsyncClient) -> Decision:
         if call.status is CallStatus.RINGING:
             return (Move.FAIL if failed else Move.MISS), None, {"ended_at": now}
         if call.status is CallStatus.ONGOING:
@@ -447,7 +447,7 @@ async def report_call_answered(
                     field="newExternalCallId",
                 ) from None
 
-    def decide(call: Call, now: datetime) -> Decision:
+    async def decide(call: Call, now: datetime, connection: BaseDBAsyncClient) -> Decision:
         _outbound(call, "answered")
         if call.status in (CallStatus.ONGOING, CallStatus.ENDED):
             return None
@@ -458,6 +458,14 @@ async def report_call_answered(
             )
         changes: dict[str, Any] = {"answered_at": now}
         if call.external_call_id is None and recorded:
+            taken = Call.filter(
+                channel_id=call.channel_id, external_call_id=recorded["external_call_id"]
+            )
+            if await taken.using_db(connection).exists():
+                raise BadUserInput(
+                    "`newExternalCallId` already names another call on this channel.",
+                    field="newExternalCallId",
+                )
             changes["external_call_id"] = recorded["external_call_id"]
         return Move.CONNECT, call.answered_by_id, changes
 
@@ -489,7 +497,7 @@ async def report_call_declined(
         is no longer ringing (``extensions.status``).
     """
 
-    def decide(call: Call, now: datetime) -> Decision:
+    async def decide(call: Call, now: datetime, connection: BaseDBAsyncClient) -> Decision:
         _outbound(call, "declined")
         if call.status is CallStatus.DECLINED:
             return None
@@ -560,7 +568,7 @@ async def report_call_recording(
     def checks() -> None:
         clean["url"] = _recording_url(url, failed)
 
-    def decide(call: Call, now: datetime) -> Decision:
+    async def decide(call: Call, now: datetime, connection: BaseDBAsyncClient) -> Decision:
         state = RecordingState.FAILED if failed else RecordingState.READY
         if call.status is not CallStatus.ENDED:
             raise Conflict(

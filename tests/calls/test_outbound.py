@@ -196,7 +196,7 @@ async def test_a_connector_may_name_an_outbound_call_by_the_id_it_reported(call_
 async def test_bad_reports_give_a_coded_error_and_change_nothing(call_world):
     contact_id, _ = await _contact_with_conversation(call_world, "agent_all")
     placed = await _place(call_world, "agent_all", contact_id)
-    inbound = await ring(call_world, channel="VOIP")
+    inbound = await ring(call_world, channel="VOIP", external_id="CA-taken")
     voip = call_world.channel_ids["VOIP"]
     cases = [
         # neither, or both, references to the call
@@ -227,6 +227,13 @@ async def test_bad_reports_give_a_coded_error_and_change_nothing(call_world):
         (
             REPORT_ANSWERED,
             {"channelId": voip, "callId": placed["id"], "newExternalCallId": ""},
+            "BAD_USER_INPUT",
+            "newExternalCallId",
+        ),
+        # the provider's id of another call
+        (
+            REPORT_ANSWERED,
+            {"channelId": voip, "callId": placed["id"], "newExternalCallId": "CA-taken"},
             "BAD_USER_INPUT",
             "newExternalCallId",
         ),
