@@ -2208,6 +2208,7 @@ async def seed_demo(
                 workspace_id=workspace.id,
                 type=channel_type,
                 name=channel_name,
+                phone_number=number if channel_type.supports_calls else None,
                 created_at=now - timedelta(days=HISTORY_DAYS + 20 - offset),
                 using_db=connection,
             )
