@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from broadcaster import Broadcast
 from broadcaster._base import Unsubscribed
-from tortoise.exceptions import IntegrityError, OperationalError, TransactionManagementError
+from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
@@ -134,10 +134,13 @@ class Transaction:
 
 
 def _is_retryable(exc: BaseException) -> bool:
+    """A unique-constraint violation, or a deadlock or serialization failure: tortoise wraps
+    some of the driver's errors and lets others through (asyncpg's ``DeadlockDetectedError``
+    reaches us as itself), so the SQLSTATE is looked for on the error and on its cause."""
     if isinstance(exc, IntegrityError):
         return True
     cause = exc.__cause__ or exc.__context__
-    sqlstate = getattr(cause, "sqlstate", None) or getattr(exc, "sqlstate", None)
+    sqlstate = getattr(exc, "sqlstate", None) or getattr(cause, "sqlstate", None)
     return sqlstate in RETRYABLE_SQLSTATES
 
 
@@ -179,7 +182,7 @@ async def write(
                     await once.remember(connection, claimed, result)
                 events = await tx._append_to_outbox()
             break
-        except (IntegrityError, OperationalError, TransactionManagementError) as exc:
+        except Exception as exc:
             if attempt == attempts or not _is_retryable(exc):
                 raise
             log.debug("retrying write after %r (attempt %s)", exc, attempt)
