@@ -8,6 +8,12 @@ delivers them one at a time in sequence order, and commits the cursor after each
 delivery is at least once (a worker that dies between a receiver's 2xx and the commit sends
 that event again, with the same ``webhook-id``) and in order per endpoint, one event in flight
 per endpoint; each endpoint has its own task, so a failing endpoint holds only its own queue.
+An endpoint with nothing to deliver sleeps until its workspace commits an event (a
+:class:`graph.live.Doorbell` on the worker's event bus, rung by any worker's commits), or
+``INBOX_GRAPH_WEBHOOK_POLL_SECONDS`` at most (a safety net). The cursor is committed with the
+attempt's record in one transaction, which the successes of the worker's endpoints arriving
+while a commit runs share (group commit: :meth:`WebhookDeliverer._delivered`); each event's body
+is built once per creator view for all the creator's endpoints (:class:`Views`).
 
 Leases: a worker delivers an endpoint only while it holds its lease (``lease_owner``,
 ``lease_until``), taken and renewed by conditional ``UPDATE`` statements (atomic on SQLite and
@@ -112,6 +118,9 @@ log = logging.getLogger(__name__)
 PAGE = 100
 """Events read from the outbox at a time per endpoint."""
 USER_AGENT = "inbox-graph-webhooks/1"
+LISTEN_SECONDS = 5.0
+"""How long an endpoint's task waits for the event bus to listen to its workspace before it
+delivers without it (woken by the poll only)."""
 FRESH_SECONDS = 1.0
 """The creator's permissions and the rows of a page of events are read once for the page,
 and again when a delivery of it took longer than this: what is sent is what the creator may
@@ -708,7 +717,11 @@ class WebhookDeliverer:
     async def _serve(self, endpoint_id: int, workspace_id: int) -> None:
         """Deliver one endpoint while this worker holds its lease."""
         try:
-            await self._listen(endpoint_id, workspace_id)
+            try:  # the broadcast may be away (Redis): then the poll alone wakes it
+                async with asyncio.timeout(LISTEN_SECONDS):
+                    await self._listen(endpoint_id, workspace_id)
+            except Exception as exc:  # noqa: BLE001 - delivery goes on without the doorbell
+                self._report(f"listening for events of workspace {workspace_id} failed", exc)
             while True:
                 self.wakers[endpoint_id].clear()  # what is committed from now on rings again
                 try:
