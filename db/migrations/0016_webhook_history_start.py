@@ -7,7 +7,7 @@ from tortoise.migrations import operations as ops
 
 
 class Migration(migrations.Migration):
-    dependencies = [("models", "0013_message_delivery")]
+    dependencies = [("models", "0014_contact_directory")]
 
     initial = False
 
