@@ -7,7 +7,7 @@ from tortoise.migrations import operations as ops
 
 
 class Migration(migrations.Migration):
-    dependencies = [("models", "0014_contact_directory")]
+    dependencies = [("models", "0012_search")]
 
     initial = False
 
