@@ -262,6 +262,8 @@ class InboxGraphQL(GraphQL):
         self.settings = settings
         self.bus = bus
         self.throttle = throttle
+        self.webhooks: WebhookDeliverer | None = None
+        """The worker's webhook deliverer (set by :func:`create_app`), in every context."""
         self.origins = Origins(settings.allowed_origins, loopback=not settings.production)
         self.ide_assets = IdeAssets.installed() if settings.graphql_ide else None
 
@@ -467,6 +469,7 @@ class InboxGraphQL(GraphQL):
         context = Context(
             settings=self.settings,
             bus=self.bus,
+            webhooks=self.webhooks,
             schema=self.schema,
             request=request,
             response=response,
@@ -599,6 +602,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     throttle = Throttle(settings)
     persisted = PersistedDocuments(settings)  # in Redis with BROADCAST_URL=redis://…
     graphql = InboxGraphQL(settings, bus, throttle, persisted)
+    deliverer = graphql.webhooks = WebhookDeliverer(settings, bus)
 
     async def prune_outbox_forever() -> None:
         while True:
@@ -638,7 +642,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             background = [
                 asyncio.create_task(prune_outbox_forever()),
                 asyncio.create_task(miss_unanswered_calls_forever()),
-                asyncio.create_task(WebhookDeliverer(settings).run()),
+                asyncio.create_task(deliverer.run()),
             ]
             try:
                 yield

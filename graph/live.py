@@ -377,6 +377,18 @@ class Subscriber:
         return item
 
 
+class Doorbell(Subscriber):
+    """A subscriber that keeps nothing: every event (or resync marker) only calls
+    :attr:`wake`. For consumers that read the outbox themselves and need only to know when
+    something was committed (the webhook deliverer, :mod:`graph.webhooks`)."""
+
+    __slots__ = ()
+
+    def _offer(self, item: Any) -> None:
+        if self.wake is not None:
+            self.wake()
+
+
 def _backend(url: str) -> Any:
     """broadcaster's backend for ``url``; Redis gets the reconnecting backend."""
     if url.startswith(("redis://", "rediss://")):
@@ -606,10 +618,10 @@ class EventBus:
                 log.exception("catching up workspace %s from the outbox failed", workspace_id)
             self._resync(workspace_id)
 
-    async def add(self, workspace_id: int) -> Subscriber:
-        """Register a subscriber of every event of ``workspace_id`` published from now on;
-        :meth:`remove` it when done."""
-        subscriber = Subscriber(workspace_id, self.queue_size)
+    async def add(self, workspace_id: int, kind: type[Subscriber] = Subscriber) -> Subscriber:
+        """Register a subscriber (a ``kind``: :class:`Subscriber` or :class:`Doorbell`) of
+        every event of ``workspace_id`` published from now on; :meth:`remove` it when done."""
+        subscriber = kind(workspace_id, self.queue_size)
         self._subscribers.setdefault(workspace_id, set()).add(subscriber)
         listener = self._listeners.get(workspace_id)
         if listener is None or listener.done():  # none yet, or it died: (re)start it
@@ -676,6 +688,7 @@ class EventBus:
 __all__ = [
     "RESYNC_MARKER",
     "Delivery",
+    "Doorbell",
     "EventBus",
     "LiveEvent",
     "SharedReads",

@@ -52,7 +52,7 @@
 | ``INBOX_GRAPH_WEBHOOK_RETRY_MIN_SECONDS`` | ``1`` | the first wait before retrying a failed webhook delivery; it doubles per failure of one event, with jitter (a random 50 to 100 % of it) |
 | ``INBOX_GRAPH_WEBHOOK_RETRY_MAX_SECONDS`` | ``600`` | the longest wait between two tries of one webhook delivery (a receiver's ``Retry-After`` included) |
 | ``INBOX_GRAPH_WEBHOOK_RETRY_WINDOW_SECONDS`` | ``86400`` | how long one event is retried; then its endpoint is disabled (``disabledReason``) and its queue waits for re-enabling |
-| ``INBOX_GRAPH_WEBHOOK_POLL_SECONDS`` | ``0.25`` | how often the deliverer reads the outbox for endpoints with nothing in flight |
+| ``INBOX_GRAPH_WEBHOOK_POLL_SECONDS`` | ``1`` | the deliverer's safety net: an endpoint with nothing to deliver is woken by the event bus when its workspace commits an event, and reads the outbox at least this often anyway; unleased endpoints (another worker died, one was created or enabled on another worker) are claimed this often |
 | ``INBOX_GRAPH_WEBHOOK_LEASE_SECONDS`` | ``30`` | how long a worker's claim on an endpoint holds without renewal: another worker takes over a dead worker's endpoints after it |
 | ``INBOX_GRAPH_WEBHOOK_SECRET_GRACE_SECONDS`` | ``86400`` | how long the previous signing secret still signs deliveries after ``rotateWebhookEndpointSecret`` |
 | ``INBOX_GRAPH_REQUEST_TIMEOUT_SECONDS`` | ``30`` | seconds an HTTP request may take from its head to its answer; beyond it 408 (body still arriving) or 504, code ``TIMEOUT`` |
@@ -229,7 +229,7 @@ class Settings:
     webhook_retry_min_seconds: float = 1.0
     webhook_retry_max_seconds: float = 600.0
     webhook_retry_window_seconds: float = 24 * 3600.0
-    webhook_poll_seconds: float = 0.25
+    webhook_poll_seconds: float = 1.0
     webhook_lease_seconds: float = 30.0
     webhook_secret_grace_seconds: float = 24 * 3600.0
 
@@ -296,7 +296,7 @@ class Settings:
             webhook_retry_window_seconds=_seconds(
                 "INBOX_GRAPH_WEBHOOK_RETRY_WINDOW_SECONDS", 24 * 3600.0
             ),
-            webhook_poll_seconds=_seconds("INBOX_GRAPH_WEBHOOK_POLL_SECONDS", 0.25),
+            webhook_poll_seconds=_seconds("INBOX_GRAPH_WEBHOOK_POLL_SECONDS", 1.0),
             webhook_lease_seconds=_seconds("INBOX_GRAPH_WEBHOOK_LEASE_SECONDS", 30.0),
             webhook_secret_grace_seconds=_seconds(
                 "INBOX_GRAPH_WEBHOOK_SECRET_GRACE_SECONDS", 24 * 3600.0
