@@ -7,7 +7,7 @@ from tortoise.migrations import operations as ops
 
 
 class Migration(migrations.Migration):
-    dependencies = [("models", "0012_search")]
+    dependencies = [("models", "0015_call_numbers_recording_url")]
 
     initial = False
 
