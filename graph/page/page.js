@@ -372,6 +372,7 @@ function applyMessage(event) {
 // ------------------------------------------------------------------------------------------
 
 function renderCallTabs() {
+  $("#call-tabs").hidden = !state.me?.hasCallAccess;
   $("#call-tabs").replaceChildren(
     ...CALL_TABS.map((tab) =>
       h(
@@ -398,6 +399,12 @@ async function loadCalls() {
     calls = (await graphql(QUERIES.calls, { tab: state.callTab })).incomingCalls;
   } catch (error) {
     if (error.code !== "FORBIDDEN") throw error;
+    if (state.callTab === "ALL" && state.me.hasCallAccess) {
+      // SELF agents have "Assigned to me" only (domain.md section 5)
+      state.callTab = "ASSIGNED_TO_ME";
+      renderCallTabs();
+      return loadCalls();
+    }
     // a tab this user does not have (or no call access): the API says which (domain.md section 5)
     $("#calls-note").textContent = error.message;
     $("#calls").replaceChildren();
