@@ -19,7 +19,9 @@ served (``graphql-ws``'s client module and the chunk it imports, its licence); a
 ``/live/`` is 404 ``NOT_FOUND``.
 
 On by default in development, off in production unless ``INBOX_GRAPH_LIVE_PAGE=1``
-(:class:`graph.settings.Settings`). When the ``graphql-ws`` package is missing the page still
+(:class:`graph.settings.Settings`); there, the API's own origin must be listed in
+``INBOX_GRAPH_ALLOWED_ORIGINS`` for the page's WebSocket handshake (:mod:`graph.origins`;
+in development every loopback origin is allowed). When the ``graphql-ws`` package is missing the page still
 loads and says how to install it; the server says so once at start.
 """
 
