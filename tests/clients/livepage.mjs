@@ -102,8 +102,10 @@ try {
 
   // 1. a message arrives: the first page changes without a reload
   const [first, second] = config.ingest.texts;
+  const sent = Date.now();
   await ingest(first, 1);
-  await pages[0].waitForFunction(listed, first, { timeout: TIMEOUT });
+  await pages[0].waitForFunction(listed, first, { timeout: TIMEOUT, polling: 10 });
+  outcome.ingestToPageMs = Date.now() - sent; // reported, not asserted
   await new Promise((resolve) => setTimeout(resolve, 2000)); // what else would arrive, has
   const after = await Promise.all(pages.map((page) => page.evaluate(read)));
 
