@@ -202,7 +202,7 @@ function renderSidebar() {
               title: inbox.title,
               "aria-current": state.selected?.key === inbox.key ? "true" : "false",
               dataset: { inbox: inbox.key, count: inbox.count ?? "", ...(inbox.fresh !== undefined ? { new: inbox.fresh } : {}) },
-              onclick: () => select(inbox),
+              onclick: () => select(inbox).catch(showError),
             },
             h("span", { class: "dot", title: inbox.fresh ? `${inbox.fresh} with new messages` : null }),
             h("span", { class: "name" }, inbox.label),
@@ -300,7 +300,7 @@ function renderList() {
         {
           dataset: { id: conversation.id },
           "aria-current": conversation.id === state.conversationId ? "true" : "false",
-          onclick: () => openConversation(conversation.id),
+          onclick: () => openConversation(conversation.id).catch(showError),
         },
         h("div", { class: "contact" }, conversation.contact.name, conversation.contact.blocked ? " (blocked)" : ""),
         h("div", { class: "last" }, conversation.lastMessage?.text ?? ""),
@@ -622,4 +622,4 @@ for (const tab of document.querySelectorAll("#middle > .tabs button")) {
 }
 
 if (document.body.dataset.clientInstalled !== "true") $("#client-missing").hidden = false;
-if (state.token) start();
+if (state.token) start().catch(showError);
