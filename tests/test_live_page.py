@@ -4,8 +4,8 @@
 In headless Chromium, with every host but the served app cut off, two demo users log in on
 their own pages: an unrestricted agent opening ``UNASSIGNED`` and a ``SELF`` agent opening
 ``MINE``. A connector ingests a message from a new number (``receiveMessage``, over HTTP): the
-first page's dot, open count and list change without a reload, the second page does not
-change. Then the first page's WebSocket drops, a second message arrives while it is away, and
+first page's dot, open count and list change without a reload, and so do its incoming calls
+when the contact calls; the second page does not change. Then the first page's WebSocket drops, a second message arrives while it is away, and
 once reconnected the page has it: it subscribed again with ``afterSequence``.
 
 Chromium is Debian's ``/usr/bin/chromium`` (``.ci/run`` installs it): where it is missing the
@@ -136,9 +136,14 @@ def test_a_message_changes_the_right_users_page_live_and_resumes_after_a_drop(de
     assert texts[0] not in before["list"] and after["list"][0] == texts[0]
     assert after["title"] != before["title"]  # "Unassigned · N open"
 
-    # the SELF agent may not see a new number's contact: their page is as it was
+    # the same contact calls: it rings on the watcher's incoming calls (an unassigned contact's
+    # call, ALL tab), added to what rang before
+    assert outcome["call"] not in after["ringing"]
+    assert set(watcher["ringing"]["ringing"]) == {*after["ringing"], outcome["call"]}
+
+    # the SELF agent may not see a new number's contact: their page is as it was, calls included
     assert bystander["before"]["status"] == "live"
-    assert bystander["after"] == bystander["before"]
+    assert bystander["after"] == bystander["before"] == bystander["ringing"]
 
     # dropped, the page shows the first message only; reconnected, it subscribed again after
     # the last sequence it had received and shows the message that came meanwhile

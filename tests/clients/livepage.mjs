@@ -1,7 +1,7 @@
 // Drive the live page (graph/page.py) in headless Chromium with every other host cut off
 // (tests/test_live_page.py): each user logs in on their own page (own browser context) and opens
 // an inbox; then a connector ingests a message over HTTP, and each page is read again without a
-// reload. Then the first page's WebSocket is dropped, a second message is ingested while it is
+// reload; then the same contact calls, and the pages are read again. Then the first page's WebSocket is dropped, a second message is ingested while it is
 // away, and the page is read once it has reconnected. Prints what each page showed, and the
 // subscribe frames the first page sent, as JSON.
 // Usage: node livepage.mjs <http://127.0.0.1:PORT> <config JSON>
@@ -27,6 +27,7 @@ function read() {
     title: document.querySelector("#list-title").textContent,
     inboxes,
     list: [...document.querySelectorAll("#conversations li .last")].map((e) => e.textContent),
+    ringing: [...document.querySelectorAll("#calls li")].map((e) => e.dataset.id),
   };
 }
 
@@ -43,6 +44,22 @@ async function ingest(text, number) {
   });
   const body = await response.json();
   if (body.errors) throw new Error(JSON.stringify(body.errors));
+}
+
+async function ring(number) {
+  const response = await fetch(`${base}/graphql`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${config.ingest.token}` },
+    body: JSON.stringify({
+      query: `mutation($i: ReceiveCallInput!) { receiveCall(input: $i) { id } }`,
+      variables: {
+        i: { channelId: config.ingest.channelId, from: config.ingest.from, externalCallId: `live-page-${config.ingest.from}-${number}` },
+      },
+    }),
+  });
+  const body = await response.json();
+  if (body.errors) throw new Error(JSON.stringify(body.errors));
+  return body.data.receiveCall.id;
 }
 
 const listed = (text) => [...document.querySelectorAll("#conversations li .last")].some((e) => e.textContent === text);
@@ -109,7 +126,14 @@ try {
   await new Promise((resolve) => setTimeout(resolve, 2000)); // what else would arrive, has
   const after = await Promise.all(pages.map((page) => page.evaluate(read)));
 
-  // 2. the first page loses its connection; a message arrives meanwhile; it reconnects
+  // 2. the same contact calls: it rings on the first page's incoming calls
+  const call = await ring(1);
+  await pages[0].waitForFunction((id) => document.querySelector(`#calls li[data-id="${id}"]`), call, { timeout: TIMEOUT });
+  await new Promise((resolve) => setTimeout(resolve, 2000));
+  const ringing = await Promise.all(pages.map((page) => page.evaluate(read)));
+  outcome.call = call;
+
+  // 3. the first page loses its connection; a message arrives meanwhile; it reconnects
   away = true;
   for (const ws of sockets) await ws.close({ code: 1012, reason: "test: away" });
   await pages[0].waitForFunction(() => document.querySelector("#status").dataset.state !== "live", null, { timeout: TIMEOUT });
@@ -122,7 +146,12 @@ try {
   const resumed = await pages[0].evaluate(read);
   outcome.resubscribes = outcome.subscribes.slice(subscribesBefore);
 
-  outcome.pages = config.users.map((user, i) => ({ email: user.email, before: before[i], after: after[i] }));
+  outcome.pages = config.users.map((user, i) => ({
+    email: user.email,
+    before: before[i],
+    after: after[i],
+    ringing: ringing[i],
+  }));
   outcome.whileAway = whileAway;
   outcome.resumed = resumed;
   if (process.env.LIVE_PAGE_SCREENSHOT) await pages[0].screenshot({ path: process.env.LIVE_PAGE_SCREENSHOT });
