@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from graph.page import HERE as PAGE
+from graph.page import LivePage
 from tests.clients import npm_ci, run_node
 from tests.conftest import GENEROUS_LIMITS, fresh_database
 from tests.support import cli, new_number, serve
@@ -152,3 +153,11 @@ def test_a_message_changes_the_right_users_page_live_and_resumes_after_a_drop(de
     assert outcome["resumed"]["status"] == "live" and outcome["resumed"]["list"][0] == texts[1]
     resumed_after = {frame["variables"]["after"] for frame in outcome["resubscribes"]}
     assert len(resumed_after) == 1 and isinstance(resumed_after.pop(), int), outcome["resubscribes"]
+
+
+def test_without_its_client_installed_the_page_says_how_to_install_it(tmp_path, caplog):
+    page = LivePage.load(modules=tmp_path)  # no graphql-ws there
+    assert 'data-client-installed="false"' in page.html
+    assert 'id="client-missing"' in page.html and "npm ci" in page.html
+    assert sorted(page.files) == ["page.css", "page.js"]
+    assert "Run `npm ci` in graph/page" in caplog.text
