@@ -64,7 +64,7 @@ SIDEBAR = """{ inboxSidebar {
   standard { kind newMessageCount openConversationCount }
   teams { team { id name } newMessageCount openConversationCount }
   custom { id name }
-  blocked { conversationCount }
+  blocked { openConversationCount }
 } }"""
 CONVERSATIONS = f"""query($inbox: InboxSelector!, $first: Int) {{
   conversations(inbox: $inbox, first: $first) {{

@@ -171,7 +171,8 @@ async def sidebar(db: Db, viewer: RawViewer, variables: dict[str, Any]) -> dict[
         for t in viewer.team_ids
     ]
     blocked = await db.rows(
-        "SELECT COUNT(*) AS n FROM conversation WHERE workspace_id = ? AND contact_blocked = ?",
+        "SELECT COUNT(*) AS n FROM conversation WHERE workspace_id = ? AND status = 'OPEN' "
+        "AND contact_blocked = ?",
         ws,
         True,
     )
@@ -193,7 +194,7 @@ async def sidebar(db: Db, viewer: RawViewer, variables: dict[str, Any]) -> dict[
             "standard": standard,
             "teams": teams,
             "custom": [{"id": gid("CustomInbox", r["id"]), "name": r["name"]} for r in custom],
-            "blocked": {"conversationCount": blocked[0]["n"]} if blocked_exists else None,
+            "blocked": {"openConversationCount": blocked[0]["n"]} if blocked_exists else None,
         }
     }
 

@@ -35,6 +35,10 @@ class EventType(StrEnum):
     # conversations and messages (``domain.md`` section 4)
     MESSAGE_CREATED = "message.created", "NEW_MESSAGE"
     """A message was received or sent (``conversation_id``, ``message_id``)."""
+    MESSAGE_STATUS_CHANGED = "message.status_changed"
+    """A connector's report changed an outbound message's delivery status or its times
+    (``message_id``, ``delivery_status``, ``previous_delivery_status``:
+    :mod:`graph.resolvers.delivery`)."""
     CONVERSATION_OPENED = "conversation.opened", "OPENED"
     """A conversation was opened (or reopened)."""
     CONVERSATION_CLOSED = "conversation.closed", "CLOSED"

@@ -190,6 +190,11 @@ def _message(row: Message) -> dict[str, Any]:
         "deliveryStatus": row.delivery_status.value,
         "externalMessageId": row.external_message_id,
         "createdAt": _iso(row.created_at),
+        "sentAt": _iso(row.sent_at),
+        "deliveredAt": _iso(row.delivered_at),
+        "readAt": _iso(row.read_at),
+        "failedAt": _iso(row.failed_at),
+        "failureReason": row.failure_reason,
     }
 
 

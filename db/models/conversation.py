@@ -86,7 +86,12 @@ class Conversation(Model):
 
 
 class Message(Model):
-    """A message on one channel: inbound from the contact, outbound from a user (``author``)."""
+    """A message on one channel: inbound from the contact, outbound from a user (``author``).
+
+    ``sent_at``, ``delivered_at``, ``read_at``, ``failed_at`` (UTC) and ``failure_reason``:
+    what the channel's connector reported about an outbound message
+    (:mod:`graph.resolvers.delivery`); ``delivery_status`` is the furthest of them.
+    """
 
     id = fields.IntField(primary_key=True)
     workspace = fields.ForeignKeyField(
@@ -109,6 +114,11 @@ class Message(Model):
     delivery_status = fields.CharEnumField(DeliveryStatus, default=DeliveryStatus.RECEIVED)
     external_message_id = fields.CharField(max_length=255, null=True)
     created_at = fields.DatetimeField()
+    sent_at = fields.DatetimeField(null=True)
+    delivered_at = fields.DatetimeField(null=True)
+    read_at = fields.DatetimeField(null=True)
+    failed_at = fields.DatetimeField(null=True)
+    failure_reason = fields.CharField(max_length=500, null=True)
 
     class Meta:
         table = "message"

@@ -11,8 +11,8 @@ declared scopes is refused with ``FORBIDDEN`` naming the scope it lacks
 The scopes (:class:`db.models.AccessTokenScope`), as Shopify's ``write_*`` scopes include
 their ``read_*``:
 
-- ``INGEST``: channel ingestion only (``receiveMessage``, ``receiveCall``,
-  ``reportCallEnded``, and the ``channels`` a connector posts to);
+- ``INGEST``: channel ingestion only (``receiveMessage``, ``reportMessageStatus``,
+  ``receiveCall``, ``reportCallEnded``, and the ``channels`` a connector posts to);
 - ``READ``: every query and subscription;
 - ``READ_WRITE``: ``READ`` and the inbox's mutations (replies, assignment, comments, calls,
   contacts, custom inboxes);
@@ -112,6 +112,7 @@ ROOT_FIELD_SCOPES: dict[str, Requirement] = {
     "Mutation.sendTestWebhook": _A,
     # channel ingestion
     "Mutation.receiveMessage": _I,
+    "Mutation.reportMessageStatus": _I,
     "Mutation.receiveCall": _I,
     "Mutation.reportCallEnded": _I,
     # the inbox's work
@@ -136,6 +137,7 @@ ROOT_FIELD_SCOPES: dict[str, Requirement] = {
     "Mutation.updateCrmRecord": _RW,
     # live events
     "Subscription.newMessage": _R,
+    "Subscription.messageStatusChanged": _R,
     "Subscription.incomingCall": _R,
     "Subscription.callUpdated": _R,
     "Subscription.mentioned": _R,

@@ -16,6 +16,7 @@ from graph.errors import BadUserInput, FieldErrors, Forbidden, NotFound
 from graph.events import EventType
 from graph.live import write
 from graph.permissions.visibility import Viewer, contact_scope
+from graph.resolvers.indicators import follow_facts
 
 if TYPE_CHECKING:
     from tortoise.backends.base.client import BaseDBAsyncClient
@@ -169,6 +170,7 @@ async def record_assignment(
         return False
     contact.assignee_id = assignee_id
     await contact.save(using_db=tx.connection, update_fields=["assignee_id", "updated_at"])
+    await follow_facts(tx, contact.id, assignee_id, contact.blocked)
     kind = ActivityKind.CONTACT_ASSIGNED if assignee_id else ActivityKind.CONTACT_UNASSIGNED
     conversation = await current_conversation(tx, contact)
     await record_change(
@@ -230,6 +232,7 @@ async def set_blocked(bus: EventBus, viewer: Viewer, contact_id: int, blocked: b
             return contact
         contact.blocked = blocked
         await contact.save(using_db=tx.connection, update_fields=["blocked", "updated_at"])
+        await follow_facts(tx, contact.id, contact.assignee_id, blocked)
         conversation = await current_conversation(tx, contact)
         await record_change(
             tx,

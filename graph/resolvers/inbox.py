@@ -234,11 +234,9 @@ async def sidebar_with_counts(viewer: Viewer) -> Sidebar:
     """The sidebar with every count computed now, in a fixed number of statements
     (:func:`graph.resolvers.indicators.inbox_counts`)."""
     result = await sidebar(viewer)
-    entries = [*result.standard, *result.teams]
+    entries = [*result.standard, *result.teams, *([result.blocked] if result.blocked else [])]
     for entry, counts in zip(entries, await inbox_counts(viewer, entries), strict=True):
-        entry.counts = counts
-    if result.blocked is not None:
-        result.blocked.counts = (0, await count_conversations(viewer, result.blocked.scope))
+        entry.counts = counts  # the blocked inbox has no dot: no mark carries its key
     return result
 
 
@@ -252,11 +250,6 @@ def touches(result: Sidebar, event_type: str, facts: dict[str, Any]) -> bool:
     """Whether an event may change a count of this sidebar (pure: no query)."""
     entries = [*result.standard, *result.teams, *([result.blocked] if result.blocked else [])]
     return any(list_change(entry.scope, None, event_type, facts) for entry in entries)
-
-
-async def count_conversations(viewer: Viewer, scope: Scope) -> int:
-    """How many conversations, of any status, ``scope`` holds for ``viewer``."""
-    return await conversations_in(viewer, scope, None).count()
 
 
 async def mark_inbox_seen(bus: EventBus, viewer: Viewer, selector: Any) -> Sidebar:
@@ -403,7 +396,6 @@ __all__ = [
     "conversation_cursor_values",
     "conversation_list_changes",
     "conversations_in",
-    "count_conversations",
     "list_change",
     "list_conversations",
     "mark_inbox_seen",

@@ -2,14 +2,28 @@
 
 **New-message dot.** Each inbound message marks, for each user, exactly one tier among the
 inboxes that user can see that contain the conversation, by priority ``MINE`` > ``TEAM``
-(every visible team inbox containing it) > ``UNASSIGNED`` > ``ALL``. A mark is a row
-(:class:`db.models.UnseenMark`) for (user, inbox, conversation); ``markInboxSeen`` deletes
-that user's marks of that inbox. An inbox's count is the number of its *open* conversations,
-as the viewer's list shows them now, that carry a mark: the same filter as
-``conversations(inbox, unseen: true)``, so the two always agree.
+(every visible team inbox containing it) > ``UNASSIGNED`` > ``ALL`` (:func:`marked_tiers`).
+A mark is a row (:class:`db.models.UnseenMark`) for (user, inbox, conversation);
+``markInboxSeen`` deletes that user's marks of that inbox. An inbox's count is the number of
+its *open* conversations, as the viewer's list shows them now, that carry a mark: the same
+filter as ``conversations(inbox, unseen: true)``, so the two always agree.
+
+**Unseen, out of view.** A user none of whose inboxes holds the conversation (a ``SELF``
+agent and another agent's contact, say) gets a mark of key :data:`HIDDEN`: they have not
+seen the message either, and no inbox shows or counts that key. Messages of blocked contacts
+mark nobody.
+
+**The dot follows the conversation** (issue 21, item 5). When a contact's assignee or
+blocked flag changes, :func:`follow_facts` moves the marks of its open conversation, for
+each user who has one (whatever its key: the conversation is unseen for them), to the tier
+the new facts give that user (or :data:`HIDDEN`), in the same transaction. So the agent who
+is given an unread conversation sees it on ``MINE``, the ``UNASSIGNED`` dot loses it, and a
+blocked contact's marks come back when it is unblocked. Users who had seen it (no mark) get
+none. Leaving a team drops that team's marks (:func:`forget_left_teams`); joining one moves
+no mark.
 
 **Open-conversation count.** The open conversations of the inbox for the viewer: the list
-query, counted.
+query (status ``OPEN``, its default), counted; the blocked inbox's count too.
 
 **Without scans** (issue 7). Both counts of every inbox of a sidebar come from two queries,
 whatever the number of inboxes and the size of the workspace: the workspace's counters of open
@@ -29,7 +43,13 @@ from typing import TYPE_CHECKING, Any
 from tortoise.expressions import Subquery
 from tortoise.functions import Count
 
-from db.models import ConversationStatus, InboxSeenState, OpenConversationCount, UnseenMark
+from db.models import (
+    Conversation,
+    ConversationStatus,
+    InboxSeenState,
+    OpenConversationCount,
+    UnseenMark,
+)
 from graph.auth import viewers_of_workspace
 from graph.events import EventType
 from graph.permissions.visibility import (
@@ -49,6 +69,8 @@ if TYPE_CHECKING:
     from graph.resolvers.inbox import InboxRef, SidebarEntry
 
 MINE, UNASSIGNED, ALL = StandardInboxKind.MINE, StandardInboxKind.UNASSIGNED, StandardInboxKind.ALL
+HIDDEN = "hidden"
+"""The key of a mark no inbox of its user holds now: unseen, but shown and counted nowhere."""
 
 
 def team_key(team_id: int) -> str:
@@ -73,19 +95,88 @@ def marked_tiers(viewer: Viewer, assignee_id: int | None, blocked: bool) -> list
     return []
 
 
+def mark_keys(viewer: Viewer, assignee_id: int | None, blocked: bool) -> list[str]:
+    """The keys of ``viewer``'s marks of an unseen conversation with these facts: its tier
+    (:func:`marked_tiers`), or :data:`HIDDEN` when no inbox of theirs holds it."""
+    return marked_tiers(viewer, assignee_id, blocked) or [HIDDEN]
+
+
 async def mark_inbound(
     tx: Transaction, conversation_id: int, assignee_id: int | None, blocked: bool, at: datetime
 ) -> None:
-    """Mark an inbound message of ``conversation_id`` unseen for every user, in ``tx``."""
+    """Mark an inbound message of ``conversation_id`` unseen for every user, in ``tx`` (a
+    blocked contact's for nobody)."""
+    if blocked:
+        return
     marks = [
         UnseenMark(
             user_id=viewer.user_id, inbox_key=key, conversation_id=conversation_id, marked_at=at
         )
         for viewer in await viewers_of_workspace(tx.workspace_id, tx.connection)
-        for key in marked_tiers(viewer, assignee_id, blocked)
+        for key in mark_keys(viewer, assignee_id, blocked)
     ]
     if marks:
         await UnseenMark.bulk_create(marks, ignore_conflicts=True, using_db=tx.connection)
+
+
+async def follow_facts(
+    tx: Transaction, contact_id: int, assignee_id: int | None, blocked: bool
+) -> int:
+    """Move the unseen marks of the contact's open conversation to the tiers its new facts
+    (``assignee_id``, ``blocked``) give each user who has one, in ``tx`` (``domain.md``
+    section 3: a reassignment or a block moves an unseen conversation's mark).
+
+    Called by every write that changes a contact's assignee or blocked flag, after it.
+
+    Returns:
+        How many users' marks moved.
+    """
+    conn = tx.connection
+    conversation_id = await (
+        Conversation.filter(open_contact_id=contact_id)
+        .using_db(conn)
+        .first()
+        .values_list("id", flat=True)
+    )
+    if conversation_id is None:
+        return 0
+    held: dict[int, tuple[set[str], datetime]] = {}
+    for user_id, key, at in await (
+        UnseenMark.filter(conversation_id=conversation_id)
+        .using_db(conn)
+        .values_list("user_id", "inbox_key", "marked_at")
+    ):
+        keys, first = held.get(user_id, (set(), at))
+        keys.add(key)
+        held[user_id] = (keys, min(first, at))
+    if not held:
+        return 0
+    viewers = {
+        viewer.user_id: viewer for viewer in await viewers_of_workspace(tx.workspace_id, conn)
+    }
+    moved: list[int] = []
+    marks: list[UnseenMark] = []
+    for user_id, (keys, at) in held.items():
+        viewer = viewers.get(user_id)
+        wanted = set(mark_keys(viewer, assignee_id, blocked)) if viewer else set()
+        if wanted == keys:
+            continue
+        moved.append(user_id)
+        marks += [
+            UnseenMark(
+                user_id=user_id, inbox_key=key, conversation_id=conversation_id, marked_at=at
+            )
+            for key in sorted(wanted)
+        ]
+    if moved:
+        await (
+            UnseenMark.filter(conversation_id=conversation_id, user_id__in=moved)
+            .using_db(conn)
+            .delete()
+        )
+    if marks:
+        await UnseenMark.bulk_create(marks, using_db=conn)
+    return len(moved)
 
 
 async def forget_left_teams(tx: Transaction, left: Iterable[tuple[int, int]]) -> None:
@@ -193,9 +284,12 @@ async def mark_seen(tx: Transaction, viewer: Viewer, inbox_key: str) -> int:
 
 
 __all__ = [
+    "HIDDEN",
+    "follow_facts",
     "forget_left_teams",
     "inbox_counts",
     "mark_inbound",
+    "mark_keys",
     "mark_seen",
     "marked_tiers",
     "new_message_count",

@@ -47,6 +47,7 @@ from graph.resolvers.contact import (
     require_contact_editor,
     visible_contact,
 )
+from graph.resolvers.indicators import follow_facts
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -272,6 +273,8 @@ async def merge_contacts(
         await Contact.filter(id=secondary.id).using_db(conn).delete()
         if changed:  # after the delete: a unique value may move from one to the other
             await primary.save(using_db=conn, update_fields=[*changed, "updated_at"])
+        # marks folded or moved with the secondary's conversation follow the primary's facts
+        await follow_facts(tx, primary.id, primary.assignee_id, primary.blocked)
 
         shown_in = await current_conversation(tx, primary)
         from_secondary = {c.id for c in conversations}

@@ -17,6 +17,7 @@ from graph.idempotency import IdempotencyKeyArgument, idempotent
 from graph.loaders import related
 from graph.relay import PageRequest, decode_id, to_global_id
 from graph.resolvers import conversation as resolvers
+from graph.resolvers import delivery
 from graph.resolvers.node import shows
 from graph.schema.activity import Activity, ActivityKind
 from graph.schema.channel import Channel
@@ -87,6 +88,11 @@ class Message(Node):
             text=row.text,
             delivery_status=row.delivery_status,
             created_at=row.created_at,
+            sent_at=row.sent_at,
+            delivered_at=row.delivered_at,
+            read_at=row.read_at,
+            failed_at=row.failed_at,
+            failure_reason=row.failure_reason,
         )
 
     @strawberry.field(description="The conversation the message belongs to.")
@@ -104,13 +110,33 @@ class Message(Node):
     text: str | None = strawberry.field(
         description="The text, up to 10,000 characters; null for a message without text."
     )
-    delivery_status: DeliveryStatus = strawberry.field(description="Where it is on its way.")
+    delivery_status: DeliveryStatus = strawberry.field(
+        description="Where it is on its way: the furthest status its channel reported "
+        "(`reportMessageStatus`; never goes back)."
+    )
 
     @strawberry.field(description="The sending user of an outbound message.")
     def author(self, info: Info) -> User | None:
         return related(info.context.loaders.user, self.row.author_id, User.from_row)
 
     created_at: datetime = strawberry.field(description="UTC.")
+    sent_at: datetime | None = strawberry.field(
+        description="When the channel took an outbound message (SENT reported; UTC); null until then."
+    )
+    delivered_at: datetime | None = strawberry.field(
+        description="When it reached the contact's device (DELIVERED reported; UTC)."
+    )
+    read_at: datetime | None = strawberry.field(
+        description="When the contact read it (READ reported; UTC)."
+    )
+    failed_at: datetime | None = strawberry.field(
+        description="When the channel reported it FAILED (UTC); kept as a record if a later "
+        "DELIVERED or READ supersedes the failure."
+    )
+    failure_reason: str | None = strawberry.field(
+        description="Why the channel could not deliver it, as the connector reported it "
+        "(with failedAt)."
+    )
 
 
 TimelineItem = Annotated[
@@ -359,6 +385,84 @@ class ConversationEvent:
     )
 
 
+_REPORTED = {
+    "SENT": "The channel took the message.",
+    "DELIVERED": "The channel delivered it to the contact's device.",
+    "READ": "The contact read it.",
+    "FAILED": "The channel gave up before delivery (give a `reason`); a later DELIVERED or "
+    "READ supersedes it, and it never overrides them.",
+}
+ReportedDeliveryStatus = strawberry.enum(
+    Enum(  # type: ignore[misc]
+        "ReportedDeliveryStatus",
+        {
+            name: strawberry.enum_value(m.DeliveryStatus[name].value, description=text)
+            for name, text in _REPORTED.items()
+        },
+    ),
+    name="ReportedDeliveryStatus",
+    description="What a channel's connector reports about an outbound message "
+    "(`reportMessageStatus`). Ranked SENT < FAILED < DELIVERED < READ: a message's "
+    "`deliveryStatus` is the highest reported, so reports may arrive in any order.",
+)
+
+
+@strawberry.input(
+    description="A connector's delivery report for an outbound message (issue 21, item 3)."
+)
+class ReportMessageStatusInput:
+    channel_id: strawberry.ID = strawberry.field(description="The message's Channel id.")
+    external_message_id: str = strawberry.field(
+        description="The id the channel gave the message, 1 to 255 characters: how later "
+        "reports name it."
+    )
+    message_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="The outbound Message's id (from `sendMessage` or the `message.created` "
+        "webhook), to bind `externalMessageId` to it: needed on the first report only. "
+        "CONFLICT when either already belongs to another.",
+    )
+    status: ReportedDeliveryStatus = strawberry.field(  # type: ignore[valid-type]
+        description="The status reached."
+    )
+    reason: str | None = strawberry.field(
+        default=None, description="Why it failed, up to 500 characters (FAILED only)."
+    )
+    occurred_at: datetime | None = strawberry.field(
+        default=None,
+        description="When the channel saw it happen (UTC; now when omitted; at most 5 minutes "
+        "ahead). Of repeated reports, the earliest time is kept.",
+    )
+
+
+@strawberry.type(description="The outcome of `reportMessageStatus`.")
+class ReportMessageStatusPayload:
+    message_id: strawberry.ID = strawberry.field(description="The Message's id.")
+    message: Message | None = strawberry.field(
+        description="The message after the report; null when the caller may not see its "
+        "contact (always for a token without READ)."
+    )
+    changed: bool = strawberry.field(
+        description="False for a repeat (a status reported already, at the same or an "
+        "earlier time): nothing was written and no event emitted."
+    )
+
+
+@strawberry.type(
+    description="An outbound message's delivery status changed (`reportMessageStatus`)."
+)
+class MessageStatusEvent:
+    sequence: int = strawberry.field(
+        description="The event's sequence in the workspace; resume after it."
+    )
+    message: Message = strawberry.field(
+        description="The message as it is at delivery (status and its times)."
+    )
+    previous_status: DeliveryStatus = strawberry.field(
+        description="Its status before the report (equal to the new one when only a time changed)."
+    )
+
+
 @strawberry.type(description="A new message in a conversation the subscriber can see.")
 class MessageEvent:
     sequence: int = strawberry.field(
@@ -444,6 +548,43 @@ class MessageMutations:
             duplicate=result.duplicate,
         )
 
+    @strawberry.mutation(
+        description="Delivery report of an outbound message by its channel's connector (an "
+        "INGEST token; owners' and managers' sessions and tokens): SENT, DELIVERED, READ or "
+        "FAILED. Idempotent, in any order, never backwards (ReportedDeliveryStatus). "
+        "NOT_FOUND for an unknown channel or message, BAD_USER_INPUT for an inbound message."
+    )
+    async def report_message_status(
+        self,
+        info: Info,
+        input: Annotated[ReportMessageStatusInput, strawberry.argument(description="The report.")],
+    ) -> ReportMessageStatusPayload:
+        ctx = info.context
+        errors = FieldErrors()
+        channel_id = message_id = None
+        with errors.collect():
+            channel_id = decode_id(input.channel_id, "Channel", field="channelId")
+        if input.message_id is not None:
+            with errors.collect():
+                message_id = decode_id(input.message_id, "Message", field="messageId")
+        errors.raise_if_any()
+        result = await delivery.report_message_status(
+            ctx.bus,
+            ctx.viewer,
+            channel_id=channel_id,
+            external_message_id=input.external_message_id,
+            status=m.DeliveryStatus(input.status.value),
+            message_id=message_id,
+            reason=input.reason,
+            occurred_at=input.occurred_at,
+        )
+        shown = shows(ctx.viewer, "Message", result.contact)
+        return ReportMessageStatusPayload(
+            message_id=to_global_id("Message", result.message.id),
+            message=Message.from_row(result.message) if shown else None,
+            changed=result.changed,
+        )
+
 
 @strawberry.type
 class ConversationMutations:
@@ -514,6 +655,42 @@ class MessageSubscriptions:
     ) -> AsyncGenerator[MessageEvent, None]:
         return resolvers.new_message_events(info.context, inbox, after_sequence, _message_event)
 
+    @strawberry.subscription(
+        description="Delivery status changes of outbound messages (`reportMessageStatus`) in "
+        "conversations the subscriber can see, or in one. Pass the last `sequence` received "
+        "as `afterSequence` to replay what was missed."
+    )
+    async def message_status_changed(
+        self,
+        info: Info,
+        conversation_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(
+                description="Only this Conversation's messages; every conversation the "
+                "subscriber may see when omitted."
+            ),
+        ] = None,
+        after_sequence: Annotated[
+            int | None, strawberry.argument(description=AFTER_SEQUENCE)
+        ] = None,
+    ) -> AsyncGenerator[MessageStatusEvent, None]:
+        conversation_pk = (
+            decode_id(conversation_id, "Conversation", field="conversationId")
+            if conversation_id is not None
+            else None
+        )
+        return delivery.message_status_events(
+            info.context, conversation_pk, after_sequence, _status_event
+        )
+
+
+def _status_event(
+    sequence: int, message: m.Message, previous: m.DeliveryStatus
+) -> MessageStatusEvent:
+    return MessageStatusEvent(
+        sequence=sequence, message=Message.from_row(message), previous_status=previous
+    )
+
 
 def _message_event(sequence: int, message: m.Message, conversation: m.Conversation) -> MessageEvent:
     return MessageEvent(
@@ -539,9 +716,13 @@ __all__ = [
     "MessageDirection",
     "MessageEvent",
     "MessageMutations",
+    "MessageStatusEvent",
     "MessageSubscriptions",
     "ReceiveMessageInput",
     "ReceiveMessagePayload",
+    "ReportMessageStatusInput",
+    "ReportMessageStatusPayload",
+    "ReportedDeliveryStatus",
     "SendMessageInput",
     "SendMessagePayload",
     "TimelineConnection",

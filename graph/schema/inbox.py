@@ -119,11 +119,23 @@ class TeamInbox(_InboxIndicators):
 class BlockedInbox:
     entry: strawberry.Private[resolvers.SidebarEntry]
 
-    @strawberry.field(description="Conversations of blocked contacts, open and closed.")
-    async def conversation_count(self, info: Info) -> int:
+    @strawberry.field(
+        description="Open conversations of blocked contacts: the list "
+        "`conversations(inbox: {blocked: true})` (status OPEN by default), counted, like every "
+        "inbox's openConversationCount (domain.md section 3)."
+    )
+    async def open_conversation_count(self, info: Info) -> int:
         if self.entry.counts is not None:
             return self.entry.counts[1]
-        return await resolvers.count_conversations(info.context.viewer, self.entry.scope)
+        return await indicators.open_conversation_count(info.context.viewer, self.entry)
+
+    @strawberry.field(
+        description="The same number as openConversationCount (open conversations; it used "
+        "to count closed ones too, unlike the list).",
+        deprecation_reason="Use openConversationCount, the name every inbox's count has.",
+    )
+    async def conversation_count(self, info: Info) -> int:
+        return await self.open_conversation_count(info)
 
 
 CustomInboxSharing = model_enum(

@@ -139,6 +139,35 @@ async def test_blocked_contacts_leave_every_inbox_but_the_blocked_one(world):
     await agent.aclose()
 
 
+async def test_the_blocked_inbox_counts_what_it_lists(world):
+    """Its openConversationCount (and the deprecated conversationCount) is its list, counted:
+    open conversations, as every inbox's count (issue 21, item 5)."""
+    from tests.support import receive
+
+    owner = world.client("owner")
+    contact = world.contact_ids["c_beta"]
+    counts = "{ inboxSidebar { blocked { openConversationCount conversationCount } } }"
+    status = "query($s: ConversationStatus) { conversations(inbox: {blocked: true}, status: $s, first: 100) { edges { node { id } } } }"
+    await owner(CLOSE, {"c": contact})
+    await owner(BLOCK, {"c": contact})
+    try:
+        shown = (await owner(counts))["inboxSidebar"]["blocked"]
+        open_list = (await owner(status, {"s": "OPEN"}))["conversations"]["edges"]
+        closed_list = (await owner(status, {"s": "CLOSED"}))["conversations"]["edges"]
+        assert len(closed_list) == 1  # the closed conversation is in the inbox's history
+        assert shown == {"openConversationCount": 0, "conversationCount": 0} and open_list == []
+        default_list = (await owner(status))["conversations"]["edges"]
+        assert default_list == open_list  # the list shows OPEN by default
+        await receive(world, "c_beta", "still there?")  # opens a conversation, blocked
+        shown = (await owner(counts))["inboxSidebar"]["blocked"]
+        default_list = (await owner(status))["conversations"]["edges"]
+        assert shown == {"openConversationCount": 1, "conversationCount": 1}
+        assert len(default_list) == 1
+    finally:
+        await owner(UNBLOCK, {"c": contact})
+        await owner.aclose()
+
+
 async def test_simultaneous_assignments_end_with_one_assignee_and_one_activity_per_change(world):
     import asyncio
 

@@ -1,9 +1,12 @@
 """Indicators (``domain.md`` section 3) against a reference model written here from the spec.
 
 A property-based test (hypothesis) runs random sequences of inbound and outbound messages,
-assignments, closes, blocks and ``markInboxSeen`` calls through the served API and checks,
-after every step and for every user: each count equals the length of the matching list
-query, and the dots match the model's tiers.
+assignments (by hand and by a first reply), closes, blocks, team changes and ``markInboxSeen``
+calls through the served API and checks, after every step and for every user: each count
+equals the length of the matching list query, and the dots match the model's tiers. In the
+model, a conversation is unseen by a user while they hold a mark on it (in an inbox, or
+``HIDDEN`` when none of theirs holds it); a reassignment or a block moves each such user's
+marks to the tier the new facts give them (issue 21, item 5).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from tests.inbox.test_visibility import expected_standard, expected_teams, visib
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 USERS = ["owner", *PEOPLE]
+HIDDEN = "hidden"
 ASSIGNEES = [None, "agent_all", "agent_team", "agent_self", "agent_beta", "manager"]
 SIDEBAR = """{ inboxSidebar { standard { kind newMessageCount openConversationCount }
   teams { team { name } newMessageCount openConversationCount } } }"""
@@ -85,7 +89,22 @@ class Model:
     def inbound(self, contact: str, conversation_id: str) -> None:
         self.open_conversation[contact] = conversation_id
         for user in USERS:
-            for key in self.tier(user, contact):
+            for key in self.tier(user, contact) or [HIDDEN]:
+                self.marks[user].setdefault(key, set()).add(conversation_id)
+
+    def follow(self, contact: str) -> None:
+        """The contact's facts changed: each user's marks of its open conversation move to
+        the tier the new facts give them (or out of view)."""
+        conversation_id = self.open_conversation.get(contact)
+        if conversation_id is None:
+            return
+        for user in USERS:
+            held = [k for k, marked in self.marks[user].items() if conversation_id in marked]
+            if not held:
+                continue  # seen: nothing to move
+            for key in held:
+                self.marks[user][key].discard(conversation_id)
+            for key in self.tier(user, contact) or [HIDDEN]:
                 self.marks[user].setdefault(key, set()).add(conversation_id)
 
     def expected_dot(self, user: str, key: str) -> int:
@@ -131,6 +150,7 @@ step = st.one_of(
     st.tuples(st.just("assign"), st.sampled_from(sorted(CONTACTS)), st.sampled_from(ASSIGNEES)),
     st.tuples(st.just("close"), st.sampled_from(sorted(CONTACTS))),
     st.tuples(st.just("block"), st.sampled_from(sorted(CONTACTS))),
+    st.tuples(st.just("unblock"), st.sampled_from(sorted(CONTACTS))),
     st.tuples(
         st.just("seen"),
         st.sampled_from(USERS),
@@ -165,6 +185,11 @@ async def test_counts_equal_lists_and_dots_follow_the_tiers(world, steps):
         await owner(
             ASSIGN,
             {"c": world.contact_ids[contact], "a": world.user_ids[assignee] if assignee else None},
+        )
+        # a fresh conversation: no mark of an earlier example (seen or out of view) is on it
+        await owner.execute(
+            "mutation($c: ID!) { closeConversation(contactId: $c) { id } }",
+            {"c": world.contact_ids[contact]},
         )
         data = await owner(
             "mutation($c: ID!) { openConversation(contactId: $c) { id } }",
@@ -212,7 +237,8 @@ async def test_counts_equal_lists_and_dots_follow_the_tiers(world, steps):
             )
             model.open_conversation[contact] = data["sendMessage"]["conversation"]["id"]
             if model.assignee[contact] is None:
-                model.assignee[contact] = user
+                model.assignee[contact] = user  # first reply wins
+                model.follow(contact)
         elif action == "assign":
             contact, assignee = args
             await owner(
@@ -222,7 +248,9 @@ async def test_counts_equal_lists_and_dots_follow_the_tiers(world, steps):
                     "a": world.user_ids[assignee] if assignee else None,
                 },
             )
-            model.assignee[contact] = assignee
+            if model.assignee[contact] != assignee:  # a no-op changes nothing
+                model.assignee[contact] = assignee
+                model.follow(contact)
         elif action == "close":
             (contact,) = args
             if model.blocked[contact]:
@@ -246,15 +274,27 @@ async def test_counts_equal_lists_and_dots_follow_the_tiers(world, steps):
             await set_alpha(world, owner, with_beta_agent)
             if with_beta_agent:
                 model.teams["agent_beta"].add("Alpha")
-            else:
+            elif "Alpha" in model.teams["agent_beta"]:
                 model.teams["agent_beta"].discard("Alpha")
+                model.marks["agent_beta"].pop("Alpha", None)  # leaving drops the team's dot
         elif action == "block":
             (contact,) = args
             await owner(
                 "mutation($c: ID!) { blockContact(contactId: $c) { id } }",
                 {"c": world.contact_ids[contact]},
             )
-            model.blocked[contact] = True
+            if not model.blocked[contact]:
+                model.blocked[contact] = True
+                model.follow(contact)
+        elif action == "unblock":
+            (contact,) = args
+            await owner(
+                "mutation($c: ID!) { unblockContact(contactId: $c) { id } }",
+                {"c": world.contact_ids[contact]},
+            )
+            if model.blocked[contact]:
+                model.blocked[contact] = False
+                model.follow(contact)
         elif action == "seen":
             user, key = args
             if key in ("Alpha", "Beta"):
@@ -381,3 +421,130 @@ async def test_mark_seen_clears_one_inbox_for_one_user_and_the_sidebar_is_pushed
     await pushed.close()
     for client in (integration, agent, manager):
         await client.aclose()
+
+
+async def test_the_dot_follows_a_reassigned_conversation(world):
+    """Issue 21, item 5: an unread conversation of an unassigned contact, assigned to an agent,
+    leaves the UNASSIGNED dot and lights the new owner's MINE (even an agent who could not see
+    it before); each other user's mark moves to their new tier; a block hides it, an unblock
+    brings it back; dots equal the ``unseen`` lists throughout and are pushed live."""
+    from tests.support import receive, subscribe
+
+    owner = world.client("owner")
+    contact = world.contact_ids["c_none"]
+    await owner("mutation($c: ID!) { unblockContact(contactId: $c) { id } }", {"c": contact})
+    await owner(ASSIGN, {"c": contact, "a": None})
+    await owner.execute(
+        "mutation($c: ID!) { closeConversation(contactId: $c) { id } }", {"c": contact}
+    )
+    seen = "mutation($i: InboxSelector!) { markInboxSeen(inbox: $i) { teams { newMessageCount } } }"
+    for user in ("owner", "agent_all", "agent_self"):
+        client = world.client(user)
+        for kind in expected_standard(user):
+            await client(seen, {"i": {"standard": kind}})
+        for team in expected_teams(user):
+            await client(seen, {"i": {"teamId": world.team_ids[team]}})
+        await client.aclose()
+
+    async def dots(user: str) -> dict[str, list[str]]:
+        """Each inbox's unseen conversations, after checking that the dot counts them."""
+        client = world.client(user)
+        sidebar = (await client(SIDEBAR))["inboxSidebar"]
+        found = {}
+        for key, selector, shown in [
+            (s["kind"], {"standard": s["kind"]}, s) for s in sidebar["standard"]
+        ] + [
+            (t["team"]["name"], {"teamId": world.team_ids[t["team"]["name"]]}, t)
+            for t in sidebar["teams"]
+        ]:
+            unseen = await client(LIST, {"inbox": selector, "unseen": True})
+            ids = [e["node"]["id"] for e in unseen["conversations"]["edges"]]
+            assert shown["newMessageCount"] == len(ids), (user, key)
+            if ids:
+                found[key] = ids
+        await client.aclose()
+        return found
+
+    pushed = await subscribe(
+        world.served,
+        world.tokens["agent_self"],
+        "subscription { inboxSidebarChanged { standard { kind newMessageCount } } }",
+    )
+    await pushed.next()  # the sidebar as it is
+    conversation = (await receive(world, "c_none", "is anyone there?"))["conversation"]["id"]
+    assert await dots("agent_all") == {"UNASSIGNED": [conversation]}
+    assert await dots("agent_self") == {}  # a SELF agent does not see unassigned contacts
+    await owner(ASSIGN, {"c": contact, "a": world.user_ids["agent_self"]})
+    assert await dots("agent_self") == {"MINE": [conversation]}
+    assert await dots("agent_all") == {"Alpha": [conversation]}  # agent.self is in Alpha
+    assert await dots("owner") == {"Alpha": [conversation]}
+    while True:  # the new owner's sidebar is pushed with the dot
+        standard = (await pushed.next())["data"]["inboxSidebarChanged"]["standard"]
+        if standard == [{"kind": "MINE", "newMessageCount": 1}]:
+            break
+    await pushed.close()
+    agent_self = world.client("agent_self")
+    await agent_self(seen, {"i": {"standard": "MINE"}})
+    await agent_self.aclose()
+    await owner(ASSIGN, {"c": contact, "a": world.user_ids["agent_all"]})
+    assert await dots("agent_all") == {"MINE": [conversation]}
+    assert await dots("agent_self") == {}
+    await owner("mutation($c: ID!) { blockContact(contactId: $c) { id } }", {"c": contact})
+    assert await dots("agent_all") == {} and await dots("owner") == {}
+    await owner("mutation($c: ID!) { unblockContact(contactId: $c) { id } }", {"c": contact})
+    assert await dots("agent_all") == {"MINE": [conversation]}
+    assert await dots("owner") == {"Alpha": [conversation]}
+    await owner(ASSIGN, {"c": contact, "a": None})
+    assert await dots("agent_all") == {"UNASSIGNED": [conversation]}
+    assert await dots("agent_self") == {}
+    await owner.aclose()
+
+
+async def test_marks_end_in_the_final_tier_when_messages_and_reassignments_race(world):
+    """Inbound messages and reassignments of one contact at the same time (the contact's row
+    lock orders them, on PostgreSQL too): every user's mark ends in the tier of the final
+    assignee, whichever write came last."""
+    import asyncio
+
+    from tests.support import receive
+
+    owner = world.client("owner")
+    contact = world.contact_ids["c_none"]
+    await owner("mutation($c: ID!) { unblockContact(contactId: $c) { id } }", {"c": contact})
+    await owner(ASSIGN, {"c": contact, "a": None})
+    await owner.execute(
+        "mutation($c: ID!) { closeConversation(contactId: $c) { id } }", {"c": contact}
+    )
+    conversation = (await receive(world, "c_none", "first"))["conversation"]["id"]
+    assignees = ["agent_self", "agent_free", "agent_team"]
+    await asyncio.gather(
+        *(receive(world, "c_none", f"message {i}") for i in range(6)),
+        *(owner(ASSIGN, {"c": contact, "a": world.user_ids[a]}) for a in assignees),
+    )
+    final = (
+        await owner("query($id: ID!) { contact(id: $id) { assignee { id } } }", {"id": contact})
+    )["contact"]["assignee"]["id"]
+    name = next(a for a in assignees if world.user_ids[a] == final)
+    in_alpha = name in ("agent_self", "agent_team")
+    expected = {
+        name: "MINE",
+        "agent_all": "Alpha" if in_alpha else "ALL",
+        "owner": "Alpha" if in_alpha else "ALL",
+        "manager": "Alpha" if in_alpha else "ALL",
+    }
+    for user, key in expected.items():
+        client = world.client(user)
+        sidebar = (await client(SIDEBAR))["inboxSidebar"]
+        dots = {s["kind"]: s["newMessageCount"] for s in sidebar["standard"]}
+        dots |= {t["team"]["name"]: t["newMessageCount"] for t in sidebar["teams"]}
+        selector = {"teamId": world.team_ids[key]} if key in world.team_ids else {"standard": key}
+        unseen = await client(LIST, {"inbox": selector, "unseen": True})
+        assert conversation in [e["node"]["id"] for e in unseen["conversations"]["edges"]], (
+            user,
+            key,
+        )
+        if "UNASSIGNED" in dots:  # nothing is left behind
+            left = await client(LIST, {"inbox": {"standard": "UNASSIGNED"}, "unseen": True})
+            assert conversation not in [e["node"]["id"] for e in left["conversations"]["edges"]]
+        await client.aclose()
+    await owner.aclose()

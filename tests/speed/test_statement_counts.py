@@ -40,7 +40,7 @@ SIDEBAR = f"""{{
     standard {{ kind newMessageCount openConversationCount }}
     teams {{ team {{ id name members {{ {USER} }} }} newMessageCount openConversationCount }}
     custom {{ id name creator {{ {USER} }} }}
-    blocked {{ conversationCount }}
+    blocked {{ openConversationCount }}
   }}
 }}"""
 

@@ -173,3 +173,42 @@ async def test_events_of_other_types_are_passed_not_delivered(world, receiver):
     assert receiver.requests == []
     await owner(DELETE, {"id": endpoint})
     await owner.aclose()
+
+
+async def test_a_delivery_status_report_arrives_as_message_status_changed(world, receiver):
+    """Issue 21, item 3: the event catalogue feeds webhooks the delivery status."""
+    owner, agent, integration = (
+        world.client("owner"),
+        world.client("agent_all"),
+        world.client("integration"),
+    )
+    endpoint = await endpoint_for(owner, receiver, types=("MESSAGE_STATUS_CHANGED",))
+    sent = await agent(
+        """mutation($i: SendMessageInput!) { sendMessage(input: $i) { message { id } } }""",
+        {"i": {"contactId": world.contact_ids["c_all"], "text": "your parcel left"}},
+    )
+    message_id = sent["sendMessage"]["message"]["id"]
+    await integration(
+        """mutation($i: ReportMessageStatusInput!) { reportMessageStatus(input: $i) { changed } }""",
+        {
+            "i": {
+                "channelId": world.channel_ids["WEBCHAT"],
+                "externalMessageId": f"ext-{uuid.uuid4().hex}",
+                "messageId": message_id,
+                "status": "DELIVERED",
+                "occurredAt": "2026-03-01T10:00:03Z",
+            }
+        },
+    )
+    await receiver.wait_for(lambda: receiver.accepted())
+    await asyncio.sleep(1.0)  # nothing more comes: the reply's message.created is not asked for
+    [request] = receiver.requests
+    assert request.verified and request.payload["type"] == "message.status_changed"
+    message = request.payload["data"]["message"]
+    assert message["id"] == message_id
+    assert message["deliveryStatus"] == "DELIVERED"
+    assert message["deliveredAt"] == "2026-03-01T10:00:03Z"
+    assert message["sentAt"] is None
+    await owner(DELETE, {"id": endpoint})
+    for client in (owner, agent, integration):
+        await client.aclose()
