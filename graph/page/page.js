@@ -38,7 +38,7 @@ const SIDEBAR_FIELDS = `fragment Sidebar on InboxSidebar {
   standard { kind openConversationCount newMessageCount }
   teams { team { id name } openConversationCount newMessageCount }
   custom { id name sharing creator { name } }
-  blocked { conversationCount } }`;
+  blocked { openConversationCount } }`;
 QUERIES.markSeen += SIDEBAR_FIELDS;
 
 const SUBSCRIPTIONS = {
@@ -178,7 +178,7 @@ function inboxes(sidebar) {
     live: false,
   }));
   const blocked = sidebar.blocked
-    ? [{ key: "blocked", label: "Blocked", selector: { blocked: true }, count: sidebar.blocked.conversationCount, live: true }]
+    ? [{ key: "blocked", label: "Blocked", selector: { blocked: true }, count: sidebar.blocked.openConversationCount, live: true }]
     : [];
   return { Inboxes: standard, Teams: teams, Custom: custom, Blocked: blocked };
 }
