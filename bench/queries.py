@@ -358,7 +358,15 @@ def prepare(
     return url, f"seeded {args.contacts:,} contacts in {time.monotonic() - started:.0f} s"
 
 
-def start_server(stack: contextlib.ExitStack, url: str, workdir: Path, name: str) -> int:
+def start_server(
+    stack: contextlib.ExitStack,
+    url: str,
+    workdir: Path,
+    name: str,
+    started: list[subprocess.Popen] | None = None,
+) -> int:
+    """Serve ``url`` (one uvicorn worker) and return its port; the process is appended to
+    ``started`` when given (``bench.peers`` reads its CPU time)."""
     import httpx
 
     port = free_port()
@@ -383,6 +391,8 @@ def start_server(stack: contextlib.ExitStack, url: str, workdir: Path, name: str
         cwd=Path(__file__).resolve().parents[1],
     )
     stack.callback(stop_process_group, process)
+    if started is not None:
+        started.append(process)
     deadline = time.monotonic() + 300  # the first start migrates
     while time.monotonic() < deadline:
         if process.poll() is not None:

@@ -19,7 +19,7 @@ from tortoise.expressions import Q
 
 from db.availability import is_unavailable, report_unavailable
 from db.models import AccessToken, AccessTokenKind, Team, User
-from db.queries import select_rows, select_values
+from db.queries import model_rows, select_values
 from db.security import hash_token
 from graph.permissions.scopes import granted, parse_scopes
 from graph.permissions.visibility import Viewer, team_ids_of
@@ -43,9 +43,22 @@ def bearer_token(value: object) -> str | None:
     return token
 
 
-# Every request runs these (as a hand-written statement each: db.queries.select_rows)
-_TOKEN_SQL = "SELECT * FROM access_token WHERE token_hash = {} AND revoked_at IS NULL"
-_USER_SQL = 'SELECT * FROM "user" WHERE id = {} AND is_active = {}'
+def _prefixed(model: type[AccessToken | User], table: str, prefix: str) -> str:
+    return ", ".join(f'{table}.{column} AS "{prefix}{column}"' for column in model._meta.db_fields)
+
+
+# Every request runs this one statement (hand-written: db.queries.select_values): the token,
+# its user (active) and every team of the user's workspace with its members, one row per
+# (team, member) pair, the token's and user's columns repeated on each (issue 23: one round
+# trip instead of three).
+_VIEWER_SQL = (
+    f"SELECT {_prefixed(AccessToken, 't', 't__')}, {_prefixed(User, 'u', 'u__')}, "
+    "team.id AS team_id, team_membership.user_id AS member_id "
+    'FROM access_token t JOIN "user" u ON u.id = t.user_id '
+    "LEFT JOIN team ON team.workspace_id = u.workspace_id "
+    "LEFT JOIN team_membership ON team_membership.team_id = team.id "
+    "WHERE t.token_hash = {} AND t.revoked_at IS NULL AND u.is_active = {}"
+)
 # teams left-joined to their memberships, so that a team without members is there too
 _TEAMS_SQL = (
     "SELECT team.id AS team_id, team_membership.user_id AS user_id FROM team "
@@ -144,18 +157,25 @@ def _usable(token: AccessToken | None) -> bool:
 
 async def viewer_for_token(token: str | None) -> Viewer | None:
     """The viewer a bearer token acts as, or ``None`` when it is unknown, revoked, expired or
-    its user is deactivated."""
+    its user is deactivated: one statement (:data:`_VIEWER_SQL`)."""
     if not token:
         return None
-    tokens = await select_rows(AccessToken, _TOKEN_SQL, hash_token(token))
-    row = tokens[0] if tokens else None
+    rows = await select_values(AccessToken, _VIEWER_SQL, hash_token(token), True)
+    if not rows:
+        return None
+    first = rows[0]
+    (row,) = model_rows(AccessToken, [{k[3:]: v for k, v in first.items() if k[:3] == "t__"}])
     if not _usable(row):
         return None
-    users = await select_rows(User, _USER_SQL, row.user_id, True)
-    if not users:
-        return None
+    (user,) = model_rows(User, [{k[3:]: v for k, v in first.items() if k[:3] == "u__"}])
+    members: dict[int, set[int]] = {}
+    for found in rows:
+        if found["team_id"] is not None:
+            team = members.setdefault(found["team_id"], set())
+            if found["member_id"] is not None:
+                team.add(found["member_id"])
     note_use(row)
-    return await load_viewer(users[0], row)
+    return viewer_of(user, {t: frozenset(ids) for t, ids in members.items()}, row)
 
 
 async def refresh_viewer(viewer: Viewer) -> Viewer | None:

@@ -54,6 +54,12 @@ class EventType(StrEnum):
     """A contact's details were edited."""
     CONTACT_MERGED = "contact.merged", "MERGED"
     """A contact was merged into another (one per conversation whose list facts changed)."""
+    CONTACT_CREATED = "contact.created"
+    """A contact was created by ``createContact`` or ``upsertContact`` (``contact_id``)."""
+    CONTACT_ERASED = "contact.erased", "ERASED"
+    """A contact was erased (``eraseContact``): once for the contact (its one activity), then
+    once per deleted conversation (``status`` null, ``previous_status``), which leaves every
+    list. No event carries personal data."""
     CONTACT_CRM_UPDATED = "contact.crm_updated"
     """A CRM record linked to a contact was edited."""
     # the timeline (``domain.md`` section 6)

@@ -28,7 +28,9 @@ A request (Standard Webhooks, https://www.standardwebhooks.com, signed with its 
   ``data`` holds the event's objects with global ids: ``contact`` always, and
   ``conversation``, ``message``, ``call``, ``activity`` when the event is about one
   (:func:`event_data`), as they are at the first attempt (read per page of events, again
-  after :data:`FRESH_SECONDS`); retries send the same body.
+  after :data:`FRESH_SECONDS`); retries send the same body, unless the event's contact was
+  erased meanwhile (``eraseContact``, checked before every attempt): then it is built again,
+  without the erased data.
 
 Visibility: the data is what the endpoint's creator may see at the first attempt, decided by
 :func:`graph.resolvers.node.shows` (the visibility policy of
@@ -164,6 +166,7 @@ def _contact(row: Contact, audience: Audience) -> dict[str, Any]:
         "blocked": row.blocked,
         "createdAt": _iso(row.created_at),
         "updatedAt": _iso(row.updated_at),
+        "erasedAt": _iso(row.erased_at),
     }
 
 
@@ -283,6 +286,21 @@ def event_data(event: Event, audience: Audience, rows: Rows) -> dict[str, Any] |
         row = belonging(rows.activities, "activity_id")
         data["activity"] = _activity(row) if row else None
     return data
+
+
+async def _body_after_erasure(endpoint: WebhookEndpoint, event: Event, body: bytes) -> bytes:
+    """``body`` for an attempt of ``event``, unless its contact was erased since (issue 21,
+    ``eraseContact``): then the body is built again from the rows as they are now, which hold
+    none of the contact's data (empty when the event is no longer delivered)."""
+    contact_id = (event.payload or {}).get("contact_id")
+    if contact_id is None:
+        return body
+    erased = await Contact.filter(id=contact_id, erased_at__isnull=False).exists()
+    if not erased:
+        return body
+    rows = await Rows.load(endpoint.workspace_id, [event])
+    data = event_data(event, await audience_of(endpoint), rows)
+    return body_of(event, data) if data is not None else b""
 
 
 def body_of(event: Event, data: dict[str, Any]) -> bytes:
@@ -589,6 +607,10 @@ class WebhookDeliverer:
         failures = 0
         while True:
             endpoint = await self._mine(endpoint_id)
+            # the event's contact may have been erased since its body was built
+            body = await _body_after_erasure(endpoint, event, body)
+            if not body:
+                return  # nothing of it may be shown any more
             at = datetime.now(UTC)
             outcome = await post_once(self.client, settings, endpoint, msg_id, at, body)
             record = functools.partial(

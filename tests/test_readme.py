@@ -45,8 +45,8 @@ def test_benchmark_tables_live_in_bench_readme():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     measured = _section(readme, "Measured")
     assert "| --- |" not in measured
-    for bench in ("bench/fanout", "bench/queries", "bench/edge", "bench/soak"):
+    for bench in ("bench/fanout", "bench/queries", "bench/edge", "bench/soak", "bench/peers"):
         assert f"`{bench}`" in measured, bench
     figures = (ROOT / "bench/README.md").read_text(encoding="utf-8").split("# Latest figures")[1]
-    for bench in ("bench/fanout", "bench/queries", "bench/edge", "bench/soak"):
+    for bench in ("bench/fanout", "bench/queries", "bench/edge", "bench/soak", "bench/peers"):
         assert f"## {bench}," in figures, bench

@@ -3,7 +3,7 @@
 from db.models.activity import Activity, ActivityKind, ActivityMention
 from db.models.call import CALL_ORDER, Call, CallDirection, CallStatus, RecordingState
 from db.models.channel import Channel, ChannelType
-from db.models.contact import ChannelIdentity, Contact
+from db.models.contact import ChannelIdentity, Contact, ContactKey, ContactKeyKind
 from db.models.conversation import (
     Conversation,
     ConversationStatus,
@@ -53,6 +53,8 @@ __all__ = [
     "ChannelType",
     "ClosingNotesMode",
     "Contact",
+    "ContactKey",
+    "ContactKeyKind",
     "ContactVisibility",
     "Conversation",
     "ConversationStatus",

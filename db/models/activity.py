@@ -27,6 +27,7 @@ class ActivityKind(str, Enum):
     CALL_FAILED = "CALL_FAILED"
     CALL_ENDED = "CALL_ENDED"
     CRM_RECORD_UPDATED = "CRM_RECORD_UPDATED"
+    CONTACT_ERASED = "CONTACT_ERASED"
 
 
 class Activity(Model):

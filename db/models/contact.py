@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from enum import Enum
+
 from tortoise import fields
 from tortoise.indexes import Index
 from tortoise.models import Model
@@ -11,7 +13,9 @@ class Contact(Model):
     """A customer. The assignee belongs to the contact, not to a conversation.
 
     ``phone`` is E.164. ``email_normalized`` is the lower-cased e-mail, indexed with
-    ``phone`` for merge suggestions.
+    ``phone`` for merge suggestions. ``erased_at`` is set by ``eraseContact`` (the right to
+    erasure): the row stays as an anonymised tombstone holding only its counts
+    (``erased_counts``: conversations, messages, calls) and its assignment.
     """
 
     id = fields.IntField(primary_key=True)
@@ -31,6 +35,8 @@ class Contact(Model):
     blocked = fields.BooleanField(default=False)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
+    erased_at = fields.DatetimeField(null=True)
+    erased_counts = fields.JSONField(null=True)
 
     class Meta:
         table = "contact"
@@ -39,6 +45,7 @@ class Contact(Model):
             Index(fields=("workspace_id", "phone")),
             Index(fields=("workspace_id", "email_normalized")),
             Index(fields=("workspace_id", "blocked")),
+            Index(fields=("workspace_id", "created_at", "id")),
         )
 
 
@@ -67,4 +74,37 @@ class ChannelIdentity(Model):
         indexes = (Index(fields=("contact_id",)),)
 
 
-__all__ = ["ChannelIdentity", "Contact"]
+class ContactKeyKind(str, Enum):
+    """What a :class:`ContactKey` holds: an E.164 phone number or a lower-cased e-mail."""
+
+    PHONE = "PHONE"
+    EMAIL = "EMAIL"
+
+
+class ContactKey(Model):
+    """A phone number or e-mail address ``upsertContact`` matched a contact by, unique per
+    workspace: the row that makes concurrent upserts of one identity create one contact.
+
+    An upsert inserts (or locks) the key before it looks for a contact with that value: a
+    concurrent second insert waits for the first transaction, then fails on the unique
+    constraint, and :func:`graph.live.write` runs it again, which now finds the contact. The key
+    names the contact it last led to; it moves with a merge and is deleted with an erasure.
+    """
+
+    id = fields.IntField(primary_key=True)
+    workspace = fields.ForeignKeyField(
+        "models.Workspace", related_name="contact_keys", on_delete=fields.CASCADE
+    )
+    kind = fields.CharEnumField(ContactKeyKind, max_length=10)
+    value = fields.CharField(max_length=254)
+    contact = fields.ForeignKeyField(
+        "models.Contact", related_name="keys", on_delete=fields.CASCADE
+    )
+
+    class Meta:
+        table = "contact_key"
+        unique_together = (("workspace", "kind", "value"),)
+        indexes = (Index(fields=("contact_id",)),)
+
+
+__all__ = ["ChannelIdentity", "Contact", "ContactKey", "ContactKeyKind"]

@@ -17,7 +17,8 @@ their ``read_*``:
 - ``READ_WRITE``: ``READ`` and the inbox's mutations (replies, assignment, comments, calls,
   contacts, custom inboxes);
 - ``ADMIN``: everything its user may do: the other three, workspace administration (users,
-  teams, channels, settings, CRMs, webhook endpoints and their list) and access tokens (``createAccessToken``,
+  teams, channels, settings, CRMs, webhook endpoints and their list), erasing contacts
+  (``eraseContact``) and access tokens (``createAccessToken``,
   ``revokeAccessToken``). Sessions from ``login`` hold ``ADMIN``.
 
 ``me`` and ``logout`` take any valid token; ``changePassword`` only a session (an integration
@@ -85,6 +86,7 @@ ROOT_FIELD_SCOPES: dict[str, Requirement] = {
     "Query.incomingCalls": _R,
     "Query.calls": _R,
     "Query.contact": _R,
+    "Query.contacts": _R,
     "Query.accessTokens": _R,
     "Query.webhookEndpoints": _A,
     "Query.webhookDeliveries": _A,
@@ -135,6 +137,10 @@ ROOT_FIELD_SCOPES: dict[str, Requirement] = {
     "Mutation.startCallRecording": _RW,
     "Mutation.placeCall": _RW,
     "Mutation.updateCrmRecord": _RW,
+    "Mutation.createContact": _RW,
+    "Mutation.upsertContact": _RW,
+    # the right to erasure: owners, acting with ADMIN
+    "Mutation.eraseContact": _A,
     # live events
     "Subscription.newMessage": _R,
     "Subscription.messageStatusChanged": _R,

@@ -34,8 +34,15 @@ def contact_facts(contact: Contact) -> dict[str, object]:
     }
 
 
+ERASED_NAME = "Erased contact"
+"""The name of a contact erased by ``eraseContact`` (it keeps no personal data)."""
+
+
 def display_name(contact: Contact) -> str:
-    """How a contact is named to users: the full name, else the e-mail, else "Unknown contact"."""
+    """How a contact is named to users: the full name, else the e-mail, else "Unknown contact"
+    (:data:`ERASED_NAME` once erased)."""
+    if contact.erased_at is not None:
+        return ERASED_NAME
     full = " ".join(p for p in (contact.first_name, contact.last_name) if p)
     return full or contact.email or "Unknown contact"
 
@@ -64,7 +71,8 @@ async def visible_contact(
             until it ends (PostgreSQL; SQLite serialises writers instead).
 
     Raises:
-        NotFound: it does not exist, is in another workspace, or the viewer may not see it.
+        NotFound: it does not exist, is in another workspace, the viewer may not see it, or it
+            was erased (``eraseContact``: nothing can be done to it any more).
     """
     query = Contact.filter(id=contact_id, workspace_id=viewer.workspace_id)
     if connection is not None:
@@ -72,7 +80,7 @@ async def visible_contact(
     if for_update:
         query = query.select_for_update()
     contact = await query.first()
-    if not may_see(viewer, contact):
+    if not may_see(viewer, contact) or contact.erased_at is not None:
         raise NotFound("Contact", field=field)
     return contact
 
@@ -375,23 +383,34 @@ async def update_contact(
         locked = await visible_contact(
             viewer, contact_id, connection=tx.connection, for_update=True
         )
-        values = clean_contact_details(locked, given)  # again: the country may have changed
-        changed = [k for k, v in values.items() if getattr(locked, k) != v]
-        if not changed:
-            return locked
-        for key in changed:
-            setattr(locked, key, values[key])
-        await locked.save(using_db=tx.connection, update_fields=[*changed, "updated_at"])
-        conversation = await current_conversation(tx, locked)
-        tx.emit(
-            EventType.CONTACT_UPDATED,
-            **contact_facts(locked),
-            **conversation_facts(conversation),
-            fields=sorted(changed),
-        )
+        await apply_contact_details(tx, locked, given)
         return locked
 
     return await write(bus, viewer.workspace_id, operation)
+
+
+async def apply_contact_details(tx: Transaction, contact: Contact, given: ContactDetails) -> None:
+    """Set the details ``given`` on ``contact`` (locked in ``tx``), checked again (the country
+    may have changed since they were first checked); a real change saves the row and emits
+    ``contact.updated`` (live lists show the contact's name), a no-op writes nothing.
+
+    Raises:
+        BadUserInput: as :func:`clean_contact_details`.
+    """
+    values = clean_contact_details(contact, given)
+    changed = [k for k, v in values.items() if getattr(contact, k) != v]
+    if not changed:
+        return
+    for key in changed:
+        setattr(contact, key, values[key])
+    await contact.save(using_db=tx.connection, update_fields=[*changed, "updated_at"])
+    conversation = await current_conversation(tx, contact)
+    tx.emit(
+        EventType.CONTACT_UPDATED,
+        **contact_facts(contact),
+        **conversation_facts(conversation),
+        fields=sorted(changed),
+    )
 
 
 async def merge_suggestions(viewer: Viewer, loaders: Loaders, contact: Contact) -> list[Contact]:
@@ -436,8 +455,10 @@ async def contact_channels(loaders: Loaders, contact: Contact) -> list[ContactCh
 
 
 __all__ = [
+    "ERASED_NAME",
     "ContactChannel",
     "ContactDetails",
+    "apply_contact_details",
     "assign_contact",
     "clean_contact_details",
     "contact_channels",

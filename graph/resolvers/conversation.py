@@ -69,24 +69,27 @@ class MessageResult:
     duplicate: bool = False
 
 
-def normalise_handle(channel: Channel, raw: str) -> tuple[str, dict[str, Any]]:
+def normalise_handle(
+    channel: Channel, raw: str, *, field: str = "from"
+) -> tuple[str, dict[str, Any]]:
     """The canonical handle of a sender on ``channel``, and contact fields it implies.
 
     Phone channels take E.164 numbers (parsed with phonenumbers), e-mail channels a valid
     address (lower-cased), other channels an opaque id.
 
     Raises:
-        BadUserInput: naming ``from`` when the handle is not valid for the channel.
+        BadUserInput: naming ``field`` when the handle is not valid for the channel.
     """
     raw = (raw or "").strip()
+    name = field.rpartition(".")[2]
     if not raw or len(raw) > 254:
-        raise BadUserInput("`from` must be 1 to 254 characters.", field="from")
+        raise BadUserInput(f"`{name}` must be 1 to 254 characters.", field=field)
     if channel.type.handle_is_phone:
         try:
             e164, region = normalise_phone(raw)
         except ValueError:
             raise BadUserInput(
-                "`from` is not a valid international phone number.", field="from"
+                f"`{name}` is not a valid international phone number.", field=field
             ) from None
         return e164, {"phone": e164, "country_code": region}
     if channel.type.handle_is_email:
@@ -94,7 +97,7 @@ def normalise_handle(channel: Channel, raw: str) -> tuple[str, dict[str, Any]]:
             address = normalise_email(raw)
         except ValueError as exc:
             raise BadUserInput(
-                f"`from` is not a valid e-mail address: {exc}", field="from"
+                f"`{name}` is not a valid e-mail address: {exc}", field=field
             ) from None
         return address, {"email": raw, "email_normalized": address}
     return raw, {}
@@ -120,7 +123,8 @@ async def contact_for_handle(
 
     ``implied`` are the fields the handle gives a new contact (:func:`normalise_handle`). The
     unique ``(channel, handle)`` makes a concurrent second creation fail, and :func:`write`
-    retries it into finding the first.
+    retries it into finding the first. A contact erased while this waited for its lock is not
+    written to: its identity is gone, and the handle makes a new contact.
     """
     conn = tx.connection
     identity = (
@@ -132,9 +136,10 @@ async def contact_for_handle(
         contact = (
             await Contact.filter(id=identity.contact_id).using_db(conn).select_for_update().first()
         )
-        if contact is not None:
+        if contact is not None and contact.erased_at is None:
             return contact
-        # merged away while we waited for its lock: the identity has moved to the survivor
+        # merged away while we waited for its lock: the identity has moved to the survivor;
+        # erased meanwhile (``eraseContact``): the identity is gone, the sender is new
         identity = (
             await ChannelIdentity.filter(channel_id=channel.id, handle=handle)
             .using_db(conn)

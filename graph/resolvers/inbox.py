@@ -170,7 +170,8 @@ class Sidebar:
 
 async def sidebar(viewer: Viewer) -> Sidebar:
     """The inboxes ``viewer`` may see (``domain.md`` section 2). The blocked inbox is listed
-    only for users who may view blocked contacts, while at least one blocked contact exists."""
+    only for users who may view blocked contacts, while at least one blocked contact exists
+    (erased contacts aside: ``eraseContact``)."""
     standard = [
         SidebarEntry(kind.value, standard_inbox_scope(viewer, kind), kind=kind)
         for kind in visible_standard_inboxes(viewer)
@@ -182,7 +183,11 @@ async def sidebar(viewer: Viewer) -> Sidebar:
     blocked = None
     if viewer.can_view_blocked_contacts:
         scope = blocked_inbox_scope(viewer)
-        exists = await Contact.filter(workspace_id=viewer.workspace_id).filter(scope.q()).exists()
+        exists = await (
+            Contact.filter(workspace_id=viewer.workspace_id, erased_at__isnull=True)
+            .filter(scope.q())
+            .exists()
+        )
         if exists:
             blocked = SidebarEntry("blocked", scope)
     return Sidebar(standard, teams, blocked, await list_custom_inboxes(viewer, "ALL"))

@@ -30,6 +30,7 @@ from db.models import (
     Call,
     ChannelIdentity,
     Contact,
+    ContactKey,
     Conversation,
     ConversationStatus,
     CrmLink,
@@ -57,7 +58,14 @@ if TYPE_CHECKING:
     from graph.live import EventBus, Transaction
     from graph.permissions.visibility import Viewer
 
-CONTACT_ROWS: tuple[type[Model], ...] = (ChannelIdentity, Message, Call, Activity, CrmLink)
+CONTACT_ROWS: tuple[type[Model], ...] = (
+    ChannelIdentity,
+    Message,
+    Call,
+    Activity,
+    CrmLink,
+    ContactKey,
+)
 """Rows owned by a contact through ``contact_id`` that follow it into the primary. A table
 linking contacts to something else belongs here too: whatever is not moved is deleted with the
 secondary (``ON DELETE CASCADE``). A contact has one CRM link per CRM: where both have one, the

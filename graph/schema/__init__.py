@@ -55,7 +55,7 @@ from graph.schema.conversation import (
     MessageSubscriptions,
 )
 from graph.schema.crm import CrmMutations, CrmQueries
-from graph.schema.direct import resolve_directly
+from graph.schema.direct import PlainLeavesExecution, resolve_directly
 from graph.schema.inbox import CustomInbox, InboxMutations, InboxQueries, InboxSubscriptions
 from graph.schema.node import NodeQueries
 from graph.schema.user import (
@@ -234,6 +234,19 @@ class _NoSuggestions(StrawberryGraphQLCoreExecutionContext):
         return super().build(*args, **kwargs)
 
 
+class _PlainLeavesNoSuggestions(_NoSuggestions, PlainLeavesExecution):
+    """Both: plain leaves completed directly (:mod:`graph.schema.direct`), no suggestions."""
+
+
+_EXECUTION = {
+    # (plain leaves, introspection) -> the execution context class
+    (False, True): None,
+    (False, False): _NoSuggestions,
+    (True, True): PlainLeavesExecution,
+    (True, False): _PlainLeavesNoSuggestions,
+}
+
+
 def build_schema(
     settings: Settings | None = None, persisted: PersistedDocuments | None = None
 ) -> strawberry.Schema:
@@ -279,7 +292,7 @@ def build_schema(
         extensions=extensions,
         config=StrawberryConfig(auto_camel_case=True),
         types=[Activity, CustomInbox, WebhookEndpoint],
-        execution_context_class=None if settings.introspection else _NoSuggestions,
+        execution_context_class=_EXECUTION[settings.plain_leaves, settings.introspection],
     )
     built.operation_rules = tuple(rules)
     built.max_token_count = settings.max_tokens

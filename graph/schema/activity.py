@@ -36,6 +36,8 @@ ActivityKind = model_enum(
         "CALL_FAILED": "A call failed (reported by the channel).",
         "CALL_ENDED": "An answered call ended.",
         "CRM_RECORD_UPDATED": "The contact's CRM record was changed with `updateCrmRecord`.",
+        "CONTACT_ERASED": "The contact was erased (`eraseContact`, the right to erasure) by "
+        "`author`: its only activity afterwards, naming no personal data.",
     },
 )
 

@@ -13,6 +13,7 @@ from strawberry.types.lazy_type import LazyType
 from strawberry.utils.await_maybe import await_maybe
 
 from db import models as m
+from graph.errors import FieldErrors
 from graph.fanout import depends_on_identity
 from graph.idempotency import CreatedRow, IdempotencyKeyArgument, idempotent
 from graph.loaders import related
@@ -21,13 +22,15 @@ from graph.relay import PageRequest, decode_id, to_global_id
 from graph.resolvers import activity as activity_resolvers
 from graph.resolvers import call as call_resolvers
 from graph.resolvers import contact as resolvers
+from graph.resolvers import contact_directory as directory
 from graph.resolvers import conversation as conversation_resolvers
 from graph.resolvers import crm as crm_resolvers
+from graph.resolvers import erasure as erasure_resolvers
 from graph.resolvers import merge as merge_resolvers
 from graph.resolvers.node import find_node
 from graph.schema.activity import Activity, ActivityConnection
 from graph.schema.channel import Channel
-from graph.schema.core import After, Before, First, Last, Node, connection_field
+from graph.schema.core import After, Before, Connection, First, Last, Node, connection_field
 from graph.schema.crm import CrmProvider, CrmRecord
 from graph.schema.described import AFTER_SEQUENCE
 from graph.schema.user import User
@@ -72,6 +75,13 @@ class ContactChannel:
         return [r.handle for r in self.rows]
 
 
+@strawberry.type(description="What eraseContact deleted of a contact, counted.")
+class ErasedContactCounts:
+    conversations: int = strawberry.field(description="Conversations deleted.")
+    messages: int = strawberry.field(description="Messages deleted (their text with them).")
+    calls: int = strawberry.field(description="Calls deleted (their numbers and recordings).")
+
+
 @strawberry.type(description="A customer.")
 class Contact(Node):
     row: strawberry.Private[m.Contact]
@@ -89,6 +99,7 @@ class Contact(Node):
             language=row.language,
             blocked=row.blocked,
             created_at=row.created_at,
+            erased_at=row.erased_at,
         )
 
     first_name: str | None = strawberry.field(description="The given name, if known.")
@@ -122,6 +133,25 @@ class Contact(Node):
         "them (domain.md sections 1 and 2); their conversations cannot be opened or closed."
     )
     created_at: datetime = strawberry.field(description="When the contact was created (UTC).")
+    erased_at: datetime | None = strawberry.field(
+        description="When an owner erased the contact (eraseContact, UTC); null while it is "
+        "not. An erased contact keeps no personal data (its name reads 'Erased contact'), "
+        "appears in no list and cannot be changed."
+    )
+
+    @strawberry.field(
+        description="What an erasure deleted, counted (the anonymised counts it keeps); null "
+        "while the contact is not erased."
+    )
+    def erased_counts(self) -> ErasedContactCounts | None:
+        counts = self.row.erased_counts
+        if self.row.erased_at is None or counts is None:
+            return None
+        return ErasedContactCounts(
+            conversations=counts.get("conversations", 0),
+            messages=counts.get("messages", 0),
+            calls=counts.get("calls", 0),
+        )
 
     @strawberry.field(
         description="The contact's record in a connected CRM (a CRM tab), found by e-mail, then "
@@ -243,6 +273,169 @@ class UpdateContactInput:
     )
 
 
+@strawberry.type(description="A page of contacts, newest first.")
+class ContactConnection(Connection[Contact]):
+    pass
+
+
+@strawberry.input(
+    description="Narrows the contacts list; every condition given must hold (AND). Values are "
+    "compared in their stored forms: a phone number in E.164, an e-mail lower-cased, a handle "
+    "as its channel stores it."
+)
+class ContactFilter:
+    assignee_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Only contacts assigned to this User."
+    )
+    unassigned: bool | None = strawberry.field(
+        default=None,
+        description="True: only contacts without an assignee; false: only assigned ones.",
+    )
+    blocked: bool | None = strawberry.field(
+        default=None, description="Only blocked (true) or unblocked (false) contacts."
+    )
+    phone: str | None = strawberry.field(
+        default=None,
+        description="A phone number in any format, with its country code (`+44 7911 123456`, "
+        "`447911123456`).",
+    )
+    email: str | None = strawberry.field(
+        default=None, description="An e-mail address, compared case-insensitively."
+    )
+    channel_id: strawberry.ID | None = strawberry.field(
+        default=None, description="With `handle`: the Channel the handle is on."
+    )
+    handle: str | None = strawberry.field(
+        default=None,
+        description="With `channelId`: the contact's handle on that channel (a number, an "
+        "e-mail address or the channel's id for the sender).",
+    )
+
+
+@strawberry.input(
+    description="One identity of a contact: exactly one of `phone`, `email`, or `channelId` "
+    "with `handle`."
+)
+class ContactIdentityInput:
+    phone: str | None = strawberry.field(
+        default=None,
+        description="A phone number in any format with its country code; matched in E.164.",
+    )
+    email: str | None = strawberry.field(
+        default=None, description="An RFC 5322 address; matched case-insensitively."
+    )
+    channel_id: strawberry.ID | None = strawberry.field(
+        default=None, description="With `handle`: the Channel of the handle."
+    )
+    handle: str | None = strawberry.field(
+        default=None,
+        description="With `channelId`: the contact's handle on that channel (E.164 number on "
+        "phone channels, e-mail address on e-mail channels, the channel's sender id otherwise).",
+    )
+
+
+@strawberry.input(description="A channel and the contact's handle on it.")
+class ChannelHandleInput:
+    channel_id: strawberry.ID = strawberry.field(description="The Channel's id.")
+    handle: str = strawberry.field(
+        description="The handle on that channel (E.164 number on phone channels, e-mail "
+        "address on e-mail channels, the channel's sender id otherwise)."
+    )
+
+
+@strawberry.input(
+    description="A new contact. Every field is optional; values are validated as "
+    "updateContact's. Nothing is created when one value is invalid."
+)
+class CreateContactInput:
+    first_name: str | None = strawberry.field(
+        default=strawberry.UNSET, description="At most 120 characters."
+    )
+    last_name: str | None = strawberry.field(
+        default=strawberry.UNSET, description="At most 120 characters."
+    )
+    phone: str | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Stored as E.164; a national number is read in `countryCode`.",
+    )
+    email: str | None = strawberry.field(
+        default=strawberry.UNSET, description="An RFC 5322 address."
+    )
+    country_code: str | None = strawberry.field(
+        default=strawberry.UNSET, description="ISO 3166-1 alpha-2."
+    )
+    language: str | None = strawberry.field(
+        default=strawberry.UNSET, description="A BCP 47 tag, e.g. `fr-FR`."
+    )
+    assignee_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="The User to assign it to (an active user). TEAM and SELF agents who give "
+        "none get it assigned to themselves, and may name only someone whose contacts they see.",
+    )
+    identities: list[ChannelHandleInput] | None = strawberry.field(
+        default=None,
+        description="The contact's handles on the workspace's channels; each must be free. A "
+        "phone or e-mail channel's handle fills `phone` or `email` when not given.",
+    )
+
+
+@strawberry.input(
+    description="Find a contact by one identity and set these details, or create it. Only the "
+    "detail fields given change; null or an empty string clears one."
+)
+class UpsertContactInput:
+    identity: ContactIdentityInput = strawberry.field(
+        description="What finds the contact: its phone, e-mail or handle on a channel. A new "
+        "contact takes it (as its phone, e-mail or channel identity)."
+    )
+    first_name: str | None = strawberry.field(
+        default=strawberry.UNSET, description="At most 120 characters."
+    )
+    last_name: str | None = strawberry.field(
+        default=strawberry.UNSET, description="At most 120 characters."
+    )
+    phone: str | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Stored as E.164; a national number is read in the contact's country.",
+    )
+    email: str | None = strawberry.field(
+        default=strawberry.UNSET, description="An RFC 5322 address."
+    )
+    country_code: str | None = strawberry.field(
+        default=strawberry.UNSET, description="ISO 3166-1 alpha-2."
+    )
+    language: str | None = strawberry.field(
+        default=strawberry.UNSET, description="A BCP 47 tag, e.g. `fr-FR`."
+    )
+
+
+@strawberry.type(description="What upsertContact did.")
+class UpsertContactPayload:
+    contact: Contact = strawberry.field(description="The contact found or created.")
+    created: bool = strawberry.field(
+        description="True when the contact was created, false when an existing one was found."
+    )
+
+
+def _details(input: CreateContactInput | UpsertContactInput) -> resolvers.ContactDetails:
+    return resolvers.ContactDetails(
+        first_name=input.first_name,
+        last_name=input.last_name,
+        phone=input.phone,
+        email=input.email,
+        country_code=input.country_code,
+        language=input.language,
+    )
+
+
+def _channel_pk(value: strawberry.ID | None, field: str, errors: FieldErrors) -> int | None:
+    if value is None:
+        return None
+    with errors.collect():
+        return decode_id(value, "Channel", field=field)
+    return -1  # malformed: reported, and found nowhere
+
+
 @strawberry.enum(description="A contact field a merge may take from the secondary contact.")
 class ContactField(Enum):
     FIRST_NAME = strawberry.enum_value("first_name", description="`firstName`.")
@@ -275,6 +468,51 @@ class ContactQueries:
     ) -> Contact | None:
         found = await find_node(info.context, "Contact", decode_id(id, "Contact"))
         return Contact.from_row(found[1]) if found else None
+
+    @connection_field(
+        description="The contacts of the workspace the viewer may see (domain.md section 1; "
+        "erased ones never), newest first, narrowed by `filter`. Errors: BAD_USER_INPUT for a "
+        "malformed filter value (each naming it: `filter.phone` ...), page size or cursor; "
+        "NOT_FOUND for an unknown channel (`filter.channelId`)."
+    )
+    async def contacts(
+        self,
+        info: Info,
+        filter: Annotated[
+            ContactFilter | None,
+            strawberry.argument(description="Conditions on the contacts; none: all of them."),
+        ] = None,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+    ) -> ContactConnection:
+        where = filter or ContactFilter()
+        errors = FieldErrors()
+        request = None
+        with errors.collect():
+            request = PageRequest.parse(first, after, last, before, (datetime, int))
+        assignee_id = None
+        if where.assignee_id is not None:
+            with errors.collect():
+                assignee_id = decode_id(where.assignee_id, "User", field="filter.assigneeId")
+        channel_id = _channel_pk(where.channel_id, "filter.channelId", errors)
+        errors.raise_if_any()
+        assert request is not None
+        page = await directory.list_contacts(
+            info.context.viewer,
+            directory.ContactListFilter(
+                assignee_id=assignee_id,
+                unassigned=where.unassigned,
+                blocked=where.blocked,
+                phone=where.phone,
+                email=where.email,
+                channel_id=channel_id,
+                handle=where.handle,
+            ),
+            request,
+        )
+        return ContactConnection.from_page(page, Contact.from_row)
 
 
 @strawberry.type
@@ -331,6 +569,102 @@ class ContactMutations:
         )
         return Contact.from_row(
             await resolvers.update_contact(ctx.bus, ctx.viewer, contact_pk, given)
+        )
+
+    @strawberry.mutation(
+        description="Create a contact (before any message or call from it): its details, "
+        "handles on channels and assignee, with a `contact.created` event. Errors: "
+        "BAD_USER_INPUT, one error per invalid field (nothing is created); NOT_FOUND for an "
+        "unknown channel or assignee; CONFLICT for a handle another contact holds "
+        "(`identities[i].handle`: use upsertContact); FORBIDDEN without the permission to "
+        "edit contacts."
+    )
+    async def create_contact(
+        self,
+        info: Info,
+        input: Annotated[CreateContactInput, strawberry.argument(description="The contact.")],
+        idempotency_key: IdempotencyKeyArgument = None,
+    ) -> Contact:
+        ctx = info.context
+        errors = FieldErrors()
+        assignee_id = None
+        if input.assignee_id is not None:
+            with errors.collect():
+                assignee_id = decode_id(input.assignee_id, "User", field="assigneeId")
+        identities = [
+            directory.ContactIdentity(
+                channel_id=_channel_pk(h.channel_id, f"identities[{i}].channelId", errors),
+                handle=h.handle,
+            )
+            for i, h in enumerate(input.identities or ())
+        ]
+        errors.raise_if_any()
+        arguments = {
+            "input": input,
+        }
+        contact = await idempotent(
+            info,
+            idempotency_key,
+            arguments,
+            CreatedRow(m.Contact, visible_if=_visible_created),
+            lambda once: directory.create_contact(
+                ctx.bus,
+                ctx.viewer,
+                _details(input),
+                assignee_id=assignee_id,
+                identities=identities,
+                once=once,
+            ),
+        )
+        return Contact.from_row(contact)
+
+    @strawberry.mutation(
+        description="Find the contact of one identity (phone, e-mail or channel handle, compared "
+        "normalised) and set the details given, or create it: a partner's sync. Concurrent "
+        "upserts of one identity create one contact. A phone or e-mail matches the oldest "
+        "contact holding it. Errors: BAD_USER_INPUT for not exactly one identity (`identity`) "
+        "or an invalid value, one error per field (nothing changes); NOT_FOUND for an unknown "
+        "channel; CONFLICT when the identity belongs to a contact the viewer may not see; "
+        "FORBIDDEN without the permission to edit contacts."
+    )
+    async def upsert_contact(
+        self,
+        info: Info,
+        input: Annotated[
+            UpsertContactInput,
+            strawberry.argument(description="The identity, and the details to set."),
+        ],
+    ) -> UpsertContactPayload:
+        ctx = info.context
+        errors = FieldErrors()
+        given = input.identity
+        identity = directory.ContactIdentity(
+            phone=given.phone,
+            email=given.email,
+            channel_id=_channel_pk(given.channel_id, "identity.channelId", errors),
+            handle=given.handle,
+        )
+        errors.raise_if_any()
+        result = await directory.upsert_contact(ctx.bus, ctx.viewer, identity, _details(input))
+        return UpsertContactPayload(
+            contact=Contact.from_row(result.contact), created=result.created
+        )
+
+    @strawberry.mutation(
+        description="Erase a contact (the right to erasure; owners only): its conversations, "
+        "messages, calls, activities, channel identities and CRM links are deleted and its "
+        "details cleared, in one transaction; the contact stays as an anonymised record with "
+        "`erasedAt`, `erasedCounts` and one CONTACT_ERASED activity naming no personal data. "
+        "Live lists drop its conversations (conversationUpdated: LEFT, reason ERASED); later "
+        "webhooks and subscriptions carry none of its data. Erasing it again returns it "
+        "unchanged. Errors: NOT_FOUND for a contact the viewer may not see; FORBIDDEN for "
+        "anyone but an owner; CONFLICT while it has a ringing or ongoing call."
+    )
+    async def erase_contact(self, info: Info, contact_id: ContactIdArgument) -> Contact:
+        ctx = info.context
+        contact_pk = decode_id(contact_id, "Contact", field="contactId")
+        return Contact.from_row(
+            await erasure_resolvers.erase_contact(ctx.bus, ctx.viewer, contact_pk)
         )
 
     @strawberry.mutation(
@@ -439,6 +773,10 @@ class ContactSubscriptions:
         return activity_resolvers.mention_events(info.context, after_sequence, _mention_event)
 
 
+async def _visible_created(viewer: object, row: m.Contact) -> m.Contact:
+    return await resolvers.visible_contact(viewer, row.id)  # type: ignore[arg-type]
+
+
 def _mention_event(sequence: int, activity: m.Activity, contact: m.Contact) -> MentionEvent:
     return MentionEvent(
         sequence=sequence, activity=Activity.from_row(activity), contact=Contact.from_row(contact)
@@ -447,12 +785,20 @@ def _mention_event(sequence: int, activity: m.Activity, contact: m.Contact) -> M
 
 __all__ = [
     "AssignmentMutations",
+    "ChannelHandleInput",
     "Contact",
     "ContactChannel",
+    "ContactConnection",
     "ContactField",
+    "ContactFilter",
+    "ContactIdentityInput",
     "ContactMutations",
     "ContactQueries",
     "ContactSubscriptions",
+    "CreateContactInput",
+    "ErasedContactCounts",
     "MentionEvent",
     "UpdateContactInput",
+    "UpsertContactInput",
+    "UpsertContactPayload",
 ]

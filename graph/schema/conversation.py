@@ -365,6 +365,11 @@ class ConversationChangeReason(Enum):
     MERGED = strawberry.enum_value(
         "MERGED", description="Its contact was merged with another contact."
     )
+    ERASED = strawberry.enum_value(
+        "ERASED",
+        description="Its contact was erased (eraseContact): the conversation is deleted and "
+        "leaves every list.",
+    )
 
 
 @strawberry.type(

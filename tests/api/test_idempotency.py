@@ -282,6 +282,15 @@ async def _send_variables(world):
     }
 
 
+async def _contact_variables(world):
+    return {"i": {"firstName": "Keyed", "email": f"k.{uuid.uuid4().hex[:8]}@example.test"}}
+
+
+async def _count_contacts(world, client, variables):
+    data = await client("{ contacts(first: 1) { totalCount } }")
+    return data["contacts"]["totalCount"]
+
+
 async def _count_list(client, query, field):
     return len((await client(query))[field])
 
@@ -347,6 +356,13 @@ CREATIONS = {
         _call_variables,
         lambda d: d["placeCall"]["id"],
         _count_calls,
+    ),
+    "createContact": Creation(
+        "agent_self",
+        "mutation($i: CreateContactInput!, $k: String) { createContact(input: $i, idempotencyKey: $k) { id } }",
+        _contact_variables,
+        lambda d: d["createContact"]["id"],
+        _count_contacts,
     ),
     "sendMessage": Creation(
         "agent_all",

@@ -174,6 +174,34 @@ def _matrix(world) -> list[tuple[str, str, dict, set[str], str]]:
             {"INGEST", "ADMIN"},
             "NOT_FOUND",
         ),
+        (
+            "contacts",
+            "{ contacts(first: 1) { totalCount } }",
+            {},
+            {"READ", "READ_WRITE", "ADMIN"},
+            "",
+        ),
+        (
+            "createContact",
+            "mutation($i: CreateContactInput!) { createContact(input: $i) { id } }",
+            {"i": {"phone": "12"}},
+            {"READ_WRITE", "ADMIN"},
+            "BAD_USER_INPUT",
+        ),
+        (
+            "upsertContact",
+            "mutation($i: UpsertContactInput!) { upsertContact(input: $i) { created } }",
+            {"i": {"identity": {}}},
+            {"READ_WRITE", "ADMIN"},
+            "BAD_USER_INPUT",
+        ),
+        (
+            "eraseContact",
+            "mutation($c: ID!) { eraseContact(contactId: $c) { id } }",
+            {"c": unknown_contact},
+            {"ADMIN"},
+            "NOT_FOUND",
+        ),
         ("changePassword", CHANGE_PASSWORD, {"c": "wrong password", "n": "long enough"}, set(), ""),
     ]
 

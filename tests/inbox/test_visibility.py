@@ -160,3 +160,34 @@ async def test_a_hidden_contact_is_not_found_for_mutations(world):
     )
     assert unknown in (["NOT_FOUND"], ["BAD_USER_INPUT"])
     await client.aclose()
+
+
+CONTACTS_LIST = """query($f: ContactFilter, $after: String) {
+  contacts(filter: $f, first: 3, after: $after) {
+    totalCount edges { node { id name } } pageInfo { hasNextPage endCursor } } }"""
+
+
+@pytest.mark.parametrize("user", VIEWERS)
+async def test_contacts_lists_exactly_the_visible_contacts(world, user):
+    """``contacts`` (issue 21, item 4) through the policy: every page, its count, and every
+    filter: a hidden contact is never found, whatever identifies it."""
+    client = world.client(user)
+    names, after, total = [], None, None
+    while True:
+        page = (await client(CONTACTS_LIST, {"after": after}))["contacts"]
+        total = page["totalCount"]
+        names += [edge["node"]["name"] for edge in page["edges"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert sorted(names) == sorted(expected_visible(user))
+    assert total == len(names)
+    for contact, assignee in CONTACTS.items():
+        by_handle = {"channelId": world.channel_ids["WEBCHAT"], "handle": f"visitor-{contact}"}
+        by_assignee = {"assigneeId": world.user_ids[assignee]} if assignee else {"unassigned": True}
+        for where in (by_handle, {**by_assignee, **by_handle}):
+            page = (await client(CONTACTS_LIST, {"f": where}))["contacts"]
+            found = [edge["node"]["name"] for edge in page["edges"]]
+            assert found == ([contact] if contact in expected_visible(user) else []), where
+            assert page["totalCount"] == len(found)
+    await client.aclose()

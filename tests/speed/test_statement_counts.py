@@ -209,6 +209,19 @@ async def ring_calls(world, count: int) -> None:
     await owner.aclose()
 
 
+@pytest.mark.parametrize("who", ["owner", "manager", "agent_team", "agent_self", "integration"])
+async def test_authentication_is_one_statement(world, who):
+    """Issue 23: the token, its user and the workspace's teams come back in one round trip
+    (they took three); a request that reads nothing else runs that one statement."""
+    client = world.client(who)
+    count, data = await statements(client, "{ __typename }")
+    me = await client("{ me { id } }") if who != "integration" else None
+    await client.aclose()
+    assert data == {"__typename": "Query"}
+    assert me is None or me["me"]["id"] == world.user_ids[who]
+    assert count == 1, f"authenticating {who} ran {count} statements"
+
+
 async def test_sidebar_statements_do_not_grow_with_the_workspace(small_sidebar, busy):
     before = small_sidebar
     client = busy.client("manager")
@@ -711,4 +724,34 @@ async def test_backward_pages_run_the_statements_of_forward_pages(busy):
     # the last five items may name no user (inbound messages): one statement fewer, never more
     assert timeline_small <= timeline_large == timeline_forward, (
         f"first: 100 {timeline_forward}, last: 5 {timeline_small}, last: 100 {timeline_large}"
+    )
+
+
+CONTACTS = f"""
+query($first: Int, $f: ContactFilter) {{
+  contacts(first: $first, filter: $f) {{
+    totalCount
+    edges {{ cursor node {{
+      {CONTACT} blocked erasedAt
+      channels {{ channel {{ id type }} handle }}
+      conversations(first: 1) {{ nodes {{ id status }} }}
+    }} }}
+    pageInfo {{ hasNextPage endCursor }}
+  }}
+}}"""
+
+
+@pytest.mark.parametrize(
+    "who, where", [("owner", None), ("agent_team", None), ("owner", {"unassigned": True})]
+)
+async def test_contacts_list_statements_do_not_grow_with_the_page(busy, who, where):
+    """``contacts`` (issue 21, item 4) with what a partner's sync or a contacts page shows."""
+    client = busy.client(who)
+    small, small_data = await statements(client, CONTACTS, {"first": 5, "f": where})
+    large, large_data = await statements(client, CONTACTS, {"first": 100, "f": where})
+    await client.aclose()
+    sizes = len(small_data["contacts"]["edges"]), len(large_data["contacts"]["edges"])
+    assert sizes[0] <= 5 and sizes[1] > sizes[0], sizes
+    assert large == small, (
+        f"first: 5 ran {small} statements, first: 100 ({sizes[1]} rows) ran {large}"
     )
