@@ -480,6 +480,7 @@ class ClientConfig:
     setup_timeout: float
     client: str  # "plain" or "browser" (see CLIENTS)
     cpus: list[int] | None
+    wait_for_go: bool = False  # say "waiting" once imported, connect on "go" (bench.storm)
 
 
 def client_process(pipe: Any, config: ClientConfig) -> None:
@@ -507,6 +508,9 @@ async def _client(pipe: Any, config: ClientConfig) -> None:
     failures: collections.Counter[str] = collections.Counter()
     setup_times: list[float] = []
     variables = {"after": config.after_sequence}
+    if config.wait_for_go:
+        pipe.send(("waiting", None))
+        await loop.run_in_executor(None, pipe.recv)
 
     async def one() -> Subscriber | None:
         for attempt in range(3):

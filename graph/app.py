@@ -68,7 +68,7 @@ from graph.schema import build_schema
 from graph.settings import Settings
 from graph.throttle import Throttle, address_key, budget_spent, hold
 from graph.webhooks import WebhookDeliverer
-from graph.websocket import InboxTransportWSHandler
+from graph.websocket import InboxTransportWSHandler, check_token
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -486,7 +486,7 @@ class InboxGraphQL(GraphQL):
         database: :meth:`graph.websocket.InboxTransportWSHandler.handle_connection_init`)."""
         params = context.connection_params
         token = bearer_token(params.get("authorization")) if isinstance(params, dict) else None
-        viewer = await viewer_for_token(token)
+        viewer = await check_token(token)
         if viewer is None:
             raise ConnectionRejectionError()
         context.current_viewer = viewer

@@ -180,13 +180,20 @@ async def viewer_for_token(token: str | None) -> Viewer | None:
 
 async def refresh_viewer(viewer: Viewer) -> Viewer | None:
     """Reload ``viewer`` after a user, team or token change; ``None`` if it lost access."""
-    if viewer.token_id is not None:
-        token = await AccessToken.filter(id=viewer.token_id, revoked_at__isnull=True).first()
+    return await reload_viewer(viewer.token_id, viewer.user_id)
+
+
+async def reload_viewer(token_id: int | None, user_id: int) -> Viewer | None:
+    """The viewer of user ``user_id`` acting with access token ``token_id`` (``None``: a
+    session), as the database has it now; ``None`` if the token is revoked or expired or the
+    user deactivated."""
+    if token_id is not None:
+        token = await AccessToken.filter(id=token_id, revoked_at__isnull=True).first()
         if not _usable(token):
             return None
     else:
         token = None
-    user = await User.filter(id=viewer.user_id, is_active=True).first()
+    user = await User.filter(id=user_id, is_active=True).first()
     if user is None:
         return None
     return await load_viewer(user, token)
@@ -198,6 +205,7 @@ __all__ = [
     "load_viewer",
     "note_use",
     "refresh_viewer",
+    "reload_viewer",
     "team_members",
     "viewer_for_token",
     "viewer_of",

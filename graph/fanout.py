@@ -19,11 +19,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import sys
+import time
 from collections import OrderedDict
 from contextvars import ContextVar
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from db.availability import is_unavailable, report_unavailable
 from graph.errors import ErrorCode, ServiceUnavailable
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
 
     from graph.context import Context
     from graph.permissions.visibility import Viewer
+    from graph.ws_compression import FrameWriter
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +68,7 @@ class LiveOperation:
     __slots__ = (
         "completed",
         "document_key",
+        "frame_head",
         "frame_prefix",
         "id",
         "operation_name",
@@ -73,6 +77,7 @@ class LiveOperation:
         "send_text",
         "stream",
         "variables",
+        "writer",
     )
 
     def __init__(
@@ -83,6 +88,7 @@ class LiveOperation:
         operation_name: str | None,
         send_text: Callable[[str], Awaitable[None]],
         owner: Any = None,
+        writer: FrameWriter | None = None,
     ) -> None:
         self.id = id
         self.query = query
@@ -96,9 +102,26 @@ class LiveOperation:
             sys.intern(_variables_key(variables)),
         )
         self.frame_prefix = '{"id":' + json.dumps(id) + ',"type":"next","payload":'
+        self.frame_head = self.frame_prefix.encode()
         self.completed = False
         self.stream: Any = None
         self.owner = owner
+        self.writer = writer
+
+    def send_next(self, payload: str, encoded: bytes | None = None) -> Awaitable[None] | None:
+        """Send a ``next`` frame carrying ``payload`` (JSON text; ``encoded``: the same, UTF-8).
+
+        Written at once, pre-framed, when the socket's :class:`~graph.ws_compression.FrameWriter`
+        can (``None`` is returned); otherwise the send through ASGI is returned, to await (it
+        waits for the socket to drain, compresses, or raises once the socket is closed).
+        """
+        writer = self.writer
+        if writer is not None:
+            if encoded is None:
+                encoded = payload.encode()
+            if writer.write_text(self.frame_head, encoded, b"}"):
+                return None
+        return self.send_text(self.frame_prefix + payload + "}")
 
     def detach(self, stream: Any) -> bool:
         """``stream`` delivers this operation's events from now on, without its task;
@@ -123,12 +146,11 @@ def start_live_operation(operation: LiveOperation) -> None:
     _operation.set(operation)
 
 
-@dataclass(frozen=True)
-class Candidate:
+class Candidate(NamedTuple):
     """An event a subscription may deliver: ``build`` makes its payload (the subscription
     field's value) or returns ``None`` to skip it. ``variant`` is whatever else distinguishes
     this payload from another subscriber's for the same event (ENTERED for one list, LEFT for
-    another)."""
+    another). A tuple: the bus makes one per subscriber and event."""
 
     sequence: int
     build: Callable[[], Awaitable[Any]]
@@ -274,6 +296,8 @@ class FastPath:
 
     ``accepts(event, viewer)`` says whether the event may be handled here at all (anything
     that needs the database or the connection, such as reloading the viewer, goes to the task);
+    nothing is, once the viewer's token has expired (``expires``, a POSIX timestamp, seconds):
+    the task closes the socket;
     ``select(event, facts)`` authorises it and makes its :class:`Candidate`, or ``None``. The
     payload is executed with the operation's own viewer, never the connection's latest (another
     operation on the socket may have reloaded it first).
@@ -285,12 +309,15 @@ class FastPath:
     select: Callable[[Any, dict[str, Any]], Candidate | None]
     viewer: Viewer | None = None
     view: tuple[Any, ...] = ()
+    expires: float = math.inf
 
     def ready(self, viewer: Viewer) -> FastPath:
         """Take the operation's current viewer; call before each hand-over to the bus."""
         if viewer is not self.viewer:
             self.viewer = viewer
             self.view = view_key(viewer)
+            expires_at = viewer.token_expires_at
+            self.expires = math.inf if expires_at is None else expires_at.timestamp()
         return self
 
     def execution_context(self) -> Context:
@@ -355,6 +382,7 @@ async def dispatch(
     # thousands of short-lived tuples per event would survive the await below and fill the
     # garbage collector's oldest generation, whose full collections stall the process)
     groups: dict[tuple[Any, ...], tuple[Candidate, FastPath, list[Any]]] = {}
+    now = time.time()
     for subscriber in subscribers:
         if event.sequence <= subscriber.last:
             continue  # handled already (``last`` never runs ahead of what was handled)
@@ -365,6 +393,7 @@ async def dispatch(
             if (
                 fast is None
                 or event.sequence != subscriber.last + 1
+                or fast.expires <= now
                 or not fast.accepts(event, fast.viewer)
             ):
                 subscriber._offer(event)
@@ -392,6 +421,7 @@ async def dispatch(
         *(_payload_within_budget(fast, candidate) for candidate, fast, _ in planned)
     )
     for (_, _, members), outcome in zip(planned, outcomes, strict=True):
+        encoded = None
         for subscriber in members:
             fast = subscriber.fast_path
             if subscriber.closed or (fast is not None and fast.operation.completed):
@@ -406,10 +436,11 @@ async def dispatch(
                 subscriber._offer(event)
                 continue
             if outcome[0] is not None:
-                _send_now(
-                    subscriber,
-                    fast.operation.send_text(fast.operation.frame_prefix + outcome[0] + "}"),
-                )
+                if encoded is None:
+                    encoded = outcome[0].encode()  # once per group, for every socket
+                send = fast.operation.send_next(outcome[0], encoded)
+                if send is not None:
+                    _send_now(subscriber, send)
 
 
 DISPATCH_BUDGET_SECONDS = 5.0

@@ -225,6 +225,72 @@ async def read_outbox(
     return [LiveEvent(r.workspace_id, r.sequence, r.type, r.payload) for r in rows]
 
 
+class SharedReads:
+    """Equal reads asked for at the same time, read once (a reconnect storm: thousands of
+    dashboards resume after the same sequence, check the same tokens and teams).
+
+    ``read(key)`` awaits ``load(*key)``. A load serves only the callers that asked before it
+    started, so each caller sees every row committed before it asked, as with a read of its
+    own: while a load of a key runs, callers of the same key wait for the next one, which
+    starts when it ends (at most two per key: the one running and the one gathering). What a
+    load returns is shared by its callers: it must not be changed.
+    """
+
+    def __init__(self, load: Callable[..., Awaitable[Any]]) -> None:
+        self._load = load
+        self._running: dict[tuple[Any, ...], asyncio.Future[Any]] = {}
+        self._gathering: dict[tuple[Any, ...], asyncio.Future[Any]] = {}
+
+    async def read(self, key: tuple[Any, ...]) -> Any:
+        future = self._gathering.get(key)
+        if future is None:
+            future = asyncio.get_running_loop().create_future()
+            if key in self._running:
+                self._gathering[key] = future  # starts once the running one ends
+            else:
+                self._start(key, future)
+        # shared: one caller's cancellation must not cancel the load of the others
+        return await asyncio.shield(future)
+
+    def _start(self, key: tuple[Any, ...], future: asyncio.Future[Any]) -> None:
+        self._running[key] = future
+        # a fresh context: the load must not carry one caller's variables
+        task = asyncio.create_task(self._load(*key), context=contextvars.Context())
+        task.add_done_callback(partial(self._ended, key, future))
+
+    def _ended(
+        self, key: tuple[Any, ...], future: asyncio.Future[Any], task: asyncio.Task[Any]
+    ) -> None:
+        del self._running[key]
+        if task.cancelled():
+            future.cancel()
+        elif task.exception() is not None:
+            future.set_exception(task.exception())
+            future.exception()  # retrieved: a caller that left must not log it
+        else:
+            future.set_result(task.result())
+        gathering = self._gathering.pop(key, None)
+        if gathering is not None:
+            self._start(key, gathering)
+
+
+async def _read_outbox_tuple(
+    workspace_id: int, after: int, up_to: int | None, limit: int
+) -> tuple[LiveEvent, ...]:
+    return tuple(await read_outbox(workspace_id, after, up_to, limit=limit))
+
+
+_outbox_reads = SharedReads(_read_outbox_tuple)
+
+
+async def read_outbox_shared(
+    workspace_id: int, after: int, up_to: int | None = None, *, limit: int
+) -> list[LiveEvent]:
+    """:func:`read_outbox`, one statement for equal reads asked for at the same time in this
+    process (:class:`SharedReads`; each caller gets its own list)."""
+    return list(await _outbox_reads.read((workspace_id, after, up_to, limit)))
+
+
 class SlowConsumer(Exception):
     """The subscriber fell too far behind and was cut off; it resumes from its last sequence."""
 
@@ -609,10 +675,12 @@ __all__ = [
     "Delivery",
     "EventBus",
     "LiveEvent",
+    "SharedReads",
     "SlowConsumer",
     "Subscriber",
     "Transaction",
     "read_outbox",
+    "read_outbox_shared",
     "with_current_facts",
     "write",
 ]

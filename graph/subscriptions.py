@@ -48,7 +48,7 @@ from graph.live import (
     Delivery,
     LiveEvent,
     SlowConsumer,
-    read_outbox,
+    read_outbox_shared,
     with_current_facts,
 )
 from graph.websocket import CLOSE_FORBIDDEN
@@ -68,6 +68,10 @@ STREAM_STARTED = "stream.started"
 MAX_REPLAY = 10_000
 RETRY_MIN_SECONDS, RETRY_MAX_SECONDS = 0.2, 5.0
 """Backoff of a subscription waiting for the database to come back (doubling, jittered)."""
+PRUNED = (
+    "Events after {} are no longer kept: reload, then subscribe without afterSequence (or with "
+    "the sequence the reload returned)."
+)
 CLOSE_SLOW_CONSUMER = 4413
 """Close code for a subscriber that fell more than ``INBOX_GRAPH_SUBSCRIBER_QUEUE`` events
 behind: reconnect and resubscribe with ``afterSequence`` to receive the rest."""
@@ -94,7 +98,7 @@ async def _outbox(workspace_id: int, after: int, up_to: int | None = None) -> li
     Raises:
         BadUserInput: more than :data:`MAX_REPLAY` of them (reload instead of resuming).
     """
-    events = await read_outbox(workspace_id, after, up_to, limit=MAX_REPLAY + 1)
+    events = await read_outbox_shared(workspace_id, after, up_to, limit=MAX_REPLAY + 1)
     if len(events) > MAX_REPLAY:
         raise BadUserInput(
             "Too many events to replay: reload the data instead of resuming.", field="afterSequence"
@@ -108,8 +112,8 @@ def _expired(viewer: Viewer) -> bool:
 
 def _fast_accepts(event: LiveEvent, viewer: Viewer) -> bool:
     """Whether the bus may deliver ``event`` without the subscriber's task: not when the
-    viewer must be reloaded, nor once the session has expired (the task closes it)."""
-    return event.type not in VIEWER_EVENTS and not _expired(viewer)
+    viewer must be reloaded (an expired session never gets here: ``FastPath.expires``)."""
+    return event.type not in VIEWER_EVENTS
 
 
 class _Gone(Exception):
@@ -214,27 +218,32 @@ class LiveStream:
         bus = context.bus
         subscriber = await bus.add(viewer.workspace_id)
         try:
-            current = (
-                await Workspace.filter(id=viewer.workspace_id)
-                .first()
-                .values_list("event_sequence", flat=True)
-            )
-            current = int(current or 0)
-            if after_sequence is not None and after_sequence > current:
-                raise BadUserInput(
-                    f"`afterSequence` {after_sequence} is ahead of the latest event ({current}).",
-                    field="afterSequence",
+            backlog = []
+            if after_sequence is not None:
+                # a resume reads the outbox first: the workspace's sequence only matters
+                # (ahead, or pruned) when nothing follows ``afterSequence``
+                backlog = await _outbox(viewer.workspace_id, after_sequence)
+            if backlog:
+                last = after_sequence
+                if backlog[0].sequence != after_sequence + 1:
+                    raise HistoryPruned(PRUNED.format(after_sequence), field="afterSequence")
+                self.pending = with_current_facts(backlog)
+            else:
+                current = (
+                    await Workspace.filter(id=viewer.workspace_id)
+                    .first()
+                    .values_list("event_sequence", flat=True)
                 )
-            last = current if after_sequence is None else after_sequence
-            if after_sequence is not None and after_sequence < current:
-                backlog = await _outbox(viewer.workspace_id, last)
-                if not backlog or backlog[0].sequence != after_sequence + 1:
-                    raise HistoryPruned(
-                        f"Events after {after_sequence} are no longer kept: reload, then subscribe "
-                        "without afterSequence (or with the sequence the reload returned).",
+                current = int(current or 0)
+                if after_sequence is not None and after_sequence > current:
+                    raise BadUserInput(
+                        f"`afterSequence` {after_sequence} is ahead of the latest event "
+                        f"({current}).",
                         field="afterSequence",
                     )
-                self.pending = with_current_facts(backlog)
+                if after_sequence is not None and after_sequence < current:
+                    raise HistoryPruned(PRUNED.format(after_sequence), field="afterSequence")
+                last = current if after_sequence is None else after_sequence
         except BaseException:
             bus.remove(subscriber)
             raise
@@ -398,7 +407,9 @@ class LiveStream:
         if payload is None or self.ended:
             return
         try:
-            await operation.send_text(operation.frame_prefix + payload + "}")
+            send = operation.send_next(payload)
+            if send is not None:
+                await send
         except (WebSocketDisconnect, RuntimeError, OSError) as exc:
             raise _Gone from exc  # the connection is gone: its handler ends the operation
 

@@ -16,7 +16,9 @@ every rule of the protocol (https://github.com/enisdenjo/graphql-ws/blob/master/
   ran: it ends with a ``next`` carrying the error, then ``complete``, as before;
 - every ``subscribe`` frame (queries and mutations over the socket included) re-checks the
   token and the user: a revoked or expired token, or a deactivated user, closes the socket
-  with 4403; a changed role, visibility or team is used from then on;
+  with 4403; a changed role, visibility or team is used from then on. Sockets checking the
+  same token (or user) at the same time share one check that started after each asked
+  (:func:`check_token`, :func:`recheck_viewer`: a reconnect storm);
 - while the database cannot be reached, ``connection_init`` closes the socket with 1013 (try
   again later) and a ``subscribe`` gets an ``error`` coded ``SERVICE_UNAVAILABLE`` (the socket
   and its other operations stay open);
@@ -39,18 +41,23 @@ import asyncio
 import contextlib
 import sys
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
 )
 
 from db.availability import is_unavailable, report_unavailable
-from graph.auth import refresh_viewer
+from graph.auth import reload_viewer, viewer_for_token
 from graph.context import start_operation_loaders
 from graph.errors import RateLimited
 from graph.extensions import unavailable_error
 from graph.fanout import LiveOperation, start_live_operation
+from graph.live import SharedReads
+from graph.ws_compression import FrameWriter, frame_writer
+
+if TYPE_CHECKING:
+    from graph.permissions.visibility import Viewer
 
 MAX_OPERATION_ID_LENGTH = 128
 CLOSE_FORBIDDEN = 4403
@@ -100,6 +107,26 @@ def frame_problem(message: Any) -> str | None:
     return None
 
 
+_UNSET = object()
+
+_token_checks = SharedReads(viewer_for_token)
+_viewer_checks = SharedReads(reload_viewer)
+
+
+async def check_token(token: str | None) -> Viewer | None:
+    """:func:`graph.auth.viewer_for_token` for ``connection_init``; sockets that present the
+    same token at the same time share one check that started after each asked
+    (:class:`graph.live.SharedReads`: a reconnect storm)."""
+    return await _token_checks.read((token,)) if token else None
+
+
+async def recheck_viewer(viewer: Viewer) -> Viewer | None:
+    """:func:`graph.auth.refresh_viewer` for a ``subscribe`` frame, shared as
+    :func:`check_token` is: the token and user as the database has them once the frame
+    arrived; ``None`` if the socket must close with 4403."""
+    return await _viewer_checks.read((viewer.token_id, viewer.user_id))
+
+
 _finishing: set[asyncio.Task[Any]] = set()
 """Operation tasks of detached subscriptions, held until they have unwound."""
 
@@ -121,6 +148,7 @@ class InboxTransportWSHandler(BaseGraphQLTransportWSHandler):
         super().__init__(*args, **kwargs)
         self._live: dict[str, LiveOperation] = {}
         self._user_id: int | None = None  # whose operations ``_live`` holds
+        self._frame_writer: Any = _UNSET
 
     def _too_many(self, user_id: int) -> RateLimited | None:
         """The error for a new operation over this socket's or its user's bound, else ``None``."""
@@ -144,6 +172,13 @@ class InboxTransportWSHandler(BaseGraphQLTransportWSHandler):
             limit=limit,
             maximum=maximum,
         )
+
+    def _writer(self) -> FrameWriter | None:
+        """The socket's pre-framed writer (:class:`graph.ws_compression.FrameWriter`), made
+        once, shared by its operations."""
+        if self._frame_writer is _UNSET:
+            self._frame_writer = frame_writer(self.websocket.ws)
+        return self._frame_writer
 
     def _register(self, live: LiveOperation, user_id: int) -> None:
         self._live[live.id] = live
@@ -190,7 +225,7 @@ class InboxTransportWSHandler(BaseGraphQLTransportWSHandler):
             context = self.context
             try:
                 viewer = (
-                    await refresh_viewer(context.current_viewer) if context.current_viewer else None
+                    await recheck_viewer(context.current_viewer) if context.current_viewer else None
                 )
             except Exception as exc:
                 if not is_unavailable(exc):
@@ -226,6 +261,7 @@ class InboxTransportWSHandler(BaseGraphQLTransportWSHandler):
                 operation_name=payload.get("operationName"),
                 send_text=self.websocket.ws.send_text,
                 owner=self,
+                writer=self._writer(),
             )
             start_live_operation(live)
         await super().handle_subscribe(message)
@@ -281,4 +317,11 @@ class InboxTransportWSHandler(BaseGraphQLTransportWSHandler):
             operation.task.cancel()
 
 
-__all__ = ["CLOSE_FORBIDDEN", "CLOSE_TRY_AGAIN_LATER", "InboxTransportWSHandler", "frame_problem"]
+__all__ = [
+    "CLOSE_FORBIDDEN",
+    "CLOSE_TRY_AGAIN_LATER",
+    "InboxTransportWSHandler",
+    "check_token",
+    "frame_problem",
+    "recheck_viewer",
+]

@@ -31,17 +31,24 @@ helped: the memory was not free, only unreachable.
   no zlib state at all, and each frame sent is compressed with a fresh compressor of
   ``SERVER_MAX_WINDOW_BITS`` / ``MEMORY_LEVEL`` (2^(12+2) + 2^(5+9) = 32 KB, freed right
   after the frame).
+
+Subscription events skip uvicorn's per-message path where it would only re-frame the same
+bytes: :class:`FrameWriter` writes a payload encoded once per event, pre-framed, to every
+socket without an extension (compressed sockets are framed by wsproto, one compressor each).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import struct
 import zlib
 from typing import Any
 
 import wsproto
+from starlette.websockets import WebSocketState
 from uvicorn.protocols.websockets.wsproto_impl import WSProtocol
 from wsproto import ConnectionType
+from wsproto.connection import ConnectionState
 from wsproto.events import AcceptConnection, Event
 from wsproto.extensions import PerMessageDeflate
 from wsproto.frame_protocol import Opcode
@@ -130,6 +137,77 @@ class BoundedDeflateWSProtocol(WSProtocol):
         self.conn = _BoundedDeflateConnection(connection_type=ConnectionType.SERVER)
 
 
+_TEXT_FIN = 0x81
+"""The first byte of an unfragmented, uncompressed text frame (FIN, opcode 1)."""
+
+
+class FrameWriter:
+    """Writes pre-framed text messages straight to one WebSocket's transport (issue 23, item 3).
+
+    uvicorn sends a text message through starlette's state checks, its own ``send`` coroutine
+    and wsproto, which encodes the text and frames it again for every socket. For an event
+    delivered to thousands of sockets, the payload is encoded once
+    (:func:`graph.fanout.dispatch`) and each socket's frame is its header (2 to 10 bytes, the
+    server never masks) and the operation's prefix around those bytes: one ``bytes`` join and
+    one ``transport.write`` per socket.
+
+    :meth:`write_text` writes only when uvicorn's own path would write at once, the same bytes:
+    the socket is open on both sides (handshake done, no close sent or received), no extension
+    was negotiated (a ``permessage-deflate`` socket compresses per socket: uvicorn's path), and
+    no send is waiting for the transport to drain (nor about to resume: ordering). Otherwise it
+    returns ``False`` and the caller sends through uvicorn, which waits or raises as before.
+    """
+
+    __slots__ = ("plain", "protocol", "websocket")
+
+    def __init__(self, websocket: Any, protocol: WSProtocol) -> None:
+        self.websocket = websocket
+        self.protocol = protocol
+        self.plain: bool | None = None  # no extension negotiated: known once the handshake is done
+
+    def write_text(self, *parts: bytes) -> bool:
+        """Write ``parts`` (UTF-8, joined) as one text message; ``False`` if it must go through
+        uvicorn instead (nothing was written)."""
+        protocol = self.protocol
+        writable = protocol.writable
+        if (
+            not writable.is_set()
+            or writable._waiters  # a send waits (or is about to resume): keep the order
+            or protocol.close_sent
+            or protocol.disconnected
+            or not protocol.handshake_complete
+            or protocol.response_started
+            or self.websocket.application_state is not WebSocketState.CONNECTED
+        ):
+            return False
+        connection = protocol.conn.connection  # wsproto's, made by the handshake
+        if connection is None or connection.state is not ConnectionState.OPEN:
+            return False
+        if self.plain is None:
+            self.plain = not connection._proto.extensions
+        if not self.plain or protocol.transport.is_closing():
+            return False
+        length = sum(map(len, parts))
+        if length < 126:
+            header = bytes((_TEXT_FIN, length))
+        elif length < 65536:
+            header = struct.pack("!BBH", _TEXT_FIN, 126, length)
+        else:
+            header = struct.pack("!BBQ", _TEXT_FIN, 127, length)
+        protocol.transport.write(b"".join((header, *parts)))
+        return True
+
+
+def frame_writer(websocket: Any) -> FrameWriter | None:
+    """A :class:`FrameWriter` for a starlette ``WebSocket`` served by uvicorn's ``wsproto``
+    protocol (both of ``INBOX_GRAPH_WS_COMPRESSION``'s modes), else ``None`` (e.g. another
+    server): send through ASGI then."""
+    protocol = getattr(getattr(websocket, "_send", None), "__self__", None)
+    if not isinstance(protocol, WSProtocol):
+        return None
+    return FrameWriter(websocket, protocol)
+
+
 def uvicorn_options(mode: str) -> dict[str, Any]:
     """The ``uvicorn.run`` options that serve WebSockets with compression ``mode``."""
     if mode == "bounded":
@@ -144,4 +222,10 @@ def uvicorn_options(mode: str) -> dict[str, Any]:
     )
 
 
-__all__ = ["BoundedDeflateWSProtocol", "BoundedPerMessageDeflate", "uvicorn_options"]
+__all__ = [
+    "BoundedDeflateWSProtocol",
+    "BoundedPerMessageDeflate",
+    "FrameWriter",
+    "frame_writer",
+    "uvicorn_options",
+]
