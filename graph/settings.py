@@ -8,6 +8,7 @@
 | ``INBOX_GRAPH_ALLOWED_ORIGINS`` | ``http://localhost:3000`` | comma-separated browser origins allowed to call the API (CORS) and open a WebSocket (``*`` for any); outside production every loopback origin (``http://localhost:*``, ``http://127.0.0.1:*``, ``http://[::1]:*``) is allowed too (:mod:`graph.origins`) |
 | ``INBOX_GRAPH_INTROSPECTION`` | on in development | ``0``/``1``; off, validation errors suggest no names ("Did you mean …?") either |
 | ``INBOX_GRAPH_IDE`` | on in development | ``0``/``1``: GraphiQL on ``GET /graphql``, its assets served by the API on ``/graphiql/`` (:mod:`graph.ide`; ``npm ci`` in ``graph/ide``) |
+| ``INBOX_GRAPH_LIVE_PAGE`` | on in development | ``0``/``1``: the live page on ``GET /``, its files on ``/live/`` (:mod:`graph.page`; ``npm ci`` in ``graph/page``); in development it offers the demo's logins; in production the API's own origin must be in ``INBOX_GRAPH_ALLOWED_ORIGINS`` for its WebSocket |
 | ``INBOX_GRAPH_SESSION_TTL_SECONDS`` | ``2592000`` (30 days) | lifetime of a login token |
 | ``INBOX_GRAPH_SUBSCRIBER_QUEUE`` | ``1000`` | events buffered per subscription before it is cut off |
 | ``INBOX_GRAPH_EVENT_RETENTION_SECONDS`` | ``86400`` | how long the outbox keeps events for resuming |
@@ -179,6 +180,7 @@ class Settings:
     allowed_origins: tuple[str, ...] = ("http://localhost:3000",)
     introspection: bool = True
     graphql_ide: bool = True
+    live_page: bool = True
     session_ttl_seconds: int = 30 * 24 * 3600
     subscriber_queue_size: int = 1000
     event_retention_seconds: int = 24 * 3600
@@ -244,6 +246,7 @@ class Settings:
             allowed_origins=tuple(o.strip() for o in origins.split(",") if o.strip()),
             introspection=_flag("INBOX_GRAPH_INTROSPECTION", not production),
             graphql_ide=_flag("INBOX_GRAPH_IDE", not production),
+            live_page=_flag("INBOX_GRAPH_LIVE_PAGE", not production),
             session_ttl_seconds=_int("INBOX_GRAPH_SESSION_TTL_SECONDS", 30 * 24 * 3600),
             subscriber_queue_size=_int("INBOX_GRAPH_SUBSCRIBER_QUEUE", 1000),
             event_retention_seconds=_int("INBOX_GRAPH_EVENT_RETENTION_SECONDS", 24 * 3600),
