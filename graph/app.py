@@ -599,11 +599,19 @@ def settle_startup_heap() -> None:
     Each full collection otherwise walks the whole startup heap again, and a reconnect storm
     (thousands of WebSockets opened at once, each allocating a few hundred objects)
     triggers them over and over: about a fifth of the server's CPU in a storm's profile
-    (README, "bench/storm")."""
+    (README, "bench/storm"). Once per process: what a process (a test run) builds later is
+    collected as usual."""
+    global _heap_settled
+    if _heap_settled:
+        return
+    _heap_settled = True
     gc.collect()
     gc.freeze()
     _, *older = gc.get_threshold()
     gc.set_threshold(GC_YOUNG_THRESHOLD, *older)
+
+
+_heap_settled = False
 
 
 GC_YOUNG_THRESHOLD = 20_000
