@@ -21,7 +21,6 @@ validated (:class:`Documents`, bounded by the bytes of their texts).
 from __future__ import annotations
 
 import contextlib
-import inspect
 import logging
 import re
 import threading
@@ -734,136 +733,6 @@ class CostBudget(SchemaExtension):
         return {"cost": self._extension(actual)}
 
 
-_STAGES = ("on_operation", "on_parse", "on_validate", "on_stream_result")
-
-
-class ExtensionChain(SchemaExtension):
-    """Several schema extensions run as one, in the order given, with the semantics strawberry
-    gives a list of them: at each stage (operation, parse, validate, execute, each streamed
-    result) their hooks run in order up to their ``yield``, and after the stage in reverse
-    order; ``get_results`` merges theirs in order.
-
-    strawberry enters every hook of every extension through a context manager it builds per
-    operation and stage (``strawberry.extensions.context``); the chain is one extension, with
-    one hook per stage driving ours directly: a subscription's set-up is cheaper (issue 23,
-    reconnect storms; ``bench/README.md``, "bench/storm"). An exception in a stage closes the
-    hooks entered so far (as a generator's ``close``: none of ours handles one at its
-    ``yield``) and propagates. The chain has no ``on_execute`` (strawberry would enter it per
-    operation for nothing) and no ``resolve`` (field middleware): an extension with either is
-    refused (``ValueError``); give it to the schema on its own.
-    """
-
-    def __init__(self, *extensions: SchemaExtension) -> None:
-        for extension in extensions:
-            for hook in ("on_execute", "resolve"):
-                if getattr(type(extension), hook) is not getattr(SchemaExtension, hook):
-                    raise ValueError(f"{type(extension).__name__}.{hook}: not in a chain")
-        self.extensions = extensions
-        hooks: dict[str, list[Any]] = {}
-        for stage in _STAGES:
-            default = getattr(SchemaExtension, stage)
-            hooks[stage] = [
-                getattr(extension, stage)
-                for extension in extensions
-                if getattr(type(extension), stage) is not default
-            ]
-        self._hooks = hooks
-
-    @property  # type: ignore[override]
-    def execution_context(self) -> Any:
-        return self._execution_context
-
-    @execution_context.setter
-    def execution_context(self, context: Any) -> None:
-        self._execution_context = context
-        for extension in self.extensions:
-            extension.execution_context = context
-
-    async def _enter(self, stage: str, *args: Any) -> list[Any]:
-        entered: list[Any] = []
-        try:
-            for hook in self._hooks[stage]:
-                result = hook(*args)
-                if inspect.isasyncgen(result):
-                    await result.__anext__()
-                    entered.append(result)
-                elif inspect.isgenerator(result):
-                    next(result)
-                    entered.append(result)
-                elif inspect.isawaitable(result):
-                    await result
-        except BaseException:
-            await _close(entered)
-            raise
-        return entered
-
-    async def _leave(self, entered: list[Any]) -> None:
-        for position in range(len(entered) - 1, -1, -1):
-            hook = entered[position]
-            try:
-                if inspect.isasyncgen(hook):
-                    await hook.__anext__()
-                else:
-                    next(hook)
-            except (StopIteration, StopAsyncIteration):
-                continue
-            except BaseException:  # the hooks left close, then it propagates
-                await _close(entered[:position])
-                raise
-            raise RuntimeError(f"{hook.__qualname__} yielded more than once")
-
-    async def on_operation(self):
-        entered = await self._enter("on_operation")
-        try:
-            yield
-        except BaseException:
-            await _close(entered)
-            raise
-        await self._leave(entered)
-
-    async def on_parse(self):
-        entered = await self._enter("on_parse")
-        try:
-            yield
-        except BaseException:
-            await _close(entered)
-            raise
-        await self._leave(entered)
-
-    async def on_validate(self):
-        entered = await self._enter("on_validate")
-        try:
-            yield
-        except BaseException:
-            await _close(entered)
-            raise
-        await self._leave(entered)
-
-    async def on_stream_result(self, result: Any):
-        entered = await self._enter("on_stream_result", result)
-        try:
-            yield
-        except BaseException:
-            await _close(entered)
-            raise
-        await self._leave(entered)
-
-    async def get_results(self) -> dict[str, Any]:
-        results: dict[str, Any] = {}
-        for extension in self.extensions:
-            found = extension.get_results()
-            results.update(await found if inspect.isawaitable(found) else found)
-        return results
-
-
-async def _close(hooks: list[Any]) -> None:
-    for hook in reversed(hooks):
-        if inspect.isasyncgen(hook):
-            await hook.aclose()
-        else:
-            hook.close()
-
-
 def is_expected(error: GraphQLError) -> bool:
     """Whether an error is the client's doing (coded, parse, validation or variable error) or
     an unreachable database (logged once per outage), which the server log need not report
@@ -881,7 +750,6 @@ __all__ = [
     "CodedErrors",
     "CostBudget",
     "Documents",
-    "ExtensionChain",
     "SingleOperation",
     "add_code",
     "as_graphql_error",

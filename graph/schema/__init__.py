@@ -31,7 +31,6 @@ from graph.extensions import (
     CodedErrors,
     CostBudget,
     Documents,
-    ExtensionChain,
     SingleOperation,
     is_expected,
     is_request_error,
@@ -263,10 +262,8 @@ def build_schema(
     suggestions would give away the schema that introspection hides."""
     settings = settings or Settings(database_url="")
     persisted = persisted or PersistedDocuments(settings)
-    # A factory: strawberry builds fresh extension instances per operation (sharing
-    # `documents`, the schema's cache of valid documents), here one chain of ours
-    # (graph.extensions.ExtensionChain: one hook per stage instead of strawberry's context
-    # managers around each extension's, a cheaper set-up per subscription).
+    # Factories: strawberry builds fresh extension instances per operation (sharing
+    # `documents`, the schema's cache of valid documents).
     # strawberry's depth and alias limiters build a new rule class per operation, which an
     # open subscription keeps (about 8 KB each): build the rules once per schema instead
     rules = [
@@ -277,27 +274,24 @@ def build_schema(
     if not settings.introspection:
         rules.append(NoSchemaIntrospectionCustomRule)
     documents = Documents(settings.document_cache_bytes)  # one per schema: its rules
-
-    def extensions() -> ExtensionChain:
-        return ExtensionChain(
-            # first: a document named by hash is read (or refused) before anything parses it
-            PersistedQueries(persisted),
-            CachedDocuments(
-                documents,
-                max_fields=settings.max_fields,
-                max_overlaps=settings.max_field_overlaps,
-                hide_suggestions=not settings.introspection,
-            ),
-            SingleOperation(),  # after CachedDocuments, which sets the validation errors
-            CostBudget(),  # valid documents only: after CachedDocuments and SingleOperation
-            CodedErrors(),
-        )
-
+    extensions = [
+        # first: a document named by hash is read (or refused) before anything parses it
+        lambda: PersistedQueries(persisted),
+        lambda: CachedDocuments(
+            documents,
+            max_fields=settings.max_fields,
+            max_overlaps=settings.max_field_overlaps,
+            hide_suggestions=not settings.introspection,
+        ),
+        SingleOperation,  # after CachedDocuments, which sets the validation errors
+        CostBudget,  # valid documents only: after CachedDocuments and SingleOperation
+        CodedErrors,
+    ]
     built = InboxSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        extensions=[extensions],
+        extensions=extensions,
         config=StrawberryConfig(auto_camel_case=True),
         types=[Activity, CustomInbox, WebhookEndpoint],
         execution_context_class=_EXECUTION[settings.plain_leaves, settings.introspection],
