@@ -113,6 +113,9 @@ async def run_storm(
         }
         if tree != ".":
             env["PYTHONPATH"] = str(Path(tree).resolve())
+            # `python -m` puts the working directory (this checkout) first on sys.path,
+            # before PYTHONPATH: without this, the "baseline" served this tree's code too
+            env["PYTHONSAFEPATH"] = "1"
         run_cli(
             env,
             "create-workspace",
