@@ -87,6 +87,8 @@ ROOT_FIELD_SCOPES: dict[str, Requirement] = {
     "Query.calls": _R,
     "Query.contact": _R,
     "Query.contacts": _R,
+    "Query.searchContacts": _R,
+    "Query.searchMessages": _R,
     "Query.accessTokens": _R,
     "Query.webhookEndpoints": _A,
     "Query.webhookDeliveries": _A,

@@ -58,6 +58,7 @@ from graph.schema.crm import CrmMutations, CrmQueries
 from graph.schema.direct import PlainLeavesExecution, resolve_directly
 from graph.schema.inbox import CustomInbox, InboxMutations, InboxQueries, InboxSubscriptions
 from graph.schema.node import NodeQueries
+from graph.schema.search import SearchQueries
 from graph.schema.user import (
     AccessTokenMutations,
     AccessTokenQueries,
@@ -78,6 +79,7 @@ Query = merge_types(
         InboxQueries,
         CallQueries,
         ContactQueries,
+        SearchQueries,
         AccessTokenQueries,
         WebhookQueries,
     ),

@@ -727,6 +727,23 @@ async def test_backward_pages_run_the_statements_of_forward_pages(busy):
     )
 
 
+SEARCH_CONTACTS = f"""
+query($q: String!, $first: Int) {{
+  searchContacts(query: $q, first: $first) {{
+    edges {{ cursor node {{ {CONTACT} }} highlights {{ field text matches {{ start length }} }} }}
+    pageInfo {{ hasNextPage endCursor }}
+  }}
+}}"""
+
+SEARCH_MESSAGES = f"""
+query($q: String!, $first: Int) {{
+  searchMessages(query: $q, first: $first) {{
+    edges {{ cursor node {{ {MESSAGE} conversation {{ id status contact {{ {CONTACT} }} }} }}
+             highlights {{ field text matches {{ start length }} }} }}
+    pageInfo {{ hasNextPage endCursor }}
+  }}
+}}"""
+
 CONTACTS = f"""
 query($first: Int, $f: ContactFilter) {{
   contacts(first: $first, filter: $f) {{
@@ -739,6 +756,27 @@ query($first: Int, $f: ContactFilter) {{
     pageInfo {{ hasNextPage endCursor }}
   }}
 }}"""
+
+
+@pytest.mark.parametrize("who", ["owner", "agent_team"])
+async def test_search_statements_do_not_grow_with_the_page(busy, who):
+    """Search (issue 21, item 1): a page of 100 contacts or messages, with their assignees,
+    channels, authors and conversations, runs the statements of a page of 5."""
+    client = busy.client(who)
+    counts = {}
+    for name, query, text, field in (
+        ("contacts", SEARCH_CONTACTS, "speed", "searchContacts"),
+        ("messages", SEARCH_MESSAGES, "hello", "searchMessages"),
+    ):
+        small, small_data = await statements(client, query, {"q": text, "first": 5})
+        large, large_data = await statements(client, query, {"q": text, "first": 100})
+        sizes = len(small_data[field]["edges"]), len(large_data[field]["edges"])
+        assert sizes[0] == 5 and sizes[1] > 5, (name, sizes)
+        if who == "owner":
+            assert sizes[1] == 100, (name, sizes)
+        counts[name] = (small, large)
+    await client.aclose()
+    assert all(small == large for small, large in counts.values()), counts
 
 
 @pytest.mark.parametrize(
