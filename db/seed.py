@@ -147,6 +147,13 @@ _USERS: tuple[tuple[str, Role, ContactVisibility, bool, bool, tuple[str, ...], i
     ("agent.trainee", Role.AGENT, ContactVisibility.SELF, False, False, ("Billing",), 5),
 )
 
+
+def demo_emails() -> tuple[str, ...]:
+    """The demo users' e-mail addresses, the owner first (each logs in with
+    :data:`DEMO_PASSWORD`); offered on the live page's login form (:mod:`graph.page`)."""
+    return tuple(f"{local}@{DEMO_EMAIL_DOMAIN}" for local, *_ in _USERS)
+
+
 # type, name; calling channels get a business number, appended to the name
 _CHANNELS: tuple[tuple[ChannelType, str], ...] = (
     (ChannelType.WHATSAPP, "WhatsApp Business"),
@@ -2119,7 +2126,7 @@ async def seed_demo(
             f"already (its logins share the password {DEMO_PASSWORD!r}); to seed afresh, point "
             "DATABASE_URL at an empty database."
         )
-    emails = [f"{local}@{DEMO_EMAIL_DOMAIN}" for local, *_ in _USERS]
+    emails = list(demo_emails())
     taken = await User.filter(email__in=emails).values_list("email", flat=True)
     if taken:
         raise ValueError(
@@ -2208,6 +2215,7 @@ async def seed_demo(
                 workspace_id=workspace.id,
                 type=channel_type,
                 name=channel_name,
+                phone_number=number if channel_type.supports_calls else None,
                 created_at=now - timedelta(days=HISTORY_DAYS + 20 - offset),
                 using_db=connection,
             )
@@ -2290,6 +2298,7 @@ __all__ = [
     "DemoLogin",
     "closing_notes",
     "create_workspace",
+    "demo_emails",
     "demo_text",
     "seed_demo",
 ]

@@ -1,4 +1,5 @@
-"""The Starlette application: ``/graphql`` (POST, GET, WebSocket) and ``/healthz``.
+"""The Starlette application: ``/graphql`` (POST, GET, WebSocket) and ``/healthz``; the live
+page on ``/`` (:mod:`graph.page`) with ``INBOX_GRAPH_LIVE_PAGE`` (on in development).
 
 Request path (``architecture.md``): bearer token → viewer → strawberry → resolvers →
 visibility policy → tortoise. HTTP answers follow GraphQL over HTTP
@@ -59,6 +60,8 @@ from graph.ide import PREFIX as IDE_PREFIX
 from graph.ide import IdeAssets
 from graph.live import EventBus
 from graph.origins import NameTheSetting, OriginCORS, Origins
+from graph.page import PREFIX as PAGE_PREFIX
+from graph.page import LivePage
 from graph.persisted import PersistedDocuments
 from graph.resolvers.call import miss_unanswered_calls
 from graph.schema import build_schema
@@ -262,6 +265,8 @@ class InboxGraphQL(GraphQL):
         self.settings = settings
         self.bus = bus
         self.throttle = throttle
+        self.webhooks: WebhookDeliverer | None = None
+        """The worker's webhook deliverer (set by :func:`create_app`), in every context."""
         self.origins = Origins(settings.allowed_origins, loopback=not settings.production)
         self.ide_assets = IdeAssets.installed() if settings.graphql_ide else None
 
@@ -467,6 +472,7 @@ class InboxGraphQL(GraphQL):
         context = Context(
             settings=self.settings,
             bus=self.bus,
+            webhooks=self.webhooks,
             schema=self.schema,
             request=request,
             response=response,
@@ -599,6 +605,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     throttle = Throttle(settings)
     persisted = PersistedDocuments(settings)  # in Redis with BROADCAST_URL=redis://…
     graphql = InboxGraphQL(settings, bus, throttle, persisted)
+    deliverer = graphql.webhooks = WebhookDeliverer(settings, bus)
 
     async def prune_outbox_forever() -> None:
         while True:
@@ -638,7 +645,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             background = [
                 asyncio.create_task(prune_outbox_forever()),
                 asyncio.create_task(miss_unanswered_calls_forever()),
-                asyncio.create_task(WebhookDeliverer(settings).run()),
+                asyncio.create_task(deliverer.run()),
             ]
             try:
                 yield
@@ -674,6 +681,19 @@ def create_app(settings: Settings | None = None) -> Starlette:
     if graphql.ide_assets is not None:
         app.router.routes.append(
             Route(f"/{IDE_PREFIX}/{{path:path}}", graphql.ide_assets.serve, methods=["GET"])
+        )
+    if settings.live_page:
+        demo_logins: tuple[str, ...] = ()
+        if not settings.production:
+            from db.seed import demo_emails  # the demo's cast, offered on the login form
+
+            demo_logins = demo_emails()
+        page = LivePage.load(demo_logins)
+        app.router.routes.extend(
+            [
+                Route("/", page.index, methods=["GET"]),
+                Route(f"/{PAGE_PREFIX}/{{path:path}}", page.serve, methods=["GET"]),
+            ]
         )
     if settings.bench_baseline:
         from bench.raw_sql import routes as baseline_routes  # a checkout's bench/, never installed

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from graph.permissions.visibility import Viewer
     from graph.settings import Settings
     from graph.throttle import Throttle
+    from graph.webhooks import WebhookDeliverer
 
 
 # Loaders of the subscription event being resolved. Every subscription runs in its own task,
@@ -33,7 +34,8 @@ class Context:
     """What resolvers see as ``info.context``.
 
     ``viewer`` raises ``UNAUTHENTICATED`` when the request carries no valid token: every
-    field but ``login`` reads it. ``loaders`` are fresh per HTTP request; subscriptions call
+    field but ``login`` reads it. ``webhooks``: the worker's webhook deliverer (its HTTP client, :meth:`nudge`).
+    ``loaders`` are fresh per HTTP request; subscriptions call
     :meth:`loaders_for_event` for each event. ``session_ended`` is set by ``logout``: a
     WebSocket that ran it closes with 4403 once it has answered
     (:class:`graph.websocket.InboxTransportWSHandler`).
@@ -41,6 +43,7 @@ class Context:
 
     settings: Settings
     bus: EventBus
+    webhooks: WebhookDeliverer | None = None
     schema: Any = None
     request: Any = None
     response: Any = None

@@ -5,11 +5,13 @@ through the API's own paths, the resolver functions its mutations call, so every
 commits its rows and events and reaches subscribers exactly like a request would:
 
 - as a channel connector (the owner's ingestion, ``receiveMessage`` / ``receiveCall`` /
-  ``reportCallEnded``): inbound messages from known contacts and from new ones, and calls,
+  ``reportCallEnded`` / ``reportCallAnswered`` / ``reportCallDeclined``): inbound messages
+  from known contacts and from new ones, and calls,
   from the contacts of each audience in turn (unassigned contacts, each ``TEAM`` and ``SELF``
   agent's own, each team's), so every user sees some; a call rings until someone answers or
   the caller gives up after :data:`HANG_UP_RINGING` (the demo's ring timeout is five
-  minutes), and a call answered :data:`HANG_UP_ONGOING` ago ends;
+  minutes), and a call answered :data:`HANG_UP_ONGOING` ago ends; the contact a demo user
+  calls picks up (two times in three) or declines once it rang :data:`PICK_UP_AFTER`;
 - as the demo's users: replies by the contact's assignee (or, for an unassigned contact, by an
   unrestricted agent, whom the first reply assigns), assignments by a manager, closes.
 
@@ -62,7 +64,12 @@ from db.seed import DEMO_EMAIL_DOMAIN, DEMO_WORKSPACE_NAME, closing_notes, demo_
 from graph.app import create_app as create_base_app
 from graph.auth import viewers_of_workspace
 from graph.errors import CodedError
-from graph.resolvers.call import receive_call, report_call_ended
+from graph.resolvers.call import (
+    receive_call,
+    report_call_answered,
+    report_call_declined,
+    report_call_ended,
+)
 from graph.resolvers.contact import assign_contact, display_name
 from graph.resolvers.conversation import close_conversation, receive_message, send_message
 
@@ -84,6 +91,8 @@ HANG_UP_RINGING = timedelta(minutes=2)
 """Callers give up after ringing this long (before the demo's five-minute ring timeout)."""
 HANG_UP_ONGOING = timedelta(minutes=3)
 """Callers end a call answered this long ago."""
+PICK_UP_AFTER = timedelta(seconds=8)
+"""Contacts called by a demo user answer or decline after ringing this long."""
 _PICK = 25
 """Actions choose among this many candidate rows (the most recent ones)."""
 
@@ -96,7 +105,15 @@ _ACTIONS = (
     ("close", 10),
     ("call", 15),
     ("hang_up", 5),
+    ("pick_up", 5),
 )
+
+
+def _reference(call: Call) -> dict[str, Any]:
+    """How the connector names ``call``: its provider id, else (an outbound call) its id."""
+    if call.external_call_id is not None:
+        return {"external_call_id": call.external_call_id}
+    return {"call_id": call.id}
 
 
 async def demo_workspace_id() -> int | None:
@@ -297,7 +314,6 @@ class DemoTraffic:
                 Q(status=CallStatus.RINGING, ringing_at__lte=now - HANG_UP_RINGING)
                 | Q(status=CallStatus.ONGOING, answered_at__lte=now - HANG_UP_ONGOING),
                 workspace_id=self.workspace_id,
-                direction=CallDirection.INBOUND,
             )
             .order_by("ringing_at", "id")
             .prefetch_related("contact")
@@ -309,9 +325,33 @@ class DemoTraffic:
             self.bus,
             self.connector,
             channel_id=call.channel_id,
-            external_call_id=call.external_call_id,
+            **_reference(call),
         )
         return f"{display_name(call.contact)} hangs up: call {call.id} {ended.status.value}"
+
+    async def pick_up(self) -> str | None:
+        """The contact a demo user calls answers (two times in three) or declines, once the
+        call rang :data:`PICK_UP_AFTER`."""
+        call = await (
+            Call.filter(
+                workspace_id=self.workspace_id,
+                status=CallStatus.RINGING,
+                direction=CallDirection.OUTBOUND,
+                ringing_at__lte=datetime.now(UTC) - PICK_UP_AFTER,
+            )
+            .order_by("ringing_at", "id")
+            .prefetch_related("contact")
+            .first()
+        )
+        if call is None:
+            return None
+        answers = self.rng.random() < 2 / 3
+        report = report_call_answered if answers else report_call_declined
+        done = await report(
+            self.bus, self.connector, channel_id=call.channel_id, **_reference(call)
+        )
+        verb = "picks up" if answers else "declines"
+        return f"{display_name(call.contact)} {verb}: call {call.id} {done.status.value}"
 
     # -- the users' work ---------------------------------------------------------------------
 

@@ -71,7 +71,8 @@ class EventType(StrEnum):
     CALL_RECEIVED = "call.received"
     """A new ringing inbound call (the call's facts: :func:`graph.resolvers.call_lifecycle.call_facts`)."""
     CALL_PLACED = "call.placed"
-    """A new outbound call, ongoing at once."""
+    """A new outbound call, ringing until the far end answers, declines, fails or the ring
+    timeout passes (its caller is on the line meanwhile)."""
     CALL_UPDATED = "call.updated"
     """A call's status or recording changed (``previous_status``)."""
     # indicators and inboxes (``domain.md`` sections 2 and 3)

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from broadcaster import Broadcast
 from broadcaster._base import Unsubscribed
-from tortoise.exceptions import IntegrityError, OperationalError, TransactionManagementError
+from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
@@ -134,10 +134,13 @@ class Transaction:
 
 
 def _is_retryable(exc: BaseException) -> bool:
+    """A unique-constraint violation, or a deadlock or serialization failure: tortoise wraps
+    some of the driver's errors and lets others through (asyncpg's ``DeadlockDetectedError``
+    reaches us as itself), so the SQLSTATE is looked for on the error and on its cause."""
     if isinstance(exc, IntegrityError):
         return True
     cause = exc.__cause__ or exc.__context__
-    sqlstate = getattr(cause, "sqlstate", None) or getattr(exc, "sqlstate", None)
+    sqlstate = getattr(exc, "sqlstate", None) or getattr(cause, "sqlstate", None)
     return sqlstate in RETRYABLE_SQLSTATES
 
 
@@ -179,7 +182,7 @@ async def write(
                     await once.remember(connection, claimed, result)
                 events = await tx._append_to_outbox()
             break
-        except (IntegrityError, OperationalError, TransactionManagementError) as exc:
+        except Exception as exc:
             if attempt == attempts or not _is_retryable(exc):
                 raise
             log.debug("retrying write after %r (attempt %s)", exc, attempt)
@@ -372,6 +375,18 @@ class Subscriber:
         if item is _OVERFLOW:
             raise SlowConsumer("Too many undelivered events: resubscribe with afterSequence.")
         return item
+
+
+class Doorbell(Subscriber):
+    """A subscriber that keeps nothing: every event (or resync marker) only calls
+    :attr:`wake`. For consumers that read the outbox themselves and need only to know when
+    something was committed (the webhook deliverer, :mod:`graph.webhooks`)."""
+
+    __slots__ = ()
+
+    def _offer(self, item: Any) -> None:
+        if self.wake is not None:
+            self.wake()
 
 
 def _backend(url: str) -> Any:
@@ -603,10 +618,10 @@ class EventBus:
                 log.exception("catching up workspace %s from the outbox failed", workspace_id)
             self._resync(workspace_id)
 
-    async def add(self, workspace_id: int) -> Subscriber:
-        """Register a subscriber of every event of ``workspace_id`` published from now on;
-        :meth:`remove` it when done."""
-        subscriber = Subscriber(workspace_id, self.queue_size)
+    async def add(self, workspace_id: int, kind: type[Subscriber] = Subscriber) -> Subscriber:
+        """Register a subscriber (a ``kind``: :class:`Subscriber` or :class:`Doorbell`) of
+        every event of ``workspace_id`` published from now on; :meth:`remove` it when done."""
+        subscriber = kind(workspace_id, self.queue_size)
         self._subscribers.setdefault(workspace_id, set()).add(subscriber)
         listener = self._listeners.get(workspace_id)
         if listener is None or listener.done():  # none yet, or it died: (re)start it
@@ -673,6 +688,7 @@ class EventBus:
 __all__ = [
     "RESYNC_MARKER",
     "Delivery",
+    "Doorbell",
     "EventBus",
     "LiveEvent",
     "SharedReads",

@@ -8,6 +8,7 @@
 | ``INBOX_GRAPH_ALLOWED_ORIGINS`` | ``http://localhost:3000`` | comma-separated browser origins allowed to call the API (CORS) and open a WebSocket (``*`` for any); outside production every loopback origin (``http://localhost:*``, ``http://127.0.0.1:*``, ``http://[::1]:*``) is allowed too (:mod:`graph.origins`) |
 | ``INBOX_GRAPH_INTROSPECTION`` | on in development | ``0``/``1``; off, validation errors suggest no names ("Did you mean …?") either |
 | ``INBOX_GRAPH_IDE`` | on in development | ``0``/``1``: GraphiQL on ``GET /graphql``, its assets served by the API on ``/graphiql/`` (:mod:`graph.ide`; ``npm ci`` in ``graph/ide``) |
+| ``INBOX_GRAPH_LIVE_PAGE`` | on in development | ``0``/``1``: the live page on ``GET /``, its files on ``/live/`` (:mod:`graph.page`; ``npm ci`` in ``graph/page``); in development it offers the demo's logins; in production the API's own origin must be in ``INBOX_GRAPH_ALLOWED_ORIGINS`` for its WebSocket |
 | ``INBOX_GRAPH_SESSION_TTL_SECONDS`` | ``2592000`` (30 days) | lifetime of a login token |
 | ``INBOX_GRAPH_SUBSCRIBER_QUEUE`` | ``1000`` | events buffered per subscription before it is cut off |
 | ``INBOX_GRAPH_EVENT_RETENTION_SECONDS`` | ``86400`` | how long the outbox keeps events for resuming |
@@ -52,7 +53,7 @@
 | ``INBOX_GRAPH_WEBHOOK_RETRY_MIN_SECONDS`` | ``1`` | the first wait before retrying a failed webhook delivery; it doubles per failure of one event, with jitter (a random 50 to 100 % of it) |
 | ``INBOX_GRAPH_WEBHOOK_RETRY_MAX_SECONDS`` | ``600`` | the longest wait between two tries of one webhook delivery (a receiver's ``Retry-After`` included) |
 | ``INBOX_GRAPH_WEBHOOK_RETRY_WINDOW_SECONDS`` | ``86400`` | how long one event is retried; then its endpoint is disabled (``disabledReason``) and its queue waits for re-enabling |
-| ``INBOX_GRAPH_WEBHOOK_POLL_SECONDS`` | ``0.25`` | how often the deliverer reads the outbox for endpoints with nothing in flight |
+| ``INBOX_GRAPH_WEBHOOK_POLL_SECONDS`` | ``1`` | the deliverer's safety net: an endpoint with nothing to deliver is woken by the event bus when its workspace commits an event, and reads the outbox at least this often anyway; unleased endpoints (another worker died, one was created or enabled on another worker) are claimed this often |
 | ``INBOX_GRAPH_WEBHOOK_LEASE_SECONDS`` | ``30`` | how long a worker's claim on an endpoint holds without renewal: another worker takes over a dead worker's endpoints after it |
 | ``INBOX_GRAPH_WEBHOOK_SECRET_GRACE_SECONDS`` | ``86400`` | how long the previous signing secret still signs deliveries after ``rotateWebhookEndpointSecret`` |
 | ``INBOX_GRAPH_REQUEST_TIMEOUT_SECONDS`` | ``30`` | seconds an HTTP request may take from its head to its answer; beyond it 408 (body still arriving) or 504, code ``TIMEOUT`` |
@@ -179,6 +180,7 @@ class Settings:
     allowed_origins: tuple[str, ...] = ("http://localhost:3000",)
     introspection: bool = True
     graphql_ide: bool = True
+    live_page: bool = True
     session_ttl_seconds: int = 30 * 24 * 3600
     subscriber_queue_size: int = 1000
     event_retention_seconds: int = 24 * 3600
@@ -229,7 +231,7 @@ class Settings:
     webhook_retry_min_seconds: float = 1.0
     webhook_retry_max_seconds: float = 600.0
     webhook_retry_window_seconds: float = 24 * 3600.0
-    webhook_poll_seconds: float = 0.25
+    webhook_poll_seconds: float = 1.0
     webhook_lease_seconds: float = 30.0
     webhook_secret_grace_seconds: float = 24 * 3600.0
 
@@ -244,6 +246,7 @@ class Settings:
             allowed_origins=tuple(o.strip() for o in origins.split(",") if o.strip()),
             introspection=_flag("INBOX_GRAPH_INTROSPECTION", not production),
             graphql_ide=_flag("INBOX_GRAPH_IDE", not production),
+            live_page=_flag("INBOX_GRAPH_LIVE_PAGE", not production),
             session_ttl_seconds=_int("INBOX_GRAPH_SESSION_TTL_SECONDS", 30 * 24 * 3600),
             subscriber_queue_size=_int("INBOX_GRAPH_SUBSCRIBER_QUEUE", 1000),
             event_retention_seconds=_int("INBOX_GRAPH_EVENT_RETENTION_SECONDS", 24 * 3600),
@@ -296,7 +299,7 @@ class Settings:
             webhook_retry_window_seconds=_seconds(
                 "INBOX_GRAPH_WEBHOOK_RETRY_WINDOW_SECONDS", 24 * 3600.0
             ),
-            webhook_poll_seconds=_seconds("INBOX_GRAPH_WEBHOOK_POLL_SECONDS", 0.25),
+            webhook_poll_seconds=_seconds("INBOX_GRAPH_WEBHOOK_POLL_SECONDS", 1.0),
             webhook_lease_seconds=_seconds("INBOX_GRAPH_WEBHOOK_LEASE_SECONDS", 30.0),
             webhook_secret_grace_seconds=_seconds(
                 "INBOX_GRAPH_WEBHOOK_SECRET_GRACE_SECONDS", 24 * 3600.0

@@ -8,6 +8,12 @@ delivers them one at a time in sequence order, and commits the cursor after each
 delivery is at least once (a worker that dies between a receiver's 2xx and the commit sends
 that event again, with the same ``webhook-id``) and in order per endpoint, one event in flight
 per endpoint; each endpoint has its own task, so a failing endpoint holds only its own queue.
+An endpoint with nothing to deliver sleeps until its workspace commits an event (a
+:class:`graph.live.Doorbell` on the worker's event bus, rung by any worker's commits), or
+``INBOX_GRAPH_WEBHOOK_POLL_SECONDS`` at most (a safety net). The cursor is committed with the
+attempt's record in one transaction, which the successes of the worker's endpoints arriving
+while a commit runs share (group commit: :meth:`WebhookDeliverer._delivered`); each event's body
+is built once per creator view for all the creator's endpoints (:class:`Views`).
 
 Leases: a worker delivers an endpoint only while it holds its lease (``lease_owner``,
 ``lease_until``), taken and renewed by conditional ``UPDATE`` statements (atomic on SQLite and
@@ -76,6 +82,7 @@ import httpx
 from standardwebhooks import Webhook
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
+from tortoise.transactions import in_transaction
 
 from db.availability import is_unavailable, report_unavailable
 from db.models import (
@@ -92,6 +99,7 @@ from db.models import (
 from db.models import Workspace as WorkspaceRow
 from graph.auth import load_viewer
 from graph.errors import BadUserInput, NotFound
+from graph.live import Doorbell
 from graph.permissions.fields import mask_phone, sees_unmasked_numbers
 from graph.relay import to_global_id
 from graph.resolvers.contact import display_name
@@ -99,6 +107,11 @@ from graph.resolvers.node import shows
 from graph.resolvers.webhook import check_resolved
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from tortoise.queryset import QuerySet
+
+    from graph.live import EventBus, Subscriber
     from graph.permissions.visibility import Viewer
     from graph.settings import Settings
 
@@ -107,6 +120,9 @@ log = logging.getLogger(__name__)
 PAGE = 100
 """Events read from the outbox at a time per endpoint."""
 USER_AGENT = "inbox-graph-webhooks/1"
+LISTEN_SECONDS = 5.0
+"""How long an endpoint's task waits for the event bus to listen to its workspace before it
+delivers without it (woken by the poll only)."""
 FRESH_SECONDS = 1.0
 """The creator's permissions and the rows of a page of events are read once for the page,
 and again when a delivery of it took longer than this: what is sent is what the creator may
@@ -405,7 +421,7 @@ async def post_once(
     return Outcome(status, error, wait, int((loop.time() - started) * 1000))
 
 
-async def record_attempt(
+def attempt_row(
     endpoint_id: int,
     *,
     sequence: int,
@@ -415,22 +431,29 @@ async def record_attempt(
     outcome: Outcome,
     at: datetime,
     next_retry_at: datetime | None = None,
-) -> WebhookDelivery | None:
-    """Write one attempt to the log (:class:`db.models.WebhookDelivery`); ``None`` when the
-    endpoint was deleted meanwhile (it keeps no log)."""
+) -> WebhookDelivery:
+    """One attempt's entry in the log (:class:`db.models.WebhookDelivery`), not saved yet."""
+    return WebhookDelivery(
+        endpoint_id=endpoint_id,
+        sequence=sequence,
+        event_type=event_type,
+        webhook_id=msg_id,
+        attempt=attempt,
+        status_code=outcome.status,
+        error=outcome.error[:500] if outcome.error else None,
+        duration_ms=outcome.duration_ms,
+        attempted_at=at,
+        next_retry_at=next_retry_at,
+    )
+
+
+async def record_attempt(endpoint_id: int, **attempt: Any) -> WebhookDelivery | None:
+    """Write one attempt to the log (``attempt``: the arguments of :func:`attempt_row`);
+    ``None`` when the endpoint was deleted meanwhile (it keeps no log)."""
+    row = attempt_row(endpoint_id, **attempt)
     with contextlib.suppress(IntegrityError):
-        return await WebhookDelivery.create(
-            endpoint_id=endpoint_id,
-            sequence=sequence,
-            event_type=event_type,
-            webhook_id=msg_id,
-            attempt=attempt,
-            status_code=outcome.status,
-            error=outcome.error[:500] if outcome.error else None,
-            duration_ms=outcome.duration_ms,
-            attempted_at=at,
-            next_retry_at=next_retry_at,
-        )
+        await row.save()
+        return row
     return None
 
 
@@ -438,20 +461,90 @@ class LeaseLost(Exception):
     """The endpoint was deleted, disabled, or taken by another worker: stop delivering it."""
 
 
+@dataclass
+class _View:
+    """The bodies built for one creator's view (:class:`Views`), read at ``read_at`` (event
+    loop time) and ``read_wall`` (UTC)."""
+
+    audience: Audience
+    read_at: float
+    read_wall: datetime
+    bodies: dict[int, bytes | None]
+
+
+class Views:
+    """The bodies of a worker's deliveries, built once per event and creator view: every
+    endpoint of one creator (in one workspace) gets the same body for an event, so the
+    creator's permissions and the event's rows are read once for all of them. A view is read
+    again after :data:`FRESH_SECONDS`, and for any event committed after it was read (what
+    changed before an event was committed, e.g. the creator's role, shows in its body)."""
+
+    def __init__(self) -> None:
+        self._views: dict[tuple[int, int], _View] = {}
+        self._locks: dict[tuple[int, int], asyncio.Lock] = {}
+
+    async def bodies(self, endpoint: WebhookEndpoint, events: list[Event]) -> list[bytes | None]:
+        """The body of each of ``events`` for ``endpoint`` (:func:`body_of`), or ``None`` for
+        one its creator may not see (not delivered)."""
+        key = (endpoint.workspace_id, endpoint.created_by_id)
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        async with lock:  # the other endpoints of the creator wait, then reuse what was built
+            now = asyncio.get_running_loop().time()
+            view = self._views.get(key)
+            newest = max(_utc(e.created_at) for e in events)
+            if view is None or now - view.read_at > FRESH_SECONDS or newest >= view.read_wall:
+                for old in [k for k, v in self._views.items() if now - v.read_at > FRESH_SECONDS]:
+                    del self._views[old]
+                read_wall = datetime.now(UTC)
+                audience = await audience_of(endpoint)
+                view = self._views[key] = _View(audience, now, read_wall, {})
+            missing = [e for e in events if e.sequence not in view.bodies]
+            if missing:
+                rows = await Rows.load(endpoint.workspace_id, missing)
+                for event in missing:
+                    data = event_data(event, view.audience, rows)
+                    view.bodies[event.sequence] = None if data is None else body_of(event, data)
+            return [view.bodies[e.sequence] for e in events]
+
+
+def _utc(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
 class WebhookDeliverer:
     """The deliverer of one worker: claims endpoints (leases) and delivers each on its task.
 
     :meth:`run` is the worker's background loop (started by :func:`graph.app.create_app`);
-    cancelling it stops every endpoint's task and releases their leases.
+    cancelling it stops every endpoint's task and releases their leases. With ``bus`` (the
+    worker's :class:`graph.live.EventBus`) an endpoint with nothing left to deliver sleeps
+    until an event of its workspace is committed (by any worker) instead of reading the
+    outbox every ``INBOX_GRAPH_WEBHOOK_POLL_SECONDS``, which stays a safety net; :meth:`nudge`
+    makes it claim endpoints at once (one was created or enabled).
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, bus: EventBus | None = None) -> None:
         self.settings = settings
+        self.bus = bus
         self.owner = f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.client = new_client(settings)
+        self.views = Views()
+        self._pending: list[
+            tuple[int, int, Callable[..., Awaitable[Any]], asyncio.Future[bool]]
+        ] = []
+        """Successes waiting for the next group commit (:meth:`_delivered`)."""
+        self._committer: asyncio.Task[None] | None = None
         self.tasks: dict[int, asyncio.Task[None]] = {}
         self.renew_at: dict[int, float] = {}
         """Per endpoint held: when (event loop time) its lease is renewed next."""
+        self.wakers: dict[int, asyncio.Event] = {}
+        """Per endpoint held: set when an event of its workspace was committed."""
+        self.doorbells: dict[int, tuple[Subscriber, set[int]]] = {}
+        """Per workspace with endpoints held: its bus subscriber and those endpoints."""
+        self.claim_now = asyncio.Event()
+
+    def nudge(self) -> None:
+        """Claim endpoints now (one was created, enabled or replayed in this worker)."""
+        self.claim_now.set()
 
     def _lease_until(self) -> datetime:
         return datetime.now(UTC) + timedelta(seconds=self.settings.webhook_lease_seconds)
@@ -464,17 +557,69 @@ class WebhookDeliverer:
         )
         return bool(won)
 
+    def _renewed(self, endpoint_id: int) -> None:
+        loop = asyncio.get_running_loop()
+        self.renew_at[endpoint_id] = loop.time() + self.settings.webhook_lease_seconds / 3
+
+    def _held(self, endpoint_id: int, connection: Any = None) -> QuerySet[WebhookEndpoint]:
+        query = WebhookEndpoint.filter(id=endpoint_id, lease_owner=self.owner, enabled=True)
+        return query if connection is None else query.using_db(connection)
+
     async def _commit(self, endpoint_id: int, **changes: Any) -> None:
         """Apply ``changes`` (the cursor, or disabling) and renew the lease, as its holder.
 
         Raises:
             LeaseLost: it is gone, disabled or leased by another worker.
         """
-        query = WebhookEndpoint.filter(id=endpoint_id, lease_owner=self.owner, enabled=True)
-        if not await query.update(lease_until=self._lease_until(), **changes):
+        if not await self._held(endpoint_id).update(lease_until=self._lease_until(), **changes):
             raise LeaseLost
-        loop = asyncio.get_running_loop()
-        self.renew_at[endpoint_id] = loop.time() + self.settings.webhook_lease_seconds / 3
+        self._renewed(endpoint_id)
+
+    async def _delivered(self, endpoint_id: int, event: Event, attempt: WebhookDelivery) -> None:
+        """After a success: move the cursor to ``event``, renew the lease and record the
+        ``attempt`` (:func:`attempt_row`), in one transaction, and return once it has
+        committed. Group commit: the successes of the worker's endpoints that arrive while a
+        commit runs wait for it and are committed together in the next one (one transaction,
+        one disk flush, for all of them).
+
+        Raises:
+            LeaseLost: the endpoint is gone, disabled or leased by another worker (the attempt
+                is recorded all the same while the endpoint exists).
+        """
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._pending.append((endpoint_id, event.sequence, attempt, future))
+        if self._committer is None or self._committer.done():
+            self._committer = asyncio.create_task(self._commit_pending())
+        if not await future:
+            with contextlib.suppress(IntegrityError):  # the endpoint is gone: no log
+                await attempt.save()
+            raise LeaseLost
+        self._renewed(endpoint_id)
+
+    async def _commit_pending(self) -> None:
+        """Commit the waiting successes (:meth:`_delivered`), a transaction at a time, until
+        none waits; rows in the order of their ids (no deadlock between two workers)."""
+        while self._pending:
+            batch, self._pending = sorted(self._pending, key=lambda p: p[:2]), []
+            moved: list[bool] = []
+            try:
+                async with in_transaction() as connection:
+                    for endpoint_id, sequence, _, _ in batch:
+                        done = await self._held(endpoint_id, connection).update(
+                            cursor=sequence, lease_until=self._lease_until()
+                        )
+                        moved.append(bool(done))
+                    attempts = [item[2] for item, done in zip(batch, moved, strict=True) if done]
+                    if attempts:
+                        await WebhookDelivery.bulk_create(attempts, using_db=connection)
+            except Exception as exc:  # noqa: BLE001 - each waiter retries its event
+                for *_, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for (*_, future), done in zip(batch, moved, strict=True):
+                if not future.done():
+                    future.set_result(done)
 
     async def _mine(self, endpoint_id: int) -> WebhookEndpoint:
         """Read the endpoint, renewing the lease once a third of it has passed (an idle
@@ -485,8 +630,7 @@ class WebhookDeliverer:
         """
         if asyncio.get_running_loop().time() >= self.renew_at.get(endpoint_id, 0.0):
             await self._commit(endpoint_id)
-        query = WebhookEndpoint.filter(id=endpoint_id, lease_owner=self.owner, enabled=True)
-        row = await query.first()
+        row = await self._held(endpoint_id).first()
         if row is None:
             raise LeaseLost
         return row
@@ -498,15 +642,20 @@ class WebhookDeliverer:
             )
 
     async def run(self) -> None:
-        """Claim every enabled endpoint no live worker holds, every poll interval, and deliver
-        each on its own task; forever (cancel to stop)."""
+        """Claim every enabled endpoint no live worker holds, every poll interval (or at once
+        when nudged), and deliver each on its own task; forever (cancel to stop)."""
+        if self.client.is_closed:  # run again after a stop
+            self.client = new_client(self.settings)
         try:
             while True:
+                self.claim_now.clear()
                 try:
                     await self.claim_endpoints()
                 except Exception as exc:  # noqa: BLE001 - retried at the next interval
                     self._report("claiming webhook endpoints failed", exc)
-                await asyncio.sleep(self.settings.webhook_poll_seconds)
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.settings.webhook_poll_seconds):
+                        await self.claim_now.wait()
         finally:
             tasks = list(self.tasks.values())
             for task in tasks:
@@ -514,6 +663,12 @@ class WebhookDeliverer:
             for task in tasks:
                 with contextlib.suppress(BaseException):
                     await task
+            if self._committer is not None:
+                self._committer.cancel()
+            for subscriber, _ in self.doorbells.values():
+                if self.bus is not None:
+                    self.bus.remove(subscriber)
+            self.doorbells.clear()
             await self.client.aclose()
 
     async def claim_endpoints(self) -> None:
@@ -521,16 +676,17 @@ class WebhookDeliverer:
         died), and start delivering each on a task of its own."""
         now = datetime.now(UTC)
         free = Q(lease_until__isnull=True) | Q(lease_until__lt=now) | Q(lease_owner=self.owner)
-        ids = await WebhookEndpoint.filter(free, enabled=True).values_list("id", flat=True)
-        for endpoint_id in ids:
+        rows = await WebhookEndpoint.filter(free, enabled=True).values_list("id", "workspace_id")
+        for endpoint_id, workspace_id in rows:
             task = self.tasks.get(endpoint_id)
             if task is not None and not task.done():
                 continue
             if await self._claim(endpoint_id):
-                self.renew_at[endpoint_id] = (
-                    asyncio.get_running_loop().time() + self.settings.webhook_lease_seconds / 3
+                self._renewed(endpoint_id)
+                self.wakers[endpoint_id] = asyncio.Event()
+                self.tasks[endpoint_id] = asyncio.create_task(
+                    self._serve(endpoint_id, workspace_id)
                 )
-                self.tasks[endpoint_id] = asyncio.create_task(self._serve(endpoint_id))
 
     def _report(self, what: str, exc: BaseException) -> None:
         if is_unavailable(exc):
@@ -538,21 +694,67 @@ class WebhookDeliverer:
         else:
             log.error(what, exc_info=exc)
 
-    async def _serve(self, endpoint_id: int) -> None:
+    async def _listen(self, endpoint_id: int, workspace_id: int) -> None:
+        """Have the endpoint woken by every event of its workspace (one bus subscriber per
+        workspace and worker)."""
+        if self.bus is None:
+            return
+        entry = self.doorbells.get(workspace_id)
+        if entry is None:
+            subscriber = await self.bus.add(workspace_id, Doorbell)
+            entry = self.doorbells.setdefault(workspace_id, (subscriber, set()))
+            if entry[0] is not subscriber:  # another endpoint's task added one meanwhile
+                self.bus.remove(subscriber)
+            else:
+                subscriber.wake = functools.partial(self._ring, workspace_id)
+        entry[1].add(endpoint_id)
+
+    def _ring(self, workspace_id: int) -> None:
+        for endpoint_id in self.doorbells.get(workspace_id, (None, ()))[1]:
+            waker = self.wakers.get(endpoint_id)
+            if waker is not None:
+                waker.set()
+
+    def _unlisten(self, endpoint_id: int, workspace_id: int) -> None:
+        entry = self.doorbells.get(workspace_id)
+        if entry is None:
+            return
+        entry[1].discard(endpoint_id)
+        if not entry[1]:
+            del self.doorbells[workspace_id]
+            if self.bus is not None:
+                self.bus.remove(entry[0])
+
+    async def _idle(self, endpoint_id: int) -> None:
+        """Wait for an event of the endpoint's workspace, or the poll interval."""
+        waker = self.wakers[endpoint_id]
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.settings.webhook_poll_seconds):
+                await waker.wait()
+
+    async def _serve(self, endpoint_id: int, workspace_id: int) -> None:
         """Deliver one endpoint while this worker holds its lease."""
         try:
+            try:  # the broadcast may be away (Redis): then the poll alone wakes it
+                async with asyncio.timeout(LISTEN_SECONDS):
+                    await self._listen(endpoint_id, workspace_id)
+            except Exception as exc:  # noqa: BLE001 - delivery goes on without the doorbell
+                self._report(f"listening for events of workspace {workspace_id} failed", exc)
             while True:
+                self.wakers[endpoint_id].clear()  # what is committed from now on rings again
                 try:
                     if not await self._deliver_page(endpoint_id):
-                        await asyncio.sleep(self.settings.webhook_poll_seconds)
+                        await self._idle(endpoint_id)
                 except LeaseLost:
                     return
                 except Exception as exc:  # noqa: BLE001 - the database is away, or a bug: retry
                     self._report(f"delivering webhook endpoint {endpoint_id} failed", exc)
                     await asyncio.sleep(max(1.0, self.settings.webhook_poll_seconds))
         finally:
+            self._unlisten(endpoint_id, workspace_id)
             self.tasks.pop(endpoint_id, None)
             self.renew_at.pop(endpoint_id, None)
+            self.wakers.pop(endpoint_id, None)
             await asyncio.shield(self._release(endpoint_id))
 
     async def _deliver_page(self, endpoint_id: int) -> bool:
@@ -581,51 +783,56 @@ class WebhookDeliverer:
             return False
         loop = asyncio.get_running_loop()
         read_at = loop.time()
-        audience = await audience_of(endpoint)
-        rows = await Rows.load(endpoint.workspace_id, events)
+        bodies = await self.views.bodies(endpoint, events)
+        passed = endpoint.cursor  # the cursor as committed
         for index, event in enumerate(events):
             if loop.time() - read_at > FRESH_SECONDS:  # a delivery took a while: read again
                 read_at = loop.time()
-                audience = await audience_of(endpoint)
-                rows = await Rows.load(endpoint.workspace_id, events[index:])
-            data = event_data(event, audience, rows)
-            if data is not None:
-                await self._deliver(endpoint_id, event, body_of(event, data))
-            await self._commit(endpoint_id, cursor=event.sequence)
+                endpoint = await self._mine(endpoint_id)
+                bodies[index:] = await self.views.bodies(endpoint, events[index:])
+            body = bodies[index]
+            if body is not None:  # else not due: the cursor passes it with the next commit
+                await self._deliver(endpoint, event, body)
+                passed = event.sequence
+        if events[-1].sequence > passed:
+            await self._commit(endpoint_id, cursor=events[-1].sequence)
         return True
 
-    async def _deliver(self, endpoint_id: int, event: Event, body: bytes) -> None:
-        """POST ``body`` until the receiver accepts it (2xx).
+    async def _deliver(self, endpoint: WebhookEndpoint, event: Event, body: bytes) -> None:
+        """POST ``body`` until the receiver accepts it (2xx), then commit the cursor with the
+        attempt (:meth:`_delivered`). The first try goes to ``endpoint`` as read for the page;
+        each retry reads it again.
 
         Raises:
             LeaseLost: the endpoint went away meanwhile, or was disabled (by an owner, or here
                 after the retry window).
         """
         settings = self.settings
+        endpoint_id = endpoint.id
         msg_id = message_id(event.workspace_id, event.sequence)
         first_failure: datetime | None = None
         failures = 0
         while True:
-            endpoint = await self._mine(endpoint_id)
+            if failures:
+                endpoint = await self._mine(endpoint_id)
             # the event's contact may have been erased since its body was built
             body = await _body_after_erasure(endpoint, event, body)
             if not body:
                 return  # nothing of it may be shown any more
             at = datetime.now(UTC)
             outcome = await post_once(self.client, settings, endpoint, msg_id, at, body)
-            record = functools.partial(
-                record_attempt,
-                endpoint_id,
-                sequence=event.sequence,
-                event_type=event.type,
-                msg_id=msg_id,
-                attempt=failures + 1,
-                outcome=outcome,
-                at=at,
-            )
+            attempt = {
+                "sequence": event.sequence,
+                "event_type": event.type,
+                "msg_id": msg_id,
+                "attempt": failures + 1,
+                "outcome": outcome,
+                "at": at,
+            }
             if outcome.error is None:
-                await record()
+                await self._delivered(endpoint_id, event, attempt_row(endpoint_id, **attempt))
                 return
+            record = functools.partial(record_attempt, endpoint_id, **attempt)
             error, wait = outcome.error, outcome.wait
             first_failure = first_failure or at
             delay = min(
@@ -679,17 +886,22 @@ async def _send_now(
     event_type: str,
     msg_id: str,
     body: bytes,
+    client: httpx.AsyncClient | None,
 ) -> WebhookDelivery:
-    """POST once, outside the endpoint's ordered queue, and record the attempt (numbered after
-    the event's earlier attempts).
+    """POST once, outside the endpoint's ordered queue, through ``client`` (the deliverer's;
+    ``None``: a client of its own), and record the attempt (numbered after the event's earlier
+    attempts).
 
     Raises:
         NotFound: the endpoint was deleted meanwhile (``endpointId``).
     """
     earlier = await WebhookDelivery.filter(endpoint_id=endpoint.id, webhook_id=msg_id).count()
     at = datetime.now(UTC)
-    async with new_client(settings) as client:
+    if client is not None:
         outcome = await post_once(client, settings, endpoint, msg_id, at, body)
+    else:
+        async with new_client(settings) as own:
+            outcome = await post_once(own, settings, endpoint, msg_id, at, body)
     row = await record_attempt(
         endpoint.id,
         sequence=sequence,
@@ -705,7 +917,10 @@ async def _send_now(
 
 
 async def redeliver(
-    settings: Settings, endpoint: WebhookEndpoint, sequence: int
+    settings: Settings,
+    endpoint: WebhookEndpoint,
+    sequence: int,
+    client: httpx.AsyncClient | None = None,
 ) -> WebhookDelivery:
     """Send the outbox event ``sequence`` to ``endpoint`` once more, now, outside its ordered
     queue (the cursor does not move), with its ``webhook-id`` and its data as the endpoint's
@@ -742,10 +957,13 @@ async def redeliver(
         event_type=event.type,
         msg_id=message_id(event.workspace_id, sequence),
         body=body_of(event, data),
+        client=client,
     )
 
 
-async def send_test(settings: Settings, endpoint: WebhookEndpoint) -> WebhookDelivery:
+async def send_test(
+    settings: Settings, endpoint: WebhookEndpoint, client: httpx.AsyncClient | None = None
+) -> WebhookDelivery:
     """Send ``endpoint`` a signed ``webhook.test`` event now (``webhook-id``
     ``msg_test_<random>``, ``sequence`` 0, ``data``: ``{"webhookEndpointId": <global id>}``),
     once; the attempt is recorded and returned.
@@ -770,6 +988,7 @@ async def send_test(settings: Settings, endpoint: WebhookEndpoint) -> WebhookDel
         event_type=TEST_EVENT_TYPE,
         msg_id=f"msg_test_{uuid.uuid4().hex}",
         body=body,
+        client=client,
     )
 
 
@@ -819,7 +1038,9 @@ __all__ = [
     "Audience",
     "LeaseLost",
     "Rows",
+    "Views",
     "WebhookDeliverer",
+    "attempt_row",
     "audience_of",
     "body_of",
     "event_data",

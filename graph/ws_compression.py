@@ -5,7 +5,7 @@ protocol accepts it with wsproto's defaults: both sides keep their LZ77 context 
 to message with 15-bit windows, so every open socket holds a zlib compressor (2^(15+2) +
 2^(8+9) bytes, 256 KB, allocated; about 100 KB of it touched by the first frame) and a
 decompressor for as long as it is open. Measured with a browser's handshake, that made an idle
-subscription cost 134 KB instead of 26 KB (README, "Measured (bench/fanout ...)").
+subscription cost 134 KB instead of 26 KB (`bench/README.md`, "bench/fanout").
 
 It also ratcheted the server's memory over rounds of opening and closing sockets (5,000:
 714 MiB open, 734 closed, 1,071 and 1,305 after two more rounds). A closed socket is a set of
@@ -231,7 +231,7 @@ def uvicorn_options(mode: str) -> dict[str, Any]:
     if mode == "off":
         # wsproto holds the least per open connection of uvicorn's WebSocket protocols: about
         # 17.5 KB for an idle socket, against 20 KB for websockets' Sans-I/O one and 28 KB for
-        # the legacy websockets one (README, "Measured")
+        # the legacy websockets one (`bench/README.md`, "Latest figures")
         return {"ws": "wsproto", "ws_per_message_deflate": False}
     raise ValueError(
         f"INBOX_GRAPH_WS_COMPRESSION must be one of {', '.join(WS_COMPRESSION_MODES)}, not {mode!r}"

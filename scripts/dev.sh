@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One-command set-ups for a newcomer (see README.md).
 #   scripts/dev.sh demo   create .venv, install, seed the demo workspace if empty, serve on :8000
-#                         with live demo traffic (scripts/dev.sh demo --no-traffic: without)
+#                         with live demo traffic (scripts/dev.sh demo --no-traffic: without);
+#                         the live page on http://127.0.0.1:8000/
 #   scripts/dev.sh test   create .venv, install with test extras, run the test suite
 # The package is (re)installed only when pyproject.toml is newer than the venv's stamp file
 # ($VENV/.installed, $VENV/.installed-test), so a restart starts at once; pip is upgraded only
@@ -30,13 +31,18 @@ install() {
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e "$target"
   touch "$@"
 }
-# GraphiQL's assets, served by the API itself (graph/ide.py), from graph/ide/package-lock.json
+# The browser assets the API serves itself, each folder from its package-lock.json, installed
+# when the lock file changed: GraphiQL's (graph/ide.py) and the live page's graphql-ws
+# client (graph/page.py)
 if command -v npm >/dev/null; then
-  if [ ! graph/ide/node_modules/.package-lock.json -nt graph/ide/package-lock.json ]; then
-    (cd graph/ide && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error)
-  fi
+  for assets in graph/ide graph/page; do
+    if [ ! "$assets/node_modules/.package-lock.json" -nt "$assets/package-lock.json" ]; then
+      (cd "$assets" && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error)
+    fi
+  done
 else
-  echo "npm not found: GraphiQL will load its assets from unpkg.com (see graph/ide.py)" >&2
+  echo "npm not found: GraphiQL will load its assets from unpkg.com (see graph/ide.py)," \
+    "and the live page on / cannot go live (see graph/page.py)" >&2
 fi
 case "${1:-}" in
   demo)

@@ -46,6 +46,36 @@ async def _collect(subscription, events: list, until: float) -> None:
             return
 
 
+async def _place_a_call(served, tokens: dict[str, str]) -> dict[str, str]:
+    """A call placed by a demo watcher with call access to one of their contacts with a
+    phone: its id, and who placed it."""
+    for who, token in tokens.items():
+        client = Client(served, token)
+        try:
+            me = (await client("{ me { hasCallAccess } }"))["me"]
+            if not me["hasCallAccess"]:
+                continue
+            channels = (await client("{ channels { id supportsCalls } }"))["channels"]
+            data = await client(
+                "{ contacts: conversations(inbox: {standard: ALL}, first: 50) { edges { node { contact { id phone blocked } } } } }"
+            )
+            contact = next(
+                e["node"]["contact"]
+                for e in data["contacts"]["edges"]
+                if e["node"]["contact"]["phone"] and not e["node"]["contact"]["blocked"]
+            )
+            channel = next(c["id"] for c in channels if c["supportsCalls"])
+            call = await client(
+                "mutation($c: ID!, $ch: ID!) { placeCall(contactId: $c, channelId: $ch) { id status } }",
+                {"c": contact["id"], "ch": channel},
+            )
+            assert call["placeCall"]["status"] == "RINGING"
+            return {"id": call["placeCall"]["id"], "by": who}
+        finally:
+            await client.aclose()
+    raise AssertionError("no demo watcher has call access")
+
+
 async def test_demo_traffic_reaches_users_of_each_visibility(tmp_path: Path) -> None:
     with fresh_database(tmp_path) as url:
         env = {
@@ -65,6 +95,7 @@ async def test_demo_traffic_reaches_users_of_each_visibility(tmp_path: Path) -> 
                 who: await _login(anonymous, f"{who}@demo.inbox-graph.test", "demo-password")
                 for who in WATCHERS
             }
+            placed = await _place_a_call(served, tokens)
             events: dict[tuple[str, str], list] = {}
             waits = []
             until = asyncio.get_running_loop().time() + 60
@@ -97,6 +128,18 @@ async def test_demo_traffic_reaches_users_of_each_visibility(tmp_path: Path) -> 
                     if conversation is not None:  # null once it left the subscriber's list
                         email = conversation["contact"]["assignee"]["email"]
                         assert email.startswith(f"{who}@"), payload
+            # the contact a demo user called picked up or declined (issue 21, part 2)
+            caller = Client(served, tokens[placed["by"]])
+            for _ in range(120):
+                outcome = await caller(
+                    "query($id: ID!) { node(id: $id) { ... on Call { status } } }",
+                    {"id": placed["id"]},
+                )
+                if outcome["node"]["status"] != "RINGING":
+                    break
+                await asyncio.sleep(0.5)
+            await caller.aclose()
+            assert outcome["node"]["status"] in ("ONGOING", "DECLINED"), outcome
             # the other workspace saw nothing
             other = Client(
                 served, await _login(anonymous, "boss@other.test", "long enough password")
@@ -121,6 +164,7 @@ async def test_demo_traffic_reaches_users_of_each_visibility(tmp_path: Path) -> 
         ]
         assert any("message from" in line for line in lines)
         assert any("call ringing from" in line for line in lines)
+        assert any(" picks up: " in line or " declines: " in line for line in lines)
         log = Path(log_path(env, served.port)).read_text()
         assert "Traceback" not in log and "ERROR" not in log, log[-3000:]
 

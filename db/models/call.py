@@ -36,8 +36,10 @@ pairs for :func:`db.queries.keyset_after`)."""
 
 
 class Call(Model):
-    """A call. ``ongoing_user_id`` is the answering user while ONGOING, else null. Unique, so a
-    user is on at most one call at a time."""
+    """A call. ``ongoing_user_id`` is the user on the line: the answering user while ONGOING,
+    the placing user while an OUTBOUND call rings, else null. Unique, so a user is on at most
+    one call at a time. ``recording_url``: where the connector says the finished recording is
+    (``reportCallRecording``)."""
 
     id = fields.IntField(primary_key=True)
     workspace = fields.ForeignKeyField(
@@ -63,6 +65,7 @@ class Call(Model):
     ended_at = fields.DatetimeField(null=True)
     recording_state = fields.CharEnumField(RecordingState, default=RecordingState.NONE)
     recording_id = fields.CharField(max_length=64, null=True)
+    recording_url = fields.CharField(max_length=2048, null=True)
 
     @property
     def duration_seconds(self) -> int | None:

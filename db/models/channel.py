@@ -42,6 +42,9 @@ class Channel(Model):
     )
     type = fields.CharEnumField(ChannelType)
     name = fields.CharField(max_length=120)
+    phone_number = fields.CharField(max_length=20, null=True)
+    """The channel's own number (E.164) on calling channels: the called number of its inbound
+    calls, the calling number of its outbound calls (``domain.md`` section 5)."""
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:

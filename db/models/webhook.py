@@ -18,6 +18,9 @@ class WebhookEndpoint(Model):
     ``cursor``: the workspace sequence of the last event delivered (or skipped: not wanted, not
     visible to ``created_by``). ``lease_owner``/``lease_until``: the worker delivering it now
     and until when its lease holds. ``disabled_reason``: why the deliverer disabled it, if it did.
+    ``history_starts_at``: set when it was last enabled again after the outbox had pruned
+    events it had not received (disabled past ``INBOX_GRAPH_EVENT_RETENTION_SECONDS``): the
+    workspace sequence its deliveries resumed from (``None``: it lost nothing).
     """
 
     id = fields.BigIntField(primary_key=True)
@@ -38,6 +41,7 @@ class WebhookEndpoint(Model):
     lease_owner = fields.CharField(max_length=64, null=True)
     lease_until = fields.DatetimeField(null=True)
     disabled_reason = fields.CharField(max_length=500, null=True)
+    history_starts_at = fields.BigIntField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 

@@ -84,6 +84,7 @@ ROOT_FIELD_SCOPES: dict[str, Requirement] = {
     "Query.conversations": _R,
     "Query.customInboxes": _R,
     "Query.incomingCalls": _R,
+    "Query.activeCall": _R,
     "Query.calls": _R,
     "Query.contact": _R,
     "Query.contacts": _R,
@@ -119,6 +120,9 @@ ROOT_FIELD_SCOPES: dict[str, Requirement] = {
     "Mutation.reportMessageStatus": _I,
     "Mutation.receiveCall": _I,
     "Mutation.reportCallEnded": _I,
+    "Mutation.reportCallAnswered": _I,
+    "Mutation.reportCallDeclined": _I,
+    "Mutation.reportCallRecording": _I,
     # the inbox's work
     "Mutation.sendMessage": _RW,
     "Mutation.assignContact": _RW,

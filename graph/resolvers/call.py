@@ -4,8 +4,16 @@
 Every mutation of a call is a move of THE call lifecycle (:mod:`graph.resolvers.call_lifecycle`:
 its table, its one transition function, its activities and events); this module checks who
 may make it and on which call, then makes it. ``placeCall`` creates an ``OUTBOUND`` call that
-is ``ONGOING`` at once: the agent is on the line from the moment it is placed (``answeredAt``
-is that moment).
+rings, with its caller on the line, until the connector reports that the far end answered
+(``reportCallAnswered``: ``ONGOING``, ``answeredAt`` is that moment), declined
+(``reportCallDeclined``), failed or hung up (``reportCallEnded``), or the ring timeout passes
+(``MISSED``); its caller may hang up meanwhile (``endCall``: ``MISSED``). Connectors name an
+inbound call by its ``externalCallId``, an outbound one (which the workspace started) by its
+``callId``, or by the ``externalCallId`` it reported when answered (``domain.md`` section 5).
+
+A calling channel's own number (``Channel.phone_number``) fills the numbers a connector does
+not give: the called number of an inbound call reported without ``to``, the calling number of
+every outbound call.
 
 Answering and placing lock the contact row first (PostgreSQL ``SELECT ... FOR UPDATE``; SQLite
 serialises writers). The unique ``call.ongoing_user_id`` keeps a user on at most one call: a
@@ -18,9 +26,11 @@ All times are server times in UTC; durations are whole seconds.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlsplit
 
 from tortoise.expressions import Subquery
 
@@ -31,6 +41,7 @@ from db.models import (
     CallStatus,
     Channel,
     ChannelIdentity,
+    ChannelType,
     Contact,
     Conversation,
     RecordingState,
@@ -55,6 +66,7 @@ from graph.resolvers.call_lifecycle import (
     TRANSITIONS,
     Move,
     check_move,
+    conflict,
     transition,
     user_name,
 )
@@ -64,8 +76,6 @@ from graph.resolvers.inbox import resolve_inbox
 from graph.subscriptions import contact_events
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from tortoise.backends.base.client import BaseDBAsyncClient
 
     from graph.context import Context
@@ -84,11 +94,14 @@ async def visible_call(
     *,
     connection: BaseDBAsyncClient | None = None,
     field: str = "callId",
+    for_update: bool = False,
 ) -> tuple[Call, Contact]:
     """The call ``call_id`` and its contact, if ``viewer`` may see them.
 
     A call is visible exactly when its contact is (``domain.md`` section 1) and the viewer has
-    call access (section 5).
+    call access (section 5). With ``for_update`` (in ``connection``'s transaction) the contact
+    row is locked first and the call read after it: every move that races another locks the
+    contact before the call, so that two of them never wait for each other.
 
     Raises:
         Forbidden: the viewer has no call access.
@@ -96,17 +109,23 @@ async def visible_call(
             contact is hidden from the viewer.
     """
     require_call_access(viewer)
-    query = Call.filter(id=call_id, workspace_id=viewer.workspace_id)
-    if connection is not None:
-        query = query.using_db(connection)
-    call = await query.first()
+
+    def calls() -> Any:
+        query = Call.filter(id=call_id, workspace_id=viewer.workspace_id)
+        return query.using_db(connection) if connection is not None else query
+
+    call = await calls().first()
     contact = None
     if call is not None:
         contacts = Contact.filter(id=call.contact_id)
         if connection is not None:
             contacts = contacts.using_db(connection)
+        if for_update:
+            contacts = contacts.select_for_update()
         contact = await contacts.first()
-    if call is None or not may_see(viewer, contact):
+        if for_update:
+            call = await calls().first()
+    if call is None or contact is None or not may_see(viewer, contact):
         raise NotFound("Call", field=field)
     return call, contact
 
@@ -136,6 +155,23 @@ def _phone(raw: str, field: str) -> str:
         raise BadUserInput(
             f"`{field}` is not a valid international phone number.", field=field
         ) from None
+
+
+def channel_phone_number(channel_type: ChannelType, raw: str | None) -> str | None:
+    """A calling channel's own number (``Channel.phone_number``), E.164; ``None`` for none.
+
+    Raises:
+        BadUserInput: naming ``phoneNumber``: not a valid international number, or a number
+            for a channel that carries no calls.
+    """
+    if raw is None:
+        return None
+    if not channel_type.supports_calls:
+        raise BadUserInput(
+            f"{channel_type.value} channels carry no calls: they have no `phoneNumber`.",
+            field="phoneNumber",
+        )
+    return _phone(raw, "phoneNumber")
 
 
 async def _calling_channel(viewer: Viewer, channel_id: int) -> Channel:
@@ -178,7 +214,7 @@ async def receive_call(
 
     Args:
         sender: the caller's number (E.164, spaces allowed), ``from`` in the API.
-        to: the workspace number called, if the connector knows it (E.164).
+        to: the workspace number called (E.164); the channel's own number when omitted.
 
     Returns:
         The ``RINGING`` ``INBOUND`` call (``ringingAt`` is the server time, UTC).
@@ -229,10 +265,102 @@ async def receive_call(
             channel_id=channel.id,
             direction=CallDirection.INBOUND,
             from_number=handle,
-            to_number=to_number,
+            to_number=to_number or channel.phone_number,
             external_call_id=external_call_id,
             ringing_at=now,
         )
+        return call
+
+    return await write(bus, viewer.workspace_id, operation)
+
+
+def _call_reference(
+    external_call_id: str | None, call_id: int | None
+) -> tuple[str | None, int | None]:
+    """A connector's reference to a call: its ``externalCallId`` or its ``callId``, exactly one.
+
+    Raises:
+        BadUserInput: neither or both (``externalCallId``), a malformed ``externalCallId``.
+    """
+    if (external_call_id is None) == (call_id is None):
+        raise BadUserInput(
+            "Name the call by its `externalCallId` or by its `callId`: exactly one of them.",
+            field="externalCallId",
+        )
+    return (_external_id(external_call_id) if call_id is None else None), call_id
+
+
+Decision = tuple[Move, int | None, dict[str, Any]] | None
+"""What a connector's report does to a call: the move, its author (a user id or ``None``) and
+the call's changes; ``None``: nothing (the report was already applied)."""
+
+
+async def _report(
+    bus: EventBus,
+    viewer: Viewer,
+    *,
+    channel_id: int,
+    external_call_id: str | None,
+    call_id: int | None,
+    decide: Callable[[Call, datetime, BaseDBAsyncClient], Awaitable[Decision]],
+    checks: Callable[[], None] | None = None,
+) -> Call:
+    """Apply a channel connector's report about one call of the channel (``domain.md`` section
+    5): ``decide(call, now, connection)`` says which move it makes, made on the call as it is once its
+    contact is locked. When another writer moved the call meanwhile, the report is decided
+    again on the call as it is then (a repeat is then a no-op, a contradiction a
+    ``CONFLICT``).
+
+    Raises:
+        Forbidden: the caller is not an owner or manager (or their integration token).
+        NotFound: the channel (``channelId``); no such call on it (``externalCallId`` or
+            ``callId``).
+        BadUserInput: a channel that carries no calls, a malformed or missing reference, what
+            ``checks`` raise; all at once (:class:`graph.errors.FieldErrors`).
+        Conflict: what ``decide`` raises.
+    """
+    if not viewer.is_admin:
+        raise Forbidden("Only owners, managers and their integration tokens may report calls.")
+    errors = FieldErrors()  # the channel, the call's reference and the report, together
+    with errors.collect():
+        channel = await _calling_channel(viewer, channel_id)
+    with errors.collect():
+        external_call_id, call_id = _call_reference(external_call_id, call_id)
+    if checks is not None:
+        with errors.collect():
+            checks()
+    errors.raise_if_any()
+    if call_id is not None:
+        lookup, field = {"id": call_id}, "callId"
+    else:
+        lookup, field = {"external_call_id": external_call_id}, "externalCallId"
+
+    async def operation(tx: Transaction) -> Call:
+        conn = tx.connection
+        call = await Call.filter(channel_id=channel.id, **lookup).using_db(conn).first()
+        if call is None:
+            raise NotFound("Call", field=field)
+        contact = (
+            await Contact.filter(id=call.contact_id).using_db(conn).select_for_update().first()
+        )
+        for _ in range(2):  # the second time: another writer moved it first
+            call = await Call.get(id=call.id).using_db(conn)
+            decision = await decide(call, datetime.now(UTC), conn)
+            if decision is None:
+                return call
+            move, author_id, changes = decision
+            call, moved = await transition(
+                tx,
+                move,
+                call=call,
+                contact=contact,
+                author_id=author_id,
+                at=datetime.now(UTC),
+                strict=False,
+                **changes,
+            )
+            if moved:
+                return call
         return call
 
     return await write(bus, viewer.workspace_id, operation)
@@ -243,64 +371,230 @@ async def report_call_ended(
     viewer: Viewer,
     *,
     channel_id: int,
-    external_call_id: str,
+    external_call_id: str | None = None,
+    call_id: int | None = None,
     failed: bool = False,
 ) -> Call:
     """The channel connector reports that the far end hung up, or that the call failed.
 
-    A ``RINGING`` call becomes ``MISSED`` (the caller hung up before anyone answered;
-    ``FAILED`` with ``failed``); an ``ONGOING`` call becomes ``ENDED`` (its duration counts
-    until now) and frees the user who was on it. A call already final is returned unchanged,
-    so connectors may retry their webhooks. ``endedAt`` is the server time, UTC.
+    A ``RINGING`` call becomes ``MISSED`` (the caller hung up, or the called contact did not
+    pick up; ``FAILED`` with ``failed``); an ``ONGOING`` call becomes ``ENDED`` (its duration
+    counts until now) and frees the user who was on it. A call already final is returned
+    unchanged, so connectors may retry their webhooks. ``endedAt`` is the server time, UTC.
 
     Raises:
-        Forbidden: the caller is not an owner or manager (or their integration token).
-        NotFound: the channel (``channelId``) or no call with this ``externalCallId`` on it.
-        BadUserInput: a channel that carries no calls, a malformed ``externalCallId``; both at
-            once when both are wrong (:class:`graph.errors.FieldErrors`).
+        As :func:`_report`.
     """
-    if not viewer.is_admin:
-        raise Forbidden("Only owners, managers and their integration tokens may report calls.")
-    errors = FieldErrors()  # the channel and the call's id reported together
-    with errors.collect():
-        channel = await _calling_channel(viewer, channel_id)
-    with errors.collect():
-        external_call_id = _external_id(external_call_id)
-    errors.raise_if_any()
 
-    async def operation(tx: Transaction) -> Call:
-        conn = tx.connection
-        call = (
-            await Call.filter(channel_id=channel.id, external_call_id=external_call_id)
-            .using_db(conn)
-            .first()
-        )
-        if call is None:
-            raise NotFound("Call", field="externalCallId")
-        contact = (
-            await Contact.filter(id=call.contact_id).using_db(conn).select_for_update().first()
-        )
-        now = datetime.now(UTC)
+    async def decide(call: Call, now: datetime, connection: BaseDBAsyncClient) -> Decision:
         if call.status is CallStatus.RINGING:
-            move, author_id, changes = (Move.FAIL if failed else Move.MISS), None, {"ended_at": now}
-        elif call.status is CallStatus.ONGOING:
-            move, author_id, changes = Move.END, call.answered_by_id, _ending(call, now)
-        else:
-            return call
-        # another writer may have finished it first: it is then returned as it is
-        call, _ = await transition(
-            tx,
-            move,
-            call=call,
-            contact=contact,
-            author_id=author_id,
-            at=now,
-            strict=False,
-            **changes,
-        )
-        return call
+            return (Move.FAIL if failed else Move.MISS), None, {"ended_at": now}
+        if call.status is CallStatus.ONGOING:
+            return Move.END, call.answered_by_id, _ending(call, now)
+        return None
 
-    return await write(bus, viewer.workspace_id, operation)
+    return await _report(
+        bus,
+        viewer,
+        channel_id=channel_id,
+        external_call_id=external_call_id,
+        call_id=call_id,
+        decide=decide,
+    )
+
+
+def _outbound(call: Call, how: str) -> None:
+    if call.direction is not CallDirection.OUTBOUND:
+        raise BadUserInput(
+            f"Only outbound calls are reported {how} by the far end: users answer and decline "
+            "inbound calls (answerCall, declineCall).",
+            field="callId",
+        )
+
+
+async def report_call_answered(
+    bus: EventBus,
+    viewer: Viewer,
+    *,
+    channel_id: int,
+    call_id: int | None = None,
+    external_call_id: str | None = None,
+    new_external_call_id: str | None = None,
+) -> Call:
+    """The channel connector reports that the contact picked up a ringing outbound call: it is
+    ``ONGOING`` (``answeredAt`` = server time, UTC) with its caller on it, with a
+    ``CALL_ANSWERED`` activity authored by the caller and a ``call.updated`` event. A repeat,
+    or a report about a call already ended, returns it unchanged.
+
+    Args:
+        new_external_call_id: the provider's id of the call, recorded when the call has none
+            yet, so that later reports may name it by ``externalCallId``.
+
+    Raises:
+        As :func:`_report`; and BadUserInput: an inbound call (``callId``), a malformed
+        ``newExternalCallId``. Conflict: the call is already ``MISSED``, ``DECLINED`` or
+        ``FAILED`` (``extensions.status``).
+    """
+    recorded: dict[str, Any] = {}
+
+    def checks() -> None:
+        if new_external_call_id is not None:
+            try:
+                recorded["external_call_id"] = _external_id(new_external_call_id)
+            except BadUserInput as error:
+                raise BadUserInput(
+                    str(error).replace("`externalCallId`", "`newExternalCallId`"),
+                    field="newExternalCallId",
+                ) from None
+
+    async def decide(call: Call, now: datetime, connection: BaseDBAsyncClient) -> Decision:
+        _outbound(call, "answered")
+        if call.status in (CallStatus.ONGOING, CallStatus.ENDED):
+            return None
+        if call.status is not CallStatus.RINGING:
+            raise Conflict(
+                f"This call is {call.status.value}: it cannot be answered.",
+                status=call.status.value,
+            )
+        changes: dict[str, Any] = {"answered_at": now}
+        if call.external_call_id is None and recorded:
+            taken = Call.filter(
+                channel_id=call.channel_id, external_call_id=recorded["external_call_id"]
+            )
+            if await taken.using_db(connection).exists():
+                raise BadUserInput(
+                    "`newExternalCallId` already names another call on this channel.",
+                    field="newExternalCallId",
+                )
+            changes["external_call_id"] = recorded["external_call_id"]
+        return Move.CONNECT, call.answered_by_id, changes
+
+    return await _report(
+        bus,
+        viewer,
+        channel_id=channel_id,
+        external_call_id=external_call_id,
+        call_id=call_id,
+        decide=decide,
+        checks=checks,
+    )
+
+
+async def report_call_declined(
+    bus: EventBus,
+    viewer: Viewer,
+    *,
+    channel_id: int,
+    call_id: int | None = None,
+    external_call_id: str | None = None,
+) -> Call:
+    """The channel connector reports that the contact declined a ringing outbound call: it is
+    ``DECLINED`` (``endedAt`` = server time, UTC), its caller is free, with a ``CALL_DECLINED``
+    activity without author and a ``call.updated`` event. A repeat returns it unchanged.
+
+    Raises:
+        As :func:`_report`; and BadUserInput: an inbound call (``callId``). Conflict: the call
+        is no longer ringing (``extensions.status``).
+    """
+
+    async def decide(call: Call, now: datetime, connection: BaseDBAsyncClient) -> Decision:
+        _outbound(call, "declined")
+        if call.status is CallStatus.DECLINED:
+            return None
+        if call.status is not CallStatus.RINGING:
+            raise Conflict(
+                f"This call is {call.status.value}: it cannot be declined.",
+                status=call.status.value,
+            )
+        return Move.DECLINE, None, {"ended_at": now}
+
+    return await _report(
+        bus,
+        viewer,
+        channel_id=channel_id,
+        external_call_id=external_call_id,
+        call_id=call_id,
+        decide=decide,
+    )
+
+
+MAX_RECORDING_URL = 2048
+"""The longest recording URL a connector may report (characters)."""
+
+
+def _recording_url(url: str | None, failed: bool) -> str | None:
+    """``url`` checked: an absolute ``https`` URL of at most :data:`MAX_RECORDING_URL`
+    characters, given exactly when the recording did not fail.
+
+    Raises:
+        BadUserInput: naming ``url``.
+    """
+    if failed:
+        if url is not None:
+            raise BadUserInput("A failed recording has no `url`: omit it.", field="url")
+        return None
+    value = (url or "").strip()
+    parts = urlsplit(value)
+    if len(value) > MAX_RECORDING_URL or parts.scheme != "https" or not parts.netloc:
+        raise BadUserInput(
+            f"`url` must be an absolute https URL of at most {MAX_RECORDING_URL} characters.",
+            field="url",
+        )
+    return value
+
+
+async def report_call_recording(
+    bus: EventBus,
+    viewer: Viewer,
+    *,
+    channel_id: int,
+    external_call_id: str | None = None,
+    call_id: int | None = None,
+    url: str | None = None,
+    failed: bool = False,
+) -> Call:
+    """The channel connector reports an ended call's finished recording: its ``url``
+    (``recording { state: READY, url }``), or that it could not be made (``FAILED``). A
+    recording the provider made unasked gets an id too. One ``call.updated`` event, no
+    activity; a repeat of the same report changes nothing.
+
+    Raises:
+        As :func:`_report`; and BadUserInput: a ``url`` that is not an absolute https URL, or
+        one given with ``failed`` (``url``). Conflict: the call has not ended (a recording is
+        reported once it has; ``extensions.status``).
+    """
+    clean: dict[str, str | None] = {}
+
+    def checks() -> None:
+        clean["url"] = _recording_url(url, failed)
+
+    async def decide(call: Call, now: datetime, connection: BaseDBAsyncClient) -> Decision:
+        state = RecordingState.FAILED if failed else RecordingState.READY
+        if call.status is not CallStatus.ENDED:
+            raise Conflict(
+                f"This call is {call.status.value}: its recording is reported once it ended.",
+                status=call.status.value,
+            )
+        if call.recording_state is state and call.recording_url == clean["url"]:
+            return None
+        changes: dict[str, Any] = {"recording_state": state, "recording_url": clean["url"]}
+        if call.recording_id is None:
+            changes["recording_id"] = _new_recording_id()
+        return Move.RECORDING_DONE, None, changes
+
+    return await _report(
+        bus,
+        viewer,
+        channel_id=channel_id,
+        external_call_id=external_call_id,
+        call_id=call_id,
+        decide=decide,
+        checks=checks,
+    )
+
+
+def _new_recording_id() -> str:
+    return f"REC{uuid.uuid4().hex}"
 
 
 def _ending(call: Call, now: datetime) -> dict[str, Any]:
@@ -367,18 +661,26 @@ async def decline_call(bus: EventBus, viewer: Viewer, call_id: int) -> Call:
 
     Raises:
         Forbidden: no call access. NotFound: as :func:`answer_call`.
+        BadUserInput: an outbound call (``callId``).
         Conflict: the call is no longer ringing (``extensions.status``).
     """
     call, _ = await visible_call(viewer, call_id)
+    if call.direction is not CallDirection.INBOUND:
+        raise BadUserInput(
+            "Only inbound calls are declined: hang up an outbound call with endCall.",
+            field="callId",
+        )
     await check_move(call, Move.DECLINE)
 
     async def operation(tx: Transaction) -> Call:
-        _, contact = await visible_call(viewer, call_id, connection=tx.connection)
+        current, contact = await visible_call(
+            viewer, call_id, connection=tx.connection, for_update=True
+        )
         now = datetime.now(UTC)
         current, _ = await transition(
             tx,
             Move.DECLINE,
-            call=call,
+            call=current,
             contact=contact,
             author_id=viewer.user_id,
             at=now,
@@ -392,7 +694,8 @@ async def decline_call(bus: EventBus, viewer: Viewer, call_id: int) -> Call:
 async def _own_ongoing(
     viewer: Viewer, call: Call, move: Move, connection: BaseDBAsyncClient | None = None
 ) -> None:
-    """Only the user on an ongoing call may end or record it.
+    """Only the user on the line (``ongoing_user_id``: on an ongoing call, or waiting on the
+    outbound call they placed) may end or record the call.
 
     Raises:
         Conflict: ``move`` is not allowed from the call's status
@@ -405,32 +708,54 @@ async def _own_ongoing(
         raise Forbidden(f"Only {who}, who is on this call, may have it {TRANSITIONS[move].action}.")
 
 
+def _hang_up(call: Call) -> Move:
+    """What ``endCall`` does: end an ongoing call, or give up an outbound call still ringing
+    (``MISSED``: nobody answered)."""
+    if call.status is CallStatus.RINGING and call.direction is CallDirection.OUTBOUND:
+        return Move.MISS
+    return Move.END
+
+
 async def end_call(bus: EventBus, viewer: Viewer, call_id: int) -> Call:
-    """End the viewer's ongoing call: ``ENDED``, ``endedAt`` = server time (UTC),
-    ``durationSeconds`` from ``answeredAt``; a recording in progress becomes ``READY``.
+    """Hang up the viewer's call. An ongoing call is ``ENDED``: ``endedAt`` = server time
+    (UTC), ``durationSeconds`` from ``answeredAt``; a recording in progress becomes ``READY``.
+    An outbound call the viewer placed that still rings is ``MISSED`` (nobody answered), with
+    a ``CALL_MISSED`` activity authored by the viewer; when the contact picks up meanwhile,
+    the call it then is is ended. Either way the viewer is free.
 
     Raises:
         Forbidden: no call access, or someone else is on the call.
         NotFound: as :func:`answer_call`.
-        Conflict: the call is not ongoing (``extensions.status``).
+        Conflict: the call is neither ongoing nor an outbound call ringing
+            (``extensions.status``).
     """
     call, _ = await visible_call(viewer, call_id)
-    await _own_ongoing(viewer, call, Move.END)
+    await _own_ongoing(viewer, call, _hang_up(call))
 
     async def operation(tx: Transaction) -> Call:
-        current, contact = await visible_call(viewer, call_id, connection=tx.connection)
-        await _own_ongoing(viewer, current, Move.END, tx.connection)
-        now = datetime.now(UTC)
-        current, _ = await transition(
-            tx,
-            Move.END,
-            call=current,
-            contact=contact,
-            author_id=viewer.user_id,
-            at=now,
-            **_ending(current, now),
+        current, contact = await visible_call(
+            viewer, call_id, connection=tx.connection, for_update=True
         )
-        return current
+        # twice at most: the contact may pick up while the caller hangs up, which then ends
+        # the call it finds ongoing
+        for _ in range(2):
+            move = _hang_up(current)
+            await _own_ongoing(viewer, current, move, tx.connection)
+            now = datetime.now(UTC)
+            changes = _ending(current, now) if move is Move.END else {"ended_at": now}
+            current, moved = await transition(
+                tx,
+                move,
+                call=current,
+                contact=contact,
+                author_id=viewer.user_id,
+                at=now,
+                strict=False,
+                **changes,
+            )
+            if moved:
+                return current
+        raise await conflict(current, TRANSITIONS[move].action, tx.connection)
 
     return await write(bus, viewer.workspace_id, operation)
 
@@ -465,7 +790,7 @@ async def start_call_recording(bus: EventBus, viewer: Viewer, call_id: int) -> C
             at=datetime.now(UTC),
             when={"recording_state": RecordingState.NONE},
             recording_state=RecordingState.RECORDING,
-            recording_id=f"REC{uuid.uuid4().hex}",
+            recording_id=_new_recording_id(),
         )
         return current
 
@@ -487,9 +812,12 @@ async def place_call(
 ) -> Call:
     """Call a contact on a calling channel (``domain.md`` section 5).
 
-    The call is ``OUTBOUND`` and ``ONGOING`` at once, with the viewer on it (``answeredAt`` =
-    ``ringingAt`` = server time, UTC). The number called is the contact's handle on that
-    channel, else its phone. An unassigned contact is assigned to the viewer in the same
+    The call is ``OUTBOUND`` and ``RINGING`` (``ringingAt`` = server time, UTC), with the
+    viewer on the line (``answeredBy``; :func:`active_call`) until the connector reports the
+    far end's answer (``ONGOING``), decline, failure or hang-up, the ring timeout passes
+    (``MISSED``) or the viewer hangs up (:func:`end_call`). The number called is the contact's
+    handle on that channel, else its phone; the calling number is the channel's own. An
+    unassigned contact is assigned to the viewer in the same
     transaction (one activity, one event); an assigned one keeps its assignee. ``once``: the
     request's idempotency key (:mod:`graph.idempotency`).
 
@@ -534,13 +862,32 @@ async def place_call(
             direction=CallDirection.OUTBOUND,
             answered_by_id=viewer.user_id,
             ongoing_user_id=viewer.user_id,
+            from_number=channel.phone_number,
             to_number=number,
             ringing_at=now,
-            answered_at=now,
         )
         return call
 
     return await write(bus, viewer.workspace_id, operation, once=once)
+
+
+async def active_call(viewer: Viewer) -> Call | None:
+    """The viewer's call in progress, for the active call card (``domain.md`` section 5): the
+    outbound call they placed while it rings, or the call they are on while it is ongoing;
+    ``None`` when they are on no call (a user is on at most one), or when its contact is now
+    hidden from them (the visibility policy, section 1).
+
+    Raises:
+        Forbidden: no call access.
+    """
+    require_call_access(viewer)
+    call = await Call.filter(
+        workspace_id=viewer.workspace_id, ongoing_user_id=viewer.user_id
+    ).first()
+    if call is None:
+        return None
+    contact = await Contact.filter(id=call.contact_id).first()
+    return call if may_see(viewer, contact) else None
 
 
 async def incoming_calls(viewer: Viewer, tab: IncomingCallTab) -> list[Call]:
@@ -656,10 +1003,11 @@ def clean_ring_timeout(seconds: int, shortest: int) -> int:
 async def miss_unanswered_calls(
     bus: EventBus | None, *, shortest_timeout: int, limit: int = 500
 ) -> int:
-    """The ring-timeout sweep (``domain.md`` section 5): every inbound call still ``RINGING``
-    after its workspace's ``callRingTimeoutSeconds`` (default 45) becomes ``MISSED``
-    (``endedAt`` = the sweep's server time, UTC), with one ``CALL_MISSED`` activity and one
-    ``call.updated`` event.
+    """The ring-timeout sweep (``domain.md`` section 5): every call still ``RINGING`` after its
+    workspace's ``callRingTimeoutSeconds`` (default 45) becomes ``MISSED`` (``endedAt`` = the
+    sweep's server time, UTC), with one ``CALL_MISSED`` activity and one ``call.updated``
+    event: an inbound call nobody answered, or an outbound call the contact did not pick up
+    (its caller is then free).
 
     Args:
         shortest_timeout: the shortest timeout a workspace may have (the deployment's
@@ -675,9 +1023,7 @@ async def miss_unanswered_calls(
     now = datetime.now(UTC)
     workspace_ids = (
         await Call.filter(
-            status=CallStatus.RINGING,
-            direction=CallDirection.INBOUND,
-            ringing_at__lte=now - timedelta(seconds=shortest_timeout),
+            status=CallStatus.RINGING, ringing_at__lte=now - timedelta(seconds=shortest_timeout)
         )
         .distinct()
         .values_list("workspace_id", flat=True)
@@ -693,7 +1039,6 @@ async def miss_unanswered_calls(
             await Call.filter(
                 workspace_id=workspace_id,
                 status=CallStatus.RINGING,
-                direction=CallDirection.INBOUND,
                 ringing_at__lte=now - timedelta(seconds=timeout),
             )
             .order_by("ringing_at", "id")
@@ -706,6 +1051,13 @@ async def miss_unanswered_calls(
                 call = await Call.filter(id=call_id).using_db(tx.connection).first()
                 if call is None:
                     return False
+                # the contact first, as every move that races this one locks it
+                await (
+                    Contact.filter(id=call.contact_id)
+                    .using_db(tx.connection)
+                    .select_for_update()
+                    .first()
+                )
                 ended_at = datetime.now(UTC)
                 # not moved: answered, declined or swept elsewhere meanwhile
                 _, moved = await transition(
@@ -777,12 +1129,15 @@ async def _call_of_event(
 
 
 __all__ = [
+    "MAX_RECORDING_URL",
     "MAX_RING_TIMEOUT_SECONDS",
+    "active_call",
     "answer_call",
     "call_cursor_values",
     "call_log",
     "call_update_events",
     "call_update_live_scope",
+    "channel_phone_number",
     "clean_ring_timeout",
     "contact_calls",
     "decline_call",
@@ -793,7 +1148,10 @@ __all__ = [
     "miss_unanswered_calls",
     "place_call",
     "receive_call",
+    "report_call_answered",
+    "report_call_declined",
     "report_call_ended",
+    "report_call_recording",
     "start_call_recording",
     "visible_call",
 ]

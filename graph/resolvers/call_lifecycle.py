@@ -3,30 +3,36 @@
 Every move of a call, from its creation to its end, is one row of :data:`TRANSITIONS` and
 goes through :func:`transition`::
 
-    (new) --receiveCall----------------------> RINGING
-    (new) --placeCall------------------------> ONGOING  (OUTBOUND: the agent is on the line)
-    RINGING --answerCall---------------------> ONGOING
-    RINGING --declineCall--------------------> DECLINED
-    RINGING --reportCallEnded / ring timeout-> MISSED   (the caller hung up; nobody answered)
-    RINGING --reportCallEnded(failed: true)--> FAILED
-    ONGOING --endCall / reportCallEnded------> ENDED
-    ONGOING --startCallRecording-------------> ONGOING  (recording RECORDING)
+    (new) --receiveCall--------------------------> RINGING  (INBOUND)
+    (new) --placeCall----------------------------> RINGING  (OUTBOUND: the agent waits on the line)
+    RINGING --answerCall (inbound)---------------> ONGOING
+    RINGING --reportCallAnswered (outbound)------> ONGOING  (the far end picked up)
+    RINGING --declineCall / reportCallDeclined---> DECLINED (a user / the far end declined)
+    RINGING --reportCallEnded / ring timeout /
+              endCall (outbound, its caller)-----> MISSED   (the caller hung up; nobody answered)
+    RINGING --reportCallEnded(failed: true)------> FAILED
+    ONGOING --endCall / reportCallEnded----------> ENDED
+    ONGOING --startCallRecording-----------------> ONGOING  (recording RECORDING)
+    ENDED --reportCallRecording------------------> ENDED    (recording READY with its URL, or FAILED)
 
 Any other move is refused with ``CONFLICT`` naming the call's current status
 (``extensions.status``; :func:`conflict`). ``ENDED``, ``MISSED``, ``DECLINED`` and ``FAILED``
-are final.
+are final: they free the user who was on the line (``ongoing_user_id``), whichever move
+reached them.
 
 Races are decided by the database, not by reads: a move of an existing call is a conditional
 ``UPDATE ... WHERE status = <source>`` whose row count says whether it happened, inside a
 :func:`graph.live.write` transaction (which the callers open after locking the contact row
-where a race matters). The unique ``call.ongoing_user_id`` keeps a user on at most one call.
+where a race matters, before the call). The unique ``call.ongoing_user_id`` keeps a user on at
+most one call (an outbound call holds its caller from the moment it is placed).
 
 Each move, in the same transaction:
 
 - writes its timeline activity (``domain.md``, terms: "call answered …"): ``CALL_ANSWERED``
-  (answered, or placed), ``CALL_ENDED`` (with ``duration_seconds``), ``CALL_DECLINED``,
-  ``CALL_MISSED``, ``CALL_FAILED``; its ``data`` holds ``call_id`` and ``direction``. Receiving
-  a call and starting a recording write none;
+  (answered by a user, or by the far end of an outbound call: authored by its caller),
+  ``CALL_ENDED`` (with ``duration_seconds``), ``CALL_DECLINED``, ``CALL_MISSED``,
+  ``CALL_FAILED``; its ``data`` holds ``call_id`` and ``direction``. Receiving or placing a
+  call and recording it write none;
 - assigns an unassigned contact to the user who answered or placed the call (automatic
   assignment, section 5), with the ``contact.assigned`` event of
   :func:`graph.resolvers.contact.record_assignment`;
@@ -67,8 +73,10 @@ class Move(Enum):
     DECLINE = "decline"
     MISS = "miss"
     FAIL = "fail"
+    CONNECT = "connect"
     END = "end"
     RECORD = "record"
+    RECORDING_DONE = "recording_done"
 
 
 @dataclass(frozen=True)
@@ -96,12 +104,7 @@ class Transition:
 TRANSITIONS: dict[Move, Transition] = {
     Move.RECEIVE: Transition(None, CallStatus.RINGING, "received", EventType.CALL_RECEIVED),
     Move.PLACE: Transition(
-        None,
-        CallStatus.ONGOING,
-        "placed",
-        EventType.CALL_PLACED,
-        ActivityKind.CALL_ANSWERED,
-        assigns="call_placed",
+        None, CallStatus.RINGING, "placed", EventType.CALL_PLACED, assigns="call_placed"
     ),
     Move.ANSWER: Transition(
         CallStatus.RINGING,
@@ -132,6 +135,13 @@ TRANSITIONS: dict[Move, Transition] = {
         EventType.CALL_UPDATED,
         ActivityKind.CALL_FAILED,
     ),
+    Move.CONNECT: Transition(
+        CallStatus.RINGING,
+        CallStatus.ONGOING,
+        "answered",
+        EventType.CALL_UPDATED,
+        ActivityKind.CALL_ANSWERED,
+    ),
     Move.END: Transition(
         CallStatus.ONGOING,
         CallStatus.ENDED,
@@ -142,8 +152,16 @@ TRANSITIONS: dict[Move, Transition] = {
     Move.RECORD: Transition(
         CallStatus.ONGOING, CallStatus.ONGOING, "recorded", EventType.CALL_UPDATED
     ),
+    Move.RECORDING_DONE: Transition(
+        CallStatus.ENDED, CallStatus.ENDED, "given a recording", EventType.CALL_UPDATED
+    ),
 }
 """The legal moves of the lifecycle, each from one status (or none: a new call) to one."""
+
+FINAL: frozenset[CallStatus] = frozenset(
+    {CallStatus.ENDED, CallStatus.MISSED, CallStatus.DECLINED, CallStatus.FAILED}
+)
+"""The statuses no move leaves (but a recording's report); reaching one frees the line."""
 
 
 def call_facts(call: Call) -> dict[str, Any]:
@@ -231,6 +249,8 @@ async def transition(
     """
     rule = TRANSITIONS[move]
     connection = tx.connection
+    if rule.target in FINAL and rule.source is not rule.target:
+        changes["ongoing_user_id"] = None  # the user on the line is free again
     if rule.source is None:
         current = await Call.create(status=rule.target, **changes, using_db=connection)
     else:
@@ -275,6 +295,7 @@ async def transition(
 
 
 __all__ = [
+    "FINAL",
     "TRANSITIONS",
     "Move",
     "Transition",

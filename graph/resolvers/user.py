@@ -32,7 +32,7 @@ from graph.resolvers.access_token import (
     revoke_tokens_of_user,
     start_session,
 )
-from graph.resolvers.call import clean_ring_timeout
+from graph.resolvers.call import channel_phone_number, clean_ring_timeout
 from graph.resolvers.indicators import forget_left_teams
 from graph.resolvers.lookup import ids_in_workspace
 
@@ -392,16 +392,39 @@ async def update_team(
 
 
 async def connect_channel(
-    bus: EventBus, viewer: Viewer, type: ChannelType, name: str, *, once: Once | None = None
+    bus: EventBus,
+    viewer: Viewer,
+    type: ChannelType,
+    name: str,
+    *,
+    phone_number: str | None = None,
+    once: Once | None = None,
 ) -> Channel:
-    """Connect a channel (owners). ``once``: the request's idempotency key
-    (:mod:`graph.idempotency`)."""
+    """Connect a channel (owners). ``phone_number``: a calling channel's own number (any
+    international format, stored E.164), the number its calls are made from and to
+    (``domain.md`` section 5). ``once``: the request's idempotency key
+    (:mod:`graph.idempotency`).
+
+    Raises:
+        Forbidden: the viewer is not an owner.
+        BadUserInput: a malformed ``name``, a ``phoneNumber`` that is no international number
+            or is given for a channel that carries no calls; both at once.
+    """
     require_owner(viewer)
-    name = _clean_name(name, "name")
+    errors = FieldErrors()
+    with errors.collect():
+        name = _clean_name(name, "name")
+    with errors.collect():
+        phone_number = channel_phone_number(type, phone_number)
+    errors.raise_if_any()
 
     async def operation(tx: Transaction) -> Channel:
         channel = await Channel.create(
-            workspace_id=viewer.workspace_id, type=type, name=name, using_db=tx.connection
+            workspace_id=viewer.workspace_id,
+            type=type,
+            name=name,
+            phone_number=phone_number,
+            using_db=tx.connection,
         )
         tx.emit(EventType.CHANNEL_CONNECTED, channel_id=channel.id)
         return channel

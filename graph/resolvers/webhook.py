@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from db.models import WebhookDelivery, WebhookEndpoint, Workspace
+from db.models import Event, WebhookDelivery, WebhookEndpoint, Workspace
 from graph.errors import (
     BadUserInput,
     Conflict,
@@ -324,7 +324,10 @@ async def update_endpoint(
     production: bool,
 ) -> WebhookEndpoint:
     """Change the fields given (``None``: unchanged). Enabling an endpoint clears the reason
-    it was disabled; it resumes after the last event it received.
+    it was disabled; it resumes after the last event it received, or, when the outbox pruned
+    events it had not received while it was disabled (``INBOX_GRAPH_EVENT_RETENTION_SECONDS``,
+    ``domain.md`` section 8), from the oldest event kept, which its ``history_starts_at``
+    names from then on (:func:`_resumption`).
 
     Raises:
         Forbidden: the viewer is not an owner.
@@ -349,16 +352,48 @@ async def update_endpoint(
         if enabled:
             changes["disabled_reason"] = None
 
-    async def operation(tx: Transaction) -> WebhookEndpoint:
+    async def operation(tx: Transaction) -> WebhookEndpoint | None:
         query = WebhookEndpoint.filter(id=endpoint_id).using_db(tx.connection)
-        if changes:
-            await query.update(**changes, updated_at=datetime.now(UTC))
+        row = await query.select_for_update().first()
+        if row is None:
+            return None
+        now = {**changes}
+        if enabled and not row.enabled:
+            now.update(await _resumption(tx, row))
+        if now:
+            await query.update(**now, updated_at=datetime.now(UTC))
         return await query.first()
 
     row = await write(None, viewer.workspace_id, operation)
     if row is None:
         raise NotFound("Webhook endpoint", field="id")
     return row
+
+
+async def _resumption(tx: Transaction, row: WebhookEndpoint) -> dict[str, Any]:
+    """Where a disabled endpoint resumes when enabled again: after its cursor, or from the
+    oldest event the outbox keeps when events after its cursor were pruned meanwhile (then
+    ``history_starts_at`` is that sequence, and the cursor moves to just before it). The
+    outbox keeps a workspace's events from its oldest kept one to its head without a gap
+    (pruning drops the oldest first: :func:`db.outbox.prune_events`). Returns the changes."""
+    oldest = await (
+        Event.filter(workspace_id=row.workspace_id)
+        .using_db(tx.connection)
+        .order_by("sequence")
+        .first()
+        .values_list("sequence", flat=True)
+    )
+    if oldest is None:  # nothing kept: the next event is the first it can get
+        head = await (
+            Workspace.filter(id=row.workspace_id)
+            .using_db(tx.connection)
+            .first()
+            .values_list("event_sequence", flat=True)
+        )
+        oldest = int(head or 0) + 1
+    if int(oldest) > row.cursor + 1:
+        return {"history_starts_at": int(oldest), "cursor": int(oldest) - 1}
+    return {"history_starts_at": None}
 
 
 async def rotate_secret(viewer: Viewer, endpoint_id: int, *, grace_seconds: float) -> IssuedSecret:

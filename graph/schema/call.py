@@ -45,12 +45,14 @@ CallStatus = model_enum(
     "hung up or nobody answered) or FAILED (domain.md section 5, the call lifecycle; a move it "
     "does not allow is CONFLICT with `extensions.status`).",
     values={
-        "RINGING": "Inbound and not answered yet: it shows in the incoming-calls lists.",
-        "ONGOING": "Answered (or placed): a user is on it (`answeredBy`, `answeredAt`).",
+        "RINGING": "Not answered yet: an inbound call shows in the incoming-calls lists; an "
+        "outbound call waits for the contact to pick up, its caller on the line (`activeCall`).",
+        "ONGOING": "Answered (by a user, or by the contact an outbound call rang): a user is on "
+        "it (`answeredBy`, `answeredAt`).",
         "ENDED": "An ongoing call ended (either side hung up).",
         "MISSED": "Nobody answered within the workspace's `callRingTimeoutSeconds`, or the "
         "caller hung up while it rang.",
-        "DECLINED": "A user declined it while it rang.",
+        "DECLINED": "A user declined it while it rang (the contact, for an outbound call).",
         "FAILED": "The channel reported a failure.",
     },
 )
@@ -61,7 +63,8 @@ RecordingState = model_enum(
     values={
         "NONE": "Not recorded (`Call.recording` is null).",
         "RECORDING": "Being recorded while the call goes on.",
-        "READY": "The call ended and the recording is available (`CallRecording.id`).",
+        "READY": "The call ended and the recording is available (`CallRecording.id`; "
+        "`CallRecording.url` once the connector reported it).",
         "FAILED": "The recording could not be made.",
     },
 )
@@ -89,6 +92,11 @@ class CallRecording:
         description="RECORDING while the call goes on, READY once it ended, or FAILED."
     )
     id: str | None = strawberry.field(description="The recording's id at the call provider.")
+    url: str | None = strawberry.field(
+        description="Where to fetch the finished recording (an https URL the connector reported "
+        "with `reportCallRecording`); null until then, and when it FAILED. Served only to "
+        "those who may see the call."
+    )
 
 
 @strawberry.type(description="A voice call on a WhatsApp or VoIP channel.")
@@ -138,31 +146,38 @@ class Call(Node):
     def status(self) -> CallStatus:
         return self.row.status
 
-    @strawberry.field(description="The user who answered (inbound) or placed (outbound) the call.")
+    @strawberry.field(
+        description="The user who answered (inbound) or placed (outbound, from the moment it "
+        "rings) the call."
+    )
     def answered_by(self, info: Info) -> User | None:
         return related(info.context.loaders.user, self.row.answered_by_id, User.from_row)
 
     @strawberry.field(
-        description="E.164 number of the calling side; masked like Contact.phone; null when "
-        "the caller may not see the contact."
+        description="E.164 number of the calling side (the channel's `phoneNumber` on outbound "
+        "calls); masked like Contact.phone; null when the caller may not see the contact, or "
+        "an outbound call's channel has no number."
     )
     def from_number(self, info: Info) -> str | None:
         return None if self.hidden else number_as_seen(info, self.row.from_number)
 
     @strawberry.field(
-        description="E.164 number of the called side; masked like Contact.phone; null when "
-        "the caller may not see the contact."
+        description="E.164 number of the called side (on inbound calls: `to` as reported, else "
+        "the channel's `phoneNumber`); masked like Contact.phone; null when the caller may not "
+        "see the contact, or neither is known."
     )
     def to_number(self, info: Info) -> str | None:
         return None if self.hidden else number_as_seen(info, self.row.to_number)
 
-    @strawberry.field(description="When the call started ringing (server time, UTC).")
+    @strawberry.field(
+        description="When the call started ringing, or was placed (server time, UTC)."
+    )
     def ringing_at(self) -> datetime:
         return self.row.ringing_at
 
     @strawberry.field(
-        description="When the call was answered or placed (server time, UTC): clients render the "
-        "running timer from it."
+        description="When the call was answered, by a user or by the contact an outbound call "
+        "rang (server time, UTC): clients render the running timer from it. null until then."
     )
     def answered_at(self) -> datetime | None:
         return self.row.answered_at
@@ -185,7 +200,9 @@ class Call(Node):
     def recording(self) -> CallRecording | None:
         if self.hidden or self.row.recording_state is m.RecordingState.NONE:
             return None
-        return CallRecording(state=self.row.recording_state, id=self.row.recording_id)
+        return CallRecording(
+            state=self.row.recording_state, id=self.row.recording_id, url=self.row.recording_url
+        )
 
 
 @strawberry.type(description="A page of calls, newest first (by `ringingAt`).")
@@ -207,18 +224,64 @@ class ReceiveCallInput:
     last_name: str | None = strawberry.field(default=None, description="For a new contact.")
 
 
+CHANNEL_OF_CALL = "The Channel id the call is on."
+EXTERNAL_CALL_ID = (
+    "The provider's call id, as given to `receiveCall` (or to `reportCallAnswered` for an "
+    "outbound call). Give it or `callId`, exactly one (BAD_USER_INPUT otherwise)."
+)
+CALL_ID = (
+    "The Call's id, for an outbound call (`placeCall`; the `call.placed` event names it). Give "
+    "it or `externalCallId`, exactly one."
+)
+
+
 @strawberry.input(description="The far end of a call hung up, or the call failed.")
 class ReportCallEndedInput:
-    channel_id: strawberry.ID = strawberry.field(
-        description="The Channel id the call was received on."
-    )
-    external_call_id: str = strawberry.field(
-        description="The provider's call id, as given to `receiveCall`."
-    )
+    channel_id: strawberry.ID = strawberry.field(description=CHANNEL_OF_CALL)
+    external_call_id: str | None = strawberry.field(default=None, description=EXTERNAL_CALL_ID)
+    call_id: strawberry.ID | None = strawberry.field(default=None, description=CALL_ID)
     failed: bool = strawberry.field(
         default=False,
         description="The call failed (a ringing call becomes FAILED instead of MISSED).",
     )
+
+
+@strawberry.input(description="The contact picked up an outbound call that rang.")
+class ReportCallAnsweredInput:
+    channel_id: strawberry.ID = strawberry.field(description=CHANNEL_OF_CALL)
+    call_id: strawberry.ID | None = strawberry.field(default=None, description=CALL_ID)
+    external_call_id: str | None = strawberry.field(default=None, description=EXTERNAL_CALL_ID)
+    new_external_call_id: str | None = strawberry.field(
+        default=None,
+        description="The provider's id of this call (1 to 255 characters), recorded when the "
+        "call has none yet: later reports may then name the call by `externalCallId`.",
+    )
+
+
+@strawberry.input(description="The contact declined an outbound call that rang.")
+class ReportCallDeclinedInput:
+    channel_id: strawberry.ID = strawberry.field(description=CHANNEL_OF_CALL)
+    call_id: strawberry.ID | None = strawberry.field(default=None, description=CALL_ID)
+    external_call_id: str | None = strawberry.field(default=None, description=EXTERNAL_CALL_ID)
+
+
+@strawberry.input(description="An ended call's recording is ready at the provider, or failed.")
+class ReportCallRecordingInput:
+    channel_id: strawberry.ID = strawberry.field(description=CHANNEL_OF_CALL)
+    call_id: strawberry.ID | None = strawberry.field(default=None, description=CALL_ID)
+    external_call_id: str | None = strawberry.field(default=None, description=EXTERNAL_CALL_ID)
+    url: str | None = strawberry.field(
+        default=None,
+        description="Where the recording is: an absolute https URL of at most 2048 characters. "
+        "Required unless `failed`.",
+    )
+    failed: bool = strawberry.field(
+        default=False, description="The recording could not be made (omit `url`)."
+    )
+
+
+def _call_pk(value: strawberry.ID | None) -> int | None:
+    return None if value is None else decode_id(value, "Call", field="callId")
 
 
 @strawberry.type
@@ -240,6 +303,16 @@ class CallQueries:
             contact=[r.contact_id for r in rows], channel=[r.channel_id for r in rows]
         )
         return [Call.from_row(r) for r in rows]
+
+    @strawberry.field(
+        description="The viewer's call in progress, for the active call card (domain.md "
+        "section 5): the outbound call they placed while it rings, or the call they are on "
+        "while it is ongoing; null when they are on no call. Errors: FORBIDDEN without call "
+        "access."
+    )
+    async def active_call(self, info: Info) -> Call | None:
+        row = await call_resolvers.active_call(info.context.viewer)
+        return None if row is None else Call.from_row(row)
 
     @connection_field(
         description="The call log (the CALLS view): calls of every direction and outcome, newest "
@@ -306,7 +379,8 @@ class CallMutations:
         description="Channel ingestion: the far end hung up or the call failed. RINGING becomes "
         "MISSED (FAILED with `failed`), ONGOING becomes ENDED; a finished call is returned "
         "unchanged (webhooks may be retried). The call comes back as receiveCall's does. "
-        "Errors: NOT_FOUND for an unknown call (externalCallId) or channel; FORBIDDEN."
+        "Errors: NOT_FOUND for an unknown call (externalCallId, callId) or channel; "
+        "BAD_USER_INPUT unless exactly one of externalCallId and callId; FORBIDDEN."
     )
     async def report_call_ended(
         self,
@@ -321,6 +395,84 @@ class CallMutations:
             ctx.viewer,
             channel_id=decode_id(input.channel_id, "Channel", field="channelId"),
             external_call_id=input.external_call_id,
+            call_id=_call_pk(input.call_id),
+            failed=input.failed,
+        )
+        return await _ingested_call(ctx, call)
+
+    @strawberry.mutation(
+        description="Channel ingestion: the contact picked up a ringing outbound call. It "
+        "becomes ONGOING (answeredAt now) with its caller on it; a repeat, or a report about a "
+        "call already ended, returns it unchanged. The call comes back as receiveCall's does. "
+        "Errors: CONFLICT when it is MISSED, DECLINED or FAILED; BAD_USER_INPUT for an inbound "
+        "call (callId) or unless exactly one of externalCallId and callId; NOT_FOUND; FORBIDDEN."
+    )
+    async def report_call_answered(
+        self,
+        info: Info,
+        input: Annotated[
+            ReportCallAnsweredInput, strawberry.argument(description="Which call was answered.")
+        ],
+    ) -> Call:
+        ctx = info.context
+        call = await call_resolvers.report_call_answered(
+            ctx.bus,
+            ctx.viewer,
+            channel_id=decode_id(input.channel_id, "Channel", field="channelId"),
+            external_call_id=input.external_call_id,
+            call_id=_call_pk(input.call_id),
+            new_external_call_id=input.new_external_call_id,
+        )
+        return await _ingested_call(ctx, call)
+
+    @strawberry.mutation(
+        description="Channel ingestion: the contact declined a ringing outbound call. It "
+        "becomes DECLINED and its caller is free; a repeat returns it unchanged. The call comes "
+        "back as receiveCall's does. Errors: CONFLICT when it no longer rings; BAD_USER_INPUT "
+        "for an inbound call (callId) or unless exactly one of externalCallId and callId; "
+        "NOT_FOUND; FORBIDDEN."
+    )
+    async def report_call_declined(
+        self,
+        info: Info,
+        input: Annotated[
+            ReportCallDeclinedInput, strawberry.argument(description="Which call was declined.")
+        ],
+    ) -> Call:
+        ctx = info.context
+        call = await call_resolvers.report_call_declined(
+            ctx.bus,
+            ctx.viewer,
+            channel_id=decode_id(input.channel_id, "Channel", field="channelId"),
+            external_call_id=input.external_call_id,
+            call_id=_call_pk(input.call_id),
+        )
+        return await _ingested_call(ctx, call)
+
+    @strawberry.mutation(
+        description="Channel ingestion: an ended call's recording is ready at `url` (recording "
+        "READY with its url), or failed (FAILED). A repeat changes nothing. The url is served "
+        "only to those who may see the call; the call comes back as receiveCall's does. "
+        "Errors: CONFLICT when the call has not ended; BAD_USER_INPUT for a url that is not an "
+        "absolute https URL, or one given with failed, or unless exactly one of externalCallId "
+        "and callId; NOT_FOUND; FORBIDDEN."
+    )
+    async def report_call_recording(
+        self,
+        info: Info,
+        input: Annotated[
+            ReportCallRecordingInput,
+            strawberry.argument(description="Which call, and where its recording is."),
+        ],
+    ) -> Call:
+        ctx = info.context
+        call = await call_resolvers.report_call_recording(
+            ctx.bus,
+            ctx.viewer,
+            channel_id=decode_id(input.channel_id, "Channel", field="channelId"),
+            external_call_id=input.external_call_id,
+            call_id=_call_pk(input.call_id),
+            url=input.url,
             failed=input.failed,
         )
         return await _ingested_call(ctx, call)
@@ -336,7 +488,8 @@ class CallMutations:
         return Call.from_row(await call_resolvers.answer_call(ctx.bus, ctx.viewer, pk))
 
     @strawberry.mutation(
-        description="Decline a ringing inbound call. Errors: CONFLICT when it is no longer ringing."
+        description="Decline a ringing inbound call. Errors: CONFLICT when it is no longer "
+        "ringing; BAD_USER_INPUT for an outbound call (hang it up with endCall)."
     )
     async def decline_call(self, info: Info, call_id: CallIdArgument) -> Call:
         ctx = info.context
@@ -344,8 +497,9 @@ class CallMutations:
         return Call.from_row(await call_resolvers.decline_call(ctx.bus, ctx.viewer, pk))
 
     @strawberry.mutation(
-        description="End the viewer's ongoing call. Errors: CONFLICT when it is not ongoing; "
-        "FORBIDDEN when someone else is on it."
+        description="Hang up the viewer's call: an ongoing call ENDS; an outbound call they "
+        "placed that still rings is MISSED. Errors: CONFLICT when it is neither; FORBIDDEN when "
+        "someone else is on it."
     )
     async def end_call(self, info: Info, call_id: CallIdArgument) -> Call:
         ctx = info.context
@@ -362,8 +516,11 @@ class CallMutations:
         return Call.from_row(await call_resolvers.start_call_recording(ctx.bus, ctx.viewer, pk))
 
     @strawberry.mutation(
-        description="Call a contact on a WhatsApp or VoIP channel: the call is OUTBOUND and ONGOING "
-        "at once, with the viewer on it; assigns an unassigned contact to the viewer. Errors: "
+        description="Call a contact on a WhatsApp or VoIP channel, from the channel's number: the "
+        "call is OUTBOUND and RINGING, with the viewer on the line (`activeCall`), until the "
+        "contact answers (ONGOING), declines, the call fails or the ring timeout passes "
+        "(reported by the connector: reportCallAnswered, reportCallDeclined, reportCallEnded); "
+        "endCall gives it up (MISSED). Assigns an unassigned contact to the viewer. Errors: "
         "BAD_USER_INPUT for a messaging-only channel, a blocked contact or one without a number; "
         "CONFLICT when the viewer is on another call; NOT_FOUND; FORBIDDEN without call access."
     )
@@ -456,5 +613,8 @@ __all__ = [
     "IncomingCallTab",
     "ReceiveCallInput",
     "RecordingState",
+    "ReportCallAnsweredInput",
+    "ReportCallDeclinedInput",
     "ReportCallEndedInput",
+    "ReportCallRecordingInput",
 ]

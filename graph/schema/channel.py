@@ -47,12 +47,18 @@ class Channel(Node):
             type=row.type,
             name=row.name,
             supports_calls=row.type.supports_calls,
+            phone_number=row.phone_number,
         )
 
     type: ChannelType = strawberry.field(description="The platform.")
     name: str = strawberry.field(description="The name the workspace gave it.")
     supports_calls: bool = strawberry.field(
         description="Whether the channel carries voice calls (WhatsApp, VoIP)."
+    )
+    phone_number: str | None = strawberry.field(
+        description="A calling channel's own number (E.164): the called number (`toNumber`) of "
+        "its inbound calls reported without `to`, the calling number (`fromNumber`) of its "
+        "outbound calls. null when none was given (`connectChannel`)."
     )
 
 
@@ -66,7 +72,11 @@ class ChannelQueries:
 
 @strawberry.type
 class ChannelMutations:
-    @strawberry.mutation(description="Connect a channel (owners).")
+    @strawberry.mutation(
+        description="Connect a channel (owners). Errors: BAD_USER_INPUT for a malformed name, "
+        "or a phoneNumber that is no international number or is given for a channel that "
+        "carries no calls (every one at once); FORBIDDEN."
+    )
     async def connect_channel(
         self,
         info: Info,
@@ -74,15 +84,24 @@ class ChannelMutations:
         name: Annotated[
             str, strawberry.argument(description="A name for it, 1 to 120 characters.")
         ],
+        phone_number: Annotated[
+            str | None,
+            strawberry.argument(
+                description="A WhatsApp or VoIP channel's own number, international (any "
+                "format; stored E.164): its calls are made from and to it."
+            ),
+        ] = None,
         idempotency_key: IdempotencyKeyArgument = None,
     ) -> Channel:
         ctx = info.context
         channel = await idempotent(
             info,
             idempotency_key,
-            {"type": type, "name": name},
+            {"type": type, "name": name, "phoneNumber": phone_number},
             CreatedRow(m.Channel),
-            lambda once: user_resolvers.connect_channel(ctx.bus, ctx.viewer, type, name, once=once),
+            lambda once: user_resolvers.connect_channel(
+                ctx.bus, ctx.viewer, type, name, phone_number=phone_number, once=once
+            ),
         )
         return Channel.from_row(channel)
 

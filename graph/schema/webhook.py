@@ -91,6 +91,18 @@ class WebhookEndpoint(Node):
         return self.row.cursor
 
     @strawberry.field(
+        description="Where its history starts after a gap: set when it was last enabled again "
+        "after the outbox had pruned events it had not received (it was disabled for longer "
+        "than INBOX_GRAPH_EVENT_RETENTION_SECONDS, a day by default). The workspace sequence "
+        "of the oldest event kept then, from which its deliveries resumed: the events between "
+        "its lastDeliveredSequence before that and this one were never delivered and cannot "
+        "be replayed (read what changed through the API). Null when it lost nothing; "
+        "updateWebhookEndpoint's result shows it at once."
+    )
+    def history_starts_at_sequence(self) -> int | None:
+        return self.row.history_starts_at
+
+    @strawberry.field(
         description="The owner who created it: deliveries carry what this user may see, phone "
         "numbers masked as for this user."
     )
@@ -218,9 +230,18 @@ class UpdateWebhookEndpointInput:
     )
     enabled: bool | None = strawberry.field(
         default=None,
-        description="false disables it (its events wait); true enables it again, resuming "
-        "after its last delivered sequence, and clears `disabledReason`.",
+        description="false disables it (its events wait, as long as the outbox keeps them); "
+        "true enables it again, resuming after its last delivered sequence (or, when events "
+        "it had not received were pruned meanwhile, from the oldest kept: see "
+        "`historyStartsAtSequence`), and clears `disabledReason`.",
     )
+
+
+def _nudge(info: Info) -> None:
+    """This worker's deliverer claims endpoints now (one was created, enabled or replayed)
+    instead of at its next poll."""
+    if info.context.webhooks is not None:
+        info.context.webhooks.nudge()
 
 
 _ERRORS = (
@@ -304,6 +325,7 @@ class WebhookMutations:
                 once=once,
             ),
         )
+        _nudge(info)
         return WebhookEndpointSecretPayload(
             secret=issued.secret, webhook_endpoint=WebhookEndpoint.from_row(issued.row)
         )
@@ -334,6 +356,7 @@ class WebhookMutations:
             enabled=input.enabled,
             production=ctx.settings.production,
         )
+        _nudge(info)
         return WebhookEndpoint.from_row(row)
 
     @strawberry.mutation(
@@ -393,7 +416,8 @@ class WebhookMutations:
         endpoint = await webhook_resolvers.get_endpoint(
             ctx.viewer, decode_id(endpoint_id, "WebhookEndpoint", field="endpointId"), "endpointId"
         )
-        return WebhookDelivery(row=await redeliver(ctx.settings, endpoint, sequence))
+        client = ctx.webhooks.client if ctx.webhooks is not None else None
+        return WebhookDelivery(row=await redeliver(ctx.settings, endpoint, sequence, client))
 
     @strawberry.mutation(
         description="Deliver the endpoint's events again from `fromSequence` on, in order, "
@@ -417,7 +441,9 @@ class WebhookMutations:
         endpoint = await webhook_resolvers.get_endpoint(
             ctx.viewer, decode_id(endpoint_id, "WebhookEndpoint", field="endpointId"), "endpointId"
         )
-        return WebhookEndpoint.from_row(await replay(endpoint, from_sequence))
+        row = await replay(endpoint, from_sequence)
+        _nudge(info)
+        return WebhookEndpoint.from_row(row)
 
     @strawberry.mutation(
         description="Send the endpoint a signed `webhook.test` event now (webhook-id "
@@ -435,7 +461,8 @@ class WebhookMutations:
         endpoint = await webhook_resolvers.get_endpoint(
             ctx.viewer, decode_id(endpoint_id, "WebhookEndpoint", field="endpointId"), "endpointId"
         )
-        return WebhookDelivery(row=await send_test(ctx.settings, endpoint))
+        client = ctx.webhooks.client if ctx.webhooks is not None else None
+        return WebhookDelivery(row=await send_test(ctx.settings, endpoint, client))
 
 
 __all__ = [

@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import subprocess
 from pathlib import Path
 
 import httpx
 import pytest
 
 from graph.ide import MODULES
-from tests.clients import run_node
+from tests.clients import npm_ci, run_node
 from tests.support import serve
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -31,26 +29,10 @@ def _missing(what: str) -> None:
     pytest.skip(f"{what} is not installed")
 
 
-def _install_ide_assets() -> None:
-    """``npm ci`` in ``graph/ide`` when its packages are missing or older than the lock file
-    (what ``scripts/dev.sh`` does before serving)."""
-    if shutil.which("npm") is None:
-        _missing("npm")
-    marker = MODULES / ".package-lock.json"
-    lock = IDE / "package-lock.json"
-    if not marker.exists() or marker.stat().st_mtime < lock.stat().st_mtime:
-        subprocess.run(
-            ["npm", "ci", "--no-audit", "--no-fund", "--ignore-scripts", "--loglevel=error"],
-            cwd=IDE,
-            check=True,
-            timeout=600,
-        )
-
-
 @pytest.fixture(scope="module")
 def ide(server_env):
     """A server started once the assets are installed (it finds them when it starts)."""
-    _install_ide_assets()
+    npm_ci(IDE)  # the server finds the assets when it starts
     server = serve(server_env)
     yield server
     server.stop()

@@ -12,7 +12,7 @@ from tests.support import new_number
 CALL_FIELDS = """
   id status direction fromNumber toNumber ringingAt answeredAt endedAt durationSeconds
   answeredBy { id name }
-  recording { state id }
+  recording { state id url }
   channel { id type name }
   contact { id name phone assignee { id } }
 """
@@ -25,11 +25,19 @@ ANSWER = f"mutation($c: ID!) {{ answerCall(callId: $c) {{ {CALL_FIELDS} }} }}"
 DECLINE = f"mutation($c: ID!) {{ declineCall(callId: $c) {{ {CALL_FIELDS} }} }}"
 END = f"mutation($c: ID!) {{ endCall(callId: $c) {{ {CALL_FIELDS} }} }}"
 RECORD = f"mutation($c: ID!) {{ startCallRecording(callId: $c) {{ {CALL_FIELDS} }} }}"
+REPORT_ANSWERED = f"mutation($i: ReportCallAnsweredInput!) {{ reportCallAnswered(input: $i) {{ {CALL_FIELDS} }} }}"
+REPORT_DECLINED = f"mutation($i: ReportCallDeclinedInput!) {{ reportCallDeclined(input: $i) {{ {CALL_FIELDS} }} }}"
+REPORT_RECORDING = f"mutation($i: ReportCallRecordingInput!) {{ reportCallRecording(input: $i) {{ {CALL_FIELDS} }} }}"
+ACTIVE = f"{{ activeCall {{ {CALL_FIELDS} }} }}"
 PLACE = f"mutation($c: ID!, $ch: ID!) {{ placeCall(contactId: $c, channelId: $ch) {{ {CALL_FIELDS} }} }}"
 INCOMING = f"query($t: IncomingCallTab) {{ incomingCalls(tab: $t) {{ {CALL_FIELDS} }} }}"
 NODE_CALL = f"query($id: ID!) {{ node(id: $id) {{ ... on Call {{ {CALL_FIELDS} }} }} }}"
 TIMELINE = """query($id: ID!) { node(id: $id) { ... on Conversation {
   timeline(first: 100) { edges { node { ... on Activity { kind author { id } assignee { id } } } } } } } }"""
+
+# the VoIP channel's own number (its calls are made from and to it)
+VOIP_NUMBER = "+44 20 7946 0000"
+VOIP_E164 = "+442079460000"
 
 # who gets call access in the call tests (agent_free stays without it)
 CALLERS = ("manager", "agent_all", "agent_team", "agent_self", "agent_beta")
@@ -45,7 +53,10 @@ async def grant_call_access(world) -> None:
             "mutation($u: ID!) { updateUser(id: $u, input: {hasCallAccess: true}) { id } }",
             {"u": world.user_ids[name]},
         )
-    data = await owner('mutation { connectChannel(type: VOIP, name: "Main line") { id } }')
+    data = await owner(
+        'mutation($n: String) { connectChannel(type: VOIP, name: "Main line", phoneNumber: $n) { id } }',
+        {"n": VOIP_NUMBER},
+    )
     world.channel_ids["VOIP"] = data["connectChannel"]["id"]
     await owner.aclose()
 
@@ -145,3 +156,24 @@ async def activity_kinds(world, conversation_id: str) -> list[tuple[str, str | N
         for edge in data["node"]["timeline"]["edges"]
         if edge["node"]
     ]
+
+
+async def far_end(world, mutation: str, call: dict, channel: str = "VOIP", **extra: Any) -> dict:
+    """What a connector reports about an outbound ``call`` (the integration token names it by
+    its ``callId``): the call as the mutation returns it."""
+    data = await as_user(
+        world,
+        "integration",
+        mutation,
+        {"i": {"channelId": world.channel_ids[channel], "callId": call["id"], **extra}},
+    )
+    return next(iter(data.values()))
+
+
+async def place_answered(world, who: str, contact_id: str, channel: str = "VOIP") -> dict:
+    """An outbound call ``who`` placed to ``contact_id``, which the contact picked up
+    (``ONGOING``)."""
+    placed = (
+        await as_user(world, who, PLACE, {"c": contact_id, "ch": world.channel_ids[channel]})
+    )["placeCall"]
+    return await far_end(world, REPORT_ANSWERED, placed, channel)

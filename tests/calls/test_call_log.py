@@ -10,10 +10,10 @@ from tests.calls.common import (
     ANSWER,
     DECLINE,
     END,
-    PLACE,
     REPORT_ENDED,
     as_user,
     errors_of,
+    place_answered,
     ring,
 )
 
@@ -70,14 +70,9 @@ async def log(call_world) -> dict[str, dict]:
     await as_user(call_world, "agent_self", ANSWER, {"c": calls["ended_self"]["id"]})
     await as_user(call_world, "agent_self", END, {"c": calls["ended_self"]["id"]})
     calls["ringing_beta"] = await ring(call_world, assignee="agent_beta", channel="VOIP")
-    calls["placed_self"] = (
-        await as_user(
-            call_world,
-            "agent_self",
-            PLACE,
-            {"c": calls["ended_self"]["contact"]["id"], "ch": call_world.channel_ids["VOIP"]},
-        )
-    )["placeCall"]
+    calls["placed_self"] = await place_answered(
+        call_world, "agent_self", calls["ended_self"]["contact"]["id"]
+    )
     await as_user(call_world, "agent_self", END, {"c": calls["placed_self"]["id"]})
     calls["ongoing_all"] = await ring(call_world, assignee="agent_all")
     await as_user(call_world, "agent_all", ANSWER, {"c": calls["ongoing_all"]["id"]})

@@ -16,9 +16,12 @@ from tests.calls.common import (
     NODE_CALL,
     PLACE,
     RECORD,
+    REPORT_ANSWERED,
+    VOIP_E164,
     as_user,
     call_as_owner,
     errors_of,
+    far_end,
     ring,
 )
 from tests.conftest import PASSWORD, login
@@ -59,7 +62,7 @@ async def test_answer_record_end(call_world):
     assert _at(ended["endedAt"]) >= _at(ended["answeredAt"])
     expected = round((_at(ended["endedAt"]) - _at(ended["answeredAt"])).total_seconds())
     assert ended["durationSeconds"] == expected
-    assert ended["recording"] == {"state": "READY", "id": recorded["recording"]["id"]}
+    assert ended["recording"] == {"state": "READY", "id": recorded["recording"]["id"], "url": None}
     assert await call_as_owner(call_world, call["id"]) == ended
 
 
@@ -134,12 +137,13 @@ async def test_place_call(call_world):
             call_world, "agent_beta", PLACE, {"c": contact_id, "ch": call_world.channel_ids["VOIP"]}
         )
     )["placeCall"]
-    assert placed["direction"] == "OUTBOUND" and placed["status"] == "ONGOING"
+    assert placed["direction"] == "OUTBOUND" and placed["status"] == "RINGING"
     assert placed["answeredBy"]["id"] == call_world.user_ids["agent_beta"]
-    assert (
-        placed["toNumber"] == incoming["fromNumber"] and placed["answeredAt"] == placed["ringingAt"]
-    )
+    assert placed["toNumber"] == incoming["fromNumber"] and placed["answeredAt"] is None
+    assert placed["fromNumber"] == VOIP_E164  # the channel's own number
     assert placed["channel"]["type"] == "VOIP"
+    answered = await far_end(call_world, REPORT_ANSWERED, placed)
+    assert answered["status"] == "ONGOING" and answered["answeredAt"] >= placed["ringingAt"]
     ended = (await as_user(call_world, "agent_beta", END, {"c": placed["id"]}))["endCall"]
     assert ended["status"] == "ENDED" and ended["durationSeconds"] is not None
 

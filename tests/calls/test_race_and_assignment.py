@@ -9,8 +9,11 @@ import pytest
 
 from tests.calls.common import (
     ANSWER,
+    DECLINE,
     END,
     PLACE,
+    REPORT_ANSWERED,
+    REPORT_DECLINED,
     activity_kinds,
     as_user,
     call_as_owner,
@@ -151,3 +154,125 @@ async def test_placing_a_call_assigns_an_unassigned_contact_once(call_world):
     assert [k for k in kinds if k[0] == "CONTACT_ASSIGNED"] == [
         ("CONTACT_ASSIGNED", call_world.user_ids["agent_all"])
     ]
+
+
+REPORTS = 5  # duplicated webhooks of each kind
+
+
+async def test_contradictory_far_end_reports_have_one_outcome(call_world):
+    """The connector says both "answered" and "declined", each several times, at once: the
+    database lets exactly one of the two happen, once (row lock, conditional UPDATE)."""
+    inbound, conversation_id = await ring_with_conversation(call_world)
+    await as_user(call_world, "owner", DECLINE, {"c": inbound["id"]})
+    contact_id = inbound["contact"]["id"]
+    placed = (
+        await as_user(
+            call_world, "agent_all", PLACE, {"c": contact_id, "ch": call_world.channel_ids["VOIP"]}
+        )
+    )["placeCall"]
+    before = [k for k, _ in await activity_kinds(call_world, conversation_id)]
+    report = {"i": {"channelId": call_world.channel_ids["VOIP"], "callId": placed["id"]}}
+    clients = [
+        Client(call_world.served, call_world.tokens["integration"]) for _ in range(2 * REPORTS)
+    ]
+    try:
+        bodies = await asyncio.gather(
+            *(c.execute(REPORT_ANSWERED, report) for c in clients[:REPORTS]),
+            *(c.execute(REPORT_DECLINED, report) for c in clients[REPORTS:]),
+        )
+    finally:
+        for client in clients:
+            await client.aclose()
+    now = await call_as_owner(call_world, placed["id"])
+    assert now["status"] in ("ONGOING", "DECLINED")
+    won, lost = (bodies[:REPORTS], bodies[REPORTS:])
+    if now["status"] == "DECLINED":
+        won, lost = lost, won
+    for body in won:  # the winning report, and its retries, return the call as it is now
+        assert not body.get("errors"), body
+        assert next(iter(body["data"].values())) == now
+    for body in lost:
+        assert body["errors"][0]["extensions"]["code"] == "CONFLICT", body
+        assert body["errors"][0]["extensions"]["status"] == now["status"]
+    after = [k for k, _ in await activity_kinds(call_world, conversation_id)]
+    added = after[len(before) :]
+    assert added == (["CALL_ANSWERED"] if now["status"] == "ONGOING" else ["CALL_DECLINED"])
+    if now["status"] == "ONGOING":
+        await as_user(call_world, "agent_all", END, {"c": placed["id"]})
+
+
+async def test_hanging_up_races_the_contacts_answer(call_world):
+    """The caller gives up just as the contact picks up: one of the two happens."""
+    call = await ring(call_world, assignee="agent_team")
+    await as_user(call_world, "owner", DECLINE, {"c": call["id"]})
+    for _ in range(3):
+        placed = (
+            await as_user(
+                call_world,
+                "agent_team",
+                PLACE,
+                {"c": call["contact"]["id"], "ch": call_world.channel_ids["VOIP"]},
+            )
+        )["placeCall"]
+        caller = Client(call_world.served, call_world.tokens["agent_team"])
+        connector = Client(call_world.served, call_world.tokens["integration"])
+        try:
+            hung_up, answered = await asyncio.gather(
+                caller.execute(END, {"c": placed["id"]}),
+                connector.execute(
+                    REPORT_ANSWERED,
+                    {"i": {"channelId": call_world.channel_ids["VOIP"], "callId": placed["id"]}},
+                ),
+            )
+        finally:
+            await caller.aclose()
+            await connector.aclose()
+        now = await call_as_owner(call_world, placed["id"])
+        if now["status"] == "MISSED":  # the hang-up won
+            assert hung_up["data"]["endCall"] == now
+            extensions = answered["errors"][0]["extensions"]
+            assert (extensions["code"], extensions.get("status")) == ("CONFLICT", "MISSED"), (
+                answered
+            )
+        else:  # the answer won: the hang-up found an ongoing call, which it ended
+            assert answered.get("errors") is None
+            assert now["status"] == "ENDED" and now["answeredAt"] is not None, (hung_up, answered)
+            assert hung_up["data"]["endCall"] == now
+        assert (await as_user(call_world, "agent_team", "{ activeCall { id } }"))[
+            "activeCall"
+        ] is None
+
+
+async def test_one_caller_placing_calls_at_once_is_on_one(call_world):
+    contacts = []
+    for _ in range(RACERS):
+        call = await ring(call_world, assignee="manager")
+        await as_user(call_world, "owner", DECLINE, {"c": call["id"]})
+        contacts.append(call["contact"]["id"])
+    clients = [Client(call_world.served, call_world.tokens["manager"]) for _ in contacts]
+    try:
+        bodies = await asyncio.gather(
+            *(
+                c.execute(PLACE, {"c": contact, "ch": call_world.channel_ids["VOIP"]})
+                for c, contact in zip(clients, contacts, strict=True)
+            )
+        )
+    finally:
+        for client in clients:
+            await client.aclose()
+    placed = [b["data"]["placeCall"] for b in bodies if not b.get("errors")]
+    assert len(placed) == 1, bodies
+    for body in bodies:
+        if body.get("errors"):
+            assert body["errors"][0]["extensions"]["code"] == "CONFLICT", body
+            assert body["errors"][0]["extensions"]["callId"] == placed[0]["id"]
+    active = (await as_user(call_world, "manager", "{ activeCall { id status } }"))["activeCall"]
+    assert active == {"id": placed[0]["id"], "status": "RINGING"}
+    log = await as_user(
+        call_world,
+        "owner",
+        "{ calls(first: 100) { edges { node { id direction contact { id } } } } }",
+    )
+    outbound = [e["node"] for e in log["calls"]["edges"] if e["node"]["direction"] == "OUTBOUND"]
+    assert [c["id"] for c in outbound if c["contact"]["id"] in contacts] == [placed[0]["id"]]
+    await as_user(call_world, "manager", END, {"c": placed[0]["id"]})

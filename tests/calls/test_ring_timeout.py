@@ -14,7 +14,9 @@ import pytest
 
 from tests.calls.common import (
     ANSWER,
+    DECLINE,
     END,
+    PLACE,
     activity_kinds,
     as_user,
     call_as_owner,
@@ -60,6 +62,49 @@ async def test_an_unanswered_call_is_missed_once_with_two_sweeping_servers(call_
     finally:
         await as_user(call_world, "owner", SETTINGS, {"s": 45})
         second.stop()
+
+
+async def test_an_outbound_call_nobody_picks_up_is_missed_and_frees_its_caller(call_world):
+    inbound, conversation_id = await ring_with_conversation(call_world, assignee="agent_team")
+    await as_user(call_world, "owner", DECLINE, {"c": inbound["id"]})
+    await as_user(call_world, "owner", SETTINGS, {"s": TIMEOUT})
+    try:
+        placed = (
+            await as_user(
+                call_world,
+                "agent_team",
+                PLACE,
+                {"c": inbound["contact"]["id"], "ch": call_world.channel_ids["VOIP"]},
+            )
+        )["placeCall"]
+        for _ in range(100):
+            now = await call_as_owner(call_world, placed["id"])
+            if now["status"] != "RINGING":
+                break
+            await asyncio.sleep(0.1)
+        assert (now["status"], now["direction"], now["answeredAt"]) == ("MISSED", "OUTBOUND", None)
+        rang_for = (
+            datetime.fromisoformat(now["endedAt"]) - datetime.fromisoformat(now["ringingAt"])
+        ).total_seconds()
+        assert TIMEOUT <= rang_for < TIMEOUT + SWEEP_INTERVAL + 4
+        # its caller is free: no active call, and may call again
+        assert (await as_user(call_world, "agent_team", "{ activeCall { id } }"))[
+            "activeCall"
+        ] is None
+        kinds = [k for k, _ in await activity_kinds(call_world, conversation_id)]
+        assert kinds.count("CALL_MISSED") == 1
+    finally:
+        await as_user(call_world, "owner", SETTINGS, {"s": 45})
+    again = (
+        await as_user(
+            call_world,
+            "agent_team",
+            PLACE,
+            {"c": inbound["contact"]["id"], "ch": call_world.channel_ids["VOIP"]},
+        )
+    )["placeCall"]
+    assert again["status"] == "RINGING"
+    await as_user(call_world, "agent_team", END, {"c": again["id"]})
 
 
 async def test_the_ring_timeout_stays_within_its_bounds(call_world):

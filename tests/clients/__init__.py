@@ -30,6 +30,25 @@ def _missing(what: str) -> None:
     pytest.skip(f"{what} is not installed")
 
 
+def npm_ci(folder: Path) -> None:
+    """``npm ci`` in ``folder`` when its ``node_modules`` is missing or older than its lock
+    file (what ``scripts/dev.sh`` does for the assets the API serves: ``graph/ide``,
+    ``graph/page``)."""
+    if shutil.which("npm") is None:
+        _missing("npm")
+    marker = folder / "node_modules" / ".package-lock.json"
+    if (
+        not marker.exists()
+        or marker.stat().st_mtime < (folder / "package-lock.json").stat().st_mtime
+    ):
+        subprocess.run(
+            ["npm", "ci", "--no-audit", "--no-fund", "--ignore-scripts", "--loglevel=error"],
+            cwd=folder,
+            check=True,
+            timeout=600,
+        )
+
+
 def node_clients() -> Path:
     """The folder of the installed client packages (``npm ci`` first when needed)."""
     if shutil.which("node") is None or shutil.which("npm") is None:
