@@ -117,7 +117,12 @@ def cmd_export_schema(args: argparse.Namespace) -> int:
     if args.output == "-":
         sys.stdout.write(text)
     else:
-        Path(args.output).write_text(text, encoding="utf-8")
+        try:
+            Path(args.output).write_text(text, encoding="utf-8")
+        except OSError as exc:  # not the database's: user_error would blame DATABASE_URL
+            raise ValueError(
+                f"Cannot write {args.output} ({exc.strerror or exc}): fix --output (- for stdout)."
+            ) from exc
         print(f"Wrote {args.output}.")
     return 0
 

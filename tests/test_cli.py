@@ -81,6 +81,19 @@ def test_an_unreachable_database_is_refused():
 
 
 @pytest.mark.skipif(not postgres_listening(), reason="no PostgreSQL on 127.0.0.1:5432")
+@pytest.mark.parametrize("url", ["kafka://127.0.0.1:9092", "postgres://postgres@127.0.0.1/x"])
+def test_an_unsupported_broadcast_url_is_refused(sqlite_env, url):
+    result = run({**sqlite_env, "BROADCAST_URL": url}, "serve", "--port", str(free_port()))
+    assert_one_line_error(result, f"BROADCAST_URL {url!r} is not supported", "redis://")
+
+
+def test_an_unwritable_schema_output_names_the_file_not_the_database(tmp_path):
+    output = tmp_path / "no" / "such" / "schema.graphql"
+    result = run({}, "export-schema", "--output", str(output))
+    assert_one_line_error(result, f"Cannot write {output}", "--output")
+    assert "DATABASE_URL" not in result.stderr
+
+
 def test_a_postgres_database_that_does_not_exist_is_refused():
     name = f"missing_{uuid.uuid4().hex[:12]}"
     result = run({"DATABASE_URL": f"{POSTGRES}/{name}"}, "migrate")
