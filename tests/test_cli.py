@@ -75,6 +75,20 @@ def test_a_sqlite_file_in_a_missing_folder_is_refused_at_once(tmp_path):
     assert not folder.exists()  # refused, not created
 
 
+def test_a_sqlite_path_that_cannot_be_opened_is_refused_at_once(tmp_path):
+    folder = tmp_path / "inbox.db"  # a folder where the database file should be
+    folder.mkdir()
+    env = {"DATABASE_URL": f"sqlite://{folder}"}
+    for command in (["migrate"], ["serve", "--port", str(free_port())]):
+        assert_one_line_error(run(env, *command), f"Cannot open the SQLite database {folder}")
+
+
+def test_a_new_sqlite_file_is_created_by_the_first_migration(tmp_path):
+    path = tmp_path / "new.db"
+    assert run({"DATABASE_URL": f"sqlite://{path}"}, "migrate").returncode == 0
+    assert path.stat().st_size > 0
+
+
 def test_an_unreachable_database_is_refused():
     env = {"DATABASE_URL": f"postgres://postgres@127.0.0.1:{free_port()}/postgres"}
     assert_one_line_error(run(env, "migrate"), "Cannot reach the database", "DATABASE_URL")
