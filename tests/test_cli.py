@@ -167,3 +167,19 @@ async def test_create_workspace_takes_the_password_from_the_environment_and_says
     # a user mistake in create-workspace is one line too, and changes nothing
     again = run(env, "create-workspace", "--name", "Cli Co", "--owner-email", email)
     assert_one_line_error(again, "already in use")
+
+
+@pytest.mark.parametrize(
+    ("args", "command"),
+    [(["serve", "--prot", "8000"], "serve"), (["migrate", "extra"], "migrate")],
+)
+def test_an_unknown_option_points_at_its_commands_help(sqlite_env, args, command):
+    result = run(sqlite_env, *args)
+    assert_one_line_error(result, "unrecognized arguments", f"inbox-graph {command} --help")
+
+
+def test_help_says_what_the_program_and_each_command_do(sqlite_env):
+    text = run(sqlite_env, "--help").stdout
+    assert "``" not in text  # no docstring markup
+    assert "customer inbox" in text and "DATABASE_URL" in text and "COMMAND --help" in text
+    assert "apply database migrations" in run(sqlite_env, "migrate", "--help").stdout
