@@ -71,9 +71,10 @@ def cmd_seed_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_create_workspace(args: argparse.Namespace) -> int:
-    from db.tenants import create_workspace
+    from db.tenants import check_workspace_input, create_workspace
     from graph.relay import to_global_id
 
+    check_workspace_input(args.name, args.owner_email)  # before asking for a password
     password = _owner_password(args)
 
     async def run():

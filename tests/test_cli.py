@@ -183,3 +183,17 @@ def test_help_says_what_the_program_and_each_command_do(sqlite_env):
     assert "``" not in text  # no docstring markup
     assert "customer inbox" in text and "DATABASE_URL" in text and "COMMAND --help" in text
     assert "apply database migrations" in run(sqlite_env, "migrate", "--help").stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--name", "Acme", "--owner-email", "not-an-email"], "Invalid owner e-mail"),
+        (["--name", " ", "--owner-email", "owner@acme.test"], "1 to 120 characters"),
+    ],
+)
+def test_create_workspace_refuses_a_bad_name_or_e_mail_before_asking_for_a_password(
+    sqlite_env, args, expected
+):
+    # no password given and no terminal: the bad input is named, not the missing password
+    assert_one_line_error(run(sqlite_env, "create-workspace", *args), expected)
