@@ -210,6 +210,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from graph import demo_traffic
 
         app = partial(demo_traffic.create_app, every=args.demo_traffic_every)
+    if args.port:  # where to look, before uvicorn's own lines (port 0: uvicorn names it)
+        base = f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '::') else args.host}:{args.port}"
+        places = [f"the API on {base}/graphql"]
+        if settings.graphql_ide:
+            places[0] += " (GraphiQL in a browser)"
+        if settings.live_page:
+            places.append(f"the live page on {base}/")
+        print(f"inbox-graph: {'; '.join(places)}", file=sys.stderr, flush=True)
     uvicorn.run(
         app,
         factory=True,

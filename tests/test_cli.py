@@ -197,3 +197,20 @@ def test_create_workspace_refuses_a_bad_name_or_e_mail_before_asking_for_a_passw
 ):
     # no password given and no terminal: the bad input is named, not the missing password
     assert_one_line_error(run(sqlite_env, "create-workspace", *args), expected)
+
+
+def test_serve_says_where_the_api_and_the_live_page_are(sqlite_env):
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "graph.cli", "serve", "--port", str(port)],
+        env={**os.environ, "BROADCAST_URL": "memory://", **sqlite_env},
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        first = server.stderr.readline()  # printed before the server starts: no wait needed
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert f"the API on http://127.0.0.1:{port}/graphql" in first
+    assert f"the live page on http://127.0.0.1:{port}/" in first
