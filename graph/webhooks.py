@@ -35,8 +35,9 @@ A request (Standard Webhooks, https://www.standardwebhooks.com, signed with its 
   ``conversation``, ``message``, ``call``, ``activity`` when the event is about one
   (:func:`event_data`), as they are at the first attempt (read per page of events, again
   after :data:`FRESH_SECONDS`); retries send the same body, unless the event's contact was
-  erased meanwhile (``eraseContact``, checked before every attempt): then it is built again,
-  without the erased data.
+  erased meanwhile (``eraseContact``, checked before every retry, and before a first attempt
+  whose rows were read more than :data:`FRESH_SECONDS` ago): then it is built again, without
+  the erased data.
 
 Visibility: the data is what the endpoint's creator may see at the first attempt, decided by
 :func:`graph.resolvers.node.shows` (the visibility policy of
@@ -81,7 +82,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from standardwebhooks import Webhook
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import Q
+from tortoise.expressions import Case, F, Q, When
 from tortoise.transactions import in_transaction
 
 from db.availability import is_unavailable, report_unavailable
@@ -334,13 +335,19 @@ def body_of(event: Event, data: dict[str, Any]) -> bytes:
     ).encode()
 
 
+@functools.lru_cache(maxsize=1024)
+def _signer(secret: str) -> Webhook:
+    """The Standard Webhooks signer of ``secret``, built (its key decoded) once per secret."""
+    return Webhook(secret)
+
+
 def signature(endpoint: WebhookEndpoint, msg_id: str, at: datetime, body: bytes) -> str:
     """``webhook-signature``: with the current secret, and the previous one during a
     rotation's grace period (space-separated, as the specification allows)."""
-    signatures = [Webhook(endpoint.secret).sign(msg_id, at, body)]
+    signatures = [_signer(endpoint.secret).sign(msg_id, at, body)]
     expires = endpoint.previous_secret_expires_at
     if endpoint.previous_secret and expires is not None and expires > at:
-        signatures.append(Webhook(endpoint.previous_secret).sign(msg_id, at, body))
+        signatures.append(_signer(endpoint.previous_secret).sign(msg_id, at, body))
     return " ".join(signatures)
 
 
@@ -483,9 +490,12 @@ class Views:
         self._views: dict[tuple[int, int], _View] = {}
         self._locks: dict[tuple[int, int], asyncio.Lock] = {}
 
-    async def bodies(self, endpoint: WebhookEndpoint, events: list[Event]) -> list[bytes | None]:
+    async def bodies(
+        self, endpoint: WebhookEndpoint, events: list[Event]
+    ) -> tuple[list[bytes | None], float]:
         """The body of each of ``events`` for ``endpoint`` (:func:`body_of`), or ``None`` for
-        one its creator may not see (not delivered)."""
+        one its creator may not see (not delivered); and when (event loop time) the creator's
+        view they were built in was read (their rows were read then or later)."""
         key = (endpoint.workspace_id, endpoint.created_by_id)
         lock = self._locks.setdefault(key, asyncio.Lock())
         async with lock:  # the other endpoints of the creator wait, then reuse what was built
@@ -504,7 +514,7 @@ class Views:
                 for event in missing:
                     data = event_data(event, view.audience, rows)
                     view.bodies[event.sequence] = None if data is None else body_of(event, data)
-            return [view.bodies[e.sequence] for e in events]
+            return [view.bodies[e.sequence] for e in events], view.read_at
 
 
 def _utc(value: datetime) -> datetime:
@@ -604,11 +614,10 @@ class WebhookDeliverer:
             moved: list[bool] = []
             try:
                 async with in_transaction() as connection:
-                    for endpoint_id, sequence, _, _ in batch:
-                        done = await self._held(endpoint_id, connection).update(
-                            cursor=sequence, lease_until=self._lease_until()
-                        )
-                        moved.append(bool(done))
+                    moved = await self._move_cursors(
+                        [(endpoint_id, sequence) for endpoint_id, sequence, _, _ in batch],
+                        connection,
+                    )
                     attempts = [item[2] for item, done in zip(batch, moved, strict=True) if done]
                     if attempts:
                         await WebhookDelivery.bulk_create(attempts, using_db=connection)
@@ -620,6 +629,28 @@ class WebhookDeliverer:
             for (*_, future), done in zip(batch, moved, strict=True):
                 if not future.done():
                     future.set_result(done)
+
+    async def _move_cursors(self, cursors: list[tuple[int, int]], connection: Any) -> list[bool]:
+        """Move each endpoint's cursor to its sequence (``cursors``: endpoint id, sequence) and
+        renew the leases, in one ``UPDATE`` (a ``CASE`` per endpoint) when this worker holds
+        every one of them (the usual case), else one ``UPDATE`` each; whether each moved."""
+        ids = [endpoint_id for endpoint_id, _ in cursors]
+        lease_until = self._lease_until()
+        if len(set(ids)) == len(ids):
+            cursor = Case(*(When(id=i, then=s) for i, s in cursors), default=F("cursor"))
+            held = WebhookEndpoint.filter(id__in=ids, lease_owner=self.owner, enabled=True)
+            done = await held.using_db(connection).update(cursor=cursor, lease_until=lease_until)
+            if done == len(ids):
+                return [True] * len(ids)
+        # some were lost (the rows held were moved already: moving them again changes nothing)
+        return [
+            bool(
+                await self._held(endpoint_id, connection).update(
+                    cursor=sequence, lease_until=lease_until
+                )
+            )
+            for endpoint_id, sequence in cursors
+        ]
 
     async def _mine(self, endpoint_id: int) -> WebhookEndpoint:
         """Read the endpoint, renewing the lease once a third of it has passed (an idle
@@ -782,26 +813,29 @@ class WebhookDeliverer:
                 await self._commit(endpoint_id, cursor=int(head))
             return False
         loop = asyncio.get_running_loop()
-        read_at = loop.time()
-        bodies = await self.views.bodies(endpoint, events)
+        bodies, read_at = await self.views.bodies(endpoint, events)
         passed = endpoint.cursor  # the cursor as committed
         for index, event in enumerate(events):
             if loop.time() - read_at > FRESH_SECONDS:  # a delivery took a while: read again
-                read_at = loop.time()
                 endpoint = await self._mine(endpoint_id)
-                bodies[index:] = await self.views.bodies(endpoint, events[index:])
+                bodies[index:], read_at = await self.views.bodies(endpoint, events[index:])
             body = bodies[index]
             if body is not None:  # else not due: the cursor passes it with the next commit
-                await self._deliver(endpoint, event, body)
+                await self._deliver(endpoint, event, body, read_at)
                 passed = event.sequence
         if events[-1].sequence > passed:
             await self._commit(endpoint_id, cursor=events[-1].sequence)
         return True
 
-    async def _deliver(self, endpoint: WebhookEndpoint, event: Event, body: bytes) -> None:
-        """POST ``body`` until the receiver accepts it (2xx), then commit the cursor with the
-        attempt (:meth:`_delivered`). The first try goes to ``endpoint`` as read for the page;
-        each retry reads it again.
+    async def _deliver(
+        self, endpoint: WebhookEndpoint, event: Event, body: bytes, read_at: float
+    ) -> None:
+        """POST ``body`` (built from rows read at ``read_at``, event loop time) until the
+        receiver accepts it (2xx), then commit the cursor with the attempt (:meth:`_delivered`).
+        The first try goes to ``endpoint`` as read for the page; each retry reads it again.
+        Whether the event's contact was erased meanwhile is read before each retry, and before
+        the first try when ``read_at`` is more than :data:`FRESH_SECONDS` ago (else the body's
+        rows are that fresh already: one query per delivery saved).
 
         Raises:
             LeaseLost: the endpoint went away meanwhile, or was disabled (by an owner, or here
@@ -812,13 +846,15 @@ class WebhookDeliverer:
         msg_id = message_id(event.workspace_id, event.sequence)
         first_failure: datetime | None = None
         failures = 0
+        loop = asyncio.get_running_loop()
         while True:
             if failures:
                 endpoint = await self._mine(endpoint_id)
-            # the event's contact may have been erased since its body was built
-            body = await _body_after_erasure(endpoint, event, body)
-            if not body:
-                return  # nothing of it may be shown any more
+            if failures or loop.time() - read_at > FRESH_SECONDS:
+                # the event's contact may have been erased since its body was built
+                body = await _body_after_erasure(endpoint, event, body)
+                if not body:
+                    return  # nothing of it may be shown any more
             at = datetime.now(UTC)
             outcome = await post_once(self.client, settings, endpoint, msg_id, at, body)
             attempt = {
