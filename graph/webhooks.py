@@ -74,6 +74,7 @@ import logging
 import os
 import random
 import socket
+import ssl
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -368,14 +369,21 @@ def retry_after(response: httpx.Response) -> float | None:
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
-def new_client(settings: Settings) -> httpx.AsyncClient:
-    """The HTTP client deliveries go through: the timeout of
-    ``INBOX_GRAPH_WEBHOOK_TIMEOUT_SECONDS``, no redirects followed, connections reused."""
+def new_client(
+    settings: Settings, *, ssl_context: ssl.SSLContext | None = None, connections: int = 200
+) -> httpx.AsyncClient:
+    """An HTTP client deliveries go through: the timeout of
+    ``INBOX_GRAPH_WEBHOOK_TIMEOUT_SECONDS``, no redirects followed, connections reused (at most
+    ``connections`` open, a quarter of them kept alive at least one); ``ssl_context``: one
+    shared by several clients (else its own, with the system's CA certificates)."""
     return httpx.AsyncClient(
         timeout=settings.webhook_timeout_seconds,
         follow_redirects=False,
-        limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+        limits=httpx.Limits(
+            max_connections=connections, max_keepalive_connections=max(1, connections // 4)
+        ),
         headers={"user-agent": USER_AGENT},
+        verify=ssl_context if ssl_context is not None else True,
     )
 
 
@@ -537,6 +545,13 @@ class WebhookDeliverer:
         self.bus = bus
         self.owner = f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.client = new_client(settings)
+        """Carries what is sent outside the endpoints' queues (:func:`redeliver`,
+        :func:`send_test`)."""
+        self.ssl_context = httpx.create_ssl_context()
+        self.clients: dict[int, httpx.AsyncClient] = {}
+        """Per endpoint held: the client of its queue, one connection kept alive (one event is
+        in flight per endpoint: a pool of its own is not searched through the others'
+        connections on every request, a cost that grows with the endpoints of a shared pool)."""
         self.views = Views()
         self._pending: list[
             tuple[int, int, Callable[..., Awaitable[Any]], asyncio.Future[bool]]
@@ -765,6 +780,9 @@ class WebhookDeliverer:
 
     async def _serve(self, endpoint_id: int, workspace_id: int) -> None:
         """Deliver one endpoint while this worker holds its lease."""
+        self.clients[endpoint_id] = new_client(
+            self.settings, ssl_context=self.ssl_context, connections=1
+        )
         try:
             try:  # the broadcast may be away (Redis): then the poll alone wakes it
                 async with asyncio.timeout(LISTEN_SECONDS):
@@ -786,7 +804,11 @@ class WebhookDeliverer:
             self.tasks.pop(endpoint_id, None)
             self.renew_at.pop(endpoint_id, None)
             self.wakers.pop(endpoint_id, None)
+            client = self.clients.pop(endpoint_id, None)
             await asyncio.shield(self._release(endpoint_id))
+            if client is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(client.aclose())
 
     async def _deliver_page(self, endpoint_id: int) -> bool:
         """Deliver the next page of the endpoint's events; whether there were any."""
@@ -856,7 +878,8 @@ class WebhookDeliverer:
                 if not body:
                     return  # nothing of it may be shown any more
             at = datetime.now(UTC)
-            outcome = await post_once(self.client, settings, endpoint, msg_id, at, body)
+            client = self.clients.get(endpoint_id) or self.client
+            outcome = await post_once(client, settings, endpoint, msg_id, at, body)
             attempt = {
                 "sequence": event.sequence,
                 "event_type": event.type,
