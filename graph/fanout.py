@@ -458,6 +458,8 @@ async def _payload_within_budget(
             DISPATCH_BUDGET_SECONDS,
         )
     except Exception as exc:  # the subscribers' own tasks deliver it
+        if isinstance(exc, ServiceUnavailable):
+            return None  # the database went away while resolving it: reported where it was seen
         if is_unavailable(exc):
             report_unavailable(exc)  # one line per outage, not a traceback per event
         else:

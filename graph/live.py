@@ -243,6 +243,9 @@ class SharedReads:
         self._load = load
         self._running: dict[tuple[Any, ...], asyncio.Future[Any]] = {}
         self._gathering: dict[tuple[Any, ...], asyncio.Future[Any]] = {}
+        # the event loop keeps only weak references to tasks: a load nobody holds could be
+        # collected mid-read, leaving its key's callers waiting for ever
+        self._loads: set[asyncio.Task[Any]] = set()
 
     async def read(self, key: tuple[Any, ...]) -> Any:
         future = self._gathering.get(key)
@@ -259,6 +262,8 @@ class SharedReads:
         self._running[key] = future
         # a fresh context: the load must not carry one caller's variables
         task = asyncio.create_task(self._load(*key), context=contextvars.Context())
+        self._loads.add(task)
+        task.add_done_callback(self._loads.discard)
         task.add_done_callback(partial(self._ended, key, future))
 
     def _ended(

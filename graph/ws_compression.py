@@ -39,6 +39,7 @@ socket without an extension (compressed sockets are framed by wsproto, one compr
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import struct
 import zlib
@@ -152,10 +153,17 @@ class FrameWriter:
     one ``transport.write`` per socket.
 
     :meth:`write_text` writes only when uvicorn's own path would write at once, the same bytes:
-    the socket is open on both sides (handshake done, no close sent or received), no extension
-    was negotiated (a ``permessage-deflate`` socket compresses per socket: uvicorn's path), and
-    no send is waiting for the transport to drain (nor about to resume: ordering). Otherwise it
-    returns ``False`` and the caller sends through uvicorn, which waits or raises as before.
+    the socket is open on both sides (handshake done, no close sent or received, the transport
+    not closing or lost), no extension was negotiated (a ``permessage-deflate`` socket
+    compresses per socket: uvicorn's path), and no send is waiting for the transport to drain
+    (nor about to resume: ordering). Otherwise it returns ``False`` and the caller sends through
+    uvicorn, which waits or raises as before.
+
+    It reads uvicorn's protocol state (``writable``, ``close_sent``, ``handshake_complete``,
+    ``response_started``, ``conn``, ``transport``), present in every uvicorn release
+    ``pyproject.toml`` allows (0.34 on; ``disconnected`` only came in 0.52: a lost connection
+    is seen as a closing transport instead). :func:`frame_writer` makes none for a protocol
+    without them.
     """
 
     __slots__ = ("plain", "protocol", "websocket")
@@ -174,7 +182,6 @@ class FrameWriter:
             not writable.is_set()
             or writable._waiters  # a send waits (or is about to resume): keep the order
             or protocol.close_sent
-            or protocol.disconnected
             or not protocol.handshake_complete
             or protocol.response_started
             or self.websocket.application_state is not WebSocketState.CONNECTED
@@ -198,12 +205,21 @@ class FrameWriter:
         return True
 
 
+_PROTOCOL_STATE = ("close_sent", "handshake_complete", "response_started", "conn", "transport")
+"""What :meth:`FrameWriter.write_text` reads of uvicorn's ``WSProtocol`` (and ``writable``)."""
+
+
 def frame_writer(websocket: Any) -> FrameWriter | None:
     """A :class:`FrameWriter` for a starlette ``WebSocket`` served by uvicorn's ``wsproto``
     protocol (both of ``INBOX_GRAPH_WS_COMPRESSION``'s modes), else ``None`` (e.g. another
-    server): send through ASGI then."""
+    server, or a uvicorn whose protocol keeps its state otherwise): send through ASGI then."""
     protocol = getattr(getattr(websocket, "_send", None), "__self__", None)
     if not isinstance(protocol, WSProtocol):
+        return None
+    writable = getattr(protocol, "writable", None)
+    if not isinstance(writable, asyncio.Event) or not hasattr(writable, "_waiters"):
+        return None
+    if not all(hasattr(protocol, name) for name in _PROTOCOL_STATE):
         return None
     return FrameWriter(websocket, protocol)
 

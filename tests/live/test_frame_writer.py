@@ -1,0 +1,125 @@
+"""``graph.ws_compression.FrameWriter`` against uvicorn's own ``wsproto`` protocol, as the
+served app runs it (a real handshake; the bytes on the wire read back by a wsproto client).
+
+Not through a served app: what is checked is the boundary with the uvicorn release installed
+(``pyproject.toml`` allows 0.34 on), including the protocol state an older release lacks."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+
+import pytest
+import wsproto
+from starlette.websockets import WebSocket
+from uvicorn.config import Config
+from uvicorn.protocols.websockets.wsproto_impl import WSProtocol
+from uvicorn.server import ServerState
+from wsproto.events import AcceptConnection, Request, TextMessage
+
+from graph.ws_compression import frame_writer
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+
+class _Transport(asyncio.Transport):
+    """Records what the server writes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.written = bytearray()
+        self.closing = False
+
+    def write(self, data: bytes) -> None:
+        assert not self.closing, "written after close"
+        self.written += data
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+    def close(self) -> None:
+        self.closing = True
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+    def get_extra_info(self, name: str, default=None):
+        return {"peername": ("127.0.0.1", 50000), "sockname": ("127.0.0.1", 8000)}.get(
+            name, default
+        )
+
+    def take(self) -> bytes:
+        data, self.written = bytes(self.written), bytearray()
+        return data
+
+
+@contextlib.asynccontextmanager
+async def _accepted():
+    """A uvicorn ``WSProtocol`` past the handshake, the app's starlette ``WebSocket``, the
+    transport and the client's end; the app returns on the way out."""
+    accepted: asyncio.Future[WebSocket] = asyncio.get_running_loop().create_future()
+    done = asyncio.Event()
+
+    async def app(scope, receive, send):
+        websocket = WebSocket(scope, receive, send)
+        await websocket.accept()
+        accepted.set_result(websocket)
+        await done.wait()
+
+    config = Config(app, ws="wsproto", ws_per_message_deflate=False, log_level="warning")
+    config.load()
+    protocol = WSProtocol(config, ServerState(), {})
+    transport = _Transport()
+    protocol.connection_made(transport)
+    client = wsproto.WSConnection(wsproto.ConnectionType.CLIENT)
+    protocol.data_received(client.send(Request(host="127.0.0.1", target="/graphql")))
+    websocket = await asyncio.wait_for(accepted, 5)
+    client.receive_data(transport.take())
+    assert isinstance(next(client.events()), AcceptConnection)
+    try:
+        yield protocol, websocket, transport, client
+    finally:
+        done.set()
+        await asyncio.gather(*protocol.tasks)
+
+
+def _messages(client: wsproto.WSConnection, data: bytes) -> list[str]:
+    client.receive_data(data)
+    return [event.data for event in client.events() if isinstance(event, TextMessage)]
+
+
+@pytest.mark.parametrize("size", [10, 200, 70_000])
+async def test_a_pre_framed_message_reads_back_as_sent(size):
+    async with _accepted() as (protocol, websocket, transport, client):
+        writer = frame_writer(websocket)
+        assert writer is not None
+        text = json.dumps({"t": "é€😀" * size}, ensure_ascii=False)
+        written = writer.write_text(b'{"a":', text.encode(), b"}")
+        assert written and _messages(client, transport.take()) == ['{"a":' + text + "}"]
+        protocol.connection_lost(None)
+        written = writer.write_text(b"{}")
+        assert not written and transport.take() == b""
+
+
+async def test_a_uvicorn_without_disconnected_state_gets_frames_and_none_once_lost():
+    # uvicorn before 0.52 (pyproject.toml allows 0.34 on) has no ``disconnected`` attribute
+    async with _accepted() as (protocol, websocket, transport, client):
+        del protocol.disconnected
+        writer = frame_writer(websocket)
+        assert writer is not None
+        written = writer.write_text(b'{"n":1}')
+        assert written and _messages(client, transport.take()) == ['{"n":1}']
+        transport.close()  # asyncio closes a lost transport before telling its protocol
+        protocol.connection_lost(ConnectionResetError())
+        written = writer.write_text(b'{"n":2}')
+        assert not written and transport.take() == b""
+
+
+async def test_a_protocol_keeping_its_state_otherwise_gets_no_writer():
+    async with _accepted() as (protocol, websocket, _, _):
+        del protocol.close_sent
+        assert frame_writer(websocket) is None
