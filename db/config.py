@@ -56,7 +56,8 @@ def check_database_url(url: str | None = None) -> None:
 
     Raises :class:`DatabaseUrlError` for a scheme other than :data:`SUPPORTED_SCHEMES`, and for
     a SQLite file whose folder does not exist (the folder is never created: a typo in the path
-    should not make a new, empty database somewhere; without this check the SQLite driver hangs).
+    should not make a new, empty database somewhere) or that cannot be opened (a folder, a
+    folder this user may not write): without these checks the SQLite driver hangs.
     """
     url = url or database_url()
     scheme = urlsplit(url).scheme
@@ -70,11 +71,37 @@ def check_database_url(url: str | None = None) -> None:
 
         path = expand_db_url(url)["credentials"]["file_path"]
         folder = os.path.dirname(os.path.abspath(path))
-        if path != ":memory:" and not os.path.isdir(folder):
+        if path == ":memory:":
+            return
+        if not os.path.isdir(folder):
             raise DatabaseUrlError(
                 f"The folder {folder} of the SQLite database does not exist: create it "
                 f"(mkdir -p {folder}) or fix DATABASE_URL."
             )
+        _check_sqlite_opens(path)
+
+
+def _check_sqlite_opens(path: str) -> None:
+    """Open the SQLite file ``path`` once with the standard library (creating it as the first
+    migration would): a path that is a folder, or in a folder this user may not write, raises
+    :class:`DatabaseUrlError` at once, where the async driver would hang silently."""
+    import sqlite3
+
+    existed = os.path.exists(path)
+    try:
+        connection = sqlite3.connect(path)
+        try:
+            connection.execute("SELECT count(*) FROM sqlite_master").fetchall()
+        finally:
+            connection.close()
+    except sqlite3.Error as exc:
+        raise DatabaseUrlError(
+            f"Cannot open the SQLite database {path} ({exc}): check that it is a file this "
+            "user may write, in a folder this user may write, or fix DATABASE_URL."
+        ) from exc
+    finally:
+        if not existed and os.path.isfile(path) and os.path.getsize(path) == 0:
+            os.remove(path)  # leave no trace: the first migration creates it
 
 
 TORTOISE_ORM = tortoise_config()

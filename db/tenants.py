@@ -11,6 +11,22 @@ from db.security import hash_password
 MIN_PASSWORD_LENGTH = 8
 
 
+def check_workspace_input(name: str, owner_email: str) -> tuple[str, str]:
+    """The workspace's name (stripped) and the owner's e-mail (normalised), checked before
+    anything is asked or written (``inbox-graph create-workspace`` asks for the password after).
+
+    Raises:
+        ValueError: a name that is empty or over 120 characters, an invalid e-mail.
+    """
+    name = (name or "").strip()
+    if not name or len(name) > 120:
+        raise ValueError("The workspace name must be 1 to 120 characters.")
+    try:
+        return name, normalise_email(owner_email)
+    except ValueError as exc:
+        raise ValueError(f"Invalid owner e-mail: {exc}") from None
+
+
 async def create_workspace(
     name: str, owner_email: str, owner_password: str, owner_name: str | None = None
 ) -> tuple[Workspace, User]:
@@ -20,13 +36,7 @@ async def create_workspace(
         ValueError: an empty name, an invalid or taken e-mail, or a password shorter than
             8 characters.
     """
-    name = (name or "").strip()
-    if not name or len(name) > 120:
-        raise ValueError("The workspace name must be 1 to 120 characters.")
-    try:
-        email = normalise_email(owner_email)
-    except ValueError as exc:
-        raise ValueError(f"Invalid owner e-mail: {exc}") from None
+    name, email = check_workspace_input(name, owner_email)
     if len(owner_password or "") < MIN_PASSWORD_LENGTH:
         raise ValueError(f"The owner password must be at least {MIN_PASSWORD_LENGTH} characters.")
     if await User.filter(email=email).exists():
@@ -48,4 +58,4 @@ async def create_workspace(
     return workspace, owner
 
 
-__all__ = ["create_workspace"]
+__all__ = ["check_workspace_input", "create_workspace"]

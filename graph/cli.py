@@ -71,9 +71,10 @@ def cmd_seed_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_create_workspace(args: argparse.Namespace) -> int:
-    from db.tenants import create_workspace
+    from db.tenants import check_workspace_input, create_workspace
     from graph.relay import to_global_id
 
+    check_workspace_input(args.name, args.owner_email)  # before asking for a password
     password = _owner_password(args)
 
     async def run():
@@ -117,7 +118,12 @@ def cmd_export_schema(args: argparse.Namespace) -> int:
     if args.output == "-":
         sys.stdout.write(text)
     else:
-        Path(args.output).write_text(text, encoding="utf-8")
+        try:
+            Path(args.output).write_text(text, encoding="utf-8")
+        except OSError as exc:  # not the database's: user_error would blame DATABASE_URL
+            raise ValueError(
+                f"Cannot write {args.output} ({exc.strerror or exc}): fix --output (- for stdout)."
+            ) from exc
         print(f"Wrote {args.output}.")
     return 0
 
@@ -204,6 +210,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from graph import demo_traffic
 
         app = partial(demo_traffic.create_app, every=args.demo_traffic_every)
+    if args.port:  # where to look, before uvicorn's own lines (port 0: uvicorn names it)
+        base = f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '::') else args.host}:{args.port}"
+        places = [f"the API on {base}/graphql"]
+        if settings.graphql_ide:
+            places[0] += " (GraphiQL in a browser)"
+        if settings.live_page:
+            places.append(f"the live page on {base}/")
+        print(f"inbox-graph: {'; '.join(places)}", file=sys.stderr, flush=True)
     uvicorn.run(
         app,
         factory=True,
@@ -268,11 +282,21 @@ def _seconds(text: str) -> float:
 def build_parser() -> argparse.ArgumentParser:
     from graph import __version__
 
-    parser = _Parser(prog="inbox-graph", description=__doc__.splitlines()[0])
+    parser = _Parser(
+        prog="inbox-graph",
+        description="The GraphQL API of an omnichannel customer inbox: serve it, seed the demo, "
+        "bootstrap a workspace, export the schema. The database is DATABASE_URL's (default "
+        "sqlite://inbox-graph.db); README.md has the rest.",
+        epilog="Each command's options: inbox-graph COMMAND --help.",
+    )
     parser.add_argument("--version", action="version", version=f"inbox-graph {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    serve = commands.add_parser("serve", help="apply migrations and serve the API")
+    def command(name: str, **kwargs) -> argparse.ArgumentParser:
+        """A command whose help line is its ``--help`` description too."""
+        return commands.add_parser(name, description=kwargs["help"], **kwargs)
+
+    serve = command("serve", help="apply migrations and serve the API")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve.add_argument("--port", type=_port, default=8000, help="TCP port (0: any free port)")
     serve.add_argument("--workers", type=_workers, default=1, help="worker processes")
@@ -303,11 +327,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.set_defaults(func=cmd_serve)
 
-    seed = commands.add_parser("seed-demo", help="build the demo workspace and print its logins")
+    seed = command("seed-demo", help="build the demo workspace and print its logins")
     seed.add_argument("--contacts", type=_count, default=2000, help="demo contacts")
     seed.set_defaults(func=cmd_seed_demo)
 
-    create = commands.add_parser("create-workspace", help="bootstrap a tenant and its owner")
+    create = command("create-workspace", help="bootstrap a tenant and its owner")
     create.add_argument("--name", required=True, help="the workspace's name (1 to 120 characters)")
     create.add_argument("--owner-email", required=True, help="the owner's login e-mail")
     create.add_argument(
@@ -316,14 +340,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     create.set_defaults(func=cmd_create_workspace)
 
-    export = commands.add_parser("export-schema", help="write the GraphQL SDL")
+    export = command("export-schema", help="write the GraphQL SDL")
     export.add_argument("--output", default="schema.graphql", help="file to write; - for stdout")
     export.set_defaults(func=cmd_export_schema)
 
-    migrate = commands.add_parser("migrate", help="apply database migrations")
+    migrate = command("migrate", help="apply database migrations")
     migrate.set_defaults(func=cmd_migrate)
 
-    register = commands.add_parser(
+    register = command(
         "register-documents",
         help="register the documents of client manifests ({sha256: document} JSON) for "
         "INBOX_GRAPH_TRUSTED_DOCUMENTS",
@@ -369,7 +393,11 @@ def user_error(exc: BaseException) -> str | None:
 def main(argv: list[str] | None = None) -> int:
     """Run the command; exit code 2 with one line on stderr for a user mistake
     (:func:`user_error`), 130 on Ctrl-C."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # name the command whose --help lists the options, not the top level's
+        commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        commands.choices[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         return args.func(args)
     except KeyboardInterrupt:

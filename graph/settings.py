@@ -3,7 +3,7 @@
 | variable | default | meaning |
 | --- | --- | --- |
 | ``DATABASE_URL`` | ``sqlite://inbox-graph.db`` | SQLite file or ``postgres://…`` |
-| ``BROADCAST_URL`` | ``memory://`` | broadcaster backend; ``redis://…`` to share events across workers |
+| ``BROADCAST_URL`` | ``memory://`` | broadcaster backend; ``redis://…`` to share events across workers; any other scheme is refused at start |
 | ``INBOX_GRAPH_ENV`` | ``development`` | ``production`` turns introspection and the IDE off by default, and allows no loopback origin it does not list |
 | ``INBOX_GRAPH_ALLOWED_ORIGINS`` | ``http://localhost:3000`` | comma-separated browser origins allowed to call the API (CORS) and open a WebSocket (``*`` for any); outside production every loopback origin (``http://localhost:*``, ``http://127.0.0.1:*``, ``http://[::1]:*``) is allowed too (:mod:`graph.origins`) |
 | ``INBOX_GRAPH_INTROSPECTION`` | on in development | ``0``/``1``; off, validation errors suggest no names ("Did you mean …?") either |
@@ -127,6 +127,22 @@ def _whole(name: str, default: int) -> int:
     return default if value is None else value
 
 
+def _broadcast_url() -> str:
+    """``BROADCAST_URL``, default ``memory://``: the events' backend (:class:`graph.live.EventBus`).
+
+    Raises:
+        ValueError: for a URL that is neither ``memory://`` nor ``redis://``/``rediss://`` (the
+            backends the event bus is built and tested with), checked at start.
+    """
+    url = (os.environ.get("BROADCAST_URL") or "").strip() or "memory://"
+    if url != "memory://" and not url.startswith(("redis://", "rediss://")):
+        raise ValueError(
+            f"BROADCAST_URL {url!r} is not supported: use memory:// (one process) or "
+            "redis://HOST:6379 (events shared by every worker and host)."
+        )
+    return url
+
+
 def _rate_limit_url() -> str:
     """``INBOX_GRAPH_RATE_LIMIT_URL``, else ``BROADCAST_URL`` when it points at Redis, else
     ``memory://``.
@@ -241,7 +257,7 @@ class Settings:
         origins = os.environ.get("INBOX_GRAPH_ALLOWED_ORIGINS", "http://localhost:3000")
         return cls(
             database_url=database_url(),
-            broadcast_url=os.environ.get("BROADCAST_URL") or "memory://",
+            broadcast_url=_broadcast_url(),
             production=production,
             allowed_origins=tuple(o.strip() for o in origins.split(",") if o.strip()),
             introspection=_flag("INBOX_GRAPH_INTROSPECTION", not production),

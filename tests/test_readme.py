@@ -50,3 +50,25 @@ def test_benchmark_tables_live_in_bench_readme():
     figures = (ROOT / "bench/README.md").read_text(encoding="utf-8").split("# Latest figures")[1]
     for bench in ("bench/fanout", "bench/queries", "bench/edge", "bench/soak", "bench/peers"):
         assert f"## {bench}," in figures, bench
+
+
+def test_every_global_id_in_the_docs_is_written_as_the_api_writes_it():
+    """An example id a reader copies (a webhook body's ``workspaceId``) is one the API accepts:
+    ``graph/relay.py``'s URL-safe base64 of ``Type:pk`` without ``=`` padding."""
+    import base64
+
+    from graph.relay import to_global_id
+
+    found = []
+    for doc in DOCS:
+        text = (ROOT / doc).read_text(encoding="utf-8")
+        for token in re.findall(r"[\"'`]([A-Za-z0-9_-]{8,}=*)[\"'`]", text):
+            try:
+                plain = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+            except ValueError:
+                continue
+            match = re.fullmatch(r"([A-Z][A-Za-z]+):(\d+)", plain)
+            if match:
+                found.append(token)
+                assert token == to_global_id(match[1], int(match[2])), (doc, token)
+    assert found  # the webhook body's example holds one

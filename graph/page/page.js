@@ -273,16 +273,19 @@ async function loadList() {
 }
 
 // conversationUpdated: ENTERED and CHANGED put the conversation at its place (newest activity
-// first), LEFT removes it; the list keeps its first PAGE conversations
+// first), LEFT removes it; the list keeps its first PAGE conversations. The count moves at once,
+// then the list is read again: an event replayed after a reconnect, or one that crossed the
+// list's own read, may already be counted, and the read settles the count on the server's.
 function applyListEvent(event) {
   const list = state.list;
   if (!list || list.inbox !== state.selected) return;
   const index = list.nodes.findIndex((node) => node.id === event.conversationId);
   if (index >= 0) list.nodes.splice(index, 1);
+  if (event.change === "ENTERED" || event.change === "LEFT") soon("list", loadList);
   if (event.change === "LEFT") {
     if (index >= 0 || list.nodes.length < list.totalCount) list.totalCount -= 1;
   } else if (event.conversation) {
-    if (event.change === "ENTERED") list.totalCount += 1;
+    if (event.change === "ENTERED" && index < 0) list.totalCount += 1;
     list.nodes.push(event.conversation);
     list.nodes.sort((a, b) => b.lastActivityAt.localeCompare(a.lastActivityAt));
     list.nodes.splice(PAGE);

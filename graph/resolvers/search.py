@@ -36,9 +36,10 @@ from db.models import Contact, Message
 from db.normalize import normalise_phone
 from db.queries import model_rows
 from graph.errors import BadUserInput
-from graph.permissions.fields import sees_unmasked_numbers
+from graph.permissions.fields import mask_phone, sees_unmasked_numbers
 from graph.permissions.visibility import contact_scope
 from graph.relay import Page, PageRequest
+from graph.resolvers.contact import display_name
 
 if TYPE_CHECKING:
     from graph.loaders import Loaders
@@ -339,9 +340,6 @@ async def _read_tiers(tiers: list[Any], request: PageRequest) -> list[Contact]:
 
 
 def _contact_highlights(row: Contact, query: SearchQuery, masked: bool) -> tuple[Highlight, ...]:
-    from graph.permissions.fields import mask_phone
-    from graph.resolvers.contact import display_name
-
     if query.digits is not None:
         shown = mask_phone(row.phone) if masked else row.phone
         return (highlight_digits(shown or "", query.digits, masked),)
