@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from tortoise.functions import Min
+from tortoise.transactions import in_transaction
 
 from db.models import Event, IdempotencyKey, WebhookDelivery, WebhookEndpoint
 
@@ -16,24 +17,44 @@ async def prune_events(retention_seconds: int) -> int:
     went. Webhook delivery attempts (:class:`db.models.WebhookDelivery`) older than
     ``retention_seconds`` go too (not counted).
 
+    One transaction, which first locks the disabled endpoints' rows (``FOR UPDATE`` on
+    PostgreSQL; SQLite has one writer at a time): enabling one (``updateWebhookEndpoint``
+    locks its row too, :func:`graph.resolvers.webhook.update_endpoint`) waits until the
+    events are gone, then finds where its history starts; pruning that starts while an
+    enabling is under way waits for it, then keeps what the endpoint has not received.
+
     Safe to run from several workers at once: each delete is idempotent.
     """
     cutoff = datetime.now(UTC) - timedelta(seconds=retention_seconds)
-    held = await (
-        WebhookEndpoint.filter(enabled=True)
-        .annotate(position=Min("cursor"))
-        .group_by("workspace_id")
-        .values_list("workspace_id", "position")
-    )
-    removed = (
-        await Event.filter(created_at__lt=cutoff)
-        .exclude(workspace_id__in=[w for w, _ in held] or [-1])
-        .delete()
-    )
-    for workspace_id, position in held:
-        removed += await Event.filter(
-            workspace_id=workspace_id, created_at__lt=cutoff, sequence__lte=position
-        ).delete()
+    async with in_transaction() as connection:
+        await (
+            WebhookEndpoint.filter(enabled=False)
+            .using_db(connection)
+            .select_for_update()
+            .order_by("id")
+            .only("id")
+        )
+        held = await (
+            WebhookEndpoint.filter(enabled=True)
+            .using_db(connection)
+            .annotate(position=Min("cursor"))
+            .group_by("workspace_id")
+            .values_list("workspace_id", "position")
+        )
+        removed = (
+            await Event.filter(created_at__lt=cutoff)
+            .using_db(connection)
+            .exclude(workspace_id__in=[w for w, _ in held] or [-1])
+            .delete()
+        )
+        for workspace_id, position in held:
+            removed += (
+                await Event.filter(
+                    workspace_id=workspace_id, created_at__lt=cutoff, sequence__lte=position
+                )
+                .using_db(connection)
+                .delete()
+            )
     await WebhookDelivery.filter(attempted_at__lt=cutoff).delete()
     return removed
 

@@ -35,8 +35,9 @@ A request (Standard Webhooks, https://www.standardwebhooks.com, signed with its 
   ``conversation``, ``message``, ``call``, ``activity`` when the event is about one
   (:func:`event_data`), as they are at the first attempt (read per page of events, again
   after :data:`FRESH_SECONDS`); retries send the same body, unless the event's contact was
-  erased meanwhile (``eraseContact``, checked before every attempt): then it is built again,
-  without the erased data.
+  erased meanwhile (``eraseContact``, checked before every retry, and before a first attempt
+  whose rows were read more than :data:`FRESH_SECONDS` ago): then it is built again, without
+  the erased data.
 
 Visibility: the data is what the endpoint's creator may see at the first attempt, decided by
 :func:`graph.resolvers.node.shows` (the visibility policy of
@@ -73,6 +74,7 @@ import logging
 import os
 import random
 import socket
+import ssl
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -81,7 +83,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from standardwebhooks import Webhook
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import Q
+from tortoise.expressions import Case, F, Q, When
 from tortoise.transactions import in_transaction
 
 from db.availability import is_unavailable, report_unavailable
@@ -334,13 +336,19 @@ def body_of(event: Event, data: dict[str, Any]) -> bytes:
     ).encode()
 
 
+@functools.lru_cache(maxsize=1024)
+def _signer(secret: str) -> Webhook:
+    """The Standard Webhooks signer of ``secret``, built (its key decoded) once per secret."""
+    return Webhook(secret)
+
+
 def signature(endpoint: WebhookEndpoint, msg_id: str, at: datetime, body: bytes) -> str:
     """``webhook-signature``: with the current secret, and the previous one during a
     rotation's grace period (space-separated, as the specification allows)."""
-    signatures = [Webhook(endpoint.secret).sign(msg_id, at, body)]
+    signatures = [_signer(endpoint.secret).sign(msg_id, at, body)]
     expires = endpoint.previous_secret_expires_at
     if endpoint.previous_secret and expires is not None and expires > at:
-        signatures.append(Webhook(endpoint.previous_secret).sign(msg_id, at, body))
+        signatures.append(_signer(endpoint.previous_secret).sign(msg_id, at, body))
     return " ".join(signatures)
 
 
@@ -361,14 +369,21 @@ def retry_after(response: httpx.Response) -> float | None:
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
-def new_client(settings: Settings) -> httpx.AsyncClient:
-    """The HTTP client deliveries go through: the timeout of
-    ``INBOX_GRAPH_WEBHOOK_TIMEOUT_SECONDS``, no redirects followed, connections reused."""
+def new_client(
+    settings: Settings, *, ssl_context: ssl.SSLContext | None = None, connections: int = 200
+) -> httpx.AsyncClient:
+    """An HTTP client deliveries go through: the timeout of
+    ``INBOX_GRAPH_WEBHOOK_TIMEOUT_SECONDS``, no redirects followed, connections reused (at most
+    ``connections`` open, a quarter of them kept alive at least one); ``ssl_context``: one
+    shared by several clients (else its own, with the system's CA certificates)."""
     return httpx.AsyncClient(
         timeout=settings.webhook_timeout_seconds,
         follow_redirects=False,
-        limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+        limits=httpx.Limits(
+            max_connections=connections, max_keepalive_connections=max(1, connections // 4)
+        ),
         headers={"user-agent": USER_AGENT},
+        verify=ssl_context if ssl_context is not None else True,
     )
 
 
@@ -483,9 +498,12 @@ class Views:
         self._views: dict[tuple[int, int], _View] = {}
         self._locks: dict[tuple[int, int], asyncio.Lock] = {}
 
-    async def bodies(self, endpoint: WebhookEndpoint, events: list[Event]) -> list[bytes | None]:
+    async def bodies(
+        self, endpoint: WebhookEndpoint, events: list[Event]
+    ) -> tuple[list[bytes | None], float]:
         """The body of each of ``events`` for ``endpoint`` (:func:`body_of`), or ``None`` for
-        one its creator may not see (not delivered)."""
+        one its creator may not see (not delivered); and when (event loop time) the creator's
+        view they were built in was read (their rows were read then or later)."""
         key = (endpoint.workspace_id, endpoint.created_by_id)
         lock = self._locks.setdefault(key, asyncio.Lock())
         async with lock:  # the other endpoints of the creator wait, then reuse what was built
@@ -504,7 +522,7 @@ class Views:
                 for event in missing:
                     data = event_data(event, view.audience, rows)
                     view.bodies[event.sequence] = None if data is None else body_of(event, data)
-            return [view.bodies[e.sequence] for e in events]
+            return [view.bodies[e.sequence] for e in events], view.read_at
 
 
 def _utc(value: datetime) -> datetime:
@@ -527,6 +545,13 @@ class WebhookDeliverer:
         self.bus = bus
         self.owner = f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.client = new_client(settings)
+        """Carries what is sent outside the endpoints' queues (:func:`redeliver`,
+        :func:`send_test`)."""
+        self.ssl_context = httpx.create_ssl_context()
+        self.clients: dict[int, httpx.AsyncClient] = {}
+        """Per endpoint held: the client of its queue, one connection kept alive (one event is
+        in flight per endpoint: a pool of its own is not searched through the others'
+        connections on every request, a cost that grows with the endpoints of a shared pool)."""
         self.views = Views()
         self._pending: list[
             tuple[int, int, Callable[..., Awaitable[Any]], asyncio.Future[bool]]
@@ -604,11 +629,10 @@ class WebhookDeliverer:
             moved: list[bool] = []
             try:
                 async with in_transaction() as connection:
-                    for endpoint_id, sequence, _, _ in batch:
-                        done = await self._held(endpoint_id, connection).update(
-                            cursor=sequence, lease_until=self._lease_until()
-                        )
-                        moved.append(bool(done))
+                    moved = await self._move_cursors(
+                        [(endpoint_id, sequence) for endpoint_id, sequence, _, _ in batch],
+                        connection,
+                    )
                     attempts = [item[2] for item, done in zip(batch, moved, strict=True) if done]
                     if attempts:
                         await WebhookDelivery.bulk_create(attempts, using_db=connection)
@@ -620,6 +644,28 @@ class WebhookDeliverer:
             for (*_, future), done in zip(batch, moved, strict=True):
                 if not future.done():
                     future.set_result(done)
+
+    async def _move_cursors(self, cursors: list[tuple[int, int]], connection: Any) -> list[bool]:
+        """Move each endpoint's cursor to its sequence (``cursors``: endpoint id, sequence) and
+        renew the leases, in one ``UPDATE`` (a ``CASE`` per endpoint) when this worker holds
+        every one of them (the usual case), else one ``UPDATE`` each; whether each moved."""
+        ids = [endpoint_id for endpoint_id, _ in cursors]
+        lease_until = self._lease_until()
+        if len(set(ids)) == len(ids):
+            cursor = Case(*(When(id=i, then=s) for i, s in cursors), default=F("cursor"))
+            held = WebhookEndpoint.filter(id__in=ids, lease_owner=self.owner, enabled=True)
+            done = await held.using_db(connection).update(cursor=cursor, lease_until=lease_until)
+            if done == len(ids):
+                return [True] * len(ids)
+        # some were lost (the rows held were moved already: moving them again changes nothing)
+        return [
+            bool(
+                await self._held(endpoint_id, connection).update(
+                    cursor=sequence, lease_until=lease_until
+                )
+            )
+            for endpoint_id, sequence in cursors
+        ]
 
     async def _mine(self, endpoint_id: int) -> WebhookEndpoint:
         """Read the endpoint, renewing the lease once a third of it has passed (an idle
@@ -734,6 +780,9 @@ class WebhookDeliverer:
 
     async def _serve(self, endpoint_id: int, workspace_id: int) -> None:
         """Deliver one endpoint while this worker holds its lease."""
+        self.clients[endpoint_id] = new_client(
+            self.settings, ssl_context=self.ssl_context, connections=1
+        )
         try:
             try:  # the broadcast may be away (Redis): then the poll alone wakes it
                 async with asyncio.timeout(LISTEN_SECONDS):
@@ -755,7 +804,11 @@ class WebhookDeliverer:
             self.tasks.pop(endpoint_id, None)
             self.renew_at.pop(endpoint_id, None)
             self.wakers.pop(endpoint_id, None)
+            client = self.clients.pop(endpoint_id, None)
             await asyncio.shield(self._release(endpoint_id))
+            if client is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(client.aclose())
 
     async def _deliver_page(self, endpoint_id: int) -> bool:
         """Deliver the next page of the endpoint's events; whether there were any."""
@@ -782,26 +835,29 @@ class WebhookDeliverer:
                 await self._commit(endpoint_id, cursor=int(head))
             return False
         loop = asyncio.get_running_loop()
-        read_at = loop.time()
-        bodies = await self.views.bodies(endpoint, events)
+        bodies, read_at = await self.views.bodies(endpoint, events)
         passed = endpoint.cursor  # the cursor as committed
         for index, event in enumerate(events):
             if loop.time() - read_at > FRESH_SECONDS:  # a delivery took a while: read again
-                read_at = loop.time()
                 endpoint = await self._mine(endpoint_id)
-                bodies[index:] = await self.views.bodies(endpoint, events[index:])
+                bodies[index:], read_at = await self.views.bodies(endpoint, events[index:])
             body = bodies[index]
             if body is not None:  # else not due: the cursor passes it with the next commit
-                await self._deliver(endpoint, event, body)
+                await self._deliver(endpoint, event, body, read_at)
                 passed = event.sequence
         if events[-1].sequence > passed:
             await self._commit(endpoint_id, cursor=events[-1].sequence)
         return True
 
-    async def _deliver(self, endpoint: WebhookEndpoint, event: Event, body: bytes) -> None:
-        """POST ``body`` until the receiver accepts it (2xx), then commit the cursor with the
-        attempt (:meth:`_delivered`). The first try goes to ``endpoint`` as read for the page;
-        each retry reads it again.
+    async def _deliver(
+        self, endpoint: WebhookEndpoint, event: Event, body: bytes, read_at: float
+    ) -> None:
+        """POST ``body`` (built from rows read at ``read_at``, event loop time) until the
+        receiver accepts it (2xx), then commit the cursor with the attempt (:meth:`_delivered`).
+        The first try goes to ``endpoint`` as read for the page; each retry reads it again.
+        Whether the event's contact was erased meanwhile is read before each retry, and before
+        the first try when ``read_at`` is more than :data:`FRESH_SECONDS` ago (else the body's
+        rows are that fresh already: one query per delivery saved).
 
         Raises:
             LeaseLost: the endpoint went away meanwhile, or was disabled (by an owner, or here
@@ -812,15 +868,18 @@ class WebhookDeliverer:
         msg_id = message_id(event.workspace_id, event.sequence)
         first_failure: datetime | None = None
         failures = 0
+        loop = asyncio.get_running_loop()
         while True:
             if failures:
                 endpoint = await self._mine(endpoint_id)
-            # the event's contact may have been erased since its body was built
-            body = await _body_after_erasure(endpoint, event, body)
-            if not body:
-                return  # nothing of it may be shown any more
+            if failures or loop.time() - read_at > FRESH_SECONDS:
+                # the event's contact may have been erased since its body was built
+                body = await _body_after_erasure(endpoint, event, body)
+                if not body:
+                    return  # nothing of it may be shown any more
             at = datetime.now(UTC)
-            outcome = await post_once(self.client, settings, endpoint, msg_id, at, body)
+            client = self.clients.get(endpoint_id) or self.client
+            outcome = await post_once(client, settings, endpoint, msg_id, at, body)
             attempt = {
                 "sequence": event.sequence,
                 "event_type": event.type,

@@ -5,7 +5,10 @@ nothing. On a server with a retention of 2 seconds, pruning every second."""
 from __future__ import annotations
 
 import asyncio
+import base64
+import os
 
+import asyncpg
 import pytest
 
 from tests.support import receive, serve
@@ -68,5 +71,40 @@ async def test_enabled_again_soon_it_loses_nothing(world, receiver):
     assert resumed["historyStartsAtSequence"] is None
     await receiver.wait_for(lambda: receiver.accepted())
     assert texts(receiver.accepted()) == ["kept while disabled"]
+    await owner(DELETE, {"id": endpoint})
+    await owner.aclose()
+
+
+@pytest.mark.skipif(
+    not os.environ.get("DATABASE_URL", "").startswith("postgres"),
+    reason="the row lock between pruning and enabling is PostgreSQL's (SQLite: one writer)",
+)
+async def test_pruning_while_an_endpoint_is_being_enabled_drops_nothing_it_is_owed(
+    world, receiver, server_env
+):
+    owner = world.client("owner")
+    endpoint = await endpoint_for(owner, receiver)
+    await receive(world, "c_all", "before the pause")
+    await receiver.wait_for(lambda: receiver.accepted())
+    await owner(UPDATE, {"id": endpoint, "on": False})
+    await receive(world, "c_all", "committed while disabled")
+    # an enabling under way while pruning runs: its transaction holds the endpoint's row (as
+    # updateWebhookEndpoint's does) past the retention, over several pruning rounds
+    pk = int(base64.urlsafe_b64decode(endpoint + "=" * (-len(endpoint) % 4)).decode().split(":")[1])
+    connection = await asyncpg.connect(server_env["DATABASE_URL"])
+    try:
+        async with connection.transaction():
+            await connection.execute("SELECT id FROM webhook_endpoint WHERE id = $1 FOR UPDATE", pk)
+            await connection.execute(
+                "UPDATE webhook_endpoint SET enabled = true, disabled_reason = NULL WHERE id = $1",
+                pk,
+            )
+            await asyncio.sleep(4)
+    finally:
+        await connection.close()
+    # enabled with the event after its cursor: it must get it (or be told its history starts
+    # after it, which a pruning that waited for the enabling has no reason to do)
+    await receiver.wait_for(lambda: len(receiver.accepted()) >= 2)
+    assert texts(receiver.accepted()) == ["before the pause", "committed while disabled"]
     await owner(DELETE, {"id": endpoint})
     await owner.aclose()
