@@ -12,6 +12,7 @@ request's authentication and outside it (:func:`note_use`).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from datetime import UTC, datetime, timedelta
 
@@ -50,15 +51,21 @@ def _prefixed(model: type[AccessToken | User], table: str, prefix: str) -> str:
 # Every request runs this one statement (hand-written: db.queries.select_values): the token,
 # its user (active) and every team of the user's workspace with its members, one row per
 # (team, member) pair, the token's and user's columns repeated on each (issue 23: one round
-# trip instead of three).
-_VIEWER_SQL = (
-    f"SELECT {_prefixed(AccessToken, 't', 't__')}, {_prefixed(User, 'u', 'u__')}, "
-    "team.id AS team_id, team_membership.user_id AS member_id "
-    'FROM access_token t JOIN "user" u ON u.id = t.user_id '
-    "LEFT JOIN team ON team.workspace_id = u.workspace_id "
-    "LEFT JOIN team_membership ON team_membership.team_id = team.id "
-    "WHERE t.token_hash = {} AND t.revoked_at IS NULL AND u.is_active = {}"
-)
+# trip instead of three). Written at its first use, not at import: the models' columns
+# (``workspace_id`` of a foreign key) exist only once tortoise is initialised, which a worker
+# process of ``serve --workers N`` does after importing this module.
+@functools.cache
+def _viewer_sql() -> str:
+    return (
+        f"SELECT {_prefixed(AccessToken, 't', 't__')}, {_prefixed(User, 'u', 'u__')}, "
+        "team.id AS team_id, team_membership.user_id AS member_id "
+        'FROM access_token t JOIN "user" u ON u.id = t.user_id '
+        "LEFT JOIN team ON team.workspace_id = u.workspace_id "
+        "LEFT JOIN team_membership ON team_membership.team_id = team.id "
+        "WHERE t.token_hash = {} AND t.revoked_at IS NULL AND u.is_active = {}"
+    )
+
+
 # teams left-joined to their memberships, so that a team without members is there too
 _TEAMS_SQL = (
     "SELECT team.id AS team_id, team_membership.user_id AS user_id FROM team "
@@ -157,10 +164,10 @@ def _usable(token: AccessToken | None) -> bool:
 
 async def viewer_for_token(token: str | None) -> Viewer | None:
     """The viewer a bearer token acts as, or ``None`` when it is unknown, revoked, expired or
-    its user is deactivated: one statement (:data:`_VIEWER_SQL`)."""
+    its user is deactivated: one statement (:func:`_viewer_sql`)."""
     if not token:
         return None
-    rows = await select_values(AccessToken, _VIEWER_SQL, hash_token(token), True)
+    rows = await select_values(AccessToken, _viewer_sql(), hash_token(token), True)
     if not rows:
         return None
     first = rows[0]
