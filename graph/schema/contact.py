@@ -247,11 +247,11 @@ class Contact(Node):
 
 
 @strawberry.input(
-    description="Edit a contact's details. Only the fields given change; null or an empty "
-    "string clears one. Nothing changes when one value is invalid."
+    description="A contact's details, as every input that sets them takes them: a field not "
+    "given is left as it is (UNSET); null or an empty string clears one. Validated by "
+    "graph.resolvers.contact (one place for create, update and upsert)."
 )
-class UpdateContactInput:
-    contact_id: strawberry.ID = strawberry.field(description="The Contact's id.")
+class ContactDetailsInput:
     first_name: str | None = strawberry.field(
         default=strawberry.UNSET, description="At most 120 characters."
     )
@@ -271,6 +271,14 @@ class UpdateContactInput:
     language: str | None = strawberry.field(
         default=strawberry.UNSET, description="A BCP 47 tag, e.g. `en-GB`."
     )
+
+
+@strawberry.input(
+    description="Edit a contact's details. Only the fields given change; null or an empty "
+    "string clears one. Nothing changes when one value is invalid."
+)
+class UpdateContactInput(ContactDetailsInput):
+    contact_id: strawberry.ID = strawberry.field(description="The Contact's id.")
 
 
 @strawberry.type(description="A page of contacts, newest first.")
@@ -347,26 +355,7 @@ class ChannelHandleInput:
     description="A new contact. Every field is optional; values are validated as "
     "updateContact's. Nothing is created when one value is invalid."
 )
-class CreateContactInput:
-    first_name: str | None = strawberry.field(
-        default=strawberry.UNSET, description="At most 120 characters."
-    )
-    last_name: str | None = strawberry.field(
-        default=strawberry.UNSET, description="At most 120 characters."
-    )
-    phone: str | None = strawberry.field(
-        default=strawberry.UNSET,
-        description="Stored as E.164; a national number is read in `countryCode`.",
-    )
-    email: str | None = strawberry.field(
-        default=strawberry.UNSET, description="An RFC 5322 address."
-    )
-    country_code: str | None = strawberry.field(
-        default=strawberry.UNSET, description="ISO 3166-1 alpha-2."
-    )
-    language: str | None = strawberry.field(
-        default=strawberry.UNSET, description="A BCP 47 tag, e.g. `fr-FR`."
-    )
+class CreateContactInput(ContactDetailsInput):
     assignee_id: strawberry.ID | None = strawberry.field(
         default=None,
         description="The User to assign it to (an active user). TEAM and SELF agents who give "
@@ -383,29 +372,10 @@ class CreateContactInput:
     description="Find a contact by one identity and set these details, or create it. Only the "
     "detail fields given change; null or an empty string clears one."
 )
-class UpsertContactInput:
+class UpsertContactInput(ContactDetailsInput):
     identity: ContactIdentityInput = strawberry.field(
         description="What finds the contact: its phone, e-mail or handle on a channel. A new "
         "contact takes it (as its phone, e-mail or channel identity)."
-    )
-    first_name: str | None = strawberry.field(
-        default=strawberry.UNSET, description="At most 120 characters."
-    )
-    last_name: str | None = strawberry.field(
-        default=strawberry.UNSET, description="At most 120 characters."
-    )
-    phone: str | None = strawberry.field(
-        default=strawberry.UNSET,
-        description="Stored as E.164; a national number is read in the contact's country.",
-    )
-    email: str | None = strawberry.field(
-        default=strawberry.UNSET, description="An RFC 5322 address."
-    )
-    country_code: str | None = strawberry.field(
-        default=strawberry.UNSET, description="ISO 3166-1 alpha-2."
-    )
-    language: str | None = strawberry.field(
-        default=strawberry.UNSET, description="A BCP 47 tag, e.g. `fr-FR`."
     )
 
 
