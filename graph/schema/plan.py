@@ -27,7 +27,11 @@ resolvers are plain reads) and reports it as it always did; errors raised while 
 relation's objects are handled by graphql-core's ``handle_field_error`` at the same paths as
 graphql-core's own completion would, and awaitables are gathered in the same order, so the
 JSON, errors and their paths are the same (``tests/speed/test_plain_leaves.py`` compares the
-three ways byte for byte). Root fields are never planned: scopes, costs and the root
+three ways byte for byte over the product's operations and users; ``tests/speed/test_plans.py``
+the failing paths against graphql-core alone). Plans live as long as their operation's
+execution: compiling the handful of selections of a document costs far less than one page of
+objects, and graphql-core's collected selections (what they are compiled from) are themselves
+per operation, as they depend on its variables. Root fields are never planned: scopes, costs and the root
 resolvers run as before. ``INBOX_GRAPH_PLANS=0`` turns it off (plain leaves stay on).
 """
 
