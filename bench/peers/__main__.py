@@ -45,7 +45,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.fanout import free_port, log, stop_process_group, table
+from bench.fanout import free_port, log, percentile, stop_process_group, table
 from bench.queries import (
     CONVERSATIONS,
     SIDEBAR,
@@ -73,6 +73,7 @@ def ms(seconds: float) -> str:
 
 
 SCREENS = ("sidebar", "list", "timeline", "panel")
+PARTS = ("queries", "fanout", "storm")
 SQL_FILES = (HERE / "postgraphile.sql", HERE / "rls.sql")
 """What a PostGraphile user adds for the four screens (computed columns and functions), and the
 row-level security variant's role and policies; both idempotent, run before the servers start."""
@@ -542,11 +543,100 @@ async def run(args: argparse.Namespace, workdir: Path) -> tuple[list[Row], dict[
     return rows, notes
 
 
+async def live(args: argparse.Namespace) -> tuple[list[list[str]], list[str]]:
+    """The live path against the Node graphql-ws reference, through bench.fanout's and
+    bench.storm's own harnesses (PostgreSQL and a private Redis on both sides): rows of
+    (comparison, figure, inbox-graph, reference, ratio) and the commands that reproduce them."""
+    from bench import fanout, storm
+
+    rows: list[list[str]] = []
+    commands: list[str] = []
+
+    def add(part: str, figure: str, ours: float, theirs: float, digits: int = 0) -> None:
+        rows.append(
+            [
+                part,
+                figure,
+                f"{ours:.{digits}f}",
+                f"{theirs:.{digits}f}",
+                ratio(ours / theirs) if theirs else "-",
+            ]
+        )
+
+    if "fanout" in args.parts:
+        n = args.fanout_subscribers
+        fargs = fanout.build_parser().parse_args(
+            ["--subscribers", str(n), "--workers", "1", "--node-subscribers", str(n)]
+            + ["--baseline-subscribers", "--clients", "plain", "--postgres-for-one-worker"]
+            + ["--events", str(args.fanout_events), "--rate", f"{args.fanout_rate:g}"]
+            + ["--settle", "2"]
+        )
+        commands.append(fanout.reproduce(fargs))
+        results = await fanout.amain(fargs)
+        found = {r.scenario.mode: r for r in results}
+        ours, node = found.get("shared"), found.get("node")
+        part = f"fan-out, {n:,} subscribers, {args.fanout_events} events at {args.fanout_rate:g}/s"
+        if ours is None or node is None or ours.error or node.error:
+            errors = "; ".join(r.error for r in results if r.error) or "no result"
+            rows.append([part, "error: " + errors[:100], "-", "-", "-"])
+        else:
+            add(part, "p99 ms (all deliveries)", ours.lat_p99 * 1000, node.lat_p99 * 1000)
+            add(
+                part,
+                "server CPU ms/event",
+                ours.server_cpu_per_event_ms,
+                node.server_cpu_per_event_ms,
+            )
+            add(
+                part,
+                "KB per idle subscription",
+                ours.kib_per_subscription * 1.024,
+                node.kib_per_subscription * 1.024,
+                1,
+            )
+            add(part, "lost + duplicated", ours.lost + ours.duplicates, node.lost + node.duplicates)
+    if "storm" in args.parts:
+        n = args.storm_subscribers
+        sargs = storm.build_parser().parse_args(
+            ["--subscribers", str(n), "--events", "10", "--live-rate", "0", "--node"]
+            + ["--repeat", str(args.storm_repeat)]
+        )
+        commands.append(storm.reproduce(sargs))
+        results = await storm.amain(sargs)
+        ours_runs = [r for r in results if r.tree == "." and not r.error]
+        node_runs = [r for r in results if r.tree == "node" and not r.error]
+        part = f"reconnect storm, {n:,} subscriptions, median of {args.storm_repeat}"
+        if not ours_runs or not node_runs:
+            errors = "; ".join(r.error for r in results if r.error) or "no result"
+            rows.append([part, "error: " + errors[:100], "-", "-", "-"])
+        else:
+
+            def median(runs: list[Any], figure: Any) -> float:
+                return percentile([figure(r) for r in runs], 50)
+
+            for figure, value, digits in (
+                ("subscriptions/s", lambda r: r.per_second, 0),
+                ("all delivered s", lambda r: r.storm_seconds, 1),
+                (
+                    "server CPU ms/1000 subs",
+                    lambda r: r.server_cpu_seconds / r.subscribers * 1e6,
+                    0,
+                ),
+                ("lost + duplicated", lambda r: r.lost + r.duplicates, 0),
+            ):
+                add(part, figure, median(ours_runs, value), median(node_runs, value), digits)
+    return rows, commands
+
+
 def reproduce(args: argparse.Namespace) -> str:
     parts = ["python", "-m", "bench.peers", "--contacts", str(args.contacts)]
     parts += ["--requests", str(args.requests), "--warmup", str(args.warmup)]
     parts += ["--concurrency", *map(str, args.concurrency), "--first", *map(str, args.first)]
-    parts += ["--inboxes", *args.inboxes, "--screens", *args.screens]
+    parts += ["--inboxes", *args.inboxes, "--screens", *args.screens, "--parts", *args.parts]
+    parts += ["--fanout-subscribers", str(args.fanout_subscribers)]
+    parts += ["--fanout-events", str(args.fanout_events), "--fanout-rate", f"{args.fanout_rate:g}"]
+    parts += ["--storm-subscribers", str(args.storm_subscribers)]
+    parts += ["--storm-repeat", str(args.storm_repeat)]
     if args.no_raw:
         parts.append("--no-raw")
     if args.no_rls:
@@ -560,7 +650,34 @@ def ratio(value: float) -> str:
     return "-" if math.isnan(value) else f"{value:.2f}x"
 
 
-def report(rows: list[Row], notes: dict[str, str], args: argparse.Namespace) -> str:
+def report(
+    rows: list[Row],
+    notes: dict[str, str],
+    args: argparse.Namespace,
+    live_rows: list[list[str]] | None = None,
+    live_commands: list[str] | None = None,
+) -> str:
+    out = []
+    if "queries" in args.parts:
+        out += report_queries(rows, notes, args)
+    if live_rows:
+        out += [
+            (
+                "The live path against the Node graphql-ws reference (bench/peers/graphql-ws), "
+                "each through its own bench's client harness; ratio: inbox-graph's over the "
+                "reference's (below 1 is better for inbox-graph, except subscriptions/s: above 1)"
+            ),
+            table(live_rows, ["comparison", "figure", "inbox-graph", "Node graphql-ws", "ratio"]),
+            "",
+            "Run by:",
+            *("  " + c for c in live_commands or []),
+            "",
+        ]
+    out += ["Reproduce with:", "  " + reproduce(args)]
+    return "\n".join(out)
+
+
+def report_queries(rows: list[Row], notes: dict[str, str], args: argparse.Namespace) -> list[str]:
     measured = [side for side in SIDES if any(side in r.figures for r in rows)]
     peers = [side for side in (PEER, PEER_RLS) if side in measured]
     out = [
@@ -625,8 +742,7 @@ def report(rows: list[Row], notes: dict[str, str], args: argparse.Namespace) -> 
     ]
     for label, verdict, detail in targets(rows):
         out.append(f"  [{verdict:<4}] {label}: {detail}")
-    out += ["", "Reproduce with:", "  " + reproduce(args)]
-    return "\n".join(out)
+    return [*out, ""]
 
 
 def targets(rows: list[Row]) -> list[tuple[str, str, str]]:
@@ -673,6 +789,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="the sidebar, the inbox list, the timeline, the contact panel",
     )
     p.add_argument(
+        "--parts",
+        nargs="+",
+        choices=PARTS,
+        default=list(PARTS),
+        help="queries: the four screens against PostGraphile; fanout, storm: the live path "
+        "against the Node graphql-ws reference (bench.fanout, bench.storm)",
+    )
+    p.add_argument("--fanout-subscribers", type=int, default=1000)
+    p.add_argument("--fanout-events", type=int, default=20)
+    p.add_argument("--fanout-rate", type=float, default=5.0, help="events a second")
+    p.add_argument("--storm-subscribers", type=int, default=2000)
+    p.add_argument("--storm-repeat", type=int, default=2, help="storms per side, interleaved")
+    p.add_argument(
         "--no-raw",
         action="store_true",
         help="leave the raw-SQL baseline out: it shares inbox-graph's process, whose CPU per "
@@ -697,20 +826,27 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="inbox-graph-peers-"))
+    rows: list[Row] = []
+    notes: dict[str, str] = {}
     try:
-        rows, notes = asyncio.run(run(args, workdir))
+        if "queries" in args.parts:
+            rows, notes = asyncio.run(run(args, workdir))
     finally:
         if args.keep:
             log(f"kept {workdir}")
         else:
             shutil.rmtree(workdir, True)
-    print(report(rows, notes, args))
+    live_rows, live_commands = (
+        asyncio.run(live(args)) if {"fanout", "storm"} & set(args.parts) else ([], [])
+    )
+    print(report(rows, notes, args, live_rows, live_commands))
     if args.json:
         Path(args.json).write_text(
             json.dumps(
                 {
                     "command": reproduce(args),
                     "notes": notes,
+                    "live": {"rows": live_rows, "commands": live_commands},
                     "rows": [
                         asdict(r)
                         | {
@@ -728,7 +864,8 @@ def main(argv: list[str] | None = None) -> int:
                 indent=1,
             )
         )
-    return 1 if any(v == "FAIL" for _, v, _ in targets(rows)) else 0
+    failed = "queries" in args.parts and any(v == "FAIL" for _, v, _ in targets(rows))
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -112,7 +112,8 @@ function loadMessage(id) {
 }
 
 // --- the schema: the subscription shape bench/fanout's subscribers ask for ------------------
-const globalId = (type, pk) => Buffer.from(`${type}:${pk}`).toString("base64");
+// inbox-graph's global ids: URL-safe base64 of "Type:pk" without padding (graph/relay.py)
+const globalId = (type, pk) => Buffer.from(`${type}:${pk}`).toString("base64url");
 const Message = new GraphQLObjectType({
   name: "Message",
   fields: {
