@@ -41,7 +41,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -344,6 +344,11 @@ class Row:
     figures: dict[str, Figures]  # per side measured
     cpu: dict[str, float]  # server CPU seconds per request (inbox-graph's NaN when raw shares it)
     same: dict[str, bool]  # per PostGraphile side: its rows are inbox-graph's
+    db_cpu: dict[str, float] = field(default_factory=dict)  # its PostgreSQL backends' CPU s/req
+
+    def total_cpu(self, side: str) -> float:
+        """The server's and its database backends' CPU seconds per request."""
+        return self.cpu.get(side, math.nan) + self.db_cpu.get(side, math.nan)
 
     def p50_ratio(self, side: str) -> float:
         theirs = self.figures.get(side)
@@ -360,6 +365,10 @@ class Row:
     def cpu_ratio(self, side: str) -> float:
         theirs = self.cpu.get(side, math.nan)
         return self.cpu.get(GRAPH, math.nan) / theirs if theirs else math.nan
+
+    def total_cpu_ratio(self, side: str) -> float:
+        theirs = self.total_cpu(side)
+        return self.total_cpu(GRAPH) / theirs if theirs else math.nan
 
 
 def npm_ci() -> None:
@@ -412,6 +421,35 @@ def cpu_seconds(process: subprocess.Popen) -> float:
     with open(f"/proc/{process.pid}/stat") as handle:
         fields = handle.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def database_backends(url: str, processes: dict[str, subprocess.Popen]) -> dict[str, set[int]]:
+    """Per side, the PostgreSQL backend processes serving its connections (each server has its
+    own pool): the local ports of its sockets to the database (``ss``) matched with
+    ``pg_stat_activity.client_port``."""
+    owners = {p.pid: side for side, p in processes.items()}
+    listing = subprocess.run(
+        ["ss", "-Htnp", "dport = :5432"], check=True, capture_output=True, text=True
+    ).stdout
+    port_side: dict[int, str] = {}
+    for line in listing.splitlines():
+        fields = line.split()
+        pid_part = line.partition("pid=")[2].partition(",")[0]
+        if len(fields) >= 4 and pid_part.isdigit() and int(pid_part) in owners:
+            port_side[int(fields[3].rpartition(":")[2])] = owners[int(pid_part)]
+    found: dict[str, set[int]] = {side: set() for side in processes}
+    rows = psql_in(url, "SELECT client_port, pid FROM pg_stat_activity WHERE client_port > 0")
+    for row in rows.splitlines():
+        port, pid = map(int, row.split("|"))
+        if port in port_side:
+            found[port_side[port]].add(pid)
+    return found
+
+
+def pid_cpu_seconds(pid: int) -> float:
+    from bench.fanout import cpu_seconds as of_pid
+
+    return of_pid(pid)
 
 
 def psql_in(url: str, sql: str) -> str:
@@ -514,6 +552,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> tuple[list[Row], dict[
                 query, variables = scenario.ours
                 ours = without_cursors((await api.graph(query, variables))["data"])
                 asks = {PEER: scenario.theirs, PEER_RLS: scenario.theirs_rls}
+                db_cpu: dict[str, float] = {}
                 same: dict[str, bool] = {}
                 for side, send in peers.items():
                     body = await send(*asks[side])
@@ -527,13 +566,25 @@ async def run(args: argparse.Namespace, workdir: Path) -> tuple[list[Row], dict[
                 ]
                 if RAW in sides:
                     sends.append(lambda op=scenario.raw, v=variables: api.raw(op, v))
+                backends = database_backends(url, processes)
                 before = {side: cpu_seconds(p) for side, p in processes.items()}
+                db_before = {
+                    pid: pid_cpu_seconds(pid) for pids in backends.values() for pid in pids
+                }
                 figures = await measure(sends, args.requests, args.warmup, scenario.concurrency)
                 measured = args.requests + args.warmup
                 cpu = {s: (cpu_seconds(p) - before[s]) / measured for s, p in processes.items()}
+                # the database's share: backends open before (their growth) and opened during
+                # the run (all of theirs: they are new)
+                for side, pids in database_backends(url, processes).items():
+                    pids |= backends[side]
+                    spent = sum(pid_cpu_seconds(p) - db_before.get(p, 0.0) for p in pids)
+                    db_cpu[side] = spent / measured
                 if RAW in sides:
                     cpu[GRAPH] = math.nan  # it served the raw baseline too
-                row = Row(scenario.name, dict(zip(sides, figures, strict=True)), cpu, same)
+                row = Row(
+                    scenario.name, dict(zip(sides, figures, strict=True)), cpu, same, dict(db_cpu)
+                )
                 rows.append(row)
                 log(
                     f"{scenario.name}: p50 "
@@ -695,7 +746,9 @@ def report_queries(rows: list[Row], notes: dict[str, str], args: argparse.Namesp
                     for s in measured
                 ]
                 + [
-                    "-" if math.isnan(r.cpu.get(s, math.nan)) else ms(r.cpu[s])
+                    ("-" if math.isnan(r.cpu.get(s, math.nan)) else ms(r.cpu[s]))
+                    + " + "
+                    + ms(r.db_cpu.get(s, math.nan))
                     for s in measured
                     if s != RAW
                 ]
@@ -703,12 +756,13 @@ def report_queries(rows: list[Row], notes: dict[str, str], args: argparse.Namesp
             ],
             ["scenario"]
             + [f"{s} p50 / p99 / req/s" for s in measured]
-            + [f"{s} CPU ms/req" for s in measured if s != RAW],
+            + [f"{s} CPU ms/req server + db" for s in measured if s != RAW],
         ),
         "",
         (
             "Ratios, inbox-graph's over the peer's: p50 and CPU per request below 1 and req/s "
-            "above 1 mean inbox-graph is better"
+            "above 1 mean inbox-graph is better; CPU: the server process, CPU+db: with its "
+            "PostgreSQL backends (PostGraphile does more of its work in the database)"
             + (
                 ""
                 if args.no_raw
@@ -721,6 +775,7 @@ def report_queries(rows: list[Row], notes: dict[str, str], args: argparse.Namesp
                 [r.scenario]
                 + [
                     f"{ratio(r.p50_ratio(s))} / {ratio(r.rps_ratio(s))} / {ratio(r.cpu_ratio(s))}"
+                    f" / {ratio(r.total_cpu_ratio(s))}"
                     for s in peers
                 ]
                 + ([ratio(r.p50_ratio(RAW))] if RAW in measured else [])
@@ -728,7 +783,7 @@ def report_queries(rows: list[Row], notes: dict[str, str], args: argparse.Namesp
                 for r in rows
             ],
             ["scenario"]
-            + [f"/ {s}: p50 / req/s / CPU" for s in peers]
+            + [f"/ {s}: p50 / req/s / CPU / CPU+db" for s in peers]
             + (["p50 / raw SQL"] if RAW in measured else [])
             + ["same rows"],
         ),
@@ -854,6 +909,7 @@ def main(argv: list[str] | None = None) -> int:
                                 "p50": r.p50_ratio(side),
                                 "req/s": r.rps_ratio(side),
                                 "cpu": r.cpu_ratio(side),
+                                "cpu with db": r.total_cpu_ratio(side),
                             }
                             for side in (PEER, PEER_RLS, RAW)
                             if side in r.figures
