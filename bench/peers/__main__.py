@@ -446,10 +446,44 @@ def database_backends(url: str, processes: dict[str, subprocess.Popen]) -> dict[
     return found
 
 
-def pid_cpu_seconds(pid: int) -> float:
-    from bench.fanout import cpu_seconds as of_pid
+class BackendCpu:
+    """CPU seconds of each side's PostgreSQL backends over a run. Pools open and close
+    connections as the load changes (PostGraphile's closes one idle for 10 s), so the backends
+    are looked for and read every ``period`` seconds, and a backend that exits keeps its last
+    reading; one first seen after the start is new, all its CPU counts."""
 
-    return of_pid(pid)
+    def __init__(self, url: str, processes: dict[str, subprocess.Popen]) -> None:
+        self.url, self.processes = url, processes
+        self.side_of: dict[int, str] = {}
+        self.first: dict[int, float] = {}
+        self.last: dict[int, float] = {}
+        self.sample(initial=True)
+
+    def sample(self, initial: bool = False) -> None:
+        for side, pids in database_backends(self.url, self.processes).items():
+            for pid in pids:
+                self.side_of.setdefault(pid, side)
+        for pid in self.side_of:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # exited: its last reading stands
+            value = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            self.first.setdefault(pid, value if initial else 0.0)
+            self.last[pid] = value
+
+    async def follow(self, stop: asyncio.Event, period: float = 0.5) -> None:
+        while not stop.is_set():
+            await asyncio.to_thread(self.sample)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), period)
+        self.sample()
+
+    def seconds(self) -> dict[str, float]:
+        spent = {side: 0.0 for side in self.processes}
+        for pid, side in self.side_of.items():
+            spent[side] += self.last.get(pid, 0.0) - self.first.get(pid, 0.0)
+        return spent
 
 
 def psql_in(url: str, sql: str) -> str:
@@ -552,7 +586,6 @@ async def run(args: argparse.Namespace, workdir: Path) -> tuple[list[Row], dict[
                 query, variables = scenario.ours
                 ours = without_cursors((await api.graph(query, variables))["data"])
                 asks = {PEER: scenario.theirs, PEER_RLS: scenario.theirs_rls}
-                db_cpu: dict[str, float] = {}
                 same: dict[str, bool] = {}
                 for side, send in peers.items():
                     body = await send(*asks[side])
@@ -566,20 +599,16 @@ async def run(args: argparse.Namespace, workdir: Path) -> tuple[list[Row], dict[
                 ]
                 if RAW in sides:
                     sends.append(lambda op=scenario.raw, v=variables: api.raw(op, v))
-                backends = database_backends(url, processes)
+                backends = BackendCpu(url, processes)
+                stop = asyncio.Event()
+                follower = asyncio.create_task(backends.follow(stop))
                 before = {side: cpu_seconds(p) for side, p in processes.items()}
-                db_before = {
-                    pid: pid_cpu_seconds(pid) for pids in backends.values() for pid in pids
-                }
                 figures = await measure(sends, args.requests, args.warmup, scenario.concurrency)
                 measured = args.requests + args.warmup
                 cpu = {s: (cpu_seconds(p) - before[s]) / measured for s, p in processes.items()}
-                # the database's share: backends open before (their growth) and opened during
-                # the run (all of theirs: they are new)
-                for side, pids in database_backends(url, processes).items():
-                    pids |= backends[side]
-                    spent = sum(pid_cpu_seconds(p) - db_before.get(p, 0.0) for p in pids)
-                    db_cpu[side] = spent / measured
+                stop.set()
+                await follower
+                db_cpu = {s: spent / measured for s, spent in backends.seconds().items()}
                 if RAW in sides:
                     cpu[GRAPH] = math.nan  # it served the raw baseline too
                 row = Row(
