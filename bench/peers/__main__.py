@@ -1,29 +1,37 @@
-"""Peers benchmark: the inbox list against PostGraphile v4, side by side, on one PostgreSQL.
+"""Peers benchmark: inbox-graph against PostGraphile v4 and a Node graphql-ws server, side by side.
 
-    python -m bench.peers --postgres-database inbox_bench_peers [--contacts 100000]
+    python -m bench.peers --postgres-database inbox_bench [--contacts 100000] [--no-raw]
                           [--requests 300] [--concurrency 1 8] [--first 25 100]
+                          [--screens sidebar list timeline panel] [--parts queries fanout storm]
 
-It seeds the demo workspace (``inbox-graph seed-demo --contacts N``) into a fresh PostgreSQL
-database, or reuses one (``--postgres-database``), then serves the same database three ways:
+``queries``: it seeds the demo workspace (``inbox-graph seed-demo --contacts N``) into a fresh
+PostgreSQL database, or reuses one (``--postgres-database``), runs ``postgraphile.sql`` and
+``rls.sql`` there (idempotent), then serves the same database four ways:
 
 - **inbox-graph**: ``inbox-graph serve`` (one uvicorn worker, ``INBOX_GRAPH_ENV=production``),
-  the ``conversations`` list as the demo's unrestricted agent ``agent.all`` sees it;
+  as the demo's unrestricted agent ``agent.all`` sees it;
 - **PostGraphile** v4, pinned by ``bench/peers/package-lock.json`` (``npm ci`` here when
-  ``node_modules`` is missing), one Node process (``postgraphile-server.js``), with the two
-  computed columns a user adds for this screen (:data:`COMPUTED_COLUMNS`: the contact's name,
-  the conversation's last message); no row-level security, the workspace passed as a condition;
-- **raw SQL**: ``POST /bench/raw/conversations`` of the same inbox-graph process
-  (``bench/raw_sql.py``, hand-written SQL on the same driver).
+  ``node_modules`` is missing), one Node process (``postgraphile-server.js``), with the
+  computed columns and functions a user writes for the four screens (``postgraphile.sql``);
+  the workspace and the viewer passed as arguments;
+- **PostGraphile+RLS**: a second one whose every request runs as the role ``inbox_peer_rls``
+  with the workspace in ``jwt.claims.workspace_id`` (``rls.sql``: a policy on workspace_id);
+- **raw SQL**: ``POST /bench/raw/<operation>`` of the same inbox-graph process
+  (``bench/raw_sql.py``, hand-written SQL on the same driver); ``--no-raw`` leaves it out.
 
-Before timing it checks that PostGraphile's rows are inbox-graph's (the same conversations in
-the same order, the same contact, name, assignee and last message; PostGraphile's cursors and
-ids are its own and are mapped, not compared). Then one client harness (httpx, closed loop,
-``--concurrency`` clients) sends each scenario's three requests in turn, so all three are timed
-at the same moments of a shared machine, and prints p50, p99, requests per second and the
-ratios inbox-graph / PostGraphile and inbox-graph / raw SQL, with the command line that
-reproduces the run. With ``--no-raw`` (the baseline left out: it shares inbox-graph's process)
-it also prints each server's CPU time per request (``/proc``: user + system, warm-up
-included), which a busy shared machine disturbs far less than latency. Nothing here is part of
+For each screen (sidebar, inbox list, timeline, contact panel) and concurrency it checks that
+both PostGraphile sides answer inbox-graph's rows (ids mapped, cursors left out), then one
+client harness (httpx, closed loop, ``--concurrency`` clients) sends the sides' requests in
+turn, so all are timed at the same moments of a shared machine, and prints p50, p99,
+requests per second, each server's and its PostgreSQL backends' CPU per request (inbox-graph's
+only with ``--no-raw``: the baseline shares its process), the ratios and issue 23's targets
+(PASS, FAIL, or SKIP when not measured).
+
+``fanout`` and ``storm``: the live path against the Node graphql-ws reference server
+(``bench/peers/graphql-ws``, :mod:`bench.peers.reference`), through ``bench.fanout`` and
+``bench.storm`` themselves; their ratios and the commands they ran.
+
+The last lines print the command line that reproduces the run. Nothing here is part of
 ``pytest``.
 """
 
