@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from db.availability import is_unavailable, report_unavailable
 from graph.errors import ErrorCode, ServiceUnavailable
+from graph.ws_compression import MAX_HOLD_SECONDS, flush_held_writes, held_for_seconds
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Coroutine, Generator
@@ -108,18 +109,22 @@ class LiveOperation:
         self.owner = owner
         self.writer = writer
 
-    def send_next(self, payload: str, encoded: bytes | None = None) -> Awaitable[None] | None:
+    def send_next(
+        self, payload: str, encoded: bytes | None = None, held: bool = False
+    ) -> Awaitable[None] | None:
         """Send a ``next`` frame carrying ``payload`` (JSON text; ``encoded``: the same, UTF-8).
 
         Written at once, pre-framed, when the socket's :class:`~graph.ws_compression.FrameWriter`
-        can (``None`` is returned); otherwise the send through ASGI is returned, to await (it
-        waits for the socket to drain, compresses, or raises once the socket is closed).
+        can (``None`` is returned); with ``held``, held for the socket's next joint write
+        (:func:`graph.ws_compression.flush_held_writes`). Otherwise the send through ASGI is
+        returned, to await (it waits for the socket to drain, compresses, or raises once the
+        socket is closed).
         """
         writer = self.writer
         if writer is not None:
             if encoded is None:
                 encoded = payload.encode()
-            if writer.write_text(self.frame_head, encoded, b"}"):
+            if writer.write_text(self.frame_head, encoded, b"}", held_for=self if held else None):
                 return None
         return self.send_text(self.frame_prefix + payload + "}")
 
@@ -301,23 +306,34 @@ class FastPath:
     ``select(event, facts)`` authorises it and makes its :class:`Candidate`, or ``None``. The
     payload is executed with the operation's own viewer, never the connection's latest (another
     operation on the socket may have reloaded it first).
+
+    ``selection()``, if given, returns a hashable key of what ``select`` decides from: two
+    subscriptions whose keys are equal select alike for every event and facts (the event
+    type, the scope ...). :func:`dispatch` then calls ``select`` once per event for each
+    ``group`` (that key, the view and the document: subscribers who would share a payload
+    anyway) instead of once per subscriber. Without it every subscriber selects on its own.
     """
 
     context: Context
     operation: LiveOperation
     accepts: Callable[[Any, Viewer], bool]
     select: Callable[[Any, dict[str, Any]], Candidate | None]
+    selection: Callable[[], Any] | None = None
     viewer: Viewer | None = None
     view: tuple[Any, ...] = ()
     expires: float = math.inf
+    group: tuple[Any, ...] | None = None
 
     def ready(self, viewer: Viewer) -> FastPath:
-        """Take the operation's current viewer; call before each hand-over to the bus."""
+        """Take the operation's current viewer (and selection); call before each hand-over to
+        the bus."""
         if viewer is not self.viewer:
             self.viewer = viewer
             self.view = view_key(viewer)
             expires_at = viewer.token_expires_at
             self.expires = math.inf if expires_at is None else expires_at.timestamp()
+        if self.selection is not None:
+            self.group = (self.selection(), self.view, self.operation.document_key)
         return self
 
     def execution_context(self) -> Context:
@@ -366,7 +382,10 @@ def _send_now(subscriber: Any, send: Coroutine[Any, Any, Any]) -> None:
 
 
 async def dispatch(
-    event: Any, subscribers: tuple[Any, ...], facts: dict[str, Any] | None = None
+    event: Any,
+    subscribers: tuple[Any, ...],
+    facts: dict[str, Any] | None = None,
+    more: bool = False,
 ) -> None:
     """Hand ``event`` to this process's subscribers of its workspace (``architecture.md``, live
     path, step 3).
@@ -377,14 +396,32 @@ async def dispatch(
     per group and serialised once, and the same JSON text is written to each socket. Every
     other subscriber gets the event through its queue (``Subscriber._offer``), but one that has
     handled it already (a catch-up reads events some subscribers have).
+
+    The frames are held and written per socket in one system call
+    (:func:`graph.ws_compression.flush_held_writes`) once this returns, unless ``more``
+    (another event waits to be dispatched right after this one): then a socket's frames of
+    both go together, held :data:`graph.ws_compression.MAX_HOLD_SECONDS` at most.
     """
+    try:
+        await _dispatch(event, subscribers, facts)
+    finally:
+        if not more or held_for_seconds() >= MAX_HOLD_SECONDS:
+            flush_held_writes()
+
+
+async def _dispatch(event: Any, subscribers: tuple[Any, ...], facts: dict[str, Any] | None) -> None:
     # per group: its first subscriber's candidate, then the subscribers (kept as plain lists:
     # thousands of short-lived tuples per event would survive the await below and fill the
     # garbage collector's oldest generation, whose full collections stall the process)
     groups: dict[tuple[Any, ...], tuple[Candidate, FastPath, list[Any]]] = {}
+    # per selection group (FastPath.group): its candidate, or None, selected once
+    selected: dict[tuple[Any, ...], Candidate | None] = {}
+    sequence = event.sequence
+    previous = sequence - 1
     now = time.time()
     for subscriber in subscribers:
-        if event.sequence <= subscriber.last:
+        last = subscriber.last
+        if sequence <= last:
             continue  # handled already (``last`` never runs ahead of what was handled)
         fast = subscriber.fast_path
         try:
@@ -392,26 +429,34 @@ async def dispatch(
                 continue  # the client completed it: its task is being cancelled
             if (
                 fast is None
-                or event.sequence != subscriber.last + 1
+                or last != previous
                 or fast.expires <= now
                 or not fast.accepts(event, fast.viewer)
             ):
                 subscriber._offer(event)
                 continue
-            candidate = fast.select(event, event.payload if facts is None else facts)
+            group = fast.group
+            if group is None:
+                candidate = fast.select(event, event.payload if facts is None else facts)
+            elif group in selected:
+                candidate = selected[group]
+            else:
+                candidate = selected[group] = fast.select(
+                    event, event.payload if facts is None else facts
+                )
         except Exception:
-            log.exception("selecting event %s failed", event.sequence)
+            log.exception("selecting event %s failed", sequence)
             subscriber._offer(event)  # its task selects again, and fails on its own
             continue
-        subscriber.last = event.sequence
+        subscriber.last = sequence
         if candidate is None:
             continue
         key = (candidate.variant, fast.view, fast.operation.document_key)
-        group = groups.get(key)
-        if group is None:
+        found = groups.get(key)
+        if found is None:
             groups[key] = (candidate, fast, [subscriber])
         else:
-            group[2].append(subscriber)
+            found[2].append(subscriber)
     if not groups:
         return
     planned = list(groups.values())
@@ -421,26 +466,34 @@ async def dispatch(
         *(_payload_within_budget(fast, candidate) for candidate, fast, _ in planned)
     )
     for (_, _, members), outcome in zip(planned, outcomes, strict=True):
-        encoded = None
-        for subscriber in members:
-            fast = subscriber.fast_path
-            if subscriber.closed or (fast is not None and fast.operation.completed):
-                continue
-            if (
-                outcome is None
-                or fast is None
-                or (outcome[1] and fast.viewer.user_id != outcome[2])
-            ):
-                # failed or too slow, or personal to another user: the task executes it itself
-                subscriber.last = event.sequence - 1
-                subscriber._offer(event)
-                continue
-            if outcome[0] is not None:
-                if encoded is None:
-                    encoded = outcome[0].encode()  # once per group, for every socket
-                send = fast.operation.send_next(outcome[0], encoded)
-                if send is not None:
-                    _send_now(subscriber, send)
+        _deliver(event, members, outcome)
+
+
+def _deliver(event: Any, members: list[Any], outcome: tuple[str | None, bool, int] | None) -> None:
+    """Write one group's payload to each of its subscribers; one whose socket fails is left
+    to its own task (never the others: each is guarded on its own)."""
+    payload = None if outcome is None else outcome[0]
+    encoded = None if payload is None else payload.encode()  # once per group, for every socket
+    for subscriber in members:
+        fast = subscriber.fast_path
+        if subscriber.closed or (fast is not None and fast.operation.completed):
+            continue
+        if outcome is None or fast is None or (outcome[1] and fast.viewer.user_id != outcome[2]):
+            # failed or too slow, or personal to another user: the task executes it itself
+            subscriber.last = event.sequence - 1
+            subscriber._offer(event)
+            continue
+        if payload is None:
+            continue
+        try:
+            send = fast.operation.send_next(payload, encoded, held=True)
+        except Exception:  # this socket only: its task resends the event or closes it
+            log.debug("writing event %s failed", event.sequence, exc_info=True)
+            subscriber.last = event.sequence - 1
+            subscriber._offer(event)
+            continue
+        if send is not None:
+            _send_now(subscriber, send)
 
 
 DISPATCH_BUDGET_SECONDS = 5.0

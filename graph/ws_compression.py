@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import struct
 import zlib
 from typing import Any
@@ -55,6 +56,8 @@ from wsproto.extensions import PerMessageDeflate
 from wsproto.frame_protocol import CloseReason, Opcode
 
 from graph.settings import WS_COMPRESSION_MODES
+
+log = logging.getLogger(__name__)
 
 SERVER_MAX_WINDOW_BITS = 12
 """The server's LZ77 window (4 KB): larger than a typical frame, since with no context
@@ -224,16 +227,33 @@ class FrameWriter:
     without them.
     """
 
-    __slots__ = ("plain", "protocol", "websocket")
+    __slots__ = ("pending", "plain", "protocol", "send", "websocket")
 
     def __init__(self, websocket: Any, protocol: WSProtocol) -> None:
         self.websocket = websocket
         self.protocol = protocol
         self.plain: bool | None = None  # no extension negotiated: known once the handshake is done
+        self.pending: list[tuple[Any, bytes]] | None = None
+        """Frames held for one write (:meth:`write_text` with ``held_for``), with the
+        operation each belongs to."""
+        # every other send of the app on this socket (through starlette, then uvicorn) writes
+        # the held frames first: they were written before it
+        self.send = websocket._send
+        websocket._send = self._send_after_held
 
-    def write_text(self, *parts: bytes) -> bool:
+    async def _send_after_held(self, message: Any) -> None:
+        if self.pending is not None:
+            self.flush()
+        await self.send(message)
+
+    def write_text(self, *parts: bytes, held_for: Any = None) -> bool:
         """Write ``parts`` (UTF-8, joined) as one text message; ``False`` if it must go through
-        uvicorn instead (nothing was written)."""
+        uvicorn instead (nothing was written; the frames held before are written first).
+
+        With ``held_for`` (the operation the message belongs to, anything with a
+        ``completed`` flag), the frame is held for :func:`flush_held_writes`, which writes
+        the frames held for each socket in one system call (those of operations completed
+        meanwhile left out); the next send of the socket writes them first in any case."""
         protocol = self.protocol
         writable = protocol.writable
         if (
@@ -244,13 +264,18 @@ class FrameWriter:
             or protocol.response_started
             or self.websocket.application_state is not WebSocketState.CONNECTED
         ):
+            if self.pending is not None:
+                self.flush()
             return False
         connection = protocol.conn.connection  # wsproto's, made by the handshake
         if connection is None or connection.state is not ConnectionState.OPEN:
+            self.pending = None  # closed meanwhile: as if lost on the way
             return False
         if self.plain is None:
             self.plain = not connection._proto.extensions
         if not self.plain or protocol.transport.is_closing():
+            if self.pending is not None:
+                self.flush()
             return False
         length = sum(map(len, parts))
         if length < 126:
@@ -259,8 +284,82 @@ class FrameWriter:
             header = struct.pack("!BBH", _TEXT_FIN, 126, length)
         else:
             header = struct.pack("!BBQ", _TEXT_FIN, 127, length)
-        protocol.transport.write(b"".join((header, *parts)))
+        frame = b"".join((header, *parts))
+        pending = self.pending
+        if held_for is not None:
+            if pending is None:
+                self.pending = [(held_for, frame)]
+                _hold(self)
+            else:
+                pending.append((held_for, frame))
+            return True
+        if pending is not None:
+            self.flush()
+        protocol.transport.write(frame)
         return True
+
+    def flush(self) -> None:
+        """Write the frames held for this socket, in one system call (nothing once it is
+        closing: as if lost on the way)."""
+        pending, self.pending = self.pending, None
+        if not pending:
+            return
+        protocol = self.protocol
+        connection = protocol.conn.connection
+        if (
+            protocol.close_sent
+            or connection is None
+            or connection.state is not ConnectionState.OPEN
+            or protocol.transport.is_closing()
+        ):
+            return
+        if len(pending) == 1:
+            operation, frame = pending[0]
+            if not operation.completed:
+                protocol.transport.write(frame)
+            return
+        data = b"".join(frame for operation, frame in pending if not operation.completed)
+        if data:
+            protocol.transport.write(data)
+
+
+MAX_HOLD_SECONDS = 0.1
+"""The longest a frame is held for a joint write (:func:`flush_held_writes`): the caller
+flushes earlier, as soon as no other event is waiting."""
+
+_held: list[FrameWriter] = []
+_held_timer: list[asyncio.TimerHandle] = []
+_held_since = [0.0]
+
+
+def _hold(writer: FrameWriter) -> None:
+    if not _held:
+        loop = asyncio.get_running_loop()
+        _held_since[0] = loop.time()
+        _held_timer.append(loop.call_later(MAX_HOLD_SECONDS, flush_held_writes))
+    _held.append(writer)
+
+
+def held_for_seconds() -> float:
+    """How long the oldest frame held for a joint write has waited (0 when none is held)."""
+    if not _held:
+        return 0.0
+    return asyncio.get_running_loop().time() - _held_since[0]
+
+
+def flush_held_writes() -> None:
+    """Write every frame held by :meth:`FrameWriter.write_text` (``held_for``): one system
+    call per socket, however many events it holds. A socket whose write fails affects no
+    other."""
+    while _held_timer:
+        _held_timer.pop().cancel()
+    writers = _held[:]
+    _held.clear()
+    for writer in writers:
+        try:
+            writer.flush()
+        except Exception:  # this socket only (its transport reports the loss to uvicorn)
+            log.debug("writing held frames failed", exc_info=True)
 
 
 _PROTOCOL_STATE = ("close_sent", "handshake_complete", "response_started", "conn", "transport")
@@ -272,6 +371,8 @@ def frame_writer(websocket: Any) -> FrameWriter | None:
     protocol (both of ``INBOX_GRAPH_WS_COMPRESSION``'s modes), else ``None`` (e.g. another
     server, or a uvicorn whose protocol keeps its state otherwise): send through ASGI then."""
     protocol = getattr(getattr(websocket, "_send", None), "__self__", None)
+    if isinstance(protocol, FrameWriter):  # made already
+        return protocol
     if not isinstance(protocol, WSProtocol):
         return None
     writable = getattr(protocol, "writable", None)
@@ -300,6 +401,8 @@ __all__ = [
     "BoundedDeflateWSProtocol",
     "BoundedPerMessageDeflate",
     "FrameWriter",
+    "flush_held_writes",
     "frame_writer",
+    "held_for_seconds",
     "uvicorn_options",
 ]
