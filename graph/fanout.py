@@ -22,6 +22,7 @@ import logging
 import math
 import sys
 import time
+import weakref
 from collections import OrderedDict
 from contextvars import ContextVar
 from dataclasses import dataclass, replace
@@ -29,7 +30,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from db.availability import is_unavailable, report_unavailable
 from graph.errors import ErrorCode, ServiceUnavailable
-from graph.ws_compression import MAX_HOLD_SECONDS, flush_held_writes, held_for_seconds
+from graph.ws_compression import holding_writes
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Coroutine, Generator
@@ -295,6 +296,19 @@ def current_operation() -> LiveOperation | None:
     return _operation.get()
 
 
+class _SelectionGroup:
+    """The subscriptions of one (selection key, view, document): a token hashed by identity,
+    so that grouping thousands of subscribers per event hashes no tuples."""
+
+    __slots__ = ("__weakref__",)
+
+
+_groups: weakref.WeakValueDictionary[tuple[Any, ...], _SelectionGroup] = (
+    weakref.WeakValueDictionary()
+)
+"""Each (selection key, view, document) in use, to its token (gone with its last fast path)."""
+
+
 @dataclass(eq=False, slots=True)
 class FastPath:
     """What the bus needs to deliver a subscription's next events without waking its task.
@@ -322,7 +336,7 @@ class FastPath:
     viewer: Viewer | None = None
     view: tuple[Any, ...] = ()
     expires: float = math.inf
-    group: tuple[Any, ...] | None = None
+    group: _SelectionGroup | None = None
 
     def ready(self, viewer: Viewer) -> FastPath:
         """Take the operation's current viewer (and selection); call before each hand-over to
@@ -333,7 +347,11 @@ class FastPath:
             expires_at = viewer.token_expires_at
             self.expires = math.inf if expires_at is None else expires_at.timestamp()
         if self.selection is not None:
-            self.group = (self.selection(), self.view, self.operation.document_key)
+            key = (self.selection(), self.view, self.operation.document_key)
+            group = _groups.get(key)
+            if group is None:
+                group = _groups[key] = _SelectionGroup()
+            self.group = group
         return self
 
     def execution_context(self) -> Context:
@@ -385,7 +403,6 @@ async def dispatch(
     event: Any,
     subscribers: tuple[Any, ...],
     facts: dict[str, Any] | None = None,
-    more: bool = False,
 ) -> None:
     """Hand ``event`` to this process's subscribers of its workspace (``architecture.md``, live
     path, step 3).
@@ -397,16 +414,13 @@ async def dispatch(
     other subscriber gets the event through its queue (``Subscriber._offer``), but one that has
     handled it already (a catch-up reads events some subscribers have).
 
-    The frames are held and written per socket in one system call
-    (:func:`graph.ws_compression.flush_held_writes`) once this returns, unless ``more``
-    (another event waits to be dispatched right after this one): then a socket's frames of
-    both go together, held :data:`graph.ws_compression.MAX_HOLD_SECONDS` at most.
+    The frames are held, then written per socket in one system call
+    :data:`graph.ws_compression.HOLD_SECONDS` after the first was held, or, if another event's
+    dispatch is under way by then (a backlog), with that event's frames when it ends
+    (:func:`graph.ws_compression.holding_writes`).
     """
-    try:
+    with holding_writes():
         await _dispatch(event, subscribers, facts)
-    finally:
-        if not more or held_for_seconds() >= MAX_HOLD_SECONDS:
-            flush_held_writes()
 
 
 async def _dispatch(event: Any, subscribers: tuple[Any, ...], facts: dict[str, Any] | None) -> None:
@@ -414,8 +428,8 @@ async def _dispatch(event: Any, subscribers: tuple[Any, ...], facts: dict[str, A
     # thousands of short-lived tuples per event would survive the await below and fill the
     # garbage collector's oldest generation, whose full collections stall the process)
     groups: dict[tuple[Any, ...], tuple[Candidate, FastPath, list[Any]]] = {}
-    # per selection group (FastPath.group): its candidate, or None, selected once
-    selected: dict[tuple[Any, ...], Candidate | None] = {}
+    # per selection group (FastPath.group): its candidate (or None) and its subscribers' list
+    selected: dict[_SelectionGroup, tuple[Candidate | None, list[Any] | None]] = {}
     sequence = event.sequence
     previous = sequence - 1
     now = time.time()
@@ -435,28 +449,28 @@ async def _dispatch(event: Any, subscribers: tuple[Any, ...], facts: dict[str, A
             ):
                 subscriber._offer(event)
                 continue
-            group = fast.group
-            if group is None:
+            token = fast.group
+            decided = None if token is None else selected.get(token)
+            if decided is None:
                 candidate = fast.select(event, event.payload if facts is None else facts)
-            elif group in selected:
-                candidate = selected[group]
+                members = None
+                if candidate is not None:
+                    key = (candidate.variant, fast.view, fast.operation.document_key)
+                    found = groups.get(key)
+                    if found is None:
+                        found = groups[key] = (candidate, fast, [])
+                    members = found[2]
+                if token is not None:
+                    selected[token] = (candidate, members)
             else:
-                candidate = selected[group] = fast.select(
-                    event, event.payload if facts is None else facts
-                )
+                members = decided[1]
         except Exception:
             log.exception("selecting event %s failed", sequence)
             subscriber._offer(event)  # its task selects again, and fails on its own
             continue
         subscriber.last = sequence
-        if candidate is None:
-            continue
-        key = (candidate.variant, fast.view, fast.operation.document_key)
-        found = groups.get(key)
-        if found is None:
-            groups[key] = (candidate, fast, [subscriber])
-        else:
-            found[2].append(subscriber)
+        if members is not None:
+            members.append(subscriber)
     if not groups:
         return
     planned = list(groups.values())

@@ -299,13 +299,6 @@ async def read_outbox_shared(
     return list(await _outbox_reads.read((workspace_id, after, up_to, limit)))
 
 
-def _more_waiting(messages: Any) -> bool:
-    """Whether another message of the broadcast waits already (then the frames of the event
-    being dispatched are written with the next one's, :func:`graph.fanout.dispatch`)."""
-    queue = getattr(messages, "_queue", None)  # broadcaster's Subscriber keeps an asyncio.Queue
-    return isinstance(queue, asyncio.Queue) and not queue.empty()
-
-
 class SlowConsumer(Exception):
     """The subscriber fell too far behind and was cut off; it resumes from its last sequence."""
 
@@ -587,11 +580,7 @@ class EventBus:
                     log.warning("ignoring malformed event on %s", message.channel)
                     continue
                 try:
-                    await dispatch(
-                        event,
-                        tuple(self._subscribers.get(workspace_id, ())),
-                        more=_more_waiting(messages),
-                    )
+                    await dispatch(event, tuple(self._subscribers.get(workspace_id, ())))
                 except Exception:
                     log.exception("dispatching event %s/%s failed", workspace_id, event.sequence)
 
