@@ -30,7 +30,6 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from db.availability import is_unavailable, report_unavailable
 from graph.errors import ErrorCode, ServiceUnavailable
-from graph.ws_compression import holding_writes
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Coroutine, Generator
@@ -110,22 +109,18 @@ class LiveOperation:
         self.owner = owner
         self.writer = writer
 
-    def send_next(
-        self, payload: str, encoded: bytes | None = None, held: bool = False
-    ) -> Awaitable[None] | None:
+    def send_next(self, payload: str, encoded: bytes | None = None) -> Awaitable[None] | None:
         """Send a ``next`` frame carrying ``payload`` (JSON text; ``encoded``: the same, UTF-8).
 
         Written at once, pre-framed, when the socket's :class:`~graph.ws_compression.FrameWriter`
-        can (``None`` is returned); with ``held``, held for the socket's next joint write
-        (:func:`graph.ws_compression.flush_held_writes`). Otherwise the send through ASGI is
-        returned, to await (it waits for the socket to drain, compresses, or raises once the
-        socket is closed).
+        can (``None`` is returned); otherwise the send through ASGI is returned, to await (it
+        waits for the socket to drain, compresses, or raises once the socket is closed).
         """
         writer = self.writer
         if writer is not None:
             if encoded is None:
                 encoded = payload.encode()
-            if writer.write_text(self.frame_head, encoded, b"}", held_for=self if held else None):
+            if writer.write_text(self.frame_head, encoded, b"}"):
                 return None
         return self.send_text(self.frame_prefix + payload + "}")
 
@@ -409,21 +404,13 @@ async def dispatch(
 
     Subscribers with a fast path that accepts the event are authorised by pure computation
     (their ``select``, with ``facts``: the contact's current facts when the event is read late,
-    else its own payload), grouped by (event, variant, view, document, variables), executed once
-    per group and serialised once, and the same JSON text is written to each socket. Every
-    other subscriber gets the event through its queue (``Subscriber._offer``), but one that has
-    handled it already (a catch-up reads events some subscribers have).
-
-    The frames are held, then written per socket in one system call
-    :data:`graph.ws_compression.HOLD_SECONDS` after the first was held, or, if another event's
-    dispatch is under way by then (a backlog), with that event's frames when it ends
-    (:func:`graph.ws_compression.holding_writes`).
+    else its own payload; once per :attr:`FastPath.group` when the subscription declares its
+    selection), grouped by (event, variant, view, document, variables), executed once per group
+    and serialised once, and the same JSON text is written to each socket. Every other
+    subscriber gets the event through its queue (``Subscriber._offer``), but one that has
+    handled it already (a catch-up reads events some subscribers have), or whose socket's write
+    raised (its task sends the event or ends; the others get it regardless).
     """
-    with holding_writes():
-        await _dispatch(event, subscribers, facts)
-
-
-async def _dispatch(event: Any, subscribers: tuple[Any, ...], facts: dict[str, Any] | None) -> None:
     # per group: its first subscriber's candidate, then the subscribers (kept as plain lists:
     # thousands of short-lived tuples per event would survive the await below and fill the
     # garbage collector's oldest generation, whose full collections stall the process)
@@ -500,7 +487,7 @@ def _deliver(event: Any, members: list[Any], outcome: tuple[str | None, bool, in
         if payload is None:
             continue
         try:
-            send = fast.operation.send_next(payload, encoded, held=True)
+            send = fast.operation.send_next(payload, encoded)
         except Exception:  # this socket only: its task resends the event or closes it
             log.debug("writing event %s failed", event.sequence, exc_info=True)
             subscriber.last = event.sequence - 1

@@ -40,12 +40,10 @@ socket without an extension (compressed sockets are framed by wsproto, one compr
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
-import logging
 import struct
 import zlib
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import wsproto
 from starlette.websockets import WebSocketState
@@ -57,11 +55,6 @@ from wsproto.extensions import PerMessageDeflate
 from wsproto.frame_protocol import CloseReason, Opcode
 
 from graph.settings import WS_COMPRESSION_MODES
-
-if TYPE_CHECKING:
-    from collections.abc import Iterator
-
-log = logging.getLogger(__name__)
 
 SERVER_MAX_WINDOW_BITS = 12
 """The server's LZ77 window (4 KB): larger than a typical frame, since with no context
@@ -224,12 +217,6 @@ class FrameWriter:
     (nor about to resume: ordering). Otherwise it returns ``False`` and the caller sends through
     uvicorn, which waits or raises as before.
 
-    A frame written with ``held_for`` waits for :func:`flush_held_writes`: the bus holds an
-    event's frames :data:`HOLD_SECONDS`, and longer while the next event is being dispatched
-    (a backlog), so a socket behind by several events gets them in one system call (a ``transport.write`` per socket and event was about
-    a quarter of the server's CPU at 5,000 subscribers). The writer wraps the starlette
-    socket's ``send`` so that every other message of the app writes the held frames first.
-
     It reads uvicorn's protocol state (``writable``, ``close_sent``, ``handshake_complete``,
     ``response_started``, ``conn``, ``transport``), present in every uvicorn release
     ``pyproject.toml`` allows (0.34 on; ``disconnected`` only came in 0.52: a lost connection
@@ -237,33 +224,16 @@ class FrameWriter:
     without them.
     """
 
-    __slots__ = ("pending", "plain", "protocol", "send", "websocket")
+    __slots__ = ("plain", "protocol", "websocket")
 
     def __init__(self, websocket: Any, protocol: WSProtocol) -> None:
         self.websocket = websocket
         self.protocol = protocol
         self.plain: bool | None = None  # no extension negotiated: known once the handshake is done
-        self.pending: list[tuple[Any, bytes]] | None = None
-        """Frames held for one write (:meth:`write_text` with ``held_for``), with the
-        operation each belongs to."""
-        # every other send of the app on this socket (through starlette, then uvicorn) writes
-        # the held frames first: they were written before it
-        self.send = websocket._send
-        websocket._send = self._send_after_held
 
-    async def _send_after_held(self, message: Any) -> None:
-        if self.pending is not None:
-            self.flush()
-        await self.send(message)
-
-    def write_text(self, *parts: bytes, held_for: Any = None) -> bool:
+    def write_text(self, *parts: bytes) -> bool:
         """Write ``parts`` (UTF-8, joined) as one text message; ``False`` if it must go through
-        uvicorn instead (nothing was written; the frames held before are written first).
-
-        With ``held_for`` (the operation the message belongs to, anything with a
-        ``completed`` flag), the frame is held for :func:`flush_held_writes`, which writes
-        the frames held for each socket in one system call (those of operations completed
-        meanwhile left out); the next send of the socket writes them first in any case."""
+        uvicorn instead (nothing was written)."""
         protocol = self.protocol
         writable = protocol.writable
         if (
@@ -274,18 +244,13 @@ class FrameWriter:
             or protocol.response_started
             or self.websocket.application_state is not WebSocketState.CONNECTED
         ):
-            if self.pending is not None:
-                self.flush()
             return False
         connection = protocol.conn.connection  # wsproto's, made by the handshake
         if connection is None or connection.state is not ConnectionState.OPEN:
-            self.pending = None  # closed meanwhile: as if lost on the way
             return False
         if self.plain is None:
             self.plain = not connection._proto.extensions
         if not self.plain or protocol.transport.is_closing():
-            if self.pending is not None:
-                self.flush()
             return False
         length = sum(map(len, parts))
         if length < 126:
@@ -294,105 +259,8 @@ class FrameWriter:
             header = struct.pack("!BBH", _TEXT_FIN, 126, length)
         else:
             header = struct.pack("!BBQ", _TEXT_FIN, 127, length)
-        frame = b"".join((header, *parts))
-        pending = self.pending
-        if held_for is not None:
-            if pending is None:
-                self.pending = [(held_for, frame)]
-                _hold(self)
-            else:
-                pending.append((held_for, frame))
-            return True
-        if pending is not None:
-            self.flush()
-        protocol.transport.write(frame)
+        protocol.transport.write(b"".join((header, *parts)))
         return True
-
-    def flush(self) -> None:
-        """Write the frames held for this socket, in one system call (nothing once it is
-        closing: as if lost on the way)."""
-        pending, self.pending = self.pending, None
-        if not pending:
-            return
-        protocol = self.protocol
-        connection = protocol.conn.connection
-        if (
-            protocol.close_sent
-            or connection is None
-            or connection.state is not ConnectionState.OPEN
-            or protocol.transport.is_closing()
-        ):
-            return
-        if len(pending) == 1:
-            operation, frame = pending[0]
-            if not operation.completed:
-                protocol.transport.write(frame)
-            return
-        data = b"".join(frame for operation, frame in pending if not operation.completed)
-        if data:
-            protocol.transport.write(data)
-
-
-HOLD_SECONDS = 0.02
-"""How long a frame is held for a joint write (:func:`flush_held_writes`) when nothing else
-is dispatched meanwhile: an event dispatched within it (a backlog) has its frames written
-with the held ones, one system call per socket for both."""
-
-_held: list[FrameWriter] = []
-_held_timer: list[asyncio.TimerHandle] = []
-_held_since = [0.0]
-_busy = [0]  # dispatches under way: the last one to end flushes
-
-
-def _hold(writer: FrameWriter) -> None:
-    if not _held:
-        loop = asyncio.get_running_loop()
-        _held_since[0] = loop.time()
-        _held_timer.append(loop.call_later(HOLD_SECONDS, _held_timer_fired))
-    _held.append(writer)
-
-
-def _held_timer_fired() -> None:
-    _held_timer.clear()
-    if not _busy[0]:
-        flush_held_writes()  # else the dispatch under way writes them with its own
-
-
-@contextlib.contextmanager
-def holding_writes() -> Iterator[None]:
-    """Around the dispatch of one event (:func:`graph.fanout.dispatch`): frames held before or
-    during it are written when it ends, together, unless they were held for less than
-    :data:`HOLD_SECONDS` (then the timer of the oldest writes them, unless another dispatch
-    is under way by then)."""
-    _busy[0] += 1
-    try:
-        yield
-    finally:
-        _busy[0] -= 1
-        if (
-            _held
-            and not _busy[0]
-            and (
-                not _held_timer
-                or asyncio.get_running_loop().time() - _held_since[0] >= HOLD_SECONDS
-            )
-        ):
-            flush_held_writes()
-
-
-def flush_held_writes() -> None:
-    """Write every frame held by :meth:`FrameWriter.write_text` (``held_for``): one system
-    call per socket, however many events it holds. A socket whose write fails affects no
-    other."""
-    while _held_timer:
-        _held_timer.pop().cancel()
-    writers = _held[:]
-    _held.clear()
-    for writer in writers:
-        try:
-            writer.flush()
-        except Exception:  # this socket only (its transport reports the loss to uvicorn)
-            log.debug("writing held frames failed", exc_info=True)
 
 
 _PROTOCOL_STATE = ("close_sent", "handshake_complete", "response_started", "conn", "transport")
@@ -404,8 +272,6 @@ def frame_writer(websocket: Any) -> FrameWriter | None:
     protocol (both of ``INBOX_GRAPH_WS_COMPRESSION``'s modes), else ``None`` (e.g. another
     server, or a uvicorn whose protocol keeps its state otherwise): send through ASGI then."""
     protocol = getattr(getattr(websocket, "_send", None), "__self__", None)
-    if isinstance(protocol, FrameWriter):  # made already
-        return protocol
     if not isinstance(protocol, WSProtocol):
         return None
     writable = getattr(protocol, "writable", None)
@@ -434,8 +300,6 @@ __all__ = [
     "BoundedDeflateWSProtocol",
     "BoundedPerMessageDeflate",
     "FrameWriter",
-    "flush_held_writes",
     "frame_writer",
-    "holding_writes",
     "uvicorn_options",
 ]

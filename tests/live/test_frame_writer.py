@@ -18,7 +18,7 @@ from uvicorn.protocols.websockets.wsproto_impl import WSProtocol
 from uvicorn.server import ServerState
 from wsproto.events import AcceptConnection, Request, TextMessage
 
-from graph.ws_compression import HOLD_SECONDS, flush_held_writes, frame_writer, holding_writes
+from graph.ws_compression import frame_writer
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -123,58 +123,3 @@ async def test_a_protocol_keeping_its_state_otherwise_gets_no_writer():
     async with _accepted() as (protocol, websocket, _, _):
         del protocol.close_sent
         assert frame_writer(websocket) is None
-
-
-class _Operation:
-    completed = False
-
-
-async def test_held_frames_go_in_one_write_in_order_before_any_other_send():
-    async with _accepted() as (protocol, websocket, transport, client):
-        writes: list[bytes] = []
-        write = transport.write
-        transport.write = lambda data: (writes.append(bytes(data)), write(data))
-        writer = frame_writer(websocket)
-        assert writer is not None and frame_writer(websocket) is writer  # one per socket
-        kept, completed = _Operation(), _Operation()
-        for n, operation in enumerate((kept, completed, kept)):
-            assert writer.write_text(b'{"n":%d}' % n, held_for=operation)
-        assert writes == []
-        completed.completed = True  # its client completed it meanwhile: its frame is left out
-        flush_held_writes()
-        assert len(writes) == 1
-        assert _messages(client, transport.take()) == ['{"n":0}', '{"n":2}']
-
-        # a send of the app through starlette writes what is held first
-        assert writer.write_text(b'{"n":3}', held_for=kept)
-        await websocket.send_text('{"n":4}')
-        assert _messages(client, transport.take()) == ['{"n":3}', '{"n":4}']
-        flush_held_writes()  # nothing left
-        assert transport.take() == b""
-
-        # held, then the socket is lost: nothing is written after it
-        assert writer.write_text(b'{"n":5}', held_for=kept)
-        transport.close()
-        protocol.connection_lost(ConnectionResetError())
-        flush_held_writes()
-        assert transport.take() == b""
-
-
-async def test_held_frames_are_written_after_the_hold_or_with_a_dispatch_under_way():
-    async with _accepted() as (_, websocket, transport, client):
-        writer = frame_writer(websocket)
-        operation = _Operation()
-        with holding_writes():  # one event's dispatch: nothing else follows
-            assert writer.write_text(b'{"n":1}', held_for=operation)
-        assert transport.take() == b""
-        await asyncio.sleep(HOLD_SECONDS * 3)
-        assert _messages(client, transport.take()) == ['{"n":1}']
-
-        # a backlog: the next dispatch is under way when the hold ends, and writes both
-        with holding_writes():
-            assert writer.write_text(b'{"n":2}', held_for=operation)
-        with holding_writes():
-            await asyncio.sleep(HOLD_SECONDS * 3)
-            assert transport.take() == b""
-            assert writer.write_text(b'{"n":3}', held_for=operation)
-        assert _messages(client, transport.take()) == ['{"n":2}', '{"n":3}']
