@@ -138,6 +138,9 @@ class BoundedDeflateWSProtocol(WSProtocol):
         self.conn = _BoundedDeflateConnection(connection_type=ConnectionType.SERVER)
 
 
+CORK_BYTES = 64 * 1024
+"""Held frames (:meth:`FrameWriter.cork`) are written once they reach this many bytes."""
+
 _TEXT_FIN = 0x81
 """The first byte of an unfragmented, uncompressed text frame (FIN, opcode 1)."""
 
@@ -150,7 +153,8 @@ class FrameWriter:
     delivered to thousands of sockets, the payload is encoded once
     (:func:`graph.fanout.dispatch`) and each socket's frame is its header (2 to 10 bytes, the
     server never masks) and the operation's prefix around those bytes: one ``bytes`` join and
-    one ``transport.write`` per socket.
+    one ``transport.write`` per socket. Between :meth:`cork` and :meth:`uncork` (a replay),
+    the frames are held and written together.
 
     :meth:`write_text` writes only when uvicorn's own path would write at once, the same bytes:
     the socket is open on both sides (handshake done, no close sent or received, the transport
@@ -166,16 +170,54 @@ class FrameWriter:
     without them.
     """
 
-    __slots__ = ("plain", "protocol", "websocket")
+    __slots__ = ("_corked", "_held", "_held_bytes", "plain", "protocol", "websocket")
 
     def __init__(self, websocket: Any, protocol: WSProtocol) -> None:
         self.websocket = websocket
         self.protocol = protocol
         self.plain: bool | None = None  # no extension negotiated: known once the handshake is done
+        self._corked = 0  # cork() calls not yet matched by uncork()
+        self._held: list[bytes] | None = None  # frames written while corked, in order
+        self._held_bytes = 0
+
+    def cork(self) -> None:
+        """Hold the frames :meth:`write_text` writes from now on until the matching
+        :meth:`uncork` (calls nest): a subscription replaying its backlog writes it with one
+        ``transport.write`` (one system call) instead of one per frame (a reconnect storm,
+        issue 23). Held frames are written first whenever a frame must go through uvicorn
+        instead (:meth:`write_text` returns ``False``), and at :data:`CORK_BYTES`."""
+        self._corked += 1
+
+    def uncork(self) -> None:
+        """End one :meth:`cork`; the last one writes what was held (:meth:`flush`)."""
+        self._corked = max(self._corked - 1, 0)
+        if not self._corked:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the frames held by :meth:`cork` now, in one ``transport.write``. Call it before
+        anything else is sent on the socket through uvicorn (a close, an error frame), so that
+        it follows them. Held frames are dropped if the socket closed meanwhile (a close frame
+        was sent or received: nothing may follow it)."""
+        held = self._held
+        if not held:
+            return
+        self._held = None
+        self._held_bytes = 0
+        protocol = self.protocol
+        connection = protocol.conn.connection
+        if (
+            protocol.close_sent
+            or connection is None
+            or connection.state is not ConnectionState.OPEN
+            or protocol.transport.is_closing()
+        ):
+            return
+        protocol.transport.write(held[0] if len(held) == 1 else b"".join(held))
 
     def write_text(self, *parts: bytes) -> bool:
         """Write ``parts`` (UTF-8, joined) as one text message; ``False`` if it must go through
-        uvicorn instead (nothing was written)."""
+        uvicorn instead (nothing was written; frames held by :meth:`cork` were written first)."""
         protocol = self.protocol
         writable = protocol.writable
         if (
@@ -186,14 +228,14 @@ class FrameWriter:
             or protocol.response_started
             or self.websocket.application_state is not WebSocketState.CONNECTED
         ):
-            return False
+            return self._refuse()
         connection = protocol.conn.connection  # wsproto's, made by the handshake
         if connection is None or connection.state is not ConnectionState.OPEN:
-            return False
+            return self._refuse()
         if self.plain is None:
             self.plain = not connection._proto.extensions
         if not self.plain or protocol.transport.is_closing():
-            return False
+            return self._refuse()
         length = sum(map(len, parts))
         if length < 126:
             header = bytes((_TEXT_FIN, length))
@@ -201,8 +243,22 @@ class FrameWriter:
             header = struct.pack("!BBH", _TEXT_FIN, 126, length)
         else:
             header = struct.pack("!BBQ", _TEXT_FIN, 127, length)
-        protocol.transport.write(b"".join((header, *parts)))
+        frame = b"".join((header, *parts))
+        if self._corked:
+            if self._held is None:
+                self._held = []
+            self._held.append(frame)
+            self._held_bytes += len(frame)
+            if self._held_bytes >= CORK_BYTES:
+                self.flush()
+        else:
+            protocol.transport.write(frame)
         return True
+
+    def _refuse(self) -> bool:
+        if self._held:
+            self.flush()  # they precede whatever the caller now sends through uvicorn
+        return False
 
 
 _PROTOCOL_STATE = ("close_sent", "handshake_complete", "response_started", "conn", "transport")
