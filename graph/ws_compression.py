@@ -40,11 +40,13 @@ socket without an extension (compressed sockets are framed by wsproto, one compr
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import struct
 import zlib
-from typing import Any
+from typing import Any, NamedTuple
 
+import h11
 import wsproto
 from starlette.websockets import WebSocketState
 from uvicorn.protocols.websockets.wsproto_impl import WSProtocol
@@ -53,6 +55,7 @@ from wsproto.connection import ConnectionState
 from wsproto.events import AcceptConnection, Event
 from wsproto.extensions import PerMessageDeflate
 from wsproto.frame_protocol import Opcode
+from wsproto.handshake import H11Handshake
 
 from graph.settings import WS_COMPRESSION_MODES
 
@@ -113,6 +116,108 @@ class BoundedPerMessageDeflate(PerMessageDeflate):
         return super().frame_outbound(proto, opcode, rsv, data, fin)
 
 
+class _Head(NamedTuple):
+    """What wsproto's handshake reads of h11's request event."""
+
+    method: bytes
+    target: bytes
+    headers: list[tuple[bytes, bytes]]
+
+
+def _upgrade_head(data: bytes) -> _Head | None:
+    """The upgrade request uvicorn's httptools protocol hands over, as it writes it again after
+    httptools parsed it (``GET <target> HTTP/1.1``, then ``name: value`` lines, names in lower
+    case, values trimmed): ``None`` for anything else (h11 parses it then)."""
+    if not data.endswith(b"\r\n\r\n"):
+        return None
+    lines = data[:-4].split(b"\r\n")
+    request_line = lines[0].split(b" ")
+    if len(request_line) != 3 or request_line[2] != b"HTTP/1.1" or not request_line[1].isascii():
+        return None
+    headers = []
+    for line in lines[1:]:
+        name, separator, value = line.partition(b": ")
+        if not separator or not name:
+            return None
+        headers.append((name, value))
+    return _Head(request_line[0], request_line[1], headers)
+
+
+class _Switching:
+    """Stands in for h11 to write the 101 response (:class:`FastHandshake`)."""
+
+    @staticmethod
+    def send(response: h11.InformationalResponse) -> bytes:
+        lines = [b"HTTP/1.1 %d %s\r\n" % (response.status_code, response.reason)]
+        # h11 validated every name and value when it made the response (no CR or LF)
+        lines += [name + b": " + value + b"\r\n" for name, value in response.headers.raw_items()]
+        lines.append(b"\r\n")
+        return b"".join(lines)
+
+
+_SWITCHING = _Switching()
+
+
+class FastHandshake(H11Handshake):
+    """wsproto's server handshake without parsing the request a second time (issue 23).
+
+    uvicorn's httptools protocol has parsed the upgrade request already; it writes it out
+    again and wsproto parses it with h11, then builds the 101 with h11 (a fifth of a
+    subscription's set-up in a reconnect storm). Here the request uvicorn writes is split
+    into its lines (:func:`_upgrade_head`) and checked by wsproto's own checks
+    (``_process_connection_request``: method, ``Connection``, ``Upgrade``, version, key,
+    host), and the 101 is written from the response wsproto makes, without h11's state
+    machine. h11 gets the request only if something else must be answered (a rejection: a
+    403, a denial response, a malformed request's 400) or more bytes come before the answer;
+    anything :func:`_upgrade_head` does not recognise goes to h11 as before.
+    """
+
+    _raw: bytes | None = None
+    """The request taken without h11, until h11 has it too or the 101 is written."""
+    _fresh = True
+
+    def receive_data(self, data: bytes | None) -> None:
+        if self._fresh and not self.client:
+            self._fresh = False
+            head = _upgrade_head(data) if data else None
+            if head is not None:
+                self._raw = data
+                self._events.append(self._process_connection_request(head))  # type: ignore[arg-type]
+                return
+        self._catch_up()
+        super().receive_data(data)
+
+    def _catch_up(self) -> None:
+        """Give h11 the request taken without it (it must answer it, or read what follows)."""
+        raw, self._raw = self._raw, None
+        if raw is not None:
+            self._h11_connection.receive_data(raw)
+            # the request, handled already; or h11 refuses it (e.g. no Host), as wsproto did
+            with contextlib.suppress(h11.RemoteProtocolError):
+                self._h11_connection.next_event()
+
+    def _accept(self, event: AcceptConnection) -> bytes:
+        if self._raw is None:
+            return super()._accept(event)
+        self._raw = None
+        # from here on the connection is a WebSocket: h11 is never used again
+        self._h11_connection = _SWITCHING  # type: ignore[assignment]
+        return super()._accept(event)
+
+    def _reject(self, event: Any) -> bytes:
+        self._catch_up()
+        return super()._reject(event)
+
+
+class InboxWSProtocol(WSProtocol):
+    """uvicorn's ``wsproto`` protocol with :class:`FastHandshake`
+    (``INBOX_GRAPH_WS_COMPRESSION=off``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.conn.handshake = FastHandshake(ConnectionType.SERVER)
+
+
 class _BoundedDeflateConnection(wsproto.WSConnection):
     """A server connection that accepts ``permessage-deflate`` on bounded terms: uvicorn
     builds its accept with wsproto's ``PerMessageDeflate()``; this swaps it on its way."""
@@ -131,11 +236,13 @@ class _BoundedDeflateConnection(wsproto.WSConnection):
 
 class BoundedDeflateWSProtocol(WSProtocol):
     """uvicorn's ``wsproto`` protocol, accepting ``permessage-deflate`` with
-    :class:`BoundedPerMessageDeflate` (``INBOX_GRAPH_WS_COMPRESSION=bounded``)."""
+    :class:`BoundedPerMessageDeflate` (``INBOX_GRAPH_WS_COMPRESSION=bounded``), with
+    :class:`FastHandshake`."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.conn = _BoundedDeflateConnection(connection_type=ConnectionType.SERVER)
+        self.conn.handshake = FastHandshake(ConnectionType.SERVER)
 
 
 CORK_BYTES = 64 * 1024
@@ -288,7 +395,7 @@ def uvicorn_options(mode: str) -> dict[str, Any]:
         # wsproto holds the least per open connection of uvicorn's WebSocket protocols: about
         # 17.5 KB for an idle socket, against 20 KB for websockets' Sans-I/O one and 28 KB for
         # the legacy websockets one (`bench/README.md`, "Latest figures")
-        return {"ws": "wsproto", "ws_per_message_deflate": False}
+        return {"ws": f"{__name__}:InboxWSProtocol", "ws_per_message_deflate": False}
     raise ValueError(
         f"INBOX_GRAPH_WS_COMPRESSION must be one of {', '.join(WS_COMPRESSION_MODES)}, not {mode!r}"
     )
@@ -297,7 +404,9 @@ def uvicorn_options(mode: str) -> dict[str, Any]:
 __all__ = [
     "BoundedDeflateWSProtocol",
     "BoundedPerMessageDeflate",
+    "FastHandshake",
     "FrameWriter",
+    "InboxWSProtocol",
     "frame_writer",
     "uvicorn_options",
 ]
