@@ -33,6 +33,8 @@ Example: ``{ conversations(first: 25) { edges { node { id contact { name } } } }
 from __future__ import annotations
 
 import enum
+import json
+from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 from graphql import (
@@ -121,6 +123,45 @@ def operation_cost(
         operation.selection_set, root, None, data, root_field_cost=fixed.get(operation.operation)
     )
     return max(1, cost)
+
+
+REQUESTED_COSTS_KEPT = 1024
+"""Requested costs remembered per process (:func:`requested_cost`)."""
+
+_requested: OrderedDict[tuple[Any, ...], int] = OrderedDict()
+
+
+def requested_cost(
+    schema: GraphQLSchema,
+    text: str | None,
+    document: DocumentNode,
+    operation: OperationDefinitionNode,
+    variables: dict[str, Any] | None = None,
+) -> int:
+    """:func:`operation_cost` before execution (the requested cost), remembered for the last
+    :data:`REQUESTED_COSTS_KEPT` equal (document text, operation, variables): thousands of
+    dashboards subscribe with the same document after a deploy (issue 23).
+
+    Args:
+        text: the text ``document`` was parsed from (``None``: not remembered).
+
+    Returns:
+        Points, at least 1.
+    """
+    if text is None:
+        return operation_cost(schema, document, operation, variables)
+    try:
+        values = json.dumps(variables, sort_keys=True) if variables else ""
+    except (TypeError, ValueError):
+        return operation_cost(schema, document, operation, variables)
+    name = operation.name.value if operation.name is not None else None
+    key = (schema, text, name, values)
+    cost = _requested.get(key)
+    if cost is None:
+        cost = _requested[key] = operation_cost(schema, document, operation, variables)
+        if len(_requested) > REQUESTED_COSTS_KEPT:
+            _requested.popitem(last=False)
+    return cost
 
 
 class _Walk:
@@ -335,4 +376,5 @@ __all__ = [
     "UNPAGED_LIST_SIZE",
     "find_operation",
     "operation_cost",
+    "requested_cost",
 ]
