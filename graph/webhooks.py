@@ -59,8 +59,11 @@ Attempts log: every try is recorded (:class:`db.models.WebhookDelivery`: status 
 error, duration, when the next try is due), listed by ``webhookDeliveries`` and pruned with
 the outbox (``INBOX_GRAPH_EVENT_RETENTION_SECONDS``).
 
-One :class:`httpx.AsyncClient` per worker carries every delivery (connections reused per
-receiver); redirects are not followed.
+HTTP: each endpoint's queue sends through an httpx transport of its own, one connection kept
+alive, on an asyncio network backend that writes a request in one ``send()``
+(:mod:`graph.webhook_http`); what is sent outside the queues (:func:`redeliver`,
+:func:`send_test`) goes through one :class:`httpx.AsyncClient` per worker. Redirects are not
+followed.
 """
 
 from __future__ import annotations
@@ -74,7 +77,6 @@ import logging
 import os
 import random
 import socket
-import ssl
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -107,6 +109,7 @@ from graph.relay import to_global_id
 from graph.resolvers.contact import display_name
 from graph.resolvers.node import shows
 from graph.resolvers.webhook import check_resolved
+from graph.webhook_http import EndpointTransport, send
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -369,13 +372,10 @@ def retry_after(response: httpx.Response) -> float | None:
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
-def new_client(
-    settings: Settings, *, ssl_context: ssl.SSLContext | None = None, connections: int = 200
-) -> httpx.AsyncClient:
-    """An HTTP client deliveries go through: the timeout of
+def new_client(settings: Settings, *, connections: int = 200) -> httpx.AsyncClient:
+    """An HTTP client what is sent outside the endpoints' queues goes through: the timeout of
     ``INBOX_GRAPH_WEBHOOK_TIMEOUT_SECONDS``, no redirects followed, connections reused (at most
-    ``connections`` open, a quarter of them kept alive at least one); ``ssl_context``: one
-    shared by several clients (else its own, with the system's CA certificates)."""
+    ``connections`` open, a quarter of them kept alive, at least one)."""
     return httpx.AsyncClient(
         timeout=settings.webhook_timeout_seconds,
         follow_redirects=False,
@@ -383,7 +383,6 @@ def new_client(
             max_connections=connections, max_keepalive_connections=max(1, connections // 4)
         ),
         headers={"user-agent": USER_AGENT},
-        verify=ssl_context if ssl_context is not None else True,
     )
 
 
@@ -399,8 +398,14 @@ class Outcome:
     duration_ms: int
 
 
+@functools.lru_cache(maxsize=1024)
+def _url(url: str) -> httpx.URL:
+    """``url`` parsed once per endpoint URL."""
+    return httpx.URL(url)
+
+
 async def post_once(
-    client: httpx.AsyncClient,
+    via: httpx.AsyncClient | httpx.AsyncBaseTransport,
     settings: Settings,
     endpoint: WebhookEndpoint,
     msg_id: str,
@@ -408,8 +413,10 @@ async def post_once(
     body: bytes,
 ) -> Outcome:
     """POST ``body`` to ``endpoint`` once, signed for ``msg_id`` at ``at`` (the headers of the
-    module docstring), within ``INBOX_GRAPH_WEBHOOK_TIMEOUT_SECONDS``; never raises for the
-    receiver's failures (they are the outcome's ``error``)."""
+    module docstring), through a client or an endpoint's transport
+    (:class:`graph.webhook_http.EndpointTransport`), within
+    ``INBOX_GRAPH_WEBHOOK_TIMEOUT_SECONDS`` (the whole request, connection included); never
+    raises for the receiver's failures (they are the outcome's ``error``)."""
     loop = asyncio.get_running_loop()
     started = loop.time()
     status: int | None = None
@@ -417,17 +424,20 @@ async def post_once(
     try:
         if settings.production:
             await check_resolved(endpoint.url)
+        request = httpx.Request(
+            "POST",
+            _url(endpoint.url),
+            content=body,
+            headers=[
+                ("user-agent", USER_AGENT),
+                ("content-type", "application/json"),
+                ("webhook-id", msg_id),
+                ("webhook-timestamp", str(int(at.timestamp()))),
+                ("webhook-signature", signature(endpoint, msg_id, at, body)),
+            ],
+        )
         async with asyncio.timeout(settings.webhook_timeout_seconds):  # the whole request
-            response = await client.post(
-                endpoint.url,
-                content=body,
-                headers={
-                    "content-type": "application/json",
-                    "webhook-id": msg_id,
-                    "webhook-timestamp": str(int(at.timestamp())),
-                    "webhook-signature": signature(endpoint, msg_id, at, body),
-                },
-            )
+            response = await send(via, request)
         status = response.status_code
         error = None if 200 <= status < 300 else f"HTTP {status}"
         wait = retry_after(response)
@@ -548,9 +558,9 @@ class WebhookDeliverer:
         """Carries what is sent outside the endpoints' queues (:func:`redeliver`,
         :func:`send_test`)."""
         self.ssl_context = httpx.create_ssl_context()
-        self.clients: dict[int, httpx.AsyncClient] = {}
-        """Per endpoint held: the client of its queue, one connection kept alive (one event is
-        in flight per endpoint: a pool of its own is not searched through the others'
+        self.transports: dict[int, EndpointTransport] = {}
+        """Per endpoint held: the HTTP transport of its queue, one connection kept alive (one
+        event is in flight per endpoint: a pool of its own is not searched through the others'
         connections on every request, a cost that grows with the endpoints of a shared pool)."""
         self.views = Views()
         self._pending: list[
@@ -780,9 +790,7 @@ class WebhookDeliverer:
 
     async def _serve(self, endpoint_id: int, workspace_id: int) -> None:
         """Deliver one endpoint while this worker holds its lease."""
-        self.clients[endpoint_id] = new_client(
-            self.settings, ssl_context=self.ssl_context, connections=1
-        )
+        self.transports[endpoint_id] = EndpointTransport(self.ssl_context)
         try:
             try:  # the broadcast may be away (Redis): then the poll alone wakes it
                 async with asyncio.timeout(LISTEN_SECONDS):
@@ -804,11 +812,11 @@ class WebhookDeliverer:
             self.tasks.pop(endpoint_id, None)
             self.renew_at.pop(endpoint_id, None)
             self.wakers.pop(endpoint_id, None)
-            client = self.clients.pop(endpoint_id, None)
+            transport = self.transports.pop(endpoint_id, None)
             await asyncio.shield(self._release(endpoint_id))
-            if client is not None:
+            if transport is not None:
                 with contextlib.suppress(Exception):
-                    await asyncio.shield(client.aclose())
+                    await asyncio.shield(transport.aclose())
 
     async def _deliver_page(self, endpoint_id: int) -> bool:
         """Deliver the next page of the endpoint's events; whether there were any."""
@@ -878,8 +886,8 @@ class WebhookDeliverer:
                 if not body:
                     return  # nothing of it may be shown any more
             at = datetime.now(UTC)
-            client = self.clients.get(endpoint_id) or self.client
-            outcome = await post_once(client, settings, endpoint, msg_id, at, body)
+            via = self.transports.get(endpoint_id) or self.client
+            outcome = await post_once(via, settings, endpoint, msg_id, at, body)
             attempt = {
                 "sequence": event.sequence,
                 "event_type": event.type,
