@@ -103,7 +103,7 @@ from db.models import (
 from db.models import Workspace as WorkspaceRow
 from graph.auth import load_viewer
 from graph.errors import BadUserInput, NotFound
-from graph.live import Doorbell
+from graph.live import Doorbell, write
 from graph.permissions.fields import mask_phone, sees_unmasked_numbers
 from graph.relay import to_global_id
 from graph.resolvers.contact import display_name
@@ -116,7 +116,7 @@ if TYPE_CHECKING:
 
     from tortoise.queryset import QuerySet
 
-    from graph.live import EventBus, Subscriber
+    from graph.live import EventBus, Subscriber, Transaction
     from graph.permissions.visibility import Viewer
     from graph.settings import Settings
 
@@ -664,6 +664,10 @@ class WebhookDeliverer:
         if len(set(ids)) == len(ids):
             cursor = Case(*(When(id=i, then=s) for i, s in cursors), default=F("cursor"))
             held = WebhookEndpoint.filter(id__in=ids, lease_owner=self.owner, enabled=True)
+            if connection.capabilities.dialect == "postgres":
+                # the rows in the order of their ids, as pruning locks them (no deadlock); an
+                # UPDATE of several rows locks them in the order it finds them
+                await held.using_db(connection).select_for_update().order_by("id").only("id")
             done = await held.using_db(connection).update(cursor=cursor, lease_until=lease_until)
             if done == len(ids):
                 return [True] * len(ids)
@@ -1065,36 +1069,54 @@ async def replay(endpoint: WebhookEndpoint, from_sequence: int) -> WebhookEndpoi
     worker holding its lease loses it (an event in flight may still arrive); the next claim
     resumes from the new cursor.
 
+    One transaction holding the endpoint's row (``FOR UPDATE``) from before it reads the
+    oldest event kept until the cursor is committed: the outbox's pruning
+    (:func:`db.outbox.prune_events`) locks every endpoint's row before it reads the cursors,
+    so it either deleted its events before this reads the oldest, or waits for the new cursor
+    and keeps the events after it.
+
     Raises:
         BadUserInput: ``from_sequence`` is before the oldest event the outbox keeps, or after
             the workspace's last one (``fromSequence``; ``extensions.oldestSequence`` names the
             oldest kept).
         NotFound: the endpoint was deleted meanwhile.
     """
-    oldest = await (
-        Event.filter(workspace_id=endpoint.workspace_id)
-        .order_by("sequence")
-        .first()
-        .values_list("sequence", flat=True)
-    )
-    head = await (
-        WorkspaceRow.filter(id=endpoint.workspace_id)
-        .first()
-        .values_list("event_sequence", flat=True)
-    )
-    head = int(head or 0)
-    oldest = int(oldest) if oldest is not None else head + 1
-    if from_sequence < oldest or from_sequence > head + 1:
-        raise BadUserInput(
-            f"`fromSequence` must be between {oldest}, the oldest event the outbox keeps, and "
-            f"{head + 1}.",
-            field="fromSequence",
-            oldestSequence=oldest,
+
+    async def operation(tx: Transaction) -> WebhookEndpoint | None:
+        query = WebhookEndpoint.filter(id=endpoint.id).using_db(tx.connection)
+        if await query.select_for_update().first() is None:
+            return None
+        oldest = await (
+            Event.filter(workspace_id=endpoint.workspace_id)
+            .using_db(tx.connection)
+            .order_by("sequence")
+            .first()
+            .values_list("sequence", flat=True)
         )
-    moved = await WebhookEndpoint.filter(id=endpoint.id).update(
-        cursor=from_sequence - 1, lease_owner=None, lease_until=None, updated_at=datetime.now(UTC)
-    )
-    row = await WebhookEndpoint.filter(id=endpoint.id).first() if moved else None
+        head = await (
+            WorkspaceRow.filter(id=endpoint.workspace_id)
+            .using_db(tx.connection)
+            .first()
+            .values_list("event_sequence", flat=True)
+        )
+        head = int(head or 0)
+        oldest = int(oldest) if oldest is not None else head + 1
+        if from_sequence < oldest or from_sequence > head + 1:
+            raise BadUserInput(
+                f"`fromSequence` must be between {oldest}, the oldest event the outbox keeps, "
+                f"and {head + 1}.",
+                field="fromSequence",
+                oldestSequence=oldest,
+            )
+        await query.update(
+            cursor=from_sequence - 1,
+            lease_owner=None,
+            lease_until=None,
+            updated_at=datetime.now(UTC),
+        )
+        return await query.first()
+
+    row = await write(None, endpoint.workspace_id, operation)
     if row is None:
         raise NotFound("Webhook endpoint", field="endpointId")
     return row
