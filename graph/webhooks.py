@@ -125,6 +125,10 @@ log = logging.getLogger(__name__)
 PAGE = 100
 """Events read from the outbox at a time per endpoint."""
 USER_AGENT = "inbox-graph-webhooks/1"
+GROUP_WAIT_SECONDS = 0.002
+"""How long a group commit waits at most for the requests under way (of the worker's other
+endpoints) to join it: fewer, larger transactions (on SQLite each statement is a hop to
+aiosqlite's thread)."""
 LISTEN_SECONDS = 5.0
 """How long an endpoint's task waits for the event bus to listen to its workspace before it
 delivers without it (woken by the poll only)."""
@@ -568,6 +572,11 @@ class WebhookDeliverer:
         ] = []
         """Successes waiting for the next group commit (:meth:`_delivered`)."""
         self._committer: asyncio.Task[None] | None = None
+        self._sending = 0
+        """Requests of the endpoints' queues under way (:meth:`_commit_pending` waits for them
+        a little)."""
+        self._arrived = asyncio.Event()
+        """Set when a success joins :attr:`_pending`."""
         self.tasks: dict[int, asyncio.Task[None]] = {}
         self.renew_at: dict[int, float] = {}
         """Per endpoint held: when (event loop time) its lease is renewed next."""
@@ -623,6 +632,7 @@ class WebhookDeliverer:
         """
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._pending.append((endpoint_id, event.sequence, attempt, future))
+        self._arrived.set()
         if self._committer is None or self._committer.done():
             self._committer = asyncio.create_task(self._commit_pending())
         if not await future:
@@ -634,7 +644,17 @@ class WebhookDeliverer:
     async def _commit_pending(self) -> None:
         """Commit the waiting successes (:meth:`_delivered`), a transaction at a time, until
         none waits; rows in the order of their ids (no deadlock between two workers)."""
+        loop = asyncio.get_running_loop()
         while self._pending:
+            # the requests under way are waited for a little (at most GROUP_WAIT_SECONDS):
+            # their successes join this commit rather than start the next one
+            await asyncio.sleep(0)  # the endpoints the last commit released send their next
+            until = loop.time() + GROUP_WAIT_SECONDS
+            while self._sending and (left := until - loop.time()) > 0:
+                self._arrived.clear()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(left):
+                        await self._arrived.wait()
             batch, self._pending = sorted(self._pending, key=lambda p: p[:2]), []
             moved: list[bool] = []
             try:
@@ -891,7 +911,12 @@ class WebhookDeliverer:
                     return  # nothing of it may be shown any more
             at = datetime.now(UTC)
             via = self.transports.get(endpoint_id) or self.client
-            outcome = await post_once(via, settings, endpoint, msg_id, at, body)
+            self._sending += 1
+            try:
+                outcome = await post_once(via, settings, endpoint, msg_id, at, body)
+            finally:
+                self._sending -= 1
+                self._arrived.set()  # the group commit waits no longer for this one
             attempt = {
                 "sequence": event.sequence,
                 "event_type": event.type,
