@@ -143,7 +143,10 @@ class _Stream(httpcore.AsyncNetworkStream):
             return bool(self.protocol.buffer) or self.protocol.closed
         names = {"client_addr": "sockname", "server_addr": "peername"}
         if info in ("ssl_object", "socket", "client_addr", "server_addr"):
-            return self.transport.get_extra_info(names.get(info, info))
+            try:
+                return self.transport.get_extra_info(names.get(info, info))
+            except AttributeError:  # a closed TLS transport (asyncio's sslproto) knows nothing
+                return None
         return None
 
 
