@@ -12,10 +12,18 @@ request's authentication and outside it (:func:`note_use`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import functools
 import logging
+import secrets
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
+from redis.exceptions import RedisError
 from tortoise.expressions import Q
 
 from db.availability import is_unavailable, report_unavailable
@@ -25,6 +33,9 @@ from db.security import hash_token
 from graph.permissions.scopes import granted, parse_scopes
 from graph.permissions.visibility import Viewer, team_ids_of
 from graph.statement_count import stop_counting
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 log = logging.getLogger(__name__)
 
@@ -142,19 +153,26 @@ async def _touch(token_id: int, now: datetime) -> None:
         _touching.discard(token_id)
 
 
+def _note_use(token_id: int, last_used_at: datetime | None) -> datetime | None:
+    """:func:`note_use` by id: returns the ``last_used_at`` the token has once the write (if
+    one was started) is done."""
+    now = datetime.now(UTC)
+    if last_used_at is not None and now - last_used_at < LAST_USED_RESOLUTION:
+        return last_used_at
+    if token_id in _touching:
+        return last_used_at
+    _touching.add(token_id)
+    task = asyncio.get_running_loop().create_task(_touch(token_id, now))
+    _touches.add(task)
+    task.add_done_callback(_touches.discard)
+    return now
+
+
 def note_use(token: AccessToken) -> None:
     """Record that ``token`` was used now, when its ``last_used_at`` is older than
     :data:`LAST_USED_RESOLUTION`: in a task of its own, so that the request neither waits for
     the write nor counts it (``X-SQL-Statements``)."""
-    now = datetime.now(UTC)
-    if token.last_used_at is not None and now - token.last_used_at < LAST_USED_RESOLUTION:
-        return
-    if token.id in _touching:
-        return
-    _touching.add(token.id)
-    task = asyncio.get_running_loop().create_task(_touch(token.id, now))
-    _touches.add(task)
-    task.add_done_callback(_touches.discard)
+    _note_use(token.id, token.last_used_at)
 
 
 def _usable(token: AccessToken | None) -> bool:
@@ -162,12 +180,10 @@ def _usable(token: AccessToken | None) -> bool:
     return token is not None and (token.expires_at is None or token.expires_at > datetime.now(UTC))
 
 
-async def viewer_for_token(token: str | None) -> Viewer | None:
-    """The viewer a bearer token acts as, or ``None`` when it is unknown, revoked, expired or
-    its user is deactivated: one statement (:func:`_viewer_sql`)."""
-    if not token:
-        return None
-    rows = await select_values(AccessToken, _viewer_sql(), hash_token(token), True)
+async def _read_viewer(digest: str) -> tuple[Viewer, AccessToken] | None:
+    """The viewer of the token whose SHA-256 is ``digest`` and its row, or ``None`` (unknown,
+    revoked, expired, user deactivated): one statement (:func:`_viewer_sql`)."""
+    rows = await select_values(AccessToken, _viewer_sql(), digest, True)
     if not rows:
         return None
     first = rows[0]
@@ -181,8 +197,255 @@ async def viewer_for_token(token: str | None) -> Viewer | None:
             team = members.setdefault(found["team_id"], set())
             if found["member_id"] is not None:
                 team.add(found["member_id"])
+    return viewer_of(user, {t: frozenset(ids) for t, ids in members.items()}, row), row
+
+
+async def viewer_for_token(token: str | None) -> Viewer | None:
+    """The viewer a bearer token acts as, or ``None`` when it is unknown, revoked, expired or
+    its user is deactivated: one statement (:func:`_viewer_sql`), never cached (WebSocket
+    ``connection_init``; HTTP requests go through :class:`ViewerCache`)."""
+    if not token:
+        return None
+    found = await _read_viewer(hash_token(token))
+    if found is None:
+        return None
+    viewer, row = found
     note_use(row)
-    return viewer_of(user, {t: frozenset(ids) for t, ids in members.items()}, row)
+    return viewer
+
+
+VIEWER_CACHE_SECONDS = 10.0
+"""How long a worker may answer HTTP requests with a viewer it read, at most (seconds), even
+when no change is announced: the bound for changes made outside the API (by hand in the
+database) and for an announcement that failed while the generations' Redis was unreachable
+to the writer only (:class:`ViewerGenerations`)."""
+VIEWER_CACHE_SIZE = 10_000
+"""Viewers a worker keeps at most (the least recently used go first)."""
+GENERATION_TIMEOUT_SECONDS = 0.5
+"""How long one Redis call of :class:`ViewerGenerations` may take (seconds)."""
+GENERATION_RETRY_SECONDS = 1.0
+"""While Redis cannot be reached, how often a request tries it again (seconds); meanwhile
+every request reads its viewer from the database."""
+GENERATION_BUMP_RETRY_SECONDS = (0.2, 5.0)
+"""Backoff of an announcement (:meth:`ViewerGenerations.bump`) that failed (doubling)."""
+
+
+class ViewerGenerations:
+    """A generation per workspace that changes whenever a viewer of the workspace may have
+    (issue 23, the viewer cache): shared by every worker and host through Redis
+    (``BROADCAST_URL=redis://…``), or kept in the process with ``memory://`` (one process:
+    with ``memory://`` neither events nor these generations cross processes).
+
+    :func:`graph.live.write` calls :meth:`bump` after committing an event whose type reloads
+    a subscriber's viewer (``EventType.reloads_viewer``, :mod:`graph.events`: user and team
+    changes, token revocations, which password changes and deactivations emit too), before it
+    returns, hence before the mutation's response. :meth:`current` reads a workspace's
+    generation (one Redis ``GET``; equal reads asked for at the same time are one:
+    :class:`graph.live.SharedReads`), ``None`` when it cannot be known (Redis unreachable):
+    then nothing may be served from a cache. A generation missing from Redis (a flushed or
+    restarted Redis) is set to a random number, never one a worker may still hold.
+    """
+
+    def __init__(self, url: str = "memory://", namespace: str = "") -> None:
+        self.namespace = namespace
+        self._local: dict[int, int] = {}
+        self._redis: Any = None
+        if url.startswith(("redis://", "rediss://")):
+            from redis import asyncio as redis
+
+            self._redis = redis.Redis.from_url(
+                url,
+                socket_timeout=GENERATION_TIMEOUT_SECONDS,
+                socket_connect_timeout=GENERATION_TIMEOUT_SECONDS,
+            )
+        from graph.live import SharedReads  # graph.live imports this module
+
+        self._reads = SharedReads(self._get)
+        self._down = False
+        self._retry_at = 0.0
+        self._unannounced: set[int] = set()
+        self._announcer: asyncio.Task[None] | None = None
+        self.lost: Callable[[], None] | None = None
+        """Called whenever Redis failed: the caller forgets what it cached."""
+
+    @property
+    def shared(self) -> bool:
+        """Whether the generations live in Redis (shared by every worker)."""
+        return self._redis is not None
+
+    def key(self, workspace_id: int) -> str:
+        return f"inbox-graph:{self.namespace}:viewers:{workspace_id}"
+
+    def _failed(self, exc: BaseException) -> None:
+        self._retry_at = time.monotonic() + GENERATION_RETRY_SECONDS
+        if not self._down:
+            self._down = True
+            log.warning(
+                "viewer generations unreachable in Redis (%s: %s); viewers are read for every "
+                "request meanwhile",
+                type(exc).__name__,
+                exc,
+            )
+        if self.lost is not None:
+            self.lost()
+
+    def _answered(self) -> None:
+        if self._down:
+            self._down = False
+            log.warning("viewer generations reachable again")
+
+    async def _get(self, workspace_id: int) -> bytes | None:
+        key = self.key(workspace_id)
+        try:
+            value = await self._redis.get(key)
+            if value is None:
+                await self._redis.set(key, secrets.randbelow(1 << 62), nx=True)
+                value = await self._redis.get(key)
+        except (RedisError, OSError, TimeoutError) as exc:
+            self._failed(exc)
+            return None
+        self._answered()
+        return value
+
+    async def current(self, workspace_id: int) -> object | None:
+        """The workspace's generation now, or ``None`` when it cannot be known."""
+        if self._redis is None:
+            return self._local.get(workspace_id, 0)
+        if self._down and time.monotonic() < self._retry_at:
+            return None
+        return await self._reads.read((workspace_id,))
+
+    async def bump(self, workspace_id: int) -> None:
+        """Announce that viewers of the workspace may have changed (after the commit). Never
+        raises: while Redis is unreachable, the announcement is retried in the background and
+        this worker forgets its cache (:attr:`lost`); other workers read their viewers for
+        every request while they cannot reach Redis either, and keep one at most
+        :data:`VIEWER_CACHE_SECONDS` otherwise."""
+        self._local[workspace_id] = self._local.get(workspace_id, 0) + 1
+        if self._redis is None:
+            return
+        if not await self._incr(workspace_id):
+            self._unannounced.add(workspace_id)
+            if self._announcer is None or self._announcer.done():
+                self._announcer = asyncio.get_running_loop().create_task(
+                    self._announce(), context=contextvars.Context()
+                )
+
+    async def _incr(self, workspace_id: int) -> bool:
+        try:
+            await self._redis.incr(self.key(workspace_id))
+        except (RedisError, OSError, TimeoutError) as exc:
+            self._failed(exc)
+            return False
+        self._answered()
+        return True
+
+    async def _announce(self) -> None:
+        delay, longest = GENERATION_BUMP_RETRY_SECONDS
+        while self._unannounced:
+            await asyncio.sleep(delay)
+            for workspace_id in sorted(self._unannounced):
+                if not await self._incr(workspace_id):
+                    break
+                self._unannounced.discard(workspace_id)
+            delay = min(delay * 2, longest)
+
+    async def close(self) -> None:
+        if self._announcer is not None:
+            self._announcer.cancel()
+        if self._redis is not None:
+            with contextlib.suppress(Exception):
+                await self._redis.aclose()
+
+
+@dataclass(slots=True)
+class _Cached:
+    viewer: Viewer
+    token_id: int
+    generation: object
+    loaded_at: float
+    last_used_at: datetime | None
+
+
+class ViewerCache:
+    """The viewers of the bearer tokens a worker has seen, per token (issue 23: no statement
+    for the viewer of most HTTP requests).
+
+    A cached viewer is used only while its workspace's generation
+    (:class:`ViewerGenerations`) is the one it was read under, it is younger than
+    :data:`VIEWER_CACHE_SECONDS` and its token has not expired; otherwise the request reads it
+    (:func:`_read_viewer`, one statement). The guarantee: once a mutation that changes a user,
+    a team or a token (revocation, logout, password change, deactivation) has answered, the
+    next request on any worker sees the change, while the workers reach Redis; a worker that
+    cannot reach Redis reads the viewer of every request. The generation is read before the
+    viewer, and only a token whose workspace is known (it was read once before) is cached: a
+    change committed in between leaves a newer generation behind, never an older one. Unknown
+    and revoked tokens are never cached.
+    """
+
+    def __init__(
+        self,
+        generations: ViewerGenerations,
+        *,
+        seconds: float = VIEWER_CACHE_SECONDS,
+        size: int = VIEWER_CACHE_SIZE,
+    ) -> None:
+        self.generations = generations
+        self.seconds = seconds
+        self.size = size
+        self._cached: OrderedDict[str, _Cached] = OrderedDict()
+        self._workspaces: OrderedDict[str, int] = OrderedDict()
+        generations.lost = self.clear
+
+    def clear(self) -> None:
+        """Forget every cached viewer."""
+        self._cached.clear()
+
+    async def viewer(self, token: str | None) -> Viewer | None:
+        """The viewer a bearer token acts as, or ``None`` (as :func:`viewer_for_token`):
+        from the cache when it may be used, else one statement."""
+        if not token:
+            return None
+        digest = hash_token(token)
+        workspace_id = self._workspaces.get(digest)
+        if workspace_id is None:  # first sight: read, remember the workspace, cache next time
+            found = await _read_viewer(digest)
+            if found is None:
+                return None
+            self._remember(self._workspaces, digest, found[0].workspace_id)
+            note_use(found[1])
+            return found[0]
+        generation = await self.generations.current(workspace_id)
+        cached = self._cached.get(digest)
+        if (
+            cached is not None
+            and generation is not None
+            and cached.generation == generation
+            and time.monotonic() - cached.loaded_at < self.seconds
+            and (
+                cached.viewer.token_expires_at is None
+                or cached.viewer.token_expires_at > datetime.now(UTC)
+            )
+        ):
+            self._cached.move_to_end(digest)
+            cached.last_used_at = _note_use(cached.token_id, cached.last_used_at)
+            return cached.viewer
+        self._cached.pop(digest, None)
+        found = await _read_viewer(digest)
+        if found is None:
+            return None
+        viewer, row = found
+        last_used_at = _note_use(row.id, row.last_used_at)
+        if generation is not None:
+            entry = _Cached(viewer, row.id, generation, time.monotonic(), last_used_at)
+            self._remember(self._cached, digest, entry)
+        return viewer
+
+    def _remember(self, cache: OrderedDict[str, Any], digest: str, value: Any) -> None:
+        cache[digest] = value
+        cache.move_to_end(digest)
+        while len(cache) > self.size:
+            cache.popitem(last=False)
 
 
 async def refresh_viewer(viewer: Viewer) -> Viewer | None:
@@ -208,6 +471,9 @@ async def reload_viewer(token_id: int | None, user_id: int) -> Viewer | None:
 
 __all__ = [
     "LAST_USED_RESOLUTION",
+    "VIEWER_CACHE_SECONDS",
+    "ViewerCache",
+    "ViewerGenerations",
     "bearer_token",
     "load_viewer",
     "note_use",

@@ -41,7 +41,8 @@ from tortoise.transactions import in_transaction
 
 from db.availability import is_unavailable, report_unavailable
 from db.models import Event, Workspace
-from graph.events import EventType
+from graph.auth import ViewerCache, ViewerGenerations
+from graph.events import VIEWER_EVENTS, EventType
 from graph.fanout import dispatch
 from graph.loaders import Loaders
 from graph.redis_backend import LOST, RESYNC, ResilientRedisBackend
@@ -188,6 +189,8 @@ async def write(
             log.debug("retrying write after %r (attempt %s)", exc, attempt)
             await asyncio.sleep(random.uniform(0.005, 0.03) * attempt)
     if bus is not None:
+        if any(event.type in VIEWER_EVENTS for event in events):
+            await bus.viewer_generations.bump(workspace_id)
         for event in events:
             await bus.publish(event)
     return result
@@ -451,6 +454,10 @@ class EventBus:
         self._publish_failing = False
         self._republisher: asyncio.Task[None] | None = None
         self._stopping = False
+        self.viewer_generations = ViewerGenerations(url, namespace)
+        """Bumped by :func:`write` when viewers of a workspace may have changed."""
+        self.viewers = ViewerCache(self.viewer_generations)
+        """This process's viewers of HTTP requests' tokens (:class:`graph.auth.ViewerCache`)."""
 
     def loaders_for(self, event: LiveEvent) -> Loaders:
         """The DataLoaders every subscriber of this process uses to resolve ``event``.
@@ -487,6 +494,7 @@ class EventBus:
             with contextlib.suppress(BaseException):
                 await task
         self._listeners.clear()
+        await self.viewer_generations.close()
         with contextlib.suppress(Exception):
             await self._broadcast.disconnect()
 
