@@ -629,6 +629,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         queue_size=settings.subscriber_queue_size,
         shared_fanout=settings.shared_fanout,
         namespace=settings.channel_namespace,
+        viewer_cache_seconds=settings.viewer_cache_seconds,
     )
     throttle = Throttle(settings)
     persisted = PersistedDocuments(settings)  # in Redis with BROADCAST_URL=redis://…

@@ -7,23 +7,28 @@ HTTP requests carry ``Authorization: Bearer <token>``; WebSocket connections car
 A viewer carries its token's scopes (:mod:`graph.permissions.scopes`). A token's
 ``last_used_at`` is written at most once a minute (:data:`LAST_USED_RESOLUTION`), after the
 request's authentication and outside it (:func:`note_use`).
+
+HTTP requests take their viewer from the worker's :class:`ViewerCache` (issue 23: most
+requests run no statement for it). It is invalidated by the events that reload a
+subscriber's viewer (``EventType.reloads_viewer``): :func:`graph.live.write` bumps the
+workspace's generation (:class:`graph.live.ViewerGenerations`) before the mutation answers,
+so the next request on any worker sees a logout, a revocation, a role, visibility, team or
+password change or a deactivation; tokens expire on time; and a cached viewer is at most
+``INBOX_GRAPH_VIEWER_CACHE_SECONDS`` old. WebSocket ``connection_init`` reads the database
+(:func:`viewer_for_token`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import contextvars
 import functools
 import logging
-import secrets
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from redis.exceptions import RedisError
 from tortoise.expressions import Q
 
 from db.availability import is_unavailable, report_unavailable
@@ -35,7 +40,7 @@ from graph.permissions.visibility import Viewer, team_ids_of
 from graph.statement_count import stop_counting
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from graph.live import ViewerGenerations
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +64,7 @@ def _prefixed(model: type[AccessToken | User], table: str, prefix: str) -> str:
     return ", ".join(f'{table}.{column} AS "{prefix}{column}"' for column in model._meta.db_fields)
 
 
-# Every request runs this one statement (hand-written: db.queries.select_values): the token,
+# A viewer is read with this one statement (hand-written: db.queries.select_values): the token,
 # its user (active) and every team of the user's workspace with its members, one row per
 # (team, member) pair, the token's and user's columns repeated on each (issue 23: one round
 # trip instead of three). Written at its first use, not at import: the models' columns
@@ -216,146 +221,12 @@ async def viewer_for_token(token: str | None) -> Viewer | None:
 
 VIEWER_CACHE_SECONDS = 10.0
 """How long a worker may answer HTTP requests with a viewer it read, at most (seconds), even
-when no change is announced: the bound for changes made outside the API (by hand in the
-database) and for an announcement that failed while the generations' Redis was unreachable
-to the writer only (:class:`ViewerGenerations`)."""
+when no change is announced (``INBOX_GRAPH_VIEWER_CACHE_SECONDS``'s default): the bound for
+changes made outside the API (by hand in the database) and for an announcement that failed
+while the generations' Redis was unreachable to the writer only
+(:class:`graph.live.ViewerGenerations`)."""
 VIEWER_CACHE_SIZE = 10_000
 """Viewers a worker keeps at most (the least recently used go first)."""
-GENERATION_TIMEOUT_SECONDS = 0.5
-"""How long one Redis call of :class:`ViewerGenerations` may take (seconds)."""
-GENERATION_RETRY_SECONDS = 1.0
-"""While Redis cannot be reached, how often a request tries it again (seconds); meanwhile
-every request reads its viewer from the database."""
-GENERATION_BUMP_RETRY_SECONDS = (0.2, 5.0)
-"""Backoff of an announcement (:meth:`ViewerGenerations.bump`) that failed (doubling)."""
-
-
-class ViewerGenerations:
-    """A generation per workspace that changes whenever a viewer of the workspace may have
-    (issue 23, the viewer cache): shared by every worker and host through Redis
-    (``BROADCAST_URL=redis://…``), or kept in the process with ``memory://`` (one process:
-    with ``memory://`` neither events nor these generations cross processes).
-
-    :func:`graph.live.write` calls :meth:`bump` after committing an event whose type reloads
-    a subscriber's viewer (``EventType.reloads_viewer``, :mod:`graph.events`: user and team
-    changes, token revocations, which password changes and deactivations emit too), before it
-    returns, hence before the mutation's response. :meth:`current` reads a workspace's
-    generation (one Redis ``GET``; equal reads asked for at the same time are one:
-    :class:`graph.live.SharedReads`), ``None`` when it cannot be known (Redis unreachable):
-    then nothing may be served from a cache. A generation missing from Redis (a flushed or
-    restarted Redis) is set to a random number, never one a worker may still hold.
-    """
-
-    def __init__(self, url: str = "memory://", namespace: str = "") -> None:
-        self.namespace = namespace
-        self._local: dict[int, int] = {}
-        self._redis: Any = None
-        if url.startswith(("redis://", "rediss://")):
-            from redis import asyncio as redis
-
-            self._redis = redis.Redis.from_url(
-                url,
-                socket_timeout=GENERATION_TIMEOUT_SECONDS,
-                socket_connect_timeout=GENERATION_TIMEOUT_SECONDS,
-            )
-        from graph.live import SharedReads  # graph.live imports this module
-
-        self._reads = SharedReads(self._get)
-        self._down = False
-        self._retry_at = 0.0
-        self._unannounced: set[int] = set()
-        self._announcer: asyncio.Task[None] | None = None
-        self.lost: Callable[[], None] | None = None
-        """Called whenever Redis failed: the caller forgets what it cached."""
-
-    @property
-    def shared(self) -> bool:
-        """Whether the generations live in Redis (shared by every worker)."""
-        return self._redis is not None
-
-    def key(self, workspace_id: int) -> str:
-        return f"inbox-graph:{self.namespace}:viewers:{workspace_id}"
-
-    def _failed(self, exc: BaseException) -> None:
-        self._retry_at = time.monotonic() + GENERATION_RETRY_SECONDS
-        if not self._down:
-            self._down = True
-            log.warning(
-                "viewer generations unreachable in Redis (%s: %s); viewers are read for every "
-                "request meanwhile",
-                type(exc).__name__,
-                exc,
-            )
-        if self.lost is not None:
-            self.lost()
-
-    def _answered(self) -> None:
-        if self._down:
-            self._down = False
-            log.warning("viewer generations reachable again")
-
-    async def _get(self, workspace_id: int) -> bytes | None:
-        key = self.key(workspace_id)
-        try:
-            value = await self._redis.get(key)
-            if value is None:
-                await self._redis.set(key, secrets.randbelow(1 << 62), nx=True)
-                value = await self._redis.get(key)
-        except (RedisError, OSError, TimeoutError) as exc:
-            self._failed(exc)
-            return None
-        self._answered()
-        return value
-
-    async def current(self, workspace_id: int) -> object | None:
-        """The workspace's generation now, or ``None`` when it cannot be known."""
-        if self._redis is None:
-            return self._local.get(workspace_id, 0)
-        if self._down and time.monotonic() < self._retry_at:
-            return None
-        return await self._reads.read((workspace_id,))
-
-    async def bump(self, workspace_id: int) -> None:
-        """Announce that viewers of the workspace may have changed (after the commit). Never
-        raises: while Redis is unreachable, the announcement is retried in the background and
-        this worker forgets its cache (:attr:`lost`); other workers read their viewers for
-        every request while they cannot reach Redis either, and keep one at most
-        :data:`VIEWER_CACHE_SECONDS` otherwise."""
-        self._local[workspace_id] = self._local.get(workspace_id, 0) + 1
-        if self._redis is None:
-            return
-        if not await self._incr(workspace_id):
-            self._unannounced.add(workspace_id)
-            if self._announcer is None or self._announcer.done():
-                self._announcer = asyncio.get_running_loop().create_task(
-                    self._announce(), context=contextvars.Context()
-                )
-
-    async def _incr(self, workspace_id: int) -> bool:
-        try:
-            await self._redis.incr(self.key(workspace_id))
-        except (RedisError, OSError, TimeoutError) as exc:
-            self._failed(exc)
-            return False
-        self._answered()
-        return True
-
-    async def _announce(self) -> None:
-        delay, longest = GENERATION_BUMP_RETRY_SECONDS
-        while self._unannounced:
-            await asyncio.sleep(delay)
-            for workspace_id in sorted(self._unannounced):
-                if not await self._incr(workspace_id):
-                    break
-                self._unannounced.discard(workspace_id)
-            delay = min(delay * 2, longest)
-
-    async def close(self) -> None:
-        if self._announcer is not None:
-            self._announcer.cancel()
-        if self._redis is not None:
-            with contextlib.suppress(Exception):
-                await self._redis.aclose()
 
 
 @dataclass(slots=True)
@@ -372,7 +243,7 @@ class ViewerCache:
     for the viewer of most HTTP requests).
 
     A cached viewer is used only while its workspace's generation
-    (:class:`ViewerGenerations`) is the one it was read under, it is younger than
+    (:class:`graph.live.ViewerGenerations`) is the one it was read under, it is younger than
     :data:`VIEWER_CACHE_SECONDS` and its token has not expired; otherwise the request reads it
     (:func:`_read_viewer`, one statement). The guarantee: once a mutation that changes a user,
     a team or a token (revocation, logout, password change, deactivation) has answered, the
@@ -406,6 +277,8 @@ class ViewerCache:
         from the cache when it may be used, else one statement."""
         if not token:
             return None
+        if self.seconds <= 0:
+            return await viewer_for_token(token)
         digest = hash_token(token)
         workspace_id = self._workspaces.get(digest)
         if workspace_id is None:  # first sight: read, remember the workspace, cache next time
@@ -473,7 +346,6 @@ __all__ = [
     "LAST_USED_RESOLUTION",
     "VIEWER_CACHE_SECONDS",
     "ViewerCache",
-    "ViewerGenerations",
     "bearer_token",
     "load_viewer",
     "note_use",

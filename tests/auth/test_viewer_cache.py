@@ -183,3 +183,19 @@ async def test_without_redis_every_request_reads_its_viewer(world, server_env):
         writer.stop()
         reader.stop()
         redis.kill()
+
+
+@pytest.mark.skipif(ON_REDIS, reason="memory:// only: with Redis the workers share generations")
+async def test_workers_without_redis_read_every_viewer(world, server_env):
+    """``serve --workers 2`` with ``memory://``: a worker could not hear of a change made on
+    the other, so neither caches (``INBOX_GRAPH_VIEWER_CACHE_SECONDS`` off)."""
+    server = serve({**server_env, **COUNTING}, "--workers", "2")
+    try:
+        counts = []
+        for _ in range(8):  # a new connection each: the workers take turns as they accept
+            client = Client(server, world.tokens["owner"])
+            counts += [await statements(client) for _ in range(3)]
+            await client.aclose()
+        assert counts == [1] * 24, counts
+    finally:
+        server.stop()
