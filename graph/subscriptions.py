@@ -140,7 +140,9 @@ class LiveStream:
     ``shared=False`` executes every payload for this subscriber alone and never hands the bus
     a fast path (payloads that read per-user state as they are built). ``announce_start``
     first selects a :data:`STREAM_STARTED` event once the stream's starting point is fixed:
-    a snapshot read then misses no later event.
+    a snapshot read then misses no later event. ``selection()`` returns a hashable key of
+    what ``select`` decides from (its scope ...): subscriptions of the same document, view
+    and key are selected once per event (:class:`graph.fanout.FastPath`).
 
     Raises (on strawberry's first iteration): ``BadUserInput`` for a negative or future
     ``afterSequence`` or too much to replay, ``HistoryPruned`` when the outbox no longer holds
@@ -161,6 +163,7 @@ class LiveStream:
         "pending",
         "resync",
         "select",
+        "selection",
         "shared",
         "started",
         "subscriber",
@@ -177,12 +180,14 @@ class LiveStream:
         select: Callable[[LiveEvent, dict[str, Any]], Candidate | None],
         shared: bool = True,
         announce_start: bool = False,
+        selection: Callable[[], Any] | None = None,
     ) -> None:
         self.context = context
         self.viewer: Viewer | None = None
         self.after_sequence = after_sequence
         self.on_viewer = on_viewer
         self.select = select
+        self.selection = selection
         self.shared = shared
         self.announce_start = announce_start
         self.operation: LiveOperation | None = None
@@ -255,7 +260,13 @@ class LiveStream:
         self.subscriber = subscriber
         self.operation = operation
         if self.shared and bus.shared_fanout:
-            self.fast = FastPath(context, operation, accepts=_fast_accepts, select=self.select)
+            self.fast = FastPath(
+                context,
+                operation,
+                accepts=_fast_accepts,
+                select=self.select,
+                selection=self.selection,
+            )
         if not operation.detach(self):  # completed by the client meanwhile
             self.ended = True
             bus.remove(subscriber)
@@ -469,8 +480,16 @@ def contact_events(
             return None
         return Candidate(event.sequence, partial(build, event))
 
+    def selection() -> tuple[Any, ...]:
+        # what ``select`` reads besides the event: equal keys select alike
+        return (event_type, addressee, user_id if addressee is not None else None, scope.current)
+
     return LiveStream(
-        context, after_sequence=after_sequence, on_viewer=scope.refresh, select=select
+        context,
+        after_sequence=after_sequence,
+        on_viewer=scope.refresh,
+        select=select,
+        selection=selection,
     )
 
 

@@ -232,6 +232,8 @@ def _call(row: Call, audience: Audience) -> dict[str, Any]:
         "answeredAt": _iso(row.answered_at),
         "endedAt": _iso(row.ended_at),
         "recordingState": row.recording_state.value,
+        "recordingId": row.recording_id,
+        "recordingUrl": row.recording_url,
     }
 
 

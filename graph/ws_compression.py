@@ -50,9 +50,9 @@ from starlette.websockets import WebSocketState
 from uvicorn.protocols.websockets.wsproto_impl import WSProtocol
 from wsproto import ConnectionType
 from wsproto.connection import ConnectionState
-from wsproto.events import AcceptConnection, Event
+from wsproto.events import AcceptConnection, CloseConnection, Event
 from wsproto.extensions import PerMessageDeflate
-from wsproto.frame_protocol import Opcode
+from wsproto.frame_protocol import CloseReason, Opcode
 
 from graph.settings import WS_COMPRESSION_MODES
 
@@ -80,14 +80,22 @@ class BoundedPerMessageDeflate(PerMessageDeflate):
     produce, is declined). The client's window is not limited (``client_max_window_bits`` is
     left out of the response, as 7.1.2.2 allows): the decompressor takes any window, and lives
     for one message only.
+
+    A compressed message from a client is inflated at most to ``max_message_bytes`` (the
+    server's ``ws_max_size``, ``INBOX_GRAPH_MAX_FRAME_BYTES``): one byte more closes the socket
+    with 1009 (message too big) before anything else is inflated. wsproto inflates a frame
+    whole, so a 1 MB frame of deflated zeros (about 1 GB inflated) used to be held in memory
+    before uvicorn's size check saw it.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, max_message_bytes: int | None = None) -> None:
         super().__init__(
             client_no_context_takeover=True,
             server_no_context_takeover=True,
             server_max_window_bits=SERVER_MAX_WINDOW_BITS,
         )
+        self.max_message_bytes = max_message_bytes
+        self._inflated = 0  # bytes inflated so far in the message being received
 
     def accept(self, offer: str) -> bool | str | None:
         offered = {part.split("=", 1)[0].strip() for part in offer.split(";")[1:]}
@@ -100,6 +108,34 @@ class BoundedPerMessageDeflate(PerMessageDeflate):
         if "server_max_window_bits" in offered:
             parameters.append(f"server_max_window_bits={self.server_max_window_bits}")
         return "; ".join(parameters)
+
+    def frame_inbound_payload_data(self, proto: Any, data: bytes) -> bytes | CloseReason:
+        if (
+            self.max_message_bytes is None
+            or not self._inbound_compressed
+            or not self._inbound_is_compressible
+        ):
+            return super().frame_inbound_payload_data(proto, data)
+        assert self._decompressor is not None
+        allowed = self.max_message_bytes - self._inflated
+        try:  # at most one byte past the limit: enough to know it is passed
+            inflated = self._decompressor.decompress(bytes(data), allowed + 1)
+        except zlib.error:
+            return CloseReason.INVALID_FRAME_PAYLOAD_DATA
+        self._inflated += len(inflated)
+        if self._inflated > self.max_message_bytes:
+            return CloseReason.MESSAGE_TOO_BIG
+        return inflated
+
+    def frame_inbound_complete(self, proto: Any, fin: bool) -> bytes | CloseReason | None:
+        counting = fin and bool(self._inbound_compressed) and self._inbound_is_compressible
+        result = super().frame_inbound_complete(proto, fin)
+        if counting:
+            inflated = self._inflated + (len(result) if isinstance(result, bytes) else 0)
+            self._inflated = 0
+            if self.max_message_bytes is not None and inflated > self.max_message_bytes:
+                return CloseReason.MESSAGE_TOO_BIG
+        return result
 
     def frame_outbound(
         self, proto: Any, opcode: Opcode, rsv: Any, data: bytes, fin: bool
@@ -117,12 +153,18 @@ class _BoundedDeflateConnection(wsproto.WSConnection):
     """A server connection that accepts ``permessage-deflate`` on bounded terms: uvicorn
     builds its accept with wsproto's ``PerMessageDeflate()``; this swaps it on its way."""
 
+    def __init__(self, max_message_bytes: int) -> None:
+        super().__init__(connection_type=ConnectionType.SERVER)
+        self.max_message_bytes = max_message_bytes
+
     def send(self, event: Event) -> bytes:
         if isinstance(event, AcceptConnection) and event.extensions:
             event = dataclasses.replace(
                 event,
                 extensions=[
-                    BoundedPerMessageDeflate() if isinstance(e, PerMessageDeflate) else e
+                    BoundedPerMessageDeflate(self.max_message_bytes)
+                    if isinstance(e, PerMessageDeflate)
+                    else e
                     for e in event.extensions
                 ],
             )
@@ -135,7 +177,23 @@ class BoundedDeflateWSProtocol(WSProtocol):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.conn = _BoundedDeflateConnection(connection_type=ConnectionType.SERVER)
+        self.conn = _BoundedDeflateConnection(self.config.ws_max_size)
+
+    def handle_close(self, event: CloseConnection) -> None:
+        if self.conn.state == ConnectionState.OPEN and not self.close_sent:
+            # not a close frame from the client: wsproto failed to parse one of its frames (an
+            # inflated message past the limit, bad deflate data) and closes without telling
+            # it; the client is told why, as uvicorn does for an uncompressed message too big
+            reason = (
+                f"Message exceeds the maximum size ({self.config.ws_max_size} bytes)"
+                if event.code == CloseReason.MESSAGE_TOO_BIG
+                else ""
+            )
+            self.transport.write(self.conn.send(CloseConnection(code=event.code, reason=reason)))
+            super().handle_close(event)  # the application is told; the transport closes
+            self.close_sent = True
+            return
+        super().handle_close(event)
 
 
 _TEXT_FIN = 0x81

@@ -293,17 +293,23 @@ class RawWebSocket:
         self.compressed = False  # whether the last frame read had RSV1 (permessage-deflate) set
 
     def send(self, message: dict[str, Any]) -> None:
+        self.send_frame(json.dumps(message).encode())
+
+    def send_frame(self, data: bytes, *, deflated: bool = False) -> None:
+        """One masked, unfragmented text frame carrying ``data`` as is; ``deflated`` sets RSV1
+        (``data`` is then a permessage-deflate body, without its ``00 00 ff ff`` tail)."""
         import os
 
-        data = json.dumps(message).encode()
         mask = os.urandom(4)
         length = len(data)
-        header = bytes([0x81]) + (
-            bytes([0x80 | length])
-            if length < 126
-            else bytes([0x80 | 126]) + length.to_bytes(2, "big")
-        )
-        self.sock.sendall(header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data)))
+        if length < 126:
+            size = bytes([0x80 | length])
+        elif length < 1 << 16:
+            size = bytes([0x80 | 126]) + length.to_bytes(2, "big")
+        else:
+            size = bytes([0x80 | 127]) + length.to_bytes(8, "big")
+        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(data))
+        self.sock.sendall(bytes([0xC1 if deflated else 0x81]) + size + mask + masked)
 
     def _read(self, count: int) -> bytes:
         while len(self.buffer) < count:

@@ -107,3 +107,65 @@ async def test_an_unknown_compression_setting_stops_the_server_at_start(server_e
     )
     assert done.returncode != 0
     assert "INBOX_GRAPH_WS_COMPRESSION must be one of off, bounded" in done.stderr
+
+
+def peak_rss_bytes(pid: int) -> int:
+    """The process's peak resident set (``VmHWM``), in bytes."""
+    with open(f"/proc/{pid}/status") as status:
+        line = next(line for line in status if line.startswith("VmHWM:"))
+    return int(line.split()[1]) * 1024
+
+
+def zeros_deflated(megabytes: int) -> bytes:
+    """A permessage-deflate body (no ``00 00 ff ff`` tail) that inflates to that many MB of
+    zeros: about a thousandth of it."""
+    deflater = zlib.compressobj(9, zlib.DEFLATED, -15)
+    body = b"".join(deflater.compress(bytes(1 << 20)) for _ in range(megabytes))
+    return body + deflater.flush(zlib.Z_SYNC_FLUSH)[: -len(b"\x00\x00\xff\xff")]
+
+
+def authenticated_compressed_socket(served, token: str) -> RawWebSocket:
+    raw = RawWebSocket(served, headers=f"Sec-WebSocket-Extensions: {CHROMIUM_OFFER}\r\n")
+    raw.send({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}})
+    assert raw.frame()[0] == 1  # connection_ack
+    return raw
+
+
+async def test_bounded_closes_a_message_that_inflates_past_the_limit(world, bounded_server):
+    """A compressed message that inflates past the 1 MB message limit is closed with 1009 (a
+    5 KB frame that inflates to 5 MB)."""
+    raw = authenticated_compressed_socket(bounded_server, world.tokens["owner"])
+    try:
+        raw.send_frame(zeros_deflated(5), deflated=True)
+        opcode, payload = raw.frame()
+        assert (opcode, int.from_bytes(payload[:2], "big")) == (8, 1009)
+    finally:
+        raw.close()
+
+
+async def test_bounded_never_inflates_a_bomb_in_memory(world, bounded_server):
+    """A 100 KB frame (under the 1 MB frame limit) of deflated zeros would inflate to 100 MB:
+    inflating stops once the limit is passed, the server's peak memory does not grow by the
+    bomb's size, the socket is closed (with 1009, or reset: the server closes without reading
+    the rest of the frame), and the server goes on serving others."""
+    raw = authenticated_compressed_socket(bounded_server, world.tokens["owner"])
+    bomb = zeros_deflated(100)
+    assert len(bomb) < 128 * 1024
+    before = peak_rss_bytes(bounded_server.process.pid)
+    try:
+        raw.send_frame(bomb, deflated=True)
+        opcode, payload = raw.frame()
+        assert (opcode, int.from_bytes(payload[:2], "big")) == (8, 1009)
+    except ConnectionResetError:
+        pass
+    finally:
+        raw.close()
+    assert peak_rss_bytes(bounded_server.process.pid) - before < 32 * 1024 * 1024
+    other = await subscribe(bounded_server, world.tokens["owner"], NEW_MESSAGE)
+    ingest = Client(bounded_server, world.integration_token)
+    try:
+        await receive(world, "c_all", "still serving", client=ingest)
+        assert (await other.next())["data"]["newMessage"]["message"]["text"] == "still serving"
+    finally:
+        await ingest.aclose()
+        await other.close()
