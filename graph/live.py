@@ -240,10 +240,12 @@ class SharedReads:
     dashboards resume after the same sequence, check the same tokens and teams).
 
     ``read(key)`` awaits ``load(*key)``. A load serves only the callers that asked before it
-    started, so each caller sees every row committed before it asked, as with a read of its
-    own: while a load of a key runs, callers of the same key wait for the next one, which
-    starts when it ends (at most two per key: the one running and the one gathering). What a
-    load returns is shared by its callers: it must not be changed.
+    started (before its task first ran, so before its statement was sent), so each caller
+    sees every row committed before it asked, as with a read of its own: while a load of a
+    key runs, callers of the same key wait for the next one, which starts when it ends (at
+    most two per key: the one running and the one gathering). What a load returns is shared
+    by its callers: it must not be changed. A caller cancelled while it waits (its socket
+    vanished) leaves the load to the others; a load nobody waits for any more still ends.
     """
 
     def __init__(self, load: Callable[..., Awaitable[Any]]) -> None:
@@ -257,26 +259,32 @@ class SharedReads:
     async def read(self, key: tuple[Any, ...]) -> Any:
         future = self._gathering.get(key)
         if future is None:
-            future = asyncio.get_running_loop().create_future()
-            if key in self._running:
-                self._gathering[key] = future  # starts once the running one ends
-            else:
-                self._start(key, future)
+            future = self._gathering[key] = asyncio.get_running_loop().create_future()
+            if key not in self._running:
+                self._start(key, future)  # else it starts once the running one ends
         # shared: one caller's cancellation must not cancel the load of the others
         return await asyncio.shield(future)
 
     def _start(self, key: tuple[Any, ...], future: asyncio.Future[Any]) -> None:
-        self._running[key] = future
         # a fresh context: the load must not carry one caller's variables
-        task = asyncio.create_task(self._load(*key), context=contextvars.Context())
+        task = asyncio.create_task(self._run(key, future), context=contextvars.Context())
         self._loads.add(task)
         task.add_done_callback(self._loads.discard)
         task.add_done_callback(partial(self._ended, key, future))
 
+    async def _run(self, key: tuple[Any, ...], future: asyncio.Future[Any]) -> Any:
+        # started: callers from now on wait for the next load
+        del self._gathering[key]
+        self._running[key] = future
+        return await self._load(*key)
+
     def _ended(
         self, key: tuple[Any, ...], future: asyncio.Future[Any], task: asyncio.Task[Any]
     ) -> None:
-        del self._running[key]
+        if self._running.get(key) is future:
+            del self._running[key]
+        elif self._gathering.get(key) is future:  # cancelled before it ever ran
+            del self._gathering[key]
         if task.cancelled():
             future.cancel()
         elif task.exception() is not None:
@@ -284,8 +292,8 @@ class SharedReads:
             future.exception()  # retrieved: a caller that left must not log it
         else:
             future.set_result(task.result())
-        gathering = self._gathering.pop(key, None)
-        if gathering is not None:
+        gathering = self._gathering.get(key)
+        if gathering is not None and key not in self._running:
             self._start(key, gathering)
 
 

@@ -25,7 +25,8 @@
 | ``INBOX_GRAPH_RING_SWEEP_INTERVAL_SECONDS`` | ``1`` | how often each worker turns calls ringing past their workspace's ring timeout into ``MISSED`` |
 | ``INBOX_GRAPH_MIN_RING_TIMEOUT_SECONDS`` | ``5`` | the shortest ``callRingTimeoutSeconds`` a workspace may set (at least 1) |
 | ``INBOX_GRAPH_WS_COMPRESSION`` | ``off`` | WebSocket ``permessage-deflate`` (which every browser offers): ``off`` declines it; ``bounded`` accepts it without context takeover and with a small window, so an idle socket holds no compression state (``graph.ws_compression``) |
-| ``INBOX_GRAPH_PLAIN_LEAVES`` | ``1`` | ``0``: graphql-core completes every field, plain scalar and enum fields included (``graph.schema.direct``; the same JSON, for comparison) |
+| ``INBOX_GRAPH_PLAIN_LEAVES`` | ``1`` | ``0``: graphql-core completes every field, plain scalar and enum fields included (``graph.schema.direct``; the same JSON, for comparison); selection plans off too |
+| ``INBOX_GRAPH_PLANS`` | ``1`` | ``0``: graphql-core completes every object (``graph.schema.plan``; the same JSON, for comparison) |
 | ``INBOX_GRAPH_SHARED_FANOUT`` | ``1`` | ``0``: every subscription resolves, serialises and sends each event on its own, with its own database reads (the naive baseline of ``bench/fanout``) |
 | ``INBOX_GRAPH_HEADER_TIMEOUT_SECONDS`` | ``10`` | seconds a connection has to send a complete request head (request line and headers), from its opening or from its next byte after a response; otherwise it is closed (idle and slowloris clients). Read by ``inbox-graph serve`` (``graph.server``) |
 | ``INBOX_GRAPH_KEEP_ALIVE_SECONDS`` | ``5`` | seconds an idle keep-alive HTTP connection stays open after a response (uvicorn's ``timeout_keep_alive``). Read by ``inbox-graph serve`` |
@@ -222,6 +223,7 @@ class Settings:
     min_ring_timeout_seconds: int = 5
     shared_fanout: bool = True
     plain_leaves: bool = True
+    plans: bool = True
     ws_compression: str = "off"
     secret_keys: tuple[str, ...] = ()
     hubspot_url: str = "https://api.hubapi.com"
@@ -291,6 +293,7 @@ class Settings:
             min_ring_timeout_seconds=max(1, _int("INBOX_GRAPH_MIN_RING_TIMEOUT_SECONDS", 5)),
             shared_fanout=_flag("INBOX_GRAPH_SHARED_FANOUT", True),
             plain_leaves=_flag("INBOX_GRAPH_PLAIN_LEAVES", True),
+            plans=_flag("INBOX_GRAPH_PLANS", True),
             ws_compression=_choice("INBOX_GRAPH_WS_COMPRESSION", "off", WS_COMPRESSION_MODES),
             secret_keys=_secret_keys("INBOX_GRAPH_SECRET_KEY"),
             hubspot_url=(

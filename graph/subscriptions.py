@@ -310,26 +310,35 @@ class LiveStream:
         (a load shared with a subscriber that left), is waited out and the events since the
         last delivered one are read again from the outbox (:meth:`_pause`)."""
         delay = RETRY_MIN_SECONDS
+        # the frames of a catch-up (a replay: ten, a thousand) leave in one write, not one each
+        writer = self.operation.writer
+        if writer is not None:
+            writer.cork()
         try:
-            start_operation_loaders(self.viewer.workspace_id)
-            while True:
-                try:
-                    if not await self._step():
-                        self._hand_over()
-                        return
-                    delay = RETRY_MIN_SECONDS
-                except asyncio.CancelledError:
-                    if self.ended or asyncio.current_task().cancelling():
-                        raise  # stopped: the client completed it, or the socket closed
-                    log.warning(
-                        "a shared step of event delivery was cancelled; resuming from the outbox"
-                    )
-                    delay = await self._pause(delay)
-                except Exception as exc:
-                    if not is_unavailable(exc) and not isinstance(exc, ServiceUnavailable):
-                        raise
-                    report_unavailable(exc)
-                    delay = await self._pause(delay)
+            try:
+                start_operation_loaders(self.viewer.workspace_id)
+                while True:
+                    try:
+                        if not await self._step():
+                            self._hand_over()
+                            return
+                        delay = RETRY_MIN_SECONDS
+                    except asyncio.CancelledError:
+                        if self.ended or asyncio.current_task().cancelling():
+                            raise  # stopped: the client completed it, or the socket closed
+                        log.warning(
+                            "a shared step of event delivery was cancelled; resuming from the "
+                            "outbox"
+                        )
+                        delay = await self._pause(delay)
+                    except Exception as exc:
+                        if not is_unavailable(exc) and not isinstance(exc, ServiceUnavailable):
+                            raise
+                        report_unavailable(exc)
+                        delay = await self._pause(delay)
+            finally:
+                if writer is not None:
+                    writer.uncork()  # before a close or error frame below, and the bus's frames
         except _Gone:
             pass
         except SlowConsumer as exc:
@@ -345,6 +354,8 @@ class LiveStream:
         # what was in hand is read again; only the snapshot announcement is not in the outbox
         self.pending = [d for d in self.pending if d.event.type == STREAM_STARTED]
         self.resync = True
+        if self.operation.writer is not None:
+            self.operation.writer.flush()  # what was delivered so far need not wait
         await asyncio.sleep(delay * random.uniform(0.5, 1.0))
         return min(delay * 2, RETRY_MAX_SECONDS)
 
@@ -427,6 +438,8 @@ class LiveStream:
     async def _close(self, reason: str, code: int = CLOSE_FORBIDDEN) -> None:
         """End here and close the subscriber's WebSocket with ``code`` and ``reason``."""
         self.stop()
+        if self.operation.writer is not None:
+            self.operation.writer.flush()  # the frames delivered before it precede the close
         try:
             await self.context.request.close(code=code, reason=reason[:120])
         except (RuntimeError, WebSocketDisconnect, OSError):
