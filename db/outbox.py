@@ -4,11 +4,38 @@ the webhook delivery attempts, and idempotency keys (:mod:`graph.idempotency`), 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from tortoise.functions import Min
 from tortoise.transactions import in_transaction
 
-from db.models import Event, IdempotencyKey, WebhookDelivery, WebhookEndpoint
+from db.models import Event, IdempotencyKey, WebhookDelivery, WebhookEndpoint, Workspace
+
+if TYPE_CHECKING:
+    from tortoise.backends.base.client import BaseDBAsyncClient
+
+
+async def kept_history(connection: BaseDBAsyncClient, workspace_id: int) -> tuple[int, int]:
+    """What the outbox keeps of a workspace's events: ``(oldest, head)``, the sequence of the
+    oldest event kept (``head + 1`` when none is) and of the workspace's last event (0 before
+    the first). The outbox keeps every event from ``oldest`` to ``head`` without a gap
+    (:func:`prune_events` drops the oldest first). Read on ``connection``: inside a
+    transaction holding the rows that keep pruning out, it stays true until that commits."""
+    oldest = await (
+        Event.filter(workspace_id=workspace_id)
+        .using_db(connection)
+        .order_by("sequence")
+        .first()
+        .values_list("sequence", flat=True)
+    )
+    head = await (
+        Workspace.filter(id=workspace_id)
+        .using_db(connection)
+        .first()
+        .values_list("event_sequence", flat=True)
+    )
+    head = int(head or 0)
+    return (int(oldest) if oldest is not None else head + 1), head
 
 
 async def prune_events(retention_seconds: int) -> int:

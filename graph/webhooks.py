@@ -101,6 +101,7 @@ from db.models import (
     WebhookEndpoint,
 )
 from db.models import Workspace as WorkspaceRow
+from db.outbox import kept_history
 from graph.auth import load_viewer
 from graph.errors import BadUserInput, NotFound
 from graph.live import Doorbell, write
@@ -1113,21 +1114,7 @@ async def replay(endpoint: WebhookEndpoint, from_sequence: int) -> WebhookEndpoi
         query = WebhookEndpoint.filter(id=endpoint.id).using_db(tx.connection)
         if await query.select_for_update().first() is None:
             return None
-        oldest = await (
-            Event.filter(workspace_id=endpoint.workspace_id)
-            .using_db(tx.connection)
-            .order_by("sequence")
-            .first()
-            .values_list("sequence", flat=True)
-        )
-        head = await (
-            WorkspaceRow.filter(id=endpoint.workspace_id)
-            .using_db(tx.connection)
-            .first()
-            .values_list("event_sequence", flat=True)
-        )
-        head = int(head or 0)
-        oldest = int(oldest) if oldest is not None else head + 1
+        oldest, head = await kept_history(tx.connection, endpoint.workspace_id)
         if from_sequence < oldest or from_sequence > head + 1:
             raise BadUserInput(
                 f"`fromSequence` must be between {oldest}, the oldest event the outbox keeps, "

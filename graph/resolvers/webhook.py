@@ -28,7 +28,8 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from db.models import Event, WebhookDelivery, WebhookEndpoint, Workspace
+from db.models import WebhookDelivery, WebhookEndpoint, Workspace
+from db.outbox import kept_history
 from graph.errors import (
     BadUserInput,
     Conflict,
@@ -376,23 +377,9 @@ async def _resumption(tx: Transaction, row: WebhookEndpoint) -> dict[str, Any]:
     ``history_starts_at`` is that sequence, and the cursor moves to just before it). The
     outbox keeps a workspace's events from its oldest kept one to its head without a gap
     (pruning drops the oldest first: :func:`db.outbox.prune_events`). Returns the changes."""
-    oldest = await (
-        Event.filter(workspace_id=row.workspace_id)
-        .using_db(tx.connection)
-        .order_by("sequence")
-        .first()
-        .values_list("sequence", flat=True)
-    )
-    if oldest is None:  # nothing kept: the next event is the first it can get
-        head = await (
-            Workspace.filter(id=row.workspace_id)
-            .using_db(tx.connection)
-            .first()
-            .values_list("event_sequence", flat=True)
-        )
-        oldest = int(head or 0) + 1
-    if int(oldest) > row.cursor + 1:
-        return {"history_starts_at": int(oldest), "cursor": int(oldest) - 1}
+    oldest, _ = await kept_history(tx.connection, row.workspace_id)
+    if oldest > row.cursor + 1:
+        return {"history_starts_at": oldest, "cursor": oldest - 1}
     return {"history_starts_at": None}
 
 
