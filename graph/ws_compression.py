@@ -52,10 +52,11 @@ from starlette.websockets import WebSocketState
 from uvicorn.protocols.websockets.wsproto_impl import WSProtocol
 from wsproto import ConnectionType
 from wsproto.connection import ConnectionState
-from wsproto.events import AcceptConnection, CloseConnection, Event
+from wsproto.events import AcceptConnection, CloseConnection, Event, RejectConnection, Request
 from wsproto.extensions import PerMessageDeflate
 from wsproto.frame_protocol import CloseReason, Opcode
 from wsproto.handshake import H11Handshake
+from wsproto.utilities import RemoteProtocolError
 
 from graph.settings import WS_COMPRESSION_MODES
 
@@ -102,7 +103,10 @@ class BoundedPerMessageDeflate(PerMessageDeflate):
 
     def accept(self, offer: str) -> bool | str | None:
         offered = {part.split("=", 1)[0].strip() for part in offer.split(";")[1:]}
-        if super().accept(offer) is None:  # wsproto declines windows outside 9..15 bits
+        try:
+            if super().accept(offer) is None:  # wsproto declines windows outside 9..15 bits
+                return None
+        except ValueError:  # a window that is not a number: declined (RFC 7692 5)
             return None
         # the decompressor is made with client_max_window_bits: 15 decodes any client window
         self.client_max_window_bits = self.DEFAULT_CLIENT_MAX_WINDOW_BITS
@@ -163,7 +167,8 @@ class _Head(NamedTuple):
 def _upgrade_head(data: bytes) -> _Head | None:
     """The upgrade request uvicorn's httptools protocol hands over, as it writes it again after
     httptools parsed it (``GET <target> HTTP/1.1``, then ``name: value`` lines, names in lower
-    case, values trimmed): ``None`` for anything else (h11 parses it then)."""
+    case, values trimmed, one ``host``, no ``transfer-encoding``): ``None`` for anything else
+    (h11 parses it then, and refuses what it refuses: two hosts, a coding it cannot read)."""
     if not data.endswith(b"\r\n\r\n"):
         return None
     lines = data[:-4].split(b"\r\n")
@@ -176,6 +181,10 @@ def _upgrade_head(data: bytes) -> _Head | None:
         if not separator or not name:
             return None
         headers.append((name, value))
+        if name == b"transfer-encoding":
+            return None
+    if sum(name == b"host" for name, _ in headers) != 1:
+        return None
     return _Head(request_line[0], request_line[1], headers)
 
 
@@ -243,6 +252,12 @@ class FastHandshake(H11Handshake):
     def _reject(self, event: Any) -> bytes:
         self._catch_up()
         return super()._reject(event)
+
+    def _process_connection_request(self, event: Any) -> Request:
+        try:
+            return super()._process_connection_request(event)
+        except UnicodeError:  # wsproto decodes the Host as IDNA: a 400, not a traceback
+            raise RemoteProtocolError("Bad Host header", event_hint=RejectConnection()) from None
 
 
 class InboxWSProtocol(WSProtocol):
