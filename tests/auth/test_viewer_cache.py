@@ -12,6 +12,7 @@ import asyncio
 import os
 import shutil
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import redis.asyncio as aioredis
@@ -237,3 +238,27 @@ async def test_a_flushed_redis_never_hands_back_a_generation_a_server_holds(worl
         writer.stop()
         reader.stop()
         process.kill()
+
+
+async def test_a_cached_token_stops_working_when_it_expires(world, server_env):
+    """A token cached a moment before its ``expiresAt`` is refused from the first request
+    after it, though nothing announced a change."""
+    server = serve({**server_env, **COUNTING})
+    owner = Client(server, world.tokens["owner"])
+    clients = [owner]
+    try:
+        expires_at = datetime.now(UTC) + timedelta(seconds=3)
+        data = await owner(
+            'mutation($e: DateTime) { createAccessToken(name: "brief", expiresAt: $e) { token } }',
+            {"e": expires_at.isoformat()},
+        )
+        short = Client(server, data["createAccessToken"]["token"])
+        clients.append(short)
+        await warm(short)
+        assert await statements(short) == 0  # from the cache
+        await asyncio.sleep(max(0.0, (expires_at - datetime.now(UTC)).total_seconds()) + 0.05)
+        assert await unauthenticated(short)
+    finally:
+        for client in clients:
+            await client.aclose()
+        server.stop()
