@@ -37,8 +37,16 @@ PAGE_SIZE_METADATA = "default_page_size"
 Row = TypeVar("Row")
 
 
+_URL_SAFE = bytes.maketrans(b"+/", b"-_")
+_CURSOR_JSON = json.JSONEncoder(separators=(",", ":"))
+"""``json.dumps(..., separators=(",", ":"))`` without building an encoder per cursor."""
+
+
 def _b64encode(text: str) -> str:
-    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+    # base64.urlsafe_b64encode, without its two Python calls: a page of 100 conversations
+    # encodes about 470 global ids and cursors
+    encoded = binascii.b2a_base64(text.encode(), newline=False).translate(_URL_SAFE)
+    return encoded.decode("ascii").rstrip("=")
 
 
 def _b64decode(text: str) -> str:
@@ -50,7 +58,8 @@ def _b64decode(text: str) -> str:
 
 def to_global_id(type_name: str, pk: int) -> strawberry.ID:
     """The opaque global id of the ``type_name`` object with primary key ``pk``."""
-    return strawberry.ID(_b64encode(f"{type_name}:{pk}"))
+    # strawberry.ID is a NewType (its call returns the string itself): not called here
+    return _b64encode(f"{type_name}:{pk}")  # type: ignore[return-value]
 
 
 def parse_global_id(value: str) -> tuple[str, int] | None:
@@ -103,7 +112,7 @@ def decode_ids(values: list[str] | None, expected: str, *, field: str) -> list[i
 def encode_cursor(values: list[Any]) -> str:
     """An opaque cursor for a row's keyset values (datetimes as ISO 8601)."""
     plain = [v.isoformat() if isinstance(v, datetime) else v for v in values]
-    return _b64encode(json.dumps(plain, separators=(",", ":")))
+    return _b64encode(_CURSOR_JSON.encode(plain))
 
 
 def decode_cursor(cursor: str, shape: tuple[type, ...], *, field: str = "after") -> list[Any]:

@@ -13,7 +13,9 @@ already applied, memoised per operation by graphql-core) it compiles a plan, one
 response key:
 
 - ``__typename``: the type's name;
-- a plain leaf (:data:`graph.schema.direct.PLAIN_LEAF`): the value read and serialised;
+- a plain leaf (:data:`graph.schema.direct.PLAIN_LEAF`): the value read and serialised (a
+  ``str`` of a ``String`` or ``ID``, a ``bool`` of a ``Boolean``, taken as it is: what
+  graphql-core's serialiser would return);
 - a relation (a field :func:`graph.schema.direct.resolve_directly` hands to graphql-core,
   returning an object, or a list of objects, of one object type): the resolver called (with a
   resolve info only when it takes one) and the object(s) completed by the sub-selection's plan;
@@ -47,6 +49,7 @@ from graphql import (
 )
 from graphql.pyutils import Path, Undefined
 from graphql.pyutils.gather_with_cancel import gather_with_cancel
+from graphql.type.scalars import serialize_boolean, serialize_id, serialize_string
 
 from graph.schema.direct import DIRECT, PLAIN_LEAF, PlainLeavesExecution
 
@@ -54,6 +57,8 @@ _DELEGATE, _TYPENAME, _LEAF, _OBJECT, _LIST = range(5)
 _UNUSUAL = object()
 _PLAIN_VALUES = frozenset({str, int, float, bool, datetime})
 """Types of leaf values that are never an error nor an awaitable (checked without calls)."""
+_SERIALIZED_AS_IS = {serialize_string: str, serialize_id: str, serialize_boolean: bool}
+"""graphql-core's serialisers that return a value of exactly this type as it is: not called."""
 
 
 def _object_type(graphql_type: Any) -> tuple[GraphQLObjectType, bool] | None:
@@ -112,7 +117,8 @@ class PlannedExecution(PlainLeavesExecution):
             plain = extensions.get(PLAIN_LEAF)
             if plain is not None:
                 read, leaf, nullable = plain
-                yield (response_name, _LEAF, details, (read, leaf.serialize, nullable))
+                same = _SERIALIZED_AS_IS.get(leaf.serialize)
+                yield (response_name, _LEAF, details, (read, leaf.serialize, nullable, same))
                 continue
             direct = extensions.get(DIRECT)
             if direct is None or field_def.args:
@@ -182,13 +188,16 @@ class PlannedExecution(PlainLeavesExecution):
         try:
             for response_name, kind, details, data in plan:
                 if kind is _LEAF:  # as graph.schema.direct's execute_field, inlined
-                    read, serialize, nullable = data
+                    read, serialize, nullable, same = data
                     try:
                         value = read(source_value)
                         if value is None:
                             if nullable:
                                 results[response_name] = None
                                 continue
+                        elif type(value) is same:
+                            results[response_name] = value
+                            continue
                         elif type(value) in _PLAIN_VALUES or not (
                             isinstance(value, Exception) or is_awaitable(value)
                         ):
