@@ -335,8 +335,9 @@ class ViewerGenerations:
     returns, hence before the mutation's response. :meth:`current` reads a workspace's
     generation (one Redis ``GET``; equal reads asked for at the same time are one:
     :class:`SharedReads`), ``None`` when it cannot be known (Redis unreachable):
-    then nothing may be served from a cache. A generation missing from Redis (a flushed or
-    restarted Redis) is set to a random number, never one a worker may still hold.
+    then nothing may be served from a cache. Every generation is a random number (62 bits),
+    set anew by each :meth:`bump` and by a read that finds it missing (a flushed or restarted
+    Redis), never one a worker may still hold.
     """
 
     def __init__(self, url: str = "memory://", namespace: str = "") -> None:
@@ -413,16 +414,18 @@ class ViewerGenerations:
         self._local[workspace_id] = self._local.get(workspace_id, 0) + 1
         if self._redis is None:
             return
-        if not await self._incr(workspace_id):
+        if not await self._renew(workspace_id):
             self._unannounced.add(workspace_id)
             if self._announcer is None or self._announcer.done():
                 self._announcer = asyncio.get_running_loop().create_task(
                     self._announce(), context=contextvars.Context()
                 )
 
-    async def _incr(self, workspace_id: int) -> bool:
+    async def _renew(self, workspace_id: int) -> bool:
+        # a new random generation, not INCR: after a flush or a restart, INCR of the missing
+        # key would count 1, 2, … again, the very values a worker may have cached under
         try:
-            await self._redis.incr(self.key(workspace_id))
+            await self._redis.set(self.key(workspace_id), secrets.randbelow(1 << 62))
         except (RedisError, OSError, TimeoutError) as exc:
             self._failed(exc)
             return False
@@ -434,7 +437,7 @@ class ViewerGenerations:
         while self._unannounced:
             await asyncio.sleep(delay)
             for workspace_id in sorted(self._unannounced):
-                if not await self._incr(workspace_id):
+                if not await self._renew(workspace_id):
                     break
                 self._unannounced.discard(workspace_id)
             delay = min(delay * 2, longest)

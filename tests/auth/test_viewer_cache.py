@@ -12,10 +12,12 @@ import asyncio
 import os
 import shutil
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
+import redis.asyncio as aioredis
 
-from tests.conftest import PASSWORD, login
+from tests.conftest import OWNER_EMAIL, PASSWORD, login
 from tests.live.test_redis_faults import start_redis
 from tests.support import Client, Served, free_port, serve
 
@@ -198,4 +200,65 @@ async def test_workers_without_redis_read_every_viewer(world, server_env):
             await client.aclose()
         assert counts == [1] * 24, counts
     finally:
+        server.stop()
+
+
+@pytest.mark.skipif(not ON_REDIS, reason="servers share viewer generations through Redis only")
+@pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs the redis-server binary")
+async def test_a_flushed_redis_never_hands_back_a_generation_a_server_holds(world, server_env):
+    """The generations' Redis loses its keys (``FLUSHALL``, or a restart without persistence
+    that the servers' connections survive): the next announcement must not produce a
+    generation the reader cached a viewer under (an ``INCR`` of the missing key counts 1, 2, …
+    again, as it did before the flush)."""
+    port = free_port()
+    process = start_redis(port)
+    env = {**server_env, **COUNTING, "BROADCAST_URL": f"redis://127.0.0.1:{port}"}
+    writer, reader = serve(env), serve(env)
+    store = aioredis.Redis(port=port)
+    owner = Client(writer, world.tokens["owner"])
+    clients = [owner]
+    try:
+        # the workspace's first announcement, before any server read its generation
+        user_id, email = await new_user(owner, world, "ALL")
+        on_reader = Client(reader, await login(writer, email, PASSWORD))
+        clients.append(on_reader)
+        await warm(on_reader)
+        assert await sees(on_reader, world.contact_ids["c_none"])
+        await store.flushall()
+        # a session the writer has not seen yet: its request reads no generation first
+        owner_email = OWNER_EMAIL.replace("acme.test", world.domain)
+        fresh = Client(writer, await login(writer, owner_email, PASSWORD))
+        clients.append(fresh)
+        await fresh(UPDATE_USER, {"id": user_id, "i": {"contactVisibility": "SELF"}})
+        assert not await sees(on_reader, world.contact_ids["c_none"])
+    finally:
+        for client in clients:
+            await client.aclose()
+        await store.aclose()
+        writer.stop()
+        reader.stop()
+        process.kill()
+
+
+async def test_a_cached_token_stops_working_when_it_expires(world, server_env):
+    """A token cached a moment before its ``expiresAt`` is refused from the first request
+    after it, though nothing announced a change."""
+    server = serve({**server_env, **COUNTING})
+    owner = Client(server, world.tokens["owner"])
+    clients = [owner]
+    try:
+        expires_at = datetime.now(UTC) + timedelta(seconds=3)
+        data = await owner(
+            'mutation($e: DateTime) { createAccessToken(name: "brief", expiresAt: $e) { token } }',
+            {"e": expires_at.isoformat()},
+        )
+        short = Client(server, data["createAccessToken"]["token"])
+        clients.append(short)
+        await warm(short)
+        assert await statements(short) == 0  # from the cache
+        await asyncio.sleep(max(0.0, (expires_at - datetime.now(UTC)).total_seconds()) + 0.05)
+        assert await unauthenticated(short)
+    finally:
+        for client in clients:
+            await client.aclose()
         server.stop()
