@@ -323,7 +323,10 @@ class InboxTransportWSHandler(BaseGraphQLTransportWSHandler):
             self.operations.pop(live.id, None)
 
     def forget_id(self, id: str) -> None:
-        super().forget_id(id)
+        # strawberry's ``del self.operations[id]`` raised KeyError (a traceback in the log) when
+        # the client's ``complete`` or the socket's close had cleaned the operation up while its
+        # task was sending its last frame
+        self.operations.pop(id, None)
         self._unregister(id)
 
     async def cleanup_operation(self, operation_id: str) -> None:
