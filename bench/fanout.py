@@ -12,6 +12,11 @@ messages with ``receiveMessage`` at ``--rate`` per second and records when each 
 receives each one. The naive baseline is the same run with
 ``INBOX_GRAPH_SHARED_FANOUT=0`` (every subscription resolves, serialises and sends each event
 on its own task, with its own database reads), at ``--baseline-subscribers`` on one worker.
+``--node-subscribers`` runs the same scenario against the Node graphql-ws reference server
+(``bench/peers/graphql-ws``, started by :mod:`bench.peers.reference`: graphql-js executing every
+subscriber's selection) serving the sockets, inbox-graph taking the writes, on PostgreSQL and a
+private Redis; its server CPU and memory are both processes'. ``python -m bench.peers`` prints
+the ratios.
 
 Latency is measured from the write's commit to delivery: ``message.createdAt`` is the server's
 UTC clock taken inside the write's transaction just before its commit (so the figures slightly
@@ -627,7 +632,9 @@ def _results(subs: list[Subscriber], end: Any, start: Any, ended: float) -> dict
 class Scenario:
     workers: int
     subscribers: int
-    mode: str  # "shared" (per-event loaders shared in the process) or "naive" (baseline)
+    # "shared" (per-event loaders shared in the process), "naive" (baseline) or "node" (the
+    # Node graphql-ws reference serves the sockets: bench/peers/reference.py)
+    mode: str
     client: str = "plain"  # "plain" (no extension offered) or "browser" (Chromium's handshake)
 
     @property
@@ -909,7 +916,7 @@ async def run_scenario(
 
     result = Result(scenario)
     with contextlib.ExitStack() as stack:
-        if scenario.workers == 1 and not args.postgres_for_one_worker:
+        if scenario.workers == 1 and not args.postgres_for_one_worker and scenario.mode != "node":
             database = f"sqlite://{resources.workdir / (scenario.name + '.db')}"
             broadcast = "memory://"
         else:
@@ -950,6 +957,14 @@ async def run_scenario(
         result.log = str(server.log)
         url = f"http://127.0.0.1:{server.port}/graphql"
         log(f"[{scenario.name}] serving on port {server.port} (pids {server.pids()})")
+        if scenario.mode == "node":
+            from bench.peers.reference import WithReference, start_reference
+
+            reference = start_reference(
+                stack, database, broadcast, resources.workdir, scenario.name
+            )
+            server = WithReference(server, reference)  # type: ignore[assignment]
+            log(f"[{scenario.name}] the graphql-ws reference serves the sockets on {server.port}")
 
         http = httpx.AsyncClient(
             timeout=60, limits=httpx.Limits(max_connections=20, keepalive_expiry=2)
@@ -1362,7 +1377,8 @@ def targets(results: list[Result]) -> list[tuple[str, str, str]]:
                 ),
             )
         )
-    measured = [r for r in results if not r.error and not math.isnan(r.kib_per_subscription)]
+    ours = [r for r in results if r.scenario.mode != "node"]  # the reference's are its own
+    measured = [r for r in ours if not r.error and not math.isnan(r.kib_per_subscription)]
     if not measured:
         checks.append(
             (f"<= {TARGET_KB_PER_SUBSCRIPTION:g} KB per idle subscription", "NOT RUN", "")
@@ -1383,7 +1399,7 @@ def targets(results: list[Result]) -> list[tuple[str, str, str]]:
         f"{TARGET_RATCHET_SHARE:.0%} of one round's subscribers, or {TARGET_RATCHET_MIB} MiB per "
         f"worker, of the first)"
     )
-    rounds = [r for r in results if not r.error and len(r.rss_closed_kib) >= 2]
+    rounds = [r for r in ours if not r.error and len(r.rss_closed_kib) >= 2]
     if not rounds:
         checks.append((label, "NOT RUN", "run with --rounds 3"))
     else:
@@ -1397,7 +1413,7 @@ def targets(results: list[Result]) -> list[tuple[str, str, str]]:
             ok = ok and growth <= allowed
             details.append(f"{r.scenario.name} {growth / 1024:+.0f} MiB")
         checks.append((label, "PASS" if ok else "FAIL", ", ".join(details)))
-    ran = [r for r in results if not r.error]
+    ran = [r for r in ours if not r.error]
     lost = sum(r.lost for r in ran) + sum(r.duplicates for r in ran)
     checks.append(
         (
@@ -1598,6 +1614,8 @@ def reproduce(args: argparse.Namespace) -> str:
         parts += ["--client-cpus", ",".join(map(str, args.client_cpus))]
     if args.postgres_for_one_worker:
         parts.append("--postgres-for-one-worker")
+    if args.node_subscribers:
+        parts += ["--node-subscribers", *map(str, args.node_subscribers)]
     return (
         "cd " + shlex.quote(str(Path(__file__).resolve().parents[1])) + " && " + shlex.join(parts)
     )
@@ -1623,6 +1641,14 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="*",
         default=[1000],
         help="subscriber counts of the naive baseline (1 worker); none to skip it",
+    )
+    p.add_argument(
+        "--node-subscribers",
+        type=int,
+        nargs="*",
+        default=[],
+        help="subscriber counts served by the Node graphql-ws reference (bench/peers/graphql-ws; "
+        "PostgreSQL and a private Redis, plain client); none by default",
     )
     p.add_argument("--client-procs", type=int, default=2, help="subscriber processes")
     p.add_argument(
@@ -1695,6 +1721,7 @@ def scenarios_for(args: argparse.Namespace) -> list[Scenario]:
     ]
     # the baseline is about fan-out CPU, with the plain client (as its figures always were)
     planned += [Scenario(1, n, "naive") for n in args.baseline_subscribers]
+    planned += [Scenario(1, n, "node") for n in args.node_subscribers]
     return sorted(
         planned,
         key=lambda s: (s.workers, s.subscribers, s.mode != "shared", CLIENTS.index(s.client)),
@@ -1711,7 +1738,9 @@ async def amain(args: argparse.Namespace) -> list[Result]:
     try:
         plan = scenarios_for(args)
         redis_url = args.redis_url
-        if redis_url is None and (args.postgres_for_one_worker or any(s.workers > 1 for s in plan)):
+        if redis_url is None and (
+            args.postgres_for_one_worker or any(s.workers > 1 or s.mode == "node" for s in plan)
+        ):
             redis_url = start_redis(resources)
         log(f"work directory {workdir}; {len(plan)} scenarios: {', '.join(s.name for s in plan)}")
         for scenario in plan:

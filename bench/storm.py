@@ -15,7 +15,9 @@ every message lost or duplicated, and the server's CPU seconds per 1,000 subscri
 
 ``--baseline-tree DIR`` serves the same scenario from another checkout (e.g. ``/work/main``)
 too, interleaved with this one (``--repeat`` times each), and prints the ratios: on a shared
-machine only figures measured in the same minutes compare.
+machine only figures measured in the same minutes compare. ``--node`` does the same with the
+Node graphql-ws reference server serving the sockets (``bench/peers/reference.py``; this
+tree takes the writes; PostgreSQL and a private Redis for both, its CPU is both processes').
 
 The subscriber processes and their client are ``bench.fanout``'s. Target (2-core machine):
 10,000 subscriptions resumed in at most 10 seconds (1,000 a second), none lost or duplicated.
@@ -111,7 +113,7 @@ async def run_storm(
             "INBOX_GRAPH_ALLOWED_ORIGINS": "*",
             **UNTHROTTLED,
         }
-        if tree != ".":
+        if tree not in (".", "node"):
             env["PYTHONPATH"] = str(Path(tree).resolve())
             # `python -m` puts the working directory (this checkout) first on sys.path,
             # before PYTHONPATH: without this, the "baseline" served this tree's code too
@@ -128,6 +130,11 @@ async def run_storm(
         )
         server = start_server(stack, env, 1, resources.workdir, name, args.server_cpus)
         url = f"http://127.0.0.1:{server.port}/graphql"
+        if tree == "node":
+            from bench.peers.reference import WithReference, start_reference
+
+            reference = start_reference(stack, database, broadcast, resources.workdir, name)
+            server = WithReference(server, reference)  # type: ignore[assignment]
         http = httpx.AsyncClient(timeout=60)
         try:
             owner = (
@@ -339,15 +346,17 @@ def report(results: list[StormResult], args: argparse.Namespace) -> str:
     if errors:
         lines += ["", "errors:", *(f"  {n} x {reason}" for reason, n in errors.items())]
     mine = [r for r in results if r.tree == "." and not r.error]
-    base = [r for r in results if r.tree != "." and not r.error]
-    if mine and base:
-        ratio = lambda f: (
+    for other in dict.fromkeys(r.tree for r in results if r.tree != "." and not r.error):
+        base = [r for r in results if r.tree == other and not r.error]
+        if not mine:
+            break
+        ratio = lambda f, base=base: (
             percentile([f(r) for r in base], 50) / percentile([f(r) for r in mine], 50)
         )
         lines += [
             "",
             (
-                f"ratios (median of {base[0].tree} / median of this tree; above 1: this tree "
+                f"ratios (median of {other} / median of this tree; above 1: this tree "
                 f"is better): all delivered {ratio(lambda r: r.storm_seconds):.2f}x, "
                 f"server CPU {ratio(lambda r: r.server_cpu_seconds):.2f}x"
             ),
@@ -405,6 +414,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--baseline-tree", default=None, help="also serve from this checkout, interleaved"
     )
+    p.add_argument(
+        "--node",
+        action="store_true",
+        help="also run the Node graphql-ws reference (bench/peers/graphql-ws), interleaved; "
+        "implies --postgres",
+    )
     p.add_argument("--repeat", type=int, default=1, help="runs per tree")
     p.add_argument("--postgres", action="store_true", help="PostgreSQL + a private Redis")
     p.add_argument(
@@ -427,11 +442,14 @@ async def amain(args: argparse.Namespace) -> list[StormResult]:
         resources.stack.callback(shutil.rmtree, workdir, True)
     results: list[StormResult] = []
     try:
+        args.postgres = args.postgres or args.node
         redis_url = start_redis(resources) if args.postgres else None
         trees = ["."] + ([args.baseline_tree] if args.baseline_tree else [])
+        trees += ["node"] if args.node else []
         for run in range(args.repeat):
             for i, tree in enumerate(trees if run % 2 == 0 else trees[::-1]):
-                name = f"storm-{run}-{'this' if tree == '.' else 'baseline'}"
+                label = {".": "this", "node": "node"}.get(tree, "baseline")
+                name = f"storm-{run}-{label}"
                 try:
                     results.append(await run_storm(tree, args, resources, redis_url, name))
                 except Exception as exc:  # noqa: BLE001 - reported in the table
@@ -458,7 +476,8 @@ def main(argv: list[str] | None = None) -> int:
                 default=str,
             )
         )
-    return 0 if all(not r.error and r.lost == 0 for r in results) else 1
+    ours = [r for r in results if r.tree != "node"]  # the reference's losses are its own
+    return 0 if all(not r.error and r.lost == 0 for r in ours) else 1
 
 
 if __name__ == "__main__":

@@ -17,22 +17,21 @@ async def prune_events(retention_seconds: int) -> int:
     went. Webhook delivery attempts (:class:`db.models.WebhookDelivery`) older than
     ``retention_seconds`` go too (not counted).
 
-    One transaction, which first locks the disabled endpoints' rows (``FOR UPDATE`` on
-    PostgreSQL; SQLite has one writer at a time): enabling one (``updateWebhookEndpoint``
-    locks its row too, :func:`graph.resolvers.webhook.update_endpoint`) waits until the
-    events are gone, then finds where its history starts; pruning that starts while an
-    enabling is under way waits for it, then keeps what the endpoint has not received.
+    One transaction, which first locks every endpoint's row, in the order of their ids
+    (``FOR UPDATE`` on PostgreSQL; SQLite has one writer at a time), then reads the cursors:
+    enabling one (``updateWebhookEndpoint``, :func:`graph.resolvers.webhook.update_endpoint`)
+    or moving its cursor back (``replayWebhookEndpoint``, :func:`graph.webhooks.replay`)
+    locks its row too, so it waits until the events are gone, then finds where the outbox
+    starts; pruning that starts while one is under way waits for it, then keeps what the
+    endpoint has not received (the deliverers' group commits lock their rows in the same
+    order: no deadlock).
 
     Safe to run from several workers at once: each delete is idempotent.
     """
     cutoff = datetime.now(UTC) - timedelta(seconds=retention_seconds)
     async with in_transaction() as connection:
         await (
-            WebhookEndpoint.filter(enabled=False)
-            .using_db(connection)
-            .select_for_update()
-            .order_by("id")
-            .only("id")
+            WebhookEndpoint.all().using_db(connection).select_for_update().order_by("id").only("id")
         )
         held = await (
             WebhookEndpoint.filter(enabled=True)

@@ -55,6 +55,15 @@ def _builder(model: type[Model]) -> Callable[[Any], Model]:
     return build
 
 
+@functools.cache
+def columns(model: type[Model]) -> str:
+    """``model``'s columns, quoted and comma-separated, for a hand-written ``SELECT`` instead of
+    ``*``: a table may hold columns no field names (PostgreSQL's ``search_document``
+    ``tsvector`` of migration 0012, which every contact and message read would otherwise carry
+    and decode)."""
+    return ", ".join(f'"{column}"' for column in sorted(model._meta.db_fields))
+
+
 def model_rows(model: type[Model], rows: Sequence[Any], extra: Sequence[str] = ()) -> list[Model]:
     """``model`` instances of whole database rows (``SELECT *``), each as tortoise reads it;
     ``extra`` columns (window ranks, say) are set as plain attributes too. A row lacking a

@@ -51,7 +51,7 @@ from db.availability import (
 from db.config import tortoise_config
 from db.outbox import prune_events, prune_idempotency_keys
 from graph import __version__
-from graph.auth import bearer_token, viewer_for_token
+from graph.auth import bearer_token
 from graph.context import Context
 from graph.crm.base import close_http as close_crm_http
 from graph.errors import ErrorCode
@@ -482,7 +482,7 @@ class InboxGraphQL(GraphQL):
         headers = getattr(request, "headers", None)
         if headers is not None and request.scope.get("type") == "http":
             token = bearer_token(headers.get("authorization"))
-            context.current_viewer = await viewer_for_token(token)
+            context.current_viewer = await self.bus.viewers.viewer(token)
         return context
 
     async def on_ws_connect(self, context: Context) -> Any:
@@ -629,6 +629,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         queue_size=settings.subscriber_queue_size,
         shared_fanout=settings.shared_fanout,
         namespace=settings.channel_namespace,
+        viewer_cache_seconds=settings.viewer_cache_seconds,
     )
     throttle = Throttle(settings)
     persisted = PersistedDocuments(settings)  # in Redis with BROADCAST_URL=redis://…

@@ -7,6 +7,15 @@ HTTP requests carry ``Authorization: Bearer <token>``; WebSocket connections car
 A viewer carries its token's scopes (:mod:`graph.permissions.scopes`). A token's
 ``last_used_at`` is written at most once a minute (:data:`LAST_USED_RESOLUTION`), after the
 request's authentication and outside it (:func:`note_use`).
+
+HTTP requests take their viewer from the worker's :class:`ViewerCache` (issue 23: most
+requests run no statement for it). It is invalidated by the events that reload a
+subscriber's viewer (``EventType.reloads_viewer``): :func:`graph.live.write` bumps the
+workspace's generation (:class:`graph.live.ViewerGenerations`) before the mutation answers,
+so the next request on any worker sees a logout, a revocation, a role, visibility, team or
+password change or a deactivation; tokens expire on time; and a cached viewer is at most
+``INBOX_GRAPH_VIEWER_CACHE_SECONDS`` old. WebSocket ``connection_init`` reads the database
+(:func:`viewer_for_token`).
 """
 
 from __future__ import annotations
@@ -14,7 +23,11 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from tortoise.expressions import Q
 
@@ -25,6 +38,9 @@ from db.security import hash_token
 from graph.permissions.scopes import granted, parse_scopes
 from graph.permissions.visibility import Viewer, team_ids_of
 from graph.statement_count import stop_counting
+
+if TYPE_CHECKING:
+    from graph.live import ViewerGenerations
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +64,7 @@ def _prefixed(model: type[AccessToken | User], table: str, prefix: str) -> str:
     return ", ".join(f'{table}.{column} AS "{prefix}{column}"' for column in model._meta.db_fields)
 
 
-# Every request runs this one statement (hand-written: db.queries.select_values): the token,
+# A viewer is read with this one statement (hand-written: db.queries.select_values): the token,
 # its user (active) and every team of the user's workspace with its members, one row per
 # (team, member) pair, the token's and user's columns repeated on each (issue 23: one round
 # trip instead of three). Written at its first use, not at import: the models' columns
@@ -142,19 +158,26 @@ async def _touch(token_id: int, now: datetime) -> None:
         _touching.discard(token_id)
 
 
+def _note_use(token_id: int, last_used_at: datetime | None) -> datetime | None:
+    """:func:`note_use` by id: returns the ``last_used_at`` the token has once the write (if
+    one was started) is done."""
+    now = datetime.now(UTC)
+    if last_used_at is not None and now - last_used_at < LAST_USED_RESOLUTION:
+        return last_used_at
+    if token_id in _touching:
+        return last_used_at
+    _touching.add(token_id)
+    task = asyncio.get_running_loop().create_task(_touch(token_id, now))
+    _touches.add(task)
+    task.add_done_callback(_touches.discard)
+    return now
+
+
 def note_use(token: AccessToken) -> None:
     """Record that ``token`` was used now, when its ``last_used_at`` is older than
     :data:`LAST_USED_RESOLUTION`: in a task of its own, so that the request neither waits for
     the write nor counts it (``X-SQL-Statements``)."""
-    now = datetime.now(UTC)
-    if token.last_used_at is not None and now - token.last_used_at < LAST_USED_RESOLUTION:
-        return
-    if token.id in _touching:
-        return
-    _touching.add(token.id)
-    task = asyncio.get_running_loop().create_task(_touch(token.id, now))
-    _touches.add(task)
-    task.add_done_callback(_touches.discard)
+    _note_use(token.id, token.last_used_at)
 
 
 def _usable(token: AccessToken | None) -> bool:
@@ -162,12 +185,10 @@ def _usable(token: AccessToken | None) -> bool:
     return token is not None and (token.expires_at is None or token.expires_at > datetime.now(UTC))
 
 
-async def viewer_for_token(token: str | None) -> Viewer | None:
-    """The viewer a bearer token acts as, or ``None`` when it is unknown, revoked, expired or
-    its user is deactivated: one statement (:func:`_viewer_sql`)."""
-    if not token:
-        return None
-    rows = await select_values(AccessToken, _viewer_sql(), hash_token(token), True)
+async def _read_viewer(digest: str) -> tuple[Viewer, AccessToken] | None:
+    """The viewer of the token whose SHA-256 is ``digest`` and its row, or ``None`` (unknown,
+    revoked, expired, user deactivated): one statement (:func:`_viewer_sql`)."""
+    rows = await select_values(AccessToken, _viewer_sql(), digest, True)
     if not rows:
         return None
     first = rows[0]
@@ -181,8 +202,123 @@ async def viewer_for_token(token: str | None) -> Viewer | None:
             team = members.setdefault(found["team_id"], set())
             if found["member_id"] is not None:
                 team.add(found["member_id"])
+    return viewer_of(user, {t: frozenset(ids) for t, ids in members.items()}, row), row
+
+
+async def viewer_for_token(token: str | None) -> Viewer | None:
+    """The viewer a bearer token acts as, or ``None`` when it is unknown, revoked, expired or
+    its user is deactivated: one statement (:func:`_viewer_sql`), never cached (WebSocket
+    ``connection_init``; HTTP requests go through :class:`ViewerCache`)."""
+    if not token:
+        return None
+    found = await _read_viewer(hash_token(token))
+    if found is None:
+        return None
+    viewer, row = found
     note_use(row)
-    return viewer_of(user, {t: frozenset(ids) for t, ids in members.items()}, row)
+    return viewer
+
+
+VIEWER_CACHE_SECONDS = 10.0
+"""How long a worker may answer HTTP requests with a viewer it read, at most (seconds), even
+when no change is announced (``INBOX_GRAPH_VIEWER_CACHE_SECONDS``'s default): the bound for
+changes made outside the API (by hand in the database) and for an announcement that failed
+while the generations' Redis was unreachable to the writer only
+(:class:`graph.live.ViewerGenerations`)."""
+VIEWER_CACHE_SIZE = 10_000
+"""Viewers a worker keeps at most (the least recently used go first)."""
+
+
+@dataclass(slots=True)
+class _Cached:
+    viewer: Viewer
+    token_id: int
+    generation: object
+    loaded_at: float
+    last_used_at: datetime | None
+
+
+class ViewerCache:
+    """The viewers of the bearer tokens a worker has seen, per token (issue 23: no statement
+    for the viewer of most HTTP requests).
+
+    A cached viewer is used only while its workspace's generation
+    (:class:`graph.live.ViewerGenerations`) is the one it was read under, it is younger than
+    :data:`VIEWER_CACHE_SECONDS` and its token has not expired; otherwise the request reads it
+    (:func:`_read_viewer`, one statement). The guarantee: once a mutation that changes a user,
+    a team or a token (revocation, logout, password change, deactivation) has answered, the
+    next request on any worker sees the change, while the workers reach Redis; a worker that
+    cannot reach Redis reads the viewer of every request. The generation is read before the
+    viewer, and only a token whose workspace is known (it was read once before) is cached: a
+    change committed in between leaves a newer generation behind, never an older one. Unknown
+    and revoked tokens are never cached.
+    """
+
+    def __init__(
+        self,
+        generations: ViewerGenerations,
+        *,
+        seconds: float = VIEWER_CACHE_SECONDS,
+        size: int = VIEWER_CACHE_SIZE,
+    ) -> None:
+        self.generations = generations
+        self.seconds = seconds
+        self.size = size
+        self._cached: OrderedDict[str, _Cached] = OrderedDict()
+        self._workspaces: OrderedDict[str, int] = OrderedDict()
+        generations.lost = self.clear
+
+    def clear(self) -> None:
+        """Forget every cached viewer."""
+        self._cached.clear()
+
+    async def viewer(self, token: str | None) -> Viewer | None:
+        """The viewer a bearer token acts as, or ``None`` (as :func:`viewer_for_token`):
+        from the cache when it may be used, else one statement."""
+        if not token:
+            return None
+        if self.seconds <= 0:
+            return await viewer_for_token(token)
+        digest = hash_token(token)
+        workspace_id = self._workspaces.get(digest)
+        if workspace_id is None:  # first sight: read, remember the workspace, cache next time
+            found = await _read_viewer(digest)
+            if found is None:
+                return None
+            self._remember(self._workspaces, digest, found[0].workspace_id)
+            note_use(found[1])
+            return found[0]
+        generation = await self.generations.current(workspace_id)
+        cached = self._cached.get(digest)
+        if (
+            cached is not None
+            and generation is not None
+            and cached.generation == generation
+            and time.monotonic() - cached.loaded_at < self.seconds
+            and (
+                cached.viewer.token_expires_at is None
+                or cached.viewer.token_expires_at > datetime.now(UTC)
+            )
+        ):
+            self._cached.move_to_end(digest)
+            cached.last_used_at = _note_use(cached.token_id, cached.last_used_at)
+            return cached.viewer
+        self._cached.pop(digest, None)
+        found = await _read_viewer(digest)
+        if found is None:
+            return None
+        viewer, row = found
+        last_used_at = _note_use(row.id, row.last_used_at)
+        if generation is not None:
+            entry = _Cached(viewer, row.id, generation, time.monotonic(), last_used_at)
+            self._remember(self._cached, digest, entry)
+        return viewer
+
+    def _remember(self, cache: OrderedDict[str, Any], digest: str, value: Any) -> None:
+        cache[digest] = value
+        cache.move_to_end(digest)
+        while len(cache) > self.size:
+            cache.popitem(last=False)
 
 
 async def refresh_viewer(viewer: Viewer) -> Viewer | None:
@@ -208,6 +344,8 @@ async def reload_viewer(token_id: int | None, user_id: int) -> Viewer | None:
 
 __all__ = [
     "LAST_USED_RESOLUTION",
+    "VIEWER_CACHE_SECONDS",
+    "ViewerCache",
     "bearer_token",
     "load_viewer",
     "note_use",

@@ -184,6 +184,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.demo_traffic and args.workers != 1:
         raise ValueError("--demo-traffic runs in one worker; drop --workers.")
     settings = Settings.from_env()
+    if args.workers > 1 and settings.broadcast_url == "memory://":
+        # workers could not tell each other of a user's, team's or token's change
+        os.environ["INBOX_GRAPH_VIEWER_CACHE_SECONDS"] = "0"
     # idle and slow clients: header timeout, keep-alive timeout, open connections per worker
     max_connections = connection_limit(settings.max_connections, raise_open_files_limit())
     http = partial(

@@ -32,6 +32,9 @@ Example: ``{ conversations(first: 25) { edges { node { id contact { name } } } }
 
 from __future__ import annotations
 
+import enum
+import json
+from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 from graphql import (
@@ -69,6 +72,15 @@ SUBSCRIPTION_COST = 10
 UNPAGED_LIST_SIZE = 10
 """Items a list of objects outside a connection is counted as."""
 _INTROSPECTION = frozenset({"__schema", "__type"})
+
+
+class _Kind(enum.Enum):
+    """How a field costs (:meth:`_Walk.shape`)."""
+
+    INTROSPECTION = "introspection"  # 1 point
+    FREE = "free"  # scalars, enums, __typename, unknown fields: 0 points below the root
+    OBJECT = "object"
+    LIST = "list"
 
 
 def find_operation(
@@ -113,6 +125,45 @@ def operation_cost(
     return max(1, cost)
 
 
+REQUESTED_COSTS_KEPT = 1024
+"""Requested costs remembered per process (:func:`requested_cost`)."""
+
+_requested: OrderedDict[tuple[Any, ...], int] = OrderedDict()
+
+
+def requested_cost(
+    schema: GraphQLSchema,
+    text: str | None,
+    document: DocumentNode,
+    operation: OperationDefinitionNode,
+    variables: dict[str, Any] | None = None,
+) -> int:
+    """:func:`operation_cost` before execution (the requested cost), remembered for the last
+    :data:`REQUESTED_COSTS_KEPT` equal (document text, operation, variables): thousands of
+    dashboards subscribe with the same document after a deploy (issue 23).
+
+    Args:
+        text: the text ``document`` was parsed from (``None``: not remembered).
+
+    Returns:
+        Points, at least 1.
+    """
+    if text is None:
+        return operation_cost(schema, document, operation, variables)
+    try:
+        values = json.dumps(variables, sort_keys=True) if variables else ""
+    except (TypeError, ValueError):
+        return operation_cost(schema, document, operation, variables)
+    name = operation.name.value if operation.name is not None else None
+    key = (schema, text, name, values)
+    cost = _requested.get(key)
+    if cost is None:
+        cost = _requested[key] = operation_cost(schema, document, operation, variables)
+        if len(_requested) > REQUESTED_COSTS_KEPT:
+            _requested.popitem(last=False)
+    return cost
+
+
 class _Walk:
     """One walk over a document; fragments are costed once per (fragment, page, data)."""
 
@@ -127,6 +178,7 @@ class _Walk:
         self.memo: dict[tuple[str, int | None, int], int] = {}
         self.plans: dict[tuple[int, str], tuple[Any, ...]] = {}
         self.entered: set[str] = set()
+        self.shapes: dict[tuple[int, str], tuple[Any, ...]] = {}
 
     def selection_cost(
         self,
@@ -213,25 +265,22 @@ class _Walk:
         data: Any,
         root_field_cost: int | None,
     ) -> int:
-        name = node.name.value
-        key = node.alias.value if node.alias else name
+        shape = self.shapes.get((id(node), parent.name))
+        if shape is None:
+            shape = self.shapes[id(node), parent.name] = self.shape(node, parent)
+        key, kind, named, child_page = shape
         if data is not None:
             value = data.get(key) if isinstance(data, dict) else None
             if value is None:
                 return root_field_cost or 0
         else:
             value = None
-        if name in _INTROSPECTION:
+        if kind is _Kind.INTROSPECTION:
             return 1
-        field = getattr(parent, "fields", {}).get(name)
-        if field is None:  # __typename, or a field validation would have refused
+        if kind is _Kind.FREE:
             return root_field_cost or 0
         item_cost = root_field_cost or 1
-        named = get_named_type(field.type)
-        if is_leaf_type(named) or node.selection_set is None:
-            return root_field_cost or 0
-        child_page = self.page_size(field, node)
-        if not _is_list(field.type):
+        if kind is _Kind.OBJECT:
             return item_cost + self.selection_cost(node.selection_set, named, child_page, value)
         if data is None:
             length = page if page is not None else UNPAGED_LIST_SIZE
@@ -242,6 +291,23 @@ class _Walk:
             item_cost + self.selection_cost(node.selection_set, named, child_page, item)
             for item in _items(value)
         )
+
+    def shape(self, node: FieldNode, parent: GraphQLNamedType) -> tuple[Any, ...]:
+        """What :meth:`field_cost` needs of ``node`` on ``parent``, the same for every object
+        of a response: ``(response key, kind, named type, page of its lists)``. Kept per node
+        and parent for the walk (a list of 100 costs the same fields 100 times)."""
+        name = node.name.value
+        key = node.alias.value if node.alias else name
+        if name in _INTROSPECTION:
+            return key, _Kind.INTROSPECTION, None, None
+        field = getattr(parent, "fields", {}).get(name)
+        if field is None:  # __typename, or a field validation would have refused
+            return key, _Kind.FREE, None, None
+        named = get_named_type(field.type)
+        if is_leaf_type(named) or node.selection_set is None:
+            return key, _Kind.FREE, None, None
+        kind = _Kind.LIST if _is_list(field.type) else _Kind.OBJECT
+        return key, kind, named, self.page_size(field, node)
 
     def page_size(self, field: GraphQLField, node: FieldNode) -> int | None:
         """The page of a connection field (``None`` for other fields): its ``last`` counts
@@ -310,4 +376,5 @@ __all__ = [
     "UNPAGED_LIST_SIZE",
     "find_operation",
     "operation_cost",
+    "requested_cost",
 ]

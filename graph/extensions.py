@@ -51,7 +51,7 @@ from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRul
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
 from db.availability import is_unavailable, report_unavailable
-from graph.cost import find_operation, operation_cost
+from graph.cost import find_operation, operation_cost, requested_cost
 from graph.errors import ErrorCode, InvalidInput, RateLimited, ServiceUnavailable
 from graph.throttle import admit_document, budget_key, hold, spend_point
 
@@ -674,8 +674,9 @@ class CostBudget(SchemaExtension):
 
     async def _charge(self, throttle: Any, document: Any, operation: Any) -> GraphQLError | None:
         context = self.execution_context
-        self.requested = operation_cost(
-            context.schema._schema, document, operation, context.variables
+        query = context.query if isinstance(context.query, str) else None
+        self.requested = requested_cost(
+            context.schema._schema, query, document, operation, context.variables
         )
         charge = await throttle.charge(budget_key(context.context), self.requested)
         self.status, self.charged = charge.status, True

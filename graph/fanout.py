@@ -22,6 +22,7 @@ import logging
 import math
 import sys
 import time
+import weakref
 from collections import OrderedDict
 from contextvars import ContextVar
 from dataclasses import dataclass, replace
@@ -290,6 +291,19 @@ def current_operation() -> LiveOperation | None:
     return _operation.get()
 
 
+class _SelectionGroup:
+    """The subscriptions of one (selection key, view, document): a token hashed by identity,
+    so that grouping thousands of subscribers per event hashes no tuples."""
+
+    __slots__ = ("__weakref__",)
+
+
+_groups: weakref.WeakValueDictionary[tuple[Any, ...], _SelectionGroup] = (
+    weakref.WeakValueDictionary()
+)
+"""Each (selection key, view, document) in use, to its token (gone with its last fast path)."""
+
+
 @dataclass(eq=False, slots=True)
 class FastPath:
     """What the bus needs to deliver a subscription's next events without waking its task.
@@ -301,23 +315,38 @@ class FastPath:
     ``select(event, facts)`` authorises it and makes its :class:`Candidate`, or ``None``. The
     payload is executed with the operation's own viewer, never the connection's latest (another
     operation on the socket may have reloaded it first).
+
+    ``selection()``, if given, returns a hashable key of what ``select`` decides from: two
+    subscriptions whose keys are equal select alike for every event and facts (the event
+    type, the scope ...). :func:`dispatch` then calls ``select`` once per event for each
+    ``group`` (that key, the view and the document: subscribers who would share a payload
+    anyway) instead of once per subscriber. Without it every subscriber selects on its own.
     """
 
     context: Context
     operation: LiveOperation
     accepts: Callable[[Any, Viewer], bool]
     select: Callable[[Any, dict[str, Any]], Candidate | None]
+    selection: Callable[[], Any] | None = None
     viewer: Viewer | None = None
     view: tuple[Any, ...] = ()
     expires: float = math.inf
+    group: _SelectionGroup | None = None
 
     def ready(self, viewer: Viewer) -> FastPath:
-        """Take the operation's current viewer; call before each hand-over to the bus."""
+        """Take the operation's current viewer (and selection); call before each hand-over to
+        the bus."""
         if viewer is not self.viewer:
             self.viewer = viewer
             self.view = view_key(viewer)
             expires_at = viewer.token_expires_at
             self.expires = math.inf if expires_at is None else expires_at.timestamp()
+        if self.selection is not None:
+            key = (self.selection(), self.view, self.operation.document_key)
+            group = _groups.get(key)
+            if group is None:
+                group = _groups[key] = _SelectionGroup()
+            self.group = group
         return self
 
     def execution_context(self) -> Context:
@@ -366,25 +395,34 @@ def _send_now(subscriber: Any, send: Coroutine[Any, Any, Any]) -> None:
 
 
 async def dispatch(
-    event: Any, subscribers: tuple[Any, ...], facts: dict[str, Any] | None = None
+    event: Any,
+    subscribers: tuple[Any, ...],
+    facts: dict[str, Any] | None = None,
 ) -> None:
     """Hand ``event`` to this process's subscribers of its workspace (``architecture.md``, live
     path, step 3).
 
     Subscribers with a fast path that accepts the event are authorised by pure computation
     (their ``select``, with ``facts``: the contact's current facts when the event is read late,
-    else its own payload), grouped by (event, variant, view, document, variables), executed once
-    per group and serialised once, and the same JSON text is written to each socket. Every
-    other subscriber gets the event through its queue (``Subscriber._offer``), but one that has
-    handled it already (a catch-up reads events some subscribers have).
+    else its own payload; once per :attr:`FastPath.group` when the subscription declares its
+    selection), grouped by (event, variant, view, document, variables), executed once per group
+    and serialised once, and the same JSON text is written to each socket. Every other
+    subscriber gets the event through its queue (``Subscriber._offer``), but one that has
+    handled it already (a catch-up reads events some subscribers have), or whose socket's write
+    raised (its task sends the event or ends; the others get it regardless).
     """
     # per group: its first subscriber's candidate, then the subscribers (kept as plain lists:
     # thousands of short-lived tuples per event would survive the await below and fill the
     # garbage collector's oldest generation, whose full collections stall the process)
     groups: dict[tuple[Any, ...], tuple[Candidate, FastPath, list[Any]]] = {}
+    # per selection group (FastPath.group): its candidate (or None) and its subscribers' list
+    selected: dict[_SelectionGroup, tuple[Candidate | None, list[Any] | None]] = {}
+    sequence = event.sequence
+    previous = sequence - 1
     now = time.time()
     for subscriber in subscribers:
-        if event.sequence <= subscriber.last:
+        last = subscriber.last
+        if sequence <= last:
             continue  # handled already (``last`` never runs ahead of what was handled)
         fast = subscriber.fast_path
         try:
@@ -392,26 +430,34 @@ async def dispatch(
                 continue  # the client completed it: its task is being cancelled
             if (
                 fast is None
-                or event.sequence != subscriber.last + 1
+                or last != previous
                 or fast.expires <= now
                 or not fast.accepts(event, fast.viewer)
             ):
                 subscriber._offer(event)
                 continue
-            candidate = fast.select(event, event.payload if facts is None else facts)
+            token = fast.group
+            decided = None if token is None else selected.get(token)
+            if decided is None:
+                candidate = fast.select(event, event.payload if facts is None else facts)
+                members = None
+                if candidate is not None:
+                    key = (candidate.variant, fast.view, fast.operation.document_key)
+                    found = groups.get(key)
+                    if found is None:
+                        found = groups[key] = (candidate, fast, [])
+                    members = found[2]
+                if token is not None:
+                    selected[token] = (candidate, members)
+            else:
+                members = decided[1]
         except Exception:
-            log.exception("selecting event %s failed", event.sequence)
+            log.exception("selecting event %s failed", sequence)
             subscriber._offer(event)  # its task selects again, and fails on its own
             continue
-        subscriber.last = event.sequence
-        if candidate is None:
-            continue
-        key = (candidate.variant, fast.view, fast.operation.document_key)
-        group = groups.get(key)
-        if group is None:
-            groups[key] = (candidate, fast, [subscriber])
-        else:
-            group[2].append(subscriber)
+        subscriber.last = sequence
+        if members is not None:
+            members.append(subscriber)
     if not groups:
         return
     planned = list(groups.values())
@@ -421,26 +467,34 @@ async def dispatch(
         *(_payload_within_budget(fast, candidate) for candidate, fast, _ in planned)
     )
     for (_, _, members), outcome in zip(planned, outcomes, strict=True):
-        encoded = None
-        for subscriber in members:
-            fast = subscriber.fast_path
-            if subscriber.closed or (fast is not None and fast.operation.completed):
-                continue
-            if (
-                outcome is None
-                or fast is None
-                or (outcome[1] and fast.viewer.user_id != outcome[2])
-            ):
-                # failed or too slow, or personal to another user: the task executes it itself
-                subscriber.last = event.sequence - 1
-                subscriber._offer(event)
-                continue
-            if outcome[0] is not None:
-                if encoded is None:
-                    encoded = outcome[0].encode()  # once per group, for every socket
-                send = fast.operation.send_next(outcome[0], encoded)
-                if send is not None:
-                    _send_now(subscriber, send)
+        _deliver(event, members, outcome)
+
+
+def _deliver(event: Any, members: list[Any], outcome: tuple[str | None, bool, int] | None) -> None:
+    """Write one group's payload to each of its subscribers; one whose socket fails is left
+    to its own task (never the others: each is guarded on its own)."""
+    payload = None if outcome is None else outcome[0]
+    encoded = None if payload is None else payload.encode()  # once per group, for every socket
+    for subscriber in members:
+        fast = subscriber.fast_path
+        if subscriber.closed or (fast is not None and fast.operation.completed):
+            continue
+        if outcome is None or fast is None or (outcome[1] and fast.viewer.user_id != outcome[2]):
+            # failed or too slow, or personal to another user: the task executes it itself
+            subscriber.last = event.sequence - 1
+            subscriber._offer(event)
+            continue
+        if payload is None:
+            continue
+        try:
+            send = fast.operation.send_next(payload, encoded)
+        except Exception:  # this socket only: its task resends the event or closes it
+            log.debug("writing event %s failed", event.sequence, exc_info=True)
+            subscriber.last = event.sequence - 1
+            subscriber._offer(event)
+            continue
+        if send is not None:
+            _send_now(subscriber, send)
 
 
 DISPATCH_BUDGET_SECONDS = 5.0

@@ -27,6 +27,8 @@ import contextvars
 import json
 import logging
 import random
+import secrets
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -35,13 +37,16 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from broadcaster import Broadcast
 from broadcaster._base import Unsubscribed
+from redis import asyncio as redis
+from redis.exceptions import RedisError
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from db.availability import is_unavailable, report_unavailable
 from db.models import Event, Workspace
-from graph.events import EventType
+from graph.auth import VIEWER_CACHE_SECONDS, ViewerCache
+from graph.events import VIEWER_EVENTS, EventType
 from graph.fanout import dispatch
 from graph.loaders import Loaders
 from graph.redis_backend import LOST, RESYNC, ResilientRedisBackend
@@ -188,6 +193,8 @@ async def write(
             log.debug("retrying write after %r (attempt %s)", exc, attempt)
             await asyncio.sleep(random.uniform(0.005, 0.03) * attempt)
     if bus is not None:
+        if any(event.type in VIEWER_EVENTS for event in events):
+            await bus.viewer_generations.bump(workspace_id)
         for event in events:
             await bus.publish(event)
     return result
@@ -233,10 +240,12 @@ class SharedReads:
     dashboards resume after the same sequence, check the same tokens and teams).
 
     ``read(key)`` awaits ``load(*key)``. A load serves only the callers that asked before it
-    started, so each caller sees every row committed before it asked, as with a read of its
-    own: while a load of a key runs, callers of the same key wait for the next one, which
-    starts when it ends (at most two per key: the one running and the one gathering). What a
-    load returns is shared by its callers: it must not be changed.
+    started (before its task first ran, so before its statement was sent), so each caller
+    sees every row committed before it asked, as with a read of its own: while a load of a
+    key runs, callers of the same key wait for the next one, which starts when it ends (at
+    most two per key: the one running and the one gathering). What a load returns is shared
+    by its callers: it must not be changed. A caller cancelled while it waits (its socket
+    vanished) leaves the load to the others; a load nobody waits for any more still ends.
     """
 
     def __init__(self, load: Callable[..., Awaitable[Any]]) -> None:
@@ -250,26 +259,32 @@ class SharedReads:
     async def read(self, key: tuple[Any, ...]) -> Any:
         future = self._gathering.get(key)
         if future is None:
-            future = asyncio.get_running_loop().create_future()
-            if key in self._running:
-                self._gathering[key] = future  # starts once the running one ends
-            else:
-                self._start(key, future)
+            future = self._gathering[key] = asyncio.get_running_loop().create_future()
+            if key not in self._running:
+                self._start(key, future)  # else it starts once the running one ends
         # shared: one caller's cancellation must not cancel the load of the others
         return await asyncio.shield(future)
 
     def _start(self, key: tuple[Any, ...], future: asyncio.Future[Any]) -> None:
-        self._running[key] = future
         # a fresh context: the load must not carry one caller's variables
-        task = asyncio.create_task(self._load(*key), context=contextvars.Context())
+        task = asyncio.create_task(self._run(key, future), context=contextvars.Context())
         self._loads.add(task)
         task.add_done_callback(self._loads.discard)
         task.add_done_callback(partial(self._ended, key, future))
 
+    async def _run(self, key: tuple[Any, ...], future: asyncio.Future[Any]) -> Any:
+        # started: callers from now on wait for the next load
+        del self._gathering[key]
+        self._running[key] = future
+        return await self._load(*key)
+
     def _ended(
         self, key: tuple[Any, ...], future: asyncio.Future[Any], task: asyncio.Task[Any]
     ) -> None:
-        del self._running[key]
+        if self._running.get(key) is future:
+            del self._running[key]
+        elif self._gathering.get(key) is future:  # cancelled before it ever ran
+            del self._gathering[key]
         if task.cancelled():
             future.cancel()
         elif task.exception() is not None:
@@ -277,8 +292,8 @@ class SharedReads:
             future.exception()  # retrieved: a caller that left must not log it
         else:
             future.set_result(task.result())
-        gathering = self._gathering.pop(key, None)
-        if gathering is not None:
+        gathering = self._gathering.get(key)
+        if gathering is not None and key not in self._running:
             self._start(key, gathering)
 
 
@@ -297,6 +312,139 @@ async def read_outbox_shared(
     """:func:`read_outbox`, one statement for equal reads asked for at the same time in this
     process (:class:`SharedReads`; each caller gets its own list)."""
     return list(await _outbox_reads.read((workspace_id, after, up_to, limit)))
+
+
+GENERATION_TIMEOUT_SECONDS = 0.5
+"""How long one Redis call of :class:`ViewerGenerations` may take (seconds)."""
+GENERATION_RETRY_SECONDS = 1.0
+"""While Redis cannot be reached, how often a request tries it again (seconds); meanwhile
+every request reads its viewer from the database."""
+GENERATION_BUMP_RETRY_SECONDS = (0.2, 5.0)
+"""Backoff of an announcement (:meth:`ViewerGenerations.bump`) that failed (doubling)."""
+
+
+class ViewerGenerations:
+    """A generation per workspace that changes whenever a viewer of the workspace may have
+    (issue 23, the viewer cache): shared by every worker and host through Redis
+    (``BROADCAST_URL=redis://…``), or kept in the process with ``memory://`` (one process:
+    with ``memory://`` neither events nor these generations cross processes).
+
+    :func:`write` calls :meth:`bump` after committing an event whose type reloads
+    a subscriber's viewer (``EventType.reloads_viewer``, :mod:`graph.events`: user and team
+    changes, token revocations, which password changes and deactivations emit too), before it
+    returns, hence before the mutation's response. :meth:`current` reads a workspace's
+    generation (one Redis ``GET``; equal reads asked for at the same time are one:
+    :class:`SharedReads`), ``None`` when it cannot be known (Redis unreachable):
+    then nothing may be served from a cache. A generation missing from Redis (a flushed or
+    restarted Redis) is set to a random number, never one a worker may still hold.
+    """
+
+    def __init__(self, url: str = "memory://", namespace: str = "") -> None:
+        self.namespace = namespace
+        self._local: dict[int, int] = {}
+        self._redis: Any = None
+        if url.startswith(("redis://", "rediss://")):
+            self._redis = redis.Redis.from_url(
+                url,
+                socket_timeout=GENERATION_TIMEOUT_SECONDS,
+                socket_connect_timeout=GENERATION_TIMEOUT_SECONDS,
+            )
+        self._reads = SharedReads(self._get)
+        self._down = False
+        self._retry_at = 0.0
+        self._unannounced: set[int] = set()
+        self._announcer: asyncio.Task[None] | None = None
+        self.lost: Callable[[], None] | None = None
+        """Called whenever Redis failed: the caller forgets what it cached."""
+
+    @property
+    def shared(self) -> bool:
+        """Whether the generations live in Redis (shared by every worker)."""
+        return self._redis is not None
+
+    def key(self, workspace_id: int) -> str:
+        return f"inbox-graph:{self.namespace}:viewers:{workspace_id}"
+
+    def _failed(self, exc: BaseException) -> None:
+        self._retry_at = time.monotonic() + GENERATION_RETRY_SECONDS
+        if not self._down:
+            self._down = True
+            log.warning(
+                "viewer generations unreachable in Redis (%s: %s); viewers are read for every "
+                "request meanwhile",
+                type(exc).__name__,
+                exc,
+            )
+        if self.lost is not None:
+            self.lost()
+
+    def _answered(self) -> None:
+        if self._down:
+            self._down = False
+            log.warning("viewer generations reachable again")
+
+    async def _get(self, workspace_id: int) -> bytes | None:
+        key = self.key(workspace_id)
+        try:
+            value = await self._redis.get(key)
+            if value is None:
+                await self._redis.set(key, secrets.randbelow(1 << 62), nx=True)
+                value = await self._redis.get(key)
+        except (RedisError, OSError, TimeoutError) as exc:
+            self._failed(exc)
+            return None
+        self._answered()
+        return value
+
+    async def current(self, workspace_id: int) -> object | None:
+        """The workspace's generation now, or ``None`` when it cannot be known."""
+        if self._redis is None:
+            return self._local.get(workspace_id, 0)
+        if self._down and time.monotonic() < self._retry_at:
+            return None
+        return await self._reads.read((workspace_id,))
+
+    async def bump(self, workspace_id: int) -> None:
+        """Announce that viewers of the workspace may have changed (after the commit). Never
+        raises: while Redis is unreachable, the announcement is retried in the background and
+        this worker forgets its cache (:attr:`lost`); other workers read their viewers for
+        every request while they cannot reach Redis either, and keep one at most
+        :data:`graph.auth.VIEWER_CACHE_SECONDS` otherwise."""
+        self._local[workspace_id] = self._local.get(workspace_id, 0) + 1
+        if self._redis is None:
+            return
+        if not await self._incr(workspace_id):
+            self._unannounced.add(workspace_id)
+            if self._announcer is None or self._announcer.done():
+                self._announcer = asyncio.get_running_loop().create_task(
+                    self._announce(), context=contextvars.Context()
+                )
+
+    async def _incr(self, workspace_id: int) -> bool:
+        try:
+            await self._redis.incr(self.key(workspace_id))
+        except (RedisError, OSError, TimeoutError) as exc:
+            self._failed(exc)
+            return False
+        self._answered()
+        return True
+
+    async def _announce(self) -> None:
+        delay, longest = GENERATION_BUMP_RETRY_SECONDS
+        while self._unannounced:
+            await asyncio.sleep(delay)
+            for workspace_id in sorted(self._unannounced):
+                if not await self._incr(workspace_id):
+                    break
+                self._unannounced.discard(workspace_id)
+            delay = min(delay * 2, longest)
+
+    async def close(self) -> None:
+        if self._announcer is not None:
+            self._announcer.cancel()
+        if self._redis is not None:
+            with contextlib.suppress(Exception):
+                await self._redis.aclose()
 
 
 class SlowConsumer(Exception):
@@ -431,6 +579,7 @@ class EventBus:
         queue_size: int = 1000,
         shared_fanout: bool = True,
         namespace: str = "",
+        viewer_cache_seconds: float = VIEWER_CACHE_SECONDS,
     ) -> None:
         self.url = url
         self.namespace = namespace
@@ -451,6 +600,10 @@ class EventBus:
         self._publish_failing = False
         self._republisher: asyncio.Task[None] | None = None
         self._stopping = False
+        self.viewer_generations = ViewerGenerations(url, namespace)
+        """Bumped by :func:`write` when viewers of a workspace may have changed."""
+        self.viewers = ViewerCache(self.viewer_generations, seconds=viewer_cache_seconds)
+        """This process's viewers of HTTP requests' tokens (:class:`graph.auth.ViewerCache`)."""
 
     def loaders_for(self, event: LiveEvent) -> Loaders:
         """The DataLoaders every subscriber of this process uses to resolve ``event``.
@@ -487,6 +640,7 @@ class EventBus:
             with contextlib.suppress(BaseException):
                 await task
         self._listeners.clear()
+        await self.viewer_generations.close()
         with contextlib.suppress(Exception):
             await self._broadcast.disconnect()
 
@@ -700,6 +854,7 @@ __all__ = [
     "SlowConsumer",
     "Subscriber",
     "Transaction",
+    "ViewerGenerations",
     "read_outbox",
     "read_outbox_shared",
     "with_current_facts",

@@ -27,7 +27,7 @@ from db.models import (
     User,
     Workspace,
 )
-from db.queries import first_per_group, keyset_between, ordering, select_rows
+from db.queries import columns, first_per_group, keyset_between, ordering, select_rows
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -122,7 +122,9 @@ def _by_id(model: type[Model], workspace_id: int) -> DataLoader[int, Any]:
         keys = sorted(set(ids))
         marks = ", ".join("{}" for _ in keys)
         rows = await select_rows(
-            model, f'SELECT * FROM "{model._meta.db_table}" WHERE id IN ({marks})', *keys
+            model,
+            f'SELECT {columns(model)} FROM "{model._meta.db_table}" WHERE id IN ({marks})',
+            *keys,
         )
         found = {row.pk: row for row in rows if row.workspace_id == workspace_id}
         return [found.get(i) for i in ids]

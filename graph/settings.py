@@ -25,7 +25,8 @@
 | ``INBOX_GRAPH_RING_SWEEP_INTERVAL_SECONDS`` | ``1`` | how often each worker turns calls ringing past their workspace's ring timeout into ``MISSED`` |
 | ``INBOX_GRAPH_MIN_RING_TIMEOUT_SECONDS`` | ``5`` | the shortest ``callRingTimeoutSeconds`` a workspace may set (at least 1) |
 | ``INBOX_GRAPH_WS_COMPRESSION`` | ``off`` | WebSocket ``permessage-deflate`` (which every browser offers): ``off`` declines it; ``bounded`` accepts it without context takeover and with a small window, so an idle socket holds no compression state (``graph.ws_compression``) |
-| ``INBOX_GRAPH_PLAIN_LEAVES`` | ``1`` | ``0``: graphql-core completes every field, plain scalar and enum fields included (``graph.schema.direct``; the same JSON, for comparison) |
+| ``INBOX_GRAPH_PLAIN_LEAVES`` | ``1`` | ``0``: graphql-core completes every field, plain scalar and enum fields included (``graph.schema.direct``; the same JSON, for comparison); selection plans off too |
+| ``INBOX_GRAPH_PLANS`` | ``1`` | ``0``: graphql-core completes every object (``graph.schema.plan``; the same JSON, for comparison) |
 | ``INBOX_GRAPH_SHARED_FANOUT`` | ``1`` | ``0``: every subscription resolves, serialises and sends each event on its own, with its own database reads (the naive baseline of ``bench/fanout``) |
 | ``INBOX_GRAPH_HEADER_TIMEOUT_SECONDS`` | ``10`` | seconds a connection has to send a complete request head (request line and headers), from its opening or from its next byte after a response; otherwise it is closed (idle and slowloris clients). Read by ``inbox-graph serve`` (``graph.server``) |
 | ``INBOX_GRAPH_KEEP_ALIVE_SECONDS`` | ``5`` | seconds an idle keep-alive HTTP connection stays open after a response (uvicorn's ``timeout_keep_alive``). Read by ``inbox-graph serve`` |
@@ -56,6 +57,7 @@
 | ``INBOX_GRAPH_WEBHOOK_POLL_SECONDS`` | ``1`` | the deliverer's safety net: an endpoint with nothing to deliver is woken by the event bus when its workspace commits an event, and reads the outbox at least this often anyway; unleased endpoints (another worker died, one was created or enabled on another worker) are claimed this often |
 | ``INBOX_GRAPH_WEBHOOK_LEASE_SECONDS`` | ``30`` | how long a worker's claim on an endpoint holds without renewal: another worker takes over a dead worker's endpoints after it |
 | ``INBOX_GRAPH_WEBHOOK_SECRET_GRACE_SECONDS`` | ``86400`` | how long the previous signing secret still signs deliveries after ``rotateWebhookEndpointSecret`` |
+| ``INBOX_GRAPH_VIEWER_CACHE_SECONDS`` | ``10`` | the longest a worker answers HTTP requests with a token's viewer (user, teams, token) from its cache (:class:`graph.auth.ViewerCache`) when no change is announced; changes made through the API are seen by the next request on every worker regardless (with ``memory://``: in its one process). ``0``: no cache, one statement per request. ``inbox-graph serve --workers N`` with ``memory://`` turns it off (workers could not tell each other) |
 | ``INBOX_GRAPH_REQUEST_TIMEOUT_SECONDS`` | ``30`` | seconds an HTTP request may take from its head to its answer; beyond it 408 (body still arriving) or 504, code ``TIMEOUT`` |
 """
 
@@ -114,6 +116,21 @@ def _limit(name: str) -> int | None:
         value = 0
     if value < 1:
         raise ValueError(f"{name} must be a whole number above 0.")
+    return value
+
+
+def _seconds_or_none(name: str, default: float) -> float:
+    """A finite number of seconds from ``name``, 0 (none) or more.
+
+    Raises:
+        ValueError: when the value is not a finite number of 0 or more.
+    """
+    try:
+        value = _float(name, default)
+    except ValueError:
+        value = -1
+    if not 0 <= value < math.inf:
+        raise ValueError(f"{name} must be a number of seconds, 0 or more.")
     return value
 
 
@@ -206,6 +223,7 @@ class Settings:
     min_ring_timeout_seconds: int = 5
     shared_fanout: bool = True
     plain_leaves: bool = True
+    plans: bool = True
     ws_compression: str = "off"
     secret_keys: tuple[str, ...] = ()
     hubspot_url: str = "https://api.hubapi.com"
@@ -224,6 +242,7 @@ class Settings:
     max_body_bytes: int = 1024 * 1024
     max_frame_bytes: int = 1024 * 1024
     request_timeout_seconds: float = 30.0
+    viewer_cache_seconds: float = 10.0
     document_cache_bytes: int = 256 * 1024
     header_timeout_seconds: float = 10.0
     keep_alive_seconds: float = 5.0
@@ -274,6 +293,7 @@ class Settings:
             min_ring_timeout_seconds=max(1, _int("INBOX_GRAPH_MIN_RING_TIMEOUT_SECONDS", 5)),
             shared_fanout=_flag("INBOX_GRAPH_SHARED_FANOUT", True),
             plain_leaves=_flag("INBOX_GRAPH_PLAIN_LEAVES", True),
+            plans=_flag("INBOX_GRAPH_PLANS", True),
             ws_compression=_choice("INBOX_GRAPH_WS_COMPRESSION", "off", WS_COMPRESSION_MODES),
             secret_keys=_secret_keys("INBOX_GRAPH_SECRET_KEY"),
             hubspot_url=(
@@ -305,6 +325,7 @@ class Settings:
             max_body_bytes=_whole("INBOX_GRAPH_MAX_BODY_BYTES", 1024 * 1024),
             max_frame_bytes=_whole("INBOX_GRAPH_MAX_FRAME_BYTES", 1024 * 1024),
             request_timeout_seconds=_seconds("INBOX_GRAPH_REQUEST_TIMEOUT_SECONDS", 30.0),
+            viewer_cache_seconds=_seconds_or_none("INBOX_GRAPH_VIEWER_CACHE_SECONDS", 10.0),
             document_cache_bytes=_whole("INBOX_GRAPH_DOCUMENT_CACHE_BYTES", 256 * 1024),
             trusted_documents=_flag("INBOX_GRAPH_TRUSTED_DOCUMENTS", False),
             apq_store_bytes=_whole("INBOX_GRAPH_APQ_STORE_BYTES", 1024 * 1024),

@@ -140,7 +140,9 @@ class LiveStream:
     ``shared=False`` executes every payload for this subscriber alone and never hands the bus
     a fast path (payloads that read per-user state as they are built). ``announce_start``
     first selects a :data:`STREAM_STARTED` event once the stream's starting point is fixed:
-    a snapshot read then misses no later event.
+    a snapshot read then misses no later event. ``selection()`` returns a hashable key of
+    what ``select`` decides from (its scope ...): subscriptions of the same document, view
+    and key are selected once per event (:class:`graph.fanout.FastPath`).
 
     Raises (on strawberry's first iteration): ``BadUserInput`` for a negative or future
     ``afterSequence`` or too much to replay, ``HistoryPruned`` when the outbox no longer holds
@@ -161,6 +163,7 @@ class LiveStream:
         "pending",
         "resync",
         "select",
+        "selection",
         "shared",
         "started",
         "subscriber",
@@ -177,12 +180,14 @@ class LiveStream:
         select: Callable[[LiveEvent, dict[str, Any]], Candidate | None],
         shared: bool = True,
         announce_start: bool = False,
+        selection: Callable[[], Any] | None = None,
     ) -> None:
         self.context = context
         self.viewer: Viewer | None = None
         self.after_sequence = after_sequence
         self.on_viewer = on_viewer
         self.select = select
+        self.selection = selection
         self.shared = shared
         self.announce_start = announce_start
         self.operation: LiveOperation | None = None
@@ -255,7 +260,13 @@ class LiveStream:
         self.subscriber = subscriber
         self.operation = operation
         if self.shared and bus.shared_fanout:
-            self.fast = FastPath(context, operation, accepts=_fast_accepts, select=self.select)
+            self.fast = FastPath(
+                context,
+                operation,
+                accepts=_fast_accepts,
+                select=self.select,
+                selection=self.selection,
+            )
         if not operation.detach(self):  # completed by the client meanwhile
             self.ended = True
             bus.remove(subscriber)
@@ -299,26 +310,35 @@ class LiveStream:
         (a load shared with a subscriber that left), is waited out and the events since the
         last delivered one are read again from the outbox (:meth:`_pause`)."""
         delay = RETRY_MIN_SECONDS
+        # the frames of a catch-up (a replay: ten, a thousand) leave in one write, not one each
+        writer = self.operation.writer
+        if writer is not None:
+            writer.cork()
         try:
-            start_operation_loaders(self.viewer.workspace_id)
-            while True:
-                try:
-                    if not await self._step():
-                        self._hand_over()
-                        return
-                    delay = RETRY_MIN_SECONDS
-                except asyncio.CancelledError:
-                    if self.ended or asyncio.current_task().cancelling():
-                        raise  # stopped: the client completed it, or the socket closed
-                    log.warning(
-                        "a shared step of event delivery was cancelled; resuming from the outbox"
-                    )
-                    delay = await self._pause(delay)
-                except Exception as exc:
-                    if not is_unavailable(exc) and not isinstance(exc, ServiceUnavailable):
-                        raise
-                    report_unavailable(exc)
-                    delay = await self._pause(delay)
+            try:
+                start_operation_loaders(self.viewer.workspace_id)
+                while True:
+                    try:
+                        if not await self._step():
+                            self._hand_over()
+                            return
+                        delay = RETRY_MIN_SECONDS
+                    except asyncio.CancelledError:
+                        if self.ended or asyncio.current_task().cancelling():
+                            raise  # stopped: the client completed it, or the socket closed
+                        log.warning(
+                            "a shared step of event delivery was cancelled; resuming from the "
+                            "outbox"
+                        )
+                        delay = await self._pause(delay)
+                    except Exception as exc:
+                        if not is_unavailable(exc) and not isinstance(exc, ServiceUnavailable):
+                            raise
+                        report_unavailable(exc)
+                        delay = await self._pause(delay)
+            finally:
+                if writer is not None:
+                    writer.uncork()  # before a close or error frame below, and the bus's frames
         except _Gone:
             pass
         except SlowConsumer as exc:
@@ -334,6 +354,8 @@ class LiveStream:
         # what was in hand is read again; only the snapshot announcement is not in the outbox
         self.pending = [d for d in self.pending if d.event.type == STREAM_STARTED]
         self.resync = True
+        if self.operation.writer is not None:
+            self.operation.writer.flush()  # what was delivered so far need not wait
         await asyncio.sleep(delay * random.uniform(0.5, 1.0))
         return min(delay * 2, RETRY_MAX_SECONDS)
 
@@ -416,6 +438,8 @@ class LiveStream:
     async def _close(self, reason: str, code: int = CLOSE_FORBIDDEN) -> None:
         """End here and close the subscriber's WebSocket with ``code`` and ``reason``."""
         self.stop()
+        if self.operation.writer is not None:
+            self.operation.writer.flush()  # the frames delivered before it precede the close
         try:
             await self.context.request.close(code=code, reason=reason[:120])
         except (RuntimeError, WebSocketDisconnect, OSError):
@@ -469,8 +493,16 @@ def contact_events(
             return None
         return Candidate(event.sequence, partial(build, event))
 
+    def selection() -> tuple[Any, ...]:
+        # what ``select`` reads besides the event: equal keys select alike
+        return (event_type, addressee, user_id if addressee is not None else None, scope.current)
+
     return LiveStream(
-        context, after_sequence=after_sequence, on_viewer=scope.refresh, select=select
+        context,
+        after_sequence=after_sequence,
+        on_viewer=scope.refresh,
+        select=select,
+        selection=selection,
     )
 
 

@@ -59,8 +59,11 @@ Attempts log: every try is recorded (:class:`db.models.WebhookDelivery`: status 
 error, duration, when the next try is due), listed by ``webhookDeliveries`` and pruned with
 the outbox (``INBOX_GRAPH_EVENT_RETENTION_SECONDS``).
 
-One :class:`httpx.AsyncClient` per worker carries every delivery (connections reused per
-receiver); redirects are not followed.
+HTTP: each endpoint's queue sends through an httpx transport of its own, one connection kept
+alive, on an asyncio network backend that writes a request in one ``send()``
+(:mod:`graph.webhook_http`); what is sent outside the queues (:func:`redeliver`,
+:func:`send_test`) goes through one :class:`httpx.AsyncClient` per worker. Redirects are not
+followed.
 """
 
 from __future__ import annotations
@@ -74,7 +77,6 @@ import logging
 import os
 import random
 import socket
-import ssl
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -101,19 +103,20 @@ from db.models import (
 from db.models import Workspace as WorkspaceRow
 from graph.auth import load_viewer
 from graph.errors import BadUserInput, NotFound
-from graph.live import Doorbell
+from graph.live import Doorbell, write
 from graph.permissions.fields import mask_phone, sees_unmasked_numbers
 from graph.relay import to_global_id
 from graph.resolvers.contact import display_name
 from graph.resolvers.node import shows
 from graph.resolvers.webhook import check_resolved
+from graph.webhook_http import EndpointTransport, send
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from tortoise.queryset import QuerySet
 
-    from graph.live import EventBus, Subscriber
+    from graph.live import EventBus, Subscriber, Transaction
     from graph.permissions.visibility import Viewer
     from graph.settings import Settings
 
@@ -122,6 +125,10 @@ log = logging.getLogger(__name__)
 PAGE = 100
 """Events read from the outbox at a time per endpoint."""
 USER_AGENT = "inbox-graph-webhooks/1"
+GROUP_WAIT_SECONDS = 0.002
+"""How long a group commit waits at most for the requests under way (of the worker's other
+endpoints) to join it: fewer, larger transactions (on SQLite each statement is a hop to
+aiosqlite's thread)."""
 LISTEN_SECONDS = 5.0
 """How long an endpoint's task waits for the event bus to listen to its workspace before it
 delivers without it (woken by the poll only)."""
@@ -232,6 +239,8 @@ def _call(row: Call, audience: Audience) -> dict[str, Any]:
         "answeredAt": _iso(row.answered_at),
         "endedAt": _iso(row.ended_at),
         "recordingState": row.recording_state.value,
+        "recordingId": row.recording_id,
+        "recordingUrl": row.recording_url,
     }
 
 
@@ -369,13 +378,10 @@ def retry_after(response: httpx.Response) -> float | None:
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
-def new_client(
-    settings: Settings, *, ssl_context: ssl.SSLContext | None = None, connections: int = 200
-) -> httpx.AsyncClient:
-    """An HTTP client deliveries go through: the timeout of
+def new_client(settings: Settings, *, connections: int = 200) -> httpx.AsyncClient:
+    """An HTTP client what is sent outside the endpoints' queues goes through: the timeout of
     ``INBOX_GRAPH_WEBHOOK_TIMEOUT_SECONDS``, no redirects followed, connections reused (at most
-    ``connections`` open, a quarter of them kept alive at least one); ``ssl_context``: one
-    shared by several clients (else its own, with the system's CA certificates)."""
+    ``connections`` open, a quarter of them kept alive, at least one)."""
     return httpx.AsyncClient(
         timeout=settings.webhook_timeout_seconds,
         follow_redirects=False,
@@ -383,7 +389,6 @@ def new_client(
             max_connections=connections, max_keepalive_connections=max(1, connections // 4)
         ),
         headers={"user-agent": USER_AGENT},
-        verify=ssl_context if ssl_context is not None else True,
     )
 
 
@@ -399,8 +404,14 @@ class Outcome:
     duration_ms: int
 
 
+@functools.lru_cache(maxsize=1024)
+def _url(url: str) -> httpx.URL:
+    """``url`` parsed once per endpoint URL."""
+    return httpx.URL(url)
+
+
 async def post_once(
-    client: httpx.AsyncClient,
+    via: httpx.AsyncClient | httpx.AsyncBaseTransport,
     settings: Settings,
     endpoint: WebhookEndpoint,
     msg_id: str,
@@ -408,8 +419,10 @@ async def post_once(
     body: bytes,
 ) -> Outcome:
     """POST ``body`` to ``endpoint`` once, signed for ``msg_id`` at ``at`` (the headers of the
-    module docstring), within ``INBOX_GRAPH_WEBHOOK_TIMEOUT_SECONDS``; never raises for the
-    receiver's failures (they are the outcome's ``error``)."""
+    module docstring), through a client or an endpoint's transport
+    (:class:`graph.webhook_http.EndpointTransport`), within
+    ``INBOX_GRAPH_WEBHOOK_TIMEOUT_SECONDS`` (the whole request, connection included); never
+    raises for the receiver's failures (they are the outcome's ``error``)."""
     loop = asyncio.get_running_loop()
     started = loop.time()
     status: int | None = None
@@ -417,17 +430,20 @@ async def post_once(
     try:
         if settings.production:
             await check_resolved(endpoint.url)
+        request = httpx.Request(
+            "POST",
+            _url(endpoint.url),
+            content=body,
+            headers=[
+                ("user-agent", USER_AGENT),
+                ("content-type", "application/json"),
+                ("webhook-id", msg_id),
+                ("webhook-timestamp", str(int(at.timestamp()))),
+                ("webhook-signature", signature(endpoint, msg_id, at, body)),
+            ],
+        )
         async with asyncio.timeout(settings.webhook_timeout_seconds):  # the whole request
-            response = await client.post(
-                endpoint.url,
-                content=body,
-                headers={
-                    "content-type": "application/json",
-                    "webhook-id": msg_id,
-                    "webhook-timestamp": str(int(at.timestamp())),
-                    "webhook-signature": signature(endpoint, msg_id, at, body),
-                },
-            )
+            response = await send(via, request)
         status = response.status_code
         error = None if 200 <= status < 300 else f"HTTP {status}"
         wait = retry_after(response)
@@ -548,9 +564,9 @@ class WebhookDeliverer:
         """Carries what is sent outside the endpoints' queues (:func:`redeliver`,
         :func:`send_test`)."""
         self.ssl_context = httpx.create_ssl_context()
-        self.clients: dict[int, httpx.AsyncClient] = {}
-        """Per endpoint held: the client of its queue, one connection kept alive (one event is
-        in flight per endpoint: a pool of its own is not searched through the others'
+        self.transports: dict[int, EndpointTransport] = {}
+        """Per endpoint held: the HTTP transport of its queue, one connection kept alive (one
+        event is in flight per endpoint: a pool of its own is not searched through the others'
         connections on every request, a cost that grows with the endpoints of a shared pool)."""
         self.views = Views()
         self._pending: list[
@@ -558,6 +574,11 @@ class WebhookDeliverer:
         ] = []
         """Successes waiting for the next group commit (:meth:`_delivered`)."""
         self._committer: asyncio.Task[None] | None = None
+        self._sending = 0
+        """Requests of the endpoints' queues under way (:meth:`_commit_pending` waits for them
+        a little)."""
+        self._arrived = asyncio.Event()
+        """Set when a success joins :attr:`_pending`."""
         self.tasks: dict[int, asyncio.Task[None]] = {}
         self.renew_at: dict[int, float] = {}
         """Per endpoint held: when (event loop time) its lease is renewed next."""
@@ -613,6 +634,7 @@ class WebhookDeliverer:
         """
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._pending.append((endpoint_id, event.sequence, attempt, future))
+        self._arrived.set()
         if self._committer is None or self._committer.done():
             self._committer = asyncio.create_task(self._commit_pending())
         if not await future:
@@ -624,7 +646,17 @@ class WebhookDeliverer:
     async def _commit_pending(self) -> None:
         """Commit the waiting successes (:meth:`_delivered`), a transaction at a time, until
         none waits; rows in the order of their ids (no deadlock between two workers)."""
+        loop = asyncio.get_running_loop()
         while self._pending:
+            # the requests under way are waited for a little (at most GROUP_WAIT_SECONDS):
+            # their successes join this commit rather than start the next one
+            await asyncio.sleep(0)  # the endpoints the last commit released send their next
+            until = loop.time() + GROUP_WAIT_SECONDS
+            while self._sending and (left := until - loop.time()) > 0:
+                self._arrived.clear()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(left):
+                        await self._arrived.wait()
             batch, self._pending = sorted(self._pending, key=lambda p: p[:2]), []
             moved: list[bool] = []
             try:
@@ -654,6 +686,10 @@ class WebhookDeliverer:
         if len(set(ids)) == len(ids):
             cursor = Case(*(When(id=i, then=s) for i, s in cursors), default=F("cursor"))
             held = WebhookEndpoint.filter(id__in=ids, lease_owner=self.owner, enabled=True)
+            if connection.capabilities.dialect == "postgres":
+                # the rows in the order of their ids, as pruning locks them (no deadlock); an
+                # UPDATE of several rows locks them in the order it finds them
+                await held.using_db(connection).select_for_update().order_by("id").only("id")
             done = await held.using_db(connection).update(cursor=cursor, lease_until=lease_until)
             if done == len(ids):
                 return [True] * len(ids)
@@ -780,9 +816,7 @@ class WebhookDeliverer:
 
     async def _serve(self, endpoint_id: int, workspace_id: int) -> None:
         """Deliver one endpoint while this worker holds its lease."""
-        self.clients[endpoint_id] = new_client(
-            self.settings, ssl_context=self.ssl_context, connections=1
-        )
+        self.transports[endpoint_id] = EndpointTransport(self.ssl_context)
         try:
             try:  # the broadcast may be away (Redis): then the poll alone wakes it
                 async with asyncio.timeout(LISTEN_SECONDS):
@@ -804,11 +838,11 @@ class WebhookDeliverer:
             self.tasks.pop(endpoint_id, None)
             self.renew_at.pop(endpoint_id, None)
             self.wakers.pop(endpoint_id, None)
-            client = self.clients.pop(endpoint_id, None)
+            transport = self.transports.pop(endpoint_id, None)
             await asyncio.shield(self._release(endpoint_id))
-            if client is not None:
+            if transport is not None:
                 with contextlib.suppress(Exception):
-                    await asyncio.shield(client.aclose())
+                    await asyncio.shield(transport.aclose())
 
     async def _deliver_page(self, endpoint_id: int) -> bool:
         """Deliver the next page of the endpoint's events; whether there were any."""
@@ -878,8 +912,13 @@ class WebhookDeliverer:
                 if not body:
                     return  # nothing of it may be shown any more
             at = datetime.now(UTC)
-            client = self.clients.get(endpoint_id) or self.client
-            outcome = await post_once(client, settings, endpoint, msg_id, at, body)
+            via = self.transports.get(endpoint_id) or self.client
+            self._sending += 1
+            try:
+                outcome = await post_once(via, settings, endpoint, msg_id, at, body)
+            finally:
+                self._sending -= 1
+                self._arrived.set()  # the group commit waits no longer for this one
             attempt = {
                 "sequence": event.sequence,
                 "event_type": event.type,
@@ -1057,36 +1096,54 @@ async def replay(endpoint: WebhookEndpoint, from_sequence: int) -> WebhookEndpoi
     worker holding its lease loses it (an event in flight may still arrive); the next claim
     resumes from the new cursor.
 
+    One transaction holding the endpoint's row (``FOR UPDATE``) from before it reads the
+    oldest event kept until the cursor is committed: the outbox's pruning
+    (:func:`db.outbox.prune_events`) locks every endpoint's row before it reads the cursors,
+    so it either deleted its events before this reads the oldest, or waits for the new cursor
+    and keeps the events after it.
+
     Raises:
         BadUserInput: ``from_sequence`` is before the oldest event the outbox keeps, or after
             the workspace's last one (``fromSequence``; ``extensions.oldestSequence`` names the
             oldest kept).
         NotFound: the endpoint was deleted meanwhile.
     """
-    oldest = await (
-        Event.filter(workspace_id=endpoint.workspace_id)
-        .order_by("sequence")
-        .first()
-        .values_list("sequence", flat=True)
-    )
-    head = await (
-        WorkspaceRow.filter(id=endpoint.workspace_id)
-        .first()
-        .values_list("event_sequence", flat=True)
-    )
-    head = int(head or 0)
-    oldest = int(oldest) if oldest is not None else head + 1
-    if from_sequence < oldest or from_sequence > head + 1:
-        raise BadUserInput(
-            f"`fromSequence` must be between {oldest}, the oldest event the outbox keeps, and "
-            f"{head + 1}.",
-            field="fromSequence",
-            oldestSequence=oldest,
+
+    async def operation(tx: Transaction) -> WebhookEndpoint | None:
+        query = WebhookEndpoint.filter(id=endpoint.id).using_db(tx.connection)
+        if await query.select_for_update().first() is None:
+            return None
+        oldest = await (
+            Event.filter(workspace_id=endpoint.workspace_id)
+            .using_db(tx.connection)
+            .order_by("sequence")
+            .first()
+            .values_list("sequence", flat=True)
         )
-    moved = await WebhookEndpoint.filter(id=endpoint.id).update(
-        cursor=from_sequence - 1, lease_owner=None, lease_until=None, updated_at=datetime.now(UTC)
-    )
-    row = await WebhookEndpoint.filter(id=endpoint.id).first() if moved else None
+        head = await (
+            WorkspaceRow.filter(id=endpoint.workspace_id)
+            .using_db(tx.connection)
+            .first()
+            .values_list("event_sequence", flat=True)
+        )
+        head = int(head or 0)
+        oldest = int(oldest) if oldest is not None else head + 1
+        if from_sequence < oldest or from_sequence > head + 1:
+            raise BadUserInput(
+                f"`fromSequence` must be between {oldest}, the oldest event the outbox keeps, "
+                f"and {head + 1}.",
+                field="fromSequence",
+                oldestSequence=oldest,
+            )
+        await query.update(
+            cursor=from_sequence - 1,
+            lease_owner=None,
+            lease_until=None,
+            updated_at=datetime.now(UTC),
+        )
+        return await query.first()
+
+    row = await write(None, endpoint.workspace_id, operation)
     if row is None:
         raise NotFound("Webhook endpoint", field="endpointId")
     return row

@@ -180,6 +180,24 @@ class InboxTransportWSHandler(BaseGraphQLTransportWSHandler):
             self._frame_writer = frame_writer(self.websocket.ws)
         return self._frame_writer
 
+    async def send_message(self, message: Any) -> None:
+        """Send a protocol message (``connection_ack``, ``pong``, ``error``, ``complete``,
+        a query's ``next``): pre-framed by the socket's :class:`FrameWriter` when it can (a
+        storm's acknowledgements without starlette's, uvicorn's and wsproto's per-message
+        path), else through uvicorn as strawberry does."""
+        writer = self._writer()
+        if writer is not None and writer.plain is not False:  # not a compressed socket
+            encoded = self.view.encode_json(message)
+            if isinstance(encoded, str) and writer.write_text(encoded.encode()):
+                return
+        await super().send_message(message)
+
+    def _flush(self) -> None:
+        """Write what a catch-up holds (:meth:`FrameWriter.cork`) before a close or the end of
+        an operation: it was sent before them."""
+        if self._frame_writer is not _UNSET and self._frame_writer is not None:
+            self._frame_writer.flush()
+
     def _register(self, live: LiveOperation, user_id: int) -> None:
         self._live[live.id] = live
         self._user_id = user_id
@@ -203,6 +221,7 @@ class InboxTransportWSHandler(BaseGraphQLTransportWSHandler):
             if not is_unavailable(exc):
                 raise
             report_unavailable(exc)
+            self._flush()
             await self.websocket.close(
                 code=CLOSE_TRY_AGAIN_LATER, reason="Service unavailable: retry shortly"
             )
@@ -240,6 +259,7 @@ class InboxTransportWSHandler(BaseGraphQLTransportWSHandler):
                 await self.send_message(error)
                 return
             if viewer is None:
+                self._flush()
                 await self.websocket.close(code=CLOSE_FORBIDDEN, reason="Forbidden")
                 return
             refused = self._too_many(viewer.user_id)
@@ -278,6 +298,7 @@ class InboxTransportWSHandler(BaseGraphQLTransportWSHandler):
     async def run_operation(self, operation: Any) -> None:
         await super().run_operation(operation)
         if self.context.session_ended:  # ``logout`` ran over this socket and has answered
+            self._flush()
             with contextlib.suppress(RuntimeError, OSError):  # closed already
                 await self.websocket.close(code=CLOSE_FORBIDDEN, reason="Logged out")
 
@@ -306,7 +327,9 @@ class InboxTransportWSHandler(BaseGraphQLTransportWSHandler):
         self._unregister(id)
 
     async def cleanup_operation(self, operation_id: str) -> None:
-        # from ``complete`` on, no ``next`` of this operation may be written, even by the bus
+        # from ``complete`` on, no ``next`` of this operation may be written, even by the bus;
+        # those a catch-up holds (``FrameWriter.cork``) were written before it arrived
+        self._flush()
         live = self._unregister(operation_id)
         if live is not None:
             live.completed = True

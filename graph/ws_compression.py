@@ -40,19 +40,23 @@ socket without an extension (compressed sockets are framed by wsproto, one compr
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import struct
 import zlib
-from typing import Any
+from typing import Any, NamedTuple
 
+import h11
 import wsproto
 from starlette.websockets import WebSocketState
 from uvicorn.protocols.websockets.wsproto_impl import WSProtocol
 from wsproto import ConnectionType
 from wsproto.connection import ConnectionState
-from wsproto.events import AcceptConnection, CloseConnection, Event
+from wsproto.events import AcceptConnection, CloseConnection, Event, RejectConnection, Request
 from wsproto.extensions import PerMessageDeflate
 from wsproto.frame_protocol import CloseReason, Opcode
+from wsproto.handshake import H11Handshake
+from wsproto.utilities import RemoteProtocolError
 
 from graph.settings import WS_COMPRESSION_MODES
 
@@ -99,7 +103,10 @@ class BoundedPerMessageDeflate(PerMessageDeflate):
 
     def accept(self, offer: str) -> bool | str | None:
         offered = {part.split("=", 1)[0].strip() for part in offer.split(";")[1:]}
-        if super().accept(offer) is None:  # wsproto declines windows outside 9..15 bits
+        try:
+            if super().accept(offer) is None:  # wsproto declines windows outside 9..15 bits
+                return None
+        except ValueError:  # a window that is not a number: declined (RFC 7692 5)
             return None
         # the decompressor is made with client_max_window_bits: 15 decodes any client window
         self.client_max_window_bits = self.DEFAULT_CLIENT_MAX_WINDOW_BITS
@@ -149,6 +156,119 @@ class BoundedPerMessageDeflate(PerMessageDeflate):
         return super().frame_outbound(proto, opcode, rsv, data, fin)
 
 
+class _Head(NamedTuple):
+    """What wsproto's handshake reads of h11's request event."""
+
+    method: bytes
+    target: bytes
+    headers: list[tuple[bytes, bytes]]
+
+
+def _upgrade_head(data: bytes) -> _Head | None:
+    """The upgrade request uvicorn's httptools protocol hands over, as it writes it again after
+    httptools parsed it (``GET <target> HTTP/1.1``, then ``name: value`` lines, names in lower
+    case, values trimmed, one ``host``, no ``transfer-encoding``): ``None`` for anything else
+    (h11 parses it then, and refuses what it refuses: two hosts, a coding it cannot read)."""
+    if not data.endswith(b"\r\n\r\n"):
+        return None
+    lines = data[:-4].split(b"\r\n")
+    request_line = lines[0].split(b" ")
+    if len(request_line) != 3 or request_line[2] != b"HTTP/1.1" or not request_line[1].isascii():
+        return None
+    headers = []
+    for line in lines[1:]:
+        name, separator, value = line.partition(b": ")
+        if not separator or not name:
+            return None
+        headers.append((name, value))
+        if name == b"transfer-encoding":
+            return None
+    if sum(name == b"host" for name, _ in headers) != 1:
+        return None
+    return _Head(request_line[0], request_line[1], headers)
+
+
+class _Switching:
+    """Stands in for h11 to write the 101 response (:class:`FastHandshake`)."""
+
+    @staticmethod
+    def send(response: h11.InformationalResponse) -> bytes:
+        lines = [b"HTTP/1.1 %d %s\r\n" % (response.status_code, response.reason)]
+        # h11 validated every name and value when it made the response (no CR or LF)
+        lines += [name + b": " + value + b"\r\n" for name, value in response.headers.raw_items()]
+        lines.append(b"\r\n")
+        return b"".join(lines)
+
+
+_SWITCHING = _Switching()
+
+
+class FastHandshake(H11Handshake):
+    """wsproto's server handshake without parsing the request a second time (issue 23).
+
+    uvicorn's httptools protocol has parsed the upgrade request already; it writes it out
+    again and wsproto parses it with h11, then builds the 101 with h11 (a fifth of a
+    subscription's set-up in a reconnect storm). Here the request uvicorn writes is split
+    into its lines (:func:`_upgrade_head`) and checked by wsproto's own checks
+    (``_process_connection_request``: method, ``Connection``, ``Upgrade``, version, key,
+    host), and the 101 is written from the response wsproto makes, without h11's state
+    machine. h11 gets the request only if something else must be answered (a rejection: a
+    403, a denial response, a malformed request's 400) or more bytes come before the answer;
+    anything :func:`_upgrade_head` does not recognise goes to h11 as before.
+    """
+
+    _raw: bytes | None = None
+    """The request taken without h11, until h11 has it too or the 101 is written."""
+    _fresh = True
+
+    def receive_data(self, data: bytes | None) -> None:
+        if self._fresh and not self.client:
+            self._fresh = False
+            head = _upgrade_head(data) if data else None
+            if head is not None:
+                self._raw = data
+                self._events.append(self._process_connection_request(head))  # type: ignore[arg-type]
+                return
+        self._catch_up()
+        super().receive_data(data)
+
+    def _catch_up(self) -> None:
+        """Give h11 the request taken without it (it must answer it, or read what follows)."""
+        raw, self._raw = self._raw, None
+        if raw is not None:
+            self._h11_connection.receive_data(raw)
+            # the request, handled already; or h11 refuses it (e.g. no Host), as wsproto did
+            with contextlib.suppress(h11.RemoteProtocolError):
+                self._h11_connection.next_event()
+
+    def _accept(self, event: AcceptConnection) -> bytes:
+        if self._raw is None:
+            return super()._accept(event)
+        self._raw = None
+        # from here on the connection is a WebSocket: h11 is never used again
+        self._h11_connection = _SWITCHING  # type: ignore[assignment]
+        return super()._accept(event)
+
+    def _reject(self, event: Any) -> bytes:
+        self._catch_up()
+        return super()._reject(event)
+
+    def _process_connection_request(self, event: Any) -> Request:
+        try:
+            return super()._process_connection_request(event)
+        except UnicodeError:  # wsproto decodes the Host as IDNA: a 400, not a traceback
+            raise RemoteProtocolError("Bad Host header", event_hint=RejectConnection()) from None
+
+
+class InboxWSProtocol(WSProtocol):
+    """uvicorn's ``wsproto`` protocol with :class:`FastHandshake`
+    (``INBOX_GRAPH_WS_COMPRESSION=off``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.conn.handshake = FastHandshake(ConnectionType.SERVER)
+
+
 class _BoundedDeflateConnection(wsproto.WSConnection):
     """A server connection that accepts ``permessage-deflate`` on bounded terms: uvicorn
     builds its accept with wsproto's ``PerMessageDeflate()``; this swaps it on its way."""
@@ -173,11 +293,13 @@ class _BoundedDeflateConnection(wsproto.WSConnection):
 
 class BoundedDeflateWSProtocol(WSProtocol):
     """uvicorn's ``wsproto`` protocol, accepting ``permessage-deflate`` with
-    :class:`BoundedPerMessageDeflate` (``INBOX_GRAPH_WS_COMPRESSION=bounded``)."""
+    :class:`BoundedPerMessageDeflate` (``INBOX_GRAPH_WS_COMPRESSION=bounded``), with
+    :class:`FastHandshake`."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.conn = _BoundedDeflateConnection(self.config.ws_max_size)
+        self.conn.handshake = FastHandshake(ConnectionType.SERVER)
 
     def handle_close(self, event: CloseConnection) -> None:
         if self.conn.state == ConnectionState.OPEN and not self.close_sent:
@@ -196,6 +318,9 @@ class BoundedDeflateWSProtocol(WSProtocol):
         super().handle_close(event)
 
 
+CORK_BYTES = 64 * 1024
+"""Held frames (:meth:`FrameWriter.cork`) are written once they reach this many bytes."""
+
 _TEXT_FIN = 0x81
 """The first byte of an unfragmented, uncompressed text frame (FIN, opcode 1)."""
 
@@ -208,7 +333,8 @@ class FrameWriter:
     delivered to thousands of sockets, the payload is encoded once
     (:func:`graph.fanout.dispatch`) and each socket's frame is its header (2 to 10 bytes, the
     server never masks) and the operation's prefix around those bytes: one ``bytes`` join and
-    one ``transport.write`` per socket.
+    one ``transport.write`` per socket. Between :meth:`cork` and :meth:`uncork` (a replay),
+    the frames are held and written together.
 
     :meth:`write_text` writes only when uvicorn's own path would write at once, the same bytes:
     the socket is open on both sides (handshake done, no close sent or received, the transport
@@ -224,16 +350,54 @@ class FrameWriter:
     without them.
     """
 
-    __slots__ = ("plain", "protocol", "websocket")
+    __slots__ = ("_corked", "_held", "_held_bytes", "plain", "protocol", "websocket")
 
     def __init__(self, websocket: Any, protocol: WSProtocol) -> None:
         self.websocket = websocket
         self.protocol = protocol
         self.plain: bool | None = None  # no extension negotiated: known once the handshake is done
+        self._corked = 0  # cork() calls not yet matched by uncork()
+        self._held: list[bytes] | None = None  # frames written while corked, in order
+        self._held_bytes = 0
+
+    def cork(self) -> None:
+        """Hold the frames :meth:`write_text` writes from now on until the matching
+        :meth:`uncork` (calls nest): a subscription replaying its backlog writes it with one
+        ``transport.write`` (one system call) instead of one per frame (a reconnect storm,
+        issue 23). Held frames are written first whenever a frame must go through uvicorn
+        instead (:meth:`write_text` returns ``False``), and at :data:`CORK_BYTES`."""
+        self._corked += 1
+
+    def uncork(self) -> None:
+        """End one :meth:`cork`; the last one writes what was held (:meth:`flush`)."""
+        self._corked = max(self._corked - 1, 0)
+        if not self._corked:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the frames held by :meth:`cork` now, in one ``transport.write``. Call it before
+        anything else is sent on the socket through uvicorn (a close, an error frame), so that
+        it follows them. Held frames are dropped if the socket closed meanwhile (a close frame
+        was sent or received: nothing may follow it)."""
+        held = self._held
+        if not held:
+            return
+        self._held = None
+        self._held_bytes = 0
+        protocol = self.protocol
+        connection = protocol.conn.connection
+        if (
+            protocol.close_sent
+            or connection is None
+            or connection.state is not ConnectionState.OPEN
+            or protocol.transport.is_closing()
+        ):
+            return
+        protocol.transport.write(held[0] if len(held) == 1 else b"".join(held))
 
     def write_text(self, *parts: bytes) -> bool:
         """Write ``parts`` (UTF-8, joined) as one text message; ``False`` if it must go through
-        uvicorn instead (nothing was written)."""
+        uvicorn instead (nothing was written; frames held by :meth:`cork` were written first)."""
         protocol = self.protocol
         writable = protocol.writable
         if (
@@ -244,14 +408,14 @@ class FrameWriter:
             or protocol.response_started
             or self.websocket.application_state is not WebSocketState.CONNECTED
         ):
-            return False
+            return self._refuse()
         connection = protocol.conn.connection  # wsproto's, made by the handshake
         if connection is None or connection.state is not ConnectionState.OPEN:
-            return False
+            return self._refuse()
         if self.plain is None:
             self.plain = not connection._proto.extensions
         if not self.plain or protocol.transport.is_closing():
-            return False
+            return self._refuse()
         length = sum(map(len, parts))
         if length < 126:
             header = bytes((_TEXT_FIN, length))
@@ -259,8 +423,22 @@ class FrameWriter:
             header = struct.pack("!BBH", _TEXT_FIN, 126, length)
         else:
             header = struct.pack("!BBQ", _TEXT_FIN, 127, length)
-        protocol.transport.write(b"".join((header, *parts)))
+        frame = b"".join((header, *parts))
+        if self._corked:
+            if self._held is None:
+                self._held = []
+            self._held.append(frame)
+            self._held_bytes += len(frame)
+            if self._held_bytes >= CORK_BYTES:
+                self.flush()
+        else:
+            protocol.transport.write(frame)
         return True
+
+    def _refuse(self) -> bool:
+        if self._held:
+            self.flush()  # they precede whatever the caller now sends through uvicorn
+        return False
 
 
 _PROTOCOL_STATE = ("close_sent", "handshake_complete", "response_started", "conn", "transport")
@@ -290,7 +468,7 @@ def uvicorn_options(mode: str) -> dict[str, Any]:
         # wsproto holds the least per open connection of uvicorn's WebSocket protocols: about
         # 17.5 KB for an idle socket, against 20 KB for websockets' Sans-I/O one and 28 KB for
         # the legacy websockets one (`bench/README.md`, "Latest figures")
-        return {"ws": "wsproto", "ws_per_message_deflate": False}
+        return {"ws": f"{__name__}:InboxWSProtocol", "ws_per_message_deflate": False}
     raise ValueError(
         f"INBOX_GRAPH_WS_COMPRESSION must be one of {', '.join(WS_COMPRESSION_MODES)}, not {mode!r}"
     )
@@ -299,7 +477,9 @@ def uvicorn_options(mode: str) -> dict[str, Any]:
 __all__ = [
     "BoundedDeflateWSProtocol",
     "BoundedPerMessageDeflate",
+    "FastHandshake",
     "FrameWriter",
+    "InboxWSProtocol",
     "frame_writer",
     "uvicorn_options",
 ]

@@ -3,17 +3,22 @@
 // options (no query log, no schema watching, no GraphiQL). bench/peers starts it and sends it
 // the same inbox list as inbox-graph, from the same clients.
 //
-//     node postgraphile-server.js <port> <database url>
+//     node postgraphile-server.js <port> <database url> [rls]
 //
-// The two computed columns it needs (contact_name, conversation_last_message) are created by
-// bench/peers (COMPUTED_COLUMNS) before this starts; PostGraphile exposes them as
-// Contact.name and Conversation.lastMessage.
+// The computed columns and functions it needs (postgraphile.sql: Contact.name,
+// Conversation.lastMessage, Conversation.timeline, the sidebar's Query fields, the contact
+// panel's phone, channels and merge suggestions) are created by bench/peers before this starts.
+// With "rls", every request runs as the role inbox_peer_rls (rls.sql: a policy on workspace_id
+// on every table of the screens) with jwt.claims.workspace_id taken from the request's
+// X-Workspace-Id header, as a deployment that keeps tenants apart in PostgreSQL does (a JWT's
+// claim would arrive the same way: PostGraphile sets it per transaction).
 "use strict";
 
 const http = require("http");
 const { postgraphile } = require("postgraphile");
 
-const [port, databaseUrl] = process.argv.slice(2);
+const [port, databaseUrl, mode] = process.argv.slice(2);
+const rls = mode === "rls";
 
 const middleware = postgraphile(databaseUrl, "public", {
   disableDefaultMutations: true,
@@ -24,8 +29,14 @@ const middleware = postgraphile(databaseUrl, "public", {
   setofFunctionsContainNulls: false,
   retryOnInitFail: false,
   extendedErrors: ["hint", "detail", "errcode"],
+  ...(rls && {
+    pgSettings: (req) => ({
+      role: "inbox_peer_rls",
+      "jwt.claims.workspace_id": String(req.headers["x-workspace-id"] || ""),
+    }),
+  }),
 });
 
 http.createServer(middleware).listen(Number(port), "127.0.0.1", () => {
-  console.log(`postgraphile listening on 127.0.0.1:${port}`);
+  console.log(`postgraphile${rls ? " (rls)" : ""} listening on 127.0.0.1:${port}`);
 });

@@ -387,7 +387,11 @@ def conversation_list_changes(
         return Candidate(event.sequence, partial(build, event, change), variant=change)
 
     return LiveStream(
-        context, after_sequence=after_sequence, on_viewer=scope.refresh, select=select
+        context,
+        after_sequence=after_sequence,
+        on_viewer=scope.refresh,
+        select=select,
+        selection=lambda: (status_value, scope.current),  # what ``select`` reads
     )
 
 

@@ -58,6 +58,7 @@ from graph.schema.crm import CrmMutations, CrmQueries
 from graph.schema.direct import PlainLeavesExecution, resolve_directly
 from graph.schema.inbox import CustomInbox, InboxMutations, InboxQueries, InboxSubscriptions
 from graph.schema.node import NodeQueries
+from graph.schema.plan import PlannedExecution
 from graph.schema.search import SearchQueries
 from graph.schema.user import (
     AccessTokenMutations,
@@ -240,12 +241,20 @@ class _PlainLeavesNoSuggestions(_NoSuggestions, PlainLeavesExecution):
     """Both: plain leaves completed directly (:mod:`graph.schema.direct`), no suggestions."""
 
 
+class _PlannedNoSuggestions(_NoSuggestions, PlannedExecution):
+    """Both: objects completed by plans (:mod:`graph.schema.plan`), no suggestions."""
+
+
 _EXECUTION = {
-    # (plain leaves, introspection) -> the execution context class
-    (False, True): None,
-    (False, False): _NoSuggestions,
-    (True, True): PlainLeavesExecution,
-    (True, False): _PlainLeavesNoSuggestions,
+    # (plain leaves, plans, introspection) -> the execution context class
+    (False, False, True): None,
+    (False, False, False): _NoSuggestions,
+    (False, True, True): None,  # plans complete plain leaves: off with them
+    (False, True, False): _NoSuggestions,
+    (True, False, True): PlainLeavesExecution,
+    (True, False, False): _PlainLeavesNoSuggestions,
+    (True, True, True): PlannedExecution,
+    (True, True, False): _PlannedNoSuggestions,
 }
 
 
@@ -294,7 +303,9 @@ def build_schema(
         extensions=extensions,
         config=StrawberryConfig(auto_camel_case=True),
         types=[Activity, CustomInbox, WebhookEndpoint],
-        execution_context_class=_EXECUTION[settings.plain_leaves, settings.introspection],
+        execution_context_class=_EXECUTION[
+            settings.plain_leaves, settings.plans, settings.introspection
+        ],
     )
     built.operation_rules = tuple(rules)
     built.max_token_count = settings.max_tokens

@@ -41,6 +41,11 @@ if TYPE_CHECKING:
     import strawberry
 
 
+DIRECT = "inbox_graph.direct"
+"""Key of the extensions of a field handed to graphql-core: ``(resolve, needs_info)``,
+``resolve(source, info)`` its resolver as graphql-core calls it, ``needs_info`` whether it
+reads ``info`` (``graph.schema.plan`` passes ``None`` otherwise)."""
+
 PLAIN_LEAF = "inbox_graph.plain_leaf"
 """Key of a plain leaf field's extensions: ``(read, leaf_type, nullable)``, ``read(source)``
 returning the value to serialise."""
@@ -94,14 +99,17 @@ def resolve_directly(schema: strawberry.Schema) -> list[str]:
             if resolver is None:
                 if field.default_resolver is getattr:
                     graphql_field.resolve = _attribute(field.python_name)
+                    _extend(graphql_field, DIRECT, (graphql_field.resolve, False))
                     if plain:
                         _mark(graphql_field, attrgetter(field.python_name), *plain)
                 continue
             parameters = list(resolver.signature.parameters)
             if parameters == ["self", "info"]:
                 graphql_field.resolve = _with_info(resolver.wrapped_func)
+                _extend(graphql_field, DIRECT, (graphql_field.resolve, True))
             elif parameters == ["self"]:
                 graphql_field.resolve = _without_info(resolver.wrapped_func)
+                _extend(graphql_field, DIRECT, (graphql_field.resolve, False))
                 function = resolver.wrapped_func
                 if plain and not (
                     inspect.iscoroutinefunction(function) or inspect.isasyncgenfunction(function)
@@ -113,10 +121,14 @@ def resolve_directly(schema: strawberry.Schema) -> list[str]:
     return changed
 
 
-def _mark(graphql_field: Any, read: Callable[[Any], Any], leaf: Any, nullable: bool) -> None:
+def _extend(graphql_field: Any, key: str, value: Any) -> None:
     if graphql_field.extensions is None:
         graphql_field.extensions = {}
-    graphql_field.extensions[PLAIN_LEAF] = (read, leaf, nullable)
+    graphql_field.extensions[key] = value
+
+
+def _mark(graphql_field: Any, read: Callable[[Any], Any], leaf: Any, nullable: bool) -> None:
+    _extend(graphql_field, PLAIN_LEAF, (read, leaf, nullable))
 
 
 class PlainLeavesExecution(StrawberryGraphQLCoreExecutionContext):
@@ -159,4 +171,4 @@ class PlainLeavesExecution(StrawberryGraphQLCoreExecutionContext):
         )
 
 
-__all__ = ["PLAIN_LEAF", "PlainLeavesExecution", "resolve_directly"]
+__all__ = ["DIRECT", "PLAIN_LEAF", "PlainLeavesExecution", "resolve_directly"]

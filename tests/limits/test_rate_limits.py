@@ -163,6 +163,12 @@ COSTS = [
         {"n": 40},
         1 + 40 * 3,
     ),
+    # the same document again with another page: a requested cost is remembered per variables
+    (
+        "query($n: Int!) { calls(first: $n) { edges { node { id contact { name } } } } }",
+        {"n": 7},
+        1 + 7 * 3,
+    ),
     (
         "query($id: ID!) { contact(id: $id) { callActivities { edges { node { id } } } } }",
         {"id": "x"},

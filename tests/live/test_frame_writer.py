@@ -29,11 +29,13 @@ class _Transport(asyncio.Transport):
     def __init__(self) -> None:
         super().__init__()
         self.written = bytearray()
+        self.writes = 0
         self.closing = False
 
     def write(self, data: bytes) -> None:
         assert not self.closing, "written after close"
         self.written += data
+        self.writes += 1
 
     def is_closing(self) -> bool:
         return self.closing
@@ -123,3 +125,45 @@ async def test_a_protocol_keeping_its_state_otherwise_gets_no_writer():
     async with _accepted() as (protocol, websocket, _, _):
         del protocol.close_sent
         assert frame_writer(websocket) is None
+
+
+async def test_corked_frames_leave_in_one_write_in_order():
+    async with _accepted() as (_, websocket, transport, client):
+        writer = frame_writer(websocket)
+        writer.cork()
+        writer.cork()  # nested: a second operation of the socket catching up too
+        before = transport.writes
+        assert all(writer.write_text(b'{"n":%d}' % n) for n in range(3))
+        writer.uncork()
+        assert transport.writes == before and transport.take() == b""
+        writer.uncork()
+        assert transport.writes == before + 1
+        assert _messages(client, transport.take()) == ['{"n":0}', '{"n":1}', '{"n":2}']
+        assert writer.write_text(b'{"n":3}')  # uncorked: written at once
+        assert _messages(client, transport.take()) == ['{"n":3}']
+
+
+async def test_corked_frames_precede_a_send_through_uvicorn():
+    async with _accepted() as (protocol, websocket, transport, client):
+        writer = frame_writer(websocket)
+        writer.cork()
+        assert writer.write_text(b'{"n":1}')
+        protocol.pause_writing()  # the socket backs up: the next frame goes through uvicorn
+        assert not writer.write_text(b'{"n":2}')
+        assert _messages(client, transport.take()) == ['{"n":1}']
+        protocol.resume_writing()
+        await websocket.send_text('{"n":2}')
+        writer.uncork()
+        assert _messages(client, transport.take()) == ['{"n":2}']
+
+
+async def test_corked_frames_never_follow_a_close_frame():
+    async with _accepted() as (_, websocket, transport, client):
+        writer = frame_writer(websocket)
+        writer.cork()
+        assert writer.write_text(b'{"n":1}')
+        await websocket.close(code=4403)
+        writer.uncork()
+        client.receive_data(transport.take())
+        events = list(client.events())
+        assert [type(e).__name__ for e in events] == ["CloseConnection"], events

@@ -1,10 +1,12 @@
-"""Plain leaves (issue 23, ``graph.schema.direct``): completing plain scalar and enum fields
-without graphql-core's per-field machinery changes no answer. The same operations (the
-benchmark's: sidebar, inbox lists forward and backward, a timeline, a contact panel, and a
-node lookup) are sent as every user of the visibility matrix to two servers on one database,
-one with the fast path and one without (``INBOX_GRAPH_PLAIN_LEAVES=0``), and their bodies must
-be the same bytes (up to the ``extensions``: cost and budget), errors (what a user may not
-see) included."""
+"""Plain leaves and selection plans (issue 23, ``graph.schema.direct``, ``graph.schema.plan``):
+completing plain scalar and enum fields without graphql-core's per-field machinery, and objects
+by compiled plans, changes no answer. The same operations (the benchmark's: sidebar, inbox
+lists forward and backward, a timeline, a contact panel, and a node lookup, plus the inbox list
+with aliases, fragments, ``@include``/``@skip`` and merged fields) are sent as every user of
+the visibility matrix to three servers on one database: with both fast paths (the default),
+with plain leaves only (``INBOX_GRAPH_PLANS=0``) and with neither
+(``INBOX_GRAPH_PLAIN_LEAVES=0``); their bodies must be the same bytes (up to the
+``extensions``: cost and budget), errors (what a user may not see) included."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from bench.queries import (
     CONVERSATIONS_BACKWARDS,
     SIDEBAR,
     TIMELINE,
+    USER,
     contact_panel_query,
 )
 from tests.conftest import PEOPLE
@@ -38,17 +41,56 @@ def without_plain_leaves(served):
     server.stop()
 
 
+@pytest.fixture(scope="module")
+def without_plans(served):
+    server = serve({**served.env, "INBOX_GRAPH_PLANS": "0"})
+    yield server
+    server.stop()
+
+
+# the inbox list as a client may shape it: aliases, fragments (named and inline), directives
+# by variable, a field selected twice (merged), __typename, the same relation twice by alias
+SHAPED = f"""query($inbox: InboxSelector!, $first: Int, $with: Boolean!, $without: Boolean!) {{
+  list: conversations(inbox: $inbox, first: $first) {{
+    __typename
+    edges {{ at: cursor node {{ ...Row __typename state: status
+      contact {{ id }} contact {{ name ... on Contact {{ assignee @include(if: $with) {{ {USER} }} }} }}
+      who: contact {{ ident: id assignee @skip(if: $without) {{ name }} }}
+      lastMessage @include(if: $with) {{ id text }}
+      lastMessage @skip(if: $with) {{ direction }}
+    }} }}
+    nodes {{ id ... on Node {{ id }} }}
+    pageInfo {{ ... on PageInfo {{ hasNextPage endCursor }} hasNextPage }}
+  }}
+}}
+fragment Row on Conversation {{ id lastActivityAt lastMessage {{ createdAt id }} }}"""
+
+
 def operations(conversation_ids: list[str], contact_ids: list[str]) -> list[tuple[str, dict]]:
     found: list[tuple[str, dict]] = [(SIDEBAR, {})]
     for inbox in ("ALL", "MINE", "UNASSIGNED"):
         found.append((CONVERSATIONS, {"inbox": {"standard": inbox}, "first": 100}))
         found.append((CONVERSATIONS_BACKWARDS, {"inbox": {"standard": inbox}, "last": 3}))
+        for flags in ((True, False), (False, True)):
+            found.append(
+                (
+                    SHAPED,
+                    {
+                        "inbox": {"standard": inbox},
+                        "first": 50,
+                        "with": flags[0],
+                        "without": flags[1],
+                    },
+                )
+            )
     found += [(TIMELINE, {"id": c, "first": 50}) for c in conversation_ids]
     found += [(contact_panel_query(), {"id": c}) for c in contact_ids]
     return found
 
 
-async def test_plain_leaves_answer_the_same_bytes_for_every_user(world, without_plain_leaves):
+async def test_plain_leaves_and_plans_answer_the_same_bytes_for_every_user(
+    world, without_plain_leaves, without_plans
+):
     owner = world.client("owner")
     listed = await owner(CONVERSATIONS, {"inbox": {"standard": "ALL"}, "first": 100})
     await owner.aclose()
@@ -60,12 +102,16 @@ async def test_plain_leaves_answer_the_same_bytes_for_every_user(world, without_
     for who in USERS:
         fast = world.client(who)
         slow = Client(without_plain_leaves, world.tokens[who])
+        leaves = Client(without_plans, world.tokens[who])
         for query, variables in operations(conversation_ids, contact_ids):
             one = await fast.raw(query, variables)
             other = await slow.raw(query, variables)
-            assert one.status_code == other.status_code == 200
+            third = await leaves.raw(query, variables)
+            assert one.status_code == other.status_code == third.status_code == 200
             assert answer(one.content) == answer(other.content), (who, query[:60], variables)
+            assert answer(third.content) == answer(other.content), (who, query[:60], variables)
             compared += 1
         await fast.aclose()
         await slow.aclose()
+        await leaves.aclose()
     assert compared == len(USERS) * len(operations(conversation_ids, contact_ids))

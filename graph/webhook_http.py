@@ -1,0 +1,224 @@
+"""The HTTP transport of a webhook endpoint's queue (issue 20; ``architecture.md``: outbound
+webhooks): httpx's own :class:`httpx.AsyncHTTPTransport` (httpcore's HTTP/1.1 over one
+kept-alive connection), on a network backend of plain asyncio instead of httpcore's anyio one.
+
+Why: a delivery is one small POST on a kept-alive connection, and on a 2-core machine the
+deliverer's CPU per delivery bounds its throughput. httpcore's anyio backend sends a request's
+head and body in two ``send()`` calls (two system calls, and on loopback two wake-ups of the
+receiver) and enters an anyio cancel scope for each read and write; this backend buffers what
+httpcore writes until it reads the answer (one ``send()`` per request) and reads from an
+:class:`asyncio.Protocol`'s buffer. Timeouts are not applied here: the caller bounds the whole
+request (:func:`graph.webhooks.post_once`, ``asyncio.timeout``).
+
+:class:`EndpointTransport` is sent :class:`httpx.Request` objects directly
+(:meth:`httpx.AsyncBaseTransport.handle_async_request`): no client-level cookies, auth or
+redirects, which deliveries do not use (redirects are not followed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from typing import TYPE_CHECKING, Any
+
+import httpcore
+import httpx
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+KEEPALIVE_SECONDS = 5.0
+"""How long an idle connection is kept (httpx's default)."""
+FLUSH_BYTES = 65536
+"""What is buffered at most before it is written without waiting for a read."""
+
+
+class _Protocol(asyncio.Protocol):
+    """The bytes received on a connection, and whether it ended (``closed``, ``error``)."""
+
+    def __init__(self) -> None:
+        self.buffer = bytearray()
+        self.closed = False
+        self.error: BaseException | None = None
+        self.readable: asyncio.Future[None] | None = None
+        self.writable: asyncio.Future[None] | None = None
+
+    def _wake(self) -> None:
+        if self.readable is not None and not self.readable.done():
+            self.readable.set_result(None)
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        self._wake()
+
+    def eof_received(self) -> bool:
+        self.closed = True
+        self._wake()
+        return False  # the transport closes itself
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        self.closed = True
+        self.error = exc
+        self._wake()
+        self.resume_writing()
+
+    def pause_writing(self) -> None:
+        self.writable = asyncio.get_running_loop().create_future()
+
+    def resume_writing(self) -> None:
+        if self.writable is not None and not self.writable.done():
+            self.writable.set_result(None)
+        self.writable = None
+
+
+class _Stream(httpcore.AsyncNetworkStream):
+    """One connection: writes are buffered until the next read (or :data:`FLUSH_BYTES`)."""
+
+    def __init__(self, transport: asyncio.Transport, protocol: _Protocol) -> None:
+        self.transport = transport
+        self.protocol = protocol
+        self.pending: list[bytes] = []
+        self.pending_bytes = 0
+
+    async def _flush(self) -> None:
+        if not self.pending:
+            return
+        data = b"".join(self.pending)
+        self.pending.clear()
+        self.pending_bytes = 0
+        if self.transport.is_closing():
+            raise httpcore.WriteError("The connection was closed.")
+        self.transport.write(data)
+        if self.protocol.writable is not None:  # the kernel's buffer is full: wait
+            await self.protocol.writable
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        await self._flush()
+        protocol = self.protocol
+        while not protocol.buffer and not protocol.closed:
+            protocol.readable = asyncio.get_running_loop().create_future()
+            try:
+                await protocol.readable
+            finally:
+                protocol.readable = None
+        if not protocol.buffer:
+            if protocol.error is not None:
+                raise httpcore.ReadError(str(protocol.error) or type(protocol.error).__name__)
+            return b""  # the peer closed the connection
+        data = bytes(protocol.buffer[:max_bytes])
+        del protocol.buffer[:max_bytes]
+        return data
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        if buffer:
+            self.pending.append(buffer)
+            self.pending_bytes += len(buffer)
+            if self.pending_bytes >= FLUSH_BYTES:
+                await self._flush()
+
+    async def aclose(self) -> None:
+        self.pending.clear()
+        self.transport.close()
+
+    async def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        await self._flush()
+        try:
+            transport = await asyncio.get_running_loop().start_tls(
+                self.transport, self.protocol, ssl_context, server_hostname=server_hostname
+            )
+        except (OSError, ssl.SSLError) as exc:
+            self.transport.close()
+            raise httpcore.ConnectError(str(exc) or type(exc).__name__) from exc
+        if transport is None:  # pragma: no cover - only when the loop is closing
+            raise httpcore.ConnectError("The connection was closed during the TLS handshake.")
+        return _Stream(transport, self.protocol)  # type: ignore[arg-type]
+
+    def get_extra_info(self, info: str) -> Any:
+        if info == "is_readable":  # an idle kept-alive connection the peer closed (or wrote to)
+            return bool(self.protocol.buffer) or self.protocol.closed
+        names = {"client_addr": "sockname", "server_addr": "peername"}
+        if info in ("ssl_object", "socket", "client_addr", "server_addr"):
+            try:
+                return self.transport.get_extra_info(names.get(info, info))
+            except AttributeError:  # a closed TLS transport (asyncio's sslproto) knows nothing
+                return None
+        return None
+
+
+class AsyncioBackend(httpcore.AsyncNetworkBackend):
+    """httpcore's network backend on asyncio's transports and protocols (TCP, TLS)."""
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        try:
+            transport, protocol = await asyncio.get_running_loop().create_connection(
+                _Protocol, host, port, local_addr=(local_address, 0) if local_address else None
+            )
+        except OSError as exc:
+            raise httpcore.ConnectError(str(exc) or type(exc).__name__) from exc
+        sock = transport.get_extra_info("socket")
+        for option in socket_options or ():
+            sock.setsockopt(*option)
+        return _Stream(transport, protocol)
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        raise httpcore.ConnectError("Webhooks are not delivered over Unix sockets.")
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+
+class EndpointTransport(httpx.AsyncHTTPTransport):
+    """httpx's HTTP transport with one connection, kept alive, on :class:`AsyncioBackend`;
+    ``ssl_context``: shared by the worker's endpoints."""
+
+    def __init__(self, ssl_context: ssl.SSLContext) -> None:
+        super().__init__(
+            verify=ssl_context,
+            limits=httpx.Limits(
+                max_connections=1, max_keepalive_connections=1, keepalive_expiry=KEEPALIVE_SECONDS
+            ),
+        )
+        # httpx builds its httpcore pool without a way to name the network backend
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=ssl_context,
+            max_connections=1,
+            max_keepalive_connections=1,
+            keepalive_expiry=KEEPALIVE_SECONDS,
+            network_backend=AsyncioBackend(),
+        )
+
+
+async def send(
+    via: httpx.AsyncClient | httpx.AsyncBaseTransport, request: httpx.Request
+) -> httpx.Response:
+    """Send ``request`` through a client or straight through a transport; the answer, its body
+    read.
+
+    Raises:
+        httpx.HTTPError: the request failed (no answer).
+    """
+    if isinstance(via, httpx.AsyncClient):
+        return await via.send(request)
+    response = await via.handle_async_request(request)
+    try:
+        await response.aread()
+    finally:
+        await response.aclose()
+    return response

@@ -1,0 +1,145 @@
+"""``graph.fanout.dispatch``'s delivery loop, in process: what a served app cannot be made to
+do on purpose (a socket whose write raises in the middle of an event's fan-out), and how often
+it selects. The payload's execution is replaced by a fixed one (``_payload_within_budget``);
+the subscribers, fast paths, operations and their frames are the real ones, written to
+stand-in sockets (``_Writer``). Delivery through a served app is tested in the other modules
+of ``tests/live``."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import pytest
+
+from graph import fanout
+from graph.fanout import Candidate, FastPath, LiveOperation, dispatch
+from graph.live import LiveEvent, Subscriber
+from graph.permissions.visibility import Scope
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+QUERY = "subscription { newMessage { sequence } }"
+
+
+class _Writer:
+    """Stands in for a socket's ``FrameWriter``: keeps each frame written, or raises."""
+
+    def __init__(self, fails: bool = False) -> None:
+        self.fails = fails
+        self.frames: list[dict] = []
+
+    def write_text(self, *parts: bytes, held_for: object = None) -> bool:
+        if self.fails:
+            raise ConnectionResetError("the peer reset the connection")
+        self.frames.append(json.loads(b"".join(parts)))
+        return True
+
+
+def _viewer(user_id: int) -> SimpleNamespace:
+    return SimpleNamespace(
+        user_id=user_id,
+        workspace_id=1,
+        role="AGENT",
+        effective_visibility="ALL",
+        can_view_blocked_contacts=False,
+        has_call_access=False,
+        token_expires_at=None,
+    )
+
+
+def _subscriber(
+    user_id: int, scope: Scope, calls: list[int], writer: _Writer, grouped: bool = True
+) -> Subscriber:
+    """A subscriber in step at sequence 0 whose selection allows what ``scope`` allows."""
+
+    async def send_text(text: str) -> None:  # the uvicorn path: never taken by these writers
+        raise AssertionError("sent through ASGI")
+
+    operation = LiveOperation(f"op{user_id}", QUERY, None, None, send_text, writer=writer)
+
+    def select(event: LiveEvent, facts: dict) -> Candidate | None:
+        calls.append(user_id)
+        if not scope.allows(facts.get("assignee_id"), bool(facts.get("blocked"))):
+            return None
+        return Candidate(event.sequence, lambda: None)
+
+    fast = FastPath(
+        None,  # type: ignore[arg-type] - the execution is replaced in these tests
+        operation,
+        accepts=lambda event, viewer: True,
+        select=select,
+        selection=(lambda: ("new message", scope)) if grouped else None,
+    )
+    subscriber = Subscriber(1, 100)
+    subscriber.fast_path = fast.ready(_viewer(user_id))
+    return subscriber
+
+
+@pytest.fixture
+def shared_payload(monkeypatch):
+    """Every group's payload is ``{"data": {"sequence": N}}``, executed once per group."""
+    executed: list[int] = []
+
+    async def payload(fast: FastPath, candidate: Candidate):
+        executed.append(candidate.sequence)
+        return json.dumps({"data": {"sequence": candidate.sequence}}), False, fast.viewer.user_id
+
+    monkeypatch.setattr(fanout, "_payload_within_budget", payload)
+    return executed
+
+
+async def test_a_socket_that_raises_does_not_stop_the_event_reaching_the_others(shared_payload):
+    calls: list[int] = []
+    writers = [_Writer(), _Writer(fails=True), _Writer()]
+    subscribers = [
+        _subscriber(user_id, Scope(), calls, writer)
+        for user_id, writer in enumerate(writers, start=1)
+    ]
+    event = LiveEvent(1, 1, "MESSAGE_RECEIVED", {"assignee_id": None, "blocked": False})
+
+    await dispatch(event, tuple(subscribers))
+
+    assert writers[0].frames == [
+        {"id": "op1", "type": "next", "payload": {"data": {"sequence": 1}}}
+    ]
+    assert writers[2].frames == [
+        {"id": "op3", "type": "next", "payload": {"data": {"sequence": 1}}}
+    ]
+    # the failed one is left to its own task: the event is queued for it, not lost
+    failed = subscribers[1]
+    assert failed.fast_path is None and failed.last == 0
+    assert [item.sequence for item in failed._items] == [1]
+    # the others stay in step on the bus
+    assert subscribers[0].last == subscribers[2].last == 1
+    assert subscribers[0].fast_path is not None and subscribers[2].fast_path is not None
+
+
+async def test_subscriptions_of_one_selection_are_selected_once_per_event(shared_payload):
+    calls: list[int] = []
+    assigned = Scope(assignees=frozenset({7}))
+    writers = {user_id: _Writer() for user_id in range(1, 8)}
+    subscribers = [
+        # four of one scope, two of another: two selections
+        *(_subscriber(u, Scope(), calls, writers[u]) for u in (1, 2, 3, 4)),
+        *(_subscriber(u, assigned, calls, writers[u]) for u in (5, 6)),
+        # one that declares no selection key selects on its own
+        _subscriber(7, assigned, calls, writers[7], grouped=False),
+    ]
+    unassigned = LiveEvent(1, 1, "MESSAGE_RECEIVED", {"assignee_id": None, "blocked": False})
+
+    await dispatch(unassigned, tuple(subscribers))
+
+    assert sorted(calls) == [1, 5, 7]
+    got = {u: [f["payload"]["data"]["sequence"] for f in w.frames] for u, w in writers.items()}
+    assert got == {1: [1], 2: [1], 3: [1], 4: [1], 5: [], 6: [], 7: []}
+    assert all(s.last == 1 for s in subscribers)  # handled, delivered or not
+
+    calls.clear()
+    theirs = LiveEvent(1, 2, "MESSAGE_RECEIVED", {"assignee_id": 7, "blocked": False})
+    await dispatch(theirs, tuple(subscribers))
+
+    assert sorted(calls) == [1, 5, 7]
+    got = {u: [f["payload"]["data"]["sequence"] for f in w.frames] for u, w in writers.items()}
+    assert got == {1: [1, 2], 2: [1, 2], 3: [1, 2], 4: [1, 2], 5: [2], 6: [2], 7: [2]}
+    assert shared_payload == [1, 2]  # one execution per event: every subscriber shares a view

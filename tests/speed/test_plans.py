@@ -1,0 +1,151 @@
+"""Selection plans (``graph.schema.plan``) on the paths the product's data never takes: a small
+schema whose fields fail in every way graphql-core distinguishes (an error raised or returned,
+a null for a non-null field or list item, an awaitable, a failing awaitable, a value of the
+wrong type, a serialiser refusing its value) is executed with plans and with graphql-core
+alone, and the results (data, and the errors with their messages, paths and locations) must be
+the same. The product's operations are compared over HTTP in ``test_plain_leaves.py``."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+import strawberry
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+from graph.schema.direct import PlainLeavesExecution, resolve_directly
+from graph.schema.plan import PlannedExecution
+
+
+async def later(value):
+    await asyncio.sleep(0)
+    return value
+
+
+async def failing():
+    await asyncio.sleep(0)
+    raise ValueError("later, broken")
+
+
+@strawberry.type
+class Leaf:
+    n: int
+    text: str | None
+
+    @strawberry.field
+    def broken(self) -> str | None:
+        raise ValueError("broken leaf")
+
+    @strawberry.field
+    def required(self) -> str:
+        return None  # type: ignore[return-value]
+
+    @strawberry.field
+    def returned(self) -> str | None:
+        return ValueError("returned error")  # type: ignore[return-value]
+
+    @strawberry.field
+    def wrong(self) -> int | None:
+        return "not a number"  # type: ignore[return-value]
+
+    @strawberry.field
+    def slow(self) -> int:
+        return later(self.n)  # type: ignore[return-value]
+
+
+@strawberry.type
+class Item:
+    n: int
+    leaf: Leaf
+    maybe: Leaf | None
+    leaves: list[Leaf]
+    holes: list[Leaf | None]
+
+    @strawberry.field
+    def missing(self) -> Leaf:
+        return None  # type: ignore[return-value]
+
+    @strawberry.field
+    def raising(self) -> Leaf | None:
+        raise ValueError("broken relation")
+
+    @strawberry.field
+    def awaited(self, info: strawberry.Info) -> Leaf | None:
+        assert info.path.key == "awaited"
+        return later(self.leaf)  # type: ignore[return-value]
+
+    @strawberry.field
+    def awaited_failing(self) -> Leaf | None:
+        return failing()  # type: ignore[return-value]
+
+    @strawberry.field
+    def stranger(self) -> Leaf | None:
+        return Item(n=0, leaf=self.leaf, maybe=None, leaves=[], holes=[])  # type: ignore[return-value]
+
+    @strawberry.field
+    def nulls_in_list(self) -> list[Leaf]:
+        return [self.leaf, None]  # type: ignore[list-item]
+
+    @strawberry.field
+    def not_a_list(self) -> list[Leaf] | None:
+        return 3  # type: ignore[return-value]
+
+
+def _item(n: int) -> Item:
+    leaf = Leaf(n=n, text=None if n % 2 else f"t{n}")
+    return Item(
+        n=n, leaf=leaf, maybe=None if n % 2 else leaf, leaves=[leaf, leaf], holes=[None, leaf]
+    )
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    def items(self) -> list[Item]:
+        return [_item(n) for n in range(3)]
+
+
+def schema(execution: type) -> strawberry.Schema:
+    built = strawberry.Schema(query=Query, execution_context_class=execution)
+    resolve_directly(built)
+    return built
+
+
+LEAVES = "n text broken returned wrong"
+DOCUMENTS = [
+    f"{{ items {{ n leaf {{ {LEAVES} }} maybe {{ n text }} leaves {{ n }} holes {{ n }} }} }}",
+    "{ items { n leaf { required } } }",
+    "{ items { n leaf { slow n } maybe { slow } } }",
+    "{ items { n missing { n } } }",
+    "{ items { raising { n } awaited { n slow text } awaitedFailing { n } } }",
+    "{ items { stranger { n } } }",
+    "{ items { nullsInList { n } } }",
+    "{ items { notAList { n } maybe { n } } }",
+    "{ items { holes { required } } }",
+    "{ items { leaves { n required } } }",
+    "{ items { leaves { slow required } } }",
+    "{ items { a: leaf { x: n } ... on Item { leaf { text } } b: leaves { __typename n } } }",
+    "query($y: Boolean!) { items { leaf @include(if: $y) { n } maybe @skip(if: $y) { n } } }",
+]
+
+
+@pytest.mark.parametrize("document", DOCUMENTS)
+async def test_plans_answer_as_graphql_core_does(document):
+    expected = await schema(StrawberryGraphQLCoreExecutionContext).execute(
+        document, variable_values={"y": True}
+    )
+    for execution in (PlainLeavesExecution, PlannedExecution):
+        got = await schema(execution).execute(document, variable_values={"y": True})
+        assert got.data == expected.data, execution
+        assert [e.formatted for e in got.errors or ()] == [
+            e.formatted for e in expected.errors or ()
+        ], execution
+
+
+async def test_the_documents_fail_where_they_should():
+    """The comparison above is not of answers without errors."""
+    failed = 0
+    for document in DOCUMENTS:
+        result = await schema(PlannedExecution).execute(document, variable_values={"y": True})
+        failed += bool(result.errors)
+    assert failed >= 9
