@@ -4,11 +4,15 @@ port, and a small workspace built through the public API."""
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import sqlite3
 import subprocess
+import tempfile
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse, urlunparse
@@ -26,15 +30,11 @@ def _postgres_admin_url(url: str) -> tuple[str, str]:
     return name, urlunparse(parsed._replace(path=f"/{name}"))
 
 
-@contextmanager
-def fresh_database(folder: Path) -> Iterator[str]:
-    """A new, empty database: a SQLite file in ``folder``, or a new PostgreSQL database
-    (dropped afterwards) when ``DATABASE_URL`` points at a server."""
-    configured = os.environ.get("DATABASE_URL", "")
-    if configured.startswith(("postgres://", "postgresql://")):
-        name, url = _postgres_admin_url(configured)
-        parsed = urlparse(configured)
-        psql = [
+def _psql(configured: str, statement: str, check: bool = True) -> None:
+    """Run ``statement`` on the maintenance database of the server ``configured`` names."""
+    parsed = urlparse(configured)
+    subprocess.run(
+        [
             "psql",
             "-h",
             parsed.hostname or "127.0.0.1",
@@ -45,14 +45,58 @@ def fresh_database(folder: Path) -> Iterator[str]:
             "-d",
             "postgres",
             "-qc",
-        ]
-        subprocess.run([*psql, f'CREATE DATABASE "{name}"'], check=True)
+            statement,
+        ],
+        check=check,
+    )
+
+
+_templates: dict[str, str] = {}
+"""Per test process: the URL of the migrated database each fresh one is copied from, by
+database kind (``postgres``, ``sqlite``)."""
+
+
+def _migrated_template(kind: str, configured: str) -> str:
+    """A database migrated once per test process (``inbox-graph migrate`` on an empty one, so
+    migrating from nothing is exercised by every run), removed when the process exits. A
+    fresh database copied from it (``CREATE DATABASE ... TEMPLATE``, SQLite's backup) takes
+    well under a second where migrating one took several."""
+    if kind in _templates:
+        return _templates[kind]
+    if kind == "postgres":
+        name, url = _postgres_admin_url(configured)
+        name, url = name.replace("_test_", "_template_"), url.replace("_test_", "_template_")
+        _psql(configured, f'CREATE DATABASE "{name}"')
+        atexit.register(_psql, configured, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', False)
+    else:
+        folder = tempfile.mkdtemp(prefix="inbox-graph-template-")
+        atexit.register(shutil.rmtree, folder, True)
+        url = f"sqlite://{folder}/template.db"
+    cli({"DATABASE_URL": url, "BROADCAST_URL": "memory://"}, "migrate")
+    _templates[kind] = url
+    return url
+
+
+@contextmanager
+def fresh_database(folder: Path) -> Iterator[str]:
+    """A new database holding the migrated schema and no rows: a SQLite file in ``folder``,
+    or a new PostgreSQL database (dropped afterwards) when ``DATABASE_URL`` points at a server;
+    both copies of :func:`_migrated_template`."""
+    configured = os.environ.get("DATABASE_URL", "")
+    if configured.startswith(("postgres://", "postgresql://")):
+        template = urlparse(_migrated_template("postgres", configured)).path.lstrip("/")
+        name, url = _postgres_admin_url(configured)
+        _psql(configured, f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
         try:
             yield url
         finally:
-            subprocess.run([*psql, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'], check=False)
+            _psql(configured, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', check=False)
     else:
-        yield f"sqlite://{folder / 'inbox-graph.db'}"
+        template = _migrated_template("sqlite", "").removeprefix("sqlite://")
+        path = folder / "inbox-graph.db"
+        with closing(sqlite3.connect(template)) as source, closing(sqlite3.connect(path)) as copy:
+            source.backup(copy)
+        yield f"sqlite://{path}"
 
 
 @pytest.fixture(scope="session")

@@ -170,6 +170,8 @@ async def test_a_crm_down_when_connecting_is_crm_unavailable(world: World, fake:
         ("HUBSPOT", "two words", None, "accessToken"),
         ("HUBSPOT", "x" * 5000, None, "accessToken"),
     ],
+    # the same test ids in every process of a run (pytest-xdist compares them): not the random token
+    ids=lambda value: "token" if value in (SALESFORCE_TOKEN, HUBSPOT_TOKEN) else None,
 )
 async def test_bad_connection_input_is_refused_before_calling_the_crm(
     world: World, fake: FakeCrm, provider: str, token: str, instance_url: str | None, field: str

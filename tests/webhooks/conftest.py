@@ -5,13 +5,10 @@ their endpoints), with short delivery timeouts and retry waits, and a local rece
 from __future__ import annotations
 
 import contextlib
-import os
-import subprocess
-from urllib.parse import urlparse
 
 import pytest
 
-from tests.conftest import _postgres_admin_url
+from tests.conftest import fresh_database as root_fresh_database
 from tests.support import serve
 from tests.webhooks.receiver import Receiver
 
@@ -23,39 +20,12 @@ FAST_WEBHOOKS = {
 }
 
 
-def _psql(url: str, statement: str, check: bool = True) -> None:
-    parsed = urlparse(url)
-    subprocess.run(
-        [
-            "psql",
-            "-h",
-            parsed.hostname or "127.0.0.1",
-            "-p",
-            str(parsed.port or 5432),
-            "-U",
-            parsed.username or "postgres",
-            "-d",
-            "postgres",
-            "-qc",
-            statement,
-        ],
-        check=check,
-    )
-
-
 @contextlib.contextmanager
 def fresh_database(tmp_path_factory: pytest.TempPathFactory):
-    """A new, empty database (SQLite file, or a PostgreSQL database dropped afterwards)."""
-    configured = os.environ.get("DATABASE_URL", "")
-    if configured.startswith(("postgres://", "postgresql://")):
-        name, url = _postgres_admin_url(configured)
-        _psql(configured, f'CREATE DATABASE "{name}"')
-        try:
-            yield url
-        finally:
-            _psql(configured, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', check=False)
-    else:
-        yield f"sqlite://{tmp_path_factory.mktemp('webhooks-db') / 'inbox-graph.db'}"
+    """A new database with no rows (SQLite file, or a PostgreSQL database dropped afterwards):
+    :func:`tests.conftest.fresh_database` in a folder of its own."""
+    with root_fresh_database(tmp_path_factory.mktemp("webhooks-db")) as url:
+        yield url
 
 
 @pytest.fixture(scope="package")
