@@ -73,7 +73,15 @@ class Loader(DataLoader[Any, Any]):
 
     def load(self, key: Any) -> Awaitable[Any]:
         future = super().load(key)
-        return future if future.done() else asyncio.shield(future)
+        if future.done():
+            return future
+        # every caller may have gone (cancelled: its request timed out, its socket closed)
+        # by the time a load fails: its error is theirs to report, not the event loop's
+        # ("Future exception was never retrieved", with a traceback, during database outages)
+        future.add_done_callback(_seen)
+        shielded = asyncio.shield(future)
+        shielded.add_done_callback(_seen)  # a caller may drop it without awaiting it too
+        return shielded
 
     def loaded(self, key: Any) -> Any:
         """The row of ``key`` when its load is already done and succeeded (every row a list
@@ -84,6 +92,12 @@ class Loader(DataLoader[Any, Any]):
         if future is None or not future.done() or future.cancelled() or future.exception():
             return NOT_LOADED
         return future.result()
+
+
+def _seen(future: asyncio.Future[Any]) -> None:
+    """Mark a finished load's error as retrieved (those awaiting it get it all the same)."""
+    if not future.cancelled():
+        future.exception()
 
 
 def _reusable(future: asyncio.Future[Any] | None) -> bool:

@@ -39,6 +39,7 @@ resolvers run as before. ``INBOX_GRAPH_PLANS=0`` turns it off (plain leaves stay
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Any
 
@@ -59,6 +60,23 @@ _PLAIN_VALUES = frozenset({str, int, float, bool, datetime})
 """Types of leaf values that are never an error nor an awaitable (checked without calls)."""
 _SERIALIZED_AS_IS = {serialize_string: str, serialize_id: str, serialize_boolean: bool}
 """graphql-core's serialisers that return a value of exactly this type as it is: not called."""
+
+
+def _discard(value: Any) -> None:
+    """Drop an awaitable a plan will not await (graphql-core resolves its field again): a
+    coroutine is closed, a pending future cancelled (a loader hands out a shield of its load:
+    the load itself goes on for the second resolve), a failed one's exception marked as seen,
+    so that none warns it was never awaited or its exception never retrieved (the log of a
+    database outage filled with those)."""
+    if isinstance(value, asyncio.Future):
+        if not value.done():
+            value.cancel()
+        elif not value.cancelled():
+            value.exception()
+        return
+    close = getattr(value, "close", None)
+    if close is not None:
+        close()
 
 
 def _object_type(graphql_type: Any) -> tuple[GraphQLObjectType, bool] | None:
@@ -206,9 +224,7 @@ class PlannedExecution(PlainLeavesExecution):
                                 results[response_name] = value
                                 continue
                         else:
-                            close = getattr(value, "close", None)
-                            if close is not None:
-                                close()
+                            _discard(value)
                     except Exception:  # noqa: BLE001,S110 - graphql-core's path reports it
                         pass
                 elif kind is _TYPENAME:
@@ -272,9 +288,7 @@ class PlannedExecution(PlainLeavesExecution):
         if isinstance(value, Exception):
             return _UNUSUAL
         if self.is_awaitable(value):
-            close = getattr(value, "close", None)
-            if close is not None:
-                close()
+            _discard(value)
             return _UNUSUAL
         is_type_of = object_type.is_type_of
         if kind is _OBJECT:
@@ -292,6 +306,9 @@ class PlannedExecution(PlainLeavesExecution):
                     or self.is_awaitable(item)
                     or (is_type_of is not None and is_type_of(item, info) is not True)
                 ):
+                    for dropped in value:
+                        if self.is_awaitable(dropped):
+                            _discard(dropped)
                     return _UNUSUAL
         field_type = field_def.type
         try:

@@ -8,6 +8,7 @@ the same. The product's operations are compared over HTTP in ``test_plain_leaves
 from __future__ import annotations
 
 import asyncio
+import gc
 
 import pytest
 import strawberry
@@ -53,6 +54,10 @@ class Leaf:
         return later(self.n)  # type: ignore[return-value]
 
 
+LOADS: dict[int, asyncio.Future] = {}
+"""Item ``shieldedFailing``'s load per item, as a loader's cache holds it."""
+
+
 @strawberry.type
 class Item:
     n: int
@@ -77,6 +82,15 @@ class Item:
     @strawberry.field
     def awaited_failing(self) -> Leaf | None:
         return failing()  # type: ignore[return-value]
+
+    @strawberry.field
+    def shielded_failing(self) -> Leaf | None:
+        # what a loader hands out while its load is under way: a shield (a future, no close())
+        # of the one load every resolve of the row shares
+        load = LOADS.get(id(self))
+        if load is None:
+            load = LOADS[id(self)] = asyncio.ensure_future(failing())
+        return asyncio.shield(load)  # type: ignore[return-value]
 
     @strawberry.field
     def stranger(self) -> Leaf | None:
@@ -119,6 +133,7 @@ DOCUMENTS = [
     "{ items { n missing { n } } }",
     "{ items { raising { n } awaited { n slow text } awaitedFailing { n } } }",
     "{ items { stranger { n } } }",
+    "{ items { n shieldedFailing { n } } }",
     "{ items { nullsInList { n } } }",
     "{ items { notAList { n } maybe { n } } }",
     "{ items { holes { required } } }",
@@ -149,3 +164,28 @@ async def test_the_documents_fail_where_they_should():
         result = await schema(PlannedExecution).execute(document, variable_values={"y": True})
         failed += bool(result.errors)
     assert failed >= 9
+
+
+async def test_an_awaitable_a_plan_leaves_to_graphql_core_leaves_no_warning():
+    """A relation whose resolver returns an awaitable goes to graphql-core, which resolves it
+    again: the plan's own awaitable (a coroutine, or a loader's shielded future that then
+    fails) must not be left to warn "never awaited" or "exception was never retrieved"."""
+    loop = asyncio.get_running_loop()
+    reported: list[str] = []
+    LOADS.clear()
+    previous = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _, context: reported.append(context["message"]))
+    try:
+        for document in (
+            "{ items { n shieldedFailing { n } } }",
+            "{ items { awaited { n } awaitedFailing { n } } }",
+        ):
+            result = await schema(PlannedExecution).execute(document)
+            assert result.errors  # the failing ones were reported once, by graphql-core
+        for _ in range(3):
+            await asyncio.sleep(0)
+        gc.collect()
+        await asyncio.sleep(0)
+    finally:
+        loop.set_exception_handler(previous)
+    assert reported == []
