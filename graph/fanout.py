@@ -156,6 +156,16 @@ class Candidate(NamedTuple):
     sequence: int
     build: Callable[[], Awaitable[Any]]
     variant: Any = None
+    as_of: int = 0
+    """The event's ``LiveEvent.as_of``: payloads are shared only among deliveries whose rows
+    are read as of the same batch (set by :func:`with_as_of`)."""
+
+
+def with_as_of(candidate: Candidate | None, event: Any) -> Candidate | None:
+    """``candidate`` marked with ``event.as_of`` (a ``select`` makes it from the event alone)."""
+    if candidate is None or not event.as_of:
+        return candidate
+    return candidate._replace(as_of=event.as_of)
 
 
 _identity_read: ContextVar[list[bool] | None] = ContextVar("identity_read", default=None)
@@ -245,7 +255,13 @@ async def _shared_payload(
     first subscriber of its key and shared with the others; ``personal`` if it depends on the
     identity of ``user_id``, the user it was computed for."""
     viewer = context.viewer
-    key = (candidate.sequence, candidate.variant, view_key(viewer), operation.document_key)
+    key = (
+        candidate.sequence,
+        candidate.as_of,
+        candidate.variant,
+        view_key(viewer),
+        operation.document_key,
+    )
     found = _payloads.get(key)
     if found is not None:
         future = found.future
@@ -439,7 +455,9 @@ async def dispatch(
             token = fast.group
             decided = None if token is None else selected.get(token)
             if decided is None:
-                candidate = fast.select(event, event.payload if facts is None else facts)
+                candidate = with_as_of(
+                    fast.select(event, event.payload if facts is None else facts), event
+                )
                 members = None
                 if candidate is not None:
                     key = (candidate.variant, fast.view, fast.operation.document_key)
@@ -532,4 +550,5 @@ __all__ = [
     "payload_for",
     "start_live_operation",
     "view_key",
+    "with_as_of",
 ]

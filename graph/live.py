@@ -30,7 +30,7 @@ import random
 import secrets
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -72,6 +72,11 @@ class LiveEvent:
     sequence: int
     type: str
     payload: dict[str, Any]
+    as_of: int = field(default=0, compare=False)
+    """For an event read late (a replay, a catch-up): the last sequence of the batch it was
+    read in, whose facts authorise it (:func:`with_current_facts`). The rows that present it
+    are read no earlier than that batch (:meth:`EventBus.loaders_for`), so they are never
+    older than the facts that let it through. 0: a live event, presented as of itself."""
 
     def to_json(self) -> str:
         return json.dumps(
@@ -217,8 +222,12 @@ def with_current_facts(batch: list[LiveEvent]) -> list[Delivery]:
         contact_id = event.payload.get("contact_id")
         if contact_id is not None and "assignee_id" in event.payload:
             latest[contact_id] = event.payload
+    as_of = batch[-1].sequence if batch else 0
     return [
-        Delivery(event, latest.get(event.payload.get("contact_id"), event.payload))
+        Delivery(
+            replace(event, as_of=as_of) if as_of > event.sequence else event,
+            latest.get(event.payload.get("contact_id"), event.payload),
+        )
         for event in batch
     ]
 
@@ -592,7 +601,7 @@ class EventBus:
         self.shared_fanout = shared_fanout
         """``False``: no fast path, no shared execution or loaders: every subscription resolves
         each event on its own (the naive baseline of ``bench/fanout``)."""
-        self._event_loaders: OrderedDict[tuple[int, int], Loaders] = OrderedDict()
+        self._event_loaders: OrderedDict[tuple[int, int, int], Loaders] = OrderedDict()
         backend = _backend(url)
         self._broadcast = Broadcast(backend=backend) if backend is not None else Broadcast(url)
         self._subscribers: dict[int, set[Subscriber]] = {}
@@ -618,7 +627,7 @@ class EventBus:
         """
         if not self.shared_fanout:
             return Loaders(event.workspace_id)
-        key = (event.workspace_id, event.sequence)
+        key = (event.workspace_id, event.sequence, event.as_of)
         loaders = self._event_loaders.get(key)
         if loaders is None:
             loaders = self._event_loaders[key] = Loaders(event.workspace_id)

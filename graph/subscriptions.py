@@ -10,7 +10,9 @@ A :class:`LiveStream` delivers the viewer's workspace events in sequence order, 
   across writers) first brings the missing events from the outbox, so none is lost;
 - each event is selected with the *current* facts of its contact: the latest facts among
   the events of the same batch, so a replayed message of a contact reassigned since is
-  authorised against its new assignee (``domain.md`` section 7), without a query;
+  authorised against its new assignee (``domain.md`` section 7), without a query, and
+  presented with rows read no earlier than that batch (``LiveEvent.as_of``): never older
+  than the facts that let it through;
 - user, team and token events reload the viewer (role, visibility, teams); a revoked or
   expired token, or a deactivated user, closes the WebSocket with 4403;
 - a subscriber more than the queue size behind is closed with 4413 (it resumes with
@@ -42,7 +44,14 @@ from graph.context import start_operation_loaders
 from graph.errors import BadUserInput, HistoryPruned, ServiceUnavailable
 from graph.events import VIEWER_EVENTS, EventType
 from graph.extensions import as_graphql_error, coded_errors
-from graph.fanout import Candidate, FastPath, current_operation, execute_payload, payload_for
+from graph.fanout import (
+    Candidate,
+    FastPath,
+    current_operation,
+    execute_payload,
+    payload_for,
+    with_as_of,
+)
 from graph.live import (
     RESYNC_MARKER,
     Delivery,
@@ -411,7 +420,7 @@ class LiveStream:
                 self.viewer = self.context.current_viewer = refreshed
                 self.last = event.sequence
                 return
-        candidate = self.select(event, delivery.facts)
+        candidate = with_as_of(self.select(event, delivery.facts), event)
         if candidate is not None:
             await self._send(candidate)
         if event.type != STREAM_STARTED:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from tests.calls.common import ANSWER, DECLINE, END, as_user, ring
+from tests.conftest import ASSIGN
 from tests.support import GraphQLError, subscribe
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -144,3 +145,34 @@ async def test_a_resume_point_ahead_of_the_stream_is_refused(call_world):
             )
             await subscription.next(timeout=2)
         assert raised.value.codes == ["BAD_USER_INPUT"]
+
+
+async def test_a_replayed_call_shows_its_contact_as_the_facts_that_let_it_through(call_world):
+    """A dashboard that saw a call ring from an unassigned caller loaded that caller; once the
+    caller is assigned to a team mate, a ``TEAM`` agent resuming from before the ring gets the
+    call (its contact is theirs to see now) with the caller as it is now, assigned, never the
+    unassigned caller the first delivery read (``domain.md`` sections 1 and 7)."""
+    served, tokens = call_world.served, call_world.tokens
+    query = """subscription($after: Int) { incomingCall(afterSequence: $after) {
+        sequence id contact { assignee { id } } } }"""
+    manager = await subscribe(served, tokens["manager"], query)
+    try:
+        call = await ring(call_world)  # an unassigned caller: the manager sees it, TEAM does not
+        rang = (await manager.next())["data"]["incomingCall"]
+        assert (rang["id"], rang["contact"]["assignee"]) == (call["id"], None)
+    finally:
+        await manager.close()
+    await as_user(
+        call_world,
+        "owner",
+        ASSIGN,
+        {"c": call["contact"]["id"], "a": call_world.user_ids["agent_all"]},
+    )
+    team = await subscribe(served, tokens["agent_team"], query, {"after": rang["sequence"] - 1})
+    try:
+        replayed = (await team.next())["data"]["incomingCall"]
+        assert replayed["id"] == call["id"]
+        assert replayed["contact"]["assignee"] == {"id": call_world.user_ids["agent_all"]}
+    finally:
+        await team.close()
+    await as_user(call_world, "owner", DECLINE, {"c": call["id"]})
