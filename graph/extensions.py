@@ -21,10 +21,12 @@ validated (:class:`Documents`, bounded by the bytes of their texts).
 from __future__ import annotations
 
 import contextlib
+import inspect
 import logging
 import re
 import threading
 from contextvars import ContextVar
+from functools import partial
 from typing import Any
 
 import cachetools
@@ -46,6 +48,14 @@ from graphql import OperationType as GraphQLOperationType
 from graphql.language.parser import Parser
 from strawberry.exceptions import MissingQueryError
 from strawberry.extensions import MaskErrors, SchemaExtension
+from strawberry.extensions.context import (
+    ExecutingContextManager,
+    OperationContextManager,
+    ParsingContextManager,
+    ValidationContextManager,
+    WrappedHook,
+)
+from strawberry.extensions.runner import SchemaExtensionsRunner
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
@@ -746,8 +756,97 @@ def is_expected(error: GraphQLError) -> bool:
     )
 
 
+_PER_OPERATION = object()
+"""A hook strawberry wraps per operation (:meth:`_CachedHooks.get_hook`)."""
+
+
+def _hook_factory(cls: type, name: str, default: Any) -> Any:
+    """How an extension class's hook ``name`` becomes a context manager, as strawberry's
+    ``ExtensionContextManagerBase.get_hook`` decides it: ``None`` (not overridden), a
+    ``(factory, is_async)`` pair for a generator or an async generator (the factory takes the
+    extension), else :data:`_PER_OPERATION`."""
+    hook = getattr(cls, name)
+    if hook is default:
+        return None
+    if inspect.isgeneratorfunction(hook):
+        return contextlib.contextmanager(hook), False
+    if inspect.isasyncgenfunction(hook):
+        return contextlib.asynccontextmanager(hook), True
+    return _PER_OPERATION  # a plain callable, or what strawberry refuses: strawberry's own way
+
+
+class _CachedHooks:
+    """strawberry's per-stage context managers (parse, validate, execute, the operation),
+    with each extension *class*'s hooks inspected once (issue 23, reconnect storms).
+
+    strawberry inspects every extension's hook and wraps it in a new
+    ``contextlib.asynccontextmanager`` (a function made with ``functools.wraps``) for every
+    stage of every operation: about a tenth of a subscription's set-up in a storm. Here the
+    wrapper is made once per class and hook, and bound to the operation's extension with
+    ``functools.partial``: ``factory(extension)`` makes the same context manager
+    ``asynccontextmanager(MethodType(hook, extension))()`` did, entered and exited by
+    strawberry as before. Hooks that are plain functions go through strawberry's code."""
+
+    __slots__ = ()
+    HOOK_NAME: str
+    default_hook: Any
+    _factories: dict[type, Any]
+
+    def get_hook(self, extension: SchemaExtension) -> WrappedHook | None:
+        cls = type(extension)
+        try:
+            factory = self._factories[cls]
+        except KeyError:
+            factory = self._factories[cls] = _hook_factory(cls, self.HOOK_NAME, self.default_hook)
+        if factory is None:
+            return None
+        if factory is _PER_OPERATION:
+            return super().get_hook(extension)  # type: ignore[misc]
+        make, is_async = factory
+        return WrappedHook(extension=extension, hook=partial(make, extension), is_async=is_async)
+
+
+class _Operation(_CachedHooks, OperationContextManager):
+    __slots__ = ()
+    _factories: dict[type, Any] = {}  # noqa: RUF012 - per class, filled once per extension class
+
+
+class _Parsing(_CachedHooks, ParsingContextManager):
+    __slots__ = ()
+    _factories: dict[type, Any] = {}  # noqa: RUF012
+
+
+class _Validation(_CachedHooks, ValidationContextManager):
+    __slots__ = ()
+    _factories: dict[type, Any] = {}  # noqa: RUF012
+
+
+class _Executing(_CachedHooks, ExecutingContextManager):
+    __slots__ = ()
+    _factories: dict[type, Any] = {}  # noqa: RUF012
+
+
+class CachedHooksRunner(SchemaExtensionsRunner):
+    """strawberry's extension runner with the hooks of each extension class inspected once
+    (:class:`_CachedHooks`); ``on_stream_result`` is strawberry's. Made for every operation
+    by :meth:`graph.schema.InboxSchema.create_extensions_runner`."""
+
+    def operation(self) -> Any:
+        return _Operation(self.extensions)
+
+    def validation(self) -> Any:
+        return _Validation(self.extensions)
+
+    def parsing(self) -> Any:
+        return _Parsing(self.extensions)
+
+    def executing(self) -> Any:
+        return _Executing(self.extensions)
+
+
 __all__ = [
     "CachedDocuments",
+    "CachedHooksRunner",
     "CodedErrors",
     "CostBudget",
     "Documents",

@@ -28,6 +28,7 @@ from strawberry.utils.aio import aclosing
 from graph.errors import ErrorCode
 from graph.extensions import (
     CachedDocuments,
+    CachedHooksRunner,
     CodedErrors,
     CostBudget,
     Documents,
@@ -141,6 +142,10 @@ class InboxSchema(strawberry.Schema):
     operation_rules: tuple[Any, ...] = tuple(specified_rules)
     """The validation rules of every operation (graphql-core's, then ours)."""
     max_token_count: int | None = None
+
+    def create_extensions_runner(self, execution_context: Any, extensions: Any) -> Any:
+        # strawberry's runner, inspecting each extension class's hooks once, not per operation
+        return CachedHooksRunner(execution_context=execution_context, extensions=extensions)
 
     def _create_execution_context(self, *args: Any, **kwargs: Any) -> Any:
         context = super()._create_execution_context(*args, **kwargs)
