@@ -306,21 +306,40 @@ class SharedReads:
             self._start(key, gathering)
 
 
-async def _read_outbox_tuple(
+class OutboxRead:
+    """What one shared outbox load returned (:func:`read_outbox_shared_batch`), for all its
+    callers: ``events`` in sequence order, and :meth:`deliveries`."""
+
+    __slots__ = ("_deliveries", "events")
+
+    def __init__(self, events: tuple[LiveEvent, ...]) -> None:
+        self.events = events
+        self._deliveries: tuple[Delivery, ...] | None = None
+
+    def deliveries(self) -> list[Delivery]:
+        """:func:`with_current_facts` of ``events``, computed by the first caller that asks
+        and shared by the others (frozen events and deliveries; each caller gets its own
+        list): thousands of subscriptions resuming after the same sequence replay one batch."""
+        if self._deliveries is None:
+            self._deliveries = tuple(with_current_facts(list(self.events)))
+        return list(self._deliveries)
+
+
+async def _read_outbox_batch(
     workspace_id: int, after: int, up_to: int | None, limit: int
-) -> tuple[LiveEvent, ...]:
-    return tuple(await read_outbox(workspace_id, after, up_to, limit=limit))
+) -> OutboxRead:
+    return OutboxRead(tuple(await read_outbox(workspace_id, after, up_to, limit=limit)))
 
 
-_outbox_reads = SharedReads(_read_outbox_tuple)
+_outbox_reads = SharedReads(_read_outbox_batch)
 
 
-async def read_outbox_shared(
+async def read_outbox_shared_batch(
     workspace_id: int, after: int, up_to: int | None = None, *, limit: int
-) -> list[LiveEvent]:
+) -> OutboxRead:
     """:func:`read_outbox`, one statement for equal reads asked for at the same time in this
-    process (:class:`SharedReads`; each caller gets its own list)."""
-    return list(await _outbox_reads.read((workspace_id, after, up_to, limit)))
+    process (:class:`SharedReads`), as the :class:`OutboxRead` all its callers share."""
+    return await _outbox_reads.read((workspace_id, after, up_to, limit))
 
 
 GENERATION_TIMEOUT_SECONDS = 0.5
@@ -862,13 +881,14 @@ __all__ = [
     "Doorbell",
     "EventBus",
     "LiveEvent",
+    "OutboxRead",
     "SharedReads",
     "SlowConsumer",
     "Subscriber",
     "Transaction",
     "ViewerGenerations",
     "read_outbox",
-    "read_outbox_shared",
+    "read_outbox_shared_batch",
     "with_current_facts",
     "write",
 ]

@@ -56,8 +56,9 @@ from graph.live import (
     RESYNC_MARKER,
     Delivery,
     LiveEvent,
+    OutboxRead,
     SlowConsumer,
-    read_outbox_shared,
+    read_outbox_shared_batch,
     with_current_facts,
 )
 from graph.websocket import CLOSE_FORBIDDEN
@@ -101,18 +102,24 @@ class LiveScope:
         self.current = await self.compute(viewer)
 
 
-async def _outbox(workspace_id: int, after: int, up_to: int | None = None) -> list[LiveEvent]:
-    """The events after ``after`` (and before ``up_to``) for one subscription to replay.
+async def _outbox_batch(workspace_id: int, after: int, up_to: int | None = None) -> OutboxRead:
+    """The events after ``after`` (and before ``up_to``) for one subscription to replay, as
+    read for every subscription asking at the same time (:class:`graph.live.OutboxRead`).
 
     Raises:
         BadUserInput: more than :data:`MAX_REPLAY` of them (reload instead of resuming).
     """
-    events = await read_outbox_shared(workspace_id, after, up_to, limit=MAX_REPLAY + 1)
-    if len(events) > MAX_REPLAY:
+    read = await read_outbox_shared_batch(workspace_id, after, up_to, limit=MAX_REPLAY + 1)
+    if len(read.events) > MAX_REPLAY:
         raise BadUserInput(
             "Too many events to replay: reload the data instead of resuming.", field="afterSequence"
         )
-    return events
+    return read
+
+
+async def _outbox(workspace_id: int, after: int, up_to: int | None = None) -> list[LiveEvent]:
+    """:func:`_outbox_batch`'s events (a list of this subscription's own)."""
+    return list((await _outbox_batch(workspace_id, after, up_to)).events)
 
 
 def _expired(viewer: Viewer) -> bool:
@@ -232,16 +239,17 @@ class LiveStream:
         bus = context.bus
         subscriber = await bus.add(viewer.workspace_id)
         try:
-            backlog = []
+            read = None
             if after_sequence is not None:
                 # a resume reads the outbox first: the workspace's sequence only matters
                 # (ahead, or pruned) when nothing follows ``afterSequence``
-                backlog = await _outbox(viewer.workspace_id, after_sequence)
-            if backlog:
+                read = await _outbox_batch(viewer.workspace_id, after_sequence)
+            if read is not None and read.events:
                 last = after_sequence
-                if backlog[0].sequence != after_sequence + 1:
+                if read.events[0].sequence != after_sequence + 1:
                     raise HistoryPruned(PRUNED.format(after_sequence), field="afterSequence")
-                self.pending = with_current_facts(backlog)
+                # the batch's deliveries, shared with the subscriptions that read it too
+                self.pending = read.deliveries()
             else:
                 current = (
                     await Workspace.filter(id=viewer.workspace_id)

@@ -2,7 +2,7 @@
 while messages keep arriving. Each gets every message it missed and every live one, in order,
 exactly once, in frames any WebSocket client decodes (the pre-framed writes of
 ``graph.ws_compression.FrameWriter`` and the shared outbox reads of
-``graph.live.read_outbox_shared``)."""
+``graph.live.read_outbox_shared_batch``)."""
 
 from __future__ import annotations
 
