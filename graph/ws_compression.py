@@ -40,8 +40,10 @@ socket without an extension (compressed sockets are framed by wsproto, one compr
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import dataclasses
+import re
 import struct
 import zlib
 from typing import Any, NamedTuple
@@ -51,12 +53,17 @@ import wsproto
 from starlette.websockets import WebSocketState
 from uvicorn.protocols.websockets.wsproto_impl import WSProtocol
 from wsproto import ConnectionType
-from wsproto.connection import ConnectionState
+from wsproto.connection import Connection, ConnectionState
 from wsproto.events import AcceptConnection, CloseConnection, Event, RejectConnection, Request
 from wsproto.extensions import PerMessageDeflate
 from wsproto.frame_protocol import CloseReason, Opcode
 from wsproto.handshake import H11Handshake
-from wsproto.utilities import RemoteProtocolError
+from wsproto.utilities import (
+    LocalProtocolError,
+    RemoteProtocolError,
+    generate_accept_token,
+    normed_header_dict,
+)
 
 from graph.settings import WS_COMPRESSION_MODES
 
@@ -203,6 +210,31 @@ class _Switching:
 _SWITCHING = _Switching()
 
 
+_SWITCHING_HEAD = (
+    b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+)
+"""The 101's status line and the headers wsproto writes first, as h11 writes them."""
+_TOKEN = re.compile(rb"[-!#$%&'*+.^_`|~0-9A-Za-z]+")
+_FIELD_VALUE = re.compile(rb"(?:[^\x00\s]+(?:[ \t]+[^\x00\s]+)*)?")
+"""h11's rules for a header's name (RFC 9110's token) and value (no NUL, CR or LF, no space
+at either end), for the 101 :meth:`FastHandshake._accept` writes without h11."""
+
+
+def _plain_headers(headers: Any) -> bool:
+    """Whether ``headers`` are pairs of ``bytes`` h11 would write as they are (valid names and
+    values, neither ``Content-Length`` nor ``Transfer-Encoding``, which h11 checks further)."""
+    for name, value in headers:
+        if not (
+            type(name) is bytes
+            and type(value) is bytes
+            and _TOKEN.fullmatch(name)
+            and _FIELD_VALUE.fullmatch(value)
+            and name.lower() not in (b"content-length", b"transfer-encoding")
+        ):
+            return False
+    return True
+
+
 class FastHandshake(H11Handshake):
     """wsproto's server handshake without parsing the request a second time (issue 23).
 
@@ -220,6 +252,26 @@ class FastHandshake(H11Handshake):
     _raw: bytes | None = None
     """The request taken without h11, until h11 has it too or the 101 is written."""
     _fresh = True
+
+    def __init__(self, connection_type: ConnectionType) -> None:
+        # wsproto's, but h11's connection is made only if it is used (:attr:`_h11_connection`)
+        self.client = connection_type is ConnectionType.CLIENT
+        self._state = ConnectionState.CONNECTING
+        self._h11: Any = None
+        self._connection = None
+        self._events = collections.deque()
+        self._initiating_request = None
+        self._nonce = None
+
+    @property  # type: ignore[override]
+    def _h11_connection(self) -> Any:
+        if self._h11 is None:
+            self._h11 = h11.Connection(h11.CLIENT if self.client else h11.SERVER)
+        return self._h11
+
+    @_h11_connection.setter
+    def _h11_connection(self, value: Any) -> None:
+        self._h11 = value
 
     def receive_data(self, data: bytes | None) -> None:
         if self._fresh and not self.client:
@@ -246,8 +298,23 @@ class FastHandshake(H11Handshake):
             return super()._accept(event)
         self._raw = None
         # from here on the connection is a WebSocket: h11 is never used again
-        self._h11_connection = _SWITCHING  # type: ignore[assignment]
-        return super()._accept(event)
+        self._h11_connection = _SWITCHING
+        request = self._initiating_request
+        if event.extensions or request is None or not _plain_headers(event.extra_headers):
+            return super()._accept(event)  # wsproto's, h11's response written by _SWITCHING
+        # wsproto's 101 (H11Handshake._accept), the same bytes without h11's response object
+        nonce = normed_header_dict(request.extra_headers)[b"sec-websocket-key"]
+        lines = [_SWITCHING_HEAD, b"Sec-WebSocket-Accept: ", generate_accept_token(nonce), b"\r\n"]
+        if event.subprotocol is not None:
+            if event.subprotocol not in request.subprotocols:
+                raise LocalProtocolError(f"unexpected subprotocol {event.subprotocol}")
+            lines += [b"Sec-WebSocket-Protocol: ", event.subprotocol.encode("ascii"), b"\r\n"]
+        for name, value in event.extra_headers:
+            lines += [name, b": ", value, b"\r\n"]
+        lines.append(b"\r\n")
+        self._connection = Connection(ConnectionType.SERVER, event.extensions)
+        self._state = ConnectionState.OPEN
+        return b"".join(lines)
 
     def _reject(self, event: Any) -> bytes:
         self._catch_up()

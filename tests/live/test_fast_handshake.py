@@ -75,6 +75,40 @@ def test_the_101_and_the_frames_after_it_are_wsprotos(deflate):
 
 
 @pytest.mark.parametrize(
+    "extra",
+    [
+        [],
+        [(b"X-Mixed-Case", b"kept as written"), (b"x-empty", b"")],
+        [("x-text", "a str, as h11 takes it")],
+        [(b"x-bad", b"one\r\nx-injected: two")],
+        [(b"x-bad", b" padded ")],
+        [(b"bad name", b"value")],
+        [(b"content-length", b"0")],
+    ],
+)
+def test_the_101_with_any_extra_headers_is_wsprotos_or_its_refusal(extra):
+    (plain, fast), _ = _both(_upgrade_request(HEAD))
+    answers = []
+    for server in (plain, fast):
+        accept = AcceptConnection(subprotocol="graphql-transport-ws", extra_headers=extra)
+        try:
+            answers.append(server.send(accept))
+        except Exception as exc:  # noqa: BLE001 - compared: the same refusal from both
+            answers.append(type(exc))
+    assert answers[1] == answers[0]
+
+
+def test_a_subprotocol_the_client_did_not_offer_is_refused_as_wsproto_refuses_it():
+    (plain, fast), _ = _both(_upgrade_request(HEAD))
+    refusals = []
+    for server in (plain, fast):
+        with pytest.raises(Exception) as raised:
+            server.send(AcceptConnection(subprotocol="graphql-ws", extra_headers=EXTRA))
+        refusals.append((type(raised.value), str(raised.value)))
+    assert refusals[1] == refusals[0]
+
+
+@pytest.mark.parametrize(
     "reject",
     [
         RejectConnection(status_code=403, headers=[]),
