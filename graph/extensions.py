@@ -688,7 +688,11 @@ class CostBudget(SchemaExtension):
         self.requested = requested_cost(
             context.schema._schema, query, document, operation, context.variables
         )
-        charge = await throttle.charge(budget_key(context.context), self.requested)
+        # a subscription's answers carry no cost: the budget after an allowed charge is unread
+        subscription = operation.operation is GraphQLOperationType.SUBSCRIPTION
+        charge = await throttle.charge(
+            budget_key(context.context), self.requested, status=not subscription
+        )
         self.status, self.charged = charge.status, True
         if charge.allowed:
             return None

@@ -106,7 +106,8 @@ class Charge:
 
     Attributes:
         allowed: whether the operation may run (always, while the storage is unreachable).
-        status: the budget after the charge; ``None`` while the storage is unreachable.
+        status: the budget after the charge; ``None`` while the storage is unreachable, and
+            for an allowed charge whose caller did not ask for it (:meth:`Throttle.charge`).
         retry_after: when refused, seconds until the budget can pay the cost; ``None`` when it
             never can (the cost exceeds the whole budget).
     """
@@ -171,22 +172,25 @@ class Throttle:
     def _budget(self, key: str) -> Any:
         return self.address_budget if key.startswith("address:") else self.token_budget
 
-    async def charge(self, key: str, cost: int) -> Charge:
+    async def charge(self, key: str, cost: int, *, status: bool = True) -> Charge:
         """Spend ``cost`` points of the budget ``key`` (:func:`budget_key`), if it has them.
 
         Args:
             key: ``token:<id>`` or ``address:<client address>``.
             cost: the operation's requested cost in points (:mod:`graph.cost`).
+            status: whether an allowed charge reads the budget after it too (one storage call
+                more); a refused one always does. ``False`` for a subscription, whose answers
+                carry no cost (:class:`graph.extensions.CostBudget`).
 
         Returns:
-            Whether the operation may run, the budget after the charge and, when refused, the
-            seconds to wait.
+            Whether the operation may run, the budget after the charge (see ``status``) and,
+            when refused, the seconds to wait.
         """
         budget = self._budget(key)
         if cost > budget.amount:
             return Charge(False, await self.status(key), None)
         allowed = await self._call(self.limiter.hit(budget, key, cost=cost))
-        if allowed is None:
+        if allowed is None or (allowed and not status):
             return Charge(True, None)
         window = await self._call(
             self.storage.get_sliding_window(budget.key_for(key), budget.get_expiry())
