@@ -149,6 +149,40 @@ class InboxTransportWSHandler(BaseGraphQLTransportWSHandler):
         self._live: dict[str, LiveOperation] = {}
         self._user_id: int | None = None  # whose operations ``_live`` holds
         self._frame_writer: Any = _UNSET
+        self._init_deadline: asyncio.TimerHandle | None = None
+
+    def on_request_accepted(self) -> None:
+        """Start the ``connection_init`` deadline (4408 once it passes without one): a timer
+        of the event loop, where strawberry started a task sleeping until it for every
+        socket, then cancelled (two task steps and a cancellation per socket in a storm)."""
+        delay = self.connection_init_wait_timeout.total_seconds()
+        self._init_deadline = asyncio.get_running_loop().call_later(delay, self._init_overdue)
+
+    def _init_overdue(self) -> None:
+        self._init_deadline = None
+        if not self.connection_init_received:
+            # strawberry's timeout task, from its deadline on (shutdown waits for it)
+            task = asyncio.create_task(self._close_init_overdue())
+            task.add_done_callback(self._task_done)
+            self.connection_init_timeout_task = task
+
+    async def _close_init_overdue(self) -> None:
+        try:
+            if self.connection_init_received:
+                return
+            self.connection_timed_out = True
+            await self.websocket.close(code=4408, reason="Connection initialisation timeout")
+        except Exception as error:  # noqa: BLE001 - logged, as strawberry does
+            await self.handle_task_exception(error)
+
+    def _stop_init_deadline(self) -> None:
+        if self._init_deadline is not None:
+            self._init_deadline.cancel()
+            self._init_deadline = None
+
+    async def shutdown(self) -> None:
+        self._stop_init_deadline()
+        await super().shutdown()
 
     def _too_many(self, user_id: int) -> RateLimited | None:
         """The error for a new operation over this socket's or its user's bound, else ``None``."""
@@ -212,6 +246,7 @@ class InboxTransportWSHandler(BaseGraphQLTransportWSHandler):
         return live
 
     async def handle_connection_init(self, message: Any) -> None:
+        self._stop_init_deadline()
         if message.get("payload") is None:
             # the protocol allows a null (or no) payload: strawberry closed the socket with 4400
             message = {**message, "payload": {}}
