@@ -71,14 +71,28 @@ def _prefixed(model: type[AccessToken | User], table: str, prefix: str) -> str:
 # (``workspace_id`` of a foreign key) exist only once tortoise is initialised, which a worker
 # process of ``serve --workers N`` does after importing this module.
 @functools.cache
-def _viewer_sql() -> str:
+def _viewer_select() -> str:
     return (
         f"SELECT {_prefixed(AccessToken, 't', 't__')}, {_prefixed(User, 'u', 'u__')}, "
         "team.id AS team_id, team_membership.user_id AS member_id "
         'FROM access_token t JOIN "user" u ON u.id = t.user_id '
         "LEFT JOIN team ON team.workspace_id = u.workspace_id "
         "LEFT JOIN team_membership ON team_membership.team_id = team.id "
+    )
+
+
+@functools.cache
+def _viewer_sql() -> str:
+    return _viewer_select() + (
         "WHERE t.token_hash = {} AND t.revoked_at IS NULL AND u.is_active = {}"
+    )
+
+
+@functools.cache
+def _viewer_by_id_sql() -> str:
+    # the same viewer, by the token's id and its user's (reload_viewer)
+    return _viewer_select() + (
+        "WHERE t.id = {} AND u.id = {} AND t.revoked_at IS NULL AND u.is_active = {}"
     )
 
 
@@ -188,7 +202,13 @@ def _usable(token: AccessToken | None) -> bool:
 async def _read_viewer(digest: str) -> tuple[Viewer, AccessToken] | None:
     """The viewer of the token whose SHA-256 is ``digest`` and its row, or ``None`` (unknown,
     revoked, expired, user deactivated): one statement (:func:`_viewer_sql`)."""
-    rows = await select_values(AccessToken, _viewer_sql(), digest, True)
+    return _viewer_from_rows(await select_values(AccessToken, _viewer_sql(), digest, True))
+
+
+def _viewer_from_rows(rows: list[dict[str, Any]]) -> tuple[Viewer, AccessToken] | None:
+    """The viewer and token row of :func:`_viewer_select`'s rows (one per team and member of
+    the workspace, the token's and user's columns on each), or ``None``: no row, or the token
+    expired."""
     if not rows:
         return None
     first = rows[0]
@@ -329,17 +349,16 @@ async def refresh_viewer(viewer: Viewer) -> Viewer | None:
 async def reload_viewer(token_id: int | None, user_id: int) -> Viewer | None:
     """The viewer of user ``user_id`` acting with access token ``token_id`` (``None``: a
     session), as the database has it now; ``None`` if the token is revoked or expired or the
-    user deactivated."""
+    user deactivated. With a token: one statement (:func:`_viewer_by_id_sql`; every
+    ``subscribe`` frame re-checks its socket's viewer, :mod:`graph.websocket`)."""
     if token_id is not None:
-        token = await AccessToken.filter(id=token_id, revoked_at__isnull=True).first()
-        if not _usable(token):
-            return None
-    else:
-        token = None
+        rows = await select_values(AccessToken, _viewer_by_id_sql(), token_id, user_id, True)
+        found = _viewer_from_rows(rows)
+        return found[0] if found is not None else None
     user = await User.filter(id=user_id, is_active=True).first()
     if user is None:
         return None
-    return await load_viewer(user, token)
+    return await load_viewer(user)
 
 
 __all__ = [
