@@ -25,7 +25,7 @@ import time
 import weakref
 from collections import OrderedDict
 from contextvars import ContextVar
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from db.availability import is_unavailable, report_unavailable
@@ -367,7 +367,7 @@ class FastPath:
 
     def execution_context(self) -> Context:
         """The connection's context with the operation's viewer, to execute a payload with."""
-        return replace(self.context, current_viewer=self.viewer)
+        return self.context.with_viewer(self.viewer)
 
 
 class _Unfinished:

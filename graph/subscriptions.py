@@ -30,7 +30,7 @@ import contextvars
 import json
 import logging
 import random
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -438,7 +438,7 @@ class LiveStream:
         operation = self.operation
         # the operation's own viewer: another operation of the socket may have reloaded the
         # connection's viewer before this one reached the same event
-        context = replace(self.context, current_viewer=self.viewer)
+        context = self.context.with_viewer(self.viewer)
         if self.fast is not None:
             payload = await payload_for(operation, context, candidate)
         else:
