@@ -269,13 +269,19 @@ class SharedReads:
         self._loads: set[asyncio.Task[Any]] = set()
 
     async def read(self, key: tuple[Any, ...]) -> Any:
+        loop = asyncio.get_running_loop()
         future = self._gathering.get(key)
         if future is None:
-            future = self._gathering[key] = asyncio.get_running_loop().create_future()
+            future = self._gathering[key] = loop.create_future()
             if key not in self._running:
                 self._start(key, future)  # else it starts once the running one ends
-        # shared: one caller's cancellation must not cancel the load of the others
-        return await asyncio.shield(future)
+        # shared: one caller's cancellation must not cancel the load of the others. Each
+        # caller waits on a future of its own, settled from the load's (what asyncio.shield
+        # does, with one callback instead of two and no outer future to unlink: a reconnect
+        # storm makes three reads a subscription)
+        waiter = loop.create_future()
+        future.add_done_callback(partial(_pass_on, waiter))
+        return await waiter
 
     def _start(self, key: tuple[Any, ...], future: asyncio.Future[Any]) -> None:
         # a fresh context: the load must not carry one caller's variables
@@ -307,6 +313,19 @@ class SharedReads:
         gathering = self._gathering.get(key)
         if gathering is not None and key not in self._running:
             self._start(key, gathering)
+
+
+def _pass_on(waiter: asyncio.Future[Any], future: asyncio.Future[Any]) -> None:
+    """Settle a caller's ``waiter`` as the shared ``future`` ended (:meth:`SharedReads.read`);
+    nothing if the caller has gone (its waiter was cancelled)."""
+    if waiter.done():
+        return
+    if future.cancelled():
+        waiter.cancel()
+    elif future.exception() is not None:
+        waiter.set_exception(future.exception())  # type: ignore[arg-type]
+    else:
+        waiter.set_result(future.result())
 
 
 class OutboxRead:
