@@ -421,6 +421,12 @@ def build_parser() -> argparse.ArgumentParser:
         "implies --postgres",
     )
     p.add_argument("--repeat", type=int, default=1, help="runs per tree")
+    p.add_argument(
+        "--together",
+        action="store_true",
+        help="with --baseline-tree (SQLite only): run both trees' storms at the same time, not "
+        "one after the other (on a shared machine both then see the same load)",
+    )
     p.add_argument("--postgres", action="store_true", help="PostgreSQL + a private Redis")
     p.add_argument(
         "--postgres-url",
@@ -446,6 +452,24 @@ async def amain(args: argparse.Namespace) -> list[StormResult]:
         redis_url = start_redis(resources) if args.postgres else None
         trees = ["."] + ([args.baseline_tree] if args.baseline_tree else [])
         trees += ["node"] if args.node else []
+        if args.together and (args.postgres or not args.baseline_tree):
+            # two servers on one private Redis would see each other's workspace channels
+            raise SystemExit("--together needs --baseline-tree, and runs on SQLite only")
+        if args.together:
+            for run in range(args.repeat):
+                runs = [(".", f"storm-{run}-this"), (args.baseline_tree, f"storm-{run}-baseline")]
+                done = await asyncio.gather(
+                    *(run_storm(tree, args, resources, redis_url, name) for tree, name in runs),
+                    return_exceptions=True,
+                )
+                for (tree, name), outcome in zip(runs, done, strict=True):
+                    if isinstance(outcome, BaseException):
+                        log(f"[{name}] FAILED: {type(outcome).__name__}: {outcome}")
+                        outcome = StormResult(
+                            tree, args.subscribers, error=f"{type(outcome).__name__}: {outcome}"
+                        )
+                    results.append(outcome)
+            return results
         for run in range(args.repeat):
             for i, tree in enumerate(trees if run % 2 == 0 else trees[::-1]):
                 label = {".": "this", "node": "node"}.get(tree, "baseline")
