@@ -294,6 +294,12 @@ class FastHandshake(H11Handshake):
                 self._h11_connection.next_event()
 
     def _accept(self, event: AcceptConnection) -> bytes:
+        data = self._answer(event)
+        # a WebSocket now: its request is not read again, nor held as long as it is open
+        self._initiating_request = None
+        return data
+
+    def _answer(self, event: AcceptConnection) -> bytes:
         if self._raw is None:
             return super()._accept(event)
         self._raw = None
