@@ -485,13 +485,28 @@ def contact_events(
 ) -> LiveStream:
     """The events of ``event_type`` whose contact the subscriber's scope allows (from the
     event's current facts, ``domain.md`` section 7), each built by ``build(event)`` and
-    delivered by a :class:`LiveStream`. ``compute_scope`` is recomputed whenever the viewer changes.
+    delivered by a :class:`LiveStream`, unless the contact as read to present it is outside
+    the scope by then (moved on after the facts were read). ``compute_scope`` is recomputed
+    whenever the viewer changes.
 
     With ``addressee``, only events whose payload names the subscriber under that key (e.g.
     ``"user_id"`` of a mention) are delivered: events meant for one user.
     """
     scope = LiveScope(compute_scope)
     user_id = context.viewer.user_id
+
+    async def build_visible(event: LiveEvent) -> Any:
+        # the facts let the event through; the contact as read to present it may have moved
+        # on since (a change committed after the facts were read): it must be visible too
+        contact_id = event.payload.get("contact_id")
+        if contact_id is None:
+            return await build(event)
+        contact = context.loaders_for_event(event).contact.load(contact_id)
+        value = await build(event)
+        row = await contact
+        if row is None or not scope.current.allows(row.assignee_id, row.blocked):
+            return None
+        return value
 
     def select(event: LiveEvent, facts: dict[str, Any]) -> Candidate | None:
         if event.type != event_type:
@@ -500,7 +515,7 @@ def contact_events(
             return None
         if not scope.current.allows(facts.get("assignee_id"), bool(facts.get("blocked"))):
             return None
-        return Candidate(event.sequence, partial(build, event))
+        return Candidate(event.sequence, partial(build_visible, event))
 
     def selection() -> tuple[Any, ...]:
         # what ``select`` reads besides the event: equal keys select alike
