@@ -260,7 +260,33 @@ class FastHandshake(H11Handshake):
             raise RemoteProtocolError("Bad Host header", event_hint=RejectConnection()) from None
 
 
-class InboxWSProtocol(WSProtocol):
+class _TellsItsWriter(WSProtocol):
+    """uvicorn's ``wsproto`` protocol telling its socket's :class:`FrameWriter` when a write
+    can no longer go out at once: the transport backs up (``pause_writing``, the only place
+    uvicorn clears ``writable``) or a close frame is sent (``close_sent``, which uvicorn only
+    ever sets). The writer then reads uvicorn's state again before its next write, instead of
+    before every write."""
+
+    frame_writer: FrameWriter | None = None
+    _close_sent = False
+
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        if self.frame_writer is not None:
+            self.frame_writer.recheck = True
+
+    @property  # type: ignore[override]
+    def close_sent(self) -> bool:
+        return self._close_sent
+
+    @close_sent.setter
+    def close_sent(self, value: bool) -> None:
+        self._close_sent = value
+        if value and self.frame_writer is not None:
+            self.frame_writer.recheck = True
+
+
+class InboxWSProtocol(_TellsItsWriter):
     """uvicorn's ``wsproto`` protocol with :class:`FastHandshake`
     (``INBOX_GRAPH_WS_COMPRESSION=off``)."""
 
@@ -291,7 +317,7 @@ class _BoundedDeflateConnection(wsproto.WSConnection):
         return super().send(event)
 
 
-class BoundedDeflateWSProtocol(WSProtocol):
+class BoundedDeflateWSProtocol(_TellsItsWriter):
     """uvicorn's ``wsproto`` protocol, accepting ``permessage-deflate`` with
     :class:`BoundedPerMessageDeflate` (``INBOX_GRAPH_WS_COMPRESSION=bounded``), with
     :class:`FastHandshake`."""
@@ -353,8 +379,10 @@ class FrameWriter:
     the checks per write are the fewest that decide it, on the fewest objects (each socket's
     objects are apart in memory: every one read costs a cache miss): the handshake's outcome
     (done, accepted, no extension) is read once, at the first write, and is final; from then
-    on a write reads the writer, the ``writable`` event, ``close_sent`` and the transport.
-    starlette's ``application_state`` and wsproto's connection state are not read again: in
+    on a write reads the writer and the transport, and the ``writable`` event and
+    ``close_sent`` only after the protocol said they changed (:attr:`recheck`; the app's
+    protocols do: ``_TellsItsWriter``; another ``WSProtocol`` has them read before every
+    write). starlette's ``application_state`` and wsproto's connection state are not read again: in
     every release allowed, each way they leave ``CONNECTED`` / ``OPEN`` sets ``close_sent`` or
     closes the transport in the same step (a close frame received is answered and the
     transport closed as it is parsed; the application's close sets ``close_sent``, or waits on
@@ -366,8 +394,10 @@ class FrameWriter:
         "_corked",
         "_held",
         "_held_bytes",
+        "_told",
         "plain",
         "protocol",
+        "recheck",
         "transport",
         "websocket",
         "writable",
@@ -381,6 +411,11 @@ class FrameWriter:
         self.transport = protocol.transport
         self.writable = protocol.writable
         self.plain: bool | None = None  # no extension negotiated: known once the handshake is done
+        # read uvicorn's state before the next write: always, unless the protocol says when
+        self.recheck = True
+        self._told = isinstance(protocol, _TellsItsWriter)
+        if self._told:
+            protocol.frame_writer = self
         self._corked = 0  # cork() calls not yet matched by uncork()
         self._held: list[bytes] | None = None  # frames written while corked, in order
         self._held_bytes = 0
@@ -429,16 +464,8 @@ class FrameWriter:
         ``False`` if it must go through uvicorn instead (nothing was written; frames held by
         :meth:`cork` were written first). Two parts: a ``next`` frame's operation prefix and
         the event's payload, encoded once for every socket."""
-        writable = self.writable
-        if (
-            not self.plain
-            or not writable._value  # the transport is backed up: uvicorn's send waits
-            or writable._waiters  # a send waits (or is about to resume): keep the order
-            or self.protocol.close_sent
-        ):
-            if self.plain is not None or not self._accepted():
-                return self._refuse()
-            return self.write(head, body)  # the first write, now that ``plain`` is known
+        if self.recheck and not self._writes_at_once():
+            return self._refuse()
         transport = self.transport
         if transport.is_closing():
             return self._refuse()
@@ -459,6 +486,25 @@ class FrameWriter:
                 self.flush()
         else:
             transport.write(frame)
+        return True
+
+    def _writes_at_once(self) -> bool:
+        """Whether uvicorn's own send would write at once now: the socket accepted without an
+        extension, not backed up, no send waiting, no close sent (the transport is read by
+        :meth:`write`). Once it would, and the protocol tells when that changes, the next
+        writes need not read it again (:attr:`recheck`)."""
+        if self.plain is None and not self._accepted():
+            return False
+        writable = self.writable
+        if (
+            not self.plain
+            or not writable._value  # the transport is backed up: uvicorn's send waits
+            or writable._waiters  # a send waits (or is about to resume): keep the order
+            or self.protocol.close_sent
+        ):
+            return False
+        if self._told:
+            self.recheck = False  # until pause_writing or close_sent says otherwise
         return True
 
     def _accepted(self) -> bool:
@@ -491,10 +537,13 @@ _PROTOCOL_STATE = ("close_sent", "handshake_complete", "response_started", "conn
 def frame_writer(websocket: Any) -> FrameWriter | None:
     """A :class:`FrameWriter` for a starlette ``WebSocket`` served by uvicorn's ``wsproto``
     protocol (both of ``INBOX_GRAPH_WS_COMPRESSION``'s modes), else ``None`` (e.g. another
-    server, or a uvicorn whose protocol keeps its state otherwise): send through ASGI then."""
+    server, or a uvicorn whose protocol keeps its state otherwise): send through ASGI then.
+    One per socket: the app's protocols keep theirs (:attr:`_TellsItsWriter.frame_writer`)."""
     protocol = getattr(getattr(websocket, "_send", None), "__self__", None)
     if not isinstance(protocol, WSProtocol):
         return None
+    if isinstance(protocol, _TellsItsWriter) and protocol.frame_writer is not None:
+        return protocol.frame_writer
     writable = getattr(protocol, "writable", None)
     if not isinstance(writable, asyncio.Event) or not all(
         hasattr(writable, name) for name in ("_value", "_waiters")

@@ -19,7 +19,7 @@ from uvicorn.server import ServerState
 from wsproto.connection import ConnectionState
 from wsproto.events import AcceptConnection, CloseConnection, Message, Request, TextMessage
 
-from graph.ws_compression import frame_writer
+from graph.ws_compression import InboxWSProtocol, frame_writer
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -61,10 +61,10 @@ class _Transport(asyncio.Transport):
 
 
 @contextlib.asynccontextmanager
-async def _accepted(**options):
-    """A uvicorn ``WSProtocol`` past the handshake, the app's starlette ``WebSocket``, the
-    transport and the client's end; the app returns on the way out. ``options``: uvicorn's
-    ``Config``."""
+async def _accepted(protocol_class=WSProtocol, **options):
+    """A uvicorn ``WSProtocol`` (or ``protocol_class``, e.g. the app's own) past the
+    handshake, the app's starlette ``WebSocket``, the transport and the client's end; the app
+    returns on the way out. ``options``: uvicorn's ``Config``."""
     accepted: asyncio.Future[WebSocket] = asyncio.get_running_loop().create_future()
     done = asyncio.Event()
 
@@ -76,7 +76,7 @@ async def _accepted(**options):
 
     config = Config(app, ws="wsproto", ws_per_message_deflate=False, log_level="warning", **options)
     config.load()
-    protocol = WSProtocol(config, ServerState(), {})
+    protocol = protocol_class(config, ServerState(), {})
     transport = _Transport()
     protocol.connection_made(transport)
     client = wsproto.WSConnection(wsproto.ConnectionType.CLIENT)
@@ -208,6 +208,15 @@ async def _application_close_while_backed_up(protocol, websocket, transport, cli
     return closing
 
 
+PROTOCOLS = pytest.mark.parametrize(
+    "protocol_class",
+    # uvicorn's own: its state is read before every write; the app's: when it says it changed
+    [WSProtocol, InboxWSProtocol],
+    ids=["uvicorn", "app"],
+)
+
+
+@PROTOCOLS
 @pytest.mark.parametrize(
     "closing",
     [
@@ -220,11 +229,16 @@ async def _application_close_while_backed_up(protocol, websocket, transport, cli
         _application_close_while_backed_up,
     ],
 )
-async def test_no_frame_follows_the_socket_closing_whichever_way(closing):
+async def test_no_frame_follows_the_socket_closing_whichever_way(protocol_class, closing):
     # once starlette or wsproto no longer see the socket open, the writer refuses, though after
     # its first write it reads neither (FrameWriter: uvicorn sets ``close_sent`` or closes the
     # transport in the same step)
-    async with _accepted(ws_max_size=64) as (protocol, websocket, transport, client):
+    async with _accepted(protocol_class, ws_max_size=64) as (
+        protocol,
+        websocket,
+        transport,
+        client,
+    ):
         writer = frame_writer(websocket)
         assert writer.write(b'{"n":', b"1}")
         assert _messages(client, transport.take()) == ['{"n":1}']
@@ -242,3 +256,20 @@ async def test_no_frame_follows_the_socket_closing_whichever_way(closing):
             assert not writer.write(b'{"n":', b"3}")
         client.receive_data(transport.take())
         assert not [e for e in client.events() if isinstance(e, TextMessage)]
+
+
+@PROTOCOLS
+async def test_a_backed_up_socket_gets_no_frame_before_the_sends_waiting_on_it(protocol_class):
+    async with _accepted(protocol_class) as (protocol, websocket, transport, client):
+        writer = frame_writer(websocket)
+        assert frame_writer(websocket) is writer or protocol_class is WSProtocol
+        assert writer.write(b'{"n":', b"1}")
+        protocol.pause_writing()
+        assert not writer.write(b'{"n":', b"2}")
+        waiting = asyncio.create_task(websocket.send_text('{"n":3}'))  # uvicorn's send waits
+        await asyncio.sleep(0)
+        protocol.resume_writing()
+        assert not writer.write(b'{"n":', b"4}")  # the waiting send resumes first
+        await waiting
+        assert writer.write(b'{"n":', b"5}")
+        assert _messages(client, transport.take()) == ['{"n":1}', '{"n":3}', '{"n":5}']
