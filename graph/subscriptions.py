@@ -33,7 +33,7 @@ import random
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from starlette.websockets import WebSocketDisconnect
 
@@ -72,6 +72,7 @@ if TYPE_CHECKING:
     from graph.permissions.visibility import Scope, Viewer
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 STREAM_STARTED = "stream.started"
 """The type of the event a ``LiveStream(announce_start=True)`` selects first."""
@@ -482,6 +483,27 @@ class LiveStream:
         operation.finish()
 
 
+async def if_still_visible(
+    context: Context, event: LiveEvent, scope: Scope, presented: Awaitable[T]
+) -> T | None:
+    """What ``presented`` returns, or ``None`` when the event's contact, as read to present it
+    (the event's shared rows), is outside ``scope``.
+
+    The facts that let an event through are those of its batch; the contact may have moved on
+    since (a reassignment or a block committed after they were read, whose own event comes
+    later): what is presented must be visible too (``domain.md`` sections 1 and 7). Events
+    without a contact are returned as they are."""
+    contact_id = event.payload.get("contact_id")
+    if contact_id is None:
+        return await presented
+    contact = context.loaders_for_event(event).contact.load(contact_id)  # with the others
+    value = await presented
+    row = await contact
+    if row is None or not scope.allows(row.assignee_id, row.blocked):
+        return None
+    return value
+
+
 def contact_events(
     context: Context,
     *,
@@ -504,17 +526,7 @@ def contact_events(
     user_id = context.viewer.user_id
 
     async def build_visible(event: LiveEvent) -> Any:
-        # the facts let the event through; the contact as read to present it may have moved
-        # on since (a change committed after the facts were read): it must be visible too
-        contact_id = event.payload.get("contact_id")
-        if contact_id is None:
-            return await build(event)
-        contact = context.loaders_for_event(event).contact.load(contact_id)
-        value = await build(event)
-        row = await contact
-        if row is None or not scope.current.allows(row.assignee_id, row.blocked):
-            return None
-        return value
+        return await if_still_visible(context, event, scope.current, build(event))
 
     def select(event: LiveEvent, facts: dict[str, Any]) -> Candidate | None:
         if event.type != event_type:
@@ -544,4 +556,5 @@ __all__ = [
     "LiveScope",
     "LiveStream",
     "contact_events",
+    "if_still_visible",
 ]

@@ -5,17 +5,16 @@ others are told at once."""
 from __future__ import annotations
 
 import pytest
-from tortoise import Tortoise
 
-from db.config import tortoise_config
-from db.models import Call, Contact, Workspace
+from db.models import Call, Contact
 from graph.events import EventType
-from graph.live import Transaction, write
+from graph.live import Transaction
 from graph.relay import decode_id
 from graph.resolvers.call_lifecycle import call_facts
 from graph.resolvers.contact import contact_facts
 from tests.calls.common import ANSWER, DECLINE, END, as_user, ring
 from tests.conftest import ASSIGN
+from tests.live.helpers import commit_events, served_database
 from tests.support import GraphQLError, subscribe
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -198,8 +197,7 @@ async def test_a_call_event_whose_caller_left_the_scope_since_its_facts_is_not_d
     reassignment would have left them: that race cannot be timed through the API alone."""
     away = await ring(call_world, assignee="agent_beta")  # Beta's: not agent_team's Alpha
     kept = await ring(call_world, assignee="agent_all")  # Alpha's
-    await Tortoise.init(config=tortoise_config(call_world.served.env["DATABASE_URL"]))
-    try:
+    async with served_database(call_world.served):
         calls = [await Call.get(id=decode_id(c["id"], "Call")) for c in (away, kept)]
         alpha = decode_id(call_world.user_ids["agent_all"], "User")
 
@@ -209,11 +207,7 @@ async def test_a_call_event_whose_caller_left_the_scope_since_its_facts_is_not_d
                 facts = {**contact_facts(contact), "assignee_id": alpha}  # as read before
                 tx.emit(EventType.CALL_UPDATED, **facts, **call_facts(call))
 
-        workspace_id = calls[0].workspace_id
-        await write(None, workspace_id, late_facts)
-        after = (await Workspace.get(id=workspace_id)).event_sequence - len(calls)
-    finally:
-        await Tortoise.close_connections()
+        after = await commit_events(calls[0].workspace_id, late_facts)
     team = await subscribe(
         call_world.served,
         call_world.tokens["agent_team"],
