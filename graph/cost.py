@@ -221,12 +221,12 @@ class _Walk:
 
     def program(self, selection_set: SelectionSetNode, parent: GraphQLNamedType) -> tuple[Any, ...]:
         """What the actual cost of ``selection_set`` on ``parent`` reads of a response object,
-        fragments flattened: ``(response key, kind, (selection set, named type))`` for each
-        introspection and object field of :meth:`costed`, in the order the walk of
-        :meth:`selection_cost` costs them (issue 23: a list of 100 rows costed field by field
-        took 7 % of a request). Below the root a field's cost given the data depends on neither
-        the page nor the variables: the same sum as :meth:`selection_cost`'s. Kept per
-        selection set and parent for the walk."""
+        fragments flattened: ``(response key, kind, program of its selection)`` for each
+        introspection field (no program) and object field of :meth:`costed`, in the order the
+        walk of :meth:`selection_cost` costs them (issue 23: a list of 100 rows costed field
+        by field took 7 % of a request). Below the root a field's cost given the data depends
+        on neither the page nor the variables: the same sum as :meth:`selection_cost`'s. Kept
+        per selection set and parent for the walk."""
         key = (id(selection_set), parent.name)
         found = self.programs.get(key)
         if found is not None:
@@ -236,7 +236,8 @@ class _Walk:
             if isinstance(selection, FieldNode):
                 response_key, kind, named, _ = self.field_shape(selection, parent)
                 if kind is _Kind.OBJECT or kind is _Kind.LIST:
-                    steps.append((response_key, kind, (selection.selection_set, named)))
+                    below = self.program(selection.selection_set, named)
+                    steps.append((response_key, kind, below))
                 elif kind is _Kind.INTROSPECTION:
                     steps.append((response_key, kind, None))
             elif isinstance(selection, InlineFragmentNode):
@@ -267,15 +268,13 @@ class _Walk:
         if not program or not isinstance(data, dict):
             return 0
         total = 0
-        for key, kind, child in program:
+        for key, kind, below in program:
             value = data.get(key)
             if value is None:
                 continue
             if kind is _Kind.OBJECT:
-                below = self.program(*child)
                 total += 1 + (self.actual(below, value) if below else 0)
             elif kind is _Kind.LIST:
-                below = self.program(*child)
                 for item in _items(value):
                     total += 1 + (self.actual(below, item) if below else 0)
             else:
