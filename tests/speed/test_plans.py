@@ -8,6 +8,7 @@ the same. The product's operations are compared over HTTP in ``test_plain_leaves
 from __future__ import annotations
 
 import asyncio
+import enum
 import gc
 
 import pytest
@@ -28,10 +29,29 @@ async def failing():
     raise ValueError("later, broken")
 
 
-@strawberry.type
-class Leaf:
+@strawberry.enum
+class Mood(enum.Enum):
+    CALM = "calm"
+    BUSY = "busy"
+
+
+@strawberry.interface
+class Named:
     n: int
+
+
+@strawberry.type
+class Leaf(Named):
     text: str | None
+    mood: Mood | None = None
+
+    @strawberry.field
+    def moods(self) -> Mood:
+        return Mood.BUSY if self.n % 2 else "calm"  # type: ignore[return-value]
+
+    @strawberry.field
+    def bad_mood(self) -> Mood | None:
+        return "sulky"  # type: ignore[return-value]
 
     @strawberry.field
     def broken(self) -> str | None:
@@ -97,6 +117,20 @@ class Item:
         return Item(n=0, leaf=self.leaf, maybe=None, leaves=[], holes=[])  # type: ignore[return-value]
 
     @strawberry.field
+    def cast_away(self) -> Leaf | None:
+        # a Leaf cast to another type: Leaf's is_type_of (it has an interface) refuses it
+        return strawberry.cast(Item, Leaf(n=self.n, text=None))  # type: ignore[return-value]
+
+    @strawberry.field
+    def cast_here(self, info: strawberry.Info) -> Leaf | None:
+        assert info.field_name == "castHere" and info.context is None
+        return strawberry.cast(Leaf, Leaf(n=self.n, text="cast"))
+
+    @strawberry.field
+    def cast_list(self) -> list[Leaf | None]:
+        return [self.leaf, strawberry.cast(Item, Leaf(n=1, text=None)), None]  # type: ignore[list-item]
+
+    @strawberry.field
     def nulls_in_list(self) -> list[Leaf]:
         return [self.leaf, None]  # type: ignore[list-item]
 
@@ -106,7 +140,7 @@ class Item:
 
 
 def _item(n: int) -> Item:
-    leaf = Leaf(n=n, text=None if n % 2 else f"t{n}")
+    leaf = Leaf(n=n, text=None if n % 2 else f"t{n}", mood=[None, Mood.CALM, "busy"][n])
     return Item(
         n=n, leaf=leaf, maybe=None if n % 2 else leaf, leaves=[leaf, leaf], holes=[None, leaf]
     )
@@ -141,6 +175,10 @@ DOCUMENTS = [
     "{ items { leaves { slow required } } }",
     "{ items { a: leaf { x: n } ... on Item { leaf { text } } b: leaves { __typename n } } }",
     "query($y: Boolean!) { items { leaf @include(if: $y) { n } maybe @skip(if: $y) { n } } }",
+    "{ items { leaf { n mood moods } leaves { mood } holes { moods } } }",
+    "{ items { leaf { badMood n } } }",
+    "{ items { n castAway { n } castHere { n text } } }",
+    "{ items { castList { n mood } } }",
 ]
 
 
@@ -163,7 +201,7 @@ async def test_the_documents_fail_where_they_should():
     for document in DOCUMENTS:
         result = await schema(PlannedExecution).execute(document, variable_values={"y": True})
         failed += bool(result.errors)
-    assert failed >= 9
+    assert failed >= 12
 
 
 async def test_an_awaitable_a_plan_leaves_to_graphql_core_leaves_no_warning():
