@@ -39,17 +39,20 @@ relation's objects are handled by graphql-core's ``handle_field_error`` at the s
 graphql-core's own completion would, and awaitables are gathered in the same order, so the
 JSON, errors and their paths are the same (``tests/speed/test_plain_leaves.py`` compares the
 three ways byte for byte over the product's operations and users; ``tests/speed/test_plans.py``
-the failing paths against graphql-core alone). Plans live as long as their operation's
-execution: compiling the handful of selections of a document costs far less than one page of
-objects, and graphql-core's collected selections (what they are compiled from) are themselves
-per operation, as they depend on its variables. Root fields are never planned: scopes, costs and the root
-resolvers run as before. ``INBOX_GRAPH_PLANS=0`` turns it off (plain leaves stay on).
+the failing paths against graphql-core alone). A plan is shared by the executions of the same
+parsed operation (documents are parsed once per process: ``graph.extensions``) whose Boolean
+variables, the only ones ``@include`` and ``@skip`` read, have the same values
+(:meth:`PlannedExecution._shared_key`; never with ``@defer``/``@stream``): compiling and
+generating a list's plans cost 8 % of a list of 25. Root fields are never planned: scopes,
+costs and the root resolvers run as before. ``INBOX_GRAPH_PLANS=0`` turns it off (plain leaves
+stay on).
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+from collections import OrderedDict
 from datetime import datetime
 from enum import Enum
 from types import CoroutineType, GeneratorType
@@ -106,6 +109,7 @@ class PlannedExecution(PlainLeavesExecution):
     """strawberry's executor, completing objects by plans (see the module docstring)."""
 
     _plans: dict[int, tuple[Any, tuple[Any, ...] | None]] | None = None
+    _shared_prefix: Any = None
 
     def _plan(self, parent_type: GraphQLObjectType, grouped_field_set: Any) -> Any:
         plans = self._plans
@@ -121,10 +125,48 @@ class PlannedExecution(PlainLeavesExecution):
             return found[1]
         plan = None
         if self._planning and parent_type not in self._roots:
-            plan = _generate(parent_type, tuple(self._compile(parent_type, grouped_field_set)))
+            shared = self._shared_key(parent_type, grouped_field_set)
+            kept = _SHARED_PLANS.get(shared) if shared is not None else None
+            if kept is not None:
+                _SHARED_PLANS.move_to_end(shared)
+                plan = kept[2]
+            else:
+                plan = _generate(parent_type, tuple(self._compile(parent_type, grouped_field_set)))
+                if shared is not None:
+                    # the operation and the grouped field set (its field nodes) are kept alive
+                    # with the plan: the ids in the key are not reused meanwhile
+                    _SHARED_PLANS[shared] = (self.operation, grouped_field_set, plan)
+                    if len(_SHARED_PLANS) > SHARED_PLANS_KEPT:
+                        _SHARED_PLANS.popitem(last=False)
         # the grouped field set is kept alive with its plan: its id is not reused meanwhile
         plans[key] = (grouped_field_set, plan)
         return plan
+
+    def _shared_key(self, parent_type: GraphQLObjectType, grouped_field_set: Any) -> Any:
+        """The key of a plan shared by every execution of the same parsed operation
+        (:data:`_SHARED_PLANS`), or ``None`` when it may not be shared.
+
+        What a plan is compiled from is fixed by the operation's nodes, the parent type and the
+        values of the operation's ``Boolean`` variables (the only ones ``@include`` and
+        ``@skip`` can read): the plan's steps, the field details they hand to graphql-core
+        (nodes and their locations) and the selections of its relations (whose own plans are
+        found by the same key). An operation with ``@defer`` or ``@stream`` anywhere, or
+        fragment variables, is never shared (what they carry may come from other variables).
+        """
+        prefix = self._shared_prefix
+        if prefix is None:
+            prefix = self._shared_prefix = _operation_key(self)
+        if prefix is False:
+            return None
+        fields = []
+        for response_name, details in grouped_field_set.items():
+            ids = [response_name]
+            for detail in details:
+                if detail.defer_usage is not None or detail.fragment_variable_values is not None:
+                    return None
+                ids.append(id(detail.node))
+            fields.append(tuple(ids))
+        return (prefix, parent_type, tuple(fields))
 
     def _compile(self, parent_type: GraphQLObjectType, grouped_field_set: Any):
         fields = parent_type.fields
@@ -403,6 +445,59 @@ class PlannedExecution(PlainLeavesExecution):
         except Exception as raw_error:  # noqa: BLE001 - reported as graphql-core does
             self.handle_field_error(raw_error, item_type, details, path)
             return None
+
+
+SHARED_PLANS_KEPT = 4096
+"""Plans shared between executions kept per process (:meth:`PlannedExecution._shared_key`;
+a document's handful of selections each, the least recently used dropped first)."""
+
+_SHARED_PLANS: OrderedDict[Any, tuple[Any, Any, Any]] = OrderedDict()
+
+_INCREMENTAL = frozenset({"defer", "stream"})
+_INCREMENTAL_OPERATIONS: OrderedDict[int, tuple[Any, bool]] = OrderedDict()
+"""Whether an operation (kept alive with the answer) uses ``@defer`` or ``@stream``."""
+
+
+def _operation_key(execution: Any) -> Any:
+    """``(id of the operation, its Boolean variables' values)`` for
+    :meth:`PlannedExecution._shared_key`, or ``False`` when the operation or a fragment it may
+    spread uses ``@defer`` or ``@stream``."""
+    operation = execution.operation
+    known = _INCREMENTAL_OPERATIONS.get(id(operation))
+    if known is None or known[0] is not operation:
+        incremental = _incremental(operation.selection_set) or any(
+            _incremental(fragment.definition.selection_set)
+            if hasattr(fragment, "definition")
+            else _incremental(fragment.selection_set)
+            for fragment in execution.fragments.values()
+        )
+        known = _INCREMENTAL_OPERATIONS[id(operation)] = (operation, incremental)
+        if len(_INCREMENTAL_OPERATIONS) > SHARED_PLANS_KEPT:
+            _INCREMENTAL_OPERATIONS.popitem(last=False)
+    if known[1]:
+        return False
+    values = execution.variable_values.coerced
+    booleans = []
+    for definition in operation.variable_definitions or ():
+        type_node = definition.type
+        named = getattr(type_node, "type", type_node)
+        if getattr(getattr(named, "name", None), "value", None) == "Boolean":
+            name = definition.variable.name.value
+            booleans.append((name, values.get(name, Undefined)))
+    return (id(operation), tuple(booleans))
+
+
+def _incremental(selection_set: Any) -> bool:
+    """Whether a selection set uses ``@defer`` or ``@stream`` anywhere below it (its own
+    fragment spreads' definitions are checked by the caller)."""
+    if selection_set is None:
+        return False
+    for selection in selection_set.selections:
+        if any(d.name.value in _INCREMENTAL for d in selection.directives or ()):
+            return True
+        if _incremental(getattr(selection, "selection_set", None)):
+            return True
+    return False
 
 
 _RAISED = object()

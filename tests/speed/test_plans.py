@@ -10,9 +10,11 @@ from __future__ import annotations
 import asyncio
 import enum
 import gc
+from inspect import isawaitable
 
 import pytest
 import strawberry
+from graphql import execute, parse
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from graph.schema.direct import PlainLeavesExecution, resolve_directly
@@ -227,3 +229,31 @@ async def test_an_awaitable_a_plan_leaves_to_graphql_core_leaves_no_warning():
     finally:
         loop.set_exception_handler(previous)
     assert reported == []
+
+
+async def test_a_plan_shared_between_executions_follows_each_ones_variables():
+    """Executions of one parsed document share their plans (as the product's cached
+    documents do), keyed by the values of its Boolean variables: each execution must still
+    answer as graphql-core does for its own ``@include``/``@skip``."""
+    document = parse(
+        "query($y: Boolean!, $m: Boolean!) { items { n leaf @include(if: $y) { n text } "
+        "maybe @skip(if: $y) { n } leaves { n ... on Leaf @include(if: $m) { mood text } } } }"
+    )
+    planned, plain = schema(PlannedExecution), schema(StrawberryGraphQLCoreExecutionContext)
+    for y, m in [(True, True), (False, True), (True, False), (False, False), (True, True)]:
+        answers = []
+        for built, execution in (
+            (plain, StrawberryGraphQLCoreExecutionContext),
+            (planned, PlannedExecution),
+        ):
+            result = execute(
+                built._schema,
+                document,
+                variable_values={"y": y, "m": m},
+                executor_class=execution,
+            )
+            if isawaitable(result):
+                result = await result
+            answers.append((result.data, [e.formatted for e in result.errors or ()]))
+        assert answers[0] == answers[1], (y, m)
+        assert ("leaf" in answers[1][0]["items"][0]) is y
