@@ -196,7 +196,16 @@ class PlannedExecution(PlainLeavesExecution):
                     response_name,
                     _LEAF,
                     details,
-                    (response_name, details, read, leaf.serialize, nullable, same, _plain(leaf)),
+                    (
+                        response_name,
+                        details,
+                        read,
+                        leaf.serialize,
+                        nullable,
+                        same,
+                        _plain(leaf),
+                        _members(leaf),
+                    ),
                 )
                 continue
             direct = extensions.get(DIRECT)
@@ -275,7 +284,7 @@ class PlannedExecution(PlainLeavesExecution):
     ) -> list[str] | None:
         """A plain leaf whose value (or :data:`_RAISED`) a runner's fast path did not take:
         as graph.schema.direct's ``execute_field``, else graphql-core's ``execute_field``."""
-        response_name, details, _read, serialize, nullable, _same, _plain_types = step
+        response_name, details, _read, serialize, nullable, _same, _plain_types, _names = step
         if value is not _RAISED:
             try:
                 if value is None:
@@ -560,6 +569,26 @@ def _plain(leaf: Any) -> frozenset[type]:
     return _PLAIN_VALUES
 
 
+def _members(leaf: Any) -> tuple[type, dict[Any, Any]] | None:
+    """For an enum leaf: its Python enum and what its serialiser returns for each member
+    (strawberry's looks the member up among the enum's values, one by one, per value); ``None``
+    for other leaves, or when a member would not serialise to a value."""
+    definition = (leaf.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
+    enum = getattr(definition, "wrapped_cls", None)
+    if _plain(leaf) is _PLAIN_VALUES:
+        return None
+    names = {}
+    for member in enum:
+        try:
+            serialized = leaf.serialize(member)
+        except Exception:  # noqa: BLE001 - such a member takes the general path
+            return None
+        if serialized is None or serialized is Undefined:
+            return None
+        names[member] = serialized
+    return enum, names
+
+
 def _generate(parent_type: GraphQLObjectType, plan: tuple[Any, ...]) -> Any:
     """A plan's steps as one Python function ``run(execution, parent_type, source, path)``
     returning the object's completed fields (a dict, or an awaitable of it): each step's
@@ -591,7 +620,7 @@ def _generate(parent_type: GraphQLObjectType, plan: tuple[Any, ...]) -> Any:
         if kind is _TYPENAME:
             add(f"        results[{key}] = data_{index}")
         elif kind is _LEAF:
-            _, _, read, serialize, _, same, plain = data
+            _, _, read, serialize, _, same, plain, members = data
             names[f"read_{index}"] = read
             names[f"serialize_{index}"] = serialize
             names[f"plain_{index}"] = plain
@@ -599,7 +628,11 @@ def _generate(parent_type: GraphQLObjectType, plan: tuple[Any, ...]) -> Any:
             add(f"            value = read_{index}(source)")
             add("        except Exception:")
             add("            value = _RAISED")
-            if same is not None:
+            if members is not None:
+                names[f"enum_{index}"], names[f"members_{index}"] = members
+                add(f"        if type(value) is enum_{index}:")
+                add(f"            results[{key}] = members_{index}[value]")
+            elif same is not None:
                 names[f"same_{index}"] = same
                 add(f"        if type(value) is same_{index}:")
                 add(f"            results[{key}] = value")
