@@ -59,9 +59,11 @@ from types import CoroutineType, GeneratorType
 from typing import Any
 
 from graphql import (
+    GraphQLInterfaceType,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
+    GraphQLUnionType,
 )
 from graphql.pyutils import Path, Undefined
 from graphql.pyutils.gather_with_cancel import gather_with_cancel
@@ -96,11 +98,12 @@ def _discard(value: Any) -> None:
         close()
 
 
-def _object_type(graphql_type: Any) -> tuple[GraphQLObjectType, bool] | None:
-    """``(object type, nullable)`` of a field or list item type of one object type."""
+def _object_type(graphql_type: Any) -> tuple[Any, bool] | None:
+    """``(object type, nullable)`` of a field or list item type of one object type, or of one
+    abstract type (a union or an interface: the object type is resolved per value)."""
     nullable = not isinstance(graphql_type, GraphQLNonNull)
     named = graphql_type if nullable else graphql_type.of_type
-    if isinstance(named, GraphQLObjectType):
+    if isinstance(named, GraphQLObjectType | GraphQLUnionType | GraphQLInterfaceType):
         return named, nullable
     return None
 
@@ -227,10 +230,12 @@ class PlannedExecution(PlainLeavesExecution):
                     continue
                 item_nullable = named[1]
             object_type, _ = named
-            grouped, new_defer_usages, *_ = self.collect_subfields(object_type, details)
-            if new_defer_usages:
-                yield (response_name, _DELEGATE, details, None)
-                continue
+            grouped = None  # an abstract type's: collected per runtime type
+            if isinstance(object_type, GraphQLObjectType):
+                grouped, new_defer_usages, *_ = self.collect_subfields(object_type, details)
+                if new_defer_usages:
+                    yield (response_name, _DELEGATE, details, None)
+                    continue
             resolve, needs_info = direct
             yield (
                 response_name,
@@ -352,7 +357,7 @@ class PlannedExecution(PlainLeavesExecution):
         ) = data
         info = (
             _Info(self.context_value, (self, field_def, details, parent_type, path))
-            if needs_info
+            if needs_info or grouped is None
             else None
         )
         try:
@@ -369,33 +374,48 @@ class PlannedExecution(PlainLeavesExecution):
             _discard(value)
             return _UNUSUAL
         elif kind is _OBJECT:
-            is_type_of = object_type.is_type_of
-            if is_type_of is not None and is_type_of(value, info) is not True:
-                return _UNUSUAL
+            if grouped is None:
+                runtime = self._runtime(object_type, value, info, details)
+                if runtime is None:
+                    return _UNUSUAL
+                object_type, grouped = runtime
+            else:
+                is_type_of = object_type.is_type_of
+                if is_type_of is not None and is_type_of(value, info) is not True:
+                    return _UNUSUAL
         else:
             if not isinstance(value, list | tuple):
                 return _UNUSUAL
-            is_type_of = object_type.is_type_of
+            is_type_of = getattr(object_type, "is_type_of", None)
+            runtimes: list[Any] | None = [] if grouped is None else None
             for item in value:
                 if type(item) is exact and getattr(item, _CAST, None) is None:
                     continue
                 if item is None:
                     if not item_nullable:
                         return _UNUSUAL
-                elif (
-                    isinstance(item, Exception)
-                    or self.is_awaitable(item)
-                    or (is_type_of is not None and is_type_of(item, info) is not True)
-                ):
-                    for dropped in value:
-                        if self.is_awaitable(dropped):
-                            _discard(dropped)
-                    return _UNUSUAL
+                    if runtimes is not None:
+                        runtimes.append(None)
+                else:
+                    usual = not (isinstance(item, Exception) or self.is_awaitable(item))
+                    if usual and runtimes is not None:
+                        runtime = self._runtime(object_type, item, info, details)
+                        runtimes.append(runtime)
+                        usual = runtime is not None
+                    elif usual and is_type_of is not None:
+                        usual = is_type_of(item, info) is True
+                    if not usual:
+                        for dropped in value:
+                            if self.is_awaitable(dropped):
+                                _discard(dropped)
+                        return _UNUSUAL
         try:
             if kind is _OBJECT:
                 completed = self.execute_fields(object_type, value, path, grouped, None)
             else:
-                completed = self._items(value, object_type, item_nullable, details, path, grouped)
+                completed = self._items(
+                    value, object_type, item_nullable, details, path, grouped, runtimes
+                )
         except Exception as raw_error:  # noqa: BLE001 - reported as graphql-core does
             self.handle_field_error(raw_error, field_def.type, details, path)
             return None
@@ -403,16 +423,57 @@ class PlannedExecution(PlainLeavesExecution):
             return completed
         return self._await_field(completed, field_def.type, details, path)
 
+    def _runtime(
+        self, abstract_type: Any, value: Any, info: Any, details: Any
+    ) -> tuple[GraphQLObjectType, Any] | None:
+        """The object type (and its collected selection) of ``value`` of an abstract type, as
+        graphql-core's ``complete_abstract_value`` and ``complete_object_value`` find and check
+        it, or ``None`` for anything they would report or wait for (an error, an awaitable, a
+        name of no object type of ``abstract_type``, a value its ``is_type_of`` refuses)."""
+        resolve_type = abstract_type.resolve_type or self.type_resolver
+        try:
+            name = resolve_type(value, info, abstract_type)
+        except Exception:  # noqa: BLE001 - graphql-core's path reports it
+            return None
+        if not isinstance(name, str):
+            if self.is_awaitable(name):
+                _discard(name)
+            return None
+        schema = self.schema
+        object_type = schema.get_type(name)
+        if not isinstance(object_type, GraphQLObjectType) or not schema.is_sub_type(
+            abstract_type, object_type
+        ):
+            return None
+        is_type_of = object_type.is_type_of
+        if is_type_of is not None:
+            exact = _exact_class(object_type)
+            if not (type(value) is exact and getattr(value, _CAST, None) is None):
+                try:
+                    accepted = is_type_of(value, info)
+                except Exception:  # noqa: BLE001 - graphql-core's path reports it
+                    return None
+                if accepted is not True:
+                    if self.is_awaitable(accepted):
+                        _discard(accepted)
+                    return None
+        grouped, new_defer_usages, *_ = self.collect_subfields(object_type, details)
+        if new_defer_usages:
+            return None
+        return object_type, grouped
+
     def _items(
         self,
         items: Any,
-        object_type: GraphQLObjectType,
+        object_type: Any,
         item_nullable: bool,
         details: Any,
         path: Path,
         grouped: Any,
+        runtimes: list[Any] | None = None,
     ) -> Any:
-        """The objects of a list, as graphql-core's ``complete_iterable_value``."""
+        """The objects of a list, as graphql-core's ``complete_iterable_value``; of an
+        abstract type, each item's object type and selection in ``runtimes``."""
         item_type = object_type if item_nullable else GraphQLNonNull(object_type)
         completed_results: list[Any] = []
         awaitable_indices: list[int] = []
@@ -424,6 +485,8 @@ class PlannedExecution(PlainLeavesExecution):
                     completed_results.append(None)
                     continue
                 item_path = path.add_key(index, None)
+                if runtimes is not None:
+                    object_type, grouped = runtimes[index]
                 try:
                     completed = execute_fields(object_type, item, item_path, grouped, None)
                     if type(completed) is not dict and is_awaitable(completed):
@@ -519,10 +582,11 @@ class _Info:
     product's resolvers read), anything else from graphql-core's resolve info, built on first
     use (a list of 100 built 300 of them, for ``info.context`` alone)."""
 
-    __slots__ = ("_built", "_made_of", "context")
+    __slots__ = ("_built", "_made_of", "context", "field_name")
 
     def __init__(self, context: Any, made_of: tuple[Any, ...]) -> None:
         self.context = context
+        self.field_name = made_of[2][0].node.name.value
         self._made_of = made_of
         self._built = None
 
@@ -540,7 +604,9 @@ def _exact_class(object_type: GraphQLObjectType) -> type | None:
     """The Python class whose instances (not cast to another type) graphql-core's checks of a
     value completed as ``object_type`` always accept: not an error, not awaitable, and
     strawberry's ``is_type_of`` true (an instance of the type's own class); ``None`` when the
-    type has its own ``is_type_of`` or is a generic's specialisation."""
+    type has its own ``is_type_of``, is a generic's specialisation or is abstract."""
+    if not isinstance(object_type, GraphQLObjectType):
+        return None  # an abstract type: each value's object type is resolved
     definition = (object_type.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
     origin = getattr(definition, "origin", None)
     if (

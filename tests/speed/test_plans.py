@@ -11,6 +11,7 @@ import asyncio
 import enum
 import gc
 from inspect import isawaitable
+from typing import Annotated
 
 import pytest
 import strawberry
@@ -76,6 +77,14 @@ class Leaf(Named):
         return later(self.n)  # type: ignore[return-value]
 
 
+@strawberry.type
+class Other:
+    m: int
+
+
+Shape = Annotated[Leaf | Other, strawberry.union("Shape")]
+
+
 LOADS: dict[int, asyncio.Future] = {}
 """Item ``shieldedFailing``'s load per item, as a loader's cache holds it."""
 
@@ -133,6 +142,34 @@ class Item:
         return [self.leaf, strawberry.cast(Item, Leaf(n=1, text=None)), None]  # type: ignore[list-item]
 
     @strawberry.field
+    def shape(self) -> Shape:
+        return self.leaf if self.n % 2 else Other(m=self.n)
+
+    @strawberry.field
+    def shapes(self) -> list[Shape | None]:
+        return [self.leaf, Other(m=1), None]
+
+    @strawberry.field
+    def wrong_shape(self) -> Shape | None:
+        return Item(n=0, leaf=self.leaf, maybe=None, leaves=[], holes=[])  # type: ignore[return-value]
+
+    @strawberry.field
+    def cast_shape(self) -> Shape | None:
+        return strawberry.cast(Other, Leaf(n=self.n, text=None))  # type: ignore[return-value]
+
+    @strawberry.field
+    def named(self) -> Named:
+        return self.leaf
+
+    @strawberry.field
+    def nameds(self) -> list[Named | None]:
+        return [self.leaf, None, self.leaf]
+
+    @strawberry.field
+    def wrong_named(self) -> Named | None:
+        return Other(m=self.n)  # type: ignore[return-value]
+
+    @strawberry.field
     def nulls_in_list(self) -> list[Leaf]:
         return [self.leaf, None]  # type: ignore[list-item]
 
@@ -181,6 +218,12 @@ DOCUMENTS = [
     "{ items { leaf { badMood n } } }",
     "{ items { n castAway { n } castHere { n text } } }",
     "{ items { castList { n mood } } }",
+    (
+        "{ items { shape { __typename ... on Leaf { n mood } ... on Other { m } } "
+        "shapes { __typename ... on Leaf { text } ... on Other { m } } } }"
+    ),
+    "{ items { wrongShape { __typename } castShape { __typename ... on Other { m } } } }",
+    "{ items { named { n __typename ... on Leaf { text } } nameds { n } wrongNamed { n } } }",
 ]
 
 
@@ -203,7 +246,7 @@ async def test_the_documents_fail_where_they_should():
     for document in DOCUMENTS:
         result = await schema(PlannedExecution).execute(document, variable_values={"y": True})
         failed += bool(result.errors)
-    assert failed >= 12
+    assert failed >= 14
 
 
 async def test_an_awaitable_a_plan_leaves_to_graphql_core_leaves_no_warning():
