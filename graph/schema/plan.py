@@ -17,9 +17,11 @@ response key:
   ``str`` of a ``String`` or ``ID``, a ``bool`` of a ``Boolean``, taken as it is: what
   graphql-core's serialiser would return);
 - a relation (a field :func:`graph.schema.direct.resolve_directly` hands to graphql-core,
-  returning an object, or a list of objects, of one object type): the resolver called (with a
-  resolve info only when it takes one) and the object(s) completed by the sub-selection's plan;
-- anything else (arguments, abstract types, ``async`` resolvers, directives on the field,
+  returning an object, or a list of objects, of one object type, union or interface): the
+  resolver called (with a resolve info only when it takes one, or to resolve an abstract
+  type's runtime type as graphql-core's ``complete_abstract_value`` does) and the object(s)
+  completed by the sub-selection's plan for their object type;
+- anything else (arguments, ``async`` resolvers, directives on the field,
   ``@defer``/``@stream``): graphql-core's ``execute_field``, as without plans.
 
 Each plan is written out as one Python function (:func:`_generate`; its text, the same for
