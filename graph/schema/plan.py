@@ -486,7 +486,7 @@ class PlannedExecution(PlainLeavesExecution):
                 if item is None:
                     completed_results.append(None)
                     continue
-                item_path = path.add_key(index, None)
+                item_path = _new(Path, (path, index, None))  # path.add_key(index, None)
                 if runtimes is not None:
                     object_type, grouped = runtimes[index]
                 try:
@@ -573,6 +573,10 @@ def _incremental(selection_set: Any) -> bool:
             return True
     return False
 
+
+_new = tuple.__new__
+"""``_new(Path, (prev, key, typename))`` is ``Path(prev, key, typename)`` without the Python
+frame of a named tuple's ``__new__`` (a list of 100 makes 500 of them)."""
 
 _RAISED = object()
 """A plain leaf's value when reading it raised (graphql-core's ``execute_field`` reports it)."""
@@ -670,6 +674,7 @@ def _generate(parent_type: GraphQLObjectType, plan: tuple[Any, ...]) -> Any:
         "_UNUSUAL": _UNUSUAL,
         "_gather_fields": _gather_fields,
         "Path": Path,
+        "_new": _new,
         "Undefined": Undefined,
         "parent_name": parent_type.name,
     }
@@ -731,7 +736,7 @@ def _generate(parent_type: GraphQLObjectType, plan: tuple[Any, ...]) -> Any:
             names[f"kind_{index}"] = kind
             add(
                 f"        result = self._relation(kind_{index}, parent_type, source, "
-                f"details_{index}, Path(path, {key}, parent_name), data_{index})"
+                f"details_{index}, _new(Path, (path, {key}, parent_name)), data_{index})"
             )
             add("        if result is _UNUSUAL:")
             add(
