@@ -111,9 +111,20 @@ async def resolve_inbox(viewer: Viewer, selector: Any, *, field: str = "inbox") 
 
 async def subscription_scope(viewer: Viewer, selector: Any | None) -> Scope:
     """What a live subscription on ``selector`` may deliver: the inbox's scope, or everything
-    the viewer may see when no inbox is given."""
+    the viewer may see when no inbox is given.
+
+    Raises:
+        BadUserInput: a custom inbox: they do not update live (``domain.md`` section 2; their
+            filters are evaluated by the database, not from an event's facts); a malformed
+            selector.
+        Forbidden, NotFound: as :func:`resolve_inbox`.
+    """
     if selector is None:
         return contact_scope(viewer)
+    if getattr(selector, "custom_inbox_id", None):
+        raise BadUserInput(
+            "Custom inboxes do not update live: refresh the list instead.", field="inbox"
+        )
     return (await resolve_inbox(viewer, selector)).scope
 
 
@@ -351,14 +362,7 @@ def conversation_list_changes(
     """
     status_value = status.value if status is not None else None
 
-    async def scope_of(viewer: Viewer) -> Scope:
-        if selector is not None and getattr(selector, "custom_inbox_id", None):
-            raise BadUserInput(
-                "Custom inboxes do not update live: refresh the list instead.", field="inbox"
-            )
-        return await subscription_scope(viewer, selector=selector)
-
-    scope = LiveScope(scope_of)
+    scope = LiveScope(partial(subscription_scope, selector=selector))
 
     async def build(event: LiveEvent, change: str) -> T | None:
         row = None
