@@ -3,7 +3,8 @@
 A :class:`LiveStream` delivers the viewer's workspace events in sequence order, exactly once:
 
 - from ``afterSequence`` on, replayed from the outbox, then live with no gap and no duplicate
-  at the seam; without it, from the workspace's current sequence on;
+  at the seam; without it, from the workspace's sequence read just before its viewer (when
+  the ``subscribe`` frame arrived), so a change of the viewer committed since is applied;
 - after the broadcast connection (Redis) was lost and re-established, the events committed
   meanwhile are read from the outbox;
 - a live event whose sequence jumps ahead (publication order differs from commit order
@@ -113,6 +114,14 @@ async def _outbox(workspace_id: int, after: int, up_to: int | None = None) -> li
             "Too many events to replay: reload the data instead of resuming.", field="afterSequence"
         )
     return events
+
+
+async def _latest_sequence(workspace_id: int) -> int:
+    """The sequence of the workspace's latest event (0: none yet)."""
+    current = (
+        await Workspace.filter(id=workspace_id).first().values_list("event_sequence", flat=True)
+    )
+    return int(current or 0)
 
 
 def _expired(viewer: Viewer) -> bool:
@@ -232,32 +241,41 @@ class LiveStream:
         bus = context.bus
         subscriber = await bus.add(viewer.workspace_id)
         try:
+            # ``known``: the workspace's sequence read just before the viewer (recheck of the
+            # ``subscribe`` frame, or a reload), so after the client saw any sequence it may
+            # resume from; the viewer reflects every event up to it
+            known = viewer.sequence
+            if after_sequence is None or known is None or after_sequence > known:
+                # read now, with the subscriber registered: the bus hands it every event
+                # published from now on (``known`` may be behind: another operation of the
+                # socket reloaded the connection's viewer meanwhile, from an older read)
+                current = await _latest_sequence(viewer.workspace_id)
+            else:
+                current = known
+            if after_sequence is not None and after_sequence > current:
+                raise BadUserInput(
+                    f"`afterSequence` {after_sequence} is ahead of the latest event ({current}).",
+                    field="afterSequence",
+                )
             backlog = []
             if after_sequence is not None:
-                # a resume reads the outbox first: the workspace's sequence only matters
-                # (ahead, or pruned) when nothing follows ``afterSequence``
+                # read after ``current``: an empty backlog before it means pruned, never
+                # that an event committed meanwhile
                 backlog = await _outbox(viewer.workspace_id, after_sequence)
             if backlog:
                 last = after_sequence
                 if backlog[0].sequence != after_sequence + 1:
                     raise HistoryPruned(PRUNED.format(after_sequence), field="afterSequence")
                 self.pending = with_current_facts(backlog)
+            elif after_sequence is not None and after_sequence < current:
+                raise HistoryPruned(PRUNED.format(after_sequence), field="afterSequence")
+            elif after_sequence is not None:
+                last = after_sequence
             else:
-                current = (
-                    await Workspace.filter(id=viewer.workspace_id)
-                    .first()
-                    .values_list("event_sequence", flat=True)
-                )
-                current = int(current or 0)
-                if after_sequence is not None and after_sequence > current:
-                    raise BadUserInput(
-                        f"`afterSequence` {after_sequence} is ahead of the latest event "
-                        f"({current}).",
-                        field="afterSequence",
-                    )
-                if after_sequence is not None and after_sequence < current:
-                    raise HistoryPruned(PRUNED.format(after_sequence), field="afterSequence")
-                last = current if after_sequence is None else after_sequence
+                # from the viewer's sequence on: what was committed since, before the bus knew
+                # this subscriber, is read from the outbox (a change of the viewer among it)
+                last = current if known is None else min(known, current)
+                self.resync = last < current
         except BaseException:
             bus.remove(subscriber)
             raise
@@ -299,7 +317,7 @@ class LiveStream:
         if self.task is not None or self.ended:
             return
         subscriber = self.subscriber
-        if not self.pending and subscriber.idle():
+        if not self.pending and not self.resync and subscriber.idle():
             self._hand_over()
             return
         # a fresh context: the task must not keep the variables of whoever queued the event

@@ -84,6 +84,10 @@ class Viewer:
     can_edit_contacts: bool = True
     scopes: frozenset[AccessTokenScope] | None = None
     is_session: bool = True
+    sequence: int | None = None
+    """The workspace's event sequence read just before this viewer (it reflects every event up
+    to it): a subscription starting with it delivers the events after it
+    (:func:`graph.auth.reload_viewer`); ``None`` when not known."""
 
     def has_scope(self, scope: AccessTokenScope) -> bool:
         """Whether the request's token holds ``scope`` (always, without a token)."""
