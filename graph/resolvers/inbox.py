@@ -257,9 +257,13 @@ async def sidebar_with_counts(viewer: Viewer) -> Sidebar:
 
 
 def sidebar_snapshot(result: Sidebar) -> tuple[Any, ...]:
-    """What a sidebar shows, comparable between two computations."""
+    """What a sidebar shows, comparable between two computations: its inboxes and counts, and
+    its custom inboxes as last saved."""
     entries = [*result.standard, *result.teams, *([result.blocked] if result.blocked else [])]
-    return tuple((entry.key, entry.counts) for entry in entries)
+    return (
+        tuple((entry.key, entry.counts) for entry in entries),
+        tuple((custom.id, custom.updated_at) for custom in result.custom),
+    )
 
 
 def touches(result: Sidebar, event_type: str, facts: dict[str, Any]) -> bool:
@@ -291,7 +295,8 @@ def sidebar_changes(
     context: Context, after_sequence: int | None, present: Callable[[Sidebar], T]
 ) -> LiveStream:
     """The subscriber's sidebar (``inboxSidebarChanged``): sent once at the start, then
-    whenever one of its counts changes or an inbox appears or disappears, each presented by
+    whenever one of its counts changes or an inbox appears or disappears (a custom inbox
+    shared with the subscriber or no longer, edited or deleted included), each presented by
     ``present``. Each sidebar is read for this subscriber alone, in order."""
     current: Sidebar | None = None
     shown: tuple[Any, ...] | None = None
@@ -319,7 +324,9 @@ def sidebar_changes(
                 event.type == EventType.INBOX_SEEN
                 and event.payload.get("user_id") == context.viewer.user_id
             )
-            if not (mine or touches(current, event.type, event.payload)):
+            # a custom inbox created, edited, re-shared or deleted: it may appear or leave
+            custom = event.type == EventType.CUSTOM_INBOX_CHANGED
+            if not (mine or custom or touches(current, event.type, event.payload)):
                 return None
         return Candidate(event.sequence, build)
 
