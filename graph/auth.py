@@ -321,9 +321,17 @@ class ViewerCache:
             cache.popitem(last=False)
 
 
-async def refresh_viewer(viewer: Viewer) -> Viewer | None:
-    """Reload ``viewer`` after a user, team or token change; ``None`` if it lost access."""
-    return await reload_viewer(viewer.token_id, viewer.user_id, viewer.workspace_id)
+async def refresh_viewer(viewer: Viewer, sequence: int | None = None) -> Viewer | None:
+    """Reload ``viewer`` after a user, team or token change; ``None`` if it lost access.
+
+    Args:
+        sequence: the event that announced the change (committed before the reload: the
+            viewer reflects every event up to it, :attr:`Viewer.sequence`).
+    """
+    refreshed = await reload_viewer(viewer.token_id, viewer.user_id)
+    if refreshed is None or sequence is None:
+        return refreshed
+    return replace(refreshed, sequence=sequence)
 
 
 async def reload_viewer(

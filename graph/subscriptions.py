@@ -430,7 +430,7 @@ class LiveStream:
                 await self._close("The session expired.")
                 raise _Gone
             if event.type in VIEWER_EVENTS:
-                refreshed = await refresh_viewer(self.viewer)
+                refreshed = await refresh_viewer(self.viewer, event.sequence)
                 if refreshed is None:
                     await self._close("The access token was revoked or the user deactivated.")
                     raise _Gone
