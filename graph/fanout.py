@@ -151,7 +151,9 @@ class Candidate(NamedTuple):
     """An event a subscription may deliver: ``build`` makes its payload (the subscription
     field's value) or returns ``None`` to skip it. ``variant`` is whatever else distinguishes
     this payload from another subscriber's for the same event (ENTERED for one list, LEFT for
-    another). A tuple: the bus makes one per subscriber and event."""
+    another; the scope ``build`` checks the rows it presents against, which differs between
+    viewers of the same view, e.g. ``TEAM`` agents of different teams). A tuple: the bus
+    makes one per subscriber and event."""
 
     sequence: int
     build: Callable[[], Awaitable[Any]]

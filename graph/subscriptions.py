@@ -502,7 +502,9 @@ async def if_still_visible(
     The facts that let an event through are those of its batch; the contact may have moved on
     since (a reassignment or a block committed after they were read, whose own event comes
     later): what is presented must be visible too (``domain.md`` sections 1 and 7). Events
-    without a contact are returned as they are."""
+    without a contact are returned as they are. The answer depends on ``scope``: a candidate
+    whose build calls this carries the scope in its ``variant``, so that its payload is shared
+    only by subscribers of that scope (:class:`graph.fanout.Candidate`)."""
     contact_id = event.payload.get("contact_id")
     if contact_id is None:
         return await presented
@@ -545,7 +547,10 @@ def contact_events(
             return None
         if not scope.current.allows(facts.get("assignee_id"), bool(facts.get("blocked"))):
             return None
-        return Candidate(event.sequence, partial(build_visible, event))
+        # the build decides with this scope whether the contact is still visible: its payload
+        # is shared only with subscribers of the same scope (two TEAM agents of different
+        # teams have the same view)
+        return Candidate(event.sequence, partial(build_visible, event), variant=scope.current)
 
     def selection() -> tuple[Any, ...]:
         # what ``select`` reads besides the event: equal keys select alike

@@ -401,7 +401,11 @@ def conversation_list_changes(
         visible = scope.current.allows(facts.get("assignee_id"), bool(facts.get("blocked")))
         if change != "LEFT" and not visible:
             return None  # it has left since: the later event says so
-        return Candidate(event.sequence, partial(build, event, change), variant=change)
+        # the build decides with this scope whether the conversation is still visible
+        # (if_still_visible): its payload is shared only with subscribers of the same scope
+        return Candidate(
+            event.sequence, partial(build, event, change), variant=(change, scope.current)
+        )
 
     return LiveStream(
         context,
