@@ -494,7 +494,11 @@ class LiveStream:
 
 
 async def if_still_visible(
-    context: Context, event: LiveEvent, scope: Scope, presented: Awaitable[T]
+    context: Context,
+    event: LiveEvent,
+    scope: Scope,
+    presented: Awaitable[T],
+    contact_id: int | None = None,
 ) -> T | None:
     """What ``presented`` returns, or ``None`` when the event's contact, as read to present it
     (the event's shared rows), is outside ``scope``.
@@ -504,8 +508,12 @@ async def if_still_visible(
     later): what is presented must be visible too (``domain.md`` sections 1 and 7). Events
     without a contact are returned as they are. The answer depends on ``scope``: a candidate
     whose build calls this carries the scope in its ``variant``, so that its payload is shared
-    only by subscribers of that scope (:class:`graph.fanout.Candidate`)."""
-    contact_id = event.payload.get("contact_id")
+    only by subscribers of that scope (:class:`graph.fanout.Candidate`).
+
+    ``contact_id``: the contact the event's current facts name, when it is not the event's
+    own (one merged since, :func:`graph.live.with_current_facts`: its rows now belong to the
+    contact it was merged into)."""
+    contact_id = contact_id or event.payload.get("contact_id")
     if contact_id is None:
         return await presented
     contact = context.loaders_for_event(event).contact.load(contact_id)  # with the others
@@ -537,8 +545,8 @@ def contact_events(
     scope = LiveScope(compute_scope)
     user_id = context.viewer.user_id
 
-    async def build_visible(event: LiveEvent) -> Any:
-        return await if_still_visible(context, event, scope.current, build(event))
+    async def build_visible(event: LiveEvent, contact_id: int | None) -> Any:
+        return await if_still_visible(context, event, scope.current, build(event), contact_id)
 
     def select(event: LiveEvent, facts: dict[str, Any]) -> Candidate | None:
         if event.type != event_type:
@@ -550,7 +558,11 @@ def contact_events(
         # the build decides with this scope whether the contact is still visible: its payload
         # is shared only with subscribers of the same scope (two TEAM agents of different
         # teams have the same view)
-        return Candidate(event.sequence, partial(build_visible, event), variant=scope.current)
+        return Candidate(
+            event.sequence,
+            partial(build_visible, event, facts.get("contact_id")),
+            variant=scope.current,
+        )
 
     def selection() -> tuple[Any, ...]:
         # what ``select`` reads besides the event: equal keys select alike
