@@ -25,14 +25,14 @@ import functools
 import logging
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from tortoise.expressions import Q
 
 from db.availability import is_unavailable, report_unavailable
-from db.models import AccessToken, AccessTokenKind, Team, User
+from db.models import AccessToken, AccessTokenKind, Team, User, Workspace
 from db.queries import model_rows, select_values
 from db.security import hash_token
 from graph.permissions.scopes import granted, parse_scopes
@@ -71,10 +71,10 @@ def _prefixed(model: type[AccessToken | User], table: str, prefix: str) -> str:
 # (``workspace_id`` of a foreign key) exist only once tortoise is initialised, which a worker
 # process of ``serve --workers N`` does after importing this module.
 @functools.cache
-def _viewer_select() -> str:
+def _viewer_select(extra: str = "") -> str:
     return (
         f"SELECT {_prefixed(AccessToken, 't', 't__')}, {_prefixed(User, 'u', 'u__')}, "
-        "team.id AS team_id, team_membership.user_id AS member_id "
+        f"team.id AS team_id, team_membership.user_id AS member_id{extra} "
         'FROM access_token t JOIN "user" u ON u.id = t.user_id '
         "LEFT JOIN team ON team.workspace_id = u.workspace_id "
         "LEFT JOIN team_membership ON team_membership.team_id = team.id "
@@ -89,9 +89,15 @@ def _viewer_sql() -> str:
 
 
 @functools.cache
-def _viewer_by_id_sql() -> str:
-    # the same viewer, by the token's id and its user's (reload_viewer)
-    return _viewer_select() + (
+def _viewer_by_id_sql(with_sequence: bool) -> str:
+    # the same viewer, by the token's id and its user's (reload_viewer); with the sequence of
+    # the token's workspace as ``events``, read in the same statement (one snapshot)
+    extra = (
+        ", (SELECT w.event_sequence FROM workspace w WHERE w.id = t.workspace_id) AS events"
+        if with_sequence
+        else ""
+    )
+    return _viewer_select(extra) + (
         "WHERE t.id = {} AND u.id = {} AND t.revoked_at IS NULL AND u.is_active = {}"
     )
 
@@ -341,24 +347,54 @@ class ViewerCache:
             cache.popitem(last=False)
 
 
-async def refresh_viewer(viewer: Viewer) -> Viewer | None:
-    """Reload ``viewer`` after a user, team or token change; ``None`` if it lost access."""
-    return await reload_viewer(viewer.token_id, viewer.user_id)
+async def refresh_viewer(viewer: Viewer, sequence: int | None = None) -> Viewer | None:
+    """Reload ``viewer`` after a user, team or token change; ``None`` if it lost access.
+
+    Args:
+        sequence: the event that announced the change (committed before the reload: the
+            viewer reflects every event up to it, :attr:`Viewer.sequence`).
+    """
+    refreshed = await reload_viewer(viewer.token_id, viewer.user_id)
+    if refreshed is None or sequence is None:
+        return refreshed
+    return replace(refreshed, sequence=sequence)
 
 
-async def reload_viewer(token_id: int | None, user_id: int) -> Viewer | None:
+async def reload_viewer(
+    token_id: int | None, user_id: int, workspace_id: int | None = None
+) -> Viewer | None:
     """The viewer of user ``user_id`` acting with access token ``token_id`` (``None``: a
     session), as the database has it now; ``None`` if the token is revoked or expired or the
     user deactivated. With a token: one statement (:func:`_viewer_by_id_sql`; every
-    ``subscribe`` frame re-checks its socket's viewer, :mod:`graph.websocket`)."""
+    ``subscribe`` frame re-checks its socket's viewer, :mod:`graph.websocket`).
+
+    With ``workspace_id`` (the user's), the workspace's event sequence is read too, into
+    :attr:`Viewer.sequence` (with a token, in the same statement: the viewer as of that
+    sequence; without, before the user): the viewer reflects every event up to it, so a
+    subscription starting there misses no change of its viewer (``domain.md`` section 7)."""
     if token_id is not None:
-        rows = await select_values(AccessToken, _viewer_by_id_sql(), token_id, user_id, True)
+        rows = await select_values(
+            AccessToken, _viewer_by_id_sql(workspace_id is not None), token_id, user_id, True
+        )
         found = _viewer_from_rows(rows)
-        return found[0] if found is not None else None
+        if found is None:
+            return None
+        viewer = found[0]
+        if workspace_id is None:
+            return viewer
+        if viewer.workspace_id != workspace_id:
+            return None
+        return replace(viewer, sequence=int(rows[0]["events"]))
+    sequence = None
+    if workspace_id is not None:
+        sequence = await (
+            Workspace.filter(id=workspace_id).first().values_list("event_sequence", flat=True)
+        )
     user = await User.filter(id=user_id, is_active=True).first()
-    if user is None:
+    if user is None or (workspace_id is not None and user.workspace_id != workspace_id):
         return None
-    return await load_viewer(user)
+    viewer = await load_viewer(user)
+    return viewer if sequence is None else replace(viewer, sequence=int(sequence))
 
 
 __all__ = [
