@@ -31,6 +31,7 @@ import contextvars
 import json
 import logging
 import random
+from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
@@ -220,7 +221,7 @@ class LiveStream:
         self.subscriber: Subscriber | None = None
         self.fast: FastPath | None = None
         self.last = 0
-        self.pending: list[Delivery] = []
+        self.pending: deque[Delivery] = deque()
         self.task: asyncio.Task[None] | None = None
         self.ended = False
         self.started = False
@@ -275,7 +276,7 @@ class LiveStream:
                 if read.events[0].sequence != after_sequence + 1:
                     raise HistoryPruned(PRUNED.format(after_sequence), field="afterSequence")
                 # the batch's deliveries, shared with the subscriptions that read it too
-                self.pending = read.deliveries()
+                self.pending = deque(read.deliveries())
             elif after_sequence is not None and after_sequence < current:
                 raise HistoryPruned(PRUNED.format(after_sequence), field="afterSequence")
             elif after_sequence is not None:
@@ -289,8 +290,8 @@ class LiveStream:
             bus.remove(subscriber)
             raise
         if self.announce_start:
-            self.pending.insert(
-                0, Delivery(LiveEvent(viewer.workspace_id, last, STREAM_STARTED, {}), {})
+            self.pending.appendleft(
+                Delivery(LiveEvent(viewer.workspace_id, last, STREAM_STARTED, {}), {})
             )
         self.last = last
         self.subscriber = subscriber
@@ -388,7 +389,7 @@ class LiveStream:
         """Wait before retrying (``delay`` seconds with jitter), then resume from the outbox
         after the last event delivered; returns the next delay (doubling, capped)."""
         # what was in hand is read again; only the snapshot announcement is not in the outbox
-        self.pending = [d for d in self.pending if d.event.type == STREAM_STARTED]
+        self.pending = deque(d for d in self.pending if d.event.type == STREAM_STARTED)
         self.resync = True
         if self.operation.writer is not None:
             self.operation.writer.flush()  # what was delivered so far need not wait
@@ -403,7 +404,7 @@ class LiveStream:
         if self.pending:
             await self._handle(self.pending[0])
             # handled: ``last`` has moved past it (a failure above leaves it pending)
-            self.pending.pop(0)
+            self.pending.popleft()  # a replay holds up to MAX_REPLAY: not a list
         return True
 
     async def _take(self) -> bool:
@@ -426,7 +427,7 @@ class LiveStream:
             batch = [event]
             if event.sequence > last + 1:
                 batch = await _outbox(workspace_id, last, event.sequence) + batch
-            self.pending = with_current_facts(batch)
+            self.pending = deque(with_current_facts(batch))
         return True
 
     async def _handle(self, delivery: Delivery) -> None:
