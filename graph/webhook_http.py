@@ -1,6 +1,7 @@
 """The HTTP transport of a webhook endpoint's queue (issue 20; ``architecture.md``: outbound
-webhooks): httpx's own :class:`httpx.AsyncHTTPTransport` (httpcore's HTTP/1.1 over one
-kept-alive connection), on a network backend of plain asyncio instead of httpcore's anyio one.
+webhooks): httpx's own :class:`httpx.AsyncHTTPTransport` over one kept-alive httpcore
+connection (:class:`OneConnection`, instead of httpcore's pool), on a network backend of plain
+asyncio instead of httpcore's anyio one.
 
 Why: a delivery is one small POST on a kept-alive connection, and on a 2-core machine the
 deliverer's CPU per delivery bounds its throughput. httpcore's anyio backend sends a request's
@@ -8,7 +9,9 @@ head and body in two ``send()`` calls (two system calls, and on loopback two wak
 receiver) and enters an anyio cancel scope for each read and write; this backend buffers what
 httpcore writes until it reads the answer (one ``send()`` per request) and reads from an
 :class:`asyncio.Protocol`'s buffer. Timeouts are not applied here: the caller bounds the whole
-request (:func:`graph.webhooks.post_once`, ``asyncio.timeout``).
+request (:func:`graph.webhooks.post_once`, ``asyncio.timeout``). One event is in flight per
+endpoint, so its queue needs one connection and no pool: httpcore's pool queues, locks and
+re-examines its connections on every request and every response's close.
 
 :class:`EndpointTransport` is sent :class:`httpx.Request` objects directly
 (:meth:`httpx.AsyncBaseTransport.handle_async_request`): no client-level cookies, auth or

@@ -59,9 +59,9 @@ Attempts log: every try is recorded (:class:`db.models.WebhookDelivery`: status 
 error, duration, when the next try is due), listed by ``webhookDeliveries`` and pruned with
 the outbox (``INBOX_GRAPH_EVENT_RETENTION_SECONDS``).
 
-HTTP: each endpoint's queue sends through an httpx transport of its own, one connection kept
-alive, on an asyncio network backend that writes a request in one ``send()``
-(:mod:`graph.webhook_http`); what is sent outside the queues (:func:`redeliver`,
+HTTP: each endpoint's queue sends through an httpx transport of its own, one httpcore
+connection kept alive (no pool), on an asyncio network backend that writes a request in one
+``send()`` (:mod:`graph.webhook_http`); what is sent outside the queues (:func:`redeliver`,
 :func:`send_test`) goes through one :class:`httpx.AsyncClient` per worker. Redirects are not
 followed.
 """
