@@ -213,6 +213,16 @@ class ServiceUnavailable(CodedError):
         super().__init__(message, retryAfter=RETRY_AFTER_SECONDS)
 
 
+class TimedOut(CodedError):
+    """An operation that took longer than ``INBOX_GRAPH_REQUEST_TIMEOUT_SECONDS`` was stopped
+    (over HTTP: status 504). A mutation stopped so is committed whole or not at all."""
+
+    code = ErrorCode.TIMEOUT
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"The operation took longer than {seconds:g} seconds: it was stopped.")
+
+
 class HistoryPruned(CodedError):
     """The events after the client's ``afterSequence`` are no longer kept: reload, then
     subscribe again from the current state."""

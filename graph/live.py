@@ -61,6 +61,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+STOP_ANNOUNCING_SECONDS = 2.0
+"""How long :meth:`EventBus.stop` waits for committed events still being published."""
+
 RETRYABLE_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock detected
 
 
@@ -197,11 +200,11 @@ async def write(
                 raise
             log.debug("retrying write after %r (attempt %s)", exc, attempt)
             await asyncio.sleep(random.uniform(0.005, 0.03) * attempt)
-    if bus is not None:
-        if any(event.type in VIEWER_EVENTS for event in events):
-            await bus.viewer_generations.bump(workspace_id)
-        for event in events:
-            await bus.publish(event)
+    if bus is not None and events:
+        # committed: announcing it must run to its end even if the caller is cancelled now (a
+        # request's time limit): else caches would serve the old viewer and subscribers would
+        # wait for a next event to learn of these
+        await asyncio.shield(bus.after_commit(workspace_id, events))
     return result
 
 
@@ -610,6 +613,8 @@ class EventBus:
         self._unpublished: dict[int, LiveEvent] = {}
         """Per workspace, the latest event whose publication failed (:meth:`publish`)."""
         self._publish_failing = False
+        self._announcing: set[asyncio.Task[None]] = set()
+        """The tasks of :meth:`after_commit` still running (kept: the loop holds tasks weakly)."""
         self._republisher: asyncio.Task[None] | None = None
         self._stopping = False
         self.viewer_generations = ViewerGenerations(url, namespace)
@@ -643,6 +648,8 @@ class EventBus:
         await self._broadcast.connect()
 
     async def stop(self) -> None:
+        if self._announcing:  # committed events still being published: let them go first
+            await asyncio.wait(set(self._announcing), timeout=STOP_ANNOUNCING_SECONDS)
         self._stopping = True
         if self._republisher is not None:
             self._republisher.cancel()
@@ -655,6 +662,23 @@ class EventBus:
         await self.viewer_generations.close()
         with contextlib.suppress(Exception):
             await self._broadcast.disconnect()
+
+    def after_commit(self, workspace_id: int, events: list[LiveEvent]) -> asyncio.Future[None]:
+        """Announce events just committed by :func:`write`: bump the workspace's viewer
+        generation if one of them changes viewers, then publish them in order. Runs in a task
+        of its own, kept until it ends, so cancelling its caller does not stop it halfway."""
+        task = asyncio.get_running_loop().create_task(
+            self._announce_committed(workspace_id, events)
+        )
+        self._announcing.add(task)
+        task.add_done_callback(self._announcing.discard)
+        return task
+
+    async def _announce_committed(self, workspace_id: int, events: list[LiveEvent]) -> None:
+        if any(event.type in VIEWER_EVENTS for event in events):
+            await self.viewer_generations.bump(workspace_id)
+        for event in events:
+            await self.publish(event)
 
     async def publish(self, event: LiveEvent) -> None:
         """Publish a committed event; a failure is never raised (the write stands and the

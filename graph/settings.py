@@ -58,7 +58,7 @@
 | ``INBOX_GRAPH_WEBHOOK_LEASE_SECONDS`` | ``30`` | how long a worker's claim on an endpoint holds without renewal: another worker takes over a dead worker's endpoints after it |
 | ``INBOX_GRAPH_WEBHOOK_SECRET_GRACE_SECONDS`` | ``86400`` | how long the previous signing secret still signs deliveries after ``rotateWebhookEndpointSecret`` |
 | ``INBOX_GRAPH_VIEWER_CACHE_SECONDS`` | ``10`` | the longest a worker answers HTTP requests with a token's viewer (user, teams, token) from its cache (:class:`graph.auth.ViewerCache`) when no change is announced; changes made through the API are seen by the next request on every worker regardless (with ``memory://``: in its one process). ``0``: no cache, one statement per request. ``inbox-graph serve --workers N`` with ``memory://`` turns it off (workers could not tell each other) |
-| ``INBOX_GRAPH_REQUEST_TIMEOUT_SECONDS`` | ``30`` | seconds an HTTP request may take from its head to its answer; beyond it 408 (body still arriving) or 504, code ``TIMEOUT`` |
+| ``INBOX_GRAPH_REQUEST_TIMEOUT_SECONDS`` | ``30`` | seconds an HTTP request may take from its head to its answer; beyond it 408 (body still arriving) or 504, code ``TIMEOUT``; a query or mutation sent over the WebSocket has as long (then a ``next`` with a ``TIMEOUT`` error and ``complete``) |
 """
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ import random
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from starlette.websockets import WebSocketDisconnect
 
@@ -71,6 +71,7 @@ if TYPE_CHECKING:
     from graph.permissions.visibility import Scope, Viewer
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 STREAM_STARTED = "stream.started"
 """The type of the event a ``LiveStream(announce_start=True)`` selects first."""
@@ -474,6 +475,27 @@ class LiveStream:
         operation.finish()
 
 
+async def if_still_visible(
+    context: Context, event: LiveEvent, scope: Scope, presented: Awaitable[T]
+) -> T | None:
+    """What ``presented`` returns, or ``None`` when the event's contact, as read to present it
+    (the event's shared rows), is outside ``scope``.
+
+    The facts that let an event through are those of its batch; the contact may have moved on
+    since (a reassignment or a block committed after they were read, whose own event comes
+    later): what is presented must be visible too (``domain.md`` sections 1 and 7). Events
+    without a contact are returned as they are."""
+    contact_id = event.payload.get("contact_id")
+    if contact_id is None:
+        return await presented
+    contact = context.loaders_for_event(event).contact.load(contact_id)  # with the others
+    value = await presented
+    row = await contact
+    if row is None or not scope.allows(row.assignee_id, row.blocked):
+        return None
+    return value
+
+
 def contact_events(
     context: Context,
     *,
@@ -485,13 +507,18 @@ def contact_events(
 ) -> LiveStream:
     """The events of ``event_type`` whose contact the subscriber's scope allows (from the
     event's current facts, ``domain.md`` section 7), each built by ``build(event)`` and
-    delivered by a :class:`LiveStream`. ``compute_scope`` is recomputed whenever the viewer changes.
+    delivered by a :class:`LiveStream`, unless the contact as read to present it is outside
+    the scope by then (moved on after the facts were read). ``compute_scope`` is recomputed
+    whenever the viewer changes.
 
     With ``addressee``, only events whose payload names the subscriber under that key (e.g.
     ``"user_id"`` of a mention) are delivered: events meant for one user.
     """
     scope = LiveScope(compute_scope)
     user_id = context.viewer.user_id
+
+    async def build_visible(event: LiveEvent) -> Any:
+        return await if_still_visible(context, event, scope.current, build(event))
 
     def select(event: LiveEvent, facts: dict[str, Any]) -> Candidate | None:
         if event.type != event_type:
@@ -500,7 +527,7 @@ def contact_events(
             return None
         if not scope.current.allows(facts.get("assignee_id"), bool(facts.get("blocked"))):
             return None
-        return Candidate(event.sequence, partial(build, event))
+        return Candidate(event.sequence, partial(build_visible, event))
 
     def selection() -> tuple[Any, ...]:
         # what ``select`` reads besides the event: equal keys select alike
@@ -521,4 +548,5 @@ __all__ = [
     "LiveScope",
     "LiveStream",
     "contact_events",
+    "if_still_visible",
 ]

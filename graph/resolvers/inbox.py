@@ -36,7 +36,7 @@ from graph.resolvers.custom_inbox import (
     visible_custom_inbox,
 )
 from graph.resolvers.indicators import inbox_counts, mark_seen, unseen_filter
-from graph.subscriptions import STREAM_STARTED, LiveScope, LiveStream
+from graph.subscriptions import STREAM_STARTED, LiveScope, LiveStream, if_still_visible
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -361,6 +361,12 @@ def conversation_list_changes(
     scope = LiveScope(scope_of)
 
     async def build(event: LiveEvent, change: str) -> T | None:
+        if change == "LEFT":
+            return await presented(event, change)
+        # entered or changed: unless its contact has left since (the later event says so)
+        return await if_still_visible(context, event, scope.current, presented(event, change))
+
+    async def presented(event: LiveEvent, change: str) -> T | None:
         row = None
         if change != "LEFT":
             loaders = context.loaders_for_event(event)

@@ -10,6 +10,7 @@ scopes in :data:`graph.permissions.scopes.ROOT_FIELD_SCOPES`.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import strawberry
@@ -21,11 +22,11 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.exceptions import CannotGetOperationTypeError
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.tools import merge_types
-from strawberry.types.execution import PreExecutionError
+from strawberry.types.execution import ExecutionResult, PreExecutionError
 from strawberry.types.graphql import OperationType
 from strawberry.utils.aio import aclosing
 
-from graph.errors import ErrorCode
+from graph.errors import ErrorCode, TimedOut
 from graph.extensions import (
     CachedDocuments,
     CodedErrors,
@@ -188,9 +189,23 @@ class InboxSchema(strawberry.Schema):
         """strawberry's, except that a query or mutation over WebSocket whose variables could
         not be coerced is a pre-execution error (an ``error`` frame, as its syntax and
         validation errors are), like the request error HTTP answers it with
-        (:func:`graph.extensions.is_request_error`)."""
+        (:func:`graph.extensions.is_request_error`), and that one running longer than
+        ``INBOX_GRAPH_REQUEST_TIMEOUT_SECONDS`` is stopped and answered with a ``TIMEOUT``
+        error (a ``next``, then ``complete``), as HTTP answers 504."""
+        execution = args[0] if args else kwargs["execution_context"]
+        settings = getattr(execution.context, "settings", None)
+        seconds = settings.request_timeout_seconds if settings is not None else None
         async with aclosing(super()._stream_non_subscription(*args, **kwargs)) as results:
-            async for result in results:
+            deadline = None if seconds is None else asyncio.get_running_loop().time() + seconds
+            while True:
+                try:
+                    async with asyncio.timeout_at(deadline):  # as long as over HTTP
+                        result = await anext(results)
+                except StopAsyncIteration:
+                    return
+                except TimeoutError:
+                    yield ExecutionResult(data=None, errors=[TimedOut(seconds)])
+                    return
                 if is_request_error(result) and not isinstance(result, PreExecutionError):
                     result = PreExecutionError(
                         data=None, errors=result.errors, extensions=result.extensions

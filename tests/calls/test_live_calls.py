@@ -6,8 +6,15 @@ from __future__ import annotations
 
 import pytest
 
+from db.models import Call, Contact
+from graph.events import EventType
+from graph.live import Transaction
+from graph.relay import decode_id
+from graph.resolvers.call_lifecycle import call_facts
+from graph.resolvers.contact import contact_facts
 from tests.calls.common import ANSWER, DECLINE, END, as_user, ring
 from tests.conftest import ASSIGN
+from tests.live.helpers import commit_events, served_database
 from tests.support import GraphQLError, subscribe
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -176,3 +183,42 @@ async def test_a_replayed_call_shows_its_contact_as_the_facts_that_let_it_throug
     finally:
         await team.close()
     await as_user(call_world, "owner", DECLINE, {"c": call["id"]})
+
+
+async def test_a_call_event_whose_caller_left_the_scope_since_its_facts_is_not_delivered(
+    call_world,
+):
+    """An event is authorised with the facts its batch carries; the caller, as read to present
+    the call, may have moved on since (a reassignment committed after those facts were read).
+    A ``TEAM`` agent never gets a caller assigned outside their teams by then, while a call
+    whose caller is still their team's arrives (``domain.md`` sections 1 and 7).
+
+    The late facts are written into the outbox as a write committed just before the caller's
+    reassignment would have left them: that race cannot be timed through the API alone."""
+    away = await ring(call_world, assignee="agent_beta")  # Beta's: not agent_team's Alpha
+    kept = await ring(call_world, assignee="agent_all")  # Alpha's
+    async with served_database(call_world.served):
+        calls = [await Call.get(id=decode_id(c["id"], "Call")) for c in (away, kept)]
+        alpha = decode_id(call_world.user_ids["agent_all"], "User")
+
+        async def late_facts(tx: Transaction) -> None:
+            for call in calls:
+                contact = await Contact.get(id=call.contact_id)
+                facts = {**contact_facts(contact), "assignee_id": alpha}  # as read before
+                tx.emit(EventType.CALL_UPDATED, **facts, **call_facts(call))
+
+        after = await commit_events(calls[0].workspace_id, late_facts)
+    team = await subscribe(
+        call_world.served,
+        call_world.tokens["agent_team"],
+        UPDATED_FROM,
+        {"after": after},
+    )
+    try:
+        delivered = (await team.next())["data"]["callUpdated"]
+        assert delivered["id"] == kept["id"]
+        await team.nothing(within=0.4)
+    finally:
+        await team.close()
+    for call in (away, kept):
+        await as_user(call_world, "owner", DECLINE, {"c": call["id"]})

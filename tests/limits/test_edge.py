@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import uuid
 
+import asyncpg
 import httpx
 import pytest
 import websockets
@@ -284,3 +286,70 @@ async def test_over_websocket_a_validation_bomb_gets_an_error_and_the_socket_sta
         await socket.send(json.dumps({"id": "me", "type": "subscribe", "payload": {"query": ME}}))
         answer = json.loads(await asyncio.wait_for(socket.recv(), 10))
         assert answer["type"] == "next" and answer["payload"]["data"]["me"]["id"], answer
+
+
+@contextlib.asynccontextmanager
+async def writes_held(database_url: str):
+    """Every write with events waits while this holds the workspaces' rows (PostgreSQL)."""
+    connection = await asyncpg.connect(database_url)
+    try:
+        async with connection.transaction():
+            await connection.execute("SELECT id FROM workspace FOR UPDATE")
+            yield
+    finally:
+        await connection.close()
+
+
+@pytest.mark.skipif(
+    not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")),
+    reason="runs in the PostgreSQL run of the suite (SQLite refuses a write that would wait "
+    "for another's lock at once: SERVICE_UNAVAILABLE, never a wait)",
+)
+async def test_over_websocket_an_operation_past_the_time_limit_is_stopped_and_changes_nothing(
+    hurried, world
+):
+    """A query or mutation sent over the WebSocket has the time limit HTTP requests have: past
+    it, a ``next`` with a ``TIMEOUT`` error, then ``complete``; a mutation stopped so changes
+    nothing, and the socket goes on serving."""
+    contact = world.contact_ids["c_none"]
+    assign = "mutation($c: ID!, $a: ID) { assignContact(contactId: $c, assigneeId: $a) { id } }"
+    async with websockets.connect(hurried.ws_url, subprotocols=["graphql-transport-ws"]) as socket:
+        await socket.send(
+            json.dumps(
+                {
+                    "type": "connection_init",
+                    "payload": {"authorization": f"Bearer {world.tokens['owner']}"},
+                }
+            )
+        )
+        assert json.loads(await socket.recv())["type"] == "connection_ack"
+        async with writes_held(hurried.env["DATABASE_URL"]):
+            variables = {"c": contact, "a": world.user_ids["agent_all"]}
+            await socket.send(
+                json.dumps(
+                    {
+                        "id": "slow",
+                        "type": "subscribe",
+                        "payload": {"query": assign, "variables": variables},
+                    }
+                )
+            )
+            stopped = json.loads(await asyncio.wait_for(socket.recv(), 10))
+            assert (stopped["id"], stopped["type"]) == ("slow", "next"), stopped
+            assert [e["extensions"]["code"] for e in stopped["payload"]["errors"]] == ["TIMEOUT"]
+            done = json.loads(await asyncio.wait_for(socket.recv(), 10))
+            assert (done["id"], done["type"]) == ("slow", "complete")
+        await socket.send(
+            json.dumps(
+                {
+                    "id": "after",
+                    "type": "subscribe",
+                    "payload": {
+                        "query": "query($c: ID!) { node(id: $c) { ... on Contact { assignee { id } } } }",
+                        "variables": {"c": contact},
+                    },
+                }
+            )
+        )
+        answer = json.loads(await asyncio.wait_for(socket.recv(), 10))
+        assert answer["payload"]["data"] == {"node": {"assignee": None}}, answer

@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import pytest
 
+from db.models import Contact, Conversation, Message
+from graph.events import EventType
+from graph.live import Transaction
+from graph.relay import decode_id
+from graph.resolvers.contact import contact_facts, conversation_facts
 from tests.conftest import ASSIGN
+from tests.live.helpers import commit_events, served_database
 from tests.support import GraphQLError, receive, subscribe
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -105,3 +111,43 @@ async def test_blocking_removes_from_lists_and_custom_inboxes_are_not_live(world
         )
         await custom.next()
     assert refused.value.codes == ["BAD_USER_INPUT"]
+
+
+async def test_a_list_change_whose_contact_left_the_scope_since_its_facts_is_not_delivered(world):
+    """A list event is authorised with the facts its batch carries; the contact, as read to
+    present the conversation, may have moved on since (its reassignment's own event comes
+    later). A ``TEAM`` agent's list never shows a conversation whose contact is assigned
+    outside their teams by then, while one still their team's arrives (``domain.md`` sections
+    1, 4 and 7). The late facts are written into the outbox: the API cannot time that race."""
+    async with served_database(world.served):
+        contacts = [
+            await Contact.get(id=decode_id(world.contact_ids[name], "Contact"))
+            for name in ("c_beta", "c_all")  # Beta's (not agent_team's Alpha), Alpha's
+        ]
+        alpha = decode_id(world.user_ids["agent_all"], "User")
+
+        async def late_facts(tx: Transaction) -> None:
+            for contact in contacts:
+                conversation = await Conversation.filter(contact_id=contact.id).first()
+                message = await Message.filter(conversation_id=conversation.id).first()
+                tx.emit(
+                    EventType.MESSAGE_CREATED,
+                    **{**contact_facts(contact), "assignee_id": alpha},  # as read before
+                    **conversation_facts(conversation),
+                    message_id=message.id,
+                    direction=message.direction.value,
+                )
+
+        after = await commit_events(contacts[0].workspace_id, late_facts)
+    query = """subscription($after: Int) { conversationUpdated(afterSequence: $after) {
+        change conversation { contact { name } } } }"""
+    team = await subscribe(world.served, world.tokens["agent_team"], query, {"after": after})
+    try:
+        changed = await event(team)
+        assert (changed["change"], changed["conversation"]["contact"]["name"]) == (
+            "CHANGED",
+            "c_all",
+        )
+        await team.nothing(within=0.4)
+    finally:
+        await team.close()
