@@ -260,7 +260,33 @@ class FastHandshake(H11Handshake):
             raise RemoteProtocolError("Bad Host header", event_hint=RejectConnection()) from None
 
 
-class InboxWSProtocol(WSProtocol):
+class _TellsItsWriter(WSProtocol):
+    """uvicorn's ``wsproto`` protocol telling its socket's :class:`FrameWriter` when a write
+    can no longer go out at once: the transport backs up (``pause_writing``, the only place
+    uvicorn clears ``writable``) or a close frame is sent (``close_sent``, which uvicorn only
+    ever sets). The writer then reads uvicorn's state again before its next write, instead of
+    before every write."""
+
+    frame_writer: FrameWriter | None = None
+    _close_sent = False
+
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        if self.frame_writer is not None:
+            self.frame_writer.recheck = True
+
+    @property  # type: ignore[override]
+    def close_sent(self) -> bool:
+        return self._close_sent
+
+    @close_sent.setter
+    def close_sent(self, value: bool) -> None:
+        self._close_sent = value
+        if value and self.frame_writer is not None:
+            self.frame_writer.recheck = True
+
+
+class InboxWSProtocol(_TellsItsWriter):
     """uvicorn's ``wsproto`` protocol with :class:`FastHandshake`
     (``INBOX_GRAPH_WS_COMPRESSION=off``)."""
 
@@ -291,7 +317,7 @@ class _BoundedDeflateConnection(wsproto.WSConnection):
         return super().send(event)
 
 
-class BoundedDeflateWSProtocol(WSProtocol):
+class BoundedDeflateWSProtocol(_TellsItsWriter):
     """uvicorn's ``wsproto`` protocol, accepting ``permessage-deflate`` with
     :class:`BoundedPerMessageDeflate` (``INBOX_GRAPH_WS_COMPRESSION=bounded``), with
     :class:`FastHandshake`."""
@@ -336,7 +362,7 @@ class FrameWriter:
     one ``transport.write`` per socket. Between :meth:`cork` and :meth:`uncork` (a replay),
     the frames are held and written together.
 
-    :meth:`write_text` writes only when uvicorn's own path would write at once, the same bytes:
+    :meth:`write` writes only when uvicorn's own path would write at once, the same bytes:
     the socket is open on both sides (handshake done, no close sent or received, the transport
     not closing or lost), no extension was negotiated (a ``permessage-deflate`` socket
     compresses per socket: uvicorn's path), and no send is waiting for the transport to drain
@@ -348,24 +374,58 @@ class FrameWriter:
     ``pyproject.toml`` allows (0.34 on; ``disconnected`` only came in 0.52: a lost connection
     is seen as a closing transport instead). :func:`frame_writer` makes none for a protocol
     without them.
+
+    A fan-out writes to every socket in one pass (10,000 sockets: 10,000 writes an event), so
+    the checks per write are the fewest that decide it, on the fewest objects (each socket's
+    objects are apart in memory: every one read costs a cache miss): the handshake's outcome
+    (done, accepted, no extension) is read once, at the first write, and is final; from then
+    on a write reads the writer and the transport, and the ``writable`` event and
+    ``close_sent`` only after the protocol said they changed (:attr:`recheck`; the app's
+    protocols do: ``_TellsItsWriter``; another ``WSProtocol`` has them read before every
+    write). starlette's ``application_state`` and wsproto's connection state are not read again: in
+    every release allowed, each way they leave ``CONNECTED`` / ``OPEN`` sets ``close_sent`` or
+    closes the transport in the same step (a close frame received is answered and the
+    transport closed as it is parsed; the application's close sets ``close_sent``, or waits on
+    ``writable``; a protocol error or a message too big closes the transport), which
+    ``tests/live/test_frame_writer.py`` checks for each of them.
     """
 
-    __slots__ = ("_corked", "_held", "_held_bytes", "plain", "protocol", "websocket")
+    __slots__ = (
+        "_corked",
+        "_held",
+        "_held_bytes",
+        "_told",
+        "plain",
+        "protocol",
+        "recheck",
+        "transport",
+        "websocket",
+        "writable",
+    )
 
     def __init__(self, websocket: Any, protocol: WSProtocol) -> None:
         self.websocket = websocket
         self.protocol = protocol
+        # both made with the protocol (``connection_made``, before the application runs) and
+        # never replaced
+        self.transport = protocol.transport
+        self.writable = protocol.writable
         self.plain: bool | None = None  # no extension negotiated: known once the handshake is done
+        # read uvicorn's state before the next write: always, unless the protocol says when
+        self.recheck = True
+        self._told = isinstance(protocol, _TellsItsWriter)
+        if self._told:
+            protocol.frame_writer = self
         self._corked = 0  # cork() calls not yet matched by uncork()
         self._held: list[bytes] | None = None  # frames written while corked, in order
         self._held_bytes = 0
 
     def cork(self) -> None:
-        """Hold the frames :meth:`write_text` writes from now on until the matching
+        """Hold the frames :meth:`write` writes from now on until the matching
         :meth:`uncork` (calls nest): a subscription replaying its backlog writes it with one
         ``transport.write`` (one system call) instead of one per frame (a reconnect storm,
         issue 23). Held frames are written first whenever a frame must go through uvicorn
-        instead (:meth:`write_text` returns ``False``), and at :data:`CORK_BYTES`."""
+        instead (:meth:`write` returns ``False``), and at :data:`CORK_BYTES`."""
         self._corked += 1
 
     def uncork(self) -> None:
@@ -390,40 +450,33 @@ class FrameWriter:
             protocol.close_sent
             or connection is None
             or connection.state is not ConnectionState.OPEN
-            or protocol.transport.is_closing()
+            or self.transport.is_closing()
         ):
             return
-        protocol.transport.write(held[0] if len(held) == 1 else b"".join(held))
+        self.transport.write(held[0] if len(held) == 1 else b"".join(held))
 
     def write_text(self, *parts: bytes) -> bool:
-        """Write ``parts`` (UTF-8, joined) as one text message; ``False`` if it must go through
-        uvicorn instead (nothing was written; frames held by :meth:`cork` were written first)."""
-        protocol = self.protocol
-        writable = protocol.writable
-        if (
-            not writable.is_set()
-            or writable._waiters  # a send waits (or is about to resume): keep the order
-            or protocol.close_sent
-            or not protocol.handshake_complete
-            or protocol.response_started
-            or self.websocket.application_state is not WebSocketState.CONNECTED
-        ):
+        """:meth:`write` of ``parts`` joined."""
+        return self.write(b"".join(parts))
+
+    def write(self, head: bytes, body: bytes = b"") -> bool:
+        """Write ``head`` and ``body`` (UTF-8, one after the other) as one text message;
+        ``False`` if it must go through uvicorn instead (nothing was written; frames held by
+        :meth:`cork` were written first). Two parts: a ``next`` frame's operation prefix and
+        the event's payload, encoded once for every socket."""
+        if self.recheck and not self._writes_at_once():
             return self._refuse()
-        connection = protocol.conn.connection  # wsproto's, made by the handshake
-        if connection is None or connection.state is not ConnectionState.OPEN:
+        transport = self.transport
+        if transport.is_closing():
             return self._refuse()
-        if self.plain is None:
-            self.plain = not connection._proto.extensions
-        if not self.plain or protocol.transport.is_closing():
-            return self._refuse()
-        length = sum(map(len, parts))
+        length = len(head) + len(body)
         if length < 126:
             header = bytes((_TEXT_FIN, length))
         elif length < 65536:
             header = struct.pack("!BBH", _TEXT_FIN, 126, length)
         else:
             header = struct.pack("!BBQ", _TEXT_FIN, 127, length)
-        frame = b"".join((header, *parts))
+        frame = b"".join((header, head, body))
         if self._corked:
             if self._held is None:
                 self._held = []
@@ -432,7 +485,43 @@ class FrameWriter:
             if self._held_bytes >= CORK_BYTES:
                 self.flush()
         else:
-            protocol.transport.write(frame)
+            transport.write(frame)
+        return True
+
+    def _writes_at_once(self) -> bool:
+        """Whether uvicorn's own send would write at once now: the socket accepted without an
+        extension, not backed up, no send waiting, no close sent (the transport is read by
+        :meth:`write`). Once it would, and the protocol tells when that changes, the next
+        writes need not read it again (:attr:`recheck`)."""
+        if self.plain is None and not self._accepted():
+            return False
+        writable = self.writable
+        if (
+            not self.plain
+            or not writable._value  # the transport is backed up: uvicorn's send waits
+            or writable._waiters  # a send waits (or is about to resume): keep the order
+            or self.protocol.close_sent
+        ):
+            return False
+        if self._told:
+            self.recheck = False  # until pause_writing or close_sent says otherwise
+        return True
+
+    def _accepted(self) -> bool:
+        """Whether the handshake is done and accepted (the socket open on both sides): then
+        :attr:`plain` says whether an extension was negotiated, for good."""
+        protocol = self.protocol
+        if (
+            not protocol.handshake_complete
+            or protocol.response_started
+            or protocol.close_sent
+            or self.websocket.application_state is not WebSocketState.CONNECTED
+        ):
+            return False
+        connection = protocol.conn.connection  # wsproto's, made by the handshake
+        if connection is None or connection.state is not ConnectionState.OPEN:
+            return False
+        self.plain = not connection._proto.extensions
         return True
 
     def _refuse(self) -> bool:
@@ -442,18 +531,23 @@ class FrameWriter:
 
 
 _PROTOCOL_STATE = ("close_sent", "handshake_complete", "response_started", "conn", "transport")
-"""What :meth:`FrameWriter.write_text` reads of uvicorn's ``WSProtocol`` (and ``writable``)."""
+"""What :meth:`FrameWriter.write` reads of uvicorn's ``WSProtocol`` (and ``writable``)."""
 
 
 def frame_writer(websocket: Any) -> FrameWriter | None:
     """A :class:`FrameWriter` for a starlette ``WebSocket`` served by uvicorn's ``wsproto``
     protocol (both of ``INBOX_GRAPH_WS_COMPRESSION``'s modes), else ``None`` (e.g. another
-    server, or a uvicorn whose protocol keeps its state otherwise): send through ASGI then."""
+    server, or a uvicorn whose protocol keeps its state otherwise): send through ASGI then.
+    One per socket: the app's protocols keep theirs (:attr:`_TellsItsWriter.frame_writer`)."""
     protocol = getattr(getattr(websocket, "_send", None), "__self__", None)
     if not isinstance(protocol, WSProtocol):
         return None
+    if isinstance(protocol, _TellsItsWriter) and protocol.frame_writer is not None:
+        return protocol.frame_writer
     writable = getattr(protocol, "writable", None)
-    if not isinstance(writable, asyncio.Event) or not hasattr(writable, "_waiters"):
+    if not isinstance(writable, asyncio.Event) or not all(
+        hasattr(writable, name) for name in ("_value", "_waiters")
+    ):
         return None
     if not all(hasattr(protocol, name) for name in _PROTOCOL_STATE):
         return None

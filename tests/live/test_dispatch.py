@@ -29,10 +29,10 @@ class _Writer:
         self.fails = fails
         self.frames: list[dict] = []
 
-    def write_text(self, *parts: bytes, held_for: object = None) -> bool:
+    def write(self, head: bytes, body: bytes = b"") -> bool:
         if self.fails:
             raise ConnectionResetError("the peer reset the connection")
-        self.frames.append(json.loads(b"".join(parts)))
+        self.frames.append(json.loads(head + body))
         return True
 
 

@@ -12,13 +12,14 @@ import json
 
 import pytest
 import wsproto
-from starlette.websockets import WebSocket
+from starlette.websockets import WebSocket, WebSocketState
 from uvicorn.config import Config
 from uvicorn.protocols.websockets.wsproto_impl import WSProtocol
 from uvicorn.server import ServerState
-from wsproto.events import AcceptConnection, Request, TextMessage
+from wsproto.connection import ConnectionState
+from wsproto.events import AcceptConnection, CloseConnection, Message, Request, TextMessage
 
-from graph.ws_compression import frame_writer
+from graph.ws_compression import InboxWSProtocol, frame_writer
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -60,9 +61,10 @@ class _Transport(asyncio.Transport):
 
 
 @contextlib.asynccontextmanager
-async def _accepted():
-    """A uvicorn ``WSProtocol`` past the handshake, the app's starlette ``WebSocket``, the
-    transport and the client's end; the app returns on the way out."""
+async def _accepted(protocol_class=WSProtocol, **options):
+    """A uvicorn ``WSProtocol`` (or ``protocol_class``, e.g. the app's own) past the
+    handshake, the app's starlette ``WebSocket``, the transport and the client's end; the app
+    returns on the way out. ``options``: uvicorn's ``Config``."""
     accepted: asyncio.Future[WebSocket] = asyncio.get_running_loop().create_future()
     done = asyncio.Event()
 
@@ -72,9 +74,9 @@ async def _accepted():
         accepted.set_result(websocket)
         await done.wait()
 
-    config = Config(app, ws="wsproto", ws_per_message_deflate=False, log_level="warning")
+    config = Config(app, ws="wsproto", ws_per_message_deflate=False, log_level="warning", **options)
     config.load()
-    protocol = WSProtocol(config, ServerState(), {})
+    protocol = protocol_class(config, ServerState(), {})
     transport = _Transport()
     protocol.connection_made(transport)
     client = wsproto.WSConnection(wsproto.ConnectionType.CLIENT)
@@ -167,3 +169,107 @@ async def test_corked_frames_never_follow_a_close_frame():
         client.receive_data(transport.take())
         events = list(client.events())
         assert [type(e).__name__ for e in events] == ["CloseConnection"], events
+
+
+def _client_close(protocol, websocket, transport, client):
+    protocol.data_received(client.send(CloseConnection(code=1000)))
+
+
+def _protocol_error(protocol, websocket, transport, client):
+    protocol.data_received(b"\x81\x02{}")  # unmasked: a client must mask its frames
+
+
+def _too_big(protocol, websocket, transport, client):
+    protocol.data_received(client.send(Message(data="x" * 100)))  # over ws_max_size=64
+
+
+def _keepalive_timeout(protocol, websocket, transport, client):
+    if not hasattr(protocol, "keepalive_timeout"):
+        pytest.skip("this uvicorn has no keep-alive pings")
+    protocol.keepalive_timeout()
+
+
+def _connection_lost(protocol, websocket, transport, client):
+    transport.close()  # asyncio closes a lost transport before telling its protocol
+    protocol.connection_lost(ConnectionResetError())
+
+
+async def _application_close(protocol, websocket, transport, client):
+    await websocket.close(code=4403)
+
+
+async def _application_close_while_backed_up(protocol, websocket, transport, client):
+    protocol.pause_writing()
+    closing = asyncio.create_task(websocket.close(code=4403))
+    await asyncio.sleep(0)  # starlette no longer sees it connected; uvicorn's send waits
+    assert websocket.application_state is WebSocketState.DISCONNECTED
+    assert not protocol.close_sent
+    protocol.resume_writing()  # the close is about to resume: it goes first
+    return closing
+
+
+PROTOCOLS = pytest.mark.parametrize(
+    "protocol_class",
+    # uvicorn's own: its state is read before every write; the app's: when it says it changed
+    [WSProtocol, InboxWSProtocol],
+    ids=["uvicorn", "app"],
+)
+
+
+@PROTOCOLS
+@pytest.mark.parametrize(
+    "closing",
+    [
+        _client_close,
+        _protocol_error,
+        _too_big,
+        _keepalive_timeout,
+        _connection_lost,
+        _application_close,
+        _application_close_while_backed_up,
+    ],
+)
+async def test_no_frame_follows_the_socket_closing_whichever_way(protocol_class, closing):
+    # once starlette or wsproto no longer see the socket open, the writer refuses, though after
+    # its first write it reads neither (FrameWriter: uvicorn sets ``close_sent`` or closes the
+    # transport in the same step)
+    async with _accepted(protocol_class, ws_max_size=64) as (
+        protocol,
+        websocket,
+        transport,
+        client,
+    ):
+        writer = frame_writer(websocket)
+        assert writer.write(b'{"n":', b"1}")
+        assert _messages(client, transport.take()) == ['{"n":1}']
+        outcome = closing(protocol, websocket, transport, client)
+        pending = await outcome if asyncio.iscoroutine(outcome) else None
+
+        assert (
+            websocket.application_state is not WebSocketState.CONNECTED
+            or protocol.conn.state is not ConnectionState.OPEN
+            or transport.is_closing()
+        )
+        assert not writer.write(b'{"n":', b"2}")
+        if pending is not None:
+            await pending
+            assert not writer.write(b'{"n":', b"3}")
+        client.receive_data(transport.take())
+        assert not [e for e in client.events() if isinstance(e, TextMessage)]
+
+
+@PROTOCOLS
+async def test_a_backed_up_socket_gets_no_frame_before_the_sends_waiting_on_it(protocol_class):
+    async with _accepted(protocol_class) as (protocol, websocket, transport, client):
+        writer = frame_writer(websocket)
+        assert frame_writer(websocket) is writer or protocol_class is WSProtocol
+        assert writer.write(b'{"n":', b"1}")
+        protocol.pause_writing()
+        assert not writer.write(b'{"n":', b"2}")
+        waiting = asyncio.create_task(websocket.send_text('{"n":3}'))  # uvicorn's send waits
+        await asyncio.sleep(0)
+        protocol.resume_writing()
+        assert not writer.write(b'{"n":', b"4}")  # the waiting send resumes first
+        await waiting
+        assert writer.write(b'{"n":', b"5}")
+        assert _messages(client, transport.take()) == ['{"n":1}', '{"n":3}', '{"n":5}']
