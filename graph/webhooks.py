@@ -102,6 +102,7 @@ from db.models import (
 )
 from db.models import Workspace as WorkspaceRow
 from db.outbox import kept_history
+from db.queries import columns, select_rows, select_values
 from graph.auth import load_viewer
 from graph.errors import BadUserInput, NotFound
 from graph.live import Doorbell, write
@@ -575,6 +576,31 @@ def _success_row(
     )
 
 
+_HEAD_SQL = "SELECT event_sequence FROM workspace WHERE id = {}"
+"""A workspace's last event sequence (its head)."""
+
+
+@functools.cache
+def _held_sql() -> str:
+    """The endpoint ``{}`` if the worker ``{}`` holds it (leased, enabled): its whole row."""
+    return (
+        f"SELECT {columns(WebhookEndpoint)} FROM webhook_endpoint "
+        "WHERE id = {} AND lease_owner = {} AND enabled"
+    )
+
+
+@functools.cache
+def _page_sql(types: int) -> str:
+    """A page of a workspace's events (whole rows) after a sequence, of ``types`` types:
+    parameters workspace, sequence, then the types; at most :data:`PAGE`, in sequence order."""
+    marks = ", ".join(["{}"] * types)
+    return (
+        f"SELECT {columns(Event)} FROM event "
+        f"WHERE workspace_id = {{}} AND sequence > {{}} AND type IN ({marks}) "
+        f"ORDER BY sequence LIMIT {PAGE}"
+    )
+
+
 class LeaseLost(Exception):
     """The endpoint was deleted, disabled, or taken by another worker: stop delivering it."""
 
@@ -839,10 +865,10 @@ class WebhookDeliverer:
         """
         if asyncio.get_running_loop().time() >= self.renew_at.get(endpoint_id, 0.0):
             await self._commit(endpoint_id)
-        row = await self._held(endpoint_id).first()
-        if row is None:
+        rows = await select_rows(WebhookEndpoint, _held_sql(), endpoint_id, self.owner)
+        if not rows:
             raise LeaseLost
-        return row
+        return rows[0]
 
     async def _release(self, endpoint_id: int) -> None:
         with contextlib.suppress(Exception):
@@ -976,18 +1002,15 @@ class WebhookDeliverer:
         endpoint = await self._mine(endpoint_id)
         # every event up to the workspace's head is committed (sequences are drawn under its
         # row's lock, in commit order): read it first, so the cursor may pass what was not due
-        head = await (
-            WorkspaceRow.filter(id=endpoint.workspace_id)
-            .first()
-            .values_list("event_sequence", flat=True)
-        )
+        heads = await select_values(WorkspaceRow, _HEAD_SQL, endpoint.workspace_id)
+        head = heads[0]["event_sequence"] if heads else None
         types = endpoint.event_types.split()
         events = (
-            await Event.filter(
-                workspace_id=endpoint.workspace_id, sequence__gt=endpoint.cursor, type__in=types
+            await select_rows(
+                Event, _page_sql(len(types)), endpoint.workspace_id, endpoint.cursor, *types
             )
-            .order_by("sequence")
-            .limit(PAGE)
+            if types
+            else []
         )
         if not events:
             if head is not None and int(head) > endpoint.cursor:
