@@ -25,14 +25,14 @@ import functools
 import logging
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from tortoise.expressions import Q
+from tortoise.expressions import Q, RawSQL
 
 from db.availability import is_unavailable, report_unavailable
-from db.models import AccessToken, AccessTokenKind, Team, User
+from db.models import AccessToken, AccessTokenKind, Team, User, Workspace
 from db.queries import model_rows, select_values
 from db.security import hash_token
 from graph.permissions.scopes import granted, parse_scopes
@@ -321,25 +321,58 @@ class ViewerCache:
             cache.popitem(last=False)
 
 
-async def refresh_viewer(viewer: Viewer) -> Viewer | None:
-    """Reload ``viewer`` after a user, team or token change; ``None`` if it lost access."""
-    return await reload_viewer(viewer.token_id, viewer.user_id)
+async def refresh_viewer(viewer: Viewer, sequence: int | None = None) -> Viewer | None:
+    """Reload ``viewer`` after a user, team or token change; ``None`` if it lost access.
+
+    Args:
+        sequence: the event that announced the change (committed before the reload: the
+            viewer reflects every event up to it, :attr:`Viewer.sequence`).
+    """
+    refreshed = await reload_viewer(viewer.token_id, viewer.user_id)
+    if refreshed is None or sequence is None:
+        return refreshed
+    return replace(refreshed, sequence=sequence)
 
 
-async def reload_viewer(token_id: int | None, user_id: int) -> Viewer | None:
+_TOKEN_EVENTS_SQL = (
+    '(SELECT "event_sequence" FROM "workspace" '
+    'WHERE "workspace"."id" = "access_token"."workspace_id")'
+)
+"""The sequence of the token's workspace, read in the token's statement (:func:`reload_viewer`)."""
+
+
+async def reload_viewer(
+    token_id: int | None, user_id: int, workspace_id: int | None = None
+) -> Viewer | None:
     """The viewer of user ``user_id`` acting with access token ``token_id`` (``None``: a
     session), as the database has it now; ``None`` if the token is revoked or expired or the
-    user deactivated."""
+    user deactivated.
+
+    With ``workspace_id`` (the user's), the workspace's event sequence is read in the first
+    statement (the token's), into :attr:`Viewer.sequence`: the viewer reflects every event up
+    to it, so a subscription starting there misses no change of its viewer (``domain.md``
+    section 7)."""
+    sequence = None
     if token_id is not None:
-        token = await AccessToken.filter(id=token_id, revoked_at__isnull=True).first()
+        query = AccessToken.filter(id=token_id, revoked_at__isnull=True)
+        if workspace_id is not None:  # in the token's statement: no round trip of its own
+            query = query.annotate(events=RawSQL(_TOKEN_EVENTS_SQL))
+        token = await query.first()
         if not _usable(token):
             return None
+        if workspace_id is not None:
+            sequence = token.events
     else:
         token = None
+        if workspace_id is not None:
+            sequence = await (
+                Workspace.filter(id=workspace_id).first().values_list("event_sequence", flat=True)
+            )
     user = await User.filter(id=user_id, is_active=True).first()
-    if user is None:
+    if user is None or (workspace_id is not None and user.workspace_id != workspace_id):
         return None
-    return await load_viewer(user, token)
+    viewer = await load_viewer(user, token)
+    return viewer if sequence is None else replace(viewer, sequence=int(sequence))
 
 
 __all__ = [

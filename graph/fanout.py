@@ -151,7 +151,9 @@ class Candidate(NamedTuple):
     """An event a subscription may deliver: ``build`` makes its payload (the subscription
     field's value) or returns ``None`` to skip it. ``variant`` is whatever else distinguishes
     this payload from another subscriber's for the same event (ENTERED for one list, LEFT for
-    another). A tuple: the bus makes one per subscriber and event."""
+    another; the scope ``build`` checks the rows it presents against, which differs between
+    viewers of the same view, e.g. ``TEAM`` agents of different teams). A tuple: the bus
+    makes one per subscriber and event."""
 
     sequence: int
     build: Callable[[], Awaitable[Any]]
@@ -193,8 +195,12 @@ _sizes: dict[tuple[Any, ...], int] = {}
 _cached_chars = [0]
 
 
-def _remember(key: tuple[Any, ...], payload: str | None) -> None:
-    """Account for a computed payload; the oldest go once over the count or size budget."""
+def _remember(key: tuple[Any, ...], entry: _Shared, payload: str | None) -> None:
+    """Account for a computed payload; the oldest go once over the count or size budget.
+    A payload pushed out of the cache while it was computed (``entry`` is no longer the one
+    held under ``key``) is not cached: its size must not be counted."""
+    if _payloads.get(key) is not entry:
+        return
     size = len(payload or "")
     _sizes[key] = size
     _cached_chars[0] += size
@@ -273,20 +279,21 @@ async def _shared_payload(
             return await execute_payload(operation, context, candidate), False, viewer.user_id
         return payload, personal, found.user_id
     future: asyncio.Future[tuple[str | None, bool]] = asyncio.get_running_loop().create_future()
-    _payloads[key] = _Shared(future, viewer.user_id)
+    entry = _payloads[key] = _Shared(future, viewer.user_id)
     marker = [False]
     token = _identity_read.set(marker)
     try:
         payload = await execute_payload(operation, context, candidate)
     except BaseException:
-        _forget(key)
+        if _payloads.get(key) is entry:  # not another leader's, after this one was pushed out
+            _forget(key)
         future.set_exception(_LeaderGone())  # never the leader's CancelledError
         future.exception()  # retrieved: followers execute on their own
         raise
     finally:
         _identity_read.reset(token)
     future.set_result((payload, marker[0]))
-    _remember(key, payload)
+    _remember(key, entry, payload)
     return payload, marker[0], viewer.user_id
 
 

@@ -219,18 +219,33 @@ class Delivery:
 def with_current_facts(batch: list[LiveEvent]) -> list[Delivery]:
     """Pair each event with the latest facts of its contact within ``batch``: an event read
     late (a replay, a catch-up) is authorised against its contact as it is now, e.g. its new
-    assignee (``domain.md`` section 7), without a query."""
+    assignee (``domain.md`` section 7), without a query.
+
+    A contact merged into another within the batch (a ``contact.merged`` event naming it
+    ``merged_contact_id``) is the contact it was merged into from then on: its messages, calls
+    and comments now belong to that one, and are authorised with that one's facts (``domain.md``
+    section 6)."""
     latest: dict[int, dict[str, Any]] = {}
+    merged_into: dict[int, int] = {}
     for event in batch:
         contact_id = event.payload.get("contact_id")
         if contact_id is not None and "assignee_id" in event.payload:
             latest[contact_id] = event.payload
+        gone = event.payload.get("merged_contact_id")
+        if gone is not None and contact_id is not None and gone != contact_id:
+            merged_into[gone] = contact_id
+
+    def current(event: LiveEvent) -> dict[str, Any]:
+        contact_id = event.payload.get("contact_id")
+        followed = 0
+        while contact_id in merged_into and followed <= len(merged_into):  # no cycle, but bounded
+            contact_id = merged_into[contact_id]
+            followed += 1
+        return latest.get(contact_id, event.payload)
+
     as_of = batch[-1].sequence if batch else 0
     return [
-        Delivery(
-            replace(event, as_of=as_of) if as_of > event.sequence else event,
-            latest.get(event.payload.get("contact_id"), event.payload),
-        )
+        Delivery(replace(event, as_of=as_of) if as_of > event.sequence else event, current(event))
         for event in batch
     ]
 

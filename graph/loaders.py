@@ -70,6 +70,20 @@ class Loader(DataLoader[Any, Any]):
                 raise
 
         super().__init__(load_fn=load_or_forget)
+        self._built: dict[Any, tuple[Any, Any, Any]] = {}
+
+    def built(self, key: Any, row: Any, build: Callable[[Any], T]) -> T:
+        """``build(row)`` for the row of ``key``, made once per (row, build) and handed out
+        again to every later caller: a list of 100 conversations names a dozen assignees, and
+        built each of them once per contact (``build`` compares equal: a class method is bound
+        anew at each use). The product's ``from_row`` builders are pure
+        functions of the row, and nothing changes the objects they build."""
+        found = self._built.get(key)
+        if found is not None and found[0] is row and found[1] == build:
+            return found[2]
+        made = build(row)
+        self._built[key] = (row, build, made)
+        return made
 
     def load(self, key: Any) -> Awaitable[Any]:
         future = super().load(key)
@@ -134,7 +148,7 @@ def related(
     if type(loader) is Loader:
         row = loader.loaded(key)
         if row is not NOT_LOADED:
-            return build(row) if row is not None else None
+            return loader.built(key, row, build) if row is not None else None
     return then(loader.load(key), lambda row: build(row) if row is not None else None)
 
 

@@ -3,7 +3,8 @@
 A :class:`LiveStream` delivers the viewer's workspace events in sequence order, exactly once:
 
 - from ``afterSequence`` on, replayed from the outbox, then live with no gap and no duplicate
-  at the seam; without it, from the workspace's current sequence on;
+  at the seam; without it, from the workspace's sequence read just before its viewer (when
+  the ``subscribe`` frame arrived), so a change of the viewer committed since is applied;
 - after the broadcast connection (Redis) was lost and re-established, the events committed
   meanwhile are read from the outbox;
 - a live event whose sequence jumps ahead (publication order differs from commit order
@@ -114,6 +115,14 @@ async def _outbox(workspace_id: int, after: int, up_to: int | None = None) -> li
             "Too many events to replay: reload the data instead of resuming.", field="afterSequence"
         )
     return events
+
+
+async def _latest_sequence(workspace_id: int) -> int:
+    """The sequence of the workspace's latest event (0: none yet)."""
+    current = (
+        await Workspace.filter(id=workspace_id).first().values_list("event_sequence", flat=True)
+    )
+    return int(current or 0)
 
 
 def _expired(viewer: Viewer) -> bool:
@@ -233,32 +242,41 @@ class LiveStream:
         bus = context.bus
         subscriber = await bus.add(viewer.workspace_id)
         try:
+            # ``known``: the workspace's sequence read just before the viewer (recheck of the
+            # ``subscribe`` frame, or a reload), so after the client saw any sequence it may
+            # resume from; the viewer reflects every event up to it
+            known = viewer.sequence
+            if after_sequence is None or known is None or after_sequence > known:
+                # read now, with the subscriber registered: the bus hands it every event
+                # published from now on (``known`` may be behind: another operation of the
+                # socket reloaded the connection's viewer meanwhile, from an older read)
+                current = await _latest_sequence(viewer.workspace_id)
+            else:
+                current = known
+            if after_sequence is not None and after_sequence > current:
+                raise BadUserInput(
+                    f"`afterSequence` {after_sequence} is ahead of the latest event ({current}).",
+                    field="afterSequence",
+                )
             backlog = []
             if after_sequence is not None:
-                # a resume reads the outbox first: the workspace's sequence only matters
-                # (ahead, or pruned) when nothing follows ``afterSequence``
+                # read after ``current``: an empty backlog before it means pruned, never
+                # that an event committed meanwhile
                 backlog = await _outbox(viewer.workspace_id, after_sequence)
             if backlog:
                 last = after_sequence
                 if backlog[0].sequence != after_sequence + 1:
                     raise HistoryPruned(PRUNED.format(after_sequence), field="afterSequence")
                 self.pending = with_current_facts(backlog)
+            elif after_sequence is not None and after_sequence < current:
+                raise HistoryPruned(PRUNED.format(after_sequence), field="afterSequence")
+            elif after_sequence is not None:
+                last = after_sequence
             else:
-                current = (
-                    await Workspace.filter(id=viewer.workspace_id)
-                    .first()
-                    .values_list("event_sequence", flat=True)
-                )
-                current = int(current or 0)
-                if after_sequence is not None and after_sequence > current:
-                    raise BadUserInput(
-                        f"`afterSequence` {after_sequence} is ahead of the latest event "
-                        f"({current}).",
-                        field="afterSequence",
-                    )
-                if after_sequence is not None and after_sequence < current:
-                    raise HistoryPruned(PRUNED.format(after_sequence), field="afterSequence")
-                last = current if after_sequence is None else after_sequence
+                # from the viewer's sequence on: what was committed since, before the bus knew
+                # this subscriber, is read from the outbox (a change of the viewer among it)
+                last = current if known is None else min(known, current)
+                self.resync = last < current
         except BaseException:
             bus.remove(subscriber)
             raise
@@ -300,7 +318,7 @@ class LiveStream:
         if self.task is not None or self.ended:
             return
         subscriber = self.subscriber
-        if not self.pending and subscriber.idle():
+        if not self.pending and not self.resync and subscriber.idle():
             self._hand_over()
             return
         # a fresh context: the task must not keep the variables of whoever queued the event
@@ -413,7 +431,7 @@ class LiveStream:
                 await self._close("The session expired.")
                 raise _Gone
             if event.type in VIEWER_EVENTS:
-                refreshed = await refresh_viewer(self.viewer)
+                refreshed = await refresh_viewer(self.viewer, event.sequence)
                 if refreshed is None:
                     await self._close("The access token was revoked or the user deactivated.")
                     raise _Gone
@@ -476,7 +494,11 @@ class LiveStream:
 
 
 async def if_still_visible(
-    context: Context, event: LiveEvent, scope: Scope, presented: Awaitable[T]
+    context: Context,
+    event: LiveEvent,
+    scope: Scope,
+    presented: Awaitable[T],
+    contact_id: int | None = None,
 ) -> T | None:
     """What ``presented`` returns, or ``None`` when the event's contact, as read to present it
     (the event's shared rows), is outside ``scope``.
@@ -484,8 +506,14 @@ async def if_still_visible(
     The facts that let an event through are those of its batch; the contact may have moved on
     since (a reassignment or a block committed after they were read, whose own event comes
     later): what is presented must be visible too (``domain.md`` sections 1 and 7). Events
-    without a contact are returned as they are."""
-    contact_id = event.payload.get("contact_id")
+    without a contact are returned as they are. The answer depends on ``scope``: a candidate
+    whose build calls this carries the scope in its ``variant``, so that its payload is shared
+    only by subscribers of that scope (:class:`graph.fanout.Candidate`).
+
+    ``contact_id``: the contact the event's current facts name, when it is not the event's
+    own (one merged since, :func:`graph.live.with_current_facts`: its rows now belong to the
+    contact it was merged into)."""
+    contact_id = contact_id or event.payload.get("contact_id")
     if contact_id is None:
         return await presented
     contact = context.loaders_for_event(event).contact.load(contact_id)  # with the others
@@ -517,8 +545,8 @@ def contact_events(
     scope = LiveScope(compute_scope)
     user_id = context.viewer.user_id
 
-    async def build_visible(event: LiveEvent) -> Any:
-        return await if_still_visible(context, event, scope.current, build(event))
+    async def build_visible(event: LiveEvent, contact_id: int | None) -> Any:
+        return await if_still_visible(context, event, scope.current, build(event), contact_id)
 
     def select(event: LiveEvent, facts: dict[str, Any]) -> Candidate | None:
         if event.type != event_type:
@@ -527,7 +555,14 @@ def contact_events(
             return None
         if not scope.current.allows(facts.get("assignee_id"), bool(facts.get("blocked"))):
             return None
-        return Candidate(event.sequence, partial(build_visible, event))
+        # the build decides with this scope whether the contact is still visible: its payload
+        # is shared only with subscribers of the same scope (two TEAM agents of different
+        # teams have the same view)
+        return Candidate(
+            event.sequence,
+            partial(build_visible, event, facts.get("contact_id")),
+            variant=scope.current,
+        )
 
     def selection() -> tuple[Any, ...]:
         # what ``select`` reads besides the event: equal keys select alike

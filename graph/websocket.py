@@ -123,8 +123,9 @@ async def check_token(token: str | None) -> Viewer | None:
 async def recheck_viewer(viewer: Viewer) -> Viewer | None:
     """:func:`graph.auth.refresh_viewer` for a ``subscribe`` frame, shared as
     :func:`check_token` is: the token and user as the database has them once the frame
-    arrived; ``None`` if the socket must close with 4403."""
-    return await _viewer_checks.read((viewer.token_id, viewer.user_id))
+    arrived, with the workspace's event sequence read just before (``Viewer.sequence``: a
+    subscription starts there); ``None`` if the socket must close with 4403."""
+    return await _viewer_checks.read((viewer.token_id, viewer.user_id, viewer.workspace_id))
 
 
 _finishing: set[asyncio.Task[Any]] = set()

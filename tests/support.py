@@ -168,12 +168,16 @@ class Client:
 class Subscription:
     """One graphql-transport-ws subscription on its own socket."""
 
-    def __init__(self, socket: Any, operation_id: str) -> None:
+    def __init__(self, socket: Any, operation_id: str, early: list[dict] | None = None) -> None:
         self.socket = socket
         self.operation_id = operation_id
+        self.early = early or []
+        """Payloads that arrived before the subscription was known started (a replay)."""
 
     async def next(self, timeout: float = 5.0) -> dict[str, Any]:
         """The next ``next`` payload (raises on ``error``/``complete`` or timeout)."""
+        if self.early:
+            return self.early.pop(0)
         while True:
             message = json.loads(await asyncio.wait_for(self.socket.recv(), timeout))
             if message["type"] == "ping":
@@ -245,8 +249,10 @@ async def subscribe(
             }
         )
     )
-    # the server has registered the subscription once a ping round-trips after it
+    # the server has registered the subscription once a ping round-trips after it; a replay
+    # (afterSequence) may send its first events before the pong: they are kept, in order
     await socket.send(json.dumps({"type": "ping"}))
+    early = []
     while True:
         message = json.loads(await asyncio.wait_for(socket.recv(), 10))
         if message["type"] == "pong":
@@ -256,9 +262,12 @@ async def subscribe(
                 raise GraphQLError(message["payload"])
             if message["type"] == "next" and message["payload"].get("errors"):
                 raise GraphQLError(message["payload"]["errors"])
+            if message["type"] == "next" and "afterSequence" in query:
+                early.append(message["payload"])
+                continue
             raise AssertionError(f"unexpected message before the subscription started: {message}")
     await asyncio.sleep(0.15)
-    return Subscription(socket, operation_id)
+    return Subscription(socket, operation_id, early)
 
 
 class RawWebSocket:

@@ -265,7 +265,7 @@ async def test_create_workspace(seeded) -> None:
 
 async def test_rows_read_by_hand_equal_what_tortoise_reads(seeded) -> None:
     """``db.queries.model_rows`` builds instances as tortoise's own ``_init_from_db`` does:
-    the same attributes, values and types, for every model (a tortoise upgrade that changes
+    the same attributes, values, types and time zones, for every model (a tortoise upgrade that changes
     how it reads rows fails here)."""
     from db.queries import model_rows
 
@@ -275,6 +275,12 @@ async def test_rows_read_by_hand_equal_what_tortoise_reads(seeded) -> None:
         theirs = [model._init_from_db(**dict(row)) for row in rows]
         ours = model_rows(model, rows)
         assert [vars(o) for o in ours] == [vars(t) for t in theirs], model.__name__
-        assert [{k: type(v) for k, v in vars(o).items()} for o in ours] == [
-            {k: type(v) for k, v in vars(t).items()} for t in theirs
+        assert [{k: _kind(v) for k, v in vars(o).items()} for o in ours] == [
+            {k: _kind(v) for k, v in vars(t).items()} for t in theirs
         ], model.__name__
+
+
+def _kind(value: object) -> object:
+    """A value's type, and a timestamp's time zone object (equal timestamps in two zones are
+    equal)."""
+    return type(value), getattr(value, "tzinfo", None)

@@ -84,6 +84,11 @@ class Viewer:
     can_edit_contacts: bool = True
     scopes: frozenset[AccessTokenScope] | None = None
     is_session: bool = True
+    sequence: int | None = None
+    """A sequence of the workspace's events this viewer reflects every event up to (read just
+    before it, :func:`graph.auth.reload_viewer`, or the event that made a subscription reload
+    it): a subscription starting with it delivers the events after it; ``None`` when not
+    known."""
 
     def has_scope(self, scope: AccessTokenScope) -> bool:
         """Whether the request's token holds ``scope`` (always, without a token)."""

@@ -43,7 +43,9 @@ def display_name(contact: Contact) -> str:
     (:data:`ERASED_NAME` once erased)."""
     if contact.erased_at is not None:
         return ERASED_NAME
-    full = " ".join(p for p in (contact.first_name, contact.last_name) if p)
+    first, last = contact.first_name, contact.last_name
+    # the given names joined by a space, each only when set (every contact of a list: no join)
+    full = f"{first} {last}" if first and last else first or last
     return full or contact.email or "Unknown contact"
 
 

@@ -111,9 +111,20 @@ async def resolve_inbox(viewer: Viewer, selector: Any, *, field: str = "inbox") 
 
 async def subscription_scope(viewer: Viewer, selector: Any | None) -> Scope:
     """What a live subscription on ``selector`` may deliver: the inbox's scope, or everything
-    the viewer may see when no inbox is given."""
+    the viewer may see when no inbox is given.
+
+    Raises:
+        BadUserInput: a custom inbox: they do not update live (``domain.md`` section 2; their
+            filters are evaluated by the database, not from an event's facts); a malformed
+            selector.
+        Forbidden, NotFound: as :func:`resolve_inbox`.
+    """
     if selector is None:
         return contact_scope(viewer)
+    if getattr(selector, "custom_inbox_id", None):
+        raise BadUserInput(
+            "Custom inboxes do not update live: refresh the list instead.", field="inbox"
+        )
     return (await resolve_inbox(viewer, selector)).scope
 
 
@@ -246,9 +257,13 @@ async def sidebar_with_counts(viewer: Viewer) -> Sidebar:
 
 
 def sidebar_snapshot(result: Sidebar) -> tuple[Any, ...]:
-    """What a sidebar shows, comparable between two computations."""
+    """What a sidebar shows, comparable between two computations: its inboxes and counts, and
+    its custom inboxes as last saved."""
     entries = [*result.standard, *result.teams, *([result.blocked] if result.blocked else [])]
-    return tuple((entry.key, entry.counts) for entry in entries)
+    return (
+        tuple((entry.key, entry.counts) for entry in entries),
+        tuple((custom.id, custom.updated_at) for custom in result.custom),
+    )
 
 
 def touches(result: Sidebar, event_type: str, facts: dict[str, Any]) -> bool:
@@ -280,7 +295,8 @@ def sidebar_changes(
     context: Context, after_sequence: int | None, present: Callable[[Sidebar], T]
 ) -> LiveStream:
     """The subscriber's sidebar (``inboxSidebarChanged``): sent once at the start, then
-    whenever one of its counts changes or an inbox appears or disappears, each presented by
+    whenever one of its counts changes or an inbox appears or disappears (a custom inbox
+    shared with the subscriber or no longer, edited or deleted included), each presented by
     ``present``. Each sidebar is read for this subscriber alone, in order."""
     current: Sidebar | None = None
     shown: tuple[Any, ...] | None = None
@@ -308,7 +324,9 @@ def sidebar_changes(
                 event.type == EventType.INBOX_SEEN
                 and event.payload.get("user_id") == context.viewer.user_id
             )
-            if not (mine or touches(current, event.type, event.payload)):
+            # a custom inbox created, edited, re-shared or deleted: it may appear or leave
+            custom = event.type == EventType.CUSTOM_INBOX_CHANGED
+            if not (mine or custom or touches(current, event.type, event.payload)):
                 return None
         return Candidate(event.sequence, build)
 
@@ -351,14 +369,7 @@ def conversation_list_changes(
     """
     status_value = status.value if status is not None else None
 
-    async def scope_of(viewer: Viewer) -> Scope:
-        if selector is not None and getattr(selector, "custom_inbox_id", None):
-            raise BadUserInput(
-                "Custom inboxes do not update live: refresh the list instead.", field="inbox"
-            )
-        return await subscription_scope(viewer, selector=selector)
-
-    scope = LiveScope(scope_of)
+    scope = LiveScope(partial(subscription_scope, selector=selector))
 
     async def build(event: LiveEvent, change: str) -> T | None:
         if change == "LEFT":
@@ -390,7 +401,11 @@ def conversation_list_changes(
         visible = scope.current.allows(facts.get("assignee_id"), bool(facts.get("blocked")))
         if change != "LEFT" and not visible:
             return None  # it has left since: the later event says so
-        return Candidate(event.sequence, partial(build, event, change), variant=change)
+        # the build decides with this scope whether the conversation is still visible
+        # (if_still_visible): its payload is shared only with subscribers of the same scope
+        return Candidate(
+            event.sequence, partial(build, event, change), variant=(change, scope.current)
+        )
 
     return LiveStream(
         context,

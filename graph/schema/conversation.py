@@ -650,8 +650,9 @@ class MessageSubscriptions:
         inbox: Annotated[
             Annotated[InboxSelector, strawberry.lazy("graph.schema.inbox")] | None,
             strawberry.argument(
-                description="Only messages of conversations this inbox holds for the "
-                "subscriber; every conversation the subscriber may see when omitted."
+                description="Only messages of conversations this standard, team or blocked "
+                "inbox holds for the subscriber; every conversation the subscriber may see when "
+                "omitted. Custom inboxes do not update live (BAD_USER_INPUT)."
             ),
         ] = None,
         after_sequence: Annotated[

@@ -223,3 +223,41 @@ async def test_filters_on_contact_fields_channels_and_time(world):
     )["createCustomInbox"]
     assert await names(owner, old["id"]) == []
     await owner.aclose()
+
+
+async def test_the_live_sidebar_shows_custom_inboxes_shared_and_withdrawn(world):
+    """``inboxSidebarChanged`` is pushed when an inbox appears or disappears
+    (``domain.md`` section 2): a custom inbox shared with the subscriber appears in its panel,
+    and leaves it once deleted. The panel was pushed on count changes only, so it went on
+    listing a deleted (or unshared) inbox and never showed a new one."""
+    from tests.support import subscribe
+
+    manager = world.client("manager")
+    live = await subscribe(
+        world.served,
+        world.tokens["agent_all"],
+        "subscription { inboxSidebarChanged { custom { id name } } }",
+    )
+    try:
+        first = (await live.next())["data"]["inboxSidebarChanged"]["custom"]
+        created = (
+            await manager(
+                CREATE,
+                {
+                    "i": {
+                        "name": "Shared live",
+                        "filter": {"status": ["OPEN"]},
+                        "sharing": "EVERYONE",
+                    }
+                },
+            )
+        )["createCustomInbox"]
+        shown = (await live.next())["data"]["inboxSidebarChanged"]["custom"]
+        assert {"id": created["id"], "name": "Shared live"} in shown
+        assert len(shown) == len(first) + 1
+        await manager(DELETE, {"id": created["id"]})
+        gone = (await live.next())["data"]["inboxSidebarChanged"]["custom"]
+        assert gone == first
+    finally:
+        await live.close()
+        await manager.aclose()

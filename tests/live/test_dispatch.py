@@ -7,7 +7,9 @@ of ``tests/live``."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections import OrderedDict
 from types import SimpleNamespace
 
 import pytest
@@ -143,3 +145,47 @@ async def test_subscriptions_of_one_selection_are_selected_once_per_event(shared
     got = {u: [f["payload"]["data"]["sequence"] for f in w.frames] for u, w in writers.items()}
     assert got == {1: [1, 2], 2: [1, 2], 3: [1, 2], 4: [1, 2], 5: [2], 6: [2], 7: [2]}
     assert shared_payload == [1, 2]  # one execution per event: every subscriber shares a view
+
+
+async def test_a_payload_evicted_while_computed_leaves_the_cache_accounting_true(monkeypatch):
+    """A payload still being computed when newer ones push it out of the cache (a slow
+    selection under load): once done, it is delivered to its subscribers and the cache's
+    accounting counts only the payloads it holds. It counted the evicted one's size for good
+    (and kept it in ``_sizes``): the budget filled up with payloads no longer held, until each
+    new payload pushed every other one out (and one computed while the cache emptied raised
+    StopIteration from ``next(iter({}))``)."""
+    monkeypatch.setattr(fanout, "_payloads", OrderedDict())
+    monkeypatch.setattr(fanout, "_sizes", {})
+    monkeypatch.setattr(fanout, "_cached_chars", [0])
+    monkeypatch.setattr(fanout, "CACHE_SIZE", 2)
+    monkeypatch.setattr(fanout, "CACHE_CHARS", 60)
+    release = {sequence: asyncio.Event() for sequence in range(1, 6)}
+
+    async def execute(operation, context, candidate):
+        await release[candidate.sequence].wait()
+        return json.dumps({"data": {"sequence": candidate.sequence, "pad": "x" * 10}})
+
+    monkeypatch.setattr(fanout, "execute_payload", execute)
+    operation = LiveOperation("op", QUERY, None, None, None)
+    context = SimpleNamespace(viewer=_viewer(1))
+    slow = asyncio.ensure_future(
+        fanout._shared_payload(operation, context, Candidate(1, lambda: None))
+    )
+    await asyncio.sleep(0)
+    for sequence in (2, 3, 4):  # each done at once: the slow one is the oldest, pushed out
+        release[sequence].set()
+        await fanout._shared_payload(operation, context, Candidate(sequence, lambda: None))
+    release[1].set()
+    payload, _, _ = await slow
+    assert json.loads(payload)["data"]["sequence"] == 1
+
+    def accounted() -> None:
+        held = [len(entry.future.result()[0]) for entry in fanout._payloads.values()]
+        assert fanout._cached_chars[0] == sum(held), (fanout._cached_chars[0], held)
+        assert set(fanout._sizes) == set(fanout._payloads)
+
+    accounted()
+    release[5].set()  # the next payload is computed and cached as usual
+    payload, _, _ = await fanout._shared_payload(operation, context, Candidate(5, lambda: None))
+    assert json.loads(payload)["data"]["sequence"] == 5
+    accounted()

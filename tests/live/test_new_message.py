@@ -360,3 +360,31 @@ async def test_leaving_the_team_ends_a_team_inbox_subscription_with_forbidden(wo
         )
         await team_inbox.close()
         await owner.aclose()
+
+
+async def test_a_custom_inbox_is_refused_for_new_messages_as_for_live_lists(world):
+    """Custom inboxes do not update live (``domain.md`` section 2): ``newMessage`` on one is
+    refused, as ``conversationUpdated`` is; it accepted it and delivered every message the
+    subscriber may see, whatever the inbox's filter (here: its own contact only)."""
+    from tests.support import GraphQLError
+
+    owner = world.client("owner")
+    try:
+        custom = (
+            await owner(
+                "mutation($i: CustomInboxInput!) { createCustomInbox(input: $i) { id } }",
+                {"i": {"name": "Only mine", "filter": {"assignee": {"me": True}}}},
+            )
+        )["createCustomInbox"]["id"]
+    finally:
+        await owner.aclose()
+    with pytest.raises(GraphQLError) as refused:
+        live = await subscribe(
+            world.served, world.tokens["owner"], NEW_MESSAGE, {"inbox": {"customInboxId": custom}}
+        )
+        try:
+            await receive(world, "c_all", "agent_all's contact: not in the owner's own inbox")
+            await live.next(timeout=3)
+        finally:
+            await live.close()
+    assert refused.value.codes == ["BAD_USER_INPUT"]

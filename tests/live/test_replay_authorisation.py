@@ -116,3 +116,82 @@ async def test_concurrent_writes_lose_no_event_for_a_subscriber(world):
     finally:
         for client in integrations:
             await client.aclose()
+
+
+CLOSE = "mutation($c: ID!) { closeConversation(contactId: $c) { id } }"
+MERGE = "mutation($p: ID!, $s: ID!) { mergeContacts(primaryId: $p, secondaryId: $s) { id } }"
+REPLAYED_MESSAGE = """subscription($after: Int) { newMessage(afterSequence: $after) {
+    sequence message { id text } conversation { contact { id assignee { id } } } } }"""
+
+
+async def test_replay_does_not_show_a_contact_merged_into_one_the_subscriber_may_not_see(world):
+    """A SELF agent's contact merged into a contact of the manager's: its messages now belong to
+    the manager's contact, which the agent may not see. Resuming from before one of them must
+    not replay it (its contact's current facts are the manager's contact's), let alone present
+    the manager's contact under it (``domain.md`` sections 1, 6 and 7)."""
+    owner = world.client("owner")
+    tag = uuid.uuid4().hex[:8]
+    try:
+        secondary = (await receive(world, f"merge-s-{tag}", "hello"))["contact"]["id"]
+        primary = (await receive(world, f"merge-p-{tag}", "hello"))["contact"]["id"]
+        await owner(ASSIGN, {"c": secondary, "a": world.user_ids["agent_self"]})
+        await owner(ASSIGN, {"c": primary, "a": world.user_ids["manager"]})
+        # the agent's conversation moves to the manager's contact as it is (none to fold into)
+        await owner(CLOSE, {"c": primary})
+        watcher = await subscribe(world.served, world.tokens["owner"], REPLAYED_MESSAGE)
+        try:
+            await receive(world, f"merge-s-{tag}", "written while it was the agent's")
+            sent = (await watcher.next())["data"]["newMessage"]
+        finally:
+            await watcher.close()
+        assert sent["conversation"]["contact"]["id"] == secondary
+        await owner(MERGE, {"p": primary, "s": secondary})
+
+        resumed = await subscribe(
+            world.served,
+            world.tokens["agent_self"],
+            REPLAYED_MESSAGE,
+            {"after": sent["sequence"] - 1},
+        )
+        try:
+            await resumed.nothing(within=1.5)
+        finally:
+            await resumed.close()
+    finally:
+        await owner.aclose()
+
+
+async def test_a_replayed_message_of_a_contact_merged_into_the_subscribers_own_arrives(world):
+    """The other side of a merge: a message of a contact nobody had, merged since into a SELF
+    agent's contact, belongs to the agent's contact now. Resuming from before it replays it,
+    presented with the agent's contact, as for a contact assigned to them since (``domain.md``
+    sections 6 and 7); it was dropped (the merged contact no longer exists)."""
+    owner = world.client("owner")
+    tag = uuid.uuid4().hex[:8]
+    try:
+        secondary = (await receive(world, f"merged-s-{tag}", "hello"))["contact"]["id"]
+        primary = (await receive(world, f"merged-p-{tag}", "hello"))["contact"]["id"]
+        await owner(ASSIGN, {"c": primary, "a": world.user_ids["agent_self"]})
+        await owner(CLOSE, {"c": primary})
+        watcher = await subscribe(world.served, world.tokens["owner"], REPLAYED_MESSAGE)
+        try:
+            await receive(world, f"merged-s-{tag}", "written while nobody had it")
+            sent = (await watcher.next())["data"]["newMessage"]
+        finally:
+            await watcher.close()
+        await owner(MERGE, {"p": primary, "s": secondary})
+
+        resumed = await subscribe(
+            world.served,
+            world.tokens["agent_self"],
+            REPLAYED_MESSAGE,
+            {"after": sent["sequence"] - 1},
+        )
+        try:
+            replayed = (await resumed.next())["data"]["newMessage"]
+            assert replayed["message"] == sent["message"]
+            assert replayed["conversation"]["contact"]["id"] == primary
+        finally:
+            await resumed.close()
+    finally:
+        await owner.aclose()

@@ -8,10 +8,14 @@ the same. The product's operations are compared over HTTP in ``test_plain_leaves
 from __future__ import annotations
 
 import asyncio
+import enum
 import gc
+from inspect import isawaitable
+from typing import Annotated
 
 import pytest
 import strawberry
+from graphql import execute, parse
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from graph.schema.direct import PlainLeavesExecution, resolve_directly
@@ -28,10 +32,29 @@ async def failing():
     raise ValueError("later, broken")
 
 
-@strawberry.type
-class Leaf:
+@strawberry.enum
+class Mood(enum.Enum):
+    CALM = "calm"
+    BUSY = "busy"
+
+
+@strawberry.interface
+class Named:
     n: int
+
+
+@strawberry.type
+class Leaf(Named):
     text: str | None
+    mood: Mood | None = None
+
+    @strawberry.field
+    def moods(self) -> Mood:
+        return Mood.BUSY if self.n % 2 else "calm"  # type: ignore[return-value]
+
+    @strawberry.field
+    def bad_mood(self) -> Mood | None:
+        return "sulky"  # type: ignore[return-value]
 
     @strawberry.field
     def broken(self) -> str | None:
@@ -52,6 +75,14 @@ class Leaf:
     @strawberry.field
     def slow(self) -> int:
         return later(self.n)  # type: ignore[return-value]
+
+
+@strawberry.type
+class Other:
+    m: int
+
+
+Shape = Annotated[Leaf | Other, strawberry.union("Shape")]
 
 
 LOADS: dict[int, asyncio.Future] = {}
@@ -97,6 +128,48 @@ class Item:
         return Item(n=0, leaf=self.leaf, maybe=None, leaves=[], holes=[])  # type: ignore[return-value]
 
     @strawberry.field
+    def cast_away(self) -> Leaf | None:
+        # a Leaf cast to another type: Leaf's is_type_of (it has an interface) refuses it
+        return strawberry.cast(Item, Leaf(n=self.n, text=None))  # type: ignore[return-value]
+
+    @strawberry.field
+    def cast_here(self, info: strawberry.Info) -> Leaf | None:
+        assert info.field_name == "castHere" and info.context is None
+        return strawberry.cast(Leaf, Leaf(n=self.n, text="cast"))
+
+    @strawberry.field
+    def cast_list(self) -> list[Leaf | None]:
+        return [self.leaf, strawberry.cast(Item, Leaf(n=1, text=None)), None]  # type: ignore[list-item]
+
+    @strawberry.field
+    def shape(self) -> Shape:
+        return self.leaf if self.n % 2 else Other(m=self.n)
+
+    @strawberry.field
+    def shapes(self) -> list[Shape | None]:
+        return [self.leaf, Other(m=1), None]
+
+    @strawberry.field
+    def wrong_shape(self) -> Shape | None:
+        return Item(n=0, leaf=self.leaf, maybe=None, leaves=[], holes=[])  # type: ignore[return-value]
+
+    @strawberry.field
+    def cast_shape(self) -> Shape | None:
+        return strawberry.cast(Other, Leaf(n=self.n, text=None))  # type: ignore[return-value]
+
+    @strawberry.field
+    def named(self) -> Named:
+        return self.leaf
+
+    @strawberry.field
+    def nameds(self) -> list[Named | None]:
+        return [self.leaf, None, self.leaf]
+
+    @strawberry.field
+    def wrong_named(self) -> Named | None:
+        return Other(m=self.n)  # type: ignore[return-value]
+
+    @strawberry.field
     def nulls_in_list(self) -> list[Leaf]:
         return [self.leaf, None]  # type: ignore[list-item]
 
@@ -106,7 +179,7 @@ class Item:
 
 
 def _item(n: int) -> Item:
-    leaf = Leaf(n=n, text=None if n % 2 else f"t{n}")
+    leaf = Leaf(n=n, text=None if n % 2 else f"t{n}", mood=[None, Mood.CALM, "busy"][n])
     return Item(
         n=n, leaf=leaf, maybe=None if n % 2 else leaf, leaves=[leaf, leaf], holes=[None, leaf]
     )
@@ -141,6 +214,16 @@ DOCUMENTS = [
     "{ items { leaves { slow required } } }",
     "{ items { a: leaf { x: n } ... on Item { leaf { text } } b: leaves { __typename n } } }",
     "query($y: Boolean!) { items { leaf @include(if: $y) { n } maybe @skip(if: $y) { n } } }",
+    "{ items { leaf { n mood moods } leaves { mood } holes { moods } } }",
+    "{ items { leaf { badMood n } } }",
+    "{ items { n castAway { n } castHere { n text } } }",
+    "{ items { castList { n mood } } }",
+    (
+        "{ items { shape { __typename ... on Leaf { n mood } ... on Other { m } } "
+        "shapes { __typename ... on Leaf { text } ... on Other { m } } } }"
+    ),
+    "{ items { wrongShape { __typename } castShape { __typename ... on Other { m } } } }",
+    "{ items { named { n __typename ... on Leaf { text } } nameds { n } wrongNamed { n } } }",
 ]
 
 
@@ -163,7 +246,7 @@ async def test_the_documents_fail_where_they_should():
     for document in DOCUMENTS:
         result = await schema(PlannedExecution).execute(document, variable_values={"y": True})
         failed += bool(result.errors)
-    assert failed >= 9
+    assert failed >= 14
 
 
 async def test_an_awaitable_a_plan_leaves_to_graphql_core_leaves_no_warning():
@@ -189,3 +272,31 @@ async def test_an_awaitable_a_plan_leaves_to_graphql_core_leaves_no_warning():
     finally:
         loop.set_exception_handler(previous)
     assert reported == []
+
+
+async def test_a_plan_shared_between_executions_follows_each_ones_variables():
+    """Executions of one parsed document share their plans (as the product's cached
+    documents do), keyed by the values of its Boolean variables: each execution must still
+    answer as graphql-core does for its own ``@include``/``@skip``."""
+    document = parse(
+        "query($y: Boolean!, $m: Boolean!) { items { n leaf @include(if: $y) { n text } "
+        "maybe @skip(if: $y) { n } leaves { n ... on Leaf @include(if: $m) { mood text } } } }"
+    )
+    planned, plain = schema(PlannedExecution), schema(StrawberryGraphQLCoreExecutionContext)
+    for y, m in [(True, True), (False, True), (True, False), (False, False), (True, True)]:
+        answers = []
+        for built, execution in (
+            (plain, StrawberryGraphQLCoreExecutionContext),
+            (planned, PlannedExecution),
+        ):
+            result = execute(
+                built._schema,
+                document,
+                variable_values={"y": y, "m": m},
+                executor_class=execution,
+            )
+            if isawaitable(result):
+                result = await result
+            answers.append((result.data, [e.formatted for e in result.errors or ()]))
+        assert answers[0] == answers[1], (y, m)
+        assert ("leaf" in answers[1][0]["items"][0]) is y

@@ -1,0 +1,90 @@
+"""The actual cost (``graph/cost.py``) walks a response by selections compiled once per walk
+(issue 23); it must count what the field-by-field walk of the requested cost counts over the
+same response: the benchmark's operations and a client's shaped inbox list (aliases,
+fragments, directives, a relation twice), over responses with every mix of nulls and list
+lengths."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from graphql import (
+    FieldNode,
+    FragmentSpreadNode,
+    GraphQLList,
+    GraphQLNonNull,
+    InlineFragmentNode,
+    get_named_type,
+    is_leaf_type,
+    parse,
+)
+
+import graph.cost
+from bench.queries import CONVERSATIONS, SIDEBAR, TIMELINE, contact_panel_query
+from graph.cost import find_operation, operation_cost
+from graph.schema import schema
+from tests.speed.test_plain_leaves import SHAPED
+
+DOCUMENTS = [SIDEBAR, CONVERSATIONS, TIMELINE, contact_panel_query(), SHAPED]
+
+
+def fake(selection_set, parent, fragments, rng, depth=0):
+    """A response object for ``selection_set`` on ``parent``: objects null or not, lists of
+    0 to 4 items (a list of lists too), whatever the type conditions say."""
+    found: dict = {}
+    for selection in selection_set.selections:
+        if isinstance(selection, InlineFragmentNode | FragmentSpreadNode):
+            if isinstance(selection, FragmentSpreadNode):
+                selection = fragments[selection.name.value]
+            condition = selection.type_condition
+            target = schema._schema.get_type(condition.name.value) if condition else parent
+            found.update(fake(selection.selection_set, target, fragments, rng, depth))
+            continue
+        assert isinstance(selection, FieldNode)
+        key = selection.alias.value if selection.alias else selection.name.value
+        field = getattr(parent, "fields", {}).get(selection.name.value)
+        if field is None or selection.selection_set is None:
+            found[key] = "leaf"
+            continue
+        named = get_named_type(field.type)
+        if is_leaf_type(named):
+            found[key] = "leaf"
+            continue
+        target = named if hasattr(named, "fields") else parent
+        if rng.random() < 0.2 or depth > 6:
+            found[key] = None
+            continue
+        type_ = field.type.of_type if isinstance(field.type, GraphQLNonNull) else field.type
+        if isinstance(type_, GraphQLList):
+            found[key] = [
+                [fake(selection.selection_set, target, fragments, rng, depth + 1)]
+                if rng.random() < 0.1
+                else None
+                if rng.random() < 0.1
+                else fake(selection.selection_set, target, fragments, rng, depth + 1)
+                for _ in range(rng.randrange(5))
+            ]
+        else:
+            found[key] = fake(selection.selection_set, target, fragments, rng, depth + 1)
+    return found
+
+
+@pytest.mark.parametrize("text", DOCUMENTS, ids=["sidebar", "list", "timeline", "panel", "shaped"])
+def test_the_compiled_walk_counts_as_the_field_by_field_walk(text, monkeypatch):
+    document = parse(text)
+    operation = find_operation(document, None)
+    fragments = {d.name.value: d for d in document.definitions if hasattr(d, "type_condition")}
+    core = schema._schema
+    rng = random.Random(23)
+    costs = set()
+    for _ in range(200):
+        data = fake(operation.selection_set, core.query_type, fragments, rng)
+        variables = {"first": rng.choice([None, 3, 100])}
+        monkeypatch.setattr(graph.cost, "_COMPILED_ACTUAL_COST", True)
+        compiled = operation_cost(core, document, operation, variables, data)
+        monkeypatch.setattr(graph.cost, "_COMPILED_ACTUAL_COST", False)
+        field_by_field = operation_cost(core, document, operation, variables, data)
+        assert compiled == field_by_field, data
+        costs.add(compiled)
+    assert len(costs) > 10  # responses of many shapes, not one

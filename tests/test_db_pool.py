@@ -1,0 +1,76 @@
+"""The PostgreSQL pool (``db.config.PooledConnection``): a connection going back to the pool
+runs no reset statement of asyncpg's (issue 23: it doubled a request's round trips), and a
+transaction left open on it is still rolled back. Read from PostgreSQL itself
+(``pg_stat_activity``: each backend's last statement and state). SQLite has no pool."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+
+import asyncpg
+import pytest
+from tortoise import Tortoise
+
+from db.config import tortoise_config
+from db.migrate import apply_migrations
+
+pytestmark = pytest.mark.skipif(
+    not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")),
+    reason="runs in the PostgreSQL run of the suite (SQLite has no connection pool)",
+)
+
+
+@pytest.fixture
+async def client(database_url: str):
+    await apply_migrations(database_url)
+    name = f"inbox-graph-pool-{uuid.uuid4().hex[:8]}"
+    config = tortoise_config(database_url)
+    config["connections"]["default"]["credentials"]["application_name"] = name
+    await Tortoise.init(config=config)
+    observer = await asyncpg.connect(database_url)
+    try:
+        yield Tortoise.get_connection("default"), observer, name
+    finally:
+        await observer.close()
+        await Tortoise.close_connections()
+
+
+async def backends(observer: asyncpg.Connection, name: str) -> list[asyncpg.Record]:
+    return await observer.fetch(
+        "SELECT state, query FROM pg_stat_activity WHERE application_name = $1", name
+    )
+
+
+async def test_a_statement_leaves_its_connection_without_a_reset(client) -> None:
+    connection, observer, name = client
+    for _ in range(3):
+        await connection.execute_query("SELECT 1 AS pooled_probe")
+    found = await backends(observer, name)
+    assert found, "the pool's connections are not in pg_stat_activity"
+    assert all("pooled_probe" in row["query"] for row in found), [r["query"] for r in found]
+    assert not any("RESET ALL" in row["query"] for row in found)
+
+
+async def test_a_transaction_left_open_is_rolled_back_when_its_connection_returns(client) -> None:
+    connection, observer, name = client
+    table = f"pool_probe_{uuid.uuid4().hex[:8]}"
+    await observer.execute(f"CREATE TABLE {table} (id INT)")
+    loop = asyncio.get_running_loop()
+    reported: list[str] = []
+    previous = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _, context: reported.append(context["message"]))
+    try:
+        async with connection.acquire_connection() as raw:
+            await raw.execute("BEGIN")
+            await raw.execute(f"INSERT INTO {table} VALUES (1)")
+        assert await observer.fetchval(f"SELECT count(*) FROM {table}") == 0
+        states = {row["state"] for row in await backends(observer, name)}
+        assert "idle in transaction" not in states, states
+        _, rows = await connection.execute_query(f"SELECT count(*) AS n FROM {table}")
+        assert rows[0]["n"] == 0
+    finally:
+        loop.set_exception_handler(previous)
+        await observer.execute(f"DROP TABLE {table}")
+    assert any("active transaction" in message for message in reported), reported
