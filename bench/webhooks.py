@@ -387,7 +387,8 @@ def report(phases: list[Phase], args: argparse.Namespace, database: str) -> str:
     lines = [
         (
             f"bench/webhooks: {args.events} events to {args.endpoints} endpoints, "
-            f"{database}, ingestion at {args.rate}/s in the live phases, {os.cpu_count()} cores"
+            f"{database}, {args.workers} worker(s), ingestion at {args.rate}/s in the live "
+            f"phases, {os.cpu_count()} cores"
         ),
         (
             "CPU ms/delivery: the server's CPU time per delivery (backlog: deliveries only; live "
@@ -473,7 +474,7 @@ async def run(args: argparse.Namespace) -> str:
             "--owner-password",
             OWNER_PASSWORD,
         )
-        server = start_server(resources.stack, env, 1, workdir, "webhooks", None)
+        server = start_server(resources.stack, env, args.workers, workdir, "webhooks", None)
         log(f"serving on port {server.port} ({database.split(':')[0]}), receiver {receiver.port}")
         bench = Bench(args, f"http://127.0.0.1:{server.port}/graphql", receiver, server)
         await bench.setup()
@@ -511,6 +512,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--drain-timeout", type=float, default=120.0)
     parser.add_argument("--postgres", action="store_true", help="PostgreSQL + a private Redis")
     parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="server worker processes (more than one: with --postgres; they share the "
+        "endpoints through their leases)",
+    )
+    parser.add_argument(
         "--postgres-url",
         default=os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres"),
     )
@@ -518,7 +526,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main() -> None:
-    args = build_parser().parse_args()
+    parser = build_parser()
+    args = parser.parse_args()
+    if args.workers < 1 or (args.workers > 1 and not args.postgres):
+        parser.error("--workers: 1, or more with --postgres (SQLite serves one worker)")
     print(asyncio.run(run(args)))
 
 

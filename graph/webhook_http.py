@@ -1,6 +1,7 @@
 """The HTTP transport of a webhook endpoint's queue (issue 20; ``architecture.md``: outbound
-webhooks): httpx's own :class:`httpx.AsyncHTTPTransport` (httpcore's HTTP/1.1 over one
-kept-alive connection), on a network backend of plain asyncio instead of httpcore's anyio one.
+webhooks): httpx's own :class:`httpx.AsyncHTTPTransport` over one kept-alive httpcore
+connection (:class:`OneConnection`, instead of httpcore's pool), on a network backend of plain
+asyncio instead of httpcore's anyio one.
 
 Why: a delivery is one small POST on a kept-alive connection, and on a 2-core machine the
 deliverer's CPU per delivery bounds its throughput. httpcore's anyio backend sends a request's
@@ -8,7 +9,9 @@ head and body in two ``send()`` calls (two system calls, and on loopback two wak
 receiver) and enters an anyio cancel scope for each read and write; this backend buffers what
 httpcore writes until it reads the answer (one ``send()`` per request) and reads from an
 :class:`asyncio.Protocol`'s buffer. Timeouts are not applied here: the caller bounds the whole
-request (:func:`graph.webhooks.post_once`, ``asyncio.timeout``).
+request (:func:`graph.webhooks.post_once`, ``asyncio.timeout``). One event is in flight per
+endpoint, so its queue needs one connection and no pool: httpcore's pool queues, locks and
+re-examines its connections on every request and every response's close.
 
 :class:`EndpointTransport` is sent :class:`httpx.Request` objects directly
 (:meth:`httpx.AsyncBaseTransport.handle_async_request`): no client-level cookies, auth or
@@ -19,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 import httpcore
 import httpx
@@ -184,25 +187,78 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
         await asyncio.sleep(seconds)
 
 
+class OneConnection:
+    """What :class:`EndpointTransport` sends through in place of httpcore's connection pool:
+    one :class:`httpcore.AsyncHTTPConnection`, kept alive, replaced when it closed (either
+    side, or a request cancelled mid-way), expired (:data:`KEEPALIVE_SECONDS` idle) or the
+    endpoint's URL moved to another origin. One request at a time (one event is in flight
+    per endpoint): the pool's queue, locks and bookkeeping on every request and every
+    response's close are not needed."""
+
+    def __init__(self, ssl_context: ssl.SSLContext, backend: httpcore.AsyncNetworkBackend):
+        self._ssl_context = ssl_context
+        self._backend = backend
+        self._connection: httpcore.AsyncHTTPConnection | None = None
+
+    async def handle_async_request(self, request: httpcore.Request) -> httpcore.Response:
+        """Send ``request`` on the connection (a new one when it cannot take it).
+
+        Raises:
+            httpcore.UnsupportedProtocol: not an ``http``/``https`` URL with a host.
+            httpcore.ConnectError, httpcore.ReadError, httpcore.WriteError, …: as httpcore.
+        """
+        url = request.url
+        if url.scheme not in (b"http", b"https") or not url.host:
+            raise httpcore.UnsupportedProtocol(f"Cannot send a request to {url!r}.")
+        origin = url.origin
+        connection = self._connection
+        if connection is not None and (
+            connection.is_closed()
+            or connection.has_expired()
+            or not connection.can_handle_request(origin)
+        ):
+            self._connection = None
+            await connection.aclose()
+            connection = None
+        for last in (False, True):
+            if connection is None:
+                connection = self._connection = httpcore.AsyncHTTPConnection(
+                    origin=origin,
+                    ssl_context=self._ssl_context,
+                    keepalive_expiry=KEEPALIVE_SECONDS,
+                    network_backend=self._backend,
+                )
+            try:
+                return await connection.handle_async_request(request)
+            except httpcore.ConnectionNotAvailable:  # it closed meanwhile: once more, anew
+                self._connection = None
+                await connection.aclose()
+                connection = None
+                if last:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def aclose(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            await connection.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+
 class EndpointTransport(httpx.AsyncHTTPTransport):
-    """httpx's HTTP transport with one connection, kept alive, on :class:`AsyncioBackend`;
-    ``ssl_context``: shared by the worker's endpoints."""
+    """httpx's HTTP transport over one kept-alive connection (:class:`OneConnection`) on
+    :class:`AsyncioBackend`; ``ssl_context``: shared by the worker's endpoints."""
 
     def __init__(self, ssl_context: ssl.SSLContext) -> None:
-        super().__init__(
-            verify=ssl_context,
-            limits=httpx.Limits(
-                max_connections=1, max_keepalive_connections=1, keepalive_expiry=KEEPALIVE_SECONDS
-            ),
-        )
-        # httpx builds its httpcore pool without a way to name the network backend
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=ssl_context,
-            max_connections=1,
-            max_keepalive_connections=1,
-            keepalive_expiry=KEEPALIVE_SECONDS,
-            network_backend=AsyncioBackend(),
-        )
+        super().__init__(verify=ssl_context)
+        # httpx builds an httpcore pool, with no way to name its network backend or to do
+        # without it
+        self._pool = OneConnection(ssl_context, AsyncioBackend())  # type: ignore[assignment]
 
 
 async def send(

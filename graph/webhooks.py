@@ -59,9 +59,9 @@ Attempts log: every try is recorded (:class:`db.models.WebhookDelivery`: status 
 error, duration, when the next try is due), listed by ``webhookDeliveries`` and pruned with
 the outbox (``INBOX_GRAPH_EVENT_RETENTION_SECONDS``).
 
-HTTP: each endpoint's queue sends through an httpx transport of its own, one connection kept
-alive, on an asyncio network backend that writes a request in one ``send()``
-(:mod:`graph.webhook_http`); what is sent outside the queues (:func:`redeliver`,
+HTTP: each endpoint's queue sends through an httpx transport of its own, one httpcore
+connection kept alive (no pool), on an asyncio network backend that writes a request in one
+``send()`` (:mod:`graph.webhook_http`); what is sent outside the queues (:func:`redeliver`,
 :func:`send_test`) goes through one :class:`httpx.AsyncClient` per worker. Redirects are not
 followed.
 """
@@ -85,7 +85,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from standardwebhooks import Webhook
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import Case, F, Q, When
+from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from db.availability import is_unavailable, report_unavailable
@@ -102,6 +102,7 @@ from db.models import (
 )
 from db.models import Workspace as WorkspaceRow
 from db.outbox import kept_history
+from db.queries import columns, select_rows, select_values
 from graph.auth import load_viewer
 from graph.errors import BadUserInput, NotFound
 from graph.live import Doorbell, write
@@ -489,6 +490,117 @@ async def record_attempt(endpoint_id: int, **attempt: Any) -> WebhookDelivery | 
     return None
 
 
+GROUP_ROWS = 500
+"""Successes committed by one statement at most (SQLite binds at most 32,766 parameters)."""
+
+_PG_GROUP_COMMIT = """
+WITH batch AS (
+    SELECT * FROM unnest(
+        $1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::int[], $6::int[], $7::int[],
+        $8::timestamptz[]
+    ) AS b (endpoint_id, sequence, event_type, webhook_id, attempt, status_code, duration_ms,
+            attempted_at)
+), held AS MATERIALIZED (
+    SELECT id FROM webhook_endpoint
+    WHERE id = ANY($1::bigint[]) AND lease_owner = $9 AND enabled
+    ORDER BY id
+    FOR UPDATE
+), moved AS (
+    UPDATE webhook_endpoint AS e SET "cursor" = b.sequence, lease_until = $10
+    FROM batch AS b JOIN held AS h ON h.id = b.endpoint_id
+    WHERE e.id = b.endpoint_id
+    RETURNING e.id
+), recorded AS (
+    INSERT INTO webhook_delivery (endpoint_id, sequence, event_type, webhook_id, attempt,
+        status_code, error, duration_ms, attempted_at, next_retry_at)
+    SELECT b.endpoint_id, b.sequence, b.event_type, b.webhook_id, b.attempt, b.status_code,
+        NULL, b.duration_ms, b.attempted_at, NULL
+    FROM batch AS b JOIN moved AS m ON m.id = b.endpoint_id
+)
+SELECT id FROM moved
+"""
+"""A group commit on PostgreSQL (:meth:`WebhookDeliverer._commit_rows`): the successes'
+columns as arrays ($1 to $8, as :func:`_success_row` orders them), the worker ($9), the
+leases' new end ($10); the ids of the endpoints whose cursor moved."""
+
+_PG_RECORD = """
+INSERT INTO webhook_delivery (endpoint_id, sequence, event_type, webhook_id, attempt,
+    status_code, error, duration_ms, attempted_at, next_retry_at)
+SELECT b.endpoint_id, b.sequence, b.event_type, b.webhook_id, b.attempt, b.status_code,
+    NULL, b.duration_ms, b.attempted_at, NULL
+FROM unnest(
+    $1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::int[], $6::int[], $7::int[],
+    $8::timestamptz[]
+) AS b (endpoint_id, sequence, event_type, webhook_id, attempt, status_code, duration_ms,
+        attempted_at)
+WHERE EXISTS (SELECT 1 FROM webhook_endpoint AS e WHERE e.id = b.endpoint_id)
+"""
+"""Successes' attempts whose cursor did not move, of the endpoints that still exist."""
+
+_SQLITE_RECORD = """
+INSERT INTO webhook_delivery (endpoint_id, sequence, event_type, webhook_id, attempt,
+    status_code, error, duration_ms, attempted_at, next_retry_at)
+SELECT * FROM (VALUES {values})
+WHERE column1 IN (SELECT id FROM webhook_endpoint)
+"""
+_SQLITE_MOVE = """
+UPDATE webhook_endpoint
+SET "cursor" = CASE id {cases} ELSE "cursor" END, lease_until = ?
+WHERE id IN ({ids}) AND lease_owner = ? AND enabled
+RETURNING id
+"""
+
+
+def _success_row(
+    endpoint_id: int,
+    *,
+    sequence: int,
+    event_type: str,
+    msg_id: str,
+    attempt: int,
+    outcome: Outcome,
+    at: datetime,
+) -> tuple[Any, ...]:
+    """A success's attempt (the arguments of :func:`attempt_row`) as the group commit's
+    columns: endpoint, sequence, event type, ``webhook-id``, attempt, status code, duration
+    (ms), time (``error`` and ``next_retry_at`` are ``NULL``)."""
+    return (
+        endpoint_id,
+        sequence,
+        event_type,
+        msg_id,
+        attempt,
+        outcome.status,
+        outcome.duration_ms,
+        at,
+    )
+
+
+_HEAD_SQL = "SELECT event_sequence FROM workspace WHERE id = {}"
+"""A workspace's last event sequence (its head)."""
+
+
+@functools.cache
+def _held_sql() -> str:
+    """The endpoint ``{}`` if the worker ``{}`` holds it (leased, enabled): its whole row."""
+    return (
+        f"SELECT {columns(WebhookEndpoint)} FROM webhook_endpoint "
+        "WHERE id = {} AND lease_owner = {} AND enabled"
+    )
+
+
+@functools.cache
+def _page_sql(types: int) -> str:
+    """A page of a workspace's events (whole rows) after a sequence, of ``types`` types:
+    parameters workspace, sequence, then the types; at most :data:`PAGE`, in sequence order."""
+    marks = ", ".join(["{}"] * types)
+    return (
+        f"SELECT {columns(Event)} FROM event "
+        f"WHERE workspace_id = {{}} AND sequence > {{}} AND type IN ({marks}) "
+        f"ORDER BY sequence LIMIT {PAGE}"
+    )
+
+
 class LeaseLost(Exception):
     """The endpoint was deleted, disabled, or taken by another worker: stop delivering it."""
 
@@ -622,31 +734,28 @@ class WebhookDeliverer:
             raise LeaseLost
         self._renewed(endpoint_id)
 
-    async def _delivered(self, endpoint_id: int, event: Event, attempt: WebhookDelivery) -> None:
-        """After a success: move the cursor to ``event``, renew the lease and record the
-        ``attempt`` (:func:`attempt_row`), in one transaction, and return once it has
-        committed. Group commit: the successes of the worker's endpoints that arrive while a
-        commit runs wait for it and are committed together in the next one (one transaction,
-        one disk flush, for all of them).
+    async def _delivered(self, endpoint_id: int, attempt: dict[str, Any]) -> None:
+        """After a success: record the ``attempt`` (the arguments of :func:`attempt_row`),
+        move the cursor to its event and renew the lease, and return once that is committed.
+        Group commit: the successes of the worker's endpoints that arrive while a commit runs
+        wait for it and are committed together in the next one (:meth:`_commit_group`).
 
         Raises:
             LeaseLost: the endpoint is gone, disabled or leased by another worker (the attempt
                 is recorded all the same while the endpoint exists).
         """
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._pending.append((endpoint_id, event.sequence, attempt, future))
+        self._pending.append((endpoint_id, attempt, future))
         self._arrived.set()
         if self._committer is None or self._committer.done():
             self._committer = asyncio.create_task(self._commit_pending())
         if not await future:
-            with contextlib.suppress(IntegrityError):  # the endpoint is gone: no log
-                await attempt.save()
             raise LeaseLost
         self._renewed(endpoint_id)
 
     async def _commit_pending(self) -> None:
-        """Commit the waiting successes (:meth:`_delivered`), a transaction at a time, until
-        none waits; rows in the order of their ids (no deadlock between two workers)."""
+        """Commit the waiting successes (:meth:`_delivered`), a group at a time, until none
+        waits."""
         loop = asyncio.get_running_loop()
         while self._pending:
             # the requests under way are waited for a little (at most GROUP_WAIT_SECONDS):
@@ -658,17 +767,9 @@ class WebhookDeliverer:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(left):
                         await self._arrived.wait()
-            batch, self._pending = sorted(self._pending, key=lambda p: p[:2]), []
-            moved: list[bool] = []
+            batch, self._pending = self._pending, []
             try:
-                async with in_transaction() as connection:
-                    moved = await self._move_cursors(
-                        [(endpoint_id, sequence) for endpoint_id, sequence, _, _ in batch],
-                        connection,
-                    )
-                    attempts = [item[2] for item, done in zip(batch, moved, strict=True) if done]
-                    if attempts:
-                        await WebhookDelivery.bulk_create(attempts, using_db=connection)
+                moved = await self._commit_group([(e, a) for e, a, _ in batch])
             except Exception as exc:  # noqa: BLE001 - each waiter retries its event
                 for *_, future in batch:
                     if not future.done():
@@ -678,31 +779,82 @@ class WebhookDeliverer:
                 if not future.done():
                     future.set_result(done)
 
-    async def _move_cursors(self, cursors: list[tuple[int, int]], connection: Any) -> list[bool]:
-        """Move each endpoint's cursor to its sequence (``cursors``: endpoint id, sequence) and
-        renew the leases, in one ``UPDATE`` (a ``CASE`` per endpoint) when this worker holds
-        every one of them (the usual case), else one ``UPDATE`` each; whether each moved."""
-        ids = [endpoint_id for endpoint_id, _ in cursors]
+    async def _commit_group(self, successes: list[tuple[int, dict[str, Any]]]) -> list[bool]:
+        """Record each success's attempt (endpoint id, :func:`attempt_row`'s arguments) and
+        move its endpoint's cursor to its event, renewing the lease, where this worker still
+        holds the endpoint; whether each cursor moved. Hand-written statements (tortoise's
+        query builder cost more than the database's work here), at most :data:`GROUP_ROWS`
+        successes each; an endpoint with two successes in one group (not expected: one event
+        is in flight per endpoint) has them committed one after the other.
+
+        PostgreSQL: one statement (:data:`_PG_GROUP_COMMIT`), atomic: the endpoints' rows
+        locked in the order of their ids, as pruning locks them (no deadlock), the cursors
+        moved, the attempts of the moved ones recorded; the others' attempts after it.
+
+        SQLite: one transaction (one disk flush: in its default ``synchronous=FULL`` a
+        commit is an ``fsync``, about 1 ms here, longer than the three hops to aiosqlite's
+        thread a transaction adds) of two statements: the attempts (of the endpoints that
+        exist), then the cursors (``UPDATE … RETURNING``).
+
+        Raises:
+            Exception: the database failed (nothing committed: each event is delivered
+                again).
+        """
+        result = [False] * len(successes)
+        rest = list(range(len(successes)))
+        while rest:
+            group: list[int] = []
+            later: list[int] = []
+            seen: set[int] = set()
+            for index in rest:
+                endpoint_id = successes[index][0]
+                if endpoint_id in seen or len(group) >= GROUP_ROWS:
+                    later.append(index)
+                else:
+                    seen.add(endpoint_id)
+                    group.append(index)
+            done = await self._commit_rows([successes[index] for index in group])
+            for index in group:
+                result[index] = successes[index][0] in done
+            rest = later
+        return result
+
+    async def _commit_rows(self, successes: list[tuple[int, dict[str, Any]]]) -> set[int]:
+        """:meth:`_commit_group` for distinct endpoints: the ids of those whose cursor moved."""
+        db = WebhookEndpoint._meta.db
         lease_until = self._lease_until()
-        if len(set(ids)) == len(ids):
-            cursor = Case(*(When(id=i, then=s) for i, s in cursors), default=F("cursor"))
-            held = WebhookEndpoint.filter(id__in=ids, lease_owner=self.owner, enabled=True)
-            if connection.capabilities.dialect == "postgres":
-                # the rows in the order of their ids, as pruning locks them (no deadlock); an
-                # UPDATE of several rows locks them in the order it finds them
-                await held.using_db(connection).select_for_update().order_by("id").only("id")
-            done = await held.using_db(connection).update(cursor=cursor, lease_until=lease_until)
-            if done == len(ids):
-                return [True] * len(ids)
-        # some were lost (the rows held were moved already: moving them again changes nothing)
-        return [
-            bool(
-                await self._held(endpoint_id, connection).update(
-                    cursor=sequence, lease_until=lease_until
-                )
+        rows = [_success_row(endpoint_id, **attempt) for endpoint_id, attempt in successes]
+        if db.capabilities.dialect == "postgres":
+            columns = [list(column) for column in zip(*rows, strict=True)]
+            found = await db.execute_query_dict(
+                _PG_GROUP_COMMIT, [*columns, self.owner, lease_until]
             )
-            for endpoint_id, sequence in cursors
-        ]
+            done = {row["id"] for row in found}
+            lost = [row for row in rows if row[0] not in done]
+            if lost:  # their attempts are recorded all the same while the endpoint exists
+                columns = [list(column) for column in zip(*lost, strict=True)]
+                await db.execute_query_dict(_PG_RECORD, columns)
+            return done
+        to_db = WebhookEndpoint._meta.fields_map["lease_until"].to_db_value
+        values = ", ".join(["(?, ?, ?, ?, ?, ?, NULL, ?, ?, NULL)"] * len(rows))
+        async with in_transaction() as connection:  # one disk flush for the group
+            await connection.execute_query_dict(
+                _SQLITE_RECORD.format(values=values),
+                [value for row in rows for value in (*row[:7], to_db(row[7], WebhookDelivery))],
+            )
+            found = await connection.execute_query_dict(
+                _SQLITE_MOVE.format(
+                    cases=" ".join(["WHEN ? THEN ?"] * len(rows)),
+                    ids=", ".join(["?"] * len(rows)),
+                ),
+                [
+                    *(value for row in rows for value in row[:2]),
+                    to_db(lease_until, WebhookEndpoint),
+                    *(row[0] for row in rows),
+                    self.owner,
+                ],
+            )
+        return {row["id"] for row in found}
 
     async def _mine(self, endpoint_id: int) -> WebhookEndpoint:
         """Read the endpoint, renewing the lease once a third of it has passed (an idle
@@ -713,10 +865,10 @@ class WebhookDeliverer:
         """
         if asyncio.get_running_loop().time() >= self.renew_at.get(endpoint_id, 0.0):
             await self._commit(endpoint_id)
-        row = await self._held(endpoint_id).first()
-        if row is None:
+        rows = await select_rows(WebhookEndpoint, _held_sql(), endpoint_id, self.owner)
+        if not rows:
             raise LeaseLost
-        return row
+        return rows[0]
 
     async def _release(self, endpoint_id: int) -> None:
         with contextlib.suppress(Exception):
@@ -850,18 +1002,15 @@ class WebhookDeliverer:
         endpoint = await self._mine(endpoint_id)
         # every event up to the workspace's head is committed (sequences are drawn under its
         # row's lock, in commit order): read it first, so the cursor may pass what was not due
-        head = await (
-            WorkspaceRow.filter(id=endpoint.workspace_id)
-            .first()
-            .values_list("event_sequence", flat=True)
-        )
+        heads = await select_values(WorkspaceRow, _HEAD_SQL, endpoint.workspace_id)
+        head = heads[0]["event_sequence"] if heads else None
         types = endpoint.event_types.split()
         events = (
-            await Event.filter(
-                workspace_id=endpoint.workspace_id, sequence__gt=endpoint.cursor, type__in=types
+            await select_rows(
+                Event, _page_sql(len(types)), endpoint.workspace_id, endpoint.cursor, *types
             )
-            .order_by("sequence")
-            .limit(PAGE)
+            if types
+            else []
         )
         if not events:
             if head is not None and int(head) > endpoint.cursor:
@@ -929,7 +1078,7 @@ class WebhookDeliverer:
                 "at": at,
             }
             if outcome.error is None:
-                await self._delivered(endpoint_id, event, attempt_row(endpoint_id, **attempt))
+                await self._delivered(endpoint_id, attempt)
                 return
             record = functools.partial(record_attempt, endpoint_id, **attempt)
             error, wait = outcome.error, outcome.wait

@@ -92,3 +92,39 @@ async def test_only_owners_read_the_log_and_bad_input_is_coded(world, receiver):
     await admin.aclose()
     await owner(DELETE, {"id": endpoint})
     await owner.aclose()
+
+
+SWITCH = """mutation($id: ID!, $on: Boolean!) {
+  updateWebhookEndpoint(id: $id, input: {enabled: $on}) { enabled lastDeliveredSequence } }"""
+
+
+async def test_a_success_answered_after_its_endpoint_was_disabled_is_logged_not_passed(
+    world, receiver
+):
+    """The group commit moves only the cursors of endpoints the worker still holds: a 2xx
+    answered after its endpoint was disabled is in the log, but the event is sent again (same
+    ``webhook-id``) once the endpoint is enabled."""
+    owner = world.client("owner")
+    endpoint = await endpoint_for(owner, receiver)
+    receiver.script = [(200, {}, 1.0)]  # answered once the endpoint is disabled
+    await receive(world, "c_all", "answered late")
+    await receiver.wait_for(lambda: receiver.requests)
+    disabled = (await owner(SWITCH, {"id": endpoint, "on": False}))["updateWebhookEndpoint"]
+    assert disabled["enabled"] is False
+    sequence = receiver.requests[0].payload["sequence"]
+    await asyncio.sleep(1.5)  # the answer came and the deliverer committed what it could
+    log = (await owner(DELIVERIES, {"id": endpoint}))["webhookDeliveries"]
+    assert [(n["sequence"], n["statusCode"], n["succeeded"]) for n in log["nodes"]] == [
+        (sequence, 200, True)
+    ]
+    enabled = (await owner(SWITCH, {"id": endpoint, "on": True}))["updateWebhookEndpoint"]
+    assert enabled["lastDeliveredSequence"] < sequence  # the cursor did not pass it
+    await receiver.wait_for(lambda: len(receiver.accepted()) == 2)
+    first, again = receiver.accepted()
+    assert again.webhook_id == first.webhook_id and again.payload["sequence"] == sequence
+    await asyncio.sleep(0.5)  # the second success is recorded after the answer
+    log = (await owner(DELIVERIES, {"id": endpoint}))["webhookDeliveries"]
+    assert log["totalCount"] == 2
+    assert all(n["succeeded"] and n["sequence"] == sequence for n in log["nodes"])
+    await owner(DELETE, {"id": endpoint})
+    await owner.aclose()
