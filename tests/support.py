@@ -23,6 +23,8 @@ from urllib.parse import urlparse
 
 import httpx
 import websockets
+from tortoise import Tortoise
+from tortoise.backends.base.executor import EXECUTOR_CACHE
 
 
 def free_port() -> int:
@@ -562,3 +564,20 @@ def sql(database_url: str, statement: str) -> Any:
     if not out:
         return None
     return int(out) if out.lstrip("-").isdigit() else out
+
+
+@contextlib.asynccontextmanager
+async def models_on(config: str | dict[str, Any]):
+    """tortoise's models connected in this process to a database URL (or a tortoise config),
+    closed on exit. tortoise caches each table's insert statement per process whatever the
+    database it was built for: a SQLite one reused on PostgreSQL is a syntax error, so the
+    cache is emptied both ways (a test process may meet both)."""
+    from db.config import tortoise_config
+
+    EXECUTOR_CACHE.clear()
+    await Tortoise.init(config=tortoise_config(config) if isinstance(config, str) else config)
+    try:
+        yield
+    finally:
+        await Tortoise.close_connections()
+        EXECUTOR_CACHE.clear()

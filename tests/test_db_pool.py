@@ -15,6 +15,7 @@ from tortoise import Tortoise
 
 from db.config import tortoise_config
 from db.migrate import apply_migrations
+from tests.support import models_on
 
 pytestmark = pytest.mark.skipif(
     not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")),
@@ -28,13 +29,12 @@ async def client(database_url: str):
     name = f"inbox-graph-pool-{uuid.uuid4().hex[:8]}"
     config = tortoise_config(database_url)
     config["connections"]["default"]["credentials"]["application_name"] = name
-    await Tortoise.init(config=config)
-    observer = await asyncpg.connect(database_url)
-    try:
-        yield Tortoise.get_connection("default"), observer, name
-    finally:
-        await observer.close()
-        await Tortoise.close_connections()
+    async with models_on(config):
+        observer = await asyncpg.connect(database_url)
+        try:
+            yield Tortoise.get_connection("default"), observer, name
+        finally:
+            await observer.close()
 
 
 async def backends(observer: asyncpg.Connection, name: str) -> list[asyncpg.Record]:

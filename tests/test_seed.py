@@ -12,7 +12,6 @@ import phonenumbers
 import pytest
 from tortoise import Tortoise, connections
 
-from db.config import tortoise_config
 from db.migrate import apply_migrations
 from db.models import (
     Activity,
@@ -37,7 +36,7 @@ from db.models import (
 )
 from db.security import verify_password
 from db.seed import DEMO_PASSWORD, DEMO_WORKSPACE_NAME, create_workspace, seed_demo
-from tests.support import global_id
+from tests.support import global_id, models_on
 
 CONTACTS = 200
 
@@ -47,11 +46,8 @@ async def seeded(tmp_path_factory: pytest.TempPathFactory):
     """A migrated SQLite database holding the demo workspace; yields the logins."""
     url = f"sqlite://{tmp_path_factory.mktemp('seed') / 'demo.db'}"
     await apply_migrations(url)
-    await Tortoise.init(config=tortoise_config(url))
-    try:
+    async with models_on(url):
         yield await seed_demo(CONTACTS, random_seed=11)
-    finally:
-        await Tortoise.close_connections()
 
 
 async def _scalar(sql: str) -> int:

@@ -5,11 +5,9 @@ from __future__ import annotations
 import contextlib
 from typing import TYPE_CHECKING
 
-from tortoise import Tortoise
-
-from db.config import tortoise_config
 from db.models import Workspace
 from graph.live import write
+from tests.support import models_on
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable
@@ -25,11 +23,8 @@ NEW_MESSAGE = """subscription($after: Int) {
 async def served_database(served: Served) -> AsyncIterator[None]:
     """The tortoise models connected to the served app's database: for the states of a race
     the API cannot time (its data is read and written as the server does)."""
-    await Tortoise.init(config=tortoise_config(served.env["DATABASE_URL"]))
-    try:
+    async with models_on(served.env["DATABASE_URL"]):
         yield
-    finally:
-        await Tortoise.close_connections()
 
 
 async def commit_events(workspace_id: int, emit: Callable[[Transaction], Awaitable[None]]) -> int:

@@ -15,9 +15,9 @@ import os
 import pytest
 from tortoise import Tortoise
 
-from db.config import tortoise_config
 from db.migrate import apply_migrations
 from graph.live import Transaction, write
+from tests.support import models_on
 
 pytestmark = pytest.mark.skipif(
     not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")),
@@ -28,17 +28,16 @@ pytestmark = pytest.mark.skipif(
 @pytest.fixture
 async def probe_rows(database_url: str):
     await apply_migrations(database_url)
-    await Tortoise.init(config=tortoise_config(database_url))
-    try:
+    async with models_on(database_url):
         connection = Tortoise.get_connection("default")
         await connection.execute_script(
             "CREATE TABLE IF NOT EXISTS deadlock_probe (id INT PRIMARY KEY, hits INT NOT NULL);"
             "DELETE FROM deadlock_probe; INSERT INTO deadlock_probe VALUES (1, 0), (2, 0);"
         )
-        yield connection
-    finally:
-        await Tortoise.get_connection("default").execute_script("DROP TABLE deadlock_probe")
-        await Tortoise.close_connections()
+        try:
+            yield connection
+        finally:
+            await connection.execute_script("DROP TABLE deadlock_probe")
 
 
 async def test_a_deadlocked_write_runs_again_and_both_writes_commit(probe_rows) -> None:
