@@ -5,8 +5,11 @@ from __future__ import annotations
 import contextlib
 from typing import TYPE_CHECKING
 
-from db.models import Workspace
+from db.models import Contact, Conversation, Message, Workspace
+from graph.events import EventType
 from graph.live import write
+from graph.relay import decode_id
+from graph.resolvers.contact import contact_facts, conversation_facts
 from tests.support import models_on
 
 if TYPE_CHECKING:
@@ -34,3 +37,30 @@ async def commit_events(workspace_id: int, emit: Callable[[Transaction], Awaitab
     before = (await Workspace.get(id=workspace_id)).event_sequence
     await write(None, workspace_id, emit)
     return before
+
+
+async def messages_with_late_facts(world, contact_names: tuple[str, ...], read_as: str) -> int:
+    """One ``message.created`` event per contact of ``contact_names`` (its conversation's
+    first message) whose facts were read while the contact was assigned to ``read_as`` (it is
+    not: the race the API cannot time), committed unpublished in one write; returns the
+    workspace's sequence before them."""
+    async with served_database(world.served):
+        contacts = [
+            await Contact.get(id=decode_id(world.contact_ids[name], "Contact"))
+            for name in contact_names
+        ]
+        assignee = decode_id(world.user_ids[read_as], "User")
+
+        async def late_facts(tx: Transaction) -> None:
+            for contact in contacts:
+                conversation = await Conversation.filter(contact_id=contact.id).first()
+                message = await Message.filter(conversation_id=conversation.id).first()
+                tx.emit(
+                    EventType.MESSAGE_CREATED,
+                    **{**contact_facts(contact), "assignee_id": assignee},  # as read before
+                    **conversation_facts(conversation),
+                    message_id=message.id,
+                    direction=message.direction.value,
+                )
+
+        return await commit_events(contacts[0].workspace_id, late_facts)

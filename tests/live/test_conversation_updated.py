@@ -5,13 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from db.models import Contact, Conversation, Message
-from graph.events import EventType
-from graph.live import Transaction
-from graph.relay import decode_id
-from graph.resolvers.contact import contact_facts, conversation_facts
 from tests.conftest import ASSIGN
-from tests.live.helpers import commit_events, served_database
+from tests.live.helpers import messages_with_late_facts
 from tests.support import GraphQLError, receive, subscribe
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -119,26 +114,8 @@ async def test_a_list_change_whose_contact_left_the_scope_since_its_facts_is_not
     later). A ``TEAM`` agent's list never shows a conversation whose contact is assigned
     outside their teams by then, while one still their team's arrives (``domain.md`` sections
     1, 4 and 7). The late facts are written into the outbox: the API cannot time that race."""
-    async with served_database(world.served):
-        contacts = [
-            await Contact.get(id=decode_id(world.contact_ids[name], "Contact"))
-            for name in ("c_beta", "c_all")  # Beta's (not agent_team's Alpha), Alpha's
-        ]
-        alpha = decode_id(world.user_ids["agent_all"], "User")
-
-        async def late_facts(tx: Transaction) -> None:
-            for contact in contacts:
-                conversation = await Conversation.filter(contact_id=contact.id).first()
-                message = await Message.filter(conversation_id=conversation.id).first()
-                tx.emit(
-                    EventType.MESSAGE_CREATED,
-                    **{**contact_facts(contact), "assignee_id": alpha},  # as read before
-                    **conversation_facts(conversation),
-                    message_id=message.id,
-                    direction=message.direction.value,
-                )
-
-        after = await commit_events(contacts[0].workspace_id, late_facts)
+    # Beta's (not agent_team's Alpha), Alpha's; both read as agent_all's (Alpha)
+    after = await messages_with_late_facts(world, ("c_beta", "c_all"), read_as="agent_all")
     query = """subscription($after: Int) { conversationUpdated(afterSequence: $after) {
         change conversation { contact { name } } } }"""
     team = await subscribe(world.served, world.tokens["agent_team"], query, {"after": after})
