@@ -15,11 +15,15 @@ connection:
   head is in, and from then on strawberry's ``connection_init`` timeout and uvicorn's pings
   take over;
 - a limit on the size of a request head (:data:`MAX_HEAD_BYTES`): beyond it, the answer is
-  431, and what the client still sends is dropped until it closes or the header timeout
-  closes the connection;
+  431, with a lingering close (below);
 - a maximum of ``max_connections`` open connections per worker, HTTP and WebSocket alike: a
   connection beyond it is answered 503 and closed as soon as it is accepted, before anything
-  is read, so its descriptor is freed at once.
+  is read, so its descriptor is freed at once;
+- a lingering close (as nginx's ``lingering_close``): a response that closes the connection
+  while the client is still sending its request (413 for a body over the limit, 431, 408)
+  half-closes it instead and drops what still arrives, for at most :data:`LINGER_SECONDS`.
+  Closing with the client's bytes unread would make the kernel reset the connection, and a
+  reset discards the answer the client has not read yet: it would see a reset, not the 413.
 
 ``inbox-graph serve`` raises the process's descriptor limit (:func:`raise_open_files_limit`)
 and keeps the maximum below it (:func:`connection_limit`).
@@ -42,6 +46,10 @@ log = logging.getLogger(__name__)
 
 MAX_HEAD_BYTES = 64 * 1024
 """The largest request head (request line and headers) accepted, in bytes."""
+
+LINGER_SECONDS = 5.0
+"""How long a connection answered before its request was read whole drops what the client
+still sends before it is closed, in seconds (nginx's ``lingering_timeout``)."""
 
 RESERVED_DESCRIPTORS = 256
 """Descriptors kept for what is not a client connection: the listening socket, database,
@@ -75,6 +83,24 @@ _HEAD_TOO_LARGE = _response(
 )
 
 
+class _ClosingLingers:
+    """The connection's transport as a request's cycle sees it: uvicorn's cycle closes it
+    after a response that closes the connection, which goes through
+    :meth:`GuardedHttpProtocol.close_after_response` instead."""
+
+    __slots__ = ("_protocol", "_transport")
+
+    def __init__(self, transport: asyncio.Transport, protocol: GuardedHttpProtocol) -> None:
+        self._transport = transport
+        self._protocol = protocol
+
+    def close(self) -> None:
+        self._protocol.close_after_response()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
 class GuardedHttpProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with a header timeout, a head size limit and a maximum
     number of open connections (see the module's docstring).
@@ -98,6 +124,8 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self.head_timer: asyncio.TimerHandle | None = None
         self.head_bytes: int | None = 0  # None: a request is being served, no head awaited
         self.discarding = False  # answered: what the client still sends is dropped
+        self.request_read = True  # the current request's body has arrived whole
+        self.linger_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         if len(self.connections) >= self.max_connections:
@@ -111,6 +139,8 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._stop_head_timer()
+        if self.linger_timer is not None:
+            self.linger_timer.cancel()
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
@@ -128,23 +158,53 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         too_large = self.head_bytes is not None and self.head_bytes > MAX_HEAD_BYTES
         if too_large and not self.transport.is_closing():
             self.transport.write(_HEAD_TOO_LARGE)
-            if self.transport.can_write_eof():
-                # the client may still be sending: closing now, with its bytes unread, would
-                # reset the connection and lose the answer. What it sends is discarded until
-                # it closes, or the header timeout closes the connection.
-                self.transport.write_eof()
-                self.discarding = True
-            else:
-                self.transport.close()
+            self._linger()
 
     def on_headers_complete(self) -> None:
         self._stop_head_timer()
         self.head_bytes = None
+        self.request_read = False
         super().on_headers_complete()
+        cycle = self.cycle
+        if cycle is not None and cycle.transport is self.transport:  # a new request's cycle
+            cycle.transport = _ClosingLingers(self.transport, self)  # type: ignore[assignment]
 
     def on_message_complete(self) -> None:
         self.head_bytes = 0  # what follows is the next request's head
+        self.request_read = True
         super().on_message_complete()
+
+    def close_after_response(self) -> None:
+        """Close the connection after a response that closes it: at once when its request
+        has been read whole, with a lingering close while the client is still sending it."""
+        if self.transport.is_closing():
+            return
+        if self.request_read:
+            self.transport.close()
+        else:
+            self._linger()
+
+    def _linger(self) -> None:
+        """Half-close the connection (the answer is written whole, then FIN) and drop what the
+        client still sends until it closes, or :data:`LINGER_SECONDS` have passed: closing
+        with its bytes unread would reset the connection and lose the answer."""
+        self._stop_head_timer()
+        if not self.transport.can_write_eof():
+            self.transport.close()
+            return
+        self.transport.write_eof()
+        self.discarding = True
+        self.flow.resume_reading()  # uvicorn pauses reading while a body waits to be read
+        self.linger_timer = self.loop.call_later(LINGER_SECONDS, self._linger_ended)
+
+    def timeout_keep_alive_handler(self) -> None:
+        if not self.discarding:  # uvicorn arms it after any response; a linger has its own
+            super().timeout_keep_alive_handler()
+
+    def _linger_ended(self) -> None:
+        self.linger_timer = None
+        if not self.transport.is_closing():
+            self.transport.close()
 
     def _await_head(self) -> None:
         self.head_timer = self.loop.call_later(self.header_timeout, self._head_timed_out)
@@ -227,6 +287,7 @@ def connection_limit(configured: int | None, open_files: int | None) -> int:
 
 
 __all__ = [
+    "LINGER_SECONDS",
     "MAX_HEAD_BYTES",
     "RESERVED_DESCRIPTORS",
     "GuardedHttpProtocol",

@@ -17,6 +17,7 @@ import httpx
 import pytest
 import websockets
 
+from graph.server import LINGER_SECONDS
 from tests.support import open_socket, serve
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -319,6 +320,33 @@ async def test_a_request_head_over_the_limit_is_refused_with_431(guarded):
         ] == ("BAD_USER_INPUT")
     finally:
         writer.close()
+    assert await served_normally(guarded) < 1
+
+
+async def test_a_refused_client_that_goes_on_sending_is_closed_after_the_lingering_close(
+    guarded,
+):
+    """A body over the limit is answered 413 at once; what the client still sends is dropped
+    for ``LINGER_SECONDS`` (so the answer is not lost to a reset), then the connection is
+    closed: a client sending for ever does not keep its descriptor."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", guarded.port)
+    started = time.monotonic()
+    try:
+        writer.write(
+            b"POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n" % (100 * 1024 * 1024)
+        )
+        received, _ = await closed_after(reader)  # the answer, then the server's half-close
+        assert received.startswith(b"HTTP/1.1 413"), received
+        with pytest.raises(ConnectionError):
+            while time.monotonic() - started < LINGER_SECONDS + 10:
+                writer.write(b"x" * 1024)
+                await writer.drain()
+                await asyncio.sleep(0.1)
+        closed = time.monotonic() - started
+    finally:
+        writer.close()
+    assert LINGER_SECONDS <= closed, closed
     assert await served_normally(guarded) < 1
 
 
