@@ -5,6 +5,7 @@ answers 500 then 200, and the log is read over HTTP."""
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import datetime
 
 import pytest
@@ -23,14 +24,26 @@ DELIVERIES = """query($id: ID!, $first: Int, $after: String, $last: Int, $before
             attemptedAt nextRetryAt } } }"""
 
 
+async def logged(owner: Client, endpoint: str, count: int, timeout: float = 15.0) -> dict:
+    """The endpoint's delivery log once it lists ``count`` attempts: the deliverer records
+    a success after the receiver answered it (a group commit), so a client that saw the
+    answer may read the log before it (fails after ``timeout`` seconds)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        log = (await owner(DELIVERIES, {"id": endpoint}))["webhookDeliveries"]
+        if log["totalCount"] >= count:
+            return log
+        assert time.monotonic() < deadline, f"{log['totalCount']} attempts logged, not {count}"
+        await asyncio.sleep(0.05)
+
+
 async def test_attempts_are_listed_with_status_codes_newest_first(world, receiver):
     owner = world.client("owner")
     endpoint = await endpoint_for(owner, receiver)
     receiver.script = [500]
     await receive(world, "c_all", "log me")
     await receiver.wait_for(lambda: receiver.accepted())
-    await asyncio.sleep(0.5)  # the success is recorded after the answer
-    log = (await owner(DELIVERIES, {"id": endpoint}))["webhookDeliveries"]
+    log = await logged(owner, endpoint, 2)  # the success is recorded after the answer
     assert log["totalCount"] == 2
     retried, failed = log["nodes"]  # newest first
     assert [failed["statusCode"], retried["statusCode"]] == [500, 200]
@@ -112,8 +125,7 @@ async def test_a_success_answered_after_its_endpoint_was_disabled_is_logged_not_
     disabled = (await owner(SWITCH, {"id": endpoint, "on": False}))["updateWebhookEndpoint"]
     assert disabled["enabled"] is False
     sequence = receiver.requests[0].payload["sequence"]
-    await asyncio.sleep(1.5)  # the answer came and the deliverer committed what it could
-    log = (await owner(DELIVERIES, {"id": endpoint}))["webhookDeliveries"]
+    log = await logged(owner, endpoint, 1)  # the answer came, the deliverer committed it
     assert [(n["sequence"], n["statusCode"], n["succeeded"]) for n in log["nodes"]] == [
         (sequence, 200, True)
     ]
@@ -122,8 +134,7 @@ async def test_a_success_answered_after_its_endpoint_was_disabled_is_logged_not_
     await receiver.wait_for(lambda: len(receiver.accepted()) == 2)
     first, again = receiver.accepted()
     assert again.webhook_id == first.webhook_id and again.payload["sequence"] == sequence
-    await asyncio.sleep(0.5)  # the second success is recorded after the answer
-    log = (await owner(DELIVERIES, {"id": endpoint}))["webhookDeliveries"]
+    log = await logged(owner, endpoint, 2)  # the second success is recorded after the answer
     assert log["totalCount"] == 2
     assert all(n["succeeded"] and n["sequence"] == sequence for n in log["nodes"])
     await owner(DELETE, {"id": endpoint})
