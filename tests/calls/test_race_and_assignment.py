@@ -61,9 +61,11 @@ async def racers(call_world) -> list[str]:
 UPDATED = """subscription { conversationUpdated { change reason conversationId } }"""
 
 
-async def _events(subscription, within: float = 1.0) -> list[dict]:
-    """Every event the subscription receives until it stays quiet for ``within`` seconds."""
-    events = []
+async def _events(subscription, within: float = 1.0, first: float = 15.0) -> list[dict]:
+    """Every event the subscription receives until it stays quiet for ``within`` seconds
+    after the first (awaited up to ``first`` seconds: the writes that emit it have answered,
+    but on a busy machine its delivery may take more than ``within``)."""
+    events = [(await subscription.next(timeout=first))["data"]["conversationUpdated"]]
     while True:
         try:
             events.append((await subscription.next(timeout=within))["data"]["conversationUpdated"])
