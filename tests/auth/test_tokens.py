@@ -397,12 +397,12 @@ async def test_a_child_expires_no_later_than_its_parent(world):
 
 async def test_an_expired_token_stops_working(world):
     owner = world.client("owner")
-    made = await mint(
-        owner, "short-lived", ["READ"], (datetime.now(UTC) + timedelta(seconds=2)).isoformat()
-    )
+    # long enough to be used once before it expires on a busy machine (2 s could be too short)
+    expires_at = datetime.now(UTC) + timedelta(seconds=5)
+    made = await mint(owner, "short-lived", ["READ"], expires_at.isoformat())
     try:
         assert await authenticated(world.served, made["token"])
-        await asyncio.sleep(2.5)
+        await asyncio.sleep(max(0.0, (expires_at - datetime.now(UTC)).total_seconds()) + 0.5)
         assert not await authenticated(world.served, made["token"])
         active = await owner(LIST, {"first": 100})
         assert made["accessToken"]["id"] not in {

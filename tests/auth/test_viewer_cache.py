@@ -247,7 +247,8 @@ async def test_a_cached_token_stops_working_when_it_expires(world, server_env):
     owner = Client(server, world.tokens["owner"])
     clients = [owner]
     try:
-        expires_at = datetime.now(UTC) + timedelta(seconds=3)
+        # long enough to be cached before it expires on a busy machine (3 s could be too short)
+        expires_at = datetime.now(UTC) + timedelta(seconds=6)
         data = await owner(
             'mutation($e: DateTime) { createAccessToken(name: "brief", expiresAt: $e) { token } }',
             {"e": expires_at.isoformat()},
