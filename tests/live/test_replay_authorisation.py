@@ -79,22 +79,27 @@ async def test_concurrent_writes_lose_no_event_for_a_subscriber(world):
     (run with DATABASE_URL/BROADCAST_URL), typically within a few rounds."""
     integrations = [world.client("integration") for _ in range(24)]
     contacts = ["c_all", "c_team", "c_self", "c_beta", "c_manager", "c_free", "c_none"]
+    # 24 writes in flight at a time, one per client: all 120 at once queued the last ones
+    # behind the others past the server's 30 s request timeout on a loaded machine (SQLite's
+    # one writer)
+    writing = asyncio.Semaphore(len(integrations))
     try:
         for round_ in range(10):
             subscription = await subscribe(world.served, world.tokens["owner"], NEW_MESSAGE)
 
             async def one(i: int, round_: int = round_) -> str:
-                data = await integrations[i % len(integrations)](
-                    RECEIVE,
-                    {
-                        "i": {
-                            "channelId": world.channel_ids["WEBCHAT"],
-                            "from": f"visitor-{contacts[i % 7]}",
-                            "externalMessageId": uuid.uuid4().hex,
-                            "text": f"r{round_}-{i}",
-                        }
-                    },
-                )
+                async with writing:
+                    data = await integrations[i % len(integrations)](
+                        RECEIVE,
+                        {
+                            "i": {
+                                "channelId": world.channel_ids["WEBCHAT"],
+                                "from": f"visitor-{contacts[i % 7]}",
+                                "externalMessageId": uuid.uuid4().hex,
+                                "text": f"r{round_}-{i}",
+                            }
+                        },
+                    )
                 return data["receiveMessage"]["message"]["id"]
 
             sent = set(await asyncio.gather(*(one(i) for i in range(120))))
