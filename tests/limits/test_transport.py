@@ -29,7 +29,9 @@ CREATE_INBOX = (
 )
 
 
-HEADER_TIMEOUT = 1.5
+HEADER_TIMEOUT = 4
+"""Long enough that a plain client is answered well before it closes an idle or slow
+connection, even on a loaded machine (with 1.5 s, a plain answer took 1.08 s once)."""
 KEEP_ALIVE = 1
 MAX_CONNECTIONS = 20
 
@@ -198,14 +200,16 @@ async def test_deeply_nested_input_variables_are_bad_user_input(guarded, world, 
     assert codes(response.json()) == ["BAD_USER_INPUT"], response.text[:500]
 
 
-async def served_normally(served) -> float:
-    """Seconds a plain client took to get ``{ __typename }`` answered."""
-    started = time.monotonic()
+async def served_normally(served, while_open: asyncio.Task | None = None) -> None:
+    """A plain client gets ``{ __typename }`` answered (its own timeout, 10 s, guards against a
+    hang); with ``while_open`` (a :func:`closed_after` task of a hostile connection), answered
+    while that connection is still open: not starved until the server closes it."""
     async with httpx.AsyncClient(timeout=10) as http:
         response = await http.post(served.http_url, json={"query": TYPENAME})
     body = response.json()
     assert "errors" not in body and body["data"] == {"__typename": "Query"}, response.text
-    return time.monotonic() - started
+    if while_open is not None:
+        assert not while_open.done(), "answered only once the hostile connection was closed"
 
 
 async def closed_after(
@@ -226,7 +230,7 @@ async def test_a_connection_that_sends_nothing_is_closed_after_the_header_timeou
     opened = time.monotonic()
     try:
         closing = asyncio.create_task(closed_after(reader, started=opened))
-        assert await served_normally(guarded) < 1
+        await served_normally(guarded, while_open=closing)
         received, seconds = await closing
         assert received == b""
         assert HEADER_TIMEOUT - 0.2 < seconds < HEADER_TIMEOUT + 2, seconds
@@ -250,7 +254,7 @@ async def test_a_slowloris_sender_is_closed_after_the_header_timeout(guarded):
     try:
         closing = asyncio.create_task(closed_after(reader))
         await asyncio.sleep(0.6)
-        assert await served_normally(guarded) < 1
+        await served_normally(guarded, while_open=closing)
         received, seconds = await closing
         assert received == b""
         assert seconds < HEADER_TIMEOUT + 2, seconds
@@ -290,10 +294,15 @@ async def test_connections_over_the_maximum_are_refused_and_idle_ones_do_not_loc
     ]
     try:
         outcomes = await asyncio.gather(*(closed_after(reader) for reader, _ in sockets))
-        refused = [received for received, seconds in outcomes if seconds < HEADER_TIMEOUT - 0.5]
-        timed_out = [received for received, seconds in outcomes if seconds >= HEADER_TIMEOUT - 0.5]
+        # told by what they received (a loaded machine may take over a second to answer 40
+        # sockets): refused ones got an answer at once, before the header timeout closed the
+        # others silently
+        refused = [received for received, _ in outcomes if received]
+        answered = [seconds for received, seconds in outcomes if received]
+        timed_out = [seconds for received, seconds in outcomes if not received]
         assert len(refused) >= MAX_CONNECTIONS and len(timed_out) <= MAX_CONNECTIONS, outcomes
-        assert all(received == b"" for received in timed_out), timed_out
+        assert all(seconds > HEADER_TIMEOUT - 0.2 for seconds in timed_out), timed_out
+        assert max(answered) < min(timed_out, default=HEADER_TIMEOUT), outcomes
         for received in refused:
             head, _, body = received.partition(b"\r\n\r\n")
             assert head.startswith(b"HTTP/1.1 503"), received
@@ -302,7 +311,7 @@ async def test_connections_over_the_maximum_are_refused_and_idle_ones_do_not_loc
     finally:
         for _, writer in sockets:
             writer.close()
-    assert await served_normally(guarded) < 1
+    await served_normally(guarded)
 
 
 async def test_a_request_head_over_the_limit_is_refused_with_431(guarded):
@@ -320,7 +329,7 @@ async def test_a_request_head_over_the_limit_is_refused_with_431(guarded):
         ] == ("BAD_USER_INPUT")
     finally:
         writer.close()
-    assert await served_normally(guarded) < 1
+    await served_normally(guarded)
 
 
 async def test_a_refused_client_that_goes_on_sending_is_closed_after_the_lingering_close(
@@ -347,7 +356,7 @@ async def test_a_refused_client_that_goes_on_sending_is_closed_after_the_lingeri
     finally:
         writer.close()
     assert LINGER_SECONDS <= closed, closed
-    assert await served_normally(guarded) < 1
+    await served_normally(guarded)
 
 
 async def test_a_client_leaving_before_its_body_has_arrived_is_not_a_crash(guarded):
@@ -361,7 +370,7 @@ async def test_a_client_leaving_before_its_body_has_arrived_is_not_a_crash(guard
     await asyncio.sleep(0.3)
     writer.close()
     await asyncio.sleep(0.3)
-    assert await served_normally(guarded) < 1
+    await served_normally(guarded)
 
 
 async def test_the_server_log_has_no_traceback(guarded):
