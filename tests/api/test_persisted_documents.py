@@ -18,7 +18,7 @@ import pytest
 
 from tests.clients import run_node
 from tests.live.helpers import NEW_MESSAGE
-from tests.support import GraphQLError, cli, serve, subscribe
+from tests.support import GraphQLError, Served, cli, serve, subscribe
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -206,39 +206,56 @@ async def test_apollo_clients_persisted_query_link(world, served):
         ]
 
 
-@pytest.fixture(scope="module")
-def small_store(server_env):
-    """A server with an APQ store of about three short documents, a 4-second time to live and
-    a small anonymous budget (same database and Redis as ``served``)."""
+def _small_store(server_env: dict[str, str], ttl: int) -> Served:
+    """A server with an APQ store of about three short documents, a time to live of ``ttl``
+    seconds and a small anonymous budget (same database and Redis as ``served``)."""
     env = {
         **server_env,
         "INBOX_GRAPH_APQ_STORE_BYTES": str(3 * (200 + 60)),
-        "INBOX_GRAPH_APQ_TTL_SECONDS": "4",
+        "INBOX_GRAPH_APQ_TTL_SECONDS": str(ttl),
         "INBOX_GRAPH_ANONYMOUS_RATE_LIMIT_POINTS": "20",
         # its own Redis keys: the bound is the whole store's
         "INBOX_GRAPH_CHANNEL_NAMESPACE": f"apq-small-{uuid.uuid4().hex[:8]}",
     }
-    server = serve(env)
+    return serve(env)
+
+
+@pytest.fixture(scope="module")
+def small_store(server_env):
+    """:func:`_small_store` whose documents expire 4 seconds after their last use."""
+    server = _small_store(server_env, 4)
     yield server
     server.stop()
 
 
-async def test_the_store_is_bounded_least_recently_used_first(world, small_store):
+@pytest.fixture(scope="module")
+def bounded_store(server_env):
+    """:func:`_small_store` whose documents are kept for a day: only its size makes room (with
+    4 seconds, a loaded machine taking that long over the LRU test's nine requests could see a
+    document expire instead)."""
+    server = _small_store(server_env, 86400)
+    yield server
+    server.stop()
+
+
+async def test_the_store_is_bounded_least_recently_used_first(world, bounded_store):
     token = world.tokens["owner"]
     queries = [f"query Q{uuid.uuid4().hex[:20]} {{ me {{ id }} }}" for _ in range(4)]
     assert all(len(q) < 60 for q in queries)
     for query in queries[:3]:
         stored = await post(
-            small_store.http_url, token, {"query": query, "extensions": persisted(query)}
+            bounded_store.http_url, token, {"query": query, "extensions": persisted(query)}
         )
         assert not codes(stored), stored.text
     # the first is used again: the second is now the least recently used
-    assert not codes(await post(small_store.http_url, token, {"extensions": persisted(queries[0])}))
+    assert not codes(
+        await post(bounded_store.http_url, token, {"extensions": persisted(queries[0])})
+    )
     await post(
-        small_store.http_url, token, {"query": queries[3], "extensions": persisted(queries[3])}
+        bounded_store.http_url, token, {"query": queries[3], "extensions": persisted(queries[3])}
     )
     found = {
-        i: codes(await post(small_store.http_url, token, {"extensions": persisted(q)}))
+        i: codes(await post(bounded_store.http_url, token, {"extensions": persisted(q)}))
         for i, q in enumerate(queries)
     }
     assert found == {0: [], 1: ["PERSISTED_QUERY_NOT_FOUND"], 2: [], 3: []}
