@@ -2,9 +2,12 @@
 slow is refused before graphql-core validates it, password hashing runs off the event loop,
 bodies and WebSocket messages have size limits, and a request has a time limit. Each attack
 runs while a second client keeps asking ``{ me { id } }``: the test asserts that it keeps
-getting answers while the attack goes on, within a bound (20 s for 30 answers) that the old
-server missed by far (one bomb held the loop ~1 s; 16 failed logins ~3 s) and the new one
-meets with two orders of magnitude to spare."""
+getting answers while the attack goes on, within a bound (60 s for 30 answers) that the old
+server missed by far (one bomb held the loop ~1 s, and each answer waited behind the four
+attacking connections' bombs; 16 failed logins ~3 s, each answer behind a batch of them: some
+90 to 120 s for 30 answers) and the new one meets on a quiet machine in a fraction of a second.
+On a machine loaded to 15 runnable processes for 2 cores the server gets so little CPU that
+30 answers took over 20 s (the bound was 20 s)."""
 
 from __future__ import annotations
 
@@ -33,7 +36,7 @@ def bomb() -> str:
     return f"# {uuid.uuid4()}\n{{" + " me { id }" * 990 + "}"
 
 
-async def keeps_answering(served, token: str, attack, *, answers: int = 30, within: float = 20):
+async def keeps_answering(served, token: str, attack, *, answers: int = 30, within: float = 60):
     """Run ``attack`` (a coroutine function taking a stop event) while another client asks
     ``{ me { id } }`` one request after another; returns the attack's result once that client
     has had ``answers`` correct answers, failing if it has not within ``within`` seconds."""
