@@ -30,9 +30,6 @@ from strawberry.types.execution import ExecutionResult, PreExecutionError
 from strawberry.types.graphql import OperationType
 from strawberry.utils.aio import aclosing
 
-from graph.subscriptions import LiveStream
-
-log = logging.getLogger("graph.errors")
 from graph.cost import find_operation, requested_cost
 from graph.errors import ErrorCode, TimedOut
 from graph.extensions import (
@@ -81,6 +78,9 @@ from graph.schema.user import (
 )
 from graph.schema.webhook import WebhookEndpoint, WebhookMutations, WebhookQueries
 from graph.settings import Settings
+from graph.subscriptions import LiveStream
+
+log = logging.getLogger("graph.errors")
 
 Query = merge_types(
     "Query",
