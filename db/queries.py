@@ -34,32 +34,63 @@ def _builder(model: type[Model]) -> Callable[[Any], Model]:
     Tortoise sets each attribute through ``object.__setattr__`` after building the keyword
     arguments; writing the instance's ``__dict__`` directly costs a third less for a page of
     100 rows, which every list reads three times (the rows, their contacts, their messages).
-    Timestamps and enums are converted by :func:`_converter` (the same values, cheaper).
+    The function is written out per model (one statement per column, no loop over the
+    columns and no call for the usual timestamp or enum value: a list of 100 converts 1,200
+    timestamps); what :func:`_converter` does for each column is inlined for the values
+    asyncpg returns and for ``NULL`` (``None``, as tortoise's timestamp and enum conversions
+    return it), anything else goes to its conversion (the same values).
     """
     meta = model._meta
-    native = [(key, name) for key, name, _ in meta.db_native_fields]
-    plain = [(key, name, field.field_type) for key, name, field in meta.db_default_fields]
-    converted = [(key, name, _converter(field)) for key, name, field in meta.db_complex_fields]
-    custom_pk = meta.db_pk_column not in meta.generated_db_fields
-    new = model.__new__
-
-    def build(row: Any) -> Model:
-        instance = new(model)
-        values = instance.__dict__
-        values["_partial"] = False
-        values["_saved_in_db"] = True
-        values["_custom_generated_pk"] = custom_pk
-        values["_await_when_save"] = {}
-        for key, name in native:
-            values[name] = row[key]
-        for key, name, kind in plain:
-            value = row[key]
-            values[name] = kind(value) if value is not None else None
-        for key, name, convert in converted:
-            values[name] = convert(row[key])
-        return instance
-
-    return build
+    names: dict[str, Any] = {
+        "model": model,
+        "new": model.__new__,
+        "datetime": datetime,
+        "UTC": UTC,
+        "custom_pk": meta.db_pk_column not in meta.generated_db_fields,
+    }
+    lines = [
+        "def build(row):",
+        "    instance = new(model)",
+        "    values = instance.__dict__",
+        "    values['_partial'] = False",
+        "    values['_saved_in_db'] = True",
+        "    values['_custom_generated_pk'] = custom_pk",
+        "    values['_await_when_save'] = {}",
+    ]
+    add = lines.append
+    for key, name, _ in meta.db_native_fields:
+        add(f"    values[{name!r}] = row[{key!r}]")
+    for index, (key, name, field) in enumerate(meta.db_default_fields):
+        names[f"kind_{index}"] = field.field_type
+        add(f"    value = row[{key!r}]")
+        add(f"    values[{name!r}] = kind_{index}(value) if value is not None else None")
+    for index, (key, name, field) in enumerate(meta.db_complex_fields):
+        convert = names[f"convert_{index}"] = _converter(field)
+        add(f"    value = row[{key!r}]")
+        zone = getattr(convert, "zone", None)
+        members = getattr(convert, "members", None)
+        if zone is not None:
+            names[f"zone_{index}"] = zone
+            add(
+                f"    values[{name!r}] = value.astimezone(zone_{index}) "
+                "if value.__class__ is datetime and value.tzinfo is UTC "
+                f"else None if value is None else convert_{index}(value)"
+            )
+        elif members is not None:
+            names[f"members_{index}"] = members
+            add(
+                f"    found = members_{index}.get(value) "
+                "if value.__class__ is str or value.__class__ is int else None"
+            )
+            add(
+                f"    values[{name!r}] = found if found is not None "
+                f"else None if value is None else convert_{index}(value)"
+            )
+        else:
+            add(f"    values[{name!r}] = convert_{index}(value)")
+    add("    return instance")
+    exec(compile("\n".join(lines), f"<row builder of {model.__name__}>", "exec"), names)  # noqa: S102 - column names of our models
+    return names["build"]
 
 
 def _converter(field: Any) -> Callable[[Any], Any]:
@@ -80,6 +111,7 @@ def _converter(field: Any) -> Callable[[Any], Any]:
                 return value.astimezone(default_zone)
             return convert(value)
 
+        timestamp.zone = default_zone  # type: ignore[attr-defined] - inlined by _builder
         return timestamp
     if type(field).to_python_value in _ENUM_CONVERSIONS:
         members = field.enum_type._value2member_map_
@@ -88,6 +120,7 @@ def _converter(field: Any) -> Callable[[Any], Any]:
             found = members.get(value) if value.__class__ is str or value.__class__ is int else None
             return found if found is not None else convert(value)
 
+        member.members = members  # type: ignore[attr-defined] - inlined by _builder
         return member
     return convert
 
