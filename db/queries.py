@@ -11,7 +11,12 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from tortoise.expressions import Q, RawSQL
-from tortoise.fields.data import CharEnumFieldInstance, DatetimeField, IntEnumFieldInstance
+from tortoise.fields.data import (
+    CharEnumFieldInstance,
+    DatetimeField,
+    IntEnumFieldInstance,
+    parse_datetime,
+)
 from tortoise.timezone import get_default_timezone, get_use_tz
 
 MAX_KEY = 2**31 - 1
@@ -97,9 +102,11 @@ def _converter(field: Any) -> Callable[[Any], Any]:
     """``field.to_python_value``, with a shortcut for the values asyncpg returns (issue 23: a
     list of 100 converts 1,200 timestamps): a ``datetime`` in ``datetime.UTC`` is converted as
     tortoise converts an aware one (``astimezone`` of its default time zone) without reading
-    ``USE_TZ`` from the environment each time; an enum value by its enum's own value map (what
-    ``Enum(value)`` returns). Anything else (SQLite's text, naive values, unknown enum values,
-    ``use_tz`` off when the builder was made) goes to tortoise's conversion."""
+    ``USE_TZ`` from the environment each time, and SQLite's text of an aware one parsed by
+    tortoise's own parser (``parse_datetime``) then converted the same way (tortoise's
+    conversion was a fifth of a SQLite list of 100); an enum value by its enum's own value map
+    (what ``Enum(value)`` returns). Anything else (naive values, unknown enum values, ``use_tz``
+    off when the builder was made) goes to tortoise's conversion."""
     convert = field.to_python_value
     if isinstance(field, DatetimeField) and type(field).to_python_value is _DATETIME_CONVERSION:
         if not get_use_tz():
@@ -109,6 +116,10 @@ def _converter(field: Any) -> Callable[[Any], Any]:
         def timestamp(value: Any) -> Any:
             if value.__class__ is datetime and value.tzinfo is UTC:
                 return value.astimezone(default_zone)
+            if value.__class__ is str:
+                parsed = parse_datetime(value)
+                if parsed.utcoffset() is not None:
+                    return parsed.astimezone(default_zone)
             return convert(value)
 
         timestamp.zone = default_zone  # type: ignore[attr-defined] - inlined by _builder
