@@ -4,11 +4,19 @@
 from __future__ import annotations
 
 import functools
-from datetime import UTC, datetime
+import uuid
+from collections import OrderedDict
+from datetime import UTC, date, datetime, time, timedelta
+from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from tortoise.expressions import Q, RawSQL
-from tortoise.fields.data import CharEnumFieldInstance, DatetimeField, IntEnumFieldInstance
+from tortoise.fields.data import (
+    CharEnumFieldInstance,
+    DatetimeField,
+    IntEnumFieldInstance,
+    parse_datetime,
+)
 from tortoise.timezone import get_default_timezone, get_use_tz
 
 MAX_KEY = 2**31 - 1
@@ -31,41 +39,74 @@ def _builder(model: type[Model]) -> Callable[[Any], Model]:
     Tortoise sets each attribute through ``object.__setattr__`` after building the keyword
     arguments; writing the instance's ``__dict__`` directly costs a third less for a page of
     100 rows, which every list reads three times (the rows, their contacts, their messages).
-    Timestamps and enums are converted by :func:`_converter` (the same values, cheaper).
+    The function is written out per model (one statement per column, no loop over the
+    columns and no call for the usual timestamp or enum value: a list of 100 converts 1,200
+    timestamps); what :func:`_converter` does for each column is inlined for the values
+    asyncpg returns and for ``NULL`` (``None``, as tortoise's timestamp and enum conversions
+    return it), anything else goes to its conversion (the same values).
     """
     meta = model._meta
-    native = [(key, name) for key, name, _ in meta.db_native_fields]
-    plain = [(key, name, field.field_type) for key, name, field in meta.db_default_fields]
-    converted = [(key, name, _converter(field)) for key, name, field in meta.db_complex_fields]
-    custom_pk = meta.db_pk_column not in meta.generated_db_fields
-    new = model.__new__
-
-    def build(row: Any) -> Model:
-        instance = new(model)
-        values = instance.__dict__
-        values["_partial"] = False
-        values["_saved_in_db"] = True
-        values["_custom_generated_pk"] = custom_pk
-        values["_await_when_save"] = {}
-        for key, name in native:
-            values[name] = row[key]
-        for key, name, kind in plain:
-            value = row[key]
-            values[name] = kind(value) if value is not None else None
-        for key, name, convert in converted:
-            values[name] = convert(row[key])
-        return instance
-
-    return build
+    names: dict[str, Any] = {
+        "model": model,
+        "new": model.__new__,
+        "datetime": datetime,
+        "UTC": UTC,
+        "custom_pk": meta.db_pk_column not in meta.generated_db_fields,
+    }
+    lines = [
+        "def build(row):",
+        "    instance = new(model)",
+        "    values = instance.__dict__",
+        "    values['_partial'] = False",
+        "    values['_saved_in_db'] = True",
+        "    values['_custom_generated_pk'] = custom_pk",
+        "    values['_await_when_save'] = {}",
+    ]
+    add = lines.append
+    for key, name, _ in meta.db_native_fields:
+        add(f"    values[{name!r}] = row[{key!r}]")
+    for index, (key, name, field) in enumerate(meta.db_default_fields):
+        names[f"kind_{index}"] = field.field_type
+        add(f"    value = row[{key!r}]")
+        add(f"    values[{name!r}] = kind_{index}(value) if value is not None else None")
+    for index, (key, name, field) in enumerate(meta.db_complex_fields):
+        convert = names[f"convert_{index}"] = _converter(field)
+        add(f"    value = row[{key!r}]")
+        zone = getattr(convert, "zone", None)
+        members = getattr(convert, "members", None)
+        if zone is not None:
+            names[f"zone_{index}"] = zone
+            add(
+                f"    values[{name!r}] = value.astimezone(zone_{index}) "
+                "if value.__class__ is datetime and value.tzinfo is UTC "
+                f"else None if value is None else convert_{index}(value)"
+            )
+        elif members is not None:
+            names[f"members_{index}"] = members
+            add(
+                f"    found = members_{index}.get(value) "
+                "if value.__class__ is str or value.__class__ is int else None"
+            )
+            add(
+                f"    values[{name!r}] = found if found is not None "
+                f"else None if value is None else convert_{index}(value)"
+            )
+        else:
+            add(f"    values[{name!r}] = convert_{index}(value)")
+    add("    return instance")
+    exec(compile("\n".join(lines), f"<row builder of {model.__name__}>", "exec"), names)  # noqa: S102 - column names of our models
+    return names["build"]
 
 
 def _converter(field: Any) -> Callable[[Any], Any]:
     """``field.to_python_value``, with a shortcut for the values asyncpg returns (issue 23: a
     list of 100 converts 1,200 timestamps): a ``datetime`` in ``datetime.UTC`` is converted as
     tortoise converts an aware one (``astimezone`` of its default time zone) without reading
-    ``USE_TZ`` from the environment each time; an enum value by its enum's own value map (what
-    ``Enum(value)`` returns). Anything else (SQLite's text, naive values, unknown enum values,
-    ``use_tz`` off when the builder was made) goes to tortoise's conversion."""
+    ``USE_TZ`` from the environment each time, and SQLite's text of an aware one parsed by
+    tortoise's own parser (``parse_datetime``) then converted the same way (tortoise's
+    conversion was a fifth of a SQLite list of 100); an enum value by its enum's own value map
+    (what ``Enum(value)`` returns). Anything else (naive values, unknown enum values, ``use_tz``
+    off when the builder was made) goes to tortoise's conversion."""
     convert = field.to_python_value
     if isinstance(field, DatetimeField) and type(field).to_python_value is _DATETIME_CONVERSION:
         if not get_use_tz():
@@ -75,8 +116,13 @@ def _converter(field: Any) -> Callable[[Any], Any]:
         def timestamp(value: Any) -> Any:
             if value.__class__ is datetime and value.tzinfo is UTC:
                 return value.astimezone(default_zone)
+            if value.__class__ is str:
+                parsed = parse_datetime(value)
+                if parsed.utcoffset() is not None:
+                    return parsed.astimezone(default_zone)
             return convert(value)
 
+        timestamp.zone = default_zone  # type: ignore[attr-defined] - inlined by _builder
         return timestamp
     if type(field).to_python_value in _ENUM_CONVERSIONS:
         members = field.enum_type._value2member_map_
@@ -85,6 +131,7 @@ def _converter(field: Any) -> Callable[[Any], Any]:
             found = members.get(value) if value.__class__ is str or value.__class__ is int else None
             return found if found is not None else convert(value)
 
+        member.members = members  # type: ignore[attr-defined] - inlined by _builder
         return member
     return convert
 
@@ -216,6 +263,14 @@ async def keyset_page(
     if condition is not None:
         query = query.filter(condition)
     query = query.order_by(*ordering(reverse(order) if backward else order)).limit(size + 1)
+    return await plain_rows(query)
+
+
+async def plain_rows(query: QuerySet[Model]) -> list[Model]:
+    """The rows of ``query`` as ``await query`` returns them (model instances, in its order),
+    read with the statement of :func:`statement` and built by :func:`model_rows`: a query
+    with ``.only()``, ``select_related``, ``prefetch_related``, ``select_for_update`` or
+    annotations goes to tortoise as it is."""
     if (
         query._fields_for_select
         or query._select_related
@@ -223,13 +278,129 @@ async def keyset_page(
         or query._annotations
         or query._select_for_update
     ):
-        rows = await query
-    else:
-        query._choose_db_if_not_chosen()
-        query._make_query()
-        sql, params = query.query.get_parameterized_sql()
-        rows = await _select(query._db, query.model, sql, params)
-    return rows
+        return await query
+    sql, params = statement(query)
+    return await _select(query._db, query.model, sql, params)
+
+
+STATEMENTS_KEPT = 2048
+"""Statements kept by :func:`statement` per process (the least recently used dropped first)."""
+
+_STATEMENTS: OrderedDict[Any, tuple[str, tuple[Any, ...]]] = OrderedDict()
+
+
+def statement(query: QuerySet[Model]) -> tuple[str, list[Any]]:
+    """``query``'s SQL and parameters, as tortoise sends them (``get_parameterized_sql`` of
+    the query ``_make_query`` builds), built through pypika once per distinct query.
+
+    Tortoise builds a statement through pypika every time a query runs (for an inbox list, the
+    viewer's scope and the keyset condition: about a tenth of a list of 25). A query whose
+    every input is a plain value (:func:`_query_key`: its model, database dialect, filters
+    with their values, annotations of raw SQL, ordering, limit, offset, distinct) has the same
+    statement every time, so it is kept, keyed by all of them, and reused when the same query
+    comes again (the same viewer's scope, inbox, status and page: a list refreshed, a timeline
+    reopened, a benchmark); any other query is built as tortoise builds it.
+
+    Returns:
+        ``(sql, params)``: the statement text for ``query``'s database (``$1``... on
+        PostgreSQL, ``?`` on SQLite) and a new list of its parameters.
+    """
+    query._choose_db_if_not_chosen()
+    key = _query_key(query)
+    if key is not None:
+        found = _STATEMENTS.get(key)
+        if found is not None:
+            _STATEMENTS.move_to_end(key)
+            return found[0], list(found[1])
+    query._make_query()
+    sql, params = query.query.get_parameterized_sql()
+    if key is not None:
+        _STATEMENTS[key] = (sql, tuple(params))
+        if len(_STATEMENTS) > STATEMENTS_KEPT:
+            _STATEMENTS.popitem(last=False)
+    return sql, list(params)
+
+
+_KEYED_VALUES = frozenset({str, int, float, bool, datetime, date, time, timedelta, uuid.UUID})
+"""Types of filter values a statement's key holds as they are (with their type: ``1`` and
+``True`` are equal keys, not equal parameters; a ``datetime`` with its ``tzinfo``)."""
+
+
+class _Unkeyed(Exception):
+    """A query input :func:`_query_key` cannot tell apart by value (an expression, a
+    subquery, a model instance): the query is built by tortoise every time."""
+
+
+def _value_key(value: Any) -> Any:
+    kind = value.__class__
+    if value is None:
+        return None
+    if kind in _KEYED_VALUES:
+        if kind is datetime or kind is time:
+            return (kind, value, value.tzinfo)
+        return (kind, value)
+    if isinstance(value, Enum) and kind.__hash__ is not None:
+        return (kind, value)
+    if kind is list or kind is tuple:
+        return (kind, tuple(_value_key(item) for item in value))
+    raise _Unkeyed
+
+
+def _q_key(q: Q) -> Any:
+    if q.__class__ is not Q:
+        raise _Unkeyed
+    return (
+        q.join_type,
+        q._is_negated,
+        tuple((name, _value_key(value)) for name, value in q.filters.items()),
+        tuple(_q_key(child) for child in q.children),
+    )
+
+
+def _query_key(query: QuerySet[Model]) -> Any:
+    """Everything ``query``'s statement is built from, as a hashable key, or ``None`` when
+    part of it is not a plain value (:class:`_Unkeyed`) or not covered here (custom filters,
+    ``.only()``, related selections, prefetches, grouping, ``FOR UPDATE``, index hints)."""
+    if (
+        query.__class__.__name__ != "QuerySet"
+        or query._fields_for_select
+        or query._select_related
+        or query._prefetch_map
+        or query._select_for_update
+        or query._custom_filters
+        or query._filter_kwargs
+        or query._group_bys
+        or query._having
+        or query._force_indexes
+        or query._use_indexes
+        or query._single
+    ):
+        return None
+    try:
+        annotations = []
+        for name, value in query._annotations.items():
+            if value.__class__ is not RawSQL or value.alias not in (None, name):
+                return None
+            annotations.append((name, value.sql))
+        orderings = []
+        for field, order in query._orderings:
+            if field.__class__ is not str:
+                return None
+            orderings.append((field, order))
+        key = (
+            query.model,
+            query._db.capabilities.dialect,
+            tuple(_q_key(q) for q in query._q_objects),
+            tuple(annotations),
+            tuple(orderings),
+            query._limit,
+            query._offset,
+            query._distinct,
+        )
+        hash(key)  # an enum of unhashable values, say
+    except (_Unkeyed, TypeError):
+        return None
+    return key
 
 
 def _order_sql(order: Sequence[tuple[str, bool]]) -> str:
@@ -259,14 +430,12 @@ async def first_per_group(
         raise ValueError(f"not a column name: {group!r}")
     window = f"ROW_NUMBER() OVER (PARTITION BY {group} ORDER BY {_order_sql(order)})"
     ranked = query.annotate(group_rank=RawSQL(window))
-    ranked._choose_db_if_not_chosen()
-    ranked._make_query()
-    sql, params = ranked.query.get_parameterized_sql()
-    statement = (
+    sql, params = statement(ranked)
+    first = (
         f"SELECT * FROM ({sql}) ranked WHERE ranked.group_rank <= {int(limit)} "
         f"ORDER BY {_order_sql([(group, False), *order])}"
     )
-    return await _select(ranked._db, query.model, statement, params, extra=["group_rank"])
+    return await _select(ranked._db, query.model, first, params, extra=["group_rank"])
 
 
 def _marks(db: BaseDBAsyncClient, count: int) -> list[str]:
@@ -305,7 +474,9 @@ __all__ = [
     "keyset_between",
     "keyset_page",
     "ordering",
+    "plain_rows",
     "reverse",
     "select_rows",
     "select_values",
+    "statement",
 ]

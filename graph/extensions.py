@@ -637,6 +637,44 @@ class SingleOperation(SchemaExtension):
         yield
 
 
+async def charge_budget(context: Any, requested: int, operation: OperationDefinitionNode) -> Any:
+    """Spend ``requested`` points (:func:`graph.cost.requested_cost`) of the budget of
+    ``context`` (a :class:`graph.context.Context` with a ``throttle``) for ``operation``, as
+    :class:`CostBudget` does before an operation runs: a :class:`graph.throttle.Charge`. The
+    budget after an allowed subscription is not read: its answers carry no cost."""
+    subscription = operation.operation is GraphQLOperationType.SUBSCRIPTION
+    return await context.throttle.charge(budget_key(context), requested, status=not subscription)
+
+
+async def cost_refusal(context: Any, requested: int, charge: Any) -> GraphQLError | None:
+    """The error refusing an operation :func:`charge_budget` could not pay for (``None`` when
+    it was allowed): ``RATE_LIMITED`` with ``retryAfter`` (seconds; the budget has not the
+    points now) or ``GRAPHQL_VALIDATION_FAILED`` (it costs more than the whole budget), both
+    with ``extensions.cost`` (:meth:`CostBudget.get_results`' shape, ``actualQueryCost``
+    null)."""
+    if charge.allowed:
+        return None
+    cost = {
+        "requestedQueryCost": requested,
+        "actualQueryCost": None,
+        "throttleStatus": charge.status.as_extension() if charge.status is not None else None,
+    }
+    if charge.retry_after is None:
+        return GraphQLError(
+            f"The operation costs {requested} points, more than the budget of "
+            f"{charge.status.maximum_available if charge.status else 'this client'}: select "
+            "fewer fields or smaller pages.",
+            extensions={"code": ErrorCode.GRAPHQL_VALIDATION_FAILED, "cost": cost},
+        )
+    return RateLimited(
+        f"The operation costs {requested} points, more than the budget has now: retry "
+        "after `retryAfter` seconds.",
+        retryAfter=await hold(context.request, charge.retry_after),
+        limit="cost",
+        cost=cost,
+    )
+
+
 class CostBudget(SchemaExtension):
     """Charges every valid operation's requested cost to its budget once validated, before it
     runs (``domain.md`` section 8; the README's "Rate limits and query cost").
@@ -688,29 +726,9 @@ class CostBudget(SchemaExtension):
         self.requested = requested_cost(
             context.schema._schema, query, document, operation, context.variables
         )
-        # a subscription's answers carry no cost: the budget after an allowed charge is unread
-        subscription = operation.operation is GraphQLOperationType.SUBSCRIPTION
-        charge = await throttle.charge(
-            budget_key(context.context), self.requested, status=not subscription
-        )
+        charge = await charge_budget(context.context, self.requested, operation)
         self.status, self.charged = charge.status, True
-        if charge.allowed:
-            return None
-        cost = self._extension(None)
-        if charge.retry_after is None:
-            return GraphQLError(
-                f"The operation costs {self.requested} points, more than the budget of "
-                f"{charge.status.maximum_available if charge.status else 'this client'}: select "
-                "fewer fields or smaller pages.",
-                extensions={"code": ErrorCode.GRAPHQL_VALIDATION_FAILED, "cost": cost},
-            )
-        return RateLimited(
-            f"The operation costs {self.requested} points, more than the budget has now: retry "
-            "after `retryAfter` seconds.",
-            retryAfter=await hold(context.context.request, charge.retry_after),
-            limit="cost",
-            cost=cost,
-        )
+        return await cost_refusal(context.context, self.requested, charge)
 
     def _extension(self, actual: int | None) -> dict[str, Any]:
         return {
@@ -857,7 +875,9 @@ __all__ = [
     "SingleOperation",
     "add_code",
     "as_graphql_error",
+    "charge_budget",
     "coded_errors",
+    "cost_refusal",
     "is_expected",
     "is_request_error",
     "operation_name_given",

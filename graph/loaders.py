@@ -27,7 +27,14 @@ from db.models import (
     User,
     Workspace,
 )
-from db.queries import columns, first_per_group, keyset_between, ordering, select_rows
+from db.queries import (
+    columns,
+    first_per_group,
+    keyset_between,
+    ordering,
+    plain_rows,
+    select_rows,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -405,7 +412,7 @@ class Loaders:
                 if condition is not None:
                     query = query.filter(condition)
                 if len(wanted) == 1:
-                    rows = await query.order_by(*ordering(reading)).limit(limit)
+                    rows = await plain_rows(query.order_by(*ordering(reading)).limit(limit))
                 else:
                     rows = await first_per_group(query, parent, reading, limit)
                 found = _group(rows, parent)

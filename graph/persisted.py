@@ -375,6 +375,11 @@ class PersistedDocuments:
             raise PersistedQueryNotFound()
         return text
 
+    def known(self, key: str) -> bool:
+        """Whether this worker holds the registered document of hash ``key`` in memory:
+        :meth:`require_registered` lets it through without a lookup."""
+        return self._registered.get(key) is not None
+
     async def require_registered(self, key: str, context: Any) -> None:
         """Refuse a document that is not registered (trusted documents on).
 
@@ -387,7 +392,7 @@ class PersistedDocuments:
                 no point left to look it up.
             PersistedQueryOnly: it is not registered (a point of the budget spent).
         """
-        if self._registered.get(key) is not None:
+        if self.known(key):
             return
         await admit_document(context)
         if await self.registered(key) is None:

@@ -46,12 +46,13 @@ from typing import TYPE_CHECKING, Any
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
 )
+from strawberry.types.execution import ExecutionResult
 
 from db.availability import is_unavailable, report_unavailable
 from graph.auth import reload_viewer, viewer_for_token
 from graph.context import start_operation_loaders
 from graph.errors import RateLimited
-from graph.extensions import unavailable_error
+from graph.extensions import MASKED_MESSAGE, as_graphql_error, coded_errors, unavailable_error
 from graph.fanout import LiveOperation, start_live_operation
 from graph.live import SharedReads
 from graph.ws_compression import FrameWriter, frame_writer
@@ -333,11 +334,55 @@ class InboxTransportWSHandler(BaseGraphQLTransportWSHandler):
         await operation.send_initial_errors(result.errors)
 
     async def run_operation(self, operation: Any) -> None:
-        await super().run_operation(operation)
+        if not await self._run_cached_subscription(operation):
+            await super().run_operation(operation)
         if self.context.session_ended:  # ``logout`` ran over this socket and has answered
             self._flush()
             with contextlib.suppress(RuntimeError, OSError):  # closed already
                 await self.websocket.close(code=CLOSE_FORBIDDEN, reason="Logged out")
+
+    async def _run_cached_subscription(self, operation: Any) -> bool:
+        """Run a subscription whose document this schema has validated already without
+        strawberry's per-operation stages (:meth:`graph.schema.InboxSchema.start_cached_subscription`:
+        a reconnect storm's thousands of ``subscribe`` frames of a few documents), answering
+        as strawberry's :meth:`run_operation` does: an ``error`` frame when its budget refuses
+        it; a stream that refuses to start (its first iteration raised) ends with a ``next``
+        carrying the coded error, then ``complete``. ``False``: not such a subscription,
+        nothing done (strawberry's path runs it)."""
+        schema = self.schema
+        start = getattr(schema, "start_cached_subscription", None)
+        if start is None or self.root_value is not None:
+            return False
+        try:
+            started = await start(
+                operation.query, operation.variables, operation.operation_name, self.context
+            )
+            if started is None:
+                return False
+            stream, refused = started
+            if refused is not None:
+                await operation.send_initial_errors(coded_errors([refused]))
+                return True
+            try:
+                await anext(stream)
+            except StopAsyncIteration:
+                pass  # started: it lives on its own now (or was completed meanwhile)
+            except Exception as exc:  # noqa: BLE001 - answered as strawberry answers it
+                error = as_graphql_error(exc)
+                schema.process_errors([error])
+                root = schema._schema.subscription_type
+                await operation.send_next(
+                    ExecutionResult(data=None, errors=coded_errors([error], MASKED_MESSAGE, root))
+                )
+            await operation.send_operation_message({"id": operation.id, "type": "complete"})
+        except Exception as error:
+            # as strawberry's ``run_operation``
+            await self.handle_task_exception(error)
+            with contextlib.suppress(Exception):
+                await operation.send_operation_message({"id": operation.id, "type": "complete"})
+            self.operations.pop(operation.id, None)
+            raise
+        return True
 
     def detached(self, live: LiveOperation) -> bool:
         """The subscription of ``live`` now runs on its own: its strawberry operation stays

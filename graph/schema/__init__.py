@@ -11,10 +11,14 @@ scopes in :data:`graph.permissions.scopes.ROOT_FIELD_SCOPES`.
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 import strawberry
 from graphql import GraphQLError, ValidationContext, ValidationRule, specified_rules
+from graphql import OperationType as GraphQLOperationType
+from graphql.execution import MiddlewareManager, create_source_event_stream
+from graphql.execution.executor_throwing_on_incremental import ExecutorThrowingOnIncremental
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions.max_aliases import create_validator as aliases_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
@@ -26,6 +30,7 @@ from strawberry.types.execution import ExecutionResult, PreExecutionError
 from strawberry.types.graphql import OperationType
 from strawberry.utils.aio import aclosing
 
+from graph.cost import find_operation, requested_cost
 from graph.errors import ErrorCode, TimedOut
 from graph.extensions import (
     CachedDocuments,
@@ -34,6 +39,8 @@ from graph.extensions import (
     CostBudget,
     Documents,
     SingleOperation,
+    charge_budget,
+    cost_refusal,
     is_expected,
     is_request_error,
     operation_name_given,
@@ -41,7 +48,7 @@ from graph.extensions import (
     unstorable_input,
 )
 from graph.permissions.scopes import require_scopes
-from graph.persisted import PersistedDocuments, PersistedQueries
+from graph.persisted import PersistedDocuments, PersistedQueries, document_hash
 from graph.schema.call import CallMutations, CallQueries, CallSubscriptions
 from graph.schema.channel import ChannelMutations, ChannelQueries
 from graph.schema.contact import (
@@ -71,6 +78,9 @@ from graph.schema.user import (
 )
 from graph.schema.webhook import WebhookEndpoint, WebhookMutations, WebhookQueries
 from graph.settings import Settings
+from graph.subscriptions import LiveStream
+
+log = logging.getLogger("graph.errors")
 
 Query = merge_types(
     "Query",
@@ -143,6 +153,86 @@ class InboxSchema(strawberry.Schema):
     operation_rules: tuple[Any, ...] = tuple(specified_rules)
     """The validation rules of every operation (graphql-core's, then ours)."""
     max_token_count: int | None = None
+    documents: Documents | None = None
+    """The documents this schema validated (:class:`graph.extensions.CachedDocuments`' cache)."""
+    persisted: PersistedDocuments | None = None
+    """The documents named by hash (:class:`graph.persisted.PersistedQueries`' store)."""
+    _direct_subscribe: bool | None = None
+
+    async def start_cached_subscription(
+        self,
+        query: str,
+        variables: dict[str, Any] | None,
+        operation_name: str | None,
+        context: Any,
+    ) -> tuple[LiveStream | None, GraphQLError | None] | None:
+        """Set up a subscription over WebSocket without strawberry's per-operation stages
+        (issue 23, reconnect storms): what its extensions would do for it, done directly.
+
+        Only for a document this schema parsed and validated already (:attr:`documents`)
+        whose operation is a subscription, the only one or the one named, with variables
+        that coerce and a field that returns a :class:`graph.subscriptions.LiveStream`: for
+        it, :class:`graph.persisted.PersistedQueries` (trusted documents: registered, as this
+        worker knows), :class:`graph.extensions.CachedDocuments` and
+        :class:`graph.extensions.SingleOperation` have nothing to refuse, and
+        :class:`graph.extensions.CodedErrors` nothing to code; its cost is charged as
+        :class:`graph.extensions.CostBudget` charges it. Returns ``None`` whenever anything
+        else may have to be answered (nothing was charged or started: strawberry's
+        :meth:`stream` answers it as before), else the stream to start (its first
+        iteration) or the error refusing it (the budget: nothing runs).
+        """
+        if self._direct_subscribe is None:
+            # resolver middleware (an extension's ``resolve``, directives) runs in strawberry's
+            # path only
+            self._direct_subscribe = not self.directives and not any(
+                extension._implements_resolve() for extension in self.get_extensions()
+            )
+        documents = self.documents
+        if not self._direct_subscribe or documents is None:
+            return None
+        document = documents.get(query)
+        if document is None:
+            return None
+        operation = find_operation(document, operation_name)
+        if operation is None or operation.operation is not GraphQLOperationType.SUBSCRIPTION:
+            return None
+        persisted = self.persisted
+        if (
+            persisted is not None
+            and persisted.trusted
+            and not persisted.known(document_hash(query))
+        ):
+            return None
+        if variables is not None and unstorable_input(None, variables) is not None:
+            return None
+        executor = (self.execution_context_class or ExecutorThrowingOnIncremental).build(
+            self._schema,
+            document,
+            None,
+            context,
+            variables,
+            operation_name,
+            middleware=MiddlewareManager(),
+            operation_extensions=None,
+        )
+        if isinstance(executor, list):  # variables that do not coerce
+            return None
+        source = create_source_event_stream(executor)
+        if executor.is_awaitable(source):
+            source = await source
+        if not isinstance(source, LiveStream):  # an error, or a stream of another kind
+            return None
+        throttle = getattr(context, "throttle", None)
+        if throttle is None:
+            return source, None
+        try:
+            requested = requested_cost(self._schema, query, document, operation, variables)
+            charge = await charge_budget(context, requested, operation)
+            refused = await cost_refusal(context, requested, charge)
+        except Exception:
+            log.exception("charging the operation's cost failed; it runs uncharged")
+            refused = None
+        return (None, refused) if refused is not None else (source, None)
 
     def create_extensions_runner(self, execution_context: Any, extensions: Any) -> Any:
         # strawberry's runner, inspecting each extension class's hooks once, not per operation
@@ -328,6 +418,7 @@ def build_schema(
         ],
     )
     built.operation_rules = tuple(rules)
+    built.documents, built.persisted = documents, persisted
     built.max_token_count = settings.max_tokens
     resolve_directly(built)
     require_scopes(built)

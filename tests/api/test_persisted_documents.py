@@ -379,8 +379,11 @@ async def test_trusted_documents_over_websocket(world, trusted):
     """Subscriptions send their text (graphql-transport-ws has no hash): a registered one
     runs, any other is answered with an ``error`` frame."""
     token = world.tokens["owner"]
-    subscription = await subscribe(trusted, token, NEW_MESSAGE)
-    await subscription.close()
+    # the second time, the server has the document validated already and starts it without
+    # strawberry's stages (graph.schema.InboxSchema.start_cached_subscription)
+    for _ in range(2):
+        subscription = await subscribe(trusted, token, NEW_MESSAGE)
+        await subscription.close()
     with pytest.raises((GraphQLError, AssertionError)) as refused:
         # the refusal may come after the ping that ``subscribe`` waits for
         unregistered = await subscribe(trusted, token, "subscription { newMessage { sequence } }")

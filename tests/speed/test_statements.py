@@ -1,0 +1,122 @@
+"""A query's statement kept between requests (issue 23, ``db.queries.statement``): a list's
+statement comes from the cache only for a query equal in every input, so it is always the
+statement tortoise would have built for that query, parameters included. Checked on the
+session's database (SQLite or PostgreSQL) for the inbox lists of every visibility scope
+(the visibility function's own filters), keyset pages on both sides, per-parent windows,
+and values that are equal in Python but not the same parameter (``1`` and ``True``, one
+instant in two time zones, a member of an enum and its value)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from tortoise.expressions import Q, RawSQL
+
+from db.models import Contact, Conversation, ConversationStatus, Message
+from db.queries import keyset_between, ordering, reverse, statement
+from graph.permissions.visibility import EVERYTHING, NOTHING, Scope
+from tests.support import models_on
+
+ORDER = [("last_activity_at", True), ("id", True)]
+AT = datetime(2026, 12, 5, 10, 30, 15, 123456, tzinfo=UTC)
+ELSEWHERE = AT.astimezone(timezone(timedelta(hours=2)))  # the same instant, another zone
+
+SCOPES = [
+    EVERYTHING,
+    NOTHING,
+    Scope(blocked=False),
+    Scope(blocked=True),
+    Scope(assignees=frozenset({None})),
+    Scope(assignees=frozenset({3}), blocked=False),
+    Scope(assignees=frozenset({3, 4, None}), blocked=False),
+    Scope(assignees=frozenset({4, 3, None}), blocked=False),  # the same scope
+    Scope(assignees=frozenset({3, 5}), blocked=None),
+]
+
+
+def queries():
+    """Each query twice over: a list of queries whose statements may or may not be equal."""
+    found = []
+    for workspace in (1, 2):
+        for scope in SCOPES:
+            for status in (ConversationStatus.OPEN, ConversationStatus.CLOSED, None):
+                query = Conversation.filter(workspace_id=workspace).filter(scope.q("contact_"))
+                if status is not None:
+                    query = query.filter(status=status)
+                for after, before in ((None, None), ([AT, 7], None), (None, [ELSEWHERE, 7])):
+                    condition = keyset_between(ORDER, after, before)
+                    page = query.filter(condition) if condition is not None else query
+                    for backward in (False, True):
+                        reading = reverse(ORDER) if backward else ORDER
+                        for size in (25, 100):
+                            found.append(page.order_by(*ordering(reading)).limit(size + 1))
+    # equal in Python, not the same parameter or statement
+    found += [
+        Contact.filter(workspace_id=1, blocked=True),
+        Contact.filter(workspace_id=1, blocked=1),
+        Contact.filter(workspace_id=True, blocked=False),
+        Conversation.filter(workspace_id=1, last_activity_at__lt=AT),
+        Conversation.filter(workspace_id=1, last_activity_at__lt=ELSEWHERE),
+        Conversation.filter(workspace_id=1, status=ConversationStatus.OPEN),
+        Conversation.filter(workspace_id=1, status=ConversationStatus.OPEN.value),
+        Conversation.filter(workspace_id=1, id__in=[1, 2]),
+        Conversation.filter(workspace_id=1, id__in=[2, 1]),
+        Conversation.filter(workspace_id=1, id__in=(1, 2)),
+        Conversation.filter(Q(id=1) | Q(id=2), workspace_id=1),
+        Conversation.filter(Q(id=1) & Q(id=2), workspace_id=1),
+        Conversation.filter(~Q(id=1), workspace_id=1),
+        Conversation.filter(workspace_id=1).exclude(id=1),
+        Conversation.filter(workspace_id=1).limit(5).offset(10),
+        Conversation.filter(workspace_id=1).distinct(),
+        Conversation.filter(workspace_id=1).order_by("id"),
+        Conversation.filter(workspace_id=1).order_by("-id"),
+    ]
+    # per-parent windows (db.queries.first_per_group's annotation)
+    for group in ("conversation_id", "contact_id"):
+        window = f"ROW_NUMBER() OVER (PARTITION BY {group} ORDER BY id DESC)"
+        found.append(
+            Message.filter(workspace_id=1, **{f"{group}__in": [1, 2]}).annotate(
+                group_rank=RawSQL(window)
+            )
+        )
+    return found
+
+
+def built_by_tortoise(query):
+    fresh = query._clone()
+    fresh._choose_db_if_not_chosen()
+    fresh._make_query()
+    sql, params = fresh.query.get_parameterized_sql()
+    return sql, list(params)
+
+
+@pytest.fixture(scope="module")
+async def connected(database_url: str):
+    async with models_on(database_url):
+        yield
+
+
+async def test_every_statement_is_what_tortoise_builds_for_that_query(connected) -> None:
+    """Every query's statement (first built, then from the cache, in two passes over the
+    same queries in the same order) is tortoise's own for that query: text and parameters,
+    with their types (``True`` is not ``1``, a timestamp keeps its zone)."""
+    for _ in range(2):
+        for query in queries():
+            expected = built_by_tortoise(query)
+            got = statement(query._clone())
+            assert got == expected, query.sql()
+            assert [type(p) for p in got[1]] == [type(p) for p in expected[1]]
+            assert [getattr(p, "tzinfo", None) for p in got[1]] == [
+                getattr(p, "tzinfo", None) for p in expected[1]
+            ]
+
+
+async def test_a_cached_statement_is_not_changed_by_its_caller(connected) -> None:
+    """The parameters handed out are a new list each time: a caller appending to or changing
+    them changes nothing the next request reads."""
+    query = Conversation.filter(workspace_id=3, id__in=[1, 2]).limit(4)
+    first = statement(query._clone())
+    first[1].append(99)
+    first[1][0] = 42
+    assert statement(query._clone()) == built_by_tortoise(query)
