@@ -14,11 +14,13 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from binascii import b2a_base64
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
+import orjson
 import strawberry
 
 from db.queries import MAX_KEY, keyset_page, reverse
@@ -45,8 +47,7 @@ _CURSOR_JSON = json.JSONEncoder(separators=(",", ":"))
 def _b64encode(text: str) -> str:
     # base64.urlsafe_b64encode, without its two Python calls: a page of 100 conversations
     # encodes about 470 global ids and cursors
-    encoded = binascii.b2a_base64(text.encode(), newline=False).translate(_URL_SAFE)
-    return encoded.decode("ascii").rstrip("=")
+    return b2a_base64(text.encode(), newline=False).translate(_URL_SAFE).decode("ascii").rstrip("=")
 
 
 def _b64decode(text: str) -> str:
@@ -58,8 +59,10 @@ def _b64decode(text: str) -> str:
 
 def to_global_id(type_name: str, pk: int) -> strawberry.ID:
     """The opaque global id of the ``type_name`` object with primary key ``pk``."""
-    # strawberry.ID is a NewType (its call returns the string itself): not called here
-    return _b64encode(f"{type_name}:{pk}")  # type: ignore[return-value]
+    # strawberry.ID is a NewType (its call returns the string itself): not called here;
+    # _b64encode written out (a list of 100 makes 300 ids)
+    text = f"{type_name}:{pk}".encode()
+    return b2a_base64(text, newline=False).translate(_URL_SAFE).decode("ascii").rstrip("=")  # type: ignore[return-value]
 
 
 def parse_global_id(value: str) -> tuple[str, int] | None:
@@ -110,9 +113,24 @@ def decode_ids(values: list[str] | None, expected: str, *, field: str) -> list[i
 
 
 def encode_cursor(values: list[Any]) -> str:
-    """An opaque cursor for a row's keyset values (datetimes as ISO 8601)."""
-    plain = [v.isoformat() if isinstance(v, datetime) else v for v in values]
-    return _b64encode(_CURSOR_JSON.encode(plain))
+    """An opaque cursor for a row's keyset values (datetimes as ISO 8601): URL-safe base64 of
+    their JSON list, as ``json.dumps(values, separators=(",", ":"))`` writes it."""
+    plain = []
+    usual = True
+    for value in values:
+        if isinstance(value, datetime):
+            plain.append(value.isoformat())
+        else:
+            plain.append(value)
+            usual = usual and type(value) is int and -_INT64 <= value < _INT64
+    # orjson writes a list of ISO 8601 texts (plain ASCII) and 64-bit integers as json.dumps
+    # does, in a single call (a list of 100 encodes 100 cursors); anything else through json
+    data = orjson.dumps(plain) if usual else _CURSOR_JSON.encode(plain).encode()
+    return b2a_base64(data, newline=False).translate(_URL_SAFE).decode("ascii").rstrip("=")
+
+
+_INT64 = 2**63
+"""orjson writes integers of 64 bits (signed) only."""
 
 
 def decode_cursor(cursor: str, shape: tuple[type, ...], *, field: str = "after") -> list[Any]:

@@ -88,3 +88,53 @@ def test_the_compiled_walk_counts_as_the_field_by_field_walk(text, monkeypatch):
         assert compiled == field_by_field, data
         costs.add(compiled)
     assert len(costs) > 10  # responses of many shapes, not one
+
+
+DEEP = """query($id: ID!) { node(id: $id) { ... on Contact { id
+  conversations(first: 2) { edges { node { contact { conversations { edges { node {
+    contact { conversations { nodes { contact { assignee { id } } lastMessage { id } } } }
+  } } } } } } } } } }"""
+
+
+def odd(value, rng):
+    """``value`` with some objects and list items made what no server writes but the walk
+    must still count as the field-by-field walk does: a leaf text, a list of lists of lists,
+    an empty dict, a dict subclass."""
+    if isinstance(value, dict):
+        found = {key: odd(item, rng) for key, item in value.items()}
+        roll = rng.random()
+        if roll < 0.05:
+            return "text"
+        if roll < 0.1:
+            return {}
+        if roll < 0.15:
+            return type("Odd", (dict,), {})(found)
+        return found
+    if isinstance(value, list):
+        found = [odd(item, rng) for item in value]
+        return [[found]] if rng.random() < 0.1 else found
+    return value
+
+
+@pytest.mark.parametrize("inline_depth", [0, 1, 3, 8])
+@pytest.mark.parametrize(
+    "text", [*DOCUMENTS, DEEP], ids=["sidebar", "list", "timeline", "panel", "shaped", "deep"]
+)
+def test_the_generated_walk_counts_odd_and_deep_responses_as_the_field_by_field_walk(
+    text, inline_depth, monkeypatch
+):
+    """The generated walk (:func:`graph.cost._generate_actual`) written out at every depth
+    (selections deeper than ``_INLINE_DEPTH`` get a function of their own) counts responses
+    of every shape, odd ones included, as the field-by-field walk."""
+    monkeypatch.setattr(graph.cost, "_INLINE_DEPTH", inline_depth)
+    document = parse(text)  # a new document: its walk is generated at this depth
+    operation = find_operation(document, None)
+    fragments = {d.name.value: d for d in document.definitions if hasattr(d, "type_condition")}
+    core = schema._schema
+    rng = random.Random(inline_depth)
+    for _ in range(200):
+        data = odd(fake(operation.selection_set, core.query_type, fragments, rng), rng)
+        monkeypatch.setattr(graph.cost, "_COMPILED_ACTUAL_COST", True)
+        compiled = operation_cost(core, document, operation, {}, data)
+        monkeypatch.setattr(graph.cost, "_COMPILED_ACTUAL_COST", False)
+        assert compiled == operation_cost(core, document, operation, {}, data), data
