@@ -347,16 +347,7 @@ class PlannedExecution(PlainLeavesExecution):
         data: Any,
     ) -> Any:
         """A relation's completed value, or :data:`_UNUSUAL` before anything is completed."""
-        (
-            field_def,
-            resolve,
-            needs_info,
-            object_type,
-            nullable,
-            item_nullable,
-            grouped,
-            exact,
-        ) = data
+        field_def, resolve, needs_info, _, _, _, grouped, _ = data
         info = (
             _Info(self.context_value, (self, field_def, details, parent_type, path))
             if needs_info or grouped is None
@@ -365,6 +356,24 @@ class PlannedExecution(PlainLeavesExecution):
         try:
             value = resolve(source, info)
         except Exception:  # noqa: BLE001 - graphql-core's path reports it
+            return _UNUSUAL
+        return self._complete(kind, value, info, details, path, data)
+
+    def _complete(
+        self, kind: int, value: Any, info: Any, details: Any, path: Path, data: Any
+    ) -> Any:
+        """:meth:`_relation` once its resolver returned ``value`` (:data:`_RAISED`: it raised)."""
+        (
+            field_def,
+            _resolve,
+            _needs_info,
+            object_type,
+            nullable,
+            item_nullable,
+            grouped,
+            exact,
+        ) = data
+        if value is _RAISED:
             return _UNUSUAL
         if type(value) is exact and getattr(value, _CAST, None) is None:
             pass  # an instance of the type's own class: what the checks below would accept
@@ -425,6 +434,15 @@ class PlannedExecution(PlainLeavesExecution):
             return completed
         return self._await_field(completed, field_def.type, details, path)
 
+    def _child(self, object_type: GraphQLObjectType, grouped: Any) -> Any:
+        """The plan :meth:`execute_fields` completes an object of ``object_type`` with
+        (``grouped``: its collected selection), or ``None`` when it hands it to graphql-core."""
+        plans = self._plans
+        found = plans.get(id(grouped)) if plans is not None else None
+        if found is not None and found[0] is grouped:
+            return found[1]
+        return self._plan(object_type, grouped)
+
     def _runtime(
         self, abstract_type: Any, value: Any, info: Any, details: Any
     ) -> tuple[GraphQLObjectType, Any] | None:
@@ -481,6 +499,8 @@ class PlannedExecution(PlainLeavesExecution):
         awaitable_indices: list[int] = []
         is_awaitable = self.is_awaitable
         execute_fields = self.execute_fields
+        # of one object type: its plan looked up once for every item
+        plan = self._child(object_type, grouped) if runtimes is None else None
         try:
             for index, item in enumerate(items):
                 if item is None:
@@ -490,7 +510,10 @@ class PlannedExecution(PlainLeavesExecution):
                 if runtimes is not None:
                     object_type, grouped = runtimes[index]
                 try:
-                    completed = execute_fields(object_type, item, item_path, grouped, None)
+                    if plan is not None:
+                        completed = plan(self, object_type, item, item_path)
+                    else:
+                        completed = execute_fields(object_type, item, item_path, grouped, None)
                     if type(completed) is not dict and is_awaitable(completed):
                         completed = self._await_item(completed, item_type, details, item_path)
                         awaitable_indices.append(index)
@@ -677,6 +700,8 @@ def _generate(parent_type: GraphQLObjectType, plan: tuple[Any, ...]) -> Any:
         "_new": _new,
         "Undefined": Undefined,
         "parent_name": parent_type.name,
+        "_Info": _Info,
+        "_CAST": _CAST,
     }
     lines = [
         "def run(self, parent_type, source, path):",
@@ -732,6 +757,78 @@ def _generate(parent_type: GraphQLObjectType, plan: tuple[Any, ...]) -> Any:
                 f"        pending = self._delegate(details_{index}, {key}, parent_type, source, "
                 "path, results, pending)"
             )
+        elif kind is _OBJECT and data[6] is not None and data[7] is not None:
+            # a relation to one object type: the usual case (the resolver returns an object of
+            # its type's own class) written out, the rest by _complete as _relation would
+            field_def, resolve, needs_info, object_type, _, _, grouped, exact = data
+            names[f"kind_{index}"] = kind
+            names[f"field_def_{index}"] = field_def
+            names[f"resolve_{index}"] = resolve
+            names[f"object_type_{index}"] = object_type
+            names[f"field_type_{index}"] = field_def.type
+            names[f"grouped_{index}"] = grouped
+            names[f"exact_{index}"] = exact
+            names[f"child_{index}"] = [None]  # its plan, found on first use
+            add(f"        path_{index} = _new(Path, (path, {key}, parent_name))")
+            info = "None"
+            if needs_info:
+                info = "info"
+                add(
+                    f"        info = _Info(self.context_value, (self, field_def_{index}, "
+                    f"details_{index}, parent_type, path_{index}))"
+                )
+            add("        try:")
+            add(f"            value = resolve_{index}(source, {info})")
+            add("        except Exception:")
+            add("            value = _RAISED")
+            add(f"        if type(value) is exact_{index} and getattr(value, _CAST, None) is None:")
+            add(f"            child = child_{index}[0]")
+            add("            if child is None:")
+            add(f"                child = self._child(object_type_{index}, grouped_{index})")
+            add(f"                child_{index}[0] = child")
+            add("            try:")
+            add("                if child is not None:")
+            add(
+                f"                    result = child(self, object_type_{index}, value, path_{index})"
+            )
+            add("                else:")
+            add(
+                f"                    result = self.execute_fields(object_type_{index}, value, "
+                f"path_{index}, grouped_{index}, None)"
+            )
+            add("            except Exception as raw_error:")
+            add(
+                f"                self.handle_field_error(raw_error, field_type_{index}, "
+                f"details_{index}, path_{index})"
+            )
+            add("                result = None")
+            add(
+                "            if type(result) is not dict and result is not None "
+                "and self.is_awaitable(result):"
+            )
+            add(
+                f"                result = self._await_field(result, field_type_{index}, "
+                f"details_{index}, path_{index})"
+            )
+            add("        else:")
+            add(
+                f"            result = self._complete(kind_{index}, value, {info}, "
+                f"details_{index}, path_{index}, data_{index})"
+            )
+            add("        if result is _UNUSUAL:")
+            add(
+                f"            pending = self._delegate(details_{index}, {key}, parent_type, "
+                "source, path, results, pending)"
+            )
+            add("        else:")
+            add(f"            results[{key}] = result")
+            add(
+                "            if type(result) is not dict and result is not None "
+                "and self.is_awaitable(result):"
+            )
+            add("                if pending is None:")
+            add("                    pending = []")
+            add(f"                pending.append({key})")
         else:
             names[f"kind_{index}"] = kind
             add(
