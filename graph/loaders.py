@@ -7,6 +7,7 @@ Visibility is decided by the caller with the policy; loaders only batch.
 from __future__ import annotations
 
 import asyncio
+import functools
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from strawberry.dataloader import AbstractCache, DataLoader
@@ -328,6 +329,18 @@ USER_COLUMNS = ("assignee_id", "author_id", "answered_by_id")
 activity's author, an assignment activity's new assignee, a call's answerer."""
 
 
+@functools.cache
+def _user_columns(kind: type) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The :data:`USER_COLUMNS` of rows of class ``kind``: those its instances keep as plain
+    attributes (read from their ``__dict__``: a column the row lacks, a contact's author, is
+    ``None`` there without a raised and caught ``AttributeError``), then those its class
+    computes (an assignment activity's ``assignee_id`` property), read as attributes."""
+    computed = tuple(column for column in USER_COLUMNS if hasattr(kind, column))
+    if hasattr(kind, "__getattr__"):
+        return (), USER_COLUMNS
+    return tuple(column for column in USER_COLUMNS if column not in computed), computed
+
+
 class Loaders:
     """Batching loaders by primary key for the workspace ``workspace_id``: ``user``, ``team``,
     ``channel``, ``contact``, ``conversation``, ``message``, ``activity``, ``call``; ``mentions`` maps an
@@ -420,13 +433,14 @@ class Loaders:
         # timeline in a list) call this at the same moment, and read their users together
         wanted = set()
         for row in rows:
-            # a model instance keeps its columns in its __dict__: read there, a column the
-            # row's model lacks (a contact's author) costs no raised AttributeError
+            stored, computed = _user_columns(type(row))
             values = getattr(row, "__dict__", None)
-            if values is not None:
-                wanted.update(map(values.get, USER_COLUMNS))
-            else:
-                wanted.update(getattr(row, column, None) for column in USER_COLUMNS)
+            if values is None:
+                stored, computed = (), USER_COLUMNS
+            elif stored:
+                wanted.update(map(values.get, stored))
+            for column in computed:
+                wanted.add(getattr(row, column, None))
         wanted.discard(None)
         if wanted:
             await self.user.load_many(sorted(wanted))
