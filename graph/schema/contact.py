@@ -16,7 +16,7 @@ from db import models as m
 from graph.errors import FieldErrors
 from graph.fanout import depends_on_identity
 from graph.idempotency import CreatedRow, IdempotencyKeyArgument, idempotent
-from graph.loaders import related
+from graph.loaders import row_relation
 from graph.permissions.fields import number_as_seen
 from graph.relay import PageRequest, decode_id, to_global_id
 from graph.resolvers import activity as activity_resolvers
@@ -82,6 +82,11 @@ class ErasedContactCounts:
     calls: int = strawberry.field(description="Calls deleted (their numbers and recordings).")
 
 
+def _phone(self: Contact, info: Info) -> str | None:
+    """``Contact.phone``: the number as the viewer may see it (:func:`number_as_seen`)."""
+    return number_as_seen(info, self.row.phone)
+
+
 @strawberry.type(description="A customer.")
 class Contact(Node):
     row: strawberry.Private[m.Contact]
@@ -108,25 +113,11 @@ class Contact(Node):
         description="The full name, else the e-mail, else 'Unknown contact'."
     )
 
-    @strawberry.field(
-        description="E.164. Masked (e.g. `+44 79•• •••456`) when the workspace masks numbers and "
-        "the viewer is not an owner."
-    )
-    def phone(self, info: Info) -> str | None:
-        return number_as_seen(info, self.row.phone)
-
     email: str | None = strawberry.field(
         description="An e-mail address (RFC 5322), as given; compared case-insensitively."
     )
     country_code: str | None = strawberry.field(description="ISO 3166-1 alpha-2.")
     language: str | None = strawberry.field(description="BCP 47.")
-
-    @strawberry.field(
-        description="The user the contact is assigned to; null: unassigned. Assignment belongs "
-        "to the contact, not to a conversation, and survives closing (domain.md terms)."
-    )
-    def assignee(self, info: Info) -> User | None:
-        return related(info.context.loaders.user, self.row.assignee_id, User.from_row)
 
     blocked: bool = strawberry.field(
         description="Blocked contacts show only in the blocked inbox, to users who may view "
@@ -137,6 +128,17 @@ class Contact(Node):
         description="When an owner erased the contact (eraseContact, UTC); null while it is "
         "not. An erased contact keeps no personal data (its name reads 'Erased contact'), "
         "appears in no list and cannot be changed."
+    )
+    # the phone and the assignee after the plain fields, as the schema has always listed them
+    phone: str | None = strawberry.field(
+        description="E.164. Masked (e.g. `+44 79•• •••456`) when the workspace masks numbers and "
+        "the viewer is not an owner.",
+        resolver=_phone,
+    )
+    assignee: User | None = strawberry.field(
+        description="The user the contact is assigned to; null: unassigned. Assignment belongs "
+        "to the contact, not to a conversation, and survives closing (domain.md terms).",
+        resolver=row_relation("user", "assignee_id", lambda: User.from_row),
     )
 
     @strawberry.field(

@@ -14,7 +14,7 @@ from strawberry.types import Info
 from db import models as m
 from graph.errors import FieldErrors
 from graph.idempotency import IdempotencyKeyArgument, idempotent
-from graph.loaders import related
+from graph.loaders import related, row_relation
 from graph.relay import PageRequest, decode_id, to_global_id
 from graph.resolvers import conversation as resolvers
 from graph.resolvers import delivery
@@ -185,17 +185,7 @@ class Conversation(Node):
             closing_summary=row.closing_summary,
         )
 
-    @strawberry.field(description="The contact the conversation is with.")
-    def contact(self, info: Info) -> Contact:
-        return related(info.context.loaders.contact, self.row.contact_id, Contact.from_row)
-
     status: ConversationStatus = strawberry.field(description="Open or closed.")
-
-    @strawberry.field(
-        description="Its newest message, inbound or outbound; null before the first one."
-    )
-    def last_message(self, info: Info) -> Message | None:
-        return related(info.context.loaders.message, self.row.last_message_id, Message.from_row)
 
     last_activity_at: datetime = strawberry.field(
         description="When the conversation last had activity (UTC); lists sort by it."
@@ -209,6 +199,16 @@ class Conversation(Node):
     )
     closing_summary: str | None = strawberry.field(
         description="Closing note: the summary written when closing."
+    )
+    # relations (row_relation) after the plain fields, as the schema has always listed them
+    contact: Contact = strawberry.field(
+        description="The contact the conversation is with.",
+        resolver=row_relation("contact", "contact_id", lambda: Contact.from_row),
+    )
+
+    last_message: Message | None = strawberry.field(
+        description="Its newest message, inbound or outbound; null before the first one.",
+        resolver=row_relation("message", "last_message_id", lambda: Message.from_row),
     )
 
     @connection_field(description="Messages, newest first.")

@@ -54,6 +54,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import keyword
 from collections import OrderedDict
 from datetime import datetime
 from enum import Enum
@@ -73,6 +74,7 @@ from graphql.type.scalars import serialize_boolean, serialize_id, serialize_stri
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.cast import TYPE_CAST_ATTRIBUTE
 
+from graph.loaders import ROW_RELATION, RowRelation, related
 from graph.schema.direct import DIRECT, PLAIN_LEAF, PlainLeavesExecution
 
 _DELEGATE, _TYPENAME, _LEAF, _OBJECT, _LIST = range(5)
@@ -629,6 +631,23 @@ class _Info:
         return getattr(built, name)
 
 
+def _row_relation(field_def: Any) -> RowRelation | None:
+    """The :class:`~graph.loaders.RowRelation` a field's resolver declares
+    (:func:`graph.loaders.row_relation`), when its loader and key are plain attribute names."""
+    definition = (field_def.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
+    resolver = getattr(definition, "base_resolver", None)
+    relation = getattr(getattr(resolver, "wrapped_func", None), ROW_RELATION, None)
+    if (
+        isinstance(relation, RowRelation)
+        and relation.loader.isidentifier()
+        and relation.key.isidentifier()
+        and not keyword.iskeyword(relation.loader)
+        and not keyword.iskeyword(relation.key)
+    ):
+        return relation
+    return None
+
+
 def _exact_class(object_type: GraphQLObjectType) -> type | None:
     """The Python class whose instances (not cast to another type) graphql-core's checks of a
     value completed as ``object_type`` always accept: not an error, not awaitable, and
@@ -702,6 +721,7 @@ def _generate(parent_type: GraphQLObjectType, plan: tuple[Any, ...]) -> Any:
         "parent_name": parent_type.name,
         "_Info": _Info,
         "_CAST": _CAST,
+        "related": related,
     }
     lines = [
         "def run(self, parent_type, source, path):",
@@ -771,16 +791,30 @@ def _generate(parent_type: GraphQLObjectType, plan: tuple[Any, ...]) -> Any:
             names[f"child_{index}"] = [None]  # its plan, found on first use
             add(f"        path_{index} = _new(Path, (path, {key}, parent_name))")
             info = "None"
-            if needs_info:
-                info = "info"
+            make_info = (
+                f"_Info(self.context_value, (self, field_def_{index}, details_{index}, "
+                f"parent_type, path_{index}))"
+            )
+            relation = _row_relation(field_def)
+            if relation is not None:
+                # what its resolver returns (graph.loaders.row_relation), without its calls
+                names[f"build_{index}"] = relation.build()
+                add("        try:")
                 add(
-                    f"        info = _Info(self.context_value, (self, field_def_{index}, "
-                    f"details_{index}, parent_type, path_{index}))"
+                    f"            value = related(self.context_value.loaders.{relation.loader}, "
+                    f"source.row.{relation.key}, build_{index})"
                 )
-            add("        try:")
-            add(f"            value = resolve_{index}(source, {info})")
-            add("        except Exception:")
-            add("            value = _RAISED")
+                add("        except Exception:")
+                add("            value = _RAISED")
+                info = make_info  # for _complete's checks only
+            else:
+                if needs_info:
+                    info = "info"
+                    add(f"        info = {make_info}")
+                add("        try:")
+                add(f"            value = resolve_{index}(source, {info})")
+                add("        except Exception:")
+                add("            value = _RAISED")
             add(f"        if type(value) is exact_{index} and getattr(value, _CAST, None) is None:")
             add(f"            child = child_{index}[0]")
             add("            if child is None:")
@@ -810,6 +844,9 @@ def _generate(parent_type: GraphQLObjectType, plan: tuple[Any, ...]) -> Any:
                 f"                result = self._await_field(result, field_type_{index}, "
                 f"details_{index}, path_{index})"
             )
+            if data[4]:  # a nullable field: null as _complete would complete it
+                add("        elif value is None:")
+                add("            result = None")
             add("        else:")
             add(
                 f"            result = self._complete(kind_{index}, value, {info}, "
