@@ -62,6 +62,7 @@ from types import CoroutineType, GeneratorType
 from typing import Any
 
 from graphql import (
+    ExecutionResult,
     GraphQLInterfaceType,
     GraphQLList,
     GraphQLNonNull,
@@ -117,6 +118,18 @@ class PlannedExecution(PlainLeavesExecution):
 
     _plans: dict[int, tuple[Any, tuple[Any, ...] | None]] | None = None
     _shared_prefix: Any = None
+
+    def build_response(self, data: dict[str, Any] | None) -> Any:
+        """graphql-core's response of a completed execution, after which the execution
+        leaves the reference cycle graphql-core makes of it (its ``async_helpers`` hold its
+        own bound methods) when nothing more runs (not an incremental delivery, no tracked
+        work left): freed as soon as strawberry drops it, with the request's context, loaders,
+        rows and objects (1,200 objects a list of 100), instead of by the cyclic garbage
+        collector (a tenth of a list's CPU time went to its collections)."""
+        response = super().build_response(data)
+        if type(response) is ExecutionResult and not self.background_futures:
+            self.async_helpers = None  # type: ignore[assignment]
+        return response
 
     def _plan(self, parent_type: GraphQLObjectType, grouped_field_set: Any) -> Any:
         plans = self._plans
