@@ -68,6 +68,7 @@ from graphql import (
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLUnionType,
+    OperationType,
 )
 from graphql.pyutils import Path, Undefined
 from graphql.pyutils.gather_with_cancel import gather_with_cancel
@@ -122,12 +123,18 @@ class PlannedExecution(PlainLeavesExecution):
     def build_response(self, data: dict[str, Any] | None) -> Any:
         """graphql-core's response of a completed execution, after which the execution
         leaves the reference cycle graphql-core makes of it (its ``async_helpers`` hold its
-        own bound methods) when nothing more runs (not an incremental delivery, no tracked
-        work left): freed as soon as strawberry drops it, with the request's context, loaders,
-        rows and objects (1,200 objects a list of 100), instead of by the cyclic garbage
-        collector (a tenth of a list's CPU time went to its collections)."""
+        own bound methods) when nothing more runs (not an incremental delivery nor a
+        subscription, no tracked work left): freed as soon as strawberry drops it, with the
+        request's context, loaders, rows and objects (1,200 objects a list of 100), instead
+        of by the cyclic garbage collector (a tenth of a list's CPU time went to its
+        collections)."""
         response = super().build_response(data)
-        if type(response) is ExecutionResult and not self.background_futures:
+        if (
+            type(response) is ExecutionResult
+            and not self.background_futures
+            and self.operation.operation is not OperationType.SUBSCRIPTION
+        ):
+            # (a subscription's executor is copied for each event, its helpers with it)
             self.async_helpers = None  # type: ignore[assignment]
         return response
 
