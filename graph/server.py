@@ -15,7 +15,9 @@ connection:
   head is in, and from then on strawberry's ``connection_init`` timeout and uvicorn's pings
   take over;
 - a limit on the size of a request head (:data:`MAX_HEAD_BYTES`): beyond it, the answer is
-  431, with a lingering close (below);
+  431, with a lingering close (below); the head of a pipelined request is answered so once
+  the answers to the requests before it are written (reading stops meanwhile): written at
+  once, the 431 came first and the client took it for the answer to a request that ran;
 - a maximum of ``max_connections`` open connections per worker, HTTP and WebSocket alike: a
   connection beyond it is answered 503 and closed as soon as it is accepted, before anything
   is read, so its descriptor is freed at once;
@@ -125,6 +127,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self.head_bytes: int | None = 0  # None: a request is being served, no head awaited
         self.discarding = False  # answered: what the client still sends is dropped
         self.request_read = True  # the current request's body has arrived whole
+        self.head_refused = False  # a pipelined head over the limit: 431 once answers are out
         self.linger_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -157,8 +160,25 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         # whatever followed it (httptools holds an unfinished header in memory until its end)
         too_large = self.head_bytes is not None and self.head_bytes > MAX_HEAD_BYTES
         if too_large and not self.transport.is_closing():
-            self.transport.write(_HEAD_TOO_LARGE)
-            self._linger()
+            self.head_refused = True
+            self._refuse_head()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if self.head_refused:
+            self._refuse_head()
+
+    def _refuse_head(self) -> None:
+        """Answer 431 to a head over the limit once no earlier request's answer is still to be
+        written (uvicorn's :attr:`cycle` is the latest request's; answers go out in order);
+        until then, read nothing more."""
+        if self.transport.is_closing() or self.discarding:
+            return
+        if self.cycle is not None and not self.cycle.response_complete:
+            self.flow.pause_reading()
+            return
+        self.transport.write(_HEAD_TOO_LARGE)
+        self._linger()
 
     def on_headers_complete(self) -> None:
         self._stop_head_timer()

@@ -340,6 +340,48 @@ async def test_a_request_head_over_the_limit_is_refused_with_431(guarded):
     await served_normally(guarded)
 
 
+async def test_a_pipelined_head_over_the_limit_is_refused_after_the_answer_before_it(guarded):
+    """A client pipelining a request whose head is over the limit behind one still running
+    gets the running one's answer first, then the 431: the 431 was written at once, before
+    the answer to the request in flight (which the client then took for that request's
+    answer, though it ran), and that answer was never written (a write after the half-close,
+    a traceback in the log)."""
+    login = json.dumps(
+        {
+            "query": 'mutation($e: String!) { login(email: $e, password: "not the one") '
+            "{ token } }",
+            "variables": {"e": f"nobody-{time.monotonic_ns()}@example.test"},
+        }
+    ).encode()
+    reader, writer = await asyncio.open_connection("127.0.0.1", guarded.port)
+    try:
+        # the login runs a password check (tens of milliseconds at least): the next head
+        # arrives whole while it runs
+        writer.write(
+            b"POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n%s" % (len(login), login)
+        )
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        for line in range(100):
+            writer.write(b"X-Pad-%d: %s\r\n" % (line, b"a" * 1000))
+        await writer.drain()
+        received, _ = await closed_after(reader, limit=30)
+    finally:
+        writer.close()
+    first, _, rest = received.partition(b"\r\n")
+    assert first == b"HTTP/1.1 200 OK", received[:500]
+    head, _, after = rest.partition(b"\r\n\r\n")
+    length = next(
+        int(line.partition(b":")[2])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    answer, refusal = json.loads(after[:length]), after[length:]
+    assert codes(answer) == ["UNAUTHENTICATED"], answer
+    assert refusal.startswith(b"HTTP/1.1 431"), received[-500:]
+    await served_normally(guarded)
+
+
 async def test_a_refused_client_that_goes_on_sending_is_closed_after_the_lingering_close(
     guarded,
 ):
