@@ -340,12 +340,23 @@ async def test_a_request_head_over_the_limit_is_refused_with_431(guarded):
     await served_normally(guarded)
 
 
-async def test_a_pipelined_head_over_the_limit_is_refused_after_the_answer_before_it(guarded):
-    """A client pipelining a request whose head is over the limit behind one still running
-    gets the running one's answer first, then the 431: the 431 was written at once, before
-    the answer to the request in flight (which the client then took for that request's
-    answer, though it ran), and that answer was never written (a write after the half-close,
-    a traceback in the log)."""
+OVERSIZED_HEAD = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n" + b"".join(
+    b"X-Pad-%d: %s\r\n" % (line, b"a" * 1000) for line in range(100)
+)
+NOT_HTTP = b"GARBAGE / HTTP/1.1\r\n\r\n"
+
+
+@pytest.mark.parametrize(
+    ("following", "status"), [(OVERSIZED_HEAD, b"431"), (NOT_HTTP, b"400")], ids=["431", "400"]
+)
+async def test_a_pipelined_request_refused_is_answered_after_the_answer_before_it(
+    guarded, following, status
+):
+    """A client pipelining, behind a request still running, a request whose head is over the
+    limit (431) or that is not HTTP (uvicorn's 400) gets the running one's answer first, then
+    the refusal: the refusal was written at once, before the answer to the request in flight
+    (which the client then took for that request's answer, though it ran), and that answer
+    was never written."""
     login = json.dumps(
         {
             "query": 'mutation($e: String!) { login(email: $e, password: "not the one") '
@@ -355,15 +366,13 @@ async def test_a_pipelined_head_over_the_limit_is_refused_after_the_answer_befor
     ).encode()
     reader, writer = await asyncio.open_connection("127.0.0.1", guarded.port)
     try:
-        # the login runs a password check (tens of milliseconds at least): the next head
-        # arrives whole while it runs
+        # the login runs a password check (tens of milliseconds at least): the next request
+        # arrives while it runs
         writer.write(
             b"POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
             b"Content-Length: %d\r\n\r\n%s" % (len(login), login)
         )
-        writer.write(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
-        for line in range(100):
-            writer.write(b"X-Pad-%d: %s\r\n" % (line, b"a" * 1000))
+        writer.write(following)
         await writer.drain()
         received, _ = await closed_after(reader, limit=30)
     finally:
@@ -378,7 +387,7 @@ async def test_a_pipelined_head_over_the_limit_is_refused_after_the_answer_befor
     )
     answer, refusal = json.loads(after[:length]), after[length:]
     assert codes(answer) == ["UNAUTHENTICATED"], answer
-    assert refusal.startswith(b"HTTP/1.1 431"), received[-500:]
+    assert refusal.startswith(b"HTTP/1.1 " + status), received[-500:]
     await served_normally(guarded)
 
 
