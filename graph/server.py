@@ -18,7 +18,9 @@ connection:
   431, with a lingering close (below); the head of a pipelined request is answered so once
   the answers to the requests before it are written (reading stops meanwhile), and so are
   bytes that are not HTTP after them (uvicorn's 400): written at once, the refusal came
-  first and the client took it for the answer to a request that ran;
+  first and the client took it for the answer to a request that ran; a WebSocket upgrade
+  pipelined so is switched once those answers are written (uvicorn switched at once, and
+  wrote them into the WebSocket);
 - a maximum of ``max_connections`` open connections per worker, HTTP and WebSocket alike: a
   connection beyond it is answered 503 and closed as soon as it is accepted, before anything
   is read, so its descriptor is freed at once;
@@ -129,6 +131,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self.discarding = False  # answered: what the client still sends is dropped
         self.request_read = True  # the current request's body has arrived whole
         self.refusal: bytes | None = None  # a later request's refusal, once answers are out
+        self.upgrade_waits = False  # a later request's WebSocket upgrade, once answers are out
         self.linger_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -186,8 +189,27 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         )
         self._refuse(b"".join(content))
 
+    def handle_websocket_upgrade(self) -> None:
+        """uvicorn's switch to a WebSocket, once no earlier request's answer is still to be
+        written (reading stops meanwhile): an upgrade pipelined behind a request still running
+        was switched at once, and that request's answer was then written into the WebSocket
+        after the 101."""
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete:
+            self.upgrade_waits = True
+            self.flow.pause_reading()
+            return
+        super().handle_websocket_upgrade()
+
     def on_response_complete(self) -> None:
         super().on_response_complete()
+        if self.upgrade_waits:
+            if self.cycle.response_complete and not self.transport.is_closing():
+                self.upgrade_waits = False
+                if not self.discarding:  # else that answer closed the connection
+                    self._unset_keepalive_if_required()  # armed by uvicorn just now
+                    super().handle_websocket_upgrade()
+            return
         if self.refusal is not None:
             self._refuse()
 
