@@ -518,11 +518,12 @@ class Loaders:
             reading = request.reading(order)
             condition = keyset_between(order, request.after, request.before)
             limit = request.size + 1
+            workspace_id = self.workspace_id  # not self: no reference cycle (Loader.__init__)
 
             async def load(parent_ids: Sequence[int]) -> list[list[Any]]:
                 wanted = sorted(set(parent_ids))
                 query: QuerySet[Any] = model.filter(
-                    workspace_id=self.workspace_id, **{f"{parent}__in": wanted}
+                    workspace_id=workspace_id, **{f"{parent}__in": wanted}
                 )
                 if condition is not None:
                     query = query.filter(condition)
@@ -545,11 +546,12 @@ class Loaders:
         key = ("count", model, parent)
         loader = self._rows_of.get(key)
         if loader is None:
+            workspace_id = self.workspace_id  # not self: no reference cycle (Loader.__init__)
 
             async def load(parent_ids: Sequence[int]) -> list[int]:
                 rows = (
                     await model.filter(
-                        workspace_id=self.workspace_id,
+                        workspace_id=workspace_id,
                         **{f"{parent}__in": sorted(set(parent_ids))},
                     )
                     .group_by(parent)
@@ -586,12 +588,13 @@ class Loaders:
         loader = self._contacts_sharing.get(cache_key)
         if loader is None:
             order = (("created_at", False), ("id", False))
+            workspace_id = self.workspace_id  # not self: no reference cycle (Loader.__init__)
 
             async def group(column: str, values: set[str]) -> list[Contact]:
                 if not values:
                     return []
                 query = Contact.filter(
-                    workspace_id=self.workspace_id, **{f"{column}__in": sorted(values)}
+                    workspace_id=workspace_id, **{f"{column}__in": sorted(values)}
                 )
                 return await first_per_group(query.filter(scope.q()), column, order, limit + 1)
 
