@@ -307,41 +307,50 @@ def _escape_problem(query: str) -> str | None:
     return None
 
 
+def _unstorable_at(value: Any) -> tuple[list[str], str] | None:
+    """The first text in decoded JSON ``value`` that no database stores: the steps to it
+    (``.key``, ``[position]``), innermost first, and the problem; ``None`` when there is none.
+    A function of the module, not a closure: a closure that calls itself is a reference cycle
+    per request, left for the cyclic collector."""
+    if isinstance(value, str):
+        problem = _text_problem(value)
+        return ([], problem) if problem else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(item, (str, dict, list)):
+                found = _unstorable_at(item)
+                if found:
+                    found[0].append(f".{key}")
+                    return found
+    elif isinstance(value, list):
+        for position, item in enumerate(value):
+            if isinstance(item, (str, dict, list)):
+                found = _unstorable_at(item)
+                if found:
+                    found[0].append(f"[{position}]")
+                    return found
+    return None
+
+
 def unstorable_input(query: str | None, variables: Any) -> GraphQLError | None:
     """A ``BAD_USER_INPUT`` error when the document or a variable holds text no database
     stores (NUL characters, unpaired surrogates), naming the variable; else ``None``."""
-
-    def walk(value: Any, path: str) -> GraphQLError | None:
-        if isinstance(value, str):
-            problem = _text_problem(value)
-            if problem:
-                return GraphQLError(
-                    f"`{path}` {problem}.",
-                    extensions={"code": ErrorCode.BAD_USER_INPUT, "field": path},
-                )
-        elif isinstance(value, dict):
-            for key, item in value.items():
-                found = walk(item, f"{path}.{key}")
-                if found:
-                    return found
-        elif isinstance(value, list):
-            for position, item in enumerate(value):
-                found = walk(item, f"{path}[{position}]")
-                if found:
-                    return found
-        return None
-
     if isinstance(query, str):
-        problem = _text_problem(query) or _escape_problem(query)
+        problem = _text_problem(query) or ("\\u" in query and _escape_problem(query)) or None
         if problem:
             return GraphQLError(
                 f"The document {problem}.", extensions={"code": ErrorCode.BAD_USER_INPUT}
             )
     if isinstance(variables, dict):
         for name, value in variables.items():
-            found = walk(value, f"${name}")
+            found = _unstorable_at(value) if isinstance(value, (str, dict, list)) else None
             if found:
-                return found
+                steps, problem = found
+                path = f"${name}{''.join(reversed(steps))}"
+                return GraphQLError(
+                    f"`{path}` {problem}.",
+                    extensions={"code": ErrorCode.BAD_USER_INPUT, "field": path},
+                )
     return None
 
 
@@ -826,6 +835,45 @@ class _CachedHooks:
             return super().get_hook(extension)  # type: ignore[misc]
         make, is_async = factory
         return WrappedHook(extension=extension, hook=partial(make, extension), is_async=is_async)
+
+    async def __aenter__(self) -> None:
+        """Enter every hook's context manager in order, as strawberry's
+        ``contextlib.AsyncExitStack`` did, without the stack: a stage of every operation
+        (four per request) paid for the stack's bookkeeping (a bound exit method and a closure
+        per hook). A hook that raises propagates, the hooks entered before it left open, as
+        with strawberry's (``async with`` does not exit what failed to enter)."""
+        entered = self.async_exit_stack = []  # the slot strawberry kept its stack in
+        for hook in self.hooks:
+            manager = hook.hook()
+            if hook.is_async:
+                await manager.__aenter__()
+            else:
+                manager.__enter__()
+            entered.append((manager, hook.is_async))
+
+    async def __aexit__(self, exc_type: Any, exc: Any, traceback: Any) -> bool:
+        """Exit the entered context managers in reverse order, with ``contextlib.ExitStack``'s
+        rules: one that suppresses the exception hides it from the ones after it, one that
+        raises passes its exception (chained to the one it replaced) to the ones after it, and
+        the last exception raised propagates. Whether the exception was suppressed."""
+        received = exc is not None
+        raised = None
+        for manager, is_async in reversed(self.async_exit_stack):
+            try:
+                if is_async:
+                    suppressed = await manager.__aexit__(exc_type, exc, traceback)
+                else:
+                    suppressed = manager.__exit__(exc_type, exc, traceback)
+            except BaseException as error:  # noqa: BLE001 - passed on as ExitStack does
+                if error is not exc and exc is not None and error.__context__ is None:
+                    error.__context__ = exc
+                exc_type, exc, traceback, raised = type(error), error, error.__traceback__, error
+            else:
+                if suppressed and exc is not None:
+                    exc_type = exc = traceback = raised = None
+        if raised is not None:
+            raise raised
+        return received and exc is None
 
 
 class _Operation(_CachedHooks, OperationContextManager):
