@@ -27,6 +27,7 @@ import re
 import threading
 from contextvars import ContextVar
 from functools import partial
+from types import TracebackType
 from typing import Any
 
 import cachetools
@@ -851,7 +852,12 @@ class _CachedHooks:
                 manager.__enter__()
             entered.append((manager, hook.is_async))
 
-    async def __aexit__(self, exc_type: Any, exc: Any, traceback: Any) -> bool:
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> bool:
         """Exit the entered context managers in reverse order, with ``contextlib.ExitStack``'s
         rules: one that suppresses the exception hides it from the ones after it, one that
         raises passes its exception (chained to the one it replaced) to the ones after it, and
