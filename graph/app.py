@@ -163,6 +163,10 @@ def _has_bearer(scope: Any) -> bool:
     return False
 
 
+_TRANSPORTS_REMEMBERED = 256
+"""``Accept`` header values whose streaming transport :class:`InboxGraphQL` remembers."""
+
+
 _media_type: ContextVar[str] = ContextVar("media_type", default=JSON)
 """The media type the HTTP request being answered is answered in (its ``Accept`` header,
 :func:`graph.graphql_over_http.response_media_type`)."""
@@ -270,6 +274,7 @@ class InboxGraphQL(GraphQL):
         """The worker's webhook deliverer (set by :func:`create_app`), in every context."""
         self.origins = Origins(settings.allowed_origins, loopback=not settings.production)
         self.ide_assets = IdeAssets.installed() if settings.graphql_ide else None
+        self._transports_by_accept: dict[str, Any] = {}
 
     @property
     def graphql_ide_html(self) -> str:
@@ -382,6 +387,20 @@ class InboxGraphQL(GraphQL):
                 log.exception("request failed outside execution")
                 response = _refusal(MASKED_MESSAGE, ErrorCode.INTERNAL_SERVER_ERROR, 500)
         await response(scope, receive, send)
+
+    def _get_stream_transport_from_headers(self, headers: Any) -> Any:
+        """strawberry's choice of a streaming transport (multipart, server-sent events) for a
+        request's ``Accept`` header, remembered per header value (a pure function of it; the
+        first :data:`_TRANSPORTS_REMEMBERED` values seen): strawberry parses the header with
+        :mod:`email` for every request, streaming or not."""
+        accept = headers.get("accept", "")
+        try:
+            return self._transports_by_accept[accept]
+        except KeyError:
+            found = super()._get_stream_transport_from_headers({"accept": accept})
+            if len(self._transports_by_accept) < _TRANSPORTS_REMEMBERED:
+                self._transports_by_accept[accept] = found
+            return found
 
     async def parse_http_body(self, request: Any) -> Any:
         """strawberry's reading of the request's parameters, refusing a JSON body that is not

@@ -24,6 +24,7 @@ import contextlib
 import inspect
 import logging
 import re
+import sys
 import threading
 from contextvars import ContextVar
 from functools import partial
@@ -807,6 +808,19 @@ def _hook_factory(cls: type, name: str, default: Any) -> Any:
     return _PER_OPERATION  # a plain callable, or what strawberry refuses: strawberry's own way
 
 
+def _chain(new: BaseException, old: BaseException | None, frame: BaseException | None) -> None:
+    """Make ``old`` the context of ``new`` (at the end of its chain), as
+    ``contextlib.ExitStack`` does when an exit callback raises."""
+    while True:
+        context = new.__context__
+        if context is None or context is old:
+            return
+        if context is frame:
+            break
+        new = context
+    new.__context__ = old
+
+
 class _CachedHooks:
     """strawberry's per-stage context managers (parse, validate, execute, the operation),
     with each extension *class*'s hooks inspected once (issue 23, reconnect storms).
@@ -857,13 +871,14 @@ class _CachedHooks:
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         traceback: TracebackType | None,
-    ) -> bool:
+    ) -> None:
         """Exit the entered context managers in reverse order, with ``contextlib.ExitStack``'s
         rules: one that suppresses the exception hides it from the ones after it, one that
         raises passes its exception (chained to the one it replaced) to the ones after it, and
-        the last exception raised propagates. Whether the exception was suppressed."""
-        received = exc is not None
+        the last exception raised propagates. As strawberry's, the stage itself suppresses
+        nothing: the exception of its body propagates even when a hook suppressed it."""
         raised = None
+        frame_exc = sys.exc_info()[1]
         for manager, is_async in reversed(self.async_exit_stack):
             try:
                 if is_async:
@@ -871,15 +886,18 @@ class _CachedHooks:
                 else:
                     suppressed = manager.__exit__(exc_type, exc, traceback)
             except BaseException as error:  # noqa: BLE001 - passed on as ExitStack does
-                if error is not exc and exc is not None and error.__context__ is None:
-                    error.__context__ = exc
+                _chain(error, exc, frame_exc)
                 exc_type, exc, traceback, raised = type(error), error, error.__traceback__, error
             else:
                 if suppressed and exc is not None:
                     exc_type = exc = traceback = raised = None
         if raised is not None:
-            raise raised
-        return received and exc is None
+            context = raised.__context__
+            try:
+                raise raised
+            except BaseException:
+                raised.__context__ = context  # not the exception being handled: see _chain
+                raise
 
 
 class _Operation(_CachedHooks, OperationContextManager):
