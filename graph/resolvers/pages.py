@@ -1,0 +1,222 @@
+"""A parent's pages of rows and the users they name, in one statement when one parent asks
+(issue 23 item 1: the timeline's messages and activities, a contact panel's activities).
+
+A screen showing one conversation's timeline read its page of messages and its page of
+activities (two statements, side by side), then the users they name (a third, after them):
+:func:`pages_of` reads the three in one statement (:func:`db.combined.read_combined`) when the
+batch holds one parent, and puts the users in the request's ``user`` loader, so that
+:meth:`graph.loaders.Loaders.preload_users` and every ``author`` field find them there. A
+batch of several parents (every conversation of a list with its timeline) reads each page as
+before, one statement per model for the whole batch (:meth:`graph.loaders.Loaders.rows_of`).
+Either way the rows are those :meth:`~graph.loaders.Loaders.rows_of` reads: the same query
+(``tests/speed/test_screens.py`` compares a parent read alone with the same parent read in a
+batch).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+from weakref import WeakKeyDictionary
+
+from tortoise.expressions import Q
+
+from db import combined
+from db.combined import Part, query_part, read_combined
+from db.models import Activity, Channel, ChannelIdentity, Contact, User
+from db.queries import columns, keyset_between, ordering, plain_rows
+from graph.loaders import USER_COLUMNS, Loader, SharingKey
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from strawberry.dataloader import DataLoader
+    from tortoise.models import Model
+
+    from graph.loaders import Loaders
+    from graph.permissions.visibility import Scope
+    from graph.relay import PageRequest
+
+PageSpec = tuple[type["Model"], str, tuple[tuple[str, bool], ...], "PageRequest"]
+"""What :meth:`graph.loaders.Loaders.rows_of` takes: ``(model, parent column, order, request)``."""
+
+_LOADERS: WeakKeyDictionary[Loaders, dict[tuple[PageSpec, ...], DataLoader[int, Any]]] = (
+    WeakKeyDictionary()
+)
+"""The loaders of :func:`pages_of` and :func:`channels_of` of each request's
+:class:`~graph.loaders.Loaders`."""
+
+_CHANNELS: Any = ("channels",)
+
+_ASSIGNEE = {
+    # Activity.assignee_id: an assignment's new assignee, an integer of ``data``
+    "postgres": (
+        "CASE WHEN jsonb_typeof(\"data\"->'assignee_id') = 'number' "
+        "AND (\"data\"->>'assignee_id') ~ '^[0-9]{{1,9}}$' "
+        "THEN (\"data\"->>'assignee_id')::int END"
+    ),
+    "sqlite": (
+        'CASE WHEN json_valid("data") THEN CASE '
+        "WHEN json_type(\"data\", '$.assignee_id') = 'integer' "
+        "THEN json_extract(\"data\", '$.assignee_id') END END"
+    ),
+}
+
+
+def _user_ids(model: type[Model], part: str, dialect: str) -> list[str]:
+    """``SELECT``s of the ids of the users the rows of ``part`` name (:data:`USER_COLUMNS`)."""
+    own = set(model._meta.fields_db_projection.values())
+    found = [f'SELECT "{column}" FROM "{part}"' for column in USER_COLUMNS if column in own]
+    if model is Activity:
+        found.append(f'SELECT {_ASSIGNEE[dialect]} FROM "{part}"')
+    return found
+
+
+def _query(loaders: Loaders, spec: PageSpec, parent_id: int) -> Any:
+    """The query :meth:`~graph.loaders.Loaders.rows_of` runs for a batch of one parent."""
+    model, parent, order, request = spec
+    query = model.filter(workspace_id=loaders.workspace_id, **{f"{parent}__in": [parent_id]})
+    condition = keyset_between(order, request.after, request.before)
+    if condition is not None:
+        query = query.filter(condition)
+    return query.order_by(*ordering(request.reading(order))).limit(request.size + 1)
+
+
+async def _one_parent(
+    loaders: Loaders, specs: Sequence[PageSpec], parent_id: int
+) -> tuple[list[Any], ...]:
+    dialect = User._meta.db.capabilities.dialect
+    parts = [
+        query_part(f"page_{i}", _query(loaders, spec, parent_id), spec[3].reading(spec[2]))
+        for i, spec in enumerate(specs)
+    ]
+    named = [
+        select
+        for i, spec in enumerate(specs)
+        for select in _user_ids(spec[0], f"page_{i}", dialect)
+    ]
+    users = Part(
+        "users",
+        User,
+        f'SELECT {columns(User)} FROM "user" WHERE workspace_id = {{}} '
+        f"AND id IN ({' UNION '.join(named)})",
+        (loaders.workspace_id,),
+    )
+    *pages, found_users = await read_combined([*parts, users] if named else parts)
+    if not named:
+        pages.append(found_users)
+        found_users = []
+    user_loader = loaders.user
+    for user in found_users:  # what the user loader reads: rows of the workspace by id
+        if user_loader.cache_map.get(user.id) is None:
+            user_loader.prime(user.id, user)
+    return tuple(pages)
+
+
+def pages_of(loaders: Loaders, *specs: PageSpec) -> DataLoader[int, tuple[list[Any], ...]]:
+    """Per parent id, its page of each of ``specs`` (``(model, parent column, order,
+    request)``, as :meth:`~graph.loaders.Loaders.rows_of` takes them): the rows each
+    ``rows_of(*spec).load(parent_id)`` gives, in the same order.
+
+    A batch of one parent reads every page and the users their rows name (authors, an
+    assignment's assignee: :data:`graph.loaders.USER_COLUMNS`) in one statement, the users
+    put in ``loaders.user``; a batch of several parents reads each spec's pages with
+    ``rows_of``, one statement per spec."""
+    made = _LOADERS.setdefault(loaders, {})
+    loader = made.get(specs)
+    if loader is None:
+
+        async def load(parent_ids: Sequence[int]) -> list[tuple[list[Any], ...]]:
+            wanted = set(parent_ids)
+            if len(wanted) == 1 and combined.ENABLED:
+                pages = await _one_parent(loaders, specs, parent_ids[0])
+                return [pages for _ in parent_ids]
+            found = await asyncio.gather(
+                *(loaders.rows_of(*spec).load_many(list(parent_ids)) for spec in specs)
+            )
+            return list(zip(*found, strict=True))
+
+        loader = made[specs] = Loader(load_fn=load)
+    return loader
+
+
+def channels_of(loaders: Loaders) -> DataLoader[int, tuple[list[Channel], list[ChannelIdentity]]]:
+    """Per contact id, every channel of the workspace (oldest first) and the contact's channel
+    identities (oldest first): what ``loaders.channels()`` and ``loaders.identities`` read. A
+    batch of one contact (a contact panel) reads both in one statement; a batch of several
+    (a list with each contact's channels) reads them with those loaders (one statement each
+    for the whole batch)."""
+    made = _LOADERS.setdefault(loaders, {})
+    loader = made.get(_CHANNELS)
+    if loader is None:
+
+        async def load(
+            contact_ids: Sequence[int],
+        ) -> list[tuple[list[Channel], list[ChannelIdentity]]]:
+            wanted = set(contact_ids)
+            if len(wanted) == 1 and combined.ENABLED:
+                workspace_id = loaders.workspace_id
+                found = await read_combined(
+                    [
+                        query_part(
+                            "channels",
+                            Channel.filter(workspace_id=workspace_id).order_by("id"),
+                            (("id", False),),
+                        ),
+                        query_part(
+                            "identities",
+                            ChannelIdentity.filter(
+                                workspace_id=workspace_id, contact_id__in=sorted(wanted)
+                            ).order_by("id"),
+                            (("id", False),),
+                        ),
+                    ]
+                )
+                return [(found[0], found[1]) for _ in contact_ids]
+            channels, identities = await asyncio.gather(
+                loaders.channels(), loaders.identities.load_many(list(contact_ids))
+            )
+            return [(channels, rows) for rows in identities]
+
+        loader = made[_CHANNELS] = Loader(load_fn=load)
+    return loader
+
+
+def sharing_of(loaders: Loaders, scope: Scope, limit: int) -> DataLoader[SharingKey, list[Contact]]:
+    """Per ``(contact id, phone, email_normalized)``: the other contacts of the workspace in
+    ``scope`` with that phone or that e-mail, oldest first (``created_at``, then ``id``), at
+    most ``limit``: what :meth:`graph.loaders.Loaders.contacts_sharing` finds. A batch of one
+    contact (a contact panel) reads them with one plain query (``phone = ? OR
+    email_normalized = ?``, both indexes; tortoise's statement kept by value,
+    :func:`db.queries.plain_rows`); a batch of several with that loader (a statement per
+    column for the whole batch)."""
+    made = _LOADERS.setdefault(loaders, {})
+    cache_key = ("sharing", scope, limit)
+    loader = made.get(cache_key)
+    if loader is None:
+
+        async def load(keys: Sequence[SharingKey]) -> list[list[Contact]]:
+            if len(set(keys)) == 1 and combined.ENABLED:
+                contact_id, phone, email = keys[0]
+                shared = [Q(phone=phone)] if phone else []
+                if email:
+                    shared.append(Q(email_normalized=email))
+                if not shared:
+                    return [[] for _ in keys]
+                query = (
+                    Contact.filter(workspace_id=loaders.workspace_id)
+                    .filter(scope.q())
+                    .filter(Q(*shared, join_type="OR"))
+                    .filter(~Q(id=contact_id))
+                    .order_by("created_at", "id")
+                    .limit(limit)
+                )
+                rows = await plain_rows(query)
+                return [rows for _ in keys]
+            return list(await loaders.contacts_sharing(scope, limit).load_many(list(keys)))
+
+        loader = made[cache_key] = Loader(load_fn=load)
+    return loader
+
+
+__all__ = ["PageSpec", "channels_of", "pages_of", "sharing_of"]
