@@ -11,6 +11,7 @@ is :mod:`graph.permissions.visibility`'s.
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+from weakref import WeakKeyDictionary
 
 from db import combined
 from db.combined import Part, read_combined
@@ -25,6 +26,7 @@ from db.models import (
     WebhookEndpoint,
 )
 from db.queries import columns
+from graph.loaders import Loader
 from graph.permissions.visibility import (
     custom_inbox_access,
     may_handle_calls,
@@ -34,6 +36,9 @@ from graph.resolvers.access_token import tokens_visible_to
 from graph.resolvers.contact import may_see
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from strawberry.dataloader import DataLoader
     from tortoise.models import Model
 
     from graph.context import Context
@@ -65,6 +70,27 @@ _CONTACT_OWNED: dict[str, type[Model]] = {
     "Activity": Activity,
     "Call": Call,
 }
+
+
+_READERS: WeakKeyDictionary[Loaders, dict[str, DataLoader[int, None]]] = WeakKeyDictionary()
+
+
+def _reader(loaders: Loaders, type_name: str) -> DataLoader[int, None]:
+    """The request's batches of ``node`` ids of ``type_name``: a batch of one id (a screen's
+    root) is read with its contact (:func:`_read_with_contact`); the ids of a batch of several
+    (``node`` asked several times in one request) are left to the loaders, which read each
+    kind of row of them in one statement."""
+    made = _READERS.setdefault(loaders, {})
+    reader = made.get(type_name)
+    if reader is None:
+
+        async def load(ids: Sequence[int]) -> list[None]:
+            if len(set(ids)) == 1:
+                await _read_with_contact(loaders, type_name, ids[0])
+            return [None for _ in ids]
+
+        reader = made[type_name] = Loader(load_fn=load)
+    return reader
 
 
 async def _read_with_contact(loaders: Loaders, type_name: str, pk: int) -> None:
@@ -121,7 +147,7 @@ async def find_node(ctx: Context, type_name: str, pk: int) -> tuple[str, Any] | 
     loaders = ctx.loaders
     row: Any = None
     if combined.ENABLED and (type_name == "Contact" or type_name in _CONTACT_OWNED):
-        await _read_with_contact(loaders, type_name, pk)
+        await _reader(loaders, type_name).load(pk)
     if type_name == "Contact":
         row = await loaders.contact.load(pk)
         visible = row is not None and shows(viewer, type_name, row)
