@@ -220,6 +220,20 @@ _UNSEEN_VALUES = {
 }
 
 
+_JOIN = {
+    # each mark's conversation by primary key (a nested loop): PostgreSQL's planner hashed the
+    # workspace's open conversations instead (40,000 of them for 3,300 marks on the
+    # 100,000-contact bench: 18 ms against 6 ms); OFFSET 0 keeps the subquery from being
+    # flattened into a join it would plan so. The cost follows the viewer's unseen marks, not
+    # the workspace's open conversations.
+    "postgres": "CROSS JOIN LATERAL (SELECT contact_assignee_id, contact_blocked FROM "
+    "conversation WHERE id = m.conversation_id AND workspace_id = {} AND status = {} "
+    "OFFSET 0) c",
+    "sqlite": "JOIN conversation c ON c.id = m.conversation_id AND c.workspace_id = {} "
+    "AND c.status = {}",
+}
+
+
 def count_parts(viewer: Viewer, keys: Iterable[str]) -> list[Part]:
     """The two reads every count of the inboxes of ``keys`` comes from, as parts of one
     statement (:func:`db.combined.read_combined`; :func:`counts_of` reads their rows): the
@@ -244,11 +258,10 @@ def count_parts(viewer: Viewer, keys: Iterable[str]) -> list[Part]:
                 None,
                 "SELECT m.inbox_key AS unseen_key_, c.contact_assignee_id AS unseen_assignee_, "
                 "c.contact_blocked AS unseen_blocked_, COUNT(m.id) AS unseen_n_ "
-                "FROM unseen_mark m JOIN conversation c ON c.id = m.conversation_id "
+                f"FROM unseen_mark m {_JOIN[UnseenMark._meta.db.capabilities.dialect]} "
                 f"WHERE m.user_id = {{}} AND m.inbox_key IN ({', '.join('{}' for _ in wanted)}) "
-                "AND c.workspace_id = {} AND c.status = {} "
                 "GROUP BY m.inbox_key, c.contact_assignee_id, c.contact_blocked",
-                (viewer.user_id, *wanted, viewer.workspace_id, ConversationStatus.OPEN.value),
+                (viewer.workspace_id, ConversationStatus.OPEN.value, viewer.user_id, *wanted),
                 values=_UNSEEN_VALUES,
             )
         )
