@@ -323,7 +323,9 @@ def statement(query: QuerySet[Model]) -> tuple[str, list[Any]]:
 
 _KEYED_VALUES = frozenset({str, int, float, bool, datetime, date, time, timedelta, uuid.UUID})
 """Types of filter values a statement's key holds as they are (with their type: ``1`` and
-``True`` are equal keys, not equal parameters; a ``datetime`` with its ``tzinfo``)."""
+``True`` are equal keys, not equal parameters; a ``datetime`` or ``time`` with its ``tzinfo``
+and its ``fold``: the two 01:30 of a night a zone turns its clocks back are equal in Python,
+not the same instant)."""
 
 
 class _Unkeyed(Exception):
@@ -337,7 +339,7 @@ def _value_key(value: Any) -> Any:
         return None
     if kind in _KEYED_VALUES:
         if kind is datetime or kind is time:
-            return (kind, value, value.tzinfo)
+            return (kind, value, value.tzinfo, value.fold)
         return (kind, value)
     if isinstance(value, Enum) and kind.__hash__ is not None:
         return (kind, value)

@@ -467,8 +467,17 @@ class InboxGraphQL(GraphQL):
         """Responses and WebSocket frames are encoded by orjson (installed with tortoise's
         ``accel`` extra): compact JSON, several times faster than the standard library for a
         page of results. Text, not bytes: strawberry would send bytes as binary WebSocket
-        frames, which graphql-transport-ws clients do not read."""
-        return orjson.dumps(data).decode()
+        frames, which graphql-transport-ws clients do not read.
+
+        Text a client sent and an answer repeats (an operation's id, an ``operationName``, an
+        input field's name in an error's message) may hold an unpaired surrogate, written
+        ``\\ud800`` in its JSON: orjson refuses to encode it (a 500 over HTTP; over WebSocket
+        a traceback and an operation never answered), the standard library writes it as the
+        escape it came as (that answer only: every non-ASCII character escaped)."""
+        try:
+            return orjson.dumps(data).decode()
+        except orjson.JSONEncodeError:
+            return json.dumps(data, separators=(",", ":"))
 
     async def get_context(self, request: Any, response: Any = None) -> Context:
         context = Context(

@@ -15,7 +15,12 @@ connection:
   head is in, and from then on strawberry's ``connection_init`` timeout and uvicorn's pings
   take over;
 - a limit on the size of a request head (:data:`MAX_HEAD_BYTES`): beyond it, the answer is
-  431, with a lingering close (below);
+  431, with a lingering close (below); the head of a pipelined request is answered so once
+  the answers to the requests before it are written (reading stops meanwhile), and so are
+  bytes that are not HTTP after them (uvicorn's 400): written at once, the refusal came
+  first and the client took it for the answer to a request that ran; a WebSocket upgrade
+  pipelined so is switched once those answers are written (uvicorn switched at once, and
+  wrote them into the WebSocket);
 - a maximum of ``max_connections`` open connections per worker, HTTP and WebSocket alike: a
   connection beyond it is answered 503 and closed as soon as it is accepted, before anything
   is read, so its descriptor is freed at once;
@@ -38,7 +43,7 @@ import math
 import time
 from typing import Any
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from graph.errors import ErrorCode
 
@@ -125,6 +130,8 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self.head_bytes: int | None = 0  # None: a request is being served, no head awaited
         self.discarding = False  # answered: what the client still sends is dropped
         self.request_read = True  # the current request's body has arrived whole
+        self.refusal: bytes | None = None  # a later request's refusal, once answers are out
+        self.upgrade_waits = False  # a later request's WebSocket upgrade, once answers are out
         self.linger_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -157,8 +164,68 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         # whatever followed it (httptools holds an unfinished header in memory until its end)
         too_large = self.head_bytes is not None and self.head_bytes > MAX_HEAD_BYTES
         if too_large and not self.transport.is_closing():
-            self.transport.write(_HEAD_TOO_LARGE)
-            self._linger()
+            self._refuse(_HEAD_TOO_LARGE)
+
+    def send_400_response(self, msg: str) -> None:
+        """uvicorn's answer to bytes that are not HTTP (its 400, closing the connection).
+        Bytes after a request read whole are a later request's: while an earlier answer is
+        still to be written, the 400 waits for it, as a head over the limit does (uvicorn
+        wrote it at once, and the answer in flight was lost)."""
+        cycle = self.cycle
+        if not self.request_read or cycle is None or cycle.response_complete:
+            super().send_400_response(msg)
+            return
+        content = [STATUS_LINE[400]]
+        for name, value in self.server_state.default_headers:
+            content.extend([name, b": ", value, b"\r\n"])
+        content.extend(
+            [
+                b"content-type: text/plain; charset=utf-8\r\n",
+                b"content-length: " + str(len(msg)).encode("ascii") + b"\r\n",
+                b"connection: close\r\n",
+                b"\r\n",
+                msg.encode("ascii"),
+            ]
+        )
+        self._refuse(b"".join(content))
+
+    def handle_websocket_upgrade(self) -> None:
+        """uvicorn's switch to a WebSocket, once no earlier request's answer is still to be
+        written (reading stops meanwhile): an upgrade pipelined behind a request still running
+        was switched at once, and that request's answer was then written into the WebSocket
+        after the 101."""
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete:
+            self.upgrade_waits = True
+            self.flow.pause_reading()
+            return
+        super().handle_websocket_upgrade()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if self.upgrade_waits:
+            if self.cycle.response_complete and not self.transport.is_closing():
+                self.upgrade_waits = False
+                if not self.discarding:  # else that answer closed the connection
+                    self._unset_keepalive_if_required()  # armed by uvicorn just now
+                    super().handle_websocket_upgrade()
+            return
+        if self.refusal is not None:
+            self._refuse()
+
+    def _refuse(self, response: bytes | None = None) -> None:
+        """Answer a later request with ``response`` (431, 400), closing the connection, once
+        no earlier request's answer is still to be written (uvicorn's :attr:`cycle` is the
+        latest request's; answers go out in order); until then, read nothing more."""
+        if self.refusal is None:
+            self.refusal = response
+        if self.refusal is None or self.transport.is_closing() or self.discarding:
+            return
+        if self.cycle is not None and not self.cycle.response_complete:
+            self.flow.pause_reading()
+            return
+        self.transport.write(self.refusal)
+        self._linger()
 
     def on_headers_complete(self) -> None:
         self._stop_head_timer()

@@ -177,6 +177,32 @@ async def test_unstorable_characters_are_bad_user_input(world, bad):
         await anonymous.aclose()
 
 
+async def test_a_lone_surrogate_an_answer_repeats_is_a_client_error(world):
+    """An ``operationName`` or an input field's name holding a lone surrogate (``\\ud800`` in
+    the request's JSON) is repeated in the error's message, which orjson refused to encode:
+    INTERNAL_SERVER_ERROR (a 500) and a traceback in the log."""
+    owner = world.client("owner")
+    try:
+        for request in (
+            {"query": "query Q { __typename }", "operationName": "\ud800"},
+            {
+                "query": "mutation($i: CustomInboxInput!) { createCustomInbox(input: $i) { id } }",
+                "variables": {"i": {"name": "x", "filter": {}, "\ud800": 1}},
+            },
+        ):
+            response = await owner.http.post(
+                owner.served.http_url,
+                content=json.dumps(request).encode(),  # ensure_ascii keeps \ud800 escaped
+                headers={**owner.headers(), "Content-Type": "application/json"},
+            )
+            assert response.status_code < 500, response.text
+            body = response.json()
+            assert codes_of(body) == ["BAD_USER_INPUT"], body
+            assert "\ud800" in body["errors"][0]["message"], body
+    finally:
+        await owner.aclose()
+
+
 async def test_empty_string_assignee_id_is_rejected_not_an_unassignment(world):
     """``assigneeId: ""`` is not a User id; the resolver tests the id for truthiness
     (``... if assignee_id else None``) and silently unassigns the contact instead."""

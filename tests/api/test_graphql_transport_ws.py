@@ -135,6 +135,34 @@ async def test_a_message_outside_the_protocol_closes_with_4400(world, message):
     assert (await on_socket(world.served, steps))["close"] == 4400
 
 
+async def test_an_id_or_a_name_with_a_lone_surrogate_is_answered(world):
+    """An operation's id (any string) or ``operationName`` holding a lone surrogate
+    (``\\ud800`` in the frame's JSON) is repeated in the answer's frames, which orjson
+    refused to encode: a traceback in the log, and the operation was never answered."""
+    offset = log_size(world.served)
+
+    def steps(socket: Socket) -> list[Any]:
+        socket.init(world.tokens["owner"])
+        socket.send({"id": "\ud800", "type": "subscribe", "payload": {"query": "{ __typename }"}})
+        answered = [socket.receive(), socket.receive()]
+        socket.send(
+            {
+                "id": "named",
+                "type": "subscribe",
+                "payload": {"query": "query Q { __typename }", "operationName": "\ud800"},
+            }
+        )
+        return [*answered, socket.receive()]
+
+    answered, complete, refused = await on_socket(world.served, steps)
+    assert answered["id"] == "\ud800" and answered["type"] == "next", answered
+    assert answered["payload"]["data"] == {"__typename": "Query"}, answered
+    assert complete == {"id": "\ud800", "type": "complete"}
+    assert refused["id"] == "named" and refused["type"] == "error", refused
+    assert [e["extensions"]["code"] for e in refused["payload"]] == ["BAD_USER_INPUT"], refused
+    no_traceback_since(world.served, offset)
+
+
 async def test_complete_from_the_client_stops_its_subscription_and_an_id_in_use_is_4409(world):
     """``complete`` from the client stops that subscription (no event for it afterwards, while
     another on the same socket receives it) and frees its id; a ``subscribe`` reusing the id of

@@ -340,6 +340,107 @@ async def test_a_request_head_over_the_limit_is_refused_with_431(guarded):
     await served_normally(guarded)
 
 
+OVERSIZED_HEAD = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n" + b"".join(
+    b"X-Pad-%d: %s\r\n" % (line, b"a" * 1000) for line in range(100)
+)
+NOT_HTTP = b"GARBAGE / HTTP/1.1\r\n\r\n"
+
+
+@pytest.mark.parametrize(
+    ("following", "status"), [(OVERSIZED_HEAD, b"431"), (NOT_HTTP, b"400")], ids=["431", "400"]
+)
+async def test_a_pipelined_request_refused_is_answered_after_the_answer_before_it(
+    guarded, following, status
+):
+    """A client pipelining, behind a request still running, a request whose head is over the
+    limit (431) or that is not HTTP (uvicorn's 400) gets the running one's answer first, then
+    the refusal: the refusal was written at once, before the answer to the request in flight
+    (which the client then took for that request's answer, though it ran), and that answer
+    was never written."""
+    login = json.dumps(
+        {
+            "query": 'mutation($e: String!) { login(email: $e, password: "not the one") '
+            "{ token } }",
+            "variables": {"e": f"nobody-{time.monotonic_ns()}@example.test"},
+        }
+    ).encode()
+    reader, writer = await asyncio.open_connection("127.0.0.1", guarded.port)
+    try:
+        # the login runs a password check (tens of milliseconds at least): the next request
+        # arrives while it runs
+        writer.write(
+            b"POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n%s" % (len(login), login)
+        )
+        writer.write(following)
+        await writer.drain()
+        received, _ = await closed_after(reader, limit=30)
+    finally:
+        writer.close()
+    first, _, rest = received.partition(b"\r\n")
+    assert first == b"HTTP/1.1 200 OK", received[:500]
+    head, _, after = rest.partition(b"\r\n\r\n")
+    length = next(
+        int(line.partition(b":")[2])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    answer, refusal = json.loads(after[:length]), after[length:]
+    assert codes(answer) == ["UNAUTHENTICATED"], answer
+    assert refusal.startswith(b"HTTP/1.1 " + status), received[-500:]
+    await served_normally(guarded)
+
+
+async def test_a_websocket_upgrade_pipelined_behind_a_running_request_waits_for_its_answer(
+    guarded,
+):
+    """An upgrade to a WebSocket pipelined behind a request still running is switched once
+    that request's answer is written: uvicorn switched at once, so the 101 came first and the
+    answer was written into the WebSocket, where the client reads frames."""
+    login = json.dumps(
+        {
+            "query": 'mutation($e: String!) { login(email: $e, password: "not the one") '
+            "{ token } }",
+            "variables": {"e": f"nobody-{time.monotonic_ns()}@example.test"},
+        }
+    ).encode()
+    reader, writer = await asyncio.open_connection("127.0.0.1", guarded.port)
+    try:
+        writer.write(
+            b"POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n%s" % (len(login), login)
+        )
+        writer.write(
+            b"GET /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            b"Sec-WebSocket-Protocol: graphql-transport-ws\r\n\r\n"
+        )
+        await writer.drain()
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
+        assert head.startswith(b"HTTP/1.1 200 OK"), head
+        length = next(
+            int(line.partition(b":")[2])
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length:")
+        )
+        answer = json.loads(await asyncio.wait_for(reader.readexactly(length), 10))
+        assert codes(answer) == ["UNAUTHENTICATED"], answer
+        switched = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+        assert switched.startswith(b"HTTP/1.1 101"), switched
+        # a WebSocket now: a connection_init without a token is refused with 4403
+        frame = json.dumps({"type": "connection_init", "payload": {}}).encode()
+        mask = b"\x01\x02\x03\x04"
+        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(frame))
+        writer.write(bytes([0x81, 0x80 | len(frame)]) + mask + masked)
+        await writer.drain()
+        closing = await asyncio.wait_for(reader.readexactly(4), 10)
+        assert closing[0] == 0x88 and int.from_bytes(closing[2:4], "big") == 4403, closing
+    finally:
+        writer.close()
+    await served_normally(guarded)
+
+
 async def test_a_refused_client_that_goes_on_sending_is_closed_after_the_lingering_close(
     guarded,
 ):

@@ -4,11 +4,13 @@ statement tortoise would have built for that query, parameters included. Checked
 session's database (SQLite or PostgreSQL) for the inbox lists of every visibility scope
 (the visibility function's own filters), keyset pages on both sides, per-parent windows,
 and values that are equal in Python but not the same parameter (``1`` and ``True``, one
-instant in two time zones, a member of an enum and its value)."""
+instant in two time zones, the two instants of an hour a time zone repeats, a member of an
+enum and its value)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 from tortoise.expressions import Q, RawSQL
@@ -21,6 +23,9 @@ from tests.support import models_on
 ORDER = [("last_activity_at", True), ("id", True)]
 AT = datetime(2026, 12, 5, 10, 30, 15, 123456, tzinfo=UTC)
 ELSEWHERE = AT.astimezone(timezone(timedelta(hours=2)))  # the same instant, another zone
+# 01:30 in London on 25 October 2026 comes twice (BST, then GMT): equal in Python (a zone's own
+# times compare without ``fold``), not the same instant
+REPEATED = datetime(2026, 10, 25, 1, 30, tzinfo=ZoneInfo("Europe/London"))
 
 SCOPES = [
     EVERYTHING,
@@ -58,6 +63,8 @@ def queries():
         Contact.filter(workspace_id=True, blocked=False),
         Conversation.filter(workspace_id=1, last_activity_at__lt=AT),
         Conversation.filter(workspace_id=1, last_activity_at__lt=ELSEWHERE),
+        Conversation.filter(workspace_id=1, last_activity_at__lt=REPEATED),
+        Conversation.filter(workspace_id=1, last_activity_at__lt=REPEATED.replace(fold=1)),
         Conversation.filter(workspace_id=1, status=ConversationStatus.OPEN),
         Conversation.filter(workspace_id=1, status=ConversationStatus.OPEN.value),
         Conversation.filter(workspace_id=1, id__in=[1, 2]),
@@ -107,9 +114,15 @@ async def test_every_statement_is_what_tortoise_builds_for_that_query(connected)
             got = statement(query._clone())
             assert got == expected, query.sql()
             assert [type(p) for p in got[1]] == [type(p) for p in expected[1]]
-            assert [getattr(p, "tzinfo", None) for p in got[1]] == [
-                getattr(p, "tzinfo", None) for p in expected[1]
+            assert [(getattr(p, "tzinfo", None), _offset(p)) for p in got[1]] == [
+                (getattr(p, "tzinfo", None), _offset(p)) for p in expected[1]
             ]
+
+
+def _offset(value):
+    """A timestamp parameter's offset from UTC (what its instant depends on beside its
+    fields), else ``None``."""
+    return value.utcoffset() if isinstance(value, datetime) else None
 
 
 async def test_a_cached_statement_is_not_changed_by_its_caller(connected) -> None:
