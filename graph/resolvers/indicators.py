@@ -25,8 +25,9 @@ no mark.
 **Open-conversation count.** The open conversations of the inbox for the viewer: the list
 query (status ``OPEN``, its default), counted; the blocked inbox's count too.
 
-**Without scans** (issue 7). Both counts of every inbox of a sidebar come from two queries,
-whatever the number of inboxes and the size of the workspace: the workspace's counters of open
+**Without scans** (issue 7). Both counts of every inbox of a sidebar come from two reads
+(:func:`count_parts`, one statement with the sidebar's other reads: issue 23), whatever the
+number of inboxes and the size of the workspace: the workspace's counters of open
 conversations per contact's assignee and blocked flag (:class:`db.models.OpenConversationCount`,
 a few dozen rows kept by database triggers in the same transaction as every write:
 ``db/migrations/0004_query_indexes.py``), and the viewer's unseen marks on open conversations
