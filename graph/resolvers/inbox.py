@@ -11,7 +11,7 @@ import strawberry
 
 from db import combined
 from db.combined import query_part, read_combined
-from db.models import Contact, Conversation, ConversationStatus
+from db.models import Contact, Conversation, ConversationStatus, Team
 from graph.errors import BadUserInput, Forbidden, NotFound
 from graph.events import LIST_EVENTS, EventType
 from graph.fanout import Candidate
@@ -52,6 +52,7 @@ if TYPE_CHECKING:
 
     from graph.context import Context
     from graph.live import EventBus, LiveEvent, Transaction
+    from graph.loaders import Loaders
 
 T = TypeVar("T")
 
@@ -255,13 +256,15 @@ def list_change(
     return "CHANGED" if after else None
 
 
-async def sidebar_with_counts(viewer: Viewer) -> Sidebar:
+async def sidebar_with_counts(viewer: Viewer, loaders: Loaders | None = None) -> Sidebar:
     """The sidebar (:func:`sidebar`) with every count computed now, in one statement
     (:func:`db.combined.read_combined`): the custom inboxes
     (:func:`graph.resolvers.custom_inbox.custom_inboxes_part`), the counts
     (:func:`graph.resolvers.indicators.count_parts`) and, for users who may view blocked
     contacts, whether a blocked contact exists (the blocked inbox's count is read with the
-    others: no mark carries its key, it has no dot)."""
+    others: no mark carries its key, it has no dot). With the request's ``loaders``, the
+    workspace's teams are read with them and put in ``loaders.team`` (what it reads: every
+    team of the workspace), for the team inboxes' ``team`` fields."""
     if not combined.ENABLED:  # the reference: each read a statement of its own
         result = await sidebar(viewer)
         entries = [*result.standard, *result.teams, *([result.blocked] if result.blocked else [])]
@@ -284,7 +287,16 @@ async def sidebar_with_counts(viewer: Viewer) -> Sidebar:
     if may_block:
         query = Contact.filter(workspace_id=viewer.workspace_id, erased_at__isnull=True)
         parts.append(query_part("blocked_contact", query.filter(blocked.scope.q()).limit(1)))
+    team_loader = loaders.team if loaders is not None and teams else None
+    if team_loader is not None:
+        query = Team.filter(workspace_id=viewer.workspace_id).order_by("id")
+        parts.append(query_part("teams", query, (("id", False),)))
     custom, *found = await read_combined(parts)
+    if team_loader is not None:
+        rows = {row.id: row for row in found.pop()}
+        for team_id in sorted({*rows, *(entry.team_id for entry in teams)}):
+            if team_loader.cache_map.get(team_id) is None:
+                team_loader.prime(team_id, rows.get(team_id))
     open_rows = found[0]
     unseen_rows = found[1] if len(counted) > 1 else []
     exists = may_block and bool(found[-1])
