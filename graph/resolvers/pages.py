@@ -16,6 +16,7 @@ batch).
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
@@ -72,22 +73,46 @@ def _user_ids(model: type[Model], part: str, dialect: str) -> list[str]:
     return found
 
 
-def _query(loaders: Loaders, spec: PageSpec, parent_id: int) -> Any:
+def _query(workspace_id: int, spec: PageSpec, parent_id: int) -> Any:
     """The query :meth:`~graph.loaders.Loaders.rows_of` runs for a batch of one parent."""
     model, parent, order, request = spec
-    query = model.filter(workspace_id=loaders.workspace_id, **{f"{parent}__in": [parent_id]})
+    query = model.filter(workspace_id=workspace_id, **{f"{parent}__in": [parent_id]})
     condition = keyset_between(order, request.after, request.before)
     if condition is not None:
         query = query.filter(condition)
     return query.order_by(*ordering(request.reading(order))).limit(request.size + 1)
 
 
-async def _one_parent(
-    loaders: Loaders, specs: Sequence[PageSpec], parent_id: int
-) -> tuple[list[Any], ...]:
+PARTS_KEPT = 2048
+"""Parts of :func:`_parts` kept per process (the least recently used dropped first)."""
+
+_PARTS: OrderedDict[tuple[Any, ...], tuple[list[Part], bool]] = OrderedDict()
+
+
+def _parts(specs: Sequence[PageSpec], workspace_id: int, parent_id: int) -> tuple[list[Part], bool]:
+    """The parts reading one parent's pages of ``specs`` and (second: whether there is one)
+    the users they name; kept by all their inputs, as :func:`db.queries.statement` keeps a
+    query's statement by value (the query sets are not built again for a page read again)."""
     dialect = User._meta.db.capabilities.dialect
+    # the cursors' values with their types and zones: equal values may make other parameters
+    # (one instant in two zones is two texts on SQLite; 1 and True)
+    shapes = tuple(
+        (value.__class__, getattr(value, "tzinfo", None))
+        for spec in specs
+        for bound in (spec[3].after, spec[3].before)
+        for value in bound or ()
+    )
+    key = (dialect, tuple(specs), shapes, workspace_id, parent_id)
+    found = _PARTS.get(key)
+    if found is not None:
+        _PARTS.move_to_end(key)
+        return found
     parts = [
-        query_part(f"page_{i}", _query(loaders, spec, parent_id), spec[3].reading(spec[2]))
+        query_part(
+            f"page_{i}",
+            _query(workspace_id, spec, parent_id),
+            spec[3].reading(spec[2]),
+        )
         for i, spec in enumerate(specs)
     ]
     named = [
@@ -95,14 +120,27 @@ async def _one_parent(
         for i, spec in enumerate(specs)
         for select in _user_ids(spec[0], f"page_{i}", dialect)
     ]
-    users = Part(
-        "users",
-        User,
-        f'SELECT {columns(User)} FROM "user" WHERE workspace_id = {{}} '
-        f"AND id IN ({' UNION '.join(named)})",
-        (loaders.workspace_id,),
-    )
-    *pages, found_users = await read_combined([*parts, users] if named else parts)
+    if named:
+        parts.append(
+            Part(
+                "users",
+                User,
+                f'SELECT {columns(User)} FROM "user" WHERE workspace_id = {{}} '
+                f"AND id IN ({' UNION '.join(named)})",
+                (workspace_id,),
+            )
+        )
+    found = _PARTS[key] = (parts, bool(named))
+    if len(_PARTS) > PARTS_KEPT:
+        _PARTS.popitem(last=False)
+    return found
+
+
+async def _one_parent(
+    loaders: Loaders, specs: Sequence[PageSpec], parent_id: int
+) -> tuple[list[Any], ...]:
+    parts, named = _parts(specs, loaders.workspace_id, parent_id)
+    *pages, found_users = await read_combined(parts)
     if not named:
         pages.append(found_users)
         found_users = []
