@@ -17,21 +17,22 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
+from strawberry.dataloader import DataLoader
 from tortoise.expressions import Q
 
 from db import combined
 from db.combined import Part, query_part, read_combined
 from db.models import Activity, Channel, ChannelIdentity, Contact, User
-from db.queries import columns, keyset_between, ordering, plain_rows
+from db.queries import columns, keyset_between, ordering
 from graph.loaders import USER_COLUMNS, Loader, SharingKey
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from strawberry.dataloader import DataLoader
     from tortoise.models import Model
 
     from graph.loaders import Loaders
@@ -48,6 +49,7 @@ _LOADERS: WeakKeyDictionary[Loaders, dict[tuple[PageSpec, ...], DataLoader[int, 
 :class:`~graph.loaders.Loaders`."""
 
 _CHANNELS: Any = ("channels",)
+_TOGETHER: Any = ("together",)
 
 _ASSIGNEE = {
     # Activity.assignee_id: an assignment's new assignee, an integer of ``data``
@@ -62,6 +64,45 @@ _ASSIGNEE = {
         "THEN json_extract(\"data\", '$.assignee_id') END END"
     ),
 }
+
+
+def together(loaders: Loaders) -> DataLoader[tuple[Part, ...], list[Any]]:
+    """The request's reads of :func:`db.combined.read_combined` asked for at the same moment
+    (the fields of one object: a contact panel's channels, activities and merge suggestions),
+    read in one statement: each caller's parts get a prefix of their batch position (and
+    their hand-written references to each other with them), and each gets its own parts'
+    rows back. Each loader of this module asks here as the first step of its batch, so the
+    batches of one object's fields, dispatched together, land here together."""
+    made = _LOADERS.setdefault(loaders, {})
+    loader = made.get(_TOGETHER)
+    if loader is None:
+
+        async def load(asked: Sequence[tuple[Part, ...]]) -> list[list[Any]]:
+            if len(asked) == 1:
+                return [await read_combined(asked[0])]
+            renamed = [_prefixed(f"b{n}_", parts) for n, parts in enumerate(asked)]
+            found = await read_combined([part for parts in renamed for part in parts])
+            answers = []
+            for parts in asked:
+                answers.append(found[: len(parts)])
+                found = found[len(parts) :]
+            return answers
+
+        loader = made[_TOGETHER] = DataLoader(load_fn=load, cache=False)
+    return loader
+
+
+def _prefixed(prefix: str, parts: Sequence[Part]) -> list[Part]:
+    """``parts`` named with ``prefix``: hand-written ones (``{}`` marks) name earlier parts
+    quoted (``FROM "page_0"``), and are renamed there too; tortoise's never name a part."""
+    renamed = []
+    for part in parts:
+        sql = part.sql
+        if part.marks == "{}":
+            for other in parts:
+                sql = sql.replace(f'"{other.name}"', f'"{prefix}{other.name}"')
+        renamed.append(replace(part, name=prefix + part.name, sql=sql))
+    return renamed
 
 
 def _user_ids(model: type[Model], part: str, dialect: str) -> list[str]:
@@ -140,7 +181,7 @@ async def _one_parent(
     loaders: Loaders, specs: Sequence[PageSpec], parent_id: int
 ) -> tuple[list[Any], ...]:
     parts, named = _parts(specs, loaders.workspace_id, parent_id)
-    *pages, found_users = await read_combined(parts)
+    *pages, found_users = await together(loaders).load(tuple(parts))
     if not named:
         pages.append(found_users)
         found_users = []
@@ -181,7 +222,8 @@ def pages_of(loaders: Loaders, *specs: PageSpec) -> DataLoader[int, tuple[list[A
 def channels_of(loaders: Loaders) -> DataLoader[int, tuple[list[Channel], list[ChannelIdentity]]]:
     """Per contact id, every channel of the workspace (oldest first) and the contact's channel
     identities (oldest first): what ``loaders.channels()`` and ``loaders.identities`` read. A
-    batch of one contact (a contact panel) reads both in one statement; a batch of several
+    batch of one contact (a contact panel) reads both in one statement, with the object's
+    other reads (:func:`together`); a batch of several
     (a list with each contact's channels) reads them with those loaders (one statement each
     for the whole batch)."""
     made = _LOADERS.setdefault(loaders, {})
@@ -194,8 +236,8 @@ def channels_of(loaders: Loaders) -> DataLoader[int, tuple[list[Channel], list[C
             wanted = set(contact_ids)
             if len(wanted) == 1 and combined.ENABLED:
                 workspace_id = loaders.workspace_id
-                found = await read_combined(
-                    [
+                found = await together(loaders).load(
+                    (
                         query_part(
                             "channels",
                             Channel.filter(workspace_id=workspace_id).order_by("id"),
@@ -208,7 +250,7 @@ def channels_of(loaders: Loaders) -> DataLoader[int, tuple[list[Channel], list[C
                             ).order_by("id"),
                             (("id", False),),
                         ),
-                    ]
+                    )
                 )
                 return [(found[0], found[1]) for _ in contact_ids]
             channels, identities = await asyncio.gather(
@@ -225,9 +267,9 @@ def sharing_of(loaders: Loaders, scope: Scope, limit: int) -> DataLoader[Sharing
     ``scope`` with that phone or that e-mail, oldest first (``created_at``, then ``id``), at
     most ``limit``: what :meth:`graph.loaders.Loaders.contacts_sharing` finds. A batch of one
     contact (a contact panel) reads them with one plain query (``phone = ? OR
-    email_normalized = ?``, both indexes; tortoise's statement kept by value,
-    :func:`db.queries.plain_rows`); a batch of several with that loader (a statement per
-    column for the whole batch)."""
+    email_normalized = ?``, both indexes; tortoise's statement kept by value), read with the
+    object's other reads (:func:`together`); a batch of several with that loader (a statement
+    per column for the whole batch)."""
     made = _LOADERS.setdefault(loaders, {})
     cache_key = ("sharing", scope, limit)
     loader = made.get(cache_key)
@@ -249,7 +291,8 @@ def sharing_of(loaders: Loaders, scope: Scope, limit: int) -> DataLoader[Sharing
                     .order_by("created_at", "id")
                     .limit(limit)
                 )
-                rows = await plain_rows(query)
+                part = query_part("sharing", query, (("created_at", False), ("id", False)))
+                (rows,) = await together(loaders).load((part,))
                 return [rows for _ in keys]
             return list(await loaders.contacts_sharing(scope, limit).load_many(list(keys)))
 
