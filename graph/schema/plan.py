@@ -118,6 +118,7 @@ class PlannedExecution(PlainLeavesExecution):
     """strawberry's executor, completing objects by plans (see the module docstring)."""
 
     _plans: dict[int, tuple[Any, tuple[Any, ...] | None]] | None = None
+    _runtimes: dict[tuple[int, type], tuple[Any, Any, GraphQLObjectType, Any]] | None = None
     _shared_prefix: Any = None
 
     def build_response(self, data: dict[str, Any] | None) -> Any:
@@ -471,7 +472,25 @@ class PlannedExecution(PlainLeavesExecution):
         """The object type (and its collected selection) of ``value`` of an abstract type, as
         graphql-core's ``complete_abstract_value`` and ``complete_object_value`` find and check
         it, or ``None`` for anything they would report or wait for (an error, an awaitable, a
-        name of no object type of ``abstract_type``, a value its ``is_type_of`` refuses)."""
+        name of no object type of ``abstract_type``, a value its ``is_type_of`` refuses).
+
+        Of a union, the answer for a value of the exact class of the object type it resolved
+        to (not cast) is kept for the execution by the field's selection and the class:
+        strawberry's union resolver finds a member by the value's class alone
+        (``is_implemented_by``: its definition is the member's), graphql-core's checks then
+        accept it (:func:`_exact_class`), and the selection collected is the same (a
+        timeline's items: a resolution, the member's checks and collection per item)."""
+        runtimes = self._runtimes
+        kind = type(value)
+        if runtimes is not None:
+            found = runtimes.get((id(details), kind))
+            if (
+                found is not None
+                and found[0] is details
+                and found[1] is abstract_type
+                and getattr(value, _CAST, None) is None
+            ):
+                return found[2], found[3]
         resolve_type = abstract_type.resolve_type or self.type_resolver
         try:
             name = resolve_type(value, info, abstract_type)
@@ -502,6 +521,14 @@ class PlannedExecution(PlainLeavesExecution):
         grouped, new_defer_usages, *_ = self.collect_subfields(object_type, details)
         if new_defer_usages:
             return None
+        if (
+            isinstance(abstract_type, GraphQLUnionType)
+            and kind is _exact_class(object_type)
+            and getattr(value, _CAST, None) is None
+        ):
+            if runtimes is None:
+                runtimes = self._runtimes = {}
+            runtimes[(id(details), kind)] = (details, abstract_type, object_type, grouped)
         return object_type, grouped
 
     def _items(
