@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from strawberry.dataloader import AbstractCache, DataLoader
 from strawberry.types import Info
+from tortoise.exceptions import DoesNotExist
 from tortoise.functions import Count
 
 from db.models import (
@@ -246,6 +247,23 @@ def row_relation(loader: str, key: str, build: Callable[[], Callable[[Any], Any]
 
     setattr(resolve, ROW_RELATION, relation)
     return resolve
+
+
+async def _workspace_row(workspace_id: int) -> Workspace:
+    """``Workspace.get(id=workspace_id)``'s row by a hand-written statement (tortoise built
+    ``get``'s through pypika every request: about 5 % of a contact panel).
+
+    Raises:
+        tortoise.exceptions.DoesNotExist: no such workspace (as ``get`` does).
+    """
+    rows = await select_rows(
+        Workspace,
+        f'SELECT {columns(Workspace)} FROM "{Workspace._meta.db_table}" WHERE id = {{}}',
+        workspace_id,
+    )
+    if not rows:
+        raise DoesNotExist(Workspace)
+    return rows[0]
 
 
 def _group(rows: Iterable[Any], attribute: str) -> dict[Any, list[Any]]:
@@ -622,7 +640,7 @@ class Loaders:
         """The viewer's workspace row (settings such as phone-number masking), read once
         however many fields ask for it at the same time (see :func:`then`)."""
         if not _reusable(self._workspace):
-            self._workspace = asyncio.ensure_future(Workspace.get(id=self.workspace_id))
+            self._workspace = asyncio.ensure_future(_workspace_row(self.workspace_id))
         return self._workspace
 
     async def workspace(self) -> Workspace:
