@@ -31,7 +31,7 @@ from db.queries import columns, keyset_between, ordering
 from graph.loaders import USER_COLUMNS, Loader, SharingKey
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     from tortoise.models import Model
 
@@ -177,6 +177,24 @@ def _parts(specs: Sequence[PageSpec], workspace_id: int, parent_id: int) -> tupl
     return found
 
 
+_KEPT: OrderedDict[tuple[Any, ...], tuple[Part, ...]] = OrderedDict()
+
+
+def _kept(key: tuple[Any, ...], build: Callable[[], tuple[Part, ...]]) -> tuple[Part, ...]:
+    """``build()``'s parts, kept by ``key`` (every input of the query sets it builds, with the
+    dialect) as :func:`_parts` keeps a page's: a contact panel's channels, identities and merge
+    suggestions were built through tortoise and pypika every request."""
+    key = (User._meta.db.capabilities.dialect, *key)
+    found = _KEPT.get(key)
+    if found is not None:
+        _KEPT.move_to_end(key)
+        return found
+    found = _KEPT[key] = build()
+    if len(_KEPT) > PARTS_KEPT:
+        _KEPT.popitem(last=False)
+    return found
+
+
 async def _one_parent(
     loaders: Loaders, specs: Sequence[PageSpec], parent_id: int
 ) -> tuple[list[Any], ...]:
@@ -235,9 +253,10 @@ def channels_of(loaders: Loaders) -> DataLoader[int, tuple[list[Channel], list[C
         ) -> list[tuple[list[Channel], list[ChannelIdentity]]]:
             wanted = set(contact_ids)
             if len(wanted) == 1 and combined.ENABLED:
-                workspace_id = loaders.workspace_id
-                found = await together(loaders).load(
-                    (
+                workspace_id, contact_id = loaders.workspace_id, contact_ids[0]
+
+                def build() -> tuple[Part, ...]:
+                    return (
                         query_part(
                             "channels",
                             Channel.filter(workspace_id=workspace_id).order_by("id"),
@@ -246,11 +265,14 @@ def channels_of(loaders: Loaders) -> DataLoader[int, tuple[list[Channel], list[C
                         query_part(
                             "identities",
                             ChannelIdentity.filter(
-                                workspace_id=workspace_id, contact_id__in=sorted(wanted)
+                                workspace_id=workspace_id, contact_id__in=[contact_id]
                             ).order_by("id"),
                             (("id", False),),
                         ),
                     )
+
+                found = await together(loaders).load(
+                    _kept(("channels", workspace_id, contact_id), build)
                 )
                 return [(found[0], found[1]) for _ in contact_ids]
             channels, identities = await asyncio.gather(
@@ -278,21 +300,28 @@ def sharing_of(loaders: Loaders, scope: Scope, limit: int) -> DataLoader[Sharing
         async def load(keys: Sequence[SharingKey]) -> list[list[Contact]]:
             if len(set(keys)) == 1 and combined.ENABLED:
                 contact_id, phone, email = keys[0]
-                shared = [Q(phone=phone)] if phone else []
-                if email:
-                    shared.append(Q(email_normalized=email))
-                if not shared:
+                if not phone and not email:
                     return [[] for _ in keys]
-                query = (
-                    Contact.filter(workspace_id=loaders.workspace_id)
-                    .filter(scope.q())
-                    .filter(Q(*shared, join_type="OR"))
-                    .filter(~Q(id=contact_id))
-                    .order_by("created_at", "id")
-                    .limit(limit)
+                workspace_id = loaders.workspace_id
+
+                def build() -> tuple[Part, ...]:
+                    shared = [Q(phone=phone)] if phone else []
+                    if email:
+                        shared.append(Q(email_normalized=email))
+                    query = (
+                        Contact.filter(workspace_id=workspace_id)
+                        .filter(scope.q())
+                        .filter(Q(*shared, join_type="OR"))
+                        .filter(~Q(id=contact_id))
+                        .order_by("created_at", "id")
+                        .limit(limit)
+                    )
+                    return (query_part("sharing", query, (("created_at", False), ("id", False))),)
+
+                parts = _kept(
+                    ("sharing", workspace_id, scope, limit, contact_id, phone, email), build
                 )
-                part = query_part("sharing", query, (("created_at", False), ("id", False)))
-                (rows,) = await together(loaders).load((part,))
+                (rows,) = await together(loaders).load(parts)
                 return [rows for _ in keys]
             return list(await loaders.contacts_sharing(scope, limit).load_many(list(keys)))
 
