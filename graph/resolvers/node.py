@@ -34,6 +34,7 @@ from graph.permissions.visibility import (
 )
 from graph.resolvers.access_token import tokens_visible_to
 from graph.resolvers.contact import may_see
+from graph.resolvers.pages import read_ahead
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
     from graph.context import Context
     from graph.loaders import Loaders
     from graph.permissions.visibility import Viewer
+    from graph.resolvers.pages import PageSpec
 
 
 CONTACT_TYPES = ("Contact", "Conversation", "Message", "Activity", "Call")
@@ -86,19 +88,30 @@ def _reader(loaders: Loaders, type_name: str) -> DataLoader[int, None]:
 
         async def load(ids: Sequence[int]) -> list[None]:
             if len(set(ids)) == 1:
-                await _read_with_contact(loaders, type_name, ids[0])
+                ahead = _AHEAD.get(loaders, {}).pop((type_name, ids[0]), None)
+                await _read_with_contact(loaders, type_name, ids[0], ahead)
             return [None for _ in ids]
 
         reader = made[type_name] = Loader(load_fn=load)
     return reader
 
 
-async def _read_with_contact(loaders: Loaders, type_name: str, pk: int) -> None:
+_AHEAD: WeakKeyDictionary[Loaders, dict[tuple[str, int], Sequence[PageSpec]]] = WeakKeyDictionary()
+"""The pages a request's ``node(id)`` of one object asks for below it, by type name and id
+(:func:`find_node`'s ``ahead``)."""
+
+
+async def _read_with_contact(
+    loaders: Loaders, type_name: str, pk: int, ahead: Sequence[PageSpec] | None = None
+) -> None:
     """Put the row ``pk`` of ``type_name`` (a contact's object, or a contact) in its loader
     with the rows its visibility and first fields read after it (its contact; a contact's
     assignee), read in one statement (:func:`db.combined.read_combined`) instead of one after
     the other: what the loaders would read, rows of another workspace left out as they leave
-    them out."""
+    them out. With ``ahead``, the object's pages of those specs and the users they name too
+    (:func:`graph.resolvers.pages.read_ahead`: a conversation's timeline), read whether or
+    not the viewer may see the object: found for the pages' own resolver, which runs only
+    when ``node`` returned the object."""
     model = Contact if type_name == "Contact" else _CONTACT_OWNED[type_name]
     loader = getattr(loaders, type_name.lower())
     if loader.cache_map.get(pk) is not None:
@@ -132,8 +145,15 @@ async def _read_with_contact(loaders: Loaders, type_name: str, pk: int) -> None:
         )
     )
     targets.append(loaders.user)
+    settle = None
+    if ahead:
+        more, settle = read_ahead(loaders, ahead, pk)
+        parts.extend(more)
+    found = await read_combined(parts)
+    if settle is not None:
+        settle(found[len(targets) :])
     workspace_id = loaders.workspace_id
-    for rows, target in zip(await read_combined(parts), targets, strict=True):
+    for rows, target in zip(found[: len(targets)], targets, strict=True):
         for row in rows:
             if target.cache_map.get(row.id) is None:
                 target.prime(row.id, row if row.workspace_id == workspace_id else None)
@@ -141,12 +161,21 @@ async def _read_with_contact(loaders: Loaders, type_name: str, pk: int) -> None:
         loader.prime(pk, None)
 
 
-async def find_node(ctx: Context, type_name: str, pk: int) -> tuple[str, Any] | None:
-    """``(type name, row)`` of a visible object, else ``None`` (unknown, foreign or hidden)."""
+async def find_node(
+    ctx: Context, type_name: str, pk: int, ahead: Sequence[PageSpec] | None = None
+) -> tuple[str, Any] | None:
+    """``(type name, row)`` of a visible object, else ``None`` (unknown, foreign or hidden).
+
+    ``ahead``: pages of the object (``(model, parent column, order, request)``, as
+    :func:`graph.resolvers.pages.pages_of` takes them) its selection reads next (a
+    conversation's timeline), read with the object when it is the request's only ``node`` of
+    its type; whether the object is returned does not change."""
     viewer = ctx.viewer
     loaders = ctx.loaders
     row: Any = None
     if combined.ENABLED and (type_name == "Contact" or type_name in _CONTACT_OWNED):
+        if ahead:
+            _AHEAD.setdefault(loaders, {})[(type_name, pk)] = tuple(ahead)
         await _reader(loaders, type_name).load(pk)
     if type_name == "Contact":
         row = await loaders.contact.load(pk)

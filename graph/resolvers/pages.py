@@ -199,7 +199,31 @@ async def _one_parent(
     loaders: Loaders, specs: Sequence[PageSpec], parent_id: int
 ) -> tuple[list[Any], ...]:
     parts, named = _parts(specs, loaders.workspace_id, parent_id)
-    *pages, found_users = await together(loaders).load(tuple(parts))
+    return _settled(loaders, named, await together(loaders).load(tuple(parts)))
+
+
+def read_ahead(
+    loaders: Loaders, specs: Sequence[PageSpec], parent_id: int
+) -> tuple[list[Part], Callable[[Sequence[list[Any]]], None]]:
+    """The parts reading one parent's pages of ``specs`` and the users they name, to be read
+    with other parts (``node(id)``'s conversation and its contact: a timeline's one round
+    trip), and what puts their rows where :func:`pages_of` and the ``user`` loader find them
+    (given those parts' rows, in order): the pages ``pages_of(loaders, *specs)
+    .load(parent_id)`` gives, read with the same statement parts."""
+    parts, named = _parts(specs, loaders.workspace_id, parent_id)
+
+    def settle(found: Sequence[list[Any]]) -> None:
+        loader = pages_of(loaders, *specs)
+        if loader.cache_map.get(parent_id) is None:
+            loader.prime(parent_id, _settled(loaders, named, list(found)))
+
+    return list(parts), settle
+
+
+def _settled(loaders: Loaders, named: bool, found: list[Any]) -> tuple[list[Any], ...]:
+    """The pages of :func:`_parts`' rows, its users (when it reads them) put in the request's
+    ``user`` loader."""
+    *pages, found_users = found
     if not named:
         pages.append(found_users)
         found_users = []
@@ -329,4 +353,4 @@ def sharing_of(loaders: Loaders, scope: Scope, limit: int) -> DataLoader[Sharing
     return loader
 
 
-__all__ = ["PageSpec", "channels_of", "pages_of", "sharing_of"]
+__all__ = ["PageSpec", "channels_of", "pages_of", "read_ahead", "sharing_of"]

@@ -235,16 +235,22 @@ class Conversation(Node):
         last: Last = None,
         before: Before = None,
     ) -> TimelineConnection:
-        request = PageRequest.parse(
-            first,
-            after,
-            last,
-            before,
-            (datetime, int, int),
-            default=resolvers.TIMELINE_PAGE_SIZE,
-        )
+        request = timeline_request(first, after, last, before)
         page = await resolvers.timeline(info.context.loaders, self.row, request)
         return TimelineConnection.from_page(page, _timeline_item)
+
+
+def timeline_request(
+    first: int | None, after: str | None, last: int | None, before: str | None
+) -> PageRequest:
+    """The page ``Conversation.timeline``'s arguments ask for.
+
+    Raises:
+        graph.errors.BadUserInput: as :meth:`graph.relay.PageRequest.parse`.
+    """
+    return PageRequest.parse(
+        first, after, last, before, (datetime, int, int), default=resolvers.TIMELINE_PAGE_SIZE
+    )
 
 
 def _timeline_item(row: m.Message | m.Activity) -> Message | Activity:
