@@ -643,6 +643,19 @@ class Loaders:
             self._workspace = asyncio.ensure_future(_workspace_row(self.workspace_id))
         return self._workspace
 
+    @property
+    def workspace_unread(self) -> bool:
+        """Whether nothing has asked for the workspace row yet (:meth:`workspace_future`)."""
+        return self._workspace is None
+
+    def prime_workspace(self, row: Workspace) -> None:
+        """Give :meth:`workspace_future` the workspace row read with other rows (a contact
+        panel's contact: ``graph.resolvers.node``), unless it was asked for already."""
+        if self._workspace is None and row.id == self.workspace_id:
+            future = asyncio.get_running_loop().create_future()
+            future.set_result(row)
+            self._workspace = future
+
     async def workspace(self) -> Workspace:
         """:meth:`workspace_future`, awaited."""
         return await asyncio.shield(self.workspace_future())

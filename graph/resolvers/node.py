@@ -24,6 +24,7 @@ from db.models import (
     Message,
     User,
     WebhookEndpoint,
+    Workspace,
 )
 from db.queries import columns
 from graph.loaders import Loader
@@ -108,7 +109,8 @@ async def _read_with_contact(
     with the rows its visibility and first fields read after it (its contact; a contact's
     assignee), read in one statement (:func:`db.combined.read_combined`) instead of one after
     the other: what the loaders would read, rows of another workspace left out as they leave
-    them out. With ``ahead``, the object's pages of those specs and the users they name too
+    them out; a contact's with the viewer's workspace row (phone masking:
+    :meth:`graph.loaders.Loaders.workspace_future`) when nothing asked for it yet. With ``ahead``, the object's pages of those specs and the users they name too
     (:func:`graph.resolvers.pages.read_ahead`: a conversation's timeline), read whether or
     not the viewer may see the object: found for the pages' own resolver, which runs only
     when ``node`` returned the object."""
@@ -145,11 +147,25 @@ async def _read_with_contact(
         )
     )
     targets.append(loaders.user)
+    workspace = model is Contact and loaders.workspace_unread
+    if workspace:
+        # a contact's phone (and its channels' handles) as the viewer may read them
+        parts.append(
+            Part(
+                "viewer_workspace",  # not the table's name: SQLite reads that as recursion
+                Workspace,
+                f'SELECT {columns(Workspace)} FROM "{Workspace._meta.db_table}" WHERE id = {{}}',
+                (loaders.workspace_id,),
+            )
+        )
     settle = None
     if ahead:
         more, settle = read_ahead(loaders, ahead, pk)
         parts.extend(more)
     found = await read_combined(parts)
+    if workspace:
+        for row in found.pop(len(targets)):
+            loaders.prime_workspace(row)
     if settle is not None:
         settle(found[len(targets) :])
     workspace_id = loaders.workspace_id
