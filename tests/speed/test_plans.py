@@ -19,7 +19,7 @@ import strawberry
 from graphql import execute, parse
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from graph.loaders import Loader
+from graph.loaders import Loader, Loaders
 from graph.schema.direct import PlainLeavesExecution, resolve_directly
 from graph.schema.plan import PlannedExecution
 
@@ -341,6 +341,26 @@ def test_a_loader_is_freed_without_the_cyclic_collector():
         loader = Loader(load_fn=load)
         gone = weakref.ref(loader)
         del loader
+        assert gone() is None
+    finally:
+        gc.enable()
+
+
+@pytest.mark.parametrize(
+    "name", ["user", "contact", "team", "shared_users", "shared_teams", "mentions", "shares"]
+)
+def test_a_requests_loaders_are_freed_without_the_cyclic_collector(name):
+    """Every loader a request may make holds what its batches read, not the request's
+    :class:`Loaders`: the team loader (a user's teams, a team inbox's team) and a custom inbox's
+    shared users and teams held them through their batch function, and with them every row,
+    future and built object of the request, until the cyclic collector's next collection."""
+    gc.collect()
+    gc.disable()
+    try:
+        loaders = Loaders(1)
+        getattr(loaders, name)
+        gone = weakref.ref(loaders)
+        del loaders
         assert gone() is None
     finally:
         gc.enable()
