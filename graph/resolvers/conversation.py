@@ -40,6 +40,7 @@ from graph.resolvers.contact import (
 )
 from graph.resolvers.inbox import subscription_scope
 from graph.resolvers.indicators import mark_inbound
+from graph.resolvers.pages import pages_of
 from graph.subscriptions import contact_events
 
 if TYPE_CHECKING:
@@ -659,17 +660,11 @@ async def timeline(
             before=tuple(before) if before is not None else None,
         )
 
-    found_messages, found_activities = await asyncio.gather(
-        loaders.rows_of(
-            Message, "conversation_id", TIMELINE_ORDER, bounded(messages_after, messages_before)
-        ).load(conversation.id),
-        loaders.rows_of(
-            Activity,
-            "conversation_id",
-            TIMELINE_ORDER,
-            bounded(activities_after, activities_before),
-        ).load(conversation.id),
-    )
+    found_messages, found_activities = await pages_of(
+        loaders,
+        (Message, "conversation_id", TIMELINE_ORDER, bounded(messages_after, messages_before)),
+        (Activity, "conversation_id", TIMELINE_ORDER, bounded(activities_after, activities_before)),
+    ).load(conversation.id)
     merged = sorted(
         [(m.created_at, MESSAGE_RANK, m.id, m) for m in found_messages]
         + [(a.created_at, ACTIVITY_RANK, a.id, a) for a in found_activities],
