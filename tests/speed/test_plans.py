@@ -11,6 +11,7 @@ import asyncio
 import enum
 import gc
 import weakref
+from collections.abc import AsyncGenerator
 from inspect import isawaitable
 from typing import Annotated
 
@@ -326,6 +327,55 @@ async def test_a_completed_execution_is_freed_without_the_cyclic_collector():
         assert gone() is None
     finally:
         gc.enable()
+
+
+@strawberry.type
+class Ticks:
+    @strawberry.subscription
+    async def tick(self, count: int = 3) -> AsyncGenerator[Item, None]:
+        for n in range(count):
+            yield _item(n)
+
+
+def live_schema() -> strawberry.Schema:
+    built = strawberry.Schema(
+        query=Query, subscription=Ticks, execution_context_class=PlannedExecution
+    )
+    resolve_directly(built)
+    return built
+
+
+async def test_an_event_executed_as_its_subscription_is_freed_without_the_cyclic_collector():
+    """Every live payload executes the subscription's document with the event as its root
+    (``graph.fanout.execute_payload``): that execution leaves graphql-core's cycle too, its
+    context (the subscriber's loaders, rows and objects) freed as soon as it is dropped."""
+    built = live_schema()
+    gc.collect()
+    gc.disable()
+    try:
+        context = Held()
+        gone = weakref.ref(context)
+        result = await built.execute(
+            "subscription { tick { n leaf { n } } }",
+            context_value=context,
+            root_value=_item(2),
+        )
+        assert result.data == {"tick": {"n": 2, "leaf": {"n": 2}}} and not result.errors
+        del context, result
+        assert gone() is None
+    finally:
+        gc.enable()
+
+
+async def test_a_subscriptions_later_events_run_with_their_executors_helpers():
+    """graphql-core executes each event of a subscription with a copy of its executor, which
+    shares the original's helpers: the first event's completion must not take them from the
+    next ones (each still completes, through the plans, as the first)."""
+    built = live_schema()
+    stream = await built.subscribe("subscription { tick(count: 3) { n leaf { n } } }")
+    results = [result async for result in stream]
+    assert [r.data for r in results] == [{"tick": {"n": n, "leaf": {"n": n}}} for n in range(3)]
+    assert not any(r.errors for r in results)
 
 
 def test_a_loader_is_freed_without_the_cyclic_collector():
