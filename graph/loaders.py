@@ -344,6 +344,23 @@ def _shares(workspace_id: int) -> DataLoader[int, tuple[list[int], list[int]]]:
     return Loader(load_fn=load)
 
 
+def _teams_by_id(workspace_id: int) -> Callable[[Sequence[int]], Awaitable[list[Team | None]]]:
+    """The ``team`` loader's batches: a workspace has a handful of teams, read all at once
+    (one statement per request, however many batches ask: a user's ``teams`` and a custom
+    inbox's ``sharedWithTeams`` resolve at moments that depend on other statements, and
+    read their teams in one batch or two depending on timing). Holds the workspace id and
+    its read, not the :class:`Loaders` (no reference cycle: :class:`Loader`)."""
+    read: list[asyncio.Future[list[Team]]] = []
+
+    async def load(ids: Sequence[int]) -> list[Team | None]:
+        if not read or not _reusable(read[0]):
+            read[:] = [asyncio.ensure_future(Team.filter(workspace_id=workspace_id).order_by("id"))]
+        found = {row.id: row for row in await asyncio.shield(read[0])}
+        return [found.get(i) for i in ids]
+
+    return load
+
+
 _PER_PARENT = {"mentions": _mentions, "identities": _identities, "shares": _shares}
 """Loaders of the rows of a parent, by parent id, made by name like those by primary key."""
 
@@ -429,7 +446,6 @@ class Loaders:
         self.workspace_id = workspace_id
         self._workspace: asyncio.Future[Workspace] | None = None
         self._channels: asyncio.Future[list[Channel]] | None = None
-        self._teams: asyncio.Future[list[Team]] | None = None
         self._rows_of: dict[tuple[Any, ...], DataLoader[int, list[Any]]] = {}
         self._contacts_sharing: dict[tuple[Scope, int], DataLoader[SharingKey, list[Contact]]] = {}
 
@@ -439,7 +455,7 @@ class Loaders:
         elif name in _PER_PARENT:
             loader = _PER_PARENT[name](self.workspace_id)
         elif name == "team":
-            loader = Loader(load_fn=self._teams_by_id)
+            loader = Loader(load_fn=_teams_by_id(self.workspace_id))
         elif name in _MODELS:
             loader = _by_id(_MODELS[name], self.workspace_id)
         else:
@@ -454,14 +470,13 @@ class Loaders:
         and then its rows would batch the second read with its siblings' or not, depending on
         when each resumed (the statements of a request must not depend on timing)."""
 
+        # the loaders it reads, not self: no reference cycle (Loader.__init__)
+        shares_of, rows = self.shares, getattr(self, target)
+
         async def load(ids: Sequence[int]) -> list[list[Any]]:
-            shares = await self.shares.load_many(list(ids))
+            shares = await shares_of.load_many(list(ids))
             wanted = sorted({key for share in shares for key in share[position]})
-            found = (
-                dict(zip(wanted, await getattr(self, target).load_many(wanted), strict=True))
-                if wanted
-                else {}
-            )
+            found = dict(zip(wanted, await rows.load_many(wanted), strict=True)) if wanted else {}
             return [
                 [found[key] for key in share[position] if found.get(key) is not None]
                 for share in shares
@@ -659,18 +674,6 @@ class Loaders:
     async def workspace(self) -> Workspace:
         """:meth:`workspace_future`, awaited."""
         return await asyncio.shield(self.workspace_future())
-
-    async def _teams_by_id(self, ids: Sequence[int]) -> list[Team | None]:
-        """The ``team`` loader's batches: a workspace has a handful of teams, read all at once
-        (one statement per request, however many batches ask: a user's ``teams`` and a custom
-        inbox's ``sharedWithTeams`` resolve at moments that depend on other statements, and
-        read their teams in one batch or two depending on timing)."""
-        if not _reusable(self._teams):
-            self._teams = asyncio.ensure_future(
-                Team.filter(workspace_id=self.workspace_id).order_by("id")
-            )
-        found = {row.id: row for row in await asyncio.shield(self._teams)}
-        return [found.get(i) for i in ids]
 
     async def channels(self) -> list[Channel]:
         """Every channel of the workspace, oldest first, read once per request however many

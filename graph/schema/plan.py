@@ -68,7 +68,6 @@ from graphql import (
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLUnionType,
-    OperationType,
 )
 from graphql.pyutils import Path, Undefined
 from graphql.pyutils.gather_with_cancel import gather_with_cancel
@@ -124,18 +123,22 @@ class PlannedExecution(PlainLeavesExecution):
     def build_response(self, data: dict[str, Any] | None) -> Any:
         """graphql-core's response of a completed execution, after which the execution
         leaves the reference cycle graphql-core makes of it (its ``async_helpers`` hold its
-        own bound methods) when nothing more runs (not an incremental delivery nor a
-        subscription, no tracked work left): freed as soon as strawberry drops it, with the
-        request's context, loaders, rows and objects (1,200 objects a list of 100), instead
-        of by the cyclic garbage collector (a tenth of a list's CPU time went to its
-        collections)."""
+        own bound methods) when nothing more runs (not an incremental delivery, no tracked
+        work left): freed as soon as strawberry drops it, with the request's context,
+        loaders, rows and objects (1,200 objects a list of 100), instead of by the cyclic
+        garbage collector (a tenth of a list's CPU time went to its collections). That
+        includes a subscription's document executed once per event with the event as its
+        root (``graph.fanout.execute_payload``: every live payload). The per-event copies
+        graphql-core makes of a subscription's executor share the original's helpers (bound
+        to the original: no cycle through the copy) and keep them for the next events."""
         response = super().build_response(data)
+        helpers = self.async_helpers
         if (
             type(response) is ExecutionResult
             and not self.background_futures
-            and self.operation.operation is not OperationType.SUBSCRIPTION
+            and helpers is not None
+            and getattr(helpers.gather, "__self__", None) is self
         ):
-            # (a subscription's executor is copied for each event, its helpers with it)
             self.async_helpers = None  # type: ignore[assignment]
         return response
 
