@@ -21,7 +21,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from db.queries import model_rows, statement
+from db.queries import is_plain, model_rows, statement
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -82,13 +82,7 @@ class Part:
 def query_part(name: str, query: QuerySet[Model], order: Sequence[tuple[str, bool]] = ()) -> Part:
     """``query`` (plain: filters, ordering, limit; no ``.only()``, relations or
     annotations) as a part: tortoise's own statement for it (:func:`db.queries.statement`)."""
-    if (
-        query._fields_for_select
-        or query._select_related
-        or query._prefetch_map
-        or query._annotations
-        or query._select_for_update
-    ):
+    if not is_plain(query):
         raise ValueError("query_part takes plain queries only")
     sql, params = statement(query)
     return Part(name, query.model, sql, tuple(params), tuple(order), marks="native")

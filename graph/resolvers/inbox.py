@@ -50,6 +50,8 @@ from graph.subscriptions import STREAM_STARTED, LiveScope, LiveStream, if_still_
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from tortoise.queryset import QuerySet
+
     from graph.context import Context
     from graph.live import EventBus, LiveEvent, Transaction
     from graph.loaders import Loaders
@@ -189,10 +191,9 @@ class Sidebar:
     custom: list[Any] = field(default_factory=list)
 
 
-async def sidebar(viewer: Viewer) -> Sidebar:
-    """The inboxes ``viewer`` may see (``domain.md`` section 2). The blocked inbox is listed
-    only for users who may view blocked contacts, while at least one blocked contact exists
-    (erased contacts aside: ``eraseContact``)."""
+def _entries(viewer: Viewer) -> tuple[list[SidebarEntry], list[SidebarEntry]]:
+    """The standard and team inboxes ``viewer`` may see, in the sidebar's order (``domain.md``
+    section 2), each with its scope."""
     standard = [
         SidebarEntry(kind.value, standard_inbox_scope(viewer, kind), kind=kind)
         for kind in visible_standard_inboxes(viewer)
@@ -201,14 +202,26 @@ async def sidebar(viewer: Viewer) -> Sidebar:
         SidebarEntry(f"team:{team_id}", team_inbox_scope(viewer, team_id), team_id=team_id)
         for team_id in visible_team_ids(viewer)
     ]
+    return standard, teams
+
+
+def _blocked_contacts(viewer: Viewer, scope: Scope) -> QuerySet[Contact]:
+    """The contacts of the blocked inbox's ``scope`` that are not erased (``eraseContact``):
+    the blocked inbox is listed while one exists."""
+    return Contact.filter(workspace_id=viewer.workspace_id, erased_at__isnull=True).filter(
+        scope.q()
+    )
+
+
+async def sidebar(viewer: Viewer) -> Sidebar:
+    """The inboxes ``viewer`` may see (``domain.md`` section 2). The blocked inbox is listed
+    only for users who may view blocked contacts, while at least one blocked contact exists
+    (erased contacts aside: ``eraseContact``)."""
+    standard, teams = _entries(viewer)
     blocked = None
     if viewer.can_view_blocked_contacts:
         scope = blocked_inbox_scope(viewer)
-        exists = await (
-            Contact.filter(workspace_id=viewer.workspace_id, erased_at__isnull=True)
-            .filter(scope.q())
-            .exists()
-        )
+        exists = await _blocked_contacts(viewer, scope).exists()
         if exists:
             blocked = SidebarEntry("blocked", scope)
     return Sidebar(standard, teams, blocked, await list_custom_inboxes(viewer, "ALL"))
@@ -271,22 +284,15 @@ async def sidebar_with_counts(viewer: Viewer, loaders: Loaders | None = None) ->
         for entry, counts in zip(entries, await inbox_counts(viewer, entries), strict=True):
             entry.counts = counts
         return result
-    standard = [
-        SidebarEntry(kind.value, standard_inbox_scope(viewer, kind), kind=kind)
-        for kind in visible_standard_inboxes(viewer)
-    ]
-    teams = [
-        SidebarEntry(f"team:{team_id}", team_inbox_scope(viewer, team_id), team_id=team_id)
-        for team_id in visible_team_ids(viewer)
-    ]
+    standard, teams = _entries(viewer)
     blocked = SidebarEntry("blocked", blocked_inbox_scope(viewer))
     may_block = viewer.can_view_blocked_contacts
     keys = [entry.key for entry in [*standard, *teams, *([blocked] if may_block else [])]]
     counted = count_parts(viewer, keys)
     parts = [custom_inboxes_part(viewer), *counted]
     if may_block:
-        query = Contact.filter(workspace_id=viewer.workspace_id, erased_at__isnull=True)
-        parts.append(query_part("blocked_contact", query.filter(blocked.scope.q()).limit(1)))
+        query = _blocked_contacts(viewer, blocked.scope).limit(1)
+        parts.append(query_part("blocked_contact", query))
     team_loader = loaders.team if loaders is not None and teams else None
     if team_loader is not None:
         query = Team.filter(workspace_id=viewer.workspace_id).order_by("id")

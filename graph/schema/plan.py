@@ -56,6 +56,7 @@ import asyncio
 import functools
 import keyword
 from collections import OrderedDict
+from collections.abc import Callable
 from datetime import datetime
 from enum import Enum
 from types import CoroutineType, GeneratorType
@@ -902,40 +903,14 @@ def _generate(parent_type: GraphQLObjectType, plan: tuple[Any, ...]) -> Any:
                 f"            result = self._complete(kind_{index}, value, {info}, "
                 f"details_{index}, path_{index}, data_{index})"
             )
-            add("        if result is _UNUSUAL:")
-            add(
-                f"            pending = self._delegate(details_{index}, {key}, parent_type, "
-                "source, path, results, pending)"
-            )
-            add("        else:")
-            add(f"            results[{key}] = result")
-            add(
-                "            if type(result) is not dict and result is not None "
-                "and self.is_awaitable(result):"
-            )
-            add("                if pending is None:")
-            add("                    pending = []")
-            add(f"                pending.append({key})")
+            _store(add, index, key)
         else:
             names[f"kind_{index}"] = kind
             add(
                 f"        result = self._relation(kind_{index}, parent_type, source, "
                 f"details_{index}, _new(Path, (path, {key}, parent_name)), data_{index})"
             )
-            add("        if result is _UNUSUAL:")
-            add(
-                f"            pending = self._delegate(details_{index}, {key}, parent_type, "
-                "source, path, results, pending)"
-            )
-            add("        else:")
-            add(f"            results[{key}] = result")
-            add(
-                "            if type(result) is not dict and result is not None "
-                "and self.is_awaitable(result):"
-            )
-            add("                if pending is None:")
-            add("                    pending = []")
-            add(f"                pending.append({key})")
+            _store(add, index, key)
     if not plan:
         add("        pass")
     lines += [
@@ -948,6 +923,25 @@ def _generate(parent_type: GraphQLObjectType, plan: tuple[Any, ...]) -> Any:
     ]
     exec(_code("\n".join(lines)), names)  # noqa: S102 - our own text, no name of the document
     return names["run"]
+
+
+def _store(add: Callable[[str], None], index: int, key: str) -> None:
+    """The generated lines that keep a relation's ``result`` under ``key``: an unusual one
+    handed to graphql-core (:meth:`PlannedExecution._delegate`), an awaitable noted pending."""
+    add("        if result is _UNUSUAL:")
+    add(
+        f"            pending = self._delegate(details_{index}, {key}, parent_type, "
+        "source, path, results, pending)"
+    )
+    add("        else:")
+    add(f"            results[{key}] = result")
+    add(
+        "            if type(result) is not dict and result is not None "
+        "and self.is_awaitable(result):"
+    )
+    add("                if pending is None:")
+    add("                    pending = []")
+    add(f"                pending.append({key})")
 
 
 @functools.lru_cache(maxsize=1024)
