@@ -266,18 +266,25 @@ async def keyset_page(
     return await plain_rows(query)
 
 
-async def plain_rows(query: QuerySet[Model]) -> list[Model]:
-    """The rows of ``query`` as ``await query`` returns them (model instances, in its order),
-    read with the statement of :func:`statement` and built by :func:`model_rows`: a query
-    with ``.only()``, ``select_related``, ``prefetch_related``, ``select_for_update`` or
-    annotations goes to tortoise as it is."""
-    if (
+def is_plain(query: QuerySet[Model]) -> bool:
+    """Whether ``query`` is plain (filters, ordering, limit, offset): no ``.only()``,
+    ``select_related``, ``prefetch_related``, annotations or ``select_for_update``, so that its
+    rows are built from its own columns (:func:`plain_rows`, :func:`db.combined.query_part`)."""
+    return not (
         query._fields_for_select
         or query._select_related
         or query._prefetch_map
         or query._annotations
         or query._select_for_update
-    ):
+    )
+
+
+async def plain_rows(query: QuerySet[Model]) -> list[Model]:
+    """The rows of ``query`` as ``await query`` returns them (model instances, in its order),
+    read with the statement of :func:`statement` and built by :func:`model_rows`: a query
+    with ``.only()``, ``select_related``, ``prefetch_related``, ``select_for_update`` or
+    annotations goes to tortoise as it is."""
+    if not is_plain(query):
         return await query
     sql, params = statement(query)
     return await _select(query._db, query.model, sql, params)

@@ -41,6 +41,7 @@ from strawberry.types.graphql import OperationType
 from tortoise import connections
 from tortoise.contrib.starlette import RegisterTortoise
 
+from db import combined
 from db.availability import (
     RETRY_AFTER_SECONDS,
     QuietConnectionErrors,
@@ -652,6 +653,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     The database schema must be migrated first (``inbox-graph serve`` does it).
     """
     settings = settings or Settings.from_env()
+    combined.ENABLED = settings.combined_reads
     bus = EventBus(
         settings.broadcast_url,
         queue_size=settings.subscriber_queue_size,

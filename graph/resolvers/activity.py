@@ -30,6 +30,7 @@ from graph.resolvers.contact import (
     record_change,
     visible_contact,
 )
+from graph.resolvers.pages import pages_of
 from graph.subscriptions import contact_events
 
 if TYPE_CHECKING:
@@ -178,9 +179,12 @@ async def list_activities(
     loaders: Loaders, contact: Contact, request: PageRequest
 ) -> Page[Activity]:
     """A contact's activities (comments and events), newest first, the page ``request`` asks
-    for (keyset ``[created_at, id]``). Batched: the contacts of one response share one query
-    (:meth:`graph.loaders.Loaders.rows_of`), and one count."""
-    rows = await loaders.rows_of(Activity, "contact_id", ACTIVITY_ORDER, request).load(contact.id)
+    for (keyset ``[created_at, id]``). One contact's page is one statement, its users included;
+    the contacts of one response share one query (:func:`graph.resolvers.pages.pages_of`), and
+    one count."""
+    (rows,) = await pages_of(loaders, (Activity, "contact_id", ACTIVITY_ORDER, request)).load(
+        contact.id
+    )
     page = Page.of(
         rows,
         request,

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -17,6 +16,7 @@ from graph.events import EventType
 from graph.live import write
 from graph.permissions.visibility import Viewer, contact_scope
 from graph.resolvers.indicators import follow_facts
+from graph.resolvers.pages import channels_of, sharing_of
 
 if TYPE_CHECKING:
     from tortoise.backends.base.client import BaseDBAsyncClient
@@ -419,14 +419,14 @@ async def merge_suggestions(viewer: Viewer, loaders: Loaders, contact: Contact) 
     """Other contacts of the workspace sharing ``contact``'s phone (E.164) or lower-cased
     e-mail, that ``viewer`` may see (``domain.md`` sections 1 and 6), oldest first, at most 20.
 
-    Batched: the contacts of one response share two statements
-    (:meth:`graph.loaders.Loaders.contacts_sharing`, within :func:`contact_scope`), served by
+    One statement for one contact; batched: the contacts of one response share two statements
+    (:func:`graph.resolvers.pages.sharing_of`, within :func:`contact_scope`), served by
     the ``(workspace_id, phone)`` and ``(workspace_id, email_normalized)`` indexes: both
     columns hold the normalised values (:mod:`db.normalize`) on every write path.
     """
     if not contact.phone and not contact.email_normalized:
         return []
-    loader = loaders.contacts_sharing(contact_scope(viewer), MAX_MERGE_SUGGESTIONS)
+    loader = sharing_of(loaders, contact_scope(viewer), MAX_MERGE_SUGGESTIONS)
     return await loader.load((contact.id, contact.phone, contact.email_normalized))
 
 
@@ -443,13 +443,11 @@ async def contact_channels(loaders: Loaders, contact: Contact) -> list[ContactCh
     """Every channel of the contact's workspace, oldest first, each with the contact's
     identity on it if it has one (``domain.md`` section 6, connected channels).
 
-    Batched: the workspace's channels are read once per request and the identities of the
-    contacts of one response in one statement (:meth:`graph.loaders.Loaders.channels`,
-    ``Loaders.identities``).
+    One statement for one contact, both read together; batched: the workspace's channels are
+    read once per request and the identities of the contacts of one response in one statement
+    (:func:`graph.resolvers.pages.channels_of`).
     """
-    channels, identities = await asyncio.gather(
-        loaders.channels(), loaders.identities.load(contact.id)
-    )
+    channels, identities = await channels_of(loaders).load(contact.id)
     by_channel: dict[int, list[ChannelIdentity]] = {}
     for identity in identities:
         by_channel.setdefault(identity.channel_id, []).append(identity)

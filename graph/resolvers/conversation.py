@@ -40,6 +40,7 @@ from graph.resolvers.contact import (
 )
 from graph.resolvers.inbox import subscription_scope
 from graph.resolvers.indicators import mark_inbound
+from graph.resolvers.pages import pages_of
 from graph.subscriptions import contact_events
 
 if TYPE_CHECKING:
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
     from graph.loaders import Loaders
     from graph.permissions.visibility import Viewer
     from graph.relay import PageRequest
+    from graph.resolvers.pages import PageSpec
     from graph.subscriptions import LiveStream
 
 T = TypeVar("T")
@@ -635,18 +637,9 @@ def _timeline_keys(cursor: Sequence[Any] | None) -> tuple[list[Any] | None, list
     return [at, MAX_KEY], [at, row_id]
 
 
-async def timeline(
-    loaders: Loaders, conversation: Conversation, request: PageRequest
-) -> Page[Message | Activity]:
-    """Messages and activities of a conversation interleaved, oldest first, the page
-    ``request`` asks for (forwards or backwards).
-
-    Ordered by ``(created_at, rank, id)`` with messages before activities at the same instant,
-    so cursors stay stable when rows are added later. Each kind is read as a page of its own
-    bounded by the cursors (:func:`_timeline_keys`); the two are merged and cut to the page.
-    Batched: the conversations of one response share one query for messages and one for
-    activities (:meth:`graph.loaders.Loaders.rows_of`).
-    """
+def timeline_specs(request: PageRequest) -> tuple[PageSpec, PageSpec]:
+    """The pages of messages and of activities (as :func:`graph.resolvers.pages.pages_of`
+    takes them) that :func:`timeline` reads for ``request``."""
     (messages_after, activities_after), (messages_before, activities_before) = (
         _timeline_keys(request.after),
         _timeline_keys(request.before),
@@ -659,16 +652,26 @@ async def timeline(
             before=tuple(before) if before is not None else None,
         )
 
-    found_messages, found_activities = await asyncio.gather(
-        loaders.rows_of(
-            Message, "conversation_id", TIMELINE_ORDER, bounded(messages_after, messages_before)
-        ).load(conversation.id),
-        loaders.rows_of(
-            Activity,
-            "conversation_id",
-            TIMELINE_ORDER,
-            bounded(activities_after, activities_before),
-        ).load(conversation.id),
+    return (
+        (Message, "conversation_id", TIMELINE_ORDER, bounded(messages_after, messages_before)),
+        (Activity, "conversation_id", TIMELINE_ORDER, bounded(activities_after, activities_before)),
+    )
+
+
+async def timeline(
+    loaders: Loaders, conversation: Conversation, request: PageRequest
+) -> Page[Message | Activity]:
+    """Messages and activities of a conversation interleaved, oldest first, the page
+    ``request`` asks for (forwards or backwards).
+
+    Ordered by ``(created_at, rank, id)`` with messages before activities at the same instant,
+    so cursors stay stable when rows are added later. Each kind is read as a page of its own
+    bounded by the cursors (:func:`_timeline_keys`); the two are merged and cut to the page.
+    Batched: the conversations of one response share one query for messages and one for
+    activities (:meth:`graph.loaders.Loaders.rows_of`).
+    """
+    found_messages, found_activities = await pages_of(loaders, *timeline_specs(request)).load(
+        conversation.id
     )
     merged = sorted(
         [(m.created_at, MESSAGE_RANK, m.id, m) for m in found_messages]
@@ -732,4 +735,5 @@ __all__ = [
     "receive_message",
     "send_message",
     "timeline",
+    "timeline_specs",
 ]

@@ -14,12 +14,15 @@ get ``NOT_FOUND``.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from tortoise.expressions import Q
 
+from db.combined import Part
 from db.models import CustomInbox, CustomInboxShare, CustomInboxSharing, Team, User
+from db.queries import statement
 from graph.errors import BadUserInput, FieldErrors, Forbidden, NotFound
 from graph.events import EventType
 from graph.live import write
@@ -132,6 +135,48 @@ async def visible_custom_inbox(viewer: Viewer, custom_id: int, *, field: str = "
     if row is None:
         raise NotFound("Custom inbox", field=field)
     return row
+
+
+ACCESS_STATEMENTS_KEPT = 1024
+"""Statements of :func:`custom_inboxes_part` kept per process (least recently used dropped)."""
+
+_ACCESS_STATEMENTS: OrderedDict[tuple[Any, ...], tuple[str, tuple[Any, ...]]] = OrderedDict()
+
+
+def custom_inboxes_part(viewer: Viewer, name: str = "custom_inboxes") -> Part:
+    """:func:`list_custom_inboxes` of ``ALL`` as a part of one statement
+    (:func:`db.combined.read_combined`), in the same order (``name``, then ``id``, ranked by
+    the database).
+
+    Its statement is tortoise's own for that query, built once per viewer: tortoise builds a
+    statement with a subquery (the shares of :func:`custom_inbox_access`) through pypika every
+    time, which cost the sidebar more than running it. It is kept by what
+    :func:`custom_inbox_access` reads of the viewer (workspace, user, teams) and the database's
+    dialect (``tests/speed/test_screens.py`` compares it with tortoise's statement)."""
+    query = _shared_query(viewer).order_by("name", "id")
+    query._choose_db_if_not_chosen()
+    key = (
+        query._db.capabilities.dialect,
+        viewer.workspace_id,
+        viewer.user_id,
+        tuple(sorted(viewer.team_ids)),
+    )
+    found = _ACCESS_STATEMENTS.get(key)
+    if found is None:
+        sql, params = statement(query)
+        found = _ACCESS_STATEMENTS[key] = (sql, tuple(params))
+        if len(_ACCESS_STATEMENTS) > ACCESS_STATEMENTS_KEPT:
+            _ACCESS_STATEMENTS.popitem(last=False)
+    else:
+        _ACCESS_STATEMENTS.move_to_end(key)
+    return Part(
+        name,
+        CustomInbox,
+        found[0],
+        found[1],
+        order=(("name", False), ("id", False)),
+        marks="native",
+    )
 
 
 async def list_custom_inboxes(viewer: Viewer, ownership: str) -> list[CustomInbox]:
@@ -256,6 +301,7 @@ def now_utc() -> datetime:
 
 __all__ = [
     "clean_filter",
+    "custom_inboxes_part",
     "custom_scope",
     "delete_custom_inbox",
     "filter_q",

@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import strawberry
 
-from db.models import Contact, Conversation, ConversationStatus
+from db import combined
+from db.combined import query_part, read_combined
+from db.models import Contact, Conversation, ConversationStatus, Team
 from graph.errors import BadUserInput, Forbidden, NotFound
 from graph.events import LIST_EVENTS, EventType
 from graph.fanout import Candidate
@@ -29,20 +31,30 @@ from graph.permissions.visibility import (
 )
 from graph.relay import Page, PageRequest, decode_id
 from graph.resolvers.custom_inbox import (
+    custom_inboxes_part,
     custom_scope,
     filter_q,
     list_custom_inboxes,
     now_utc,
     visible_custom_inbox,
 )
-from graph.resolvers.indicators import inbox_counts, mark_seen, unseen_filter
+from graph.resolvers.indicators import (
+    count_parts,
+    counts_of,
+    inbox_counts,
+    mark_seen,
+    unseen_filter,
+)
 from graph.subscriptions import STREAM_STARTED, LiveScope, LiveStream, if_still_visible
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from tortoise.queryset import QuerySet
+
     from graph.context import Context
     from graph.live import EventBus, LiveEvent, Transaction
+    from graph.loaders import Loaders
 
 T = TypeVar("T")
 
@@ -179,10 +191,9 @@ class Sidebar:
     custom: list[Any] = field(default_factory=list)
 
 
-async def sidebar(viewer: Viewer) -> Sidebar:
-    """The inboxes ``viewer`` may see (``domain.md`` section 2). The blocked inbox is listed
-    only for users who may view blocked contacts, while at least one blocked contact exists
-    (erased contacts aside: ``eraseContact``)."""
+def _entries(viewer: Viewer) -> tuple[list[SidebarEntry], list[SidebarEntry]]:
+    """The standard and team inboxes ``viewer`` may see, in the sidebar's order (``domain.md``
+    section 2), each with its scope."""
     standard = [
         SidebarEntry(kind.value, standard_inbox_scope(viewer, kind), kind=kind)
         for kind in visible_standard_inboxes(viewer)
@@ -191,14 +202,26 @@ async def sidebar(viewer: Viewer) -> Sidebar:
         SidebarEntry(f"team:{team_id}", team_inbox_scope(viewer, team_id), team_id=team_id)
         for team_id in visible_team_ids(viewer)
     ]
+    return standard, teams
+
+
+def _blocked_contacts(viewer: Viewer, scope: Scope) -> QuerySet[Contact]:
+    """The contacts of the blocked inbox's ``scope`` that are not erased (``eraseContact``):
+    the blocked inbox is listed while one exists."""
+    return Contact.filter(workspace_id=viewer.workspace_id, erased_at__isnull=True).filter(
+        scope.q()
+    )
+
+
+async def sidebar(viewer: Viewer) -> Sidebar:
+    """The inboxes ``viewer`` may see (``domain.md`` section 2). The blocked inbox is listed
+    only for users who may view blocked contacts, while at least one blocked contact exists
+    (erased contacts aside: ``eraseContact``)."""
+    standard, teams = _entries(viewer)
     blocked = None
     if viewer.can_view_blocked_contacts:
         scope = blocked_inbox_scope(viewer)
-        exists = await (
-            Contact.filter(workspace_id=viewer.workspace_id, erased_at__isnull=True)
-            .filter(scope.q())
-            .exists()
-        )
+        exists = await _blocked_contacts(viewer, scope).exists()
         if exists:
             blocked = SidebarEntry("blocked", scope)
     return Sidebar(standard, teams, blocked, await list_custom_inboxes(viewer, "ALL"))
@@ -246,13 +269,47 @@ def list_change(
     return "CHANGED" if after else None
 
 
-async def sidebar_with_counts(viewer: Viewer) -> Sidebar:
-    """The sidebar with every count computed now, in a fixed number of statements
-    (:func:`graph.resolvers.indicators.inbox_counts`)."""
-    result = await sidebar(viewer)
-    entries = [*result.standard, *result.teams, *([result.blocked] if result.blocked else [])]
-    for entry, counts in zip(entries, await inbox_counts(viewer, entries), strict=True):
-        entry.counts = counts  # the blocked inbox has no dot: no mark carries its key
+async def sidebar_with_counts(viewer: Viewer, loaders: Loaders | None = None) -> Sidebar:
+    """The sidebar (:func:`sidebar`) with every count computed now, in one statement
+    (:func:`db.combined.read_combined`): the custom inboxes
+    (:func:`graph.resolvers.custom_inbox.custom_inboxes_part`), the counts
+    (:func:`graph.resolvers.indicators.count_parts`) and, for users who may view blocked
+    contacts, whether a blocked contact exists (the blocked inbox's count is read with the
+    others: no mark carries its key, it has no dot). With the request's ``loaders``, the
+    workspace's teams are read with them and put in ``loaders.team`` (what it reads: every
+    team of the workspace), for the team inboxes' ``team`` fields."""
+    if not combined.ENABLED:  # the reference: each read a statement of its own
+        result = await sidebar(viewer)
+        entries = [*result.standard, *result.teams, *([result.blocked] if result.blocked else [])]
+        for entry, counts in zip(entries, await inbox_counts(viewer, entries), strict=True):
+            entry.counts = counts
+        return result
+    standard, teams = _entries(viewer)
+    blocked = SidebarEntry("blocked", blocked_inbox_scope(viewer))
+    may_block = viewer.can_view_blocked_contacts
+    keys = [entry.key for entry in [*standard, *teams, *([blocked] if may_block else [])]]
+    counted = count_parts(viewer, keys)
+    parts = [custom_inboxes_part(viewer), *counted]
+    if may_block:
+        query = _blocked_contacts(viewer, blocked.scope).limit(1)
+        parts.append(query_part("blocked_contact", query))
+    team_loader = loaders.team if loaders is not None and teams else None
+    if team_loader is not None:
+        query = Team.filter(workspace_id=viewer.workspace_id).order_by("id")
+        parts.append(query_part("teams", query, (("id", False),)))
+    custom, *found = await read_combined(parts)
+    if team_loader is not None:
+        rows = {row.id: row for row in found.pop()}
+        for team_id in sorted({*rows, *(entry.team_id for entry in teams)}):
+            if team_loader.cache_map.get(team_id) is None:
+                team_loader.prime(team_id, rows.get(team_id))
+    open_rows = found[0]
+    unseen_rows = found[1] if len(counted) > 1 else []
+    exists = may_block and bool(found[-1])
+    result = Sidebar(standard, teams, blocked if exists else None, custom)
+    entries = [*standard, *teams, *([blocked] if exists else [])]
+    for entry, counts in zip(entries, counts_of(entries, open_rows, unseen_rows), strict=True):
+        entry.counts = counts
     return result
 
 

@@ -8,7 +8,7 @@ import strawberry
 from strawberry.types import Info
 
 from db import models as m
-from graph.loaders import related
+from graph.loaders import related, row_relation
 from graph.relay import to_global_id
 from graph.schema.core import Connection, Node
 from graph.schema.described import model_enum
@@ -58,13 +58,6 @@ class Activity(Node):
 
     kind: ActivityKind = strawberry.field(description="A comment or which event.")
 
-    @strawberry.field(
-        description="Who wrote the comment or caused the event; null for the system "
-        "(an inbound message, a ring timeout) or a deleted user."
-    )
-    def author(self, info: Info) -> User | None:
-        return related(info.context.loaders.user, self.row.author_id, User.from_row)
-
     text: str | None = strawberry.field(
         description="A comment's text as written (mentions as `@[Name](<User id>)`); the "
         "closing summary of a closing; a sentence naming both contacts of a merge."
@@ -91,6 +84,12 @@ class Activity(Node):
         return (self.row.data or {}).get("secondary_name")
 
     created_at: datetime = strawberry.field(description="UTC.")
+    # relations (row_relation) after the plain fields, as the schema has always listed them
+    author: User | None = strawberry.field(
+        description="Who wrote the comment or caused the event; null for the system "
+        "(an inbound message, a ring timeout) or a deleted user.",
+        resolver=row_relation("user", "author_id", lambda: User.from_row),
+    )
 
 
 @strawberry.type(description="A page of a contact's activities, newest first.")

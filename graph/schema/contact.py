@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Awaitable
 from datetime import UTC, datetime
 from enum import Enum
+from inspect import isawaitable
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
@@ -64,15 +65,29 @@ class ContactChannel:
         "channel's id), its first when a merge gave it several; null without an identity. "
         "Numbers are masked like Contact.phone."
     )
-    async def handle(self, info: Info) -> str | None:
-        handles = await self.handles(info)
-        return handles[0] if handles else None
+    def handle(self, info: Info) -> str | None:
+        # plain (not async) resolvers: a value once the request read the workspace (every
+        # channel of a panel but the first), else an awaitable (graph.loaders.then)
+        if not self.rows:
+            return None
+        return self._seen(info, self.rows[0].handle)  # type: ignore[return-value]
 
     @strawberry.field(description="Every handle of the contact on the channel, oldest first.")
-    async def handles(self, info: Info) -> list[str]:
-        if self.channel.row.type.handle_is_phone:
-            return [await await_maybe(number_as_seen(info, r.handle)) for r in self.rows]
-        return [r.handle for r in self.rows]
+    def handles(self, info: Info) -> list[str]:
+        if not self.channel.row.type.handle_is_phone:
+            return [r.handle for r in self.rows]
+        seen = [number_as_seen(info, r.handle) for r in self.rows]
+        if not any(isawaitable(handle) for handle in seen):
+            return seen  # type: ignore[return-value] - values, the workspace was read
+
+        async def later() -> list[str]:
+            return [await await_maybe(handle) for handle in seen]
+
+        return later()  # type: ignore[return-value] - graphql-core awaits it
+
+    def _seen(self, info: Info, handle: str) -> str | Awaitable[str]:
+        """``handle`` as the viewer may read it (numbers masked like ``Contact.phone``)."""
+        return number_as_seen(info, handle) if self.channel.row.type.handle_is_phone else handle
 
 
 @strawberry.type(description="What eraseContact deleted of a contact, counted.")

@@ -14,7 +14,7 @@ from strawberry.types import Info
 from db import models as m
 from graph.errors import FieldErrors
 from graph.idempotency import IdempotencyKeyArgument, idempotent
-from graph.loaders import related, row_relation
+from graph.loaders import row_relation
 from graph.relay import PageRequest, decode_id, to_global_id
 from graph.resolvers import conversation as resolvers
 from graph.resolvers import delivery
@@ -95,17 +95,7 @@ class Message(Node):
             failure_reason=row.failure_reason,
         )
 
-    @strawberry.field(description="The conversation the message belongs to.")
-    def conversation(self, info: Info) -> Conversation:
-        return related(
-            info.context.loaders.conversation, self.row.conversation_id, Conversation.from_row
-        )
-
     direction: MessageDirection = strawberry.field(description="From the contact or to them.")
-
-    @strawberry.field(description="The channel it came or went through.")
-    def channel(self, info: Info) -> Channel:
-        return related(info.context.loaders.channel, self.row.channel_id, Channel.from_row)
 
     text: str | None = strawberry.field(
         description="The text, up to 10,000 characters; null for a message without text."
@@ -114,10 +104,6 @@ class Message(Node):
         description="Where it is on its way: the furthest status its channel reported "
         "(`reportMessageStatus`; never goes back)."
     )
-
-    @strawberry.field(description="The sending user of an outbound message.")
-    def author(self, info: Info) -> User | None:
-        return related(info.context.loaders.user, self.row.author_id, User.from_row)
 
     created_at: datetime = strawberry.field(description="UTC.")
     sent_at: datetime | None = strawberry.field(
@@ -136,6 +122,19 @@ class Message(Node):
     failure_reason: str | None = strawberry.field(
         description="Why the channel could not deliver it, as the connector reported it "
         "(with failedAt)."
+    )
+    # relations (row_relation) after the plain fields, as the schema has always listed them
+    conversation: Conversation = strawberry.field(
+        description="The conversation the message belongs to.",
+        resolver=row_relation("conversation", "conversation_id", lambda: Conversation.from_row),
+    )
+    channel: Channel = strawberry.field(
+        description="The channel it came or went through.",
+        resolver=row_relation("channel", "channel_id", lambda: Channel.from_row),
+    )
+    author: User | None = strawberry.field(
+        description="The sending user of an outbound message.",
+        resolver=row_relation("user", "author_id", lambda: User.from_row),
     )
 
 
@@ -236,16 +235,22 @@ class Conversation(Node):
         last: Last = None,
         before: Before = None,
     ) -> TimelineConnection:
-        request = PageRequest.parse(
-            first,
-            after,
-            last,
-            before,
-            (datetime, int, int),
-            default=resolvers.TIMELINE_PAGE_SIZE,
-        )
+        request = timeline_request(first, after, last, before)
         page = await resolvers.timeline(info.context.loaders, self.row, request)
         return TimelineConnection.from_page(page, _timeline_item)
+
+
+def timeline_request(
+    first: int | None, after: str | None, last: int | None, before: str | None
+) -> PageRequest:
+    """The page ``Conversation.timeline``'s arguments ask for.
+
+    Raises:
+        graph.errors.BadUserInput: as :meth:`graph.relay.PageRequest.parse`.
+    """
+    return PageRequest.parse(
+        first, after, last, before, (datetime, int, int), default=resolvers.TIMELINE_PAGE_SIZE
+    )
 
 
 def _timeline_item(row: m.Message | m.Activity) -> Message | Activity:

@@ -366,7 +366,9 @@ class InboxQueries:
         description="The left panel for the viewer: only the inboxes they may see, with indicators."
     )
     async def inbox_sidebar(self, info: Info) -> InboxSidebar:
-        return InboxSidebar.from_sidebar(await resolvers.sidebar_with_counts(info.context.viewer))
+        return InboxSidebar.from_sidebar(
+            await resolvers.sidebar_with_counts(info.context.viewer, info.context.loaders)
+        )
 
     @connection_field(
         description="The conversations of one inbox, newest activity first. "

@@ -56,6 +56,7 @@ import asyncio
 import functools
 import keyword
 from collections import OrderedDict
+from collections.abc import Callable
 from datetime import datetime
 from enum import Enum
 from types import CoroutineType, GeneratorType
@@ -68,7 +69,6 @@ from graphql import (
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLUnionType,
-    OperationType,
 )
 from graphql.pyutils import Path, Undefined
 from graphql.pyutils.gather_with_cancel import gather_with_cancel
@@ -118,23 +118,28 @@ class PlannedExecution(PlainLeavesExecution):
     """strawberry's executor, completing objects by plans (see the module docstring)."""
 
     _plans: dict[int, tuple[Any, tuple[Any, ...] | None]] | None = None
+    _runtimes: dict[tuple[int, type], tuple[Any, Any, GraphQLObjectType, Any]] | None = None
     _shared_prefix: Any = None
 
     def build_response(self, data: dict[str, Any] | None) -> Any:
         """graphql-core's response of a completed execution, after which the execution
         leaves the reference cycle graphql-core makes of it (its ``async_helpers`` hold its
-        own bound methods) when nothing more runs (not an incremental delivery nor a
-        subscription, no tracked work left): freed as soon as strawberry drops it, with the
-        request's context, loaders, rows and objects (1,200 objects a list of 100), instead
-        of by the cyclic garbage collector (a tenth of a list's CPU time went to its
-        collections)."""
+        own bound methods) when nothing more runs (not an incremental delivery, no tracked
+        work left): freed as soon as strawberry drops it, with the request's context,
+        loaders, rows and objects (1,200 objects a list of 100), instead of by the cyclic
+        garbage collector (a tenth of a list's CPU time went to its collections). That
+        includes a subscription's document executed once per event with the event as its
+        root (``graph.fanout.execute_payload``: every live payload). The per-event copies
+        graphql-core makes of a subscription's executor share the original's helpers (bound
+        to the original: no cycle through the copy) and keep them for the next events."""
         response = super().build_response(data)
+        helpers = self.async_helpers
         if (
             type(response) is ExecutionResult
             and not self.background_futures
-            and self.operation.operation is not OperationType.SUBSCRIPTION
+            and helpers is not None
+            and getattr(helpers.gather, "__self__", None) is self
         ):
-            # (a subscription's executor is copied for each event, its helpers with it)
             self.async_helpers = None  # type: ignore[assignment]
         return response
 
@@ -471,7 +476,25 @@ class PlannedExecution(PlainLeavesExecution):
         """The object type (and its collected selection) of ``value`` of an abstract type, as
         graphql-core's ``complete_abstract_value`` and ``complete_object_value`` find and check
         it, or ``None`` for anything they would report or wait for (an error, an awaitable, a
-        name of no object type of ``abstract_type``, a value its ``is_type_of`` refuses)."""
+        name of no object type of ``abstract_type``, a value its ``is_type_of`` refuses).
+
+        Of a union, the answer for a value of the exact class of the object type it resolved
+        to (not cast) is kept for the execution by the field's selection and the class:
+        strawberry's union resolver finds a member by the value's class alone
+        (``is_implemented_by``: its definition is the member's), graphql-core's checks then
+        accept it (:func:`_exact_class`), and the selection collected is the same (a
+        timeline's items: a resolution, the member's checks and collection per item)."""
+        runtimes = self._runtimes
+        kind = type(value)
+        if runtimes is not None:
+            found = runtimes.get((id(details), kind))
+            if (
+                found is not None
+                and found[0] is details
+                and found[1] is abstract_type
+                and getattr(value, _CAST, None) is None
+            ):
+                return found[2], found[3]
         resolve_type = abstract_type.resolve_type or self.type_resolver
         try:
             name = resolve_type(value, info, abstract_type)
@@ -502,6 +525,14 @@ class PlannedExecution(PlainLeavesExecution):
         grouped, new_defer_usages, *_ = self.collect_subfields(object_type, details)
         if new_defer_usages:
             return None
+        if (
+            isinstance(abstract_type, GraphQLUnionType)
+            and kind is _exact_class(object_type)
+            and getattr(value, _CAST, None) is None
+        ):
+            if runtimes is None:
+                runtimes = self._runtimes = {}
+            runtimes[(id(details), kind)] = (details, abstract_type, object_type, grouped)
         return object_type, grouped
 
     def _items(
@@ -872,40 +903,14 @@ def _generate(parent_type: GraphQLObjectType, plan: tuple[Any, ...]) -> Any:
                 f"            result = self._complete(kind_{index}, value, {info}, "
                 f"details_{index}, path_{index}, data_{index})"
             )
-            add("        if result is _UNUSUAL:")
-            add(
-                f"            pending = self._delegate(details_{index}, {key}, parent_type, "
-                "source, path, results, pending)"
-            )
-            add("        else:")
-            add(f"            results[{key}] = result")
-            add(
-                "            if type(result) is not dict and result is not None "
-                "and self.is_awaitable(result):"
-            )
-            add("                if pending is None:")
-            add("                    pending = []")
-            add(f"                pending.append({key})")
+            _store(add, index, key)
         else:
             names[f"kind_{index}"] = kind
             add(
                 f"        result = self._relation(kind_{index}, parent_type, source, "
                 f"details_{index}, _new(Path, (path, {key}, parent_name)), data_{index})"
             )
-            add("        if result is _UNUSUAL:")
-            add(
-                f"            pending = self._delegate(details_{index}, {key}, parent_type, "
-                "source, path, results, pending)"
-            )
-            add("        else:")
-            add(f"            results[{key}] = result")
-            add(
-                "            if type(result) is not dict and result is not None "
-                "and self.is_awaitable(result):"
-            )
-            add("                if pending is None:")
-            add("                    pending = []")
-            add(f"                pending.append({key})")
+            _store(add, index, key)
     if not plan:
         add("        pass")
     lines += [
@@ -918,6 +923,25 @@ def _generate(parent_type: GraphQLObjectType, plan: tuple[Any, ...]) -> Any:
     ]
     exec(_code("\n".join(lines)), names)  # noqa: S102 - our own text, no name of the document
     return names["run"]
+
+
+def _store(add: Callable[[str], None], index: int, key: str) -> None:
+    """The generated lines that keep a relation's ``result`` under ``key``: an unusual one
+    handed to graphql-core (:meth:`PlannedExecution._delegate`), an awaitable noted pending."""
+    add("        if result is _UNUSUAL:")
+    add(
+        f"            pending = self._delegate(details_{index}, {key}, parent_type, "
+        "source, path, results, pending)"
+    )
+    add("        else:")
+    add(f"            results[{key}] = result")
+    add(
+        "            if type(result) is not dict and result is not None "
+        "and self.is_awaitable(result):"
+    )
+    add("                if pending is None:")
+    add("                    pending = []")
+    add(f"                pending.append({key})")
 
 
 @functools.lru_cache(maxsize=1024)

@@ -11,6 +11,7 @@ import asyncio
 import enum
 import gc
 import weakref
+from collections.abc import AsyncGenerator
 from inspect import isawaitable
 from typing import Annotated
 
@@ -19,7 +20,7 @@ import strawberry
 from graphql import execute, parse
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from graph.loaders import Loader
+from graph.loaders import Loader, Loaders
 from graph.schema.direct import PlainLeavesExecution, resolve_directly
 from graph.schema.plan import PlannedExecution
 
@@ -328,6 +329,55 @@ async def test_a_completed_execution_is_freed_without_the_cyclic_collector():
         gc.enable()
 
 
+@strawberry.type
+class Ticks:
+    @strawberry.subscription
+    async def tick(self, count: int = 3) -> AsyncGenerator[Item, None]:
+        for n in range(count):
+            yield _item(n)
+
+
+def live_schema() -> strawberry.Schema:
+    built = strawberry.Schema(
+        query=Query, subscription=Ticks, execution_context_class=PlannedExecution
+    )
+    resolve_directly(built)
+    return built
+
+
+async def test_an_event_executed_as_its_subscription_is_freed_without_the_cyclic_collector():
+    """Every live payload executes the subscription's document with the event as its root
+    (``graph.fanout.execute_payload``): that execution leaves graphql-core's cycle too, its
+    context (the subscriber's loaders, rows and objects) freed as soon as it is dropped."""
+    built = live_schema()
+    gc.collect()
+    gc.disable()
+    try:
+        context = Held()
+        gone = weakref.ref(context)
+        result = await built.execute(
+            "subscription { tick { n leaf { n } } }",
+            context_value=context,
+            root_value=_item(2),
+        )
+        assert result.data == {"tick": {"n": 2, "leaf": {"n": 2}}} and not result.errors
+        del context, result
+        assert gone() is None
+    finally:
+        gc.enable()
+
+
+async def test_a_subscriptions_later_events_run_with_their_executors_helpers():
+    """graphql-core executes each event of a subscription with a copy of its executor, which
+    shares the original's helpers: the first event's completion must not take them from the
+    next ones (each still completes, through the plans, as the first)."""
+    built = live_schema()
+    stream = await built.subscribe("subscription { tick(count: 3) { n leaf { n } } }")
+    results = [result async for result in stream]
+    assert [r.data for r in results] == [{"tick": {"n": n, "leaf": {"n": n}}} for n in range(3)]
+    assert not any(r.errors for r in results)
+
+
 def test_a_loader_is_freed_without_the_cyclic_collector():
     """A loader's batch function holds its futures, not the loader (the same cycle kept a
     request's rows and built objects)."""
@@ -341,6 +391,26 @@ def test_a_loader_is_freed_without_the_cyclic_collector():
         loader = Loader(load_fn=load)
         gone = weakref.ref(loader)
         del loader
+        assert gone() is None
+    finally:
+        gc.enable()
+
+
+@pytest.mark.parametrize(
+    "name", ["user", "contact", "team", "shared_users", "shared_teams", "mentions", "shares"]
+)
+def test_a_requests_loaders_are_freed_without_the_cyclic_collector(name):
+    """Every loader a request may make holds what its batches read, not the request's
+    :class:`Loaders`: the team loader (a user's teams, a team inbox's team) and a custom inbox's
+    shared users and teams held them through their batch function, and with them every row,
+    future and built object of the request, until the cyclic collector's next collection."""
+    gc.collect()
+    gc.disable()
+    try:
+        loaders = Loaders(1)
+        getattr(loaders, name)
+        gone = weakref.ref(loaders)
+        del loaders
         assert gone() is None
     finally:
         gc.enable()

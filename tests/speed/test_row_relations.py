@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
 import strawberry
@@ -166,3 +166,137 @@ async def test_a_row_relation_builds_each_row_once_per_request():
     finally:
         Person.from_row = classmethod(original)  # type: ignore[method-assign]
     assert sorted(built) == sorted(set(built))
+
+
+# A union's items (a timeline's messages and activities): each item's object type and
+# selection is found once per class and selection in an execution (graph.schema.plan
+# ``_runtime``), and the answers are graphql-core's, cast items and another member's
+# subclass included.
+
+
+@strawberry.type
+class Toy:
+    row: strawberry.Private[Any]
+    id: int
+    owner: Person | None = strawberry.field(
+        resolver=row_relation("person", "owner_id", lambda: Person.from_row)
+    )
+
+
+@strawberry.type
+class Robot:
+    id: int
+    model: str
+
+
+class FancyRobot(Robot):
+    """Not a strawberry type of its own: resolves as ``Robot`` (an instance of its class)."""
+
+
+class Disguised:
+    """A plain object cast to ``Robot`` (strawberry.cast)."""
+
+    id = 7
+    model = "cast"
+
+
+Thing = Annotated[Toy | Robot, strawberry.union("Thing")]
+
+
+@strawberry.type
+class ThingEdge:
+    node: Thing
+
+
+@strawberry.type
+class Things:
+    @strawberry.field
+    def things(self) -> list[Thing]:
+        return _things()
+
+    @strawberry.field
+    def edges(self) -> list[ThingEdge]:
+        return [ThingEdge(node=node) for node in _things()]
+
+
+def _things() -> list[Any]:
+    return [
+        Toy(row=PetRow(1, 1, None), id=1),
+        Robot(id=2, model="R2"),
+        Toy(row=PetRow(3, None, None), id=3),
+        strawberry.cast(Robot, Disguised()),
+        FancyRobot(id=5, model="fancy"),
+        Robot(id=6, model="R6"),
+        Toy(row=PetRow(7, 2, None), id=7),
+    ]
+
+
+THING = "__typename ... on Toy { id owner { name } } ... on Robot { id model }"
+UNION_DOCUMENTS = [
+    f"{{ things {{ {THING} }} }}",
+    f"{{ edges {{ node {{ {THING} }} }} }}",
+    f"{{ edges {{ node {{ {THING} }} again: node {{ ... on Robot {{ model }} }} }} }}",
+]
+
+
+def union_schema(execution: type) -> strawberry.Schema:
+    built = strawberry.Schema(query=Things, execution_context_class=execution)
+    resolve_directly(built)
+    return built
+
+
+@pytest.mark.parametrize("document", UNION_DOCUMENTS)
+async def test_union_items_answer_as_graphql_core_does(document):
+    expected = await union_schema(StrawberryGraphQLCoreExecutionContext).execute(
+        document, context_value=Context()
+    )
+    got = await union_schema(PlannedExecution).execute(document, context_value=Context())
+    assert not expected.errors
+    assert got.data == expected.data
+    assert [e.formatted for e in got.errors or ()] == []
+    assert '"model": "cast"' in str(got.data).replace("'", '"')  # the cast item answered
+
+
+async def test_a_union_resolves_each_class_once_per_selection():
+    """Seven items of two classes (a cast one and a subclass apart) on one selection: the
+    union's type resolver runs for the first of each class, the cast item and the subclass
+    (graph.schema.plan ``_runtime``), not for each item."""
+    built = union_schema(PlannedExecution)
+    union = built._schema.get_type("Thing")
+    original = union.resolve_type
+    calls: list[str] = []
+
+    def counting(value, info, abstract_type):
+        calls.append(type(value).__name__)
+        return original(value, info, abstract_type)
+
+    union.resolve_type = counting
+    result = await built.execute(f"{{ edges {{ node {{ {THING} }} }} }}", context_value=Context())
+    assert not result.errors
+    assert len(result.data["edges"]) == 7
+    assert sorted(calls) == ["Disguised", "FancyRobot", "Robot", "Toy"]
+
+
+def test_the_timeline_relations_are_row_relations():
+    """The relations a timeline's items and a contact panel's activities select are resolved
+    by the plans from their declaration (graph.loaders.row_relation), not by a resolver."""
+    from graph.schema import schema as product
+    from graph.schema.plan import _row_relation
+
+    declared = {}
+    for type_name, field_name in (
+        ("Message", "author"),
+        ("Message", "conversation"),
+        ("Message", "channel"),
+        ("Activity", "author"),
+    ):
+        field_def = product._schema.get_type(type_name).fields[field_name]
+        relation = _row_relation(field_def)
+        assert relation is not None, (type_name, field_name)
+        declared[(type_name, field_name)] = (relation.loader, relation.key)
+    assert declared == {
+        ("Message", "author"): ("user", "author_id"),
+        ("Message", "conversation"): ("conversation", "conversation_id"),
+        ("Message", "channel"): ("channel", "channel_id"),
+        ("Activity", "author"): ("user", "author_id"),
+    }

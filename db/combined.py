@@ -1,0 +1,237 @@
+"""Several reads of one screen in one statement (issue 23 item 1: fewer statements and round
+trips per request).
+
+A screen that reads one object's page of messages, its page of activities and the users they
+name sent three statements, the last after the first two came back. :func:`read_combined`
+sends them as one: each read is a *part* (a ``SELECT`` of one model's columns, written by hand
+or built by tortoise for a query set, :func:`query_part`), named so that a later part may read
+an earlier one's rows (the users of a page: ``id IN (SELECT author_id FROM messages)``); the
+statement is ``WITH part AS (...), ... SELECT ... UNION ALL ...``, every part's rows carrying
+its number and every model's columns (``NULL`` where a part's model has none). Each part's
+rows are then built as :func:`db.queries.plain_rows` builds them (the same instances), in the
+part's own order, ranked by the database (``ROW_NUMBER()``: a ``UNION ALL`` of ordered
+subqueries keeps no order by itself, and Python would sort text by another collation).
+SQLite and PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from db.queries import is_plain, model_rows, statement
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+    from tortoise.backends.base.client import BaseDBAsyncClient
+    from tortoise.models import Model
+    from tortoise.queryset import QuerySet
+
+
+ENABLED = True
+"""Whether the screens read several kinds of rows in one statement (``INBOX_GRAPH_COMBINED_READS``,
+set by :func:`graph.app.create_app`); off, each reads them as before, one statement per kind
+(the same rows: ``tests/speed/test_screens.py`` compares the two)."""
+
+_POSTGRES_MARK = re.compile(r"\$(\d+)")
+
+
+@dataclass(frozen=True)
+class Part:
+    """One read of :func:`read_combined`.
+
+    Attributes:
+        name: the part's name in the statement (an identifier): later parts may select from
+            it (``SELECT author_id FROM messages``).
+        model: the model its rows are (every column of the model selected by ``sql``); or
+            ``None`` for plain values (counts...): ``values`` names them.
+        sql: a ``SELECT`` of the model's columns (more are ignored) or of ``values``: written with ``{}`` for
+            each parameter (``marks="{}"``), or in the database's own form (``$1``... on
+            PostgreSQL, ``?`` on SQLite: ``marks="native"``, what tortoise builds). It may
+            name earlier parts.
+        params: its parameters, in order.
+        order: ``(field, descending)`` pairs the rows come back in (the last one unique);
+            empty: any order (a model's rows only).
+        values: the columns of a part of plain values (``model`` ``None``) and their
+            PostgreSQL types (``"INT"``...), each named apart from every model's columns,
+            typed alike in every part naming it; read back as tuples in this order.
+    """
+
+    name: str
+    model: type[Model] | None
+    sql: str
+    params: Sequence[Any] = ()
+    order: Sequence[tuple[str, bool]] = ()
+    marks: str = "{}"
+    values: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.name.isidentifier():
+            raise ValueError(f"not a part name: {self.name!r}")
+        if (self.model is None) == (not self.values):
+            raise ValueError("a part has a model or values, not both")
+        if not all(column.isidentifier() for column in self.values):
+            raise ValueError(f"not column names: {self.values!r}")
+        if self.marks not in ("{}", "native"):
+            raise ValueError(f"marks: '{{}}' or 'native', not {self.marks!r}")
+
+
+def query_part(name: str, query: QuerySet[Model], order: Sequence[tuple[str, bool]] = ()) -> Part:
+    """``query`` (plain: filters, ordering, limit; no ``.only()``, relations or
+    annotations) as a part: tortoise's own statement for it (:func:`db.queries.statement`)."""
+    if not is_plain(query):
+        raise ValueError("query_part takes plain queries only")
+    sql, params = statement(query)
+    return Part(name, query.model, sql, tuple(params), tuple(order), marks="native")
+
+
+def _columns(model: type[Model]) -> dict[str, Any]:
+    meta = model._meta
+    return {meta.fields_db_projection[name]: meta.fields_map[name] for name in meta.db_fields}
+
+
+def _own_columns(part: Part) -> set[str]:
+    return set(part.values) if part.model is None else set(_columns(part.model))
+
+
+def _wide_columns(parts: Sequence[Part]) -> dict[str, str]:
+    """Every column of the parts once, in a fixed order, with its PostgreSQL type (a ``NULL``
+    of the ``UNION`` is cast to it: PostgreSQL types a ``UNION`` pair by pair, and two
+    untyped ``NULL`` make a text column). A column two models name must be of the same field
+    class in both, and values must not take a model's column name."""
+    found: dict[str, Any] = {}
+    types: dict[str, str] = {}
+    for part in parts:
+        if part.model is not None:
+            for column, field_ in _columns(part.model).items():
+                known = found.setdefault(column, field_)
+                if type(known) is not type(field_):
+                    raise ValueError(f"column {column!r}: {type(known)} and {type(field_)}")
+                types[column] = field_.get_for_dialect("postgres", "SQL_TYPE")
+    for part in parts:
+        for column, sql_type in part.values.items():
+            if found.setdefault(column, None) is not None:
+                raise ValueError(f"values {column!r} take a model's column name")
+            if types.setdefault(column, sql_type) != sql_type:
+                raise ValueError(f"values {column!r}: {types[column]} and {sql_type}")
+    return {column: types[column] for column in sorted(found)}
+
+
+def _local_sql(db: BaseDBAsyncClient, part: Part, offset: int) -> str:
+    """``part``'s statement with its parameters numbered after ``offset`` earlier ones."""
+    postgres = db.capabilities.dialect == "postgres"
+    if part.marks == "{}":
+        marks = [f"${offset + i}" if postgres else "?" for i in range(1, len(part.params) + 1)]
+        return part.sql.format(*marks)
+    if not postgres or offset == 0:
+        return part.sql
+    if "'" in part.sql:  # a literal could hold a "$n": renumbering would be unsafe
+        raise ValueError("a native part with a string literal cannot be renumbered")
+    return _POSTGRES_MARK.sub(lambda m: f"${int(m.group(1)) + offset}", part.sql)
+
+
+def _order_sql(part: Part) -> str:
+    if not part.order:
+        return "0"
+    projection = part.model._meta.fields_db_projection if part.model is not None else {}
+    terms = []
+    for name, descending in part.order:
+        column = projection.get(name, name)
+        if not column.isidentifier():
+            raise ValueError(f"not a column name: {column!r}")
+        terms.append(f'"{column}" {"DESC" if descending else "ASC"}')
+    return f"ROW_NUMBER() OVER (ORDER BY {', '.join(terms)})"
+
+
+STATEMENTS_KEPT = 1024
+"""Combined statements kept per process (least recently used dropped first)."""
+
+_STATEMENTS: OrderedDict[tuple[Any, ...], str] = OrderedDict()
+
+
+def combined_statement(db: BaseDBAsyncClient, parts: Sequence[Part]) -> tuple[str, list[Any]]:
+    """The one statement reading ``parts`` (and its parameters): a ``WITH`` of every part,
+    then a ``UNION ALL`` of each part's rows, its number in the column ``part_`` and each
+    row's rank in the part's ``order`` in ``row_`` (ranked by the database: its collation
+    orders text). The text is built once per shape of the parts (their names, models, texts,
+    orders, values and numbers of parameters) and kept."""
+    if not parts:
+        raise ValueError("no parts")
+    dialect = db.capabilities.dialect
+    key = (
+        dialect,
+        *(
+            (
+                part.name,
+                part.model,
+                part.sql,
+                part.marks,
+                tuple(part.order),
+                tuple(part.values.items()),
+                len(part.params),
+            )
+            for part in parts
+        ),
+    )
+    params = [value for part in parts for value in part.params]
+    sql = _STATEMENTS.get(key)
+    if sql is not None:
+        _STATEMENTS.move_to_end(key)
+        return sql, params
+    if len({part.name for part in parts}) != len(parts):
+        raise ValueError("part names must differ")
+    wide = _wide_columns(parts)
+    postgres = dialect == "postgres"
+
+    def null(sql_type: str) -> str:
+        return f"CAST(NULL AS {sql_type})" if postgres else "NULL"
+
+    ctes = []
+    selects = []
+    before = 0
+    for number, part in enumerate(parts):
+        ctes.append(f'"{part.name}" AS ({_local_sql(db, part, before)})')
+        before += len(part.params)
+        own = _own_columns(part)
+        columns = ", ".join(
+            f'"{c}"' if c in own else f'{null(sql_type)} AS "{c}"' for c, sql_type in wide.items()
+        )
+        selects.append(
+            f'SELECT {number} AS part_, {_order_sql(part)} AS row_, {columns} FROM "{part.name}"'
+        )
+    sql = _STATEMENTS[key] = f"WITH {', '.join(ctes)} {' UNION ALL '.join(selects)}"
+    if len(_STATEMENTS) > STATEMENTS_KEPT:
+        _STATEMENTS.popitem(last=False)
+    return sql, params
+
+
+async def read_combined(parts: Sequence[Part], db: BaseDBAsyncClient | None = None) -> list[Any]:
+    """Every part's rows, read in one statement on ``db`` (the first model's database by
+    default): for each part in turn, the instances of its model (as
+    :func:`db.queries.plain_rows` builds them) or its values as tuples, in its ``order``.
+
+    Raises:
+        ValueError: parts with the same name, a column two models type differently.
+    """
+    if db is None:
+        db = next(part.model for part in parts if part.model is not None)._meta.db
+    sql, params = combined_statement(db, parts)
+    _, rows = await db.execute_query(sql, params)
+    by_part: list[list[Any]] = [[] for _ in parts]
+    for row in rows:
+        by_part[row["part_"]].append(row)
+    found: list[Any] = []
+    for part, part_rows in zip(parts, by_part, strict=True):
+        if part.order:
+            part_rows.sort(key=lambda row: row["row_"])
+        if part.model is None:
+            found.append([tuple(row[column] for column in part.values) for row in part_rows])
+        else:
+            found.append(model_rows(part.model, part_rows))
+    return found
+
+
+__all__ = ["Part", "combined_statement", "query_part", "read_combined"]

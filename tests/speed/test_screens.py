@@ -1,0 +1,194 @@
+"""Combined reads (issue 23 item 1, ``db.combined``): the sidebar, a timeline, a contact panel
+and ``node`` read several kinds of rows in one statement. The same operations are sent as
+every user of the visibility matrix to two servers on one database, with combined reads (the
+default) and without (``INBOX_GRAPH_COMBINED_READS=0``: each kind of row read by a statement
+of its own, as before); their bodies must be the same bytes (up to the ``extensions``), errors
+included, and the combined server must run the fewer statements it was built for."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from bench.queries import SIDEBAR, TIMELINE, contact_panel_query
+from tests.conftest import ASSIGN, PEOPLE, RECEIVE
+from tests.speed.test_plain_leaves import answer
+from tests.speed.test_statement_counts import (
+    COMMENT,
+    NODE_FIELDS,
+    PANEL_OF,
+    TIMELINE_BACKWARDS,
+    panel_pairs,
+    statements,
+)
+from tests.speed.test_statement_counts import SIDEBAR as SIDEBAR_WITH_RELATIONS
+from tests.speed.test_statement_counts import TIMELINE as TIMELINE_WITH_RELATIONS
+from tests.support import Client, serve
+
+USERS = ["owner", *PEOPLE]
+
+CUSTOM = """mutation($i: CustomInboxInput!) { createCustomInbox(input: $i) { id } }"""
+BLOCK = "mutation($c: ID!) { blockContact(contactId: $c) { id } }"
+NODE = f"query($id: ID!) {{ node(id: $id) {{ {NODE_FIELDS} }} }}"
+LIST_WITH_TIMELINES = """query($first: Int) {
+  conversations(inbox: {standard: ALL}, first: $first) { edges { node { id
+    timeline(first: 3) { edges { cursor node { __typename ... on Message { id text author { id } }
+      ... on Activity { id kind author { id } assignee { id } } } } pageInfo { hasNextPage } }
+    contact { id activities(first: 2) { edges { node { id text author { id } } } } }
+  } } }
+}"""
+# node(id)'s timeline read with the conversation (graph.schema.node ``_timeline_ahead``): by a
+# fragment, with literal arguments, under a directive, twice, with a bad cursor
+TIMELINE_SHAPES = [
+    """query($id: ID!) { node(id: $id) { id ...t } }
+    fragment t on Conversation { timeline(first: 5) { edges { cursor node { __typename
+      ... on Message { id author { id } } ... on Activity { id author { id } } } } } }""",
+    """query($id: ID!, $on: Boolean!) { node(id: $id) { ... on Conversation @include(if: $on) {
+      timeline(first: 3) { edges { cursor } } } } }""",
+    """query($id: ID!) { node(id: $id) { ... on Conversation {
+      a: timeline(first: 2) { edges { cursor } } b: timeline(last: 2) { edges { cursor } } } } }""",
+    """query($id: ID!) { node(id: $id) { ... on Conversation {
+      timeline(first: 2, after: "bm90IGEgY3Vyc29y") { edges { cursor } } } } }""",
+    """query($id: ID!) { node(id: $id) { ... on Conversation {
+      timeline(last: 4) { edges { cursor } pageInfo { hasPreviousPage startCursor } } } } }""",
+]
+TIMELINE_PAGE = """query($id: ID!, $first: Int, $after: String) {
+  node(id: $id) { ... on Conversation { timeline(first: $first, after: $after) {
+    edges { cursor node { __typename ... on Message { id createdAt } ... on Activity { id kind } } }
+    pageInfo { hasNextPage endCursor } } } }
+}"""
+
+
+@pytest.fixture(scope="module")
+def apart(served):
+    server = serve({**served.env, "INBOX_GRAPH_COMBINED_READS": "0"})
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+async def screens(world):
+    """The matrix's world with what the screens show: custom inboxes named so that the
+    database's collation orders them (shared with everyone, with a team, private), comments
+    and reassignments (activities naming an assignee) on a conversation, the merge pairs of
+    ``panel_pairs`` and a blocked contact (the blocked inbox appears)."""
+    owner, integration = world.client("owner"), world.client("integration")
+    alpha = world.team_ids["Alpha"]
+    for name, sharing, teams in (
+        ("beta", "EVERYONE", None),
+        ("Alpha", "EVERYONE", None),
+        ("alpha 2", "CHOSEN", [alpha]),
+        ("Émile", "EVERYONE", None),
+        ("private", "PRIVATE", None),
+    ):
+        i = {"name": name, "filter": {"status": ["OPEN"]}, "sharing": sharing}
+        if teams:
+            i["sharedWithTeamIds"] = teams
+        await owner(CUSTOM, {"i": i})
+    contact = world.contact_ids["c_team"]
+    for n, assignee in enumerate(("agent_all", "agent_team", None)):
+        await owner(COMMENT, {"c": contact, "t": f"Note {n}"})
+        await owner(ASSIGN, {"c": contact, "a": world.user_ids[assignee] if assignee else None})
+        await integration(
+            RECEIVE,
+            {
+                "i": {
+                    "channelId": world.channel_ids["WEBCHAT"],
+                    "from": "visitor-c_team",
+                    "externalMessageId": f"screens-{uuid.uuid4().hex}",
+                    "text": f"Again {n}",
+                }
+            },
+        )
+    world.panel_pairs = await panel_pairs(world)
+    await owner(BLOCK, {"c": world.contact_ids["c_free"]})
+    await owner.aclose()
+    await integration.aclose()
+    return world
+
+
+async def operations(owner: Client, world) -> list[tuple[str, dict]]:
+    listed = await owner(
+        "{ conversations(inbox: {standard: ALL}, first: 100) { edges { node { id "
+        "timeline(first: 100) { edges { cursor node { __typename "
+        "... on Message { id } ... on Activity { id } } } } } } } }"
+    )
+    nodes = [e["node"] for e in listed["conversations"]["edges"]]
+    contact_ids = sorted(set(world.contact_ids.values()) | set(world.panel_pairs.values()))
+    found: list[tuple[str, dict]] = [
+        (SIDEBAR, {}),
+        (SIDEBAR_WITH_RELATIONS, {}),
+        (LIST_WITH_TIMELINES, {"first": 50}),
+    ]
+    for node in nodes[:12]:
+        found.append((TIMELINE, {"id": node["id"], "first": 50}))
+        found.append((TIMELINE_WITH_RELATIONS, {"id": node["id"], "first": 50}))
+        found.append((NODE, {"id": node["id"]}))
+        for shape in TIMELINE_SHAPES:
+            found.append((shape, {"id": node["id"], "on": True}))
+        edges = node["timeline"]["edges"]
+        for edge in edges[:3]:
+            found.append((NODE, {"id": edge["node"]["id"]}))
+        if len(edges) > 2:
+            cursor = edges[1]["cursor"]
+            found.append((TIMELINE_PAGE, {"id": node["id"], "first": 2, "after": cursor}))
+            found.append((TIMELINE_BACKWARDS, {"id": node["id"], "last": 2, "before": cursor}))
+    for contact_id in contact_ids:
+        found.append((contact_panel_query(), {"id": contact_id}))
+        found.append((PANEL_OF, {"id": contact_id}))
+        found.append((NODE, {"id": contact_id}))
+    found.append((NODE, {"id": "Q29udmVyc2F0aW9uOjIxNDc0ODM2NDc="}))  # no such row
+    return found
+
+
+async def test_combined_reads_answer_the_same_bytes_for_every_user(screens, apart):
+    owner = screens.client("owner")
+    wanted = await operations(owner, screens)
+    await owner.aclose()
+    assert len(wanted) > 60
+    compared = 0
+    for who in USERS:
+        together = screens.client(who)
+        alone = Client(apart, screens.tokens[who])
+        for query, variables in wanted:
+            one = await together.raw(query, variables)
+            other = await alone.raw(query, variables)
+            assert one.status_code == other.status_code == 200
+            assert answer(one.content) == answer(other.content), (who, query[:70], variables)
+            compared += 1
+        await together.aclose()
+        await alone.aclose()
+    assert compared == len(USERS) * len(wanted)
+
+
+async def test_the_screens_run_one_statement_per_read(screens, apart):
+    """The bench's screens (``bench.queries``), as the unrestricted agent (who may not view
+    blocked contacts): the sidebar is one statement (was four: the custom inboxes, two
+    counts, its teams' names), a timeline one (was five: the conversation, its contact,
+    messages, activities, their users; all read together, graph.schema.node), a contact
+    panel two (was nine: the contact, its assignee, the workspace, channels, identities,
+    activities, their users, two merge groups; now the contact with its assignee and the
+    workspace, then its channels, identities, activities, their users and merge suggestions
+    together)."""
+    conversation = screens.client("owner")
+    listed = await conversation(
+        '{ node(id: "' + screens.contact_ids["c_team"] + '") { ... on Contact { '
+        "conversations(first: 1) { nodes { id } } } } }"
+    )
+    await conversation.aclose()
+    conversation_id = listed["node"]["conversations"]["nodes"][0]["id"]
+    counts = {}
+    for name, server in (("together", screens.served), ("apart", apart)):
+        client = Client(server, screens.tokens["agent_all"])
+        counts[name] = (
+            (await statements(client, SIDEBAR))[0],
+            (await statements(client, TIMELINE, {"id": conversation_id, "first": 50}))[0],
+            (
+                await statements(
+                    client, contact_panel_query(), {"id": screens.panel_pairs["phone_b"]}
+                )
+            )[0],
+        )
+        await client.aclose()
+    assert counts == {"together": (1, 1, 2), "apart": (4, 5, 9)}, counts
