@@ -130,6 +130,10 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self.head_bytes: int | None = 0  # None: a request is being served, no head awaited
         self.discarding = False  # answered: what the client still sends is dropped
         self.request_read = True  # the current request's body has arrived whole
+        # the head's bytes the parser has passed on (request line, complete header lines): a
+        # request ending inside a chunk leaves the next head's first bytes uncounted by
+        # ``head_bytes``, which then takes this
+        self.parsed_head = 0
         self.refusal: bytes | None = None  # a later request's refusal, once answers are out
         self.upgrade_waits = False  # a later request's WebSocket upgrade, once answers are out
         self.linger_timer: asyncio.TimerHandle | None = None
@@ -160,6 +164,10 @@ class GuardedHttpProtocol(HttpToolsProtocol):
                 # stopped its keep-alive timer)
                 self._await_head()
         super().data_received(data)
+        if self.head_bytes is not None and self.parsed_head > self.head_bytes:
+            # a request ended in this chunk: what followed it is the next request's head (a
+            # client pipelining, a busy server reading both at once)
+            self.head_bytes = self.parsed_head
         # checked once the parser has seen the data: a head that ended in it is complete
         # whatever followed it (httptools holds an unfinished header in memory until its end)
         too_large = self.head_bytes is not None and self.head_bytes > MAX_HEAD_BYTES
@@ -236,8 +244,17 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         if cycle is not None and cycle.transport is self.transport:  # a new request's cycle
             cycle.transport = _ClosingLingers(self.transport, self)  # type: ignore[assignment]
 
+    def on_url(self, url: bytes) -> None:
+        self.parsed_head += len(url)
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.parsed_head += len(name) + len(value) + 4  # ": " and CRLF
+        super().on_header(name, value)
+
     def on_message_complete(self) -> None:
         self.head_bytes = 0  # what follows is the next request's head
+        self.parsed_head = 0
         self.request_read = True
         super().on_message_complete()
 
