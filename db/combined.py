@@ -17,9 +17,10 @@ SQLite and PostgreSQL alike.
 from __future__ import annotations
 
 import re
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+import cachetools
 
 from db.queries import is_plain, model_rows, statement
 
@@ -149,7 +150,7 @@ def _order_sql(part: Part) -> str:
 STATEMENTS_KEPT = 1024
 """Combined statements kept per process (least recently used dropped first)."""
 
-_STATEMENTS: OrderedDict[tuple[Any, ...], str] = OrderedDict()
+_STATEMENTS: cachetools.LRUCache[tuple[Any, ...], str] = cachetools.LRUCache(STATEMENTS_KEPT)
 
 
 def combined_statement(db: BaseDBAsyncClient, parts: Sequence[Part]) -> tuple[str, list[Any]]:
@@ -179,7 +180,6 @@ def combined_statement(db: BaseDBAsyncClient, parts: Sequence[Part]) -> tuple[st
     params = [value for part in parts for value in part.params]
     sql = _STATEMENTS.get(key)
     if sql is not None:
-        _STATEMENTS.move_to_end(key)
         return sql, params
     if len({part.name for part in parts}) != len(parts):
         raise ValueError("part names must differ")
@@ -203,8 +203,6 @@ def combined_statement(db: BaseDBAsyncClient, parts: Sequence[Part]) -> tuple[st
             f'SELECT {number} AS part_, {_order_sql(part)} AS row_, {columns} FROM "{part.name}"'
         )
     sql = _STATEMENTS[key] = f"WITH {', '.join(ctes)} {' UNION ALL '.join(selects)}"
-    if len(_STATEMENTS) > STATEMENTS_KEPT:
-        _STATEMENTS.popitem(last=False)
     return sql, params
 
 

@@ -14,10 +14,10 @@ get ``NOT_FOUND``.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+import cachetools
 from tortoise.expressions import Q
 
 from db.combined import Part
@@ -140,7 +140,9 @@ async def visible_custom_inbox(viewer: Viewer, custom_id: int, *, field: str = "
 ACCESS_STATEMENTS_KEPT = 1024
 """Statements of :func:`custom_inboxes_part` kept per process (least recently used dropped)."""
 
-_ACCESS_STATEMENTS: OrderedDict[tuple[Any, ...], tuple[str, tuple[Any, ...]]] = OrderedDict()
+_ACCESS_STATEMENTS: cachetools.LRUCache[tuple[Any, ...], tuple[str, tuple[Any, ...]]] = (
+    cachetools.LRUCache(ACCESS_STATEMENTS_KEPT)
+)
 
 
 def custom_inboxes_part(viewer: Viewer, name: str = "custom_inboxes") -> Part:
@@ -165,10 +167,6 @@ def custom_inboxes_part(viewer: Viewer, name: str = "custom_inboxes") -> Part:
     if found is None:
         sql, params = statement(query)
         found = _ACCESS_STATEMENTS[key] = (sql, tuple(params))
-        if len(_ACCESS_STATEMENTS) > ACCESS_STATEMENTS_KEPT:
-            _ACCESS_STATEMENTS.popitem(last=False)
-    else:
-        _ACCESS_STATEMENTS.move_to_end(key)
     return Part(
         name,
         CustomInbox,

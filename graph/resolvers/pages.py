@@ -16,11 +16,11 @@ batch).
 from __future__ import annotations
 
 import asyncio
-from collections import OrderedDict
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
+import cachetools
 from strawberry.dataloader import DataLoader
 from tortoise.expressions import Q
 
@@ -127,7 +127,9 @@ def _query(workspace_id: int, spec: PageSpec, parent_id: int) -> Any:
 PARTS_KEPT = 2048
 """Parts of :func:`_parts` kept per process (the least recently used dropped first)."""
 
-_PARTS: OrderedDict[tuple[Any, ...], tuple[list[Part], bool]] = OrderedDict()
+_PARTS: cachetools.LRUCache[tuple[Any, ...], tuple[list[Part], bool]] = cachetools.LRUCache(
+    PARTS_KEPT
+)
 
 
 def _parts(specs: Sequence[PageSpec], workspace_id: int, parent_id: int) -> tuple[list[Part], bool]:
@@ -146,7 +148,6 @@ def _parts(specs: Sequence[PageSpec], workspace_id: int, parent_id: int) -> tupl
     key = (dialect, tuple(specs), shapes, workspace_id, parent_id)
     found = _PARTS.get(key)
     if found is not None:
-        _PARTS.move_to_end(key)
         return found
     parts = [
         query_part(
@@ -172,12 +173,10 @@ def _parts(specs: Sequence[PageSpec], workspace_id: int, parent_id: int) -> tupl
             )
         )
     found = _PARTS[key] = (parts, bool(named))
-    if len(_PARTS) > PARTS_KEPT:
-        _PARTS.popitem(last=False)
     return found
 
 
-_KEPT: OrderedDict[tuple[Any, ...], tuple[Part, ...]] = OrderedDict()
+_KEPT: cachetools.LRUCache[tuple[Any, ...], tuple[Part, ...]] = cachetools.LRUCache(PARTS_KEPT)
 
 
 def _kept(key: tuple[Any, ...], build: Callable[[], tuple[Part, ...]]) -> tuple[Part, ...]:
@@ -186,12 +185,8 @@ def _kept(key: tuple[Any, ...], build: Callable[[], tuple[Part, ...]]) -> tuple[
     suggestions were built through tortoise and pypika every request."""
     key = (User._meta.db.capabilities.dialect, *key)
     found = _KEPT.get(key)
-    if found is not None:
-        _KEPT.move_to_end(key)
-        return found
-    found = _KEPT[key] = build()
-    if len(_KEPT) > PARTS_KEPT:
-        _KEPT.popitem(last=False)
+    if found is None:
+        found = _KEPT[key] = build()
     return found
 
 
