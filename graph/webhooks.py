@@ -1137,28 +1137,39 @@ async def _send_now(
     client: httpx.AsyncClient | None,
 ) -> WebhookDelivery:
     """POST once, outside the endpoint's ordered queue, through ``client`` (the deliverer's;
-    ``None``: a client of its own), and record the attempt (numbered after the event's earlier
-    attempts).
+    ``None``: a client of its own), and record the attempt, numbered after the event's
+    attempts recorded before it: counted when it is recorded, under the endpoint's row lock
+    (PostgreSQL), which the queue's group commit also takes, so two redeliveries at once, or
+    one racing the queue's own attempt, never share a number.
 
     Raises:
         NotFound: the endpoint was deleted meanwhile (``endpointId``).
     """
-    earlier = await WebhookDelivery.filter(endpoint_id=endpoint.id, webhook_id=msg_id).count()
     at = datetime.now(UTC)
     if client is not None:
         outcome = await post_once(client, settings, endpoint, msg_id, at, body)
     else:
         async with new_client(settings) as own:
             outcome = await post_once(own, settings, endpoint, msg_id, at, body)
-    row = await record_attempt(
-        endpoint.id,
-        sequence=sequence,
-        event_type=event_type,
-        msg_id=msg_id,
-        attempt=earlier + 1,
-        outcome=outcome,
-        at=at,
-    )
+
+    async def operation(tx: Transaction) -> WebhookDelivery | None:
+        held = WebhookEndpoint.filter(id=endpoint.id).using_db(tx.connection)
+        if await held.select_for_update().first() is None:
+            return None
+        log = WebhookDelivery.filter(endpoint_id=endpoint.id, webhook_id=msg_id)
+        row = attempt_row(
+            endpoint.id,
+            sequence=sequence,
+            event_type=event_type,
+            msg_id=msg_id,
+            attempt=await log.using_db(tx.connection).count() + 1,
+            outcome=outcome,
+            at=at,
+        )
+        await row.save(using_db=tx.connection)
+        return row
+
+    row = await write(None, endpoint.workspace_id, operation)
     if row is None:
         raise NotFound("Webhook endpoint", field="endpointId")
     return row

@@ -30,6 +30,13 @@ async def test_redeliver_sends_the_event_again_with_its_webhook_id(world, receiv
     await receiver.wait_for(lambda: receiver.accepted())
     [first] = receiver.requests
     sequence = first.payload["sequence"]
+    # as an owner would: the first attempt is in the log (recorded just after the answer)
+    for _ in range(100):
+        log = (await owner(LOG, {"id": endpoint}))["webhookDeliveries"]
+        if log["totalCount"]:
+            break
+        await asyncio.sleep(0.05)
+    assert [n["attempt"] for n in log["nodes"]] == [1]
     sent = (await owner(REDELIVER, {"id": endpoint, "s": sequence}))["redeliverWebhookEvent"]
     assert sent["statusCode"] == 200 and sent["succeeded"] and sent["error"] is None
     assert sent["webhookId"] == first.webhook_id and sent["sequence"] == sequence
@@ -38,12 +45,19 @@ async def test_redeliver_sends_the_event_again_with_its_webhook_id(world, receiv
     again = receiver.requests[1]
     assert again.verified and again.webhook_id == first.webhook_id
     assert again.payload["sequence"] == sequence and texts([again]) == ["again please"]
+    # two redeliveries at once: numbered one after the other, never twice the same
+    both = await asyncio.gather(
+        *(owner(REDELIVER, {"id": endpoint, "s": sequence}) for _ in range(2))
+    )
+    assert sorted(b["redeliverWebhookEvent"]["attempt"] for b in both) == [3, 4]
+    log = (await owner(LOG, {"id": endpoint}))["webhookDeliveries"]
+    assert sorted(n["attempt"] for n in log["nodes"]) == [1, 2, 3, 4]
     state = (await owner(ENDPOINT, {"id": endpoint}))["node"]
     assert state["lastDeliveredSequence"] == sequence  # the queue did not move
     # an event the outbox does not hold: coded, nothing sent
     codes = await owner.error_codes(REDELIVER, {"id": endpoint, "s": 10**9})
     assert codes == ["BAD_USER_INPUT"]
-    assert len(receiver.requests) == 2
+    assert len(receiver.requests) == 4
     await owner(DELETE, {"id": endpoint})
     await owner.aclose()
 
