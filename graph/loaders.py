@@ -16,6 +16,7 @@ from strawberry.types import Info
 from tortoise.exceptions import DoesNotExist
 from tortoise.functions import Count
 
+from db import combined
 from db.models import (
     CALL_ORDER,
     Activity,
@@ -34,6 +35,7 @@ from db.models import (
 from db.queries import (
     columns,
     first_per_group,
+    is_plain,
     keyset_between,
     ordering,
     plain_rows,
@@ -393,15 +395,20 @@ async def _fill(loader: DataLoader[int, Any], keys: Iterable[int | None]) -> lis
     cached = loader.cache_map.cache_map
     missing = [k for k in wanted if k not in cached]
     if missing:
-        rows = dict(zip(missing, await loader.load_fn(missing), strict=True))
-        if type(loader) is Loader:
-            loader.fill(rows)
-        else:
-            loader.prime_many(rows)
+        _put(loader, dict(zip(missing, await loader.load_fn(missing), strict=True)))
     return [
         future.result() if future.done() else await asyncio.shield(future)
         for future in map(cached.get, wanted)
     ]
+
+
+def _put(loader: DataLoader[int, Any], rows: Mapping[int, Any]) -> None:
+    """Cache ``rows`` (key -> row, ``None``: no such row) in ``loader`` as done loads, for
+    keys it does not hold yet."""
+    if type(loader) is Loader:
+        loader.fill(rows)
+    else:
+        loader.prime_many(rows)
 
 
 USER_COLUMNS = ("assignee_id", "author_id", "answered_by_id")
@@ -419,6 +426,13 @@ def _user_columns(kind: type) -> tuple[tuple[str, ...], tuple[str, ...]]:
     if hasattr(kind, "__getattr__"):
         return (), USER_COLUMNS
     return tuple(column for column in USER_COLUMNS if column not in computed), computed
+
+
+@functools.cache
+def _stored_user_columns(model: type[Model]) -> tuple[str, ...]:
+    """The columns of ``model``'s table among the :data:`USER_COLUMNS` its rows keep."""
+    stored = set(model._meta.fields_db_projection.values())
+    return tuple(c for c in _user_columns(model)[0] if c in stored)
 
 
 class Loaders:
@@ -521,7 +535,67 @@ class Loaders:
                 wanted.add(getattr(row, column, None))
         wanted.discard(None)
         if wanted:
-            await self.user.load_many(sorted(wanted))
+            loaded = self.user.cache_map.cache_map
+            missing = [k for k in wanted if (f := loaded.get(k)) is None or not f.done()]
+            if missing:  # a page read with its users (read_with) has none
+                await self.user.load_many(sorted(missing))
+
+    async def read_with(
+        self, query: QuerySet[Model], order: Sequence[tuple[str, bool]], **relations: str
+    ) -> list[Any]:
+        """The rows of the plain ``query`` (read in ``order``: ``(field, descending)`` pairs,
+        the last one unique), with the rows they name preloaded as :meth:`preload` preloads
+        them: ``relations`` maps a loader of a model to the rows' column holding its key
+        (``contact="contact_id", message="last_message_id"``), whose rows name users in turn
+        (:meth:`preload_users`). In one statement (:func:`db.combined.read_combined`: the
+        page, each relation's rows by the page's keys, the users they name, each row of
+        another workspace dropped as the loaders drop it); without combined reads
+        (``INBOX_GRAPH_COMBINED_READS=0``) or for a query that is not plain, the rows and
+        then :meth:`preload`: the same rows, in two or three round trips."""
+        if not (combined.ENABLED and relations and is_plain(query)):
+            rows = await plain_rows(query)
+            await self.preload(
+                **{name: [getattr(r, column) for r in rows] for name, column in relations.items()}
+            )
+            return rows
+        projection = query.model._meta.fields_db_projection
+        parts = [combined.query_part("page", query, order)]
+        named = []
+        for name, column in relations.items():
+            model = _MODELS[name]
+            part = f"{name}_rows"  # not the table's name: SQLite reads that as recursion
+            parts.append(
+                combined.Part(
+                    part,
+                    model,
+                    f'SELECT {columns(model)} FROM "{model._meta.db_table}" '
+                    f'WHERE id IN (SELECT "{projection[column]}" FROM "page")',
+                )
+            )
+            named.extend(f'SELECT "{c}" FROM "{part}"' for c in _stored_user_columns(model))
+        if named:
+            parts.append(
+                combined.Part(
+                    "named_users",
+                    User,
+                    f'SELECT {columns(User)} FROM "{User._meta.db_table}" '
+                    f"WHERE id IN ({' UNION '.join(named)})",
+                )
+            )
+        rows, *found = await combined.read_combined(parts)
+        workspace_id = self.workspace_id
+        kept: list[Any] = []
+        for (name, column), got in zip(relations.items(), found, strict=False):
+            by_id = {row.id: row for row in got if row.workspace_id == workspace_id}
+            keys = {getattr(row, column) for row in rows}
+            keys.discard(None)
+            _put(getattr(self, name), {key: by_id.get(key) for key in keys})
+            kept.extend(by_id.values())
+        if named:
+            users = found[-1]
+            _put(self.user, {row.id: row for row in users if row.workspace_id == workspace_id})
+        await self.preload_users(kept)
+        return rows
 
     def rows_of(
         self,

@@ -18,13 +18,16 @@ from binascii import b2a_base64
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import orjson
 import strawberry
 
-from db.queries import MAX_KEY, keyset_page, reverse
+from db.queries import MAX_KEY, keyset_query, plain_rows, reverse
 from graph.errors import BadUserInput, FieldErrors
+
+if TYPE_CHECKING:
+    from graph.loaders import Loaders
 
 MAX_PAGE_SIZE = 100
 """The longest page of a connection (``contract.graphql``)."""
@@ -253,13 +256,24 @@ class PageRequest:
         """The order the page's rows are read in: the list's ``order``, reversed backwards."""
         return reverse(order) if self.backward else tuple(order)
 
-    async def read(self, query: Any, order: Sequence[tuple[str, bool]]) -> list[Any]:
+    async def read(
+        self,
+        query: Any,
+        order: Sequence[tuple[str, bool]],
+        loaders: Loaders | None = None,
+        **relations: str,
+    ) -> list[Any]:
         """The rows of the page from the tortoise ``query`` in the list's ``order``, in reading
-        order, with one row more when more follow (:func:`db.queries.keyset_page`);
-        :meth:`Page.of` makes the page of them."""
-        return await keyset_page(
+        order, with one row more when more follow (:func:`db.queries.keyset_query`);
+        :meth:`Page.of` makes the page of them. With ``loaders``, the rows they name are
+        preloaded with them (:meth:`graph.loaders.Loaders.read_with`: ``relations`` maps a
+        loader to the rows' column holding its key, ``contact="contact_id"``)."""
+        page = keyset_query(
             query, order, self.size, self.after, self.before, backward=self.backward
         )
+        if loaders is None:
+            return await plain_rows(page)
+        return await loaders.read_with(page, self.reading(order), **relations)
 
 
 async def _no_rows() -> int:

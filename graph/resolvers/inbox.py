@@ -156,17 +156,22 @@ async def list_conversations(
     request: PageRequest,
     *,
     unseen: bool = False,
+    loaders: Loaders | None = None,
 ) -> Page[Conversation]:
     """The page ``request`` asks for of an inbox's conversations, newest activity first, by
     keyset both ways (backwards: the index read in reverse from ``before``); with
     ``unseen``, only those with inbound messages the viewer has not seen in it. Its
-    ``totalCount`` is a count of the same rows (the inbox's index, as the sidebar's counts)."""
+    ``totalCount`` is a count of the same rows (the inbox's index, as the sidebar's counts).
+    With ``loaders``, each row's contact and last message, and the users they name, are read
+    with the page (:meth:`graph.loaders.Loaders.read_with`)."""
     query = conversations_in(viewer, inbox.scope, status)
     if inbox.filter is not None:
         query = query.filter(inbox.filter)
     if unseen:
         query = query.filter(**unseen_filter(viewer, inbox.key))
-    rows = await request.read(query, CONVERSATION_ORDER)
+    rows = await request.read(
+        query, CONVERSATION_ORDER, loaders, contact="contact_id", message="last_message_id"
+    )
     return Page.of(rows, request, conversation_cursor_values, query.count)
 
 

@@ -399,10 +399,8 @@ class InboxQueries:
         refreshed_at = datetime.now(UTC)
         request = PageRequest.parse(first, after, last, before, (datetime, int))
         ref = await resolvers.resolve_inbox(viewer, inbox)
-        page = await resolvers.list_conversations(viewer, ref, status, request, unseen=unseen)
-        await info.context.loaders.preload(
-            contact=[r.contact_id for r in page.rows],
-            message=[r.last_message_id for r in page.rows],
+        page = await resolvers.list_conversations(
+            viewer, ref, status, request, unseen=unseen, loaders=info.context.loaders
         )
         return ConversationConnection.from_page(
             page, Conversation.from_row, refreshed_at=refreshed_at

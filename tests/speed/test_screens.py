@@ -11,11 +11,13 @@ import uuid
 
 import pytest
 
+from bench.queries import CONVERSATIONS as BENCH_LIST
 from bench.queries import SIDEBAR, TIMELINE, contact_panel_query
 from tests.conftest import ASSIGN, PEOPLE, RECEIVE
 from tests.speed.test_plain_leaves import answer
 from tests.speed.test_statement_counts import (
     COMMENT,
+    CONVERSATIONS,
     NODE_FIELDS,
     PANEL_OF,
     TIMELINE_BACKWARDS,
@@ -139,6 +141,41 @@ async def operations(owner: Client, world) -> list[tuple[str, dict]]:
         found.append((PANEL_OF, {"id": contact_id}))
         found.append((NODE, {"id": contact_id}))
     found.append((NODE, {"id": "Q29udmVyc2F0aW9uOjIxNDc0ODM2NDc="}))  # no such row
+    return found + await lists(owner, world)
+
+
+LIST_PAGE = """query($inbox: InboxSelector!, $first: Int, $after: String, $last: Int,
+  $before: String, $status: ConversationStatus, $unseen: Boolean! = false) {
+  conversations(inbox: $inbox, first: $first, after: $after, last: $last, before: $before,
+    status: $status, unseen: $unseen) {
+    edges { cursor node { id contact { id name assignee { id name } }
+      lastMessage { id text author { id name } } } }
+    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+  }
+}"""
+
+
+async def lists(owner: Client, world) -> list[tuple[str, dict]]:
+    """The inbox lists (a page read with its contacts, last messages and their users,
+    graph.loaders ``read_with``): every kind of inbox, both directions, the unseen filter,
+    both statuses."""
+    custom = await owner("{ customInboxes { id name } }")
+    inboxes = (
+        [{"standard": kind} for kind in ("ALL", "MINE", "UNASSIGNED", "BLOCKED")]
+        + [{"team": world.team_ids["Alpha"]}]
+        + [{"custom": c["id"]} for c in custom["customInboxes"]]
+    )
+    found: list[tuple[str, dict]] = []
+    for inbox in inboxes:
+        found.append((CONVERSATIONS, {"inbox": inbox, "first": 100}))
+        found.append((LIST_PAGE, {"inbox": inbox, "first": 2, "unseen": True}))
+        found.append((LIST_PAGE, {"inbox": inbox, "last": 3, "status": None}))
+    first = await owner(LIST_PAGE, {"inbox": {"standard": "ALL"}, "first": 2})
+    cursor = first["conversations"]["pageInfo"]["endCursor"]
+    found.append((LIST_PAGE, {"inbox": {"standard": "ALL"}, "first": 3, "after": cursor}))
+    found.append((LIST_PAGE, {"inbox": {"standard": "ALL"}, "last": 1, "before": cursor}))
+    found.append((LIST_PAGE, {"inbox": {"standard": "ALL"}, "first": 2, "status": "CLOSED"}))
+    found.append((LIST_PAGE, {"inbox": {"standard": "ALL"}, "first": 2, "after": "bm8="}))
     return found
 
 
@@ -192,3 +229,19 @@ async def test_the_screens_run_one_statement_per_read(screens, apart):
         )
         await client.aclose()
     assert counts == {"together": (1, 1, 2), "apart": (4, 5, 9)}, counts
+
+
+async def test_an_inbox_list_is_one_statement(screens, apart):
+    """An inbox list with its contacts, their assignees and the last messages (the bench's
+    list, as the unrestricted agent): one statement (was four: the page, its contacts and
+    last messages, their users); what hangs further off them (a user's teams, a message's
+    channel) is read by its own loaders as before."""
+    counts = {}
+    for name, server in (("together", screens.served), ("apart", apart)):
+        client = Client(server, screens.tokens["agent_all"])
+        counts[name] = [
+            (await statements(client, BENCH_LIST, {"inbox": inbox, "first": first}))[0]
+            for inbox, first in (({"standard": "ALL"}, 25), ({"standard": "MINE"}, 100))
+        ]
+        await client.aclose()
+    assert counts == {"together": [1, 1], "apart": [4, 4]}, counts

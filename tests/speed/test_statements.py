@@ -95,6 +95,11 @@ def built_by_tortoise(query):
     fresh._choose_db_if_not_chosen()
     fresh._make_query()
     sql, params = fresh.query.get_parameterized_sql()
+    limit = f" LIMIT ${len(params)}"
+    if fresh._db.capabilities.dialect == "postgres" and sql.endswith(limit):
+        # a page's limit is written as a number on PostgreSQL (its generic plan is kept)
+        assert params[-1] == fresh._limit
+        return f"{sql[: -len(limit)]} LIMIT {fresh._limit}", list(params[:-1])
     return sql, list(params)
 
 
@@ -133,3 +138,17 @@ async def test_a_cached_statement_is_not_changed_by_its_caller(connected) -> Non
     first[1].append(99)
     first[1][0] = 42
     assert statement(query._clone()) == built_by_tortoise(query)
+
+
+async def test_a_page_reads_the_rows_tortoise_reads(world, connected) -> None:
+    """Whatever form its limit takes, a page's statement reads the rows tortoise reads: the
+    first rows in order, as many as the limit, the offset applied."""
+    for query in (
+        Conversation.all().order_by("-id").limit(3),
+        Conversation.all().order_by("id").limit(2).offset(1),
+        Conversation.filter(id__gte=0).order_by("-last_activity_at", "-id").limit(1),
+    ):
+        sql, params = statement(query._clone())
+        _, rows = await Conversation._meta.db.execute_query(sql, params)
+        expected = [row.id for row in await query._clone()]
+        assert expected and [row["id"] for row in rows] == expected
