@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from graph.live import EventBus, LiveEvent, Transaction
     from graph.loaders import Loaders
     from graph.permissions.visibility import Scope, Viewer
+    from graph.resolvers.pages import PageSpec
     from graph.subscriptions import LiveStream
 
 T = TypeVar("T")
@@ -175,6 +176,12 @@ async def add_comment(
     return await write(bus, viewer.workspace_id, operation, once=once)
 
 
+def activities_spec(request: PageRequest) -> PageSpec:
+    """The page of a contact's activities (as :func:`graph.resolvers.pages.pages_of` takes
+    it) that :func:`list_activities` reads for ``request``."""
+    return (Activity, "contact_id", ACTIVITY_ORDER, request)
+
+
 async def list_activities(
     loaders: Loaders, contact: Contact, request: PageRequest
 ) -> Page[Activity]:
@@ -182,9 +189,7 @@ async def list_activities(
     for (keyset ``[created_at, id]``). One contact's page is one statement, its users included;
     the contacts of one response share one query (:func:`graph.resolvers.pages.pages_of`), and
     one count."""
-    (rows,) = await pages_of(loaders, (Activity, "contact_id", ACTIVITY_ORDER, request)).load(
-        contact.id
-    )
+    (rows,) = await pages_of(loaders, activities_spec(request)).load(contact.id)
     page = Page.of(
         rows,
         request,
@@ -228,6 +233,7 @@ def mention_events(
 
 __all__ = [
     "MENTION",
+    "activities_spec",
     "add_comment",
     "comment_data",
     "list_activities",

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
     from graph.live import EventBus, Transaction
     from graph.loaders import Loaders
+    from graph.permissions.visibility import Scope
 
 
 def contact_facts(contact: Contact) -> dict[str, object]:
@@ -415,6 +416,12 @@ async def apply_contact_details(tx: Transaction, contact: Contact, given: Contac
     )
 
 
+def merge_suggestions_read(viewer: Viewer) -> tuple[Scope, int]:
+    """What :func:`merge_suggestions` reads for ``viewer``, as
+    :func:`graph.resolvers.pages.sharing_of` takes it: ``(scope, limit)``."""
+    return contact_scope(viewer), MAX_MERGE_SUGGESTIONS
+
+
 async def merge_suggestions(viewer: Viewer, loaders: Loaders, contact: Contact) -> list[Contact]:
     """Other contacts of the workspace sharing ``contact``'s phone (E.164) or lower-cased
     e-mail, that ``viewer`` may see (``domain.md`` sections 1 and 6), oldest first, at most 20.
@@ -426,7 +433,7 @@ async def merge_suggestions(viewer: Viewer, loaders: Loaders, contact: Contact) 
     """
     if not contact.phone and not contact.email_normalized:
         return []
-    loader = sharing_of(loaders, contact_scope(viewer), MAX_MERGE_SUGGESTIONS)
+    loader = sharing_of(loaders, *merge_suggestions_read(viewer))
     return await loader.load((contact.id, contact.phone, contact.email_normalized))
 
 
@@ -468,6 +475,7 @@ __all__ = [
     "display_name",
     "may_see",
     "merge_suggestions",
+    "merge_suggestions_read",
     "record_assignment",
     "require_contact_editor",
     "set_blocked",

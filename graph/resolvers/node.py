@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from graph.context import Context
     from graph.loaders import Loaders
     from graph.permissions.visibility import Viewer
-    from graph.resolvers.pages import PageSpec
+    from graph.resolvers.pages import Ahead
 
 
 CONTACT_TYPES = ("Contact", "Conversation", "Message", "Activity", "Call")
@@ -97,22 +97,23 @@ def _reader(loaders: Loaders, type_name: str) -> DataLoader[int, None]:
     return reader
 
 
-_AHEAD: WeakKeyDictionary[Loaders, dict[tuple[str, int], Sequence[PageSpec]]] = WeakKeyDictionary()
-"""The pages a request's ``node(id)`` of one object asks for below it, by type name and id
-(:func:`find_node`'s ``ahead``)."""
+_AHEAD: WeakKeyDictionary[Loaders, dict[tuple[str, int], Ahead]] = WeakKeyDictionary()
+"""What a request's ``node(id)`` (or ``contact(id)``) of one object asks for below it, by
+type name and id (:func:`find_node`'s ``ahead``)."""
 
 
 async def _read_with_contact(
-    loaders: Loaders, type_name: str, pk: int, ahead: Sequence[PageSpec] | None = None
+    loaders: Loaders, type_name: str, pk: int, ahead: Ahead | None = None
 ) -> None:
     """Put the row ``pk`` of ``type_name`` (a contact's object, or a contact) in its loader
     with the rows its visibility and first fields read after it (its contact; a contact's
     assignee), read in one statement (:func:`db.combined.read_combined`) instead of one after
     the other: what the loaders would read, rows of another workspace left out as they leave
     them out; a contact's with the viewer's workspace row (phone masking:
-    :meth:`graph.loaders.Loaders.workspace_future`) when nothing asked for it yet. With ``ahead``, the object's pages of those specs and the users they name too
-    (:func:`graph.resolvers.pages.read_ahead`: a conversation's timeline), read whether or
-    not the viewer may see the object: found for the pages' own resolver, which runs only
+    :meth:`graph.loaders.Loaders.workspace_future`) when nothing asked for it yet. With
+    ``ahead``, what it names too (:func:`graph.resolvers.pages.read_ahead`: a conversation's
+    timeline; a contact panel's channels, activities and merge suggestions), read whether or
+    not the viewer may see the object: found for the fields' own resolvers, which run only
     when ``node`` returned the object."""
     model = Contact if type_name == "Contact" else _CONTACT_OWNED[type_name]
     loader = getattr(loaders, type_name.lower())
@@ -167,7 +168,7 @@ async def _read_with_contact(
         for row in found.pop(len(targets)):
             loaders.prime_workspace(row)
     if settle is not None:
-        settle(found[len(targets) :])
+        settle(found[len(targets) :], found[0][0] if found[0] else None)
     workspace_id = loaders.workspace_id
     for rows, target in zip(found[: len(targets)], targets, strict=True):
         for row in rows:
@@ -178,20 +179,20 @@ async def _read_with_contact(
 
 
 async def find_node(
-    ctx: Context, type_name: str, pk: int, ahead: Sequence[PageSpec] | None = None
+    ctx: Context, type_name: str, pk: int, ahead: Ahead | None = None
 ) -> tuple[str, Any] | None:
     """``(type name, row)`` of a visible object, else ``None`` (unknown, foreign or hidden).
 
-    ``ahead``: pages of the object (``(model, parent column, order, request)``, as
-    :func:`graph.resolvers.pages.pages_of` takes them) its selection reads next (a
-    conversation's timeline), read with the object when it is the request's only ``node`` of
-    its type; whether the object is returned does not change."""
+    ``ahead``: what the object's selection reads next (:class:`graph.resolvers.pages.Ahead`:
+    a conversation's timeline, a contact panel's channels, activities and merge suggestions),
+    read with the object when it is the request's only ``node`` of its type; whether the
+    object is returned does not change."""
     viewer = ctx.viewer
     loaders = ctx.loaders
     row: Any = None
     if combined.ENABLED and (type_name == "Contact" or type_name in _CONTACT_OWNED):
         if ahead:
-            _AHEAD.setdefault(loaders, {})[(type_name, pk)] = tuple(ahead)
+            _AHEAD.setdefault(loaders, {})[(type_name, pk)] = ahead
         await _reader(loaders, type_name).load(pk)
     if type_name == "Contact":
         row = await loaders.contact.load(pk)

@@ -11,18 +11,22 @@ before, one statement per model for the whole batch (:meth:`graph.loaders.Loader
 Either way the rows are those :meth:`~graph.loaders.Loaders.rows_of` reads: the same query
 (``tests/speed/test_screens.py`` compares a parent read alone with the same parent read in a
 batch).
+
+A screen's root object (``node(id)``, ``contact(id)``) reads what its selection asks for next
+with the object itself (:class:`Ahead`, :func:`read_ahead`): a conversation's timeline, a
+contact panel's activities, channels and merge suggestions, put where these loaders find them.
 """
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
 import cachetools
 from strawberry.dataloader import DataLoader
-from tortoise.expressions import Q
+from tortoise.expressions import Q, Subquery
 
 from db import combined
 from db.combined import Part, query_part, read_combined
@@ -34,6 +38,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
     from tortoise.models import Model
+    from tortoise.queryset import QuerySet
 
     from graph.loaders import Loaders
     from graph.permissions.visibility import Scope
@@ -41,6 +46,28 @@ if TYPE_CHECKING:
 
 PageSpec = tuple[type["Model"], str, tuple[tuple[str, bool], ...], "PageRequest"]
 """What :meth:`graph.loaders.Loaders.rows_of` takes: ``(model, parent column, order, request)``."""
+
+
+@dataclass(frozen=True)
+class Ahead:
+    """What a screen's object's selection reads after the object, to be read with it
+    (:func:`read_ahead`; ``node(id)``'s and ``contact(id)``'s one statement).
+
+    Attributes:
+        pages: the object's pages (:func:`pages_of`'s specs: a conversation's timeline, a
+            contact's activities).
+        channels: a contact's channels and identities (:func:`channels_of`).
+        sharing: a contact's merge suggestions, as :func:`sharing_of` takes them: ``(scope,
+            limit)``.
+    """
+
+    pages: tuple[PageSpec, ...] = ()
+    channels: bool = False
+    sharing: tuple[Scope, int] | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.pages) or self.channels or self.sharing is not None
+
 
 _LOADERS: WeakKeyDictionary[Loaders, dict[tuple[PageSpec, ...], DataLoader[int, Any]]] = (
     WeakKeyDictionary()
@@ -198,21 +225,47 @@ async def _one_parent(
 
 
 def read_ahead(
-    loaders: Loaders, specs: Sequence[PageSpec], parent_id: int
-) -> tuple[list[Part], Callable[[Sequence[list[Any]]], None]]:
-    """The parts reading one parent's pages of ``specs`` and the users they name, to be read
-    with other parts (``node(id)``'s conversation and its contact: a timeline's one round
-    trip), and what puts their rows where :func:`pages_of` and the ``user`` loader find them
-    (given those parts' rows, in order): the pages ``pages_of(loaders, *specs)
-    .load(parent_id)`` gives, read with the same statement parts."""
-    parts, named = _parts(specs, loaders.workspace_id, parent_id)
+    loaders: Loaders, ahead: Ahead, parent_id: int
+) -> tuple[list[Part], Callable[[Sequence[list[Any]], Any], None]]:
+    """The parts reading what ``ahead`` names of the object ``parent_id`` (its pages and the
+    users they name; a contact's channels and identities, its merge suggestions), to be read
+    with other parts (``node(id)``'s object and its contact: one round trip), and what puts
+    their rows where :func:`pages_of`, :func:`channels_of`, :func:`sharing_of` and the
+    ``user`` loader find them, given those parts' rows (in order) and the object's row as the
+    same statement read it (``None``: none): what those loaders' ``load`` of the one parent
+    gives, read with the same statement parts. Merge suggestions compare the contact's phone
+    and e-mail as the statement reads them (sub-selects of its row: :func:`_sharing_ahead`),
+    and are put under the key of the row given, of the viewer's workspace only."""
+    workspace_id = loaders.workspace_id
+    parts: list[Part] = []
+    named = False
+    if ahead.pages:
+        page_parts, named = _parts(ahead.pages, workspace_id, parent_id)
+        parts.extend(page_parts)
+    pages_end = len(parts)
+    if ahead.channels:
+        parts.extend(_channel_parts(workspace_id, parent_id))
+    channels_end = len(parts)
+    if ahead.sharing is not None:
+        parts.extend(_sharing_ahead(workspace_id, *ahead.sharing, parent_id))
 
-    def settle(found: Sequence[list[Any]]) -> None:
-        loader = pages_of(loaders, *specs)
-        if loader.cache_map.get(parent_id) is None:
-            loader.prime(parent_id, _settled(loaders, named, list(found)))
+    def settle(found: Sequence[list[Any]], row: Any) -> None:
+        if ahead.pages:
+            loader = pages_of(loaders, *ahead.pages)
+            if loader.cache_map.get(parent_id) is None:
+                loader.prime(parent_id, _settled(loaders, named, list(found[:pages_end])))
+        if ahead.channels:
+            loader = channels_of(loaders)
+            if loader.cache_map.get(parent_id) is None:
+                channels, identities = found[pages_end:channels_end]
+                loader.prime(parent_id, (channels, identities))
+        if ahead.sharing is not None and row is not None and row.workspace_id == workspace_id:
+            key = (row.id, row.phone, row.email_normalized)
+            loader = sharing_of(loaders, *ahead.sharing)
+            if loader.cache_map.get(key) is None:
+                loader.prime(key, found[channels_end])
 
-    return list(parts), settle
+    return parts, settle
 
 
 def _settled(loaders: Loaders, named: bool, found: list[Any]) -> tuple[list[Any], ...]:
@@ -272,27 +325,8 @@ def channels_of(loaders: Loaders) -> DataLoader[int, tuple[list[Channel], list[C
         ) -> list[tuple[list[Channel], list[ChannelIdentity]]]:
             wanted = set(contact_ids)
             if len(wanted) == 1 and combined.ENABLED:
-                workspace_id, contact_id = loaders.workspace_id, contact_ids[0]
-
-                def build() -> tuple[Part, ...]:
-                    return (
-                        query_part(
-                            "channels",
-                            Channel.filter(workspace_id=workspace_id).order_by("id"),
-                            (("id", False),),
-                        ),
-                        query_part(
-                            "identities",
-                            ChannelIdentity.filter(
-                                workspace_id=workspace_id, contact_id__in=[contact_id]
-                            ).order_by("id"),
-                            (("id", False),),
-                        ),
-                    )
-
-                found = await together(loaders).load(
-                    _kept(("channels", workspace_id, contact_id), build)
-                )
+                parts = _channel_parts(loaders.workspace_id, contact_ids[0])
+                found = await together(loaders).load(parts)
                 return [(found[0], found[1]) for _ in contact_ids]
             channels, identities = await asyncio.gather(
                 loaders.channels(), loaders.identities.load_many(list(contact_ids))
@@ -301,6 +335,74 @@ def channels_of(loaders: Loaders) -> DataLoader[int, tuple[list[Channel], list[C
 
         loader = made[_CHANNELS] = Loader(load_fn=load)
     return loader
+
+
+def _channel_parts(workspace_id: int, contact_id: int) -> tuple[Part, ...]:
+    """The parts reading the workspace's channels and ``contact_id``'s identities (each oldest
+    first) for :func:`channels_of`."""
+
+    def build() -> tuple[Part, ...]:
+        return (
+            query_part(
+                "channels",
+                Channel.filter(workspace_id=workspace_id).order_by("id"),
+                (("id", False),),
+            ),
+            query_part(
+                "identities",
+                ChannelIdentity.filter(
+                    workspace_id=workspace_id, contact_id__in=[contact_id]
+                ).order_by("id"),
+                (("id", False),),
+            ),
+        )
+
+    return _kept(("channels", workspace_id, contact_id), build)
+
+
+_SHARING_ORDER = (("created_at", False), ("id", False))
+
+
+def _sharing_query(
+    workspace_id: int, scope: Scope, limit: int, contact_id: int, phone: Any, email: Any
+) -> QuerySet[Contact]:
+    """The other contacts of the workspace in ``scope`` with the phone ``phone`` or the
+    e-mail ``email`` (each a value, or a sub-select of one; one that is empty is not
+    compared), oldest first, at most ``limit``: what :func:`sharing_of` reads for one
+    contact."""
+    shared = [Q(phone=phone)] if phone else []
+    if email:
+        shared.append(Q(email_normalized=email))
+    return (
+        Contact.filter(workspace_id=workspace_id)
+        .filter(scope.q())
+        .filter(Q(*shared, join_type="OR"))
+        .filter(~Q(id=contact_id))
+        .order_by("created_at", "id")
+        .limit(limit)
+    )
+
+
+def _sharing_ahead(
+    workspace_id: int, scope: Scope, limit: int, contact_id: int
+) -> tuple[Part, ...]:
+    """The part reading ``contact_id``'s merge suggestions before its row is known
+    (:func:`read_ahead`): :func:`_sharing_query` with the contact's phone and e-mail as
+    scalar sub-selects of its row in the workspace, empty ones left out (``NULL``: compared
+    with nothing), as :func:`sharing_of` leaves out a contact's empty phone or e-mail; each
+    sub-select is a value the indexes are searched for, as a parameter is."""
+
+    def own(column: str) -> Subquery:
+        row = Contact.filter(id=contact_id, workspace_id=workspace_id).exclude(**{column: ""})
+        return Subquery(row.values(column))
+
+    def build() -> tuple[Part, ...]:
+        query = _sharing_query(
+            workspace_id, scope, limit, contact_id, own("phone"), own("email_normalized")
+        )
+        return (query_part("sharing", query, _SHARING_ORDER),)
+
+    return _kept(("sharing ahead", workspace_id, scope, limit, contact_id), build)
 
 
 def sharing_of(loaders: Loaders, scope: Scope, limit: int) -> DataLoader[SharingKey, list[Contact]]:
@@ -324,18 +426,8 @@ def sharing_of(loaders: Loaders, scope: Scope, limit: int) -> DataLoader[Sharing
                 workspace_id = loaders.workspace_id
 
                 def build() -> tuple[Part, ...]:
-                    shared = [Q(phone=phone)] if phone else []
-                    if email:
-                        shared.append(Q(email_normalized=email))
-                    query = (
-                        Contact.filter(workspace_id=workspace_id)
-                        .filter(scope.q())
-                        .filter(Q(*shared, join_type="OR"))
-                        .filter(~Q(id=contact_id))
-                        .order_by("created_at", "id")
-                        .limit(limit)
-                    )
-                    return (query_part("sharing", query, (("created_at", False), ("id", False))),)
+                    query = _sharing_query(workspace_id, scope, limit, contact_id, phone, email)
+                    return (query_part("sharing", query, _SHARING_ORDER),)
 
                 parts = _kept(
                     ("sharing", workspace_id, scope, limit, contact_id, phone, email), build
@@ -348,4 +440,4 @@ def sharing_of(loaders: Loaders, scope: Scope, limit: int) -> DataLoader[Sharing
     return loader
 
 
-__all__ = ["PageSpec", "channels_of", "pages_of", "read_ahead", "sharing_of"]
+__all__ = ["Ahead", "PageSpec", "channels_of", "pages_of", "read_ahead", "sharing_of"]

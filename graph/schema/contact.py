@@ -29,7 +29,9 @@ from graph.resolvers import crm as crm_resolvers
 from graph.resolvers import erasure as erasure_resolvers
 from graph.resolvers import merge as merge_resolvers
 from graph.resolvers.node import find_node
+from graph.resolvers.pages import Ahead
 from graph.schema.activity import Activity, ActivityConnection
+from graph.schema.ahead import arguments_of, selected_fields
 from graph.schema.channel import Channel
 from graph.schema.core import After, Before, Connection, First, Last, Node, connection_field
 from graph.schema.crm import CrmProvider, CrmRecord
@@ -37,6 +39,7 @@ from graph.schema.described import AFTER_SEQUENCE
 from graph.schema.user import User
 
 if TYPE_CHECKING:
+    from graph.resolvers.pages import PageSpec
     from graph.schema.call import CallConnection
     from graph.schema.conversation import ConversationConnection
 
@@ -258,9 +261,49 @@ class Contact(Node):
         last: Last = None,
         before: Before = None,
     ) -> ActivityConnection:
-        request = PageRequest.parse(first, after, last, before, (datetime, int))
+        request = activities_request(first, after, last, before)
         page = await activity_resolvers.list_activities(info.context.loaders, self.row, request)
         return ActivityConnection.from_page(page, Activity.from_row)
+
+
+def activities_request(
+    first: int | None, after: str | None, last: int | None, before: str | None
+) -> PageRequest:
+    """The page ``Contact.activities``' arguments ask for.
+
+    Raises:
+        graph.errors.BadUserInput: as :meth:`graph.relay.PageRequest.parse`.
+    """
+    return PageRequest.parse(first, after, last, before, (datetime, int))
+
+
+def panel_ahead(info: Info) -> Ahead | None:
+    """What a contact panel's selection of a contact (``contact(id)``, ``node(id)``) reads
+    after the contact: its channels, its page of activities (asked for once, with a valid
+    page) and its merge suggestions, so that they are read with the contact and its assignee
+    (one statement: :func:`graph.resolvers.node.find_node`); ``None`` when it asks for none of
+    them or a directive is on the way (:func:`graph.schema.ahead.selected_fields`)."""
+    found = selected_fields(info, "Contact", ("channels", "activities", "mergeSuggestions"))
+    if found is None:
+        return None
+    pages: tuple[PageSpec, ...] = ()
+    if len(found["activities"]) == 1:
+        try:
+            arguments = arguments_of(info, "Contact", found["activities"][0])
+            request = activities_request(
+                arguments.get("first"),
+                arguments.get("after"),
+                arguments.get("last"),
+                arguments.get("before"),
+            )
+        except Exception:  # noqa: BLE001, S110 - the field's own resolver reports it
+            pass
+        else:
+            pages = (activity_resolvers.activities_spec(request),)
+    sharing = (
+        resolvers.merge_suggestions_read(info.context.viewer) if found["mergeSuggestions"] else None
+    )
+    return Ahead(pages=pages, channels=bool(found["channels"]), sharing=sharing) or None
 
 
 @strawberry.input(
@@ -453,7 +496,8 @@ class ContactQueries:
         info: Info,
         id: Annotated[strawberry.ID, strawberry.argument(description="The Contact's id.")],
     ) -> Contact | None:
-        found = await find_node(info.context, "Contact", decode_id(id, "Contact"))
+        pk = decode_id(id, "Contact")
+        found = await find_node(info.context, "Contact", pk, panel_ahead(info))
         return Contact.from_row(found[1]) if found else None
 
     @connection_field(
@@ -788,4 +832,6 @@ __all__ = [
     "UpdateContactInput",
     "UpsertContactInput",
     "UpsertContactPayload",
+    "activities_request",
+    "panel_ahead",
 ]

@@ -2,34 +2,25 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated
 
 import strawberry
-from graphql import (
-    FieldNode,
-    FragmentSpreadNode,
-    InlineFragmentNode,
-    SelectionSetNode,
-    VariableNode,
-    value_from_ast,
-)
 from strawberry.types import Info
 
 from graph.errors import BadUserInput
 from graph.relay import parse_global_id
 from graph.resolvers.conversation import timeline_specs
 from graph.resolvers.node import find_node
+from graph.resolvers.pages import Ahead
+from graph.schema.ahead import arguments_of, selected_fields
 from graph.schema.call import Call
 from graph.schema.channel import Channel
-from graph.schema.contact import Contact
+from graph.schema.contact import Contact, panel_ahead
 from graph.schema.conversation import Activity, Conversation, Message, timeline_request
 from graph.schema.core import Node
 from graph.schema.inbox import CustomInbox
 from graph.schema.user import AccessToken, Team, User, Workspace
 from graph.schema.webhook import WebhookEndpoint
-
-if TYPE_CHECKING:
-    from graph.resolvers.pages import PageSpec
 
 _TYPES = {
     "Call": Call,
@@ -65,7 +56,13 @@ class NodeQueries:
         parsed = parse_global_id(id)
         if parsed is None:
             raise BadUserInput("`id` is not a valid global id.", field="id")
-        ahead = _timeline_ahead(info) if parsed[0] == "Conversation" else None
+        ahead = (
+            _timeline_ahead(info)
+            if parsed[0] == "Conversation"
+            else panel_ahead(info)
+            if parsed[0] == "Contact"
+            else None
+        )
         found = await find_node(info.context, *parsed, ahead)
         if found is None:
             return None
@@ -73,51 +70,17 @@ class NodeQueries:
         return _TYPES[type_name].from_row(row)
 
 
-def _timeline_ahead(info: Info) -> tuple[PageSpec, ...] | None:
+def _timeline_ahead(info: Info) -> Ahead | None:
     """The pages of a conversation's timeline ``node``'s selection asks for (``... on
     Conversation { timeline(...) }``, once, without directives on the way: a screen's
     timeline), so that they are read with the conversation and its contact (one round trip);
     ``None`` for any other selection or arguments that are not a page (the timeline's own
     resolver reports those)."""
-    raw = info._raw_info
-    found: list[FieldNode] = []
-
-    def walk(selection_set: SelectionSetNode | None) -> bool:
-        for selection in selection_set.selections if selection_set is not None else ():
-            if selection.directives:
-                return False
-            if isinstance(selection, FieldNode):
-                if selection.name.value == "timeline":
-                    found.append(selection)
-                continue
-            if isinstance(selection, FragmentSpreadNode):
-                fragment = raw.fragments.get(selection.name.value)
-                if fragment is None or fragment.directives:
-                    return False
-                condition, inner = fragment.type_condition, fragment.selection_set
-            elif isinstance(selection, InlineFragmentNode):
-                condition, inner = selection.type_condition, selection.selection_set
-            else:
-                return False
-            if condition is not None and condition.name.value not in ("Conversation", "Node"):
-                continue
-            if not walk(inner):
-                return False
-        return True
-
-    if not all(walk(node.selection_set) for node in raw.field_nodes) or len(found) != 1:
+    found = selected_fields(info, "Conversation", ("timeline",))
+    if found is None or len(found["timeline"]) != 1:
         return None
-    field_def = raw.schema.get_type("Conversation").fields["timeline"]
-    arguments: dict[str, Any] = {}
     try:
-        for argument in found[0].arguments:
-            value = argument.value
-            if isinstance(value, VariableNode):
-                arguments[argument.name.value] = raw.variable_values.get(value.name.value)
-            else:
-                arguments[argument.name.value] = value_from_ast(
-                    value, field_def.args[argument.name.value].type
-                )
+        arguments = arguments_of(info, "Conversation", found["timeline"][0])
         request = timeline_request(
             arguments.get("first"),
             arguments.get("after"),
@@ -126,7 +89,7 @@ def _timeline_ahead(info: Info) -> tuple[PageSpec, ...] | None:
         )
     except Exception:  # noqa: BLE001 - the timeline's own resolver reports it
         return None
-    return timeline_specs(request)
+    return Ahead(pages=timeline_specs(request))
 
 
 __all__ = ["NodeQueries"]

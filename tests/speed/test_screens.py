@@ -11,8 +11,8 @@ import uuid
 
 import pytest
 
+from bench.queries import CONTACT_PANEL, SIDEBAR, TIMELINE, contact_panel_query
 from bench.queries import CONVERSATIONS as BENCH_LIST
-from bench.queries import SIDEBAR, TIMELINE, contact_panel_query
 from tests.conftest import ASSIGN, PEOPLE, RECEIVE
 from tests.speed.test_plain_leaves import answer
 from tests.speed.test_statement_counts import (
@@ -54,6 +54,31 @@ TIMELINE_SHAPES = [
       timeline(first: 2, after: "bm90IGEgY3Vyc29y") { edges { cursor } } } } }""",
     """query($id: ID!) { node(id: $id) { ... on Conversation {
       timeline(last: 4) { edges { cursor } pageInfo { hasPreviousPage startCursor } } } } }""",
+]
+NODE_PANEL = (
+    "query($id: ID!) { node(id: $id) { ... on Contact { "
+    + " ".join(CONTACT_PANEL.values())
+    + " } } }"
+)
+# a contact panel read with the contact (graph.schema.contact ``panel_ahead``): by node(id)
+# with a fragment on Node, under a directive, activities twice, backwards, with a bad cursor,
+# merge suggestions alone, with the same contact twice in one request
+PANEL_SHAPES = [
+    """query($id: ID!) { node(id: $id) { id ...p } }
+    fragment p on Node { ... on Contact { name channels { handle handles }
+      activities(first: 3) { edges { cursor node { id author { id name } } } }
+      mergeSuggestions { id name assignee { id } } } }""",
+    """query($id: ID!, $on: Boolean!) { contact(id: $id) { id
+      channels @include(if: $on) { hasIdentity } activities(first: 2) { edges { cursor } } } }""",
+    """query($id: ID!) { contact(id: $id) { mergeSuggestions { id }
+      a: activities(first: 2) { edges { cursor } } b: activities(last: 2) { edges { cursor } } } }""",
+    """query($id: ID!) { contact(id: $id) { activities(last: 4) { edges { cursor node { kind } }
+      pageInfo { hasPreviousPage startCursor } } channels { channel { id } } } }""",
+    """query($id: ID!) { contact(id: $id) { channels { handle }
+      activities(first: 2, after: "bm90IGEgY3Vyc29y") { edges { cursor } } } }""",
+    """query($id: ID!) { contact(id: $id) { phone email mergeSuggestions { id phone email } } }""",
+    """query($id: ID!) { contact(id: $id) { id activities(first: 1) { edges { cursor } } }
+      node(id: $id) { ... on Contact { mergeSuggestions { id } channels { handle } } } }""",
 ]
 TIMELINE_PAGE = """query($id: ID!, $first: Int, $after: String) {
   node(id: $id) { ... on Conversation { timeline(first: $first, after: $after) {
@@ -140,7 +165,11 @@ async def operations(owner: Client, world) -> list[tuple[str, dict]]:
         found.append((contact_panel_query(), {"id": contact_id}))
         found.append((PANEL_OF, {"id": contact_id}))
         found.append((NODE, {"id": contact_id}))
+        found.append((NODE_PANEL, {"id": contact_id}))
+        for shape in PANEL_SHAPES:
+            found.append((shape, {"id": contact_id, "on": True}))
     found.append((NODE, {"id": "Q29udmVyc2F0aW9uOjIxNDc0ODM2NDc="}))  # no such row
+    found.append((contact_panel_query(), {"id": "Q29udGFjdDoyMTQ3NDgzNjQ3"}))  # no such row
     return found + await lists(owner, world)
 
 
@@ -204,10 +233,9 @@ async def test_the_screens_run_one_statement_per_read(screens, apart):
     blocked contacts): the sidebar is one statement (was four: the custom inboxes, two
     counts, its teams' names), a timeline one (was five: the conversation, its contact,
     messages, activities, their users; all read together, graph.schema.node), a contact
-    panel two (was nine: the contact, its assignee, the workspace, channels, identities,
-    activities, their users, two merge groups; now the contact with its assignee and the
-    workspace, then its channels, identities, activities, their users and merge suggestions
-    together)."""
+    panel one (was nine: the contact, its assignee, the workspace, channels, identities,
+    activities, their users, two merge groups; all read with the contact, by ``contact(id)``
+    and by ``node(id)``, graph.schema.contact ``panel_ahead``)."""
     conversation = screens.client("owner")
     listed = await conversation(
         '{ node(id: "' + screens.contact_ids["c_team"] + '") { ... on Contact { '
@@ -226,9 +254,10 @@ async def test_the_screens_run_one_statement_per_read(screens, apart):
                     client, contact_panel_query(), {"id": screens.panel_pairs["phone_b"]}
                 )
             )[0],
+            (await statements(client, NODE_PANEL, {"id": screens.panel_pairs["phone_b"]}))[0],
         )
         await client.aclose()
-    assert counts == {"together": (1, 1, 2), "apart": (4, 5, 9)}, counts
+    assert counts == {"together": (1, 1, 1, 1), "apart": (4, 5, 9, 9)}, counts
 
 
 async def test_an_inbox_list_is_one_statement(screens, apart):

@@ -1,0 +1,92 @@
+"""What a root field's selection reads below the object it returns, found before the object
+is read, so that it is read with the object in one statement (issue 23 item 1:
+``graph.resolvers.node.find_node``'s ``ahead``; a conversation's timeline, a contact panel).
+
+Only plain selections are read ahead: a directive anywhere on the way (``@include``,
+``@skip``) leaves the whole selection to the fields' own resolvers. Reading ahead never
+changes an answer: the rows are those the fields' resolvers would read for the same
+arguments (put where they look first); a field the selection does not ask for, or asks for
+with other arguments, reads its own rows as before.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from graphql import (
+    FieldNode,
+    FragmentSpreadNode,
+    InlineFragmentNode,
+    SelectionSetNode,
+    VariableNode,
+    value_from_ast,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Collection
+
+    from strawberry.types import Info
+
+
+def selected_fields(
+    info: Info, type_name: str, names: Collection[str]
+) -> dict[str, list[FieldNode]] | None:
+    """The fields of ``names`` the current field's selection selects on an object of the
+    type ``type_name`` (directly, or in fragments on that type or on an interface it
+    implements), each name's field nodes in document order (several: aliases or repeats);
+    ``None`` when a directive is on the way, or a fragment spread names no fragment."""
+    raw = info._raw_info
+    object_type = raw.schema.get_type(type_name)
+    applies = {type_name, *(i.name for i in getattr(object_type, "interfaces", ()))}
+    found: dict[str, list[FieldNode]] = {name: [] for name in names}
+
+    def walk(selection_set: SelectionSetNode | None) -> bool:
+        for selection in selection_set.selections if selection_set is not None else ():
+            if selection.directives:
+                return False
+            if isinstance(selection, FieldNode):
+                if selection.name.value in found:
+                    found[selection.name.value].append(selection)
+                continue
+            if isinstance(selection, FragmentSpreadNode):
+                fragment = raw.fragments.get(selection.name.value)
+                if fragment is None or fragment.directives:
+                    return False
+                condition, inner = fragment.type_condition, fragment.selection_set
+            elif isinstance(selection, InlineFragmentNode):
+                condition, inner = selection.type_condition, selection.selection_set
+            else:
+                return False
+            if condition is not None and condition.name.value not in applies:
+                continue
+            if not walk(inner):
+                return False
+        return True
+
+    if not all(walk(node.selection_set) for node in raw.field_nodes):
+        return None
+    return found
+
+
+def arguments_of(info: Info, type_name: str, node: FieldNode) -> dict[str, Any]:
+    """The arguments given to the field ``node`` of ``type_name``, by name, as coerced from
+    literals or taken from the operation's variables (those not given left out).
+
+    Raises:
+        Exception: a literal that does not coerce (the field's own resolver reports it).
+    """
+    raw = info._raw_info
+    field_def = raw.schema.get_type(type_name).fields[node.name.value]
+    arguments: dict[str, Any] = {}
+    for argument in node.arguments:
+        value = argument.value
+        if isinstance(value, VariableNode):
+            arguments[argument.name.value] = raw.variable_values.get(value.name.value)
+        else:
+            arguments[argument.name.value] = value_from_ast(
+                value, field_def.args[argument.name.value].type
+            )
+    return arguments
+
+
+__all__ = ["arguments_of", "selected_fields"]
