@@ -17,7 +17,7 @@ import json
 from binascii import b2a_base64
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import orjson
@@ -122,18 +122,26 @@ def encode_cursor(values: list[Any]) -> str:
     usual = True
     for value in values:
         if isinstance(value, datetime):
-            plain.append(value.isoformat())
+            # a UTC instant (every row's timestamp) as it is: orjson writes it as isoformat()
+            # does, without the call (offsets of seconds it would round: those go as text)
+            plain.append(value if value.utcoffset() == _UTC_OFFSET else value.isoformat())
         else:
             plain.append(value)
             usual = usual and type(value) is int and -_INT64 <= value < _INT64
     # orjson writes a list of ISO 8601 texts (plain ASCII) and 64-bit integers as json.dumps
     # does, in a single call (a list of 100 encodes 100 cursors); anything else through json
-    data = orjson.dumps(plain) if usual else _CURSOR_JSON.encode(plain).encode()
+    if usual:
+        data = orjson.dumps(plain)
+    else:
+        texts = [v.isoformat() if isinstance(v, datetime) else v for v in plain]
+        data = _CURSOR_JSON.encode(texts).encode()
     return b2a_base64(data, newline=False).translate(_URL_SAFE).decode("ascii").rstrip("=")
 
 
 _INT64 = 2**63
 """orjson writes integers of 64 bits (signed) only."""
+
+_UTC_OFFSET = timedelta(0)
 
 
 def decode_cursor(cursor: str, shape: tuple[type, ...], *, field: str = "after") -> list[Any]:

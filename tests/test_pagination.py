@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import json
+from datetime import UTC, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
 import strawberry
 
-from graph.relay import Page, PageRequest, decode_cursor
+from graph.relay import Page, PageRequest, decode_cursor, encode_cursor
 from graph.schema.core import Connection
 
 
@@ -62,3 +67,30 @@ def test_a_connection_is_named_after_its_node_and_carries_the_page() -> None:
         things["edges"][0]["cursor"],
         things["edges"][1]["cursor"],
     )
+
+
+def test_a_cursor_is_the_base64_of_its_values_json() -> None:
+    """A cursor is the URL-safe base64 (unpadded) of ``json.dumps`` of its keyset values,
+    datetimes as ``isoformat()``: whatever their zone (UTC as the databases return it, other
+    offsets, offsets with seconds, naive), microseconds or none, with any integer or text."""
+    zones = [
+        UTC,
+        ZoneInfo("UTC"),
+        ZoneInfo("Europe/London"),
+        timezone(timedelta(hours=2)),
+        timezone(timedelta(hours=-5, minutes=-30)),
+        timezone(timedelta(hours=1, seconds=1)),
+        None,
+    ]
+    seen = 0
+    for zone in zones:
+        for micro in (0, 1, 123456):
+            for moment in (datetime(2026, 10, 25, 1, 30, 5, micro), datetime(1, 1, 1, 0, 0, 0)):
+                at = moment.replace(tzinfo=zone)
+                for last in (7, 2**63, -(2**63) - 1, "é"):
+                    values = [at, last]
+                    text = json.dumps([at.isoformat(), last], separators=(",", ":"))
+                    wanted = base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+                    assert encode_cursor(values) == wanted, (values, text)
+                    seen += 1
+    assert seen == len(zones) * 3 * 2 * 4
