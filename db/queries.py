@@ -250,7 +250,7 @@ def keyset_query(
 ) -> QuerySet[Model]:
     """The query of one page of ``query`` in ``order``, by keyset (never an OFFSET), with one
     row more than ``size`` when more follow in the reading direction
-    (:meth:`graph.relay.Page.of` makes the page; :func:`keyset_page` reads it).
+    (:meth:`graph.relay.PageRequest.read` reads it, :meth:`graph.relay.Page.of` makes the page).
 
     Args:
         query: the list's rows.
@@ -264,19 +264,6 @@ def keyset_query(
     if condition is not None:
         query = query.filter(condition)
     return query.order_by(*ordering(reverse(order) if backward else order)).limit(size + 1)
-
-
-async def keyset_page(
-    query: QuerySet[Model],
-    order: Sequence[tuple[str, bool]],
-    size: int,
-    after: Sequence[Any] | None = None,
-    before: Sequence[Any] | None = None,
-    *,
-    backward: bool = False,
-) -> list[Model]:
-    """The rows of :func:`keyset_query`'s page (same arguments), in reading order."""
-    return await plain_rows(keyset_query(query, order, size, after, before, backward=backward))
 
 
 def is_plain(query: QuerySet[Model]) -> bool:
@@ -514,7 +501,6 @@ __all__ = [
     "first_per_group",
     "keyset_after",
     "keyset_between",
-    "keyset_page",
     "keyset_query",
     "ordering",
     "plain_rows",

@@ -23,9 +23,11 @@ from graphql import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Collection
+    from collections.abc import Callable, Collection
 
     from strawberry.types import Info
+
+    from graph.relay import PageRequest
 
 
 def selected_fields(
@@ -89,4 +91,22 @@ def arguments_of(info: Info, type_name: str, node: FieldNode) -> dict[str, Any]:
     return arguments
 
 
-__all__ = ["arguments_of", "selected_fields"]
+def page_asked(
+    info: Info, type_name: str, node: FieldNode, parse: Callable[..., PageRequest]
+) -> PageRequest | None:
+    """The page the connection field ``node`` of ``type_name`` asks for (its ``first``,
+    ``after``, ``last`` and ``before`` given to ``parse``, e.g. ``timeline_request``), or
+    ``None`` when they are not a page (the field's own resolver reports them)."""
+    try:
+        arguments = arguments_of(info, type_name, node)
+        return parse(
+            arguments.get("first"),
+            arguments.get("after"),
+            arguments.get("last"),
+            arguments.get("before"),
+        )
+    except Exception:  # noqa: BLE001 - the field's own resolver reports it
+        return None
+
+
+__all__ = ["arguments_of", "page_asked", "selected_fields"]

@@ -31,7 +31,7 @@ from graph.resolvers import merge as merge_resolvers
 from graph.resolvers.node import find_node
 from graph.resolvers.pages import Ahead
 from graph.schema.activity import Activity, ActivityConnection
-from graph.schema.ahead import arguments_of, selected_fields
+from graph.schema.ahead import page_asked, selected_fields
 from graph.schema.channel import Channel
 from graph.schema.core import After, Before, Connection, First, Last, Node, connection_field
 from graph.schema.crm import CrmProvider, CrmRecord
@@ -288,17 +288,8 @@ def panel_ahead(info: Info) -> Ahead | None:
         return None
     pages: tuple[PageSpec, ...] = ()
     if len(found["activities"]) == 1:
-        try:
-            arguments = arguments_of(info, "Contact", found["activities"][0])
-            request = activities_request(
-                arguments.get("first"),
-                arguments.get("after"),
-                arguments.get("last"),
-                arguments.get("before"),
-            )
-        except Exception:  # noqa: BLE001, S110 - the field's own resolver reports it
-            pass
-        else:
+        request = page_asked(info, "Contact", found["activities"][0], activities_request)
+        if request is not None:
             pages = (activity_resolvers.activities_spec(request),)
     sharing = (
         resolvers.merge_suggestions_read(info.context.viewer) if found["mergeSuggestions"] else None

@@ -12,7 +12,7 @@ from graph.relay import parse_global_id
 from graph.resolvers.conversation import timeline_specs
 from graph.resolvers.node import find_node
 from graph.resolvers.pages import Ahead
-from graph.schema.ahead import arguments_of, selected_fields
+from graph.schema.ahead import page_asked, selected_fields
 from graph.schema.call import Call
 from graph.schema.channel import Channel
 from graph.schema.contact import Contact, panel_ahead
@@ -79,17 +79,8 @@ def _timeline_ahead(info: Info) -> Ahead | None:
     found = selected_fields(info, "Conversation", ("timeline",))
     if found is None or len(found["timeline"]) != 1:
         return None
-    try:
-        arguments = arguments_of(info, "Conversation", found["timeline"][0])
-        request = timeline_request(
-            arguments.get("first"),
-            arguments.get("after"),
-            arguments.get("last"),
-            arguments.get("before"),
-        )
-    except Exception:  # noqa: BLE001 - the timeline's own resolver reports it
-        return None
-    return Ahead(pages=timeline_specs(request))
+    request = page_asked(info, "Conversation", found["timeline"][0], timeline_request)
+    return None if request is None else Ahead(pages=timeline_specs(request))
 
 
 __all__ = ["NodeQueries"]
