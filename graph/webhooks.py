@@ -84,7 +84,6 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 from standardwebhooks import Webhook
-from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
@@ -480,67 +479,96 @@ def attempt_row(
     )
 
 
-async def record_attempt(endpoint_id: int, **attempt: Any) -> WebhookDelivery | None:
-    """Write one attempt to the log (``attempt``: the arguments of :func:`attempt_row`);
+async def record_attempt(endpoint: WebhookEndpoint, **attempt: Any) -> WebhookDelivery | None:
+    """Write one attempt to the log (``attempt``: the arguments of :func:`attempt_row` but
+    its number), numbered after the event's attempts recorded before it: counted when it is
+    recorded, under the endpoint's row lock (PostgreSQL; SQLite runs one transaction at a
+    time), which the queue's group commit also takes and counts under
+    (:data:`ATTEMPT_NUMBER`), so no two attempts of an event share a number (a redelivery
+    sent while the queue's own attempt is under way or between its retries, two
+    redeliveries at once). Left open on PostgreSQL: a group commit whose statement began
+    while this transaction held the lock counts with its statement's snapshot, without this
+    attempt (a window of this transaction's few statements, not of a request's answer).
     ``None`` when the endpoint was deleted meanwhile (it keeps no log)."""
-    row = attempt_row(endpoint_id, **attempt)
-    with contextlib.suppress(IntegrityError):
-        await row.save()
-        return row
-    return None
 
+    async def operation(tx: Transaction) -> WebhookDelivery | None:
+        held = WebhookEndpoint.filter(id=endpoint.id).using_db(tx.connection)
+        if await held.select_for_update().first() is None:
+            return None
+        log = WebhookDelivery.filter(endpoint_id=endpoint.id, webhook_id=attempt["msg_id"])
+        earlier = await log.using_db(tx.connection).count()
+        row = attempt_row(endpoint.id, attempt=earlier + 1, **attempt)
+        await row.save(using_db=tx.connection)
+        return row
+
+    return await write(None, endpoint.workspace_id, operation)
+
+
+ATTEMPT_NUMBER = (
+    "(SELECT count(*) FROM webhook_delivery AS d "
+    "WHERE d.endpoint_id = {endpoint} AND d.webhook_id = {webhook}) + 1"
+)
+"""A success's attempt number in the group commit's statements, as :func:`record_attempt`
+numbers the others: one after the event's attempts recorded before it (``{endpoint}``,
+``{webhook}``: the recorded row's columns)."""
+
+_BATCH_NUMBER = ATTEMPT_NUMBER.format(endpoint="b.endpoint_id", webhook="b.webhook_id")
 
 GROUP_ROWS = 500
 """Successes committed by one statement at most (SQLite binds at most 32,766 parameters)."""
 
-_PG_GROUP_COMMIT = """
+_PG_GROUP_COMMIT = f"""
 WITH batch AS (
     SELECT * FROM unnest(
-        $1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::int[], $6::int[], $7::int[],
-        $8::timestamptz[]
-    ) AS b (endpoint_id, sequence, event_type, webhook_id, attempt, status_code, duration_ms,
+        $1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::int[], $6::int[],
+        $7::timestamptz[]
+    ) AS b (endpoint_id, sequence, event_type, webhook_id, status_code, duration_ms,
             attempted_at)
 ), held AS MATERIALIZED (
     SELECT id FROM webhook_endpoint
-    WHERE id = ANY($1::bigint[]) AND lease_owner = $9 AND enabled
+    WHERE id = ANY($1::bigint[]) AND lease_owner = $8 AND enabled
     ORDER BY id
     FOR UPDATE
 ), moved AS (
-    UPDATE webhook_endpoint AS e SET "cursor" = b.sequence, lease_until = $10
+    UPDATE webhook_endpoint AS e SET "cursor" = b.sequence, lease_until = $9
     FROM batch AS b JOIN held AS h ON h.id = b.endpoint_id
     WHERE e.id = b.endpoint_id
     RETURNING e.id
 ), recorded AS (
     INSERT INTO webhook_delivery (endpoint_id, sequence, event_type, webhook_id, attempt,
         status_code, error, duration_ms, attempted_at, next_retry_at)
-    SELECT b.endpoint_id, b.sequence, b.event_type, b.webhook_id, b.attempt, b.status_code,
-        NULL, b.duration_ms, b.attempted_at, NULL
+    SELECT b.endpoint_id, b.sequence, b.event_type, b.webhook_id, {_BATCH_NUMBER},
+        b.status_code, NULL, b.duration_ms, b.attempted_at, NULL
     FROM batch AS b JOIN moved AS m ON m.id = b.endpoint_id
 )
 SELECT id FROM moved
 """
 """A group commit on PostgreSQL (:meth:`WebhookDeliverer._commit_rows`): the successes'
-columns as arrays ($1 to $8, as :func:`_success_row` orders them), the worker ($9), the
-leases' new end ($10); the ids of the endpoints whose cursor moved."""
+columns as arrays ($1 to $7, as :func:`_success_row` orders them), the worker ($8), the
+leases' new end ($9); the ids of the endpoints whose cursor moved. Each attempt is numbered
+as :data:`ATTEMPT_NUMBER` counts."""
 
-_PG_RECORD = """
+_PG_RECORD = f"""
 INSERT INTO webhook_delivery (endpoint_id, sequence, event_type, webhook_id, attempt,
     status_code, error, duration_ms, attempted_at, next_retry_at)
-SELECT b.endpoint_id, b.sequence, b.event_type, b.webhook_id, b.attempt, b.status_code,
-    NULL, b.duration_ms, b.attempted_at, NULL
+SELECT b.endpoint_id, b.sequence, b.event_type, b.webhook_id, {_BATCH_NUMBER},
+    b.status_code, NULL, b.duration_ms, b.attempted_at, NULL
 FROM unnest(
-    $1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::int[], $6::int[], $7::int[],
-    $8::timestamptz[]
-) AS b (endpoint_id, sequence, event_type, webhook_id, attempt, status_code, duration_ms,
+    $1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::int[], $6::int[],
+    $7::timestamptz[]
+) AS b (endpoint_id, sequence, event_type, webhook_id, status_code, duration_ms,
         attempted_at)
 WHERE EXISTS (SELECT 1 FROM webhook_endpoint AS e WHERE e.id = b.endpoint_id)
 """
 """Successes' attempts whose cursor did not move, of the endpoints that still exist."""
 
-_SQLITE_RECORD = """
+_SQLITE_RECORD = f"""
 INSERT INTO webhook_delivery (endpoint_id, sequence, event_type, webhook_id, attempt,
     status_code, error, duration_ms, attempted_at, next_retry_at)
-SELECT * FROM (VALUES {values})
+SELECT column1, column2, column3, column4,
+    {ATTEMPT_NUMBER.format(endpoint="column1", webhook="column4")},
+    column5, column6, column7, column8, column9
+FROM (VALUES {{values}})
 WHERE column1 IN (SELECT id FROM webhook_endpoint)
 """
 _SQLITE_MOVE = """
@@ -557,19 +585,18 @@ def _success_row(
     sequence: int,
     event_type: str,
     msg_id: str,
-    attempt: int,
     outcome: Outcome,
     at: datetime,
 ) -> tuple[Any, ...]:
-    """A success's attempt (the arguments of :func:`attempt_row`) as the group commit's
-    columns: endpoint, sequence, event type, ``webhook-id``, attempt, status code, duration
-    (ms), time (``error`` and ``next_retry_at`` are ``NULL``)."""
+    """A success's attempt (the arguments of :func:`attempt_row` but its number) as the
+    group commit's columns: endpoint, sequence, event type, ``webhook-id``, status code,
+    duration (ms), time (``attempt`` is numbered by the statement, :data:`ATTEMPT_NUMBER`;
+    ``error`` and ``next_retry_at`` are ``NULL``)."""
     return (
         endpoint_id,
         sequence,
         event_type,
         msg_id,
-        attempt,
         outcome.status,
         outcome.duration_ms,
         at,
@@ -836,11 +863,11 @@ class WebhookDeliverer:
                 await db.execute_query_dict(_PG_RECORD, columns)
             return done
         to_db = WebhookEndpoint._meta.fields_map["lease_until"].to_db_value
-        values = ", ".join(["(?, ?, ?, ?, ?, ?, NULL, ?, ?, NULL)"] * len(rows))
+        values = ", ".join(["(?, ?, ?, ?, ?, NULL, ?, ?, NULL)"] * len(rows))
         async with in_transaction() as connection:  # one disk flush for the group
             await connection.execute_query_dict(
                 _SQLITE_RECORD.format(values=values),
-                [value for row in rows for value in (*row[:7], to_db(row[7], WebhookDelivery))],
+                [value for row in rows for value in (*row[:6], to_db(row[6], WebhookDelivery))],
             )
             found = await connection.execute_query_dict(
                 _SQLITE_MOVE.format(
@@ -1073,14 +1100,13 @@ class WebhookDeliverer:
                 "sequence": event.sequence,
                 "event_type": event.type,
                 "msg_id": msg_id,
-                "attempt": failures + 1,
                 "outcome": outcome,
                 "at": at,
             }
             if outcome.error is None:
                 await self._delivered(endpoint_id, attempt)
                 return
-            record = functools.partial(record_attempt, endpoint_id, **attempt)
+            record = functools.partial(record_attempt, endpoint, **attempt)
             error, wait = outcome.error, outcome.wait
             first_failure = first_failure or at
             delay = min(
@@ -1138,9 +1164,7 @@ async def _send_now(
 ) -> WebhookDelivery:
     """POST once, outside the endpoint's ordered queue, through ``client`` (the deliverer's;
     ``None``: a client of its own), and record the attempt, numbered after the event's
-    attempts recorded before it: counted when it is recorded, under the endpoint's row lock
-    (PostgreSQL), which the queue's group commit also takes, so two redeliveries at once, or
-    one racing the queue's own attempt, never share a number.
+    attempts recorded before it (:func:`record_attempt`).
 
     Raises:
         NotFound: the endpoint was deleted meanwhile (``endpointId``).
@@ -1152,24 +1176,9 @@ async def _send_now(
         async with new_client(settings) as own:
             outcome = await post_once(own, settings, endpoint, msg_id, at, body)
 
-    async def operation(tx: Transaction) -> WebhookDelivery | None:
-        held = WebhookEndpoint.filter(id=endpoint.id).using_db(tx.connection)
-        if await held.select_for_update().first() is None:
-            return None
-        log = WebhookDelivery.filter(endpoint_id=endpoint.id, webhook_id=msg_id)
-        row = attempt_row(
-            endpoint.id,
-            sequence=sequence,
-            event_type=event_type,
-            msg_id=msg_id,
-            attempt=await log.using_db(tx.connection).count() + 1,
-            outcome=outcome,
-            at=at,
-        )
-        await row.save(using_db=tx.connection)
-        return row
-
-    row = await write(None, endpoint.workspace_id, operation)
+    row = await record_attempt(
+        endpoint, sequence=sequence, event_type=event_type, msg_id=msg_id, outcome=outcome, at=at
+    )
     if row is None:
         raise NotFound("Webhook endpoint", field="endpointId")
     return row

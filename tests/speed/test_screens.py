@@ -102,14 +102,23 @@ async def screens(world):
     ``panel_pairs`` and a blocked contact (the blocked inbox appears)."""
     owner, integration = world.client("owner"), world.client("integration")
     alpha = world.team_ids["Alpha"]
-    for name, sharing, teams in (
-        ("beta", "EVERYONE", None),
-        ("Alpha", "EVERYONE", None),
-        ("alpha 2", "CHOSEN", [alpha]),
-        ("Émile", "EVERYONE", None),
-        ("private", "PRIVATE", None),
+    opened = {"status": ["OPEN"]}
+    # filters joining the contact, with a subquery (channels), on blocked contacts
+    joined = {"any": [{"assignee": {"me": True}}, {"countryCodes": ["GB"]}]}
+    identities = {
+        "all": [{"channelIds": [world.channel_ids["WEBCHAT"]]}, {"assignee": {"none": True}}]
+    }
+    for name, sharing, teams, spec in (
+        ("beta", "EVERYONE", None, opened),
+        ("Alpha", "EVERYONE", None, opened),
+        ("alpha 2", "CHOSEN", [alpha], opened),
+        ("Émile", "EVERYONE", None, opened),
+        ("private", "PRIVATE", None, opened),
+        ("joined", "EVERYONE", None, joined),
+        ("identities", "EVERYONE", None, identities),
+        ("blocked ones", "EVERYONE", None, {"blocked": True}),
     ):
-        i = {"name": name, "filter": {"status": ["OPEN"]}, "sharing": sharing}
+        i = {"name": name, "filter": spec, "sharing": sharing}
         if teams:
             i["sharedWithTeamIds"] = teams
         await owner(CUSTOM, {"i": i})
@@ -190,10 +199,13 @@ async def lists(owner: Client, world) -> list[tuple[str, dict]]:
     both statuses."""
     custom = await owner("{ customInboxes { id name } }")
     inboxes = (
-        [{"standard": kind} for kind in ("ALL", "MINE", "UNASSIGNED", "BLOCKED")]
-        + [{"team": world.team_ids["Alpha"]}]
-        + [{"custom": c["id"]} for c in custom["customInboxes"]]
+        [{"standard": kind} for kind in ("ALL", "MINE", "UNASSIGNED")]
+        + [{"blocked": True}, {"teamId": world.team_ids["Alpha"]}]
+        + [{"customInboxId": c["id"]} for c in custom["customInboxes"]]
     )
+    for inbox in inboxes:  # each a list the owner sees (not an error both servers share)
+        body = await owner.execute(CONVERSATIONS, {"inbox": inbox, "first": 1})
+        assert "errors" not in body, (inbox, body)
     found: list[tuple[str, dict]] = []
     for inbox in inboxes:
         found.append((CONVERSATIONS, {"inbox": inbox, "first": 100}))

@@ -132,3 +132,46 @@ async def test_only_owners_control_endpoints(world, receiver):
     assert receiver.requests == []
     await owner(DELETE, {"id": endpoint})
     await owner.aclose()
+
+
+async def test_a_redelivery_while_the_first_attempt_is_in_flight_is_numbered_apart(world, receiver):
+    """A redelivery sent while the queue's first attempt of the event is still awaiting its
+    answer: the log numbers the two attempts 1 and 2, never both 1."""
+    owner = world.client("owner")
+    endpoint = await endpoint_for(owner, receiver)
+    receiver.script = [(200, {}, 1.5)]  # the queue's first attempt is answered late
+    await receive(world, "c_all", "slow first")
+    await receiver.wait_for(lambda: receiver.requests)
+    sequence = receiver.requests[0].payload["sequence"]
+    sent = (await owner(REDELIVER, {"id": endpoint, "s": sequence}))["redeliverWebhookEvent"]
+    assert sent["succeeded"]
+    for _ in range(100):
+        log = (await owner(LOG, {"id": endpoint}))["webhookDeliveries"]
+        if log["totalCount"] == 2:
+            break
+        await asyncio.sleep(0.05)
+    assert sorted(n["attempt"] for n in log["nodes"]) == [1, 2]
+    await owner(DELETE, {"id": endpoint})
+    await owner.aclose()
+
+
+async def test_a_redelivery_between_retries_is_numbered_apart(world, receiver):
+    """A redelivery sent while the queue's second try of the event (a retry) awaits its
+    answer, which fails too: every attempt of the log has a number of its own."""
+    owner = world.client("owner")
+    endpoint = await endpoint_for(owner, receiver)
+    receiver.script = [500, (500, {}, 1.0)]  # a failure, then a late one
+    await receive(world, "c_all", "failing")
+    await receiver.wait_for(lambda: len(receiver.requests) == 2)
+    sequence = receiver.requests[0].payload["sequence"]
+    sent = (await owner(REDELIVER, {"id": endpoint, "s": sequence}))["redeliverWebhookEvent"]
+    assert sent["succeeded"]
+    await receiver.wait_for(lambda: len(receiver.accepted()) == 2)  # the redelivery, a retry
+    for _ in range(100):
+        log = (await owner(LOG, {"id": endpoint}))["webhookDeliveries"]
+        if log["totalCount"] == 4:
+            break
+        await asyncio.sleep(0.05)
+    assert sorted(n["attempt"] for n in log["nodes"]) == [1, 2, 3, 4]
+    await owner(DELETE, {"id": endpoint})
+    await owner.aclose()
