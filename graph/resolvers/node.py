@@ -179,21 +179,26 @@ async def _read_with_contact(
 
 
 async def find_node(
-    ctx: Context, type_name: str, pk: int, ahead: Ahead | None = None
+    ctx: Context, type_name: str, pk: int, ahead: Ahead | None = None, *, alone: bool = False
 ) -> tuple[str, Any] | None:
     """``(type name, row)`` of a visible object, else ``None`` (unknown, foreign or hidden).
 
     ``ahead``: what the object's selection reads next (:class:`graph.resolvers.pages.Ahead`:
     a conversation's timeline, a contact panel's channels, activities and merge suggestions),
     read with the object when it is the request's only ``node`` of its type; whether the
-    object is returned does not change."""
+    object is returned does not change. ``alone``: the field asking is the operation's only
+    root field (:func:`graph.schema.ahead.alone`): no other can join its batch, so the object
+    is read at once, without waiting for the batch (a loop iteration and a task less)."""
     viewer = ctx.viewer
     loaders = ctx.loaders
     row: Any = None
     if combined.ENABLED and (type_name == "Contact" or type_name in _CONTACT_OWNED):
-        if ahead:
-            _AHEAD.setdefault(loaders, {})[(type_name, pk)] = ahead
-        await _reader(loaders, type_name).load(pk)
+        if alone:
+            await _read_with_contact(loaders, type_name, pk, ahead)
+        else:
+            if ahead:
+                _AHEAD.setdefault(loaders, {})[(type_name, pk)] = ahead
+            await _reader(loaders, type_name).load(pk)
     if type_name == "Contact":
         row = await loaders.contact.load(pk)
         visible = row is not None and shows(viewer, type_name, row)

@@ -70,6 +70,20 @@ def selected_fields(
     return found
 
 
+def alone(info: Info) -> bool:
+    """Whether the field ``info`` resolves is its operation's only root field, selected
+    once (``{ node(id: ...) { ... } }``, a screen's root): no other field of the request can
+    ask for rows of the same batch."""
+    raw = info._raw_info
+    selections = raw.operation.selection_set.selections
+    return (
+        raw.path.prev is None
+        and len(raw.field_nodes) == 1
+        and len(selections) == 1
+        and isinstance(selections[0], FieldNode)
+    )
+
+
 def arguments_of(info: Info, type_name: str, node: FieldNode) -> dict[str, Any]:
     """The arguments given to the field ``node`` of ``type_name``, by name, as coerced from
     literals or taken from the operation's variables (those not given left out).
@@ -109,4 +123,4 @@ def page_asked(
         return None
 
 
-__all__ = ["arguments_of", "page_asked", "selected_fields"]
+__all__ = ["alone", "arguments_of", "page_asked", "selected_fields"]

@@ -31,7 +31,7 @@ from graph.resolvers import merge as merge_resolvers
 from graph.resolvers.node import find_node
 from graph.resolvers.pages import Ahead
 from graph.schema.activity import Activity, ActivityConnection
-from graph.schema.ahead import page_asked, selected_fields
+from graph.schema.ahead import alone, page_asked, selected_fields
 from graph.schema.channel import Channel
 from graph.schema.core import After, Before, Connection, First, Last, Node, connection_field
 from graph.schema.crm import CrmProvider, CrmRecord
@@ -488,7 +488,7 @@ class ContactQueries:
         id: Annotated[strawberry.ID, strawberry.argument(description="The Contact's id.")],
     ) -> Contact | None:
         pk = decode_id(id, "Contact")
-        found = await find_node(info.context, "Contact", pk, panel_ahead(info))
+        found = await find_node(info.context, "Contact", pk, panel_ahead(info), alone=alone(info))
         return Contact.from_row(found[1]) if found else None
 
     @connection_field(

@@ -12,7 +12,7 @@ from graph.relay import parse_global_id
 from graph.resolvers.conversation import timeline_specs
 from graph.resolvers.node import find_node
 from graph.resolvers.pages import Ahead
-from graph.schema.ahead import page_asked, selected_fields
+from graph.schema.ahead import alone, page_asked, selected_fields
 from graph.schema.call import Call
 from graph.schema.channel import Channel
 from graph.schema.contact import Contact, panel_ahead
@@ -63,7 +63,7 @@ class NodeQueries:
             if parsed[0] == "Contact"
             else None
         )
-        found = await find_node(info.context, *parsed, ahead)
+        found = await find_node(info.context, *parsed, ahead, alone=alone(info))
         if found is None:
             return None
         type_name, row = found

@@ -179,7 +179,25 @@ async def operations(owner: Client, world) -> list[tuple[str, dict]]:
             found.append((shape, {"id": contact_id, "on": True}))
     found.append((NODE, {"id": "Q29udmVyc2F0aW9uOjIxNDc0ODM2NDc="}))  # no such row
     found.append((contact_panel_query(), {"id": "Q29udGFjdDoyMTQ3NDgzNjQ3"}))  # no such row
+    # several roots: node(id) batched with its siblings (graph.schema.ahead alone: one root
+    # field is read at once), the same object twice, a conversation and its contact's panel
+    first, second = nodes[0]["id"], nodes[1]["id"]
+    contact = world.contact_ids["c_team"]
+    found.append((TWO_ROOTS, {"a": first, "b": second}))
+    found.append((TWO_ROOTS, {"a": first, "b": first}))
+    found.append((TWO_ROOTS, {"a": first, "b": contact}))
+    found.append((TWO_ROOTS, {"a": contact, "b": contact}))
+    both = await owner(TWO_ROOTS, {"a": first, "b": contact})  # data, no errors
+    assert both["a"]["timeline"] and both["b"]["channels"] is not None
     return found + await lists(owner, world)
+
+
+TWO_ROOTS = f"""query($a: ID!, $b: ID!) {{
+  a: node(id: $a) {{ {NODE_FIELDS}
+    ... on Conversation {{ timeline(first: 3) {{ edges {{ cursor }} }} }} }}
+  b: node(id: $b) {{ {NODE_FIELDS}
+    ... on Contact {{ activities(first: 2) {{ edges {{ cursor }} }} channels {{ handle }} }} }}
+}}"""
 
 
 LIST_PAGE = """query($inbox: InboxSelector!, $first: Int, $after: String, $last: Int,
