@@ -546,21 +546,26 @@ class Loaders:
         """The rows of the plain ``query`` (read in ``order``: ``(field, descending)`` pairs,
         the last one unique), with the rows they name preloaded as :meth:`preload` preloads
         them: ``relations`` maps a loader of a model to the rows' column holding its key
-        (``contact="contact_id", message="last_message_id"``), whose rows name users in turn
-        (:meth:`preload_users`). In one statement (:func:`db.combined.read_combined`: the
-        page, each relation's rows by the page's keys, the users they name, each row of
-        another workspace dropped as the loaders drop it); without combined reads
-        (``INBOX_GRAPH_COMBINED_READS=0``) or for a query that is not plain, the rows and
-        then :meth:`preload`: the same rows, in two or three round trips."""
+        (``contact="contact_id", message="last_message_id"``); the users the rows and those
+        rows name are preloaded too (:meth:`preload_users`: a call's answerer, a contact's
+        assignee). In one statement (:func:`db.combined.read_combined`: the page, each
+        relation's rows by the page's keys, the users they name, each row of another
+        workspace dropped as the loaders drop it); without combined reads
+        (``INBOX_GRAPH_COMBINED_READS=0``) or for a query that is not plain, the rows, then
+        :meth:`preload`, then the rows' own users: the same rows, in more round trips."""
+        model = query.model
+        own_users = bool(_stored_user_columns(model) or _user_columns(model)[1])
         if not (combined.ENABLED and relations and is_plain(query)):
             rows = await plain_rows(query)
             await self.preload(
                 **{name: [getattr(r, column) for r in rows] for name, column in relations.items()}
             )
+            if own_users:
+                await self.preload_users(rows)
             return rows
-        projection = query.model._meta.fields_db_projection
+        projection = model._meta.fields_db_projection
         parts = [combined.query_part("page", query, order)]
-        named = []
+        named = [f'SELECT "{c}" FROM "page"' for c in _stored_user_columns(model)]
         for name, column in relations.items():
             model = _MODELS[name]
             part = f"{name}_rows"  # not the table's name: SQLite reads that as recursion
@@ -594,7 +599,7 @@ class Loaders:
         if named:
             users = found[-1]
             _put(self.user, {row.id: row for row in users if row.workspace_id == workspace_id})
-        await self.preload_users(kept)
+        await self.preload_users([*rows, *kept] if own_users else kept)
         return rows
 
     def rows_of(

@@ -922,11 +922,14 @@ def call_cursor_values(row: Call) -> list[Any]:
     return [row.ringing_at, row.id]
 
 
-async def call_log(viewer: Viewer, inbox: Any | None, request: PageRequest) -> Page[Call]:
+async def call_log(
+    viewer: Viewer, inbox: Any | None, request: PageRequest, loaders: Loaders | None = None
+) -> Page[Call]:
     """The call log of the ``CALLS`` view (``domain.md`` sections 4 and 5): every call, inbound
     and outbound, whatever its status, newest first (``ringingAt``, then id), the page ``request``
     asks for (keyset, both ways), within the selected inbox; ``totalCount`` counts the
-    same rows.
+    same rows. With ``loaders``, each call's contact and channel and the users the calls and
+    contacts name are read with the page (:meth:`graph.loaders.Loaders.read_with`).
 
     An inbox holds the calls of the contacts it holds for the viewer
     (:func:`graph.resolvers.inbox.resolve_inbox`, the same policy as the ``CHATS`` view): a
@@ -949,7 +952,9 @@ async def call_log(viewer: Viewer, inbox: Any | None, request: PageRequest) -> P
         if ref.filter is not None:
             matching = Conversation.filter(workspace_id=viewer.workspace_id).filter(ref.filter)
             query = query.filter(contact_id__in=Subquery(matching.values("contact_id")))
-    rows = await request.read(query, CALL_ORDER)
+    rows = await request.read(
+        query, CALL_ORDER, loaders, contact="contact_id", channel="channel_id"
+    )
     return Page.of(rows, request, call_cursor_values, query.count)
 
 

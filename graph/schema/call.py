@@ -337,11 +337,9 @@ class CallQueries:
         before: Before = None,
     ) -> CallConnection:
         request = PageRequest.parse(first, after, last, before, (datetime, int))
-        page = await call_resolvers.call_log(info.context.viewer, inbox, request)
-        await info.context.loaders.preload(
-            contact=[r.contact_id for r in page.rows], channel=[r.channel_id for r in page.rows]
+        page = await call_resolvers.call_log(
+            info.context.viewer, inbox, request, info.context.loaders
         )
-        await info.context.loaders.preload_users(page.rows)
         return CallConnection.from_page(page, Call.from_row)
 
 

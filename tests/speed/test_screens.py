@@ -13,6 +13,7 @@ import pytest
 
 from bench.queries import CONTACT_PANEL, SIDEBAR, TIMELINE, contact_panel_query
 from bench.queries import CONVERSATIONS as BENCH_LIST
+from tests.calls.common import grant_call_access
 from tests.conftest import ASSIGN, PEOPLE, RECEIVE
 from tests.speed.test_plain_leaves import answer
 from tests.speed.test_statement_counts import (
@@ -22,6 +23,7 @@ from tests.speed.test_statement_counts import (
     PANEL_OF,
     TIMELINE_BACKWARDS,
     panel_pairs,
+    ring_calls,
     statements,
 )
 from tests.speed.test_statement_counts import SIDEBAR as SIDEBAR_WITH_RELATIONS
@@ -138,6 +140,8 @@ async def screens(world):
             },
         )
     world.panel_pairs = await panel_pairs(world)
+    await grant_call_access(world)
+    await ring_calls(world, 8)  # the call log's rows, their contacts assigned in turn
     await owner(BLOCK, {"c": world.contact_ids["c_free"]})
     await owner.aclose()
     await integration.aclose()
@@ -235,7 +239,25 @@ async def lists(owner: Client, world) -> list[tuple[str, dict]]:
     found.append((LIST_PAGE, {"inbox": {"standard": "ALL"}, "last": 1, "before": cursor}))
     found.append((LIST_PAGE, {"inbox": {"standard": "ALL"}, "first": 2, "status": "CLOSED"}))
     found.append((LIST_PAGE, {"inbox": {"standard": "ALL"}, "first": 2, "after": "bm8="}))
+    # the call log (graph.resolvers.call call_log: its page with each call's contact and
+    # channel, the users the calls and contacts name): every inbox kind, both directions
+    for inbox in [None, *inboxes]:
+        found.append((CALLS, {"inbox": inbox, "first": 100}))
+        found.append((CALLS, {"inbox": inbox, "last": 3}))
+    log = await owner(CALLS, {"inbox": None, "first": 3})
+    assert len(log["calls"]["edges"]) == 3
+    after = log["calls"]["pageInfo"]["endCursor"]
+    found.append((CALLS, {"inbox": None, "first": 2, "after": after}))
     return found
+
+
+CALLS = """query($inbox: InboxSelector, $first: Int, $last: Int, $after: String) {
+  calls(inbox: $inbox, first: $first, last: $last, after: $after) {
+    edges { cursor node { id status direction answeredBy { id name }
+      channel { id name } contact { id name assignee { id name } } } }
+    pageInfo { hasNextPage hasPreviousPage endCursor }
+  }
+}"""
 
 
 async def test_combined_reads_answer_the_same_bytes_for_every_user(screens, apart):
@@ -304,3 +326,14 @@ async def test_an_inbox_list_is_one_statement(screens, apart):
         ]
         await client.aclose()
     assert counts == {"together": [1, 1], "apart": [4, 4]}, counts
+
+
+async def test_the_call_log_is_one_statement(screens, apart):
+    """The call log with each call's contact, its assignee and the call's channel (as the
+    owner): one statement (was four: the page, its contacts and channels, their users)."""
+    counts = {}
+    for name, server in (("together", screens.served), ("apart", apart)):
+        client = Client(server, screens.tokens["owner"])
+        counts[name] = (await statements(client, CALLS, {"inbox": None, "first": 5}))[0]
+        await client.aclose()
+    assert counts == {"together": 1, "apart": 4}, counts
