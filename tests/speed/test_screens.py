@@ -7,14 +7,12 @@ included, and the combined server must run the fewer statements it was built for
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 
 from bench.queries import CONTACT_PANEL, SIDEBAR, TIMELINE, contact_panel_query
 from bench.queries import CONVERSATIONS as BENCH_LIST
 from tests.calls.common import grant_call_access
-from tests.conftest import ASSIGN, PEOPLE, RECEIVE
+from tests.conftest import ASSIGN, PEOPLE
 from tests.speed.test_plain_leaves import answer
 from tests.speed.test_statement_counts import (
     COMMENT,
@@ -28,7 +26,7 @@ from tests.speed.test_statement_counts import (
 )
 from tests.speed.test_statement_counts import SIDEBAR as SIDEBAR_WITH_RELATIONS
 from tests.speed.test_statement_counts import TIMELINE as TIMELINE_WITH_RELATIONS
-from tests.support import Client, serve
+from tests.support import Client, receive, serve
 
 USERS = ["owner", *PEOPLE]
 
@@ -128,17 +126,7 @@ async def screens(world):
     for n, assignee in enumerate(("agent_all", "agent_team", None)):
         await owner(COMMENT, {"c": contact, "t": f"Note {n}"})
         await owner(ASSIGN, {"c": contact, "a": world.user_ids[assignee] if assignee else None})
-        await integration(
-            RECEIVE,
-            {
-                "i": {
-                    "channelId": world.channel_ids["WEBCHAT"],
-                    "from": "visitor-c_team",
-                    "externalMessageId": f"screens-{uuid.uuid4().hex}",
-                    "text": f"Again {n}",
-                }
-            },
-        )
+        await receive(world, "c_team", f"Again {n}", integration)
     world.panel_pairs = await panel_pairs(world)
     await grant_call_access(world)
     await ring_calls(world, 8)  # the call log's rows, their contacts assigned in turn
