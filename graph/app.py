@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import json
 import logging
@@ -35,6 +36,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http import GraphQLRequestData
+from strawberry.http.parse_content_type import parse_content_type
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.graphql import OperationType
@@ -164,8 +167,28 @@ def _has_bearer(scope: Any) -> bool:
     return False
 
 
+_SET_BELOW = (b"content-type", b"vary")
+"""Headers :meth:`InboxGraphQL.create_response` sets over what a sub-response may carry."""
+_VARY_ACCEPT = (b"vary", b"Accept")
+
+
 _TRANSPORTS_REMEMBERED = 256
-"""``Accept`` header values whose streaming transport :class:`InboxGraphQL` remembers."""
+"""``Accept`` header values whose streaming transport :class:`InboxGraphQL` remembers, and
+``Content-Type`` values whose media type it remembers (:func:`_mime_type`)."""
+
+
+def _mime_type(content_type_header: str) -> str:
+    """The media type strawberry reads in a ``Content-Type`` header (its ``parse_content_type``,
+    :mod:`email`'s parser: about 10 µs a request), remembered per header value of up to 200
+    characters (a pure function of it; clients send the same few values)."""
+    if len(content_type_header) > 200:
+        return parse_content_type(content_type_header)[0]
+    return _remembered_mime_type(content_type_header)
+
+
+@functools.lru_cache(maxsize=_TRANSPORTS_REMEMBERED)
+def _remembered_mime_type(content_type_header: str) -> str:
+    return parse_content_type(content_type_header)[0]
 
 
 _media_type: ContextVar[str] = ContextVar("media_type", default=JSON)
@@ -346,8 +369,8 @@ class InboxGraphQL(GraphQL):
     ) -> None:
         """413; without a token, the refusal spends a point of the address's budget, like a
         document that does not parse (a flood of large bodies ends in held refusals)."""
-        if anonymous:
-            await self.throttle.charge(address_key(Request(scope)), 1)
+        if anonymous:  # nothing reports the budget after it: not read
+            await self.throttle.charge(address_key(Request(scope)), 1, status=False)
         await _too_large(limit)(scope, receive, send)
 
     async def answer(self, scope: Any, receive: Any, send: Any) -> None:
@@ -410,7 +433,12 @@ class InboxGraphQL(GraphQL):
         wrong type). An empty ``operationName`` is no ``operationName`` (the spec says so of
         GET's; POST's is read alike)."""
         try:
-            data = await super().parse_http_body(request)
+            if request.method == "POST" and "application/json" in _mime_type(
+                request.content_type or ""
+            ):
+                data = await self._parse_json_body(request)
+            else:  # GET, and what strawberry refuses
+                data = await super().parse_http_body(request)
         except AttributeError as error:
             # strawberry calls ``.get`` on the decoded body: a number, string or null (a 500
             # and a traceback, before)
@@ -424,17 +452,72 @@ class InboxGraphQL(GraphQL):
             data.operation_name = None
         return data
 
+    async def _parse_json_body(self, request: Any) -> Any:
+        """strawberry's ``parse_http_body`` of a POST whose content type it reads as JSON (the
+        same steps, errors and request data), without parsing the ``Content-Type`` header again
+        for every request (:func:`_mime_type`)."""
+        transport = self._get_stream_transport_from_headers(request.headers)
+        protocol = transport.protocol if transport else "http"
+        data = self.parse_json(await request.get_body())
+        if isinstance(data, list):
+            self._validate_batch_request(data, protocol=protocol)
+            return [
+                GraphQLRequestData(
+                    query=item.get("query"),
+                    variables=item.get("variables"),
+                    operation_name=item.get("operationName"),
+                    extensions=item.get("extensions"),
+                    protocol=protocol,
+                )
+                for item in data
+            ]
+        query = data.get("query")
+        if not isinstance(query, (str, type(None))):
+            raise HTTPException(
+                400, "The GraphQL operation's `query` must be a string or null, if provided."
+            )
+        variables = data.get("variables")
+        if not isinstance(variables, (dict, type(None))):
+            raise HTTPException(
+                400, "The GraphQL operation's `variables` must be an object or null, if provided."
+            )
+        extensions = data.get("extensions")
+        if not isinstance(extensions, (dict, type(None))):
+            raise HTTPException(
+                400,
+                "The GraphQL operation's `extensions` must be an object or null, if provided.",
+            )
+        return GraphQLRequestData(
+            query=query,
+            variables=variables,
+            operation_name=data.get("operationName"),
+            extensions=extensions,
+            protocol=protocol,
+        )
+
     def create_response(self, response_data: Any, sub_response: Any) -> Any:
         """The response in the media type the request accepts, with the status GraphQL over
         HTTP gives it (:func:`graph.graphql_over_http.response_status`: 503 and 429 with
         ``Retry-After`` included). The ``RateLimit-*`` headers come with the sub-response
         (:class:`graph.extensions.CostBudget`)."""
-        response = super().create_response(response_data, sub_response)
         media_type = _media_type.get()
-        response.status_code, headers = response_status(response_data, media_type)
-        response.headers.update(headers)
-        response.headers["Content-Type"] = content_type(media_type)
-        response.headers.add_vary_header("Accept")
+        status, headers = response_status(response_data, media_type)
+        extra = sub_response.headers.raw
+        if headers or any(name in _SET_BELOW for name, _ in extra):
+            # strawberry's response, its headers set one by one (each replacing its namesakes)
+            response = super().create_response(response_data, sub_response)
+            response.status_code = status
+            response.headers.update(headers)
+            response.headers["Content-Type"] = content_type(media_type)
+            response.headers.add_vary_header("Accept")
+            return response
+        # the same response and headers, in the same order, built at once: the sub-response's
+        # headers (RateLimit-*) between the body's and Vary, none of them replaced
+        response = Response(self.encode_json(response_data), media_type=content_type(media_type))
+        response.status_code = status  # after the headers: Content-Length as strawberry's 200
+        response.raw_headers += [*extra, _VARY_ACCEPT]
+        if sub_response.background:
+            response.background = sub_response.background
         return response
 
     async def process_result(self, request: Any, result: Any) -> Any:

@@ -837,13 +837,43 @@ class _CachedHooks:
     HOOK_NAME: str
     default_hook: Any
     _factories: dict[type, Any]
+    _plans: dict[tuple[type, ...], tuple[tuple[int, Any], ...]]
+
+    def __init__(self, extensions: list[SchemaExtension]) -> None:
+        """strawberry's, with the stage's hooks found once per sequence of extension classes
+        (the schema's: the same for every operation): ``get_hook`` is asked only of the
+        extensions whose class overrides the stage's hook, in the same order."""
+        self.default_hook = getattr(SchemaExtension, self.HOOK_NAME)  # strawberry's get_hook
+        key = tuple(map(type, extensions))
+        try:
+            plan = self._plans[key]
+        except KeyError:
+            plan = self._plans[key] = tuple(
+                (position, factory)
+                for position, cls in enumerate(key)
+                if (factory := self._factory(cls)) is not None
+            )
+        self.hooks = hooks = []
+        for position, factory in plan:
+            extension = extensions[position]
+            if factory is _PER_OPERATION:
+                hook = super().get_hook(extension)  # type: ignore[misc]
+                if hook:
+                    hooks.append(hook)
+            else:
+                make, is_async = factory
+                hooks.append(WrappedHook(extension, partial(make, extension), is_async))
+
+    def _factory(self, cls: type) -> Any:
+        try:
+            return self._factories[cls]
+        except KeyError:
+            factory = _hook_factory(cls, self.HOOK_NAME, getattr(SchemaExtension, self.HOOK_NAME))
+            self._factories[cls] = factory
+            return factory
 
     def get_hook(self, extension: SchemaExtension) -> WrappedHook | None:
-        cls = type(extension)
-        try:
-            factory = self._factories[cls]
-        except KeyError:
-            factory = self._factories[cls] = _hook_factory(cls, self.HOOK_NAME, self.default_hook)
+        factory = self._factory(type(extension))
         if factory is None:
             return None
         if factory is _PER_OPERATION:
@@ -903,21 +933,25 @@ class _CachedHooks:
 class _Operation(_CachedHooks, OperationContextManager):
     __slots__ = ()
     _factories: dict[type, Any] = {}  # noqa: RUF012 - per class, filled once per extension class
+    _plans: dict[tuple[type, ...], Any] = {}  # noqa: RUF012
 
 
 class _Parsing(_CachedHooks, ParsingContextManager):
     __slots__ = ()
     _factories: dict[type, Any] = {}  # noqa: RUF012
+    _plans: dict[tuple[type, ...], Any] = {}  # noqa: RUF012
 
 
 class _Validation(_CachedHooks, ValidationContextManager):
     __slots__ = ()
     _factories: dict[type, Any] = {}  # noqa: RUF012
+    _plans: dict[tuple[type, ...], Any] = {}  # noqa: RUF012
 
 
 class _Executing(_CachedHooks, ExecutingContextManager):
     __slots__ = ()
     _factories: dict[type, Any] = {}  # noqa: RUF012
+    _plans: dict[tuple[type, ...], Any] = {}  # noqa: RUF012
 
 
 class CachedHooksRunner(SchemaExtensionsRunner):

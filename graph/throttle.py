@@ -380,8 +380,8 @@ async def spend_point(context: Any) -> None:
     """Spend one point of the client's budget for a document that did not parse, was over a
     limit or did not validate: sending new documents costs, valid or not."""
     throttle: Throttle | None = getattr(context, "throttle", None)
-    if throttle is not None:
-        await throttle.charge(budget_key(context), 1)
+    if throttle is not None:  # nothing reports the budget after it: not read
+        await throttle.charge(budget_key(context), 1, status=False)
 
 
 @contextlib.asynccontextmanager
