@@ -1,6 +1,8 @@
 """What every request pays besides its fields (issue 23): the input check leaves no reference
 cycle, the extension stages enter their hooks without an ``AsyncExitStack`` and keep its rules,
-and the streaming transport an ``Accept`` header picks is strawberry's."""
+the streaming transport an ``Accept`` header picks is strawberry's, a POST body is read and a
+response built as strawberry's are (without parsing the same ``Content-Type`` again, and with
+the response's headers set at once)."""
 
 from __future__ import annotations
 
@@ -8,13 +10,19 @@ import contextlib
 import gc
 
 import pytest
+from cross_web import HTTPException
+from cross_web.request._starlette import StarletteRequestAdapter
 from starlette.datastructures import Headers
+from starlette.requests import Request
+from starlette.responses import Response
 from strawberry.extensions import SchemaExtension
 from strawberry.extensions.context import OperationContextManager
 from strawberry.http.base import BaseView
 
+from graph import app as app_module
 from graph.app import InboxGraphQL
 from graph.extensions import _Operation, unstorable_input
+from graph.graphql_over_http import GRAPHQL_RESPONSE_JSON, JSON
 from graph.live import EventBus
 from graph.schema import build_schema
 from graph.settings import Settings
@@ -116,3 +124,136 @@ def test_the_transport_an_accept_header_picks_is_strawberrys(accept):
     expected = BaseView._get_stream_transport_from_headers(view, headers)
     for _ in range(2):  # the second time remembered
         assert view._get_stream_transport_from_headers(headers) is expected
+
+
+def _view() -> InboxGraphQL:
+    return InboxGraphQL(Settings(database_url=""), EventBus("memory://"))
+
+
+def _post(content_type: str | None, body: bytes) -> StarletteRequestAdapter:
+    headers = [(b"content-length", str(len(body)).encode())]
+    if content_type is not None:
+        headers.append((b"content-type", content_type.encode("latin-1")))
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/graphql",
+        "query_string": b"",
+        "headers": headers,
+    }
+
+    async def receive() -> dict:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return StarletteRequestAdapter(Request(scope, receive))
+
+
+async def _parsed(view: InboxGraphQL, content_type: str | None, body: bytes) -> object:
+    try:
+        return await view.parse_http_body(_post(content_type, body))
+    except HTTPException as refused:
+        return ("refused", refused.status_code, refused.reason, type(refused.__cause__))
+
+
+CONTENT_TYPES = [
+    "application/json",
+    "application/json; charset=utf-8",
+    "application/json;charset=UTF-8",
+    "application/json; charset=latin-1",
+    'application/json; charset="utf-8"; boundary=x',
+    "Application/JSON",
+    "APPLICATION/JSON; CHARSET=UTF-8",
+    " application/json ",
+    "application/json, text/plain",
+    "application/jsonp",
+    "application/graphql-response+json",
+    "text/plain; x=application/json",
+    "multipart/form-data; boundary=x",
+    "text/plain",
+    "",
+    ";",
+    None,
+]
+BODIES = [
+    b'{"query": "{ __typename }"}',
+    b'{"query": "query Q($a: Int) { __typename }", "variables": {"a": 1}, "operationName": "Q"}',
+    b'{"query": "{ __typename }", "extensions": {"persistedQuery": {"version": 1}}}',
+    b'{"query": 7}',
+    b'{"query": "{ __typename }", "variables": [1]}',
+    b'{"query": "{ __typename }", "extensions": "x"}',
+    b'{"query": "{ __typename }", "operationName": ""}',
+    b'{"query": "{ __typename }", "operationName": 7}',
+    b'[{"query": "{ __typename }"}, {"query": "{ __typename }"}]',
+    b"[]",
+    b"42",
+    b"null",
+    b"{",
+    b'{"query": "\xff"}',
+    b"",
+]
+
+
+@pytest.mark.parametrize("content_type", CONTENT_TYPES)
+async def test_a_post_body_is_read_as_strawberry_reads_it(monkeypatch, content_type):
+    """A POST whose ``Content-Type`` strawberry reads as JSON is read without strawberry's
+    header parsing (its media type remembered per header value): the same request data, or the
+    same refusal, as strawberry's own reading, for every content type and body."""
+    view = _view()
+    fast = [await _parsed(view, content_type, body) for body in BODIES]
+    again = [await _parsed(view, content_type, body) for body in BODIES]  # remembered
+    monkeypatch.setattr(app_module, "_mime_type", lambda header: "")  # strawberry's path only
+    general = [await _parsed(view, content_type, body) for body in BODIES]
+    assert fast == general
+    assert again == general
+
+
+class _Everything:
+    def __contains__(self, name: object) -> bool:
+        return True
+
+
+def _sub_response(headers: list[tuple[bytes, bytes]]) -> Response:
+    sub = Response()
+    sub.status_code = None
+    del sub.headers["content-length"]
+    sub.headers.raw.extend(headers)
+    return sub
+
+
+RATE_LIMIT = [(b"ratelimit-limit", b"1000"), (b"ratelimit-remaining", b"999")]
+ANSWERS = [
+    {"data": {"__typename": "Query"}, "extensions": {"cost": {"requestedQueryCost": 1}}},
+    {"data": None, "errors": [{"message": "no", "extensions": {"code": "UNAUTHENTICATED"}}]},
+    {"errors": [{"message": "bad", "extensions": {"code": "GRAPHQL_PARSE_FAILED"}}]},
+    {"errors": [{"message": "x", "extensions": {"code": "INTERNAL_SERVER_ERROR"}}]},
+    {"errors": [{"message": "s", "extensions": {"code": "RATE_LIMITED", "retryAfter": 2.5}}]},
+    {"errors": [{"message": "d", "extensions": {"code": "SERVICE_UNAVAILABLE"}}]},
+    [{"data": {"a": 1}}, {"errors": [{"message": "b", "extensions": {"code": "X"}}]}],
+]
+
+
+@pytest.mark.parametrize("media_type", [JSON, GRAPHQL_RESPONSE_JSON])
+@pytest.mark.parametrize(
+    "extra",
+    [
+        [],
+        RATE_LIMIT,
+        [*RATE_LIMIT, (b"vary", b"Origin")],
+        [(b"content-type", b"text/plain")],
+        [(b"retry-after", b"9")],
+    ],
+)
+def test_a_response_is_built_as_strawberrys_with_its_headers_set(monkeypatch, media_type, extra):
+    """The response built at once has the status, headers (in order) and body of strawberry's
+    response with the media type, status headers and ``Vary`` set on it one by one."""
+    view = _view()
+    token = app_module._media_type.set(media_type)
+    try:
+        fast = [view.create_response(answer, _sub_response(extra)) for answer in ANSWERS]
+        monkeypatch.setattr(app_module, "_SET_BELOW", _Everything())  # the general path only
+        general = [view.create_response(answer, _sub_response(extra)) for answer in ANSWERS]
+    finally:
+        app_module._media_type.reset(token)
+    seen = [(r.status_code, r.raw_headers, r.body) for r in fast]
+    assert seen == [(r.status_code, r.raw_headers, r.body) for r in general]
+    assert {status for status, _, _ in seen} >= {200}
