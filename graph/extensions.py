@@ -764,7 +764,7 @@ class CostBudget(SchemaExtension):
         request, response = context.context.request, context.context.response
         http = getattr(request, "scope", {}).get("type") == "http"
         if self.status is not None and response is not None and http:
-            response.headers.update(self.status.headers())
+            _set_headers(response.headers, self.status.headers())
         actual = None
         data = getattr(context.result, "data", None)
         if self.requested is not None and operation is not None and isinstance(data, dict):
@@ -775,6 +775,19 @@ class CostBudget(SchemaExtension):
             except Exception:
                 log.exception("computing the actual cost failed")
         return {"cost": self._extension(actual)}
+
+
+def _set_headers(headers: Any, values: dict[str, str]) -> None:
+    """``headers.update(values)`` of starlette's ``MutableHeaders``: each header set, replacing
+    its namesakes; when none is there yet (a fresh sub-response's), appended at once."""
+    raw = headers.raw
+    added = [
+        (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in values.items()
+    ]
+    if raw and any(name == present for name, _ in added for present, _ in raw):
+        headers.update(values)
+    else:
+        raw += added
 
 
 def is_expected(error: GraphQLError) -> bool:

@@ -21,11 +21,12 @@ from strawberry.http.base import BaseView
 
 from graph import app as app_module
 from graph.app import InboxGraphQL
-from graph.extensions import _Operation, unstorable_input
+from graph.extensions import _Operation, _set_headers, unstorable_input
 from graph.graphql_over_http import GRAPHQL_RESPONSE_JSON, JSON
 from graph.live import EventBus
 from graph.schema import build_schema
 from graph.settings import Settings
+from graph.throttle import ThrottleStatus
 
 
 def test_the_input_check_leaves_no_reference_cycle():
@@ -257,3 +258,22 @@ def test_a_response_is_built_as_strawberrys_with_its_headers_set(monkeypatch, me
     seen = [(r.status_code, r.raw_headers, r.body) for r in fast]
     assert seen == [(r.status_code, r.raw_headers, r.body) for r in general]
     assert {status for status, _, _ in seen} >= {200}
+
+
+@pytest.mark.parametrize(
+    "present",
+    [
+        [],
+        [(b"x-a", b"1")],
+        [(b"ratelimit-limit", b"5"), (b"x-a", b"1"), (b"ratelimit-limit", b"6")],
+    ],
+)
+def test_the_budgets_headers_are_set_as_starlette_sets_them(present):
+    """The ``RateLimit-*`` headers on a sub-response: what ``MutableHeaders.update`` leaves,
+    appended at once when none is there."""
+    values = ThrottleStatus(1000, 990, 16.667, 59.5, 60).headers()
+    ours, starlettes = _sub_response(list(present)), _sub_response(list(present))
+    _set_headers(ours.headers, values)
+    starlettes.headers.update(values)
+    assert ours.headers.raw == starlettes.headers.raw
+    assert ours.headers["ratelimit-remaining"] == "990"
