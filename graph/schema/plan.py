@@ -28,7 +28,10 @@ Each plan is written out as one Python function (:func:`_generate`; its text, th
 every execution of a document, is compiled once per process): per object it runs the steps'
 usual cases inline (a plain leaf of its usual type, or of a type its serialiser takes and
 that is never an error nor an awaitable, ``__typename``, a relation) and hands anything else
-to the general step (:meth:`PlannedExecution._leaf`, ``_delegate``). A relation's resolver
+to the general step (:meth:`PlannedExecution._leaf`, ``_delegate``); a relation to a union (a
+timeline edge's node) goes straight to the plan of the member an object of the same class
+(not cast) was completed as before, in this execution or an earlier one sharing the plan
+(:func:`_learn_member`). A relation's resolver
 that takes ``info`` gets :class:`_Info`: its ``context`` at once, anything else from
 graphql-core's resolve info built on first use; a related object of its type's own class (not
 cast to another type: :func:`_exact_class`) skips the checks graphql-core would pass.
@@ -904,6 +907,67 @@ def _generate(parent_type: GraphQLObjectType, plan: tuple[Any, ...]) -> Any:
                 f"details_{index}, path_{index}, data_{index})"
             )
             _store(add, index, key)
+        elif (
+            kind is _OBJECT
+            and isinstance(data[3], GraphQLUnionType)
+            and not data[2]
+            and _row_relation(data[0]) is None
+        ):
+            # a relation to a union resolved without info (a timeline edge's node): the usual
+            # case (an object of a member's own class, not cast) completed by the member's
+            # plan, found through the value's class; the rest by _complete as _relation would
+            field_def, resolve, _, union, nullable, _, _, _ = data
+            names[f"kind_{index}"] = kind
+            names[f"field_def_{index}"] = field_def
+            names[f"resolve_{index}"] = resolve
+            names[f"field_type_{index}"] = field_def.type
+            names[f"members_{index}"] = members = {}
+            names[f"learn_{index}"] = functools.partial(_learn_member, members, union, details)
+            add(f"        path_{index} = _new(Path, (path, {key}, parent_name))")
+            add("        try:")
+            add(f"            value = resolve_{index}(source, None)")
+            add("        except Exception:")
+            add("            value = _RAISED")
+            add(f"        member = members_{index}.get(type(value))")
+            add("        if member is not None and getattr(value, _CAST, None) is None:")
+            add("            member_type, child, member_grouped = member")
+            add("            try:")
+            add("                if child is not None:")
+            add(f"                    result = child(self, member_type, value, path_{index})")
+            add("                else:")
+            add(
+                "                    result = self.execute_fields(member_type, value, "
+                f"path_{index}, member_grouped, None)"
+            )
+            add("            except Exception as raw_error:")
+            add(
+                f"                self.handle_field_error(raw_error, field_type_{index}, "
+                f"details_{index}, path_{index})"
+            )
+            add("                result = None")
+            add(
+                "            if type(result) is not dict and result is not None "
+                "and self.is_awaitable(result):"
+            )
+            add(
+                f"                result = self._await_field(result, field_type_{index}, "
+                f"details_{index}, path_{index})"
+            )
+            if nullable:
+                add("        elif value is None:")
+                add("            result = None")
+            add("        else:")
+            add(
+                f"            info = _Info(self.context_value, (self, field_def_{index}, "
+                f"details_{index}, parent_type, path_{index}))"
+            )
+            add(
+                f"            result = self._complete(kind_{index}, value, info, "
+                f"details_{index}, path_{index}, data_{index})"
+            )
+            add("            if result is not _UNUSUAL:")
+            add(f"                learn_{index}(self, value)")
+            _store(add, index, key)
         else:
             names[f"kind_{index}"] = kind
             add(
@@ -923,6 +987,27 @@ def _generate(parent_type: GraphQLObjectType, plan: tuple[Any, ...]) -> Any:
     ]
     exec(_code("\n".join(lines)), names)  # noqa: S102 - our own text, no name of the document
     return names["run"]
+
+
+def _learn_member(
+    members: dict[type, tuple[Any, Any, Any]],
+    union: GraphQLUnionType,
+    details: Any,
+    execution: PlannedExecution,
+    value: Any,
+) -> None:
+    """Keep, for a plan's relation to ``union``, the member ``value`` was completed as (its
+    object type, plan and selection) under its class, when :meth:`PlannedExecution._runtime`
+    kept it for the execution (a value of the member's own class, not cast: strawberry finds
+    the member by the class alone). The plan's later objects of that class, in this and the
+    next executions sharing the plan, go straight to the member's plan."""
+    runtimes = execution._runtimes
+    kind = type(value)
+    found = runtimes.get((id(details), kind)) if runtimes is not None else None
+    if found is None or found[0] is not details or found[1] is not union:
+        return
+    object_type, grouped = found[2], found[3]
+    members[kind] = (object_type, execution._child(object_type, grouped), grouped)
 
 
 def _store(add: Callable[[str], None], index: int, key: str) -> None:

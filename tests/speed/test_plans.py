@@ -161,6 +161,13 @@ class Item:
         return strawberry.cast(Other, Leaf(n=self.n, text=None))  # type: ignore[return-value]
 
     @strawberry.field
+    def turning_shape(self) -> Shape | None:
+        # a Leaf, then a Leaf cast to Other (after Leaf was met), then a Leaf again
+        if self.n == 1:
+            return strawberry.cast(Other, Leaf(n=self.n, text=None))  # type: ignore[return-value]
+        return self.leaf
+
+    @strawberry.field
     def named(self) -> Named:
         return self.leaf
 
@@ -226,6 +233,7 @@ DOCUMENTS = [
         "shapes { __typename ... on Leaf { text } ... on Other { m } } } }"
     ),
     "{ items { wrongShape { __typename } castShape { __typename ... on Other { m } } } }",
+    "{ items { turningShape { __typename ... on Leaf { n text } ... on Other { m } } } }",
     "{ items { named { n __typename ... on Leaf { text } } nameds { n } wrongNamed { n } } }",
 ]
 
@@ -303,6 +311,30 @@ async def test_a_plan_shared_between_executions_follows_each_ones_variables():
             answers.append((result.data, [e.formatted for e in result.errors or ()]))
         assert answers[0] == answers[1], (y, m)
         assert ("leaf" in answers[1][0]["items"][0]) is y
+
+
+async def test_a_unions_members_met_by_one_execution_answer_the_next_as_graphql_core_does():
+    """A plan's relation to a union keeps the members it met by their class (a timeline's
+    messages and activities) for the executions sharing the plan: the later executions of one
+    parsed document answer as graphql-core does, casts and strangers included."""
+    document = parse(
+        "{ items { shape { __typename ... on Leaf { n mood } ... on Other { m } } "
+        "turningShape { __typename ... on Leaf { n } ... on Other { m } } "
+        "wrongShape { __typename } castShape { __typename } } }"
+    )
+    planned, plain = schema(PlannedExecution), schema(StrawberryGraphQLCoreExecutionContext)
+    expected = execute(
+        plain._schema, document, executor_class=StrawberryGraphQLCoreExecutionContext
+    )
+    if isawaitable(expected):
+        expected = await expected
+    assert expected.errors and expected.data["items"][0]["shape"] == {"__typename": "Other", "m": 0}
+    for _ in range(3):
+        result = execute(planned._schema, document, executor_class=PlannedExecution)
+        if isawaitable(result):
+            result = await result
+        assert result.data == expected.data
+        assert [e.formatted for e in result.errors] == [e.formatted for e in expected.errors]
 
 
 class Held:
