@@ -432,6 +432,8 @@ class PlannedExecution(PlainLeavesExecution):
             for item in value:
                 if type(item) is exact and getattr(item, _CAST, None) is None:
                     continue
+                if runtimes is None and is_type_of is None and _plain_class(type(item)):
+                    continue  # graphql-core checks nothing more (a connection's edges)
                 if item is None:
                     if not item_nullable:
                         return _UNUSUAL
@@ -720,6 +722,18 @@ def _exact_class(object_type: GraphQLObjectType) -> type | None:
     ):
         return None
     return origin
+
+
+@functools.cache
+def _plain_class(kind: type) -> bool:
+    """Whether instances of ``kind`` are never an error nor an awaitable: an item of a list
+    of an object type without ``is_type_of`` (strawberry sets none for a type without
+    interfaces, such as a generic's specialisation: ``ConversationEdge``) that graphql-core
+    completes without a check (``None`` is not plain: its own case)."""
+    return kind is not type(None) and not (
+        issubclass(kind, BaseException | CoroutineType | GeneratorType | asyncio.Future)
+        or hasattr(kind, "__await__")
+    )
 
 
 def _plain(leaf: Any) -> frozenset[type]:

@@ -13,7 +13,7 @@ import gc
 import weakref
 from collections.abc import AsyncGenerator
 from inspect import isawaitable
-from typing import Annotated
+from typing import Annotated, Any, Generic, TypeVar
 
 import pytest
 import strawberry
@@ -86,6 +86,17 @@ class Other:
 
 
 Shape = Annotated[Leaf | Other, strawberry.union("Shape")]
+
+
+T = TypeVar("T")
+
+
+@strawberry.type
+class Box(Generic[T]):
+    """A generic's specialisation (``OtherBox``) has no exact class: its values are Boxes."""
+
+    n: int
+    item: T
 
 
 LOADS: dict[int, asyncio.Future] = {}
@@ -168,6 +179,17 @@ class Item:
         return self.leaf
 
     @strawberry.field
+    def boxes(self) -> list[Box[Other] | None]:
+        # a type without is_type_of (no interface): graphql-core checks only errors and
+        # awaitables, which a plan must leave to it
+        boxes: list[Any] = [Box(n=self.n, item=Other(m=1)), None, Box(n=2, item=Other(m=2))]
+        if self.n == 1:
+            boxes.insert(1, ValueError("an error in a list"))
+        if self.n == 2:
+            boxes.append(later(Box(n=3, item=Other(m=3))))
+        return boxes
+
+    @strawberry.field
     def named(self) -> Named:
         return self.leaf
 
@@ -234,6 +256,7 @@ DOCUMENTS = [
     ),
     "{ items { wrongShape { __typename } castShape { __typename ... on Other { m } } } }",
     "{ items { turningShape { __typename ... on Leaf { n text } ... on Other { m } } } }",
+    "{ items { n boxes { n __typename item { m } } } }",
     "{ items { named { n __typename ... on Leaf { text } } nameds { n } wrongNamed { n } } }",
 ]
 
