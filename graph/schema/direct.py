@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from graphql import GraphQLNonNull, GraphQLObjectType, get_named_type, is_leaf_type
 from graphql.pyutils import Undefined
+from strawberry.schema.name_converter import NameConverter
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 
@@ -49,6 +50,26 @@ reads ``info`` (``graph.schema.plan`` passes ``None`` otherwise)."""
 PLAIN_LEAF = "inbox_graph.plain_leaf"
 """Key of a plain leaf field's extensions: ``(read, leaf_type, nullable)``, ``read(source)``
 returning the value to serialise."""
+
+
+class CachedNames(NameConverter):
+    """strawberry's name converter, each Python name's GraphQL name worked out once.
+
+    strawberry asks for the GraphQL names of a field's arguments, and of its input objects'
+    fields, at every call of the field (``convert_arguments``: a ``to_camel_case`` each, four
+    for a connection's ``first``/``after``/``last``/``before``). The names are the schema's
+    own, a fixed set; ``auto_camel_case`` is read at each call, as strawberry's."""
+
+    def __init__(self, auto_camel_case: bool = True) -> None:
+        super().__init__(auto_camel_case)
+        self._names: dict[tuple[str, bool], str] = {}
+
+    def apply_naming_config(self, name: str) -> str:
+        key = (name, self.auto_camel_case)
+        found = self._names.get(key)
+        if found is None:
+            found = self._names[key] = super().apply_naming_config(name)
+        return found
 
 
 def _with_info(function: Callable[[Any, Any], Any]) -> Callable[..., Any]:
@@ -171,4 +192,4 @@ class PlainLeavesExecution(StrawberryGraphQLCoreExecutionContext):
         )
 
 
-__all__ = ["DIRECT", "PLAIN_LEAF", "PlainLeavesExecution", "resolve_directly"]
+__all__ = ["DIRECT", "PLAIN_LEAF", "CachedNames", "PlainLeavesExecution", "resolve_directly"]
