@@ -16,6 +16,10 @@ response key:
 - a plain leaf (:data:`graph.schema.direct.PLAIN_LEAF`): the value read and serialised (a
   ``str`` of a ``String`` or ``ID``, a ``bool`` of a ``Boolean``, taken as it is: what
   graphql-core's serialiser would return);
+- a leaf, or a list of leaves, whose synchronous resolver takes ``info``
+  (:data:`graph.schema.direct.INFO_LEAF`: a masked number, a channel's handles): called with
+  a resolve info made on first use, the value kept as a plain leaf's (a list when each item
+  is of the type its serialiser takes as it is);
 - a relation (a field :func:`graph.schema.direct.resolve_directly` hands to graphql-core,
   returning an object, or a list of objects, of one object type, union or interface): the
   resolver called (with a resolve info only when it takes one, or to resolve an abstract
@@ -80,9 +84,9 @@ from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.cast import TYPE_CAST_ATTRIBUTE
 
 from graph.loaders import ROW_RELATION, RowRelation, related
-from graph.schema.direct import DIRECT, PLAIN_LEAF, PlainLeavesExecution
+from graph.schema.direct import DIRECT, INFO_LEAF, PLAIN_LEAF, PlainLeavesExecution
 
-_DELEGATE, _TYPENAME, _LEAF, _OBJECT, _LIST = range(5)
+_DELEGATE, _TYPENAME, _LEAF, _OBJECT, _LIST, _INFO_LEAF, _LEAVES = range(7)
 _UNUSUAL = object()
 _PLAIN_VALUES = frozenset({str, int, float, bool, datetime})
 """Types of leaf values that are never an error nor an awaitable (checked without calls)."""
@@ -243,6 +247,35 @@ class PlannedExecution(PlainLeavesExecution):
                     ),
                 )
                 continue
+            info_leaf = extensions.get(INFO_LEAF)
+            if info_leaf is not None and not field_def.args:
+                read, leaf, nullable, listed, _items_nullable = info_leaf
+                same = _SERIALIZED_AS_IS.get(leaf.serialize)
+                if not listed:
+                    yield (
+                        response_name,
+                        _INFO_LEAF,
+                        details,
+                        (
+                            response_name,
+                            details,
+                            read,
+                            leaf.serialize,
+                            nullable,
+                            same,
+                            _plain(leaf),
+                            _members(leaf),
+                        ),
+                    )
+                    continue
+                if same is not None:
+                    yield (
+                        response_name,
+                        _LEAVES,
+                        details,
+                        (response_name, details, read, same, nullable),
+                    )
+                    continue
             direct = extensions.get(DIRECT)
             if direct is None or field_def.args:
                 yield (response_name, _DELEGATE, details, None)
@@ -339,6 +372,27 @@ class PlannedExecution(PlainLeavesExecution):
                     _discard(value)
             except Exception:  # noqa: BLE001,S110 - graphql-core's path reports it
                 pass
+        return self._delegate(details, response_name, parent_type, source, path, results, pending)
+
+    def _leaves(
+        self,
+        value: Any,
+        step: tuple[Any, ...],
+        parent_type: GraphQLObjectType,
+        source: Any,
+        path: Any,
+        results: dict[str, Any],
+        pending: list[str] | None,
+    ) -> list[str] | None:
+        """A list of leaves (:data:`_LEAVES`) a runner's fast path did not take (not a list
+        of values of the items' type): null for a nullable list, else graphql-core's
+        ``execute_field`` (an awaitable dropped first)."""
+        response_name, details, _read, _same, nullable = step
+        if value is None and nullable:
+            results[response_name] = None
+            return pending
+        if value is not _RAISED and self.is_awaitable(value):
+            _discard(value)
         return self._delegate(details, response_name, parent_type, source, path, results, pending)
 
     def _delegate(
@@ -790,6 +844,7 @@ def _generate(parent_type: GraphQLObjectType, plan: tuple[Any, ...]) -> Any:
         "_Info": _Info,
         "_CAST": _CAST,
         "related": related,
+        "_all_of": _all_of,
     }
     lines = [
         "def run(self, parent_type, source, path):",
@@ -805,13 +860,42 @@ def _generate(parent_type: GraphQLObjectType, plan: tuple[Any, ...]) -> Any:
         names[f"data_{index}"] = data
         if kind is _TYPENAME:
             add(f"        results[{key}] = data_{index}")
-        elif kind is _LEAF:
+        elif kind is _LEAVES:
+            # a list of leaves from a resolver taking info (a channel's handles)
+            _, _, read, same, _ = data
+            names[f"read_{index}"] = read
+            names[f"same_{index}"] = same
+            names[f"field_def_{index}"] = parent_type.fields[details[0].node.name.value]
+            add(f"        path_{index} = _new(Path, (path, {key}, parent_name))")
+            add("        try:")
+            add(
+                f"            value = read_{index}(source, _Info(self.context_value, (self, "
+                f"field_def_{index}, details_{index}, parent_type, path_{index})))"
+            )
+            add("        except Exception:")
+            add("            value = _RAISED")
+            add(f"        if type(value) is list and _all_of(value, same_{index}):")
+            add(f"            results[{key}] = value")
+            add("        else:")
+            add(
+                f"            pending = self._leaves(value, data_{index}, parent_type, source, "
+                "path, results, pending)"
+            )
+        elif kind is _LEAF or kind is _INFO_LEAF:
             _, _, read, serialize, _, same, plain, members = data
             names[f"read_{index}"] = read
             names[f"serialize_{index}"] = serialize
             names[f"plain_{index}"] = plain
             add("        try:")
-            add(f"            value = read_{index}(source)")
+            if kind is _INFO_LEAF:  # its resolver takes a resolve info (a masked number)
+                names[f"field_def_{index}"] = parent_type.fields[details[0].node.name.value]
+                add(
+                    f"            value = read_{index}(source, _Info(self.context_value, (self, "
+                    f"field_def_{index}, details_{index}, parent_type, "
+                    f"_new(Path, (path, {key}, parent_name)))))"
+                )
+            else:
+                add(f"            value = read_{index}(source)")
             add("        except Exception:")
             add("            value = _RAISED")
             if members is not None:
@@ -1022,6 +1106,15 @@ def _learn_member(
         return
     object_type, grouped = found[2], found[3]
     members[kind] = (object_type, execution._child(object_type, grouped), grouped)
+
+
+def _all_of(values: list[Any], kind: type) -> bool:
+    """Whether every value is exactly of ``kind`` (a list of leaves its serialiser takes as
+    they are)."""
+    for value in values:
+        if type(value) is not kind:
+            return False
+    return True
 
 
 def _store(add: Callable[[str], None], index: int, key: str) -> None:

@@ -59,6 +59,35 @@ class Leaf(Named):
     def bad_mood(self) -> Mood | None:
         return "sulky"  # type: ignore[return-value]
 
+    # leaves whose resolvers take info (a masked number): a value, an awaitable, an error
+    @strawberry.field
+    def seen(self, info: strawberry.Info) -> str | None:
+        assert info.field_name == "seen" and info.path.key == "seen"
+        if self.n == 1:
+            return later(f"s{self.n}")  # type: ignore[return-value]
+        if self.n == 2:
+            raise ValueError("unseen")
+        return f"s{self.n}"
+
+    @strawberry.field
+    def seen_mood(self, info: strawberry.Info) -> Mood:
+        return [Mood.CALM, "busy", None][self.n]  # type: ignore[return-value]
+
+    @strawberry.field
+    def tags(self, info: strawberry.Info) -> list[str]:
+        assert info.path.key == "tags"
+        if self.n == 2:
+            return later(["c"])  # type: ignore[return-value]
+        return [["a", "b"], ["a", None]][self.n]  # type: ignore[list-item]
+
+    @strawberry.field
+    def maybe_tags(self, info: strawberry.Info) -> list[str | None] | None:
+        return [None, ["x", None], [1, "y"]][self.n]  # type: ignore[return-value]
+
+    @strawberry.field
+    def no_tags(self, info: strawberry.Info) -> list[str]:
+        return [[], None, ValueError("no tags")][self.n]  # type: ignore[return-value]
+
     @strawberry.field
     def broken(self) -> str | None:
         raise ValueError("broken leaf")
@@ -257,6 +286,8 @@ DOCUMENTS = [
     "{ items { wrongShape { __typename } castShape { __typename ... on Other { m } } } }",
     "{ items { turningShape { __typename ... on Leaf { n text } ... on Other { m } } } }",
     "{ items { n boxes { n __typename item { m } } } }",
+    "{ items { leaf { n seen tags maybeTags } leaves { seenMood } } }",
+    "{ items { leaf { noTags } holes { seen maybeTags } } }",
     "{ items { named { n __typename ... on Leaf { text } } nameds { n } wrongNamed { n } } }",
 ]
 
