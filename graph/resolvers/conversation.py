@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -30,7 +30,7 @@ from db.queries import MAX_KEY
 from graph.errors import BadUserInput, FieldErrors, Forbidden, NotFound
 from graph.events import EventType
 from graph.live import write
-from graph.relay import Page
+from graph.relay import Page, PageRequest
 from graph.resolvers.contact import (
     contact_facts,
     conversation_facts,
@@ -51,7 +51,6 @@ if TYPE_CHECKING:
     from graph.live import EventBus, LiveEvent, Transaction
     from graph.loaders import Loaders
     from graph.permissions.visibility import Viewer
-    from graph.relay import PageRequest
     from graph.resolvers.pages import PageSpec
     from graph.subscriptions import LiveStream
 
@@ -646,10 +645,13 @@ def timeline_specs(request: PageRequest) -> tuple[PageSpec, PageSpec]:
     )
 
     def bounded(after: list[Any] | None, before: list[Any] | None) -> PageRequest:
-        return replace(
-            request,
-            after=tuple(after) if after is not None else None,
-            before=tuple(before) if before is not None else None,
+        # the request with other bounds (dataclasses.replace, written out: it inspects the
+        # class's fields at every call, and a timeline makes four)
+        return PageRequest(
+            request.size,
+            tuple(after) if after is not None else None,
+            tuple(before) if before is not None else None,
+            request.backward,
         )
 
     return (
@@ -689,7 +691,9 @@ async def timeline(
 
     page = Page.of(merged, request, lambda item: list(item[:3]), total)
     await loaders.preload_users(item[3] for item in page.rows)
-    return replace(page, rows=[item[3] for item in page.rows])
+    return Page(
+        [item[3] for item in page.rows], page.keys, page.has_next, page.has_previous, page.total
+    )
 
 
 def new_message_events(

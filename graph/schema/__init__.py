@@ -64,7 +64,7 @@ from graph.schema.conversation import (
     MessageSubscriptions,
 )
 from graph.schema.crm import CrmMutations, CrmQueries
-from graph.schema.direct import PlainLeavesExecution, resolve_directly
+from graph.schema.direct import CachedNames, PlainLeavesExecution, resolve_directly
 from graph.schema.inbox import CustomInbox, InboxMutations, InboxQueries, InboxSubscriptions
 from graph.schema.node import NodeQueries
 from graph.schema.plan import PlannedExecution
@@ -411,7 +411,7 @@ def build_schema(
         mutation=Mutation,
         subscription=Subscription,
         extensions=extensions,
-        config=StrawberryConfig(auto_camel_case=True),
+        config=StrawberryConfig(auto_camel_case=True, name_converter=CachedNames()),
         types=[Activity, CustomInbox, WebhookEndpoint],
         execution_context_class=_EXECUTION[
             settings.plain_leaves, settings.plans, settings.introspection

@@ -30,8 +30,15 @@ import inspect
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
-from graphql import GraphQLNonNull, GraphQLObjectType, get_named_type, is_leaf_type
+from graphql import (
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    get_named_type,
+    is_leaf_type,
+)
 from graphql.pyutils import Undefined
+from strawberry.schema.name_converter import NameConverter
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 
@@ -49,6 +56,33 @@ reads ``info`` (``graph.schema.plan`` passes ``None`` otherwise)."""
 PLAIN_LEAF = "inbox_graph.plain_leaf"
 """Key of a plain leaf field's extensions: ``(read, leaf_type, nullable)``, ``read(source)``
 returning the value to serialise."""
+
+
+class CachedNames(NameConverter):
+    """strawberry's name converter, each Python name's GraphQL name worked out once.
+
+    strawberry asks for the GraphQL names of a field's arguments, and of its input objects'
+    fields, at every call of the field (``convert_arguments``: a ``to_camel_case`` each, four
+    for a connection's ``first``/``after``/``last``/``before``). The names are the schema's
+    own, a fixed set; ``auto_camel_case`` is read at each call, as strawberry's."""
+
+    def __init__(self, auto_camel_case: bool = True) -> None:
+        super().__init__(auto_camel_case)
+        self._names: dict[tuple[str, bool], str] = {}
+
+    def apply_naming_config(self, name: str) -> str:
+        key = (name, self.auto_camel_case)
+        found = self._names.get(key)
+        if found is None:
+            found = self._names[key] = super().apply_naming_config(name)
+        return found
+
+
+INFO_LEAF = "inbox_graph.info_leaf"
+"""Key of the extensions of a field whose synchronous resolver takes ``(self, info)`` and
+returns a leaf or a list of leaves: ``(function, leaf_type, nullable, listed, items_nullable)``,
+``function(source, info)`` the resolver (:mod:`graph.schema.plan` completes it with a resolve
+info made on first use)."""
 
 
 def _with_info(function: Callable[[Any, Any], Any]) -> Callable[..., Any]:
@@ -107,6 +141,12 @@ def resolve_directly(schema: strawberry.Schema) -> list[str]:
             if parameters == ["self", "info"]:
                 graphql_field.resolve = _with_info(resolver.wrapped_func)
                 _extend(graphql_field, DIRECT, (graphql_field.resolve, True))
+                function = resolver.wrapped_func
+                shape = _leaf_shape(graphql_field.type)
+                if shape is not None and not (
+                    inspect.iscoroutinefunction(function) or inspect.isasyncgenfunction(function)
+                ):
+                    _extend(graphql_field, INFO_LEAF, (function, *shape))
             elif parameters == ["self"]:
                 graphql_field.resolve = _without_info(resolver.wrapped_func)
                 _extend(graphql_field, DIRECT, (graphql_field.resolve, False))
@@ -119,6 +159,22 @@ def resolve_directly(schema: strawberry.Schema) -> list[str]:
                 continue
             changed.append(f"{graphql_type.name}.{name}")
     return changed
+
+
+def _leaf_shape(field_type: Any) -> tuple[Any, bool, bool, bool] | None:
+    """``(leaf type, nullable, listed, items nullable)`` of a leaf or a list of leaves (one
+    level), else ``None``."""
+    nullable = not isinstance(field_type, GraphQLNonNull)
+    named = field_type if nullable else field_type.of_type
+    if is_leaf_type(named):
+        return named, nullable, False, False
+    if isinstance(named, GraphQLList):
+        item = named.of_type
+        item_nullable = not isinstance(item, GraphQLNonNull)
+        item = item if item_nullable else item.of_type
+        if is_leaf_type(item):
+            return item, nullable, True, item_nullable
+    return None
 
 
 def _extend(graphql_field: Any, key: str, value: Any) -> None:
@@ -171,4 +227,11 @@ class PlainLeavesExecution(StrawberryGraphQLCoreExecutionContext):
         )
 
 
-__all__ = ["DIRECT", "PLAIN_LEAF", "PlainLeavesExecution", "resolve_directly"]
+__all__ = [
+    "DIRECT",
+    "INFO_LEAF",
+    "PLAIN_LEAF",
+    "CachedNames",
+    "PlainLeavesExecution",
+    "resolve_directly",
+]

@@ -16,6 +16,10 @@ response key:
 - a plain leaf (:data:`graph.schema.direct.PLAIN_LEAF`): the value read and serialised (a
   ``str`` of a ``String`` or ``ID``, a ``bool`` of a ``Boolean``, taken as it is: what
   graphql-core's serialiser would return);
+- a leaf, or a list of leaves, whose synchronous resolver takes ``info``
+  (:data:`graph.schema.direct.INFO_LEAF`: a masked number, a channel's handles): called with
+  a resolve info made on first use, the value kept as a plain leaf's (a list when each item
+  is of the type its serialiser takes as it is);
 - a relation (a field :func:`graph.schema.direct.resolve_directly` hands to graphql-core,
   returning an object, or a list of objects, of one object type, union or interface): the
   resolver called (with a resolve info only when it takes one, or to resolve an abstract
@@ -28,7 +32,10 @@ Each plan is written out as one Python function (:func:`_generate`; its text, th
 every execution of a document, is compiled once per process): per object it runs the steps'
 usual cases inline (a plain leaf of its usual type, or of a type its serialiser takes and
 that is never an error nor an awaitable, ``__typename``, a relation) and hands anything else
-to the general step (:meth:`PlannedExecution._leaf`, ``_delegate``). A relation's resolver
+to the general step (:meth:`PlannedExecution._leaf`, ``_delegate``); a relation to a union (a
+timeline edge's node) goes straight to the plan of the member an object of the same class
+(not cast) was completed as before, in this execution or an earlier one sharing the plan
+(:func:`_learn_member`). A relation's resolver
 that takes ``info`` gets :class:`_Info`: its ``context`` at once, anything else from
 graphql-core's resolve info built on first use; a related object of its type's own class (not
 cast to another type: :func:`_exact_class`) skips the checks graphql-core would pass.
@@ -77,9 +84,9 @@ from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.cast import TYPE_CAST_ATTRIBUTE
 
 from graph.loaders import ROW_RELATION, RowRelation, related
-from graph.schema.direct import DIRECT, PLAIN_LEAF, PlainLeavesExecution
+from graph.schema.direct import DIRECT, INFO_LEAF, PLAIN_LEAF, PlainLeavesExecution
 
-_DELEGATE, _TYPENAME, _LEAF, _OBJECT, _LIST = range(5)
+_DELEGATE, _TYPENAME, _LEAF, _OBJECT, _LIST, _INFO_LEAF, _LEAVES = range(7)
 _UNUSUAL = object()
 _PLAIN_VALUES = frozenset({str, int, float, bool, datetime})
 """Types of leaf values that are never an error nor an awaitable (checked without calls)."""
@@ -240,6 +247,35 @@ class PlannedExecution(PlainLeavesExecution):
                     ),
                 )
                 continue
+            info_leaf = extensions.get(INFO_LEAF)
+            if info_leaf is not None and not field_def.args:
+                read, leaf, nullable, listed, _items_nullable = info_leaf
+                same = _SERIALIZED_AS_IS.get(leaf.serialize)
+                if not listed:
+                    yield (
+                        response_name,
+                        _INFO_LEAF,
+                        details,
+                        (
+                            response_name,
+                            details,
+                            read,
+                            leaf.serialize,
+                            nullable,
+                            same,
+                            _plain(leaf),
+                            _members(leaf),
+                        ),
+                    )
+                    continue
+                if same is not None:
+                    yield (
+                        response_name,
+                        _LEAVES,
+                        details,
+                        (response_name, details, read, same, nullable),
+                    )
+                    continue
             direct = extensions.get(DIRECT)
             if direct is None or field_def.args:
                 yield (response_name, _DELEGATE, details, None)
@@ -338,6 +374,27 @@ class PlannedExecution(PlainLeavesExecution):
                 pass
         return self._delegate(details, response_name, parent_type, source, path, results, pending)
 
+    def _leaves(
+        self,
+        value: Any,
+        step: tuple[Any, ...],
+        parent_type: GraphQLObjectType,
+        source: Any,
+        path: Any,
+        results: dict[str, Any],
+        pending: list[str] | None,
+    ) -> list[str] | None:
+        """A list of leaves (:data:`_LEAVES`) a runner's fast path did not take (not a list
+        of values of the items' type): null for a nullable list, else graphql-core's
+        ``execute_field`` (an awaitable dropped first)."""
+        response_name, details, _read, _same, nullable = step
+        if value is None and nullable:
+            results[response_name] = None
+            return pending
+        if value is not _RAISED and self.is_awaitable(value):
+            _discard(value)
+        return self._delegate(details, response_name, parent_type, source, path, results, pending)
+
     def _delegate(
         self,
         details: Any,
@@ -429,6 +486,8 @@ class PlannedExecution(PlainLeavesExecution):
             for item in value:
                 if type(item) is exact and getattr(item, _CAST, None) is None:
                     continue
+                if runtimes is None and is_type_of is None and _plain_class(type(item)):
+                    continue  # graphql-core checks nothing more (a connection's edges)
                 if item is None:
                     if not item_nullable:
                         return _UNUSUAL
@@ -719,6 +778,18 @@ def _exact_class(object_type: GraphQLObjectType) -> type | None:
     return origin
 
 
+@functools.cache
+def _plain_class(kind: type) -> bool:
+    """Whether instances of ``kind`` are never an error nor an awaitable: an item of a list
+    of an object type without ``is_type_of`` (strawberry sets none for a type without
+    interfaces, such as a generic's specialisation: ``ConversationEdge``) that graphql-core
+    completes without a check (``None`` is not plain: its own case)."""
+    return kind is not type(None) and not (
+        issubclass(kind, BaseException | CoroutineType | GeneratorType | asyncio.Future)
+        or hasattr(kind, "__await__")
+    )
+
+
 def _plain(leaf: Any) -> frozenset[type]:
     """Types of a leaf's values that are never an error nor an awaitable: :data:`_PLAIN_VALUES`
     and, for an enum, its Python enum (whose members are neither)."""
@@ -773,6 +844,7 @@ def _generate(parent_type: GraphQLObjectType, plan: tuple[Any, ...]) -> Any:
         "_Info": _Info,
         "_CAST": _CAST,
         "related": related,
+        "_all_of": _all_of,
     }
     lines = [
         "def run(self, parent_type, source, path):",
@@ -788,13 +860,42 @@ def _generate(parent_type: GraphQLObjectType, plan: tuple[Any, ...]) -> Any:
         names[f"data_{index}"] = data
         if kind is _TYPENAME:
             add(f"        results[{key}] = data_{index}")
-        elif kind is _LEAF:
+        elif kind is _LEAVES:
+            # a list of leaves from a resolver taking info (a channel's handles)
+            _, _, read, same, _ = data
+            names[f"read_{index}"] = read
+            names[f"same_{index}"] = same
+            names[f"field_def_{index}"] = parent_type.fields[details[0].node.name.value]
+            add(f"        path_{index} = _new(Path, (path, {key}, parent_name))")
+            add("        try:")
+            add(
+                f"            value = read_{index}(source, _Info(self.context_value, (self, "
+                f"field_def_{index}, details_{index}, parent_type, path_{index})))"
+            )
+            add("        except Exception:")
+            add("            value = _RAISED")
+            add(f"        if type(value) is list and _all_of(value, same_{index}):")
+            add(f"            results[{key}] = value")
+            add("        else:")
+            add(
+                f"            pending = self._leaves(value, data_{index}, parent_type, source, "
+                "path, results, pending)"
+            )
+        elif kind is _LEAF or kind is _INFO_LEAF:
             _, _, read, serialize, _, same, plain, members = data
             names[f"read_{index}"] = read
             names[f"serialize_{index}"] = serialize
             names[f"plain_{index}"] = plain
             add("        try:")
-            add(f"            value = read_{index}(source)")
+            if kind is _INFO_LEAF:  # its resolver takes a resolve info (a masked number)
+                names[f"field_def_{index}"] = parent_type.fields[details[0].node.name.value]
+                add(
+                    f"            value = read_{index}(source, _Info(self.context_value, (self, "
+                    f"field_def_{index}, details_{index}, parent_type, "
+                    f"_new(Path, (path, {key}, parent_name)))))"
+                )
+            else:
+                add(f"            value = read_{index}(source)")
             add("        except Exception:")
             add("            value = _RAISED")
             if members is not None:
@@ -904,6 +1005,67 @@ def _generate(parent_type: GraphQLObjectType, plan: tuple[Any, ...]) -> Any:
                 f"details_{index}, path_{index}, data_{index})"
             )
             _store(add, index, key)
+        elif (
+            kind is _OBJECT
+            and isinstance(data[3], GraphQLUnionType)
+            and not data[2]
+            and _row_relation(data[0]) is None
+        ):
+            # a relation to a union resolved without info (a timeline edge's node): the usual
+            # case (an object of a member's own class, not cast) completed by the member's
+            # plan, found through the value's class; the rest by _complete as _relation would
+            field_def, resolve, _, union, nullable, _, _, _ = data
+            names[f"kind_{index}"] = kind
+            names[f"field_def_{index}"] = field_def
+            names[f"resolve_{index}"] = resolve
+            names[f"field_type_{index}"] = field_def.type
+            names[f"members_{index}"] = members = {}
+            names[f"learn_{index}"] = functools.partial(_learn_member, members, union, details)
+            add(f"        path_{index} = _new(Path, (path, {key}, parent_name))")
+            add("        try:")
+            add(f"            value = resolve_{index}(source, None)")
+            add("        except Exception:")
+            add("            value = _RAISED")
+            add(f"        member = members_{index}.get(type(value))")
+            add("        if member is not None and getattr(value, _CAST, None) is None:")
+            add("            member_type, child, member_grouped = member")
+            add("            try:")
+            add("                if child is not None:")
+            add(f"                    result = child(self, member_type, value, path_{index})")
+            add("                else:")
+            add(
+                "                    result = self.execute_fields(member_type, value, "
+                f"path_{index}, member_grouped, None)"
+            )
+            add("            except Exception as raw_error:")
+            add(
+                f"                self.handle_field_error(raw_error, field_type_{index}, "
+                f"details_{index}, path_{index})"
+            )
+            add("                result = None")
+            add(
+                "            if type(result) is not dict and result is not None "
+                "and self.is_awaitable(result):"
+            )
+            add(
+                f"                result = self._await_field(result, field_type_{index}, "
+                f"details_{index}, path_{index})"
+            )
+            if nullable:
+                add("        elif value is None:")
+                add("            result = None")
+            add("        else:")
+            add(
+                f"            info = _Info(self.context_value, (self, field_def_{index}, "
+                f"details_{index}, parent_type, path_{index}))"
+            )
+            add(
+                f"            result = self._complete(kind_{index}, value, info, "
+                f"details_{index}, path_{index}, data_{index})"
+            )
+            add("            if result is not _UNUSUAL:")
+            add(f"                learn_{index}(self, value)")
+            _store(add, index, key)
         else:
             names[f"kind_{index}"] = kind
             add(
@@ -923,6 +1085,36 @@ def _generate(parent_type: GraphQLObjectType, plan: tuple[Any, ...]) -> Any:
     ]
     exec(_code("\n".join(lines)), names)  # noqa: S102 - our own text, no name of the document
     return names["run"]
+
+
+def _learn_member(
+    members: dict[type, tuple[Any, Any, Any]],
+    union: GraphQLUnionType,
+    details: Any,
+    execution: PlannedExecution,
+    value: Any,
+) -> None:
+    """Keep, for a plan's relation to ``union``, the member ``value`` was completed as (its
+    object type, plan and selection) under its class, when :meth:`PlannedExecution._runtime`
+    kept it for the execution (a value of the member's own class, not cast: strawberry finds
+    the member by the class alone). The plan's later objects of that class, in this and the
+    next executions sharing the plan, go straight to the member's plan."""
+    runtimes = execution._runtimes
+    kind = type(value)
+    found = runtimes.get((id(details), kind)) if runtimes is not None else None
+    if found is None or found[0] is not details or found[1] is not union:
+        return
+    object_type, grouped = found[2], found[3]
+    members[kind] = (object_type, execution._child(object_type, grouped), grouped)
+
+
+def _all_of(values: list[Any], kind: type) -> bool:
+    """Whether every value is exactly of ``kind`` (a list of leaves its serialiser takes as
+    they are)."""
+    for value in values:
+        if type(value) is not kind:
+            return False
+    return True
 
 
 def _store(add: Callable[[str], None], index: int, key: str) -> None:
