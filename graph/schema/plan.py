@@ -25,7 +25,10 @@ response key:
   resolver called (with a resolve info only when it takes one, or to resolve an abstract
   type's runtime type as graphql-core's ``complete_abstract_value`` does) and the object(s)
   completed by the sub-selection's plan for their object type;
-- anything else (arguments, ``async`` resolvers, directives on the field,
+- a relation whose resolver returns an awaitable (an ``async`` resolver: a panel's channels
+  and merge suggestions): awaited, then completed as above (graphql-core's ``complete_value``
+  for anything unusual), as graphql-core's ``complete_awaitable_value`` does;
+- anything else (arguments, directives on the field,
   ``@defer``/``@stream``): graphql-core's ``execute_field``, as without plans.
 
 Each plan is written out as one Python function (:func:`_generate`; its text, the same for
@@ -441,12 +444,21 @@ class PlannedExecution(PlainLeavesExecution):
             value = resolve(source, info)
         except Exception:  # noqa: BLE001 - graphql-core's path reports it
             return _UNUSUAL
-        return self._complete(kind, value, info, details, path, data)
+        return self._complete(kind, value, info, details, path, data, parent_type)
 
     def _complete(
-        self, kind: int, value: Any, info: Any, details: Any, path: Path, data: Any
+        self,
+        kind: int,
+        value: Any,
+        info: Any,
+        details: Any,
+        path: Path,
+        data: Any,
+        parent_type: GraphQLObjectType | None = None,
     ) -> Any:
-        """:meth:`_relation` once its resolver returned ``value`` (:data:`_RAISED`: it raised)."""
+        """:meth:`_relation` once its resolver returned ``value`` (:data:`_RAISED`: it raised);
+        an awaitable (an ``async`` resolver's) is awaited and completed by
+        :meth:`_await_relation` when ``parent_type`` is given, else left to graphql-core."""
         (
             field_def,
             _resolve,
@@ -466,6 +478,8 @@ class PlannedExecution(PlainLeavesExecution):
         elif isinstance(value, Exception):
             return _UNUSUAL
         elif self.is_awaitable(value):
+            if parent_type is not None:
+                return self._await_relation(kind, value, info, details, path, data, parent_type)
             _discard(value)
             return _UNUSUAL
         elif kind is _OBJECT:
@@ -519,6 +533,43 @@ class PlannedExecution(PlainLeavesExecution):
         if type(completed) is dict or type(completed) is list or not self.is_awaitable(completed):
             return completed
         return self._await_field(completed, field_def.type, details, path)
+
+    async def _await_relation(
+        self,
+        kind: int,
+        awaitable: Any,
+        info: Any,
+        details: Any,
+        path: Path,
+        data: Any,
+        parent_type: GraphQLObjectType,
+    ) -> Any:
+        """A relation whose resolver returned an awaitable, as graphql-core's
+        ``complete_awaitable_value`` completes it: awaited (under the execution's abort
+        signal), then completed by :meth:`_complete`, or by graphql-core's ``complete_value``
+        with its own resolve info for anything unusual (its errors and paths); an error is
+        the field's (``handle_field_error``), as there."""
+        field_def = data[0]
+        try:
+            resolved = await self.with_abort_signal(awaitable)
+            completed = self._complete(kind, resolved, info, details, path, data)
+            if completed is _UNUSUAL:
+                completed = self.complete_value(
+                    field_def.type,
+                    details,
+                    self.build_resolve_info(
+                        field_def, [d.node for d in details], parent_type, path
+                    ),
+                    path,
+                    resolved,
+                    None,
+                )
+            if self.is_awaitable(completed):
+                completed = await completed
+        except Exception as raw_error:  # noqa: BLE001 - reported as graphql-core does
+            self.handle_field_error(raw_error, field_def.type, details, path)
+            completed = None
+        return completed
 
     def _child(self, object_type: GraphQLObjectType, grouped: Any) -> Any:
         """The plan :meth:`execute_fields` completes an object of ``object_type`` with
@@ -1002,7 +1053,7 @@ def _generate(parent_type: GraphQLObjectType, plan: tuple[Any, ...]) -> Any:
             add("        else:")
             add(
                 f"            result = self._complete(kind_{index}, value, {info}, "
-                f"details_{index}, path_{index}, data_{index})"
+                f"details_{index}, path_{index}, data_{index}, parent_type)"
             )
             _store(add, index, key)
         elif (
@@ -1061,7 +1112,7 @@ def _generate(parent_type: GraphQLObjectType, plan: tuple[Any, ...]) -> Any:
             )
             add(
                 f"            result = self._complete(kind_{index}, value, info, "
-                f"details_{index}, path_{index}, data_{index})"
+                f"details_{index}, path_{index}, data_{index}, parent_type)"
             )
             add("            if result is not _UNUSUAL:")
             add(f"                learn_{index}(self, value)")

@@ -218,6 +218,33 @@ class Item:
             boxes.append(later(Box(n=3, item=Other(m=3))))
         return boxes
 
+    # async resolvers: awaited by the plan, completed as graphql-core completes them
+    @strawberry.field
+    async def fetched(self) -> Leaf | None:
+        await asyncio.sleep(0)
+        return self.leaf
+
+    @strawberry.field
+    async def fetched_list(self) -> list[Leaf]:
+        return [self.leaf, None] if self.n == 1 else [self.leaf]  # type: ignore[list-item]
+
+    @strawberry.field
+    async def fetched_missing(self) -> Leaf:
+        return None  # type: ignore[return-value]
+
+    @strawberry.field
+    async def fetched_stranger(self) -> Leaf | None:
+        return Item(n=0, leaf=self.leaf, maybe=None, leaves=[], holes=[])  # type: ignore[return-value]
+
+    @strawberry.field
+    async def fetched_broken(self) -> Leaf | None:
+        await asyncio.sleep(0)
+        raise ValueError("broken, later")
+
+    @strawberry.field
+    async def fetched_shape(self) -> Shape:
+        return self.leaf if self.n % 2 else Other(m=self.n)
+
     @strawberry.field
     def named(self) -> Named:
         return self.leaf
@@ -288,6 +315,11 @@ DOCUMENTS = [
     "{ items { n boxes { n __typename item { m } } } }",
     "{ items { leaf { n seen tags maybeTags } leaves { seenMood } } }",
     "{ items { leaf { noTags } holes { seen maybeTags } } }",
+    (
+        "{ items { n fetched { n slow text } fetchedList { n } fetchedMissing { n } "
+        "fetchedStranger { n } fetchedBroken { n } "
+        "fetchedShape { __typename ... on Other { m } ... on Leaf { n } } } }"
+    ),
     "{ items { named { n __typename ... on Leaf { text } } nameds { n } wrongNamed { n } } }",
 ]
 
