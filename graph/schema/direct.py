@@ -78,6 +78,14 @@ class CachedNames(NameConverter):
         return found
 
 
+ARGUMENTS = "inbox_graph.arguments"
+"""Key of the extensions of a field of an object type (not a root type) whose resolver takes
+``self``, maybe ``info``, and arguments of built-in scalars only (a connection's
+``first``/``after``/``last``/``before``), without field extensions or permission classes:
+``(function, ((GraphQL name, Python name), ...), takes_info)``; :mod:`graph.schema.plan` calls
+``function(source, **arguments)`` with the arguments graphql-core coerced, as strawberry's
+wrapper would (its resolver stays strawberry's)."""
+
 INFO_LEAF = "inbox_graph.info_leaf"
 """Key of the extensions of a field whose synchronous resolver takes ``(self, info)`` and
 returns a leaf or a list of leaves: ``(function, leaf_type, nullable, listed, items_nullable)``,
@@ -113,6 +121,8 @@ def resolve_directly(schema: strawberry.Schema) -> list[str]:
     """
     core = schema._schema
     roots = {t.name for t in (core.query_type, core.mutation_type, core.subscription_type) if t}
+    names = schema.config.name_converter
+    handled = getattr(schema.schema_converter, "_exception_handler_specs", None)
     changed: list[str] = []
     for graphql_type in core.type_map.values():
         if not isinstance(graphql_type, GraphQLObjectType) or graphql_type.name in roots:
@@ -121,7 +131,15 @@ def resolve_directly(schema: strawberry.Schema) -> list[str]:
             continue
         for name, graphql_field in graphql_type.fields.items():
             field = (graphql_field.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
-            if field is None or field.extensions or field.arguments or graphql_field.args:
+            if field is None or field.extensions:
+                continue
+            if field.arguments or graphql_field.args:
+                arguments = None if handled else _scalar_arguments(field, graphql_field, names)
+                if arguments is not None:
+                    _extend(graphql_field, ARGUMENTS, arguments)
+                    changed.append(
+                        f"{graphql_type.name}.{name}({', '.join(a for a, _ in arguments[1])})"
+                    )
                 continue
             resolver = field.base_resolver
             leaf = get_named_type(graphql_field.type)
@@ -159,6 +177,42 @@ def resolve_directly(schema: strawberry.Schema) -> list[str]:
                 continue
             changed.append(f"{graphql_type.name}.{name}")
     return changed
+
+
+_BUILT_IN_SCALARS = frozenset({"Int", "Float", "String", "Boolean", "ID"})
+"""Scalars whose values strawberry hands a resolver as graphql-core coerced them."""
+
+
+def _scalar_arguments(
+    field: Any, graphql_field: Any, names: Any
+) -> tuple[Callable[..., Any], tuple[tuple[str, str], ...], bool] | None:
+    """``(resolver, ((GraphQL name, Python name), ...), takes info)`` of a field whose resolver
+    takes ``self``, maybe ``info``, and arguments of built-in scalars only (not lists, not
+    input objects, not enums: what strawberry converts), else ``None``."""
+    resolver = field.base_resolver
+    if resolver is None or field.permission_classes:
+        return None
+    mapping = []
+    for argument in field.arguments:
+        graphql_name = names.from_argument(argument)
+        graphql_argument = graphql_field.args.get(graphql_name)
+        if graphql_argument is None or argument.python_name is None:
+            return None
+        argument_type = graphql_argument.type
+        if isinstance(argument_type, GraphQLNonNull):
+            argument_type = argument_type.of_type
+        if getattr(argument_type, "name", None) not in _BUILT_IN_SCALARS:
+            return None
+        mapping.append((graphql_name, argument.python_name))
+    if len(mapping) != len(graphql_field.args):
+        return None
+    parameters = list(resolver.signature.parameters)
+    takes_info = "info" in parameters
+    if parameters[:1] != ["self"] or sorted(parameters[1:]) != sorted(
+        [python for _, python in mapping] + (["info"] if takes_info else [])
+    ):
+        return None
+    return resolver.wrapped_func, tuple(mapping), takes_info
 
 
 def _leaf_shape(field_type: Any) -> tuple[Any, bool, bool, bool] | None:
@@ -228,6 +282,7 @@ class PlainLeavesExecution(StrawberryGraphQLCoreExecutionContext):
 
 
 __all__ = [
+    "ARGUMENTS",
     "DIRECT",
     "INFO_LEAF",
     "PLAIN_LEAF",

@@ -28,7 +28,12 @@ response key:
 - a relation whose resolver returns an awaitable (an ``async`` resolver: a panel's channels
   and merge suggestions): awaited, then completed as above (graphql-core's ``complete_value``
   for anything unusual), as graphql-core's ``complete_awaitable_value`` does;
-- anything else (arguments, directives on the field,
+- a relation whose resolver takes arguments of built-in scalars only
+  (:data:`graph.schema.direct.ARGUMENTS`: a connection's ``first``/``after``/``last``/
+  ``before``, a timeline, a panel's activities): the arguments coerced by graphql-core from the
+  field's node and the execution's variables, the resolver called as strawberry's wrapper
+  would call it, its value completed as a relation's;
+- anything else (other arguments, directives on the field,
   ``@defer``/``@stream``): graphql-core's ``execute_field``, as without plans.
 
 Each plan is written out as one Python function (:func:`_generate`; its text, the same for
@@ -80,6 +85,7 @@ from graphql import (
     GraphQLObjectType,
     GraphQLUnionType,
 )
+from graphql.execution.values import get_argument_values
 from graphql.pyutils import Path, Undefined
 from graphql.pyutils.gather_with_cancel import gather_with_cancel
 from graphql.type.scalars import serialize_boolean, serialize_id, serialize_string
@@ -87,7 +93,7 @@ from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.cast import TYPE_CAST_ATTRIBUTE
 
 from graph.loaders import ROW_RELATION, RowRelation, related
-from graph.schema.direct import DIRECT, INFO_LEAF, PLAIN_LEAF, PlainLeavesExecution
+from graph.schema.direct import ARGUMENTS, DIRECT, INFO_LEAF, PLAIN_LEAF, PlainLeavesExecution
 
 _DELEGATE, _TYPENAME, _LEAF, _OBJECT, _LIST, _INFO_LEAF, _LEAVES = range(7)
 _UNUSUAL = object()
@@ -215,10 +221,8 @@ class PlannedExecution(PlainLeavesExecution):
         for response_name, details in grouped_field_set.items():
             node = details[0].node
             name = node.name.value
-            if (
-                node.directives
-                or node.arguments
-                or any(d.defer_usage is not None or d.node.directives for d in details)
+            if node.directives or any(
+                d.defer_usage is not None or d.node.directives for d in details
             ):
                 yield (response_name, _DELEGATE, details, None)
                 continue
@@ -280,7 +284,10 @@ class PlannedExecution(PlainLeavesExecution):
                     )
                     continue
             direct = extensions.get(DIRECT)
-            if direct is None or field_def.args:
+            arguments = extensions.get(ARGUMENTS) if field_def.args else None
+            if arguments is not None:
+                direct = (_with_arguments(*arguments), True)
+            elif direct is None or field_def.args or node.arguments:
                 yield (response_name, _DELEGATE, details, None)
                 continue
             field_type = field_def.type
@@ -790,6 +797,34 @@ class _Info:
                 field_def, [d.node for d in details], parent_type, path
             )
         return getattr(built, name)
+
+
+def _with_arguments(
+    function: Callable[..., Any], mapping: tuple[tuple[str, str], ...], takes_info: bool
+) -> Callable[[Any, _Info], Any]:
+    """A field's resolver taking arguments (:data:`graph.schema.direct.ARGUMENTS`) as a plan
+    calls a relation's: ``resolve(source, info)``, the arguments coerced by graphql-core's
+    ``get_argument_values`` from the field's node and the execution's variables (as its
+    ``execute_field`` does), given to the resolver by their Python names, as strawberry's
+    wrapper gives them (built-in scalars: no conversion). Raises what they raise (the plan
+    then hands the field to graphql-core, which reports it)."""
+
+    def resolve(source: Any, info: _Info) -> Any:
+        execution, field_def, details, _, _ = info._made_of
+        first = details[0]
+        values = get_argument_values(
+            field_def,
+            first.node,
+            execution.variable_values,
+            first.fragment_variable_values,
+            execution.hide_suggestions,
+        )
+        given = {python: values[name] for name, python in mapping if name in values}
+        if takes_info:
+            given["info"] = info
+        return function(source, **given)
+
+    return resolve
 
 
 def _row_relation(field_def: Any) -> RowRelation | None:

@@ -245,6 +245,26 @@ class Item:
     async def fetched_shape(self) -> Shape:
         return self.leaf if self.n % 2 else Other(m=self.n)
 
+    # fields with arguments of built-in scalars: called by the plan with graphql-core's
+    # coerced arguments, as strawberry's wrapper calls them
+    @strawberry.field
+    def picked(
+        self, info: strawberry.Info, first: int | None = None, after: str | None = "a"
+    ) -> list[Leaf] | None:
+        assert info.context is None
+        if first is not None and first < 0:
+            raise ValueError("first must be positive")
+        return [self.leaf, Leaf(n=self.n + 10, text=after)][: first if first is not None else 2]
+
+    @strawberry.field
+    async def fetched_page(
+        self, size: int, label: strawberry.ID | None = None
+    ) -> Box[Other] | None:
+        await asyncio.sleep(0)
+        if size == 0:
+            raise ValueError("no page")
+        return Box(n=size, item=Other(m=len(label or "")))
+
     @strawberry.field
     def named(self) -> Named:
         return self.leaf
@@ -315,6 +335,12 @@ DOCUMENTS = [
     "{ items { n boxes { n __typename item { m } } } }",
     "{ items { leaf { n seen tags maybeTags } leaves { seenMood } } }",
     "{ items { leaf { noTags } holes { seen maybeTags } } }",
+    (
+        "query($f: Int, $l: ID) { items { all: picked { n text } one: picked(first: 1) { n } "
+        "none: picked(first: null, after: null) { n text } bad: picked(first: -1) { n } "
+        "v: picked(first: $f) { n } p: fetchedPage(size: 2, label: $l) { n item { m } } "
+        'q: fetchedPage(size: 0) { n } r: fetchedPage(size: 3, label: "xyz") { n } } }'
+    ),
     (
         "{ items { n fetched { n slow text } fetchedList { n } fetchedMissing { n } "
         "fetchedStranger { n } fetchedBroken { n } "
@@ -421,6 +447,30 @@ async def test_a_unions_members_met_by_one_execution_answer_the_next_as_graphql_
             result = await result
         assert result.data == expected.data
         assert [e.formatted for e in result.errors] == [e.formatted for e in expected.errors]
+
+
+async def test_a_plan_shared_between_executions_calls_each_with_its_own_arguments():
+    """A field's arguments come from each execution's variables, not from the plan shared by
+    executions of one parsed document (a timeline's ``first``)."""
+    document = parse(
+        "query($f: Int, $l: ID) { items { picked(first: $f) { n text } "
+        "fetchedPage(size: 2, label: $l) { n item { m } } } }"
+    )
+    planned, plain = schema(PlannedExecution), schema(StrawberryGraphQLCoreExecutionContext)
+    for variables in [{"f": 1, "l": "ab"}, {"f": 2}, {"f": None, "l": None}, {"f": -1}, {}]:
+        answers = []
+        for built, execution in (
+            (plain, StrawberryGraphQLCoreExecutionContext),
+            (planned, PlannedExecution),
+        ):
+            result = execute(
+                built._schema, document, variable_values=variables, executor_class=execution
+            )
+            if isawaitable(result):
+                result = await result
+            answers.append((result.data, [e.formatted for e in result.errors or ()]))
+        assert answers[0] == answers[1], variables
+    assert len(answers[1][0]["items"][0]["picked"]) == 2
 
 
 class Held:
