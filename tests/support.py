@@ -251,8 +251,10 @@ async def subscribe(
             }
         )
     )
-    # the server has registered the subscription once a ping round-trips after it; a replay
-    # (afterSequence) may send its first events before the pong: they are kept, in order
+    # the server has registered the subscription once a ping round-trips after it; its first
+    # events may come before the pong (a replay with afterSequence; a subscription that sends
+    # its current state at once, inboxSidebarChanged, on a loaded machine): they are kept, in
+    # order
     await socket.send(json.dumps({"type": "ping"}))
     early = []
     while True:
@@ -264,7 +266,7 @@ async def subscribe(
                 raise GraphQLError(message["payload"])
             if message["type"] == "next" and message["payload"].get("errors"):
                 raise GraphQLError(message["payload"]["errors"])
-            if message["type"] == "next" and "afterSequence" in query:
+            if message["type"] == "next":
                 early.append(message["payload"])
                 continue
             raise AssertionError(f"unexpected message before the subscription started: {message}")
