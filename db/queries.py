@@ -61,6 +61,7 @@ def _builder(model: type[Model], layout: tuple[str, ...] | None = None) -> Calla
         "new": model.__new__,
         "datetime": datetime,
         "UTC": UTC,
+        "parse_datetime": parse_datetime,
         "custom_pk": meta.db_pk_column not in meta.generated_db_fields,
     }
     lines = [
@@ -96,8 +97,16 @@ def _builder(model: type[Model], layout: tuple[str, ...] | None = None) -> Calla
         members = getattr(convert, "members", None)
         if zone is not None:
             names[f"zone_{index}"] = zone
+            # SQLite's text of a UTC timestamp parsed here, not in a call of the converter
+            add("    if value.__class__ is str:")
+            add("        parsed = parse_datetime(value)")
             add(
-                f"    values[{name!r}] = value.astimezone(zone_{index}) "
+                f"        values[{name!r}] = parsed.astimezone(zone_{index}) "
+                f"if parsed.tzinfo is UTC else convert_{index}(value)"
+            )
+            add("    else:")
+            add(
+                f"        values[{name!r}] = value.astimezone(zone_{index}) "
                 "if value.__class__ is datetime and value.tzinfo is UTC "
                 f"else None if value is None else convert_{index}(value)"
             )
