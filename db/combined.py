@@ -7,7 +7,8 @@ sends them as one: each read is a *part* (a ``SELECT`` of one model's columns, w
 or built by tortoise for a query set, :func:`query_part`), named so that a later part may read
 an earlier one's rows (the users of a page: ``id IN (SELECT author_id FROM messages)``); the
 statement is ``WITH part AS (...), ... SELECT ... UNION ALL ...``, every part's rows carrying
-its number and every model's columns (``NULL`` where a part's model has none). Each part's
+its number and, on PostgreSQL, every model's columns (``NULL`` where a part's model has none),
+on SQLite its own columns by position (:func:`combined_statement`). Each part's
 rows are then built as :func:`db.queries.plain_rows` builds them (the same instances), in the
 part's own order, ranked by the database (``ROW_NUMBER()``: a ``UNION ALL`` of ordered
 subqueries keeps no order by itself, and Python would sort text by another collation).
