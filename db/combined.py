@@ -271,4 +271,103 @@ def _rank(row: Any) -> Any:
     return row[1]
 
 
-__all__ = ["Part", "combined_statement", "query_part", "read_combined"]
+@dataclass(frozen=True)
+class Join:
+    """Rows :func:`read_joined` reads with a page: those of ``model`` whose primary key the
+    column ``column`` (a column name) of an earlier segment holds (``parent``: 0 the page, ``k``
+    the rows of the ``k``-th join)."""
+
+    parent: int
+    column: str
+    model: type[Model]
+
+
+JOINED_KEPT = 256
+"""Joined statements kept per process (least recently used dropped first)."""
+
+_JOINED: cachetools.LRUCache[
+    tuple[Any, ...], tuple[str, tuple[tuple[str, ...], ...], tuple[int, ...]]
+] = cachetools.LRUCache(JOINED_KEPT)
+
+
+def _joined_statement(
+    page_sql: str, model: type[Model], order: Sequence[tuple[str, bool]], joins: Sequence[Join]
+) -> tuple[str, tuple[tuple[str, ...], ...], tuple[int, ...]]:
+    """:func:`read_joined`'s statement, the layout of each segment's columns in its rows (the
+    names of its own, ``""`` elsewhere) and the position of each segment's primary key."""
+    key = (page_sql, model, tuple(order), tuple(joins))
+    found = _JOINED.get(key)
+    if found is not None:
+        return found
+    segments = [model, *(join.model for join in joins)]
+    own = [sorted(segment._meta.db_fields) for segment in segments]
+    width = sum(map(len, own))
+    select: list[str] = []
+    layouts: list[tuple[str, ...]] = []
+    keys: list[int] = []
+    for index, names in enumerate(own):
+        before = len(select)
+        select.extend(f's{index}."{name}"' for name in names)
+        layouts.append(("",) * before + tuple(names) + ("",) * (width - before - len(names)))
+        keys.append(before + names.index(segments[index]._meta.db_pk_column))
+    joined = []
+    for number, join in enumerate(joins, start=1):
+        if not 0 <= join.parent < number or not join.column.isidentifier():
+            raise ValueError(f"not a join of an earlier segment's column: {join!r}")
+        joined.append(
+            f'LEFT JOIN "{join.model._meta.db_table}" s{number} '
+            f'ON s{number}."{join.model._meta.db_pk_column}" = s{join.parent}."{join.column}"'
+        )
+    projection = model._meta.fields_db_projection
+    terms = []
+    for name, descending in order:
+        column = projection.get(name, name)
+        if not column.isidentifier():
+            raise ValueError(f"not a column name: {column!r}")
+        terms.append(f's0."{column}" {"DESC" if descending else "ASC"}')
+    sql = (
+        f"SELECT {', '.join(select)} FROM ({page_sql}) s0 {' '.join(joined)} "
+        f"ORDER BY {', '.join(terms)}"
+    )
+    found = _JOINED[key] = (
+        sql,
+        tuple(layouts),
+        tuple(keys),
+    )
+    return found
+
+
+async def read_joined(
+    query: QuerySet[Model], order: Sequence[tuple[str, bool]], joins: Sequence[Join]
+) -> list[list[Any]]:
+    """The rows of the plain ``query`` (its page, in ``order``: ``(field, descending)`` pairs,
+    the last one unique) and, for each of ``joins``, the distinct rows it names (in the order
+    first named), in one statement: the page ``LEFT JOIN`` each join's table by primary key,
+    ordered by ``order``. Built as :func:`db.queries.plain_rows` builds them.
+
+    For SQLite, where it reads what :func:`read_combined` reads for a list (a page, the
+    contacts and last messages it names, the users those name) in less time: no part
+    materialized, scanned again and ranked by a window (list of 25: 0.23 against 0.35 ms of
+    SQLite, of 100: 0.99 against 1.16). Every named row comes once per page row naming it.
+
+    Raises:
+        ValueError: a join of a later segment, a column that is not a name.
+    """
+    if not is_plain(query):
+        raise ValueError("read_joined takes plain queries only")
+    page_sql, params = statement(query)
+    sql, layouts, keys = _joined_statement(page_sql, query.model, order, joins)
+    _, rows = await query._db.execute_query(sql, params)
+    found = [model_rows(query.model, rows, layout=layouts[0])]
+    for number, join in enumerate(joins, start=1):
+        position = keys[number]
+        named: dict[Any, Any] = {}
+        for row in rows:
+            key = row[position]
+            if key is not None and key not in named:
+                named[key] = row
+        found.append(model_rows(join.model, list(named.values()), layout=layouts[number]))
+    return found
+
+
+__all__ = ["Join", "Part", "combined_statement", "query_part", "read_combined", "read_joined"]

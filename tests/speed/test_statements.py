@@ -212,3 +212,62 @@ async def test_sqlite_rows_are_read_by_position_as_by_name(world, connected) -> 
     by_name = [Contact._init_from_db(**dict(row)) for row in plain]
     assert [vars(row) for row in model_rows(Contact, other)] == [vars(row) for row in by_name]
     assert [vars(row) for row in model_rows(Contact, plain)] == [vars(row) for row in by_name]
+
+
+async def test_a_joined_read_builds_the_rows_each_read_builds_alone(world, connected) -> None:
+    """``db.combined.read_joined`` (a list's page with the rows it names, on SQLite) reads the
+    page in its order both ways, and once each the contacts and last messages it names and
+    the users those name (none for a contact without an assignee or an inbound message), as
+    their own statements read them."""
+    from db.combined import Join, read_joined
+    from db.models import User, Workspace
+    from db.queries import columns, model_rows, plain_rows
+
+    for number in range(3):  # conversations of contacts without an assignee, besides the world's
+        await receive(world, f"joined-{number}", f"hello {number}")
+
+    async def by_id(model, ids):
+        ids = sorted({i for i in ids if i is not None})
+        if not ids:
+            return {}
+        _, rows = await model._meta.db.execute_query(
+            f'SELECT {columns(model)} FROM "{model._meta.db_table}" '
+            f"WHERE id IN ({', '.join(map(str, ids))})"
+        )
+        return {row.id: vars(row) for row in model_rows(model, rows)}
+
+    for descending in (True, False):
+        order = [("last_activity_at", descending), ("id", descending)]
+        page = Conversation.all().order_by(*ordering(order)).limit(30)
+        joins = [
+            Join(0, "contact_id", Contact),
+            Join(0, "last_message_id", Message),
+            Join(1, "assignee_id", User),
+            Join(2, "author_id", User),
+            Join(0, "workspace_id", Workspace),  # one row named by every row of the page
+        ]
+        rows, contacts, messages, assignees, authors, workspaces = await read_joined(
+            page._clone(), order, joins
+        )
+        expected = await plain_rows(page._clone())
+        assert len(expected) >= 8
+        assert [vars(row) for row in rows] == [vars(row) for row in expected]
+        expected_contacts = await by_id(Contact, [row.contact_id for row in expected])
+        assert {row.id: vars(row) for row in contacts} == expected_contacts
+        assert len(contacts) == len(expected_contacts)
+        expected_messages = await by_id(Message, [row.last_message_id for row in expected])
+        assert {row.id: vars(row) for row in messages} == expected_messages
+        assert len(messages) == len(expected_messages)
+        expected_assignees = await by_id(
+            User, [c["assignee_id"] for c in expected_contacts.values()]
+        )
+        assert expected_assignees and any(
+            c["assignee_id"] is None for c in expected_contacts.values()
+        )
+        assert {row.id: vars(row) for row in assignees} == expected_assignees
+        assert len(assignees) == len(expected_assignees)
+        expected_authors = await by_id(User, [m["author_id"] for m in expected_messages.values()])
+        assert {row.id: vars(row) for row in authors} == expected_authors
+        expected_workspaces = await by_id(Workspace, [row.workspace_id for row in expected])
+        assert {row.id: vars(row) for row in workspaces} == expected_workspaces
+        assert len(workspaces) == len(expected_workspaces)
