@@ -550,7 +550,8 @@ class Loaders:
         rows name are preloaded too (:meth:`preload_users`: a call's answerer, a contact's
         assignee). In one statement (:func:`db.combined.read_combined`: the page, each
         relation's rows by the page's keys, the users they name, each row of another
-        workspace dropped as the loaders drop it); without combined reads
+        workspace dropped as the loaders drop it; on SQLite :func:`db.combined.read_joined`,
+        the page joined to them: :meth:`_read_joined`); without combined reads
         (``INBOX_GRAPH_COMBINED_READS=0``) or for a query that is not plain, the rows, then
         :meth:`preload`, then the rows' own users: the same rows, in more round trips."""
         model = query.model
