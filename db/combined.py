@@ -7,7 +7,8 @@ sends them as one: each read is a *part* (a ``SELECT`` of one model's columns, w
 or built by tortoise for a query set, :func:`query_part`), named so that a later part may read
 an earlier one's rows (the users of a page: ``id IN (SELECT author_id FROM messages)``); the
 statement is ``WITH part AS (...), ... SELECT ... UNION ALL ...``, every part's rows carrying
-its number and every model's columns (``NULL`` where a part's model has none). Each part's
+its number and, on PostgreSQL, every model's columns (``NULL`` where a part's model has none),
+on SQLite its own columns by position (:func:`combined_statement`). Each part's
 rows are then built as :func:`db.queries.plain_rows` builds them (the same instances), in the
 part's own order, ranked by the database (``ROW_NUMBER()``: a ``UNION ALL`` of ordered
 subqueries keeps no order by itself, and Python would sort text by another collation).
@@ -150,15 +151,33 @@ def _order_sql(part: Part) -> str:
 STATEMENTS_KEPT = 1024
 """Combined statements kept per process (least recently used dropped first)."""
 
-_STATEMENTS: cachetools.LRUCache[tuple[Any, ...], str] = cachetools.LRUCache(STATEMENTS_KEPT)
+_STATEMENTS: cachetools.LRUCache[tuple[Any, ...], tuple[str, tuple[Layout, ...]]] = (
+    cachetools.LRUCache(STATEMENTS_KEPT)
+)
+
+Layout = tuple[str, ...] | None
+"""The names of a part's columns in its rows, in order (``None``: read by name)."""
 
 
 def combined_statement(db: BaseDBAsyncClient, parts: Sequence[Part]) -> tuple[str, list[Any]]:
     """The one statement reading ``parts`` (and its parameters): a ``WITH`` of every part,
-    then a ``UNION ALL`` of each part's rows, its number in the column ``part_`` and each
-    row's rank in the part's ``order`` in ``row_`` (ranked by the database: its collation
-    orders text). The text is built once per shape of the parts (their names, models, texts,
-    orders, values and numbers of parameters) and kept."""
+    then a ``UNION ALL`` of each part's rows, its number in the first column ``part_`` and
+    each row's rank in the part's ``order`` in the second, ``row_`` (ranked by the database:
+    its collation orders text). On PostgreSQL every part's row carries every model's columns
+    by name (``NULL`` where its model has none, typed); on SQLite, whose columns take any
+    type, each part's own columns follow by position, ``NULL`` after them up to the widest
+    part's (:func:`read_combined` reads them by position): a list of 100 with its contacts,
+    messages and users was 315 rows of 50 columns, 15,750 values for the database to make
+    and the driver to convert (1.8 ms on SQLite), and is 315 rows of 18 (1.3 ms). The text is
+    built once per shape of the parts (their names, models, texts, orders, values and numbers
+    of parameters) and kept."""
+    sql, _ = _statement(db, parts)
+    return sql, [value for part in parts for value in part.params]
+
+
+def _statement(db: BaseDBAsyncClient, parts: Sequence[Part]) -> tuple[str, tuple[Layout, ...]]:
+    """:func:`combined_statement`'s text, and the layout of each part's rows (``None`` on
+    PostgreSQL: by name)."""
     if not parts:
         raise ValueError("no parts")
     dialect = db.capabilities.dialect
@@ -177,33 +196,44 @@ def combined_statement(db: BaseDBAsyncClient, parts: Sequence[Part]) -> tuple[st
             for part in parts
         ),
     )
-    params = [value for part in parts for value in part.params]
-    sql = _STATEMENTS.get(key)
-    if sql is not None:
-        return sql, params
+    found = _STATEMENTS.get(key)
+    if found is not None:
+        return found
     if len({part.name for part in parts}) != len(parts):
         raise ValueError("part names must differ")
     wide = _wide_columns(parts)
     postgres = dialect == "postgres"
-
-    def null(sql_type: str) -> str:
-        return f"CAST(NULL AS {sql_type})" if postgres else "NULL"
+    width = max(len(_own_columns(part)) for part in parts)
 
     ctes = []
     selects = []
+    layouts: list[Layout] = []
     before = 0
     for number, part in enumerate(parts):
         ctes.append(f'"{part.name}" AS ({_local_sql(db, part, before)})')
         before += len(part.params)
         own = _own_columns(part)
-        columns = ", ".join(
-            f'"{c}"' if c in own else f'{null(sql_type)} AS "{c}"' for c, sql_type in wide.items()
-        )
+        if postgres:
+            columns = ", ".join(
+                f'"{c}"' if c in own else f'CAST(NULL AS {sql_type}) AS "{c}"'
+                for c, sql_type in wide.items()
+            )
+            layouts.append(None)
+        else:
+            mine = [c for c in wide if c in own]
+            items = [f'"{c}"' for c in mine] + ["NULL"] * (width - len(mine))
+            if number == 0:  # the statement's column names: the first part's
+                items = [f"{item} AS c{i}" for i, item in enumerate(items)]
+            columns = ", ".join(items)
+            layouts.append(("part_", "row_", *mine))
         selects.append(
             f'SELECT {number} AS part_, {_order_sql(part)} AS row_, {columns} FROM "{part.name}"'
         )
-    sql = _STATEMENTS[key] = f"WITH {', '.join(ctes)} {' UNION ALL '.join(selects)}"
-    return sql, params
+    found = _STATEMENTS[key] = (
+        f"WITH {', '.join(ctes)} {' UNION ALL '.join(selects)}",
+        tuple(layouts),
+    )
+    return found
 
 
 async def read_combined(parts: Sequence[Part], db: BaseDBAsyncClient | None = None) -> list[Any]:
@@ -216,20 +246,128 @@ async def read_combined(parts: Sequence[Part], db: BaseDBAsyncClient | None = No
     """
     if db is None:
         db = next(part.model for part in parts if part.model is not None)._meta.db
-    sql, params = combined_statement(db, parts)
+    sql, layouts = _statement(db, parts)
+    params = [value for part in parts for value in part.params]
     _, rows = await db.execute_query(sql, params)
     by_part: list[list[Any]] = [[] for _ in parts]
     for row in rows:
-        by_part[row["part_"]].append(row)
+        by_part[row[0]].append(row)
     found: list[Any] = []
-    for part, part_rows in zip(parts, by_part, strict=True):
+    for part, part_rows, layout in zip(parts, by_part, layouts, strict=True):
         if part.order:
-            part_rows.sort(key=lambda row: row["row_"])
-        if part.model is None:
+            part_rows.sort(key=_rank)
+        if part.model is not None:
+            found.append(model_rows(part.model, part_rows, layout=layout))
+        elif layout is None:
             found.append([tuple(row[column] for column in part.values) for row in part_rows])
         else:
-            found.append(model_rows(part.model, part_rows))
+            positions = [layout.index(column) for column in part.values]
+            found.append([tuple(row[i] for i in positions) for row in part_rows])
     return found
 
 
-__all__ = ["Part", "combined_statement", "query_part", "read_combined"]
+def _rank(row: Any) -> Any:
+    """A combined row's rank in its part (its second column, ``row_``)."""
+    return row[1]
+
+
+@dataclass(frozen=True)
+class Join:
+    """Rows :func:`read_joined` reads with a page: those of ``model`` whose primary key the
+    column ``column`` (a column name) of an earlier segment holds (``parent``: 0 the page, ``k``
+    the rows of the ``k``-th join)."""
+
+    parent: int
+    column: str
+    model: type[Model]
+
+
+JOINED_KEPT = 256
+"""Joined statements kept per process (least recently used dropped first)."""
+
+_JOINED: cachetools.LRUCache[
+    tuple[Any, ...], tuple[str, tuple[tuple[str, ...], ...], tuple[int, ...]]
+] = cachetools.LRUCache(JOINED_KEPT)
+
+
+def _joined_statement(
+    page_sql: str, model: type[Model], order: Sequence[tuple[str, bool]], joins: Sequence[Join]
+) -> tuple[str, tuple[tuple[str, ...], ...], tuple[int, ...]]:
+    """:func:`read_joined`'s statement, the layout of each segment's columns in its rows (the
+    names of its own, ``""`` elsewhere) and the position of each segment's primary key."""
+    key = (page_sql, model, tuple(order), tuple(joins))
+    found = _JOINED.get(key)
+    if found is not None:
+        return found
+    segments = [model, *(join.model for join in joins)]
+    own = [sorted(segment._meta.db_fields) for segment in segments]
+    width = sum(map(len, own))
+    select: list[str] = []
+    layouts: list[tuple[str, ...]] = []
+    keys: list[int] = []
+    for index, names in enumerate(own):
+        before = len(select)
+        select.extend(f's{index}."{name}"' for name in names)
+        layouts.append(("",) * before + tuple(names) + ("",) * (width - before - len(names)))
+        keys.append(before + names.index(segments[index]._meta.db_pk_column))
+    joined = []
+    for number, join in enumerate(joins, start=1):
+        if not 0 <= join.parent < number or not join.column.isidentifier():
+            raise ValueError(f"not a join of an earlier segment's column: {join!r}")
+        joined.append(
+            f'LEFT JOIN "{join.model._meta.db_table}" s{number} '
+            f'ON s{number}."{join.model._meta.db_pk_column}" = s{join.parent}."{join.column}"'
+        )
+    projection = model._meta.fields_db_projection
+    terms = []
+    for name, descending in order:
+        column = projection.get(name, name)
+        if not column.isidentifier():
+            raise ValueError(f"not a column name: {column!r}")
+        terms.append(f's0."{column}" {"DESC" if descending else "ASC"}')
+    sql = (
+        f"SELECT {', '.join(select)} FROM ({page_sql}) s0 {' '.join(joined)} "
+        f"ORDER BY {', '.join(terms)}"
+    )
+    found = _JOINED[key] = (
+        sql,
+        tuple(layouts),
+        tuple(keys),
+    )
+    return found
+
+
+async def read_joined(
+    query: QuerySet[Model], order: Sequence[tuple[str, bool]], joins: Sequence[Join]
+) -> list[list[Any]]:
+    """The rows of the plain ``query`` (its page, in ``order``: ``(field, descending)`` pairs,
+    the last one unique) and, for each of ``joins``, the distinct rows it names (in the order
+    first named), in one statement: the page ``LEFT JOIN`` each join's table by primary key,
+    ordered by ``order``. Built as :func:`db.queries.plain_rows` builds them.
+
+    For SQLite, where it reads what :func:`read_combined` reads for a list (a page, the
+    contacts and last messages it names, the users those name) in less time: no part
+    materialized, scanned again and ranked by a window (list of 25: 0.23 against 0.35 ms of
+    SQLite, of 100: 0.99 against 1.16). Every named row comes once per page row naming it.
+
+    Raises:
+        ValueError: a join of a later segment, a column that is not a name.
+    """
+    if not is_plain(query):
+        raise ValueError("read_joined takes plain queries only")
+    page_sql, params = statement(query)
+    sql, layouts, keys = _joined_statement(page_sql, query.model, order, joins)
+    _, rows = await query._db.execute_query(sql, params)
+    found = [model_rows(query.model, rows, layout=layouts[0])]
+    for number, join in enumerate(joins, start=1):
+        position = keys[number]
+        named: dict[Any, Any] = {}
+        for row in rows:
+            key = row[position]
+            if key is not None and key not in named:
+                named[key] = row
+        found.append(model_rows(join.model, list(named.values()), layout=layouts[number]))
+    return found
+
+
+__all__ = ["Join", "Part", "combined_statement", "query_part", "read_combined", "read_joined"]

@@ -550,7 +550,8 @@ class Loaders:
         rows name are preloaded too (:meth:`preload_users`: a call's answerer, a contact's
         assignee). In one statement (:func:`db.combined.read_combined`: the page, each
         relation's rows by the page's keys, the users they name, each row of another
-        workspace dropped as the loaders drop it); without combined reads
+        workspace dropped as the loaders drop it; on SQLite :func:`db.combined.read_joined`,
+        the page joined to them: :meth:`_read_joined`); without combined reads
         (``INBOX_GRAPH_COMBINED_READS=0``) or for a query that is not plain, the rows, then
         :meth:`preload`, then the rows' own users: the same rows, in more round trips."""
         model = query.model
@@ -564,6 +565,9 @@ class Loaders:
                 await self.preload_users(rows)
             return rows
         projection = model._meta.fields_db_projection
+        query._choose_db_if_not_chosen()
+        if query._db.capabilities.dialect == "sqlite":
+            return await self._read_joined(query, order, relations)
         parts = [combined.query_part("page", query, order)]
         named = [f'SELECT "{c}" FROM "page"' for c in _stored_user_columns(model)]
         for name, column in relations.items():
@@ -599,6 +603,45 @@ class Loaders:
         if named:
             users = found[-1]
             _put(self.user, {row.id: row for row in users if row.workspace_id == workspace_id})
+        await self.preload_users([*rows, *kept] if own_users else kept)
+        return rows
+
+    async def _read_joined(
+        self, query: QuerySet[Model], order: Sequence[tuple[str, bool]], relations: dict[str, str]
+    ) -> list[Any]:
+        """:meth:`read_with` on SQLite: the same rows, preloaded the same way, read by one
+        statement of joins (:func:`db.combined.read_joined`: the page, each relation's rows by
+        its column, the users the page's and those rows' user columns name)."""
+        model = query.model
+        projection = model._meta.fields_db_projection
+        segments = [model, *(_MODELS[name] for name in relations)]
+        joins = [
+            combined.Join(0, projection[column], _MODELS[name])
+            for name, column in relations.items()
+        ]
+        joins += [
+            combined.Join(index, column, User)
+            for index, segment in enumerate(segments)
+            for column in _stored_user_columns(segment)
+        ]
+        rows, *found = await combined.read_joined(query, order, joins)
+        workspace_id = self.workspace_id
+        kept: list[Any] = []
+        for (name, column), got in zip(relations.items(), found, strict=False):
+            by_id = {row.id: row for row in got if row.workspace_id == workspace_id}
+            keys = {getattr(row, column) for row in rows}
+            keys.discard(None)
+            _put(getattr(self, name), {key: by_id.get(key) for key in keys})
+            kept.extend(by_id.values())
+        if len(joins) > len(relations):
+            users = {
+                row.id: row
+                for named in found[len(relations) :]
+                for row in named
+                if row.workspace_id == workspace_id
+            }
+            _put(self.user, users)
+        own_users = bool(_stored_user_columns(model) or _user_columns(model)[1])
         await self.preload_users([*rows, *kept] if own_users else kept)
         return rows
 

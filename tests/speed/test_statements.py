@@ -18,7 +18,7 @@ from tortoise.expressions import Q, RawSQL
 from db.models import Contact, Conversation, ConversationStatus, Message
 from db.queries import keyset_between, ordering, reverse, statement
 from graph.permissions.visibility import EVERYTHING, NOTHING, Scope
-from tests.support import models_on
+from tests.support import models_on, receive
 
 ORDER = [("last_activity_at", True), ("id", True)]
 AT = datetime(2026, 12, 5, 10, 30, 15, 123456, tzinfo=UTC)
@@ -152,3 +152,122 @@ async def test_a_page_reads_the_rows_tortoise_reads(world, connected) -> None:
         _, rows = await Conversation._meta.db.execute_query(sql, params)
         expected = [row.id for row in await query._clone()]
         assert expected and [row["id"] for row in rows] == expected
+
+
+async def test_a_combined_read_builds_the_rows_each_read_builds_alone(world, connected) -> None:
+    """``db.combined.read_combined`` (on SQLite each part's columns by position, as many as
+    its own model has) builds every part's rows as the part's statement alone reads them,
+    in its order: parts of models of different widths, one naming another, ordered by a
+    timestamp and by text, and plain values."""
+    from db.combined import Part, query_part, read_combined
+    from db.models import User
+    from db.queries import columns, model_rows, plain_rows
+
+    for number in range(5):  # conversations, each with its contact
+        await receive(world, f"combined-{number}", f"hello {number}")
+    conversations = Conversation.all().order_by("-last_activity_at", "-id").limit(4)
+    users = User.all().order_by("name", "id").limit(5)
+    contacts_sql = (
+        f'SELECT {columns(Contact)} FROM "contact" WHERE id IN (SELECT contact_id FROM "convs")'
+    )
+    found = await read_combined(
+        [
+            query_part("convs", conversations._clone(), [("last_activity_at", True), ("id", True)]),
+            Part("contacts", Contact, contacts_sql),
+            query_part("named", users._clone(), [("name", False), ("id", False)]),
+            Part("counted", None, 'SELECT COUNT(*) AS n_ FROM "convs"', values={"n_": "BIGINT"}),
+        ]
+    )
+    expected_conversations = await plain_rows(conversations._clone())
+    ids = ", ".join(str(row.contact_id) for row in expected_conversations)
+    _, contact_rows = await Contact._meta.db.execute_query(
+        f'SELECT {columns(Contact)} FROM "contact" WHERE id IN ({ids})'
+    )
+    expected = [
+        expected_conversations,
+        model_rows(Contact, contact_rows),
+        await plain_rows(users._clone()),
+    ]
+    assert len(expected[0]) == 4 and expected[1] and len(expected[2]) == 5
+    assert [vars(row) for row in found[0]] == [vars(row) for row in expected[0]]
+    assert sorted((vars(row) for row in found[1]), key=lambda v: v["id"]) == sorted(
+        (vars(row) for row in expected[1]), key=lambda v: v["id"]
+    )
+    assert [vars(row) for row in found[2]] == [vars(row) for row in expected[2]]
+    assert found[3] == [(4,)]
+
+
+async def test_sqlite_rows_are_read_by_position_as_by_name(world, connected) -> None:
+    """A row read by its columns' positions (SQLite's rows, ``db.queries.model_rows``) is the
+    row read by name, whatever the columns' order and whatever other columns come first."""
+    from db.queries import columns, model_rows
+
+    db = Contact._meta.db
+    reordered = ", ".join(reversed(columns(Contact).split(", ")))
+    _, plain = await db.execute_query(f'SELECT {columns(Contact)} FROM "contact" ORDER BY id')
+    _, other = await db.execute_query(
+        f'SELECT 0 AS part_, NULL AS row_, {reordered} FROM "contact" ORDER BY id'
+    )
+    assert plain
+    by_name = [Contact._init_from_db(**dict(row)) for row in plain]
+    assert [vars(row) for row in model_rows(Contact, other)] == [vars(row) for row in by_name]
+    assert [vars(row) for row in model_rows(Contact, plain)] == [vars(row) for row in by_name]
+
+
+async def test_a_joined_read_builds_the_rows_each_read_builds_alone(world, connected) -> None:
+    """``db.combined.read_joined`` (a list's page with the rows it names, on SQLite) reads the
+    page in its order both ways, and once each the contacts and last messages it names and
+    the users those name (none for a contact without an assignee or an inbound message), as
+    their own statements read them."""
+    from db.combined import Join, read_joined
+    from db.models import User, Workspace
+    from db.queries import columns, model_rows, plain_rows
+
+    for number in range(3):  # conversations of contacts without an assignee, besides the world's
+        await receive(world, f"joined-{number}", f"hello {number}")
+
+    async def by_id(model, ids):
+        ids = sorted({i for i in ids if i is not None})
+        if not ids:
+            return {}
+        _, rows = await model._meta.db.execute_query(
+            f'SELECT {columns(model)} FROM "{model._meta.db_table}" '
+            f"WHERE id IN ({', '.join(map(str, ids))})"
+        )
+        return {row.id: vars(row) for row in model_rows(model, rows)}
+
+    for descending in (True, False):
+        order = [("last_activity_at", descending), ("id", descending)]
+        page = Conversation.all().order_by(*ordering(order)).limit(30)
+        joins = [
+            Join(0, "contact_id", Contact),
+            Join(0, "last_message_id", Message),
+            Join(1, "assignee_id", User),
+            Join(2, "author_id", User),
+            Join(0, "workspace_id", Workspace),  # one row named by every row of the page
+        ]
+        rows, contacts, messages, assignees, authors, workspaces = await read_joined(
+            page._clone(), order, joins
+        )
+        expected = await plain_rows(page._clone())
+        assert len(expected) >= 8
+        assert [vars(row) for row in rows] == [vars(row) for row in expected]
+        expected_contacts = await by_id(Contact, [row.contact_id for row in expected])
+        assert {row.id: vars(row) for row in contacts} == expected_contacts
+        assert len(contacts) == len(expected_contacts)
+        expected_messages = await by_id(Message, [row.last_message_id for row in expected])
+        assert {row.id: vars(row) for row in messages} == expected_messages
+        assert len(messages) == len(expected_messages)
+        expected_assignees = await by_id(
+            User, [c["assignee_id"] for c in expected_contacts.values()]
+        )
+        assert expected_assignees and any(
+            c["assignee_id"] is None for c in expected_contacts.values()
+        )
+        assert {row.id: vars(row) for row in assignees} == expected_assignees
+        assert len(assignees) == len(expected_assignees)
+        expected_authors = await by_id(User, [m["author_id"] for m in expected_messages.values()])
+        assert {row.id: vars(row) for row in authors} == expected_authors
+        expected_workspaces = await by_id(Workspace, [row.workspace_id for row in expected])
+        assert {row.id: vars(row) for row in workspaces} == expected_workspaces
+        assert len(workspaces) == len(expected_workspaces)
