@@ -593,6 +593,20 @@ class Loaders:
             )
         rows, *found = await combined.read_combined(parts)
         workspace_id = self.workspace_id
+        kept = self._put_relations(rows, relations, found)
+        if named:
+            users = found[-1]
+            _put(self.user, {row.id: row for row in users if row.workspace_id == workspace_id})
+        await self.preload_users([*rows, *kept] if own_users else kept)
+        return rows
+
+    def _put_relations(
+        self, rows: list[Any], relations: dict[str, str], found: Sequence[list[Any]]
+    ) -> list[Any]:
+        """Cache in each relation's loader (``relations``: loader name -> the page's column)
+        the rows ``found`` for it, by the keys the page's ``rows`` name (a key found in no
+        row of the workspace cached as none); returns those rows."""
+        workspace_id = self.workspace_id
         kept: list[Any] = []
         for (name, column), got in zip(relations.items(), found, strict=False):
             by_id = {row.id: row for row in got if row.workspace_id == workspace_id}
@@ -600,11 +614,7 @@ class Loaders:
             keys.discard(None)
             _put(getattr(self, name), {key: by_id.get(key) for key in keys})
             kept.extend(by_id.values())
-        if named:
-            users = found[-1]
-            _put(self.user, {row.id: row for row in users if row.workspace_id == workspace_id})
-        await self.preload_users([*rows, *kept] if own_users else kept)
-        return rows
+        return kept
 
     async def _read_joined(
         self, query: QuerySet[Model], order: Sequence[tuple[str, bool]], relations: dict[str, str]
@@ -626,13 +636,7 @@ class Loaders:
         ]
         rows, *found = await combined.read_joined(query, order, joins)
         workspace_id = self.workspace_id
-        kept: list[Any] = []
-        for (name, column), got in zip(relations.items(), found, strict=False):
-            by_id = {row.id: row for row in got if row.workspace_id == workspace_id}
-            keys = {getattr(row, column) for row in rows}
-            keys.discard(None)
-            _put(getattr(self, name), {key: by_id.get(key) for key in keys})
-            kept.extend(by_id.values())
+        kept = self._put_relations(rows, relations, found)
         if len(joins) > len(relations):
             users = {
                 row.id: row

@@ -237,21 +237,11 @@ class PlannedExecution(PlainLeavesExecution):
             plain = extensions.get(PLAIN_LEAF)
             if plain is not None:
                 read, leaf, nullable = plain
-                same = _SERIALIZED_AS_IS.get(leaf.serialize)
                 yield (
                     response_name,
                     _LEAF,
                     details,
-                    (
-                        response_name,
-                        details,
-                        read,
-                        leaf.serialize,
-                        nullable,
-                        same,
-                        _plain(leaf),
-                        _members(leaf),
-                    ),
+                    _leaf_step(response_name, details, read, leaf, nullable),
                 )
                 continue
             info_leaf = extensions.get(INFO_LEAF)
@@ -263,16 +253,7 @@ class PlannedExecution(PlainLeavesExecution):
                         response_name,
                         _INFO_LEAF,
                         details,
-                        (
-                            response_name,
-                            details,
-                            read,
-                            leaf.serialize,
-                            nullable,
-                            same,
-                            _plain(leaf),
-                            _members(leaf),
-                        ),
+                        _leaf_step(response_name, details, read, leaf, nullable),
                     )
                     continue
                 if same is not None:
@@ -873,6 +854,22 @@ def _plain_class(kind: type) -> bool:
     return kind is not type(None) and not (
         issubclass(kind, BaseException | CoroutineType | GeneratorType | asyncio.Future)
         or hasattr(kind, "__await__")
+    )
+
+
+def _leaf_step(
+    response_name: str, details: Any, read: Callable[..., Any], leaf: Any, nullable: bool
+) -> tuple[Any, ...]:
+    """A leaf's step data, as :meth:`PlannedExecution._leaf` and the runner read it."""
+    return (
+        response_name,
+        details,
+        read,
+        leaf.serialize,
+        nullable,
+        _SERIALIZED_AS_IS.get(leaf.serialize),
+        _plain(leaf),
+        _members(leaf),
     )
 
 
