@@ -10,6 +10,9 @@ with plain leaves only (``INBOX_GRAPH_PLANS=0``) and with neither
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
+
 import pytest
 
 from bench.queries import (
@@ -115,3 +118,45 @@ async def test_plain_leaves_and_plans_answer_the_same_bytes_for_every_user(
         await slow.aclose()
         await leaves.aclose()
     assert compared == len(USERS) * len(operations(conversation_ids, contact_ids))
+
+
+# a contact's channels in a list, without Contact.phone: nothing has read the workspace (phone
+# masking) when the channels' handles are resolved, so each handle is an awaitable
+HANDLES = """query($inbox: InboxSelector!) {
+  conversations(inbox: $inbox, first: 50) {
+    edges { node { id contact { id channels { hasIdentity handle handles } } } }
+  }
+}"""
+
+
+async def test_a_lists_handles_answer_the_same_and_leave_no_coroutine_unawaited(
+    world, served, without_plans
+):
+    """A channel's ``handles`` of phone numbers, asked before anything read the workspace,
+    answer the same bytes with and without plans for every user (masked or not), and the
+    server's log (a server of its own: Python warns once per place) says nothing of a
+    coroutine never awaited."""
+    from tests.contact.common import inbound
+
+    for assignee in ("agent_self", "agent_team", None):
+        await inbound(world, channel="WHATSAPP", assignee=assignee)
+    fresh = serve(served.env)
+    numbers = 0
+    try:
+        for who in USERS:
+            fast = Client(fresh, world.tokens[who])
+            slow = Client(without_plans, world.tokens[who])
+            for inbox in ("ALL", "MINE"):
+                variables = {"inbox": {"standard": inbox}}
+                one = await fast.raw(HANDLES, variables)
+                other = await slow.raw(HANDLES, variables)
+                assert one.status_code == other.status_code == 200
+                assert answer(one.content) == answer(other.content), (who, inbox)
+                numbers += one.content.count(b'"handles":["+')
+            await fast.aclose()
+            await slow.aclose()
+    finally:
+        fresh.stop()
+    assert numbers >= 3  # the comparison above is of handles that are numbers
+    written = await asyncio.to_thread(Path(fresh.log_path).read_text)
+    assert "never awaited" not in written, written
