@@ -395,14 +395,28 @@ class PlannedExecution(PlainLeavesExecution):
         pending: list[str] | None,
     ) -> list[str] | None:
         """A list of leaves (:data:`_LEAVES`) a runner's fast path did not take (not a list
-        of values of the items' type): null for a nullable list, else graphql-core's
-        ``execute_field`` (an awaitable dropped first)."""
+        of values of the items' type): null for a nullable list; an awaitable completed by
+        graphql-core's ``complete_awaitable_value``, as its ``execute_field`` completes the
+        resolver's value (not dropped and resolved again: a channel's ``handles`` awaits
+        awaitables it made at once, which would be left to warn "never awaited"); else
+        graphql-core's ``execute_field``."""
         response_name, details, _read, _same, nullable = step
         if value is None and nullable:
             results[response_name] = None
             return pending
         if value is not _RAISED and self.is_awaitable(value):
-            _discard(value)
+            field_def = parent_type.fields[details[0].node.name.value]
+            field_path = Path(path, response_name, parent_type.name)
+            info = self.build_resolve_info(
+                field_def, [d.node for d in details], parent_type, field_path
+            )
+            results[response_name] = self.complete_awaitable_value(
+                field_def.type, details, info, field_path, value, None
+            )
+            if pending is None:
+                pending = []
+            pending.append(response_name)
+            return pending
         return self._delegate(details, response_name, parent_type, source, path, results, pending)
 
     def _delegate(
