@@ -241,6 +241,11 @@ class Item:
         return [self.leaf, None] if self.n == 1 else [self.leaf]  # type: ignore[list-item]
 
     @strawberry.field
+    async def fetched_awaitables(self) -> list[Leaf | None]:
+        # a list of a loader's loads, not awaited by the resolver: graphql-core awaits each
+        return [later(self.leaf), None, later(None)]  # type: ignore[list-item]
+
+    @strawberry.field
     async def fetched_missing(self) -> Leaf:
         return None  # type: ignore[return-value]
 
@@ -356,7 +361,7 @@ DOCUMENTS = [
     ),
     (
         "{ items { n fetched { n slow text } fetchedList { n } fetchedMissing { n } "
-        "fetchedStranger { n } fetchedBroken { n } "
+        "fetchedStranger { n } fetchedBroken { n } fetchedAwaitables { n text } "
         "fetchedShape { __typename ... on Other { m } ... on Leaf { n } } } }"
     ),
     "{ items { named { n __typename ... on Leaf { text } } nameds { n } wrongNamed { n } } }",
