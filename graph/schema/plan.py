@@ -476,10 +476,13 @@ class PlannedExecution(PlainLeavesExecution):
         path: Path,
         data: Any,
         parent_type: GraphQLObjectType | None = None,
+        kept: bool = False,
     ) -> Any:
         """:meth:`_relation` once its resolver returned ``value`` (:data:`_RAISED`: it raised);
         an awaitable (an ``async`` resolver's) is awaited and completed by
-        :meth:`_await_relation` when ``parent_type`` is given, else left to graphql-core."""
+        :meth:`_await_relation` when ``parent_type`` is given, else left to graphql-core.
+        ``kept``: ``value`` goes to graphql-core's ``complete_value`` when unusual (an awaited
+        value, not resolved again), so its awaitables (a list's items) are not dropped."""
         (
             field_def,
             _resolve,
@@ -501,7 +504,8 @@ class PlannedExecution(PlainLeavesExecution):
         elif self.is_awaitable(value):
             if parent_type is not None:
                 return self._await_relation(kind, value, info, details, path, data, parent_type)
-            _discard(value)
+            if not kept:
+                _discard(value)
             return _UNUSUAL
         elif kind is _OBJECT:
             if grouped is None:
@@ -537,9 +541,10 @@ class PlannedExecution(PlainLeavesExecution):
                     elif usual and is_type_of is not None:
                         usual = is_type_of(item, info) is True
                     if not usual:
-                        for dropped in value:
-                            if self.is_awaitable(dropped):
-                                _discard(dropped)
+                        if not kept:
+                            for dropped in value:
+                                if self.is_awaitable(dropped):
+                                    _discard(dropped)
                         return _UNUSUAL
         try:
             if kind is _OBJECT:
@@ -573,7 +578,7 @@ class PlannedExecution(PlainLeavesExecution):
         field_def = data[0]
         try:
             resolved = await self.with_abort_signal(awaitable)
-            completed = self._complete(kind, resolved, info, details, path, data)
+            completed = self._complete(kind, resolved, info, details, path, data, kept=True)
             if completed is _UNUSUAL:
                 completed = self.complete_value(
                     field_def.type,
