@@ -160,3 +160,74 @@ async def test_a_lists_handles_answer_the_same_and_leave_no_coroutine_unawaited(
     assert numbers >= 3  # the comparison above is of handles that are numbers
     written = await asyncio.to_thread(Path(fresh.log_path).read_text)
     assert "never awaited" not in written, written
+
+
+# connections taking arguments (called by the plans with graphql-core's coerced arguments): the
+# same field under aliases with different arguments, literals, nulls, variables given, null and
+# absent, @include/@skip on them, fragments, connections inside connections
+TIMELINE_ITEM = f"""edges {{ cursor node {{ __typename
+  ... on Message {{ id text direction author {{ {USER} }} }}
+  ... on Activity {{ id kind text author {{ id }} }} }} }}
+  pageInfo {{ hasNextPage hasPreviousPage startCursor endCursor }} totalCount"""
+ARGUMENTS = f"""query($id: ID!, $f: Int, $l: Int, $after: String, $before: String,
+  $yes: Boolean!, $no: Boolean!) {{
+  node(id: $id) {{ ... on Conversation {{
+    a: timeline(first: 1) {{ {TIMELINE_ITEM} }}
+    b: timeline(first: 2) {{ edges {{ cursor }} }}
+    c: timeline(first: $f, after: $after) {{ {TIMELINE_ITEM} }}
+    d: timeline(last: $l, before: $before) {{ {TIMELINE_ITEM} }}
+    e: timeline {{ totalCount }}
+    f: timeline(first: null, last: null) {{ totalCount }}
+    k: timeline(first: 1) @include(if: $yes) {{ totalCount }}
+    l: timeline(first: 1) @skip(if: $yes) {{ totalCount }}
+    ...Later
+    ... on Conversation {{ m: messages(first: $f) {{ edges {{ node {{ id text }} }} totalCount }} }}
+    n: messages(last: 1, before: $after) {{ totalCount edges {{ node {{ id }} }} }}
+    contact {{ id phone
+      conversations(first: 1) {{ edges {{ node {{ id o: timeline(first: 1) {{ totalCount }} }} }} }}
+      activities(last: 2) {{ edges {{ node {{ id kind }} }} }}
+      callActivities(first: 2) {{ totalCount }} }}
+  }} }}
+}}
+fragment Later on Conversation {{
+  p: timeline(first: $f) @skip(if: $no) {{ edges {{ node {{ __typename }} }} }}
+}}"""
+# arguments the resolvers refuse (BAD_USER_INPUT), beside fields that answer
+REFUSED = """query($id: ID!, $f: Int) { node(id: $id) { ... on Conversation { id
+  a: timeline(first: 1) { totalCount }
+  g: timeline(first: $f) { totalCount }
+  m: messages(first: 1, last: 1) { totalCount }
+  n: messages(first: 2) { totalCount }
+  contact { id activities(after: "bad") { totalCount } conversations(first: 1) { totalCount } }
+} } }"""
+
+
+async def test_connections_with_arguments_answer_the_same_bytes_for_every_user(
+    world, without_plans
+):
+    """One parsed document per shape, executed with variables of different values (given,
+    null, absent, refused): the same bytes with and without plans, errors included."""
+    owner = world.client("owner")
+    listed = await owner(CONVERSATIONS, {"inbox": {"standard": "ALL"}, "first": 100})
+    await owner.aclose()
+    ids = [e["node"]["id"] for e in listed["conversations"]["edges"]][:4]
+    cases: list[tuple[str, dict]] = []
+    for id_ in ids:
+        for given in ({"f": 1, "l": 2}, {"f": None, "after": None}, {}, {"f": 3, "after": "x"}):
+            for yes in (True, False):
+                cases.append((ARGUMENTS, {"id": id_, "yes": yes, "no": not yes, **given}))
+        cases += [(REFUSED, {"id": id_, "f": f}) for f in (0, 1, None, 200)]
+    refused = answered = 0
+    for who in USERS:
+        fast = world.client(who)
+        slow = Client(without_plans, world.tokens[who])
+        for query, variables in cases:
+            one = await fast.raw(query, variables)
+            other = await slow.raw(query, variables)
+            assert one.status_code == other.status_code
+            assert answer(one.content) == answer(other.content), (who, variables)
+            refused += b"BAD_USER_INPUT" in one.content
+            answered += b'"totalCount":' in one.content
+        await fast.aclose()
+        await slow.aclose()
+    assert refused and answered  # both kinds of answers were compared
