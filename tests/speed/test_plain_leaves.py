@@ -129,6 +129,11 @@ HANDLES = """query($inbox: InboxSelector!) {
 }"""
 
 
+MASKING = (
+    "mutation($m: Boolean!) { updateWorkspaceSettings(input: {phoneNumberMasking: $m}) { id } }"
+)
+
+
 async def test_a_lists_handles_answer_the_same_and_leave_no_coroutine_unawaited(
     world, served, without_plans
 ):
@@ -141,23 +146,29 @@ async def test_a_lists_handles_answer_the_same_and_leave_no_coroutine_unawaited(
     for assignee in ("agent_self", "agent_team", None):
         await inbound(world, channel="WHATSAPP", assignee=assignee)
     fresh = serve(served.env)
-    numbers = 0
+    owner = world.client("owner")
+    numbers = masked = 0
     try:
-        for who in USERS:
-            fast = Client(fresh, world.tokens[who])
-            slow = Client(without_plans, world.tokens[who])
-            for inbox in ("ALL", "MINE"):
-                variables = {"inbox": {"standard": inbox}}
-                one = await fast.raw(HANDLES, variables)
-                other = await slow.raw(HANDLES, variables)
-                assert one.status_code == other.status_code == 200
-                assert answer(one.content) == answer(other.content), (who, inbox)
-                numbers += one.content.count(b'"handles":["+')
-            await fast.aclose()
-            await slow.aclose()
+        for masking in (False, True):
+            await owner(MASKING, {"m": masking})
+            for who in USERS:
+                fast = Client(fresh, world.tokens[who])
+                slow = Client(without_plans, world.tokens[who])
+                for inbox in ("ALL", "MINE"):
+                    variables = {"inbox": {"standard": inbox}}
+                    one = await fast.raw(HANDLES, variables)
+                    other = await slow.raw(HANDLES, variables)
+                    assert one.status_code == other.status_code == 200
+                    assert answer(one.content) == answer(other.content), (who, inbox, masking)
+                    numbers += one.content.count(b'"handles":["+')
+                    masked += one.content.count(b"\\u2022") + one.content.count("\u2022".encode())
+                await fast.aclose()
+                await slow.aclose()
     finally:
+        await owner(MASKING, {"m": False})
+        await owner.aclose()
         fresh.stop()
-    assert numbers >= 3  # the comparison above is of handles that are numbers
+    assert numbers >= 3 and masked  # the comparison above is of numbers, shown and masked
     written = await asyncio.to_thread(Path(fresh.log_path).read_text)
     assert "never awaited" not in written, written
 
