@@ -19,7 +19,9 @@ response key:
 - a leaf, or a list of leaves, whose synchronous resolver takes ``info``
   (:data:`graph.schema.direct.INFO_LEAF`: a masked number, a channel's handles): called with
   a resolve info made on first use, the value kept as a plain leaf's (a list when each item
-  is of the type its serialiser takes as it is);
+  is of the type its serialiser takes as it is; an awaitable list completed by graphql-core's
+  ``complete_awaitable_value``, not resolved again: the awaitables it awaits were made by
+  the call);
 - a relation (a field :func:`graph.schema.direct.resolve_directly` hands to graphql-core,
   returning an object, or a list of objects, of one object type, union or interface): the
   resolver called (with a resolve info only when it takes one, or to resolve an abstract
@@ -27,7 +29,8 @@ response key:
   completed by the sub-selection's plan for their object type;
 - a relation whose resolver returns an awaitable (an ``async`` resolver: a panel's channels
   and merge suggestions): awaited, then completed as above (graphql-core's ``complete_value``
-  for anything unusual), as graphql-core's ``complete_awaitable_value`` does;
+  for anything unusual, the value as it came: its awaitables kept for it), as graphql-core's
+  ``complete_awaitable_value`` does;
 - a relation whose resolver takes arguments of built-in scalars only
   (:data:`graph.schema.direct.ARGUMENTS`: a connection's ``first``/``after``/``last``/
   ``before``, a timeline, a panel's activities): the arguments coerced by graphql-core from the
