@@ -138,13 +138,16 @@ async def test_a_lists_handles_answer_the_same_and_leave_no_coroutine_unawaited(
     world, served, without_plans
 ):
     """A channel's ``handles`` of phone numbers, asked before anything read the workspace,
-    answer the same bytes with and without plans for every user (masked or not), and the
+    answer the same bytes with and without plans for every user (masked or not), as the
+    panels of their contacts do, and the
     server's log (a server of its own: Python warns once per place) says nothing of a
     coroutine never awaited."""
     from tests.contact.common import inbound
 
+    panels = []
     for assignee in ("agent_self", "agent_team", None):
-        await inbound(world, channel="WHATSAPP", assignee=assignee)
+        message = await inbound(world, channel="WHATSAPP", assignee=assignee)
+        panels.append(message["contact"]["id"])
     fresh = serve(served.env)
     owner = world.client("owner")
     numbers = masked = 0
@@ -154,12 +157,14 @@ async def test_a_lists_handles_answer_the_same_and_leave_no_coroutine_unawaited(
             for who in USERS:
                 fast = Client(fresh, world.tokens[who])
                 slow = Client(without_plans, world.tokens[who])
-                for inbox in ("ALL", "MINE"):
-                    variables = {"inbox": {"standard": inbox}}
-                    one = await fast.raw(HANDLES, variables)
-                    other = await slow.raw(HANDLES, variables)
+                for query, variables in [
+                    *((HANDLES, {"inbox": {"standard": inbox}}) for inbox in ("ALL", "MINE")),
+                    *((contact_panel_query(), {"id": id_}) for id_ in panels),
+                ]:
+                    one = await fast.raw(query, variables)
+                    other = await slow.raw(query, variables)
                     assert one.status_code == other.status_code == 200
-                    assert answer(one.content) == answer(other.content), (who, inbox, masking)
+                    assert answer(one.content) == answer(other.content), (who, variables, masking)
                     numbers += one.content.count(b'"handles":["+')
                     masked += one.content.count(b"\\u2022") + one.content.count("\u2022".encode())
                 await fast.aclose()
