@@ -19,7 +19,9 @@ response key:
 - a leaf, or a list of leaves, whose synchronous resolver takes ``info``
   (:data:`graph.schema.direct.INFO_LEAF`: a masked number, a channel's handles): called with
   a resolve info made on first use, the value kept as a plain leaf's (a list when each item
-  is of the type its serialiser takes as it is);
+  is of the type its serialiser takes as it is; an awaitable list completed by graphql-core's
+  ``complete_awaitable_value``, not resolved again: the awaitables it awaits were made by
+  the call);
 - a relation (a field :func:`graph.schema.direct.resolve_directly` hands to graphql-core,
   returning an object, or a list of objects, of one object type, union or interface): the
   resolver called (with a resolve info only when it takes one, or to resolve an abstract
@@ -27,7 +29,8 @@ response key:
   completed by the sub-selection's plan for their object type;
 - a relation whose resolver returns an awaitable (an ``async`` resolver: a panel's channels
   and merge suggestions): awaited, then completed as above (graphql-core's ``complete_value``
-  for anything unusual), as graphql-core's ``complete_awaitable_value`` does;
+  for anything unusual, the value as it came: its awaitables kept for it), as graphql-core's
+  ``complete_awaitable_value`` does;
 - a relation whose resolver takes arguments of built-in scalars only
   (:data:`graph.schema.direct.ARGUMENTS`: a connection's ``first``/``after``/``last``/
   ``before``, a timeline, a panel's activities): the arguments coerced by graphql-core from the
@@ -376,14 +379,28 @@ class PlannedExecution(PlainLeavesExecution):
         pending: list[str] | None,
     ) -> list[str] | None:
         """A list of leaves (:data:`_LEAVES`) a runner's fast path did not take (not a list
-        of values of the items' type): null for a nullable list, else graphql-core's
-        ``execute_field`` (an awaitable dropped first)."""
+        of values of the items' type): null for a nullable list; an awaitable completed by
+        graphql-core's ``complete_awaitable_value``, as its ``execute_field`` completes the
+        resolver's value (not dropped and resolved again: a channel's ``handles`` awaits
+        awaitables it made at once, which would be left to warn "never awaited"); else
+        graphql-core's ``execute_field``."""
         response_name, details, _read, _same, nullable = step
         if value is None and nullable:
             results[response_name] = None
             return pending
         if value is not _RAISED and self.is_awaitable(value):
-            _discard(value)
+            field_def = parent_type.fields[details[0].node.name.value]
+            field_path = Path(path, response_name, parent_type.name)
+            info = self.build_resolve_info(
+                field_def, [d.node for d in details], parent_type, field_path
+            )
+            results[response_name] = self.complete_awaitable_value(
+                field_def.type, details, info, field_path, value, None
+            )
+            if pending is None:
+                pending = []
+            pending.append(response_name)
+            return pending
         return self._delegate(details, response_name, parent_type, source, path, results, pending)
 
     def _delegate(
@@ -443,10 +460,13 @@ class PlannedExecution(PlainLeavesExecution):
         path: Path,
         data: Any,
         parent_type: GraphQLObjectType | None = None,
+        kept: bool = False,
     ) -> Any:
         """:meth:`_relation` once its resolver returned ``value`` (:data:`_RAISED`: it raised);
         an awaitable (an ``async`` resolver's) is awaited and completed by
-        :meth:`_await_relation` when ``parent_type`` is given, else left to graphql-core."""
+        :meth:`_await_relation` when ``parent_type`` is given, else left to graphql-core.
+        ``kept``: ``value`` goes to graphql-core's ``complete_value`` when unusual (an awaited
+        value, not resolved again), so its awaitables (a list's items) are not dropped."""
         (
             field_def,
             _resolve,
@@ -468,7 +488,8 @@ class PlannedExecution(PlainLeavesExecution):
         elif self.is_awaitable(value):
             if parent_type is not None:
                 return self._await_relation(kind, value, info, details, path, data, parent_type)
-            _discard(value)
+            if not kept:
+                _discard(value)
             return _UNUSUAL
         elif kind is _OBJECT:
             if grouped is None:
@@ -504,9 +525,10 @@ class PlannedExecution(PlainLeavesExecution):
                     elif usual and is_type_of is not None:
                         usual = is_type_of(item, info) is True
                     if not usual:
-                        for dropped in value:
-                            if self.is_awaitable(dropped):
-                                _discard(dropped)
+                        if not kept:
+                            for dropped in value:
+                                if self.is_awaitable(dropped):
+                                    _discard(dropped)
                         return _UNUSUAL
         try:
             if kind is _OBJECT:
@@ -540,7 +562,7 @@ class PlannedExecution(PlainLeavesExecution):
         field_def = data[0]
         try:
             resolved = await self.with_abort_signal(awaitable)
-            completed = self._complete(kind, resolved, info, details, path, data)
+            completed = self._complete(kind, resolved, info, details, path, data, kept=True)
             if completed is _UNUSUAL:
                 completed = self.complete_value(
                     field_def.type,

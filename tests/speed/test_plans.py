@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import gc
+import warnings
 import weakref
 from collections.abc import AsyncGenerator
 from inspect import isawaitable
@@ -87,6 +88,17 @@ class Leaf(Named):
     @strawberry.field
     def no_tags(self, info: strawberry.Info) -> list[str]:
         return [[], None, ValueError("no tags")][self.n]  # type: ignore[return-value]
+
+    @strawberry.field
+    def masked_tags(self, info: strawberry.Info) -> list[str]:
+        # a channel's handles before the request has read the workspace: an awaitable of the
+        # list whose items are awaitables made at once (graph.loaders.then, one per handle)
+        items = [later(f"m{self.n}"), later("x")]
+
+        async def gathered() -> list[str]:
+            return [await item for item in items]
+
+        return gathered()  # type: ignore[return-value]
 
     @strawberry.field
     def broken(self) -> str | None:
@@ -229,6 +241,11 @@ class Item:
         return [self.leaf, None] if self.n == 1 else [self.leaf]  # type: ignore[list-item]
 
     @strawberry.field
+    async def fetched_awaitables(self) -> list[Leaf | None]:
+        # a list of a loader's loads, not awaited by the resolver: graphql-core awaits each
+        return [later(self.leaf), None, later(None)]  # type: ignore[list-item]
+
+    @strawberry.field
     async def fetched_missing(self) -> Leaf:
         return None  # type: ignore[return-value]
 
@@ -335,6 +352,7 @@ DOCUMENTS = [
     "{ items { n boxes { n __typename item { m } } } }",
     "{ items { leaf { n seen tags maybeTags } leaves { seenMood } } }",
     "{ items { leaf { noTags } holes { seen maybeTags } } }",
+    "{ items { leaf { maskedTags n } leaves { maskedTags } } }",
     (
         "query($f: Int, $l: ID) { items { all: picked { n text } one: picked(first: 1) { n } "
         "none: picked(first: null, after: null) { n text } bad: picked(first: -1) { n } "
@@ -343,7 +361,7 @@ DOCUMENTS = [
     ),
     (
         "{ items { n fetched { n slow text } fetchedList { n } fetchedMissing { n } "
-        "fetchedStranger { n } fetchedBroken { n } "
+        "fetchedStranger { n } fetchedBroken { n } fetchedAwaitables { n text } "
         "fetchedShape { __typename ... on Other { m } ... on Leaf { n } } } }"
     ),
     "{ items { named { n __typename ... on Leaf { text } } nameds { n } wrongNamed { n } } }",
@@ -395,6 +413,22 @@ async def test_an_awaitable_a_plan_leaves_to_graphql_core_leaves_no_warning():
     finally:
         loop.set_exception_handler(previous)
     assert reported == []
+
+
+async def test_a_list_of_leaves_awaited_leaves_no_coroutine_unawaited():
+    """A list of leaves whose resolver takes info and returns an awaitable holding awaitables
+    of its own (a channel's ``handles`` of phone numbers, before the request read the
+    workspace: ``graph.permissions.fields.number_as_seen``) answers as graphql-core does, and
+    no coroutine the resolver made is left to warn "never awaited" in the server's log."""
+    document = "{ items { n leaf { maskedTags } } }"
+    expected = await schema(StrawberryGraphQLCoreExecutionContext).execute(document)
+    assert expected.data["items"][0]["leaf"]["maskedTags"] == ["m0", "x"]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        got = await schema(PlannedExecution).execute(document)
+        gc.collect()
+    assert got.data == expected.data and got.errors == expected.errors
+    assert [str(w.message) for w in caught if "never awaited" in str(w.message)] == []
 
 
 async def test_a_plan_shared_between_executions_follows_each_ones_variables():
