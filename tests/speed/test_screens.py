@@ -26,7 +26,7 @@ from tests.speed.test_statement_counts import (
 )
 from tests.speed.test_statement_counts import SIDEBAR as SIDEBAR_WITH_RELATIONS
 from tests.speed.test_statement_counts import TIMELINE as TIMELINE_WITH_RELATIONS
-from tests.support import Client, receive, serve
+from tests.support import Client, receive, serve, sql
 
 USERS = ["owner", *PEOPLE]
 
@@ -325,3 +325,77 @@ async def test_the_call_log_is_one_statement(screens, apart):
         counts[name] = (await statements(client, CALLS, {"inbox": None, "first": 5}))[0]
         await client.aclose()
     assert counts == {"together": 1, "apart": 4}, counts
+
+
+# rows the API never writes, planted straight in the database (older code, SQLite's
+# CURRENT_TIMESTAMP, another time zone, a message deleted under its conversation): ties on
+# the lists' first key, timestamps in other forms, conversations without a last message or
+# naming one that is gone, a contact with two conversations on one page
+PLANTED = [  # (table, what is set, which rows)
+    ("conversation", "last_activity_at = '2026-12-05 10:00:00+00:00'", "ORDER BY id LIMIT 6"),
+    ("conversation", "last_activity_at = '2026-12-05 10:00:00'", "ORDER BY id DESC LIMIT 2"),
+    (
+        "conversation",
+        "last_activity_at = '2026-12-05 12:00:00.5+02:00'",
+        "ORDER BY id LIMIT 1 OFFSET 6",
+    ),
+    ("conversation", "last_message_id = NULL", "ORDER BY id LIMIT 1 OFFSET 1"),
+    ("conversation", "last_message_id = 2147483647", "ORDER BY id LIMIT 1 OFFSET 2"),
+    (  # a second conversation of the first conversation's contact
+        "conversation",
+        (
+            "contact_id = (SELECT contact_id FROM conversation ORDER BY id LIMIT 1), "
+            "open_contact_id = NULL, status = 'CLOSED'"
+        ),
+        "ORDER BY id LIMIT 1 OFFSET 4",
+    ),
+    ("call", "ringing_at = '2026-12-05 10:00:00+00:00'", "ORDER BY id LIMIT 4"),
+    ("call", "ringing_at = '2026-12-05 10:00:00'", "ORDER BY id DESC LIMIT 1"),
+]
+
+
+async def test_lists_of_planted_rows_answer_the_same_bytes(screens, apart):
+    """The inbox lists and the call log (read with their contacts, last messages and users:
+    graph.loaders ``read_with``, on SQLite one statement of joins) over rows the API never
+    writes (:data:`PLANTED`), every inbox kind, forwards and backwards from a cursor inside
+    the ties, pages of 1 and 100: the same bytes as without combined reads, for every user.
+    Runs last in this module: it rewrites the world's rows."""
+    for table, assignment, rows in PLANTED:
+        sql(
+            screens.served.env["DATABASE_URL"],
+            f"UPDATE {table} SET {assignment} WHERE id IN (SELECT id FROM {table} {rows})",
+        )
+    sql(  # a last message written by SQLite's CURRENT_TIMESTAMP
+        screens.served.env["DATABASE_URL"],
+        "UPDATE message SET created_at = '2026-12-05 10:00:00' WHERE id IN "
+        "(SELECT last_message_id FROM conversation ORDER BY id LIMIT 1 OFFSET 3)",
+    )
+    owner = screens.client("owner")
+    custom = await owner("{ customInboxes { id } }")
+    inboxes = [{"standard": "ALL"}, {"standard": "MINE"}, {"standard": "UNASSIGNED"}]
+    inboxes += [{"blocked": True}, {"teamId": screens.team_ids["Alpha"]}]
+    inboxes += [{"customInboxId": c["id"]} for c in custom["customInboxes"]]
+    ties = await owner(LIST_PAGE, {"inbox": {"standard": "ALL"}, "first": 3, "status": None})
+    assert len(ties["conversations"]["edges"]) == 3
+    await owner.aclose()
+    middle = ties["conversations"]["edges"][1]["cursor"]
+    wanted: list[tuple[str, dict]] = []
+    for inbox in inboxes:
+        for size in (1, 100):
+            for status in ("OPEN", None):
+                wanted.append((LIST_PAGE, {"inbox": inbox, "first": size, "status": status}))
+                wanted.append((LIST_PAGE, {"inbox": inbox, "last": size, "status": status}))
+            wanted.append((LIST_PAGE, {"inbox": inbox, "first": size, "after": middle}))
+            wanted.append((LIST_PAGE, {"inbox": inbox, "last": size, "before": middle}))
+            wanted.append((CALLS, {"inbox": inbox, "first": size}))
+            wanted.append((CALLS, {"inbox": inbox, "last": size}))
+    for who in USERS:
+        together = screens.client(who)
+        alone = Client(apart, screens.tokens[who])
+        for query, variables in wanted:
+            one = await together.raw(query, variables)
+            other = await alone.raw(query, variables)
+            assert one.status_code == other.status_code == 200
+            assert answer(one.content) == answer(other.content), (who, query[:70], variables)
+        await together.aclose()
+        await alone.aclose()
