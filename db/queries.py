@@ -198,20 +198,30 @@ def model_rows(
 
     Rows of SQLite (``sqlite3.Row``) are read by position (:func:`_builder`), in the
     columns' order of the first row (every row of a statement has the same) or of ``layout``,
-    the names of the rows' columns in order."""
+    the names of the rows' columns in order: rows of a combined or joined read, whose own
+    names are not the model's (``db.combined``), so a column missing from it is an error
+    (``KeyError``), never a partial instance read by those names.
+
+    Raises:
+        KeyError: ``layout`` lacks one of the model's columns."""
     if not rows:
         return []
+    given = layout is not None
     if layout is None and rows[0].__class__ is sqlite3.Row:
         layout = tuple(rows[0].keys())
     try:
         build = _builder(model, layout)
     except KeyError:  # a column missing: each row goes to tortoise below
+        if given:
+            raise
         build = _builder(model)
     instances = []
     for row in rows:
         try:
             instance = build(row)
         except (KeyError, IndexError):
+            if given:
+                raise
             instance = model._init_from_db(**dict(row))
         for name in extra:
             instance.__dict__[name] = row[name]

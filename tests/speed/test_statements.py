@@ -214,6 +214,24 @@ async def test_sqlite_rows_are_read_by_position_as_by_name(world, connected) -> 
     assert [vars(row) for row in model_rows(Contact, plain)] == [vars(row) for row in by_name]
 
 
+async def test_rows_of_a_given_layout_lacking_a_column_are_refused(world, connected) -> None:
+    """Rows whose columns' names are given (a combined or joined read's, named otherwise than
+    the model's columns) without one of the model's columns raise, never become instances
+    read by the rows' own names (another model's ``id`` taken for the contact's)."""
+    from db.queries import columns, model_rows
+
+    db = Contact._meta.db
+    names = columns(Contact).split(", ")
+    _, rows = await db.execute_query(f'SELECT {", ".join(names)} FROM "contact" ORDER BY id')
+    assert rows
+    stripped = tuple(name.strip('"') for name in names)
+    with pytest.raises(KeyError):
+        model_rows(Contact, rows, layout=stripped[:-1])
+    assert [vars(r) for r in model_rows(Contact, rows, layout=stripped)] == [
+        vars(r) for r in model_rows(Contact, rows)
+    ]
+
+
 async def test_a_joined_read_builds_the_rows_each_read_builds_alone(world, connected) -> None:
     """``db.combined.read_joined`` (a list's page with the rows it names, on SQLite) reads the
     page in its order both ways, and once each the contacts and last messages it names and
