@@ -1077,30 +1077,7 @@ def _generate(parent_type: GraphQLObjectType, plan: tuple[Any, ...]) -> Any:
             add("            if child is None:")
             add(f"                child = self._child(object_type_{index}, grouped_{index})")
             add(f"                child_{index}[0] = child")
-            add("            try:")
-            add("                if child is not None:")
-            add(
-                f"                    result = child(self, object_type_{index}, value, path_{index})"
-            )
-            add("                else:")
-            add(
-                f"                    result = self.execute_fields(object_type_{index}, value, "
-                f"path_{index}, grouped_{index}, None)"
-            )
-            add("            except Exception as raw_error:")
-            add(
-                f"                self.handle_field_error(raw_error, field_type_{index}, "
-                f"details_{index}, path_{index})"
-            )
-            add("                result = None")
-            add(
-                "            if type(result) is not dict and result is not None "
-                "and self.is_awaitable(result):"
-            )
-            add(
-                f"                result = self._await_field(result, field_type_{index}, "
-                f"details_{index}, path_{index})"
-            )
+            _child_lines(add, index, f"object_type_{index}", f"grouped_{index}")
             if data[4]:  # a nullable field: null as _complete would complete it
                 add("        elif value is None:")
                 add("            result = None")
@@ -1134,28 +1111,7 @@ def _generate(parent_type: GraphQLObjectType, plan: tuple[Any, ...]) -> Any:
             add(f"        member = members_{index}.get(type(value))")
             add("        if member is not None and getattr(value, _CAST, None) is None:")
             add("            member_type, child, member_grouped = member")
-            add("            try:")
-            add("                if child is not None:")
-            add(f"                    result = child(self, member_type, value, path_{index})")
-            add("                else:")
-            add(
-                "                    result = self.execute_fields(member_type, value, "
-                f"path_{index}, member_grouped, None)"
-            )
-            add("            except Exception as raw_error:")
-            add(
-                f"                self.handle_field_error(raw_error, field_type_{index}, "
-                f"details_{index}, path_{index})"
-            )
-            add("                result = None")
-            add(
-                "            if type(result) is not dict and result is not None "
-                "and self.is_awaitable(result):"
-            )
-            add(
-                f"                result = self._await_field(result, field_type_{index}, "
-                f"details_{index}, path_{index})"
-            )
+            _child_lines(add, index, "member_type", "member_grouped")
             if nullable:
                 add("        elif value is None:")
                 add("            result = None")
@@ -1211,6 +1167,35 @@ def _learn_member(
         return
     object_type, grouped = found[2], found[3]
     members[kind] = (object_type, execution._child(object_type, grouped), grouped)
+
+
+def _child_lines(add: Callable[[str], None], index: int, object_type: str, grouped: str) -> None:
+    """The generated lines that complete a relation's object ``value`` of ``object_type`` (a
+    name in the runner) by its plan ``child``, or by ``execute_fields`` with ``grouped`` when
+    it has none: its error reported at the field's path, an awaitable left to
+    :meth:`PlannedExecution._await_field`."""
+    add("            try:")
+    add("                if child is not None:")
+    add(f"                    result = child(self, {object_type}, value, path_{index})")
+    add("                else:")
+    add(
+        f"                    result = self.execute_fields({object_type}, value, "
+        f"path_{index}, {grouped}, None)"
+    )
+    add("            except Exception as raw_error:")
+    add(
+        f"                self.handle_field_error(raw_error, field_type_{index}, "
+        f"details_{index}, path_{index})"
+    )
+    add("                result = None")
+    add(
+        "            if type(result) is not dict and result is not None "
+        "and self.is_awaitable(result):"
+    )
+    add(
+        f"                result = self._await_field(result, field_type_{index}, "
+        f"details_{index}, path_{index})"
+    )
 
 
 def _all_of(values: list[Any], kind: type) -> bool:
