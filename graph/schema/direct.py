@@ -22,6 +22,15 @@ Anything else (an error, a null for a non-null field, an awaitable, a serialiser
 the value) goes through graphql-core's ``execute_field`` as before, so errors, paths and
 the JSON are the same (``tests/speed/test_plain_leaves.py`` compares the two paths byte for
 byte). ``INBOX_GRAPH_PLAIN_LEAVES=0`` turns it off.
+
+For :mod:`graph.schema.plan` only, two more marks: :data:`INFO_LEAF`, a synchronous
+``(self, info)`` resolver of a leaf or a list of leaves (a masked number); and
+:data:`ARGUMENTS`, a resolver taking built-in scalar arguments only (a connection's
+``first``/``after``/``last``/``before``), which keeps strawberry's resolver for graphql-core
+and is called by a plan with graphql-core's coerced arguments. Like the fields above, their
+resolvers read only ``info.context`` (the plan's resolve info builds graphql-core's on first use
+of anything else). :class:`CachedNames` keeps strawberry from converting an argument's name
+at every call.
 """
 
 from __future__ import annotations
