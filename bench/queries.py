@@ -183,6 +183,14 @@ def search_operations(terms: dict[str, str]) -> list[Operation]:
     return found
 
 
+def ratio_check(label: str, rows: list[Row], limit: float) -> tuple[str, str, str]:
+    """``(label, PASS or FAIL, detail)``: whether every row's p50 is at most ``limit`` times its
+    raw-SQL baseline's; the detail names the rows over it, else the worst ratio."""
+    over = [f"{r.operation} {r.ratio:.1f}x" for r in rows if not r.ratio <= limit]
+    worst = f"worst {max(r.ratio for r in rows):.1f}x" if rows else "none run"
+    return (label, "FAIL" if over else "PASS", ", ".join(over) or worst)
+
+
 def operations(conversation_id: str, contact_id: str) -> list[Operation]:
     panel_variables = {"id": contact_id}
     return [
@@ -627,23 +635,18 @@ def targets(rows: list[Row], databases: list[str]) -> list[tuple[str, str, str]]
                 )
             )
         baselined = [r for r in mine if not math.isnan(r.raw.p50)]
-        over = [f"{r.operation} {r.ratio:.1f}x" for r in baselined if not r.ratio <= TARGET_RATIO]
         checks.append(
-            (
+            ratio_check(
                 f"{database}: every operation <= {TARGET_RATIO:g}x its raw-SQL baseline (p50)",
-                "FAIL" if over else "PASS",
-                ", ".join(over)
-                or (f"worst {max(r.ratio for r in baselined):.1f}x" if baselined else "none run"),
+                baselined,
+                TARGET_RATIO,
             )
         )
-        screens = [r for r in baselined if r.operation.startswith(SCREENS)]
-        slow = [f"{r.operation} {r.ratio:.1f}x" for r in screens if not r.ratio <= SCREENS_RATIO]
         checks.append(
-            (
+            ratio_check(
                 f"{database}: the four screens <= {SCREENS_RATIO:g}x raw SQL (issue 23, p50)",
-                "FAIL" if slow else "PASS",
-                ", ".join(slow)
-                or (f"worst {max(r.ratio for r in screens):.1f}x" if screens else "none run"),
+                [r for r in baselined if r.operation.startswith(SCREENS)],
+                SCREENS_RATIO,
             )
         )
         differing = [r.operation for r in mine if not r.same]
