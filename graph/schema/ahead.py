@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from graphql import (
     FieldNode,
+    FragmentDefinitionNode,
     FragmentSpreadNode,
     InlineFragmentNode,
     SelectionSetNode,
@@ -41,33 +42,46 @@ def selected_fields(
     object_type = raw.schema.get_type(type_name)
     applies = {type_name, *(i.name for i in getattr(object_type, "interfaces", ()))}
     found: dict[str, list[FieldNode]] = {name: [] for name in names}
-
-    def walk(selection_set: SelectionSetNode | None) -> bool:
-        for selection in selection_set.selections if selection_set is not None else ():
-            if selection.directives:
-                return False
-            if isinstance(selection, FieldNode):
-                if selection.name.value in found:
-                    found[selection.name.value].append(selection)
-                continue
-            if isinstance(selection, FragmentSpreadNode):
-                fragment = raw.fragments.get(selection.name.value)
-                if fragment is None or fragment.directives:
-                    return False
-                condition, inner = fragment.type_condition, fragment.selection_set
-            elif isinstance(selection, InlineFragmentNode):
-                condition, inner = selection.type_condition, selection.selection_set
-            else:
-                return False
-            if condition is not None and condition.name.value not in applies:
-                continue
-            if not walk(inner):
-                return False
-        return True
-
-    if not all(walk(node.selection_set) for node in raw.field_nodes):
-        return None
+    for node in raw.field_nodes:
+        if not _walk(node.selection_set, raw.fragments, applies, found):
+            return None
     return found
+
+
+def _walk(
+    selection_set: SelectionSetNode | None,
+    fragments: dict[str, FragmentDefinitionNode],
+    applies: Collection[str],
+    found: dict[str, list[FieldNode]],
+) -> bool:
+    """Add to ``found`` the fields of its names ``selection_set`` selects on a type named in
+    ``applies``; ``False`` when a directive is on the way or a spread names no fragment.
+
+    A function of the module, not a closure of :func:`selected_fields`: a recursive closure
+    refers to itself through its own cell, a cycle that kept the resolve info it read, and
+    with it the request's executor, context, loaders and rows, until the cyclic garbage
+    collector's next collection (every timeline and contact panel)."""
+    for selection in selection_set.selections if selection_set is not None else ():
+        if selection.directives:
+            return False
+        if isinstance(selection, FieldNode):
+            if selection.name.value in found:
+                found[selection.name.value].append(selection)
+            continue
+        if isinstance(selection, FragmentSpreadNode):
+            fragment = fragments.get(selection.name.value)
+            if fragment is None or fragment.directives:
+                return False
+            condition, inner = fragment.type_condition, fragment.selection_set
+        elif isinstance(selection, InlineFragmentNode):
+            condition, inner = selection.type_condition, selection.selection_set
+        else:
+            return False
+        if condition is not None and condition.name.value not in applies:
+            continue
+        if not _walk(inner, fragments, applies, found):
+            return False
+    return True
 
 
 def alone(info: Info) -> bool:

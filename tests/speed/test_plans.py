@@ -22,6 +22,7 @@ from graphql import execute, parse
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from graph.loaders import Loader, Loaders
+from graph.schema.ahead import selected_fields
 from graph.schema.direct import PlainLeavesExecution, resolve_directly
 from graph.schema.plan import PlannedExecution
 
@@ -525,6 +526,40 @@ async def test_a_completed_execution_is_freed_without_the_cyclic_collector():
         gone = weakref.ref(context)
         result = await built.execute("{ items { n leaf { n } } }", context_value=context)
         assert result.data and not result.errors
+        del context, result
+        assert gone() is None
+    finally:
+        gc.enable()
+
+
+@strawberry.type
+class AheadQuery:
+    @strawberry.field
+    def item(self, info: strawberry.Info) -> Item:
+        # a root field reading its selection ahead, as node(id) for a timeline and contact(id)
+        # for a panel do (graph.schema.ahead)
+        found = selected_fields(info, "Item", ("leaf",))
+        assert found is not None and [n.name.value for n in found["leaf"]] == ["leaf", "leaf"]
+        return _item(2)
+
+
+async def test_a_root_field_reading_its_selection_ahead_is_freed_without_the_cyclic_collector():
+    """``selected_fields`` walked a selection with a recursive closure, which refers to itself
+    through its own cell: that cycle held the resolve info it read, and with it the executor,
+    the request's context, loaders and rows (every timeline and contact panel), until the
+    cyclic garbage collector's next collection."""
+    built = strawberry.Schema(query=AheadQuery, execution_context_class=PlannedExecution)
+    resolve_directly(built)
+    document = "{ item { n leaf { n } ... on Item { leaf { text } ... Leafy } } } "
+    document += "fragment Leafy on Item { n }"
+    gc.collect()
+    gc.disable()
+    try:
+        context = Held()
+        gone = weakref.ref(context)
+        result = await built.execute(document, context_value=context)
+        assert result.data == {"item": {"n": 2, "leaf": {"n": 2, "text": "t2"}}}
+        assert not result.errors
         del context, result
         assert gone() is None
     finally:
