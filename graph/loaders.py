@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -811,11 +812,37 @@ class Loaders:
         return await asyncio.shield(self._channels)
 
 
+def held_weakly(loaders: Loaders) -> Callable[[], Loaders]:
+    """A function returning ``loaders`` without keeping it alive: for a batch function of a
+    loader kept in a table keyed weakly by the request's :class:`Loaders` (``node(id)``'s
+    readers, the pages, channels and merge suggestions of ``graph.resolvers.pages``).
+
+    A ``WeakKeyDictionary`` entry goes when its key dies; a value holding its key (a batch
+    function closing over ``loaders``) keeps it alive for good: every timeline and contact
+    panel kept its request's loaders, futures and rows (about 130 objects a request) for the
+    life of the process. A batch only runs while a resolver of the request awaits it, so
+    ``loaders`` is alive then.
+
+    Raises:
+        ReferenceError: when called after the request's loaders are gone.
+    """
+    ref = weakref.ref(loaders)
+
+    def alive() -> Loaders:
+        found = ref()
+        if found is None:
+            raise ReferenceError("the request's loaders are gone")
+        return found
+
+    return alive
+
+
 __all__ = [
     "ROW_RELATION",
     "USER_COLUMNS",
     "Loaders",
     "RowRelation",
+    "held_weakly",
     "related",
     "row_relation",
     "then",

@@ -27,7 +27,7 @@ from db.models import (
     Workspace,
 )
 from db.queries import columns
-from graph.loaders import Loader
+from graph.loaders import Loader, held_weakly
 from graph.permissions.visibility import (
     custom_inbox_access,
     may_handle_calls,
@@ -86,11 +86,13 @@ def _reader(loaders: Loaders, type_name: str) -> DataLoader[int, None]:
     made = _READERS.setdefault(loaders, {})
     reader = made.get(type_name)
     if reader is None:
+        request = held_weakly(loaders)  # the table's value must not hold its key
 
         async def load(ids: Sequence[int]) -> list[None]:
             if len(set(ids)) == 1:
-                ahead = _AHEAD.get(loaders, {}).pop((type_name, ids[0]), None)
-                await _read_with_contact(loaders, type_name, ids[0], ahead)
+                alive = request()
+                ahead = _AHEAD.get(alive, {}).pop((type_name, ids[0]), None)
+                await _read_with_contact(alive, type_name, ids[0], ahead)
             return [None for _ in ids]
 
         reader = made[type_name] = Loader(load_fn=load)

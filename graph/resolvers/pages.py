@@ -32,7 +32,7 @@ from db import combined
 from db.combined import Part, query_part, read_combined
 from db.models import Activity, Channel, ChannelIdentity, Contact, User
 from db.queries import columns, keyset_between, ordering
-from graph.loaders import USER_COLUMNS, Loader, SharingKey
+from graph.loaders import USER_COLUMNS, Loader, SharingKey, held_weakly
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -294,14 +294,16 @@ def pages_of(loaders: Loaders, *specs: PageSpec) -> DataLoader[int, tuple[list[A
     made = _LOADERS.setdefault(loaders, {})
     loader = made.get(specs)
     if loader is None:
+        request = held_weakly(loaders)  # the table's value must not hold its key
 
         async def load(parent_ids: Sequence[int]) -> list[tuple[list[Any], ...]]:
             wanted = set(parent_ids)
+            alive = request()
             if len(wanted) == 1 and combined.ENABLED:
-                pages = await _one_parent(loaders, specs, parent_ids[0])
+                pages = await _one_parent(alive, specs, parent_ids[0])
                 return [pages for _ in parent_ids]
             found = await asyncio.gather(
-                *(loaders.rows_of(*spec).load_many(list(parent_ids)) for spec in specs)
+                *(alive.rows_of(*spec).load_many(list(parent_ids)) for spec in specs)
             )
             return list(zip(*found, strict=True))
 
@@ -319,17 +321,19 @@ def channels_of(loaders: Loaders) -> DataLoader[int, tuple[list[Channel], list[C
     made = _LOADERS.setdefault(loaders, {})
     loader = made.get(_CHANNELS)
     if loader is None:
+        request = held_weakly(loaders)  # the table's value must not hold its key
 
         async def load(
             contact_ids: Sequence[int],
         ) -> list[tuple[list[Channel], list[ChannelIdentity]]]:
             wanted = set(contact_ids)
+            alive = request()
             if len(wanted) == 1 and combined.ENABLED:
-                parts = _channel_parts(loaders.workspace_id, contact_ids[0])
-                found = await together(loaders).load(parts)
+                parts = _channel_parts(alive.workspace_id, contact_ids[0])
+                found = await together(alive).load(parts)
                 return [(found[0], found[1]) for _ in contact_ids]
             channels, identities = await asyncio.gather(
-                loaders.channels(), loaders.identities.load_many(list(contact_ids))
+                alive.channels(), alive.identities.load_many(list(contact_ids))
             )
             return [(channels, rows) for rows in identities]
 
@@ -417,13 +421,15 @@ def sharing_of(loaders: Loaders, scope: Scope, limit: int) -> DataLoader[Sharing
     cache_key = ("sharing", scope, limit)
     loader = made.get(cache_key)
     if loader is None:
+        request = held_weakly(loaders)  # the table's value must not hold its key
 
         async def load(keys: Sequence[SharingKey]) -> list[list[Contact]]:
+            alive = request()
             if len(set(keys)) == 1 and combined.ENABLED:
                 contact_id, phone, email = keys[0]
                 if not phone and not email:
                     return [[] for _ in keys]
-                workspace_id = loaders.workspace_id
+                workspace_id = alive.workspace_id
 
                 def build() -> tuple[Part, ...]:
                     query = _sharing_query(workspace_id, scope, limit, contact_id, phone, email)
@@ -432,9 +438,9 @@ def sharing_of(loaders: Loaders, scope: Scope, limit: int) -> DataLoader[Sharing
                 parts = _kept(
                     ("sharing", workspace_id, scope, limit, contact_id, phone, email), build
                 )
-                (rows,) = await together(loaders).load(parts)
+                (rows,) = await together(alive).load(parts)
                 return [rows for _ in keys]
-            return list(await loaders.contacts_sharing(scope, limit).load_many(list(keys)))
+            return list(await alive.contacts_sharing(scope, limit).load_many(list(keys)))
 
         loader = made[cache_key] = Loader(load_fn=load)
     return loader

@@ -22,6 +22,8 @@ from graphql import execute, parse
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from graph.loaders import Loader, Loaders
+from graph.resolvers.node import _reader as node_reader
+from graph.resolvers.pages import channels_of, pages_of, sharing_of, together
 from graph.schema.ahead import selected_fields
 from graph.schema.direct import PlainLeavesExecution, resolve_directly
 from graph.schema.plan import PlannedExecution
@@ -646,6 +648,35 @@ def test_a_requests_loaders_are_freed_without_the_cyclic_collector(name):
     try:
         loaders = Loaders(1)
         getattr(loaders, name)
+        gone = weakref.ref(loaders)
+        del loaders
+        assert gone() is None
+    finally:
+        gc.enable()
+
+
+@pytest.mark.parametrize(
+    "table",
+    [
+        lambda loaders: node_reader(loaders, "Conversation"),
+        lambda loaders: pages_of(loaders),
+        lambda loaders: channels_of(loaders),
+        lambda loaders: sharing_of(loaders, None, 3),
+        lambda loaders: together(loaders),
+    ],
+    ids=["node", "pages", "channels", "sharing", "together"],
+)
+def test_a_requests_loaders_are_freed_after_its_batch_tables_made_their_loaders(table):
+    """``node(id)``'s readers and the pages, channels and merge suggestions of a panel keep
+    their loaders in tables keyed weakly by the request's :class:`Loaders`; a batch function
+    closing over the request's loaders kept its own key alive, so every timeline and contact
+    panel stayed in memory for the life of the process (about 130 objects a request, the
+    cyclic collector could not free them either)."""
+    gc.collect()
+    gc.disable()
+    try:
+        loaders = Loaders(1)
+        table(loaders)
         gone = weakref.ref(loaders)
         del loaders
         assert gone() is None
