@@ -432,9 +432,13 @@ def start_server(
     workdir: Path,
     name: str,
     started: list[subprocess.Popen] | None = None,
+    count_statements: bool = True,
 ) -> int:
     """Serve ``url`` (one uvicorn worker) and return its port; the process is appended to
-    ``started`` when given (``bench.peers`` reads its CPU time)."""
+    ``started`` when given (``bench.peers`` reads its CPU time). ``count_statements`` turns
+    on the statement-count hook (``graph.statement_count``: every response says how many SQL
+    statements it ran, each statement logged to count it); ``bench.peers`` serves without it,
+    as production does."""
     import httpx
 
     port = free_port()
@@ -447,7 +451,7 @@ def start_server(
         "BROADCAST_URL": "memory://",
         "INBOX_GRAPH_ENV": "production",
         "INBOX_GRAPH_BENCH_BASELINE": "1",
-        "INBOX_GRAPH_COUNT_SQL_STATEMENTS": "1",
+        "INBOX_GRAPH_COUNT_SQL_STATEMENTS": "1" if count_statements else "0",
         **UNTHROTTLED,
     }
     process = subprocess.Popen(

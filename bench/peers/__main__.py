@@ -524,7 +524,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> tuple[list[Row], dict[
         notes["conversations"] = f"{int(psql_in(url, 'SELECT count(*) FROM conversation')):,}"
         processes: dict[str, subprocess.Popen] = {}
         started: list[subprocess.Popen] = []
-        graph_port = start_server(stack, url, workdir, "postgres", started)
+        graph_port = start_server(stack, url, workdir, "postgres", started, count_statements=False)
         peer_port = start_postgraphile(stack, url, workdir, started)
         sides = [GRAPH, PEER]
         if not args.no_rls:
