@@ -9,6 +9,7 @@ traceback on the server only.
 
 from __future__ import annotations
 
+import traceback
 from contextlib import contextmanager
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -18,7 +19,7 @@ from graphql import GraphQLError
 from db.availability import RETRY_AFTER_SECONDS
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterable, Iterator
 
 
 class ErrorCode(StrEnum):
@@ -160,14 +161,20 @@ class FieldErrors:
     def raise_if_any(self) -> None:
         """Raise the errors kept, if any (nothing happens otherwise).
 
+        The errors are handed over, not kept: a raised error's traceback holds the frame
+        that collected it, whose ``FieldErrors`` would otherwise hold the error again (a
+        cycle that kept a refused request's executor, context and rows for the cyclic
+        garbage collector).
+
         Raises:
             CodedError: the one error kept.
             InvalidInput: several, one per field.
         """
-        if len(self.errors) == 1:
-            raise self.errors[0]
-        if self.errors:
-            raise InvalidInput(list(self.errors))
+        kept, self.errors = self.errors, []
+        if len(kept) == 1:
+            raise kept.pop()
+        if kept:
+            raise InvalidInput(kept)
 
 
 class WrongPassword(BadUserInput):
@@ -246,6 +253,30 @@ class PersistedQueryOnly(CodedError):
     code = ErrorCode.PERSISTED_QUERY_ONLY
 
 
+def forget_frames(errors: Iterable[BaseException]) -> None:
+    """Clear the locals of the frames ``errors`` were raised through (and their causes',
+    contexts' and original errors'), once a response holds them (or their masked copies).
+
+    Those frames name what made the error: the executor (``self`` of graphql-core's
+    completion methods), the gathers that awaited a failing field (``gather_with_cancel``'s
+    tasks, which hold the error), strawberry's execution context (its parse, which keeps a
+    syntax error in ``pre_execution_errors``). Each is a cycle through the error's traceback
+    that kept a request answered with an error (a bad cursor, a row that is not there, a
+    document that does not parse), and its context, loaders and rows, for the cyclic garbage
+    collector (issue 23). The tracebacks keep their code and line numbers: a logged error
+    prints as before (:func:`traceback.clear_frames`; a frame still running is left as it
+    is)."""
+    seen: set[int] = set()
+    pending: list[BaseException | None] = list(errors)
+    while pending:
+        error = pending.pop()
+        if error is None or id(error) in seen:
+            continue
+        seen.add(id(error))
+        traceback.clear_frames(error.__traceback__)
+        pending += [getattr(error, "original_error", None), error.__cause__, error.__context__]
+
+
 __all__ = [
     "BadUserInput",
     "CodedError",
@@ -264,4 +295,5 @@ __all__ = [
     "RateLimited",
     "ServiceUnavailable",
     "Unauthenticated",
+    "forget_frames",
 ]

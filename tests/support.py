@@ -128,12 +128,16 @@ class GraphQLError(AssertionError):
 class Client:
     """GraphQL over HTTP as one user (or anonymous)."""
 
-    def __init__(self, served: Served, token: str | None = None) -> None:
+    def __init__(
+        self, served: Served, token: str | None = None, http: httpx.AsyncClient | None = None
+    ) -> None:
+        """``http``: the client to send with (e.g. one on ``httpx.ASGITransport``, to an app
+        in the test process); by default one of its own, to ``served``."""
         self.served = served
         self.token = token
         # uvicorn closes a keep-alive connection idle for 5 s; reusing one at that moment fails
         # the request (a reset), so this client lets its idle connections go sooner
-        self.http = httpx.AsyncClient(timeout=30, limits=httpx.Limits(keepalive_expiry=2))
+        self.http = http or httpx.AsyncClient(timeout=30, limits=httpx.Limits(keepalive_expiry=2))
 
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"} if self.token else {}

@@ -88,6 +88,7 @@ from graphql import (
     GraphQLObjectType,
     GraphQLUnionType,
 )
+from graphql.execution.executor import CollectedErrors
 from graphql.execution.values import get_argument_values
 from graphql.pyutils import Path, Undefined
 from graphql.pyutils.gather_with_cancel import gather_with_cancel
@@ -95,6 +96,7 @@ from graphql.type.scalars import serialize_boolean, serialize_id, serialize_stri
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.cast import TYPE_CAST_ATTRIBUTE
 
+from graph.errors import forget_frames
 from graph.loaders import ROW_RELATION, RowRelation, related
 from graph.schema.direct import ARGUMENTS, DIRECT, INFO_LEAF, PLAIN_LEAF, PlainLeavesExecution
 
@@ -150,16 +152,18 @@ class PlannedExecution(PlainLeavesExecution):
         includes a subscription's document executed once per event with the event as its
         root (``graph.fanout.execute_payload``: every live payload). The per-event copies
         graphql-core makes of a subscription's executor share the original's helpers (bound
-        to the original: no cycle through the copy) and keep them for the next events."""
+        to the original: no cycle through the copy) and keep them for the next events. A
+        response with errors takes them from the execution, their frames cleared
+        (:func:`graph.errors.forget_frames`): their tracebacks made other cycles of it."""
         response = super().build_response(data)
+        if type(response) is not ExecutionResult or self.background_futures:
+            return response
         helpers = self.async_helpers
-        if (
-            type(response) is ExecutionResult
-            and not self.background_futures
-            and helpers is not None
-            and getattr(helpers.gather, "__self__", None) is self
-        ):
+        if helpers is not None and getattr(helpers.gather, "__self__", None) is self:
             self.async_helpers = None  # type: ignore[assignment]
+        if response.errors:
+            self.collected_errors = CollectedErrors()  # the response holds them
+            forget_frames(response.errors)
         return response
 
     def _plan(self, parent_type: GraphQLObjectType, grouped_field_set: Any) -> Any:

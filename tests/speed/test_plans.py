@@ -534,6 +534,29 @@ async def test_a_completed_execution_is_freed_without_the_cyclic_collector():
         gc.enable()
 
 
+async def test_an_execution_answered_with_errors_is_freed_without_the_cyclic_collector():
+    """A field's error holds, through its traceback, the frames it was raised through: the
+    executor's own (its ``self``), and the gather that awaited it (its tasks, which hold the
+    error). The executor holding its errors made a cycle of each: a request answered with an
+    error (a bad cursor, a row that is not there) kept its context, loaders and rows until
+    the cyclic garbage collector's next collection. The response takes the errors, their
+    frames cleared (``graph.errors.forget_frames``)."""
+    built = schema(PlannedExecution)
+    gc.collect()
+    gc.disable()
+    try:
+        context = Held()
+        gone = weakref.ref(context)
+        result = await built.execute(
+            "{ items { n awaitedFailing { n } awaited { n } } }", context_value=context
+        )
+        assert result.data and len(result.errors or ()) == 3
+        del context, result
+        assert gone() is None
+    finally:
+        gc.enable()
+
+
 @strawberry.type
 class AheadQuery:
     @strawberry.field
