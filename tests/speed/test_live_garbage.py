@@ -11,7 +11,8 @@ executor nobody breaks free is such a cycle, with what it reaches.
 Here the real app of ``test_garbage`` serves, in the test process, graphql-transport-ws over
 ASGI (:class:`InProcessSocket`: frames through two queues, as a server hands them): a socket
 connects with a token, subscribes, receives one message sent through HTTP (replayed, sent
-before it subscribed; or live, sent after), completes (or just disconnects) and closes. Each
+before it subscribed; or live, sent after), completes (or just disconnects) and closes, while
+another stays subscribed. Each
 such life is lived once to warm the caches, then a few times under ``gc.DEBUG_SAVEALL``
 (``test_garbage.garbage_of``): a collection must then find nothing."""
 
@@ -146,20 +147,26 @@ class Dashboard:
         assert not body.get("errors"), body
         return text
 
+    async def subscribe(self, socket: InProcessSocket, after: int) -> str:
+        """Subscribe to ``newMessage`` after sequence ``after`` on ``socket``; returns the
+        operation's id."""
+        operation_id = uuid.uuid4().hex
+        await socket.send(
+            {
+                "id": operation_id,
+                "type": "subscribe",
+                "payload": {"query": NEW_MESSAGE, "variables": {"after": after}},
+            }
+        )
+        return operation_id
+
     async def reconnect(self, *, sent_first: bool, complete: bool) -> None:
         """One life of a socket: open, subscribe, get one message (sent before subscribing,
         so replayed, or after), complete the subscription (or not), close."""
         text = await self.message() if sent_first else None
         socket = InProcessSocket(self.app)
         await socket.open(self.token)
-        operation_id = uuid.uuid4().hex
-        await socket.send(
-            {
-                "id": operation_id,
-                "type": "subscribe",
-                "payload": {"query": NEW_MESSAGE, "variables": {"after": self.last}},
-            }
-        )
+        operation_id = await self.subscribe(socket, self.last)
         if text is None:
             text = await self.message()
         while True:  # the events before it, the first time (from the workspace's first)
@@ -187,13 +194,27 @@ async def test_a_subscriptions_life_leaves_no_garbage(
 ):
     """A socket's life as a dashboard lives it through a reconnect storm, as the owner: the
     message received is replayed (sent before the subscription, ``afterSequence`` before it)
-    or live (sent after), and the subscription completed by the client or ended by the
-    socket's close. The message's own request (HTTP) leaves nothing either
-    (``test_garbage``)."""
+    or sent after the ``subscribe`` frame (live, or replayed if it commits before the
+    subscription has read the workspace's sequence: exactly once either way), and the
+    subscription completed by the client or ended by the socket's close. The message's own
+    request (HTTP) leaves nothing either (``test_garbage``).
+
+    Another dashboard stays subscribed meanwhile, as the others do in a storm: the worker's
+    last subscriber leaving ends its Redis connection (``graph.redis_backend``), the next
+    one makes another, and redis-py's client, pool and connection are cycles of their own
+    (once a worker has no subscriber left, not once a subscription)."""
     dashboard = Dashboard(app, world, "owner")
+    staying = InProcessSocket(app)
+    await staying.open(world.tokens["owner"])
+    try:
+        await dashboard.subscribe(staying, 0)
+        first = await staying.receive()  # the workspace's first message: it is subscribed
+        assert first["type"] == "next", first
 
-    async def life() -> None:
-        await dashboard.reconnect(sent_first=sent_first, complete=complete)
+        async def life() -> None:
+            await dashboard.reconnect(sent_first=sent_first, complete=complete)
 
-    garbage = await garbage_of([life])
+        garbage = await garbage_of([life])
+    finally:
+        await staying.close()
     assert not garbage, f"{described(garbage)}; all cycles: {cycles_in(garbage)}"
