@@ -14,7 +14,14 @@ connects with a token, subscribes, receives one message sent through HTTP (repla
 before it subscribed; or live, sent after), completes (or just disconnects) and closes, while
 another stays subscribed. Each
 such life is lived once to warm the caches, then a few times under ``gc.DEBUG_SAVEALL``
-(``test_garbage.garbage_of``): a collection must then find nothing."""
+(``test_garbage.garbage_of``): a collection must then find nothing. The socket's uvicorn
+protocol (the app's own, ``graph.ws_compression``) is checked on its own, as
+``tests/live/test_frame_writer.py`` drives it.
+
+Left, served by uvicorn (``inbox-graph serve``): asyncio's own socket transport
+(``_SelectorSocketTransport`` holds its bound ``_read_ready__data_received``) and, for the
+HTTP request a WebSocket starts as, uvicorn's ``httptools`` protocol and its parser, which
+holds the protocol's bound callbacks."""
 
 from __future__ import annotations
 
@@ -24,8 +31,15 @@ import uuid
 from typing import Any
 
 import pytest
+import wsproto
+from starlette.websockets import WebSocket
+from uvicorn.config import Config
+from uvicorn.server import ServerState
+from wsproto.events import Request
 
+from graph.ws_compression import InboxWSProtocol, frame_writer
 from tests.live.helpers import NEW_MESSAGE
+from tests.live.test_frame_writer import _Transport as RecordingTransport
 from tests.speed.test_garbage import (  # noqa: F401 - app: a fixture
     InProcess,
     app,
@@ -217,4 +231,48 @@ async def test_a_subscriptions_life_leaves_no_garbage(
         garbage = await garbage_of([life])
     finally:
         await staying.close()
+    assert not garbage, f"{described(garbage)}; all cycles: {cycles_in(garbage)}"
+
+
+class OneSocketAtATime:
+    """An ASGI app for uvicorn's protocol alone (as ``test_frame_writer`` drives it): it
+    accepts each WebSocket, hands it over (:attr:`accepted`) and returns once told (the
+    ``asyncio.Event`` handed with it)."""
+
+    def __init__(self) -> None:
+        self.accepted: asyncio.Queue[tuple[WebSocket, asyncio.Event]] = asyncio.Queue()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        websocket = WebSocket(scope, receive, send)
+        await websocket.accept()
+        done = asyncio.Event()
+        await self.accepted.put((websocket, done))
+        await done.wait()
+
+
+async def test_a_lost_sockets_protocol_and_frame_writer_leave_no_garbage():
+    """The app's uvicorn protocol (``graph.ws_compression.InboxWSProtocol``) and its socket's
+    ``FrameWriter`` referred to each other, and the writer to the socket's starlette
+    ``WebSocket`` (holding the protocol's bound methods): a cycle per socket, whichever side
+    closed it, until the collector's next collection. Here a socket is accepted, written to
+    through its writer, and lost (a reset); the app returns: nothing of it is left."""
+    app = OneSocketAtATime()  # noqa: F811 - not the fixture
+    config = Config(app, ws="wsproto", ws_per_message_deflate=False, log_level="warning")
+    config.load()
+
+    async def socket_life() -> None:
+        protocol = InboxWSProtocol(config, ServerState(), {})
+        transport = RecordingTransport()
+        protocol.connection_made(transport)
+        client = wsproto.WSConnection(wsproto.ConnectionType.CLIENT)
+        protocol.data_received(client.send(Request(host="127.0.0.1", target="/graphql")))
+        websocket, done = await asyncio.wait_for(app.accepted.get(), SOCKET_TIMEOUT)
+        writer = frame_writer(websocket)
+        assert writer is not None and writer.write_text(b'{"type":"ping"}')
+        transport.close()  # asyncio closes a lost transport before telling its protocol
+        protocol.connection_lost(ConnectionResetError())
+        done.set()
+        await asyncio.gather(*protocol.tasks)
+
+    garbage = await garbage_of([socket_life])
     assert not garbage, f"{described(garbage)}; all cycles: {cycles_in(garbage)}"
