@@ -162,10 +162,10 @@ class PlannedExecution(PlainLeavesExecution):
     def build_response(self, data: dict[str, Any] | None) -> Any:
         """graphql-core's response of a completed execution, after which the execution
         leaves the reference cycle graphql-core makes of it (:func:`leave_helpers_cycle`)
-        when nothing more runs (not an incremental delivery, no tracked work left): freed as soon as strawberry drops it, with the request's context,
-        loaders, rows and objects (1,200 objects a list of 100), instead of by the cyclic
-        garbage collector (a tenth of a list's CPU time went to its collections). That
-        includes a subscription's document executed once per event with the event as its
+        when nothing more runs (not an incremental delivery, no tracked work left): freed as
+        soon as strawberry drops it, with the request's context, loaders, rows and objects
+        (1,200 objects a list of 100), instead of by the cyclic garbage collector (a tenth
+        of a list's CPU time went to its collections). That includes a subscription's document executed once per event with the event as its
         root (``graph.fanout.execute_payload``: every live payload). The per-event copies
         graphql-core makes of a subscription's executor share the original's helpers (bound
         to the original: no cycle through the copy) and keep them for the next events. A
