@@ -62,8 +62,13 @@ class LiveOperation:
     WebSocket its ``next`` frames are written to.
 
     ``completed`` is set, synchronously, when the client sends ``complete`` (no ``next`` may
-    follow it). ``owner`` is the connection's handler: :meth:`detach` tells it that the
-    subscription now runs on its own (``stream``), :meth:`finish` that it has ended by itself.
+    follow it): :meth:`complete`. ``owner`` is the connection's handler: :meth:`detach` tells
+    it that the subscription now runs on its own (``stream``), :meth:`finish` that it has
+    ended by itself.
+
+    Its stream refers back to it (and so does the stream's :class:`FastPath`): once it ends,
+    either way, the operation lets go of its stream, so that neither waits for the cyclic
+    garbage collector (a reconnect storm ends thousands; issue 23).
     """
 
     __slots__ = (
@@ -132,9 +137,18 @@ class LiveOperation:
         self.stream = stream
         return True
 
+    def complete(self) -> None:
+        """The client completed the operation, or its socket closed: no ``next`` may follow,
+        and its stream, if it started, stops (``LiveStream.stop``: idempotent)."""
+        self.completed = True
+        stream, self.stream = self.stream, None
+        if stream is not None:
+            stream.stop()
+
     def finish(self) -> None:
         """The subscription ended by itself (its last frames are sent)."""
         self.completed = True
+        self.stream = None
         if self.owner is not None:
             self.owner.finished(self)
 

@@ -417,9 +417,7 @@ class InboxTransportWSHandler(BaseGraphQLTransportWSHandler):
         self._flush()
         live = self._unregister(operation_id)
         if live is not None:
-            live.completed = True
-            if live.stream is not None:
-                live.stream.stop()
+            live.complete()
         operation = self.operations.pop(operation_id, None)
         if operation is not None and operation.task is not None:
             operation.task.cancel()

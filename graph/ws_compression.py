@@ -338,10 +338,20 @@ class _TellsItsWriter(WSProtocol):
     can no longer go out at once: the transport backs up (``pause_writing``, the only place
     uvicorn clears ``writable``) or a close frame is sent (``close_sent``, which uvicorn only
     ever sets). The writer then reads uvicorn's state again before its next write, instead of
-    before every write."""
+    before every write.
+
+    The writer refers to the protocol, and the protocol to it: once the connection is lost
+    (every socket's end, whichever side closed it) the protocol lets go of its writer, so that
+    neither waits for the cyclic garbage collector with the socket's starlette ``WebSocket``
+    (a reconnect storm ends thousands; issue 23). A writer still held by the app refuses every
+    write from then on (its transport is closed)."""
 
     frame_writer: FrameWriter | None = None
     _close_sent = False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        self.frame_writer = None
 
     def pause_writing(self) -> None:
         super().pause_writing()
@@ -486,7 +496,9 @@ class FrameWriter:
         self.plain: bool | None = None  # no extension negotiated: known once the handshake is done
         # read uvicorn's state before the next write: always, unless the protocol says when
         self.recheck = True
-        self._told = isinstance(protocol, _TellsItsWriter)
+        # a protocol whose connection is lost (its transport closed) keeps no writer: this one
+        # then checks before every write (and refuses each)
+        self._told = isinstance(protocol, _TellsItsWriter) and not self.transport.is_closing()
         if self._told:
             protocol.frame_writer = self
         self._corked = 0  # cork() calls not yet matched by uncork()

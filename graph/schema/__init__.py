@@ -67,7 +67,7 @@ from graph.schema.crm import CrmMutations, CrmQueries
 from graph.schema.direct import CachedNames, PlainLeavesExecution, resolve_directly
 from graph.schema.inbox import CustomInbox, InboxMutations, InboxQueries, InboxSubscriptions
 from graph.schema.node import NodeQueries
-from graph.schema.plan import PlannedExecution
+from graph.schema.plan import PlannedExecution, leave_helpers_cycle
 from graph.schema.search import SearchQueries
 from graph.schema.user import (
     AccessTokenMutations,
@@ -217,9 +217,15 @@ class InboxSchema(strawberry.Schema):
         )
         if isinstance(executor, list):  # variables that do not coerce
             return None
-        source = create_source_event_stream(executor)
-        if executor.is_awaitable(source):
-            source = await source
+        try:
+            source = create_source_event_stream(executor)
+            if executor.is_awaitable(source):
+                source = await source
+        finally:
+            # it ran the subscription field's resolver and runs nothing more: the stream
+            # executes each event anew (``graph.fanout.execute_payload``), and strawberry's
+            # path, if it answers instead, builds its own
+            leave_helpers_cycle(executor)
         if not isinstance(source, LiveStream):  # an error, or a stream of another kind
             return None
         throttle = getattr(context, "throttle", None)
