@@ -146,7 +146,10 @@ def requested_cost(
 ) -> int:
     """:func:`operation_cost` before execution (the requested cost), remembered for the last
     :data:`REQUESTED_COSTS_KEPT` equal (document text, operation, variables): thousands of
-    dashboards subscribe with the same document after a deploy (issue 23).
+    dashboards subscribe with the same document after a deploy (issue 23). A mutation's is
+    not remembered: its variables carry what it writes (a message's text, an external id
+    made anew), so each was an entry of its own, never asked for again, keeping its document
+    text and variables (up to ``Settings.max_body_bytes``) and pushing out those that repeat.
 
     Args:
         text: the text ``document`` was parsed from (``None``: not remembered).
@@ -154,7 +157,7 @@ def requested_cost(
     Returns:
         Points, at least 1.
     """
-    if text is None:
+    if text is None or operation.operation is OperationType.MUTATION:
         return operation_cost(schema, document, operation, variables)
     try:
         values = json.dumps(variables, sort_keys=True) if variables else ""

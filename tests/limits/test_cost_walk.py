@@ -22,8 +22,9 @@ from graphql import (
 
 import graph.cost
 from bench.queries import CONVERSATIONS, SIDEBAR, TIMELINE, contact_panel_query
-from graph.cost import find_operation, operation_cost
+from graph.cost import find_operation, operation_cost, requested_cost
 from graph.schema import schema
+from tests.conversation.test_messages import SEND
 from tests.speed.test_plain_leaves import SHAPED
 
 DOCUMENTS = [SIDEBAR, CONVERSATIONS, TIMELINE, contact_panel_query(), SHAPED]
@@ -138,3 +139,18 @@ def test_the_generated_walk_counts_odd_and_deep_responses_as_the_field_by_field_
         compiled = operation_cost(core, document, operation, {}, data)
         monkeypatch.setattr(graph.cost, "_COMPILED_ACTUAL_COST", False)
         assert compiled == operation_cost(core, document, operation, {}, data), data
+
+
+def test_a_mutations_requested_cost_is_not_remembered():
+    """Each reply's variables (its text) are new: remembered, every mutation kept its
+    document and variables in ``graph.cost``'s table of requested costs until 1,024 others
+    pushed it out, and pushed out the costs of queries and subscriptions that repeat."""
+    document = parse(SEND)
+    operation = find_operation(document, None)
+    kept = len(graph.cost._requested)
+    costs = {
+        requested_cost(schema._schema, SEND, document, operation, {"i": {"text": str(n)}})
+        for n in range(20)
+    }
+    assert costs == {operation_cost(schema._schema, document, operation, {"i": {}})}
+    assert len(graph.cost._requested) == kept

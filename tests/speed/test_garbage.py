@@ -12,18 +12,31 @@ times under ``gc.DEBUG_SAVEALL``: a collection must then find nothing.
 
 The world is built by the suite's server (``world``, ``screens``); the app here reads the same
 database, so the users' tokens are good. Its heap is not frozen (``settle_startup_heap`` is a
-no-op here): what a request leaves is in the collector's sight."""
+no-op here): what a request leaves is in the collector's sight.
+
+A leak of objects still reachable (a table keyed weakly by the request's loaders whose values
+held their key) is no garbage: the ``keep_nothing`` tests count the live objects by type
+(:func:`census`) after warming each request, send each :data:`GROWTH_SENDS` times more, count
+again, and name the types that grew with the chain of references from a module (or the app,
+or the event loop) to one of their new objects."""
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import gc
+import heapq
+import itertools
 import json
+import sqlite3
+import sys
 import uuid
 import weakref
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 
@@ -203,9 +216,11 @@ def users(screens, app):  # noqa: F811 - the imported fixture
     return {who: InProcess(app, token) for who, token in [(None, None), *screens.tokens.items()]}
 
 
-async def test_the_screens_leave_no_garbage(screens, app, users):  # noqa: F811
+@pytest.fixture(scope="module")
+async def screen_operations(screens, app) -> list[tuple[str, dict]]:  # noqa: F811
     """The screens ``test_screens`` compares (sidebar, lists both ways, timelines, contact
-    panels, ``node`` of every kind, the call log, rows that do not exist), as the owner."""
+    panels, ``node`` of every kind, the call log, rows that do not exist), as documents and
+    variables."""
     owner = Client(
         screens.served,
         screens.tokens["owner"],
@@ -214,16 +229,49 @@ async def test_the_screens_leave_no_garbage(screens, app, users):  # noqa: F811
     wanted = await operations(owner, screens)
     await owner.aclose()
     assert len(wanted) > 60
-    await assert_no_garbage({f"{q[:60]!r} {v}": posting(users["owner"], q, v) for q, v in wanted})
+    return wanted
 
 
-async def test_search_and_mutations_leave_no_garbage(screens, users):  # noqa: F811
-    """Search (contacts by name and number, messages by a word, as the owner and a restricted
-    agent) and the mutations of an agent's day: a reply, a comment, an assignment, an
-    inbound message and an inbound call (the integration)."""
-    contact = screens.contact_ids["c_team"]
-    owner, agent, integration = users["owner"], users["agent_team"], users["integration"]
-    searches = {
+def _label(query: str, variables: dict) -> str:
+    return f"{query[:60]!r} {variables}"
+
+
+@pytest.fixture(scope="module")
+def screen_requests(screen_operations, users) -> dict[str, Send]:
+    """The screens, as the owner."""
+    return {_label(q, v): posting(users["owner"], q, v) for q, v in screen_operations}
+
+
+def _shape(query: str, variables: dict) -> str:
+    """A screen's document with its variables' names and the type its ``id`` names (a
+    conversation, message, activity or contact: each ``node`` reads its own)."""
+    named = ""
+    try:
+        given = variables.get("id", "")
+        named = base64.b64decode(given + "=" * (-len(given) % 4)).decode().partition(":")[0]
+    except (ValueError, UnicodeDecodeError):
+        pass
+    return f"{query[:60]!r} {sorted(variables)} {named}"
+
+
+@pytest.fixture(scope="module")
+def screen_shapes(screen_operations, users) -> dict[str, Send]:
+    """One screen of each :func:`_shape` (of about 300, about 60), as the owner: sent
+    :data:`GROWTH_SENDS` times each, all of them would take half a minute."""
+    shapes: dict[str, Send] = {}
+    for q, v in screen_operations:
+        shapes.setdefault(_shape(q, v), posting(users["owner"], q, v))
+    return shapes
+
+
+async def test_the_screens_leave_no_garbage(screen_requests):
+    await assert_no_garbage(screen_requests)
+
+
+def search_requests(screens, users) -> dict[str, Send]:  # noqa: F811
+    """Search: contacts by name and number, messages by a word, as the owner and a restricted
+    agent."""
+    return {
         f"{name} {q!r} as {who}": posting(users[who], query, {"q": q, "first": 25})
         for who in ("owner", "agent_team")
         for name, query, q in (
@@ -232,7 +280,14 @@ async def test_search_and_mutations_leave_no_garbage(screens, users):  # noqa: F
             ("searchMessages", SEARCH_MESSAGES, "Hello"),
         )
     }
-    mutations = {
+
+
+def mutation_requests(screens, users) -> dict[str, Send]:  # noqa: F811
+    """The mutations of an agent's day: a reply, a comment, an assignment, an inbound message
+    and an inbound call (the integration; from a new number each: a new contact)."""
+    contact = screens.contact_ids["c_team"]
+    owner, agent, integration = users["owner"], users["agent_team"], users["integration"]
+    return {
         "sendMessage": posting(
             agent, SEND, lambda: {"i": {"contactId": contact, "text": uuid.uuid4().hex}}
         ),
@@ -264,7 +319,12 @@ async def test_search_and_mutations_leave_no_garbage(screens, users):  # noqa: F
             },
         ),
     }
-    await assert_no_garbage({**searches, **mutations})
+
+
+async def test_search_and_mutations_leave_no_garbage(screens, users):  # noqa: F811
+    await assert_no_garbage(
+        {**search_requests(screens, users), **mutation_requests(screens, users)}
+    )
 
 
 def refused(client: InProcess, **request: Any) -> Send:
@@ -281,14 +341,14 @@ def graphql_body(query: str, variables: dict | None = None) -> bytes:
     return json.dumps({"query": query, "variables": variables or {}}).encode()
 
 
-async def test_refused_requests_leave_no_garbage(screens, users):  # noqa: F811
+def refused_requests(screens, users) -> dict[str, Send]:  # noqa: F811
     """Errors: ids that are no ids or name nothing, another team's inbox and a contact out of
     sight (a restricted agent), bad cursors and page sizes, no token or a wrong one, invalid
     documents and variables, and bodies that are no GraphQL request."""
     owner, agent = users["owner"], users["agent_self"]
     beta_inbox = {"inbox": {"teamId": screens.team_ids["Beta"]}, "first": 5}
     panel = contact_panel_query()
-    labelled = {
+    return {
         "node of a malformed id": posting(owner, NODE_CONTACT, {"id": "bm90IGFuIGlk"}),
         "contact panel of a malformed id": posting(owner, panel, {"id": "nope"}),
         "contact panel of a contact out of sight": posting(
@@ -314,7 +374,10 @@ async def test_refused_requests_leave_no_garbage(screens, users):  # noqa: F811
         ),
         "a path it does not serve": refused(owner, url="http://inbox.test/nope"),
     }
-    await assert_no_garbage(labelled)
+
+
+async def test_refused_requests_leave_no_garbage(screens, users):  # noqa: F811
+    await assert_no_garbage(refused_requests(screens, users))
 
 
 @pytest.mark.xfail(
@@ -373,3 +436,233 @@ def test_an_inputs_errors_are_freed_without_the_cyclic_collector():
         assert gone() is None
     finally:
         gc.enable()
+
+
+# Growth: what requests keep reachable (a leak the cyclic collector cannot see)
+
+WARMING = 3
+"""How often each request is sent before the first count: its caches filled (documents,
+plans, statements, the viewer) and the app's lazily made objects made."""
+
+GROWTH_SENDS = 20
+"""How often each request is sent between the two counts: a request keeping even one object
+grows that object's type by this much (by this much times the requests of a group sharing
+it), far above :data:`SETTLING`."""
+
+SETTLING = 4
+"""How much any type may grow between the counts without a leak: what a bounded cache or an
+LRU adds while it fills."""
+
+SQLITE_CURSORS = "weakref.ReferenceType (a sqlite3 connection's dead cursor)"
+"""How :func:`census` names those."""
+
+BOUNDED: dict[str, tuple[int, str]] = {
+    SQLITE_CURSORS: (
+        200,
+        (
+            "CPython's sqlite3 prunes a connection's dead cursor references once every 200"
+            " cursors (Modules/_sqlite/connection.c)"
+        ),
+    ),
+}
+"""Types that grow by more than :data:`SETTLING` without a leak, by type: how much, and why."""
+
+MEASURES = 3
+"""Measures at most, while asyncpg's statement caches grew during one (PostgreSQL): each
+pooled connection prepares a statement (an entry, its columns, a timer to expire it) the
+first time it runs it, and which connection runs which request is the pool's choice; the
+caches are bounded (``statement_cache_size`` a connection) and fuller at each measure."""
+
+
+PRODUCT = ("graph.", "db.")
+"""The product's own modules: their types are named first in a report."""
+
+
+def _kind(value: object) -> str:
+    kind = type(value)
+    return f"{kind.__module__}.{kind.__qualname__}"
+
+
+def drop_cancelled_timers() -> None:
+    """Drop the cancelled timers from the running event loop's heap, as asyncio does itself
+    once they are more than half of it (``BaseEventLoop._run_once``): a request's timeouts
+    (``asyncio.timeout``, asyncpg's per statement), cancelled once answered, each with its
+    context (a transaction's connection, on PostgreSQL), stay there until then."""
+    loop = asyncio.get_running_loop()
+    kept = []
+    for timer in loop._scheduled:  # type: ignore[attr-defined]
+        if timer._cancelled:
+            timer._scheduled = False
+        else:
+            kept.append(timer)
+    heapq.heapify(kept)
+    loop._scheduled = kept  # type: ignore[attr-defined]
+    loop._timer_cancelled_count = 0  # type: ignore[attr-defined]
+
+
+def statements_cached() -> int:
+    """Statements in asyncpg's caches, all connections (0 on SQLite)."""
+    return sum(
+        len(value._stmt_cache)
+        for value in gc.get_objects()
+        if issubclass(type(value), asyncpg.Connection)  # not its pool's proxies
+    )
+
+
+def census() -> Counter[str]:
+    """The objects the collector tracks (every container and instance: what a leak keeps),
+    by type, after a full collection (cancelled timers dropped first,
+    :func:`drop_cancelled_timers`). A sqlite3 connection's references to its cursors,
+    dead ones kept until it prunes them (every 200 cursors), are counted apart
+    (:data:`SQLITE_CURSORS`)."""
+    drop_cancelled_timers()
+    gc.collect()
+    objects = gc.get_objects()
+    counted = Counter(map(_kind, objects))
+    for connection in objects:
+        if isinstance(connection, sqlite3.Connection):
+            for held in gc.get_referents(connection):
+                if isinstance(held, list):
+                    dead = sum(1 for r in held if isinstance(r, weakref.ref) and r() is None)
+                    counted["weakref.ReferenceType"] -= dead
+                    counted[SQLITE_CURSORS] += dead
+    return counted
+
+
+def _attribute(holder: object, held: object) -> str:
+    """``held``'s name in ``holder`` (a key, an attribute, a slot, a closure's cell), or ''."""
+    if isinstance(holder, dict):
+        for key, value in holder.items():
+            if value is held:
+                return f"[{key!r}]"[:80]
+    if isinstance(holder, (list, tuple)):
+        for index, value in enumerate(holder):
+            if value is held:
+                return f"[{index}]"
+    if type(holder).__name__ == "cell":
+        return ".cell_contents"
+    for name, value in getattr(holder, "__dict__", {}).items():
+        if value is held:
+            return f".{name}"
+    for kind in type(holder).__mro__:
+        for name in getattr(kind, "__slots__", ()):
+            if getattr(holder, name, None) is held:
+                return f".{name}"
+    return ""
+
+
+def chain_to(targets: set[int], roots: dict[str, object]) -> str:
+    """The shortest chain of references from one of ``roots`` (modules by name, and others)
+    to an object whose id is in ``targets``, breadth first over :func:`gc.get_referents`, as
+    ``module graph.x -> ['_TABLE'] dict -> ... Loaders``."""
+    came_from: dict[int, tuple[int, object] | None] = {}
+    seen: dict[int, object] = {}
+    queue: deque[object] = deque()
+    for value in roots.values():
+        if id(value) not in seen:
+            seen[id(value)] = value
+            came_from[id(value)] = None
+            queue.append(value)
+    names = {id(value): name for name, value in roots.items()}
+    while queue:
+        current = queue.popleft()
+        if id(current) in targets:
+            steps = [current]
+            while came_from[id(steps[-1])] is not None:
+                steps.append(came_from[id(steps[-1])][1])
+            steps.reverse()
+            said = [names[id(steps[0])]]
+            for holder, held in itertools.pairwise(steps):
+                said.append(f"{_attribute(holder, held)} {_name(held)}".strip())
+            return " -> ".join(said)
+        for referent in gc.get_referents(current):
+            if id(referent) not in seen:
+                seen[id(referent)] = referent
+                came_from[id(referent)] = (id(current), current)
+                queue.append(referent)
+    return "none found from the modules, the app or the event loop (a frame or a task's?)"
+
+
+async def growth_of(sends: list[Send], app: Any, held: bool) -> dict[str, Any]:
+    """The types that grew by more than they may (:data:`SETTLING`, :data:`BOUNDED`) while
+    each of ``sends`` ran :data:`GROWTH_SENDS` times (each :data:`WARMING` times before the
+    first count; measured again while asyncpg's statement caches grew, :data:`MEASURES`),
+    and when ``held``, the chain holding one new object of them (the product's
+    types first)."""
+    for _ in range(WARMING):
+        for send in sends:
+            await send()
+    census()  # once before: the first (of a process, or after new classes) fills CPython's
+    # ABC caches with about 40 weak references to classes (``_abc``'s ``_destroy``)
+    for _ in range(MEASURES):
+        before, cached = census(), statements_cached()
+        old = {id(value) for value in gc.get_objects()}
+        for _ in range(GROWTH_SENDS):
+            for send in sends:
+                await send()
+        grown = {
+            kind: n
+            for kind, n in (census() - before).items()
+            if n > BOUNDED.get(kind, (SETTLING, ""))[0]
+        }
+        if not grown or statements_cached() == cached:
+            break
+    if not grown or not held:
+        return grown and {"grown": grown}
+    ordered = sorted(grown, key=lambda kind: (not kind.startswith(PRODUCT), -grown[kind]))
+    for kind in ordered:
+        targets = {id(v) for v in gc.get_objects() if _kind(v) == kind and id(v) not in old}
+        if targets:
+            break
+    roots: dict[str, object] = {f"module {name}": m for name, m in list(sys.modules.items())}
+    roots.update({"the app": app, "the event loop": asyncio.get_running_loop()})
+    return {
+        "grown": dict(sorted(grown.items(), key=lambda item: (-item[1], item[0]))[:20]),
+        "held": f"{kind}: {chain_to(targets, roots)}",
+    }
+
+
+async def assert_no_growth(
+    labelled: dict[str, Send], app: Any, kinds: Callable[[str], str] = str
+) -> None:
+    """None of ``labelled``'s requests keeps objects once answered. When the group grows,
+    its requests are sent again by kind (``kinds`` of a label; each label its own by
+    default) and those that grow are named, each with the types it grew; the first three
+    with the chain holding one of its objects (the group's own, when none grows alone)."""
+    together = await growth_of(list(labelled.values()), app, held=True)
+    if not together:
+        return
+    by_kind: dict[str, list[Send]] = {}
+    for label, send in labelled.items():
+        by_kind.setdefault(kinds(label), []).append(send)
+    found = {}
+    for kind, sends in by_kind.items():
+        grown = await growth_of(sends, app, held=len(found) < 3)
+        if grown:
+            found[kind] = grown
+    assert not together, json.dumps(found or {"only together": together}, indent=1)
+
+
+async def test_the_screens_keep_nothing(screen_shapes, app):
+    """The screens (``screen_requests``), each sent many times: no type of object grows with
+    them. A timeline or a contact panel kept its request's loaders, futures and rows (about
+    130 objects a request) in the tables of ``graph.resolvers.node`` and ``.pages``."""
+    await assert_no_growth(screen_shapes, app)
+
+
+async def test_search_keeps_nothing(screens, users, app):  # noqa: F811
+    """Search (``search_requests``), each sent many times: no type of object grows."""
+    await assert_no_growth(search_requests(screens, users), app)
+
+
+async def test_mutations_keep_nothing(screens, users, app):  # noqa: F811
+    """The mutations (``mutation_requests``), each sent many times: no type of object grows.
+    Each reply, inbound message and call kept its variables in ``graph.cost``'s table of
+    requested costs (up to 1,024 of them, each a document and its variables)."""
+    await assert_no_growth(mutation_requests(screens, users), app)
+
+
+async def test_refused_requests_keep_nothing(screens, users, app):  # noqa: F811
+    """The refused requests (``refused_requests``), each sent many times: no type of object
+    grows."""
+    await assert_no_growth(refused_requests(screens, users), app)
