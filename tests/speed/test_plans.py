@@ -514,24 +514,34 @@ class Held:
     """A context whose end is observed (``weakref``)."""
 
 
+async def answer_freed(
+    built: strawberry.Schema, document: str, **kwargs: Any
+) -> tuple[Any, list[str]]:
+    """``built``'s answer to ``document`` (its data and error messages), after checking, with
+    the cyclic garbage collector off, that the execution's context went as soon as the
+    answer was dropped (reference counting alone: no cycle kept it)."""
+    gc.collect()
+    gc.disable()
+    try:
+        context = Held()
+        gone = weakref.ref(context)
+        result = await built.execute(document, context_value=context, **kwargs)
+        data, errors = result.data, [e.message for e in result.errors or ()]
+        del context, result
+        assert gone() is None
+        return data, errors
+    finally:
+        gc.enable()
+
+
 async def test_a_completed_execution_is_freed_without_the_cyclic_collector():
     """graphql-core's executor holds its own bound methods (``async_helpers``): in that cycle
     it kept the request's context, and with it the loaders, rows and objects of a list, until
     the cyclic garbage collector's next collection (a tenth of a list's CPU). A planned
     execution leaves the cycle once it has answered: its context goes as soon as it is
     dropped."""
-    built = schema(PlannedExecution)
-    gc.collect()
-    gc.disable()
-    try:
-        context = Held()
-        gone = weakref.ref(context)
-        result = await built.execute("{ items { n leaf { n } } }", context_value=context)
-        assert result.data and not result.errors
-        del context, result
-        assert gone() is None
-    finally:
-        gc.enable()
+    data, errors = await answer_freed(schema(PlannedExecution), "{ items { n leaf { n } } }")
+    assert data and not errors
 
 
 async def test_an_execution_answered_with_errors_is_freed_without_the_cyclic_collector():
@@ -541,20 +551,10 @@ async def test_an_execution_answered_with_errors_is_freed_without_the_cyclic_col
     error (a bad cursor, a row that is not there) kept its context, loaders and rows until
     the cyclic garbage collector's next collection. The response takes the errors, their
     frames cleared (``graph.errors.forget_frames``)."""
-    built = schema(PlannedExecution)
-    gc.collect()
-    gc.disable()
-    try:
-        context = Held()
-        gone = weakref.ref(context)
-        result = await built.execute(
-            "{ items { n awaitedFailing { n } awaited { n } } }", context_value=context
-        )
-        assert result.data and len(result.errors or ()) == 3
-        del context, result
-        assert gone() is None
-    finally:
-        gc.enable()
+    data, errors = await answer_freed(
+        schema(PlannedExecution), "{ items { n awaitedFailing { n } awaited { n } } }"
+    )
+    assert data and len(errors) == 3
 
 
 @strawberry.type
@@ -577,18 +577,8 @@ async def test_a_root_field_reading_its_selection_ahead_is_freed_without_the_cyc
     resolve_directly(built)
     document = "{ item { n leaf { n } ... on Item { leaf { text } ... Leafy } } } "
     document += "fragment Leafy on Item { n }"
-    gc.collect()
-    gc.disable()
-    try:
-        context = Held()
-        gone = weakref.ref(context)
-        result = await built.execute(document, context_value=context)
-        assert result.data == {"item": {"n": 2, "leaf": {"n": 2, "text": "t2"}}}
-        assert not result.errors
-        del context, result
-        assert gone() is None
-    finally:
-        gc.enable()
+    data, errors = await answer_freed(built, document)
+    assert data == {"item": {"n": 2, "leaf": {"n": 2, "text": "t2"}}} and not errors
 
 
 @strawberry.type
@@ -611,22 +601,10 @@ async def test_an_event_executed_as_its_subscription_is_freed_without_the_cyclic
     """Every live payload executes the subscription's document with the event as its root
     (``graph.fanout.execute_payload``): that execution leaves graphql-core's cycle too, its
     context (the subscriber's loaders, rows and objects) freed as soon as it is dropped."""
-    built = live_schema()
-    gc.collect()
-    gc.disable()
-    try:
-        context = Held()
-        gone = weakref.ref(context)
-        result = await built.execute(
-            "subscription { tick { n leaf { n } } }",
-            context_value=context,
-            root_value=_item(2),
-        )
-        assert result.data == {"tick": {"n": 2, "leaf": {"n": 2}}} and not result.errors
-        del context, result
-        assert gone() is None
-    finally:
-        gc.enable()
+    data, errors = await answer_freed(
+        live_schema(), "subscription { tick { n leaf { n } } }", root_value=_item(2)
+    )
+    assert data == {"tick": {"n": 2, "leaf": {"n": 2}}} and not errors
 
 
 async def test_a_subscriptions_later_events_run_with_their_executors_helpers():
