@@ -109,11 +109,16 @@ class CodedErrors(MaskErrors):
 
     def on_operation(self):
         yield from super().on_operation()
+        self.answered()
+
+    def answered(self) -> None:
+        """After the operation's result is masked (:meth:`_process_result`): codes its errors
+        from before execution, and drops every error's frames (answered and logged: the
+        frames named the executor, with the cycles they made)."""
         context = self.execution_context
         for error in context.pre_execution_errors or ():
             if error.original_error is None:
                 add_code(error)
-        # answered (and logged): the errors' frames go, with the cycles they made
         forget_frames(context.pre_execution_errors or ())
         forget_frames(getattr(context.result, "errors", None) or ())
 
@@ -724,22 +729,31 @@ class CostBudget(SchemaExtension):
 
     async def on_validate(self):
         context = self.execution_context
+        if not context.pre_execution_errors:
+            error = await self.charge()
+            if error is not None:
+                context.pre_execution_errors = [error]
+        yield
+
+    async def charge(self) -> GraphQLError | None:
+        """Charge the valid operation of the execution context's document to its budget: the
+        error refusing it (nothing may run), or ``None``. Nothing is charged without a
+        throttle, or for a subscription's event (executed with the event as its root value,
+        :func:`graph.fanout.execute_payload`: charged when it started, not per event); a
+        failure to charge is logged, and the operation runs uncharged."""
+        context = self.execution_context
         throttle = getattr(context.context, "throttle", None)
         document = context.graphql_document
-        if throttle is not None and document is not None and not context.pre_execution_errors:
-            operation = find_operation(document, context.operation_name)
-            # a subscription's event is executed with the event as its root value
-            # (graph.fanout.execute_payload): charged when it started, not per event
-            event = context.root_value is not None
-            if operation is not None and not event:
-                try:
-                    error = await self._charge(throttle, document, operation)
-                except Exception:
-                    log.exception("charging the operation's cost failed; it runs uncharged")
-                    error = None
-                if error is not None:
-                    context.pre_execution_errors = [error]
-        yield
+        if throttle is None or document is None or context.root_value is not None:
+            return None
+        operation = find_operation(document, context.operation_name)
+        if operation is None:
+            return None
+        try:
+            return await self._charge(throttle, document, operation)
+        except Exception:
+            log.exception("charging the operation's cost failed; it runs uncharged")
+            return None
 
     async def _charge(self, throttle: Any, document: Any, operation: Any) -> GraphQLError | None:
         context = self.execution_context

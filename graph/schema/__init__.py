@@ -15,20 +15,28 @@ import logging
 from typing import Any
 
 import strawberry
+from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql import GraphQLError, ValidationContext, ValidationRule, specified_rules
 from graphql import OperationType as GraphQLOperationType
 from graphql.execution import MiddlewareManager, create_source_event_stream
 from graphql.execution.executor_throwing_on_incremental import ExecutorThrowingOnIncremental
 from graphql.validation import NoSchemaIntrospectionCustomRule
+from strawberry.execution.is_awaitable import optimized_is_awaitable
 from strawberry.extensions.max_aliases import create_validator as aliases_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
+from strawberry.schema._graphql_core import execution_context_class_kwargs
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.exceptions import CannotGetOperationTypeError
-from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.schema.schema import (
+    DEFAULT_ALLOWED_OPERATION_TYPES,
+    StrawberryGraphQLCoreExecutionContext,
+)
+from strawberry.schema.schema import _coerce_error as coerce_error
 from strawberry.tools import merge_types
 from strawberry.types.execution import ExecutionResult, PreExecutionError
 from strawberry.types.graphql import OperationType
 from strawberry.utils.aio import aclosing
+from strawberry.utils.await_maybe import await_maybe
 
 from graph.cost import find_operation, requested_cost
 from graph.errors import ErrorCode, TimedOut
@@ -157,7 +165,18 @@ class InboxSchema(strawberry.Schema):
     """The documents this schema validated (:class:`graph.extensions.CachedDocuments`' cache)."""
     persisted: PersistedDocuments | None = None
     """The documents named by hash (:class:`graph.persisted.PersistedQueries`' store)."""
-    _direct_subscribe: bool | None = None
+    _runs_directly: bool | None = None
+
+    @property
+    def _direct(self) -> bool:
+        """Whether an operation may run without strawberry's per-operation stages (its
+        extensions' hooks called directly): not when resolver middleware (an extension's
+        ``resolve``, directives) would run, which strawberry's path alone runs."""
+        if self._runs_directly is None:
+            self._runs_directly = not self.directives and not any(
+                extension._implements_resolve() for extension in self.get_extensions()
+            )
+        return self._runs_directly
 
     async def start_cached_subscription(
         self,
@@ -181,14 +200,8 @@ class InboxSchema(strawberry.Schema):
         :meth:`stream` answers it as before), else the stream to start (its first
         iteration) or the error refusing it (the budget: nothing runs).
         """
-        if self._direct_subscribe is None:
-            # resolver middleware (an extension's ``resolve``, directives) runs in strawberry's
-            # path only
-            self._direct_subscribe = not self.directives and not any(
-                extension._implements_resolve() for extension in self.get_extensions()
-            )
         documents = self.documents
-        if not self._direct_subscribe or documents is None:
+        if not self._direct or documents is None:
             return None
         document = documents.get(query)
         if document is None:
@@ -240,6 +253,98 @@ class InboxSchema(strawberry.Schema):
             refused = None
         return (None, refused) if refused is not None else (source, None)
 
+    async def _execute_cached(
+        self,
+        query: str | None,
+        variables: dict[str, Any] | None,
+        *,
+        context_value: Any = None,
+        root_value: Any = None,
+        operation_name: str | None = None,
+        allowed_operation_types: Any = None,
+        operation_extensions: dict[str, Any] | None = None,
+    ) -> ExecutionResult | None:
+        """Execute a query or mutation without strawberry's per-operation stages (issue 23,
+        the fixed cost of a request): what its extensions would do for it, done by calling
+        them directly, in strawberry's order, with the same result.
+
+        Only for a document this schema parsed and validated already (:attr:`documents`),
+        whose operation (the only one, or the one named) is a query or mutation the request
+        may run, named by its text rather than by hash: for it
+        :class:`graph.persisted.PersistedQueries` (trusted documents: registered, as this
+        worker knows), :class:`graph.extensions.CachedDocuments` and
+        :class:`graph.extensions.SingleOperation` have nothing to do;
+        :class:`graph.extensions.CostBudget` charges it (:meth:`~graph.extensions.CostBudget.
+        charge`) and reports its cost, :class:`graph.extensions.CodedErrors` codes and masks
+        its errors. Returns ``None`` for anything else, before doing anything (strawberry's
+        :meth:`execute` answers it as before).
+        """
+        if root_value is not None or not self._direct or not isinstance(query, str):
+            return None
+        documents = self.documents
+        document = documents.get(query) if documents is not None else None
+        if document is None:
+            return None
+        operation = find_operation(document, operation_name)
+        kind = None if operation is None else _RUN_DIRECTLY.get(operation.operation)
+        if kind is None or (
+            allowed_operation_types is not None and kind not in allowed_operation_types
+        ):
+            return None
+        if operation_extensions and "persistedQuery" in operation_extensions:
+            return None
+        persisted = self.persisted
+        if (
+            persisted is not None
+            and persisted.trusted
+            and not persisted.known(document_hash(query))
+        ):
+            return None
+        execution = self._create_execution_context(
+            query=query,
+            allowed_operation_types=allowed_operation_types or DEFAULT_ALLOWED_OPERATION_TYPES,
+            variable_values=variables,
+            context_value=context_value,
+            root_value=None,
+            operation_name=operation_name,
+            operation_extensions=operation_extensions,
+        )
+        execution.graphql_document = document
+        budget, coded = CostBudget(), CodedErrors()
+        budget.execution_context = coded.execution_context = execution
+        refused = await budget.charge()
+        if refused is not None:
+            result: Any = PreExecutionError(data=None, errors=[refused])
+        else:
+            try:
+                result = await await_maybe(
+                    self._get_execute_function()(
+                        self._schema,
+                        document,
+                        root_value=None,
+                        middleware=MiddlewareManager(),
+                        variable_values=variables,
+                        operation_name=execution.operation_name,
+                        context_value=context_value,
+                        is_awaitable=optimized_is_awaitable,
+                        **execution_context_class_kwargs(self.execution_context_class),
+                        operation_extensions=operation_extensions,
+                    )
+                )
+                execution.result = result
+            except Exception as error:  # noqa: BLE001 - answered as strawberry answers it
+                result = PreExecutionError(data=None, errors=[coerce_error(error)])
+        if result.errors:
+            execution.pre_execution_errors = result.errors
+            self._process_errors(result.errors, execution)  # logged before they are masked
+        if isinstance(result, GraphQLExecutionResult):
+            result = ExecutionResult(data=result.data, errors=result.errors)
+        result.extensions = await budget.get_results()
+        execution.result = result
+        coded._process_result(result)
+        coded.answered()
+        return result
+
     def create_extensions_runner(self, execution_context: Any, extensions: Any) -> Any:
         # strawberry's runner, inspecting each extension class's hooks once, not per operation
         return CachedHooksRunner(execution_context=execution_context, extensions=extensions)
@@ -263,6 +368,10 @@ class InboxSchema(strawberry.Schema):
             kwargs["allowed_operation_types"] = {
                 t for t in allowed if t is not OperationType.SUBSCRIPTION
             }
+        if not args:  # strawberry's views pass keywords
+            result = await self._execute_cached(query, variable_values, **kwargs)
+            if result is not None:
+                return result
         try:
             return await super().execute(query, variable_values, *args, **kwargs)
         except CannotGetOperationTypeError as error:
@@ -315,6 +424,13 @@ class InboxSchema(strawberry.Schema):
 
     def process_errors(self, errors, execution_context=None) -> None:
         super().process_errors([e for e in errors if not is_expected(e)], execution_context)
+
+
+_RUN_DIRECTLY = {
+    GraphQLOperationType.QUERY: OperationType.QUERY,
+    GraphQLOperationType.MUTATION: OperationType.MUTATION,
+}
+"""The operations :meth:`InboxSchema._execute_cached` runs (a subscription streams)."""
 
 
 def _depth_limit(max_depth: int) -> type[ValidationRule]:
