@@ -25,7 +25,7 @@ import time
 import weakref
 from collections import OrderedDict
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from db.availability import is_unavailable, report_unavailable
@@ -181,7 +181,8 @@ def with_as_of(candidate: Candidate | None, event: Any) -> Candidate | None:
     """``candidate`` marked with ``event.as_of`` (a ``select`` makes it from the event alone)."""
     if candidate is None or not event.as_of:
         return candidate
-    return candidate._replace(as_of=event.as_of)
+    sequence, build, variant, _ = candidate  # one per delivery: not NamedTuple._replace's map
+    return Candidate(sequence, build, variant, event.as_of)
 
 
 _identity_read: ContextVar[list[bool] | None] = ContextVar("identity_read", default=None)
@@ -198,10 +199,33 @@ class _LeaderGone(Exception):
     """The subscriber computing a shared payload failed or was cancelled: execute on your own."""
 
 
-@dataclass
+@dataclass(slots=True)
 class _Shared:
+    """A payload being computed by its leader (``future`` not done), or computed.
+
+    Followers arriving while it is computed wait on futures of their own (``waiters``), which
+    the leader settles with its own: a follower cancelled (its socket gone) cancels only its
+    own waiter, never the leader's future. In a reconnect storm thousands of subscribers
+    replay the same events at once: one future each, where ``asyncio.shield`` made two, with
+    two callbacks and a loop iteration more."""
+
     future: asyncio.Future[tuple[str | None, bool]]
     user_id: int
+    waiters: list[asyncio.Future[tuple[str | None, bool]]] = field(default_factory=list)
+
+    def settle(self) -> None:
+        """Hand the leader's outcome (its result, or :class:`_LeaderGone`) to each follower
+        still waiting."""
+        future, waiters = self.future, self.waiters
+        self.waiters = []
+        failed = future.exception()
+        for waiter in waiters:
+            if waiter.done():  # cancelled: its follower is gone
+                continue
+            if failed is None:
+                waiter.set_result(future.result())
+            else:
+                waiter.set_exception(_LeaderGone())
 
 
 _payloads: OrderedDict[tuple[Any, ...], _Shared] = OrderedDict()
@@ -285,8 +309,9 @@ async def _shared_payload(
     found = _payloads.get(key)
     if found is not None:
         future = found.future
-        if not future.done():
-            future = asyncio.shield(future)  # a cancelled follower must not cancel the others
+        if not future.done():  # a follower waits on a future of its own (_Shared)
+            future = asyncio.get_running_loop().create_future()
+            found.waiters.append(future)
         try:
             payload, personal = await future
         except Exception:  # noqa: BLE001 - the leader failed: execute on our own
@@ -302,11 +327,12 @@ async def _shared_payload(
         if _payloads.get(key) is entry:  # not another leader's, after this one was pushed out
             _forget(key)
         future.set_exception(_LeaderGone())  # never the leader's CancelledError
-        future.exception()  # retrieved: followers execute on their own
+        entry.settle()  # retrieved: followers execute on their own
         raise
     finally:
         _identity_read.reset(token)
     future.set_result((payload, marker[0]))
+    entry.settle()
     _remember(key, entry, payload)
     return payload, marker[0], viewer.user_id
 

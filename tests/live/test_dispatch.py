@@ -189,3 +189,52 @@ async def test_a_payload_evicted_while_computed_leaves_the_cache_accounting_true
     payload, _, _ = await fanout._shared_payload(operation, context, Candidate(5, lambda: None))
     assert json.loads(payload)["data"]["sequence"] == 5
     accounted()
+
+
+async def test_followers_of_a_payload_being_computed_share_it_and_leave_alone(monkeypatch):
+    """Subscribers asking for a payload its leader is still computing (a reconnect storm's
+    replays) wait for it and share its one execution; one of them cancelled (its socket gone)
+    cancels neither the leader nor the others; when the leader fails, each follower executes
+    on its own."""
+    monkeypatch.setattr(fanout, "_payloads", OrderedDict())
+    monkeypatch.setattr(fanout, "_sizes", {})
+    monkeypatch.setattr(fanout, "_cached_chars", [0])
+    release = asyncio.Event()
+    executed: list[int] = []
+
+    async def execute(operation, context, candidate):
+        executed.append(candidate.sequence)
+        await release.wait()
+        if candidate.sequence == 2 and len(executed) == 1:
+            raise RuntimeError("the leader's execution failed")
+        return json.dumps({"data": {"sequence": candidate.sequence}})
+
+    monkeypatch.setattr(fanout, "execute_payload", execute)
+    operation = LiveOperation("op", QUERY, None, None, None)
+    context = SimpleNamespace(viewer=_viewer(1))
+
+    def ask(sequence: int) -> asyncio.Future:
+        candidate = Candidate(sequence, lambda: None)
+        return asyncio.ensure_future(fanout._shared_payload(operation, context, candidate))
+
+    leader, *followers = [ask(1) for _ in range(4)]
+    await asyncio.sleep(0)
+    followers[0].cancel()
+    await asyncio.sleep(0)
+    release.set()
+    answers = [await leader, *[await f for f in followers[1:]]]
+    assert followers[0].cancelled()
+    assert [json.loads(p)["data"]["sequence"] for p, _, _ in answers] == [1, 1, 1]
+    assert executed == [1]
+    assert fanout._payloads[next(iter(fanout._payloads))].waiters == []
+
+    release.clear()
+    executed.clear()
+    leader, *followers = [ask(2) for _ in range(3)]
+    await asyncio.sleep(0)
+    release.set()
+    with pytest.raises(RuntimeError):
+        await leader
+    answers = [await f for f in followers]
+    assert [json.loads(p)["data"]["sequence"] for p, _, _ in answers] == [2, 2]
+    assert executed == [2, 2, 2]  # the leader's, then each follower's own
