@@ -15,8 +15,15 @@ import logging
 from typing import Any
 
 import strawberry
+from graphql import (
+    DocumentNode,
+    GraphQLError,
+    OperationDefinitionNode,
+    ValidationContext,
+    ValidationRule,
+    specified_rules,
+)
 from graphql import ExecutionResult as GraphQLExecutionResult
-from graphql import GraphQLError, ValidationContext, ValidationRule, specified_rules
 from graphql import OperationType as GraphQLOperationType
 from graphql.execution import MiddlewareManager, create_source_event_stream
 from graphql.execution.executor_throwing_on_incremental import ExecutorThrowingOnIncremental
@@ -200,22 +207,10 @@ class InboxSchema(strawberry.Schema):
         :meth:`stream` answers it as before), else the stream to start (its first
         iteration) or the error refusing it (the budget: nothing runs).
         """
-        documents = self.documents
-        if not self._direct or documents is None:
+        found = self._validated_operation(query, operation_name)
+        if found is None or found[1].operation is not GraphQLOperationType.SUBSCRIPTION:
             return None
-        document = documents.get(query)
-        if document is None:
-            return None
-        operation = find_operation(document, operation_name)
-        if operation is None or operation.operation is not GraphQLOperationType.SUBSCRIPTION:
-            return None
-        persisted = self.persisted
-        if (
-            persisted is not None
-            and persisted.trusted
-            and not persisted.known(document_hash(query))
-        ):
-            return None
+        document, operation = found
         if variables is not None and unstorable_input(None, variables) is not None:
             return None
         executor = (self.execution_context_class or ExecutorThrowingOnIncremental).build(
@@ -253,6 +248,32 @@ class InboxSchema(strawberry.Schema):
             refused = None
         return (None, refused) if refused is not None else (source, None)
 
+    def _validated_operation(
+        self, query: str, operation_name: str | None
+    ) -> tuple[DocumentNode, OperationDefinitionNode] | None:
+        """The document of ``query`` this schema validated before (:attr:`documents`) and its
+        operation that runs (the only one, or the one named), when they may run without
+        strawberry's per-operation stages (:attr:`_direct`; with trusted documents, only a
+        document registered as this worker knows: :class:`graph.persisted.PersistedQueries`
+        would refuse any other); else ``None``."""
+        documents = self.documents
+        if not self._direct or documents is None:
+            return None
+        document = documents.get(query)
+        if document is None:
+            return None
+        operation = find_operation(document, operation_name)
+        if operation is None:
+            return None
+        persisted = self.persisted
+        if (
+            persisted is not None
+            and persisted.trusted
+            and not persisted.known(document_hash(query))
+        ):
+            return None
+        return document, operation
+
     async def _execute_cached(
         self,
         query: str | None,
@@ -279,27 +300,17 @@ class InboxSchema(strawberry.Schema):
         its errors. Returns ``None`` for anything else, before doing anything (strawberry's
         :meth:`execute` answers it as before).
         """
-        if root_value is not None or not self._direct or not isinstance(query, str):
+        if root_value is not None or not isinstance(query, str):
             return None
-        documents = self.documents
-        document = documents.get(query) if documents is not None else None
-        if document is None:
+        if operation_extensions and "persistedQuery" in operation_extensions:
             return None
-        operation = find_operation(document, operation_name)
-        kind = None if operation is None else _RUN_DIRECTLY.get(operation.operation)
+        found = self._validated_operation(query, operation_name)
+        kind = None if found is None else _RUN_DIRECTLY.get(found[1].operation)
         if kind is None or (
             allowed_operation_types is not None and kind not in allowed_operation_types
         ):
             return None
-        if operation_extensions and "persistedQuery" in operation_extensions:
-            return None
-        persisted = self.persisted
-        if (
-            persisted is not None
-            and persisted.trusted
-            and not persisted.known(document_hash(query))
-        ):
-            return None
+        document = found[0]
         execution = self._create_execution_context(
             query=query,
             allowed_operation_types=allowed_operation_types or DEFAULT_ALLOWED_OPERATION_TYPES,
