@@ -177,11 +177,14 @@ class InboxSchema(strawberry.Schema):
     @property
     def _direct(self) -> bool:
         """Whether an operation may run without strawberry's per-operation stages (its
-        extensions' hooks called directly): not when resolver middleware (an extension's
-        ``resolve``, directives) would run, which strawberry's path alone runs."""
+        extensions' hooks called directly): only with the extensions of :func:`build_schema`,
+        whose hooks the direct paths stand for; not with any other (its hooks, or resolver
+        middleware: an extension's ``resolve``, directives, which strawberry's path alone
+        runs)."""
         if self._runs_directly is None:
-            self._runs_directly = not self.directives and not any(
-                extension._implements_resolve() for extension in self.get_extensions()
+            self._runs_directly = not self.directives and all(
+                type(extension) in _STOOD_FOR and not extension._implements_resolve()
+                for extension in self.get_extensions()
             )
         return self._runs_directly
 
@@ -436,6 +439,10 @@ class InboxSchema(strawberry.Schema):
     def process_errors(self, errors, execution_context=None) -> None:
         super().process_errors([e for e in errors if not is_expected(e)], execution_context)
 
+
+_STOOD_FOR = (PersistedQueries, CachedDocuments, SingleOperation, CostBudget, CodedErrors)
+"""The extensions whose hooks the direct paths do what they would, or have nothing to do
+(:meth:`InboxSchema._execute_cached`, :meth:`InboxSchema.start_cached_subscription`)."""
 
 _RUN_DIRECTLY = {
     GraphQLOperationType.QUERY: OperationType.QUERY,

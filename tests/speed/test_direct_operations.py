@@ -153,7 +153,8 @@ async def test_an_operation_over_the_budget_is_refused_the_same_directly(world, 
 
 async def test_the_second_request_of_a_document_skips_strawberrys_stages(monkeypatch):
     """In process: strawberry's ``Schema.execute`` runs for a document's first request only;
-    one with an extension hooking every resolver (its ``resolve``) always runs there."""
+    with an extension the direct path does not stand for (its hooks, its ``resolve``), for
+    every request."""
     calls = []
     original = strawberry.Schema.execute
 
@@ -172,9 +173,14 @@ async def test_the_second_request_of_a_document_skips_strawberrys_stages(monkeyp
         def resolve(self, _next, root, info, *args, **kwargs):
             return _next(root, info, *args, **kwargs)
 
-    hooked = build_schema()
-    hooked.extensions = [*hooked.extensions, Hooked]
-    calls.clear()
-    for _ in range(2):
-        assert (await hooked.execute("{ __typename }", operation_name=None)).data
-    assert len(calls) == 2
+    class Timed(strawberry.extensions.SchemaExtension):
+        def on_execute(self):
+            yield
+
+    for extra in (Hooked, Timed):
+        hooked = build_schema()
+        hooked.extensions = [*hooked.extensions, extra]
+        calls.clear()
+        for _ in range(2):
+            assert (await hooked.execute("{ __typename }", operation_name=None)).data
+        assert len(calls) == 2, extra
