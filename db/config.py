@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import asyncpg
+from tortoise.backends.base.config_generator import expand_db_url
 
 DEFAULT_DATABASE_URL = "sqlite://inbox-graph.db"
 MODELS_MODULE = "db.models"
@@ -49,16 +50,18 @@ def tortoise_config(url: str | None = None) -> dict[str, Any]:
     """Tortoise's configuration dict for ``url`` (default: :func:`database_url`).
 
     On PostgreSQL the pool's connections are :class:`PooledConnection` objects: a connection
-    returned to the pool runs no reset statement."""
+    returned to the pool runs no reset statement. On SQLite the engine is :mod:`db.sqlite`:
+    transactions take the write lock when they begin (two processes writing one file)."""
     url = url or database_url()
     if url.startswith("postgresql://"):
         url = "postgres://" + url.removeprefix("postgresql://")
-    connection: str | dict[str, Any] = url
+    connection: str | dict[str, Any] = url  # another scheme: refused by tortoise, at init
     if url.startswith("postgres://"):
-        from tortoise.backends.base.config_generator import expand_db_url
-
         connection = expand_db_url(url)
         connection["credentials"]["connection_class"] = PooledConnection
+    elif url.startswith("sqlite://"):
+        connection = expand_db_url(url)
+        connection["engine"] = "db.sqlite"
     return {
         "connections": {"default": connection},
         "apps": {
