@@ -3,12 +3,11 @@
 #   scripts/dev.sh demo   create .venv, install, seed the demo workspace if empty, serve on :8000
 #                         with live demo traffic (scripts/dev.sh demo --no-traffic: without);
 #                         the live page on http://127.0.0.1:8000/
-#   scripts/dev.sh test   create .venv, install with test extras, run the test suite; against
-#                         PostgreSQL (DATABASE_URL=postgres…) on every core (pytest-xdist: -n
-#                         auto, each test file on one worker, which keeps the file's module
-#                         fixtures), against SQLite in one process: SQLite serialises writers,
-#                         and with two test processes on two cores the concurrent-writer tests
-#                         waited past its lock timeout (503). `-n N` after `test` overrides.
+#   scripts/dev.sh test   create .venv, install with test extras, run the test suite on every
+#                         core (pytest-xdist: -n auto, each test file on one worker, which keeps
+#                         the file's module fixtures; each worker its own server and database:
+#                         SQLite, or PostgreSQL with DATABASE_URL=postgres…). `-n N` after
+#                         `test` overrides.
 # The package is (re)installed only when pyproject.toml is newer than the venv's stamp file
 # ($VENV/.installed, $VENV/.installed-test), so a restart starts at once; pip is upgraded only
 # when the venv is created. pip (24+) relays setuptools' "Editable installation." notice box
@@ -67,9 +66,7 @@ case "${1:-}" in
   test)
     install '.[test]' "$VENV/.installed-test" "$VENV/.installed"
     shift
-    workers=0
-    case "${DATABASE_URL:-}" in postgres*) workers=auto ;; esac
-    exec "$VENV/bin/python" -m pytest -n "$workers" --dist loadfile "$@"
+    exec "$VENV/bin/python" -m pytest -n auto --dist loadfile "$@"
     ;;
   *)
     echo "usage: scripts/dev.sh demo [--no-traffic] | test [pytest args]" >&2
