@@ -80,6 +80,20 @@ def log_path(env: dict[str, str], port: int) -> str:
     return os.path.join(env.get("TEST_LOG_DIR", "/tmp"), f"inbox-graph-{port}.log")
 
 
+def server_logs(env: dict[str, str], lines: int = 40) -> str:
+    """The last ``lines`` lines of the log of every server started with ``env``'s
+    ``TEST_LOG_DIR`` (a session's servers share one database): what an assertion about
+    background work (webhook deliveries, ring timeouts) shows when it fails."""
+    folder = env.get("TEST_LOG_DIR", "/tmp")
+    said = []
+    for name in sorted(os.listdir(folder)):
+        if name.startswith("inbox-graph-") and name.endswith(".log"):
+            with open(os.path.join(folder, name), errors="replace") as log:
+                tail = log.readlines()[-lines:]
+            said.append(f"== {name}\n{''.join(tail) or '(empty)'}")
+    return "\n".join(said) or f"no server log in {folder}"
+
+
 def serve(env: dict[str, str], *extra: str) -> Served:
     """Start the API on a free loopback port and wait until ``/healthz`` answers."""
     port = free_port()

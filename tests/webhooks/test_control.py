@@ -8,7 +8,7 @@ import asyncio
 
 import pytest
 
-from tests.support import global_id, receive
+from tests.support import global_id, receive, server_logs
 from tests.webhooks.test_delivery import DELETE, ENDPOINT, endpoint_for, texts
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -35,8 +35,8 @@ async def test_redeliver_sends_the_event_again_with_its_webhook_id(world, receiv
         log = (await owner(LOG, {"id": endpoint}))["webhookDeliveries"]
         if log["totalCount"]:
             break
-        await asyncio.sleep(0.05)
-    assert [n["attempt"] for n in log["nodes"]] == [1]
+        await asyncio.sleep(0.1)
+    assert [n["attempt"] for n in log["nodes"]] == [1], server_logs(world.served.env)
     sent = (await owner(REDELIVER, {"id": endpoint, "s": sequence}))["redeliverWebhookEvent"]
     assert sent["statusCode"] == 200 and sent["succeeded"] and sent["error"] is None
     assert sent["webhookId"] == first.webhook_id and sent["sequence"] == sequence
