@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import glob
 import itertools
 import json
 import os
@@ -75,8 +76,9 @@ def cli(env: dict[str, str], *args: str, check: bool = True) -> subprocess.Compl
     )
 
 
-def log_path(env: dict[str, str], port: int) -> str:
-    """Where the server on ``port`` started with ``env`` writes its log (``TEST_LOG_DIR``)."""
+def log_path(env: dict[str, str], port: int | str) -> str:
+    """Where the server on ``port`` started with ``env`` writes its log (``TEST_LOG_DIR``);
+    ``"*"``: the pattern of every server's."""
     return os.path.join(env.get("TEST_LOG_DIR", "/tmp"), f"inbox-graph-{port}.log")
 
 
@@ -84,14 +86,12 @@ def server_logs(env: dict[str, str], lines: int = 40) -> str:
     """The last ``lines`` lines of the log of every server started with ``env``'s
     ``TEST_LOG_DIR`` (a session's servers share one database): what an assertion about
     background work (webhook deliveries, ring timeouts) shows when it fails."""
-    folder = env.get("TEST_LOG_DIR", "/tmp")
     said = []
-    for name in sorted(os.listdir(folder)):
-        if name.startswith("inbox-graph-") and name.endswith(".log"):
-            with open(os.path.join(folder, name), errors="replace") as log:
-                tail = log.readlines()[-lines:]
-            said.append(f"== {name}\n{''.join(tail) or '(empty)'}")
-    return "\n".join(said) or f"no server log in {folder}"
+    for path in sorted(glob.glob(log_path(env, "*"))):
+        with open(path, errors="replace") as log:
+            tail = log.readlines()[-lines:]
+        said.append(f"== {os.path.basename(path)}\n{''.join(tail) or '(empty)'}")
+    return "\n".join(said) or f"no server log matches {log_path(env, '*')}"
 
 
 def serve(env: dict[str, str], *extra: str) -> Served:

@@ -505,13 +505,14 @@ def drop_cancelled_timers() -> None:
     loop._timer_cancelled_count = 0  # type: ignore[attr-defined]
 
 
+def asyncpg_connections() -> list[asyncpg.Connection]:
+    """Every asyncpg connection of the process (none on SQLite), not its pool's proxies."""
+    return [value for value in gc.get_objects() if issubclass(type(value), asyncpg.Connection)]
+
+
 def statements_cached() -> int:
     """Statements in asyncpg's caches, all connections (0 on SQLite)."""
-    return sum(
-        len(value._stmt_cache)
-        for value in gc.get_objects()
-        if issubclass(type(value), asyncpg.Connection)  # not its pool's proxies
-    )
+    return sum(len(connection._stmt_cache) for connection in asyncpg_connections())
 
 
 def cached_statements_since(old: set[int]) -> Counter[str]:
@@ -527,9 +528,8 @@ def cached_statements_since(old: set[int]) -> Counter[str]:
     seen: set[int] = set()
     stack = [
         entry
-        for value in gc.get_objects()
-        if issubclass(type(value), asyncpg.Connection)
-        for entry in value._stmt_cache._entries.values()
+        for connection in asyncpg_connections()
+        for entry in connection._stmt_cache._entries.values()
     ]
     while stack:
         value = stack.pop()
