@@ -32,7 +32,7 @@ from db.availability import is_unavailable, report_unavailable
 from graph.errors import ErrorCode, ServiceUnavailable
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Coroutine, Generator
+    from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable
 
     from graph.context import Context
     from graph.permissions.visibility import Viewer
@@ -292,23 +292,41 @@ async def execute_payload(
     return json.dumps(payload)
 
 
-async def _shared_payload(
-    operation: LiveOperation, context: Context, candidate: Candidate
-) -> tuple[str | None, bool, int]:
-    """``(payload, personal, user_id)``: the JSON text of the ``next`` payload, computed by the
-    first subscriber of its key and shared with the others; ``personal`` if it depends on the
-    identity of ``user_id``, the user it was computed for."""
-    viewer = context.viewer
-    key = (
+def _payload_key(operation: LiveOperation, viewer: Viewer, candidate: Candidate) -> tuple[Any, ...]:
+    """What a shared payload is shared by: the event (as read: ``as_of``), its variant, the
+    view and the document with its variables."""
+    return (
         candidate.sequence,
         candidate.as_of,
         candidate.variant,
         view_key(viewer),
         operation.document_key,
     )
+
+
+async def _shared_payload(
+    operation: LiveOperation,
+    context: Context,
+    candidate: Candidate,
+    ahead: Callable[[], list[_Shared]] | None = None,
+) -> tuple[str | None, bool, int]:
+    """``(payload, personal, user_id)``: the JSON text of the ``next`` payload, computed by the
+    first subscriber of its key and shared with the others; ``personal`` if it depends on the
+    identity of ``user_id``, the user it was computed for.
+
+    ``ahead`` is called first when the payload is not ready (this subscriber computes it, or
+    waits for it): a catch-up starts its next payloads there (:func:`prefetch`) and returns
+    those still computed; a follower waits for all of them at once: woken once for the
+    batch, not once for each of its payloads as they come."""
+    viewer = context.viewer
+    key = _payload_key(operation, viewer, candidate)
     found = _payloads.get(key)
     if found is not None:
         future = found.future
+        if not future.done() and ahead is not None:
+            computed = ahead()
+            if computed:  # woken once, when this one and the next ones are all done
+                await _all_settled([found, *computed])
         if not future.done():  # a follower waits on a future of its own (_Shared)
             future = asyncio.get_running_loop().create_future()
             found.waiters.append(future)
@@ -317,8 +335,22 @@ async def _shared_payload(
         except Exception:  # noqa: BLE001 - the leader failed: execute on our own
             return await execute_payload(operation, context, candidate), False, viewer.user_id
         return payload, personal, found.user_id
-    future: asyncio.Future[tuple[str | None, bool]] = asyncio.get_running_loop().create_future()
-    entry = _payloads[key] = _Shared(future, viewer.user_id)
+    entry = _payloads[key] = _Shared(asyncio.get_running_loop().create_future(), viewer.user_id)
+    if ahead is not None:
+        ahead()
+    return await _lead(key, entry, operation, context, candidate)
+
+
+async def _lead(
+    key: tuple[Any, ...],
+    entry: _Shared,
+    operation: LiveOperation,
+    context: Context,
+    candidate: Candidate,
+) -> tuple[str | None, bool, int]:
+    """Compute the payload of ``entry`` (just put in the cache under ``key``) as its leader,
+    and hand it to its followers."""
+    future = entry.future
     marker = [False]
     token = _identity_read.set(marker)
     try:
@@ -334,14 +366,113 @@ async def _shared_payload(
     future.set_result((payload, marker[0]))
     entry.settle()
     _remember(key, entry, payload)
-    return payload, marker[0], viewer.user_id
+    return payload, marker[0], entry.user_id
+
+
+NOT_COMPUTED = object()
+"""What :func:`computed_payload` returns for a payload it does not hold."""
+
+
+def computed_payload(operation: LiveOperation, viewer: Viewer, candidate: Candidate) -> Any:
+    """The shared payload of ``candidate`` for ``viewer`` if it is computed already: its JSON
+    text, or ``None`` (nothing to send); :data:`NOT_COMPUTED` when it is being computed, its
+    computation failed, it is not held, or it depends on the identity of another user (what
+    :func:`payload_for` would then compute)."""
+    found = _payloads.get(_payload_key(operation, viewer, candidate))
+    if found is None:
+        return NOT_COMPUTED
+    future = found.future
+    if not future.done() or future.cancelled() or future.exception() is not None:
+        return NOT_COMPUTED
+    payload, personal = future.result()
+    if personal and found.user_id != viewer.user_id:
+        return NOT_COMPUTED
+    return payload
+
+
+PREFETCH_AHEAD = 64
+"""How many of a catch-up's next events :func:`prefetch` starts computing at once."""
+
+_prefetches: set[asyncio.Task[Any]] = set()
+
+
+def prefetch(
+    operation: LiveOperation, context: Context, candidates: Iterable[Candidate]
+) -> list[_Shared]:
+    """Start computing, each in a task of its own, the shared payloads of ``candidates`` (the
+    next events of one subscriber's catch-up, in order) that nobody computes or holds yet.
+
+    A catch-up (a replay after ``afterSequence``, a gap read from the outbox) delivers its
+    events one after the other; in a reconnect storm thousands replay the same batch at once,
+    and each payload was computed only once a subscriber reached it: every other subscriber
+    waited for each event in turn, one suspension and wake-up per event (260,000 of the
+    300,000 deliveries of a storm of 10,000 replaying 30 events, issue 23). Started together,
+    a subscriber waits at most for the first payloads and finds the next ones done. The
+    payloads are the ones the subscriber would compute on reaching them (its view, document
+    and candidates); a failure here is its followers' to redo, as a failed leader's is.
+
+    Returns the candidates' payloads still computed (:class:`_Shared`, started here or
+    before): the subscriber waits for them at once (:func:`_shared_payload`)."""
+    viewer = context.viewer
+    loop = asyncio.get_running_loop()
+    computed = []
+    for candidate in candidates:
+        key = _payload_key(operation, viewer, candidate)
+        entry = _payloads.get(key)
+        if entry is None:
+            entry = _payloads[key] = _Shared(loop.create_future(), viewer.user_id)
+            task = loop.create_task(_lead(key, entry, operation, context, candidate))
+            _prefetches.add(task)
+            task.add_done_callback(_prefetched)
+        if not entry.future.done():
+            computed.append(entry)
+    return computed
+
+
+class _Countdown:
+    """A waiter of several payloads (:attr:`_Shared.waiters`): its future is done once each of
+    them is settled, whichever way."""
+
+    __slots__ = ("future", "left")
+
+    def __init__(self, future: asyncio.Future[None], left: int) -> None:
+        self.future = future
+        self.left = left
+
+    def done(self) -> bool:
+        return self.future.done()
+
+    def set_result(self, _: object) -> None:
+        self.left -= 1
+        if not self.left:
+            self.future.set_result(None)
+
+    set_exception = set_result
+
+
+async def _all_settled(entries: list[_Shared]) -> None:
+    """Wait until every one of ``entries`` (none done yet) is settled."""
+    countdown = _Countdown(asyncio.get_running_loop().create_future(), len(entries))
+    for entry in entries:
+        entry.waiters.append(countdown)  # type: ignore[arg-type] - settled as a future is
+    await countdown.future
+
+
+def _prefetched(task: asyncio.Task[Any]) -> None:
+    _prefetches.discard(task)
+    if not task.cancelled() and task.exception() is not None:
+        log.debug("prefetching a payload failed", exc_info=task.exception())
 
 
 async def payload_for(
-    operation: LiveOperation, context: Context, candidate: Candidate
+    operation: LiveOperation,
+    context: Context,
+    candidate: Candidate,
+    ahead: Callable[[], list[_Shared]] | None = None,
 ) -> str | None:
-    """The JSON text of ``candidate``'s ``next`` payload for this subscriber."""
-    payload, personal, user_id = await _shared_payload(operation, context, candidate)
+    """The JSON text of ``candidate``'s ``next`` payload for this subscriber (``ahead``: as
+    :func:`_shared_payload` takes it)."""
+    payload, personal, user_id = await _shared_payload(operation, context, candidate, ahead)
     if personal and user_id != context.viewer.user_id:
         return await execute_payload(
             operation, context, candidate

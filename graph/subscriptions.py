@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import itertools
 import json
 import logging
 import random
@@ -47,11 +48,15 @@ from graph.errors import BadUserInput, HistoryPruned, ServiceUnavailable
 from graph.events import VIEWER_EVENTS, EventType
 from graph.extensions import as_graphql_error, coded_errors
 from graph.fanout import (
+    NOT_COMPUTED,
+    PREFETCH_AHEAD,
     Candidate,
     FastPath,
+    computed_payload,
     current_operation,
     execute_payload,
     payload_for,
+    prefetch,
     with_as_of,
 )
 from graph.live import (
@@ -69,7 +74,7 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from graph.context import Context
-    from graph.fanout import LiveOperation
+    from graph.fanout import LiveOperation, _Shared
     from graph.live import Subscriber
     from graph.permissions.visibility import Scope, Viewer
 
@@ -181,6 +186,7 @@ class LiveStream:
     __slots__ = (
         "after_sequence",
         "announce_start",
+        "computed",
         "context",
         "ended",
         "fast",
@@ -188,6 +194,7 @@ class LiveStream:
         "on_viewer",
         "operation",
         "pending",
+        "prefetched",
         "resync",
         "select",
         "selection",
@@ -222,6 +229,10 @@ class LiveStream:
         self.fast: FastPath | None = None
         self.last = 0
         self.pending: deque[Delivery] = deque()
+        self.prefetched = 0
+        """The last sequence of ``pending`` whose payload :meth:`_prefetch` considered."""
+        self.computed: list[_Shared] = []
+        """The payloads :meth:`_prefetch` started (or found started) still computed."""
         self.task: asyncio.Task[None] | None = None
         self.ended = False
         self.started = False
@@ -390,6 +401,8 @@ class LiveStream:
         after the last event delivered; returns the next delay (doubling, capped)."""
         # what was in hand is read again; only the snapshot announcement is not in the outbox
         self.pending = deque(d for d in self.pending if d.event.type == STREAM_STARTED)
+        self.prefetched = 0
+        self.computed = []
         self.resync = True
         if self.operation.writer is not None:
             self.operation.writer.flush()  # what was delivered so far need not wait
@@ -399,6 +412,15 @@ class LiveStream:
     async def _step(self) -> bool:
         """Handle the next pending event (taking more from the queue first if none is
         pending); ``False`` when there is nothing left to catch up with."""
+        if self.pending and self.fast is not None:
+            send = self._deliver_computed()
+            if send is not None:
+                try:
+                    await send
+                except (WebSocketDisconnect, RuntimeError, OSError) as exc:
+                    raise _Gone from exc
+                self.last = self.pending.popleft().event.sequence
+                return True
         if not self.pending and not await self._take():
             return False
         if self.pending:
@@ -406,6 +428,45 @@ class LiveStream:
             # handled: ``last`` has moved past it (a failure above leaves it pending)
             self.pending.popleft()  # a replay holds up to MAX_REPLAY: not a list
         return True
+
+    def _deliver_computed(self) -> Awaitable[None] | None:
+        """Deliver at once, in order, the pending events :meth:`_handle` would deliver with a
+        payload computed already (a replay's batch, computed once for every subscriber
+        replaying it), or skip without a payload; stop at the first one it would not (a
+        viewer reload, an expired session, a payload not computed yet: :meth:`_handle`'s
+        to do). Returns the send of a frame that must go through uvicorn (compressed, or the
+        socket backed up), to await before the event counts as delivered; raises
+        :class:`_Gone` when the socket is. A replay of thirty events is a loop here, not
+        thirty passes through ``_handle``, ``_send`` and the payload's awaits (issue 23)."""
+        pending = self.pending
+        operation = self.operation
+        viewer = self.viewer
+        select = self.select
+        while pending and not self.ended:
+            delivery = pending[0]
+            event = delivery.event
+            sequence = event.sequence
+            if event.type == STREAM_STARTED or event.type in VIEWER_EVENTS or _expired(viewer):
+                return None
+            if sequence > self.last:
+                try:
+                    candidate = with_as_of(select(event, delivery.facts), event)
+                except Exception:  # noqa: BLE001 - raised again in _handle, which reports it
+                    return None
+                if candidate is not None:
+                    payload = computed_payload(operation, viewer, candidate)
+                    if payload is NOT_COMPUTED:
+                        return None
+                    if payload is not None:
+                        try:
+                            send = operation.send_next(payload)
+                        except (WebSocketDisconnect, RuntimeError, OSError) as exc:
+                            raise _Gone from exc
+                        if send is not None:
+                            return send
+                self.last = sequence
+            pending.popleft()
+        return None
 
     async def _take(self) -> bool:
         """Queue the next events to handle; ``False`` when nothing is queued."""
@@ -460,7 +521,7 @@ class LiveStream:
         # connection's viewer before this one reached the same event
         context = self.context.with_viewer(self.viewer)
         if self.fast is not None:
-            payload = await payload_for(operation, context, candidate)
+            payload = await payload_for(operation, context, candidate, self._prefetch)
         else:
             payload = await execute_payload(operation, context, candidate)
         if payload is None or self.ended:
@@ -471,6 +532,35 @@ class LiveStream:
                 await send
         except (WebSocketDisconnect, RuntimeError, OSError) as exc:
             raise _Gone from exc  # the connection is gone: its handler ends the operation
+
+    def _prefetch(self) -> list[_Shared]:
+        """Start computing the shared payloads of the next pending events (up to
+        :data:`graph.fanout.PREFETCH_AHEAD`, before any viewer reload), and return those
+        still computed: called when the payload in hand is not ready, so that a subscriber
+        catching up with a batch others replay too waits once for the batch, not once per
+        event (:func:`graph.fanout.prefetch`)."""
+        viewer = self.viewer
+        candidates = []
+        if not _expired(viewer):
+            for delivery in itertools.islice(self.pending, 1, PREFETCH_AHEAD + 1):
+                event = delivery.event
+                if event.type in VIEWER_EVENTS:
+                    break  # what follows is selected for the reloaded viewer
+                if event.type == STREAM_STARTED or event.sequence <= self.prefetched:
+                    continue
+                self.prefetched = event.sequence
+                try:
+                    candidate = with_as_of(self.select(event, delivery.facts), event)
+                except Exception:  # noqa: BLE001 - raised again when its turn comes (_handle)
+                    break
+                if candidate is not None:
+                    candidates.append(candidate)
+        computed = [entry for entry in self.computed if not entry.future.done()]
+        if candidates:
+            context = self.context.with_viewer(viewer)
+            computed += prefetch(self.operation, context, candidates)
+        self.computed = computed
+        return computed
 
     async def _close(self, reason: str, code: int = CLOSE_FORBIDDEN) -> None:
         """End here and close the subscriber's WebSocket with ``code`` and ``reason``."""

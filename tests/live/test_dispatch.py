@@ -238,3 +238,98 @@ async def test_followers_of_a_payload_being_computed_share_it_and_leave_alone(mo
     answers = [await f for f in followers]
     assert [json.loads(p)["data"]["sequence"] for p, _, _ in answers] == [2, 2]
     assert executed == [2, 2, 2]  # the leader's, then each follower's own
+
+
+@pytest.fixture
+def fresh_payloads(monkeypatch):
+    monkeypatch.setattr(fanout, "_payloads", OrderedDict())
+    monkeypatch.setattr(fanout, "_sizes", {})
+    monkeypatch.setattr(fanout, "_cached_chars", [0])
+
+
+async def test_subscribers_catching_up_with_one_batch_compute_each_payload_once_and_wait_once(
+    monkeypatch, fresh_payloads
+):
+    """A reconnect storm's replays: twenty subscribers catching up with the same five events.
+    The first to find a payload not computed starts the batch's next ones too
+    (``fanout.prefetch``); each payload is executed once for all of them, and a subscriber
+    that finds the batch being computed is woken once it is all computed, not once per
+    payload as each comes (each wake-up a task step: 260,000 of them in a storm of 10,000).
+    One whose computation fails is computed again, once more, by the first subscriber to
+    reach it, for all: nobody misses it."""
+    release = {sequence: asyncio.Event() for sequence in range(1, 6)}
+    executed: list[int] = []
+
+    async def execute(operation, context, candidate):
+        executed.append(candidate.sequence)
+        await release[candidate.sequence].wait()
+        if candidate.sequence == 4 and executed.count(4) == 1:
+            raise RuntimeError("the prefetched execution failed")
+        return json.dumps({"data": {"sequence": candidate.sequence}})
+
+    monkeypatch.setattr(fanout, "execute_payload", execute)
+    operation = LiveOperation("op", QUERY, None, None, None)
+    context = SimpleNamespace(viewer=_viewer(1))
+    batch = [Candidate(sequence, lambda: None) for sequence in range(1, 6)]
+    got: list[list[int]] = [[] for _ in range(20)]
+
+    async def catch_up(subscriber: int) -> None:
+        for index, candidate in enumerate(batch):
+            payload, _, _ = await fanout._shared_payload(
+                operation,
+                context,
+                candidate,
+                lambda index=index: fanout.prefetch(operation, context, batch[index + 1 :]),
+            )
+            got[subscriber].append(json.loads(payload)["data"]["sequence"])
+
+    async def ticks() -> None:
+        for _ in range(5):
+            await asyncio.sleep(0)
+
+    subscribers = [asyncio.ensure_future(catch_up(i)) for i in range(20)]
+    await ticks()
+    assert sorted(executed) == [1, 2, 3, 4, 5]  # started together, each once
+    release[1].set()
+    await ticks()
+    # the one that computed the first delivers it; the others wait for the whole batch
+    assert got == [[1]] + [[]] * 19
+    for sequence in (2, 3, 4, 5):
+        release[sequence].set()
+    await asyncio.gather(*subscribers)
+    assert got == [[1, 2, 3, 4, 5]] * 20
+    assert sorted(executed) == [1, 2, 3, 4, 4, 5]  # the failed one once more, shared
+    assert not fanout._prefetches
+
+
+async def test_a_computed_payload_is_handed_out_only_when_it_may_be(monkeypatch, fresh_payloads):
+    """``computed_payload`` (a replay's events delivered without awaiting): the payload once
+    computed, to the same view; nothing while it is computed, after it failed, or when it
+    depends on the identity of another user (that user's answer must not leak)."""
+    release = asyncio.Event()
+
+    async def execute(operation, context, candidate):
+        await release.wait()
+        if candidate.sequence == 2:
+            raise RuntimeError("failed")
+        if candidate.sequence == 3:
+            fanout.depends_on_identity()
+        return json.dumps({"data": {"sequence": candidate.sequence}})
+
+    monkeypatch.setattr(fanout, "execute_payload", execute)
+    operation = LiveOperation("op", QUERY, None, None, None)
+    owner, other = _viewer(1), _viewer(2)
+    batch = [Candidate(sequence, lambda: None) for sequence in (1, 2, 3)]
+    assert fanout.computed_payload(operation, owner, batch[0]) is fanout.NOT_COMPUTED
+    computing = fanout.prefetch(operation, SimpleNamespace(viewer=owner), batch)
+    assert len(computing) == 3
+    assert fanout.computed_payload(operation, owner, batch[0]) is fanout.NOT_COMPUTED
+    release.set()
+    await fanout._all_settled(computing)
+    assert fanout.computed_payload(operation, owner, batch[0]) == '{"data": {"sequence": 1}}'
+    assert fanout.computed_payload(operation, other, batch[0]) == '{"data": {"sequence": 1}}'
+    assert fanout.computed_payload(operation, owner, batch[1]) is fanout.NOT_COMPUTED
+    assert fanout.computed_payload(operation, owner, batch[2]) == '{"data": {"sequence": 3}}'
+    assert fanout.computed_payload(operation, other, batch[2]) is fanout.NOT_COMPUTED
+    restricted = SimpleNamespace(**{**vars(owner), "effective_visibility": "MINE"})
+    assert fanout.computed_payload(operation, restricted, batch[0]) is fanout.NOT_COMPUTED

@@ -12,7 +12,7 @@ import uuid
 
 import pytest
 
-from tests.support import connect_ws, receive, subscribe
+from tests.support import Client, connect_ws, receive, serve, subscribe
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -53,28 +53,54 @@ async def _resume(served, token: str, after: int, wanted: int) -> list[tuple[int
         await socket.close()
 
 
-async def test_dashboards_resuming_at_once_get_every_message_once_in_order(world):
+@pytest.fixture(scope="module")
+def compressing_server(server_env):
+    """The app compressing its frames (``INBOX_GRAPH_WS_COMPRESSION=bounded``): every frame
+    goes through uvicorn's send, never the pre-framed writes."""
+    server = serve({**server_env, "INBOX_GRAPH_WS_COMPRESSION": "bounded"})
+    yield server
+    server.stop()
+
+
+@pytest.mark.parametrize("compression", ["off", "bounded"])
+async def test_dashboards_resuming_at_once_get_every_message_once_in_order(
+    world, request, compression
+):
+    """Forty dashboards resume after the same sequence while messages keep arriving: the
+    replay's payloads are computed once for all of them (``graph.fanout.prefetch``) and
+    delivered without awaiting each (``LiveStream._deliver_computed``), or through uvicorn's
+    send when the socket compresses (the browser's offer, accepted with ``bounded``)."""
+    served = world.served
+    ingest = None
+    if compression == "bounded":  # memory:// events stay in one process: ingest there too
+        served = request.getfixturevalue("compressing_server")
+        ingest = Client(served, world.integration_token)
     token = world.tokens["owner"]
-    probe = await subscribe(world.served, token, NEW_MESSAGE)
     try:
-        await receive(world, "c_all", "before the deploy")
-        after = (await probe.next())["data"]["newMessage"]["sequence"]
+        probe = await subscribe(served, token, NEW_MESSAGE)
+        try:
+            await receive(world, "c_all", "before the deploy", client=ingest)
+            after = (await probe.next())["data"]["newMessage"]["sequence"]
+        finally:
+            await probe.close()
+        missed = [f"missed {i}" for i in range(3)]
+        for text in missed:
+            await receive(world, "c_all", text, client=ingest)
+        live = [f"live {i}" for i in range(2)]
+
+        async def keep_writing() -> None:
+            for text in live:
+                await asyncio.sleep(0.05)
+                await receive(world, "c_all", text, client=ingest)
+
+        wanted = len(missed) + len(live)
+        results = await asyncio.gather(
+            *(_resume(served, token, after, wanted) for _ in range(DASHBOARDS)),
+            keep_writing(),
+        )
     finally:
-        await probe.close()
-    missed = [f"missed {i}" for i in range(3)]
-    for text in missed:
-        await receive(world, "c_all", text)
-    live = [f"live {i}" for i in range(2)]
-
-    async def keep_writing() -> None:
-        for text in live:
-            await asyncio.sleep(0.05)
-            await receive(world, "c_all", text)
-
-    results = await asyncio.gather(
-        *(_resume(world.served, token, after, len(missed) + len(live)) for _ in range(DASHBOARDS)),
-        keep_writing(),
-    )
+        if ingest is not None:
+            await ingest.aclose()
     for got in results[:DASHBOARDS]:
         assert [text for _, text in got] == missed + live
         sequences = [sequence for sequence, _ in got]
