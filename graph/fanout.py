@@ -374,20 +374,21 @@ NOT_COMPUTED = object()
 
 
 def computed_payload(operation: LiveOperation, viewer: Viewer, candidate: Candidate) -> Any:
-    """The shared payload of ``candidate`` for ``viewer`` if it is computed already: its JSON
-    text, or ``None`` (nothing to send); :data:`NOT_COMPUTED` when it is being computed, its
-    computation failed, it is not held, or it depends on the identity of another user (what
-    :func:`payload_for` would then compute)."""
+    """``(payload, personal)``: the shared payload of ``candidate`` for ``viewer`` if it is
+    computed already (its JSON text, or ``None``: nothing to send; ``personal`` if it depends
+    on the identity of this viewer's user); :data:`NOT_COMPUTED` when it is being computed,
+    its computation failed, it is not held, or it depends on the identity of another user
+    (what :func:`payload_for` would then compute)."""
     found = _payloads.get(_payload_key(operation, viewer, candidate))
     if found is None:
         return NOT_COMPUTED
     future = found.future
     if not future.done() or future.cancelled() or future.exception() is not None:
         return NOT_COMPUTED
-    payload, personal = future.result()
-    if personal and found.user_id != viewer.user_id:
+    computed = future.result()
+    if computed[1] and found.user_id != viewer.user_id:
         return NOT_COMPUTED
-    return payload
+    return computed
 
 
 PREFETCH_AHEAD = 64

@@ -210,10 +210,13 @@ async def write(
 
 @dataclass(frozen=True)
 class Delivery:
-    """An event to consider for delivery, with its contact's current facts."""
+    """An event to consider for delivery, with its contact's current facts. ``shared``: what
+    it comes to for each selection group of subscribers delivering it (filled by
+    ``LiveStream._deliver_computed``; a replay's deliveries are shared by its readers)."""
 
     event: LiveEvent
     facts: dict[str, Any]
+    shared: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 def with_current_facts(batch: list[LiveEvent]) -> list[Delivery]:

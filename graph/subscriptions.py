@@ -81,6 +81,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+_NOTHING = ()
+"""What a delivery comes to for a selection group that is sent nothing (not selected, or an
+empty payload): :meth:`LiveStream._deliver_computed`."""
+
 STREAM_STARTED = "stream.started"
 """The type of the event a ``LiveStream(announce_start=True)`` selects first."""
 MAX_REPLAY = 10_000
@@ -437,33 +441,52 @@ class LiveStream:
         to do). Returns the send of a frame that must go through uvicorn (compressed, or the
         socket backed up), to await before the event counts as delivered; raises
         :class:`_Gone` when the socket is. A replay of thirty events is a loop here, not
-        thirty passes through ``_handle``, ``_send`` and the payload's awaits (issue 23)."""
+        thirty passes through ``_handle``, ``_send`` and the payload's awaits (issue 23).
+
+        What a delivery comes to for a selection group (:attr:`graph.fanout.FastPath.group`:
+        subscribers who select alike and share payloads) is kept on the delivery
+        (:attr:`graph.live.Delivery.shared`), which a replay's readers share
+        (:meth:`graph.live.OutboxRead.deliveries`): the next subscribers of the group write
+        its frame without selecting or looking the payload up again."""
         pending = self.pending
         operation = self.operation
         viewer = self.viewer
+        if _expired(viewer):
+            return None
         select = self.select
+        group = self.fast.ready(viewer).group
         while pending and not self.ended:
             delivery = pending[0]
             event = delivery.event
             sequence = event.sequence
-            if event.type == STREAM_STARTED or event.type in VIEWER_EVENTS or _expired(viewer):
+            if event.type == STREAM_STARTED or event.type in VIEWER_EVENTS:
                 return None
             if sequence > self.last:
-                try:
-                    candidate = with_as_of(select(event, delivery.facts), event)
-                except Exception:  # noqa: BLE001 - raised again in _handle, which reports it
-                    return None
-                if candidate is not None:
-                    payload = computed_payload(operation, viewer, candidate)
-                    if payload is NOT_COMPUTED:
+                found = delivery.shared.get(group) if group is not None else None
+                if found is None:
+                    try:
+                        candidate = with_as_of(select(event, delivery.facts), event)
+                    except Exception:  # noqa: BLE001 - raised again in _handle, which reports it
                         return None
-                    if payload is not None:
-                        try:
-                            send = operation.send_next(payload)
-                        except (WebSocketDisconnect, RuntimeError, OSError) as exc:
-                            raise _Gone from exc
-                        if send is not None:
-                            return send
+                    if candidate is None:
+                        found = _NOTHING
+                    else:
+                        computed = computed_payload(operation, viewer, candidate)
+                        if computed is NOT_COMPUTED:
+                            return None
+                        payload, personal = computed
+                        found = _NOTHING if payload is None else (payload, (payload + "}").encode())
+                        if personal:
+                            group = None  # this user's own: neither kept nor taken from others
+                    if group is not None:
+                        delivery.shared[group] = found
+                if found is not _NOTHING:
+                    try:
+                        send = operation.send_next(*found)
+                    except (WebSocketDisconnect, RuntimeError, OSError) as exc:
+                        raise _Gone from exc
+                    if send is not None:
+                        return send
                 self.last = sequence
             pending.popleft()
         return None

@@ -326,10 +326,19 @@ async def test_a_computed_payload_is_handed_out_only_when_it_may_be(monkeypatch,
     assert fanout.computed_payload(operation, owner, batch[0]) is fanout.NOT_COMPUTED
     release.set()
     await fanout._all_settled(computing)
-    assert fanout.computed_payload(operation, owner, batch[0]) == '{"data": {"sequence": 1}}'
-    assert fanout.computed_payload(operation, other, batch[0]) == '{"data": {"sequence": 1}}'
+    assert fanout.computed_payload(operation, owner, batch[0]) == (
+        '{"data": {"sequence": 1}}',
+        False,
+    )
+    assert fanout.computed_payload(operation, other, batch[0]) == (
+        '{"data": {"sequence": 1}}',
+        False,
+    )
     assert fanout.computed_payload(operation, owner, batch[1]) is fanout.NOT_COMPUTED
-    assert fanout.computed_payload(operation, owner, batch[2]) == '{"data": {"sequence": 3}}'
+    assert fanout.computed_payload(operation, owner, batch[2]) == (
+        '{"data": {"sequence": 3}}',
+        True,
+    )
     assert fanout.computed_payload(operation, other, batch[2]) is fanout.NOT_COMPUTED
     restricted = SimpleNamespace(**{**vars(owner), "effective_visibility": "MINE"})
     assert fanout.computed_payload(operation, restricted, batch[0]) is fanout.NOT_COMPUTED

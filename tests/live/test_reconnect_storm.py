@@ -22,8 +22,11 @@ NEW_MESSAGE = """subscription($after: Int) {
 DASHBOARDS = 40
 
 
-async def _resume(served, token: str, after: int, wanted: int) -> list[tuple[int, str]]:
-    """One dashboard: connect, resume after ``after``, and collect ``wanted`` messages."""
+async def _resume(
+    served, token: str, after: int, wanted: int, linger: float = 0.0
+) -> list[tuple[int, str]]:
+    """One dashboard: connect, resume after ``after``, and collect ``wanted`` messages (and
+    any more arriving within ``linger`` seconds after them)."""
     socket = await connect_ws(served, token)
     try:
         ack = json.loads(await asyncio.wait_for(socket.recv(), 30))
@@ -39,8 +42,14 @@ async def _resume(served, token: str, after: int, wanted: int) -> list[tuple[int
             )
         )
         got: list[tuple[int, str]] = []
-        while len(got) < wanted:
-            message = json.loads(await asyncio.wait_for(socket.recv(), 30))
+        while True:
+            try:
+                timeout = 30 if len(got) < wanted else linger
+                message = json.loads(await asyncio.wait_for(socket.recv(), timeout))
+            except TimeoutError:
+                if len(got) < wanted:
+                    raise
+                return got
             if message["type"] == "ping":
                 await socket.send(json.dumps({"type": "pong"}))
                 continue
@@ -48,7 +57,6 @@ async def _resume(served, token: str, after: int, wanted: int) -> list[tuple[int
             assert not message["payload"].get("errors"), message
             event = message["payload"]["data"]["newMessage"]
             got.append((event["sequence"], event["message"]["text"]))
-        return got
     finally:
         await socket.close()
 
@@ -105,3 +113,48 @@ async def test_dashboards_resuming_at_once_get_every_message_once_in_order(
         assert [text for _, text in got] == missed + live
         sequences = [sequence for sequence, _ in got]
         assert sequences == sorted(set(sequences)) and sequences[0] > after
+
+
+async def test_viewers_of_each_visibility_resuming_at_once_get_only_what_they_may_see(world):
+    """Dashboards of the owner and of agents of each visibility resume after the same sequence
+    at once: they read one batch (its deliveries shared, and what each comes to kept per
+    selection group: ``LiveStream._deliver_computed``), yet each gets exactly what the live
+    path delivers to its viewer (``domain.md`` section 7), nothing of another group's."""
+    viewers = ["owner", "agent_all", "agent_team", "agent_self", "agent_beta"]
+    contacts = ["c_all", "c_team", "c_self", "c_beta", "c_none"]
+    probe = await subscribe(world.served, world.tokens["owner"], NEW_MESSAGE)
+    references = {v: await subscribe(world.served, world.tokens[v], NEW_MESSAGE) for v in viewers}
+    try:
+        await receive(world, "c_all", "before the deploy")
+        after = (await probe.next())["data"]["newMessage"]["sequence"]
+        missed = [f"missed from {contact}" for contact in contacts]
+        for contact, text in zip(contacts, missed, strict=True):
+            await receive(world, contact, text)
+        expected: dict[str, list[str]] = {}
+        for viewer, reference in references.items():
+            seen = []
+            while True:
+                try:
+                    event = await reference.next(timeout=1.5)
+                except TimeoutError:
+                    break
+                seen.append(event["data"]["newMessage"]["message"]["text"])
+            expected[viewer] = [text for text in seen if text in missed]
+    finally:
+        await probe.close()
+        for reference in references.values():
+            await reference.close()
+    assert expected["owner"] == missed
+    assert len(expected["agent_self"]) < len(missed)  # the views differ: sharing would show
+
+    per_viewer = 3
+    results = await asyncio.gather(
+        *(
+            _resume(world.served, world.tokens[viewer], after, len(expected[viewer]), linger=1.0)
+            for viewer in viewers
+            for _ in range(per_viewer)
+        )
+    )
+    for index, viewer in enumerate(viewers):
+        for got in results[index * per_viewer : (index + 1) * per_viewer]:
+            assert [text for _, text in got] == expected[viewer], viewer
