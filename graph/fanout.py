@@ -17,6 +17,7 @@ any resolver may read (workspace, role, visibility, permissions). A resolver who
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import math
@@ -335,9 +336,9 @@ async def _shared_payload(
         except Exception:  # noqa: BLE001 - the leader failed: execute on our own
             return await execute_payload(operation, context, candidate), False, viewer.user_id
         return payload, personal, found.user_id
-    entry = _payloads[key] = _Shared(asyncio.get_running_loop().create_future(), viewer.user_id)
     if ahead is not None:
-        ahead()
+        ahead()  # before this entry: nothing may come between making it and settling it
+    entry = _payloads[key] = _Shared(asyncio.get_running_loop().create_future(), viewer.user_id)
     return await _lead(key, entry, operation, context, candidate)
 
 
@@ -424,7 +425,7 @@ def prefetch(
             entry = _payloads[key] = _Shared(loop.create_future(), viewer.user_id)
             task = loop.create_task(_lead(key, entry, operation, context, candidate))
             _prefetches.add(task)
-            task.add_done_callback(_prefetched)
+            task.add_done_callback(functools.partial(_prefetched, key, entry))
         if not entry.future.done():
             computed.append(entry)
     return computed
@@ -459,9 +460,16 @@ async def _all_settled(entries: list[_Shared]) -> None:
     await countdown.future
 
 
-def _prefetched(task: asyncio.Task[Any]) -> None:
+def _prefetched(key: tuple[Any, ...], entry: _Shared, task: asyncio.Task[Any]) -> None:
+    """A prefetch ended. One cancelled before it started (the loop closing) never ran
+    :func:`_lead`: its followers are told to compute on their own, as a failed leader's."""
     _prefetches.discard(task)
-    if not task.cancelled() and task.exception() is not None:
+    if not entry.future.done():
+        if _payloads.get(key) is entry:
+            _forget(key)
+        entry.future.set_exception(_LeaderGone())
+        entry.settle()
+    elif not task.cancelled() and task.exception() is not None:
         log.debug("prefetching a payload failed", exc_info=task.exception())
 
 

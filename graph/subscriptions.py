@@ -352,6 +352,7 @@ class LiveStream:
         """In step and idle: the bus delivers the next events (through the fast path, if any)."""
         subscriber = self.subscriber
         subscriber.last = self.last
+        self.computed = []  # done by now: held by the payload cache, if at all, not by us
         if self.fast is not None:
             subscriber.fast_path = self.fast.ready(self.viewer)
 
@@ -570,7 +571,9 @@ class LiveStream:
                 if event.type in VIEWER_EVENTS:
                     break  # what follows is selected for the reloaded viewer
                 if event.type == STREAM_STARTED or event.sequence <= self.prefetched:
-                    continue
+                    continue  # considered already
+                if event.sequence <= self.last:
+                    continue  # handled already: _handle skips it
                 self.prefetched = event.sequence
                 try:
                     candidate = with_as_of(self.select(event, delivery.facts), event)
