@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-from typing import TYPE_CHECKING
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
 
 from db.models import Contact, Conversation, Message, Workspace
 from graph.events import EventType
@@ -64,3 +65,18 @@ async def messages_with_late_facts(world, contact_names: tuple[str, ...], read_a
                 )
 
         return await commit_events(contacts[0].workspace_id, late_facts)
+
+
+def stand_in_viewer(user_id: int, **more: Any) -> SimpleNamespace:
+    """A viewer as the live path reads it (``graph.fanout.view_key``, the session's expiry):
+    an unexpiring ``AGENT`` of workspace 1 seeing ``ALL``; ``more`` adds or replaces facts."""
+    return SimpleNamespace(
+        user_id=user_id,
+        workspace_id=1,
+        role="AGENT",
+        effective_visibility="ALL",
+        can_view_blocked_contacts=False,
+        has_call_access=False,
+        token_expires_at=None,
+        **more,
+    )

@@ -18,6 +18,7 @@ from graph import fanout
 from graph.fanout import Candidate, FastPath, LiveOperation, dispatch
 from graph.live import LiveEvent, Subscriber
 from graph.permissions.visibility import Scope
+from tests.live.helpers import stand_in_viewer
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -39,15 +40,7 @@ class _Writer:
 
 
 def _viewer(user_id: int) -> SimpleNamespace:
-    return SimpleNamespace(
-        user_id=user_id,
-        workspace_id=1,
-        role="AGENT",
-        effective_visibility="ALL",
-        can_view_blocked_contacts=False,
-        has_call_access=False,
-        token_expires_at=None,
-    )
+    return stand_in_viewer(user_id)
 
 
 def _subscriber(

@@ -25,6 +25,7 @@ from graph.fanout import Candidate, FastPath, LiveOperation
 from graph.live import LiveEvent, OutboxRead, Subscriber
 from graph.permissions.visibility import Scope
 from graph.subscriptions import LiveScope, LiveStream
+from tests.live.helpers import stand_in_viewer
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -87,17 +88,7 @@ class _Context:
 
 
 def _viewer(user_id: int, assignees: frozenset[int], sequence: int = AFTER) -> SimpleNamespace:
-    return SimpleNamespace(
-        user_id=user_id,
-        workspace_id=1,
-        role="AGENT",
-        effective_visibility="ALL",
-        can_view_blocked_contacts=False,
-        has_call_access=False,
-        token_expires_at=None,
-        sequence=sequence,
-        assignees=assignees,
-    )
+    return stand_in_viewer(user_id, sequence=sequence, assignees=assignees)
 
 
 def _stream(viewer: SimpleNamespace, document: str, read: OutboxRead, writer: _Writer):
