@@ -357,10 +357,7 @@ async def _lead(
     try:
         payload = await execute_payload(operation, context, candidate)
     except BaseException:
-        if _payloads.get(key) is entry:  # not another leader's, after this one was pushed out
-            _forget(key)
-        future.set_exception(_LeaderGone())  # never the leader's CancelledError
-        entry.settle()  # retrieved: followers execute on their own
+        _give_up(key, entry)
         raise
     finally:
         _identity_read.reset(token)
@@ -460,15 +457,21 @@ async def _all_settled(entries: list[_Shared]) -> None:
     await countdown.future
 
 
+def _give_up(key: tuple[Any, ...], entry: _Shared) -> None:
+    """``entry``'s leader failed or never ran: it leaves the cache and its followers are told
+    to execute on their own."""
+    if _payloads.get(key) is entry:  # not another leader's, after this one was pushed out
+        _forget(key)
+    entry.future.set_exception(_LeaderGone())  # never the leader's CancelledError
+    entry.settle()  # retrieved: followers execute on their own
+
+
 def _prefetched(key: tuple[Any, ...], entry: _Shared, task: asyncio.Task[Any]) -> None:
     """A prefetch ended. One cancelled before it started (the loop closing) never ran
     :func:`_lead`: its followers are told to compute on their own, as a failed leader's."""
     _prefetches.discard(task)
     if not entry.future.done():
-        if _payloads.get(key) is entry:
-            _forget(key)
-        entry.future.set_exception(_LeaderGone())
-        entry.settle()
+        _give_up(key, entry)
     elif not task.cancelled() and task.exception() is not None:
         log.debug("prefetching a payload failed", exc_info=task.exception())
 

@@ -85,6 +85,9 @@ _NOTHING = ()
 """What a delivery comes to for a selection group that is sent nothing (not selected, or an
 empty payload): :meth:`LiveStream._deliver_computed`."""
 
+SOCKET_GONE = (WebSocketDisconnect, RuntimeError, OSError)
+"""What a send raises once the subscriber's socket is closed or lost."""
+
 STREAM_STARTED = "stream.started"
 """The type of the event a ``LiveStream(announce_start=True)`` selects first."""
 MAX_REPLAY = 10_000
@@ -422,7 +425,7 @@ class LiveStream:
             if send is not None:
                 try:
                     await send
-                except (WebSocketDisconnect, RuntimeError, OSError) as exc:
+                except SOCKET_GONE as exc:
                     raise _Gone from exc
                 self.last = self.pending.popleft().event.sequence
                 return True
@@ -484,7 +487,7 @@ class LiveStream:
                 if found is not _NOTHING:
                     try:
                         send = operation.send_next(*found)
-                    except (WebSocketDisconnect, RuntimeError, OSError) as exc:
+                    except SOCKET_GONE as exc:
                         raise _Gone from exc
                     if send is not None:
                         return send
@@ -554,7 +557,7 @@ class LiveStream:
             send = operation.send_next(payload)
             if send is not None:
                 await send
-        except (WebSocketDisconnect, RuntimeError, OSError) as exc:
+        except SOCKET_GONE as exc:
             raise _Gone from exc  # the connection is gone: its handler ends the operation
 
     def _prefetch(self) -> list[_Shared]:
@@ -595,7 +598,7 @@ class LiveStream:
             self.operation.writer.flush()  # the frames delivered before it precede the close
         try:
             await self.context.request.close(code=code, reason=reason[:120])
-        except (RuntimeError, WebSocketDisconnect, OSError):
+        except SOCKET_GONE:
             pass  # already closed
 
     async def _fail(self, error: Exception) -> None:
@@ -613,7 +616,7 @@ class LiveStream:
                 if operation.completed:
                     return  # the client completed it meanwhile (and may reuse its id)
                 await operation.send_text(frame)
-        except (WebSocketDisconnect, RuntimeError, OSError):
+        except SOCKET_GONE:
             pass
         operation.finish()
 
