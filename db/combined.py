@@ -291,16 +291,24 @@ _JOINED: cachetools.LRUCache[
 
 
 def _joined_statement(
-    page_sql: str, model: type[Model], order: Sequence[tuple[str, bool]], joins: Sequence[Join]
+    page_sql: str,
+    model: type[Model],
+    order: Sequence[tuple[str, bool]],
+    joins: Sequence[Join],
+    unread: tuple[frozenset[str], ...],
 ) -> tuple[str, tuple[tuple[str, ...], ...], tuple[int, ...]]:
     """:func:`read_joined`'s statement, the layout of each segment's columns in its rows (the
-    names of its own, ``""`` elsewhere) and the position of each segment's primary key."""
-    key = (page_sql, model, tuple(order), tuple(joins))
+    names of its own, ``""`` elsewhere) and the position of each segment's primary key;
+    ``unread``: each segment's columns left out."""
+    key = (page_sql, model, tuple(order), tuple(joins), unread)
     found = _JOINED.get(key)
     if found is not None:
         return found
     segments = [model, *(join.model for join in joins)]
-    own = [sorted(segment._meta.db_fields) for segment in segments]
+    own = [
+        sorted(segment._meta.db_fields - left)
+        for segment, left in zip(segments, unread, strict=True)
+    ]
     width = sum(map(len, own))
     select: list[str] = []
     layouts: list[tuple[str, ...]] = []
@@ -338,12 +346,18 @@ def _joined_statement(
 
 
 async def read_joined(
-    query: QuerySet[Model], order: Sequence[tuple[str, bool]], joins: Sequence[Join]
+    query: QuerySet[Model],
+    order: Sequence[tuple[str, bool]],
+    joins: Sequence[Join],
+    unread: Mapping[type[Model], frozenset[str]] | None = None,
 ) -> list[list[Any]]:
     """The rows of the plain ``query`` (its page, in ``order``: ``(field, descending)`` pairs,
     the last one unique) and, for each of ``joins``, the distinct rows it names (in the order
     first named), in one statement: the page ``LEFT JOIN`` each join's table by primary key,
     ordered by ``order``. Built as :func:`db.queries.plain_rows` builds them.
+
+    ``unread``: per model, columns a lean read leaves out (:mod:`graph.schema.lean`: none
+    that the request's fields read); its rows hold ``None`` there and are partial.
 
     For SQLite, where it reads what :func:`read_combined` reads for a list (a page, the
     contacts and last messages it names, the users those name) in less time: no part
@@ -351,14 +365,20 @@ async def read_joined(
     SQLite, of 100: 0.99 against 1.16). Every named row comes once per page row naming it.
 
     Raises:
-        ValueError: a join of a later segment, a column that is not a name.
+        ValueError: a join of a later segment, a column that is not a name, an unread
+            primary key.
     """
     if not is_plain(query):
         raise ValueError("read_joined takes plain queries only")
     page_sql, params = statement(query)
-    sql, layouts, keys = _joined_statement(page_sql, query.model, order, joins)
+    segments = [query.model, *(join.model for join in joins)]
+    left = tuple((unread or {}).get(segment, frozenset()) for segment in segments)
+    for segment, columns in zip(segments, left, strict=True):
+        if segment._meta.db_pk_column in columns:
+            raise ValueError(f"the primary key of {segment.__name__} is always read")
+    sql, layouts, keys = _joined_statement(page_sql, query.model, order, joins, left)
     _, rows = await query._db.execute_query(sql, params)
-    found = [model_rows(query.model, rows, layout=layouts[0])]
+    found = [model_rows(query.model, rows, layout=layouts[0], unread=left[0])]
     for number, join in enumerate(joins, start=1):
         position = keys[number]
         named: dict[Any, Any] = {}
@@ -366,7 +386,11 @@ async def read_joined(
             key = row[position]
             if key is not None and key not in named:
                 named[key] = row
-        found.append(model_rows(join.model, list(named.values()), layout=layouts[number]))
+        found.append(
+            model_rows(
+                join.model, list(named.values()), layout=layouts[number], unread=left[number]
+            )
+        )
     return found
 
 

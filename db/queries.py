@@ -33,7 +33,9 @@ if TYPE_CHECKING:
 
 
 @functools.lru_cache(maxsize=1024)
-def _builder(model: type[Model], layout: tuple[str, ...] | None = None) -> Callable[[Any], Model]:
+def _builder(
+    model: type[Model], layout: tuple[str, ...] | None = None, unread: frozenset[str] = frozenset()
+) -> Callable[[Any], Model]:
     """A function making a ``model`` instance from a whole database row (every column, by
     name), equal to tortoise's own ``Model._init_from_db(**row)``: the same attributes, the
     same conversions (``tests/test_seed.py`` compares them for every model).
@@ -54,6 +56,10 @@ def _builder(model: type[Model], layout: tuple[str, ...] | None = None) -> Calla
     timestamps); what :func:`_converter` does for each column is inlined for the values
     asyncpg returns and for ``NULL`` (``None``, as tortoise's timestamp and enum conversions
     return it), anything else goes to its conversion (the same values).
+
+    ``unread``: columns the row does not hold (a lean read, :func:`db.combined.read_joined`):
+    their attributes are ``None`` and the instance is partial (``_partial``: tortoise refuses
+    to save it whole).
     """
     meta = model._meta
     names: dict[str, Any] = {
@@ -68,7 +74,7 @@ def _builder(model: type[Model], layout: tuple[str, ...] | None = None) -> Calla
         "def build(row):",
         "    instance = new(model)",
         "    values = instance.__dict__",
-        "    values['_partial'] = False",
+        f"    values['_partial'] = {bool(unread)}",
         "    values['_saved_in_db'] = True",
         "    values['_custom_generated_pk'] = custom_pk",
         "    values['_await_when_save'] = {}",
@@ -84,13 +90,21 @@ def _builder(model: type[Model], layout: tuple[str, ...] | None = None) -> Calla
         def column(key: str) -> str:
             return str(positions[_row_name(key)])
 
+    for key in sorted(unread):
+        add(f"    values[{meta.fields_db_projection_reverse[key]!r}] = None")
     for key, name, _ in meta.db_native_fields:
+        if key in unread:
+            continue
         add(f"    values[{name!r}] = row[{column(key)}]")
     for index, (key, name, field) in enumerate(meta.db_default_fields):
+        if key in unread:
+            continue
         names[f"kind_{index}"] = field.field_type
         add(f"    value = row[{column(key)}]")
         add(f"    values[{name!r}] = kind_{index}(value) if value is not None else None")
     for index, (key, name, field) in enumerate(meta.db_complex_fields):
+        if key in unread:
+            continue
         convert = names[f"convert_{index}"] = _converter(field)
         add(f"    value = row[{column(key)}]")
         zone = getattr(convert, "zone", None)
@@ -191,6 +205,7 @@ def model_rows(
     rows: Sequence[Any],
     extra: Sequence[str] = (),
     layout: tuple[str, ...] | None = None,
+    unread: frozenset[str] = frozenset(),
 ) -> list[Model]:
     """``model`` instances of whole database rows (``SELECT *``), each as tortoise reads it;
     ``extra`` columns (window ranks, say) are set as plain attributes too. A row lacking a
@@ -200,17 +215,19 @@ def model_rows(
     columns' order of the first row (every row of a statement has the same) or of ``layout``,
     the names of the rows' columns in order: rows of a combined or joined read, whose own
     names are not the model's (``db.combined``), so a column missing from it is an error
-    (``KeyError``), never a partial instance read by those names.
+    (``KeyError``), never a partial instance read by those names; except the ``unread``
+    columns of a lean read (``layout`` lacks them: their attributes are ``None``,
+    :func:`_builder`).
 
     Raises:
-        KeyError: ``layout`` lacks one of the model's columns."""
+        KeyError: ``layout`` lacks one of the model's columns not ``unread``."""
     if not rows:
         return []
     given = layout is not None
     if layout is None and rows[0].__class__ is sqlite3.Row:
         layout = tuple(rows[0].keys())
     try:
-        build = _builder(model, layout)
+        build = _builder(model, layout, unread) if unread else _builder(model, layout)
     except KeyError:  # a column missing: each row goes to tortoise below
         if given:
             raise

@@ -542,7 +542,11 @@ class Loaders:
                 await self.user.load_many(sorted(missing))
 
     async def read_with(
-        self, query: QuerySet[Model], order: Sequence[tuple[str, bool]], **relations: str
+        self,
+        query: QuerySet[Model],
+        order: Sequence[tuple[str, bool]],
+        unread: Mapping[type[Model], frozenset[str]] | None = None,
+        **relations: str,
     ) -> list[Any]:
         """The rows of the plain ``query`` (read in ``order``: ``(field, descending)`` pairs,
         the last one unique), with the rows they name preloaded as :meth:`preload` preloads
@@ -554,7 +558,11 @@ class Loaders:
         workspace dropped as the loaders drop it; on SQLite :func:`db.combined.read_joined`,
         the page joined to them: :meth:`_read_joined`); without combined reads
         (``INBOX_GRAPH_COMBINED_READS=0``) or for a query that is not plain, the rows, then
-        :meth:`preload`, then the rows' own users: the same rows, in more round trips."""
+        :meth:`preload`, then the rows' own users: the same rows, in more round trips.
+
+        ``unread``: per model, columns none of the request's fields read
+        (:func:`graph.schema.lean.unread_columns`), left out of the SQLite statement of joins
+        (its rows, partial, hold ``None`` there; every read reads them elsewhere)."""
         model = query.model
         own_users = bool(_stored_user_columns(model) or _user_columns(model)[1])
         if not (combined.ENABLED and relations and is_plain(query)):
@@ -568,7 +576,7 @@ class Loaders:
         projection = model._meta.fields_db_projection
         query._choose_db_if_not_chosen()
         if query._db.capabilities.dialect == "sqlite":
-            return await self._read_joined(query, order, relations)
+            return await self._read_joined(query, order, relations, unread)
         parts = [combined.query_part("page", query, order)]
         named = [f'SELECT "{c}" FROM "page"' for c in _stored_user_columns(model)]
         for name, column in relations.items():
@@ -618,7 +626,11 @@ class Loaders:
         return kept
 
     async def _read_joined(
-        self, query: QuerySet[Model], order: Sequence[tuple[str, bool]], relations: dict[str, str]
+        self,
+        query: QuerySet[Model],
+        order: Sequence[tuple[str, bool]],
+        relations: dict[str, str],
+        unread: Mapping[type[Model], frozenset[str]] | None,
     ) -> list[Any]:
         """:meth:`read_with` on SQLite: the same rows, preloaded the same way, read by one
         statement of joins (:func:`db.combined.read_joined`: the page, each relation's rows by
@@ -635,7 +647,7 @@ class Loaders:
             for index, segment in enumerate(segments)
             for column in _stored_user_columns(segment)
         ]
-        rows, *found = await combined.read_joined(query, order, joins)
+        rows, *found = await combined.read_joined(query, order, joins, unread)
         workspace_id = self.workspace_id
         kept = self._put_relations(rows, relations, found)
         if len(joins) > len(relations):

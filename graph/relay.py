@@ -27,6 +27,10 @@ from db.queries import MAX_KEY, keyset_query, plain_rows, reverse
 from graph.errors import BadUserInput, FieldErrors
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from tortoise.models import Model
+
     from graph.loaders import Loaders
 
 MAX_PAGE_SIZE = 100
@@ -269,19 +273,21 @@ class PageRequest:
         query: Any,
         order: Sequence[tuple[str, bool]],
         loaders: Loaders | None = None,
+        unread: Mapping[type[Model], frozenset[str]] | None = None,
         **relations: str,
     ) -> list[Any]:
         """The rows of the page from the tortoise ``query`` in the list's ``order``, in reading
         order, with one row more when more follow (:func:`db.queries.keyset_query`);
         :meth:`Page.of` makes the page of them. With ``loaders``, the rows they name are
         preloaded with them (:meth:`graph.loaders.Loaders.read_with`: ``relations`` maps a
-        loader to the rows' column holding its key, ``contact="contact_id"``)."""
+        loader to the rows' column holding its key, ``contact="contact_id"``; ``unread`` the
+        columns of each model none of the request's fields read)."""
         page = keyset_query(
             query, order, self.size, self.after, self.before, backward=self.backward
         )
         if loaders is None:
             return await plain_rows(page)
-        return await loaders.read_with(page, self.reading(order), **relations)
+        return await loaders.read_with(page, self.reading(order), unread, **relations)
 
 
 async def _no_rows() -> int:

@@ -48,8 +48,9 @@ from graph.resolvers.indicators import (
 from graph.subscriptions import STREAM_STARTED, LiveScope, LiveStream, if_still_visible
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
+    from tortoise.models import Model
     from tortoise.queryset import QuerySet
 
     from graph.context import Context
@@ -157,20 +158,27 @@ async def list_conversations(
     *,
     unseen: bool = False,
     loaders: Loaders | None = None,
+    unread: Mapping[type[Model], frozenset[str]] | None = None,
 ) -> Page[Conversation]:
     """The page ``request`` asks for of an inbox's conversations, newest activity first, by
     keyset both ways (backwards: the index read in reverse from ``before``); with
     ``unseen``, only those with inbound messages the viewer has not seen in it. Its
     ``totalCount`` is a count of the same rows (the inbox's index, as the sidebar's counts).
     With ``loaders``, each row's contact and last message, and the users they name, are read
-    with the page (:meth:`graph.loaders.Loaders.read_with`)."""
+    with the page (:meth:`graph.loaders.Loaders.read_with`), but for the ``unread`` columns
+    of each model (none of the request's fields read them: :mod:`graph.schema.lean`)."""
     query = conversations_in(viewer, inbox.scope, status)
     if inbox.filter is not None:
         query = query.filter(inbox.filter)
     if unseen:
         query = query.filter(**unseen_filter(viewer, inbox.key))
     rows = await request.read(
-        query, CONVERSATION_ORDER, loaders, contact="contact_id", message="last_message_id"
+        query,
+        CONVERSATION_ORDER,
+        loaders,
+        unread,
+        contact="contact_id",
+        message="last_message_id",
     )
     return Page.of(rows, request, conversation_cursor_values, query.count)
 

@@ -33,6 +33,7 @@ from graph.schema.conversation import (
 )
 from graph.schema.core import After, Before, First, Last, Node, connection_field
 from graph.schema.described import AFTER_SEQUENCE, model_enum
+from graph.schema.lean import unread_columns
 from graph.schema.user import Team, User
 
 if TYPE_CHECKING:
@@ -400,7 +401,13 @@ class InboxQueries:
         request = PageRequest.parse(first, after, last, before, (datetime, int))
         ref = await resolvers.resolve_inbox(viewer, inbox)
         page = await resolvers.list_conversations(
-            viewer, ref, status, request, unseen=unseen, loaders=info.context.loaders
+            viewer,
+            ref,
+            status,
+            request,
+            unseen=unseen,
+            loaders=info.context.loaders,
+            unread=unread_columns(info),
         )
         return ConversationConnection.from_page(
             page, Conversation.from_row, refreshed_at=refreshed_at
