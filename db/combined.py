@@ -60,6 +60,9 @@ class Part:
         values: the columns of a part of plain values (``model`` ``None``) and their
             PostgreSQL types (``"INT"``...), each named apart from every model's columns,
             typed alike in every part naming it; read back as tuples in this order.
+        unread: columns of ``model`` its rows leave out (a lean read, ``graph.schema.lean``):
+            none of the statement's rows carries them for this part (``sql`` may select
+            them), its instances hold ``None`` there and are partial.
     """
 
     name: str
@@ -69,6 +72,7 @@ class Part:
     order: Sequence[tuple[str, bool]] = ()
     marks: str = "{}"
     values: Mapping[str, str] = field(default_factory=dict)
+    unread: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         if not self.name.isidentifier():
@@ -79,15 +83,22 @@ class Part:
             raise ValueError(f"not column names: {self.values!r}")
         if self.marks not in ("{}", "native"):
             raise ValueError(f"marks: '{{}}' or 'native', not {self.marks!r}")
+        if self.unread and (self.model is None or self.model._meta.db_pk_column in self.unread):
+            raise ValueError("only a model's columns other than its primary key go unread")
 
 
-def query_part(name: str, query: QuerySet[Model], order: Sequence[tuple[str, bool]] = ()) -> Part:
+def query_part(
+    name: str,
+    query: QuerySet[Model],
+    order: Sequence[tuple[str, bool]] = (),
+    unread: frozenset[str] = frozenset(),
+) -> Part:
     """``query`` (plain: filters, ordering, limit; no ``.only()``, relations or
     annotations) as a part: tortoise's own statement for it (:func:`db.queries.statement`)."""
     if not is_plain(query):
         raise ValueError("query_part takes plain queries only")
     sql, params = statement(query)
-    return Part(name, query.model, sql, tuple(params), tuple(order), marks="native")
+    return Part(name, query.model, sql, tuple(params), tuple(order), "native", unread=unread)
 
 
 def _columns(model: type[Model]) -> dict[str, Any]:
@@ -96,7 +107,7 @@ def _columns(model: type[Model]) -> dict[str, Any]:
 
 
 def _own_columns(part: Part) -> set[str]:
-    return set(part.values) if part.model is None else set(_columns(part.model))
+    return set(part.values) if part.model is None else set(_columns(part.model)) - part.unread
 
 
 def _wide_columns(parts: Sequence[Part]) -> dict[str, str]:
@@ -109,6 +120,8 @@ def _wide_columns(parts: Sequence[Part]) -> dict[str, str]:
     for part in parts:
         if part.model is not None:
             for column, field_ in _columns(part.model).items():
+                if column in part.unread:
+                    continue
                 known = found.setdefault(column, field_)
                 if type(known) is not type(field_):
                     raise ValueError(f"column {column!r}: {type(known)} and {type(field_)}")
@@ -192,6 +205,7 @@ def _statement(db: BaseDBAsyncClient, parts: Sequence[Part]) -> tuple[str, tuple
                 tuple(part.order),
                 tuple(part.values.items()),
                 len(part.params),
+                part.unread,
             )
             for part in parts
         ),
@@ -257,7 +271,7 @@ async def read_combined(parts: Sequence[Part], db: BaseDBAsyncClient | None = No
         if part.order:
             part_rows.sort(key=_rank)
         if part.model is not None:
-            found.append(model_rows(part.model, part_rows, layout=layout))
+            found.append(model_rows(part.model, part_rows, layout=layout, unread=part.unread))
         elif layout is None:
             found.append([tuple(row[column] for column in part.values) for row in part_rows])
         else:

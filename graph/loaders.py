@@ -561,8 +561,8 @@ class Loaders:
         :meth:`preload`, then the rows' own users: the same rows, in more round trips.
 
         ``unread``: per model, columns none of the request's fields read
-        (:func:`graph.schema.lean.unread_columns`), left out of the SQLite statement of joins
-        (its rows, partial, hold ``None`` there; every read reads them elsewhere)."""
+        (:func:`graph.schema.lean.unread_columns`), left out of the statement's rows (the
+        instances, partial, hold ``None`` there); without combined reads, every column."""
         model = query.model
         own_users = bool(_stored_user_columns(model) or _user_columns(model)[1])
         if not (combined.ENABLED and relations and is_plain(query)):
@@ -577,7 +577,8 @@ class Loaders:
         query._choose_db_if_not_chosen()
         if query._db.capabilities.dialect == "sqlite":
             return await self._read_joined(query, order, relations, unread)
-        parts = [combined.query_part("page", query, order)]
+        left = unread or {}
+        parts = [combined.query_part("page", query, order, left.get(model, frozenset()))]
         named = [f'SELECT "{c}" FROM "page"' for c in _stored_user_columns(model)]
         for name, column in relations.items():
             model = _MODELS[name]
@@ -588,6 +589,7 @@ class Loaders:
                     model,
                     f'SELECT {columns(model)} FROM "{model._meta.db_table}" '
                     f'WHERE id IN (SELECT "{projection[column]}" FROM "page")',
+                    unread=left.get(model, frozenset()),
                 )
             )
             named.extend(f'SELECT "{c}" FROM "{part}"' for c in _stored_user_columns(model))
@@ -598,6 +600,7 @@ class Loaders:
                     User,
                     f'SELECT {columns(User)} FROM "{User._meta.db_table}" '
                     f"WHERE id IN ({' UNION '.join(named)})",
+                    unread=left.get(User, frozenset()),
                 )
             )
         rows, *found = await combined.read_combined(parts)
@@ -614,7 +617,11 @@ class Loaders:
     ) -> list[Any]:
         """Cache in each relation's loader (``relations``: loader name -> the page's column)
         the rows ``found`` for it, by the keys the page's ``rows`` name (a key found in no
-        row of the workspace cached as none); returns those rows."""
+        row of the workspace cached as none); returns those rows.
+
+        Rows of a lean read among them hold ``None`` in the columns of
+        :data:`graph.schema.lean.LEAN`: what reads a loader's rows outside a field of their
+        type reads none of those."""
         workspace_id = self.workspace_id
         kept: list[Any] = []
         for (name, column), got in zip(relations.items(), found, strict=False):

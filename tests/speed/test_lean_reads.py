@@ -43,6 +43,9 @@ SHAPES = [
       contact {{ phone @include(if: $on) }} }} }} }}""",
     f"""query($inbox: InboxSelector!) {{ {PAGE} {{ nodes {{ ... on Node {{ id }} {NODE}
       contact {{ ... on Node {{ ... on Contact {{ language }} }} }} }} }} }}""",
+    # the list's contacts met again by another root field, through the same loader
+    f"""query($inbox: InboxSelector!) {{ {PAGE} {{ nodes {{ {NODE} }} }}
+      calls(first: 100) {{ nodes {{ id contact {{ id phone countryCode language }} }} }} }}""",
 ]
 # each field reading a left-out column, alone in a list (so that it alone decides)
 ALONE = {
@@ -151,6 +154,7 @@ def test_each_field_reading_a_left_out_column_keeps_its_type_whole():
         (SHAPES[3], {m.User}),  # another root field
         (SHAPES[4], {m.Contact}),  # under @include
         (SHAPES[5], {m.Contact}),  # inline fragments, on an interface
+        (SHAPES[6], {m.Contact}),  # another root field, the same contacts
         (ALL_COLUMNS, {m.Conversation, m.Message}),
         # a field of an interface counts for every type implementing it, of a union for
         # every member (the timeline: messages and activities)
