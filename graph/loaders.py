@@ -553,10 +553,9 @@ class Loaders:
         them: ``relations`` maps a loader of a model to the rows' column holding its key
         (``contact="contact_id", message="last_message_id"``); the users the rows and those
         rows name are preloaded too (:meth:`preload_users`: a call's answerer, a contact's
-        assignee). In one statement (:func:`db.combined.read_combined`: the page, each
-        relation's rows by the page's keys, the users they name, each row of another
-        workspace dropped as the loaders drop it; on SQLite :func:`db.combined.read_joined`,
-        the page joined to them: :meth:`_read_joined`); without combined reads
+        assignee). In one statement (:func:`db.combined.read_joined`: the page joined to
+        each relation's rows and the users they name, each row of another workspace dropped
+        as the loaders drop it: :meth:`_read_joined`); without combined reads
         (``INBOX_GRAPH_COMBINED_READS=0``) or for a query that is not plain, the rows, then
         :meth:`preload`, then the rows' own users: the same rows, in more round trips.
 
@@ -573,44 +572,7 @@ class Loaders:
             if own_users:
                 await self.preload_users(rows)
             return rows
-        projection = model._meta.fields_db_projection
-        query._choose_db_if_not_chosen()
-        if query._db.capabilities.dialect == "sqlite":
-            return await self._read_joined(query, order, relations, unread)
-        left = unread or {}
-        parts = [combined.query_part("page", query, order, left.get(model, frozenset()))]
-        named = [f'SELECT "{c}" FROM "page"' for c in _stored_user_columns(model)]
-        for name, column in relations.items():
-            model = _MODELS[name]
-            part = f"{name}_rows"  # not the table's name: SQLite reads that as recursion
-            parts.append(
-                combined.Part(
-                    part,
-                    model,
-                    f'SELECT {columns(model)} FROM "{model._meta.db_table}" '
-                    f'WHERE id IN (SELECT "{projection[column]}" FROM "page")',
-                    unread=left.get(model, frozenset()),
-                )
-            )
-            named.extend(f'SELECT "{c}" FROM "{part}"' for c in _stored_user_columns(model))
-        if named:
-            parts.append(
-                combined.Part(
-                    "named_users",
-                    User,
-                    f'SELECT {columns(User)} FROM "{User._meta.db_table}" '
-                    f"WHERE id IN ({' UNION '.join(named)})",
-                    unread=left.get(User, frozenset()),
-                )
-            )
-        rows, *found = await combined.read_combined(parts)
-        workspace_id = self.workspace_id
-        kept = self._put_relations(rows, relations, found)
-        if named:
-            users = found[-1]
-            _put(self.user, {row.id: row for row in users if row.workspace_id == workspace_id})
-        await self.preload_users([*rows, *kept] if own_users else kept)
-        return rows
+        return await self._read_joined(query, order, relations, unread)
 
     def _put_relations(
         self, rows: list[Any], relations: dict[str, str], found: Sequence[list[Any]]
@@ -639,9 +601,9 @@ class Loaders:
         relations: dict[str, str],
         unread: Mapping[type[Model], frozenset[str]] | None,
     ) -> list[Any]:
-        """:meth:`read_with` on SQLite: the same rows, preloaded the same way, read by one
-        statement of joins (:func:`db.combined.read_joined`: the page, each relation's rows by
-        its column, the users the page's and those rows' user columns name)."""
+        """:meth:`read_with`'s rows, preloaded, read by one statement of joins
+        (:func:`db.combined.read_joined`: the page, each relation's rows by its column, the
+        users the page's and those rows' user columns name)."""
         model = query.model
         projection = model._meta.fields_db_projection
         segments = [model, *(_MODELS[name] for name in relations)]
