@@ -167,8 +167,9 @@ def combined_statement(db: BaseDBAsyncClient, parts: Sequence[Part]) -> tuple[st
     by name (``NULL`` where its model has none, typed); on SQLite, whose columns take any
     type, each part's own columns follow by position, ``NULL`` after them up to the widest
     part's (:func:`read_combined` reads them by position): a list of 100 with its contacts,
-    messages and users was 315 rows of 50 columns, 15,750 values for the database to make
-    and the driver to convert (1.8 ms on SQLite), and is 315 rows of 18 (1.3 ms). The text is
+    messages and users, read this way before lists were read by :func:`read_joined`, was 315
+    rows of 50 columns, 15,750 values for the database to make and the driver to convert (1.8
+    ms on SQLite), then 315 rows of 18 (1.3 ms). The text is
     built once per shape of the parts (their names, models, texts, orders, values and numbers
     of parameters) and kept."""
     sql, _ = _statement(db, parts)
@@ -304,6 +305,8 @@ def _joined_statement(
     found = _JOINED.get(key)
     if found is not None:
         return found
+    if not order:
+        raise ValueError("a joined read is ordered: its page's order, the last term unique")
     segments = [model, *(join.model for join in joins)]
     own = [
         sorted(segment._meta.db_fields - left)
@@ -368,7 +371,7 @@ async def read_joined(
 
     Raises:
         ValueError: a join of a later segment, a column that is not a name, an unread
-            primary key.
+            primary key, no ``order``.
     """
     if not is_plain(query):
         raise ValueError("read_joined takes plain queries only")

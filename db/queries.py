@@ -412,7 +412,7 @@ def _literal_limit(query: QuerySet[Model], sql: str, params: list[Any]) -> tuple
     a number (a page's size plus one: an ``int`` of ours, never a client's text). With the
     limit a parameter the planner estimates a generic plan for an unknown limit (a tenth of
     the rows), so it never prefers it and plans a page's statement again at every execution
-    (0.4 ms of a list of 100 read with its relations, :func:`db.combined.read_combined`);
+    (0.4 ms of a list of 100 read with its relations, then a union of each read's rows);
     with the number, after five executions it keeps the generic plan, as it does for a
     statement without a limit."""
     limit = query._limit

@@ -363,7 +363,7 @@ PLANTED = [  # (table, what is set, which rows)
 
 async def test_lists_of_planted_rows_answer_the_same_bytes(screens, apart):
     """The inbox lists and the call log (read with their contacts, last messages and users:
-    graph.loaders ``read_with``, on SQLite one statement of joins) over rows the API never
+    graph.loaders ``read_with``, one statement of joins) over rows the API never
     writes (:data:`PLANTED`), every inbox kind, forwards and backwards from a cursor inside
     the ties, pages of 1 and 100: the same bytes as without combined reads, for every user.
     Runs last in this module: it rewrites the world's rows."""

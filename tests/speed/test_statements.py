@@ -233,7 +233,7 @@ async def test_rows_of_a_given_layout_lacking_a_column_are_refused(world, connec
 
 
 async def test_a_joined_read_builds_the_rows_each_read_builds_alone(world, connected) -> None:
-    """``db.combined.read_joined`` (a list's page with the rows it names, on SQLite) reads the
+    """``db.combined.read_joined`` (a list's page with the rows it names) reads the
     page in its order both ways, and once each the contacts and last messages it names and
     the users those name (none for a contact without an assignee or an inbound message), as
     their own statements read them."""
@@ -289,3 +289,40 @@ async def test_a_joined_read_builds_the_rows_each_read_builds_alone(world, conne
         expected_workspaces = await by_id(Workspace, [row.workspace_id for row in expected])
         assert {row.id: vars(row) for row in workspaces} == expected_workspaces
         assert len(workspaces) == len(expected_workspaces)
+
+
+async def test_a_lean_joined_read_leaves_out_only_the_unread_columns(world, connected) -> None:
+    """``read_joined`` with ``unread`` (graph.schema.lean): the same rows, every column but
+    the unread ones as read whole, those ``None``, the instances partial; a read without an
+    order, or leaving out a primary key, is refused before anything is read."""
+    from db.combined import Join, read_joined
+    from db.models import User
+    from graph.schema.lean import LEAN
+
+    unread = {lean.model: lean.columns for lean in LEAN.values()}
+    order = [("last_activity_at", True), ("id", True)]
+    page = Conversation.all().order_by(*ordering(order)).limit(20)
+    joins = [
+        Join(0, "contact_id", Contact),
+        Join(0, "last_message_id", Message),
+        Join(1, "assignee_id", User),
+    ]
+    whole = await read_joined(page._clone(), order, joins)
+    lean = await read_joined(page._clone(), order, joins, unread)
+    assert len(whole[0]) >= 8 and all(whole)
+    for model, full_rows, lean_rows in zip(
+        (Conversation, Contact, Message, User), whole, lean, strict=True
+    ):
+        left = unread[model]
+        assert [row.id for row in lean_rows] == [row.id for row in full_rows]
+        for full, part in zip(full_rows, lean_rows, strict=True):
+            expected = {k: (None if k in left else v) for k, v in vars(full).items()}
+            assert {**vars(part), "_partial": False} == expected
+            assert part._partial and not full._partial
+        assert any(getattr(row, column) is not None for row in full_rows for column in left), (
+            model
+        )  # the world holds values there: leaving them out is seen
+    with pytest.raises(ValueError, match="ordered"):
+        await read_joined(page._clone(), [], joins)
+    with pytest.raises(ValueError, match="primary key"):
+        await read_joined(page._clone(), order, joins, {Contact: frozenset({"id"})})
