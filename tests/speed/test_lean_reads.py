@@ -110,7 +110,7 @@ async def test_lean_lists_answer_the_same_bytes_for_every_user(listed, every_col
     assert any(c["phone"] for c in contacts) and any(c["language"] for c in contacts)
     assert any(n["closingSummary"] for n in nodes) and any(n["openedAt"] for n in nodes)
     assert all(n["lastMessage"]["deliveryStatus"] for n in nodes if n["lastMessage"])
-    wanted = [(shape, {"inbox": inbox}) for shape in SHAPES for inbox in INBOXES]
+    wanted = [(shape, {"inbox": inbox}) for shape in [*SHAPES, APOLLO] for inbox in INBOXES]
     wanted.append((BENCH_LIST, {"inbox": {"standard": "ALL"}, "first": 100}))
     compared = await same_bytes_for_every_user(listed, every_column, wanted)
     assert compared == len(USERS) * len(wanted)
@@ -133,9 +133,19 @@ def left_out(document: str) -> dict[type, frozenset[str]]:
     return dict(unread_columns(SimpleNamespace(_raw_info=raw)))
 
 
+APOLLO = """query Inbox($inbox: InboxSelector!) {
+  conversations(inbox: $inbox, first: 25) { __typename edges { __typename cursor node {
+    __typename ...Row } } pageInfo { __typename hasNextPage endCursor } } }
+fragment Row on Conversation { __typename id status lastActivityAt
+  contact { __typename id name assignee { __typename id name } }
+  lastMessage { __typename id text direction createdAt } }"""
+"""The list as Apollo Client sends it: ``__typename`` in every selection, a fragment per row."""
+
+
 def test_a_list_asking_for_no_left_out_column_leaves_them_all_out():
     assert left_out(SHAPES[0]) == LEAN_TYPES
     assert left_out(BENCH_LIST) == LEAN_TYPES
+    assert left_out(APOLLO) == LEAN_TYPES
 
 
 def test_each_field_reading_a_left_out_column_keeps_its_type_whole():
