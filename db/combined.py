@@ -308,6 +308,9 @@ def _joined_statement(
     if not order:
         raise ValueError("a joined read is ordered: its page's order, the last term unique")
     segments = [model, *(join.model for join in joins)]
+    for segment, left in zip(segments, unread, strict=True):
+        if segment._meta.db_pk_column in left:
+            raise ValueError(f"the primary key of {segment.__name__} is always read")
     own = [
         sorted(segment._meta.db_fields - left)
         for segment, left in zip(segments, unread, strict=True)
@@ -376,11 +379,8 @@ async def read_joined(
     if not is_plain(query):
         raise ValueError("read_joined takes plain queries only")
     page_sql, params = statement(query)
-    segments = [query.model, *(join.model for join in joins)]
-    left = tuple((unread or {}).get(segment, frozenset()) for segment in segments)
-    for segment, columns in zip(segments, left, strict=True):
-        if segment._meta.db_pk_column in columns:
-            raise ValueError(f"the primary key of {segment.__name__} is always read")
+    models = [query.model, *(join.model for join in joins)]
+    left = tuple((unread or {}).get(model, frozenset()) for model in models)
     sql, layouts, keys = _joined_statement(page_sql, query.model, order, joins, left)
     _, rows = await query._db.execute_query(sql, params)
     found = [model_rows(query.model, rows, layout=layouts[0], unread=left[0])]

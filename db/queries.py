@@ -227,7 +227,7 @@ def model_rows(
     if layout is None and rows[0].__class__ is sqlite3.Row:
         layout = tuple(rows[0].keys())
     try:
-        build = _builder(model, layout, unread) if unread else _builder(model, layout)
+        build = _builder(model, layout, unread)
     except KeyError:  # a column missing: each row goes to tortoise below
         if given:
             raise

@@ -554,8 +554,8 @@ class Loaders:
         (``contact="contact_id", message="last_message_id"``); the users the rows and those
         rows name are preloaded too (:meth:`preload_users`: a call's answerer, a contact's
         assignee). In one statement (:func:`db.combined.read_joined`: the page joined to
-        each relation's rows and the users they name, each row of another workspace dropped
-        as the loaders drop it: :meth:`_read_joined`); without combined reads
+        each relation's rows and the users the page's and those rows' user columns name,
+        each row of another workspace dropped as the loaders drop it); without combined reads
         (``INBOX_GRAPH_COMBINED_READS=0``) or for a query that is not plain, the rows, then
         :meth:`preload`, then the rows' own users: the same rows, in more round trips.
 
@@ -572,39 +572,6 @@ class Loaders:
             if own_users:
                 await self.preload_users(rows)
             return rows
-        return await self._read_joined(query, order, relations, unread)
-
-    def _put_relations(
-        self, rows: list[Any], relations: dict[str, str], found: Sequence[list[Any]]
-    ) -> list[Any]:
-        """Cache in each relation's loader (``relations``: loader name -> the page's column)
-        the rows ``found`` for it, by the keys the page's ``rows`` name (a key found in no
-        row of the workspace cached as none); returns those rows.
-
-        Rows of a lean read among them hold ``None`` in the columns of
-        :data:`graph.schema.lean.LEAN`: what reads a loader's rows outside a field of their
-        type reads none of those."""
-        workspace_id = self.workspace_id
-        kept: list[Any] = []
-        for (name, column), got in zip(relations.items(), found, strict=False):
-            by_id = {row.id: row for row in got if row.workspace_id == workspace_id}
-            keys = {getattr(row, column) for row in rows}
-            keys.discard(None)
-            _put(getattr(self, name), {key: by_id.get(key) for key in keys})
-            kept.extend(by_id.values())
-        return kept
-
-    async def _read_joined(
-        self,
-        query: QuerySet[Model],
-        order: Sequence[tuple[str, bool]],
-        relations: dict[str, str],
-        unread: Mapping[type[Model], frozenset[str]] | None,
-    ) -> list[Any]:
-        """:meth:`read_with`'s rows, preloaded, read by one statement of joins
-        (:func:`db.combined.read_joined`: the page, each relation's rows by its column, the
-        users the page's and those rows' user columns name)."""
-        model = query.model
         projection = model._meta.fields_db_projection
         segments = [model, *(_MODELS[name] for name in relations)]
         joins = [
@@ -627,9 +594,28 @@ class Loaders:
                 if row.workspace_id == workspace_id
             }
             _put(self.user, users)
-        own_users = bool(_stored_user_columns(model) or _user_columns(model)[1])
         await self.preload_users([*rows, *kept] if own_users else kept)
         return rows
+
+    def _put_relations(
+        self, rows: list[Any], relations: dict[str, str], found: Sequence[list[Any]]
+    ) -> list[Any]:
+        """Cache in each relation's loader (``relations``: loader name -> the page's column)
+        the rows ``found`` for it, by the keys the page's ``rows`` name (a key found in no
+        row of the workspace cached as none); returns those rows.
+
+        Rows of a lean read among them hold ``None`` in the columns of
+        :data:`graph.schema.lean.LEAN`: what reads a loader's rows outside a field of their
+        type reads none of those."""
+        workspace_id = self.workspace_id
+        kept: list[Any] = []
+        for (name, column), got in zip(relations.items(), found, strict=False):
+            by_id = {row.id: row for row in got if row.workspace_id == workspace_id}
+            keys = {getattr(row, column) for row in rows}
+            keys.discard(None)
+            _put(getattr(self, name), {key: by_id.get(key) for key in keys})
+            kept.extend(by_id.values())
+        return kept
 
     def rows_of(
         self,
