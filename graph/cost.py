@@ -54,6 +54,7 @@ from graphql import (
 from graphql.pyutils import Undefined
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 
+from graph.kept import KeptByIdentity
 from graph.relay import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PAGE_SIZE_METADATA
 
 if TYPE_CHECKING:
@@ -176,7 +177,7 @@ def requested_cost(
 ACTUAL_COSTS_KEPT = 1024
 """Operations whose actual cost function is kept per process (:func:`_actual_cost`)."""
 
-_actual: OrderedDict[tuple[int, int, int], tuple[Any, Any, Any, Any]] = OrderedDict()
+_actual: KeptByIdentity[Any] = KeptByIdentity(ACTUAL_COSTS_KEPT)
 
 
 def _actual_cost(
@@ -192,17 +193,12 @@ def _actual_cost(
     process, ``graph.extensions``): the walk of a list of 100 over 400 response objects was
     5 % of a request, rebuilding its program 1.5 %. The program depends on neither the
     variables nor the page (:meth:`_Walk.program`)."""
-    key = (id(schema), id(document), id(operation))
-    found = _actual.get(key)
-    if found is not None and found[0] is schema and found[1] is document and found[2] is operation:
-        return found[3]
-    walk = _Walk(schema, document, {})
-    count = _generate_actual(walk.program(operation.selection_set, root), walk.actual)
-    # the schema, document and operation are kept alive with it: their ids are not reused
-    _actual[key] = (schema, document, operation, count)
-    if len(_actual) > ACTUAL_COSTS_KEPT:
-        _actual.popitem(last=False)
-    return count
+
+    def make() -> Any:
+        walk = _Walk(schema, document, {})
+        return _generate_actual(walk.program(operation.selection_set, root), walk.actual)
+
+    return _actual.get((schema, document, operation), make)
 
 
 _INLINE_DEPTH = 8

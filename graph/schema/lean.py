@@ -30,10 +30,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import cachetools
 from graphql import TypeInfo, TypeInfoVisitor, Visitor, is_abstract_type, visit
 
 from db import models as m
+from graph.kept import KeptByIdentity
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -103,31 +103,25 @@ ENABLED = True
 """Whether lists read lean rows (``INBOX_GRAPH_LEAN_READS``, set by
 :func:`graph.app.create_app`); off, every column as before (the same answers)."""
 
-_KEPT = 256
-_FOUND: cachetools.LRUCache[int, tuple[Any, Mapping[type[Model], frozenset[str]]]] = (
-    cachetools.LRUCache(_KEPT)
-)
+_FOUND: KeptByIdentity[Mapping[type[Model], frozenset[str]]] = KeptByIdentity(256)
 
 
 def unread_columns(info: Info) -> Mapping[type[Model], frozenset[str]]:
     """Per model, the columns none of the fields of ``info``'s document may read (the module
-    docstring); empty when lean reads are off. Found once per parsed operation (the
-    operation is kept with it, so its id is not reused meanwhile)."""
+    docstring); empty when lean reads are off. Found once per parsed operation."""
     if not ENABLED:
         return {}
     raw = info._raw_info
-    operation = raw.operation
-    kept = _FOUND.get(id(operation))
-    if kept is not None and kept[0] is operation:
-        return kept[1]
-    selected = _selected_fields(raw.schema, [operation, *raw.fragments.values()])
-    found = {
-        lean.model: lean.columns
-        for name, lean in LEAN.items()
-        if selected.get(name, set()) <= lean.fields
-    }
-    _FOUND[id(operation)] = (operation, found)
-    return found
+
+    def found() -> Mapping[type[Model], frozenset[str]]:
+        selected = _selected_fields(raw.schema, [raw.operation, *raw.fragments.values()])
+        return {
+            lean.model: lean.columns
+            for name, lean in LEAN.items()
+            if selected.get(name, set()) <= lean.fields
+        }
+
+    return _FOUND.get((raw.operation,), found)
 
 
 def _selected_fields(schema: Any, definitions: list[Any]) -> dict[str, set[str]]:

@@ -97,6 +97,7 @@ from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.cast import TYPE_CAST_ATTRIBUTE
 
 from graph.errors import forget_frames
+from graph.kept import KeptByIdentity
 from graph.loaders import ROW_RELATION, RowRelation, related
 from graph.schema.direct import ARGUMENTS, DIRECT, INFO_LEAF, PLAIN_LEAF, PlainLeavesExecution
 
@@ -742,7 +743,7 @@ a document's handful of selections each, the least recently used dropped first).
 _SHARED_PLANS: OrderedDict[Any, tuple[Any, Any, Any]] = OrderedDict()
 
 _INCREMENTAL = frozenset({"defer", "stream"})
-_INCREMENTAL_OPERATIONS: OrderedDict[int, tuple[Any, bool]] = OrderedDict()
+_INCREMENTAL_OPERATIONS: KeptByIdentity[bool] = KeptByIdentity(SHARED_PLANS_KEPT)
 """Whether an operation (kept alive with the answer) uses ``@defer`` or ``@stream``."""
 
 
@@ -751,18 +752,16 @@ def _operation_key(execution: Any) -> Any:
     :meth:`PlannedExecution._shared_key`, or ``False`` when the operation or a fragment it may
     spread uses ``@defer`` or ``@stream``."""
     operation = execution.operation
-    known = _INCREMENTAL_OPERATIONS.get(id(operation))
-    if known is None or known[0] is not operation:
-        incremental = _incremental(operation.selection_set) or any(
+
+    def incremental() -> bool:
+        return _incremental(operation.selection_set) or any(
             _incremental(fragment.definition.selection_set)
             if hasattr(fragment, "definition")
             else _incremental(fragment.selection_set)
             for fragment in execution.fragments.values()
         )
-        known = _INCREMENTAL_OPERATIONS[id(operation)] = (operation, incremental)
-        if len(_INCREMENTAL_OPERATIONS) > SHARED_PLANS_KEPT:
-            _INCREMENTAL_OPERATIONS.popitem(last=False)
-    if known[1]:
+
+    if _INCREMENTAL_OPERATIONS.get((operation,), incremental):
         return False
     values = execution.variable_values.coerced
     booleans = []
