@@ -9,6 +9,7 @@ import asyncio
 import pytest
 
 from tests.support import global_id, receive, server_logs
+from tests.webhooks.test_deliveries_log import logged
 from tests.webhooks.test_delivery import DELETE, ENDPOINT, endpoint_for, texts
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -31,11 +32,7 @@ async def test_redeliver_sends_the_event_again_with_its_webhook_id(world, receiv
     [first] = receiver.requests
     sequence = first.payload["sequence"]
     # as an owner would: the first attempt is in the log (recorded just after the answer)
-    for _ in range(100):
-        log = (await owner(LOG, {"id": endpoint}))["webhookDeliveries"]
-        if log["totalCount"]:
-            break
-        await asyncio.sleep(0.1)
+    log = await logged(owner, endpoint, 1)
     assert [n["attempt"] for n in log["nodes"]] == [1], server_logs(world.served.env)
     sent = (await owner(REDELIVER, {"id": endpoint, "s": sequence}))["redeliverWebhookEvent"]
     assert sent["statusCode"] == 200 and sent["succeeded"] and sent["error"] is None
@@ -145,11 +142,8 @@ async def test_a_redelivery_while_the_first_attempt_is_in_flight_is_numbered_apa
     sequence = receiver.requests[0].payload["sequence"]
     sent = (await owner(REDELIVER, {"id": endpoint, "s": sequence}))["redeliverWebhookEvent"]
     assert sent["succeeded"]
-    for _ in range(200):  # the queue's attempt is committed once answered (1.5 s), under load later
-        log = (await owner(LOG, {"id": endpoint}))["webhookDeliveries"]
-        if log["totalCount"] == 2:
-            break
-        await asyncio.sleep(0.05)
+    # the queue's attempt is committed once answered (1.5 s), under load later
+    log = await logged(owner, endpoint, 2)
     assert sorted(n["attempt"] for n in log["nodes"]) == [1, 2], (
         log["nodes"],
         sent,
@@ -172,11 +166,7 @@ async def test_a_redelivery_between_retries_is_numbered_apart(world, receiver):
     sent = (await owner(REDELIVER, {"id": endpoint, "s": sequence}))["redeliverWebhookEvent"]
     assert sent["succeeded"]
     await receiver.wait_for(lambda: len(receiver.accepted()) == 2)  # the redelivery, a retry
-    for _ in range(100):
-        log = (await owner(LOG, {"id": endpoint}))["webhookDeliveries"]
-        if log["totalCount"] == 4:
-            break
-        await asyncio.sleep(0.05)
+    log = await logged(owner, endpoint, 4)
     assert sorted(n["attempt"] for n in log["nodes"]) == [1, 2, 3, 4]
     await owner(DELETE, {"id": endpoint})
     await owner.aclose()
