@@ -37,11 +37,18 @@ _ASYNCPG_CONNECTION_ERRORS = (
 
 
 def _causes(error: BaseException):
+    """``error`` and what caused it: its ``__cause__`` and ``__context__`` chains and a GraphQL
+    error's ``original_error`` (graphql-core's located errors wrap a resolver's exception
+    without chaining it); 16 at most."""
     seen: set[int] = set()
-    while error is not None and id(error) not in seen and len(seen) < 16:
+    stack: list[BaseException | None] = [error]
+    while stack and len(seen) < 16:
+        error = stack.pop()
+        if error is None or id(error) in seen:
+            continue
         seen.add(id(error))
         yield error
-        error = error.__cause__ or error.__context__
+        stack += (getattr(error, "original_error", None), error.__context__, error.__cause__)
 
 
 def is_unavailable(error: BaseException | None) -> bool:

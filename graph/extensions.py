@@ -155,6 +155,24 @@ def unavailable_error(error: GraphQLError | None = None) -> GraphQLError:
     )
 
 
+def means_unavailable(error: BaseException) -> bool:
+    """Whether :func:`coded_errors` makes ``error`` (as :func:`as_graphql_error` reports it) a
+    ``SERVICE_UNAVAILABLE``: coded so (itself, or the GraphQL error it wraps), or coded with
+    nothing and caused by an unreachable database (:func:`db.availability.is_unavailable`).
+    Where an outage is waited out rather than answered (a subscription's catch-up,
+    :meth:`graph.subscriptions.LiveStream._run`), this decides, so that nothing waited out
+    could have been answered ``SERVICE_UNAVAILABLE`` and nothing answered so was not."""
+    current: BaseException | None = error
+    for _ in range(16):
+        if not isinstance(current, GraphQLError):
+            break
+        code = (current.extensions or {}).get("code")
+        if code:
+            return code == ErrorCode.SERVICE_UNAVAILABLE
+        current = current.original_error
+    return is_unavailable(error)
+
+
 def as_graphql_error(error: Exception) -> GraphQLError:
     """``error`` as the GraphQL error strawberry would report for it."""
     return (

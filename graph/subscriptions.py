@@ -40,13 +40,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from starlette.websockets import WebSocketDisconnect
 
-from db.availability import is_unavailable, report_unavailable
+from db.availability import report_unavailable
 from db.models import Workspace
 from graph.auth import refresh_viewer
 from graph.context import start_operation_loaders
-from graph.errors import BadUserInput, HistoryPruned, ServiceUnavailable
+from graph.errors import BadUserInput, HistoryPruned
 from graph.events import VIEWER_EVENTS, EventType
-from graph.extensions import as_graphql_error, coded_errors
+from graph.extensions import as_graphql_error, coded_errors, means_unavailable
 from graph.fanout import (
     NOT_COMPUTED,
     PREFETCH_AHEAD,
@@ -388,7 +388,7 @@ class LiveStream:
                         )
                         delay = await self._pause(delay)
                     except Exception as exc:
-                        if not is_unavailable(exc) and not isinstance(exc, ServiceUnavailable):
+                        if not means_unavailable(exc):  # as _fail would code it
                             raise
                         report_unavailable(exc)
                         delay = await self._pause(delay)
