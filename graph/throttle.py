@@ -25,7 +25,10 @@ attacker sharing an address its users. A successful login clears its pair's coun
 
 **Storage.** ``memory://`` keeps the counters in the worker; ``redis://…`` shares them between
 every worker and host (keys prefixed with the channel namespace, so deployments sharing a Redis
-do not share budgets). While the storage cannot be reached nothing is enforced (the API must not
+do not share budgets); there the charges of one budget that need no status back (a
+subscription's start) and arrive while its call is under way go as one call
+(:meth:`Throttle.charge`: a reconnect storm of one token's dashboards made one Redis script
+per ``subscribe``). While the storage cannot be reached nothing is enforced (the API must not
 fail because Redis did): one log line when it goes away, one when it answers again; it is tried
 again at most every :data:`RETRY_STORAGE_SECONDS`.
 """
@@ -34,6 +37,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import hashlib
 import logging
 import math
@@ -140,6 +144,9 @@ class Throttle:
         else:
             self.storage = MemoryStorage(wrap_exceptions=True)
         self.limiter = SlidingWindowCounterRateLimiter(self.storage)
+        self._shared = not isinstance(self.storage, MemoryStorage)
+        self._waiting: dict[str, list[tuple[int, asyncio.Future[Charge]]]] = {}
+        self._charging: dict[str, asyncio.Task[None]] = {}
         window = settings.rate_limit_window_seconds
         self.token_budget = RateLimitItemPerSecond(settings.rate_limit_points, window)
         self.address_budget = RateLimitItemPerSecond(settings.anonymous_rate_limit_points, window)
@@ -180,7 +187,8 @@ class Throttle:
             cost: the operation's requested cost in points (:mod:`graph.cost`).
             status: whether an allowed charge reads the budget after it too (one storage call
                 more); a refused one always does. ``False`` for a subscription, whose answers
-                carry no cost (:class:`graph.extensions.CostBudget`).
+                carry no cost (:class:`graph.extensions.CostBudget`); on a shared storage such
+                charges of one budget may go together (:meth:`_charge_together`).
 
         Returns:
             Whether the operation may run, the budget after the charge (see ``status``) and,
@@ -189,6 +197,14 @@ class Throttle:
         budget = self._budget(key)
         if cost > budget.amount:
             return Charge(False, await self.status(key), None)
+        if not status and self._shared:
+            return await self._charge_together(key, cost)
+        return await self._charge(key, cost, status)
+
+    async def _charge(self, key: str, cost: int, status: bool) -> Charge:
+        """:meth:`charge` of one cost on its own (one storage call, two with ``status`` or
+        when refused)."""
+        budget = self._budget(key)
         allowed = await self._call(self.limiter.hit(budget, key, cost=cost))
         if allowed is None or (allowed and not status):
             return Charge(True, None)
@@ -197,8 +213,55 @@ class Throttle:
         )
         if window is None:
             return Charge(bool(allowed), None, None if allowed else float(budget.get_expiry()))
-        status = _status(budget, *window)
-        return Charge(bool(allowed), status, None if allowed else _wait(budget, cost, *window))
+        after = _status(budget, *window)
+        return Charge(bool(allowed), after, None if allowed else _wait(budget, cost, *window))
+
+    async def _charge_together(self, key: str, cost: int) -> Charge:
+        """:meth:`charge` without status on a shared storage (Redis): the charges of one
+        budget that arrive while its storage call is under way wait for it, then go as one
+        call spending their sum (a reconnect storm's subscribes, all of one token, took one
+        Redis script each). The sum allowed is each allowed, as one by one; refused, each is
+        charged alone, in arrival order, as if none had waited: the same points spent, the
+        same ones refused, each with its wait."""
+        future: asyncio.Future[Charge] = asyncio.get_running_loop().create_future()
+        self._waiting.setdefault(key, []).append((cost, future))
+        if key not in self._charging:
+            # the task outlives a caller: it must not keep the caller's context variables
+            self._charging[key] = asyncio.create_task(
+                self._charge_waiting(key), context=contextvars.Context()
+            )
+        return await future
+
+    async def _charge_waiting(self, key: str) -> None:
+        """Charge the waiting costs of ``key`` (:meth:`_charge_together`), a group at a time,
+        until none waits."""
+        budget = self._budget(key)
+        batch: list[tuple[int, asyncio.Future[Charge]]] = []
+        try:
+            while batch := self._waiting.pop(key, []):
+                total = sum(cost for cost, _ in batch)
+                allowed = await self._call(self.limiter.hit(budget, key, cost=total))
+                if allowed is None or allowed:
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_result(Charge(True, None))
+                    continue
+                for cost, future in batch:
+                    charge = await self._charge(key, cost, False)
+                    if not future.done():
+                        future.set_result(charge)
+        except BaseException as exc:  # every waiter learns of it (cancelled: cancelled too)
+            for _, future in [*batch, *self._waiting.pop(key, [])]:
+                if future.done():
+                    continue
+                if isinstance(exc, Exception):
+                    future.set_exception(exc)
+                else:
+                    future.cancel()
+            if not isinstance(exc, Exception):
+                raise
+        finally:
+            del self._charging[key]
 
     async def admit(self, key: str) -> float | None:
         """Whether the budget ``key`` has a point left for one more document: ``None`` when it
