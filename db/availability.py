@@ -48,7 +48,10 @@ def _causes(error: BaseException):
             continue
         seen.add(id(error))
         yield error
-        stack += (getattr(error, "original_error", None), error.__context__, error.__cause__)
+        original = getattr(error, "original_error", None)
+        if isinstance(original, BaseException):
+            stack.append(original)
+        stack += (error.__context__, error.__cause__)
 
 
 def is_unavailable(error: BaseException | None) -> bool:

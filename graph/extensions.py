@@ -155,22 +155,21 @@ def unavailable_error(error: GraphQLError | None = None) -> GraphQLError:
     )
 
 
-def means_unavailable(error: BaseException) -> bool:
+def means_unavailable(error: Exception) -> bool:
     """Whether :func:`coded_errors` makes ``error`` (as :func:`as_graphql_error` reports it) a
-    ``SERVICE_UNAVAILABLE``: coded so (itself, or the GraphQL error it wraps), or coded with
-    nothing and caused by an unreachable database (:func:`db.availability.is_unavailable`).
-    Where an outage is waited out rather than answered (a subscription's catch-up,
-    :meth:`graph.subscriptions.LiveStream._run`), this decides, so that nothing waited out
-    could have been answered ``SERVICE_UNAVAILABLE`` and nothing answered so was not."""
-    current: BaseException | None = error
-    for _ in range(16):
-        if not isinstance(current, GraphQLError):
-            break
-        code = (current.extensions or {}).get("code")
-        if code:
-            return code == ErrorCode.SERVICE_UNAVAILABLE
-        current = current.original_error
-    return is_unavailable(error)
+    ``SERVICE_UNAVAILABLE`` (the same decision, :func:`_kind`). Where an outage is waited out
+    rather than answered (a subscription's catch-up, :meth:`graph.subscriptions.LiveStream._run`)
+    this decides, so that nothing waited out would have been answered otherwise and nothing
+    answered ``SERVICE_UNAVAILABLE`` was not waited out."""
+    graphql_error = as_graphql_error(error)
+    kind = _kind(graphql_error)
+    if kind == "coded":
+        code = graphql_error.extensions["code"]
+    elif kind == "inner":
+        code = graphql_error.original_error.extensions["code"]  # type: ignore[union-attr]
+    else:
+        return kind == "unavailable"
+    return code == ErrorCode.SERVICE_UNAVAILABLE
 
 
 def as_graphql_error(error: Exception) -> GraphQLError:
@@ -268,7 +267,8 @@ def _coded(errors: list[GraphQLError], masked_message: str) -> list[GraphQLError
     processed: list[GraphQLError] = []
     for error in errors:
         original = error.original_error
-        if isinstance(original, InvalidInput):
+        kind = _kind(error)
+        if kind == "fields":
             # one error per invalid field, each where the whole input was refused
             processed.extend(
                 GraphQLError(
@@ -281,27 +281,49 @@ def _coded(errors: list[GraphQLError], masked_message: str) -> list[GraphQLError
                 )
                 for each in original.errors
             )
-            continue
-        code = (error.extensions or {}).get("code")
-        if code:
+        elif kind == "coded":
             processed.append(error)
-        elif isinstance(original, _REQUEST_MISTAKES):
+        elif kind == "mistake":
             processed.append(request_mistake(original))
-        elif original is None:
+        elif kind == "uncoded":
             add_code(error)
             processed.append(error)
-        elif isinstance(original, GraphQLError) and (original.extensions or {}).get("code"):
+        elif kind == "inner":
             processed.append(_with_code(error, original.extensions["code"]))
-        elif isinstance(original, GraphQLError) and error.path is None:
+        elif kind == "variable":
             # variable coercion: a missing, null or mistyped variable is the client's input
             processed.append(_with_code(error, ErrorCode.BAD_USER_INPUT))
-        elif is_unavailable(original):
+        elif kind == "unavailable":
             report_unavailable(original)
             processed.append(unavailable_error(error))
         else:
             log.error("unexpected error at %s", error.path, exc_info=original)
             processed.append(_with_code(error, ErrorCode.INTERNAL_SERVER_ERROR, masked_message))
     return processed
+
+
+def _kind(error: GraphQLError) -> str:
+    """How :func:`coded_errors` codes ``error``: ``fields`` (one error per invalid field),
+    ``coded`` (its own code), ``mistake`` (a request mistake: ``BAD_USER_INPUT``),
+    ``uncoded`` (no original: a parse or validation code), ``inner`` (the code of the GraphQL
+    error it wraps), ``variable`` (variable coercion: ``BAD_USER_INPUT``), ``unavailable``
+    (``SERVICE_UNAVAILABLE``) or ``unexpected`` (masked ``INTERNAL_SERVER_ERROR``)."""
+    original = error.original_error
+    if isinstance(original, InvalidInput):
+        return "fields"
+    if (error.extensions or {}).get("code"):
+        return "coded"
+    if isinstance(original, _REQUEST_MISTAKES):
+        return "mistake"
+    if original is None:
+        return "uncoded"
+    if isinstance(original, GraphQLError) and (original.extensions or {}).get("code"):
+        return "inner"
+    if isinstance(original, GraphQLError) and error.path is None:
+        return "variable"
+    if is_unavailable(original):
+        return "unavailable"
+    return "unexpected"
 
 
 _ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")

@@ -222,10 +222,12 @@ class Throttle:
         call spending their sum (a reconnect storm's subscribes, all of one token, took one
         Redis script each). The sum allowed is each allowed, as one by one; refused, each is
         charged alone, in arrival order, as if none had waited: the same points spent, the
-        same ones refused, each with its wait."""
+        same ones refused, each with its wait. A caller cancelled while it waits (its socket
+        went) is not charged."""
         future: asyncio.Future[Charge] = asyncio.get_running_loop().create_future()
         self._waiting.setdefault(key, []).append((cost, future))
-        if key not in self._charging:
+        running = self._charging.get(key)
+        if running is None or running.done():  # done: cancelled before it ever ran
             # the task outlives a caller: it must not keep the caller's context variables
             self._charging[key] = asyncio.create_task(
                 self._charge_waiting(key), context=contextvars.Context()
@@ -239,6 +241,10 @@ class Throttle:
         batch: list[tuple[int, asyncio.Future[Charge]]] = []
         try:
             while batch := self._waiting.pop(key, []):
+                # a caller cancelled while it waited (its socket went) is not charged
+                batch = [(cost, future) for cost, future in batch if not future.done()]
+                if not batch:
+                    continue
                 total = sum(cost for cost, _ in batch)
                 allowed = await self._call(self.limiter.hit(budget, key, cost=total))
                 if allowed is None or allowed:
@@ -247,6 +253,8 @@ class Throttle:
                             future.set_result(Charge(True, None))
                     continue
                 for cost, future in batch:
+                    if future.done():  # cancelled meanwhile: not charged
+                        continue
                     charge = await self._charge(key, cost, False)
                     if not future.done():
                         future.set_result(charge)
@@ -261,7 +269,8 @@ class Throttle:
             if not isinstance(exc, Exception):
                 raise
         finally:
-            del self._charging[key]
+            if self._charging.get(key) is asyncio.current_task():
+                del self._charging[key]
 
     async def admit(self, key: str) -> float | None:
         """Whether the budget ``key`` has a point left for one more document: ``None`` when it

@@ -105,3 +105,36 @@ async def test_charges_over_the_budget_together_are_refused_as_one_by_one(storag
     assert (await throttle.status("token:1")).currently_available == 0
     # another budget is another group: untouched
     assert (await throttle.charge("token:2", 10, status=False)).allowed
+
+
+def _grouping(points: int) -> Throttle:
+    """A throttle in memory that groups its charges as it does on Redis."""
+    throttle = Throttle(
+        Settings(database_url="", rate_limit_points=points, rate_limit_window_seconds=60)
+    )
+    throttle._shared = True
+    return throttle
+
+
+async def test_a_caller_gone_while_it_waits_is_not_charged():
+    throttle = _grouping(100)
+    waiting = [
+        asyncio.ensure_future(throttle.charge("token:1", 10, status=False)) for _ in range(3)
+    ]
+    await asyncio.sleep(0)  # queued; the group's call has not started
+    waiting[1].cancel()
+    charges = await asyncio.gather(*waiting, return_exceptions=True)
+    assert [getattr(c, "allowed", None) for c in charges] == [True, None, True]
+    assert (await throttle.status("token:1")).currently_available == 80
+
+
+async def test_a_charging_task_cancelled_before_it_ran_strands_nobody():
+    throttle = _grouping(100)
+    first = asyncio.ensure_future(throttle.charge("token:1", 10, status=False))
+    await asyncio.sleep(0)  # queued, its group's task created
+    throttle._charging["token:1"].cancel()  # e.g. a loop's cancel-all at shutdown
+    await asyncio.sleep(0)
+    later = await asyncio.wait_for(throttle.charge("token:1", 10, status=False), 5)
+    assert later.allowed
+    assert (await asyncio.wait_for(first, 5)).allowed  # served by the next group
+    assert (await throttle.status("token:1")).currently_available == 80

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncpg
 import pytest
 from graphql import GraphQLError, located_error
+from strawberry.exceptions import MissingQueryError
 from tortoise.exceptions import DBConnectionError, OperationalError
 
 from db.availability import is_unavailable
@@ -67,3 +68,43 @@ def test_anything_else_ends_the_operation_and_is_not_answered_service_unavailabl
 def test_is_unavailable_follows_a_graphql_errors_original_error():
     assert is_unavailable(GraphQLError("x", original_error=ConnectionResetError(104, "reset")))
     assert not is_unavailable(GraphQLError("x", original_error=ValueError("bug")))
+
+    class Odd(Exception):
+        original_error = "not an exception"
+
+    assert not is_unavailable(Odd())  # looked past, not raised on
+
+
+def _while_handling(error: Exception, during: Exception) -> Exception:
+    """``error`` raised while ``during`` was being handled (its ``__context__``)."""
+    try:
+        try:
+            raise during
+        except Exception:  # noqa: BLE001 - any: what it was goes on __context__
+            raise error
+    except Exception as raised:  # noqa: BLE001 - returned, as raised
+        return raised
+
+
+EDGES = {
+    "a bug raised while handling an outage": _while_handling(KeyError("k"), ConnectionError()),
+    "a request mistake during an outage": _while_handling(
+        MissingQueryError(), ConnectionResetError()
+    ),
+    "variable coercion over a timeout": GraphQLError(
+        "bad variable", original_error=GraphQLError("x", original_error=TimeoutError())
+    ),
+    "an uncoded error over ServiceUnavailable, twice": GraphQLError(
+        "x", original_error=GraphQLError("y", original_error=ServiceUnavailable())
+    ),
+    "an uncoded error over a Forbidden caused by an outage": GraphQLError(
+        "x", original_error=_while_handling(Forbidden("no"), ConnectionError())
+    ),
+}
+
+
+@pytest.mark.parametrize("error", EDGES.values(), ids=EDGES.keys())
+def test_waiting_out_and_coding_agree_on_odd_errors(error):
+    """Whatever it is, an error is waited out exactly when it would be answered
+    ``SERVICE_UNAVAILABLE`` (one decision: ``graph.extensions._kind``)."""
+    assert means_unavailable(error) == (_code(error) == ErrorCode.SERVICE_UNAVAILABLE)
