@@ -35,6 +35,7 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import cachetools
 from broadcaster import Broadcast
 from broadcaster._base import Unsubscribed
 from redis import asyncio as redis
@@ -348,7 +349,8 @@ def _pass_on(waiter: asyncio.Future[Any], future: asyncio.Future[Any]) -> None:
 
 class OutboxRead:
     """What one shared outbox load returned (:func:`read_outbox_shared_batch`), for all its
-    callers: ``events`` in sequence order, and :meth:`deliveries`."""
+    callers: ``events`` in sequence order, and :meth:`deliveries`. Compared by identity: a
+    load extending one (``base``) is keyed by it."""
 
     __slots__ = ("_deliveries", "events")
 
@@ -366,20 +368,114 @@ class OutboxRead:
 
 
 async def _read_outbox_batch(
-    workspace_id: int, after: int, up_to: int | None, limit: int
+    workspace_id: int, after: int, up_to: int | None, limit: int, base: OutboxRead | None
 ) -> OutboxRead:
-    return OutboxRead(tuple(await read_outbox(workspace_id, after, up_to, limit=limit)))
+    if base is None:
+        return OutboxRead(tuple(await read_outbox(workspace_id, after, up_to, limit=limit)))
+    # ``base`` holds every event from ``after`` on to its last, committed for good (sequences
+    # are gapless and in commit order): only what follows it is read
+    held = base.events
+    tail = await read_outbox(workspace_id, held[-1].sequence, up_to, limit=limit - len(held))
+    return OutboxRead(held + tuple(tail)) if tail else base
 
 
 _outbox_reads = SharedReads(_read_outbox_batch)
 
 
 async def read_outbox_shared_batch(
-    workspace_id: int, after: int, up_to: int | None = None, *, limit: int
+    workspace_id: int,
+    after: int,
+    up_to: int | None = None,
+    *,
+    limit: int,
+    base: OutboxRead | None = None,
 ) -> OutboxRead:
     """:func:`read_outbox`, one statement for equal reads asked for at the same time in this
-    process (:class:`SharedReads`), as the :class:`OutboxRead` all its callers share."""
-    return await _outbox_reads.read((workspace_id, after, up_to, limit))
+    process (:class:`SharedReads`), as the :class:`OutboxRead` all its callers share.
+
+    ``base``: an earlier read of the same ``after`` (its events from ``after + 1`` on, fewer
+    than ``limit``): only the events after its last are read, and appended to its own (``base``
+    itself if there are none)."""
+    return await _outbox_reads.read((workspace_id, after, up_to, limit, base))
+
+
+KEPT_REPLAYS = 64
+"""How many replays (a workspace and the sequence resumed after) :class:`KeptReplays` keeps."""
+KEPT_REPLAY_EVENTS = 1_000
+"""The longest replay :class:`KeptReplays` keeps (events)."""
+KEPT_REPLAY_SECONDS = 30.0
+"""How long :class:`KeptReplays` keeps a replay after reading it (seconds)."""
+
+_NO_EVENTS = OutboxRead(())
+
+
+class KeptReplays:
+    """The replays a process's subscriptions read lately, kept for the next ones resuming
+    after the same sequence (a reconnect storm: thousands of dashboards resume there over
+    several seconds while events keep arriving; issue 23).
+
+    A subscription's replay must hold every event committed before it asked: anything later
+    reaches it through the bus, with which it registered before asking (a gap is read from
+    the outbox as the first event after it arrives: ``LiveStream._take``). So a kept replay
+    serves a subscription without a statement as long as it reaches both the sequence the
+    subscription read from the database before asking (``known``: its ``subscribe`` frame's
+    recheck) and the latest event the bus has dispatched for the workspace: an event committed
+    after the replay was read is then either past ``known`` and not yet dispatched, so the bus
+    hands it over, or dispatched, so the replay is read again, only from its last event on.
+
+    That holds while the workspace's listener hears every event published: the replays of a
+    workspace are forgotten when its listener starts, stops or loses its broadcast connection
+    (:meth:`forget`). One event it never hears (its writer died between the commit and the
+    publication) reaches a subscription served from a kept replay with the next event, as it
+    reaches every subscription already open.
+    """
+
+    def __init__(self) -> None:
+        self._kept: dict[int, cachetools.TTLCache[tuple[int, int], OutboxRead]] = {}
+        self._dispatched: dict[int, int] = {}
+
+    def dispatching(self, event: LiveEvent) -> None:
+        """Note that the bus hands ``event`` to the subscribers registered now."""
+        workspace_id = event.workspace_id
+        if event.sequence > self._dispatched.get(workspace_id, 0):
+            self._dispatched[workspace_id] = event.sequence
+
+    def forget(self, workspace_id: int) -> None:
+        """Drop what is kept of the workspace (its listener may not have heard every event)."""
+        self._kept.pop(workspace_id, None)
+        self._dispatched.pop(workspace_id, None)
+
+    async def read(self, workspace_id: int, after: int, known: int, *, limit: int) -> OutboxRead:
+        """The events after ``after`` that a subscription registered with the bus replays:
+        every one committed up to ``known`` (a sequence read from the database after it
+        registered or just before) and dispatched by the bus before it asked, in sequence
+        order; at most ``limit`` (more than :data:`KEPT_REPLAY_EVENTS` are never kept).
+        Shared with every caller (:func:`read_outbox_shared_batch`): do not change it."""
+        needed = max(known, self._dispatched.get(workspace_id, 0))
+        kept = self._kept.get(workspace_id)
+        if kept is None:
+            kept = self._kept[workspace_id] = cachetools.TTLCache(KEPT_REPLAYS, KEPT_REPLAY_SECONDS)
+        key = (after, limit)
+        base = kept.get(key)
+        if base is not None and base.events[-1].sequence >= needed:
+            return base
+        if base is None and needed <= after:
+            return _NO_EVENTS
+        read = await read_outbox_shared_batch(workspace_id, after, limit=limit, base=base)
+        events = read.events
+        if (
+            events
+            and events[0].sequence == after + 1  # from after on (not pruned)
+            and len(events) <= KEPT_REPLAY_EVENTS
+            and len(events) < limit
+        ):
+            # kept only if the listener went on meanwhile, and never for an older read
+            current = kept.get(key)
+            if self._kept.get(workspace_id) is kept and (
+                current is None or current.events[-1].sequence < events[-1].sequence
+            ):
+                kept[key] = read
+        return read
 
 
 GENERATION_TIMEOUT_SECONDS = 0.5
@@ -677,6 +773,9 @@ class EventBus:
         """Bumped by :func:`write` when viewers of a workspace may have changed."""
         self.viewers = ViewerCache(self.viewer_generations, seconds=viewer_cache_seconds)
         """This process's viewers of HTTP requests' tokens (:class:`graph.auth.ViewerCache`)."""
+        self.replays = KeptReplays()
+        """The replays this process's subscriptions read lately (:class:`KeptReplays`), kept
+        while each workspace's listener hears every event."""
 
     def loaders_for(self, event: LiveEvent) -> Loaders:
         """The DataLoaders every subscriber of this process uses to resolve ``event``.
@@ -815,9 +914,11 @@ class EventBus:
                     return
                 if message.message == LOST:
                     lost = True
+                    self.replays.forget(workspace_id)
                     continue
                 if message.message == RESYNC:
                     lost = False
+                    self.replays.forget(workspace_id)
                     await self._catch_up(workspace_id)
                     continue
                 try:
@@ -825,6 +926,7 @@ class EventBus:
                 except (ValueError, KeyError, TypeError):
                     log.warning("ignoring malformed event on %s", message.channel)
                     continue
+                self.replays.dispatching(event)
                 try:
                     await dispatch(event, tuple(self._subscribers.get(workspace_id, ())))
                 except Exception:
@@ -854,6 +956,7 @@ class EventBus:
             while True:
                 events = await read_outbox(workspace_id, after, limit=CATCH_UP_PAGE)
                 for delivery in with_current_facts(events):
+                    self.replays.dispatching(delivery.event)
                     await dispatch(
                         delivery.event,
                         tuple(self._subscribers.get(workspace_id, ())),
@@ -885,6 +988,7 @@ class EventBus:
         return subscriber
 
     def _start_listener(self, workspace_id: int, restarted: bool = False) -> None:
+        self.replays.forget(workspace_id)  # read while nobody listened: events may be unheard
         self._ready[workspace_id] = asyncio.Event()
         # the listener outlives this subscriber: it must not keep its context variables
         task = self._listeners[workspace_id] = asyncio.create_task(
@@ -925,6 +1029,7 @@ class EventBus:
         subscribers.discard(subscriber)
         if not subscribers:
             del self._subscribers[workspace_id]
+            self.replays.forget(workspace_id)
             ready = self._ready.get(workspace_id)
             if ready is not None and not ready.is_set():
                 # still subscribing: cancelled now, broadcaster's bookkeeping of the channel
@@ -941,6 +1046,7 @@ __all__ = [
     "Delivery",
     "Doorbell",
     "EventBus",
+    "KeptReplays",
     "LiveEvent",
     "OutboxRead",
     "SharedReads",

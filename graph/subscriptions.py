@@ -117,6 +117,19 @@ class LiveScope:
         self.current = await self.compute(viewer)
 
 
+def _replayable(read: OutboxRead) -> OutboxRead:
+    """``read`` (at most ``MAX_REPLAY + 1`` events), if a subscription may replay it.
+
+    Raises:
+        BadUserInput: more than :data:`MAX_REPLAY` events (reload instead of resuming).
+    """
+    if len(read.events) > MAX_REPLAY:
+        raise BadUserInput(
+            "Too many events to replay: reload the data instead of resuming.", field="afterSequence"
+        )
+    return read
+
+
 async def _outbox_batch(workspace_id: int, after: int, up_to: int | None = None) -> OutboxRead:
     """The events after ``after`` (and before ``up_to``) for one subscription to replay, as
     read for every subscription asking at the same time (:class:`graph.live.OutboxRead`).
@@ -124,12 +137,9 @@ async def _outbox_batch(workspace_id: int, after: int, up_to: int | None = None)
     Raises:
         BadUserInput: more than :data:`MAX_REPLAY` of them (reload instead of resuming).
     """
-    read = await read_outbox_shared_batch(workspace_id, after, up_to, limit=MAX_REPLAY + 1)
-    if len(read.events) > MAX_REPLAY:
-        raise BadUserInput(
-            "Too many events to replay: reload the data instead of resuming.", field="afterSequence"
-        )
-    return read
+    return _replayable(
+        await read_outbox_shared_batch(workspace_id, after, up_to, limit=MAX_REPLAY + 1)
+    )
 
 
 async def _outbox(workspace_id: int, after: int, up_to: int | None = None) -> list[LiveEvent]:
@@ -286,9 +296,15 @@ class LiveStream:
                 )
             read = None
             if after_sequence is not None:
-                # read after ``current``: an empty backlog before it means pruned, never
-                # that an event committed meanwhile
-                read = await _outbox_batch(viewer.workspace_id, after_sequence)
+                # every event up to ``current`` (and what the bus handed out before this
+                # subscriber registered): an empty backlog before ``current`` means pruned,
+                # never that an event committed meanwhile; the bus delivers the rest. Kept
+                # for the next subscriptions resuming there (a reconnect storm)
+                read = _replayable(
+                    await bus.replays.read(
+                        viewer.workspace_id, after_sequence, current, limit=MAX_REPLAY + 1
+                    )
+                )
             if read is not None and read.events:
                 last = after_sequence
                 if read.events[0].sequence != after_sequence + 1:

@@ -587,15 +587,20 @@ def sql(database_url: str, statement: str) -> Any:
 
 
 @contextlib.asynccontextmanager
-async def models_on(config: str | dict[str, Any]):
+async def models_on(config: str | dict[str, Any], *, every_task: bool = False):
     """tortoise's models connected in this process to a database URL (or a tortoise config),
     closed on exit. tortoise caches each table's insert statement per process whatever the
     database it was built for: a SQLite one reused on PostgreSQL is a syntax error, so the
-    cache is emptied both ways (a test process may meet both)."""
+    cache is emptied both ways (a test process may meet both). ``every_task``: reachable from
+    tasks started with a fresh context too (``graph.live.SharedReads``' loads), as in the
+    served app (``RegisterTortoise``)."""
     from db.config import tortoise_config
 
     EXECUTOR_CACHE.clear()
-    await Tortoise.init(config=tortoise_config(config) if isinstance(config, str) else config)
+    await Tortoise.init(
+        config=tortoise_config(config) if isinstance(config, str) else config,
+        _enable_global_fallback=every_task,
+    )
     try:
         yield
     finally:

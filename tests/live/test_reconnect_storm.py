@@ -158,3 +158,25 @@ async def test_viewers_of_each_visibility_resuming_at_once_get_only_what_they_ma
     for index, viewer in enumerate(viewers):
         for got in results[index * per_viewer : (index + 1) * per_viewer]:
             assert [text for _, text in got] == expected[viewer], viewer
+
+
+async def test_dashboards_resuming_one_after_another_while_messages_arrive_get_every_one(world):
+    """Dashboards resume after the same sequence one after another, a message arriving before
+    each, while another subscription keeps the workspace listened to: the later ones replay
+    what was read for the first (``graph.live.KeptReplays``), extended by what arrived since,
+    and each gets every message it missed, once, in order."""
+    token = world.tokens["owner"]
+    probe = await subscribe(world.served, token, NEW_MESSAGE)
+    try:
+        await receive(world, "c_all", "before the deploy")
+        after = (await probe.next())["data"]["newMessage"]["sequence"]
+        missed: list[str] = []
+        for index in range(5):
+            missed.append(f"arrived before dashboard {index}")
+            await receive(world, "c_all", missed[-1])
+            got = await _resume(world.served, token, after, len(missed), linger=0.3)
+            assert [text for _, text in got] == missed, index
+            sequences = [sequence for sequence, _ in got]
+            assert sequences == sorted(set(sequences)) and sequences[0] > after
+    finally:
+        await probe.close()

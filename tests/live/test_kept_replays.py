@@ -1,0 +1,221 @@
+"""``graph.live.KeptReplays``: subscriptions resuming after the same sequence one after another
+(a reconnect storm spread over seconds) replay the events read for the first, reading from
+the outbox only what the bus dispatched since, and every replay still holds every event its
+subscription must replay: the ones committed up to the sequence it read before asking, and the
+ones the bus handed out before it registered (issue 23)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+
+import pytest
+
+import graph.live
+from db.models import Workspace
+from graph.events import EventType
+from graph.live import EventBus, Transaction, write
+from graph.redis_backend import LOST
+from tests.conftest import fresh_database
+from tests.support import models_on
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+LIMIT = 100
+
+
+@contextlib.asynccontextmanager
+async def _bus(tmp_path: Path):
+    with fresh_database(tmp_path) as url:
+        async with models_on(url, every_task=True):
+            bus = EventBus("memory://")
+            await bus.start()
+            try:
+                yield bus
+            finally:
+                await bus.stop()
+
+
+class _Reads:
+    """The outbox reads sent to the database: ``(after, up_to)`` each, and the sequences read."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.calls: list[tuple[int, int | None]] = []
+        read_outbox = graph.live.read_outbox
+
+        async def recorded(workspace_id, after, up_to=None, *, limit):
+            self.calls.append((after, up_to))
+            return await read_outbox(workspace_id, after, up_to, limit=limit)
+
+        monkeypatch.setattr(graph.live, "read_outbox", recorded)
+
+
+async def _emit(bus: EventBus | None, workspace_id: int, count: int = 1) -> int:
+    """Commit ``count`` events (published if ``bus``); the workspace's sequence after them."""
+
+    async def operation(tx: Transaction) -> None:
+        for _ in range(count):
+            tx.emit(EventType.TEAM_CHANGED, team_id=1)
+
+    await write(bus, workspace_id, operation)
+    return (await Workspace.get(id=workspace_id)).event_sequence
+
+
+async def _dispatched(subscriber, sequence: int) -> None:
+    """Wait until the bus has handed ``subscriber`` the event ``sequence``."""
+    queued = asyncio.Event()
+    subscriber.wake = queued.set
+    async with asyncio.timeout(5):
+        while True:
+            event = await subscriber.take()
+            if event is not None and event.sequence >= sequence:
+                return
+            if event is None:
+                await queued.wait()
+                queued.clear()
+
+
+def _sequences(read) -> list[int]:
+    return [event.sequence for event in read.events]
+
+
+async def test_resuming_again_reads_nothing_until_the_bus_dispatches_an_event_then_only_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    async with _bus(tmp_path) as bus:
+        workspace = await Workspace.create(name="Storm Co")
+        subscriber = await bus.add(workspace.id)
+        known = await _emit(bus, workspace.id, 5)
+        await _dispatched(subscriber, known)
+        reads = _Reads(monkeypatch)
+
+        first = await bus.replays.read(workspace.id, 1, known, limit=LIMIT)
+        again = await bus.replays.read(workspace.id, 1, known, limit=LIMIT)
+        assert _sequences(first) == [2, 3, 4, 5] and again is first
+        assert reads.calls == [(1, None)]
+
+        latest = await _emit(bus, workspace.id)
+        await _dispatched(subscriber, latest)
+        # a subscription that read its sequence before that event still gets it in its replay
+        # (it registered after the bus dispatched it): read from the kept replay's last on
+        extended = await bus.replays.read(workspace.id, 1, known, limit=LIMIT)
+        assert _sequences(extended) == [2, 3, 4, 5, 6]
+        assert reads.calls == [(1, None), (5, None)]
+        assert _sequences(await bus.replays.read(workspace.id, 1, latest, limit=LIMIT)) == [
+            2,
+            3,
+            4,
+            5,
+            6,
+        ]
+        assert len(reads.calls) == 2
+        # the replay of another sequence is its own
+        assert _sequences(await bus.replays.read(workspace.id, 4, latest, limit=LIMIT)) == [5, 6]
+        assert reads.calls[-1] == (4, None)
+
+
+async def test_a_replay_reaches_the_sequence_its_subscription_read_from_the_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """An event committed but not yet dispatched (its publication still on its way) is in the
+    replay of a subscription that read a sequence past it before asking."""
+    async with _bus(tmp_path) as bus:
+        workspace = await Workspace.create(name="Late Co")
+        await bus.add(workspace.id)
+        known = await _emit(None, workspace.id, 3)
+        reads = _Reads(monkeypatch)
+        assert _sequences(await bus.replays.read(workspace.id, 0, known, limit=LIMIT)) == [1, 2, 3]
+        unpublished = await _emit(None, workspace.id)
+        assert _sequences(await bus.replays.read(workspace.id, 0, unpublished, limit=LIMIT)) == [
+            1,
+            2,
+            3,
+            4,
+        ]
+        assert reads.calls == [(0, None), (3, None)]
+
+
+async def test_nothing_to_replay_is_read_when_the_subscription_resumes_at_the_latest_event(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    async with _bus(tmp_path) as bus:
+        workspace = await Workspace.create(name="Quiet Co")
+        subscriber = await bus.add(workspace.id)
+        latest = await _emit(bus, workspace.id, 2)
+        await _dispatched(subscriber, latest)
+        reads = _Reads(monkeypatch)
+        assert _sequences(await bus.replays.read(workspace.id, latest, latest, limit=LIMIT)) == []
+        assert reads.calls == []
+        # but an event the bus dispatched past it is read
+        newer = await _emit(bus, workspace.id)
+        await _dispatched(subscriber, newer)
+        assert _sequences(await bus.replays.read(workspace.id, latest, latest, limit=LIMIT)) == [
+            newer
+        ]
+        assert reads.calls == [(latest, None)]
+
+
+async def test_a_workspace_listened_to_again_reads_its_replays_afresh(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Events published while nobody listened were never dispatched here: once the last
+    subscriber left, what was kept is forgotten."""
+    async with _bus(tmp_path) as bus:
+        workspace = await Workspace.create(name="Away Co")
+        subscriber = await bus.add(workspace.id)
+        known = await _emit(bus, workspace.id, 2)
+        await _dispatched(subscriber, known)
+        assert _sequences(await bus.replays.read(workspace.id, 0, known, limit=LIMIT)) == [1, 2]
+        bus.remove(subscriber)
+        unheard = await _emit(bus, workspace.id)  # published: nobody here listens
+        await bus.add(workspace.id)
+        reads = _Reads(monkeypatch)
+        assert _sequences(await bus.replays.read(workspace.id, 0, known, limit=LIMIT)) == [
+            1,
+            2,
+            unheard,
+        ]
+        assert reads.calls == [(0, None)]
+
+
+async def test_a_lost_broadcast_connection_forgets_the_workspace_s_replays(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """While the listener's broadcast connection is lost, events go unheard (the bus polls the
+    outbox for the subscribers it has): a replay read afterwards comes from the database."""
+    async with _bus(tmp_path) as bus:
+        workspace = await Workspace.create(name="Lost Co")
+        subscriber = await bus.add(workspace.id)
+        known = await _emit(bus, workspace.id, 2)
+        await _dispatched(subscriber, known)
+        assert _sequences(await bus.replays.read(workspace.id, 0, known, limit=LIMIT)) == [1, 2]
+        await bus._broadcast.publish(channel=bus.channel(workspace.id), message=LOST)
+        async with asyncio.timeout(5):
+            while workspace.id in bus.replays._kept:
+                await asyncio.sleep(0.01)
+        unheard = await _emit(None, workspace.id)
+        reads = _Reads(monkeypatch)
+        assert _sequences(await bus.replays.read(workspace.id, 0, known, limit=LIMIT)) == [
+            1,
+            2,
+            unheard,
+        ]
+        assert reads.calls == [(0, None)]
+
+
+async def test_long_or_pruned_replays_are_not_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(graph.live, "KEPT_REPLAY_EVENTS", 3)
+    async with _bus(tmp_path) as bus:
+        workspace = await Workspace.create(name="Long Co")
+        subscriber = await bus.add(workspace.id)
+        latest = await _emit(bus, workspace.id, 5)
+        await _dispatched(subscriber, latest)
+        reads = _Reads(monkeypatch)
+        for _ in range(2):
+            assert len((await bus.replays.read(workspace.id, 0, latest, limit=LIMIT)).events) == 5
+        assert reads.calls == [(0, None), (0, None)]
+        # a replay hitting its limit (too many to replay) is not kept either
+        for _ in range(2):
+            assert len((await bus.replays.read(workspace.id, 3, latest, limit=2)).events) == 2
+        assert reads.calls[2:] == [(3, None), (3, None)]
