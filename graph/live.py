@@ -352,18 +352,36 @@ class OutboxRead:
     callers: ``events`` in sequence order, and :meth:`deliveries`. Compared by identity: a
     load extending one (``base``) is keyed by it."""
 
-    __slots__ = ("_deliveries", "events")
+    __slots__ = ("_deliveries", "_earlier", "covers", "events")
 
-    def __init__(self, events: tuple[LiveEvent, ...]) -> None:
+    def __init__(
+        self, events: tuple[LiveEvent, ...], after: int, extends: OutboxRead | None = None
+    ) -> None:
         self.events = events
+        self.covers = events[-1].sequence if events else after
+        """The sequence up to which it holds every event from ``after`` on (read without
+        ``up_to``; an empty read holds every event up to ``after``: none)."""
         self._deliveries: tuple[Delivery, ...] | None = None
+        # ``extends``: a read whose events begin these; its deliveries, if computed
+        self._earlier = None if extends is None else extends._deliveries
 
     def deliveries(self) -> list[Delivery]:
         """:func:`with_current_facts` of ``events``, computed by the first caller that asks
         and shared by the others (frozen events and deliveries; each caller gets its own
-        list): thousands of subscriptions resuming after the same sequence replay one batch."""
+        list): thousands of subscriptions resuming after the same sequence replay one batch.
+
+        A read extending another keeps that one's delivery of each event whose facts the
+        events after it left alone, with the payloads computed for it (``Delivery.shared``):
+        its rows were read after that read, so never older than its facts either."""
         if self._deliveries is None:
-            self._deliveries = tuple(with_current_facts(list(self.events)))
+            deliveries = with_current_facts(list(self.events))
+            earlier = self._earlier
+            if earlier:
+                for index, delivery in enumerate(earlier):
+                    if deliveries[index].facts is delivery.facts:
+                        deliveries[index] = delivery
+                self._earlier = None
+            self._deliveries = tuple(deliveries)
         return list(self._deliveries)
 
 
@@ -371,12 +389,12 @@ async def _read_outbox_batch(
     workspace_id: int, after: int, up_to: int | None, limit: int, base: OutboxRead | None
 ) -> OutboxRead:
     if base is None:
-        return OutboxRead(tuple(await read_outbox(workspace_id, after, up_to, limit=limit)))
-    # ``base`` holds every event from ``after`` on to its last, committed for good (sequences
-    # are gapless and in commit order): only what follows it is read
+        return OutboxRead(tuple(await read_outbox(workspace_id, after, up_to, limit=limit)), after)
+    # ``base`` holds every event from ``after`` on up to ``covers``, committed for good
+    # (sequences are gapless and in commit order): only what follows is read
     held = base.events
-    tail = await read_outbox(workspace_id, held[-1].sequence, up_to, limit=limit - len(held))
-    return OutboxRead(held + tuple(tail)) if tail else base
+    tail = await read_outbox(workspace_id, base.covers, up_to, limit=limit - len(held))
+    return OutboxRead(held + tuple(tail), after, extends=base) if tail else base
 
 
 _outbox_reads = SharedReads(_read_outbox_batch)
@@ -394,19 +412,17 @@ async def read_outbox_shared_batch(
     process (:class:`SharedReads`), as the :class:`OutboxRead` all its callers share.
 
     ``base``: an earlier read of the same ``after`` (its events from ``after + 1`` on, fewer
-    than ``limit``): only the events after its last are read, and appended to its own (``base``
-    itself if there are none)."""
+    than ``limit``): only the events after :attr:`OutboxRead.covers` are read, and appended to
+    its own (``base`` itself if there are none)."""
     return await _outbox_reads.read((workspace_id, after, up_to, limit, base))
 
 
-KEPT_REPLAYS = 64
-"""How many replays (a workspace and the sequence resumed after) :class:`KeptReplays` keeps."""
 KEPT_REPLAY_EVENTS = 1_000
 """The longest replay :class:`KeptReplays` keeps (events)."""
-KEPT_REPLAY_SECONDS = 30.0
+KEPT_EVENTS = 20_000
+"""The events :class:`KeptReplays` keeps in all, its replays of every workspace together."""
+KEPT_REPLAY_SECONDS = 10.0
 """How long :class:`KeptReplays` keeps a replay after reading it (seconds)."""
-
-_NO_EVENTS = OutboxRead(())
 
 
 class KeptReplays:
@@ -414,25 +430,43 @@ class KeptReplays:
     after the same sequence (a reconnect storm: thousands of dashboards resume there over
     several seconds while events keep arriving; issue 23).
 
-    A subscription's replay must hold every event committed before it asked: anything later
-    reaches it through the bus, with which it registered before asking (a gap is read from
-    the outbox as the first event after it arrives: ``LiveStream._take``). So a kept replay
-    serves a subscription without a statement as long as it reaches both the sequence the
-    subscription read from the database before asking (``known``: its ``subscribe`` frame's
-    recheck) and the latest event the bus has dispatched for the workspace: an event committed
-    after the replay was read is then either past ``known`` and not yet dispatched, so the bus
-    hands it over, or dispatched, so the replay is read again, only from its last event on.
+    A subscription registers with the bus, then reads its replay: it must hold every event
+    up to the sequence the subscription read from the database before asking (``known``: its
+    ``subscribe`` frame's recheck) and every event the bus dispatched before it registered;
+    the bus hands it every later one (and a gap is read from the outbox when the event after
+    it arrives: ``LiveStream._take``). A kept replay holds every event committed before its
+    read; each event committed after it was published after that, hence heard by the
+    workspace's listener if it listened since before the read. So a replay read while the
+    listener listens serves a later subscription without a statement as long as it reaches
+    both ``known`` and the latest event the bus dispatched; otherwise only the events after
+    its last are read, and appended.
 
-    That holds while the workspace's listener hears every event published: the replays of a
-    workspace are forgotten when its listener starts, stops or loses its broadcast connection
-    (:meth:`forget`). One event it never hears (its writer died between the commit and the
-    publication) reaches a subscription served from a kept replay with the next event, as it
-    reaches every subscription already open.
+    A workspace's replays are kept only while its listener listens without a break: they are
+    forgotten when it stops, starts again or loses its broadcast connection (:meth:`forget`),
+    and a read started while it does not listen (it is subscribing, or waiting to resubscribe)
+    is not kept. An event the listener never hears although it listened (its writer died
+    between the commit and the publication) reaches a subscription served from a kept replay
+    with the next event, as it reaches every subscription already open.
+
+    At most :data:`KEPT_EVENTS` events are kept in all, each replay for
+    :data:`KEPT_REPLAY_SECONDS` at most, with what was computed for them
+    (:meth:`OutboxRead.deliveries`).
     """
 
     def __init__(self) -> None:
-        self._kept: dict[int, cachetools.TTLCache[tuple[int, int], OutboxRead]] = {}
+        self._kept: cachetools.TTLCache[tuple[int, int, int], tuple[object, OutboxRead]] = (
+            cachetools.TTLCache(
+                KEPT_EVENTS, KEPT_REPLAY_SECONDS, getsizeof=lambda kept: len(kept[1].events) + 1
+            )
+        )
+        self._listening: dict[int, object] = {}
+        """Per workspace whose listener listens, a token of this stretch of listening."""
         self._dispatched: dict[int, int] = {}
+
+    def listening(self, workspace_id: int) -> None:
+        """The workspace's listener has just (re)subscribed: it hears every event published
+        from now on (until :meth:`forget`)."""
+        self._listening[workspace_id] = object()
 
     def dispatching(self, event: LiveEvent) -> None:
         """Note that the bus hands ``event`` to the subscribers registered now."""
@@ -441,40 +475,38 @@ class KeptReplays:
             self._dispatched[workspace_id] = event.sequence
 
     def forget(self, workspace_id: int) -> None:
-        """Drop what is kept of the workspace (its listener may not have heard every event)."""
-        self._kept.pop(workspace_id, None)
-        self._dispatched.pop(workspace_id, None)
+        """The workspace's listener stopped listening, or may have missed events: nothing
+        kept for it serves any more, and nothing read from now on is kept, until
+        :meth:`listening`."""
+        self._listening.pop(workspace_id, None)
 
     async def read(self, workspace_id: int, after: int, known: int, *, limit: int) -> OutboxRead:
-        """The events after ``after`` that a subscription registered with the bus replays:
-        every one committed up to ``known`` (a sequence read from the database after it
-        registered or just before) and dispatched by the bus before it asked, in sequence
-        order; at most ``limit`` (more than :data:`KEPT_REPLAY_EVENTS` are never kept).
-        Shared with every caller (:func:`read_outbox_shared_batch`): do not change it."""
+        """The events after ``after`` that a subscription registered with the bus replays, in
+        sequence order, at most ``limit``: every one up to ``known`` (a sequence it read from
+        the database before asking) and every one the bus dispatched before it asked. Shared
+        with every caller (:func:`read_outbox_shared_batch`): do not change it."""
+        kept = self._kept
+        kept.expire()
+        listening = self._listening.get(workspace_id)
+        if listening is None:
+            return await read_outbox_shared_batch(workspace_id, after, limit=limit)
         needed = max(known, self._dispatched.get(workspace_id, 0))
-        kept = self._kept.get(workspace_id)
-        if kept is None:
-            kept = self._kept[workspace_id] = cachetools.TTLCache(KEPT_REPLAYS, KEPT_REPLAY_SECONDS)
-        key = (after, limit)
-        base = kept.get(key)
-        if base is not None and base.events[-1].sequence >= needed:
+        key = (workspace_id, after, limit)
+        found = kept.get(key)
+        base = found[1] if found is not None and found[0] is listening else None
+        if base is not None and base.covers >= needed:
             return base
-        if base is None and needed <= after:
-            return _NO_EVENTS
         read = await read_outbox_shared_batch(workspace_id, after, limit=limit, base=base)
         events = read.events
         if (
-            events
-            and events[0].sequence == after + 1  # from after on (not pruned)
+            (not events or events[0].sequence == after + 1)  # from after on (not pruned)
             and len(events) <= KEPT_REPLAY_EVENTS
             and len(events) < limit
+            and self._listening.get(workspace_id) is listening  # listened all along
         ):
-            # kept only if the listener went on meanwhile, and never for an older read
-            current = kept.get(key)
-            if self._kept.get(workspace_id) is kept and (
-                current is None or current.events[-1].sequence < events[-1].sequence
-            ):
-                kept[key] = read
+            found = kept.get(key)
+            if found is None or found[0] is not listening or found[1].covers < read.covers:
+                kept[key] = (listening, read)
         return read
 
 
@@ -891,6 +923,7 @@ class EventBus:
         if restarted:
             await asyncio.sleep(LISTENER_RESTART_SECONDS)
         async with self._broadcast.subscribe(channel=self.channel(workspace_id)) as messages:
+            self.replays.listening(workspace_id)
             ready.set()
             if not self._subscribers.get(workspace_id):
                 # every subscriber left while this was subscribing (see ``remove``): end here
@@ -918,7 +951,7 @@ class EventBus:
                     continue
                 if message.message == RESYNC:
                     lost = False
-                    self.replays.forget(workspace_id)
+                    self.replays.listening(workspace_id)  # resubscribed: heard from now on
                     await self._catch_up(workspace_id)
                     continue
                 try:
@@ -1003,6 +1036,7 @@ class EventBus:
         error = None if task.cancelled() else task.exception()
         if self._stopping or self._listeners.get(workspace_id) is not task:
             return
+        self.replays.forget(workspace_id)
         del self._listeners[workspace_id]
         self._ready.pop(workspace_id, None)
         if self._subscribers.get(workspace_id):

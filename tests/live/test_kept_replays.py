@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 import graph.live
-from db.models import Workspace
+from db.models import Event, Workspace
 from graph.events import EventType
 from graph.live import EventBus, Transaction, write
-from graph.redis_backend import LOST
+from graph.redis_backend import LOST, RESYNC
 from tests.conftest import fresh_database
 from tests.support import models_on
 
@@ -38,7 +38,7 @@ async def _bus(tmp_path: Path):
 
 
 class _Reads:
-    """The outbox reads sent to the database: ``(after, up_to)`` each, and the sequences read."""
+    """The outbox reads sent to the database: ``(after, up_to)`` each."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.calls: list[tuple[int, int | None]] = []
@@ -51,12 +51,16 @@ class _Reads:
         monkeypatch.setattr(graph.live, "read_outbox", recorded)
 
 
-async def _emit(bus: EventBus | None, workspace_id: int, count: int = 1) -> int:
-    """Commit ``count`` events (published if ``bus``); the workspace's sequence after them."""
+async def _emit(bus: EventBus | None, workspace_id: int, count: int = 1, **facts) -> int:
+    """Commit ``count`` events (published if ``bus``): a team's change, or a contact's
+    assignment with ``facts``; the workspace's sequence after them."""
 
     async def operation(tx: Transaction) -> None:
         for _ in range(count):
-            tx.emit(EventType.TEAM_CHANGED, team_id=1)
+            if facts:
+                tx.emit(EventType.CONTACT_ASSIGNED, **facts)
+            else:
+                tx.emit(EventType.TEAM_CHANGED, team_id=1)
 
     await write(bus, workspace_id, operation)
     return (await Workspace.get(id=workspace_id)).event_sequence
@@ -136,7 +140,7 @@ async def test_a_replay_reaches_the_sequence_its_subscription_read_from_the_data
         assert reads.calls == [(0, None), (3, None)]
 
 
-async def test_nothing_to_replay_is_read_when_the_subscription_resumes_at_the_latest_event(
+async def test_resuming_at_the_latest_event_reads_the_empty_replay_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
     async with _bus(tmp_path) as bus:
@@ -145,63 +149,129 @@ async def test_nothing_to_replay_is_read_when_the_subscription_resumes_at_the_la
         latest = await _emit(bus, workspace.id, 2)
         await _dispatched(subscriber, latest)
         reads = _Reads(monkeypatch)
-        assert _sequences(await bus.replays.read(workspace.id, latest, latest, limit=LIMIT)) == []
-        assert reads.calls == []
-        # but an event the bus dispatched past it is read
+        for _ in range(2):
+            assert (
+                _sequences(await bus.replays.read(workspace.id, latest, latest, limit=LIMIT)) == []
+            )
+        assert reads.calls == [(latest, None)]
+        # an event the bus dispatched past it is read
         newer = await _emit(bus, workspace.id)
         await _dispatched(subscriber, newer)
         assert _sequences(await bus.replays.read(workspace.id, latest, latest, limit=LIMIT)) == [
             newer
         ]
-        assert reads.calls == [(latest, None)]
+        assert reads.calls == [(latest, None), (latest, None)]
 
 
-async def test_a_workspace_listened_to_again_reads_its_replays_afresh(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("resumed_at", ["the latest event it read", "an older one"])
+async def test_a_workspace_listened_to_again_replays_what_was_published_meanwhile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, resumed_at: str
 ):
-    """Events published while nobody listened were never dispatched here: once the last
-    subscriber left, what was kept is forgotten."""
+    """Events published while nobody listened here were never dispatched here: a subscription
+    that read its sequence before them replays them all the same."""
     async with _bus(tmp_path) as bus:
         workspace = await Workspace.create(name="Away Co")
         subscriber = await bus.add(workspace.id)
         known = await _emit(bus, workspace.id, 2)
         await _dispatched(subscriber, known)
-        assert _sequences(await bus.replays.read(workspace.id, 0, known, limit=LIMIT)) == [1, 2]
+        after = known if resumed_at == "the latest event it read" else 0
+        kept = _sequences(await bus.replays.read(workspace.id, after, known, limit=LIMIT))
         bus.remove(subscriber)
         unheard = await _emit(bus, workspace.id)  # published: nobody here listens
         await bus.add(workspace.id)
         reads = _Reads(monkeypatch)
-        assert _sequences(await bus.replays.read(workspace.id, 0, known, limit=LIMIT)) == [
-            1,
-            2,
+        assert _sequences(await bus.replays.read(workspace.id, after, known, limit=LIMIT)) == [
+            *kept,
             unheard,
         ]
-        assert reads.calls == [(0, None)]
+        assert reads.calls == [(after, None)]
 
 
-async def test_a_lost_broadcast_connection_forgets_the_workspace_s_replays(
+async def test_a_replay_read_while_the_listener_does_not_listen_is_not_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Between two stretches of listening (a listener restarting, a broadcast connection
+    coming back) events may go unheard: a replay read then, or whose read began before it
+    stopped listening, serves no later subscription."""
+    async with _bus(tmp_path) as bus:
+        workspace = await Workspace.create(name="Restart Co")
+        await bus.add(workspace.id)
+        known = await _emit(None, workspace.id, 2)
+        reads = _Reads(monkeypatch)
+        bus.replays.forget(workspace.id)
+        for _ in range(2):
+            assert _sequences(await bus.replays.read(workspace.id, 0, known, limit=LIMIT)) == [1, 2]
+        assert reads.calls == [(0, None), (0, None)]
+
+        bus.replays.listening(workspace.id)
+        release = asyncio.Event()
+        slow = graph.live.read_outbox
+
+        async def held(*args, **kwargs):
+            await release.wait()
+            return await slow(*args, **kwargs)
+
+        monkeypatch.setattr(graph.live, "read_outbox", held)
+        reading = asyncio.create_task(bus.replays.read(workspace.id, 0, known, limit=LIMIT))
+        await asyncio.sleep(0.05)
+        bus.replays.forget(workspace.id)  # stopped listening while it read
+        bus.replays.listening(workspace.id)
+        release.set()
+        assert _sequences(await reading) == [1, 2]
+        assert _sequences(await bus.replays.read(workspace.id, 0, known, limit=LIMIT)) == [1, 2]
+        assert reads.calls == [(0, None)] * 4
+
+
+async def test_a_lost_broadcast_connection_stops_keeping_until_it_is_back(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
     """While the listener's broadcast connection is lost, events go unheard (the bus polls the
-    outbox for the subscribers it has): a replay read afterwards comes from the database."""
+    outbox for the subscribers it has): replays are read from the database until it is back."""
     async with _bus(tmp_path) as bus:
         workspace = await Workspace.create(name="Lost Co")
         subscriber = await bus.add(workspace.id)
         known = await _emit(bus, workspace.id, 2)
         await _dispatched(subscriber, known)
         assert _sequences(await bus.replays.read(workspace.id, 0, known, limit=LIMIT)) == [1, 2]
-        await bus._broadcast.publish(channel=bus.channel(workspace.id), message=LOST)
+        channel = bus.channel(workspace.id)
+        await bus._broadcast.publish(channel=channel, message=LOST)
         async with asyncio.timeout(5):
-            while workspace.id in bus.replays._kept:
+            while workspace.id in bus.replays._listening:
                 await asyncio.sleep(0.01)
         unheard = await _emit(None, workspace.id)
         reads = _Reads(monkeypatch)
-        assert _sequences(await bus.replays.read(workspace.id, 0, known, limit=LIMIT)) == [
-            1,
-            2,
-            unheard,
-        ]
+        for _ in range(2):
+            assert _sequences(await bus.replays.read(workspace.id, 0, known, limit=LIMIT)) == [
+                1,
+                2,
+                unheard,
+            ]
+        assert reads.calls == [(0, None), (0, None)]
+        await bus._broadcast.publish(channel=channel, message=RESYNC)
+        async with asyncio.timeout(5):
+            while workspace.id not in bus.replays._listening:
+                await asyncio.sleep(0.01)
+        for _ in range(2):
+            assert len((await bus.replays.read(workspace.id, 0, known, limit=LIMIT)).events) == 3
+        assert reads.calls == [(0, None)] * 3
+
+
+async def test_the_replays_kept_hold_at_most_so_many_events_in_all(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(graph.live, "KEPT_EVENTS", 8)
+    async with _bus(tmp_path) as bus:
+        workspace = await Workspace.create(name="Small Co")
+        subscriber = await bus.add(workspace.id)
+        latest = await _emit(bus, workspace.id, 5)
+        await _dispatched(subscriber, latest)
+        reads = _Reads(monkeypatch)
+        await bus.replays.read(workspace.id, 0, latest, limit=LIMIT)  # 5 events
+        await bus.replays.read(workspace.id, 0, latest, limit=LIMIT)
         assert reads.calls == [(0, None)]
+        await bus.replays.read(workspace.id, 1, latest, limit=LIMIT)  # 4 more: over 8
+        await bus.replays.read(workspace.id, 0, latest, limit=LIMIT)
+        assert reads.calls == [(0, None), (1, None), (0, None)]
 
 
 async def test_long_or_pruned_replays_are_not_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
@@ -219,3 +289,34 @@ async def test_long_or_pruned_replays_are_not_kept(tmp_path: Path, monkeypatch: 
         for _ in range(2):
             assert len((await bus.replays.read(workspace.id, 3, latest, limit=2)).events) == 2
         assert reads.calls[2:] == [(3, None), (3, None)]
+        # nor one whose first events were pruned (the subscription is told to reload)
+        await Event.filter(workspace_id=workspace.id, sequence__lte=2).delete()
+        for _ in range(2):
+            assert _sequences(await bus.replays.read(workspace.id, 1, latest, limit=LIMIT)) == [
+                3,
+                4,
+                5,
+            ]
+        assert reads.calls[4:] == [(1, None), (1, None)]
+
+
+async def test_an_extended_replay_keeps_the_deliveries_whose_facts_did_not_change(
+    tmp_path: Path,
+):
+    """What was computed for each event of a kept replay (its delivery, with the payloads kept
+    on it) is reused once the replay is extended, except for the events whose contact the new
+    events changed: those are authorised with its new facts (``domain.md`` section 7)."""
+    async with _bus(tmp_path) as bus:
+        workspace = await Workspace.create(name="Facts Co")
+        subscriber = await bus.add(workspace.id)
+        await _emit(bus, workspace.id, contact_id=1, assignee_id=10)
+        known = await _emit(bus, workspace.id, contact_id=2, assignee_id=20)
+        await _dispatched(subscriber, known)
+        before = (await bus.replays.read(workspace.id, 0, known, limit=LIMIT)).deliveries()
+        latest = await _emit(bus, workspace.id, contact_id=2, assignee_id=30)
+        await _dispatched(subscriber, latest)
+        after = (await bus.replays.read(workspace.id, 0, known, limit=LIMIT)).deliveries()
+        assert [d.event.sequence for d in after] == [1, 2, 3]
+        assert after[0] is before[0]
+        assert after[1] is not before[1] and after[1].facts["assignee_id"] == 30
+        assert after[2].facts["assignee_id"] == 30

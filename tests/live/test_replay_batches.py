@@ -193,7 +193,7 @@ async def test_each_replay_of_a_shared_batch_delivers_what_its_viewer_may_see_on
         return _viewer(viewer.user_id, assignees(viewer.user_id, sequence), sequence)
 
     monkeypatch.setattr(subscriptions, "refresh_viewer", refresh_viewer)
-    read = OutboxRead(tuple(events))
+    read = OutboxRead(tuple(events), AFTER)
     streams = []
     for _ in range(30):
         user = rnd.choice(users)
@@ -230,7 +230,7 @@ async def test_a_caught_up_subscription_holds_no_payload_the_cache_let_go(fresh_
         LiveEvent(1, sequence, MESSAGE, {"contact_id": None, "assignee_id": 1})
         for sequence in range(AFTER + 1, AFTER + 31)
     ]
-    read = OutboxRead(tuple(events))
+    read = OutboxRead(tuple(events), AFTER)
     streams = [
         _stream(_viewer(user, frozenset({1, 1000 + user})), PLAIN, read, _Writer())
         for user in range(1, 21)
