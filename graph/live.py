@@ -419,8 +419,9 @@ async def read_outbox_shared_batch(
 
 KEPT_REPLAY_EVENTS = 1_000
 """The longest replay :class:`KeptReplays` keeps (events)."""
-KEPT_EVENTS = 20_000
-"""The events :class:`KeptReplays` keeps in all, its replays of every workspace together."""
+KEPT_EVENTS = 5_000
+"""The events :class:`KeptReplays` keeps in all, its replays of every workspace together (each
+with the payloads computed for it, one per selection group that replayed it)."""
 KEPT_REPLAY_SECONDS = 10.0
 """How long :class:`KeptReplays` keeps a replay after reading it (seconds)."""
 
