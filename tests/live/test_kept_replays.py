@@ -80,6 +80,16 @@ async def _dispatched(subscriber, sequence: int) -> None:
                 queued.clear()
 
 
+async def _listened_to(bus: EventBus, name: str, count: int):
+    """A new workspace with one subscriber, handed the workspace's first ``count`` events:
+    the workspace, the subscriber and the latest sequence."""
+    workspace = await Workspace.create(name=name)
+    subscriber = await bus.add(workspace.id)
+    latest = await _emit(bus, workspace.id, count)
+    await _dispatched(subscriber, latest)
+    return workspace, subscriber, latest
+
+
 def _sequences(read) -> list[int]:
     return [event.sequence for event in read.events]
 
@@ -88,10 +98,7 @@ async def test_resuming_again_reads_nothing_until_the_bus_dispatches_an_event_th
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
     async with _bus(tmp_path) as bus:
-        workspace = await Workspace.create(name="Storm Co")
-        subscriber = await bus.add(workspace.id)
-        known = await _emit(bus, workspace.id, 5)
-        await _dispatched(subscriber, known)
+        workspace, subscriber, known = await _listened_to(bus, "Storm Co", 5)
         reads = _Reads(monkeypatch)
 
         first = await bus.replays.read(workspace.id, 1, known, limit=LIMIT)
@@ -144,10 +151,7 @@ async def test_resuming_at_the_latest_event_reads_the_empty_replay_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
     async with _bus(tmp_path) as bus:
-        workspace = await Workspace.create(name="Quiet Co")
-        subscriber = await bus.add(workspace.id)
-        latest = await _emit(bus, workspace.id, 2)
-        await _dispatched(subscriber, latest)
+        workspace, subscriber, latest = await _listened_to(bus, "Quiet Co", 2)
         reads = _Reads(monkeypatch)
         for _ in range(2):
             assert (
@@ -170,10 +174,7 @@ async def test_a_workspace_listened_to_again_replays_what_was_published_meanwhil
     """Events published while nobody listened here were never dispatched here: a subscription
     that read its sequence before them replays them all the same."""
     async with _bus(tmp_path) as bus:
-        workspace = await Workspace.create(name="Away Co")
-        subscriber = await bus.add(workspace.id)
-        known = await _emit(bus, workspace.id, 2)
-        await _dispatched(subscriber, known)
+        workspace, subscriber, known = await _listened_to(bus, "Away Co", 2)
         after = known if resumed_at == "the latest event it read" else 0
         kept = _sequences(await bus.replays.read(workspace.id, after, known, limit=LIMIT))
         bus.remove(subscriber)
@@ -228,10 +229,7 @@ async def test_a_lost_broadcast_connection_stops_keeping_until_it_is_back(
     """While the listener's broadcast connection is lost, events go unheard (the bus polls the
     outbox for the subscribers it has): replays are read from the database until it is back."""
     async with _bus(tmp_path) as bus:
-        workspace = await Workspace.create(name="Lost Co")
-        subscriber = await bus.add(workspace.id)
-        known = await _emit(bus, workspace.id, 2)
-        await _dispatched(subscriber, known)
+        workspace, _, known = await _listened_to(bus, "Lost Co", 2)
         assert _sequences(await bus.replays.read(workspace.id, 0, known, limit=LIMIT)) == [1, 2]
         channel = bus.channel(workspace.id)
         await bus._broadcast.publish(channel=channel, message=LOST)
@@ -261,10 +259,7 @@ async def test_the_replays_kept_hold_at_most_so_many_events_in_all(
 ):
     monkeypatch.setattr(graph.live, "KEPT_EVENTS", 8)
     async with _bus(tmp_path) as bus:
-        workspace = await Workspace.create(name="Small Co")
-        subscriber = await bus.add(workspace.id)
-        latest = await _emit(bus, workspace.id, 5)
-        await _dispatched(subscriber, latest)
+        workspace, _, latest = await _listened_to(bus, "Small Co", 5)
         reads = _Reads(monkeypatch)
         await bus.replays.read(workspace.id, 0, latest, limit=LIMIT)  # 5 events
         await bus.replays.read(workspace.id, 0, latest, limit=LIMIT)
@@ -277,10 +272,7 @@ async def test_the_replays_kept_hold_at_most_so_many_events_in_all(
 async def test_long_or_pruned_replays_are_not_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(graph.live, "KEPT_REPLAY_EVENTS", 3)
     async with _bus(tmp_path) as bus:
-        workspace = await Workspace.create(name="Long Co")
-        subscriber = await bus.add(workspace.id)
-        latest = await _emit(bus, workspace.id, 5)
-        await _dispatched(subscriber, latest)
+        workspace, _, latest = await _listened_to(bus, "Long Co", 5)
         reads = _Reads(monkeypatch)
         for _ in range(2):
             assert len((await bus.replays.read(workspace.id, 0, latest, limit=LIMIT)).events) == 5
