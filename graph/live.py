@@ -417,9 +417,9 @@ async def read_outbox_shared_batch(
     return await _outbox_reads.read((workspace_id, after, up_to, limit, base))
 
 
-KEPT_REPLAY_EVENTS = 1_000
+KEPT_REPLAY_EVENTS = 500
 """The longest replay :class:`KeptReplays` keeps (events)."""
-KEPT_EVENTS = 5_000
+KEPT_EVENTS = 2_000
 """The events :class:`KeptReplays` keeps in all, its replays of every workspace together (each
 with the payloads computed for it, one per selection group that replayed it)."""
 KEPT_REPLAY_SECONDS = 10.0
@@ -480,6 +480,8 @@ class KeptReplays:
         kept for it serves any more, and nothing read from now on is kept, until
         :meth:`listening`."""
         self._listening.pop(workspace_id, None)
+        # a replay read once it listens again holds every event dispatched before
+        self._dispatched.pop(workspace_id, None)
 
     async def read(self, workspace_id: int, after: int, known: int, *, limit: int) -> OutboxRead:
         """The events after ``after`` that a subscription registered with the bus replays, in
@@ -503,6 +505,7 @@ class KeptReplays:
             (not events or events[0].sequence == after + 1)  # from after on (not pruned)
             and len(events) <= KEPT_REPLAY_EVENTS
             and len(events) < limit
+            and len(events) < kept.maxsize  # its size: len(events) + 1
             and self._listening.get(workspace_id) is listening  # listened all along
         ):
             found = kept.get(key)
@@ -828,6 +831,13 @@ class EventBus:
                 self._event_loaders.popitem(last=False)
         return loaders
 
+    def _hears(self, channel: str) -> bool:
+        """Whether every message published on ``channel`` from now on reaches this process
+        (Redis: subscribed on the live connection, :meth:`ResilientRedisBackend.hears`;
+        ``memory://``: always)."""
+        hears = getattr(self._broadcast._backend, "hears", None)
+        return hears is None or hears(channel)
+
     def channel(self, workspace_id: int) -> str:
         """The broadcaster channel of a workspace's events."""
         return f"inbox-graph:{self.namespace}:workspace:{workspace_id}"
@@ -923,14 +933,17 @@ class EventBus:
         ready = self._ready[workspace_id]
         if restarted:
             await asyncio.sleep(LISTENER_RESTART_SECONDS)
-        async with self._broadcast.subscribe(channel=self.channel(workspace_id)) as messages:
-            self.replays.listening(workspace_id)
+        channel = self.channel(workspace_id)
+        async with self._broadcast.subscribe(channel=channel) as messages:
+            if self._hears(channel):  # else it hears from the (re)connection's RESYNC on
+                self.replays.listening(workspace_id)
             ready.set()
             if not self._subscribers.get(workspace_id):
                 # every subscriber left while this was subscribing (see ``remove``): end here
                 if self._listeners.get(workspace_id) is asyncio.current_task():
                     del self._listeners[workspace_id]
                     del self._ready[workspace_id]
+                    self.replays.forget(workspace_id)
                 return
             if restarted:
                 await self._catch_up(workspace_id)  # what was published while nobody listened

@@ -7,9 +7,11 @@ broadcaster's own Redis backend neither reconnects nor reports a lost connection
   caller logs the failure; the event is in the outbox);
 - listens from a supervisor task that resubscribes every channel after reconnecting, with
   exponential backoff (0.2 s doubling to 5 s);
-- puts :data:`LOST` on each subscribed channel when the connection goes, and :data:`RESYNC`
-  after every (re)connection, so consumers read the outbox meanwhile and what they missed
-  (``graph.live.EventBus``).
+- puts :data:`LOST` on each subscribed channel when the connection goes (and on a channel
+  subscribed while it is away, or whose SUBSCRIBE failed), and :data:`RESYNC` after every
+  (re)connection, so consumers read the outbox meanwhile and what they missed
+  (``graph.live.EventBus``); :meth:`ResilientRedisBackend.hears` says whether a channel is
+  subscribed on the live connection.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ class ResilientRedisBackend(BroadcastBackend):
         self._url = url
         self._publisher = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
         self._channels: set[str] = set()
+        self._heard: set[str] = set()  # subscribed on the current connection
         self._queue: asyncio.Queue[Event] = asyncio.Queue()
         self._pubsub: Any = None
         self._supervisor: asyncio.Task[None] | None = None
@@ -57,17 +60,28 @@ class ResilientRedisBackend(BroadcastBackend):
         with contextlib.suppress(Exception):
             await self._publisher.aclose()
 
+    def hears(self, channel: str) -> bool:
+        """Whether ``channel`` is subscribed on the connection now up: every message published
+        on it from now on arrives, until :data:`LOST` says otherwise."""
+        return channel in self._heard
+
     async def subscribe(self, channel: str) -> None:
         self._channels.add(channel)
         if self._pubsub is not None and self.connected:
             try:
                 await self._pubsub.subscribe(channel)
+                self._heard.add(channel)
             except (RedisError, OSError):
                 log.warning("subscribe to %s failed; it is retried on reconnection", channel)
+        if channel not in self._heard:
+            # nothing published on it arrives until the (re)connection's RESYNC: its
+            # consumer reads the outbox meanwhile
+            self._queue.put_nowait(Event(channel=channel, message=LOST))
         self._wake.set()
 
     async def unsubscribe(self, channel: str) -> None:
         self._channels.discard(channel)
+        self._heard.discard(channel)
         if self._pubsub is not None and self.connected:
             with contextlib.suppress(RedisError, OSError):
                 await self._pubsub.unsubscribe(channel)
@@ -81,6 +95,7 @@ class ResilientRedisBackend(BroadcastBackend):
     async def _close_pubsub(self) -> None:
         pubsub, self._pubsub = self._pubsub, None
         self.connected = False
+        self._heard.clear()
         if pubsub is not None:
             with contextlib.suppress(Exception):
                 await pubsub.aclose()
@@ -97,12 +112,17 @@ class ResilientRedisBackend(BroadcastBackend):
                     self._url, socket_connect_timeout=2, health_check_interval=5
                 )
                 self._pubsub = client.pubsub(ignore_subscribe_messages=True)
-                await self._pubsub.subscribe(*sorted(self._channels))
+                heard: set[str] = set()
+                # a channel added while SUBSCRIBE was under way is subscribed before going on
+                while missing := self._channels - heard:
+                    await self._pubsub.subscribe(*sorted(missing))
+                    heard |= missing
+                self._heard = heard & self._channels
                 self.connected = True
                 if backoff > MIN_BACKOFF:
                     log.warning("reconnected to Redis; subscribers resynchronise from the outbox")
                 backoff = MIN_BACKOFF
-                for channel in list(self._channels):
+                for channel in sorted(self._heard):
                     self._queue.put_nowait(Event(channel=channel, message=RESYNC))
                 while self._channels:
                     message = await self._pubsub.get_message(timeout=1.0)

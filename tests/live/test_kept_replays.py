@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import uuid
 from pathlib import Path
 
 import pytest
@@ -15,7 +17,7 @@ import pytest
 import graph.live
 from db.models import Event, Workspace
 from graph.events import EventType
-from graph.live import EventBus, Transaction, write
+from graph.live import RESYNC_MARKER, EventBus, Transaction, write
 from graph.redis_backend import LOST, RESYNC
 from tests.conftest import fresh_database
 from tests.support import models_on
@@ -26,10 +28,10 @@ LIMIT = 100
 
 
 @contextlib.asynccontextmanager
-async def _bus(tmp_path: Path):
+async def _bus(tmp_path: Path, broadcast: str = "memory://"):
     with fresh_database(tmp_path) as url:
         async with models_on(url, every_task=True):
-            bus = EventBus("memory://")
+            bus = EventBus(broadcast, namespace=uuid.uuid4().hex)
             await bus.start()
             try:
                 yield bus
@@ -312,3 +314,56 @@ async def test_an_extended_replay_keeps_the_deliveries_whose_facts_did_not_chang
         assert after[0] is before[0]
         assert after[1] is not before[1] and after[1].facts["assignee_id"] == 30
         assert after[2].facts["assignee_id"] == 30
+
+
+async def _told_to_read_the_outbox(subscriber) -> None:
+    """Wait for the bus to tell ``subscriber`` to read the outbox (``RESYNC_MARKER``)."""
+    queued = asyncio.Event()
+    subscriber.wake = queued.set
+    async with asyncio.timeout(5):
+        while (event := await subscriber.take()) is None or event.type != RESYNC_MARKER:
+            if event is None:
+                await queued.wait()
+                queued.clear()
+
+
+async def test_nothing_is_kept_while_redis_does_not_hear_the_workspace_s_channel(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """A listener subscribing while Redis cannot be reached (after the connection's loss was
+    announced: a workspace listened to later) hears nothing published: its replays are read
+    from the database, and its subscribers are told to read the outbox until the connection's
+    RESYNC."""
+    async with _bus(tmp_path, "redis://127.0.0.1:1") as bus:
+        first = await Workspace.create(name="Early Co")
+        await _told_to_read_the_outbox(await bus.add(first.id))  # Redis is away
+        workspace = await Workspace.create(name="Deaf Co")
+        subscriber = await bus.add(workspace.id)
+        assert not bus._broadcast._backend.hears(bus.channel(workspace.id))
+        known = await _emit(None, workspace.id, 2)
+        reads = _Reads(monkeypatch)
+        for _ in range(2):
+            assert _sequences(await bus.replays.read(workspace.id, 0, known, limit=LIMIT)) == [1, 2]
+        assert reads.calls == [(0, None), (0, None)]
+        await _told_to_read_the_outbox(subscriber)
+
+
+@pytest.mark.skipif(
+    not os.environ.get("BROADCAST_URL", "").startswith("redis://"),
+    reason="runs in the Redis run of the suite",
+)
+async def test_a_workspace_s_replays_are_kept_once_redis_hears_its_channel(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    async with _bus(tmp_path, os.environ["BROADCAST_URL"]) as bus:
+        workspace = await Workspace.create(name="Heard Co")
+        subscriber = await bus.add(workspace.id)
+        latest = await _emit(bus, workspace.id, 2)
+        await _dispatched(subscriber, latest)  # RESYNC, then the events: it hears them
+        reads = _Reads(monkeypatch)
+        for _ in range(2):
+            assert _sequences(await bus.replays.read(workspace.id, 0, latest, limit=LIMIT)) == [
+                1,
+                2,
+            ]
+        assert reads.calls == [(0, None)]
