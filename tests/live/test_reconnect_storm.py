@@ -164,7 +164,8 @@ async def test_dashboards_resuming_one_after_another_while_messages_arrive_get_e
     """Dashboards resume after the same sequence one after another, a message arriving before
     each, while another subscription keeps the workspace listened to: the later ones replay
     what was read for the first (``graph.live.KeptReplays``), extended by what arrived since,
-    and each gets every message it missed, once, in order."""
+    and each gets every message it missed, once, in order (which reads go to the database:
+    ``tests/live/test_kept_replays.py``)."""
     token = world.tokens["owner"]
     probe = await subscribe(world.served, token, NEW_MESSAGE)
     try:
