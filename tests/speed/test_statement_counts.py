@@ -190,9 +190,16 @@ async def busy(world, small_sidebar):
 
 
 async def ring_calls(world, count: int) -> None:
+    """``count`` inbound calls, ringing, their contacts assigned in turn. They ring for the
+    longest timeout there is (600 s): a ring-timeout sweep moving one to MISSED between two
+    requests whose answers a test compares would make them differ."""
     integration = world.client("integration")
     assignees = itertools.cycle(ASSIGNEES)
     owner = world.client("owner")
+    await owner(
+        "mutation { updateWorkspaceSettings(input: {callRingTimeoutSeconds: 600}) "
+        "{ callRingTimeoutSeconds } }"
+    )
     for _ in range(count):
         data = await integration(
             RECEIVE_CALL,
