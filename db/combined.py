@@ -7,8 +7,9 @@ sends them as one: each read is a *part* (a ``SELECT`` of one model's columns, w
 or built by tortoise for a query set, :func:`query_part`), named so that a later part may read
 an earlier one's rows (the users of a page: ``id IN (SELECT author_id FROM messages)``); the
 statement is ``WITH part AS (...), ... SELECT ... UNION ALL ...``, every part's rows carrying
-its number and, on PostgreSQL, every model's columns (``NULL`` where a part's model has none),
-on SQLite its own columns by position (:func:`combined_statement`). Each part's
+its number and its own columns by position: on SQLite, whose columns take any type, in as many
+columns as the widest part has; on PostgreSQL in columns of their type, as many of each type as
+the part with the most of it has (:func:`combined_statement`). Each part's
 rows are then built as :func:`db.queries.plain_rows` builds them (the same instances), in the
 part's own order, ranked by the database (``ROW_NUMBER()``: a ``UNION ALL`` of ordered
 subqueries keeps no order by itself, and Python would sort text by another collation).
@@ -155,21 +156,69 @@ _STATEMENTS: cachetools.LRUCache[tuple[Any, ...], tuple[str, tuple[Layout, ...]]
     cachetools.LRUCache(STATEMENTS_KEPT)
 )
 
-Layout = tuple[str, ...] | None
-"""The names of a part's columns in its rows, in order (``None``: read by name)."""
+Layout = tuple[str, ...]
+"""The names of a part's columns in its rows, in order (``""`` where it has none)."""
+
+
+def _family(sql_type: str) -> str:
+    """The PostgreSQL type a column of ``sql_type`` is read as in :func:`combined_statement`'s
+    typed slots: ``TEXT`` for any text (``VARCHAR(n)``: a ``UNION`` of lengths), else its own."""
+    return "TEXT" if sql_type == "TEXT" or sql_type.startswith("VARCHAR") else sql_type
+
+
+def _part_types(part: Part) -> dict[str, str]:
+    """``part``'s own columns and their PostgreSQL types, by name."""
+    if part.model is None:
+        return dict(part.values)
+    return {
+        column: field_.get_for_dialect("postgres", "SQL_TYPE")
+        for column, field_ in _columns(part.model).items()
+    }
+
+
+def _typed_slots(parts: Sequence[Part]) -> list[str]:
+    """The type of each column of a PostgreSQL combined statement after ``part_`` and
+    ``row_``: for each type (:func:`_family`), as many columns as the part with the most of
+    that type has, in a fixed order (:func:`_slotted` puts each part's columns there)."""
+    most: dict[str, int] = {}
+    for part in parts:
+        counts: dict[str, int] = {}
+        for sql_type in _part_types(part).values():
+            family = _family(sql_type)
+            counts[family] = counts.get(family, 0) + 1
+        for family, count in counts.items():
+            most[family] = max(most.get(family, 0), count)
+    return [family for family in sorted(most) for _ in range(most[family])]
+
+
+def _slotted(part: Part, slots: Sequence[str]) -> list[str | None]:
+    """``part``'s column in each of ``slots`` (:func:`_typed_slots`), ``None`` where it has
+    none: its columns of each type in the order of their names, in that type's slots."""
+    waiting: dict[str, list[str]] = {}
+    for column, sql_type in sorted(_part_types(part).items()):
+        waiting.setdefault(_family(sql_type), []).append(column)
+    found: list[str | None] = []
+    for family in slots:
+        left = waiting.get(family)
+        found.append(left.pop(0) if left else None)
+    return found
 
 
 def combined_statement(db: BaseDBAsyncClient, parts: Sequence[Part]) -> tuple[str, list[Any]]:
     """The one statement reading ``parts`` (and its parameters): a ``WITH`` of every part,
     then a ``UNION ALL`` of each part's rows, its number in the first column ``part_`` and
     each row's rank in the part's ``order`` in the second, ``row_`` (ranked by the database:
-    its collation orders text). On PostgreSQL every part's row carries every model's columns
-    by name (``NULL`` where its model has none, typed); on SQLite, whose columns take any
-    type, each part's own columns follow by position, ``NULL`` after them up to the widest
-    part's (:func:`read_combined` reads them by position): a list of 100 with its contacts,
-    messages and users, read this way before lists were read by :func:`read_joined`, was 315
-    rows of 50 columns, 15,750 values for the database to make and the driver to convert (1.8
-    ms on SQLite), then 315 rows of 18 (1.3 ms). The text is
+    its collation orders text). Each part's own columns follow by position
+    (:func:`read_combined` reads them so). On SQLite, whose columns take any type, in the
+    order of their names, ``NULL`` after them up to the widest part's. On PostgreSQL, which
+    types a ``UNION``'s columns, in typed slots (:func:`_typed_slots`): for each type, as many
+    columns as the part with the most of that type has (any text is ``TEXT``), a ``NULL`` of
+    the type where a part has fewer. A list of 100 with its contacts, messages and users, read
+    this way before lists were read by :func:`read_joined`, was 315 rows of 50 columns on
+    SQLite, 15,750 values for the database to make and the driver to convert (1.8 ms), then
+    315 rows of 18 (1.3 ms); a timeline's conversation, contact, messages, activities and
+    users are 26 columns a row on PostgreSQL, 52 when every part carried every model's
+    columns by name (server CPU per request 0.88 against 0.91 ms). The text is
     built once per shape of the parts (their names, models, texts, orders, values and numbers
     of parameters) and kept."""
     sql, _ = _statement(db, parts)
@@ -177,8 +226,8 @@ def combined_statement(db: BaseDBAsyncClient, parts: Sequence[Part]) -> tuple[st
 
 
 def _statement(db: BaseDBAsyncClient, parts: Sequence[Part]) -> tuple[str, tuple[Layout, ...]]:
-    """:func:`combined_statement`'s text, and the layout of each part's rows (``None`` on
-    PostgreSQL: by name)."""
+    """:func:`combined_statement`'s text, and the layout of each part's rows (the names of its
+    columns by position, ``""`` where it has none)."""
     if not parts:
         raise ValueError("no parts")
     dialect = db.capabilities.dialect
@@ -206,6 +255,7 @@ def _statement(db: BaseDBAsyncClient, parts: Sequence[Part]) -> tuple[str, tuple
     postgres = dialect == "postgres"
     width = max(len(_own_columns(part)) for part in parts)
 
+    slots = _typed_slots(parts) if postgres else []
     ctes = []
     selects = []
     layouts: list[Layout] = []
@@ -215,11 +265,19 @@ def _statement(db: BaseDBAsyncClient, parts: Sequence[Part]) -> tuple[str, tuple
         before += len(part.params)
         own = _own_columns(part)
         if postgres:
-            columns = ", ".join(
-                f'"{c}"' if c in own else f'CAST(NULL AS {sql_type}) AS "{c}"'
-                for c, sql_type in wide.items()
-            )
-            layouts.append(None)
+            mine = _slotted(part, slots)
+            items = [
+                f"CAST(NULL AS {family})"
+                if column is None
+                else f'CAST("{column}" AS TEXT)'
+                if family == "TEXT"
+                else f'"{column}"'
+                for column, family in zip(mine, slots, strict=True)
+            ]
+            if number == 0:  # the statement's column names: the first part's
+                items = [f"{item} AS c{i}" for i, item in enumerate(items)]
+            columns = ", ".join(items)
+            layouts.append(("part_", "row_", *(column or "" for column in mine)))
         else:
             mine = [c for c in wide if c in own]
             items = [f'"{c}"' for c in mine] + ["NULL"] * (width - len(mine))
@@ -259,8 +317,6 @@ async def read_combined(parts: Sequence[Part], db: BaseDBAsyncClient | None = No
             part_rows.sort(key=_rank)
         if part.model is not None:
             found.append(model_rows(part.model, part_rows, layout=layout))
-        elif layout is None:
-            found.append([tuple(row[column] for column in part.values) for row in part_rows])
         else:
             positions = [layout.index(column) for column in part.values]
             found.append([tuple(row[i] for i in positions) for row in part_rows])
@@ -368,9 +424,9 @@ async def read_joined(
     A list's page with the rows it names (its contacts and last messages, the users those
     name) in less time than :func:`read_combined` reads them: no part materialized, scanned
     again and ranked by a window (SQLite, list of 25: 0.23 against 0.35 ms, of 100: 0.99
-    against 1.16); on PostgreSQL no union of every model's columns for the driver to decode
-    (a list of 100: 3.7 against 4.0 ms of server CPU, p50 5.3 against 6.0 ms). Every named
-    row comes once per page row naming it.
+    against 1.16); on PostgreSQL no union for the driver to decode (a list of 100: 3.7
+    against 4.0 ms of server CPU, p50 5.3 against 6.0 ms, when :func:`read_combined` carried
+    every model's columns by name). Every named row comes once per page row naming it.
 
     Raises:
         ValueError: a join of a later segment, a column that is not a name, an unread

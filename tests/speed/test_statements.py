@@ -159,7 +159,7 @@ async def test_a_combined_read_builds_the_rows_each_read_builds_alone(world, con
     its own model has) builds every part's rows as the part's statement alone reads them,
     in its order: parts of models of different widths, one naming another, ordered by a
     timestamp and by text, and plain values."""
-    from db.combined import Part, query_part, read_combined
+    from db.combined import Part, combined_statement, query_part, read_combined
     from db.models import User
     from db.queries import columns, model_rows, plain_rows
 
@@ -170,14 +170,13 @@ async def test_a_combined_read_builds_the_rows_each_read_builds_alone(world, con
     contacts_sql = (
         f'SELECT {columns(Contact)} FROM "contact" WHERE id IN (SELECT contact_id FROM "convs")'
     )
-    found = await read_combined(
-        [
-            query_part("convs", conversations._clone(), [("last_activity_at", True), ("id", True)]),
-            Part("contacts", Contact, contacts_sql),
-            query_part("named", users._clone(), [("name", False), ("id", False)]),
-            Part("counted", None, 'SELECT COUNT(*) AS n_ FROM "convs"', values={"n_": "BIGINT"}),
-        ]
-    )
+    parts = [
+        query_part("convs", conversations._clone(), [("last_activity_at", True), ("id", True)]),
+        Part("contacts", Contact, contacts_sql),
+        query_part("named", users._clone(), [("name", False), ("id", False)]),
+        Part("counted", None, 'SELECT COUNT(*) AS n_ FROM "convs"', values={"n_": "BIGINT"}),
+    ]
+    found = await read_combined(parts)
     expected_conversations = await plain_rows(conversations._clone())
     ids = ", ".join(str(row.contact_id) for row in expected_conversations)
     _, contact_rows = await Contact._meta.db.execute_query(
@@ -195,6 +194,16 @@ async def test_a_combined_read_builds_the_rows_each_read_builds_alone(world, con
     )
     assert [vars(row) for row in found[2]] == [vars(row) for row in expected[2]]
     assert found[3] == [(4,)]
+    # each row carries the part number, its rank and as many columns as the parts need in
+    # all (the widest part's on SQLite), not one for every column name of every model
+    db = Conversation._meta.db
+    _, rows = await db.execute_query(*combined_statement(db, parts))
+    models = (Conversation, Contact, User)
+    widest = max(len(model._meta.db_fields) for model in models)
+    every = len(
+        {column for model in models for column in model._meta.fields_db_projection.values()}
+    )
+    assert 2 + widest <= len(rows[0]) < 2 + every, (len(rows[0]), widest, every)
 
 
 async def test_sqlite_rows_are_read_by_position_as_by_name(world, connected) -> None:
