@@ -113,6 +113,20 @@ class SweptMemoryStorage(MemoryStorage):
         if sweep is not None:
             self._swept_at = time.monotonic()
 
+    def __getstate__(self) -> dict[str, Any]:
+        """As ``limits`` pickles its storage: without the sweep's task nor the locks."""
+        state = self.__dict__.copy()
+        for name in ("_sweep", "_swept_at", "locks"):
+            state.pop(name, None)
+        return state
+
+
+# limits' base classes wrap the storage methods (errors made StorageError) again for each
+# subclass, a second wrapper on every call: MemoryStorage's wrapped ones are inherited instead
+for _name, _method in list(vars(SweptMemoryStorage).items()):
+    if _name != "__getstate__" and callable(_method) and _name in vars(MemoryStorage):
+        delattr(SweptMemoryStorage, _name)
+
 
 @dataclass(frozen=True, slots=True)
 class ThrottleStatus:
