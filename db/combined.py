@@ -266,12 +266,11 @@ def _statement(db: BaseDBAsyncClient, parts: Sequence[Part]) -> tuple[str, tuple
         own = _own_columns(part)
         if postgres:
             mine = _slotted(part, slots)
+            # each column cast to its slot's type: a text of any length to TEXT, and a value
+            # of a values part to the type it is declared of (SUM of a BIGINT is NUMERIC: left
+            # as it is, it would turn its slot's model columns NUMERIC too)
             items = [
-                f"CAST(NULL AS {family})"
-                if column is None
-                else f'CAST("{column}" AS TEXT)'
-                if family == "TEXT"
-                else f'"{column}"'
+                f"CAST(NULL AS {family})" if column is None else f'CAST("{column}" AS {family})'
                 for column, family in zip(mine, slots, strict=True)
             ]
             if number == 0:  # the statement's column names: the first part's

@@ -206,6 +206,31 @@ async def test_a_combined_read_builds_the_rows_each_read_builds_alone(world, con
     assert 2 + widest <= len(rows[0]) < 2 + every, (len(rows[0]), widest, every)
 
 
+async def test_a_value_of_another_type_than_declared_leaves_the_model_rows_as_they_are(
+    world, connected
+) -> None:
+    """A part of plain values whose expression is of another type than it declares (a
+    ``NUMERIC`` declared ``INT``) is read as declared, and the model columns sharing that type
+    in the statement (on PostgreSQL, columns of one type are shared by the parts) come back as
+    they are: integers, not decimals."""
+    from db.combined import Part, query_part, read_combined
+    from db.models import User
+    from db.queries import plain_rows
+
+    users = User.all().order_by("name", "id").limit(5)
+    found = await read_combined(
+        [
+            query_part("named", users._clone(), [("name", False), ("id", False)]),
+            Part("summed", None, 'SELECT SUM("id") * 1.0 AS s_ FROM "named"', values={"s_": "INT"}),
+        ]
+    )
+    expected = await plain_rows(users._clone())
+    assert len(expected) == 5
+    assert [vars(row) for row in found[0]] == [vars(row) for row in expected]
+    assert all(type(row.id) is int for row in found[0])
+    assert found[1][0][0] == sum(row.id for row in expected)
+
+
 async def test_sqlite_rows_are_read_by_position_as_by_name(world, connected) -> None:
     """A row read by its columns' positions (SQLite's rows, ``db.queries.model_rows``) is the
     row read by name, whatever the columns' order and whatever other columns come first."""
