@@ -546,6 +546,7 @@ class Loaders:
         query: QuerySet[Model],
         order: Sequence[tuple[str, bool]],
         unread: Mapping[type[Model], frozenset[str]] | None = None,
+        unread_users: frozenset[type[Model]] = frozenset(),
         **relations: str,
     ) -> list[Any]:
         """The rows of the plain ``query`` (read in ``order``: ``(field, descending)`` pairs,
@@ -561,7 +562,10 @@ class Loaders:
 
         ``unread``: per model, columns none of the request's fields read
         (:func:`graph.schema.lean.unread_columns`), left out of the statement's rows (the
-        instances, partial, hold ``None`` there); without combined reads, every column."""
+        instances, partial, hold ``None`` there); without combined reads, every column.
+        ``unread_users``: models whose rows' users none of the request's fields read
+        (:func:`graph.schema.lean.unread_users`), neither joined nor preloaded: a field reading
+        one all the same loads it through the ``user`` loader."""
         model = query.model
         own_users = bool(_stored_user_columns(model) or _user_columns(model)[1])
         if not (combined.ENABLED and relations and is_plain(query)):
@@ -581,6 +585,7 @@ class Loaders:
         joins += [
             combined.Join(index, column, User)
             for index, segment in enumerate(segments)
+            if segment not in unread_users
             for column in _stored_user_columns(segment)
         ]
         rows, *found = await combined.read_joined(query, order, joins, unread)
@@ -594,7 +599,10 @@ class Loaders:
                 if row.workspace_id == workspace_id
             }
             _put(self.user, users)
-        await self.preload_users([*rows, *kept] if own_users else kept)
+        named = [*rows, *kept] if own_users else kept
+        if unread_users:
+            named = [row for row in named if type(row) not in unread_users]
+        await self.preload_users(named)
         return rows
 
     def _put_relations(

@@ -274,6 +274,7 @@ class PageRequest:
         order: Sequence[tuple[str, bool]],
         loaders: Loaders | None = None,
         unread: Mapping[type[Model], frozenset[str]] | None = None,
+        unread_users: frozenset[type[Model]] = frozenset(),
         **relations: str,
     ) -> list[Any]:
         """The rows of the page from the tortoise ``query`` in the list's ``order``, in reading
@@ -281,13 +282,14 @@ class PageRequest:
         :meth:`Page.of` makes the page of them. With ``loaders``, the rows they name are
         preloaded with them (:meth:`graph.loaders.Loaders.read_with`: ``relations`` maps a
         loader to the rows' column holding its key, ``contact="contact_id"``; ``unread`` the
-        columns of each model none of the request's fields read)."""
+        columns of each model none of the request's fields read, ``unread_users`` the models
+        whose rows' users none reads)."""
         page = keyset_query(
             query, order, self.size, self.after, self.before, backward=self.backward
         )
         if loaders is None:
             return await plain_rows(page)
-        return await loaders.read_with(page, self.reading(order), unread, **relations)
+        return await loaders.read_with(page, self.reading(order), unread, unread_users, **relations)
 
 
 async def _no_rows() -> int:

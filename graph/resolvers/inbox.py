@@ -159,6 +159,7 @@ async def list_conversations(
     unseen: bool = False,
     loaders: Loaders | None = None,
     unread: Mapping[type[Model], frozenset[str]] | None = None,
+    unread_users: frozenset[type[Model]] = frozenset(),
 ) -> Page[Conversation]:
     """The page ``request`` asks for of an inbox's conversations, newest activity first, by
     keyset both ways (backwards: the index read in reverse from ``before``); with
@@ -166,7 +167,8 @@ async def list_conversations(
     ``totalCount`` is a count of the same rows (the inbox's index, as the sidebar's counts).
     With ``loaders``, each row's contact and last message, and the users they name, are read
     with the page (:meth:`graph.loaders.Loaders.read_with`), but for the ``unread`` columns
-    of each model (none of the request's fields read them: :mod:`graph.schema.lean`)."""
+    of each model and the users of the ``unread_users`` models' rows (none of the request's
+    fields read them: :mod:`graph.schema.lean`)."""
     query = conversations_in(viewer, inbox.scope, status)
     if inbox.filter is not None:
         query = query.filter(inbox.filter)
@@ -177,6 +179,7 @@ async def list_conversations(
         CONVERSATION_ORDER,
         loaders,
         unread,
+        unread_users,
         contact="contact_id",
         message="last_message_id",
     )

@@ -33,7 +33,7 @@ from graph.schema.conversation import (
 )
 from graph.schema.core import After, Before, First, Last, Node, connection_field
 from graph.schema.described import AFTER_SEQUENCE, model_enum
-from graph.schema.lean import unread_columns
+from graph.schema.lean import unread_columns, unread_users
 from graph.schema.user import Team, User
 
 if TYPE_CHECKING:
@@ -408,6 +408,7 @@ class InboxQueries:
             unseen=unseen,
             loaders=info.context.loaders,
             unread=unread_columns(info),
+            unread_users=unread_users(info),
         )
         return ConversationConnection.from_page(
             page, Conversation.from_row, refreshed_at=refreshed_at

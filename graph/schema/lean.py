@@ -99,11 +99,24 @@ LEAN: dict[str, Lean] = {
 """Per GraphQL type: what a lean read leaves out of its model's rows, and the fields that
 need none of it (every other field of the type may)."""
 
+USERS: dict[str, tuple[type[Model], frozenset[str]]] = {
+    "Contact": (m.Contact, frozenset({"assignee"})),
+    "Message": (m.Message, frozenset({"author"})),
+    "Activity": (m.Activity, frozenset({"author", "assignee", "mentions"})),
+    "Call": (m.Call, frozenset({"answeredBy"})),
+}
+"""Per GraphQL type: its model, and its fields that read the users its rows name
+(:data:`graph.loaders.USER_COLUMNS`: a contact's assignee, a message's author...). A document
+selecting none of them on the type anywhere reads that model's rows in a list without those
+users (:func:`unread_users`); a field that reads them all the same (a type missing here)
+loads them through the ``user`` loader: the same answer, one statement more."""
+
 ENABLED = True
 """Whether lists read lean rows (``INBOX_GRAPH_LEAN_READS``, set by
 :func:`graph.app.create_app`); off, every column as before (the same answers)."""
 
 _FOUND: KeptByIdentity[Mapping[type[Model], frozenset[str]]] = KeptByIdentity(256)
+_USERS_FOUND: KeptByIdentity[frozenset[type[Model]]] = KeptByIdentity(256)
 
 
 def unread_columns(info: Info) -> Mapping[type[Model], frozenset[str]]:
@@ -122,6 +135,27 @@ def unread_columns(info: Info) -> Mapping[type[Model], frozenset[str]]:
         }
 
     return _FOUND.get((raw.operation,), found)
+
+
+def unread_users(info: Info) -> frozenset[type[Model]]:
+    """The models whose rows' users (:data:`USERS`) none of the fields of ``info``'s document
+    read (its operation and every fragment, as :func:`unread_columns` looks): a list reads
+    such rows without joining the users they name (an inbox list that shows no last
+    message's author: :meth:`graph.loaders.Loaders.read_with`). Empty when lean reads are
+    off. Found once per parsed operation."""
+    if not ENABLED:
+        return frozenset()
+    raw = info._raw_info
+
+    def found() -> frozenset[type[Model]]:
+        selected = _selected_fields(raw.schema, [raw.operation, *raw.fragments.values()])
+        return frozenset(
+            model
+            for name, (model, fields) in USERS.items()
+            if not selected.get(name, set()) & fields
+        )
+
+    return _USERS_FOUND.get((raw.operation,), found)
 
 
 def _selected_fields(schema: Any, definitions: list[Any]) -> dict[str, set[str]]:
@@ -146,4 +180,4 @@ def _selected_fields(schema: Any, definitions: list[Any]) -> dict[str, set[str]]
     return selected
 
 
-__all__ = ["ENABLED", "LEAN", "Lean", "unread_columns"]
+__all__ = ["ENABLED", "LEAN", "USERS", "Lean", "unread_columns", "unread_users"]

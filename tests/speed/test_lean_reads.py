@@ -16,7 +16,8 @@ from graphql import parse
 from bench.queries import CONVERSATIONS as BENCH_LIST
 from db import models as m
 from graph.schema import schema
-from graph.schema.lean import LEAN, unread_columns
+from graph.schema.lean import LEAN, unread_columns, unread_users
+from graph.schema.lean import USERS as USER_FIELDS
 from tests.speed.test_screens import USERS, same_bytes_for_every_user, screens  # noqa: F401
 from tests.support import serve
 
@@ -46,6 +47,11 @@ SHAPES = [
     # the list's contacts met again by another root field, through the same loader
     f"""query($inbox: InboxSelector!) {{ {PAGE} {{ nodes {{ {NODE} }} }}
       calls(first: 100) {{ nodes {{ id contact {{ id phone countryCode language }} }} }} }}""",
+    # no user shown: neither a contact's assignee nor a message's author is read with the page
+    (
+        f"query($inbox: InboxSelector!) {{ {PAGE} {{ nodes {{ id contact {{ id name }} "
+        "lastMessage { id text } } } }"
+    ),
 ]
 # each field reading a left-out column, alone in a list (so that it alone decides)
 ALONE = {
@@ -182,3 +188,42 @@ def test_each_field_reading_a_left_out_column_keeps_its_type_whole():
 )
 def test_a_column_asked_for_anywhere_is_read(shape, kept):
     assert left_out(shape) == {model: c for model, c in LEAN_TYPES.items() if model not in kept}
+
+
+def left_out_users(document: str) -> frozenset[type]:
+    parsed = parse(document)
+    operations = [d for d in parsed.definitions if d.kind == "operation_definition"]
+    fragments = {d.name.value: d for d in parsed.definitions if d.kind == "fragment_definition"}
+    raw = SimpleNamespace(schema=schema._schema, operation=operations[0], fragments=fragments)
+    return unread_users(SimpleNamespace(_raw_info=raw))
+
+
+USER_TYPES = {model for model, _ in USER_FIELDS.values()}
+
+
+@pytest.mark.parametrize(
+    ("shape", "kept"),
+    [
+        (BENCH_LIST, {m.Contact}),  # the contacts' assignees, no message's author
+        (APOLLO, {m.Contact}),
+        (SHAPES[0], {m.Contact, m.Message}),
+        (SHAPES[7], set()),  # no user shown
+        # an author asked for by a fragment of another root field, through an alias
+        (
+            "query($inbox: InboxSelector!, $id: ID!) { "
+            + PAGE
+            + " { nodes { id lastMessage { id } } } node(id: $id) { ...m } } "
+            + "fragment m on Message { writer: author { id } }",
+            {m.Message},
+        ),
+        # a field of a union counts for its member only: an activity's author, not a message's
+        (
+            "{ conversations(inbox: {standard: ALL}) { nodes { id timeline { nodes { "
+            + "... on Activity { author { id } } } } } } }",
+            {m.Activity},
+        ),
+        ("{ calls(first: 5) { nodes { id answeredBy { id } } } }", {m.Call}),
+    ],
+)
+def test_users_shown_anywhere_are_read_with_the_rows_naming_them(shape, kept):
+    assert left_out_users(shape) == USER_TYPES - kept

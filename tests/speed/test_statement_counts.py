@@ -286,6 +286,28 @@ async def test_conversation_list_statements_do_not_grow_with_the_page(busy, who,
     )
 
 
+async def test_a_list_reads_the_authors_it_shows_with_its_page(busy):
+    """A list showing its last messages' authors reads them with the page
+    (``graph.schema.lean.unread_users``: one not showing them does not join them): the same
+    statements as without them. The contacts' assignees are left out, which would bring the
+    authors among them."""
+    shown = CONVERSATIONS.replace(f"contact {{ {CONTACT} }}", "contact { id name }")
+    hidden = shown.replace(" author { id name }", "")
+    assert "assignee" not in shown and "author" in shown and "author" not in hidden
+    client = busy.client("manager")
+    variables = {"inbox": {"standard": "ALL"}, "first": 100}
+    with_authors, data = await statements(client, shown, variables)
+    without, _ = await statements(client, hidden, variables)
+    await client.aclose()
+    authors = {
+        e["node"]["lastMessage"]["author"]["id"]
+        for e in data["conversations"]["edges"]
+        if e["node"]["lastMessage"]["author"]
+    }
+    assert authors - {busy.user_ids["manager"]}  # shown, and not the viewer
+    assert with_authors == without, f"with the authors {with_authors}, without them {without}"
+
+
 async def test_the_full_inbox_list_really_shows_a_hundred_conversations(busy):
     client = busy.client("owner")
     _, data = await statements(client, CONVERSATIONS, {"inbox": {"standard": "ALL"}, "first": 100})
