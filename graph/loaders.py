@@ -564,8 +564,9 @@ class Loaders:
         (:func:`graph.schema.lean.unread_columns`), left out of the statement's rows (the
         instances, partial, hold ``None`` there); without combined reads, every column.
         ``unread_users``: models whose rows' users none of the request's fields read
-        (:func:`graph.schema.lean.unread_users`), neither joined nor preloaded: a field reading
-        one all the same loads it through the ``user`` loader."""
+        (:func:`graph.schema.lean.unread_users`), neither joined nor preloaded (a field reading
+        one all the same loads it through the ``user`` loader); without combined reads, every
+        user is preloaded."""
         model = query.model
         own_users = bool(_stored_user_columns(model) or _user_columns(model)[1])
         if not (combined.ENABLED and relations and is_plain(query)):

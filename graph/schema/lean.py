@@ -113,7 +113,8 @@ loads them through the ``user`` loader: the same answer, one statement more."""
 
 ENABLED = True
 """Whether lists read lean rows (``INBOX_GRAPH_LEAN_READS``, set by
-:func:`graph.app.create_app`); off, every column as before (the same answers)."""
+:func:`graph.app.create_app`); off, every column and the users of every row as before (the
+same answers)."""
 
 _FOUND: KeptByIdentity[Mapping[type[Model], frozenset[str]]] = KeptByIdentity(256)
 _USERS_FOUND: KeptByIdentity[frozenset[type[Model]]] = KeptByIdentity(256)

@@ -360,3 +360,50 @@ async def test_a_lean_joined_read_leaves_out_only_the_unread_columns(world, conn
         await read_joined(page._clone(), [], joins)
     with pytest.raises(ValueError, match="primary key"):
         await read_joined(page._clone(), order, joins, {Contact: frozenset({"id"})})
+
+
+async def test_a_list_read_leaves_out_the_users_no_field_shows(
+    world, connected, monkeypatch
+) -> None:
+    """``Loaders.read_with`` with ``unread_users`` (graph.schema.lean ``unread_users``): the
+    users the left-out models' rows name (the last messages' authors) are not joined, nor
+    put in the request's ``user`` loader; the others (the contacts' assignees) are, as they
+    are without it."""
+    from graph.loaders import Loaders
+
+    order = [("last_activity_at", True), ("id", True)]
+    page = Conversation.all().order_by(*ordering(order)).limit(20)
+    rows = await page._clone()
+    contacts = await Contact.filter(id__in=[r.contact_id for r in rows])
+    assignees = {c.assignee_id for c in contacts} - {None}
+    assert assignees
+    from db.models import User
+
+    author = await User.filter(workspace_id=rows[0].workspace_id).exclude(id__in=assignees).first()
+    assert author is not None
+    written = next(r.last_message_id for r in rows if r.last_message_id)
+    db = Conversation._meta.db
+    # a last message whose author is no contact's assignee: only its own join would bring it
+    await db.execute_query(f"UPDATE message SET author_id = {author.id} WHERE id = {written}")
+    sent: list[str] = []
+    execute = db.execute_query
+
+    async def recorded(sql: str, values: list | None = None):
+        sent.append(sql)
+        return await execute(sql, values)
+
+    monkeypatch.setattr(db, "execute_query", recorded)
+
+    def users(loaders: Loaders) -> set[int]:
+        return {key for key, found in loaders.user.cache_map.cache_map.items() if found.result()}
+
+    relations = {"contact": "contact_id", "message": "last_message_id"}
+    every, lean = Loaders(rows[0].workspace_id), Loaders(rows[0].workspace_id)
+    await every.read_with(page._clone(), order, **relations)
+    await lean.read_with(page._clone(), order, None, frozenset({Message}), **relations)
+    assert len(sent) == 2, sent  # each in one statement
+    assert 'ON s4."id" = s2."author_id"' in sent[0]
+    assert '"author_id"' not in sent[1].split("FROM (", 1)[1].split(") s0", 1)[1]
+    assert 'ON s3."id" = s1."assignee_id"' in sent[1]
+    assert users(lean) == assignees
+    assert users(every) >= assignees | {author.id}
