@@ -47,10 +47,28 @@ SHAPES = [
     # the list's contacts met again by another root field, through the same loader
     f"""query($inbox: InboxSelector!) {{ {PAGE} {{ nodes {{ {NODE} }} }}
       calls(first: 100) {{ nodes {{ id contact {{ id phone countryCode language }} }} }} }}""",
-    # no user shown: neither a contact's assignee nor a message's author is read with the page
+]
+NO_USER = (
+    f"query($inbox: InboxSelector!) {{ {PAGE} {{ nodes {{ id contact {{ id name }} "
+    "lastMessage { id text } } } }"
+)
+"""A list showing no user: neither a contact's assignee nor a message's author is read with
+its page (``graph.schema.lean.unread_users``)."""
+SHAPES.append(NO_USER)
+# a message's author asked for where the walk over a document counts it though an answer may
+# not show it: under @include, in a fragment not spread, through an interface
+AUTHOR_ASKED = [
     (
-        f"query($inbox: InboxSelector!) {{ {PAGE} {{ nodes {{ id contact {{ id name }} "
-        "lastMessage { id text } } } }"
+        f"query($inbox: InboxSelector!, $on: Boolean! = false) {{ {PAGE} {{ nodes {{ id "
+        "lastMessage { id author @include(if: $on) { id } } } } }"
+    ),
+    (
+        f"query($inbox: InboxSelector!) {{ {PAGE} {{ nodes {{ id lastMessage {{ id }} }} }} }} "
+        "fragment unused on Message { author { id } }"
+    ),
+    (
+        f"query($inbox: InboxSelector!) {{ {PAGE} {{ nodes {{ id lastMessage {{ ... on Node {{ "
+        "... on Message { author { id } } } } } } }"
     ),
 ]
 # each field reading a left-out column, alone in a list (so that it alone decides)
@@ -207,7 +225,8 @@ USER_TYPES = {model for model, _ in USER_FIELDS.values()}
         (BENCH_LIST, {m.Contact}),  # the contacts' assignees, no message's author
         (APOLLO, {m.Contact}),
         (SHAPES[0], {m.Contact, m.Message}),
-        (SHAPES[7], set()),  # no user shown
+        (NO_USER, set()),
+        *((shape, {m.Message}) for shape in AUTHOR_ASKED),
         # an author asked for by a fragment of another root field, through an alias
         (
             "query($inbox: InboxSelector!, $id: ID!) { "
