@@ -369,22 +369,34 @@ async def test_a_list_read_leaves_out_the_users_no_field_shows(
     users the left-out models' rows name (the last messages' authors) are not joined, nor
     put in the request's ``user`` loader; the others (the contacts' assignees) are, as they
     are without it."""
+    from db.models import User
     from graph.loaders import Loaders
+    from graph.relay import parse_global_id
 
     order = [("last_activity_at", True), ("id", True)]
-    page = Conversation.all().order_by(*ordering(order)).limit(20)
+    # the world's workspace alone (the loaders drop other workspaces' rows)
+    workspace_id = (await User.get(id=parse_global_id(world.user_ids["owner"])[1])).workspace_id
+    # the author-to-be of a last message, and a page of conversations of contacts it is not
+    # the assignee of: only the messages' own join would bring it
+    author = await User.filter(workspace_id=workspace_id).order_by("-id").first()
+    theirs = await Contact.filter(assignee_id=author.id).values_list("id", flat=True)
+    page = (
+        Conversation.filter(workspace_id=workspace_id)
+        .exclude(contact_id__in=[*theirs, 0])
+        .order_by(*ordering(order))
+        .limit(20)
+    )
     rows = await page._clone()
     contacts = await Contact.filter(id__in=[r.contact_id for r in rows])
     assignees = {c.assignee_id for c in contacts} - {None}
-    assert assignees
-    from db.models import User
+    assert assignees and author.id not in assignees
+    written = await Message.get(id=next(r.last_message_id for r in rows if r.last_message_id))
+    await Message.filter(id=written.id).update(author_id=author.id)
 
-    author = await User.filter(workspace_id=rows[0].workspace_id).exclude(id__in=assignees).first()
-    assert author is not None
-    written = next(r.last_message_id for r in rows if r.last_message_id)
+    def users(loaders: Loaders) -> set[int]:
+        return {key for key, found in loaders.user.cache_map.cache_map.items() if found.result()}
+
     db = Conversation._meta.db
-    # a last message whose author is no contact's assignee: only its own join would bring it
-    await db.execute_query(f"UPDATE message SET author_id = {author.id} WHERE id = {written}")
     sent: list[str] = []
     execute = db.execute_query
 
@@ -392,15 +404,15 @@ async def test_a_list_read_leaves_out_the_users_no_field_shows(
         sent.append(sql)
         return await execute(sql, values)
 
-    monkeypatch.setattr(db, "execute_query", recorded)
-
-    def users(loaders: Loaders) -> set[int]:
-        return {key for key, found in loaders.user.cache_map.cache_map.items() if found.result()}
-
     relations = {"contact": "contact_id", "message": "last_message_id"}
-    every, lean = Loaders(rows[0].workspace_id), Loaders(rows[0].workspace_id)
-    await every.read_with(page._clone(), order, **relations)
-    await lean.read_with(page._clone(), order, None, frozenset({Message}), **relations)
+    every, lean = Loaders(workspace_id), Loaders(workspace_id)
+    try:
+        monkeypatch.setattr(db, "execute_query", recorded)
+        await every.read_with(page._clone(), order, **relations)
+        await lean.read_with(page._clone(), order, None, frozenset({Message}), **relations)
+        monkeypatch.undo()
+    finally:  # the world as it was, for the tests after this one
+        await Message.filter(id=written.id).update(author_id=written.author_id)
     assert len(sent) == 2, sent  # each in one statement
     assert 'ON s4."id" = s2."author_id"' in sent[0]
     assert '"author_id"' not in sent[1].split("FROM (", 1)[1].split(") s0", 1)[1]
