@@ -116,26 +116,37 @@ ENABLED = True
 :func:`graph.app.create_app`); off, every column and the users of every row as before (the
 same answers)."""
 
-_FOUND: KeptByIdentity[Mapping[type[Model], frozenset[str]]] = KeptByIdentity(256)
-_USERS_FOUND: KeptByIdentity[frozenset[type[Model]]] = KeptByIdentity(256)
+_FOUND: KeptByIdentity[tuple[Mapping[type[Model], frozenset[str]], frozenset[type[Model]]]] = (
+    KeptByIdentity(256)
+)
+
+
+def _found(info: Info) -> tuple[Mapping[type[Model], frozenset[str]], frozenset[type[Model]]]:
+    """:func:`unread_columns` and :func:`unread_users` of ``info``'s document, from one walk
+    of it (its operation and every fragment), once per parsed operation."""
+    raw = info._raw_info
+
+    def found() -> tuple[Mapping[type[Model], frozenset[str]], frozenset[type[Model]]]:
+        selected = _selected_fields(raw.schema, [raw.operation, *raw.fragments.values()])
+        columns = {
+            lean.model: lean.columns
+            for name, lean in LEAN.items()
+            if selected.get(name, set()) <= lean.fields
+        }
+        users = frozenset(
+            model
+            for name, (model, fields) in USERS.items()
+            if not selected.get(name, set()) & fields
+        )
+        return columns, users
+
+    return _FOUND.get((raw.operation,), found)
 
 
 def unread_columns(info: Info) -> Mapping[type[Model], frozenset[str]]:
     """Per model, the columns none of the fields of ``info``'s document may read (the module
     docstring); empty when lean reads are off. Found once per parsed operation."""
-    if not ENABLED:
-        return {}
-    raw = info._raw_info
-
-    def found() -> Mapping[type[Model], frozenset[str]]:
-        selected = _selected_fields(raw.schema, [raw.operation, *raw.fragments.values()])
-        return {
-            lean.model: lean.columns
-            for name, lean in LEAN.items()
-            if selected.get(name, set()) <= lean.fields
-        }
-
-    return _FOUND.get((raw.operation,), found)
+    return _found(info)[0] if ENABLED else {}
 
 
 def unread_users(info: Info) -> frozenset[type[Model]]:
@@ -143,20 +154,8 @@ def unread_users(info: Info) -> frozenset[type[Model]]:
     read (its operation and every fragment, as :func:`unread_columns` looks): a list reads
     such rows without joining the users they name (an inbox list that shows no last
     message's author: :meth:`graph.loaders.Loaders.read_with`). Empty when lean reads are
-    off. Found once per parsed operation."""
-    if not ENABLED:
-        return frozenset()
-    raw = info._raw_info
-
-    def found() -> frozenset[type[Model]]:
-        selected = _selected_fields(raw.schema, [raw.operation, *raw.fragments.values()])
-        return frozenset(
-            model
-            for name, (model, fields) in USERS.items()
-            if not selected.get(name, set()) & fields
-        )
-
-    return _USERS_FOUND.get((raw.operation,), found)
+    off. Found once per parsed operation, with :func:`unread_columns`."""
+    return _found(info)[1] if ENABLED else frozenset()
 
 
 def _selected_fields(schema: Any, definitions: list[Any]) -> dict[str, set[str]]:
