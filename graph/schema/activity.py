@@ -9,9 +9,9 @@ from strawberry.types import Info
 
 from db import models as m
 from graph.loaders import related, row_relation
-from graph.relay import to_global_id
 from graph.schema.core import Connection, Node
 from graph.schema.described import model_enum
+from graph.schema.rows import from_row
 from graph.schema.user import User
 
 ActivityKind = model_enum(
@@ -42,19 +42,10 @@ ActivityKind = model_enum(
 )
 
 
+@from_row()
 @strawberry.type(description="A team-only record on a contact's timeline: a comment or an event.")
 class Activity(Node):
     row: strawberry.Private[m.Activity]
-
-    @classmethod
-    def from_row(cls, row: m.Activity) -> Activity:
-        return cls(
-            id=to_global_id("Activity", row.id),
-            row=row,
-            kind=row.kind,
-            text=row.text,
-            created_at=row.created_at,
-        )
 
     kind: ActivityKind = strawberry.field(description="A comment or which event.")
 

@@ -9,10 +9,10 @@ from strawberry.types import Info
 
 from db import models as m
 from graph.idempotency import CreatedRow, IdempotencyKeyArgument, idempotent
-from graph.relay import to_global_id
 from graph.resolvers import user as user_resolvers
 from graph.schema.core import Node
 from graph.schema.described import model_enum
+from graph.schema.rows import from_row
 
 ChannelType = model_enum(
     m.ChannelType,
@@ -35,20 +35,10 @@ ChannelType = model_enum(
 )
 
 
+@from_row(supports_calls=lambda row: row.type.supports_calls)
 @strawberry.type(description="A connected messaging or calling channel.")
 class Channel(Node):
     row: strawberry.Private[m.Channel]
-
-    @classmethod
-    def from_row(cls, row: m.Channel) -> Channel:
-        return cls(
-            id=to_global_id("Channel", row.id),
-            row=row,
-            type=row.type,
-            name=row.name,
-            supports_calls=row.type.supports_calls,
-            phone_number=row.phone_number,
-        )
 
     type: ChannelType = strawberry.field(description="The platform.")
     name: str = strawberry.field(description="The name the workspace gave it.")

@@ -19,7 +19,7 @@ from graph.fanout import depends_on_identity
 from graph.idempotency import CreatedRow, IdempotencyKeyArgument, idempotent
 from graph.loaders import row_relation
 from graph.permissions.fields import number_as_seen
-from graph.relay import PageRequest, decode_id, to_global_id
+from graph.relay import PageRequest, decode_id
 from graph.resolvers import activity as activity_resolvers
 from graph.resolvers import call as call_resolvers
 from graph.resolvers import contact as resolvers
@@ -36,6 +36,7 @@ from graph.schema.channel import Channel
 from graph.schema.core import After, Before, Connection, First, Last, Node, connection_field
 from graph.schema.crm import CrmProvider, CrmRecord
 from graph.schema.described import AFTER_SEQUENCE
+from graph.schema.rows import from_row
 from graph.schema.user import User
 
 if TYPE_CHECKING:
@@ -105,25 +106,10 @@ def _phone(self: Contact, info: Info) -> str | None:
     return number_as_seen(info, self.row.phone)
 
 
+@from_row(name=resolvers.display_name)
 @strawberry.type(description="A customer.")
 class Contact(Node):
     row: strawberry.Private[m.Contact]
-
-    @classmethod
-    def from_row(cls, row: m.Contact) -> Contact:
-        return cls(
-            id=to_global_id("Contact", row.id),
-            row=row,
-            first_name=row.first_name,
-            last_name=row.last_name,
-            name=resolvers.display_name(row),
-            email=row.email,
-            country_code=row.country_code,
-            language=row.language,
-            blocked=row.blocked,
-            created_at=row.created_at,
-            erased_at=row.erased_at,
-        )
 
     first_name: str | None = strawberry.field(description="The given name, if known.")
     last_name: str | None = strawberry.field(description="The family name, if known.")

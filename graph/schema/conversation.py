@@ -33,6 +33,7 @@ from graph.schema.core import (
     connection_field,
 )
 from graph.schema.described import AFTER_SEQUENCE, model_enum
+from graph.schema.rows import from_row
 from graph.schema.user import User
 
 if TYPE_CHECKING:
@@ -73,27 +74,12 @@ DeliveryStatus = model_enum(
 )
 
 
+@from_row()
 @strawberry.type(
     description="A message on one channel, inbound from the contact or outbound from a user."
 )
 class Message(Node):
     row: strawberry.Private[m.Message]
-
-    @classmethod
-    def from_row(cls, row: m.Message) -> Message:
-        return cls(
-            id=to_global_id("Message", row.id),
-            row=row,
-            direction=row.direction,
-            text=row.text,
-            delivery_status=row.delivery_status,
-            created_at=row.created_at,
-            sent_at=row.sent_at,
-            delivered_at=row.delivered_at,
-            read_at=row.read_at,
-            failed_at=row.failed_at,
-            failure_reason=row.failure_reason,
-        )
 
     direction: MessageDirection = strawberry.field(description="From the contact or to them.")
 
@@ -167,22 +153,10 @@ class TimelineConnection(Connection[TimelineItem]):
     )
 
 
+@from_row()
 @strawberry.type(description="The thread with one contact.")
 class Conversation(Node):
     row: strawberry.Private[m.Conversation]
-
-    @classmethod
-    def from_row(cls, row: m.Conversation) -> Conversation:
-        return cls(
-            id=to_global_id("Conversation", row.id),
-            row=row,
-            status=row.status,
-            last_activity_at=row.last_activity_at,
-            opened_at=row.opened_at,
-            closed_at=row.closed_at,
-            closing_category=row.closing_category,
-            closing_summary=row.closing_summary,
-        )
 
     status: ConversationStatus = strawberry.field(description="Open or closed.")
 

@@ -51,6 +51,8 @@ from strawberry.schema.name_converter import NameConverter
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 
+from graph.schema.rows import SOURCE_READS
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
@@ -138,6 +140,8 @@ def resolve_directly(schema: strawberry.Schema) -> list[str]:
             continue
         if graphql_type.name.startswith("__"):
             continue
+        definition = (graphql_type.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
+        source_reads = getattr(getattr(definition, "origin", None), SOURCE_READS, None) or {}
         for name, graphql_field in graphql_type.fields.items():
             field = (graphql_field.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
             if field is None or field.extensions:
@@ -162,7 +166,9 @@ def resolve_directly(schema: strawberry.Schema) -> list[str]:
                     graphql_field.resolve = _attribute(field.python_name)
                     _extend(graphql_field, DIRECT, (graphql_field.resolve, False))
                     if plain:
-                        _mark(graphql_field, attrgetter(field.python_name), *plain)
+                        # from its row, for a type of graph.schema.rows.from_row
+                        read = source_reads.get(field.python_name)
+                        _mark(graphql_field, read or attrgetter(field.python_name), *plain)
                 continue
             parameters = list(resolver.signature.parameters)
             if parameters == ["self", "info"]:

@@ -21,6 +21,7 @@ from graph.resolvers import access_token as token_resolvers
 from graph.resolvers import user as user_resolvers
 from graph.schema.core import After, Before, Connection, First, Last, Node, connection_field
 from graph.schema.described import model_enum
+from graph.schema.rows import from_row
 from graph.secrets import SecretBox
 from graph.throttle import login_attempt
 
@@ -99,20 +100,10 @@ AccessTokenScope = model_enum(
 )
 
 
+@from_row()
 @strawberry.type(description="A teammate of the workspace.")
 class User(Node):
     row: strawberry.Private[m.User]
-
-    @classmethod
-    def from_row(cls, row: m.User) -> User:
-        return cls(
-            id=to_global_id("User", row.id),
-            row=row,
-            name=row.name,
-            email=row.email,
-            role=row.role,
-            is_active=row.is_active,
-        )
 
     name: str = strawberry.field(description="The name shown to teammates and in mentions.")
     email: str = strawberry.field(description="The login e-mail, lower-cased; unique.")
@@ -160,13 +151,10 @@ class User(Node):
         return [Team.from_row(r) for r in rows if r is not None]
 
 
+@from_row()
 @strawberry.type(description="A named group of users.")
 class Team(Node):
     row: strawberry.Private[m.Team]
-
-    @classmethod
-    def from_row(cls, row: m.Team) -> Team:
-        return cls(id=to_global_id("Team", row.id), row=row, name=row.name)
 
     name: str = strawberry.field(description="Unique in the workspace.")
 
