@@ -12,18 +12,20 @@ or what ``computed`` says (a contact's ``name``), and ``id`` the type's global i
   (``graph.schema.direct``) read it from the row (:data:`SOURCE_READS`, one C-level
   ``attrgetter("row.<name>")`` for an attribute);
 - anything else reading the object's attribute (graphql-core's default resolver with plans
-  off, a resolver's ``self.<name>``, ``==``) gets it through the class's descriptor, kept on
-  the object afterwards.
+  off, a resolver's ``self.<name>``) gets it through the class's descriptor, from the row as
+  well: every way of reading a field reads the row.
 
-The values are the ones the eager ``from_row`` copied: each field is a function of the row,
-which nothing changes once it is built into an object (the JSON is the same:
-``tests/speed/test_plain_leaves.py`` and ``tests/speed/test_plans.py`` compare the ways
-byte for byte). A type's dataclass constructor stays as strawberry made it.
+The values are the ones the eager ``from_row`` copied (``tests/speed/test_rows.py`` works
+each out from its row): a mutation changes a row it read itself and builds the object after
+saving it, and nothing changes a row of the request's loaders, so reading a field later than
+``from_row`` did reads the same value. The type's constructor is refused: an object holds
+nothing but its row.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import MISSING
 from operator import attrgetter
 from typing import Any, TypeVar
 
@@ -57,9 +59,8 @@ def _through_row(read: Callable[[Any], Any]) -> Callable[[Any], Any]:
 
 
 class _ReadFromRow:
-    """A plain field read from the object's row on first use, then kept on the object (a
-    non-data descriptor: the instance's own value, once kept or given to the constructor,
-    comes first; an attribute the type lacks fails as on any object, without a call)."""
+    """A plain field, read from the object's row at each read (a data descriptor: the object
+    holds no value of its own that a plan's read from the row would not see)."""
 
     __slots__ = ("name", "read")
 
@@ -70,8 +71,16 @@ class _ReadFromRow:
     def __get__(self, instance: Any, owner: type | None = None) -> Any:
         if instance is None:
             return self
-        value = instance.__dict__[self.name] = self.read(instance.row)
-        return value
+        return self.read(instance.row)
+
+    def __set__(self, instance: Any, value: Any) -> None:
+        raise AttributeError(f"{type(instance).__name__}.{self.name} is read from its row")
+
+
+def _refuse_init(self: Any, *args: Any, **kwargs: Any) -> None:
+    raise TypeError(
+        f"{type(self).__name__} is built from its row: {type(self).__name__}.from_row(row)"
+    )
 
 
 def from_row(**computed: Callable[[Any], Any]) -> Callable[[type[T]], type[T]]:
@@ -83,8 +92,12 @@ def from_row(**computed: Callable[[Any], Any]) -> Callable[[type[T]], type[T]]:
     attribute of its name (``id`` is ``to_global_id(<GraphQL type name>, row.id)`` unless
     given).
 
+    The type's constructor is refused (``TypeError``) and its plain fields cannot be set
+    (``AttributeError``): an object's fields are its row's, however they are read.
+
     Raises:
-        TypeError: a name of ``computed`` that is not a plain field of the type.
+        TypeError: a name of ``computed`` that is not a plain field of the type; a plain field
+            with a default.
     """
 
     def decorate(cls: type[T]) -> type[T]:
@@ -95,6 +108,8 @@ def from_row(**computed: Callable[[Any], Any]) -> Callable[[type[T]], type[T]]:
             name = field.python_name
             if field.base_resolver is not None or name == "row":
                 continue
+            if field.default is not MISSING or field.default_factory is not MISSING:
+                raise TypeError(f"{cls.__name__}.{name}: a default is never read (from its row)")
             if name in computed:
                 reads[name] = computed[name]
                 source_reads[name] = _through_row(computed[name])
@@ -113,6 +128,7 @@ def from_row(**computed: Callable[[Any], Any]) -> Callable[[type[T]], type[T]]:
             return instance
 
         cls.from_row = classmethod(build)  # type: ignore[attr-defined]
+        cls.__init__ = _refuse_init  # type: ignore[misc]
         for name, read in reads.items():
             setattr(cls, name, _ReadFromRow(name, read))
         setattr(cls, SOURCE_READS, source_reads)
