@@ -263,27 +263,24 @@ def _statement(db: BaseDBAsyncClient, parts: Sequence[Part]) -> tuple[str, tuple
     for number, part in enumerate(parts):
         ctes.append(f'"{part.name}" AS ({_local_sql(db, part, before)})')
         before += len(part.params)
-        own = _own_columns(part)
         if postgres:
-            mine = _slotted(part, slots)
+            slotted = _slotted(part, slots)
             # each column cast to its slot's type: a text of any length to TEXT, and a value
             # of a values part to the type it is declared of (SUM of a BIGINT is NUMERIC: left
             # as it is, it would turn its slot's model columns NUMERIC too)
             items = [
                 f"CAST(NULL AS {family})" if column is None else f'CAST("{column}" AS {family})'
-                for column, family in zip(mine, slots, strict=True)
+                for column, family in zip(slotted, slots, strict=True)
             ]
-            if number == 0:  # the statement's column names: the first part's
-                items = [f"{item} AS c{i}" for i, item in enumerate(items)]
-            columns = ", ".join(items)
-            layouts.append(("part_", "row_", *(column or "" for column in mine)))
+            mine = [column or "" for column in slotted]
         else:
+            own = _own_columns(part)
             mine = [c for c in wide if c in own]
             items = [f'"{c}"' for c in mine] + ["NULL"] * (width - len(mine))
-            if number == 0:  # the statement's column names: the first part's
-                items = [f"{item} AS c{i}" for i, item in enumerate(items)]
-            columns = ", ".join(items)
-            layouts.append(("part_", "row_", *mine))
+        if number == 0:  # the statement's column names: the first part's
+            items = [f"{item} AS c{i}" for i, item in enumerate(items)]
+        columns = ", ".join(items)
+        layouts.append(("part_", "row_", *mine))
         selects.append(
             f'SELECT {number} AS part_, {_order_sql(part)} AS row_, {columns} FROM "{part.name}"'
         )
