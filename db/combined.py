@@ -19,6 +19,7 @@ SQLite and PostgreSQL alike.
 from __future__ import annotations
 
 import re
+from collections import namedtuple
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -451,4 +452,104 @@ async def read_joined(
     return found
 
 
-__all__ = ["Join", "Part", "combined_statement", "query_part", "read_combined", "read_joined"]
+_JSON: cachetools.LRUCache[tuple[Any, ...], tuple[str, type]] = cachetools.LRUCache(JOINED_KEPT)
+
+
+def _json_statement(
+    page_sql: str,
+    model: type[Model],
+    order: Sequence[tuple[str, bool]],
+    joins: Sequence[Join],
+    node: str,
+) -> tuple[str, type]:
+    """:func:`read_json`'s statement and the class of its rows."""
+    key = (page_sql, model, tuple(order), tuple(joins), node)
+    present = [
+        f's{number}."{join.model._meta.db_pk_column}"' for number, join in enumerate(joins, 1)
+    ]
+    objects = " + ".join(f"({column} IS NOT NULL)::int" for column in present) or "0"
+    found = _JSON.get(key)
+    if found is not None:
+        return found
+    if not order:
+        raise ValueError("a page read with its JSON is ordered: the last term unique")
+    projection = model._meta.fields_db_projection
+    columns, terms = [], []
+    for name, descending in order:
+        column = projection.get(name, name)
+        if not column.isidentifier() or not name.isidentifier():
+            raise ValueError(f"not a column name: {column!r}")
+        columns.append(f's0."{column}"')
+        terms.append(f's0."{column}" {"DESC" if descending else "ASC"}')
+    joined = []
+    for number, join in enumerate(joins, start=1):
+        meta = join.model._meta
+        if not 0 <= join.parent < number or not join.column.isidentifier():
+            raise ValueError(f"not a join of an earlier segment's column: {join!r}")
+        # a row of another workspace is none (as the request's loaders find none)
+        joined.append(
+            f'LEFT JOIN "{meta.db_table}" s{number} '
+            f'ON s{number}."{meta.db_pk_column}" = s{join.parent}."{join.column}" '
+            f'AND s{number}."workspace_id" = s0."workspace_id"'
+        )
+    sql = (
+        f"SELECT {', '.join(columns)}, {node}, {objects} FROM ({page_sql}) s0 {' '.join(joined)} "
+        f"ORDER BY {', '.join(terms)}"
+    )
+    row = namedtuple(f"{model.__name__}Json", [name for name, _ in order] + ["node", "objects"])
+    row.__row_json__ = True  # type: ignore[attr-defined]
+    found = _JSON[key] = (sql, row)
+    return found
+
+
+async def read_json(
+    query: QuerySet[Model],
+    order: Sequence[tuple[str, bool]],
+    joins: Sequence[Join],
+    node: str,
+) -> list[Any] | None:
+    """The page of the plain ``query`` (in ``order``: ``(field, descending)`` pairs, the last one
+    unique) as PostgreSQL serialises it: per row, its ``order`` values (the row's attributes of
+    those names: what its cursor encodes), ``node``, the JSON text of the expression
+    ``node`` over the page's row ``s0`` and the rows of ``joins`` (``s1``, ``s2``...: each
+    ``LEFT JOIN``ed by primary key, within the page row's workspace), and ``objects``, how
+    many of those joined rows it found. One statement, as :func:`read_joined`'s.
+
+    ``None`` when a row's ``node`` is ``NULL`` (the expression's way of saying that Python must
+    build that row: a value its field cannot take, a missing row a field needs), or on a
+    database other than PostgreSQL: the caller reads the page as it would without JSON.
+
+    Raises:
+        ValueError: a join of a later segment, a column that is not a name, no ``order``.
+    """
+    if not is_plain(query):
+        raise ValueError("read_json takes plain queries only")
+    query._choose_db_if_not_chosen()
+    if query._db.capabilities.dialect != "postgres":
+        return None
+    page_sql, params = statement(query)
+    sql, row = _json_statement(page_sql, query.model, order, joins, node)
+    _, rows = await query._db.execute_query(sql, params)
+    made = row._make
+    found = [made(values) for values in rows]
+    for values in found:
+        if values.node is None:
+            return None
+    return found
+
+
+def is_json_row(row: Any) -> bool:
+    """Whether ``row`` is a row of :func:`read_json`."""
+    return getattr(type(row), "__row_json__", False)
+
+
+__all__ = [
+    "Join",
+    "Part",
+    "combined_statement",
+    "is_json_row",
+    "query_part",
+    "read_combined",
+    "read_joined",
+    "read_json",
+]

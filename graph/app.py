@@ -69,7 +69,7 @@ from graph.page import PREFIX as PAGE_PREFIX
 from graph.page import LivePage
 from graph.persisted import PersistedDocuments
 from graph.resolvers.call import miss_unanswered_calls
-from graph.schema import build_schema, lean
+from graph.schema import build_schema, lean, row_json
 from graph.settings import Settings
 from graph.throttle import Throttle, address_key, budget_spent, hold
 from graph.webhooks import WebhookDeliverer
@@ -738,6 +738,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
     combined.ENABLED = settings.combined_reads
     lean.ENABLED = settings.lean_reads
+    row_json.ENABLED = settings.row_json
     bus = EventBus(
         settings.broadcast_url,
         queue_size=settings.subscriber_queue_size,

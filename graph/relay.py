@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from tortoise.models import Model
 
     from graph.loaders import Loaders
+    from graph.schema.row_json import NodeJson
 
 MAX_PAGE_SIZE = 100
 """The longest page of a connection (``contract.graphql``)."""
@@ -275,6 +276,7 @@ class PageRequest:
         loaders: Loaders | None = None,
         unread: Mapping[type[Model], frozenset[str]] | None = None,
         unread_users: frozenset[type[Model]] = frozenset(),
+        node_json: NodeJson | None = None,
         **relations: str,
     ) -> list[Any]:
         """The rows of the page from the tortoise ``query`` in the list's ``order``, in reading
@@ -283,10 +285,16 @@ class PageRequest:
         preloaded with them (:meth:`graph.loaders.Loaders.read_with`: ``relations`` maps a
         loader to the rows' column holding its key, ``contact="contact_id"``; ``unread`` the
         columns of each model none of the request's fields read, ``unread_users`` the models
-        whose rows' users none reads)."""
+        whose rows' users none reads). With ``node_json``, the rows are those of
+        :func:`db.combined.read_json`, each with its node's JSON, when the database writes
+        them (:mod:`graph.schema.row_json`)."""
         page = keyset_query(
             query, order, self.size, self.after, self.before, backward=self.backward
         )
+        if node_json is not None:
+            rows = await node_json.read(page, self.reading(order))
+            if rows is not None:
+                return rows
         if loaders is None:
             return await plain_rows(page)
         return await loaders.read_with(page, self.reading(order), unread, unread_users, **relations)

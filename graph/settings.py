@@ -28,6 +28,7 @@
 | ``INBOX_GRAPH_PLAIN_LEAVES`` | ``1`` | ``0``: graphql-core completes every field, plain scalar and enum fields included (``graph.schema.direct``; the same JSON, for comparison); selection plans off too |
 | ``INBOX_GRAPH_PLANS`` | ``1`` | ``0``: graphql-core completes every object (``graph.schema.plan``; the same JSON, for comparison) |
 | ``INBOX_GRAPH_LEAN_READS`` | ``1`` | ``0``: an inbox list reads every column of its rows, even those none of the request's fields read (``graph.schema.lean``; the same JSON, for comparison) |
+| ``INBOX_GRAPH_ROW_JSON`` | ``1`` | ``0``: an inbox list's nodes are completed in Python, never written as JSON by PostgreSQL (``graph.schema.row_json``; the same JSON, for comparison) |
 | ``INBOX_GRAPH_COMBINED_READS`` | ``1`` | ``0``: the sidebar, a timeline, a contact panel and ``node`` read each of their rows' kinds with a statement of its own instead of one statement for several (``db.combined``; the same JSON, for comparison) |
 | ``INBOX_GRAPH_SHARED_FANOUT`` | ``1`` | ``0``: every subscription resolves, serialises and sends each event on its own, with its own database reads (the naive baseline of ``bench/fanout``) |
 | ``INBOX_GRAPH_HEADER_TIMEOUT_SECONDS`` | ``10`` | seconds a connection has to send a complete request head (request line and headers), from its opening or from its next byte after a response; otherwise it is closed (idle and slowloris clients). Read by ``inbox-graph serve`` (``graph.server``) |
@@ -228,6 +229,7 @@ class Settings:
     plans: bool = True
     combined_reads: bool = True
     lean_reads: bool = True
+    row_json: bool = True
     ws_compression: str = "off"
     secret_keys: tuple[str, ...] = ()
     hubspot_url: str = "https://api.hubapi.com"
@@ -300,6 +302,7 @@ class Settings:
             plans=_flag("INBOX_GRAPH_PLANS", True),
             combined_reads=_flag("INBOX_GRAPH_COMBINED_READS", True),
             lean_reads=_flag("INBOX_GRAPH_LEAN_READS", True),
+            row_json=_flag("INBOX_GRAPH_ROW_JSON", True),
             ws_compression=_choice("INBOX_GRAPH_WS_COMPRESSION", "off", WS_COMPRESSION_MODES),
             secret_keys=_secret_keys("INBOX_GRAPH_SECRET_KEY"),
             hubspot_url=(

@@ -50,6 +50,24 @@ def display_name(contact: Contact) -> str:
     return full or contact.email or "Unknown contact"
 
 
+def display_name_sql(alias: str) -> str:
+    """:func:`display_name` of the contact row ``alias`` as a PostgreSQL expression of text (an
+    inbox list's nodes built by the database: :mod:`graph.schema.row_json`). The same rule
+    written for the database, beside the function it must answer as;
+    ``tests/speed/test_row_json.py`` compares the two over every combination of empty,
+    missing and given names and e-mails."""
+    first, last = f'{alias}."first_name"', f'{alias}."last_name"'
+    full = (
+        f"CASE WHEN {first} <> '' AND {last} <> '' THEN {first} || ' ' || {last} "
+        f"ELSE COALESCE(NULLIF({first}, ''), {last}) END"
+    )
+    erased = ERASED_NAME.replace("'", "''")
+    return (
+        f"CASE WHEN {alias}.\"erased_at\" IS NOT NULL THEN '{erased}' "
+        f"ELSE COALESCE(NULLIF({full}, ''), NULLIF({alias}.\"email\", ''), 'Unknown contact') END"
+    )
+
+
 def may_see(viewer: Viewer, contact: Contact | None) -> bool:
     """Whether ``viewer`` may see ``contact`` (``domain.md`` section 1)."""
     return (

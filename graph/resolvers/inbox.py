@@ -56,6 +56,7 @@ if TYPE_CHECKING:
     from graph.context import Context
     from graph.live import EventBus, LiveEvent, Transaction
     from graph.loaders import Loaders
+    from graph.schema.row_json import NodeJson
 
 T = TypeVar("T")
 
@@ -160,6 +161,7 @@ async def list_conversations(
     loaders: Loaders | None = None,
     unread: Mapping[type[Model], frozenset[str]] | None = None,
     unread_users: frozenset[type[Model]] = frozenset(),
+    node_json: NodeJson | None = None,
 ) -> Page[Conversation]:
     """The page ``request`` asks for of an inbox's conversations, newest activity first, by
     keyset both ways (backwards: the index read in reverse from ``before``); with
@@ -168,7 +170,8 @@ async def list_conversations(
     With ``loaders``, each row's contact and last message, and the users they name, are read
     with the page (:meth:`graph.loaders.Loaders.read_with`), but for the ``unread`` columns
     of each model and the users of the ``unread_users`` models' rows (none of the request's
-    fields read them: :mod:`graph.schema.lean`)."""
+    fields read them: :mod:`graph.schema.lean`). With ``node_json``, the page's rows come
+    with their nodes' JSON when the database writes it (:mod:`graph.schema.row_json`)."""
     query = conversations_in(viewer, inbox.scope, status)
     if inbox.filter is not None:
         query = query.filter(inbox.filter)
@@ -180,6 +183,7 @@ async def list_conversations(
         loaders,
         unread,
         unread_users,
+        node_json,
         contact="contact_id",
         message="last_message_id",
     )

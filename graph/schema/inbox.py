@@ -34,6 +34,7 @@ from graph.schema.conversation import (
 from graph.schema.core import After, Before, First, Last, Node, connection_field
 from graph.schema.described import AFTER_SEQUENCE, model_enum
 from graph.schema.lean import unread_columns, unread_users
+from graph.schema.row_json import node_builder, node_json
 from graph.schema.user import Team, User
 
 if TYPE_CHECKING:
@@ -409,9 +410,10 @@ class InboxQueries:
             loaders=info.context.loaders,
             unread=unread_columns(info),
             unread_users=unread_users(info),
+            node_json=node_json(info, m.Conversation),
         )
         return ConversationConnection.from_page(
-            page, Conversation.from_row, refreshed_at=refreshed_at
+            page, node_builder(info, page.rows, Conversation.from_row), refreshed_at=refreshed_at
         )
 
     @strawberry.field(

@@ -80,6 +80,7 @@ from enum import Enum
 from types import CoroutineType, GeneratorType
 from typing import Any
 
+import orjson
 from graphql import (
     ExecutionResult,
     GraphQLInterfaceType,
@@ -103,6 +104,9 @@ from graph.schema.direct import ARGUMENTS, DIRECT, INFO_LEAF, PLAIN_LEAF, PlainL
 
 _DELEGATE, _TYPENAME, _LEAF, _OBJECT, _LIST, _INFO_LEAF, _LEAVES = range(7)
 _UNUSUAL = object()
+_FRAGMENT = orjson.Fragment
+"""An object's JSON written by the database (:mod:`graph.schema.row_json`): kept as the
+field's value, as it is."""
 _PLAIN_VALUES = frozenset({str, int, float, bool, datetime})
 """Types of leaf values that are never an error nor an awaitable (checked without calls)."""
 _SERIALIZED_AS_IS = {serialize_string: str, serialize_id: str, serialize_boolean: bool}
@@ -498,6 +502,8 @@ class PlannedExecution(PlainLeavesExecution):
         ) = data
         if value is _RAISED:
             return _UNUSUAL
+        if type(value) is _FRAGMENT:
+            return value  # an object's JSON written by the database (graph.schema.row_json)
         if type(value) is exact and getattr(value, _CAST, None) is None:
             pass  # an instance of the type's own class: what the checks below would accept
         elif value is None:
@@ -967,6 +973,7 @@ def _generate(parent_type: GraphQLObjectType, plan: tuple[Any, ...]) -> Any:
         "_CAST": _CAST,
         "related": related,
         "_all_of": _all_of,
+        "_FRAGMENT": _FRAGMENT,
     }
     lines = [
         "def run(self, parent_type, source, path):",
@@ -1098,6 +1105,8 @@ def _generate(parent_type: GraphQLObjectType, plan: tuple[Any, ...]) -> Any:
             if data[4]:  # a nullable field: null as _complete would complete it
                 add("        elif value is None:")
                 add("            result = None")
+            add("        elif type(value) is _FRAGMENT:")  # JSON the database wrote
+            add("            result = value")
             add("        else:")
             add(
                 f"            result = self._complete(kind_{index}, value, {info}, "

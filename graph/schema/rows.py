@@ -33,6 +33,10 @@ from graph.relay import to_global_id
 
 T = TypeVar("T")
 
+COMPUTED = "__row_computed__"
+"""The attribute of a :func:`from_row` type holding the Python names of its ``computed``
+fields (not its row's attribute of their name)."""
+
 SOURCE_READS = "__source_reads__"
 """The attribute of a :func:`from_row` type holding ``{python name: read(object)}`` for its
 plain fields, read from the object's row (:mod:`graph.schema.direct` takes them as the fields'
@@ -132,9 +136,10 @@ def from_row(**computed: Callable[[Any], Any]) -> Callable[[type[T]], type[T]]:
         for name, read in reads.items():
             setattr(cls, name, _ReadFromRow(name, read))
         setattr(cls, SOURCE_READS, source_reads)
+        setattr(cls, COMPUTED, frozenset(computed))
         return cls
 
     return decorate
 
 
-__all__ = ["SOURCE_READS", "from_row"]
+__all__ = ["COMPUTED", "SOURCE_READS", "from_row"]

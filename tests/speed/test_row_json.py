@@ -1,0 +1,235 @@
+"""A list's nodes written as JSON by PostgreSQL (issue 23 item 1, ``graph.schema.row_json``).
+
+Two servers on one database, one writing an inbox list's nodes in the database (the default)
+and one completing them in Python (``INBOX_GRAPH_ROW_JSON=0``), asked the same lists as every
+user of the visibility matrix: the same bytes (``data`` and ``errors``) and the same actual
+cost. The world holds what each kind of value can be at its edges: texts with every control
+character, quotes, backslashes and characters beyond ASCII, instants with and without
+microseconds, contacts named by their given names, one of them, their e-mail or nothing, an
+erased contact, a contact without assignee, a conversation without last message. Which
+selections the database writes is checked on its own below; on SQLite every list is completed
+in Python, and the comparison holds as well."""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+from datetime import UTC, datetime
+from types import SimpleNamespace
+
+import pytest
+from graphql import parse
+
+from bench.queries import CONVERSATIONS as BENCH_LIST
+from db import combined
+from db import models as m
+from graph.resolvers.contact import display_name, display_name_sql
+from graph.schema import schema
+from graph.schema.row_json import node_json
+from tests.speed.test_lean_reads import APOLLO
+from tests.speed.test_plain_leaves import answer
+from tests.speed.test_screens import USERS, screens  # noqa: F401
+from tests.support import Client, models_on, serve, sql
+
+PAGE = "conversations(inbox: $inbox, first: 100, status: null)"
+ROW = (
+    "id status lastActivityAt contact { id name firstName lastName email blocked "
+    "assignee { id name role isActive } } lastMessage { id text direction createdAt }"
+)
+WRITTEN = [
+    (
+        f"query($inbox: InboxSelector!) {{ {PAGE} {{ edges {{ cursor node {{ {ROW} }} }} "
+        "pageInfo { hasNextPage endCursor } totalCount } }"
+    ),
+    APOLLO,
+    # aliases, __typename, a fragment on an interface, a leaf twice
+    f"""query($inbox: InboxSelector!) {{ {PAGE} {{ edges {{ node {{ __typename
+      key: id ... on Node {{ id }} ...row who: contact {{ label: name }} }} }} }} }}
+    fragment row on Conversation {{ status id lastMessage {{ __typename words: text }} }}""",
+]
+PYTHON = [
+    # a connection's nodes, a field the database does not write (a masked number), a
+    # directive, a relation selected twice, a relation with arguments
+    f"query($inbox: InboxSelector!) {{ {PAGE} {{ nodes {{ {ROW} }} }} }}",
+    f"query($inbox: InboxSelector!) {{ {PAGE} {{ edges {{ node {{ id contact {{ phone }} }} }} }} }}",
+    f"""query($inbox: InboxSelector!, $on: Boolean! = true) {{ {PAGE} {{ edges {{ node {{ id
+      contact @include(if: $on) {{ id }} }} }} }} }}""",
+    f"""query($inbox: InboxSelector!) {{ {PAGE} {{ edges {{ node {{ id contact {{ id }}
+      contact {{ name }} }} }} }} }}""",
+    f"""query($inbox: InboxSelector!) {{ {PAGE} {{ edges {{ node {{ id
+      timeline(first: 2) {{ edges {{ cursor }} }} }} }} }} }}""",
+]
+INBOXES = [{"standard": "ALL"}, {"standard": "MINE"}, {"blocked": True}]
+EDGES = "".join(chr(c) for c in range(1, 32)) + "\"\\/'é€😀\u2028"
+"""Every control character, the characters JSON escapes, and some beyond ASCII."""
+
+
+@pytest.fixture(scope="module")
+def in_python(served):
+    server = serve({**served.env, "INBOX_GRAPH_ROW_JSON": "0"})
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+async def edged(screens):  # noqa: F811
+    """The screens' world with each kind of value at its edges (the module docstring)."""
+    url = screens.served.env["DATABASE_URL"]
+    owner = screens.client("owner")
+    listed = await owner(
+        "{ conversations(inbox: {standard: ALL}, first: 100, status: null) { edges { node { "
+        "id contact { id } } } } }"
+    )
+    await owner.aclose()
+    contacts = [int(_key(e["node"]["contact"]["id"])) for e in listed["conversations"]["edges"]]
+    names = [(None, None, None), ("", "Lee", ""), ("Ann", "", None), ("", "", "a@b.test")]
+    names += [("Zoë", None, None), (EDGES, "O'Neil", None)]
+    for contact, (first, last, email) in zip(contacts, names, strict=False):
+        sql(
+            url,
+            f"UPDATE contact SET first_name = {_text(first)}, last_name = {_text(last)}, "
+            f"email = {_text(email)}, assignee_id = NULL WHERE id = {contact}",
+        )
+    sql(url, f"UPDATE contact SET erased_at = {AT} WHERE id = {contacts[len(names)]}")
+    first, second, third = (_key(e["node"]["id"]) for e in listed["conversations"]["edges"][:3])
+    sql(url, f"UPDATE conversation SET last_message_id = NULL WHERE id = {first}")
+    sql(url, f"UPDATE conversation SET last_activity_at = {AT} WHERE id = {second}")
+    sql(
+        url,
+        f"UPDATE message SET text = {_text(EDGES)}, created_at = {AT_MICRO} "
+        f"WHERE id = (SELECT last_message_id FROM conversation WHERE id = {third})",
+    )
+    return screens
+
+
+AT = "'2026-12-05 10:30:15+00:00'"  # an instant without microseconds
+AT_MICRO = "'2026-12-05 10:30:15.000001+00:00'"
+
+
+def _text(value: str | None) -> str:
+    if value is None:
+        return "NULL"
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _key(global_id: str) -> str:
+    padded = global_id + "=" * (-len(global_id) % 4)
+    return base64.urlsafe_b64decode(padded).decode().partition(":")[2]
+
+
+def _actual_cost(body: bytes) -> int:
+    return json.loads(body)["extensions"]["cost"]["actualQueryCost"]
+
+
+async def test_lists_answer_the_same_bytes_and_cost_for_every_user(edged, in_python):
+    wanted = [(shape, {"inbox": inbox}) for shape in [*WRITTEN, *PYTHON] for inbox in INBOXES]
+    wanted += [
+        (BENCH_LIST, {"inbox": {"standard": "ALL"}, "first": 100}),
+        (BENCH_LIST, {"inbox": {"standard": "ALL"}, "first": 1}),
+        (
+            BENCH_LIST.replace("$first: Int", "$first: Int, $status: ConversationStatus").replace(
+                "first: $first)", "first: $first, status: $status)"
+            ),
+            {"inbox": {"standard": "ALL"}, "first": 100, "status": "CLOSED"},
+        ),
+    ]
+    compared = 0
+    shown = set()
+    for who in USERS:
+        written = edged.client(who)
+        python = Client(in_python, edged.tokens[who])
+        for query, variables in wanted:
+            one = await written.raw(query, variables)
+            other = await python.raw(query, variables)
+            assert one.status_code == other.status_code == 200
+            assert answer(one.content) == answer(other.content), (who, query[:80], variables)
+            assert _actual_cost(one.content) == _actual_cost(other.content), (who, query[:80])
+            shown.update(
+                text
+                for text in (EDGES, "Erased contact", "Unknown contact", "a@b.test", "Lee", "Zoë")
+                if json.dumps(text, ensure_ascii=False)[1:-1].encode() in one.content
+            )
+            compared += 1
+        await written.aclose()
+        await python.aclose()
+    assert compared == len(USERS) * len(wanted)
+    # the edges were met (the owner sees every contact)
+    assert shown == {EDGES, "Erased contact", "Unknown contact", "a@b.test", "Lee", "Zoë"}
+    owner = edged.client("owner")
+    found = await owner(WRITTEN[0], {"inbox": {"standard": "ALL"}})
+    await owner.aclose()
+    nodes = [e["node"] for e in found["conversations"]["edges"]]
+    assert any(n["lastMessage"] is None for n in nodes)
+    assert any(n["contact"]["assignee"] is None for n in nodes)
+    assert any(n["contact"]["assignee"] is not None for n in nodes)
+    assert "2026-12-05T10:30:15+00:00" in {n["lastActivityAt"] for n in nodes}
+    assert any(
+        n["lastMessage"] and n["lastMessage"]["createdAt"] == "2026-12-05T10:30:15.000001+00:00"
+        for n in nodes
+    )
+
+
+def _info(document: str) -> SimpleNamespace:
+    parsed = parse(document)
+    operation = next(d for d in parsed.definitions if d.kind == "operation_definition")
+    fragments = {d.name.value: d for d in parsed.definitions if d.kind == "fragment_definition"}
+    field = operation.selection_set.selections[0]
+    raw = SimpleNamespace(
+        schema=schema._schema,
+        operation=operation,
+        fragments=fragments,
+        field_nodes=[field],
+        return_type=schema._schema.query_type.fields["conversations"].type,
+    )
+    context = SimpleNamespace(request=SimpleNamespace(scope={"type": "http"}))
+    return SimpleNamespace(_raw_info=raw, schema=schema, context=context)
+
+
+async def test_which_lists_the_database_writes(database_url):
+    async with models_on(database_url):
+        for shape in [*WRITTEN, BENCH_LIST]:
+            assert node_json(_info(shape), m.Conversation) is not None, shape[:80]
+        for shape in PYTHON:
+            assert node_json(_info(shape), m.Conversation) is None, shape[:80]
+        over_websocket = _info(BENCH_LIST)
+        over_websocket.context.request = SimpleNamespace(scope={"type": "websocket"})
+        assert node_json(over_websocket, m.Conversation) is None
+
+
+async def test_a_row_the_database_cannot_write_is_read_by_python(database_url, edged):
+    async with models_on(database_url):
+        query = m.Conversation.all().order_by("-id").limit(5)
+        order = [("id", True)]
+        written = await combined.read_json(query, order, (), "'{}'")
+        postgres = database_url.startswith("postgres")
+        if not postgres:
+            assert written is None  # SQLite: always Python
+            return
+        assert [row.node for row in written] == ["{}"] * 5
+        assert [row.id for row in written] == sorted((row.id for row in written), reverse=True)
+        assert await combined.read_json(query, order, (), "NULL") is None
+
+
+@pytest.mark.parametrize("erased", [None, datetime(2026, 12, 5, tzinfo=UTC)])
+async def test_the_database_names_a_contact_as_display_name_does(database_url, erased):
+    if not database_url.startswith("postgres"):
+        pytest.skip("the database writes JSON on PostgreSQL only")
+    import asyncpg
+
+    values = [None, "", "Ann", "O'Neil é"]
+    connection = await asyncpg.connect(database_url)
+    try:
+        for first, last, email in itertools.product(values, values, [None, "", "a@b.test"]):
+            found = await connection.fetchval(
+                f"SELECT {display_name_sql('c')} FROM (VALUES ($1::text, $2::text, $3::text, "
+                "$4::timestamptz)) AS c(first_name, last_name, email, erased_at)",
+                first,
+                last,
+                email,
+                erased,
+            )
+            row = SimpleNamespace(first_name=first, last_name=last, email=email, erased_at=erased)
+            assert found == display_name(row), (first, last, email, erased)
+    finally:
+        await connection.close()
