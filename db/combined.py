@@ -464,13 +464,13 @@ def _json_statement(
 ) -> tuple[str, type]:
     """:func:`read_json`'s statement and the class of its rows."""
     key = (page_sql, model, tuple(order), tuple(joins), node)
+    found = _JSON.get(key)
+    if found is not None:
+        return found
     present = [
         f's{number}."{join.model._meta.db_pk_column}"' for number, join in enumerate(joins, 1)
     ]
     objects = " + ".join(f"({column} IS NOT NULL)::int" for column in present) or "0"
-    found = _JSON.get(key)
-    if found is not None:
-        return found
     if not order:
         raise ValueError("a page read with its JSON is ordered: the last term unique")
     projection = model._meta.fields_db_projection

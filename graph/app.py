@@ -70,6 +70,7 @@ from graph.page import LivePage
 from graph.persisted import PersistedDocuments
 from graph.resolvers.call import miss_unanswered_calls
 from graph.schema import build_schema, lean, row_json
+from graph.schema.plan import written_fragment, written_value
 from graph.settings import Settings
 from graph.throttle import Throttle, address_key, budget_spent, hold
 from graph.webhooks import WebhookDeliverer
@@ -575,11 +576,13 @@ class InboxGraphQL(GraphQL):
         input field's name in an error's message) may hold an unpaired surrogate, written
         ``\\ud800`` in its JSON: orjson refuses to encode it (a 500 over HTTP; over WebSocket
         a traceback and an operation never answered), the standard library writes it as the
-        escape it came as (that answer only: every non-ASCII character escaped)."""
+        escape it came as (that answer only: every non-ASCII character escaped). JSON written
+        already (``graph.schema.plan.WrittenJson``: a list's nodes written by the database)
+        goes in as it is, or, through the standard library, as its decoded value."""
         try:
-            return orjson.dumps(data).decode()
+            return orjson.dumps(data, default=written_fragment).decode()
         except orjson.JSONEncodeError:
-            return json.dumps(data, separators=(",", ":"))
+            return json.dumps(data, separators=(",", ":"), default=written_value)
 
     async def get_context(self, request: Any, response: Any = None) -> Context:
         context = Context(

@@ -104,9 +104,43 @@ from graph.schema.direct import ARGUMENTS, DIRECT, INFO_LEAF, PLAIN_LEAF, PlainL
 
 _DELEGATE, _TYPENAME, _LEAF, _OBJECT, _LIST, _INFO_LEAF, _LEAVES = range(7)
 _UNUSUAL = object()
-_FRAGMENT = orjson.Fragment
-"""An object's JSON written by the database (:mod:`graph.schema.row_json`): kept as the
-field's value, as it is."""
+
+
+class WrittenJson:
+    """An object's JSON written already (by the database: :mod:`graph.schema.row_json`): a
+    relation's value that a plan keeps as the field's value, as it is; the response's encoder
+    writes ``text`` in its place (:func:`written_fragment`, :func:`written_value`)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+def written_fragment(value: Any) -> orjson.Fragment:
+    """orjson's ``default``: a :class:`WrittenJson`'s text as it is.
+
+    Raises:
+        TypeError: anything else (what orjson raises for a type it cannot encode).
+    """
+    if type(value) is WrittenJson:
+        return orjson.Fragment(value.text)
+    raise TypeError(f"Type is not JSON serializable: {type(value).__name__}")
+
+
+def written_value(value: Any) -> Any:
+    """``json.dumps``' ``default``: a :class:`WrittenJson`'s value (its text decoded, keys in
+    their order), for the standard library to write as it writes the rest.
+
+    Raises:
+        TypeError: anything else (what ``json.dumps`` raises for a type it cannot encode).
+    """
+    if type(value) is WrittenJson:
+        return orjson.loads(value.text)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+_WRITTEN = WrittenJson
 _PLAIN_VALUES = frozenset({str, int, float, bool, datetime})
 """Types of leaf values that are never an error nor an awaitable (checked without calls)."""
 _SERIALIZED_AS_IS = {serialize_string: str, serialize_id: str, serialize_boolean: bool}
@@ -502,7 +536,7 @@ class PlannedExecution(PlainLeavesExecution):
         ) = data
         if value is _RAISED:
             return _UNUSUAL
-        if type(value) is _FRAGMENT:
+        if type(value) is _WRITTEN:
             return value  # an object's JSON written by the database (graph.schema.row_json)
         if type(value) is exact and getattr(value, _CAST, None) is None:
             pass  # an instance of the type's own class: what the checks below would accept
@@ -973,7 +1007,7 @@ def _generate(parent_type: GraphQLObjectType, plan: tuple[Any, ...]) -> Any:
         "_CAST": _CAST,
         "related": related,
         "_all_of": _all_of,
-        "_FRAGMENT": _FRAGMENT,
+        "_WRITTEN": _WRITTEN,
     }
     lines = [
         "def run(self, parent_type, source, path):",
@@ -1105,7 +1139,7 @@ def _generate(parent_type: GraphQLObjectType, plan: tuple[Any, ...]) -> Any:
             if data[4]:  # a nullable field: null as _complete would complete it
                 add("        elif value is None:")
                 add("            result = None")
-            add("        elif type(value) is _FRAGMENT:")  # JSON the database wrote
+            add("        elif type(value) is _WRITTEN:")  # JSON the database wrote
             add("            result = value")
             add("        else:")
             add(

@@ -7,8 +7,8 @@ process. PostGraphile has its database write each row's JSON.
 
 Here, when every field an inbox list's ``edges { node { ... } }`` selects can be written by
 the database, its statement writes each node's JSON text (:func:`db.combined.read_json`) and
-the response takes it as it is (an ``orjson.Fragment``, which a selection plan keeps as the
-field's value: :mod:`graph.schema.plan`). What can be written:
+the response takes it as it is (a :class:`graph.schema.plan.WrittenJson`, which a selection
+plan keeps as the field's value and the response's encoder writes as it is). What can be written:
 
 - ``__typename``;
 - a plain field of a type made from its row (:func:`graph.schema.rows.from_row`) that is a
@@ -21,7 +21,8 @@ field's value: :mod:`graph.schema.plan`). What can be written:
   within the workspace, as the request's loaders find it.
 
 Anything else in the node's selection (another field, arguments, a directive, a duplicated
-relation, a connection's ``nodes``), plans off (graphql-core would not take the JSON),
+relation, a fragment whose type does not apply, which the actual cost's walk counts all the
+same, more than :data:`MAX_JOINS` relations, a connection's ``nodes``), plans off (graphql-core would not take the JSON),
 combined reads off (``INBOX_GRAPH_COMBINED_READS=0``: this is one of them), an
 operation over a WebSocket (whose context is its connection's, where the actual cost's count
 below could not be told apart), or a database other than PostgreSQL: the list is read and
@@ -64,9 +65,8 @@ from graph.kept import KeptByIdentity
 from graph.loaders import _MODELS
 from graph.resolvers.contact import display_name_sql
 from graph.schema.direct import PLAIN_LEAF
-from graph.schema.plan import PlannedExecution, _members, _row_relation
-from graph.schema.rows import COMPUTED as ROW_COMPUTED
-from graph.schema.rows import SOURCE_READS
+from graph.schema.plan import PlannedExecution, WrittenJson, _members, _row_relation
+from graph.schema.rows import COMPUTED, SOURCE_READS
 
 if TYPE_CHECKING:
     from strawberry.types import Info
@@ -77,7 +77,12 @@ ENABLED = True
 """Whether inbox lists have PostgreSQL write their nodes' JSON (``INBOX_GRAPH_ROW_JSON``, set by
 :func:`graph.app.create_app`); off, every node is completed in Python (the same JSON)."""
 
-COMPUTED: dict[tuple[str, str], Callable[[str], str]] = {
+MAX_JOINS = 8
+"""Relations a list's nodes may join at most (the bench's list joins three): beyond, the
+database's planning time grows with the square of the joins (510 joins, about 1.4 s), and
+the list is completed in Python."""
+
+SQL_COMPUTED: dict[tuple[str, str], Callable[[str], str]] = {
     ("Contact", "name"): display_name_sql,
 }
 """``(GraphQL type, Python name)`` of a computed plain field (``from_row(name=...)``) -> its
@@ -131,20 +136,20 @@ def node_json(info: Info, model: type[Model]) -> NodeJson | None:
     return _FOUND.get((raw.operation, *raw.field_nodes), found)
 
 
-def fragment(row: Any) -> orjson.Fragment:
+def written(row: Any) -> WrittenJson:
     """The node of a row of :func:`db.combined.read_json`: its JSON as it is."""
-    return orjson.Fragment(row.node)
+    return WrittenJson(row.node)
 
 
 def node_builder(info: Info, rows: list[Any], build: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """What makes a node of each of a page's ``rows``: :func:`fragment` for rows with their
-    JSON, else ``build`` (the type's ``from_row``). The objects inside their JSON are counted
+    """What makes a node of each of a page's ``rows``: for rows with their
+    JSON, :func:`written`, else ``build`` (the type's ``from_row``). The objects inside their JSON are counted
     for the actual cost (``Context.written_objects``: its walk of the response does not see
     into JSON written already)."""
     if not rows or not combined.is_json_row(rows[0]):
         return build
     info.context.written_objects += sum(row.objects for row in rows)
-    return fragment
+    return written
 
 
 class _Compiler:
@@ -154,34 +159,35 @@ class _Compiler:
 
     def collect(self, object_type: GraphQLObjectType, nodes: list[FieldNode]) -> dict[str, list]:
         """The fields of ``nodes``' selections on ``object_type``, by response key, in order
-        (fragments spread); refused: any directive."""
+        (fragments spread); refused: any directive, a fragment whose type does not apply."""
         grouped: dict[str, list[FieldNode]] = {}
-
-        def walk(selection_set: Any) -> None:
-            for selection in selection_set.selections:
-                if selection.directives:
-                    raise _Refused
-                if isinstance(selection, FieldNode):
-                    key = selection.alias.value if selection.alias else selection.name.value
-                    grouped.setdefault(key, []).append(selection)
-                    continue
-                if isinstance(selection, FragmentSpreadNode):
-                    found = self.raw.fragments.get(selection.name.value)
-                    if found is None or found.directives:
-                        raise _Refused
-                    condition, selections = found.type_condition, found.selection_set
-                elif isinstance(selection, InlineFragmentNode):
-                    condition, selections = selection.type_condition, selection.selection_set
-                else:
-                    raise _Refused
-                if condition is None or self._applies(condition.name.value, object_type):
-                    walk(selections)
-
         for node in nodes:
             if node.directives or node.selection_set is None:
                 raise _Refused
-            walk(node.selection_set)
+            self._walk(node.selection_set, object_type, grouped)
         return grouped
+
+    def _walk(self, selection_set: Any, object_type: GraphQLObjectType, grouped: dict) -> None:
+        # a method, not a recursive closure (whose cell would keep the resolve info it read)
+        for selection in selection_set.selections:
+            if selection.directives:
+                raise _Refused
+            if isinstance(selection, FieldNode):
+                key = selection.alias.value if selection.alias else selection.name.value
+                grouped.setdefault(key, []).append(selection)
+                continue
+            if isinstance(selection, FragmentSpreadNode):
+                found = self.raw.fragments.get(selection.name.value)
+                if found is None or found.directives:
+                    raise _Refused
+                condition, selections = found.type_condition, found.selection_set
+            elif isinstance(selection, InlineFragmentNode):
+                condition, selections = selection.type_condition, selection.selection_set
+            else:
+                raise _Refused
+            if condition is not None and not self._applies(condition.name.value, object_type):
+                raise _Refused  # graph.cost counts what it selects all the same
+            self._walk(selections, object_type, grouped)
 
     def _applies(self, name: str, object_type: GraphQLObjectType) -> bool:
         if name == object_type.name:
@@ -236,6 +242,8 @@ class _Compiler:
                 if relation.key not in model._meta.fields_db_projection:
                     raise _Refused
                 related = _MODELS[relation.loader]
+                if len(self.joins) == MAX_JOINS:
+                    raise _Refused
                 self.joins.append(
                     combined.Join(
                         int(alias[1:]), model._meta.fields_db_projection[relation.key], related
@@ -272,8 +280,8 @@ class _Compiler:
         leaf = get_named_type(field_def.type)
         nullable = not isinstance(field_def.type, GraphQLNonNull)
         definition = (object_type.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
-        if name in getattr(definition.origin, ROW_COMPUTED, ()):
-            computed = COMPUTED.get((object_type.name, name))
+        if name in getattr(definition.origin, COMPUTED, ()):
+            computed = SQL_COMPUTED.get((object_type.name, name))
             if computed is None or leaf.name != "String":
                 raise _Refused
             return f"to_json({computed(alias)})::text"
@@ -318,12 +326,14 @@ class _Compiler:
                 f"CASE WHEN {column} BETWEEN -2147483648 AND 2147483647 THEN {column}::text END"
             )
         elif leaf.name == "DateTime" and isinstance(model_field, tortoise_fields.DatetimeField):
-            # datetime.isoformat() of a UTC instant: microseconds only when not zero
+            # datetime.isoformat() of a UTC instant: microseconds only when not zero; an
+            # instant Python's datetime cannot hold (before year 1, after 9999): NULL
             utc = f"({column} AT TIME ZONE 'UTC')"
             expression = (
+                f"CASE WHEN {utc} >= '0001-01-01' AND {utc} < '10000-01-01' THEN "
                 f"'\"' || to_char({utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS') || "
                 f"CASE WHEN extract(microseconds FROM {utc})::bigint % 1000000 = 0 THEN '' "
-                f"ELSE to_char({utc}, '.US') END || '+00:00\"'"
+                f"ELSE to_char({utc}, '.US') END || '+00:00\"' END"
             )
         else:
             raise _Refused
@@ -363,4 +373,12 @@ def _compile(raw: Any, model: type[Model]) -> NodeJson:
     return NodeJson(expression, tuple(compiler.joins))
 
 
-__all__ = ["COMPUTED", "ENABLED", "NodeJson", "fragment", "node_builder", "node_json"]
+__all__ = [
+    "ENABLED",
+    "MAX_JOINS",
+    "SQL_COMPUTED",
+    "NodeJson",
+    "node_builder",
+    "node_json",
+    "written",
+]

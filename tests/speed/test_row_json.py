@@ -24,15 +24,19 @@ from graphql import parse
 from bench.queries import CONVERSATIONS as BENCH_LIST
 from db import combined
 from db import models as m
+from graph.app import InboxGraphQL
 from graph.resolvers.contact import display_name, display_name_sql
 from graph.schema import schema
-from graph.schema.row_json import node_json
+from graph.schema.plan import WrittenJson
+from graph.schema.row_json import MAX_JOINS, node_json
 from tests.speed.test_lean_reads import APOLLO
 from tests.speed.test_plain_leaves import answer
 from tests.speed.test_screens import USERS, screens  # noqa: F401
 from tests.support import Client, models_on, serve, sql
 
 PAGE = "conversations(inbox: $inbox, first: 100, status: null)"
+CHAIN = "lastMessage { id conversation { id " * (MAX_JOINS // 2) + "} }" * (MAX_JOINS // 2)
+"""A node joining :data:`MAX_JOINS` rows: last message, its conversation, its last message..."""
 ROW = (
     "id status lastActivityAt contact { id name firstName lastName email blocked "
     "assignee { id name role isActive } } lastMessage { id text direction createdAt }"
@@ -47,6 +51,8 @@ WRITTEN = [
     f"""query($inbox: InboxSelector!) {{ {PAGE} {{ edges {{ node {{ __typename
       key: id ... on Node {{ id }} ...row who: contact {{ label: name }} }} }} }} }}
     fragment row on Conversation {{ status id lastMessage {{ __typename words: text }} }}""",
+    # as many relations as it may join (MAX_JOINS)
+    f"query($inbox: InboxSelector!) {{ {PAGE} {{ edges {{ node {{ id {CHAIN} }} }} }} }}",
 ]
 PYTHON = [
     # a connection's nodes, a field the database does not write (a masked number), a
@@ -59,6 +65,14 @@ PYTHON = [
       contact {{ name }} }} }} }} }}""",
     f"""query($inbox: InboxSelector!) {{ {PAGE} {{ edges {{ node {{ id
       timeline(first: 2) {{ edges {{ cursor }} }} }} }} }} }}""",
+    # a fragment whose type does not apply, selecting a relation the node has (graph.cost
+    # counts it all the same)
+    f"""query($inbox: InboxSelector!) {{ {PAGE} {{ edges {{ node {{ id lastMessage {{ id }}
+      ... on Node {{ ... on Contact {{ lastMessage: assignee {{ id }} }} }} }} }} }} }}""",
+    # one relation more than it may join
+    f"query($inbox: InboxSelector!) {{ {PAGE} {{ edges {{ node {{ id "
+    + CHAIN.replace("conversation { id ", "conversation { id contact { id } ", 1)
+    + " } } } }",
 ]
 INBOXES = [{"standard": "ALL"}, {"standard": "MINE"}, {"blocked": True}]
 EDGES = "".join(chr(c) for c in range(1, 32)) + "\"\\/'é€😀\u2028"
@@ -105,6 +119,7 @@ async def edged(screens):  # noqa: F811
 
 AT = "'2026-12-05 10:30:15+00:00'"  # an instant without microseconds
 AT_MICRO = "'2026-12-05 10:30:15.000001+00:00'"
+FAR = "'10000-01-01 00:00:00+00:00'"  # PostgreSQL holds it, Python's datetime does not
 
 
 def _text(value: str | None) -> str:
@@ -123,10 +138,22 @@ def _actual_cost(body: bytes) -> int:
 
 
 async def test_lists_answer_the_same_bytes_and_cost_for_every_user(edged, in_python):
-    wanted = [(shape, {"inbox": inbox}) for shape in [*WRITTEN, *PYTHON] for inbox in INBOXES]
+    owner = edged.client("owner")
+    custom = await owner("{ customInboxes { id } }")
+    await owner.aclose()
+    inboxes = [
+        *INBOXES,
+        {"teamId": edged.team_ids["Alpha"]},
+        *({"customInboxId": c["id"]} for c in custom["customInboxes"]),
+    ]
+    wanted = [(shape, {"inbox": inbox}) for shape in [*WRITTEN, *PYTHON] for inbox in inboxes]
+    backwards = BENCH_LIST.replace("first: $first", "last: $first")
+    unseen = BENCH_LIST.replace("first: $first)", "first: $first, unseen: true)")
+    wanted += [(unseen, {"inbox": inbox, "first": 100}) for inbox in INBOXES[:2]]
     wanted += [
         (BENCH_LIST, {"inbox": {"standard": "ALL"}, "first": 100}),
         (BENCH_LIST, {"inbox": {"standard": "ALL"}, "first": 1}),
+        (backwards, {"inbox": {"standard": "ALL"}, "first": 3}),
         (
             BENCH_LIST.replace("$first: Int", "$first: Int, $status: ConversationStatus").replace(
                 "first: $first)", "first: $first, status: $status)"
@@ -168,6 +195,31 @@ async def test_lists_answer_the_same_bytes_and_cost_for_every_user(edged, in_pyt
         n["lastMessage"] and n["lastMessage"]["createdAt"] == "2026-12-05T10:30:15.000001+00:00"
         for n in nodes
     )
+    # an instant Python's datetime cannot hold (a message's, read by no cursor): the list is
+    # read by Python, which reports it
+    url = edged.served.env["DATABASE_URL"]
+    message = _key(next(n for n in nodes if n["lastMessage"])["lastMessage"]["id"])
+    kept = sql(url, f"SELECT created_at FROM message WHERE id = {message}")
+    sql(url, f"UPDATE message SET created_at = {FAR} WHERE id = {message}")
+    try:
+        for query, variables in wanted[:1]:  # every conversation: ALL
+            one = await Client(edged.served, edged.tokens["owner"]).raw(query, variables)
+            other = await Client(in_python, edged.tokens["owner"]).raw(query, variables)
+            assert answer(one.content) == answer(other.content)
+            assert b"INTERNAL_SERVER_ERROR" in one.content
+    finally:
+        sql(url, f"UPDATE message SET created_at = '{kept}' WHERE id = {message}")
+
+
+def test_written_json_is_encoded_as_it_is():
+    """A node written by the database is the bytes its value would be, through orjson and
+    through the standard library (an answer holding an unpaired surrogate elsewhere)."""
+    node = {"id": "Q29u", "text": 'é\u2028"\\', "none": None, "n": [1, True]}
+    written = WrittenJson(json.dumps(node, ensure_ascii=False, separators=(",", ":")))
+    for errors in ([], [{"message": "\ud800"}]):
+        made = {"data": {"edges": [{"cursor": "c", "node": written}]}, "errors": errors}
+        plain = {"data": {"edges": [{"cursor": "c", "node": node}]}, "errors": errors}
+        assert InboxGraphQL.encode_json(None, made) == InboxGraphQL.encode_json(None, plain)
 
 
 def _info(document: str) -> SimpleNamespace:
