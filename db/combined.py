@@ -377,24 +377,9 @@ def _joined_statement(
         select.extend(f's{index}."{name}"' for name in names)
         layouts.append(("",) * before + tuple(names) + ("",) * (width - before - len(names)))
         keys.append(before + names.index(segments[index]._meta.db_pk_column))
-    joined = []
-    for number, join in enumerate(joins, start=1):
-        if not 0 <= join.parent < number or not join.column.isidentifier():
-            raise ValueError(f"not a join of an earlier segment's column: {join!r}")
-        joined.append(
-            f'LEFT JOIN "{join.model._meta.db_table}" s{number} '
-            f'ON s{number}."{join.model._meta.db_pk_column}" = s{join.parent}."{join.column}"'
-        )
-    projection = model._meta.fields_db_projection
-    terms = []
-    for name, descending in order:
-        column = projection.get(name, name)
-        if not column.isidentifier():
-            raise ValueError(f"not a column name: {column!r}")
-        terms.append(f's0."{column}" {"DESC" if descending else "ASC"}')
     sql = (
-        f"SELECT {', '.join(select)} FROM ({page_sql}) s0 {' '.join(joined)} "
-        f"ORDER BY {', '.join(terms)}"
+        f"SELECT {', '.join(select)} FROM ({page_sql}) s0 {_joined(joins)} "
+        f"ORDER BY {_ordered(model, order)[1]}"
     )
     found = _JOINED[key] = (
         sql,
@@ -402,6 +387,50 @@ def _joined_statement(
         tuple(keys),
     )
     return found
+
+
+def _joined(joins: Sequence[Join], within: str | None = None) -> str:
+    """The ``LEFT JOIN`` of each of ``joins`` (``s1``, ``s2``...) to the segment it names, by
+    primary key; ``within``: a column of the page's row ``s0`` each joined row must equal in
+    its own column of that name (``workspace_id``), else it is none.
+
+    Raises:
+        ValueError: a join of a later segment, a column that is not a name.
+    """
+    joined = []
+    for number, join in enumerate(joins, start=1):
+        if not 0 <= join.parent < number or not join.column.isidentifier():
+            raise ValueError(f"not a join of an earlier segment's column: {join!r}")
+        meta = join.model._meta
+        clause = (
+            f'LEFT JOIN "{meta.db_table}" s{number} '
+            f'ON s{number}."{meta.db_pk_column}" = s{join.parent}."{join.column}"'
+        )
+        if within is not None:
+            clause += f' AND s{number}."{within}" = s0."{within}"'
+        joined.append(clause)
+    return " ".join(joined)
+
+
+def _ordered(model: type[Model], order: Sequence[tuple[str, bool]]) -> tuple[list[str], str]:
+    """The page row ``s0``'s columns of ``order`` (``(field, descending)`` pairs), and its
+    ``ORDER BY`` terms.
+
+    Raises:
+        ValueError: a column that is not a name.
+    """
+    projection = model._meta.fields_db_projection
+    columns = []
+    for name, _ in order:
+        column = projection.get(name, name)
+        if not column.isidentifier():
+            raise ValueError(f"not a column name: {column!r}")
+        columns.append(f's0."{column}"')
+    terms = ", ".join(
+        f"{column} {'DESC' if descending else 'ASC'}"
+        for column, (_, descending) in zip(columns, order, strict=True)
+    )
+    return columns, terms
 
 
 async def read_joined(
@@ -473,29 +502,14 @@ def _json_statement(
     objects = " + ".join(f"({column} IS NOT NULL)::int" for column in present) or "0"
     if not order:
         raise ValueError("a page read with its JSON is ordered: the last term unique")
-    projection = model._meta.fields_db_projection
-    columns, terms = [], []
-    for name, descending in order:
-        column = projection.get(name, name)
-        if not column.isidentifier() or not name.isidentifier():
-            raise ValueError(f"not a column name: {column!r}")
-        columns.append(f's0."{column}"')
-        terms.append(f's0."{column}" {"DESC" if descending else "ASC"}')
-    joined = []
-    for number, join in enumerate(joins, start=1):
-        meta = join.model._meta
-        if not 0 <= join.parent < number or not join.column.isidentifier():
-            raise ValueError(f"not a join of an earlier segment's column: {join!r}")
-        # a row of another workspace is none (as the request's loaders find none)
-        joined.append(
-            f'LEFT JOIN "{meta.db_table}" s{number} '
-            f'ON s{number}."{meta.db_pk_column}" = s{join.parent}."{join.column}" '
-            f'AND s{number}."workspace_id" = s0."workspace_id"'
-        )
+    columns, terms = _ordered(model, order)
+    # a row of another workspace is none (as the request's loaders find none)
+    joined = _joined(joins, within="workspace_id")
     sql = (
-        f"SELECT {', '.join(columns)}, {node}, {objects} FROM ({page_sql}) s0 {' '.join(joined)} "
-        f"ORDER BY {', '.join(terms)}"
+        f"SELECT {', '.join(columns)}, {node}, {objects} FROM ({page_sql}) s0 {joined} "
+        f"ORDER BY {terms}"
     )
+    # its fields the order's names (a name that is no identifier: ValueError)
     row = namedtuple(f"{model.__name__}Json", [name for name, _ in order] + ["node", "objects"])
     row.__row_json__ = True  # type: ignore[attr-defined]
     found = _JSON[key] = (sql, row)

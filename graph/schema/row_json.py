@@ -15,23 +15,24 @@ plan keeps as the field's value and the response's encoder writes as it is). Wha
   column of its model: a text (``String``, ``ID``), a ``Boolean``, an ``Int`` (within 32 bits),
   a ``DateTime`` (as ``datetime.isoformat`` writes a UTC instant) or an enum (its GraphQL
   name); its ``id`` (the global id of :func:`graph.relay.to_global_id`); and the computed
-  fields of :data:`COMPUTED` (a contact's ``name``: :func:`graph.resolvers.contact.display_name_sql`);
+  fields of :data:`SQL_COMPUTED` (a contact's ``name``:
+  :func:`graph.resolvers.contact.display_name_sql`);
 - a relation declared by :func:`graph.loaders.row_relation` to such a type (a conversation's
   ``contact`` and ``lastMessage``, a contact's ``assignee``): its row joined by primary key
   within the workspace, as the request's loaders find it.
 
 Anything else in the node's selection (another field, arguments, a directive, a duplicated
 relation, a fragment whose type does not apply, which the actual cost's walk counts all the
-same, more than :data:`MAX_JOINS` relations, a connection's ``nodes``), plans off (graphql-core would not take the JSON),
-combined reads off (``INBOX_GRAPH_COMBINED_READS=0``: this is one of them), an
+same, more than :data:`MAX_JOINS` relations, a connection's ``nodes``), plans off
+(graphql-core would not take the JSON), combined reads off (``INBOX_GRAPH_COMBINED_READS=0``: this is one of them), an
 operation over a WebSocket (whose context is its connection's, where the actual cost's count
 below could not be told apart), or a database other than PostgreSQL: the list is read and
 completed as before.
 
 The actual cost walks the response, and cannot see inside JSON written already: each row
 also says how many of its joined rows were found (the objects inside its node, each costing a
-point), which the request's context adds up for ``CostBudget`` (``Context.written_objects``). A row whose JSON
-the database cannot write as Python would answer it (a null where the schema says non-null, a
+point), which the request's context adds up for ``CostBudget`` (``Context.written_objects``).
+A row whose JSON the database cannot write as Python would answer it (a null where the schema says non-null, a
 value its type refuses) makes the whole expression ``NULL``, and the page is read again as
 before, which reports it as it always did.
 
@@ -55,8 +56,8 @@ from graphql import (
     GraphQLObjectType,
     InlineFragmentNode,
     get_named_type,
-    is_abstract_type,
 )
+from graphql.execution.collect_fields import does_fragment_condition_match
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from tortoise import fields as tortoise_fields
 
@@ -142,9 +143,9 @@ def written(row: Any) -> WrittenJson:
 
 
 def node_builder(info: Info, rows: list[Any], build: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """What makes a node of each of a page's ``rows``: for rows with their
-    JSON, :func:`written`, else ``build`` (the type's ``from_row``). The objects inside their JSON are counted
-    for the actual cost (``Context.written_objects``: its walk of the response does not see
+    """What makes a node of each of a page's ``rows``: for rows with their JSON,
+    :func:`written`, else ``build`` (the type's ``from_row``). The objects inside their JSON
+    are counted for the actual cost (``Context.written_objects``: its walk of the response does not see
     into JSON written already)."""
     if not rows or not combined.is_json_row(rows[0]):
         return build
@@ -177,27 +178,16 @@ class _Compiler:
                 grouped.setdefault(key, []).append(selection)
                 continue
             if isinstance(selection, FragmentSpreadNode):
-                found = self.raw.fragments.get(selection.name.value)
-                if found is None or found.directives:
+                fragment = self.raw.fragments.get(selection.name.value)
+                if fragment is None or fragment.directives:
                     raise _Refused
-                condition, selections = found.type_condition, found.selection_set
             elif isinstance(selection, InlineFragmentNode):
-                condition, selections = selection.type_condition, selection.selection_set
+                fragment = selection
             else:
                 raise _Refused
-            if condition is not None and not self._applies(condition.name.value, object_type):
+            if not does_fragment_condition_match(self.raw.schema, fragment, object_type):
                 raise _Refused  # graph.cost counts what it selects all the same
-            self._walk(selections, object_type, grouped)
-
-    def _applies(self, name: str, object_type: GraphQLObjectType) -> bool:
-        if name == object_type.name:
-            return True
-        condition = self.raw.schema.get_type(name)
-        return (
-            condition is not None
-            and is_abstract_type(condition)
-            and self.raw.schema.is_sub_type(condition, object_type)
-        )
+            self._walk(fragment.selection_set, object_type, grouped)
 
     def object(
         self, object_type: GraphQLObjectType, model: type[Model], nodes: list, alias: str
