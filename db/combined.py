@@ -28,7 +28,7 @@ import cachetools
 from db.queries import is_plain, model_rows, statement
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Callable, Mapping, Sequence
 
     from tortoise.backends.base.client import BaseDBAsyncClient
     from tortoise.models import Model
@@ -62,6 +62,8 @@ class Part:
         values: the columns of a part of plain values (``model`` ``None``) and their
             PostgreSQL types (``"INT"``...), each named apart from every model's columns,
             typed alike in every part naming it; read back as tuples in this order.
+        make: what a part of values makes of each tuple (a named tuple's ``_make``: a
+            page's rows with their JSON, :func:`json_part`); ``None``: the tuple.
     """
 
     name: str
@@ -71,6 +73,7 @@ class Part:
     order: Sequence[tuple[str, bool]] = ()
     marks: str = "{}"
     values: Mapping[str, str] = field(default_factory=dict)
+    make: Callable[[Sequence[Any]], Any] | None = None
 
     def __post_init__(self) -> None:
         if not self.name.isidentifier():
@@ -316,7 +319,8 @@ async def read_combined(parts: Sequence[Part], db: BaseDBAsyncClient | None = No
             found.append(model_rows(part.model, part_rows, layout=layout))
         else:
             positions = [layout.index(column) for column in part.values]
-            found.append([tuple(row[i] for i in positions) for row in part_rows])
+            values = [tuple(row[i] for i in positions) for row in part_rows]
+            found.append(values if part.make is None else list(map(part.make, values)))
     return found
 
 
@@ -490,16 +494,13 @@ def _json_statement(
     order: Sequence[tuple[str, bool]],
     joins: Sequence[Join],
     node: str,
+    objects: str,
 ) -> tuple[str, type]:
     """:func:`read_json`'s statement and the class of its rows."""
-    key = (page_sql, model, tuple(order), tuple(joins), node)
+    key = (page_sql, model, tuple(order), tuple(joins), node, objects)
     found = _JSON.get(key)
     if found is not None:
         return found
-    present = [
-        f's{number}."{join.model._meta.db_pk_column}"' for number, join in enumerate(joins, 1)
-    ]
-    objects = " + ".join(f"({column} IS NOT NULL)::int" for column in present) or "0"
     if not order:
         raise ValueError("a page read with its JSON is ordered: the last term unique")
     columns, terms = _ordered(model, order)
@@ -509,11 +510,68 @@ def _json_statement(
         f"SELECT {', '.join(columns)}, {node}, {objects} FROM ({page_sql}) s0 {joined} "
         f"ORDER BY {terms}"
     )
-    # its fields the order's names (a name that is no identifier: ValueError)
-    row = namedtuple(f"{model.__name__}Json", [name for name, _ in order] + ["node", "objects"])
-    row.__row_json__ = True  # type: ignore[attr-defined]
-    found = _JSON[key] = (sql, row)
+    found = _JSON[key] = (sql, _json_row(model, tuple(name for name, _ in order)))
     return found
+
+
+_ROWS: dict[tuple[Any, ...], type] = {}
+
+
+def _json_row(model: type[Model], names: tuple[str, ...]) -> type:
+    """The class of the rows of ``model``'s pages read with their JSON: a named tuple of the
+    order's ``names`` (what a cursor encodes), ``node`` and ``objects``."""
+    found = _ROWS.get((model, names))
+    if found is None:
+        # its fields the order's names (a name that is no identifier: ValueError)
+        found = namedtuple(f"{model.__name__}Json", [*names, "node", "objects"])
+        found.__row_json__ = True  # type: ignore[attr-defined]
+        _ROWS[model, names] = found
+    return found
+
+
+def json_part(
+    name: str,
+    query: QuerySet[Model],
+    order: Sequence[tuple[str, bool]],
+    joins: Sequence[Join],
+    node: str,
+    objects: str,
+) -> Part:
+    """The page of the plain ``query`` as :func:`read_json` reads it, as a part of
+    :func:`read_combined` (read with a screen's other reads): its rows are :func:`read_json`'s
+    (``order``'s values, ``node``, ``objects``), in ``order``; a row whose ``node`` is ``NULL``
+    says that Python must build the page, as there. PostgreSQL only.
+
+    Raises:
+        ValueError: a query that is not plain or holds a literal, a join of a later segment,
+            a column that is not a name, no ``order``.
+    """
+    if not is_plain(query):
+        raise ValueError("json_part takes plain queries only")
+    if not order:
+        raise ValueError("a page read with its JSON is ordered: the last term unique")
+    page_sql, params = statement(query)
+    if any(mark in page_sql for mark in "'{}"):
+        raise ValueError("a page holding a literal or a brace cannot be a part")
+    model = query.model
+    columns, _ = _ordered(model, order)
+    values = {
+        f"{name}_o{i}": model._meta.fields_map[field_name].get_for_dialect("postgres", "SQL_TYPE")
+        for i, (field_name, _) in enumerate(order)
+    }
+    values[f"{name}_node"] = "TEXT"
+    values[f"{name}_objects"] = "INT"
+    named = [f'{column} AS "{value}"' for column, value in zip(columns, values, strict=False)]
+    # parameters as the part's {} marks (by position); the expressions' braces doubled
+    page = _POSTGRES_MARK.sub(lambda mark: f"{{{int(mark.group(1)) - 1}}}", page_sql)
+    node, objects = (text.replace("{", "{{").replace("}", "}}") for text in (node, objects))
+    sql = (
+        f'SELECT {", ".join(named)}, ({node}) AS "{name}_node", ({objects}) AS "{name}_objects" '
+        f"FROM ({page}) s0 {_joined(joins, within='workspace_id')}"
+    )
+    ordered = tuple((f"{name}_o{i}", descending) for i, (_, descending) in enumerate(order))
+    row = _json_row(model, tuple(field_name for field_name, _ in order))
+    return Part(name, None, sql, tuple(params), ordered, values=values, make=row._make)
 
 
 async def read_json(
@@ -521,13 +579,15 @@ async def read_json(
     order: Sequence[tuple[str, bool]],
     joins: Sequence[Join],
     node: str,
+    objects: str = "0",
 ) -> list[Any] | None:
     """The page of the plain ``query`` (in ``order``: ``(field, descending)`` pairs, the last one
     unique) as PostgreSQL serialises it: per row, its ``order`` values (the row's attributes of
     those names: what its cursor encodes), ``node``, the JSON text of the expression
     ``node`` over the page's row ``s0`` and the rows of ``joins`` (``s1``, ``s2``...: each
-    ``LEFT JOIN``ed by primary key, within the page row's workspace), and ``objects``, how
-    many of those joined rows it found. One statement, as :func:`read_joined`'s.
+    ``LEFT JOIN``ed by primary key, within the page row's workspace), and ``objects``, the
+    value of the expression ``objects`` over the same rows (the objects inside the node the
+    actual cost counts: :mod:`graph.schema.row_json`). One statement, as :func:`read_joined`'s.
 
     ``None`` when a row's ``node`` is ``NULL`` (the expression's way of saying that Python must
     build that row: a value its field cannot take, a missing row a field needs), or on a
@@ -542,7 +602,7 @@ async def read_json(
     if query._db.capabilities.dialect != "postgres":
         return None
     page_sql, params = statement(query)
-    sql, row = _json_statement(page_sql, query.model, order, joins, node)
+    sql, row = _json_statement(page_sql, query.model, order, joins, node, objects)
     _, rows = await query._db.execute_query(sql, params)
     made = row._make
     found = [made(values) for values in rows]
@@ -562,6 +622,7 @@ __all__ = [
     "Part",
     "combined_statement",
     "is_json_row",
+    "json_part",
     "query_part",
     "read_combined",
     "read_joined",

@@ -38,6 +38,7 @@ from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 from graphql import (
+    DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
@@ -58,8 +59,9 @@ from graph.kept import KeptByIdentity
 from graph.relay import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PAGE_SIZE_METADATA
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from graphql import (
-        DocumentNode,
         GraphQLField,
         GraphQLNamedType,
         GraphQLSchema,
@@ -516,6 +518,35 @@ class _Walk:
         return value
 
 
+Counted = tuple[tuple[str, str, "Counted | None"], ...]
+"""What the actual cost counts of a response object (:func:`counted_below`)."""
+
+
+def counted_below(
+    schema: GraphQLSchema,
+    fragments: Mapping[str, FragmentDefinitionNode],
+    selection_set: SelectionSetNode,
+    parent: GraphQLNamedType,
+) -> Counted:
+    """What the actual cost counts below an object of type ``parent`` the response holds for
+    ``selection_set`` (``fragments``: the document's, by name): ``(response key, kind, what it
+    counts below)`` per step, fragments flattened whatever their type condition, kind
+    ``"object"`` (a point when the object's value at the key is not null, plus its own steps
+    over it), ``"list"`` (a point per item, plus its steps over each) or ``"introspection"``
+    (a point). What :mod:`graph.schema.row_json` writes in SQL for a node whose JSON the
+    database writes, which this walk cannot see into: the same count, by the same steps."""
+    walk = _Walk(schema, DocumentNode(definitions=()), {})
+    walk.fragments = dict(fragments)
+
+    def named(program: tuple[Any, ...]) -> Counted:
+        return tuple(
+            (key, kind.value, named(below) if below is not None else None)
+            for key, kind, below in program
+        )
+
+    return named(walk.program(selection_set, parent))
+
+
 def default_page_size(field: GraphQLField) -> int:
     """The items of a connection field given neither ``first`` nor ``last``: what its
     strawberry definition's metadata says (:data:`graph.relay.PAGE_SIZE_METADATA`), else
@@ -546,6 +577,8 @@ __all__ = [
     "MUTATION_COST",
     "SUBSCRIPTION_COST",
     "UNPAGED_LIST_SIZE",
+    "Counted",
+    "counted_below",
     "find_operation",
     "operation_cost",
     "requested_cost",

@@ -28,7 +28,7 @@
 | ``INBOX_GRAPH_PLAIN_LEAVES`` | ``1`` | ``0``: graphql-core completes every field, plain scalar and enum fields included (``graph.schema.direct``; the same JSON, for comparison); selection plans off too |
 | ``INBOX_GRAPH_PLANS`` | ``1`` | ``0``: graphql-core completes every object (``graph.schema.plan``; the same JSON, for comparison) |
 | ``INBOX_GRAPH_LEAN_READS`` | ``1`` | ``0``: an inbox list reads every column of its rows, even those none of the request's fields read (``graph.schema.lean``; the same JSON, for comparison) |
-| ``INBOX_GRAPH_ROW_JSON`` | ``1`` | ``0``: an inbox list's nodes are completed in Python, never written as JSON by PostgreSQL (``graph.schema.row_json``; the same JSON, for comparison) |
+| ``INBOX_GRAPH_ROW_JSON`` | ``1`` | ``0``: the nodes of inbox lists, timelines and contact panels' activities are completed in Python, never written as JSON by PostgreSQL (``graph.schema.row_json``; the same JSON, for comparison) |
 | ``INBOX_GRAPH_COMBINED_READS`` | ``1`` | ``0``: the sidebar, a timeline, a contact panel and ``node`` read each of their rows' kinds with a statement of its own instead of one statement for several (``db.combined``; the same JSON, for comparison) |
 | ``INBOX_GRAPH_SHARED_FANOUT`` | ``1`` | ``0``: every subscription resolves, serialises and sends each event on its own, with its own database reads (the naive baseline of ``bench/fanout``) |
 | ``INBOX_GRAPH_HEADER_TIMEOUT_SECONDS`` | ``10`` | seconds a connection has to send a complete request head (request line and headers), from its opening or from its next byte after a response; otherwise it is closed (idle and slowloris clients). Read by ``inbox-graph serve`` (``graph.server``) |

@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from graph.live import EventBus, LiveEvent, Transaction
     from graph.loaders import Loaders
     from graph.permissions.visibility import Scope, Viewer
-    from graph.resolvers.pages import PageSpec
+    from graph.resolvers.pages import PageJson, PageSpec
     from graph.subscriptions import LiveStream
 
 T = TypeVar("T")
@@ -183,13 +183,13 @@ def activities_spec(request: PageRequest) -> PageSpec:
 
 
 async def list_activities(
-    loaders: Loaders, contact: Contact, request: PageRequest
+    loaders: Loaders, contact: Contact, request: PageRequest, json: PageJson | None = None
 ) -> Page[Activity]:
     """A contact's activities (comments and events), newest first, the page ``request`` asks
     for (keyset ``[created_at, id]``). One contact's page is one statement, its users included;
     the contacts of one response share one query (:func:`graph.resolvers.pages.pages_of`), and
-    one count."""
-    (rows,) = await pages_of(loaders, activities_spec(request)).load(contact.id)
+    one count. With ``json``, the rows may be their nodes' JSON (``pages_of``)."""
+    (rows,) = await pages_of(loaders, activities_spec(request), json=json).load(contact.id)
     page = Page.of(
         rows,
         request,

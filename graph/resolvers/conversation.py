@@ -51,7 +51,7 @@ if TYPE_CHECKING:
     from graph.live import EventBus, LiveEvent, Transaction
     from graph.loaders import Loaders
     from graph.permissions.visibility import Viewer
-    from graph.resolvers.pages import PageSpec
+    from graph.resolvers.pages import PageJson, PageSpec
     from graph.subscriptions import LiveStream
 
 T = TypeVar("T")
@@ -661,7 +661,10 @@ def timeline_specs(request: PageRequest) -> tuple[PageSpec, PageSpec]:
 
 
 async def timeline(
-    loaders: Loaders, conversation: Conversation, request: PageRequest
+    loaders: Loaders,
+    conversation: Conversation,
+    request: PageRequest,
+    json: PageJson | None = None,
 ) -> Page[Message | Activity]:
     """Messages and activities of a conversation interleaved, oldest first, the page
     ``request`` asks for (forwards or backwards).
@@ -670,11 +673,12 @@ async def timeline(
     so cursors stay stable when rows are added later. Each kind is read as a page of its own
     bounded by the cursors (:func:`_timeline_keys`); the two are merged and cut to the page.
     Batched: the conversations of one response share one query for messages and one for
-    activities (:meth:`graph.loaders.Loaders.rows_of`).
+    activities (:meth:`graph.loaders.Loaders.rows_of`). With ``json`` (messages', then
+    activities'), the rows may be their nodes' JSON (:func:`graph.resolvers.pages.pages_of`).
     """
-    found_messages, found_activities = await pages_of(loaders, *timeline_specs(request)).load(
-        conversation.id
-    )
+    found_messages, found_activities = await pages_of(
+        loaders, *timeline_specs(request), json=json
+    ).load(conversation.id)
     merged = sorted(
         [(m.created_at, MESSAGE_RANK, m.id, m) for m in found_messages]
         + [(a.created_at, ACTIVITY_RANK, a.id, a) for a in found_activities],

@@ -10,6 +10,7 @@ is :mod:`graph.permissions.visibility`'s.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
@@ -170,7 +171,13 @@ async def _read_with_contact(
         for row in found.pop(len(targets)):
             loaders.prime_workspace(row)
     if settle is not None:
-        settle(found[len(targets) :], found[0][0] if found[0] else None)
+        row = found[0][0] if found[0] else None
+        if not settle(found[len(targets) :], row):
+            # a node's JSON the database could not write: what it names read again as rows
+            # (which Python reports, as it did when nothing was JSON)
+            assert ahead is not None
+            more, settle = read_ahead(loaders, replace(ahead, json=None), pk)
+            settle(await read_combined(more), row)
     workspace_id = loaders.workspace_id
     for rows, target in zip(found[: len(targets)], targets, strict=True):
         for row in rows:

@@ -20,6 +20,7 @@ contact panel's activities, channels and merge suggestions, put where these load
 from __future__ import annotations
 
 import asyncio
+import re
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
@@ -43,9 +44,14 @@ if TYPE_CHECKING:
     from graph.loaders import Loaders
     from graph.permissions.visibility import Scope
     from graph.relay import PageRequest
+    from graph.schema.row_json import NodeJson
 
 PageSpec = tuple[type["Model"], str, tuple[tuple[str, bool], ...], "PageRequest"]
 """What :meth:`graph.loaders.Loaders.rows_of` takes: ``(model, parent column, order, request)``."""
+
+PageJson = tuple["NodeJson", ...]
+"""How the database writes the nodes of each of a parent's pages, in the order of their specs
+(:func:`graph.schema.row_json.page_json`)."""
 
 
 @dataclass(frozen=True)
@@ -59,9 +65,12 @@ class Ahead:
         channels: a contact's channels and identities (:func:`channels_of`).
         sharing: a contact's merge suggestions, as :func:`sharing_of` takes them: ``(scope,
             limit)``.
+        json: how the database writes the nodes of each of ``pages``
+            (:func:`graph.schema.row_json.page_json`), or ``None``: they are read as rows.
     """
 
     pages: tuple[PageSpec, ...] = ()
+    json: PageJson | None = None
     channels: bool = False
     sharing: tuple[Scope, int] | None = None
 
@@ -105,10 +114,11 @@ def together(loaders: Loaders) -> DataLoader[tuple[Part, ...], list[Any]]:
     if loader is None:
 
         async def load(asked: Sequence[tuple[Part, ...]]) -> list[list[Any]]:
+            db = User._meta.db  # every model's (parts of JSON pages name none)
             if len(asked) == 1:
-                return [await read_combined(asked[0])]
+                return [await read_combined(asked[0], db)]
             renamed = [_prefixed(f"b{n}_", parts) for n, parts in enumerate(asked)]
-            found = await read_combined([part for parts in renamed for part in parts])
+            found = await read_combined([part for parts in renamed for part in parts], db)
             answers = []
             for parts in asked:
                 answers.append(found[: len(parts)])
@@ -119,15 +129,25 @@ def together(loaders: Loaders) -> DataLoader[tuple[Part, ...], list[Any]]:
     return loader
 
 
+_LITERAL = re.compile(r"('(?:[^']|'')*')")
+
+
 def _prefixed(prefix: str, parts: Sequence[Part]) -> list[Part]:
     """``parts`` named with ``prefix``: hand-written ones (``{}`` marks) name earlier parts
-    quoted (``FROM "page_0"``), and are renamed there too; tortoise's never name a part."""
+    quoted (``FROM "page_0"``), and are renamed there too, outside their string literals (a
+    node's JSON written by the database holds its response keys quoted, which a client
+    names); tortoise's never name a part."""
     renamed = []
     for part in parts:
         sql = part.sql
         if part.marks == "{}":
-            for other in parts:
-                sql = sql.replace(f'"{other.name}"', f'"{prefix}{other.name}"')
+            pieces = _LITERAL.split(sql)  # literals at odd positions
+            for number in range(0, len(pieces), 2):
+                for other in parts:
+                    pieces[number] = pieces[number].replace(
+                        f'"{other.name}"', f'"{prefix}{other.name}"'
+                    )
+            sql = "".join(pieces)
         renamed.append(replace(part, name=prefix + part.name, sql=sql))
     return renamed
 
@@ -159,10 +179,17 @@ _PARTS: cachetools.LRUCache[tuple[Any, ...], tuple[list[Part], bool]] = cachetoo
 )
 
 
-def _parts(specs: Sequence[PageSpec], workspace_id: int, parent_id: int) -> tuple[list[Part], bool]:
+def _parts(
+    specs: Sequence[PageSpec],
+    workspace_id: int,
+    parent_id: int,
+    json: PageJson | None = None,
+) -> tuple[list[Part], bool]:
     """The parts reading one parent's pages of ``specs`` and (second: whether there is one)
     the users they name; kept by all their inputs, as :func:`db.queries.statement` keeps a
-    query's statement by value (the query sets are not built again for a page read again)."""
+    query's statement by value (the query sets are not built again for a page read again).
+    With ``json``, each page's rows are its nodes' JSON (:func:`db.combined.json_part`), and
+    no user is read: their JSON holds what they select of them."""
     dialect = User._meta.db.capabilities.dialect
     # the cursors' values with their types and zones: equal values may make other parameters
     # (one instant in two zones is two texts on SQLite; 1 and True)
@@ -172,9 +199,18 @@ def _parts(specs: Sequence[PageSpec], workspace_id: int, parent_id: int) -> tupl
         for bound in (spec[3].after, spec[3].before)
         for value in bound or ()
     )
-    key = (dialect, tuple(specs), shapes, workspace_id, parent_id)
+    key = (dialect, tuple(specs), shapes, workspace_id, parent_id, json)
     found = _PARTS.get(key)
     if found is not None:
+        return found
+    if json is not None:
+        parts = [
+            written.part(
+                f"page_{i}", _query(workspace_id, spec, parent_id), spec[3].reading(spec[2])
+            )
+            for i, (spec, written) in enumerate(zip(specs, json, strict=True))
+        ]
+        found = _PARTS[key] = (parts, False)
         return found
     parts = [
         query_part(
@@ -218,15 +254,26 @@ def _kept(key: tuple[Any, ...], build: Callable[[], tuple[Part, ...]]) -> tuple[
 
 
 async def _one_parent(
-    loaders: Loaders, specs: Sequence[PageSpec], parent_id: int
-) -> tuple[list[Any], ...]:
-    parts, named = _parts(specs, loaders.workspace_id, parent_id)
-    return _settled(loaders, named, await together(loaders).load(tuple(parts)))
+    loaders: Loaders, specs: Sequence[PageSpec], parent_id: int, json: PageJson | None = None
+) -> tuple[list[Any], ...] | None:
+    """One parent's pages (:func:`pages_of`); ``None`` when ``json`` is given and a node's
+    JSON could not be written (:func:`_written`)."""
+    parts, named = _parts(specs, loaders.workspace_id, parent_id, json)
+    found = await together(loaders).load(tuple(parts))
+    if json is not None and not _written(found):
+        return None
+    return _settled(loaders, named, found)
+
+
+def _written(pages: Sequence[list[Any]]) -> bool:
+    """Whether every row of pages read with their JSON has it (``NULL``: Python must build
+    the page, :func:`db.combined.read_json`)."""
+    return all(row.node is not None for rows in pages for row in rows)
 
 
 def read_ahead(
     loaders: Loaders, ahead: Ahead, parent_id: int
-) -> tuple[list[Part], Callable[[Sequence[list[Any]], Any], None]]:
+) -> tuple[list[Part], Callable[[Sequence[list[Any]], Any], bool]]:
     """The parts reading what ``ahead`` names of the object ``parent_id`` (its pages and the
     users they name; a contact's channels and identities, its merge suggestions), to be read
     with other parts (``node(id)``'s object and its contact: one round trip), and what puts
@@ -235,12 +282,15 @@ def read_ahead(
     same statement read it (``None``: none): what those loaders' ``load`` of the one parent
     gives, read with the same statement parts. Merge suggestions compare the contact's phone
     and e-mail as the statement reads them (sub-selects of its row: :func:`_sharing_ahead`),
-    and are put under the key of the row given, of the viewer's workspace only."""
+    and are put under the key of the row given, of the viewer's workspace only. The second
+    returns ``False`` when a page read with its JSON (``ahead.json``) has a node whose JSON
+    the database could not write: nothing is put then, and the caller reads ahead again
+    without JSON (the rows that Python reports, as it did when nothing was JSON)."""
     workspace_id = loaders.workspace_id
     parts: list[Part] = []
     named = False
     if ahead.pages:
-        page_parts, named = _parts(ahead.pages, workspace_id, parent_id)
+        page_parts, named = _parts(ahead.pages, workspace_id, parent_id, ahead.json)
         parts.extend(page_parts)
     pages_end = len(parts)
     if ahead.channels:
@@ -249,11 +299,14 @@ def read_ahead(
     if ahead.sharing is not None:
         parts.extend(_sharing_ahead(workspace_id, *ahead.sharing, parent_id))
 
-    def settle(found: Sequence[list[Any]], row: Any) -> None:
+    def settle(found: Sequence[list[Any]], row: Any) -> bool:
         if ahead.pages:
-            loader = pages_of(loaders, *ahead.pages)
+            pages = list(found[:pages_end])
+            if ahead.json is not None and not _written(pages):
+                return False
+            loader = pages_of(loaders, *ahead.pages, json=ahead.json)
             if loader.cache_map.get(parent_id) is None:
-                loader.prime(parent_id, _settled(loaders, named, list(found[:pages_end])))
+                loader.prime(parent_id, _settled(loaders, named, pages))
         if ahead.channels:
             loader = channels_of(loaders)
             if loader.cache_map.get(parent_id) is None:
@@ -264,6 +317,7 @@ def read_ahead(
             loader = sharing_of(loaders, *ahead.sharing)
             if loader.cache_map.get(key) is None:
                 loader.prime(key, found[channels_end])
+        return True
 
     return parts, settle
 
@@ -282,7 +336,9 @@ def _settled(loaders: Loaders, named: bool, found: list[Any]) -> tuple[list[Any]
     return tuple(pages)
 
 
-def pages_of(loaders: Loaders, *specs: PageSpec) -> DataLoader[int, tuple[list[Any], ...]]:
+def pages_of(
+    loaders: Loaders, *specs: PageSpec, json: PageJson | None = None
+) -> DataLoader[int, tuple[list[Any], ...]]:
     """Per parent id, its page of each of ``specs`` (``(model, parent column, order,
     request)``, as :meth:`~graph.loaders.Loaders.rows_of` takes them): the rows each
     ``rows_of(*spec).load(parent_id)`` gives, in the same order.
@@ -290,15 +346,28 @@ def pages_of(loaders: Loaders, *specs: PageSpec) -> DataLoader[int, tuple[list[A
     A batch of one parent reads every page and the users their rows name (authors, an
     assignment's assignee: :data:`graph.loaders.USER_COLUMNS`) in one statement, the users
     put in ``loaders.user``; a batch of several parents reads each spec's pages with
-    ``rows_of``, one statement per spec."""
+    ``rows_of``, one statement per spec.
+
+    With ``json`` (:func:`graph.schema.row_json.page_json`, one per spec), a batch of one
+    parent reads each page's nodes as JSON the database writes: rows of
+    :func:`db.combined.json_part` (the order's values, ``node``, ``objects``), no users; when
+    a node's JSON cannot be written, and for a batch of several parents, the rows are those
+    read without it."""
     made = _LOADERS.setdefault(loaders, {})
-    loader = made.get(specs)
+    key: Any = specs if json is None else ("json", specs, json)
+    loader = made.get(key)
     if loader is None:
         request = held_weakly(loaders)  # the table's value must not hold its key
 
         async def load(parent_ids: Sequence[int]) -> list[tuple[list[Any], ...]]:
             wanted = set(parent_ids)
             alive = request()
+            if json is not None:
+                if len(wanted) == 1 and combined.ENABLED:
+                    written = await _one_parent(alive, specs, parent_ids[0], json)
+                    if written is not None:
+                        return [written for _ in parent_ids]
+                return list(await pages_of(alive, *specs).load_many(list(parent_ids)))
             if len(wanted) == 1 and combined.ENABLED:
                 pages = await _one_parent(alive, specs, parent_ids[0])
                 return [pages for _ in parent_ids]
@@ -307,7 +376,7 @@ def pages_of(loaders: Loaders, *specs: PageSpec) -> DataLoader[int, tuple[list[A
             )
             return list(zip(*found, strict=True))
 
-        loader = made[specs] = Loader(load_fn=load)
+        loader = made[key] = Loader(load_fn=load)
     return loader
 
 
@@ -446,4 +515,4 @@ def sharing_of(loaders: Loaders, scope: Scope, limit: int) -> DataLoader[Sharing
     return loader
 
 
-__all__ = ["Ahead", "PageSpec", "channels_of", "pages_of", "read_ahead", "sharing_of"]
+__all__ = ["Ahead", "PageJson", "PageSpec", "channels_of", "pages_of", "read_ahead", "sharing_of"]

@@ -36,6 +36,7 @@ from graph.schema.channel import Channel
 from graph.schema.core import After, Before, Connection, First, Last, Node, connection_field
 from graph.schema.crm import CrmProvider, CrmRecord
 from graph.schema.described import AFTER_SEQUENCE
+from graph.schema.row_json import node_builder, page_json
 from graph.schema.rows import from_row
 from graph.schema.user import User
 
@@ -248,8 +249,15 @@ class Contact(Node):
         before: Before = None,
     ) -> ActivityConnection:
         request = activities_request(first, after, last, before)
-        page = await activity_resolvers.list_activities(info.context.loaders, self.row, request)
-        return ActivityConnection.from_page(page, Activity.from_row)
+        json = page_json(info, ACTIVITY_MODELS)
+        page = await activity_resolvers.list_activities(
+            info.context.loaders, self.row, request, json
+        )
+        return ActivityConnection.from_page(page, node_builder(info, page.rows, Activity.from_row))
+
+
+ACTIVITY_MODELS = {"": m.Activity}
+"""The model of ``Contact.activities``' nodes (:func:`graph.schema.row_json.page_json`)."""
 
 
 def activities_request(
@@ -273,14 +281,17 @@ def panel_ahead(info: Info) -> Ahead | None:
     if found is None:
         return None
     pages: tuple[PageSpec, ...] = ()
+    json = None
     if len(found["activities"]) == 1:
-        request = page_asked(info, "Contact", found["activities"][0], activities_request)
+        field = found["activities"][0]
+        request = page_asked(info, "Contact", field, activities_request)
         if request is not None:
             pages = (activity_resolvers.activities_spec(request),)
+            json = page_json(info, ACTIVITY_MODELS, field, "Contact")
     sharing = (
         resolvers.merge_suggestions_read(info.context.viewer) if found["mergeSuggestions"] else None
     )
-    return Ahead(pages=pages, channels=bool(found["channels"]), sharing=sharing) or None
+    return Ahead(pages=pages, channels=bool(found["channels"]), sharing=sharing, json=json) or None
 
 
 @strawberry.input(

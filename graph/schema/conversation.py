@@ -33,6 +33,7 @@ from graph.schema.core import (
     connection_field,
 )
 from graph.schema.described import AFTER_SEQUENCE, model_enum
+from graph.schema.row_json import node_builder, page_json
 from graph.schema.rows import from_row
 from graph.schema.user import User
 
@@ -210,8 +211,9 @@ class Conversation(Node):
         before: Before = None,
     ) -> TimelineConnection:
         request = timeline_request(first, after, last, before)
-        page = await resolvers.timeline(info.context.loaders, self.row, request)
-        return TimelineConnection.from_page(page, _timeline_item)
+        json = page_json(info, TIMELINE_MODELS)
+        page = await resolvers.timeline(info.context.loaders, self.row, request, json)
+        return TimelineConnection.from_page(page, node_builder(info, page.rows, _timeline_item))
 
 
 def timeline_request(
@@ -225,6 +227,11 @@ def timeline_request(
     return PageRequest.parse(
         first, after, last, before, (datetime, int, int), default=resolvers.TIMELINE_PAGE_SIZE
     )
+
+
+TIMELINE_MODELS = {"Message": m.Message, "Activity": m.Activity}
+"""The models of ``TimelineItem``'s types, in :func:`graph.resolvers.conversation.timeline_specs`'
+order (:func:`graph.schema.row_json.page_json`)."""
 
 
 def _timeline_item(row: m.Message | m.Activity) -> Message | Activity:

@@ -16,9 +16,16 @@ from graph.schema.ahead import alone, page_asked, selected_fields
 from graph.schema.call import Call
 from graph.schema.channel import Channel
 from graph.schema.contact import Contact, panel_ahead
-from graph.schema.conversation import Activity, Conversation, Message, timeline_request
+from graph.schema.conversation import (
+    TIMELINE_MODELS,
+    Activity,
+    Conversation,
+    Message,
+    timeline_request,
+)
 from graph.schema.core import Node
 from graph.schema.inbox import CustomInbox
+from graph.schema.row_json import page_json
 from graph.schema.user import AccessToken, Team, User, Workspace
 from graph.schema.webhook import WebhookEndpoint
 
@@ -79,8 +86,12 @@ def _timeline_ahead(info: Info) -> Ahead | None:
     found = selected_fields(info, "Conversation", ("timeline",))
     if found is None or len(found["timeline"]) != 1:
         return None
-    request = page_asked(info, "Conversation", found["timeline"][0], timeline_request)
-    return None if request is None else Ahead(pages=timeline_specs(request))
+    field = found["timeline"][0]
+    request = page_asked(info, "Conversation", field, timeline_request)
+    if request is None:
+        return None
+    json = page_json(info, TIMELINE_MODELS, field, "Conversation")
+    return Ahead(pages=timeline_specs(request), json=json)
 
 
 __all__ = ["NodeQueries"]

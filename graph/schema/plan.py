@@ -850,13 +850,18 @@ class _Info:
         self._built = None
 
     def __getattr__(self, name: str) -> Any:
+        return getattr(self._raw_info, name)
+
+    @property
+    def _raw_info(self) -> Any:
+        """graphql-core's resolve info (as strawberry's ``Info._raw_info`` names it)."""
         built = self._built
         if built is None:
             execution, field_def, details, parent_type, path = self._made_of
             built = self._built = execution.build_resolve_info(
                 field_def, [d.node for d in details], parent_type, path
             )
-        return getattr(built, name)
+        return built
 
 
 def _with_arguments(

@@ -1,14 +1,19 @@
-"""A list's nodes as JSON built by PostgreSQL (issue 23 item 1).
+"""Pages' nodes as JSON built by PostgreSQL (issue 23 item 1).
 
 An inbox list of 100 built 100 conversations, 100 contacts, 100 last messages and their
 users as Python rows, put them in the request's loaders, and completed about 400 objects and
 1,100 fields through a selection plan: about 17 µs a row, half of a list's time in our one
 process. PostGraphile has its database write each row's JSON.
 
-Here, when every field an inbox list's ``edges { node { ... } }`` selects can be written by
-the database, its statement writes each node's JSON text (:func:`db.combined.read_json`) and
-the response takes it as it is (a :class:`graph.schema.plan.WrittenJson`, which a selection
-plan keeps as the field's value and the response's encoder writes as it is). What can be written:
+Here, when every field a page's ``edges { node { ... } }`` selects can be written by the
+database, its statement writes each node's JSON text and the response takes it as it is (a
+:class:`graph.schema.plan.WrittenJson`, which a selection plan keeps as the field's value and
+the response's encoder writes as it is). The pages: an inbox list's (:func:`node_json`, its one
+statement :func:`db.combined.read_json`), a conversation's timeline and a contact panel's
+activities (:func:`page_json`, each page a part of the screen's one statement,
+:func:`db.combined.json_part`, through :func:`graph.resolvers.pages.pages_of`). A union's
+nodes (the timeline's ``TimelineItem``) get an expression per member, over its own model's
+page. What can be written:
 
 - ``__typename``;
 - a plain field of a type made from its row (:func:`graph.schema.rows.from_row`) that is a
@@ -18,32 +23,36 @@ plan keeps as the field's value and the response's encoder writes as it is). Wha
   fields of :data:`SQL_COMPUTED` (a contact's ``name``:
   :func:`graph.resolvers.contact.display_name_sql`);
 - a relation declared by :func:`graph.loaders.row_relation` to such a type (a conversation's
-  ``contact`` and ``lastMessage``, a contact's ``assignee``): its row joined by primary key
-  within the workspace, as the request's loaders find it.
+  ``contact`` and ``lastMessage``, a contact's ``assignee``, an item's ``author``): its row
+  joined by primary key within the workspace, as the request's loaders find it.
 
-Anything else in the node's selection (another field, arguments, a directive, a duplicated
-relation, a fragment whose type does not apply, which the actual cost's walk counts all the
-same, more than :data:`MAX_JOINS` relations, a connection's ``nodes``), plans off
-(graphql-core would not take the JSON), combined reads off (``INBOX_GRAPH_COMBINED_READS=0``: this is one of them), an
+Fragments whose type does not apply add nothing (as graphql-core completes them). Anything
+else in the node's selection (another field, arguments, a directive, more than
+:data:`MAX_JOINS` relations per model, a connection's ``nodes``, a key the actual cost's walk
+would count as an object where this type has a leaf), plans off (graphql-core would not take
+the JSON), combined reads off (``INBOX_GRAPH_COMBINED_READS=0``: this is one of them), an
 operation over a WebSocket (whose context is its connection's, where the actual cost's count
-below could not be told apart), or a database other than PostgreSQL: the list is read and
-completed as before.
+below could not be told apart), the pages of several parents at once (a list's timelines), or
+a database other than PostgreSQL: the page is read and completed as before.
 
-The actual cost walks the response, and cannot see inside JSON written already: each row
-also says how many of its joined rows were found (the objects inside its node, each costing a
-point), which the request's context adds up for ``CostBudget`` (``Context.written_objects``).
-A row whose JSON the database cannot write as Python would answer it (a null where the schema says non-null, a
-value its type refuses) makes the whole expression ``NULL``, and the page is read again as
-before, which reports it as it always did.
+The actual cost walks the response, and cannot see inside JSON written already: each row also
+says what that walk would count inside its node (:func:`_counted`: the walk's own steps,
+:func:`graph.cost.counted_below`, over what the node holds, as an SQL expression: a relation
+selected twice counts twice, a fragment of another type nothing), which the request's context
+adds up for ``CostBudget`` (``Context.written_objects``). A row whose JSON the database cannot
+write as Python would answer it (a null where the schema says non-null, a value its type
+refuses) makes the whole expression ``NULL``, and the page is read again as before, which
+reports it as it always did.
 
-The same bytes as the Python path: ``tests/speed/test_row_json.py`` compares both over the
-bench's lists and the visibility matrix's users, and each kind of value over its edge cases
-(escapes, microseconds, empty names). ``INBOX_GRAPH_ROW_JSON=0`` turns it off.
+The same bytes and the same actual cost as the Python path: ``tests/speed/test_row_json.py``
+compares both over the bench's lists, timelines and panels, the screens' shapes and the
+visibility matrix's users, and each kind of value over its edge cases (escapes, microseconds,
+empty names). ``INBOX_GRAPH_ROW_JSON=0`` turns it off.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -54,14 +63,17 @@ from graphql import (
     GraphQLEnumType,
     GraphQLNonNull,
     GraphQLObjectType,
+    GraphQLUnionType,
     InlineFragmentNode,
     get_named_type,
 )
 from graphql.execution.collect_fields import does_fragment_condition_match
 from strawberry.schema.schema_converter import GraphQLCoreConverter
+from strawberry.types import Info as StrawberryInfo
 from tortoise import fields as tortoise_fields
 
 from db import combined
+from graph.cost import Counted, counted_below
 from graph.kept import KeptByIdentity
 from graph.loaders import _MODELS
 from graph.resolvers.contact import display_name_sql
@@ -96,16 +108,22 @@ _INT = (tortoise_fields.IntField, tortoise_fields.SmallIntField, tortoise_fields
 
 @dataclass(frozen=True)
 class NodeJson:
-    """How the database writes the JSON of a list's nodes: ``expression`` over the page's row
-    ``s0`` and the rows of ``joins`` (``s1``...)."""
+    """How the database writes the JSON of a page's nodes of one model: ``expression`` over
+    the page's row ``s0`` and the rows of ``joins`` (``s1``...), and ``objects``, what the
+    actual cost counts inside it (an ``INT`` expression over the same rows)."""
 
     expression: str
     joins: tuple[combined.Join, ...]
+    objects: str
 
     async def read(self, query: QuerySet[Model], order: Any) -> list[Any] | None:
         """The page's rows with their node's JSON (:func:`db.combined.read_json`), or ``None``:
         read it as before."""
-        return await combined.read_json(query, order, self.joins, self.expression)
+        return await combined.read_json(query, order, self.joins, self.expression, self.objects)
+
+    def part(self, name: str, query: QuerySet[Model], order: Any) -> combined.Part:
+        """The page as a part of a screen's one statement (:func:`db.combined.json_part`)."""
+        return combined.json_part(name, query, order, self.joins, self.expression, self.objects)
 
 
 class _Refused(Exception):
@@ -115,26 +133,81 @@ class _Refused(Exception):
 _FOUND: KeptByIdentity[NodeJson | None] = KeptByIdentity(256)
 
 
+_PAGES: KeptByIdentity[tuple[NodeJson, ...] | None] = KeptByIdentity(256)
+
+
 def node_json(info: Info, model: type[Model]) -> NodeJson | None:
     """How the database writes the nodes of the connection ``info``'s field returns, whose rows
     are ``model``'s; ``None`` when it cannot (the module docstring). Found once per parsed
     operation and field."""
-    if not (ENABLED and combined.ENABLED):
-        return None  # a joined read: off with the others (INBOX_GRAPH_COMBINED_READS=0)
-    if getattr(info.context.request, "scope", {}).get("type") != "http":
-        return None  # over a WebSocket, a context is its connection's: not one operation's
-    raw = info._raw_info
-    execution = info.schema.execution_context_class
-    if execution is None or not issubclass(execution, PlannedExecution):
+    raw = _raw(info)
+    if raw is None:
         return None
 
     def found() -> NodeJson | None:
         try:
-            return _compile(raw, model)
+            models = {"": model}
+            found = _compile(raw.schema, raw.fragments, raw.field_nodes, raw.return_type, models)
+            return found[model]
         except _Refused:
             return None
 
     return _FOUND.get((raw.operation, *raw.field_nodes), found)
+
+
+def page_json(
+    info: Info,
+    models: Mapping[str, type[Model]],
+    field: FieldNode | None = None,
+    parent: str | None = None,
+) -> tuple[NodeJson, ...] | None:
+    """How the database writes the nodes of a page of a screen's root object (a timeline's
+    messages and activities, a contact panel's activities), one per model of ``models``, in
+    its order (:data:`graph.resolvers.pages.PageJson`); ``None`` when it cannot (the module
+    docstring), or on a database other than PostgreSQL. ``models``: the model of each type the
+    connection's nodes may be, by type name (``TimelineItem``'s ``Message`` and ``Activity``;
+    ``""``: the node's object type, whatever its name).
+    The connection is ``info``'s field, or ``field``, a field of the type ``parent`` selected
+    below it (what the root object's resolver reads ahead: the same field node, and the same
+    answer, as the connection's own resolver finds). Found once per parsed operation and field.
+    """
+    raw = _raw(info)
+    if raw is None:
+        return None
+    model = next(iter(models.values()))
+    if model._meta.db.capabilities.dialect != "postgres":
+        return None
+    if field is None:
+        nodes, returned = tuple(raw.field_nodes), raw.return_type
+    else:
+        owner = raw.schema.get_type(parent)
+        found = getattr(owner, "fields", {}).get(field.name.value)
+        if found is None:
+            return None
+        nodes, returned = (field,), found.type
+
+    def compiled() -> tuple[NodeJson, ...] | None:
+        try:
+            found = _compile(raw.schema, raw.fragments, nodes, returned, models)
+        except _Refused:
+            return None
+        return tuple(found[model] for model in models.values())
+
+    return _PAGES.get((raw.operation, *nodes, *models.values()), compiled)
+
+
+def _raw(info: Info) -> Any:
+    """graphql-core's resolve info of ``info`` when the database may write JSON for it (the
+    module docstring), else ``None``."""
+    if not (ENABLED and combined.ENABLED):
+        return None  # a joined read: off with the others (INBOX_GRAPH_COMBINED_READS=0)
+    if getattr(info.context.request, "scope", {}).get("type") != "http":
+        return None  # over a WebSocket, a context is its connection's: not one operation's
+    if isinstance(info, StrawberryInfo):  # else a plan's (graph.schema.plan): plans run
+        execution = info.schema.execution_context_class
+        if execution is None or not issubclass(execution, PlannedExecution):
+            return None
+    return info._raw_info
 
 
 def written(row: Any) -> WrittenJson:
@@ -154,13 +227,14 @@ def node_builder(info: Info, rows: list[Any], build: Callable[[Any], Any]) -> Ca
 
 
 class _Compiler:
-    def __init__(self, raw: Any) -> None:
-        self.raw = raw
+    def __init__(self, schema: Any, fragments: Mapping[str, Any]) -> None:
+        self.schema = schema
+        self.fragments = fragments
         self.joins: list[combined.Join] = []
 
     def collect(self, object_type: GraphQLObjectType, nodes: list[FieldNode]) -> dict[str, list]:
         """The fields of ``nodes``' selections on ``object_type``, by response key, in order
-        (fragments spread); refused: any directive, a fragment whose type does not apply."""
+        (fragments whose type applies spread); refused: any directive."""
         grouped: dict[str, list[FieldNode]] = {}
         for node in nodes:
             if node.directives or node.selection_set is None:
@@ -178,27 +252,30 @@ class _Compiler:
                 grouped.setdefault(key, []).append(selection)
                 continue
             if isinstance(selection, FragmentSpreadNode):
-                fragment = self.raw.fragments.get(selection.name.value)
+                fragment = self.fragments.get(selection.name.value)
                 if fragment is None or fragment.directives:
                     raise _Refused
             elif isinstance(selection, InlineFragmentNode):
                 fragment = selection
             else:
                 raise _Refused
-            if not does_fragment_condition_match(self.raw.schema, fragment, object_type):
-                raise _Refused  # graph.cost counts what it selects all the same
-            self._walk(fragment.selection_set, object_type, grouped)
+            if does_fragment_condition_match(self.schema, fragment, object_type):
+                self._walk(fragment.selection_set, object_type, grouped)
 
     def object(
         self, object_type: GraphQLObjectType, model: type[Model], nodes: list, alias: str
-    ) -> str:
-        """The JSON text of ``object_type``'s selection in ``nodes``, of the row ``alias``."""
+    ) -> tuple[str, dict[str, Any]]:
+        """The JSON text of ``object_type``'s selection in ``nodes``, of the row ``alias``, and
+        what it holds by response key: ``None`` for a leaf, ``(whether the joined row was
+        found, what it holds)`` for a relation (what :func:`_counted` counts)."""
         definition = (object_type.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
         reads = getattr(getattr(definition, "origin", None), SOURCE_READS, None)
         if reads is None:
             raise _Refused
         parts = []
+        shape: dict[str, Any] = {}
         for key, found in self.collect(object_type, nodes).items():
+            shape[key] = None
             name = found[0].name.value
             if any(n.name.value != name or n.arguments for n in found):
                 raise _Refused
@@ -222,8 +299,7 @@ class _Compiler:
                 if any(n.selection_set is not None for n in found):
                     raise _Refused
                 parts.append((head, self.leaf(object_type, field, field_def, model, alias)))
-            elif relation is not None and relation.loader in _MODELS and len(found) == 1:
-                # selected twice, a relation would cost twice (graph.cost): not counted here
+            elif relation is not None and relation.loader in _MODELS:
                 target = field_def.type
                 nullable = not isinstance(target, GraphQLNonNull)
                 target = target if nullable else target.of_type
@@ -240,17 +316,16 @@ class _Compiler:
                     )
                 )
                 joined = f"s{len(self.joins)}"
-                inner = self.object(target, related, found, joined)
+                inner, held = self.object(target, related, found, joined)
                 present = f'{joined}."{related._meta.db_pk_column}" IS NOT NULL'
+                shape[key] = (present, held)
                 if nullable:
                     parts.append((head, f"CASE WHEN {present} THEN {inner} ELSE 'null' END"))
                 else:  # missing: NULL, and the page is read as before (its error reported)
                     parts.append((head, f"CASE WHEN {present} THEN {inner} END"))
             else:
                 raise _Refused
-        if not parts:
-            raise _Refused
-        pieces: list[str] = []
+        pieces: list[str] = []  # no field: "{}" (a union member no fragment applies to)
         text = "{"
         for number, (head, expression) in enumerate(parts):
             text += ("," if number else "") + head
@@ -259,7 +334,7 @@ class _Compiler:
                 pieces.append(f"({expression})")
                 text = ""
         pieces.append(_literal(text + "}"))
-        return " || ".join(pieces)
+        return " || ".join(pieces), shape
 
     def leaf(
         self, object_type: GraphQLObjectType, field: Any, field_def: Any, model: Any, alias: str
@@ -337,13 +412,40 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _compile(raw: Any, model: type[Model]) -> NodeJson:
-    """:func:`node_json` of a connection field's resolve info ``raw``; raises :class:`_Refused`."""
-    compiler = _Compiler(raw)
-    connection = get_named_type(raw.return_type)
+def _counted(program: Counted, shape: dict[str, Any]) -> str:
+    """``program``'s count (:func:`graph.cost.counted_below`) over an object of ``shape``
+    (:meth:`_Compiler.object`) as an ``INT`` expression: each step at a key the object holds
+    as a relation a point when its row was found, plus its own steps over it; nothing at a
+    key it does not hold (a fragment of another type). Refused: a step at a leaf's key (an
+    alias another type's fragment gives an object), a list or introspection."""
+    terms = []
+    for key, kind, below in program:
+        if key not in shape:
+            continue
+        held = shape[key]
+        if held is None or kind != "object":
+            raise _Refused
+        present, inner = held
+        counted = _counted(below, inner) if below else "0"
+        terms.append(f"CASE WHEN {present} THEN 1 + {counted} ELSE 0 END")
+    return " + ".join(terms) or "0"
+
+
+def _compile(
+    schema: Any,
+    fragments: Mapping[str, Any],
+    field_nodes: Sequence[FieldNode],
+    returned: Any,
+    models: Mapping[str, type[Model]],
+) -> dict[type[Model], NodeJson]:
+    """How the database writes the nodes of the connection ``field_nodes`` select (of type
+    ``returned``), for each type they may be (an object, or a union's members), whose rows are
+    ``models``' (by type name; ``""``: the node's object type, whatever its name); raises
+    :class:`_Refused`."""
+    connection = get_named_type(returned)
     if not isinstance(connection, GraphQLObjectType):
         raise _Refused
-    fields = compiler.collect(connection, list(raw.field_nodes))
+    fields = _Compiler(schema, fragments).collect(connection, list(field_nodes))
     edges = [key for key, found in fields.items() if found[0].name.value == "edges"]
     if (
         len(edges) != 1
@@ -352,15 +454,27 @@ def _compile(raw: Any, model: type[Model]) -> NodeJson:
     ):
         raise _Refused  # selected twice, the objects inside would cost twice (graph.cost)
     edge_type = get_named_type(connection.fields["edges"].type)
-    edge_fields = compiler.collect(edge_type, fields[edges[0]])
+    edge_fields = _Compiler(schema, fragments).collect(edge_type, fields[edges[0]])
     node = [key for key, found in edge_fields.items() if found[0].name.value == "node"]
     if len(node) != 1 or len(edge_fields[node[0]]) != 1:
         raise _Refused
+    (node_field,) = edge_fields[node[0]]
     node_type = get_named_type(edge_type.fields["node"].type)
-    if not isinstance(node_type, GraphQLObjectType):
+    if isinstance(node_type, GraphQLObjectType) and set(models) == {""}:
+        members = {node_type: models[""]}
+    elif isinstance(node_type, GraphQLUnionType) and set(models) == {
+        member.name for member in node_type.types
+    }:
+        members = {member: models[member.name] for member in node_type.types}
+    else:
         raise _Refused
-    expression = compiler.object(node_type, model, edge_fields[node[0]], "s0")
-    return NodeJson(expression, tuple(compiler.joins))
+    program = counted_below(schema, fragments, node_field.selection_set, node_type)
+    found = {}
+    for member, model in members.items():
+        compiler = _Compiler(schema, fragments)
+        expression, shape = compiler.object(member, model, [node_field], "s0")
+        found[model] = NodeJson(expression, tuple(compiler.joins), _counted(program, shape))
+    return found
 
 
 __all__ = [
@@ -370,5 +484,6 @@ __all__ = [
     "NodeJson",
     "node_builder",
     "node_json",
+    "page_json",
     "written",
 ]

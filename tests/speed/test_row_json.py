@@ -19,19 +19,22 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import pytest
-from graphql import parse
+from graphql import Visitor, parse, visit
 
 from bench.queries import CONVERSATIONS as BENCH_LIST
+from bench.queries import TIMELINE
 from db import combined
 from db import models as m
 from graph.app import InboxGraphQL
 from graph.resolvers.contact import display_name, display_name_sql
 from graph.schema import schema
+from graph.schema.contact import ACTIVITY_MODELS
+from graph.schema.conversation import TIMELINE_MODELS
 from graph.schema.plan import WrittenJson
-from graph.schema.row_json import MAX_JOINS, node_json
+from graph.schema.row_json import MAX_JOINS, node_json, page_json
 from tests.speed.test_lean_reads import APOLLO
 from tests.speed.test_plain_leaves import answer
-from tests.speed.test_screens import USERS, screens  # noqa: F401
+from tests.speed.test_screens import USERS, operations, screens  # noqa: F401
 from tests.support import Client, models_on, serve, sql
 
 PAGE = "conversations(inbox: $inbox, first: 100, status: null)"
@@ -47,6 +50,11 @@ WRITTEN = [
         "pageInfo { hasNextPage endCursor } totalCount } }"
     ),
     APOLLO,
+    # a relation selected twice (counted twice), a fragment whose type does not apply
+    f"""query($inbox: InboxSelector!) {{ {PAGE} {{ edges {{ node {{ id contact {{ id }}
+      contact {{ name }} }} }} }} }}""",
+    f"""query($inbox: InboxSelector!) {{ {PAGE} {{ edges {{ node {{ id lastMessage {{ id }}
+      ... on Node {{ ... on Contact {{ lastMessage: assignee {{ id }} }} }} }} }} }} }}""",
     # aliases, __typename, a fragment on an interface, a leaf twice
     f"""query($inbox: InboxSelector!) {{ {PAGE} {{ edges {{ node {{ __typename
       key: id ... on Node {{ id }} ...row who: contact {{ label: name }} }} }} }} }}
@@ -56,19 +64,17 @@ WRITTEN = [
 ]
 PYTHON = [
     # a connection's nodes, a field the database does not write (a masked number), a
-    # directive, a relation selected twice, a relation with arguments
+    # directive, a relation with arguments
     f"query($inbox: InboxSelector!) {{ {PAGE} {{ nodes {{ {ROW} }} }} }}",
     f"query($inbox: InboxSelector!) {{ {PAGE} {{ edges {{ node {{ id contact {{ phone }} }} }} }} }}",
     f"""query($inbox: InboxSelector!, $on: Boolean! = true) {{ {PAGE} {{ edges {{ node {{ id
       contact @include(if: $on) {{ id }} }} }} }} }}""",
-    f"""query($inbox: InboxSelector!) {{ {PAGE} {{ edges {{ node {{ id contact {{ id }}
-      contact {{ name }} }} }} }} }}""",
     f"""query($inbox: InboxSelector!) {{ {PAGE} {{ edges {{ node {{ id
       timeline(first: 2) {{ edges {{ cursor }} }} }} }} }} }}""",
-    # a fragment whose type does not apply, selecting a relation the node has (graph.cost
-    # counts it all the same)
-    f"""query($inbox: InboxSelector!) {{ {PAGE} {{ edges {{ node {{ id lastMessage {{ id }}
-      ... on Node {{ ... on Contact {{ lastMessage: assignee {{ id }} }} }} }} }} }} }}""",
+    # a key that is a leaf here and an object in a fragment of another type (graph.cost
+    # counts it when it is not null)
+    f"""query($inbox: InboxSelector!) {{ {PAGE} {{ edges {{ node {{ id x: status
+      ... on Node {{ ... on Contact {{ x: assignee {{ id }} }} }} }} }} }} }}""",
     # one relation more than it may join
     f"query($inbox: InboxSelector!) {{ {PAGE} {{ edges {{ node {{ id "
     + CHAIN.replace("conversation { id ", "conversation { id contact { id } ", 1)
@@ -285,3 +291,134 @@ async def test_the_database_names_a_contact_as_display_name_does(database_url, e
             assert found == display_name(row), (first, last, email, erased)
     finally:
         await connection.close()
+
+
+TIMELINE_JSON = [
+    # one member's fragment only (the other's nodes are {}), both members' authors and a
+    # fragment on an interface, a relation twice under two keys, an alias naming a part of the
+    # statement (page_0: graph.resolvers.pages renames parts, never a written key)
+    """query($id: ID!) { node(id: $id) { ... on Conversation { timeline(first: 50) {
+      edges { cursor node { ... on Message { id text } } } } } } }""",
+    """query($id: ID!) { node(id: $id) { ... on Conversation { timeline(last: 7) {
+      edges { cursor node { __typename ... on Node { id } ... on Message { page_0: text
+        direction createdAt author { id name } } ... on Activity { kind page_0: text
+        author { id name role } who: author { id } } } }
+      pageInfo { hasPreviousPage startCursor } } } } }""",
+    # a key that is a leaf in one member and an object in the other: Python's
+    """query($id: ID!) { node(id: $id) { ... on Conversation { timeline(first: 50) {
+      edges { node { ... on Message { x: text } ... on Activity { x: author { id } } } } } } } }""",
+]
+PANEL_JSON = [
+    # a contact's activities read with its channels and merge suggestions, not by a screen's
+    # root (a list of one conversation): one statement of their parts, renamed
+    """{ conversations(inbox: {standard: ALL}, first: 1, status: null) { edges { node {
+      contact { id channels { handle } mergeSuggestions { id }
+        activities(first: 10) { edges { cursor node { page_0: text b0_page_0: kind id
+          author { id name } } } } } } } } }""",
+    """query($id: ID!) { contact(id: $id) { activities(first: 10) { edges { cursor node {
+      __typename id kind text createdAt author { id name } } } pageInfo { hasNextPage } } } }""",
+    # pages read on their own, not by a screen's root, each alone in its statement
+    """{ conversations(inbox: {standard: ALL}, first: 1, status: null) { edges { node {
+      timeline(first: 20) { edges { node { ... on Message { text } } } } } } } }""",
+    """{ conversations(inbox: {standard: ALL}, first: 1, status: null) { edges { node {
+      contact { activities(last: 3) { edges { cursor node { kind text } } } } } } } }""",
+]
+
+
+async def test_timelines_and_panels_answer_the_same_bytes_and_cost_for_every_user(edged, in_python):
+    """The screens' operations (``tests/speed/test_screens.py``: the bench's timeline and
+    panel, by ``node(id)`` and ``contact(id)``, every shape read ahead or not, the lists with
+    timelines, two roots) and the shapes above: the same bytes and actual cost with the
+    pages' nodes written by the database and completed in Python."""
+    owner = edged.client("owner")
+    wanted = await operations(owner, edged)
+    listed = await owner(
+        "{ conversations(inbox: {standard: ALL}, first: 12, status: null) { edges { node { "
+        "id contact { id } } } } }"
+    )
+    await owner.aclose()
+    for edge in listed["conversations"]["edges"]:
+        conversation, contact = edge["node"]["id"], edge["node"]["contact"]["id"]
+        wanted += [(shape, {"id": conversation}) for shape in TIMELINE_JSON]
+        wanted += [(shape, {"id": contact}) for shape in PANEL_JSON if "$id" in shape]
+    wanted += [(shape, {}) for shape in PANEL_JSON if "$id" not in shape]
+    compared = 0
+    for who in USERS:
+        written = edged.client(who)
+        python = Client(in_python, edged.tokens[who])
+        for query, variables in wanted:
+            one = await written.raw(query, variables)
+            other = await python.raw(query, variables)
+            assert one.status_code == other.status_code == 200
+            assert answer(one.content) == answer(other.content), (who, query[:80], variables)
+            assert _actual_cost(one.content) == _actual_cost(other.content), (who, query[:80])
+            compared += 1
+        await written.aclose()
+        await python.aclose()
+    assert compared == len(USERS) * len(wanted)
+
+
+async def test_a_timeline_the_database_cannot_write_is_read_by_python(edged, in_python):
+    """An activity of a kind the schema lacks: its node's JSON is NULL, the timeline is read
+    again as rows, and Python reports it as it always did."""
+    owner = edged.client("owner")
+    listed = await owner(
+        "{ conversations(inbox: {standard: ALL}, first: 100, status: null) { edges { node { "
+        "id timeline(first: 50) { edges { node { __typename ... on Activity { id } } } } } } } }"
+    )
+    await owner.aclose()
+    conversation, activity = next(
+        (edge["node"]["id"], item["node"]["id"])
+        for edge in listed["conversations"]["edges"]
+        for item in edge["node"]["timeline"]["edges"]
+        if item["node"]["__typename"] == "Activity"
+    )
+    url = edged.served.env["DATABASE_URL"]
+    kept = sql(url, f"SELECT kind FROM activity WHERE id = {_key(activity)}")
+    sql(url, f"UPDATE activity SET kind = 'NOT_A_KIND' WHERE id = {_key(activity)}")
+    try:
+        for query in (TIMELINE, TIMELINE_JSON[1]):
+            variables = {"id": conversation, "first": 50}
+            one = await Client(edged.served, edged.tokens["owner"]).raw(query, variables)
+            other = await Client(in_python, edged.tokens["owner"]).raw(query, variables)
+            assert answer(one.content) == answer(other.content), (one.content, other.content)
+            assert b"INTERNAL_SERVER_ERROR" in one.content
+    finally:
+        sql(url, f"UPDATE activity SET kind = '{kept}' WHERE id = {_key(activity)}")
+
+
+def _field(document: str, name: str) -> tuple[SimpleNamespace, object]:
+    """The resolve info of ``document``'s first root field and the first field named ``name``
+    below it (what ``node(id)`` reads ahead)."""
+    info = _info(document)
+    found = []
+
+    class Finder(Visitor):
+        def enter_field(self, node, *_):
+            if node.name.value == name:
+                found.append(node)
+
+    visit(info._raw_info.operation, Finder())
+    return info, found[0]
+
+
+async def test_which_pages_the_database_writes(database_url):
+    async with models_on(database_url):
+        postgres = database_url.startswith("postgres")
+        for shape, joins in [
+            (TIMELINE, [1, 1]),  # the messages' and the activities' authors
+            (TIMELINE_JSON[0], [0, 0]),
+            (TIMELINE_JSON[1], [1, 2]),
+            (TIMELINE_JSON[2], None),  # a leaf here, an object there
+            (TIMELINE.replace("author {", "mentions {"), None),  # a list of users
+        ]:
+            info, timeline = _field(shape, "timeline")
+            found = page_json(info, TIMELINE_MODELS, timeline, "Conversation")
+            assert (found is not None) == (joins is not None and postgres), shape[:80]
+            if found is not None:
+                assert [len(node.joins) for node in found] == joins
+        info, activities = _field(PANEL_JSON[1], "activities")
+        found = page_json(info, ACTIVITY_MODELS, activities, "Contact")
+        assert (found is not None) == postgres
+        # the node's selection decides: not the conversation's field name
+        assert page_json(info, ACTIVITY_MODELS, activities, "Conversation") is None
