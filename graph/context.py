@@ -53,9 +53,6 @@ class Context:
     throttle: Throttle | None = None
     _loaders: Loaders | None = None
     session_ended: bool = False
-    written_objects: int = 0
-    """Objects inside the JSON PostgreSQL wrote for a list's nodes (``graph.schema.row_json``),
-    which the actual cost's walk of the response cannot see into; ``CostBudget`` adds them."""
 
     @property
     def viewer(self) -> Viewer:

@@ -57,6 +57,7 @@ from strawberry.schema.schema_converter import GraphQLCoreConverter
 
 from graph.kept import KeptByIdentity
 from graph.relay import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PAGE_SIZE_METADATA
+from graph.written import WrittenJson
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -365,9 +366,11 @@ class _Walk:
     def actual(self, program: tuple[Any, ...], data: Any) -> int:
         """The actual cost of a :meth:`program` over ``data``, the response object it
         selected: a point per object (or introspection field) that came back, plus the cost of
-        its selection; lists count their items (nested lists flattened)."""
+        its selection; lists count their items (nested lists flattened). An object whose JSON
+        the database wrote (:class:`graph.written.WrittenJson`) holds its count."""
         if not program or not isinstance(data, dict):
-            return 0
+            # an object whose JSON the database wrote: what it holds, counted with it
+            return data.objects if program and type(data) is WrittenJson else 0
         total = 0
         for key, kind, below in program:
             value = data.get(key)

@@ -835,8 +835,7 @@ class CostBudget(SchemaExtension):
             try:
                 actual = operation_cost(
                     context.schema._schema, document, operation, context.variables, data
-                ) + getattr(context.context, "written_objects", 0)
-                context.context.written_objects = 0
+                )
             except Exception:
                 log.exception("computing the actual cost failed")
         return {"cost": self._extension(actual)}

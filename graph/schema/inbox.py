@@ -413,7 +413,7 @@ class InboxQueries:
             node_json=node_json(info, m.Conversation),
         )
         return ConversationConnection.from_page(
-            page, node_builder(info, page.rows, Conversation.from_row), refreshed_at=refreshed_at
+            page, node_builder(page.rows, Conversation.from_row), refreshed_at=refreshed_at
         )
 
     @strawberry.field(

@@ -101,20 +101,10 @@ from graph.errors import forget_frames
 from graph.kept import KeptByIdentity
 from graph.loaders import ROW_RELATION, RowRelation, related
 from graph.schema.direct import ARGUMENTS, DIRECT, INFO_LEAF, PLAIN_LEAF, PlainLeavesExecution
+from graph.written import WrittenJson
 
 _DELEGATE, _TYPENAME, _LEAF, _OBJECT, _LIST, _INFO_LEAF, _LEAVES = range(7)
 _UNUSUAL = object()
-
-
-class WrittenJson:
-    """An object's JSON written already (by the database: :mod:`graph.schema.row_json`): a
-    relation's value that a plan keeps as the field's value, as it is; the response's encoder
-    writes ``text`` in its place (:func:`written_fragment`, :func:`written_value`)."""
-
-    __slots__ = ("text",)
-
-    def __init__(self, text: str) -> None:
-        self.text = text
 
 
 def written_fragment(value: Any) -> orjson.Fragment:

@@ -38,8 +38,9 @@ a database other than PostgreSQL: the page is read and completed as before.
 The actual cost walks the response, and cannot see inside JSON written already: each row also
 says what that walk would count inside its node (:func:`_counted`: the walk's own steps,
 :func:`graph.cost.counted_below`, over what the node holds, as an SQL expression: a relation
-selected twice counts twice, a fragment of another type nothing), which the request's context
-adds up for ``CostBudget`` (``Context.written_objects``). A row whose JSON the database cannot
+selected twice counts twice, a fragment of another type nothing), which the node carries
+(:class:`graph.written.WrittenJson`) and the walk adds where it meets it: a node the response
+dropped (a null propagated over it) counts nothing, as in Python. A row whose JSON the database cannot
 write as Python would answer it (a null where the schema says non-null, a value its type
 refuses) makes the whole expression ``NULL``, and the page is read again as before, which
 reports it as it always did.
@@ -65,6 +66,7 @@ from graphql import (
     GraphQLObjectType,
     GraphQLUnionType,
     InlineFragmentNode,
+    OperationType,
     get_named_type,
 )
 from graphql.execution.collect_fields import does_fragment_condition_match
@@ -78,8 +80,9 @@ from graph.kept import KeptByIdentity
 from graph.loaders import _MODELS
 from graph.resolvers.contact import display_name_sql
 from graph.schema.direct import PLAIN_LEAF
-from graph.schema.plan import PlannedExecution, WrittenJson, _members, _row_relation
+from graph.schema.plan import PlannedExecution, _members, _row_relation
 from graph.schema.rows import COMPUTED, SOURCE_READS
+from graph.written import WrittenJson
 
 if TYPE_CHECKING:
     from strawberry.types import Info
@@ -203,26 +206,30 @@ def _raw(info: Info) -> Any:
         return None  # a joined read: off with the others (INBOX_GRAPH_COMBINED_READS=0)
     if getattr(info.context.request, "scope", {}).get("type") != "http":
         return None  # over a WebSocket, a context is its connection's: not one operation's
+    raw = info._raw_info
+    if raw.operation.operation is not OperationType.QUERY:
+        # a mutation's root fields read what the request's loaders kept of the fields before
+        # them (as Python did), not the database's rows of the moment
+        return None
     if isinstance(info, StrawberryInfo):  # else a plan's (graph.schema.plan): plans run
         execution = info.schema.execution_context_class
         if execution is None or not issubclass(execution, PlannedExecution):
             return None
-    return info._raw_info
+    return raw
 
 
 def written(row: Any) -> WrittenJson:
-    """The node of a row of :func:`db.combined.read_json`: its JSON as it is."""
-    return WrittenJson(row.node)
+    """The node of a row read with its JSON (:func:`db.combined.read_json`,
+    :func:`db.combined.json_part`): its JSON as it is, with what the actual cost counts
+    inside it."""
+    return WrittenJson(row.node, row.objects)
 
 
-def node_builder(info: Info, rows: list[Any], build: Callable[[Any], Any]) -> Callable[[Any], Any]:
+def node_builder(rows: list[Any], build: Callable[[Any], Any]) -> Callable[[Any], Any]:
     """What makes a node of each of a page's ``rows``: for rows with their JSON,
-    :func:`written`, else ``build`` (the type's ``from_row``). The objects inside their JSON
-    are counted for the actual cost (``Context.written_objects``: its walk of the response does not see
-    into JSON written already)."""
+    :func:`written`, else ``build`` (the type's ``from_row``)."""
     if not rows or not combined.is_json_row(rows[0]):
         return build
-    info.context.written_objects += sum(row.objects for row in rows)
     return written
 
 
