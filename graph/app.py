@@ -70,11 +70,11 @@ from graph.page import LivePage
 from graph.persisted import PersistedDocuments
 from graph.resolvers.call import miss_unanswered_calls
 from graph.schema import build_schema, lean, row_json
-from graph.schema.plan import written_fragment, written_value
 from graph.settings import Settings
 from graph.throttle import Throttle, address_key, budget_spent, hold
 from graph.webhooks import WebhookDeliverer
 from graph.websocket import InboxTransportWSHandler, check_token
+from graph.written import written_fragment, written_value
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -577,7 +577,7 @@ class InboxGraphQL(GraphQL):
         ``\\ud800`` in its JSON: orjson refuses to encode it (a 500 over HTTP; over WebSocket
         a traceback and an operation never answered), the standard library writes it as the
         escape it came as (that answer only: every non-ASCII character escaped). JSON written
-        already (``graph.schema.plan.WrittenJson``: a list's nodes written by the database)
+        already (``graph.written.WrittenJson``: a page's nodes written by the database)
         goes in as it is, or, through the standard library, as its decoded value."""
         try:
             return orjson.dumps(data, default=written_fragment).decode()

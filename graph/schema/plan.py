@@ -80,7 +80,6 @@ from enum import Enum
 from types import CoroutineType, GeneratorType
 from typing import Any
 
-import orjson
 from graphql import (
     ExecutionResult,
     GraphQLInterfaceType,
@@ -105,29 +104,6 @@ from graph.written import WrittenJson
 
 _DELEGATE, _TYPENAME, _LEAF, _OBJECT, _LIST, _INFO_LEAF, _LEAVES = range(7)
 _UNUSUAL = object()
-
-
-def written_fragment(value: Any) -> orjson.Fragment:
-    """orjson's ``default``: a :class:`WrittenJson`'s text as it is.
-
-    Raises:
-        TypeError: anything else (what orjson raises for a type it cannot encode).
-    """
-    if type(value) is WrittenJson:
-        return orjson.Fragment(value.text)
-    raise TypeError(f"Type is not JSON serializable: {type(value).__name__}")
-
-
-def written_value(value: Any) -> Any:
-    """``json.dumps``' ``default``: a :class:`WrittenJson`'s value (its text decoded, keys in
-    their order), for the standard library to write as it writes the rest.
-
-    Raises:
-        TypeError: anything else (what ``json.dumps`` raises for a type it cannot encode).
-    """
-    if type(value) is WrittenJson:
-        return orjson.loads(value.text)
-    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
 _WRITTEN = WrittenJson

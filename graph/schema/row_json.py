@@ -7,7 +7,7 @@ process. PostGraphile has its database write each row's JSON.
 
 Here, when every field a page's ``edges { node { ... } }`` selects can be written by the
 database, its statement writes each node's JSON text and the response takes it as it is (a
-:class:`graph.schema.plan.WrittenJson`, which a selection plan keeps as the field's value and
+:class:`graph.written.WrittenJson`, which a selection plan keeps as the field's value and
 the response's encoder writes as it is). The pages: an inbox list's (:func:`node_json`, its one
 statement :func:`db.combined.read_json`), a conversation's timeline and a contact panel's
 activities (:func:`page_json`, each page a part of the screen's one statement,
@@ -177,9 +177,6 @@ def page_json(
     raw = _raw(info)
     if raw is None:
         return None
-    model = next(iter(models.values()))
-    if model._meta.db.capabilities.dialect != "postgres":
-        return None
     if field is None:
         nodes, returned = tuple(raw.field_nodes), raw.return_type
     else:
@@ -190,6 +187,9 @@ def page_json(
         nodes, returned = (field,), found.type
 
     def compiled() -> tuple[NodeJson, ...] | None:
+        # found once per operation and field: the database is the process's
+        if next(iter(models.values()))._meta.db.capabilities.dialect != "postgres":
+            return None
         try:
             found = _compile(raw.schema, raw.fragments, nodes, returned, models)
         except _Refused:
