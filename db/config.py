@@ -59,6 +59,7 @@ def tortoise_config(url: str | None = None) -> dict[str, Any]:
     if url.startswith("postgres://"):
         connection = expand_db_url(url)
         connection["credentials"]["connection_class"] = PooledConnection
+        connection["engine"] = "db.postgres"
     elif url.startswith("sqlite://"):
         connection = expand_db_url(url)
         connection["engine"] = "db.sqlite"

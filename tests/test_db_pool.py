@@ -74,3 +74,71 @@ async def test_a_transaction_left_open_is_rolled_back_when_its_connection_return
         loop.set_exception_handler(previous)
         await observer.execute(f"DROP TABLE {table}")
     assert any("active transaction" in message for message in reported), reported
+
+
+async def test_a_statement_returns_its_connection_without_a_task_of_its_own(client) -> None:
+    """``db.postgres.InlineReleasePool``: an idle connection goes back to the pool in the
+    caller's task (asyncpg's release made a task for it, two turns of the event loop)."""
+    connection, _, _ = client
+    await connection.execute_query("SELECT 1")  # the pool is open
+    loop = asyncio.get_running_loop()
+    created: list[object] = []
+    previous = loop.get_task_factory()
+
+    def counting(loop: asyncio.AbstractEventLoop, coro: object, **kwargs: object) -> asyncio.Task:
+        created.append(coro)
+        return asyncio.Task(coro, loop=loop, **kwargs)
+
+    loop.set_task_factory(counting)
+    try:
+        for _ in range(3):
+            _, rows = await connection.execute_query("SELECT 2 AS n")
+            assert rows[0]["n"] == 2
+    finally:
+        loop.set_task_factory(previous)
+    assert created == [], created
+
+
+async def test_a_connection_past_its_query_limit_is_replaced(database_url: str) -> None:
+    """A connection due to be closed (asyncpg's ``max_queries``) goes through asyncpg's own
+    release, which closes it; the next statement runs on a new one."""
+    await apply_migrations(database_url)
+    name = f"inbox-graph-pool-{uuid.uuid4().hex[:8]}"
+    config = tortoise_config(database_url)
+    credentials = config["connections"]["default"]["credentials"]
+    credentials.update(application_name=name, max_queries=2, minsize=1, maxsize=1)
+    async with models_on(config):
+        connection = Tortoise.get_connection("default")
+        pids = set()
+        for _ in range(6):
+            _, rows = await connection.execute_query("SELECT pg_backend_pid() AS pid")
+            pids.add(rows[0]["pid"])
+    assert len(pids) >= 2, pids
+
+
+async def test_a_statement_cancelled_while_running_leaves_a_usable_connection(client) -> None:
+    """A caller cancelled in the middle of a statement (a request past its time limit): its
+    connection goes back through asyncpg's shielded release, which waits for PostgreSQL to
+    cancel the statement; the pool's next statement answers."""
+    connection, observer, name = client
+    await connection.execute_query("SELECT 1")
+    running = asyncio.create_task(connection.execute_query("SELECT pg_sleep(30)"))
+    for _ in range(100):
+        if any(
+            "pg_sleep" in (row["query"] or "") and row["state"] == "active"
+            for row in await backends(observer, name)
+        ):
+            break
+        await asyncio.sleep(0.02)
+    running.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await running
+    for _ in range(3):
+        _, rows = await asyncio.wait_for(connection.execute_query("SELECT 3 AS n"), 5)
+        assert rows[0]["n"] == 3
+    for _ in range(100):
+        states = [r for r in await backends(observer, name) if "pg_sleep" in (r["query"] or "")]
+        if all(r["state"] != "active" for r in states):
+            break
+        await asyncio.sleep(0.05)
+    assert all(r["state"] != "active" for r in states), states
