@@ -1,4 +1,6 @@
-"""Tortoise's PostgreSQL engine (asyncpg) with a pool that hands connections back at once.
+"""Tortoise's PostgreSQL engine (asyncpg) with a pool that hands connections back at once,
+and transactions that give their connection back when they cannot begin
+(:class:`ReleasingTransactionContext`).
 
 Tortoise takes a connection from asyncpg's pool for every statement outside a transaction
 and gives it back when the statement is read. asyncpg's :meth:`asyncpg.pool.Pool.release`
@@ -10,8 +12,15 @@ issue 23).
 A release has nothing to wait for when the connection is open and idle, in no transaction,
 not being cancelled, not due to be closed (its query count, the pool's generation) and its
 reset runs no statement (:class:`db.config.PooledConnection`): then no await in it suspends,
-nothing can cancel it half-way, and :class:`InlineReleasePool` runs it in the caller's task.
-Any other release goes through asyncpg's own path, shielded as before.
+nothing can cancel it half-way, and :class:`InlineReleasePool` runs it in the caller's task,
+when another connection is idle in the pool too. Any other release goes through asyncpg's own
+path, shielded as before.
+
+The pool must stay fair when it is exhausted: tasks waiting for a connection get one in the
+order they asked. asyncpg's shielded release lets the waiter it wakes run before the releasing
+task goes on; released inline, a task running statements back to back took its connection
+back at once, every time, and the woken waiter queued again behind the others (a helper's
+review, 2026-12-07). So a release into an empty pool, where tasks may be waiting, is asyncpg's.
 """
 
 from __future__ import annotations
@@ -20,7 +29,9 @@ import inspect
 from typing import Any
 
 import asyncpg
-from tortoise.backends.asyncpg.client import AsyncpgDBClient
+from tortoise.backends.asyncpg.client import AsyncpgDBClient, TransactionWrapper
+from tortoise.backends.base.client import TransactionContext, TransactionContextPooled
+from tortoise.connection import get_connections
 
 
 class InlineReleasePool(asyncpg.Pool):
@@ -45,9 +56,11 @@ class InlineReleasePool(asyncpg.Pool):
 
     def _releases_at_once(self, holder: Any) -> bool:
         """Whether ``holder.release`` can return without suspending (asyncpg's
-        ``PoolConnectionHolder.release`` and ``Connection.reset``, 0.30 to 0.32)."""
+        ``PoolConnectionHolder.release`` and ``Connection.reset``, 0.30 to 0.32), and no task
+        can be waiting for a connection (another one is idle in the pool's queue: a task
+        waits only while it is empty)."""
         con = holder._con
-        if con is None or con.is_closed() or self._reset is not None:
+        if con is None or con.is_closed() or self._reset is not None or self._queue.empty():
             return False
         protocol = con._protocol
         return (
@@ -60,11 +73,36 @@ class InlineReleasePool(asyncpg.Pool):
         )
 
 
+class ReleasingTransactionContext(TransactionContextPooled):
+    """Tortoise's transaction on a connection of the pool, which gives the connection back
+    when the transaction cannot begin: ``BEGIN`` failed (the database went away) or the task
+    was cancelled while it ran (a request past its time limit). Tortoise's kept the
+    connection in use for ever, and its task's later statements on the transaction that never
+    began: a few such requests and the pool had nothing left to give (a helper's review,
+    2026-12-07)."""
+
+    __slots__ = ()
+
+    async def __aenter__(self) -> Any:
+        try:
+            return await super().__aenter__()
+        except BaseException:
+            token = getattr(self, "token", None)  # set once the connection is acquired
+            if token is not None:
+                get_connections().reset(token)
+                await self.client._parent._pool.release(self.client._connection)
+            raise
+
+
 class InboxAsyncpgClient(AsyncpgDBClient):
-    """Tortoise's asyncpg client on an :class:`InlineReleasePool`."""
+    """Tortoise's asyncpg client on an :class:`InlineReleasePool`, whose transactions give
+    their connection back when they cannot begin (:class:`ReleasingTransactionContext`)."""
 
     async def create_pool(self, **kwargs: Any) -> asyncpg.Pool:
         return await InlineReleasePool(None, **{**_POOL_DEFAULTS, **kwargs})
+
+    def _in_transaction(self) -> TransactionContext:
+        return ReleasingTransactionContext(TransactionWrapper(self), self._pool_init_lock)
 
 
 _POOL_DEFAULTS = {

@@ -643,8 +643,8 @@ class InboxApp(Starlette):
     message passed through for nothing (the view answers its own errors, the route is known):
     about 6 % of a ``{ __typename }``'s CPU (issue 23). The view answers a failure of its own
     as a masked 500 ``INTERNAL_SERVER_ERROR`` (:meth:`InboxGraphQL.__call__`), inside that
-    middleware: it carries the version and CORS headers. Every other request (``/healthz``, the IDE's and
-    the live page's files, other methods) goes through Starlette as usual.
+    middleware: it carries the version and CORS headers. Every other request (``/healthz``,
+    the IDE's and the live page's files, other methods) goes through Starlette as usual.
     """
 
     graphql_view: Any = None
@@ -662,19 +662,21 @@ class InboxApp(Starlette):
                     return
                 if scope["method"] in ("GET", "POST"):
                     scope["app"] = self
-                    if self._graphql_http is None:
-                        self._graphql_http = self._graphql_stack()
+                    if self.middleware_stack is None:
+                        self.middleware_stack = self.build_middleware_stack()
                     await self._graphql_http(scope, receive, send)
                     return
         await super().__call__(scope, receive, send)
 
-    def _graphql_stack(self) -> Any:
-        """The view inside the application's middleware (built once, at the first request,
-        as Starlette builds its own stack: middleware added after :func:`create_app` counts)."""
+    def build_middleware_stack(self) -> Any:
+        """Starlette's stack, and beside it the view inside the application's own middleware
+        (built at the same moment, the first request or the lifespan: middleware added after
+        :func:`create_app` counts for both, and none can be added after)."""
         app = self.graphql_view
         for cls, args, kwargs in reversed(self.user_middleware):
             app = cls(app, *args, **kwargs)
-        return app
+        self._graphql_http = app
+        return super().build_middleware_stack()
 
 
 VERSION_HEADER = "X-Inbox-Graph-Version"

@@ -6,12 +6,15 @@ transaction left open on it is still rolled back. Read from PostgreSQL itself
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import uuid
 
 import asyncpg
 import pytest
 from tortoise import Tortoise
+from tortoise.backends.asyncpg.client import TransactionWrapper
+from tortoise.transactions import in_transaction
 
 from db.config import tortoise_config
 from db.migrate import apply_migrations
@@ -37,6 +40,21 @@ async def client(database_url: str):
             await observer.close()
 
 
+@pytest.fixture
+def shielded_releases(monkeypatch) -> list[object]:
+    """The releases that went through asyncpg's own (shielded) ``Pool.release``, not
+    ``db.postgres.InlineReleasePool``'s inline path."""
+    seen: list[object] = []
+    original = asyncpg.Pool.release
+
+    async def release(self, connection, *, timeout=None):
+        seen.append(connection)
+        return await original(self, connection, timeout=timeout)
+
+    monkeypatch.setattr(asyncpg.Pool, "release", release)
+    return seen
+
+
 async def backends(observer: asyncpg.Connection, name: str) -> list[asyncpg.Record]:
     return await observer.fetch(
         "SELECT state, query FROM pg_stat_activity WHERE application_name = $1", name
@@ -53,7 +71,9 @@ async def test_a_statement_leaves_its_connection_without_a_reset(client) -> None
     assert not any("RESET ALL" in row["query"] for row in found)
 
 
-async def test_a_transaction_left_open_is_rolled_back_when_its_connection_returns(client) -> None:
+async def test_a_transaction_left_open_is_rolled_back_when_its_connection_returns(
+    client, shielded_releases
+) -> None:
     connection, observer, name = client
     table = f"pool_probe_{uuid.uuid4().hex[:8]}"
     await observer.execute(f"CREATE TABLE {table} (id INT)")
@@ -65,6 +85,7 @@ async def test_a_transaction_left_open_is_rolled_back_when_its_connection_return
         async with connection.acquire_connection() as raw:
             await raw.execute("BEGIN")
             await raw.execute(f"INSERT INTO {table} VALUES (1)")
+        assert len(shielded_releases) == 1  # asyncpg's release rolled it back
         assert await observer.fetchval(f"SELECT count(*) FROM {table}") == 0
         states = {row["state"] for row in await backends(observer, name)}
         assert "idle in transaction" not in states, states
@@ -116,12 +137,15 @@ async def test_a_connection_past_its_query_limit_is_replaced(database_url: str) 
     assert len(pids) >= 2, pids
 
 
-async def test_a_statement_cancelled_while_running_leaves_a_usable_connection(client) -> None:
+async def test_a_statement_cancelled_while_running_leaves_a_usable_connection(
+    client, shielded_releases
+) -> None:
     """A caller cancelled in the middle of a statement (a request past its time limit): its
     connection goes back through asyncpg's shielded release, which waits for PostgreSQL to
     cancel the statement; the pool's next statement answers."""
     connection, observer, name = client
     await connection.execute_query("SELECT 1")
+    assert shielded_releases == []
     running = asyncio.create_task(connection.execute_query("SELECT pg_sleep(30)"))
     for _ in range(100):
         if any(
@@ -133,6 +157,7 @@ async def test_a_statement_cancelled_while_running_leaves_a_usable_connection(cl
     running.cancel()
     with pytest.raises(asyncio.CancelledError):
         await running
+    assert len(shielded_releases) == 1
     for _ in range(3):
         _, rows = await asyncio.wait_for(connection.execute_query("SELECT 3 AS n"), 5)
         assert rows[0]["n"] == 3
@@ -142,3 +167,90 @@ async def test_a_statement_cancelled_while_running_leaves_a_usable_connection(cl
             break
         await asyncio.sleep(0.05)
     assert all(r["state"] != "active" for r in states), states
+
+
+async def test_tasks_waiting_for_a_connection_get_one_in_the_order_they_asked(
+    database_url: str,
+) -> None:
+    """An exhausted pool stays fair: a task running statements back to back gives its
+    connection to the task that waited longest, as asyncpg's own release does (released in the
+    caller's task, the connection went straight back to it, every time: a helper's review)."""
+    await apply_migrations(database_url)
+    config = tortoise_config(database_url)
+    config["connections"]["default"]["credentials"].update(minsize=1, maxsize=1)
+    async with models_on(config):
+        connection = Tortoise.get_connection("default")
+        await connection.execute_query("SELECT 1")
+        done: list[str] = []
+
+        async def statements(name: str, count: int) -> None:
+            for number in range(count):
+                await connection.execute_query("SELECT 1")
+                done.append(f"{name}{number}")
+
+        busy = asyncio.create_task(statements("A", 20))
+        await asyncio.sleep(0)  # A takes the pool's one connection
+        waiting = [asyncio.create_task(statements(name, 1)) for name in ("B", "C")]
+        await asyncio.gather(busy, *waiting)
+    assert done.index("B0") < done.index("C0") <= 3, done
+
+
+async def test_a_transaction_that_cannot_begin_gives_its_connection_back(
+    database_url: str, monkeypatch
+) -> None:
+    """``BEGIN`` fails (the database went away for a moment): the connection goes back to the
+    pool (``db.postgres.ReleasingTransactionContext``), and the next statement and transaction
+    of the same task run (tortoise kept it in use, and its task on the failed transaction)."""
+    await apply_migrations(database_url)
+    config = tortoise_config(database_url)
+    config["connections"]["default"]["credentials"].update(minsize=1, maxsize=1)
+    began = TransactionWrapper.begin
+
+    async def failing(self) -> None:
+        await asyncio.sleep(0)
+        raise ConnectionResetError("the database went away")
+
+    async with models_on(config):
+        connection = Tortoise.get_connection("default")
+        monkeypatch.setattr(TransactionWrapper, "begin", failing)
+        for _ in range(2):
+            with pytest.raises(ConnectionResetError):
+                async with in_transaction("default"):
+                    pass
+        monkeypatch.setattr(TransactionWrapper, "begin", began)
+        assert Tortoise.get_connection("default") is connection
+        _, rows = await asyncio.wait_for(connection.execute_query("SELECT 4 AS n"), 5)
+        assert rows[0]["n"] == 4
+        async with in_transaction("default") as transaction:
+            _, rows = await transaction.execute_query("SELECT txid_current_if_assigned() AS t")
+        assert rows[0]["t"] is None  # a transaction of its own, nothing written
+
+
+async def test_tasks_cancelled_as_their_transactions_begin_leave_the_pool_usable(
+    database_url: str,
+) -> None:
+    """A request past its time limit, cancelled at any point of ``async with
+    in_transaction()``: cancelled at each of the first 30 turns of the event loop, none keeps
+    a connection (with tortoise's own context some did, and the pool of two ran dry)."""
+    await apply_migrations(database_url)
+    config = tortoise_config(database_url)
+    config["connections"]["default"]["credentials"].update(minsize=1, maxsize=2)
+    async with models_on(config):
+        connection = Tortoise.get_connection("default")
+        await connection.execute_query("SELECT 1")
+
+        async def transaction() -> None:
+            async with in_transaction("default") as inside:
+                await inside.execute_query("SELECT 1")
+
+        for turns in range(30):
+            task = asyncio.create_task(transaction())
+            for _ in range(turns):
+                await asyncio.sleep(0)
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for _ in range(3):
+            _, rows = await asyncio.wait_for(connection.execute_query("SELECT 5 AS n"), 5)
+            assert rows[0]["n"] == 5
+        await asyncio.wait_for(transaction(), 5)

@@ -1,8 +1,11 @@
-"""A failure nothing expected, outside execution (``graph.app.InboxGraphQL.__call__``): the
-client gets a masked 500 ``INTERNAL_SERVER_ERROR`` in GraphQL's shape, with the headers every
-answer carries (the version, CORS for an allowed origin), and the log gets the traceback.
-Requests to ``/graphql`` skip Starlette's error middleware (``graph.app.InboxApp``), whose
-answer was a plain-text page without those headers."""
+"""``/graphql`` goes to the view through the application's own middleware only
+(``graph.app.InboxApp``), not through Starlette's error, exception and routing layers.
+
+A failure nothing expected, outside execution (``graph.app.InboxGraphQL.__call__``): the client
+gets a masked 500 ``INTERNAL_SERVER_ERROR`` in GraphQL's shape, with the headers every answer
+carries (the version, CORS for an allowed origin), and the log gets the traceback (Starlette's
+error middleware answered a plain-text page without those headers). And that middleware is
+fixed once the application has answered, ``/graphql`` included, as Starlette fixes its own."""
 
 from __future__ import annotations
 
@@ -47,3 +50,13 @@ async def test_a_failure_outside_execution_is_a_masked_500_with_the_usual_header
     assert answer.headers["x-inbox-graph-version"] == version("inbox-graph")
     assert answer.headers["access-control-allow-origin"] == ALLOWED_ORIGIN
     assert "a detail the client must not see" in caplog.text
+
+
+async def test_no_middleware_is_added_once_graphql_has_answered():
+    app = create_app(Settings.from_env())
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as http:
+        answer = await http.post("/graphql", json={"query": "{ __typename }"})
+    assert answer.status_code == 200, answer.text
+    with pytest.raises(RuntimeError, match="after an application has started"):
+        app.add_middleware(graph.app.VersionHeader)
