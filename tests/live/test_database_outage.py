@@ -121,8 +121,8 @@ class Reader:
             message = json.loads(await self.socket.recv())
             if message.get("id") != self.operation_id:
                 continue
-            assert message["type"] == "next", message
-            assert not message["payload"].get("errors"), message
+            assert message["type"] == "next", (len(self.texts), message)
+            assert not message["payload"].get("errors"), (len(self.texts), message)
             event = message["payload"]["data"]["newMessage"]
             self.texts.append(event["message"]["text"])
             self.sequences.append(event["sequence"])
@@ -195,7 +195,14 @@ async def test_a_database_restart_under_load_loses_nothing_and_answers_no_500(
         for user in ("owner", "agent_all", "manager", "agent_free", "agent_team", "owner")
     ]
     try:
-        while len(writer.acknowledged) < 5:
+        # every replay under way: one whose first read the outage interrupts is refused with
+        # SERVICE_UNAVAILABLE (as a subscribe during the outage is, below), not waited out
+        deadline = asyncio.get_running_loop().time() + 30
+        while len(writer.acknowledged) < 5 or not all(reader.texts for reader in replaying):
+            for reader in replaying:
+                if reader.task.done():
+                    reader.task.result()  # raises what ended it
+            assert asyncio.get_running_loop().time() < deadline, "the replays did not start"
             await asyncio.sleep(0.05)
         # the database goes away while the replays are under way
         await asyncio.to_thread(private_postgres.stop, "immediate")
