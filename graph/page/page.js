@@ -99,17 +99,46 @@ async function graphql(query, variables = {}, retry = true) {
   return body.data;
 }
 
-// h("li", { class: "x", dataset: { id: 1 } }, "text", child): an element; text is never HTML
+// h("li", { class: "x", dataset: { id: 1 }, key: "a" }, "text", child): an element; text is
+// never HTML. `key` names what the element shows (an inbox, a conversation) for morph.
 function h(tag, attributes = {}, ...children) {
   const element = document.createElement(tag);
   for (const [name, value] of Object.entries(attributes)) {
     if (value === null || value === undefined || value === false) continue;
     if (name === "dataset") Object.assign(element.dataset, value);
-    else if (name === "onclick") element.addEventListener("click", value);
+    else if (name === "onclick") element.onclick = value;
+    else if (name === "key") element.key = value;
     else element.setAttribute(name, value === true ? "" : String(value));
   }
   element.append(...children.filter((child) => child !== null && child !== undefined));
   return element;
+}
+
+// morph(parent, fresh): parent shows the fresh nodes, built by h() as if from scratch, but keeps
+// the nodes it already has where they stand for the same thing: the element of the same key, else
+// the node at the same place with the same tag, updated from its fresh copy (attributes, click
+// handler, text, children). Live events redraw lists and the left panel several times a second;
+// a click whose press and release land on two different elements is lost, so an inbox or
+// conversation the user is clicking must stay the same element through a redraw.
+function morph(parent, fresh) {
+  const current = [...parent.childNodes];
+  const keyed = new Map(current.filter((node) => node.key !== undefined).map((node) => [node.key, node]));
+  const next = fresh.map((node, i) => {
+    const old = node.key !== undefined ? keyed.get(node.key) : current[i];
+    if (!old || old.nodeName !== node.nodeName || old.key !== node.key) return node;
+    if (node.nodeType !== Node.ELEMENT_NODE) {
+      if (old.nodeValue !== node.nodeValue) old.nodeValue = node.nodeValue;
+      return old;
+    }
+    for (const name of old.getAttributeNames()) if (!node.hasAttribute(name)) old.removeAttribute(name);
+    for (const name of node.getAttributeNames()) {
+      if (old.getAttribute(name) !== node.getAttribute(name)) old.setAttribute(name, node.getAttribute(name));
+    }
+    old.onclick = node.onclick;
+    morph(old, [...node.childNodes]);
+    return old;
+  });
+  if (next.length !== current.length || next.some((node, i) => node !== current[i])) parent.replaceChildren(...next);
 }
 
 const when = (iso) => new Date(iso).toLocaleString();
@@ -185,19 +214,19 @@ function inboxes(sidebar) {
 
 function renderSidebar() {
   const groups = inboxes(state.sidebar);
-  const nav = $("#sidebar");
-  nav.replaceChildren();
+  const panel = [];
   for (const [title, items] of Object.entries(groups)) {
     if (!items.length) continue;
-    nav.append(
-      h("h3", {}, title),
+    panel.push(
+      h("h3", { key: `title:${title}` }, title),
       h(
         "ul",
-        {},
+        { key: `group:${title}` },
         ...items.map((inbox) =>
           h(
             "li",
             {
+              key: inbox.key,
               class: "inbox",
               title: inbox.title,
               "aria-current": state.selected?.key === inbox.key ? "true" : "false",
@@ -212,6 +241,7 @@ function renderSidebar() {
       ),
     );
   }
+  morph($("#sidebar"), panel);
 }
 
 async function loadCustomCounts() {
@@ -296,11 +326,13 @@ function applyListEvent(event) {
 function renderList() {
   const { inbox, totalCount, nodes } = state.list;
   $("#list-title").textContent = `${inbox.label} · ${totalCount} open`;
-  $("#conversations").replaceChildren(
-    ...nodes.map((conversation) =>
+  morph(
+    $("#conversations"),
+    nodes.map((conversation) =>
       h(
         "li",
         {
+          key: conversation.id,
           dataset: { id: conversation.id },
           "aria-current": conversation.id === state.conversationId ? "true" : "false",
           onclick: () => openConversation(conversation.id).catch(showError),
