@@ -379,6 +379,9 @@ class _Walk:
             if kind is _Kind.OBJECT:
                 total += 1 + (self.actual(below, value) if below else 0)
             elif kind is _Kind.LIST:
+                if type(value) is WrittenJson:  # a page's edges written whole (row_json)
+                    total += value.objects
+                    continue
                 for item in _items(value):
                     total += 1 + (self.actual(below, item) if below else 0)
             else:

@@ -253,7 +253,7 @@ class Contact(Node):
         page = await activity_resolvers.list_activities(
             info.context.loaders, self.row, request, json
         )
-        return ActivityConnection.from_page(page, node_builder(page.rows, Activity.from_row))
+        return ActivityConnection.from_page(page, node_builder(page.rows, Activity.from_row, json))
 
 
 ACTIVITY_MODELS = {"": m.Activity}

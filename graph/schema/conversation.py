@@ -213,7 +213,7 @@ class Conversation(Node):
         request = timeline_request(first, after, last, before)
         json = page_json(info, TIMELINE_MODELS)
         page = await resolvers.timeline(info.context.loaders, self.row, request, json)
-        return TimelineConnection.from_page(page, node_builder(page.rows, _timeline_item))
+        return TimelineConnection.from_page(page, node_builder(page.rows, _timeline_item, json))
 
 
 def timeline_request(

@@ -144,11 +144,16 @@ class Connection(Generic[NodeType]):
     @classmethod
     def from_page(cls, page: Page[Row], node: Callable[[Row], NodeType], **fields: Any) -> Self:
         """The connection of ``page``: each row made a node by ``node``, its keyset values a
-        cursor; ``fields``: those the subclass adds (e.g. ``refreshed_at``)."""
+        cursor; ``fields``: those the subclass adds (e.g. ``refreshed_at``). The edges are one
+        JSON text when ``node`` can write them (``write_edges``: nodes the database wrote,
+        :func:`graph.schema.row_json.node_builder`), else an :class:`Edge` each."""
         cursors = [encode_cursor(values) for values in page.keys]
         nodes = [node(r) for r in page.rows]
+        write_edges = getattr(node, "write_edges", None)
         return cls(
-            edges=[Edge(cursor=c, node=n) for c, n in zip(cursors, nodes, strict=True)],
+            edges=write_edges(cursors, nodes)
+            if write_edges is not None
+            else [Edge(cursor=c, node=n) for c, n in zip(cursors, nodes, strict=True)],
             nodes=nodes,
             page_info=PageInfo(
                 has_next_page=page.has_next,

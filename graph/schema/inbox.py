@@ -401,6 +401,7 @@ class InboxQueries:
         refreshed_at = datetime.now(UTC)
         request = PageRequest.parse(first, after, last, before, (datetime, int))
         ref = await resolvers.resolve_inbox(viewer, inbox)
+        json = node_json(info, m.Conversation)
         page = await resolvers.list_conversations(
             viewer,
             ref,
@@ -410,10 +411,10 @@ class InboxQueries:
             loaders=info.context.loaders,
             unread=unread_columns(info),
             unread_users=unread_users(info),
-            node_json=node_json(info, m.Conversation),
+            node_json=json,
         )
         return ConversationConnection.from_page(
-            page, node_builder(page.rows, Conversation.from_row), refreshed_at=refreshed_at
+            page, node_builder(page.rows, Conversation.from_row, json), refreshed_at=refreshed_at
         )
 
     @strawberry.field(

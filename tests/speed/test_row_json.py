@@ -30,7 +30,7 @@ from graph.resolvers.contact import display_name, display_name_sql
 from graph.schema import schema
 from graph.schema.contact import ACTIVITY_MODELS
 from graph.schema.conversation import TIMELINE_MODELS
-from graph.schema.row_json import MAX_JOINS, node_json, page_json
+from graph.schema.row_json import MAX_JOINS, EdgeJson, node_json, page_json
 from graph.written import WrittenJson
 from tests.speed.test_lean_reads import APOLLO
 from tests.speed.test_plain_leaves import answer
@@ -61,7 +61,22 @@ WRITTEN = [
     fragment row on Conversation {{ status id lastMessage {{ __typename words: text }} }}""",
     # as many relations as it may join (MAX_JOINS)
     f"query($inbox: InboxSelector!) {{ {PAGE} {{ edges {{ node {{ id {CHAIN} }} }} }} }}",
+    # edges written whole: aliased, __typename, a key twice, the cursor after the node, a
+    # fragment on the edge, no cursor
+    f"""query($inbox: InboxSelector!) {{ {PAGE} {{ edges {{ __typename at: cursor
+      item: node {{ id }} at: cursor }} pageInfo {{ startCursor }} }} }}""",
+    f"""query($inbox: InboxSelector!) {{ {PAGE} {{ edges {{ ...edge }} }} }}
+    fragment edge on ConversationEdge {{ node {{ id status }} cursor }}""",
+    f"query($inbox: InboxSelector!) {{ {PAGE} {{ totalCount edges {{ node {{ id }} }} }} }}",
 ]
+EDGE_TEMPLATES = {
+    WRITTEN[0]: ('{{"cursor":"{0}","node":{1}}}', 2),
+    WRITTEN[-3]: ('{{"__typename":"ConversationEdge","at":"{0}","item":{1}}}', 2),
+    WRITTEN[-2]: ('{{"node":{1},"cursor":"{0}"}}', 2),
+    WRITTEN[-1]: ('{{"node":{1}}}', 2),
+}
+"""How some lists' edges are written around their nodes (``EdgeJson``: the edge's JSON, and
+what the actual cost counts of it besides its node's: itself and its node)."""
 PYTHON = [
     # a connection's nodes, a field the database does not write (a masked number), a
     # directive, a relation with arguments
@@ -224,6 +239,26 @@ async def test_lists_answer_the_same_bytes_and_cost_for_every_user(edged, in_pyt
         sql(url, f"UPDATE message SET created_at = '{kept}' WHERE id = {message}")
 
 
+def test_written_edges_are_the_bytes_and_cost_of_their_edges():
+    """A page's edges written around their nodes' JSON are what the encoder writes of the
+    edges themselves, and the actual cost counts in them what it counts in the edges."""
+    from graph.cost import _Kind, _Walk
+
+    nodes = [WrittenJson('{"id":"QQ"}', 3), WrittenJson('{"text":"\\u00e9"}', 0)]
+    cursors = ["WyIyMDI2Il0", "Wy0xXQ"]
+    edge = EdgeJson('{{"__typename":"E","at":"{0}","item":{1}}}', 2)
+    plain = [{"__typename": "E", "at": c, "item": n} for c, n in zip(cursors, nodes, strict=True)]
+    written = edge.write(cursors, nodes)
+    assert InboxGraphQL.encode_json(None, {"edges": written}) == InboxGraphQL.encode_json(
+        None, {"edges": plain}
+    )
+    walk = _Walk(schema._schema, parse("{ __typename }"), {})
+    program = (("edges", _Kind.LIST, (("item", _Kind.OBJECT, (("x", _Kind.OBJECT, None),)),)),)
+    assert walk.actual(program, {"edges": written}) == walk.actual(program, {"edges": plain})
+    assert walk.actual(program, {"edges": written}) == 2 * 2 + 3 + 0
+    assert edge.write([], []).text == "[]" and edge.write([], []).objects == 0
+
+
 def test_written_json_is_encoded_as_it_is():
     """A node written by the database is the bytes its value would be, through orjson and
     through the standard library (an answer holding an unpaired surrogate elsewhere)."""
@@ -254,7 +289,12 @@ def _info(document: str) -> SimpleNamespace:
 async def test_which_lists_the_database_writes(database_url):
     async with models_on(database_url):
         for shape in [*WRITTEN, BENCH_LIST]:
-            assert node_json(_info(shape), m.Conversation) is not None, shape[:80]
+            found = node_json(_info(shape), m.Conversation)
+            assert found is not None, shape
+            # every edge the database's nodes are in is written around them
+            assert found.edge is not None, shape
+            if shape in EDGE_TEMPLATES:
+                assert (found.edge.template, found.edge.objects) == EDGE_TEMPLATES[shape]
         for shape in PYTHON:
             assert node_json(_info(shape), m.Conversation) is None, shape[:80]
         over_websocket = _info(BENCH_LIST)
@@ -306,6 +346,10 @@ TIMELINE_JSON = [
     # statement (page_0: graph.resolvers.pages renames parts, never a written key)
     """query($id: ID!) { node(id: $id) { ... on Conversation { timeline(first: 50) {
       edges { cursor node { ... on Message { id text } } } } } } }""",
+    # edges written whole around the nodes: aliased, __typename
+    """query($id: ID!) { node(id: $id) { ... on Conversation { timeline(first: 50) {
+      edges { kind: __typename item: node { __typename ... on Activity { kind } } at: cursor }
+      pageInfo { endCursor } } } } }""",
     """query($id: ID!) { node(id: $id) { ... on Conversation { timeline(last: 7) {
       edges { cursor node { __typename ... on Node { id } ... on Message { page_0: text
         direction createdAt author { id name } } ... on Activity { kind page_0: text
@@ -410,8 +454,9 @@ async def test_which_pages_the_database_writes(database_url):
         for shape, joins in [
             (TIMELINE, [1, 1]),  # the messages' and the activities' authors
             (TIMELINE_JSON[0], [0, 0]),
-            (TIMELINE_JSON[1], [1, 2]),
-            (TIMELINE_JSON[2], None),  # a leaf here, an object there
+            (TIMELINE_JSON[1], [0, 0]),
+            (TIMELINE_JSON[2], [1, 2]),
+            (TIMELINE_JSON[3], None),  # a leaf here, an object there
             (TIMELINE.replace("author {", "mentions {"), None),  # a list of users
         ]:
             info, timeline = _field(shape, "timeline")
@@ -419,6 +464,7 @@ async def test_which_pages_the_database_writes(database_url):
             assert (found is not None) == (joins is not None and postgres), shape[:80]
             if found is not None:
                 assert [len(node.joins) for node in found] == joins
+                assert found[0].edge is not None and found[0].edge == found[1].edge
         # a mutation's fields read what the request's loaders kept: never written
         mutation = _field(
             "mutation($i: ReceiveMessageInput!) { receiveMessage(input: $i) { conversation { "
