@@ -26,16 +26,25 @@ pytestmark = pytest.mark.skipif(
 )
 
 
+@contextlib.asynccontextmanager
+async def pool_of(database_url: str, **credentials: object):
+    """The ORM on the migrated ``database_url``, its pool opened with ``credentials``
+    (asyncpg's ``minsize``, ``maxsize``, ``max_queries``, ``application_name``...); yields its
+    connection."""
+    await apply_migrations(database_url)
+    config = tortoise_config(database_url)
+    config["connections"]["default"]["credentials"].update(credentials)
+    async with models_on(config):
+        yield Tortoise.get_connection("default")
+
+
 @pytest.fixture
 async def client(database_url: str):
-    await apply_migrations(database_url)
     name = f"inbox-graph-pool-{uuid.uuid4().hex[:8]}"
-    config = tortoise_config(database_url)
-    config["connections"]["default"]["credentials"]["application_name"] = name
-    async with models_on(config):
+    async with pool_of(database_url, application_name=name) as connection:
         observer = await asyncpg.connect(database_url)
         try:
-            yield Tortoise.get_connection("default"), observer, name
+            yield connection, observer, name
         finally:
             await observer.close()
 
@@ -123,13 +132,7 @@ async def test_a_statement_returns_its_connection_without_a_task_of_its_own(clie
 async def test_a_connection_past_its_query_limit_is_replaced(database_url: str) -> None:
     """A connection due to be closed (asyncpg's ``max_queries``) goes through asyncpg's own
     release, which closes it; the next statement runs on a new one."""
-    await apply_migrations(database_url)
-    name = f"inbox-graph-pool-{uuid.uuid4().hex[:8]}"
-    config = tortoise_config(database_url)
-    credentials = config["connections"]["default"]["credentials"]
-    credentials.update(application_name=name, max_queries=2, minsize=1, maxsize=1)
-    async with models_on(config):
-        connection = Tortoise.get_connection("default")
+    async with pool_of(database_url, max_queries=2, minsize=1, maxsize=1) as connection:
         pids = set()
         for _ in range(6):
             _, rows = await connection.execute_query("SELECT pg_backend_pid() AS pid")
@@ -175,11 +178,7 @@ async def test_tasks_waiting_for_a_connection_get_one_in_the_order_they_asked(
     """An exhausted pool stays fair: a task running statements back to back gives its
     connection to the task that waited longest, as asyncpg's own release does (released in the
     caller's task, the connection went straight back to it, every time: a helper's review)."""
-    await apply_migrations(database_url)
-    config = tortoise_config(database_url)
-    config["connections"]["default"]["credentials"].update(minsize=1, maxsize=1)
-    async with models_on(config):
-        connection = Tortoise.get_connection("default")
+    async with pool_of(database_url, minsize=1, maxsize=1) as connection:
         await connection.execute_query("SELECT 1")
         done: list[str] = []
 
@@ -201,17 +200,13 @@ async def test_a_transaction_that_cannot_begin_gives_its_connection_back(
     """``BEGIN`` fails (the database went away for a moment): the connection goes back to the
     pool (``db.postgres.ReleasingTransactionContext``), and the next statement and transaction
     of the same task run (tortoise kept it in use, and its task on the failed transaction)."""
-    await apply_migrations(database_url)
-    config = tortoise_config(database_url)
-    config["connections"]["default"]["credentials"].update(minsize=1, maxsize=1)
     began = TransactionWrapper.begin
 
     async def failing(self) -> None:
         await asyncio.sleep(0)
         raise ConnectionResetError("the database went away")
 
-    async with models_on(config):
-        connection = Tortoise.get_connection("default")
+    async with pool_of(database_url, minsize=1, maxsize=1) as connection:
         monkeypatch.setattr(TransactionWrapper, "begin", failing)
         for _ in range(2):
             with pytest.raises(ConnectionResetError):
@@ -232,11 +227,7 @@ async def test_tasks_cancelled_as_their_transactions_begin_leave_the_pool_usable
     """A request past its time limit, cancelled at any point of ``async with
     in_transaction()``: cancelled at each of the first 30 turns of the event loop, none keeps
     a connection (with tortoise's own context some did, and the pool of two ran dry)."""
-    await apply_migrations(database_url)
-    config = tortoise_config(database_url)
-    config["connections"]["default"]["credentials"].update(minsize=1, maxsize=2)
-    async with models_on(config):
-        connection = Tortoise.get_connection("default")
+    async with pool_of(database_url, minsize=1, maxsize=2) as connection:
         await connection.execute_query("SELECT 1")
 
         async def transaction() -> None:
