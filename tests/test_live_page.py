@@ -157,11 +157,12 @@ def test_a_message_changes_the_right_users_page_live_and_resumes_after_a_drop(de
     assert len(resumed_after) == 1 and isinstance(resumed_after.pop(), int), outcome["resubscribes"]
 
 
-def test_a_click_that_spans_a_live_update_still_opens_the_inbox(demo):
-    """A user presses on an inbox while the left panel is redrawn by a live event (another
-    conversation came in) and releases: the inbox they pressed opens. A panel rebuilt from new
-    elements lost that click (the press and the release on two different elements), and a
-    user, or the test above, waited on an inbox that never opened."""
+def test_a_click_that_spans_a_live_update_still_opens_what_was_pressed(demo):
+    """A user presses on a conversation while another one leaves the list (closed), or on an
+    inbox while the left panel is redrawn by a live event (another conversation came in), and
+    releases: what they pressed opens. A list or panel rebuilt from new elements, or whose
+    elements were all taken out and put back, lost that click (the press and the release on two
+    different elements), and a user, or the test above, waited on an inbox that never opened."""
     if not CHROMIUM.exists():
         if os.environ.get("CI"):
             pytest.fail(f"{CHROMIUM} is needed by this test and missing on a CI machine")
@@ -183,6 +184,7 @@ def test_a_click_that_spans_a_live_update_still_opens_the_inbox(demo):
         "password": PASSWORD,
         "press": "standard:MINE",
         "watch": "standard:UNASSIGNED",  # a new number's conversation is unassigned
+        "owner": owner,
         "ingest": {
             "token": connector,
             "channelId": next(c["id"] for c in channels if c["type"] == "WHATSAPP"),
@@ -193,6 +195,10 @@ def test_a_click_that_spans_a_live_update_still_opens_the_inbox(demo):
     outcome = run_node("liveclick.mjs", base, json.dumps(config), timeout=120)
     assert "error" not in outcome, outcome["error"]
     assert outcome["refused"] == [] and outcome["consoleErrors"] == [], outcome
+    # the conversation pressed stayed in place while one below it left, and opened
+    first, gone = outcome["listIds"]["first"], outcome["listIds"]["gone"]
+    assert first != gone and outcome["listPressed"]["title"].startswith("All")
+    assert outcome["listCurrent"] == first, outcome["listReleased"]
     pressed, released = outcome["pressed"], outcome["released"]
     # the panel changed under the pointer, and the pressed inbox opened
     watched = int(pressed["inboxes"]["standard:UNASSIGNED"]["count"])

@@ -119,7 +119,7 @@ function h(tag, attributes = {}, ...children) {
 // the node at the same place with the same tag, updated from its fresh copy (attributes, click
 // handler, text, children). Live events redraw lists and the left panel several times a second;
 // a click whose press and release land on two different elements is lost, so an inbox or
-// conversation the user is clicking must stay the same element through a redraw.
+// conversation the user is clicking must stay the same element, in the page, through a redraw.
 function morph(parent, fresh) {
   const current = [...parent.childNodes];
   const keyed = new Map(current.filter((node) => node.key !== undefined).map((node) => [node.key, node]));
@@ -138,7 +138,16 @@ function morph(parent, fresh) {
     morph(old, [...node.childNodes]);
     return old;
   });
-  if (next.length !== current.length || next.some((node, i) => node !== current[i])) parent.replaceChildren(...next);
+  // only what changed place moves: a node taken out of the page, even put back at once, loses
+  // a click pressed on it, so the others stay where they are (one that left is removed, one
+  // that came is inserted, one that moved up is moved alone)
+  const staying = new Set(next);
+  for (const node of current) if (!staying.has(node)) node.remove();
+  let place = parent.firstChild;
+  for (const node of next) {
+    if (node === place) place = place.nextSibling;
+    else parent.insertBefore(node, place);
+  }
 }
 
 const when = (iso) => new Date(iso).toLocaleString();
