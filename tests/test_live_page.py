@@ -92,33 +92,42 @@ async def test_production_serves_the_page_only_when_the_setting_says_so(server_e
         on.stop()
 
 
-def test_a_message_changes_the_right_users_page_live_and_resumes_after_a_drop(demo):
+def _browser_base(demo) -> str:
+    """The served demo's address, for a browser test: skipped where Chromium is missing,
+    failed under CI."""
     if not CHROMIUM.exists():
         if os.environ.get("CI"):
             pytest.fail(f"{CHROMIUM} is needed by this test and missing on a CI machine")
         pytest.skip(f"{CHROMIUM} is not installed")
-    base = f"http://127.0.0.1:{demo.port}"
+    return f"http://127.0.0.1:{demo.port}"
+
+
+def _connector(base: str, name: str) -> tuple[str, dict]:
+    """The demo owner's token, and what a connector's ingest needs (``livebrowser.mjs``'s
+    ``ingest``): a new INGEST token named ``name``, a WhatsApp channel, a new number."""
     owner = _graphql(
         base,
         f'mutation {{ login(email: "owner@{DEMO}", password: "{PASSWORD}") {{ token }} }}',
     )["login"]["token"]
     connector = _graphql(
         base,
-        'mutation { createAccessToken(name: "page", scopes: [INGEST]) { token } }',
+        f'mutation {{ createAccessToken(name: "{name}", scopes: [INGEST]) {{ token }} }}',
         owner,
     )["createAccessToken"]["token"]
     channels = _graphql(base, "{ channels { id type } }", connector)["channels"]
-    number = new_number()
+    whatsapp = next(c["id"] for c in channels if c["type"] == "WHATSAPP")
+    return owner, {"token": connector, "channelId": whatsapp, "from": new_number()}
+
+
+def test_a_message_changes_the_right_users_page_live_and_resumes_after_a_drop(demo):
+    base = _browser_base(demo)
+    _, ingest = _connector(base, "page")
+    number = ingest["from"]
     texts = [f"Hello from {number}", f"Still there? {number}"]
     config = {
         "password": PASSWORD,
         "users": [{"email": e, "inbox": i} for e, i in (WATCHER, BYSTANDER)],
-        "ingest": {
-            "token": connector,
-            "channelId": next(c["id"] for c in channels if c["type"] == "WHATSAPP"),
-            "from": number,
-            "texts": texts,
-        },
+        "ingest": {**ingest, "texts": texts},
     }
     outcome = run_node("livepage.mjs", base, json.dumps(config), timeout=240)
     # a failure names its step, the page's warnings and what each page showed, in full
@@ -163,34 +172,15 @@ def test_a_click_that_spans_a_live_update_still_opens_what_was_pressed(demo):
     releases: what they pressed opens. A list or panel rebuilt from new elements, or whose
     elements were all taken out and put back, lost that click (the press and the release on two
     different elements), and a user, or the test above, waited on an inbox that never opened."""
-    if not CHROMIUM.exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} is needed by this test and missing on a CI machine")
-        pytest.skip(f"{CHROMIUM} is not installed")
-    base = f"http://127.0.0.1:{demo.port}"
-    owner = _graphql(
-        base,
-        f'mutation {{ login(email: "owner@{DEMO}", password: "{PASSWORD}") {{ token }} }}',
-    )["login"]["token"]
-    connector = _graphql(
-        base,
-        'mutation { createAccessToken(name: "click", scopes: [INGEST]) { token } }',
-        owner,
-    )["createAccessToken"]["token"]
-    channels = _graphql(base, "{ channels { id type } }", connector)["channels"]
-    number = new_number()
+    base = _browser_base(demo)
+    owner, ingest = _connector(base, "click")
     config = {
         "email": WATCHER[0],
         "password": PASSWORD,
         "press": "standard:MINE",
         "watch": "standard:UNASSIGNED",  # a new number's conversation is unassigned
         "owner": owner,
-        "ingest": {
-            "token": connector,
-            "channelId": next(c["id"] for c in channels if c["type"] == "WHATSAPP"),
-            "from": number,
-            "text": f"Hello from {number}",
-        },
+        "ingest": {**ingest, "text": f"Hello from {ingest['from']}"},
     }
     outcome = run_node("liveclick.mjs", base, json.dumps(config), timeout=120)
     assert "error" not in outcome, outcome["error"]
