@@ -562,13 +562,15 @@ class FastPath:
 
 class _Unfinished:
     """A send that had to wait for the socket to drain, finished later by the subscriber's own
-    task: awaiting it resumes the suspended coroutine where it stopped."""
+    task: awaiting it resumes the suspended coroutine where it stopped. ``event``: what it
+    delivers, handed back to the task if the send fails (``Subscriber.settle``)."""
 
-    __slots__ = ("coroutine", "waiting_on")
+    __slots__ = ("coroutine", "event", "waiting_on")
 
-    def __init__(self, coroutine: Coroutine[Any, Any, Any], waiting_on: Any) -> None:
+    def __init__(self, coroutine: Coroutine[Any, Any, Any], waiting_on: Any, event: Any) -> None:
         self.coroutine = coroutine
         self.waiting_on = waiting_on
+        self.event = event
 
     def __await__(self) -> Generator[Any, Any, Any]:
         coroutine, waiting_on = self.coroutine, self.waiting_on
@@ -587,17 +589,20 @@ class _Unfinished:
                 return stop.value
 
 
-def _send_now(subscriber: Any, send: Coroutine[Any, Any, Any]) -> None:
-    """Run ``send`` as far as it goes without waiting; if the socket cannot take the frame now,
-    the subscriber's task finishes it, and the subscriber leaves the fast path until then."""
+def _send_now(subscriber: Any, send: Coroutine[Any, Any, Any], event: Any) -> None:
+    """Run ``send`` (``event``'s frame) as far as it goes without waiting; if the socket cannot
+    take the frame now, the subscriber's task finishes it, and the subscriber leaves the fast
+    path until then. A send that raises leaves ``event`` to the task, which sends it again or
+    ends with the socket."""
     try:
         waiting_on = send.send(None)
     except StopIteration:
         return
     except Exception:
-        log.debug("send failed", exc_info=True)
+        log.debug("writing event %s failed", event.sequence, exc_info=True)
+        _requeue(subscriber, event)
         return
-    subscriber._offer(_Unfinished(send, waiting_on))
+    subscriber._offer(_Unfinished(send, waiting_on, event))
 
 
 async def dispatch(
@@ -671,11 +676,26 @@ async def dispatch(
     planned = list(groups.values())
     # each group's payload at once (they are independent), within a time budget: a slow
     # selection must not hold up the workspace's stream; its subscribers catch up on their own
-    outcomes = await asyncio.gather(
-        *(_payload_within_budget(fast, candidate) for candidate, fast, _ in planned)
-    )
+    try:
+        outcomes = await asyncio.gather(
+            *(_payload_within_budget(fast, candidate) for candidate, fast, _ in planned)
+        )
+    except BaseException:
+        # their ``last`` has moved past the event: were it dropped here, neither the bus nor
+        # their tasks would ever send it (the bus cancelled while the workspace's last
+        # subscriber left: they are closed, and nothing is queued)
+        for _, _, members in planned:
+            _requeue_members(event, members)
+        raise
     for (_, _, members), outcome in zip(planned, outcomes, strict=True):
         _deliver(event, members, outcome)
+
+
+def _requeue_members(event: Any, members: list[Any]) -> None:
+    """Leave ``event`` to the tasks of ``members`` still open that the bus had taken it for."""
+    for subscriber in members:
+        if not subscriber.closed and subscriber.last == event.sequence:
+            _requeue(subscriber, event)
 
 
 def _deliver(event: Any, members: list[Any], outcome: tuple[str | None, bool, int] | None) -> None:
@@ -714,7 +734,7 @@ def _deliver(event: Any, members: list[Any], outcome: tuple[str | None, bool, in
             _requeue(subscriber, event)
             continue
         if send is not None:
-            _send_now(subscriber, send)
+            _send_now(subscriber, send, event)
 
 
 def _requeue(subscriber: Any, event: Any) -> None:
@@ -737,6 +757,15 @@ async def _payload_within_budget(
             _shared_payload(fast.operation, fast.execution_context(), candidate),
             DISPATCH_BUDGET_SECONDS,
         )
+    except asyncio.CancelledError:
+        if asyncio.current_task().cancelling():
+            raise  # the bus itself is stopped
+        # a step shared with a task that was cancelled (its subscriber left) ended under this
+        # one: as a subscriber's own task does (``LiveStream._run``), leave the event to them
+        log.warning(
+            "a shared step of event %s was cancelled; delivering it again", candidate.sequence
+        )
+        return None
     except Exception as exc:  # the subscribers' own tasks deliver it
         if isinstance(exc, ServiceUnavailable):
             return None  # the database went away while resolving it: reported where it was seen

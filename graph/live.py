@@ -710,13 +710,21 @@ class Subscriber:
 
     async def settle(self) -> None:
         """Finish the sends the fast path left to the subscription's task: a frame the bus
-        began writing must end before any other is written (they precede anything queued)."""
+        began writing must end before any other is written (they precede anything queued).
+        A send that fails puts its event back in front of the queue, with ``last`` before it:
+        the task sends it again, or ends with the socket."""
         items = self._items
         while items and items[0] is not _OVERFLOW and not isinstance(items[0], LiveEvent):
+            unfinished = items.pop(0)  # a send the socket could not take at once
             try:
-                await items.pop(0)  # a send the socket could not take at once
+                await unfinished
             except Exception:
-                log.debug("unfinished send failed", exc_info=True)
+                event = unfinished.event
+                log.debug("writing event %s failed", event.sequence, exc_info=True)
+                self.last = min(self.last, event.sequence - 1)
+                if not self.overflowed:  # else the subscriber resumes from ``last`` anyway
+                    self._items.insert(0, event)
+                return
 
     async def take(self) -> LiveEvent | None:
         """The next queued event, or ``None`` once the queue is empty, after finishing the

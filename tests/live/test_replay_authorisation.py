@@ -11,7 +11,7 @@ import uuid
 import pytest
 
 from tests.conftest import ASSIGN, RECEIVE
-from tests.support import NEW_MESSAGE, GraphQLError, receive, subscribe
+from tests.support import NEW_MESSAGE, GraphQLError, receive, server_logs, subscribe
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -115,8 +115,10 @@ async def test_concurrent_writes_lose_no_event_for_a_subscriber(world):
             sequences = [s for s, _ in received]
             missing = sent - {m for _, m in received}
             assert not missing, (
-                f"round {round_}: {len(missing)} of {len(sent)} messages never delivered; "
-                f"sequence gaps {sorted(set(range(min(sequences), max(sequences) + 1)) - set(sequences))}"
+                f"round {round_}: {len(missing)} of {len(sent)} messages never delivered "
+                f"({sorted(missing)}); sequence gaps "
+                f"{sorted(set(range(min(sequences), max(sequences) + 1)) - set(sequences))}\n"
+                f"{server_logs(world.served.env)}"
             )
     finally:
         for client in integrations:
