@@ -270,8 +270,7 @@ class _WrittenNodes:
     def __init__(self, edge: EdgeJson) -> None:
         self.write_edges = edge.write
 
-    def __call__(self, row: Any) -> WrittenJson:
-        return WrittenJson(row.node, row.objects)
+    __call__ = staticmethod(written)
 
 
 def node_builder(
@@ -339,14 +338,14 @@ class _Compiler:
         shape: dict[str, Any] = {}
         for key, found in self.collect(object_type, nodes).items():
             shape[key] = None
-            name = found[0].name.value
-            if any(n.name.value != name or n.arguments for n in found):
+            field_head = _one_field(key, found)
+            if field_head is None:
                 raise _Refused
-            head = orjson.dumps(key).decode() + ":"
+            name, head = field_head
             if name == "__typename":
                 if any(n.selection_set for n in found):
                     raise _Refused
-                parts.append((head + orjson.dumps(object_type.name).decode(), None))
+                parts.append((head + _name_json(object_type), None))
                 continue
             field_def = object_type.fields.get(name)
             if field_def is None:
@@ -541,6 +540,21 @@ def _compile(
     return found
 
 
+def _one_field(key: str, found: list[FieldNode]) -> tuple[str, str] | None:
+    """The field name under response key ``key`` (the field nodes ``found`` there) and the
+    key's JSON head (``"key":``); ``None`` when those nodes name different fields or take
+    arguments (written by graphql-core, not here)."""
+    name = found[0].name.value
+    if any(n.name.value != name or n.arguments for n in found):
+        return None
+    return name, orjson.dumps(key).decode() + ":"
+
+
+def _name_json(object_type: GraphQLObjectType) -> str:
+    """``__typename``'s value for ``object_type``, as JSON."""
+    return orjson.dumps(object_type.name).decode()
+
+
 def _edge(
     schema: Any,
     fragments: Mapping[str, Any],
@@ -553,16 +567,16 @@ def _edge(
     their nodes, or ``None``: the edge selects something else (:class:`EdgeJson`)."""
     pieces = []
     for key, found in edge_fields.items():
-        name = found[0].name.value
-        if any(n.name.value != name or n.arguments for n in found):
+        field_head = _one_field(key, found)
+        if field_head is None:
             return None
-        head = orjson.dumps(key).decode() + ":"
+        name, head = field_head
         if name == "node":
             pieces.append(head + "{1}")
         elif name == "cursor" and not any(n.selection_set for n in found):
             pieces.append(head + '"{0}"')
         elif name == "__typename" and not any(n.selection_set for n in found):
-            pieces.append(head + orjson.dumps(edge_type.name).decode())
+            pieces.append(head + _name_json(edge_type))
         else:
             return None
     steps = counted_below(schema, fragments, edges.selection_set, edge_type)
