@@ -676,19 +676,21 @@ async def dispatch(
     planned = list(groups.values())
     # each group's payload at once (they are independent), within a time budget: a slow
     # selection must not hold up the workspace's stream; its subscribers catch up on their own
+    delivered = 0
     try:
         outcomes = await asyncio.gather(
             *(_payload_within_budget(fast, candidate) for candidate, fast, _ in planned)
         )
+        for (_, _, members), outcome in zip(planned, outcomes, strict=True):
+            _deliver(event, members, outcome)
+            delivered += 1
     except BaseException:
         # their ``last`` has moved past the event: were it dropped here, neither the bus nor
-        # their tasks would ever send it (the bus cancelled while the workspace's last
-        # subscriber left: they are closed, and nothing is queued)
-        for _, _, members in planned:
+        # their tasks would ever send it (closed subscribers are left: the workspace's last
+        # one left, or the bus stops)
+        for _, _, members in planned[delivered:]:
             _requeue_members(event, members)
         raise
-    for (_, _, members), outcome in zip(planned, outcomes, strict=True):
-        _deliver(event, members, outcome)
 
 
 def _requeue_members(event: Any, members: list[Any]) -> None:

@@ -718,12 +718,16 @@ class Subscriber:
             unfinished = items.pop(0)  # a send the socket could not take at once
             try:
                 await unfinished
-            except Exception:
+            except BaseException as exc:
+                # also a cancellation that is not the task's own (the task resumes from the
+                # outbox after ``last``) or the task's (stopped: nothing more is sent)
                 event = unfinished.event
                 log.debug("writing event %s failed", event.sequence, exc_info=True)
                 self.last = min(self.last, event.sequence - 1)
                 if not self.overflowed:  # else the subscriber resumes from ``last`` anyway
                     self._items.insert(0, event)
+                if not isinstance(exc, Exception):
+                    raise
                 return
 
     async def take(self) -> LiveEvent | None:
@@ -859,6 +863,11 @@ class EventBus:
         self._stopping = True
         if self._republisher is not None:
             self._republisher.cancel()
+        for subscribers in self._subscribers.values():
+            for subscriber in subscribers:
+                # nothing is handed to them any more, nor back to their tasks by an event's
+                # fan-out the listeners' cancellation interrupts (``fanout.dispatch``)
+                subscriber.closed = True
         for task in list(self._listeners.values()):
             task.cancel()
         for task in list(self._listeners.values()):
@@ -959,7 +968,11 @@ class EventBus:
             while True:
                 try:
                     if lost:
-                        message = await asyncio.wait_for(messages.get(), POLL_SECONDS)
+                        # not ``wait_for``: on Python 3.11 it returns a message that arrived as
+                        # the listener was cancelled, and the cancelled listener listened on
+                        # beside the one started after it
+                        async with asyncio.timeout(POLL_SECONDS):
+                            message = await messages.get()
                     else:
                         message = await messages.get()
                 except TimeoutError:

@@ -522,9 +522,12 @@ class LiveStream:
             self.resync = False
             return True
         event = await subscriber.take()
+        # what the bus delivered meanwhile: a send it began and ``take`` just finished too;
+        # handed over below ``subscriber.last``, the bus would see a gap at its next event and
+        # the task would send those events again
+        last = self.last = max(self.last, subscriber.last)
         if event is None:
             return False
-        last = self.last = max(self.last, subscriber.last)  # what the bus delivered meanwhile
         if event.type == RESYNC_MARKER:
             self.resync = True  # the broadcast connection came back: read whatever was missed
         elif event.sequence > last:

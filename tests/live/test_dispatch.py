@@ -458,3 +458,27 @@ async def test_a_send_that_fails_after_waiting_for_the_socket_puts_its_event_bac
     drained.set_exception(RuntimeError("the send failed"))
     assert await subscriber.take() is EVENT
     assert subscriber.last == EVENT.sequence - 1 and sent == []
+
+
+async def test_a_send_cancelled_under_the_subscribers_task_puts_its_event_back(
+    monkeypatch, fresh_payloads
+):
+    """The frame's send ends with a cancellation that is not the subscriber's task's own: the
+    task resumes from the outbox after ``last`` (``LiveStream._run``), which must be before
+    the event (a helper's review: it was the event itself, so the event was lost)."""
+    drained = asyncio.get_running_loop().create_future()
+
+    async def payload(fast, candidate):
+        return json.dumps({"data": {"sequence": candidate.sequence}}), False, fast.viewer.user_id
+
+    async def send_text(text: str) -> None:
+        await drained
+
+    monkeypatch.setattr(fanout, "_payload_within_budget", payload)
+    subscriber = _in_step(1, send_text)
+    await dispatch(EVENT, (subscriber,))
+
+    drained.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await subscriber.take()
+    assert _left_to_its_task(subscriber), (subscriber.last, subscriber._items)

@@ -254,3 +254,45 @@ async def test_a_prefetch_cancelled_before_it_ran_leaves_nobody_waiting(fresh_pa
     assert task.cancelled() and not fanout._prefetches
     payload = await asyncio.wait_for(fanout.payload_for(operation, context, candidate), 5)
     assert json.loads(payload) == {"data": {"sequence": 7}}
+
+
+async def test_a_frame_that_waited_for_the_socket_is_not_sent_again(monkeypatch, fresh_payloads):
+    """The bus writes an event to a subscription in step at once, and the next one through
+    uvicorn's send, which waits for the socket to drain; the subscription's task finishes that
+    send and hands the subscription back to the bus. It handed it back at its own position, before
+    both events: the bus's next event looked like a gap, and the task read both from the outbox
+    and sent them again (a helper's review: frames 101, 102, 101, 102, 103)."""
+    events = {s: LiveEvent(1, s, MESSAGE, {"assignee_id": 7}) for s in range(AFTER + 1, AFTER + 10)}
+
+    async def outbox(workspace_id: int, after: int, up_to: int | None = None) -> list[LiveEvent]:
+        return [e for s, e in sorted(events.items()) if after < s and (up_to is None or s < up_to)]
+
+    monkeypatch.setattr(subscriptions, "_outbox", outbox)
+    writer = _Writer()
+    stream = _stream(_viewer(1, frozenset({7})), PLAIN, OutboxRead((), AFTER), writer)
+    drained = asyncio.get_running_loop().create_future()
+
+    async def send_text(text: str) -> None:  # uvicorn's send on a backed-up socket
+        await drained
+        writer.frames.append(json.loads(text))
+
+    stream.operation.send_text = send_text
+    subscriber = stream.subscriber
+    subscriber.wake = stream._wake
+    stream._wake()  # idle and in step: the bus delivers from here
+    assert subscriber.fast_path is not None
+
+    await fanout.dispatch(events[AFTER + 1], (subscriber,))  # written at once
+    writer.refuse_every = 1  # the socket backs up
+    await fanout.dispatch(events[AFTER + 2], (subscriber,))  # left to the task to finish
+    writer.refuse_every = 0
+    drained.set_result(None)
+    for _ in range(200):  # the payloads' builds take up to 2 ms
+        await asyncio.sleep(0.001)
+    assert stream.task is None and subscriber.fast_path is not None  # in step again
+    await fanout.dispatch(events[AFTER + 3], (subscriber,))
+    for _ in range(200):
+        await asyncio.sleep(0.001)
+
+    sent = [frame["payload"]["data"]["sequence"] for frame in writer.frames]
+    assert sent == [AFTER + 1, AFTER + 2, AFTER + 3]
