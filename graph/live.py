@@ -964,7 +964,10 @@ class EventBus:
                 return
             if restarted:
                 await self._catch_up(workspace_id)  # what was published while nobody listened
-            lost = False
+            # not heard: the outbox is read until the (re)connection's RESYNC, whether or not
+            # a LOST reaches this listener (one started while the previous listener of the
+            # workspace was still unwinding shares its subscription, and none is sent)
+            lost = not self._hears(channel)
             while True:
                 try:
                     if lost:

@@ -1,7 +1,7 @@
 """A broadcaster backend for Redis that notices a lost connection and reconnects.
 
 broadcaster's own Redis backend neither reconnects nor reports a lost connection (its issue
-#144), and wakes its listener before SUBSCRIBE is acknowledged. This one:
+#144). This one:
 
 - publishes on a connection with short timeouts, so a write never hangs on a dead Redis (the
   caller logs the failure; the event is in the outbox);
@@ -12,6 +12,12 @@ broadcaster's own Redis backend neither reconnects nor reports a lost connection
   (re)connection, so consumers read the outbox meanwhile and what they missed
   (``graph.live.EventBus``); :meth:`ResilientRedisBackend.hears` says whether a channel is
   subscribed on the live connection.
+
+A channel counts as subscribed once its SUBSCRIBE is written (redis-py does not wait for
+Redis's acknowledgement, nor does broadcaster's backend): a message Redis handled before it is
+not heard. A subscriber reads the workspace's sequence from the database after that
+(``LiveStream._start``), so an event it must receive is published at least a round trip to the
+database later.
 """
 
 from __future__ import annotations
@@ -67,12 +73,17 @@ class ResilientRedisBackend(BroadcastBackend):
 
     async def subscribe(self, channel: str) -> None:
         self._channels.add(channel)
-        if self._pubsub is not None and self.connected:
+        pubsub = self._pubsub
+        if pubsub is not None and self.connected:
             try:
-                await self._pubsub.subscribe(channel)
-                self._heard.add(channel)
+                await pubsub.subscribe(channel)
             except (RedisError, OSError):
                 log.warning("subscribe to %s failed; it is retried on reconnection", channel)
+            else:
+                # not if the connection was lost or closed meanwhile: its LOST may have gone
+                # before this channel's consumer was registered
+                if self._pubsub is pubsub and self.connected:
+                    self._heard.add(channel)
         if channel not in self._heard:
             # nothing published on it arrives until the (re)connection's RESYNC: its
             # consumer reads the outbox meanwhile

@@ -1,6 +1,7 @@
-"""A workspace's listener (``graph.live.EventBus._listen``), in process on ``memory://``:
-what a served app cannot be made to do on purpose (a cancellation that lands in the same turn
-of the event loop as a message)."""
+"""A workspace's listener (``graph.live.EventBus._listen``) and its Redis backend
+(``graph.redis_backend``), in process: what a served app cannot be made to do on purpose (a
+cancellation that lands in the same turn of the event loop as a message, a connection lost
+while a channel's SUBSCRIBE is under way)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ import asyncio
 import pytest
 from broadcaster import Event as Published
 
+from graph import live
 from graph.live import EventBus, LiveEvent
-from graph.redis_backend import LOST
+from graph.redis_backend import LOST, ResilientRedisBackend
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -51,3 +53,58 @@ async def test_a_stopping_bus_hands_nothing_back_to_its_subscribers_tasks():
     subscribers = [await bus.add(1), await bus.add(2)]
     await bus.stop()
     assert all(subscriber.closed for subscriber in subscribers)
+
+
+async def test_a_listener_whose_channel_is_not_heard_reads_the_outbox(monkeypatch):
+    """A listener whose channel the broadcast connection does not hear (Redis away) reads the
+    outbox every ``POLL_SECONDS``. It did so only once a LOST message reached it; a listener
+    started while the workspace's previous one was still unwinding shares that one's
+    subscription, and no LOST is sent for it: it waited for the reconnection in silence."""
+    monkeypatch.setattr(live, "POLL_SECONDS", 0.05)
+    bus = EventBus("memory://")
+    monkeypatch.setattr(bus, "_hears", lambda channel: False)
+    polled = asyncio.Event()
+
+    async def catch_up(workspace_id: int) -> None:
+        polled.set()
+
+    monkeypatch.setattr(bus, "_catch_up", catch_up)
+    await bus.start()
+    try:
+        await bus.add(1)
+        await asyncio.wait_for(polled.wait(), 2)
+    finally:
+        await bus.stop()
+
+
+class _PubSub:
+    """redis-py's pubsub while the connection is lost under a SUBSCRIBE being written."""
+
+    def __init__(self) -> None:
+        self.writing = asyncio.Event()
+        self.written = asyncio.Event()
+
+    async def subscribe(self, *channels: str) -> None:
+        self.writing.set()
+        await self.written.wait()
+
+    async def aclose(self) -> None:
+        pass
+
+
+async def test_a_channel_subscribed_as_the_connection_goes_is_not_heard():
+    """The connection is lost (the supervisor closes it) while a channel's SUBSCRIBE is being
+    written: the channel was counted as heard on it, and the supervisor's LOST had gone to the
+    channel's consumers before the new one was registered, so the new listener neither heard
+    the channel nor read the outbox until the reconnection."""
+    backend = ResilientRedisBackend("redis://127.0.0.1:1")  # never connects: no supervisor
+    pubsub = backend._pubsub = _PubSub()
+    backend.connected = True
+    subscribing = asyncio.ensure_future(backend.subscribe("workspace:1"))
+    await pubsub.writing.wait()
+    await backend._close_pubsub()  # the supervisor, on losing the connection
+    pubsub.written.set()
+    await subscribing
+
+    assert not backend.hears("workspace:1")
+    assert (await asyncio.wait_for(backend.next_published(), 1)).message == LOST
