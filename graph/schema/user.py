@@ -676,6 +676,10 @@ class AccessTokenMutations:
             arguments["scopes"] = sorted(s.value for s in scopes)
         if expires_at is not None:
             arguments["expiresAt"] = expires_at.isoformat()
+        if not ctx.viewer.is_session:
+            # a token minted by a token is that token's (its expiry, revoked with it): another
+            # token of the user retrying with the key must not get its secret
+            arguments["mintedBy"] = ctx.viewer.token_id
         issued = await idempotent(
             info,
             idempotency_key,

@@ -469,6 +469,33 @@ async def test_an_access_token_retry_returns_its_secret_when_the_server_can_keep
     await owner.aclose()
 
 
+async def test_an_access_token_minted_with_a_key_is_not_handed_to_another_token(world, server_env):
+    """Keys are the user's: an ADMIN token of the owner retrying the owner's session's
+    ``createAccessToken`` got the token the session minted, secret included, though a token
+    minted by a token is that token's (its expiry, revoked with it; a helper's review)."""
+    keeping = serve({**server_env, "INBOX_GRAPH_SECRET_KEY": Fernet.generate_key().decode()})
+    try:
+        owner = Client(keeping, world.tokens["owner"])
+        admin = await owner(
+            'mutation { createAccessToken(name: "admin", scopes: [ADMIN, INGEST, READ_WRITE]) '
+            "{ token } }"
+        )
+        integration = Client(keeping, admin["createAccessToken"]["token"])
+        variables = {"n": "minted once", "k": f"token-{uuid.uuid4()}"}
+        first = (await owner(TOKEN, variables))["createAccessToken"]
+        tokens = sql(server_env["DATABASE_URL"], "SELECT COUNT(*) FROM access_token")
+        error = error_of(await integration.execute(TOKEN, variables))
+        assert error["extensions"]["code"] == "CONFLICT", error
+        assert first["token"] not in str(error)
+        assert sql(server_env["DATABASE_URL"], "SELECT COUNT(*) FROM access_token") == tokens
+        # the session's retry still gets its own
+        assert (await owner(TOKEN, variables))["createAccessToken"] == first
+        await owner.aclose()
+        await integration.aclose()
+    finally:
+        keeping.stop()
+
+
 async def test_keys_expire_and_are_pruned(world, server_env):
     url = server_env["DATABASE_URL"]
     received = await new_contact(world, assignee="agent_all")
