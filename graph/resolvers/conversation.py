@@ -329,6 +329,13 @@ async def receive_message(
     return await write(bus, viewer.workspace_id, operation)
 
 
+def _check_not_blocked(contact: Contact) -> None:
+    """Raises ``BadUserInput`` (``contactId``) for a blocked contact: no reply reaches one
+    until it is unblocked."""
+    if contact.blocked:
+        raise BadUserInput("This contact is blocked: unblock it to reply.", field="contactId")
+
+
 async def send_message(
     bus: EventBus,
     viewer: Viewer,
@@ -359,8 +366,7 @@ async def send_message(
         _check_text(text)
     contact = await visible_contact(viewer, contact_id)  # the contact first, alone
     with errors.collect():
-        if contact.blocked:
-            raise BadUserInput("This contact is blocked: unblock it to reply.", field="contactId")
+        _check_not_blocked(contact)
     identities = await ChannelIdentity.filter(contact_id=contact.id).values_list(
         "channel_id", flat=True
     )
@@ -390,6 +396,7 @@ async def send_message(
         locked = await visible_contact(
             viewer, contact_id, connection=tx.connection, for_update=True
         )
+        _check_not_blocked(locked)  # blocked since it was read above
         now = datetime.now(UTC)
         conversation = await open_conversation_for(tx, locked, now=now, author_id=viewer.user_id)
         if locked.assignee_id is None:

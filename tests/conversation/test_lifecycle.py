@@ -4,7 +4,17 @@ but the blocked one and cannot be opened or closed."""
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
+
+from db.models import Contact, Message
+from graph.auth import viewer_for_token
+from graph.errors import BadUserInput
+from graph.relay import decode_id
+from graph.resolvers import conversation as conversation_resolvers
+from tests.live.helpers import served_database
+from tests.support import receive
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -142,7 +152,6 @@ async def test_blocked_contacts_leave_every_inbox_but_the_blocked_one(world):
 async def test_the_blocked_inbox_counts_what_it_lists(world):
     """Its openConversationCount (and the deprecated conversationCount) is its list, counted:
     open conversations, as every inbox's count (issue 21, item 5)."""
-    from tests.support import receive
 
     owner = world.client("owner")
     contact = world.contact_ids["c_beta"]
@@ -200,3 +209,28 @@ async def test_simultaneous_assignments_end_with_one_assignee_and_one_activity_p
     await owner(assign, {"c": contact, "a": world.user_ids["agent_free"]})
     for client in (*clients, owner):
         await client.aclose()
+
+
+async def test_a_reply_to_a_contact_blocked_while_it_was_written_is_refused(world, monkeypatch):
+    """``sendMessage`` checked the block only before its transaction: a contact blocked by
+    someone else between that check and the reply's commit got the reply and, unassigned, its
+    first-reply assignment (a helper's review). Only a viewer who may see blocked contacts gets
+    that far: the owner. The race is set up in process: the API cannot time it."""
+    received = await receive(world, f"block-race-{uuid.uuid4().hex[:8]}", "Hello?")
+    contact_id = decode_id(received["contact"]["id"], "Contact")
+    async with served_database(world.served):
+        owner = await viewer_for_token(world.tokens["owner"])
+        written = conversation_resolvers.write
+
+        async def blocked_meanwhile(bus, workspace_id, operation, **options):
+            await Contact.filter(id=contact_id).update(blocked=True)
+            return await written(bus, workspace_id, operation, **options)
+
+        monkeypatch.setattr(conversation_resolvers, "write", blocked_meanwhile)
+        with pytest.raises(BadUserInput) as refused:
+            await conversation_resolvers.send_message(
+                None, owner, contact_id=contact_id, text="Too late", channel_id=None
+            )
+        assert refused.value.extensions["field"] == "contactId"
+        assert await Message.filter(contact_id=contact_id).count() == 1
+        assert (await Contact.get(id=contact_id)).assignee_id is None
