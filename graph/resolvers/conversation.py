@@ -27,7 +27,7 @@ from db.models import (
 )
 from db.normalize import normalise_email, normalise_phone
 from db.queries import MAX_KEY
-from graph.errors import BadUserInput, FieldErrors, Forbidden, NotFound
+from graph.errors import BadUserInput, Conflict, FieldErrors, Forbidden, NotFound
 from graph.events import EventType
 from graph.live import write
 from graph.relay import Page, PageRequest
@@ -272,6 +272,8 @@ async def receive_message(
         NotFound: the channel is not in the workspace (``channelId``).
         BadUserInput: a malformed sender, id, text or name, every one at once, each naming
             its field.
+        Conflict: ``externalMessageId`` is an outbound message's of the channel
+            (``reportMessageStatus`` bound it).
     """
     if not viewer.is_admin:
         raise Forbidden("Only owners, managers and their integration tokens may ingest messages.")
@@ -305,6 +307,13 @@ async def receive_message(
             .first()
         )
         if existing is not None:
+            if existing.direction is not MessageDirection.INBOUND:
+                # an outbound message the channel gave this id (reportMessageStatus): not a
+                # delivery of this one again, whose text would be dropped
+                raise Conflict(
+                    "An outbound message of this channel has this `externalMessageId`.",
+                    field="externalMessageId",
+                )
             conversation = await Conversation.get(id=existing.conversation_id).using_db(conn)
             contact = await Contact.get(id=existing.contact_id).using_db(conn)
             return MessageResult(existing, conversation, contact, duplicate=True)

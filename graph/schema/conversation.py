@@ -508,7 +508,8 @@ class MessageMutations:
         description="Channel ingestion (connectors, partners: an INGEST token; owners' and "
         "managers' sessions and tokens). Idempotent on (channelId, externalMessageId). The "
         "message, conversation and contact are null (their ids given) when the caller may not "
-        "see the contact: always for a token without READ."
+        "see the contact: always for a token without READ. Errors: CONFLICT when "
+        "externalMessageId is an outbound message's of the channel (reportMessageStatus)."
     )
     async def receive_message(
         self,

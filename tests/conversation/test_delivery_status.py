@@ -10,6 +10,7 @@ import uuid
 
 import pytest
 
+from tests.conftest import RECEIVE
 from tests.support import receive, subscribe
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -206,4 +207,33 @@ async def test_subscribers_of_the_conversation_are_told_and_may_resume(world):
     again = (await replayed.next())["data"]["messageStatusChanged"]
     assert again["sequence"] == second["sequence"]
     await replayed.close()
+    await integration.aclose()
+
+
+async def test_an_inbound_message_with_an_outbound_messages_id_conflicts(world):
+    """``receiveMessage`` took an id the channel had given an outbound message for a repeat
+    delivery: it answered ``duplicate`` with the outbound message, and the inbound text was
+    lost (a helper's review). ``reportMessageStatus`` already refuses the reverse."""
+    integration = world.client("integration")
+    message_id, conversation_id = await send(world)
+    external = f"wamid.{uuid.uuid4().hex}"
+    await integration(REPORT, report(world, external, "SENT", messageId=message_id))
+    count = "query($id: ID!) { node(id: $id) { ... on Conversation { messages { totalCount } } } }"
+    before = (await integration(count, {"id": conversation_id}))["node"]["messages"]["totalCount"]
+    answer = await integration.execute(
+        RECEIVE,
+        {
+            "i": {
+                "channelId": world.channel_ids["WEBCHAT"],
+                "from": "visitor-c_all",
+                "externalMessageId": external,
+                "text": "a reply the connector gave the same id",
+            }
+        },
+    )
+    assert answer.get("data") is None, answer
+    assert [e["extensions"]["code"] for e in answer["errors"]] == ["CONFLICT"]
+    assert answer["errors"][0]["extensions"]["field"] == "externalMessageId"
+    after = (await integration(count, {"id": conversation_id}))["node"]["messages"]["totalCount"]
+    assert after == before
     await integration.aclose()
