@@ -225,17 +225,20 @@ async def assign_contact(
             not an active user of the workspace (``assigneeId``).
     """
     await visible_contact(viewer, contact_id)
-    if assignee_id is not None:
-        exists = await User.filter(
-            id=assignee_id, workspace_id=viewer.workspace_id, is_active=True
-        ).exists()
-        if not exists:
-            raise NotFound("User", field="assigneeId")
+    active = User.filter(id=assignee_id, workspace_id=viewer.workspace_id, is_active=True)
+    if assignee_id is not None and not await active.exists():
+        raise NotFound("User", field="assigneeId")
 
     async def operation(tx: Transaction) -> Contact:
         contact = await visible_contact(
             viewer, contact_id, connection=tx.connection, for_update=True
         )
+        # again under the user's lock: a deactivation commits before this, or waits for it
+        if (
+            assignee_id is not None
+            and await active.using_db(tx.connection).select_for_update().first() is None
+        ):
+            raise NotFound("User", field="assigneeId")
         await record_assignment(tx, contact, assignee_id, author_id=viewer.user_id, reason="manual")
         return contact
 

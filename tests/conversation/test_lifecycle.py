@@ -8,10 +8,11 @@ import uuid
 
 import pytest
 
-from db.models import Contact, Message
+from db.models import Contact, Message, User
 from graph.auth import viewer_for_token
-from graph.errors import BadUserInput
+from graph.errors import BadUserInput, NotFound
 from graph.relay import decode_id
+from graph.resolvers import contact as contact_resolvers
 from graph.resolvers import conversation as conversation_resolvers
 from tests.live.helpers import served_database
 from tests.support import receive
@@ -233,4 +234,42 @@ async def test_a_reply_to_a_contact_blocked_while_it_was_written_is_refused(worl
             )
         assert refused.value.extensions["field"] == "contactId"
         assert await Message.filter(contact_id=contact_id).count() == 1
+        assert (await Contact.get(id=contact_id)).assignee_id is None
+
+
+async def test_an_assignment_to_a_user_deactivated_while_it_was_written_is_refused(
+    world, monkeypatch
+):
+    """``assignContact`` checked that the assignee is active only before its transaction: a
+    user deactivated between that check and the commit got the contact (a helper's review).
+    The race is set up in process: the API cannot time it."""
+    owner_client = world.client("owner")
+    created = await owner_client(
+        "mutation($i: CreateUserInput!) { createUser(input: $i) { id } }",
+        {
+            "i": {
+                "email": f"leaving-{uuid.uuid4().hex[:8]}@{world.domain}",
+                "name": "Leaving Soon",
+                "password": "correct horse battery",
+                "role": "AGENT",
+                "contactVisibility": "ALL",
+            }
+        },
+    )
+    await owner_client.aclose()
+    leaving = decode_id(created["createUser"]["id"], "User")
+    received = await receive(world, f"assign-race-{uuid.uuid4().hex[:8]}", "Hello?")
+    contact_id = decode_id(received["contact"]["id"], "Contact")
+    async with served_database(world.served):
+        owner = await viewer_for_token(world.tokens["owner"])
+        written = contact_resolvers.write
+
+        async def deactivated_meanwhile(bus, workspace_id, operation, **options):
+            await User.filter(id=leaving).update(is_active=False)
+            return await written(bus, workspace_id, operation, **options)
+
+        monkeypatch.setattr(contact_resolvers, "write", deactivated_meanwhile)
+        with pytest.raises(NotFound) as refused:
+            await contact_resolvers.assign_contact(None, owner, contact_id, leaving)
+        assert refused.value.extensions["field"] == "assigneeId"
         assert (await Contact.get(id=contact_id)).assignee_id is None
