@@ -4,6 +4,7 @@ but the blocked one and cannot be opened or closed."""
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 
 import pytest
@@ -212,22 +213,39 @@ async def test_simultaneous_assignments_end_with_one_assignee_and_one_activity_p
         await client.aclose()
 
 
+async def new_contact_id(world) -> int:
+    """The primary key of a new, unassigned webchat contact with an open conversation."""
+    received = await receive(world, f"race-{uuid.uuid4().hex[:8]}", "Hello?")
+    return decode_id(received["contact"]["id"], "Contact")
+
+
+@contextlib.asynccontextmanager
+async def owner_racing(world, monkeypatch, resolvers, meanwhile):
+    """The owner's viewer, in process on the served database, while ``resolvers.write`` runs
+    ``meanwhile()`` before its transaction: what another user commits between a resolver's
+    first checks and its write (the API cannot time it)."""
+    async with served_database(world.served):
+        written = resolvers.write
+
+        async def racing(bus, workspace_id, operation, **options):
+            await meanwhile()
+            return await written(bus, workspace_id, operation, **options)
+
+        monkeypatch.setattr(resolvers, "write", racing)
+        yield await viewer_for_token(world.tokens["owner"])
+
+
 async def test_a_reply_to_a_contact_blocked_while_it_was_written_is_refused(world, monkeypatch):
     """``sendMessage`` checked the block only before its transaction: a contact blocked by
     someone else between that check and the reply's commit got the reply and, unassigned, its
     first-reply assignment (a helper's review). Only a viewer who may see blocked contacts gets
-    that far: the owner. The race is set up in process: the API cannot time it."""
-    received = await receive(world, f"block-race-{uuid.uuid4().hex[:8]}", "Hello?")
-    contact_id = decode_id(received["contact"]["id"], "Contact")
-    async with served_database(world.served):
-        owner = await viewer_for_token(world.tokens["owner"])
-        written = conversation_resolvers.write
+    that far: the owner."""
+    contact_id = await new_contact_id(world)
 
-        async def blocked_meanwhile(bus, workspace_id, operation, **options):
-            await Contact.filter(id=contact_id).update(blocked=True)
-            return await written(bus, workspace_id, operation, **options)
+    async def blocked() -> None:
+        await Contact.filter(id=contact_id).update(blocked=True)
 
-        monkeypatch.setattr(conversation_resolvers, "write", blocked_meanwhile)
+    async with owner_racing(world, monkeypatch, conversation_resolvers, blocked) as owner:
         with pytest.raises(BadUserInput) as refused:
             await conversation_resolvers.send_message(
                 None, owner, contact_id=contact_id, text="Too late", channel_id=None
@@ -241,8 +259,7 @@ async def test_an_assignment_to_a_user_deactivated_while_it_was_written_is_refus
     world, monkeypatch
 ):
     """``assignContact`` checked that the assignee is active only before its transaction: a
-    user deactivated between that check and the commit got the contact (a helper's review).
-    The race is set up in process: the API cannot time it."""
+    user deactivated between that check and the commit got the contact (a helper's review)."""
     owner_client = world.client("owner")
     created = await owner_client(
         "mutation($i: CreateUserInput!) { createUser(input: $i) { id } }",
@@ -258,17 +275,12 @@ async def test_an_assignment_to_a_user_deactivated_while_it_was_written_is_refus
     )
     await owner_client.aclose()
     leaving = decode_id(created["createUser"]["id"], "User")
-    received = await receive(world, f"assign-race-{uuid.uuid4().hex[:8]}", "Hello?")
-    contact_id = decode_id(received["contact"]["id"], "Contact")
-    async with served_database(world.served):
-        owner = await viewer_for_token(world.tokens["owner"])
-        written = contact_resolvers.write
+    contact_id = await new_contact_id(world)
 
-        async def deactivated_meanwhile(bus, workspace_id, operation, **options):
-            await User.filter(id=leaving).update(is_active=False)
-            return await written(bus, workspace_id, operation, **options)
+    async def deactivated() -> None:
+        await User.filter(id=leaving).update(is_active=False)
 
-        monkeypatch.setattr(contact_resolvers, "write", deactivated_meanwhile)
+    async with owner_racing(world, monkeypatch, contact_resolvers, deactivated) as owner:
         with pytest.raises(NotFound) as refused:
             await contact_resolvers.assign_contact(None, owner, contact_id, leaving)
         assert refused.value.extensions["field"] == "assigneeId"
