@@ -70,7 +70,7 @@ from graph.resolvers.call_lifecycle import (
     transition,
     user_name,
 )
-from graph.resolvers.contact import may_see, visible_contact
+from graph.resolvers.contact import may_see, refuse_blocked, visible_contact
 from graph.resolvers.conversation import contact_for_handle, normalise_handle
 from graph.resolvers.inbox import resolve_inbox
 from graph.subscriptions import contact_events
@@ -86,6 +86,9 @@ if TYPE_CHECKING:
     from graph.subscriptions import LiveStream
 
 T = TypeVar("T")
+
+_CALL_REMEDY = "unblock it to call."
+"""What a blocked contact's refusal to be called says (``refuse_blocked``)."""
 
 
 async def visible_call(
@@ -835,8 +838,7 @@ async def place_call(
     errors = FieldErrors()  # the contact and the channel reported together
     with errors.collect():
         contact = await visible_contact(viewer, contact_id)
-        if contact.blocked:
-            raise BadUserInput("This contact is blocked: unblock it to call.", field="contactId")
+        refuse_blocked(contact, _CALL_REMEDY)
     with errors.collect():
         channel = await _calling_channel(viewer, channel_id)
     errors.raise_if_any()
@@ -846,8 +848,7 @@ async def place_call(
         locked = await visible_contact(
             viewer, contact_id, connection=tx.connection, for_update=True
         )
-        if locked.blocked:
-            raise BadUserInput("This contact is blocked: unblock it to call.", field="contactId")
+        refuse_blocked(locked, _CALL_REMEDY)
         await _ensure_free(tx, viewer)
         now = datetime.now(UTC)
         call, _ = await transition(

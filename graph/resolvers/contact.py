@@ -106,6 +106,15 @@ async def visible_contact(
     return contact
 
 
+def refuse_blocked(contact: Contact, remedy: str) -> None:
+    """Raises ``BadUserInput`` (``contactId``), "This contact is blocked: " then ``remedy``,
+    when ``contact`` is blocked: nothing reaches a blocked contact, and its conversations are
+    neither opened nor closed, until it is unblocked. Checked again under the contact's lock
+    by every write that reads it first (another user may block it meanwhile)."""
+    if contact.blocked:
+        raise BadUserInput(f"This contact is blocked: {remedy}", field="contactId")
+
+
 async def visible_contact_of(viewer: Viewer, row: Any) -> Contact:
     """The contact of ``row`` (a call, an activity, anything with a ``contact_id``) if
     ``viewer`` may see it.
@@ -498,6 +507,7 @@ __all__ = [
     "merge_suggestions",
     "merge_suggestions_read",
     "record_assignment",
+    "refuse_blocked",
     "require_contact_editor",
     "set_blocked",
     "update_contact",

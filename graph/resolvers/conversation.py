@@ -36,6 +36,7 @@ from graph.resolvers.contact import (
     conversation_facts,
     record_assignment,
     record_change,
+    refuse_blocked,
     visible_contact,
 )
 from graph.resolvers.inbox import subscription_scope
@@ -338,11 +339,7 @@ async def receive_message(
     return await write(bus, viewer.workspace_id, operation)
 
 
-def _check_not_blocked(contact: Contact) -> None:
-    """Raises ``BadUserInput`` (``contactId``) for a blocked contact: no reply reaches one
-    until it is unblocked."""
-    if contact.blocked:
-        raise BadUserInput("This contact is blocked: unblock it to reply.", field="contactId")
+_REPLY_REMEDY = "unblock it to reply."
 
 
 async def send_message(
@@ -375,7 +372,7 @@ async def send_message(
         _check_text(text)
     contact = await visible_contact(viewer, contact_id)  # the contact first, alone
     with errors.collect():
-        _check_not_blocked(contact)
+        refuse_blocked(contact, _REPLY_REMEDY)
     identities = await ChannelIdentity.filter(contact_id=contact.id).values_list(
         "channel_id", flat=True
     )
@@ -405,7 +402,7 @@ async def send_message(
         locked = await visible_contact(
             viewer, contact_id, connection=tx.connection, for_update=True
         )
-        _check_not_blocked(locked)  # blocked since it was read above
+        refuse_blocked(locked, _REPLY_REMEDY)  # blocked since it was read above
         now = datetime.now(UTC)
         conversation = await open_conversation_for(tx, locked, now=now, author_id=viewer.user_id)
         if locked.assignee_id is None:
@@ -460,11 +457,7 @@ MAX_SUMMARY_LENGTH = 2000
 
 
 def _not_blocked(contact: Contact, action: str) -> None:
-    if contact.blocked:
-        raise BadUserInput(
-            f"This contact is blocked: its conversations cannot be {action}. Unblock it first.",
-            field="contactId",
-        )
+    refuse_blocked(contact, f"its conversations cannot be {action}. Unblock it first.")
 
 
 async def open_conversation(bus: EventBus, viewer: Viewer, contact_id: int) -> Conversation:
