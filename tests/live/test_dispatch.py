@@ -415,18 +415,14 @@ async def test_a_fan_out_cancelled_midway_leaves_the_event_to_its_open_subscribe
 
 
 async def test_a_send_that_raises_leaves_the_event_to_the_subscribers_task(
-    monkeypatch, fresh_payloads
+    fresh_payloads, shared_payload
 ):
     """uvicorn's send raises at once on a socket the bus cannot write to directly: the event
     was dropped with the subscriber's ``last`` past it (a debug line only)."""
 
-    async def payload(fast, candidate):
-        return json.dumps({"data": {"sequence": candidate.sequence}}), False, fast.viewer.user_id
-
     async def send_text(text: str) -> None:
         raise RuntimeError("the send failed")
 
-    monkeypatch.setattr(fanout, "_payload_within_budget", payload)
     subscriber = _in_step(1, send_text)
 
     await dispatch(EVENT, (subscriber,))
@@ -435,7 +431,7 @@ async def test_a_send_that_raises_leaves_the_event_to_the_subscribers_task(
 
 
 async def test_a_send_that_fails_after_waiting_for_the_socket_puts_its_event_back(
-    monkeypatch, fresh_payloads
+    fresh_payloads, shared_payload
 ):
     """A frame the socket could not take at once is finished by the subscriber's task
     (``Subscriber.settle``); when that send fails, the event goes back in front of its queue
@@ -443,14 +439,10 @@ async def test_a_send_that_fails_after_waiting_for_the_socket_puts_its_event_bac
     drained = asyncio.get_running_loop().create_future()
     sent: list[str] = []
 
-    async def payload(fast, candidate):
-        return json.dumps({"data": {"sequence": candidate.sequence}}), False, fast.viewer.user_id
-
     async def send_text(text: str) -> None:
         await drained  # the transport is backed up
         sent.append(text)
 
-    monkeypatch.setattr(fanout, "_payload_within_budget", payload)
     subscriber = _in_step(1, send_text)
     await dispatch(EVENT, (subscriber,))
     assert subscriber.fast_path is None and subscriber.last == EVENT.sequence
@@ -461,20 +453,16 @@ async def test_a_send_that_fails_after_waiting_for_the_socket_puts_its_event_bac
 
 
 async def test_a_send_cancelled_under_the_subscribers_task_puts_its_event_back(
-    monkeypatch, fresh_payloads
+    fresh_payloads, shared_payload
 ):
     """The frame's send ends with a cancellation that is not the subscriber's task's own: the
     task resumes from the outbox after ``last`` (``LiveStream._run``), which must be before
     the event (a helper's review: it was the event itself, so the event was lost)."""
     drained = asyncio.get_running_loop().create_future()
 
-    async def payload(fast, candidate):
-        return json.dumps({"data": {"sequence": candidate.sequence}}), False, fast.viewer.user_id
-
     async def send_text(text: str) -> None:
         await drained
 
-    monkeypatch.setattr(fanout, "_payload_within_budget", payload)
     subscriber = _in_step(1, send_text)
     await dispatch(EVENT, (subscriber,))
 
