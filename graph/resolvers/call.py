@@ -98,18 +98,21 @@ async def visible_call(
     connection: BaseDBAsyncClient | None = None,
     field: str = "callId",
     for_update: bool = False,
+    on_the_line: bool = False,
 ) -> tuple[Call, Contact]:
     """The call ``call_id`` and its contact, if ``viewer`` may see them.
 
     A call is visible exactly when its contact is (``domain.md`` section 1) and the viewer has
-    call access (section 5). With ``for_update`` (in ``connection``'s transaction) the contact
-    row is locked first and the call read after it: every move that races another locks the
-    contact before the call, so that two of them never wait for each other.
+    call access (section 5). With ``on_the_line``, the user on the call (``ongoing_user_id``)
+    also finds it when its contact has since been hidden from them (reassigned away), so that
+    they may hang up (:func:`end_call`). With ``for_update`` (in ``connection``'s transaction)
+    the contact row is locked first and the call read after it: every move that races another
+    locks the contact before the call, so that two of them never wait for each other.
 
     Raises:
         Forbidden: the viewer has no call access.
         NotFound: naming ``field``: the call does not exist, is in another workspace, or its
-            contact is hidden from the viewer.
+            contact is hidden from the viewer (who is not on the line, with ``on_the_line``).
     """
     require_call_access(viewer)
 
@@ -128,9 +131,17 @@ async def visible_call(
         contact = await contacts.first()
         if for_update:
             call = await calls().first()
-    if call is None or contact is None or not may_see(viewer, contact):
+    if call is None or contact is None:
+        raise NotFound("Call", field=field)
+    if not may_see(viewer, contact) and not (on_the_line and is_on_the_line(viewer, call)):
         raise NotFound("Call", field=field)
     return call, contact
+
+
+def is_on_the_line(viewer: Viewer, call: Call) -> bool:
+    """Whether ``viewer`` is the user on ``call``: on it while it is ongoing, or waiting on the
+    outbound call they placed (``ongoing_user_id``; ``domain.md`` section 5)."""
+    return call.ongoing_user_id == viewer.user_id
 
 
 async def _ensure_free(tx: Transaction, viewer: Viewer, except_call_id: int | None = None) -> None:
@@ -706,7 +717,7 @@ async def _own_ongoing(
         Forbidden: someone else is on the call.
     """
     await check_move(call, move, connection)
-    if call.ongoing_user_id != viewer.user_id:
+    if not is_on_the_line(viewer, call):
         who = await user_name(call.answered_by_id, connection)
         raise Forbidden(f"Only {who}, who is on this call, may have it {TRANSITIONS[move].action}.")
 
@@ -724,20 +735,22 @@ async def end_call(bus: EventBus, viewer: Viewer, call_id: int) -> Call:
     (UTC), ``durationSeconds`` from ``answeredAt``; a recording in progress becomes ``READY``.
     An outbound call the viewer placed that still rings is ``MISSED`` (nobody answered), with
     a ``CALL_MISSED`` activity authored by the viewer; when the contact picks up meanwhile,
-    the call it then is is ended. Either way the viewer is free.
+    the call it then is is ended. Either way the viewer is free. The user on the line may
+    hang up even when the contact has since been hidden from them (reassigned away): they are
+    not left on a call they cannot end.
 
     Raises:
         Forbidden: no call access, or someone else is on the call.
-        NotFound: as :func:`answer_call`.
+        NotFound: as :func:`answer_call`, to anyone but the user on the line.
         Conflict: the call is neither ongoing nor an outbound call ringing
             (``extensions.status``).
     """
-    call, _ = await visible_call(viewer, call_id)
+    call, _ = await visible_call(viewer, call_id, on_the_line=True)
     await _own_ongoing(viewer, call, _hang_up(call))
 
     async def operation(tx: Transaction) -> Call:
         current, contact = await visible_call(
-            viewer, call_id, connection=tx.connection, for_update=True
+            viewer, call_id, connection=tx.connection, for_update=True, on_the_line=True
         )
         # twice at most: the contact may pick up while the caller hangs up, which then ends
         # the call it finds ongoing
@@ -777,7 +790,12 @@ async def start_call_recording(bus: EventBus, viewer: Viewer, call_id: int) -> C
     await _own_ongoing(viewer, call, Move.RECORD)
 
     async def operation(tx: Transaction) -> Call:
-        current, contact = await visible_call(viewer, call_id, connection=tx.connection)
+        # the contact's lock orders this after an endCall under way, which read the recording
+        # state to plan the end (``_ending``): a recording started beside it would stay
+        # RECORDING on the ended call
+        current, contact = await visible_call(
+            viewer, call_id, connection=tx.connection, for_update=True
+        )
         await _own_ongoing(viewer, current, Move.RECORD, tx.connection)
         if current.recording_state is not RecordingState.NONE:
             raise Conflict(
@@ -875,20 +893,17 @@ async def place_call(
 async def active_call(viewer: Viewer) -> Call | None:
     """The viewer's call in progress, for the active call card (``domain.md`` section 5): the
     outbound call they placed while it rings, or the call they are on while it is ongoing;
-    ``None`` when they are on no call (a user is on at most one), or when its contact is now
-    hidden from them (the visibility policy, section 1).
+    ``None`` when they are on no call (a user is on at most one). The call stays theirs when
+    its contact has since been hidden from them (reassigned away), so that they can hang up;
+    what they then see of it is the caller's (``graph.schema.call``: the contact NOT_FOUND).
 
     Raises:
         Forbidden: no call access.
     """
     require_call_access(viewer)
-    call = await Call.filter(
+    return await Call.filter(
         workspace_id=viewer.workspace_id, ongoing_user_id=viewer.user_id
     ).first()
-    if call is None:
-        return None
-    contact = await Contact.filter(id=call.contact_id).first()
-    return call if may_see(viewer, contact) else None
 
 
 async def incoming_calls(viewer: Viewer, tab: IncomingCallTab) -> list[Call]:

@@ -108,7 +108,8 @@ class Call(Node):
     @classmethod
     def from_row(cls, row: m.Call, *, sequence: int | None = None, hidden: bool = False) -> Call:
         """The call of ``row``; ``sequence``: the live event that delivers it, if any;
-        ``hidden``: the caller may not see it (an ingestion's answer, ``domain.md`` section 1):
+        ``hidden``: the caller may not see it (an ingestion's answer, or the call of the user
+        on the line once its contact was hidden from them; ``domain.md`` section 1):
         its numbers and recording read null, its contact ``NOT_FOUND``."""
         return cls(id=to_global_id("Call", row.id), row=row, event_sequence=sequence, hidden=hidden)
 
@@ -307,12 +308,14 @@ class CallQueries:
     @strawberry.field(
         description="The viewer's call in progress, for the active call card (domain.md "
         "section 5): the outbound call they placed while it rings, or the call they are on "
-        "while it is ongoing; null when they are on no call. Errors: FORBIDDEN without call "
-        "access."
+        "while it is ongoing; null when they are on no call. It stays theirs when its contact "
+        "has since been hidden from them (reassigned away), so that they can hang up: its "
+        "contact is then NOT_FOUND, its numbers and recording null. Errors: FORBIDDEN without "
+        "call access."
     )
     async def active_call(self, info: Info) -> Call | None:
         row = await call_resolvers.active_call(info.context.viewer)
-        return None if row is None else Call.from_row(row)
+        return None if row is None else await _call_as_seen(info.context, row)
 
     @connection_field(
         description="The call log (the CALLS view): calls of every direction and outcome, newest "
@@ -371,7 +374,7 @@ class CallMutations:
             first_name=input.first_name,
             last_name=input.last_name,
         )
-        return await _ingested_call(ctx, call)
+        return await _call_as_seen(ctx, call)
 
     @strawberry.mutation(
         description="Channel ingestion: the far end hung up or the call failed. RINGING becomes "
@@ -396,7 +399,7 @@ class CallMutations:
             call_id=_call_pk(input.call_id),
             failed=input.failed,
         )
-        return await _ingested_call(ctx, call)
+        return await _call_as_seen(ctx, call)
 
     @strawberry.mutation(
         description="Channel ingestion: the contact picked up a ringing outbound call. It "
@@ -421,7 +424,7 @@ class CallMutations:
             call_id=_call_pk(input.call_id),
             new_external_call_id=input.new_external_call_id,
         )
-        return await _ingested_call(ctx, call)
+        return await _call_as_seen(ctx, call)
 
     @strawberry.mutation(
         description="Channel ingestion: the contact declined a ringing outbound call. It "
@@ -445,7 +448,7 @@ class CallMutations:
             external_call_id=input.external_call_id,
             call_id=_call_pk(input.call_id),
         )
-        return await _ingested_call(ctx, call)
+        return await _call_as_seen(ctx, call)
 
     @strawberry.mutation(
         description="Channel ingestion: an ended call's recording is ready at `url` (recording "
@@ -473,7 +476,7 @@ class CallMutations:
             url=input.url,
             failed=input.failed,
         )
-        return await _ingested_call(ctx, call)
+        return await _call_as_seen(ctx, call)
 
     @strawberry.mutation(
         description="Answer a ringing inbound call; assigns an unassigned caller to the viewer. "
@@ -496,13 +499,15 @@ class CallMutations:
 
     @strawberry.mutation(
         description="Hang up the viewer's call: an ongoing call ENDS; an outbound call they "
-        "placed that still rings is MISSED. Errors: CONFLICT when it is neither; FORBIDDEN when "
-        "someone else is on it."
+        "placed that still rings is MISSED. The user on the line may hang up even when the "
+        "contact has since been hidden from them (its contact then NOT_FOUND, as in "
+        "activeCall). Errors: CONFLICT when it is neither; FORBIDDEN when someone else is on "
+        "it; NOT_FOUND."
     )
     async def end_call(self, info: Info, call_id: CallIdArgument) -> Call:
         ctx = info.context
         pk = decode_id(call_id, "Call", field="callId")
-        return Call.from_row(await call_resolvers.end_call(ctx.bus, ctx.viewer, pk))
+        return await _call_as_seen(ctx, await call_resolvers.end_call(ctx.bus, ctx.viewer, pk))
 
     @strawberry.mutation(
         description="Record the viewer's ongoing call (ready when it ends). Errors: CONFLICT when it "
@@ -591,10 +596,11 @@ def _delivered_call(row: m.Call, sequence: int) -> Call:
     return Call.from_row(row, sequence=sequence)
 
 
-async def _ingested_call(ctx: Context, row: m.Call) -> Call:
-    """An ingested call as the caller may see it: without its numbers and recording, its
-    contact ``NOT_FOUND``, when ``node(id)`` would not show the call
-    (:func:`graph.resolvers.node.shows`)."""
+async def _call_as_seen(ctx: Context, row: m.Call) -> Call:
+    """A call as the caller may see it: without its numbers and recording, its contact
+    ``NOT_FOUND``, when ``node(id)`` would not show the call
+    (:func:`graph.resolvers.node.shows`): an ingestion's answer, or the call of the user on the
+    line whose contact was since hidden from them."""
     contact = await ctx.loaders.contact.load(row.contact_id)
     return Call.from_row(row, hidden=not shows(ctx.viewer, "Call", contact))
 

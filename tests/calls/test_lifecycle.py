@@ -24,7 +24,7 @@ from tests.calls.common import (
     far_end,
     ring,
 )
-from tests.conftest import PASSWORD, login
+from tests.conftest import ASSIGN, PASSWORD, login
 from tests.support import Client, cli
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -433,3 +433,57 @@ async def test_ids_of_another_workspace_are_not_found_and_nothing_changes(call_w
     finally:
         await other.aclose()
     await as_user(call_world, "owner", DECLINE, {"c": ours["id"]})
+
+
+LINE_FIELDS = "id status contactId fromNumber toNumber recording { state } endedAt"
+ACTIVE_LINE = f"{{ activeCall {{ {LINE_FIELDS} }} }}"
+END_LINE = f"mutation($c: ID!) {{ endCall(callId: $c) {{ {LINE_FIELDS} }} }}"
+
+
+async def test_the_user_on_the_line_hangs_up_a_call_whose_contact_was_reassigned_away(
+    call_world,
+):
+    """A SELF agent on a call whose contact a manager reassigns to someone else may no longer
+    see the contact, but is still on the line: their call card stays (its contact NOT_FOUND,
+    its numbers and recording null) and they may hang up. Before, ``activeCall`` was null,
+    ``endCall`` NOT_FOUND, and every other call a CONFLICT for ever (a helper's review)."""
+    call = await ring(call_world, assignee="agent_self")
+    await as_user(call_world, "agent_self", ANSWER, {"c": call["id"]})
+    await as_user(
+        call_world,
+        "owner",
+        ASSIGN,
+        {"c": call["contact"]["id"], "a": call_world.user_ids["agent_all"]},
+    )
+    assert (await as_user(call_world, "agent_self", NODE_CALL, {"id": call["id"]}))["node"] is None
+
+    card = (await as_user(call_world, "agent_self", ACTIVE_LINE))["activeCall"]
+    assert card["id"] == call["id"] and card["status"] == "ONGOING"
+    assert card["contactId"] == call["contact"]["id"]
+    assert card["fromNumber"] is None and card["toNumber"] is None and card["recording"] is None
+    errors = await errors_of(call_world, "agent_self", "{ activeCall { contact { name } } }")
+    assert errors[0]["extensions"]["code"] == "NOT_FOUND"
+
+    # recording a contact they may not see, or anyone else hanging up, is NOT_FOUND
+    errors = await errors_of(call_world, "agent_self", RECORD, {"c": call["id"]})
+    assert errors[0]["extensions"]["code"] == "NOT_FOUND"
+    errors = await errors_of(call_world, "agent_beta", END, {"c": call["id"]})
+    assert errors[0]["extensions"]["code"] == "NOT_FOUND"
+    # another call waits for this one, which the conflict names: it is their own
+    other = await ring(call_world, assignee="agent_self")
+    errors = await errors_of(call_world, "agent_self", ANSWER, {"c": other["id"]})
+    assert errors[0]["extensions"]["code"] == "CONFLICT"
+    assert errors[0]["extensions"]["callId"] == call["id"]
+    assert (await call_as_owner(call_world, call["id"]))["status"] == "ONGOING"
+
+    ended = (await as_user(call_world, "agent_self", END_LINE, {"c": call["id"]}))["endCall"]
+    assert ended["status"] == "ENDED" and ended["endedAt"] and ended["fromNumber"] is None
+    assert (await as_user(call_world, "agent_self", ACTIVE_LINE))["activeCall"] is None
+    seen = await call_as_owner(call_world, call["id"])
+    assert (
+        seen["status"] == "ENDED"
+        and seen["contact"]["assignee"]["id"] == (call_world.user_ids["agent_all"])
+    )
+    answered = (await as_user(call_world, "agent_self", ANSWER, {"c": other["id"]}))["answerCall"]
+    assert answered["status"] == "ONGOING"
+    await as_user(call_world, "agent_self", END, {"c": other["id"]})

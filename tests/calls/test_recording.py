@@ -3,10 +3,20 @@ the call (``domain.md`` sections 1 and 5, the active call card; issue 21, part 2
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
+import os
 import uuid
+from datetime import UTC, datetime
 
 import pytest
+from tortoise.transactions import in_transaction
 
+from db.models import Call, CallStatus, Contact
+from graph.auth import viewer_for_token
+from graph.errors import Conflict
+from graph.relay import decode_id
+from graph.resolvers import call as call_resolvers
 from tests.calls.common import (
     ANSWER,
     END,
@@ -18,10 +28,12 @@ from tests.calls.common import (
     errors_of,
     ring,
 )
+from tests.live.helpers import served_database
 from tests.support import subscribe
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
+ON_POSTGRES = os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://"))
 URL = "https://media.example.test/recordings/RE1234.mp3"
 CALL_UPDATED = "subscription { callUpdated { id recording { state id url } } }"
 CALL_LOG = "{ calls(first: 100) { edges { node { id recording { url } } } } }"
@@ -177,3 +189,36 @@ async def test_a_bad_recording_report_gives_a_coded_error_and_changes_nothing(ca
     )
     assert errors[0]["extensions"]["code"] == "FORBIDDEN"
     assert await call_as_owner(call_world, call["id"]) == before
+
+
+@pytest.mark.skipif(
+    not ON_POSTGRES, reason="row locks: SQLite's one writer (BEGIN IMMEDIATE) orders them anyway"
+)
+async def test_a_recording_started_while_the_call_ends_waits_for_the_end(call_world):
+    """``endCall`` locks the contact, reads the recording state to plan the end, then ends the
+    call. ``startCallRecording`` took no lock: started meanwhile, it committed RECORDING, and
+    the call ended with a recording that would never be READY (a helper's review). It now waits
+    for the contact's lock, then finds the call ended: CONFLICT, nothing recorded."""
+    call = await _answered(call_world, "agent_team", record=False)
+    call_pk = decode_id(call["id"], "Call")
+    async with served_database(call_world.served):
+        viewer = await viewer_for_token(call_world.tokens["agent_team"])
+        outside = contextvars.copy_context()  # not the ending transaction's connection
+        async with in_transaction() as ending:
+            row = await Call.get(id=call_pk).using_db(ending)
+            await Contact.filter(id=row.contact_id).using_db(ending).select_for_update().first()
+            recording = asyncio.create_task(
+                call_resolvers.start_call_recording(None, viewer, call_pk), context=outside
+            )
+            await asyncio.sleep(0.5)
+            assert not recording.done(), "the recording did not wait for the contact's lock"
+            await (
+                Call.filter(id=call_pk)
+                .using_db(ending)
+                .update(status=CallStatus.ENDED, ended_at=datetime.now(UTC), ongoing_user_id=None)
+            )
+        with pytest.raises(Conflict) as refused:
+            await recording
+        assert refused.value.extensions["status"] == "ENDED"
+    seen = await call_as_owner(call_world, call["id"])
+    assert seen["status"] == "ENDED" and seen["recording"] is None
