@@ -10,7 +10,9 @@ GitHub's node count: a point per object the response can hold.
 - A list of objects costs its length times (1 plus the cost of its selection). Inside a
   connection (a field with ``first`` and ``last`` arguments: ``conversations``, ``calls``,
   ``Contact.activities``, ``Conversation.messages``…) its lists (``edges``, ``nodes``) are a
-  page long: ``first`` or ``last`` (the argument or its variable), without either the field's
+  page long: ``first`` or ``last`` (the argument or its variable, as execution coerces it:
+  ``100.0`` for an ``Int`` is 100, a variable not given takes the operation's default for it),
+  without either the field's
   default page (25, 50 for ``Conversation.timeline``), at most :data:`MAX_PAGE_SIZE`. Any other
   list of objects (``users``, ``Contact.channels``, ``Message.mentions``…) counts as
   :data:`UNPAGED_LIST_SIZE` items.
@@ -52,6 +54,7 @@ from graphql import (
     is_non_null_type,
     value_from_ast,
 )
+from graphql.execution.values import get_variable_values
 from graphql.pyutils import Undefined
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 
@@ -128,7 +131,7 @@ def operation_cost(
     fixed = {OperationType.MUTATION: MUTATION_COST, OperationType.SUBSCRIPTION: SUBSCRIPTION_COST}
     if data is not None and operation.operation not in fixed and _COMPILED_ACTUAL_COST:
         return max(1, _actual_cost(schema, document, operation, root)(data))
-    walk = _Walk(schema, document, variables or {})
+    walk = _Walk(schema, document, coerced_variables(schema, operation, variables))
     cost = walk.selection_cost(
         operation.selection_set, root, None, data, root_field_cost=fixed.get(operation.operation)
     )
@@ -139,6 +142,22 @@ REQUESTED_COSTS_KEPT = 1024
 """Requested costs remembered per process (:func:`requested_cost`)."""
 
 _requested: OrderedDict[tuple[Any, ...], int] = OrderedDict()
+
+
+def coerced_variables(
+    schema: GraphQLSchema, operation: OperationDefinitionNode, variables: dict[str, Any] | None
+) -> dict[str, Any]:
+    """``variables`` as the execution of ``operation`` will read them: coerced to their
+    declared types (graphql-core accepts ``100.0`` for an ``Int``: 100), with the operation's
+    own default (``$n: Int = 100``) for each one not given. Costed as sent, ``first: 100.0``
+    or a default of 100 counted a default page while 100 rows came back (a helper's review).
+    Variables that cannot be coerced are returned as given: execution then refuses the
+    operation before it runs (``BAD_USER_INPUT``)."""
+    given = variables or {}
+    if not operation.variable_definitions:
+        return given
+    coerced = get_variable_values(schema, operation.variable_definitions, given, max_errors=1)
+    return given if isinstance(coerced, list) else coerced.coerced
 
 
 def requested_cost(

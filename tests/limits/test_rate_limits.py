@@ -172,6 +172,19 @@ COSTS = [
         {"n": 7},
         1 + 7 * 3,
     ),
+    # a page size as execution reads it (a helper's review: both were costed a default page
+    # while 100 rows came back): the operation's own default for a variable not given, and a
+    # whole float for an Int
+    (
+        "query($n: Int = 100) { calls(first: $n) { edges { node { id contact { name } } } } }",
+        {},
+        1 + 100 * 3,
+    ),
+    (
+        "query($n: Int) { calls(first: $n) { edges { node { id contact { name } } } } }",
+        {"n": 100.0},
+        1 + 100 * 3,
+    ),
     (
         "query($id: ID!) { contact(id: $id) { callActivities { edges { node { id } } } } }",
         {"id": "x"},
@@ -299,6 +312,27 @@ async def test_an_operation_costing_more_than_the_budget_is_refused_as_invalid(l
         assert body["errors"][0]["extensions"]["cost"]["requestedQueryCost"] == 201
         assert "more than the budget of 60" in body["errors"][0]["message"]
     finally:
+        await caller.aclose()
+
+
+async def test_a_page_size_sent_as_a_float_or_a_default_is_costed_as_it_runs(limited, people):
+    """``first: $n`` with ``$n`` 100.0 or an operation default of 100 runs with 100 rows, so
+    it costs what ``first: 100`` costs: more than the whole budget, refused over HTTP and over
+    a socket alike (both used to be costed a default page, and ran)."""
+    token = await token_of(limited, people["bob"])
+    caller = Caller(limited.http_url, token=token)
+    socket = await open_socket(limited, token)
+    page = "query($n: Int{}) {{ conversations(inbox: {{standard: ALL}}, first: $n) {{ edges {{ node {{ id }} }} }} }}"
+    try:
+        for query, variables in ((page.format(""), {"n": 100.0}), (page.format(" = 100"), {})):
+            body = (await caller.post(query, variables)).json()
+            assert codes(body) == ["GRAPHQL_VALIDATION_FAILED"], body
+            assert body["errors"][0]["extensions"]["cost"]["requestedQueryCost"] == 201
+            refused = (await ws_operation(socket, query, variables))["payload"]
+            assert "data" not in refused, refused
+            assert refused["errors"][0]["extensions"]["cost"]["requestedQueryCost"] == 201
+    finally:
+        await socket.close()
         await caller.aclose()
 
 
