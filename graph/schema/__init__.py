@@ -83,6 +83,7 @@ from graph.schema.direct import CachedNames, PlainLeavesExecution, resolve_direc
 from graph.schema.inbox import CustomInbox, InboxMutations, InboxQueries, InboxSubscriptions
 from graph.schema.node import NodeQueries
 from graph.schema.plan import PlannedExecution, leave_helpers_cycle
+from graph.schema.scalars import SCALAR_OVERRIDES
 from graph.schema.search import SearchQueries
 from graph.schema.user import (
     AccessTokenMutations,
@@ -553,6 +554,7 @@ def build_schema(
         extensions=extensions,
         config=StrawberryConfig(auto_camel_case=True, name_converter=CachedNames()),
         types=[Activity, CustomInbox, WebhookEndpoint],
+        scalar_overrides=SCALAR_OVERRIDES,
         execution_context_class=_EXECUTION[
             settings.plain_leaves, settings.plans, settings.introspection
         ],
