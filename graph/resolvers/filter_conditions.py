@@ -103,6 +103,12 @@ async def _clean_assignee(viewer: Viewer, value: Any, path: str) -> Any:
         raise BadUserInput("`assignee` sets exactly one of userIds, me or none.", field=path)
     if value.get("me") is True or value.get("none") is True:
         return value
+    for flag in ("me", "none"):
+        if flag in value:  # false: it selects nothing, so it is not a condition
+            raise BadUserInput(
+                f"`{flag}` is true when given: leave it out to set another condition.",
+                field=f"{path}.{flag}",
+            )
     ids = _values(value.get("user_ids"), f"{path}.userIds")
     return {
         "user_ids": await ids_in_workspace(User, viewer.workspace_id, ids, field=f"{path}.userIds")

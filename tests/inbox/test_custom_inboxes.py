@@ -196,6 +196,22 @@ async def test_bad_filters_are_refused_and_change_nothing(world, spec, code):
     await owner.aclose()
 
 
+@pytest.mark.parametrize("flag", ["me", "none"])
+async def test_an_assignee_flag_given_false_is_refused_by_its_own_name(world, flag):
+    """``assignee: {me: false}`` selects nothing: refused naming ``me`` (it named
+    ``userIds``, which the client never sent; a helper's review)."""
+    owner = world.client("owner")
+    try:
+        body = await owner.execute(
+            CREATE, {"i": {"name": "Bad", "filter": {"assignee": {flag: False}}}}
+        )
+        (error,) = body["errors"]
+        assert error["extensions"]["code"] == "BAD_USER_INPUT", body
+        assert error["extensions"]["field"] == f"filter.assignee.{flag}", body
+    finally:
+        await owner.aclose()
+
+
 async def test_filters_on_contact_fields_channels_and_time(world):
     owner = world.client("owner")
     webchat = world.channel_ids["WEBCHAT"]
