@@ -58,12 +58,12 @@ from graph import __version__
 from graph.auth import bearer_token
 from graph.context import Context
 from graph.crm.base import close_http as close_crm_http
-from graph.errors import ErrorCode
+from graph.errors import ErrorCode, timed_out_message
 from graph.extensions import MASKED_MESSAGE, add_code, is_request_error, unavailable_error
 from graph.graphql_over_http import JSON, content_type, response_media_type, response_status
 from graph.ide import PREFIX as IDE_PREFIX
 from graph.ide import IdeAssets
-from graph.live import EventBus
+from graph.live import EventBus, watch_saved_writes
 from graph.origins import NameTheSetting, OriginCORS, Origins
 from graph.page import PREFIX as PAGE_PREFIX
 from graph.page import LivePage
@@ -239,12 +239,14 @@ def _too_large(limit: int) -> Response:
     )
 
 
-def _timed_out(reading_body: bool, seconds: float) -> Response:
+def _timed_out(reading_body: bool, seconds: float, saved: bool) -> Response:
+    """408 for a body still arriving, else 504; ``saved``: the request committed a write
+    before it was stopped (:class:`graph.live.SavedWrites`), said by ``extensions.saved``."""
     if reading_body:
-        status, message = 408, f"The request body did not arrive within {seconds:g} seconds."
-    else:
-        status, message = 504, f"The request took longer than {seconds:g} seconds: it was stopped."
-    return _refusal(message, ErrorCode.TIMEOUT, status, {"Connection": "close"})
+        message = f"The request body did not arrive within {seconds:g} seconds."
+        return _refusal(message, ErrorCode.TIMEOUT, 408, {"Connection": "close"})
+    message = timed_out_message("request", seconds, saved)
+    return _refusal(message, ErrorCode.TIMEOUT, 504, {"Connection": "close"}, saved=saved)
 
 
 def _not_acceptable() -> Response:
@@ -319,7 +321,8 @@ class InboxGraphQL(GraphQL):
         HTTP ``RATE_LIMITED`` refusal (:func:`graph.throttle.hold`). A body over ``INBOX_GRAPH_MAX_BODY_BYTES`` is answered 413
         as soon as its ``Content-Length`` (or, chunked, its bytes so far) says so, before the
         rest is read; a request not answered within ``INBOX_GRAPH_REQUEST_TIMEOUT_SECONDS``
-        of its arrival is stopped (what it was writing rolls back) and answered 408 when its
+        of its arrival is stopped (what it was writing rolls back; a write it had committed
+        stays, said by ``extensions.saved``) and answered 408 when its
         body was still arriving (a slow client), 504 ``TIMEOUT`` otherwise; both close the
         connection. Before all of them, the ``Accept`` header picks the response's media type
         (:mod:`graph.graphql_over_http`): one that accepts neither GraphQL media type is
@@ -369,6 +372,7 @@ class InboxGraphQL(GraphQL):
         if declared is not None and declared > body.limit:
             await self._refuse_too_large(scope, receive, send, anonymous, body.limit)
             return
+        writes = watch_saved_writes()
         try:
             async with asyncio.timeout(self.settings.request_timeout_seconds):
                 await self.answer(scope, body.receive, send)
@@ -377,9 +381,8 @@ class InboxGraphQL(GraphQL):
                 await self._refuse_too_large(scope, receive, send, anonymous, body.limit)
         except TimeoutError:
             if not responding():  # else the answer was on its way: nothing to add
-                await _timed_out(body.waiting, self.settings.request_timeout_seconds)(
-                    scope, receive, send
-                )
+                seconds = self.settings.request_timeout_seconds
+                await _timed_out(body.waiting, seconds, writes.saved)(scope, receive, send)
 
     async def _refuse_too_large(
         self, scope: Any, receive: Any, send: Any, anonymous: bool, limit: int

@@ -222,12 +222,26 @@ class ServiceUnavailable(CodedError):
 
 class TimedOut(CodedError):
     """An operation that took longer than ``INBOX_GRAPH_REQUEST_TIMEOUT_SECONDS`` was stopped
-    (over HTTP: status 504). A mutation stopped so is committed whole or not at all."""
+    (over HTTP: status 504). What it was writing rolls back; a write it had committed before
+    (``saved``: :class:`graph.live.SavedWrites`) stays, and the error says so
+    (``extensions.saved``)."""
 
     code = ErrorCode.TIMEOUT
 
-    def __init__(self, seconds: float) -> None:
-        super().__init__(f"The operation took longer than {seconds:g} seconds: it was stopped.")
+    def __init__(self, seconds: float, *, saved: bool = False) -> None:
+        super().__init__(timed_out_message("operation", seconds, saved), saved=saved)
+
+
+def timed_out_message(what: str, seconds: float, saved: bool) -> str:
+    """What a ``TIMEOUT`` error says of a request or operation stopped after ``seconds``."""
+    stopped = f"The {what} took longer than {seconds:g} seconds: it was stopped"
+    if not saved:
+        return f"{stopped}."
+    return (
+        f"{stopped} after a change it made was saved (`extensions.saved`): read the current "
+        "state before trying again, or send it again with the same `idempotencyKey` to get the "
+        "saved answer."
+    )
 
 
 class HistoryPruned(CodedError):

@@ -147,6 +147,31 @@ class Transaction:
         return events
 
 
+class SavedWrites:
+    """Whether a request (an HTTP request, or one operation over a WebSocket) has committed a
+    write: :func:`write` notes it once its transaction commits. A request stopped by its time
+    limit after that cannot roll it back, and its answer says so
+    (``extensions.saved``; ``graph.app``, ``graph.schema.InboxSchema``)."""
+
+    __slots__ = ("saved",)
+
+    def __init__(self) -> None:
+        self.saved = False
+
+
+_saved_writes: contextvars.ContextVar[SavedWrites | None] = contextvars.ContextVar(
+    "saved_writes", default=None
+)
+
+
+def watch_saved_writes() -> SavedWrites:
+    """Start noting the writes the current request commits (its tasks and those they start
+    share the returned object)."""
+    writes = SavedWrites()
+    _saved_writes.set(writes)
+    return writes
+
+
 def _is_retryable(exc: BaseException) -> bool:
     """A unique-constraint violation, or a deadlock or serialization failure: tortoise wraps
     some of the driver's errors and lets others through (asyncpg's ``DeadlockDetectedError``
@@ -201,6 +226,9 @@ async def write(
                 raise
             log.debug("retrying write after %r (attempt %s)", exc, attempt)
             await asyncio.sleep(random.uniform(0.005, 0.03) * attempt)
+    writes = _saved_writes.get()
+    if writes is not None:
+        writes.saved = True
     if bus is not None and events:
         # committed: announcing it must run to its end even if the caller is cancelled now (a
         # request's time limit): else caches would serve the old viewer and subscribers would

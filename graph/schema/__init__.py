@@ -62,6 +62,7 @@ from graph.extensions import (
     request_mistake,
     unstorable_input,
 )
+from graph.live import watch_saved_writes
 from graph.permissions.scopes import require_scopes
 from graph.persisted import PersistedDocuments, PersistedQueries, document_hash
 from graph.schema.call import CallMutations, CallQueries, CallSubscriptions
@@ -416,10 +417,12 @@ class InboxSchema(strawberry.Schema):
         validation errors are), like the request error HTTP answers it with
         (:func:`graph.extensions.is_request_error`), and that one running longer than
         ``INBOX_GRAPH_REQUEST_TIMEOUT_SECONDS`` is stopped and answered with a ``TIMEOUT``
-        error (a ``next``, then ``complete``), as HTTP answers 504."""
+        error (a ``next``, then ``complete``), as HTTP answers 504, ``extensions.saved`` when
+        it had committed a write (:class:`graph.live.SavedWrites`)."""
         execution = args[0] if args else kwargs["execution_context"]
         settings = getattr(execution.context, "settings", None)
         seconds = settings.request_timeout_seconds if settings is not None else None
+        writes = watch_saved_writes()
         async with aclosing(super()._stream_non_subscription(*args, **kwargs)) as results:
             deadline = None if seconds is None else asyncio.get_running_loop().time() + seconds
             while True:
@@ -429,7 +432,7 @@ class InboxSchema(strawberry.Schema):
                 except StopAsyncIteration:
                     return
                 except TimeoutError:
-                    yield ExecutionResult(data=None, errors=[TimedOut(seconds)])
+                    yield ExecutionResult(data=None, errors=[TimedOut(seconds, saved=writes.saved)])
                     return
                 if is_request_error(result) and not isinstance(result, PreExecutionError):
                     result = PreExecutionError(

@@ -14,7 +14,15 @@ import time
 import pytest
 
 from tests.live.helpers import NEW_MESSAGE
-from tests.support import Client, free_port, receive, serve, subscribe
+from tests.support import (
+    Client,
+    free_port,
+    open_socket,
+    receive,
+    serve,
+    subscribe,
+    ws_operation,
+)
 
 pytestmark = [
     pytest.mark.asyncio(loop_scope="session"),
@@ -120,3 +128,79 @@ async def test_a_redis_restart_loses_no_event(world, served, private_redis):
     # (the bus and the publisher: 4 lines; the rate-limit storage and the viewer generations,
     # on the same Redis: 2 each)
     assert len(lines) <= 8, "".join(lines)
+
+
+@pytest.fixture(scope="module")
+def hurried(server_env, private_redis):
+    """A server answering within 1.5 seconds, publishing to the private Redis; its budgets in
+    memory, so that a Redis refusing writes stalls only the announcement of a write."""
+    server = serve(
+        {
+            **server_env,
+            "BROADCAST_URL": f"redis://127.0.0.1:{private_redis['port']}",
+            "INBOX_GRAPH_RATE_LIMIT_URL": "memory://",
+            "INBOX_GRAPH_REQUEST_TIMEOUT_SECONDS": "1.5",
+        }
+    )
+    yield server
+    server.stop()
+
+
+def redis_cli(port: int, *command: str) -> None:
+    subprocess.run(["redis-cli", "-p", str(port), *command], check=True, capture_output=True)
+
+
+async def test_a_request_stopped_after_its_write_committed_says_it_was_saved(
+    world, hurried, private_redis
+):
+    """A write commits, then Redis stalls its announcement past the request's time limit: the
+    504 cannot roll the write back, so it says it was saved (``extensions.saved``) instead of
+    "stopped" alone, which told a client to send it again (a helper's review); sent again
+    with its ``idempotencyKey``, it gets the saved answer and nothing is written twice."""
+    send = """mutation($i: SendMessageInput!, $k: String) {
+      sendMessage(input: $i, idempotencyKey: $k) { message { id text } conversation { id } } }"""
+    variables = {
+        "i": {"contactId": world.contact_ids["c_all"], "text": "Saved though stopped"},
+        "k": f"stalled-{time.time_ns()}",
+    }
+    owner = Client(hurried, world.tokens["owner"])
+    port = private_redis["port"]
+    try:
+        redis_cli(port, "CLIENT", "PAUSE", "5000", "WRITE")  # PUBLISH waits
+        try:
+            response = await owner.raw(send, variables)
+        finally:
+            redis_cli(port, "CLIENT", "UNPAUSE")
+        assert response.status_code == 504, response.text
+        stopped = response.json()
+        (error,) = stopped["errors"]
+        assert error["extensions"]["code"] == "TIMEOUT", stopped
+        assert error["extensions"]["saved"] is True, stopped
+        assert "saved" in error["message"] and "idempotencyKey" in error["message"]
+
+        again = (await owner(send, variables))["sendMessage"]
+        assert again["message"]["text"] == "Saved though stopped"
+        messages = await owner(
+            """query($id: ID!) { node(id: $id) { ... on Conversation {
+              messages(last: 100) { nodes { text } } } } }""",
+            {"id": again["conversation"]["id"]},
+        )
+        texts = [m["text"] for m in messages["node"]["messages"]["nodes"]]
+        assert texts.count("Saved though stopped") == 1, texts
+
+        # the same over a WebSocket: a `next` with the TIMEOUT error, saved
+        socket = await open_socket(hurried, world.tokens["owner"])
+        variables = {**variables, "k": f"stalled-ws-{time.time_ns()}"}
+        try:
+            redis_cli(port, "CLIENT", "PAUSE", "5000", "WRITE")
+            try:
+                outcome = await ws_operation(socket, send, variables, timeout=10)
+            finally:
+                redis_cli(port, "CLIENT", "UNPAUSE")
+        finally:
+            await socket.close()
+        (error,) = outcome["payload"]["errors"]
+        assert error["extensions"]["code"] == "TIMEOUT", outcome
+        assert error["extensions"]["saved"] is True, outcome
+    finally:
+        await owner.aclose()
