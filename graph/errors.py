@@ -209,8 +209,8 @@ class RateLimited(CodedError):
 
 class ServiceUnavailable(CodedError):
     """The database cannot be reached right now (:func:`db.availability.is_unavailable`):
-    nothing was changed; retry after ``extensions.retryAfter`` seconds (HTTP: status 503 and
-    ``Retry-After``)."""
+    nothing was changed (unless :class:`SaveUncertain` says otherwise); retry after
+    ``extensions.retryAfter`` seconds (HTTP: status 503 and ``Retry-After``)."""
 
     code = ErrorCode.SERVICE_UNAVAILABLE
 
@@ -218,6 +218,22 @@ class ServiceUnavailable(CodedError):
         self, message: str = "The service is unavailable for a moment: retry shortly."
     ) -> None:
         super().__init__(message, retryAfter=RETRY_AFTER_SECONDS)
+
+
+class SaveUncertain(ServiceUnavailable):
+    """The database went away while a write was committing: it may or may not be saved
+    (``extensions.saved`` null), so a client must not take the usual "nothing was changed"
+    for granted. Sent again with the same ``idempotencyKey``, it answers what was saved, or
+    saves it now."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The database went away while this change was being saved: it may have been "
+            "saved (`extensions.saved` is null). Read the current state before trying again, "
+            "or send it again with the same `idempotencyKey`, which answers what was saved or "
+            "saves it now."
+        )
+        self.extensions["saved"] = None
 
 
 class TimedOut(CodedError):
@@ -307,6 +323,7 @@ __all__ = [
     "PersistedQueryNotFound",
     "PersistedQueryOnly",
     "RateLimited",
+    "SaveUncertain",
     "ServiceUnavailable",
     "Unauthenticated",
     "forget_frames",

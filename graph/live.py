@@ -47,6 +47,7 @@ from tortoise.transactions import in_transaction
 from db.availability import is_unavailable, report_unavailable
 from db.models import Event, Workspace
 from graph.auth import VIEWER_CACHE_SECONDS, ViewerCache
+from graph.errors import SaveUncertain
 from graph.events import VIEWER_EVENTS, EventType
 from graph.fanout import dispatch
 from graph.loaders import Loaders
@@ -210,8 +211,11 @@ async def write(
 
     Raises:
         graph.idempotency.Recorded: ``once``'s key is recorded already; nothing was written.
+        graph.errors.SaveUncertain: the database went away during the COMMIT (the write may
+            or may not have been saved).
     """
     for attempt in range(1, attempts + 1):
+        committing = False
         try:
             async with in_transaction() as connection:
                 tx = Transaction(connection, workspace_id)
@@ -220,8 +224,13 @@ async def write(
                 if claimed is not None:
                     await once.remember(connection, claimed, result)
                 events = await tx._append_to_outbox()
+                committing = True  # what fails from here on is the COMMIT
             break
         except Exception as exc:
+            if committing and not _is_retryable(exc) and is_unavailable(exc):
+                # the COMMIT may have reached the database before the connection went
+                report_unavailable(exc)
+                raise SaveUncertain() from exc
             if attempt == attempts or not _is_retryable(exc):
                 raise
             log.debug("retrying write after %r (attempt %s)", exc, attempt)

@@ -1,0 +1,78 @@
+"""``graph.live.write`` when the connection goes while its COMMIT is under way: the database
+may have saved the write, so the error a client gets says so (``SaveUncertain``:
+``SERVICE_UNAVAILABLE``, ``extensions.saved`` null) instead of the usual "nothing was
+changed", which told a client to send it again without its ``idempotencyKey`` (a helper's
+review). A connection that goes before the COMMIT is the usual outage."""
+
+from __future__ import annotations
+
+import pytest
+from tortoise import Tortoise
+from tortoise.transactions import in_transaction
+
+from db.migrate import apply_migrations
+from graph.errors import SaveUncertain
+from graph.live import Transaction, write
+from tests.support import models_on
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+
+@pytest.fixture
+async def probe_table(database_url: str):
+    await apply_migrations(database_url)
+    async with models_on(database_url):
+        connection = Tortoise.get_connection("default")
+        await connection.execute_script(
+            "CREATE TABLE IF NOT EXISTS commit_probe (id INT PRIMARY KEY); DELETE FROM commit_probe;"
+        )
+        try:
+            yield connection
+        finally:
+            await connection.execute_script("DROP TABLE commit_probe")
+
+
+async def _transaction_class() -> type:
+    async with in_transaction() as connection:
+        return type(connection)
+
+
+def _insert(row: int):
+    async def operation(tx: Transaction) -> int:
+        await tx.connection.execute_query(f"INSERT INTO commit_probe (id) VALUES ({row})")
+        return row
+
+    return operation
+
+
+async def _rows(connection) -> list[int]:
+    return [r["id"] for r in await connection.execute_query_dict("SELECT id FROM commit_probe")]
+
+
+async def test_a_connection_lost_during_the_commit_may_have_saved_the_write(
+    probe_table, monkeypatch
+) -> None:
+    wrapper = await _transaction_class()
+    committed = wrapper.commit
+
+    async def committed_then_lost(self) -> None:
+        await committed(self)
+        raise ConnectionResetError("connection reset by peer")
+
+    monkeypatch.setattr(wrapper, "commit", committed_then_lost)
+    with pytest.raises(SaveUncertain) as uncertain:
+        await write(None, 1, _insert(1))
+    assert uncertain.value.extensions["code"] == "SERVICE_UNAVAILABLE"
+    assert uncertain.value.extensions["saved"] is None
+    assert "may have been saved" in uncertain.value.message
+    assert await _rows(probe_table) == [1]  # it was
+
+
+async def test_a_connection_lost_before_the_commit_is_the_usual_outage(probe_table) -> None:
+    async def operation(tx: Transaction) -> None:
+        await _insert(2)(tx)
+        raise ConnectionResetError("connection reset by peer")
+
+    with pytest.raises(ConnectionResetError):  # answered SERVICE_UNAVAILABLE: nothing saved
+        await write(None, 1, operation)
+    assert await _rows(probe_table) == []
