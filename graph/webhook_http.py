@@ -21,9 +21,14 @@ redirects, which deliveries do not use (redirects are not followed).
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+import socket
 import ssl
+import weakref
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Self
 
+import aiodns
 import httpcore
 import httpx
 
@@ -34,6 +39,17 @@ KEEPALIVE_SECONDS = 5.0
 """How long an idle connection is kept (httpx's default)."""
 FLUSH_BYTES = 65536
 """What is buffered at most before it is written without waiting for a read."""
+RESPONSE_BYTES = 65536
+"""How much of an answer's body is read (:func:`send`): a receiver's status is what counts, and
+a partner answering with gigabytes (or streaming for ever) must not fill the worker's memory;
+the connection of an answer left unread is closed."""
+RECEIVE_BUFFER_BYTES = 262144
+"""What a connection buffers at most before it stops reading from its socket until the reader
+takes some (:class:`_Protocol`: flow control)."""
+
+Refuse = Callable[[str, list[str]], None]
+"""Called with a host and the addresses it resolved to before connecting to them; raises
+(``ConnectionRefusedError``) to refuse (:func:`graph.resolvers.webhook.refuse_non_public`)."""
 
 
 class _Protocol(asyncio.Protocol):
@@ -45,6 +61,11 @@ class _Protocol(asyncio.Protocol):
         self.error: BaseException | None = None
         self.readable: asyncio.Future[None] | None = None
         self.writable: asyncio.Future[None] | None = None
+        self.reading: asyncio.Transport | None = None
+        """The transport reading is paused on (:data:`RECEIVE_BUFFER_BYTES` buffered), if any;
+        the stream (:class:`_Stream`) resumes it once it took what was buffered."""
+        self.transport: asyncio.Transport | None = None
+        """The transport the data comes from: the socket's, or the TLS one over it."""
 
     def _wake(self) -> None:
         if self.readable is not None and not self.readable.done():
@@ -52,7 +73,17 @@ class _Protocol(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
+        transport = self.transport
+        if len(self.buffer) >= RECEIVE_BUFFER_BYTES and transport is not None and not self.reading:
+            transport.pause_reading()
+            self.reading = transport
         self._wake()
+
+    def resume(self) -> None:
+        """Read from the socket again, once what was buffered was taken."""
+        transport, self.reading = self.reading, None
+        if transport is not None and not transport.is_closing():
+            transport.resume_reading()
 
     def eof_received(self) -> bool:
         self.closed = True
@@ -80,6 +111,7 @@ class _Stream(httpcore.AsyncNetworkStream):
     def __init__(self, transport: asyncio.Transport, protocol: _Protocol) -> None:
         self.transport = transport
         self.protocol = protocol
+        protocol.transport = transport
         self.pending: list[bytes] = []
         self.pending_bytes = 0
 
@@ -110,6 +142,8 @@ class _Stream(httpcore.AsyncNetworkStream):
             return b""  # the peer closed the connection
         data = bytes(protocol.buffer[:max_bytes])
         del protocol.buffer[:max_bytes]
+        if protocol.reading is not None and len(protocol.buffer) < RECEIVE_BUFFER_BYTES // 2:
+            protocol.resume()
         return data
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
@@ -153,8 +187,51 @@ class _Stream(httpcore.AsyncNetworkStream):
         return None
 
 
+_resolvers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aiodns.DNSResolver] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def resolve(host: str, port: int) -> list[str]:
+    """The addresses ``host`` (as it is connected to: IDNA-encoded, or an address literal)
+    resolves to, in the resolver's order, for TCP on ``port``. Looked up by c-ares
+    (``aiodns``) in the event loop, not in the loop's few resolver threads: a partner's name
+    that takes long to resolve held a thread each, and with a few of them every other
+    endpoint's deliveries waited for a thread (a helper's review); a lookup is cancelled with
+    the request that made it.
+
+    Raises:
+        httpcore.ConnectError: the name does not resolve.
+    """
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    else:
+        return [host]
+    loop = asyncio.get_running_loop()
+    resolver = _resolvers.get(loop)
+    if resolver is None:
+        resolver = _resolvers[loop] = aiodns.DNSResolver(loop=loop)
+    try:
+        found = await resolver.getaddrinfo(host, port=port, type=socket.SOCK_STREAM)
+    except aiodns.error.DNSError as exc:
+        raise httpcore.ConnectError(f"{host} does not resolve ({exc.args[-1]})") from exc
+    addresses = list(dict.fromkeys(node.addr[0].decode("ascii") for node in found.nodes))
+    if not addresses:
+        raise httpcore.ConnectError(f"{host} does not resolve")
+    return addresses
+
+
 class AsyncioBackend(httpcore.AsyncNetworkBackend):
-    """httpcore's network backend on asyncio's transports and protocols (TCP, TLS)."""
+    """httpcore's network backend on asyncio's transports and protocols (TCP, TLS). A host is
+    resolved once (:func:`resolve`), ``refuse`` sees its addresses (production: only public
+    ones), and the connection goes to those very addresses, tried in order: what was checked
+    is what is connected to (a name cannot resolve to a public address for the check and to
+    an internal one for the connection, nor be spelled one way for each)."""
+
+    def __init__(self, refuse: Refuse | None = None) -> None:
+        self.refuse = refuse
 
     async def connect_tcp(
         self,
@@ -164,12 +241,23 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        try:
-            transport, protocol = await asyncio.get_running_loop().create_connection(
-                _Protocol, host, port, local_addr=(local_address, 0) if local_address else None
-            )
-        except OSError as exc:
-            raise httpcore.ConnectError(str(exc) or type(exc).__name__) from exc
+        addresses = await resolve(host, port)
+        if self.refuse is not None:
+            try:
+                self.refuse(host, addresses)
+            except ConnectionRefusedError as exc:
+                raise httpcore.ConnectError(str(exc)) from exc
+        loop = asyncio.get_running_loop()
+        local = (local_address, 0) if local_address else None
+        for index, address in enumerate(addresses):
+            try:
+                transport, protocol = await loop.create_connection(
+                    _Protocol, address, port, local_addr=local
+                )
+                break
+            except OSError as exc:
+                if index == len(addresses) - 1:
+                    raise httpcore.ConnectError(str(exc) or type(exc).__name__) from exc
         sock = transport.get_extra_info("socket")
         for option in socket_options or ():
             sock.setsockopt(*option)
@@ -252,29 +340,59 @@ class OneConnection:
 
 class EndpointTransport(httpx.AsyncHTTPTransport):
     """httpx's HTTP transport over one kept-alive connection (:class:`OneConnection`) on
-    :class:`AsyncioBackend`; ``ssl_context``: shared by the worker's endpoints."""
+    :class:`AsyncioBackend`; ``ssl_context``: shared by the worker's endpoints; ``refuse``:
+    the backend's check of the addresses it connects to."""
 
-    def __init__(self, ssl_context: ssl.SSLContext) -> None:
+    def __init__(self, ssl_context: ssl.SSLContext, refuse: Refuse | None = None) -> None:
         super().__init__(verify=ssl_context)
         # httpx builds an httpcore pool, with no way to name its network backend or to do
         # without it
-        self._pool = OneConnection(ssl_context, AsyncioBackend())  # type: ignore[assignment]
+        self._pool = OneConnection(ssl_context, AsyncioBackend(refuse))  # type: ignore[assignment]
+
+
+class PooledTransport(httpx.AsyncHTTPTransport):
+    """httpx's HTTP transport with httpcore's connection pool on :class:`AsyncioBackend`: what
+    is sent outside the endpoints' queues (a test event, a redelivery) is resolved, checked
+    and connected as the queues' deliveries are."""
+
+    def __init__(
+        self,
+        ssl_context: ssl.SSLContext,
+        refuse: Refuse | None,
+        *,
+        connections: int,
+        kept_alive: int,
+    ) -> None:
+        super().__init__(verify=ssl_context)
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=ssl_context,
+            max_connections=connections,
+            max_keepalive_connections=kept_alive,
+            keepalive_expiry=KEEPALIVE_SECONDS,
+            network_backend=AsyncioBackend(refuse),
+        )
 
 
 async def send(
     via: httpx.AsyncClient | httpx.AsyncBaseTransport, request: httpx.Request
 ) -> httpx.Response:
-    """Send ``request`` through a client or straight through a transport; the answer, its body
-    read.
+    """Send ``request`` through a client or straight through a transport; the answer (its
+    status and headers: its body is read up to :data:`RESPONSE_BYTES` and dropped, so that a
+    short one leaves its connection to be kept alive, and a longer one's is closed).
 
     Raises:
         httpx.HTTPError: the request failed (no answer).
     """
     if isinstance(via, httpx.AsyncClient):
-        return await via.send(request)
-    response = await via.handle_async_request(request)
+        response = await via.send(request, stream=True)
+    else:
+        response = await via.handle_async_request(request)
     try:
-        await response.aread()
+        read = 0
+        async for chunk in response.aiter_raw():
+            read += len(chunk)
+            if read >= RESPONSE_BYTES:
+                break
     finally:
         await response.aclose()
     return response

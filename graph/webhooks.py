@@ -52,8 +52,9 @@ with jitter (``INBOX_GRAPH_WEBHOOK_RETRY_MIN_SECONDS`` doubling per failure up t
 ``…_MAX_SECONDS``, each wait a random 50 to 100 % of that); a 429 or 503's ``Retry-After``
 is honoured (up to the maximum). When one event has failed for
 ``INBOX_GRAPH_WEBHOOK_RETRY_WINDOW_SECONDS`` (a day), the endpoint is disabled with a
-``disabledReason``; re-enabling it resumes from its cursor. In production every attempt first
-checks that the URL's host resolves to public addresses only (DNS rebinding).
+``disabledReason``; re-enabling it resumes from its cursor. In production every connection
+resolves the URL's host once, checks its addresses are public and connects to those
+(:mod:`graph.webhook_http`: DNS rebinding); an answer's body is read up to 64 KB and dropped.
 
 Attempts log: every try is recorded (:class:`db.models.WebhookDelivery`: status code or
 error, duration, when the next try is due), listed by ``webhookDeliveries`` and pruned with
@@ -70,7 +71,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import email.utils
 import functools
 import json
 import logging
@@ -103,14 +103,15 @@ from db.models import Workspace as WorkspaceRow
 from db.outbox import kept_history
 from db.queries import columns, select_rows, select_values
 from graph.auth import load_viewer
+from graph.crm.base import retry_after_seconds
 from graph.errors import BadUserInput, NotFound
 from graph.live import Doorbell, write
 from graph.permissions.fields import mask_phone, sees_unmasked_numbers
 from graph.relay import to_global_id
 from graph.resolvers.contact import display_name
 from graph.resolvers.node import shows
-from graph.resolvers.webhook import check_resolved
-from graph.webhook_http import EndpointTransport, send
+from graph.resolvers.webhook import refuse_non_public
+from graph.webhook_http import EndpointTransport, PooledTransport, Refuse, send
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -363,34 +364,36 @@ def signature(endpoint: WebhookEndpoint, msg_id: str, at: datetime, body: bytes)
 
 
 def retry_after(response: httpx.Response) -> float | None:
-    """Seconds a 429 or 503 answer asks to wait (``Retry-After``: seconds or an HTTP date)."""
-    value = response.headers.get("retry-after")
-    if response.status_code not in (429, 503) or not value:
+    """Seconds a 429 or 503 answer asks to wait (``Retry-After``: seconds or an HTTP date;
+    :func:`graph.crm.base.retry_after_seconds`, which CRM answers are read with too)."""
+    if response.status_code not in (429, 503):
         return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    return retry_after_seconds(response.headers.get("retry-after"))
 
 
 def new_client(settings: Settings, *, connections: int = 200) -> httpx.AsyncClient:
     """An HTTP client what is sent outside the endpoints' queues goes through: the timeout of
     ``INBOX_GRAPH_WEBHOOK_TIMEOUT_SECONDS``, no redirects followed, connections reused (at most
-    ``connections`` open, a quarter of them kept alive, at least one)."""
+    ``connections`` open, a quarter of them kept alive, at least one), hosts resolved, checked
+    and connected to as the queues' are (:class:`graph.webhook_http.PooledTransport`)."""
     return httpx.AsyncClient(
         timeout=settings.webhook_timeout_seconds,
         follow_redirects=False,
-        limits=httpx.Limits(
-            max_connections=connections, max_keepalive_connections=max(1, connections // 4)
+        transport=PooledTransport(
+            httpx.create_ssl_context(),
+            address_check(settings),
+            connections=connections,
+            kept_alive=max(1, connections // 4),
         ),
         headers={"user-agent": USER_AGENT},
     )
+
+
+def address_check(settings: Settings) -> Refuse | None:
+    """What deliveries check of the addresses they connect to: in production, that each is
+    public (:func:`graph.resolvers.webhook.refuse_non_public`); otherwise nothing (local
+    receivers on loopback)."""
+    return refuse_non_public if settings.production else None
 
 
 @dataclass(frozen=True)
@@ -422,15 +425,14 @@ async def post_once(
     """POST ``body`` to ``endpoint`` once, signed for ``msg_id`` at ``at`` (the headers of the
     module docstring), through a client or an endpoint's transport
     (:class:`graph.webhook_http.EndpointTransport`), within
-    ``INBOX_GRAPH_WEBHOOK_TIMEOUT_SECONDS`` (the whole request, connection included); never
-    raises for the receiver's failures (they are the outcome's ``error``)."""
+    ``INBOX_GRAPH_WEBHOOK_TIMEOUT_SECONDS`` (the whole request, the name's lookup and the
+    connection included; in production only to public addresses: :func:`address_check`);
+    never raises for the receiver's failures (they are the outcome's ``error``)."""
     loop = asyncio.get_running_loop()
     started = loop.time()
     status: int | None = None
     wait: float | None = None
     try:
-        if settings.production:
-            await check_resolved(endpoint.url)
         request = httpx.Request(
             "POST",
             _url(endpoint.url),
@@ -996,7 +998,9 @@ class WebhookDeliverer:
 
     async def _serve(self, endpoint_id: int, workspace_id: int) -> None:
         """Deliver one endpoint while this worker holds its lease."""
-        self.transports[endpoint_id] = EndpointTransport(self.ssl_context)
+        self.transports[endpoint_id] = EndpointTransport(
+            self.ssl_context, address_check(self.settings)
+        )
         try:
             try:  # the broadcast may be away (Redis): then the poll alone wakes it
                 async with asyncio.timeout(LISTEN_SECONDS):

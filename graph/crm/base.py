@@ -269,7 +269,11 @@ class _Retryable(Exception):
 
 
 def retry_after_seconds(value: str | None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date); ``None``
+    for a missing or unreadable one, a date past what Python holds included (a receiver's
+    ``+99999999999999999999`` offset raised ``OverflowError`` out of the delivery loop: a
+    helper's review). CRM answers and webhook receivers' are read with it
+    (:func:`graph.webhooks.retry_after`)."""
     if not value:
         return None
     value = value.strip()
@@ -277,7 +281,7 @@ def retry_after_seconds(value: str | None) -> float | None:
         return float(value)
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)

@@ -10,8 +10,8 @@
   (a second signature in ``webhook-signature``) for ``INBOX_GRAPH_WEBHOOK_SECRET_GRACE_SECONDS``.
 - URLs (:func:`clean_url`): ``https://`` only, no credentials; in production
   (``INBOX_GRAPH_ENV=production``) no host that is a loopback, private, link-local or otherwise
-  non-public address (checked again at every delivery against the addresses the name resolves
-  to: :func:`check_resolved`); outside production ``http://`` is allowed to loopback hosts,
+  non-public address (checked again at every connection against the addresses the name resolves
+  to, which the connection then uses: :func:`refuse_non_public`); outside production ``http://`` is allowed to loopback hosts,
   for local receivers.
 - A new endpoint receives the events committed after its creation: its cursor starts at the
   workspace's current sequence.
@@ -19,7 +19,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import ipaddress
 import secrets
@@ -75,12 +74,24 @@ def _address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
         return None
 
 
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+"""IPv6 addresses a NAT64 gateway translates to the IPv4 address in their last 32 bits."""
+_SITE_LOCAL = ipaddress.ip_network("fec0::/10")
+"""Deprecated site-local IPv6 addresses (private in practice; Python calls them global)."""
+
+
 def is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     """Whether ``address`` is a public unicast address (not loopback, private, link-local,
-    shared, reserved, multicast or unspecified)."""
-    mapped = getattr(address, "ipv4_mapped", None)
-    if mapped is not None:
-        address = mapped
+    shared, reserved, multicast or unspecified). An IPv6 address that carries an IPv4 one
+    (IPv4-mapped ``::ffff:a.b.c.d``, NAT64 ``64:ff9b::a.b.c.d``, 6to4 ``2002:aabb:ccdd::``)
+    is public when that IPv4 address is; a site-local one (``fec0::/10``) is not."""
+    if isinstance(address, ipaddress.IPv6Address):
+        if address in _SITE_LOCAL:
+            return False
+        if address in _NAT64:
+            address = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+        else:
+            address = address.ipv4_mapped or address.sixtofour or address
     return address.is_global and not address.is_multicast
 
 
@@ -136,26 +147,20 @@ def clean_url(value: str | None, *, production: bool, field: str = "url") -> str
     return value
 
 
-async def check_resolved(url: str) -> None:
-    """Refuse to deliver to ``url`` when its host resolves to a non-public address (production
-    only; against DNS rebinding after the URL was validated).
+def refuse_non_public(host: str, addresses: Iterable[str]) -> None:
+    """Refuse to connect to ``host`` when an address it resolved to is not public
+    (:func:`is_public`): production deliveries check the very addresses they connect to, at
+    every connection (:class:`graph.webhook_http.AsyncioBackend`), against DNS rebinding and
+    names that resolve to internal hosts. The message names no address: an endpoint's owner
+    reads it (``webhookDeliveries``), and internal DNS answers are not theirs to learn.
 
     Raises:
-        ConnectionRefusedError: the host resolves to a non-public address.
-        OSError: the host does not resolve.
+        ConnectionRefusedError: an address is not public.
     """
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    literal = _address(host)
-    if literal is not None:
-        addresses = [literal]
-    else:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, port)
-        addresses = [_address(info[4][0]) for info in infos]
-    for address in addresses:
+    for text in addresses:
+        address = _address(text)
         if address is None or not is_public(address):
-            raise ConnectionRefusedError(f"{host} resolves to a non-public address ({address})")
+            raise ConnectionRefusedError(f"{host} resolves to a non-public address")
 
 
 def clean_event_types(values: Iterable[EventType] | None, field: str = "eventTypes") -> str:
@@ -471,7 +476,6 @@ async def list_deliveries(
 __all__ = [
     "IssuedSecret",
     "IssuedSecretOutcome",
-    "check_resolved",
     "clean_event_types",
     "clean_url",
     "create_endpoint",
@@ -483,6 +487,7 @@ __all__ = [
     "list_deliveries",
     "list_endpoints",
     "new_secret",
+    "refuse_non_public",
     "rotate_secret",
     "update_endpoint",
 ]

@@ -93,6 +93,26 @@ async def test_retry_after_is_honoured(world, receiver):
     await owner.aclose()
 
 
+async def test_an_unreadable_retry_after_is_ignored_and_the_attempt_logged(world, receiver):
+    """A ``Retry-After`` date past what Python holds raised out of the delivery loop: no
+    attempt logged, no backoff, the endpoint never disabled (a helper's review). It is read
+    as no ``Retry-After``: the 503 is logged and the event sent again."""
+    owner = world.client("owner")
+    endpoint = await endpoint_for(owner, receiver)
+    receiver.script = [(503, {"Retry-After": "1 Jan 2020 1:1:1 +99999999999999999999"})]
+    await inbound(world, channel="WEBCHAT", text="odd date")
+    await receiver.wait_for(lambda: receiver.accepted())
+    log = await owner(
+        "query($id: ID!) { webhookDeliveries(endpointId: $id, first: 10) { nodes { attempt statusCode succeeded } } }",
+        {"id": endpoint},
+    )
+    attempts = sorted(log["webhookDeliveries"]["nodes"], key=lambda a: a["attempt"])
+    assert [(a["statusCode"], a["succeeded"]) for a in attempts] == [(503, False), (200, True)]
+    assert texts(receiver.accepted()) == ["odd date"]
+    await owner(DELETE, {"id": endpoint})
+    await owner.aclose()
+
+
 async def test_a_receiver_slower_than_the_timeout_gets_the_event_again(world, receiver):
     owner = world.client("owner")
     endpoint = await endpoint_for(owner, receiver)

@@ -1,9 +1,10 @@
 """DNS rebinding (issue 20, part 1): in production a URL whose host passed validation but
-resolves to a private address when a delivery is due is refused then, before any connection.
+resolves to a private address when a delivery is due is refused then, before any connection;
+the addresses checked are those connected to, looked up for the name as it is connected to.
 
 The server runs in production mode on a database of its own, with a patched resolver (a
-``sitecustomize`` module on its ``PYTHONPATH``: no internet, no DNS server) that resolves one
-made-up public-looking name to 127.0.0.1, where the test listens and counts connections."""
+``sitecustomize`` module on its ``PYTHONPATH``: no internet, no DNS server) that resolves
+made-up public-looking names to 127.0.0.1, where the test listens and counts connections."""
 
 from __future__ import annotations
 
@@ -20,44 +21,30 @@ from tests.webhooks.test_delivery import DELETE
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 REBOUND_HOST = "hooks.rebinding.example.com"
+# a name spelled two ways: Python's resolver (IDNA 2003) looks up "ss.<suffix>", the connection
+# (httpx: IDNA 2008) goes to "xn--zca.<suffix>"; the attacker's DNS answers a public address
+# for the first and 127.0.0.1 for the second
+TWO_WAYS = "ß.two-ways.example.com"
 RESOLVER = textwrap.dedent(
     """
     import os
-    import socket
+
+    import aiodns
 
     HOST = os.environ["INBOX_GRAPH_TEST_REBOUND_HOST"]
-    _socket_getaddrinfo = socket.getaddrinfo
+    ANSWERS = {
+        HOST: "127.0.0.1",
+        "xn--zca.two-ways.example.com": "127.0.0.1",
+        "ss.two-ways.example.com": "93.184.216.34",
+    }
+    _getaddrinfo = aiodns.DNSResolver.getaddrinfo
 
 
-    def _name(host):
-        return "127.0.0.1" if host == HOST else host
+    def getaddrinfo(self, host, *args, **kwargs):
+        return _getaddrinfo(self, ANSWERS.get(host, host), *args, **kwargs)
 
 
-    def _getaddrinfo(host, *args, **kwargs):
-        return _socket_getaddrinfo(_name(host), *args, **kwargs)
-
-
-    socket.getaddrinfo = _getaddrinfo
-
-
-    def _patch(loop_class):
-        real = loop_class.getaddrinfo
-
-        async def getaddrinfo(self, host, *args, **kwargs):
-            return await real(self, _name(host), *args, **kwargs)
-
-        loop_class.getaddrinfo = getaddrinfo
-
-
-    import asyncio.base_events
-
-    _patch(asyncio.base_events.BaseEventLoop)
-    try:
-        import uvloop
-    except ImportError:
-        pass
-    else:
-        _patch(uvloop.Loop)
+    aiodns.DNSResolver.getaddrinfo = getaddrinfo
     """
 )
 LOG = """query($id: ID!) { webhookDeliveries(endpointId: $id) {
@@ -85,7 +72,8 @@ def served(server_env, tmp_path_factory):
         server.stop()
 
 
-async def test_a_host_resolving_to_a_private_address_at_delivery_is_refused(world):
+@pytest.mark.parametrize("host", [REBOUND_HOST, TWO_WAYS])
+async def test_a_host_resolving_to_a_private_address_at_delivery_is_refused(world, host):
     connections = 0
 
     async def count(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -97,7 +85,7 @@ async def test_a_host_resolving_to_a_private_address_at_delivery_is_refused(worl
     listener = await asyncio.start_server(count, "127.0.0.1", port)
     owner = world.client("owner")
     try:
-        url = f"https://{REBOUND_HOST}:{port}/hooks"
+        url = f"https://{host}:{port}/hooks"
         created = await owner(CREATE, {"i": {"url": url, "eventTypes": ["MESSAGE_CREATED"]}})
         endpoint = created["createWebhookEndpoint"]["webhookEndpoint"]["id"]  # the name passed
         await receive(world, "c_all", "never sent to a private address")
@@ -108,6 +96,7 @@ async def test_a_host_resolving_to_a_private_address_at_delivery_is_refused(worl
         assert attempts[0]["succeeded"] is False
         assert attempts[0]["statusCode"] is None
         assert "non-public address" in attempts[0]["error"]
+        assert "127.0.0.1" not in attempts[0]["error"]  # internal DNS answers stay internal
         assert connections == 0
         await owner(DELETE, {"id": endpoint})
     finally:

@@ -18,7 +18,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from graph.webhook_http import EndpointTransport, send
+from graph.resolvers.webhook import is_public
+from graph.webhook_http import EndpointTransport, PooledTransport, send
+from graph.webhooks import retry_after
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -102,3 +104,76 @@ async def test_requests_over_tls_reuse_one_connection_and_reconnect(tmp_path):
         await transport.aclose()
         server.close()
         await server.wait_closed()
+
+
+@pytest.mark.parametrize("through", ["queue", "client"])
+async def test_an_endless_answer_is_read_up_to_its_limit_then_dropped(through):
+    """A receiver answering 200 with a body of 100 GB, streamed for ever: the delivery takes
+    its status at once, reads at most ``RESPONSE_BYTES`` and closes the connection. Read whole,
+    it filled the worker's memory until the timeout (1.4 GB in 5 s; a helper's review)."""
+    written = 0
+    closed = asyncio.Event()
+
+    async def endless(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal written
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100000000000\r\n\r\n")
+        chunk = bytes(65536)
+        try:
+            while True:
+                writer.write(chunk)
+                await writer.drain()
+                written += len(chunk)
+        except ConnectionError:
+            pass
+        finally:
+            writer.close()
+            closed.set()
+
+    server = await asyncio.start_server(endless, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/hook"
+    context = ssl.create_default_context()
+    via = (
+        EndpointTransport(context)
+        if through == "queue"
+        else httpx.AsyncClient(
+            transport=PooledTransport(context, None, connections=2, kept_alive=1)
+        )
+    )
+    try:
+        async with asyncio.timeout(5):
+            response = await send(via, httpx.Request("POST", url, content=b"{}"))
+            await closed.wait()  # the connection was dropped
+        assert response.status_code == 200
+        # what the receiver got written before the connection went: the bytes read, the
+        # client's buffer, the sockets' (a few MB at most), not the whole body
+        assert written < 16 * 2**20, written
+    finally:
+        await via.aclose()
+        server.close()
+        await server.wait_closed()
+
+
+async def test_an_unreadable_retry_after_is_no_retry_after():
+    for value in ("1 Jan 2020 1:1:1 +99999999999999999999", "soon", ""):
+        assert retry_after(httpx.Response(503, headers={"Retry-After": value})) is None
+    assert retry_after(httpx.Response(429, headers={"Retry-After": "7"})) == 7.0
+
+
+@pytest.mark.parametrize(
+    ("address", "public"),
+    [
+        ("93.184.216.34", True),
+        ("2606:2800:220:1:248:1893:25c8:1946", True),
+        ("10.0.0.1", False),
+        ("::ffff:10.0.0.1", False),
+        ("64:ff9b::a00:1", False),  # NAT64 of 10.0.0.1
+        ("64:ff9b::5db8:d822", True),  # NAT64 of 93.184.216.34
+        ("2002:a00:1::", False),  # 6to4 of 10.0.0.1
+        ("fec0::1", False),  # site-local
+        ("::1", False),
+        ("169.254.169.254", False),
+    ],
+)
+async def test_which_addresses_deliveries_may_connect_to(address, public):
+    assert is_public(ipaddress.ip_address(address)) is public
