@@ -288,6 +288,11 @@ def retry_after_seconds(value: str | None) -> float | None:
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
+CALL_SHARE = 0.75
+"""The share of ``INBOX_GRAPH_REQUEST_TIMEOUT_SECONDS`` a CRM call's tries may take in all."""
+MAX_ANSWER_BYTES = 8 * 2**20
+"""The largest CRM answer read (a page of search results or a record is a few KB)."""
+
 _http: httpx.AsyncClient | None = None
 
 
@@ -311,11 +316,17 @@ async def close_http() -> None:
 class CrmHttpClient:
     """A small JSON-over-HTTPS client for one CRM account.
 
-    Each request times out after ``crm_timeout_seconds``; a 429 or 5xx answer, or a failed
-    connection, is tried again up to ``crm_max_attempts`` times in all, waiting the answer's
-    ``Retry-After`` when it gives one (else exponential backoff with jitter). A ``Retry-After``
-    longer than ``crm_retry_max_wait_seconds`` is not waited for. When the tries run out the
-    CRM is unavailable (``CRM_UNAVAILABLE``). Other error answers become coded errors through
+    Each try, its whole answer included, takes at most ``crm_timeout_seconds``, and the tries
+    with the waits between them end within :data:`CALL_SHARE` of the GraphQL request's own
+    time limit (at least one try's time). A CRM trickling its answer a byte at a time kept a
+    try going for as long as it liked (httpx's timeout bounds each read), and three slow tries
+    outlasted the request's time limit: the whole answer timed out, where the ``crm`` field
+    alone should be ``CRM_UNAVAILABLE`` (a helper's review). A 429 or 5xx answer, or a failed connection, is
+    tried again up to ``crm_max_attempts`` times in all, waiting the answer's ``Retry-After``
+    when it gives one (else exponential backoff with jitter). A ``Retry-After`` longer than
+    ``crm_retry_max_wait_seconds`` is not waited for. When the tries or the time run out the
+    CRM is unavailable (``CRM_UNAVAILABLE``); so is an answer larger than
+    :data:`MAX_ANSWER_BYTES`. Other error answers become coded errors through
     :meth:`error_for` (each CRM reads its own error payloads).
     """
 
@@ -363,35 +374,35 @@ class CrmHttpClient:
         """
         url = path if path.startswith(("http://", "https://")) else f"{self.base_url}{path}"
         headers = {"Authorization": f"Bearer {self.token}", "Accept": "application/json"}
-        timeout = httpx.Timeout(self.settings.crm_timeout_seconds)
+        seconds = self.settings.crm_timeout_seconds
         retrying = AsyncRetrying(
             retry=retry_if_exception_type(_Retryable),
             wait=self._wait,
             stop=self._stop,
             reraise=True,
         )
+        every_try = max(seconds, CALL_SHARE * self.settings.request_timeout_seconds)
         try:
-            async for attempt in retrying:
-                with attempt:
-                    try:
-                        response = await shared_http().request(
-                            method, url, params=params, json=json, headers=headers, timeout=timeout
-                        )
-                    except httpx.TimeoutException:
-                        raise CrmUnavailable(
-                            f"{self.name} did not answer within "
-                            f"{self.settings.crm_timeout_seconds:g} seconds.",
-                            provider=self.name.upper(),
-                        ) from None
-                    except httpx.TransportError as exc:
-                        raise _Retryable(
-                            f"could not reach {self.name}: {type(exc).__name__}"
-                        ) from None
-                    if response.status_code == 429 or response.status_code >= 500:
-                        raise _Retryable(
-                            f"{self.name} answered {response.status_code}",
-                            retry_after_seconds(response.headers.get("Retry-After")),
-                        )
+            async with asyncio.timeout(every_try):
+                async for attempt in retrying:
+                    with attempt:
+                        try:
+                            async with asyncio.timeout(seconds):
+                                response = await self._send(method, url, params, json, headers)
+                        except httpx.TransportError as exc:
+                            raise _Retryable(
+                                f"could not reach {self.name}: {type(exc).__name__}"
+                            ) from None
+                        if response.status_code == 429 or response.status_code >= 500:
+                            raise _Retryable(
+                                f"{self.name} answered {response.status_code}",
+                                retry_after_seconds(response.headers.get("Retry-After")),
+                            )
+        except (TimeoutError, httpx.TimeoutException):
+            raise CrmUnavailable(
+                f"{self.name} did not answer within {seconds:g} seconds.",
+                provider=self.name.upper(),
+            ) from None
         except _Retryable as exc:
             log.warning("%s unavailable: %s", self.name, exc.reason)
             raise CrmUnavailable(
@@ -401,6 +412,33 @@ class CrmHttpClient:
         if response.is_success:
             return response
         raise self.error_for(response)
+
+    async def _send(
+        self, method: str, url: str, params: Any, json: Any, headers: dict[str, str]
+    ) -> httpx.Response:
+        """One try: the answer with its body read, at most :data:`MAX_ANSWER_BYTES` of it.
+
+        Raises:
+            CrmUnavailable: the answer is larger.
+            httpx.TransportError: as httpx.
+        """
+        client = shared_http()
+        request = client.build_request(method, url, params=params, json=json, headers=headers)
+        response = await client.send(request, stream=True)
+        try:
+            body = bytearray()
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) > MAX_ANSWER_BYTES:
+                    raise CrmUnavailable(
+                        f"{self.name} answered more than {MAX_ANSWER_BYTES // 2**20} MB.",
+                        provider=self.name.upper(),
+                    )
+        finally:
+            await response.aclose()
+        return httpx.Response(
+            response.status_code, headers=response.headers, content=bytes(body), request=request
+        )
 
 
 class Crm:

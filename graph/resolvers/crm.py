@@ -23,7 +23,7 @@ from graph.crm import LABELS, check_instance_url, crm_for
 from graph.crm.base import FieldKind, Record, RecordGone, validate_edit
 from graph.crm.hubspot import HubSpot
 from graph.crm.salesforce import Salesforce
-from graph.errors import BadUserInput, CrmAuthFailed, FieldErrors, NotFound
+from graph.errors import BadUserInput, CrmAuthFailed, CrmUnavailable, FieldErrors, NotFound
 from graph.events import EventType
 from graph.live import write
 from graph.permissions.fields import mask_phone, sees_unmasked_numbers
@@ -265,7 +265,9 @@ async def update_crm_record(
         changes: ``(field name, value)`` pairs; ``null`` or ``""`` clears a field.
 
     A ``CRM_RECORD_UPDATED`` activity (naming the fields, not their values) records each edit
-    that changed something; an edit repeating the current values sends nothing.
+    that changed something, once the CRM took it; an edit repeating the current values sends
+    nothing. When the record cannot be read back after the edit, it is returned as it was with
+    the edit applied.
 
     Raises:
         NotFound: the contact is not visible (``contactId``), or no CRM record matches it.
@@ -287,7 +289,6 @@ async def update_crm_record(
         return await _as_seen_by(viewer, record)
     try:
         await crm.update(record.object_type, record.record_id, changed)
-        after = await crm.fetch(record.object_type, record.record_id)
     except RecordGone:
         await CrmLink.filter(contact_id=contact.id, provider=provider).delete()
         raise NotFound(f"{LABELS[provider]} record of this contact", field="contactId") from None
@@ -313,7 +314,13 @@ async def update_crm_record(
             + ", ".join(labels[name] for name in changed),
         )
 
+    # the CRM took the edit: it is recorded before the record is read back, so that a read
+    # that fails does not lose it (sent again, the edit changes nothing and records nothing)
     await write(bus, viewer.workspace_id, operation)
+    try:
+        after = await crm.fetch(record.object_type, record.record_id)
+    except (CrmUnavailable, RecordGone):  # as the CRM took it
+        after = replace(record, values={**record.values, **changed})
     return await _as_seen_by(viewer, after)
 
 

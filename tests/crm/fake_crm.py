@@ -25,7 +25,7 @@ from typing import Any
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from tests.support import free_port
@@ -152,6 +152,8 @@ class Rule:
     headers: dict[str, str]
     body: Any
     delay: float = 0.0
+    trickle: float = 0.0  # seconds between the bytes of an answer sent a byte at a time
+    skip: int = 0  # matching requests let through before the rule applies
 
 
 @dataclass
@@ -197,9 +199,11 @@ class FakeCrm:
         retry_after: str | None = None,
         body: Any = None,
         delay: float = 0.0,
+        trickle: float = 0.0,
+        skip: int = 0,
     ) -> None:
         headers = {"Retry-After": retry_after} if retry_after is not None else {}
-        self.rules.append(Rule(match, status, times, headers, body, delay))
+        self.rules.append(Rule(match, status, times, headers, body, delay, trickle, skip))
 
     def add_hubspot_contact(self, **properties: Any) -> str:
         record_id = str(next(self._ids))
@@ -232,6 +236,14 @@ class FakeCrm:
 
     def seen(self, needle: str) -> list[Recorded]:
         return [r for r in self.requests if needle in f"{r.method} {r.path}"]
+
+
+async def _trickled(seconds: float):
+    """A JSON answer's bytes, one every ``seconds``: a minute of spaces, then ``{}``."""
+    for _ in range(int(60 / seconds)):
+        yield b" "
+        await asyncio.sleep(seconds)
+    yield b"{}"
 
 
 def _hubspot_error(status: int, message: str, category: str) -> JSONResponse:
@@ -342,10 +354,17 @@ def build_app(fake: FakeCrm) -> Starlette:
         line = f"{request.method} {request.url.path}"
         for rule in fake.rules:
             if rule.match in line and (rule.times is None or rule.times > 0):
+                if rule.skip:
+                    rule.skip -= 1
+                    continue
                 if rule.times is not None:
                     rule.times -= 1
                 if rule.delay:
                     await asyncio.sleep(rule.delay)
+                if rule.trickle:
+                    return StreamingResponse(
+                        _trickled(rule.trickle), status_code=rule.status, headers=rule.headers
+                    )
                 if rule.status == 200:
                     return None  # only slowed down
                 return JSONResponse(

@@ -4,6 +4,7 @@ field alone (``domain.md`` section 6, CRM tabs)."""
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import pytest
@@ -304,6 +305,56 @@ async def test_a_slow_hubspot_fails_the_crm_field_alone(
     agent = hubspot_world.client("agent_all")
     body = await agent.execute(CONTACT_CRM, {"id": contact_id, "p": "HUBSPOT"})
     assert body["data"]["contact"]["name"] == "Sam"
+    assert body["data"]["contact"]["crm"] is None
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["CRM_UNAVAILABLE"]
+    await agent.aclose()
+
+
+async def test_an_edit_hubspot_took_is_recorded_even_when_reading_it_back_fails(
+    hubspot_world: World, fake: FakeCrm
+) -> None:
+    """The PATCH succeeds, then reading the record back fails: the edit was answered
+    ``CRM_UNAVAILABLE`` with no activity, and sent again it changed nothing, so it was never
+    recorded (a helper's review). It is recorded once HubSpot took it, and the answer is the
+    record with the edit."""
+    email = unique_email()
+    fake.add_hubspot_contact(email=email, jobtitle="Engineer")
+    contact_id = await contact_from(hubspot_world, "EMAIL", email)
+    agent = hubspot_world.client("agent_all")
+    await agent(CONTACT_CRM, {"id": contact_id, "p": "HUBSPOT"})
+    fake.fail("GET /crm/v3/objects/contacts/", 503, skip=1)  # the read before the edit passes
+    data = await agent(
+        UPDATE, {"c": contact_id, "p": "HUBSPOT", "f": [{"name": "jobtitle", "value": "CTO"}]}
+    )
+    assert values_of(data["updateCrmRecord"])["jobtitle"] == "CTO"
+    assert len(fake.writes("PATCH")) == 1
+    activities = await agent(
+        "query($id: ID!) { contact(id: $id) { activities(first: 20) { nodes { kind text } } } }",
+        {"id": contact_id},
+    )
+    recorded = [
+        a for a in activities["contact"]["activities"]["nodes"] if a["kind"] == "CRM_RECORD_UPDATED"
+    ]
+    assert len(recorded) == 1 and "Job Title" in recorded[0]["text"], recorded
+    fake.reset()
+    await agent.aclose()
+
+
+async def test_a_hubspot_trickling_its_answer_fails_the_crm_field_alone_in_time(
+    hubspot_world: World, fake: FakeCrm
+) -> None:
+    """An answer sent a byte every half second never trips httpx's read timeout (2 s between
+    bytes): it kept the request going for the whole minute (a helper's review). The try's
+    whole answer has the CRM's time (2 s here)."""
+    email = unique_email()
+    fake.add_hubspot_contact(email=email)
+    contact_id = await contact_from(hubspot_world, "EMAIL", email, first_name="Kim")
+    fake.fail("/search", 200, trickle=0.5)
+    agent = hubspot_world.client("agent_all")
+    started = time.monotonic()
+    body = await agent.execute(CONTACT_CRM, {"id": contact_id, "p": "HUBSPOT"})
+    assert time.monotonic() - started < 10
+    assert body["data"]["contact"]["name"] == "Kim"
     assert body["data"]["contact"]["crm"] is None
     assert [e["extensions"]["code"] for e in body["errors"]] == ["CRM_UNAVAILABLE"]
     await agent.aclose()
