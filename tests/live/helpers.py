@@ -6,6 +6,9 @@ import contextlib
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
+from tortoise import Tortoise
+
+from db.migrate import apply_migrations
 from db.models import Contact, Conversation, Message, Workspace
 from graph.events import EventType
 from graph.live import write
@@ -29,6 +32,27 @@ async def served_database(served: Served) -> AsyncIterator[None]:
     the API cannot time (its data is read and written as the server does)."""
     async with models_on(served.env["DATABASE_URL"]):
         yield
+
+
+@contextlib.asynccontextmanager
+async def scratch_table(
+    database_url: str, name: str, columns: str, rows: str = ""
+) -> AsyncIterator[Any]:
+    """A table of its own (``CREATE TABLE name (columns)``, holding ``rows``: an ``INSERT``'s
+    ``VALUES`` list) in the migrated database at ``database_url``, for tests of
+    :func:`graph.live.write` with statements of their own; yields tortoise's connection
+    (the models connected), drops the table after."""
+    await apply_migrations(database_url)
+    async with models_on(database_url):
+        connection = Tortoise.get_connection("default")
+        fill = f"INSERT INTO {name} VALUES {rows};" if rows else ""
+        await connection.execute_script(
+            f"CREATE TABLE IF NOT EXISTS {name} ({columns}); DELETE FROM {name};{fill}"
+        )
+        try:
+            yield connection
+        finally:
+            await connection.execute_script(f"DROP TABLE {name}")
 
 
 async def commit_events(workspace_id: int, emit: Callable[[Transaction], Awaitable[None]]) -> int:

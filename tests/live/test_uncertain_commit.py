@@ -7,29 +7,19 @@ review). A connection that goes before the COMMIT is the usual outage."""
 from __future__ import annotations
 
 import pytest
-from tortoise import Tortoise
 from tortoise.transactions import in_transaction
 
-from db.migrate import apply_migrations
 from graph.errors import SaveUncertain
 from graph.live import Transaction, write
-from tests.support import models_on
+from tests.live.helpers import scratch_table
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
 @pytest.fixture
 async def probe_table(database_url: str):
-    await apply_migrations(database_url)
-    async with models_on(database_url):
-        connection = Tortoise.get_connection("default")
-        await connection.execute_script(
-            "CREATE TABLE IF NOT EXISTS commit_probe (id INT PRIMARY KEY); DELETE FROM commit_probe;"
-        )
-        try:
-            yield connection
-        finally:
-            await connection.execute_script("DROP TABLE commit_probe")
+    async with scratch_table(database_url, "commit_probe", "id INT PRIMARY KEY") as connection:
+        yield connection
 
 
 async def _transaction_class() -> type:

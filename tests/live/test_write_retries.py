@@ -13,11 +13,9 @@ import asyncio
 import os
 
 import pytest
-from tortoise import Tortoise
 
-from db.migrate import apply_migrations
 from graph.live import Transaction, write
-from tests.support import models_on
+from tests.live.helpers import scratch_table
 
 pytestmark = pytest.mark.skipif(
     not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")),
@@ -27,17 +25,9 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture
 async def probe_rows(database_url: str):
-    await apply_migrations(database_url)
-    async with models_on(database_url):
-        connection = Tortoise.get_connection("default")
-        await connection.execute_script(
-            "CREATE TABLE IF NOT EXISTS deadlock_probe (id INT PRIMARY KEY, hits INT NOT NULL);"
-            "DELETE FROM deadlock_probe; INSERT INTO deadlock_probe VALUES (1, 0), (2, 0);"
-        )
-        try:
-            yield connection
-        finally:
-            await connection.execute_script("DROP TABLE deadlock_probe")
+    columns, rows = "id INT PRIMARY KEY, hits INT NOT NULL", "(1, 0), (2, 0)"
+    async with scratch_table(database_url, "deadlock_probe", columns, rows) as connection:
+        yield connection
 
 
 async def test_a_deadlocked_write_runs_again_and_both_writes_commit(probe_rows) -> None:
