@@ -63,11 +63,12 @@ from graph.extensions import MASKED_MESSAGE, add_code, is_request_error, unavail
 from graph.graphql_over_http import JSON, content_type, response_media_type, response_status
 from graph.ide import PREFIX as IDE_PREFIX
 from graph.ide import IdeAssets
-from graph.live import EventBus, watch_saved_writes
+from graph.live import EventBus
 from graph.origins import NameTheSetting, OriginCORS, Origins
 from graph.page import PREFIX as PAGE_PREFIX
 from graph.page import LivePage
 from graph.persisted import PersistedDocuments
+from graph.request_scope import start_request
 from graph.resolvers.call import miss_unanswered_calls
 from graph.schema import build_schema, lean, row_json
 from graph.settings import Settings
@@ -239,9 +240,10 @@ def _too_large(limit: int) -> Response:
     )
 
 
-def _timed_out(reading_body: bool, seconds: float, saved: bool) -> Response:
+def _timed_out(reading_body: bool, seconds: float, saved: bool | None) -> Response:
     """408 for a body still arriving, else 504; ``saved``: the request committed a write
-    before it was stopped (:class:`graph.live.SavedWrites`), said by ``extensions.saved``."""
+    before it was stopped (``True``; ``None``: its commit was under way,
+    :mod:`graph.request_scope`), said by ``extensions.saved``."""
     if reading_body:
         message = f"The request body did not arrive within {seconds:g} seconds."
         return _refusal(message, ErrorCode.TIMEOUT, 408, {"Connection": "close"})
@@ -372,7 +374,7 @@ class InboxGraphQL(GraphQL):
         if declared is not None and declared > body.limit:
             await self._refuse_too_large(scope, receive, send, anonymous, body.limit)
             return
-        writes = watch_saved_writes()
+        running = start_request(self.settings.request_timeout_seconds)
         try:
             async with asyncio.timeout(self.settings.request_timeout_seconds):
                 await self.answer(scope, body.receive, send)
@@ -382,7 +384,7 @@ class InboxGraphQL(GraphQL):
         except TimeoutError:
             if not responding():  # else the answer was on its way: nothing to add
                 seconds = self.settings.request_timeout_seconds
-                await _timed_out(body.waiting, seconds, writes.saved)(scope, receive, send)
+                await _timed_out(body.waiting, seconds, running.saved)(scope, receive, send)
 
     async def _refuse_too_large(
         self, scope: Any, receive: Any, send: Any, anonymous: bool, limit: int

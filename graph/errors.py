@@ -239,24 +239,29 @@ class SaveUncertain(ServiceUnavailable):
 class TimedOut(CodedError):
     """An operation that took longer than ``INBOX_GRAPH_REQUEST_TIMEOUT_SECONDS`` was stopped
     (over HTTP: status 504). What it was writing rolls back; a write it had committed before
-    (``saved``: :class:`graph.live.SavedWrites`) stays, and the error says so
-    (``extensions.saved``)."""
+    stays, and the error says so (``extensions.saved``: ``true``; ``null`` when it was stopped
+    while a commit was under way: :mod:`graph.request_scope`)."""
 
     code = ErrorCode.TIMEOUT
 
-    def __init__(self, seconds: float, *, saved: bool = False) -> None:
+    def __init__(self, seconds: float, *, saved: bool | None = False) -> None:
         super().__init__(timed_out_message("operation", seconds, saved), saved=saved)
 
 
-def timed_out_message(what: str, seconds: float, saved: bool) -> str:
-    """What a ``TIMEOUT`` error says of a request or operation stopped after ``seconds``."""
+def timed_out_message(what: str, seconds: float, saved: bool | None) -> str:
+    """What a ``TIMEOUT`` error says of a request or operation stopped after ``seconds``
+    (``saved``: as ``extensions.saved``)."""
     stopped = f"The {what} took longer than {seconds:g} seconds: it was stopped"
-    if not saved:
+    if saved is False:
         return f"{stopped}."
+    done = (
+        "after a change it made was saved"
+        if saved
+        else "while a change it made was being saved: it may have been saved"
+    )
     return (
-        f"{stopped} after a change it made was saved (`extensions.saved`): read the current "
-        "state before trying again, or send it again with the same `idempotencyKey` to get the "
-        "saved answer."
+        f"{stopped} {done} (`extensions.saved`): read the current state before trying again, "
+        "or send it again with the same `idempotencyKey` to get the saved answer."
     )
 
 

@@ -52,6 +52,7 @@ from graph.events import VIEWER_EVENTS, EventType
 from graph.fanout import dispatch
 from graph.loaders import Loaders
 from graph.redis_backend import LOST, RESYNC, ResilientRedisBackend
+from graph.request_scope import note_commit
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -148,31 +149,6 @@ class Transaction:
         return events
 
 
-class SavedWrites:
-    """Whether a request (an HTTP request, or one operation over a WebSocket) has committed a
-    write: :func:`write` notes it once its transaction commits. A request stopped by its time
-    limit after that cannot roll it back, and its answer says so
-    (``extensions.saved``; ``graph.app``, ``graph.schema.InboxSchema``)."""
-
-    __slots__ = ("saved",)
-
-    def __init__(self) -> None:
-        self.saved = False
-
-
-_saved_writes: contextvars.ContextVar[SavedWrites | None] = contextvars.ContextVar(
-    "saved_writes", default=None
-)
-
-
-def watch_saved_writes() -> SavedWrites:
-    """Start noting the writes the current request commits (its tasks and those they start
-    share the returned object)."""
-    writes = SavedWrites()
-    _saved_writes.set(writes)
-    return writes
-
-
 def _is_retryable(exc: BaseException) -> bool:
     """A unique-constraint violation, or a deadlock or serialization failure: tortoise wraps
     some of the driver's errors and lets others through (asyncpg's ``DeadlockDetectedError``
@@ -215,7 +191,7 @@ async def write(
             or may not have been saved).
     """
     for attempt in range(1, attempts + 1):
-        committing = False
+        committing = committed = False
         try:
             async with in_transaction() as connection:
                 tx = Transaction(connection, workspace_id)
@@ -224,9 +200,18 @@ async def write(
                 if claimed is not None:
                     await once.remember(connection, claimed, result)
                 events = await tx._append_to_outbox()
-                committing = True  # what fails from here on is the COMMIT
+                # committed here, not by the block's exit (which then only gives the
+                # connection back): what fails from here on may follow a done COMMIT
+                committing = True
+                note_commit(None)
+                await connection.commit()
+                committed = True
+                note_commit(True)
             break
         except Exception as exc:
+            if committed:  # giving the connection back failed: the write stands
+                log.warning("a write committed, then its connection failed: %r", exc)
+                break
             if committing and not _is_retryable(exc) and is_unavailable(exc):
                 # the COMMIT may have reached the database before the connection went
                 report_unavailable(exc)
@@ -235,9 +220,6 @@ async def write(
                 raise
             log.debug("retrying write after %r (attempt %s)", exc, attempt)
             await asyncio.sleep(random.uniform(0.005, 0.03) * attempt)
-    writes = _saved_writes.get()
-    if writes is not None:
-        writes.saved = True
     if bus is not None and events:
         # committed: announcing it must run to its end even if the caller is cancelled now (a
         # request's time limit): else caches would serve the old viewer and subscribers would

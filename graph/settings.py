@@ -17,7 +17,7 @@
 | ``INBOX_GRAPH_CHANNEL_NAMESPACE`` | the database's name | prefix of the broadcaster channels, so deployments (or test runs) sharing one Redis with different databases never receive each other's events |
 | ``INBOX_GRAPH_SECRET_KEY`` | none | Fernet key(s) encrypting integration secrets (CRM tokens) at rest; comma-separated for rotation (the first encrypts, all decrypt). Without it connecting a CRM is refused (``NOT_CONFIGURED``); ``python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"`` makes one |
 | ``INBOX_GRAPH_HUBSPOT_URL`` | ``https://api.hubapi.com`` | HubSpot's API base URL |
-| ``INBOX_GRAPH_CRM_TIMEOUT_SECONDS`` | ``10`` | how long one CRM request may take, its whole answer included, before the CRM counts as unavailable; a call's tries end within three quarters of ``INBOX_GRAPH_REQUEST_TIMEOUT_SECONDS`` |
+| ``INBOX_GRAPH_CRM_TIMEOUT_SECONDS`` | ``10`` | how long one CRM request may take, its whole answer included, before the CRM counts as unavailable (not tried again); the CRM calls of a GraphQL request end by three quarters of its ``INBOX_GRAPH_REQUEST_TIMEOUT_SECONDS`` |
 | ``INBOX_GRAPH_CRM_MAX_ATTEMPTS`` | ``3`` | tries of one CRM request answered 429 or 5xx (backoff, or the CRM's ``Retry-After``) |
 | ``INBOX_GRAPH_CRM_METADATA_TTL_SECONDS`` | ``600`` | how long field labels and picklist options read from a CRM are cached (per worker) |
 | ``INBOX_GRAPH_COUNT_SQL_STATEMENTS`` | ``0`` | test hook: ``1`` answers every HTTP response with an ``X-SQL-Statements`` header (``graph.statement_count``); for the query-count tests and ``bench/queries``, never in production |

@@ -24,7 +24,6 @@ import asyncio
 import ipaddress
 import socket
 import ssl
-import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Self
 
@@ -187,50 +186,56 @@ class _Stream(httpcore.AsyncNetworkStream):
         return None
 
 
-_resolvers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aiodns.DNSResolver] = (
-    weakref.WeakKeyDictionary()
-)
+class Resolver:
+    """Looks host names up with c-ares (``aiodns``) in the event loop, not in the loop's few
+    resolver threads: a partner's name that takes long to resolve held a thread each, and with
+    a few of them every other endpoint's deliveries waited for a thread (a helper's review); a
+    lookup is cancelled with the request that made it. One c-ares channel, made on first use
+    in the running loop and closed by :meth:`aclose` (its owner's: the worker's deliverer, or
+    the client of a one-off send)."""
 
+    def __init__(self) -> None:
+        self._dns: aiodns.DNSResolver | None = None
 
-async def resolve(host: str, port: int) -> list[str]:
-    """The addresses ``host`` (as it is connected to: IDNA-encoded, or an address literal)
-    resolves to, in the resolver's order, for TCP on ``port``. Looked up by c-ares
-    (``aiodns``) in the event loop, not in the loop's few resolver threads: a partner's name
-    that takes long to resolve held a thread each, and with a few of them every other
-    endpoint's deliveries waited for a thread (a helper's review); a lookup is cancelled with
-    the request that made it.
+    async def addresses(self, host: str, port: int) -> list[str]:
+        """The addresses ``host`` (as it is connected to: IDNA-encoded, or an address
+        literal) resolves to, in the resolver's order, for TCP on ``port``.
 
-    Raises:
-        httpcore.ConnectError: the name does not resolve.
-    """
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        pass
-    else:
-        return [host]
-    loop = asyncio.get_running_loop()
-    resolver = _resolvers.get(loop)
-    if resolver is None:
-        resolver = _resolvers[loop] = aiodns.DNSResolver(loop=loop)
-    try:
-        found = await resolver.getaddrinfo(host, port=port, type=socket.SOCK_STREAM)
-    except aiodns.error.DNSError as exc:
-        raise httpcore.ConnectError(f"{host} does not resolve ({exc.args[-1]})") from exc
-    addresses = list(dict.fromkeys(node.addr[0].decode("ascii") for node in found.nodes))
-    if not addresses:
-        raise httpcore.ConnectError(f"{host} does not resolve")
-    return addresses
+        Raises:
+            httpcore.ConnectError: the name does not resolve.
+        """
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            pass
+        else:
+            return [host]
+        if self._dns is None:
+            self._dns = aiodns.DNSResolver(loop=asyncio.get_running_loop())
+        try:
+            found = await self._dns.getaddrinfo(host, port=port, type=socket.SOCK_STREAM)
+        except aiodns.error.DNSError as exc:
+            raise httpcore.ConnectError(f"{host} does not resolve ({exc.args[-1]})") from exc
+        addresses = list(dict.fromkeys(node.addr[0].decode("ascii") for node in found.nodes))
+        if not addresses:
+            raise httpcore.ConnectError(f"{host} does not resolve")
+        return addresses
+
+    async def aclose(self) -> None:
+        dns, self._dns = self._dns, None
+        if dns is not None:
+            await dns.close()
 
 
 class AsyncioBackend(httpcore.AsyncNetworkBackend):
     """httpcore's network backend on asyncio's transports and protocols (TCP, TLS). A host is
-    resolved once (:func:`resolve`), ``refuse`` sees its addresses (production: only public
+    resolved once (``resolver``), ``refuse`` sees its addresses (production: only public
     ones), and the connection goes to those very addresses, tried in order: what was checked
     is what is connected to (a name cannot resolve to a public address for the check and to
     an internal one for the connection, nor be spelled one way for each)."""
 
-    def __init__(self, refuse: Refuse | None = None) -> None:
+    def __init__(self, resolver: Resolver, refuse: Refuse | None = None) -> None:
+        self.resolver = resolver
         self.refuse = refuse
 
     async def connect_tcp(
@@ -241,7 +246,7 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        addresses = await resolve(host, port)
+        addresses = await self.resolver.addresses(host, port)
         if self.refuse is not None:
             try:
                 self.refuse(host, addresses)
@@ -343,17 +348,20 @@ class EndpointTransport(httpx.AsyncHTTPTransport):
     :class:`AsyncioBackend`; ``ssl_context``: shared by the worker's endpoints; ``refuse``:
     the backend's check of the addresses it connects to."""
 
-    def __init__(self, ssl_context: ssl.SSLContext, refuse: Refuse | None = None) -> None:
+    def __init__(
+        self, ssl_context: ssl.SSLContext, resolver: Resolver, refuse: Refuse | None = None
+    ) -> None:
         super().__init__(verify=ssl_context)
         # httpx builds an httpcore pool, with no way to name its network backend or to do
         # without it
-        self._pool = OneConnection(ssl_context, AsyncioBackend(refuse))  # type: ignore[assignment]
+        backend = AsyncioBackend(resolver, refuse)
+        self._pool = OneConnection(ssl_context, backend)  # type: ignore[assignment]
 
 
 class PooledTransport(httpx.AsyncHTTPTransport):
     """httpx's HTTP transport with httpcore's connection pool on :class:`AsyncioBackend`: what
     is sent outside the endpoints' queues (a test event, a redelivery) is resolved, checked
-    and connected as the queues' deliveries are."""
+    and connected as the queues' deliveries are. Its own :class:`Resolver`, closed with it."""
 
     def __init__(
         self,
@@ -364,13 +372,20 @@ class PooledTransport(httpx.AsyncHTTPTransport):
         kept_alive: int,
     ) -> None:
         super().__init__(verify=ssl_context)
+        self.resolver = Resolver()
         self._pool = httpcore.AsyncConnectionPool(
             ssl_context=ssl_context,
             max_connections=connections,
             max_keepalive_connections=kept_alive,
             keepalive_expiry=KEEPALIVE_SECONDS,
-            network_backend=AsyncioBackend(refuse),
+            network_backend=AsyncioBackend(self.resolver, refuse),
         )
+
+    async def aclose(self) -> None:
+        try:
+            await super().aclose()
+        finally:
+            await self.resolver.aclose()
 
 
 async def send(

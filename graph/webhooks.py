@@ -111,7 +111,7 @@ from graph.relay import to_global_id
 from graph.resolvers.contact import display_name
 from graph.resolvers.node import shows
 from graph.resolvers.webhook import refuse_non_public
-from graph.webhook_http import EndpointTransport, PooledTransport, Refuse, send
+from graph.webhook_http import EndpointTransport, PooledTransport, Refuse, Resolver, send
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -706,6 +706,8 @@ class WebhookDeliverer:
         """Carries what is sent outside the endpoints' queues (:func:`redeliver`,
         :func:`send_test`)."""
         self.ssl_context = httpx.create_ssl_context()
+        self.resolver = Resolver()
+        """Looks up the endpoints' hosts for their queues' transports (closed at the stop)."""
         self.transports: dict[int, EndpointTransport] = {}
         """Per endpoint held: the HTTP transport of its queue, one connection kept alive (one
         event is in flight per endpoint: a pool of its own is not searched through the others'
@@ -934,6 +936,7 @@ class WebhookDeliverer:
                     self.bus.remove(subscriber)
             self.doorbells.clear()
             await self.client.aclose()
+            await self.resolver.aclose()
 
     async def claim_endpoints(self) -> None:
         """Take the lease of every enabled endpoint whose lease is free or ran out (its worker
@@ -999,7 +1002,7 @@ class WebhookDeliverer:
     async def _serve(self, endpoint_id: int, workspace_id: int) -> None:
         """Deliver one endpoint while this worker holds its lease."""
         self.transports[endpoint_id] = EndpointTransport(
-            self.ssl_context, address_check(self.settings)
+            self.ssl_context, self.resolver, address_check(self.settings)
         )
         try:
             try:  # the broadcast may be away (Redis): then the poll alone wakes it

@@ -28,6 +28,7 @@ from tenacity import (
 
 from db.normalize import normalise_email
 from graph.errors import BadUserInput, CrmUnavailable, FieldErrors
+from graph.request_scope import current_request
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable
@@ -277,7 +278,7 @@ def retry_after_seconds(value: str | None) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # "²" is a digit to str.isdigit, not to float
         return float(value)
     try:
         when = email.utils.parsedate_to_datetime(value)
@@ -289,7 +290,9 @@ def retry_after_seconds(value: str | None) -> float | None:
 
 
 CALL_SHARE = 0.75
-"""The share of ``INBOX_GRAPH_REQUEST_TIMEOUT_SECONDS`` a CRM call's tries may take in all."""
+"""The share of its request's time (``INBOX_GRAPH_REQUEST_TIMEOUT_SECONDS`` from the request's
+start, :mod:`graph.request_scope`) by which every CRM call a request makes has ended."""
+_ENCODING_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
 MAX_ANSWER_BYTES = 8 * 2**20
 """The largest CRM answer read (a page of search results or a record is a few KB)."""
 
@@ -316,12 +319,13 @@ async def close_http() -> None:
 class CrmHttpClient:
     """A small JSON-over-HTTPS client for one CRM account.
 
-    Each try, its whole answer included, takes at most ``crm_timeout_seconds``, and the tries
-    with the waits between them end within :data:`CALL_SHARE` of the GraphQL request's own
-    time limit (at least one try's time). A CRM trickling its answer a byte at a time kept a
-    try going for as long as it liked (httpx's timeout bounds each read), and three slow tries
-    outlasted the request's time limit: the whole answer timed out, where the ``crm`` field
-    alone should be ``CRM_UNAVAILABLE`` (a helper's review). A 429 or 5xx answer, or a failed connection, is
+    Each try, its whole answer included, takes at most ``crm_timeout_seconds`` (a timeout is
+    not tried again), and the calls of one request, their tries and the waits between them,
+    end by :data:`CALL_SHARE` of the request's time from its start. A CRM trickling its
+    answer a byte at a time kept a try going for as long as it liked (httpx's timeout bounds
+    each read), and slow tries or calls outlasted the request's time limit: the whole answer
+    timed out, where the ``crm`` field alone should be ``CRM_UNAVAILABLE`` (a helper's
+    review). A 429 or 5xx answer, or a failed connection, is
     tried again up to ``crm_max_attempts`` times in all, waiting the answer's ``Retry-After``
     when it gives one (else exponential backoff with jitter). A ``Retry-After`` longer than
     ``crm_retry_max_wait_seconds`` is not waited for. When the tries or the time run out the
@@ -381,15 +385,18 @@ class CrmHttpClient:
             stop=self._stop,
             reraise=True,
         )
-        every_try = max(seconds, CALL_SHARE * self.settings.request_timeout_seconds)
+        request = current_request()
+        until = request.until(CALL_SHARE) if request is not None else None
         try:
-            async with asyncio.timeout(every_try):
+            async with asyncio.timeout_at(until):
                 async for attempt in retrying:
                     with attempt:
                         try:
                             async with asyncio.timeout(seconds):
                                 response = await self._send(method, url, params, json, headers)
-                        except httpx.TransportError as exc:
+                        except httpx.TimeoutException:
+                            raise TimeoutError from None  # not tried again
+                        except (httpx.TransportError, httpx.DecodingError) as exc:
                             raise _Retryable(
                                 f"could not reach {self.name}: {type(exc).__name__}"
                             ) from None
@@ -423,11 +430,14 @@ class CrmHttpClient:
             httpx.TransportError: as httpx.
         """
         client = shared_http()
-        request = client.build_request(method, url, params=params, json=json, headers=headers)
+        timeout = httpx.Timeout(self.settings.crm_timeout_seconds)
+        request = client.build_request(
+            method, url, params=params, json=json, headers=headers, timeout=timeout
+        )
         response = await client.send(request, stream=True)
         try:
             body = bytearray()
-            async for chunk in response.aiter_bytes():
+            async for chunk in response.aiter_bytes():  # decoded (gzip …)
                 body += chunk
                 if len(body) > MAX_ANSWER_BYTES:
                     raise CrmUnavailable(
@@ -436,8 +446,12 @@ class CrmHttpClient:
                     )
         finally:
             await response.aclose()
+        # the body as read, decoded: without the headers that described it as sent
+        decoded = httpx.Headers(
+            [(k, v) for k, v in response.headers.multi_items() if k not in _ENCODING_HEADERS]
+        )
         return httpx.Response(
-            response.status_code, headers=response.headers, content=bytes(body), request=request
+            response.status_code, headers=decoded, content=bytes(body), request=request
         )
 
 

@@ -62,9 +62,9 @@ from graph.extensions import (
     request_mistake,
     unstorable_input,
 )
-from graph.live import watch_saved_writes
 from graph.permissions.scopes import require_scopes
 from graph.persisted import PersistedDocuments, PersistedQueries, document_hash
+from graph.request_scope import start_request
 from graph.schema.call import CallMutations, CallQueries, CallSubscriptions
 from graph.schema.channel import ChannelMutations, ChannelQueries
 from graph.schema.contact import (
@@ -418,13 +418,13 @@ class InboxSchema(strawberry.Schema):
         (:func:`graph.extensions.is_request_error`), and that one running longer than
         ``INBOX_GRAPH_REQUEST_TIMEOUT_SECONDS`` is stopped and answered with a ``TIMEOUT``
         error (a ``next``, then ``complete``), as HTTP answers 504, ``extensions.saved`` when
-        it had committed a write (:class:`graph.live.SavedWrites`)."""
+        it had committed a write (:mod:`graph.request_scope`)."""
         execution = args[0] if args else kwargs["execution_context"]
         settings = getattr(execution.context, "settings", None)
         seconds = settings.request_timeout_seconds if settings is not None else None
-        writes = watch_saved_writes()
+        running = start_request(seconds)
         async with aclosing(super()._stream_non_subscription(*args, **kwargs)) as results:
-            deadline = None if seconds is None else asyncio.get_running_loop().time() + seconds
+            deadline = running.deadline
             while True:
                 try:
                     async with asyncio.timeout_at(deadline):  # as long as over HTTP
@@ -432,7 +432,9 @@ class InboxSchema(strawberry.Schema):
                 except StopAsyncIteration:
                     return
                 except TimeoutError:
-                    yield ExecutionResult(data=None, errors=[TimedOut(seconds, saved=writes.saved)])
+                    yield ExecutionResult(
+                        data=None, errors=[TimedOut(seconds, saved=running.saved)]
+                    )
                     return
                 if is_request_error(result) and not isinstance(result, PreExecutionError):
                     result = PreExecutionError(

@@ -24,6 +24,8 @@ from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
@@ -648,7 +650,9 @@ def build_app(fake: FakeCrm) -> Starlette:
         routes=[
             Route("/services/{rest:path}", salesforce, methods=["GET", "POST", "PATCH", "DELETE"]),
             Route("/{rest:path}", hubspot, methods=["GET", "POST", "PATCH", "DELETE"]),
-        ]
+        ],
+        # as HubSpot and Salesforce do for a client that accepts it (httpx does): gzip
+        middleware=[Middleware(GZipMiddleware, minimum_size=0)],
     )
 
 

@@ -20,6 +20,7 @@ from tests.crm.common import (
     values_of,
 )
 from tests.crm.fake_crm import FakeCrm
+from tests.support import Client, serve
 
 TIMELINE = """
 query($id: ID!) { node(id: $id) { ... on Conversation {
@@ -307,6 +308,7 @@ async def test_a_slow_hubspot_fails_the_crm_field_alone(
     assert body["data"]["contact"]["name"] == "Sam"
     assert body["data"]["contact"]["crm"] is None
     assert [e["extensions"]["code"] for e in body["errors"]] == ["CRM_UNAVAILABLE"]
+    assert len(fake.seen("/search")) == 1  # a timeout is not tried again
     await agent.aclose()
 
 
@@ -338,6 +340,39 @@ async def test_an_edit_hubspot_took_is_recorded_even_when_reading_it_back_fails(
     assert len(recorded) == 1 and "Job Title" in recorded[0]["text"], recorded
     fake.reset()
     await agent.aclose()
+
+
+@pytest.fixture(scope="module")
+def hurried(crm_env: dict[str, str]):
+    """A second server on the same database whose requests have 3 seconds."""
+    server = serve({**crm_env, "INBOX_GRAPH_REQUEST_TIMEOUT_SECONDS": "3"})
+    yield server
+    server.stop()
+
+
+async def test_the_crm_calls_of_a_request_end_before_its_time_limit(
+    hubspot_world: World, fake: FakeCrm, hurried
+) -> None:
+    """HubSpot calls of 1.9 s each (the search, then the field definitions), each within the
+    CRM's 2 s: together they outlasted the request's 3 s, and the whole answer was a
+    ``TIMEOUT`` (a helper's review). A request's CRM calls end by three quarters of its time:
+    the ``crm`` field alone is ``CRM_UNAVAILABLE``."""
+    email = unique_email()
+    fake.add_hubspot_contact(email=email)
+    contact_id = await contact_from(hubspot_world, "EMAIL", email, first_name="Lee")
+    fake.fail("/crm/v3/", 200, delay=1.9)
+    agent = Client(hurried, hubspot_world.tokens["agent_all"])
+    try:
+        started = time.monotonic()
+        response = await agent.raw(CONTACT_CRM, {"id": contact_id, "p": "HUBSPOT"})
+        assert time.monotonic() - started < 3
+    finally:
+        await agent.aclose()
+        fake.reset()
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["data"]["contact"]["name"] == "Lee" and body["data"]["contact"]["crm"] is None
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["CRM_UNAVAILABLE"]
 
 
 async def test_a_hubspot_trickling_its_answer_fails_the_crm_field_alone_in_time(

@@ -6,11 +6,14 @@ review). A connection that goes before the COMMIT is the usual outage."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from tortoise.transactions import in_transaction
 
-from graph.errors import SaveUncertain
+from graph.errors import SaveUncertain, timed_out_message
 from graph.live import Transaction, write
+from graph.request_scope import start_request
 from tests.live.helpers import scratch_table
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -66,3 +69,29 @@ async def test_a_connection_lost_before_the_commit_is_the_usual_outage(probe_tab
     with pytest.raises(ConnectionResetError):  # answered SERVICE_UNAVAILABLE: nothing saved
         await write(None, 1, operation)
     assert await _rows(probe_table) == []
+
+
+async def test_the_request_knows_whether_its_write_was_saved(probe_table, monkeypatch) -> None:
+    """What a request stopped by its time limit says (``extensions.saved``,
+    :mod:`graph.request_scope`): ``false`` before a commit, ``null`` while one is under way
+    (the commit may be done), ``true`` once one is."""
+    running = start_request(None)
+    assert running.saved is False
+    await write(None, 1, _insert(3))
+    assert running.saved is True
+
+    running = start_request(None)
+    wrapper = await _transaction_class()
+    committed = wrapper.commit
+
+    async def slow(self) -> None:
+        await asyncio.sleep(10)
+        await committed(self)
+
+    monkeypatch.setattr(wrapper, "commit", slow)
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(0.3):
+            await write(None, 1, _insert(4))
+    assert running.saved is None
+    assert "may have been saved" in timed_out_message("request", 30, running.saved)
+    assert await _rows(probe_table) == [3]

@@ -19,10 +19,18 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from graph.resolvers.webhook import is_public
-from graph.webhook_http import EndpointTransport, PooledTransport, send
+from graph.webhook_http import EndpointTransport, PooledTransport, Resolver, send
 from graph.webhooks import retry_after
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+
+@pytest.fixture
+async def resolver():
+    """What the worker's deliverer shares among its endpoints' transports."""
+    owned = Resolver()
+    yield owned
+    await owned.aclose()
 
 
 def _certificate(directory: Path) -> tuple[Path, Path]:
@@ -58,7 +66,7 @@ def _certificate(directory: Path) -> tuple[Path, Path]:
     return cert_path, key_path
 
 
-async def test_requests_over_tls_reuse_one_connection_and_reconnect(tmp_path):
+async def test_requests_over_tls_reuse_one_connection_and_reconnect(tmp_path, resolver):
     cert, key = _certificate(tmp_path)
     bodies: list[bytes] = []
     connections = 0
@@ -85,7 +93,7 @@ async def test_requests_over_tls_reuse_one_connection_and_reconnect(tmp_path):
     served.load_cert_chain(cert, key)
     server = await asyncio.start_server(answer, "127.0.0.1", 0, ssl=served)
     url = f"https://localhost:{server.sockets[0].getsockname()[1]}/hook"
-    transport = EndpointTransport(ssl.create_default_context(cafile=str(cert)))
+    transport = EndpointTransport(ssl.create_default_context(cafile=str(cert)), resolver)
     try:
         statuses = []
         for index in range(5):
@@ -96,7 +104,7 @@ async def test_requests_over_tls_reuse_one_connection_and_reconnect(tmp_path):
         assert bodies == [b'{"n":%d}' % index for index in range(5)]
         assert connections == 3  # kept alive for two requests each, then opened again
 
-        untrusting = EndpointTransport(ssl.create_default_context())  # the system's CAs only
+        untrusting = EndpointTransport(ssl.create_default_context(), resolver)  # system CAs only
         with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
             await send(untrusting, httpx.Request("POST", url, content=b"{}"))
         await untrusting.aclose()
@@ -107,7 +115,7 @@ async def test_requests_over_tls_reuse_one_connection_and_reconnect(tmp_path):
 
 
 @pytest.mark.parametrize("through", ["queue", "client"])
-async def test_an_endless_answer_is_read_up_to_its_limit_then_dropped(through):
+async def test_an_endless_answer_is_read_up_to_its_limit_then_dropped(through, resolver):
     """A receiver answering 200 with a body of 100 GB, streamed for ever: the delivery takes
     its status at once, reads at most ``RESPONSE_BYTES`` and closes the connection. Read whole,
     it filled the worker's memory until the timeout (1.4 GB in 5 s; a helper's review)."""
@@ -134,7 +142,7 @@ async def test_an_endless_answer_is_read_up_to_its_limit_then_dropped(through):
     url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/hook"
     context = ssl.create_default_context()
     via = (
-        EndpointTransport(context)
+        EndpointTransport(context, resolver)
         if through == "queue"
         else httpx.AsyncClient(
             transport=PooledTransport(context, None, connections=2, kept_alive=1)
@@ -155,8 +163,10 @@ async def test_an_endless_answer_is_read_up_to_its_limit_then_dropped(through):
 
 
 async def test_an_unreadable_retry_after_is_no_retry_after():
-    for value in ("1 Jan 2020 1:1:1 +99999999999999999999", "soon", ""):
-        assert retry_after(httpx.Response(503, headers={"Retry-After": value})) is None
+    for value in ("1 Jan 2020 1:1:1 +99999999999999999999", "soon", "", "²"):
+        # as a receiver's bytes (UTF-8): "²" is a digit to str.isdigit, not to float
+        headers = [(b"retry-after", value.encode())]
+        assert retry_after(httpx.Response(503, headers=headers)) is None
     assert retry_after(httpx.Response(429, headers={"Retry-After": "7"})) == 7.0
 
 
