@@ -191,7 +191,7 @@ async def write(
             or may not have been saved).
     """
     for attempt in range(1, attempts + 1):
-        committing = committed = False
+        committing = False
         try:
             async with in_transaction() as connection:
                 tx = Transaction(connection, workspace_id)
@@ -200,19 +200,16 @@ async def write(
                 if claimed is not None:
                     await once.remember(connection, claimed, result)
                 events = await tx._append_to_outbox()
-                # committed here, not by the block's exit (which then only gives the
-                # connection back): what fails from here on may follow a done COMMIT
+                # what fails from here on is the block's exit: the COMMIT (tortoise's, which
+                # also rolls back what fails before it), then the connection given back
                 committing = True
                 note_commit(None)
-                await connection.commit()
-                committed = True
-                note_commit(True)
+            note_commit(True)
             break
         except Exception as exc:
-            if committed:  # giving the connection back failed: the write stands
-                log.warning("a write committed, then its connection failed: %r", exc)
-                break
-            if committing and not _is_retryable(exc) and is_unavailable(exc):
+            if committing and _is_retryable(exc):
+                note_commit(False)  # refused: nothing of it was saved
+            elif committing and is_unavailable(exc):
                 # the COMMIT may have reached the database before the connection went
                 report_unavailable(exc)
                 raise SaveUncertain() from exc
@@ -765,13 +762,21 @@ class Subscriber:
 
 
 class Doorbell(Subscriber):
-    """A subscriber that keeps nothing: every event (or resync marker) only calls
-    :attr:`wake`. For consumers that read the outbox themselves and need only to know when
-    something was committed (the webhook deliverer, :mod:`graph.webhooks`)."""
+    """A subscriber that keeps nothing: every event (or resync marker) is shown to
+    :attr:`heard`, if set, then calls :attr:`wake`. For consumers that read the outbox
+    themselves and need only to know when something was committed (the webhook deliverer,
+    :mod:`graph.webhooks`)."""
 
-    __slots__ = ()
+    __slots__ = ("heard",)
+
+    def __init__(self, workspace_id: int, maxsize: int) -> None:
+        super().__init__(workspace_id, maxsize)
+        self.heard: Callable[[Any], None] | None = None
+        """Called with each event (:class:`LiveEvent`) or marker before :attr:`wake`."""
 
     def _offer(self, item: Any) -> None:
+        if self.heard is not None:
+            self.heard(item)
         if self.wake is not None:
             self.wake()
 

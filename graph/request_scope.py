@@ -57,8 +57,8 @@ def current_request() -> RequestScope | None:
 
 
 def note_commit(saved: bool | None) -> None:
-    """Note that a write's commit is under way (``None``) or done (``True``) for the current
-    request, if any; a commit under way never undoes a done one."""
+    """Note that a write's commit is under way (``None``), done (``True``) or refused
+    (``False``) for the current request, if any; nothing undoes a done one."""
     scope = _scope.get()
     if scope is not None and scope.saved is not True:
         scope.saved = saved

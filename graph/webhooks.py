@@ -36,8 +36,8 @@ A request (Standard Webhooks, https://www.standardwebhooks.com, signed with its 
   (:func:`event_data`), as they are at the first attempt (read per page of events, again
   after :data:`FRESH_SECONDS`); retries send the same body, unless the event's contact was
   erased meanwhile (``eraseContact``, checked before every retry, and before a first attempt
-  whose rows were read more than :data:`FRESH_SECONDS` ago): then it is built again, without
-  the erased data.
+  whose rows were read more than :data:`FRESH_SECONDS` ago or before an erasure in the
+  workspace the worker heard on its bus): then it is built again, without the erased data.
 
 Visibility: the data is what the endpoint's creator may see at the first attempt, decided by
 :func:`graph.resolvers.node.shows` (the visibility policy of
@@ -74,6 +74,7 @@ import contextlib
 import functools
 import json
 import logging
+import math
 import os
 import random
 import socket
@@ -105,7 +106,8 @@ from db.queries import columns, select_rows, select_values
 from graph.auth import load_viewer
 from graph.crm.base import retry_after_seconds
 from graph.errors import BadUserInput, NotFound
-from graph.live import Doorbell, write
+from graph.events import EventType
+from graph.live import Doorbell, LiveEvent, write
 from graph.permissions.fields import mask_phone, sees_unmasked_numbers
 from graph.relay import to_global_id
 from graph.resolvers.contact import display_name
@@ -708,6 +710,9 @@ class WebhookDeliverer:
         self.ssl_context = httpx.create_ssl_context()
         self.resolver = Resolver()
         """Looks up the endpoints' hosts for their queues' transports (closed at the stop)."""
+        self.erasures: dict[int, float] = {}
+        """Per workspace, when (event loop time) a contact erasure was last heard from the bus
+        (or events may have been missed): bodies built before it are checked again."""
         self.transports: dict[int, EndpointTransport] = {}
         """Per endpoint held: the HTTP transport of its queue, one connection kept alive (one
         event is in flight per endpoint: a pool of its own is not searched through the others'
@@ -973,8 +978,16 @@ class WebhookDeliverer:
             if entry[0] is not subscriber:  # another endpoint's task added one meanwhile
                 self.bus.remove(subscriber)
             else:
+                subscriber.heard = functools.partial(self._heard, workspace_id)
                 subscriber.wake = functools.partial(self._ring, workspace_id)
         entry[1].add(endpoint_id)
+
+    def _heard(self, workspace_id: int, item: Any) -> None:
+        """Note when the workspace's contact erasures are heard (or events may have been
+        missed): a body built before one is checked again before it is sent
+        (:meth:`_deliver`)."""
+        if not isinstance(item, LiveEvent) or item.type == EventType.CONTACT_ERASED.value:
+            self.erasures[workspace_id] = asyncio.get_running_loop().time()
 
     def _ring(self, workspace_id: int) -> None:
         for endpoint_id in self.doorbells.get(workspace_id, (None, ()))[1]:
@@ -1074,8 +1087,9 @@ class WebhookDeliverer:
         receiver accepts it (2xx), then commit the cursor with the attempt (:meth:`_delivered`).
         The first try goes to ``endpoint`` as read for the page; each retry reads it again.
         Whether the event's contact was erased meanwhile is read before each retry, and before
-        the first try when ``read_at`` is more than :data:`FRESH_SECONDS` ago (else the body's
-        rows are that fresh already: one query per delivery saved).
+        the first try when ``read_at`` is more than :data:`FRESH_SECONDS` ago or an erasure in
+        the workspace was heard since (:meth:`_heard`; else the body's rows are that fresh
+        already: one query per delivery saved).
 
         Raises:
             LeaseLost: the endpoint went away meanwhile, or was disabled (by an owner, or here
@@ -1090,7 +1104,11 @@ class WebhookDeliverer:
         while True:
             if failures:
                 endpoint = await self._mine(endpoint_id)
-            if failures or loop.time() - read_at > FRESH_SECONDS:
+            if (
+                failures
+                or loop.time() - read_at > FRESH_SECONDS
+                or self.erasures.get(endpoint.workspace_id, -math.inf) >= read_at
+            ):
                 # the event's contact may have been erased since its body was built
                 body = await _body_after_erasure(endpoint, event, body)
                 if not body:

@@ -292,7 +292,7 @@ def retry_after_seconds(value: str | None) -> float | None:
 CALL_SHARE = 0.75
 """The share of its request's time (``INBOX_GRAPH_REQUEST_TIMEOUT_SECONDS`` from the request's
 start, :mod:`graph.request_scope`) by which every CRM call a request makes has ended."""
-_ENCODING_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
+_ENCODING_HEADERS = frozenset({b"content-encoding", b"content-length", b"transfer-encoding"})
 MAX_ANSWER_BYTES = 8 * 2**20
 """The largest CRM answer read (a page of search results or a record is a few KB)."""
 
@@ -448,7 +448,7 @@ class CrmHttpClient:
             await response.aclose()
         # the body as read, decoded: without the headers that described it as sent
         decoded = httpx.Headers(
-            [(k, v) for k, v in response.headers.multi_items() if k not in _ENCODING_HEADERS]
+            [(k, v) for k, v in response.headers.raw if k.lower() not in _ENCODING_HEADERS]
         )
         return httpx.Response(
             response.status_code, headers=decoded, content=bytes(body), request=request

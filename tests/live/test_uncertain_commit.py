@@ -92,6 +92,7 @@ async def test_the_request_knows_whether_its_write_was_saved(probe_table, monkey
     with pytest.raises(TimeoutError):
         async with asyncio.timeout(0.3):
             await write(None, 1, _insert(4))
+    # (whether it was depends on the driver: SQLite's commit runs on in its thread, a
+    # PostgreSQL connection given back mid-commit is reset)
     assert running.saved is None
     assert "may have been saved" in timed_out_message("request", 30, running.saved)
-    assert await _rows(probe_table) == [3]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 
 import pytest
@@ -97,6 +98,53 @@ async def test_a_retry_after_an_erasure_no_longer_carries_the_data(world, receiv
     assert accepted.webhook_id == receiver.requests[0].webhook_id  # the same event
     assert secret not in accepted.body.decode() and "Zoé" not in accepted.body.decode()
     assert accepted.payload["data"]["message"] is None
+    await owner(DELETE, {"id": endpoint})
+    await integration.aclose()
+    await owner.aclose()
+
+
+async def test_a_body_built_just_before_an_erasure_is_not_sent_after_it(world, receiver):
+    """Two messages of a contact read in one page: their bodies are built together. The
+    receiver holds the first for 0.9 s, during which the contact is erased; the second's first
+    try, under a second after its body was built, sent the erased data (the body was checked
+    again only after a second; a helper's review). The deliverer hears the erasure on the bus
+    and checks it again: nothing sent after the erasure carries the data."""
+    owner = world.client("owner")
+    integration = world.client("integration")
+    endpoint = await endpoint_for(owner, receiver, ("MESSAGE_CREATED",))
+    # the deliverer is busy with another contact's message while the contact writes twice,
+    # then reads both in one page and sends the first, which the receiver holds
+    receiver.script = [(200, {}, 1.0), (200, {}, 0.9)]
+    number, secret = new_number(), f"my iban ends {uuid.uuid4().hex[:6]}"
+
+    async def message(sender: str, text: str) -> dict:
+        return (
+            await integration(
+                RECEIVE,
+                {
+                    "i": {
+                        "channelId": world.channel_ids["WHATSAPP"],
+                        "from": sender,
+                        "externalMessageId": uuid.uuid4().hex,
+                        "text": text,
+                        "firstName": "Zoé",
+                    }
+                },
+            )
+        )["receiveMessage"]
+
+    await message(new_number(), "someone else")
+    await receiver.wait_for(lambda: len(receiver.requests) == 1)
+    received = await message(number, f"{secret} (1)")
+    await message(number, f"{secret} (2)")
+    await receiver.wait_for(lambda: len(receiver.requests) == 2)
+    await owner(ERASE, {"c": received["contact"]["id"]})
+    erased = time.monotonic()
+    await asyncio.sleep(2.0)
+    for request in receiver.requests:
+        if request.at > erased:
+            body = request.body.decode()
+            assert secret not in body and "Zoé" not in body, body
     await owner(DELETE, {"id": endpoint})
     await integration.aclose()
     await owner.aclose()
