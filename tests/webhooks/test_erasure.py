@@ -11,6 +11,7 @@ import uuid
 
 import pytest
 
+from tests.contact.common import inbound
 from tests.support import new_number
 from tests.webhooks.test_control import REPLAY
 from tests.webhooks.test_delivery import DELETE, endpoint_for
@@ -110,33 +111,15 @@ async def test_a_body_built_just_before_an_erasure_is_not_sent_after_it(world, r
     again only after a second; a helper's review). The deliverer hears the erasure on the bus
     and checks it again: nothing sent after the erasure carries the data."""
     owner = world.client("owner")
-    integration = world.client("integration")
     endpoint = await endpoint_for(owner, receiver, ("MESSAGE_CREATED",))
     # the deliverer is busy with another contact's message while the contact writes twice,
     # then reads both in one page and sends the first, which the receiver holds
     receiver.script = [(200, {}, 1.0), (200, {}, 0.9)]
     number, secret = new_number(), f"my iban ends {uuid.uuid4().hex[:6]}"
-
-    async def message(sender: str, text: str) -> dict:
-        return (
-            await integration(
-                RECEIVE,
-                {
-                    "i": {
-                        "channelId": world.channel_ids["WHATSAPP"],
-                        "from": sender,
-                        "externalMessageId": uuid.uuid4().hex,
-                        "text": text,
-                        "firstName": "Zoé",
-                    }
-                },
-            )
-        )["receiveMessage"]
-
-    await message(new_number(), "someone else")
+    await inbound(world, text="someone else")
     await receiver.wait_for(lambda: len(receiver.requests) == 1)
-    received = await message(number, f"{secret} (1)")
-    await message(number, f"{secret} (2)")
+    received = await inbound(world, sender=number, text=f"{secret} (1)", first_name="Zoé")
+    await inbound(world, sender=number, text=f"{secret} (2)")
     await receiver.wait_for(lambda: len(receiver.requests) == 2)
     await owner(ERASE, {"c": received["contact"]["id"]})
     erased = time.monotonic()
@@ -146,5 +129,4 @@ async def test_a_body_built_just_before_an_erasure_is_not_sent_after_it(world, r
             body = request.body.decode()
             assert secret not in body and "Zoé" not in body, body
     await owner(DELETE, {"id": endpoint})
-    await integration.aclose()
     await owner.aclose()
