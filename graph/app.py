@@ -374,16 +374,16 @@ class InboxGraphQL(GraphQL):
         if declared is not None and declared > body.limit:
             await self._refuse_too_large(scope, receive, send, anonymous, body.limit)
             return
-        running = start_request(self.settings.request_timeout_seconds)
+        seconds = self.settings.request_timeout_seconds
+        running = start_request(seconds)
         try:
-            async with asyncio.timeout(self.settings.request_timeout_seconds):
+            async with asyncio.timeout_at(running.deadline):
                 await self.answer(scope, body.receive, send)
         except _BodyTooLarge:
             if not responding():
                 await self._refuse_too_large(scope, receive, send, anonymous, body.limit)
         except TimeoutError:
             if not responding():  # else the answer was on its way: nothing to add
-                seconds = self.settings.request_timeout_seconds
                 await _timed_out(body.waiting, seconds, running.saved)(scope, receive, send)
 
     async def _refuse_too_large(

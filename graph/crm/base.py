@@ -341,6 +341,10 @@ class CrmHttpClient:
         self.base_url = base_url.rstrip("/")
         self.token = token
 
+    def _unavailable(self, what: str) -> CrmUnavailable:
+        """``CRM_UNAVAILABLE``: "<the CRM's name> <what>"."""
+        return CrmUnavailable(f"{self.name} {what}", provider=self.name.upper())
+
     def error_for(self, response: httpx.Response) -> Exception:
         """The coded error (or :class:`RecordGone`) for a non-success, non-retryable answer."""
         raise NotImplementedError
@@ -405,17 +409,11 @@ class CrmHttpClient:
                                 f"{self.name} answered {response.status_code}",
                                 retry_after_seconds(response.headers.get("Retry-After")),
                             )
-        except (TimeoutError, httpx.TimeoutException):
-            raise CrmUnavailable(
-                f"{self.name} did not answer within {seconds:g} seconds.",
-                provider=self.name.upper(),
-            ) from None
+        except TimeoutError:  # a try's, or the request's share (httpx's becomes one above)
+            raise self._unavailable(f"did not answer within {seconds:g} seconds.") from None
         except _Retryable as exc:
             log.warning("%s unavailable: %s", self.name, exc.reason)
-            raise CrmUnavailable(
-                f"{self.name} is unavailable ({exc.reason}); try again later.",
-                provider=self.name.upper(),
-            ) from None
+            raise self._unavailable(f"is unavailable ({exc.reason}); try again later.") from None
         if response.is_success:
             return response
         raise self.error_for(response)
@@ -440,10 +438,7 @@ class CrmHttpClient:
             async for chunk in response.aiter_bytes():  # decoded (gzip …)
                 body += chunk
                 if len(body) > MAX_ANSWER_BYTES:
-                    raise CrmUnavailable(
-                        f"{self.name} answered more than {MAX_ANSWER_BYTES // 2**20} MB.",
-                        provider=self.name.upper(),
-                    )
+                    raise self._unavailable(f"answered more than {MAX_ANSWER_BYTES // 2**20} MB.")
         finally:
             await response.aclose()
         # the body as read, decoded: without the headers that described it as sent
