@@ -5,7 +5,10 @@ from __future__ import annotations
 from enum import Enum
 
 from tortoise import fields
+from tortoise.indexes import Index
 from tortoise.models import Model
+
+from db.models.conversation import ConversationStatus
 
 
 class CustomInboxSharing(str, Enum):
@@ -74,6 +77,13 @@ class UnseenMark(Model):
     Written for each user when an inbound message arrives, in the one tier the indicator
     rules pick (``domain.md`` section 3, ``graph.resolvers.indicators``), and deleted when
     the user marks that inbox seen. ``inbox_key`` as in :class:`InboxSeenState`.
+
+    ``conversation_status``, ``contact_assignee_id`` and ``contact_blocked`` are copies of its
+    conversation's status and contact facts, kept by database triggers in the same
+    transaction as every write that changes them (``db/migrations/0017_unseen_mark_facts.py``):
+    the sidebar's new-message counts group a user's marks by them without reading each
+    mark's conversation (:func:`graph.resolvers.indicators.count_parts`). Query them; never
+    set them.
     """
 
     id = fields.BigIntField(primary_key=True)
@@ -85,10 +95,18 @@ class UnseenMark(Model):
         "models.Conversation", related_name="unseen_marks", on_delete=fields.CASCADE
     )
     marked_at = fields.DatetimeField()
+    conversation_status = fields.CharEnumField(
+        ConversationStatus, default=ConversationStatus.OPEN, db_default=ConversationStatus.OPEN
+    )
+    contact_assignee_id = fields.IntField(null=True)
+    contact_blocked = fields.BooleanField(default=False, db_default=False)
 
     class Meta:
         table = "unseen_mark"
         unique_together = (("user", "inbox_key", "conversation"),)
+        # the copies' triggers find a conversation's marks (and so do reassignments, merges
+        # and erasures)
+        indexes = (Index(fields=("conversation_id",)),)
 
 
 __all__ = ["CustomInbox", "CustomInboxShare", "CustomInboxSharing", "InboxSeenState", "UnseenMark"]

@@ -31,7 +31,9 @@ number of inboxes and the size of the workspace: the workspace's counters of ope
 conversations per contact's assignee and blocked flag (:class:`db.models.OpenConversationCount`,
 a few dozen rows kept by database triggers in the same transaction as every write:
 ``db/migrations/0004_query_indexes.py``), and the viewer's unseen marks on open conversations
-grouped by inbox and the same two facts (copies kept on the conversation row). An inbox's count
+grouped by inbox and the same two facts (copies kept on each mark by database triggers,
+``db/migrations/0017_unseen_mark_facts.py``: one range of an index, however many marks the
+viewer holds, instead of a read of each mark's conversation). An inbox's count
 is the sum of the groups its scope allows (:meth:`Scope.allows`, the very value its list
 filters with), so counts and lists cannot disagree.
 """
@@ -221,26 +223,14 @@ _UNSEEN_VALUES = {
 }
 
 
-_JOIN = {
-    # each mark's conversation by primary key (a nested loop): PostgreSQL's planner hashed the
-    # workspace's open conversations instead (40,000 of them for 3,300 marks on the
-    # 100,000-contact bench: 18 ms against 6 ms); OFFSET 0 keeps the subquery from being
-    # flattened into a join it would plan so. The cost follows the viewer's unseen marks, not
-    # the workspace's open conversations.
-    "postgres": "CROSS JOIN LATERAL (SELECT contact_assignee_id, contact_blocked FROM "
-    "conversation WHERE id = m.conversation_id AND workspace_id = {} AND status = {} "
-    "OFFSET 0) c",
-    "sqlite": "JOIN conversation c ON c.id = m.conversation_id AND c.workspace_id = {} "
-    "AND c.status = {}",
-}
-
-
 def count_parts(viewer: Viewer, keys: Iterable[str]) -> list[Part]:
     """The two reads every count of the inboxes of ``keys`` comes from, as parts of one
     statement (:func:`db.combined.read_combined`; :func:`counts_of` reads their rows): the
     workspace's counters of open conversations per contact's assignee and blocked flag, and
-    ``viewer``'s unseen marks on open conversations of the workspace, grouped by inbox and the
-    same two facts (the copies on the conversation row)."""
+    ``viewer``'s unseen marks on open conversations, grouped by inbox and the same two facts
+    (each mark's copies of its conversation's status and facts, kept by the database:
+    ``db/migrations/0017_unseen_mark_facts.py``; a user's marks are all of their own
+    workspace's conversations, :func:`mark_inbound`)."""
     wanted = sorted(set(keys))
     parts = [
         Part(
@@ -257,12 +247,12 @@ def count_parts(viewer: Viewer, keys: Iterable[str]) -> list[Part]:
             Part(
                 "unseen_counts",
                 None,
-                "SELECT m.inbox_key AS unseen_key_, c.contact_assignee_id AS unseen_assignee_, "
-                "c.contact_blocked AS unseen_blocked_, COUNT(m.id) AS unseen_n_ "
-                f"FROM unseen_mark m {_JOIN[UnseenMark._meta.db.capabilities.dialect]} "
-                f"WHERE m.user_id = {{}} AND m.inbox_key IN ({', '.join('{}' for _ in wanted)}) "
-                "GROUP BY m.inbox_key, c.contact_assignee_id, c.contact_blocked",
-                (viewer.workspace_id, ConversationStatus.OPEN.value, viewer.user_id, *wanted),
+                "SELECT inbox_key AS unseen_key_, contact_assignee_id AS unseen_assignee_, "
+                "contact_blocked AS unseen_blocked_, COUNT(id) AS unseen_n_ FROM unseen_mark "
+                f"WHERE user_id = {{}} AND inbox_key IN ({', '.join('{}' for _ in wanted)}) "
+                "AND conversation_status = {} "
+                "GROUP BY inbox_key, contact_assignee_id, contact_blocked",
+                (viewer.user_id, *wanted, ConversationStatus.OPEN.value),
                 values=_UNSEEN_VALUES,
             )
         )

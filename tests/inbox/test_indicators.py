@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from tests.conftest import ASSIGN, CONTACTS, PEOPLE, RECEIVE
 from tests.inbox.test_visibility import expected_standard, expected_teams, visibility_of
+from tests.support import sql
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -29,6 +30,17 @@ SIDEBAR = """{ inboxSidebar { standard { kind newMessageCount openConversationCo
   teams { team { name } newMessageCount openConversationCount } } }"""
 LIST = """query($inbox: InboxSelector!, $unseen: Boolean!) {
   conversations(inbox: $inbox, first: 100, unseen: $unseen) { edges { node { id } } } }"""
+
+
+DRIFTED_MARKS = """SELECT COUNT(*) FROM unseen_mark m JOIN conversation c ON c.id = m.conversation_id
+WHERE m.conversation_status <> c.status OR m.contact_blocked <> c.contact_blocked
+   OR COALESCE(m.contact_assignee_id, 0) <> COALESCE(c.contact_assignee_id, 0)"""
+
+
+def assert_marks_follow_their_conversations(world) -> None:
+    """Every unseen mark's copies of its conversation's status and contact facts (which the
+    sidebar counts by, ``db/migrations/0017_unseen_mark_facts.py``) are its conversation's."""
+    assert sql(world.served.env["DATABASE_URL"], DRIFTED_MARKS) == 0
 
 
 class Model:
@@ -138,6 +150,7 @@ async def check(world, model: Model) -> None:
                 model.marks[user],
             )
         await client.aclose()
+    assert_marks_follow_their_conversations(world)
 
 
 step = st.one_of(
@@ -497,6 +510,7 @@ async def test_the_dot_follows_a_reassigned_conversation(world):
     await owner(ASSIGN, {"c": contact, "a": None})
     assert await dots("agent_all") == {"UNASSIGNED": [conversation]}
     assert await dots("agent_self") == {}
+    assert_marks_follow_their_conversations(world)
     await owner.aclose()
 
 
@@ -546,5 +560,42 @@ async def test_marks_end_in_the_final_tier_when_messages_and_reassignments_race(
         if "UNASSIGNED" in dots:  # nothing is left behind
             left = await client(LIST, {"inbox": {"standard": "UNASSIGNED"}, "unseen": True})
             assert conversation not in [e["node"]["id"] for e in left["conversations"]["edges"]]
+        await client.aclose()
+    await owner.aclose()
+
+
+async def test_marks_keep_their_conversations_facts_when_writes_race(world):
+    """Inbound messages, closes, reassignments and blocks of one contact at the same time: each
+    unseen mark ends with its conversation's status and facts (the copies the sidebar counts
+    by; on PostgreSQL a mark inserted beside a change of its conversation reads the change or
+    is updated by it), and every user's dots equal their ``unseen`` lists."""
+    import asyncio
+
+    from tests.support import receive
+
+    owner = world.client("owner")
+    contact = world.contact_ids["c_none"]
+    await owner("mutation($c: ID!) { unblockContact(contactId: $c) { id } }", {"c": contact})
+    await owner(ASSIGN, {"c": contact, "a": None})
+    close = "mutation($c: ID!) { closeConversation(contactId: $c) { id } }"
+    block = "mutation($c: ID!) { %s(contactId: $c) { id } }"
+    for round_ in range(3):
+        await receive(world, "c_none", f"round {round_}")
+        await asyncio.gather(
+            *(receive(world, "c_none", f"round {round_} message {i}") for i in range(4)),
+            owner.execute(close, {"c": contact}),
+            owner(ASSIGN, {"c": contact, "a": world.user_ids["agent_team"]}),
+            owner.execute(block % "blockContact", {"c": contact}),
+            owner.execute(block % "unblockContact", {"c": contact}),
+            owner(ASSIGN, {"c": contact, "a": None}),
+            receive(world, "c_none", f"round {round_} last"),
+        )
+        assert_marks_follow_their_conversations(world)
+    for user in USERS:
+        client = world.client(user)
+        sidebar = (await client(SIDEBAR))["inboxSidebar"]
+        for kind in sidebar["standard"]:
+            unseen = await client(LIST, {"inbox": {"standard": kind["kind"]}, "unseen": True})
+            assert kind["newMessageCount"] == len(unseen["conversations"]["edges"]), (user, kind)
         await client.aclose()
     await owner.aclose()
