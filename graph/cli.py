@@ -233,6 +233,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         proxy_headers=True,
         timeout_graceful_shutdown=10,
         ws_max_size=settings.max_frame_bytes,  # a bigger message closes its socket with 1009
+        # a peer that does not answer a ping in time is dropped (graph.ws_compression)
+        ws_ping_interval=settings.ws_ping_seconds,
+        ws_ping_timeout=settings.ws_ping_seconds,
         # uvicorn's wsproto protocol, with permessage-deflate off or bounded
         # (INBOX_GRAPH_WS_COMPRESSION, graph.ws_compression)
         **websocket,

@@ -252,6 +252,9 @@ class Settings:
     document_cache_bytes: int = 256 * 1024
     header_timeout_seconds: float = 10.0
     keep_alive_seconds: float = 5.0
+    ws_ping_seconds: float = 20.0
+    """How often a WebSocket is pinged, and how long its peer has to answer before its
+    connection is dropped (``graph.ws_compression``: a dead or frozen peer)."""
     trusted_documents: bool = False
     apq_store_bytes: int = 1024 * 1024
     apq_ttl_seconds: int = 24 * 3600
@@ -317,6 +320,7 @@ class Settings:
             or database_name(database_url()),
             header_timeout_seconds=_seconds("INBOX_GRAPH_HEADER_TIMEOUT_SECONDS", 10.0),
             keep_alive_seconds=_seconds("INBOX_GRAPH_KEEP_ALIVE_SECONDS", 5.0),
+            ws_ping_seconds=_seconds("INBOX_GRAPH_WS_PING_SECONDS", 20.0),
             max_connections=_limit("INBOX_GRAPH_MAX_CONNECTIONS"),
             rate_limit_url=_rate_limit_url(),
             rate_limit_points=_whole("INBOX_GRAPH_RATE_LIMIT_POINTS", 1000),

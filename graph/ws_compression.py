@@ -51,6 +51,7 @@ from typing import Any, NamedTuple
 import h11
 import wsproto
 from starlette.websockets import WebSocketState
+from uvicorn.logging import TRACE_LOG_LEVEL
 from uvicorn.protocols.websockets.wsproto_impl import WSProtocol
 from wsproto import ConnectionType
 from wsproto.connection import Connection, ConnectionState
@@ -348,6 +349,34 @@ class _TellsItsWriter(WSProtocol):
 
     frame_writer: FrameWriter | None = None
     _close_sent = False
+
+    def keepalive_timeout(self) -> None:
+        """The peer did not answer the last ping within ``ws_ping_timeout``
+        (``INBOX_GRAPH_WS_PING_SECONDS``): drop the connection at once, without a close frame.
+
+        uvicorn's own writes a close frame (1011) and closes the transport gracefully, which
+        waits for everything buffered to go out first: a peer whose TCP stack still
+        acknowledges but that reads nothing (a frozen tab, a stopped process, a client that
+        replays a large backlog without reading) then kept its socket, its subscriptions and
+        megabytes of buffers for as long as it lived, since the close frame sat behind them.
+        And a standard ``graphql-ws`` client that did get the 1011 took it as fatal and stopped
+        reconnecting for good; a connection dropped reads as 1006, which it retries (with
+        ``afterSequence``, nothing is missed)."""
+        self.pong_timer = None
+        self.pending_ping_payload = None
+        if self.logger.level <= TRACE_LOG_LEVEL:
+            self.logger.log(TRACE_LOG_LEVEL, "%s WebSocket keepalive ping timeout", self.client)
+        self.transport.abort()
+
+    def shutdown(self) -> None:
+        """The server stops: a socket whose writes are backed up (its peer reads nothing) is
+        dropped at once, since the 1012 close frame would wait behind its buffers until
+        uvicorn's graceful shutdown gave up (10 seconds); any other gets 1012, as uvicorn
+        does."""
+        if not self.writable.is_set() and not self.transport.is_closing():
+            self.transport.abort()
+            return
+        super().shutdown()
 
     def connection_lost(self, exc: Exception | None) -> None:
         super().connection_lost(exc)

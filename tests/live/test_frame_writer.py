@@ -44,6 +44,9 @@ class _Transport(asyncio.Transport):
     def close(self) -> None:
         self.closing = True
 
+    def abort(self) -> None:  # what the app's protocols do to a peer that stopped answering
+        self.closing = True
+
     def pause_reading(self) -> None:
         pass
 
