@@ -689,6 +689,18 @@ VERSION_HEADER = "X-Inbox-Graph-Version"
 release of ``CHANGELOG.md`` the schema is at) on every HTTP response."""
 
 
+EXPOSED_HEADERS = [
+    "Retry-After",
+    "RateLimit-Limit",
+    "RateLimit-Remaining",
+    "RateLimit-Reset",
+    "RateLimit-Policy",
+    VERSION_HEADER,
+]
+"""Response headers a browser app on an allowed origin may read (``Access-Control-Expose-Headers``):
+when to retry, its budget (:meth:`graph.throttle.ThrottleStatus.headers`) and the API's version."""
+
+
 class VersionHeader:
     """ASGI middleware: :data:`VERSION_HEADER` on every HTTP response, errors included."""
 
@@ -864,12 +876,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
         middleware=[
             Middleware(VersionHeader),
             # Browser apps on the allowed origins may call the API over HTTP too (bearer tokens,
-            # no cookies); the same list guards WebSocket handshakes.
+            # no cookies); the same list guards WebSocket handshakes. Whatever request headers
+            # their clients add are allowed (Apollo's apollographql-client-name and
+            # apollo-require-preflight, tracing's traceparent, sentry-trace, baggage ...: with
+            # no cookie, a header grants nothing), and they may read the rate limit's headers
+            # and the version.
             Middleware(
                 OriginCORS,
                 origins=graphql.origins,
                 allow_methods=["GET", "POST"],
-                allow_headers=["Authorization", "Content-Type"],
+                allow_headers=["*"],
+                expose_headers=EXPOSED_HEADERS,
                 max_age=600,
             ),
         ],

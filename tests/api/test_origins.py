@@ -87,3 +87,43 @@ async def test_production_allows_only_the_configured_origins(production):
     assert refused.value.response.status_code == 403
     configured = await _preflight(production.http_url, ALLOWED_ORIGIN)
     assert configured.headers["access-control-allow-origin"] == ALLOWED_ORIGIN
+
+
+async def test_browser_apps_send_their_clients_headers_and_read_the_budget(served, world):
+    """What Apollo Client, Apollo's CSRF advice and tracing libraries add to every request is
+    allowed by the preflight (it used to be refused, so the browser sent nothing), and a
+    browser app may read when to retry, its budget and the API's version."""
+    added = (
+        "authorization, content-type, apollographql-client-name, apollographql-client-version, "
+        "apollo-require-preflight, x-apollo-operation-name, traceparent, sentry-trace, baggage"
+    )
+    async with httpx.AsyncClient() as http:
+        answer = await http.options(
+            served.http_url,
+            headers={
+                "Origin": ALLOWED_ORIGIN,
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": added,
+            },
+        )
+        assert answer.status_code == 200, answer.text
+        allowed = {h.strip() for h in answer.headers["access-control-allow-headers"].split(",")}
+        assert {h.strip() for h in added.split(",")} <= {h.lower() for h in allowed}
+        simple = await http.post(
+            served.http_url,
+            json={"query": "{ me { id } }"},
+            headers={"Origin": ALLOWED_ORIGIN, "Authorization": f"Bearer {world.tokens['owner']}"},
+        )
+    assert simple.status_code == 200
+    exposed = {
+        h.strip().lower() for h in simple.headers["access-control-expose-headers"].split(",")
+    }
+    for header in (
+        "retry-after",
+        "ratelimit-remaining",
+        "ratelimit-reset",
+        "x-inbox-graph-version",
+    ):
+        assert header in exposed
+        if header != "retry-after":
+            assert header in simple.headers  # each one the app may read is really sent
