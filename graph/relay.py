@@ -152,8 +152,11 @@ _UTC_OFFSET = timedelta(0)
 def decode_cursor(cursor: str, shape: tuple[type, ...], *, field: str = "after") -> list[Any]:
     """The keyset values of a cursor, checked against ``shape`` (``datetime``, ``int``, ``str``).
 
+    A cursor holds a place (sort values and id), not the list it came from: one of another
+    list of the same shape reads as that place in this one (README, "Lists (Relay connections)").
+
     Raises:
-        BadUserInput: when the cursor was not produced by this list.
+        BadUserInput: when the cursor is not a place of this shape.
     """
     try:
         values = json.loads(_b64decode(cursor))
