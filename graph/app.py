@@ -312,6 +312,15 @@ class InboxGraphQL(GraphQL):
             return self.ide_assets.html
         return super().graphql_ide_html
 
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        """strawberry's rule (a GET without ``query`` that accepts HTML or ``*/*``), except for
+        a GET naming a persisted document by its hash alone (``extensions.persistedQuery``):
+        an operation, which curl's, python-requests' and axios's ``*/*`` used to turn into
+        GraphiQL's page."""
+        return super().should_render_graphql_ide(request) and (
+            request.query_params.get("extensions") is None
+        )
+
     def is_websocket_origin_allowed(self, request: Any, origin: str) -> bool:
         """The handshake of a page on another origin: :meth:`graph.origins.Origins.allows`."""
         return self.origins.allows(origin)

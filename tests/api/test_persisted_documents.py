@@ -108,6 +108,24 @@ async def test_apq_over_get(world, served):
     assert by_hash.json()["data"] == registered.json()["data"]
 
 
+async def test_a_get_by_hash_runs_whatever_the_client_accepts(world, served):
+    """curl's and python-requests' ``*/*``, axios's ``application/json, text/plain, */*``: a
+    GET naming a persisted query by its hash alone is an operation, not a request for the
+    GraphiQL page (which a GET without a document and accepting ``*/*`` gets)."""
+    token = world.tokens["owner"]
+    query = unique_query("me { name }")
+    await get(served.http_url, token, {"query": query, "extensions": persisted(query)})
+    for accept in ("*/*", "application/json, text/plain, */*", "text/html, */*"):
+        async with httpx.AsyncClient(timeout=30) as http:
+            by_hash = await http.get(
+                served.http_url,
+                params={"extensions": json.dumps(persisted(query))},
+                headers={"Authorization": f"Bearer {token}", "Accept": accept},
+            )
+        assert by_hash.headers["content-type"].startswith("application/"), (accept, by_hash.text)
+        assert by_hash.json()["data"]["me"]["name"], by_hash.text
+
+
 async def test_a_mutation_named_by_hash_does_not_run_over_get(world, served):
     token = world.tokens["owner"]
     name = f"team {uuid.uuid4().hex[:8]}"
