@@ -633,13 +633,26 @@ class InboxGraphQL(GraphQL):
     async def on_ws_connect(self, context: Context) -> Any:
         """Authenticate ``connection_init`` (4403 without a valid token; an unreachable
         database: :meth:`graph.websocket.InboxTransportWSHandler.handle_connection_init`)."""
-        params = context.connection_params
-        token = bearer_token(params.get("authorization")) if isinstance(params, dict) else None
+        token = bearer_token(init_authorization(context.connection_params))
         viewer = await check_token(token)
         if viewer is None:
             raise ConnectionRejectionError()
         context.current_viewer = viewer
         return None
+
+
+def init_authorization(params: Any) -> Any:
+    """The ``Authorization`` value of a ``connection_init`` payload: its ``authorization`` key,
+    in any case (as HTTP header names are), or the same key in a ``headers`` object (what
+    clients written for Hasura or Apollo's older transport send); ``None`` without one."""
+    if not isinstance(params, dict):
+        return None
+    for where in (params, params.get("headers")):
+        if isinstance(where, dict):
+            for key, value in where.items():
+                if isinstance(key, str) and key.lower() == "authorization":
+                    return value
+    return None
 
 
 class InboxApp(Starlette):

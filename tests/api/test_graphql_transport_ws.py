@@ -82,6 +82,30 @@ async def test_connection_init_with_a_null_or_no_payload_is_well_formed(world, i
     assert await on_socket(world.served, steps) == {"close": 4403, "reason": "Forbidden"}
 
 
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"Authorization": "Bearer {}"},
+        {"AUTHORIZATION": "bearer {}"},
+        {"headers": {"Authorization": "Bearer {}"}},
+        {"headers": {"authorization": "Bearer {}"}},
+    ],
+)
+async def test_connection_init_takes_the_token_under_any_spelling_of_its_header(world, payload):
+    """``Authorization`` is a header name, in any case over HTTP: so it is in
+    ``connection_init`` (``graphql-ws`` retries a 4403 for ever, so a client spelling it
+    ``Authorization`` reconnected without end), and under ``headers`` as clients written for
+    Hasura or Apollo's older transport send it."""
+    token = world.tokens["owner"]
+    filled = json.loads(json.dumps(payload).replace("{}", token))
+
+    def steps(socket: Socket) -> Any:
+        socket.send({"type": "connection_init", "payload": filled})
+        return socket.receive()
+
+    assert await on_socket(world.served, steps) == {"type": "connection_ack", "payload": None}
+
+
 async def test_ping_is_answered_with_pong_before_and_after_the_ack_and_pong_is_ignored(world):
     def steps(socket: Socket) -> list[Any]:
         socket.send({"type": "ping"})
