@@ -664,14 +664,14 @@ class InboxApp(Starlette):
     errors). Thousands of idle subscriptions are a dashboard's normal state (issue 3, memory per
     subscription). WebSockets on ``/graphql`` go to the view alone.
 
-    ``GET`` and ``POST`` on ``/graphql`` go through the application's own middleware
+    HTTP requests on ``/graphql`` go through the application's own middleware
     (:class:`VersionHeader`, CORS, the statement counter) straight to the view: not through
     Starlette's error and exception layers, the router and the route, which a request's every
     message passed through for nothing (the view answers its own errors, the route is known):
     about 6 % of a ``{ __typename }``'s CPU (issue 23). The view answers a failure of its own
     as a masked 500 ``INTERNAL_SERVER_ERROR`` (:meth:`InboxGraphQL.__call__`), inside that
     middleware: it carries the version and CORS headers. Every other request (``/healthz``,
-    the IDE's and the live page's files, other methods) goes through Starlette as usual.
+    the IDE's and the live page's files) goes through Starlette as usual.
     """
 
     graphql_view: Any = None
@@ -687,12 +687,13 @@ class InboxApp(Starlette):
                     scope["app"] = self
                     await self.graphql_view(scope, receive, send)
                     return
-                if scope["method"] in ("GET", "POST"):
-                    scope["app"] = self
-                    if self.middleware_stack is None:
-                        self.middleware_stack = self.build_middleware_stack()
-                    await self._graphql_http(scope, receive, send)
-                    return
+                # every method: the view refuses all but GET and POST with one 405 (``Allow:
+                # GET, POST``; Starlette's router offered HEAD, which the view then refused)
+                scope["app"] = self
+                if self.middleware_stack is None:
+                    self.middleware_stack = self.build_middleware_stack()
+                await self._graphql_http(scope, receive, send)
+                return
         await super().__call__(scope, receive, send)
 
     def build_middleware_stack(self) -> Any:
@@ -748,7 +749,7 @@ def _request_refused(exc: HTTPException, method: str) -> Response:
     cause = exc.__cause__
     if exc.status_code == 404:
         return _refusal(exc.reason, ErrorCode.NOT_FOUND, 404)
-    if exc.status_code == 405 and method not in ("GET", "POST"):  # HEAD, routed with GET
+    if exc.status_code == 405 and method not in ("GET", "POST"):  # PUT, HEAD ...
         return _refusal(exc.reason, ErrorCode.BAD_USER_INPUT, 405, {"Allow": "GET, POST"})
     if (
         isinstance(cause, InvalidOperationTypeError)
