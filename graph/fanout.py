@@ -70,11 +70,16 @@ class LiveOperation:
     Its stream refers back to it (and so does the stream's :class:`FastPath`): once it ends,
     either way, the operation lets go of its stream, so that neither waits for the cyclic
     garbage collector (a reconnect storm ends thousands; issue 23).
+
+    ``extensions`` are the ``subscribe`` payload's (``None`` when it had none): the operation
+    runs with them (:meth:`graph.schema.InboxSchema.stream`), so that it may name its document
+    by hash (``extensions.persistedQuery``) as over HTTP; :meth:`named` then gives it the text.
     """
 
     __slots__ = (
         "completed",
         "document_key",
+        "extensions",
         "frame_head",
         "frame_prefix",
         "id",
@@ -96,11 +101,13 @@ class LiveOperation:
         send_text: Callable[[str], Awaitable[None]],
         owner: Any = None,
         writer: FrameWriter | None = None,
+        extensions: dict[str, Any] | None = None,
     ) -> None:
         self.id = id
         self.query = query
         self.variables = variables
         self.operation_name = operation_name
+        self.extensions = extensions
         self.send_text = send_text
         # equal documents of many subscribers share one key (and one copy of their text)
         self.document_key = (
@@ -114,6 +121,12 @@ class LiveOperation:
         self.stream: Any = None
         self.owner = owner
         self.writer = writer
+
+    def named(self, query: str) -> None:
+        """The operation's document is ``query``: it was named by hash, not sent
+        (:class:`graph.persisted.PersistedQueries`); its events run this text."""
+        self.query = sys.intern(query)
+        self.document_key = (self.query, *self.document_key[1:])
 
     def send_next(self, payload: str, body: bytes | None = None) -> Awaitable[None] | None:
         """Send a ``next`` frame carrying ``payload`` (JSON text). ``body``: ``payload`` and

@@ -5,7 +5,9 @@
 ``extensions.persistedQuery = {"version": 1, "sha256Hash": "<64 hex digits>"}``: the SHA-256
 of the document's UTF-8 text (the protocol of Apollo's persisted-query link,
 https://github.com/apollographql/apollo-link-persisted-queries#protocol). Over HTTP, in a POST
-body or a GET's ``extensions`` parameter (JSON). A malformed ``persistedQuery`` (not an object,
+body or a GET's ``extensions`` parameter (JSON); over graphql-transport-ws, in a ``subscribe``
+payload's ``extensions`` (with ``"query": ""``, or no ``query``), for queries, mutations and
+subscriptions alike (:mod:`graph.websocket`). A malformed ``persistedQuery`` (not an object,
 another version, a hash that is not 64 hex digits) is ``BAD_USER_INPUT`` with
 ``extensions.field``.
 
@@ -31,7 +33,7 @@ it is back).
 registered by ``inbox-graph register-documents MANIFEST`` run (the table
 ``persisted_document``, read by every worker; each worker keeps the ones it has read in a cache
 of the same byte bound). A request runs when it names a registered document by hash, or sends
-its exact text (so clients that cannot send hashes, such as graphql-transport-ws subscriptions,
+its exact text (so clients that cannot send hashes, such as most graphql-transport-ws clients,
 still run registered documents). Anything else is refused with ``PERSISTED_QUERY_ONLY``, APQ
 registration included; an unknown hash alone is still ``PERSISTED_QUERY_NOT_FOUND``. Documents
 registered are read when trusted documents are off too (a client built with a manifest sends
@@ -81,6 +83,7 @@ from tortoise.transactions import in_transaction
 from db.models import PersistedDocument
 from graph.errors import BadUserInput, CodedError, PersistedQueryNotFound, PersistedQueryOnly
 from graph.extensions import as_graphql_error, coded_errors
+from graph.fanout import current_operation
 from graph.throttle import admit_document, spend_point
 
 if TYPE_CHECKING:
@@ -478,6 +481,9 @@ class PersistedQueries(SchemaExtension):
             return
         if not query:
             context.query = await self.documents.find(key, context.context)
+            live = current_operation()
+            if live is not None:  # over WebSocket: a subscription's events run this text
+                live.named(context.query)
             return
         if document_hash(query) != key:
             raise BadUserInput(

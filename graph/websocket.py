@@ -23,6 +23,10 @@ every rule of the protocol (https://github.com/enisdenjo/graphql-ws/blob/master/
   again later) and a ``subscribe`` gets an ``error`` coded ``SERVICE_UNAVAILABLE`` (the socket
   and its other operations stay open);
 - ``logout`` over the socket closes it with 4403 once the operation has answered;
+- a ``subscribe`` payload's ``extensions`` are its operation's (strawberry's handler dropped
+  them): a document named by hash (``extensions.persistedQuery``, with ``"query": ""`` or no
+  ``query``) runs, or is refused, by the rules HTTP follows (:mod:`graph.persisted`), a
+  refusal answered with an ``error`` frame;
 - every operation gets fresh DataLoaders, so nothing is served from a connection-wide cache;
 - a ``subscribe`` over ``INBOX_GRAPH_MAX_SUBSCRIPTIONS_PER_SOCKET`` operations open on the
   socket, or ``INBOX_GRAPH_MAX_SUBSCRIPTIONS_PER_USER`` open over all the user's sockets on this
@@ -53,7 +57,7 @@ from graph.auth import reload_viewer, viewer_for_token
 from graph.context import start_operation_loaders
 from graph.errors import RateLimited
 from graph.extensions import MASKED_MESSAGE, as_graphql_error, coded_errors, unavailable_error
-from graph.fanout import LiveOperation, start_live_operation
+from graph.fanout import LiveOperation, current_operation, start_live_operation
 from graph.live import SharedReads
 from graph.ws_compression import FrameWriter, frame_writer
 
@@ -75,7 +79,9 @@ def frame_problem(message: Any) -> str | None:
     that is an object or null; ``subscribe`` and ``complete`` an ``id`` (here 1 to
     :data:`MAX_OPERATION_ID_LENGTH` characters); ``subscribe`` a ``payload`` with a string
     ``query`` and optional ``operationName`` (string or null), ``variables`` and
-    ``extensions`` (objects or null). Unknown types are refused by strawberry (4400 too).
+    ``extensions`` (objects or null); ``query`` may be left out (or null) when
+    ``extensions.persistedQuery`` names the document by hash, as over HTTP. Unknown types are
+    refused by strawberry (4400 too).
     """
     if not isinstance(message, dict) or not isinstance(message.get("type"), str):
         return "Messages must be JSON objects with a string `type`."
@@ -95,12 +101,18 @@ def frame_problem(message: Any) -> str | None:
         ):
             return f"`{kind}` needs a string `id` of 1 to {MAX_OPERATION_ID_LENGTH} characters."
     if kind == "subscribe":
-        if not isinstance(payload, dict) or not isinstance(payload.get("query"), str):
+        if not isinstance(payload, dict):
+            return "`subscribe` payload must be an object with a string `query`."
+        extensions = payload.get("extensions")
+        if extensions is not None and not isinstance(extensions, dict):
+            return "`extensions` must be an object."
+        query = payload.get("query")
+        if not isinstance(query, str) and not (
+            query is None and extensions is not None and "persistedQuery" in extensions
+        ):
             return "`subscribe` payload must be an object with a string `query`."
         if payload.get("variables") is not None and not isinstance(payload["variables"], dict):
             return "`variables` must be an object."
-        if payload.get("extensions") is not None and not isinstance(payload["extensions"], dict):
-            return "`extensions` must be an object."
         if payload.get("operationName") is not None and not isinstance(
             payload["operationName"], str
         ):
@@ -310,6 +322,9 @@ class InboxTransportWSHandler(BaseGraphQLTransportWSHandler):
             # the operation task copies these context variables when it is created
             start_operation_loaders(viewer.workspace_id)
             payload = message["payload"]
+            extensions = payload.get("extensions")
+            if extensions is not None and payload.get("query") is None:
+                payload["query"] = ""  # named by hash only (frame_problem)
             # thousands of dashboards send the same document: keep one copy of its text
             payload["query"] = sys.intern(payload["query"])
             live = LiveOperation(
@@ -320,6 +335,7 @@ class InboxTransportWSHandler(BaseGraphQLTransportWSHandler):
                 send_text=self.websocket.ws.send_text,
                 owner=self,
                 writer=self._writer(),
+                extensions=extensions,
             )
             start_live_operation(live)
         await super().handle_subscribe(message)
@@ -348,14 +364,19 @@ class InboxTransportWSHandler(BaseGraphQLTransportWSHandler):
         as strawberry's :meth:`run_operation` does: an ``error`` frame when its budget refuses
         it; a stream that refuses to start (its first iteration raised) ends with a ``next``
         carrying the coded error, then ``complete``. ``False``: not such a subscription,
-        nothing done (strawberry's path runs it)."""
+        nothing done (strawberry's path runs it: a document named by hash, too)."""
         schema = self.schema
         start = getattr(schema, "start_cached_subscription", None)
         if start is None or self.root_value is not None:
             return False
+        live = current_operation()  # this operation's (its task copied the context)
         try:
             started = await start(
-                operation.query, operation.variables, operation.operation_name, self.context
+                operation.query,
+                operation.variables,
+                operation.operation_name,
+                self.context,
+                live.extensions if live is not None else None,
             )
             if started is None:
                 return False

@@ -252,23 +252,25 @@ async def connect_ws(
 
 
 async def subscribe(
-    served: Served, token: str, query: str, variables: dict[str, Any] | None = None, **options: Any
+    served: Served,
+    token: str,
+    query: str,
+    variables: dict[str, Any] | None = None,
+    *,
+    extensions: dict[str, Any] | None = None,
+    **options: Any,
 ) -> Subscription:
     """Connect, authenticate and start one subscription; returns once acknowledged
-    (``options``: see :func:`connect_ws`)."""
+    (``extensions``: the ``subscribe`` payload's, e.g. a ``persistedQuery``; ``options``: see
+    :func:`connect_ws`)."""
     socket = await connect_ws(served, token, **options)
     ack = json.loads(await asyncio.wait_for(socket.recv(), 10))
     assert ack["type"] == "connection_ack", ack
     operation_id = uuid.uuid4().hex
-    await socket.send(
-        json.dumps(
-            {
-                "id": operation_id,
-                "type": "subscribe",
-                "payload": {"query": query, "variables": variables or {}},
-            }
-        )
-    )
+    payload: dict[str, Any] = {"query": query, "variables": variables or {}}
+    if extensions is not None:
+        payload["extensions"] = extensions
+    await socket.send(json.dumps({"id": operation_id, "type": "subscribe", "payload": payload}))
     # the server has registered the subscription once a ping round-trips after it; its first
     # events may come before the pong (a replay with afterSequence; a subscription that sends
     # its current state at once, inboxSidebarChanged, on a loaded machine): they are kept, in

@@ -62,6 +62,7 @@ from graph.extensions import (
     request_mistake,
     unstorable_input,
 )
+from graph.fanout import current_operation
 from graph.permissions.scopes import require_scopes
 from graph.persisted import PersistedDocuments, PersistedQueries, document_hash
 from graph.request_scope import start_request
@@ -196,6 +197,7 @@ class InboxSchema(strawberry.Schema):
         variables: dict[str, Any] | None,
         operation_name: str | None,
         context: Any,
+        operation_extensions: dict[str, Any] | None = None,
     ) -> tuple[LiveStream | None, GraphQLError | None] | None:
         """Set up a subscription over WebSocket without strawberry's per-operation stages
         (issue 23, reconnect storms): what its extensions would do for it, done directly.
@@ -210,8 +212,12 @@ class InboxSchema(strawberry.Schema):
         :class:`graph.extensions.CostBudget` charges it. Returns ``None`` whenever anything
         else may have to be answered (nothing was charged or started: strawberry's
         :meth:`stream` answers it as before), else the stream to start (its first
-        iteration) or the error refusing it (the budget: nothing runs).
+        iteration) or the error refusing it (the budget: nothing runs). A document named by
+        hash (``operation_extensions.persistedQuery``) is :class:`graph.persisted.
+        PersistedQueries`' to check, find or store: ``None``, as for ``_execute_cached``.
         """
+        if operation_extensions and "persistedQuery" in operation_extensions:
+            return None
         found = self._validated_operation(query, operation_name)
         if found is None or found[1].operation is not GraphQLOperationType.SUBSCRIPTION:
             return None
@@ -226,7 +232,7 @@ class InboxSchema(strawberry.Schema):
             variables,
             operation_name,
             middleware=MiddlewareManager(),
-            operation_extensions=None,
+            operation_extensions=operation_extensions,
         )
         if isinstance(executor, list):  # variables that do not coerce
             return None
@@ -394,6 +400,14 @@ class InboxSchema(strawberry.Schema):
             return PreExecutionError(data=None, errors=[request_mistake(error)])
 
     async def stream(self, query, variable_values=None, *args: Any, **kwargs: Any):
+        """strawberry's, with the guards of this class. Over graphql-transport-ws the
+        ``subscribe`` payload's ``extensions`` (:attr:`graph.fanout.LiveOperation.extensions`:
+        strawberry's handler drops them) are the operation's, as a request's are over HTTP:
+        :class:`graph.persisted.PersistedQueries` reads ``extensions.persistedQuery`` there."""
+        if not args and kwargs.get("operation_extensions") is None:
+            live = current_operation()
+            if live is not None and live.extensions is not None:
+                kwargs["operation_extensions"] = live.extensions
         operation_name_given.set(
             bool(kwargs.get("operation_name") or (args[2] if len(args) > 2 else None))
         )

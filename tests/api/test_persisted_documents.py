@@ -18,7 +18,17 @@ import pytest
 
 from tests.clients import run_node
 from tests.live.helpers import NEW_MESSAGE
-from tests.support import GraphQLError, Served, cli, serve, subscribe
+from tests.support import (
+    RECEIVE,
+    Client,
+    GraphQLError,
+    Served,
+    cli,
+    open_socket,
+    receive,
+    serve,
+    subscribe,
+)
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -342,6 +352,171 @@ async def test_without_redis_each_server_keeps_its_own_store(world, served, serv
         other.stop()
 
 
+# over graphql-transport-ws: the ``subscribe`` payload's ``extensions``, as a request's over HTTP
+
+NO_QUERY = object()
+"""For :func:`over_ws`: a ``subscribe`` payload without a ``query`` at all."""
+
+
+async def over_ws(
+    served: Served, token: str, *operations: tuple[Any, dict[str, Any] | None]
+) -> list[list[dict[str, Any]]]:
+    """Run ``(query, extensions)`` operations one after the other on one socket: the frames
+    each got (``next`` frames, then its ``complete``; or its ``error``). The socket must stay
+    open throughout (a ping is answered after each)."""
+    socket = await open_socket(served, token)
+    answers = []
+    try:
+        for number, (query, extensions) in enumerate(operations):
+            payload: dict[str, Any] = {} if query is NO_QUERY else {"query": query}
+            if extensions is not None:
+                payload["extensions"] = extensions
+            operation_id = f"op{number}"
+            await socket.send(
+                json.dumps({"id": operation_id, "type": "subscribe", "payload": payload})
+            )
+            frames = []
+            while not frames or frames[-1]["type"] == "next":
+                message = json.loads(await asyncio.wait_for(socket.recv(), 10))
+                if message.get("id") == operation_id:
+                    frames.append(message)
+            await socket.send(json.dumps({"type": "ping"}))
+            while json.loads(await asyncio.wait_for(socket.recv(), 10))["type"] != "pong":
+                pass
+            answers.append(frames)
+    finally:
+        await socket.close()
+    return answers
+
+
+def error_frame(frames: list[dict[str, Any]]) -> dict[str, Any]:
+    """The one error of an operation answered with an ``error`` frame alone."""
+    assert [f["type"] for f in frames] == ["error"], frames
+    [error] = frames[0]["payload"]
+    return error
+
+
+def ran(frames: list[dict[str, Any]]) -> dict[str, Any]:
+    """The data of a query answered with a ``next`` frame, then ``complete``."""
+    assert [f["type"] for f in frames] == ["next", "complete"], frames
+    assert not frames[0]["payload"].get("errors"), frames
+    return frames[0]["payload"]["data"]
+
+
+def unique_subscription() -> str:
+    return (
+        f"subscription S{uuid.uuid4().hex} {{ newMessage(inbox: {{standard: ALL}}) "
+        "{ sequence message { text } } }"
+    )
+
+
+async def test_a_query_stored_over_http_runs_by_hash_over_websocket(world, served):
+    """Hash only (``"query": ""`` as graphql-ws clients send it, or no ``query``): the stored
+    document runs, as over HTTP (the socket dropped ``extensions``: "No GraphQL query
+    found")."""
+    token = world.tokens["owner"]
+    query = unique_query()
+    stored = await post(served.http_url, token, {"query": query, "extensions": persisted(query)})
+    assert not codes(stored), stored.text
+    empty, absent = await over_ws(
+        served, token, ("", persisted(query)), (NO_QUERY, persisted(query))
+    )
+    assert ran(empty)["me"]["id"] == world.user_ids["owner"]
+    assert ran(absent) == ran(empty)
+
+
+async def test_a_subscription_registered_runs_by_hash_over_websocket(world, served, tmp_path):
+    """A subscription named by hash alone starts and delivers its events (the document is
+    registered: over HTTP a subscription is refused before it could be stored)."""
+    document = unique_subscription()
+    manifest = tmp_path / "subscription.json"
+    manifest.write_text(json.dumps({sha256(document): document}))
+    assert (
+        "Registered 1 new documents" in cli(served.env, "register-documents", str(manifest)).stdout
+    )
+    subscription = await subscribe(
+        served, world.tokens["owner"], "", extensions=persisted(document)
+    )
+    try:
+        await receive(world, "c_all", "by hash over the socket")
+        event = await subscription.next(timeout=10)
+        assert event["data"]["newMessage"]["message"]["text"] == "by hash over the socket"
+    finally:
+        await subscription.close()
+
+
+async def test_apq_over_websocket_stores_the_text_sent_with_its_hash(world, served):
+    """Text and its hash over the socket run and store the document, as over HTTP: a query
+    then runs by hash over HTTP, a subscription by hash on another socket."""
+    token = world.tokens["owner"]
+    query, document = unique_query(), unique_subscription()
+    [unknown] = await over_ws(served, token, ("", persisted(query)))
+    assert error_frame(unknown)["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"
+    [sent] = await over_ws(served, token, (query, persisted(query)))
+    assert ran(sent)["me"]["id"] == world.user_ids["owner"]
+    by_hash = await post(served.http_url, token, {"extensions": persisted(query)})
+    assert not codes(by_hash) and by_hash.json()["data"] == ran(sent), by_hash.text
+    first = await subscribe(served, token, document, extensions=persisted(document))
+    await first.close()
+    again = await subscribe(served, token, "", extensions=persisted(document))
+    try:
+        await receive(world, "c_all", "stored over the socket")
+        event = await again.next(timeout=10)
+        assert event["data"]["newMessage"]["message"]["text"] == "stored over the socket"
+    finally:
+        await again.close()
+
+
+async def test_an_unknown_hash_over_websocket_is_an_error_frame(world, served):
+    """``PERSISTED_QUERY_NOT_FOUND`` as over HTTP, in an ``error`` frame; the socket stays
+    open and runs the next operation."""
+    hash_only = persisted(uuid.uuid4().hex * 2, is_hash=True)
+    unknown, after = await over_ws(
+        served, world.tokens["owner"], ("", hash_only), ("{ __typename }", None)
+    )
+    error = error_frame(unknown)
+    assert error["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"
+    assert error["message"] == "PersistedQueryNotFound"
+    assert ran(after) == {"__typename": "Query"}
+
+
+async def test_a_wrong_hash_over_websocket_is_refused_and_nothing_runs(world, served):
+    """Text with a hash that is not its SHA-256: ``BAD_USER_INPUT`` naming the hash, as over
+    HTTP; the mutation does not run, and a subscription the server had validated before (its
+    fast path) does not start."""
+    token = world.tokens["owner"]
+    name = f"team {uuid.uuid4().hex[:8]}"
+    mutation = f'mutation {{ createTeam(name: "{name}") {{ id }} }}'
+    wrong = persisted(unique_query())
+    # NEW_MESSAGE runs first, as is: validated, a later one takes the fast path
+    validated = await subscribe(served, token, NEW_MESSAGE)
+    await validated.close()
+    answers = await over_ws(served, token, (mutation, wrong), (NEW_MESSAGE, wrong))
+    for frames in answers:
+        error = error_frame(frames)
+        assert error["extensions"]["code"] == "BAD_USER_INPUT", error
+        assert error["extensions"]["field"] == "extensions.persistedQuery.sha256Hash", error
+    teams = await post(served.http_url, token, {"query": "{ teams { name } }"})
+    assert name not in [t["name"] for t in teams.json()["data"]["teams"]]
+    [stored] = await over_ws(served, token, ("", persisted(mutation)))
+    assert error_frame(stored)["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"
+
+
+async def test_another_persisted_query_version_over_websocket_is_refused(world, served):
+    """Version 2 is refused over the socket as over HTTP (``BAD_USER_INPUT``, field
+    ``extensions.persistedQuery.version``), with or without the text."""
+    token = world.tokens["owner"]
+    query = unique_query()
+    version_2 = {"persistedQuery": {"version": 2, "sha256Hash": sha256(query)}}
+    over_http = await post(served.http_url, token, {"query": query, "extensions": version_2})
+    assert codes(over_http) == ["BAD_USER_INPUT"]
+    answers = await over_ws(served, token, (query, version_2), ("", version_2))
+    for frames in answers:
+        error = error_frame(frames)
+        assert error["extensions"] == over_http.json()["errors"][0]["extensions"], error
+        assert error["extensions"]["field"] == "extensions.persistedQuery.version"
+
+
 # trusted documents
 
 REGISTERED = "query RegisteredMe { me { id name } }"
@@ -412,6 +587,33 @@ async def test_trusted_documents_over_websocket(world, trusted):
     assert "PERSISTED_QUERY_ONLY" in str(refused.value), refused.value
     # an ``error`` frame: before the ping's pong (GraphQLError) or after it
     assert isinstance(refused.value, GraphQLError) or "'type': 'error'" in str(refused.value)
+    no_tracebacks(trusted)
+
+
+async def test_trusted_documents_run_by_hash_over_websocket(world, trusted, tmp_path):
+    """With trusted documents on, a registered query and subscription named by hash alone run
+    over the socket (the subscription delivers its event), as the refusal of any other
+    document tells clients to send them; an unknown hash is ``PERSISTED_QUERY_NOT_FOUND``."""
+    token = world.tokens["owner"]
+    by_hash, unknown = await over_ws(
+        trusted, token, ("", persisted(REGISTERED)), ("", persisted(unique_query()))
+    )
+    assert ran(by_hash)["me"]["id"] == world.user_ids["owner"]
+    assert error_frame(unknown)["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"
+    # events reach the subscribers of the server they are sent to (``memory://``): the
+    # integration's ``receiveMessage`` must be registered to run there
+    manifest = tmp_path / "receive.json"
+    manifest.write_text(json.dumps({sha256(RECEIVE): RECEIVE}))
+    cli(trusted.env, "register-documents", str(manifest))
+    subscription = await subscribe(trusted, token, "", extensions=persisted(NEW_MESSAGE))
+    integration = Client(trusted, world.tokens["integration"])
+    try:
+        await receive(world, "c_all", "by hash on a trusted server", integration)
+        event = await subscription.next(timeout=10)
+        assert event["data"]["newMessage"]["message"]["text"] == "by hash on a trusted server"
+    finally:
+        await subscription.close()
+        await integration.aclose()
     no_tracebacks(trusted)
 
 
