@@ -483,7 +483,7 @@ class FrameWriter:
 
     It reads uvicorn's protocol state (``writable``, ``close_sent``, ``handshake_complete``,
     ``response_started``, ``conn``, ``transport``), present in every uvicorn release
-    ``pyproject.toml`` allows (0.34 on; ``disconnected`` only came in 0.52: a lost connection
+    ``pyproject.toml`` allows (0.46 on; ``disconnected`` only came in 0.52: a lost connection
     is seen as a closing transport instead). :func:`frame_writer` makes none for a protocol
     without them.
 

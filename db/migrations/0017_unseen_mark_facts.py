@@ -6,7 +6,8 @@ A user's new-message counts (``domain.md`` section 3) group their marks by inbox
 facts of each mark's conversation (:func:`graph.resolvers.indicators.count_parts`). Read
 through the conversation, that was one primary-key lookup per mark: 3,303 marks of the demo's
 ``agent.all`` on the 100,000-contact workspace, 10 to 12 ms of PostgreSQL's time a sidebar.
-With the copies on the mark it is a range of one index, about 1 ms.
+With the copies on the mark it is a range of the marks' (user, inbox) index and a read of
+each mark's own row, no conversation's: about 1 ms.
 
 The triggers keep the copies in the same transaction as every write that changes them, whatever
 code path writes (the ORM, the demo's bulk seeding, a merge moving marks):
@@ -15,7 +16,10 @@ code path writes (the ORM, the demo's bulk seeding, a merge moving marks):
   the conversation ``FOR SHARE``, so that a transaction changing that conversation at the same
   moment either commits first (and the mark reads its change) or waits for the mark's
   transaction (and then updates the committed mark): no mark keeps facts its conversation no
-  longer has;
+  longer has. (Every write of the API that inserts marks or changes a conversation locks its
+  contact first, which orders them already; the lock keeps the rule the database's, whatever
+  writes: it costs nothing where the transaction holds the conversation's row already, as an
+  inbound message's does);
 - a conversation whose status or copies change passes them to all its marks (an index on
   ``unseen_mark.conversation_id`` finds them).
 """
@@ -106,12 +110,18 @@ UPDATE unseen_mark SET
 
 
 async def copy_conversation_facts(apps, schema_editor) -> None:
-    """Fill the copies of existing marks, then install the triggers of this dialect."""
+    """Install the triggers of this dialect, then fill the copies of existing marks.
+
+    In this order: on PostgreSQL, creating the trigger on ``conversation`` waits for the
+    writes under way on it and holds off new ones until the migration commits (an old
+    instance still serving during a rolling deploy), so the backfill reads every change
+    committed before it and none can commit after it unseen by the trigger (a change committed
+    between a backfill and the trigger's creation was never copied to its marks)."""
     client = schema_editor.client
-    await client.execute_script(BACKFILL)
     postgres = client.capabilities.dialect == "postgres"
     for statement in POSTGRES if postgres else SQLITE:
         await client.execute_script(statement)
+    await client.execute_script(BACKFILL)
 
 
 class Migration(migrations.Migration):

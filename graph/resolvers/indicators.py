@@ -32,8 +32,8 @@ conversations per contact's assignee and blocked flag (:class:`db.models.OpenCon
 a few dozen rows kept by database triggers in the same transaction as every write:
 ``db/migrations/0004_query_indexes.py``), and the viewer's unseen marks on open conversations
 grouped by inbox and the same two facts (copies kept on each mark by database triggers,
-``db/migrations/0017_unseen_mark_facts.py``: one range of an index, however many marks the
-viewer holds, instead of a read of each mark's conversation). An inbox's count
+``db/migrations/0017_unseen_mark_facts.py``: a range of the marks' own index, without a read
+of each mark's conversation). An inbox's count
 is the sum of the groups its scope allows (:meth:`Scope.allows`, the very value its list
 filters with), so counts and lists cannot disagree.
 """

@@ -567,8 +567,8 @@ async def test_marks_end_in_the_final_tier_when_messages_and_reassignments_race(
 async def test_marks_keep_their_conversations_facts_when_writes_race(world):
     """Inbound messages, closes, reassignments and blocks of one contact at the same time: each
     unseen mark ends with its conversation's status and facts (the copies the sidebar counts
-    by; on PostgreSQL a mark inserted beside a change of its conversation reads the change or
-    is updated by it), and every user's dots equal their ``unseen`` lists."""
+    by, kept by triggers; the contact's row lock orders these writes), and every user's dots
+    equal their ``unseen`` lists."""
     import asyncio
 
     from tests.support import receive
