@@ -257,19 +257,20 @@ async def subscribe(
     query: str,
     variables: dict[str, Any] | None = None,
     *,
-    extensions: dict[str, Any] | None = None,
+    payload_extensions: dict[str, Any] | None = None,
     **options: Any,
 ) -> Subscription:
     """Connect, authenticate and start one subscription; returns once acknowledged
-    (``extensions``: the ``subscribe`` payload's, e.g. a ``persistedQuery``; ``options``: see
-    :func:`connect_ws`)."""
+    (``payload_extensions``: the ``subscribe`` payload's ``extensions``, e.g. a
+    ``persistedQuery``; ``options``: see :func:`connect_ws`, ``extensions`` among them:
+    the WebSocket's)."""
     socket = await connect_ws(served, token, **options)
     ack = json.loads(await asyncio.wait_for(socket.recv(), 10))
     assert ack["type"] == "connection_ack", ack
     operation_id = uuid.uuid4().hex
     payload: dict[str, Any] = {"query": query, "variables": variables or {}}
-    if extensions is not None:
-        payload["extensions"] = extensions
+    if payload_extensions is not None:
+        payload["extensions"] = payload_extensions
     await socket.send(json.dumps({"id": operation_id, "type": "subscribe", "payload": payload}))
     # the server has registered the subscription once a ping round-trips after it; its first
     # events may come before the pong (a replay with afterSequence; a subscription that sends

@@ -435,7 +435,7 @@ async def test_a_subscription_registered_runs_by_hash_over_websocket(world, serv
         "Registered 1 new documents" in cli(served.env, "register-documents", str(manifest)).stdout
     )
     subscription = await subscribe(
-        served, world.tokens["owner"], "", extensions=persisted(document)
+        served, world.tokens["owner"], "", payload_extensions=persisted(document)
     )
     try:
         await receive(world, "c_all", "by hash over the socket")
@@ -456,9 +456,9 @@ async def test_apq_over_websocket_stores_the_text_sent_with_its_hash(world, serv
     assert ran(sent)["me"]["id"] == world.user_ids["owner"]
     by_hash = await post(served.http_url, token, {"extensions": persisted(query)})
     assert not codes(by_hash) and by_hash.json()["data"] == ran(sent), by_hash.text
-    first = await subscribe(served, token, document, extensions=persisted(document))
+    first = await subscribe(served, token, document, payload_extensions=persisted(document))
     await first.close()
-    again = await subscribe(served, token, "", extensions=persisted(document))
+    again = await subscribe(served, token, "", payload_extensions=persisted(document))
     try:
         await receive(world, "c_all", "stored over the socket")
         event = await again.next(timeout=10)
@@ -605,7 +605,7 @@ async def test_trusted_documents_run_by_hash_over_websocket(world, trusted, tmp_
     manifest = tmp_path / "receive.json"
     manifest.write_text(json.dumps({sha256(RECEIVE): RECEIVE}))
     cli(trusted.env, "register-documents", str(manifest))
-    subscription = await subscribe(trusted, token, "", extensions=persisted(NEW_MESSAGE))
+    subscription = await subscribe(trusted, token, "", payload_extensions=persisted(NEW_MESSAGE))
     integration = Client(trusted, world.tokens["integration"])
     try:
         await receive(world, "c_all", "by hash on a trusted server", integration)
