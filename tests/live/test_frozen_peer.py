@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from pathlib import Path
 
 import pytest
 
-from tests.support import Client, GraphQLError, RawWebSocket, receive, serve, subscribe
+from tests.clients import run_node
+from tests.support import RECEIVE, Client, GraphQLError, RawWebSocket, receive, serve, subscribe
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -113,4 +115,39 @@ async def test_stopping_the_server_does_not_wait_for_a_backed_up_socket(world):
     finally:
         if frozen is not None:
             frozen.close()
+        served.stop()
+
+
+async def test_the_graphql_ws_client_reconnects_after_its_stalled_socket_is_dropped(world):
+    """graphql-ws (Node) whose first socket stops answering pings: the server drops it, the
+    client connects again by itself and its subscription gets the next message. The 1011 it
+    was closed with before is one of the codes graphql-ws never retries: it gave up."""
+    served = serve({**world.served.env, "INBOX_GRAPH_WS_PING_SECONDS": "1"})
+    try:
+        text = f"after the stall {uuid.uuid4().hex}"
+        body = {
+            "query": RECEIVE,
+            "variables": {
+                "i": {
+                    "channelId": world.channel_ids["WEBCHAT"],
+                    "from": "visitor-c_none",
+                    "externalMessageId": uuid.uuid4().hex,
+                    "text": text,
+                }
+            },
+        }
+        outcome = await asyncio.to_thread(
+            run_node,
+            "ws-stalled.mjs",
+            served.ws_url,
+            world.tokens["agent_all"],
+            served.http_url,
+            json.dumps(body),
+            env={"INGEST_TOKEN": world.tokens["integration"]},
+            timeout=90,
+        )
+        assert outcome["gaveUp"] is False, outcome
+        assert outcome["connects"] >= 2 and 1011 not in outcome["closes"], outcome
+        assert text in outcome["texts"], outcome
+    finally:
         served.stop()
