@@ -30,38 +30,34 @@ from tortoise.migrations import operations as ops
 
 from db.models.conversation import ConversationStatus
 
-SQLITE = [
-    """
-    CREATE TRIGGER unseen_mark_conversation_facts_on_insert AFTER INSERT ON unseen_mark
-    BEGIN
+_COPY = """
         UPDATE unseen_mark SET (conversation_status, contact_assignee_id, contact_blocked) = (
             SELECT status, contact_assignee_id, contact_blocked FROM conversation
-            WHERE id = NEW.conversation_id)
-        WHERE id = NEW.id;
+            WHERE id = {conversation})
+        WHERE {marks};"""
+"""SQLite: the copies of the marks ``marks`` selects, from the conversation ``conversation``
+names, as it is now."""
+
+SQLITE = [
+    f"""
+    CREATE TRIGGER unseen_mark_conversation_facts_on_insert AFTER INSERT ON unseen_mark
+    BEGIN{_COPY.format(conversation="NEW.conversation_id", marks="id = NEW.id")}
     END
     """,
-    """
+    f"""
     CREATE TRIGGER unseen_mark_conversation_facts_on_update AFTER UPDATE OF conversation_id
     ON unseen_mark
-    BEGIN
-        UPDATE unseen_mark SET (conversation_status, contact_assignee_id, contact_blocked) = (
-            SELECT status, contact_assignee_id, contact_blocked FROM conversation
-            WHERE id = NEW.conversation_id)
-        WHERE id = NEW.id;
+    BEGIN{_COPY.format(conversation="NEW.conversation_id", marks="id = NEW.id")}
     END
     """,
     # the conversation's row as it is now, not NEW: migration 0004's triggers correct a
     # conversation's copies by a second update, whose triggers may fire before this one's
-    """
+    f"""
     CREATE TRIGGER conversation_facts_to_unseen_marks AFTER UPDATE ON conversation
     WHEN OLD.status IS NOT NEW.status
       OR OLD.contact_assignee_id IS NOT NEW.contact_assignee_id
       OR OLD.contact_blocked IS NOT NEW.contact_blocked
-    BEGIN
-        UPDATE unseen_mark SET (conversation_status, contact_assignee_id, contact_blocked) = (
-            SELECT status, contact_assignee_id, contact_blocked FROM conversation
-            WHERE id = NEW.id)
-        WHERE conversation_id = NEW.id;
+    BEGIN{_COPY.format(conversation="NEW.id", marks="conversation_id = NEW.id")}
     END
     """,
 ]

@@ -425,6 +425,18 @@ async def test_a_query_stored_over_http_runs_by_hash_over_websocket(world, serve
     assert ran(absent) == ran(empty)
 
 
+async def delivers_by_hash(world, served, token: str, document: str, text: str) -> None:
+    """A subscription named by ``document``'s hash alone over the socket gets the next
+    message, ``text``."""
+    subscription = await subscribe(served, token, "", payload_extensions=persisted(document))
+    try:
+        await receive(world, "c_all", text)
+        event = await subscription.next(timeout=10)
+        assert event["data"]["newMessage"]["message"]["text"] == text
+    finally:
+        await subscription.close()
+
+
 async def test_a_subscription_registered_runs_by_hash_over_websocket(world, served, tmp_path):
     """A subscription named by hash alone starts and delivers its events (the document is
     registered: over HTTP a subscription is refused before it could be stored)."""
@@ -434,15 +446,7 @@ async def test_a_subscription_registered_runs_by_hash_over_websocket(world, serv
     assert (
         "Registered 1 new documents" in cli(served.env, "register-documents", str(manifest)).stdout
     )
-    subscription = await subscribe(
-        served, world.tokens["owner"], "", payload_extensions=persisted(document)
-    )
-    try:
-        await receive(world, "c_all", "by hash over the socket")
-        event = await subscription.next(timeout=10)
-        assert event["data"]["newMessage"]["message"]["text"] == "by hash over the socket"
-    finally:
-        await subscription.close()
+    await delivers_by_hash(world, served, world.tokens["owner"], document, "by hash")
 
 
 async def test_apq_over_websocket_stores_the_text_sent_with_its_hash(world, served):
@@ -458,13 +462,7 @@ async def test_apq_over_websocket_stores_the_text_sent_with_its_hash(world, serv
     assert not codes(by_hash) and by_hash.json()["data"] == ran(sent), by_hash.text
     first = await subscribe(served, token, document, payload_extensions=persisted(document))
     await first.close()
-    again = await subscribe(served, token, "", payload_extensions=persisted(document))
-    try:
-        await receive(world, "c_all", "stored over the socket")
-        event = await again.next(timeout=10)
-        assert event["data"]["newMessage"]["message"]["text"] == "stored over the socket"
-    finally:
-        await again.close()
+    await delivers_by_hash(world, served, token, document, "stored over the socket")
 
 
 async def test_an_unknown_hash_over_websocket_is_an_error_frame(world, served):
