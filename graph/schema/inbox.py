@@ -91,7 +91,9 @@ class _InboxIndicators:
 
     @strawberry.field(
         description="The dot: open conversations of this inbox with inbound messages the viewer "
-        "has not seen in it (conversations, never messages). `markInboxSeen` clears it."
+        "has not seen in it (conversations, never messages). `markInboxSeen` clears it. A "
+        "message counts in one inbox per user, the first of theirs that holds its "
+        "conversation: MINE, their team inboxes, UNASSIGNED, then ALL."
     )
     async def new_message_count(self, info: Info) -> int:
         if self.entry.counts is not None:
@@ -339,7 +341,10 @@ class CustomInbox(Node):
 )
 class InboxSidebar:
     standard: list[StandardInbox] = strawberry.field(
-        description="The standard inboxes the viewer has (MINE only for TEAM and SELF agents)."
+        description=(
+            "The standard inboxes the viewer has: ALL, MINE and UNASSIGNED, or MINE alone "
+            "for TEAM and SELF agents."
+        )
     )
     teams: list[TeamInbox] = strawberry.field(
         description="Team inboxes: every team for owners and managers, the viewer's own teams "
