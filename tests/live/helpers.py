@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
@@ -14,7 +15,7 @@ from graph.events import EventType
 from graph.live import write
 from graph.relay import decode_id
 from graph.resolvers.contact import contact_facts, conversation_facts
-from tests.support import models_on
+from tests.support import models_on, receive
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable
@@ -24,6 +25,33 @@ if TYPE_CHECKING:
 
 NEW_MESSAGE = """subscription($after: Int) {
   newMessage(afterSequence: $after) { sequence message { text } } }"""
+
+
+def heavy_subscription(arguments: str = "") -> str:
+    """A dashboard's ``newMessage`` (with ``arguments``) selecting each message's text 20
+    times (aliases): about 200 KB a frame of a :func:`flood` message, so that the server's
+    socket buffers (a few MB) fill after a few dozen events."""
+    return (
+        "subscription { newMessage"
+        + (f"({arguments})" if arguments else "")
+        + " { sequence message { text "
+        + " ".join(f"t{i}: text" for i in range(1, 20))
+        + " } } }"
+    )
+
+
+async def flood(world, contact: str, count: int, client) -> list[str]:
+    """``count`` inbound messages of 10,000 characters from the world's ``contact``, ingested
+    with ``client``, six at a time; their texts, in order of their numbers."""
+    texts = [f"{i:04d} " + "x" * 9995 for i in range(count)]
+    semaphore = asyncio.Semaphore(6)
+
+    async def send(text: str) -> None:
+        async with semaphore:
+            await receive(world, contact, text, client=client)
+
+    await asyncio.gather(*(send(text) for text in texts))
+    return texts
 
 
 @contextlib.asynccontextmanager

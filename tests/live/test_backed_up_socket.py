@@ -10,16 +10,12 @@ import json
 
 import pytest
 
+from tests.live.helpers import flood, heavy_subscription
 from tests.support import RawWebSocket, receive
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
-# about 200 KB a frame: a few dozen fill the server's socket buffers
-HEAVY = (
-    "subscription { newMessage(inbox: {standard: UNASSIGNED}) { sequence message { text "
-    + " ".join(f"t{i}: text" for i in range(1, 20))
-    + " } } }"
-)
+HEAVY = heavy_subscription("inbox: {standard: UNASSIGNED}")
 TEAM_INBOX = (
     "subscription($t: ID!) { newMessage(inbox: {teamId: $t}) { sequence message { text } } }"
 )
@@ -69,13 +65,7 @@ async def test_a_completed_id_gets_nothing_more_even_from_an_ending_subscription
         client.send({"id": "H", "type": "subscribe", "payload": {"query": HEAVY}})
         await asyncio.sleep(0.5)
         # the client reads nothing from here: H's frames back the socket up
-        semaphore = asyncio.Semaphore(6)
-
-        async def flood(i: int) -> None:
-            async with semaphore:
-                await receive(world, "c_none", f"{i:04d} " + "x" * 9995, client=integration)
-
-        await asyncio.gather(*(flood(i) for i in range(60)))
+        await flood(world, "c_none", 60, integration)
         # X ends with FORBIDDEN (its subscriber leaves the team) while no frame can be written
         await owner(
             UPDATE_TEAM, {"t": alpha, "m": [m for m in members if m != world.user_ids["agent_all"]]}

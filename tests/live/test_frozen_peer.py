@@ -15,16 +15,12 @@ from pathlib import Path
 import pytest
 
 from tests.clients import run_node
+from tests.live.helpers import flood, heavy_subscription
 from tests.support import RECEIVE, Client, GraphQLError, RawWebSocket, receive, serve, subscribe
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
-# about 200 KB a frame: a few dozen back the socket up
-HEAVY = (
-    "subscription { newMessage(inbox: {standard: UNASSIGNED}) { sequence message { text "
-    + " ".join(f"t{i}: text" for i in range(1, 20))
-    + " } } }"
-)
+HEAVY = heavy_subscription("inbox: {standard: UNASSIGNED}")
 PLAIN = "subscription { newMessage { sequence message { text } } }"
 
 
@@ -42,13 +38,7 @@ async def back_up(served, world) -> RawWebSocket:
     client.send({"id": "H", "type": "subscribe", "payload": {"query": HEAVY}})
     await asyncio.sleep(0.5)
     integration = Client(served, world.tokens["integration"])
-    semaphore = asyncio.Semaphore(6)
-
-    async def flood(i: int) -> None:
-        async with semaphore:
-            await receive(world, "c_none", f"{i:04d} " + "x" * 9995, client=integration)
-
-    await asyncio.gather(*(flood(i) for i in range(40)))
+    await flood(world, "c_none", 40, integration)
     await integration.aclose()
     return client
 

@@ -8,19 +8,12 @@ import json
 
 import pytest
 
-from tests.live.helpers import NEW_MESSAGE
-from tests.support import RawWebSocket, receive, serve, subscribe
+from tests.live.helpers import NEW_MESSAGE, flood, heavy_subscription
+from tests.support import RawWebSocket, serve, subscribe
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
-COPIES = 20
-# a dashboard selecting each message's text 20 times (aliases): about 200 KB a frame, so that
-# the server's socket buffers (a few MB) fill after a few dozen events
-HEAVY = (
-    "subscription { newMessage { sequence message { text "
-    + " ".join(f"t{i}: text" for i in range(1, COPIES))
-    + " } } }"
-)
+HEAVY = heavy_subscription()
 
 
 @pytest.fixture(scope="module")
@@ -40,15 +33,8 @@ async def test_a_slow_subscriber_is_closed_and_resumes_without_loss(world, serve
     await asyncio.sleep(0.5)
     # from here on the client reads nothing: the server's socket buffers fill, its sends
     # wait, then its bounded queue of 8 events overflows
-    texts = [f"{i:04d} " + "x" * 9995 for i in range(150)]  # about 30 MB of frames
     integration = world.client("integration")
-    semaphore = asyncio.Semaphore(6)
-
-    async def send(text: str) -> None:
-        async with semaphore:
-            await receive(world, "c_all", text, client=integration)
-
-    await asyncio.gather(*(send(t) for t in texts))
+    texts = await flood(world, "c_all", 150, integration)  # about 30 MB of frames
     received: list[tuple[int, str]] = []
     while True:
         opcode, payload = await asyncio.to_thread(client.frame)
