@@ -34,7 +34,11 @@ helped: the memory was not free, only unreachable.
 
 Subscription events skip uvicorn's per-message path where it would only re-frame the same
 bytes: :class:`FrameWriter` writes a payload encoded once per event, pre-framed, to every
-socket without an extension (compressed sockets are framed by wsproto, one compressor each).
+socket. On a ``bounded`` socket the payload is also compressed once per event, not once per
+socket (:func:`deflated`): a message is the operation's prefix in a stored (uncompressed)
+DEFLATE block, then the payload's shared blocks, which refer to nothing before them, as no
+context takeover allows. A browser's events then cost what they cost without compression
+(``bench/README.md``, "Compressed once per event").
 """
 
 from __future__ import annotations
@@ -162,6 +166,48 @@ class BoundedPerMessageDeflate(PerMessageDeflate):
                 COMPRESSION_LEVEL, zlib.DEFLATED, -self.server_max_window_bits, MEMORY_LEVEL
             )
         return super().frame_outbound(proto, opcode, rsv, data, fin)
+
+
+DEFLATE_TAIL = b"\x00\x00\xff\xff"
+"""The empty stored block a sync flush ends with, left out of every message (RFC 7692 7.2.1)."""
+
+_DEFLATED_KEPT = 256
+"""Payloads whose compressed form :func:`deflated` keeps (an event's is asked for once per
+socket of its subscribers, one after the other; a replay's by every socket replaying it)."""
+
+_DEFLATED_MAX_BYTES = 64 * 1024
+"""Larger payloads are compressed for each socket and not kept (their memory)."""
+
+_deflated: dict[tuple[bytes, int], bytes] = {}
+
+
+def deflated(body: bytes, window_bits: int) -> bytes:
+    """``body`` compressed as the end of a ``permessage-deflate`` message on a socket without
+    server context takeover and a window of ``window_bits``: raw DEFLATE blocks closed by a
+    sync flush, its :data:`DEFLATE_TAIL` removed. They refer back only within ``body``, so
+    they may follow any blocks of the same message (:meth:`FrameWriter.write`).
+
+    The same ``body`` (one event's payload, encoded once for every socket by
+    :func:`graph.fanout.dispatch`) is compressed once: the last :data:`_DEFLATED_KEPT`
+    are kept (a ``bytes`` keeps its hash, so finding it again costs no pass over it)."""
+    key = (body, window_bits)
+    found = _deflated.get(key)
+    if found is not None:
+        return found
+    compressor = zlib.compressobj(COMPRESSION_LEVEL, zlib.DEFLATED, -window_bits, MEMORY_LEVEL)
+    data = compressor.compress(body) + compressor.flush(zlib.Z_SYNC_FLUSH)
+    data = data[: -len(DEFLATE_TAIL)]  # a sync flush always ends with it
+    if len(body) <= _DEFLATED_MAX_BYTES:
+        if len(_deflated) >= _DEFLATED_KEPT:
+            del _deflated[next(iter(_deflated))]  # the oldest
+        _deflated[key] = data
+    return data
+
+
+def stored_block(data: bytes) -> bytes:
+    """``data`` (at most 65,535 bytes) as a stored DEFLATE block, not final, starting on a byte
+    boundary (RFC 1951 3.2.4): a header byte, its length and the length's complement, itself."""
+    return struct.pack("<BHH", 0, len(data), len(data) ^ 0xFFFF) + data
 
 
 class _Head(NamedTuple):
@@ -462,6 +508,9 @@ CORK_BYTES = 64 * 1024
 _TEXT_FIN = 0x81
 """The first byte of an unfragmented, uncompressed text frame (FIN, opcode 1)."""
 
+_DEFLATED_TEXT_FIN = 0xC1
+"""The first byte of an unfragmented, compressed text frame (FIN, RSV1, opcode 1)."""
+
 
 class FrameWriter:
     """Writes pre-framed text messages straight to one WebSocket's transport (issue 23, item 3).
@@ -474,12 +523,17 @@ class FrameWriter:
     one ``transport.write`` per socket. Between :meth:`cork` and :meth:`uncork` (a replay),
     the frames are held and written together.
 
-    :meth:`write` writes only when uvicorn's own path would write at once, the same bytes:
-    the socket is open on both sides (handshake done, no close sent or received, the transport
-    not closing or lost), no extension was negotiated (a ``permessage-deflate`` socket
-    compresses per socket: uvicorn's path), and no send is waiting for the transport to drain
-    (nor about to resume: ordering). Otherwise it returns ``False`` and the caller sends through
-    uvicorn, which waits or raises as before.
+    On a socket that negotiated :class:`BoundedPerMessageDeflate` (``bounded``: no context
+    takeover), the frame is compressed (RSV1): the prefix as a stored DEFLATE block, then the
+    payload's blocks, compressed once for every socket with the socket's window
+    (:func:`deflated`). A client inflates it to the same text as uvicorn's frame (a message
+    per compressor either way); the bytes differ. Any other extension: uvicorn's path.
+
+    :meth:`write` writes only when uvicorn's own path would write at once: the socket is open
+    on both sides (handshake done, no close sent or received, the transport not closing or
+    lost), no extension but ``bounded`` compression was negotiated, and no send is waiting
+    for the transport to drain (nor about to resume: ordering). Otherwise it returns ``False``
+    and the caller sends through uvicorn, which waits or raises as before.
 
     It reads uvicorn's protocol state (``writable``, ``close_sent``, ``handshake_complete``,
     ``response_started``, ``conn``, ``transport``), present in every uvicorn release
@@ -507,6 +561,7 @@ class FrameWriter:
         "_held",
         "_held_bytes",
         "_told",
+        "deflate_bits",
         "plain",
         "protocol",
         "recheck",
@@ -523,6 +578,8 @@ class FrameWriter:
         self.transport = protocol.transport
         self.writable = protocol.writable
         self.plain: bool | None = None  # no extension negotiated: known once the handshake is done
+        # the server's window of a bounded permessage-deflate socket (known then too), else None
+        self.deflate_bits: int | None = None
         # read uvicorn's state before the next write: always, unless the protocol says when
         self.recheck = True
         # a protocol whose connection is lost (its transport closed) keeps no writer: this one
@@ -583,13 +640,22 @@ class FrameWriter:
         transport = self.transport
         if transport.is_closing():
             return self._refuse()
+        first = _TEXT_FIN
+        if self.deflate_bits is not None:
+            if not body:  # one part (write_text): all of it compressed
+                head, body = body, head
+            elif len(head) > 0xFFFF:
+                return self._refuse()  # more than one stored block: not worth a case
+            body = deflated(body, self.deflate_bits)
+            head = stored_block(head) if head else b""
+            first = _DEFLATED_TEXT_FIN
         length = len(head) + len(body)
         if length < 126:
-            header = bytes((_TEXT_FIN, length))
+            header = bytes((first, length))
         elif length < 65536:
-            header = struct.pack("!BBH", _TEXT_FIN, 126, length)
+            header = struct.pack("!BBH", first, 126, length)
         else:
-            header = struct.pack("!BBQ", _TEXT_FIN, 127, length)
+            header = struct.pack("!BBQ", first, 127, length)
         frame = b"".join((header, head, body))
         if self._corked:
             if self._held is None:
@@ -604,14 +670,14 @@ class FrameWriter:
 
     def _writes_at_once(self) -> bool:
         """Whether uvicorn's own send would write at once now: the socket accepted without an
-        extension, not backed up, no send waiting, no close sent (the transport is read by
-        :meth:`write`). Once it would, and the protocol tells when that changes, the next
-        writes need not read it again (:attr:`recheck`)."""
+        extension (or with bounded compression), not backed up, no send waiting, no close sent
+        (the transport is read by :meth:`write`). Once it would, and the protocol tells when
+        that changes, the next writes need not read it again (:attr:`recheck`)."""
         if self.plain is None and not self._accepted():
             return False
         writable = self.writable
         if (
-            not self.plain
+            (not self.plain and self.deflate_bits is None)
             or not writable._value  # the transport is backed up: uvicorn's send waits
             or writable._waiters  # a send waits (or is about to resume): keep the order
             or self.protocol.close_sent
@@ -623,7 +689,8 @@ class FrameWriter:
 
     def _accepted(self) -> bool:
         """Whether the handshake is done and accepted (the socket open on both sides): then
-        :attr:`plain` says whether an extension was negotiated, for good."""
+        :attr:`plain` says whether an extension was negotiated, and :attr:`deflate_bits`
+        whether it is bounded compression alone, for good."""
         protocol = self.protocol
         if (
             not protocol.handshake_complete
@@ -635,7 +702,10 @@ class FrameWriter:
         connection = protocol.conn.connection  # wsproto's, made by the handshake
         if connection is None or connection.state is not ConnectionState.OPEN:
             return False
-        self.plain = not connection._proto.extensions
+        extensions = connection._proto.extensions
+        self.plain = not extensions
+        if len(extensions) == 1 and isinstance(extensions[0], BoundedPerMessageDeflate):
+            self.deflate_bits = extensions[0].server_max_window_bits
         return True
 
     def _refuse(self) -> bool:

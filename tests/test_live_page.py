@@ -13,6 +13,7 @@ browser test skips, except under CI (``CI`` set), where it fails."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -33,8 +34,8 @@ WATCHER = (f"agent.all@{DEMO}", "standard:UNASSIGNED")  # sees a new number's co
 BYSTANDER = (f"agent.self@{DEMO}", "standard:MINE")  # sees only their own contacts'
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
+@contextlib.contextmanager
+def _served_demo(tmp_path_factory, **settings: str):
     """A small demo workspace, served (development: the page is on, with its assets)."""
     npm_ci(PAGE)  # the server finds graphql-ws when it starts
     folder = tmp_path_factory.mktemp("live-page")
@@ -44,11 +45,28 @@ def demo(tmp_path_factory):
             "BROADCAST_URL": os.environ.get("BROADCAST_URL") or "memory://",
             "TEST_LOG_DIR": str(folder),
             **GENEROUS_LIMITS,
+            **settings,
         }
         cli(env, "seed-demo", "--contacts", "300")
         server = serve(env)
+        try:
+            yield server
+        finally:
+            server.stop()
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    with _served_demo(tmp_path_factory) as server:
         yield server
-        server.stop()
+
+
+@pytest.fixture(scope="module")
+def compressed_demo(tmp_path_factory):
+    """The demo with WebSocket compression on: Chromium's offer accepted, events compressed
+    once for every socket (graph.ws_compression.FrameWriter), which the browser inflates."""
+    with _served_demo(tmp_path_factory, INBOX_GRAPH_WS_COMPRESSION="bounded") as server:
+        yield server
 
 
 def _graphql(base: str, query: str, token: str | None = None) -> dict:
@@ -119,8 +137,9 @@ def _connector(base: str, name: str) -> tuple[str, dict]:
     return owner, {"token": connector, "channelId": whatsapp, "from": new_number()}
 
 
-def test_a_message_changes_the_right_users_page_live_and_resumes_after_a_drop(demo):
-    base = _browser_base(demo)
+@pytest.mark.parametrize("served", ["demo", "compressed_demo"])
+def test_a_message_changes_the_right_users_page_live_and_resumes_after_a_drop(served, request):
+    base = _browser_base(request.getfixturevalue(served))
     _, ingest = _connector(base, "page")
     number = ingest["from"]
     texts = [f"Hello from {number}", f"Still there? {number}"]

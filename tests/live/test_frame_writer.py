@@ -18,8 +18,9 @@ from uvicorn.protocols.websockets.wsproto_impl import WSProtocol
 from uvicorn.server import ServerState
 from wsproto.connection import ConnectionState
 from wsproto.events import AcceptConnection, CloseConnection, Message, Request, TextMessage
+from wsproto.extensions import PerMessageDeflate
 
-from graph.ws_compression import InboxWSProtocol, frame_writer
+from graph.ws_compression import BoundedDeflateWSProtocol, InboxWSProtocol, frame_writer
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -64,10 +65,11 @@ class _Transport(asyncio.Transport):
 
 
 @contextlib.asynccontextmanager
-async def _accepted(protocol_class=WSProtocol, **options):
+async def _accepted(protocol_class=WSProtocol, offer=None, **options):
     """A uvicorn ``WSProtocol`` (or ``protocol_class``, e.g. the app's own) past the
     handshake, the app's starlette ``WebSocket``, the transport and the client's end; the app
-    returns on the way out. ``options``: uvicorn's ``Config``."""
+    returns on the way out. ``offer``: the client's extensions (a ``PerMessageDeflate``: the
+    server's compression is on). ``options``: uvicorn's ``Config``."""
     accepted: asyncio.Future[WebSocket] = asyncio.get_running_loop().create_future()
     done = asyncio.Event()
 
@@ -77,13 +79,17 @@ async def _accepted(protocol_class=WSProtocol, **options):
         accepted.set_result(websocket)
         await done.wait()
 
-    config = Config(app, ws="wsproto", ws_per_message_deflate=False, log_level="warning", **options)
+    deflate = offer is not None
+    config = Config(
+        app, ws="wsproto", ws_per_message_deflate=deflate, log_level="warning", **options
+    )
     config.load()
     protocol = protocol_class(config, ServerState(), {})
     transport = _Transport()
     protocol.connection_made(transport)
     client = wsproto.WSConnection(wsproto.ConnectionType.CLIENT)
-    protocol.data_received(client.send(Request(host="127.0.0.1", target="/graphql")))
+    request = Request(host="127.0.0.1", target="/graphql", extensions=offer or [])
+    protocol.data_received(client.send(request))
     websocket = await asyncio.wait_for(accepted, 5)
     client.receive_data(transport.take())
     assert isinstance(next(client.events()), AcceptConnection)
@@ -110,6 +116,35 @@ async def test_a_pre_framed_message_reads_back_as_sent(size):
         protocol.connection_lost(None)
         written = writer.write_text(b"{}")
         assert not written and transport.take() == b""
+
+
+@pytest.mark.parametrize("window_bits", [None, 9, 12])
+async def test_a_bounded_compressed_socket_gets_an_event_compressed_once_for_all(window_bits):
+    """A ``bounded`` socket (permessage-deflate, no context takeover) gets each event written
+    by the writer, compressed (RSV1): the operation's prefix, then the payload's blocks, the
+    same for every socket of that window; a client inflates each frame to the text uvicorn
+    would have sent, whatever came before it."""
+    options = {"server_max_window_bits": window_bits} if window_bits else {}
+    sockets = [
+        _accepted(BoundedDeflateWSProtocol, [PerMessageDeflate(**options)]) for _ in range(2)
+    ]
+    async with sockets[0] as first, sockets[1] as second:
+        repeated = json.dumps({"t": "é€😀 and repeated " * 2_000}, ensure_ascii=False)
+        for body in (b'{"n":1}}', (repeated + "}").encode(), b'{"n":2}}'):
+            frames = []
+            for index, (_, websocket, transport, client) in enumerate((first, second)):
+                writer = frame_writer(websocket)
+                head = f'{{"id":"{index}","payload":'
+                assert writer is not None and writer.write(head.encode(), body)
+                frames.append(transport.take())
+                assert frames[-1][0] == 0xC1  # FIN, RSV1 (compressed), text
+                assert _messages(client, frames[-1]) == [head + body.decode()]
+            # the payload's compressed bytes are the same on both sockets
+            assert frames[0][-20:] == frames[1][-20:]
+        # a protocol message written whole (the writer's one part) reads back too
+        _, websocket, transport, client = first
+        assert frame_writer(websocket).write_text(b'{"type":"pong"}')
+        assert _messages(client, transport.take()) == ['{"type":"pong"}']
 
 
 async def test_a_uvicorn_without_disconnected_state_gets_frames_and_none_once_lost():
