@@ -21,6 +21,12 @@ connection:
   first and the client took it for the answer to a request that ran; a WebSocket upgrade
   pipelined so is switched once those answers are written (uvicorn switched at once, and
   wrote them into the WebSocket);
+- at most :data:`MAX_PIPELINED` requests read ahead behind the one running: uvicorn queues
+  every pipelined request it parses (about 1.4 KB each) and reads on after each answer (and
+  whenever the running request reads its body), so one connection pipelining small requests
+  as fast as it could grew the worker by gigabytes. A request beyond them is not parsed: the
+  requests queued are answered, then the connection is closed (lingering, below), which
+  RFC 9112 (9.3.2) lets a server do; a pipelining client retries what was not answered;
 - a maximum of ``max_connections`` open connections per worker, HTTP and WebSocket alike: a
   connection beyond it is answered 503 and closed as soon as it is accepted, before anything
   is read, so its descriptor is freed at once;
@@ -51,6 +57,10 @@ log = logging.getLogger(__name__)
 
 MAX_HEAD_BYTES = 64 * 1024
 """The largest request head (request line and headers) accepted, in bytes."""
+
+MAX_PIPELINED = 16
+"""Requests of a connection parsed and queued behind the one running, at most (pipelining
+clients send a handful; browsers none)."""
 
 LINGER_SECONDS = 5.0
 """How long a connection answered before its request was read whole drops what the client
@@ -115,6 +125,10 @@ class _ClosingLingers:
         self._head: bytes | None = None
 
     def write(self, data: bytes) -> None:
+        if self._transport.is_closing():
+            # the connection was lost under a pipelined request (uvicorn marks only the latest
+            # request disconnected): nobody to answer, and the closed transport would raise
+            return
         head = self._head
         if head is not None:
             self._head = None
@@ -140,6 +154,25 @@ class _ClosingLingers:
 
 
 _CONTINUE = b"HTTP/1.1 100 "
+
+
+class _PipelineFull(Exception):
+    """Raised in httptools' callback to stop parsing requests beyond :data:`MAX_PIPELINED`."""
+
+
+class _StoppedOnPurpose(logging.Filter):
+    """Drops uvicorn's "Invalid HTTP request received." warning for a parse
+    :class:`GuardedHttpProtocol` stopped itself (:data:`MAX_PIPELINED`): uvicorn logs it
+    between the parser's error and :meth:`GuardedHttpProtocol.send_400_response`, which
+    clears :attr:`stopping` (nothing else runs between them)."""
+
+    stopping = False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (self.stopping and record.levelno == logging.WARNING)
+
+
+_stopped_on_purpose = _StoppedOnPurpose()
 
 
 class GuardedHttpProtocol(HttpToolsProtocol):
@@ -173,6 +206,9 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self.refusal: bytes | None = None  # a later request's refusal, once answers are out
         self.upgrade_waits = False  # a later request's WebSocket upgrade, once answers are out
         self.linger_timer: asyncio.TimerHandle | None = None
+        # more than MAX_PIPELINED requests were pipelined: the rest is not read, and the
+        # connection closes once the queued ones are answered
+        self.pipeline_full = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         if len(self.connections) >= self.max_connections:
@@ -191,7 +227,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
-        if self.discarding:
+        if self.discarding or self.pipeline_full:
             return
         if self.head_bytes is not None:
             self.head_bytes += len(data)
@@ -215,6 +251,10 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         Bytes after a request read whole are a later request's: while an earlier answer is
         still to be written, the 400 waits for it, as a head over the limit does (uvicorn
         wrote it at once, and the answer in flight was lost)."""
+        if self.pipeline_full:  # not bytes that are not HTTP: the parse stopped on purpose
+            _stopped_on_purpose.stopping = False
+            self._close_when_answered()
+            return
         cycle = self.cycle
         if not self.request_read or cycle is None or cycle.response_complete:
             super().send_400_response(msg)
@@ -247,6 +287,9 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
+        if self.pipeline_full:
+            self._close_when_answered()
+            return
         if self.upgrade_waits:
             if self.cycle.response_complete and not self.transport.is_closing():
                 self.upgrade_waits = False
@@ -272,6 +315,20 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._linger()
 
     def on_headers_complete(self) -> None:
+        cycle = self.cycle
+        if (
+            cycle is not None
+            and not cycle.response_complete
+            and len(self.pipeline) >= MAX_PIPELINED
+        ):
+            # httptools stops parsing this chunk (and reports a callback error, which uvicorn
+            # answers through send_400_response)
+            self.pipeline_full = True
+            self._stop_head_timer()  # the queued requests' answers may take longer
+            if _stopped_on_purpose not in self.logger.filters:
+                self.logger.addFilter(_stopped_on_purpose)
+            _stopped_on_purpose.stopping = True
+            raise _PipelineFull
         self._stop_head_timer()
         self.head_bytes = None
         self.request_read = False
@@ -294,6 +351,15 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self.parsed_head = 0
         self.request_read = True
         super().on_message_complete()
+
+    def _close_when_answered(self) -> None:
+        """Once every request queued before :attr:`pipeline_full` is answered, close the
+        connection (lingering: the client may still be sending)."""
+        cycle = self.cycle
+        if self.pipeline or (cycle is not None and not cycle.response_complete):
+            return  # on_response_complete calls again
+        if not self.transport.is_closing() and not self.discarding:
+            self._linger()
 
     def close_after_response(self) -> None:
         """Close the connection after a response that closes it: at once when its request
@@ -410,6 +476,7 @@ def connection_limit(configured: int | None, open_files: int | None) -> int:
 __all__ = [
     "LINGER_SECONDS",
     "MAX_HEAD_BYTES",
+    "MAX_PIPELINED",
     "RESERVED_DESCRIPTORS",
     "GuardedHttpProtocol",
     "connection_limit",
