@@ -79,6 +79,14 @@ def fold(text: str) -> str:
     return plain.replace("œ", "oe").replace("æ", "ae")
 
 
+def folded_words(text: str) -> list[str]:
+    """The words of ``text`` (letters and digits), folded (:func:`fold`), in order. Folding
+    can make a word more than letters and digits ("⑴" gives "(1)", "ͺ" a space): the folded
+    word's own words are taken, the way the indexes split what they store (a database's query
+    syntax gets letters and digits only)."""
+    return [part for word in _WORD.findall(text) for part in _WORD.findall(fold(word))]
+
+
 @dataclass(frozen=True)
 class SearchQuery:
     """A query as the indexes read it.
@@ -121,8 +129,7 @@ def parse_query(text: str) -> SearchQuery:
                 field="query",
             )
         return SearchQuery(digits=digits, e164=e164)
-    words = tuple(dict.fromkeys(fold(w) for w in _WORD.findall(text)))
-    words = tuple(w for w in words if w)
+    words = tuple(dict.fromkeys(folded_words(text)))
     if not words:
         raise BadUserInput("`query` must contain a letter or a digit.", field="query")
     if len(words) > MAX_WORDS:
@@ -179,7 +186,9 @@ def _ranges(text: str, spans: list[tuple[int, int]]) -> tuple[tuple[int, int], .
 
 def _word_spans(text: str, words: tuple[str, ...]) -> list[tuple[int, int]]:
     return [
-        m.span() for m in _WORD.finditer(text) if any(fold(m.group()).startswith(w) for w in words)
+        m.span()
+        for m in _WORD.finditer(text)
+        if any(part.startswith(w) for part in folded_words(m.group()) for w in words)
     ]
 
 
