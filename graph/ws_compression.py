@@ -47,6 +47,8 @@ import asyncio
 import collections
 import contextlib
 import dataclasses
+import logging
+import math
 import re
 import struct
 import zlib
@@ -59,7 +61,14 @@ from uvicorn.logging import TRACE_LOG_LEVEL
 from uvicorn.protocols.websockets.wsproto_impl import WSProtocol
 from wsproto import ConnectionType
 from wsproto.connection import Connection, ConnectionState
-from wsproto.events import AcceptConnection, CloseConnection, Event, RejectConnection, Request
+from wsproto.events import (
+    AcceptConnection,
+    CloseConnection,
+    Event,
+    Ping,
+    RejectConnection,
+    Request,
+)
 from wsproto.extensions import PerMessageDeflate
 from wsproto.frame_protocol import CloseReason, Opcode
 from wsproto.handshake import H11Handshake
@@ -71,6 +80,8 @@ from wsproto.utilities import (
 )
 
 from graph.settings import WS_COMPRESSION_MODES
+
+log = logging.getLogger(__name__)
 
 SERVER_MAX_WINDOW_BITS = 12
 """The server's LZ77 window (4 KB): larger than a typical frame, since with no context
@@ -380,6 +391,11 @@ class FastHandshake(H11Handshake):
             raise RemoteProtocolError("Bad Host header", event_hint=RejectConnection()) from None
 
 
+MAX_PINGS_PER_SECOND = 10
+"""WebSocket ping frames a peer may send within a second; one more drops its connection.
+Browsers never send pings (their API cannot), libraries' keep-alives one every few seconds."""
+
+
 class _TellsItsWriter(WSProtocol):
     """uvicorn's ``wsproto`` protocol telling its socket's :class:`FrameWriter` when a write
     can no longer go out at once: the transport backs up (``pause_writing``, the only place
@@ -395,6 +411,30 @@ class _TellsItsWriter(WSProtocol):
 
     frame_writer: FrameWriter | None = None
     _close_sent = False
+    _pings = 0  # ping frames received since _pings_since (the event loop's time, seconds)
+    _pings_since = -math.inf
+
+    def handle_ping(self, event: Ping) -> None:
+        """A ping frame is answered with a pong written at once, as uvicorn does, unless the
+        peer sent more than :data:`MAX_PINGS_PER_SECOND` within a second: its connection is
+        then dropped. Each pong is written whether the peer reads or not: one socket flooding
+        pings without reading grew the worker by its pongs (136 to 258 MB in 12 s, before it
+        even sent ``connection_init``) and took the event loop from everyone else (HTTP/2
+        servers bound pings alike: the ping flood, CVE-2019-9512)."""
+        now = self.loop.time()
+        if now - self._pings_since >= 1.0:
+            self._pings_since, self._pings = now, 0
+        self._pings += 1
+        if self._pings > MAX_PINGS_PER_SECOND:
+            if not self.transport.is_closing():
+                log.warning(
+                    "%s sent more than %d WebSocket pings within a second: dropped",
+                    self.client,
+                    MAX_PINGS_PER_SECOND,
+                )
+                self.transport.abort()
+            return
+        super().handle_ping(event)
 
     def keepalive_timeout(self) -> None:
         """The peer did not answer the last ping within ``ws_ping_timeout``
@@ -753,6 +793,7 @@ def uvicorn_options(mode: str) -> dict[str, Any]:
 
 
 __all__ = [
+    "MAX_PINGS_PER_SECOND",
     "BoundedDeflateWSProtocol",
     "BoundedPerMessageDeflate",
     "FastHandshake",

@@ -329,9 +329,10 @@ class RawWebSocket:
     def send(self, message: dict[str, Any]) -> None:
         self.send_frame(json.dumps(message).encode())
 
-    def send_frame(self, data: bytes, *, deflated: bool = False) -> None:
-        """One masked, unfragmented text frame carrying ``data`` as is; ``deflated`` sets RSV1
-        (``data`` is then a permessage-deflate body, without its ``00 00 ff ff`` tail)."""
+    def send_frame(self, data: bytes, *, deflated: bool = False, opcode: int = 1) -> None:
+        """One masked, unfragmented frame (``opcode``: 1 text, 9 ping) carrying ``data`` as is;
+        ``deflated`` sets RSV1 (``data`` is then a permessage-deflate body, without its
+        ``00 00 ff ff`` tail)."""
         import os
 
         mask = os.urandom(4)
@@ -343,7 +344,8 @@ class RawWebSocket:
         else:
             size = bytes([0x80 | 127]) + length.to_bytes(8, "big")
         masked = bytes(b ^ mask[i % 4] for i, b in enumerate(data))
-        self.sock.sendall(bytes([0xC1 if deflated else 0x81]) + size + mask + masked)
+        first = 0x80 | (0x40 if deflated else 0) | opcode
+        self.sock.sendall(bytes([first]) + size + mask + masked)
 
     def _read(self, count: int) -> bytes:
         while len(self.buffer) < count:
