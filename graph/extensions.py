@@ -411,6 +411,25 @@ def unstorable_input(query: str | None, variables: Any) -> GraphQLError | None:
     return None
 
 
+class _TooLong(Exception):
+    """A document longer than the limit of characters; :meth:`error` is the answer."""
+
+    def __init__(self, maximum: int) -> None:
+        super().__init__(maximum)
+        self.maximum = maximum
+
+    def error(self) -> GraphQLError:
+        return GraphQLError(
+            f"The document is longer than {self.maximum} characters (comments and strings "
+            "included): send a shorter one.",
+            extensions={
+                "code": ErrorCode.GRAPHQL_PARSE_FAILED,
+                "limit": "documentCharacters",
+                "maximum": self.maximum,
+            },
+        )
+
+
 class _OverLimit(Exception):
     """A document over a field limit (:func:`selection_load`); :meth:`error` is the answer."""
 
@@ -585,6 +604,10 @@ class CachedDocuments(SchemaExtension):
 
     - a document not in the cache is parsed only while its client's budget has a point left
       (:func:`graph.throttle.admit_document`: ``RATE_LIMITED`` otherwise, before parsing);
+    - nor when it is longer than ``max_characters`` (``GRAPHQL_PARSE_FAILED``, ``limit:
+      "documentCharacters"``): graphql-core's lexer reads a comment or a string character by
+      character in Python (a 1 MB comment beside ``{ __typename }``, under the token limit,
+      took 0.2 s of CPU for one point of an anonymous budget);
     - parsing stops at the first selection over the field limits (:class:`_CountingParser`),
       and :func:`selection_load` checks them again with fragments spread, before
       graphql-core's rules run (``GRAPHQL_VALIDATION_FAILED`` with ``extensions.limit``);
@@ -605,11 +628,13 @@ class CachedDocuments(SchemaExtension):
         *,
         max_fields: int,
         max_overlaps: int,
+        max_characters: int | None = None,
         hide_suggestions: bool = False,
     ) -> None:
         super().__init__()
         self.documents = documents
         self.max_fields, self.max_overlaps = max_fields, max_overlaps
+        self.max_characters = max_characters
         self.hide_suggestions = hide_suggestions
         self.validated = False
         self.refused: GraphQLError | None = None
@@ -623,6 +648,8 @@ class CachedDocuments(SchemaExtension):
             try:
                 # parsing costs up to ~20 ms (the token limit): not for a client out of budget
                 await admit_document(context.context)
+                if self.max_characters is not None and len(context.query) > self.max_characters:
+                    raise _TooLong(self.max_characters)
                 context.graphql_document = _CountingParser(
                     context.query,
                     max_fields=self.max_fields,
@@ -631,7 +658,7 @@ class CachedDocuments(SchemaExtension):
                 ).parse_document()
             except RateLimited as error:
                 self.refused, context.graphql_document = error, _PLACEHOLDER
-            except _OverLimit as over:
+            except (_OverLimit, _TooLong) as over:
                 self.refused, context.graphql_document = over.error(), _PLACEHOLDER
                 await spend_point(context.context)
             except (GraphQLError, RecursionError):  # graphql-core's parse() turns the latter

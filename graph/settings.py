@@ -45,6 +45,7 @@
 | ``INBOX_GRAPH_LOGIN_ACCOUNT_FAILURES`` | ``50`` | failed ``login`` calls for one account (any address) before it backs off, except from addresses it logged in from before |
 | ``INBOX_GRAPH_LOGIN_FAILURE_WINDOW_SECONDS`` | ``900`` | how long a failed ``login`` is counted |
 | ``INBOX_GRAPH_LOGIN_MAX_BACKOFF_SECONDS`` | ``900`` | the longest wait a login backoff imposes |
+| ``INBOX_GRAPH_MAX_DOCUMENT_CHARACTERS`` | ``100000`` | characters of a GraphQL document not parsed before (comments and strings included, which the token limit does not count); beyond it ``GRAPHQL_PARSE_FAILED`` before parsing |
 | ``INBOX_GRAPH_MAX_FIELDS`` | ``1000`` | field selections of one document, a fragment's counted at each spread; checked before validation (:func:`graph.extensions.selection_load`) |
 | ``INBOX_GRAPH_MAX_FIELD_OVERLAPS`` | ``1000`` | pairs of selections sharing a response name in one selection set, sub-selections merged (what graphql's "fields can be merged" rule compares one by one); checked before validation |
 | ``INBOX_GRAPH_MAX_BODY_BYTES`` | ``1048576`` | bytes of an HTTP request body; beyond it 413, before the rest is read |
@@ -243,6 +244,7 @@ class Settings:
     max_depth: int = 12
     max_aliases: int = 30
     max_tokens: int = 4000
+    max_document_characters: int = 100_000
     max_fields: int = 1000
     max_field_overlaps: int = 1000
     max_body_bytes: int = 1024 * 1024
@@ -333,6 +335,7 @@ class Settings:
             login_account_failures=_whole("INBOX_GRAPH_LOGIN_ACCOUNT_FAILURES", 50),
             login_failure_window_seconds=_whole("INBOX_GRAPH_LOGIN_FAILURE_WINDOW_SECONDS", 900),
             login_max_backoff_seconds=_whole("INBOX_GRAPH_LOGIN_MAX_BACKOFF_SECONDS", 900),
+            max_document_characters=_whole("INBOX_GRAPH_MAX_DOCUMENT_CHARACTERS", 100_000),
             max_fields=_whole("INBOX_GRAPH_MAX_FIELDS", 1000),
             max_field_overlaps=_whole("INBOX_GRAPH_MAX_FIELD_OVERLAPS", 1000),
             max_body_bytes=_whole("INBOX_GRAPH_MAX_BODY_BYTES", 1024 * 1024),

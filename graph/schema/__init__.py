@@ -560,6 +560,7 @@ def build_schema(
             documents,
             max_fields=settings.max_fields,
             max_overlaps=settings.max_field_overlaps,
+            max_characters=settings.max_document_characters,
             hide_suggestions=not settings.introspection,
         ),
         SingleOperation,  # after CachedDocuments, which sets the validation errors

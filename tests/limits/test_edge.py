@@ -116,6 +116,41 @@ async def test_documents_over_the_field_limits_are_refused_with_the_limit(
     assert "data" not in body or body["data"] is None
 
 
+def commented(document: str, characters: int) -> str:
+    """``document`` after a comment that makes it ``characters`` long."""
+    padding = characters - len(document) - 3
+    return f"# {'x' * padding}\n{document}"
+
+
+async def test_a_document_longer_than_the_limit_is_refused_before_it_is_parsed(served, world):
+    """The token limit counts no comment or string: a 1 MB comment beside a field cost 0.2 s
+    of CPU to lex, for one point of an anonymous budget. Past 100,000 characters a document
+    is refused before graphql-core reads it; one as long as the limit runs."""
+    client = world.client("owner")
+    for document in (commented(ME, 100_001), commented(ME, 1_000_000)):
+        body = await client.execute(document)
+        (error,) = body["errors"]
+        assert error["extensions"]["code"] == "GRAPHQL_PARSE_FAILED", error
+        assert error["extensions"]["limit"] == "documentCharacters", error
+        assert error["extensions"]["maximum"] == 100_000, error
+        assert body.get("data") is None
+    body = await client.execute(commented(ME, 100_000))
+    assert not body.get("errors") and body["data"]["me"]["id"], body
+    async with websockets.connect(
+        served.ws_url, subprotocols=["graphql-transport-ws"], max_size=None
+    ) as socket:
+        init = {"authorization": f"Bearer {world.tokens['owner']}"}
+        await socket.send(json.dumps({"type": "connection_init", "payload": init}))
+        assert json.loads(await socket.recv())["type"] == "connection_ack"
+        query = commented(ME, 200_000)
+        await socket.send(
+            json.dumps({"id": "long", "type": "subscribe", "payload": {"query": query}})
+        )
+        refused = json.loads(await asyncio.wait_for(socket.recv(), 10))
+        assert refused["type"] == "error", refused
+        assert refused["payload"][0]["extensions"]["limit"] == "documentCharacters", refused
+
+
 async def test_what_real_clients_send_is_within_the_limits(served, world):
     # Apollo Client adds __typename to every selection set; Relay repeats `id` per fragment
     fragments = " ".join(f"fragment U{i} on User {{ id __typename name }}" for i in range(20))
