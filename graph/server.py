@@ -156,13 +156,14 @@ class _ClosingLingers:
 _CONTINUE = b"HTTP/1.1 100 "
 
 
-class _PipelineFull(Exception):
-    """Raised in httptools' callback to stop parsing requests beyond :data:`MAX_PIPELINED`."""
+class _StopParsing(Exception):
+    """Raised in httptools' callback to stop parsing what a connection sent: requests beyond
+    :data:`MAX_PIPELINED`, a head over :data:`MAX_HEAD_BYTES` that arrived whole."""
 
 
 class _StoppedOnPurpose(logging.Filter):
     """Drops uvicorn's "Invalid HTTP request received." warning for a parse
-    :class:`GuardedHttpProtocol` stopped itself (:data:`MAX_PIPELINED`): uvicorn logs it
+    :class:`GuardedHttpProtocol` stopped itself (:class:`_StopParsing`): uvicorn logs it
     between the parser's error and :meth:`GuardedHttpProtocol.send_400_response`, which
     clears :attr:`stopping` (nothing else runs between them)."""
 
@@ -209,6 +210,8 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         # more than MAX_PIPELINED requests were pipelined: the rest is not read, and the
         # connection closes once the queued ones are answered
         self.pipeline_full = False
+        # _stop_parsing: nothing more is read, and uvicorn's 400 for it is not sent
+        self.parse_stopped = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         if len(self.connections) >= self.max_connections:
@@ -227,7 +230,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
-        if self.discarding or self.pipeline_full:
+        if self.discarding or self.parse_stopped:
             return
         if self.head_bytes is not None:
             self.head_bytes += len(data)
@@ -251,10 +254,11 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         Bytes after a request read whole are a later request's: while an earlier answer is
         still to be written, the 400 waits for it, as a head over the limit does (uvicorn
         wrote it at once, and the answer in flight was lost)."""
-        if self.pipeline_full:  # not bytes that are not HTTP: the parse stopped on purpose
+        if self.parse_stopped:  # not bytes that are not HTTP: the parse stopped on purpose
             _stopped_on_purpose.stopping = False
-            self._close_when_answered()
-            return
+            if self.pipeline_full:
+                self._close_when_answered()
+            return  # else refused (431) already
         cycle = self.cycle
         if not self.request_read or cycle is None or cycle.response_complete:
             super().send_400_response(msg)
@@ -321,14 +325,14 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             and not cycle.response_complete
             and len(self.pipeline) >= MAX_PIPELINED
         ):
-            # httptools stops parsing this chunk (and reports a callback error, which uvicorn
-            # answers through send_400_response)
             self.pipeline_full = True
             self._stop_head_timer()  # the queued requests' answers may take longer
-            if _stopped_on_purpose not in self.logger.filters:
-                self.logger.addFilter(_stopped_on_purpose)
-            _stopped_on_purpose.stopping = True
-            raise _PipelineFull
+            self._stop_parsing()
+        if self.parsed_head > MAX_HEAD_BYTES:
+            # a head over the limit that arrived whole in one read (data_received's check
+            # sees only heads still incomplete): not served
+            self._refuse(_HEAD_TOO_LARGE)
+            self._stop_parsing()
         self._stop_head_timer()
         self.head_bytes = None
         self.request_read = False
@@ -351,6 +355,16 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self.parsed_head = 0
         self.request_read = True
         super().on_message_complete()
+
+    def _stop_parsing(self) -> None:
+        """Stop httptools' parse of the data being read: it reports the exception raised here
+        as a callback error, which uvicorn logs as an invalid request (filtered out) and
+        answers through :meth:`send_400_response` (which sends nothing: :attr:`parse_stopped`)."""
+        self.parse_stopped = True
+        if _stopped_on_purpose not in self.logger.filters:
+            self.logger.addFilter(_stopped_on_purpose)
+        _stopped_on_purpose.stopping = True
+        raise _StopParsing
 
     def _close_when_answered(self) -> None:
         """Once every request queued before :attr:`pipeline_full` is answered, close the

@@ -323,13 +323,24 @@ async def test_connections_over_the_maximum_are_refused_and_idle_ones_do_not_loc
     await served_normally(guarded)
 
 
-async def test_a_request_head_over_the_limit_is_refused_with_431(guarded):
-    """httptools has no limit on the size of a request head (16 MB of headers were read)."""
+OVERSIZED_HEAD = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n" + b"".join(
+    b"X-Pad-%d: %s\r\n" % (line, b"a" * 1000) for line in range(100)
+)
+
+
+@pytest.mark.parametrize("whole", [False, True], ids=["unfinished", "whole"])
+async def test_a_request_head_over_the_limit_is_refused_with_431(guarded, whole):
+    """httptools has no limit on the size of a request head (16 MB of headers were read).
+    ``whole``: the head ends in the bytes the server reads at once (100 KB of headers in one
+    write were served: only a head still unfinished after a read was measured)."""
     reader, writer = await asyncio.open_connection("127.0.0.1", guarded.port)
     try:
-        writer.write(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
-        for line in range(100):
-            writer.write(b"X-Pad-%d: %s\r\n" % (line, b"a" * 1000))
+        if whole:  # in one write
+            writer.write(OVERSIZED_HEAD + b"\r\n")
+        else:
+            writer.write(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            for line in range(100):
+                writer.write(b"X-Pad-%d: %s\r\n" % (line, b"a" * 1000))
         await writer.drain()
         received, _ = await closed_after(reader)
         assert received.startswith(b"HTTP/1.1 431"), received
@@ -341,9 +352,6 @@ async def test_a_request_head_over_the_limit_is_refused_with_431(guarded):
     await served_normally(guarded)
 
 
-OVERSIZED_HEAD = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n" + b"".join(
-    b"X-Pad-%d: %s\r\n" % (line, b"a" * 1000) for line in range(100)
-)
 NOT_HTTP = b"GARBAGE / HTTP/1.1\r\n\r\n"
 
 
