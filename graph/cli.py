@@ -143,12 +143,14 @@ def cmd_register_documents(args: argparse.Namespace) -> int:
     from graph.schema import build_schema
     from graph.settings import Settings
 
-    graphql_schema = build_schema(Settings.from_env())._schema
+    settings = Settings.from_env()
+    graphql_schema = build_schema(settings)._schema
     documents: dict[str, str] = {}
     problems: list[str] = []
     for path in args.manifests:
         try:
-            documents.update(read_manifest(Path(path).read_text(encoding="utf-8"), graphql_schema))
+            text = Path(path).read_text(encoding="utf-8")
+            documents.update(read_manifest(text, graphql_schema, settings.max_document_characters))
         except OSError as exc:
             problems.append(f"{path}: {exc.strerror or exc}")
         except (ManifestError, UnicodeDecodeError) as exc:

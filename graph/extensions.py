@@ -40,10 +40,11 @@ from graphql import (
     GraphQLError,
     GraphQLObjectType,
     InlineFragmentNode,
+    NameNode,
     OperationDefinitionNode,
+    OperationType,
     SelectionSetNode,
     get_named_type,
-    parse,
     validate,
 )
 from graphql import OperationType as GraphQLOperationType
@@ -593,9 +594,29 @@ class Documents:
             self._cache[text] = (len(text), document)
 
 
-_PLACEHOLDER = parse("{ __typename }")
-"""What a refused document is replaced with until its refusal is answered, after parsing:
-strawberry reads the operation's type from the document in between."""
+def refused_document(operation_name: str | None) -> DocumentNode:
+    """``query <operation_name> { __typename }``: what stands for a refused request's document
+    until its refusal is answered (strawberry reads the operation, by the request's name, from
+    the document in between). Built, not parsed: the name is the client's, any string."""
+    return DocumentNode(
+        definitions=(
+            OperationDefinitionNode(
+                operation=OperationType.QUERY,
+                name=NameNode(value=operation_name) if operation_name else None,
+                variable_definitions=(),
+                directives=(),
+                selection_set=SelectionSetNode(
+                    selections=(
+                        FieldNode(
+                            name=NameNode(value="__typename"),
+                            arguments=(),
+                            directives=(),
+                        ),
+                    )
+                ),
+            ),
+        )
+    )
 
 
 class CachedDocuments(SchemaExtension):
@@ -657,9 +678,11 @@ class CachedDocuments(SchemaExtension):
                     **context.parse_options,
                 ).parse_document()
             except RateLimited as error:
-                self.refused, context.graphql_document = error, _PLACEHOLDER
+                self.refused = error
+                context.graphql_document = refused_document(context.operation_name)
             except (_OverLimit, _TooLong) as over:
-                self.refused, context.graphql_document = over.error(), _PLACEHOLDER
+                self.refused = over.error()
+                context.graphql_document = refused_document(context.operation_name)
                 await spend_point(context.context)
             except (GraphQLError, RecursionError):  # graphql-core's parse() turns the latter
                 await spend_point(context.context)  # into a syntax error: strawberry parses it

@@ -65,13 +65,7 @@ from typing import TYPE_CHECKING, Any
 
 import cachetools
 from graphql import (
-    DocumentNode,
-    FieldNode,
     GraphQLError,
-    NameNode,
-    OperationDefinitionNode,
-    OperationType,
-    SelectionSetNode,
     parse,
     validate,
 )
@@ -82,7 +76,7 @@ from tortoise.transactions import in_transaction
 
 from db.models import PersistedDocument
 from graph.errors import BadUserInput, CodedError, PersistedQueryNotFound, PersistedQueryOnly
-from graph.extensions import as_graphql_error, coded_errors
+from graph.extensions import as_graphql_error, coded_errors, refused_document
 from graph.fanout import current_operation
 from graph.throttle import admit_document, spend_point
 
@@ -410,31 +404,6 @@ class PersistedDocuments:
         await self.apq.aclose()
 
 
-def _refused_document(operation_name: str | None) -> DocumentNode:
-    """``query <operation_name> { __typename }``: what stands for a refused request's document
-    until its refusal is answered (strawberry reads the operation, by the request's name, from
-    the document in between). Built, not parsed: the name is the client's, any string."""
-    return DocumentNode(
-        definitions=(
-            OperationDefinitionNode(
-                operation=OperationType.QUERY,
-                name=NameNode(value=operation_name) if operation_name else None,
-                variable_definitions=(),
-                directives=(),
-                selection_set=SelectionSetNode(
-                    selections=(
-                        FieldNode(
-                            name=NameNode(value="__typename"),
-                            arguments=(),
-                            directives=(),
-                        ),
-                    )
-                ),
-            ),
-        )
-    )
-
-
 class PersistedQueries(SchemaExtension):
     """Reads the document a request names by hash before strawberry parses it, refuses what
     trusted documents do not allow, and stores automatic persisted queries once they have
@@ -443,9 +412,9 @@ class PersistedQueries(SchemaExtension):
     First of the schema's extensions: its refusals come before any parsing; its storing, after
     every extension's validation (``on_validate`` ends in reverse order). A refusal is not
     raised (over WebSocket strawberry would not answer it): the request's text is dropped, a
-    placeholder stands for the document (:func:`_refused_document`) and the refusal is the
-    validation's only error, which the other extensions leave alone; nothing runs, nothing
-    is charged beyond what the refusal spent.
+    placeholder stands for the document (:func:`graph.extensions.refused_document`) and the
+    refusal is the validation's only error, which the other extensions leave alone; nothing
+    runs, nothing is charged beyond what the refusal spent.
     """
 
     def __init__(self, documents: PersistedDocuments) -> None:
@@ -469,7 +438,7 @@ class PersistedQueries(SchemaExtension):
                     else coded_errors([as_graphql_error(error)])[0]
                 )
                 context.query = None
-                context.graphql_document = _refused_document(context.operation_name)
+                context.graphql_document = refused_document(context.operation_name)
         yield
 
     async def _resolve(self, context: Any) -> None:
@@ -513,19 +482,24 @@ class ManifestError(ValueError):
         self.problems = problems
 
 
-def read_manifest(text: str, schema: GraphQLSchema) -> dict[str, str]:
+def read_manifest(
+    text: str, schema: GraphQLSchema, max_characters: int | None = None
+) -> dict[str, str]:
     """The documents of a manifest, checked.
 
     Args:
         text: the manifest's JSON: ``{"<sha256 hex>": "<document>", …}``.
         schema: the schema the documents must validate against (graphql-core's rules).
+        max_characters: the longest document the API runs
+            (``INBOX_GRAPH_MAX_DOCUMENT_CHARACTERS``): a longer one could never run.
 
     Returns:
         The documents by hash (64 lowercase hex digits).
 
     Raises:
         ManifestError: the text is not a JSON object of strings, or a key is not the SHA-256
-            of its document, or a document does not parse or validate (every problem listed).
+            of its document, or a document is too long, does not parse or validate (every
+            problem listed).
     """
     try:
         manifest = json.loads(text)
@@ -544,6 +518,12 @@ def read_manifest(text: str, schema: GraphQLSchema) -> dict[str, str]:
             problems.append(
                 f"{given}: not the SHA-256 of its document ({document_hash(document)}); "
                 "generate the manifest with SHA-256"
+            )
+            continue
+        if max_characters is not None and len(document) > max_characters:
+            problems.append(
+                f"{given}: longer than {max_characters} characters "
+                "(INBOX_GRAPH_MAX_DOCUMENT_CHARACTERS): the API would refuse it"
             )
             continue
         try:

@@ -328,9 +328,11 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             self.pipeline_full = True
             self._stop_head_timer()  # the queued requests' answers may take longer
             self._stop_parsing()
-        if self.parsed_head > MAX_HEAD_BYTES:
+        if self.parsed_head - len(self.headers) > MAX_HEAD_BYTES:
             # a head over the limit that arrived whole in one read (data_received's check
-            # sees only heads still incomplete): not served
+            # sees only heads still incomplete): not served. ``parsed_head`` counts a space
+            # after each header's colon, which a client may leave out: at most that many bytes
+            # over what arrived
             self._refuse(_HEAD_TOO_LARGE)
             self._stop_parsing()
         self._stop_head_timer()

@@ -182,14 +182,16 @@ class BoundedPerMessageDeflate(PerMessageDeflate):
 DEFLATE_TAIL = b"\x00\x00\xff\xff"
 """The empty stored block a sync flush ends with, left out of every message (RFC 7692 7.2.1)."""
 
-_DEFLATED_KEPT = 256
-"""Payloads whose compressed form :func:`deflated` keeps (an event's is asked for once per
-socket of its subscribers, one after the other; a replay's by every socket replaying it)."""
+_DEFLATED_KEPT_BYTES = 1024 * 1024
+"""Bytes of payloads (and their compressed forms) :func:`deflated` keeps, the oldest going
+first (an event's is asked for once per socket of its subscribers, one after the other; a
+replay's by every socket replaying it)."""
 
 _DEFLATED_MAX_BYTES = 64 * 1024
-"""Larger payloads are compressed for each socket and not kept (their memory)."""
+"""Larger payloads are compressed for each socket and not kept."""
 
 _deflated: dict[tuple[bytes, int], bytes] = {}
+_deflated_bytes = 0  # what _deflated holds: its payloads' and compressed forms' lengths
 
 
 def deflated(body: bytes, window_bits: int) -> bytes:
@@ -199,8 +201,10 @@ def deflated(body: bytes, window_bits: int) -> bytes:
     they may follow any blocks of the same message (:meth:`FrameWriter.write`).
 
     The same ``body`` (one event's payload, encoded once for every socket by
-    :func:`graph.fanout.dispatch`) is compressed once: the last :data:`_DEFLATED_KEPT`
-    are kept (a ``bytes`` keeps its hash, so finding it again costs no pass over it)."""
+    :func:`graph.fanout.dispatch`) is compressed once: the latest are kept, up to
+    :data:`_DEFLATED_KEPT_BYTES` (a ``bytes`` keeps its hash, so finding it again costs no
+    pass over it)."""
+    global _deflated_bytes
     key = (body, window_bits)
     found = _deflated.get(key)
     if found is not None:
@@ -209,9 +213,12 @@ def deflated(body: bytes, window_bits: int) -> bytes:
     data = compressor.compress(body) + compressor.flush(zlib.Z_SYNC_FLUSH)
     data = data[: -len(DEFLATE_TAIL)]  # a sync flush always ends with it
     if len(body) <= _DEFLATED_MAX_BYTES:
-        if len(_deflated) >= _DEFLATED_KEPT:
-            del _deflated[next(iter(_deflated))]  # the oldest
         _deflated[key] = data
+        _deflated_bytes += len(body) + len(data)
+        while _deflated_bytes > _DEFLATED_KEPT_BYTES:
+            (old_body, _), old_data = oldest = next(iter(_deflated.items()))
+            del _deflated[oldest[0]]
+            _deflated_bytes -= len(old_body) + len(old_data)
     return data
 
 

@@ -635,14 +635,23 @@ async def test_a_bad_manifest_registers_nothing(world, trusted, tmp_path):
     good = unique_query()
     bad_hash = unique_query()
     invalid = unique_query("me { nope }")
+    too_long = "#" + "x" * 100_000 + "\n" + unique_query()  # valid, but never run
     manifest = tmp_path / "bad.json"
     manifest.write_text(
-        json.dumps({sha256(good): good, "0" * 64: bad_hash, sha256(invalid): invalid})
+        json.dumps(
+            {
+                sha256(good): good,
+                "0" * 64: bad_hash,
+                sha256(invalid): invalid,
+                sha256(too_long): too_long,
+            }
+        )
     )
     done = cli(trusted.env, "register-documents", str(manifest), check=False)
     assert done.returncode == 2
     assert "not the SHA-256 of its document" in done.stderr
     assert "Cannot query field 'nope'" in done.stderr
+    assert "longer than 100000 characters" in done.stderr
     assert "Nothing was registered." in done.stderr
     for path, content in (("notjson.json", "{"), ("list.json", "[]")):
         (tmp_path / path).write_text(content)

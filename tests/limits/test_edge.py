@@ -114,6 +114,16 @@ async def test_documents_over_the_field_limits_are_refused_with_the_limit(
     assert error["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED", error
     assert error["extensions"]["limit"] == limit, error
     assert "data" not in body or body["data"] is None
+    # named, as Apollo, urql and Relay send it: the same refusal, not "Unknown operation"
+    named = document.replace("{ me {", "query Named { me {", 1)
+    async with httpx.AsyncClient(timeout=30) as http:
+        response = await http.post(
+            served.http_url,
+            json={"query": named, "operationName": "Named"},
+            headers={"Authorization": f"Bearer {world.tokens['owner']}"},
+        )
+    (error,) = response.json()["errors"]
+    assert error["extensions"].get("limit") == limit, error
 
 
 def commented(document: str, characters: int) -> str:
@@ -136,6 +146,16 @@ async def test_a_document_longer_than_the_limit_is_refused_before_it_is_parsed(s
         assert body.get("data") is None
     body = await client.execute(commented(ME, 100_000))
     assert not body.get("errors") and body["data"]["me"]["id"], body
+    # named, as Apollo, urql and Relay send it: the same refusal, not "Unknown operation"
+    async with httpx.AsyncClient(timeout=30) as http:
+        named = "query Named " + ME
+        response = await http.post(
+            served.http_url,
+            json={"query": commented(named, 200_000), "operationName": "Named"},
+            headers={"Authorization": f"Bearer {world.tokens['owner']}"},
+        )
+    (error,) = response.json()["errors"]
+    assert error["extensions"].get("limit") == "documentCharacters", error
     async with websockets.connect(
         served.ws_url, subprotocols=["graphql-transport-ws"], max_size=None
     ) as socket:

@@ -323,6 +323,22 @@ async def test_connections_over_the_maximum_are_refused_and_idle_ones_do_not_loc
     await served_normally(guarded)
 
 
+async def test_a_head_under_the_limit_is_served_however_its_headers_are_spaced(guarded):
+    """``name:value`` without the space after the colon, 7,000 of them in one write: 61,924
+    bytes, under the limit (counted as if spaced, they were over it and refused 431)."""
+    head = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+    head += b"".join(b"a%d:b\r\n" % line for line in range(7000)) + b"\r\n"
+    assert len(head) < 64 * 1024
+    reader, writer = await asyncio.open_connection("127.0.0.1", guarded.port)
+    try:
+        writer.write(head)
+        await writer.drain()
+        answer = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+        assert answer.startswith(b"HTTP/1.1 200"), answer
+    finally:
+        writer.close()
+
+
 OVERSIZED_HEAD = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n" + b"".join(
     b"X-Pad-%d: %s\r\n" % (line, b"a" * 1000) for line in range(100)
 )
