@@ -42,7 +42,6 @@ from graphql import (
     InlineFragmentNode,
     NameNode,
     OperationDefinitionNode,
-    OperationType,
     SelectionSetNode,
     get_named_type,
     validate,
@@ -601,7 +600,7 @@ def refused_document(operation_name: str | None) -> DocumentNode:
     return DocumentNode(
         definitions=(
             OperationDefinitionNode(
-                operation=OperationType.QUERY,
+                operation=GraphQLOperationType.QUERY,
                 name=NameNode(value=operation_name) if operation_name else None,
                 variable_definitions=(),
                 directives=(),

@@ -96,6 +96,14 @@ COMPRESSION_LEVEL = 1
 level 6 at a third of the CPU, and every socket compresses each event on its own."""
 
 
+def server_compressor(window_bits: int) -> Any:
+    """A raw DEFLATE compressor for one message the server sends: zlib's
+    :data:`COMPRESSION_LEVEL` and :data:`MEMORY_LEVEL`, a window of ``window_bits``. Both of
+    the server's ways of compressing a message use it (wsproto's, through
+    :class:`BoundedPerMessageDeflate`, and :func:`deflated`)."""
+    return zlib.compressobj(COMPRESSION_LEVEL, zlib.DEFLATED, -window_bits, MEMORY_LEVEL)
+
+
 class BoundedPerMessageDeflate(PerMessageDeflate):
     """``permessage-deflate`` that holds no state between messages.
 
@@ -173,9 +181,7 @@ class BoundedPerMessageDeflate(PerMessageDeflate):
         if self._compressor is None and opcode in (Opcode.TEXT, Opcode.BINARY):
             # wsproto would make it with zlib's default level and memLevel; dropped after the
             # message's last frame (server_no_context_takeover)
-            self._compressor = zlib.compressobj(
-                COMPRESSION_LEVEL, zlib.DEFLATED, -self.server_max_window_bits, MEMORY_LEVEL
-            )
+            self._compressor = server_compressor(self.server_max_window_bits)
         return super().frame_outbound(proto, opcode, rsv, data, fin)
 
 
@@ -209,16 +215,15 @@ def deflated(body: bytes, window_bits: int) -> bytes:
     found = _deflated.get(key)
     if found is not None:
         return found
-    compressor = zlib.compressobj(COMPRESSION_LEVEL, zlib.DEFLATED, -window_bits, MEMORY_LEVEL)
+    compressor = server_compressor(window_bits)
     data = compressor.compress(body) + compressor.flush(zlib.Z_SYNC_FLUSH)
     data = data[: -len(DEFLATE_TAIL)]  # a sync flush always ends with it
     if len(body) <= _DEFLATED_MAX_BYTES:
         _deflated[key] = data
         _deflated_bytes += len(body) + len(data)
         while _deflated_bytes > _DEFLATED_KEPT_BYTES:
-            (old_body, _), old_data = oldest = next(iter(_deflated.items()))
-            del _deflated[oldest[0]]
-            _deflated_bytes -= len(old_body) + len(old_data)
+            oldest = next(iter(_deflated))
+            _deflated_bytes -= len(oldest[0]) + len(_deflated.pop(oldest))
     return data
 
 
