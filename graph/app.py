@@ -74,7 +74,7 @@ from graph.schema import build_schema, lean, row_json
 from graph.settings import Settings
 from graph.throttle import Throttle, address_key, budget_spent, hold
 from graph.webhooks import WebhookDeliverer
-from graph.websocket import InboxTransportWSHandler, check_token
+from graph.websocket import InboxTransportWSHandler, admit_socket, check_token
 from graph.written import written_fragment, written_value
 
 if TYPE_CHECKING:
@@ -632,12 +632,15 @@ class InboxGraphQL(GraphQL):
 
     async def on_ws_connect(self, context: Context) -> Any:
         """Authenticate ``connection_init`` (4403 without a valid token; an unreachable
-        database: :meth:`graph.websocket.InboxTransportWSHandler.handle_connection_init`)."""
+        database: :meth:`graph.websocket.InboxTransportWSHandler.handle_connection_init`) and
+        count the socket among its user's (:func:`graph.websocket.admit_socket`: 1013 beyond
+        ``INBOX_GRAPH_MAX_SOCKETS_PER_USER``)."""
         token = bearer_token(init_authorization(context.connection_params))
         viewer = await check_token(token)
         if viewer is None:
             raise ConnectionRejectionError()
         context.current_viewer = viewer
+        await admit_socket(context, viewer)
         return None
 
 

@@ -50,6 +50,8 @@ class Context:
     response: Any = None
     connection_params: Any = None
     current_viewer: Viewer | None = None
+    admitted_user: int | None = None
+    """Over WebSocket, the user whose open sockets count this one (:func:`graph.websocket.admit_socket`)."""
     throttle: Throttle | None = None
     _loaders: Loaders | None = None
     session_ended: bool = False

@@ -268,6 +268,9 @@ class Settings:
     rate_limit_window_seconds: int = 20
     max_subscriptions_per_socket: int = 100
     max_subscriptions_per_user: int = 500
+    max_sockets_per_user: int = 100
+    """WebSockets past ``connection_init`` one user may have open on one worker
+    (:func:`graph.websocket.admit_socket`)."""
     login_failures_before_backoff: int = 5
     login_address_failures: int = 20
     login_account_failures: int = 50
@@ -330,6 +333,7 @@ class Settings:
             rate_limit_window_seconds=_whole("INBOX_GRAPH_RATE_LIMIT_WINDOW_SECONDS", 20),
             max_subscriptions_per_socket=_whole("INBOX_GRAPH_MAX_SUBSCRIPTIONS_PER_SOCKET", 100),
             max_subscriptions_per_user=_whole("INBOX_GRAPH_MAX_SUBSCRIPTIONS_PER_USER", 500),
+            max_sockets_per_user=_whole("INBOX_GRAPH_MAX_SOCKETS_PER_USER", 100),
             login_failures_before_backoff=_whole("INBOX_GRAPH_LOGIN_FAILURES_BEFORE_BACKOFF", 5),
             login_address_failures=_whole("INBOX_GRAPH_LOGIN_ADDRESS_FAILURES", 20),
             login_account_failures=_whole("INBOX_GRAPH_LOGIN_ACCOUNT_FAILURES", 50),

@@ -38,8 +38,6 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from starlette.websockets import WebSocketDisconnect
-
 from db.availability import report_unavailable
 from db.models import Workspace
 from graph.auth import refresh_viewer
@@ -68,7 +66,7 @@ from graph.live import (
     read_outbox_shared_batch,
     with_current_facts,
 )
-from graph.websocket import CLOSE_FORBIDDEN
+from graph.websocket import CLOSE_FORBIDDEN, SOCKET_GONE
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -85,8 +83,6 @@ _NOTHING = ()
 """What a delivery comes to for a selection group that is sent nothing (not selected, or an
 empty payload): :meth:`LiveStream._deliver_computed`."""
 
-SOCKET_GONE = (WebSocketDisconnect, RuntimeError, OSError)
-"""What a send raises once the subscriber's socket is closed or lost."""
 
 STREAM_STARTED = "stream.started"
 """The type of the event a ``LiveStream(announce_start=True)`` selects first."""

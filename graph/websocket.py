@@ -22,6 +22,12 @@ every rule of the protocol (https://github.com/enisdenjo/graphql-ws/blob/master/
 - while the database cannot be reached, ``connection_init`` closes the socket with 1013 (try
   again later) and a ``subscribe`` gets an ``error`` coded ``SERVICE_UNAVAILABLE`` (the socket
   and its other operations stay open);
+- a user has at most ``INBOX_GRAPH_MAX_SOCKETS_PER_USER`` sockets past ``connection_init`` on
+  this worker (:func:`admit_socket`): the ``connection_init`` of one more closes its socket
+  with 1013 (try again later, once another socket of the user has closed; graphql-ws clients
+  retry it with backoff), before any ``connection_ack``. Without it one agent's token could
+  hold every connection the worker takes (``INBOX_GRAPH_MAX_CONNECTIONS``), and everyone
+  else would be refused;
 - ``logout`` over the socket closes it with 4403 once the operation has answered;
 - a ``subscribe`` payload's ``extensions`` are its operation's (strawberry's handler dropped
   them): a document named by hash (``extensions.persistedQuery``, with ``"query": ""`` or no
@@ -43,10 +49,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import math
 import sys
+import time
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
+from starlette.websockets import WebSocketDisconnect
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
 )
@@ -64,12 +74,17 @@ from graph.ws_compression import FrameWriter, frame_writer
 if TYPE_CHECKING:
     from graph.permissions.visibility import Viewer
 
+log = logging.getLogger(__name__)
+
 MAX_OPERATION_ID_LENGTH = 128
 CLOSE_FORBIDDEN = 4403
 """Close code when the token or user no longer authorises the connection."""
+SOCKET_GONE = (WebSocketDisconnect, RuntimeError, OSError)
+"""What a send (or a close) raises once the socket is closed or lost."""
 CLOSE_TRY_AGAIN_LATER = 1013
 """Close code (RFC 6455's "Try Again Later") when ``connection_init`` cannot be checked because
-the database is unreachable: reconnect with backoff (graphql-ws clients retry it)."""
+the database is unreachable, or its user has all the sockets they may open
+(:func:`admit_socket`): reconnect with backoff (graphql-ws clients retry it)."""
 
 
 def frame_problem(message: Any) -> str | None:
@@ -142,6 +157,88 @@ async def recheck_viewer(viewer: Viewer) -> Viewer | None:
     return await _viewer_checks.read((viewer.token_id, viewer.user_id, viewer.workspace_id))
 
 
+_admitted: dict[int, dict[int, Any]] = {}
+"""The contexts of the sockets past ``connection_init`` in this worker, per user id, by
+``id()`` (:func:`admit_socket`)."""
+
+
+class TooManySockets(Exception):
+    """``connection_init`` of a user who has ``maximum`` sockets open on this worker already."""
+
+    def __init__(self, maximum: int) -> None:
+        super().__init__(f"Too many connections for this user (at most {maximum}).")
+        self.maximum = maximum
+
+
+async def admit_socket(context: Any, viewer: Viewer) -> None:
+    """Count the socket of ``context`` among its viewer's open sockets on this worker, up to
+    ``INBOX_GRAPH_MAX_SOCKETS_PER_USER``; the handler gives the place back when the socket
+    ends (:meth:`InboxTransportWSHandler.shutdown`). At the maximum, the user's sockets whose
+    token no longer authorises them are closed first (:func:`_close_unauthorised`).
+
+    Raises:
+        TooManySockets: the user has that many open still (nothing counted; the handler
+            closes the socket with 1013).
+        Exception: what :func:`recheck_viewer` raises (an unreachable database: 1013 too).
+    """
+    maximum = context.settings.max_sockets_per_user
+    user_id = viewer.user_id
+    if len(_admitted.get(user_id, ())) >= maximum:
+        await _close_unauthorised(user_id)
+        if len(_admitted.get(user_id, ())) >= maximum:
+            raise TooManySockets(maximum)
+    _admitted.setdefault(user_id, {})[id(context)] = context
+    context.admitted_user = user_id
+
+
+async def _close_unauthorised(user_id: int) -> None:
+    """Close with 4403 the admitted sockets of ``user_id`` whose token is revoked or expired,
+    or whose user is deactivated (each token checked once, :func:`recheck_viewer`), and give
+    their places back. A subscription's socket is closed so as soon as the change's event
+    arrives; one without any learns of it only at its next ``subscribe``, and would keep its
+    place meanwhile: a stolen token, revoked, could keep its user's places for ever."""
+    admitted = list(_admitted.get(user_id, {}).values())
+    viewers = {c.current_viewer.token_id: c.current_viewer for c in admitted}
+    checked = await asyncio.gather(*(recheck_viewer(v) for v in viewers.values()))
+    valid = {token_id for token_id, found in zip(viewers, checked, strict=True) if found}
+    for context in admitted:
+        if context.current_viewer.token_id in valid or context.admitted_user is None:
+            continue
+        _release_socket(context)
+        with contextlib.suppress(*SOCKET_GONE):
+            await context.request.close(code=CLOSE_FORBIDDEN, reason="Forbidden")
+
+
+def _release_socket(context: Any) -> None:
+    """Give back the place :func:`admit_socket` counted for ``context`` (once)."""
+    user_id = context.admitted_user
+    if user_id is None:
+        return
+    context.admitted_user = None
+    admitted = _admitted[user_id]
+    del admitted[id(context)]
+    if not admitted:
+        del _admitted[user_id]
+
+
+_too_many_sockets = {"refused": 0, "logged": -math.inf}
+"""Sockets refused by :func:`admit_socket` since the last warning, and when that was."""
+
+
+def _log_too_many_sockets(maximum: int) -> None:
+    """One warning a minute at most, with the number refused since the previous one."""
+    _too_many_sockets["refused"] += 1
+    now = time.monotonic()
+    if now - _too_many_sockets["logged"] >= 60:
+        log.warning(
+            "refused %d WebSocket(s) with 1013: their users had %d open on this worker "
+            "(INBOX_GRAPH_MAX_SOCKETS_PER_USER)",
+            _too_many_sockets["refused"],
+            maximum,
+        )
+        _too_many_sockets.update(refused=0, logged=now)
+
+
 _finishing: set[asyncio.Task[Any]] = set()
 """Operation tasks of detached subscriptions, held until they have unwound."""
 
@@ -197,6 +294,7 @@ class InboxTransportWSHandler(BaseGraphQLTransportWSHandler):
 
     async def shutdown(self) -> None:
         self._stop_init_deadline()
+        _release_socket(self.context)
         await super().shutdown()
 
     def _too_many(self, user_id: int) -> RateLimited | None:
@@ -267,6 +365,10 @@ class InboxTransportWSHandler(BaseGraphQLTransportWSHandler):
             message = {**message, "payload": {}}
         try:
             await super().handle_connection_init(message)
+        except TooManySockets as refused:
+            _log_too_many_sockets(refused.maximum)
+            await self.websocket.close(code=CLOSE_TRY_AGAIN_LATER, reason=str(refused))
+            return
         except Exception as exc:
             if not is_unavailable(exc):
                 raise

@@ -21,10 +21,11 @@ from typing import Any
 
 import httpx
 import pytest
+import websockets
 
 from tests.conftest import PASSWORD
 from tests.live.test_redis_faults import start_redis
-from tests.support import cli, free_port, open_socket, serve, ws_operation
+from tests.support import cli, connect_ws, free_port, open_socket, serve, ws_operation
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -35,6 +36,7 @@ LIMITS = {
     "INBOX_GRAPH_RATE_LIMIT_WINDOW_SECONDS": str(WINDOW),
     "INBOX_GRAPH_MAX_SUBSCRIPTIONS_PER_SOCKET": "3",
     "INBOX_GRAPH_MAX_SUBSCRIPTIONS_PER_USER": "5",
+    "INBOX_GRAPH_MAX_SOCKETS_PER_USER": "4",
     "INBOX_GRAPH_LOGIN_FAILURES_BEFORE_BACKOFF": "3",
     "INBOX_GRAPH_LOGIN_ADDRESS_FAILURES": "8",
     "INBOX_GRAPH_LOGIN_ACCOUNT_FAILURES": "6",
@@ -587,6 +589,80 @@ async def test_websocket_operations_are_bounded_per_socket_and_per_user(limited,
             await asyncio.sleep(0.1)
     finally:
         for socket in sockets:
+            await socket.close()
+
+
+async def refused_at_init(served, token: str) -> websockets.exceptions.ConnectionClosed:
+    """The close a ``connection_init`` gets instead of ``connection_ack`` (fails on an ack)."""
+    socket = await connect_ws(served, token)
+    try:
+        message = await asyncio.wait_for(socket.recv(), 10)
+    except websockets.exceptions.ConnectionClosed as closed:
+        return closed
+    await socket.close()
+    raise AssertionError(f"acknowledged: {message}")
+
+
+async def close_code(socket) -> int:
+    """The code the server closes ``socket`` with (within 10 seconds; frames before it read)."""
+    with pytest.raises(websockets.exceptions.ConnectionClosed) as closed:
+        while True:
+            await asyncio.wait_for(socket.recv(), 10)
+    assert closed.value.rcvd is not None, closed.value
+    return closed.value.rcvd.code
+
+
+async def test_a_user_has_at_most_so_many_sockets(limited, people):
+    # one agent's token must not hold every connection a worker takes (one token's sockets,
+    # or several tokens of one user, count alike): the one past the maximum is closed with
+    # 1013 before any connection_ack, and whoever else is served
+    tokens = [await token_of(limited, people["cy"]) for _ in range(2)]
+    sockets = [await open_socket(limited, token) for token in tokens * 2]
+    others = []
+    try:
+        for token in tokens:
+            closed = await refused_at_init(limited, token)
+            assert closed.rcvd is not None and closed.rcvd.code == 1013, closed
+            assert closed.rcvd.reason == "Too many connections for this user (at most 4).", closed
+        # the refused sockets hold nothing: another user opens as many, and cy's still work
+        dee = await token_of(limited, people["dee"])
+        others = [await open_socket(limited, dee) for _ in range(4)]
+        assert (await ws_operation(sockets[3], "{ me { name } }"))["payload"]["data"] == {
+            "me": {"name": "Cy"}
+        }
+        # a socket that closes gives its place back (once the server has seen it close)
+        await sockets.pop(0).close()  # tokens[0]'s: tokens[1]'s are sockets[0] and [2] now
+        deadline = time.monotonic() + REFUSAL_WITHIN
+        while True:
+            socket = await connect_ws(limited, tokens[0])
+            try:
+                message = json.loads(await asyncio.wait_for(socket.recv(), 10))
+            except websockets.exceptions.ConnectionClosed as closed:
+                assert closed.rcvd is not None and closed.rcvd.code == 1013, closed
+                assert time.monotonic() < deadline, "a closed socket kept its place"
+                await asyncio.sleep(0.1)
+                continue
+            sockets.append(socket)
+            assert message["type"] == "connection_ack", message
+            break
+        # and so does one the server closes: a token's socket with a subscription once the
+        # token logged out (4403, when the event arrives); its socket without one learns of it
+        # at its next subscribe only, and is closed (4403) when the user is at the maximum
+        subscribed, idle = sockets[0], sockets[2]  # tokens[1]'s (sockets[1] and [3]: tokens[0]'s)
+        assert await subscribe_frame(subscribed) is None
+        leaving = Caller(limited.http_url, token=tokens[1])
+        try:
+            assert (await leaving.patiently("mutation { logout }")) == {"logout": True}
+        finally:
+            await leaving.aclose()
+        assert await close_code(subscribed) == 4403
+        # two more fit, in the places of tokens[1]'s sockets
+        sockets += [await open_socket(limited, tokens[0]) for _ in range(2)]
+        assert await close_code(idle) == 4403
+        closed = await refused_at_init(limited, tokens[0])
+        assert closed.rcvd is not None and closed.rcvd.code == 1013, closed
+    finally:
+        for socket in sockets + others:
             await socket.close()
 
 
