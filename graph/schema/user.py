@@ -449,8 +449,9 @@ class UserMutations:
 
     @strawberry.mutation(
         description="End the current session: revoke the token of this request (an integration "
-        "token revokes itself), and the tokens it minted; its open WebSockets close with 4403. "
-        "Returns whether a token was revoked now."
+        "token revokes itself), and the tokens it minted; their WebSockets close with 4403 (one "
+        "with a subscription open at once, any other at its next `subscribe`). Returns whether a "
+        "token was revoked now."
     )
     async def logout(self, info: Info) -> bool:
         ctx = info.context
@@ -460,8 +461,8 @@ class UserMutations:
 
     @strawberry.mutation(
         description="Change the viewer's password (sessions only: FORBIDDEN for access tokens) "
-        "and end every other session of the user, whose WebSockets close with 4403; this "
-        "session and integration tokens stay. Errors: BAD_USER_INPUT for a wrong "
+        "and end every other session of the user, whose WebSockets close with 4403 (as `logout`'s); "
+        "this session and integration tokens stay. Errors: BAD_USER_INPUT for a wrong "
         "`currentPassword` or a `newPassword` not 8 to 1024 characters (nothing changes); "
         "RATE_LIMITED (with `retryAfter` seconds) after repeated wrong `currentPassword`s, as for "
         "`login`; CONFLICT when the password changed meanwhile."
