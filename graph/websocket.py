@@ -170,11 +170,24 @@ class TooManySockets(Exception):
         self.maximum = maximum
 
 
+RECHECK_SECONDS = 5.0
+"""How long after re-checking a user's sockets at the maximum (:func:`_close_unauthorised`) a
+``connection_init`` over it is refused without re-checking them again, in seconds."""
+
+_rechecked: dict[int, float] = {}
+"""When :func:`_close_unauthorised` last started for a user (event loop time), while the user
+has sockets admitted."""
+
+_closing: set[asyncio.Task[Any]] = set()
+"""Closes of sockets :func:`_close_unauthorised` gave the places of, held until done."""
+
+
 async def admit_socket(context: Any, viewer: Viewer) -> None:
     """Count the socket of ``context`` among its viewer's open sockets on this worker, up to
     ``INBOX_GRAPH_MAX_SOCKETS_PER_USER``; the handler gives the place back when the socket
     ends (:meth:`InboxTransportWSHandler.shutdown`). At the maximum, the user's sockets whose
-    token no longer authorises them are closed first (:func:`_close_unauthorised`).
+    token no longer authorises them are closed first (:func:`_close_unauthorised`, at most
+    once per :data:`RECHECK_SECONDS` and user).
 
     Raises:
         TooManySockets: the user has that many open still (nothing counted; the handler
@@ -184,7 +197,10 @@ async def admit_socket(context: Any, viewer: Viewer) -> None:
     maximum = context.settings.max_sockets_per_user
     user_id = viewer.user_id
     if len(_admitted.get(user_id, ())) >= maximum:
-        await _close_unauthorised(user_id)
+        now = asyncio.get_running_loop().time()
+        if now - _rechecked.get(user_id, -math.inf) >= RECHECK_SECONDS:
+            _rechecked[user_id] = now
+            await _close_unauthorised(user_id)
         if len(_admitted.get(user_id, ())) >= maximum:
             raise TooManySockets(maximum)
     _admitted.setdefault(user_id, {})[id(context)] = context
@@ -192,11 +208,13 @@ async def admit_socket(context: Any, viewer: Viewer) -> None:
 
 
 async def _close_unauthorised(user_id: int) -> None:
-    """Close with 4403 the admitted sockets of ``user_id`` whose token is revoked or expired,
-    or whose user is deactivated (each token checked once, :func:`recheck_viewer`), and give
-    their places back. A subscription's socket is closed so as soon as the change's event
-    arrives; one without any learns of it only at its next ``subscribe``, and would keep its
-    place meanwhile: a stolen token, revoked, could keep its user's places for ever."""
+    """Give back the places of the admitted sockets of ``user_id`` whose token is revoked or
+    expired, or whose user is deactivated (each token checked once, :func:`recheck_viewer`),
+    and close them with 4403 (in tasks of their own: a socket that does not read would hold
+    the caller until its keep-alive gives up). A subscription's socket is closed so as soon as
+    the change's event arrives; one without any learns of it only at its next ``subscribe``,
+    and would keep its place meanwhile: a stolen token, revoked, could keep its user's places
+    for ever."""
     admitted = list(_admitted.get(user_id, {}).values())
     viewers = {c.current_viewer.token_id: c.current_viewer for c in admitted}
     checked = await asyncio.gather(*(recheck_viewer(v) for v in viewers.values()))
@@ -205,8 +223,15 @@ async def _close_unauthorised(user_id: int) -> None:
         if context.current_viewer.token_id in valid or context.admitted_user is None:
             continue
         _release_socket(context)
-        with contextlib.suppress(*SOCKET_GONE):
-            await context.request.close(code=CLOSE_FORBIDDEN, reason="Forbidden")
+        task = asyncio.create_task(_close_quietly(context.request, CLOSE_FORBIDDEN, "Forbidden"))
+        _closing.add(task)
+        task.add_done_callback(_closing.discard)
+
+
+async def _close_quietly(websocket: Any, code: int, reason: str) -> None:
+    """Close ``websocket`` with ``code`` and ``reason``; nothing if it is closed or gone."""
+    with contextlib.suppress(*SOCKET_GONE):
+        await websocket.close(code=code, reason=reason)
 
 
 def _release_socket(context: Any) -> None:
@@ -219,6 +244,7 @@ def _release_socket(context: Any) -> None:
     del admitted[id(context)]
     if not admitted:
         del _admitted[user_id]
+        _rechecked.pop(user_id, None)
 
 
 _too_many_sockets = {"refused": 0, "logged": -math.inf}
@@ -367,15 +393,15 @@ class InboxTransportWSHandler(BaseGraphQLTransportWSHandler):
             await super().handle_connection_init(message)
         except TooManySockets as refused:
             _log_too_many_sockets(refused.maximum)
-            await self.websocket.close(code=CLOSE_TRY_AGAIN_LATER, reason=str(refused))
+            await _close_quietly(self.websocket, CLOSE_TRY_AGAIN_LATER, str(refused))
             return
         except Exception as exc:
             if not is_unavailable(exc):
                 raise
             report_unavailable(exc)
             self._flush()
-            await self.websocket.close(
-                code=CLOSE_TRY_AGAIN_LATER, reason="Service unavailable: retry shortly"
+            await _close_quietly(
+                self.websocket, CLOSE_TRY_AGAIN_LATER, "Service unavailable: retry shortly"
             )
             return
         if self.connection_init_received:
@@ -412,7 +438,7 @@ class InboxTransportWSHandler(BaseGraphQLTransportWSHandler):
                 return
             if viewer is None:
                 self._flush()
-                await self.websocket.close(code=CLOSE_FORBIDDEN, reason="Forbidden")
+                await _close_quietly(self.websocket, CLOSE_FORBIDDEN, "Forbidden")
                 return
             refused = self._too_many(viewer.user_id)
             if refused is not None:
