@@ -9,6 +9,9 @@ traceback on the server only.
 
 from __future__ import annotations
 
+import logging
+import math
+import time
 import traceback
 from contextlib import contextmanager
 from enum import StrEnum
@@ -312,6 +315,25 @@ def forget_frames(errors: Iterable[BaseException]) -> None:
         pending += [getattr(error, "original_error", None), error.__cause__, error.__context__]
 
 
+class RefusalWarning:
+    """A warning about something the server refuses often (connections over a maximum):
+    logged at most once per ``every`` seconds, with how many were refused since the previous
+    one (``message``'s last ``%d``), so that a flood of refusals does not flood the log."""
+
+    def __init__(self, logger: logging.Logger, message: str, every: float = 60.0) -> None:
+        self.logger, self.message, self.every = logger, message, every
+        self.refused = 0
+        self.logged = -math.inf
+
+    def refused_one(self, *args: Any) -> None:
+        """Count one refusal; warn (``message`` with ``args`` and the count) if it is time."""
+        self.refused += 1
+        now = time.monotonic()
+        if now - self.logged >= self.every:
+            self.logger.warning(self.message, *args, self.refused)
+            self.refused, self.logged = 0, now
+
+
 __all__ = [
     "BadUserInput",
     "CodedError",
@@ -328,6 +350,7 @@ __all__ = [
     "PersistedQueryNotFound",
     "PersistedQueryOnly",
     "RateLimited",
+    "RefusalWarning",
     "SaveUncertain",
     "ServiceUnavailable",
     "Unauthenticated",

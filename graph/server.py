@@ -45,13 +45,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import math
-import time
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
-from graph.errors import ErrorCode
+from graph.errors import ErrorCode, RefusalWarning
 
 log = logging.getLogger(__name__)
 
@@ -176,6 +174,13 @@ class _StoppedOnPurpose(logging.Filter):
 _stopped_on_purpose = _StoppedOnPurpose()
 
 
+_refusals = RefusalWarning(
+    log,
+    "at its maximum of %d open connections (INBOX_GRAPH_MAX_CONNECTIONS), this worker refuses "
+    "new ones with 503 (%d since the previous warning)",
+)
+
+
 class GuardedHttpProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with a header timeout, a head size limit and a maximum
     number of open connections (see the module's docstring).
@@ -188,9 +193,6 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         max_connections: open connections (HTTP and WebSocket) of this worker beyond which a
             new one is refused with 503.
     """
-
-    _refused = 0
-    _refusal_logged = -math.inf
 
     def __init__(self, *args: Any, header_timeout: float, max_connections: int, **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -218,7 +220,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             self.transport = transport  # for connection_lost
             transport.write(_REFUSED)
             transport.close()
-            self._log_refusal()
+            _refusals.refused_one(self.max_connections)
             return
         super().connection_made(transport)
         self._await_head()
@@ -421,21 +423,6 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self.head_timer = None
         if not self.transport.is_closing():
             self.transport.close()
-
-    def _log_refusal(self) -> None:
-        """One warning a minute at most, with the number refused since the previous one."""
-        cls = type(self)
-        cls._refused += 1
-        now = time.monotonic()
-        if now - cls._refusal_logged >= 60:
-            log.warning(
-                "at its maximum of %d open connections (INBOX_GRAPH_MAX_CONNECTIONS), this "
-                "worker refuses new ones with 503 (%d since the previous warning)",
-                self.max_connections,
-                cls._refused,
-            )
-            cls._refused = 0
-            cls._refusal_logged = now
 
 
 def raise_open_files_limit() -> int | None:

@@ -52,7 +52,6 @@ import contextlib
 import logging
 import math
 import sys
-import time
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
@@ -65,7 +64,7 @@ from strawberry.types.execution import ExecutionResult
 from db.availability import is_unavailable, report_unavailable
 from graph.auth import reload_viewer, viewer_for_token
 from graph.context import start_operation_loaders
-from graph.errors import RateLimited
+from graph.errors import RateLimited, RefusalWarning
 from graph.extensions import MASKED_MESSAGE, as_graphql_error, coded_errors, unavailable_error
 from graph.fanout import LiveOperation, current_operation, start_live_operation
 from graph.live import SharedReads
@@ -247,22 +246,11 @@ def _release_socket(context: Any) -> None:
         _rechecked.pop(user_id, None)
 
 
-_too_many_sockets = {"refused": 0, "logged": -math.inf}
-"""Sockets refused by :func:`admit_socket` since the last warning, and when that was."""
-
-
-def _log_too_many_sockets(maximum: int) -> None:
-    """One warning a minute at most, with the number refused since the previous one."""
-    _too_many_sockets["refused"] += 1
-    now = time.monotonic()
-    if now - _too_many_sockets["logged"] >= 60:
-        log.warning(
-            "refused %d WebSocket(s) with 1013: their users had %d open on this worker "
-            "(INBOX_GRAPH_MAX_SOCKETS_PER_USER)",
-            _too_many_sockets["refused"],
-            maximum,
-        )
-        _too_many_sockets.update(refused=0, logged=now)
+_too_many_sockets = RefusalWarning(
+    log,
+    "at the maximum of %d WebSockets per user on this worker (INBOX_GRAPH_MAX_SOCKETS_PER_USER), "
+    "connection_init is refused with 1013 (%d since the previous warning)",
+)
 
 
 _finishing: set[asyncio.Task[Any]] = set()
@@ -392,7 +380,7 @@ class InboxTransportWSHandler(BaseGraphQLTransportWSHandler):
         try:
             await super().handle_connection_init(message)
         except TooManySockets as refused:
-            _log_too_many_sockets(refused.maximum)
+            _too_many_sockets.refused_one(refused.maximum)
             await _close_quietly(self.websocket, CLOSE_TRY_AGAIN_LATER, str(refused))
             return
         except Exception as exc:
