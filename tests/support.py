@@ -515,6 +515,16 @@ async def open_socket(served, token: str):
     return socket
 
 
+async def close_code(socket, timeout: float = 10.0) -> int | None:
+    """The code the server closes ``socket`` with, the frames before it read (fails if no
+    frame or close comes within ``timeout`` seconds); ``None`` for a close without a frame."""
+    try:
+        while True:
+            await asyncio.wait_for(socket.recv(), timeout)
+    except websockets.ConnectionClosed as closed:
+        return closed.rcvd.code if closed.rcvd else None
+
+
 async def ws_operation(
     socket, query: str, variables: dict | None = None, timeout: float = 5.0
 ) -> dict:

@@ -20,6 +20,7 @@ from tests.support import (
     Client,
     GraphQLError,
     cli,
+    close_code,
     new_number,
     open_socket,
     subscribe,
@@ -98,10 +99,7 @@ async def authenticated(served, token: str) -> bool:
 
 async def closed_code(subscription, timeout: float = 5.0) -> int | None:
     """The code the server closes a subscription's socket with (fails if it stays open)."""
-    with pytest.raises(websockets.ConnectionClosed) as closed:
-        while True:
-            await asyncio.wait_for(subscription.socket.recv(), timeout)
-    return closed.value.rcvd.code if closed.value.rcvd else None
+    return await close_code(subscription.socket, timeout)
 
 
 @pytest.fixture(scope="module")

@@ -26,7 +26,15 @@ import websockets
 from graph.websocket import RECHECK_SECONDS
 from tests.conftest import PASSWORD
 from tests.live.test_redis_faults import start_redis
-from tests.support import cli, connect_ws, free_port, open_socket, serve, ws_operation
+from tests.support import (
+    cli,
+    close_code,
+    connect_ws,
+    free_port,
+    open_socket,
+    serve,
+    ws_operation,
+)
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -602,15 +610,6 @@ async def refused_at_init(served, token: str) -> websockets.exceptions.Connectio
         return closed
     await socket.close()
     raise AssertionError(f"acknowledged: {message}")
-
-
-async def close_code(socket) -> int:
-    """The code the server closes ``socket`` with (within 10 seconds; frames before it read)."""
-    with pytest.raises(websockets.exceptions.ConnectionClosed) as closed:
-        while True:
-            await asyncio.wait_for(socket.recv(), 10)
-    assert closed.value.rcvd is not None, closed.value
-    return closed.value.rcvd.code
 
 
 async def acknowledged_soon(served, token: str):
