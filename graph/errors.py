@@ -142,6 +142,7 @@ class FieldErrors:
 
     def __init__(self) -> None:
         self.errors: list[CodedError] = []
+        self._fields: set[Any] = set()  # those of ``errors``: each error kept or not at once
 
     @contextmanager
     def collect(self) -> Iterator[None]:
@@ -158,7 +159,8 @@ class FieldErrors:
 
     def _keep(self, error: CodedError) -> None:
         field = (error.extensions or {}).get("field")
-        if all((kept.extensions or {}).get("field") != field for kept in self.errors):
+        if field not in self._fields:
+            self._fields.add(field)
             self.errors.append(error)
 
     def raise_if_any(self) -> None:
@@ -174,6 +176,7 @@ class FieldErrors:
             InvalidInput: several, one per field.
         """
         kept, self.errors = self.errors, []
+        self._fields = set()
         if len(kept) == 1:
             raise kept.pop()
         if kept:

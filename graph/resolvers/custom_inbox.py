@@ -14,6 +14,8 @@ get ``NOT_FOUND``.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -47,6 +49,44 @@ MAX_NODES = 50
 """The most nodes (groups and conditions) a filter has."""
 
 
+class FilterSize:
+    """The count of a filter's nodes as a walk meets them (the input's conversion,
+    :func:`graph.schema.inbox.filter_spec`, then :func:`clean_filter`): past :data:`MAX_NODES`
+    the walk ends at once and the whole filter is refused with one error, however many nodes
+    follow. Each node's own errors are gathered (:class:`graph.errors.FieldErrors`), so a
+    check raised per node would visit every node of a filter of 60,000 conditions and report
+    each one (seconds of a worker's time, megabytes of errors).
+
+    Usage: ``size = FilterSize()``; ``size.count()`` per node inside the walk; the walk run
+    inside ``with size.refusing(path):``, which raises (or, given ``errors``, keeps)
+    ``BadUserInput`` naming ``path``."""
+
+    class _Over(Exception):
+        """Ends a walk past the limit; not a coded error, so no node's ``collect`` keeps it."""
+
+    def __init__(self) -> None:
+        self.nodes = 0
+
+    def count(self) -> None:
+        """One node more. Raises the walk's end past :data:`MAX_NODES`."""
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise FilterSize._Over
+
+    @contextmanager
+    def refusing(self, path: str, errors: FieldErrors | None = None) -> Iterator[None]:
+        """Run a walk; if it went past the limit, ``BadUserInput`` for ``path``, raised, or
+        kept in ``errors`` when given (the walk's result is then whatever it had: ``None``)."""
+        try:
+            yield
+        except FilterSize._Over:
+            error = BadUserInput(f"The filter has more than {MAX_NODES} conditions.", field=path)
+            if errors is None:
+                raise error from None
+            with errors.collect():
+                raise error from None
+
+
 async def clean_filter(
     viewer: Viewer, node: dict[str, Any] | None, path: str = "filter"
 ) -> dict[str, Any] | None:
@@ -62,16 +102,13 @@ async def clean_filter(
             naming the path of the offending node.
         NotFound: a user, team or channel id not in the viewer's workspace.
     """
-    count = 0
+    size = FilterSize()
     errors = FieldErrors()
 
     async def visit(node: Any, path: str, depth: int) -> dict[str, Any] | None:
-        nonlocal count
         if node is None:
             return None  # reported by the caller
-        count += 1
-        if count > MAX_NODES:
-            raise BadUserInput(f"The filter has more than {MAX_NODES} conditions.", field=path)
+        size.count()
         if depth > MAX_DEPTH:
             raise BadUserInput(f"Filter groups nest at most {MAX_DEPTH} deep.", field=path)
         if not isinstance(node, dict) or len(node) != 1:
@@ -97,7 +134,7 @@ async def clean_filter(
         return {key: await condition.clean(viewer, value, f"{path}.{condition.api_name}")}
 
     cleaned = None
-    with errors.collect():
+    with size.refusing(path, errors), errors.collect():
         cleaned = await visit(node, path, 1)
     errors.raise_if_any()
     return cleaned
@@ -298,6 +335,7 @@ def now_utc() -> datetime:
 
 
 __all__ = [
+    "FilterSize",
     "clean_filter",
     "custom_inboxes_part",
     "custom_scope",

@@ -248,11 +248,15 @@ def filter_spec(
 
     Raises:
         BadUserInput: every malformed node at once (:class:`graph.errors.FieldErrors`),
-            each naming its path in the API's names, when ``errors`` is not given.
+            each naming its path in the API's names, when ``errors`` is not given; one for
+            the whole filter past ``MAX_NODES`` nodes, met before the rest is read
+            (:class:`graph.resolvers.custom_inbox.FilterSize`).
     """
     collected = errors if errors is not None else FieldErrors()
+    size = custom_resolvers.FilterSize()
 
     def convert(node: ConversationFilter, path: str, depth: int) -> dict | None:
+        size.count()
         if depth > custom_resolvers.MAX_DEPTH:
             raise BadUserInput(
                 f"Filter groups nest at most {custom_resolvers.MAX_DEPTH} deep.", field=path
@@ -277,7 +281,7 @@ def filter_spec(
         return {condition.stored: condition.from_input(value, path, decode_id)}
 
     spec = None
-    with collected.collect():
+    with size.refusing(path, collected), collected.collect():
         spec = convert(node, path, 1)
     if errors is None:
         collected.raise_if_any()
