@@ -112,6 +112,20 @@ class NotUTF8(json.JSONDecodeError):
         return f"{self.msg}."
 
 
+class NumberTooLong(json.JSONDecodeError):
+    """A JSON integer of more digits than Python converts (4,300: ``sys.get_int_max_str_digits``,
+    a guard against quadratic conversions). A :class:`json.JSONDecodeError`, so strawberry
+    refuses it like malformed JSON: 400 over HTTP, close 4400 over WebSocket (the standard
+    library's :class:`ValueError` was a 500 with a traceback, and a socket dropped without a
+    close frame)."""
+
+    def __init__(self) -> None:
+        super().__init__("The JSON holds an integer of more than 4,300 digits", "", 0)
+
+    def __str__(self) -> str:
+        return f"{self.msg}."
+
+
 def _nests_deeper(value: object, limit: int) -> bool:
     """Whether arrays and objects nest more than ``limit`` levels deep in ``value`` (decoded
     JSON), without recursion."""
@@ -579,6 +593,7 @@ class InboxGraphQL(GraphQL):
                 1,000 levels, which strawberry does not catch: a 500 or a dropped socket).
             NotUTF8: when ``data`` is bytes that are not UTF-8 (other encodings that
                 :func:`json.loads` would guess are refused too).
+            NumberTooLong: when an integer has more digits than Python converts.
             json.JSONDecodeError: when ``data`` is not JSON.
         """
         if isinstance(data, bytes):
@@ -590,6 +605,10 @@ class InboxGraphQL(GraphQL):
             value = json.loads(data)
         except RecursionError:
             raise JSONTooDeep() from None
+        except json.JSONDecodeError:
+            raise
+        except ValueError:  # an integer past sys.get_int_max_str_digits()
+            raise NumberTooLong() from None
         # a text with no more brackets than the limit cannot nest deeper: skip the walk
         brackets = data.count("[") + data.count("{")
         if brackets > MAX_JSON_DEPTH and _nests_deeper(value, MAX_JSON_DEPTH):
@@ -767,7 +786,7 @@ def _request_refused(exc: HTTPException, method: str) -> Response:
             {"Allow": "POST"},
         )
     # strawberry says "Unable to parse request body as JSON" of any JSON it refused
-    message = str(cause) if isinstance(cause, (JSONTooDeep, NotUTF8)) else exc.reason
+    message = str(cause) if isinstance(cause, (JSONTooDeep, NotUTF8, NumberTooLong)) else exc.reason
     return _refusal(message, ErrorCode.BAD_USER_INPUT, exc.status_code)
 
 
@@ -957,6 +976,7 @@ __all__ = [
     "InboxGraphQL",
     "JSONTooDeep",
     "NotUTF8",
+    "NumberTooLong",
     "VersionHeader",
     "create_app",
 ]

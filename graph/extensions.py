@@ -430,6 +430,27 @@ class _TooLong(Exception):
         )
 
 
+MAX_NUMBER_CHARACTERS = 1_000
+"""The longest number a document may write (an ``Int`` or ``Float`` literal): no argument of
+the schema needs more than a few dozen characters, and Python refuses to convert integers of
+more than 4,300 digits (an ``Int`` literal that long raised :class:`ValueError` inside
+graphql-core's validation: a masked ``INTERNAL_SERVER_ERROR`` and a traceback)."""
+
+
+class _NumberTooLong(_TooLong):
+    """A number literal longer than :data:`MAX_NUMBER_CHARACTERS`; :meth:`error` is the answer."""
+
+    def error(self) -> GraphQLError:
+        return GraphQLError(
+            f"A number in the document is longer than {self.maximum} characters.",
+            extensions={
+                "code": ErrorCode.GRAPHQL_PARSE_FAILED,
+                "limit": "numberCharacters",
+                "maximum": self.maximum,
+            },
+        )
+
+
 class _OverLimit(Exception):
     """A document over a field limit (:func:`selection_load`); :meth:`error` is the answer."""
 
@@ -462,13 +483,26 @@ class _CountingParser(Parser):
     """graphql-core's parser, counting field selections as it goes: it stops at the first
     selection over ``max_fields``, or over ``max_overlaps`` pairs of selections sharing a
     response name in one selection set as written (fragments are spread later, by
-    :func:`selection_load`). A validation bomb is refused after a few hundred tokens."""
+    :func:`selection_load`). A validation bomb is refused after a few hundred tokens. It
+    stops too at a number longer than :data:`MAX_NUMBER_CHARACTERS`."""
 
     def __init__(self, source: str, *, max_fields: int, max_overlaps: int, **options: Any) -> None:
         super().__init__(source, **options)
         self._max_fields, self._max_overlaps = max_fields, max_overlaps
         self._fields = self._overlaps = 0
         self._names: list[dict[str, int]] = []  # per selection set being parsed
+
+    def parse_int(self, _is_const: bool = False) -> Any:
+        self._check_number()
+        return super().parse_int(_is_const)
+
+    def parse_float(self, _is_const: bool = False) -> Any:
+        self._check_number()
+        return super().parse_float(_is_const)
+
+    def _check_number(self) -> None:
+        if len(self._lexer.token.value) > MAX_NUMBER_CHARACTERS:
+            raise _NumberTooLong(MAX_NUMBER_CHARACTERS)
 
     def parse_selection_set(self) -> SelectionSetNode:
         self._names.append({})

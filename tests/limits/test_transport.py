@@ -123,6 +123,39 @@ async def test_a_nested_json_frame_closes_the_websocket_with_4400(guarded, world
         await socket.close()
 
 
+LONG_INTEGER = "1" + "0" * 4400
+"""More digits than Python converts to an int (``sys.get_int_max_str_digits``: 4,300)."""
+
+
+async def test_an_integer_longer_than_python_converts_is_malformed_json(guarded, world):
+    """A JSON integer of 4,401 digits, anywhere a request's JSON is read, is malformed JSON:
+    400 ``BAD_USER_INPUT`` over HTTP, 4400 over WebSocket (a helper's review: the standard
+    library's ValueError was a 500 with a traceback, and a socket dropped with 1006)."""
+    for response in (
+        await post(guarded, f'{{"query": "{TYPENAME}", "x": {LONG_INTEGER}}}'),
+        await post(guarded, f'{{"query": "{TYPENAME}", "variables": {{"a": {LONG_INTEGER}}}}}'),
+    ):
+        assert response.status_code == 400, response.text
+        assert codes(response.json()) == ["BAD_USER_INPUT"], response.text
+        assert "more than 4,300 digits" in response.json()["errors"][0]["message"]
+    query = urlencode({"query": TYPENAME, "variables": f'{{"a": {LONG_INTEGER}}}'})
+    async with httpx.AsyncClient(timeout=30) as http:
+        response = await http.get(f"{guarded.http_url}?{query}")
+    assert response.status_code == 400, response.text
+    assert codes(response.json()) == ["BAD_USER_INPUT"], response.text
+    socket = await open_socket(guarded, world.tokens["owner"])
+    try:
+        payload = {"query": "subscription { conversationListChanged { sequence } }"}
+        frame = json.dumps({"id": "1", "type": "subscribe", "payload": payload})
+        await socket.send(frame[:-1] + f', "x": {LONG_INTEGER}}}')
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await asyncio.wait_for(socket.recv(), 10)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4400, closed.value
+    finally:
+        await socket.close()
+    await served_normally(guarded)
+
+
 def filter_nested(groups: int) -> dict:
     """A custom inbox filter of ``groups`` nested ``all`` groups."""
     node: dict = {"blocked": True}
@@ -152,6 +185,12 @@ def create_inbox_literal(groups: int) -> str:
             + " fragment f300 on Query { __typename }",
             "GRAPHQL_VALIDATION_FAILED",
         ),
+        # an Int literal of more digits than Python converts (4,300) raised ValueError inside
+        # graphql-core's validation: a masked INTERNAL_SERVER_ERROR and a traceback
+        (
+            "{ conversations(inbox: {standard: ALL}, first: 1" + "0" * 4400 + ") { totalCount } }",
+            "GRAPHQL_PARSE_FAILED",
+        ),
     ],
     ids=[
         "selections",
@@ -161,6 +200,7 @@ def create_inbox_literal(groups: int) -> str:
         "input-literal-60",
         "selections-150",
         "fragment-chain",
+        "long-int-literal",
     ],
 )
 async def test_deep_graphql_documents_get_coded_errors(guarded, world, query, code):
