@@ -196,15 +196,16 @@ _TRANSPORTS_REMEMBERED = 256
 def _mime_type(content_type_header: str) -> str:
     """The media type strawberry reads in a ``Content-Type`` header (its ``parse_content_type``,
     :mod:`email`'s parser: about 10 µs a request), remembered per header value of up to 200
-    characters (a pure function of it; clients send the same few values)."""
+    characters (a pure function of it; clients send the same few values); in lower case, as
+    media types are compared (RFC 9110, section 8.3.1)."""
     if len(content_type_header) > 200:
-        return parse_content_type(content_type_header)[0]
+        return parse_content_type(content_type_header)[0].lower()
     return _remembered_mime_type(content_type_header)
 
 
 @functools.lru_cache(maxsize=_TRANSPORTS_REMEMBERED)
 def _remembered_mime_type(content_type_header: str) -> str:
-    return parse_content_type(content_type_header)[0]
+    return parse_content_type(content_type_header)[0].lower()
 
 
 _media_type: ContextVar[str] = ContextVar("media_type", default=JSON)
@@ -275,14 +276,15 @@ def _not_acceptable() -> Response:
 
 
 def _json_body(content_type_header: str | None) -> bool:
-    """Whether a POST body's ``Content-Type`` is ``application/json`` (parameters aside)."""
+    """Whether a POST body's ``Content-Type`` is ``application/json`` (parameters aside; in any
+    case, as media types are: RFC 9110, section 8.3.1)."""
     if not content_type_header:
         return False
     try:
         kind, subtype, _ = mimeparse.parse_mime_type(content_type_header)
     except (mimeparse.MimeTypeParseException, ValueError):
         return False
-    return (kind, subtype) == ("application", "json")
+    return (kind.lower(), subtype.lower()) == ("application", "json")
 
 
 class InboxGraphQL(GraphQL):

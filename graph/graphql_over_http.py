@@ -77,7 +77,8 @@ def response_media_type(accept: str | None) -> str | None:
         for item in accept.split(",", MAX_MEDIA_RANGES)[:MAX_MEDIA_RANGES]
         if item.strip() and len(item) <= MAX_MEDIA_RANGE_LENGTH
     ]
-    return _negotiate(",".join(ranges)) if ranges else None
+    # media types are case-insensitive (RFC 9110, section 8.3.1): ``APPLICATION/JSON`` too
+    return _negotiate(",".join(ranges).lower()) if ranges else None
 
 
 @functools.lru_cache(maxsize=128)  # clients send the same few headers over and over

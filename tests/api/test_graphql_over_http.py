@@ -130,6 +130,9 @@ async def test_an_operation_that_ran_is_200_with_its_data_even_with_field_errors
         (f"text/html, {GQL};q=0.2", GQL),
         (f"{JSON}; charset=utf-8", JSON),
         (f"{GQL}; charset=utf-8, {JSON}; charset=utf-8", GQL),  # the spec's recommended header
+        # media types are case-insensitive (RFC 9110, section 8.3.1): these were 406
+        ("APPLICATION/JSON", JSON),
+        ("Application/GraphQL-Response+JSON", GQL),
     ],
 )
 async def test_the_accept_header_picks_the_media_type(served, accept, media_type):
@@ -195,6 +198,19 @@ async def test_other_methods_are_405_with_the_methods_allowed(served, method):
     assert "x-inbox-graph-version" in response.headers
     if method != "HEAD":
         assert codes(response.json()) == ["BAD_USER_INPUT"]
+
+
+@pytest.mark.parametrize("content_type", ["Application/JSON", "APPLICATION/JSON; charset=UTF-8"])
+async def test_a_json_content_type_is_read_in_any_case(served, content_type):
+    """Media types are case-insensitive (RFC 9110, section 8.3.1): these were 415."""
+    async with httpx.AsyncClient(timeout=30) as http:
+        response = await http.post(
+            served.http_url,
+            content=b'{"query": "{ __typename }"}',
+            headers={"Content-Type": content_type, "Accept": GQL},
+        )
+    assert response.status_code == 200, response.text
+    assert response.json()["data"] == {"__typename": "Query"}
 
 
 @pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
