@@ -60,6 +60,25 @@ if TYPE_CHECKING:
 CONTACT_ORDER = (("created_at", True), ("id", True))
 """The ``contacts`` list: newest first (index ``contact(workspace_id, created_at, id)``)."""
 
+MAX_IDENTITIES = 20
+"""The most channel handles one ``createContact`` gives a contact."""
+
+
+def check_identity_count(identities: list[Any] | None) -> None:
+    """Refuse more than :data:`MAX_IDENTITIES` handles at once, before any is read: each
+    handle's errors are gathered, so 20,000 invalid ones took 22 s and answered 5 MB of
+    errors (a helper's review).
+
+    Raises:
+        BadUserInput: naming ``identities``.
+    """
+    if identities is not None and len(identities) > MAX_IDENTITIES:
+        raise BadUserInput(
+            f"A contact is created with at most {MAX_IDENTITIES} identities: add more with "
+            "`upsertContact`.",
+            field="identities",
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class ContactListFilter:
@@ -288,11 +307,13 @@ async def create_contact(
     Raises:
         Forbidden: the viewer may not edit contacts.
         BadUserInput: invalid details, handles or assignee, every one at once, each naming its
-            field (``phone``, ``identities[0].handle`` ...); a handle given twice.
+            field (``phone``, ``identities[0].handle`` ...); a handle given twice; more than
+            :data:`MAX_IDENTITIES` handles (:func:`check_identity_count`).
         NotFound: an unknown channel (``identities[i].channelId``) or assignee (``assigneeId``).
         Conflict: a handle that belongs to another contact (``identities[i].handle``).
     """
     require_contact_editor(viewer)
+    check_identity_count(identities)
     errors = FieldErrors()
     values: dict[str, Any] = {}
     with errors.collect():
@@ -451,9 +472,11 @@ async def upsert_contact(
 
 __all__ = [
     "CONTACT_ORDER",
+    "MAX_IDENTITIES",
     "ContactIdentity",
     "ContactListFilter",
     "UpsertResult",
+    "check_identity_count",
     "create_contact",
     "list_contacts",
     "upsert_contact",

@@ -411,8 +411,9 @@ class CreateContactInput(ContactDetailsInput):
     )
     identities: list[ChannelHandleInput] | None = strawberry.field(
         default=None,
-        description="The contact's handles on the workspace's channels; each must be free. A "
-        "phone or e-mail channel's handle fills `phone` or `email` when not given.",
+        description="The contact's handles on the workspace's channels, at most "
+        f"{directory.MAX_IDENTITIES}; each must be free. A phone or e-mail channel's handle "
+        "fills `phone` or `email` when not given.",
     )
 
 
@@ -605,6 +606,7 @@ class ContactMutations:
         idempotency_key: IdempotencyKeyArgument = None,
     ) -> Contact:
         ctx = info.context
+        directory.check_identity_count(input.identities)  # before decoding their ids
         errors = FieldErrors()
         assignee_id = None
         if input.assignee_id is not None:
