@@ -55,7 +55,8 @@ import sys
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
-from starlette.websockets import WebSocketDisconnect
+from starlette.websockets import WebSocketDisconnect, WebSocketState
+from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
 )
@@ -78,8 +79,9 @@ log = logging.getLogger(__name__)
 MAX_OPERATION_ID_LENGTH = 128
 CLOSE_FORBIDDEN = 4403
 """Close code when the token or user no longer authorises the connection."""
-SOCKET_GONE = (WebSocketDisconnect, RuntimeError, OSError)
-"""What a send (or a close) raises once the socket is closed or lost."""
+SOCKET_GONE = (WebSocketDisconnect, WebSocketDisconnected, RuntimeError, OSError)
+"""What a send (or a close) raises once the socket is closed or lost (strawberry's
+``WebSocketDisconnected`` from its own sends)."""
 CLOSE_TRY_AGAIN_LATER = 1013
 """Close code (RFC 6455's "Try Again Later") when ``connection_init`` cannot be checked because
 the database is unreachable, or its user has all the sockets they may open
@@ -305,6 +307,21 @@ class InboxTransportWSHandler(BaseGraphQLTransportWSHandler):
         if self._init_deadline is not None:
             self._init_deadline.cancel()
             self._init_deadline = None
+
+    async def handle_task_exception(self, error: Exception) -> None:
+        """strawberry's log of an operation task's failure ("Exception in worker task"), but
+        not of a send to a socket that has gone: a client that left while its operation was
+        answered (a subscription refused at its start, a tab closed during a reconnect storm)
+        has nobody to answer and nothing to report (a helper's review: a traceback per
+        operation)."""
+        if isinstance(error, SOCKET_GONE) and self._gone():
+            return
+        await super().handle_task_exception(error)
+
+    def _gone(self) -> bool:
+        """Whether the socket is closed or lost (what a failed send leaves it as)."""
+        socket = self.websocket.ws
+        return WebSocketState.DISCONNECTED in (socket.client_state, socket.application_state)
 
     async def shutdown(self) -> None:
         self._stop_init_deadline()

@@ -274,3 +274,35 @@ async def test_the_graphql_ws_client_sends_a_null_payload_and_receives_errors_as
     assert outcome["validation"] == {"error": ["GRAPHQL_VALIDATION_FAILED"]}, outcome
     assert outcome["afterwards"] == {"next": [{"data": {"__typename": "Query"}}]}, outcome
     no_traceback_since(world.served, offset)
+
+
+async def test_a_client_gone_before_its_refusal_is_sent_leaves_no_traceback(world):
+    """A subscription refused at its start (``afterSequence`` ahead of the latest event) whose
+    client left before the refusal was sent: nobody to answer, nothing logged (a helper's
+    review: a traceback per operation, for a tab closed during a reconnect storm)."""
+    query = (
+        "subscription($a: Int) { newMessage(inbox: {standard: ALL}, afterSequence: $a) "
+        "{ sequence } }"
+    )
+    subscribe = {"type": "subscribe", "payload": {"query": query, "variables": {"a": 10**9}}}
+    offset = log_size(world.served)
+
+    def refused(socket: Socket) -> Any:  # the document validated once: the cached path after
+        socket.init(world.tokens["owner"])
+        socket.send({"id": "1", **subscribe})
+        return socket.receive(), socket.receive()
+
+    answer, complete = await on_socket(world.served, refused)
+    assert answer["type"] == "next" and answer["payload"]["errors"], answer
+    assert answer["payload"]["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT", answer
+    assert complete == {"id": "1", "type": "complete"}
+
+    def gone(socket: Socket) -> None:
+        socket.init(world.tokens["owner"])
+        for index in range(3):
+            socket.send({"id": str(index), **subscribe})
+        # closed at once, no close frame: the refusals find the socket gone
+
+    await asyncio.gather(*(on_socket(world.served, gone) for _ in range(20)))
+    await asyncio.sleep(1)
+    no_traceback_since(world.served, offset)
