@@ -690,6 +690,7 @@ class Subscriber:
         "fast_path",
         "last",
         "overflowed",
+        "viewer_changed",
         "wake",
         "workspace_id",
     )
@@ -707,9 +708,16 @@ class Subscriber:
         as something is queued."""
         self.wake: Callable[[], None] | None = None
         """Called whenever something is queued."""
+        self.viewer_changed = 0
+        """The latest sequence of a user, team or token event offered
+        (:data:`graph.events.VIEWER_EVENTS`), queued or not: a subscription still catching up
+        with older events checks its viewer's access at once
+        (:meth:`graph.subscriptions.LiveStream._step`)."""
 
     def _offer(self, item: Any) -> None:
         self.fast_path = None
+        if isinstance(item, LiveEvent) and item.type in VIEWER_EVENTS:
+            self.viewer_changed = max(self.viewer_changed, item.sequence)
         if self.overflowed:
             return
         if len(self._items) >= self._maxsize:

@@ -66,7 +66,7 @@ from graph.live import (
     read_outbox_shared_batch,
     with_current_facts,
 )
-from graph.websocket import CLOSE_FORBIDDEN, SOCKET_GONE
+from graph.websocket import CLOSE_FORBIDDEN, SOCKET_GONE, recheck_viewer
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -216,6 +216,7 @@ class LiveStream:
         "subscriber",
         "task",
         "viewer",
+        "viewer_checked",
     )
 
     def __init__(
@@ -251,6 +252,9 @@ class LiveStream:
         self.started = False
         self.resync = False
         """Read the outbox after ``last`` before taking from the queue (after a failure)."""
+        self.viewer_checked = 0
+        """The latest viewer event (:attr:`graph.live.Subscriber.viewer_changed`) whose
+        arrival :meth:`_check_access` answered."""
 
     def __aiter__(self) -> LiveStream:
         return self
@@ -432,6 +436,13 @@ class LiveStream:
     async def _step(self) -> bool:
         """Handle the next pending event (taking more from the queue first if none is
         pending); ``False`` when there is nothing left to catch up with."""
+        changed = self.subscriber.viewer_changed
+        if (
+            changed > self.viewer_checked
+            and self.pending
+            and self.pending[0].event.sequence < changed
+        ):
+            await self._check_access(changed)  # older events first: a replay under way
         if self.pending and self.fast is not None:
             send = self._deliver_computed()
             if send is not None:
@@ -448,6 +459,23 @@ class LiveStream:
             # handled: ``last`` has moved past it (a failure above leaves it pending)
             self.pending.popleft()  # a replay holds up to MAX_REPLAY: not a list
         return True
+
+    async def _check_access(self, changed: int) -> None:
+        """A user, team or token event (sequence ``changed``) arrived while this subscription
+        still catches up with older events (a replay): its token and user are checked now, as
+        the database has them, not once the replay reaches the event (a revoked token's replay
+        went on for as long as its client read it: a helper's review; README, "a socket with a
+        subscription open is closed as soon as its token is revoked"). Closes with 4403 if
+        they lost access; otherwise the viewer stays as it is until the event's turn, when it
+        is reloaded in order (:meth:`_handle`).
+
+        Raises:
+            _Gone: the socket was closed.
+        """
+        if await recheck_viewer(self.viewer) is None:
+            await self._close("The access token was revoked or the user deactivated.")
+            raise _Gone
+        self.viewer_checked = changed
 
     def _deliver_computed(self) -> Awaitable[None] | None:
         """Deliver at once, in order, the pending events :meth:`_handle` would deliver with a
