@@ -15,7 +15,8 @@ A :class:`LiveStream` delivers the viewer's workspace events in sequence order, 
   presented with rows read no earlier than that batch (``LiveEvent.as_of``): never older
   than the facts that let it through;
 - user, team and token events reload the viewer (role, visibility, teams); a revoked or
-  expired token, or a deactivated user, closes the WebSocket with 4403;
+  expired token, or a deactivated user, closes the WebSocket with 4403 (at once when such an
+  event arrives while older ones are replayed: :meth:`LiveStream._check_access`);
 - a subscriber more than the queue size behind is closed with 4413 (it resumes with
   ``afterSequence``); a resume point older than the outbox keeps is ``HISTORY_PRUNED``;
 - while the database cannot be reached (or when a step it shares with other subscribers is
