@@ -47,7 +47,7 @@ import json
 import logging
 from typing import Any
 
-from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from graph.errors import ErrorCode, RefusalWarning
 
@@ -88,6 +88,11 @@ _REFUSED = _response(
     "Too many open connections; retry shortly.",
     ErrorCode.SERVICE_UNAVAILABLE,
     "retry-after: 1",
+)
+_MALFORMED = _response(
+    "400 Bad Request",
+    "Invalid HTTP request received: it is not well-formed HTTP/1.1.",
+    ErrorCode.BAD_USER_INPUT,
 )
 _HEAD_TOO_LARGE = _response(
     "431 Request Header Fields Too Large",
@@ -252,10 +257,13 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             self._refuse(_HEAD_TOO_LARGE)
 
     def send_400_response(self, msg: str) -> None:
-        """uvicorn's answer to bytes that are not HTTP (its 400, closing the connection).
-        Bytes after a request read whole are a later request's: while an earlier answer is
-        still to be written, the 400 waits for it, as a head over the limit does (uvicorn
-        wrote it at once, and the answer in flight was lost)."""
+        """uvicorn's answer to bytes that are not HTTP (two ``Content-Length`` headers, one
+        beside ``Transfer-Encoding: chunked``, a negative length ...), closing the connection:
+        a GraphQL-shaped error with ``BAD_USER_INPUT`` in JSON, as the 431 and 503 of this
+        protocol are (uvicorn's was plain text). Bytes after a request read whole are a later
+        request's: while an earlier answer is still to be written, the 400 waits for it, as a
+        head over the limit does (uvicorn wrote it at once, and the answer in flight was
+        lost)."""
         if self.parse_stopped:  # not bytes that are not HTTP: the parse stopped on purpose
             _stopped_on_purpose.stopping = False
             if self.pipeline_full:
@@ -263,21 +271,10 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             return  # else refused (431) already
         cycle = self.cycle
         if not self.request_read or cycle is None or cycle.response_complete:
-            super().send_400_response(msg)
+            self.transport.write(_MALFORMED)
+            self.transport.close()
             return
-        content = [STATUS_LINE[400]]
-        for name, value in self.server_state.default_headers:
-            content.extend([name, b": ", value, b"\r\n"])
-        content.extend(
-            [
-                b"content-type: text/plain; charset=utf-8\r\n",
-                b"content-length: " + str(len(msg)).encode("ascii") + b"\r\n",
-                b"connection: close\r\n",
-                b"\r\n",
-                msg.encode("ascii"),
-            ]
-        )
-        self._refuse(b"".join(content))
+        self._refuse(_MALFORMED)
 
     def handle_websocket_upgrade(self) -> None:
         """uvicorn's switch to a WebSocket, once no earlier request's answer is still to be

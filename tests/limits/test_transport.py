@@ -265,6 +265,38 @@ async def closed_after(
     return received, time.monotonic() - started
 
 
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"Content-Length: 2\r\nContent-Length: 3\r\n",
+        b"Content-Length: 2\r\nTransfer-Encoding: chunked\r\n",
+        b"Content-Length: -1\r\n",
+        b"Content-Length: 1e3\r\n",
+    ],
+    ids=["two-lengths", "length-and-chunked", "negative", "not-a-number"],
+)
+async def test_a_request_that_is_not_http_is_a_coded_400_in_json(guarded, head):
+    """HTTP framing the parser refuses is answered like the protocol's 431 and 503: a
+    GraphQL-shaped error with a code, in JSON (uvicorn's was plain text; a helper's review)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", guarded.port)
+    try:
+        writer.write(
+            b"POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            + head
+            + b"\r\n{}"
+        )
+        await writer.drain()
+        received, _ = await closed_after(reader)
+    finally:
+        writer.close()
+    status, _, rest = received.partition(b"\r\n")
+    assert status == b"HTTP/1.1 400 Bad Request", received[:300]
+    headers, _, body = rest.partition(b"\r\n\r\n")
+    assert b"content-type: application/json" in headers.lower(), headers
+    assert codes(json.loads(body)) == ["BAD_USER_INPUT"], body
+    await served_normally(guarded)
+
+
 async def test_a_connection_that_sends_nothing_is_closed_after_the_header_timeout(guarded):
     """uvicorn started no timer on a new connection: an idle socket stayed open for ever."""
     reader, writer = await asyncio.open_connection("127.0.0.1", guarded.port)
