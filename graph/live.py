@@ -690,6 +690,7 @@ class Subscriber:
         "fast_path",
         "last",
         "overflowed",
+        "user_id",
         "viewer_changed",
         "wake",
         "workspace_id",
@@ -708,15 +709,21 @@ class Subscriber:
         as something is queued."""
         self.wake: Callable[[], None] | None = None
         """Called whenever something is queued."""
+        self.user_id: int | None = None
+        """The subscribing user (set by :class:`graph.subscriptions.LiveStream`)."""
         self.viewer_changed = 0
-        """The latest sequence of a user, team or token event offered
-        (:data:`graph.events.VIEWER_EVENTS`), queued or not: a subscription still catching up
-        with older events checks its viewer's access at once
-        (:meth:`graph.subscriptions.LiveStream._step`)."""
+        """The latest sequence of an event offered, queued or not, that reloads viewers
+        (:data:`graph.events.VIEWER_EVENTS`) and names :attr:`user_id` (a change of the user,
+        a revocation of their tokens): a subscription still catching up with older events
+        checks its access at once (:meth:`graph.subscriptions.LiveStream._step`)."""
 
     def _offer(self, item: Any) -> None:
         self.fast_path = None
-        if isinstance(item, LiveEvent) and item.type in VIEWER_EVENTS:
+        if (
+            isinstance(item, LiveEvent)
+            and item.type in VIEWER_EVENTS
+            and item.payload.get("user_id") == self.user_id
+        ):
             self.viewer_changed = max(self.viewer_changed, item.sequence)
         if self.overflowed:
             return

@@ -278,6 +278,7 @@ class LiveStream:
         await self.on_viewer(viewer)
         bus = context.bus
         subscriber = await bus.add(viewer.workspace_id)
+        subscriber.user_id = viewer.user_id  # whose changes and revocations it checks early
         try:
             # ``known``: the workspace's sequence read just before the viewer (recheck of the
             # ``subscribe`` frame, or a reload), so after the client saw any sequence it may
@@ -462,8 +463,9 @@ class LiveStream:
         return True
 
     async def _check_access(self, changed: int) -> None:
-        """A user, team or token event (sequence ``changed``) arrived while this subscription
-        still catches up with older events (a replay): its token and user are checked now, as
+        """A change of its user or a revocation of their tokens (sequence ``changed``,
+        :attr:`graph.live.Subscriber.viewer_changed`) arrived while this subscription still
+        catches up with older events (a replay): its token and user are checked now, as
         the database has them, not once the replay reaches the event (a revoked token's replay
         went on for as long as its client read it: a helper's review; README, "a socket with a
         subscription open is closed as soon as its token is revoked"). Closes with 4403 if

@@ -82,6 +82,11 @@ CLOSE_FORBIDDEN = 4403
 SOCKET_GONE = (WebSocketDisconnect, WebSocketDisconnected, RuntimeError, OSError)
 """What a send (or a close) raises once the socket is closed or lost (strawberry's
 ``WebSocketDisconnected`` from its own sends)."""
+_SEND_TO_GONE = (WebSocketDisconnect, WebSocketDisconnected)
+"""What a send to a socket that has gone raises (starlette's, strawberry's): the only failures
+of an operation's task not logged (:meth:`InboxTransportWSHandler.handle_task_exception`);
+``SOCKET_GONE``'s ``RuntimeError`` and ``OSError`` would hide a real failure (a timeout, a
+recursion) of an operation whose socket the server closed."""
 CLOSE_TRY_AGAIN_LATER = 1013
 """Close code (RFC 6455's "Try Again Later") when ``connection_init`` cannot be checked because
 the database is unreachable, or its user has all the sockets they may open
@@ -314,7 +319,7 @@ class InboxTransportWSHandler(BaseGraphQLTransportWSHandler):
         answered (a subscription refused at its start, a tab closed during a reconnect storm)
         has nobody to answer and nothing to report (a helper's review: a traceback per
         operation)."""
-        if isinstance(error, SOCKET_GONE) and self._gone():
+        if isinstance(error, _SEND_TO_GONE) and self._gone():
             return
         await super().handle_task_exception(error)
 

@@ -74,9 +74,7 @@ def check_identity_count(identities: list[Any] | None) -> None:
     """
     if identities is not None and len(identities) > MAX_IDENTITIES:
         raise BadUserInput(
-            f"A contact is created with at most {MAX_IDENTITIES} identities: add more with "
-            "`upsertContact`.",
-            field="identities",
+            f"A contact is created with at most {MAX_IDENTITIES} identities.", field="identities"
         )
 
 

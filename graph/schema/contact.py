@@ -606,6 +606,7 @@ class ContactMutations:
         idempotency_key: IdempotencyKeyArgument = None,
     ) -> Contact:
         ctx = info.context
+        resolvers.require_contact_editor(ctx.viewer)  # FORBIDDEN before anything about the input
         directory.check_identity_count(input.identities)  # before decoding their ids
         errors = FieldErrors()
         assignee_id = None

@@ -174,8 +174,25 @@ async def test_more_identities_than_allowed_are_refused_with_one_error(world):
         twenty = [{"channelId": channel, "handle": f"many-visitor-{i}"} for i in range(20)]
         created = await owner(CREATE, {"i": {"firstName": "Twenty", "identities": twenty}})
         assert created["createContact"]["name"] == "Twenty"
+        # without the permission to edit contacts: FORBIDDEN first, whatever the input
+        await owner(NO_EDITING, {"u": world.user_ids["agent_free"], "e": False})
+        try:
+            agent = world.client("agent_free")
+            try:
+                assert await agent.error_codes(
+                    CREATE, {"i": {"firstName": "Many", "identities": many}}
+                ) == ["FORBIDDEN"]
+            finally:
+                await agent.aclose()
+        finally:
+            await owner(NO_EDITING, {"u": world.user_ids["agent_free"], "e": True})
     finally:
         await owner.aclose()
+
+
+NO_EDITING = (
+    "mutation($u: ID!, $e: Boolean!) { updateUser(id: $u, input: {canEditContacts: $e}) { id } }"
+)
 
 
 async def test_create_with_an_idempotency_key_creates_once(world):
