@@ -89,57 +89,76 @@ use for nests under 20 levels (a custom inbox filter of 5 nested groups, each a 
 object, inside its input, the variables and the body)."""
 
 
-class JSONTooDeep(json.JSONDecodeError):
-    """A JSON text nested deeper than :data:`MAX_JSON_DEPTH`. A :class:`json.JSONDecodeError`,
-    so strawberry refuses it like malformed JSON: 400 over HTTP, close 4400 over WebSocket."""
+MAX_JSON_CONTAINERS = 2_000
+"""The most arrays and objects the JSON of a request body, a GET's ``variables`` or
+``extensions``, or a WebSocket frame may hold. The largest input the schema takes holds about
+150 (a custom inbox filter of 50 nodes); converting each input object costs graphql-core and
+strawberry tens of microseconds before any resolver runs, so 1 MiB of them (61,000 filter
+nodes) held a worker for 2 s, even for a client without a token (a helper's review)."""
 
-    def __init__(self) -> None:
-        super().__init__(f"The JSON is nested deeper than {MAX_JSON_DEPTH} levels", "", 0)
+
+class RefusedJSON(json.JSONDecodeError):
+    """JSON refused for what it holds, not its syntax. A :class:`json.JSONDecodeError`, so
+    strawberry refuses it like malformed JSON: 400 over HTTP (with this message), close 4400
+    over WebSocket."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, "", 0)
 
     def __str__(self) -> str:
         return f"{self.msg}."
 
 
-class NotUTF8(json.JSONDecodeError):
-    """A request body that is not UTF-8 (GraphQL over HTTP: JSON bodies are UTF-8). A
-    :class:`json.JSONDecodeError`, so strawberry refuses it like malformed JSON: 400 (the
+class JSONTooDeep(RefusedJSON):
+    """A JSON text nested deeper than :data:`MAX_JSON_DEPTH`."""
+
+    def __init__(self) -> None:
+        super().__init__(f"The JSON is nested deeper than {MAX_JSON_DEPTH} levels")
+
+
+class TooManyContainers(RefusedJSON):
+    """A JSON text of more than :data:`MAX_JSON_CONTAINERS` arrays and objects."""
+
+    def __init__(self) -> None:
+        super().__init__(f"The JSON holds more than {MAX_JSON_CONTAINERS:,} arrays and objects")
+
+
+class NotUTF8(RefusedJSON):
+    """A request body that is not UTF-8 (GraphQL over HTTP: JSON bodies are UTF-8; the
     standard library's :class:`UnicodeDecodeError` was a 500 with a traceback)."""
 
     def __init__(self) -> None:
-        super().__init__("The request body is not UTF-8", "", 0)
-
-    def __str__(self) -> str:
-        return f"{self.msg}."
+        super().__init__("The request body is not UTF-8")
 
 
-class NumberTooLong(json.JSONDecodeError):
+class NumberTooLong(RefusedJSON):
     """A JSON integer of more digits than Python converts (4,300: ``sys.get_int_max_str_digits``,
-    a guard against quadratic conversions). A :class:`json.JSONDecodeError`, so strawberry
-    refuses it like malformed JSON: 400 over HTTP, close 4400 over WebSocket (the standard
-    library's :class:`ValueError` was a 500 with a traceback, and a socket dropped without a
-    close frame)."""
+    a guard against quadratic conversions; the standard library's :class:`ValueError` was a 500
+    with a traceback, and a socket dropped without a close frame)."""
 
     def __init__(self) -> None:
-        super().__init__("The JSON holds an integer of more than 4,300 digits", "", 0)
-
-    def __str__(self) -> str:
-        return f"{self.msg}."
+        super().__init__("The JSON holds an integer of more than 4,300 digits")
 
 
-def _nests_deeper(value: object, limit: int) -> bool:
-    """Whether arrays and objects nest more than ``limit`` levels deep in ``value`` (decoded
-    JSON), without recursion."""
+def _shape_refused(value: object) -> RefusedJSON | None:
+    """What is wrong with the shape of ``value`` (decoded JSON): arrays and objects nested
+    more than :data:`MAX_JSON_DEPTH` levels deep, or more than :data:`MAX_JSON_CONTAINERS` of
+    them; ``None`` when neither. A walk without recursion that stops at either limit."""
     if not isinstance(value, (dict, list)):
-        return False
+        return None
     pending = [(value, 1)]
+    containers = 1
     while pending:
         container, depth = pending.pop()
         for item in container.values() if isinstance(container, dict) else container:
             if isinstance(item, (dict, list)):
-                if depth == limit:
-                    return True
+                if depth == MAX_JSON_DEPTH:
+                    return JSONTooDeep()
+                containers += 1
+                if containers > MAX_JSON_CONTAINERS:
+                    return TooManyContainers()
                 pending.append((item, depth + 1))
-    return False
+    return None
 
 
 class _BodyTooLarge(Exception):
@@ -590,6 +609,8 @@ class InboxGraphQL(GraphQL):
             The decoded value.
 
         Raises:
+            TooManyContainers: when it holds more than :data:`MAX_JSON_CONTAINERS` arrays and
+                objects (every one converted later costs the worker).
             JSONTooDeep: when arrays and objects nest deeper than :data:`MAX_JSON_DEPTH`
                 (the standard library's decoder would raise :class:`RecursionError` at about
                 1,000 levels, which strawberry does not catch: a 500 or a dropped socket).
@@ -611,10 +632,12 @@ class InboxGraphQL(GraphQL):
             raise
         except ValueError:  # an integer past sys.get_int_max_str_digits()
             raise NumberTooLong() from None
-        # a text with no more brackets than the limit cannot nest deeper: skip the walk
-        brackets = data.count("[") + data.count("{")
-        if brackets > MAX_JSON_DEPTH and _nests_deeper(value, MAX_JSON_DEPTH):
-            raise JSONTooDeep()
+        # a text with no more brackets than the depth limit (below the count's) cannot break
+        # either limit: skip the walk
+        if data.count("[") + data.count("{") > MAX_JSON_DEPTH:
+            refused = _shape_refused(value)
+            if refused is not None:
+                raise refused
         return value
 
     def encode_json(self, data: object) -> str:
@@ -788,7 +811,7 @@ def _request_refused(exc: HTTPException, method: str) -> Response:
             {"Allow": "POST"},
         )
     # strawberry says "Unable to parse request body as JSON" of any JSON it refused
-    message = str(cause) if isinstance(cause, (JSONTooDeep, NotUTF8, NumberTooLong)) else exc.reason
+    message = str(cause) if isinstance(cause, RefusedJSON) else exc.reason
     return _refusal(message, ErrorCode.BAD_USER_INPUT, exc.status_code)
 
 
@@ -979,6 +1002,8 @@ __all__ = [
     "JSONTooDeep",
     "NotUTF8",
     "NumberTooLong",
+    "RefusedJSON",
+    "TooManyContainers",
     "VersionHeader",
     "create_app",
 ]

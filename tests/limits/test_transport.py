@@ -123,6 +123,38 @@ async def test_a_nested_json_frame_closes_the_websocket_with_4400(guarded, world
         await socket.close()
 
 
+CONTAINERS = 2_000  # graph.app.MAX_JSON_CONTAINERS
+
+
+async def test_json_of_more_arrays_and_objects_than_the_limit_is_a_coded_400(guarded, world):
+    """More than 2,000 arrays and objects in a request's JSON are refused before anything
+    converts them: 1 MiB of custom inbox filter nodes (61,000) held the worker for 2 s, with
+    or without a token (a helper's review). As many as the limit are served."""
+    huge = {"any": [{"blocked": True}] * 61_000}
+    for token in (world.tokens["owner"], None):
+        started = time.monotonic()
+        body = {"query": CREATE_INBOX, "variables": {"f": huge}}
+        response = await post(guarded, json.dumps(body, separators=(",", ":")), token)
+        assert response.status_code == 400, response.text[:300]
+        assert codes(response.json()) == ["BAD_USER_INPUT"], response.text[:300]
+        assert "more than 2,000 arrays and objects" in response.json()["errors"][0]["message"]
+        assert time.monotonic() - started < 1.5  # it was 2 s of the worker's CPU alone
+    # the body, its variables and the list: exactly the limit
+    at_limit = {"query": TYPENAME, "variables": {"a": [{}] * (CONTAINERS - 3)}}
+    response = await post(guarded, json.dumps(at_limit))
+    assert response.status_code == 200, response.text[:300]
+    socket = await open_socket(guarded, world.tokens["owner"])
+    try:
+        payload = {"query": TYPENAME, "variables": {"a": [{}] * CONTAINERS}}
+        await socket.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await asyncio.wait_for(socket.recv(), 10)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4400, closed.value
+    finally:
+        await socket.close()
+    await served_normally(guarded)
+
+
 LONG_INTEGER = "1" + "0" * 4400
 """More digits than Python converts to an int (``sys.get_int_max_str_digits``: 4,300)."""
 
