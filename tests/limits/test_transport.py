@@ -143,16 +143,22 @@ async def test_json_of_more_arrays_and_objects_than_the_limit_is_a_coded_400(gua
     at_limit = {"query": TYPENAME, "variables": {"a": [{}] * (CONTAINERS - 3)}}
     response = await post(guarded, json.dumps(at_limit))
     assert response.status_code == 200, response.text[:300]
-    socket = await open_socket(guarded, world.tokens["owner"])
+    payload = {"query": TYPENAME, "variables": {"a": [{}] * CONTAINERS}}
+    frame = json.dumps({"id": "1", "type": "subscribe", "payload": payload})
+    await closes_with_4400(guarded, world.tokens["owner"], frame)
+    await served_normally(guarded)
+
+
+async def closes_with_4400(served, token: str, frame: str) -> None:
+    """Send ``frame`` on a socket past ``connection_ack``: the server closes it with 4400."""
+    socket = await open_socket(served, token)
     try:
-        payload = {"query": TYPENAME, "variables": {"a": [{}] * CONTAINERS}}
-        await socket.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
+        await socket.send(frame)
         with pytest.raises(websockets.ConnectionClosed) as closed:
             await asyncio.wait_for(socket.recv(), 10)
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 4400, closed.value
     finally:
         await socket.close()
-    await served_normally(guarded)
 
 
 LONG_INTEGER = "1" + "0" * 4400
@@ -175,16 +181,9 @@ async def test_an_integer_longer_than_python_converts_is_malformed_json(guarded,
         response = await http.get(f"{guarded.http_url}?{query}")
     assert response.status_code == 400, response.text
     assert codes(response.json()) == ["BAD_USER_INPUT"], response.text
-    socket = await open_socket(guarded, world.tokens["owner"])
-    try:
-        payload = {"query": "subscription { conversationListChanged { sequence } }"}
-        frame = json.dumps({"id": "1", "type": "subscribe", "payload": payload})
-        await socket.send(frame[:-1] + f', "x": {LONG_INTEGER}}}')
-        with pytest.raises(websockets.ConnectionClosed) as closed:
-            await asyncio.wait_for(socket.recv(), 10)
-        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4400, closed.value
-    finally:
-        await socket.close()
+    payload = {"query": "subscription { conversationListChanged { sequence } }"}
+    frame = json.dumps({"id": "1", "type": "subscribe", "payload": payload})
+    await closes_with_4400(guarded, world.tokens["owner"], frame[:-1] + f', "x": {LONG_INTEGER}}}')
     await served_normally(guarded)
 
 
