@@ -164,7 +164,7 @@ async def test_more_identities_than_allowed_are_refused_with_one_error(world):
     try:
         before = (await owner(LIST, {"first": 1}))["contacts"]["totalCount"]
         channel = world.channel_ids["WEBCHAT"]
-        many = [{"channelId": "bad", "handle": f"h-{i}"} for i in range(5_000)]
+        many = [{"channelId": "bad", "handle": f"h-{i}"} for i in range(500)]
         body = await owner.execute(CREATE, {"i": {"firstName": "Many", "identities": many}})
         assert [
             (e["extensions"]["code"], e["extensions"]["inputPath"]) for e in body["errors"]

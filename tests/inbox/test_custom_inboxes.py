@@ -196,7 +196,7 @@ async def test_bad_filters_are_refused_and_change_nothing(world, spec, code):
     await owner.aclose()
 
 
-async def test_a_filter_of_thousands_of_conditions_is_refused_with_one_error(world):
+async def test_a_filter_of_hundreds_of_conditions_is_refused_with_one_error(world):
     """Past 50 nodes the whole filter is refused with one error naming ``filter``, whatever
     follows: each node's errors are gathered, and 20,000 conditions took 21 s of the worker
     (no other request answered meanwhile) to report 19,951 errors (a helper's review)."""
@@ -205,7 +205,7 @@ async def test_a_filter_of_thousands_of_conditions_is_refused_with_one_error(wor
         created = (await owner(CREATE, {"i": {"name": "Small", "filter": {"blocked": False}}}))[
             "createCustomInbox"
         ]
-        huge = {"any": [{"blocked": True}] * 20_000}
+        huge = {"any": [{"blocked": True}] * 600}  # more is refused as JSON (2,000 objects)
         for query, variables in (
             (CREATE, {"i": {"name": "Huge", "filter": huge}}),
             (UPDATE, {"id": created["id"], "i": {"name": "Huge", "filter": huge}}),
