@@ -56,6 +56,7 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from starlette.websockets import WebSocketDisconnect, WebSocketState
+from starlette.websockets import WebSocketDisconnected as SocketClosedError
 from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
@@ -82,8 +83,10 @@ CLOSE_FORBIDDEN = 4403
 SOCKET_GONE = (WebSocketDisconnect, WebSocketDisconnected, RuntimeError, OSError)
 """What a send (or a close) raises once the socket is closed or lost (strawberry's
 ``WebSocketDisconnected`` from its own sends)."""
-_SEND_TO_GONE = (WebSocketDisconnect, WebSocketDisconnected)
-"""What a send to a socket that has gone raises (starlette's, strawberry's): the only failures
+_SEND_TO_GONE = (WebSocketDisconnect, SocketClosedError, WebSocketDisconnected)
+"""What a send to a socket that has gone raises (starlette's ``WebSocketDisconnect`` for a lost
+peer and its ``WebSocketDisconnected``, a ``RuntimeError``, once a close was sent; strawberry's
+``WebSocketDisconnected``): the only failures
 of an operation's task not logged (:meth:`InboxTransportWSHandler.handle_task_exception`);
 ``SOCKET_GONE``'s ``RuntimeError`` and ``OSError`` would hide a real failure (a timeout, a
 recursion) of an operation whose socket the server closed."""
