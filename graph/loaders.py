@@ -422,7 +422,11 @@ def _user_columns(kind: type) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """The :data:`USER_COLUMNS` of rows of class ``kind``: those its instances keep as plain
     attributes (read from their ``__dict__``: a column the row lacks, a contact's author, is
     ``None`` there without a raised and caught ``AttributeError``), then those its class
-    computes (an assignment activity's ``assignee_id`` property), read as attributes."""
+    computes (an assignment activity's ``assignee_id`` property), read as attributes; none
+    of a row read with its JSON."""
+    if getattr(kind, "__row_json__", False):
+        # a row read with its JSON (db.combined.read_json): its JSON holds what it shows
+        return (), ()
     computed = tuple(column for column in USER_COLUMNS if hasattr(kind, column))
     if hasattr(kind, "__getattr__"):
         return (), USER_COLUMNS
@@ -527,6 +531,8 @@ class Loaders:
         wanted = set()
         for row in rows:
             stored, computed = _user_columns(type(row))
+            if not (stored or computed):
+                continue
             values = getattr(row, "__dict__", None)
             if values is None:
                 stored, computed = (), USER_COLUMNS

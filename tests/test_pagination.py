@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import strawberry
 
-from graph.relay import Page, PageRequest, decode_cursor, encode_cursor
+from graph.relay import Page, PageRequest, decode_cursor, encode_cursor, encode_cursors
 from graph.schema.core import Connection
 
 
@@ -94,3 +94,36 @@ def test_a_cursor_is_the_base64_of_its_values_json() -> None:
                     assert encode_cursor(values) == wanted, (values, text)
                     seen += 1
     assert seen == len(zones) * 3 * 2 * 4
+
+
+def test_a_pages_cursors_are_each_rows_cursor() -> None:
+    """A page's cursors, made together (:func:`graph.relay.encode_cursors`), are each row's:
+    rows of UTC instants and integers (as the databases return them), with microseconds or
+    none, and pages holding one row of another shape (a zone, a text, a larger integer) among
+    them, in any position."""
+
+    def wanted(values: list) -> str:
+        texts = [v.isoformat() if isinstance(v, datetime) else v for v in values]
+        text = json.dumps(texts, separators=(",", ":"))
+        return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+    usual = [
+        [datetime(2026, 12, 8, 0, 47, 43, micro, tzinfo=UTC), rank, row_id]
+        for micro in (0, 1, 841132)
+        for rank in (0, 1)
+        for row_id in (1, 516494, 2**63 - 1, -(2**63))
+    ]
+    assert encode_cursors([]) == []
+    assert encode_cursors(usual) == [wanted(values) for values in usual]
+    others = [
+        [datetime(2026, 12, 8, tzinfo=timezone(timedelta(hours=2))), 1],
+        [datetime(2026, 12, 8, tzinfo=ZoneInfo("UTC")), 1],
+        [datetime(2026, 12, 8), 1],
+        ["é", 1],
+        [2**63, 1],
+        [True, None],
+    ]
+    for other in others:
+        for position in (0, 5, len(usual)):
+            page = [*usual[:position], other, *usual[position:]]
+            assert encode_cursors(page) == [wanted(values) for values in page], other

@@ -7,6 +7,7 @@ import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from tortoise.exceptions import IntegrityError
@@ -627,6 +628,10 @@ TIMELINE_PAGE_SIZE = 50
 """Items of a timeline page without ``first`` or ``last``."""
 
 
+_TIMELINE_KEY = itemgetter(0, 1, 2)
+"""A merged timeline item's ``(created_at, rank, id)``: its place, what its cursor encodes."""
+
+
 def _timeline_keys(cursor: Sequence[Any] | None) -> tuple[list[Any] | None, list[Any] | None]:
     """The keyset values in :data:`TIMELINE_ORDER` of messages and of activities that bound
     the timeline at ``cursor`` (``[created_at, rank, id]``), on either side of it.
@@ -691,7 +696,7 @@ async def timeline(
     merged = sorted(
         [(m.created_at, MESSAGE_RANK, m.id, m) for m in found_messages]
         + [(a.created_at, ACTIVITY_RANK, a.id, a) for a in found_activities],
-        key=lambda item: item[:3],
+        key=_TIMELINE_KEY,
         reverse=request.backward,
     )
 
@@ -702,7 +707,7 @@ async def timeline(
         )
         return messages + activities
 
-    page = Page.of(merged, request, lambda item: list(item[:3]), total)
+    page = Page.of(merged, request, _TIMELINE_KEY, total)
     await loaders.preload_users(item[3] for item in page.rows)
     return Page(
         [item[3] for item in page.rows], page.keys, page.has_next, page.has_previous, page.total

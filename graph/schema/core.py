@@ -28,7 +28,7 @@ from typing import Annotated, Any, Generic, Self, TypeVar
 
 import strawberry
 
-from graph.relay import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PAGE_SIZE_METADATA, Page, encode_cursor
+from graph.relay import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PAGE_SIZE_METADATA, Page, encode_cursors
 
 NodeType = TypeVar("NodeType")
 Row = TypeVar("Row")
@@ -147,7 +147,7 @@ class Connection(Generic[NodeType]):
         cursor; ``fields``: those the subclass adds (e.g. ``refreshed_at``). The edges are one
         JSON text when ``node`` can write them (``write_edges``: nodes the database wrote,
         :func:`graph.schema.row_json.node_builder`), else an :class:`Edge` each."""
-        cursors = [encode_cursor(values) for values in page.keys]
+        cursors = encode_cursors(page.keys)
         nodes = [node(r) for r in page.rows]
         write_edges = getattr(node, "write_edges", None)
         return cls(

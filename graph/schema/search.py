@@ -11,7 +11,7 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
-from graph.relay import Page, PageRequest, encode_cursor
+from graph.relay import Page, PageRequest, encode_cursors
 from graph.resolvers import search as resolvers
 from graph.schema.contact import Contact
 from graph.schema.conversation import Message
@@ -110,7 +110,7 @@ class MessageSearchConnection(Connection[Message]):
 
 
 def _connection(cls, edge_cls, page: Page, node, hit_row) -> object:
-    cursors = [encode_cursor(values) for values in page.keys]
+    cursors = encode_cursors(page.keys)
     nodes = [node(hit_row(hit)) for hit in page.rows]
     return cls(
         edges=[
