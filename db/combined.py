@@ -329,9 +329,8 @@ async def read_combined(parts: Sequence[Part], db: BaseDBAsyncClient | None = No
     return found
 
 
-def _rank(row: Any) -> Any:
-    """A combined row's rank in its part (its second column, ``row_``)."""
-    return row[1]
+_rank = itemgetter(1)
+"""A combined row's rank in its part (its second column, ``row_``)."""
 
 
 @dataclass(frozen=True)

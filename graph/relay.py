@@ -263,6 +263,14 @@ class PageRequest:
                 ``last``), or a cursor this list did not produce (``field``: ``after`` or
                 ``before``). Every bad argument is reported at once (:class:`FieldErrors`).
         """
+        if after is None and before is None and (first is None or last is None):
+            # at most one check (the page's size), whose error is the one raised below: a
+            # request of the first page, a timeline's twice a request, without collecting
+            if first is not None:
+                return cls(page_size(first), None, None, False)
+            if last is not None:
+                return cls(page_size(last, field="last"), None, None, True)
+            return cls(default, None, None, False)
         errors = FieldErrors()
         size = default
         with errors.collect():
