@@ -18,6 +18,8 @@ from binascii import b2a_base64
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
+from itertools import chain, repeat
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import orjson
@@ -130,26 +132,35 @@ def encode_cursor(values: Sequence[Any]) -> str:
 def encode_cursors(keys: Sequence[Sequence[Any]]) -> list[str]:
     """:func:`encode_cursor` of each of ``keys`` (a page's rows' keyset values), in order.
 
-    Rows' usual values (UTC instants as the database gives them, 64-bit integers) are
-    written by orjson, as ``json.dumps`` writes them (a UTC instant as ``isoformat()``
-    does), and base64-encoded together: a page of 100 makes 100 cursors (issue 23, a cursor
-    was 7 % of a timeline's instructions). Anything else (another zone, a text, a larger
-    integer) goes through ``json``, as before."""
-    for values in keys:
-        for value in values:
-            kind = value.__class__
-            if kind is int:
-                if -_INT64 <= value < _INT64:
-                    continue
-            elif kind is datetime and value.tzinfo is UTC:
-                continue
-            return [_encode_unusual(values) for values in keys]
+    Rows' usual values (UTC instants as the database gives them, naive instants, integers of
+    64 bits) are written by orjson, as ``json.dumps`` writes them (an instant as
+    ``isoformat()`` does), and base64-encoded together: a page of 100 makes 100 cursors
+    (issue 23: a cursor was 7 % of a timeline's instructions). Anything else (another zone,
+    a text, a larger integer) goes through ``json``, as before."""
     if not keys:
         return []
-    dumps = orjson.dumps
-    encoded = b"\n".join([b2a_base64(dumps(values), newline=False) for values in keys])
-    # the padding's "=" are all of them: base64's alphabet holds none
-    return encoded.translate(_URL_SAFE).replace(b"=", b"").decode("ascii").split("\n")
+    # checked and written in C, value by value (a Python loop over them cost as much as the
+    # rest): integers orjson writes (64 bits; a larger one raises) as json does
+    values = list(chain.from_iterable(keys))
+    if set(map(type, values)) <= _USUAL_TYPES and (
+        set(map(getattr, values, repeat("tzinfo"), repeat(None))) <= _USUAL_ZONES
+    ):
+        try:
+            written = list(map(orjson.dumps, keys))
+        except orjson.JSONEncodeError:
+            pass
+        else:
+            encoded = b"\n".join(map(_BASE64, written))
+            # the padding's "=" are all of them: base64's alphabet holds none
+            return encoded.translate(_URL_SAFE).replace(b"=", b"").decode("ascii").split("\n")
+    return [_encode_unusual(values) for values in keys]
+
+
+_USUAL_TYPES = frozenset((int, datetime))
+_USUAL_ZONES = frozenset((UTC, None))
+"""Keyset values orjson writes as ``json.dumps`` does: integers, and instants in UTC (as the
+databases return them) or naive (``isoformat()``'s text), and the zones that says."""
+_BASE64 = partial(b2a_base64, newline=False)
 
 
 def _encode_unusual(values: Sequence[Any]) -> str:
@@ -158,10 +169,6 @@ def _encode_unusual(values: Sequence[Any]) -> str:
     texts = [v.isoformat() if isinstance(v, datetime) else v for v in values]
     data = _CURSOR_JSON.encode(texts).encode()
     return b2a_base64(data, newline=False).translate(_URL_SAFE).decode("ascii").rstrip("=")
-
-
-_INT64 = 2**63
-"""orjson writes integers of 64 bits (signed) only."""
 
 
 def decode_cursor(cursor: str, shape: tuple[type, ...], *, field: str = "after") -> list[Any]:
