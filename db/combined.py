@@ -321,10 +321,10 @@ async def read_combined(parts: Sequence[Part], db: BaseDBAsyncClient | None = No
             found.append(model_rows(part.model, part_rows, layout=layout))
         else:
             positions = [layout.index(column) for column in part.values]
-            if len(positions) == 1:
-                values = [(row[positions[0]],) for row in part_rows]
-            else:  # each row's values picked in C (a timeline's 50 rows, a list's 100)
+            if len(positions) > 1:  # each row's values picked in C (a timeline's 50 rows)
                 values = list(map(itemgetter(*positions), part_rows))
+            else:  # itemgetter of one position gives the value, not a tuple; of none, fails
+                values = [tuple(row[i] for i in positions) for row in part_rows]
             found.append(values if part.make is None else list(map(part.make, values)))
     return found
 
