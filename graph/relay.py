@@ -142,8 +142,8 @@ def encode_cursors(keys: Sequence[Sequence[Any]]) -> list[str]:
     # checked and written in C, value by value (a Python loop over them cost as much as the
     # rest): integers orjson writes (64 bits; a larger one raises) as json does
     values = list(chain.from_iterable(keys))
-    if set(map(type, values)) <= _USUAL_TYPES and (
-        set(map(getattr, values, repeat("tzinfo"), repeat(None))) <= _USUAL_ZONES
+    if set(map(type, values)) <= _USUAL_TYPES and all(
+        map(_usual_zone, set(map(getattr, values, repeat("tzinfo"), repeat(None))))
     ):
         try:
             written = list(map(orjson.dumps, keys))
@@ -157,9 +157,15 @@ def encode_cursors(keys: Sequence[Sequence[Any]]) -> list[str]:
 
 
 _USUAL_TYPES = frozenset((int, datetime))
-_USUAL_ZONES = frozenset((UTC, None))
-"""Keyset values orjson writes as ``json.dumps`` does: integers, and instants in UTC (as the
-databases return them) or naive (``isoformat()``'s text), and the zones that says."""
+
+
+def _usual_zone(zone: Any) -> bool:
+    """Whether orjson writes instants of ``zone`` as ``isoformat()`` does: naive ones, and UTC
+    (asyncpg's ``datetime.UTC``; tortoise's model rows' ``ZoneInfo("UTC")``, an instance of its
+    own: a helper's review). Asked once per zone of a page."""
+    return zone is None or zone is UTC or getattr(zone, "key", None) == "UTC"
+
+
 _BASE64 = partial(b2a_base64, newline=False)
 
 
