@@ -172,9 +172,9 @@ _BASE64 = partial(b2a_base64, newline=False)
 def _encode_unusual(values: Sequence[Any]) -> str:
     """:func:`encode_cursor` of any keyset values, through ``json`` (datetimes as
     ``isoformat()`` writes them)."""
-    texts = [v.isoformat() if isinstance(v, datetime) else v for v in values]
-    data = _CURSOR_JSON.encode(texts).encode()
-    return b2a_base64(data, newline=False).translate(_URL_SAFE).decode("ascii").rstrip("=")
+    return _b64encode(
+        _CURSOR_JSON.encode([v.isoformat() if isinstance(v, datetime) else v for v in values])
+    )
 
 
 def decode_cursor(cursor: str, shape: tuple[type, ...], *, field: str = "after") -> list[Any]:

@@ -86,10 +86,10 @@ SOCKET_GONE = (WebSocketDisconnect, WebSocketDisconnected, RuntimeError, OSError
 _SEND_TO_GONE = (WebSocketDisconnect, SocketClosedError, WebSocketDisconnected)
 """What a send to a socket that has gone raises (starlette's ``WebSocketDisconnect`` for a lost
 peer and its ``WebSocketDisconnected``, a ``RuntimeError``, once a close was sent; strawberry's
-``WebSocketDisconnected``): the only failures
-of an operation's task not logged (:meth:`InboxTransportWSHandler.handle_task_exception`);
-``SOCKET_GONE``'s ``RuntimeError`` and ``OSError`` would hide a real failure (a timeout, a
-recursion) of an operation whose socket the server closed."""
+``WebSocketDisconnected``): the only failures of an operation's task not logged
+(:meth:`InboxTransportWSHandler.handle_task_exception`); ``SOCKET_GONE``'s ``RuntimeError``
+and ``OSError`` would hide a real failure (a timeout, a recursion) of an operation whose
+socket the server closed."""
 CLOSE_TRY_AGAIN_LATER = 1013
 """Close code (RFC 6455's "Try Again Later") when ``connection_init`` cannot be checked because
 the database is unreachable, or its user has all the sockets they may open

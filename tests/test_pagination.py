@@ -69,6 +69,14 @@ def test_a_connection_is_named_after_its_node_and_carries_the_page() -> None:
     )
 
 
+def _cursor_of(values: list) -> str:
+    """What a cursor of ``values`` must be: the URL-safe base64 (unpadded) of ``json.dumps``
+    of them, datetimes as ``isoformat()``."""
+    texts = [v.isoformat() if isinstance(v, datetime) else v for v in values]
+    text = json.dumps(texts, separators=(",", ":"))
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
 def test_a_cursor_is_the_base64_of_its_values_json() -> None:
     """A cursor is the URL-safe base64 (unpadded) of ``json.dumps`` of its keyset values,
     datetimes as ``isoformat()``: whatever their zone (UTC as the databases return it, other
@@ -89,9 +97,7 @@ def test_a_cursor_is_the_base64_of_its_values_json() -> None:
                 at = moment.replace(tzinfo=zone)
                 for last in (7, 2**63, -(2**63) - 1, "é"):
                     values = [at, last]
-                    text = json.dumps([at.isoformat(), last], separators=(",", ":"))
-                    wanted = base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
-                    assert encode_cursor(values) == wanted, (values, text)
+                    assert encode_cursor(values) == _cursor_of(values), values
                     seen += 1
     assert seen == len(zones) * 3 * 2 * 4
 
@@ -102,11 +108,6 @@ def test_a_pages_cursors_are_each_rows_cursor() -> None:
     none, and pages holding one row of another shape (a zone, a text, a larger integer) among
     them, in any position."""
 
-    def wanted(values: list) -> str:
-        texts = [v.isoformat() if isinstance(v, datetime) else v for v in values]
-        text = json.dumps(texts, separators=(",", ":"))
-        return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
-
     usual = [
         [datetime(2026, 12, 8, 0, 47, 43, micro, tzinfo=zone), rank, row_id]
         for zone in (UTC, ZoneInfo("UTC"), ZoneInfo.no_cache("UTC"))  # asyncpg, tortoise
@@ -115,7 +116,7 @@ def test_a_pages_cursors_are_each_rows_cursor() -> None:
         for row_id in (1, 516494, 2**63 - 1, -(2**63))
     ]
     assert encode_cursors([]) == []
-    assert encode_cursors(usual) == [wanted(values) for values in usual]
+    assert encode_cursors(usual) == [_cursor_of(values) for values in usual]
     others = [
         [datetime(2026, 12, 8, tzinfo=timezone(timedelta(hours=2))), 1],
         [datetime(2026, 12, 8, tzinfo=ZoneInfo("Europe/London")), 1],
@@ -127,4 +128,4 @@ def test_a_pages_cursors_are_each_rows_cursor() -> None:
     for other in others:
         for position in (0, 5, len(usual)):
             page = [*usual[:position], other, *usual[position:]]
-            assert encode_cursors(page) == [wanted(values) for values in page], other
+            assert encode_cursors(page) == [_cursor_of(values) for values in page], other
