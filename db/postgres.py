@@ -31,6 +31,7 @@ from typing import Any
 import asyncpg
 from tortoise.backends.asyncpg.client import AsyncpgDBClient, TransactionWrapper
 from tortoise.backends.base.client import TransactionContext, TransactionContextPooled
+from tortoise.backends.base_postgres.client import translate_exceptions
 from tortoise.connection import get_connections
 
 
@@ -103,6 +104,31 @@ class InboxAsyncpgClient(AsyncpgDBClient):
 
     def _in_transaction(self) -> TransactionContext:
         return ReleasingTransactionContext(TransactionWrapper(self), self._pool_init_lock)
+
+    @translate_exceptions
+    async def execute_query(self, query: str, values: list | None = None) -> tuple[int, list]:
+        """Tortoise's ``execute_query`` (0.26: ``(rows affected, [])`` of an ``UPDATE``,
+        ``DELETE`` or ``INSERT``, else ``(row count, rows)``; the statement logged first, its
+        errors translated), telling the kinds apart by the statement's first word: tortoise
+        upper-cased the whole text to read it, 8 KB for a timeline's combined read
+        (``db.combined``), about 1.5 % of that request's instructions (issue 23)."""
+        async with self.acquire_connection() as connection:
+            self.log.debug("%s: %s", query, values)
+            params = [query, *values] if values else [query]
+            if query.lstrip()[:6].upper() in _WRITES:
+                result = await connection.execute(*params)
+                try:
+                    rows_affected = int(result.split(" ")[1])
+                except (AttributeError, IndexError, ValueError):
+                    rows_affected = 0
+                return rows_affected, []
+            rows = await connection.fetch(*params)
+            return len(rows), rows
+
+
+_WRITES = frozenset({"UPDATE", "DELETE", "INSERT"})
+"""The first words of the statements :meth:`InboxAsyncpgClient.execute_query` executes
+without reading rows (tortoise's ``startswith`` of the same three)."""
 
 
 _POOL_DEFAULTS = {

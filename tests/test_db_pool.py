@@ -245,3 +245,29 @@ async def test_tasks_cancelled_as_their_transactions_begin_leave_the_pool_usable
             _, rows = await asyncio.wait_for(connection.execute_query("SELECT 5 AS n"), 5)
             assert rows[0]["n"] == 5
         await asyncio.wait_for(transaction(), 5)
+
+
+async def test_writes_answer_their_count_and_reads_their_rows(client) -> None:
+    """``db.postgres.InboxAsyncpgClient.execute_query`` tells a write from a read by the
+    statement's first word, in any case and after any blank, as tortoise's did by upper-casing
+    the whole text: a write gives the rows it changed and no rows, a read its rows."""
+    connection, observer, _ = client
+    table = f"kinds_probe_{uuid.uuid4().hex[:8]}"
+    await observer.execute(f"CREATE TABLE {table} (id INT)")
+    try:
+        _, rows = await connection.execute_query(
+            f"  insert INTO {table} SELECT generate_series(1, $1) RETURNING id", [3]
+        )
+        assert rows == []  # a write: no rows read (tortoise's rule)
+        assert await observer.fetchval(f"SELECT count(*) FROM {table}") == 3
+        assert await connection.execute_query(f"\nUpdate {table} SET id = id + 10") == (3, [])
+        assert await connection.execute_query(f"DELETE FROM {table} WHERE id > $1", [12]) == (1, [])
+        count, rows = await connection.execute_query(
+            f"WITH kept AS (SELECT id FROM {table}) SELECT id FROM kept ORDER BY id"
+        )
+        assert (count, [row["id"] for row in rows]) == (2, [11, 12])
+        # a read whose text holds a write's word further on is still a read
+        count, rows = await connection.execute_query(f"SELECT 'UPDATE' AS word FROM {table}")
+        assert (count, [row["word"] for row in rows]) == (2, ["UPDATE", "UPDATE"])
+    finally:
+        await observer.execute(f"DROP TABLE {table}")
