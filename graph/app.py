@@ -209,7 +209,7 @@ _VARY_ACCEPT = (b"vary", b"Accept")
 
 _TRANSPORTS_REMEMBERED = 256
 """``Accept`` header values whose streaming transport :class:`InboxGraphQL` remembers, and
-``Content-Type`` values whose media type it remembers (:func:`_mime_type`)."""
+``Content-Type`` values whose media type it remembers (:func:`_mime_type`, :func:`_json_body`)."""
 
 
 def _mime_type(content_type_header: str) -> str:
@@ -296,14 +296,24 @@ def _not_acceptable() -> Response:
 
 def _json_body(content_type_header: str | None) -> bool:
     """Whether a POST body's ``Content-Type`` is ``application/json`` (parameters aside; in any
-    case, as media types are: RFC 9110, section 8.3.1)."""
+    case, as media types are: RFC 9110, section 8.3.1); remembered per header value of up to
+    200 characters, as :func:`_mime_type` remembers its reading."""
     if not content_type_header:
         return False
+    if len(content_type_header) > 200:
+        return _is_json(content_type_header)
+    return _remembered_is_json(content_type_header)
+
+
+def _is_json(content_type_header: str) -> bool:
     try:
         kind, subtype, _ = mimeparse.parse_mime_type(content_type_header)
     except (mimeparse.MimeTypeParseException, ValueError):
         return False
     return (kind.lower(), subtype.lower()) == ("application", "json")
+
+
+_remembered_is_json = functools.lru_cache(maxsize=_TRANSPORTS_REMEMBERED)(_is_json)
 
 
 class InboxGraphQL(GraphQL):
