@@ -107,11 +107,13 @@ class InboxAsyncpgClient(AsyncpgDBClient):
 
     @translate_exceptions
     async def execute_query(self, query: str, values: list | None = None) -> tuple[int, list]:
-        """Tortoise's ``execute_query`` (0.26: ``(rows affected, [])`` of an ``UPDATE``,
-        ``DELETE`` or ``INSERT``, else ``(row count, rows)``; the statement logged first, its
-        errors translated), telling the kinds apart by the statement's first word: tortoise
-        upper-cased the whole text to read it, 8 KB for a timeline's combined read
-        (``db.combined``), about 1.5 % of that request's instructions (issue 23)."""
+        """Tortoise's ``execute_query`` (1.1: ``(rows affected, [])`` of an ``UPDATE`` or a
+        ``DELETE``, ``(0, [])`` of an ``INSERT`` (the second word of PostgreSQL's ``INSERT 0
+        n``), else ``(row count, rows)``; the statement logged first, its errors translated),
+        telling the kinds apart by the statement's first word: tortoise upper-cased the whole
+        text to read it, 8 KB for a timeline's combined read (``db.combined``), about 1.5 % of
+        that request's instructions (issue 23). Statements in a transaction go through
+        tortoise's own ``TransactionWrapper`` (a mutation's, short ones), unchanged."""
         async with self.acquire_connection() as connection:
             self.log.debug("%s: %s", query, values)
             params = [query, *values] if values else [query]

@@ -14,10 +14,12 @@ import asyncpg
 import pytest
 from tortoise import Tortoise
 from tortoise.backends.asyncpg.client import TransactionWrapper
+from tortoise.exceptions import IntegrityError, OperationalError
 from tortoise.transactions import in_transaction
 
 from db.config import tortoise_config
 from db.migrate import apply_migrations
+from db.postgres import InboxAsyncpgClient
 from tests.support import models_on
 
 pytestmark = pytest.mark.skipif(
@@ -250,15 +252,17 @@ async def test_tasks_cancelled_as_their_transactions_begin_leave_the_pool_usable
 async def test_writes_answer_their_count_and_reads_their_rows(client) -> None:
     """``db.postgres.InboxAsyncpgClient.execute_query`` tells a write from a read by the
     statement's first word, in any case and after any blank, as tortoise's did by upper-casing
-    the whole text: a write gives the rows it changed and no rows, a read its rows."""
+    the whole text: an update or a delete gives the rows it changed and no rows, an insert
+    ``(0, [])`` (tortoise's reading of PostgreSQL's ``INSERT 0 n``), a read its rows; errors
+    come back as tortoise's."""
     connection, observer, _ = client
+    assert type(connection).execute_query is InboxAsyncpgClient.execute_query
     table = f"kinds_probe_{uuid.uuid4().hex[:8]}"
-    await observer.execute(f"CREATE TABLE {table} (id INT)")
+    await observer.execute(f"CREATE TABLE {table} (id INT PRIMARY KEY)")
     try:
-        _, rows = await connection.execute_query(
+        assert await connection.execute_query(
             f"  insert INTO {table} SELECT generate_series(1, $1) RETURNING id", [3]
-        )
-        assert rows == []  # a write: no rows read (tortoise's rule)
+        ) == (0, [])  # a write: no rows read, though it returns some
         assert await observer.fetchval(f"SELECT count(*) FROM {table}") == 3
         assert await connection.execute_query(f"\nUpdate {table} SET id = id + 10") == (3, [])
         assert await connection.execute_query(f"DELETE FROM {table} WHERE id > $1", [12]) == (1, [])
@@ -269,5 +273,9 @@ async def test_writes_answer_their_count_and_reads_their_rows(client) -> None:
         # a read whose text holds a write's word further on is still a read
         count, rows = await connection.execute_query(f"SELECT 'UPDATE' AS word FROM {table}")
         assert (count, [row["word"] for row in rows]) == (2, ["UPDATE", "UPDATE"])
+        with pytest.raises(IntegrityError):
+            await connection.execute_query(f"INSERT INTO {table} VALUES (11)")
+        with pytest.raises(OperationalError):
+            await connection.execute_query(f"SELEC id FROM {table}")
     finally:
         await observer.execute(f"DROP TABLE {table}")
