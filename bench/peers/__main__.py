@@ -531,6 +531,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> tuple[list[Row], dict[
             rls_port = start_postgraphile(stack, url, workdir, started, rls=True)
             sides.append(PEER_RLS)
         processes = dict(zip(sides, started, strict=True))
+        raw_port: int | None = None
         if not args.no_raw:
             # a process of its own: served by inbox-graph's, the baseline took that one
             # worker's CPU from it at 8 clients, and hid its CPU per request
@@ -551,7 +552,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> tuple[list[Row], dict[
             )
             found = login.json()["data"]["login"]
             api = Api(http, graph_port, found["token"])
-            raw_api = Api(http, raw_port, found["token"]) if RAW in sides else None
+            raw_api = Api(http, raw_port, found["token"]) if raw_port is not None else None
             viewer = int(psql_in(url, f"SELECT id FROM \"user\" WHERE email = '{VIEWER_EMAIL}'"))
             workspace = int(psql_in(url, f'SELECT workspace_id FROM "user" WHERE id = {viewer}'))
             # the timeline and panel of bench.queries: the longest timeline of the newest 100
