@@ -23,7 +23,7 @@ import logging
 import math
 from contextvars import ContextVar
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import mimeparse
 import orjson
@@ -78,7 +78,7 @@ from graph.websocket import InboxTransportWSHandler, admit_socket, check_token
 from graph.written import written_fragment, written_value
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Callable
 
 log = logging.getLogger(__name__)
 
@@ -212,18 +212,29 @@ _TRANSPORTS_REMEMBERED = 256
 ``Content-Type`` values whose media type it remembers (:func:`_mime_type`, :func:`_json_body`)."""
 
 
+_REMEMBERED_LENGTH = 200
+"""The longest header value whose reading :func:`_per_header_value` remembers."""
+
+_Read = TypeVar("_Read")
+
+
+def _per_header_value(read: Callable[[str], _Read]) -> Callable[[str], _Read]:
+    """``read`` (a pure function of a header's value), remembered per value of up to
+    :data:`_REMEMBERED_LENGTH` characters, the :data:`_TRANSPORTS_REMEMBERED` most recently
+    used: clients send the same few values."""
+    remembered = functools.lru_cache(maxsize=_TRANSPORTS_REMEMBERED)(read)
+
+    def reading(value: str) -> _Read:
+        return remembered(value) if len(value) <= _REMEMBERED_LENGTH else read(value)
+
+    return functools.wraps(read)(reading)
+
+
+@_per_header_value
 def _mime_type(content_type_header: str) -> str:
     """The media type strawberry reads in a ``Content-Type`` header (its ``parse_content_type``,
-    :mod:`email`'s parser: about 10 µs a request), remembered per header value of up to 200
-    characters (a pure function of it; clients send the same few values); in lower case, as
-    media types are compared (RFC 9110, section 8.3.1)."""
-    if len(content_type_header) > 200:
-        return parse_content_type(content_type_header)[0].lower()
-    return _remembered_mime_type(content_type_header)
-
-
-@functools.lru_cache(maxsize=_TRANSPORTS_REMEMBERED)
-def _remembered_mime_type(content_type_header: str) -> str:
+    :mod:`email`'s parser: about 10 µs a request), remembered (:func:`_per_header_value`); in
+    lower case, as media types are compared (RFC 9110, section 8.3.1)."""
     return parse_content_type(content_type_header)[0].lower()
 
 
@@ -296,24 +307,18 @@ def _not_acceptable() -> Response:
 
 def _json_body(content_type_header: str | None) -> bool:
     """Whether a POST body's ``Content-Type`` is ``application/json`` (parameters aside; in any
-    case, as media types are: RFC 9110, section 8.3.1); remembered per header value of up to
-    200 characters, as :func:`_mime_type` remembers its reading."""
-    if not content_type_header:
-        return False
-    if len(content_type_header) > 200:
-        return _is_json(content_type_header)
-    return _remembered_is_json(content_type_header)
+    case, as media types are: RFC 9110, section 8.3.1)."""
+    return bool(content_type_header) and _is_json(content_type_header)
 
 
+@_per_header_value
 def _is_json(content_type_header: str) -> bool:
+    """:func:`_json_body` of a header's value, remembered (:func:`_per_header_value`)."""
     try:
         kind, subtype, _ = mimeparse.parse_mime_type(content_type_header)
     except (mimeparse.MimeTypeParseException, ValueError):
         return False
     return (kind.lower(), subtype.lower()) == ("application", "json")
-
-
-_remembered_is_json = functools.lru_cache(maxsize=_TRANSPORTS_REMEMBERED)(_is_json)
 
 
 class InboxGraphQL(GraphQL):
